@@ -1,0 +1,245 @@
+//! Environment -> [`Policy`], through the [`Env`] trait so tests pass a map.
+//!
+//! Every variable name is a constant here, including the server's own, so one place knows
+//! which names exist: an unknown variable with a known prefix (`GUARD_`, `ALLOW_`) is a typo
+//! and stops the program instead of silently leaving a gate closed or open. Values are
+//! parsed strictly; an error names the variable and the value.
+
+use std::collections::HashMap;
+
+use crate::body::{clean_bind_prefix, BodyGrants};
+use crate::policy::Policy;
+use crate::rule::RuleSet;
+use crate::section::{Gate, Section, Switches};
+
+/// Where configuration comes from: the process environment in the binary, a map in tests.
+pub trait Env {
+    /// The value of one variable, if set.
+    fn get(&self, name: &str) -> Option<String>;
+    /// The names of all variables that are set.
+    fn names(&self) -> Vec<String>;
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+    fn names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+}
+
+/// Body inspection grants.
+pub const ALLOW_PRIVILEGED: &str = "ALLOW_PRIVILEGED";
+/// Host namespaces in create bodies.
+pub const ALLOW_HOST_NAMESPACES: &str = "ALLOW_HOST_NAMESPACES";
+/// Added capabilities in create bodies.
+pub const ALLOW_CAPABILITIES: &str = "ALLOW_CAPABILITIES";
+/// Devices in create and update bodies.
+pub const ALLOW_DEVICES: &str = "ALLOW_DEVICES";
+/// Host path prefixes that bind mounts may use.
+pub const ALLOW_BIND_MOUNTS: &str = "ALLOW_BIND_MOUNTS";
+/// Explicit rules, one per line.
+pub const GUARD_RULES: &str = "GUARD_RULES";
+/// A file of explicit rules.
+pub const GUARD_RULES_FILE: &str = "GUARD_RULES_FILE";
+
+/// The server's variables (parsed by the binary; listed here so typos are caught in one place).
+pub const SERVER_VARS: &[&str] = &[
+    "SOCKET_PATH",
+    "GUARD_LISTEN",
+    "GUARD_ALLOW_FROM",
+    "GUARD_ADMIN_LISTEN",
+    "GUARD_LOG_FORMAT",
+    "GUARD_MAX_BODY",
+    "GUARD_HEADER_TIMEOUT",
+    "GUARD_IDLE_TIMEOUT",
+    "LOG_LEVEL",
+];
+
+/// Prefixes that belong to socket-guard: an unknown name with one of them is an error.
+pub const OWN_PREFIXES: &[&str] = &["GUARD_", "ALLOW_"];
+
+/// A configuration error: which variable, which value, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}={value:?}: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: String,
+    /// The value as given.
+    pub value: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// Builds an error.
+    pub fn new(var: &str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            var: var.to_owned(),
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Parses a boolean the way the peers' users write them: `1/0/true/false/yes/no/on/off`,
+/// any case. Anything else (the empty string included) is an error.
+pub fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(var, value, "expected 1/0, true/false, yes/no or on/off")),
+    }
+}
+
+fn bool_var(env: &impl Env, var: &str, default: bool) -> Result<bool, ConfigError> {
+    env.get(var).map_or(Ok(default), |v| parse_bool(var, &v))
+}
+
+/// Every variable name socket-guard reads.
+pub fn known_vars() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Section::ALL.iter().map(|s| s.var()).collect();
+    v.extend(Gate::ALL.iter().map(|g| g.var()));
+    v.extend([
+        ALLOW_PRIVILEGED,
+        ALLOW_HOST_NAMESPACES,
+        ALLOW_CAPABILITIES,
+        ALLOW_DEVICES,
+        ALLOW_BIND_MOUNTS,
+        GUARD_RULES,
+        GUARD_RULES_FILE,
+    ]);
+    v.extend(SERVER_VARS);
+    v
+}
+
+/// Refuses variables that look like ours but are not (`ALLOW_LOG=1`, `GUARD_LISTENS=...`).
+pub fn check_unknown(env: &impl Env) -> Result<(), ConfigError> {
+    let known = known_vars();
+    let mut names = env.names();
+    names.sort();
+    for name in names {
+        if OWN_PREFIXES.iter().any(|p| name.starts_with(p)) && !known.contains(&name.as_str()) {
+            let value = env.get(&name).unwrap_or_default();
+            return Err(ConfigError::new(&name, &value, "unknown variable (a typo?)"));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the policy from the environment. `read_file` reads `GUARD_RULES_FILE` (the caller
+/// does the I/O, so this stays pure).
+pub fn policy_from_env(
+    env: &impl Env,
+    read_file: impl Fn(&str) -> Result<String, String>,
+) -> Result<Policy, ConfigError> {
+    check_unknown(env)?;
+    let mut switches = Switches::default();
+    for s in Section::ALL {
+        switches.set_section(s, bool_var(env, s.var(), s.default_on())?);
+    }
+    for g in Gate::ALL {
+        switches.set_gate(g, bool_var(env, g.var(), false)?);
+    }
+    let body = BodyGrants {
+        privileged: bool_var(env, ALLOW_PRIVILEGED, false)?,
+        host_namespaces: bool_var(env, ALLOW_HOST_NAMESPACES, false)?,
+        capabilities: bool_var(env, ALLOW_CAPABILITIES, false)?,
+        devices: bool_var(env, ALLOW_DEVICES, false)?,
+        bind_mounts: bind_mounts(env)?,
+    };
+    let mut rules = Vec::new();
+    if let Some(text) = env.get(GUARD_RULES) {
+        rules.extend(
+            RuleSet::parse_lines(GUARD_RULES, &text)
+                .map_err(|e| ConfigError::new(GUARD_RULES, &e.line, format!("{}: {}", e.origin, e.reason)))?,
+        );
+    }
+    if let Some(path) = env.get(GUARD_RULES_FILE) {
+        let text = read_file(&path).map_err(|e| ConfigError::new(GUARD_RULES_FILE, &path, e))?;
+        rules.extend(
+            RuleSet::parse_lines(&path, &text)
+                .map_err(|e| ConfigError::new(GUARD_RULES_FILE, &path, e.to_string()))?,
+        );
+    }
+    let rules = RuleSet::compile(rules)
+        .map_err(|e| ConfigError::new(GUARD_RULES, &e.line, format!("{}: {}", e.origin, e.reason)))?;
+    Ok(Policy::new(switches, rules, body))
+}
+
+fn bind_mounts(env: &impl Env) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = env.get(ALLOW_BIND_MOUNTS) else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| clean_bind_prefix(p).map_err(|e| ConfigError::new(ALLOW_BIND_MOUNTS, &value, e)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn no_file(_: &str) -> Result<String, String> {
+        Err("no such file".into())
+    }
+
+    #[test]
+    fn lenient_bools_any_case() {
+        for v in ["1", "true", "TRUE", "Yes", "on", " 1 "] {
+            assert_eq!(parse_bool("X", v), Ok(true), "{v}");
+        }
+        for v in ["0", "false", "No", "OFF"] {
+            assert_eq!(parse_bool("X", v), Ok(false), "{v}");
+        }
+        for v in ["", "2", "y", "enabled"] {
+            assert!(parse_bool("X", v).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn builds_switches_and_grants() {
+        let p = policy_from_env(
+            &env(&[("CONTAINERS", "1"), ("EVENTS", "0"), ("ALLOW_LOGS", "yes"), ("ALLOW_BIND_MOUNTS", "/srv/data/, /tmp")]),
+            no_file,
+        )
+        .expect("valid");
+        let s = p.switches();
+        assert!(s.section(Section::Containers) && !s.section(Section::Events) && s.section(Section::Ping));
+        assert!(s.gate(Gate::Logs) && !s.gate(Gate::Post));
+        assert_eq!(p.body_grants().bind_mounts, vec!["/srv/data".to_string(), "/tmp".to_string()]);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_value() {
+        let e = policy_from_env(&env(&[("CONTAINERS", "maybe")]), no_file).unwrap_err();
+        assert_eq!((e.var.as_str(), e.value.as_str()), ("CONTAINERS", "maybe"));
+        let e = policy_from_env(&env(&[("ALLOW_LOG", "1")]), no_file).unwrap_err();
+        assert_eq!(e.var, "ALLOW_LOG");
+        let e = policy_from_env(&env(&[("GUARD_RULES", "GET /a(")]), no_file).unwrap_err();
+        assert_eq!(e.var, "GUARD_RULES");
+        let e = policy_from_env(&env(&[("GUARD_RULES_FILE", "/nope")]), no_file).unwrap_err();
+        assert_eq!((e.var.as_str(), e.reason.as_str()), ("GUARD_RULES_FILE", "no such file"));
+        let e = policy_from_env(&env(&[("ALLOW_BIND_MOUNTS", "srv")]), no_file).unwrap_err();
+        assert_eq!(e.var, "ALLOW_BIND_MOUNTS");
+        assert!(policy_from_env(&env(&[("HOME", "/root"), ("GUARD_LISTEN", "x")]), no_file).is_ok());
+    }
+
+    #[test]
+    fn rules_file_is_read_through_the_callback() {
+        let p = policy_from_env(&env(&[("GUARD_RULES_FILE", "/etc/r")]), |p| {
+            assert_eq!(p, "/etc/r");
+            Ok("GET /info\n".into())
+        })
+        .expect("valid");
+        assert_eq!(p.rules().rules().len(), 1);
+    }
+}

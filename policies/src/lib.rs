@@ -1,0 +1,23 @@
+//! The pure decision core of socket-guard.
+//!
+//! Nothing here does I/O, spawns tasks or logs: every function takes borrowed data and returns
+//! a value, so the whole core can be unit tested, property tested and fuzzed.
+//!
+//! # Layout
+//! - [`path`]: raw request target -> canonical [`path::Target`] (or why it is not canonical)
+//! - [`endpoint`]: method + canonical path -> the Docker API [`endpoint::Endpoint`] reached
+//! - [`section`]: the env-var sections and gates and what each grants
+//! - [`rule`]: explicit anchored regex rules
+//! - [`body`]: create/update body inspection with the daemon's JSON semantics
+//! - [`policy`]: [`Policy::decide`] -> [`Decision`]
+//! - [`config`]: environment -> [`Policy`]
+
+pub mod body;
+pub mod config;
+pub mod endpoint;
+pub mod path;
+pub mod policy;
+pub mod rule;
+pub mod section;
+
+pub use policy::{Allowed, Decision, Denied, Policy, Request};

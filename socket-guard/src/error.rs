@@ -1,0 +1,101 @@
+//! Everything that can go wrong with one request, and the status each answers with.
+//!
+//! One exhaustive `match` (no `_` arm) maps a variant to its status, so adding a variant forces
+//! a decision about who is at fault: the client (4xx), the daemon (502) or us (500).
+
+use hyper::StatusCode;
+use policies::body::BodyDenial;
+use policies::path::PathError;
+use policies::Denied;
+
+/// A request that is not forwarded, or whose forwarding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    /// The target is not canonical.
+    #[error("{0}")]
+    BadTarget(#[from] PathError),
+    /// The policy denies it.
+    #[error("{}", .0.message)]
+    Denied(Denied),
+    /// The body asks for something the policy does not grant.
+    #[error("{0}")]
+    BodyDenied(BodyDenial),
+    /// The body is larger than `GUARD_MAX_BODY`.
+    #[error("the body is larger than {0} bytes (GUARD_MAX_BODY)")]
+    BodyTooLarge(usize),
+    /// The endpoint takes no body and one was sent.
+    #[error("this endpoint takes no request body")]
+    BodyNotEmpty,
+    /// Reading the body failed.
+    #[error("the request body could not be read: {0}")]
+    BodyRead(hyper::Error),
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// The daemon could not be reached or failed mid-request.
+    #[error("the Docker daemon is unreachable: {0}")]
+    Upstream(String),
+    /// The daemon answered 101 to a request that did not ask for an upgrade.
+    #[error("the Docker daemon upgraded a connection that was not asked to upgrade")]
+    UnexpectedUpgrade,
+    /// Building the forwarded request failed (a bug).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GuardError {
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GuardError::BadTarget(_) => StatusCode::BAD_REQUEST,
+            GuardError::Denied(_) => StatusCode::FORBIDDEN,
+            GuardError::BodyDenied(_) => StatusCode::FORBIDDEN,
+            GuardError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            GuardError::BodyNotEmpty => StatusCode::BAD_REQUEST,
+            GuardError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            GuardError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            GuardError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            GuardError::UnexpectedUpgrade => StatusCode::BAD_GATEWAY,
+            GuardError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The audit decision label: `deny` for policy refusals, `invalid` for malformed
+    /// requests, `error` for failures after the request was allowed.
+    pub fn decision(&self) -> &'static str {
+        match self {
+            GuardError::Denied(_) | GuardError::BodyDenied(_) => "deny",
+            GuardError::BadTarget(_)
+            | GuardError::BodyTooLarge(_)
+            | GuardError::BodyNotEmpty
+            | GuardError::BodyRead(_)
+            | GuardError::BodyTimeout => "invalid",
+            GuardError::Upstream(_) | GuardError::UnexpectedUpgrade | GuardError::Internal(_) => "error",
+        }
+    }
+
+    /// The one-line message the client sees (the docker CLI prints it after
+    /// `Error response from daemon: `).
+    pub fn message(&self, method: &str, path: &str) -> String {
+        match self {
+            GuardError::Denied(d) => format!("socket-guard: {}", d.message),
+            GuardError::BodyDenied(d) => match d.needs() {
+                Some(needs) => format!("socket-guard: {method} {path} is not allowed: {d} (needs {needs})"),
+                None => format!("socket-guard: {method} {path} is not allowed: {d}"),
+            },
+            other => format!("socket-guard: {method} {path}: {other}"),
+        }
+    }
+}
+
+/// A readable cause chain for a hyper-util client error (its `Display` is only "client error").
+pub fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}

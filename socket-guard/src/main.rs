@@ -1,0 +1,145 @@
+//! socket-guard: parse the configuration, set up tracing, bind, run.
+//!
+//! `socket-guard` serves; `socket-guard healthcheck` checks a running instance (for a Docker
+//! HEALTHCHECK); `socket-guard policy` prints the effective allow-list the environment gives.
+//! A configuration error names the variable and the value and exits with 64 (EX_USAGE).
+
+use std::process::ExitCode;
+
+use socket_guard::config::{Config, LogFormat};
+use socket_guard::server::{self, State};
+use socket_guard::{admin, healthcheck, listen};
+
+/// The process environment as the configuration source.
+struct ProcessEnv;
+
+impl policies::config::Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn names(&self) -> Vec<String> {
+        std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).collect()
+    }
+}
+
+const USAGE: &str = "usage: socket-guard [healthcheck | policy | --version]\n\
+configuration is read from the environment; see README.md";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str);
+    if matches!(command, Some("--version" | "-V")) {
+        println!("socket-guard {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if matches!(command, Some("--help" | "-h")) || args.len() > 1 {
+        println!("{USAGE}");
+        return if args.len() > 1 { ExitCode::from(64) } else { ExitCode::SUCCESS };
+    }
+    let config = match Config::from_env(&ProcessEnv, |p| std::fs::read_to_string(p).map_err(|e| e.to_string())) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("socket-guard: invalid configuration: {e}");
+            return ExitCode::from(64);
+        }
+    };
+    match command {
+        None => serve(config),
+        Some("policy") => {
+            print!("{}", config.policy.render_allow_list());
+            ExitCode::SUCCESS
+        }
+        Some("healthcheck") => match healthcheck::check(&config) {
+            Ok(line) => {
+                println!("healthy: {line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(other) => {
+            eprintln!("socket-guard: unknown command {other:?}\n{USAGE}");
+            ExitCode::from(64)
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("socket-guard: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let mut listeners = Vec::new();
+        for addr in &config.listen {
+            match listen::bind(addr) {
+                Ok(l) => {
+                    tracing::info!(listen = %addr, "listening");
+                    listeners.push(l);
+                }
+                Err(e) if listen::is_missing_family(addr, &e) => {
+                    tracing::warn!(listen = %addr, error = %e, "no IPv6 on this host; skipping this listener");
+                }
+                Err(e) => {
+                    eprintln!("socket-guard: GUARD_LISTEN={addr}: cannot bind: {e}");
+                    return ExitCode::from(64);
+                }
+            }
+        }
+        if listeners.is_empty() {
+            eprintln!("socket-guard: GUARD_LISTEN: no listener could be bound");
+            return ExitCode::from(64);
+        }
+        if !config.socket_path.exists() {
+            tracing::warn!(socket = %config.socket_path.display(), "the Docker socket does not exist yet; requests get 502 until it does");
+        }
+        let admin_listener = match &config.admin_listen {
+            Some(addr) => match listen::bind(addr) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("socket-guard: GUARD_ADMIN_LISTEN={addr}: cannot bind: {e}");
+                    return ExitCode::from(64);
+                }
+            },
+            None => None,
+        };
+        let state = State::new(config);
+        tracing::info!(policy = %state.config.policy.render_allow_list().replace('\n', "; "), "policy in force");
+        if let Some(l) = admin_listener {
+            tokio::spawn(admin::run_admin(l, state.clone(), shutdown_signal()));
+        }
+        server::run(listeners, state, shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Prometheus metrics, served on the admin listener's `/metrics`.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Labels of `socket_guard_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `allow`, `deny`, `invalid` or `error`.
+    pub decision: &'static str,
+    /// The section variable of the endpoint reached (`CONTAINERS`), or `none`.
+    pub section: &'static str,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// All of socket-guard's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by decision, section and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Requests that were allowed but failed to reach the daemon.
+    pub upstream_errors: Counter,
+    /// Responses still streaming and tunnels still open.
+    pub open_streams: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// Connections closed for malformed framing.
+    pub framing_errors: Counter<u64, AtomicU64>,
+    /// Connections refused by `GUARD_ALLOW_FROM`.
+    pub refused_clients: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("socket_guard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("requests", "Requests by decision, section and status", requests.clone());
+        let upstream_errors = Counter::default();
+        registry.register("upstream_errors", "Allowed requests that failed to reach the Docker daemon", upstream_errors.clone());
+        let open_streams = Gauge::default();
+        registry.register("open_streams", "Responses still streaming and upgraded connections still open", open_streams.clone());
+        let framing_errors = Counter::default();
+        registry.register("framing_errors", "Connections closed for malformed HTTP framing", framing_errors.clone());
+        let refused_clients = Counter::default();
+        registry.register("refused_clients", "TCP connections refused by GUARD_ALLOW_FROM", refused_clients.clone());
+        Metrics {
+            registry,
+            requests,
+            upstream_errors,
+            open_streams,
+            framing_errors,
+            refused_clients,
+        }
+    }
+}
+
+impl Metrics {
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
