@@ -53,7 +53,6 @@ pub const SERVER_VARS: &[&str] = &[
     "GUARD_LOG_FORMAT",
     "GUARD_MAX_BODY",
     "GUARD_HEADER_TIMEOUT",
-    "GUARD_IDLE_TIMEOUT",
     "LOG_LEVEL",
 ];
 
@@ -89,7 +88,11 @@ pub fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::new(var, value, "expected 1/0, true/false, yes/no or on/off")),
+        _ => Err(ConfigError::new(
+            var,
+            value,
+            "expected 1/0, true/false, yes/no or on/off",
+        )),
     }
 }
 
@@ -122,7 +125,11 @@ pub fn check_unknown(env: &impl Env) -> Result<(), ConfigError> {
     for name in names {
         if OWN_PREFIXES.iter().any(|p| name.starts_with(p)) && !known.contains(&name.as_str()) {
             let value = env.get(&name).unwrap_or_default();
-            return Err(ConfigError::new(&name, &value, "unknown variable (a typo?)"));
+            return Err(ConfigError::new(
+                &name,
+                &value,
+                "unknown variable (a typo?)",
+            ));
         }
     }
     Ok(())
@@ -151,10 +158,9 @@ pub fn policy_from_env(
     };
     let mut rules = Vec::new();
     if let Some(text) = env.get(GUARD_RULES) {
-        rules.extend(
-            RuleSet::parse_lines(GUARD_RULES, &text)
-                .map_err(|e| ConfigError::new(GUARD_RULES, &e.line, format!("{}: {}", e.origin, e.reason)))?,
-        );
+        rules.extend(RuleSet::parse_lines(GUARD_RULES, &text).map_err(|e| {
+            ConfigError::new(GUARD_RULES, &e.line, format!("{}: {}", e.origin, e.reason))
+        })?);
     }
     if let Some(path) = env.get(GUARD_RULES_FILE) {
         let text = read_file(&path).map_err(|e| ConfigError::new(GUARD_RULES_FILE, &path, e))?;
@@ -163,8 +169,9 @@ pub fn policy_from_env(
                 .map_err(|e| ConfigError::new(GUARD_RULES_FILE, &path, e.to_string()))?,
         );
     }
-    let rules = RuleSet::compile(rules)
-        .map_err(|e| ConfigError::new(GUARD_RULES, &e.line, format!("{}: {}", e.origin, e.reason)))?;
+    let rules = RuleSet::compile(rules).map_err(|e| {
+        ConfigError::new(GUARD_RULES, &e.line, format!("{}: {}", e.origin, e.reason))
+    })?;
     Ok(Policy::new(switches, rules, body))
 }
 
@@ -185,7 +192,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn no_file(_: &str) -> Result<String, String> {
@@ -208,14 +218,26 @@ mod tests {
     #[test]
     fn builds_switches_and_grants() {
         let p = policy_from_env(
-            &env(&[("CONTAINERS", "1"), ("EVENTS", "0"), ("ALLOW_LOGS", "yes"), ("ALLOW_BIND_MOUNTS", "/srv/data/, /tmp")]),
+            &env(&[
+                ("CONTAINERS", "1"),
+                ("EVENTS", "0"),
+                ("ALLOW_LOGS", "yes"),
+                ("ALLOW_BIND_MOUNTS", "/srv/data/, /tmp"),
+            ]),
             no_file,
         )
         .expect("valid");
         let s = p.switches();
-        assert!(s.section(Section::Containers) && !s.section(Section::Events) && s.section(Section::Ping));
+        assert!(
+            s.section(Section::Containers)
+                && !s.section(Section::Events)
+                && s.section(Section::Ping)
+        );
         assert!(s.gate(Gate::Logs) && !s.gate(Gate::Post));
-        assert_eq!(p.body_grants().bind_mounts, vec!["/srv/data".to_string(), "/tmp".to_string()]);
+        assert_eq!(
+            p.body_grants().bind_mounts,
+            vec!["/srv/data".to_string(), "/tmp".to_string()]
+        );
     }
 
     #[test]
@@ -227,10 +249,15 @@ mod tests {
         let e = policy_from_env(&env(&[("GUARD_RULES", "GET /a(")]), no_file).unwrap_err();
         assert_eq!(e.var, "GUARD_RULES");
         let e = policy_from_env(&env(&[("GUARD_RULES_FILE", "/nope")]), no_file).unwrap_err();
-        assert_eq!((e.var.as_str(), e.reason.as_str()), ("GUARD_RULES_FILE", "no such file"));
+        assert_eq!(
+            (e.var.as_str(), e.reason.as_str()),
+            ("GUARD_RULES_FILE", "no such file")
+        );
         let e = policy_from_env(&env(&[("ALLOW_BIND_MOUNTS", "srv")]), no_file).unwrap_err();
         assert_eq!(e.var, "ALLOW_BIND_MOUNTS");
-        assert!(policy_from_env(&env(&[("HOME", "/root"), ("GUARD_LISTEN", "x")]), no_file).is_ok());
+        assert!(
+            policy_from_env(&env(&[("HOME", "/root"), ("GUARD_LISTEN", "x")]), no_file).is_ok()
+        );
     }
 
     #[test]

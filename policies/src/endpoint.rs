@@ -110,115 +110,517 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep("system.df", "GET", "/system/df", S::System, Read),
     ep("auth", "POST", "/auth", S::Auth, Write),
     // containers
-    ep("container.list", "GET", "/containers/json", S::Containers, Read),
-    ep("container.export", "GET", "/containers/{id}/export", S::Containers, Content(Gate::Export)),
-    ep("container.changes", "GET", "/containers/{id}/changes", S::Containers, Read),
-    ep("container.inspect", "GET", "/containers/{id}/json", S::Containers, Read),
-    ep("container.top", "GET", "/containers/{id}/top", S::Containers, Read),
-    ep("container.logs", "GET", "/containers/{id}/logs", S::Containers, Content(Gate::Logs)),
-    ep("container.stats", "GET", "/containers/{id}/stats", S::Containers, Read),
-    upgrade(ep("container.attach.ws", "GET", "/containers/{id}/attach/ws", S::Containers, Attach)),
+    ep(
+        "container.list",
+        "GET",
+        "/containers/json",
+        S::Containers,
+        Read,
+    ),
+    ep(
+        "container.export",
+        "GET",
+        "/containers/{id}/export",
+        S::Containers,
+        Content(Gate::Export),
+    ),
+    ep(
+        "container.changes",
+        "GET",
+        "/containers/{id}/changes",
+        S::Containers,
+        Read,
+    ),
+    ep(
+        "container.inspect",
+        "GET",
+        "/containers/{id}/json",
+        S::Containers,
+        Read,
+    ),
+    ep(
+        "container.top",
+        "GET",
+        "/containers/{id}/top",
+        S::Containers,
+        Read,
+    ),
+    ep(
+        "container.logs",
+        "GET",
+        "/containers/{id}/logs",
+        S::Containers,
+        Content(Gate::Logs),
+    ),
+    ep(
+        "container.stats",
+        "GET",
+        "/containers/{id}/stats",
+        S::Containers,
+        Read,
+    ),
+    upgrade(ep(
+        "container.attach.ws",
+        "GET",
+        "/containers/{id}/attach/ws",
+        S::Containers,
+        Attach,
+    )),
     ep("exec.inspect", "GET", "/exec/{id}/json", S::Exec, Read),
-    ep("container.archive.get", "GET", "/containers/{id}/archive", S::Containers, Content(Gate::Archive)),
-    ep("container.archive.stat", "HEAD", "/containers/{id}/archive", S::Containers, Content(Gate::Archive)),
-    inspect(ep("container.create", "POST", "/containers/create", S::Containers, Write), BodyKind::ContainerCreate),
-    ep("container.kill", "POST", "/containers/{id}/kill", S::Containers, Lifecycle(RESTART_GATES)),
-    ep("container.pause", "POST", "/containers/{id}/pause", S::Containers, Write),
-    ep("container.unpause", "POST", "/containers/{id}/unpause", S::Containers, Write),
-    ep("container.restart", "POST", "/containers/{id}/restart", S::Containers, Lifecycle(RESTART_GATES)),
-    empty(ep("container.start", "POST", "/containers/{id}/start", S::Containers, Lifecycle(START_GATES))),
-    ep("container.stop", "POST", "/containers/{id}/stop", S::Containers, Lifecycle(STOP_GATES)),
-    ep("container.wait", "POST", "/containers/{id}/wait", S::Containers, Write),
-    ep("container.resize", "POST", "/containers/{id}/resize", S::Containers, Write),
-    upgrade(ep("container.attach", "POST", "/containers/{id}/attach", S::Containers, Attach)),
-    inspect(ep("exec.create", "POST", "/containers/{id}/exec", S::Containers, ExecCreate), BodyKind::ExecCreate),
-    upgrade(ep("exec.start", "POST", "/exec/{id}/start", S::Exec, ExecRun)),
+    ep(
+        "container.archive.get",
+        "GET",
+        "/containers/{id}/archive",
+        S::Containers,
+        Content(Gate::Archive),
+    ),
+    ep(
+        "container.archive.stat",
+        "HEAD",
+        "/containers/{id}/archive",
+        S::Containers,
+        Content(Gate::Archive),
+    ),
+    inspect(
+        ep(
+            "container.create",
+            "POST",
+            "/containers/create",
+            S::Containers,
+            Write,
+        ),
+        BodyKind::ContainerCreate,
+    ),
+    ep(
+        "container.kill",
+        "POST",
+        "/containers/{id}/kill",
+        S::Containers,
+        Lifecycle(RESTART_GATES),
+    ),
+    ep(
+        "container.pause",
+        "POST",
+        "/containers/{id}/pause",
+        S::Containers,
+        Write,
+    ),
+    ep(
+        "container.unpause",
+        "POST",
+        "/containers/{id}/unpause",
+        S::Containers,
+        Write,
+    ),
+    ep(
+        "container.restart",
+        "POST",
+        "/containers/{id}/restart",
+        S::Containers,
+        Lifecycle(RESTART_GATES),
+    ),
+    empty(ep(
+        "container.start",
+        "POST",
+        "/containers/{id}/start",
+        S::Containers,
+        Lifecycle(START_GATES),
+    )),
+    ep(
+        "container.stop",
+        "POST",
+        "/containers/{id}/stop",
+        S::Containers,
+        Lifecycle(STOP_GATES),
+    ),
+    ep(
+        "container.wait",
+        "POST",
+        "/containers/{id}/wait",
+        S::Containers,
+        Write,
+    ),
+    ep(
+        "container.resize",
+        "POST",
+        "/containers/{id}/resize",
+        S::Containers,
+        Write,
+    ),
+    upgrade(ep(
+        "container.attach",
+        "POST",
+        "/containers/{id}/attach",
+        S::Containers,
+        Attach,
+    )),
+    inspect(
+        ep(
+            "exec.create",
+            "POST",
+            "/containers/{id}/exec",
+            S::Containers,
+            ExecCreate,
+        ),
+        BodyKind::ExecCreate,
+    ),
+    upgrade(ep(
+        "exec.start",
+        "POST",
+        "/exec/{id}/start",
+        S::Exec,
+        ExecRun,
+    )),
     ep("exec.resize", "POST", "/exec/{id}/resize", S::Exec, ExecRun),
-    ep("container.rename", "POST", "/containers/{id}/rename", S::Containers, Write),
-    inspect(ep("container.update", "POST", "/containers/{id}/update", S::Containers, Write), BodyKind::ContainerUpdate),
-    ep("container.prune", "POST", "/containers/prune", S::Containers, Write),
-    ep("container.archive.put", "PUT", "/containers/{id}/archive", S::Containers, WriteContent(Gate::Archive)),
-    ep("container.delete", "DELETE", "/containers/{id}", S::Containers, Write),
+    ep(
+        "container.rename",
+        "POST",
+        "/containers/{id}/rename",
+        S::Containers,
+        Write,
+    ),
+    inspect(
+        ep(
+            "container.update",
+            "POST",
+            "/containers/{id}/update",
+            S::Containers,
+            Write,
+        ),
+        BodyKind::ContainerUpdate,
+    ),
+    ep(
+        "container.prune",
+        "POST",
+        "/containers/prune",
+        S::Containers,
+        Write,
+    ),
+    ep(
+        "container.archive.put",
+        "PUT",
+        "/containers/{id}/archive",
+        S::Containers,
+        WriteContent(Gate::Archive),
+    ),
+    ep(
+        "container.delete",
+        "DELETE",
+        "/containers/{id}",
+        S::Containers,
+        Write,
+    ),
     // images
     ep("image.list", "GET", "/images/json", S::Images, Read),
     ep("image.search", "GET", "/images/search", S::Images, Read),
-    ep("image.get", "GET", "/images/get", S::Images, Content(Gate::Export)),
-    ep("image.get", "GET", "/images/{name*}/get", S::Images, Content(Gate::Export)),
-    ep("image.history", "GET", "/images/{name*}/history", S::Images, Read),
-    ep("image.inspect", "GET", "/images/{name*}/json", S::Images, Read),
+    ep(
+        "image.get",
+        "GET",
+        "/images/get",
+        S::Images,
+        Content(Gate::Export),
+    ),
+    ep(
+        "image.get",
+        "GET",
+        "/images/{name*}/get",
+        S::Images,
+        Content(Gate::Export),
+    ),
+    ep(
+        "image.history",
+        "GET",
+        "/images/{name*}/history",
+        S::Images,
+        Read,
+    ),
+    ep(
+        "image.inspect",
+        "GET",
+        "/images/{name*}/json",
+        S::Images,
+        Read,
+    ),
     ep("commit", "POST", "/commit", S::Commit, Write),
     ep("image.load", "POST", "/images/load", S::Images, Write),
     ep("image.create", "POST", "/images/create", S::Images, Write),
-    ep("image.push", "POST", "/images/{name*}/push", S::Images, Write),
+    ep(
+        "image.push",
+        "POST",
+        "/images/{name*}/push",
+        S::Images,
+        Write,
+    ),
     ep("image.tag", "POST", "/images/{name*}/tag", S::Images, Write),
     ep("image.prune", "POST", "/images/prune", S::Images, Write),
-    ep("image.delete", "DELETE", "/images/{name*}", S::Images, Write),
+    ep(
+        "image.delete",
+        "DELETE",
+        "/images/{name*}",
+        S::Images,
+        Write,
+    ),
     // build, session, grpc, distribution
     ep("build", "POST", "/build", S::Build, Write),
     ep("build.prune", "POST", "/build/prune", S::Build, Write),
     ep("build.cancel", "POST", "/build/cancel", S::Build, Write),
     upgrade(ep("session", "POST", "/session", S::Session, Write)),
     upgrade(ep("grpc", "POST", "/grpc", S::Grpc, Write)),
-    ep("distribution.inspect", "GET", "/distribution/{name*}/json", S::Distribution, Read),
+    ep(
+        "distribution.inspect",
+        "GET",
+        "/distribution/{name*}/json",
+        S::Distribution,
+        Read,
+    ),
     // volumes
     ep("volume.list", "GET", "/volumes", S::Volumes, Read),
     ep("volume.inspect", "GET", "/volumes/{id}", S::Volumes, Read),
-    inspect(ep("volume.create", "POST", "/volumes/create", S::Volumes, Write), BodyKind::VolumeCreate),
+    inspect(
+        ep(
+            "volume.create",
+            "POST",
+            "/volumes/create",
+            S::Volumes,
+            Write,
+        ),
+        BodyKind::VolumeCreate,
+    ),
     ep("volume.prune", "POST", "/volumes/prune", S::Volumes, Write),
     ep("volume.update", "PUT", "/volumes/{id}", S::Volumes, Write),
-    ep("volume.delete", "DELETE", "/volumes/{id}", S::Volumes, Write),
+    ep(
+        "volume.delete",
+        "DELETE",
+        "/volumes/{id}",
+        S::Volumes,
+        Write,
+    ),
     // networks
     ep("network.list", "GET", "/networks", S::Networks, Read),
     ep("network.list", "GET", "/networks/", S::Networks, Read),
-    ep("network.inspect", "GET", "/networks/{id}", S::Networks, Read),
-    ep("network.create", "POST", "/networks/create", S::Networks, Write),
-    ep("network.connect", "POST", "/networks/{id}/connect", S::Networks, Write),
-    ep("network.disconnect", "POST", "/networks/{id}/disconnect", S::Networks, Write),
-    ep("network.prune", "POST", "/networks/prune", S::Networks, Write),
-    ep("network.delete", "DELETE", "/networks/{id}", S::Networks, Write),
+    ep(
+        "network.inspect",
+        "GET",
+        "/networks/{id}",
+        S::Networks,
+        Read,
+    ),
+    ep(
+        "network.create",
+        "POST",
+        "/networks/create",
+        S::Networks,
+        Write,
+    ),
+    ep(
+        "network.connect",
+        "POST",
+        "/networks/{id}/connect",
+        S::Networks,
+        Write,
+    ),
+    ep(
+        "network.disconnect",
+        "POST",
+        "/networks/{id}/disconnect",
+        S::Networks,
+        Write,
+    ),
+    ep(
+        "network.prune",
+        "POST",
+        "/networks/prune",
+        S::Networks,
+        Write,
+    ),
+    ep(
+        "network.delete",
+        "DELETE",
+        "/networks/{id}",
+        S::Networks,
+        Write,
+    ),
     // plugins
     ep("plugin.list", "GET", "/plugins", S::Plugins, Read),
-    ep("plugin.privileges", "GET", "/plugins/privileges", S::Plugins, Read),
-    ep("plugin.inspect", "GET", "/plugins/{name*}/json", S::Plugins, Read),
-    ep("plugin.delete", "DELETE", "/plugins/{name*}", S::Plugins, Write),
-    ep("plugin.enable", "POST", "/plugins/{name*}/enable", S::Plugins, Write),
-    ep("plugin.disable", "POST", "/plugins/{name*}/disable", S::Plugins, Write),
+    ep(
+        "plugin.privileges",
+        "GET",
+        "/plugins/privileges",
+        S::Plugins,
+        Read,
+    ),
+    ep(
+        "plugin.inspect",
+        "GET",
+        "/plugins/{name*}/json",
+        S::Plugins,
+        Read,
+    ),
+    ep(
+        "plugin.delete",
+        "DELETE",
+        "/plugins/{name*}",
+        S::Plugins,
+        Write,
+    ),
+    ep(
+        "plugin.enable",
+        "POST",
+        "/plugins/{name*}/enable",
+        S::Plugins,
+        Write,
+    ),
+    ep(
+        "plugin.disable",
+        "POST",
+        "/plugins/{name*}/disable",
+        S::Plugins,
+        Write,
+    ),
     ep("plugin.pull", "POST", "/plugins/pull", S::Plugins, Write),
-    ep("plugin.push", "POST", "/plugins/{name*}/push", S::Plugins, Write),
-    ep("plugin.upgrade", "POST", "/plugins/{name*}/upgrade", S::Plugins, Write),
-    ep("plugin.set", "POST", "/plugins/{name*}/set", S::Plugins, Write),
-    ep("plugin.create", "POST", "/plugins/create", S::Plugins, Write),
+    ep(
+        "plugin.push",
+        "POST",
+        "/plugins/{name*}/push",
+        S::Plugins,
+        Write,
+    ),
+    ep(
+        "plugin.upgrade",
+        "POST",
+        "/plugins/{name*}/upgrade",
+        S::Plugins,
+        Write,
+    ),
+    ep(
+        "plugin.set",
+        "POST",
+        "/plugins/{name*}/set",
+        S::Plugins,
+        Write,
+    ),
+    ep(
+        "plugin.create",
+        "POST",
+        "/plugins/create",
+        S::Plugins,
+        Write,
+    ),
     // swarm
     ep("swarm.inspect", "GET", "/swarm", S::Swarm, Read),
-    ep("swarm.unlockkey", "GET", "/swarm/unlockkey", S::Swarm, Never),
+    ep(
+        "swarm.unlockkey",
+        "GET",
+        "/swarm/unlockkey",
+        S::Swarm,
+        Never,
+    ),
     ep("swarm.init", "POST", "/swarm/init", S::Swarm, Write),
     ep("swarm.join", "POST", "/swarm/join", S::Swarm, Write),
     ep("swarm.leave", "POST", "/swarm/leave", S::Swarm, Write),
     ep("swarm.update", "POST", "/swarm/update", S::Swarm, Write),
     ep("swarm.unlock", "POST", "/swarm/unlock", S::Swarm, Write),
     ep("service.list", "GET", "/services", S::Services, Read),
-    ep("service.inspect", "GET", "/services/{id}", S::Services, Read),
-    ep("service.logs", "GET", "/services/{id}/logs", S::Services, Content(Gate::Logs)),
-    inspect(ep("service.create", "POST", "/services/create", S::Services, Write), BodyKind::ServiceCreate),
-    inspect(ep("service.update", "POST", "/services/{id}/update", S::Services, Write), BodyKind::ServiceUpdate),
-    ep("service.delete", "DELETE", "/services/{id}", S::Services, Write),
+    ep(
+        "service.inspect",
+        "GET",
+        "/services/{id}",
+        S::Services,
+        Read,
+    ),
+    ep(
+        "service.logs",
+        "GET",
+        "/services/{id}/logs",
+        S::Services,
+        Content(Gate::Logs),
+    ),
+    inspect(
+        ep(
+            "service.create",
+            "POST",
+            "/services/create",
+            S::Services,
+            Write,
+        ),
+        BodyKind::ServiceCreate,
+    ),
+    inspect(
+        ep(
+            "service.update",
+            "POST",
+            "/services/{id}/update",
+            S::Services,
+            Write,
+        ),
+        BodyKind::ServiceUpdate,
+    ),
+    ep(
+        "service.delete",
+        "DELETE",
+        "/services/{id}",
+        S::Services,
+        Write,
+    ),
     ep("node.list", "GET", "/nodes", S::Nodes, Read),
     ep("node.inspect", "GET", "/nodes/{id}", S::Nodes, Read),
     ep("node.delete", "DELETE", "/nodes/{id}", S::Nodes, Write),
     ep("node.update", "POST", "/nodes/{id}/update", S::Nodes, Write),
     ep("task.list", "GET", "/tasks", S::Tasks, Read),
     ep("task.inspect", "GET", "/tasks/{id}", S::Tasks, Read),
-    ep("task.logs", "GET", "/tasks/{id}/logs", S::Tasks, Content(Gate::Logs)),
+    ep(
+        "task.logs",
+        "GET",
+        "/tasks/{id}/logs",
+        S::Tasks,
+        Content(Gate::Logs),
+    ),
     ep("secret.list", "GET", "/secrets", S::Secrets, Read),
     ep("secret.inspect", "GET", "/secrets/{id}", S::Secrets, Read),
-    ep("secret.create", "POST", "/secrets/create", S::Secrets, Write),
-    ep("secret.update", "POST", "/secrets/{id}/update", S::Secrets, Write),
-    ep("secret.delete", "DELETE", "/secrets/{id}", S::Secrets, Write),
+    ep(
+        "secret.create",
+        "POST",
+        "/secrets/create",
+        S::Secrets,
+        Write,
+    ),
+    ep(
+        "secret.update",
+        "POST",
+        "/secrets/{id}/update",
+        S::Secrets,
+        Write,
+    ),
+    ep(
+        "secret.delete",
+        "DELETE",
+        "/secrets/{id}",
+        S::Secrets,
+        Write,
+    ),
     ep("config.list", "GET", "/configs", S::Configs, Read),
     ep("config.inspect", "GET", "/configs/{id}", S::Configs, Read),
-    ep("config.create", "POST", "/configs/create", S::Configs, Write),
-    ep("config.update", "POST", "/configs/{id}/update", S::Configs, Write),
-    ep("config.delete", "DELETE", "/configs/{id}", S::Configs, Write),
+    ep(
+        "config.create",
+        "POST",
+        "/configs/create",
+        S::Configs,
+        Write,
+    ),
+    ep(
+        "config.update",
+        "POST",
+        "/configs/{id}/update",
+        S::Configs,
+        Write,
+    ),
+    ep(
+        "config.delete",
+        "DELETE",
+        "/configs/{id}",
+        S::Configs,
+        Write,
+    ),
 ];
 
 /// Finds the endpoint a request reaches: the first entry whose method and pattern match, with
@@ -250,7 +652,9 @@ fn pattern_matches(pattern: &str, segs: &[&str]) -> bool {
                     .iter()
                     .zip(&segs[segs.len() - after.len()..])
                     .all(|(p, s)| seg_matches(p, s))
-                && segs[star..segs.len() - after.len()].iter().all(|s| !s.is_empty())
+                && segs[star..segs.len() - after.len()]
+                    .iter()
+                    .all(|s| !s.is_empty())
         }
     }
 }
@@ -276,10 +680,19 @@ mod tests {
         assert_eq!(name("GET", "/_ping"), Some("ping"));
         assert_eq!(name("HEAD", "/_ping"), Some("ping"));
         assert_eq!(name("GET", "/containers/json"), Some("container.list"));
-        assert_eq!(name("GET", "/containers/abc/json"), Some("container.inspect"));
+        assert_eq!(
+            name("GET", "/containers/abc/json"),
+            Some("container.inspect")
+        );
         assert_eq!(name("GET", "/containers/abc/logs"), Some("container.logs"));
-        assert_eq!(name("HEAD", "/containers/abc/archive"), Some("container.archive.stat"));
-        assert_eq!(name("HEAD", "/containers/abc/json"), Some("container.inspect"));
+        assert_eq!(
+            name("HEAD", "/containers/abc/archive"),
+            Some("container.archive.stat")
+        );
+        assert_eq!(
+            name("HEAD", "/containers/abc/json"),
+            Some("container.inspect")
+        );
         assert_eq!(name("POST", "/containers/create"), Some("container.create"));
         assert_eq!(name("DELETE", "/containers/abc"), Some("container.delete"));
         assert_eq!(name("GET", "/networks/"), Some("network.list"));
@@ -287,8 +700,14 @@ mod tests {
 
     #[test]
     fn image_names_span_segments_like_the_daemon() {
-        assert_eq!(name("GET", "/images/library/alpine/json"), Some("image.inspect"));
-        assert_eq!(name("GET", "/images/localhost:5000/a/b:1/get"), Some("image.get"));
+        assert_eq!(
+            name("GET", "/images/library/alpine/json"),
+            Some("image.inspect")
+        );
+        assert_eq!(
+            name("GET", "/images/localhost:5000/a/b:1/get"),
+            Some("image.get")
+        );
         assert_eq!(name("GET", "/images/foo/get/json"), Some("image.inspect"));
         assert_eq!(name("GET", "/images/get"), Some("image.get"));
         assert_eq!(name("GET", "/images/json"), Some("image.list"));

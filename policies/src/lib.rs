@@ -12,6 +12,8 @@
 //! - [`policy`]: [`Policy::decide`] -> [`Decision`]
 //! - [`config`]: environment -> [`Policy`]
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod body;
 pub mod config;
 pub mod endpoint;

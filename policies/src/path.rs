@@ -126,8 +126,21 @@ pub fn is_path_char(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'-' | b'.' | b'_' | b'~' | b':' | b'@' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')'
-                | b'*' | b'+' | b',' | b'='
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b':'
+                | b'@'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b'='
         )
 }
 
@@ -350,7 +363,10 @@ mod tests {
 
     #[test]
     fn absolute_form_is_reduced_to_the_path() {
-        assert_eq!(ok("http://docker/v1.41/_ping").forward_uri(), "/v1.41/_ping");
+        assert_eq!(
+            ok("http://docker/v1.41/_ping").forward_uri(),
+            "/v1.41/_ping"
+        );
         assert_eq!(ok("HTTP://x:2375/info?a=1").forward_uri(), "/info?a=1");
         assert_eq!(canonicalize("http://docker"), Err(PathError::NotOriginForm));
     }

@@ -126,7 +126,11 @@ impl Policy {
         let method = req.method;
         let path = req.target.path();
         if NEVER_METHODS.contains(&method) {
-            return deny(None, "method", format!("{method} {path} is not allowed ({method} is never forwarded)"));
+            return deny(
+                None,
+                "method",
+                format!("{method} {path} is not allowed ({method} is never forwarded)"),
+            );
         }
         let ep = endpoint::lookup(method, path);
         let section_grant = ep.and_then(|e| self.grant(e).ok());
@@ -154,7 +158,11 @@ impl Policy {
         let alternatives = requirements(e);
         for alt in &alternatives {
             if alt.iter().all(|n| self.is_on(*n)) {
-                return Ok(alt.iter().map(|n| format!("{}=1", n.var())).collect::<Vec<_>>().join(" "));
+                return Ok(alt
+                    .iter()
+                    .map(|n| format!("{}=1", n.var()))
+                    .collect::<Vec<_>>()
+                    .join(" "));
             }
         }
         Err(alternatives)
@@ -166,7 +174,11 @@ impl Policy {
         let mut out = String::from("# endpoints allowed by sections and gates\n");
         for e in endpoint::ENDPOINTS {
             if let Ok(by) = self.grant(e) {
-                let methods = if e.method == "GET" { "GET,HEAD" } else { e.method };
+                let methods = if e.method == "GET" {
+                    "GET,HEAD"
+                } else {
+                    e.method
+                };
                 let _ = writeln!(out, "{methods:<9} {:<34} {:<24} {by}", e.pattern, e.name);
             }
         }
@@ -175,7 +187,13 @@ impl Policy {
             out.push_str("(none)\n");
         }
         for r in self.rules.rules() {
-            let _ = writeln!(out, "{:<9} ^(?:{})$  ({})", r.methods.join(","), r.pattern, r.origin);
+            let _ = writeln!(
+                out,
+                "{:<9} ^(?:{})$  ({})",
+                r.methods.join(","),
+                r.pattern,
+                r.origin
+            );
         }
         let b = &self.body;
         let _ = writeln!(
@@ -224,7 +242,11 @@ impl Policy {
             let vars: Vec<String> = alt.iter().map(|n| format!("{}=1", n.var())).collect();
             let _ = write!(needs, "{}", join_and(&vars));
         }
-        deny(ep, "section", format!("{method} {path} is not allowed (needs {needs})"))
+        deny(
+            ep,
+            "section",
+            format!("{method} {path} is not allowed (needs {needs})"),
+        )
     }
 }
 
@@ -254,7 +276,10 @@ pub fn requirements(e: &Endpoint) -> Vec<Vec<Need>> {
         Access::Content(g) => vec![vec![section, Need::Gate(g)]],
         Access::Write => vec![vec![section, post]],
         Access::WriteContent(g) => vec![vec![section, post, Need::Gate(g)]],
-        Access::Attach => vec![vec![Need::Section(Section::Containers), Need::Gate(Gate::Attach)]],
+        Access::Attach => vec![vec![
+            Need::Section(Section::Containers),
+            Need::Gate(Gate::Attach),
+        ]],
         Access::ExecCreate => vec![vec![
             Need::Section(Section::Containers),
             Need::Section(Section::Exec),
@@ -305,20 +330,36 @@ mod tests {
         let Decision::Deny(d) = decide(&p, "POST", "/v1.41/containers/create") else {
             panic!("allowed")
         };
-        assert_eq!(d.message, "POST /containers/create is not allowed (needs CONTAINERS=1 and POST=1)");
-        let Decision::Deny(d) = decide(&p, "POST", "/containers/x/start") else { panic!() };
+        assert_eq!(
+            d.message,
+            "POST /containers/create is not allowed (needs CONTAINERS=1 and POST=1)"
+        );
+        let Decision::Deny(d) = decide(&p, "POST", "/containers/x/start") else {
+            panic!()
+        };
         assert_eq!(d.message, "POST /containers/x/start is not allowed (needs ALLOW_START=1, or CONTAINERS=1 and POST=1)");
-        let Decision::Deny(d) = decide(&p, "PATCH", "/_ping") else { panic!() };
+        let Decision::Deny(d) = decide(&p, "PATCH", "/_ping") else {
+            panic!()
+        };
         assert_eq!(d.reason, "method");
     }
 
     #[test]
     fn sections_do_not_grant_content_reads() {
-        let s = Switches::default().with_section(Section::Containers).with_section(Section::Images);
+        let s = Switches::default()
+            .with_section(Section::Containers)
+            .with_section(Section::Images);
         let p = policy(s);
         assert!(allowed(&p, "GET", "/containers/json"));
         assert!(allowed(&p, "GET", "/containers/x/json"));
-        for path in ["/containers/x/logs", "/containers/x/archive", "/containers/x/export", "/containers/x/attach/ws", "/images/get", "/images/alpine/get"] {
+        for path in [
+            "/containers/x/logs",
+            "/containers/x/archive",
+            "/containers/x/export",
+            "/containers/x/attach/ws",
+            "/images/get",
+            "/images/alpine/get",
+        ] {
             assert!(!allowed(&p, "GET", path), "{path}");
         }
         assert!(!allowed(&p, "HEAD", "/containers/x/archive"));
@@ -329,7 +370,9 @@ mod tests {
 
     #[test]
     fn post_does_not_open_exec_attach_or_archive_writes() {
-        let s = Switches::default().with_section(Section::Containers).with_gate(Gate::Post);
+        let s = Switches::default()
+            .with_section(Section::Containers)
+            .with_gate(Gate::Post);
         let p = policy(s);
         assert!(allowed(&p, "POST", "/containers/create"));
         assert!(allowed(&p, "DELETE", "/containers/x"));
@@ -356,16 +399,25 @@ mod tests {
 
     #[test]
     fn unlockkey_is_never_granted_by_sections() {
-        let s = Switches::default().with_section(Section::Swarm).with_gate(Gate::Post);
-        let Decision::Deny(d) = decide(&policy(s), "GET", "/swarm/unlockkey") else { panic!() };
+        let s = Switches::default()
+            .with_section(Section::Swarm)
+            .with_gate(Gate::Post);
+        let Decision::Deny(d) = decide(&policy(s), "GET", "/swarm/unlockkey") else {
+            panic!()
+        };
         assert_eq!(d.reason, "never");
     }
 
     #[test]
     fn rules_add_grants_but_keep_inspection() {
-        let rules = RuleSet::compile(RuleSet::parse_lines("GUARD_RULES", "POST /containers/create").expect("parse")).expect("compile");
+        let rules = RuleSet::compile(
+            RuleSet::parse_lines("GUARD_RULES", "POST /containers/create").expect("parse"),
+        )
+        .expect("compile");
         let p = Policy::new(Switches::default(), rules, BodyGrants::default());
-        let Decision::Allow(a) = decide(&p, "POST", "/containers/create") else { panic!() };
+        let Decision::Allow(a) = decide(&p, "POST", "/containers/create") else {
+            panic!()
+        };
         assert_eq!(a.by, "GUARD_RULES line 1");
         assert_eq!(a.inspect, Some(BodyKind::ContainerCreate));
     }

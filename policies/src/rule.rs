@@ -142,7 +142,8 @@ mod tests {
     use super::*;
 
     fn set(text: &str) -> RuleSet {
-        RuleSet::compile(RuleSet::parse_lines("GUARD_RULES", text).expect("parses")).expect("compiles")
+        RuleSet::compile(RuleSet::parse_lines("GUARD_RULES", text).expect("parses"))
+            .expect("compiles")
     }
 
     #[test]
@@ -155,7 +156,10 @@ mod tests {
         assert!(s.find("GET", "/containers/abc/logsx").is_none());
         assert!(s.find("GET", "/x/containers/abc/logs").is_none());
         assert!(s.find("POST", "/build").is_some());
-        assert_eq!(s.find("POST", "/build").map(|r| r.origin.as_str()), Some("GUARD_RULES line 4"));
+        assert_eq!(
+            s.find("POST", "/build").map(|r| r.origin.as_str()),
+            Some("GUARD_RULES line 4")
+        );
     }
 
     #[test]
@@ -174,6 +178,9 @@ mod tests {
         assert!(e.reason.contains("\"get\""));
         assert!(RuleSet::parse_lines("f", "GET").is_err());
         let rules = RuleSet::parse_lines("f", "GET /a(").expect("parses");
-        assert!(RuleSet::compile(rules).unwrap_err().reason.contains("invalid regex"));
+        assert!(RuleSet::compile(rules)
+            .unwrap_err()
+            .reason
+            .contains("invalid regex"));
     }
 }

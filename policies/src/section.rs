@@ -258,7 +258,9 @@ mod tests {
 
     #[test]
     fn set_and_clear() {
-        let mut s = Switches::NONE.with_section(Section::Containers).with_gate(Gate::Post);
+        let mut s = Switches::NONE
+            .with_section(Section::Containers)
+            .with_gate(Gate::Post);
         assert!(s.section(Section::Containers) && s.gate(Gate::Post));
         s.set_section(Section::Containers, false);
         s.set_gate(Gate::Post, false);

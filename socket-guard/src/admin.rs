@@ -22,8 +22,14 @@ pub async fn run_admin(listener: Listener, state: Arc<State>, shutdown: impl Fut
     let accept = async move {
         loop {
             let accepted = match &listener {
-                Listener::Tcp(l) => l.accept().await.map(|(s, _)| Box::new(TokioIo::new(s)) as Box<dyn Io>),
-                Listener::Unix(l) => l.accept().await.map(|(s, _)| Box::new(TokioIo::new(s)) as Box<dyn Io>),
+                Listener::Tcp(l) => l
+                    .accept()
+                    .await
+                    .map(|(s, _)| Box::new(TokioIo::new(s)) as Box<dyn Io>),
+                Listener::Unix(l) => l
+                    .accept()
+                    .await
+                    .map(|(s, _)| Box::new(TokioIo::new(s)) as Box<dyn Io>),
             };
             let io = match accepted {
                 Ok(io) => io,
@@ -62,14 +68,22 @@ impl<T: hyper::rt::Read + hyper::rt::Write + Unpin + Send> Io for T {}
 async fn admin(state: &State, req: Request<hyper::body::Incoming>) -> Response<GuardBody> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
-        return json_error(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD", head, false);
+        return json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD",
+            head,
+            false,
+        );
     }
     match req.uri().path() {
         "/health" => match crate::upstream::ping(&state.client).await {
             Ok(()) => json_ok(serde_json::json!({ "status": "ok" })),
             Err(e) => json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &format!("socket-guard: the Docker daemon at {} is not answering: {e}", state.config.socket_path.display()),
+                &format!(
+                    "socket-guard: the Docker daemon at {} is not answering: {e}",
+                    state.config.socket_path.display()
+                ),
                 head,
                 false,
             ),
@@ -79,6 +93,11 @@ async fn admin(state: &State, req: Request<hyper::body::Incoming>) -> Response<G
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             state.metrics.render(),
         ),
-        _ => json_error(StatusCode::NOT_FOUND, "socket-guard admin: /health or /metrics", head, false),
+        _ => json_error(
+            StatusCode::NOT_FOUND,
+            "socket-guard admin: /health or /metrics",
+            head,
+            false,
+        ),
     }
 }

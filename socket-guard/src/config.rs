@@ -57,10 +57,10 @@ pub struct Config {
     pub log_level: String,
     /// Largest inspected body (`GUARD_MAX_BODY`, bytes).
     pub max_body: usize,
-    /// Time allowed to send a request head (`GUARD_HEADER_TIMEOUT`, seconds).
+    /// Time allowed for a request head to arrive, counted from when the connection opens or
+    /// its previous response ends (`GUARD_HEADER_TIMEOUT`, seconds). It bounds both slow heads
+    /// (slowloris) and idle keep-alive connections.
     pub header_timeout: Duration,
-    /// Time an idle keep-alive connection is kept (`GUARD_IDLE_TIMEOUT`, seconds).
-    pub idle_timeout: Duration,
 }
 
 /// Default listen address outside a container (the image sets `0.0.0.0:2375`).
@@ -75,7 +75,9 @@ impl Config {
         read_file: impl Fn(&str) -> Result<String, String>,
     ) -> Result<Config, ConfigError> {
         let policy = policy_from_env(env, read_file)?;
-        let listen_raw = env.get("GUARD_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen_raw = env
+            .get("GUARD_LISTEN")
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = parse_listen_list("GUARD_LISTEN", &listen_raw)?;
         let allow_from = match env.get("GUARD_ALLOW_FROM") {
             None => Vec::new(),
@@ -89,15 +91,28 @@ impl Config {
         let log_format = match env.get("GUARD_LOG_FORMAT").as_deref().map(str::trim) {
             None | Some("json") => LogFormat::Json,
             Some("text") => LogFormat::Text,
-            Some(other) => return Err(ConfigError::new("GUARD_LOG_FORMAT", other, "expected json or text")),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "GUARD_LOG_FORMAT",
+                    other,
+                    "expected json or text",
+                ))
+            }
         };
         let log_level = match env.get("LOG_LEVEL") {
             None => "info".to_owned(),
             Some(v) => parse_log_level(&v)?,
         };
-        let socket_path = PathBuf::from(env.get("SOCKET_PATH").unwrap_or_else(|| DEFAULT_SOCKET.into()));
+        let socket_path = PathBuf::from(
+            env.get("SOCKET_PATH")
+                .unwrap_or_else(|| DEFAULT_SOCKET.into()),
+        );
         if !socket_path.is_absolute() {
-            return Err(ConfigError::new("SOCKET_PATH", &socket_path.display().to_string(), "expected an absolute path"));
+            return Err(ConfigError::new(
+                "SOCKET_PATH",
+                &socket_path.display().to_string(),
+                "expected an absolute path",
+            ));
         }
         Ok(Config {
             policy,
@@ -108,8 +123,9 @@ impl Config {
             log_format,
             log_level,
             max_body: number(env, "GUARD_MAX_BODY", 1 << 20, 1..=(64 << 20))?,
-            header_timeout: Duration::from_secs(number(env, "GUARD_HEADER_TIMEOUT", 10, 1..=3600)? as u64),
-            idle_timeout: Duration::from_secs(number(env, "GUARD_IDLE_TIMEOUT", 60, 1..=86_400)? as u64),
+            header_timeout: Duration::from_secs(
+                number(env, "GUARD_HEADER_TIMEOUT", 10, 1..=3600)? as u64
+            ),
         })
     }
 
@@ -137,7 +153,11 @@ fn number(
         _ => Err(ConfigError::new(
             var,
             &v,
-            format!("expected a whole number from {} to {}", range.start(), range.end()),
+            format!(
+                "expected a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
         )),
     }
 }
@@ -146,7 +166,11 @@ fn parse_log_level(v: &str) -> Result<String, ConfigError> {
     let level = v.trim().to_ascii_lowercase();
     match level.as_str() {
         "trace" | "debug" | "info" | "warn" | "error" | "off" => Ok(level),
-        _ => Err(ConfigError::new("LOG_LEVEL", v, "expected trace, debug, info, warn, error or off")),
+        _ => Err(ConfigError::new(
+            "LOG_LEVEL",
+            v,
+            "expected trace, debug, info, warn, error or off",
+        )),
     }
 }
 
@@ -159,7 +183,11 @@ pub fn parse_listen_list(var: &str, value: &str) -> Result<Vec<ListenAddr>, Conf
         .map(|item| parse_listen(var, value, item))
         .collect::<Result<_, _>>()?;
     if out.is_empty() {
-        return Err(ConfigError::new(var, value, "expected at least one HOST:PORT or unix:///path"));
+        return Err(ConfigError::new(
+            var,
+            value,
+            "expected at least one HOST:PORT or unix:///path",
+        ));
     }
     Ok(out)
 }
@@ -167,7 +195,11 @@ pub fn parse_listen_list(var: &str, value: &str) -> Result<Vec<ListenAddr>, Conf
 fn parse_listen(var: &str, value: &str, item: &str) -> Result<ListenAddr, ConfigError> {
     if let Some(path) = item.strip_prefix("unix://") {
         if !path.starts_with('/') {
-            return Err(ConfigError::new(var, value, format!("{item:?}: expected unix:///absolute/path")));
+            return Err(ConfigError::new(
+                var,
+                value,
+                format!("{item:?}: expected unix:///absolute/path"),
+            ));
         }
         return Ok(ListenAddr::Unix(PathBuf::from(path)));
     }
@@ -188,7 +220,13 @@ fn parse_cidrs(var: &str, value: &str) -> Result<Vec<IpNet>, ConfigError> {
         .map(|item| {
             item.parse::<IpNet>()
                 .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| ConfigError::new(var, value, format!("{item:?}: expected a CIDR like 172.16.0.0/12")))
+                .map_err(|_| {
+                    ConfigError::new(
+                        var,
+                        value,
+                        format!("{item:?}: expected a CIDR like 172.16.0.0/12"),
+                    )
+                })
         })
         .collect()
 }
@@ -199,14 +237,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_env(&env, |_| Err("no file".into()))
     }
 
     #[test]
     fn defaults() {
         let c = cfg(&[]).expect("defaults are valid");
-        assert_eq!(c.listen, vec![ListenAddr::Tcp("127.0.0.1:2375".parse().expect("addr"))]);
+        assert_eq!(
+            c.listen,
+            vec![ListenAddr::Tcp("127.0.0.1:2375".parse().expect("addr"))]
+        );
         assert_eq!(c.socket_path, PathBuf::from("/var/run/docker.sock"));
         assert!(c.admin_listen.is_none());
         assert_eq!(c.log_format, LogFormat::Json);
@@ -215,7 +259,8 @@ mod tests {
 
     #[test]
     fn listen_lists_with_ipv6_and_unix() {
-        let c = cfg(&[("GUARD_LISTEN", "0.0.0.0:2375, [::]:2375,unix:///run/g.sock")]).expect("valid");
+        let c =
+            cfg(&[("GUARD_LISTEN", "0.0.0.0:2375, [::]:2375,unix:///run/g.sock")]).expect("valid");
         assert_eq!(c.listen.len(), 3);
         assert_eq!(c.listen[2], ListenAddr::Unix("/run/g.sock".into()));
         for bad in ["localhost:2375", "2375", "unix://rel.sock", ""] {
@@ -230,7 +275,10 @@ mod tests {
         assert!(c.client_allowed("172.20.0.3".parse().expect("ip")));
         assert!(c.client_allowed("::ffff:127.0.0.1".parse().expect("ip")));
         assert!(!c.client_allowed("10.0.0.1".parse().expect("ip")));
-        assert_eq!(cfg(&[("GUARD_ALLOW_FROM", "10.0.0.0/33")]).unwrap_err().var, "GUARD_ALLOW_FROM");
+        assert_eq!(
+            cfg(&[("GUARD_ALLOW_FROM", "10.0.0.0/33")]).unwrap_err().var,
+            "GUARD_ALLOW_FROM"
+        );
     }
 
     #[test]

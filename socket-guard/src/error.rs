@@ -70,7 +70,9 @@ impl GuardError {
             | GuardError::BodyNotEmpty
             | GuardError::BodyRead(_)
             | GuardError::BodyTimeout => "invalid",
-            GuardError::Upstream(_) | GuardError::UnexpectedUpgrade | GuardError::Internal(_) => "error",
+            GuardError::Upstream(_) | GuardError::UnexpectedUpgrade | GuardError::Internal(_) => {
+                "error"
+            }
         }
     }
 
@@ -80,7 +82,9 @@ impl GuardError {
         match self {
             GuardError::Denied(d) => format!("socket-guard: {}", d.message),
             GuardError::BodyDenied(d) => match d.needs() {
-                Some(needs) => format!("socket-guard: {method} {path} is not allowed: {d} (needs {needs})"),
+                Some(needs) => {
+                    format!("socket-guard: {method} {path} is not allowed: {d} (needs {needs})")
+                }
                 None => format!("socket-guard: {method} {path} is not allowed: {d}"),
             },
             other => format!("socket-guard: {method} {path}: {other}"),

@@ -51,7 +51,9 @@ enum State {
     Body(u64),
     ChunkSize,
     ChunkData(u64),
-    ChunkDataEnd { cr: bool },
+    ChunkDataEnd {
+        cr: bool,
+    },
     Trailers,
     /// Stop checking: the connection may become a tunnel.
     Passthrough,
@@ -186,7 +188,9 @@ fn is_tchar(b: u8) -> bool {
 /// Parses a complete head (ending in CRLF CRLF) and returns the state for what follows it.
 fn parse_head(head: &[u8]) -> Result<State, FramingError> {
     let text = &head[..head.len() - 4];
-    let mut lines = text.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = text
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     // The request line is hyper's to judge; only headers decide framing.
     lines.next();
     let mut length: Option<u64> = None;
@@ -196,7 +200,10 @@ fn parse_head(head: &[u8]) -> Result<State, FramingError> {
         if matches!(line.first(), Some(b' ' | b'\t')) {
             return Err(FramingError::ObsFold);
         }
-        let colon = line.iter().position(|&b| b == b':').ok_or(FramingError::BadHeader)?;
+        let colon = line
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(FramingError::BadHeader)?;
         let (name, value) = (&line[..colon], &line[colon + 1..]);
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
             return Err(FramingError::BadHeader);
@@ -231,7 +238,9 @@ fn parse_head(head: &[u8]) -> Result<State, FramingError> {
 
 /// The 400 written by [`Checked`] when framing is refused.
 pub fn refusal(err: FramingError) -> Vec<u8> {
-    let body = serde_json::json!({ "message": format!("socket-guard: malformed request framing: {err}") }).to_string();
+    let body =
+        serde_json::json!({ "message": format!("socket-guard: malformed request framing: {err}") })
+            .to_string();
     format!(
         "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -263,7 +272,11 @@ impl<S> Checked<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite> AsyncRead for Checked<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let mut this = self.project();
         if let Some(err) = this.failed {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, *err)));
@@ -288,7 +301,11 @@ impl<S: AsyncRead + AsyncWrite> AsyncRead for Checked<S> {
 }
 
 impl<S: AsyncWrite> AsyncWrite for Checked<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.project().inner.poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -362,7 +379,12 @@ mod tests {
         ];
         for (req, want) in cases {
             assert_eq!(check(req), Err(*want), "{}", String::from_utf8_lossy(req));
-            assert_eq!(check_split(req), Err(*want), "split: {}", String::from_utf8_lossy(req));
+            assert_eq!(
+                check_split(req),
+                Err(*want),
+                "split: {}",
+                String::from_utf8_lossy(req)
+            );
         }
     }
 

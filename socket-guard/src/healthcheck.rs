@@ -16,19 +16,29 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub fn check(config: &Config) -> Result<String, String> {
     let (addr, path) = match &config.admin_listen {
         Some(a) => (a.clone(), "/health"),
-        None => (config.listen.first().cloned().ok_or("no listener configured")?, "/_ping"),
+        None => (
+            config
+                .listen
+                .first()
+                .cloned()
+                .ok_or("no listener configured")?,
+            "/_ping",
+        ),
     };
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let response = match &addr {
         ListenAddr::Tcp(sa) => {
             let target = SocketAddr::new(loopback_for(sa.ip()), sa.port());
-            let mut s = TcpStream::connect_timeout(&target, TIMEOUT).map_err(|e| format!("{target}: {e}"))?;
+            let mut s = TcpStream::connect_timeout(&target, TIMEOUT)
+                .map_err(|e| format!("{target}: {e}"))?;
             exchange(&mut s, &request)
         }
         ListenAddr::Unix(p) => {
             let mut s = UnixStream::connect(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            s.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-            s.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(TIMEOUT))
+                .map_err(|e| e.to_string())?;
+            s.set_write_timeout(Some(TIMEOUT))
+                .map_err(|e| e.to_string())?;
             exchange(&mut s, &request)
         }
     }
@@ -52,6 +62,8 @@ fn loopback_for(ip: IpAddr) -> IpAddr {
 fn exchange<S: Read + Write>(s: &mut S, request: &str) -> Result<String, String> {
     s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
-    s.take(64 * 1024).read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    s.take(64 * 1024)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }

@@ -15,6 +15,8 @@
 //! - [`admin`]: `/health` and `/metrics`; [`healthcheck`]: the HEALTHCHECK subcommand
 //! - [`listen`]: binding TCP and unix listeners
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod admin;
 pub mod audit;
 pub mod body;

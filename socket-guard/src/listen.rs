@@ -41,5 +41,8 @@ pub fn bind(addr: &ListenAddr) -> io::Result<Listener> {
 /// fatal when other listeners are bound.
 pub fn is_missing_family(addr: &ListenAddr, e: &io::Error) -> bool {
     matches!(addr, ListenAddr::Tcp(sa) if sa.is_ipv6())
-        && matches!(e.raw_os_error(), Some(97 /* EAFNOSUPPORT */ | 99 /* EADDRNOTAVAIL */))
+        && matches!(
+            e.raw_os_error(),
+            Some(97 /* EAFNOSUPPORT */ | 99 /* EADDRNOTAVAIL */)
+        )
 }

@@ -18,7 +18,9 @@ impl policies::config::Env for ProcessEnv {
         std::env::var(name).ok()
     }
     fn names(&self) -> Vec<String> {
-        std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).collect()
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect()
     }
 }
 
@@ -34,9 +36,15 @@ fn main() -> ExitCode {
     }
     if matches!(command, Some("--help" | "-h")) || args.len() > 1 {
         println!("{USAGE}");
-        return if args.len() > 1 { ExitCode::from(64) } else { ExitCode::SUCCESS };
+        return if args.len() > 1 {
+            ExitCode::from(64)
+        } else {
+            ExitCode::SUCCESS
+        };
     }
-    let config = match Config::from_env(&ProcessEnv, |p| std::fs::read_to_string(p).map_err(|e| e.to_string())) {
+    let config = match Config::from_env(&ProcessEnv, |p| {
+        std::fs::read_to_string(p).map_err(|e| e.to_string())
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("socket-guard: invalid configuration: {e}");
@@ -68,16 +76,25 @@ fn main() -> ExitCode {
 
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
         LogFormat::Text => builder.init(),
     }
 }
 
 fn serve(config: Config) -> ExitCode {
     init_tracing(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("socket-guard: cannot start the runtime: {e}");

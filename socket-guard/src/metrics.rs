@@ -39,15 +39,35 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("socket_guard");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Requests by decision, section and status", requests.clone());
+        registry.register(
+            "requests",
+            "Requests by decision, section and status",
+            requests.clone(),
+        );
         let upstream_errors = Counter::default();
-        registry.register("upstream_errors", "Allowed requests that failed to reach the Docker daemon", upstream_errors.clone());
+        registry.register(
+            "upstream_errors",
+            "Allowed requests that failed to reach the Docker daemon",
+            upstream_errors.clone(),
+        );
         let open_streams = Gauge::default();
-        registry.register("open_streams", "Responses still streaming and upgraded connections still open", open_streams.clone());
+        registry.register(
+            "open_streams",
+            "Responses still streaming and upgraded connections still open",
+            open_streams.clone(),
+        );
         let framing_errors = Counter::default();
-        registry.register("framing_errors", "Connections closed for malformed HTTP framing", framing_errors.clone());
+        registry.register(
+            "framing_errors",
+            "Connections closed for malformed HTTP framing",
+            framing_errors.clone(),
+        );
         let refused_clients = Counter::default();
-        registry.register("refused_clients", "TCP connections refused by GUARD_ALLOW_FROM", refused_clients.clone());
+        registry.register(
+            "refused_clients",
+            "TCP connections refused by GUARD_ALLOW_FROM",
+            refused_clients.clone(),
+        );
         Metrics {
             registry,
             requests,

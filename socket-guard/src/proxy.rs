@@ -39,7 +39,11 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Handles one request from a client. Never fails: every error becomes a JSON answer.
-pub async fn handle(state: Arc<State>, client: Arc<str>, req: Request<Incoming>) -> Response<Audited> {
+pub async fn handle(
+    state: Arc<State>,
+    client: Arc<str>,
+    req: Request<Incoming>,
+) -> Response<Audited> {
     let start = Instant::now();
     let method = req.method().as_str().to_owned();
     let raw = req.uri().to_string();
@@ -85,7 +89,16 @@ pub async fn handle(state: Arc<State>, client: Arc<str>, req: Request<Incoming>)
     audit.section = allowed.endpoint.map_or("none", |e| e.section.var());
     audit.reason = allowed.by.clone();
 
-    match forward(&state, req, &target, &allowed, wants_upgrade, audit.endpoint).await {
+    match forward(
+        &state,
+        req,
+        &target,
+        &allowed,
+        wants_upgrade,
+        audit.endpoint,
+    )
+    .await
+    {
         Ok(resp) => {
             audit.decision = "allow";
             audit.status = resp.status().as_u16();
@@ -106,11 +119,18 @@ pub async fn handle(state: Arc<State>, client: Arc<str>, req: Request<Incoming>)
 }
 
 /// Answers an error in the client's terms.
-fn refuse(mut audit: Audit, err: GuardError, path: &str, head: bool, close: bool) -> Response<Audited> {
+fn refuse(
+    mut audit: Audit,
+    err: GuardError,
+    path: &str,
+    head: bool,
+    close: bool,
+) -> Response<Audited> {
     let status = err.status();
     audit.decision = err.decision();
     audit.status = status.as_u16();
-    if audit.reason.is_empty() || matches!(err, GuardError::BodyDenied(_) | GuardError::Upstream(_)) {
+    if audit.reason.is_empty() || matches!(err, GuardError::BodyDenied(_) | GuardError::Upstream(_))
+    {
         audit.reason = err.to_string();
     }
     let message = err.message(&audit.method, path);
@@ -152,13 +172,15 @@ async fn forward(
     };
 
     // Phase 4: rewrite.
-    let uri = crate::upstream::uri(&target.forward_uri()).map_err(|e| GuardError::Internal(e.to_string()))?;
+    let uri = crate::upstream::uri(&target.forward_uri())
+        .map_err(|e| GuardError::Internal(e.to_string()))?;
     let mut out = Request::new(body);
     *out.method_mut() = parts.method;
     *out.uri_mut() = uri;
     *out.headers_mut() = forward_headers(&parts.headers, client_upgrade.is_some());
     if let Some(len) = length {
-        out.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        out.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
 
     // Phase 5: forward.
@@ -180,7 +202,8 @@ async fn forward(
         metrics.open_streams.inc();
         tokio::spawn(async move {
             let result = async {
-                let (client, daemon) = tokio::try_join!(client_upgrade, upstream_upgrade).map_err(|e| e.to_string())?;
+                let (client, daemon) = tokio::try_join!(client_upgrade, upstream_upgrade)
+                    .map_err(|e| e.to_string())?;
                 let (mut client, mut daemon) = (TokioIo::new(client), TokioIo::new(daemon));
                 // copy_bidirectional passes a half-close on in each direction: the docker CLI
                 // closes its write side when stdin ends and still expects all output.
@@ -189,8 +212,12 @@ async fn forward(
                     .map_err(|e| e.to_string())
             };
             match result.await {
-                Ok((up, down)) => tracing::info!(target: "audit", endpoint = name, client_bytes = up, daemon_bytes = down, "tunnel closed"),
-                Err(e) => tracing::debug!(endpoint = name, error = %e, "tunnel ended with an error"),
+                Ok((up, down)) => {
+                    tracing::info!(target: "audit", endpoint = name, client_bytes = up, daemon_bytes = down, "tunnel closed")
+                }
+                Err(e) => {
+                    tracing::debug!(endpoint = name, error = %e, "tunnel ended with an error")
+                }
             }
             metrics.open_streams.dec();
         });
@@ -203,7 +230,9 @@ async fn forward(
     strip_hop_by_hop(&mut parts.headers, false);
     if wants_upgrade {
         // A refused or unanswered upgrade ends the connection: no tunnel, no ambiguity.
-        parts.headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     Ok(Response::from_parts(parts, body.boxed()))
 }

@@ -11,7 +11,12 @@ use hyper::{Response, StatusCode};
 use crate::body::{GuardBody, GuardBodyExt};
 
 /// A JSON error response. `close` adds `Connection: close` (after a refused upgrade).
-pub fn json_error(status: StatusCode, message: &str, head: bool, close: bool) -> Response<GuardBody> {
+pub fn json_error(
+    status: StatusCode,
+    message: &str,
+    head: bool,
+    close: bool,
+) -> Response<GuardBody> {
     let body = serde_json::json!({ "message": message }).to_string();
     let len = body.len();
     let mut resp = Response::new(if head {
@@ -32,7 +37,8 @@ pub fn json_error(status: StatusCode, message: &str, head: bool, close: bool) ->
 /// A small plain JSON success body for the admin listener.
 pub fn json_ok(value: serde_json::Value) -> Response<GuardBody> {
     let mut resp = Response::new(GuardBody::full(Bytes::from(value.to_string())));
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -40,6 +46,7 @@ pub fn json_ok(value: serde_json::Value) -> Response<GuardBody> {
 pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<GuardBody> {
     let mut resp = Response::new(GuardBody::full(Bytes::from(body)));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }

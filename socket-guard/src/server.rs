@@ -87,12 +87,22 @@ async fn accept_loop(listener: Listener, state: Arc<State>, mut stop: watch::Rec
                     tokio::spawn(refuse_client(stream, peer));
                     continue;
                 }
-                tokio::spawn(serve_connection(stream, Arc::from(peer.to_string()), state.clone(), stop.clone()));
+                tokio::spawn(serve_connection(
+                    stream,
+                    Arc::from(peer.to_string()),
+                    state.clone(),
+                    stop.clone(),
+                ));
             }
             Ok((Conn::Tcp(_), None)) => {}
             Ok((Conn::Unix(stream), _)) => {
                 backoff = Duration::from_millis(10);
-                tokio::spawn(serve_connection(stream, Arc::from("unix"), state.clone(), stop.clone()));
+                tokio::spawn(serve_connection(
+                    stream,
+                    Arc::from("unix"),
+                    state.clone(),
+                    stop.clone(),
+                ));
             }
             Err(e) => {
                 tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "accept failed");
@@ -133,9 +143,12 @@ async fn refuse_client(mut stream: tokio::net::TcpStream, peer: SocketAddr) {
     .await;
 }
 
-
-async fn serve_connection<S>(stream: S, client: Arc<str>, state: Arc<State>, mut stop: watch::Receiver<bool>)
-where
+async fn serve_connection<S>(
+    stream: S,
+    client: Arc<str>,
+    state: Arc<State>,
+    mut stop: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let metrics = state.metrics.clone();
@@ -158,7 +171,6 @@ where
         .serve_connection(io, service)
         .with_upgrades();
     tokio::pin!(conn);
-    let idle = state.config.idle_timeout;
     tokio::select! {
         res = conn.as_mut() => {
             if let Err(e) = res {
@@ -170,5 +182,4 @@ where
             let _ = tokio::time::timeout(GRACE, conn.as_mut()).await;
         }
     }
-    let _ = idle;
 }

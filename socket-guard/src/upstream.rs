@@ -35,12 +35,18 @@ pub fn client(socket: PathBuf) -> DockerClient {
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(64)
-        .build(UnixConnector { path: Arc::new(socket) })
+        .build(UnixConnector {
+            path: Arc::new(socket),
+        })
 }
 
 /// The base URI requests are addressed to; the connector ignores it and dials the socket.
 pub fn uri(path_and_query: &str) -> Result<Uri, hyper::http::Error> {
-    Uri::builder().scheme("http").authority("docker").path_and_query(path_and_query).build()
+    Uri::builder()
+        .scheme("http")
+        .authority("docker")
+        .path_and_query(path_and_query)
+        .build()
 }
 
 /// Dials the Docker socket.
@@ -86,13 +92,21 @@ impl Connection for UnixConn {
 }
 
 impl Read for UnixConn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
         self.project().inner.poll_read(cx, buf)
     }
 }
 
 impl Write for UnixConn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.project().inner.poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -109,10 +123,11 @@ pub async fn ping(client: &DockerClient) -> Result<(), String> {
     let req = hyper::Request::get(uri)
         .body(GuardBody::empty())
         .map_err(|e| e.to_string())?;
-    let resp: hyper::Response<Incoming> = tokio::time::timeout(Duration::from_secs(5), client.request(req))
-        .await
-        .map_err(|_| "the daemon did not answer within 5 s".to_owned())?
-        .map_err(|e| crate::error::describe_client_error(&e))?;
+    let resp: hyper::Response<Incoming> =
+        tokio::time::timeout(Duration::from_secs(5), client.request(req))
+            .await
+            .map_err(|_| "the daemon did not answer within 5 s".to_owned())?
+            .map_err(|e| crate::error::describe_client_error(&e))?;
     if resp.status().is_success() {
         Ok(())
     } else {

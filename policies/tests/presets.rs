@@ -1,0 +1,120 @@
+//! The presets parse, and each allows what its comment says and nothing it says it doesn't.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+
+use policies::config::policy_from_env;
+use policies::path::canonicalize;
+use policies::{Decision, Policy, Request};
+
+fn load(text: &str) -> Policy {
+    let env: HashMap<String, String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("KEY=VALUE");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    policy_from_env(&env, |_| Err("no files in presets".into())).expect("preset is valid")
+}
+
+fn allows(p: &Policy, method: &str, path: &str) -> bool {
+    let t = canonicalize(path).unwrap();
+    matches!(p.decide(Request { method, target: &t }), Decision::Allow(_))
+}
+
+const CONTENT: &[(&str, &str)] = &[
+    ("GET", "/v1.41/containers/x/logs"),
+    ("GET", "/v1.41/containers/x/archive"),
+    ("GET", "/v1.41/containers/x/export"),
+    ("GET", "/v1.41/containers/x/attach/ws"),
+    ("POST", "/v1.41/containers/x/attach"),
+    ("POST", "/v1.41/containers/x/exec"),
+    ("POST", "/v1.41/containers/create"),
+    ("DELETE", "/v1.41/containers/x"),
+    ("GET", "/v1.41/images/alpine/get"),
+    ("GET", "/v1.41/swarm/unlockkey"),
+    ("GET", "/v1.41/secrets"),
+];
+
+#[test]
+fn router_preset() {
+    let p = load(include_str!("../presets/router.env"));
+    for (m, path) in [
+        ("HEAD", "/_ping"),
+        ("GET", "/v1.41/version"),
+        ("GET", "/v1.41/events"),
+        ("GET", "/v1.41/containers/json"),
+        ("GET", "/v1.41/containers/x/json"),
+        ("GET", "/v1.41/networks"),
+        ("GET", "/v1.41/networks/x"),
+    ] {
+        assert!(allows(&p, m, path), "{m} {path}");
+    }
+    for (m, path) in CONTENT
+        .iter()
+        .chain(&[("GET", "/v1.41/services"), ("GET", "/v1.41/info")])
+    {
+        assert!(!allows(&p, m, path), "{m} {path}");
+    }
+}
+
+#[test]
+fn router_swarm_preset() {
+    let p = load(include_str!("../presets/router-swarm.env"));
+    for path in [
+        "/v1.41/services",
+        "/v1.41/services/x",
+        "/v1.41/tasks",
+        "/v1.41/networks",
+        "/v1.41/containers/json",
+    ] {
+        assert!(allows(&p, "GET", path), "{path}");
+    }
+    for (m, path) in CONTENT.iter().chain(&[
+        ("POST", "/v1.41/services/create"),
+        ("POST", "/v1.41/services/x/update"),
+        ("GET", "/v1.41/services/x/logs"),
+        ("GET", "/v1.41/tasks/x/logs"),
+        ("GET", "/v1.41/nodes"),
+        ("GET", "/v1.41/configs"),
+    ]) {
+        assert!(!allows(&p, m, path), "{m} {path}");
+    }
+}
+
+#[test]
+fn read_only_presets_allow_no_content_or_writes() {
+    for (name, text) in [
+        ("dashboard", include_str!("../presets/dashboard.env")),
+        ("monitoring", include_str!("../presets/monitoring.env")),
+    ] {
+        let p = load(text);
+        assert!(allows(&p, "GET", "/v1.41/containers/json"), "{name}");
+        assert!(allows(&p, "GET", "/v1.41/info"), "{name}");
+        assert!(allows(&p, "GET", "/v1.41/containers/x/stats"), "{name}");
+        for (m, path) in CONTENT {
+            assert!(!allows(&p, m, path), "{name}: {m} {path}");
+        }
+    }
+}
+
+#[test]
+fn updater_preset_restarts_but_cannot_create() {
+    let p = load(include_str!("../presets/updater.env"));
+    for action in ["start", "stop", "restart", "kill"] {
+        assert!(
+            allows(&p, "POST", &format!("/v1.41/containers/x/{action}")),
+            "{action}"
+        );
+    }
+    for (m, path) in CONTENT.iter().chain(&[
+        ("POST", "/v1.41/images/create"),
+        ("POST", "/v1.41/containers/x/pause"),
+    ]) {
+        assert!(!allows(&p, m, path), "{m} {path}");
+    }
+}
