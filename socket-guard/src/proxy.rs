@@ -80,7 +80,7 @@ pub async fn handle(
         Decision::Deny(d) => {
             audit.endpoint = d.endpoint.map_or("unknown", |e| e.name);
             audit.section = d.endpoint.map_or("none", |e| e.section.var());
-            audit.reason = d.reason.to_owned();
+            audit.reason = d.message.clone();
             let path = target.path().to_owned();
             return refuse(audit, GuardError::Denied(d), &path, head, wants_upgrade);
         }
