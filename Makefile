@@ -16,13 +16,15 @@ build:
 
 # Static binaries for FROM scratch images (no registry needed: nothing is pulled).
 static:
-	RUSTFLAGS='$(STATIC_RUSTFLAGS)' cargo build --release --target $(TARGET) -p socket-guard
+	RUSTFLAGS='$(STATIC_RUSTFLAGS)' cargo build --release --target $(TARGET) -p socket-guard -p router -p whoami
 
 images: static
 	scripts/image.sh socket-guard:local socket-guard/Dockerfile $(RELEASE_DIR)/socket-guard
+	scripts/image.sh router:local router/Dockerfile $(RELEASE_DIR)/router
+	scripts/image.sh whoami:local whoami/Dockerfile $(RELEASE_DIR)/whoami
 
 up: images
-	install -d -m 0770 -o 65534 -g $(DOCKER_GID) run
+	install -d -m 2770 -o 65534 -g $(DOCKER_GID) run
 	$(COMPOSE) -f compose.yaml up -d
 	@echo
 	@echo "socket-guard is up with policies/presets/router.env."

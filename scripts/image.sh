@@ -9,5 +9,7 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp "$binary" "$ctx/"
 cp "$dockerfile" "$ctx/Dockerfile"
-DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx" >/dev/null
+if ! out=$(DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx" 2>&1); then
+  echo "$out" >&2; exit 1
+fi
 echo "built $tag"

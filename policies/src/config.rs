@@ -123,6 +123,16 @@ pub fn check_unknown(env: &impl Env) -> Result<(), ConfigError> {
     let mut names = env.names();
     names.sort();
     for name in names {
+        // `CONTAINER=1` for `CONTAINERS=1` would silently leave the section closed.
+        let near_miss = !known.contains(&name.as_str())
+            && Section::ALL.iter().any(|s| {
+                let v = s.var();
+                v.strip_suffix('S') == Some(name.as_str()) || format!("{v}S") == name
+            });
+        if near_miss {
+            let value = env.get(&name).unwrap_or_default();
+            return Err(ConfigError::new(&name, &value, "unknown variable (did you mean the plural or singular section name?)"));
+        }
         if OWN_PREFIXES.iter().any(|p| name.starts_with(p)) && !known.contains(&name.as_str()) {
             let value = env.get(&name).unwrap_or_default();
             return Err(ConfigError::new(
@@ -246,6 +256,10 @@ mod tests {
         assert_eq!((e.var.as_str(), e.value.as_str()), ("CONTAINERS", "maybe"));
         let e = policy_from_env(&env(&[("ALLOW_LOG", "1")]), no_file).unwrap_err();
         assert_eq!(e.var, "ALLOW_LOG");
+        let e = policy_from_env(&env(&[("CONTAINER", "1")]), no_file).unwrap_err();
+        assert_eq!(e.var, "CONTAINER");
+        let e = policy_from_env(&env(&[("NETWORK", "1")]), no_file).unwrap_err();
+        assert_eq!(e.var, "NETWORK");
         let e = policy_from_env(&env(&[("GUARD_RULES", "GET /a(")]), no_file).unwrap_err();
         assert_eq!(e.var, "GUARD_RULES");
         let e = policy_from_env(&env(&[("GUARD_RULES_FILE", "/nope")]), no_file).unwrap_err();

@@ -49,6 +49,7 @@ impl GuardError {
         match self {
             GuardError::BadTarget(_) => StatusCode::BAD_REQUEST,
             GuardError::Denied(_) => StatusCode::FORBIDDEN,
+            GuardError::BodyDenied(d) if d.is_malformed() => StatusCode::BAD_REQUEST,
             GuardError::BodyDenied(_) => StatusCode::FORBIDDEN,
             GuardError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GuardError::BodyNotEmpty => StatusCode::BAD_REQUEST,
@@ -64,6 +65,7 @@ impl GuardError {
     /// requests, `error` for failures after the request was allowed.
     pub fn decision(&self) -> &'static str {
         match self {
+            GuardError::BodyDenied(d) if d.is_malformed() => "invalid",
             GuardError::Denied(_) | GuardError::BodyDenied(_) => "deny",
             GuardError::BadTarget(_)
             | GuardError::BodyTooLarge(_)

@@ -1,0 +1,130 @@
+//! The admin listener (`ROUTER_ADMIN_LISTEN`): `/ping`, `/api/routers`, `/api/services`,
+//! `/api/issues`, `/metrics`. Read-only JSON views of the table in service.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{header, Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use crate::proxy::{full, plain, ProxyBody};
+use crate::server::Shared;
+
+/// Serves the admin endpoints until `shutdown` completes.
+pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
+    let accept = async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let shared = shared.clone();
+                    async move { Ok::<_, std::convert::Infallible>(admin(&shared, req)) }
+                });
+                let _ = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(std::time::Duration::from_secs(10))
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    };
+    tokio::select! {
+        () = accept => {}
+        () = shutdown => {}
+    }
+}
+
+fn json_response(v: Value) -> Response<ProxyBody> {
+    let mut r = Response::new(full(Bytes::from(serde_json::to_vec_pretty(&v).unwrap_or_default())));
+    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    r
+}
+
+fn admin(shared: &Shared, req: Request<hyper::body::Incoming>) -> Response<ProxyBody> {
+    if req.method() != Method::GET {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    }
+    match req.uri().path() {
+        "/ping" => plain(StatusCode::OK, "OK"),
+        "/api/routers" => json_response(json!({ "routers": routers(shared), "issues": issues(shared) })),
+        "/api/services" => json_response(json!({ "services": services(shared), "issues": issues(shared) })),
+        "/api/issues" => json_response(json!({ "issues": issues(shared) })),
+        "/metrics" => {
+            let mut r = Response::new(full(Bytes::from(shared.metrics.render())));
+            r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+            r
+        }
+        _ => plain(StatusCode::NOT_FOUND, "404 page not found"),
+    }
+}
+
+fn routers(shared: &Shared) -> Value {
+    let live = shared.live.load();
+    Value::Array(
+        live.table
+            .routes
+            .iter()
+            .map(|r| {
+                json!({
+                    "name": r.name,
+                    "rule": r.rule.to_string(),
+                    "priority": r.priority,
+                    "entrypoints": r.entrypoints,
+                    "middlewares": r.middlewares.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                    "service": r.service,
+                    "tls": r.tls,
+                    "containers": r.containers,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn services(shared: &Shared) -> Value {
+    let live = shared.live.load();
+    Value::Array(
+        live.services
+            .iter()
+            .map(|(name, svc)| {
+                let backends: Vec<Value> = svc
+                    .backends
+                    .iter()
+                    .map(|b| {
+                        json!({
+                            "container": b.def.container,
+                            "container_id": b.def.container_id,
+                            "address": b.def.addr.map(|a| a.to_string()),
+                            "docker_status": b.def.status.to_string(),
+                            "health_check_failing": b.state.check_failed.load(Ordering::Relaxed),
+                            "refusing_connections": shared.registry.is_cooling_down(b),
+                            "in_flight": b.state.inflight.load(Ordering::Relaxed),
+                            "usable": shared.registry.usable(b),
+                        })
+                    })
+                    .collect();
+                json!({ "name": name, "backends": backends })
+            })
+            .collect(),
+    )
+}
+
+fn issues(shared: &Shared) -> Value {
+    let live = shared.live.load();
+    Value::Array(
+        live.table
+            .issues
+            .iter()
+            .map(|i| json!({ "container": i.container, "level": i.level, "label": i.label, "message": i.message }))
+            .collect(),
+    )
+}

@@ -1,0 +1,257 @@
+//! Staying current: list once, follow `/events`, rebuild, swap.
+//!
+//! Docker is reached only through socket-guard (bollard over `DOCKER_HOST=tcp://...`). On
+//! `kill` or `stop` the container is marked stopping at once, so new requests avoid it before
+//! it dies (Traefik waits for `die`, which is how a stopping container still gets traffic).
+//! Other events mark the view dirty; a burst is debounced ([`DEBOUNCE`]) into one re-list.
+//! When the stream ends or the guard is down, the last good table keeps serving while
+//! discovery reconnects with backoff and resyncs fully.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum, EventMessage};
+use bollard::query_parameters::{EventsOptions, ListContainersOptions};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use crate::model::table::{self, ContainerInfo, Health, RunState, TableSettings};
+use crate::server::Shared;
+
+/// How long a burst of events is collected before one re-list.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+/// Safety-net full resync, in case an event was missed.
+const RESYNC: Duration = Duration::from_secs(60);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Container events that change routing.
+const EVENTS: &[&str] = &["start", "stop", "kill", "die", "pause", "unpause", "health_status", "destroy", "rename", "update", "connect", "disconnect"];
+
+/// Connects bollard to socket-guard.
+pub fn connect(shared: &Shared) -> Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_http(&format!("tcp://{}", shared.config.docker_host), 10, bollard::API_DEFAULT_VERSION)
+}
+
+/// Runs discovery forever.
+pub async fn run(shared: Arc<Shared>, docker: Docker) {
+    let own_id = own_container_id();
+    let mut backoff = Duration::from_millis(100);
+    let mut stopping: HashSet<String> = HashSet::new();
+    loop {
+        // Subscribe first, then list: nothing that happens in between is lost.
+        let mut filters = HashMap::new();
+        filters.insert("type".to_owned(), vec!["container".to_owned(), "network".to_owned()]);
+        filters.insert("event".to_owned(), EVENTS.iter().map(|e| (*e).to_owned()).collect());
+        let mut events = docker.events(Some(EventsOptions { since: None, until: None, filters: Some(filters) })).boxed();
+        let mut cache = match list(&docker).await {
+            Ok(c) => c,
+            Err(e) => {
+                shared.metrics.discovery_errors.inc();
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, docker_host = %shared.config.docker_host, "cannot list containers through socket-guard; keeping the last table");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        stopping.retain(|id| cache.iter().any(|c| &c.id == id && c.state == RunState::Running));
+        publish(&shared, &cache, &stopping, own_id.as_deref());
+        backoff = Duration::from_millis(100);
+
+        let mut dirty = false;
+        let mut resync = tokio::time::interval(RESYNC);
+        resync.tick().await;
+        loop {
+            let timer = async {
+                if dirty {
+                    tokio::time::sleep(DEBOUNCE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(ev)) => {
+                        if let Some(id) = apply_event(&ev, &mut stopping) {
+                            tracing::debug!(container = %id, action = ev.action.as_deref().unwrap_or(""), "stopping: unrouted at once");
+                            publish(&shared, &cache, &stopping, own_id.as_deref());
+                        }
+                        dirty = true;
+                    }
+                    Some(Err(e)) => {
+                        shared.metrics.discovery_errors.inc();
+                        tracing::warn!(error = %e, "events stream failed; resyncing");
+                        break;
+                    }
+                    None => {
+                        tracing::warn!("events stream ended; resyncing");
+                        break;
+                    }
+                },
+                () = timer => {
+                    dirty = false;
+                    match list(&docker).await {
+                        Ok(c) => {
+                            cache = c;
+                            stopping.retain(|id| cache.iter().any(|c| &c.id == id && c.state == RunState::Running));
+                            publish(&shared, &cache, &stopping, own_id.as_deref());
+                        }
+                        Err(e) => {
+                            shared.metrics.discovery_errors.inc();
+                            tracing::warn!(error = %e, "re-list failed; resyncing");
+                            break;
+                        }
+                    }
+                }
+                _ = resync.tick() => dirty = true,
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Applies an event to the stopping set; returns the container id when it must be unrouted
+/// at once.
+fn apply_event(ev: &EventMessage, stopping: &mut HashSet<String>) -> Option<String> {
+    let action = ev.action.as_deref().unwrap_or("");
+    let id = ev.actor.as_ref().and_then(|a| a.id.clone())?;
+    let signal = ev.actor.as_ref().and_then(|a| a.attributes.as_ref()).and_then(|a| a.get("signal")).map(String::as_str);
+    // `docker kill -s HUP` (a reload) is a kill event too: only terminating signals count.
+    let terminating = matches!(signal, None | Some("2" | "3" | "9" | "15" | "SIGINT" | "SIGQUIT" | "SIGKILL" | "SIGTERM"));
+    match action {
+        "kill" if terminating => stopping.insert(id.clone()).then_some(id),
+        "stop" => stopping.insert(id.clone()).then_some(id),
+        "start" | "unpause" => {
+            stopping.remove(&id);
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Lists every container (stopped ones too: their routes stay known and answer 503).
+pub async fn list(docker: &Docker) -> Result<Vec<ContainerInfo>, bollard::errors::Error> {
+    let opts = ListContainersOptions { all: true, ..Default::default() };
+    let summaries = docker.list_containers(Some(opts)).await?;
+    Ok(summaries.into_iter().filter_map(convert).collect())
+}
+
+/// bollard's summary -> the pure model's view.
+pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
+    let id = s.id?;
+    let name = s.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_owned()).unwrap_or_else(|| id.chars().take(12).collect());
+    let status = s.status.unwrap_or_default();
+    let health = if status.contains("(healthy)") {
+        Health::Healthy
+    } else if status.contains("(unhealthy)") {
+        Health::Unhealthy
+    } else if status.contains("(health: starting)") {
+        Health::Starting
+    } else {
+        Health::None
+    };
+    let state = match s.state {
+        Some(ContainerSummaryStateEnum::RUNNING) => RunState::Running,
+        Some(ContainerSummaryStateEnum::PAUSED) => RunState::Paused,
+        Some(ContainerSummaryStateEnum::STOPPING) => RunState::Stopping,
+        _ => RunState::Stopped,
+    };
+    let networks: BTreeMap<String, Option<IpAddr>> = s
+        .network_settings
+        .and_then(|n| n.networks)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, ep)| {
+            let ip = ep.ip_address.filter(|ip| !ip.is_empty()).and_then(|ip| ip.parse().ok());
+            (name, ip)
+        })
+        .collect();
+    let exposed_ports: BTreeSet<u16> = s
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.typ.as_ref().is_none_or(|t| t.to_string() == "tcp"))
+        .map(|p| p.private_port)
+        .collect();
+    Some(ContainerInfo {
+        id,
+        name,
+        labels: s.labels.unwrap_or_default().into_iter().collect(),
+        state,
+        health,
+        networks,
+        network_mode: s.host_config.and_then(|h| h.network_mode).unwrap_or_default(),
+        exposed_ports,
+    })
+}
+
+/// Builds the table from the cached view (with stopping containers marked) and swaps it in
+/// when it changed, logging the difference.
+pub fn publish(shared: &Shared, cache: &[ContainerInfo], stopping: &HashSet<String>, own_id: Option<&str>) {
+    let mut view = cache.to_vec();
+    for c in &mut view {
+        if stopping.contains(&c.id) && c.state == RunState::Running {
+            c.state = RunState::Stopping;
+        }
+    }
+    let own_networks = own_id
+        .and_then(|id| view.iter().find(|c| c.id.starts_with(id) || id.starts_with(&c.id)))
+        .map(|c| c.networks.keys().cloned().collect())
+        .unwrap_or_default();
+    let settings = settings(shared, own_networks);
+    let new = table::build(&view, &settings);
+    let current = shared.live.load();
+    let (added, removed) = table::diff(&current.table, &new);
+    let first = !shared.synced.swap(true, Ordering::SeqCst);
+    if added.is_empty() && removed.is_empty() && !first {
+        return;
+    }
+    for line in &removed {
+        tracing::info!(change = "-", "{line}");
+    }
+    for line in &added {
+        tracing::info!(change = "+", "{line}");
+    }
+    shared.metrics.routes.set(new.routes.len() as i64);
+    shared.metrics.reloads.inc();
+    let live = shared.registry.attach(new);
+    shared.live.store(Arc::new(live));
+    crate::health::reconcile(shared);
+}
+
+/// The table settings for the current configuration.
+pub fn settings(shared: &Shared, own_networks: BTreeSet<String>) -> TableSettings {
+    let c = &shared.config;
+    TableSettings {
+        prefix: c.label_prefix.clone(),
+        exposed_by_default: c.exposed_by_default,
+        default_network: c.network.clone(),
+        own_networks,
+        host_ip: c.host_ip,
+        default_rule: c.default_rule.clone(),
+        entrypoints: vec!["web".to_owned(), "websecure".to_owned()],
+    }
+}
+
+/// The router's own container id, when it runs in a container: from the mount of its
+/// `/etc/hostname` (`/var/lib/docker/containers/<id>/hostname`), else the hostname.
+pub fn own_container_id() -> Option<String> {
+    if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
+        for line in mounts.lines() {
+            if let Some(i) = line.find("/containers/") {
+                let rest = &line[i + "/containers/".len()..];
+                let id: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+                if id.len() == 64 {
+                    return Some(id);
+                }
+            }
+        }
+    }
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit()))
+}

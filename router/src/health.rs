@@ -1,0 +1,74 @@
+//! Active health checks (`healthcheck.path`, `healthcheck.interval`): one task per backend
+//! of a service that asks for them, started and stopped as tables change. A failing check
+//! takes the backend out of rotation until a check passes again. (Docker's own health status
+//! and refused connections are handled without these tasks.)
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::{Request, Uri};
+
+use crate::live::BackendState;
+use crate::server::Shared;
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Starts checks for new backends and stops those of backends that are gone.
+pub fn reconcile(shared: &Shared) {
+    let live = shared.live.load_full();
+    let mut wanted: HashMap<(String, SocketAddr), (String, Duration, Arc<BackendState>)> = HashMap::new();
+    for (name, svc) in &live.services {
+        let Some(def) = live.table.services.get(name) else { continue };
+        let Some(path) = &def.health_path else { continue };
+        for b in &svc.backends {
+            if let Some(addr) = b.def.addr {
+                wanted.insert((name.clone(), addr), (path.clone(), def.health_interval.unwrap_or(DEFAULT_INTERVAL), b.state.clone()));
+            }
+        }
+    }
+    let mut tasks = shared.health_tasks.lock().unwrap_or_else(PoisonError::into_inner);
+    tasks.retain(|key, handle| {
+        let keep = wanted.contains_key(key);
+        if !keep {
+            handle.abort();
+        }
+        keep
+    });
+    for (key, (path, interval, state)) in wanted {
+        if tasks.contains_key(&key) {
+            continue;
+        }
+        let client = shared.client.clone();
+        let addr = key.1;
+        let service = key.0.clone();
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tick.tick().await;
+                let ok = check(&client, addr, &path, interval.min(Duration::from_secs(5))).await;
+                let was_failed = state.check_failed.swap(!ok, Ordering::Relaxed);
+                if was_failed == ok {
+                    tracing::info!(service = %service, backend = %addr, healthy = ok, "health check changed");
+                }
+            }
+        });
+        tasks.insert(key, handle.abort_handle());
+    }
+}
+
+async fn check(client: &hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, crate::proxy::ProxyBody>, addr: SocketAddr, path: &str, timeout: Duration) -> bool {
+    let Ok(uri) = format!("http://{addr}{path}").parse::<Uri>() else { return false };
+    let Ok(req) = Request::get(uri).body(crate::proxy::full(bytes::Bytes::new())) else { return false };
+    match tokio::time::timeout(timeout, client.request(req)).await {
+        Ok(Ok(resp)) => {
+            let ok = resp.status().is_success() || resp.status().is_redirection();
+            let _ = resp.into_body().collect().await;
+            ok
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,21 @@
+//! router: a Traefik-label reverse proxy that sees Docker only through socket-guard.
+//!
+//! # Layout
+//! - [`model`]: pure: labels, rules, the routing table (built from containers, never mutated)
+//! - [`discovery`]: bollard through socket-guard: list, follow events, rebuild, swap
+//! - [`live`]: the table in service plus runtime state that survives swaps
+//! - [`proxy`]: one request in phases; [`server`]: entry points; [`health`]: active checks
+//! - [`admin`], [`metrics`]: the admin API and Prometheus metrics
+//! - [`config`]: environment -> configuration
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod admin;
+pub mod config;
+pub mod discovery;
+pub mod health;
+pub mod live;
+pub mod metrics;
+pub mod model;
+pub mod proxy;
+pub mod server;

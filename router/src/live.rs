@@ -1,0 +1,198 @@
+//! The table in service: a pure [`RouteTable`] plus the runtime state that must survive table
+//! swaps (round-robin positions, requests in flight, passive and active health marks, rate
+//! limit buckets). The state lives in a registry keyed by service and address; attaching a new
+//! table looks its entries up (or creates them) and prunes what is gone.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::config::Balancer;
+use crate::model::table::{Backend, RouteTable};
+
+/// How long a backend that refused a connection is skipped before it is tried again.
+pub const PASSIVE_COOLDOWN: Duration = Duration::from_secs(2);
+
+/// The table and its runtime state, swapped as one.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// The pure table.
+    pub table: RouteTable,
+    /// Services with runtime state, by name.
+    pub services: HashMap<String, LiveService>,
+}
+
+/// A service in service.
+#[derive(Debug)]
+pub struct LiveService {
+    /// Its backends.
+    pub backends: Vec<LiveBackend>,
+    rr: Arc<AtomicUsize>,
+}
+
+/// A backend with its runtime state.
+#[derive(Debug, Clone)]
+pub struct LiveBackend {
+    /// What the table says.
+    pub def: Backend,
+    /// What the proxy has seen.
+    pub state: Arc<BackendState>,
+}
+
+/// Runtime marks on one backend.
+#[derive(Debug, Default)]
+pub struct BackendState {
+    /// Milliseconds since the registry's epoch until which the backend is skipped.
+    down_until: AtomicU64,
+    /// The active health check's last verdict (`true` = failing).
+    pub check_failed: AtomicBool,
+    /// Requests in flight.
+    pub inflight: AtomicUsize,
+}
+
+/// Runtime state across swaps.
+#[derive(Debug)]
+pub struct Registry {
+    epoch: Instant,
+    backends: Mutex<HashMap<(String, SocketAddr), Arc<BackendState>>>,
+    rr: Mutex<HashMap<String, Arc<AtomicUsize>>>,
+    buckets: Mutex<HashMap<(String, IpAddr), Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            epoch: Instant::now(),
+            backends: Mutex::default(),
+            rr: Mutex::default(),
+            buckets: Mutex::default(),
+        }
+    }
+}
+
+// === impl Registry ===
+
+impl Registry {
+    /// Attaches runtime state to a new table and forgets state of what it no longer has.
+    pub fn attach(&self, table: RouteTable) -> Live {
+        let mut backends = self.backends.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rr = self.rr.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut services = HashMap::new();
+        let mut keep_backends = HashMap::new();
+        let mut keep_rr = HashMap::new();
+        for (name, svc) in &table.services {
+            let counter = rr.get(name).cloned().unwrap_or_default();
+            keep_rr.insert(name.clone(), counter.clone());
+            let live_backends = svc
+                .backends
+                .iter()
+                .map(|b| {
+                    let state = match b.addr {
+                        Some(addr) => {
+                            let key = (name.clone(), addr);
+                            let s = backends.get(&key).cloned().unwrap_or_default();
+                            keep_backends.insert(key, s.clone());
+                            s
+                        }
+                        None => Arc::default(),
+                    };
+                    LiveBackend { def: b.clone(), state }
+                })
+                .collect();
+            services.insert(name.clone(), LiveService { backends: live_backends, rr: counter });
+        }
+        *backends = keep_backends;
+        *rr = keep_rr;
+        Live { table, services }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Marks a backend as refusing connections for [`PASSIVE_COOLDOWN`].
+    pub fn mark_down(&self, state: &BackendState) {
+        state
+            .down_until
+            .store(self.now_ms() + PASSIVE_COOLDOWN.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Whether a backend may take a new request now.
+    pub fn usable(&self, b: &LiveBackend) -> bool {
+        b.def.status.is_ready()
+            && b.def.addr.is_some()
+            && !b.state.check_failed.load(Ordering::Relaxed)
+            && b.state.down_until.load(Ordering::Relaxed) <= self.now_ms()
+    }
+
+    /// Whether a backend is in its passive cooldown.
+    pub fn is_cooling_down(&self, b: &LiveBackend) -> bool {
+        b.state.down_until.load(Ordering::Relaxed) > self.now_ms()
+    }
+
+    /// Picks a backend of a service, skipping `exclude` (already tried).
+    pub fn pick<'a>(&self, svc: &'a LiveService, balancer: Balancer, exclude: Option<SocketAddr>) -> Option<&'a LiveBackend> {
+        let ok = |b: &&LiveBackend| self.usable(b) && b.def.addr != exclude;
+        match balancer {
+            Balancer::RoundRobin => {
+                let n = svc.backends.len();
+                if n == 0 {
+                    return None;
+                }
+                let start = svc.rr.fetch_add(1, Ordering::Relaxed);
+                (0..n).map(|i| &svc.backends[(start + i) % n]).find(|b| ok(b))
+            }
+            Balancer::LeastInFlight => svc
+                .backends
+                .iter()
+                .filter(ok)
+                .min_by_key(|b| b.state.inflight.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Token bucket per (middleware, client): `true` if the request may pass.
+    pub fn rate_limit(&self, key: &str, client: IpAddr, average: u64, burst: u64) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if buckets.len() > 100_000 {
+            // Bound memory under a flood of sources: forget full buckets.
+            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() * (average as f64) < burst as f64);
+        }
+        let b = buckets.entry((key.to_owned(), client)).or_insert(Bucket { tokens: burst as f64, at: now });
+        let refill = now.duration_since(b.at).as_secs_f64() * average as f64;
+        b.tokens = (b.tokens + refill).min(burst as f64);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Decrements a backend's in-flight count when dropped.
+#[derive(Debug)]
+pub struct InFlight(Arc<BackendState>);
+
+impl InFlight {
+    /// Counts one request on a backend.
+    pub fn start(state: &Arc<BackendState>) -> InFlight {
+        state.inflight.fetch_add(1, Ordering::Relaxed);
+        InFlight(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.inflight.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,142 @@
+//! router: parse the configuration, set up tracing, bind, start discovery, serve.
+//! `router healthcheck` checks a running instance (for a Docker HEALTHCHECK).
+
+use std::process::ExitCode;
+
+use router::config::{Config, LogFormat};
+use router::server::{self, Shared};
+use router::{admin, discovery};
+
+struct ProcessEnv;
+
+impl router::config::Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn names(&self) -> Vec<String> {
+        std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).collect()
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.first().map(String::as_str), Some("--version" | "-V")) {
+        println!("router {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env(&ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("router: invalid configuration: {e}");
+            return ExitCode::from(64);
+        }
+    };
+    match args.first().map(String::as_str) {
+        None => serve(config),
+        Some("healthcheck") => healthcheck(&config),
+        Some(other) => {
+            eprintln!("router: unknown command {other:?}\nusage: router [healthcheck | --version]");
+            ExitCode::from(64)
+        }
+    }
+}
+
+/// GET /ping on the admin listener when there is one, else any answer from the web entry
+/// point (a 404 from an empty table still proves it serves).
+fn healthcheck(config: &Config) -> ExitCode {
+    use std::io::{Read, Write};
+    let (addr, path) = match config.admin_listen {
+        Some(a) => (a, "/ping"),
+        None => (config.web_listen, "/"),
+    };
+    let ip = if addr.ip().is_unspecified() { std::net::IpAddr::from([127, 0, 0, 1]) } else { addr.ip() };
+    let target = std::net::SocketAddr::new(ip, addr.port());
+    let timeout = std::time::Duration::from_secs(3);
+    let result = std::net::TcpStream::connect_timeout(&target, timeout).and_then(|mut s| {
+        s.set_read_timeout(Some(timeout))?;
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())?;
+        let mut buf = String::new();
+        s.take(4096).read_to_string(&mut buf)?;
+        Ok(buf)
+    });
+    match result {
+        Ok(resp) if resp.starts_with("HTTP/1.1 200") || (path == "/" && resp.starts_with("HTTP/1.1 ")) => {
+            println!("healthy: {target}{path}");
+            ExitCode::SUCCESS
+        }
+        Ok(resp) => {
+            eprintln!("unhealthy: {target}{path}: {}", resp.lines().next().unwrap_or(""));
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {target}{path}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => builder.init(),
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("router: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let web = match tokio::net::TcpListener::bind(config.web_listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("router: ROUTER_WEB_LISTEN={}: cannot bind: {e}", config.web_listen);
+                return ExitCode::from(64);
+            }
+        };
+        let admin_listener = match config.admin_listen {
+            Some(a) => match tokio::net::TcpListener::bind(a).await {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    eprintln!("router: ROUTER_ADMIN_LISTEN={a}: cannot bind: {e}");
+                    return ExitCode::from(64);
+                }
+            },
+            None => None,
+        };
+        let shared = Shared::new(config);
+        let docker = match discovery::connect(&shared) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("router: DOCKER_HOST: {e}");
+                return ExitCode::from(64);
+            }
+        };
+        tracing::info!(web = %shared.config.web_listen, docker_host = %shared.config.docker_host, "router starting");
+        tokio::spawn(discovery::run(shared.clone(), docker));
+        if let Some(l) = admin_listener {
+            tokio::spawn(admin::run(l, shared.clone(), shutdown_signal()));
+        }
+        server::run(web, "web", shared, shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

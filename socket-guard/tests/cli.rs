@@ -1,0 +1,206 @@
+//! The real `socket-guard` executable: what only the binary does.
+//!
+//! Proves that a configuration error exits with 64 (EX_USAGE) and names the variable and the
+//! value; that `socket-guard policy` prints the effective allow-list; that `socket-guard
+//! healthcheck` exits 0 against a running instance and 1 against none; and that SIGTERM stops a
+//! running instance cleanly. The environment is cleared for every run, so no stray `GUARD_*`
+//! or section variable of the caller leaks in.
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_socket-guard");
+
+fn guard(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_clear().envs(env.iter().copied());
+    cmd
+}
+
+/// Runs to completion within 30 s (a hang is a failure, not a stuck test run).
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = guard(args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_within(&mut child, Duration::from_secs(30));
+    child.wait_with_output().unwrap()
+}
+
+fn wait_within(child: &mut Child, bound: Duration) -> ExitStatus {
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("socket-guard did not exit within {bound:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A serving socket-guard, killed when dropped.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn configuration_errors_exit_64_naming_the_variable_and_value() {
+    for (var, value) in [
+        ("CONTAINERS", "maybe"),
+        ("ALLOW_LOG", "1"),
+        ("GUARD_LISTEN", "nope"),
+        ("GUARD_MAX_BODY", "-1"),
+    ] {
+        for args in [&[][..], &["policy"][..], &["healthcheck"][..]] {
+            let out = run(args, &[(var, value)]);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(64), "{var}={value} {args:?}: {err}");
+            assert!(
+                err.contains(&format!("{var}={value:?}")),
+                "{var}={value} {args:?}: {err}"
+            );
+            assert!(
+                out.stdout.is_empty(),
+                "{var}={value} {args:?}: {}",
+                text(&out.stdout)
+            );
+        }
+    }
+    let out = run(&["serve", "now"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "extra arguments are a usage error"
+    );
+}
+
+#[test]
+fn policy_prints_the_effective_allow_list() {
+    let out = run(&["policy"], &[("CONTAINERS", "1")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.contains("container.list"))
+        .unwrap_or_else(|| panic!("{listing}"));
+    assert!(
+        line.contains("/containers/json") && line.ends_with("CONTAINERS=1"),
+        "{line}"
+    );
+    for absent in [
+        "container.create",
+        "container.logs",
+        "exec.start",
+        "swarm.unlockkey",
+    ] {
+        assert!(
+            !listing.contains(absent),
+            "{absent} listed without its settings:\n{listing}"
+        );
+    }
+
+    let out = run(&["policy"], &[]);
+    assert!(out.status.success());
+    let listing = text(&out.stdout);
+    let endpoints: Vec<&str> = listing
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        endpoints,
+        ["ping", "ping", "version", "events"],
+        "the defaults:\n{listing}"
+    );
+    assert!(
+        !listing.contains("container.list"),
+        "CONTAINERS is off by default:\n{listing}"
+    );
+}
+
+#[test]
+fn healthcheck_follows_a_running_instance() {
+    assert!(
+        std::path::Path::new("/var/run/docker.sock").exists(),
+        "this test needs a Docker daemon at /var/run/docker.sock: start one with `sudo dockerd &` \
+         (or `systemctl start docker`)"
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    let env = [("GUARD_LISTEN", listen.as_str())];
+
+    let out = run(&["healthcheck"], &env);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "healthy with nothing running: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).starts_with("unhealthy: "),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut serving = Serving(
+        guard(&[], &env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let out = loop {
+        let out = run(&["healthcheck"], &env);
+        if out.status.success() || Instant::now() >= deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("healthy: {listen}/_ping: HTTP/1.1 200 OK")
+    );
+
+    // SIGTERM: stop accepting, drain, exit 0.
+    let pid = serving.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = wait_within(&mut serving.0, Duration::from_secs(15));
+    assert!(status.success(), "exit after SIGTERM: {status}");
+
+    let out = run(&["healthcheck"], &env);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "healthy after the instance stopped"
+    );
+}

@@ -1,0 +1,217 @@
+//! whoami: a tiny demo backend, like traefik/whoami.
+//!
+//! - `GET /` (any path): hostname, the address the request arrived on, the client's address,
+//!   the request line and headers, as text
+//! - `GET /data?size=N`: N bytes (streamed, at most 1 GiB)
+//! - `GET /health`: `ok`
+//! - `GET /ws`: a WebSocket that echoes every message
+//!
+//! Listens on `WHOAMI_LISTEN` (default `0.0.0.0:8080`). On SIGTERM it stops accepting, lets
+//! in-flight requests finish (up to 10 s) and exits, so a stopping replica drops no request.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{header, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+const MAX_DATA: u64 = 1 << 30;
+const CHUNK: usize = 64 * 1024;
+
+fn main() {
+    let listen = std::env::var("WHOAMI_LISTEN").unwrap_or_else(|_| "0.0.0.0:8080".into());
+    let addr: SocketAddr = match listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("whoami: WHOAMI_LISTEN={listen:?}: expected HOST:PORT with an IP address");
+            std::process::exit(64);
+        }
+    };
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        std::process::exit(healthcheck(addr));
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("whoami: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    rt.block_on(serve(addr));
+}
+
+/// `whoami healthcheck`: GET /health on the local listener (for a scratch image).
+fn healthcheck(addr: SocketAddr) -> i32 {
+    use std::io::{Read, Write};
+    let target = SocketAddr::new(
+        if addr.ip().is_unspecified() { [127, 0, 0, 1].into() } else { addr.ip() },
+        addr.port(),
+    );
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3)) else {
+        return 1;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    if buf.starts_with("HTTP/1.1 200") { 0 } else { 1 }
+}
+
+async fn serve(addr: SocketAddr) {
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("whoami: cannot listen on {addr}: {e}");
+            std::process::exit(64);
+        }
+    };
+    eprintln!("whoami: listening on {addr}");
+    let hostname = Arc::<str>::from(hostname());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        let accepted = tokio::select! {
+            res = listener.accept() => res,
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => break,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let local = stream.local_addr().ok();
+        let hostname = hostname.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let hostname = hostname.clone();
+                async move { Ok::<_, Infallible>(handle(req, &hostname, local, peer).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+                }
+            }
+        });
+    }
+    eprintln!("whoami: stopping; finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    drop(stop_rx);
+    let _ = tokio::time::timeout(Duration::from_secs(10), stop_tx.closed()).await;
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+async fn handle(mut req: Request<Incoming>, hostname: &str, local: Option<SocketAddr>, peer: SocketAddr) -> Response<Body> {
+    match req.uri().path() {
+        "/health" => text(StatusCode::OK, "ok\n".into()),
+        "/data" => data(req.uri().query()),
+        "/ws" if req.headers().contains_key(header::UPGRADE) => websocket(&mut req),
+        _ => {
+            let mut out = format!("Hostname: {hostname}\n");
+            if let Some(l) = local {
+                out.push_str(&format!("IP: {}\n", l.ip()));
+            }
+            out.push_str(&format!("RemoteAddr: {peer}\n"));
+            out.push_str(&format!("{} {} {:?}\n", req.method(), req.uri(), req.version()));
+            for (k, v) in req.headers() {
+                out.push_str(&format!("{}: {}\n", k, String::from_utf8_lossy(v.as_bytes())));
+            }
+            text(StatusCode::OK, out)
+        }
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)).boxed());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn data(query: Option<&str>) -> Response<Body> {
+    let size = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("size="))
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(size) = size.filter(|s| *s <= MAX_DATA) else {
+        return text(StatusCode::BAD_REQUEST, "usage: /data?size=N (N <= 1073741824)\n".into());
+    };
+    let chunk = Bytes::from(vec![b'a'; CHUNK]);
+    let chunks = futures_util::stream::unfold(size, move |left| {
+        let chunk = chunk.clone();
+        async move {
+            if left == 0 {
+                return None;
+            }
+            let n = left.min(CHUNK as u64) as usize;
+            Some((Ok::<_, Infallible>(Frame::data(chunk.slice(..n))), left - n as u64))
+        }
+    });
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(chunks)));
+    r.headers_mut().insert(header::CONTENT_LENGTH, header::HeaderValue::from(size));
+    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/octet-stream"));
+    r
+}
+
+fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
+    let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
+        return text(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key\n".into());
+    };
+    let on_upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_close() {
+                break;
+            }
+            if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut r = Response::new(Full::new(Bytes::new()).boxed());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::CONNECTION, header::HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, header::HeaderValue::from_static("websocket"));
+    if let Ok(v) = header::HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        h.insert("sec-websocket-accept", v);
+    }
+    r
+}
