@@ -602,3 +602,200 @@ pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
 
 /// Label errors are also kept as [`LabelError`] for callers that need the owner.
 pub type _LabelError = LabelError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> TableSettings {
+        TableSettings {
+            prefix: "traefik".into(),
+            exposed_by_default: false,
+            default_network: None,
+            own_networks: BTreeSet::new(),
+            host_ip: "127.0.0.1".parse().unwrap(),
+            default_rule: "Host(`{{ normalize .Name }}`)".into(),
+            entrypoints: vec!["web".into(), "websecure".into()],
+        }
+    }
+
+    fn container(name: &str, labels: &[(&str, &str)], nets: &[(&str, &str)]) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{name}-id"),
+            name: name.into(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            state: RunState::Running,
+            health: Health::None,
+            networks: nets.iter().map(|(n, ip)| (n.to_string(), Some(ip.parse().unwrap()))).collect(),
+            network_mode: "bridge".into(),
+            exposed_ports: [8080].into_iter().collect(),
+        }
+    }
+
+    fn view<'a>(host: &'a str, path: &'a str, h: &'a http::HeaderMap) -> RequestView<'a> {
+        RequestView { host, path, query: None, method: "GET", headers: h, client_ip: "10.0.0.1".parse().unwrap() }
+    }
+
+    const ENABLED: (&str, &str) = ("traefik.enable", "true");
+
+    #[test]
+    fn default_router_and_service_from_the_name() {
+        let t = build(&[container("my_app", &[ENABLED], &[("net", "172.18.0.2")])], &settings());
+        assert_eq!(t.routes.len(), 1);
+        assert_eq!(t.routes[0].rule.to_string(), "Host(`my-app`)");
+        assert_eq!(t.services["my-app"].backends[0].addr, Some("172.18.0.2:8080".parse().unwrap()));
+        let h = http::HeaderMap::new();
+        assert_eq!(t.lookup("web", &view("my-app", "/", &h)).map(|r| r.name.as_str()), Some("my-app"));
+        assert!(t.lookup("web", &view("other", "/", &h)).is_none());
+    }
+
+    #[test]
+    fn exposed_by_default_off_skips_unlabelled() {
+        let t = build(&[container("a", &[], &[("net", "172.18.0.2")])], &settings());
+        assert!(t.routes.is_empty());
+        let mut s = settings();
+        s.exposed_by_default = true;
+        assert_eq!(build(&[container("a", &[], &[("net", "172.18.0.2")])], &s).routes.len(), 1);
+        let off = container("a", &[("traefik.enable", "false")], &[("net", "172.18.0.2")]);
+        assert!(build(&[off], &s).routes.is_empty());
+    }
+
+    #[test]
+    fn replicas_merge_into_one_service() {
+        let labels = [
+            ENABLED,
+            ("traefik.http.routers.r.rule", "Host(`x.test`)"),
+            ("traefik.http.routers.r.service", "s"),
+            ("traefik.http.services.s.loadbalancer.server.port", "80"),
+        ];
+        let t = build(
+            &[container("b", &labels, &[("net", "172.18.0.3")]), container("a", &labels, &[("net", "172.18.0.2")])],
+            &settings(),
+        );
+        assert_eq!(t.routes.len(), 1);
+        let addrs: Vec<_> = t.services["s"].backends.iter().map(|b| b.addr.unwrap().to_string()).collect();
+        assert_eq!(addrs, vec!["172.18.0.2:80", "172.18.0.3:80"]);
+        assert!(t.issues.is_empty(), "{:?}", t.issues);
+    }
+
+    #[test]
+    fn a_bad_label_disables_only_what_it_belongs_to() {
+        let bad = container(
+            "bad",
+            &[ENABLED, ("traefik.http.routers.b.rule", "Host(`b.test`"), ("traefik.http.routers.c.rule", "Host(`c.test`)")],
+            &[("net", "172.18.0.4")],
+        );
+        let good = container("good", &[ENABLED, ("traefik.http.routers.g.rule", "Host(`g.test`)")], &[("net", "172.18.0.5")]);
+        let t = build(&[bad, good], &settings());
+        let names: Vec<&str> = t.routes.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, vec!["c", "g"]);
+        assert!(t.issues.iter().any(|i| i.container == "bad" && i.level == "error" && i.message.contains("router disabled")));
+    }
+
+    #[test]
+    fn a_router_with_a_broken_middleware_is_not_served_without_it() {
+        let c = container(
+            "a",
+            &[
+                ENABLED,
+                ("traefik.http.routers.r.rule", "Host(`a.test`)"),
+                ("traefik.http.routers.r.middlewares", "auth"),
+                ("traefik.http.middlewares.auth.basicauth.users", "admin:plaintext"),
+            ],
+            &[("net", "172.18.0.2")],
+        );
+        let t = build(&[c], &settings());
+        assert!(t.routes.is_empty());
+        assert!(t.issues.iter().any(|i| i.message.contains("fail open")));
+    }
+
+    #[test]
+    fn network_choice_order() {
+        let nets = [("back", "10.1.0.2"), ("front", "10.2.0.2")];
+        let mut s = settings();
+        let t = build(&[container("a", &[ENABLED], &nets)], &s);
+        assert_eq!(t.services["a"].backends[0].addr.unwrap().ip().to_string(), "10.1.0.2");
+        assert!(t.issues.iter().any(|i| i.level == "warning"));
+        s.own_networks.insert("front".into());
+        let t = build(&[container("a", &[ENABLED], &nets)], &s);
+        assert_eq!(t.services["a"].backends[0].addr.unwrap().ip().to_string(), "10.2.0.2");
+        s.default_network = Some("back".into());
+        let t = build(&[container("a", &[ENABLED], &nets)], &s);
+        assert_eq!(t.services["a"].backends[0].addr.unwrap().ip().to_string(), "10.1.0.2");
+        let labelled = container("a", &[ENABLED, ("traefik.docker.network", "front")], &nets);
+        let t = build(&[labelled], &s);
+        assert_eq!(t.services["a"].backends[0].addr.unwrap().ip().to_string(), "10.2.0.2");
+        let wrong = container("a", &[ENABLED, ("traefik.docker.network", "nope")], &nets);
+        assert!(build(&[wrong], &s).routes.is_empty());
+    }
+
+    #[test]
+    fn stopped_containers_keep_their_route_known() {
+        let mut c = container("a", &[ENABLED], &[]);
+        c.state = RunState::Stopped;
+        c.networks.insert("net".into(), None);
+        let t = build(&[c], &settings());
+        assert_eq!(t.routes.len(), 1);
+        assert_eq!(t.services["a"].backends[0].status, BackendStatus::Stopped);
+    }
+
+    #[test]
+    fn status_from_state_and_health() {
+        let mut c = container("a", &[ENABLED], &[("net", "172.18.0.2")]);
+        for (state, health, want) in [
+            (RunState::Running, Health::Healthy, BackendStatus::Ready),
+            (RunState::Running, Health::Starting, BackendStatus::Starting),
+            (RunState::Running, Health::Unhealthy, BackendStatus::Unhealthy),
+            (RunState::Paused, Health::None, BackendStatus::Paused),
+            (RunState::Stopping, Health::None, BackendStatus::Stopping),
+        ] {
+            c.state = state;
+            c.health = health;
+            assert_eq!(build(&[c.clone()], &settings()).services["a"].backends[0].status, want);
+        }
+    }
+
+    #[test]
+    fn priority_is_rule_length_unless_set() {
+        let c = container(
+            "a",
+            &[
+                ENABLED,
+                ("traefik.http.routers.short.rule", "PathPrefix(`/`)"),
+                ("traefik.http.routers.long.rule", "PathPrefix(`/api`)"),
+                ("traefik.http.routers.forced.rule", "Path(`/x`)"),
+                ("traefik.http.routers.forced.priority", "1"),
+            ],
+            &[("net", "172.18.0.2")],
+        );
+        let t = build(&[c], &settings());
+        let h = http::HeaderMap::new();
+        assert_eq!(t.lookup("web", &view("h", "/api/v1", &h)).unwrap().name, "long");
+        assert_eq!(t.lookup("web", &view("h", "/x", &h)).unwrap().name, "short");
+    }
+
+    #[test]
+    fn missing_port_is_reported_for_that_container() {
+        let mut c = container("a", &[ENABLED], &[("net", "172.18.0.2")]);
+        c.exposed_ports = [80, 443].into_iter().collect();
+        let t = build(&[c], &settings());
+        assert!(t.routes.is_empty());
+        assert!(t.issues.iter().any(|i| i.message.contains("no port")));
+    }
+
+    #[test]
+    fn host_network_mode_uses_host_ip() {
+        let mut c = container("a", &[ENABLED], &[]);
+        c.network_mode = "host".into();
+        let t = build(&[c], &settings());
+        assert_eq!(t.services["a"].backends[0].addr, Some("127.0.0.1:8080".parse().unwrap()));
+    }
+
+    #[test]
+    fn templates() {
+        assert_eq!(render_template("Host(`{{ normalize .Name }}.lan`)", "web_proj", "c").unwrap(), "Host(`web-proj.lan`)");
+        assert_eq!(render_template("Host(`{{ .ContainerName }}`)", "n", "c1").unwrap(), "Host(`c1`)");
+        assert!(render_template("Host(`{{ .Labels }}`)", "n", "c").is_err());
+        assert_eq!(normalize("--a__b..c--"), "a-b-c");
+    }
+}

@@ -1,0 +1,136 @@
+//! Property tests of the pure model: no panic on any label or rule; rules print and parse
+//! back to the same rule; the same containers in any order give the same table.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use router::model::labels;
+use router::model::rule::Rule;
+use router::model::table::{build, ContainerInfo, Health, RunState, TableSettings};
+
+fn settings() -> TableSettings {
+    TableSettings {
+        prefix: "traefik".into(),
+        exposed_by_default: true,
+        default_network: None,
+        own_networks: BTreeSet::new(),
+        host_ip: "127.0.0.1".parse().unwrap(),
+        default_rule: "Host(`{{ normalize .Name }}`)".into(),
+        entrypoints: vec!["web".into(), "websecure".into()],
+    }
+}
+
+fn label_key() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "traefik.enable",
+        "traefik.http.routers.r.rule",
+        "traefik.http.routers.r.service",
+        "traefik.http.routers.r.middlewares",
+        "traefik.http.routers.r.priority",
+        "traefik.http.routers.r.entrypoints",
+        "traefik.http.routers.q.rule",
+        "traefik.http.services.s.loadbalancer.server.port",
+        "traefik.http.services.s.loadbalancer.healthcheck.path",
+        "traefik.http.middlewares.m.stripprefix.prefixes",
+        "traefik.http.middlewares.m.headers.customrequestheaders.X-A",
+        "traefik.http.middlewares.m.ratelimit.average",
+        "traefik.http.middlewares.n.basicauth.users",
+        "traefik.docker.network",
+        "traefik.tcp.routers.t.rule",
+    ])
+    .prop_map(str::to_owned)
+}
+
+fn label_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\\PC{0,24}",
+        Just("Host(`a.test`) && PathPrefix(`/x`)".to_owned()),
+        Just("8080".to_owned()),
+        Just("s".to_owned()),
+        Just("m".to_owned()),
+        Just("true".to_owned()),
+        Just("/api".to_owned()),
+    ]
+}
+
+fn container() -> impl Strategy<Value = ContainerInfo> {
+    (
+        "[a-z]{1,6}",
+        prop::collection::btree_map(label_key(), label_value(), 0..8),
+        0u8..4,
+        any::<bool>(),
+    )
+        .prop_map(|(name, labels, ip, running)| ContainerInfo {
+            id: format!("{name}-id"),
+            name,
+            labels,
+            state: if running { RunState::Running } else { RunState::Stopped },
+            health: Health::None,
+            networks: [("net".to_owned(), Some(format!("172.18.0.{}", ip + 2).parse().unwrap()))]
+                .into_iter()
+                .collect(),
+            network_mode: "bridge".into(),
+            exposed_ports: [8080].into_iter().collect(),
+        })
+}
+
+fn rule_source() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        "[a-z.]{1,10}".prop_map(|h| format!("Host(`{h}`)")),
+        "/[a-z/]{0,8}".prop_map(|p| format!("PathPrefix(`{p}`)")),
+        "/[a-z]{0,8}".prop_map(|p| format!("Path(`{p}`)")),
+        Just("Method(`GET`)".to_owned()),
+        ("[a-z]{1,5}", "[a-z]{0,5}").prop_map(|(k, v)| format!("Header(`X-{k}`, `{v}`)")),
+        ("[a-z]{1,5}", "[a-z]{0,5}").prop_map(|(k, v)| format!("Query(`{k}`, `{v}`)")),
+        Just("ClientIP(`10.0.0.0/8`)".to_owned()),
+        Just("HostRegexp(`^.+\\.test$`)".to_owned()),
+    ];
+    leaf.prop_recursive(4, 16, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} && {b}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} || {b})")),
+            inner.prop_map(|a| format!("!({a})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rules_never_panic(src in "\\PC{0,80}") {
+        let _ = Rule::parse(&src);
+    }
+
+    #[test]
+    fn labels_never_panic(labels in prop::collection::btree_map("traefik\\.[a-zA-Z.]{0,40}", "\\PC{0,30}", 0..10)) {
+        let l: BTreeMap<String, String> = labels;
+        let _ = labels::parse("traefik", &l);
+    }
+
+    #[test]
+    fn print_parse_round_trip(src in rule_source()) {
+        let rule = Rule::parse(&src).unwrap();
+        let printed = rule.to_string();
+        let again = Rule::parse(&printed).unwrap();
+        prop_assert_eq!(printed, again.to_string());
+    }
+
+    #[test]
+    fn table_is_independent_of_container_order(mut cs in prop::collection::vec(container(), 0..6), seed in any::<u64>()) {
+        // Names are unique per host, as Docker guarantees.
+        let mut seen = BTreeSet::new();
+        cs.retain(|c| seen.insert(c.name.clone()));
+        let a = build(&cs, &settings()).describe();
+        let mut shuffled = cs.clone();
+        let n = shuffled.len();
+        if n > 1 {
+            shuffled.rotate_left((seed as usize) % n);
+            shuffled.reverse();
+        }
+        let b = build(&shuffled, &settings()).describe();
+        prop_assert_eq!(a, b);
+    }
+}

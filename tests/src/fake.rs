@@ -1,0 +1,179 @@
+//! Fake upstream daemons on unix sockets in a temp dir, for fault injection only: what a real
+//! dockerd cannot be made to do on demand (never end a stream, never answer, vanish).
+//!
+//! Each serves connections from one accept task that owns them all (a `JoinSet`), so dropping
+//! the fake closes every connection it holds, as a daemon that dies does.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Connection counts a fake keeps.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Connections accepted.
+    pub accepted: AtomicUsize,
+    /// Requests whose head was read completely.
+    pub requests: AtomicUsize,
+    /// Connections the peer (the guard) closed: a read saw EOF or a write failed.
+    pub closed: AtomicUsize,
+}
+
+impl Counts {
+    /// Accepted connections.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+    /// Complete request heads read.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+    /// Connections seen closed by the guard.
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// A fake daemon (or relay) serving a unix socket until dropped.
+#[derive(Debug)]
+pub struct FakeDaemon {
+    path: PathBuf,
+    counts: Arc<Counts>,
+    task: JoinHandle<()>,
+}
+
+impl FakeDaemon {
+    /// Answers any request with a chunked 200 that never ends: a chunk every 100 ms.
+    pub fn streaming(path: &Path) -> FakeDaemon {
+        serve(path, |mut conn, counts| async move {
+            if read_head(&mut conn).await.is_none() {
+                counts.closed.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            counts.requests.fetch_add(1, Ordering::SeqCst);
+            let (mut rd, mut wr) = conn.into_split();
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+            let writer = async move {
+                if wr.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                loop {
+                    let event = "{\"status\":\"tick\"}\n";
+                    let chunk = format!("{:x}\r\n{event}\r\n", event.len());
+                    if wr.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            };
+            let reader = async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = rd.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            };
+            // Either side ending means the guard let go of the connection.
+            tokio::select! {
+                () = writer => {}
+                () = reader => {}
+            }
+            counts.closed.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    /// Reads requests and never answers.
+    pub fn hanging(path: &Path) -> FakeDaemon {
+        serve(path, |mut conn, counts| async move {
+            if read_head(&mut conn).await.is_some() {
+                counts.requests.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = conn.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            counts.closed.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    /// Relays every connection to the real daemon's socket, byte for byte. Dropping the relay
+    /// closes every relayed connection and removes the socket: the daemon "went away".
+    pub fn relay_to_real(path: &Path) -> FakeDaemon {
+        serve(path, |mut conn, counts| async move {
+            if let Ok(mut real) = UnixStream::connect(crate::docker::DOCKER_SOCK).await {
+                let _ = tokio::io::copy_bidirectional(&mut conn, &mut real).await;
+            }
+            counts.closed.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection counts.
+    pub fn counts(&self) -> &Arc<Counts> {
+        &self.counts
+    }
+}
+
+impl Drop for FakeDaemon {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve<F, Fut>(path: &Path, handler: F) -> FakeDaemon
+where
+    F: Fn(UnixStream, Arc<Counts>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let _ = std::fs::remove_file(path);
+    let listener =
+        UnixListener::bind(path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+    let counts = Arc::new(Counts::default());
+    let task_counts = counts.clone();
+    let task = tokio::spawn(async move {
+        // Owned here: aborting this task drops (and so closes) every connection.
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    task_counts.accepted.fetch_add(1, Ordering::SeqCst);
+                    conns.spawn(handler(stream, task_counts.clone()));
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    });
+    FakeDaemon {
+        path: path.to_owned(),
+        counts,
+        task,
+    }
+}
+
+/// Reads one request head (through CRLF CRLF); `None` on EOF first.
+async fn read_head(conn: &mut UnixStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
