@@ -104,7 +104,10 @@ impl BodyDenial {
     /// Whether the body could not be inspected at all (malformed, duplicate keys, trailing
     /// data): a client error (400), where the other denials are refusals (403).
     pub fn is_malformed(&self) -> bool {
-        matches!(self, BodyDenial::Malformed(_) | BodyDenial::DuplicateKey(_) | BodyDenial::TrailingData)
+        matches!(
+            self,
+            BodyDenial::Malformed(_) | BodyDenial::DuplicateKey(_) | BodyDenial::TrailingData
+        )
     }
 
     /// The setting that would allow the body, e.g. `Some("ALLOW_PRIVILEGED=1")` or

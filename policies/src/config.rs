@@ -131,7 +131,11 @@ pub fn check_unknown(env: &impl Env) -> Result<(), ConfigError> {
             });
         if near_miss {
             let value = env.get(&name).unwrap_or_default();
-            return Err(ConfigError::new(&name, &value, "unknown variable (did you mean the plural or singular section name?)"));
+            return Err(ConfigError::new(
+                &name,
+                &value,
+                "unknown variable (did you mean the plural or singular section name?)",
+            ));
         }
         if OWN_PREFIXES.iter().any(|p| name.starts_with(p)) && !known.contains(&name.as_str()) {
             let value = env.get(&name).unwrap_or_default();

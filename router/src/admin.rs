@@ -45,8 +45,13 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
 }
 
 fn json_response(v: Value) -> Response<ProxyBody> {
-    let mut r = Response::new(full(Bytes::from(serde_json::to_vec_pretty(&v).unwrap_or_default())));
-    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    let mut r = Response::new(full(Bytes::from(
+        serde_json::to_vec_pretty(&v).unwrap_or_default(),
+    )));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -56,12 +61,21 @@ fn admin(shared: &Shared, req: Request<hyper::body::Incoming>) -> Response<Proxy
     }
     match req.uri().path() {
         "/ping" => plain(StatusCode::OK, "OK"),
-        "/api/routers" => json_response(json!({ "routers": routers(shared), "issues": issues(shared) })),
-        "/api/services" => json_response(json!({ "services": services(shared), "issues": issues(shared) })),
+        "/api/routers" => {
+            json_response(json!({ "routers": routers(shared), "issues": issues(shared) }))
+        }
+        "/api/services" => {
+            json_response(json!({ "services": services(shared), "issues": issues(shared) }))
+        }
         "/api/issues" => json_response(json!({ "issues": issues(shared) })),
         "/metrics" => {
             let mut r = Response::new(full(Bytes::from(shared.metrics.render())));
-            r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
             r
         }
         _ => plain(StatusCode::NOT_FOUND, "404 page not found"),

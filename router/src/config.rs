@@ -63,7 +63,11 @@ pub struct ConfigError {
 }
 
 fn err(var: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { var: var.into(), value: value.into(), reason: reason.into() }
+    ConfigError {
+        var: var.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
 }
 
 /// How a service's backends are chosen.
@@ -132,10 +136,18 @@ impl Config {
         names.sort();
         for n in names {
             if n.starts_with("ROUTER_") && !VARS.contains(&n.as_str()) {
-                return Err(err(&n, &env.get(&n).unwrap_or_default(), "unknown variable (a typo?)"));
+                return Err(err(
+                    &n,
+                    &env.get(&n).unwrap_or_default(),
+                    "unknown variable (a typo?)",
+                ));
             }
         }
-        let get = |k: &str| env.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let docker_raw = get("DOCKER_HOST").unwrap_or_else(|| "tcp://socket-guard:2375".into());
         let docker_host = match docker_raw.strip_prefix("tcp://").or_else(|| docker_raw.strip_prefix("http://")) {
             Some(hp) if hp.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) => hp.trim_end_matches('/').to_owned(),
@@ -151,14 +163,31 @@ impl Config {
             match get(k).or(default.map(str::to_owned)) {
                 None => Ok(None),
                 Some(v) if v.eq_ignore_ascii_case("off") => Ok(None),
-                Some(v) => v.parse().map(Some).map_err(|_| err(k, &v, "expected IP:PORT, e.g. 0.0.0.0:8080")),
+                Some(v) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| err(k, &v, "expected IP:PORT, e.g. 0.0.0.0:8080")),
             }
         };
-        let web_listen = addr("ROUTER_WEB_LISTEN", Some("0.0.0.0:8080"))?.ok_or_else(|| err("ROUTER_WEB_LISTEN", "off", "the web entry point cannot be off"))?;
+        let web_listen = addr("ROUTER_WEB_LISTEN", Some("0.0.0.0:8080"))?.ok_or_else(|| {
+            err(
+                "ROUTER_WEB_LISTEN",
+                "off",
+                "the web entry point cannot be off",
+            )
+        })?;
         let admin_listen = addr("ROUTER_ADMIN_LISTEN", None)?;
         let label_prefix = get("ROUTER_LABEL_PREFIX").unwrap_or_else(|| "traefik".into());
-        if !label_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_') || label_prefix.ends_with('.') {
-            return Err(err("ROUTER_LABEL_PREFIX", &label_prefix, "expected a label prefix such as traefik"));
+        if !label_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+            || label_prefix.ends_with('.')
+        {
+            return Err(err(
+                "ROUTER_LABEL_PREFIX",
+                &label_prefix,
+                "expected a label prefix such as traefik",
+            ));
         }
         let boolean = |k: &str, default: bool| -> Result<bool, ConfigError> {
             match get(k) {
@@ -179,14 +208,26 @@ impl Config {
             }
         };
         let host_ip_raw = get("ROUTER_HOST_IP").unwrap_or_else(|| "127.0.0.1".into());
-        let host_ip = host_ip_raw.parse().map_err(|_| err("ROUTER_HOST_IP", &host_ip_raw, "expected an IP address"))?;
+        let host_ip = host_ip_raw
+            .parse()
+            .map_err(|_| err("ROUTER_HOST_IP", &host_ip_raw, "expected an IP address"))?;
         let default_rule = get("ROUTER_DEFAULT_RULE").unwrap_or_else(|| DEFAULT_RULE.into());
-        let sample = render_template(&default_rule, "sample_project", "sample").map_err(|e| err("ROUTER_DEFAULT_RULE", &default_rule, e))?;
-        crate::model::rule::Rule::parse(&sample).map_err(|e| err("ROUTER_DEFAULT_RULE", &default_rule, e.to_string()))?;
+        let sample = render_template(&default_rule, "sample_project", "sample")
+            .map_err(|e| err("ROUTER_DEFAULT_RULE", &default_rule, e))?;
+        crate::model::rule::Rule::parse(&sample)
+            .map_err(|e| err("ROUTER_DEFAULT_RULE", &default_rule, e.to_string()))?;
         let log_level = match get("LOG_LEVEL").map(|v| v.to_ascii_lowercase()) {
             None => "info".into(),
-            Some(l) if ["trace", "debug", "info", "warn", "error", "off"].contains(&l.as_str()) => l,
-            Some(l) => return Err(err("LOG_LEVEL", &l, "expected trace, debug, info, warn, error or off")),
+            Some(l) if ["trace", "debug", "info", "warn", "error", "off"].contains(&l.as_str()) => {
+                l
+            }
+            Some(l) => {
+                return Err(err(
+                    "LOG_LEVEL",
+                    &l,
+                    "expected trace, debug, info, warn, error or off",
+                ))
+            }
         };
         let log_format = match get("ROUTER_LOG_FORMAT").as_deref() {
             None | Some("json") => LogFormat::Json,
@@ -196,13 +237,25 @@ impl Config {
         let balancer = match get("ROUTER_BALANCER").as_deref() {
             None | Some("roundrobin") => Balancer::RoundRobin,
             Some("leastinflight") => Balancer::LeastInFlight,
-            Some(v) => return Err(err("ROUTER_BALANCER", v, "expected roundrobin or leastinflight")),
+            Some(v) => {
+                return Err(err(
+                    "ROUTER_BALANCER",
+                    v,
+                    "expected roundrobin or leastinflight",
+                ))
+            }
         };
         let max_header_bytes = match get("ROUTER_MAX_HEADER_BYTES") {
             None => 64 * 1024,
             Some(v) => match v.parse::<usize>() {
                 Ok(n) if (8192..=1 << 20).contains(&n) => n,
-                _ => return Err(err("ROUTER_MAX_HEADER_BYTES", &v, "expected a number of bytes from 8192 to 1048576")),
+                _ => {
+                    return Err(err(
+                        "ROUTER_MAX_HEADER_BYTES",
+                        &v,
+                        "expected a number of bytes from 8192 to 1048576",
+                    ))
+                }
             },
         };
         Ok(Config {
@@ -233,7 +286,10 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_env(&env)
     }
 

@@ -28,11 +28,28 @@ const RESYNC: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Container events that change routing.
-const EVENTS: &[&str] = &["start", "stop", "kill", "die", "pause", "unpause", "health_status", "destroy", "rename", "update", "connect", "disconnect"];
+const EVENTS: &[&str] = &[
+    "start",
+    "stop",
+    "kill",
+    "die",
+    "pause",
+    "unpause",
+    "health_status",
+    "destroy",
+    "rename",
+    "update",
+    "connect",
+    "disconnect",
+];
 
 /// Connects bollard to socket-guard.
 pub fn connect(shared: &Shared) -> Result<Docker, bollard::errors::Error> {
-    Docker::connect_with_http(&format!("tcp://{}", shared.config.docker_host), 10, bollard::API_DEFAULT_VERSION)
+    Docker::connect_with_http(
+        &format!("tcp://{}", shared.config.docker_host),
+        10,
+        bollard::API_DEFAULT_VERSION,
+    )
 }
 
 /// Runs discovery forever.
@@ -43,9 +60,21 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
     loop {
         // Subscribe first, then list: nothing that happens in between is lost.
         let mut filters = HashMap::new();
-        filters.insert("type".to_owned(), vec!["container".to_owned(), "network".to_owned()]);
-        filters.insert("event".to_owned(), EVENTS.iter().map(|e| (*e).to_owned()).collect());
-        let mut events = docker.events(Some(EventsOptions { since: None, until: None, filters: Some(filters) })).boxed();
+        filters.insert(
+            "type".to_owned(),
+            vec!["container".to_owned(), "network".to_owned()],
+        );
+        filters.insert(
+            "event".to_owned(),
+            EVENTS.iter().map(|e| (*e).to_owned()).collect(),
+        );
+        let mut events = docker
+            .events(Some(EventsOptions {
+                since: None,
+                until: None,
+                filters: Some(filters),
+            }))
+            .boxed();
         let mut cache = match list(&docker).await {
             Ok(c) => c,
             Err(e) => {
@@ -56,7 +85,11 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
                 continue;
             }
         };
-        stopping.retain(|id| cache.iter().any(|c| &c.id == id && c.state == RunState::Running));
+        stopping.retain(|id| {
+            cache
+                .iter()
+                .any(|c| &c.id == id && c.state == RunState::Running)
+        });
         publish(&shared, &cache, &stopping, own_id.as_deref());
         backoff = Duration::from_millis(100);
 
@@ -118,9 +151,17 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
 fn apply_event(ev: &EventMessage, stopping: &mut HashSet<String>) -> Option<String> {
     let action = ev.action.as_deref().unwrap_or("");
     let id = ev.actor.as_ref().and_then(|a| a.id.clone())?;
-    let signal = ev.actor.as_ref().and_then(|a| a.attributes.as_ref()).and_then(|a| a.get("signal")).map(String::as_str);
+    let signal = ev
+        .actor
+        .as_ref()
+        .and_then(|a| a.attributes.as_ref())
+        .and_then(|a| a.get("signal"))
+        .map(String::as_str);
     // `docker kill -s HUP` (a reload) is a kill event too: only terminating signals count.
-    let terminating = matches!(signal, None | Some("2" | "3" | "9" | "15" | "SIGINT" | "SIGQUIT" | "SIGKILL" | "SIGTERM"));
+    let terminating = matches!(
+        signal,
+        None | Some("2" | "3" | "9" | "15" | "SIGINT" | "SIGQUIT" | "SIGKILL" | "SIGTERM")
+    );
     match action {
         "kill" if terminating => stopping.insert(id.clone()).then_some(id),
         "stop" => stopping.insert(id.clone()).then_some(id),
@@ -134,7 +175,10 @@ fn apply_event(ev: &EventMessage, stopping: &mut HashSet<String>) -> Option<Stri
 
 /// Lists every container (stopped ones too: their routes stay known and answer 503).
 pub async fn list(docker: &Docker) -> Result<Vec<ContainerInfo>, bollard::errors::Error> {
-    let opts = ListContainersOptions { all: true, ..Default::default() };
+    let opts = ListContainersOptions {
+        all: true,
+        ..Default::default()
+    };
     let summaries = docker.list_containers(Some(opts)).await?;
     Ok(summaries.into_iter().filter_map(convert).collect())
 }
@@ -142,7 +186,12 @@ pub async fn list(docker: &Docker) -> Result<Vec<ContainerInfo>, bollard::errors
 /// bollard's summary -> the pure model's view.
 pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
     let id = s.id?;
-    let name = s.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_owned()).unwrap_or_else(|| id.chars().take(12).collect());
+    let name = s
+        .names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .unwrap_or_else(|| id.chars().take(12).collect());
     let status = s.status.unwrap_or_default();
     let health = if status.contains("(healthy)") {
         Health::Healthy
@@ -165,7 +214,10 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
         .unwrap_or_default()
         .into_iter()
         .map(|(name, ep)| {
-            let ip = ep.ip_address.filter(|ip| !ip.is_empty()).and_then(|ip| ip.parse().ok());
+            let ip = ep
+                .ip_address
+                .filter(|ip| !ip.is_empty())
+                .and_then(|ip| ip.parse().ok());
             (name, ip)
         })
         .collect();
@@ -183,14 +235,22 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
         state,
         health,
         networks,
-        network_mode: s.host_config.and_then(|h| h.network_mode).unwrap_or_default(),
+        network_mode: s
+            .host_config
+            .and_then(|h| h.network_mode)
+            .unwrap_or_default(),
         exposed_ports,
     })
 }
 
 /// Builds the table from the cached view (with stopping containers marked) and swaps it in
 /// when it changed, logging the difference.
-pub fn publish(shared: &Shared, cache: &[ContainerInfo], stopping: &HashSet<String>, own_id: Option<&str>) {
+pub fn publish(
+    shared: &Shared,
+    cache: &[ContainerInfo],
+    stopping: &HashSet<String>,
+    own_id: Option<&str>,
+) {
     let mut view = cache.to_vec();
     for c in &mut view {
         if stopping.contains(&c.id) && c.state == RunState::Running {
@@ -198,7 +258,10 @@ pub fn publish(shared: &Shared, cache: &[ContainerInfo], stopping: &HashSet<Stri
         }
     }
     let own_networks = own_id
-        .and_then(|id| view.iter().find(|c| c.id.starts_with(id) || id.starts_with(&c.id)))
+        .and_then(|id| {
+            view.iter()
+                .find(|c| c.id.starts_with(id) || id.starts_with(&c.id))
+        })
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
     let settings = settings(shared, own_networks);

@@ -20,17 +20,32 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Starts checks for new backends and stops those of backends that are gone.
 pub fn reconcile(shared: &Shared) {
     let live = shared.live.load_full();
-    let mut wanted: HashMap<(String, SocketAddr), (String, Duration, Arc<BackendState>)> = HashMap::new();
+    let mut wanted: HashMap<(String, SocketAddr), (String, Duration, Arc<BackendState>)> =
+        HashMap::new();
     for (name, svc) in &live.services {
-        let Some(def) = live.table.services.get(name) else { continue };
-        let Some(path) = &def.health_path else { continue };
+        let Some(def) = live.table.services.get(name) else {
+            continue;
+        };
+        let Some(path) = &def.health_path else {
+            continue;
+        };
         for b in &svc.backends {
             if let Some(addr) = b.def.addr {
-                wanted.insert((name.clone(), addr), (path.clone(), def.health_interval.unwrap_or(DEFAULT_INTERVAL), b.state.clone()));
+                wanted.insert(
+                    (name.clone(), addr),
+                    (
+                        path.clone(),
+                        def.health_interval.unwrap_or(DEFAULT_INTERVAL),
+                        b.state.clone(),
+                    ),
+                );
             }
         }
     }
-    let mut tasks = shared.health_tasks.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut tasks = shared
+        .health_tasks
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     tasks.retain(|key, handle| {
         let keep = wanted.contains_key(key);
         if !keep {
@@ -60,9 +75,21 @@ pub fn reconcile(shared: &Shared) {
     }
 }
 
-async fn check(client: &hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, crate::proxy::ProxyBody>, addr: SocketAddr, path: &str, timeout: Duration) -> bool {
-    let Ok(uri) = format!("http://{addr}{path}").parse::<Uri>() else { return false };
-    let Ok(req) = Request::get(uri).body(crate::proxy::full(bytes::Bytes::new())) else { return false };
+async fn check(
+    client: &hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        crate::proxy::ProxyBody,
+    >,
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> bool {
+    let Ok(uri) = format!("http://{addr}{path}").parse::<Uri>() else {
+        return false;
+    };
+    let Ok(req) = Request::get(uri).body(crate::proxy::full(bytes::Bytes::new())) else {
+        return false;
+    };
     match tokio::time::timeout(timeout, client.request(req)).await {
         Ok(Ok(resp)) => {
             let ok = resp.status().is_success() || resp.status().is_redirection();

@@ -104,10 +104,19 @@ impl Registry {
                         }
                         None => Arc::default(),
                     };
-                    LiveBackend { def: b.clone(), state }
+                    LiveBackend {
+                        def: b.clone(),
+                        state,
+                    }
                 })
                 .collect();
-            services.insert(name.clone(), LiveService { backends: live_backends, rr: counter });
+            services.insert(
+                name.clone(),
+                LiveService {
+                    backends: live_backends,
+                    rr: counter,
+                },
+            );
         }
         *backends = keep_backends;
         *rr = keep_rr;
@@ -120,9 +129,10 @@ impl Registry {
 
     /// Marks a backend as refusing connections for [`PASSIVE_COOLDOWN`].
     pub fn mark_down(&self, state: &BackendState) {
-        state
-            .down_until
-            .store(self.now_ms() + PASSIVE_COOLDOWN.as_millis() as u64, Ordering::Relaxed);
+        state.down_until.store(
+            self.now_ms() + PASSIVE_COOLDOWN.as_millis() as u64,
+            Ordering::Relaxed,
+        );
     }
 
     /// Whether a backend may take a new request now.
@@ -139,7 +149,12 @@ impl Registry {
     }
 
     /// Picks a backend of a service, skipping `exclude` (already tried).
-    pub fn pick<'a>(&self, svc: &'a LiveService, balancer: Balancer, exclude: Option<SocketAddr>) -> Option<&'a LiveBackend> {
+    pub fn pick<'a>(
+        &self,
+        svc: &'a LiveService,
+        balancer: Balancer,
+        exclude: Option<SocketAddr>,
+    ) -> Option<&'a LiveBackend> {
         let ok = |b: &&LiveBackend| self.usable(b) && b.def.addr != exclude;
         match balancer {
             Balancer::RoundRobin => {
@@ -148,7 +163,9 @@ impl Registry {
                     return None;
                 }
                 let start = svc.rr.fetch_add(1, Ordering::Relaxed);
-                (0..n).map(|i| &svc.backends[(start + i) % n]).find(|b| ok(b))
+                (0..n)
+                    .map(|i| &svc.backends[(start + i) % n])
+                    .find(|b| ok(b))
             }
             Balancer::LeastInFlight => svc
                 .backends
@@ -164,9 +181,14 @@ impl Registry {
         let now = Instant::now();
         if buckets.len() > 100_000 {
             // Bound memory under a flood of sources: forget full buckets.
-            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() * (average as f64) < burst as f64);
+            buckets.retain(|_, b| {
+                now.duration_since(b.at).as_secs_f64() * (average as f64) < burst as f64
+            });
         }
-        let b = buckets.entry((key.to_owned(), client)).or_insert(Bucket { tokens: burst as f64, at: now });
+        let b = buckets.entry((key.to_owned(), client)).or_insert(Bucket {
+            tokens: burst as f64,
+            at: now,
+        });
         let refill = now.duration_since(b.at).as_secs_f64() * average as f64;
         b.tokens = (b.tokens + refill).min(burst as f64);
         b.at = now;

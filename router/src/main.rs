@@ -14,7 +14,9 @@ impl router::config::Env for ProcessEnv {
         std::env::var(name).ok()
     }
     fn names(&self) -> Vec<String> {
-        std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()).collect()
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect()
     }
 }
 
@@ -49,23 +51,36 @@ fn healthcheck(config: &Config) -> ExitCode {
         Some(a) => (a, "/ping"),
         None => (config.web_listen, "/"),
     };
-    let ip = if addr.ip().is_unspecified() { std::net::IpAddr::from([127, 0, 0, 1]) } else { addr.ip() };
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
     let target = std::net::SocketAddr::new(ip, addr.port());
     let timeout = std::time::Duration::from_secs(3);
     let result = std::net::TcpStream::connect_timeout(&target, timeout).and_then(|mut s| {
         s.set_read_timeout(Some(timeout))?;
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )?;
         let mut buf = String::new();
         s.take(4096).read_to_string(&mut buf)?;
         Ok(buf)
     });
     match result {
-        Ok(resp) if resp.starts_with("HTTP/1.1 200") || (path == "/" && resp.starts_with("HTTP/1.1 ")) => {
+        Ok(resp)
+            if resp.starts_with("HTTP/1.1 200")
+                || (path == "/" && resp.starts_with("HTTP/1.1 ")) =>
+        {
             println!("healthy: {target}{path}");
             ExitCode::SUCCESS
         }
         Ok(resp) => {
-            eprintln!("unhealthy: {target}{path}: {}", resp.lines().next().unwrap_or(""));
+            eprintln!(
+                "unhealthy: {target}{path}: {}",
+                resp.lines().next().unwrap_or("")
+            );
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -77,13 +92,22 @@ fn healthcheck(config: &Config) -> ExitCode {
 
 fn serve(config: Config) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
         LogFormat::Text => builder.init(),
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("router: cannot start the runtime: {e}");

@@ -38,27 +38,62 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("router");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Requests by router and status class", requests.clone());
-        let durations = Family::<RequestLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
-        registry.register("request_duration_seconds", "Time to response headers by router and status class", durations.clone());
+        registry.register(
+            "requests",
+            "Requests by router and status class",
+            requests.clone(),
+        );
+        let durations = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Time to response headers by router and status class",
+            durations.clone(),
+        );
         let reloads = Counter::default();
-        registry.register("table_reloads", "Routing tables swapped in", reloads.clone());
+        registry.register(
+            "table_reloads",
+            "Routing tables swapped in",
+            reloads.clone(),
+        );
         let routes = Gauge::default();
         registry.register("routes", "Routes in the current table", routes.clone());
         let discovery_errors = Counter::default();
-        registry.register("discovery_errors", "Failed container listings or event streams", discovery_errors.clone());
+        registry.register(
+            "discovery_errors",
+            "Failed container listings or event streams",
+            discovery_errors.clone(),
+        );
         let open_tunnels = Gauge::default();
-        registry.register("open_tunnels", "Upgraded connections (WebSocket) open", open_tunnels.clone());
-        Metrics { registry, requests, durations, reloads, routes, discovery_errors, open_tunnels }
+        registry.register(
+            "open_tunnels",
+            "Upgraded connections (WebSocket) open",
+            open_tunnels.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            durations,
+            reloads,
+            routes,
+            discovery_errors,
+            open_tunnels,
+        }
     }
 }
 
 impl Metrics {
     /// Counts one answered request.
     pub fn observe(&self, router: &str, status: u16, took: Duration) {
-        let labels = RequestLabels { router: router.to_owned(), code: format!("{}xx", status / 100) };
+        let labels = RequestLabels {
+            router: router.to_owned(),
+            code: format!("{}xx", status / 100),
+        };
         self.requests.get_or_create(&labels).inc();
-        self.durations.get_or_create(&labels).observe(took.as_secs_f64());
+        self.durations
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
     }
 
     /// The OpenMetrics text exposition.

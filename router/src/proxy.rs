@@ -71,7 +71,10 @@ impl ProxyError {
 pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
     let mut r = Response::new(full(Bytes::from(format!("{text}\n"))));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -105,18 +108,32 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Handles one request on an entry point.
-pub async fn handle(shared: Arc<Shared>, entrypoint: &'static str, scheme: &'static str, local_port: u16, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    entrypoint: &'static str,
+    scheme: &'static str,
+    local_port: u16,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let host = request_host(&req);
     let mut log = Log::default();
-    let resp = match route_and_forward(&shared, entrypoint, scheme, local_port, peer, &host, req, &mut log).await {
+    let resp = match route_and_forward(
+        &shared, entrypoint, scheme, local_port, peer, &host, req, &mut log,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             let mut r = plain(e.status(), &e.to_string());
             if matches!(e, ProxyError::Unauthorized) {
-                r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"traefik\""));
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"traefik\""),
+                );
             }
             if let ProxyError::BadGateway(why) | ProxyError::BadRequest(why) = &e {
                 tracing::warn!(router = %log.router, backend = %log.backend, error = %why, "request failed");
@@ -154,9 +171,14 @@ fn request_host(req: &Request<Incoming>) -> String {
         .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
         .unwrap_or_default();
     let host = if raw.starts_with('[') {
-        raw.split_once(']').map_or(raw.as_str(), |(h, _)| h).trim_start_matches('[').to_owned()
+        raw.split_once(']')
+            .map_or(raw.as_str(), |(h, _)| h)
+            .trim_start_matches('[')
+            .to_owned()
     } else {
-        raw.rsplit_once(':').map_or(raw.as_str(), |(h, _)| h).to_owned()
+        raw.rsplit_once(':')
+            .map_or(raw.as_str(), |(h, _)| h)
+            .to_owned()
     };
     host.to_ascii_lowercase()
 }
@@ -188,7 +210,9 @@ async fn route_and_forward(
             headers: req.headers(),
             client_ip,
         };
-        live.table.lookup(entrypoint, &view).ok_or(ProxyError::NotFound)?
+        live.table
+            .lookup(entrypoint, &view)
+            .ok_or(ProxyError::NotFound)?
     };
     log.router = route.name.clone();
     log.service = route.service.clone();
@@ -210,11 +234,18 @@ async fn route_and_forward(
                 }
             }
             MiddlewareDef::RateLimit { average, burst } => {
-                if !shared.registry.rate_limit(name, client_ip, *average, *burst) {
+                if !shared
+                    .registry
+                    .rate_limit(name, client_ip, *average, *burst)
+                {
                     return Err(ProxyError::RateLimited);
                 }
             }
-            MiddlewareDef::RedirectScheme { scheme: to, permanent, port } => {
+            MiddlewareDef::RedirectScheme {
+                scheme: to,
+                permanent,
+                port,
+            } => {
                 if to != scheme {
                     return Ok(redirect(to, host, *port, req.uri(), *permanent));
                 }
@@ -223,7 +254,11 @@ async fn route_and_forward(
                 if let Some(p) = prefixes.iter().find(|p| path.starts_with(p.as_str())) {
                     let rest = &path[p.len()..];
                     forwarded_prefix = Some(p.clone());
-                    path = if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") };
+                    path = if rest.starts_with('/') {
+                        rest.to_owned()
+                    } else {
+                        format!("/{rest}")
+                    };
                 }
             }
             MiddlewareDef::AddPrefix(prefix) => {
@@ -240,9 +275,15 @@ async fn route_and_forward(
     }
 
     // Phase 3: pick a backend.
-    let svc = live.services.get(&route.service).ok_or(ProxyError::NoBackend)?;
+    let svc = live
+        .services
+        .get(&route.service)
+        .ok_or(ProxyError::NoBackend)?;
     let retryable = req.body().is_end_stream() && !req.headers().contains_key(header::UPGRADE);
-    let client_upgrade = req.headers().contains_key(header::UPGRADE).then(|| hyper::upgrade::on(&mut req));
+    let client_upgrade = req
+        .headers()
+        .contains_key(header::UPGRADE)
+        .then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let mut body = Some(body);
     let mut tried = None;
@@ -250,7 +291,10 @@ async fn route_and_forward(
     // Phase 4 and 5: rewrite and forward; a refused connection is retried once elsewhere when
     // the request has no body (nothing reached the backend).
     let mut resp = loop {
-        let backend = shared.registry.pick(svc, shared.config.balancer, tried).ok_or(ProxyError::NoBackend)?;
+        let backend = shared
+            .registry
+            .pick(svc, shared.config.balancer, tried)
+            .ok_or(ProxyError::NoBackend)?;
         let addr = backend.def.addr.ok_or(ProxyError::NoBackend)?;
         log.backend = addr.to_string();
         let uri = backend_uri(addr, &path, parts.uri.query())?;
@@ -261,9 +305,18 @@ async fn route_and_forward(
         *out.method_mut() = parts.method.clone();
         *out.uri_mut() = uri;
         *out.headers_mut() = forward_headers(&parts.headers, client_upgrade.is_some());
-        add_forwarded(out.headers_mut(), &parts.headers, client_ip, scheme, host, local_port, forwarded_prefix.as_deref());
+        add_forwarded(
+            out.headers_mut(),
+            &parts.headers,
+            client_ip,
+            scheme,
+            host,
+            local_port,
+            forwarded_prefix.as_deref(),
+        );
         let _inflight = InFlight::start(&backend.state);
-        match tokio::time::timeout(shared.config.response_timeout, shared.client.request(out)).await {
+        match tokio::time::timeout(shared.config.response_timeout, shared.client.request(out)).await
+        {
             Err(_) => return Err(ProxyError::GatewayTimeout),
             Ok(Ok(r)) => break r,
             Ok(Err(e)) => {
@@ -286,7 +339,9 @@ async fn route_and_forward(
     // Phase 6: answer.
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
-            return Err(ProxyError::BadGateway("the backend upgraded a request that did not ask to".into()));
+            return Err(ProxyError::BadGateway(
+                "the backend upgraded a request that did not ask to".into(),
+            ));
         };
         let backend_upgrade = hyper::upgrade::on(&mut resp);
         let metrics = shared.metrics.clone();
@@ -334,7 +389,9 @@ fn backend_uri(addr: SocketAddr, path: &str, query: Option<&str>) -> Result<Uri,
 }
 
 fn set_header(h: &mut HeaderMap, k: &str, v: &str) {
-    let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else { return };
+    let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else {
+        return;
+    };
     if v.is_empty() {
         h.remove(&name);
     } else if let Ok(value) = HeaderValue::from_str(v) {
@@ -370,8 +427,19 @@ fn forward_headers(from: &HeaderMap, upgrade: bool) -> HeaderMap {
 
 /// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them (the client's own values are not
 /// trusted: For is appended to, the others are replaced).
-fn add_forwarded(h: &mut HeaderMap, original: &HeaderMap, client: IpAddr, scheme: &str, host: &str, port: u16, prefix: Option<&str>) {
-    let xff = match original.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+fn add_forwarded(
+    h: &mut HeaderMap,
+    original: &HeaderMap,
+    client: IpAddr,
+    scheme: &str,
+    host: &str,
+    port: u16,
+    prefix: Option<&str>,
+) {
+    let xff = match original
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(prev) if !prev.is_empty() => format!("{prev}, {client}"),
         _ => client.to_string(),
     };
@@ -383,7 +451,10 @@ fn add_forwarded(h: &mut HeaderMap, original: &HeaderMap, client: IpAddr, scheme
     set(h, "x-forwarded-for", &xff);
     set(h, "x-real-ip", &client.to_string());
     set(h, "x-forwarded-proto", scheme);
-    let fwd_host = original.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or(host);
+    let fwd_host = original
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(host);
     set(h, "x-forwarded-host", fwd_host);
     set(h, "x-forwarded-port", &port.to_string());
     match prefix {
@@ -395,36 +466,64 @@ fn add_forwarded(h: &mut HeaderMap, original: &HeaderMap, client: IpAddr, scheme
 }
 
 fn basic_auth_ok(headers: &HeaderMap, users: &[(String, String)]) -> bool {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
         return false;
     };
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
         return false;
     };
-    let Ok(text) = String::from_utf8(decoded) else { return false };
-    let Some((user, pass)) = text.split_once(':') else { return false };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let Some((user, pass)) = text.split_once(':') else {
+        return false;
+    };
     users
         .iter()
         .find(|(u, _)| u == user)
         .is_some_and(|(_, hash)| crate::model::auth::verify(pass, hash))
 }
 
-fn redirect(scheme: &str, host: &str, port: Option<u16>, uri: &Uri, permanent: bool) -> Response<ProxyBody> {
+fn redirect(
+    scheme: &str,
+    host: &str,
+    port: Option<u16>,
+    uri: &Uri,
+    permanent: bool,
+) -> Response<ProxyBody> {
     let default_port = if scheme == "https" { 443 } else { 80 };
     let authority = match port {
         Some(p) if p != default_port => {
-            if host.contains(':') { format!("[{host}]:{p}") } else { format!("{host}:{p}") }
+            if host.contains(':') {
+                format!("[{host}]:{p}")
+            } else {
+                format!("{host}:{p}")
+            }
         }
         _ => {
-            if host.contains(':') { format!("[{host}]") } else { host.to_owned() }
+            if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.to_owned()
+            }
         }
     };
     let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let location = format!("{scheme}://{authority}{pq}");
-    let status = if permanent { StatusCode::PERMANENT_REDIRECT } else { StatusCode::TEMPORARY_REDIRECT };
+    let status = if permanent {
+        StatusCode::PERMANENT_REDIRECT
+    } else {
+        StatusCode::TEMPORARY_REDIRECT
+    };
     let mut r = plain(status, status.canonical_reason().unwrap_or("Redirect"));
     if let Ok(v) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, v);

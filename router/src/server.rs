@@ -39,7 +39,8 @@ pub struct Shared {
     /// Set once the first table from Docker is in service.
     pub synced: std::sync::atomic::AtomicBool,
     /// Active health check tasks by (service, backend address).
-    pub health_tasks: std::sync::Mutex<std::collections::HashMap<(String, SocketAddr), tokio::task::AbortHandle>>,
+    pub health_tasks:
+        std::sync::Mutex<std::collections::HashMap<(String, SocketAddr), tokio::task::AbortHandle>>,
 }
 
 impl Shared {
@@ -67,7 +68,12 @@ impl Shared {
 }
 
 /// Serves one entry point until `shutdown` completes, then drains.
-pub async fn run(listener: TcpListener, entrypoint: &'static str, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listener: TcpListener,
+    entrypoint: &'static str,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()>,
+) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let accept = {
@@ -88,7 +94,14 @@ pub async fn run(listener: TcpListener, entrypoint: &'static str, shared: Arc<Sh
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, peer, entrypoint, port, shared.clone(), stop_rx.clone()));
+                tokio::spawn(serve_connection(
+                    stream,
+                    peer,
+                    entrypoint,
+                    port,
+                    shared.clone(),
+                    stop_rx.clone(),
+                ));
             }
         }
     };
@@ -100,11 +113,22 @@ pub async fn run(listener: TcpListener, entrypoint: &'static str, shared: Arc<Sh
     let _ = tokio::time::timeout(GRACE, stop_tx.closed()).await;
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, entrypoint: &'static str, port: u16, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    entrypoint: &'static str,
+    port: u16,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
     let svc_shared = shared.clone();
     let svc = service_fn(move |req| {
         let shared = svc_shared.clone();
-        async move { Ok::<_, std::convert::Infallible>(proxy::handle(shared, entrypoint, "http", port, peer, req).await) }
+        async move {
+            Ok::<_, std::convert::Infallible>(
+                proxy::handle(shared, entrypoint, "http", port, peer, req).await,
+            )
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -66,11 +66,18 @@ fn container() -> impl Strategy<Value = ContainerInfo> {
             id: format!("{name}-id"),
             name,
             labels,
-            state: if running { RunState::Running } else { RunState::Stopped },
+            state: if running {
+                RunState::Running
+            } else {
+                RunState::Stopped
+            },
             health: Health::None,
-            networks: [("net".to_owned(), Some(format!("172.18.0.{}", ip + 2).parse().unwrap()))]
-                .into_iter()
-                .collect(),
+            networks: [(
+                "net".to_owned(),
+                Some(format!("172.18.0.{}", ip + 2).parse().unwrap()),
+            )]
+            .into_iter()
+            .collect(),
             network_mode: "bridge".into(),
             exposed_ports: [8080].into_iter().collect(),
         })

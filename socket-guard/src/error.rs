@@ -29,6 +29,9 @@ pub enum GuardError {
     /// Reading the body failed.
     #[error("the request body could not be read: {0}")]
     BodyRead(hyper::Error),
+    /// The body's framing was refused (see [`crate::framing`]).
+    #[error("malformed request framing: {0}")]
+    Framing(crate::framing::FramingError),
     /// The body did not arrive in time.
     #[error("the request body did not arrive in time")]
     BodyTimeout,
@@ -54,6 +57,7 @@ impl GuardError {
             GuardError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GuardError::BodyNotEmpty => StatusCode::BAD_REQUEST,
             GuardError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            GuardError::Framing(_) => StatusCode::BAD_REQUEST,
             GuardError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GuardError::Upstream(_) => StatusCode::BAD_GATEWAY,
             GuardError::UnexpectedUpgrade => StatusCode::BAD_GATEWAY,
@@ -71,6 +75,7 @@ impl GuardError {
             | GuardError::BodyTooLarge(_)
             | GuardError::BodyNotEmpty
             | GuardError::BodyRead(_)
+            | GuardError::Framing(_)
             | GuardError::BodyTimeout => "invalid",
             GuardError::Upstream(_) | GuardError::UnexpectedUpgrade | GuardError::Internal(_) => {
                 "error"
@@ -89,6 +94,7 @@ impl GuardError {
                 }
                 None => format!("socket-guard: {method} {path} is not allowed: {d}"),
             },
+            GuardError::Framing(e) => format!("socket-guard: malformed request framing: {e}"),
             other => format!("socket-guard: {method} {path}: {other}"),
         }
     }

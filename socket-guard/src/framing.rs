@@ -10,8 +10,13 @@
 //! for an upgrade it stops, because what follows is either a tunnel (after the daemon's 101) or
 //! nothing (the guard closes the connection when an upgrade is refused).
 //!
-//! [`Checked`] wraps a connection's read side: on a violation it writes a 400 with a JSON
-//! message itself and fails the read, so hyper drops the connection.
+//! [`Checked`] wraps a connection's read side and hands hyper only validated bytes: a request
+//! head reaches hyper once it is complete and valid, body bytes as they come. When a head is
+//! refused, hyper gets a synthetic `Connection: close` request in its place; the service knows
+//! it by its position on the connection ([`ConnState`]) and answers it with the 400. So the
+//! refusal is written in order, after the responses to every request before it, and the
+//! connection closes. A violation inside a body (a bad chunk) fails the read instead: that
+//! request is already in hyper's hands and the connection is dropped.
 
 use std::io;
 use std::pin::Pin;
@@ -65,6 +70,7 @@ pub struct FramingCheck {
     state: State,
     line: Vec<u8>,
     head: Vec<u8>,
+    heads: u64,
 }
 
 impl Default for FramingCheck {
@@ -73,18 +79,46 @@ impl Default for FramingCheck {
             state: State::Head,
             line: Vec::new(),
             head: Vec::new(),
+            heads: 0,
         }
     }
+}
+
+/// A refused stream: the error, and whether it was in a request head (then the request has
+/// not reached hyper and can be answered in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Violation {
+    /// What is wrong.
+    pub error: FramingError,
+    /// Whether it was found in a request head.
+    pub in_head: bool,
 }
 
 // === impl FramingCheck ===
 
 impl FramingCheck {
-    /// Checks the next bytes of the stream.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), FramingError> {
+    /// How many request heads were complete and valid so far.
+    pub fn heads(&self) -> u64 {
+        self.heads
+    }
+
+    /// Checks the next bytes of the stream; appends to `out` the bytes that may go on (body
+    /// bytes at once, a head only when it is complete and valid).
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
+        // Head errors leave the state at `Head` (it only moves on a valid head).
+        self.feed_inner(bytes, out).map_err(|error| Violation {
+            error,
+            in_head: self.state == State::Head,
+        })
+    }
+
+    fn feed_inner(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) -> Result<(), FramingError> {
         while !bytes.is_empty() {
             match self.state {
-                State::Passthrough => return Ok(()),
+                State::Passthrough => {
+                    out.extend_from_slice(bytes);
+                    return Ok(());
+                }
                 State::Head => {
                     let b = bytes[0];
                     bytes = &bytes[1..];
@@ -98,13 +132,16 @@ impl FramingCheck {
                             return Err(FramingError::BareLf);
                         }
                         if self.head.ends_with(b"\r\n\r\n") {
-                            let head = std::mem::take(&mut self.head);
-                            self.state = parse_head(&head)?;
+                            let next = parse_head(&self.head)?;
+                            out.append(&mut self.head);
+                            self.heads += 1;
+                            self.state = next;
                         }
                     }
                 }
                 State::Body(remaining) => {
                     let take = remaining.min(bytes.len() as u64);
+                    out.extend_from_slice(&bytes[..take as usize]);
                     bytes = &bytes[take as usize..];
                     self.state = match remaining - take {
                         0 => State::Head,
@@ -112,10 +149,11 @@ impl FramingCheck {
                     };
                 }
                 State::ChunkSize | State::Trailers => {
+                    // Chunk-size and trailer lines, like heads, go on only once validated.
                     let b = bytes[0];
                     bytes = &bytes[1..];
                     if let Some(line) = self.take_line(b)? {
-                        self.state = if self.state == State::Trailers {
+                        let next = if self.state == State::Trailers {
                             if line.is_empty() {
                                 State::Head
                             } else if line.contains(&b':') && !matches!(line[0], b' ' | b'\t') {
@@ -129,10 +167,14 @@ impl FramingCheck {
                                 n => State::ChunkData(n),
                             }
                         };
+                        out.extend_from_slice(&line);
+                        out.extend_from_slice(b"\r\n");
+                        self.state = next;
                     }
                 }
                 State::ChunkData(remaining) => {
                     let take = remaining.min(bytes.len() as u64);
+                    out.extend_from_slice(&bytes[..take as usize]);
                     bytes = &bytes[take as usize..];
                     self.state = match remaining - take {
                         0 => State::ChunkDataEnd { cr: false },
@@ -142,6 +184,7 @@ impl FramingCheck {
                 State::ChunkDataEnd { cr } => {
                     let b = bytes[0];
                     bytes = &bytes[1..];
+                    out.push(b);
                     self.state = match (cr, b) {
                         (false, b'\r') => State::ChunkDataEnd { cr: true },
                         (true, b'\n') => State::ChunkSize,
@@ -236,16 +279,30 @@ fn parse_head(head: &[u8]) -> Result<State, FramingError> {
     }
 }
 
-/// The 400 written by [`Checked`] when framing is refused.
-pub fn refusal(err: FramingError) -> Vec<u8> {
-    let body =
-        serde_json::json!({ "message": format!("socket-guard: malformed request framing: {err}") })
-            .to_string();
-    format!(
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+/// The request hyper gets in place of a refused one. Only its position on the connection
+/// marks it (see [`ConnState`]), so a client sending the same bytes gains nothing.
+const STAND_IN: &[u8] = b"GET /_ping HTTP/1.1\r\nHost: socket-guard\r\nConnection: close\r\n\r\n";
+
+/// Per-connection state shared by [`Checked`] and the service.
+#[derive(Debug, Default)]
+pub struct ConnState {
+    requests: std::sync::atomic::AtomicU64,
+    refused: std::sync::OnceLock<(u64, FramingError)>,
+}
+
+impl ConnState {
+    /// Called by the service for each request it receives: `Some(err)` when this request is
+    /// the stand-in for a refused one, which must be answered 400 with the connection closed.
+    pub fn next_request(&self) -> Option<FramingError> {
+        let n = self
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        match self.refused.get() {
+            Some((at, err)) if *at == n => Some(*err),
+            _ => None,
+        }
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -254,18 +311,37 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: S,
         check: FramingCheck,
-        failed: Option<FramingError>,
+        ready: Vec<u8>,
+        done: Done,
+        conn: std::sync::Arc<ConnState>,
         on_fail: Option<Box<dyn FnOnce(FramingError) + Send>>,
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    No,
+    /// A stand-in was queued: after it, nothing more is read. (Not an end of stream: hyper
+    /// takes an EOF under a request in flight as an abort and would drop the answer. Its
+    /// `Connection: close` makes hyper stop reading and close after answering.)
+    StandIn,
+    /// A body was refused: fail every read.
+    Failed(FramingError),
+}
+
 impl<S> Checked<S> {
-    /// Wraps a stream; `on_fail` is told about refusals (for the audit log and metrics).
-    pub fn new(inner: S, on_fail: impl FnOnce(FramingError) + Send + 'static) -> Self {
+    /// Wraps a stream; `on_fail` is told about a refusal (for the log and metrics).
+    pub fn new(
+        inner: S,
+        conn: std::sync::Arc<ConnState>,
+        on_fail: impl FnOnce(FramingError) + Send + 'static,
+    ) -> Self {
         Checked {
             inner,
             check: FramingCheck::default(),
-            failed: None,
+            ready: Vec::new(),
+            done: Done::No,
+            conn,
             on_fail: Some(Box::new(on_fail)),
         }
     }
@@ -278,25 +354,41 @@ impl<S: AsyncRead + AsyncWrite> AsyncRead for Checked<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let mut this = self.project();
-        if let Some(err) = this.failed {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, *err)));
-        }
-        let before = buf.filled().len();
-        let res = this.inner.as_mut().poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = res {
-            if let Err(err) = this.check.feed(&buf.filled()[before..]) {
-                buf.set_filled(before);
-                *this.failed = Some(err);
-                if let Some(f) = this.on_fail.take() {
-                    f(err);
+        loop {
+            if !this.ready.is_empty() {
+                let n = this.ready.len().min(buf.remaining());
+                buf.put_slice(&this.ready[..n]);
+                this.ready.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            match *this.done {
+                Done::No => {}
+                Done::StandIn => return Poll::Pending,
+                Done::Failed(err) => {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, err)))
                 }
-                // Best effort: a fresh socket buffer takes a few hundred bytes at once.
-                let _ = this.inner.as_mut().poll_write(cx, &refusal(err));
-                let _ = this.inner.as_mut().poll_shutdown(cx);
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, err)));
+            }
+            let mut raw = [0u8; 16 * 1024];
+            let mut rb = ReadBuf::new(&mut raw);
+            match this.inner.as_mut().poll_read(cx, &mut rb) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => {}
+            }
+            if let Err(v) = this.check.feed(rb.filled(), this.ready) {
+                if let Some(f) = this.on_fail.take() {
+                    f(v.error);
+                }
+                if v.in_head {
+                    let _ = this.conn.refused.set((this.check.heads() + 1, v.error));
+                    this.ready.extend_from_slice(STAND_IN);
+                    *this.done = Done::StandIn;
+                } else {
+                    *this.done = Done::Failed(v.error);
+                }
             }
         }
-        res
     }
 }
 
@@ -331,14 +423,24 @@ mod tests {
     use super::*;
 
     fn check(bytes: &[u8]) -> Result<(), FramingError> {
-        FramingCheck::default().feed(bytes)
+        let mut out = Vec::new();
+        let r = FramingCheck::default()
+            .feed(bytes, &mut out)
+            .map_err(|v| v.error);
+        if r.is_ok() {
+            assert_eq!(out, bytes, "everything valid is passed on");
+        }
+        r
     }
 
     fn check_split(bytes: &[u8]) -> Result<(), FramingError> {
         let mut c = FramingCheck::default();
+        let mut out = Vec::new();
         for b in bytes {
-            c.feed(std::slice::from_ref(b))?;
+            c.feed(std::slice::from_ref(b), &mut out)
+                .map_err(|v| v.error)?;
         }
+        assert_eq!(out, bytes);
         Ok(())
     }
 
@@ -392,6 +494,36 @@ mod tests {
     fn stops_after_an_upgrade_request() {
         let req = b"POST /exec/x/start HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n{}\nraw\nbytes";
         assert_eq!(check(req), Ok(()));
+    }
+
+    #[test]
+    fn heads_are_withheld_until_complete_and_valid() {
+        let mut c = FramingCheck::default();
+        let mut out = Vec::new();
+        c.feed(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nHo", &mut out)
+            .unwrap();
+        assert_eq!(out, b"GET /a HTTP/1.1\r\n\r\n");
+        assert_eq!(c.heads(), 1);
+        let v = c.feed(b"st: x\n\r\n", &mut out).unwrap_err();
+        assert_eq!(
+            v,
+            Violation {
+                error: FramingError::BareLf,
+                in_head: true
+            }
+        );
+        assert_eq!(
+            out, b"GET /a HTTP/1.1\r\n\r\n",
+            "nothing of the refused head is passed on"
+        );
+        let mut c = FramingCheck::default();
+        let v = c
+            .feed(
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                &mut Vec::new(),
+            )
+            .unwrap_err();
+        assert!(!v.in_head);
     }
 
     #[test]

@@ -113,9 +113,35 @@ pub async fn handle(
                 state.metrics.upstream_errors.inc();
             }
             let path = target.path().to_owned();
-            refuse(audit, e, &path, head, wants_upgrade)
+            let close = wants_upgrade || matches!(e, GuardError::Framing(_));
+            refuse(audit, e, &path, head, close)
         }
     }
+}
+
+/// The answer to a request whose framing was refused below hyper (see [`crate::framing`]):
+/// 400 with the reason, and the connection closes.
+pub fn framing_refusal(
+    state: &State,
+    client: Arc<str>,
+    err: crate::framing::FramingError,
+) -> Response<Audited> {
+    let audit = Audit {
+        client,
+        method: "-".into(),
+        path: "-".into(),
+        endpoint: "-",
+        decision: "invalid",
+        reason: format!("malformed request framing: {err}"),
+        section: "none",
+        status: 400,
+        start: Instant::now(),
+        stream: false,
+        metrics: state.metrics.clone(),
+    };
+    let message = format!("socket-guard: malformed request framing: {err}");
+    let (parts, body) = json_error(StatusCode::BAD_REQUEST, &message, false, true).into_parts();
+    Response::from_parts(parts, Audited::new(body, audit))
 }
 
 /// Answers an error in the client's terms.
@@ -245,10 +271,26 @@ async fn read_body(body: Incoming, max: usize) -> Result<Bytes, GuardError> {
     match collected {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => match e.downcast::<hyper::Error>() {
-            Ok(h) => Err(GuardError::BodyRead(*h)),
+            Ok(h) => Err(framing_cause(&h).map_or(GuardError::BodyRead(*h), GuardError::Framing)),
             Err(_) => Err(GuardError::BodyTooLarge(max)),
         },
     }
+}
+
+/// The framing refusal behind a body read error, if that is what it was.
+fn framing_cause(e: &hyper::Error) -> Option<crate::framing::FramingError> {
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        // io::Error::source skips its own payload, so look inside it.
+        let payload = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+        if let Some(f) = payload.and_then(|p| p.downcast_ref::<crate::framing::FramingError>()) {
+            return Some(*f);
+        }
+        src = s.source();
+    }
+    None
 }
 
 /// The client's headers minus hop-by-hop ones; with `Connection: Upgrade` and the client's

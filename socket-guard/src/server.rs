@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::framing::{self, Checked, FramingError};
+use crate::framing::{self, Checked, ConnState, FramingError};
 use crate::metrics::Metrics;
 use crate::upstream::{self, DockerClient};
 
@@ -153,15 +153,26 @@ async fn serve_connection<S>(
 {
     let metrics = state.metrics.clone();
     let peer = client.clone();
-    let io = TokioIo::new(Checked::new(stream, move |err: FramingError| {
-        metrics.framing_errors.inc();
-        tracing::warn!(target: "audit", client = %peer, decision = "invalid", reason = %err, status = 400, "malformed request framing");
-    }));
+    let conn_state = Arc::new(ConnState::default());
+    let io = TokioIo::new(Checked::new(
+        stream,
+        conn_state.clone(),
+        move |err: FramingError| {
+            metrics.framing_errors.inc();
+            tracing::warn!(target: "audit", client = %peer, decision = "invalid", reason = %err, status = 400, "malformed request framing");
+        },
+    ));
     let svc_state = state.clone();
     let service = service_fn(move |req| {
         let state = svc_state.clone();
         let client = client.clone();
-        async move { Ok::<_, std::convert::Infallible>(crate::proxy::handle(state, client, req).await) }
+        let refused = conn_state.next_request();
+        async move {
+            Ok::<_, std::convert::Infallible>(match refused {
+                Some(err) => crate::proxy::framing_refusal(&state, client, err),
+                None => crate::proxy::handle(state, client, req).await,
+            })
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -8,7 +8,8 @@ use sha1::Sha1;
 
 /// Whether `hash` is in a format [`verify`] understands.
 pub fn is_supported_hash(hash: &str) -> bool {
-    (hash.starts_with("$2y$") || hash.starts_with("$2b$") || hash.starts_with("$2a$")) && hash.len() == 60
+    (hash.starts_with("$2y$") || hash.starts_with("$2b$") || hash.starts_with("$2a$"))
+        && hash.len() == 60
         || hash.starts_with("$apr1$") && hash[6..].contains('$')
         || hash.starts_with("{SHA}") && hash.len() == 33
 }
@@ -20,7 +21,10 @@ pub fn verify(password: &str, hash: &str) -> bool {
     }
     if let Some(rest) = hash.strip_prefix("$apr1$") {
         let salt = rest.split('$').next().unwrap_or("");
-        return constant_time_eq(apr1(password.as_bytes(), salt.as_bytes()).as_bytes(), hash.as_bytes());
+        return constant_time_eq(
+            apr1(password.as_bytes(), salt.as_bytes()).as_bytes(),
+            hash.as_bytes(),
+        );
     }
     if let Some(b64) = hash.strip_prefix("{SHA}") {
         let digest = Sha1::digest(password.as_bytes());

@@ -142,12 +142,20 @@ pub fn parse(prefix: &str, labels: &BTreeMap<String, String>) -> LabelSet {
         match kw.as_slice() {
             ["enable"] => match parse_bool(value) {
                 Some(b) => set.enable = Some(b),
-                None => set.error(Owner::Container, key, format!("expected true or false, got {value:?}")),
+                None => set.error(
+                    Owner::Container,
+                    key,
+                    format!("expected true or false, got {value:?}"),
+                ),
             },
             ["docker", "network"] => set.network = Some(value.trim().to_owned()),
             ["docker", "lbswarm"] => match parse_bool(value) {
                 Some(b) => set.lbswarm = Some(b),
-                None => set.error(Owner::Container, key, format!("expected true or false, got {value:?}")),
+                None => set.error(
+                    Owner::Container,
+                    key,
+                    format!("expected true or false, got {value:?}"),
+                ),
             },
             ["http", "routers", _, field @ ..] => {
                 let name = parts[2].to_owned();
@@ -166,7 +174,10 @@ pub fn parse(prefix: &str, labels: &BTreeMap<String, String>) -> LabelSet {
                 };
                 // Header names keep their case for the custom header maps.
                 let original_tail = parts[4..].join(".");
-                entry.insert(field_key, (key.clone(), format!("{original_tail}\u{0}{value}")));
+                entry.insert(
+                    field_key,
+                    (key.clone(), format!("{original_tail}\u{0}{value}")),
+                );
             }
             _ => set.unsupported.push(key.clone()),
         }
@@ -207,7 +218,11 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 }
 
 fn list(v: &str) -> Vec<String> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn router_label(set: &mut LabelSet, key: &str, name: String, field: &[&str], value: &str) {
@@ -254,18 +269,30 @@ fn service_label(set: &mut LabelSet, key: &str, name: String, field: &[&str], va
         },
         ["server", "scheme"] => match value.trim() {
             "http" => s.scheme = Some("http".into()),
-            other => set.error(owner, key, format!("scheme {other:?} is not supported (http only)")),
+            other => set.error(
+                owner,
+                key,
+                format!("scheme {other:?} is not supported (http only)"),
+            ),
         },
         ["healthcheck", "path"] => {
             if value.starts_with('/') {
                 s.health_path = Some(value.to_owned());
             } else {
-                set.error(owner, key, format!("expected a path starting with '/', got {value:?}"));
+                set.error(
+                    owner,
+                    key,
+                    format!("expected a path starting with '/', got {value:?}"),
+                );
             }
         }
         ["healthcheck", "interval"] => match parse_duration(value) {
             Some(d) if d >= Duration::from_millis(100) => s.health_interval = Some(d),
-            _ => set.error(owner, key, format!("expected a duration such as 10s or 500ms (at least 100ms), got {value:?}")),
+            _ => set.error(
+                owner,
+                key,
+                format!("expected a duration such as 10s or 500ms (at least 100ms), got {value:?}"),
+            ),
         },
         _ => set.unsupported.push(key.to_owned()),
     }
@@ -286,7 +313,9 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
         let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
         let (num, tail) = rest.split_at(digits);
         let n: f64 = num.parse().ok()?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
         let (unit, next) = tail.split_at(unit_len);
         let secs = match unit {
             "ms" => n / 1000.0,
@@ -303,20 +332,50 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
 
 /// Builds one middleware from its fields (`kind.field` -> (label, "tail\0value")).
 /// `Ok(None)`: a middleware kind the router does not support.
-fn middleware(fields: &BTreeMap<String, (String, String)>) -> Result<Option<MiddlewareDef>, (String, String)> {
-    let kinds: std::collections::BTreeSet<&str> = fields.keys().map(|k| k.split('.').next().unwrap_or("")).collect();
+fn middleware(
+    fields: &BTreeMap<String, (String, String)>,
+) -> Result<Option<MiddlewareDef>, (String, String)> {
+    let kinds: std::collections::BTreeSet<&str> = fields
+        .keys()
+        .map(|k| k.split('.').next().unwrap_or(""))
+        .collect();
     if kinds.len() != 1 {
-        let label = fields.values().next().map(|(l, _)| l.clone()).unwrap_or_default();
-        return Err((label, format!("a middleware has exactly one type, found {}", kinds.into_iter().collect::<Vec<_>>().join(", "))));
+        let label = fields
+            .values()
+            .next()
+            .map(|(l, _)| l.clone())
+            .unwrap_or_default();
+        return Err((
+            label,
+            format!(
+                "a middleware has exactly one type, found {}",
+                kinds.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ));
     }
-    let value = |k: &str| fields.get(k).map(|(l, v)| (l.clone(), v.split_once('\u{0}').map_or("", |(_, v)| v).to_owned()));
-    let first_label = fields.values().next().map(|(l, _)| l.clone()).unwrap_or_default();
+    let value = |k: &str| {
+        fields.get(k).map(|(l, v)| {
+            (
+                l.clone(),
+                v.split_once('\u{0}').map_or("", |(_, v)| v).to_owned(),
+            )
+        })
+    };
+    let first_label = fields
+        .values()
+        .next()
+        .map(|(l, _)| l.clone())
+        .unwrap_or_default();
     let bad = |label: String, msg: String| Err((label, msg));
     let kind = kinds.into_iter().next().unwrap_or("");
     let known: &[&str] = match kind {
         "stripprefix" => &["stripprefix.prefixes", "stripprefix.forceslash"],
         "addprefix" => &["addprefix.prefix"],
-        "redirectscheme" => &["redirectscheme.scheme", "redirectscheme.permanent", "redirectscheme.port"],
+        "redirectscheme" => &[
+            "redirectscheme.scheme",
+            "redirectscheme.permanent",
+            "redirectscheme.port",
+        ],
         "basicauth" => &["basicauth.users", "basicauth.realm"],
         "ipallowlist" | "ipwhitelist" => &["ipallowlist.sourcerange", "ipwhitelist.sourcerange"],
         "ratelimit" => &["ratelimit.average", "ratelimit.burst", "ratelimit.period"],
@@ -326,51 +385,77 @@ fn middleware(fields: &BTreeMap<String, (String, String)>) -> Result<Option<Midd
     };
     for (k, (label, _)) in fields {
         let header_field = kind == "headers"
-            && (k.starts_with("headers.customrequestheaders.") || k.starts_with("headers.customresponseheaders."));
+            && (k.starts_with("headers.customrequestheaders.")
+                || k.starts_with("headers.customresponseheaders."));
         if !known.contains(&k.as_str()) && !header_field {
             return bad(label.clone(), format!("{k} is not supported"));
         }
     }
     let def = match kind {
         "stripprefix" => {
-            let (label, v) = value("stripprefix.prefixes").ok_or((first_label, "stripprefix needs prefixes".to_owned()))?;
+            let (label, v) = value("stripprefix.prefixes")
+                .ok_or((first_label, "stripprefix needs prefixes".to_owned()))?;
             let prefixes = list(&v);
             if prefixes.is_empty() || prefixes.iter().any(|p| !p.starts_with('/')) {
-                return bad(label, format!("expected prefixes starting with '/', got {v:?}"));
+                return bad(
+                    label,
+                    format!("expected prefixes starting with '/', got {v:?}"),
+                );
             }
             MiddlewareDef::StripPrefix(prefixes)
         }
         "addprefix" => {
-            let (label, v) = value("addprefix.prefix").ok_or((first_label, "addprefix needs a prefix".to_owned()))?;
+            let (label, v) = value("addprefix.prefix")
+                .ok_or((first_label, "addprefix needs a prefix".to_owned()))?;
             if !v.starts_with('/') {
-                return bad(label, format!("expected a prefix starting with '/', got {v:?}"));
+                return bad(
+                    label,
+                    format!("expected a prefix starting with '/', got {v:?}"),
+                );
             }
             MiddlewareDef::AddPrefix(v)
         }
         "redirectscheme" => {
-            let (label, scheme) = value("redirectscheme.scheme").ok_or((first_label, "redirectscheme needs a scheme".to_owned()))?;
+            let (label, scheme) = value("redirectscheme.scheme")
+                .ok_or((first_label, "redirectscheme needs a scheme".to_owned()))?;
             if scheme != "https" && scheme != "http" {
                 return bad(label, format!("expected http or https, got {scheme:?}"));
             }
             let permanent = match value("redirectscheme.permanent") {
                 None => false,
-                Some((l, v)) => parse_bool(&v).ok_or((l, format!("expected true or false, got {v:?}")))?,
+                Some((l, v)) => {
+                    parse_bool(&v).ok_or((l, format!("expected true or false, got {v:?}")))?
+                }
             };
             let port = match value("redirectscheme.port") {
                 None => None,
-                Some((l, v)) => Some(v.trim().parse::<u16>().map_err(|_| (l, format!("expected a port, got {v:?}")))?),
+                Some((l, v)) => Some(
+                    v.trim()
+                        .parse::<u16>()
+                        .map_err(|_| (l, format!("expected a port, got {v:?}")))?,
+                ),
             };
-            MiddlewareDef::RedirectScheme { scheme, permanent, port }
+            MiddlewareDef::RedirectScheme {
+                scheme,
+                permanent,
+                port,
+            }
         }
         "basicauth" => {
-            let (label, v) = value("basicauth.users").ok_or((first_label, "basicauth needs users".to_owned()))?;
+            let (label, v) = value("basicauth.users")
+                .ok_or((first_label, "basicauth needs users".to_owned()))?;
             let mut users = Vec::new();
             for entry in list(&v) {
                 let Some((user, hash)) = entry.split_once(':') else {
                     return bad(label, "expected user:hash entries".into());
                 };
                 if !crate::model::auth::is_supported_hash(hash) {
-                    return bad(label, format!("user {user:?}: unsupported hash (use bcrypt $2y$, $apr1$ or {{SHA}})"));
+                    return bad(
+                        label,
+                        format!(
+                            "user {user:?}: unsupported hash (use bcrypt $2y$, $apr1$ or {{SHA}})"
+                        ),
+                    );
                 }
                 users.push((user.to_owned(), hash.to_owned()));
             }
@@ -380,7 +465,8 @@ fn middleware(fields: &BTreeMap<String, (String, String)>) -> Result<Option<Midd
             MiddlewareDef::BasicAuth(users)
         }
         "ipallowlist" | "ipwhitelist" => {
-            let (label, v) = value(&format!("{kind}.sourcerange")).ok_or((first_label, "ipallowlist needs sourcerange".to_owned()))?;
+            let (label, v) = value(&format!("{kind}.sourcerange"))
+                .ok_or((first_label, "ipallowlist needs sourcerange".to_owned()))?;
             let mut nets = Vec::new();
             for item in list(&v) {
                 let net = item
@@ -398,7 +484,11 @@ fn middleware(fields: &BTreeMap<String, (String, String)>) -> Result<Option<Midd
             let num = |k: &str| -> Result<Option<u64>, (String, String)> {
                 match value(k) {
                     None => Ok(None),
-                    Some((l, v)) => v.trim().parse::<u64>().map(Some).map_err(|_| (l, format!("expected a whole number, got {v:?}"))),
+                    Some((l, v)) => v
+                        .trim()
+                        .parse::<u64>()
+                        .map(Some)
+                        .map_err(|_| (l, format!("expected a whole number, got {v:?}"))),
                 }
             };
             if let Some((l, p)) = value("ratelimit.period") {
@@ -414,7 +504,8 @@ fn middleware(fields: &BTreeMap<String, (String, String)>) -> Result<Option<Midd
             MiddlewareDef::RateLimit { average, burst }
         }
         "compress" => {
-            let (label, v) = value("compress").ok_or((first_label, "compress needs a value".to_owned()))?;
+            let (label, v) =
+                value("compress").ok_or((first_label, "compress needs a value".to_owned()))?;
             match parse_bool(&v) {
                 Some(true) => MiddlewareDef::Compress,
                 _ => return bad(label, format!("expected true, got {v:?}")),
@@ -449,7 +540,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -463,11 +557,26 @@ mod tests {
                 ("traefik.http.routers.web.middlewares", "strip@docker,auth"),
                 ("traefik.http.routers.web.priority", "10"),
                 ("traefik.http.services.app.loadBalancer.server.port", "8080"),
-                ("traefik.http.services.app.loadbalancer.healthcheck.path", "/health"),
-                ("traefik.http.services.app.loadbalancer.healthcheck.interval", "2s"),
-                ("traefik.http.middlewares.strip.stripprefix.prefixes", "/api,/v1"),
-                ("traefik.http.middlewares.auth.basicauth.users", "u:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M="),
-                ("traefik.http.middlewares.hdr.headers.customRequestHeaders.X-Test", "1"),
+                (
+                    "traefik.http.services.app.loadbalancer.healthcheck.path",
+                    "/health",
+                ),
+                (
+                    "traefik.http.services.app.loadbalancer.healthcheck.interval",
+                    "2s",
+                ),
+                (
+                    "traefik.http.middlewares.strip.stripprefix.prefixes",
+                    "/api,/v1",
+                ),
+                (
+                    "traefik.http.middlewares.auth.basicauth.users",
+                    "u:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=",
+                ),
+                (
+                    "traefik.http.middlewares.hdr.headers.customRequestHeaders.X-Test",
+                    "1",
+                ),
                 ("traefik.tcp.routers.x.rule", "HostSNI(`*`)"),
                 ("other.label", "x"),
             ]),
@@ -477,13 +586,25 @@ mod tests {
         assert_eq!(r.entrypoints, Some(vec!["web".into(), "websecure".into()]));
         assert_eq!(r.middlewares, vec!["strip".to_string(), "auth".to_string()]);
         assert_eq!(set.services["app"].port, Some(8080));
-        assert_eq!(set.services["app"].health_interval, Some(Duration::from_secs(2)));
-        assert_eq!(set.middlewares["strip"], MiddlewareDef::StripPrefix(vec!["/api".into(), "/v1".into()]));
+        assert_eq!(
+            set.services["app"].health_interval,
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            set.middlewares["strip"],
+            MiddlewareDef::StripPrefix(vec!["/api".into(), "/v1".into()])
+        );
         assert_eq!(
             set.middlewares["hdr"],
-            MiddlewareDef::Headers { request: vec![("X-Test".into(), "1".into())], response: vec![] }
+            MiddlewareDef::Headers {
+                request: vec![("X-Test".into(), "1".into())],
+                response: vec![]
+            }
         );
-        assert_eq!(set.unsupported, vec!["traefik.tcp.routers.x.rule".to_string()]);
+        assert_eq!(
+            set.unsupported,
+            vec!["traefik.tcp.routers.x.rule".to_string()]
+        );
         assert!(set.errors.is_empty(), "{:?}", set.errors);
     }
 
@@ -495,7 +616,10 @@ mod tests {
                 ("traefik.enable", "yes please"),
                 ("traefik.http.routers.r.priority", "high"),
                 ("traefik.http.services.s.loadbalancer.server.port", "99999"),
-                ("traefik.http.middlewares.m.ipallowlist.sourcerange", "10.0.0.0/8, nope"),
+                (
+                    "traefik.http.middlewares.m.ipallowlist.sourcerange",
+                    "10.0.0.0/8, nope",
+                ),
                 ("traefik.http.middlewares.a.basicauth.users", "u:plaintext"),
                 ("traefik.http.middlewares.x.ratelimit.average", "0"),
             ]),
@@ -511,8 +635,14 @@ mod tests {
 
     #[test]
     fn unsupported_middlewares_are_reported() {
-        let set = parse("traefik", &labels(&[("traefik.http.middlewares.c.circuitbreaker.expression", "x")]));
-        assert_eq!(set.unsupported, vec!["traefik.http.middlewares.c.circuitbreaker.expression".to_string()]);
+        let set = parse(
+            "traefik",
+            &labels(&[("traefik.http.middlewares.c.circuitbreaker.expression", "x")]),
+        );
+        assert_eq!(
+            set.unsupported,
+            vec!["traefik.http.middlewares.c.circuitbreaker.expression".to_string()]
+        );
         assert!(set.middlewares.is_empty());
     }
 

@@ -135,7 +135,11 @@ impl Rule {
             return Err(err(0, "rule too long"));
         }
         let tokens = lex(input).map_err(|(at, r)| err(at, &r))?;
-        let mut p = Parser { tokens, pos: 0, depth: 0 };
+        let mut p = Parser {
+            tokens,
+            pos: 0,
+            depth: 0,
+        };
         let rule = p.or().map_err(|(at, r)| err(at, &r))?;
         if let Some((at, t)) = p.tokens.get(p.pos) {
             return Err(err(*at, &format!("unexpected {t}")));
@@ -184,13 +188,19 @@ impl Matcher {
             Matcher::PathPrefix(p) => req.path.starts_with(p.as_str()),
             Matcher::PathRegexp(re) => re.is_match(req.path),
             Matcher::Method(m) => req.method.eq_ignore_ascii_case(m),
-            Matcher::Header(k, v) => req.headers.get_all(k.as_str()).iter().any(|h| h.as_bytes() == v.as_bytes()),
+            Matcher::Header(k, v) => req
+                .headers
+                .get_all(k.as_str())
+                .iter()
+                .any(|h| h.as_bytes() == v.as_bytes()),
             Matcher::HeaderRegexp(k, re) => req
                 .headers
                 .get_all(k.as_str())
                 .iter()
                 .any(|h| h.to_str().is_ok_and(|s| re.is_match(s))),
-            Matcher::Query(k, v) => query_values(req.query, k).any(|qv| v.as_ref().is_none_or(|want| qv == *want)),
+            Matcher::Query(k, v) => {
+                query_values(req.query, k).any(|qv| v.as_ref().is_none_or(|want| qv == *want))
+            }
             Matcher::QueryRegexp(k, re) => query_values(req.query, k).any(|qv| re.is_match(&qv)),
             Matcher::ClientIp(net) => {
                 let ip = match req.client_ip {
@@ -255,10 +265,14 @@ impl fmt::Display for Matcher {
             Matcher::PathRegexp(r) => write!(f, "PathRegexp({})", quote(&r.source)),
             Matcher::Method(m) => write!(f, "Method({})", quote(m)),
             Matcher::Header(k, v) => write!(f, "Header({}, {})", quote(k), quote(v)),
-            Matcher::HeaderRegexp(k, r) => write!(f, "HeaderRegexp({}, {})", quote(k), quote(&r.source)),
+            Matcher::HeaderRegexp(k, r) => {
+                write!(f, "HeaderRegexp({}, {})", quote(k), quote(&r.source))
+            }
             Matcher::Query(k, None) => write!(f, "Query({})", quote(k)),
             Matcher::Query(k, Some(v)) => write!(f, "Query({}, {})", quote(k), quote(v)),
-            Matcher::QueryRegexp(k, r) => write!(f, "QueryRegexp({}, {})", quote(k), quote(&r.source)),
+            Matcher::QueryRegexp(k, r) => {
+                write!(f, "QueryRegexp({}, {})", quote(k), quote(&r.source))
+            }
             Matcher::ClientIp(n) => write!(f, "ClientIP({})", quote(&n.to_string())),
         }
     }
@@ -379,7 +393,9 @@ impl Parser {
     }
 
     fn at(&self) -> usize {
-        self.tokens.get(self.pos).map_or_else(|| self.tokens.last().map_or(0, |(i, _)| *i), |(i, _)| *i)
+        self.tokens
+            .get(self.pos)
+            .map_or_else(|| self.tokens.last().map_or(0, |(i, _)| *i), |(i, _)| *i)
     }
 
     fn next(&mut self) -> Option<Tok> {
@@ -470,7 +486,9 @@ fn build_matcher(name: &str, args: &[String]) -> Result<Rule, String> {
             return Err(format!("{name} needs at least one argument"));
         }
         let mut rules = args.iter().map(|a| f(a).map(Rule::Match));
-        let first = rules.next().ok_or_else(|| format!("{name} needs an argument"))??;
+        let first = rules
+            .next()
+            .ok_or_else(|| format!("{name} needs an argument"))??;
         rules.try_fold(first, |acc, r| Ok(Rule::Or(Box::new(acc), Box::new(r?))))
     };
     let two = |f: &dyn Fn(&str, &str) -> Result<Matcher, String>| -> Result<Rule, String> {
@@ -548,12 +566,16 @@ mod tests {
         let r = Rule::parse("Host(`Example.com`) && PathPrefix(`/api`)").unwrap();
         assert!(r.matches(&view("example.com", "/api/x", &h)));
         assert!(!r.matches(&view("example.com", "/web", &h)));
-        let r = Rule::parse("Host(`a.com`, `b.com`) || !Method(`POST`) && ClientIP(`192.168.0.0/16`)").unwrap();
+        let r =
+            Rule::parse("Host(`a.com`, `b.com`) || !Method(`POST`) && ClientIP(`192.168.0.0/16`)")
+                .unwrap();
         assert!(r.matches(&view("b.com", "/", &h)));
         assert!(!r.matches(&view("c.com", "/", &h)));
         let r = Rule::parse(r#"Query("b", "x y") && HostRegexp(`^.+\.example\.org$`)"#).unwrap();
         assert!(r.matches(&view("www.example.org", "/", &h)));
-        assert!(Rule::parse("ClientIP(`10.0.0.0/8`)").unwrap().matches(&view("x", "/", &h)));
+        assert!(Rule::parse("ClientIP(`10.0.0.0/8`)")
+            .unwrap()
+            .matches(&view("x", "/", &h)));
     }
 
     #[test]
@@ -599,8 +621,19 @@ mod tests {
     #[test]
     fn literal_hosts_for_indexing() {
         let r = Rule::parse("(Host(`a`) || Host(`b`)) && PathPrefix(`/x`)").unwrap();
-        assert_eq!(r.literal_hosts(), Some(vec!["a".to_string(), "b".to_string()]));
-        assert_eq!(Rule::parse("PathPrefix(`/x`)").unwrap().literal_hosts(), None);
-        assert_eq!(Rule::parse("Host(`a`) || PathPrefix(`/x`)").unwrap().literal_hosts(), None);
+        assert_eq!(
+            r.literal_hosts(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(
+            Rule::parse("PathPrefix(`/x`)").unwrap().literal_hosts(),
+            None
+        );
+        assert_eq!(
+            Rule::parse("Host(`a`) || PathPrefix(`/x`)")
+                .unwrap()
+                .literal_hosts(),
+            None
+        );
     }
 }

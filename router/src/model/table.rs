@@ -215,11 +215,19 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
             message,
         };
         for key in &set.unsupported {
-            issues.push(issue("unsupported", Some(key.clone()), "label not supported; ignored".into()));
+            issues.push(issue(
+                "unsupported",
+                Some(key.clone()),
+                "label not supported; ignored".into(),
+            ));
         }
         if set.errors.iter().any(|e| e.owner == Owner::Container) {
             for e in &set.errors {
-                issues.push(issue("error", Some(e.label.clone()), format!("{}; container not routed", e.message)));
+                issues.push(issue(
+                    "error",
+                    Some(e.label.clone()),
+                    format!("{}; container not routed", e.message),
+                ));
             }
             continue;
         }
@@ -228,10 +236,17 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
         }
         let broken = |owner: &Owner| set.errors.iter().any(|e| &e.owner == owner);
         for e in &set.errors {
-            issues.push(issue("error", Some(e.label.clone()), format!("{}; {} disabled", e.message, describe(&e.owner))));
+            issues.push(issue(
+                "error",
+                Some(e.label.clone()),
+                format!("{}; {} disabled", e.message, describe(&e.owner)),
+            ));
         }
         for (name, def) in &set.middlewares {
-            middlewares.entry(name.clone()).or_default().push((c.name.clone(), def.clone()));
+            middlewares
+                .entry(name.clone())
+                .or_default()
+                .push((c.name.clone(), def.clone()));
         }
         for e in &set.errors {
             if let Owner::Middleware(m) = &e.owner {
@@ -243,7 +258,13 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
         let (ip, warning) = match pick_ip(c, &set, s) {
             Ok(found) => found,
             Err(msg) => {
-                issues.push(issue("error", set.network.as_ref().map(|_| format!("{}.docker.network", s.prefix)), format!("{msg}; container not routed")));
+                issues.push(issue(
+                    "error",
+                    set.network
+                        .as_ref()
+                        .map(|_| format!("{}.docker.network", s.prefix)),
+                    format!("{msg}; container not routed"),
+                ));
                 continue;
             }
         };
@@ -289,7 +310,11 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
                 container_id: c.id.clone(),
                 container: c.name.clone(),
                 addr: ip.map(|ip| SocketAddr::new(ip, port)),
-                status: if ip.is_some() { status } else { BackendStatus::Stopped },
+                status: if ip.is_some() {
+                    status
+                } else {
+                    BackendStatus::Stopped
+                },
             });
             ok_services.push(name.clone());
         }
@@ -315,7 +340,10 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
                 Some(r) => r.clone(),
                 None => render_default_rule(&s.default_rule, c),
             };
-            routers.entry(name).or_default().push((c.name.clone(), def, rule_text));
+            routers
+                .entry(name)
+                .or_default()
+                .push((c.name.clone(), def, rule_text));
         }
         let _ = ok_services;
     }
@@ -348,11 +376,19 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
         let containers: Vec<String> = defs.iter().map(|(c, _, _)| c.clone()).collect();
         let report = |issues: &mut Vec<Issue>, msg: String| {
             for c in &containers {
-                issues.push(Issue { container: c.clone(), level: "error", label: None, message: msg.clone() });
+                issues.push(Issue {
+                    container: c.clone(),
+                    level: "error",
+                    label: None,
+                    message: msg.clone(),
+                });
             }
         };
         if conflict {
-            report(&mut issues, format!("router {name:?} is defined differently on several containers; disabled"));
+            report(
+                &mut issues,
+                format!("router {name:?} is defined differently on several containers; disabled"),
+            );
             continue;
         }
         let rule = match Rule::parse(first_rule) {
@@ -387,9 +423,18 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
             report(&mut issues, format!("router {name:?} uses middleware {m:?}, which is missing or broken; router disabled (serving it without would fail open)"));
             continue;
         }
-        let entrypoints = first.entrypoints.clone().unwrap_or_else(|| s.entrypoints.clone());
+        let entrypoints = first
+            .entrypoints
+            .clone()
+            .unwrap_or_else(|| s.entrypoints.clone());
         if let Some(bad) = entrypoints.iter().find(|e| !s.entrypoints.contains(e)) {
-            report(&mut issues, format!("router {name:?} uses unknown entry point {bad:?} (known: {}); router disabled", s.entrypoints.join(", ")));
+            report(
+                &mut issues,
+                format!(
+                    "router {name:?} uses unknown entry point {bad:?} (known: {}); router disabled",
+                    s.entrypoints.join(", ")
+                ),
+            );
             continue;
         }
         let priority = first.priority.unwrap_or(first_rule.len() as i64);
@@ -405,9 +450,14 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
             containers,
         });
     }
-    routes.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
+    routes.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     for svc in services.values_mut() {
-        svc.backends.sort_by(|a, b| (&a.container, &a.container_id).cmp(&(&b.container, &b.container_id)));
+        svc.backends
+            .sort_by(|a, b| (&a.container, &a.container_id).cmp(&(&b.container, &b.container_id)));
     }
     issues.sort();
     issues.dedup();
@@ -424,7 +474,13 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
             None => any_host.push(i),
         }
     }
-    RouteTable { routes, services, issues, by_host, any_host }
+    RouteTable {
+        routes,
+        services,
+        issues,
+        by_host,
+        any_host,
+    }
 }
 
 fn describe(owner: &Owner) -> String {
@@ -438,7 +494,10 @@ fn describe(owner: &Owner) -> String {
 
 /// Traefik's default name for a container: `<service>_<project>` for compose, else its name.
 pub fn service_name(c: &ContainerInfo) -> String {
-    match (c.labels.get("com.docker.compose.service"), c.labels.get("com.docker.compose.project")) {
+    match (
+        c.labels.get("com.docker.compose.service"),
+        c.labels.get("com.docker.compose.project"),
+    ) {
         (Some(svc), Some(project)) => format!("{svc}_{project}"),
         _ => c.name.clone(),
     }
@@ -446,7 +505,10 @@ pub fn service_name(c: &ContainerInfo) -> String {
 
 /// Traefik's `normalize`: runs of characters that are not letters or digits become one `-`.
 pub fn normalize(name: &str) -> String {
-    name.split(|c: char| !c.is_alphanumeric()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-")
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Renders the default rule template for a container. Supported: `{{ .Name }}`,
@@ -462,14 +524,21 @@ pub fn render_template(template: &str, name: &str, container_name: &str) -> Resu
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| format!("unclosed {{{{ in {template:?}"))?;
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed {{{{ in {template:?}"))?;
         let expr: Vec<&str> = after[..end].split_whitespace().collect();
         let value = match expr.as_slice() {
             [".Name"] => name.to_owned(),
             ["normalize", ".Name"] => normalize(name),
             [".ContainerName"] => container_name.to_owned(),
             ["normalize", ".ContainerName"] => normalize(container_name),
-            _ => return Err(format!("unsupported template expression {{{{{}}}}}", &after[..end])),
+            _ => {
+                return Err(format!(
+                    "unsupported template expression {{{{{}}}}}",
+                    &after[..end]
+                ))
+            }
         };
         out.push_str(&value);
         rest = &after[end + 2..];
@@ -494,7 +563,11 @@ fn status_of(c: &ContainerInfo) -> BackendStatus {
 /// The container's IP on the chosen network: the label, else `ROUTER_NETWORK`, else a network
 /// shared with the router, else the first by name (with a warning). `Ok((None, _))` when the
 /// container has no address (stopped).
-fn pick_ip(c: &ContainerInfo, set: &LabelSet, s: &TableSettings) -> Result<(Option<IpAddr>, Option<String>), String> {
+fn pick_ip(
+    c: &ContainerInfo,
+    set: &LabelSet,
+    s: &TableSettings,
+) -> Result<(Option<IpAddr>, Option<String>), String> {
     if c.network_mode == "host" {
         return Ok((Some(s.host_ip), None));
     }
@@ -504,7 +577,10 @@ fn pick_ip(c: &ContainerInfo, set: &LabelSet, s: &TableSettings) -> Result<(Opti
     if let Some(n) = &set.network {
         return match c.networks.get(n) {
             Some(ip) => Ok((*ip, None)),
-            None => Err(format!("docker.network {n:?} is not one of the container's networks ({})", c.networks.keys().cloned().collect::<Vec<_>>().join(", "))),
+            None => Err(format!(
+                "docker.network {n:?} is not one of the container's networks ({})",
+                c.networks.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
         };
     }
     if let Some(n) = &s.default_network {
@@ -582,12 +658,25 @@ impl RouteTable {
             let backends: Vec<String> = s
                 .backends
                 .iter()
-                .map(|b| format!("{}={}({})", b.container, b.addr.map_or("-".into(), |a| a.to_string()), b.status))
+                .map(|b| {
+                    format!(
+                        "{}={}({})",
+                        b.container,
+                        b.addr.map_or("-".into(), |a| a.to_string()),
+                        b.status
+                    )
+                })
                 .collect();
             out.push(format!("service {} {}", s.name, backends.join(" ")));
         }
         for i in &self.issues {
-            out.push(format!("{} {}: {}{}", i.level, i.container, i.label.as_ref().map_or(String::new(), |l| format!("{l}: ")), i.message));
+            out.push(format!(
+                "{} {}: {}{}",
+                i.level,
+                i.container,
+                i.label.as_ref().map_or(String::new(), |l| format!("{l}: ")),
+                i.message
+            ));
         }
         out
     }
@@ -597,7 +686,10 @@ impl RouteTable {
 pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
     let a: BTreeSet<String> = old.describe().into_iter().collect();
     let b: BTreeSet<String> = new.describe().into_iter().collect();
-    (b.difference(&a).cloned().collect(), a.difference(&b).cloned().collect())
+    (
+        b.difference(&a).cloned().collect(),
+        a.difference(&b).cloned().collect(),
+    )
 }
 
 /// Label errors are also kept as [`LabelError`] for callers that need the owner.
@@ -623,40 +715,75 @@ mod tests {
         ContainerInfo {
             id: format!("{name}-id"),
             name: name.into(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             state: RunState::Running,
             health: Health::None,
-            networks: nets.iter().map(|(n, ip)| (n.to_string(), Some(ip.parse().unwrap()))).collect(),
+            networks: nets
+                .iter()
+                .map(|(n, ip)| (n.to_string(), Some(ip.parse().unwrap())))
+                .collect(),
             network_mode: "bridge".into(),
             exposed_ports: [8080].into_iter().collect(),
         }
     }
 
     fn view<'a>(host: &'a str, path: &'a str, h: &'a http::HeaderMap) -> RequestView<'a> {
-        RequestView { host, path, query: None, method: "GET", headers: h, client_ip: "10.0.0.1".parse().unwrap() }
+        RequestView {
+            host,
+            path,
+            query: None,
+            method: "GET",
+            headers: h,
+            client_ip: "10.0.0.1".parse().unwrap(),
+        }
     }
 
     const ENABLED: (&str, &str) = ("traefik.enable", "true");
 
     #[test]
     fn default_router_and_service_from_the_name() {
-        let t = build(&[container("my_app", &[ENABLED], &[("net", "172.18.0.2")])], &settings());
+        let t = build(
+            &[container("my_app", &[ENABLED], &[("net", "172.18.0.2")])],
+            &settings(),
+        );
         assert_eq!(t.routes.len(), 1);
         assert_eq!(t.routes[0].rule.to_string(), "Host(`my-app`)");
-        assert_eq!(t.services["my-app"].backends[0].addr, Some("172.18.0.2:8080".parse().unwrap()));
+        assert_eq!(
+            t.services["my-app"].backends[0].addr,
+            Some("172.18.0.2:8080".parse().unwrap())
+        );
         let h = http::HeaderMap::new();
-        assert_eq!(t.lookup("web", &view("my-app", "/", &h)).map(|r| r.name.as_str()), Some("my-app"));
+        assert_eq!(
+            t.lookup("web", &view("my-app", "/", &h))
+                .map(|r| r.name.as_str()),
+            Some("my-app")
+        );
         assert!(t.lookup("web", &view("other", "/", &h)).is_none());
     }
 
     #[test]
     fn exposed_by_default_off_skips_unlabelled() {
-        let t = build(&[container("a", &[], &[("net", "172.18.0.2")])], &settings());
+        let t = build(
+            &[container("a", &[], &[("net", "172.18.0.2")])],
+            &settings(),
+        );
         assert!(t.routes.is_empty());
         let mut s = settings();
         s.exposed_by_default = true;
-        assert_eq!(build(&[container("a", &[], &[("net", "172.18.0.2")])], &s).routes.len(), 1);
-        let off = container("a", &[("traefik.enable", "false")], &[("net", "172.18.0.2")]);
+        assert_eq!(
+            build(&[container("a", &[], &[("net", "172.18.0.2")])], &s)
+                .routes
+                .len(),
+            1
+        );
+        let off = container(
+            "a",
+            &[("traefik.enable", "false")],
+            &[("net", "172.18.0.2")],
+        );
         assert!(build(&[off], &s).routes.is_empty());
     }
 
@@ -669,11 +796,18 @@ mod tests {
             ("traefik.http.services.s.loadbalancer.server.port", "80"),
         ];
         let t = build(
-            &[container("b", &labels, &[("net", "172.18.0.3")]), container("a", &labels, &[("net", "172.18.0.2")])],
+            &[
+                container("b", &labels, &[("net", "172.18.0.3")]),
+                container("a", &labels, &[("net", "172.18.0.2")]),
+            ],
             &settings(),
         );
         assert_eq!(t.routes.len(), 1);
-        let addrs: Vec<_> = t.services["s"].backends.iter().map(|b| b.addr.unwrap().to_string()).collect();
+        let addrs: Vec<_> = t.services["s"]
+            .backends
+            .iter()
+            .map(|b| b.addr.unwrap().to_string())
+            .collect();
         assert_eq!(addrs, vec!["172.18.0.2:80", "172.18.0.3:80"]);
         assert!(t.issues.is_empty(), "{:?}", t.issues);
     }
@@ -682,14 +816,24 @@ mod tests {
     fn a_bad_label_disables_only_what_it_belongs_to() {
         let bad = container(
             "bad",
-            &[ENABLED, ("traefik.http.routers.b.rule", "Host(`b.test`"), ("traefik.http.routers.c.rule", "Host(`c.test`)")],
+            &[
+                ENABLED,
+                ("traefik.http.routers.b.rule", "Host(`b.test`"),
+                ("traefik.http.routers.c.rule", "Host(`c.test`)"),
+            ],
             &[("net", "172.18.0.4")],
         );
-        let good = container("good", &[ENABLED, ("traefik.http.routers.g.rule", "Host(`g.test`)")], &[("net", "172.18.0.5")]);
+        let good = container(
+            "good",
+            &[ENABLED, ("traefik.http.routers.g.rule", "Host(`g.test`)")],
+            &[("net", "172.18.0.5")],
+        );
         let t = build(&[bad, good], &settings());
         let names: Vec<&str> = t.routes.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, vec!["c", "g"]);
-        assert!(t.issues.iter().any(|i| i.container == "bad" && i.level == "error" && i.message.contains("router disabled")));
+        assert!(t.issues.iter().any(|i| i.container == "bad"
+            && i.level == "error"
+            && i.message.contains("router disabled")));
     }
 
     #[test]
@@ -700,7 +844,10 @@ mod tests {
                 ENABLED,
                 ("traefik.http.routers.r.rule", "Host(`a.test`)"),
                 ("traefik.http.routers.r.middlewares", "auth"),
-                ("traefik.http.middlewares.auth.basicauth.users", "admin:plaintext"),
+                (
+                    "traefik.http.middlewares.auth.basicauth.users",
+                    "admin:plaintext",
+                ),
             ],
             &[("net", "172.18.0.2")],
         );
@@ -714,17 +861,29 @@ mod tests {
         let nets = [("back", "10.1.0.2"), ("front", "10.2.0.2")];
         let mut s = settings();
         let t = build(&[container("a", &[ENABLED], &nets)], &s);
-        assert_eq!(t.services["a"].backends[0].addr.unwrap().ip().to_string(), "10.1.0.2");
+        assert_eq!(
+            t.services["a"].backends[0].addr.unwrap().ip().to_string(),
+            "10.1.0.2"
+        );
         assert!(t.issues.iter().any(|i| i.level == "warning"));
         s.own_networks.insert("front".into());
         let t = build(&[container("a", &[ENABLED], &nets)], &s);
-        assert_eq!(t.services["a"].backends[0].addr.unwrap().ip().to_string(), "10.2.0.2");
+        assert_eq!(
+            t.services["a"].backends[0].addr.unwrap().ip().to_string(),
+            "10.2.0.2"
+        );
         s.default_network = Some("back".into());
         let t = build(&[container("a", &[ENABLED], &nets)], &s);
-        assert_eq!(t.services["a"].backends[0].addr.unwrap().ip().to_string(), "10.1.0.2");
+        assert_eq!(
+            t.services["a"].backends[0].addr.unwrap().ip().to_string(),
+            "10.1.0.2"
+        );
         let labelled = container("a", &[ENABLED, ("traefik.docker.network", "front")], &nets);
         let t = build(&[labelled], &s);
-        assert_eq!(t.services["a"].backends[0].addr.unwrap().ip().to_string(), "10.2.0.2");
+        assert_eq!(
+            t.services["a"].backends[0].addr.unwrap().ip().to_string(),
+            "10.2.0.2"
+        );
         let wrong = container("a", &[ENABLED, ("traefik.docker.network", "nope")], &nets);
         assert!(build(&[wrong], &s).routes.is_empty());
     }
@@ -745,13 +904,20 @@ mod tests {
         for (state, health, want) in [
             (RunState::Running, Health::Healthy, BackendStatus::Ready),
             (RunState::Running, Health::Starting, BackendStatus::Starting),
-            (RunState::Running, Health::Unhealthy, BackendStatus::Unhealthy),
+            (
+                RunState::Running,
+                Health::Unhealthy,
+                BackendStatus::Unhealthy,
+            ),
             (RunState::Paused, Health::None, BackendStatus::Paused),
             (RunState::Stopping, Health::None, BackendStatus::Stopping),
         ] {
             c.state = state;
             c.health = health;
-            assert_eq!(build(&[c.clone()], &settings()).services["a"].backends[0].status, want);
+            assert_eq!(
+                build(&[c.clone()], &settings()).services["a"].backends[0].status,
+                want
+            );
         }
     }
 
@@ -770,7 +936,10 @@ mod tests {
         );
         let t = build(&[c], &settings());
         let h = http::HeaderMap::new();
-        assert_eq!(t.lookup("web", &view("h", "/api/v1", &h)).unwrap().name, "long");
+        assert_eq!(
+            t.lookup("web", &view("h", "/api/v1", &h)).unwrap().name,
+            "long"
+        );
         assert_eq!(t.lookup("web", &view("h", "/x", &h)).unwrap().name, "short");
     }
 
@@ -788,13 +957,22 @@ mod tests {
         let mut c = container("a", &[ENABLED], &[]);
         c.network_mode = "host".into();
         let t = build(&[c], &settings());
-        assert_eq!(t.services["a"].backends[0].addr, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(
+            t.services["a"].backends[0].addr,
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
     }
 
     #[test]
     fn templates() {
-        assert_eq!(render_template("Host(`{{ normalize .Name }}.lan`)", "web_proj", "c").unwrap(), "Host(`web-proj.lan`)");
-        assert_eq!(render_template("Host(`{{ .ContainerName }}`)", "n", "c1").unwrap(), "Host(`c1`)");
+        assert_eq!(
+            render_template("Host(`{{ normalize .Name }}.lan`)", "web_proj", "c").unwrap(),
+            "Host(`web-proj.lan`)"
+        );
+        assert_eq!(
+            render_template("Host(`{{ .ContainerName }}`)", "n", "c1").unwrap(),
+            "Host(`c1`)"
+        );
         assert!(render_template("Host(`{{ .Labels }}`)", "n", "c").is_err());
         assert_eq!(normalize("--a__b..c--"), "a-b-c");
     }
