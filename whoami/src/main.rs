@@ -45,7 +45,10 @@ fn main() {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         std::process::exit(healthcheck(addr));
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("whoami: cannot start the runtime: {e}");
@@ -59,7 +62,11 @@ fn main() {
 fn healthcheck(addr: SocketAddr) -> i32 {
     use std::io::{Read, Write};
     let target = SocketAddr::new(
-        if addr.ip().is_unspecified() { [127, 0, 0, 1].into() } else { addr.ip() },
+        if addr.ip().is_unspecified() {
+            [127, 0, 0, 1].into()
+        } else {
+            addr.ip()
+        },
         addr.port(),
     );
     let Ok(mut s) = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3)) else {
@@ -69,7 +76,11 @@ fn healthcheck(addr: SocketAddr) -> i32 {
     let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let mut buf = String::new();
     let _ = s.read_to_string(&mut buf);
-    if buf.starts_with("HTTP/1.1 200") { 0 } else { 1 }
+    if buf.starts_with("HTTP/1.1 200") {
+        0
+    } else {
+        1
+    }
 }
 
 async fn serve(addr: SocketAddr) {
@@ -135,7 +146,12 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-async fn handle(mut req: Request<Incoming>, hostname: &str, local: Option<SocketAddr>, peer: SocketAddr) -> Response<Body> {
+async fn handle(
+    mut req: Request<Incoming>,
+    hostname: &str,
+    local: Option<SocketAddr>,
+    peer: SocketAddr,
+) -> Response<Body> {
     match req.uri().path() {
         "/health" => text(StatusCode::OK, "ok\n".into()),
         "/data" => data(req.uri().query()),
@@ -146,9 +162,18 @@ async fn handle(mut req: Request<Incoming>, hostname: &str, local: Option<Socket
                 out.push_str(&format!("IP: {}\n", l.ip()));
             }
             out.push_str(&format!("RemoteAddr: {peer}\n"));
-            out.push_str(&format!("{} {} {:?}\n", req.method(), req.uri(), req.version()));
+            out.push_str(&format!(
+                "{} {} {:?}\n",
+                req.method(),
+                req.uri(),
+                req.version()
+            ));
             for (k, v) in req.headers() {
-                out.push_str(&format!("{}: {}\n", k, String::from_utf8_lossy(v.as_bytes())));
+                out.push_str(&format!(
+                    "{}: {}\n",
+                    k,
+                    String::from_utf8_lossy(v.as_bytes())
+                ));
             }
             text(StatusCode::OK, out)
         }
@@ -158,7 +183,10 @@ async fn handle(mut req: Request<Incoming>, hostname: &str, local: Option<Socket
 fn text(status: StatusCode, body: String) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(body)).boxed());
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -169,7 +197,10 @@ fn data(query: Option<&str>) -> Response<Body> {
         .find_map(|kv| kv.strip_prefix("size="))
         .and_then(|v| v.parse::<u64>().ok());
     let Some(size) = size.filter(|s| *s <= MAX_DATA) else {
-        return text(StatusCode::BAD_REQUEST, "usage: /data?size=N (N <= 1073741824)\n".into());
+        return text(
+            StatusCode::BAD_REQUEST,
+            "usage: /data?size=N (N <= 1073741824)\n".into(),
+        );
     };
     let chunk = Bytes::from(vec![b'a'; CHUNK]);
     let chunks = futures_util::stream::unfold(size, move |left| {
@@ -179,23 +210,36 @@ fn data(query: Option<&str>) -> Response<Body> {
                 return None;
             }
             let n = left.min(CHUNK as u64) as usize;
-            Some((Ok::<_, Infallible>(Frame::data(chunk.slice(..n))), left - n as u64))
+            Some((
+                Ok::<_, Infallible>(Frame::data(chunk.slice(..n))),
+                left - n as u64,
+            ))
         }
     });
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(chunks)));
-    r.headers_mut().insert(header::CONTENT_LENGTH, header::HeaderValue::from(size));
-    r.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/octet-stream"));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, header::HeaderValue::from(size));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
     r
 }
 
 fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
     let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
-        return text(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key\n".into());
+        return text(
+            StatusCode::BAD_REQUEST,
+            "missing Sec-WebSocket-Key\n".into(),
+        );
     };
     let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
-        let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         while let Some(Ok(msg)) = ws.next().await {
             if msg.is_close() {
                 break;
@@ -208,8 +252,14 @@ fn websocket(req: &mut Request<Incoming>) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::new()).boxed());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = r.headers_mut();
-    h.insert(header::CONNECTION, header::HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, header::HeaderValue::from_static("websocket"));
+    h.insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("Upgrade"),
+    );
+    h.insert(
+        header::UPGRADE,
+        header::HeaderValue::from_static("websocket"),
+    );
     if let Ok(v) = header::HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
         h.insert("sec-websocket-accept", v);
     }
