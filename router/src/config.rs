@@ -45,6 +45,18 @@ pub const VARS: &[&str] = &[
     "ROUTER_BALANCER",
     "ROUTER_SWARM_MODE",
     "ROUTER_SWARM_REFRESH",
+    "ROUTER_WEBSECURE_LISTEN",
+    "ROUTER_CERTS_DIR",
+    "ROUTER_TLS_CIPHERS",
+    "ROUTER_REDIRECT_TO_HTTPS",
+    "ROUTER_REDIRECT_PORT",
+    "ROUTER_SECURITY_HEADERS",
+    "ROUTER_COMPRESS",
+    "ROUTER_ACME_EMAIL",
+    "ROUTER_ACME_DIRECTORY",
+    "ROUTER_ACME_STORAGE",
+    "ROUTER_ACME_CA_FILE",
+    "ROUTER_ACME_RENEW_BEFORE",
 ];
 
 /// The Traefik default rule.
@@ -127,7 +139,41 @@ pub struct Config {
     pub swarm_mode: bool,
     /// `ROUTER_SWARM_REFRESH`.
     pub swarm_refresh: Duration,
+    /// `ROUTER_WEBSECURE_LISTEN` (`None` when `off`).
+    pub websecure_listen: Option<SocketAddr>,
+    /// `ROUTER_CERTS_DIR`.
+    pub certs_dir: Option<std::path::PathBuf>,
+    /// `ROUTER_TLS_CIPHERS`: suite names to narrow the defaults to.
+    pub tls_ciphers: Option<Vec<String>>,
+    /// `ROUTER_REDIRECT_TO_HTTPS`.
+    pub redirect_to_https: bool,
+    /// `ROUTER_REDIRECT_PORT`: the public HTTPS port redirects point at.
+    pub redirect_port: u16,
+    /// `ROUTER_SECURITY_HEADERS`.
+    pub security_headers: bool,
+    /// `ROUTER_COMPRESS`.
+    pub compress: bool,
+    /// ACME settings, when `ROUTER_ACME_EMAIL` is set.
+    pub acme: Option<AcmeConfig>,
 }
+
+/// The ACME resolver's settings.
+#[derive(Debug, Clone)]
+pub struct AcmeConfig {
+    /// `ROUTER_ACME_EMAIL`.
+    pub email: String,
+    /// `ROUTER_ACME_DIRECTORY` (Let's Encrypt's by default).
+    pub directory: String,
+    /// `ROUTER_ACME_STORAGE` (written 0600).
+    pub storage: std::path::PathBuf,
+    /// `ROUTER_ACME_CA_FILE`: extra root for the ACME server's own HTTPS (a test CA).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `ROUTER_ACME_RENEW_BEFORE`: renew this long before expiry.
+    pub renew_before: Duration,
+}
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 impl Config {
     /// Reads and checks the configuration.
@@ -258,7 +304,77 @@ impl Config {
                 }
             },
         };
+        let websecure_listen = addr("ROUTER_WEBSECURE_LISTEN", Some("0.0.0.0:8443"))?;
+        let tls_ciphers = match get("ROUTER_TLS_CIPHERS") {
+            None => None,
+            Some(v) => {
+                let names: Vec<String> = v
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                crate::tls::provider(Some(&names)).map_err(|e| err("ROUTER_TLS_CIPHERS", &v, e))?;
+                Some(names)
+            }
+        };
+        let redirect_port = match get("ROUTER_REDIRECT_PORT") {
+            None => 443,
+            Some(v) => v
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| err("ROUTER_REDIRECT_PORT", &v, "expected a port number"))?,
+        };
+        let acme = match get("ROUTER_ACME_EMAIL") {
+            None => {
+                for k in [
+                    "ROUTER_ACME_DIRECTORY",
+                    "ROUTER_ACME_STORAGE",
+                    "ROUTER_ACME_CA_FILE",
+                    "ROUTER_ACME_RENEW_BEFORE",
+                ] {
+                    if let Some(v) = get(k) {
+                        return Err(err(k, &v, "ACME settings need ROUTER_ACME_EMAIL"));
+                    }
+                }
+                None
+            }
+            Some(email) if email.contains('@') => Some(AcmeConfig {
+                email,
+                directory: get("ROUTER_ACME_DIRECTORY").unwrap_or_else(|| LETS_ENCRYPT.into()),
+                storage: get("ROUTER_ACME_STORAGE")
+                    .unwrap_or_else(|| "/data/acme.json".into())
+                    .into(),
+                ca_file: get("ROUTER_ACME_CA_FILE").map(Into::into),
+                renew_before: duration(
+                    "ROUTER_ACME_RENEW_BEFORE",
+                    Duration::from_secs(30 * 24 * 3600),
+                )?,
+            }),
+            Some(email) => {
+                return Err(err(
+                    "ROUTER_ACME_EMAIL",
+                    &email,
+                    "expected an email address",
+                ))
+            }
+        };
+        if acme.is_some() && websecure_listen.is_none() {
+            return Err(err(
+                "ROUTER_WEBSECURE_LISTEN",
+                "off",
+                "ACME needs the websecure entry point",
+            ));
+        }
         Ok(Config {
+            websecure_listen,
+            certs_dir: get("ROUTER_CERTS_DIR").map(Into::into),
+            tls_ciphers,
+            redirect_to_https: boolean("ROUTER_REDIRECT_TO_HTTPS", websecure_listen.is_some())?,
+            redirect_port,
+            security_headers: boolean("ROUTER_SECURITY_HEADERS", true)?,
+            compress: boolean("ROUTER_COMPRESS", false)?,
+            acme,
             docker_host,
             web_listen,
             admin_listen,
@@ -316,6 +432,10 @@ mod tests {
             ("ROUTER_CONNECT_TIMEOUT", "0s"),
             ("ROUTER_BALANCER", "random"),
             ("ROUTER_NETWRK", "x"),
+            ("ROUTER_TLS_CIPHERS", "TLS_RSA_WITH_RC4_128_SHA"),
+            ("ROUTER_REDIRECT_PORT", "0"),
+            ("ROUTER_ACME_EMAIL", "nobody"),
+            ("ROUTER_ACME_DIRECTORY", "https://x"),
         ] {
             let e = cfg(&[(k, v)]).unwrap_err();
             assert_eq!((e.var.as_str(), e.value.as_str()), (k, v));

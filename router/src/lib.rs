@@ -10,7 +10,9 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod acme;
 pub mod admin;
+pub mod compress;
 pub mod config;
 pub mod discovery;
 pub mod health;
@@ -19,3 +21,4 @@ pub mod metrics;
 pub mod model;
 pub mod proxy;
 pub mod server;
+pub mod tls;

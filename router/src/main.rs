@@ -140,7 +140,17 @@ fn serve(config: Config) -> ExitCode {
                 return ExitCode::from(64);
             }
         };
-        tracing::info!(web = %shared.config.web_listen, docker_host = %shared.config.docker_host, "router starting");
+        let websecure = match setup_tls(&shared).await {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("router: {e}");
+                return ExitCode::from(64);
+            }
+        };
+        tracing::info!(web = %shared.config.web_listen, websecure = ?shared.config.websecure_listen, docker_host = %shared.config.docker_host, "router starting");
+        if let Some((listener, acceptor)) = websecure {
+            tokio::spawn(server::run_tls(listener, acceptor, shared.clone(), shutdown_signal()));
+        }
         tokio::spawn(discovery::run(shared.clone(), docker));
         if let Some(l) = admin_listener {
             tokio::spawn(admin::run(l, shared.clone(), shutdown_signal()));
@@ -148,6 +158,35 @@ fn serve(config: Config) -> ExitCode {
         server::run(web, "web", shared, shutdown_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Binds websecure and builds its TLS acceptor, the certificate directory watcher and ACME.
+async fn setup_tls(
+    shared: &std::sync::Arc<Shared>,
+) -> Result<Option<(tokio::net::TcpListener, tokio_rustls::TlsAcceptor)>, String> {
+    let Some(addr) = shared.config.websecure_listen else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("ROUTER_WEBSECURE_LISTEN={addr}: cannot bind: {e}"))?;
+    let provider = router::tls::provider(shared.config.tls_ciphers.as_deref())
+        .map_err(|e| format!("ROUTER_TLS_CIPHERS: {e}"))?;
+    let resolver = router::tls::CertResolver::new(provider.clone());
+    if let Some(dir) = &shared.config.certs_dir {
+        if !dir.is_dir() {
+            return Err(format!(
+                "ROUTER_CERTS_DIR={}: not a directory",
+                dir.display()
+            ));
+        }
+        tokio::spawn(router::tls::watch_dir(dir.clone(), resolver.clone()));
+    }
+    if let Some(acme) = &shared.config.acme {
+        router::acme::start(shared.clone(), acme.clone(), resolver.clone()).await?;
+    }
+    let config = router::tls::server_config(provider, resolver)?;
+    Ok(Some((listener, tokio_rustls::TlsAcceptor::from(config))))
 }
 
 async fn shutdown_signal() {

@@ -20,7 +20,10 @@ use crate::model::rule::RequestView;
 use crate::server::Shared;
 
 /// Bodies in both directions: streamed, never buffered whole.
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
+
+/// The error type of [`ProxyBody`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a request was answered by the router itself.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +203,33 @@ async fn route_and_forward(
         v4 => v4,
     };
 
+    // Phase 0: on plain HTTP with websecure on, everything but ACME challenges goes to HTTPS.
+    if scheme == "http"
+        && shared.config.redirect_to_https
+        && shared
+            .websecure_active
+            .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        if let Some(token) = req
+            .uri()
+            .path()
+            .strip_prefix("/.well-known/acme-challenge/")
+        {
+            return Ok(match shared.acme_challenge(token) {
+                Some(key_auth) => plain(StatusCode::OK, &key_auth),
+                None => plain(StatusCode::NOT_FOUND, "404 page not found"),
+            });
+        }
+        log.router = "redirect-to-https".into();
+        return Ok(redirect(
+            "https",
+            host,
+            Some(shared.config.redirect_port),
+            req.uri(),
+            true,
+        ));
+    }
+
     // Phase 1: route.
     let route = {
         let view = RequestView {
@@ -219,6 +249,8 @@ async fn route_and_forward(
 
     // Phase 2: middlewares, in order.
     let mut response_headers: Vec<(String, String)> = Vec::new();
+    let mut sts: Option<String> = None;
+    let mut compress_route = false;
     let mut path = req.uri().path().to_owned();
     let mut forwarded_prefix = None;
     for (name, mw) in &route.middlewares {
@@ -264,15 +296,27 @@ async fn route_and_forward(
             MiddlewareDef::AddPrefix(prefix) => {
                 path = format!("{}{}", prefix.trim_end_matches('/'), path);
             }
-            MiddlewareDef::Headers { request, response } => {
+            MiddlewareDef::Headers {
+                request,
+                response,
+                sts: route_sts,
+            } => {
                 for (k, v) in request {
                     set_header(req.headers_mut(), k, v);
                 }
                 response_headers.extend(response.iter().cloned());
+                if route_sts.is_some() {
+                    sts.clone_from(route_sts);
+                }
             }
-            MiddlewareDef::Compress => {}
+            MiddlewareDef::Compress => compress_route = true,
         }
     }
+
+    let method = req.method().clone();
+    let compress = (compress_route || shared.config.compress)
+        .then(|| crate::compress::negotiate(req.headers().get(header::ACCEPT_ENCODING)))
+        .flatten();
 
     // Phase 3: pick a backend.
     let svc = live
@@ -299,12 +343,22 @@ async fn route_and_forward(
         log.backend = addr.to_string();
         let uri = backend_uri(addr, &path, parts.uri.query())?;
         let mut out = Request::new(match body.take() {
-            Some(b) => b.boxed(),
+            Some(b) => b.map_err(Into::into).boxed(),
             None => empty(),
         });
         *out.method_mut() = parts.method.clone();
         *out.uri_mut() = uri;
         *out.headers_mut() = forward_headers(&parts.headers, client_upgrade.is_some());
+        if !out.headers().contains_key(header::HOST) {
+            // HTTP/2 carries the host in `:authority`; HTTP/1.1 backends need `Host`.
+            if let Some(v) = parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                out.headers_mut().insert(header::HOST, v);
+            }
+        }
         add_forwarded(
             out.headers_mut(),
             &parts.headers,
@@ -358,10 +412,48 @@ async fn route_and_forward(
     }
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    if shared.config.security_headers {
+        security_defaults(&mut parts.headers, scheme == "https");
+    }
     for (k, v) in &response_headers {
         set_header(&mut parts.headers, k, v);
     }
-    Ok(Response::from_parts(parts, body.boxed()))
+    if scheme == "https" {
+        if let Some(v) = sts.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            parts.headers.insert(header::STRICT_TRANSPORT_SECURITY, v);
+        }
+    }
+    let mut body: ProxyBody = body.map_err(Into::into).boxed();
+    if let Some(enc) = compress.filter(|_| {
+        method != hyper::Method::HEAD && crate::compress::compressible(parts.status, &parts.headers)
+    }) {
+        body = crate::compress::apply(&mut parts.headers, body, enc);
+    }
+    Ok(Response::from_parts(parts, body))
+}
+
+/// Hardening headers on every proxied answer (`ROUTER_SECURITY_HEADERS`): a backend's own
+/// value wins, `Server` and `X-Powered-By` are removed, HSTS only over HTTPS. A route's
+/// `headers.*` labels adjust them afterwards (an empty custom value removes one).
+fn security_defaults(h: &mut HeaderMap, https: bool) {
+    h.remove(header::SERVER);
+    h.remove("x-powered-by");
+    let defaults: [(HeaderName, &str); 3] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+    ];
+    for (k, v) in defaults {
+        if !h.contains_key(&k) {
+            h.insert(k, HeaderValue::from_static(v));
+        }
+    }
+    if https && !h.contains_key(header::STRICT_TRANSPORT_SECURITY) {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
 }
 
 fn describe(e: &hyper_util::client::legacy::Error) -> String {

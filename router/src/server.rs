@@ -38,6 +38,10 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Set once the first table from Docker is in service.
     pub synced: std::sync::atomic::AtomicBool,
+    /// Set while the websecure entry point serves: only then does plain HTTP redirect to it.
+    pub websecure_active: std::sync::atomic::AtomicBool,
+    /// Pending ACME HTTP-01 challenges: token -> key authorization.
+    pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Active health check tasks by (service, backend address).
     pub health_tasks:
         std::sync::Mutex<std::collections::HashMap<(String, SocketAddr), tokio::task::AbortHandle>>,
@@ -63,14 +67,61 @@ impl Shared {
             metrics: Arc::new(Metrics::default()),
             synced: std::sync::atomic::AtomicBool::new(false),
             health_tasks: std::sync::Mutex::default(),
+            acme_challenges: std::sync::Mutex::default(),
+            websecure_active: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// The key authorization for a pending HTTP-01 challenge token.
+    pub fn acme_challenge(&self, token: &str) -> Option<String> {
+        self.acme_challenges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .cloned()
     }
 }
 
-/// Serves one entry point until `shutdown` completes, then drains.
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the plain-HTTP entry point `name` until `shutdown` completes, then drains.
 pub async fn run(
     listener: TcpListener,
+    name: &'static str,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()>,
+) {
+    serve(listener, name, None, shared, shutdown).await;
+}
+
+/// Serves the TLS entry point (`websecure`): HTTP/2 or HTTP/1.1 as ALPN chose.
+pub async fn run_tls(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()>,
+) {
+    shared
+        .websecure_active
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    serve(
+        listener,
+        "websecure",
+        Some(acceptor),
+        shared.clone(),
+        shutdown,
+    )
+    .await;
+    shared
+        .websecure_active
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+}
+
+async fn serve(
+    listener: TcpListener,
     entrypoint: &'static str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -94,14 +145,34 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(
-                    stream,
+                let conn = Conn {
                     peer,
                     entrypoint,
                     port,
-                    shared.clone(),
-                    stop_rx.clone(),
-                ));
+                    shared: shared.clone(),
+                    stop: stop_rx.clone(),
+                };
+                match &tls {
+                    None => {
+                        tokio::spawn(conn.serve_http1(stream));
+                    }
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(tls_stream)) => conn.serve_auto(tls_stream).await,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
+                                }
+                                Err(_) => {
+                                    tracing::debug!(client = %peer, "TLS handshake timed out")
+                                }
+                            }
+                        });
+                    }
+                }
             }
         }
     };
@@ -113,35 +184,83 @@ pub async fn run(
     let _ = tokio::time::timeout(GRACE, stop_tx.closed()).await;
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
+struct Conn {
     peer: SocketAddr,
     entrypoint: &'static str,
     port: u16,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let svc_shared = shared.clone();
-    let svc = service_fn(move |req| {
-        let shared = svc_shared.clone();
-        async move {
-            Ok::<_, std::convert::Infallible>(
-                proxy::handle(shared, entrypoint, "http", port, peer, req).await,
-            )
+    stop: watch::Receiver<bool>,
+}
+
+impl Conn {
+    fn service(
+        &self,
+    ) -> impl hyper::service::Service<
+        hyper::Request<hyper::body::Incoming>,
+        Response = hyper::Response<ProxyBody>,
+        Error = std::convert::Infallible,
+        Future = impl Future<Output = Result<hyper::Response<ProxyBody>, std::convert::Infallible>>
+                     + Send,
+    > + Clone
+           + Send
+           + 'static {
+        let (shared, entrypoint, port, peer) =
+            (self.shared.clone(), self.entrypoint, self.port, self.peer);
+        let scheme = if entrypoint == "websecure" {
+            "https"
+        } else {
+            "http"
+        };
+        service_fn(move |req| {
+            let shared = shared.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(
+                    proxy::handle(shared, entrypoint, scheme, port, peer, req).await,
+                )
+            }
+        })
+    }
+
+    async fn serve_http1(mut self, stream: tokio::net::TcpStream) {
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.shared.config.header_timeout)
+            .max_buf_size(self.shared.config.max_header_bytes)
+            .serve_connection(TokioIo::new(stream), self.service())
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = self.stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(GRACE, conn.as_mut()).await;
+            }
         }
-    });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.config.header_timeout)
-        .max_buf_size(shared.config.max_header_bytes)
-        .serve_connection(TokioIo::new(stream), svc)
-        .with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(GRACE, conn.as_mut()).await;
+    }
+
+    async fn serve_auto<S>(mut self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.shared.config.header_timeout)
+            .max_buf_size(self.shared.config.max_header_bytes);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(self.shared.config.max_header_bytes as u32)
+            .keep_alive_interval(Some(Duration::from_secs(30)));
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), self.service());
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = self.stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(GRACE, conn.as_mut()).await;
+            }
         }
     }
 }

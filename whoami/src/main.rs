@@ -2,7 +2,8 @@
 //!
 //! - `GET /` (any path): hostname, the address the request arrived on, the client's address,
 //!   the request line and headers, as text
-//! - `GET /data?size=N`: N bytes (streamed, at most 1 GiB)
+//! - `GET /data?size=N[&type=text]`: N bytes (streamed, at most 1 GiB), as
+//!   `application/octet-stream` or, with `type=text`, `text/plain`
 //! - `GET /health`: `ok`
 //! - `GET /ws`: a WebSocket that echoes every message
 //!

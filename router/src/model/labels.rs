@@ -109,8 +109,10 @@ pub enum MiddlewareDef {
     Headers {
         /// Request headers to set.
         request: Vec<(String, String)>,
-        /// Response headers to set.
+        /// Response headers to set (from custom headers and the security options).
         response: Vec<(String, String)>,
+        /// `Strict-Transport-Security` value for HTTPS answers (`stsseconds` and friends).
+        sts: Option<String>,
     },
     /// `basicauth.users`: `user:hash` entries.
     BasicAuth(Vec<(String, String)>),
@@ -380,7 +382,17 @@ fn middleware(
         "ipallowlist" | "ipwhitelist" => &["ipallowlist.sourcerange", "ipwhitelist.sourcerange"],
         "ratelimit" => &["ratelimit.average", "ratelimit.burst", "ratelimit.period"],
         "compress" => &["compress"],
-        "headers" => &[],
+        "headers" => &[
+            "headers.stsseconds",
+            "headers.stsincludesubdomains",
+            "headers.stspreload",
+            "headers.framedeny",
+            "headers.customframeoptionsvalue",
+            "headers.contenttypenosniff",
+            "headers.referrerpolicy",
+            "headers.contentsecuritypolicy",
+            "headers.permissionspolicy",
+        ],
         _ => return Ok(None),
     };
     for (k, (label, _)) in fields {
@@ -516,6 +528,11 @@ fn middleware(
             let mut response = Vec::new();
             for (k, (label, tail_value)) in fields {
                 let (tail, v) = tail_value.split_once('\u{0}').unwrap_or(("", ""));
+                let custom = k.starts_with("headers.customrequestheaders.")
+                    || k.starts_with("headers.customresponseheaders.");
+                if !custom {
+                    continue;
+                }
                 let header = tail.split_once('.').map_or("", |(_, h)| h);
                 if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
                     return bad(label.clone(), format!("invalid header name {header:?}"));
@@ -529,7 +546,70 @@ fn middleware(
                     response.push((header.to_owned(), v.to_owned()));
                 }
             }
-            MiddlewareDef::Headers { request, response }
+            let flag = |k: &str| -> Result<Option<bool>, (String, String)> {
+                match value(k) {
+                    None => Ok(None),
+                    Some((l, v)) => parse_bool(&v)
+                        .map(Some)
+                        .ok_or((l, format!("expected true or false, got {v:?}"))),
+                }
+            };
+            let text = |k: &str| -> Result<Option<String>, (String, String)> {
+                match value(k) {
+                    None => Ok(None),
+                    Some((l, v)) if http::HeaderValue::from_str(&v).is_err() => {
+                        Err((l, "invalid header value".into()))
+                    }
+                    Some((_, v)) => Ok(Some(v)),
+                }
+            };
+            // Security options become response headers; custom ones given later win.
+            let mut security = Vec::new();
+            if flag("headers.framedeny")? == Some(true) {
+                security.push(("X-Frame-Options".to_owned(), "DENY".to_owned()));
+            }
+            if let Some(v) = text("headers.customframeoptionsvalue")? {
+                security.push(("X-Frame-Options".to_owned(), v));
+            }
+            match flag("headers.contenttypenosniff")? {
+                Some(true) => {
+                    security.push(("X-Content-Type-Options".to_owned(), "nosniff".to_owned()))
+                }
+                Some(false) => security.push(("X-Content-Type-Options".to_owned(), String::new())),
+                None => {}
+            }
+            for (k, h) in [
+                ("headers.referrerpolicy", "Referrer-Policy"),
+                ("headers.contentsecuritypolicy", "Content-Security-Policy"),
+                ("headers.permissionspolicy", "Permissions-Policy"),
+            ] {
+                if let Some(v) = text(k)? {
+                    security.push((h.to_owned(), v));
+                }
+            }
+            security.extend(response);
+            let sts = match value("headers.stsseconds") {
+                None => None,
+                Some((l, v)) => {
+                    let secs: u64 = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| (l, format!("expected a number of seconds, got {v:?}")))?;
+                    let mut s = format!("max-age={secs}");
+                    if flag("headers.stsincludesubdomains")? == Some(true) {
+                        s.push_str("; includeSubDomains");
+                    }
+                    if flag("headers.stspreload")? == Some(true) {
+                        s.push_str("; preload");
+                    }
+                    Some(s)
+                }
+            };
+            MiddlewareDef::Headers {
+                request,
+                response: security,
+                sts,
+            }
         }
     };
     Ok(Some(def))

@@ -423,10 +423,15 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
             report(&mut issues, format!("router {name:?} uses middleware {m:?}, which is missing or broken; router disabled (serving it without would fail open)"));
             continue;
         }
-        let entrypoints = first
-            .entrypoints
-            .clone()
-            .unwrap_or_else(|| s.entrypoints.clone());
+        // As in Traefik, `tls=true` (or a cert resolver) without entry points means HTTPS only.
+        let tls = first.tls.unwrap_or(false) || first.certresolver.is_some();
+        let entrypoints = first.entrypoints.clone().unwrap_or_else(|| {
+            if tls && s.entrypoints.iter().any(|e| e == "websecure") {
+                vec!["websecure".to_owned()]
+            } else {
+                s.entrypoints.clone()
+            }
+        });
         if let Some(bad) = entrypoints.iter().find(|e| !s.entrypoints.contains(e)) {
             report(
                 &mut issues,
@@ -445,7 +450,7 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
             entrypoints,
             middlewares: mws,
             service,
-            tls: first.tls.unwrap_or(false) || first.certresolver.is_some(),
+            tls,
             certresolver: first.certresolver.clone(),
             containers,
         });

@@ -1,0 +1,422 @@
+//! TLS termination: rustls with one crypto provider (ring), TLS 1.2 minimum, AEAD suites only,
+//! ALPN `h2` and `http/1.1`, and certificates picked by SNI.
+//!
+//! Certificates come from, in order: `ROUTER_CERTS_DIR` (exact name, then wildcard), the ACME
+//! store, and last a self-signed certificate made for the requested name (a development
+//! default, logged as a warning). The directory is polled; a changed file is reloaded without
+//! touching open connections, and a file that no longer parses keeps its last good
+//! certificate. Lookups read an `ArcSwap` snapshot: no lock on the handshake path.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// How often the certificate directory is checked for changes.
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A certificate with the names it serves and when it expires.
+#[derive(Debug, Clone)]
+pub struct LoadedCert {
+    /// The key and chain.
+    pub key: Arc<CertifiedKey>,
+    /// DNS names from the subject alternative names (lowercase; wildcards as `*.example.com`).
+    pub names: Vec<String>,
+    /// Expiry.
+    pub not_after: SystemTime,
+}
+
+/// Certificates by name: exact names and `*.domain` wildcards.
+#[derive(Debug, Default, Clone)]
+pub struct CertMap {
+    by_name: HashMap<String, Arc<CertifiedKey>>,
+}
+
+impl CertMap {
+    /// Builds the map from certificates; for a name served by several, the one expiring last
+    /// wins (a renewed certificate beside an old one).
+    pub fn from_certs<'a>(certs: impl IntoIterator<Item = &'a LoadedCert>) -> CertMap {
+        let mut best: HashMap<String, (&LoadedCert, SystemTime)> = HashMap::new();
+        for c in certs {
+            for n in &c.names {
+                match best.get(n) {
+                    Some((_, t)) if *t >= c.not_after => {}
+                    _ => {
+                        best.insert(n.clone(), (c, c.not_after));
+                    }
+                }
+            }
+        }
+        CertMap {
+            by_name: best
+                .into_iter()
+                .map(|(n, (c, _))| (n, c.key.clone()))
+                .collect(),
+        }
+    }
+
+    /// Exact name, then the wildcard one label up.
+    pub fn find(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        if let Some(k) = self.by_name.get(name) {
+            return Some(k.clone());
+        }
+        let (_, parent) = name.split_once('.')?;
+        self.by_name.get(&format!("*.{parent}")).cloned()
+    }
+
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// The SNI resolver shared by every handshake.
+#[derive(Debug)]
+pub struct CertResolver {
+    files: ArcSwap<CertMap>,
+    acme: ArcSwap<CertMap>,
+    self_signed: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl CertResolver {
+    /// An empty resolver.
+    pub fn new(provider: Arc<CryptoProvider>) -> Arc<CertResolver> {
+        Arc::new(CertResolver {
+            files: ArcSwap::from_pointee(CertMap::default()),
+            acme: ArcSwap::from_pointee(CertMap::default()),
+            self_signed: Mutex::default(),
+            provider,
+        })
+    }
+
+    /// Swaps in the certificates from files.
+    pub fn set_files(&self, map: CertMap) {
+        self.files.store(Arc::new(map));
+    }
+
+    /// Swaps in the ACME certificates.
+    pub fn set_acme(&self, map: CertMap) {
+        self.acme.store(Arc::new(map));
+    }
+
+    /// The certificate for a name from files or ACME, without the self-signed fallback.
+    pub fn configured(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        self.files
+            .load()
+            .find(name)
+            .or_else(|| self.acme.load().find(name))
+    }
+
+    fn self_signed_for(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        let mut cache = self
+            .self_signed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(k) = cache.get(name) {
+            return Some(k.clone());
+        }
+        if cache.len() >= 1024 {
+            // Bounded: a scan with random names must not grow memory forever.
+            cache.clear();
+        }
+        match self_signed(name, &self.provider) {
+            Ok(k) => {
+                tracing::warn!(name, "no certificate for this name: serving a self-signed one (set ROUTER_CERTS_DIR or ACME)");
+                cache.insert(name.to_owned(), k.clone());
+                Some(k)
+            }
+            Err(e) => {
+                tracing::error!(name, error = %e, "cannot make a self-signed certificate");
+                None
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for CertResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello
+            .server_name()
+            .unwrap_or("localhost")
+            .to_ascii_lowercase();
+        self.configured(&name)
+            .or_else(|| self.self_signed_for(&name))
+    }
+}
+
+/// Makes a self-signed certificate for one name.
+pub fn self_signed(name: &str, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
+    let cert =
+        rcgen::generate_simple_self_signed(vec![name.to_owned()]).map_err(|e| e.to_string())?;
+    let der = CertificateDer::from(cert.cert.der().to_vec());
+    let key =
+        PrivateKeyDer::try_from(cert.signing_key.serialize_der()).map_err(|e| e.to_string())?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(CertifiedKey::new(vec![der], signing)))
+}
+
+/// Parses a PEM certificate chain and key into a [`LoadedCert`].
+pub fn load_pem(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    provider: &CryptoProvider,
+) -> Result<LoadedCert, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("certificate: {e}"))?;
+    let leaf = chain
+        .first()
+        .ok_or("certificate: no certificate in the file")?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("key: {e}"))?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("key: {e}"))?;
+    let (names, not_after) = names_and_expiry(leaf)?;
+    let key = CertifiedKey::new(chain, signing);
+    key.keys_match()
+        .map_err(|e| format!("the key does not match the certificate: {e}"))?;
+    Ok(LoadedCert {
+        key: Arc::new(key),
+        names,
+        not_after,
+    })
+}
+
+/// The DNS names (SANs, else the CN) and expiry of a certificate.
+pub fn names_and_expiry(der: &CertificateDer<'_>) -> Result<(Vec<String>, SystemTime), String> {
+    use x509_parser::prelude::*;
+    let (_, cert) =
+        X509Certificate::from_der(der.as_ref()).map_err(|e| format!("certificate: {e}"))?;
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            if let GeneralName::DNSName(d) = n {
+                names.push(d.to_ascii_lowercase());
+            }
+        }
+    }
+    if names.is_empty() {
+        if let Some(cn) = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|c| c.as_str().ok())
+        {
+            names.push(cn.to_ascii_lowercase());
+        }
+    }
+    let secs = cert.validity().not_after.timestamp().max(0) as u64;
+    Ok((names, SystemTime::UNIX_EPOCH + Duration::from_secs(secs)))
+}
+
+/// The rustls provider: ring, with the AEAD suites it offers, optionally narrowed to `names`.
+pub fn provider(cipher_names: Option<&[String]>) -> Result<Arc<CryptoProvider>, String> {
+    let mut p = rustls::crypto::ring::default_provider();
+    if let Some(names) = cipher_names {
+        let mut suites = Vec::new();
+        for n in names {
+            let found = p
+                .cipher_suites
+                .iter()
+                .find(|s| {
+                    s.suite()
+                        .as_str()
+                        .is_some_and(|sn| sn.eq_ignore_ascii_case(n))
+                })
+                .ok_or_else(|| {
+                    let known: Vec<&str> = p
+                        .cipher_suites
+                        .iter()
+                        .filter_map(|s| s.suite().as_str())
+                        .collect();
+                    format!("unknown cipher suite {n:?} (known: {})", known.join(", "))
+                })?;
+            suites.push(*found);
+        }
+        p.cipher_suites = suites;
+    }
+    Ok(Arc::new(p))
+}
+
+/// The server configuration: TLS 1.3 and 1.2 only, SNI resolver, ALPN h2 then http/1.1.
+pub fn server_config(
+    provider: Arc<CryptoProvider>,
+    resolver: Arc<CertResolver>,
+) -> Result<Arc<ServerConfig>, String> {
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Loads every `<name>.crt` (or `.pem`) with its `<name>.key` in `dir`. A pair that fails to
+/// load keeps its entry from `previous` (the last good certificate) and is reported.
+pub fn load_dir(
+    dir: &Path,
+    provider: &CryptoProvider,
+    previous: &HashMap<PathBuf, LoadedCert>,
+) -> (HashMap<PathBuf, LoadedCert>, Vec<String>) {
+    let mut out = HashMap::new();
+    let mut errors = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(format!("{}: {e}", dir.display()));
+            return (previous.clone(), errors);
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ext != "crt" && ext != "pem" {
+            continue;
+        }
+        let key_path = path.with_extension("key");
+        let loaded = std::fs::read(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|c| {
+                std::fs::read(&key_path)
+                    .map(|k| (c, k))
+                    .map_err(|e| format!("{}: {e}", key_path.display()))
+            })
+            .and_then(|(c, k)| {
+                load_pem(&c, &k, provider).map_err(|e| format!("{}: {e}", path.display()))
+            });
+        match loaded {
+            Ok(cert) => {
+                out.insert(path, cert);
+            }
+            Err(e) => {
+                errors.push(e);
+                if let Some(old) = previous.get(&path) {
+                    out.insert(path, old.clone());
+                }
+            }
+        }
+    }
+    (out, errors)
+}
+
+/// A cheap fingerprint of a directory's files (name, size, mtime) to notice changes.
+pub fn dir_fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let m = e.metadata().ok()?;
+                    Some((e.path(), m.len(), m.modified().ok()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Watches `ROUTER_CERTS_DIR` and swaps certificates in as files change.
+pub async fn watch_dir(dir: PathBuf, resolver: Arc<CertResolver>) {
+    let mut current: HashMap<PathBuf, LoadedCert> = HashMap::new();
+    let mut seen = None;
+    loop {
+        let fp = dir_fingerprint(&dir);
+        if seen.as_ref() != Some(&fp) {
+            let (loaded, errors) = load_dir(&dir, &resolver.provider, &current);
+            for e in &errors {
+                tracing::error!(error = %e, "certificate not loaded (keeping the last good one, if any)");
+            }
+            current = loaded;
+            let map = CertMap::from_certs(current.values());
+            tracing::info!(dir = %dir.display(), files = current.len(), names = map.len(), "certificates loaded");
+            resolver.set_files(map);
+            seen = Some(fp);
+        }
+        tokio::time::sleep(RELOAD_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(names: &[&str]) -> (String, String) {
+        let c = rcgen::generate_simple_self_signed(
+            names.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        (c.cert.pem(), c.signing_key.serialize_pem())
+    }
+
+    #[test]
+    fn loads_names_and_picks_exact_then_wildcard() {
+        let p = provider(None).unwrap();
+        let (c1, k1) = pair(&["a.test"]);
+        let (c2, k2) = pair(&["*.wild.test"]);
+        let a = load_pem(c1.as_bytes(), k1.as_bytes(), &p).unwrap();
+        let w = load_pem(c2.as_bytes(), k2.as_bytes(), &p).unwrap();
+        assert_eq!(a.names, vec!["a.test".to_string()]);
+        let map = CertMap::from_certs([&a, &w]);
+        assert!(Arc::ptr_eq(&map.find("a.test").unwrap(), &a.key));
+        assert!(Arc::ptr_eq(&map.find("x.wild.test").unwrap(), &w.key));
+        assert!(map.find("x.y.wild.test").is_none());
+        assert!(map.find("b.test").is_none());
+    }
+
+    #[test]
+    fn mismatched_or_broken_files_are_errors() {
+        let p = provider(None).unwrap();
+        let (c1, _) = pair(&["a.test"]);
+        let (_, k2) = pair(&["b.test"]);
+        assert!(load_pem(c1.as_bytes(), k2.as_bytes(), &p)
+            .unwrap_err()
+            .contains("does not match"));
+        assert!(load_pem(b"garbage", k2.as_bytes(), &p).is_err());
+    }
+
+    #[test]
+    fn a_broken_file_keeps_the_last_good_certificate() {
+        let p = provider(None).unwrap();
+        let dir = std::env::temp_dir().join(format!("router-tls-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (c, k) = pair(&["a.test"]);
+        std::fs::write(dir.join("a.crt"), &c).unwrap();
+        std::fs::write(dir.join("a.key"), &k).unwrap();
+        let (first, errors) = load_dir(&dir, &p, &HashMap::new());
+        assert!(errors.is_empty(), "{errors:?}");
+        std::fs::write(dir.join("a.crt"), "broken").unwrap();
+        let (second, errors) = load_dir(&dir, &p, &first);
+        assert_eq!(errors.len(), 1);
+        assert!(Arc::ptr_eq(
+            &second[&dir.join("a.crt")].key,
+            &first[&dir.join("a.crt")].key
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cipher_names_narrow_the_suites() {
+        let p = provider(Some(&["TLS13_AES_256_GCM_SHA384".to_string()])).unwrap();
+        assert_eq!(p.cipher_suites.len(), 1);
+        assert!(provider(Some(&["TLS_RSA_WITH_RC4_128_SHA".to_string()])).is_err());
+    }
+}
