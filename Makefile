@@ -3,7 +3,8 @@ SHELL := /bin/bash
 TARGET := x86_64-unknown-linux-gnu
 STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"
 RELEASE_DIR := target/$(TARGET)/release
-export COMPOSE_PROJECT_NAME := edge
+COMPOSE_PROJECT_NAME ?= edge
+export COMPOSE_PROJECT_NAME
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 export DOCKER_GID := $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
 
@@ -24,18 +25,17 @@ images: static
 	scripts/image.sh whoami:local whoami/Dockerfile $(RELEASE_DIR)/whoami
 
 up: images
-	install -d -m 2770 -o 65534 -g $(DOCKER_GID) run
 	$(COMPOSE) -f compose.yaml up -d
 	@echo
-	@echo "socket-guard is up with policies/presets/router.env."
-	@echo "Try it:  DOCKER_HOST=unix://$(CURDIR)/run/socket-guard.sock docker ps"
-	@echo "Denied:  DOCKER_HOST=unix://$(CURDIR)/run/socket-guard.sock docker run --rm socket-guard:local"
+	@echo "The stack is up: router -> whoami, with socket-guard holding the Docker socket."
+	@echo "Browse https://whoami.localhost:$${HTTPS_PORT:-443}/ (self-signed certificate), or:"
+	@echo "  curl -k https://whoami.localhost:$${HTTPS_PORT:-443}/"
+	@echo "  curl -i http://whoami.localhost:$${HTTP_PORT:-80}/    # 308 to HTTPS"
 
 down:
 	$(COMPOSE) -f compose.yaml down --remove-orphans --volumes
-	rm -rf run
 
-test:
+test: images
 	cargo test --workspace --all-targets
 
 lint:

@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: socket-guard against HAProxy configured like the env-var socket
+# proxies, both in front of the same stand-in daemon (nginx on a unix socket), then the guard
+# in front of the real dockerd, then the guard's memory with 500 open /events streams.
+#
+#   bench/guard.sh            (or: make bench)
+#
+# Knobs (environment): BENCH_ROUNDS (3), BENCH_DURATION (10s), BENCH_WARMUP (3s),
+# BENCH_STREAMS (500), BENCH_DOCKER_SOCKET (/var/run/docker.sock).
+# Needs nginx (nginx-light), haproxy, wrk, curl, python3, cargo. Listens on 127.0.0.1 only;
+# every loop is bounded; everything it starts is stopped on exit. The Markdown report goes to
+# stdout and to bench/results/guard-<date>.md, the raw wrk output beside it.
+# See bench/README.md for what each number means.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+ROUNDS=${BENCH_ROUNDS:-3}
+DURATION=${BENCH_DURATION:-10s}
+WARMUP=${BENCH_WARMUP:-3s}
+STREAMS=${BENCH_STREAMS:-500}
+REAL_SOCKET=${BENCH_DOCKER_SOCKET:-/var/run/docker.sock}
+THREADS=2
+CONNS=32
+PATHS=(/_ping /v1.41/containers/json)
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for tool in nginx haproxy wrk curl python3 cargo; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y nginx-light haproxy wrk curl python3)"
+done
+[[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS=$ROUNDS: expected 1 to 99"
+[[ $STREAMS =~ ^[1-9][0-9]{0,3}$ ]] || die "BENCH_STREAMS=$STREAMS: expected 1 to 9999"
+
+# --- processes and cleanup -------------------------------------------------------------------
+
+TMP=$(mktemp -d /tmp/sg-bench.XXXXXX)
+PIDS=()
+LAST_PID=
+
+# Starts "$@" in the background with its output in $TMP/NAME.{out,err}; sets LAST_PID.
+start() {
+    local name=$1
+    shift
+    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+# Stops one process we started: TERM, up to 5 s, then KILL.
+stop() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        stop "$pid"
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Polls until CMD succeeds, at most SECONDS seconds.
+wait_for() {
+    local seconds=$1 i
+    shift
+    for ((i = 0; i < seconds * 10; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+alive() { kill -0 "$1" 2>/dev/null || die "$2 exited; its stderr: $(tail -n 5 "$TMP/$2.err" 2>/dev/null)"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- 1. build --------------------------------------------------------------------------------
+
+log "building socket-guard (release)"
+(cd "$ROOT" && cargo build --release -p socket-guard --quiet) || die "cargo build failed"
+GUARD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/socket-guard
+[[ -x $GUARD_BIN ]] || die "no binary at $GUARD_BIN"
+
+read -r PORT_GUARD PORT_HAPROXY PORT_INFO PORT_REAL PORT_MEM < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(5)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+
+# --- 2. the stand-in daemon ------------------------------------------------------------------
+
+chmod 755 "$TMP" # nginx workers may run as nobody
+cp "$BENCH/fixtures/containers.json" "$TMP/containers.json"
+sed "s#@DIR@#$TMP#g" "$BENCH/nginx.conf.in" >"$TMP/nginx.conf"
+SOCK=$TMP/docker.sock
+log "starting nginx on $SOCK"
+start nginx nginx -e "$TMP/nginx-error.log" -p "$TMP" -c "$TMP/nginx.conf"
+NGINX_PID=$LAST_PID
+wait_for 10 test -S "$SOCK" || die "nginx did not create $SOCK: $(cat "$TMP/nginx-error.log" "$TMP/nginx.err" 2>/dev/null)"
+alive "$NGINX_PID" nginx
+
+# --- 3. HAProxy --------------------------------------------------------------------------------
+
+log "starting haproxy on 127.0.0.1:$PORT_HAPROXY"
+start haproxy env -i PATH="$PATH" BENCH_HAPROXY_BIND="127.0.0.1:$PORT_HAPROXY" BENCH_UPSTREAM_SOCKET="$SOCK" \
+    CONTAINERS=1 EVENTS=1 PING=1 VERSION=1 haproxy -db -f "$BENCH/haproxy.cfg"
+HAPROXY_PID=$LAST_PID
+
+# --- 4. socket-guard -------------------------------------------------------------------------
+
+guard() { # NAME PORT SOCKET LOG_LEVEL(or "") [VAR=VALUE ...]
+    local name=$1 port=$2 socket=$3 level=$4
+    shift 4
+    start "$name" env -i PATH="$PATH" GUARD_LISTEN="127.0.0.1:$port" SOCKET_PATH="$socket" \
+        ${level:+LOG_LEVEL=$level} "$@" "$GUARD_BIN"
+}
+log "starting socket-guard on 127.0.0.1:$PORT_GUARD (warn) and 127.0.0.1:$PORT_INFO (info)"
+guard guard "$PORT_GUARD" "$SOCK" warn CONTAINERS=1
+GUARD_PID=$LAST_PID
+guard guard-info "$PORT_INFO" "$SOCK" info CONTAINERS=1
+INFO_PID=$LAST_PID
+
+for port in "$PORT_HAPROXY" "$PORT_GUARD" "$PORT_INFO"; do
+    wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$port/_ping" || die "nothing answers on 127.0.0.1:$port"
+done
+alive "$HAPROXY_PID" haproxy
+alive "$GUARD_PID" guard
+alive "$INFO_PID" guard-info
+
+# --- sanity: same answers, same refusals -----------------------------------------------------
+
+status() { curl -s -o /dev/null -w '%{http_code}' -X "$1" "$2"; }
+want=$(cat "$BENCH/fixtures/containers.json")
+for port in "$PORT_GUARD" "$PORT_HAPROXY"; do
+    for path in /_ping /v1.41/_ping /containers/json /v1.41/containers/json; do
+        [[ $(status GET "http://127.0.0.1:$port$path") == 200 ]] || die "GET $path on :$port is not 200"
+    done
+    [[ $(curl -s "http://127.0.0.1:$port/v1.41/containers/json") == "$want" ]] || die ":$port changed the body"
+    [[ $(curl -s -D - -o /dev/null "http://127.0.0.1:$port/_ping" | tr -d '\r' | grep -ci '^api-version: 1.41$') == 1 ]] ||
+        die ":$port lost the Api-Version header"
+    [[ $(status GET "http://127.0.0.1:$port/v1.41/images/json") == 403 ]] || die "GET /images/json on :$port is not 403"
+    [[ $(status POST "http://127.0.0.1:$port/v1.41/containers/create") == 403 ]] || die "POST on :$port is not 403"
+done
+log "both proxies answer 200 on the benchmarked paths and 403 outside the allow-list"
+
+# --- results directory and metadata ----------------------------------------------------------
+
+DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
+mkdir -p "$BENCH/results"
+RUN=$TMP/run
+mkdir -p "$RUN"
+rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git -C "$ROOT" status --porcelain -- socket-guard policies Cargo.toml Cargo.lock 2>/dev/null) ]]; then
+    rev="$rev+uncommitted changes"
+fi
+key() { local k=${1//\//_}; echo "${k//./_}"; }
+{
+    echo "DATE=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "COMMAND=$(env | grep -E '^BENCH_' | sort | tr '\n' ' ')bench/guard.sh"
+    echo "NPROC=$(nproc)"
+    echo "CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "MEM=$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo)"
+    echo "KERNEL=$(uname -r)"
+    echo "GUARD_REV=$rev"
+    echo "NGINX=$(nginx -v 2>&1 | sed 's/^nginx version: //')"
+    echo "HAPROXY=$(haproxy -v | head -n1 | awk '{print "HAProxy " $3}')"
+    echo "WRK=wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}')"
+    echo "DOCKER=$(curl -s --max-time 5 --unix-socket "$REAL_SOCKET" http://d/version |
+        python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["Version"], "API", v["ApiVersion"])' 2>/dev/null || echo unavailable)"
+    echo "CLK_TCK=$CLK_TCK"
+    echo "ROUNDS=$ROUNDS"
+    echo "DURATION=$DURATION"
+    echo "WARMUP=$WARMUP"
+    echo "THREADS=$THREADS"
+    echo "CONNS=$CONNS"
+    echo "PATHS=${PATHS[*]}"
+    for path in "${PATHS[@]}"; do
+        echo "BYTES_$(key "$path")=$(curl -s "http://127.0.0.1:$PORT_GUARD$path" | wc -c)"
+    done
+} >"$RUN/meta.txt"
+: >"$RUN/runs.tsv"
+
+# --- 5. load ---------------------------------------------------------------------------------
+
+# Ticks of the whole machine from /proc/stat: "TOTAL BUSY STEAL" (busy excludes idle, iowait, steal).
+machine_ticks() {
+    awk '/^cpu / {t = $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; print t, t - $5 - $6 - $9, $9}' /proc/stat
+}
+nginx_ticks() {
+    local pid sum=0
+    for pid in "$NGINX_PID" $(cat "/proc/$NGINX_PID/task/"*/children 2>/dev/null); do
+        sum=$((sum + $(cpu_ticks "$pid" 2>/dev/null || echo 0)))
+    done
+    echo "$sum"
+}
+
+# One wrk run against LABEL's port. Records the proxy's CPU time over the run and, to show how
+# noisy the machine was, the hypervisor's steal and the CPU used by anything other than the
+# proxy, nginx and wrk (both in % of all CPUs).
+measure() { # LABEL PID PORT PATH ROUND
+    local label=$1 pid=$2 port=$3 path=$4 round=$5 file before after m0 m1 n0 n1 wrk_s TIMEFORMAT='%3U %3S'
+    file="wrk-$label-$(key "$path")-$round.txt"
+    before=$(cpu_ticks "$pid")
+    read -r -a m0 < <(machine_ticks)
+    n0=$(nginx_ticks)
+    wrk_s=$({ time timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$port$path" \
+        >"$RUN/$file" 2>&1; } 2>&1) || log "wrk against $label $path exited with an error (see $file)"
+    after=$(cpu_ticks "$pid")
+    read -r -a m1 < <(machine_ticks)
+    n1=$(nginx_ticks)
+    python3 - "$label" "$path" "$round" "$file" "$((after - before))" "$((m1[0] - m0[0]))" "$((m1[1] - m0[1]))" \
+        "$((m1[2] - m0[2]))" "$((n1 - n0))" "$wrk_s" "$CLK_TCK" >>"$RUN/runs.tsv" <<'PY'
+import sys
+label, path, rnd, file, proxy, total, busy, steal, nginx, wrk_s, hz = sys.argv[1:]
+total = max(int(total), 1)
+wrk = sum(float(x) for x in wrk_s.split()) * int(hz)
+other = max(0.0, int(busy) - int(proxy) - int(nginx) - wrk)
+print("\t".join([label, path, rnd, file, proxy, f"{100 * int(steal) / total:.0f}", f"{100 * other / total:.0f}"]))
+PY
+    log "$label $path round $round: $(grep -E 'Requests/sec' "$RUN/$file" | awk '{print $2}') req/s"
+}
+warm() { # PORT PATH
+    timeout 60 wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$1$2" >/dev/null 2>&1 || true
+}
+
+log "warm-up ($WARMUP per proxy and path)"
+for path in "${PATHS[@]}"; do
+    for port in "$PORT_GUARD" "$PORT_HAPROXY" "$PORT_INFO"; do
+        warm "$port" "$path"
+    done
+done
+for ((round = 1; round <= ROUNDS; round++)); do
+    for path in "${PATHS[@]}"; do
+        measure guard "$GUARD_PID" "$PORT_GUARD" "$path" "$round"
+        measure haproxy "$HAPROXY_PID" "$PORT_HAPROXY" "$path" "$round"
+        measure guard-info "$INFO_PID" "$PORT_INFO" "$path" "$round"
+    done
+done
+alive "$GUARD_PID" guard
+alive "$HAPROXY_PID" haproxy
+alive "$INFO_PID" guard-info
+{
+    for entry in "guard:$GUARD_PID" "haproxy:$HAPROXY_PID" "guard-info:$INFO_PID"; do
+        awk -v l="${entry%%:*}" '/^VmRSS/ {r = $2} /^VmHWM/ {h = $2} END {printf "%s\t%s\t%s\n", l, r, h}' \
+            "/proc/${entry#*:}/status"
+    done
+} >"$RUN/rss.tsv"
+# The idle proxies are no longer needed; the rest runs against the real daemon.
+stop "$INFO_PID"
+stop "$HAPROXY_PID"
+stop "$GUARD_PID"
+
+# --- 6. the real dockerd ---------------------------------------------------------------------
+
+if curl -sf --max-time 5 --unix-socket "$REAL_SOCKET" -o /dev/null http://d/_ping; then
+    log "socket-guard in front of the real dockerd ($REAL_SOCKET) on 127.0.0.1:$PORT_REAL"
+    guard guard-real "$PORT_REAL" "$REAL_SOCKET" warn CONTAINERS=1
+    REAL_PID=$LAST_PID
+    wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT_REAL/_ping" || die "guard-real does not answer"
+    echo "REAL_CONTAINERS=$(curl -s "http://127.0.0.1:$PORT_REAL/v1.41/containers/json" |
+        python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo '?')" >>"$RUN/meta.txt"
+    for path in "${PATHS[@]}"; do
+        echo "REAL_BYTES_$(key "$path")=$(curl -s "http://127.0.0.1:$PORT_REAL$path" | wc -c)" >>"$RUN/meta.txt"
+        warm "$PORT_REAL" "$path"
+    done
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for path in "${PATHS[@]}"; do
+            measure guard-real "$REAL_PID" "$PORT_REAL" "$path" "$round"
+        done
+    done
+    alive "$REAL_PID" guard-real
+    stop "$REAL_PID"
+
+    # --- 7. memory with open /events streams -------------------------------------------------
+
+    log "memory: $STREAMS concurrent /v1.41/events streams through a fresh guard"
+    guard guard-mem "$PORT_MEM" "$REAL_SOCKET" ""
+    MEM_PID=$LAST_PID
+    wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT_MEM/_ping" || die "guard-mem does not answer"
+    event_cmd=""
+    if command -v docker >/dev/null; then
+        vol="sg-bench-$$"
+        event_cmd="sh -c 'docker -H unix://$REAL_SOCKET volume create $vol && docker -H unix://$REAL_SOCKET volume rm $vol'"
+    fi
+    timeout 120 python3 "$BENCH/events_rss.py" --addr "127.0.0.1:$PORT_MEM" --pid "$MEM_PID" \
+        --streams "$STREAMS" --timeout 30 --event-cmd "$event_cmd" >"$RUN/memory.json" ||
+        log "not every /events stream opened (see the report)"
+    alive "$MEM_PID" guard-mem
+    stop "$MEM_PID"
+else
+    log "no daemon answers on $REAL_SOCKET: skipping the real-daemon and memory runs"
+    echo "REAL_SKIPPED=no daemon answered on $REAL_SOCKET" >>"$RUN/meta.txt"
+    echo "MEM_SKIPPED=no daemon answered on $REAL_SOCKET" >>"$RUN/meta.txt"
+fi
+
+# --- 8. report -------------------------------------------------------------------------------
+
+python3 "$BENCH/report.py" "$RUN" >"$BENCH/results/guard-$DATE.md"
+mkdir -p "$BENCH/results/guard-$DATE.raw"
+cp "$RUN"/* "$BENCH/results/guard-$DATE.raw/"
+cat "$BENCH/results/guard-$DATE.md"
+log "report: bench/results/guard-$DATE.md (raw wrk output in bench/results/guard-$DATE.raw/)"

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Turns the raw output of one bench/guard.sh run into a Markdown report on stdout.
+
+    report.py RUN_DIR
+
+RUN_DIR holds what guard.sh wrote: meta.txt (KEY=VALUE lines), runs.tsv (one wrk run a line:
+label, path, round, wrk output file, proxy CPU ticks used during the run, hypervisor steal in %
+of all CPUs, CPU used by other processes than proxy, nginx and wrk in % of all CPUs),
+memory.json (from events_rss.py) and rss.tsv (label, VmRSS and VmHWM in KiB after the load).
+
+Each cell is the median over the rounds; the per-round requests/s follow in their own table so
+the spread is visible. "CPU/req" is the proxy process's user+system CPU time during the run
+divided by the requests wrk completed: on a 2-core machine shared with wrk and nginx it is the
+fairer measure of what a request costs the proxy.
+"""
+
+import json
+import os
+import re
+import statistics
+import sys
+
+RPS_TARGET = 1.3
+RSS_TARGET_KIB = 32 * 1024
+
+LABELS = {
+    "guard": "socket-guard (LOG_LEVEL=warn)",
+    "haproxy": "HAProxy 2.6 (env-var ACLs)",
+    "guard-info": "socket-guard (LOG_LEVEL=info, audit line per request)",
+    "guard-real": "socket-guard -> real dockerd (LOG_LEVEL=warn)",
+}
+
+
+def parse_wrk(path):
+    text = open(path).read()
+    out = {"requests": None, "rps": None, "lat": {}, "non2xx": 0, "sockerr": 0}
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M):
+        out["lat"][pct] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if m:
+        out["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        out["sockerr"] = sum(int(x) for x in m.groups())
+    return out
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, digits=0, suffix="", sign=False):
+    if v is None:
+        return "n/a"
+    return f"{v:{'+' if sign else ''},.{digits}f}{suffix}"
+
+
+def main():
+    run_dir = sys.argv[1]
+    meta = {}
+    for line in open(os.path.join(run_dir, "meta.txt")):
+        key, _, value = line.rstrip("\n").partition("=")
+        meta[key] = value
+    clk_tck = int(meta.get("CLK_TCK", "100"))
+
+    # (label, path) -> list of per-round results
+    runs = {}
+    for line in open(os.path.join(run_dir, "runs.tsv")):
+        label, path, rnd, wrk_file, ticks, steal, other = line.rstrip("\n").split("\t")
+        r = parse_wrk(os.path.join(run_dir, wrk_file))
+        r["round"] = int(rnd)
+        r["noise"] = f"{steal} / {other}"
+        r["cpu_us_per_req"] = (int(ticks) / clk_tck * 1e6 / r["requests"]) if r["requests"] else None
+        runs.setdefault((label, path), []).append(r)
+
+    def summary(label, path):
+        rs = runs.get((label, path), [])
+        return {
+            "rps": med([r["rps"] for r in rs]),
+            "p50": med([r["lat"].get("50") for r in rs]),
+            "p99": med([r["lat"].get("99") for r in rs]),
+            "cpu": med([r["cpu_us_per_req"] for r in rs]),
+            "non2xx": sum(r["non2xx"] for r in rs),
+            "sockerr": sum(r["sockerr"] for r in rs),
+            "rounds": [(r["rps"], r["noise"]) for r in sorted(rs, key=lambda r: r["round"])],
+        }
+
+    paths = meta["PATHS"].split()
+    out = []
+    w = out.append
+    w(f"# socket-guard benchmark, {meta['DATE']}")
+    w("")
+    w(f"- command: `{meta['COMMAND']}`")
+    w(f"- machine: {meta['NPROC']} CPUs, {meta['CPU_MODEL']}, {meta['MEM']}; kernel {meta['KERNEL']}")
+    w(f"- versions: socket-guard {meta['GUARD_REV']}; {meta['NGINX']}; {meta['HAPROXY']}; {meta['WRK']}; "
+      f"dockerd {meta['DOCKER']}")
+    w(f"- load: `wrk -t{meta['THREADS']} -c{meta['CONNS']} -d{meta['DURATION']} --latency`, "
+      f"after a {meta['WARMUP']} warm-up per proxy and path, {meta['ROUNDS']} rounds interleaved "
+      "(guard, haproxy, guard at info), median of the rounds shown")
+    w(f"- stand-in daemon: nginx on a unix socket; response bodies: "
+      + ", ".join(f"`{p}` {meta.get('BYTES_' + p.replace('/', '_').replace('.', '_'), '?')} B" for p in paths))
+    w("")
+    w("## Through the stand-in daemon (nginx)")
+    w("")
+    w("| path | proxy | req/s | p50 ms | p99 ms | CPU/req µs | non-2xx | socket errors |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for path in paths:
+        for label in ("guard", "haproxy", "guard-info"):
+            s = summary(label, path)
+            w(f"| `{path}` | {LABELS[label]} | {fmt(s['rps'])} | {fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} "
+              f"| {fmt(s['cpu'], 1)} | {s['non2xx']} | {s['sockerr']} |")
+    w("")
+    w("| path | guard / HAProxy req/s | guard / HAProxy p99 | guard p99 <= HAProxy p99 "
+      "| guard / HAProxy CPU/req | audit log at info: req/s | audit log at info: CPU/req |")
+    w("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
+    verdicts = []
+    for path in paths:
+        g, h, gi = summary("guard", path), summary("haproxy", path), summary("guard-info", path)
+        ratio = g["rps"] / h["rps"] if g["rps"] and h["rps"] else None
+        p99r = g["p99"] / h["p99"] if g["p99"] and h["p99"] else None
+        info = (gi["rps"] / g["rps"] - 1) * 100 if gi["rps"] and g["rps"] else None
+        info_cpu = (gi["cpu"] / g["cpu"] - 1) * 100 if gi["cpu"] and g["cpu"] else None
+        cpur = g["cpu"] / h["cpu"] if g["cpu"] and h["cpu"] else None
+        p99_ok = g["p99"] is not None and h["p99"] is not None and g["p99"] <= h["p99"]
+        w(f"| `{path}` | {fmt(ratio, 2, 'x')} | {fmt(p99r, 2, 'x')} | {'yes' if p99_ok else 'no'} "
+          f"| {fmt(cpur, 2, 'x')} | {fmt(info, 1, ' %', sign=True)} | {fmt(info_cpu, 1, ' %', sign=True)} |")
+        verdicts.append((path, ratio, p99_ok))
+    w("")
+    w("Requests/s per round, with the machine's noise during the run as steal % / other load % "
+      "(hypervisor steal, and CPU used by processes other than the proxy, nginx and wrk; both in % "
+      "of all CPUs):")
+    w("")
+    w("| path | proxy | " + " | ".join(f"round {i + 1}" for i in range(int(meta["ROUNDS"]))) + " |")
+    w("| --- | --- | " + " | ".join("---:" for _ in range(int(meta["ROUNDS"]))) + " |")
+    for path in paths:
+        for label in ("guard", "haproxy", "guard-info"):
+            cells = (f"{fmt(v)} ({noise})" for v, noise in summary(label, path)["rounds"])
+            w(f"| `{path}` | {label} | " + " | ".join(cells) + " |")
+    w("")
+
+    w("## socket-guard in front of the real dockerd")
+    w("")
+    if (("guard-real", paths[0]) in runs):
+        w("wrk cannot speak HTTP over a unix socket, so there is no direct-to-socket row to compare "
+          "with: these numbers include dockerd's own work (it lists "
+          f"{meta.get('REAL_CONTAINERS', '?')} container(s) on `/containers/json` at the time), and another process "
+          "using the daemon at the same time shows up in them.")
+        w("")
+        w("| path | req/s | p50 ms | p99 ms | guard CPU/req µs | non-2xx | socket errors | body |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for path in paths:
+            s = summary("guard-real", path)
+            body = meta.get("REAL_BYTES_" + path.replace("/", "_").replace(".", "_"), "?")
+            w(f"| `{path}` | {fmt(s['rps'])} | {fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} | {fmt(s['cpu'], 1)} "
+              f"| {s['non2xx']} | {s['sockerr']} | {body} B |")
+    else:
+        w(f"skipped: {meta.get('REAL_SKIPPED', 'no daemon socket')}")
+    w("")
+
+    w("## Memory")
+    w("")
+    mem_file = os.path.join(run_dir, "memory.json")
+    rss_ok = None
+    if os.path.exists(mem_file) and os.path.getsize(mem_file) > 0:
+        m = json.load(open(mem_file))
+        st = m["streaming"]
+        rss_ok = st["VmRSS"] <= RSS_TARGET_KIB and m["streams_200"] == m["streams_wanted"]
+        w(f"A fresh socket-guard in front of the real dockerd (defaults: EVENTS=1, LOG_LEVEL=info), "
+          f"{m['streams_wanted']} concurrent `GET /v1.41/events`:")
+        w("")
+        w("| | VmRSS | VmHWM | threads | open fds |")
+        w("| --- | ---: | ---: | ---: | ---: |")
+        for key, name in (("idle", "idle, before"), ("streaming", "streams open"), ("closed", "streams closed")):
+            s = m[key]
+            w(f"| {name} | {s['VmRSS'] / 1024:.1f} MiB | {s['VmHWM'] / 1024:.1f} MiB | {s['Threads']} | {s['fds']} |")
+        w("")
+        w(f"- streams answered 200: {m['streams_200']} of {m['streams_wanted']} "
+          f"(all heads in {m['seconds_to_open']} s)")
+        if "streams_with_event" in m:
+            w(f"- streams that then delivered a test event: {m['streams_with_event']} of {m['streams_200']}")
+        if "connect_error" in m:
+            w(f"- connect error: {m['connect_error']}")
+    else:
+        w(f"skipped: {meta.get('MEM_SKIPPED', 'no result')}")
+    rss_after = os.path.join(run_dir, "rss.tsv")
+    if os.path.exists(rss_after):
+        w("")
+        w("Resident memory after the load runs above:")
+        w("")
+        w("| process | VmRSS | VmHWM |")
+        w("| --- | ---: | ---: |")
+        for line in open(rss_after):
+            label, rss, hwm = line.rstrip("\n").split("\t")
+            w(f"| {LABELS.get(label, label)} | {int(rss) / 1024:.1f} MiB | {int(hwm) / 1024:.1f} MiB |")
+    w("")
+
+    w("## Against the targets")
+    w("")
+    for path, ratio, p99_ok in verdicts:
+        ok = ratio is not None and ratio >= RPS_TARGET and p99_ok
+        w(f"- `{path}`: guard/HAProxy {fmt(ratio, 2, 'x')} req/s (target >= {RPS_TARGET}x), "
+          f"p99 {'not above' if p99_ok else 'ABOVE'} HAProxy's: **{'met' if ok else 'missed'}**")
+    if rss_ok is None:
+        w("- RSS with open /events streams: not measured")
+    else:
+        m = json.load(open(mem_file))
+        w(f"- RSS with {m['streams_wanted']} open /events streams: {m['streaming']['VmRSS'] / 1024:.1f} MiB "
+          f"(target <= 32 MiB): **{'met' if rss_ok else 'missed'}**")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+//! The stack as a new user runs it: `make up` (images built FROM scratch, compose up) with the
+//! published ports moved to free ones, HTTPS to whoami through the router, HTTP redirected,
+//! then `docker inspect` proves the hardening compose.yaml promises: the router has no socket
+//! and runs non-root, read-only, without capabilities, with no-new-privileges; socket-guard
+//! publishes nothing and sits only on internal networks. `make down` leaves nothing behind.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e::docker::{real_docker_ok, require_docker};
+use serde_json::Value;
+
+const PROJECT: &str = "edgetest";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn make(target: &str, http: u16, https: u16) -> std::process::Output {
+    Command::new("make")
+        .arg(target)
+        .current_dir(repo())
+        .env("COMPOSE_PROJECT_NAME", PROJECT)
+        .env("HTTP_PORT", http.to_string())
+        .env("HTTPS_PORT", https.to_string())
+        .env_remove("DOCKER_HOST")
+        .output()
+        .unwrap()
+}
+
+/// Runs `make down` when dropped, so a failed assertion leaves no stack behind.
+struct Down(u16, u16);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = make("down", self.0, self.1);
+    }
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn inspect(name: &str) -> Value {
+    let text = real_docker_ok(&["inspect", name]);
+    serde_json::from_str::<Value>(&text).unwrap()[0].clone()
+}
+
+fn project_objects(kind: &str) -> Vec<String> {
+    let out = real_docker_ok(&[
+        kind,
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={PROJECT}"),
+    ]);
+    out.lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn make_up_serves_whoami_over_https_with_the_promised_hardening() {
+    require_docker();
+    let (http, https) = (free_port(), free_port());
+    let _ = make("down", http, https);
+    let down = Down(http, https);
+    let up = make("up", http, https);
+    assert!(
+        up.status.success(),
+        "make up failed:\n{}\n{}",
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr)
+    );
+
+    // HTTPS to whoami through the router (self-signed by default), within a generous bound.
+    let url = format!("https://whoami.localhost:{https}/");
+    let resolve = format!("whoami.localhost:{https}:127.0.0.1");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let (out, err) = curl(&["-k", "--resolve", &resolve, &url]);
+        if out.starts_with("Hostname: ") {
+            break out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "whoami never answered over HTTPS: {out}{err}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(body.contains("x-forwarded-proto: https"), "{body}");
+
+    // HTTP is redirected to the same host and path on the published HTTPS port.
+    let (headers, _) = curl(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "--resolve",
+        &format!("whoami.localhost:{http}:127.0.0.1"),
+        &format!("http://whoami.localhost:{http}/a?b=1"),
+    ]);
+    assert!(headers.starts_with("HTTP/1.1 308"), "{headers}");
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains(&format!("location: https://whoami.localhost:{https}/a?b=1")),
+        "{headers}"
+    );
+
+    // The router: no socket, non-root, read-only, no capabilities, no new privileges.
+    let router = inspect(&format!("{PROJECT}_router_1"));
+    let mounts = router["Mounts"].as_array().unwrap();
+    assert!(
+        mounts
+            .iter()
+            .all(|m| !m["Source"].as_str().unwrap_or("").contains("docker.sock")),
+        "{mounts:?}"
+    );
+    let hc = &router["HostConfig"];
+    let user = router["Config"]["User"].as_str().unwrap();
+    assert!(
+        !user.is_empty() && !user.starts_with("0") && !user.starts_with("root"),
+        "router user {user:?}"
+    );
+    assert_eq!(hc["ReadonlyRootfs"], Value::Bool(true));
+    assert_eq!(hc["CapDrop"], serde_json::json!(["ALL"]));
+    assert!(hc["CapAdd"].is_null() || hc["CapAdd"].as_array().is_some_and(Vec::is_empty));
+    assert!(hc["SecurityOpt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o.as_str().unwrap().starts_with("no-new-privileges")));
+    assert_eq!(hc["Privileged"], Value::Bool(false));
+
+    // socket-guard: publishes nothing, only on internal networks, non-root, hardened too.
+    let guard = inspect(&format!("{PROJECT}_socket-guard_1"));
+    let ports = &guard["HostConfig"]["PortBindings"];
+    assert!(
+        ports.is_null() || ports.as_object().is_some_and(|p| p.is_empty()),
+        "{ports}"
+    );
+    let published = &guard["NetworkSettings"]["Ports"];
+    assert!(
+        published
+            .as_object()
+            .is_none_or(|p| p.values().all(Value::is_null)),
+        "{published}"
+    );
+    let networks: Vec<String> = guard["NetworkSettings"]["Networks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert!(!networks.is_empty());
+    for n in &networks {
+        let net = inspect(n);
+        assert_eq!(
+            net["Internal"],
+            Value::Bool(true),
+            "socket-guard is on non-internal network {n}"
+        );
+    }
+    let ghc = &guard["HostConfig"];
+    assert_eq!(guard["Config"]["User"].as_str().unwrap(), "65534:65534");
+    assert_eq!(ghc["ReadonlyRootfs"], Value::Bool(true));
+    assert_eq!(ghc["CapDrop"], serde_json::json!(["ALL"]));
+    let sock = guard["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/var/run/docker.sock")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        sock["RW"],
+        Value::Bool(false),
+        "the socket is mounted read-only"
+    );
+
+    // make down leaves nothing behind.
+    drop(down);
+    assert!(
+        project_objects("ps").is_empty()
+            && real_docker_ok(&[
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=com.docker.compose.project={PROJECT}")
+            ])
+            .trim()
+            .is_empty(),
+        "containers left"
+    );
+    assert!(project_objects("network").is_empty(), "networks left");
+    assert!(project_objects("volume").is_empty(), "volumes left");
+}
