@@ -202,18 +202,13 @@ fn make_up_serves_whoami_over_https_with_the_promised_hardening() {
 
     // make down leaves nothing behind.
     drop(down);
-    assert!(
-        project_objects("ps").is_empty()
-            && real_docker_ok(&[
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=com.docker.compose.project={PROJECT}")
-            ])
-            .trim()
-            .is_empty(),
-        "containers left"
-    );
+    let left = real_docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.project={PROJECT}"),
+    ]);
+    assert!(left.trim().is_empty(), "containers left: {left}");
     assert!(project_objects("network").is_empty(), "networks left");
     assert!(project_objects("volume").is_empty(), "volumes left");
 }
