@@ -120,23 +120,40 @@ impl FramingCheck {
                     return Ok(());
                 }
                 State::Head => {
-                    let b = bytes[0];
-                    bytes = &bytes[1..];
-                    self.head.push(b);
-                    if self.head.len() > MAX_HEAD {
-                        return Err(FramingError::HeadTooLarge);
-                    }
-                    if b == b'\n' {
-                        let n = self.head.len();
-                        if n < 2 || self.head[n - 2] != b'\r' {
+                    // Scan the chunk for line ends instead of copying byte by byte: every LF
+                    // must follow a CR, and the first CRLF CRLF ends the head.
+                    let mut end = None;
+                    for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+                        let before = |back: usize| -> Option<u8> {
+                            if back <= i {
+                                Some(bytes[i - back])
+                            } else {
+                                self.head.len().checked_sub(back - i).map(|j| self.head[j])
+                            }
+                        };
+                        if before(1) != Some(b'\r') {
+                            let taken = i + 1;
+                            if self.head.len() + taken > MAX_HEAD {
+                                return Err(FramingError::HeadTooLarge);
+                            }
                             return Err(FramingError::BareLf);
                         }
-                        if self.head.ends_with(b"\r\n\r\n") {
-                            let next = parse_head(&self.head)?;
-                            out.append(&mut self.head);
-                            self.heads += 1;
-                            self.state = next;
+                        if before(2) == Some(b'\n') && before(3) == Some(b'\r') {
+                            end = Some(i);
+                            break;
                         }
+                    }
+                    let take = end.map_or(bytes.len(), |i| i + 1);
+                    if self.head.len() + take > MAX_HEAD {
+                        return Err(FramingError::HeadTooLarge);
+                    }
+                    self.head.extend_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                    if end.is_some() {
+                        let next = parse_head(&self.head)?;
+                        out.append(&mut self.head);
+                        self.heads += 1;
+                        self.state = next;
                     }
                 }
                 State::Body(remaining) => {

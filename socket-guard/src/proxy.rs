@@ -19,9 +19,10 @@ use policies::{Allowed, Decision};
 
 use crate::audit::Audit;
 use crate::body::{Audited, GuardBody, GuardBodyExt};
-use crate::error::{describe_client_error, GuardError};
+use crate::error::GuardError;
 use crate::response::json_error;
 use crate::server::State;
+use crate::upstream::ConnUpstream;
 
 /// How long an inspected body may take to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,6 +42,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Handles one request from a client. Never fails: every error becomes a JSON answer.
 pub async fn handle(
     state: Arc<State>,
+    upstream: Arc<ConnUpstream>,
     client: Arc<str>,
     req: Request<Incoming>,
 ) -> Response<Audited> {
@@ -91,6 +93,7 @@ pub async fn handle(
 
     match forward(
         &state,
+        &upstream,
         req,
         &target,
         &allowed,
@@ -168,6 +171,7 @@ fn refuse(
 /// Phases 3 to 6 for an allowed request.
 async fn forward(
     state: &Arc<State>,
+    upstream: &ConnUpstream,
     mut req: Request<Incoming>,
     target: &Target,
     allowed: &Allowed,
@@ -203,18 +207,14 @@ async fn forward(
     let mut out = Request::new(body);
     *out.method_mut() = parts.method;
     *out.uri_mut() = uri;
-    *out.headers_mut() = forward_headers(&parts.headers, client_upgrade.is_some());
+    *out.headers_mut() = forward_headers(parts.headers, client_upgrade.is_some());
     if let Some(len) = length {
         out.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
 
     // Phase 5: forward.
-    let mut resp = state
-        .client
-        .request(out)
-        .await
-        .map_err(|e| GuardError::Upstream(describe_client_error(&e)))?;
+    let mut resp = upstream.send(out).await.map_err(GuardError::Upstream)?;
 
     // Phase 6: answer, bridging an upgrade after the daemon's 101.
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -295,21 +295,22 @@ fn framing_cause(e: &hyper::Error) -> Option<crate::framing::FramingError> {
 
 /// The client's headers minus hop-by-hop ones; with `Connection: Upgrade` and the client's
 /// `Upgrade` restored for an allowed upgrade.
-fn forward_headers(from: &HeaderMap, upgrade: bool) -> HeaderMap {
-    let mut h = from.clone();
-    strip_hop_by_hop(&mut h, false);
-    h.remove(header::HOST);
-    h.remove(header::CONTENT_LENGTH);
-    if let Some(len) = from.get(header::CONTENT_LENGTH) {
-        if !from.contains_key(header::TRANSFER_ENCODING) {
-            h.insert(header::CONTENT_LENGTH, len.clone());
-        }
+fn forward_headers(mut h: HeaderMap, upgrade: bool) -> HeaderMap {
+    let upgrade_proto = if upgrade {
+        h.get(header::UPGRADE).cloned()
+    } else {
+        None
+    };
+    if h.contains_key(header::TRANSFER_ENCODING) {
+        // Chunked: hyper frames it again; a Content-Length beside it was refused earlier.
+        h.remove(header::CONTENT_LENGTH);
     }
-    if upgrade {
-        if let Some(proto) = from.get(header::UPGRADE) {
-            h.insert(header::UPGRADE, proto.clone());
-            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        }
+    strip_hop_by_hop(&mut h, false);
+    // HTTP/1.1 needs a Host; the daemon ignores its value.
+    h.insert(header::HOST, HeaderValue::from_static("docker"));
+    if let Some(proto) = upgrade_proto {
+        h.insert(header::UPGRADE, proto);
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     }
     h
 }

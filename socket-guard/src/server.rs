@@ -33,6 +33,8 @@ pub struct State {
     pub client: DockerClient,
     /// Counters and gauges.
     pub metrics: Arc<Metrics>,
+    /// The socket path, shared by the per-connection upstreams.
+    pub socket: Arc<std::path::PathBuf>,
 }
 
 impl State {
@@ -40,6 +42,7 @@ impl State {
     pub fn new(config: Config) -> Arc<State> {
         let client = upstream::client(config.socket_path.clone());
         Arc::new(State {
+            socket: Arc::new(config.socket_path.clone()),
             config,
             client,
             metrics: Arc::new(Metrics::default()),
@@ -163,14 +166,16 @@ async fn serve_connection<S>(
         },
     ));
     let svc_state = state.clone();
+    let upstream = Arc::new(crate::upstream::ConnUpstream::new(state.socket.clone()));
     let service = service_fn(move |req| {
         let state = svc_state.clone();
         let client = client.clone();
+        let upstream = upstream.clone();
         let refused = conn_state.next_request();
         async move {
             Ok::<_, std::convert::Infallible>(match refused {
                 Some(err) => crate::proxy::framing_refusal(&state, client, err),
-                None => crate::proxy::handle(state, client, req).await,
+                None => crate::proxy::handle(state, upstream, client, req).await,
             })
         }
     });

@@ -678,7 +678,8 @@ mod tests {
             set.middlewares["hdr"],
             MiddlewareDef::Headers {
                 request: vec![("X-Test".into(), "1".into())],
-                response: vec![]
+                response: vec![],
+                sts: None,
             }
         );
         assert_eq!(
@@ -711,6 +712,26 @@ mod tests {
         assert!(owners.contains(&&Owner::Middleware("m".into())));
         assert!(owners.contains(&&Owner::Middleware("a".into())));
         assert!(owners.contains(&&Owner::Middleware("x".into())));
+    }
+
+    #[test]
+    fn security_header_options() {
+        let set = parse(
+            "traefik",
+            &labels(&[
+                ("traefik.http.middlewares.h.headers.stsSeconds", "63072000"),
+                ("traefik.http.middlewares.h.headers.stsIncludeSubdomains", "true"),
+                ("traefik.http.middlewares.h.headers.frameDeny", "true"),
+                ("traefik.http.middlewares.h.headers.contentSecurityPolicy", "default-src 'self'"),
+                ("traefik.http.middlewares.h.headers.customResponseHeaders.X-Frame-Options", ""),
+            ]),
+        );
+        let MiddlewareDef::Headers { response, sts, .. } = &set.middlewares["h"] else { panic!("{set:?}") };
+        assert_eq!(sts.as_deref(), Some("max-age=63072000; includeSubDomains"));
+        assert!(response.contains(&("Content-Security-Policy".into(), "default-src 'self'".into())));
+        // The custom (empty = remove) value comes after the option, so it wins.
+        let frame: Vec<_> = response.iter().filter(|(k, _)| k.eq_ignore_ascii_case("x-frame-options")).collect();
+        assert_eq!(frame.last().map(|(_, v)| v.as_str()), Some(""));
     }
 
     #[test]
