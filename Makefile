@@ -8,7 +8,7 @@ export COMPOSE_PROJECT_NAME
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 export DOCKER_GID := $(shell stat -c %g /var/run/docker.sock 2>/dev/null || echo 0)
 
-.PHONY: all build static images up down test lint bench fuzz clean
+.PHONY: all build static images up down swarm-up swarm-down test lint bench fuzz clean
 
 all: build
 
@@ -34,6 +34,25 @@ up: images
 
 down:
 	$(COMPOSE) -f compose.yaml down --remove-orphans --volumes
+
+STACK_NAME ?= edge
+export STACK_NAME
+SWARM_MARK := .swarm-created-by-make
+
+# A single-node swarm when this node is in none (remembered, so swarm-down leaves only
+# a swarm it created); the router may then run on the manager.
+swarm-up: images
+	@if [ "$$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then \
+	  docker swarm init --advertise-addr 127.0.0.1 >/dev/null && touch $(SWARM_MARK) && echo "initialised a single-node swarm"; \
+	fi
+	@workers=$$(docker node ls --filter role=worker -q 2>/dev/null | wc -l); \
+	role=$${ROUTER_NODE_ROLE:-$$( [ "$$workers" -gt 0 ] && echo worker || echo manager )}; \
+	ROUTER_NODE_ROLE=$$role docker stack deploy -c swarm.yaml $(STACK_NAME)
+	@echo "Stack $(STACK_NAME) deployed: curl -k https://whoami.localhost:$${HTTPS_PORT:-443}/"
+
+swarm-down:
+	-docker stack rm $(STACK_NAME)
+	@if [ -f $(SWARM_MARK) ]; then docker swarm leave --force && rm -f $(SWARM_MARK); fi
 
 test: images
 	cargo test --workspace --all-targets

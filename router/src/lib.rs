@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`model`]: pure: labels, rules, the routing table (built from containers, never mutated)
 //! - [`discovery`]: bollard through socket-guard: list, follow events, rebuild, swap
+//! - [`swarm`]: Swarm mode: services and running tasks through socket-guard, polled and on events
 //! - [`live`]: the table in service plus runtime state that survives swaps
 //! - [`proxy`]: one request in phases; [`server`]: entry points; [`health`]: active checks
 //! - [`admin`], [`metrics`]: the admin API and Prometheus metrics
@@ -21,4 +22,5 @@ pub mod metrics;
 pub mod model;
 pub mod proxy;
 pub mod server;
+pub mod swarm;
 pub mod tls;

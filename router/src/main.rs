@@ -156,7 +156,11 @@ fn serve(config: Config) -> ExitCode {
         if let Some((listener, acceptor)) = websecure {
             tokio::spawn(server::run_tls(listener, acceptor, shared.clone(), shutdown_signal()));
         }
-        tokio::spawn(discovery::run(shared.clone(), docker));
+        if shared.config.swarm_mode {
+            tokio::spawn(router::swarm::run(shared.clone(), docker));
+        } else {
+            tokio::spawn(discovery::run(shared.clone(), docker));
+        }
         if let Some(l) = admin_listener {
             tokio::spawn(admin::run(l, shared.clone(), shutdown_signal()));
         }

@@ -1,0 +1,244 @@
+//! Swarm mode (`ROUTER_SWARM_MODE=true`): services and their running tasks, seen through
+//! socket-guard with the `router-swarm` preset (SERVICES TASKS NETWORKS, plus CONTAINERS for
+//! the router's own networks).
+//!
+//! Each running task becomes one backend at its address on the chosen overlay network; a
+//! service labelled `<prefix>.docker.lbswarm=true` becomes one backend at its virtual IP
+//! instead. A service with no running task keeps its route known (it answers 503). Labels are
+//! the service's (`deploy.labels` in a stack file). Tasks emit no events, so besides refreshing
+//! on service events the view is polled every `ROUTER_SWARM_REFRESH`.
+//!
+//! bollard's task model drops `NetworksAttachments` (the task addresses), so the three lists
+//! are read as raw JSON through the same socket-guard address.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::query_parameters::EventsOptions;
+use bollard::Docker;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+use crate::discovery;
+use crate::model::table::{ContainerInfo, Health, RunState};
+use crate::server::Shared;
+
+/// Runs swarm discovery forever.
+pub async fn run(shared: Arc<Shared>, docker: Docker) {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(follow_service_events(shared.clone(), docker.clone(), wake.clone()));
+    let own_id = discovery::own_container_id();
+    loop {
+        match snapshot(&shared).await {
+            Ok(view) => {
+                let own = own_networks(&docker, own_id.as_deref()).await;
+                discovery::publish_view(&shared, view, own);
+            }
+            Err(e) => {
+                shared.metrics.discovery_errors.inc();
+                tracing::warn!(error = %e, "cannot read services and tasks through socket-guard; keeping the last table");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(shared.config.swarm_refresh) => {}
+            () = wake.notified() => tokio::time::sleep(discovery::DEBOUNCE).await,
+        }
+    }
+}
+
+/// Wakes the refresh loop on every service event; reconnects with backoff.
+async fn follow_service_events(shared: Arc<Shared>, docker: Docker, wake: Arc<tokio::sync::Notify>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut filters = HashMap::new();
+        filters.insert("type".to_owned(), vec!["service".to_owned()]);
+        let mut events = docker.events(Some(EventsOptions { since: None, until: None, filters: Some(filters) })).boxed();
+        while let Some(ev) = events.next().await {
+            match ev {
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    wake.notify_one();
+                }
+                Err(e) => {
+                    shared.metrics.discovery_errors.inc();
+                    tracing::debug!(error = %e, "service events stream failed");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+        wake.notify_one();
+    }
+}
+
+async fn get_json(shared: &Shared, path: &str) -> Result<Value, String> {
+    let uri: hyper::Uri = format!("http://{}{path}", shared.config.docker_host).parse().map_err(|e| format!("{path}: {e}"))?;
+    let req = hyper::Request::get(uri).body(crate::proxy::full(bytes::Bytes::new())).map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(Duration::from_secs(10), shared.client.request(req))
+        .await
+        .map_err(|_| format!("{path}: timed out"))?
+        .map_err(|e| format!("{path}: {e}"))?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await.map_err(|e| format!("{path}: {e}"))?.to_bytes();
+    if !status.is_success() {
+        return Err(format!("{path}: {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("{path}: {e}"))
+}
+
+/// Reads services, running tasks and networks, and turns them into the model's view.
+pub async fn snapshot(shared: &Shared) -> Result<Vec<ContainerInfo>, String> {
+    let services = get_json(shared, "/v1.41/services").await?;
+    let tasks = get_json(shared, "/v1.41/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D").await?;
+    let networks = get_json(shared, "/v1.41/networks").await?;
+    Ok(view(&services, &tasks, &networks, &shared.config.label_prefix))
+}
+
+/// Pure: the API's JSON -> one [`ContainerInfo`] per running task (or per service on its
+/// virtual IP with `lbswarm`).
+pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> Vec<ContainerInfo> {
+    let net_names: HashMap<&str, &str> = networks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| Some((n["Id"].as_str()?, n["Name"].as_str()?)))
+        .collect();
+    let mut out = Vec::new();
+    for svc in services.as_array().into_iter().flatten() {
+        let (Some(id), Some(name)) = (svc["ID"].as_str(), svc["Spec"]["Name"].as_str()) else { continue };
+        let labels: BTreeMap<String, String> = svc["Spec"]["Labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect();
+        let ports: BTreeSet<u16> = svc["Spec"]["EndpointSpec"]["Ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["TargetPort"].as_u64().and_then(|p| u16::try_from(p).ok()))
+            .collect();
+        let base = |task_id: String, networks: BTreeMap<String, Option<IpAddr>>, state: RunState| ContainerInfo {
+            id: task_id,
+            name: name.to_owned(),
+            labels: labels.clone(),
+            state,
+            health: Health::None,
+            networks,
+            network_mode: String::new(),
+            exposed_ports: ports.clone(),
+        };
+        let lbswarm = labels.get(&format!("{prefix}.docker.lbswarm")).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let running: Vec<&Value> = tasks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["ServiceID"].as_str() == Some(id) && t["Status"]["State"].as_str() == Some("running"))
+            .collect();
+        if lbswarm {
+            let vips: BTreeMap<String, Option<IpAddr>> = svc["Endpoint"]["VirtualIPs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| {
+                    let net = net_names.get(v["NetworkID"].as_str()?)?;
+                    Some(((*net).to_owned(), parse_addr(v["Addr"].as_str()?)))
+                })
+                .filter(|(n, _)| n != "ingress")
+                .collect();
+            let state = if running.is_empty() { RunState::Stopped } else { RunState::Running };
+            out.push(base(id.to_owned(), vips, state));
+            continue;
+        }
+        if running.is_empty() {
+            out.push(base(id.to_owned(), BTreeMap::new(), RunState::Stopped));
+        }
+        for t in running {
+            let task_id = t["ID"].as_str().unwrap_or(id).to_owned();
+            let nets: BTreeMap<String, Option<IpAddr>> = t["NetworksAttachments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| {
+                    let net = a["Network"]["Spec"]["Name"].as_str()?;
+                    let addr = a["Addresses"].as_array()?.first()?.as_str()?;
+                    Some((net.to_owned(), parse_addr(addr)))
+                })
+                .filter(|(n, _)| n != "ingress")
+                .collect();
+            out.push(base(task_id, nets, RunState::Running));
+        }
+    }
+    out
+}
+
+/// `10.0.1.5/24` -> `10.0.1.5`.
+fn parse_addr(cidr: &str) -> Option<IpAddr> {
+    cidr.split('/').next()?.parse().ok()
+}
+
+/// The networks of the router's own container (to prefer a network it shares with tasks).
+async fn own_networks(docker: &Docker, own_id: Option<&str>) -> BTreeSet<String> {
+    let Some(own) = own_id else { return BTreeSet::new() };
+    match discovery::list(docker).await {
+        Ok(cs) => cs
+            .into_iter()
+            .find(|c| c.id.starts_with(own) || own.starts_with(&c.id))
+            .map(|c| c.networks.into_keys().collect())
+            .unwrap_or_default(),
+        Err(_) => BTreeSet::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fixtures() -> (Value, Value, Value) {
+        let services = json!([
+            {"ID": "s1", "Spec": {"Name": "web_whoami", "Labels": {"traefik.enable": "true", "traefik.http.services.w.loadbalancer.server.port": "8080"}},
+             "Endpoint": {"VirtualIPs": [{"NetworkID": "n1", "Addr": "10.0.1.2/24"}, {"NetworkID": "ing", "Addr": "10.0.0.5/24"}]}},
+            {"ID": "s2", "Spec": {"Name": "web_vip", "Labels": {"traefik.docker.lbswarm": "true"}, "EndpointSpec": {"Ports": [{"TargetPort": 80}]}},
+             "Endpoint": {"VirtualIPs": [{"NetworkID": "n1", "Addr": "10.0.1.9/24"}]}},
+            {"ID": "s3", "Spec": {"Name": "web_down", "Labels": {}}}
+        ]);
+        let tasks = json!([
+            {"ID": "t1", "ServiceID": "s1", "Status": {"State": "running"}, "NetworksAttachments": [
+                {"Network": {"Spec": {"Name": "web_net"}}, "Addresses": ["10.0.1.4/24"]},
+                {"Network": {"Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.7/24"]}]},
+            {"ID": "t2", "ServiceID": "s1", "Status": {"State": "running"}, "NetworksAttachments": [
+                {"Network": {"Spec": {"Name": "web_net"}}, "Addresses": ["10.0.1.5/24"]}]},
+            {"ID": "t3", "ServiceID": "s1", "Status": {"State": "starting"}, "NetworksAttachments": []},
+            {"ID": "t4", "ServiceID": "s2", "Status": {"State": "running"}, "NetworksAttachments": []}
+        ]);
+        let networks = json!([{"Id": "n1", "Name": "web_net"}, {"Id": "ing", "Name": "ingress"}]);
+        (services, tasks, networks)
+    }
+
+    #[test]
+    fn running_tasks_become_backends() {
+        let (s, t, n) = fixtures();
+        let v = view(&s, &t, &n, "traefik");
+        let whoami: Vec<&ContainerInfo> = v.iter().filter(|c| c.name == "web_whoami").collect();
+        assert_eq!(whoami.len(), 2);
+        assert_eq!(whoami[0].networks.get("web_net"), Some(&Some("10.0.1.4".parse().unwrap())));
+        assert!(!whoami[0].networks.contains_key("ingress"));
+        assert_eq!(whoami[0].labels["traefik.enable"], "true");
+    }
+
+    #[test]
+    fn lbswarm_uses_the_virtual_ip_and_idle_services_stay_known() {
+        let (s, t, n) = fixtures();
+        let v = view(&s, &t, &n, "traefik");
+        let vip = v.iter().find(|c| c.name == "web_vip").unwrap();
+        assert_eq!(vip.networks.get("web_net"), Some(&Some("10.0.1.9".parse().unwrap())));
+        assert_eq!(vip.exposed_ports.iter().copied().collect::<Vec<_>>(), vec![80]);
+        let down = v.iter().find(|c| c.name == "web_down").unwrap();
+        assert_eq!(down.state, RunState::Stopped);
+    }
+}
