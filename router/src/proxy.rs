@@ -333,11 +333,14 @@ async fn route_and_forward(
     let mut tried = None;
 
     // Phase 4 and 5: rewrite and forward; a refused connection is retried once elsewhere when
-    // the request has no body (nothing reached the backend).
+    // the request has no body (nothing reached the backend), and so is an idempotent request
+    // whose connection the backend closed before answering (RFC 9110 9.2.2), on the same
+    // backend when it is the only one.
     let mut resp = loop {
         let backend = shared
             .registry
             .pick(svc, shared.config.balancer, tried)
+            .or_else(|| tried.and_then(|_| shared.registry.pick(svc, shared.config.balancer, None)))
             .ok_or(ProxyError::NoBackend)?;
         let addr = backend.def.addr.ok_or(ProxyError::NoBackend)?;
         log.backend = addr.to_string();
@@ -384,6 +387,16 @@ async fn route_and_forward(
                         tried = Some(addr);
                         continue;
                     }
+                } else if retryable
+                    && tried.is_none()
+                    && parts.method.is_idempotent()
+                    && closed_before_answer(&e)
+                {
+                    // Typically a pooled connection that a stopping backend closed just as
+                    // the request went out, before its stop event reached discovery.
+                    tracing::debug!(backend = %addr, error = %detail, "closed before answering; retrying");
+                    tried = Some(addr);
+                    continue;
                 }
                 return Err(ProxyError::BadGateway(detail));
             }
@@ -454,6 +467,31 @@ fn security_defaults(h: &mut HeaderMap, https: bool) {
             HeaderValue::from_static("max-age=31536000"),
         );
     }
+}
+
+/// Whether the backend closed (or reset) the connection before any answer: the request may
+/// be sent again when it is idempotent.
+fn closed_before_answer(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        src = s.source();
+    }
+    false
 }
 
 fn describe(e: &hyper_util::client::legacy::Error) -> String {

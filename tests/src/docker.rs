@@ -124,6 +124,42 @@ pub async fn docker_with_stdin(args: &[&str], host: &str, stdin: Option<&[u8]>) 
     }
 }
 
+/// The docker CLI on the REAL socket, without blocking the runtime (so that in-process
+/// servers keep serving while it runs); panics unless it succeeds; returns trimmed stdout.
+pub async fn real_docker_async_ok(args: &[&str]) -> String {
+    let run = tokio::process::Command::new("docker")
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env("DOCKER_CLI_HINTS", "false")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = match tokio::time::timeout(CLI_BOUND, run).await {
+        Ok(out) => out.unwrap_or_else(|e| panic!("cannot run the docker CLI: {e}")),
+        Err(_) => panic!("docker {args:?} did not finish within {CLI_BOUND:?}"),
+    };
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_owned()
+}
+
+/// Panics unless `image` exists on the real daemon: images such as `whoami:local` are built
+/// by `make images`, never pulled (there is no registry).
+pub fn require_image(image: &str) {
+    require_docker();
+    let r = real_api("GET", &format!("/images/{image}/json"), None);
+    assert_eq!(
+        r.status,
+        200,
+        "image {image} is missing: run `make images` first ({})",
+        r.text().trim()
+    );
+}
+
 /// [`docker_with_stdin`] without stdin.
 pub async fn docker(args: &[&str], host: &str) -> Output {
     docker_with_stdin(args, host, None).await
@@ -183,13 +219,15 @@ pub fn ensure_test_image() -> &'static str {
     TEST_IMAGE
 }
 
-/// Names the containers of one test (`sgtest-<test>-<pid>-<suffix>`) and removes them all
-/// through the real socket when dropped, whether the test passed or not.
+/// Names the containers, volumes and networks of one test (`sgtest-<test>-<pid>-<suffix>`)
+/// and removes them all through the real socket when dropped, whether the test passed or not
+/// (containers first, so that their networks are free to go).
 #[derive(Debug)]
 pub struct Cleanup {
     test: String,
     names: Mutex<Vec<String>>,
     volumes: Mutex<Vec<String>>,
+    networks: Mutex<Vec<String>>,
 }
 
 impl Cleanup {
@@ -199,6 +237,7 @@ impl Cleanup {
             test: test.to_owned(),
             names: Mutex::new(Vec::new()),
             volumes: Mutex::new(Vec::new()),
+            networks: Mutex::new(Vec::new()),
         }
     }
 
@@ -213,6 +252,14 @@ impl Cleanup {
     pub fn volume(&self, suffix: &str) -> String {
         let name = format!("sgtest-{}-{}-{suffix}", self.test, std::process::id());
         self.volumes.lock().unwrap().push(name.clone());
+        name
+    }
+
+    /// Creates a bridge network (on the real socket), registered for removal; returns its name.
+    pub fn network(&self, suffix: &str) -> String {
+        let name = format!("sgtest-{}-{}-{suffix}", self.test, std::process::id());
+        self.networks.lock().unwrap().push(name.clone());
+        real_docker_ok(&["network", "create", &name]);
         name
     }
 
@@ -255,10 +302,13 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         let names = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
         let volumes = std::mem::take(&mut *self.volumes.lock().unwrap_or_else(|e| e.into_inner()));
+        let networks =
+            std::mem::take(&mut *self.networks.lock().unwrap_or_else(|e| e.into_inner()));
         // Names that were never created make `rm` exit 1; that is expected.
         for (cmd, list) in [
             (&["rm", "-f", "-v"][..], names),
             (&["volume", "rm", "-f"][..], volumes),
+            (&["network", "rm"][..], networks),
         ] {
             if list.is_empty() {
                 continue;

@@ -1,5 +1,8 @@
 //! An in-process socket-guard: the real `Config::from_env`, `listen::bind` and `server::run`,
 //! bound to `127.0.0.1:0`, stopped when the [`Guard`] is dropped.
+//!
+//! [`GuardBuilder::start_killable`] runs it on a runtime of its own, so that dropping it ends
+//! every connection at once, as killing the process would.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,6 +35,21 @@ impl GuardBuilder {
         self
     }
 
+    /// Sets the variables of a preset file (`policies/presets/*.env`: `NAME=value` lines,
+    /// `#` comments).
+    pub fn preset(mut self, text: &str) -> Self {
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("preset line {line:?} is not NAME=value"));
+            self.env.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        self
+    }
+
     /// The Docker socket to guard (`SOCKET_PATH`); the real one by default.
     pub fn socket(self, path: impl AsRef<Path>) -> Self {
         let path = path
@@ -44,7 +62,31 @@ impl GuardBuilder {
 
     /// Parses the configuration (panicking on an error, which is a test bug), binds
     /// `127.0.0.1:0` unless `GUARD_LISTEN` was set, and runs the server in a task.
-    pub async fn start(mut self) -> Guard {
+    pub async fn start(self) -> Guard {
+        self.launch()
+    }
+
+    /// [`GuardBuilder::start`] on a runtime of its own (one worker thread): dropping the
+    /// guard shuts that runtime down, which closes every connection at once (open `/events`
+    /// streams included), as killing the process would. A plain [`Guard`] drains open
+    /// streams for up to socket-guard's grace period instead.
+    pub async fn start_killable(self) -> Guard {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("killable-guard")
+            .enable_all()
+            .build()
+            .expect("a runtime for the guard");
+        let mut guard = {
+            let _inside = runtime.enter();
+            self.launch()
+        };
+        guard.runtime = Some(runtime);
+        guard
+    }
+
+    /// Binds and spawns on the current runtime.
+    fn launch(mut self) -> Guard {
         self.env
             .entry("GUARD_LISTEN".into())
             .or_insert_with(|| "127.0.0.1:0".into());
@@ -68,6 +110,7 @@ impl GuardBuilder {
             state,
             stop: Some(stop),
             task,
+            runtime: None,
         }
     }
 }
@@ -79,6 +122,8 @@ pub struct Guard {
     state: Arc<State>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// Set by [`GuardBuilder::start_killable`].
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Guard {
@@ -111,5 +156,9 @@ impl Drop for Guard {
         // Do not wait for the grace period: the accept loops and connections see the
         // dropped watch channel and stop on their own.
         self.task.abort();
+        // A killable guard: drop every task (and so every connection) now.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }

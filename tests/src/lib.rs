@@ -1,5 +1,6 @@
-//! Fixtures for socket-guard's end-to-end tests: a real dockerd, the real docker CLI, real
-//! clients (bollard, docker-py), hostile raw HTTP, and fake daemons for fault injection.
+//! Fixtures for the end-to-end tests of socket-guard and the router: a real dockerd, the real
+//! docker CLI, real clients (bollard, docker-py, a WebSocket client), hostile raw HTTP, fake
+//! daemons for fault injection, and whoami backends in real containers.
 //!
 //! Nothing here skips: a test that needs the daemon calls [`docker::require_docker`], which
 //! panics with how to start one. Every container a test creates is named `sgtest-<test>-<pid>...`
@@ -9,6 +10,9 @@
 //! # Layout
 //! - [`docker`]: the real daemon (raw API over its socket), the CLI, the test image, cleanup
 //! - [`guard`]: [`guard::Guard`], an in-process socket-guard bound to `127.0.0.1:0`
+//! - [`router`]: [`router::Router`], an in-process router that sees Docker only through a
+//!   [`guard::Guard`] with the router preset; whoami containers with labels
+//! - [`pebble`]: Debian's pebble ACME test server on loopback, validating against the router
 //! - [`http`]: raw HTTP/1.1 over TCP: exact bytes out, every response parsed back
 //! - [`fake`]: fake upstream daemons (a never-ending stream, a daemon that never answers, a
 //!   relay to the real socket that can be cut)
@@ -19,6 +23,8 @@ pub mod docker;
 pub mod fake;
 pub mod guard;
 pub mod http;
+pub mod pebble;
+pub mod router;
 pub mod table;
 
 use std::time::Duration;

@@ -132,6 +132,9 @@ async fn serve(addr: SocketAddr) {
             }
         });
     }
+    // Close the listening socket at once: a connection made now is refused (and retried
+    // elsewhere by a proxy) instead of accepted by the kernel and reset later.
+    drop(listener);
     eprintln!("whoami: stopping; finishing in-flight requests");
     let _ = stop_tx.send(true);
     drop(stop_rx);

@@ -287,6 +287,10 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
             let port = match def.port {
                 Some(p) => p,
                 None if c.exposed_ports.len() == 1 => *c.exposed_ports.iter().next().unwrap_or(&0),
+                // Docker lists no ports for a container that is not running, which has no
+                // address either: the port is moot, and the backend stays known (stopped) so
+                // that the route answers 503 instead of vanishing.
+                None if ip.is_none() => 0,
                 None => {
                     issues.push(issue(
                         "error",
@@ -898,9 +902,13 @@ mod tests {
         let mut c = container("a", &[ENABLED], &[]);
         c.state = RunState::Stopped;
         c.networks.insert("net".into(), None);
+        // As Docker lists it: no ports while it is not running (no port label either).
+        c.exposed_ports.clear();
         let t = build(&[c], &settings());
         assert_eq!(t.routes.len(), 1);
         assert_eq!(t.services["a"].backends[0].status, BackendStatus::Stopped);
+        assert_eq!(t.services["a"].backends[0].addr, None);
+        assert!(t.issues.is_empty(), "{:?}", t.issues);
     }
 
     #[test]

@@ -1,0 +1,521 @@
+//! An in-process router: the real `Config::from_env`, `discovery::connect`/`run`,
+//! `server::run` and (optionally) `admin::run`, on listeners bound to `127.0.0.1:0`, seeing
+//! Docker only through a [`Guard`] with the router preset. The router runs on the host, so it
+//! reaches containers on their bridge IPs directly.
+//!
+//! Also: whoami containers (`whoami:local`, built by `make images`) started with labels on a
+//! per-test network, and the waits the tests share. Every router, service, middleware and host
+//! name a test puts in a label goes through [`unique`], because every router sees every
+//! container on the daemon, other tests' included.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use router::config::Config;
+use router::live::Live;
+use router::server::Shared;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::docker::{inspect_container, real_docker_async_ok, require_image, Cleanup};
+use crate::guard::{Guard, GuardBuilder};
+use crate::http::{exchange, RawResponse};
+
+/// socket-guard's router preset: what a router needs and nothing else.
+pub const ROUTER_PRESET: &str = include_str!("../../policies/presets/router.env");
+
+/// The demo backend image (`make images`).
+pub const WHOAMI_IMAGE: &str = "whoami:local";
+
+/// The port whoami listens on in its container.
+pub const WHOAMI_PORT: u16 = 8080;
+
+/// How long a test waits for an effect that is asynchronous by nature (an event seen, a
+/// table swapped, a health check failing). Generous: a wait is never a timing assertion.
+pub const BOUND: Duration = Duration::from_secs(20);
+
+/// A guard builder with [`ROUTER_PRESET`].
+pub fn router_guard() -> GuardBuilder {
+    Guard::builder().preset(ROUTER_PRESET)
+}
+
+/// `<word>-<pid>`: a name for labels (routers, services, middlewares, hosts) that no other
+/// test binary running at the same time uses.
+pub fn unique(word: &str) -> String {
+    format!("{word}-{}", std::process::id())
+}
+
+// === Router ===
+
+/// Builds a [`Router`] from environment-style settings.
+#[derive(Debug, Default, Clone)]
+pub struct RouterBuilder {
+    env: HashMap<String, String>,
+    admin: bool,
+    websecure: bool,
+    web_addr: Option<SocketAddr>,
+    websecure_addr: Option<SocketAddr>,
+}
+
+impl RouterBuilder {
+    /// Sets one variable, as the environment would (`ROUTER_EXPOSED_BY_DEFAULT=true`).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Also serves the admin API on its own `127.0.0.1:0` listener.
+    pub fn admin(mut self) -> Self {
+        self.admin = true;
+        self
+    }
+
+    /// Also serves websecure (TLS) on its own `127.0.0.1:0` listener, set up as `main` does:
+    /// the certificate directory watcher and ACME when their variables are set.
+    pub fn websecure(mut self) -> Self {
+        self.websecure = true;
+        self
+    }
+
+    /// Binds web and websecure on these addresses (a restarted router on the ports of the
+    /// previous one; an ACME test server validates on fixed ports). Implies [`Self::websecure`].
+    pub fn listen_on(mut self, web: SocketAddr, websecure: SocketAddr) -> Self {
+        self.websecure = true;
+        self.web_addr = Some(web);
+        self.websecure_addr = Some(websecure);
+        self
+    }
+
+    /// Binds the listeners, points `DOCKER_HOST` at `guard`, parses the configuration
+    /// (panicking on an error, which is a test bug) and runs discovery and the servers in
+    /// tasks. `E2E_LOG=<filter>` prints the router's logs.
+    pub async fn start(self, guard: &Guard) -> Router {
+        match self.try_start(guard).await {
+            Ok(r) => r,
+            Err(e) => panic!("the router did not start: {e}"),
+        }
+    }
+
+    /// [`Self::start`], returning what `main` would refuse to start with (the TLS and ACME
+    /// setup errors) instead of panicking on it.
+    pub async fn try_start(mut self, guard: &Guard) -> Result<Router, String> {
+        init_logs();
+        let web = bind(self.web_addr).await;
+        let web_addr = web.local_addr().expect("local address");
+        self.env
+            .insert("ROUTER_WEB_LISTEN".into(), web_addr.to_string());
+        self.env.insert("DOCKER_HOST".into(), guard.docker_host());
+        let websecure = if self.websecure {
+            let l = bind(self.websecure_addr).await;
+            let a = l.local_addr().expect("local address");
+            self.env
+                .insert("ROUTER_WEBSECURE_LISTEN".into(), a.to_string());
+            Some((l, a))
+        } else {
+            None
+        };
+        let admin = if self.admin {
+            let l = TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind the router's admin listener");
+            let a = l.local_addr().expect("local address");
+            self.env.insert("ROUTER_ADMIN_LISTEN".into(), a.to_string());
+            Some((l, a))
+        } else {
+            None
+        };
+        let config = Config::from_env(&self.env)
+            .unwrap_or_else(|e| panic!("test configuration {:?} is invalid: {e}", self.env));
+        let shared = Shared::new(config);
+        let docker = router::discovery::connect(&shared).expect("a bollard client");
+        let mut tasks = Vec::new();
+        let tls = match websecure {
+            Some((listener, addr)) => {
+                let provider = router::tls::provider(shared.config.tls_ciphers.as_deref())?;
+                let resolver = router::tls::CertResolver::new(provider.clone());
+                if let Some(dir) = &shared.config.certs_dir {
+                    tasks.push(tokio::spawn(router::tls::watch_dir(
+                        dir.clone(),
+                        resolver.clone(),
+                    )));
+                }
+                if let Some(acme) = &shared.config.acme {
+                    tasks.push(
+                        router::acme::start(shared.clone(), acme.clone(), resolver.clone()).await?,
+                    );
+                }
+                let config = router::tls::server_config(provider, resolver)?;
+                Some((listener, addr, tokio_rustls::TlsAcceptor::from(config)))
+            }
+            None => None,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.changed().await;
+        };
+        let websecure_addr = tls.map(|(listener, addr, acceptor)| {
+            tasks.push(tokio::spawn(router::server::run_tls(
+                listener,
+                acceptor,
+                shared.clone(),
+                until_stopped(stopped.clone()),
+            )));
+            addr
+        });
+        tasks.extend([
+            tokio::spawn(router::discovery::run(shared.clone(), docker)),
+            tokio::spawn(router::server::run(
+                web,
+                "web",
+                shared.clone(),
+                until_stopped(stopped.clone()),
+            )),
+        ]);
+        let admin_addr = admin.map(|(l, a)| {
+            tasks.push(tokio::spawn(router::admin::run(
+                l,
+                shared.clone(),
+                until_stopped(stopped.clone()),
+            )));
+            a
+        });
+        Ok(Router {
+            web: web_addr,
+            websecure: websecure_addr,
+            admin: admin_addr,
+            shared,
+            stop,
+            tasks,
+        })
+    }
+}
+
+/// Binds `addr` (else `127.0.0.1:0`), retrying for [`BOUND`]: a router just dropped may not
+/// have closed the same port yet.
+async fn bind(addr: Option<SocketAddr>) -> TcpListener {
+    let addr = addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return l,
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                panic!("bind a router listener on {addr}: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+fn init_logs() {
+    if let Ok(filter) = std::env::var("E2E_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A running in-process router, stopped when dropped.
+#[derive(Debug)]
+pub struct Router {
+    web: SocketAddr,
+    websecure: Option<SocketAddr>,
+    admin: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Router {
+    /// A builder with no settings (the router's defaults).
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder::default()
+    }
+
+    /// The web entry point.
+    pub fn web_addr(&self) -> SocketAddr {
+        self.web
+    }
+
+    /// The websecure entry point (panics unless the builder asked for it).
+    pub fn websecure_addr(&self) -> SocketAddr {
+        self.websecure
+            .expect("the router was started without RouterBuilder::websecure")
+    }
+
+    /// The admin listener (panics unless the builder asked for it).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+            .expect("the router was started without RouterBuilder::admin")
+    }
+
+    /// The shared state: `shared().live.load()` is the table in service.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// One request on the web entry point with `Host: host` (and `Connection: close`) and
+    /// extra header lines.
+    pub async fn request(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+        let mut raw = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            raw.push_str(&format!("{k}: {v}\r\n"));
+        }
+        raw.push_str("\r\n");
+        let ex = exchange(self.web, raw.as_bytes()).await;
+        match ex.responses.into_iter().next() {
+            Some(r) => r,
+            None => panic!(
+                "no response from the router to GET {path} (Host: {host}): {:?}",
+                String::from_utf8_lossy(&ex.raw)
+            ),
+        }
+    }
+
+    /// `GET path` with `Host: host`: (status, body).
+    pub async fn get(&self, host: &str, path: &str) -> (u16, String) {
+        let r = self.request(host, path, &[]).await;
+        (r.status, r.text())
+    }
+
+    /// `GET path` on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> RawResponse {
+        let ex = exchange(
+            self.admin_addr(),
+            format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await;
+        ex.responses
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no response from the admin API to GET {path}"))
+    }
+
+    /// `GET path` on the admin listener, as JSON (panics unless 200 with JSON).
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        let r = self.admin_get(path).await;
+        assert_eq!(r.status, 200, "admin GET {path}: {}", r.text());
+        serde_json::from_slice(&r.body)
+            .unwrap_or_else(|e| panic!("admin GET {path}: not JSON ({e}): {}", r.text()))
+    }
+
+    /// Polls admin `GET path` (JSON) until `check` holds; returns that answer. Panics after
+    /// [`BOUND`] with `what` and the last answer.
+    pub async fn wait_admin(
+        &self,
+        path: &str,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + BOUND;
+        loop {
+            let v = self.admin_json(path).await;
+            if check(&v) {
+                return v;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("{what}: not seen in admin GET {path} within {BOUND:?}; last: {v:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the first table from Docker is in service.
+    pub async fn wait_synced(&self) {
+        let shared = self.shared.clone();
+        let ok = crate::wait_until(BOUND, || {
+            shared.synced.load(std::sync::atomic::Ordering::SeqCst)
+        })
+        .await;
+        assert!(ok, "the router did not list containers within {BOUND:?}");
+    }
+
+    /// Polls `check` on the table in service until it holds; panics after [`BOUND`] with
+    /// `what` and the table.
+    pub async fn wait_live(&self, what: &str, check: impl Fn(&Live) -> bool) {
+        let shared = self.shared.clone();
+        let ok = crate::wait_until(BOUND, || check(&shared.live.load())).await;
+        assert!(
+            ok,
+            "{what}: not seen within {BOUND:?}; the table:\n{}",
+            self.shared.live.load().table.describe().join("\n")
+        );
+    }
+
+    /// Polls `GET path` (Host: `host`) every 50 ms until it answers `status`; returns that
+    /// response. Panics after [`BOUND`] with the last answer and the table.
+    pub async fn wait_status(&self, host: &str, path: &str, status: u16) -> RawResponse {
+        let deadline = tokio::time::Instant::now() + BOUND;
+        loop {
+            let r = self.request(host, path, &[]).await;
+            if r.status == status {
+                return r;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "GET {path} (Host: {host}) did not answer {status} within {BOUND:?}; last: {} {:?}; the table:\n{}",
+                    r.status,
+                    r.text(),
+                    self.shared.live.load().table.describe().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Names of the containers behind `service` that may take requests now (Docker says ready,
+/// an address is known, no passive or active mark).
+pub fn usable_backends(shared: &Shared, live: &Live, service: &str) -> Vec<String> {
+    live.services
+        .get(service)
+        .map(|s| {
+            s.backends
+                .iter()
+                .filter(|b| shared.registry.usable(b))
+                .map(|b| b.def.container.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// === whoami containers ===
+
+/// A whoami container a test started.
+#[derive(Debug, Clone)]
+pub struct Whoami {
+    /// Container name (`sgtest-...`).
+    pub name: String,
+    /// Full id.
+    pub id: String,
+    /// Its hostname: what whoami prints first (`Hostname: ...`).
+    pub hostname: String,
+}
+
+/// Container labels, Traefik style, built up key by key.
+#[derive(Debug, Clone, Default)]
+pub struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    /// No labels.
+    pub fn none() -> Labels {
+        Labels::default()
+    }
+
+    /// `traefik.enable=true`.
+    pub fn enabled() -> Labels {
+        Labels::none().label("traefik.enable", "true")
+    }
+
+    /// Any label.
+    pub fn label(mut self, key: &str, value: &str) -> Labels {
+        self.0.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// `traefik.http.routers.<router>.<field>=<value>`.
+    pub fn router(self, router: &str, field: &str, value: &str) -> Labels {
+        self.label(&format!("traefik.http.routers.{router}.{field}"), value)
+    }
+
+    /// `traefik.http.services.<service>.loadbalancer.<field>=<value>`.
+    pub fn service(self, service: &str, field: &str, value: &str) -> Labels {
+        self.label(
+            &format!("traefik.http.services.{service}.loadbalancer.{field}"),
+            value,
+        )
+    }
+
+    /// `traefik.http.middlewares.<middleware>.<field>=<value>`.
+    pub fn middleware(self, middleware: &str, field: &str, value: &str) -> Labels {
+        self.label(
+            &format!("traefik.http.middlewares.{middleware}.{field}"),
+            value,
+        )
+    }
+}
+
+/// `docker run -d --name <sgtest-...> --network <network> -l k=v ... <args> whoami:local` on
+/// the real socket (registered with `c` for removal).
+pub async fn run_whoami(
+    c: &Cleanup,
+    suffix: &str,
+    network: &str,
+    labels: &Labels,
+    args: &[&str],
+) -> Whoami {
+    require_image(WHOAMI_IMAGE);
+    let name = c.name(suffix);
+    let label_args: Vec<String> = labels.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut cmd: Vec<&str> = vec!["run", "-d", "--name", &name, "--network", network];
+    for l in &label_args {
+        cmd.extend(["-l", l.as_str()]);
+    }
+    cmd.extend_from_slice(args);
+    cmd.push(WHOAMI_IMAGE);
+    let id = real_docker_async_ok(&cmd).await;
+    let hostname = inspect_container(&name)
+        .and_then(|v| v["Config"]["Hostname"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("inspect {name}: no Config.Hostname"));
+    Whoami { name, id, hostname }
+}
+
+/// The container's IPv4 address on `network`, from the real daemon.
+pub fn ip_on(container: &str, network: &str) -> String {
+    let v = inspect_container(container).unwrap_or_else(|| panic!("{container} is gone"));
+    v["NetworkSettings"]["Networks"][network]["IPAddress"]
+        .as_str()
+        .filter(|ip| !ip.is_empty())
+        .unwrap_or_else(|| panic!("{container} has no address on {network}"))
+        .to_owned()
+}
+
+/// Waits until whoami accepts connections on its address on `network` (so that no test
+/// request meets a process that is still starting).
+pub async fn wait_serving(w: &Whoami, network: &str) {
+    let addr: SocketAddr = format!("{}:{WHOAMI_PORT}", ip_on(&w.name, network))
+        .parse()
+        .expect("an IP address");
+    let deadline = tokio::time::Instant::now() + BOUND;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} does not accept connections on {addr} after {BOUND:?}",
+            w.name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The container's `State.Health.Status` (`starting`, `healthy`, `unhealthy`), if it has a
+/// health check.
+pub fn health_of(container: &str) -> Option<String> {
+    inspect_container(container)?["State"]["Health"]["Status"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The hostname whoami printed on its first line (`Hostname: <h>`).
+pub fn hostname_in(body: &str) -> Option<&str> {
+    body.lines().next()?.strip_prefix("Hostname: ")
+}
+
+/// Whether whoami's echo shows header `name` with `value` (names compared case-insensitively).
+pub fn echoes_header(body: &str, name: &str, value: &str) -> bool {
+    body.lines().any(|l| {
+        l.split_once(": ")
+            .is_some_and(|(k, v)| k.eq_ignore_ascii_case(name) && v == value)
+    })
+}

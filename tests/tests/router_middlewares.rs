@@ -1,0 +1,83 @@
+//! Middlewares from container labels, end to end (one whoami container, one router per
+//! middleware).
+//!
+//! Proves that: `basicauth` answers 401 with `WWW-Authenticate` without credentials or with a
+//! wrong password, and forwards with the right one (`{SHA}` hash); `ipallowlist` refuses a
+//! client outside its ranges with 403; `headers.customrequestheaders` reaches the backend;
+//! `redirectscheme` answers 307 (308 when permanent) with the https `Location`.
+#![allow(clippy::unwrap_used)]
+
+use e2e::docker::{require_docker, Cleanup};
+use e2e::router::{echoes_header, hostname_in, router_guard, run_whoami, unique, Labels, Router};
+
+/// `{SHA}` of "password", as `htpasswd -s` writes it.
+const SHA_PASSWORD: &str = "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=";
+/// `user:password` and `user:wrong`, base64.
+const GOOD_CREDENTIALS: &str = "Basic dXNlcjpwYXNzd29yZA==";
+const BAD_CREDENTIALS: &str = "Basic dXNlcjp3cm9uZw==";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basicauth_ipallowlist_headers_and_redirectscheme() {
+    require_docker();
+    let c = Cleanup::new("rt-mw");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().start(&guard).await;
+
+    let [auth, allow, hdr, redir, redirp] =
+        ["mw-auth", "mw-allow", "mw-hdr", "mw-redir", "mw-redirp"].map(unique);
+    let host = |r: &str| format!("{r}.test");
+    let route = |l: Labels, r: &str| {
+        l.router(r, "rule", &format!("Host(`{}`)", host(r)))
+            .router(r, "middlewares", r)
+    };
+    let mut labels = Labels::enabled();
+    for r in [&auth, &allow, &hdr, &redir, &redirp] {
+        labels = route(labels, r);
+    }
+    let labels = labels
+        .middleware(&auth, "basicauth.users", &format!("user:{SHA_PASSWORD}"))
+        .middleware(&allow, "ipallowlist.sourcerange", "10.255.255.0/24")
+        .middleware(&hdr, "headers.customrequestheaders.X-Test", "1")
+        .middleware(&redir, "redirectscheme.scheme", "https")
+        .middleware(&redirp, "redirectscheme.scheme", "https")
+        .middleware(&redirp, "redirectscheme.permanent", "true");
+    let w = run_whoami(&c, "w", &net, &labels, &[]).await;
+
+    // headers: the custom request header reaches whoami.
+    let r = router.wait_status(&host(&hdr), "/", 200).await;
+    let body = r.text();
+    assert_eq!(hostname_in(&body), Some(w.hostname.as_str()), "{body}");
+    assert!(echoes_header(&body, "X-Test", "1"), "{body}");
+
+    // basicauth.
+    for creds in [None, Some(BAD_CREDENTIALS)] {
+        let headers: Vec<(&str, &str)> = creds.map(|v| ("Authorization", v)).into_iter().collect();
+        let r = router.request(&host(&auth), "/", &headers).await;
+        assert_eq!(r.status, 401, "{creds:?}: {}", r.text());
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Basic realm=\"traefik\""),
+            "{:?}",
+            r.headers
+        );
+        assert_eq!(r.text(), "401 Unauthorized\n");
+    }
+    let r = router
+        .request(&host(&auth), "/", &[("Authorization", GOOD_CREDENTIALS)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
+
+    // ipallowlist: 127.0.0.1 is not in 10.255.255.0/24.
+    let r = router.request(&host(&allow), "/", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (403, "Forbidden\n"));
+
+    // redirectscheme, temporary and permanent.
+    for (r, status) in [(&redir, 307), (&redirp, 308)] {
+        let resp = router.request(&host(r), "/some/path?q=1", &[]).await;
+        assert_eq!(resp.status, status, "{}", resp.text());
+        let want = format!("https://{}/some/path?q=1", host(r));
+        assert_eq!(resp.header("location"), Some(want.as_str()));
+    }
+}

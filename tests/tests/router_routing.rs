@@ -1,0 +1,214 @@
+//! Routing by Traefik labels, end to end: real whoami containers on per-test networks, the
+//! router seeing them only through socket-guard (router preset), real HTTP in front.
+//!
+//! Proves that: a `Host` rule routes to its container (case and port of the Host header
+//! ignored) and an unknown host gets a short plain 404; three replicas of one service share
+//! requests round robin; `PathPrefix` with `stripprefix` forwards the stripped path with
+//! `X-Forwarded-Prefix`, and `X-Forwarded-For/Proto/Host` and `X-Real-IP` are set; a container
+//! without `traefik.enable` is not routed unless `ROUTER_EXPOSED_BY_DEFAULT=true`; a container
+//! on two networks is reached on the one `traefik.docker.network` names.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+
+use e2e::docker::{real_docker_async_ok, require_docker, Cleanup};
+use e2e::router::{
+    echoes_header, hostname_in, ip_on, router_guard, run_whoami, unique, usable_backends,
+    wait_serving, Labels, Router,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_rule_routes_to_its_container_and_an_unknown_host_is_404() {
+    require_docker();
+    let c = Cleanup::new("rt-host");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().start(&guard).await;
+    let name = unique("host-a");
+    let host = format!("{name}.test");
+    let labels = Labels::enabled().router(&name, "rule", &format!("Host(`{host}`)"));
+    let a = run_whoami(&c, "a", &net, &labels, &[]).await;
+
+    let r = router.wait_status(&host, "/", 200).await;
+    assert_eq!(
+        hostname_in(&r.text()),
+        Some(a.hostname.as_str()),
+        "{}",
+        r.text()
+    );
+    // The Host header's case and port do not matter.
+    let (status, body) = router
+        .get(&format!("{}:8080", host.to_uppercase()), "/")
+        .await;
+    assert_eq!(
+        (status, hostname_in(&body)),
+        (200, Some(a.hostname.as_str())),
+        "{body}"
+    );
+
+    let unknown = router
+        .request(&format!("{}.test", unique("nobody")), "/", &[])
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.text(), "404 page not found\n");
+    assert_eq!(
+        unknown.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_requests_round_robin() {
+    require_docker();
+    let c = Cleanup::new("rt-rr");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().start(&guard).await;
+    let (name, svc) = (unique("rr"), unique("rr-svc"));
+    let host = format!("{name}.test");
+    let labels = Labels::enabled()
+        .router(&name, "rule", &format!("Host(`{host}`)"))
+        .router(&name, "service", &svc)
+        .service(&svc, "server.port", "8080");
+    let mut replicas = Vec::new();
+    for suffix in ["r1", "r2", "r3"] {
+        replicas.push(run_whoami(&c, suffix, &net, &labels, &[]).await);
+    }
+    for w in &replicas {
+        wait_serving(w, &net).await;
+    }
+    let shared = router.shared().clone();
+    router
+        .wait_live("three usable backends", |live| {
+            usable_backends(&shared, live, &svc).len() == 3
+        })
+        .await;
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for _ in 0..30 {
+        let (status, body) = router.get(&host, "/").await;
+        assert_eq!(status, 200, "{body}");
+        let h = hostname_in(&body).expect("whoami's first line").to_owned();
+        *seen.entry(h).or_default() += 1;
+    }
+    println!("30 requests over 3 replicas: {seen:?}");
+    for w in &replicas {
+        let n = seen.get(&w.hostname).copied().unwrap_or(0);
+        assert!(n >= 5, "{} got {n} of 30: {seen:?}", w.name);
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_prefix_with_stripprefix_forwards_the_stripped_path_and_forwarded_headers() {
+    require_docker();
+    let c = Cleanup::new("rt-prefix");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().start(&guard).await;
+    let (name, strip) = (unique("prefix"), unique("strip"));
+    let host = format!("{name}.test");
+    let labels = Labels::enabled()
+        .router(
+            &name,
+            "rule",
+            &format!("Host(`{host}`) && PathPrefix(`/api`)"),
+        )
+        .router(&name, "middlewares", &strip)
+        .middleware(&strip, "stripprefix.prefixes", "/api");
+    run_whoami(&c, "p", &net, &labels, &[]).await;
+
+    let r = router.wait_status(&host, "/api/hello?x=1", 200).await;
+    let body = r.text();
+    assert!(
+        body.lines().any(|l| l == "GET /hello?x=1 HTTP/1.1"),
+        "whoami did not see the stripped path:\n{body}"
+    );
+    for (h, v) in [
+        ("X-Forwarded-Prefix", "/api"),
+        ("X-Forwarded-For", "127.0.0.1"),
+        ("X-Real-IP", "127.0.0.1"),
+        ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Host", host.as_str()),
+    ] {
+        assert!(echoes_header(&body, h, v), "no {h}: {v} in:\n{body}");
+    }
+    // Outside the prefix, the rule does not match.
+    let (status, body) = router.get(&host, "/hello").await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_enable_a_container_is_routed_only_when_exposed_by_default() {
+    require_docker();
+    let c = Cleanup::new("rt-expose");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let strict = Router::builder().start(&guard).await;
+    let open = Router::builder()
+        .env("ROUTER_EXPOSED_BY_DEFAULT", "true")
+        .start(&guard)
+        .await;
+    // No label at all: the default rule is Host(`<container name>`).
+    let plain = run_whoami(&c, "plain", &net, &Labels::none(), &[]).await;
+    // A control container started after it: once the strict router routes it, it has listed
+    // the plain one too, so the 404 below is a decision and not a delay.
+    let control = unique("control");
+    let control_host = format!("{control}.test");
+    let labels = Labels::enabled().router(&control, "rule", &format!("Host(`{control_host}`)"));
+    run_whoami(&c, "control", &net, &labels, &[]).await;
+    strict.wait_status(&control_host, "/", 200).await;
+
+    let (status, body) = strict.get(&plain.name, "/").await;
+    assert_eq!(status, 404, "routed without traefik.enable: {body}");
+
+    let r = open.wait_status(&plain.name, "/", 200).await;
+    assert_eq!(
+        hostname_in(&r.text()),
+        Some(plain.hostname.as_str()),
+        "{}",
+        r.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_on_two_networks_is_reached_on_the_labelled_one() {
+    require_docker();
+    let c = Cleanup::new("rt-networks");
+    let n1 = c.network("n1");
+    let n2 = c.network("n2");
+    let guard = router_guard().start().await;
+    let router = Router::builder().admin().start(&guard).await;
+    let (name, svc) = (unique("twonets"), unique("twonets-svc"));
+    let host = format!("{name}.test");
+    let labels = Labels::enabled()
+        .label("traefik.docker.network", &n2)
+        .router(&name, "rule", &format!("Host(`{host}`)"))
+        .router(&name, "service", &svc)
+        .service(&svc, "server.port", "8080");
+    let w = run_whoami(&c, "w", &n1, &labels, &[]).await;
+    real_docker_async_ok(&["network", "connect", &n2, &w.name]).await;
+    let (ip1, ip2) = (ip_on(&w.name, &n1), ip_on(&w.name, &n2));
+    assert_ne!(ip1, ip2);
+    let want = format!("{ip2}:8080");
+
+    router
+        .wait_admin("/api/services", "the backend on n2", |v| {
+            v["services"].as_array().is_some_and(|services| {
+                services.iter().any(|s| {
+                    s["name"] == svc.as_str()
+                        && s["backends"]
+                            .as_array()
+                            .is_some_and(|b| b.len() == 1 && b[0]["address"] == want.as_str())
+                })
+            })
+        })
+        .await;
+    let r = router.wait_status(&host, "/", 200).await;
+    // whoami prints the address the request arrived on.
+    assert!(
+        r.text().lines().any(|l| l == format!("IP: {ip2}")),
+        "not reached on n2 ({ip2}; n1 is {ip1}):\n{}",
+        r.text()
+    );
+}
