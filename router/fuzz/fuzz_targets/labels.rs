@@ -1,0 +1,36 @@
+//! Fuzzes label parsing and table building: no panic on any set of labels.
+#![no_main]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use libfuzzer_sys::fuzz_target;
+use router::model::table::{build, ContainerInfo, Health, RunState, TableSettings};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let labels: BTreeMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (format!("traefik.{k}"), v.to_owned()))
+        .collect();
+    let c = ContainerInfo {
+        id: "id".into(),
+        name: "fuzz".into(),
+        labels,
+        state: RunState::Running,
+        health: Health::None,
+        networks: [("net".to_owned(), Some([172, 18, 0, 2].into()))].into_iter().collect(),
+        network_mode: "bridge".into(),
+        exposed_ports: [8080].into_iter().collect(),
+    };
+    let settings = TableSettings {
+        prefix: "traefik".into(),
+        exposed_by_default: true,
+        default_network: None,
+        own_networks: BTreeSet::new(),
+        host_ip: [127, 0, 0, 1].into(),
+        default_rule: "Host(`{{ normalize .Name }}`)".into(),
+        entrypoints: vec!["web".into(), "websecure".into()],
+    };
+    let _ = build(&[c], &settings).describe();
+});
