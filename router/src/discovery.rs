@@ -245,7 +245,12 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
 
 /// Builds the table from the cached view (with stopping containers marked) and swaps it in
 /// when it changed, logging the difference.
-pub fn publish(shared: &Shared, cache: &[ContainerInfo], stopping: &HashSet<String>, own_id: Option<&str>) {
+pub fn publish(
+    shared: &Shared,
+    cache: &[ContainerInfo],
+    stopping: &HashSet<String>,
+    own_id: Option<&str>,
+) {
     let mut view = cache.to_vec();
     for c in &mut view {
         if stopping.contains(&c.id) && c.state == RunState::Running {
@@ -253,7 +258,10 @@ pub fn publish(shared: &Shared, cache: &[ContainerInfo], stopping: &HashSet<Stri
         }
     }
     let own_networks = own_id
-        .and_then(|id| view.iter().find(|c| c.id.starts_with(id) || id.starts_with(&c.id)))
+        .and_then(|id| {
+            view.iter()
+                .find(|c| c.id.starts_with(id) || id.starts_with(&c.id))
+        })
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
     publish_view(shared, view, own_networks);

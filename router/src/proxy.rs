@@ -203,31 +203,39 @@ async fn route_and_forward(
         v4 => v4,
     };
 
-    // Phase 0: on plain HTTP with websecure on, everything but ACME challenges goes to HTTPS.
-    if scheme == "http"
-        && shared.config.redirect_to_https
-        && shared
-            .websecure_active
-            .load(std::sync::atomic::Ordering::Relaxed)
-    {
+    // Phase 0: ACME HTTP-01 challenges are answered on plain HTTP whatever else is set;
+    // with websecure serving, everything else on plain HTTP goes to HTTPS.
+    if scheme == "http" {
         if let Some(token) = req
             .uri()
             .path()
             .strip_prefix("/.well-known/acme-challenge/")
         {
-            return Ok(match shared.acme_challenge(token) {
-                Some(key_auth) => plain(StatusCode::OK, &key_auth),
-                None => plain(StatusCode::NOT_FOUND, "404 page not found"),
-            });
+            if let Some(key_auth) = shared.acme_challenge(token) {
+                log.router = "acme-http-01".into();
+                // Exactly the key authorization: RFC 8555 8.3 compares the body byte for byte.
+                let mut r = Response::new(full(Bytes::from(key_auth)));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+                return Ok(r);
+            }
         }
-        log.router = "redirect-to-https".into();
-        return Ok(redirect(
-            "https",
-            host,
-            Some(shared.config.redirect_port),
-            req.uri(),
-            true,
-        ));
+        if shared.config.redirect_to_https
+            && shared
+                .websecure_active
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            log.router = "redirect-to-https".into();
+            return Ok(redirect(
+                "https",
+                host,
+                Some(shared.config.redirect_port),
+                req.uri(),
+                true,
+            ));
+        }
     }
 
     // Phase 1: route.

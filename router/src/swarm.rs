@@ -29,7 +29,11 @@ use crate::server::Shared;
 /// Runs swarm discovery forever.
 pub async fn run(shared: Arc<Shared>, docker: Docker) {
     let wake = Arc::new(tokio::sync::Notify::new());
-    tokio::spawn(follow_service_events(shared.clone(), docker.clone(), wake.clone()));
+    tokio::spawn(follow_service_events(
+        shared.clone(),
+        docker.clone(),
+        wake.clone(),
+    ));
     let own_id = discovery::own_container_id();
     loop {
         match snapshot(&shared).await {
@@ -50,12 +54,22 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
 }
 
 /// Wakes the refresh loop on every service event; reconnects with backoff.
-async fn follow_service_events(shared: Arc<Shared>, docker: Docker, wake: Arc<tokio::sync::Notify>) {
+async fn follow_service_events(
+    shared: Arc<Shared>,
+    docker: Docker,
+    wake: Arc<tokio::sync::Notify>,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut filters = HashMap::new();
         filters.insert("type".to_owned(), vec!["service".to_owned()]);
-        let mut events = docker.events(Some(EventsOptions { since: None, until: None, filters: Some(filters) })).boxed();
+        let mut events = docker
+            .events(Some(EventsOptions {
+                since: None,
+                until: None,
+                filters: Some(filters),
+            }))
+            .boxed();
         while let Some(ev) = events.next().await {
             match ev {
                 Ok(_) => {
@@ -76,16 +90,28 @@ async fn follow_service_events(shared: Arc<Shared>, docker: Docker, wake: Arc<to
 }
 
 async fn get_json(shared: &Shared, path: &str) -> Result<Value, String> {
-    let uri: hyper::Uri = format!("http://{}{path}", shared.config.docker_host).parse().map_err(|e| format!("{path}: {e}"))?;
-    let req = hyper::Request::get(uri).body(crate::proxy::full(bytes::Bytes::new())).map_err(|e| e.to_string())?;
+    let uri: hyper::Uri = format!("http://{}{path}", shared.config.docker_host)
+        .parse()
+        .map_err(|e| format!("{path}: {e}"))?;
+    let req = hyper::Request::get(uri)
+        .body(crate::proxy::full(bytes::Bytes::new()))
+        .map_err(|e| e.to_string())?;
     let resp = tokio::time::timeout(Duration::from_secs(10), shared.client.request(req))
         .await
         .map_err(|_| format!("{path}: timed out"))?
         .map_err(|e| format!("{path}: {e}"))?;
     let status = resp.status();
-    let body = resp.into_body().collect().await.map_err(|e| format!("{path}: {e}"))?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("{path}: {e}"))?
+        .to_bytes();
     if !status.is_success() {
-        return Err(format!("{path}: {status}: {}", String::from_utf8_lossy(&body)));
+        return Err(format!(
+            "{path}: {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
     }
     serde_json::from_slice(&body).map_err(|e| format!("{path}: {e}"))
 }
@@ -93,9 +119,18 @@ async fn get_json(shared: &Shared, path: &str) -> Result<Value, String> {
 /// Reads services, running tasks and networks, and turns them into the model's view.
 pub async fn snapshot(shared: &Shared) -> Result<Vec<ContainerInfo>, String> {
     let services = get_json(shared, "/v1.41/services").await?;
-    let tasks = get_json(shared, "/v1.41/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D").await?;
+    let tasks = get_json(
+        shared,
+        "/v1.41/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D",
+    )
+    .await?;
     let networks = get_json(shared, "/v1.41/networks").await?;
-    Ok(view(&services, &tasks, &networks, &shared.config.label_prefix))
+    Ok(view(
+        &services,
+        &tasks,
+        &networks,
+        &shared.config.label_prefix,
+    ))
 }
 
 /// Pure: the API's JSON -> one [`ContainerInfo`] per running task (or per service on its
@@ -109,7 +144,9 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
         .collect();
     let mut out = Vec::new();
     for svc in services.as_array().into_iter().flatten() {
-        let (Some(id), Some(name)) = (svc["ID"].as_str(), svc["Spec"]["Name"].as_str()) else { continue };
+        let (Some(id), Some(name)) = (svc["ID"].as_str(), svc["Spec"]["Name"].as_str()) else {
+            continue;
+        };
         let labels: BTreeMap<String, String> = svc["Spec"]["Labels"]
             .as_object()
             .into_iter()
@@ -122,7 +159,9 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
             .flatten()
             .filter_map(|p| p["TargetPort"].as_u64().and_then(|p| u16::try_from(p).ok()))
             .collect();
-        let base = |task_id: String, networks: BTreeMap<String, Option<IpAddr>>, state: RunState| ContainerInfo {
+        let base = |task_id: String,
+                    networks: BTreeMap<String, Option<IpAddr>>,
+                    state: RunState| ContainerInfo {
             id: task_id,
             name: name.to_owned(),
             labels: labels.clone(),
@@ -132,12 +171,17 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
             network_mode: String::new(),
             exposed_ports: ports.clone(),
         };
-        let lbswarm = labels.get(&format!("{prefix}.docker.lbswarm")).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let lbswarm = labels
+            .get(&format!("{prefix}.docker.lbswarm"))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let running: Vec<&Value> = tasks
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|t| t["ServiceID"].as_str() == Some(id) && t["Status"]["State"].as_str() == Some("running"))
+            .filter(|t| {
+                t["ServiceID"].as_str() == Some(id)
+                    && t["Status"]["State"].as_str() == Some("running")
+            })
             .collect();
         if lbswarm {
             let vips: BTreeMap<String, Option<IpAddr>> = svc["Endpoint"]["VirtualIPs"]
@@ -150,7 +194,11 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
                 })
                 .filter(|(n, _)| n != "ingress")
                 .collect();
-            let state = if running.is_empty() { RunState::Stopped } else { RunState::Running };
+            let state = if running.is_empty() {
+                RunState::Stopped
+            } else {
+                RunState::Running
+            };
             out.push(base(id.to_owned(), vips, state));
             continue;
         }
@@ -183,7 +231,9 @@ fn parse_addr(cidr: &str) -> Option<IpAddr> {
 
 /// The networks of the router's own container (to prefer a network it shares with tasks).
 async fn own_networks(docker: &Docker, own_id: Option<&str>) -> BTreeSet<String> {
-    let Some(own) = own_id else { return BTreeSet::new() };
+    let Some(own) = own_id else {
+        return BTreeSet::new();
+    };
     match discovery::list(docker).await {
         Ok(cs) => cs
             .into_iter()
@@ -226,7 +276,10 @@ mod tests {
         let v = view(&s, &t, &n, "traefik");
         let whoami: Vec<&ContainerInfo> = v.iter().filter(|c| c.name == "web_whoami").collect();
         assert_eq!(whoami.len(), 2);
-        assert_eq!(whoami[0].networks.get("web_net"), Some(&Some("10.0.1.4".parse().unwrap())));
+        assert_eq!(
+            whoami[0].networks.get("web_net"),
+            Some(&Some("10.0.1.4".parse().unwrap()))
+        );
         assert!(!whoami[0].networks.contains_key("ingress"));
         assert_eq!(whoami[0].labels["traefik.enable"], "true");
     }
@@ -236,8 +289,14 @@ mod tests {
         let (s, t, n) = fixtures();
         let v = view(&s, &t, &n, "traefik");
         let vip = v.iter().find(|c| c.name == "web_vip").unwrap();
-        assert_eq!(vip.networks.get("web_net"), Some(&Some("10.0.1.9".parse().unwrap())));
-        assert_eq!(vip.exposed_ports.iter().copied().collect::<Vec<_>>(), vec![80]);
+        assert_eq!(
+            vip.networks.get("web_net"),
+            Some(&Some("10.0.1.9".parse().unwrap()))
+        );
+        assert_eq!(
+            vip.exposed_ports.iter().copied().collect::<Vec<_>>(),
+            vec![80]
+        );
         let down = v.iter().find(|c| c.name == "web_down").unwrap();
         assert_eq!(down.state, RunState::Stopped);
     }

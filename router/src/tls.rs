@@ -6,6 +6,10 @@
 //! default, logged as a warning). The directory is polled; a changed file is reloaded without
 //! touching open connections, and a file that no longer parses keeps its last good
 //! certificate. Lookups read an `ArcSwap` snapshot: no lock on the handshake path.
+//!
+//! A handshake that offers ALPN `acme-tls/1` is an ACME TLS-ALPN-01 validation (RFC 8737): it
+//! gets the pending challenge certificate for its name, or no certificate at all (the
+//! handshake fails), never a regular one.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +23,9 @@ use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737, section 6.2).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
 /// How often the certificate directory is checked for changes.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
@@ -88,6 +95,7 @@ impl CertMap {
 pub struct CertResolver {
     files: ArcSwap<CertMap>,
     acme: ArcSwap<CertMap>,
+    alpn_challenges: Mutex<HashMap<String, Arc<CertifiedKey>>>,
     self_signed: Mutex<HashMap<String, Arc<CertifiedKey>>>,
     provider: Arc<CryptoProvider>,
 }
@@ -98,6 +106,7 @@ impl CertResolver {
         Arc::new(CertResolver {
             files: ArcSwap::from_pointee(CertMap::default()),
             acme: ArcSwap::from_pointee(CertMap::default()),
+            alpn_challenges: Mutex::default(),
             self_signed: Mutex::default(),
             provider,
         })
@@ -111,6 +120,23 @@ impl CertResolver {
     /// Swaps in the ACME certificates.
     pub fn set_acme(&self, map: CertMap) {
         self.acme.store(Arc::new(map));
+    }
+
+    /// Sets (or with `None` removes) the TLS-ALPN-01 challenge certificate for `name`.
+    pub fn set_alpn_challenge(&self, name: &str, key: Option<Arc<CertifiedKey>>) {
+        let mut map = self
+            .alpn_challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match key {
+            Some(k) => map.insert(name.to_ascii_lowercase(), k),
+            None => map.remove(&name.to_ascii_lowercase()),
+        };
+    }
+
+    /// The crypto provider, for loading keys.
+    pub fn provider(&self) -> &Arc<CryptoProvider> {
+        &self.provider
     }
 
     /// The certificate for a name from files or ACME, without the self-signed fallback.
@@ -153,6 +179,17 @@ impl ResolvesServerCert for CertResolver {
             .server_name()
             .unwrap_or("localhost")
             .to_ascii_lowercase();
+        if hello
+            .alpn()
+            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN))
+        {
+            return self
+                .alpn_challenges
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&name)
+                .cloned();
+        }
         self.configured(&name)
             .or_else(|| self.self_signed_for(&name))
     }
@@ -256,7 +293,8 @@ pub fn provider(cipher_names: Option<&[String]>) -> Result<Arc<CryptoProvider>, 
     Ok(Arc::new(p))
 }
 
-/// The server configuration: TLS 1.3 and 1.2 only, SNI resolver, ALPN h2 then http/1.1.
+/// The server configuration: TLS 1.3 and 1.2 only, SNI resolver, ALPN h2 then http/1.1 (and
+/// `acme-tls/1`, which only a validator offers).
 pub fn server_config(
     provider: Arc<CryptoProvider>,
     resolver: Arc<CertResolver>,
@@ -266,7 +304,7 @@ pub fn server_config(
         .map_err(|e| format!("TLS settings: {e}"))?
         .with_no_client_auth()
         .with_cert_resolver(resolver);
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), ACME_TLS_ALPN.to_vec()];
     Ok(Arc::new(cfg))
 }
 

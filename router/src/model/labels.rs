@@ -720,17 +720,34 @@ mod tests {
             "traefik",
             &labels(&[
                 ("traefik.http.middlewares.h.headers.stsSeconds", "63072000"),
-                ("traefik.http.middlewares.h.headers.stsIncludeSubdomains", "true"),
+                (
+                    "traefik.http.middlewares.h.headers.stsIncludeSubdomains",
+                    "true",
+                ),
                 ("traefik.http.middlewares.h.headers.frameDeny", "true"),
-                ("traefik.http.middlewares.h.headers.contentSecurityPolicy", "default-src 'self'"),
-                ("traefik.http.middlewares.h.headers.customResponseHeaders.X-Frame-Options", ""),
+                (
+                    "traefik.http.middlewares.h.headers.contentSecurityPolicy",
+                    "default-src 'self'",
+                ),
+                (
+                    "traefik.http.middlewares.h.headers.customResponseHeaders.X-Frame-Options",
+                    "",
+                ),
             ]),
         );
-        let MiddlewareDef::Headers { response, sts, .. } = &set.middlewares["h"] else { panic!("{set:?}") };
+        let MiddlewareDef::Headers { response, sts, .. } = &set.middlewares["h"] else {
+            panic!("{set:?}")
+        };
         assert_eq!(sts.as_deref(), Some("max-age=63072000; includeSubDomains"));
-        assert!(response.contains(&("Content-Security-Policy".into(), "default-src 'self'".into())));
+        assert!(response.contains(&(
+            "Content-Security-Policy".into(),
+            "default-src 'self'".into()
+        )));
         // The custom (empty = remove) value comes after the option, so it wins.
-        let frame: Vec<_> = response.iter().filter(|(k, _)| k.eq_ignore_ascii_case("x-frame-options")).collect();
+        let frame: Vec<_> = response
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("x-frame-options"))
+            .collect();
         assert_eq!(frame.last().map(|(_, v)| v.as_str()), Some(""));
     }
 

@@ -1,0 +1,317 @@
+//! The router's ACME resolver against Debian's pebble (a real ACME server doing real HTTP-01
+//! and TLS-ALPN-01 validation against the router on loopback; see [`e2e::pebble`]).
+//!
+//! Proves that: a route with `tls.certresolver` gets a certificate from pebble through HTTP-01
+//! on the web entry point, served on websecure for its SNI name and chaining to pebble's root
+//! (fetched from pebble's management API), and HTTPS to the route reaches its container; the
+//! storage file is 0600 and holds it; a new router on the same storage serves the same
+//! certificate at once and orders nothing; with `ROUTER_ACME_RENEW_BEFORE` longer than the
+//! certificate's lifetime a running router renews it (new serial in service, no restart);
+//! when HTTP-01 cannot succeed (pebble validates on a closed port) the retry uses TLS-ALPN-01
+//! on websecure and succeeds; a corrupt storage file stops the router from starting, naming
+//! `ROUTER_ACME_STORAGE`.
+//!
+//! Each test labels its container with its own `ROUTER_LABEL_PREFIX`, so no router orders
+//! certificates for another test's hosts.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use e2e::docker::{require_docker, Cleanup};
+use e2e::pebble::{free_addr, require_pebble, tls_connect, Pebble, ACME_BOUND};
+use e2e::router::{router_guard, run_whoami, unique, Labels, Router, RouterBuilder};
+use rustls::pki_types::CertificateDer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What websecure served for one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Served {
+    serial: String,
+    issuer: String,
+    status_line: String,
+}
+
+/// A TLS handshake with SNI `host` trusting only `root`, then `GET /`: the leaf's serial and
+/// issuer and the response's status line. An error when the handshake fails (the router still
+/// serves a self-signed certificate, say).
+async fn served(
+    websecure: SocketAddr,
+    host: &str,
+    root: &CertificateDer<'static>,
+) -> Result<Served, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).map_err(|e| e.to_string())?;
+    let tcp = tokio::net::TcpStream::connect(websecure)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut tls = tls_connect(tcp, roots, host, &[b"http/1.1"])
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    let leaf = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or("no certificate")?
+        .clone();
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|e| e.to_string())?;
+    let serial = cert.raw_serial_as_string();
+    let issuer = cert.issuer().to_string();
+    tls.write_all(
+        format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .map_err(|e| format!("write: {e}"))?;
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw);
+    Ok(Served {
+        serial,
+        issuer,
+        status_line: text.lines().next().unwrap_or("").to_owned(),
+    })
+}
+
+/// Polls [`served`] until `check` holds; panics after [`ACME_BOUND`] with the last answer and
+/// pebble's log.
+async fn wait_served(
+    websecure: SocketAddr,
+    host: &str,
+    root: &CertificateDer<'static>,
+    pebble: &Pebble,
+    what: &str,
+    check: impl Fn(&Served) -> bool,
+) -> Served {
+    let deadline = tokio::time::Instant::now() + ACME_BOUND;
+    loop {
+        let last = served(websecure, host, root).await;
+        if let Ok(s) = &last {
+            if check(s) {
+                return s.clone();
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!(
+                "{what}: not seen for {host} on {websecure} within {ACME_BOUND:?}; last: {last:?}\npebble's log:\n{}",
+                pebble.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A router with its own label prefix and ACME settings pointing at `pebble`.
+fn acme_router(prefix: &str, pebble: &Pebble, storage: &Path, renew_before: &str) -> RouterBuilder {
+    Router::builder()
+        .env("ROUTER_LABEL_PREFIX", prefix)
+        .env("ROUTER_ACME_EMAIL", "e2e@example.com")
+        .env("ROUTER_ACME_DIRECTORY", &pebble.directory())
+        .env("ROUTER_ACME_STORAGE", storage.to_str().unwrap())
+        .env("ROUTER_ACME_CA_FILE", pebble.ca_file().to_str().unwrap())
+        .env("ROUTER_ACME_RENEW_BEFORE", renew_before)
+}
+
+/// Labels (under `prefix`) for a router `name` on `Host(host)` with cert resolver `le`.
+fn acme_labels(prefix: &str, name: &str, host: &str) -> Labels {
+    Labels::none()
+        .label(&format!("{prefix}.enable"), "true")
+        .label(
+            &format!("{prefix}.http.routers.{name}.rule"),
+            &format!("Host(`{host}`)"),
+        )
+        .label(
+            &format!("{prefix}.http.routers.{name}.tls.certresolver"),
+            "le",
+        )
+}
+
+fn storage_holds_a_certificate(storage: &Path, host: &str) -> bool {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(storage).unwrap()).unwrap();
+    v["certificates"][host]["cert"]
+        .as_str()
+        .is_some_and(|pem| pem.contains("BEGIN CERTIFICATE"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http01_issues_keeps_the_certificate_across_restarts_and_renews_it() {
+    require_docker();
+    require_pebble();
+    let c = Cleanup::new("acme-http");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let (web, websecure) = (free_addr(), free_addr());
+    // Certificates live one hour: a renewal window of a minute leaves them alone, one of two
+    // hours renews at once.
+    let pebble = Pebble::builder()
+        .http_port(web.port())
+        .tls_port(websecure.port())
+        .validity_secs(3600)
+        .start()
+        .await;
+    let root = pebble.root().await;
+    let storage = pebble.scratch().join("acme.json");
+    let prefix = unique("acmehttp");
+    let name = unique("acme-http");
+    let host = format!("{name}.test");
+    run_whoami(&c, "a", &net, &acme_labels(&prefix, &name, &host), &[]).await;
+
+    // Issued through HTTP-01 and served for the name.
+    let first_router = acme_router(&prefix, &pebble, &storage, "1m")
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+    let first = wait_served(
+        websecure,
+        &host,
+        &root,
+        &pebble,
+        "a certificate from pebble",
+        |_| true,
+    )
+    .await;
+    assert!(first.issuer.contains("Pebble Intermediate"), "{first:?}");
+    assert!(
+        first.status_line.starts_with("HTTP/1.1 200"),
+        "HTTPS to the route: {first:?}"
+    );
+    assert_eq!(pebble.issued(), 1, "{}", pebble.log());
+    let log = pebble.log();
+    assert!(
+        log.contains(&format!(
+            "Attempting to validate w/ HTTP: http://{host}:{}/",
+            web.port()
+        )),
+        "pebble did not validate HTTP-01 on the web entry point:\n{log}"
+    );
+    let mode = std::fs::metadata(&storage).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the storage file's mode");
+    assert!(
+        storage_holds_a_certificate(&storage, &host),
+        "the storage holds no certificate for {host}"
+    );
+    drop(first_router);
+
+    // A new router on the same storage serves it at once and orders nothing.
+    let second_router = acme_router(&prefix, &pebble, &storage, "1m")
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+    let again = served(websecure, &host, &root)
+        .await
+        .expect("the stored certificate, at once");
+    assert_eq!(again.serial, first.serial);
+    // Several checks of the table pass (it polls every 2 s), still no order.
+    second_router.wait_synced().await;
+    tokio::time::sleep(router::acme::POLL * 4).await;
+    assert_eq!(
+        served(websecure, &host, &root).await.unwrap().serial,
+        first.serial
+    );
+    assert_eq!(
+        pebble.issued(),
+        1,
+        "a restart ordered again:\n{}",
+        pebble.log()
+    );
+    drop(second_router);
+
+    // Renewal window longer than the lifetime: the stored certificate first, then a new one,
+    // without a restart.
+    let third_router = acme_router(&prefix, &pebble, &storage, "2h")
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+    let renewed = wait_served(
+        websecure,
+        &host,
+        &root,
+        &pebble,
+        "a renewed certificate",
+        |s| s.serial != first.serial,
+    )
+    .await;
+    assert!(
+        renewed.issuer.contains("Pebble Intermediate"),
+        "{renewed:?}"
+    );
+    assert_eq!(pebble.issued(), 2, "{}", pebble.log());
+    drop(third_router);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_alpn01_on_websecure_takes_over_when_http01_fails() {
+    require_docker();
+    require_pebble();
+    let c = Cleanup::new("acme-alpn");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let (web, websecure) = (free_addr(), free_addr());
+    // HTTP-01 validation goes to a port nobody listens on.
+    let closed = free_addr();
+    let pebble = Pebble::builder()
+        .http_port(closed.port())
+        .tls_port(websecure.port())
+        .start()
+        .await;
+    let root = pebble.root().await;
+    let storage = pebble.scratch().join("acme.json");
+    let prefix = unique("acmealpn");
+    let name = unique("acme-alpn");
+    let host = format!("{name}.test");
+    run_whoami(&c, "a", &net, &acme_labels(&prefix, &name, &host), &[]).await;
+    let _router = acme_router(&prefix, &pebble, &storage, "720h")
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+    let cert = wait_served(
+        websecure,
+        &host,
+        &root,
+        &pebble,
+        "a certificate through TLS-ALPN-01",
+        |_| true,
+    )
+    .await;
+    assert!(cert.issuer.contains("Pebble Intermediate"), "{cert:?}");
+    // An HTTP-01 validation failed first; the validation that succeeded made no HTTP request,
+    // and DNS-01 cannot pass (the DNS responder has no TXT records): it was TLS-ALPN-01.
+    let log = pebble.log();
+    let invalid = log
+        .find("set INVALID by completed challenge")
+        .unwrap_or_else(|| panic!("no validation failed first:\n{log}"));
+    assert!(
+        log[..invalid].contains("Attempting to validate w/ HTTP"),
+        "{log}"
+    );
+    let valid = log
+        .find("set VALID by completed challenge")
+        .unwrap_or_else(|| panic!("no validation succeeded:\n{log}"));
+    let task = log[..valid].rfind("Pulled a task").unwrap();
+    assert!(
+        task > invalid && !log[task..valid].contains("Attempting to validate w/ HTTP"),
+        "the successful validation was HTTP-01:\n{log}"
+    );
+    assert_eq!(pebble.issued(), 1, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_storage_file_stops_the_router_naming_the_variable() {
+    let guard = router_guard().start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("acme.json");
+    std::fs::write(&storage, "{\"certificates\": [").unwrap();
+    let err = Router::builder()
+        .websecure()
+        .env("ROUTER_ACME_EMAIL", "e2e@example.com")
+        .env("ROUTER_ACME_STORAGE", storage.to_str().unwrap())
+        .try_start(&guard)
+        .await
+        .expect_err("the router started with a corrupt ACME storage");
+    assert!(err.contains("ROUTER_ACME_STORAGE="), "{err}");
+    assert!(err.contains("not a valid ACME storage file"), "{err}");
+}
