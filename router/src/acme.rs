@@ -177,7 +177,8 @@ impl Manager {
 
     async fn order(&mut self, host: String) {
         let failures = self.retries.get(&host).map_or(0, |b| b.failures);
-        let kind = challenge_for(failures, self.shared.config.redirect_to_https);
+        // The web entry point answers HTTP-01 tokens whatever the redirect setting.
+        let kind = challenge_for(failures, true);
         let renewal = self.certs.contains_key(&host);
         tracing::info!(
             host,

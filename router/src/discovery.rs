@@ -7,7 +7,7 @@
 //! When the stream ends or the guard is down, the last good table keeps serving while
 //! discovery reconnects with backoff and resyncs fully.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -56,7 +56,7 @@ pub fn connect(shared: &Shared) -> Result<Docker, bollard::errors::Error> {
 pub async fn run(shared: Arc<Shared>, docker: Docker) {
     let own_id = own_container_id();
     let mut backoff = Duration::from_millis(100);
-    let mut stopping: HashSet<String> = HashSet::new();
+    let mut stopping: HashMap<String, std::time::Instant> = HashMap::new();
     loop {
         // Subscribe first, then list: nothing that happens in between is lost.
         let mut filters = HashMap::new();
@@ -85,11 +85,7 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
                 continue;
             }
         };
-        stopping.retain(|id| {
-            cache
-                .iter()
-                .any(|c| &c.id == id && c.state == RunState::Running)
-        });
+        retain_stopping(&mut stopping, &cache);
         publish(&shared, &cache, &stopping, own_id.as_deref());
         backoff = Duration::from_millis(100);
 
@@ -128,7 +124,7 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
                     match list(&docker).await {
                         Ok(c) => {
                             cache = c;
-                            stopping.retain(|id| cache.iter().any(|c| &c.id == id && c.state == RunState::Running));
+                            retain_stopping(&mut stopping, &cache);
                             publish(&shared, &cache, &stopping, own_id.as_deref());
                         }
                         Err(e) => {
@@ -146,9 +142,27 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
     }
 }
 
+/// How long a container marked stopping stays unrouted while Docker still reports it
+/// running: a process that survives its signal (it handled SIGTERM, or `docker stop` gave up)
+/// is routed again after this.
+const STOPPING_FOR: Duration = Duration::from_secs(30);
+
+/// Forgets stopping marks of containers that are no longer running or that survived.
+fn retain_stopping(stopping: &mut HashMap<String, std::time::Instant>, cache: &[ContainerInfo]) {
+    stopping.retain(|id, since| {
+        since.elapsed() < STOPPING_FOR
+            && cache
+                .iter()
+                .any(|c| &c.id == id && c.state == RunState::Running)
+    });
+}
+
 /// Applies an event to the stopping set; returns the container id when it must be unrouted
 /// at once.
-fn apply_event(ev: &EventMessage, stopping: &mut HashSet<String>) -> Option<String> {
+fn apply_event(
+    ev: &EventMessage,
+    stopping: &mut HashMap<String, std::time::Instant>,
+) -> Option<String> {
     let action = ev.action.as_deref().unwrap_or("");
     let id = ev.actor.as_ref().and_then(|a| a.id.clone())?;
     let signal = ev
@@ -163,8 +177,14 @@ fn apply_event(ev: &EventMessage, stopping: &mut HashSet<String>) -> Option<Stri
         None | Some("2" | "3" | "9" | "15" | "SIGINT" | "SIGQUIT" | "SIGKILL" | "SIGTERM")
     );
     match action {
-        "kill" if terminating => stopping.insert(id.clone()).then_some(id),
-        "stop" => stopping.insert(id.clone()).then_some(id),
+        "kill" if terminating => stopping
+            .insert(id.clone(), std::time::Instant::now())
+            .is_none()
+            .then_some(id),
+        "stop" => stopping
+            .insert(id.clone(), std::time::Instant::now())
+            .is_none()
+            .then_some(id),
         "start" | "unpause" => {
             stopping.remove(&id);
             None
@@ -248,12 +268,12 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
 pub fn publish(
     shared: &Shared,
     cache: &[ContainerInfo],
-    stopping: &HashSet<String>,
+    stopping: &HashMap<String, std::time::Instant>,
     own_id: Option<&str>,
 ) {
     let mut view = cache.to_vec();
     for c in &mut view {
-        if stopping.contains(&c.id) && c.state == RunState::Running {
+        if stopping.contains_key(&c.id) && c.state == RunState::Running {
             c.state = RunState::Stopping;
         }
     }
@@ -300,7 +320,11 @@ pub fn settings(shared: &Shared, own_networks: BTreeSet<String>) -> TableSetting
         own_networks,
         host_ip: c.host_ip,
         default_rule: c.default_rule.clone(),
-        entrypoints: vec!["web".to_owned(), "websecure".to_owned()],
+        entrypoints: if c.websecure_listen.is_some() {
+            vec!["web".to_owned(), "websecure".to_owned()]
+        } else {
+            vec!["web".to_owned()]
+        },
     }
 }
 

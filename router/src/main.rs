@@ -153,9 +153,14 @@ fn serve(config: Config) -> ExitCode {
             }
         };
         tracing::info!(web = %shared.config.web_listen, websecure = ?shared.config.websecure_listen, docker_host = %shared.config.docker_host, "router starting");
-        if let Some((listener, acceptor)) = websecure {
-            tokio::spawn(server::run_tls(listener, acceptor, shared.clone(), shutdown_signal()));
-        }
+        let secure = {
+            let shared = shared.clone();
+            async move {
+                if let Some((listener, acceptor)) = websecure {
+                    server::run_tls(listener, acceptor, shared, shutdown_signal()).await;
+                }
+            }
+        };
         if shared.config.swarm_mode {
             tokio::spawn(router::swarm::run(shared.clone(), docker));
         } else {
@@ -164,7 +169,8 @@ fn serve(config: Config) -> ExitCode {
         if let Some(l) = admin_listener {
             tokio::spawn(admin::run(l, shared.clone(), shutdown_signal()));
         }
-        server::run(web, "web", shared, shutdown_signal()).await;
+        // Both entry points stop accepting on SIGTERM and drain their connections.
+        tokio::join!(server::run(web, "web", shared, shutdown_signal()), secure);
         ExitCode::SUCCESS
     })
 }

@@ -173,7 +173,8 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
         };
         let lbswarm = labels
             .get(&format!("{prefix}.docker.lbswarm"))
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+            .and_then(|v| crate::model::labels::parse_bool(v))
+            == Some(true);
         let running: Vec<&Value> = tasks
             .as_array()
             .into_iter()

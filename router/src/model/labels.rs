@@ -251,7 +251,15 @@ fn router_label(set: &mut LabelSet, key: &str, name: String, field: &[&str], val
             Ok(p) => r.priority = Some(p),
             Err(_) => set.error(owner, key, format!("expected an integer, got {value:?}")),
         },
-        ["service"] => r.service = Some(value.trim().trim_end_matches("@docker").to_owned()),
+        ["service"] => {
+            r.service = Some(
+                value
+                    .trim()
+                    .trim_end_matches("@docker")
+                    .trim_end_matches("@swarm")
+                    .to_owned(),
+            )
+        }
         ["tls"] => match parse_bool(value) {
             Some(b) => r.tls = Some(b),
             None => set.error(owner, key, format!("expected true or false, got {value:?}")),
