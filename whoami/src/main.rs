@@ -223,9 +223,15 @@ fn data(query: Option<&str>) -> Response<Body> {
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(chunks)));
     r.headers_mut()
         .insert(header::CONTENT_LENGTH, header::HeaderValue::from(size));
+    let text = query.unwrap_or("").split('&').any(|kv| kv == "type=text");
+    let content_type = if text {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    };
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/octet-stream"),
+        header::HeaderValue::from_static(content_type),
     );
     r
 }
