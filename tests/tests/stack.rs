@@ -6,38 +6,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::docker::{real_docker_ok, require_docker};
+use e2e::make::free_port;
 use serde_json::Value;
 
 const PROJECT: &str = "edgetest";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn make(target: &str, http: u16, https: u16) -> std::process::Output {
-    Command::new("make")
-        .arg(target)
-        .current_dir(repo())
-        .env("COMPOSE_PROJECT_NAME", PROJECT)
-        .env("HTTP_PORT", http.to_string())
-        .env("HTTPS_PORT", https.to_string())
-        .env_remove("DOCKER_HOST")
-        .output()
-        .unwrap()
+    e2e::make::make(target, http, https, &[("COMPOSE_PROJECT_NAME", PROJECT)])
 }
 
 /// Runs `make down` when dropped, so a failed assertion leaves no stack behind.

@@ -7,41 +7,25 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::docker::{real_api, real_docker, real_docker_ok, require_docker};
 use e2e::guard::Guard;
+use e2e::make::{free_port, repo};
 use e2e::table::Req;
 
 const STACK: &str = "edgeswarmtest";
 const REFRESH_SECS: u64 = 2;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const REFRESH: &str = "2s";
 
 fn make(target: &str, http: u16, https: u16) -> std::process::Output {
-    Command::new("make")
-        .arg(target)
-        .current_dir(repo())
-        .env("STACK_NAME", STACK)
-        .env("HTTP_PORT", http.to_string())
-        .env("HTTPS_PORT", https.to_string())
-        .env("ROUTER_SWARM_REFRESH", format!("{REFRESH_SECS}s"))
-        .env_remove("DOCKER_HOST")
-        .output()
-        .unwrap()
+    e2e::make::make(
+        target,
+        http,
+        https,
+        &[("STACK_NAME", STACK), ("ROUTER_SWARM_REFRESH", REFRESH)],
+    )
 }
 
 /// Takes the stack down (and the swarm, if `make swarm-up` created it) when dropped.
