@@ -62,7 +62,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 bench:
-	bench/guard.sh
+	bench/guard.sh && bench/router.sh && bench/tls.sh
 
 fuzz:
 	policies/fuzz/run.sh

@@ -6,11 +6,6 @@
 
 use std::process::ExitCode;
 
-/// mimalloc: the proxies allocate and free small buffers per request; glibc's allocator
-/// showed up at a fifth of the CPU in profiles (see BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use socket_guard::config::{Config, LogFormat};
 use socket_guard::server::{self, State};
 use socket_guard::{admin, healthcheck, listen};
