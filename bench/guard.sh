@@ -14,8 +14,9 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=$ROOT/bench
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-3s}
@@ -25,84 +26,22 @@ THREADS=2
 CONNS=32
 PATHS=(/_ping /v1.41/containers/json)
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-for tool in nginx haproxy wrk curl python3 cargo; do
-    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y nginx-light haproxy wrk curl python3)"
-done
+need_tools nginx haproxy wrk curl python3 cargo
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS=$ROUNDS: expected 1 to 99"
 [[ $STREAMS =~ ^[1-9][0-9]{0,3}$ ]] || die "BENCH_STREAMS=$STREAMS: expected 1 to 9999"
 
-# --- processes and cleanup -------------------------------------------------------------------
-
-TMP=$(mktemp -d /tmp/sg-bench.XXXXXX)
-PIDS=()
-LAST_PID=
-
-# Starts "$@" in the background with its output in $TMP/NAME.{out,err}; sets LAST_PID.
-start() {
-    local name=$1
-    shift
-    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    LAST_PID=$!
-    PIDS+=("$LAST_PID")
-}
-
-# Stops one process we started: TERM, up to 5 s, then KILL.
-stop() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        stop "$pid"
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Polls until CMD succeeds, at most SECONDS seconds.
-wait_for() {
-    local seconds=$1 i
-    shift
-    for ((i = 0; i < seconds * 10; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-alive() { kill -0 "$1" 2>/dev/null || die "$2 exited; its stderr: $(tail -n 5 "$TMP/$2.err" 2>/dev/null)"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-CLK_TCK=$(getconf CLK_TCK)
 
 # --- 1. build --------------------------------------------------------------------------------
 
 log "building socket-guard (release)"
 (cd "$ROOT" && cargo build --release -p socket-guard --quiet) || die "cargo build failed"
-GUARD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/socket-guard
 [[ -x $GUARD_BIN ]] || die "no binary at $GUARD_BIN"
 
-read -r PORT_GUARD PORT_HAPROXY PORT_INFO PORT_REAL PORT_MEM < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(5)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))')
+read -r PORT_GUARD PORT_HAPROXY PORT_INFO PORT_REAL PORT_MEM < <(free_ports 5)
 
 # --- 2. the stand-in daemon ------------------------------------------------------------------
 
-chmod 755 "$TMP" # nginx workers may run as nobody
 cp "$BENCH/fixtures/containers.json" "$TMP/containers.json"
 sed "s#@DIR@#$TMP#g" "$BENCH/nginx.conf.in" >"$TMP/nginx.conf"
 SOCK=$TMP/docker.sock

@@ -1,4 +1,4 @@
-# Shared by bench/router.sh and bench/tls.sh (bench/guard.sh stands alone). Sourced, not run.
+# Shared by bench/guard.sh, bench/router.sh and bench/tls.sh. Sourced, not run.
 #
 # Gives: logging, a temporary directory, background processes and containers that a trap
 # stops and removes (also on Ctrl-C), bounded waits, free ports, the release build,
