@@ -1,5 +1,6 @@
 //! One structured audit line per request: client, method, path, decision, rule or reason,
-//! status, bytes, duration. Written when the response ends (see [`crate::body::Audited`]).
+//! status, bytes, duration. Written when the answer ends (see [`crate::conn`]), so a stream's line has its real
+//! byte count and duration.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -28,7 +28,13 @@ pub enum GuardError {
     BodyNotEmpty,
     /// Reading the body failed.
     #[error("the request body could not be read: {0}")]
-    BodyRead(hyper::Error),
+    BodyRead(String),
+    /// The request line or header block is not valid HTTP/1.x.
+    #[error("{0}")]
+    BadHead(crate::wire::HeadError),
+    /// The request head did not arrive within `GUARD_HEADER_TIMEOUT`.
+    #[error("the request head did not arrive in time")]
+    HeadTimeout,
     /// The body's framing was refused (see [`crate::framing`]).
     #[error("malformed request framing: {0}")]
     Framing(crate::framing::FramingError),
@@ -57,6 +63,11 @@ impl GuardError {
             GuardError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GuardError::BodyNotEmpty => StatusCode::BAD_REQUEST,
             GuardError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            GuardError::BadHead(crate::wire::HeadError::TooManyHeaders) => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            GuardError::BadHead(_) => StatusCode::BAD_REQUEST,
+            GuardError::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
             GuardError::Framing(_) => StatusCode::BAD_REQUEST,
             GuardError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GuardError::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -75,6 +86,8 @@ impl GuardError {
             | GuardError::BodyTooLarge(_)
             | GuardError::BodyNotEmpty
             | GuardError::BodyRead(_)
+            | GuardError::BadHead(_)
+            | GuardError::HeadTimeout
             | GuardError::Framing(_)
             | GuardError::BodyTimeout => "invalid",
             GuardError::Upstream(_) | GuardError::UnexpectedUpgrade | GuardError::Internal(_) => {
@@ -95,6 +108,11 @@ impl GuardError {
                 None => format!("socket-guard: {method} {path} is not allowed: {d}"),
             },
             GuardError::Framing(e) => format!("socket-guard: malformed request framing: {e}"),
+            GuardError::BadHead(e) => format!("socket-guard: {e}"),
+            GuardError::HeadTimeout => {
+                "socket-guard: the request head did not arrive in time (GUARD_HEADER_TIMEOUT)"
+                    .to_owned()
+            }
             other => format!("socket-guard: {method} {path}: {other}"),
         }
     }

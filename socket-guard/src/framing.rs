@@ -1,33 +1,25 @@
-//! Strict HTTP/1.1 request framing, checked on the raw bytes before hyper parses them.
+//! Strict HTTP/1.1 message framing, judged on the raw bytes.
 //!
-//! hyper is lenient where RFC 9112 allows it (bare LF line endings, for one). Leniency in front
-//! of a root-equivalent socket is how smuggling starts, and the guard only ever talks to clients
-//! that speak plain HTTP/1.1 (the docker CLI, bollard, docker-py, Traefik), so it refuses
-//! anything ambiguous: bare LF, obsolete line folding, `Content-Length` together with
-//! `Transfer-Encoding`, two `Content-Length`s, a length that is not plain digits, any transfer
-//! coding but `chunked`, and malformed chunks. [`FramingCheck`] follows request boundaries (head,
-//! fixed body, chunked body) across keep-alive and pipelined requests; after a request that asks
-//! for an upgrade it stops, because what follows is either a tunnel (after the daemon's 101) or
-//! nothing (the guard closes the connection when an upgrade is refused).
+//! Leniency in front of a root-equivalent socket is how request smuggling starts, and the
+//! guard only ever talks to clients that speak plain HTTP/1.1 (the docker CLI, bollard,
+//! docker-py, Traefik), so it refuses anything ambiguous: bare LF, obsolete line folding,
+//! `Content-Length` together with `Transfer-Encoding`, two `Content-Length`s, a length that is
+//! not plain digits, any transfer coding but `chunked`, chunked bodies from HTTP/1.0 clients,
+//! and malformed chunks.
 //!
-//! [`Checked`] wraps a connection's read side and hands hyper only validated bytes: a request
-//! head reaches hyper once it is complete and valid, body bytes as they come. When a head is
-//! refused, hyper gets a synthetic `Connection: close` request in its place; the service knows
-//! it by its position on the connection ([`ConnState`]) and answers it with the 400. So the
-//! refusal is written in order, after the responses to every request before it, and the
-//! connection closes. A violation inside a body (a bad chunk) fails the read instead: that
-//! request is already in hyper's hands and the connection is dropped.
+//! Three pure pieces, used by [`crate::conn`] for requests and (the first and last) for the
+//! daemon's responses: [`find_head_end`] finds where a head ends and refuses a bare LF as soon
+//! as it arrives; [`check_request_head`] says how the body after a complete head is framed;
+//! [`ChunkDecoder`] follows a chunked body to its end, validating it and, when asked, keeping
+//! its data.
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-/// Longest request head accepted (hyper's own buffer limit is set to match).
+/// Longest message head accepted.
 pub const MAX_HEAD: usize = 64 * 1024;
 
-/// Why a request's framing was refused.
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4096;
+
+/// Why a message's framing was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FramingError {
     #[error("bare LF line ending")]
@@ -44,214 +36,76 @@ pub enum FramingError {
     BadLength,
     #[error("a Transfer-Encoding other than chunked")]
     BadTransferEncoding,
+    #[error("Transfer-Encoding in an HTTP/1.0 request")]
+    ChunkedHttp10,
     #[error("malformed chunk")]
     BadChunk,
     #[error("request head too large")]
     HeadTooLarge,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum State {
-    Head,
-    Body(u64),
-    ChunkSize,
-    ChunkData(u64),
-    ChunkDataEnd {
-        cr: bool,
-    },
-    Trailers,
-    /// Stop checking: the connection may become a tunnel.
-    Passthrough,
-}
-
-/// The framing state machine. Feed it every byte the client sends, in order.
-#[derive(Debug, Clone)]
-pub struct FramingCheck {
-    state: State,
-    line: Vec<u8>,
-    head: Vec<u8>,
-    heads: u64,
-}
-
-impl Default for FramingCheck {
-    fn default() -> Self {
-        FramingCheck {
-            state: State::Head,
-            line: Vec::new(),
-            head: Vec::new(),
-            heads: 0,
-        }
-    }
-}
-
-/// A refused stream: the error, and whether it was in a request head (then the request has
-/// not reached hyper and can be answered in order).
+/// How the body after a head is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Violation {
-    /// What is wrong.
-    pub error: FramingError,
-    /// Whether it was found in a request head.
-    pub in_head: bool,
+pub enum BodyFraming {
+    /// No body.
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the connection closes (responses only).
+    UntilClose,
 }
 
-// === impl FramingCheck ===
-
-impl FramingCheck {
-    /// How many request heads were complete and valid so far.
-    pub fn heads(&self) -> u64 {
-        self.heads
-    }
-
-    /// Checks the next bytes of the stream; appends to `out` the bytes that may go on (body
-    /// bytes at once, a head only when it is complete and valid).
-    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), Violation> {
-        // Head errors leave the state at `Head` (it only moves on a valid head).
-        self.feed_inner(bytes, out).map_err(|error| Violation {
-            error,
-            in_head: self.state == State::Head,
-        })
-    }
-
-    fn feed_inner(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) -> Result<(), FramingError> {
-        while !bytes.is_empty() {
-            match self.state {
-                State::Passthrough => {
-                    out.extend_from_slice(bytes);
-                    return Ok(());
-                }
-                State::Head => {
-                    // Scan the chunk for line ends instead of copying byte by byte: every LF
-                    // must follow a CR, and the first CRLF CRLF ends the head.
-                    let mut end = None;
-                    for (i, _) in bytes.iter().enumerate().filter(|(_, b)| **b == b'\n') {
-                        let before = |back: usize| -> Option<u8> {
-                            if back <= i {
-                                Some(bytes[i - back])
-                            } else {
-                                self.head.len().checked_sub(back - i).map(|j| self.head[j])
-                            }
-                        };
-                        if before(1) != Some(b'\r') {
-                            let taken = i + 1;
-                            if self.head.len() + taken > MAX_HEAD {
-                                return Err(FramingError::HeadTooLarge);
-                            }
-                            return Err(FramingError::BareLf);
-                        }
-                        if before(2) == Some(b'\n') && before(3) == Some(b'\r') {
-                            end = Some(i);
-                            break;
-                        }
-                    }
-                    let take = end.map_or(bytes.len(), |i| i + 1);
-                    if self.head.len() + take > MAX_HEAD {
-                        return Err(FramingError::HeadTooLarge);
-                    }
-                    self.head.extend_from_slice(&bytes[..take]);
-                    bytes = &bytes[take..];
-                    if end.is_some() {
-                        let next = parse_head(&self.head)?;
-                        out.append(&mut self.head);
-                        self.heads += 1;
-                        self.state = next;
-                    }
-                }
-                State::Body(remaining) => {
-                    let take = remaining.min(bytes.len() as u64);
-                    out.extend_from_slice(&bytes[..take as usize]);
-                    bytes = &bytes[take as usize..];
-                    self.state = match remaining - take {
-                        0 => State::Head,
-                        left => State::Body(left),
-                    };
-                }
-                State::ChunkSize | State::Trailers => {
-                    // Chunk-size and trailer lines, like heads, go on only once validated.
-                    let b = bytes[0];
-                    bytes = &bytes[1..];
-                    if let Some(line) = self.take_line(b)? {
-                        let next = if self.state == State::Trailers {
-                            if line.is_empty() {
-                                State::Head
-                            } else if line.contains(&b':') && !matches!(line[0], b' ' | b'\t') {
-                                State::Trailers
-                            } else {
-                                return Err(FramingError::BadChunk);
-                            }
-                        } else {
-                            match chunk_size(&line)? {
-                                0 => State::Trailers,
-                                n => State::ChunkData(n),
-                            }
-                        };
-                        out.extend_from_slice(&line);
-                        out.extend_from_slice(b"\r\n");
-                        self.state = next;
-                    }
-                }
-                State::ChunkData(remaining) => {
-                    let take = remaining.min(bytes.len() as u64);
-                    out.extend_from_slice(&bytes[..take as usize]);
-                    bytes = &bytes[take as usize..];
-                    self.state = match remaining - take {
-                        0 => State::ChunkDataEnd { cr: false },
-                        left => State::ChunkData(left),
-                    };
-                }
-                State::ChunkDataEnd { cr } => {
-                    let b = bytes[0];
-                    bytes = &bytes[1..];
-                    out.push(b);
-                    self.state = match (cr, b) {
-                        (false, b'\r') => State::ChunkDataEnd { cr: true },
-                        (true, b'\n') => State::ChunkSize,
-                        _ => return Err(FramingError::BadChunk),
-                    };
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Accumulates a CRLF-terminated line; returns it (without CRLF) when complete.
-    fn take_line(&mut self, b: u8) -> Result<Option<Vec<u8>>, FramingError> {
-        if self.line.len() > 4096 {
-            return Err(FramingError::BadChunk);
-        }
-        if b != b'\n' {
-            self.line.push(b);
-            return Ok(None);
-        }
-        if self.line.pop() != Some(b'\r') {
-            return Err(FramingError::BareLf);
-        }
-        Ok(Some(std::mem::take(&mut self.line)))
-    }
+/// What a valid request head says about the bytes after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestFraming {
+    /// The body.
+    pub body: BodyFraming,
+    /// Whether the request asks for an upgrade (what follows may become a tunnel).
+    pub upgrade: bool,
 }
 
-fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
-    let size = match line.iter().position(|&b| b == b';') {
-        Some(i) => &line[..i],
-        None => line,
-    };
-    if size.is_empty() || size.len() > 15 || !size.iter().all(u8::is_ascii_hexdigit) {
-        return Err(FramingError::BadChunk);
+/// Finds the end of the head at the start of `buf`: `Ok(Some(len))` with `len` counting the
+/// final CRLF CRLF, `Ok(None)` when more bytes are needed. Scanning starts at `from` (bytes
+/// before it were scanned already); every LF must follow a CR.
+pub fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, FramingError> {
+    let mut i = from;
+    while let Some(off) = buf[i..].iter().position(|&b| b == b'\n') {
+        let at = i + off;
+        if at == 0 || buf[at - 1] != b'\r' {
+            return Err(if at >= MAX_HEAD {
+                FramingError::HeadTooLarge
+            } else {
+                FramingError::BareLf
+            });
+        }
+        if at >= 3 && buf[at - 3..at - 1] == *b"\r\n" {
+            return if at + 1 > MAX_HEAD {
+                Err(FramingError::HeadTooLarge)
+            } else {
+                Ok(Some(at + 1))
+            };
+        }
+        i = at + 1;
     }
-    let s = std::str::from_utf8(size).map_err(|_| FramingError::BadChunk)?;
-    u64::from_str_radix(s, 16).map_err(|_| FramingError::BadChunk)
+    if buf.len() >= MAX_HEAD {
+        return Err(FramingError::HeadTooLarge);
+    }
+    Ok(None)
 }
 
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Parses a complete head (ending in CRLF CRLF) and returns the state for what follows it.
-fn parse_head(head: &[u8]) -> Result<State, FramingError> {
-    let text = &head[..head.len() - 4];
+/// Judges the header lines of a complete request head (as [`find_head_end`] delimits it) and
+/// says how its body is framed. The request line is left to the head parser.
+pub fn check_request_head(head: &[u8], http10: bool) -> Result<RequestFraming, FramingError> {
+    let text = head.strip_suffix(b"\r\n\r\n").unwrap_or(head);
     let mut lines = text
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    // The request line is hyper's to judge; only headers decide framing.
     lines.next();
     let mut length: Option<u64> = None;
     let mut chunked = false;
@@ -273,11 +127,7 @@ fn parse_head(head: &[u8]) -> Result<State, FramingError> {
             if length.is_some() {
                 return Err(FramingError::DuplicateLength);
             }
-            if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
-                return Err(FramingError::BadLength);
-            }
-            let s = std::str::from_utf8(value).map_err(|_| FramingError::BadLength)?;
-            length = Some(s.parse().map_err(|_| FramingError::BadLength)?);
+            length = Some(parse_length(value).ok_or(FramingError::BadLength)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             if chunked || !value.eq_ignore_ascii_case(b"chunked") {
                 return Err(FramingError::BadTransferEncoding);
@@ -287,191 +137,218 @@ fn parse_head(head: &[u8]) -> Result<State, FramingError> {
             upgrade = true;
         }
     }
-    match (length, chunked) {
-        (Some(_), true) => Err(FramingError::LengthAndChunked),
-        _ if upgrade => Ok(State::Passthrough),
-        (_, true) => Ok(State::ChunkSize),
-        (Some(0) | None, false) => Ok(State::Head),
-        (Some(n), false) => Ok(State::Body(n)),
-    }
+    let body = match (length, chunked) {
+        (Some(_), true) => return Err(FramingError::LengthAndChunked),
+        (None, true) if http10 => return Err(FramingError::ChunkedHttp10),
+        (None, true) => BodyFraming::Chunked,
+        (Some(0) | None, false) => BodyFraming::None,
+        (Some(n), false) => BodyFraming::Length(n),
+    };
+    Ok(RequestFraming { body, upgrade })
 }
 
-/// The request hyper gets in place of a refused one. Only its position on the connection
-/// marks it (see [`ConnState`]), so a client sending the same bytes gains nothing.
-const STAND_IN: &[u8] = b"GET /_ping HTTP/1.1\r\nHost: socket-guard\r\nConnection: close\r\n\r\n";
-
-/// Per-connection state shared by [`Checked`] and the service.
-#[derive(Debug, Default)]
-pub struct ConnState {
-    requests: std::sync::atomic::AtomicU64,
-    refused: std::sync::OnceLock<(u64, FramingError)>,
-}
-
-impl ConnState {
-    /// Called by the service for each request it receives: `Some(err)` when this request is
-    /// the stand-in for a refused one, which must be answered 400 with the connection closed.
-    pub fn next_request(&self) -> Option<FramingError> {
-        let n = self
-            .requests
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        match self.refused.get() {
-            Some((at, err)) if *at == n => Some(*err),
-            _ => None,
-        }
+/// A `Content-Length` value: plain ASCII digits only, no sign, no list.
+pub fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
     }
-}
-
-pin_project_lite::pin_project! {
-    /// A connection whose incoming bytes go through a [`FramingCheck`].
-    pub struct Checked<S> {
-        #[pin]
-        inner: S,
-        check: FramingCheck,
-        ready: Vec<u8>,
-        done: Done,
-        conn: std::sync::Arc<ConnState>,
-        on_fail: Option<Box<dyn FnOnce(FramingError) + Send>>,
-    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Done {
-    No,
-    /// A stand-in was queued: after it, nothing more is read. (Not an end of stream: hyper
-    /// takes an EOF under a request in flight as an abort and would drop the answer. Its
-    /// `Connection: close` makes hyper stop reading and close after answering.)
-    StandIn,
-    /// A body was refused: fail every read.
-    Failed(FramingError),
+enum Chunk {
+    Size,
+    Data(u64),
+    DataCr,
+    DataLf,
+    Trailers,
+    Done,
 }
 
-impl<S> Checked<S> {
-    /// Wraps a stream; `on_fail` is told about a refusal (for the log and metrics).
-    pub fn new(
-        inner: S,
-        conn: std::sync::Arc<ConnState>,
-        on_fail: impl FnOnce(FramingError) + Send + 'static,
-    ) -> Self {
-        Checked {
-            inner,
-            check: FramingCheck::default(),
-            ready: Vec::new(),
-            done: Done::No,
-            conn,
-            on_fail: Some(Box::new(on_fail)),
+/// Follows a chunked body. Feed it the bytes after the head, in order; it says how many
+/// belong to the body and when the body is complete.
+#[derive(Debug, Clone)]
+pub struct ChunkDecoder {
+    state: Chunk,
+    line: Vec<u8>,
+}
+
+impl Default for ChunkDecoder {
+    fn default() -> Self {
+        ChunkDecoder {
+            state: Chunk::Size,
+            line: Vec::new(),
         }
     }
 }
 
-impl<S: AsyncRead + AsyncWrite> AsyncRead for Checked<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let mut this = self.project();
-        loop {
-            if !this.ready.is_empty() {
-                let n = this.ready.len().min(buf.remaining());
-                buf.put_slice(&this.ready[..n]);
-                this.ready.drain(..n);
-                return Poll::Ready(Ok(()));
-            }
-            match *this.done {
-                Done::No => {}
-                Done::StandIn => return Poll::Pending,
-                Done::Failed(err) => {
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, err)))
+impl ChunkDecoder {
+    /// Whether the last chunk and the trailers were seen.
+    pub fn is_done(&self) -> bool {
+        self.state == Chunk::Done
+    }
+
+    /// Consumes body bytes from the start of `input` and returns how many belong to the body
+    /// (all of them unless the body ends inside `input`). The chunks' data is appended to
+    /// `data` when given.
+    pub fn decode(
+        &mut self,
+        input: &[u8],
+        mut data: Option<&mut Vec<u8>>,
+    ) -> Result<usize, FramingError> {
+        let mut i = 0;
+        while i < input.len() {
+            match self.state {
+                Chunk::Done => break,
+                Chunk::Data(left) => {
+                    let take = left.min((input.len() - i) as u64) as usize;
+                    if let Some(d) = data.as_deref_mut() {
+                        d.extend_from_slice(&input[i..i + take]);
+                    }
+                    i += take;
+                    self.state = match left - take as u64 {
+                        0 => Chunk::DataCr,
+                        rest => Chunk::Data(rest),
+                    };
                 }
-            }
-            let mut raw = [0u8; 16 * 1024];
-            let mut rb = ReadBuf::new(&mut raw);
-            match this.inner.as_mut().poll_read(cx, &mut rb) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Ready(Ok(())) if rb.filled().is_empty() => return Poll::Ready(Ok(())),
-                Poll::Ready(Ok(())) => {}
-            }
-            if let Err(v) = this.check.feed(rb.filled(), this.ready) {
-                if let Some(f) = this.on_fail.take() {
-                    f(v.error);
+                Chunk::DataCr => {
+                    if input[i] != b'\r' {
+                        return Err(FramingError::BadChunk);
+                    }
+                    i += 1;
+                    self.state = Chunk::DataLf;
                 }
-                if v.in_head {
-                    let _ = this.conn.refused.set((this.check.heads() + 1, v.error));
-                    this.ready.extend_from_slice(STAND_IN);
-                    *this.done = Done::StandIn;
-                } else {
-                    *this.done = Done::Failed(v.error);
+                Chunk::DataLf => {
+                    if input[i] != b'\n' {
+                        return Err(FramingError::BadChunk);
+                    }
+                    i += 1;
+                    self.state = Chunk::Size;
+                }
+                Chunk::Size | Chunk::Trailers => {
+                    let b = input[i];
+                    i += 1;
+                    if b != b'\n' {
+                        if self.line.len() >= MAX_LINE {
+                            return Err(FramingError::BadChunk);
+                        }
+                        self.line.push(b);
+                        continue;
+                    }
+                    if self.line.pop() != Some(b'\r') {
+                        return Err(FramingError::BareLf);
+                    }
+                    let line = std::mem::take(&mut self.line);
+                    self.state = if self.state == Chunk::Trailers {
+                        if line.is_empty() {
+                            Chunk::Done
+                        } else if line.contains(&b':') && !matches!(line[0], b' ' | b'\t') {
+                            Chunk::Trailers
+                        } else {
+                            return Err(FramingError::BadChunk);
+                        }
+                    } else {
+                        match chunk_size(&line)? {
+                            0 => Chunk::Trailers,
+                            n => Chunk::Data(n),
+                        }
+                    };
+                    self.line = line;
+                    self.line.clear();
                 }
             }
         }
+        Ok(i)
     }
 }
 
-impl<S: AsyncWrite> AsyncWrite for Checked<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
+fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
+    let size = match line.iter().position(|&b| b == b';') {
+        Some(i) => &line[..i],
+        None => line,
+    };
+    if size.is_empty() || size.len() > 15 || !size.iter().all(u8::is_ascii_hexdigit) {
+        return Err(FramingError::BadChunk);
     }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
+    let s = std::str::from_utf8(size).map_err(|_| FramingError::BadChunk)?;
+    u64::from_str_radix(s, 16).map_err(|_| FramingError::BadChunk)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn check(bytes: &[u8]) -> Result<(), FramingError> {
-        let mut out = Vec::new();
-        let r = FramingCheck::default()
-            .feed(bytes, &mut out)
-            .map_err(|v| v.error);
-        if r.is_ok() {
-            assert_eq!(out, bytes, "everything valid is passed on");
+    /// Walks a client's byte stream the way the connection loop does: head, body, head, ...
+    /// `step` bytes arrive at a time. Stops after a request that asks for an upgrade.
+    fn check_stream(bytes: &[u8], step: usize) -> Result<usize, FramingError> {
+        let mut requests = 0;
+        let mut pos = 0;
+        let mut avail = step.min(bytes.len());
+        let grow = |avail: &mut usize| {
+            *avail = (*avail + step).min(bytes.len());
+        };
+        while pos < bytes.len() {
+            let mut scanned = 0;
+            let end = loop {
+                match find_head_end(&bytes[pos..avail], scanned)? {
+                    Some(end) => break end,
+                    None if avail == bytes.len() => return Ok(requests),
+                    None => {
+                        scanned = (avail - pos).saturating_sub(3);
+                        grow(&mut avail);
+                    }
+                }
+            };
+            let framing = check_request_head(&bytes[pos..pos + end], false)?;
+            requests += 1;
+            pos += end;
+            if framing.upgrade {
+                return Ok(requests);
+            }
+            match framing.body {
+                BodyFraming::None | BodyFraming::UntilClose => {}
+                BodyFraming::Length(n) => pos += n as usize,
+                BodyFraming::Chunked => {
+                    let mut dec = ChunkDecoder::default();
+                    while !dec.is_done() {
+                        if pos == avail {
+                            if avail == bytes.len() {
+                                return Ok(requests);
+                            }
+                            grow(&mut avail);
+                        }
+                        pos += dec.decode(&bytes[pos..avail], None)?;
+                    }
+                }
+            }
+            avail = avail.max(pos.min(bytes.len()));
         }
-        r
+        Ok(requests)
     }
 
-    fn check_split(bytes: &[u8]) -> Result<(), FramingError> {
-        let mut c = FramingCheck::default();
-        let mut out = Vec::new();
-        for b in bytes {
-            c.feed(std::slice::from_ref(b), &mut out)
-                .map_err(|v| v.error)?;
+    fn check(bytes: &[u8]) -> Result<usize, FramingError> {
+        let whole = check_stream(bytes, bytes.len().max(1));
+        for step in [1, 2, 7] {
+            assert_eq!(
+                check_stream(bytes, step),
+                whole,
+                "in steps of {step}: {}",
+                String::from_utf8_lossy(bytes)
+            );
         }
-        assert_eq!(out, bytes);
-        Ok(())
+        whole
     }
 
     #[test]
     fn accepts_well_framed_pipelines() {
-        let ok: &[&[u8]] = &[
-            b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\nGET /version HTTP/1.1\r\nHost: x\r\n\r\n",
-            b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n\r\n",
-            b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
-            b"POST /a HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n0\r\n\r\n",
+        let ok: &[(&[u8], usize)] = &[
+            (b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\nGET /version HTTP/1.1\r\nHost: x\r\n\r\n", 2),
+            (b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n\r\n", 2),
+            (b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 2),
+            (b"POST /a HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n0\r\n\r\n", 1),
         ];
-        for req in ok {
-            assert_eq!(check(req), Ok(()));
-            assert_eq!(check_split(req), Ok(()));
+        for (req, n) in ok {
+            assert_eq!(check(req), Ok(*n), "{}", String::from_utf8_lossy(req));
         }
     }
 
@@ -481,6 +358,7 @@ mod tests {
         let cases: &[(&[u8], FramingError)] = &[
             (b"GET / HTTP/1.1\nHost: x\r\n\r\n", BareLf),
             (b"GET / HTTP/1.1\r\nHost: x\n\r\n", BareLf),
+            (b"\nGET / HTTP/1.1\r\n\r\n", BareLf),
             (b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", ObsFold),
             (b"GET / HTTP/1.1\r\nA b\r\n\r\n", BadHeader),
             (b"GET / HTTP/1.1\r\nContent-Length : 1\r\n\r\n", BadHeader),
@@ -494,59 +372,81 @@ mod tests {
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", BadChunk),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n", BadChunk),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\nab\r\n", BareLf),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", BadChunk),
             (b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\n\n", BareLf),
         ];
         for (req, want) in cases {
             assert_eq!(check(req), Err(*want), "{}", String::from_utf8_lossy(req));
-            assert_eq!(
-                check_split(req),
-                Err(*want),
-                "split: {}",
-                String::from_utf8_lossy(req)
-            );
         }
+    }
+
+    #[test]
+    fn http10_may_not_send_chunked() {
+        let head = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(
+            check_request_head(head, true),
+            Err(FramingError::ChunkedHttp10)
+        );
+        assert!(check_request_head(head, false).is_ok());
     }
 
     #[test]
     fn stops_after_an_upgrade_request() {
         let req = b"POST /exec/x/start HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n{}\nraw\nbytes";
-        assert_eq!(check(req), Ok(()));
+        assert_eq!(check(req), Ok(1));
+        let end = find_head_end(req, 0).unwrap().unwrap();
+        let framing = check_request_head(&req[..end], false).unwrap();
+        assert_eq!(framing.body, BodyFraming::Length(2));
+        assert!(framing.upgrade);
     }
 
     #[test]
-    fn heads_are_withheld_until_complete_and_valid() {
-        let mut c = FramingCheck::default();
-        let mut out = Vec::new();
-        c.feed(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nHo", &mut out)
-            .unwrap();
-        assert_eq!(out, b"GET /a HTTP/1.1\r\n\r\n");
-        assert_eq!(c.heads(), 1);
-        let v = c.feed(b"st: x\n\r\n", &mut out).unwrap_err();
-        assert_eq!(
-            v,
-            Violation {
-                error: FramingError::BareLf,
-                in_head: true
+    fn a_head_is_complete_only_at_crlf_crlf() {
+        let req = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b";
+        assert_eq!(find_head_end(req, 0), Ok(Some(28)));
+        assert_eq!(find_head_end(&req[..27], 0), Ok(None));
+        assert_eq!(find_head_end(&req[..27], 20), Ok(None));
+    }
+
+    #[test]
+    fn chunk_data_is_kept_when_asked() {
+        let body = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        for step in [1, 3, body.len()] {
+            let mut dec = ChunkDecoder::default();
+            let mut data = Vec::new();
+            let mut pos = 0;
+            while !dec.is_done() {
+                let end = (pos + step).min(body.len());
+                pos += dec.decode(&body[pos..end], Some(&mut data)).unwrap();
             }
-        );
-        assert_eq!(
-            out, b"GET /a HTTP/1.1\r\n\r\n",
-            "nothing of the refused head is passed on"
-        );
-        let mut c = FramingCheck::default();
-        let v = c
-            .feed(
-                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-                &mut Vec::new(),
-            )
-            .unwrap_err();
-        assert!(!v.in_head);
+            assert_eq!(data, b"hello world");
+            assert_eq!(&body[pos..], b"NEXT", "the body ends where it ends");
+        }
     }
 
     #[test]
     fn head_size_is_capped() {
         let mut req = b"GET / HTTP/1.1\r\n".to_vec();
         req.extend(std::iter::repeat_n(b'a', MAX_HEAD));
-        assert_eq!(check(&req), Err(FramingError::HeadTooLarge));
+        assert_eq!(find_head_end(&req, 0), Err(FramingError::HeadTooLarge));
+        req.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(find_head_end(&req, 0), Err(FramingError::HeadTooLarge));
+    }
+
+    #[test]
+    fn lengths_are_plain_digits() {
+        assert_eq!(parse_length(b"0"), Some(0));
+        assert_eq!(parse_length(b"5569"), Some(5569));
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"+1",
+            b"1 2",
+            b"0x10",
+            b"1,1",
+            b"9999999999999999999",
+        ] {
+            assert_eq!(parse_length(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

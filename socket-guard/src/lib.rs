@@ -7,11 +7,13 @@
 //! # Layout
 //! - [`config`]: environment -> [`config::Config`]
 //! - [`server`]: accept loops, connections, graceful shutdown
-//! - [`framing`]: strict HTTP/1.1 framing check below hyper
-//! - [`proxy`]: one request in phases: canonicalise, decide, inspect, rewrite, forward, answer
-//! - [`upstream`]: the pooled unix-socket client to the daemon
+//! - [`conn`]: one client connection: read a head, judge, inspect, rewrite, forward, relay
+//! - [`framing`]: strict HTTP/1.1 framing (heads, lengths, chunks)
+//! - [`wire`]: request and response heads, parsed and written back end-to-end only
+//! - [`proxy`]: the judging phases: canonicalise, decide, and what a refusal says
+//! - [`upstream`]: dialling the socket; the pooled client for health checks
 //! - [`error`]: every failure and its status; [`response`]: JSON errors
-//! - [`body`], [`audit`], [`metrics`]: streaming bodies with one audit line each, Prometheus
+//! - [`audit`], [`metrics`]: one audit line per request, Prometheus; [`body`]: admin bodies
 //! - [`admin`]: `/health` and `/metrics`; [`healthcheck`]: the HEALTHCHECK subcommand
 //! - [`listen`]: binding TCP and unix listeners
 
@@ -21,6 +23,7 @@ pub mod admin;
 pub mod audit;
 pub mod body;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod framing;
 pub mod healthcheck;
@@ -30,3 +33,4 @@ pub mod proxy;
 pub mod response;
 pub mod server;
 pub mod upstream;
+pub mod wire;

@@ -34,6 +34,32 @@ pub fn json_error(
     resp
 }
 
+/// Writes a JSON error response into `out` for the connection loop; returns the body's length.
+/// `close` adds `Connection: close`.
+pub fn write_json_error(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    message: &str,
+    head: bool,
+    close: bool,
+) -> usize {
+    let body = serde_json::json!({ "message": message }).to_string();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\nContent-Type: application/json\r\nContent-Length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    if close {
+        out.extend_from_slice(b"\r\nConnection: close");
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+    if !head {
+        out.extend_from_slice(body.as_bytes());
+    }
+    body.len()
+}
+
 /// A small plain JSON success body for the admin listener.
 pub fn json_ok(value: serde_json::Value) -> Response<GuardBody> {
     let mut resp = Response::new(GuardBody::full(Bytes::from(value.to_string())));

@@ -9,15 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::framing::{self, Checked, ConnState, FramingError};
 use crate::metrics::Metrics;
 use crate::upstream::{self, DockerClient};
 
@@ -150,52 +146,9 @@ async fn serve_connection<S>(
     stream: S,
     client: Arc<str>,
     state: Arc<State>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let metrics = state.metrics.clone();
-    let peer = client.clone();
-    let conn_state = Arc::new(ConnState::default());
-    let io = TokioIo::new(Checked::new(
-        stream,
-        conn_state.clone(),
-        move |err: FramingError| {
-            metrics.framing_errors.inc();
-            tracing::warn!(target: "audit", client = %peer, decision = "invalid", reason = %err, status = 400, "malformed request framing");
-        },
-    ));
-    let svc_state = state.clone();
-    let upstream = Arc::new(crate::upstream::ConnUpstream::new(state.socket.clone()));
-    let service = service_fn(move |req| {
-        let state = svc_state.clone();
-        let client = client.clone();
-        let upstream = upstream.clone();
-        let refused = conn_state.next_request();
-        async move {
-            Ok::<_, std::convert::Infallible>(match refused {
-                Some(err) => crate::proxy::framing_refusal(&state, client, err),
-                None => crate::proxy::handle(state, upstream, client, req).await,
-            })
-        }
-    });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.config.header_timeout)
-        .keep_alive(true)
-        .max_buf_size(framing::MAX_HEAD)
-        .serve_connection(io, service)
-        .with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        res = conn.as_mut() => {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        }
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(GRACE, conn.as_mut()).await;
-        }
-    }
+    crate::conn::serve(stream, client, state, stop).await;
 }

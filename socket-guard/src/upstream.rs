@@ -1,4 +1,4 @@
-//! The Docker daemon side: a pooled HTTP/1.1 client over the unix socket.
+//! The Docker daemon side: dialling the socket, and a pooled HTTP/1.1 client for health checks.
 //!
 //! hyper-util's legacy client brings keep-alive pooling and upgrade support; all it needs is a
 //! connector that dials the socket. The socket is dialled per new connection, so when the
@@ -117,74 +117,12 @@ impl Write for UnixConn {
     }
 }
 
-/// The daemon connection of one client connection.
-///
-/// hyper serves a client connection one request at a time, so one daemon connection per
-/// client connection is enough and skips the shared pool's bookkeeping on the hot path. It is
-/// dialled on first use and again whenever the previous one closed or became a tunnel.
-#[derive(Debug)]
-pub struct ConnUpstream {
-    socket: Arc<PathBuf>,
-    sender: tokio::sync::Mutex<Option<hyper::client::conn::http1::SendRequest<GuardBody>>>,
-}
-
-impl ConnUpstream {
-    /// A connection slot for the socket at `path`.
-    pub fn new(socket: Arc<PathBuf>) -> ConnUpstream {
-        ConnUpstream {
-            socket,
-            sender: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    /// Sends one request, dialling the socket when there is no usable connection.
-    pub async fn send(
-        &self,
-        req: hyper::Request<GuardBody>,
-    ) -> Result<hyper::Response<Incoming>, String> {
-        let mut slot = self.sender.lock().await;
-        let reusable = match slot.take() {
-            Some(mut s) if !s.is_closed() => s.ready().await.is_ok().then_some(s),
-            _ => None,
-        };
-        let mut sender = match reusable {
-            Some(s) => s,
-            None => self.dial().await?,
-        };
-        let response = sender.send_request(req);
-        *slot = Some(sender);
-        drop(slot);
-        response.await.map_err(|e| describe_hyper_error(&e))
-    }
-
-    async fn dial(&self) -> Result<hyper::client::conn::http1::SendRequest<GuardBody>, String> {
-        let stream =
-            tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(self.socket.as_path()))
-                .await
-                .map_err(|_| format!("connect to {}: timed out", self.socket.display()))?
-                .map_err(|e| format!("connect to {}: {e}", self.socket.display()))?;
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| describe_hyper_error(&e))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(error = %e, "daemon connection ended with an error");
-            }
-        });
-        Ok(sender)
-    }
-}
-
-fn describe_hyper_error(e: &hyper::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
+/// Dials the Docker socket for one client connection's exchanges.
+pub async fn dial(socket: &std::path::Path) -> Result<UnixStream, String> {
+    tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(socket))
+        .await
+        .map_err(|_| format!("connect to {}: timed out", socket.display()))?
+        .map_err(|e| format!("connect to {}: {e}", socket.display()))
 }
 
 /// Pings the daemon: `Ok` when `GET /_ping` answers 200.

@@ -148,13 +148,13 @@ impl Row {
         self
     }
 
-    /// `text` must not come back.
+    /// `text` must not come back (compared without case).
     pub fn hides(mut self, text: &str) -> Row {
         self.hides.push(text.to_owned());
         self
     }
 
-    /// `text` must come back.
+    /// `text` must come back (compared without case).
     pub fn shows(mut self, text: &str) -> Row {
         self.shows.push(text.to_owned());
         self
@@ -205,13 +205,15 @@ pub async fn run_table(rows: Vec<Row>, guards: &[SocketAddr]) -> Vec<String> {
             }
         }
         let raw = ex.raw_text();
+        // Header names are case-insensitive, so the answer is searched without case.
+        let folded = raw.to_ascii_lowercase();
         for text in &row.hides {
-            if raw.contains(text.as_str()) {
+            if folded.contains(&text.to_ascii_lowercase()) {
                 fail(format!("the answer contains {text:?}"));
             }
         }
         for text in &row.shows {
-            if !raw.contains(text.as_str()) {
+            if !folded.contains(&text.to_ascii_lowercase()) {
                 fail(format!("the answer lacks {text:?} (the control failed)"));
             }
         }

@@ -1,0 +1,759 @@
+//! One client connection: read a head, judge it, forward it, relay the answer, repeat.
+//!
+//! The guard speaks HTTP/1.1 on the raw bytes instead of through a general-purpose server and
+//! client: a client connection is served by one task that owns its socket, its daemon
+//! connection (dialled on first use and kept while the daemon keeps it) and two reusable
+//! buffers. A request costs a parse, a decision, one write to the daemon and one to the
+//! client for a short answer, with no channel or task between the two sides. The framing of
+//! every message is followed exactly ([`crate::framing`]), so keep-alive and pipelining stay
+//! in step and nothing the guard did not judge can ride along.
+//!
+//! Answers go back in request order by construction: the next head is not even looked at
+//! before the previous answer is complete. While the daemon works on a request, the client
+//! side is still read (into the buffer, up to a bound) so a client that leaves is noticed and
+//! its daemon connection closed, which is what ends a `/events` stream or a hung request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::watch;
+
+use crate::audit::Audit;
+use crate::error::GuardError;
+use crate::framing::{find_head_end, BodyFraming, ChunkDecoder, FramingError, MAX_HEAD};
+use crate::proxy::{self, Judged, Refusal};
+use crate::response::write_json_error;
+use crate::server::State;
+use crate::wire::{self, HeadError, Outgoing, RequestHead, ResponseHead};
+
+/// How long an inspected (or drained) body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest body of a refused request that is read and dropped to keep the connection;
+/// a larger one closes it.
+const DRAIN_MAX: u64 = 1 << 20;
+
+/// How much is asked of a socket per read.
+const READ_SIZE: usize = 16 * 1024;
+
+/// How much pipelined input is held while an answer is relayed; beyond it the client is no
+/// longer read until the answer is complete.
+const BACKLOG_MAX: usize = 2 * MAX_HEAD;
+
+/// The daemon connection of a client connection.
+#[derive(Debug)]
+struct Daemon {
+    io: UnixStream,
+    buf: BytesMut,
+}
+
+/// Whether the connection goes on after an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Why an exchange could not complete.
+#[derive(Debug)]
+enum Fail {
+    /// The client went away: nothing more to say to it.
+    ClientGone,
+    /// An answer is due (the client is still there).
+    Answer(GuardError),
+}
+
+/// How waiting for a request head ended.
+enum HeadRead {
+    Complete(usize),
+    Closed,
+    TimedOut,
+    Refused(FramingError),
+}
+
+/// Serves one client connection until it closes, errs, or shutdown is asked between requests.
+pub async fn serve<S>(io: S, client: Arc<str>, state: Arc<State>, stop: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut conn = Conn {
+        io,
+        buf: BytesMut::new(),
+        daemon: None,
+        out: Vec::new(),
+        state,
+        client,
+        stop,
+    };
+    while conn.next().await == Next::KeepAlive {}
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn.io.shutdown()).await;
+}
+
+struct Conn<S> {
+    io: S,
+    /// Client bytes not consumed yet.
+    buf: BytesMut,
+    daemon: Option<Daemon>,
+    /// Heads and short answers are assembled here and written at once.
+    out: Vec<u8>,
+    state: Arc<State>,
+    client: Arc<str>,
+    stop: watch::Receiver<bool>,
+}
+
+impl<S> Conn<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    /// One exchange: a head, its answer.
+    async fn next(&mut self) -> Next {
+        if *self.stop.borrow() {
+            return Next::Close;
+        }
+        let len = match self.read_head().await {
+            HeadRead::Complete(len) => len,
+            HeadRead::Closed => return Next::Close,
+            HeadRead::TimedOut => {
+                if !self.buf.is_empty() {
+                    self.refuse_head(GuardError::HeadTimeout).await;
+                }
+                return Next::Close;
+            }
+            HeadRead::Refused(e) => {
+                self.refuse_head(GuardError::Framing(e)).await;
+                return Next::Close;
+            }
+        };
+        let start = Instant::now();
+        let parsed = wire::parse_request(&self.buf[..len]);
+        self.buf.advance(len);
+        match parsed {
+            Ok(head) => self.exchange(head, start).await,
+            Err(HeadError::Framing(e)) => {
+                self.refuse_head(GuardError::Framing(e)).await;
+                Next::Close
+            }
+            Err(e) => {
+                self.refuse_head(GuardError::BadHead(e)).await;
+                Next::Close
+            }
+        }
+    }
+
+    /// Waits for a complete head; refuses a bare LF or an oversized head as soon as seen.
+    async fn read_head(&mut self) -> HeadRead {
+        let deadline = tokio::time::Instant::now() + self.state.config.header_timeout;
+        let mut scanned = 0;
+        loop {
+            if !self.buf.is_empty() {
+                match find_head_end(&self.buf, scanned) {
+                    Ok(Some(len)) => return HeadRead::Complete(len),
+                    Ok(None) => scanned = self.buf.len().saturating_sub(3),
+                    Err(e) => return HeadRead::Refused(e),
+                }
+            }
+            let idle = self.buf.is_empty();
+            self.buf.reserve(READ_SIZE / 4);
+            tokio::select! {
+                biased;
+                read = self.io.read_buf(&mut self.buf) => match read {
+                    Ok(0) | Err(_) => return HeadRead::Closed,
+                    Ok(_) => {}
+                },
+                () = tokio::time::sleep_until(deadline) => return HeadRead::TimedOut,
+                _ = self.stop.changed(), if idle => return HeadRead::Closed,
+            }
+        }
+    }
+
+    /// A head that cannot be judged: 400 (or 408, 431) and the connection closes.
+    async fn refuse_head(&mut self, err: GuardError) {
+        let mut audit =
+            proxy::audit_for(&self.state, self.client.clone(), "-", "-", Instant::now());
+        if let GuardError::Framing(e) = &err {
+            self.state.metrics.framing_errors.inc();
+            tracing::warn!(target: "audit", client = %self.client, decision = "invalid", reason = %e, status = 400, "malformed request framing");
+            audit.reason = format!("malformed request framing: {e}");
+        }
+        let mut refusal = Refusal {
+            audit,
+            err,
+            path: "-".to_owned(),
+        };
+        let _ = self.answer(&mut refusal, false, true).await;
+        refusal.audit.finish(0);
+    }
+
+    /// Writes the guard's own JSON answer for a refusal.
+    async fn answer(&mut self, refusal: &mut Refusal, head: bool, close: bool) -> Result<(), ()> {
+        let message = proxy::refusal_message(refusal);
+        self.out.clear();
+        write_json_error(&mut self.out, refusal.err.status(), &message, head, close);
+        self.io.write_all(&self.out).await.map_err(|_| ())
+    }
+
+    /// Answers a refusal and finishes its audit line; then keeps the connection only when
+    /// `close` is false and the refused request's body, if `unread`, can be skipped.
+    async fn refuse(
+        &mut self,
+        mut refusal: Refusal,
+        head: &RequestHead,
+        close: bool,
+        unread: bool,
+    ) -> Next {
+        let body_left = unread && head.body != BodyFraming::None;
+        let close = close
+            || head.close
+            || head.upgrade.is_some()
+            || (body_left && head.expect_continue)
+            || (body_left && matches!(head.body, BodyFraming::Length(n) if n > DRAIN_MAX));
+        let sent = self
+            .answer(&mut refusal, head.method == "HEAD", close)
+            .await;
+        refusal.audit.finish(0);
+        if sent.is_err() || close {
+            return Next::Close;
+        }
+        if body_left && !self.drain(head.body).await {
+            return Next::Close;
+        }
+        Next::KeepAlive
+    }
+
+    /// One judged exchange.
+    async fn exchange(&mut self, head: RequestHead, start: Instant) -> Next {
+        let judged = match proxy::judge(&self.state, &head, self.client.clone(), start) {
+            Ok(j) => j,
+            Err(refusal) => return self.refuse(*refusal, &head, false, true).await,
+        };
+        let Judged {
+            mut audit,
+            target,
+            allowed,
+        } = judged;
+        let upgrade = allowed.upgrade && head.upgrade.is_some();
+
+        // Phase 3: the body, by its real framing.
+        let has_body = head.body != BodyFraming::None;
+        if head.expect_continue
+            && has_body
+            && self
+                .io
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+        {
+            return Next::Close;
+        }
+        let (outgoing, collected, streamed) = if let Some(kind) = allowed.inspect {
+            let bytes = match self
+                .collect_body(head.body, self.state.config.max_body)
+                .await
+            {
+                Ok(b) => b,
+                Err(Fail::ClientGone) => return Next::Close,
+                Err(Fail::Answer(err)) => {
+                    return self.refuse_body(audit, err, &target, &head).await
+                }
+            };
+            if let Err(d) = self.state.config.policy.inspect_body(kind, &bytes) {
+                let err = GuardError::BodyDenied(d);
+                return self
+                    .refuse(refusal(audit, err, &target), &head, false, false)
+                    .await;
+            }
+            (Outgoing::Length(bytes.len() as u64), Some(bytes), None)
+        } else if allowed.empty_body {
+            match head.body {
+                BodyFraming::None | BodyFraming::UntilClose => {}
+                BodyFraming::Length(_) => {
+                    return self
+                        .refuse_body(audit, GuardError::BodyNotEmpty, &target, &head)
+                        .await
+                }
+                BodyFraming::Chunked => match self.collect_body(head.body, 0).await {
+                    Ok(_) => {}
+                    Err(Fail::ClientGone) => return Next::Close,
+                    Err(Fail::Answer(GuardError::BodyTooLarge(_))) => {
+                        return self
+                            .refuse_body(audit, GuardError::BodyNotEmpty, &target, &head)
+                            .await
+                    }
+                    Err(Fail::Answer(err)) => {
+                        return self.refuse_body(audit, err, &target, &head).await
+                    }
+                },
+            }
+            (Outgoing::None, None, None)
+        } else {
+            match head.body {
+                BodyFraming::None | BodyFraming::UntilClose => (Outgoing::None, None, None),
+                BodyFraming::Length(n) => (Outgoing::Length(n), None, Some(head.body)),
+                BodyFraming::Chunked => (Outgoing::Chunked, None, Some(head.body)),
+            }
+        };
+
+        // Phase 4: rewrite.
+        self.out.clear();
+        wire::write_forward_head(
+            &mut self.out,
+            &head,
+            &target.forward_uri(),
+            outgoing,
+            upgrade,
+        );
+        if let Some(bytes) = &collected {
+            self.out.extend_from_slice(bytes);
+        }
+
+        // Phase 5: forward.
+        let head_request = head.method == "HEAD";
+        let resp = match self.round_trip(streamed, head_request).await {
+            Ok(r) => r,
+            Err(Fail::ClientGone) => {
+                self.daemon = None;
+                return Next::Close;
+            }
+            Err(Fail::Answer(err)) => {
+                self.daemon = None;
+                if matches!(err, GuardError::Upstream(_)) {
+                    self.state.metrics.upstream_errors.inc();
+                }
+                let close = streamed.is_some() || matches!(err, GuardError::Framing(_));
+                if let GuardError::Framing(e) = &err {
+                    self.state.metrics.framing_errors.inc();
+                    tracing::warn!(target: "audit", client = %self.client, decision = "invalid", reason = %e, status = 400, "malformed request framing");
+                }
+                return self
+                    .refuse(refusal(audit, err, &target), &head, close, false)
+                    .await;
+            }
+        };
+
+        // Phase 6: answer, bridging an upgrade after the daemon's 101.
+        audit.decision = "allow";
+        audit.status = resp.status;
+        if resp.status == 101 {
+            if !upgrade {
+                self.daemon = None;
+                self.state.metrics.upstream_errors.inc();
+                return self
+                    .refuse(
+                        refusal(audit, GuardError::UnexpectedUpgrade, &target),
+                        &head,
+                        true,
+                        false,
+                    )
+                    .await;
+            }
+            return self.tunnel(resp, audit).await;
+        }
+        let close = head.close
+            || head.upgrade.is_some()
+            || resp.body == BodyFraming::UntilClose
+            || *self.stop.borrow();
+        self.relay(resp, close, audit).await
+    }
+
+    /// Answers a request refused while its body was being read; the body may be half read,
+    /// so the connection closes.
+    async fn refuse_body(
+        &mut self,
+        audit: Audit,
+        err: GuardError,
+        target: &policies::path::Target,
+        head: &RequestHead,
+    ) -> Next {
+        if let GuardError::Framing(e) = &err {
+            self.state.metrics.framing_errors.inc();
+            tracing::warn!(target: "audit", client = %self.client, decision = "invalid", reason = %e, status = 400, "malformed request framing");
+        }
+        self.refuse(refusal(audit, err, target), head, true, false)
+            .await
+    }
+
+    /// Reads more client bytes; `Err` when the client is gone.
+    async fn read_client(&mut self) -> Result<(), Fail> {
+        self.buf.reserve(READ_SIZE);
+        match self.io.read_buf(&mut self.buf).await {
+            Ok(0) | Err(_) => Err(Fail::ClientGone),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Reads a whole body of at most `max` bytes for inspection, within [`BODY_TIMEOUT`].
+    async fn collect_body(&mut self, framing: BodyFraming, max: usize) -> Result<Vec<u8>, Fail> {
+        let read = async {
+            match framing {
+                BodyFraming::None | BodyFraming::UntilClose => Ok(Vec::new()),
+                BodyFraming::Length(n) => {
+                    if n > max as u64 {
+                        return Err(Fail::Answer(GuardError::BodyTooLarge(max)));
+                    }
+                    let n = n as usize;
+                    while self.buf.len() < n {
+                        self.read_client().await?;
+                    }
+                    Ok(self.buf.split_to(n).to_vec())
+                }
+                BodyFraming::Chunked => {
+                    let mut dec = ChunkDecoder::default();
+                    let mut data = Vec::new();
+                    loop {
+                        let used = dec
+                            .decode(&self.buf, Some(&mut data))
+                            .map_err(|e| Fail::Answer(GuardError::Framing(e)))?;
+                        self.buf.advance(used);
+                        if data.len() > max {
+                            return Err(Fail::Answer(GuardError::BodyTooLarge(max)));
+                        }
+                        if dec.is_done() {
+                            return Ok(data);
+                        }
+                        self.read_client().await?;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(BODY_TIMEOUT, read)
+            .await
+            .unwrap_or(Err(Fail::Answer(GuardError::BodyTimeout)))
+    }
+
+    /// Skips the body of a refused request (up to [`DRAIN_MAX`]); `false` when the connection
+    /// cannot go on.
+    async fn drain(&mut self, framing: BodyFraming) -> bool {
+        let skip = async {
+            match framing {
+                BodyFraming::None | BodyFraming::UntilClose => Ok(()),
+                BodyFraming::Length(n) => {
+                    let mut left = n as usize;
+                    loop {
+                        let k = left.min(self.buf.len());
+                        self.buf.advance(k);
+                        left -= k;
+                        if left == 0 {
+                            return Ok(());
+                        }
+                        self.read_client().await?;
+                    }
+                }
+                BodyFraming::Chunked => {
+                    let mut dec = ChunkDecoder::default();
+                    let mut seen = 0u64;
+                    loop {
+                        let used = dec.decode(&self.buf, None).map_err(|_| Fail::ClientGone)?;
+                        self.buf.advance(used);
+                        seen += used as u64;
+                        if dec.is_done() {
+                            return Ok(());
+                        }
+                        if seen > DRAIN_MAX {
+                            return Err(Fail::ClientGone);
+                        }
+                        self.read_client().await?;
+                    }
+                }
+            }
+        };
+        matches!(tokio::time::timeout(BODY_TIMEOUT, skip).await, Ok(Ok(())))
+    }
+
+    /// Sends the assembled request (and a streamed body) and reads the response head. A
+    /// kept daemon connection that turns out closed is redialled once when nothing of the
+    /// request was streamed.
+    async fn round_trip(
+        &mut self,
+        streamed: Option<BodyFraming>,
+        head_request: bool,
+    ) -> Result<ResponseHead, Fail> {
+        for attempt in 0..2 {
+            let reused = self.daemon.is_some();
+            let mut daemon = match self.daemon.take() {
+                Some(d) => d,
+                None => Daemon {
+                    io: crate::upstream::dial(&self.state.socket)
+                        .await
+                        .map_err(|e| Fail::Answer(GuardError::Upstream(e)))?,
+                    buf: BytesMut::new(),
+                },
+            };
+            let may_retry = reused && attempt == 0 && streamed.is_none();
+            if let Err(e) = daemon.io.write_all(&self.out).await {
+                if may_retry {
+                    continue;
+                }
+                return Err(upstream_err("sending the request", &e));
+            }
+            if let Some(framing) = streamed {
+                self.stream_body(&mut daemon, framing).await?;
+            }
+            match self.read_response_head(&mut daemon, head_request).await {
+                Ok(Some(resp)) => {
+                    self.daemon = Some(daemon);
+                    return Ok(resp);
+                }
+                Ok(None) if may_retry => continue,
+                Ok(None) => {
+                    return Err(Fail::Answer(GuardError::Upstream(
+                        "the daemon closed the connection without answering".to_owned(),
+                    )))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Fail::Answer(GuardError::Upstream(
+            "the daemon closed the connection without answering".to_owned(),
+        )))
+    }
+
+    /// Passes a streamed request body on as it arrives, checking its framing.
+    async fn stream_body(&mut self, daemon: &mut Daemon, framing: BodyFraming) -> Result<(), Fail> {
+        let mut left = match framing {
+            BodyFraming::Length(n) => n,
+            _ => 0,
+        };
+        let mut dec = (framing == BodyFraming::Chunked).then(ChunkDecoder::default);
+        loop {
+            let (take, done) = match dec.as_mut() {
+                Some(d) => {
+                    let used = d
+                        .decode(&self.buf, None)
+                        .map_err(|e| Fail::Answer(GuardError::Framing(e)))?;
+                    (used, d.is_done())
+                }
+                None => {
+                    let k = left.min(self.buf.len() as u64);
+                    left -= k;
+                    (k as usize, left == 0)
+                }
+            };
+            if take > 0 {
+                daemon
+                    .io
+                    .write_all(&self.buf[..take])
+                    .await
+                    .map_err(|e| upstream_err("sending the request body", &e))?;
+                self.buf.advance(take);
+            }
+            if done {
+                return Ok(());
+            }
+            self.read_client().await?;
+        }
+    }
+
+    /// Reads the daemon's response head, skipping interim (1xx but 101) answers. `Ok(None)`
+    /// when the daemon closed before sending anything.
+    async fn read_response_head(
+        &mut self,
+        daemon: &mut Daemon,
+        head_request: bool,
+    ) -> Result<Option<ResponseHead>, Fail> {
+        let mut scanned = 0;
+        let mut got_any = false;
+        loop {
+            if !daemon.buf.is_empty() {
+                got_any = true;
+                match find_head_end(&daemon.buf, scanned) {
+                    Ok(Some(len)) => {
+                        let parsed = wire::parse_response(&daemon.buf[..len], head_request);
+                        daemon.buf.advance(len);
+                        scanned = 0;
+                        let resp = parsed.map_err(|e| {
+                            Fail::Answer(GuardError::Upstream(format!("the daemon's answer: {e}")))
+                        })?;
+                        if (100..200).contains(&resp.status) && resp.status != 101 {
+                            continue;
+                        }
+                        return Ok(Some(resp));
+                    }
+                    Ok(None) => scanned = daemon.buf.len().saturating_sub(3),
+                    Err(e) => {
+                        return Err(Fail::Answer(GuardError::Upstream(format!(
+                            "the daemon's answer: {e}"
+                        ))))
+                    }
+                }
+            }
+            if self.read_daemon(daemon).await? == 0 {
+                return if got_any {
+                    Err(Fail::Answer(GuardError::Upstream(
+                        "the daemon closed the connection mid-answer".to_owned(),
+                    )))
+                } else {
+                    Ok(None)
+                };
+            }
+        }
+    }
+
+    /// Reads more from the daemon (0 at its end) while watching the client: a client that
+    /// leaves ends the exchange.
+    async fn read_daemon(&mut self, daemon: &mut Daemon) -> Result<usize, Fail> {
+        daemon.buf.reserve(READ_SIZE);
+        loop {
+            if self.buf.len() >= BACKLOG_MAX {
+                return daemon
+                    .io
+                    .read_buf(&mut daemon.buf)
+                    .await
+                    .map_err(|e| upstream_err("reading the answer", &e));
+            }
+            self.buf.reserve(1024);
+            tokio::select! {
+                biased;
+                read = daemon.io.read_buf(&mut daemon.buf) => {
+                    return read.map_err(|e| upstream_err("reading the answer", &e));
+                }
+                read = self.io.read_buf(&mut self.buf) => match read {
+                    Ok(0) | Err(_) => return Err(Fail::ClientGone),
+                    Ok(_) => {}
+                },
+            }
+        }
+    }
+
+    /// Relays a response: its head (with `Connection: close` when the connection ends after
+    /// it) and its body by its framing, as the daemon sends it.
+    async fn relay(&mut self, resp: ResponseHead, close: bool, mut audit: Audit) -> Next {
+        let mut daemon = match self.daemon.take() {
+            Some(d) => d,
+            None => return Next::Close,
+        };
+        self.out.clear();
+        self.out.extend_from_slice(&resp.head);
+        if close {
+            self.out.extend_from_slice(b"Connection: close\r\n");
+        }
+        self.out.extend_from_slice(b"\r\n");
+        let mut body = BodyLeft::new(resp.body);
+        let mut bytes = 0u64;
+        let mut first = true;
+        let complete = loop {
+            let (take, done) = match body.take(&daemon.buf) {
+                Ok(t) => t,
+                Err(_) => break false,
+            };
+            bytes += take as u64;
+            let written = if first {
+                self.out.extend_from_slice(&daemon.buf[..take]);
+                first = false;
+                self.io.write_all(&self.out).await
+            } else {
+                self.io.write_all(&daemon.buf[..take]).await
+            };
+            daemon.buf.advance(take);
+            if written.is_err() {
+                break false;
+            }
+            if done {
+                break true;
+            }
+            audit.open_stream();
+            match self.read_daemon(&mut daemon).await {
+                Ok(0) if body.until_close() => break true,
+                Ok(0) | Err(_) => break false,
+                Ok(_) => {}
+            }
+        };
+        audit.finish(bytes);
+        if complete && !resp.close && !body.until_close() && daemon.buf.is_empty() {
+            self.daemon = Some(daemon);
+        }
+        if complete && !close {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    /// After the daemon's 101: pass its head on, then bytes both ways until both sides end,
+    /// each half-close passed on (the docker CLI closes its write side when stdin ends and
+    /// still expects all output).
+    async fn tunnel(&mut self, resp: ResponseHead, audit: Audit) -> Next {
+        let Some(mut daemon) = self.daemon.take() else {
+            return Next::Close;
+        };
+        let name = audit.endpoint;
+        self.out.clear();
+        self.out.extend_from_slice(&resp.head);
+        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(&daemon.buf);
+        daemon.buf.clear();
+        let sent = self.io.write_all(&self.out).await;
+        audit.finish(0);
+        if sent.is_err() {
+            return Next::Close;
+        }
+        if !self.buf.is_empty() {
+            if daemon.io.write_all(&self.buf).await.is_err() {
+                return Next::Close;
+            }
+            self.buf.clear();
+        }
+        let metrics = self.state.metrics.clone();
+        metrics.open_streams.inc();
+        match tokio::io::copy_bidirectional(&mut self.io, &mut daemon.io).await {
+            Ok((up, down)) => {
+                tracing::info!(target: "audit", endpoint = name, client_bytes = up, daemon_bytes = down, "tunnel closed")
+            }
+            Err(e) => tracing::debug!(endpoint = name, error = %e, "tunnel ended with an error"),
+        }
+        metrics.open_streams.dec();
+        Next::Close
+    }
+}
+
+fn refusal(audit: Audit, err: GuardError, target: &policies::path::Target) -> Refusal {
+    Refusal {
+        audit,
+        err,
+        path: target.path().to_owned(),
+    }
+}
+
+fn upstream_err(what: &str, e: &std::io::Error) -> Fail {
+    Fail::Answer(GuardError::Upstream(format!("{what}: {e}")))
+}
+
+/// What is left of a response body, by its framing.
+enum BodyLeft {
+    Length(u64),
+    Chunked(ChunkDecoder),
+    UntilClose,
+}
+
+impl BodyLeft {
+    fn new(framing: BodyFraming) -> BodyLeft {
+        match framing {
+            BodyFraming::None => BodyLeft::Length(0),
+            BodyFraming::Length(n) => BodyLeft::Length(n),
+            BodyFraming::Chunked => BodyLeft::Chunked(ChunkDecoder::default()),
+            BodyFraming::UntilClose => BodyLeft::UntilClose,
+        }
+    }
+
+    fn until_close(&self) -> bool {
+        matches!(self, BodyLeft::UntilClose)
+    }
+
+    /// How many of `buf`'s bytes belong to the body, and whether the body is then complete.
+    fn take(&mut self, buf: &[u8]) -> Result<(usize, bool), FramingError> {
+        Ok(match self {
+            BodyLeft::Length(left) => {
+                let k = (*left).min(buf.len() as u64);
+                *left -= k;
+                (k as usize, *left == 0)
+            }
+            BodyLeft::Chunked(dec) => {
+                let k = dec.decode(buf, None)?;
+                (k, dec.is_done())
+            }
+            BodyLeft::UntilClose => (buf.len(), false),
+        })
+    }
+}
