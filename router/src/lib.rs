@@ -6,6 +6,7 @@
 //! - [`swarm`]: Swarm mode: services and running tasks through socket-guard, polled and on events
 //! - [`live`]: the table in service plus runtime state that survives swaps
 //! - [`proxy`]: one request in phases; [`server`]: entry points; [`health`]: active checks
+//! - [`upstream`]: the backend connections an HTTP/1.1 client connection keeps
 //! - [`admin`], [`metrics`]: the admin API and Prometheus metrics
 //! - [`config`]: environment -> configuration
 
@@ -24,3 +25,4 @@ pub mod proxy;
 pub mod server;
 pub mod swarm;
 pub mod tls;
+pub mod upstream;

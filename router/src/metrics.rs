@@ -15,7 +15,7 @@ pub struct RequestLabels {
     /// Router name, or empty when no route matched.
     pub router: String,
     /// Status class (`2xx`, `5xx`, ...).
-    pub code: String,
+    pub code: &'static str,
 }
 
 /// All of the router's metrics.
@@ -88,7 +88,13 @@ impl Metrics {
     pub fn observe(&self, router: &str, status: u16, took: Duration) {
         let labels = RequestLabels {
             router: router.to_owned(),
-            code: format!("{}xx", status / 100),
+            code: match status / 100 {
+                1 => "1xx",
+                2 => "2xx",
+                3 => "3xx",
+                4 => "4xx",
+                _ => "5xx",
+            },
         };
         self.requests.get_or_create(&labels).inc();
         self.durations

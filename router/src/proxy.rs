@@ -18,6 +18,7 @@ use crate::live::{InFlight, Live};
 use crate::model::labels::MiddlewareDef;
 use crate::model::rule::RequestView;
 use crate::server::Shared;
+use crate::upstream::{ConnUpstream, SendError};
 
 /// Bodies in both directions: streamed, never buffered whole.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -111,8 +112,12 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Handles one request on an entry point.
+///
+/// `upstream`: the backend connections kept by an HTTP/1.1 client connection (see
+/// [`crate::upstream`]); `None` uses the shared pool (HTTP/2 clients).
 pub async fn handle(
     shared: Arc<Shared>,
+    upstream: Option<Arc<ConnUpstream>>,
     entrypoint: &'static str,
     scheme: &'static str,
     local_port: u16,
@@ -125,7 +130,15 @@ pub async fn handle(
     let host = request_host(&req);
     let mut log = Log::default();
     let resp = match route_and_forward(
-        &shared, entrypoint, scheme, local_port, peer, &host, req, &mut log,
+        &shared,
+        upstream.as_deref(),
+        entrypoint,
+        scheme,
+        local_port,
+        peer,
+        &host,
+        req,
+        &mut log,
     )
     .await
     {
@@ -189,6 +202,7 @@ fn request_host(req: &Request<Incoming>) -> String {
 #[allow(clippy::too_many_arguments)]
 async fn route_and_forward(
     shared: &Arc<Shared>,
+    upstream: Option<&ConnUpstream>,
     entrypoint: &'static str,
     scheme: &'static str,
     local_port: u16,
@@ -352,7 +366,10 @@ async fn route_and_forward(
             .ok_or(ProxyError::NoBackend)?;
         let addr = backend.def.addr.ok_or(ProxyError::NoBackend)?;
         log.backend = addr.to_string();
-        let uri = backend_uri(addr, &path, parts.uri.query())?;
+        let uri = match upstream {
+            Some(_) => origin_uri(&path, &parts.uri)?,
+            None => backend_uri(addr, &path, parts.uri.query())?,
+        };
         let mut out = Request::new(match body.take() {
             Some(b) => b.map_err(Into::into).boxed(),
             None => empty(),
@@ -361,11 +378,10 @@ async fn route_and_forward(
         *out.uri_mut() = uri;
         *out.headers_mut() = forward_headers(&parts.headers, client_upgrade.is_some());
         if !out.headers().contains_key(header::HOST) {
-            // HTTP/2 carries the host in `:authority`; HTTP/1.1 backends need `Host`.
-            if let Some(v) = parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            let host = parts.uri.authority().map(|a| a.as_str().to_owned());
+            if let Some(v) = host
+                .or_else(|| upstream.map(|_| addr.to_string()))
+                .and_then(|h| HeaderValue::from_str(&h).ok())
             {
                 out.headers_mut().insert(header::HOST, v);
             }
@@ -380,28 +396,33 @@ async fn route_and_forward(
             forwarded_prefix.as_deref(),
         );
         let _inflight = InFlight::start(&backend.state);
-        match tokio::time::timeout(shared.config.response_timeout, shared.client.request(out)).await
-        {
+        let sent = async {
+            match upstream {
+                Some(up) => up.send(addr, out, shared.config.connect_timeout).await,
+                None => shared.client.request(out).await.map_err(classify),
+            }
+        };
+        match tokio::time::timeout(shared.config.response_timeout, sent).await {
             Err(_) => return Err(ProxyError::GatewayTimeout),
             Ok(Ok(r)) => break r,
-            Ok(Err(e)) => {
-                let detail = describe(&e);
-                if e.is_connect() {
-                    shared.registry.mark_down(&backend.state);
-                    if detail.contains("timed out") {
-                        return Err(ProxyError::GatewayTimeout);
-                    }
-                    if retryable && tried.is_none() {
-                        tried = Some(addr);
-                        continue;
-                    }
-                } else if retryable
+            Ok(Err(SendError::Connect { detail, timed_out })) => {
+                shared.registry.mark_down(&backend.state);
+                if timed_out {
+                    return Err(ProxyError::GatewayTimeout);
+                }
+                if retryable && tried.is_none() {
+                    tried = Some(addr);
+                    continue;
+                }
+                return Err(ProxyError::BadGateway(detail));
+            }
+            Ok(Err(SendError::Request(e))) => {
+                let detail = describe(&*e);
+                if retryable
                     && tried.is_none()
                     && parts.method.is_idempotent()
-                    && closed_before_answer(&e)
+                    && closed_before_answer(&*e)
                 {
-                    // Typically a pooled connection that a stopping backend closed just as
-                    // the request went out, before its stop event reached discovery.
                     tracing::debug!(backend = %addr, error = %detail, "closed before answering; retrying");
                     tried = Some(addr);
                     continue;
@@ -479,8 +500,26 @@ fn security_defaults(h: &mut HeaderMap, https: bool) {
 
 /// Whether the backend closed (or reset) the connection before any answer: the request may
 /// be sent again when it is idempotent.
-fn closed_before_answer(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut src = std::error::Error::source(e);
+/// Sorts a shared-pool error into "not connected" and "failed after connecting".
+fn classify(e: hyper_util::client::legacy::Error) -> SendError {
+    if e.is_connect() {
+        let detail = describe(&e);
+        SendError::Connect {
+            timed_out: detail.contains("timed out"),
+            detail,
+        }
+    } else {
+        SendError::Request(Box::new(e))
+    }
+}
+
+fn closed_before_answer(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(h) = e.downcast_ref::<hyper::Error>() {
+        if h.is_incomplete_message() || h.is_canceled() {
+            return true;
+        }
+    }
+    let mut src = e.source();
     while let Some(s) = src {
         if let Some(h) = s.downcast_ref::<hyper::Error>() {
             if h.is_incomplete_message() || h.is_canceled() {
@@ -502,15 +541,33 @@ fn closed_before_answer(e: &hyper_util::client::legacy::Error) -> bool {
     false
 }
 
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
-    let mut src = std::error::Error::source(e);
+    let mut src = e.source();
     while let Some(s) = src {
         out.push_str(": ");
         out.push_str(&s.to_string());
         src = s.source();
     }
     out
+}
+
+/// The origin-form target for a kept connection: the client's own when the path is unchanged.
+fn origin_uri(path: &str, original: &Uri) -> Result<Uri, ProxyError> {
+    let mut parts = hyper::http::uri::Parts::default();
+    parts.path_and_query = if path == original.path() {
+        original.path_and_query().cloned()
+    } else {
+        let pq = match original.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        };
+        Some(
+            pq.parse()
+                .map_err(|e: hyper::http::uri::InvalidUri| ProxyError::BadRequest(e.to_string()))?,
+        )
+    };
+    Uri::from_parts(parts).map_err(|e| ProxyError::BadRequest(e.to_string()))
 }
 
 fn backend_uri(addr: SocketAddr, path: &str, query: Option<&str>) -> Result<Uri, ProxyError> {

@@ -162,7 +162,10 @@ async fn serve(
                             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
                                 .await
                             {
-                                Ok(Ok(tls_stream)) => conn.serve_auto(tls_stream).await,
+                                Ok(Ok(tls_stream)) => {
+                                    let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                                    conn.serve_auto(tls_stream, h2).await
+                                }
                                 Ok(Err(e)) => {
                                     tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
                                 }
@@ -193,8 +196,11 @@ struct Conn {
 }
 
 impl Conn {
+    /// The service for this connection; `kept`: give it its own backend connections
+    /// (HTTP/1.1 clients, one request at a time).
     fn service(
         &self,
+        kept: bool,
     ) -> impl hyper::service::Service<
         hyper::Request<hyper::body::Incoming>,
         Response = hyper::Response<ProxyBody>,
@@ -211,11 +217,13 @@ impl Conn {
         } else {
             "http"
         };
+        let upstream = kept.then(|| Arc::new(crate::upstream::ConnUpstream::default()));
         service_fn(move |req| {
             let shared = shared.clone();
+            let upstream = upstream.clone();
             async move {
                 Ok::<_, std::convert::Infallible>(
-                    proxy::handle(shared, entrypoint, scheme, port, peer, req).await,
+                    proxy::handle(shared, upstream, entrypoint, scheme, port, peer, req).await,
                 )
             }
         })
@@ -226,7 +234,7 @@ impl Conn {
             .timer(TokioTimer::new())
             .header_read_timeout(self.shared.config.header_timeout)
             .max_buf_size(self.shared.config.max_header_bytes)
-            .serve_connection(TokioIo::new(stream), self.service())
+            .serve_connection(TokioIo::new(stream), self.service(true))
             .with_upgrades();
         tokio::pin!(conn);
         tokio::select! {
@@ -238,7 +246,7 @@ impl Conn {
         }
     }
 
-    async fn serve_auto<S>(mut self, stream: S)
+    async fn serve_auto<S>(mut self, stream: S, h2: bool)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -253,7 +261,7 @@ impl Conn {
             .timer(TokioTimer::new())
             .max_header_list_size(self.shared.config.max_header_bytes as u32)
             .keep_alive_interval(Some(Duration::from_secs(30)));
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), self.service());
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), self.service(!h2));
         tokio::pin!(conn);
         tokio::select! {
             _ = conn.as_mut() => {}
