@@ -3,7 +3,10 @@
 //! Docker is reached only through socket-guard (bollard over `DOCKER_HOST=tcp://...`). On
 //! `kill` or `stop` the container is marked stopping at once, so new requests avoid it before
 //! it dies (Traefik waits for `die`, which is how a stopping container still gets traffic).
-//! Other events mark the view dirty; a burst is debounced ([`DEBOUNCE`]) into one re-list.
+//! Other events lead to a re-list: the first after a quiet spell at once, the rest of a burst
+//! debounced ([`DEBOUNCE`]) into one re-list at the end of the window, so a started container
+//! is routed one list after its `start` event and a burst of events costs at most two lists
+//! per window.
 //! When the stream ends or the guard is down, the last good table keeps serving while
 //! discovery reconnects with backoff and resyncs fully.
 
@@ -21,7 +24,8 @@ use futures_util::StreamExt;
 use crate::model::table::{self, ContainerInfo, Health, RunState, TableSettings};
 use crate::server::Shared;
 
-/// How long a burst of events is collected before one re-list.
+/// The window a burst of events is collected in before one re-list (and the least time
+/// between two re-lists).
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
 /// Safety-net full resync, in case an event was missed.
 const RESYNC: Duration = Duration::from_secs(60);
@@ -90,24 +94,29 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
         backoff = Duration::from_millis(100);
 
         let mut dirty = false;
+        let mut last_list = tokio::time::Instant::now();
         let mut resync = tokio::time::interval(RESYNC);
         resync.tick().await;
         loop {
             let timer = async {
                 if dirty {
-                    tokio::time::sleep(DEBOUNCE).await;
+                    tokio::time::sleep_until(last_list + DEBOUNCE).await;
                 } else {
                     std::future::pending::<()>().await;
                 }
             };
-            tokio::select! {
+            let relist_now = tokio::select! {
                 ev = events.next() => match ev {
                     Some(Ok(ev)) => {
                         if let Some(id) = apply_event(&ev, &mut stopping) {
                             tracing::debug!(container = %id, action = ev.action.as_deref().unwrap_or(""), "stopping: unrouted at once");
                             publish(&shared, &cache, &stopping, own_id.as_deref());
                         }
+                        // The first event after a quiet spell is acted on at once; the rest of
+                        // a burst waits for one re-list at the end of the window.
+                        let quiet = !dirty && last_list.elapsed() >= DEBOUNCE;
                         dirty = true;
+                        quiet
                     }
                     Some(Err(e)) => {
                         shared.metrics.discovery_errors.inc();
@@ -119,22 +128,27 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
                         break;
                     }
                 },
-                () = timer => {
-                    dirty = false;
-                    match list(&docker).await {
-                        Ok(c) => {
-                            cache = c;
-                            retain_stopping(&mut stopping, &cache);
-                            publish(&shared, &cache, &stopping, own_id.as_deref());
-                        }
-                        Err(e) => {
-                            shared.metrics.discovery_errors.inc();
-                            tracing::warn!(error = %e, "re-list failed; resyncing");
-                            break;
-                        }
+                () = timer => true,
+                _ = resync.tick() => {
+                    dirty = true;
+                    false
+                }
+            };
+            if relist_now {
+                dirty = false;
+                last_list = tokio::time::Instant::now();
+                match list(&docker).await {
+                    Ok(c) => {
+                        cache = c;
+                        retain_stopping(&mut stopping, &cache);
+                        publish(&shared, &cache, &stopping, own_id.as_deref());
+                    }
+                    Err(e) => {
+                        shared.metrics.discovery_errors.inc();
+                        tracing::warn!(error = %e, "re-list failed; resyncing");
+                        break;
                     }
                 }
-                _ = resync.tick() => dirty = true,
             }
         }
         tokio::time::sleep(backoff).await;

@@ -298,3 +298,195 @@ pub fn parse_response(head: &[u8], head_request: bool) -> Result<ResponseHead, R
         head: out,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(req: &[u8], uri: &str, body: Outgoing, upgrade: bool) -> (RequestHead, String) {
+        let head = parse_request(req).unwrap();
+        let mut out = Vec::new();
+        write_forward_head(&mut out, &head, uri, body, upgrade);
+        (head, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn only_end_to_end_headers_are_forwarded() {
+        let req = b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: evil\r\nUser-Agent: t\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nProxy-Authorization: x\r\nX-Registry-Auth: abc\r\n\r\n";
+        let (head, out) = forwarded(req, "/v1.41/containers/json?all=1", Outgoing::None, false);
+        assert_eq!(head.method, "GET");
+        assert_eq!(head.target, "/v1.41/containers/json?all=1");
+        assert!(!head.close && !head.http10 && head.upgrade.is_none());
+        assert_eq!(
+            out,
+            "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\nUser-Agent: t\r\nX-Registry-Auth: abc\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn the_guard_writes_the_framing_of_what_it_sends() {
+        let req = b"POST /containers/create HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+        let (head, out) = forwarded(req, "/containers/create", Outgoing::Length(2), false);
+        assert!(head.expect_continue);
+        assert_eq!(head.body, BodyFraming::Length(2));
+        assert_eq!(
+            out,
+            "POST /containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+        );
+        let req = b"POST /images/load HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let (head, out) = forwarded(req, "/images/load", Outgoing::Chunked, false);
+        assert_eq!(head.body, BodyFraming::Chunked);
+        assert!(
+            out.ends_with("Host: docker\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_upgrade_goes_on_only_when_allowed() {
+        let req = b"POST /exec/x/start HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n";
+        let (head, allowed) = forwarded(req, "/exec/x/start", Outgoing::Length(2), true);
+        assert_eq!(head.upgrade.as_deref(), Some(&b"tcp"[..]));
+        assert!(
+            allowed.contains("Upgrade: tcp\r\nConnection: Upgrade\r\n"),
+            "{allowed}"
+        );
+        let (_, refused) = forwarded(req, "/exec/x/start", Outgoing::Length(2), false);
+        assert!(
+            !refused.to_ascii_lowercase().contains("upgrade"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn connection_persistence_follows_the_version() {
+        let h = parse_request(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        assert!(h.http10 && h.close);
+        let h = parse_request(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+        assert!(h.http10 && !h.close);
+        let h = parse_request(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+        assert!(!h.http10 && h.close);
+        let (_, out) = forwarded(b"GET / HTTP/1.0\r\n\r\n", "/", Outgoing::None, false);
+        assert!(out.starts_with("GET / HTTP/1.0\r\n"), "{out}");
+    }
+
+    #[test]
+    fn malformed_heads_are_named() {
+        assert_eq!(
+            parse_request(b"GET /a b HTTP/1.1\r\n\r\n"),
+            Err(HeadError::Malformed("invalid HTTP version"))
+        );
+        assert!(matches!(
+            parse_request(b"GET /\x01 HTTP/1.1\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
+        assert_eq!(
+            parse_request(b"PRI * HTTP/2.0\r\n\r\n"),
+            Err(HeadError::Malformed("invalid HTTP version"))
+        );
+        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(parse_request(&many), Err(HeadError::TooManyHeaders));
+        assert_eq!(
+            parse_request(
+                b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ),
+            Err(HeadError::Framing(FramingError::LengthAndChunked))
+        );
+        assert_eq!(
+            parse_request(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(HeadError::Framing(FramingError::ChunkedHttp10))
+        );
+    }
+
+    #[test]
+    fn response_framing() {
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: 5\r\nX-A: 1\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.status, r.body, r.close),
+            (200, BodyFraming::Length(2), false)
+        );
+        assert_eq!(
+            String::from_utf8(r.head).unwrap(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\n"
+        );
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", true).unwrap();
+        assert_eq!(r.body, BodyFraming::None, "no body after HEAD");
+        for status in ["204 No Content", "304 Not Modified"] {
+            let raw = format!("HTTP/1.1 {status}\r\nContent-Length: 9\r\n\r\n");
+            assert_eq!(
+                parse_response(raw.as_bytes(), false).unwrap().body,
+                BodyFraming::None
+            );
+        }
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.body, BodyFraming::Chunked);
+        assert!(String::from_utf8(r.head)
+            .unwrap()
+            .contains("Transfer-Encoding: chunked\r\n"));
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.body, BodyFraming::UntilClose);
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        assert!(r.close);
+        assert!(!String::from_utf8(r.head).unwrap().contains("Connection"));
+        let r = parse_response(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false).unwrap();
+        assert!(r.close, "HTTP/1.0 without keep-alive closes");
+        let r = parse_response(
+            b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(r.head).unwrap(),
+            "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+        );
+        for lie in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse_response(lie, false),
+                Err(ResponseError::Framing),
+                "{}",
+                String::from_utf8_lossy(lie)
+            );
+        }
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            r.body,
+            BodyFraming::Length(2),
+            "a repeated equal length is one length"
+        );
+        assert_eq!(
+            String::from_utf8(r.head)
+                .unwrap()
+                .matches("Content-Length")
+                .count(),
+            1
+        );
+    }
+}

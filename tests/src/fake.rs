@@ -1,5 +1,5 @@
 //! Fake upstream daemons on unix sockets in a temp dir, for fault injection only: what a real
-//! dockerd cannot be made to do on demand (never end a stream, never answer, vanish).
+//! dockerd cannot be made to do on demand (never end a stream, never answer, vanish, lie).
 //!
 //! Each serves connections from one accept task that owns them all (a `JoinSet`), so dropping
 //! the fake closes every connection it holds, as a daemon that dies does.
@@ -99,6 +99,21 @@ impl FakeDaemon {
                     if n == 0 {
                         break;
                     }
+                }
+            }
+            counts.closed.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    /// Answers every request head with the exact bytes `answer` (a daemon that lies about its
+    /// framing, or says more than it was asked), then keeps the connection until the guard
+    /// closes it.
+    pub fn lying(path: &Path, answer: &'static [u8]) -> FakeDaemon {
+        serve(path, move |mut conn, counts| async move {
+            while read_head(&mut conn).await.is_some() {
+                counts.requests.fetch_add(1, Ordering::SeqCst);
+                if conn.write_all(answer).await.is_err() {
+                    break;
                 }
             }
             counts.closed.fetch_add(1, Ordering::SeqCst);

@@ -8,7 +8,9 @@
 //! client from being served, and are closed by `GUARD_HEADER_TIMEOUT`; a hanging daemon does
 //! not stop the guard from answering what it decides itself, and hung requests release their
 //! upstream connections when their clients leave; a malformed request pipelined behind one
-//! that is still with the daemon is not answered in its place.
+//! that is still with the daemon is not answered in its place; a daemon that lies about its
+//! framing (or answers more than it was asked) gets a 502 or a cut connection, never a second
+//! answer passed off as the next request's.
 //!
 //! The fake daemons (`e2e::fake`) are used only for the faults a real dockerd cannot be made to
 //! show on demand.
@@ -281,5 +283,88 @@ async fn a_malformed_pipelined_request_does_not_answer_for_the_one_in_flight() {
         ex.raw.is_empty(),
         "an answer came back for a request the daemon has not answered: {}",
         ex.raw_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_lies_about_framing_is_not_believed() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = || {
+        let mut b = Req::new("GET", "/_ping").bytes();
+        b.extend(Req::new("GET", "/_ping").close().bytes());
+        b
+    };
+
+    // Ambiguous answers: 502, and the connection to that daemon is dropped.
+    for (i, answer) in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nOKxxx"[..],
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nOK\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nOK",
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+        b"NOT HTTP\r\n\r\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let fake = FakeDaemon::lying(&dir.path().join(format!("lie{i}.sock")), answer);
+        let guard = Guard::builder().socket(fake.path()).start().await;
+        let ex = exchange(guard.addr(), &ping()).await;
+        assert_eq!(
+            ex.statuses(),
+            vec![502],
+            "answer {:?}: {}",
+            String::from_utf8_lossy(answer),
+            ex.raw_text()
+        );
+        let msg = ex.responses[0].message().unwrap_or_default();
+        assert!(msg.contains("socket-guard: GET /_ping"), "{msg}");
+        assert_eq!(guard.state().metrics.upstream_errors.get(), 1);
+    }
+
+    // More than was asked: the extra "answer" is never passed off as the second request's;
+    // the second request goes out on a new daemon connection and gets its own answer.
+    let fake = FakeDaemon::lying(
+        &dir.path().join("extra.sock"),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOKHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL",
+    );
+    let guard = Guard::builder().socket(fake.path()).start().await;
+    let ex = exchange(guard.addr(), &two()).await;
+    assert_eq!(ex.statuses(), vec![200, 200], "{}", ex.raw_text());
+    assert!(
+        ex.responses.iter().all(|r| r.text() == "OK"),
+        "{}",
+        ex.raw_text()
+    );
+    assert!(!ex.raw_text().contains("EVIL"), "{}", ex.raw_text());
+    assert_eq!(
+        fake.counts().accepted(),
+        2,
+        "the tainted connection was reused"
+    );
+
+    // A body cut short: the client's connection is cut too, and nothing follows it.
+    let fake = FakeDaemon::lying(
+        &dir.path().join("short.sock"),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+    );
+    let guard = Guard::builder().socket(fake.path()).start().await;
+    let counts = fake.counts().clone();
+    let mut client = TcpStream::connect(guard.addr()).await.unwrap();
+    client.write_all(&two()).await.unwrap();
+    assert!(
+        wait_until(BOUND, || counts.requests() >= 1).await,
+        "the request did not reach the fake"
+    );
+    drop(fake);
+    let ex = read_all(&mut client, BOUND).await;
+    assert!(
+        ex.closed,
+        "the client connection stayed open after a cut body"
+    );
+    assert!(ex.responses.is_empty(), "{}", ex.raw_text());
+    assert_eq!(
+        counts.requests(),
+        1,
+        "the second request was sent after a cut body"
     );
 }
