@@ -12,8 +12,14 @@ use std::time::{Duration, Instant};
 use crate::config::Balancer;
 use crate::model::table::{Backend, RouteTable};
 
-/// How long a backend that refused a connection is skipped before it is tried again.
-pub const PASSIVE_COOLDOWN: Duration = Duration::from_secs(2);
+/// How long a backend that refused a connection is skipped before it is tried again, at the
+/// first refusal. Each further refusal in a row doubles it, up to [`PASSIVE_COOLDOWN_MAX`]; a
+/// connection that succeeds starts over. A container is routed as soon as Docker says it runs,
+/// which can be a few milliseconds before its process listens: that first refusal must not
+/// cost seconds, while a backend that keeps refusing is soon left alone.
+pub const PASSIVE_COOLDOWN: Duration = Duration::from_millis(100);
+/// The longest passive cooldown.
+pub const PASSIVE_COOLDOWN_MAX: Duration = Duration::from_secs(2);
 
 /// The table and its runtime state, swapped as one.
 #[derive(Debug, Default)]
@@ -46,6 +52,8 @@ pub struct LiveBackend {
 pub struct BackendState {
     /// Milliseconds since the registry's epoch until which the backend is skipped.
     down_until: AtomicU64,
+    /// Refused connections in a row.
+    refusals: std::sync::atomic::AtomicU32,
     /// The active health check's last verdict (`true` = failing).
     pub check_failed: AtomicBool,
     /// Requests in flight.
@@ -127,12 +135,23 @@ impl Registry {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// Marks a backend as refusing connections for [`PASSIVE_COOLDOWN`].
+    /// Marks a backend as refusing connections: skipped for [`PASSIVE_COOLDOWN`], doubled for
+    /// each refusal in a row up to [`PASSIVE_COOLDOWN_MAX`].
     pub fn mark_down(&self, state: &BackendState) {
-        state.down_until.store(
-            self.now_ms() + PASSIVE_COOLDOWN.as_millis() as u64,
-            Ordering::Relaxed,
-        );
+        let row = state.refusals.fetch_add(1, Ordering::Relaxed).min(16);
+        let cooldown = (PASSIVE_COOLDOWN.as_millis() as u64)
+            .saturating_mul(1 << row)
+            .min(PASSIVE_COOLDOWN_MAX.as_millis() as u64);
+        state
+            .down_until
+            .store(self.now_ms() + cooldown, Ordering::Relaxed);
+    }
+
+    /// Notes that a backend took a connection: its next refusal starts a short cooldown again.
+    pub fn mark_up(&self, state: &BackendState) {
+        if state.refusals.load(Ordering::Relaxed) != 0 {
+            state.refusals.store(0, Ordering::Relaxed);
+        }
     }
 
     /// Whether a backend may take a new request now.
@@ -216,5 +235,36 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.inflight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cooldown_ms(reg: &Registry, state: &BackendState) -> u64 {
+        state.down_until.load(Ordering::Relaxed) - reg.now_ms()
+    }
+
+    #[test]
+    fn refusals_in_a_row_double_the_cooldown_up_to_the_cap() {
+        let reg = Registry::default();
+        let state = BackendState::default();
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            reg.mark_down(&state);
+            seen.push(cooldown_ms(&reg, &state));
+        }
+        // Within a few ms of the exact values (the clock moves between the two reads).
+        let want = [100, 200, 400, 800, 1600, 2000, 2000];
+        for (got, want) in seen.iter().zip(want) {
+            assert!(
+                (want - 5..=want).contains(got),
+                "cooldowns {seen:?}, want about {want:?}"
+            );
+        }
+        reg.mark_up(&state);
+        reg.mark_down(&state);
+        assert!(cooldown_ms(&reg, &state) <= 100, "a success starts over");
     }
 }

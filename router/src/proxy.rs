@@ -404,7 +404,10 @@ async fn route_and_forward(
         };
         match tokio::time::timeout(shared.config.response_timeout, sent).await {
             Err(_) => return Err(ProxyError::GatewayTimeout),
-            Ok(Ok(r)) => break r,
+            Ok(Ok(r)) => {
+                shared.registry.mark_up(&backend.state);
+                break r;
+            }
             Ok(Err(SendError::Connect { detail, timed_out })) => {
                 shared.registry.mark_down(&backend.state);
                 if timed_out {

@@ -34,6 +34,8 @@ pub struct Shared {
     pub registry: Registry,
     /// Pooled HTTP/1.1 client to backends.
     pub client: Client<HttpConnector, ProxyBody>,
+    /// Backend connections between HTTP/1.1 client connections (see [`crate::upstream`]).
+    pub idle: Arc<crate::upstream::IdlePool>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Set once the first table from Docker is in service.
@@ -64,6 +66,7 @@ impl Shared {
             live: ArcSwap::from_pointee(Live::default()),
             registry: Registry::default(),
             client,
+            idle: Arc::default(),
             metrics: Arc::new(Metrics::default()),
             synced: std::sync::atomic::AtomicBool::new(false),
             health_tasks: std::sync::Mutex::default(),
@@ -217,7 +220,8 @@ impl Conn {
         } else {
             "http"
         };
-        let upstream = kept.then(|| Arc::new(crate::upstream::ConnUpstream::default()));
+        let upstream =
+            kept.then(|| Arc::new(crate::upstream::ConnUpstream::new(self.shared.idle.clone())));
         service_fn(move |req| {
             let shared = shared.clone();
             let upstream = upstream.clone();

@@ -2,7 +2,8 @@
 //! router seeing them only through socket-guard (router preset), real HTTP in front.
 //!
 //! Proves that: a `Host` rule routes to its container (case and port of the Host header
-//! ignored) and an unknown host gets a short plain 404; three replicas of one service share
+//! ignored), clients that open a connection per request share backend connections, and an
+//! unknown host gets a short plain 404; three replicas of one service share
 //! requests round robin; `PathPrefix` with `stripprefix` forwards the stripped path with
 //! `X-Forwarded-Prefix`, and `X-Forwarded-For/Proto/Host` and `X-Real-IP` are set; a container
 //! without `traefik.enable` is not routed unless `ROUTER_EXPOSED_BY_DEFAULT=true`; a container
@@ -44,6 +45,25 @@ async fn a_host_rule_routes_to_its_container_and_an_unknown_host_is_404() {
         (status, hostname_in(&body)),
         (200, Some(a.hostname.as_str())),
         "{body}"
+    );
+
+    // A client that opens a connection per request does not cost a backend connection per
+    // request: backend connections outlive the client connections that used them.
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let (status, body) = router.get(&host, "/").await;
+        assert_eq!(status, 200, "{body}");
+        let from = body
+            .lines()
+            .find_map(|l| l.strip_prefix("RemoteAddr: "))
+            .unwrap_or_else(|| panic!("no RemoteAddr in {body}"))
+            .to_owned();
+        seen.insert(from);
+    }
+    assert!(
+        seen.len() <= 3,
+        "10 client connections used {} backend connections: {seen:?}",
+        seen.len()
     );
 
     let unknown = router
