@@ -333,6 +333,55 @@ fn upgrade_and_framing_rows(names: &mut Names<'_>, exec_id: &str) -> Vec<Row> {
             .no_container(&name),
     );
 
+    // Expect: 100-continue is answered by the guard, and only for an allowed request.
+    let name = names.next();
+    let expect = Req::new("POST", &format!("/containers/create?name={name}"))
+        .header("Expect: 100-continue")
+        .close()
+        .json(&create_body());
+    rows.push(
+        Row::new("Expect: 100-continue, allowed", B, expect.bytes())
+            .want(&[100, 201])
+            .creates(&name),
+    );
+    let name = names.next();
+    let expect = Req::new("POST", &format!("/containers/create?name={name}"))
+        .header("Expect: 100-continue")
+        .json(&create_body());
+    let mut bytes = expect.bytes();
+    bytes.extend(create("/containers/create", &names.next()).bytes());
+    rows.push(
+        Row::new("Expect: 100-continue, denied", A, bytes)
+            .want(&[403])
+            .closes()
+            .no_container(&name),
+    );
+
+    // HTTP/1.0: closes after the answer unless it asks for keep-alive.
+    let ping10 = |keep: bool| {
+        let req = if keep {
+            Req::new("GET", "/_ping").header("Connection: keep-alive")
+        } else {
+            Req::new("GET", "/_ping")
+        };
+        String::from_utf8(req.bytes())
+            .unwrap()
+            .replacen("HTTP/1.1", "HTTP/1.0", 1)
+            .into_bytes()
+    };
+    let name = names.next();
+    let mut bytes = ping10(false);
+    bytes.extend(create("/containers/create", &name).bytes());
+    rows.push(
+        Row::new("HTTP/1.0 closes after its answer", B, bytes)
+            .want(&[200])
+            .closes()
+            .no_container(&name),
+    );
+    let mut bytes = ping10(true);
+    bytes.extend(Req::new("GET", "/_ping").close().bytes());
+    rows.push(Row::new("HTTP/1.0 with keep-alive stays open", A, bytes).want(&[200, 200]));
+
     // Pipelining: each request judged on its own.
     let name = names.next();
     let mut bytes = Req::new("GET", "/containers/json").bytes();
