@@ -166,8 +166,14 @@ async fn serve(
                                 .await
                             {
                                 Ok(Ok(tls_stream)) => {
-                                    let h2 = tls_stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                                    conn.serve_auto(tls_stream, h2).await
+                                    // HTTP/2 over TLS is chosen by ALPN (RFC 9113 3.2): without
+                                    // it the connection is HTTP/1.1, served without the
+                                    // protocol sniffing of the auto builder.
+                                    if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                                        conn.serve_h2(tls_stream).await
+                                    } else {
+                                        conn.serve_http1(tls_stream).await
+                                    }
                                 }
                                 Ok(Err(e)) => {
                                     tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
@@ -233,7 +239,10 @@ impl Conn {
         })
     }
 
-    async fn serve_http1(mut self, stream: tokio::net::TcpStream) {
+    async fn serve_http1<S>(mut self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(self.shared.config.header_timeout)
@@ -250,22 +259,15 @@ impl Conn {
         }
     }
 
-    async fn serve_auto<S>(mut self, stream: S, h2: bool)
+    async fn serve_h2<S>(mut self, stream: S)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.shared.config.header_timeout)
-            .max_buf_size(self.shared.config.max_header_bytes);
-        builder
-            .http2()
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .max_header_list_size(self.shared.config.max_header_bytes as u32)
-            .keep_alive_interval(Some(Duration::from_secs(30)));
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), self.service(!h2));
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .serve_connection(TokioIo::new(stream), self.service(false));
         tokio::pin!(conn);
         tokio::select! {
             _ = conn.as_mut() => {}
