@@ -66,6 +66,7 @@ bench:
 
 fuzz:
 	policies/fuzz/run.sh
+	socket-guard/fuzz/run.sh
 	router/fuzz/run.sh
 
 clean:

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the fuzz targets on nightly (outside CI): ./run.sh [seconds per target, default 60]
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-60}
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+for target in wire; do
+  cargo +nightly fuzz run "$target" -- -max_total_time="$secs"
+done
