@@ -39,8 +39,8 @@ const DRAIN_MAX: u64 = 1 << 20;
 /// How much is asked of a socket per read.
 const READ_SIZE: usize = 16 * 1024;
 
-/// How much pipelined input is held while an answer is relayed; beyond it the client is no
-/// longer read until the answer is complete.
+/// How much pipelined input is held while an answer is pending; a client that sends more
+/// than this meanwhile has its connection closed.
 const BACKLOG_MAX: usize = 2 * MAX_HEAD;
 
 /// The daemon connection of a client connection.
@@ -236,25 +236,22 @@ where
         } = judged;
         let upgrade = allowed.upgrade && head.upgrade.is_some();
 
-        // Phase 3: the body, by its real framing.
-        let has_body = head.body != BodyFraming::None;
-        if head.expect_continue
-            && has_body
-            && self
-                .io
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await
-                .is_err()
-        {
-            return Next::Close;
-        }
+        // Phase 3: the body, by its real framing. `100 Continue` is sent only for a body that
+        // is going to be read: not before a refusal that needs no body to decide.
+        let max_body = self.state.config.max_body;
         let (outgoing, collected, streamed) = if let Some(kind) = allowed.inspect {
-            let bytes = match self
-                .collect_body(head.body, self.state.config.max_body)
-                .await
-            {
+            if matches!(head.body, BodyFraming::Length(n) if n > max_body as u64) {
+                let err = GuardError::BodyTooLarge(max_body);
+                return self.refuse_body(audit, err, &target, &head).await;
+            }
+            if self.send_continue(&head).await.is_err() {
+                return self.client_left(audit, "before sending the body");
+            }
+            let bytes = match self.collect_body(head.body, max_body).await {
                 Ok(b) => b,
-                Err(Fail::ClientGone) => return Next::Close,
+                Err(Fail::ClientGone) => {
+                    return self.client_left(audit, "before the body was complete")
+                }
                 Err(Fail::Answer(err)) => {
                     return self.refuse_body(audit, err, &target, &head).await
                 }
@@ -276,7 +273,9 @@ where
                 }
                 BodyFraming::Chunked => match self.collect_body(head.body, 0).await {
                     Ok(_) => {}
-                    Err(Fail::ClientGone) => return Next::Close,
+                    Err(Fail::ClientGone) => {
+                        return self.client_left(audit, "before the body was complete")
+                    }
                     Err(Fail::Answer(GuardError::BodyTooLarge(_))) => {
                         return self
                             .refuse_body(audit, GuardError::BodyNotEmpty, &target, &head)
@@ -289,6 +288,9 @@ where
             }
             (Outgoing::None, None, None)
         } else {
+            if self.send_continue(&head).await.is_err() {
+                return self.client_left(audit, "before sending the body");
+            }
             match head.body {
                 BodyFraming::None | BodyFraming::UntilClose => (Outgoing::None, None, None),
                 BodyFraming::Length(n) => (Outgoing::Length(n), None, Some(head.body)),
@@ -314,8 +316,12 @@ where
         let resp = match self.round_trip(streamed, head_request).await {
             Ok(r) => r,
             Err(Fail::ClientGone) => {
+                // The request (or part of it) reached the daemon: it is logged as allowed,
+                // with no status, and the daemon connection is dropped so that a stream or a
+                // partial body ends there too.
                 self.daemon = None;
-                return Next::Close;
+                audit.decision = "allow";
+                return self.client_left(audit, "before the daemon answered");
             }
             Err(Fail::Answer(err)) => {
                 self.daemon = None;
@@ -373,6 +379,23 @@ where
         }
         self.refuse(refusal(audit, err, target), head, true, false)
             .await
+    }
+
+    /// Sends `100 Continue` when the client waits for it before sending its body.
+    async fn send_continue(&mut self, head: &RequestHead) -> std::io::Result<()> {
+        if head.expect_continue && head.body != BodyFraming::None {
+            self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the audit line of a request whose client went away (closed, or half-closed:
+    /// an HTTP/1.1 client that stops sending is taken as gone, as the daemon's own server
+    /// does); the connection ends.
+    fn client_left(&mut self, mut audit: Audit, when: &str) -> Next {
+        audit.reason = format!("{}; the client left {when}", audit.reason);
+        audit.finish(0);
+        Next::Close
     }
 
     /// Reads more client bytes; `Err` when the client is gone.
@@ -597,11 +620,10 @@ where
         daemon.buf.reserve(READ_SIZE);
         loop {
             if self.buf.len() >= BACKLOG_MAX {
-                return daemon
-                    .io
-                    .read_buf(&mut daemon.buf)
-                    .await
-                    .map_err(|e| upstream_err("reading the answer", &e));
+                // Reading on would hold more than the bound; not reading would no longer
+                // notice the client leaving. Neither is acceptable: the connection ends.
+                tracing::warn!(client = %self.client, backlog = self.buf.len(), "client sent more than the pipelining backlog while an answer was pending; closing");
+                return Err(Fail::ClientGone);
             }
             self.buf.reserve(1024);
             tokio::select! {
@@ -636,6 +658,16 @@ where
         let complete = loop {
             let (take, done) = match body.take(&daemon.buf) {
                 Ok(t) => t,
+                Err(e) if first => {
+                    // Nothing is written yet: the client gets a 502, not a cut connection.
+                    self.state.metrics.upstream_errors.inc();
+                    let path = audit.path.clone();
+                    let err = GuardError::Upstream(format!("the daemon's answer: {e}"));
+                    let mut refusal = Refusal { audit, err, path };
+                    let _ = self.answer(&mut refusal, false, true).await;
+                    refusal.audit.finish(0);
+                    return Next::Close;
+                }
                 Err(_) => break false,
             };
             bytes += take as u64;

@@ -241,12 +241,51 @@ async fn a_hanging_daemon_does_not_hang_the_guard() {
     let ex = exchange_within(addr, smuggle, BOUND).await;
     assert_eq!(ex.statuses(), vec![400], "{}", ex.raw_text());
 
-    // The hung requests hold one upstream connection each, released when their clients go.
+    // The hung requests hold one upstream connection each, released when their clients go,
+    // and each leaves its audit line: the daemon got the request.
     drop(hung);
     assert!(
         wait_until(BOUND, || counts.closed() == HUNG).await,
         "{} of {HUNG} upstream connections closed",
         counts.closed()
+    );
+    let left = guard
+        .state()
+        .metrics
+        .requests
+        .get_or_create(&socket_guard::metrics::RequestLabels {
+            decision: "allow",
+            section: "CONTAINERS",
+            status: 0,
+        })
+        .get();
+    assert_eq!(left, HUNG as u64, "requests whose client left are counted");
+
+    // A client that pipelines more than the backlog while its answer is pending is closed,
+    // and so is its daemon connection.
+    let mut greedy = TcpStream::connect(addr).await.unwrap();
+    greedy
+        .write_all(&Req::new("GET", "/containers/json").bytes())
+        .await
+        .unwrap();
+    assert!(
+        wait_until(BOUND, || counts.requests() == HUNG + 1).await,
+        "the greedy request did not reach the fake"
+    );
+    let filler = Req::new("GET", "/_ping").bytes();
+    let mut sent = 0;
+    while sent < 256 * 1024 {
+        if greedy.write_all(&filler).await.is_err() {
+            break;
+        }
+        sent += filler.len();
+    }
+    let ex = read_all(&mut greedy, BOUND).await;
+    assert!(ex.closed, "the greedy client was not closed");
+    assert!(ex.responses.is_empty(), "{}", ex.raw_text());
+    assert!(
+        wait_until(BOUND, || counts.closed() == HUNG + 1).await,
+        "the greedy client's daemon connection stayed open"
     );
 }
 
@@ -302,6 +341,7 @@ async fn a_daemon_that_lies_about_framing_is_not_believed() {
         b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nOK",
         b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
         b"NOT HTTP\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nOK\r\n0\r\n\r\n",
     ]
     .into_iter()
     .enumerate()

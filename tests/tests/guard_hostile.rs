@@ -357,6 +357,20 @@ fn upgrade_and_framing_rows(names: &mut Names<'_>, exec_id: &str) -> Vec<Row> {
             .no_container(&name),
     );
 
+    // No `100 Continue` for a body that is refused by its length alone.
+    let name = names.next();
+    let too_big = Req::new("POST", &format!("/containers/create?name={name}"))
+        .header("Content-Type: application/json")
+        .header("Expect: 100-continue")
+        .header("Content-Length: 2000000")
+        .bytes();
+    rows.push(
+        Row::new("Expect: 100-continue, body over GUARD_MAX_BODY", B, too_big)
+            .want(&[413])
+            .closes()
+            .no_container(&name),
+    );
+
     // HTTP/1.0: closes after the answer unless it asks for keep-alive.
     let ping10 = |keep: bool| {
         let req = if keep {
