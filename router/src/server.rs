@@ -250,13 +250,7 @@ impl Conn {
             .serve_connection(TokioIo::new(stream), self.service(true))
             .with_upgrades();
         tokio::pin!(conn);
-        tokio::select! {
-            _ = conn.as_mut() => {}
-            _ = self.stop.changed() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(GRACE, conn.as_mut()).await;
-            }
-        }
+        drive(conn, &mut self.stop, |c| c.graceful_shutdown()).await;
     }
 
     async fn serve_h2<S>(mut self, stream: S)
@@ -269,12 +263,22 @@ impl Conn {
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .serve_connection(TokioIo::new(stream), self.service(false));
         tokio::pin!(conn);
-        tokio::select! {
-            _ = conn.as_mut() => {}
-            _ = self.stop.changed() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(GRACE, conn.as_mut()).await;
-            }
+        drive(conn, &mut self.stop, |c| c.graceful_shutdown()).await;
+    }
+}
+
+/// Drives a client connection until it ends; on shutdown asks it to finish the requests it has
+/// (`graceful`, the connection type's own method) and gives it [`GRACE`] to do so.
+async fn drive<C: Future>(
+    mut conn: std::pin::Pin<&mut C>,
+    stop: &mut watch::Receiver<bool>,
+    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+) {
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            graceful(conn.as_mut());
+            let _ = tokio::time::timeout(GRACE, conn).await;
         }
     }
 }
