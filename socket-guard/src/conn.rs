@@ -174,8 +174,6 @@ where
         let mut audit =
             proxy::audit_for(&self.state, self.client.clone(), "-", "-", Instant::now());
         if let GuardError::Framing(e) = &err {
-            self.state.metrics.framing_errors.inc();
-            tracing::warn!(target: "audit", client = %self.client, decision = "invalid", reason = %e, status = 400, "malformed request framing");
             audit.reason = format!("malformed request framing: {e}");
         }
         let mut refusal = Refusal {
@@ -189,6 +187,10 @@ where
 
     /// Writes the guard's own JSON answer for a refusal.
     async fn answer(&mut self, refusal: &mut Refusal, head: bool, close: bool) -> Result<(), ()> {
+        if let GuardError::Framing(e) = &refusal.err {
+            self.state.metrics.framing_errors.inc();
+            tracing::warn!(target: "audit", client = %self.client, decision = "invalid", reason = %e, status = 400, "malformed request framing");
+        }
         let message = proxy::refusal_message(refusal);
         self.out.clear();
         write_json_error(&mut self.out, refusal.err.status(), &message, head, close);
@@ -329,10 +331,6 @@ where
                     self.state.metrics.upstream_errors.inc();
                 }
                 let close = streamed.is_some() || matches!(err, GuardError::Framing(_));
-                if let GuardError::Framing(e) = &err {
-                    self.state.metrics.framing_errors.inc();
-                    tracing::warn!(target: "audit", client = %self.client, decision = "invalid", reason = %e, status = 400, "malformed request framing");
-                }
                 return self
                     .refuse(refusal(audit, err, &target), &head, close, false)
                     .await;
@@ -373,10 +371,6 @@ where
         target: &policies::path::Target,
         head: &RequestHead,
     ) -> Next {
-        if let GuardError::Framing(e) = &err {
-            self.state.metrics.framing_errors.inc();
-            tracing::warn!(target: "audit", client = %self.client, decision = "invalid", reason = %e, status = 400, "malformed request framing");
-        }
         self.refuse(refusal(audit, err, target), head, true, false)
             .await
     }
