@@ -101,30 +101,13 @@ DATE=$(date -u +%Y-%m-%dT%H%M%SZ)
 mkdir -p "$BENCH/results"
 RUN=$TMP/run
 mkdir -p "$RUN"
-rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git -C "$ROOT" status --porcelain -- socket-guard policies Cargo.toml Cargo.lock 2>/dev/null) ]]; then
-    rev="$rev+uncommitted changes"
-fi
 key() { local k=${1//\//_}; echo "${k//./_}"; }
 {
-    echo "DATE=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    common_meta
     echo "COMMAND=$(env | grep -E '^BENCH_' | sort | tr '\n' ' ')bench/guard.sh"
-    echo "NPROC=$(nproc)"
-    echo "CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-    echo "MEM=$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo)"
-    echo "KERNEL=$(uname -r)"
-    echo "GUARD_REV=$rev"
-    echo "NGINX=$(nginx -v 2>&1 | sed 's/^nginx version: //')"
-    echo "HAPROXY=$(haproxy -v | head -n1 | awk '{print "HAProxy " $3}')"
-    echo "WRK=wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}')"
+    # The daemon measured here is the one at BENCH_DOCKER_SOCKET, which may not be the CLI's.
     echo "DOCKER=$(curl -s --max-time 5 --unix-socket "$REAL_SOCKET" http://d/version |
         python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["Version"], "API", v["ApiVersion"])' 2>/dev/null || echo unavailable)"
-    echo "CLK_TCK=$CLK_TCK"
-    echo "ROUNDS=$ROUNDS"
-    echo "DURATION=$DURATION"
-    echo "WARMUP=$WARMUP"
-    echo "THREADS=$THREADS"
-    echo "CONNS=$CONNS"
     echo "PATHS=${PATHS[*]}"
     for path in "${PATHS[@]}"; do
         echo "BYTES_$(key "$path")=$(curl -s "http://127.0.0.1:$PORT_GUARD$path" | wc -c)"

@@ -99,7 +99,7 @@ def main():
     w("")
     w(f"- command: `{meta['COMMAND']}`")
     w(f"- machine: {meta['NPROC']} CPUs, {meta['CPU_MODEL']}, {meta['MEM']}; kernel {meta['KERNEL']}")
-    w(f"- versions: socket-guard {meta['GUARD_REV']}; {meta['NGINX']}; {meta['HAPROXY']}; {meta['WRK']}; "
+    w(f"- versions: socket-guard {meta['REV']}; {meta['NGINX']}; {meta['HAPROXY']}; {meta['WRK']}; "
       f"dockerd {meta['DOCKER']}")
     w(f"- load: `wrk -t{meta['THREADS']} -c{meta['CONNS']} -d{meta['DURATION']} --latency`, "
       f"after a {meta['WARMUP']} warm-up per proxy and path, {meta['ROUNDS']} rounds interleaved "
