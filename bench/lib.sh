@@ -153,6 +153,20 @@ need_image() {
     (cd "$ROOT" && make images) || die "make images failed"
 }
 
+# The bench network, one whoami labelled for Host: $HOST, and socket-guard with the router
+# preset on 127.0.0.1:PORT in front of the real socket. Sets WHOAMI_IP, WHOAMI_PID, UPSTREAM.
+setup_backend() { # PORT
+    make_network
+    log "whoami on the network $NETWORK"
+    run_whoami w -l traefik.enable=true -l "traefik.http.routers.b.rule=Host(\`$HOST\`)"
+    WHOAMI_IP=$(container_ip w)
+    WHOAMI_PID=$(container_pid w)
+    UPSTREAM=$WHOAMI_IP:8080
+    wait_for 10 curl -sf -o /dev/null "http://$UPSTREAM/health" || die "whoami does not answer on $UPSTREAM"
+    log "socket-guard on 127.0.0.1:$1 (policies/presets/router.env) in front of the real socket"
+    start_guard "$1"
+}
+
 # --- measuring -----------------------------------------------------------------------------------
 
 # CPU ticks (user + system) of PID and its children (nginx's workers).

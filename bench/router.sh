@@ -40,16 +40,7 @@ need_image
 build
 read -r PORT_GUARD PORT_ROUTER PORT_LOG PORT_NGINX PORT_HAPROXY PORT_ADMIN PORT_RSS PORT_RSS_ADMIN < <(free_ports 8)
 
-make_network
-log "whoami on the network $NETWORK"
-run_whoami w -l traefik.enable=true -l "traefik.http.routers.b.rule=Host(\`$HOST\`)"
-WHOAMI_IP=$(container_ip w)
-WHOAMI_PID=$(container_pid w)
-UPSTREAM=$WHOAMI_IP:8080
-wait_for 10 curl -sf -o /dev/null "http://$UPSTREAM/health" || die "whoami does not answer on $UPSTREAM"
-
-log "socket-guard on 127.0.0.1:$PORT_GUARD (policies/presets/router.env) in front of the real socket"
-start_guard "$PORT_GUARD"
+setup_backend "$PORT_GUARD"
 
 # --- 2. the proxies ------------------------------------------------------------------------------
 

@@ -50,16 +50,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 chmod 644 "$CERTS/$HOST.key" # nginx reads it as root, the router as this user; a throwaway key
 FINGERPRINT=$(openssl x509 -in "$CERTS/$HOST.crt" -noout -fingerprint -sha256 | cut -d= -f2)
 
-make_network
-log "whoami on the network $NETWORK"
-run_whoami w -l traefik.enable=true -l "traefik.http.routers.b.rule=Host(\`$HOST\`)"
-WHOAMI_IP=$(container_ip w)
-WHOAMI_PID=$(container_pid w)
-UPSTREAM=$WHOAMI_IP:8080
-wait_for 10 curl -sf -o /dev/null "http://$UPSTREAM/health" || die "whoami does not answer on $UPSTREAM"
-
-log "socket-guard on 127.0.0.1:$PORT_GUARD (policies/presets/router.env) in front of the real socket"
-start_guard "$PORT_GUARD"
+setup_backend "$PORT_GUARD"
 
 # --- 2. the proxies ------------------------------------------------------------------------------
 
