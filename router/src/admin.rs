@@ -57,10 +57,10 @@ fn json_response(v: Value) -> Response<ProxyBody> {
 
 fn admin(shared: &Shared, req: Request<hyper::body::Incoming>) -> Response<ProxyBody> {
     if req.method() != Method::GET {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response();
     }
     match req.uri().path() {
-        "/ping" => plain(StatusCode::OK, "OK"),
+        "/ping" => plain(StatusCode::OK, "OK").into_response(),
         "/api/routers" => {
             json_response(json!({ "routers": routers(shared), "issues": issues(shared) }))
         }
@@ -78,7 +78,7 @@ fn admin(shared: &Shared, req: Request<hyper::body::Incoming>) -> Response<Proxy
             );
             r
         }
-        _ => plain(StatusCode::NOT_FOUND, "404 page not found"),
+        _ => plain(StatusCode::NOT_FOUND, "404 page not found").into_response(),
     }
 }
 

@@ -9,6 +9,8 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
+use std::pin::Pin;
+use tokio::io::{AsyncBufRead, AsyncRead};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use crate::proxy::ProxyBody;
@@ -122,6 +124,14 @@ pub fn compressible(status: StatusCode, headers: &HeaderMap) -> bool {
 
 /// Compresses a response in place: body, `Content-Encoding`, `Vary`, no `Content-Length`.
 pub fn apply(headers: &mut HeaderMap, body: ProxyBody, enc: Encoding) -> ProxyBody {
+    prepare(headers, enc);
+    let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    frames(encoder(enc, reader))
+}
+
+/// The headers of an answer about to be compressed with `enc`: `Content-Encoding`, `Vary`,
+/// no `Content-Length` or `Accept-Ranges`, a strong `ETag` made weak.
+pub fn prepare(headers: &mut HeaderMap, enc: Encoding) {
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::ACCEPT_RANGES);
     headers.insert(
@@ -141,15 +151,21 @@ pub fn apply(headers: &mut HeaderMap, body: ProxyBody, enc: Encoding) -> ProxyBo
             }
         }
     }
-    let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+}
+
+/// The encoded bytes of what `reader` yields.
+pub fn encoder<'a, R>(enc: Encoding, reader: R) -> Pin<Box<dyn AsyncRead + Send + Sync + 'a>>
+where
+    R: AsyncBufRead + Send + Sync + 'a,
+{
     match enc {
-        Encoding::Gzip => frames(GzipEncoder::new(reader)),
+        Encoding::Gzip => Box::pin(GzipEncoder::new(reader)),
         // Quality 4 keeps br close to gzip's speed; 11 is far too slow for a proxy.
-        Encoding::Brotli => frames(BrotliEncoder::with_quality(
+        Encoding::Brotli => Box::pin(BrotliEncoder::with_quality(
             reader,
             async_compression::Level::Precise(4),
         )),
-        Encoding::Zstd => frames(ZstdEncoder::new(reader)),
+        Encoding::Zstd => Box::pin(ZstdEncoder::new(reader)),
     }
 }
 

@@ -5,8 +5,10 @@
 //! - [`discovery`]: bollard through socket-guard: list, follow events, rebuild, swap
 //! - [`swarm`]: Swarm mode: services and running tasks through socket-guard, polled and on events
 //! - [`live`]: the table in service plus runtime state that survives swaps
-//! - [`proxy`]: one request in phases; [`server`]: entry points; [`health`]: active checks
+//! - [`proxy`]: one request in phases (routing, middlewares, rewriting), for both protocols
+//! - [`conn`]: an HTTP/1.1 client connection on the raw bytes; [`wire`]: its heads
 //! - [`upstream`]: the backend connections an HTTP/1.1 client connection keeps
+//! - [`server`]: entry points (HTTP/2 through hyper); [`health`]: active checks
 //! - [`admin`], [`metrics`]: the admin API and Prometheus metrics
 //! - [`config`]: environment -> configuration
 
@@ -16,6 +18,7 @@ pub mod acme;
 pub mod admin;
 pub mod compress;
 pub mod config;
+pub mod conn;
 pub mod discovery;
 pub mod health;
 pub mod live;
@@ -26,3 +29,4 @@ pub mod server;
 pub mod swarm;
 pub mod tls;
 pub mod upstream;
+pub mod wire;

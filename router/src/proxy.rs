@@ -1,6 +1,11 @@
-//! One request through the router, in named phases: route, middlewares, pick a backend,
-//! rewrite, forward (retrying a refused connection on another backend when that is safe),
-//! answer (bridging an upgrade), log.
+//! One request through the router, in named phases shared by both ways a request arrives:
+//! route, middlewares ([`plan`]), pick a backend ([`Plan::pick`]), rewrite
+//! ([`forward_headers`]), forward (retrying a refused connection on another backend when that
+//! is safe), answer ([`finish_response`]), log ([`record`]).
+//!
+//! HTTP/1.1 client connections are served on the raw bytes by [`crate::conn`]; HTTP/2 ones
+//! through hyper by [`handle`] below, with the shared pooled client. Both take every decision
+//! here, so a rule, a middleware or a header means the same on either.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -9,16 +14,16 @@ use std::time::Instant;
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Body as _;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Request, Response, StatusCode, Uri};
 
-use crate::live::{InFlight, Live};
+use crate::compress::Encoding;
+use crate::live::{InFlight, Live, LiveBackend};
 use crate::model::labels::MiddlewareDef;
 use crate::model::rule::RequestView;
 use crate::server::Shared;
-use crate::upstream::{ConnUpstream, SendError};
+use crate::upstream::SendError;
 
 /// Bodies in both directions: streamed, never buffered whole.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -53,6 +58,12 @@ pub enum ProxyError {
     /// The request cannot be forwarded.
     #[error("Bad Request")]
     BadRequest(String),
+    /// The client did not send a complete request head in time.
+    #[error("Request Timeout")]
+    HeadTimeout,
+    /// The request head is larger than `ROUTER_MAX_HEADER_BYTES`.
+    #[error("Request Header Fields Too Large")]
+    HeadTooLarge,
 }
 
 impl ProxyError {
@@ -67,19 +78,64 @@ impl ProxyError {
             ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
+    }
+
+    /// The router's own answer for this error (a plain status page), logged when it says
+    /// something went wrong on the way to a backend.
+    pub fn answer(&self, log: &Log) -> Answer {
+        let mut a = plain(self.status(), &self.to_string());
+        match self {
+            ProxyError::Unauthorized => {
+                a.headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"traefik\""),
+                );
+            }
+            ProxyError::BadGateway(why) | ProxyError::BadRequest(why) => {
+                tracing::warn!(router = %log.router, backend = %log.backend, error = %why, "request failed");
+            }
+            _ => {}
+        }
+        a
     }
 }
 
-/// A short plain-text response.
-pub fn plain(status: StatusCode, text: &str) -> Response<ProxyBody> {
-    let mut r = Response::new(full(Bytes::from(format!("{text}\n"))));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
+/// A complete answer the router gives itself (errors, redirects, ACME challenges).
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// Its headers (`Content-Type` and the like; never framing).
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// As a hyper response (HTTP/2 clients).
+    pub fn into_response(self) -> Response<ProxyBody> {
+        let mut r = Response::new(full(self.body));
+        *r.status_mut() = self.status;
+        *r.headers_mut() = self.headers;
+        r
+    }
+}
+
+/// A short plain-text answer.
+pub fn plain(status: StatusCode, text: &str) -> Answer {
+    let mut headers = HeaderMap::new();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    r
+    Answer {
+        status,
+        headers,
+        body: Bytes::from(format!("{text}\n")),
+    }
 }
 
 /// A complete body.
@@ -91,12 +147,15 @@ fn empty() -> ProxyBody {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
-/// What the access log line needs.
+/// What the access log line and the metrics need.
 #[derive(Debug, Default)]
-struct Log {
-    router: String,
-    service: String,
-    backend: String,
+pub struct Log {
+    /// The router (route) that took the request, or what answered it.
+    pub router: String,
+    /// Its service.
+    pub service: String,
+    /// The backend address last tried.
+    pub backend: String,
 }
 
 /// Hop-by-hop headers (RFC 9110 7.6.1).
@@ -111,129 +170,96 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
-/// Handles one request on an entry point.
-///
-/// `upstream`: the backend connections kept by an HTTP/1.1 client connection (see
-/// [`crate::upstream`]); `None` uses the shared pool (HTTP/2 clients).
-pub async fn handle(
-    shared: Arc<Shared>,
-    upstream: Option<Arc<ConnUpstream>>,
-    entrypoint: &'static str,
-    scheme: &'static str,
-    local_port: u16,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let host = request_host(&req);
-    let mut log = Log::default();
-    let resp = match route_and_forward(
-        &shared,
-        upstream.as_deref(),
-        entrypoint,
-        scheme,
-        local_port,
-        peer,
-        &host,
-        req,
-        &mut log,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let mut r = plain(e.status(), &e.to_string());
-            if matches!(e, ProxyError::Unauthorized) {
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"traefik\""),
-                );
-            }
-            if let ProxyError::BadGateway(why) | ProxyError::BadRequest(why) = &e {
-                tracing::warn!(router = %log.router, backend = %log.backend, error = %why, "request failed");
-            }
-            r
+/// What a request is, as the phases below need it, whichever protocol carried it.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    /// The entry point's name (`web`, `websecure`).
+    pub entrypoint: &'static str,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The entry point's port.
+    pub local_port: u16,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The request's host: lowercase, without port (see [`request_host`]).
+    pub host: &'a str,
+    /// The method.
+    pub method: &'a Method,
+    /// The path, as received.
+    pub path: &'a str,
+    /// The query, as received.
+    pub query: Option<&'a str>,
+}
+
+impl Inbound<'_> {
+    /// The client's address with an IPv4-mapped IPv6 address shown as IPv4.
+    pub fn client_ip(&self) -> IpAddr {
+        match self.peer.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(self.peer.ip(), IpAddr::V4),
+            v4 => v4,
         }
-    };
-    let status = resp.status().as_u16();
-    shared.metrics.observe(&log.router, status, start.elapsed());
-    if shared.config.access_log {
-        tracing::info!(
-            target: "access",
-            client = %peer.ip(),
-            method = %method,
-            host = %host,
-            path = %path,
-            status,
-            router = %log.router,
-            service = %log.service,
-            backend = %log.backend,
-            entrypoint,
-            duration_ms = (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
-        );
     }
-    resp
+
+    /// The path and query, as received.
+    fn target(&self) -> String {
+        match self.query {
+            Some(q) => format!("{}?{q}", self.path),
+            None => self.path.to_owned(),
+        }
+    }
 }
 
-/// The request's host: the `Host` header (or the URI authority), lowercase, without port.
-fn request_host(req: &Request<Incoming>) -> String {
-    let raw = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
-        .unwrap_or_default();
-    let host = if raw.starts_with('[') {
-        raw.split_once(']')
-            .map_or(raw.as_str(), |(h, _)| h)
-            .trim_start_matches('[')
-            .to_owned()
-    } else {
-        raw.rsplit_once(':')
-            .map_or(raw.as_str(), |(h, _)| h)
-            .to_owned()
-    };
-    host.to_ascii_lowercase()
+/// What the middlewares decided for a request that goes to a backend.
+#[derive(Debug)]
+pub struct Plan {
+    live: Arc<Live>,
+    service: String,
+    /// The path to forward, when a middleware changed it.
+    pub path: Option<String>,
+    /// The prefix `stripprefix` removed (`X-Forwarded-Prefix`).
+    pub forwarded_prefix: Option<String>,
+    response_headers: Vec<(String, String)>,
+    sts: Option<String>,
+    /// The coding to compress the answer with, if it turns out compressible.
+    pub compress: Option<Encoding>,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn route_and_forward(
-    shared: &Arc<Shared>,
-    upstream: Option<&ConnUpstream>,
-    entrypoint: &'static str,
-    scheme: &'static str,
-    local_port: u16,
-    peer: SocketAddr,
-    host: &str,
-    mut req: Request<Incoming>,
+/// The outcome of routing and middlewares.
+#[derive(Debug)]
+pub enum Planned {
+    /// Forward to a backend of the route's service.
+    Forward(Plan),
+    /// Answered by the router (a redirect, an ACME challenge).
+    Answer(Answer),
+}
+
+/// Phases 0 to 2: ACME challenges and the HTTPS redirect on plain HTTP, the route, then its
+/// middlewares in order. `headers` are the request's; `headers.*` middlewares change them.
+pub fn plan(
+    shared: &Shared,
+    req: &Inbound<'_>,
+    headers: &mut HeaderMap,
     log: &mut Log,
-) -> Result<Response<ProxyBody>, ProxyError> {
-    let live: Arc<Live> = shared.live.load_full();
-    let client_ip = match peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer.ip(), IpAddr::V4),
-        v4 => v4,
-    };
+) -> Result<Planned, ProxyError> {
+    let client_ip = req.client_ip();
 
     // Phase 0: ACME HTTP-01 challenges are answered on plain HTTP whatever else is set;
     // with websecure serving, everything else on plain HTTP goes to HTTPS.
-    if scheme == "http" {
-        if let Some(token) = req
-            .uri()
-            .path()
-            .strip_prefix("/.well-known/acme-challenge/")
-        {
+    if req.scheme == "http" {
+        if let Some(token) = req.path.strip_prefix("/.well-known/acme-challenge/") {
             if let Some(key_auth) = shared.acme_challenge(token) {
                 log.router = "acme-http-01".into();
                 // Exactly the key authorization: RFC 8555 8.3 compares the body byte for byte.
-                let mut r = Response::new(full(Bytes::from(key_auth)));
-                r.headers_mut().insert(
+                let mut headers = HeaderMap::new();
+                headers.insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/octet-stream"),
                 );
-                return Ok(r);
+                return Ok(Planned::Answer(Answer {
+                    status: StatusCode::OK,
+                    headers,
+                    body: Bytes::from(key_auth),
+                }));
             }
         }
         if shared.config.redirect_to_https
@@ -242,38 +268,39 @@ async fn route_and_forward(
                 .load(std::sync::atomic::Ordering::Relaxed)
         {
             log.router = "redirect-to-https".into();
-            return Ok(redirect(
+            return Ok(Planned::Answer(redirect(
                 "https",
-                host,
+                req.host,
                 Some(shared.config.redirect_port),
-                req.uri(),
+                &req.target(),
                 true,
-            ));
+            )));
         }
     }
 
     // Phase 1: route.
+    let live: Arc<Live> = shared.live.load_full();
     let route = {
         let view = RequestView {
-            host,
-            path: req.uri().path(),
-            query: req.uri().query(),
-            method: req.method().as_str(),
-            headers: req.headers(),
+            host: req.host,
+            path: req.path,
+            query: req.query,
+            method: req.method.as_str(),
+            headers,
             client_ip,
         };
         live.table
-            .lookup(entrypoint, &view)
+            .lookup(req.entrypoint, &view)
             .ok_or(ProxyError::NotFound)?
     };
-    log.router = route.name.clone();
-    log.service = route.service.clone();
+    log.router.clone_from(&route.name);
+    log.service.clone_from(&route.service);
 
     // Phase 2: middlewares, in order.
     let mut response_headers: Vec<(String, String)> = Vec::new();
     let mut sts: Option<String> = None;
     let mut compress_route = false;
-    let mut path = req.uri().path().to_owned();
+    let mut path: Option<String> = None;
     let mut forwarded_prefix = None;
     for (name, mw) in &route.middlewares {
         match mw {
@@ -283,7 +310,7 @@ async fn route_and_forward(
                 }
             }
             MiddlewareDef::BasicAuth(users) => {
-                if !basic_auth_ok(req.headers(), users) {
+                if !basic_auth_ok(headers, users) {
                     return Err(ProxyError::Unauthorized);
                 }
             }
@@ -300,23 +327,31 @@ async fn route_and_forward(
                 permanent,
                 port,
             } => {
-                if to != scheme {
-                    return Ok(redirect(to, host, *port, req.uri(), *permanent));
+                if to != req.scheme {
+                    return Ok(Planned::Answer(redirect(
+                        to,
+                        req.host,
+                        *port,
+                        &req.target(),
+                        *permanent,
+                    )));
                 }
             }
             MiddlewareDef::StripPrefix(prefixes) => {
-                if let Some(p) = prefixes.iter().find(|p| path.starts_with(p.as_str())) {
-                    let rest = &path[p.len()..];
+                let current = path.as_deref().unwrap_or(req.path);
+                if let Some(p) = prefixes.iter().find(|p| current.starts_with(p.as_str())) {
+                    let rest = &current[p.len()..];
                     forwarded_prefix = Some(p.clone());
-                    path = if rest.starts_with('/') {
+                    path = Some(if rest.starts_with('/') {
                         rest.to_owned()
                     } else {
                         format!("/{rest}")
-                    };
+                    });
                 }
             }
             MiddlewareDef::AddPrefix(prefix) => {
-                path = format!("{}{}", prefix.trim_end_matches('/'), path);
+                let current = path.as_deref().unwrap_or(req.path);
+                path = Some(format!("{}{}", prefix.trim_end_matches('/'), current));
             }
             MiddlewareDef::Headers {
                 request,
@@ -324,7 +359,7 @@ async fn route_and_forward(
                 sts: route_sts,
             } => {
                 for (k, v) in request {
-                    set_header(req.headers_mut(), k, v);
+                    set_header(headers, k, v);
                 }
                 response_headers.extend(response.iter().cloned());
                 if route_sts.is_some() {
@@ -334,144 +369,254 @@ async fn route_and_forward(
             MiddlewareDef::Compress => compress_route = true,
         }
     }
-
-    let method = req.method().clone();
     let compress = (compress_route || shared.config.compress)
-        .then(|| crate::compress::negotiate(req.headers().get(header::ACCEPT_ENCODING)))
+        .then(|| crate::compress::negotiate(headers.get(header::ACCEPT_ENCODING)))
         .flatten();
+    let service = route.service.clone();
+    Ok(Planned::Forward(Plan {
+        live,
+        service,
+        path,
+        forwarded_prefix,
+        response_headers,
+        sts,
+        compress,
+    }))
+}
 
-    // Phase 3: pick a backend.
-    let svc = live
-        .services
-        .get(&route.service)
-        .ok_or(ProxyError::NoBackend)?;
-    let retryable = req.body().is_end_stream() && !req.headers().contains_key(header::UPGRADE);
-    let client_upgrade = req
-        .headers()
-        .contains_key(header::UPGRADE)
-        .then(|| hyper::upgrade::on(&mut req));
-    let (parts, body) = req.into_parts();
-    let mut body = Some(body);
-    let mut tried = None;
-
-    // Phase 4 and 5: rewrite and forward; a refused connection is retried once elsewhere when
-    // the request has no body (nothing reached the backend), and so is an idempotent request
-    // whose connection the backend closed before answering (RFC 9110 9.2.2), on the same
-    // backend when it is the only one.
-    let mut resp = loop {
+impl Plan {
+    /// Phase 3: a backend of the route's service, skipping `tried` while another is usable.
+    pub fn pick(
+        &self,
+        shared: &Shared,
+        tried: Option<SocketAddr>,
+    ) -> Result<(&LiveBackend, SocketAddr), ProxyError> {
+        let svc = self
+            .live
+            .services
+            .get(&self.service)
+            .ok_or(ProxyError::NoBackend)?;
         let backend = shared
             .registry
             .pick(svc, shared.config.balancer, tried)
             .or_else(|| tried.and_then(|_| shared.registry.pick(svc, shared.config.balancer, None)))
             .ok_or(ProxyError::NoBackend)?;
         let addr = backend.def.addr.ok_or(ProxyError::NoBackend)?;
+        Ok((backend, addr))
+    }
+}
+
+/// Phase 4: the headers forwarded to a backend: the client's end-to-end ones (as the
+/// middlewares left them), `Host` (the client's, else `fallback_host`), `Upgrade` when one is
+/// asked for, and `X-Forwarded-*` as Traefik sets them.
+pub fn forward_headers(
+    req: &Inbound<'_>,
+    plan: &Plan,
+    from: &HeaderMap,
+    upgrade: bool,
+    fallback_host: impl FnOnce() -> Option<String>,
+) -> HeaderMap {
+    let mut h = from.clone();
+    strip_hop_by_hop(&mut h);
+    if upgrade {
+        if let Some(proto) = from.get(header::UPGRADE) {
+            h.insert(header::UPGRADE, proto.clone());
+            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        }
+    }
+    if !h.contains_key(header::HOST) {
+        if let Some(v) = fallback_host().and_then(|v| HeaderValue::from_str(&v).ok()) {
+            h.insert(header::HOST, v);
+        }
+    }
+    add_forwarded(&mut h, from, req, plan.forwarded_prefix.as_deref());
+    h
+}
+
+/// Phase 6: the headers of a backend's answer as the client gets them: hop-by-hop ones
+/// removed, the security defaults, the route's `headers.*` adjustments, HSTS over HTTPS.
+pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut HeaderMap) {
+    strip_hop_by_hop(h);
+    if shared.config.security_headers {
+        security_defaults(h, scheme == "https");
+    }
+    for (k, v) in &plan.response_headers {
+        set_header(h, k, v);
+    }
+    if scheme == "https" {
+        if let Some(v) = plan
+            .sts
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+        }
+    }
+}
+
+/// The coding to compress an answer with: the negotiated one, when the answer is worth it.
+pub fn compression(
+    plan: &Plan,
+    method: &Method,
+    status: StatusCode,
+    h: &HeaderMap,
+) -> Option<Encoding> {
+    plan.compress
+        .filter(|_| *method != Method::HEAD && crate::compress::compressible(status, h))
+}
+
+/// Phase 7: counts the answer and writes the access log line.
+pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start: Instant) {
+    shared.metrics.observe(&log.router, status, start.elapsed());
+    if shared.config.access_log {
+        tracing::info!(
+            target: "access",
+            client = %req.peer.ip(),
+            method = %req.method,
+            host = %req.host,
+            path = %req.path,
+            status,
+            router = %log.router,
+            service = %log.service,
+            backend = %log.backend,
+            entrypoint = req.entrypoint,
+            duration_ms = (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+        );
+    }
+}
+
+/// The request's host from a `Host` value (or an absolute URI's authority): lowercase,
+/// without port, IPv6 brackets removed.
+pub fn request_host(raw: &str) -> String {
+    let host = if raw.starts_with('[') {
+        raw.split_once(']')
+            .map_or(raw, |(h, _)| h)
+            .trim_start_matches('[')
+    } else {
+        raw.rsplit_once(':').map_or(raw, |(h, _)| h)
+    };
+    host.to_ascii_lowercase()
+}
+
+/// Handles one request of an HTTP/2 client connection (HTTP/1.1 ones go through
+/// [`crate::conn`]), with the shared pooled client.
+pub async fn handle(
+    shared: Arc<Shared>,
+    entrypoint: &'static str,
+    scheme: &'static str,
+    local_port: u16,
+    peer: SocketAddr,
+    req: Request<hyper::body::Incoming>,
+) -> Response<ProxyBody> {
+    let start = Instant::now();
+    let (mut parts, body) = req.into_parts();
+    let host = request_host(
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or_default(),
+    );
+    let inbound = Inbound {
+        entrypoint,
+        scheme,
+        local_port,
+        peer,
+        host: &host,
+        method: &parts.method,
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+    };
+    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+    let mut log = Log::default();
+    let resp = match h2_forward(
+        &shared,
+        &inbound,
+        &mut parts.headers,
+        authority,
+        body,
+        &mut log,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => e.answer(&log).into_response(),
+    };
+    record(&shared, &inbound, &log, resp.status().as_u16(), start);
+    resp
+}
+
+async fn h2_forward(
+    shared: &Shared,
+    req: &Inbound<'_>,
+    headers: &mut HeaderMap,
+    authority: Option<String>,
+    body: hyper::body::Incoming,
+    log: &mut Log,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let plan = match plan(shared, req, headers, log)? {
+        Planned::Forward(p) => p,
+        Planned::Answer(a) => return Ok(a.into_response()),
+    };
+    let retryable = body.is_end_stream();
+    let mut body = Some(body);
+    let mut tried = None;
+    // A refused connection is retried once elsewhere when the request has no body (nothing
+    // reached the backend), and so is an idempotent request whose connection the backend
+    // closed before answering (RFC 9110 9.2.2), on the same backend when it is the only one.
+    let resp = loop {
+        let (backend, addr) = plan.pick(shared, tried)?;
         log.backend = addr.to_string();
-        let uri = match upstream {
-            Some(_) => origin_uri(&path, &parts.uri)?,
-            None => backend_uri(addr, &path, parts.uri.query())?,
-        };
+        let path = plan.path.as_deref().unwrap_or(req.path);
         let mut out = Request::new(match body.take() {
-            Some(b) => b.map_err(Into::into).boxed(),
+            Some(b) => b.map_err(box_error).boxed(),
             None => empty(),
         });
-        *out.method_mut() = parts.method.clone();
-        *out.uri_mut() = uri;
-        *out.headers_mut() = forward_headers(&parts.headers, client_upgrade.is_some());
-        if !out.headers().contains_key(header::HOST) {
-            let host = parts.uri.authority().map(|a| a.as_str().to_owned());
-            if let Some(v) = host
-                .or_else(|| upstream.map(|_| addr.to_string()))
-                .and_then(|h| HeaderValue::from_str(&h).ok())
-            {
-                out.headers_mut().insert(header::HOST, v);
-            }
-        }
-        add_forwarded(
-            out.headers_mut(),
-            &parts.headers,
-            client_ip,
-            scheme,
-            host,
-            local_port,
-            forwarded_prefix.as_deref(),
-        );
+        *out.method_mut() = req.method.clone();
+        *out.uri_mut() = backend_uri(addr, path, req.query)?;
+        *out.headers_mut() = forward_headers(req, &plan, headers, false, || authority.clone());
         let _inflight = InFlight::start(&backend.state);
-        let sent = async {
-            match upstream {
-                Some(up) => up.send(addr, out, shared.config.connect_timeout).await,
-                None => shared.client.request(out).await.map_err(classify),
-            }
-        };
+        let sent = shared.client.request(out);
         match tokio::time::timeout(shared.config.response_timeout, sent).await {
             Err(_) => return Err(ProxyError::GatewayTimeout),
             Ok(Ok(r)) => {
                 shared.registry.mark_up(&backend.state);
                 break r;
             }
-            Ok(Err(SendError::Connect { detail, timed_out })) => {
-                shared.registry.mark_down(&backend.state);
-                if timed_out {
-                    return Err(ProxyError::GatewayTimeout);
+            Ok(Err(e)) => match classify(e) {
+                SendError::Connect { detail, timed_out } => {
+                    shared.registry.mark_down(&backend.state);
+                    if timed_out {
+                        return Err(ProxyError::GatewayTimeout);
+                    }
+                    if retryable && tried.is_none() {
+                        tried = Some(addr);
+                        continue;
+                    }
+                    return Err(ProxyError::BadGateway(detail));
                 }
-                if retryable && tried.is_none() {
-                    tried = Some(addr);
-                    continue;
+                SendError::Request(detail, closed) => {
+                    if retryable && tried.is_none() && req.method.is_idempotent() && closed {
+                        tracing::debug!(backend = %addr, error = %detail, "closed before answering; retrying");
+                        tried = Some(addr);
+                        continue;
+                    }
+                    return Err(ProxyError::BadGateway(detail));
                 }
-                return Err(ProxyError::BadGateway(detail));
-            }
-            Ok(Err(SendError::Request(e))) => {
-                let detail = describe(&*e);
-                if retryable
-                    && tried.is_none()
-                    && parts.method.is_idempotent()
-                    && closed_before_answer(&*e)
-                {
-                    tracing::debug!(backend = %addr, error = %detail, "closed before answering; retrying");
-                    tried = Some(addr);
-                    continue;
-                }
-                return Err(ProxyError::BadGateway(detail));
-            }
+            },
         }
     };
-
-    // Phase 6: answer.
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let Some(client_upgrade) = client_upgrade else {
-            return Err(ProxyError::BadGateway(
-                "the backend upgraded a request that did not ask to".into(),
-            ));
-        };
-        let backend_upgrade = hyper::upgrade::on(&mut resp);
-        let metrics = shared.metrics.clone();
-        tokio::spawn(async move {
-            metrics.open_tunnels.inc();
-            if let Ok((c, b)) = tokio::try_join!(client_upgrade, backend_upgrade) {
-                let (mut c, mut b) = (TokioIo::new(c), TokioIo::new(b));
-                let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
-            }
-            metrics.open_tunnels.dec();
-        });
-        let (parts, _) = resp.into_parts();
-        return Ok(Response::from_parts(parts, empty()));
+        // Upgrades are an HTTP/1.1 mechanism (RFC 9113 8.6); nothing asked for one here.
+        return Err(ProxyError::BadGateway(
+            "the backend upgraded a request that did not ask to".into(),
+        ));
     }
     let (mut parts, body) = resp.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
-    if shared.config.security_headers {
-        security_defaults(&mut parts.headers, scheme == "https");
-    }
-    for (k, v) in &response_headers {
-        set_header(&mut parts.headers, k, v);
-    }
-    if scheme == "https" {
-        if let Some(v) = sts.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-            parts.headers.insert(header::STRICT_TRANSPORT_SECURITY, v);
-        }
-    }
-    let mut body: ProxyBody = body.map_err(Into::into).boxed();
-    if let Some(enc) = compress.filter(|_| {
-        method != hyper::Method::HEAD && crate::compress::compressible(parts.status, &parts.headers)
-    }) {
+    finish_response(shared, &plan, req.scheme, &mut parts.headers);
+    let mut body: ProxyBody = body.map_err(box_error).boxed();
+    if let Some(enc) = compression(&plan, req.method, parts.status, &parts.headers) {
         body = crate::compress::apply(&mut parts.headers, body, enc);
     }
     Ok(Response::from_parts(parts, body))
@@ -501,8 +646,6 @@ fn security_defaults(h: &mut HeaderMap, https: bool) {
     }
 }
 
-/// Whether the backend closed (or reset) the connection before any answer: the request may
-/// be sent again when it is idempotent.
 /// Sorts a shared-pool error into "not connected" and "failed after connecting".
 fn classify(e: hyper_util::client::legacy::Error) -> SendError {
     if e.is_connect() {
@@ -512,17 +655,14 @@ fn classify(e: hyper_util::client::legacy::Error) -> SendError {
             detail,
         }
     } else {
-        SendError::Request(Box::new(e))
+        SendError::Request(describe(&e), closed_before_answer(&e))
     }
 }
 
+/// Whether the backend closed (or reset) the connection before any answer: the request may
+/// be sent again when it is idempotent.
 fn closed_before_answer(e: &(dyn std::error::Error + 'static)) -> bool {
-    if let Some(h) = e.downcast_ref::<hyper::Error>() {
-        if h.is_incomplete_message() || h.is_canceled() {
-            return true;
-        }
-    }
-    let mut src = e.source();
+    let mut src = Some(e);
     while let Some(s) = src {
         if let Some(h) = s.downcast_ref::<hyper::Error>() {
             if h.is_incomplete_message() || h.is_canceled() {
@@ -555,24 +695,6 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The origin-form target for a kept connection: the client's own when the path is unchanged.
-fn origin_uri(path: &str, original: &Uri) -> Result<Uri, ProxyError> {
-    let mut parts = hyper::http::uri::Parts::default();
-    parts.path_and_query = if path == original.path() {
-        original.path_and_query().cloned()
-    } else {
-        let pq = match original.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        };
-        Some(
-            pq.parse()
-                .map_err(|e: hyper::http::uri::InvalidUri| ProxyError::BadRequest(e.to_string()))?,
-        )
-    };
-    Uri::from_parts(parts).map_err(|e| ProxyError::BadRequest(e.to_string()))
-}
-
 fn backend_uri(addr: SocketAddr, path: &str, query: Option<&str>) -> Result<Uri, ProxyError> {
     let pq = match query {
         Some(q) => format!("{path}?{q}"),
@@ -597,49 +719,37 @@ fn set_header(h: &mut HeaderMap, k: &str, v: &str) {
     }
 }
 
-fn strip_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for name in HOP_BY_HOP.iter().chain(named.iter()) {
+/// Removes the hop-by-hop headers, those a `Connection` header names, and `Upgrade`.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    if h.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for name in &named {
+            h.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
         h.remove(name);
     }
     h.remove(header::UPGRADE);
 }
 
-fn forward_headers(from: &HeaderMap, upgrade: bool) -> HeaderMap {
-    let mut h = from.clone();
-    strip_hop_by_hop(&mut h);
-    if upgrade {
-        if let Some(proto) = from.get(header::UPGRADE) {
-            h.insert(header::UPGRADE, proto.clone());
-            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        }
-    }
-    h
-}
-
 /// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them (the client's own values are not
 /// trusted: For is appended to, the others are replaced).
-fn add_forwarded(
-    h: &mut HeaderMap,
-    original: &HeaderMap,
-    client: IpAddr,
-    scheme: &str,
-    host: &str,
-    port: u16,
-    prefix: Option<&str>,
-) {
+fn add_forwarded(h: &mut HeaderMap, original: &HeaderMap, req: &Inbound<'_>, prefix: Option<&str>) {
+    let client = req.client_ip();
+    let client_text = client.to_string();
     let xff = match original
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
     {
-        Some(prev) if !prev.is_empty() => format!("{prev}, {client}"),
-        _ => client.to_string(),
+        Some(prev) if !prev.is_empty() => format!("{prev}, {client_text}"),
+        _ => client_text.clone(),
     };
     let set = |h: &mut HeaderMap, k: &'static str, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
@@ -647,14 +757,20 @@ fn add_forwarded(
         }
     };
     set(h, "x-forwarded-for", &xff);
-    set(h, "x-real-ip", &client.to_string());
-    set(h, "x-forwarded-proto", scheme);
+    set(h, "x-real-ip", &client_text);
+    h.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(req.scheme),
+    );
     let fwd_host = original
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or(host);
+        .unwrap_or(req.host);
     set(h, "x-forwarded-host", fwd_host);
-    set(h, "x-forwarded-port", &port.to_string());
+    h.insert(
+        HeaderName::from_static("x-forwarded-port"),
+        HeaderValue::from(req.local_port),
+    );
     match prefix {
         Some(p) => set(h, "x-forwarded-prefix", p),
         None => {
@@ -691,13 +807,8 @@ fn basic_auth_ok(headers: &HeaderMap, users: &[(String, String)]) -> bool {
         .is_some_and(|(_, hash)| crate::model::auth::verify(pass, hash))
 }
 
-fn redirect(
-    scheme: &str,
-    host: &str,
-    port: Option<u16>,
-    uri: &Uri,
-    permanent: bool,
-) -> Response<ProxyBody> {
+/// A redirect to `scheme://host[:port]target`.
+fn redirect(scheme: &str, host: &str, port: Option<u16>, target: &str, permanent: bool) -> Answer {
     let default_port = if scheme == "https" { 443 } else { 80 };
     let authority = match port {
         Some(p) if p != default_port => {
@@ -715,16 +826,21 @@ fn redirect(
             }
         }
     };
-    let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let pq = if target.is_empty() { "/" } else { target };
     let location = format!("{scheme}://{authority}{pq}");
     let status = if permanent {
         StatusCode::PERMANENT_REDIRECT
     } else {
         StatusCode::TEMPORARY_REDIRECT
     };
-    let mut r = plain(status, status.canonical_reason().unwrap_or("Redirect"));
+    let mut a = plain(status, status.canonical_reason().unwrap_or("Redirect"));
     if let Ok(v) = HeaderValue::from_str(&location) {
-        r.headers_mut().insert(header::LOCATION, v);
+        a.headers.insert(header::LOCATION, v);
     }
-    r
+    a
+}
+
+/// A body error as the boxed error of [`ProxyBody`].
+fn box_error(e: hyper::Error) -> BoxError {
+    Box::new(e)
 }

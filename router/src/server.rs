@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -205,11 +204,26 @@ struct Conn {
 }
 
 impl Conn {
-    /// The service for this connection; `kept`: give it its own backend connections
-    /// (HTTP/1.1 clients, one request at a time).
-    fn service(
+    /// Serves an HTTP/1.1 client connection on the raw bytes ([`crate::conn`]).
+    async fn serve_http1<S>(self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let scheme = scheme_of(self.entrypoint);
+        let at = crate::conn::Endpoint {
+            entrypoint: self.entrypoint,
+            scheme,
+            port: self.port,
+            peer: self.peer,
+        };
+        crate::conn::serve(stream, at, self.shared, self.stop).await;
+    }
+
+    /// The service for an HTTP/2 client connection: each request through [`proxy::handle`].
+    /// (Its type is spelled out so that the futures' `Send` bounds are checked here, with
+    /// concrete lifetimes.)
+    fn h2_service(
         &self,
-        kept: bool,
     ) -> impl hyper::service::Service<
         hyper::Request<hyper::body::Incoming>,
         Response = hyper::Response<ProxyBody>,
@@ -221,38 +235,18 @@ impl Conn {
            + 'static {
         let (shared, entrypoint, port, peer) =
             (self.shared.clone(), self.entrypoint, self.port, self.peer);
-        let scheme = if entrypoint == "websecure" {
-            "https"
-        } else {
-            "http"
-        };
-        let upstream =
-            kept.then(|| Arc::new(crate::upstream::ConnUpstream::new(self.shared.idle.clone())));
+        let scheme = scheme_of(entrypoint);
         service_fn(move |req| {
             let shared = shared.clone();
-            let upstream = upstream.clone();
             async move {
                 Ok::<_, std::convert::Infallible>(
-                    proxy::handle(shared, upstream, entrypoint, scheme, port, peer, req).await,
+                    proxy::handle(shared, entrypoint, scheme, port, peer, req).await,
                 )
             }
         })
     }
 
-    async fn serve_http1<S>(mut self, stream: S)
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.shared.config.header_timeout)
-            .max_buf_size(self.shared.config.max_header_bytes)
-            .serve_connection(TokioIo::new(stream), self.service(true))
-            .with_upgrades();
-        tokio::pin!(conn);
-        drive(conn, &mut self.stop, |c| c.graceful_shutdown()).await;
-    }
-
+    /// Serves an HTTP/2 client connection through hyper, with the shared pooled client.
     async fn serve_h2<S>(mut self, stream: S)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -261,9 +255,17 @@ impl Conn {
             .timer(TokioTimer::new())
             .max_header_list_size(self.shared.config.max_header_bytes as u32)
             .keep_alive_interval(Some(Duration::from_secs(30)))
-            .serve_connection(TokioIo::new(stream), self.service(false));
+            .serve_connection(TokioIo::new(stream), self.h2_service());
         tokio::pin!(conn);
         drive(conn, &mut self.stop, |c| c.graceful_shutdown()).await;
+    }
+}
+
+fn scheme_of(entrypoint: &str) -> &'static str {
+    if entrypoint == "websecure" {
+        "https"
+    } else {
+        "http"
     }
 }
 

@@ -1,12 +1,12 @@
-//! The backend connections of one HTTP/1.1 client connection.
+//! Backend connections of HTTP/1.1 client connections, on the raw bytes.
 //!
-//! hyper serves an HTTP/1.1 client connection one request at a time, so a client connection
-//! never needs more than one connection per backend at once. Keeping those few connections
-//! with the client connection (instead of checking one out of the shared pool per request)
-//! skips the pool's locking and bookkeeping on the hot path. When the client connection ends,
-//! its backend connections go to an idle pool ([`IdlePool`]) that the next client connections
-//! take from, so clients that open a connection per request do not cost a backend connection
-//! per request. HTTP/2 client connections carry concurrent requests and use the shared pooled
+//! An HTTP/1.1 client connection carries one request at a time, so it never needs more than
+//! one connection per backend at once. [`Kept`] holds those few connections with the client
+//! connection (no pool lookup, lock or task per request); when the client connection ends they
+//! go to an [`IdlePool`] that the next client connections take from, so clients that open a
+//! connection per request share backend connections. A connection is only ever kept after a
+//! complete exchange whose framing was followed to the end, so its next bytes are the next
+//! answer. HTTP/2 client connections carry concurrent requests and use the shared pooled
 //! client ([`crate::server::Shared::client`]).
 
 use std::collections::HashMap;
@@ -14,13 +14,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use bytes::BytesMut;
 use tokio::net::TcpStream;
-
-use crate::proxy::ProxyBody;
 
 /// Most backends one client connection keeps a connection to (round robin over a service's
 /// replicas visits each in turn).
@@ -32,13 +27,36 @@ const IDLE_PER_BACKEND: usize = 256;
 /// How long an idle connection is kept between client connections.
 const IDLE_FOR: Duration = Duration::from_secs(60);
 
-/// A parked connection and when it was parked.
-type Parked = (Instant, SendRequest<ProxyBody>);
+/// A kept connection unused for longer than this is checked before it carries a request:
+/// the backend may have closed it meanwhile (keep-alive timeouts are often a few seconds).
+const CHECK_AFTER: Duration = Duration::from_millis(500);
+
+/// One connection to a backend and what it sent that was not consumed yet.
+#[derive(Debug)]
+pub struct BackendConn {
+    /// The backend.
+    pub addr: SocketAddr,
+    /// The socket.
+    pub io: TcpStream,
+    /// Bytes read and not yet relayed.
+    pub buf: BytesMut,
+    /// When it last finished an exchange.
+    pub idle_since: Instant,
+}
+
+impl BackendConn {
+    /// Whether the backend has not closed the connection (nor sent anything unasked). Costs a
+    /// non-blocking read.
+    fn looks_open(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+}
 
 /// Backend connections no client connection holds, by backend.
 #[derive(Default)]
 pub struct IdlePool {
-    idle: Mutex<HashMap<SocketAddr, Vec<Parked>>>,
+    idle: Mutex<HashMap<SocketAddr, Vec<BackendConn>>>,
 }
 
 impl std::fmt::Debug for IdlePool {
@@ -48,30 +66,26 @@ impl std::fmt::Debug for IdlePool {
 }
 
 impl IdlePool {
-    /// The most recently parked open connection to `addr`, if any.
-    fn take(&self, addr: SocketAddr) -> Option<SendRequest<ProxyBody>> {
+    /// The most recently parked connection to `addr` that is still open.
+    fn take(&self, addr: SocketAddr) -> Option<BackendConn> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let list = idle.get_mut(&addr)?;
-        while let Some((since, s)) = list.pop() {
-            if !s.is_closed() && since.elapsed() < IDLE_FOR {
-                return Some(s);
+        while let Some(c) = list.pop() {
+            if c.idle_since.elapsed() < IDLE_FOR && c.looks_open() {
+                return Some(c);
             }
         }
         None
     }
 
     /// Parks connections a client connection no longer needs.
-    fn put(&self, conns: impl Iterator<Item = (SocketAddr, SendRequest<ProxyBody>)>) {
+    fn put(&self, conns: impl Iterator<Item = BackendConn>) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        for (addr, s) in conns {
-            if s.is_closed() {
-                continue;
-            }
-            let list = idle.entry(addr).or_default();
-            list.retain(|(since, s)| !s.is_closed() && since.elapsed() < IDLE_FOR);
+        for c in conns {
+            let list = idle.entry(c.addr).or_default();
+            list.retain(|c| c.idle_since.elapsed() < IDLE_FOR);
             if list.len() < IDLE_PER_BACKEND {
-                list.push((now, s));
+                list.push(c);
             }
         }
         idle.retain(|_, list| !list.is_empty());
@@ -88,74 +102,75 @@ pub enum SendError {
         /// The connect timeout expired.
         timed_out: bool,
     },
-    /// The exchange failed after the connection was made.
-    Request(crate::proxy::BoxError),
+    /// The exchange failed after the connection was made: what happened, and whether the
+    /// backend closed the connection before answering anything (an idempotent request may
+    /// then be sent again).
+    Request(String, bool),
 }
 
-/// The kept backend connections of one client connection.
-pub struct ConnUpstream {
-    kept: tokio::sync::Mutex<Vec<(SocketAddr, SendRequest<ProxyBody>)>>,
+/// The backend connections one client connection keeps.
+pub struct Kept {
+    conns: Vec<BackendConn>,
     pool: Arc<IdlePool>,
 }
 
-impl Drop for ConnUpstream {
+impl Drop for Kept {
     fn drop(&mut self) {
-        self.pool.put(self.kept.get_mut().drain(..));
+        self.pool.put(self.conns.drain(..));
     }
 }
 
-impl std::fmt::Debug for ConnUpstream {
+impl std::fmt::Debug for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnUpstream").finish_non_exhaustive()
+        f.debug_struct("Kept")
+            .field("conns", &self.conns.len())
+            .finish_non_exhaustive()
     }
 }
 
-impl ConnUpstream {
-    /// No kept connections yet; they go back to `pool` when the client connection ends.
-    pub fn new(pool: Arc<IdlePool>) -> ConnUpstream {
-        ConnUpstream {
-            kept: tokio::sync::Mutex::new(Vec::new()),
+impl Kept {
+    /// No connections yet; they go back to `pool` when the client connection ends.
+    pub fn new(pool: Arc<IdlePool>) -> Kept {
+        Kept {
+            conns: Vec::new(),
             pool,
         }
     }
 
-    /// Sends `req` (origin-form URI, `Host` set) to `addr` over a kept connection, or a new one.
-    pub async fn send(
-        &self,
+    /// A connection to `addr`: a kept one, else an idle one from the pool, else a new one.
+    /// The flag says whether it carried an exchange before (a failure before any answer may
+    /// then be a close the backend decided while it was idle).
+    pub async fn get(
+        &mut self,
         addr: SocketAddr,
-        req: Request<ProxyBody>,
         connect_timeout: Duration,
-    ) -> Result<Response<Incoming>, SendError> {
-        let mut kept = self.kept.lock().await;
-        let mut sender = None;
-        let mut candidate = match kept.iter().position(|(a, _)| *a == addr) {
-            Some(i) => Some(kept.swap_remove(i).1),
-            None => self.pool.take(addr),
-        };
-        while let Some(mut s) = candidate.take() {
-            if !s.is_closed() && s.ready().await.is_ok() {
-                sender = Some(s);
-            } else {
-                candidate = self.pool.take(addr);
+    ) -> Result<(BackendConn, bool), SendError> {
+        if let Some(i) = self.conns.iter().position(|c| c.addr == addr) {
+            let c = self.conns.swap_remove(i);
+            if c.idle_since.elapsed() < CHECK_AFTER || c.looks_open() {
+                return Ok((c, true));
             }
         }
-        let mut sender = match sender {
-            Some(s) => s,
-            None => dial(addr, connect_timeout).await?,
-        };
-        let response = sender.send_request(req);
-        if kept.len() >= MAX_KEPT {
-            let oldest = kept.remove(0);
+        if let Some(c) = self.pool.take(addr) {
+            return Ok((c, true));
+        }
+        Ok((dial(addr, connect_timeout).await?, false))
+    }
+
+    /// Keeps a connection whose last exchange completed.
+    pub fn put(&mut self, mut conn: BackendConn) {
+        conn.idle_since = Instant::now();
+        if self.conns.len() >= MAX_KEPT {
+            let oldest = self.conns.remove(0);
             self.pool.put(std::iter::once(oldest));
         }
-        kept.push((addr, sender));
-        drop(kept);
-        response.await.map_err(|e| SendError::Request(Box::new(e)))
+        self.conns.push(conn);
     }
 }
 
-async fn dial(addr: SocketAddr, timeout: Duration) -> Result<SendRequest<ProxyBody>, SendError> {
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+/// Opens a connection to a backend within `timeout`.
+pub async fn dial(addr: SocketAddr, timeout: Duration) -> Result<BackendConn, SendError> {
+    let io = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => {
             return Err(SendError::Connect {
                 detail: format!("connect to {addr}: timed out"),
@@ -170,15 +185,11 @@ async fn dial(addr: SocketAddr, timeout: Duration) -> Result<SendRequest<ProxyBo
         }
         Ok(Ok(s)) => s,
     };
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::Builder::new()
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| SendError::Request(Box::new(e)))?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!(backend = %addr, error = %e, "backend connection ended with an error");
-        }
-    });
-    Ok(sender)
+    let _ = io.set_nodelay(true);
+    Ok(BackendConn {
+        addr,
+        io,
+        buf: BytesMut::new(),
+        idle_since: Instant::now(),
+    })
 }

@@ -8,7 +8,7 @@
 //! - [`config`]: environment -> [`config::Config`]
 //! - [`server`]: accept loops, connections, graceful shutdown
 //! - [`conn`]: one client connection: read a head, judge, inspect, rewrite, forward, relay
-//! - [`framing`]: strict HTTP/1.1 framing (heads, lengths, chunks)
+//! - [`framing`]: strict HTTP/1.1 framing (heads, lengths, chunks), the `http1-framing` crate
 //! - [`wire`]: request and response heads, parsed and written back end-to-end only
 //! - [`proxy`]: the judging phases: canonicalise, decide, and what a refusal says
 //! - [`upstream`]: dialling the socket; the pooled client for health checks
@@ -25,7 +25,6 @@ pub mod body;
 pub mod config;
 pub mod conn;
 pub mod error;
-pub mod framing;
 pub mod healthcheck;
 pub mod listen;
 pub mod metrics;
@@ -34,3 +33,6 @@ pub mod response;
 pub mod server;
 pub mod upstream;
 pub mod wire;
+
+/// Strict HTTP/1.1 framing, shared with the router: see the `http1-framing` crate.
+pub use http1_framing as framing;

@@ -1,17 +1,19 @@
 //! Strict HTTP/1.1 message framing, judged on the raw bytes.
 //!
-//! Leniency in front of a root-equivalent socket is how request smuggling starts, and the
-//! guard only ever talks to clients that speak plain HTTP/1.1 (the docker CLI, bollard,
-//! docker-py, Traefik), so it refuses anything ambiguous: bare LF, obsolete line folding,
-//! `Content-Length` together with `Transfer-Encoding`, two `Content-Length`s, a length that is
-//! not plain digits, any transfer coding but `chunked`, chunked bodies from HTTP/1.0 clients,
-//! and malformed chunks.
+//! Leniency in a proxy is how request smuggling starts: two parsers that disagree on where a
+//! message ends let a second request ride inside the first. socket-guard (in front of a
+//! root-equivalent socket) and the router (at the edge) therefore refuse anything ambiguous:
+//! bare LF, obsolete line folding, `Content-Length` together with `Transfer-Encoding`, two
+//! `Content-Length`s, a length that is not plain digits, any transfer coding but `chunked`,
+//! chunked bodies from HTTP/1.0 clients, and malformed chunks.
 //!
-//! Three pure pieces, used by [`crate::conn`] for requests and (the first and last) for the
-//! daemon's responses: [`find_head_end`] finds where a head ends and refuses a bare LF as soon
-//! as it arrives; [`check_request_head`] says how the body after a complete head is framed;
-//! [`ChunkDecoder`] follows a chunked body to its end, validating it and, when asked, keeping
-//! its data.
+//! Three pure pieces, used by both proxies' connection loops for requests and (the first and
+//! last) for the responses they relay: [`find_head_end`] finds where a head ends and refuses a
+//! bare LF as soon as it arrives; [`check_request_head`] says how the body after a complete
+//! head is framed; [`ChunkDecoder`] follows a chunked body to its end, validating it and, when
+//! asked, keeping its data. No I/O, no allocation beyond a chunk-size line.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 /// Longest message head accepted.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -40,7 +42,7 @@ pub enum FramingError {
     ChunkedHttp10,
     #[error("malformed chunk")]
     BadChunk,
-    #[error("request head too large")]
+    #[error("message head too large")]
     HeadTooLarge,
 }
 
@@ -70,18 +72,27 @@ pub struct RequestFraming {
 /// final CRLF CRLF, `Ok(None)` when more bytes are needed. Scanning starts at `from` (bytes
 /// before it were scanned already); every LF must follow a CR.
 pub fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, FramingError> {
+    find_head_end_within(buf, from, MAX_HEAD)
+}
+
+/// [`find_head_end`] with `max` instead of [`MAX_HEAD`] as the longest head accepted.
+pub fn find_head_end_within(
+    buf: &[u8],
+    from: usize,
+    max: usize,
+) -> Result<Option<usize>, FramingError> {
     let mut i = from;
     while let Some(off) = buf[i..].iter().position(|&b| b == b'\n') {
         let at = i + off;
         if at == 0 || buf[at - 1] != b'\r' {
-            return Err(if at >= MAX_HEAD {
+            return Err(if at >= max {
                 FramingError::HeadTooLarge
             } else {
                 FramingError::BareLf
             });
         }
         if at >= 3 && buf[at - 3..at - 1] == *b"\r\n" {
-            return if at + 1 > MAX_HEAD {
+            return if at + 1 > max {
                 Err(FramingError::HeadTooLarge)
             } else {
                 Ok(Some(at + 1))
@@ -89,7 +100,7 @@ pub fn find_head_end(buf: &[u8], from: usize) -> Result<Option<usize>, FramingEr
         }
         i = at + 1;
     }
-    if buf.len() >= MAX_HEAD {
+    if buf.len() >= max {
         return Err(FramingError::HeadTooLarge);
     }
     Ok(None)

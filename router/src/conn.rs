@@ -1,0 +1,830 @@
+//! One HTTP/1.1 client connection, on the raw bytes: read a head, route it, forward it on a
+//! kept backend connection, relay the answer by its framing, repeat.
+//!
+//! A general-purpose server and client cost more CPU per request than the proxying itself
+//! (a body channel, a dispatcher task and buffered writes on each side), so an HTTP/1.1
+//! client connection is served by one task that owns its socket, the backend connections it
+//! keeps ([`crate::upstream::Kept`]) and two reusable buffers. A proxied request costs a parse,
+//! the routing decision, one write to the backend and, for a short answer, one write to the
+//! client. Every message's framing is followed exactly (`http1-framing`), so keep-alive and
+//! pipelining stay in step on both sides and nothing ambiguous is forwarded. Routing, the
+//! middlewares and the header rewriting are [`crate::proxy`]'s, shared with HTTP/2.
+//!
+//! Answers go back in request order by construction: the next head is not looked at before
+//! the previous answer is complete. While a backend works, the client side is still read (up
+//! to a bound), so a client that leaves is noticed and the backend connection dropped.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use http1_framing::{find_head_end_within, BodyFraming, ChunkDecoder, FramingError, MAX_HEAD};
+use hyper::header;
+use hyper::{Method, StatusCode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::watch;
+
+use crate::live::InFlight;
+use crate::proxy::{self, Answer, Inbound, Log, Plan, Planned, ProxyError};
+use crate::server::Shared;
+use crate::upstream::{BackendConn, Kept, SendError};
+use crate::wire::{self, Outgoing, RequestHead, ResponseHead};
+
+/// How much is asked of a socket per read.
+const READ_SIZE: usize = 16 * 1024;
+
+/// How much pipelined input is held while an answer is pending; a client that sends more
+/// than this meanwhile has its connection closed.
+const BACKLOG_MAX: usize = 2 * MAX_HEAD;
+
+/// Where a client connection is served.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    /// The entry point's name.
+    pub entrypoint: &'static str,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The entry point's port.
+    pub port: u16,
+    /// The client.
+    pub peer: SocketAddr,
+}
+
+/// Whether the connection goes on after an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Why an exchange could not complete.
+#[derive(Debug)]
+enum Fail {
+    /// The client went away: nothing more to say to it.
+    ClientGone,
+    /// The router answers this (the client is still there).
+    Answer(ProxyError),
+}
+
+impl From<ProxyError> for Fail {
+    fn from(e: ProxyError) -> Fail {
+        Fail::Answer(e)
+    }
+}
+
+/// How an attempt on one backend connection failed.
+enum Attempt {
+    ClientGone,
+    /// The client's body was malformed.
+    Client(String),
+    /// What happened, and whether the backend closed before answering anything.
+    Backend(String, bool),
+}
+
+/// How waiting for a request head ended.
+enum HeadRead {
+    Complete(usize),
+    Closed,
+    TimedOut,
+    Refused(FramingError),
+}
+
+/// Serves one HTTP/1.1 client connection until it closes, errs, or shutdown is asked
+/// between requests.
+pub async fn serve<S>(io: S, at: Endpoint, shared: Arc<Shared>, stop: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut conn = Conn {
+        io,
+        buf: BytesMut::new(),
+        out: Vec::new(),
+        kept: Kept::new(shared.idle.clone()),
+        body_unread: false,
+        shared,
+        at,
+        stop,
+    };
+    while conn.next().await == Next::KeepAlive {}
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), conn.io.shutdown()).await;
+}
+
+struct Conn<S> {
+    io: S,
+    /// Client bytes not consumed yet.
+    buf: BytesMut,
+    /// Heads and short answers are assembled here and written at once.
+    out: Vec<u8>,
+    kept: Kept,
+    /// The current request's body has not been read to its end.
+    body_unread: bool,
+    shared: Arc<Shared>,
+    at: Endpoint,
+    stop: watch::Receiver<bool>,
+}
+
+impl<S> Conn<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    /// One exchange: a head, its answer.
+    async fn next(&mut self) -> Next {
+        if *self.stop.borrow() {
+            return Next::Close;
+        }
+        let len = match self.read_head().await {
+            HeadRead::Complete(len) => len,
+            HeadRead::Closed => return Next::Close,
+            HeadRead::TimedOut => {
+                if !self.buf.is_empty() {
+                    self.refuse_head(ProxyError::HeadTimeout).await;
+                }
+                return Next::Close;
+            }
+            HeadRead::Refused(FramingError::HeadTooLarge) => {
+                self.refuse_head(ProxyError::HeadTooLarge).await;
+                return Next::Close;
+            }
+            HeadRead::Refused(e) => {
+                self.refuse_head(ProxyError::BadRequest(e.to_string()))
+                    .await;
+                return Next::Close;
+            }
+        };
+        let start = Instant::now();
+        let parsed = wire::parse_request(&self.buf[..len]);
+        self.buf.advance(len);
+        match parsed {
+            Ok(head) => self.exchange(head, start).await,
+            Err(e) => {
+                self.refuse_head(ProxyError::BadRequest(e.to_string()))
+                    .await;
+                Next::Close
+            }
+        }
+    }
+
+    /// Waits for a complete head (within the header timeout, which also bounds an idle
+    /// keep-alive connection); refuses a bare LF or an oversized head as soon as seen.
+    async fn read_head(&mut self) -> HeadRead {
+        let deadline = tokio::time::Instant::now() + self.shared.config.header_timeout;
+        let max = self.shared.config.max_header_bytes;
+        let mut scanned = 0;
+        loop {
+            if !self.buf.is_empty() {
+                match find_head_end_within(&self.buf, scanned, max) {
+                    Ok(Some(len)) => return HeadRead::Complete(len),
+                    Ok(None) => scanned = self.buf.len().saturating_sub(3),
+                    Err(e) => return HeadRead::Refused(e),
+                }
+            }
+            let idle = self.buf.is_empty();
+            self.buf.reserve(READ_SIZE / 4);
+            tokio::select! {
+                biased;
+                read = self.io.read_buf(&mut self.buf) => match read {
+                    Ok(0) | Err(_) => return HeadRead::Closed,
+                    Ok(_) => {}
+                },
+                () = tokio::time::sleep_until(deadline) => return HeadRead::TimedOut,
+                _ = self.stop.changed(), if idle => return HeadRead::Closed,
+            }
+        }
+    }
+
+    /// A head that cannot be served: its status page, and the connection closes.
+    async fn refuse_head(&mut self, err: ProxyError) {
+        tracing::debug!(client = %self.at.peer, error = %err, detail = ?err, "refused request head");
+        let answer = proxy::plain(err.status(), &err.to_string());
+        let _ = self.write_answer(&answer, false, true).await;
+    }
+
+    /// Writes one of the router's own answers.
+    async fn write_answer(&mut self, a: &Answer, head: bool, close: bool) -> std::io::Result<()> {
+        self.out.clear();
+        wire::write_response_head(
+            &mut self.out,
+            a.status,
+            &a.headers,
+            Outgoing::Length(a.body.len() as u64),
+            close,
+        );
+        if !head {
+            self.out.extend_from_slice(&a.body);
+        }
+        self.io.write_all(&self.out).await
+    }
+
+    /// One request: plan, forward, answer, record.
+    async fn exchange(&mut self, mut head: RequestHead, start: Instant) -> Next {
+        let host = proxy::request_host(&head.host);
+        let mut headers = std::mem::take(&mut head.headers);
+        let req = Inbound {
+            entrypoint: self.at.entrypoint,
+            scheme: self.at.scheme,
+            local_port: self.at.port,
+            peer: self.at.peer,
+            host: &host,
+            method: &head.method,
+            path: head.path(),
+            query: head.query(),
+        };
+        self.body_unread = head.body != BodyFraming::None;
+        let mut log = Log::default();
+        let shared = self.shared.clone();
+        let outcome = self
+            .forward(&shared, &req, &head, &mut headers, &mut log)
+            .await;
+        let (status, next) = match outcome {
+            Ok(done) => done,
+            Err(Fail::ClientGone) => {
+                tracing::debug!(client = %self.at.peer, router = %log.router, "client left before the answer was complete");
+                return Next::Close;
+            }
+            Err(Fail::Answer(e)) => {
+                let answer = e.answer(&log);
+                // A body left unread (or half read) cannot be skipped reliably: close.
+                let close = head.close || head.http10 || head.upgrade || self.body_unread;
+                let sent = self
+                    .write_answer(&answer, head.method == Method::HEAD, close)
+                    .await;
+                let next = if sent.is_ok() && !close {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                };
+                (answer.status.as_u16(), next)
+            }
+        };
+        proxy::record(&shared, &req, &log, status, start);
+        if *self.stop.borrow() {
+            return Next::Close;
+        }
+        next
+    }
+
+    /// Routes and forwards a request, with a retry when that is safe, and relays the answer.
+    /// `Ok`: the status sent and whether the connection goes on.
+    async fn forward(
+        &mut self,
+        shared: &Shared,
+        req: &Inbound<'_>,
+        head: &RequestHead,
+        headers: &mut hyper::HeaderMap,
+        log: &mut Log,
+    ) -> Result<(u16, Next), Fail> {
+        let plan = match proxy::plan(shared, req, headers, log)? {
+            Planned::Forward(p) => p,
+            Planned::Answer(a) => {
+                let close = head.close || head.http10 || head.upgrade || self.body_unread;
+                self.write_answer(&a, head.method == Method::HEAD, close)
+                    .await
+                    .map_err(|_| Fail::ClientGone)?;
+                let next = if close { Next::Close } else { Next::KeepAlive };
+                return Ok((a.status.as_u16(), next));
+            }
+        };
+        let mut forwarded = proxy::forward_headers(req, &plan, headers, head.upgrade, || None);
+        forwarded.remove(header::EXPECT);
+        // An HTTP/1.0 request may come without a host; backends expect one.
+        let needs_host = !forwarded.contains_key(header::HOST);
+        let path = plan.path.as_deref().unwrap_or(req.path);
+        let head_request = head.method == Method::HEAD;
+        // Nothing of the request is lost when it has no body: it can be sent again.
+        let retryable = head.body == BodyFraming::None && !head.upgrade;
+        let mut tried = None;
+        let mut attempts = 0;
+        let (conn, resp) = loop {
+            attempts += 1;
+            let (backend, addr) = plan.pick(shared, tried)?;
+            log.backend = addr.to_string();
+            let _inflight = InFlight::start(&backend.state);
+            let (mut conn, reused) = match self.kept.get(addr, shared.config.connect_timeout).await
+            {
+                Ok(c) => c,
+                Err(SendError::Connect { detail, timed_out }) => {
+                    shared.registry.mark_down(&backend.state);
+                    if timed_out {
+                        return Err(ProxyError::GatewayTimeout.into());
+                    }
+                    if retryable && tried.is_none() {
+                        tried = Some(addr);
+                        continue;
+                    }
+                    return Err(ProxyError::BadGateway(detail).into());
+                }
+                Err(SendError::Request(detail, _)) => {
+                    return Err(ProxyError::BadGateway(detail).into())
+                }
+            };
+            if needs_host {
+                if let Ok(v) = hyper::header::HeaderValue::from_str(&addr.to_string()) {
+                    forwarded.insert(header::HOST, v);
+                }
+            }
+            self.out.clear();
+            wire::write_request_head(
+                &mut self.out,
+                req.method,
+                path,
+                req.query,
+                &forwarded,
+                Outgoing::of(head.body),
+            );
+            if head.expect_continue && self.body_unread {
+                self.io
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .map_err(|_| Fail::ClientGone)?;
+            }
+            let attempt = tokio::time::timeout(
+                shared.config.response_timeout,
+                self.round_trip(&mut conn, head.body, head_request),
+            )
+            .await;
+            match attempt {
+                Err(_) => return Err(ProxyError::GatewayTimeout.into()),
+                Ok(Ok(resp)) => {
+                    shared.registry.mark_up(&backend.state);
+                    break (conn, resp);
+                }
+                Ok(Err(Attempt::ClientGone)) => return Err(Fail::ClientGone),
+                Ok(Err(Attempt::Client(detail))) => {
+                    return Err(ProxyError::BadRequest(detail).into())
+                }
+                Ok(Err(Attempt::Backend(detail, closed))) => {
+                    // A kept connection the backend closed while it sat idle, or a backend
+                    // that closed without a word: an idempotent request without a body goes
+                    // again (RFC 9110 9.2.2), once elsewhere or on a fresh connection.
+                    if closed && retryable && head.method.is_idempotent() && attempts < 3 {
+                        tracing::debug!(backend = %addr, error = %detail, "closed before answering; retrying");
+                        if !reused {
+                            if tried.is_some() {
+                                return Err(ProxyError::BadGateway(detail).into());
+                            }
+                            tried = Some(addr);
+                        }
+                        continue;
+                    }
+                    return Err(ProxyError::BadGateway(detail).into());
+                }
+            }
+        };
+        if resp.status == StatusCode::SWITCHING_PROTOCOLS {
+            if !head.upgrade {
+                return Err(ProxyError::BadGateway(
+                    "the backend upgraded a request that did not ask to".into(),
+                )
+                .into());
+            }
+            return Ok((101, self.tunnel(conn, &resp).await));
+        }
+        let close = head.close
+            || head.http10
+            || head.upgrade
+            || resp.body == BodyFraming::UntilClose
+            || *self.stop.borrow();
+        let status = resp.status.as_u16();
+        let next = self
+            .relay(shared, req, head, &plan, conn, resp, close)
+            .await?;
+        Ok((status, next))
+    }
+
+    /// Sends the assembled head (and a streamed body) on `conn` and reads the answer's head.
+    async fn round_trip(
+        &mut self,
+        conn: &mut BackendConn,
+        body: BodyFraming,
+        head_request: bool,
+    ) -> Result<ResponseHead, Attempt> {
+        if let Err(e) = conn.io.write_all(&self.out).await {
+            return Err(Attempt::Backend(format!("sending the request: {e}"), true));
+        }
+        if self.body_unread {
+            self.stream_body(conn, body).await?;
+        }
+        self.read_response_head(conn, head_request).await
+    }
+
+    /// Passes the request body on as it arrives, checking its framing.
+    async fn stream_body(
+        &mut self,
+        conn: &mut BackendConn,
+        framing: BodyFraming,
+    ) -> Result<(), Attempt> {
+        let mut left = match framing {
+            BodyFraming::Length(n) => n,
+            _ => 0,
+        };
+        let mut dec = (framing == BodyFraming::Chunked).then(ChunkDecoder::default);
+        loop {
+            let (take, done) = match dec.as_mut() {
+                Some(d) => {
+                    let used = d
+                        .decode(&self.buf, None)
+                        .map_err(|e| Attempt::Client(format!("the request body: {e}")))?;
+                    (used, d.is_done())
+                }
+                None => {
+                    let k = left.min(self.buf.len() as u64);
+                    left -= k;
+                    (k as usize, left == 0)
+                }
+            };
+            if take > 0 {
+                conn.io.write_all(&self.buf[..take]).await.map_err(|e| {
+                    Attempt::Backend(format!("sending the request body: {e}"), false)
+                })?;
+                self.buf.advance(take);
+            }
+            if done {
+                self.body_unread = false;
+                return Ok(());
+            }
+            self.buf.reserve(READ_SIZE);
+            match self.io.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return Err(Attempt::ClientGone),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Reads the backend's response head, skipping interim (1xx but 101) answers.
+    async fn read_response_head(
+        &mut self,
+        conn: &mut BackendConn,
+        head_request: bool,
+    ) -> Result<ResponseHead, Attempt> {
+        let mut scanned = 0;
+        let mut got_any = false;
+        loop {
+            if !conn.buf.is_empty() {
+                got_any = true;
+                match http1_framing::find_head_end(&conn.buf, scanned) {
+                    Ok(Some(len)) => {
+                        let parsed = wire::parse_response(&conn.buf[..len], head_request);
+                        conn.buf.advance(len);
+                        scanned = 0;
+                        let resp = parsed.map_err(|e| {
+                            Attempt::Backend(format!("the backend's answer: {e}"), false)
+                        })?;
+                        if resp.status.is_informational()
+                            && resp.status != StatusCode::SWITCHING_PROTOCOLS
+                        {
+                            continue;
+                        }
+                        return Ok(resp);
+                    }
+                    Ok(None) => scanned = conn.buf.len().saturating_sub(3),
+                    Err(e) => {
+                        return Err(Attempt::Backend(
+                            format!("the backend's answer: {e}"),
+                            false,
+                        ))
+                    }
+                }
+            }
+            match self.read_backend(conn).await {
+                Ok(0) => {
+                    return Err(Attempt::Backend(
+                        if got_any {
+                            "the backend closed the connection mid-answer"
+                        } else {
+                            "the backend closed the connection without answering"
+                        }
+                        .to_owned(),
+                        !got_any,
+                    ))
+                }
+                Ok(_) => {}
+                Err(Fail::ClientGone) => return Err(Attempt::ClientGone),
+                Err(Fail::Answer(e)) => {
+                    let closed = !got_any;
+                    return Err(Attempt::Backend(e.to_string(), closed));
+                }
+            }
+        }
+    }
+
+    /// Reads more from the backend (0 at its end) while watching the client: a client that
+    /// leaves ends the exchange.
+    async fn read_backend(&mut self, conn: &mut BackendConn) -> Result<usize, Fail> {
+        conn.buf.reserve(READ_SIZE);
+        loop {
+            if self.buf.len() >= BACKLOG_MAX {
+                tracing::warn!(client = %self.at.peer, backlog = self.buf.len(), "client sent more than the pipelining backlog while an answer was pending; closing");
+                return Err(Fail::ClientGone);
+            }
+            // While a request body is still to come, its bytes are the backend's business;
+            // the client is only watched between messages.
+            if self.body_unread {
+                return conn.io.read_buf(&mut conn.buf).await.map_err(|e| {
+                    Fail::Answer(ProxyError::BadGateway(format!("reading the answer: {e}")))
+                });
+            }
+            self.buf.reserve(1024);
+            tokio::select! {
+                biased;
+                read = conn.io.read_buf(&mut conn.buf) => {
+                    return read.map_err(|e| {
+                        Fail::Answer(ProxyError::BadGateway(format!("reading the answer: {e}")))
+                    });
+                }
+                read = self.io.read_buf(&mut self.buf) => match read {
+                    Ok(0) | Err(_) => return Err(Fail::ClientGone),
+                    Ok(_) => {}
+                },
+            }
+        }
+    }
+
+    /// Relays an answer: its head as the router finishes it, and its body by its framing,
+    /// compressed when the plan and the answer allow it.
+    #[allow(clippy::too_many_arguments)]
+    async fn relay(
+        &mut self,
+        shared: &Shared,
+        req: &Inbound<'_>,
+        head: &RequestHead,
+        plan: &Plan,
+        mut conn: BackendConn,
+        resp: ResponseHead,
+        close: bool,
+    ) -> Result<Next, Fail> {
+        let ResponseHead {
+            status,
+            body,
+            close: backend_closes,
+            mut headers,
+        } = resp;
+        proxy::finish_response(shared, plan, req.scheme, &mut headers);
+        let enc = proxy::compression(plan, req.method, status, &headers).filter(|_| !head.http10);
+        self.out.clear();
+        if let Some(enc) = enc.filter(|_| body != BodyFraming::None) {
+            crate::compress::prepare(&mut headers, enc);
+            wire::write_response_head(&mut self.out, status, &headers, Outgoing::Chunked, close);
+            let complete = self.relay_compressed(&mut conn, body, enc).await?;
+            return Ok(self.after_body(conn, complete, backend_closes, body, close));
+        }
+        // `Content-Length` stays as the backend sent it; a chunked body goes on chunked
+        // (de-chunked for an HTTP/1.0 client, whose connection then closes).
+        let dechunk = head.http10 && body == BodyFraming::Chunked;
+        let framing = if body == BodyFraming::Chunked && !dechunk {
+            Outgoing::Chunked
+        } else {
+            Outgoing::None
+        };
+        wire::write_response_head(&mut self.out, status, &headers, framing, close);
+        let mut left = BodyLeft::new(body);
+        let mut first = true;
+        let mut data = Vec::new();
+        let complete = loop {
+            let (take, done) = match left.take(&conn.buf, dechunk.then_some(&mut data)) {
+                Ok(t) => t,
+                Err(e) if first => {
+                    // Nothing is written yet: the client gets a 502, not a cut connection.
+                    return Err(ProxyError::BadGateway(format!("the backend's answer: {e}")).into());
+                }
+                Err(_) => break false,
+            };
+            let bytes: &[u8] = if dechunk { &data } else { &conn.buf[..take] };
+            let written = if first {
+                self.out.extend_from_slice(bytes);
+                first = false;
+                self.io.write_all(&self.out).await
+            } else {
+                self.io.write_all(bytes).await
+            };
+            conn.buf.advance(take);
+            data.clear();
+            if written.is_err() {
+                return Err(Fail::ClientGone);
+            }
+            if done {
+                break true;
+            }
+            match self.read_backend(&mut conn).await {
+                Ok(0) if left.until_close() => break true,
+                Ok(0) | Err(Fail::Answer(_)) => break false,
+                Err(Fail::ClientGone) => return Err(Fail::ClientGone),
+                Ok(_) => {}
+            }
+        };
+        Ok(self.after_body(conn, complete, backend_closes, body, close))
+    }
+
+    /// Keeps the backend connection when its answer completed cleanly; says whether the
+    /// client connection goes on.
+    fn after_body(
+        &mut self,
+        conn: BackendConn,
+        complete: bool,
+        backend_closes: bool,
+        body: BodyFraming,
+        close: bool,
+    ) -> Next {
+        if complete && !backend_closes && body != BodyFraming::UntilClose && conn.buf.is_empty() {
+            self.kept.put(conn);
+        }
+        if complete && !close {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    /// Streams a compressed body, chunked; the head is in `self.out`. `Ok(true)` when the
+    /// backend's body ended where its framing said.
+    async fn relay_compressed(
+        &mut self,
+        conn: &mut BackendConn,
+        body: BodyFraming,
+        enc: crate::compress::Encoding,
+    ) -> Result<bool, Fail> {
+        let mut complete = false;
+        let reader = BodyReader {
+            conn,
+            left: BodyLeft::new(body),
+            data: Vec::new(),
+            complete: &mut complete,
+        };
+        let mut encoded = crate::compress::encoder(enc, tokio::io::BufReader::new(reader));
+        let mut chunk = vec![0u8; READ_SIZE];
+        let mut failed = false;
+        loop {
+            let n = match encoded.read(&mut chunk).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(error = %e, "compressed answer cut short");
+                    failed = true;
+                    0
+                }
+            };
+            if n == 0 && failed {
+                // Without the last chunk the client sees the answer is incomplete.
+                let _ = self.io.write_all(&self.out).await;
+                break;
+            }
+            if n == 0 {
+                self.out.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                self.out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+                self.out.extend_from_slice(&chunk[..n]);
+                self.out.extend_from_slice(b"\r\n");
+            }
+            self.io
+                .write_all(&self.out)
+                .await
+                .map_err(|_| Fail::ClientGone)?;
+            self.out.clear();
+            if n == 0 {
+                break;
+            }
+        }
+        drop(encoded);
+        Ok(complete && !failed)
+    }
+
+    /// After the backend's 101: its head as it is, then bytes both ways until both sides end.
+    async fn tunnel(&mut self, mut conn: BackendConn, resp: &ResponseHead) -> Next {
+        self.out.clear();
+        wire::write_response_head(
+            &mut self.out,
+            resp.status,
+            &resp.headers,
+            Outgoing::None,
+            false,
+        );
+        self.out.extend_from_slice(&conn.buf);
+        conn.buf.clear();
+        if self.io.write_all(&self.out).await.is_err() {
+            return Next::Close;
+        }
+        if !self.buf.is_empty() {
+            if conn.io.write_all(&self.buf).await.is_err() {
+                return Next::Close;
+            }
+            self.buf.clear();
+        }
+        let metrics = self.shared.metrics.clone();
+        metrics.open_tunnels.inc();
+        if let Err(e) = tokio::io::copy_bidirectional(&mut self.io, &mut conn.io).await {
+            tracing::debug!(backend = %conn.addr, error = %e, "tunnel ended with an error");
+        }
+        metrics.open_tunnels.dec();
+        Next::Close
+    }
+}
+
+/// What is left of a response body, by its framing.
+enum BodyLeft {
+    Length(u64),
+    Chunked(ChunkDecoder),
+    UntilClose,
+}
+
+impl BodyLeft {
+    fn new(framing: BodyFraming) -> BodyLeft {
+        match framing {
+            BodyFraming::None => BodyLeft::Length(0),
+            BodyFraming::Length(n) => BodyLeft::Length(n),
+            BodyFraming::Chunked => BodyLeft::Chunked(ChunkDecoder::default()),
+            BodyFraming::UntilClose => BodyLeft::UntilClose,
+        }
+    }
+
+    fn until_close(&self) -> bool {
+        matches!(self, BodyLeft::UntilClose)
+    }
+
+    /// How many of `buf`'s bytes belong to the body, and whether the body is then complete.
+    /// With `data`, a chunked body's data (without its chunk framing) is appended to it.
+    fn take(
+        &mut self,
+        buf: &[u8],
+        data: Option<&mut Vec<u8>>,
+    ) -> Result<(usize, bool), FramingError> {
+        Ok(match self {
+            BodyLeft::Length(left) => {
+                let k = (*left).min(buf.len() as u64);
+                *left -= k;
+                if let Some(d) = data {
+                    d.extend_from_slice(&buf[..k as usize]);
+                }
+                (k as usize, *left == 0)
+            }
+            BodyLeft::Chunked(dec) => {
+                let k = dec.decode(buf, data)?;
+                (k, dec.is_done())
+            }
+            BodyLeft::UntilClose => {
+                if let Some(d) = data {
+                    d.extend_from_slice(buf);
+                }
+                (buf.len(), false)
+            }
+        })
+    }
+}
+
+/// A backend's answer body as a byte stream (what a compressor reads): its framing removed,
+/// ending where the framing says. An early end of the connection is an error, so that a cut
+/// answer is never passed off as complete.
+struct BodyReader<'a> {
+    conn: &'a mut BackendConn,
+    left: BodyLeft,
+    data: Vec<u8>,
+    complete: &'a mut bool,
+}
+
+impl AsyncRead for BodyReader<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if !this.data.is_empty() {
+                let k = this.data.len().min(out.remaining());
+                out.put_slice(&this.data[..k]);
+                this.data.drain(..k);
+                return Poll::Ready(Ok(()));
+            }
+            if *this.complete {
+                return Poll::Ready(Ok(()));
+            }
+            if !this.conn.buf.is_empty() {
+                let (used, done) = this
+                    .left
+                    .take(&this.conn.buf, Some(&mut this.data))
+                    .map_err(std::io::Error::other)?;
+                this.conn.buf.advance(used);
+                *this.complete = done;
+                continue;
+            }
+            if let BodyLeft::Length(0) = this.left {
+                *this.complete = true;
+                continue;
+            }
+            this.conn.buf.reserve(READ_SIZE);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.conn.io), cx, &mut this.conn.buf)
+            {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(0)) if this.left.until_close() => *this.complete = true,
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the backend closed the connection mid-answer",
+                    )))
+                }
+                Poll::Ready(Ok(_)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! The router's HTTP/1.1 on the wire, end to end: exact bytes from a client, a recording
+//! backend behind it (in this process, routed through a labelled container in the host's
+//! network namespace, discovered through socket-guard like any other).
+//!
+//! Proves that: ambiguous or malformed requests (smuggling shapes, bare LF, folding, no or two
+//! `Host`, an oversized head, a malformed chunk) are refused with a plain 4xx and never reach
+//! the backend, while well-framed ones reach it exactly (bodies by length and chunked,
+//! pipelined requests answered in order, `Expect: 100-continue`, HTTP/1.0, absolute-form
+//! targets); hop-by-hop headers never pass in either direction; a backend that lies about its
+//! framing, upgrades unasked, sends garbage or nothing gets a 502, one that hangs a 504, one
+//! that cuts its body short has the client connection cut too, and a kept backend connection
+//! the backend closed while idle is replaced without the client noticing.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use e2e::docker::{require_docker, Cleanup};
+use e2e::http::{exchange, exchange_within, read_all};
+use e2e::router::{router_guard, run_whoami, unique, Labels, Router};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A request as the backend received it.
+#[derive(Debug, Clone)]
+struct Seen {
+    conn: usize,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn target(&self) -> &str {
+        self.head.split(' ').nth(1).unwrap_or("")
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.split("\r\n").skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+    }
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads more into `buf`; false at the end of the connection.
+async fn fill(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 8192];
+    match s.read(&mut chunk).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
+        }
+    }
+}
+
+/// Reads one request (head and body, by length or chunked) off `buf`/`s`.
+async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
+    let end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if !fill(s, buf).await {
+            return None;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    buf.drain(..end);
+    let lower = head.to_ascii_lowercase();
+    let mut body = Vec::new();
+    if let Some(len) = lower
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        while buf.len() < len {
+            if !fill(s, buf).await {
+                return None;
+            }
+        }
+        body = buf.drain(..len).collect();
+    } else if lower.contains("transfer-encoding: chunked") {
+        loop {
+            let line_end = loop {
+                if let Some(i) = find(buf, b"\r\n") {
+                    break i;
+                }
+                if !fill(s, buf).await {
+                    return None;
+                }
+            };
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&buf[..line_end])
+                    .split(';')
+                    .next()?
+                    .trim(),
+                16,
+            )
+            .ok()?;
+            buf.drain(..line_end + 2);
+            if size == 0 {
+                // Trailer lines, up to an empty one.
+                loop {
+                    while find(buf, b"\r\n").is_none() {
+                        if !fill(s, buf).await {
+                            return None;
+                        }
+                    }
+                    let e = find(buf, b"\r\n")?;
+                    buf.drain(..e + 2);
+                    if e == 0 {
+                        break;
+                    }
+                }
+                break;
+            }
+            while buf.len() < size + 2 {
+                if !fill(s, buf).await {
+                    return None;
+                }
+            }
+            body.extend(buf.drain(..size));
+            buf.drain(..2);
+        }
+    }
+    Some((head, body))
+}
+
+/// The recording backend: answers by path (see the match below), keeps connections alive.
+async fn backend(log: Log) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut conns = 0;
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            conns += 1;
+            let (conn, log) = (conns, log.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while let Some((head, body)) = read_request(&mut s, &mut buf).await {
+                    let seen = Seen { conn, head, body };
+                    let target = seen.target().to_owned();
+                    log.lock().unwrap().push(seen.clone());
+                    let path = target.split('?').next().unwrap_or("").to_owned();
+                    let answer: Vec<u8> = match path.as_str() {
+                        "/chunked" => b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".to_vec(),
+                        "/hop" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: X-Internal\r\nX-Internal: secret\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\n\r\nok".to_vec(),
+                        "/lie-lengths" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!".to_vec(),
+                        "/lie-length-and-chunked" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+                        "/lie-upgrade" => b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nraw".to_vec(),
+                        "/garbage" => b"SSH-2.0-OpenSSH\r\n\r\n".to_vec(),
+                        "/cut" => {
+                            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789").await;
+                            return;
+                        }
+                        "/nothing" => return,
+                        "/hang" => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            return;
+                        }
+                        "/idle-close" => {
+                            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbye\n").await;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            return;
+                        }
+                        _ => {
+                            let text = format!(
+                                "{} {} body={}\n",
+                                seen.head.split(' ').next().unwrap_or(""),
+                                target,
+                                String::from_utf8_lossy(&seen.body)
+                            );
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{text}",
+                                text.len()
+                            )
+                            .into_bytes()
+                        }
+                    };
+                    if s.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A router with a route `Host(host)` to a recording backend.
+async fn setup(c: &Cleanup, prefix: &str) -> (Router, String, Log, e2e::guard::Guard) {
+    let log: Log = Arc::default();
+    let addr = backend(log.clone()).await;
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .env("ROUTER_MAX_HEADER_BYTES", "8192")
+        .env("ROUTER_RESPONSE_TIMEOUT", "1s")
+        .start(&guard)
+        .await;
+    let name = unique(prefix);
+    let host = format!("{name}.test");
+    let labels = Labels::enabled()
+        .router(&name, "rule", &format!("Host(`{host}`)"))
+        .router(&name, "service", &name)
+        .service(&name, "server.port", &addr.port().to_string());
+    run_whoami(
+        c,
+        "host",
+        "host",
+        &labels,
+        &["-e", "WHOAMI_LISTEN=127.0.0.1:0"],
+    )
+    .await;
+    router.wait_status(&host, "/ready", 200).await;
+    log.lock().unwrap().clear();
+    (router, host, log, guard)
+}
+
+fn seen(log: &Log) -> Vec<Seen> {
+    log.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_never_reach_the_backend_and_well_framed_ones_reach_it_exactly() {
+    require_docker();
+    let c = Cleanup::new("rt-wire");
+    let (router, host, log, _guard) = setup(&c, "wire").await;
+    let addr = router.web_addr();
+
+    // Refused before anything is forwarded: status, a plain page, the connection closed,
+    // and nothing at the backend.
+    let long = "a".repeat(9000);
+    let refused: Vec<(&str, String, u16)> = vec![
+        ("Content-Length with Transfer-Encoding", format!("POST /x HTTP/1.1\r\nHost: {host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {host}\r\n\r\n"), 400),
+        ("two lengths", format!("POST /x HTTP/1.1\r\nHost: {host}\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde"), 400),
+        ("a signed length", format!("POST /x HTTP/1.1\r\nHost: {host}\r\nContent-Length: +4\r\n\r\nabcd"), 400),
+        ("a transfer coding but chunked", format!("POST /x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"), 400),
+        ("Transfer-Encoding twice", format!("POST /x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400),
+        ("a bare LF", format!("GET /x HTTP/1.1\nHost: {host}\r\n\r\n"), 400),
+        ("obsolete line folding", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nX-A: 1\r\n 2\r\n\r\n"), 400),
+        ("a space before the colon", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nContent-Length : 0\r\n\r\n"), 400),
+        ("no Host", "GET /x HTTP/1.1\r\nX-A: 1\r\n\r\n".to_owned(), 400),
+        ("two Hosts", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nHost: other.test\r\n\r\n"), 400),
+        ("a CONNECT target", format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}\r\n\r\n"), 400),
+        ("an HTTP/1.0 chunked body", format!("POST /x HTTP/1.0\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400),
+        ("a head larger than ROUTER_MAX_HEADER_BYTES", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nX-Long: {long}\r\n\r\n"), 431),
+    ];
+    for (what, bytes, status) in &refused {
+        let ex = exchange(addr, bytes.as_bytes()).await;
+        assert_eq!(ex.statuses(), vec![*status], "{what}: {}", ex.raw_text());
+        assert!(ex.closed, "{what}: the connection stays open");
+        let r = &ex.responses[0];
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/plain; charset=utf-8"),
+            "{what}"
+        );
+        assert!(
+            seen(&log).is_empty(),
+            "{what} reached the backend: {:?}",
+            seen(&log)
+        );
+    }
+
+    // A malformed chunk: the head went on, the body never completes at the backend; the
+    // client gets a 400 and its connection closes.
+    let ex = exchange(
+        addr,
+        format!("POST /x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(ex.statuses(), vec![400], "{}", ex.raw_text());
+    assert!(ex.closed);
+    assert!(seen(&log).is_empty(), "{:?}", seen(&log));
+
+    // A head that stops coming: 408 after the header timeout is not waited for here; a
+    // client that leaves mid-head reaches nothing.
+    let ex = exchange_within(
+        addr,
+        format!("GET /x HTTP/1.1\r\nHost: {host}\r\n").as_bytes(),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(ex.responses.is_empty(), "{}", ex.raw_text());
+    assert!(seen(&log).is_empty());
+
+    // Well-framed: pipelined requests (by length, chunked, none) answered in order on one
+    // connection, each reaching the backend exactly once with its body.
+    let pipeline = format!(
+        "POST /one HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n\r\nhello\
+         POST /two HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n\
+         GET /three?q=1 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
+    let ex = exchange(addr, pipeline.as_bytes()).await;
+    assert_eq!(ex.statuses(), vec![200, 200, 200], "{}", ex.raw_text());
+    let bodies: Vec<String> = ex.responses.iter().map(|r| r.text()).collect();
+    assert_eq!(
+        bodies,
+        vec![
+            "POST /one body=hello\n",
+            "POST /two body=abcde\n",
+            "GET /three?q=1 body=\n"
+        ]
+    );
+    assert!(ex.closed, "Connection: close is honoured");
+    let got = seen(&log);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[1].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(got[1].header("x-trailer"), None, "trailers are not headers");
+    log.lock().unwrap().clear();
+
+    // `Expect: 100-continue`: the router says continue, then the body goes on.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("PUT /expect HTTP/1.1\r\nHost: {host}\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut first = vec![0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut first))
+        .await
+        .expect("100 Continue in time")
+        .unwrap();
+    assert!(
+        first[..n].starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"),
+        "{}",
+        String::from_utf8_lossy(&first[..n])
+    );
+    s.write_all(b"data").await.unwrap();
+    let ex = read_all(&mut s, Duration::from_secs(5)).await;
+    assert_eq!(ex.statuses(), vec![200]);
+    assert_eq!(ex.responses[0].text(), "PUT /expect body=data\n");
+    assert_eq!(
+        seen(&log)[0].header("expect"),
+        None,
+        "the router answered it"
+    );
+    log.lock().unwrap().clear();
+
+    // HTTP/1.0: a chunked answer is de-chunked for it, and its connection closes.
+    let ex = exchange(
+        addr,
+        format!("GET /chunked HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+    assert_eq!(ex.responses[0].text(), "hello world");
+    assert_eq!(ex.responses[0].header("transfer-encoding"), None);
+    assert!(ex.closed);
+    // HTTP/1.1 gets it chunked, as sent.
+    let ex = exchange(
+        addr,
+        format!("GET /chunked HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(ex.responses[0].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(ex.responses[0].text(), "hello world");
+
+    // An absolute-form target names the host (RFC 9112 3.2.2), whatever Host says; the
+    // backend gets the origin form.
+    log.lock().unwrap().clear();
+    let ex = exchange(addr, format!("GET http://{host}/abs?x=1 HTTP/1.1\r\nHost: elsewhere.test\r\nConnection: close\r\n\r\n").as_bytes()).await;
+    assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+    assert_eq!(seen(&log)[0].target(), "/abs?x=1");
+
+    // Hop-by-hop headers never pass: the client's to the backend, the backend's to the client.
+    log.lock().unwrap().clear();
+    let ex = exchange(
+        addr,
+        format!("GET /hop HTTP/1.1\r\nHost: {host}\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nProxy-Authorization: Basic eDp5\r\nX-Forwarded-For: 203.0.113.9\r\nX-End-To-End: yes\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+    let r = &ex.responses[0];
+    for h in ["x-internal", "keep-alive", "proxy-authenticate"] {
+        assert_eq!(
+            r.header(h),
+            None,
+            "{h} passed to the client: {:?}",
+            r.headers
+        );
+    }
+    let got = &seen(&log)[0];
+    for h in ["x-secret", "keep-alive", "te", "proxy-authorization"] {
+        assert_eq!(
+            got.header(h),
+            None,
+            "{h} passed to the backend: {}",
+            got.head
+        );
+    }
+    assert_eq!(got.header("x-end-to-end"), Some("yes"));
+    assert_eq!(
+        got.header("x-forwarded-for"),
+        Some("203.0.113.9, 127.0.0.1")
+    );
+    assert_eq!(got.header("host"), Some(host.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_lies_hangs_or_closes_is_contained() {
+    require_docker();
+    let c = Cleanup::new("rt-wire-faults");
+    let (router, host, log, _guard) = setup(&c, "wire-faults").await;
+    let addr = router.web_addr();
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+
+    // Framing the router cannot trust, an upgrade nobody asked for, not HTTP at all, no
+    // answer: a 502 on a connection that stays usable; the next request on it is served.
+    for path in [
+        "/lie-lengths",
+        "/lie-length-and-chunked",
+        "/lie-upgrade",
+        "/garbage",
+        "/nothing",
+    ] {
+        let bytes = format!(
+            "{}GET /after HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+            get(path)
+        );
+        let ex = exchange_within(addr, bytes.as_bytes(), Duration::from_secs(3)).await;
+        assert_eq!(ex.statuses(), vec![502, 200], "{path}: {}", ex.raw_text());
+        assert_eq!(ex.responses[0].text(), "Bad Gateway\n", "{path}");
+        assert_eq!(ex.responses[1].text(), "GET /after body=\n", "{path}");
+    }
+
+    // A backend that does not answer in ROUTER_RESPONSE_TIMEOUT: 504.
+    let ex = exchange_within(addr, get("/hang").as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(ex.statuses(), vec![504], "{}", ex.raw_text());
+
+    // A body cut short: what came is relayed and the client connection is cut, so the client
+    // sees an incomplete answer instead of a complete wrong one.
+    let ex = exchange_within(
+        addr,
+        format!("{}{}", get("/cut"), get("/after")).as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(ex.closed, "{}", ex.raw_text());
+    assert!(ex.responses.is_empty(), "{}", ex.raw_text());
+    assert!(
+        ex.raw_text().starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        ex.raw_text()
+    );
+    assert!(ex.raw_text().ends_with("0123456789"), "{}", ex.raw_text());
+
+    // A kept backend connection the backend closed while idle: the next request on the same
+    // client connection is sent on a new one, and the client never sees the difference.
+    log.lock().unwrap().clear();
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(get("/idle-close").as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.ends_with(b"bye\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.write_all(
+        format!("GET /again HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let ex = read_all(&mut s, Duration::from_secs(5)).await;
+    assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+    assert_eq!(ex.responses[0].text(), "GET /again body=\n");
+    let seen = seen(&log);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_ne!(seen[0].conn, seen[1].conn, "a new backend connection");
+}
