@@ -104,6 +104,7 @@ where
         out: Vec::new(),
         kept: Kept::new(shared.idle.clone()),
         body_unread: false,
+        client: proxy::client_text(at.peer).into(),
         shared,
         at,
         stop,
@@ -121,6 +122,8 @@ struct Conn<S> {
     kept: Kept,
     /// The current request's body has not been read to its end.
     body_unread: bool,
+    /// The client's IP address as forwarded.
+    client: Arc<str>,
     shared: Arc<Shared>,
     at: Endpoint,
     stop: watch::Receiver<bool>,
@@ -222,11 +225,13 @@ where
     async fn exchange(&mut self, mut head: RequestHead, start: Instant) -> Next {
         let host = proxy::request_host(&head.host);
         let mut headers = std::mem::take(&mut head.headers);
+        let client = self.client.clone();
         let req = Inbound {
             entrypoint: self.at.entrypoint,
             scheme: self.at.scheme,
             local_port: self.at.port,
             peer: self.at.peer,
+            client: &client,
             host: &host,
             method: &head.method,
             path: head.path(),
@@ -287,7 +292,8 @@ where
                 return Ok((a.status.as_u16(), next));
             }
         };
-        let mut forwarded = proxy::forward_headers(req, &plan, headers, head.upgrade, || None);
+        let mut forwarded =
+            proxy::forward_headers(req, &plan, std::mem::take(headers), head.upgrade, || None);
         forwarded.remove(header::EXPECT);
         // An HTTP/1.0 request may come without a host; backends expect one.
         let needs_host = !forwarded.contains_key(header::HOST);
@@ -300,7 +306,7 @@ where
         let (conn, resp) = loop {
             attempts += 1;
             let (backend, addr) = plan.pick(shared, tried)?;
-            log.backend = addr.to_string();
+            log.backend = Some(addr);
             let _inflight = InFlight::start(&backend.state);
             let (mut conn, reused) = match self.kept.get(addr, shared.config.connect_timeout).await
             {

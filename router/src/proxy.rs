@@ -95,7 +95,7 @@ impl ProxyError {
                 );
             }
             ProxyError::BadGateway(why) | ProxyError::BadRequest(why) => {
-                tracing::warn!(router = %log.router, backend = %log.backend, error = %why, "request failed");
+                tracing::warn!(router = %log.router, backend = %log.backend_text(), error = %why, "request failed");
             }
             _ => {}
         }
@@ -155,7 +155,14 @@ pub struct Log {
     /// Its service.
     pub service: String,
     /// The backend address last tried.
-    pub backend: String,
+    pub backend: Option<SocketAddr>,
+}
+
+impl Log {
+    /// The backend for a log line (empty when none was tried).
+    pub fn backend_text(&self) -> String {
+        self.backend.map(|a| a.to_string()).unwrap_or_default()
+    }
 }
 
 /// Hop-by-hop headers (RFC 9110 7.6.1).
@@ -181,6 +188,9 @@ pub struct Inbound<'a> {
     pub local_port: u16,
     /// The client's address.
     pub peer: SocketAddr,
+    /// The client's IP address as text, as [`client_text`] gives it (`X-Forwarded-For`,
+    /// `X-Real-IP`): computed once per client connection.
+    pub client: &'a str,
     /// The request's host: lowercase, without port (see [`request_host`]).
     pub host: &'a str,
     /// The method.
@@ -191,13 +201,23 @@ pub struct Inbound<'a> {
     pub query: Option<&'a str>,
 }
 
+/// A client's IP address, an IPv4-mapped IPv6 address shown as IPv4.
+pub fn client_ip(peer: SocketAddr) -> IpAddr {
+    match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer.ip(), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// [`client_ip`] as text.
+pub fn client_text(peer: SocketAddr) -> String {
+    client_ip(peer).to_string()
+}
+
 impl Inbound<'_> {
     /// The client's address with an IPv4-mapped IPv6 address shown as IPv4.
     pub fn client_ip(&self) -> IpAddr {
-        match self.peer.ip() {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(self.peer.ip(), IpAddr::V4),
-            v4 => v4,
-        }
+        client_ip(self.peer)
     }
 
     /// The path and query, as received.
@@ -406,30 +426,43 @@ impl Plan {
     }
 }
 
-/// Phase 4: the headers forwarded to a backend: the client's end-to-end ones (as the
-/// middlewares left them), `Host` (the client's, else `fallback_host`), `Upgrade` when one is
-/// asked for, and `X-Forwarded-*` as Traefik sets them.
+/// Phase 4: the headers forwarded to a backend, made from the request's own (as the
+/// middlewares left them): the end-to-end ones, `Host` (the client's, else `fallback_host`),
+/// `Upgrade` when one is asked for, and `X-Forwarded-*` as Traefik sets them.
 pub fn forward_headers(
     req: &Inbound<'_>,
     plan: &Plan,
-    from: &HeaderMap,
+    mut h: HeaderMap,
     upgrade: bool,
     fallback_host: impl FnOnce() -> Option<String>,
 ) -> HeaderMap {
-    let mut h = from.clone();
+    let proto = if upgrade {
+        h.get(header::UPGRADE).cloned()
+    } else {
+        None
+    };
+    let xff_before = h
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     strip_hop_by_hop(&mut h);
-    if upgrade {
-        if let Some(proto) = from.get(header::UPGRADE) {
-            h.insert(header::UPGRADE, proto.clone());
-            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        }
+    if let Some(proto) = proto {
+        h.insert(header::UPGRADE, proto);
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     }
-    if !h.contains_key(header::HOST) {
+    let host = h.get(header::HOST).cloned();
+    if host.is_none() {
         if let Some(v) = fallback_host().and_then(|v| HeaderValue::from_str(&v).ok()) {
             h.insert(header::HOST, v);
         }
     }
-    add_forwarded(&mut h, from, req, plan.forwarded_prefix.as_deref());
+    add_forwarded(
+        &mut h,
+        xff_before,
+        host,
+        req,
+        plan.forwarded_prefix.as_deref(),
+    );
     h
 }
 
@@ -478,7 +511,7 @@ pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start:
             status,
             router = %log.router,
             service = %log.service,
-            backend = %log.backend,
+            backend = %log.backend_text(),
             entrypoint = req.entrypoint,
             duration_ms = (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
         );
@@ -510,6 +543,7 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let (mut parts, body) = req.into_parts();
+    let client = client_text(peer);
     let host = request_host(
         parts
             .headers
@@ -523,6 +557,7 @@ pub async fn handle(
         scheme,
         local_port,
         peer,
+        client: &client,
         host: &host,
         method: &parts.method,
         path: parts.uri.path(),
@@ -567,7 +602,7 @@ async fn h2_forward(
     // closed before answering (RFC 9110 9.2.2), on the same backend when it is the only one.
     let resp = loop {
         let (backend, addr) = plan.pick(shared, tried)?;
-        log.backend = addr.to_string();
+        log.backend = Some(addr);
         let path = plan.path.as_deref().unwrap_or(req.path);
         let mut out = Request::new(match body.take() {
             Some(b) => b.map_err(box_error).boxed(),
@@ -575,7 +610,8 @@ async fn h2_forward(
         });
         *out.method_mut() = req.method.clone();
         *out.uri_mut() = backend_uri(addr, path, req.query)?;
-        *out.headers_mut() = forward_headers(req, &plan, headers, false, || authority.clone());
+        *out.headers_mut() =
+            forward_headers(req, &plan, headers.clone(), false, || authority.clone());
         let _inflight = InFlight::start(&backend.state);
         let sent = shared.client.request(out);
         match tokio::time::timeout(shared.config.response_timeout, sent).await {
@@ -741,15 +777,17 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
 
 /// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them (the client's own values are not
 /// trusted: For is appended to, the others are replaced).
-fn add_forwarded(h: &mut HeaderMap, original: &HeaderMap, req: &Inbound<'_>, prefix: Option<&str>) {
-    let client = req.client_ip();
-    let client_text = client.to_string();
-    let xff = match original
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
+fn add_forwarded(
+    h: &mut HeaderMap,
+    xff_before: Option<String>,
+    host: Option<HeaderValue>,
+    req: &Inbound<'_>,
+    prefix: Option<&str>,
+) {
+    let client_text = req.client;
+    let xff = match xff_before {
         Some(prev) if !prev.is_empty() => format!("{prev}, {client_text}"),
-        _ => client_text.clone(),
+        _ => client_text.to_owned(),
     };
     let set = |h: &mut HeaderMap, k: &'static str, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
@@ -757,16 +795,17 @@ fn add_forwarded(h: &mut HeaderMap, original: &HeaderMap, req: &Inbound<'_>, pre
         }
     };
     set(h, "x-forwarded-for", &xff);
-    set(h, "x-real-ip", &client_text);
+    set(h, "x-real-ip", client_text);
     h.insert(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(req.scheme),
     );
-    let fwd_host = original
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(req.host);
-    set(h, "x-forwarded-host", fwd_host);
+    match host {
+        Some(v) => {
+            h.insert(HeaderName::from_static("x-forwarded-host"), v);
+        }
+        None => set(h, "x-forwarded-host", req.host),
+    }
     h.insert(
         HeaderName::from_static("x-forwarded-port"),
         HeaderValue::from(req.local_port),
