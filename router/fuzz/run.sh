@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
-for target in rule labels; do
+for target in rule labels wire; do
   cargo +nightly fuzz run "$target" -- -max_total_time="$secs"
 done

@@ -361,6 +361,92 @@ pub fn parse_response(head: &[u8], head_request: bool) -> Result<ResponseHead, R
     })
 }
 
+/// Properties of this module on arbitrary bytes, shared by the property tests and the fuzz
+/// target: nothing panics, and whatever the router would write from a head it accepted
+/// parses back to the same message (so what a backend or a client reads is what the router
+/// judged).
+#[doc(hidden)]
+pub mod props {
+    use super::*;
+
+    /// Checks one request head candidate; `Err` names the broken property.
+    pub fn request_round_trip(bytes: &[u8]) -> Result<(), String> {
+        let Ok(Some(end)) = framing::find_head_end(bytes, 0) else {
+            return Ok(());
+        };
+        let Ok(head) = parse_request(&bytes[..end]) else {
+            return Ok(());
+        };
+        if head.headers.contains_key(header::CONTENT_LENGTH)
+            || head.headers.contains_key(header::TRANSFER_ENCODING)
+        {
+            return Err("framing headers kept".into());
+        }
+        if !(head.target.starts_with('/') || head.target == "*") {
+            return Err(format!("target {:?} is not in origin form", head.target));
+        }
+        // As the connection loop does for an HTTP/1.0 request without one.
+        let mut headers = head.headers.clone();
+        if !headers.contains_key(header::HOST) {
+            headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:80"));
+        }
+        let mut out = Vec::new();
+        let framing = Outgoing::of(head.body);
+        write_request_head(
+            &mut out,
+            &head.method,
+            head.path(),
+            head.query(),
+            &headers,
+            framing,
+        );
+        let again_end = framing::find_head_end(&out, 0)
+            .map_err(|e| format!("written head: {e}"))?
+            .ok_or("written head incomplete")?;
+        if again_end != out.len() {
+            return Err("written head ends early".into());
+        }
+        let again = parse_request(&out).map_err(|e| format!("written head: {e}"))?;
+        if again.method != head.method || again.target != head.target {
+            return Err("request line changed".into());
+        }
+        if Outgoing::of(again.body) != framing {
+            return Err("framing changed".into());
+        }
+        if again.headers != headers {
+            return Err("headers changed".into());
+        }
+        Ok(())
+    }
+
+    /// Checks one response head candidate the same way.
+    pub fn response_round_trip(bytes: &[u8]) -> Result<(), String> {
+        let Ok(Some(end)) = framing::find_head_end(bytes, 0) else {
+            return Ok(());
+        };
+        let Ok(resp) = parse_response(&bytes[..end], false) else {
+            return Ok(());
+        };
+        if resp.status == StatusCode::SWITCHING_PROTOCOLS || resp.body == BodyFraming::UntilClose {
+            return Ok(());
+        }
+        let framing = match resp.body {
+            BodyFraming::Chunked => Outgoing::Chunked,
+            _ => Outgoing::None,
+        };
+        let mut out = Vec::new();
+        write_response_head(&mut out, resp.status, &resp.headers, framing, false);
+        let again = parse_response(&out, false).map_err(|e| format!("written head: {e}"))?;
+        if again.status != resp.status || again.body != resp.body {
+            return Err(format!(
+                "{:?} {:?} became {:?} {:?}",
+                resp.status, resp.body, again.status, again.body
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

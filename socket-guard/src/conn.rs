@@ -665,6 +665,10 @@ where
                 Err(_) => break false,
             };
             bytes += take as u64;
+            if !done {
+                // Counted before the client can see the first bytes of a stream.
+                audit.open_stream();
+            }
             let written = if first {
                 self.out.extend_from_slice(&daemon.buf[..take]);
                 first = false;
@@ -679,7 +683,6 @@ where
             if done {
                 break true;
             }
-            audit.open_stream();
             match self.read_daemon(&mut daemon).await {
                 Ok(0) if body.until_close() => break true,
                 Ok(0) | Err(_) => break false,
