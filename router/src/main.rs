@@ -96,10 +96,21 @@ fn healthcheck(config: &Config) -> ExitCode {
 }
 
 fn serve(config: Config) -> ExitCode {
+    // Log lines (an access log line per request by default) are written by a thread of their
+    // own through a buffer, so a request costs formatting and a queue push instead of a write
+    // to stderr; the queue blocks when full rather than dropping lines. Dropping the guard at
+    // the end of `serve` writes out what is queued.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("router-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
         LogFormat::Json => builder
