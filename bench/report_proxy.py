@@ -191,11 +191,12 @@ def main():
                 w(f"| {r['run']} | {fmt(r['ms_to_200'])} | {fmt(r['ms_docker_run_returned'])} | "
                   f"{fmt(r.get('ms_after_start'))} | {seen or '-'} |")
             ok = m["runs_ok"] == m["runs_wanted"] and m.get("runs_with_start") == m["runs_wanted"]
-            med, mx = m.get("median_after_start_ms"), m.get("max_after_start_ms")
-            targets.append(("container start -> first 200 < 1 s (every run)", f"median {fmt(med)} ms, max {fmt(mx)} ms",
-                            ok and mx is not None and mx < FIRST200_TARGET_MS))
-            targets.append(("container start -> first 200, aim 300 ms (median)", f"median {fmt(med)} ms",
-                            med is not None and med <= FIRST200_AIM_MS))
+            start_med, start_max = m.get("median_after_start_ms"), m.get("max_after_start_ms")
+            targets.append(("container start -> first 200 < 1 s (every run)",
+                            f"median {fmt(start_med)} ms, max {fmt(start_max)} ms",
+                            ok and start_max is not None and start_max < FIRST200_TARGET_MS))
+            targets.append(("container start -> first 200, aim 300 ms (median)", f"median {fmt(start_med)} ms",
+                            start_med is not None and start_med <= FIRST200_AIM_MS))
         else:
             w("not measured")
         w("")

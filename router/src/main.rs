@@ -95,6 +95,11 @@ fn healthcheck(config: &Config) -> ExitCode {
     }
 }
 
+/// Log lines queued for the writer thread before a request waits for it: a few
+/// milliseconds of a busy proxy's lines, and a bounded amount of memory (the queue's slots
+/// are allocated up front).
+const LOG_QUEUE_LINES: usize = 8192;
+
 fn serve(config: Config) -> ExitCode {
     // Log lines (an access log line per request by default) are written by a thread of their
     // own through a buffer, so a request costs formatting and a queue push instead of a write
@@ -102,6 +107,7 @@ fn serve(config: Config) -> ExitCode {
     // the end of `serve` writes out what is queued.
     let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("router-log")
         .finish(std::io::BufWriter::with_capacity(
             64 * 1024,

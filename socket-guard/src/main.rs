@@ -74,6 +74,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// Log lines queued for the writer thread before a request waits for it: a few
+/// milliseconds of a busy proxy's lines, and a bounded amount of memory (the queue's slots
+/// are allocated up front).
+const LOG_QUEUE_LINES: usize = 8192;
+
 /// Sets up logging. Lines (an audit line per request at `info`) are written by a thread of
 /// their own through a buffer, so a request costs formatting and a queue push instead of a
 /// write to stderr; the queue blocks when full rather than dropping lines. What is queued is
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
 fn init_tracing(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("socket-guard-log")
         .finish(std::io::BufWriter::with_capacity(
             64 * 1024,
