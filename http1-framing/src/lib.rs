@@ -11,9 +11,14 @@
 //! last) for the responses they relay: [`find_head_end`] finds where a head ends and refuses a
 //! bare LF as soon as it arrives; [`check_request_head`] says how the body after a complete
 //! head is framed; [`ChunkDecoder`] follows a chunked body to its end, validating it and, when
-//! asked, keeping its data. No I/O, no allocation beyond a chunk-size line.
+//! asked, keeping its data; [`BodyLeft`] tells a relay how much of what it read is body. No
+//! I/O, no allocation beyond a chunk-size line; the `tokio` feature adds [`io`], the one loop
+//! both proxies use to wait for a request head.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+
+#[cfg(feature = "tokio")]
+pub mod io;
 
 /// Longest message head accepted.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -270,6 +275,64 @@ impl ChunkDecoder {
             }
         }
         Ok(i)
+    }
+}
+
+/// What is left of a body, by its framing: what a proxy relaying a body needs to know of each
+/// slice of bytes it reads (how many belong to the body, and whether the body is complete).
+#[derive(Debug, Clone)]
+pub enum BodyLeft {
+    /// This many bytes.
+    Length(u64),
+    /// A chunked body, followed chunk by chunk.
+    Chunked(ChunkDecoder),
+    /// Everything until the connection closes.
+    UntilClose,
+}
+
+impl BodyLeft {
+    /// The whole body of a message framed so.
+    pub fn new(framing: BodyFraming) -> BodyLeft {
+        match framing {
+            BodyFraming::None => BodyLeft::Length(0),
+            BodyFraming::Length(n) => BodyLeft::Length(n),
+            BodyFraming::Chunked => BodyLeft::Chunked(ChunkDecoder::default()),
+            BodyFraming::UntilClose => BodyLeft::UntilClose,
+        }
+    }
+
+    /// Whether the body ends only when the connection does.
+    pub fn until_close(&self) -> bool {
+        matches!(self, BodyLeft::UntilClose)
+    }
+
+    /// How many of `buf`'s bytes belong to the body, and whether the body is then complete.
+    /// With `data`, the body's data (without a chunked body's framing) is appended to it.
+    pub fn take(
+        &mut self,
+        buf: &[u8],
+        data: Option<&mut Vec<u8>>,
+    ) -> Result<(usize, bool), FramingError> {
+        Ok(match self {
+            BodyLeft::Length(left) => {
+                let k = (*left).min(buf.len() as u64);
+                *left -= k;
+                if let Some(d) = data {
+                    d.extend_from_slice(&buf[..k as usize]);
+                }
+                (k as usize, *left == 0)
+            }
+            BodyLeft::Chunked(dec) => {
+                let k = dec.decode(buf, data)?;
+                (k, dec.is_done())
+            }
+            BodyLeft::UntilClose => {
+                if let Some(d) = data {
+                    d.extend_from_slice(buf);
+                }
+                (buf.len(), false)
+            }
+        })
     }
 }
 

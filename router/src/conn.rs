@@ -21,7 +21,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
-use http1_framing::{find_head_end_within, BodyFraming, ChunkDecoder, FramingError, MAX_HEAD};
+use http1_framing::io::{read_head, HeadRead};
+use http1_framing::{BodyFraming, BodyLeft, ChunkDecoder, FramingError, MAX_HEAD};
 use hyper::header;
 use hyper::{Method, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -82,14 +83,6 @@ enum Attempt {
     Client(String),
     /// What happened, and whether the backend closed before answering anything.
     Backend(String, bool),
-}
-
-/// How waiting for a request head ended.
-enum HeadRead {
-    Complete(usize),
-    Closed,
-    TimedOut,
-    Refused(FramingError),
 }
 
 /// Serves one HTTP/1.1 client connection until it closes, errs, or shutdown is asked
@@ -175,27 +168,7 @@ where
     async fn read_head(&mut self) -> HeadRead {
         let deadline = tokio::time::Instant::now() + self.shared.config.header_timeout;
         let max = self.shared.config.max_header_bytes;
-        let mut scanned = 0;
-        loop {
-            if !self.buf.is_empty() {
-                match find_head_end_within(&self.buf, scanned, max) {
-                    Ok(Some(len)) => return HeadRead::Complete(len),
-                    Ok(None) => scanned = self.buf.len().saturating_sub(3),
-                    Err(e) => return HeadRead::Refused(e),
-                }
-            }
-            let idle = self.buf.is_empty();
-            self.buf.reserve(READ_SIZE / 4);
-            tokio::select! {
-                biased;
-                read = self.io.read_buf(&mut self.buf) => match read {
-                    Ok(0) | Err(_) => return HeadRead::Closed,
-                    Ok(_) => {}
-                },
-                () = tokio::time::sleep_until(deadline) => return HeadRead::TimedOut,
-                _ = self.stop.changed(), if idle => return HeadRead::Closed,
-            }
-        }
+        read_head(&mut self.io, &mut self.buf, max, deadline, &mut self.stop).await
     }
 
     /// A head that cannot be served: its status page, and the connection closes.
@@ -723,57 +696,6 @@ where
         }
         metrics.open_tunnels.dec();
         Next::Close
-    }
-}
-
-/// What is left of a response body, by its framing.
-enum BodyLeft {
-    Length(u64),
-    Chunked(ChunkDecoder),
-    UntilClose,
-}
-
-impl BodyLeft {
-    fn new(framing: BodyFraming) -> BodyLeft {
-        match framing {
-            BodyFraming::None => BodyLeft::Length(0),
-            BodyFraming::Length(n) => BodyLeft::Length(n),
-            BodyFraming::Chunked => BodyLeft::Chunked(ChunkDecoder::default()),
-            BodyFraming::UntilClose => BodyLeft::UntilClose,
-        }
-    }
-
-    fn until_close(&self) -> bool {
-        matches!(self, BodyLeft::UntilClose)
-    }
-
-    /// How many of `buf`'s bytes belong to the body, and whether the body is then complete.
-    /// With `data`, a chunked body's data (without its chunk framing) is appended to it.
-    fn take(
-        &mut self,
-        buf: &[u8],
-        data: Option<&mut Vec<u8>>,
-    ) -> Result<(usize, bool), FramingError> {
-        Ok(match self {
-            BodyLeft::Length(left) => {
-                let k = (*left).min(buf.len() as u64);
-                *left -= k;
-                if let Some(d) = data {
-                    d.extend_from_slice(&buf[..k as usize]);
-                }
-                (k as usize, *left == 0)
-            }
-            BodyLeft::Chunked(dec) => {
-                let k = dec.decode(buf, data)?;
-                (k, dec.is_done())
-            }
-            BodyLeft::UntilClose => {
-                if let Some(d) = data {
-                    d.extend_from_slice(buf);
-                }
-                (buf.len(), false)
-            }
-        })
     }
 }
 

@@ -23,7 +23,8 @@ use tokio::sync::watch;
 
 use crate::audit::Audit;
 use crate::error::GuardError;
-use crate::framing::{find_head_end, BodyFraming, ChunkDecoder, FramingError, MAX_HEAD};
+use crate::framing::io::{read_head, HeadRead};
+use crate::framing::{find_head_end, BodyFraming, BodyLeft, ChunkDecoder, MAX_HEAD};
 use crate::proxy::{self, Judged, Refusal};
 use crate::response::write_json_error;
 use crate::server::State;
@@ -64,14 +65,6 @@ enum Fail {
     ClientGone,
     /// An answer is due (the client is still there).
     Answer(GuardError),
-}
-
-/// How waiting for a request head ended.
-enum HeadRead {
-    Complete(usize),
-    Closed,
-    TimedOut,
-    Refused(FramingError),
 }
 
 /// Serves one client connection until it closes, errs, or shutdown is asked between requests.
@@ -146,27 +139,14 @@ where
     /// Waits for a complete head; refuses a bare LF or an oversized head as soon as seen.
     async fn read_head(&mut self) -> HeadRead {
         let deadline = tokio::time::Instant::now() + self.state.config.header_timeout;
-        let mut scanned = 0;
-        loop {
-            if !self.buf.is_empty() {
-                match find_head_end(&self.buf, scanned) {
-                    Ok(Some(len)) => return HeadRead::Complete(len),
-                    Ok(None) => scanned = self.buf.len().saturating_sub(3),
-                    Err(e) => return HeadRead::Refused(e),
-                }
-            }
-            let idle = self.buf.is_empty();
-            self.buf.reserve(READ_SIZE / 4);
-            tokio::select! {
-                biased;
-                read = self.io.read_buf(&mut self.buf) => match read {
-                    Ok(0) | Err(_) => return HeadRead::Closed,
-                    Ok(_) => {}
-                },
-                () = tokio::time::sleep_until(deadline) => return HeadRead::TimedOut,
-                _ = self.stop.changed(), if idle => return HeadRead::Closed,
-            }
-        }
+        read_head(
+            &mut self.io,
+            &mut self.buf,
+            MAX_HEAD,
+            deadline,
+            &mut self.stop,
+        )
+        .await
     }
 
     /// A head that cannot be judged: 400 (or 408, 431) and the connection closes.
@@ -650,7 +630,7 @@ where
         let mut bytes = 0u64;
         let mut first = true;
         let complete = loop {
-            let (take, done) = match body.take(&daemon.buf) {
+            let (take, done) = match body.take(&daemon.buf, None) {
                 Ok(t) => t,
                 Err(e) if first => {
                     // Nothing is written yet: the client gets a 502, not a cut connection.
@@ -747,42 +727,4 @@ fn refusal(audit: Audit, err: GuardError, target: &policies::path::Target) -> Re
 
 fn upstream_err(what: &str, e: &std::io::Error) -> Fail {
     Fail::Answer(GuardError::Upstream(format!("{what}: {e}")))
-}
-
-/// What is left of a response body, by its framing.
-enum BodyLeft {
-    Length(u64),
-    Chunked(ChunkDecoder),
-    UntilClose,
-}
-
-impl BodyLeft {
-    fn new(framing: BodyFraming) -> BodyLeft {
-        match framing {
-            BodyFraming::None => BodyLeft::Length(0),
-            BodyFraming::Length(n) => BodyLeft::Length(n),
-            BodyFraming::Chunked => BodyLeft::Chunked(ChunkDecoder::default()),
-            BodyFraming::UntilClose => BodyLeft::UntilClose,
-        }
-    }
-
-    fn until_close(&self) -> bool {
-        matches!(self, BodyLeft::UntilClose)
-    }
-
-    /// How many of `buf`'s bytes belong to the body, and whether the body is then complete.
-    fn take(&mut self, buf: &[u8]) -> Result<(usize, bool), FramingError> {
-        Ok(match self {
-            BodyLeft::Length(left) => {
-                let k = (*left).min(buf.len() as u64);
-                *left -= k;
-                (k as usize, *left == 0)
-            }
-            BodyLeft::Chunked(dec) => {
-                let k = dec.decode(buf, None)?;
-                (k, dec.is_done())
-            }
-            BodyLeft::UntilClose => (buf.len(), false),
-        })
-    }
 }
