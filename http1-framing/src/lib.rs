@@ -258,7 +258,10 @@ impl ChunkDecoder {
                     self.state = if self.state == Chunk::Trailers {
                         if line.is_empty() {
                             Chunk::Done
-                        } else if line.contains(&b':') && !matches!(line[0], b' ' | b'\t') {
+                        } else if line.contains(&b':')
+                            && !matches!(line[0], b' ' | b'\t')
+                            && !has_control(&line)
+                        {
                             Chunk::Trailers
                         } else {
                             return Err(FramingError::BadChunk);
@@ -336,7 +339,16 @@ impl BodyLeft {
     }
 }
 
+/// Whether a chunk-size or trailer line holds a control character (a lone CR above all): the
+/// next parser might end the line there and read the body differently.
+fn has_control(line: &[u8]) -> bool {
+    line.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
 fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
+    if has_control(line) {
+        return Err(FramingError::BadChunk);
+    }
     let size = match line.iter().position(|&b| b == b';') {
         Some(i) => &line[..i],
         None => line,
@@ -447,6 +459,9 @@ mod tests {
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n", BadChunk),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\nab\r\n", BareLf),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", BadChunk),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;\rAB\r\n\r\n0\r\n\r\n", BadChunk),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x=\x01\r\nab\r\n0\r\n\r\n", BadChunk),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\rb\r\n\r\n", BadChunk),
             (b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\n\n", BareLf),
         ];
         for (req, want) in cases {

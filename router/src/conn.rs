@@ -313,7 +313,7 @@ where
                 &forwarded,
                 Outgoing::of(head.body),
             );
-            if head.expect_continue && self.body_unread {
+            if head.expect_continue && self.body_unread && !head.http10 {
                 self.io
                     .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                     .await
@@ -540,8 +540,16 @@ where
             close: backend_closes,
             mut headers,
         } = resp;
+        // The backend's length, checked by `parse_response`; what the client is told about
+        // framing is written below from the body's real framing, never taken from a header map
+        // that `Connection` names or a route's `headers.*` labels may have changed.
+        let backend_length = headers.get(header::CONTENT_LENGTH).cloned();
         proxy::finish_response(shared, plan, req.scheme, &mut headers);
-        let enc = proxy::compression(plan, req.method, status, &headers).filter(|_| !head.http10);
+        headers.remove(header::CONTENT_LENGTH);
+        headers.remove(header::TRANSFER_ENCODING);
+        let enc =
+            proxy::compression_of(plan, req.method, status, backend_length.as_ref(), &headers)
+                .filter(|_| !head.http10);
         self.out.clear();
         if let Some(enc) = enc.filter(|_| body != BodyFraming::None) {
             crate::compress::prepare(&mut headers, enc);
@@ -549,13 +557,26 @@ where
             let complete = self.relay_compressed(&mut conn, body, enc).await?;
             return Ok(self.after_body(conn, complete, backend_closes, body, close));
         }
-        // `Content-Length` stays as the backend sent it; a chunked body goes on chunked
-        // (de-chunked for an HTTP/1.0 client, whose connection then closes).
+        // A chunked body goes on chunked (de-chunked for an HTTP/1.0 client, whose connection
+        // then closes); a `HEAD` answer and a 304 keep the length they describe; a 204 and a
+        // 1xx have none.
         let dechunk = head.http10 && body == BodyFraming::Chunked;
-        let framing = if body == BodyFraming::Chunked && !dechunk {
-            Outgoing::Chunked
-        } else {
-            Outgoing::None
+        let framing = match body {
+            BodyFraming::Length(n) => Outgoing::Length(n),
+            BodyFraming::Chunked if !dechunk => Outgoing::Chunked,
+            BodyFraming::Chunked | BodyFraming::UntilClose => Outgoing::None,
+            BodyFraming::None => {
+                if head.method == Method::HEAD || status == StatusCode::NOT_MODIFIED {
+                    if let Some(v) = backend_length {
+                        headers.insert(header::CONTENT_LENGTH, v);
+                    }
+                    Outgoing::None
+                } else if status == StatusCode::NO_CONTENT || status.is_informational() {
+                    Outgoing::None
+                } else {
+                    Outgoing::Length(0)
+                }
+            }
         };
         wire::write_response_head(&mut self.out, status, &headers, framing, close);
         let mut left = BodyLeft::new(body);

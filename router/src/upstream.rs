@@ -81,14 +81,18 @@ impl IdlePool {
     /// Parks connections a client connection no longer needs.
     fn put(&self, conns: impl Iterator<Item = BackendConn>) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // Every backend's expired connections go, not only this one's: a backend that is gone
+        // (a removed container) must not keep its sockets.
+        idle.retain(|_, list| {
+            list.retain(|c| c.idle_since.elapsed() < IDLE_FOR);
+            !list.is_empty()
+        });
         for c in conns {
             let list = idle.entry(c.addr).or_default();
-            list.retain(|c| c.idle_since.elapsed() < IDLE_FOR);
             if list.len() < IDLE_PER_BACKEND {
                 list.push(c);
             }
         }
-        idle.retain(|_, list| !list.is_empty());
     }
 }
 

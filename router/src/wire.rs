@@ -118,6 +118,19 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
         (None, None) if http10 => String::new(),
         (None, None) => return Err(HeadError::Malformed("no Host header")),
     };
+    if !host.is_empty() {
+        // An absolute-form target's authority replaces `Host` (RFC 9112 3.2.2): the backend
+        // must see the host the request was routed by.
+        let value = HeaderValue::from_str(&host)
+            .map_err(|_| HeadError::Malformed("invalid request target"))?;
+        headers.insert(header::HOST, value);
+    }
+    // `Content-Length: 0` stays a length (some servers want one on POST), not "no body".
+    let length_zero = framing.body == BodyFraming::None
+        && req
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("content-length"));
     let close =
         connection_has(&headers, "close") || (http10 && !connection_has(&headers, "keep-alive"));
     let upgrade = framing.upgrade && connection_has(&headers, "upgrade");
@@ -131,7 +144,11 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
         path_end,
         host,
         http10,
-        body: framing.body,
+        body: if length_zero {
+            BodyFraming::Length(0)
+        } else {
+            framing.body
+        },
         close,
         upgrade,
         expect_continue,

@@ -154,6 +154,8 @@ async fn backend(log: Log) -> SocketAddr {
                     let path = target.split('?').next().unwrap_or("").to_owned();
                     let answer: Vec<u8> = match path.as_str() {
                         "/chunked" => b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".to_vec(),
+                        "/length-named-hop-by-hop" => b"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+                        "/no-content" => b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_vec(),
                         "/hop" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: X-Internal\r\nX-Internal: secret\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\n\r\nok".to_vec(),
                         "/lie-lengths" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!".to_vec(),
                         "/lie-length-and-chunked" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
@@ -370,6 +372,17 @@ async fn hostile_requests_never_reach_the_backend_and_well_framed_ones_reach_it_
     let ex = exchange(addr, format!("GET http://{host}/abs?x=1 HTTP/1.1\r\nHost: elsewhere.test\r\nConnection: close\r\n\r\n").as_bytes()).await;
     assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
     assert_eq!(seen(&log)[0].target(), "/abs?x=1");
+    assert_eq!(
+        seen(&log)[0].header("host"),
+        Some(host.as_str()),
+        "the backend sees the host the request was routed by"
+    );
+
+    // `Content-Length: 0` is forwarded as a length, not dropped.
+    log.lock().unwrap().clear();
+    let ex = exchange(addr, format!("POST /empty HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()).await;
+    assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+    assert_eq!(seen(&log)[0].header("content-length"), Some("0"));
 
     // Hop-by-hop headers never pass: the client's to the backend, the backend's to the client.
     log.lock().unwrap().clear();
@@ -431,6 +444,21 @@ async fn a_backend_that_lies_hangs_or_closes_is_contained() {
         assert_eq!(ex.responses[0].text(), "Bad Gateway\n", "{path}");
         assert_eq!(ex.responses[1].text(), "GET /after body=\n", "{path}");
     }
+
+    // The client's framing is the router's own: a backend that names `Content-Length` in
+    // `Connection` still gets its body delimited, and the next answer is not swallowed; a 204
+    // carries no length.
+    let bytes = format!(
+        "{}{}GET /after HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+        get("/length-named-hop-by-hop"),
+        get("/no-content")
+    );
+    let ex = exchange(addr, bytes.as_bytes()).await;
+    assert_eq!(ex.statuses(), vec![200, 204, 200], "{}", ex.raw_text());
+    assert_eq!(ex.responses[0].header("content-length"), Some("5"));
+    assert_eq!(ex.responses[0].text(), "hello");
+    assert_eq!(ex.responses[1].header("content-length"), None);
+    assert_eq!(ex.responses[2].text(), "GET /after body=\n");
 
     // A backend that does not answer in ROUTER_RESPONSE_TIMEOUT: 504.
     let ex = exchange_within(addr, get("/hang").as_bytes(), Duration::from_secs(5)).await;
