@@ -402,6 +402,11 @@ pub mod props {
         if !(head.target.starts_with('/') || head.target == "*") {
             return Err(format!("target {:?} is not in origin form", head.target));
         }
+        if head.headers.len() + 1 >= MAX_HEADERS {
+            // The written head may carry one more (`Host`) than this parser's limit for
+            // clients; a backend's limit is its own.
+            return Ok(());
+        }
         // As the connection loop does for an HTTP/1.0 request without one.
         let mut headers = head.headers.clone();
         if !headers.contains_key(header::HOST) {
