@@ -211,7 +211,7 @@ fn upgrade_and_framing_rows(names: &mut Names<'_>, exec_id: &str) -> Vec<Row> {
     // Framing: each refused with 400 and the connection closed; a request smuggled behind
     // the ambiguous one (a create guard B would allow) never runs.
     let body = create_body();
-    let ambiguous: [(&str, Vec<&str>, String); 9] = [
+    let ambiguous: [(&str, Vec<&str>, String); 10] = [
         (
             "CL + TE",
             vec!["Content-Length: 5", "Transfer-Encoding: chunked"],
@@ -256,6 +256,11 @@ fn upgrade_and_framing_rows(names: &mut Names<'_>, exec_id: &str) -> Vec<Row> {
             "malformed chunk size",
             vec!["Transfer-Encoding: chunked"],
             "zz\r\n\r\n".into(),
+        ),
+        (
+            "a lone CR in a chunk extension",
+            vec!["Transfer-Encoding: chunked"],
+            "2;\rAB\r\n\r\n0\r\n\r\n".into(),
         ),
     ];
     for (label, headers, framed) in ambiguous {
