@@ -339,6 +339,30 @@ impl BodyLeft {
     }
 }
 
+/// Why a response head cannot be passed on (both proxies answer it with a 502).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    /// Not a valid HTTP/1.x response head.
+    #[error("malformed response head: {0}")]
+    Malformed(&'static str),
+    /// Conflicting or invalid framing headers.
+    #[error("ambiguous response framing")]
+    Framing,
+}
+
+/// What `httparse` refused, in words for an error message.
+pub fn parse_error(e: httparse::Error) -> &'static str {
+    match e {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status",
+        httparse::Error::Token => "invalid method or target",
+        httparse::Error::TooManyHeaders => "too many headers",
+        httparse::Error::Version => "invalid HTTP version",
+    }
+}
+
 /// Whether a chunk-size or trailer line holds a control character (a lone CR above all): the
 /// next parser might end the line there and read the body differently.
 fn has_control(line: &[u8]) -> bool {

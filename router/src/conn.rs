@@ -545,11 +545,10 @@ where
         // that `Connection` names or a route's `headers.*` labels may have changed.
         let backend_length = headers.get(header::CONTENT_LENGTH).cloned();
         proxy::finish_response(shared, plan, req.scheme, &mut headers);
+        // Decided while the length is still there (it counts for the size threshold).
+        let enc = proxy::compression(plan, req.method, status, &headers).filter(|_| !head.http10);
         headers.remove(header::CONTENT_LENGTH);
         headers.remove(header::TRANSFER_ENCODING);
-        let enc =
-            proxy::compression_of(plan, req.method, status, backend_length.as_ref(), &headers)
-                .filter(|_| !head.http10);
         self.out.clear();
         if let Some(enc) = enc.filter(|_| body != BodyFraming::None) {
             crate::compress::prepare(&mut headers, enc);

@@ -487,26 +487,6 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
     }
 }
 
-/// [`compression`] for an answer whose `Content-Length` was taken out of `h` (the HTTP/1.1
-/// relay writes framing itself): the backend's `length` still counts for the size threshold.
-pub fn compression_of(
-    plan: &Plan,
-    method: &Method,
-    status: StatusCode,
-    length: Option<&HeaderValue>,
-    h: &HeaderMap,
-) -> Option<Encoding> {
-    plan.compress?;
-    match length {
-        Some(len) => {
-            let mut with_length = h.clone();
-            with_length.insert(header::CONTENT_LENGTH, len.clone());
-            compression(plan, method, status, &with_length)
-        }
-        None => compression(plan, method, status, h),
-    }
-}
-
 /// The coding to compress an answer with: the negotiated one, when the answer is worth it.
 pub fn compression(
     plan: &Plan,

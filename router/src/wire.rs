@@ -5,7 +5,8 @@
 //! middlewares in [`crate::proxy`] read); the router writes the framing of what it sends
 //! itself, so a `Content-Length` or `Transfer-Encoding` it did not check never passes.
 
-use http1_framing::{self as framing, BodyFraming, FramingError};
+pub use http1_framing::ResponseError;
+use http1_framing::{self as framing, parse_error, BodyFraming, FramingError};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode};
 
@@ -178,18 +179,6 @@ fn split_target(target: &str, method: &Method) -> Result<(String, Option<String>
     }
 }
 
-fn parse_error(e: httparse::Error) -> &'static str {
-    match e {
-        httparse::Error::HeaderName => "invalid header name",
-        httparse::Error::HeaderValue => "invalid header value",
-        httparse::Error::NewLine => "invalid line ending",
-        httparse::Error::Status => "invalid status",
-        httparse::Error::Token => "invalid method or target",
-        httparse::Error::TooManyHeaders => "too many headers",
-        httparse::Error::Version => "invalid HTTP version",
-    }
-}
-
 /// How a body the router sends is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outgoing {
@@ -290,17 +279,6 @@ pub struct ResponseHead {
     /// Its headers, framing ones removed (`Content-Length` is kept: it is what a `HEAD`
     /// answer or a 304 says about the representation, and the body's length otherwise).
     pub headers: HeaderMap,
-}
-
-/// Why a backend's response head cannot be passed on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResponseError {
-    /// Not a valid HTTP/1.x response head.
-    #[error("malformed response head: {0}")]
-    Malformed(&'static str),
-    /// Conflicting or invalid framing headers.
-    #[error("ambiguous response framing")]
-    Framing,
 }
 
 /// Parses a complete response head. `head_request`: the request was `HEAD` (no body follows

@@ -8,7 +8,8 @@
 //! upgrade. Everything here is pure and allocation-light: the connection loop reuses its
 //! buffers.
 
-use crate::framing::{self, BodyFraming, FramingError};
+pub use crate::framing::ResponseError;
+use crate::framing::{self, parse_error, BodyFraming, FramingError};
 
 /// Most header lines accepted in one head.
 pub const MAX_HEADERS: usize = 100;
@@ -130,18 +131,6 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
     })
 }
 
-fn parse_error(e: httparse::Error) -> &'static str {
-    match e {
-        httparse::Error::HeaderName => "invalid header name",
-        httparse::Error::HeaderValue => "invalid header value",
-        httparse::Error::NewLine => "invalid line ending",
-        httparse::Error::Status => "invalid status",
-        httparse::Error::Token => "invalid method or target",
-        httparse::Error::TooManyHeaders => "too many headers",
-        httparse::Error::Version => "invalid HTTP version",
-    }
-}
-
 fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
@@ -206,17 +195,6 @@ pub struct ResponseHead {
     /// The status line and the headers to pass on, each line CRLF-terminated, without the
     /// final empty line (so the connection loop can add `Connection: close`).
     pub head: Vec<u8>,
-}
-
-/// Why a response head from the daemon cannot be passed on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResponseError {
-    /// Not a valid HTTP/1.x response head.
-    #[error("malformed response head: {0}")]
-    Malformed(&'static str),
-    /// Conflicting or invalid framing headers.
-    #[error("ambiguous response framing")]
-    Framing,
 }
 
 /// Parses a complete response head. `head_request`: the request was `HEAD` (no body follows
