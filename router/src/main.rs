@@ -95,28 +95,22 @@ fn healthcheck(config: &Config) -> ExitCode {
     }
 }
 
-/// Log lines queued for the writer thread before a request waits for it: a few
-/// milliseconds of a busy proxy's lines, and a bounded amount of memory (the queue's slots
-/// are allocated up front).
-const LOG_QUEUE_LINES: usize = 8192;
-
 fn serve(config: Config) -> ExitCode {
-    // Log lines (an access log line per request by default) are written by a thread of their
-    // own through a buffer, so a request costs formatting and a queue push instead of a write
-    // to stderr; the queue blocks when full rather than dropping lines. Dropping the guard at
-    // the end of `serve` writes out what is queued.
-    let (writer, _flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .thread_name("router-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    // Log lines (an access log line per request by default) are appended to a buffer that a
+    // thread of its own writes to stderr in batches (the `log-writer` crate), so a request
+    // costs formatting and a copy instead of a write to stderr; no line is dropped. Dropping
+    // `_flush_on_exit` at the end of `serve` writes out what is pending.
+    let (writer, _flush_on_exit) = match log_writer::spawn("router-log", std::io::stderr()) {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("router: cannot start the log writer: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(move || writer.clone())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
         LogFormat::Json => builder

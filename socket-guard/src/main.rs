@@ -74,28 +74,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Log lines queued for the writer thread before a request waits for it: a few
-/// milliseconds of a busy proxy's lines, and a bounded amount of memory (the queue's slots
-/// are allocated up front).
-const LOG_QUEUE_LINES: usize = 8192;
-
-/// Sets up logging. Lines (an audit line per request at `info`) are written by a thread of
-/// their own through a buffer, so a request costs formatting and a queue push instead of a
-/// write to stderr; the queue blocks when full rather than dropping lines. What is queued is
-/// written out when the returned guard is dropped.
-fn init_tracing(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, flush_on_exit) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .thread_name("socket-guard-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+/// Sets up logging. Lines (an audit line per request at `info`) are appended to a buffer that
+/// a thread of its own writes to stderr in batches (the `log-writer` crate), so a request
+/// costs formatting and a copy instead of a write to stderr; no line is dropped. What is
+/// pending is written out when the returned value is dropped.
+fn init_tracing(config: &Config) -> Result<log_writer::Flush, ExitCode> {
+    let (writer, flush_on_exit) = log_writer::spawn("socket-guard-log", std::io::stderr())
+        .map_err(|e| {
+            eprintln!("socket-guard: cannot start the log writer: {e}");
+            ExitCode::FAILURE
+        })?;
     let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(move || writer.clone())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
         LogFormat::Json => builder
@@ -105,11 +97,14 @@ fn init_tracing(config: &Config) -> tracing_appender::non_blocking::WorkerGuard 
             .init(),
         LogFormat::Text => builder.init(),
     }
-    flush_on_exit
+    Ok(flush_on_exit)
 }
 
 fn serve(config: Config) -> ExitCode {
-    let _flush_on_exit = init_tracing(&config);
+    let _flush_on_exit = match init_tracing(&config) {
+        Ok(flush) => flush,
+        Err(code) => return code,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,0 +1,271 @@
+//! Log lines appended to a bounded buffer and written out in batches by a thread of their own.
+//!
+//! Both programs write a line per request at `info` (socket-guard's audit trail, the
+//! router's access log). Writing each line to stderr costs a system call per request; a
+//! channel to a writer thread (tracing-appender's non-blocking writer) still wakes that
+//! thread for nearly every line, and it flushes whenever its queue runs dry, so the system
+//! call stays. Here a line is a copy into a shared buffer under a mutex. The writer thread is
+//! woken once when a batch begins, lets lines gather for [`LINGER`] (or until [`BATCH`] bytes
+//! are waiting), and writes them with one call. Nothing is dropped: when [`LIMIT`] bytes are
+//! waiting, a request's thread waits for the writer instead. Lines are written in the order
+//! they were appended, whole (a line is appended in one piece, never split between batches),
+//! and everything appended is written before [`Flush`] finishes dropping.
+//!
+//! Plain `std`: the writer is an `io::Write` handle that `tracing_subscriber::fmt` takes
+//! through `with_writer(move || handle.clone())`.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long the first line of a batch waits for others before the batch is written.
+pub const LINGER: Duration = Duration::from_millis(20);
+
+/// Bytes waiting that make the writer start at once instead of lingering.
+pub const BATCH: usize = 64 * 1024;
+
+/// Bytes waiting that make a new line wait for the writer: the memory the buffer may hold.
+pub const LIMIT: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    pending: Mutex<Pending>,
+    /// The writer waits here for a batch to begin (or to grow to `BATCH`).
+    work: Condvar,
+    /// Lines wait here while `LIMIT` bytes are pending.
+    room: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // A thread that panicked while holding the lock left whole lines behind (appending
+        // is one `extend_from_slice`): keep logging.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A handle that appends lines; cheap to clone, one per log event.
+#[derive(Debug, Clone)]
+pub struct LogWriter {
+    shared: Arc<Shared>,
+}
+
+/// Writes out what is pending and stops the writer thread when dropped: hold it until the
+/// program ends.
+#[derive(Debug)]
+pub struct Flush {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Starts a writer thread named `thread_name` that writes batches to `out`.
+pub fn spawn<W: Write + Send + 'static>(
+    thread_name: &str,
+    out: W,
+) -> io::Result<(LogWriter, Flush)> {
+    let shared = Arc::new(Shared::default());
+    let thread = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name(thread_name.to_owned())
+            .spawn(move || write_batches(&shared, out))?
+    };
+    Ok((
+        LogWriter {
+            shared: shared.clone(),
+        },
+        Flush {
+            shared,
+            thread: Some(thread),
+        },
+    ))
+}
+
+/// The writer thread: wait for a batch, let it gather, take it whole, write it.
+fn write_batches<W: Write>(shared: &Shared, mut out: W) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let mut pending = shared.lock();
+        while pending.bytes.is_empty() && !pending.closed {
+            pending = shared
+                .work
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if !pending.closed && pending.bytes.len() < BATCH {
+            pending = shared
+                .work
+                .wait_timeout_while(pending, LINGER, |p| !p.closed && p.bytes.len() < BATCH)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        std::mem::swap(&mut pending.bytes, &mut batch);
+        let closed = pending.closed;
+        drop(pending);
+        shared.room.notify_all();
+        // Nowhere to report a failed write to: the lines are lost, the program goes on.
+        let _ = out.write_all(&batch).and_then(|()| out.flush());
+        batch.clear();
+        if closed && shared.lock().bytes.is_empty() {
+            return;
+        }
+    }
+}
+
+impl Write for LogWriter {
+    /// Appends `buf` whole; `tracing_subscriber::fmt` hands over a formatted line at once.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let shared = &*self.shared;
+        let mut pending = shared.lock();
+        while pending.bytes.len() >= LIMIT && !pending.closed {
+            pending = shared
+                .room
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let before = pending.bytes.len();
+        pending.bytes.extend_from_slice(buf);
+        let after = pending.bytes.len();
+        drop(pending);
+        // Wake the writer when a batch begins or grows past BATCH, not for every line: a
+        // wake is a system call.
+        if before == 0 || (before < BATCH && after >= BATCH) {
+            shared.work.notify_one();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.work.notify_one();
+        self.shared.room.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// An output that records every `write_all` as one batch.
+    #[derive(Clone, Default)]
+    struct Batches(Arc<Mutex<Vec<Vec<u8>>>>);
+
+    impl Write for Batches {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_from_many_threads_arrive_whole_in_order_and_batched() {
+        let out = Batches::default();
+        let (writer, flush) = spawn("test-log", out.clone()).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let mut w = writer.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10_000 {
+                        w.write_all(format!("thread {t} line {i:05}\n").as_bytes())
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        drop(flush);
+        let batches = out.0.lock().unwrap();
+        let all: Vec<u8> = batches.concat();
+        let text = String::from_utf8(all).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 40_000, "every line written once");
+        for t in 0..4 {
+            let mine: Vec<&str> = lines
+                .iter()
+                .copied()
+                .filter(|l| l.starts_with(&format!("thread {t} ")))
+                .collect();
+            let expected: Vec<String> = (0..10_000)
+                .map(|i| format!("thread {t} line {i:05}"))
+                .collect();
+            assert_eq!(mine, expected, "thread {t}'s lines in order");
+        }
+        assert!(
+            batches.iter().all(|b| b.ends_with(b"\n")),
+            "a batch ends at a line's end"
+        );
+        assert!(
+            batches.len() < 40_000 / 10,
+            "{} writes for 40,000 lines",
+            batches.len()
+        );
+    }
+
+    #[test]
+    fn a_lone_line_is_written_after_the_linger_without_a_flush() {
+        let out = Batches::default();
+        let (mut writer, _flush) = spawn("test-log", out.clone()).unwrap();
+        writer.write_all(b"one\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while out.0.lock().unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "the line was never written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(*out.0.lock().unwrap(), vec![b"one\n".to_vec()]);
+    }
+
+    #[test]
+    fn a_full_buffer_makes_lines_wait_and_none_is_lost() {
+        /// An output that is slow: every batch takes a while.
+        #[derive(Clone, Default)]
+        struct Slow(Arc<Mutex<usize>>);
+        impl Write for Slow {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                std::thread::sleep(Duration::from_millis(30));
+                *self.0.lock().unwrap() += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Slow::default();
+        let (mut writer, flush) = spawn("test-log", out.clone()).unwrap();
+        let line = [b'x'; 1023];
+        let mut total = 0;
+        for _ in 0..(3 * LIMIT / 1024) {
+            writer.write_all(&line).unwrap();
+            writer.write_all(b"\n").unwrap();
+            total += 1024;
+            assert!(
+                writer.shared.lock().bytes.len() <= LIMIT + 1024,
+                "the buffer grew past its limit"
+            );
+        }
+        drop(flush);
+        assert_eq!(*out.0.lock().unwrap(), total);
+    }
+}
