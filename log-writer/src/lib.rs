@@ -11,8 +11,12 @@
 //! they were appended, whole (a line is appended in one piece, never split between batches),
 //! and everything appended is written before [`Flush`] finishes dropping.
 //!
-//! Plain `std`: the writer is an `io::Write` handle that `tracing_subscriber::fmt` takes
-//! through `with_writer(move || handle.clone())`.
+//! The writer is a plain `io::Write` handle that `tracing_subscriber::fmt` takes through
+//! `with_writer(move || handle.clone())`; [`JsonLines`] is the line format both programs use.
+
+mod json;
+
+pub use json::JsonLines;
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};

@@ -113,11 +113,7 @@ fn serve(config: Config) -> ExitCode {
         .with_writer(move || writer.clone())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
+        LogFormat::Json => builder.event_format(log_writer::JsonLines).init(),
         LogFormat::Text => builder.init(),
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()

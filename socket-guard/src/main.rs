@@ -90,11 +90,7 @@ fn init_tracing(config: &Config) -> Result<log_writer::Flush, ExitCode> {
         .with_writer(move || writer.clone())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
+        LogFormat::Json => builder.event_format(log_writer::JsonLines).init(),
         LogFormat::Text => builder.init(),
     }
     Ok(flush_on_exit)
