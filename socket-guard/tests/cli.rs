@@ -2,8 +2,9 @@
 //!
 //! Proves that a configuration error exits with 64 (EX_USAGE) and names the variable and the
 //! value; that `socket-guard policy` prints the effective allow-list; that `socket-guard
-//! healthcheck` exits 0 against a running instance and 1 against none; and that SIGTERM stops a
-//! running instance cleanly. The environment is cleared for every run, so no stray `GUARD_*`
+//! healthcheck` exits 0 against a running instance and 1 against none; that SIGTERM stops a
+//! running instance cleanly; and that its audit lines are whole JSON objects whatever a client
+//! puts in a path. The environment is cleared for every run, so no stray `GUARD_*`
 //! or section variable of the caller leaks in.
 #![allow(clippy::unwrap_used)]
 
@@ -203,4 +204,106 @@ fn healthcheck_follows_a_running_instance() {
         Some(1),
         "healthy after the instance stopped"
     );
+}
+
+/// The audit trail of the real binary: one JSON object per line, written out by SIGTERM at the
+/// latest, and a client's bytes in a path cannot end the line or add a field.
+#[test]
+fn audit_lines_stay_whole_json_whatever_the_path() {
+    use std::io::{Read, Write};
+    let listen = format!("127.0.0.1:{}", free_port());
+    let dir = std::env::temp_dir().join(format!("guard-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stderr_path = dir.join("stderr");
+    let socket = dir.join("no-daemon.sock");
+    let mut serving = Serving(
+        guard(
+            &[],
+            &[
+                ("GUARD_LISTEN", listen.as_str()),
+                ("SOCKET_PATH", socket.to_str().unwrap()),
+                ("LOG_LEVEL", "info"),
+                ("CONTAINERS", "1"),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap(),
+    );
+    // Refused as non-canonical (400) after their audit line is written; the last is allowed
+    // and answered 502, there being no daemon.
+    let hostile = [
+        "/v1.41/containers/json\"},\"decision\":\"allow",
+        "/v1.41/containers/json\\\"x",
+        "/v1.41/containers/%0A{\"decision\":\"allow\"}",
+        "/v1.41/containers/json",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for target in hostile {
+        let mut stream = loop {
+            match std::net::TcpStream::connect(&listen) {
+                Ok(s) => break s,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => panic!("the guard does not listen on {listen}: {e}"),
+            }
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {target} HTTP/1.1\r\nHost: guard\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let expected = if target == "/v1.41/containers/json" {
+            "HTTP/1.1 502 "
+        } else {
+            "HTTP/1.1 400 "
+        };
+        assert!(answer.starts_with(expected), "{target}: {answer}");
+    }
+
+    let pid = serving.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(wait_within(&mut serving.0, Duration::from_secs(15)).success());
+    let log = std::fs::read_to_string(&stderr_path).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object: {e}: {l}"))
+        })
+        .collect();
+    let audit: Vec<&serde_json::Value> = lines.iter().filter(|l| l["target"] == "audit").collect();
+    assert_eq!(
+        audit.len(),
+        hostile.len(),
+        "one audit line per request:\n{log}"
+    );
+    for (line, target) in audit.iter().zip(hostile) {
+        assert_eq!(line["path"], target, "{line}");
+        assert_eq!(line["method"], "GET", "{line}");
+        if target == "/v1.41/containers/json" {
+            assert_eq!(
+                (&line["decision"], &line["status"]),
+                (&"error".into(), &502.into()),
+                "{line}"
+            );
+        } else {
+            assert_eq!(
+                (&line["decision"], &line["status"]),
+                (&"invalid".into(), &400.into()),
+                "{line}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
