@@ -117,6 +117,8 @@ fn write_batches<W: Write>(shared: &Shared, mut out: W) {
         // Nowhere to report a failed write to: the lines are lost, the program goes on.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
         batch.clear();
+        // After a burst (a slow stderr), give the memory back instead of holding the peak.
+        batch.shrink_to(BATCH);
         if closed && shared.lock().bytes.is_empty() {
             return;
         }
