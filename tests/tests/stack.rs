@@ -1,15 +1,16 @@
 //! The stack as a new user runs it: `make up` (images built FROM scratch, compose up) with the
 //! published ports moved to free ones, HTTPS to whoami through the router, HTTP redirected,
-//! then `docker inspect` proves the hardening compose.yaml promises: the router has no socket
-//! and runs non-root, read-only, without capabilities, with no-new-privileges; socket-guard
-//! publishes nothing and sits only on internal networks. `make down` leaves nothing behind.
+//! both programs log JSON lines (an access line, an audit line), then `docker inspect` proves
+//! the hardening compose.yaml promises: the router has no socket and runs non-root, read-only,
+//! without capabilities, with no-new-privileges; socket-guard publishes nothing and sits only
+//! on internal networks. `make down` leaves nothing behind.
 
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e::docker::{real_docker_ok, require_docker};
+use e2e::docker::{real_docker, real_docker_ok, require_docker};
 use e2e::make::free_port;
 use serde_json::Value;
 
@@ -38,6 +39,21 @@ fn curl(args: &[&str]) -> (String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A container's log (its stderr), every line parsed as one JSON object.
+fn json_lines(container: &str) -> Vec<Value> {
+    let out = real_docker(&["logs", container]);
+    assert!(out.status.success(), "docker logs {container}: {out:?}");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stdout).lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{container}: a log line that is not JSON ({e}): {l}"))
+        })
+        .collect()
 }
 
 fn inspect(name: &str) -> Value {
@@ -107,6 +123,38 @@ fn make_up_serves_whoami_over_https_with_the_promised_hardening() {
             .contains(&format!("location: https://whoami.localhost:{https}/a?b=1")),
         "{headers}"
     );
+
+    // Both programs log one JSON object per line on stderr: the router an access line per
+    // request (the redirect above among them), socket-guard an audit line per request (the
+    // router's container listing among them). Lines are written in batches: poll a while.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let router_log = json_lines(&format!("{PROJECT}_router_1"));
+        let guard_log = json_lines(&format!("{PROJECT}_socket-guard_1"));
+        let redirect_logged = router_log.iter().any(|l| {
+            l["target"] == "access"
+                && l["method"] == "GET"
+                && l["host"] == "whoami.localhost"
+                && l["path"] == "/a"
+                && l["status"] == 308
+                && l["entrypoint"] == "web"
+        });
+        let listing_audited = guard_log.iter().any(|l| {
+            l["target"] == "audit"
+                && l["endpoint"] == "container.list"
+                && l["decision"] == "allow"
+                && l["status"] == 200
+        });
+        if redirect_logged && listing_audited {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redirect logged: {redirect_logged}, listing audited: {listing_audited}\n\
+             router: {router_log:?}\nguard: {guard_log:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // The router: no socket, non-root, read-only, no capabilities, no new privileges.
     let router = inspect(&format!("{PROJECT}_router_1"));
