@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: socket-guard against HAProxy configured like the env-var socket
-# proxies, both in front of the same stand-in daemon (nginx on a unix socket), then the guard
-# in front of the real dockerd, then the guard's memory with 500 open /events streams.
+# proxies, both in front of the same stand-in daemon (nginx on a unix socket), then both in
+# front of the real dockerd, then the guard's memory with 500 open /events streams.
 #
 #   bench/guard.sh            (or: make bench)
 #
@@ -38,7 +38,7 @@ log "building socket-guard (release)"
 (cd "$ROOT" && cargo build --release -p socket-guard --quiet) || die "cargo build failed"
 [[ -x $GUARD_BIN ]] || die "no binary at $GUARD_BIN"
 
-read -r PORT_GUARD PORT_HAPROXY PORT_INFO PORT_REAL PORT_MEM < <(free_ports 5)
+read -r PORT_GUARD PORT_HAPROXY PORT_INFO PORT_REAL PORT_HAPROXY_REAL PORT_MEM < <(free_ports 6)
 
 # --- 2. the stand-in daemon ------------------------------------------------------------------
 
@@ -188,22 +188,30 @@ stop "$GUARD_PID"
 # --- 6. the real dockerd ---------------------------------------------------------------------
 
 if curl -sf --max-time 5 --unix-socket "$REAL_SOCKET" -o /dev/null http://d/_ping; then
-    log "socket-guard in front of the real dockerd ($REAL_SOCKET) on 127.0.0.1:$PORT_REAL"
+    log "socket-guard (127.0.0.1:$PORT_REAL) and HAProxy (127.0.0.1:$PORT_HAPROXY_REAL) in front of the real dockerd ($REAL_SOCKET)"
     guard guard-real "$PORT_REAL" "$REAL_SOCKET" warn CONTAINERS=1
     REAL_PID=$LAST_PID
+    start haproxy-real env -i PATH="$PATH" BENCH_HAPROXY_BIND="127.0.0.1:$PORT_HAPROXY_REAL" \
+        BENCH_UPSTREAM_SOCKET="$REAL_SOCKET" CONTAINERS=1 EVENTS=1 PING=1 VERSION=1 haproxy -db -f "$BENCH/haproxy.cfg"
+    HAPROXY_REAL_PID=$LAST_PID
     wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT_REAL/_ping" || die "guard-real does not answer"
+    wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT_HAPROXY_REAL/_ping" || die "haproxy-real does not answer"
     echo "REAL_CONTAINERS=$(curl -s "http://127.0.0.1:$PORT_REAL/v1.41/containers/json" |
         python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo '?')" >>"$RUN/meta.txt"
     for path in "${PATHS[@]}"; do
         echo "REAL_BYTES_$(key "$path")=$(curl -s "http://127.0.0.1:$PORT_REAL$path" | wc -c)" >>"$RUN/meta.txt"
         warm "$PORT_REAL" "$path"
+        warm "$PORT_HAPROXY_REAL" "$path"
     done
     for ((round = 1; round <= ROUNDS; round++)); do
         for path in "${PATHS[@]}"; do
             measure guard-real "$REAL_PID" "$PORT_REAL" "$path" "$round"
+            measure haproxy-real "$HAPROXY_REAL_PID" "$PORT_HAPROXY_REAL" "$path" "$round"
         done
     done
     alive "$REAL_PID" guard-real
+    alive "$HAPROXY_REAL_PID" haproxy-real
+    stop "$HAPROXY_REAL_PID"
     stop "$REAL_PID"
 
     # --- 7. memory with open /events streams -------------------------------------------------
