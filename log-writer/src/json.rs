@@ -4,14 +4,17 @@
 //! buffer and checks it is UTF-8 again before copying it on; at a line per request that was
 //! a few percent of a proxy's CPU. This format writes the same object (`timestamp`, `level`,
 //! the event's fields flattened, `message` among them, `target`) with its own escaping, which
-//! RFC 8259 makes small: `"`, `\` and control characters. Every string, field values included,
-//! goes through it, so nothing a client sends can end a line or an object early.
+//! RFC 8259 makes small: `"`, `\` and control characters (and the three Unicode line
+//! separators some line splitters honour). Every string, field names and values included,
+//! goes through it, so nothing a client sends can end a line or an object early. Spans are
+//! not written: neither program uses them.
 
 use std::fmt::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -31,7 +34,11 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
+        // A `log` crate record (rustls logs through it) comes through one callsite whose
+        // target is "log"; its own target rides in `log.*` fields. Report it as tracing's own
+        // formats do: its real target, without those fields.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         writer.write_str("{\"timestamp\":\"")?;
         write_timestamp(&mut writer, SystemTime::now())?;
         writer.write_str("\",\"level\":\"")?;
@@ -40,6 +47,7 @@ where
         let mut fields = Fields {
             out: &mut writer,
             result: Ok(()),
+            skip_log_fields: normalized.is_some(),
         };
         event.record(&mut fields);
         fields.result?;
@@ -53,10 +61,15 @@ where
 struct Fields<'a, W: Write> {
     out: &'a mut W,
     result: fmt::Result,
+    /// The event is a `log` record: its `log.*` fields are in the metadata already.
+    skip_log_fields: bool,
 }
 
 impl<W: Write> Fields<'_, W> {
     fn field(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
+        if self.skip_log_fields && field.name().starts_with("log.") {
+            return;
+        }
         if self.result.is_ok() {
             self.result = (|| {
                 self.out.write_char(',')?;
@@ -116,14 +129,24 @@ struct Escaping<'a, W: Write>(&'a mut W);
 impl<W: Write> Write for Escaping<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let mut clean = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let escape = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0..=0x1f => "",
+        let bytes = s.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let (escape, len) = match b {
+                b'"' => ("\\\"", 1),
+                b'\\' => ("\\\\", 1),
+                b'\n' => ("\\n", 1),
+                b'\r' => ("\\r", 1),
+                b'\t' => ("\\t", 1),
+                0..=0x1f => ("", 1),
+                // NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: valid inside a JSON string, but
+                // some line splitters end a line there.
+                0xc2 if bytes.get(i + 1) == Some(&0x85) => ("\\u0085", 2),
+                0xe2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xa8) => {
+                    ("\\u2028", 3)
+                }
+                0xe2 if bytes.get(i + 1) == Some(&0x80) && bytes.get(i + 2) == Some(&0xa9) => {
+                    ("\\u2029", 3)
+                }
                 _ => continue,
             };
             self.0.write_str(&s[clean..i])?;
@@ -132,7 +155,7 @@ impl<W: Write> Write for Escaping<'_, W> {
             } else {
                 self.0.write_str(escape)?;
             }
-            clean = i + 1;
+            clean = i + len;
         }
         self.0.write_str(&s[clean..])
     }
@@ -202,10 +225,14 @@ mod tests {
             "quote \" backslash \\ slash /",
             "line\nbreak\r\ttab \u{0} \u{1f} \u{7f} é 日本 \u{2028}",
             "}\n{\"level\":\"ERROR\"",
+            "separators \u{85} \u{2028} \u{2029} and their neighbours \u{84} \u{2027} \u{202a}",
         ] {
             let mut out = String::new();
             write_string(&mut out, s).unwrap();
-            assert!(!out.contains('\n') && !out.contains('\r'), "{out}");
+            assert!(
+                !out.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']),
+                "{out}"
+            );
             let back: String = serde_json::from_str(&out).unwrap();
             assert_eq!(back, s);
         }
@@ -281,12 +308,48 @@ mod tests {
         assert_eq!(warn["target"], "log_writer::json::tests");
     }
 
+    #[test]
+    fn a_log_crate_record_has_its_own_target_and_no_log_fields() {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .event_format(JsonLines)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing_log::format_trace(
+                &log::Record::builder()
+                    .level(log::Level::Warn)
+                    .target("rustls::server")
+                    .module_path(Some("rustls::server::hs"))
+                    .file(Some("hs.rs"))
+                    .line(Some(7))
+                    .args(format_args!("no shared cipher"))
+                    .build(),
+            )
+            .unwrap();
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(line["target"], "rustls::server", "{text}");
+        assert_eq!(line["level"], "WARN", "{text}");
+        assert_eq!(line["message"], "no shared cipher", "{text}");
+        assert!(
+            line.as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with("log.")),
+            "{text}"
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn any_string_round_trips(s in proptest::prelude::any::<String>()) {
             let mut out = String::new();
             write_string(&mut out, &s).unwrap();
             proptest::prop_assert!(!out.bytes().any(|b| b < 0x20), "{out:?}");
+            proptest::prop_assert!(!out.contains(['\u{85}', '\u{2028}', '\u{2029}']), "{out:?}");
             let back: String = serde_json::from_str(&out).unwrap();
             proptest::prop_assert_eq!(back, s);
         }

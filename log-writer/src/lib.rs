@@ -9,7 +9,9 @@
 //! are waiting), and writes them with one call. Nothing is dropped: when [`LIMIT`] bytes are
 //! waiting, a request's thread waits for the writer instead. Lines are written in the order
 //! they were appended, whole (a line is appended in one piece, never split between batches),
-//! and everything appended is written before [`Flush`] finishes dropping.
+//! and everything appended is written before [`Flush`] finishes dropping. The price: an
+//! output that stops taking lines for good (a stderr nobody reads) stops the requests too,
+//! once [`LIMIT`] bytes wait, as a blocking write per line would.
 //!
 //! The writer is a plain `io::Write` handle that `tracing_subscriber::fmt` takes through
 //! `with_writer(move || handle.clone())`; [`JsonLines`] is the line format both programs use.
@@ -29,7 +31,8 @@ pub const LINGER: Duration = Duration::from_millis(20);
 /// Bytes waiting that make the writer start at once instead of lingering.
 pub const BATCH: usize = 64 * 1024;
 
-/// Bytes waiting that make a new line wait for the writer: the memory the buffer may hold.
+/// Bytes waiting that make a new line wait for the writer. With the batch being written, the
+/// memory held is at most about twice this.
 pub const LIMIT: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Default)]
@@ -55,7 +58,9 @@ impl Shared {
     }
 }
 
-/// A handle that appends lines; cheap to clone, one per log event.
+/// A handle that appends lines; cheap to clone, one per log event. A line stays whole when it
+/// comes in one `write` call, as `tracing_subscriber::fmt` writes an event (`writeln!` would
+/// make several). Lines appended after [`Flush`] was dropped are not written.
 #[derive(Debug, Clone)]
 pub struct LogWriter {
     shared: Arc<Shared>,
@@ -95,6 +100,8 @@ pub fn spawn<W: Write + Send + 'static>(
 /// The writer thread: wait for a batch, let it gather, take it whole, write it.
 fn write_batches<W: Write>(shared: &Shared, mut out: W) {
     let mut batch = Vec::with_capacity(BATCH);
+    // Whether the last write failed inside a line: the next batch starts on a new line.
+    let mut cut = false;
     loop {
         let mut pending = shared.lock();
         while pending.bytes.is_empty() && !pending.closed {
@@ -114,8 +121,7 @@ fn write_batches<W: Write>(shared: &Shared, mut out: W) {
         let closed = pending.closed;
         drop(pending);
         shared.room.notify_all();
-        // Nowhere to report a failed write to: the lines are lost, the program goes on.
-        let _ = out.write_all(&batch).and_then(|()| out.flush());
+        write_out(&mut out, &batch, &mut cut);
         batch.clear();
         // After a burst (a slow stderr), give the memory back instead of holding the peak.
         batch.shrink_to(BATCH);
@@ -123,6 +129,40 @@ fn write_batches<W: Write>(shared: &Shared, mut out: W) {
             return;
         }
     }
+}
+
+/// Writes a batch whole. An output that would block (a non-blocking pipe that is full) is
+/// waited for, an interrupted write retried: no line is lost to either. Any other error
+/// (a full disk) loses the rest of this batch, there being nowhere to report it; a line cut
+/// short is then ended, so the next batch's first line is not glued to it.
+fn write_out<W: Write>(out: &mut W, batch: &[u8], cut: &mut bool) {
+    if *cut {
+        if write_fully(out, b"\n").is_err() {
+            return;
+        }
+        *cut = false;
+    }
+    if let Err(written) = write_fully(out, batch) {
+        *cut = written > 0 && batch[written - 1] != b'\n';
+    }
+    let _ = out.flush();
+}
+
+/// `write_all`, waiting out `WouldBlock`; `Err` holds how many bytes were written.
+fn write_fully<W: Write>(out: &mut W, bytes: &[u8]) -> Result<(), usize> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match out.write(&bytes[written..]) {
+            Ok(0) => return Err(written),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => return Err(written),
+        }
+    }
+    Ok(())
 }
 
 impl Write for LogWriter {
@@ -228,6 +268,67 @@ mod tests {
             "{} writes for 40,000 lines",
             batches.len()
         );
+    }
+
+    #[test]
+    fn an_output_that_blocks_or_fails_loses_no_line_it_can_take_and_glues_none() {
+        /// Of every three calls, one would block, one is interrupted and one takes up to 7
+        /// bytes; a batch holding "disk full" gets 5 bytes out, then fails for good.
+        #[derive(Default)]
+        struct State {
+            written: Vec<u8>,
+            calls: usize,
+            failing: bool,
+            failed: bool,
+        }
+        #[derive(Clone, Default)]
+        struct Awkward(Arc<Mutex<State>>);
+        impl Write for Awkward {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                let mut state = self.0.lock().unwrap();
+                state.calls += 1;
+                match state.calls % 3 {
+                    0 => return Err(io::ErrorKind::WouldBlock.into()),
+                    1 => return Err(io::ErrorKind::Interrupted.into()),
+                    _ => {}
+                }
+                if state.failing {
+                    state.failing = false;
+                    state.failed = true;
+                    return Err(io::Error::other("disk full"));
+                }
+                let n = if !state.failed && buf.windows(9).any(|w| w == b"disk full") {
+                    state.failing = true;
+                    5
+                } else {
+                    buf.len().min(7)
+                };
+                state.written.extend_from_slice(&buf[..n]);
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Awkward::default();
+        let wait_for = |what: &str, done: &dyn Fn(&State) -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !done(&out.0.lock().unwrap()) {
+                assert!(Instant::now() < deadline, "never happened: {what}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        let (mut writer, flush) = spawn("test-log", out.clone()).unwrap();
+        writer.write_all(b"first line\n").unwrap();
+        wait_for("the first line written", &|s| {
+            s.written.ends_with(b"first line\n")
+        });
+        writer.write_all(b"disk full here\n").unwrap();
+        wait_for("the failed write", &|s| s.failed);
+        writer.write_all(b"after the failure\n").unwrap();
+        drop(flush);
+        let written = String::from_utf8(out.0.lock().unwrap().written.clone()).unwrap();
+        assert_eq!(written, "first line\ndisk \nafter the failure\n");
     }
 
     #[test]
