@@ -252,15 +252,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_event_is_one_json_object_per_line() {
+    /// What `JsonLines` writes for the events `emit` sends.
+    fn captured(emit: impl FnOnce()) -> String {
         let lines = Lines::default();
         let sink = lines.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || sink.clone())
             .event_format(JsonLines)
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, emit);
+        let bytes = lines.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn an_event_is_one_json_object_per_line() {
+        let text = captured(|| {
             let path = "/v1.41/containers/json\n\"}{";
             tracing::info!(
                 target: "audit",
@@ -277,7 +284,6 @@ mod tests {
             );
             tracing::warn!("a message with \"quotes\"\nand a line break");
         });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         let audit: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
@@ -310,13 +316,7 @@ mod tests {
 
     #[test]
     fn a_log_crate_record_has_its_own_target_and_no_log_fields() {
-        let lines = Lines::default();
-        let sink = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .event_format(JsonLines)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        let text = captured(|| {
             tracing_log::format_trace(
                 &log::Record::builder()
                     .level(log::Level::Warn)
@@ -329,7 +329,6 @@ mod tests {
             )
             .unwrap();
         });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
         let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!(line["target"], "rustls::server", "{text}");
         assert_eq!(line["level"], "WARN", "{text}");

@@ -14,7 +14,8 @@
 //! once [`LIMIT`] bytes wait, as a blocking write per line would.
 //!
 //! The writer is a plain `io::Write` handle that `tracing_subscriber::fmt` takes through
-//! `with_writer(move || handle.clone())`; [`JsonLines`] is the line format both programs use.
+//! `with_writer(move || handle.clone())`; [`JsonLines`] is the line format both programs use,
+//! and [`install`] sets both up for a program.
 
 mod json;
 
@@ -95,6 +96,24 @@ pub fn spawn<W: Write + Send + 'static>(
             thread: Some(thread),
         },
     ))
+}
+
+/// Sets up a program's logging: a writer thread named `thread_name` writing to stderr, the
+/// global `tracing` subscriber filtered by `filter` (`LOG_LEVEL`) and writing [`JsonLines`]
+/// (`json`) or tracing's text format through it. Hold the returned [`Flush`] until the
+/// program ends.
+pub fn install(thread_name: &str, filter: &str, json: bool) -> io::Result<Flush> {
+    let (writer, flush) = spawn(thread_name, io::stderr())?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(move || writer.clone())
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()));
+    if json {
+        builder.event_format(JsonLines).init();
+    } else {
+        builder.init();
+    }
+    Ok(flush)
 }
 
 /// The writer thread: wait for a batch, let it gather, take it whole, write it.

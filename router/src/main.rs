@@ -96,26 +96,17 @@ fn healthcheck(config: &Config) -> ExitCode {
 }
 
 fn serve(config: Config) -> ExitCode {
-    // Log lines (an access log line per request by default) are appended to a buffer that a
-    // thread of its own writes to stderr in batches (the `log-writer` crate), so a request
-    // costs formatting and a copy instead of a write to stderr; no line is dropped. Dropping
-    // `_flush_on_exit` at the end of `serve` writes out what is pending.
-    let (writer, _flush_on_exit) = match log_writer::spawn("router-log", std::io::stderr()) {
-        Ok(started) => started,
+    // An access line per request by default: appended to a buffer that a thread of its own
+    // writes to stderr in batches (the `log-writer` crate), so a request costs formatting and
+    // a copy, not a write; no line is dropped. Dropping `_flush_on_exit` writes out the rest.
+    let json = matches!(config.log_format, LogFormat::Json);
+    let _flush_on_exit = match log_writer::install("router-log", &config.log_level, json) {
+        Ok(flush) => flush,
         Err(e) => {
             eprintln!("router: cannot start the log writer: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(move || writer.clone())
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match config.log_format {
-        LogFormat::Json => builder.event_format(log_writer::JsonLines).init(),
-        LogFormat::Text => builder.init(),
-    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -74,32 +74,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Sets up logging. Lines (an audit line per request at `info`) are appended to a buffer that
-/// a thread of its own writes to stderr in batches (the `log-writer` crate), so a request
-/// costs formatting and a copy instead of a write to stderr; no line is dropped. What is
-/// pending is written out when the returned value is dropped.
-fn init_tracing(config: &Config) -> Result<log_writer::Flush, ExitCode> {
-    let (writer, flush_on_exit) = log_writer::spawn("socket-guard-log", std::io::stderr())
-        .map_err(|e| {
-            eprintln!("socket-guard: cannot start the log writer: {e}");
-            ExitCode::FAILURE
-        })?;
-    let filter = tracing_subscriber::EnvFilter::new(&config.log_level);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(move || writer.clone())
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match config.log_format {
-        LogFormat::Json => builder.event_format(log_writer::JsonLines).init(),
-        LogFormat::Text => builder.init(),
-    }
-    Ok(flush_on_exit)
-}
-
 fn serve(config: Config) -> ExitCode {
-    let _flush_on_exit = match init_tracing(&config) {
+    // An audit line per request at `info`: appended to a buffer that a thread of its own
+    // writes to stderr in batches (the `log-writer` crate), so a request costs formatting and
+    // a copy, not a write; no line is dropped. Dropping `_flush_on_exit` writes out the rest.
+    let json = matches!(config.log_format, LogFormat::Json);
+    let _flush_on_exit = match log_writer::install("socket-guard-log", &config.log_level, json) {
         Ok(flush) => flush,
-        Err(code) => return code,
+        Err(e) => {
+            eprintln!("socket-guard: cannot start the log writer: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

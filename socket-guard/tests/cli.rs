@@ -68,6 +68,17 @@ impl Drop for Serving {
     }
 }
 
+/// Sends SIGTERM and waits (15 s at most) for the exit.
+fn terminate(serving: &mut Serving) -> ExitStatus {
+    let pid = serving.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_within(&mut serving.0, Duration::from_secs(15))
+}
+
 #[test]
 fn configuration_errors_exit_64_naming_the_variable_and_value() {
     for (var, value) in [
@@ -189,13 +200,7 @@ fn healthcheck_follows_a_running_instance() {
     );
 
     // SIGTERM: stop accepting, drain, exit 0.
-    let pid = serving.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = wait_within(&mut serving.0, Duration::from_secs(15));
+    let status = terminate(&mut serving);
     assert!(status.success(), "exit after SIGTERM: {status}");
 
     let out = run(&["healthcheck"], &env);
@@ -268,13 +273,7 @@ fn audit_lines_stay_whole_json_whatever_the_path() {
         assert!(answer.starts_with(expected), "{target}: {answer}");
     }
 
-    let pid = serving.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert!(wait_within(&mut serving.0, Duration::from_secs(15)).success());
+    assert!(terminate(&mut serving).success());
     let log = std::fs::read_to_string(&stderr_path).unwrap();
     let lines: Vec<serde_json::Value> = log
         .lines()
