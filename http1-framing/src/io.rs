@@ -1,10 +1,21 @@
-//! Waiting for a request head on a client connection (feature `tokio`), as both proxies do.
+//! The connection-level loops both proxies share (feature `tokio`): waiting for a request
+//! head ([`read_head`]), passing a request body upstream while listening for an early answer
+//! ([`forward_body`]), and closing a connection whose client may still be sending
+//! ([`linger`]).
 
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
 
-use crate::{find_head_end_within, FramingError};
+use crate::{find_head_end, find_head_end_within, BodyFraming, BodyLeft, FramingError};
+
+/// How much is asked of a socket per read.
+const READ_SIZE: usize = 16 * 1024;
 
 /// How waiting for a request head ended.
 #[derive(Debug)]
@@ -49,5 +60,399 @@ pub async fn read_head<S: AsyncRead + Unpin>(
             () = tokio::time::sleep_until(deadline) => return HeadRead::TimedOut,
             _ = stop.changed(), if idle => return HeadRead::Closed,
         }
+    }
+}
+
+/// How long a closing connection goes on reading (and dropping) what its client still sends
+/// when it last sent nothing.
+pub const LINGER_IDLE: Duration = Duration::from_secs(5);
+
+/// The longest a closing connection goes on reading what its client still sends.
+pub const LINGER_TOTAL: Duration = Duration::from_secs(30);
+
+/// Ends a connection whose client may still be sending a request body nobody will read (it
+/// was refused, or answered early): the answer is already written, the sending side is shut
+/// down, and what arrives is read and dropped until the client closes, is quiet for
+/// [`LINGER_IDLE`], [`LINGER_TOTAL`] passes, or `stop` changes.
+///
+/// Closing at once with unread bytes makes the kernel reset the connection, and a client
+/// still writing its body then sees a broken pipe or a reset, and, on some systems, loses
+/// the answer that was already on its way: the JSON message of a refusal, a backend's 413.
+pub async fn linger<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    stop: &mut watch::Receiver<bool>,
+) {
+    let end = tokio::time::Instant::now() + LINGER_TOTAL;
+    if !matches!(
+        tokio::time::timeout(SHUTDOWN_WAIT, io.shutdown()).await,
+        Ok(Ok(()))
+    ) {
+        return;
+    }
+    let mut scratch = vec![0u8; READ_SIZE];
+    while !*stop.borrow() {
+        tokio::select! {
+            read = tokio::time::timeout(LINGER_IDLE, io.read(&mut scratch)) => match read {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            },
+            () = tokio::time::sleep_until(end) => return,
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// How long shutting down a connection's sending side may take (a TLS close_notify, a full
+/// send buffer).
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
+/// How a request body passed upstream by [`forward_body`] ended.
+#[derive(Debug)]
+pub enum BodySent {
+    /// All of it went upstream.
+    Whole,
+    /// The upstream answered, closed or failed before taking all of it: `up_buf` holds the
+    /// start of its answer, if any (interim `1xx` answers skipped), and the rest of the body
+    /// was not read from the client. The error, when writing to the upstream failed.
+    Cut(Option<std::io::Error>),
+}
+
+/// Why a request body could not be passed on.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The client closed (or failed) before its body was complete.
+    #[error("the client left before its body was complete")]
+    ClientGone,
+    /// The body's chunked framing is malformed.
+    #[error("the request body: {0}")]
+    Framing(FramingError),
+}
+
+/// Passes a request body from `client` to `up` as it arrives, by its framing (the bytes
+/// already read start `client_buf`; what follows the body stays there), while listening to
+/// `up`. An upstream may answer before it has read a whole body: the daemon's 404 for a
+/// container that does not exist, a backend's 413, each then closing its side. Writing on
+/// would end in a broken pipe and a 502 in place of that answer; here the answer is heard,
+/// and the caller relays it and closes the client connection (see [`linger`]).
+pub async fn forward_body<C, U>(
+    client: &mut C,
+    client_buf: &mut BytesMut,
+    up: &mut U,
+    up_buf: &mut BytesMut,
+    framing: BodyFraming,
+) -> Result<BodySent, BodyError>
+where
+    C: AsyncRead + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    if matches!(
+        framing,
+        BodyFraming::None | BodyFraming::UntilClose | BodyFraming::Length(0)
+    ) {
+        return Ok(BodySent::Whole);
+    }
+    let mut left = BodyLeft::new(framing);
+    // Checked bytes at the start of `client_buf`, not yet written upstream.
+    let mut pending = 0;
+    let mut done = false;
+    loop {
+        if pending > 0 {
+            // Write what is checked, unless the upstream speaks first.
+            let heard = poll_fn(|cx| {
+                if let Poll::Ready(read) = poll_read_into(&mut *up, cx, up_buf) {
+                    return Poll::Ready(Heard::Upstream(read));
+                }
+                Pin::new(&mut *up)
+                    .poll_write(cx, &client_buf[..pending])
+                    .map(Heard::Wrote)
+            })
+            .await;
+            match heard {
+                Heard::Wrote(Ok(0)) => {
+                    return Ok(BodySent::Cut(Some(std::io::ErrorKind::WriteZero.into())))
+                }
+                Heard::Wrote(Ok(n)) => {
+                    client_buf.advance(n);
+                    pending -= n;
+                }
+                Heard::Wrote(Err(e)) => return Ok(BodySent::Cut(Some(e))),
+                Heard::Upstream(read) => {
+                    if let Some(cut) = answered(read, up_buf) {
+                        return Ok(cut);
+                    }
+                }
+            }
+            continue;
+        }
+        if done {
+            return Ok(BodySent::Whole);
+        }
+        if !client_buf.is_empty() {
+            let (k, d) = left.take(client_buf, None).map_err(BodyError::Framing)?;
+            (pending, done) = (k, d);
+            continue;
+        }
+        client_buf.reserve(READ_SIZE);
+        up_buf.reserve(1024);
+        tokio::select! {
+            biased;
+            read = up.read_buf(up_buf) => {
+                if let Some(cut) = answered(read, up_buf) {
+                    return Ok(cut);
+                }
+            }
+            read = client.read_buf(client_buf) => match read {
+                Ok(0) | Err(_) => return Err(BodyError::ClientGone),
+                Ok(_) => {}
+            },
+        }
+    }
+}
+
+/// What came first while writing upstream.
+enum Heard {
+    Wrote(std::io::Result<usize>),
+    Upstream(std::io::Result<usize>),
+}
+
+/// What the upstream's speaking up while a body is passed on means: `None` when it sent only
+/// interim (1xx) answers, which are dropped, and the body goes on.
+fn answered(read: std::io::Result<usize>, up_buf: &mut BytesMut) -> Option<BodySent> {
+    match read {
+        Ok(0) => Some(BodySent::Cut(None)),
+        Err(e) => Some(BodySent::Cut(Some(e))),
+        Ok(_) => {
+            while let Ok(Some(len)) = find_head_end(up_buf, 0) {
+                if !is_interim(&up_buf[..len]) {
+                    break;
+                }
+                up_buf.advance(len);
+            }
+            (!up_buf.is_empty()).then_some(BodySent::Cut(None))
+        }
+    }
+}
+
+/// Whether a complete response head is an interim answer (1xx, but not 101, which ends
+/// HTTP on the connection).
+fn is_interim(head: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    matches!(resp.parse(head), Ok(httparse::Status::Complete(_)))
+        && matches!(resp.code, Some(c) if (100..200).contains(&c) && c != 101)
+}
+
+/// Reads what `io` has now into `buf` (through a small buffer: used only for an upstream's
+/// rare early answer, while the same socket is being written).
+fn poll_read_into<U: AsyncRead + Unpin>(
+    io: &mut U,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<std::io::Result<usize>> {
+    let mut tmp = [0u8; 4096];
+    let mut rb = ReadBuf::new(&mut tmp);
+    match Pin::new(io).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => {
+            buf.extend_from_slice(rb.filled());
+            Poll::Ready(Ok(rb.filled().len()))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{duplex, DuplexStream};
+
+    /// Runs `forward_body` from a client stream to an upstream stream, each a `cap`-byte
+    /// pipe; the client's bytes are sent as they fit, the upstream's answer first.
+    async fn forward(
+        framing: BodyFraming,
+        client_sends: &[u8],
+        upstream_says: &[u8],
+        cap: usize,
+    ) -> (Result<BodySent, BodyError>, Vec<u8>, BytesMut, BytesMut) {
+        let (mut client, mut client_far) = duplex(cap);
+        let (mut up, mut up_far) = duplex(cap.max(upstream_says.len()));
+        up_far.write_all(upstream_says).await.unwrap();
+        // The upstream reads what comes unless it has answered (and then reads nothing).
+        let answered = !upstream_says.is_empty();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            if answered {
+                std::future::pending::<()>().await;
+            }
+            up_far.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let sends = client_sends.to_vec();
+        let writer = tokio::spawn(async move {
+            let _ = client_far.write_all(&sends).await;
+            // Stays open, as a client waiting for its answer does.
+            std::future::pending::<()>().await;
+        });
+        let (mut cbuf, mut ubuf) = (BytesMut::new(), BytesMut::new());
+        let sent = forward_body(&mut client, &mut cbuf, &mut up, &mut ubuf, framing).await;
+        writer.abort();
+        drop(up);
+        let got = if answered {
+            reader.abort();
+            Vec::new()
+        } else {
+            reader.await.unwrap()
+        };
+        (sent, got, cbuf, ubuf)
+    }
+
+    /// `forward_body` between two given streams; what it left of the upstream's bytes.
+    async fn forward_from(
+        client: &mut DuplexStream,
+        up: &mut DuplexStream,
+        framing: BodyFraming,
+    ) -> (Result<BodySent, BodyError>, BytesMut) {
+        let (mut cbuf, mut ubuf) = (BytesMut::new(), BytesMut::new());
+        let sent = forward_body(client, &mut cbuf, up, &mut ubuf, framing).await;
+        (sent, ubuf)
+    }
+
+    #[tokio::test]
+    async fn a_body_by_length_goes_whole_and_what_follows_stays() {
+        let (sent, got, rest, _) = forward(
+            BodyFraming::Length(5),
+            b"helloGET / HTTP/1.1\r\n",
+            b"",
+            1024,
+        )
+        .await;
+        assert!(matches!(sent, Ok(BodySent::Whole)));
+        assert_eq!(got, b"hello");
+        assert_eq!(&rest[..], b"GET / HTTP/1.1\r\n");
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_needs_nothing_from_the_client() {
+        let (sent, got, _, _) = forward(BodyFraming::Length(0), b"", b"", 64).await;
+        assert!(matches!(sent, Ok(BodySent::Whole)));
+        assert!(got.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_goes_whole_with_its_framing() {
+        let body = b"5\r\nhello\r\n0\r\n\r\n";
+        let mut input = body.to_vec();
+        input.extend_from_slice(b"NEXT");
+        let (sent, got, rest, _) = forward(BodyFraming::Chunked, &input, b"", 4).await;
+        assert!(matches!(sent, Ok(BodySent::Whole)));
+        assert_eq!(got, body);
+        // Read 4 bytes at a time: what came with the body's end stays.
+        assert!(b"NEXT".starts_with(&rest), "{rest:?}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_chunk_is_refused() {
+        let (sent, _, _, _) = forward(BodyFraming::Chunked, b"zz\r\nhello\r\n", b"", 64).await;
+        assert!(matches!(
+            sent,
+            Err(BodyError::Framing(FramingError::BadChunk))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_early_answer_cuts_the_body_while_it_is_written() {
+        // The upstream reads nothing (a 64-byte pipe fills at once) and has answered.
+        let answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n";
+        let (sent, got, _, ubuf) =
+            forward(BodyFraming::Length(10_000), &[b'x'; 10_000], answer, 64).await;
+        assert!(matches!(sent, Ok(BodySent::Cut(None))), "{sent:?}");
+        assert!(got.is_empty());
+        assert_eq!(&ubuf[..], answer);
+    }
+
+    #[tokio::test]
+    async fn an_early_answer_is_heard_while_the_client_is_silent() {
+        let answer = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        // The client sent 3 bytes of 1,000 and waits.
+        let (sent, got, _, ubuf) = forward(BodyFraming::Length(1000), b"abc", answer, 1024).await;
+        assert!(matches!(sent, Ok(BodySent::Cut(None))), "{sent:?}");
+        assert!(got.is_empty());
+        assert_eq!(&ubuf[..], answer);
+    }
+
+    #[tokio::test]
+    async fn interim_answers_do_not_cut_the_body() {
+        let (mut client, mut client_far) = duplex(1024);
+        let (mut up, mut up_far) = duplex(1024);
+        client_far.write_all(b"ab").await.unwrap();
+        up_far
+            .write_all(
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let body = forward_from(&mut client, &mut up, BodyFraming::Length(4));
+        let rest = async {
+            tokio::task::yield_now().await;
+            client_far.write_all(b"cd").await.unwrap();
+        };
+        let ((sent, ubuf), ()) = tokio::join!(body, rest);
+        assert!(matches!(sent, Ok(BodySent::Whole)), "{sent:?}");
+        assert!(ubuf.is_empty());
+        drop(up);
+        let mut got = Vec::new();
+        up_far.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"abcd");
+    }
+
+    #[tokio::test]
+    async fn an_upstream_that_closes_cuts_the_body() {
+        let (mut client, mut client_far) = duplex(1024);
+        let (mut up, up_far) = duplex(1024);
+        drop(up_far);
+        client_far.write_all(b"abc").await.unwrap();
+        let (sent, ubuf) = forward_from(&mut client, &mut up, BodyFraming::Length(10)).await;
+        assert!(matches!(sent, Ok(BodySent::Cut(_))), "{sent:?}");
+        assert!(ubuf.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_mid_body_is_gone() {
+        let (mut client, mut client_far) = duplex(1024);
+        let (mut up, _up_far) = duplex(1024);
+        client_far.write_all(b"abc").await.unwrap();
+        drop(client_far);
+        let (sent, ubuf) = forward_from(&mut client, &mut up, BodyFraming::Length(10)).await;
+        assert!(matches!(sent, Err(BodyError::ClientGone)), "{sent:?}");
+        assert!(ubuf.is_empty());
+    }
+
+    #[tokio::test]
+    async fn lingering_reads_what_the_client_still_sends_until_it_closes() {
+        let (mut server, mut client) = duplex(16);
+        let (_stop_tx, mut stop) = watch::channel(false);
+        let linger = tokio::spawn(async move { linger(&mut server, &mut stop).await });
+        // Far more than the pipe holds: the client can send it all only if it is read.
+        for _ in 0..1000 {
+            client.write_all(&[b'x'; 64]).await.unwrap();
+        }
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "the sending side was shut down");
+        drop(client);
+        linger.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn lingering_ends_at_shutdown() {
+        let (mut server, _client) = duplex(16);
+        let (stop_tx, mut stop) = watch::channel(false);
+        let linger = tokio::spawn(async move { linger(&mut server, &mut stop).await });
+        tokio::task::yield_now().await;
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), linger)
+            .await
+            .expect("linger ends when asked to stop")
+            .unwrap();
     }
 }

@@ -12,8 +12,9 @@
 //! bare LF as soon as it arrives; [`check_request_head`] says how the body after a complete
 //! head is framed; [`ChunkDecoder`] follows a chunked body to its end, validating it and, when
 //! asked, keeping its data; [`BodyLeft`] tells a relay how much of what it read is body. No
-//! I/O, no allocation beyond a chunk-size line; the `tokio` feature adds [`io`], the one loop
-//! both proxies use to wait for a request head.
+//! I/O, no allocation beyond a chunk-size line; the `tokio` feature adds [`io`], the loops
+//! both proxies use to wait for a request head, to pass a request body upstream while
+//! listening for an early answer, and to close a connection whose client is still sending.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
