@@ -23,7 +23,9 @@ use tokio::sync::watch;
 
 use crate::audit::Audit;
 use crate::error::GuardError;
-use crate::framing::io::{read_head, HeadRead};
+use crate::framing::io::{
+    forward_body, linger, read_head, BodyError, BodySent, HeadRead, SHUTDOWN_WAIT,
+};
 use crate::framing::{find_head_end, BodyFraming, BodyLeft, ChunkDecoder, MAX_HEAD};
 use crate::proxy::{self, Judged, Refusal};
 use crate::response::write_json_error;
@@ -77,12 +79,17 @@ where
         buf: BytesMut::new(),
         daemon: None,
         out: Vec::new(),
+        body_unread: false,
         state,
         client,
         stop,
     };
     while conn.next().await == Next::KeepAlive {}
-    let _ = tokio::time::timeout(Duration::from_secs(1), conn.io.shutdown()).await;
+    if conn.body_unread {
+        linger(&mut conn.io, &mut conn.stop).await;
+    } else {
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, conn.io.shutdown()).await;
+    }
 }
 
 struct Conn<S> {
@@ -92,6 +99,10 @@ struct Conn<S> {
     daemon: Option<Daemon>,
     /// Heads and short answers are assembled here and written at once.
     out: Vec<u8>,
+    /// The client may still be sending a body the guard did not read to its end (of a request
+    /// refused, or answered by the daemon before it read it all): the connection closes after
+    /// the answer, lingering so the client gets to read it.
+    body_unread: bool,
     state: Arc<State>,
     client: Arc<str>,
     stop: watch::Receiver<bool>,
@@ -151,6 +162,9 @@ where
 
     /// A head that cannot be judged: 400 (or 408, 431) and the connection closes.
     async fn refuse_head(&mut self, err: GuardError) {
+        // A client whose head is refused may be sending a body after it; one too slow to
+        // send a head gets no more time.
+        self.body_unread = !matches!(err, GuardError::HeadTimeout);
         let mut audit =
             proxy::audit_for(&self.state, self.client.clone(), "-", "-", Instant::now());
         if let GuardError::Framing(e) = &err {
@@ -207,6 +221,7 @@ where
 
     /// One judged exchange.
     async fn exchange(&mut self, head: RequestHead, start: Instant) -> Next {
+        self.body_unread = !matches!(head.body, BodyFraming::None | BodyFraming::Length(0));
         let judged = match proxy::judge(&self.state, &head, self.client.clone(), start) {
             Ok(j) => j,
             Err(refusal) => return self.refuse(*refusal, &head, false, true).await,
@@ -321,7 +336,8 @@ where
         audit.decision = "allow";
         audit.status = resp.status;
         if resp.status == 101 {
-            if !upgrade {
+            // After a body cut short, what the client still sends is not the tunnel's.
+            if !upgrade || self.body_unread {
                 self.daemon = None;
                 self.state.metrics.upstream_errors.inc();
                 return self
@@ -338,6 +354,7 @@ where
         let close = head.close
             || head.upgrade.is_some()
             || resp.body == BodyFraming::UntilClose
+            || self.body_unread
             || *self.stop.borrow();
         self.relay(resp, close, audit).await
     }
@@ -415,9 +432,13 @@ where
                 }
             }
         };
-        tokio::time::timeout(BODY_TIMEOUT, read)
+        let read = tokio::time::timeout(BODY_TIMEOUT, read)
             .await
-            .unwrap_or(Err(Fail::Answer(GuardError::BodyTimeout)))
+            .unwrap_or(Err(Fail::Answer(GuardError::BodyTimeout)));
+        if read.is_ok() {
+            self.body_unread = false;
+        }
+        read
     }
 
     /// Skips the body of a refused request (up to [`DRAIN_MAX`]); `false` when the connection
@@ -456,7 +477,11 @@ where
                 }
             }
         };
-        matches!(tokio::time::timeout(BODY_TIMEOUT, skip).await, Ok(Ok(())))
+        let skipped = matches!(tokio::time::timeout(BODY_TIMEOUT, skip).await, Ok(Ok(())));
+        if skipped {
+            self.body_unread = false;
+        }
+        skipped
     }
 
     /// Sends the assembled request (and a streamed body) and reads the response head. A
@@ -485,8 +510,9 @@ where
                 }
                 return Err(upstream_err("sending the request", &e));
             }
+            let mut cut = None;
             if let Some(framing) = streamed {
-                self.stream_body(&mut daemon, framing).await?;
+                cut = self.stream_body(&mut daemon, framing).await?;
             }
             match self.read_response_head(&mut daemon, head_request).await {
                 Ok(Some(resp)) => {
@@ -495,9 +521,12 @@ where
                 }
                 Ok(None) if may_retry => continue,
                 Ok(None) => {
-                    return Err(Fail::Answer(GuardError::Upstream(
-                        "the daemon closed the connection without answering".to_owned(),
-                    )))
+                    return Err(match cut.flatten() {
+                        Some(e) => upstream_err("sending the request body", &e),
+                        None => Fail::Answer(GuardError::Upstream(
+                            "the daemon closed the connection without answering".to_owned(),
+                        )),
+                    })
                 }
                 Err(e) => return Err(e),
             }
@@ -507,39 +536,31 @@ where
         )))
     }
 
-    /// Passes a streamed request body on as it arrives, checking its framing.
-    async fn stream_body(&mut self, daemon: &mut Daemon, framing: BodyFraming) -> Result<(), Fail> {
-        let mut left = match framing {
-            BodyFraming::Length(n) => n,
-            _ => 0,
-        };
-        let mut dec = (framing == BodyFraming::Chunked).then(ChunkDecoder::default);
-        loop {
-            let (take, done) = match dec.as_mut() {
-                Some(d) => {
-                    let used = d
-                        .decode(&self.buf, None)
-                        .map_err(|e| Fail::Answer(GuardError::Framing(e)))?;
-                    (used, d.is_done())
-                }
-                None => {
-                    let k = left.min(self.buf.len() as u64);
-                    left -= k;
-                    (k as usize, left == 0)
-                }
-            };
-            if take > 0 {
-                daemon
-                    .io
-                    .write_all(&self.buf[..take])
-                    .await
-                    .map_err(|e| upstream_err("sending the request body", &e))?;
-                self.buf.advance(take);
+    /// Passes a streamed request body on as it arrives, checking its framing, and listening
+    /// to the daemon, which may answer before it has read it all (a 404 for a container that
+    /// does not exist, before a `PUT .../archive` body): `Ok(Some(err))` when the body was cut
+    /// there, with the error of the write that failed, if one did.
+    async fn stream_body(
+        &mut self,
+        daemon: &mut Daemon,
+        framing: BodyFraming,
+    ) -> Result<Option<Option<std::io::Error>>, Fail> {
+        let sent = forward_body(
+            &mut self.io,
+            &mut self.buf,
+            &mut daemon.io,
+            &mut daemon.buf,
+            framing,
+        )
+        .await;
+        match sent {
+            Ok(BodySent::Whole) => {
+                self.body_unread = false;
+                Ok(None)
             }
-            if done {
-                return Ok(());
-            }
-            self.read_client().await?;
+            Ok(BodySent::Cut(err)) => Ok(Some(err)),
+            Err(BodyError::ClientGone) => Err(Fail::ClientGone),
+            Err(BodyError::Framing(e)) => Err(Fail::Answer(GuardError::Framing(e))),
         }
     }
 
@@ -598,6 +619,15 @@ where
                 // notice the client leaving. Neither is acceptable: the connection ends.
                 tracing::warn!(client = %self.client, backlog = self.buf.len(), "client sent more than the pipelining backlog while an answer was pending; closing");
                 return Err(Fail::ClientGone);
+            }
+            // After a body cut short the client is still sending it: the answer is relayed
+            // without reading on (the connection lingers after it).
+            if self.body_unread {
+                return daemon
+                    .io
+                    .read_buf(&mut daemon.buf)
+                    .await
+                    .map_err(|e| upstream_err("reading the answer", &e));
             }
             self.buf.reserve(1024);
             tokio::select! {
@@ -670,7 +700,14 @@ where
             }
         };
         audit.finish(bytes);
-        if complete && !resp.close && !body.until_close() && daemon.buf.is_empty() {
+        // A daemon connection whose request body was cut short (the daemon answered first) is
+        // not reused: the daemon drops the rest or closes.
+        if complete
+            && !resp.close
+            && !body.until_close()
+            && daemon.buf.is_empty()
+            && !self.body_unread
+        {
             self.daemon = Some(daemon);
         }
         if complete && !close {

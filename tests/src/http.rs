@@ -218,3 +218,79 @@ mod tests {
         assert_eq!(&raw[used..], b"HTTP/1.1 4");
     }
 }
+
+/// How long [`upload`] waits for the answer and the end of the connection.
+pub const UPLOAD_BOUND: Duration = Duration::from_secs(20);
+
+/// The size of an upload sent to be refused or answered early: more than either proxy reads
+/// and drops to keep a connection, and than the socket buffers on either side.
+pub const BIG_UPLOAD: usize = 16 << 20;
+
+/// The ways an upload answered early is sent: whole, or stalled after 1 MiB (the client
+/// waits, and the answer must not wait for the rest), by length and chunked.
+pub const EARLY_UPLOADS: [(&str, Framing, Option<usize>); 4] = [
+    ("sent whole, by length", Framing::Length, None),
+    ("sent whole, chunked", Framing::Chunked, None),
+    (
+        "stalled after 1 MiB, by length",
+        Framing::Length,
+        Some(1 << 20),
+    ),
+    (
+        "stalled after 1 MiB, chunked",
+        Framing::Chunked,
+        Some(1 << 20),
+    ),
+];
+
+/// How the body is framed on the wire.
+#[derive(Debug, Clone, Copy)]
+pub enum Framing {
+    Length,
+    Chunked,
+}
+
+/// Sends `head` (without its framing header and final CRLF) and `size` body bytes, all of
+/// them unless `stall_after` says where to stop sending (the connection stays open); then
+/// reads until EOF or [`UPLOAD_BOUND`]. Returns the answer and the first write error, if any: an
+/// upload that a proxy refuses, or that its upstream answers early, must still be sent whole
+/// and its answer read.
+pub async fn upload(
+    addr: SocketAddr,
+    head: &str,
+    framing: Framing,
+    size: usize,
+    stall_after: Option<usize>,
+) -> (Exchange, Option<std::io::Error>) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let framing_line = match framing {
+        Framing::Length => format!("Content-Length: {size}\r\n"),
+        Framing::Chunked => "Transfer-Encoding: chunked\r\n".to_owned(),
+    };
+    let mut failed = s
+        .write_all(format!("{head}{framing_line}\r\n").as_bytes())
+        .await
+        .err();
+    let piece = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while failed.is_none() && sent < size && stall_after.is_none_or(|n| sent < n) {
+        let n = piece.len().min(size - sent);
+        let r = match framing {
+            Framing::Length => s.write_all(&piece[..n]).await,
+            Framing::Chunked => {
+                let mut chunk = format!("{n:x}\r\n").into_bytes();
+                chunk.extend_from_slice(&piece[..n]);
+                chunk.extend_from_slice(b"\r\n");
+                s.write_all(&chunk).await
+            }
+        };
+        failed = r.err();
+        sent += n;
+    }
+    if failed.is_none() && sent == size {
+        if let Framing::Chunked = framing {
+            failed = s.write_all(b"0\r\n\r\n").await.err();
+        }
+    }
+    (read_all(&mut s, UPLOAD_BOUND).await, failed)
+}
