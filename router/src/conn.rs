@@ -21,8 +21,10 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
-use http1_framing::io::{read_head, HeadRead};
-use http1_framing::{BodyFraming, BodyLeft, ChunkDecoder, FramingError, MAX_HEAD};
+use http1_framing::io::{
+    forward_body, linger, read_head, BodyError, BodySent, HeadRead, SHUTDOWN_WAIT,
+};
+use http1_framing::{BodyFraming, BodyLeft, FramingError, MAX_HEAD};
 use hyper::header;
 use hyper::{Method, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -103,7 +105,11 @@ where
         stop,
     };
     while conn.next().await == Next::KeepAlive {}
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), conn.io.shutdown()).await;
+    if conn.body_unread {
+        linger(&mut conn.io, &mut conn.stop).await;
+    } else {
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, conn.io.shutdown()).await;
+    }
 }
 
 struct Conn<S> {
@@ -173,6 +179,9 @@ where
 
     /// A head that cannot be served: its status page, and the connection closes.
     async fn refuse_head(&mut self, err: ProxyError) {
+        // A client whose head is refused may be sending a body after it; one too slow to
+        // send a head gets no more time.
+        self.body_unread = !matches!(err, ProxyError::HeadTimeout);
         tracing::debug!(client = %self.at.peer, error = %err, detail = ?err, "refused request head");
         let answer = proxy::plain(err.status(), &err.to_string());
         let _ = self.write_answer(&answer, false, true).await;
@@ -353,7 +362,8 @@ where
             }
         };
         if resp.status == StatusCode::SWITCHING_PROTOCOLS {
-            if !head.upgrade {
+            // After a body cut short, what the client still sends is not the tunnel's.
+            if !head.upgrade || self.body_unread {
                 return Err(ProxyError::BadGateway(
                     "the backend upgraded a request that did not ask to".into(),
                 )
@@ -365,6 +375,7 @@ where
             || head.http10
             || head.upgrade
             || resp.body == BodyFraming::UntilClose
+            || self.body_unread
             || *self.stop.borrow();
         let status = resp.status.as_u16();
         let next = self
@@ -374,6 +385,9 @@ where
     }
 
     /// Sends the assembled head (and a streamed body) on `conn` and reads the answer's head.
+    /// A backend may answer before it has read the whole body (a 413 for an upload too
+    /// large): its answer is relayed, the rest of the body is not read (`body_unread` stays
+    /// set) and both connections close after it.
     async fn round_trip(
         &mut self,
         conn: &mut BackendConn,
@@ -383,52 +397,30 @@ where
         if let Err(e) = conn.io.write_all(&self.out).await {
             return Err(Attempt::Backend(format!("sending the request: {e}"), true));
         }
+        let mut cut = None;
         if self.body_unread {
-            self.stream_body(conn, body).await?;
+            let sent = forward_body(
+                &mut self.io,
+                &mut self.buf,
+                &mut conn.io,
+                &mut conn.buf,
+                body,
+            )
+            .await;
+            match sent {
+                Ok(BodySent::Whole) => self.body_unread = false,
+                Ok(BodySent::Cut(err)) => cut = err,
+                Err(BodyError::ClientGone) => return Err(Attempt::ClientGone),
+                Err(e @ BodyError::Framing(_)) => return Err(Attempt::Client(e.to_string())),
+            }
         }
-        self.read_response_head(conn, head_request).await
-    }
-
-    /// Passes the request body on as it arrives, checking its framing.
-    async fn stream_body(
-        &mut self,
-        conn: &mut BackendConn,
-        framing: BodyFraming,
-    ) -> Result<(), Attempt> {
-        let mut left = match framing {
-            BodyFraming::Length(n) => n,
-            _ => 0,
-        };
-        let mut dec = (framing == BodyFraming::Chunked).then(ChunkDecoder::default);
-        loop {
-            let (take, done) = match dec.as_mut() {
-                Some(d) => {
-                    let used = d
-                        .decode(&self.buf, None)
-                        .map_err(|e| Attempt::Client(format!("the request body: {e}")))?;
-                    (used, d.is_done())
-                }
-                None => {
-                    let k = left.min(self.buf.len() as u64);
-                    left -= k;
-                    (k as usize, left == 0)
-                }
-            };
-            if take > 0 {
-                conn.io.write_all(&self.buf[..take]).await.map_err(|e| {
-                    Attempt::Backend(format!("sending the request body: {e}"), false)
-                })?;
-                self.buf.advance(take);
-            }
-            if done {
-                self.body_unread = false;
-                return Ok(());
-            }
-            self.buf.reserve(READ_SIZE);
-            match self.io.read_buf(&mut self.buf).await {
-                Ok(0) | Err(_) => return Err(Attempt::ClientGone),
-                Ok(_) => {}
-            }
+        match (self.read_response_head(conn, head_request).await, cut) {
+            // A backend that failed to take the body and said nothing: the write's error.
+            (Err(Attempt::Backend(_, true)), Some(e)) => Err(Attempt::Backend(
+                format!("sending the request body: {e}"),
+                false,
+            )),
+            (answer, _) => answer,
         }
     }
 
@@ -626,7 +618,14 @@ where
         body: BodyFraming,
         close: bool,
     ) -> Next {
-        if complete && !backend_closes && body != BodyFraming::UntilClose && conn.buf.is_empty() {
+        // A backend connection whose request body was cut short (the backend answered first)
+        // is not kept: the backend drops the rest or closes.
+        if complete
+            && !backend_closes
+            && body != BodyFraming::UntilClose
+            && conn.buf.is_empty()
+            && !self.body_unread
+        {
             self.kept.put(conn);
         }
         if complete && !close {

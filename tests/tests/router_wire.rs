@@ -9,7 +9,10 @@
 //! targets); hop-by-hop headers never pass in either direction; a backend that lies about its
 //! framing, upgrades unasked, sends garbage or nothing gets a 502, one that hangs a 504, one
 //! that cuts its body short has the client connection cut too, and a kept backend connection
-//! the backend closed while idle is replaced without the client noticing.
+//! the backend closed while idle is replaced without the client noticing; a backend's early
+//! answer to a large upload (a 413 before it read the body) reaches the client whether it is
+//! still sending or has stalled, and an upload the router answers itself (no route) can be
+//! sent whole and its answer read.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
@@ -17,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2e::docker::{require_docker, Cleanup};
-use e2e::http::{exchange, exchange_within, read_all};
+use e2e::http::{exchange, exchange_within, read_all, upload, Framing, BIG_UPLOAD, EARLY_UPLOADS};
 use e2e::router::{router_guard, run_whoami, unique, Labels, Router};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -73,6 +76,14 @@ async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, V
     };
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     buf.drain(..end);
+    // `/early` is answered before its body is read.
+    if head
+        .split(' ')
+        .nth(1)
+        .is_some_and(|t| t.starts_with("/early"))
+    {
+        return Some((head, Vec::new()));
+    }
     let lower = head.to_ascii_lowercase();
     let mut body = Vec::new();
     if let Some(len) = lower
@@ -166,6 +177,14 @@ async fn backend(log: Log) -> SocketAddr {
                             return;
                         }
                         "/nothing" => return,
+                        "/early" => {
+                            // Answers without reading the body and closes as Go's server
+                            // does: its sending side first, the socket half a second later.
+                            let _ = s.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large").await;
+                            let _ = s.shutdown().await;
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            return;
+                        }
                         "/hang" => {
                             tokio::time::sleep(Duration::from_secs(30)).await;
                             return;
@@ -508,4 +527,54 @@ async fn a_backend_that_lies_hangs_or_closes_is_contained() {
     let seen = seen(&log);
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_ne!(seen[0].conn, seen[1].conn, "a new backend connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backends_early_answer_to_an_upload_reaches_the_client() {
+    require_docker();
+    let c = Cleanup::new("rt-early");
+    let (router, host, log, _guard) = setup(&c, "early").await;
+    let head = format!("POST /early HTTP/1.1\r\nHost: {host}\r\n");
+    for (what, framing, stall) in EARLY_UPLOADS {
+        let (ex, failed) = upload(router.web_addr(), &head, framing, BIG_UPLOAD, stall).await;
+        assert!(
+            failed.is_none(),
+            "{what}: sending the body failed: {failed:?}"
+        );
+        assert_eq!(ex.statuses(), vec![413], "{what}: {}", ex.raw_text());
+        assert!(ex.closed, "{what}: the connection stays open");
+        let r = &ex.responses[0];
+        assert_eq!(r.text(), "too large", "{what}");
+        assert_eq!(r.header("connection"), Some("close"), "{what}");
+    }
+    let heads: Vec<String> = seen(&log).iter().map(|s| s.target().to_owned()).collect();
+    assert_eq!(
+        heads,
+        vec!["/early"; 4],
+        "each upload reached the backend once"
+    );
+    // The router's own answer to an upload (no route for the host).
+    let (ex, failed) = upload(
+        router.web_addr(),
+        "POST /early HTTP/1.1\r\nHost: no-route.test\r\n",
+        Framing::Length,
+        BIG_UPLOAD,
+        None,
+    )
+    .await;
+    assert!(failed.is_none(), "sending the body failed: {failed:?}");
+    assert_eq!(ex.statuses(), vec![404], "{}", ex.raw_text());
+    assert!(ex.closed);
+    assert_eq!(
+        seen(&log).len(),
+        4,
+        "the unrouted upload reached no backend"
+    );
+    // The router goes on serving, on a fresh backend connection.
+    let ex = exchange(
+        router.web_addr(),
+        format!("GET /after HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
 }
