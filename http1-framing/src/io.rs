@@ -32,7 +32,10 @@ pub enum HeadRead {
 
 /// Reads into `buf` until it starts with a complete head of at most `max` bytes, `deadline`
 /// passes, or (while nothing of a head has come) `stop` changes. A bare LF or an oversized
-/// head is refused as soon as it is seen.
+/// head is refused as soon as it is seen. Empty lines (CRLF) before the request line are
+/// dropped, as RFC 9112 (2.2) asks of a server: some clients end a body with an extra CRLF.
+/// They are never forwarded (both proxies write the heads they send), so skipping them lets
+/// nothing through.
 pub async fn read_head<S: AsyncRead + Unpin>(
     io: &mut S,
     buf: &mut BytesMut,
@@ -42,6 +45,9 @@ pub async fn read_head<S: AsyncRead + Unpin>(
 ) -> HeadRead {
     let mut scanned = 0;
     loop {
+        while buf.starts_with(b"\r\n") {
+            buf.advance(2);
+        }
         if !buf.is_empty() {
             match find_head_end_within(buf, scanned, max) {
                 Ok(Some(len)) => return HeadRead::Complete(len),
@@ -425,6 +431,29 @@ mod tests {
         let (sent, ubuf) = forward_from(&mut client, &mut up, BodyFraming::Length(10)).await;
         assert!(matches!(sent, Err(BodyError::ClientGone)), "{sent:?}");
         assert!(ubuf.is_empty());
+    }
+
+    async fn head_of(sent: &[u8]) -> (HeadRead, BytesMut) {
+        let (mut server, mut client) = duplex(1024);
+        client.write_all(sent).await.unwrap();
+        let (_stop_tx, mut stop) = watch::channel(false);
+        let mut buf = BytesMut::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let read = read_head(&mut server, &mut buf, 1024, deadline, &mut stop).await;
+        (read, buf)
+    }
+
+    #[tokio::test]
+    async fn empty_lines_before_a_request_line_are_dropped() {
+        let (read, buf) = head_of(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert!(matches!(read, HeadRead::Complete(27)), "{read:?}");
+        assert!(buf.starts_with(b"GET / HTTP/1.1\r\n"));
+        // A bare LF is still refused, before a request line as anywhere else.
+        let (read, _) = head_of(b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert!(
+            matches!(read, HeadRead::Refused(FramingError::BareLf)),
+            "{read:?}"
+        );
     }
 
     #[tokio::test]

@@ -418,6 +418,20 @@ fn upgrade_and_framing_rows(names: &mut Names<'_>, exec_id: &str) -> Vec<Row> {
             .want(&[200, 201])
             .creates(&name),
     );
+    // Empty lines before a request line are skipped (RFC 9112 2.2), and what follows them is
+    // judged like any request.
+    let mut bytes = b"\r\n\r\n".to_vec();
+    bytes.extend(Req::new("GET", "/_ping").close().bytes());
+    rows.push(Row::new("empty lines before the request line", A, bytes).want(&[200]));
+    let name = names.next();
+    let mut bytes = Req::new("GET", "/containers/json").bytes();
+    bytes.extend(b"\r\n");
+    bytes.extend(create("/containers/create", &name).bytes());
+    rows.push(
+        Row::new("an empty line, then a denied create, pipelined", A, bytes)
+            .want(&[200, 403])
+            .no_container(&name),
+    );
     rows
 }
 
