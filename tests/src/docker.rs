@@ -16,7 +16,7 @@ use crate::http::{parse_responses, RawResponse};
 pub const DOCKER_SOCK: &str = "/var/run/docker.sock";
 
 /// The one image every test uses: busybox on scratch, built locally (no registry here).
-pub const TEST_IMAGE: &str = "sg-test-busybox:local";
+pub const TEST_IMAGE: &str = "sg-test-busybox:2";
 
 /// How long one docker CLI command may take before the test fails.
 const CLI_BOUND: Duration = Duration::from_secs(60);
@@ -203,7 +203,7 @@ pub fn ensure_test_image() -> &'static str {
         std::fs::copy(busybox, dir.path().join("busybox")).expect("copy busybox");
         std::fs::write(
             dir.path().join("Dockerfile"),
-            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n",
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nRUN [\"/bin/mkdir\", \"-m\", \"1777\", \"/tmp\"]\nCMD [\"sh\"]\n",
         )
         .expect("write the Dockerfile");
         let out = Command::new("docker")

@@ -194,6 +194,9 @@ async fn exec_works_with_exec_and_is_refused_without() {
         "the refused exec ran: {}",
         text(&marker.stderr)
     );
+    // Control: the same exec on the real socket leaves the marker the check looks for.
+    real_docker_ok(&["exec", &name, "touch", "/tmp/sgtest-denied-marker"]);
+    real_docker_ok(&["exec", &name, "test", "-e", "/tmp/sgtest-denied-marker"]);
 }
 
 /// A `docker create` flag, the refusal it gets, the setting that allows it, and a string the

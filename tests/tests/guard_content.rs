@@ -13,7 +13,9 @@
 
 use std::time::Duration;
 
-use e2e::docker::{ensure_test_image, real_api, real_docker_ok, require_docker, Cleanup};
+use e2e::docker::{
+    ensure_test_image, real_api, real_docker_ok, require_docker, Cleanup, TEST_IMAGE,
+};
 use e2e::guard::Guard;
 use e2e::table::{run_table, Req, Row};
 use e2e::wait_until;
@@ -56,12 +58,12 @@ fn content_rows(id: &str) -> Vec<Row> {
         ),
         (
             "image tarball",
-            "/images/sg-test-busybox:local/get".to_owned(),
+            format!("/images/{TEST_IMAGE}/get"),
             "manifest.json",
         ),
         (
             "image tarball by query",
-            "/images/get?names=sg-test-busybox:local".to_owned(),
+            format!("/images/get?names={TEST_IMAGE}"),
             "manifest.json",
         ),
     ];

@@ -11,9 +11,12 @@
 //! smuggled create WOULD succeed), `X` = `B` plus `EXEC=1`.
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use e2e::docker::{ensure_test_image, real_api, real_docker, require_docker, Cleanup, TEST_IMAGE};
 use e2e::guard::Guard;
 use e2e::table::{run_table, Req, Row};
+use e2e::wait_until;
 
 const A: usize = 0;
 const B: usize = 1;
@@ -155,12 +158,12 @@ fn target_rows(names: &mut Names<'_>) -> Vec<Row> {
     rows.push(Row::new("CONNECT in authority form", A, connect.bytes()).want(&[400]));
     // Controls: the allowed spellings reach the daemon.
     for path in [
-        "/containers/json",
-        "/v1.41/containers/json",
-        "/v1.41.0/containers/json",
-        "/images/sg-test-busybox:local/json",
+        "/containers/json".to_owned(),
+        "/v1.41/containers/json".to_owned(),
+        "/v1.41.0/containers/json".to_owned(),
+        format!("/images/{TEST_IMAGE}/json"),
     ] {
-        rows.push(Row::new(path, A, Req::new("GET", path).close().bytes()).want(&[200]));
+        rows.push(Row::new(&path, A, Req::new("GET", &path).close().bytes()).want(&[200]));
     }
     // Traefik probes `HEAD /_ping` and reads `Api-Version`.
     let head = Req::new("HEAD", "/_ping").close().bytes();
@@ -485,11 +488,22 @@ async fn hostile_requests_are_refused_without_effect() {
         (Some(false), Some(0)),
         "{inspect}"
     );
-    assert_eq!(
+    let pwned = || {
         real_docker(&["exec", &id, "test", "-e", "/tmp/sgtest-pwned"])
             .status
-            .code(),
-        Some(1)
+            .code()
+    };
+    assert_eq!(pwned(), Some(1));
+    // Control: started on the real socket, the same exec leaves the marker checked above.
+    let started = real_api(
+        "POST",
+        &format!("/exec/{exec_id}/start"),
+        Some(r#"{"Detach":true}"#),
+    );
+    assert_eq!(started.status, 200, "{}", started.text());
+    assert!(
+        wait_until(Duration::from_secs(10), || pwned() == Some(0)).await,
+        "the exec's marker never appeared: the check above could not see an exec that ran"
     );
 
     assert!(
