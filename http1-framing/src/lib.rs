@@ -351,6 +351,33 @@ pub enum ResponseError {
     Framing,
 }
 
+/// An `Expect` field that asks for something other than `100-continue`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Expect: {0} cannot be met (100-continue is the only expectation)")]
+pub struct UnknownExpectation(pub String);
+
+/// Whether a request's `Expect` values ask for `100-continue`, the one expectation HTTP defines
+/// (RFC 9110 10.1.1). Any other cannot be met: a server may answer it 417, as Go's (the
+/// daemon's, Traefik's) does, and both proxies do rather than forward the request without the
+/// condition its client set. Empty values are ignored.
+pub fn expect_continue<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<bool, UnknownExpectation> {
+    let mut found = false;
+    for value in values {
+        for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+            if token.eq_ignore_ascii_case(b"100-continue") {
+                found = true;
+            } else if !token.is_empty() {
+                return Err(UnknownExpectation(
+                    String::from_utf8_lossy(value).into_owned(),
+                ));
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// What `httparse` refused, in words for an error message.
 pub fn parse_error(e: httparse::Error) -> &'static str {
     match e {
@@ -388,6 +415,24 @@ fn chunk_size(line: &[u8]) -> Result<u64, FramingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_100_continue_is_an_expectation_that_can_be_met() {
+        let none: [&[u8]; 0] = [];
+        assert_eq!(expect_continue(none), Ok(false));
+        assert_eq!(expect_continue([&b"100-continue"[..]]), Ok(true));
+        assert_eq!(expect_continue([&b"100-Continue"[..]]), Ok(true));
+        assert_eq!(expect_continue([&b" 100-continue , "[..]]), Ok(true));
+        assert_eq!(expect_continue([&b""[..]]), Ok(false));
+        assert_eq!(
+            expect_continue([&b"100-continue"[..], &b"x-ray"[..]]),
+            Err(UnknownExpectation("x-ray".into()))
+        );
+        assert_eq!(
+            expect_continue([&b"100-continue, 200-ok"[..]]),
+            Err(UnknownExpectation("100-continue, 200-ok".into()))
+        );
+    }
 
     /// Walks a client's byte stream the way the connection loop does: head, body, head, ...
     /// `step` bytes arrive at a time. Stops after a request that asks for an upgrade.

@@ -34,7 +34,7 @@ use crate::live::InFlight;
 use crate::proxy::{self, Answer, Inbound, Log, Plan, Planned, ProxyError};
 use crate::server::Shared;
 use crate::upstream::{BackendConn, Kept, SendError};
-use crate::wire::{self, Outgoing, RequestHead, ResponseHead};
+use crate::wire::{self, HeadError, Outgoing, RequestHead, ResponseHead};
 
 /// How much is asked of a socket per read.
 const READ_SIZE: usize = 16 * 1024;
@@ -161,6 +161,11 @@ where
         self.buf.advance(len);
         match parsed {
             Ok(head) => self.exchange(head, start).await,
+            Err(HeadError::Expectation(e)) => {
+                self.refuse_head(ProxyError::ExpectationFailed(e.to_string()))
+                    .await;
+                Next::Close
+            }
             Err(e) => {
                 self.refuse_head(ProxyError::BadRequest(e.to_string()))
                     .await;

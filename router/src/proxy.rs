@@ -64,6 +64,9 @@ pub enum ProxyError {
     /// The request head is larger than `ROUTER_MAX_HEADER_BYTES`.
     #[error("Request Header Fields Too Large")]
     HeadTooLarge,
+    /// The request expects something other than `100-continue`.
+    #[error("Expectation Failed")]
+    ExpectationFailed(String),
 }
 
 impl ProxyError {
@@ -80,6 +83,7 @@ impl ProxyError {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
         }
     }
 

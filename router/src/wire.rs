@@ -6,7 +6,9 @@
 //! itself, so a `Content-Length` or `Transfer-Encoding` it did not check never passes.
 
 pub use http1_framing::ResponseError;
-use http1_framing::{self as framing, parse_error, BodyFraming, FramingError};
+use http1_framing::{
+    self as framing, expect_continue, parse_error, BodyFraming, FramingError, UnknownExpectation,
+};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode};
 
@@ -22,6 +24,9 @@ pub enum HeadError {
     /// Not a valid HTTP/1.x request.
     #[error("malformed request head: {0}")]
     Malformed(&'static str),
+    /// An `Expect` other than `100-continue` (417).
+    #[error(transparent)]
+    Expectation(#[from] UnknownExpectation),
 }
 
 /// A client's request head.
@@ -135,9 +140,12 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
     let close =
         connection_has(&headers, "close") || (http10 && !connection_has(&headers, "keep-alive"));
     let upgrade = framing.upgrade && connection_has(&headers, "upgrade");
-    let expect_continue = headers
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let expect_continue = expect_continue(
+        headers
+            .get_all(header::EXPECT)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    )?;
     let path_end = target.find('?').unwrap_or(target.len());
     Ok(RequestHead {
         method,

@@ -66,6 +66,9 @@ impl GuardError {
             GuardError::BadHead(crate::wire::HeadError::TooManyHeaders) => {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
+            GuardError::BadHead(crate::wire::HeadError::Expectation(_)) => {
+                StatusCode::EXPECTATION_FAILED
+            }
             GuardError::BadHead(_) => StatusCode::BAD_REQUEST,
             GuardError::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
             GuardError::Framing(_) => StatusCode::BAD_REQUEST,

@@ -9,7 +9,9 @@
 //! buffers.
 
 pub use crate::framing::ResponseError;
-use crate::framing::{self, parse_error, BodyFraming, FramingError};
+use crate::framing::{
+    self, expect_continue, parse_error, BodyFraming, FramingError, UnknownExpectation,
+};
 
 /// Most header lines accepted in one head.
 pub const MAX_HEADERS: usize = 100;
@@ -26,6 +28,9 @@ pub enum HeadError {
     /// More than [`MAX_HEADERS`] header lines.
     #[error("more than {MAX_HEADERS} header lines")]
     TooManyHeaders,
+    /// An `Expect` other than `100-continue` (417).
+    #[error(transparent)]
+    Expectation(#[from] UnknownExpectation),
 }
 
 /// A request head, as far as the guard needs it.
@@ -106,13 +111,16 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
     let tokens: Vec<&str> = connection_tokens(req.headers).collect();
     let close = listed(&tokens, "close") || (http10 && !listed(&tokens, "keep-alive"));
     let mut upgrade = None;
-    let mut expect_continue = false;
+    let expect_continue = expect_continue(
+        req.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("expect"))
+            .map(|h| h.value),
+    )?;
     let mut headers = Vec::with_capacity(head.len());
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("upgrade") {
             upgrade = Some(h.value.to_vec());
-        } else if h.name.eq_ignore_ascii_case("expect") {
-            expect_continue |= h.value.eq_ignore_ascii_case(b"100-continue");
         }
         if is_dropped(h.name) || listed(&tokens, h.name) {
             continue;
@@ -299,6 +307,15 @@ mod tests {
             out,
             "GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: docker\r\nUser-Agent: t\r\nX-Registry-Auth: abc\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn an_expectation_other_than_100_continue_is_refused() {
+        let req = b"POST /containers/create HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\nExpect: x-then-run\r\n\r\n";
+        assert!(matches!(
+            parse_request(req),
+            Err(HeadError::Expectation(UnknownExpectation(v))) if v == "x-then-run"
+        ));
     }
 
     #[test]

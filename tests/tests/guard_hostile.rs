@@ -421,6 +421,21 @@ fn upgrade_and_framing_rows(names: &mut Names<'_>, exec_id: &str) -> Vec<Row> {
             .want(&[200, 201])
             .creates(&name),
     );
+    // An expectation other than 100-continue cannot be met: 417, on a guard that would allow
+    // the create, and nothing is created.
+    let name = names.next();
+    rows.push(
+        Row::new(
+            "Expect: other than 100-continue",
+            B,
+            create("/containers/create", &name)
+                .header("Expect: 100-continue, x-then-run")
+                .bytes(),
+        )
+        .want(&[417])
+        .closes()
+        .no_container(&name),
+    );
     // Empty lines before a request line are skipped (RFC 9112 2.2), and what follows them is
     // judged like any request.
     let mut bytes = b"\r\n\r\n".to_vec();

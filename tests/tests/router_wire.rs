@@ -273,6 +273,7 @@ async fn hostile_requests_never_reach_the_backend_and_well_framed_ones_reach_it_
         ("no Host", "GET /x HTTP/1.1\r\nX-A: 1\r\n\r\n".to_owned(), 400),
         ("two Hosts", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nHost: other.test\r\n\r\n"), 400),
         ("a CONNECT target", format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}\r\n\r\n"), 400),
+        ("an expectation other than 100-continue", format!("POST /x HTTP/1.1\r\nHost: {host}\r\nContent-Length: 4\r\nExpect: x-then-run\r\n\r\nabcd"), 417),
         ("an HTTP/1.0 chunked body", format!("POST /x HTTP/1.0\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400),
         ("a head larger than ROUTER_MAX_HEADER_BYTES", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nX-Long: {long}\r\n\r\n"), 431),
     ];
