@@ -4,11 +4,11 @@
 //!
 //! A target container writes a secret into its `/etc/passwd` and its logs. Every refused row
 //! checks that neither secret (nor an image tarball's `manifest.json`) came back; the same
-//! request through a guard with the gate open (`ALLOW_ARCHIVE`, `ALLOW_EXPORT`, `ALLOW_LOGS`)
-//! is a control that shows the secret, so the check can fail.
+//! request through a guard with the gate open (`ALLOW_ARCHIVE`, `ALLOW_EXPORT`, `ALLOW_LOGS`,
+//! `ALLOW_ATTACH`) is a control that shows the secret, so the check can fail.
 //!
 //! Guards: `A` = `CONTAINERS=1 IMAGES=1`, `OPEN` = `A` plus `ALLOW_LOGS`, `ALLOW_ARCHIVE`,
-//! `ALLOW_EXPORT`.
+//! `ALLOW_EXPORT`, `ALLOW_ATTACH`.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -125,6 +125,18 @@ fn content_rows(id: &str) -> Vec<Row> {
             .closes()
             .hides(LOG_SECRET),
     );
+    // Control: with `ALLOW_ATTACH` the upgrade is bridged, and the daemon replays the logs
+    // (`logs=1`) as a WebSocket frame it sends unmasked, so the secret is in the raw bytes.
+    // The stream stays open: this row reads until the table's read bound.
+    rows.push(
+        Row::new(
+            "attach/ws WebSocket upgrade (control, gate open)",
+            OPEN,
+            ws.bytes(),
+        )
+        .want(&[101])
+        .shows(LOG_SECRET),
+    );
     rows
 }
 
@@ -154,6 +166,7 @@ async fn content_reads_need_their_gate() {
             ("ALLOW_LOGS", "1"),
             ("ALLOW_ARCHIVE", "1"),
             ("ALLOW_EXPORT", "1"),
+            ("ALLOW_ATTACH", "1"),
         ])
         .start()
         .await;
