@@ -250,7 +250,7 @@ pub enum Framing {
     Chunked,
 }
 
-/// Sends `head` (without its framing header and final CRLF) and `size` body bytes, all of
+/// Sends `head` (without its framing header and final CRLF) and `body`, all of
 /// them unless `stall_after` says where to stop sending (the connection stays open); then
 /// reads until EOF or [`UPLOAD_BOUND`]. Returns the answer and the first write error, if any: an
 /// upload that a proxy refuses, or that its upstream answers early, must still be sent whole
@@ -259,9 +259,10 @@ pub async fn upload(
     addr: SocketAddr,
     head: &str,
     framing: Framing,
-    size: usize,
+    body: &[u8],
     stall_after: Option<usize>,
 ) -> (Exchange, Option<std::io::Error>) {
+    let size = body.len();
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let framing_line = match framing {
         Framing::Length => format!("Content-Length: {size}\r\n"),
@@ -271,15 +272,15 @@ pub async fn upload(
         .write_all(format!("{head}{framing_line}\r\n").as_bytes())
         .await
         .err();
-    let piece = vec![b'x'; 64 * 1024];
     let mut sent = 0;
     while failed.is_none() && sent < size && stall_after.is_none_or(|n| sent < n) {
-        let n = piece.len().min(size - sent);
+        let piece = &body[sent..size.min(sent + 64 * 1024)];
+        let n = piece.len();
         let r = match framing {
-            Framing::Length => s.write_all(&piece[..n]).await,
+            Framing::Length => s.write_all(piece).await,
             Framing::Chunked => {
                 let mut chunk = format!("{n:x}\r\n").into_bytes();
-                chunk.extend_from_slice(&piece[..n]);
+                chunk.extend_from_slice(piece);
                 chunk.extend_from_slice(b"\r\n");
                 s.write_all(&chunk).await
             }

@@ -50,7 +50,8 @@ impl Names<'_> {
 
 fn target_rows(names: &mut Names<'_>) -> Vec<Row> {
     let mut rows = Vec::new();
-    // Forms the daemon would route differently from their spelling: refused as 400.
+    // Forms the daemon would route differently from their spelling: refused as 400, by a guard
+    // that allows the create, so that one the guard let through could create a container.
     let not_canonical = [
         ("encoded slash", "/containers%2Fcreate"),
         ("encoded slash, lowercase hex", "/containers%2fcreate"),
@@ -76,7 +77,7 @@ fn target_rows(names: &mut Names<'_>) -> Vec<Row> {
     for (label, path) in not_canonical {
         let name = names.next();
         rows.push(
-            Row::new(label, A, create(path, &name).bytes())
+            Row::new(label, B, create(path, &name).bytes())
                 .want(&[400])
                 .no_container(&name),
         );
@@ -104,12 +105,13 @@ fn target_rows(names: &mut Names<'_>) -> Vec<Row> {
             body.len()
         );
         rows.push(
-            Row::new(label, A, raw.into_bytes())
+            Row::new(label, B, raw.into_bytes())
                 .want(&[400])
                 .no_container(&name),
         );
     }
-    // Spellings of the create endpoint: judged as what they are, and refused (POST=0).
+    // Spellings of the create endpoint: judged as what they are, so refused where POST=0 and,
+    // as controls, creating the container where the create is allowed.
     for (label, path) in [
         ("versioned", "/v1.41/containers/create"),
         ("three-part version", "/v1.41.0/containers/create"),
@@ -131,6 +133,18 @@ fn target_rows(names: &mut Names<'_>) -> Vec<Row> {
                 .says(DENIED)
                 .no_container(&name),
         );
+        if !path.contains("v99.99") {
+            let name = names.next();
+            rows.push(
+                Row::new(
+                    &format!("{label} (allowed)"),
+                    B,
+                    create(path, &name).bytes(),
+                )
+                .want(&[201])
+                .creates(&name),
+            );
+        }
     }
     let name = names.next();
     let lower = Req::new("post", &format!("/containers/create?name={name}"))

@@ -1,8 +1,9 @@
 //! Large request bodies the guard does not pass on to their end, against the real dockerd.
 //!
-//! Proves that: a client uploading a large body to an endpoint the guard refuses (a build
-//! with `BUILD=0`) can send all of it and then read the refusal's JSON message, by length and
-//! chunked, instead of a broken pipe or a reset; the daemon's own early answer to an allowed
+//! Proves that: a client uploading a large body to an endpoint the guard refuses (a 16 MiB
+//! build context with `BUILD=0`) can send all of it and then read the refusal's JSON message,
+//! by length and chunked, instead of a broken pipe or a reset, and no image is built (the same
+//! bytes build one through a guard that allows builds); the daemon's own early answer to an allowed
 //! upload (its 404 for a container that does not exist, sent before it reads a
 //! `PUT .../archive` body) reaches the client as the daemon sent it, not as a 502 about a
 //! broken pipe, whether the client is still sending or has stalled half-way; the connection
@@ -13,9 +14,7 @@
 //! image with `BUILD=1 POST=1` and is refused cleanly (no image) with `BUILD=0`.
 #![allow(clippy::unwrap_used)]
 
-use e2e::docker::{
-    container_exists, docker, real_api, real_docker, real_docker_ok, require_docker, text, Cleanup,
-};
+use e2e::docker::{docker, real_api, real_docker, real_docker_ok, require_docker, text, Cleanup};
 use e2e::guard::Guard;
 use e2e::http::{upload, Exchange, Framing, BIG_UPLOAD, EARLY_UPLOADS};
 use e2e::router::unique;
@@ -41,20 +40,53 @@ fn assert_answer(ex: &Exchange, status: u16, message: &str, what: &str) {
     );
 }
 
+/// A tar archive of `files` (ustar, regular files, mode 0644): a build context.
+fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in files {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        for (at, field) in [
+            (100, "0000644\0".to_owned()),
+            (108, "0000000\0".to_owned()),
+            (116, "0000000\0".to_owned()),
+            (124, format!("{:011o}\0", data.len())),
+            (136, "00000000000\0".to_owned()),
+        ] {
+            h[at..at + field.len()].copy_from_slice(field.as_bytes());
+        }
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        // The checksum is taken with its own field as spaces.
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_upload_can_be_sent_whole_and_its_refusal_read() {
     require_docker();
+    // A real build context, so that a build the guard let through would leave an image.
+    let tag = format!("sgtest-uploads-refused-{}", std::process::id());
+    let pad = vec![b'x'; BIG_UPLOAD];
+    let context = tar(&[
+        ("Dockerfile", b"FROM scratch\nCOPY pad /pad\n"),
+        ("pad", &pad),
+    ]);
+    let head = format!(
+        "POST /v1.41/build?t={tag} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nConnection: close\r\n"
+    );
     let guard = Guard::builder().start().await;
     for framing in [Framing::Length, Framing::Chunked] {
         let what = format!("a refused build, {framing:?}");
-        let (ex, failed) = upload(
-            guard.addr(),
-            "POST /v1.41/build?t=guard-uploads HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\n",
-            framing,
-            BIG_UPLOAD,
-            None,
-        )
-        .await;
+        let (ex, failed) = upload(guard.addr(), &head, framing, &context, None).await;
         assert!(
             failed.is_none(),
             "{what}: sending the body failed: {failed:?}"
@@ -66,9 +98,24 @@ async fn a_refused_upload_can_be_sent_whole_and_its_refusal_read() {
             &what,
         );
     }
-    // The refusal had no effect: the daemon has no image of that name.
-    let listed = e2e::docker::real_api("GET", "/images/guard-uploads/json", None);
-    assert_eq!(listed.status, 404, "{}", listed.text());
+    let image = || real_api("GET", &format!("/images/{tag}/json"), None).status;
+    assert_eq!(image(), 404, "a refused build left an image");
+    // Control: the same bytes through a guard that allows builds build the image.
+    let builder = Guard::builder()
+        .envs(&[("BUILD", "1"), ("POST", "1")])
+        .start()
+        .await;
+    let (ex, failed) = upload(builder.addr(), &head, Framing::Length, &context, None).await;
+    let built = image();
+    let _ = real_docker(&["rmi", "-f", &tag]);
+    assert!(failed.is_none(), "the allowed build: {failed:?}");
+    assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+    assert_eq!(
+        built,
+        200,
+        "the allowed build left no image: {}",
+        ex.raw_text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,15 +129,15 @@ async fn the_daemons_early_answer_to_an_upload_reaches_the_client() {
     let head = format!(
         "PUT /v1.41/containers/{name}/archive?path=/ HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\n"
     );
+    let body = vec![0u8; BIG_UPLOAD];
     for (what, framing, stall) in EARLY_UPLOADS {
-        let (ex, failed) = upload(guard.addr(), &head, framing, BIG_UPLOAD, stall).await;
+        let (ex, failed) = upload(guard.addr(), &head, framing, &body, stall).await;
         assert!(
             failed.is_none(),
             "{what}: sending the body failed: {failed:?}"
         );
         assert_answer(&ex, 404, &format!("No such container: {name}"), what);
     }
-    assert!(!container_exists(&name));
     assert_eq!(
         guard.state().metrics.upstream_errors.get(),
         0,

@@ -259,8 +259,25 @@ async fn a_replica_whose_health_check_is_starting_or_failing_gets_no_request() {
         ],
     )
     .await;
+    // Its first check runs only after five minutes: "starting" for all of this test.
+    let starting = run_whoami(
+        &c,
+        "starting",
+        &net,
+        &labels,
+        &[
+            "--health-cmd",
+            "/whoami-does-not-exist",
+            "--health-interval",
+            "300s",
+            "--health-start-period",
+            "300s",
+        ],
+    )
+    .await;
     let well = run_whoami(&c, "well", &net, &labels, &[]).await;
     wait_serving(&sick, &net).await;
+    wait_serving(&starting, &net).await;
     wait_serving(&well, &net).await;
 
     let all_from_well = |phase: &'static str| {
@@ -276,10 +293,35 @@ async fn a_replica_whose_health_check_is_starting_or_failing_gets_no_request() {
             }
         }
     };
+    // Waits until the router's table shows `container` with `status` in the service.
+    let seen_as = |what: &'static str, container: String, status: BackendStatus| {
+        let (router, svc) = (&router, &svc);
+        async move {
+            router
+                .wait_live(what, |live| {
+                    live.table.services.get(svc).is_some_and(|s| {
+                        s.backends
+                            .iter()
+                            .any(|b| b.container == container && b.status == status)
+                    })
+                })
+                .await;
+        }
+    };
     router.wait_status(&host, "/", 200).await;
-    if health_of(&sick.name).as_deref() == Some("starting") {
-        all_from_well("while the health check is starting").await;
-    }
+    // The router knows the starting replica (it is left out on purpose, not unseen).
+    seen_as(
+        "the starting replica seen as starting",
+        starting.name.clone(),
+        BackendStatus::Starting,
+    )
+    .await;
+    all_from_well("while a health check is starting").await;
+    assert_eq!(
+        health_of(&starting.name).as_deref(),
+        Some("starting"),
+        "the phase above ran while the check was starting"
+    );
 
     let sick_name = sick.name.clone();
     assert!(
@@ -290,14 +332,11 @@ async fn a_replica_whose_health_check_is_starting_or_failing_gets_no_request() {
         sick.name,
         health_of(&sick.name)
     );
-    router
-        .wait_live("the failing replica marked unhealthy", |live| {
-            live.table.services.get(&svc).is_some_and(|s| {
-                s.backends
-                    .iter()
-                    .any(|b| b.container == sick.name && b.status == BackendStatus::Unhealthy)
-            })
-        })
-        .await;
+    seen_as(
+        "the failing replica marked unhealthy",
+        sick.name.clone(),
+        BackendStatus::Unhealthy,
+    )
+    .await;
     all_from_well("once unhealthy").await;
 }

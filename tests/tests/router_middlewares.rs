@@ -3,7 +3,7 @@
 //!
 //! Proves that: `basicauth` answers 401 with `WWW-Authenticate` without credentials or with a
 //! wrong password, and forwards with the right one (`{SHA}` hash); `ipallowlist` refuses a
-//! client outside its ranges with 403; `headers.customrequestheaders` reaches the backend;
+//! client outside its ranges with 403 and forwards one inside them; `headers.customrequestheaders` reaches the backend;
 //! `redirectscheme` answers 307 (308 when permanent) with the https `Location`.
 #![allow(clippy::unwrap_used)]
 
@@ -24,20 +24,32 @@ async fn basicauth_ipallowlist_headers_and_redirectscheme() {
     let guard = router_guard().start().await;
     let router = Router::builder().start(&guard).await;
 
-    let [auth, allow, hdr, redir, redirp] =
-        ["mw-auth", "mw-allow", "mw-hdr", "mw-redir", "mw-redirp"].map(unique);
+    let [auth, allow, allowed, hdr, redir, redirp] = [
+        "mw-auth",
+        "mw-allow",
+        "mw-allowed",
+        "mw-hdr",
+        "mw-redir",
+        "mw-redirp",
+    ]
+    .map(unique);
     let host = |r: &str| format!("{r}.test");
     let route = |l: Labels, r: &str| {
         l.router(r, "rule", &format!("Host(`{}`)", host(r)))
             .router(r, "middlewares", r)
     };
     let mut labels = Labels::enabled();
-    for r in [&auth, &allow, &hdr, &redir, &redirp] {
+    for r in [&auth, &allow, &allowed, &hdr, &redir, &redirp] {
         labels = route(labels, r);
     }
     let labels = labels
         .middleware(&auth, "basicauth.users", &format!("user:{SHA_PASSWORD}"))
         .middleware(&allow, "ipallowlist.sourcerange", "10.255.255.0/24")
+        .middleware(
+            &allowed,
+            "ipallowlist.sourcerange",
+            "10.255.255.0/24, 127.0.0.1/32",
+        )
         .middleware(&hdr, "headers.customrequestheaders.X-Test", "1")
         .middleware(&redir, "redirectscheme.scheme", "https")
         .middleware(&redirp, "redirectscheme.scheme", "https")
@@ -72,6 +84,9 @@ async fn basicauth_ipallowlist_headers_and_redirectscheme() {
     // ipallowlist: 127.0.0.1 is not in 10.255.255.0/24.
     let r = router.request(&host(&allow), "/", &[]).await;
     assert_eq!((r.status, r.text().as_str()), (403, "Forbidden\n"));
+    // ... and is let through where a range holds it.
+    let r = router.wait_status(&host(&allowed), "/", 200).await;
+    assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
 
     // redirectscheme, temporary and permanent.
     for (r, status) in [(&redir, 307), (&redirp, 308)] {

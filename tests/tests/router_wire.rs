@@ -538,8 +538,9 @@ async fn a_backends_early_answer_to_an_upload_reaches_the_client() {
     let c = Cleanup::new("rt-early");
     let (router, host, log, _guard) = setup(&c, "early").await;
     let head = format!("POST /early HTTP/1.1\r\nHost: {host}\r\n");
+    let body = vec![b'x'; BIG_UPLOAD];
     for (what, framing, stall) in EARLY_UPLOADS {
-        let (ex, failed) = upload(router.web_addr(), &head, framing, BIG_UPLOAD, stall).await;
+        let (ex, failed) = upload(router.web_addr(), &head, framing, &body, stall).await;
         assert!(
             failed.is_none(),
             "{what}: sending the body failed: {failed:?}"
@@ -561,7 +562,7 @@ async fn a_backends_early_answer_to_an_upload_reaches_the_client() {
         router.web_addr(),
         "POST /early HTTP/1.1\r\nHost: no-route.test\r\n",
         Framing::Length,
-        BIG_UPLOAD,
+        &body,
         None,
     )
     .await;

@@ -2,7 +2,8 @@
 //! was already in one): `make swarm-up` deploys swarm.yaml; whoami's 2 replicas are both
 //! served through the router; scaling to 3 is picked up; a removed service stops being routed;
 //! socket-guard with the router-swarm preset reads services and tasks but refuses service
-//! create/update and secrets, with no effect on the swarm.
+//! create/update and secrets, with no effect on the swarm (the refused update, sent again on
+//! the real socket, does apply).
 
 #![allow(clippy::unwrap_used)]
 
@@ -178,7 +179,24 @@ fn swarm_services_are_routed_and_the_guard_keeps_them_read_only() {
         get(https, "extra.localhost")
     );
 
-    // socket-guard with the router-swarm preset, against the swarm manager.
+    // socket-guard with the router-swarm preset, against the swarm manager. The refused update
+    // is a real one (the current version, a label added), which the daemon would apply.
+    let id = real_docker_ok(&["service", "inspect", "--format", "{{.ID}}", &whoami])
+        .trim()
+        .to_owned();
+    let current: serde_json::Value =
+        serde_json::from_slice(&real_api("GET", &format!("/services/{id}"), None).body).unwrap();
+    let version = current["Version"]["Index"].as_u64().unwrap();
+    let mut spec = current["Spec"].clone();
+    spec["Labels"]["sgtest.refused-update"] = "1".into();
+    let update = spec.to_string();
+    let update_path = format!("/services/{id}/update?version={version}");
+    let labelled = || {
+        let now: serde_json::Value =
+            serde_json::from_slice(&real_api("GET", &format!("/services/{id}"), None).body)
+                .unwrap();
+        now["Spec"]["Labels"]["sgtest.refused-update"].is_string()
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let preset = std::fs::read_to_string(repo().join("policies/presets/router-swarm.env")).unwrap();
@@ -191,8 +209,7 @@ fn swarm_services_are_routed_and_the_guard_keeps_them_read_only() {
         let spec = format!(r#"{{"Name":"{STACK}_evil","TaskTemplate":{{"ContainerSpec":{{"Image":"whoami:local"}}}}}}"#);
         let ex = e2e::http::exchange_within(guard.addr(), &Req::new("POST", "/v1.41/services/create").close().json(&spec).bytes(), Duration::from_secs(10)).await;
         assert_eq!(ex.statuses(), vec![403], "{}", ex.raw_text());
-        let id = real_docker_ok(&["service", "inspect", "--format", "{{.ID}}", &whoami]).trim().to_owned();
-        let ex = e2e::http::exchange_within(guard.addr(), &Req::new("POST", &format!("/v1.41/services/{id}/update?version=1")).close().json("{}").bytes(), Duration::from_secs(10)).await;
+        let ex = e2e::http::exchange_within(guard.addr(), &Req::new("POST", &format!("/v1.41{update_path}")).close().json(&update).bytes(), Duration::from_secs(10)).await;
         assert_eq!(ex.statuses(), vec![403], "{}", ex.raw_text());
         for path in ["/v1.41/secrets", "/v1.41/configs", "/v1.41/nodes", "/v1.41/swarm/unlockkey"] {
             let ex = e2e::http::exchange_within(guard.addr(), &Req::new("GET", path).close().bytes(), Duration::from_secs(10)).await;
@@ -204,10 +221,13 @@ fn swarm_services_are_routed_and_the_guard_keeps_them_read_only() {
         404,
         "a refused service exists"
     );
-    assert_eq!(
-        running_tasks(&whoami),
-        3,
-        "a refused update changed the service"
+    assert!(!labelled(), "a refused update changed the service");
+    // Control: the same update on the real socket applies.
+    let applied = real_api("POST", &update_path, Some(&update));
+    assert_eq!(applied.status, 200, "{}", applied.text());
+    assert!(
+        labelled(),
+        "the update the guard refused does not show when applied"
     );
 
     drop(down);
