@@ -244,17 +244,19 @@ fn audit_lines_stay_whole_json_whatever_the_path() {
         "/v1.41/containers/%0A{\"decision\":\"allow\"}",
         "/v1.41/containers/json",
     ];
+    // Connect only once the guard says it listens: retrying a connect to a port nobody
+    // listens on yet can, on loopback, connect the socket to itself.
     let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&stderr_path)
+        .unwrap_or_default()
+        .contains("\"message\":\"listening\"")
+    {
+        assert!(Instant::now() < deadline, "the guard never said it listens");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     for target in hostile {
-        let mut stream = loop {
-            match std::net::TcpStream::connect(&listen) {
-                Ok(s) => break s,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                Err(e) => panic!("the guard does not listen on {listen}: {e}"),
-            }
-        };
+        let mut stream = std::net::TcpStream::connect(&listen)
+            .unwrap_or_else(|e| panic!("the guard does not listen on {listen}: {e}"));
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
