@@ -62,7 +62,19 @@ fn free_port() -> u16 {
 struct Serving(Child);
 
 impl Drop for Serving {
+    /// SIGTERM first, so that a failing test still finds the guard's log lines written out;
+    /// SIGKILL if it has not exited within 2 seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
