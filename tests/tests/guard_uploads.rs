@@ -152,28 +152,6 @@ async fn the_daemons_early_answer_to_an_upload_reaches_the_client() {
     assert_eq!(ping.statuses(), vec![200], "{}", ping.raw_text());
 }
 
-/// A scratch directory for the CLI's files, removed when dropped.
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("sgtest-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// 8 MiB that no run of zeros or repeats could fake.
 fn blob() -> Vec<u8> {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -192,9 +170,10 @@ async fn docker_cp_and_build_stream_through_the_guard() {
     require_docker();
     let c = Cleanup::new("uploads");
     let (name, _) = c.sleeper("cp");
-    let dir = Scratch::new("uploads");
+    let scratch = tempfile::tempdir().unwrap();
+    let path = |file: &str| scratch.path().join(file).to_str().unwrap().to_owned();
     let data = blob();
-    std::fs::write(dir.path("blob"), &data).unwrap();
+    std::fs::write(path("blob"), &data).unwrap();
     let into = format!("{name}:/blob");
 
     // Without ALLOW_ARCHIVE: one clean line, nothing copied.
@@ -202,7 +181,7 @@ async fn docker_cp_and_build_stream_through_the_guard() {
         .envs(&[("CONTAINERS", "1"), ("POST", "1")])
         .start()
         .await;
-    let out = docker(&["cp", &dir.path("blob"), &into], &closed.docker_host()).await;
+    let out = docker(&["cp", &path("blob"), &into], &closed.docker_host()).await;
     assert!(
         !out.status.success(),
         "docker cp passed without ALLOW_ARCHIVE"
@@ -223,29 +202,25 @@ async fn docker_cp_and_build_stream_through_the_guard() {
         .envs(&[("CONTAINERS", "1"), ("POST", "1"), ("ALLOW_ARCHIVE", "1")])
         .start()
         .await;
-    let out = docker(&["cp", &dir.path("blob"), &into], &open.docker_host()).await;
+    let out = docker(&["cp", &path("blob"), &into], &open.docker_host()).await;
     assert!(out.status.success(), "docker cp in: {}", text(&out.stderr));
     let size = real_docker_ok(&["exec", &name, "wc", "-c", "/blob"]);
     assert!(size.starts_with(&format!("{} ", data.len())), "{size}");
-    let out = docker(&["cp", &into, &dir.path("back")], &open.docker_host()).await;
+    let out = docker(&["cp", &into, &path("back")], &open.docker_host()).await;
     assert!(out.status.success(), "docker cp out: {}", text(&out.stderr));
     assert!(
-        std::fs::read(dir.path("back")).unwrap() == data,
+        std::fs::read(path("back")).unwrap() == data,
         "the copy came back changed"
     );
     assert_eq!(open.state().metrics.upstream_errors.get(), 0);
 
     // docker build streams its context: refused cleanly with BUILD=0, built with BUILD=1.
-    std::fs::create_dir_all(dir.path("ctx")).unwrap();
-    std::fs::write(dir.path("ctx/blob"), &data).unwrap();
-    std::fs::write(
-        dir.path("ctx/Dockerfile"),
-        "FROM scratch\nCOPY blob /blob\n",
-    )
-    .unwrap();
+    std::fs::create_dir_all(path("ctx")).unwrap();
+    std::fs::write(path("ctx/blob"), &data).unwrap();
+    std::fs::write(path("ctx/Dockerfile"), "FROM scratch\nCOPY blob /blob\n").unwrap();
     let tag = format!("sgtest-uploads-{}:latest", std::process::id());
     let out = docker(
-        &["build", "-q", "-t", &tag, &dir.path("ctx")],
+        &["build", "-q", "-t", &tag, &path("ctx")],
         &closed.docker_host(),
     )
     .await;
@@ -266,7 +241,7 @@ async fn docker_cp_and_build_stream_through_the_guard() {
         .start()
         .await;
     let out = docker(
-        &["build", "-q", "-t", &tag, &dir.path("ctx")],
+        &["build", "-q", "-t", &tag, &path("ctx")],
         &builder.docker_host(),
     )
     .await;
