@@ -208,18 +208,31 @@ fn create_rows(c: &Cleanup, source: &str) -> Vec<Row> {
             .no_container(&name),
     );
 
-    // The body after `Content-Length: 0` is the next request, and not a valid one.
+    // The body after `Content-Length: 0` is the next request, and not a valid one. The bytes
+    // are a create body this guard allows (the control below creates with them), so a guard
+    // that took them for the body would create the container.
     let name = c.name("cl0");
+    let plain = body("");
     let req = Req::new("POST", &format!("/containers/create?name={name}"))
         .header("Content-Type: application/json")
         .header("Content-Length: 0")
-        .raw_body(format!("{privileged}\r\n\r\n").as_bytes());
+        .raw_body(format!("{plain}\r\n\r\n").as_bytes());
     rows.push(
         Row::new("Content-Length: 0 then a body", B, req.bytes())
             .want(&[400, 400])
             .closes()
             .says("malformed body")
             .no_container(&name),
+    );
+    let name = c.name("cl0control");
+    rows.push(
+        Row::new(
+            "control: the same body framed by its length",
+            B,
+            create(&name).json(&plain).bytes(),
+        )
+        .want(&[201])
+        .creates(&name),
     );
 
     let big = body(&format!(
