@@ -218,7 +218,8 @@ async fn backend(log: Log) -> SocketAddr {
     addr
 }
 
-/// A router with a route `Host(host)` to a recording backend.
+/// A router with a route `Host(host)` to a recording backend, and a route `PathPrefix(/any-NAME)`
+/// (`host` is `NAME.test`) to it that any host reaches.
 async fn setup(c: &Cleanup, prefix: &str) -> (Router, String, Log, e2e::guard::Guard) {
     let log: Log = Arc::default();
     let addr = backend(log.clone()).await;
@@ -233,6 +234,12 @@ async fn setup(c: &Cleanup, prefix: &str) -> (Router, String, Log, e2e::guard::G
     let labels = Labels::enabled()
         .router(&name, "rule", &format!("Host(`{host}`)"))
         .router(&name, "service", &name)
+        .router(
+            &format!("{name}-any"),
+            "rule",
+            &format!("PathPrefix(`/any-{name}`)"),
+        )
+        .router(&format!("{name}-any"), "service", &name)
         .service(&name, "server.port", &addr.port().to_string());
     run_whoami(
         c,
@@ -258,6 +265,18 @@ async fn hostile_requests_never_reach_the_backend_and_well_framed_ones_reach_it_
     let (router, host, log, _guard) = setup(&c, "wire").await;
     let addr = router.web_addr();
 
+    // Control: the route that any host reaches does reach the backend.
+    let any = format!("/any-{}", host.trim_end_matches(".test"));
+    let ex = exchange(
+        addr,
+        format!("GET {any} HTTP/1.1\r\nHost: elsewhere.test\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+    assert_eq!(seen(&log).len(), 1, "the control reached the backend");
+    log.lock().unwrap().clear();
+
     // Refused before anything is forwarded: status, a plain page, the connection closed,
     // and nothing at the backend.
     let long = "a".repeat(9000);
@@ -270,7 +289,9 @@ async fn hostile_requests_never_reach_the_backend_and_well_framed_ones_reach_it_
         ("a bare LF", format!("GET /x HTTP/1.1\nHost: {host}\r\n\r\n"), 400),
         ("obsolete line folding", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nX-A: 1\r\n 2\r\n\r\n"), 400),
         ("a space before the colon", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nContent-Length : 0\r\n\r\n"), 400),
-        ("no Host", "GET /x HTTP/1.1\r\nX-A: 1\r\n\r\n".to_owned(), 400),
+        // A path that any host reaches (the control below shows it): refused only for the
+        // missing Host.
+        ("no Host", format!("GET {any} HTTP/1.1\r\nX-A: 1\r\n\r\n"), 400),
         ("two Hosts", format!("GET /x HTTP/1.1\r\nHost: {host}\r\nHost: other.test\r\n\r\n"), 400),
         ("a CONNECT target", format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}\r\n\r\n"), 400),
         ("an expectation other than 100-continue", format!("POST /x HTTP/1.1\r\nHost: {host}\r\nContent-Length: 4\r\nExpect: x-then-run\r\n\r\nabcd"), 417),
