@@ -11,6 +11,7 @@
 //! - [`body`]: create/update body inspection with the daemon's JSON semantics
 //! - [`policy`]: [`Policy::decide`] -> [`Decision`]
 //! - [`config`]: environment -> [`Policy`]
+//! - [`share`]: which allowed reads may share one daemon answer
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -21,5 +22,6 @@ pub mod path;
 pub mod policy;
 pub mod rule;
 pub mod section;
+pub mod share;
 
 pub use policy::{Allowed, Decision, Denied, Policy, Request};
