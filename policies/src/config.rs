@@ -53,6 +53,7 @@ pub const SERVER_VARS: &[&str] = &[
     "GUARD_LOG_FORMAT",
     "GUARD_MAX_BODY",
     "GUARD_HEADER_TIMEOUT",
+    "GUARD_COALESCE",
     "LOG_LEVEL",
 ];
 

@@ -61,6 +61,9 @@ pub struct Config {
     /// its previous response ends (`GUARD_HEADER_TIMEOUT`, seconds). It bounds both slow heads
     /// (slowloris) and idle keep-alive connections.
     pub header_timeout: Duration,
+    /// Identical concurrent metadata reads share one daemon answer (`GUARD_COALESCE`, on by
+    /// default; see [`crate::coalesce`]).
+    pub coalesce: bool,
 }
 
 /// Default listen address outside a container (the image sets `0.0.0.0:2375`).
@@ -126,6 +129,10 @@ impl Config {
             header_timeout: Duration::from_secs(
                 number(env, "GUARD_HEADER_TIMEOUT", 10, 1..=3600)? as u64
             ),
+            coalesce: match env.get("GUARD_COALESCE") {
+                None => true,
+                Some(v) => policies::config::parse_bool("GUARD_COALESCE", &v)?,
+            },
         })
     }
 
@@ -255,6 +262,10 @@ mod tests {
         assert!(c.admin_listen.is_none());
         assert_eq!(c.log_format, LogFormat::Json);
         assert!(c.client_allowed("8.8.8.8".parse().expect("ip")));
+        assert!(c.coalesce);
+        for off in ["0", "false", "OFF", "no"] {
+            assert!(!cfg(&[("GUARD_COALESCE", off)]).expect("valid").coalesce);
+        }
     }
 
     #[test]
@@ -291,6 +302,7 @@ mod tests {
             ("SOCKET_PATH", "docker.sock"),
             ("GUARD_ADMIN_LISTEN", "nope"),
             ("GUARD_LISTN", "x"),
+            ("GUARD_COALESCE", "sometimes"),
         ] {
             let e = cfg(&[(var, val)]).unwrap_err();
             assert_eq!((e.var.as_str(), e.value.as_str()), (var, val));

@@ -6,7 +6,8 @@
 //! buffers. A request costs a parse, a decision, one write to the daemon and one to the
 //! client for a short answer, with no channel or task between the two sides. The framing of
 //! every message is followed exactly ([`crate::framing`]), so keep-alive and pipelining stay
-//! in step and nothing the guard did not judge can ride along.
+//! in step and nothing the guard did not judge can ride along. An allowed metadata read may
+//! instead take the answer of the identical read sent for its group ([`crate::coalesce`]).
 //!
 //! Answers go back in request order by construction: the next head is not even looked at
 //! before the previous answer is complete. While the daemon works on a request, the client
@@ -22,6 +23,7 @@ use tokio::net::UnixStream;
 use tokio::sync::watch;
 
 use crate::audit::Audit;
+use crate::coalesce::{Coalescer, Entry, Lead, SharedAnswer, SHARE_MAX};
 use crate::error::GuardError;
 use crate::framing::io::{
     forward_body, linger, read_head, BodyError, BodySent, HeadRead, SHUTDOWN_WAIT,
@@ -308,7 +310,31 @@ where
             self.out.extend_from_slice(bytes);
         }
 
-        // Phase 5: forward.
+        // Phase 5: forward, or take the answer of the identical read sent for this request's
+        // group (the forwarded head is the group's key: the daemon could not tell them apart).
+        let mut lead = None;
+        if let Some(coalescer) = &self.state.coalescer {
+            let shareable = collected.is_none()
+                && streamed.is_none()
+                && !upgrade
+                && allowed
+                    .endpoint
+                    .is_some_and(|e| policies::share::shareable(&head.method, e));
+            if shareable {
+                let coalescer = coalescer.clone();
+                match self.wait_for_group(&coalescer).await {
+                    Some(Entry::Lead(l)) => lead = Some(l),
+                    Some(Entry::Answer(answer)) => {
+                        return self.send_shared(&answer, &head, audit).await
+                    }
+                    Some(Entry::Alone) => {}
+                    None => {
+                        audit.decision = "allow";
+                        return self.client_left(audit, "while its read waited for its group");
+                    }
+                }
+            }
+        }
         let head_request = head.method == "HEAD";
         let resp = match self.round_trip(streamed, head_request).await {
             Ok(r) => r,
@@ -356,7 +382,57 @@ where
             || resp.body == BodyFraming::UntilClose
             || self.body_unread
             || *self.stop.borrow();
-        self.relay(resp, close, audit).await
+        self.relay(resp, close, audit, lead).await
+    }
+
+    /// Joins the group of the request in `self.out` (see [`crate::coalesce`]) and waits for
+    /// what it says, watching the client meanwhile as [`Conn::read_daemon`] does: `None` when
+    /// the client left (a lead held while waiting is dropped with it, and its group goes alone).
+    async fn wait_for_group(&mut self, coalescer: &Coalescer) -> Option<Entry> {
+        let enter = coalescer.enter(&self.out);
+        tokio::pin!(enter);
+        loop {
+            if self.backlog_full() {
+                return None;
+            }
+            self.buf.reserve(1024);
+            tokio::select! {
+                biased;
+                entry = &mut enter => return Some(entry),
+                read = self.io.read_buf(&mut self.buf) => match read {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                },
+            }
+        }
+    }
+
+    /// Relays the answer a group's request got to another member of the group.
+    async fn send_shared(
+        &mut self,
+        answer: &SharedAnswer,
+        head: &RequestHead,
+        mut audit: Audit,
+    ) -> Next {
+        let close = head.close || head.upgrade.is_some() || *self.stop.borrow();
+        self.out.clear();
+        self.out.extend_from_slice(&answer.head);
+        if close {
+            self.out.extend_from_slice(b"Connection: close\r\n");
+        }
+        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(&answer.body);
+        audit.decision = "allow";
+        audit.status = answer.status;
+        audit.reason.push_str("; shared answer");
+        self.state.metrics.shared_answers.inc();
+        let sent = self.io.write_all(&self.out).await;
+        audit.finish(answer.body.len() as u64);
+        if sent.is_err() || close {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        }
     }
 
     /// Answers a request refused while its body was being read; the body may be half read,
@@ -609,15 +685,23 @@ where
         }
     }
 
+    /// Whether the client pipelined [`BACKLOG_MAX`] while an answer is pending (logged). Reading
+    /// on would hold more than the bound; not reading would no longer notice the client
+    /// leaving. Neither is acceptable: the connection ends.
+    fn backlog_full(&self) -> bool {
+        if self.buf.len() < BACKLOG_MAX {
+            return false;
+        }
+        tracing::warn!(client = %self.client, backlog = self.buf.len(), "client sent more than the pipelining backlog while an answer was pending; closing");
+        true
+    }
+
     /// Reads more from the daemon (0 at its end) while watching the client: a client that
     /// leaves ends the exchange.
     async fn read_daemon(&mut self, daemon: &mut Daemon) -> Result<usize, Fail> {
         daemon.buf.reserve(READ_SIZE);
         loop {
-            if self.buf.len() >= BACKLOG_MAX {
-                // Reading on would hold more than the bound; not reading would no longer
-                // notice the client leaving. Neither is acceptable: the connection ends.
-                tracing::warn!(client = %self.client, backlog = self.buf.len(), "client sent more than the pipelining backlog while an answer was pending; closing");
+            if self.backlog_full() {
                 return Err(Fail::ClientGone);
             }
             // After a body cut short the client is still sending it: the answer is relayed
@@ -644,12 +728,22 @@ where
     }
 
     /// Relays a response: its head (with `Connection: close` when the connection ends after
-    /// it) and its body by its framing, as the daemon sends it.
-    async fn relay(&mut self, resp: ResponseHead, close: bool, mut audit: Audit) -> Next {
+    /// it) and its body by its framing, as the daemon sends it. A group's lead first reads
+    /// the daemon's whole answer and shares it ([`Conn::read_for_group`]).
+    async fn relay(
+        &mut self,
+        resp: ResponseHead,
+        close: bool,
+        mut audit: Audit,
+        lead: Option<Lead>,
+    ) -> Next {
         let mut daemon = match self.daemon.take() {
             Some(d) => d,
             None => return Next::Close,
         };
+        if let Some(lead) = lead {
+            self.read_for_group(&mut daemon, &resp, lead).await;
+        }
         self.out.clear();
         self.out.extend_from_slice(&resp.head);
         if close {
@@ -714,6 +808,38 @@ where
             Next::KeepAlive
         } else {
             Next::Close
+        }
+    }
+
+    /// Reads a group lead's whole answer into the daemon buffer before any of it is written,
+    /// and shares it: the group must not wait on how fast this one client reads. An answer
+    /// over [`SHARE_MAX`], one framed by the connection's end, or one that cannot be read
+    /// whole is not shared (the lead is dropped: every member sends its own request), and is
+    /// relayed from what was read as any answer is.
+    async fn read_for_group(&mut self, daemon: &mut Daemon, resp: &ResponseHead, lead: Lead) {
+        match resp.body {
+            BodyFraming::UntilClose => return,
+            BodyFraming::Length(n) if n > SHARE_MAX as u64 => return,
+            _ => {}
+        }
+        let mut probe = BodyLeft::new(resp.body);
+        let mut scanned = 0;
+        loop {
+            let Ok((take, done)) = probe.take(&daemon.buf[scanned..], None) else {
+                return;
+            };
+            scanned += take;
+            if done {
+                lead.share(SharedAnswer {
+                    status: resp.status,
+                    head: resp.head.clone(),
+                    body: daemon.buf[..scanned].to_vec(),
+                });
+                return;
+            }
+            if scanned > SHARE_MAX || !matches!(self.read_daemon(daemon).await, Ok(n) if n > 0) {
+                return;
+            }
         }
     }
 

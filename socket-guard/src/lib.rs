@@ -11,6 +11,7 @@
 //! - [`framing`]: strict HTTP/1.1 framing (heads, lengths, chunks), the `http1-framing` crate
 //! - [`wire`]: request and response heads, parsed and written back end-to-end only
 //! - [`proxy`]: the judging phases: canonicalise, decide, and what a refusal says
+//! - [`coalesce`]: identical concurrent reads sharing one daemon answer
 //! - [`upstream`]: dialling the socket; the pooled client for health checks
 //! - [`error`]: every failure and its status; [`response`]: JSON errors
 //! - [`audit`], [`metrics`]: one audit line per request, Prometheus; [`body`]: admin bodies
@@ -22,6 +23,7 @@
 pub mod admin;
 pub mod audit;
 pub mod body;
+pub mod coalesce;
 pub mod config;
 pub mod conn;
 pub mod error;

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub framing_errors: Counter<u64, AtomicU64>,
     /// Connections refused by `GUARD_ALLOW_FROM`.
     pub refused_clients: Counter,
+    /// Reads answered with the daemon's answer to an identical request sent for a group.
+    pub shared_answers: Counter,
 }
 
 impl Default for Metrics {
@@ -68,8 +70,15 @@ impl Default for Metrics {
             "TCP connections refused by GUARD_ALLOW_FROM",
             refused_clients.clone(),
         );
+        let shared_answers = Counter::default();
+        registry.register(
+            "shared_answers",
+            "Allowed reads answered with the daemon's answer to an identical request of their group (GUARD_COALESCE)",
+            shared_answers.clone(),
+        );
         Metrics {
             registry,
+            shared_answers,
             requests,
             upstream_errors,
             open_streams,

@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
+use crate::coalesce::Coalescer;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::upstream::{self, DockerClient};
@@ -31,6 +32,8 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     /// The socket path, shared by the per-connection upstreams.
     pub socket: Arc<std::path::PathBuf>,
+    /// Groups of identical reads in flight, when `GUARD_COALESCE` is on.
+    pub coalescer: Option<Coalescer>,
 }
 
 impl State {
@@ -39,6 +42,7 @@ impl State {
         let client = upstream::client(config.socket_path.clone());
         Arc::new(State {
             socket: Arc::new(config.socket_path.clone()),
+            coalescer: config.coalesce.then(Coalescer::default),
             config,
             client,
             metrics: Arc::new(Metrics::default()),

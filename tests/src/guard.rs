@@ -146,6 +146,24 @@ impl Guard {
     pub fn state(&self) -> &Arc<State> {
         &self.state
     }
+
+    /// `socket_guard_requests_total` for one decision, section and status.
+    pub fn requests_counted(
+        &self,
+        decision: &'static str,
+        section: &'static str,
+        status: u16,
+    ) -> u64 {
+        self.state
+            .metrics
+            .requests
+            .get_or_create(&socket_guard::metrics::RequestLabels {
+                decision,
+                section,
+                status,
+            })
+            .get()
+    }
 }
 
 impl Drop for Guard {
