@@ -120,12 +120,68 @@ impl FakeDaemon {
         })
     }
 
+    /// Answers every request, on a kept connection, with a 200 and `body` (JSON) after
+    /// `delay`: a daemon slow enough on a read that identical reads pile up behind it. Each
+    /// complete request head is counted before the delay, and its number (1, 2, ...) is in
+    /// the answer's `Request-Number` header, so a test can tell which request an answer is for.
+    pub fn answering_after(path: &Path, delay: Duration, body: Arc<Vec<u8>>) -> FakeDaemon {
+        serve(path, move |mut conn, counts| {
+            let body = body.clone();
+            async move {
+                while read_head(&mut conn).await.is_some() {
+                    let number = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    tokio::time::sleep(delay).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nRequest-Number: {number}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if conn.write_all(head.as_bytes()).await.is_err()
+                        || conn.write_all(&body).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                counts.closed.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    }
+
     /// Relays every connection to the real daemon's socket, byte for byte. Dropping the relay
     /// closes every relayed connection and removes the socket: the daemon "went away".
     pub fn relay_to_real(path: &Path) -> FakeDaemon {
         serve(path, |mut conn, counts| async move {
             if let Ok(mut real) = UnixStream::connect(crate::docker::DOCKER_SOCK).await {
                 let _ = tokio::io::copy_bidirectional(&mut conn, &mut real).await;
+            }
+            counts.closed.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    /// Relays every connection to the real daemon's socket, holding each piece of the
+    /// daemon's answers for `delay` before passing it on: a daemon that is slow to answer
+    /// what it has already read (its state is the real one, as of when the request arrived).
+    pub fn relay_to_real_delayed(path: &Path, delay: Duration) -> FakeDaemon {
+        serve(path, move |conn, counts| async move {
+            if let Ok(real) = UnixStream::connect(crate::docker::DOCKER_SOCK).await {
+                let (mut client_rd, mut client_wr) = conn.into_split();
+                let (mut real_rd, mut real_wr) = real.into_split();
+                let up = tokio::io::copy(&mut client_rd, &mut real_wr);
+                let down = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = real_rd.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        if client_wr.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = up => {}
+                    () = down => {}
+                }
             }
             counts.closed.fetch_add(1, Ordering::SeqCst);
         })
