@@ -38,7 +38,8 @@ log "building socket-guard (release)"
 (cd "$ROOT" && cargo build --release -p socket-guard --quiet) || die "cargo build failed"
 [[ -x $GUARD_BIN ]] || die "no binary at $GUARD_BIN"
 
-read -r PORT_GUARD PORT_HAPROXY PORT_INFO PORT_REAL PORT_HAPROXY_REAL PORT_MEM < <(free_ports 6)
+read -r PORT_GUARD PORT_HAPROXY PORT_INFO PORT_REAL PORT_HAPROXY_REAL PORT_MEM PORT_ALONE PORT_REAL_ALONE \
+    PORT_ADMIN PORT_REAL_ADMIN < <(free_ports 10)
 
 # --- 2. the stand-in daemon ------------------------------------------------------------------
 
@@ -66,24 +67,29 @@ guard() { # NAME PORT SOCKET LOG_LEVEL(or "") [VAR=VALUE ...]
     start "$name" env -i PATH="$PATH" GUARD_LISTEN="127.0.0.1:$port" SOCKET_PATH="$socket" \
         ${level:+LOG_LEVEL=$level} "$@" "$GUARD_BIN"
 }
-log "starting socket-guard on 127.0.0.1:$PORT_GUARD (warn) and 127.0.0.1:$PORT_INFO (info)"
-guard guard "$PORT_GUARD" "$SOCK" warn CONTAINERS=1
+# "guard" runs as shipped (identical concurrent reads share one daemon answer, GUARD_COALESCE=1);
+# "guard-alone" forwards every request (GUARD_COALESCE=0), the proxy path alone.
+log "starting socket-guard on 127.0.0.1:$PORT_GUARD (warn), 127.0.0.1:$PORT_ALONE (warn, GUARD_COALESCE=0) and 127.0.0.1:$PORT_INFO (info)"
+guard guard "$PORT_GUARD" "$SOCK" warn CONTAINERS=1 GUARD_ADMIN_LISTEN="127.0.0.1:$PORT_ADMIN"
 GUARD_PID=$LAST_PID
+guard guard-alone "$PORT_ALONE" "$SOCK" warn CONTAINERS=1 GUARD_COALESCE=0
+ALONE_PID=$LAST_PID
 guard guard-info "$PORT_INFO" "$SOCK" info CONTAINERS=1
 INFO_PID=$LAST_PID
 
-for port in "$PORT_HAPROXY" "$PORT_GUARD" "$PORT_INFO"; do
+for port in "$PORT_HAPROXY" "$PORT_GUARD" "$PORT_ALONE" "$PORT_INFO"; do
     wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$port/_ping" || die "nothing answers on 127.0.0.1:$port"
 done
 alive "$HAPROXY_PID" haproxy
 alive "$GUARD_PID" guard
 alive "$INFO_PID" guard-info
+alive "$ALONE_PID" guard-alone
 
 # --- sanity: same answers, same refusals -----------------------------------------------------
 
 status() { curl -s -o /dev/null -w '%{http_code}' -X "$1" "$2"; }
 want=$(cat "$BENCH/fixtures/containers.json")
-for port in "$PORT_GUARD" "$PORT_HAPROXY"; do
+for port in "$PORT_GUARD" "$PORT_ALONE" "$PORT_HAPROXY"; do
     for path in /_ping /v1.41/_ping /containers/json /v1.41/containers/json; do
         [[ $(status GET "http://127.0.0.1:$port$path") == 200 ]] || die "GET $path on :$port is not 200"
     done
@@ -93,7 +99,7 @@ for port in "$PORT_GUARD" "$PORT_HAPROXY"; do
     [[ $(status GET "http://127.0.0.1:$port/v1.41/images/json") == 403 ]] || die "GET /images/json on :$port is not 403"
     [[ $(status POST "http://127.0.0.1:$port/v1.41/containers/create") == 403 ]] || die "POST on :$port is not 403"
 done
-log "both proxies answer 200 on the benchmarked paths and 403 outside the allow-list"
+log "every proxy answers 200 on the benchmarked paths and 403 outside the allow-list"
 
 # --- results directory and metadata ----------------------------------------------------------
 
@@ -160,7 +166,7 @@ warm() { # PORT PATH
 
 log "warm-up ($WARMUP per proxy and path)"
 for path in "${PATHS[@]}"; do
-    for port in "$PORT_GUARD" "$PORT_HAPROXY" "$PORT_INFO"; do
+    for port in "$PORT_GUARD" "$PORT_ALONE" "$PORT_HAPROXY" "$PORT_INFO"; do
         warm "$port" "$path"
     done
 done
@@ -168,14 +174,24 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for path in "${PATHS[@]}"; do
         measure guard "$GUARD_PID" "$PORT_GUARD" "$path" "$round"
         measure haproxy "$HAPROXY_PID" "$PORT_HAPROXY" "$path" "$round"
+        measure guard-alone "$ALONE_PID" "$PORT_ALONE" "$path" "$round"
         measure guard-info "$INFO_PID" "$PORT_INFO" "$path" "$round"
     done
 done
 alive "$GUARD_PID" guard
 alive "$HAPROXY_PID" haproxy
+alive "$ALONE_PID" guard-alone
 alive "$INFO_PID" guard-info
+# How many of the guard's answers were shared, over everything it served (warm-up included).
+shared_counts() { # LABEL ADMIN_PORT
+    curl -s --max-time 5 "http://127.0.0.1:$2/metrics" | awk -v l="$1" '
+        /^socket_guard_shared_answers_total / {s = $2}
+        /^socket_guard_requests_total\{/ {r += $2}
+        END {printf "SHARED_%s=%d\nSERVED_%s=%d\n", l, s, l, r}' >>"$RUN/meta.txt"
+}
+shared_counts guard "$PORT_ADMIN"
 {
-    for entry in "guard:$GUARD_PID" "haproxy:$HAPROXY_PID" "guard-info:$INFO_PID"; do
+    for entry in "guard:$GUARD_PID" "haproxy:$HAPROXY_PID" "guard-alone:$ALONE_PID" "guard-info:$INFO_PID"; do
         awk -v l="${entry%%:*}" '/^VmRSS/ {r = $2} /^VmHWM/ {h = $2} END {printf "%s\t%s\t%s\n", l, r, h}' \
             "/proc/${entry#*:}/status"
     done
@@ -183,18 +199,22 @@ alive "$INFO_PID" guard-info
 # The idle proxies are no longer needed; the rest runs against the real daemon.
 stop "$INFO_PID"
 stop "$HAPROXY_PID"
+stop "$ALONE_PID"
 stop "$GUARD_PID"
 
 # --- 6. the real dockerd ---------------------------------------------------------------------
 
 if curl -sf --max-time 5 --unix-socket "$REAL_SOCKET" -o /dev/null http://d/_ping; then
     log "socket-guard (127.0.0.1:$PORT_REAL) and HAProxy (127.0.0.1:$PORT_HAPROXY_REAL) in front of the real dockerd ($REAL_SOCKET)"
-    guard guard-real "$PORT_REAL" "$REAL_SOCKET" warn CONTAINERS=1
+    guard guard-real "$PORT_REAL" "$REAL_SOCKET" warn CONTAINERS=1 GUARD_ADMIN_LISTEN="127.0.0.1:$PORT_REAL_ADMIN"
     REAL_PID=$LAST_PID
+    guard guard-real-alone "$PORT_REAL_ALONE" "$REAL_SOCKET" warn CONTAINERS=1 GUARD_COALESCE=0
+    REAL_ALONE_PID=$LAST_PID
     start haproxy-real env -i PATH="$PATH" BENCH_HAPROXY_BIND="127.0.0.1:$PORT_HAPROXY_REAL" \
         BENCH_UPSTREAM_SOCKET="$REAL_SOCKET" CONTAINERS=1 EVENTS=1 PING=1 VERSION=1 haproxy -db -f "$BENCH/haproxy.cfg"
     HAPROXY_REAL_PID=$LAST_PID
     wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT_REAL/_ping" || die "guard-real does not answer"
+    wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT_REAL_ALONE/_ping" || die "guard-real-alone does not answer"
     wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT_HAPROXY_REAL/_ping" || die "haproxy-real does not answer"
     echo "REAL_CONTAINERS=$(curl -s "http://127.0.0.1:$PORT_REAL/v1.41/containers/json" |
         python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo '?')" >>"$RUN/meta.txt"
@@ -202,16 +222,21 @@ if curl -sf --max-time 5 --unix-socket "$REAL_SOCKET" -o /dev/null http://d/_pin
         echo "REAL_BYTES_$(key "$path")=$(curl -s "http://127.0.0.1:$PORT_REAL$path" | wc -c)" >>"$RUN/meta.txt"
         warm "$PORT_REAL" "$path"
         warm "$PORT_HAPROXY_REAL" "$path"
+        warm "$PORT_REAL_ALONE" "$path"
     done
     for ((round = 1; round <= ROUNDS; round++)); do
         for path in "${PATHS[@]}"; do
             measure guard-real "$REAL_PID" "$PORT_REAL" "$path" "$round"
             measure haproxy-real "$HAPROXY_REAL_PID" "$PORT_HAPROXY_REAL" "$path" "$round"
+            measure guard-real-alone "$REAL_ALONE_PID" "$PORT_REAL_ALONE" "$path" "$round"
         done
     done
     alive "$REAL_PID" guard-real
     alive "$HAPROXY_REAL_PID" haproxy-real
+    alive "$REAL_ALONE_PID" guard-real-alone
+    shared_counts guard_real "$PORT_REAL_ADMIN"
     stop "$HAPROXY_REAL_PID"
+    stop "$REAL_ALONE_PID"
     stop "$REAL_PID"
 
     # --- 7. memory with open /events streams -------------------------------------------------

@@ -24,12 +24,30 @@ RPS_TARGET = 1.3
 RSS_TARGET_KIB = 32 * 1024
 
 LABELS = {
-    "guard": "socket-guard (LOG_LEVEL=warn)",
+    "guard": "socket-guard (LOG_LEVEL=warn, as shipped: GUARD_COALESCE=1)",
     "haproxy": "HAProxy 2.6 (env-var ACLs)",
+    "guard-alone": "socket-guard (LOG_LEVEL=warn, GUARD_COALESCE=0: every request forwarded)",
     "guard-info": "socket-guard (LOG_LEVEL=info, audit line per request)",
-    "guard-real": "socket-guard (LOG_LEVEL=warn)",
+    "guard-real": "socket-guard (LOG_LEVEL=warn, as shipped: GUARD_COALESCE=1)",
     "haproxy-real": "HAProxy 2.6 (env-var ACLs)",
+    "guard-real-alone": "socket-guard (LOG_LEVEL=warn, GUARD_COALESCE=0: every request forwarded)",
 }
+STAND_IN = ("guard", "haproxy", "guard-alone", "guard-info")
+REAL = ("guard-real", "haproxy-real", "guard-real-alone")
+
+
+def ratio_of(a, b):
+    return a / b if a and b else None
+
+
+def shared_line(meta, key):
+    """How many of a guard's answers were another request's (GUARD_COALESCE), or None."""
+    shared, served = meta.get(f"SHARED_{key}"), meta.get(f"SERVED_{key}")
+    if not shared or not served or int(served) == 0:
+        return None
+    return (f"{int(shared):,} of the {int(served):,} requests this guard served (warm-up included) "
+            f"were answered with the daemon's answer to an identical request of their group "
+            f"({100 * int(shared) / int(served):.0f} %); the others were forwarded.")
 
 
 def main():
@@ -70,7 +88,7 @@ def main():
       f"dockerd {meta['DOCKER']}")
     w(f"- load: `wrk -t{meta['THREADS']} -c{meta['CONNS']} -d{meta['DURATION']} --latency`, "
       f"after a {meta['WARMUP']} warm-up per proxy and path, {meta['ROUNDS']} rounds interleaved "
-      "(guard, haproxy, guard at info), median of the rounds shown")
+      "(guard, haproxy, guard with GUARD_COALESCE=0, guard at info), median of the rounds shown")
     w(f"- stand-in daemon: nginx on a unix socket; response bodies: "
       + ", ".join(f"`{p}` {meta.get('BYTES_' + p.replace('/', '_').replace('.', '_'), '?')} B" for p in paths))
     w("")
@@ -79,26 +97,29 @@ def main():
     w("| path | proxy | req/s | p50 ms | p99 ms | CPU/req µs | non-2xx | socket errors |")
     w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for path in paths:
-        for label in ("guard", "haproxy", "guard-info"):
+        for label in STAND_IN:
             s = summary(label, path)
             w(f"| `{path}` | {LABELS[label]} | {fmt(s['rps'])} | {fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} "
               f"| {fmt(s['cpu'], 1)} | {s['non2xx']} | {s['sockerr']} |")
     w("")
     w("| path | guard / HAProxy req/s | guard / HAProxy p99 | guard p99 <= HAProxy p99 "
-      "| guard / HAProxy CPU/req | audit log at info: req/s | audit log at info: CPU/req |")
-    w("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
+      "| guard / HAProxy CPU/req | GUARD_COALESCE=0 / HAProxy: req/s, p99, CPU/req "
+      "| audit log at info: req/s | audit log at info: CPU/req |")
+    w("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     verdicts = []
     for path in paths:
         g, h, gi = summary("guard", path), summary("haproxy", path), summary("guard-info", path)
-        ratio = g["rps"] / h["rps"] if g["rps"] and h["rps"] else None
-        p99r = g["p99"] / h["p99"] if g["p99"] and h["p99"] else None
+        ga = summary("guard-alone", path)
+        alone = " / ".join(fmt(ratio_of(ga[k], h[k]), 2, "x") for k in ("rps", "p99", "cpu"))
+        ratio = ratio_of(g["rps"], h["rps"])
+        p99r = ratio_of(g["p99"], h["p99"])
         info = (gi["rps"] / g["rps"] - 1) * 100 if gi["rps"] and g["rps"] else None
         info_cpu = (gi["cpu"] / g["cpu"] - 1) * 100 if gi["cpu"] and g["cpu"] else None
-        cpur = g["cpu"] / h["cpu"] if g["cpu"] and h["cpu"] else None
+        cpur = ratio_of(g["cpu"], h["cpu"])
         p99_ok = g["p99"] is not None and h["p99"] is not None and g["p99"] <= h["p99"]
         w(f"| `{path}` | {fmt(ratio, 2, 'x')} | {fmt(p99r, 2, 'x')} | {'yes' if p99_ok else 'no'} "
-          f"| {fmt(cpur, 2, 'x')} | {fmt(info, 1, ' %', sign=True)} | {fmt(info_cpu, 1, ' %', sign=True)} |")
-        verdicts.append((path, ratio, p99_ok))
+          f"| {fmt(cpur, 2, 'x')} | {alone} | {fmt(info, 1, ' %', sign=True)} | {fmt(info_cpu, 1, ' %', sign=True)} |")
+        verdicts.append((path, ratio, p99_ok, ratio_of(ga["rps"], h["rps"])))
     w("")
     w("Requests/s per round, with the machine's noise during the run as steal % / other load % "
       "(hypervisor steal, and CPU used by processes other than the proxy, nginx and wrk; both in % "
@@ -107,10 +128,14 @@ def main():
     w("| path | proxy | " + " | ".join(f"round {i + 1}" for i in range(int(meta["ROUNDS"]))) + " |")
     w("| --- | --- | " + " | ".join("---:" for _ in range(int(meta["ROUNDS"]))) + " |")
     for path in paths:
-        for label in ("guard", "haproxy", "guard-info"):
+        for label in STAND_IN:
             cells = (f"{fmt(v)} ({noise})" for v, noise in summary(label, path)["rounds"])
             w(f"| `{path}` | {label} | " + " | ".join(cells) + " |")
     w("")
+    line = shared_line(meta, "guard")
+    if line:
+        w(f"Shared answers (guard as shipped): {line}")
+        w("")
 
     w("## In front of the real dockerd")
     w("")
@@ -125,30 +150,37 @@ def main():
         w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for path in paths:
             body = meta.get("REAL_BYTES_" + path.replace("/", "_").replace(".", "_"), "?")
-            for label in ("guard-real", "haproxy-real"):
+            for label in REAL:
                 s = summary(label, path)
                 w(f"| `{path}` | {LABELS[label]} | {fmt(s['rps'])} | {fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} "
                   f"| {fmt(s['cpu'], 1)} | {s['non2xx']} | {s['sockerr']} | {body} B |")
         w("")
-        w("| path | guard / HAProxy req/s | guard / HAProxy p99 | guard / HAProxy CPU/req |")
-        w("| --- | ---: | ---: | ---: |")
+        w("| path | guard / HAProxy req/s | guard / HAProxy p99 | guard / HAProxy CPU/req "
+          "| GUARD_COALESCE=0 / HAProxy: req/s, p99, CPU/req |")
+        w("| --- | ---: | ---: | ---: | ---: |")
         for path in paths:
             g, h = summary("guard-real", path), summary("haproxy-real", path)
-            ratio = g["rps"] / h["rps"] if g["rps"] and h["rps"] else None
-            p99r = g["p99"] / h["p99"] if g["p99"] and h["p99"] else None
-            cpur = g["cpu"] / h["cpu"] if g["cpu"] and h["cpu"] else None
-            w(f"| `{path}` | {fmt(ratio, 2, 'x')} | {fmt(p99r, 2, 'x')} | {fmt(cpur, 2, 'x')} |")
+            ga = summary("guard-real-alone", path)
+            alone = " / ".join(fmt(ratio_of(ga[k], h[k]), 2, "x") for k in ("rps", "p99", "cpu"))
+            ratio = ratio_of(g["rps"], h["rps"])
+            p99r = ratio_of(g["p99"], h["p99"])
+            cpur = ratio_of(g["cpu"], h["cpu"])
+            w(f"| `{path}` | {fmt(ratio, 2, 'x')} | {fmt(p99r, 2, 'x')} | {fmt(cpur, 2, 'x')} | {alone} |")
             p99_ok = g["p99"] is not None and h["p99"] is not None and g["p99"] <= h["p99"]
-            real_verdicts.append((path, ratio, p99_ok))
+            real_verdicts.append((path, ratio, p99_ok, ratio_of(ga["rps"], h["rps"])))
         w("")
         w("Requests/s per round:")
         w("")
         w("| path | proxy | " + " | ".join(f"round {i + 1}" for i in range(int(meta["ROUNDS"]))) + " |")
         w("| --- | --- | " + " | ".join("---:" for _ in range(int(meta["ROUNDS"]))) + " |")
         for path in paths:
-            for label in ("guard-real", "haproxy-real"):
+            for label in REAL:
                 cells = (fmt(v) for v, _ in summary(label, path)["rounds"])
                 w(f"| `{path}` | {label} | " + " | ".join(cells) + " |")
+        line = shared_line(meta, "guard_real")
+        if line:
+            w("")
+            w(f"Shared answers (guard as shipped): {line}")
     else:
         w(f"skipped: {meta.get('REAL_SKIPPED', 'no daemon socket')}")
     w("")
@@ -193,10 +225,11 @@ def main():
     w("## Against the targets")
     w("")
     for daemon, checks in (("stand-in", verdicts), ("real dockerd", real_verdicts)):
-        for path, ratio, p99_ok in checks:
+        for path, ratio, p99_ok, alone in checks:
             ok = ratio is not None and ratio >= RPS_TARGET and p99_ok
             w(f"- {daemon}, `{path}`: guard/HAProxy {fmt(ratio, 2, 'x')} req/s (target >= {RPS_TARGET}x), "
-              f"p99 {'not above' if p99_ok else 'ABOVE'} HAProxy's: **{'met' if ok else 'missed'}**")
+              f"p99 {'not above' if p99_ok else 'ABOVE'} HAProxy's: **{'met' if ok else 'missed'}** "
+              f"(with GUARD_COALESCE=0, every request forwarded: {fmt(alone, 2, 'x')})")
     if rss_ok is None:
         w("- RSS with open /events streams: not measured")
     else:
