@@ -22,8 +22,13 @@ use std::time::Duration;
 use e2e::docker::{require_docker, Cleanup};
 use e2e::http::{exchange, exchange_within, read_all, upload, Framing, BIG_UPLOAD, EARLY_UPLOADS};
 use e2e::router::{router_guard, run_whoami, unique, Labels, Router};
+use e2e::wait_until;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// How long a backend connection's end is waited for (the backend itself gives up on a
+/// connection that carries nothing more after 10 s).
+const BOUND: Duration = Duration::from_secs(20);
 
 /// A request as the backend received it.
 #[derive(Debug, Clone)]
@@ -31,6 +36,9 @@ struct Seen {
     conn: usize,
     head: String,
     body: Vec<u8>,
+    /// False for what a connection carried after its last whole request, up to its end: then
+    /// `head` is empty and `body` has every byte that arrived, head included.
+    complete: bool,
 }
 
 impl Seen {
@@ -52,20 +60,27 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// A backend connection, and the bytes of the request being read as they arrived.
+struct Wire {
+    s: TcpStream,
+    raw: Vec<u8>,
+}
+
 /// Reads more into `buf`; false at the end of the connection.
-async fn fill(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+async fn fill(w: &mut Wire, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 8192];
-    match s.read(&mut chunk).await {
+    match w.s.read(&mut chunk).await {
         Ok(0) | Err(_) => false,
         Ok(n) => {
             buf.extend_from_slice(&chunk[..n]);
+            w.raw.extend_from_slice(&chunk[..n]);
             true
         }
     }
 }
 
 /// Reads one request (head and body, by length or chunked) off `buf`/`s`.
-async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
+async fn read_request(s: &mut Wire, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
     let end = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
             break i + 4;
@@ -151,15 +166,42 @@ async fn backend(log: Log) -> SocketAddr {
     tokio::spawn(async move {
         let mut conns = 0;
         loop {
-            let Ok((mut s, _)) = listener.accept().await else {
+            let Ok((s, _)) = listener.accept().await else {
                 return;
             };
             conns += 1;
             let (conn, log) = (conns, log.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                while let Some((head, body)) = read_request(&mut s, &mut buf).await {
-                    let seen = Seen { conn, head, body };
+                let mut w = Wire { s, raw: Vec::new() };
+                loop {
+                    let Some((head, body)) = read_request(&mut w, &mut buf).await else {
+                        // Whatever came after the last whole request (a request whose body
+                        // never completed, or that is not one), recorded at the connection's
+                        // end (bounded).
+                        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                            while fill(&mut w, &mut buf).await {}
+                        })
+                        .await;
+                        if !w.raw.is_empty() {
+                            log.lock().unwrap().push(Seen {
+                                conn,
+                                head: String::new(),
+                                body: std::mem::take(&mut w.raw),
+                                complete: false,
+                            });
+                        }
+                        return;
+                    };
+                    // What is left in `buf` was sent after this request.
+                    w.raw = buf.clone();
+                    let s = &mut w.s;
+                    let seen = Seen {
+                        conn,
+                        head,
+                        body,
+                        complete: true,
+                    };
                     let target = seen.target().to_owned();
                     log.lock().unwrap().push(seen.clone());
                     let path = target.split('?').next().unwrap_or("").to_owned();
@@ -254,8 +296,24 @@ async fn setup(c: &Cleanup, prefix: &str) -> (Router, String, Log, e2e::guard::G
     (router, host, log, guard)
 }
 
+/// The whole requests the backend got.
 fn seen(log: &Log) -> Vec<Seen> {
-    log.lock().unwrap().clone()
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.complete)
+        .cloned()
+        .collect()
+}
+
+/// What connections carried after their last whole request.
+fn partial(log: &Log) -> Vec<Seen> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|s| !s.complete)
+        .cloned()
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,16 +373,61 @@ async fn hostile_requests_never_reach_the_backend_and_well_framed_ones_reach_it_
         );
     }
 
-    // A malformed chunk: the head went on, the body never completes at the backend; the
-    // client gets a 400 and its connection closes.
+    // A malformed chunk: the head went on, the body never completes at the backend, and no
+    // byte after the bad chunk size reaches it; the client gets a 400 and its connection
+    // closes. Control first: a chunk that parses, then the client leaves; the backend's record
+    // of the unfinished request shows that body bytes the router passed on are seen.
+    let unfinished = |req: String| async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(req.as_bytes()).await.unwrap();
+        s
+    };
+    let s = unfinished(format!(
+        "POST /x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nmarker\r\n"
+    ))
+    .await;
+    // The router passes a chunk on as it is decoded; a generous second for it to do so.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(s);
+    let carried = {
+        let log = log.clone();
+        move || !partial(&log).is_empty()
+    };
+    assert!(
+        wait_until(BOUND, carried.clone()).await,
+        "the control's head never reached the backend"
+    );
+    assert!(
+        partial(&log)
+            .iter()
+            .any(|p| find(&p.body, b"marker").is_some()),
+        "the control's chunk did not reach the backend: {:?}",
+        partial(&log)
+    );
+    log.lock().unwrap().clear();
+
     let ex = exchange(
         addr,
-        format!("POST /x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n").as_bytes(),
+        format!("POST /x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nmarker\r\n0\r\n\r\n").as_bytes(),
     )
     .await;
     assert_eq!(ex.statuses(), vec![400], "{}", ex.raw_text());
     assert!(ex.closed);
     assert!(seen(&log).is_empty(), "{:?}", seen(&log));
+    // The backend connection that carried the head ends, and what it carried is the head only.
+    assert!(
+        wait_until(BOUND, carried).await,
+        "the head never reached the backend"
+    );
+    for p in partial(&log) {
+        assert!(p.body.starts_with(b"POST /x HTTP/1.1\r\n"), "{:?}", p);
+        assert!(
+            find(&p.body, b"zz").is_none() && find(&p.body, b"marker").is_none(),
+            "bytes after a bad chunk size reached the backend: {:?}",
+            String::from_utf8_lossy(&p.body)
+        );
+    }
+    log.lock().unwrap().clear();
 
     // A head that stops coming: 408 after the header timeout is not waited for here; a
     // client that leaves mid-head reaches nothing.
