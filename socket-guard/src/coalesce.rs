@@ -16,7 +16,8 @@
 //! Nothing is kept after an answer: this is not a cache. When the leader cannot give an
 //! answer to share (its daemon request failed, its client left before the answer was whole,
 //! the answer is over [`SHARE_MAX`]), every member sends its own request, as without
-//! coalescing.
+//! coalescing. A leader that nobody joined ([`Lead::has_followers`]) shares nothing: it
+//! relays as without coalescing and lets the group behind it go once the daemon answers.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +68,8 @@ pub enum Entry {
 struct Batch {
     id: u64,
     outcome: watch::Receiver<Outcome>,
+    /// Requests that joined it (only a gathering group is joined).
+    followers: usize,
 }
 
 #[derive(Debug, Default)]
@@ -106,6 +109,9 @@ pub struct Lead {
     id: u64,
     outcome: watch::Sender<Outcome>,
     result: Outcome,
+    /// How many joined its group: final once the lead is handed out, since only a group not
+    /// yet sent can be joined.
+    followers: usize,
 }
 
 enum Role {
@@ -125,7 +131,8 @@ impl Coalescer {
                 Some(s) => s,
                 None => slots.entry(key.into()).or_default(),
             };
-            if let Some(gathering) = &slot.gathering {
+            if let Some(gathering) = &mut slot.gathering {
+                gathering.followers += 1;
                 Role::Follow(gathering.outcome.clone())
             } else {
                 let (lead, batch) = self.new_lead(key);
@@ -144,7 +151,7 @@ impl Coalescer {
         };
         match role {
             Role::Lead(lead) => Entry::Lead(lead),
-            Role::Next(lead, mut ahead) => {
+            Role::Next(mut lead, mut ahead) => {
                 let _ = tokio::time::timeout(WAIT_MAX, ahead.wait_for(is_done)).await;
                 lead.promote();
                 Entry::Lead(lead)
@@ -165,8 +172,14 @@ impl Coalescer {
             id,
             outcome: tx,
             result: Outcome::Alone,
+            followers: 0,
         };
-        (lead, Batch { id, outcome: rx })
+        let batch = Batch {
+            id,
+            outcome: rx,
+            followers: 0,
+        };
+        (lead, batch)
     }
 
     /// How many groups have been started: each one's request was, or will be, sent to the
@@ -193,13 +206,21 @@ impl Lead {
         self.result = Outcome::Answer(Arc::new(answer));
     }
 
+    /// Whether any request joined the group. Without one there is nobody to share with: the
+    /// answer is relayed as any is, and the lead dropped as soon as the daemon answered, so
+    /// that the group gathering behind it goes.
+    pub fn has_followers(&self) -> bool {
+        self.followers > 0
+    }
+
     /// The gathering group becomes the sent one: later arrivals gather behind it.
-    fn promote(&self) {
+    fn promote(&mut self) {
         let mut slots = self.inner.slots();
         let Some(slot) = slots.get_mut(&self.key) else {
             return;
         };
         if slot.gathering.as_ref().is_some_and(|b| b.id == self.id) {
+            self.followers = slot.gathering.as_ref().map_or(0, |b| b.followers);
             slot.sent = slot.gathering.take();
         }
     }
@@ -302,6 +323,38 @@ mod tests {
         for m in members {
             assert_eq!(m.await.unwrap(), "answer:new");
         }
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_lead_knows_whether_anyone_joined_its_group() {
+        let c = Coalescer::default();
+        // Sent at once: nobody can join a group already sent.
+        let first = lead(c.enter(b"K").await);
+        assert!(!first.has_followers());
+        let joined = tokio::spawn({
+            let c = c.clone();
+            async move { lead(c.enter(b"K").await) }
+        });
+        settle().await;
+        let members: Vec<_> = (0..3).map(|_| member(&c, b"K")).collect();
+        settle().await;
+        drop(first);
+        let joined = joined.await.unwrap();
+        assert!(joined.has_followers());
+        // Nobody arrives behind it: the next group's lead has nobody to share with.
+        let alone = tokio::spawn({
+            let c = c.clone();
+            async move { lead(c.enter(b"K").await) }
+        });
+        settle().await;
+        joined.share(answer("x"));
+        for m in members {
+            assert_eq!(m.await.unwrap(), "answer:x");
+        }
+        let alone = alone.await.unwrap();
+        assert!(!alone.has_followers());
+        drop(alone);
         assert_eq!(c.in_flight(), 0);
     }
 

@@ -342,11 +342,15 @@ where
                 // The request (or part of it) reached the daemon: it is logged as allowed,
                 // with no status, and the daemon connection is dropped so that a stream or a
                 // partial body ends there too.
+                drop(lead);
                 self.daemon = None;
                 audit.decision = "allow";
                 return self.client_left(audit, "before the daemon answered");
             }
             Err(Fail::Answer(err)) => {
+                // The group goes alone before this client is written to: it must not wait
+                // on how fast this client reads.
+                drop(lead);
                 self.daemon = None;
                 if matches!(err, GuardError::Upstream(_)) {
                     self.state.metrics.upstream_errors.inc();
@@ -358,10 +362,13 @@ where
             }
         };
 
-        // Phase 6: answer, bridging an upgrade after the daemon's 101.
+        // Phase 6: answer, bridging an upgrade after the daemon's 101. A group that nobody
+        // joined has nothing to share: the one gathering behind it may go now.
+        let lead = lead.filter(Lead::has_followers);
         audit.decision = "allow";
         audit.status = resp.status;
         if resp.status == 101 {
+            drop(lead);
             // After a body cut short, what the client still sends is not the tunnel's.
             if !upgrade || self.body_unread {
                 self.daemon = None;
@@ -829,7 +836,7 @@ where
                 return;
             };
             scanned += take;
-            if done {
+            if done && scanned <= SHARE_MAX {
                 lead.share(SharedAnswer {
                     status: resp.status,
                     head: resp.head.clone(),
@@ -837,7 +844,10 @@ where
                 });
                 return;
             }
-            if scanned > SHARE_MAX || !matches!(self.read_daemon(daemon).await, Ok(n) if n > 0) {
+            if done
+                || scanned > SHARE_MAX
+                || !matches!(self.read_daemon(daemon).await, Ok(n) if n > 0)
+            {
                 return;
             }
         }

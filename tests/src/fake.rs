@@ -146,6 +146,45 @@ impl FakeDaemon {
         })
     }
 
+    /// As [`FakeDaemon::answering_after`], but the body is chunked: `body[..split]` in one
+    /// chunk, then, 200 ms later (the reader has taken it all by then), the rest in a second
+    /// chunk with the last-chunk marker, in one write.
+    pub fn answering_chunked_after(
+        path: &Path,
+        delay: Duration,
+        body: Arc<Vec<u8>>,
+        split: usize,
+    ) -> FakeDaemon {
+        serve(path, move |mut conn, counts| {
+            let body = body.clone();
+            async move {
+                while read_head(&mut conn).await.is_some() {
+                    let number = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                    tokio::time::sleep(delay).await;
+                    let (one, two) = body.split_at(split);
+                    let mut first = format!(
+                        "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nRequest-Number: {number}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+                        one.len()
+                    )
+                    .into_bytes();
+                    first.extend_from_slice(one);
+                    first.extend_from_slice(b"\r\n");
+                    let mut last = format!("{:x}\r\n", two.len()).into_bytes();
+                    last.extend_from_slice(two);
+                    last.extend_from_slice(b"\r\n0\r\n\r\n");
+                    if conn.write_all(&first).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if conn.write_all(&last).await.is_err() {
+                        break;
+                    }
+                }
+                counts.closed.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    }
+
     /// Relays every connection to the real daemon's socket, byte for byte. Dropping the relay
     /// closes every relayed connection and removes the socket: the daemon "went away".
     pub fn relay_to_real(path: &Path) -> FakeDaemon {

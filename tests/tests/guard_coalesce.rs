@@ -4,8 +4,9 @@
 //! Proves that: a group of identical reads that arrived while the same read was at the daemon
 //! is sent once, after it, and every member gets that answer (with `GUARD_COALESCE=0`, every
 //! read reaches the daemon); reads whose forwarded heads differ, reads of a stream, and reads
-//! of a content endpoint are never shared; an answer over the share limit goes to its own
-//! client only and every member sends its own request; a group whose leader's client leaves
+//! of a content endpoint are never shared; an answer over the share limit (by its length, or
+//! chunked, by what was read) goes to its own client only and every member sends its own
+//! request; a group whose leader's client leaves
 //! while the daemon works still gets its answers, and one whose leader's client does not read
 //! gets them at once; members waiting on a read the daemon never answers are let go, and
 //! logged, as soon as their clients leave; and, on the real dockerd (its answers held
@@ -243,6 +244,54 @@ async fn an_answer_over_the_share_limit_goes_to_its_own_client_only() {
     let (daemon, guard) = slow_guard(dir.path(), fits.clone(), &[]).await;
     let answers = first_then_group(&guard, &daemon, &list, 5).await;
     assert!(answers.iter().all(|a| a.status == 200 && a.body == *fits));
+    assert_eq!(daemon.counts().requests(), 2);
+    assert_eq!(guard.state().metrics.shared_answers.get(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_answer_over_the_share_limit_goes_to_its_own_client_only() {
+    // Its last piece arrives in one read that both crosses the limit and ends the answer.
+    let split = socket_guard::coalesce::SHARE_MAX - 100;
+    let over = Arc::new(vec![b' '; split + 200]);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = FakeDaemon::answering_chunked_after(
+        &dir.path().join("slow.sock"),
+        DELAY,
+        over.clone(),
+        split,
+    );
+    let guard = Guard::builder()
+        .socket(daemon.path())
+        .env("CONTAINERS", "1")
+        .start()
+        .await;
+    let answers = first_then_group(&guard, &daemon, &list, 5).await;
+    for a in &answers {
+        assert_whole(a, &over);
+        assert_eq!(a.header("transfer-encoding"), Some("chunked"));
+    }
+    assert_eq!(daemon.counts().requests(), 6);
+    assert_eq!(guard.state().metrics.shared_answers.get(), 0);
+
+    // Control: the same answer, its last chunk 190 bytes shorter (framed, under the limit),
+    // is shared.
+    let fits = Arc::new(vec![b' '; split + 10]);
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = FakeDaemon::answering_chunked_after(
+        &dir.path().join("slow.sock"),
+        DELAY,
+        fits.clone(),
+        split,
+    );
+    let guard = Guard::builder()
+        .socket(daemon.path())
+        .env("CONTAINERS", "1")
+        .start()
+        .await;
+    let answers = first_then_group(&guard, &daemon, &list, 5).await;
+    for a in &answers {
+        assert_whole(a, &fits);
+    }
     assert_eq!(daemon.counts().requests(), 2);
     assert_eq!(guard.state().metrics.shared_answers.get(), 4);
 }
