@@ -422,12 +422,7 @@ where
         mut audit: Audit,
     ) -> Next {
         let close = head.close || head.upgrade.is_some() || *self.stop.borrow();
-        self.out.clear();
-        self.out.extend_from_slice(&answer.head);
-        if close {
-            self.out.extend_from_slice(b"Connection: close\r\n");
-        }
-        self.out.extend_from_slice(b"\r\n");
+        self.start_answer(&answer.head, close);
         self.out.extend_from_slice(&answer.body);
         audit.decision = "allow";
         audit.status = answer.status;
@@ -440,6 +435,17 @@ where
         } else {
             Next::KeepAlive
         }
+    }
+
+    /// Puts an answer's head in `self.out`: the daemon's status line and headers as relayed,
+    /// `Connection: close` when this connection ends after it, and the empty line.
+    fn start_answer(&mut self, head: &[u8], close: bool) {
+        self.out.clear();
+        self.out.extend_from_slice(head);
+        if close {
+            self.out.extend_from_slice(b"Connection: close\r\n");
+        }
+        self.out.extend_from_slice(b"\r\n");
     }
 
     /// Answers a request refused while its body was being read; the body may be half read,
@@ -751,12 +757,7 @@ where
         if let Some(lead) = lead {
             self.read_for_group(&mut daemon, &resp, lead).await;
         }
-        self.out.clear();
-        self.out.extend_from_slice(&resp.head);
-        if close {
-            self.out.extend_from_slice(b"Connection: close\r\n");
-        }
-        self.out.extend_from_slice(b"\r\n");
+        self.start_answer(&resp.head, close);
         let mut body = BodyLeft::new(resp.body);
         let mut bytes = 0u64;
         let mut first = true;
