@@ -274,6 +274,12 @@ mod tests {
         }
     }
 
+    /// A request expected to lead (its group waits for the one ahead first, if any).
+    fn leader(c: &Coalescer, key: &'static [u8]) -> tokio::task::JoinHandle<Lead> {
+        let c = c.clone();
+        tokio::spawn(async move { lead(c.enter(key).await) })
+    }
+
     fn member(c: &Coalescer, key: &'static [u8]) -> tokio::task::JoinHandle<String> {
         let c = c.clone();
         tokio::spawn(async move { describe(c.enter(key).await) })
@@ -332,10 +338,7 @@ mod tests {
         // Sent at once: nobody can join a group already sent.
         let first = lead(c.enter(b"K").await);
         assert!(!first.has_followers());
-        let joined = tokio::spawn({
-            let c = c.clone();
-            async move { lead(c.enter(b"K").await) }
-        });
+        let joined = leader(&c, b"K");
         settle().await;
         let members: Vec<_> = (0..3).map(|_| member(&c, b"K")).collect();
         settle().await;
@@ -343,10 +346,7 @@ mod tests {
         let joined = joined.await.unwrap();
         assert!(joined.has_followers());
         // Nobody arrives behind it: the next group's lead has nobody to share with.
-        let alone = tokio::spawn({
-            let c = c.clone();
-            async move { lead(c.enter(b"K").await) }
-        });
+        let alone = leader(&c, b"K");
         settle().await;
         joined.share(answer("x"));
         for m in members {
@@ -373,10 +373,7 @@ mod tests {
     async fn a_lead_that_gives_up_sends_its_group_alone() {
         let c = Coalescer::default();
         let first = lead(c.enter(b"K").await);
-        let next = tokio::spawn({
-            let c = c.clone();
-            async move { lead(c.enter(b"K").await) }
-        });
+        let next = leader(&c, b"K");
         settle().await;
         let m = member(&c, b"K");
         settle().await;
@@ -395,10 +392,7 @@ mod tests {
         assert!(started.elapsed() >= WAIT_MAX);
         // `next` was promoted: a request arriving now waits for it, not for the stuck one,
         // and leads the group after it.
-        let after = tokio::spawn({
-            let c = c.clone();
-            async move { lead(c.enter(b"K").await) }
-        });
+        let after = leader(&c, b"K");
         settle().await;
         assert!(!after.is_finished());
         next.share(answer("x"));
