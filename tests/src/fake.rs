@@ -125,24 +125,14 @@ impl FakeDaemon {
     /// complete request head is counted before the delay, and its number (1, 2, ...) is in
     /// the answer's `Request-Number` header, so a test can tell which request an answer is for.
     pub fn answering_after(path: &Path, delay: Duration, body: Arc<Vec<u8>>) -> FakeDaemon {
-        serve(path, move |mut conn, counts| {
-            let body = body.clone();
-            async move {
-                while read_head(&mut conn).await.is_some() {
-                    let number = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
-                    tokio::time::sleep(delay).await;
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nRequest-Number: {number}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                        body.len()
-                    );
-                    if conn.write_all(head.as_bytes()).await.is_err()
-                        || conn.write_all(&body).await.is_err()
-                    {
-                        break;
-                    }
-                }
-                counts.closed.fetch_add(1, Ordering::SeqCst);
-            }
+        numbered_after(path, delay, move |number| {
+            let mut answer = format!(
+                "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nRequest-Number: {number}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            answer.extend_from_slice(&body);
+            vec![answer]
         })
     }
 
@@ -155,33 +145,19 @@ impl FakeDaemon {
         body: Arc<Vec<u8>>,
         split: usize,
     ) -> FakeDaemon {
-        serve(path, move |mut conn, counts| {
-            let body = body.clone();
-            async move {
-                while read_head(&mut conn).await.is_some() {
-                    let number = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
-                    tokio::time::sleep(delay).await;
-                    let (one, two) = body.split_at(split);
-                    let mut first = format!(
-                        "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nRequest-Number: {number}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
-                        one.len()
-                    )
-                    .into_bytes();
-                    first.extend_from_slice(one);
-                    first.extend_from_slice(b"\r\n");
-                    let mut last = format!("{:x}\r\n", two.len()).into_bytes();
-                    last.extend_from_slice(two);
-                    last.extend_from_slice(b"\r\n0\r\n\r\n");
-                    if conn.write_all(&first).await.is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    if conn.write_all(&last).await.is_err() {
-                        break;
-                    }
-                }
-                counts.closed.fetch_add(1, Ordering::SeqCst);
-            }
+        numbered_after(path, delay, move |number| {
+            let (one, two) = body.split_at(split);
+            let mut first = format!(
+                "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nRequest-Number: {number}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+                one.len()
+            )
+            .into_bytes();
+            first.extend_from_slice(one);
+            first.extend_from_slice(b"\r\n");
+            let mut last = format!("{:x}\r\n", two.len()).into_bytes();
+            last.extend_from_slice(two);
+            last.extend_from_slice(b"\r\n0\r\n\r\n");
+            vec![first, last]
         })
     }
 
@@ -242,6 +218,33 @@ impl Drop for FakeDaemon {
         self.task.abort();
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Answers every request on a kept connection after `delay` with the pieces `answer` gives
+/// for its number (1, 2, ..., counted when its head is read), 200 ms apart.
+fn numbered_after<A>(path: &Path, delay: Duration, answer: A) -> FakeDaemon
+where
+    A: Fn(usize) -> Vec<Vec<u8>> + Send + Sync + 'static,
+{
+    let answer = Arc::new(answer);
+    serve(path, move |mut conn, counts| {
+        let answer = answer.clone();
+        async move {
+            'conn: while read_head(&mut conn).await.is_some() {
+                let number = counts.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(delay).await;
+                for (i, piece) in answer(number).iter().enumerate() {
+                    if i > 0 {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    if conn.write_all(piece).await.is_err() {
+                        break 'conn;
+                    }
+                }
+            }
+            counts.closed.fetch_add(1, Ordering::SeqCst);
+        }
+    })
 }
 
 fn serve<F, Fut>(path: &Path, handler: F) -> FakeDaemon

@@ -252,48 +252,34 @@ async fn an_answer_over_the_share_limit_goes_to_its_own_client_only() {
 async fn a_chunked_answer_over_the_share_limit_goes_to_its_own_client_only() {
     // Its last piece arrives in one read that both crosses the limit and ends the answer.
     let split = socket_guard::coalesce::SHARE_MAX - 100;
-    let over = Arc::new(vec![b' '; split + 200]);
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = FakeDaemon::answering_chunked_after(
-        &dir.path().join("slow.sock"),
-        DELAY,
-        over.clone(),
-        split,
-    );
-    let guard = Guard::builder()
-        .socket(daemon.path())
-        .env("CONTAINERS", "1")
-        .start()
-        .await;
-    let answers = first_then_group(&guard, &daemon, &list, 5).await;
-    for a in &answers {
-        assert_whole(a, &over);
-        assert_eq!(a.header("transfer-encoding"), Some("chunked"));
-    }
-    assert_eq!(daemon.counts().requests(), 6);
-    assert_eq!(guard.state().metrics.shared_answers.get(), 0);
+    let group = |body: Arc<Vec<u8>>| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let daemon = FakeDaemon::answering_chunked_after(
+            &dir.path().join("slow.sock"),
+            DELAY,
+            body.clone(),
+            split,
+        );
+        let guard = Guard::builder()
+            .socket(daemon.path())
+            .env("CONTAINERS", "1")
+            .start()
+            .await;
+        let answers = first_then_group(&guard, &daemon, &list, 5).await;
+        for a in &answers {
+            assert_whole(a, &body);
+            assert_eq!(a.header("transfer-encoding"), Some("chunked"));
+        }
+        (
+            daemon.counts().requests(),
+            guard.state().metrics.shared_answers.get(),
+        )
+    };
+    assert_eq!(group(Arc::new(vec![b' '; split + 200])).await, (6, 0));
 
     // Control: the same answer, its last chunk 190 bytes shorter (framed, under the limit),
     // is shared.
-    let fits = Arc::new(vec![b' '; split + 10]);
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = FakeDaemon::answering_chunked_after(
-        &dir.path().join("slow.sock"),
-        DELAY,
-        fits.clone(),
-        split,
-    );
-    let guard = Guard::builder()
-        .socket(daemon.path())
-        .env("CONTAINERS", "1")
-        .start()
-        .await;
-    let answers = first_then_group(&guard, &daemon, &list, 5).await;
-    for a in &answers {
-        assert_whole(a, &fits);
-    }
-    assert_eq!(daemon.counts().requests(), 2);
-    assert_eq!(guard.state().metrics.shared_answers.get(), 4);
+    assert_eq!(group(Arc::new(vec![b' '; split + 10])).await, (2, 4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
