@@ -24,7 +24,11 @@ images: static
 	scripts/image.sh router:local router/Dockerfile $(RELEASE_DIR)/router
 	scripts/image.sh whoami:local whoami/Dockerfile $(RELEASE_DIR)/whoami
 
-up: images
+# Each checks its prerequisites first (scripts/prereqs.sh: installs them as root on Debian,
+# else names every missing one and how to install it), before anything is built.
+up:
+	@scripts/prereqs.sh up
+	@$(MAKE) --no-print-directory images
 	$(COMPOSE) -f compose.yaml up -d
 	@echo
 	@echo "The stack is up: router -> whoami, with socket-guard holding the Docker socket."
@@ -54,8 +58,11 @@ swarm-down:
 	-docker stack rm $(STACK_NAME)
 	@if [ -f $(SWARM_MARK) ]; then docker swarm leave --force && rm -f $(SWARM_MARK); fi
 
-test: images
-	cargo test --workspace --all-targets
+# --no-fail-fast: every failing test binary is reported, not only the first.
+test:
+	@scripts/prereqs.sh test
+	@$(MAKE) --no-print-directory images
+	cargo test --workspace --all-targets --no-fail-fast
 
 lint:
 	cargo fmt --all -- --check
