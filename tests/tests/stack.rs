@@ -106,6 +106,55 @@ fn make_up_serves_whoami_over_https_with_the_promised_hardening() {
     };
     assert!(body.contains("x-forwarded-proto: https"), "{body}");
 
+    // The demo stack compresses (ROUTER_COMPRESS=true): a large text body comes gzipped and
+    // decompresses to exactly what whoami sent; a small one and a binary one come as they are.
+    let encoding = |path: &str| {
+        let (headers, _) = curl(&[
+            "-k",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Accept-Encoding: gzip",
+            "--resolve",
+            &resolve,
+            &format!("https://whoami.localhost:{https}{path}"),
+        ]);
+        let lower = headers.to_ascii_lowercase();
+        assert!(
+            lower.starts_with("http/2 200") || lower.starts_with("http/1.1 200"),
+            "{headers}"
+        );
+        lower.lines().find_map(|l| {
+            l.strip_prefix("content-encoding:")
+                .map(|v| v.trim().to_owned())
+        })
+    };
+    assert_eq!(
+        encoding("/data?size=200000&type=text").as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(
+        encoding("/data?size=100&type=text"),
+        None,
+        "small bodies stay as they are"
+    );
+    assert_eq!(
+        encoding("/data?size=200000"),
+        None,
+        "octet streams stay as they are"
+    );
+    let (inflated, err) = curl(&[
+        "-k",
+        "--compressed",
+        "--resolve",
+        &resolve,
+        &format!("https://whoami.localhost:{https}/data?size=200000&type=text"),
+    ]);
+    assert_eq!(inflated.len(), 200_000, "{err}");
+    assert!(inflated.bytes().all(|b| b == b'a'));
+
     // HTTP is redirected to the same host and path on the published HTTPS port.
     let (headers, _) = curl(&[
         "-D",
