@@ -305,9 +305,13 @@ pub fn plan(
     // Phase 1: route.
     let live: Arc<Live> = shared.live.load_full();
     let route = {
+        // Rules see the routing path (unreserved characters decoded), as Traefik's do.
+        let path = crate::model::rule::routing_path(req.path).ok_or_else(|| {
+            ProxyError::BadRequest("invalid percent-encoding in the request path".into())
+        })?;
         let view = RequestView {
             host: req.host,
-            path: req.path,
+            path: &path,
             query: req.query,
             method: req.method.as_str(),
             headers,
@@ -522,9 +526,10 @@ pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start:
     }
 }
 
-/// The request's host from a `Host` value (or an absolute URI's authority): lowercase,
-/// without port, IPv6 brackets removed.
+/// The request's host from a `Host` value (or an absolute URI's authority), as Traefik's
+/// canonical host: trimmed, lowercase, without port, IPv6 brackets removed.
 pub fn request_host(raw: &str) -> String {
+    let raw = raw.trim();
     let host = if raw.starts_with('[') {
         raw.split_once(']')
             .map_or(raw, |(h, _)| h)

@@ -165,8 +165,9 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
     })
 }
 
-/// The origin-form target, and the authority of an absolute-form one (RFC 9112 3.2.2: it
-/// names the host, whatever `Host` says).
+/// The origin-form target, and the host of an absolute-form one (RFC 9112 3.2.2: it names
+/// the host, whatever `Host` says). As Go's server reads it: the scheme in any case, user
+/// information dropped, and an empty host (`http://@/`) leaves the `Host` header in charge.
 fn split_target(target: &str, method: &Method) -> Result<(String, Option<String>), HeadError> {
     if target.starts_with('/') {
         return Ok((target.to_owned(), None));
@@ -174,17 +175,34 @@ fn split_target(target: &str, method: &Method) -> Result<(String, Option<String>
     if target == "*" && method == Method::OPTIONS {
         return Ok((target.to_owned(), None));
     }
-    let uri: hyper::Uri = target
-        .parse()
-        .map_err(|_| HeadError::Malformed("invalid request target"))?;
-    match (uri.scheme_str(), uri.authority()) {
-        (Some("http" | "https"), Some(a)) => {
-            let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let pq = if pq.starts_with('/') { pq } else { "/" };
-            Ok((pq.to_owned(), Some(a.as_str().to_owned())))
-        }
-        _ => Err(HeadError::Malformed("unsupported request target")),
+    let scheme_end = target
+        .find("://")
+        .ok_or(HeadError::Malformed("unsupported request target"))?;
+    if !matches!(
+        target[..scheme_end].to_ascii_lowercase().as_str(),
+        "http" | "https"
+    ) {
+        return Err(HeadError::Malformed("unsupported request target"));
     }
+    let rest = &target[scheme_end + 3..];
+    if rest.bytes().any(|b| b == b'#' || b <= b' ' || b >= 0x7f) {
+        return Err(HeadError::Malformed("invalid request target"));
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, pq) = rest.split_at(end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host_ok = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b));
+    if !host_ok || host.starts_with(':') {
+        return Err(HeadError::Malformed("invalid request target"));
+    }
+    let pq = if pq.starts_with('/') {
+        pq.to_owned()
+    } else {
+        format!("/{pq}")
+    };
+    Ok((pq, (!host.is_empty()).then(|| host.to_owned())))
 }
 
 /// How a body the router sends is framed.
@@ -514,12 +532,20 @@ mod tests {
         let r = req("GET http://App.test:81/p?q HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
         assert_eq!(r.host, "App.test:81");
         assert_eq!(r.target, "/p?q");
+        let r = req("GET HTTP://user@a.test?x=1 HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
+        assert_eq!((r.host.as_str(), r.target.as_str()), ("a.test", "/?x=1"));
+        // An empty host leaves Host in charge, as in Go's server.
+        let r = req("GET http://@/ HTTP/1.1\r\nHost: b.test\r\n\r\n").unwrap();
+        assert_eq!((r.host.as_str(), r.target.as_str()), ("b.test", "/"));
         let r = req("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
         assert_eq!(r.path(), "*");
         for bad in [
             "GET * HTTP/1.1\r\nHost: h\r\n\r\n",
             "CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n",
             "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET http://h/#f HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET http://h\"x/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET http:/h HTTP/1.1\r\nHost: h\r\n\r\n",
         ] {
             assert!(matches!(req(bad), Err(HeadError::Malformed(_))), "{bad:?}");
         }

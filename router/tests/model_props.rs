@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use router::model::labels;
-use router::model::rule::Rule;
+use router::model::rule::{Rule, Syntax};
 use router::model::table::{build, ContainerInfo, Health, RunState, TableSettings};
 
 fn settings() -> TableSettings {
@@ -89,8 +89,14 @@ fn rule_source() -> impl Strategy<Value = String> {
         "/[a-z/]{0,8}".prop_map(|p| format!("PathPrefix(`{p}`)")),
         "/[a-z]{0,8}".prop_map(|p| format!("Path(`{p}`)")),
         Just("Method(`GET`)".to_owned()),
-        ("[a-z]{1,5}", "[a-z]{0,5}").prop_map(|(k, v)| format!("Header(`X-{k}`, `{v}`)")),
-        ("[a-z]{1,5}", "[a-z]{0,5}").prop_map(|(k, v)| format!("Query(`{k}`, `{v}`)")),
+        ("[a-z]{1,5}", "[a-z]{1,5}").prop_map(|(k, v)| format!("Header(`X-{k}`, `{v}`)")),
+        ("[a-z]{1,5}", "[a-z]{1,5}").prop_map(|(k, v)| format!("Query(`{k}`, `{v}`)")),
+        "[a-z]{1,5}".prop_map(|k| format!("Query(`{k}`)")),
+        "[a-z]{1,5}".prop_map(|h| format!("Host(`*.{h}.test`)")),
+        "[ -~]{1,6}".prop_map(|s| format!(
+            "Header(`X-Q`, \"{}\")",
+            s.replace('\\', "\\\\").replace('"', "\\\"")
+        )),
         Just("ClientIP(`10.0.0.0/8`)".to_owned()),
         Just("HostRegexp(`^.+\\.test$`)".to_owned()),
     ];
@@ -109,6 +115,19 @@ proptest! {
     #[test]
     fn rules_never_panic(src in "\\PC{0,80}") {
         let _ = Rule::parse(&src);
+        let _ = Rule::parse_with(&src, Syntax::V2);
+    }
+
+    #[test]
+    fn whatever_parses_prints_to_something_that_parses_the_same(src in "[A-Za-z(`)\"!&|,/.*{}:\\[\\] \n]{0,40}") {
+        for syntax in [Syntax::V3, Syntax::V2] {
+            if let Ok(rule) = Rule::parse_with(&src, syntax) {
+                let printed = rule.to_string();
+                let again = Rule::parse_with(&printed, syntax);
+                prop_assert!(again.is_ok(), "{src:?} printed as {printed:?}: {again:?}");
+                prop_assert_eq!(printed, again.unwrap().to_string());
+            }
+        }
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct LabelError {
 pub struct RouterDef {
     /// The rule, unparsed (parsed when the table is built).
     pub rule: Option<String>,
+    /// `ruleSyntax`: the syntax the rule is written in (`None`: the default).
+    pub rule_syntax: Option<crate::model::rule::Syntax>,
     /// Entry points (`web`, `websecure`); `None` = all.
     pub entrypoints: Option<Vec<String>>,
     /// Middleware names, in order.
@@ -232,6 +234,17 @@ fn router_label(set: &mut LabelSet, key: &str, name: String, field: &[&str], val
     let r = set.routers.entry(name).or_default();
     match field {
         ["rule"] => r.rule = Some(value.to_owned()),
+        ["rulesyntax"] => match value.trim().to_ascii_lowercase().as_str() {
+            "default" => r.rule_syntax = None,
+            v => match crate::model::rule::Syntax::from_name(v) {
+                Some(s) => r.rule_syntax = Some(s),
+                None => set.error(
+                    owner,
+                    key,
+                    format!("expected v2, v3 or default, got {value:?}"),
+                ),
+            },
+        },
         ["entrypoints"] => r.entrypoints = Some(list(value)),
         ["middlewares"] => {
             let mut names = Vec::new();

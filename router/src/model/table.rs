@@ -395,7 +395,7 @@ pub fn build(containers: &[ContainerInfo], s: &TableSettings) -> RouteTable {
             );
             continue;
         }
-        let rule = match Rule::parse(first_rule) {
+        let rule = match Rule::parse_with(first_rule, first.rule_syntax.unwrap_or_default()) {
             Ok(r) => r,
             Err(e) => {
                 issues.push(Issue {
@@ -618,7 +618,9 @@ fn pick_ip(
 impl RouteTable {
     /// The highest-priority route on `entrypoint` whose rule matches.
     pub fn lookup(&self, entrypoint: &str, req: &RequestView<'_>) -> Option<&Route> {
-        let hosted = self.by_host.get(req.host).map_or(&[][..], Vec::as_slice);
+        // Index keys carry no trailing dot; the rules themselves accept either form.
+        let key = req.host.strip_suffix('.').unwrap_or(req.host);
+        let hosted = self.by_host.get(key).map_or(&[][..], Vec::as_slice);
         let (mut i, mut j) = (0, 0);
         loop {
             let next = match (hosted.get(i), self.any_host.get(j)) {
