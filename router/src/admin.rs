@@ -97,7 +97,7 @@ fn routers(shared: &Shared) -> Value {
                     "middlewares": r.middlewares.iter().map(|(n, _)| n).collect::<Vec<_>>(),
                     "service": r.service,
                     "tls": r.tls,
-                    "containers": r.containers,
+                    "sources": r.sources,
                 })
             })
             .collect(),
@@ -115,9 +115,10 @@ fn services(shared: &Shared) -> Value {
                     .iter()
                     .map(|b| {
                         json!({
-                            "container": b.def.container,
-                            "container_id": b.def.container_id,
-                            "address": b.def.addr.map(|a| a.to_string()),
+                            "url": b.def.url,
+                            "container": b.def.container(),
+                            "container_id": b.def.origin.as_ref().map(|o| &o.id),
+                            "address": b.def.target.as_ref().map(ToString::to_string),
                             "docker_status": b.def.status.to_string(),
                             "health_check_failing": b.state.check_failed.load(Ordering::Relaxed),
                             "refusing_connections": shared.registry.is_cooling_down(b),
@@ -138,7 +139,7 @@ fn issues(shared: &Shared) -> Value {
         live.table
             .issues
             .iter()
-            .map(|i| json!({ "container": i.container, "level": i.level, "label": i.label, "message": i.message }))
+            .map(|i| json!({ "source": i.source, "level": i.level, "key": i.key, "message": i.message }))
             .collect(),
     )
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::model::table::render_template;
+use crate::provider::container::render_template;
 
 /// Where configuration comes from: the process environment, or a map in tests.
 pub trait Env {
@@ -248,7 +248,7 @@ impl Config {
         let duration = |k: &str, default: Duration| -> Result<Duration, ConfigError> {
             match get(k) {
                 None => Ok(default),
-                Some(v) => crate::model::labels::parse_duration(&v)
+                Some(v) => crate::tree::parse_go_duration(&v)
                     .filter(|d| !d.is_zero())
                     .ok_or_else(|| err(k, &v, "expected a duration such as 5s or 500ms")),
             }

@@ -288,11 +288,11 @@ where
         let head_request = head.method == Method::HEAD;
         // Nothing of the request is lost when it has no body: it can be sent again.
         let retryable = head.body == BodyFraming::None && !head.upgrade;
-        let mut tried = None;
+        let mut tried: Option<String> = None;
         let mut attempts = 0;
         let (conn, resp) = loop {
             attempts += 1;
-            let (backend, addr) = plan.pick(shared, tried)?;
+            let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
             log.backend = Some(addr);
             let _inflight = InFlight::start(&backend.state);
             let (mut conn, reused) = match self.kept.get(addr, shared.config.connect_timeout).await
@@ -304,7 +304,7 @@ where
                         return Err(ProxyError::GatewayTimeout.into());
                     }
                     if retryable && tried.is_none() {
-                        tried = Some(addr);
+                        tried = Some(backend.def.url.clone());
                         continue;
                     }
                     return Err(ProxyError::BadGateway(detail).into());
@@ -358,7 +358,7 @@ where
                             if tried.is_some() {
                                 return Err(ProxyError::BadGateway(detail).into());
                             }
-                            tried = Some(addr);
+                            tried = Some(backend.def.url.clone());
                         }
                         continue;
                     }

@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use bollard::query_parameters::{EventsOptions, ListContainersOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
 
-use crate::model::table::{self, ContainerInfo, Health, RunState, TableSettings};
+use crate::provider::container::{self, ContainerInfo, ContainerSettings, Health, RunState};
 use crate::server::Shared;
 
 /// The window a burst of events is collected in before one re-list (and the least time
@@ -248,9 +247,11 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
         .unwrap_or_default()
         .into_iter()
         .map(|(name, ep)| {
+            // IPv4, else the global IPv6 address (an IPv6-only network), as Traefik reads it.
             let ip = ep
                 .ip_address
                 .filter(|ip| !ip.is_empty())
+                .or(ep.global_ipv6_address.filter(|ip| !ip.is_empty()))
                 .and_then(|ip| ip.parse().ok());
             (name, ip)
         })
@@ -301,44 +302,24 @@ pub fn publish(
     publish_view(shared, view, own_networks);
 }
 
-/// Builds a table from a view and swaps it in when it changed, logging the difference.
+/// Turns a view of containers (or Swarm tasks) into the provider's snapshot and publishes it.
 pub fn publish_view(shared: &Shared, view: Vec<ContainerInfo>, own_networks: BTreeSet<String>) {
-    let settings = settings(shared, own_networks);
-    let new = table::build(&view, &settings);
-    let current = shared.live.load();
-    let (added, removed) = table::diff(&current.table, &new);
-    let first = !shared.synced.swap(true, Ordering::SeqCst);
-    if added.is_empty() && removed.is_empty() && !first {
-        return;
-    }
-    for line in &removed {
-        tracing::info!(change = "-", "{line}");
-    }
-    for line in &added {
-        tracing::info!(change = "+", "{line}");
-    }
-    shared.metrics.routes.set(new.routes.len() as i64);
-    shared.metrics.reloads.inc();
-    let live = shared.registry.attach(new);
-    shared.live.store(Arc::new(live));
-    crate::health::reconcile(shared);
+    let snap = container::snapshot(&view, &settings(shared, own_networks));
+    crate::state::publish(shared, snap);
 }
 
-/// The table settings for the current configuration.
-pub fn settings(shared: &Shared, own_networks: BTreeSet<String>) -> TableSettings {
+/// The container provider's settings for the current configuration.
+pub fn settings(shared: &Shared, own_networks: BTreeSet<String>) -> ContainerSettings {
     let c = &shared.config;
-    TableSettings {
+    ContainerSettings {
+        provider: if c.swarm_mode { "swarm" } else { "docker" }.to_owned(),
         prefix: c.label_prefix.clone(),
         exposed_by_default: c.exposed_by_default,
         default_network: c.network.clone(),
         own_networks,
         host_ip: c.host_ip,
         default_rule: c.default_rule.clone(),
-        entrypoints: if c.websecure_listen.is_some() {
-            vec!["web".to_owned(), "websecure".to_owned()]
-        } else {
-            vec!["web".to_owned()]
-        },
+        constraints: None,
     }
 }
 

@@ -4,7 +4,6 @@
 //! and refused connections are handled without these tasks.)
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -15,13 +14,17 @@ use hyper::{Request, Uri};
 use crate::live::BackendState;
 use crate::server::Shared;
 
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+use crate::model::table::Target;
+
+const DEFAULT_INTERVAL: Duration = crate::dynamic::decode::DEFAULT_HEALTH_INTERVAL;
+
+/// One backend's check: where, which path, how often, and the state it marks.
+type Check = (Target, String, Duration, Arc<BackendState>);
 
 /// Starts checks for new backends and stops those of backends that are gone.
 pub fn reconcile(shared: &Shared) {
     let live = shared.live.load_full();
-    let mut wanted: HashMap<(String, SocketAddr), (String, Duration, Arc<BackendState>)> =
-        HashMap::new();
+    let mut wanted: HashMap<(String, String), Check> = HashMap::new();
     for (name, svc) in &live.services {
         let Some(def) = live.table.services.get(name) else {
             continue;
@@ -30,10 +33,11 @@ pub fn reconcile(shared: &Shared) {
             continue;
         };
         for b in &svc.backends {
-            if let Some(addr) = b.def.addr {
+            if let Some(target) = &b.def.target {
                 wanted.insert(
-                    (name.clone(), addr),
+                    (name.clone(), b.def.url.clone()),
                     (
+                        target.clone(),
                         path.clone(),
                         def.health_interval.unwrap_or(DEFAULT_INTERVAL),
                         b.state.clone(),
@@ -53,21 +57,24 @@ pub fn reconcile(shared: &Shared) {
         }
         keep
     });
-    for (key, (path, interval, state)) in wanted {
+    for (key, (target, path, interval, state)) in wanted {
         if tasks.contains_key(&key) {
             continue;
         }
         let client = shared.client.clone();
-        let addr = key.1;
-        let service = key.0.clone();
+        let (service, url) = key.clone();
         let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
-                let ok = check(&client, addr, &path, interval.min(Duration::from_secs(5))).await;
+                let timeout = interval.min(Duration::from_secs(5));
+                let ok = match crate::upstream::resolve(&target, timeout).await {
+                    Ok(addr) => check(&client, addr, &path, timeout).await,
+                    Err(_) => false,
+                };
                 let was_failed = state.check_failed.swap(!ok, Ordering::Relaxed);
                 if was_failed == ok {
-                    tracing::info!(service = %service, backend = %addr, healthy = ok, "health check changed");
+                    tracing::info!(service = %service, backend = %url, healthy = ok, "health check changed");
                 }
             }
         });
@@ -80,7 +87,7 @@ async fn check(
         hyper_util::client::legacy::connect::HttpConnector,
         crate::proxy::ProxyBody,
     >,
-    addr: SocketAddr,
+    addr: std::net::SocketAddr,
     path: &str,
     timeout: Duration,
 ) -> bool {

@@ -4,7 +4,7 @@
 //! table looks its entries up (or creates them) and prunes what is gone.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -64,7 +64,7 @@ pub struct BackendState {
 #[derive(Debug)]
 pub struct Registry {
     epoch: Instant,
-    backends: Mutex<HashMap<(String, SocketAddr), Arc<BackendState>>>,
+    backends: Mutex<HashMap<(String, String), Arc<BackendState>>>,
     rr: Mutex<HashMap<String, Arc<AtomicUsize>>>,
     buckets: Mutex<HashMap<(String, IpAddr), Bucket>>,
 }
@@ -103,9 +103,9 @@ impl Registry {
                 .backends
                 .iter()
                 .map(|b| {
-                    let state = match b.addr {
-                        Some(addr) => {
-                            let key = (name.clone(), addr);
+                    let state = match &b.target {
+                        Some(_) => {
+                            let key = (name.clone(), b.url.clone());
                             let s = backends.get(&key).cloned().unwrap_or_default();
                             keep_backends.insert(key, s.clone());
                             s
@@ -157,7 +157,7 @@ impl Registry {
     /// Whether a backend may take a new request now.
     pub fn usable(&self, b: &LiveBackend) -> bool {
         b.def.status.is_ready()
-            && b.def.addr.is_some()
+            && b.def.target.is_some()
             && !b.state.check_failed.load(Ordering::Relaxed)
             && b.state.down_until.load(Ordering::Relaxed) <= self.now_ms()
     }
@@ -167,14 +167,14 @@ impl Registry {
         b.state.down_until.load(Ordering::Relaxed) > self.now_ms()
     }
 
-    /// Picks a backend of a service, skipping `exclude` (already tried).
+    /// Picks a backend of a service, skipping `exclude` (the URL of one already tried).
     pub fn pick<'a>(
         &self,
         svc: &'a LiveService,
         balancer: Balancer,
-        exclude: Option<SocketAddr>,
+        exclude: Option<&str>,
     ) -> Option<&'a LiveBackend> {
-        let ok = |b: &&LiveBackend| self.usable(b) && b.def.addr != exclude;
+        let ok = |b: &&LiveBackend| self.usable(b) && Some(b.def.url.as_str()) != exclude;
         match balancer {
             Balancer::RoundRobin => {
                 let n = svc.backends.len();

@@ -19,8 +19,8 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use crate::compress::Encoding;
+use crate::dynamic::Middleware;
 use crate::live::{InFlight, Live, LiveBackend};
-use crate::model::labels::MiddlewareDef;
 use crate::model::rule::RequestView;
 use crate::server::Shared;
 use crate::upstream::SendError;
@@ -43,9 +43,9 @@ pub enum ProxyError {
     /// `ipallowlist` refused the client.
     #[error("Forbidden")]
     Forbidden,
-    /// `basicauth` wants credentials.
+    /// `basicauth` wants credentials (for this realm).
     #[error("401 Unauthorized")]
-    Unauthorized,
+    Unauthorized(String),
     /// `ratelimit` refused the request.
     #[error("Too Many Requests")]
     RateLimited,
@@ -76,7 +76,7 @@ impl ProxyError {
             ProxyError::NotFound => StatusCode::NOT_FOUND,
             ProxyError::NoBackend => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Forbidden => StatusCode::FORBIDDEN,
-            ProxyError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProxyError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ProxyError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -92,11 +92,10 @@ impl ProxyError {
     pub fn answer(&self, log: &Log) -> Answer {
         let mut a = plain(self.status(), &self.to_string());
         match self {
-            ProxyError::Unauthorized => {
-                a.headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"traefik\""),
-                );
+            ProxyError::Unauthorized(realm) => {
+                if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
+                    a.headers.insert(header::WWW_AUTHENTICATE, v);
+                }
             }
             ProxyError::BadGateway(why) | ProxyError::BadRequest(why) => {
                 tracing::warn!(router = %log.router, backend = %log.backend_text(), error = %why, "request failed");
@@ -318,7 +317,7 @@ pub fn plan(
             client_ip,
         };
         live.table
-            .lookup(req.entrypoint, &view)
+            .lookup(req.entrypoint, req.scheme == "https", &view)
             .ok_or(ProxyError::NotFound)?
     };
     log.router.clone_from(&route.name);
@@ -332,17 +331,28 @@ pub fn plan(
     let mut forwarded_prefix = None;
     for (name, mw) in &route.middlewares {
         match mw {
-            MiddlewareDef::IpAllowList(nets) => {
-                if !nets.iter().any(|n| n.contains(&client_ip)) {
+            Middleware::IpAllowList { source_range } => {
+                if !source_range.iter().any(|n| n.contains(&client_ip)) {
                     return Err(ProxyError::Forbidden);
                 }
             }
-            MiddlewareDef::BasicAuth(users) => {
-                if !basic_auth_ok(headers, users) {
-                    return Err(ProxyError::Unauthorized);
+            Middleware::BasicAuth {
+                users,
+                realm,
+                remove_header,
+                header_field,
+            } => {
+                let Some(user) = basic_auth_user(headers, users) else {
+                    return Err(ProxyError::Unauthorized(realm.clone()));
+                };
+                if let Some(field) = header_field {
+                    set_header(headers, field, &user);
+                }
+                if *remove_header {
+                    headers.remove(header::AUTHORIZATION);
                 }
             }
-            MiddlewareDef::RateLimit { average, burst } => {
+            Middleware::RateLimit { average, burst } => {
                 if !shared
                     .registry
                     .rate_limit(name, client_ip, *average, *burst)
@@ -350,7 +360,7 @@ pub fn plan(
                     return Err(ProxyError::RateLimited);
                 }
             }
-            MiddlewareDef::RedirectScheme {
+            Middleware::RedirectScheme {
                 scheme: to,
                 permanent,
                 port,
@@ -365,7 +375,7 @@ pub fn plan(
                     )));
                 }
             }
-            MiddlewareDef::StripPrefix(prefixes) => {
+            Middleware::StripPrefix { prefixes } => {
                 let current = path.as_deref().unwrap_or(req.path);
                 if let Some(p) = prefixes.iter().find(|p| current.starts_with(p.as_str())) {
                     let rest = &current[p.len()..];
@@ -377,11 +387,11 @@ pub fn plan(
                     });
                 }
             }
-            MiddlewareDef::AddPrefix(prefix) => {
+            Middleware::AddPrefix { prefix } => {
                 let current = path.as_deref().unwrap_or(req.path);
                 path = Some(format!("{}{}", prefix.trim_end_matches('/'), current));
             }
-            MiddlewareDef::Headers {
+            Middleware::Headers {
                 request,
                 response,
                 sts: route_sts,
@@ -394,7 +404,8 @@ pub fn plan(
                     sts.clone_from(route_sts);
                 }
             }
-            MiddlewareDef::Compress => compress_route = true,
+            Middleware::Compress => compress_route = true,
+            Middleware::Internal(_) => {}
         }
     }
     let compress = (compress_route || shared.config.compress)
@@ -413,11 +424,13 @@ pub fn plan(
 }
 
 impl Plan {
-    /// Phase 3: a backend of the route's service, skipping `tried` while another is usable.
-    pub fn pick(
+    /// Phase 3: a backend of the route's service, skipping `tried` (a backend's URL) while
+    /// another is usable, and the address to connect to (a name is resolved now, as Traefik
+    /// resolves on each dial).
+    pub async fn pick(
         &self,
         shared: &Shared,
-        tried: Option<SocketAddr>,
+        tried: Option<&str>,
     ) -> Result<(&LiveBackend, SocketAddr), ProxyError> {
         let svc = self
             .live
@@ -429,7 +442,13 @@ impl Plan {
             .pick(svc, shared.config.balancer, tried)
             .or_else(|| tried.and_then(|_| shared.registry.pick(svc, shared.config.balancer, None)))
             .ok_or(ProxyError::NoBackend)?;
-        let addr = backend.def.addr.ok_or(ProxyError::NoBackend)?;
+        let target = backend.def.target.as_ref().ok_or(ProxyError::NoBackend)?;
+        let addr = crate::upstream::resolve(target, shared.config.connect_timeout)
+            .await
+            .map_err(|e| {
+                shared.registry.mark_down(&backend.state);
+                ProxyError::BadGateway(e)
+            })?;
         Ok((backend, addr))
     }
 }
@@ -605,12 +624,12 @@ async fn h2_forward(
     };
     let retryable = body.is_end_stream();
     let mut body = Some(body);
-    let mut tried = None;
+    let mut tried: Option<String> = None;
     // A refused connection is retried once elsewhere when the request has no body (nothing
     // reached the backend), and so is an idempotent request whose connection the backend
     // closed before answering (RFC 9110 9.2.2), on the same backend when it is the only one.
     let resp = loop {
-        let (backend, addr) = plan.pick(shared, tried)?;
+        let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
         log.backend = Some(addr);
         let path = plan.path.as_deref().unwrap_or(req.path);
         let mut out = Request::new(match body.take() {
@@ -636,7 +655,7 @@ async fn h2_forward(
                         return Err(ProxyError::GatewayTimeout);
                     }
                     if retryable && tried.is_none() {
-                        tried = Some(addr);
+                        tried = Some(backend.def.url.clone());
                         continue;
                     }
                     return Err(ProxyError::BadGateway(detail));
@@ -644,7 +663,7 @@ async fn h2_forward(
                 SendError::Request(detail, closed) => {
                     if retryable && tried.is_none() && req.method.is_idempotent() && closed {
                         tracing::debug!(backend = %addr, error = %detail, "closed before answering; retrying");
-                        tried = Some(addr);
+                        tried = Some(backend.def.url.clone());
                         continue;
                     }
                     return Err(ProxyError::BadGateway(detail));
@@ -827,32 +846,22 @@ fn add_forwarded(
     }
 }
 
-fn basic_auth_ok(headers: &HeaderMap, users: &[(String, String)]) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(encoded) = value
+/// The user whose `Authorization: Basic` credentials match one of `users`.
+fn basic_auth_user(headers: &HeaderMap, users: &[(String, String)]) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
         .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
-        return false;
-    };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return false;
-    };
-    let Ok(text) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let Some((user, pass)) = text.split_once(':') else {
-        return false;
-    };
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
     users
         .iter()
         .find(|(u, _)| u == user)
-        .is_some_and(|(_, hash)| crate::model::auth::verify(pass, hash))
+        .filter(|(_, hash)| crate::model::auth::verify(pass, hash))
+        .map(|(u, _)| u.clone())
 }
 
 /// A redirect to `scheme://host[:port]target`.

@@ -37,15 +37,17 @@ pub struct Shared {
     pub idle: Arc<crate::upstream::IdlePool>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The providers' latest snapshots (see [`crate::state`]).
+    pub snapshots: crate::state::Snapshots,
     /// Set once the first table from Docker is in service.
     pub synced: std::sync::atomic::AtomicBool,
     /// Set while the websecure entry point serves: only then does plain HTTP redirect to it.
     pub websecure_active: std::sync::atomic::AtomicBool,
     /// Pending ACME HTTP-01 challenges: token -> key authorization.
     pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
-    /// Active health check tasks by (service, backend address).
+    /// Active health check tasks by (service, backend URL).
     pub health_tasks:
-        std::sync::Mutex<std::collections::HashMap<(String, SocketAddr), tokio::task::AbortHandle>>,
+        std::sync::Mutex<std::collections::HashMap<(String, String), tokio::task::AbortHandle>>,
 }
 
 impl Shared {
@@ -67,6 +69,7 @@ impl Shared {
             client,
             idle: Arc::default(),
             metrics: Arc::new(Metrics::default()),
+            snapshots: std::sync::Mutex::default(),
             synced: std::sync::atomic::AtomicBool::new(false),
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),

@@ -23,7 +23,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 
 use crate::discovery;
-use crate::model::table::{ContainerInfo, Health, RunState};
+use crate::provider::container::{ContainerInfo, Health, RunState};
 use crate::server::Shared;
 
 /// Runs swarm discovery forever.
@@ -173,7 +173,7 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
         };
         let lbswarm = labels
             .get(&format!("{prefix}.docker.lbswarm"))
-            .and_then(|v| crate::model::labels::parse_bool(v))
+            .and_then(|v| crate::tree::parse_bool(v))
             == Some(true);
         let running: Vec<&Value> = tasks
             .as_array()

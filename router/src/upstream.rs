@@ -197,3 +197,25 @@ pub async fn dial(addr: SocketAddr, timeout: Duration) -> Result<BackendConn, Se
         idle_since: Instant::now(),
     })
 }
+
+/// The address of a backend target: itself, or its name resolved (the first address), within
+/// `timeout`.
+pub async fn resolve(
+    target: &crate::model::table::Target,
+    timeout: Duration,
+) -> Result<SocketAddr, String> {
+    match target {
+        crate::model::table::Target::Addr(a) => Ok(*a),
+        crate::model::table::Target::Name(host, port) => {
+            let found =
+                tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), *port)))
+                    .await
+                    .map_err(|_| format!("resolve {host}: timed out"))?
+                    .map_err(|e| format!("resolve {host}: {e}"))?;
+            found
+                .into_iter()
+                .next()
+                .ok_or_else(|| format!("resolve {host}: no address"))
+        }
+    }
+}

@@ -1,24 +1,57 @@
-//! Property tests of the pure model: no panic on any label or rule; rules print and parse
-//! back to the same rule; the same containers in any order give the same table.
+//! Property tests of the pure model: no panic on any label, rule or file; rules print and
+//! parse back to the same rule; the same containers in any order give the same table; the
+//! providers' snapshots in any order give the same table, references resolved the same.
 
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use router::model::labels;
+use router::dynamic::decode::{decode, Source};
+use router::dynamic::Snapshot;
+use router::model::compile::{compile, CompileSettings, EntryPointModel};
 use router::model::rule::{Rule, Syntax};
-use router::model::table::{build, ContainerInfo, Health, RunState, TableSettings};
+use router::model::table::RouteTable;
+use router::provider::container::{self, ContainerInfo, ContainerSettings, Health, RunState};
+use router::tree::Node;
 
-fn settings() -> TableSettings {
-    TableSettings {
+fn settings() -> ContainerSettings {
+    ContainerSettings {
+        provider: "docker".into(),
         prefix: "traefik".into(),
         exposed_by_default: true,
         default_network: None,
         own_networks: BTreeSet::new(),
         host_ip: "127.0.0.1".parse().unwrap(),
         default_rule: "Host(`{{ normalize .Name }}`)".into(),
-        entrypoints: vec!["web".into(), "websecure".into()],
+        constraints: None,
+    }
+}
+
+fn entry_points() -> CompileSettings {
+    let ep = |name: &str, tls: bool| EntryPointModel {
+        name: name.into(),
+        default: true,
+        tls: tls.then(Default::default),
+        ..Default::default()
+    };
+    CompileSettings {
+        entry_points: vec![ep("web", false), ep("websecure", true)],
+        ..Default::default()
+    }
+}
+
+fn build(cs: &[ContainerInfo], s: &ContainerSettings) -> RouteTable {
+    compile([&container::snapshot(cs, s)], &entry_points())
+}
+
+/// A small dynamic file: services and middlewares the labels may reference as `@file`.
+fn file_snapshot(yaml: &str) -> Snapshot {
+    let node = Node::from_yaml(yaml, "").unwrap();
+    Snapshot {
+        provider: "file".into(),
+        config: decode(&node, Source::File).config,
+        issues: Vec::new(),
     }
 }
 
@@ -28,6 +61,8 @@ fn label_key() -> impl Strategy<Value = String> {
         "traefik.http.routers.r.rule",
         "traefik.http.routers.r.service",
         "traefik.http.routers.r.middlewares",
+        "traefik.http.routers.q.middlewares",
+        "traefik.http.routers.q.service",
         "traefik.http.routers.r.priority",
         "traefik.http.routers.r.entrypoints",
         "traefik.http.routers.q.rule",
@@ -50,6 +85,9 @@ fn label_value() -> impl Strategy<Value = String> {
         Just("8080".to_owned()),
         Just("s".to_owned()),
         Just("m".to_owned()),
+        Just("m@file".to_owned()),
+        Just("f@file".to_owned()),
+        Just("auth@file,m".to_owned()),
         Just("true".to_owned()),
         Just("/api".to_owned()),
     ]
@@ -131,9 +169,27 @@ proptest! {
     }
 
     #[test]
-    fn labels_never_panic(labels in prop::collection::btree_map("traefik\\.[a-zA-Z.]{0,40}", "\\PC{0,30}", 0..10)) {
+    fn labels_never_panic(labels in prop::collection::btree_map("traefik\\.[a-zA-Z.\\[\\]0-9]{0,40}", "\\PC{0,30}", 0..10)) {
         let l: BTreeMap<String, String> = labels;
-        let _ = labels::parse("traefik", &l);
+        let _ = container::decode_labels(&l, "traefik");
+    }
+
+    #[test]
+    fn files_never_panic(text in "[a-zA-Z:{}\\[\\], \\n-]{0,120}") {
+        if let Ok(node) = Node::from_yaml(&text, "") {
+            let _ = decode(&node, Source::File);
+        }
+    }
+
+    #[test]
+    fn providers_in_any_order_give_the_same_table(cs in prop::collection::vec(container(), 0..5)) {
+        let mut seen = BTreeSet::new();
+        let cs: Vec<ContainerInfo> = cs.into_iter().filter(|c| seen.insert(c.name.clone())).collect();
+        let docker = container::snapshot(&cs, &settings());
+        let file = file_snapshot("http:\n  middlewares:\n    auth:\n      compress: {}\n    m:\n      addPrefix:\n        prefix: /x\n  services:\n    f:\n      loadBalancer:\n        servers:\n          - url: http://10.9.0.1:80\n");
+        let a = compile([&docker, &file], &entry_points()).describe();
+        let b = compile([&file, &docker], &entry_points()).describe();
+        prop_assert_eq!(a, b);
     }
 
     #[test]

@@ -376,16 +376,26 @@ impl Drop for Router {
     }
 }
 
-/// Names of the containers behind `service` that may take requests now (Docker says ready,
-/// an address is known, no passive or active mark).
+/// The qualified name of a service the tests' containers define (`name@docker`), unless it
+/// is already qualified.
+pub fn qualified(name: &str) -> String {
+    if name.contains('@') {
+        name.to_owned()
+    } else {
+        format!("{name}@docker")
+    }
+}
+
+/// Names of the containers behind `service` (qualified with `@docker` when it is not) that
+/// may take requests now (Docker says ready, an address is known, no passive or active mark).
 pub fn usable_backends(shared: &Shared, live: &Live, service: &str) -> Vec<String> {
     live.services
-        .get(service)
+        .get(&qualified(service))
         .map(|s| {
             s.backends
                 .iter()
                 .filter(|b| shared.registry.usable(b))
-                .map(|b| b.def.container.clone())
+                .map(|b| b.def.container().unwrap_or_default().to_owned())
                 .collect()
         })
         .unwrap_or_default()

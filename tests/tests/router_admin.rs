@@ -37,15 +37,15 @@ async fn ping_routers_services_and_metrics() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["name"] == name.as_str())
+        .find(|r| r["name"] == format!("{name}@docker").as_str())
         .unwrap_or_else(|| panic!("router {name} is not listed: {v:#}"));
     assert_eq!(route["rule"], rule.as_str(), "{route:#}");
-    assert_eq!(route["service"], svc.as_str(), "{route:#}");
     assert_eq!(
-        route["containers"],
-        serde_json::json!([w.name]),
+        route["service"],
+        format!("{svc}@docker").as_str(),
         "{route:#}"
     );
+    assert_eq!(route["sources"], serde_json::json!([w.name]), "{route:#}");
     assert!(
         route["entrypoints"]
             .as_array()
@@ -59,7 +59,7 @@ async fn ping_routers_services_and_metrics() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["name"] == svc.as_str())
+        .find(|s| s["name"] == format!("{svc}@docker").as_str())
         .unwrap_or_else(|| panic!("service {svc} is not listed: {v:#}"));
     let backend = &service["backends"][0];
     assert_eq!(backend["container"], w.name.as_str(), "{service:#}");
@@ -80,7 +80,7 @@ async fn ping_routers_services_and_metrics() {
         m.headers
     );
     let text = m.text();
-    let counted = format!("router_requests_total{{router=\"{name}\",code=\"2xx\"}} ");
+    let counted = format!("router_requests_total{{router=\"{name}@docker\",code=\"2xx\"}} ");
     assert!(
         text.lines().any(|l| l.starts_with(&counted)),
         "no {counted:?} in:\n{text}"
@@ -133,10 +133,10 @@ async fn a_bad_rule_on_one_container_leaves_the_others_routed_and_is_reported() 
         let issues = v["issues"].as_array().unwrap();
         let issue = issues
             .iter()
-            .find(|i| i["container"] == bad.name.as_str())
+            .find(|i| i["source"] == bad.name.as_str())
             .unwrap_or_else(|| panic!("no issue for {} in {path}: {v:#}", bad.name));
         assert_eq!(issue["level"], "error", "{issue:#}");
-        assert_eq!(issue["label"], rule_label.as_str(), "{issue:#}");
+        assert_eq!(issue["key"], rule_label.as_str(), "{issue:#}");
         assert!(
             issue["message"]
                 .as_str()
@@ -146,7 +146,7 @@ async fn a_bad_rule_on_one_container_leaves_the_others_routed_and_is_reported() 
         assert!(
             !issues
                 .iter()
-                .any(|i| i["container"] == good.name.as_str() && i["level"] == "error"),
+                .any(|i| i["source"] == good.name.as_str() && i["level"] == "error"),
             "the good container has an error: {v:#}"
         );
     }
@@ -157,6 +157,9 @@ async fn a_bad_rule_on_one_container_leaves_the_others_routed_and_is_reported() 
         .iter()
         .filter_map(|r| r["name"].as_str())
         .collect();
-    assert!(names.contains(&good_router.as_str()), "{names:?}");
-    assert!(!names.contains(&bad_router.as_str()), "{names:?}");
+    assert!(
+        names.contains(&format!("{good_router}@docker").as_str()),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.contains(&bad_router)), "{names:?}");
 }

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use e2e::docker::{real_docker_async_ok, require_docker, Cleanup};
 use e2e::router::{
-    health_of, hostname_in, router_guard, run_whoami, unique, usable_backends, wait_serving,
-    Labels, Router, BOUND,
+    health_of, hostname_in, qualified, router_guard, run_whoami, unique, usable_backends,
+    wait_serving, Labels, Router, BOUND,
 };
 use e2e::wait_until;
 use router::model::table::BackendStatus;
@@ -204,10 +204,10 @@ async fn no_backend_left_is_503_and_a_restart_brings_200_back() {
     let shared = router.shared().clone();
     router
         .wait_live("the labelled backend stopped", |live| {
-            live.table.services.get(&svc).is_some_and(|s| {
+            live.table.services.get(&qualified(&svc)).is_some_and(|s| {
                 s.backends.len() == 1
                     && s.backends[0].status == BackendStatus::Stopped
-                    && s.backends[0].addr.is_none()
+                    && s.backends[0].target.is_none()
             })
         })
         .await;
@@ -299,10 +299,10 @@ async fn a_replica_whose_health_check_is_starting_or_failing_gets_no_request() {
         async move {
             router
                 .wait_live(what, |live| {
-                    live.table.services.get(svc).is_some_and(|s| {
-                        s.backends
-                            .iter()
-                            .any(|b| b.container == container && b.status == status)
+                    live.table.services.get(&qualified(svc)).is_some_and(|s| {
+                        s.backends.iter().any(|b| {
+                            b.container() == Some(container.as_str()) && b.status == status
+                        })
                     })
                 })
                 .await;

@@ -216,7 +216,7 @@ async fn a_container_on_two_networks_is_reached_on_the_labelled_one() {
         .wait_admin("/api/services", "the backend on n2", |v| {
             v["services"].as_array().is_some_and(|services| {
                 services.iter().any(|s| {
-                    s["name"] == svc.as_str()
+                    s["name"] == format!("{svc}@docker").as_str()
                         && s["backends"]
                             .as_array()
                             .is_some_and(|b| b.len() == 1 && b[0]["address"] == want.as_str())

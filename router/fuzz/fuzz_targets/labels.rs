@@ -1,10 +1,11 @@
-//! Fuzzes label parsing and table building: no panic on any set of labels.
+//! Fuzzes label decoding, the container provider and compiling: no panic on any set of labels.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use libfuzzer_sys::fuzz_target;
-use router::model::table::{build, ContainerInfo, Health, RunState, TableSettings};
+use router::model::compile::{compile, CompileSettings, EntryPointModel};
+use router::provider::container::{snapshot, ContainerInfo, ContainerSettings, Health, RunState};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -23,14 +24,19 @@ fuzz_target!(|data: &[u8]| {
         network_mode: "bridge".into(),
         exposed_ports: [8080].into_iter().collect(),
     };
-    let settings = TableSettings {
+    let settings = ContainerSettings {
+        provider: "docker".into(),
         prefix: "traefik".into(),
         exposed_by_default: true,
         default_network: None,
         own_networks: BTreeSet::new(),
         host_ip: [127, 0, 0, 1].into(),
         default_rule: "Host(`{{ normalize .Name }}`)".into(),
-        entrypoints: vec!["web".into(), "websecure".into()],
+        constraints: None,
     };
-    let _ = build(&[c], &settings).describe();
+    let eps = CompileSettings {
+        entry_points: vec![EntryPointModel { name: "web".into(), default: true, ..Default::default() }],
+        ..Default::default()
+    };
+    let _ = compile([&snapshot(&[c], &settings)], &eps).describe();
 });

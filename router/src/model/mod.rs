@@ -1,7 +1,12 @@
-//! The pure model: labels -> definitions, rules -> matchers, containers -> routing table.
-//! No I/O, no async: property tested and fuzzed.
+//! The pure model: rules -> matchers, providers' snapshots -> the routing table. No I/O,
+//! no async: property tested and fuzzed.
+//!
+//! - [`rule`]: Traefik's rule language (both syntaxes)
+//! - [`compile`]: snapshots -> [`table::RouteTable`], references resolved across providers
+//! - [`table`]: the table and its lookup
+//! - [`auth`]: htpasswd hashes for `basicauth`
 
 pub mod auth;
-pub mod labels;
+pub mod compile;
 pub mod rule;
 pub mod table;

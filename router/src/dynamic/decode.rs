@@ -1,0 +1,792 @@
+//! A configuration tree -> [`Configuration`], as Traefik decodes labels and dynamic files.
+//!
+//! Total and contained: every key lands in the model, or is an error of the router, service
+//! or middleware it belongs to (which is then left out, so whatever uses it is disabled), or
+//! of the source as a whole. Nothing is dropped silently.
+
+use std::time::Duration;
+
+use super::{
+    middleware, Certificate, Configuration, HealthCheck, LoadBalancer, Middleware, Router,
+    RouterTls, Server, Service,
+};
+use crate::model::rule::Syntax;
+use crate::tree::{DecodeError, Node};
+
+/// What an error disables.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Owner {
+    /// A router.
+    Router(String),
+    /// A service.
+    Service(String),
+    /// A middleware.
+    Middleware(String),
+    /// Nothing in particular: the key is not supported and has no effect (a TCP router).
+    Unsupported,
+}
+
+/// An error and what it disables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementError {
+    /// What it disables.
+    pub owner: Owner,
+    /// The key and what is wrong.
+    pub error: DecodeError,
+}
+
+/// How labels differ from files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Container labels: a service's server is `loadBalancer.server.{port,scheme,url}`.
+    Labels,
+    /// Dynamic files: servers are `loadBalancer.servers[].url`; TLS certificates.
+    File,
+}
+
+/// What a server of a label-defined service asks for (the provider fills in the address).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelServer {
+    /// `server.port`.
+    pub port: Option<u16>,
+    /// `server.scheme` (only `http` for now).
+    pub scheme: Option<String>,
+    /// `server.url`: a fixed URL instead of the container's address.
+    pub url: Option<String>,
+}
+
+/// The decoded configuration, the label servers of its services, and the errors.
+#[derive(Debug, Clone, Default)]
+pub struct Decoded {
+    /// The configuration, broken elements left out.
+    pub config: Configuration,
+    /// For labels: each service's `server.*` settings.
+    pub label_servers: std::collections::BTreeMap<String, LabelServer>,
+    /// The errors, by owner.
+    pub errors: Vec<ElementError>,
+}
+
+impl Decoded {
+    fn error(&mut self, owner: Owner, error: DecodeError) {
+        self.errors.push(ElementError { owner, error });
+    }
+}
+
+/// Decodes the dynamic configuration under `root` (its children `http`, `tls`, `tcp`, `udp`).
+pub fn decode(root: &Node, source: Source) -> Decoded {
+    let mut out = Decoded::default();
+    let mut f = match root.fields() {
+        Ok(f) => f,
+        Err(e) => {
+            out.error(Owner::Unsupported, e);
+            return out;
+        }
+    };
+    if let Some(http) = f.take("http") {
+        decode_http(http, source, &mut out);
+    }
+    if let Some(tls) = f.take("tls") {
+        match source {
+            Source::File => decode_tls(tls, &mut out),
+            Source::Labels => out.error(
+                Owner::Unsupported,
+                DecodeError::at(tls, "TLS certificates and options are not read from labels"),
+            ),
+        }
+    }
+    for n in f.rest() {
+        let what = match n.name.to_ascii_lowercase().as_str() {
+            "tcp" | "udp" => "TCP and UDP routers and services are not supported yet",
+            _ => "unknown key",
+        };
+        out.error(Owner::Unsupported, DecodeError::at(n, what));
+    }
+    out
+}
+
+fn decode_http(http: &Node, source: Source, out: &mut Decoded) {
+    let mut f = match http.fields() {
+        Ok(f) => f,
+        Err(e) => return out.error(Owner::Unsupported, e),
+    };
+    if let Some(routers) = f.take("routers") {
+        for r in routers.children() {
+            let mut notes = Vec::new();
+            let decoded = router(r, &mut notes);
+            for n in notes {
+                out.error(Owner::Unsupported, n);
+            }
+            match decoded {
+                Ok(def) => {
+                    out.config.http.routers.insert(r.name.clone(), def);
+                }
+                Err(e) => out.error(Owner::Router(r.name.clone()), e),
+            }
+        }
+    }
+    if let Some(services) = f.take("services") {
+        for s in services.children() {
+            match service(s, source) {
+                Ok((def, label_server)) => {
+                    out.config.http.services.insert(s.name.clone(), def);
+                    if let Some(ls) = label_server {
+                        out.label_servers.insert(s.name.clone(), ls);
+                    }
+                }
+                Err(e) => out.error(Owner::Service(s.name.clone()), e),
+            }
+        }
+    }
+    if let Some(middlewares) = f.take("middlewares") {
+        for m in middlewares.children() {
+            match middleware::decode(m) {
+                Ok(Some(def)) => {
+                    out.config.http.middlewares.insert(m.name.clone(), def);
+                }
+                Ok(None) => {
+                    let kind = m.children().first().map_or("", |k| k.name.as_str());
+                    out.error(
+                        Owner::Middleware(m.name.clone()),
+                        DecodeError::at(
+                            m,
+                            format!("middleware type {kind:?} is not supported yet"),
+                        ),
+                    );
+                }
+                Err(e) => out.error(Owner::Middleware(m.name.clone()), e),
+            }
+        }
+    }
+    for n in f.rest() {
+        let what = match n.name.to_ascii_lowercase().as_str() {
+            "serverstransports" => "serversTransports are not supported yet",
+            _ => "unknown key",
+        };
+        out.error(Owner::Unsupported, DecodeError::at(n, what));
+    }
+}
+
+fn unknown(f: &crate::tree::Fields<'_>) -> Result<(), DecodeError> {
+    match f.rest().first() {
+        Some(n) => Err(DecodeError::at(n, format!("{} is not supported", n.name))),
+        None => Ok(()),
+    }
+}
+
+/// A router; `notes` gets what is not supported but leaves the router working as it would
+/// without it.
+fn router(node: &Node, notes: &mut Vec<DecodeError>) -> Result<Router, DecodeError> {
+    let mut f = node.fields()?;
+    let mut r = Router::default();
+    if let Some(n) = f.take("entryPoints") {
+        r.entry_points = n.strings()?;
+    }
+    if let Some(n) = f.take("middlewares") {
+        r.middlewares = n.strings()?;
+    }
+    if let Some(n) = f.take("service") {
+        r.service = n.text()?.trim().to_owned();
+    }
+    if let Some(n) = f.take("rule") {
+        r.rule = n.text()?.to_owned();
+        r.rule_key = Some(n.key.clone());
+    }
+    if let Some(n) = f.take("ruleSyntax") {
+        let v = n.text()?;
+        r.rule_syntax = match v.trim().to_ascii_lowercase().as_str() {
+            "" | "default" => None,
+            s => Some(Syntax::from_name(s).ok_or_else(|| {
+                DecodeError::at(n, format!("expected v2, v3 or default, got {v:?}"))
+            })?),
+        };
+    }
+    if let Some(n) = f.take("priority") {
+        r.priority = n.integer()?;
+    }
+    if let Some(n) = f.take("tls") {
+        r.tls = router_tls(n, notes)?;
+    }
+    if let Some(n) = f.take("observability") {
+        let mut o = n.fields()?;
+        if let Some(a) = o.take("accessLogs") {
+            r.access_logs = Some(a.boolean()?);
+        }
+        for key in ["metrics", "tracing"] {
+            if let Some(m) = o.take(key) {
+                // Metrics are always counted; there is no tracing to turn off.
+                m.boolean()?;
+            }
+        }
+        unknown(&o)?;
+    }
+    unknown(&f)?;
+    Ok(r)
+}
+
+fn router_tls(n: &Node, notes: &mut Vec<DecodeError>) -> Result<Option<RouterTls>, DecodeError> {
+    if !n.section_on()? {
+        return Ok(None);
+    }
+    let mut f = n.fields()?;
+    let mut tls = RouterTls::default();
+    if let Some(c) = f.take("certResolver") {
+        tls.cert_resolver = c.text()?.trim().to_owned();
+    }
+    if let Some(o) = f.take("options") {
+        let v = o.text()?.trim();
+        if !(v.is_empty() || v == "default" || v.starts_with("default@")) {
+            return Err(DecodeError::at(
+                o,
+                format!("TLS options {v:?} are not supported yet (only the default ones)"),
+            ));
+        }
+    }
+    if let Some(d) = f.take("domains") {
+        // The certificate still comes from the rule's Host names (and the resolver orders
+        // those), so the router keeps working.
+        notes.push(DecodeError::at(
+            d,
+            "tls.domains is not supported yet: certificates are chosen and ordered for the rule's Host names",
+        ));
+    }
+    unknown(&f)?;
+    Ok(Some(tls))
+}
+
+fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>), DecodeError> {
+    let mut f = node.fields()?;
+    let Some(lb) = f.take("loadBalancer") else {
+        return Err(match f.rest().first() {
+            Some(n) => match n.name.to_ascii_lowercase().as_str() {
+                "weighted" | "mirroring" | "failover" => {
+                    DecodeError::at(n, format!("{} services are not supported yet", n.name))
+                }
+                _ => DecodeError::at(n, format!("{} is not supported", n.name)),
+            },
+            None => DecodeError::at(node, "a service needs a loadBalancer"),
+        });
+    };
+    unknown(&f)?;
+    let mut f = lb.fields()?;
+    let mut out = LoadBalancer::default();
+    let mut label_server = None;
+    match source {
+        Source::Labels => {
+            if let Some(s) = f.take("server") {
+                label_server = Some(server_label(s)?);
+            }
+            if let Some(s) = f.take("servers") {
+                return Err(DecodeError::at(
+                    s,
+                    "servers are set with server.port (labels)",
+                ));
+            }
+        }
+        Source::File => {
+            if let Some(s) = f.take("servers") {
+                for item in s.items()? {
+                    out.servers.push(server_file(item)?);
+                }
+            }
+        }
+    }
+    if let Some(h) = f.take("healthCheck") {
+        out.health_check = Some(health_check(h)?);
+    }
+    if let Some(p) = f.take("passHostHeader") {
+        if !p.boolean()? {
+            return Err(DecodeError::at(
+                p,
+                "passHostHeader=false is not supported yet",
+            ));
+        }
+    }
+    unknown(&f)?;
+    Ok((Service { load_balancer: out }, label_server))
+}
+
+fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
+    let mut f = s.fields()?;
+    let mut out = LabelServer::default();
+    if let Some(p) = f.take("port") {
+        let t = p.text()?;
+        out.port = Some(
+            t.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| DecodeError::at(p, format!("expected a port number, got {t:?}")))?,
+        );
+    }
+    if let Some(sc) = f.take("scheme") {
+        match sc.text()?.trim() {
+            "http" => out.scheme = Some("http".into()),
+            other => {
+                return Err(DecodeError::at(
+                    sc,
+                    format!("scheme {other:?} is not supported (http only, for now)"),
+                ))
+            }
+        }
+    }
+    if let Some(u) = f.take("url") {
+        out.url = Some(server_url(u)?);
+        if out.port.is_some() || out.scheme.is_some() {
+            return Err(DecodeError::at(
+                u,
+                "defining scheme or port is not allowed when url is defined",
+            ));
+        }
+    }
+    if let Some(w) = f.take("weight") {
+        if w.integer()? != 1 {
+            return Err(DecodeError::at(w, "server weights are not supported yet"));
+        }
+    }
+    unknown(&f)?;
+    Ok(out)
+}
+
+fn server_file(item: &Node) -> Result<Server, DecodeError> {
+    let mut f = item.fields()?;
+    let u = f
+        .take("url")
+        .ok_or_else(|| DecodeError::at(item, "a server needs a url"))?;
+    let url = server_url(u)?;
+    if let Some(w) = f.take("weight") {
+        if w.integer()? != 1 {
+            return Err(DecodeError::at(w, "server weights are not supported yet"));
+        }
+    }
+    unknown(&f)?;
+    Ok(Server {
+        url,
+        status: super::ServerStatus::Ready,
+        origin: None,
+    })
+}
+
+/// A server URL: `http://host[:port][/]` (the default port 80), nothing else for now.
+fn server_url(n: &Node) -> Result<String, DecodeError> {
+    let raw = n.text()?.trim();
+    let rest = match raw.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        Some((scheme, _)) => {
+            return Err(DecodeError::at(
+                n,
+                format!("scheme {scheme:?} is not supported (http only, for now)"),
+            ))
+        }
+        None => {
+            return Err(DecodeError::at(
+                n,
+                format!("expected a URL such as http://host:port, got {raw:?}"),
+            ))
+        }
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return Err(DecodeError::at(
+            n,
+            format!("expected http://host:port without a path, got {raw:?}"),
+        ));
+    }
+    let (host, port) = split_host_port(authority)
+        .ok_or_else(|| DecodeError::at(n, format!("invalid host or port in {raw:?}")))?;
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    Ok(format!("http://{host}:{port}"))
+}
+
+/// `host:port`, `[v6]:port`, or a bare host (port 80).
+pub fn split_host_port(authority: &str) -> Option<(String, u16)> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        h.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok().filter(|p| *p > 0)?,
+            None if after.is_empty() => 80,
+            None => return None,
+        };
+        return Some((h.to_owned(), port));
+    }
+    let (h, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p > 0)?),
+        None => (authority, 80),
+    };
+    let ok = !h.is_empty()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    ok.then(|| (h.to_owned(), port))
+}
+
+fn health_check(h: &Node) -> Result<HealthCheck, DecodeError> {
+    let mut f = h.fields()?;
+    let p = f
+        .take("path")
+        .ok_or_else(|| DecodeError::at(h, "a health check needs a path"))?;
+    let path = p.text()?.to_owned();
+    if !path.starts_with('/') {
+        return Err(DecodeError::at(
+            p,
+            format!("expected a path starting with '/', got {path:?}"),
+        ));
+    }
+    let interval = match f.take("interval") {
+        None => DEFAULT_HEALTH_INTERVAL,
+        Some(i) => {
+            let d = i.duration()?;
+            if d < Duration::from_millis(100) {
+                return Err(DecodeError::at(i, "the interval must be at least 100ms"));
+            }
+            d
+        }
+    };
+    unknown(&f)?;
+    Ok(HealthCheck { path, interval })
+}
+
+/// Traefik's default health check interval.
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
+
+fn decode_tls(tls: &Node, out: &mut Decoded) {
+    let mut f = match tls.fields() {
+        Ok(f) => f,
+        Err(e) => return out.error(Owner::Unsupported, e),
+    };
+    if let Some(certs) = f.take("certificates") {
+        match certs.items() {
+            Ok(items) => {
+                for item in items {
+                    match certificate(item) {
+                        Ok(c) => out.config.tls.certificates.push(c),
+                        Err(e) => out.error(Owner::Unsupported, e),
+                    }
+                }
+            }
+            Err(e) => out.error(Owner::Unsupported, e),
+        }
+    }
+    for n in f.rest() {
+        let what = match n.name.to_ascii_lowercase().as_str() {
+            "options" | "stores" => "TLS options and stores are not supported yet",
+            _ => "unknown key",
+        };
+        out.error(Owner::Unsupported, DecodeError::at(n, what));
+    }
+}
+
+fn certificate(item: &Node) -> Result<Certificate, DecodeError> {
+    let mut f = item.fields()?;
+    let cert = f
+        .take("certFile")
+        .ok_or_else(|| DecodeError::at(item, "a certificate needs certFile"))?;
+    let key = f
+        .take("keyFile")
+        .ok_or_else(|| DecodeError::at(item, "a certificate needs keyFile"))?;
+    if let Some(s) = f.take("stores") {
+        let stores = s.strings()?;
+        if stores.iter().any(|s| s != "default") {
+            return Err(DecodeError::at(
+                s,
+                "only the default TLS store is supported",
+            ));
+        }
+    }
+    unknown(&f)?;
+    Ok(Certificate {
+        cert_file: cert.text()?.to_owned(),
+        key_file: key.text()?.to_owned(),
+    })
+}
+
+// === headers ===
+
+/// The `headers` middleware.
+pub fn headers(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = middleware::fields(
+        kind,
+        &[
+            "customRequestHeaders",
+            "customResponseHeaders",
+            "stsSeconds",
+            "stsIncludeSubdomains",
+            "stsPreload",
+            "frameDeny",
+            "customFrameOptionsValue",
+            "contentTypeNosniff",
+            "referrerPolicy",
+            "contentSecurityPolicy",
+            "permissionsPolicy",
+        ],
+    )?;
+    let custom = |n: Option<&Node>| -> Result<Vec<(String, String)>, DecodeError> {
+        let mut out = Vec::new();
+        if let Some(n) = n {
+            for h in n.children() {
+                if http::HeaderName::from_bytes(h.name.as_bytes()).is_err() {
+                    return Err(DecodeError::at(
+                        h,
+                        format!("invalid header name {:?}", h.name),
+                    ));
+                }
+                let v = h.text()?;
+                if http::HeaderValue::from_str(v).is_err() {
+                    return Err(DecodeError::at(h, "invalid header value"));
+                }
+                out.push((h.name.clone(), v.to_owned()));
+            }
+        }
+        Ok(out)
+    };
+    let request = custom(f.take("customRequestHeaders"))?;
+    let custom_response = custom(f.take("customResponseHeaders"))?;
+    let text = |n: Option<&Node>| -> Result<Option<String>, DecodeError> {
+        match n {
+            None => Ok(None),
+            Some(n) => {
+                let v = n.text()?;
+                if http::HeaderValue::from_str(v).is_err() {
+                    return Err(DecodeError::at(n, "invalid header value"));
+                }
+                Ok(Some(v.to_owned()))
+            }
+        }
+    };
+    // Security options become response headers; custom ones given later win.
+    let mut response = Vec::new();
+    if f.take("frameDeny").map(Node::boolean).transpose()? == Some(true) {
+        response.push(("X-Frame-Options".to_owned(), "DENY".to_owned()));
+    }
+    if let Some(v) = text(f.take("customFrameOptionsValue"))? {
+        response.push(("X-Frame-Options".to_owned(), v));
+    }
+    match f
+        .take("contentTypeNosniff")
+        .map(Node::boolean)
+        .transpose()?
+    {
+        Some(true) => response.push(("X-Content-Type-Options".to_owned(), "nosniff".to_owned())),
+        Some(false) => response.push(("X-Content-Type-Options".to_owned(), String::new())),
+        None => {}
+    }
+    for (k, h) in [
+        ("referrerPolicy", "Referrer-Policy"),
+        ("contentSecurityPolicy", "Content-Security-Policy"),
+        ("permissionsPolicy", "Permissions-Policy"),
+    ] {
+        if let Some(v) = text(f.take(k))? {
+            response.push((h.to_owned(), v));
+        }
+    }
+    response.extend(custom_response);
+    let include_subdomains = f
+        .take("stsIncludeSubdomains")
+        .map(Node::boolean)
+        .transpose()?;
+    let preload = f.take("stsPreload").map(Node::boolean).transpose()?;
+    let sts = match f.take("stsSeconds") {
+        None => None,
+        Some(n) => {
+            let secs = n.integer()?;
+            if secs < 0 {
+                return Err(DecodeError::at(
+                    n,
+                    format!("expected a number of seconds, got {secs}"),
+                ));
+            }
+            let mut s = format!("max-age={secs}");
+            if include_subdomains == Some(true) {
+                s.push_str("; includeSubDomains");
+            }
+            if preload == Some(true) {
+                s.push_str("; preload");
+            }
+            Some(s)
+        }
+    };
+    Ok(Middleware::Headers {
+        request,
+        response,
+        sts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::FlatStyle;
+
+    fn labels(pairs: &[(&str, &str)]) -> Decoded {
+        let entries = pairs
+            .iter()
+            .map(|(k, v)| {
+                let rest = k.strip_prefix("traefik.").unwrap();
+                (
+                    k.to_string(),
+                    rest.split('.').map(str::to_owned).collect(),
+                    v.to_string(),
+                )
+            })
+            .collect();
+        let (root, errors) = Node::from_flat("traefik", FlatStyle::DOTTED, entries);
+        assert!(errors.is_empty(), "{errors:?}");
+        decode(&root, Source::Labels)
+    }
+
+    fn owners(d: &Decoded) -> Vec<Owner> {
+        d.errors.iter().map(|e| e.owner.clone()).collect()
+    }
+
+    #[test]
+    fn routers_services_middlewares() {
+        let d = labels(&[
+            ("traefik.http.routers.web.rule", "Host(`a.test`)"),
+            ("traefik.http.routers.web.entrypoints", "web, websecure"),
+            ("traefik.http.routers.web.middlewares", "strip@docker,auth"),
+            ("traefik.http.routers.web.priority", "10"),
+            ("traefik.http.routers.web.tls", "true"),
+            ("traefik.http.services.app.loadBalancer.server.port", "8080"),
+            (
+                "traefik.http.services.app.loadbalancer.healthcheck.path",
+                "/health",
+            ),
+            (
+                "traefik.http.services.app.loadbalancer.healthcheck.interval",
+                "2s",
+            ),
+            (
+                "traefik.http.middlewares.strip.stripprefix.prefixes",
+                "/api,/v1",
+            ),
+            (
+                "traefik.http.middlewares.auth.basicauth.users",
+                "u:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=",
+            ),
+            (
+                "traefik.http.middlewares.hdr.headers.customRequestHeaders.X-Test",
+                "1",
+            ),
+            ("traefik.tcp.routers.x.rule", "HostSNI(`*`)"),
+        ]);
+        let r = &d.config.http.routers["web"];
+        assert_eq!(r.entry_points, ["web", "websecure"]);
+        assert_eq!(r.middlewares, ["strip@docker", "auth"]);
+        assert_eq!(r.priority, 10);
+        assert!(r.tls.is_some());
+        assert_eq!(d.label_servers["app"].port, Some(8080));
+        assert_eq!(
+            d.config.http.services["app"].load_balancer.health_check,
+            Some(HealthCheck {
+                path: "/health".into(),
+                interval: Duration::from_secs(2)
+            })
+        );
+        assert_eq!(
+            d.config.http.middlewares["strip"],
+            Middleware::StripPrefix {
+                prefixes: vec!["/api".into(), "/v1".into()]
+            }
+        );
+        assert_eq!(
+            d.config.http.middlewares["hdr"],
+            Middleware::Headers {
+                request: vec![("X-Test".into(), "1".into())],
+                response: vec![],
+                sts: None,
+            }
+        );
+        assert_eq!(owners(&d), [Owner::Unsupported], "{:?}", d.errors);
+        assert_eq!(d.errors[0].error.key, "traefik.tcp");
+    }
+
+    #[test]
+    fn errors_belong_to_what_they_break() {
+        let d = labels(&[
+            ("traefik.http.routers.r.priority", "high"),
+            ("traefik.http.routers.o.tls.options", "mtls"),
+            ("traefik.http.services.s.loadbalancer.server.port", "99999"),
+            (
+                "traefik.http.middlewares.m.ipallowlist.sourcerange",
+                "10.0.0.0/8, nope",
+            ),
+            ("traefik.http.middlewares.a.basicauth.users", "u:plaintext"),
+            ("traefik.http.middlewares.x.ratelimit.average", "0"),
+            ("traefik.http.middlewares.c.circuitbreaker.expression", "x"),
+        ]);
+        let o = owners(&d);
+        for want in [
+            Owner::Router("r".into()),
+            Owner::Router("o".into()),
+            Owner::Service("s".into()),
+            Owner::Middleware("m".into()),
+            Owner::Middleware("a".into()),
+            Owner::Middleware("x".into()),
+            Owner::Middleware("c".into()),
+        ] {
+            assert!(o.contains(&want), "{want:?} not in {o:?}");
+        }
+        assert!(d.config.http.routers.is_empty());
+        let prio = d
+            .errors
+            .iter()
+            .find(|e| e.owner == Owner::Router("r".into()))
+            .unwrap();
+        assert_eq!(prio.error.key, "traefik.http.routers.r.priority");
+    }
+
+    #[test]
+    fn security_header_options() {
+        let d = labels(&[
+            ("traefik.http.middlewares.h.headers.stsSeconds", "63072000"),
+            (
+                "traefik.http.middlewares.h.headers.stsIncludeSubdomains",
+                "true",
+            ),
+            ("traefik.http.middlewares.h.headers.frameDeny", "true"),
+            (
+                "traefik.http.middlewares.h.headers.contentSecurityPolicy",
+                "default-src 'self'",
+            ),
+            (
+                "traefik.http.middlewares.h.headers.customResponseHeaders.X-Frame-Options",
+                "",
+            ),
+        ]);
+        let Middleware::Headers { response, sts, .. } = &d.config.http.middlewares["h"] else {
+            panic!("{d:?}")
+        };
+        assert_eq!(sts.as_deref(), Some("max-age=63072000; includeSubDomains"));
+        assert!(response.contains(&(
+            "Content-Security-Policy".into(),
+            "default-src 'self'".into()
+        )));
+        let frame: Vec<_> = response
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("x-frame-options"))
+            .collect();
+        assert_eq!(frame.last().map(|(_, v)| v.as_str()), Some(""));
+    }
+
+    #[test]
+    fn files_have_servers_and_certificates() {
+        let root = Node::from_yaml(
+            "http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/\n          - url: http://10.0.0.2\n    bad:\n      loadBalancer:\n        servers:\n          - url: https://x\ntls:\n  certificates:\n    - certFile: /c.pem\n      keyFile: /k.pem\n",
+            "",
+        )
+        .unwrap();
+        let d = decode(&root, Source::File);
+        let urls: Vec<&str> = d.config.http.services["s"]
+            .load_balancer
+            .servers
+            .iter()
+            .map(|s| s.url.as_str())
+            .collect();
+        assert_eq!(urls, ["http://app:8080", "http://10.0.0.2:80"]);
+        assert_eq!(owners(&d), [Owner::Service("bad".into())]);
+        assert_eq!(d.config.tls.certificates[0].cert_file, "/c.pem");
+    }
+}

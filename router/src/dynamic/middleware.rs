@@ -1,0 +1,327 @@
+//! HTTP middlewares: the kinds the router runs, with their options, decoded from a
+//! configuration tree (labels or files) as Traefik names them. A middleware has exactly one
+//! kind; a kind the router does not run, or an option of one that it does not support, is an
+//! error of that middleware, so every router that uses it is disabled (serving it without
+//! the middleware could fail open).
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::tree::{DecodeError, Node};
+
+/// A middleware.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Middleware {
+    /// `stripPrefix.prefixes`.
+    StripPrefix {
+        /// Prefixes, the first that matches is removed.
+        prefixes: Vec<String>,
+    },
+    /// `addPrefix.prefix`.
+    AddPrefix {
+        /// Added in front of the path.
+        prefix: String,
+    },
+    /// `redirectScheme`.
+    RedirectScheme {
+        /// Target scheme.
+        scheme: String,
+        /// Target port, if not the scheme's default.
+        port: Option<u16>,
+        /// 308 (true) or 307.
+        permanent: bool,
+    },
+    /// `headers`: custom headers and the security options.
+    Headers {
+        /// Request headers to set (an empty value removes the header).
+        request: Vec<(String, String)>,
+        /// Response headers to set (from the security options, then the custom ones).
+        response: Vec<(String, String)>,
+        /// `Strict-Transport-Security` for HTTPS answers (`stsSeconds` and friends).
+        sts: Option<String>,
+    },
+    /// `basicAuth`.
+    BasicAuth {
+        /// `user:hash` entries.
+        users: Vec<(String, String)>,
+        /// The realm named in `WWW-Authenticate`.
+        realm: String,
+        /// Remove `Authorization` before forwarding.
+        remove_header: bool,
+        /// A header to carry the authenticated user's name to the backend.
+        header_field: Option<String>,
+    },
+    /// `ipAllowList.sourceRange` (also v2's `ipWhiteList`).
+    IpAllowList {
+        /// Allowed ranges.
+        source_range: Vec<IpNet>,
+    },
+    /// `rateLimit.average` (per second) and `.burst`.
+    RateLimit {
+        /// Sustained rate per second.
+        average: u64,
+        /// Burst size.
+        burst: u64,
+    },
+    /// `compress`.
+    Compress,
+    /// A redirect made by the router itself (entry point redirections), or a handler of the
+    /// internal provider, never written in a label or file.
+    #[serde(skip)]
+    Internal(InternalMiddleware),
+}
+
+/// Middlewares only the internal provider defines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InternalMiddleware {
+    /// The dashboard's `/` -> `/dashboard/` redirect.
+    DashboardRedirect,
+}
+
+/// The kinds Traefik has that the router does not run (so that their labels are called
+/// unsupported rather than unknown).
+const NOT_YET: &[&str] = &[
+    "chain",
+    "forwardauth",
+    "digestauth",
+    "circuitbreaker",
+    "retry",
+    "errors",
+    "buffering",
+    "inflightreq",
+    "redirectregex",
+    "replacepath",
+    "replacepathregex",
+    "stripprefixregex",
+    "passtlsclientcert",
+    "contenttype",
+    "grpcweb",
+    "plugin",
+    "encodedcharacters",
+];
+
+/// Decodes one middleware definition (the node under `middlewares.<name>`).
+/// `Ok(None)`: a kind Traefik has that the router does not run.
+pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
+    let kinds = node.children();
+    let kind = match kinds {
+        [one] => one,
+        [] => return Err(DecodeError::at(node, "a middleware needs a type")),
+        _ => {
+            let names: Vec<&str> = kinds.iter().map(|k| k.name.as_str()).collect();
+            return Err(DecodeError::at(
+                node,
+                format!(
+                    "a middleware has exactly one type, found {}",
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    let lower = kind.name.to_ascii_lowercase();
+    let m = match lower.as_str() {
+        "stripprefix" => strip_prefix(kind)?,
+        "addprefix" => add_prefix(kind)?,
+        "redirectscheme" => redirect_scheme(kind)?,
+        "basicauth" => basic_auth(kind)?,
+        "ipallowlist" | "ipwhitelist" => ip_allow_list(kind)?,
+        "ratelimit" => rate_limit(kind)?,
+        "compress" => compress(kind)?,
+        "headers" => super::decode::headers(kind)?,
+        other if NOT_YET.contains(&other) => return Ok(None),
+        _ => {
+            return Err(DecodeError::at(
+                kind,
+                format!("unknown middleware type {:?}", kind.name),
+            ))
+        }
+    };
+    Ok(Some(m))
+}
+
+/// The fields of `kind`, with every field `known` does not list reported as unsupported.
+pub fn fields<'a>(kind: &'a Node, known: &[&str]) -> Result<crate::tree::Fields<'a>, DecodeError> {
+    let f = kind.fields()?;
+    for n in kind.children() {
+        if !known.iter().any(|k| k.eq_ignore_ascii_case(&n.name)) {
+            return Err(DecodeError::at(n, format!("{} is not supported", n.name)));
+        }
+    }
+    Ok(f)
+}
+
+fn strip_prefix(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["prefixes", "forceSlash"])?;
+    if let Some(n) = f.take("forceSlash") {
+        // Deprecated in Traefik and without effect: a stripped path always starts with '/'.
+        n.boolean()?;
+    }
+    let n = f
+        .take("prefixes")
+        .ok_or_else(|| DecodeError::at(kind, "stripprefix needs prefixes"))?;
+    let prefixes = n.strings()?;
+    if prefixes.is_empty() || prefixes.iter().any(|p| !p.starts_with('/')) {
+        return Err(DecodeError::at(
+            n,
+            format!("expected prefixes starting with '/', got {prefixes:?}"),
+        ));
+    }
+    Ok(Middleware::StripPrefix { prefixes })
+}
+
+fn add_prefix(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["prefix"])?;
+    let n = f
+        .take("prefix")
+        .ok_or_else(|| DecodeError::at(kind, "addprefix needs a prefix"))?;
+    let prefix = n.text()?.to_owned();
+    if !prefix.starts_with('/') {
+        return Err(DecodeError::at(
+            n,
+            format!("expected a prefix starting with '/', got {prefix:?}"),
+        ));
+    }
+    Ok(Middleware::AddPrefix { prefix })
+}
+
+fn redirect_scheme(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["scheme", "permanent", "port"])?;
+    let n = f
+        .take("scheme")
+        .ok_or_else(|| DecodeError::at(kind, "redirectscheme needs a scheme"))?;
+    let scheme = n.text()?.to_owned();
+    if scheme != "https" && scheme != "http" {
+        return Err(DecodeError::at(
+            n,
+            format!("expected http or https, got {scheme:?}"),
+        ));
+    }
+    let permanent = f
+        .take("permanent")
+        .map(Node::boolean)
+        .transpose()?
+        .unwrap_or(false);
+    let port = match f.take("port") {
+        None => None,
+        Some(n) => {
+            let t = n.text()?;
+            Some(
+                t.trim()
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| DecodeError::at(n, format!("expected a port, got {t:?}")))?,
+            )
+        }
+    };
+    Ok(Middleware::RedirectScheme {
+        scheme,
+        port,
+        permanent,
+    })
+}
+
+fn basic_auth(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["users", "realm", "removeHeader", "headerField"])?;
+    let n = f.take("users").ok_or_else(|| {
+        DecodeError::at(kind, "basicauth needs users (usersFile is not supported)")
+    })?;
+    let mut users = Vec::new();
+    for entry in n.strings()? {
+        let Some((user, hash)) = entry.split_once(':') else {
+            return Err(DecodeError::at(n, "expected user:hash entries"));
+        };
+        if !crate::model::auth::is_supported_hash(hash) {
+            return Err(DecodeError::at(
+                n,
+                format!("user {user:?}: unsupported hash (use bcrypt $2y$, $apr1$ or {{SHA}})"),
+            ));
+        }
+        users.push((user.to_owned(), hash.to_owned()));
+    }
+    if users.is_empty() {
+        return Err(DecodeError::at(n, "basicauth needs at least one user"));
+    }
+    let realm = match f.take("realm") {
+        Some(n) => {
+            let r = n.text()?;
+            if r.contains('"') || http::HeaderValue::from_str(r).is_err() {
+                return Err(DecodeError::at(n, format!("invalid realm {r:?}")));
+            }
+            r.to_owned()
+        }
+        None => "traefik".to_owned(),
+    };
+    let remove_header = f
+        .take("removeHeader")
+        .map(Node::boolean)
+        .transpose()?
+        .unwrap_or(false);
+    let header_field = match f.take("headerField") {
+        Some(n) => {
+            let h = n.text()?;
+            http::HeaderName::from_bytes(h.as_bytes())
+                .map_err(|_| DecodeError::at(n, format!("invalid header name {h:?}")))?;
+            Some(h.to_owned())
+        }
+        None => None,
+    };
+    Ok(Middleware::BasicAuth {
+        users,
+        realm,
+        remove_header,
+        header_field,
+    })
+}
+
+fn ip_allow_list(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["sourceRange"])?;
+    let n = f
+        .take("sourceRange")
+        .ok_or_else(|| DecodeError::at(kind, "ipallowlist needs sourcerange"))?;
+    let mut nets = Vec::new();
+    for item in n.strings()? {
+        let net = item
+            .parse::<IpNet>()
+            .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+            .map_err(|_| DecodeError::at(n, format!("invalid CIDR {item:?}")))?;
+        nets.push(net);
+    }
+    if nets.is_empty() {
+        return Err(DecodeError::at(n, "ipallowlist needs at least one range"));
+    }
+    Ok(Middleware::IpAllowList { source_range: nets })
+}
+
+fn rate_limit(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["average", "burst", "period"])?;
+    if let Some(n) = f.take("period") {
+        if n.duration()? != std::time::Duration::from_secs(1) {
+            return Err(DecodeError::at(
+                n,
+                format!("only a period of 1s is supported, got {:?}", n.text()?),
+            ));
+        }
+    }
+    let num = |n: &Node| -> Result<u64, DecodeError> {
+        let v = n.integer()?;
+        u64::try_from(v)
+            .map_err(|_| DecodeError::at(n, format!("expected a whole number >= 0, got {v}")))
+    };
+    let average = f.take("average").map(num).transpose()?.unwrap_or(0);
+    if average == 0 {
+        return Err(DecodeError::at(kind, "ratelimit needs average > 0"));
+    }
+    let burst = f.take("burst").map(num).transpose()?.unwrap_or(1).max(1);
+    Ok(Middleware::RateLimit { average, burst })
+}
+
+fn compress(kind: &Node) -> Result<Middleware, DecodeError> {
+    // `compress=true` (labels) or `compress: {}` (files); options are not supported yet.
+    if !kind.section_on()? {
+        return Err(DecodeError::at(kind, "expected true"));
+    }
+    fields(kind, &[])?;
+    Ok(Middleware::Compress)
+}

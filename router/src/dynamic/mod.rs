@@ -1,0 +1,242 @@
+//! The dynamic configuration: what every provider (Docker labels, Swarm, files, the internal
+//! provider, later KV stores and ECS) produces, as plain data in Traefik's shape — routers,
+//! services, middlewares and TLS — and nothing else. One pure function
+//! ([`crate::model::compile`]) turns the providers' configurations into the routing table.
+//!
+//! Names inside a provider's configuration are unqualified; [`qualify`] and [`resolve`] give
+//! Traefik's `name@provider` rules: an unqualified reference means "in my own provider".
+//!
+//! Layout: [`decode`] reads a configuration tree (labels, files) into this model, with
+//! [`middleware`] for the middleware kinds; [`Snapshot`] is one provider's output with the
+//! problems found in its sources.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::rule::Syntax;
+
+pub mod decode;
+pub mod middleware;
+
+pub use middleware::Middleware;
+
+/// One provider's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Configuration {
+    /// HTTP routers, services and middlewares.
+    pub http: Http,
+    /// Certificates and TLS settings.
+    pub tls: Tls,
+}
+
+/// The HTTP part.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Http {
+    /// Routers by name.
+    pub routers: BTreeMap<String, Router>,
+    /// Services by name.
+    pub services: BTreeMap<String, Service>,
+    /// Middlewares by name.
+    pub middlewares: BTreeMap<String, Middleware>,
+}
+
+/// An HTTP router.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Router {
+    /// Entry points; empty means the default ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entry_points: Vec<String>,
+    /// Middlewares, in order (names as written, maybe qualified).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub middlewares: Vec<String>,
+    /// The service (name as written, maybe qualified).
+    pub service: String,
+    /// The rule, as written.
+    pub rule: String,
+    /// The rule's syntax, when set on the router.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "syntax_name"
+    )]
+    pub rule_syntax: Option<Syntax>,
+    /// Priority; 0 means the rule's length.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub priority: i64,
+    /// TLS: the router answers TLS connections (only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RouterTls>,
+    /// Access log lines for this router's requests (`observability.accessLogs`).
+    #[serde(skip)]
+    pub access_logs: Option<bool>,
+    /// The rule came from the provider's default rule template.
+    #[serde(skip)]
+    pub default_rule: bool,
+    /// Where it is defined (containers, files), for reports.
+    #[serde(skip)]
+    pub sources: Vec<String>,
+    /// The key its rule was written under (a label, a file key), for reports.
+    #[serde(skip)]
+    pub rule_key: Option<String>,
+}
+
+fn is_zero(p: &i64) -> bool {
+    *p == 0
+}
+
+fn syntax_name<S: serde::Serializer>(s: &Option<Syntax>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.map_or("", Syntax::name))
+}
+
+/// A router's TLS section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterTls {
+    /// The certificate resolver (ACME) for its names.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cert_resolver: String,
+}
+
+/// A service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    /// Its load balancer.
+    pub load_balancer: LoadBalancer,
+}
+
+/// A load balancer over servers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancer {
+    /// The servers.
+    pub servers: Vec<Server>,
+    /// Active health check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    /// Forward the client's `Host` (always, for now).
+    pub pass_host_header: bool,
+}
+
+impl Default for LoadBalancer {
+    fn default() -> Self {
+        LoadBalancer {
+            servers: Vec::new(),
+            health_check: None,
+            pass_host_header: true,
+        }
+    }
+}
+
+/// One server of a load balancer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Server {
+    /// `http://host:port`.
+    pub url: String,
+    /// Whether the provider says it can take requests (a stopped container stays known).
+    #[serde(skip)]
+    pub status: ServerStatus,
+    /// The container (or task) behind it, when a container provider made it.
+    #[serde(skip)]
+    pub origin: Option<Origin>,
+}
+
+/// The container behind a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Container (or task) id.
+    pub id: String,
+    /// Container name.
+    pub name: String,
+}
+
+/// What the provider knows of a server's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerStatus {
+    /// Running, healthy or without health check.
+    #[default]
+    Ready,
+    /// Health check still starting.
+    Starting,
+    /// Health check failing.
+    Unhealthy,
+    /// Paused.
+    Paused,
+    /// Kill or stop seen.
+    Stopping,
+    /// Not running (no address).
+    Stopped,
+}
+
+/// An active health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheck {
+    /// The path requested.
+    pub path: String,
+    /// How often.
+    #[serde(serialize_with = "go_duration")]
+    pub interval: Duration,
+}
+
+fn go_duration<S: serde::Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&format!("{}s", d.as_secs_f64()))
+}
+
+/// The TLS part.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tls {
+    /// Certificates (PEM file paths or inline PEM).
+    pub certificates: Vec<Certificate>,
+}
+
+/// A certificate and its key, each a file path or inline PEM (Traefik's `FileOrContent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Certificate {
+    /// The certificate chain.
+    pub cert_file: String,
+    /// The private key.
+    #[serde(skip)]
+    pub key_file: String,
+}
+
+/// A problem found while reading a provider's sources.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Issue {
+    /// Where: a container's name, a file's path, `static`.
+    pub source: String,
+    /// `error` (something is disabled), `warning` (a guess was made), `unsupported`.
+    pub level: &'static str,
+    /// The key at fault (a label, a file key), if one is.
+    pub key: Option<String>,
+    /// What happened.
+    pub message: String,
+}
+
+/// One provider's output: its configuration and what was wrong in its sources.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// The provider's name (`docker`, `swarm`, `file`, `internal`).
+    pub provider: String,
+    /// Its configuration, with broken elements left out.
+    pub config: Configuration,
+    /// The problems, each tied to its source.
+    pub issues: Vec<Issue>,
+}
+
+/// `name@provider`.
+pub fn qualify(name: &str, provider: &str) -> String {
+    format!("{name}@{provider}")
+}
+
+/// The qualified name a reference written in `provider`'s configuration stands for: itself
+/// when qualified (`auth@file`), else in the same provider.
+pub fn resolve(reference: &str, provider: &str) -> String {
+    if reference.contains('@') {
+        reference.to_owned()
+    } else {
+        qualify(reference, provider)
+    }
+}

@@ -1,0 +1,779 @@
+//! Providers' snapshots -> the routing table. Pure: the same snapshots, in any order, give
+//! the same table; nothing here panics on any input.
+//!
+//! As Traefik's aggregator and router manager do: every element is named `name@provider`;
+//! an unqualified reference (`service=whoami`, `middlewares=auth`) means "in the router's own
+//! provider", a qualified one (`auth@file`) crosses providers. A router without entry points
+//! takes the default ones; an entry point's model (its `http.middlewares` and `http.tls`) is
+//! applied to each router on it (a router on several entry points with models is split into
+//! `<entrypoint>-<name>` copies). A router whose rule, service or middleware is missing or
+//! broken is disabled, with an error on the sources that define it; one that names an entry
+//! point that does not exist keeps the others, with a warning.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::dynamic::{self, Issue, Middleware, RouterTls, Snapshot};
+use crate::model::rule::{Rule, Syntax};
+use crate::model::table::{Backend, Route, RouteTable, Service, Target};
+
+/// The highest priority a router outside the internal provider may have (Traefik's).
+pub const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
+
+/// What the table depends on besides the snapshots: the static configuration's part.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CompileSettings {
+    /// Every entry point, in name order.
+    pub entry_points: Vec<EntryPointModel>,
+    /// `core.defaultRuleSyntax`.
+    pub default_rule_syntax: Syntax,
+}
+
+/// An entry point as routers see it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EntryPointModel {
+    /// Its name.
+    pub name: String,
+    /// Routers without entry points are put on it.
+    pub default: bool,
+    /// `http.middlewares`: put in front of each router's own.
+    pub middlewares: Vec<String>,
+    /// `http.tls`: the TLS of routers that have none.
+    pub tls: Option<RouterTls>,
+}
+
+impl EntryPointModel {
+    fn has_model(&self) -> bool {
+        !self.middlewares.is_empty() || self.tls.is_some()
+    }
+}
+
+/// Providers in Traefik's precedence order: on equal priority, a route of an earlier one wins.
+const PRECEDENCE: &[&str] = &[
+    "swarm", "docker", "file", "redis", "etcd", "ecs", "internal",
+];
+
+fn precedence(provider: &str) -> usize {
+    PRECEDENCE
+        .iter()
+        .position(|p| *p == provider)
+        .unwrap_or(PRECEDENCE.len())
+}
+
+/// Builds the table from every provider's snapshot.
+pub fn compile<'a>(
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
+    s: &CompileSettings,
+) -> RouteTable {
+    let mut snaps: Vec<&Snapshot> = snapshots.into_iter().collect();
+    snaps.sort_by(|a, b| a.provider.cmp(&b.provider));
+    let mut issues: Vec<Issue> = snaps
+        .iter()
+        .flat_map(|s| s.issues.iter().cloned())
+        .collect();
+
+    let mut middlewares: BTreeMap<String, &Middleware> = BTreeMap::new();
+    let mut services = BTreeMap::new();
+    for snap in &snaps {
+        for (name, m) in &snap.config.http.middlewares {
+            middlewares.insert(dynamic::qualify(name, &snap.provider), m);
+        }
+        for (name, svc) in &snap.config.http.services {
+            let q = dynamic::qualify(name, &snap.provider);
+            services.insert(q.clone(), service(&q, svc));
+        }
+    }
+
+    let mut routes = Vec::new();
+    for snap in &snaps {
+        for (name, router) in &snap.config.http.routers {
+            for (route_name, r) in apply_models(name, router, s) {
+                match route(&route_name, &r, snap, s, &services, &middlewares) {
+                    Ok((route, warnings)) => {
+                        for w in warnings {
+                            report(&mut issues, &r, None, "warning", w);
+                        }
+                        routes.push(route);
+                    }
+                    Err((key, e)) => report(
+                        &mut issues,
+                        &r,
+                        key,
+                        "error",
+                        format!("{e}; router disabled"),
+                    ),
+                }
+            }
+        }
+    }
+    routes.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then_with(|| precedence(&a.provider).cmp(&precedence(&b.provider)))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    issues.sort();
+    issues.dedup();
+    RouteTable {
+        routes,
+        services,
+        issues,
+        ..Default::default()
+    }
+    .index()
+}
+
+fn report(
+    issues: &mut Vec<Issue>,
+    r: &dynamic::Router,
+    key: Option<String>,
+    level: &'static str,
+    message: String,
+) {
+    let sources = if r.sources.is_empty() {
+        vec![String::new()]
+    } else {
+        r.sources.clone()
+    };
+    for source in sources {
+        issues.push(Issue {
+            source,
+            level,
+            key: key.clone(),
+            message: message.clone(),
+        });
+    }
+}
+
+/// The router as it is on each entry point: the default entry points when it names none,
+/// then each entry point's model applied (Traefik's `applyModel`).
+fn apply_models(
+    name: &str,
+    router: &dynamic::Router,
+    s: &CompileSettings,
+) -> Vec<(String, dynamic::Router)> {
+    let eps: Vec<String> = if router.entry_points.is_empty() {
+        s.entry_points
+            .iter()
+            .filter(|e| e.default)
+            .map(|e| e.name.clone())
+            .collect()
+    } else {
+        router.entry_points.clone()
+    };
+    let mut plain = router.clone();
+    plain.entry_points = Vec::new();
+    let mut out = Vec::new();
+    for ep in &eps {
+        match s
+            .entry_points
+            .iter()
+            .find(|e| &e.name == ep && e.has_model())
+        {
+            Some(model) => {
+                let mut copy = router.clone();
+                copy.entry_points = vec![ep.clone()];
+                if copy.tls.is_none() {
+                    copy.tls.clone_from(&model.tls);
+                }
+                let mut mws = model.middlewares.clone();
+                mws.extend(copy.middlewares);
+                copy.middlewares = mws;
+                let copy_name = if eps.len() > 1 {
+                    format!("{ep}-{name}")
+                } else {
+                    name.to_owned()
+                };
+                out.push((copy_name, copy));
+            }
+            None => plain.entry_points.push(ep.clone()),
+        }
+    }
+    if !plain.entry_points.is_empty() || eps.is_empty() {
+        out.push((name.to_owned(), plain));
+    }
+    out
+}
+
+fn route(
+    name: &str,
+    r: &dynamic::Router,
+    snap: &Snapshot,
+    s: &CompileSettings,
+    services: &BTreeMap<String, Service>,
+    middlewares: &BTreeMap<String, &Middleware>,
+) -> Result<(Route, Vec<String>), (Option<String>, String)> {
+    let provider = &snap.provider;
+    let qualified = dynamic::qualify(name, provider);
+    let mut warnings = Vec::new();
+    let mut entrypoints = Vec::new();
+    for ep in &r.entry_points {
+        if s.entry_points.iter().any(|e| &e.name == ep) {
+            entrypoints.push(ep.clone());
+        } else {
+            let known: Vec<&str> = s.entry_points.iter().map(|e| e.name.as_str()).collect();
+            warnings.push(format!(
+                "router {qualified:?}: entry point {ep:?} does not exist (known: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    if entrypoints.is_empty() {
+        return Err((
+            None,
+            format!("router {qualified:?} has no valid entry point"),
+        ));
+    }
+    let syntax = r.rule_syntax.unwrap_or(s.default_rule_syntax);
+    let rule = Rule::parse_with(&r.rule, syntax)
+        .map_err(|e| (r.rule_key.clone(), format!("router {qualified:?}: {e}")))?;
+    let priority = if r.priority == 0 {
+        r.rule.len() as i64
+    } else {
+        r.priority
+    };
+    if priority > MAX_USER_PRIORITY && provider != "internal" {
+        return Err((None, format!(
+            "router {qualified:?}: priority {priority} exceeds the highest one a router may have ({MAX_USER_PRIORITY})"
+        )));
+    }
+    let service = dynamic::resolve(&r.service, provider);
+    if !services.contains_key(&service) && !service.ends_with("@internal") {
+        return Err((
+            None,
+            format!(
+                "router {qualified:?} uses service {service:?}, which does not exist or is broken"
+            ),
+        ));
+    }
+    let mut mws = Vec::new();
+    let mut seen = BTreeSet::new();
+    for m in &r.middlewares {
+        let q = dynamic::resolve(m, provider);
+        let Some(def) = middlewares.get(&q) else {
+            return Err((None, format!("router {qualified:?} uses middleware {q:?}, which does not exist or is broken (serving the router without it could fail open)")));
+        };
+        if !seen.insert(q.clone()) {
+            warnings.push(format!("router {qualified:?} uses middleware {q:?} twice"));
+        }
+        mws.push((q, (*def).clone()));
+    }
+    let certresolver = r
+        .tls
+        .as_ref()
+        .map(|t| t.cert_resolver.clone())
+        .filter(|c| !c.is_empty());
+    Ok((
+        Route {
+            name: qualified,
+            provider: provider.clone(),
+            rule,
+            priority,
+            entrypoints,
+            middlewares: mws,
+            service,
+            tls: r.tls.is_some(),
+            certresolver,
+            access_logs: r.access_logs.unwrap_or(true),
+            sources: r.sources.clone(),
+        },
+        warnings,
+    ))
+}
+
+fn service(name: &str, svc: &dynamic::Service) -> Service {
+    let lb = &svc.load_balancer;
+    Service {
+        name: name.to_owned(),
+        backends: lb
+            .servers
+            .iter()
+            .map(|s| Backend {
+                url: s.url.clone(),
+                target: target(&s.url),
+                status: if s.url.is_empty() {
+                    dynamic::ServerStatus::Stopped
+                } else {
+                    s.status
+                },
+                origin: s.origin.clone(),
+            })
+            .collect(),
+        health_path: lb.health_check.as_ref().map(|h| h.path.clone()),
+        health_interval: lb.health_check.as_ref().map(|h| h.interval),
+    }
+}
+
+/// Where `http://host:port` is: an address, or a name resolved when connecting.
+pub fn target(url: &str) -> Option<Target> {
+    let authority = url.strip_prefix("http://")?;
+    if let Ok(a) = authority.parse::<std::net::SocketAddr>() {
+        return Some(Target::Addr(a));
+    }
+    let (host, port) = crate::dynamic::decode::split_host_port(authority)?;
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => Some(Target::Addr(std::net::SocketAddr::new(ip, port))),
+        Err(_) => Some(Target::Name(host, port)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamic::{Configuration, Router};
+    use crate::model::rule::RequestView;
+    use crate::provider::container::{self, ContainerInfo, ContainerSettings, Health, RunState};
+
+    fn settings() -> ContainerSettings {
+        ContainerSettings {
+            provider: "docker".into(),
+            prefix: "traefik".into(),
+            exposed_by_default: false,
+            default_network: None,
+            own_networks: BTreeSet::new(),
+            host_ip: "127.0.0.1".parse().unwrap(),
+            default_rule: "Host(`{{ normalize .Name }}`)".into(),
+            constraints: None,
+        }
+    }
+
+    fn eps() -> CompileSettings {
+        CompileSettings {
+            entry_points: vec![
+                EntryPointModel {
+                    name: "web".into(),
+                    default: true,
+                    ..Default::default()
+                },
+                EntryPointModel {
+                    name: "websecure".into(),
+                    default: true,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn container(name: &str, labels: &[(&str, &str)], nets: &[(&str, &str)]) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{name}-id"),
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            state: RunState::Running,
+            health: Health::None,
+            networks: nets
+                .iter()
+                .map(|(n, ip)| (n.to_string(), Some(ip.parse().unwrap())))
+                .collect(),
+            network_mode: "bridge".into(),
+            exposed_ports: [8080].into_iter().collect(),
+        }
+    }
+
+    fn build(cs: &[ContainerInfo], s: &ContainerSettings) -> RouteTable {
+        compile([&container::snapshot(cs, s)], &eps())
+    }
+
+    fn view<'a>(host: &'a str, path: &'a str, h: &'a http::HeaderMap) -> RequestView<'a> {
+        RequestView {
+            host,
+            path,
+            query: None,
+            method: "GET",
+            headers: h,
+            client_ip: "10.0.0.1".parse().unwrap(),
+        }
+    }
+
+    fn names(t: &RouteTable) -> Vec<&str> {
+        t.routes.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    const ENABLED: (&str, &str) = ("traefik.enable", "true");
+
+    #[test]
+    fn default_router_and_service_from_the_name() {
+        let t = build(
+            &[container("my_app", &[ENABLED], &[("net", "172.18.0.2")])],
+            &settings(),
+        );
+        assert_eq!(names(&t), ["my-app@docker"]);
+        assert_eq!(t.routes[0].rule.to_string(), "Host(`my-app`)");
+        assert_eq!(t.routes[0].service, "my-app@docker");
+        assert_eq!(
+            t.services["my-app@docker"].backends[0].addr(),
+            Some("172.18.0.2:8080".parse().unwrap())
+        );
+        let h = http::HeaderMap::new();
+        assert_eq!(
+            t.lookup("web", false, &view("my-app", "/", &h))
+                .map(|r| r.name.as_str()),
+            Some("my-app@docker")
+        );
+        assert!(t.lookup("web", false, &view("other", "/", &h)).is_none());
+        assert!(
+            t.lookup("web", true, &view("my-app", "/", &h)).is_none(),
+            "not a TLS route"
+        );
+    }
+
+    #[test]
+    fn exposed_by_default_off_skips_unlabelled() {
+        let c = container("a", &[], &[("net", "172.18.0.2")]);
+        assert!(build(std::slice::from_ref(&c), &settings()).routes.is_empty());
+        let mut s = settings();
+        s.exposed_by_default = true;
+        assert_eq!(build(&[c], &s).routes.len(), 1);
+        let off = container(
+            "a",
+            &[("traefik.enable", "false")],
+            &[("net", "172.18.0.2")],
+        );
+        assert!(build(&[off], &s).routes.is_empty());
+    }
+
+    #[test]
+    fn replicas_merge_into_one_service() {
+        let labels = [
+            ENABLED,
+            ("traefik.http.routers.r.rule", "Host(`x.test`)"),
+            ("traefik.http.routers.r.service", "s"),
+            ("traefik.http.services.s.loadbalancer.server.port", "80"),
+        ];
+        let t = build(
+            &[
+                container("b", &labels, &[("net", "172.18.0.3")]),
+                container("a", &labels, &[("net", "172.18.0.2")]),
+            ],
+            &settings(),
+        );
+        assert_eq!(t.routes.len(), 1);
+        assert_eq!(t.routes[0].sources, ["a", "b"]);
+        let addrs: Vec<String> = t.services["s@docker"]
+            .backends
+            .iter()
+            .map(|b| b.addr().unwrap().to_string())
+            .collect();
+        assert_eq!(addrs, ["172.18.0.2:80", "172.18.0.3:80"]);
+        assert!(t.issues.is_empty(), "{:?}", t.issues);
+    }
+
+    #[test]
+    fn different_definitions_of_one_name_are_dropped_with_an_error_on_each() {
+        let a = container(
+            "a",
+            &[ENABLED, ("traefik.http.routers.r.rule", "Host(`a`)")],
+            &[("n", "10.0.0.2")],
+        );
+        let b = container(
+            "b",
+            &[ENABLED, ("traefik.http.routers.r.rule", "Host(`b`)")],
+            &[("n", "10.0.0.3")],
+        );
+        let t = build(&[a, b], &settings());
+        assert!(!names(&t).contains(&"r@docker"));
+        for c in ["a", "b"] {
+            assert!(t
+                .issues
+                .iter()
+                .any(|i| i.source == c && i.message.contains("defined differently")));
+        }
+    }
+
+    #[test]
+    fn a_bad_label_disables_only_what_it_belongs_to() {
+        let bad = container(
+            "bad",
+            &[
+                ENABLED,
+                ("traefik.http.routers.b.rule", "Host(`b.test`"),
+                ("traefik.http.routers.c.rule", "Host(`c.test`)"),
+            ],
+            &[("net", "172.18.0.4")],
+        );
+        let good = container(
+            "good",
+            &[ENABLED, ("traefik.http.routers.g.rule", "Host(`g.test`)")],
+            &[("net", "172.18.0.5")],
+        );
+        let t = build(&[bad, good], &settings());
+        assert_eq!(names(&t), ["c@docker", "g@docker"]);
+        assert!(t.issues.iter().any(|i| i.source == "bad"
+            && i.level == "error"
+            && i.message.contains("router disabled")));
+    }
+
+    #[test]
+    fn a_router_with_a_broken_or_missing_middleware_is_not_served_without_it() {
+        for mw in [
+            (
+                "traefik.http.middlewares.auth.basicauth.users",
+                "admin:plaintext",
+            ),
+            ("traefik.other", "x"),
+        ] {
+            let c = container(
+                "a",
+                &[
+                    ENABLED,
+                    ("traefik.http.routers.r.rule", "Host(`a.test`)"),
+                    ("traefik.http.routers.r.middlewares", "auth"),
+                    mw,
+                ],
+                &[("net", "172.18.0.2")],
+            );
+            let t = build(&[c], &settings());
+            assert!(t.routes.is_empty(), "{mw:?}");
+            assert!(
+                t.issues.iter().any(|i| i.message.contains("fail open")),
+                "{:?}",
+                t.issues
+            );
+        }
+    }
+
+    #[test]
+    fn network_choice_order_and_fallback() {
+        let nets = [("back", "10.1.0.2"), ("front", "10.2.0.2")];
+        let ip = |t: &RouteTable| {
+            t.services["a@docker"].backends[0]
+                .addr()
+                .unwrap()
+                .ip()
+                .to_string()
+        };
+        let mut s = settings();
+        let t = build(&[container("a", &[ENABLED], &nets)], &s);
+        assert_eq!(ip(&t), "10.1.0.2");
+        assert!(t.issues.iter().any(|i| i.level == "warning"));
+        s.own_networks.insert("front".into());
+        assert_eq!(
+            ip(&build(&[container("a", &[ENABLED], &nets)], &s)),
+            "10.2.0.2"
+        );
+        s.default_network = Some("back".into());
+        assert_eq!(
+            ip(&build(&[container("a", &[ENABLED], &nets)], &s)),
+            "10.1.0.2"
+        );
+        let labelled = container("a", &[ENABLED, ("traefik.docker.network", "front")], &nets);
+        assert_eq!(ip(&build(&[labelled], &s)), "10.2.0.2");
+        // A network the container is not on: a warning, and the fallback (as Traefik).
+        let wrong = container("a", &[ENABLED, ("traefik.docker.network", "nope")], &nets);
+        let t = build(&[wrong], &s);
+        assert_eq!(ip(&t), "10.2.0.2");
+        assert!(
+            t.issues
+                .iter()
+                .any(|i| i.level == "warning" && i.message.contains("\"nope\"")),
+            "{:?}",
+            t.issues
+        );
+    }
+
+    #[test]
+    fn network_mode_of_another_container_and_ipv6_only() {
+        let main = container("main", &[], &[("net", "10.3.0.2")]);
+        let mut side = container("side", &[ENABLED], &[]);
+        side.network_mode = "container:main-id".into();
+        let t = build(&[main.clone(), side], &settings());
+        assert_eq!(
+            t.services["side@docker"].backends[0].addr(),
+            Some("10.3.0.2:8080".parse().unwrap())
+        );
+        let mut v6 = container("v6", &[ENABLED], &[]);
+        v6.networks
+            .insert("net6".into(), Some("fd00::2".parse().unwrap()));
+        let t = build(&[v6], &settings());
+        let b = &t.services["v6@docker"].backends[0];
+        assert_eq!(b.url, "http://[fd00::2]:8080");
+        assert_eq!(b.status, crate::dynamic::ServerStatus::Ready);
+    }
+
+    #[test]
+    fn stopped_containers_keep_their_route_known() {
+        let mut c = container("a", &[ENABLED], &[]);
+        c.state = RunState::Stopped;
+        c.networks.insert("net".into(), None);
+        c.exposed_ports.clear();
+        let t = build(&[c], &settings());
+        assert_eq!(t.routes.len(), 1);
+        assert_eq!(
+            t.services["a@docker"].backends[0].status,
+            crate::dynamic::ServerStatus::Stopped
+        );
+        assert_eq!(t.services["a@docker"].backends[0].target, None);
+        assert!(t.issues.is_empty(), "{:?}", t.issues);
+    }
+
+    #[test]
+    fn several_ports_take_the_lowest_with_a_warning() {
+        let mut c = container("a", &[ENABLED], &[("net", "172.18.0.2")]);
+        c.exposed_ports = [8443, 80, 9000].into_iter().collect();
+        let t = build(&[c.clone()], &settings());
+        assert_eq!(
+            t.services["a@docker"].backends[0].addr(),
+            Some("172.18.0.2:80".parse().unwrap())
+        );
+        assert!(t
+            .issues
+            .iter()
+            .any(|i| i.level == "warning" && i.message.contains("lowest")));
+        c.exposed_ports.clear();
+        let t = build(&[c], &settings());
+        assert!(t.routes.is_empty());
+        assert!(t.issues.iter().any(|i| i.message.contains("no port")));
+    }
+
+    #[test]
+    fn tcp_only_containers_get_no_http_router() {
+        let c = container(
+            "db",
+            &[ENABLED, ("traefik.tcp.routers.db.rule", "HostSNI(`*`)")],
+            &[("n", "10.0.0.9")],
+        );
+        let t = build(&[c], &settings());
+        assert!(t.routes.is_empty());
+        assert!(t.issues.iter().any(|i| i.level == "unsupported"));
+    }
+
+    #[test]
+    fn priority_is_rule_length_unless_set() {
+        let c = container(
+            "a",
+            &[
+                ENABLED,
+                ("traefik.http.routers.short.rule", "PathPrefix(`/`)"),
+                ("traefik.http.routers.long.rule", "PathPrefix(`/api`)"),
+                ("traefik.http.routers.forced.rule", "Path(`/x`)"),
+                ("traefik.http.routers.forced.priority", "1"),
+            ],
+            &[("net", "172.18.0.2")],
+        );
+        let t = build(&[c], &settings());
+        let h = http::HeaderMap::new();
+        assert_eq!(
+            t.lookup("web", false, &view("h", "/api/v1", &h))
+                .unwrap()
+                .name,
+            "long@docker"
+        );
+        assert_eq!(
+            t.lookup("web", false, &view("h", "/x", &h)).unwrap().name,
+            "short@docker"
+        );
+    }
+
+    #[test]
+    fn host_network_mode_uses_host_ip() {
+        let mut c = container("a", &[ENABLED], &[]);
+        c.network_mode = "host".into();
+        let t = build(&[c], &settings());
+        assert_eq!(
+            t.services["a@docker"].backends[0].addr(),
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn constraints_filter_containers() {
+        let mut s = settings();
+        s.exposed_by_default = true;
+        s.constraints =
+            Some(crate::provider::constraints::Constraints::parse("Label(`team`, `a`)").unwrap());
+        let t = build(
+            &[
+                container("x", &[("team", "a")], &[("n", "10.0.0.2")]),
+                container("y", &[("team", "b")], &[("n", "10.0.0.3")]),
+            ],
+            &s,
+        );
+        assert_eq!(names(&t), ["x@docker"]);
+    }
+
+    fn file_snapshot(config: Configuration) -> Snapshot {
+        Snapshot {
+            provider: "file".into(),
+            config,
+            issues: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn references_cross_providers_only_when_qualified() {
+        let node = crate::tree::Node::from_yaml(
+            "http:\n  middlewares:\n    auth:\n      basicAuth:\n        users: ['u:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=']\n  services:\n    svc:\n      loadBalancer:\n        servers:\n          - url: http://app:80\n",
+            "",
+        )
+        .unwrap();
+        let file = file_snapshot(
+            crate::dynamic::decode::decode(&node, crate::dynamic::decode::Source::File).config,
+        );
+        let labels = [
+            ENABLED,
+            ("traefik.http.routers.q.rule", "Host(`q`)"),
+            ("traefik.http.routers.q.middlewares", "auth@file"),
+            ("traefik.http.routers.q.service", "svc@file"),
+            ("traefik.http.routers.u.rule", "Host(`u`)"),
+            ("traefik.http.routers.u.middlewares", "auth"),
+        ];
+        let docker = container::snapshot(
+            &[container("c", &labels, &[("n", "10.0.0.2")])],
+            &settings(),
+        );
+        for order in [vec![&file, &docker], vec![&docker, &file]] {
+            let t = compile(order, &eps());
+            assert_eq!(names(&t), ["q@docker"], "{:?}", t.issues);
+            assert_eq!(t.routes[0].service, "svc@file");
+            assert_eq!(t.routes[0].middlewares[0].0, "auth@file");
+            assert_eq!(
+                t.services["svc@file"].backends[0].target,
+                Some(Target::Name("app".into(), 80))
+            );
+            assert!(t
+                .issues
+                .iter()
+                .any(|i| i.source == "c" && i.message.contains("auth@docker")));
+        }
+    }
+
+    #[test]
+    fn entry_point_models_and_unknown_entry_points() {
+        let mut s = eps();
+        s.entry_points[1].tls = Some(Default::default());
+        s.entry_points[1].middlewares = vec!["hdr".into()];
+        let mut config = Configuration::default();
+        config
+            .http
+            .middlewares
+            .insert("hdr".into(), Middleware::Compress);
+        config.http.services.insert("s".into(), Default::default());
+        let router = |eps: &[&str]| Router {
+            rule: "Host(`a`)".into(),
+            service: "s".into(),
+            entry_points: eps.iter().map(|e| e.to_string()).collect(),
+            ..Default::default()
+        };
+        config.http.routers.insert("both".into(), router(&[]));
+        config
+            .http
+            .routers
+            .insert("odd".into(), router(&["web", "nope"]));
+        let t = compile([&file_snapshot(config)], &s);
+        assert_eq!(names(&t), ["both@file", "odd@file", "websecure-both@file"]);
+        let secure = t
+            .routes
+            .iter()
+            .find(|r| r.name == "websecure-both@file")
+            .unwrap();
+        assert!(secure.tls);
+        assert_eq!(secure.middlewares[0].0, "hdr@file");
+        assert!(t
+            .issues
+            .iter()
+            .any(|i| i.level == "warning" && i.message.contains("\"nope\"")));
+    }
+}

@@ -1,0 +1,692 @@
+//! Containers (or Swarm tasks) and their labels -> one provider [`Snapshot`], as Traefik's
+//! Docker and Swarm providers build their dynamic configuration. Pure: the same containers,
+//! in any order, with the same settings give the same snapshot.
+//!
+//! Per container, as in Traefik: `<prefix>.enable` (else `exposedByDefault`), the
+//! provider's own labels (`docker.network`, `docker.lbswarm`, `swarm.*`), then the dynamic
+//! configuration under the prefix; a container that defines no HTTP service gets one named
+//! after it, and one that defines no router gets one with the default rule; a router without
+//! a service takes the container's only one. A container with only TCP or UDP labels gets no
+//! HTTP router. Definitions of the same name on several containers merge when identical
+//! (services add their servers), and are dropped, with an error on each, when they differ.
+//!
+//! Where the router differs on purpose, it says so in the snapshot's issues: a stopped
+//! container keeps its routes known (they answer 503 instead of vanishing into 404s); one
+//! container's bad label disables only what it belongs to.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::dynamic::decode::{self, Decoded, Owner, Source};
+use crate::dynamic::{Issue, Origin, Router, Server, ServerStatus, Service, Snapshot};
+use crate::tree::{DecodeError, FlatStyle, Node};
+
+/// What the router knows about one container (or Swarm task).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// Full id.
+    pub id: String,
+    /// Container name without the leading `/` (the service's name for a Swarm task).
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Running (and not paused).
+    pub state: RunState,
+    /// Docker's health status.
+    pub health: Health,
+    /// Networks by name, with the container's address on each (IPv4, else its global IPv6;
+    /// none when stopped).
+    pub networks: BTreeMap<String, Option<IpAddr>>,
+    /// `HostConfig.NetworkMode` (`host`, `bridge`, a network name, `container:<id>`).
+    pub network_mode: String,
+    /// Exposed TCP ports.
+    pub exposed_ports: BTreeSet<u16>,
+}
+
+/// A container's run state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RunState {
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// A kill or stop was seen: it is going away; take no new requests.
+    Stopping,
+    /// Not running (created, exited, dead, restarting).
+    Stopped,
+}
+
+/// Docker's health check status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Health {
+    /// No health check.
+    None,
+    /// Health check running, not yet healthy.
+    Starting,
+    /// Healthy.
+    Healthy,
+    /// Unhealthy.
+    Unhealthy,
+}
+
+/// The provider settings the snapshot depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSettings {
+    /// `docker` or `swarm`.
+    pub provider: String,
+    /// Label prefix (`traefik`).
+    pub prefix: String,
+    /// Route containers without `enable=true`.
+    pub exposed_by_default: bool,
+    /// `providers.docker.network` (`ROUTER_NETWORK`).
+    pub default_network: Option<String>,
+    /// The networks the router itself is on (found at runtime).
+    pub own_networks: BTreeSet<String>,
+    /// Address for containers in `network_mode: host`.
+    pub host_ip: IpAddr,
+    /// Default rule template (`Host(\`{{ normalize .Name }}\`)`).
+    pub default_rule: String,
+    /// `providers.docker.constraints`, parsed.
+    pub constraints: Option<super::constraints::Constraints>,
+}
+
+/// Builds the provider's snapshot.
+pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot {
+    let mut sorted: Vec<&ContainerInfo> = containers.iter().collect();
+    sorted.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    let mut merger = Merger::default();
+    let mut issues = Vec::new();
+    for c in sorted {
+        let mut local = Vec::new();
+        let issue = |level: &'static str, key: Option<String>, message: String| Issue {
+            source: c.name.clone(),
+            level,
+            key,
+            message,
+        };
+        if let Some(config) = container(c, containers, s, &mut |level, key, message| {
+            local.push(issue(level, key, message))
+        }) {
+            merger.add(&c.name, config);
+        }
+        issues.extend(local);
+    }
+    let mut snap = Snapshot {
+        provider: s.provider.clone(),
+        ..Default::default()
+    };
+    merger.finish(&mut snap, &mut issues);
+    issues.sort();
+    issues.dedup();
+    snap.issues = issues;
+    snap
+}
+
+type Report<'a> = dyn FnMut(&'static str, Option<String>, String) + 'a;
+
+/// One container's configuration, or `None` when it is not routed (with the reason reported).
+fn container(
+    c: &ContainerInfo,
+    all: &[ContainerInfo],
+    s: &ContainerSettings,
+    report: &mut Report<'_>,
+) -> Option<crate::dynamic::Configuration> {
+    let (root, tree_errors) = label_tree(&c.labels, &s.prefix);
+    let own = match own_labels(&root, s) {
+        Ok(o) => o,
+        Err(e) => {
+            report(
+                "error",
+                Some(e.key),
+                format!("{}; container not routed", e.message),
+            );
+            return None;
+        }
+    };
+    if !own.enable.unwrap_or(s.exposed_by_default) {
+        return None;
+    }
+    if let Some(constraints) = &s.constraints {
+        if !constraints.matches(&c.labels) {
+            return None;
+        }
+    }
+    if !tree_errors.is_empty() {
+        for e in tree_errors {
+            report(
+                "error",
+                Some(e.key),
+                format!("{}; container not routed", e.message),
+            );
+        }
+        return None;
+    }
+    let dynamic_root = without_own(&root, &s.provider);
+    let mut decoded = decode::decode(&dynamic_root, Source::Labels);
+    let broken: BTreeSet<Owner> = decoded.errors.iter().map(|e| e.owner.clone()).collect();
+    for e in &decoded.errors {
+        let (level, what) = match &e.owner {
+            Owner::Router(n) => ("error", format!("router {n:?} disabled")),
+            Owner::Service(n) => ("error", format!("service {n:?} disabled")),
+            Owner::Middleware(n) => ("error", format!("middleware {n:?} disabled")),
+            Owner::Unsupported => ("unsupported", "ignored".to_owned()),
+        };
+        report(
+            level,
+            Some(e.error.key.clone()),
+            format!("{}; {what}", e.error.message),
+        );
+    }
+    let tcp_or_udp_only = has_tcp_or_udp(&dynamic_root) && dynamic_root.get("http").is_none();
+    if tcp_or_udp_only {
+        return None;
+    }
+    let (ip, warning) = match address(c, all, &own, s) {
+        Ok(found) => found,
+        Err(msg) => {
+            report(
+                "error",
+                own.network
+                    .as_ref()
+                    .map(|_| format!("{}.docker.network", s.prefix)),
+                format!("{msg}; container not routed"),
+            );
+            return None;
+        }
+    };
+    if let Some(w) = warning {
+        report("warning", None, w);
+    }
+    let default_name = normalize(&service_name(c));
+    let config = &mut decoded.config;
+    if config.http.services.is_empty()
+        && !decoded
+            .errors
+            .iter()
+            .any(|e| matches!(e.owner, Owner::Service(_)))
+    {
+        config
+            .http
+            .services
+            .insert(default_name.clone(), Service::default());
+    }
+    let status = status_of(c);
+    let names: Vec<String> = config.http.services.keys().cloned().collect();
+    for name in names {
+        let label = decoded
+            .label_servers
+            .get(&name)
+            .cloned()
+            .unwrap_or_default();
+        match server(c, ip, &label, status, s, &name, report) {
+            Some(server) => {
+                if let Some(svc) = config.http.services.get_mut(&name) {
+                    svc.load_balancer.servers.push(server);
+                }
+            }
+            None => {
+                config.http.services.remove(&name);
+            }
+        }
+    }
+    // Routers: a default one when none is defined, default rules, services by inference.
+    let defined_services = config.http.services.len()
+        + broken
+            .iter()
+            .filter(|o| matches!(o, Owner::Service(_)))
+            .count();
+    if config.http.routers.is_empty() && !broken.iter().any(|o| matches!(o, Owner::Router(_))) {
+        if defined_services > 1 {
+            report("warning", None, format!("no router is created: the container defines {defined_services} services (name one in a router's service label)"));
+        } else {
+            config
+                .http
+                .routers
+                .insert(default_name.clone(), Router::default());
+        }
+    }
+    let mut routers = std::mem::take(&mut config.http.routers);
+    for (name, r) in &mut routers {
+        if r.rule.is_empty() {
+            match render_template(&s.default_rule, &service_name(c), &c.name) {
+                Ok(rule) if !rule.is_empty() => {
+                    r.rule = rule;
+                    r.default_rule = true;
+                }
+                Ok(_) => {
+                    report(
+                        "error",
+                        None,
+                        format!("router {name:?}: the default rule is empty; router disabled"),
+                    );
+                    r.service = String::new();
+                    continue;
+                }
+                Err(e) => {
+                    report(
+                        "error",
+                        None,
+                        format!("router {name:?}: {e}; router disabled"),
+                    );
+                    r.service = String::new();
+                    continue;
+                }
+            }
+        }
+        if r.service.is_empty() {
+            if defined_services == 1 {
+                r.service = config
+                    .http
+                    .services
+                    .keys()
+                    .next()
+                    .cloned()
+                    .or_else(|| {
+                        broken.iter().find_map(|o| match o {
+                            Owner::Service(n) => Some(n.clone()),
+                            _ => None,
+                        })
+                    })
+                    .unwrap_or_default();
+            } else {
+                report("error", None, format!("router {name:?} has no service and the container defines {defined_services} services; router disabled"));
+            }
+        }
+        r.sources = vec![c.name.clone()];
+    }
+    routers.retain(|_, r| !r.service.is_empty() && !r.rule.is_empty());
+    config.http.routers = routers;
+    Some(std::mem::take(config))
+}
+
+/// The labels under `prefix` as a tree (its root is the prefix itself).
+fn label_tree(labels: &BTreeMap<String, String>, prefix: &str) -> (Node, Vec<DecodeError>) {
+    let dotted = format!("{prefix}.");
+    let entries = labels
+        .iter()
+        .filter_map(|(k, v)| {
+            let rest = k.strip_prefix(&dotted)?;
+            Some((
+                k.clone(),
+                rest.split('.').map(str::to_owned).collect(),
+                v.clone(),
+            ))
+        })
+        .collect();
+    Node::from_flat(prefix, FlatStyle::DOTTED, entries)
+}
+
+/// The provider's own labels: `enable`, `docker.*`, `swarm.*`.
+#[derive(Debug, Default)]
+struct OwnLabels {
+    enable: Option<bool>,
+    network: Option<String>,
+    lbswarm: bool,
+}
+
+fn own_labels(root: &Node, s: &ContainerSettings) -> Result<OwnLabels, DecodeError> {
+    let mut own = OwnLabels::default();
+    if let Some(n) = root.get("enable") {
+        own.enable = Some(n.boolean()?);
+    }
+    let docker = root.get("docker");
+    let swarm = root.get("swarm");
+    let sections: Vec<&Node> = match s.provider.as_str() {
+        "swarm" => {
+            if docker.is_some() && swarm.is_some() {
+                return Err(DecodeError::at(
+                    root,
+                    "both docker.* and swarm.* labels are defined",
+                ));
+            }
+            docker.into_iter().chain(swarm).collect()
+        }
+        _ => docker.into_iter().collect(),
+    };
+    for section in sections {
+        let mut f = section.fields()?;
+        if let Some(n) = f.take("network") {
+            own.network = Some(n.text()?.trim().to_owned());
+        }
+        if let Some(n) = f.take("lbswarm") {
+            own.lbswarm = n.boolean()?;
+        }
+        if let Some(n) = f.take("allowNonRunning") {
+            // Non-running containers always keep their routes known here.
+            n.boolean()?;
+        }
+        if let Some(n) = f.rest().first() {
+            return Err(DecodeError::at(n, format!("{} is not supported", n.name)));
+        }
+    }
+    Ok(own)
+}
+
+/// The tree without the provider's own keys (`swarm.*` is the Swarm provider's only).
+fn without_own(root: &Node, provider: &str) -> Node {
+    let mut out = root.clone();
+    if let crate::tree::Value::Map(children) = &mut out.value {
+        children.retain(|c| {
+            let n = c.name.to_ascii_lowercase();
+            n != "enable" && n != "docker" && !(n == "swarm" && provider == "swarm")
+        });
+    }
+    out
+}
+
+fn has_tcp_or_udp(root: &Node) -> bool {
+    root.get("tcp").is_some() || root.get("udp").is_some()
+}
+
+/// The server a service gets from this container.
+fn server(
+    c: &ContainerInfo,
+    ip: Option<IpAddr>,
+    label: &decode::LabelServer,
+    status: ServerStatus,
+    s: &ContainerSettings,
+    service: &str,
+    report: &mut Report<'_>,
+) -> Option<Server> {
+    let origin = Some(Origin {
+        id: c.id.clone(),
+        name: c.name.clone(),
+    });
+    if let Some(url) = &label.url {
+        return Some(Server {
+            url: url.clone(),
+            status,
+            origin,
+        });
+    }
+    let Some(ip) = ip else {
+        // Not running: no address. The route stays known and answers 503.
+        return Some(Server {
+            url: String::new(),
+            status: ServerStatus::Stopped,
+            origin,
+        });
+    };
+    let port = match label.port {
+        Some(p) => p,
+        None => match c.exposed_ports.iter().next() {
+            Some(&lowest) => {
+                if c.exposed_ports.len() > 1 {
+                    report("warning", None, format!("service {service:?}: the container exposes {} ports and none is chosen ({}.http.services.{service}.loadbalancer.server.port); using the lowest, {lowest}", c.exposed_ports.len(), s.prefix));
+                }
+                lowest
+            }
+            None => {
+                report("error", None, format!("service {service:?}: no port: set {}.http.services.{service}.loadbalancer.server.port (the container exposes none); service disabled", s.prefix));
+                return None;
+            }
+        },
+    };
+    Some(Server {
+        url: format!("http://{}", SocketAddr::new(ip, port)),
+        status,
+        origin,
+    })
+}
+
+fn status_of(c: &ContainerInfo) -> ServerStatus {
+    match c.state {
+        RunState::Stopped => ServerStatus::Stopped,
+        RunState::Stopping => ServerStatus::Stopping,
+        RunState::Paused => ServerStatus::Paused,
+        RunState::Running => match c.health {
+            Health::None | Health::Healthy => ServerStatus::Ready,
+            Health::Starting => ServerStatus::Starting,
+            Health::Unhealthy => ServerStatus::Unhealthy,
+        },
+    }
+}
+
+/// The container's address: on the network its label (else the provider's `network`) names,
+/// else on a network shared with the router, else on the first by name (with a warning).
+/// `network_mode: host` uses the host's address; `container:<id>` (compose's `service:`)
+/// the other container's. `Ok((None, _))` when it has no address (stopped).
+fn address(
+    c: &ContainerInfo,
+    all: &[ContainerInfo],
+    own: &OwnLabels,
+    s: &ContainerSettings,
+) -> Result<(Option<IpAddr>, Option<String>), String> {
+    if c.network_mode == "host" {
+        return Ok((Some(s.host_ip), None));
+    }
+    if let Some(other) = c.network_mode.strip_prefix("container:") {
+        let target = all
+            .iter()
+            .find(|o| {
+                o.id == other || (other.len() >= 12 && o.id.starts_with(other)) || o.name == other
+            })
+            .ok_or_else(|| {
+                format!("network_mode container:{other} names a container that does not exist")
+            })?;
+        if target.network_mode.starts_with("container:") {
+            return Err(format!("network_mode container:{other} names a container that shares another's network in turn"));
+        }
+        let (target_root, _) = label_tree(&target.labels, &s.prefix);
+        let mut target_own = own_labels(&target_root, s).unwrap_or_default();
+        if target_own.network.is_none() {
+            target_own.network.clone_from(&own.network);
+        }
+        return address(target, all, &target_own, s)
+            .map(|(ip, w)| (ip, w.map(|w| format!("(through {}) {w}", target.name))));
+    }
+    if c.state == RunState::Stopped && c.networks.values().all(Option::is_none) {
+        return Ok((None, None));
+    }
+    let mut warning = None;
+    let wanted = own.network.as_ref().or(s.default_network.as_ref());
+    if let Some(n) = wanted {
+        if let Some(ip) = c.networks.get(n) {
+            return Ok((*ip, None));
+        }
+        warning = Some(format!(
+            "network {n:?} is not one of the container's networks ({}); maybe the compose project's prefix is missing",
+            c.networks.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if let Some((_, ip)) = c.networks.iter().find(|(n, _)| s.own_networks.contains(*n)) {
+        return Ok((
+            *ip,
+            warning.map(|w| format!("{w}; using one shared with the router")),
+        ));
+    }
+    match c.networks.iter().next() {
+        None => Err("the container is on no network".into()),
+        Some((_, ip)) if c.networks.len() == 1 && warning.is_none() => Ok((*ip, None)),
+        Some((n, ip)) => Ok((
+            *ip,
+            Some(match warning {
+                Some(w) => format!("{w}; using {n:?}"),
+                None => format!("the container is on several networks and none is chosen ({}.docker.network, the provider's network or one shared with the router); using {n:?}", s.prefix),
+            }),
+        )),
+    }
+}
+
+// === names and templates ===
+
+/// Traefik's default name for a container: `<service>_<project>` for compose, else its name.
+pub fn service_name(c: &ContainerInfo) -> String {
+    match (
+        c.labels
+            .get("com.docker.compose.service")
+            .filter(|v| !v.is_empty()),
+        c.labels
+            .get("com.docker.compose.project")
+            .filter(|v| !v.is_empty()),
+    ) {
+        (Some(svc), Some(project)) => format!("{svc}_{project}"),
+        _ => c.name.clone(),
+    }
+}
+
+/// Traefik's `normalize`: runs of characters that are not letters or digits become one `-`.
+pub fn normalize(name: &str) -> String {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Renders the default rule template. Supported: `{{ .Name }}`, `{{ normalize .Name }}`,
+/// `{{ .ContainerName }}`, `{{ normalize .ContainerName }}`; `Err` names anything else.
+pub fn render_template(template: &str, name: &str, container_name: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed {{{{ in {template:?}"))?;
+        let expr: Vec<&str> = after[..end].trim_matches('-').split_whitespace().collect();
+        let value = match expr.as_slice() {
+            [".Name"] => name.to_owned(),
+            ["normalize", ".Name"] => normalize(name),
+            [".ContainerName"] => container_name.to_owned(),
+            ["normalize", ".ContainerName"] => normalize(container_name),
+            _ => {
+                return Err(format!(
+                    "unsupported template expression {{{{{}}}}}",
+                    &after[..end]
+                ))
+            }
+        };
+        out.push_str(&value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+// === merging containers ===
+
+/// Definitions from several containers: identical ones merge (services add their servers),
+/// differing ones are dropped with an error on every container that defines them.
+#[derive(Default)]
+struct Merger {
+    routers: BTreeMap<String, Vec<(String, Router)>>,
+    services: BTreeMap<String, Vec<(String, Service)>>,
+    middlewares: BTreeMap<String, Vec<(String, crate::dynamic::Middleware)>>,
+}
+
+impl Merger {
+    fn add(&mut self, container: &str, config: crate::dynamic::Configuration) {
+        for (n, r) in config.http.routers {
+            self.routers
+                .entry(n)
+                .or_default()
+                .push((container.to_owned(), r));
+        }
+        for (n, s) in config.http.services {
+            self.services
+                .entry(n)
+                .or_default()
+                .push((container.to_owned(), s));
+        }
+        for (n, m) in config.http.middlewares {
+            self.middlewares
+                .entry(n)
+                .or_default()
+                .push((container.to_owned(), m));
+        }
+    }
+
+    fn finish(self, snap: &mut Snapshot, issues: &mut Vec<Issue>) {
+        let conflict = |issues: &mut Vec<Issue>,
+                        kind: &str,
+                        name: &str,
+                        containers: Vec<&String>| {
+            for c in containers {
+                issues.push(Issue {
+                    source: c.clone(),
+                    level: "error",
+                    key: None,
+                    message: format!(
+                        "{kind} {name:?} is defined differently on several containers; disabled"
+                    ),
+                });
+            }
+        };
+        for (name, defs) in self.routers {
+            let first = &defs[0].1;
+            let same = defs.iter().all(|(_, r)| {
+                Router {
+                    sources: Vec::new(),
+                    ..r.clone()
+                } == Router {
+                    sources: Vec::new(),
+                    ..first.clone()
+                }
+            });
+            if same {
+                let mut r = first.clone();
+                r.sources = defs.iter().map(|(c, _)| c.clone()).collect();
+                snap.config.http.routers.insert(name, r);
+            } else {
+                conflict(
+                    issues,
+                    "router",
+                    &name,
+                    defs.iter().map(|(c, _)| c).collect(),
+                );
+            }
+        }
+        for (name, defs) in self.services {
+            let mut merged = defs[0].1.clone();
+            let mut ok = true;
+            for (_, s) in &defs[1..] {
+                let mut a = merged.load_balancer.clone();
+                let b = &s.load_balancer;
+                a.servers = b.servers.clone();
+                if a != *b {
+                    ok = false;
+                    break;
+                }
+                for server in &b.servers {
+                    if !merged.load_balancer.servers.contains(server) {
+                        merged.load_balancer.servers.push(server.clone());
+                    }
+                }
+            }
+            if ok {
+                merged.load_balancer.servers.sort_by(|a, b| {
+                    let key =
+                        |s: &Server| s.origin.as_ref().map(|o| (o.name.clone(), o.id.clone()));
+                    key(a).cmp(&key(b)).then_with(|| a.url.cmp(&b.url))
+                });
+                snap.config.http.services.insert(name, merged);
+            } else {
+                conflict(
+                    issues,
+                    "service",
+                    &name,
+                    defs.iter().map(|(c, _)| c).collect(),
+                );
+            }
+        }
+        for (name, defs) in self.middlewares {
+            if defs.iter().all(|(_, m)| *m == defs[0].1) {
+                snap.config.http.middlewares.insert(name, defs[0].1.clone());
+            } else {
+                conflict(
+                    issues,
+                    "middleware",
+                    &name,
+                    defs.iter().map(|(c, _)| c).collect(),
+                );
+            }
+        }
+    }
+}
+
+/// Decoding errors of a container, for tests and fuzzing: the labels' own decode.
+pub fn decode_labels(labels: &BTreeMap<String, String>, prefix: &str) -> Decoded {
+    let (root, _) = label_tree(labels, prefix);
+    decode::decode(&without_own(&root, "docker"), Source::Labels)
+}

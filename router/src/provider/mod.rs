@@ -1,0 +1,10 @@
+//! Providers: each turns a source of configuration into a [`crate::dynamic::Snapshot`]
+//! (plain data) and never touches the routing table. The pure parts live here; the I/O that
+//! feeds them (Docker events, Swarm polling, file watching) lives beside them.
+//!
+//! - [`container`]: containers or Swarm tasks and their labels (the Docker and Swarm
+//!   providers)
+//! - [`constraints`]: the providers' `constraints` expressions
+
+pub mod constraints;
+pub mod container;
