@@ -153,7 +153,7 @@ impl Manager {
         loop {
             // First wait: lets the entry points start before a validator comes.
             tokio::time::sleep(POLL).await;
-            let wanted = wanted_hosts(&self.shared.live.load().table);
+            let wanted = wanted_hosts(&self.shared.live.load().table, &self.config.names);
             for host in wanted {
                 if self.due(&host) {
                     self.order(host).await;
@@ -339,10 +339,15 @@ impl Manager {
             }
             None => {
                 let contact = format!("mailto:{}", self.config.email);
+                let contacts: &[&str] = if self.config.email.is_empty() {
+                    &[]
+                } else {
+                    &[&contact]
+                };
                 let (account, creds) = builder
                     .create(
                         &NewAccount {
-                            contact: &[&contact],
+                            contact: contacts,
                             terms_of_service_agreed: true,
                             only_return_existing: false,
                         },
@@ -434,13 +439,18 @@ async fn failure_reason(order: &mut Order) -> String {
 
 // === pure helpers ===
 
-/// The hosts that want an ACME certificate: literal `Host` names of routes with a cert
-/// resolver that a public CA can validate (no wildcards, IP addresses or single labels).
-fn wanted_hosts(table: &RouteTable) -> BTreeSet<String> {
+/// The hosts that want an ACME certificate: literal `Host` names of routes whose cert
+/// resolver is this one (`names`; any, when empty) that a public CA can validate (no
+/// wildcards, IP addresses or single labels).
+fn wanted_hosts(table: &RouteTable, names: &[String]) -> BTreeSet<String> {
     table
         .routes
         .iter()
-        .filter(|r| r.certresolver.is_some())
+        .filter(|r| {
+            r.certresolver
+                .as_ref()
+                .is_some_and(|c| names.is_empty() || names.iter().any(|n| n == c))
+        })
         .filter_map(|r| r.rule.literal_hosts())
         .flatten()
         .map(|h| h.to_ascii_lowercase())

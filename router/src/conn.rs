@@ -44,16 +44,20 @@ const READ_SIZE: usize = 16 * 1024;
 const BACKLOG_MAX: usize = 2 * MAX_HEAD;
 
 /// Where a client connection is served.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Endpoint {
     /// The entry point's name.
     pub entrypoint: &'static str,
-    /// `http` or `https`.
+    /// `http`, or `https` for a TLS connection.
     pub scheme: &'static str,
     /// The entry point's port.
     pub port: u16,
-    /// The client.
+    /// The client (the one a trusted PROXY protocol header names).
     pub peer: SocketAddr,
+    /// Whether the client's `X-Forwarded-*` headers are kept (`forwardedHeaders`).
+    pub trusted: bool,
+    /// The entry point's settings.
+    pub ep: Arc<crate::config::EntryPoint>,
 }
 
 /// Whether the connection goes on after an exchange.
@@ -99,6 +103,7 @@ where
         out: Vec::new(),
         kept: Kept::new(shared.idle.clone()),
         body_unread: false,
+        served: 0,
         client: proxy::client_text(at.peer).into(),
         shared,
         at,
@@ -118,6 +123,8 @@ struct Conn<S> {
     buf: BytesMut,
     /// Heads and short answers are assembled here and written at once.
     out: Vec<u8>,
+    /// Requests read so far on this connection.
+    served: u32,
     kept: Kept,
     /// The current request's body has not been read to its end.
     body_unread: bool,
@@ -174,11 +181,18 @@ where
         }
     }
 
-    /// Waits for a complete head (within the header timeout, which also bounds an idle
-    /// keep-alive connection); refuses a bare LF or an oversized head as soon as seen.
+    /// Waits for a complete head (within the entry point's header timeout for the first
+    /// request, its idle timeout for the next ones on a kept-alive connection); refuses a bare
+    /// LF or an oversized head as soon as seen.
     async fn read_head(&mut self) -> HeadRead {
-        let deadline = tokio::time::Instant::now() + self.shared.config.header_timeout;
-        let max = self.shared.config.max_header_bytes;
+        let wait = if self.served == 0 {
+            self.at.ep.header_timeout
+        } else {
+            self.at.ep.idle_timeout
+        };
+        self.served += 1;
+        let deadline = tokio::time::Instant::now() + wait;
+        let max = self.at.ep.max_header_bytes;
         read_head(&mut self.io, &mut self.buf, max, deadline, &mut self.stop).await
     }
 
@@ -213,11 +227,14 @@ where
         let host = proxy::request_host(&head.host);
         let mut headers = std::mem::take(&mut head.headers);
         let client = self.client.clone();
+        let ep = self.at.ep.clone();
         let req = Inbound {
             entrypoint: self.at.entrypoint,
             scheme: self.at.scheme,
             local_port: self.at.port,
             peer: self.at.peer,
+            trusted: self.at.trusted,
+            ep: &ep,
             client: &client,
             host: &host,
             method: &head.method,

@@ -20,6 +20,7 @@ use bollard::query_parameters::{EventsOptions, ListContainersOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
 
+use crate::config::ContainerProvider;
 use crate::provider::container::{self, ContainerInfo, ContainerSettings, Health, RunState};
 use crate::server::Shared;
 
@@ -46,17 +47,22 @@ const EVENTS: &[&str] = &[
     "disconnect",
 ];
 
-/// Connects bollard to socket-guard.
-pub fn connect(shared: &Shared) -> Result<Docker, bollard::errors::Error> {
+/// Connects bollard to socket-guard at `endpoint` (`host:port`).
+pub fn connect(endpoint: &str) -> Result<Docker, bollard::errors::Error> {
     Docker::connect_with_http(
-        &format!("tcp://{}", shared.config.docker_host),
+        &format!("tcp://{endpoint}"),
         10,
         bollard::API_DEFAULT_VERSION,
     )
 }
 
-/// Runs discovery forever.
-pub async fn run(shared: Arc<Shared>, docker: Docker) {
+/// The provider's socket-guard address.
+pub fn endpoint(p: &ContainerProvider) -> &str {
+    p.endpoint.as_deref().unwrap_or("socket-guard:2375")
+}
+
+/// Runs the Docker provider forever (with `watch=false`: lists until one list succeeds).
+pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docker) {
     let own_id = own_container_id();
     let mut backoff = Duration::from_millis(100);
     let mut stopping: HashMap<String, std::time::Instant> = HashMap::new();
@@ -82,15 +88,19 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
             Ok(c) => c,
             Err(e) => {
                 shared.metrics.discovery_errors.inc();
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, docker_host = %shared.config.docker_host, "cannot list containers through socket-guard; keeping the last table");
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, docker_host = %endpoint(&provider), "cannot list containers through socket-guard; keeping the last table");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
         retain_stopping(&mut stopping, &cache);
-        publish(&shared, &cache, &stopping, own_id.as_deref());
+        publish(&shared, &provider, &cache, &stopping, own_id.as_deref());
         backoff = Duration::from_millis(100);
+        if !provider.watch {
+            tracing::info!("providers.docker.watch is false: containers were read once");
+            return;
+        }
 
         let mut dirty = false;
         let mut last_list = tokio::time::Instant::now();
@@ -109,7 +119,7 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
                     Some(Ok(ev)) => {
                         if let Some(id) = apply_event(&ev, &mut stopping) {
                             tracing::debug!(container = %id, action = ev.action.as_deref().unwrap_or(""), "stopping: unrouted at once");
-                            publish(&shared, &cache, &stopping, own_id.as_deref());
+                            publish(&shared, &provider, &cache, &stopping, own_id.as_deref());
                         }
                         // The first event after a quiet spell is acted on at once; the rest of
                         // a burst waits for one re-list at the end of the window.
@@ -140,7 +150,7 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
                     Ok(c) => {
                         cache = c;
                         retain_stopping(&mut stopping, &cache);
-                        publish(&shared, &cache, &stopping, own_id.as_deref());
+                        publish(&shared, &provider, &cache, &stopping, own_id.as_deref());
                     }
                     Err(e) => {
                         shared.metrics.discovery_errors.inc();
@@ -282,6 +292,7 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
 /// when it changed, logging the difference.
 pub fn publish(
     shared: &Shared,
+    provider: &ContainerProvider,
     cache: &[ContainerInfo],
     stopping: &HashMap<String, std::time::Instant>,
     own_id: Option<&str>,
@@ -299,27 +310,39 @@ pub fn publish(
         })
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
-    publish_view(shared, view, own_networks);
+    publish_view(shared, "docker", provider, view, own_networks);
 }
 
-/// Turns a view of containers (or Swarm tasks) into the provider's snapshot and publishes it.
-pub fn publish_view(shared: &Shared, view: Vec<ContainerInfo>, own_networks: BTreeSet<String>) {
-    let snap = container::snapshot(&view, &settings(shared, own_networks));
+/// Turns a view of containers (or Swarm tasks) into provider `name`'s snapshot and publishes
+/// it.
+pub fn publish_view(
+    shared: &Shared,
+    name: &str,
+    provider: &ContainerProvider,
+    view: Vec<ContainerInfo>,
+    own_networks: BTreeSet<String>,
+) {
+    let snap = container::snapshot(&view, &settings(shared, name, provider, own_networks));
     crate::state::publish(shared, snap);
 }
 
-/// The container provider's settings for the current configuration.
-pub fn settings(shared: &Shared, own_networks: BTreeSet<String>) -> ContainerSettings {
+/// A container provider's settings.
+pub fn settings(
+    shared: &Shared,
+    name: &str,
+    p: &ContainerProvider,
+    own_networks: BTreeSet<String>,
+) -> ContainerSettings {
     let c = &shared.config;
     ContainerSettings {
-        provider: if c.swarm_mode { "swarm" } else { "docker" }.to_owned(),
+        provider: name.to_owned(),
         prefix: c.label_prefix.clone(),
-        exposed_by_default: c.exposed_by_default,
-        default_network: c.network.clone(),
+        exposed_by_default: p.exposed_by_default,
+        default_network: p.network.clone(),
         own_networks,
         host_ip: c.host_ip,
-        default_rule: c.default_rule.clone(),
-        constraints: None,
+        default_rule: p.default_rule.clone(),
+        constraints: p.constraints.clone(),
     }
 }
 

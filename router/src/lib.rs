@@ -1,18 +1,25 @@
-//! router: a Traefik-label reverse proxy that sees Docker only through socket-guard.
+//! router: a reverse proxy configured the way Traefik is, that sees Docker only through
+//! socket-guard.
 //!
 //! # Layout
-//! - [`model`]: pure: labels, rules, the routing table (built from containers, never mutated)
-//! - [`discovery`]: bollard through socket-guard: list, follow events, rebuild, swap
-//! - [`swarm`]: Swarm mode: services and running tasks through socket-guard, polled and on events
+//! - [`config`]: Traefik's static configuration (file, flags, `TRAEFIK_*`) and `ROUTER_*`
+//! - [`tree`]: the configuration tree labels, files, flags and variables all become
+//! - [`dynamic`]: the dynamic configuration every provider produces (plain data)
+//! - [`provider`]: the providers' pure parts (containers and labels, constraints);
+//!   [`discovery`], [`swarm`]: the Docker and Swarm providers' I/O
+//! - [`model`]: pure: rules, snapshots -> the routing table
+//! - [`state`]: shared state; providers publish, the table is compiled and swapped
+//! - [`startup`]: bind entry points, TLS, start providers; [`server`]: entry points
+//!   (PROXY protocol, TLS sniffing, HTTP/2 through hyper)
 //! - [`live`]: the table in service plus runtime state that survives swaps
 //! - [`proxy`]: one request in phases (routing, middlewares, rewriting), for both protocols
 //! - [`conn`]: an HTTP/1.1 client connection on the raw bytes; [`wire`]: its heads
 //! - [`upstream`]: the backend connections an HTTP/1.1 client connection keeps
-//! - [`server`]: entry points (HTTP/2 through hyper); [`health`]: active checks
-//! - [`admin`], [`metrics`]: the admin API and Prometheus metrics
-//! - [`config`]: environment -> configuration
+//! - [`health`]: active checks; [`admin`], [`metrics`]: the admin API and metrics
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub use startup::{start, Listeners, Started};
 
 pub mod acme;
 pub mod admin;
@@ -27,7 +34,9 @@ pub mod metrics;
 pub mod model;
 pub mod provider;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod server;
+pub mod startup;
 pub mod state;
 pub mod swarm;
 pub mod tls;

@@ -1,5 +1,7 @@
-//! router: parse the configuration, set up tracing, bind, start discovery, serve.
-//! `router healthcheck` checks a running instance (for a Docker HEALTHCHECK).
+//! router: parse the configuration (Traefik's static configuration and `ROUTER_*`), set up
+//! logging, bind every entry point, start the providers, serve ([`router::run`]).
+//! `router healthcheck` checks a running instance (for a Docker HEALTHCHECK); `router version`
+//! prints the version.
 
 use std::process::ExitCode;
 
@@ -8,9 +10,8 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use router::config::sources::parse_args;
 use router::config::{Config, LogFormat};
-use router::server::{self, Shared};
-use router::{admin, discovery};
 
 struct ProcessEnv;
 
@@ -25,45 +26,70 @@ impl router::config::Env for ProcessEnv {
     }
 }
 
+const USAGE: &str =
+    "usage: router [healthcheck | version] [--<traefik static configuration flag>=<value> ...]";
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(args.first().map(String::as_str), Some("--version" | "-V")) {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(
+        argv.first().map(String::as_str),
+        Some("--version" | "-V" | "version")
+    ) {
         println!("router {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    let config = match Config::from_env(&ProcessEnv) {
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("router: invalid configuration: {e}\n{USAGE}");
+            return ExitCode::from(64);
+        }
+    };
+    let command = match args.positional.as_slice() {
+        [] => None,
+        [c] if c == "healthcheck" => Some(c.as_str()),
+        _ => {
+            eprintln!(
+                "router: unexpected arguments {:?}\n{USAGE}",
+                args.positional
+            );
+            return ExitCode::from(64);
+        }
+    };
+    let config = match Config::load(&ProcessEnv, &args, true) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("router: invalid configuration: {e}");
             return ExitCode::from(64);
         }
     };
-    match args.first().map(String::as_str) {
+    match command {
+        Some(_) => healthcheck(&config),
         None => serve(config),
-        Some("healthcheck") => healthcheck(&config),
-        Some(other) => {
-            eprintln!("router: unknown command {other:?}\nusage: router [healthcheck | --version]");
-            ExitCode::from(64)
-        }
     }
 }
 
-/// GET /ping on the admin listener when there is one, else any answer from the web entry
-/// point (a 404 from an empty table still proves it serves).
+/// `GET /ping` on the admin listener when there is one, else on the ping entry point when
+/// `ping` is on, else any answer from the first entry point (a 404 from an empty table still
+/// proves it serves).
 fn healthcheck(config: &Config) -> ExitCode {
     use std::io::{Read, Write};
-    let (addr, path) = match config.admin_listen {
-        Some(a) => (a, "/ping"),
-        None => (config.web_listen, "/"),
-    };
-    let ip = if addr.ip().is_unspecified() {
-        std::net::IpAddr::from([127, 0, 0, 1])
+    let (addr, path, any) = if let Some(a) = config.admin_listen {
+        (a, "/ping", false)
+    } else if let Some(ep) = config
+        .ping
+        .as_ref()
+        .and_then(|p| config.entry_point(&p.entry_point))
+    {
+        (local(&ep.address), "/ping", false)
+    } else if let Some(ep) = config.entry_points.first() {
+        (local(&ep.address), "/", true)
     } else {
-        addr.ip()
+        eprintln!("unhealthy: no entry point to ask");
+        return ExitCode::FAILURE;
     };
-    let target = std::net::SocketAddr::new(ip, addr.port());
     let timeout = std::time::Duration::from_secs(3);
-    let result = std::net::TcpStream::connect_timeout(&target, timeout).and_then(|mut s| {
+    let result = std::net::TcpStream::connect_timeout(&addr, timeout).and_then(|mut s| {
         s.set_read_timeout(Some(timeout))?;
         s.write_all(
             format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -74,31 +100,38 @@ fn healthcheck(config: &Config) -> ExitCode {
         Ok(buf)
     });
     match result {
-        Ok(resp)
-            if resp.starts_with("HTTP/1.1 200")
-                || (path == "/" && resp.starts_with("HTTP/1.1 ")) =>
-        {
-            println!("healthy: {target}{path}");
+        Ok(resp) if resp.starts_with("HTTP/1.1 200") || (any && resp.starts_with("HTTP/1.1 ")) => {
+            println!("healthy: {addr}{path}");
             ExitCode::SUCCESS
         }
         Ok(resp) => {
             eprintln!(
-                "unhealthy: {target}{path}: {}",
+                "unhealthy: {addr}{path}: {}",
                 resp.lines().next().unwrap_or("")
             );
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("unhealthy: {target}{path}: {e}");
+            eprintln!("unhealthy: {addr}{path}: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
+/// Where a local client reaches an entry point: an unspecified address becomes loopback.
+fn local(a: &router::config::Address) -> std::net::SocketAddr {
+    use router::config::Address;
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    match a {
+        Address::Socket(s) if !s.ip().is_unspecified() => *s,
+        _ => std::net::SocketAddr::new(loopback, a.port()),
+    }
+}
+
 fn serve(config: Config) -> ExitCode {
-    // An access line per request by default: appended to a buffer that a thread of its own
-    // writes to stderr in batches (the `log-writer` crate), so a request costs formatting and
-    // a copy, not a write; no line is dropped. Dropping `_flush_on_exit` writes out the rest.
+    // An access line per request: appended to a buffer that a thread of its own writes to
+    // stderr in batches (the `log-writer` crate), so a request costs formatting and a copy,
+    // not a write; no line is dropped. Dropping `_flush_on_exit` writes out the rest.
     let json = matches!(config.log_format, LogFormat::Json);
     let _flush_on_exit = match log_writer::install("router-log", &config.log_level, json) {
         Ok(flush) => flush,
@@ -118,88 +151,17 @@ fn serve(config: Config) -> ExitCode {
         }
     };
     rt.block_on(async move {
-        let web = match tokio::net::TcpListener::bind(config.web_listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("router: ROUTER_WEB_LISTEN={}: cannot bind: {e}", config.web_listen);
-                return ExitCode::from(64);
-            }
-        };
-        let admin_listener = match config.admin_listen {
-            Some(a) => match tokio::net::TcpListener::bind(a).await {
-                Ok(l) => Some(l),
+        let started =
+            match router::start(config, &router::Listeners::default(), shutdown_signal).await {
+                Ok(s) => s,
                 Err(e) => {
-                    eprintln!("router: ROUTER_ADMIN_LISTEN={a}: cannot bind: {e}");
+                    eprintln!("router: {e}");
                     return ExitCode::from(64);
                 }
-            },
-            None => None,
-        };
-        let shared = Shared::new(config);
-        let docker = match discovery::connect(&shared) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("router: DOCKER_HOST: {e}");
-                return ExitCode::from(64);
-            }
-        };
-        let websecure = match setup_tls(&shared).await {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("router: {e}");
-                return ExitCode::from(64);
-            }
-        };
-        tracing::info!(web = %shared.config.web_listen, websecure = ?shared.config.websecure_listen, docker_host = %shared.config.docker_host, "router starting");
-        let secure = {
-            let shared = shared.clone();
-            async move {
-                if let Some((listener, acceptor)) = websecure {
-                    server::run_tls(listener, acceptor, shared, shutdown_signal()).await;
-                }
-            }
-        };
-        if shared.config.swarm_mode {
-            tokio::spawn(router::swarm::run(shared.clone(), docker));
-        } else {
-            tokio::spawn(discovery::run(shared.clone(), docker));
-        }
-        if let Some(l) = admin_listener {
-            tokio::spawn(admin::run(l, shared.clone(), shutdown_signal()));
-        }
-        // Both entry points stop accepting on SIGTERM and drain their connections.
-        tokio::join!(server::run(web, "web", shared, shutdown_signal()), secure);
+            };
+        started.serve().await;
         ExitCode::SUCCESS
     })
-}
-
-/// Binds websecure and builds its TLS acceptor, the certificate directory watcher and ACME.
-async fn setup_tls(
-    shared: &std::sync::Arc<Shared>,
-) -> Result<Option<(tokio::net::TcpListener, tokio_rustls::TlsAcceptor)>, String> {
-    let Some(addr) = shared.config.websecure_listen else {
-        return Ok(None);
-    };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("ROUTER_WEBSECURE_LISTEN={addr}: cannot bind: {e}"))?;
-    let provider = router::tls::provider(shared.config.tls_ciphers.as_deref())
-        .map_err(|e| format!("ROUTER_TLS_CIPHERS: {e}"))?;
-    let resolver = router::tls::CertResolver::new(provider.clone());
-    if let Some(dir) = &shared.config.certs_dir {
-        if !dir.is_dir() {
-            return Err(format!(
-                "ROUTER_CERTS_DIR={}: not a directory",
-                dir.display()
-            ));
-        }
-        tokio::spawn(router::tls::watch_dir(dir.clone(), resolver.clone()));
-    }
-    if let Some(acme) = &shared.config.acme {
-        router::acme::start(shared.clone(), acme.clone(), resolver.clone()).await?;
-    }
-    let config = router::tls::server_config(provider, resolver)?;
-    Ok(Some((listener, tokio_rustls::TlsAcceptor::from(config))))
 }
 
 async fn shutdown_signal() {

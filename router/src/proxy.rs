@@ -191,6 +191,11 @@ pub struct Inbound<'a> {
     pub local_port: u16,
     /// The client's address.
     pub peer: SocketAddr,
+    /// Whether the client's `X-Forwarded-*` headers are kept (the entry point's
+    /// `forwardedHeaders` trusts it).
+    pub trusted: bool,
+    /// The entry point's settings.
+    pub ep: &'a crate::config::EntryPoint,
     /// The client's IP address as text, as [`client_text`] gives it (`X-Forwarded-For`,
     /// `X-Real-IP`): computed once per client connection.
     pub client: &'a str,
@@ -285,18 +290,19 @@ pub fn plan(
                 }));
             }
         }
-        if shared.config.redirect_to_https
-            && shared
-                .websecure_active
-                .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            log.router = "redirect-to-https".into();
+        if let Some(r) = &req.ep.redirect {
+            // The entry point's redirection (Traefik's `<ep>-to-<target>` router, above every
+            // user router).
+            log.router = format!(
+                "{}@internal",
+                crate::provider::container::normalize(&format!("{}-to-{}", req.entrypoint, r.to))
+            );
             return Ok(Planned::Answer(redirect(
-                "https",
+                &r.scheme,
                 req.host,
-                Some(shared.config.redirect_port),
+                Some(r.port),
                 &req.target(),
-                true,
+                r.permanent,
             )));
         }
     }
@@ -563,15 +569,12 @@ pub fn request_host(raw: &str) -> String {
 /// [`crate::conn`]), with the shared pooled client.
 pub async fn handle(
     shared: Arc<Shared>,
-    entrypoint: &'static str,
-    scheme: &'static str,
-    local_port: u16,
-    peer: SocketAddr,
+    at: &crate::conn::Endpoint,
     req: Request<hyper::body::Incoming>,
 ) -> Response<ProxyBody> {
     let start = Instant::now();
     let (mut parts, body) = req.into_parts();
-    let client = client_text(peer);
+    let client = client_text(at.peer);
     let host = request_host(
         parts
             .headers
@@ -581,10 +584,12 @@ pub async fn handle(
             .unwrap_or_default(),
     );
     let inbound = Inbound {
-        entrypoint,
-        scheme,
-        local_port,
-        peer,
+        entrypoint: at.entrypoint,
+        scheme: at.scheme,
+        local_port: at.port,
+        peer: at.peer,
+        trusted: at.trusted,
+        ep: &at.ep,
         client: &client,
         host: &host,
         method: &parts.method,
@@ -803,8 +808,37 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::UPGRADE);
 }
 
-/// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them (the client's own values are not
-/// trusted: For is appended to, the others are replaced).
+/// Headers Traefik manages: from a client it does not trust (`forwardedHeaders`), they are
+/// removed before its own are set.
+const MANAGED: [&str; 13] = [
+    "x-forwarded-proto",
+    "x-forwarded-scheme",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-uri",
+    "x-forwarded-method",
+    "x-forwarded-prefix",
+    "x-forwarded-tls-client-cert",
+    "x-forwarded-tls-client-cert-info",
+    "x-scheme",
+    "x-real-ip",
+];
+
+/// The router's host name, for `X-Forwarded-Server`.
+fn hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them: a trusted client's own values are
+/// kept (`For` is appended to), an untrusted client's are removed first.
 fn add_forwarded(
     h: &mut HeaderMap,
     xff_before: Option<String>,
@@ -813,6 +847,12 @@ fn add_forwarded(
     prefix: Option<&str>,
 ) {
     let client_text = req.client;
+    let xff_before = if req.trusted { xff_before } else { None };
+    if !req.trusted {
+        for name in MANAGED {
+            h.remove(name);
+        }
+    }
     let xff = match xff_before {
         Some(prev) if !prev.is_empty() => format!("{prev}, {client_text}"),
         _ => client_text.to_owned(),
@@ -822,27 +862,36 @@ fn add_forwarded(
             h.insert(HeaderName::from_static(k), v);
         }
     };
-    set(h, "x-forwarded-for", &xff);
-    set(h, "x-real-ip", client_text);
-    h.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static(req.scheme),
-    );
-    match host {
-        Some(v) => {
-            h.insert(HeaderName::from_static("x-forwarded-host"), v);
+    let set_missing = |h: &mut HeaderMap, k: &'static str, v: HeaderValue| {
+        if !h.contains_key(k) {
+            h.insert(HeaderName::from_static(k), v);
         }
-        None => set(h, "x-forwarded-host", req.host),
+    };
+    set(h, "x-forwarded-for", &xff);
+    if let Ok(v) = HeaderValue::from_str(client_text) {
+        set_missing(h, "x-real-ip", v);
     }
-    h.insert(
-        HeaderName::from_static("x-forwarded-port"),
-        HeaderValue::from(req.local_port),
-    );
+    set_missing(h, "x-forwarded-proto", HeaderValue::from_static(req.scheme));
+    match host {
+        Some(v) => set_missing(h, "x-forwarded-host", v),
+        None => {
+            if let Ok(v) = HeaderValue::from_str(req.host) {
+                set_missing(h, "x-forwarded-host", v);
+            }
+        }
+    }
+    set_missing(h, "x-forwarded-port", HeaderValue::from(req.local_port));
+    if let Ok(v) = HeaderValue::from_str(hostname()) {
+        if !v.is_empty() {
+            h.insert(HeaderName::from_static("x-forwarded-server"), v);
+        }
+    }
     match prefix {
         Some(p) => set(h, "x-forwarded-prefix", p),
-        None => {
+        None if !req.trusted => {
             h.remove("x-forwarded-prefix");
         }
+        None => {}
     }
 }
 

@@ -1,193 +1,82 @@
-//! `run(listener, shared, shutdown)`: the web entry point. Listeners are bound once; a new
-//! routing table is swapped in under them (see [`crate::discovery`]), never re-bound.
+//! Entry points: [`bind`] a listener per entry point once, then [`run`] it: every connection
+//! is read as Traefik's entry points read it — an optional PROXY protocol header from a
+//! trusted address, then TLS when the first byte is a TLS handshake (HTTP/2 or HTTP/1.1 as
+//! ALPN chose), else plain HTTP/1.1. A new routing table is swapped in under the listeners
+//! (see [`crate::state`]), never re-bound.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::config::Config;
-use crate::live::{Live, Registry};
-use crate::metrics::Metrics;
+use crate::config::{Address, EntryPoint};
 use crate::proxy::{self, ProxyBody};
+use crate::proxy_protocol::{self, Parsed};
 
-/// How long open connections get to finish after shutdown is asked.
-pub const GRACE: Duration = Duration::from_secs(10);
-
-/// State shared by every connection and by discovery.
-#[derive(Debug)]
-pub struct Shared {
-    /// Configuration.
-    pub config: Config,
-    /// The table in service.
-    pub live: ArcSwap<Live>,
-    /// Runtime state that outlives tables.
-    pub registry: Registry,
-    /// Pooled HTTP/1.1 client to backends.
-    pub client: Client<HttpConnector, ProxyBody>,
-    /// Backend connections between HTTP/1.1 client connections (see [`crate::upstream`]).
-    pub idle: Arc<crate::upstream::IdlePool>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// The providers' latest snapshots (see [`crate::state`]).
-    pub snapshots: crate::state::Snapshots,
-    /// Set once the first table from Docker is in service.
-    pub synced: std::sync::atomic::AtomicBool,
-    /// Set while the websecure entry point serves: only then does plain HTTP redirect to it.
-    pub websecure_active: std::sync::atomic::AtomicBool,
-    /// Pending ACME HTTP-01 challenges: token -> key authorization.
-    pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
-    /// Active health check tasks by (service, backend URL).
-    pub health_tasks:
-        std::sync::Mutex<std::collections::HashMap<(String, String), tokio::task::AbortHandle>>,
-}
-
-impl Shared {
-    /// Builds the shared state with an empty table.
-    pub fn new(config: Config) -> Arc<Shared> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
-        Arc::new(Shared {
-            config,
-            live: ArcSwap::from_pointee(Live::default()),
-            registry: Registry::default(),
-            client,
-            idle: Arc::default(),
-            metrics: Arc::new(Metrics::default()),
-            snapshots: std::sync::Mutex::default(),
-            synced: std::sync::atomic::AtomicBool::new(false),
-            health_tasks: std::sync::Mutex::default(),
-            acme_challenges: std::sync::Mutex::default(),
-            websecure_active: std::sync::atomic::AtomicBool::new(false),
-        })
-    }
-
-    /// The key authorization for a pending HTTP-01 challenge token.
-    pub fn acme_challenge(&self, token: &str) -> Option<String> {
-        self.acme_challenges
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(token)
-            .cloned()
-    }
-}
+pub use crate::state::Shared;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
 
-/// Serves the plain-HTTP entry point `name` until `shutdown` completes, then drains.
+/// Binds an entry point. `:port` means every address: IPv6 and IPv4 on the IPv6 wildcard where
+/// the host has IPv6 (as Go does), else the IPv4 wildcard.
+pub async fn bind(ep: &EntryPoint) -> std::io::Result<TcpListener> {
+    match &ep.address {
+        Address::Socket(a) => TcpListener::bind(a).await,
+        Address::AnyHost(p) => match TcpListener::bind(SocketAddr::from(([0u16; 8], *p))).await {
+            Ok(l) => Ok(l),
+            Err(_) => TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], *p))).await,
+        },
+        Address::Named(h, p) => TcpListener::bind((h.as_str(), *p)).await,
+    }
+}
+
+/// Serves an entry point until `shutdown` completes, then lets open connections finish for
+/// its grace period. `tls` is the acceptor for connections that start a TLS handshake.
 pub async fn run(
     listener: TcpListener,
-    name: &'static str,
-    shared: Arc<Shared>,
-    shutdown: impl Future<Output = ()>,
-) {
-    serve(listener, name, None, shared, shutdown).await;
-}
-
-/// Serves the TLS entry point (`websecure`): HTTP/2 or HTTP/1.1 as ALPN chose.
-pub async fn run_tls(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    shared: Arc<Shared>,
-    shutdown: impl Future<Output = ()>,
-) {
-    shared
-        .websecure_active
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    serve(
-        listener,
-        "websecure",
-        Some(acceptor),
-        shared.clone(),
-        shutdown,
-    )
-    .await;
-    shared
-        .websecure_active
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-}
-
-async fn serve(
-    listener: TcpListener,
-    entrypoint: &'static str,
+    ep: Arc<EntryPoint>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop_tx, stop_rx) = watch::channel(false);
+    let name: &'static str = Box::leak(ep.name.clone().into_boxed_str());
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let accept = {
-        let shared = shared.clone();
-        async move {
-            let mut backoff = Duration::from_millis(10);
-            loop {
-                let (stream, peer) = match listener.accept().await {
-                    Ok(x) => {
-                        backoff = Duration::from_millis(10);
-                        x
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(1));
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let conn = Conn {
-                    peer,
-                    entrypoint,
-                    port,
-                    shared: shared.clone(),
-                    stop: stop_rx.clone(),
-                };
-                match &tls {
-                    None => {
-                        tokio::spawn(conn.serve_http1(stream));
-                    }
-                    Some(acceptor) => {
-                        let acceptor = acceptor.clone();
-                        tokio::spawn(async move {
-                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                                .await
-                            {
-                                Ok(Ok(tls_stream)) => {
-                                    // HTTP/2 over TLS is chosen by ALPN (RFC 9113 3.2): without
-                                    // it the connection is HTTP/1.1, served without the
-                                    // protocol sniffing of the auto builder.
-                                    if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                                        conn.serve_h2(tls_stream).await
-                                    } else {
-                                        conn.serve_http1(tls_stream).await
-                                    }
-                                }
-                                Ok(Err(e)) => {
-                                    tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
-                                }
-                                Err(_) => {
-                                    tracing::debug!(client = %peer, "TLS handshake timed out")
-                                }
-                            }
-                        });
-                    }
+    let grace = ep.grace_timeout;
+    let accept = async move {
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => {
+                    backoff = Duration::from_millis(10);
+                    x
                 }
-            }
+                Err(e) => {
+                    tracing::warn!(entrypoint = name, error = %e, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let conn = Conn {
+                peer,
+                entrypoint: name,
+                port,
+                ep: ep.clone(),
+                shared: shared.clone(),
+                stop: stop_rx.clone(),
+            };
+            tokio::spawn(conn.serve(stream, tls.clone()));
         }
     };
     tokio::select! {
@@ -195,30 +84,74 @@ async fn serve(
         () = shutdown => {}
     }
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(GRACE, stop_tx.closed()).await;
+    let _ = tokio::time::timeout(grace, stop_tx.closed()).await;
 }
 
 struct Conn {
     peer: SocketAddr,
     entrypoint: &'static str,
     port: u16,
+    ep: Arc<EntryPoint>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
 }
 
 impl Conn {
-    /// Serves an HTTP/1.1 client connection on the raw bytes ([`crate::conn`]).
-    async fn serve_http1<S>(self, stream: S)
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let scheme = scheme_of(self.entrypoint);
-        let at = crate::conn::Endpoint {
+    /// Reads the PROXY header if the entry point takes one, then serves TLS or plain HTTP.
+    async fn serve(mut self, mut stream: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
+        if let Some(trust) = self.ep.proxy_protocol.clone() {
+            match read_proxy_header(&mut stream, self.ep.header_timeout).await {
+                Ok(Some(source)) if trust.trusts(proxy::client_ip(self.peer)) => self.peer = source,
+                Ok(_) => {}
+                Err(why) => {
+                    tracing::debug!(client = %self.peer, entrypoint = self.entrypoint, error = why, "PROXY protocol header refused");
+                    return;
+                }
+            }
+        }
+        let mut first = [0u8; 1];
+        let peeked = tokio::time::timeout(self.ep.header_timeout, stream.peek(&mut first)).await;
+        let is_tls = matches!(peeked, Ok(Ok(1))) && first[0] == TLS_HANDSHAKE;
+        match (is_tls, tls) {
+            (true, Some(acceptor)) => self.serve_tls(stream, acceptor).await,
+            _ => self.serve_http1(stream, "http").await,
+        }
+    }
+
+    async fn serve_tls(self, stream: TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
+        let peer = self.peer;
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(tls_stream)) => {
+                // HTTP/2 over TLS is chosen by ALPN (RFC 9113 3.2): without it the connection
+                // is HTTP/1.1, served without the protocol sniffing of the auto builder.
+                if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    self.serve_h2(tls_stream).await
+                } else {
+                    self.serve_http1(tls_stream, "https").await
+                }
+            }
+            Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
+        }
+    }
+
+    fn endpoint(&self, scheme: &'static str) -> crate::conn::Endpoint {
+        crate::conn::Endpoint {
             entrypoint: self.entrypoint,
             scheme,
             port: self.port,
             peer: self.peer,
-        };
+            trusted: self.ep.forwarded.trusts(proxy::client_ip(self.peer)),
+            ep: self.ep.clone(),
+        }
+    }
+
+    /// Serves an HTTP/1.1 client connection on the raw bytes ([`crate::conn`]).
+    async fn serve_http1<S>(self, stream: S, scheme: &'static str)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let at = self.endpoint(scheme);
         crate::conn::serve(stream, at, self.shared, self.stop).await;
     }
 
@@ -236,16 +169,12 @@ impl Conn {
     > + Clone
            + Send
            + 'static {
-        let (shared, entrypoint, port, peer) =
-            (self.shared.clone(), self.entrypoint, self.port, self.peer);
-        let scheme = scheme_of(entrypoint);
+        let shared = self.shared.clone();
+        let at = Arc::new(self.endpoint("https"));
         service_fn(move |req| {
             let shared = shared.clone();
-            async move {
-                Ok::<_, std::convert::Infallible>(
-                    proxy::handle(shared, entrypoint, scheme, port, peer, req).await,
-                )
-            }
+            let at = at.clone();
+            async move { Ok::<_, std::convert::Infallible>(proxy::handle(shared, &at, req).await) }
         })
     }
 
@@ -256,34 +185,66 @@ impl Conn {
     {
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
-            .max_header_list_size(self.shared.config.max_header_bytes as u32)
+            .max_header_list_size(self.ep.max_header_bytes as u32)
+            .max_concurrent_streams(self.ep.max_concurrent_streams)
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .serve_connection(TokioIo::new(stream), self.h2_service());
         tokio::pin!(conn);
-        drive(conn, &mut self.stop, |c| c.graceful_shutdown()).await;
+        let grace = self.ep.grace_timeout;
+        drive(conn, &mut self.stop, grace, |c| c.graceful_shutdown()).await;
     }
 }
 
-fn scheme_of(entrypoint: &str) -> &'static str {
-    if entrypoint == "websecure" {
-        "https"
-    } else {
-        "http"
+/// Reads a PROXY protocol header when the connection starts with one (peeked at, then
+/// exactly its length consumed): `Ok(Some(client))` when it names one, `Ok(None)` when there
+/// is none or it names none (`LOCAL`, `UNKNOWN`).
+async fn read_proxy_header(
+    stream: &mut TcpStream,
+    timeout: Duration,
+) -> Result<Option<SocketAddr>, &'static str> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = vec![0u8; 536];
+    loop {
+        let n = tokio::time::timeout_at(deadline, stream.peek(&mut buf))
+            .await
+            .map_err(|_| "timed out")?
+            .map_err(|_| "connection error")?;
+        if n == 0 {
+            return Err("closed");
+        }
+        match proxy_protocol::parse(&buf[..n]) {
+            Parsed::Absent => return Ok(None),
+            Parsed::Invalid(why) => return Err(why),
+            Parsed::Header { len, source } => {
+                let mut header = vec![0u8; len];
+                stream
+                    .read_exact(&mut header)
+                    .await
+                    .map_err(|_| "connection error")?;
+                return Ok(source);
+            }
+            Parsed::Incomplete if n == buf.len() => return Err("header too long"),
+            Parsed::Incomplete => {
+                // Wait for more bytes to arrive before peeking again.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
     }
 }
 
 /// Drives a client connection until it ends; on shutdown asks it to finish the requests it has
-/// (`graceful`, the connection type's own method) and gives it [`GRACE`] to do so.
+/// (`graceful`, the connection type's own method) and gives it `grace` to do so.
 async fn drive<C: Future>(
     mut conn: std::pin::Pin<&mut C>,
     stop: &mut watch::Receiver<bool>,
+    grace: Duration,
     graceful: impl FnOnce(std::pin::Pin<&mut C>),
 ) {
     tokio::select! {
         _ = conn.as_mut() => {}
         _ = stop.changed() => {
             graceful(conn.as_mut());
-            let _ = tokio::time::timeout(GRACE, conn).await;
+            let _ = tokio::time::timeout(grace, conn).await;
         }
     }
 }

@@ -6,28 +6,125 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::config::Config;
 use crate::dynamic::Snapshot;
+use crate::live::{Live, Registry};
+use crate::metrics::Metrics;
 use crate::model::compile::{self, CompileSettings, EntryPointModel};
 use crate::model::table;
-use crate::server::Shared;
+use crate::proxy::ProxyBody;
 
 /// The providers' latest snapshots, by provider name.
 pub type Snapshots = std::sync::Mutex<BTreeMap<String, Snapshot>>;
 
+/// State shared by every connection and by discovery.
+#[derive(Debug)]
+pub struct Shared {
+    /// Configuration.
+    pub config: Config,
+    /// The table in service.
+    pub live: ArcSwap<Live>,
+    /// Runtime state that outlives tables.
+    pub registry: Registry,
+    /// Pooled HTTP/1.1 client to backends.
+    pub client: Client<HttpConnector, ProxyBody>,
+    /// Backend connections between HTTP/1.1 client connections (see [`crate::upstream`]).
+    pub idle: Arc<crate::upstream::IdlePool>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The providers' latest snapshots (see [`crate::state`]).
+    pub snapshots: Snapshots,
+    /// Set once every configured provider has published its first snapshot.
+    pub synced: std::sync::atomic::AtomicBool,
+    /// The certificate resolver every entry point's TLS uses (set at start).
+    pub resolver: std::sync::Mutex<Option<Arc<crate::tls::CertResolver>>>,
+    /// Pending ACME HTTP-01 challenges: token -> key authorization.
+    pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Active health check tasks by (service, backend URL).
+    pub health_tasks:
+        std::sync::Mutex<std::collections::HashMap<(String, String), tokio::task::AbortHandle>>,
+}
+
+impl Shared {
+    /// Builds the shared state with an empty table.
+    pub fn new(config: Config) -> Arc<Shared> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Arc::new(Shared {
+            config,
+            live: ArcSwap::from_pointee(Live::default()),
+            registry: Registry::default(),
+            client,
+            idle: Arc::default(),
+            metrics: Arc::new(Metrics::default()),
+            snapshots: std::sync::Mutex::default(),
+            synced: std::sync::atomic::AtomicBool::new(false),
+            health_tasks: std::sync::Mutex::default(),
+            acme_challenges: std::sync::Mutex::default(),
+            resolver: std::sync::Mutex::default(),
+        })
+    }
+
+    /// The providers whose first snapshot makes the table complete (`synced`).
+    pub fn expected_providers(&self) -> Vec<&'static str> {
+        let c = &self.config;
+        let mut v = Vec::new();
+        if c.docker.is_some() {
+            v.push("docker");
+        }
+        if c.swarm.is_some() {
+            v.push("swarm");
+        }
+        if c.file.is_some() {
+            v.push("file");
+        }
+        v
+    }
+
+    /// The key authorization for a pending HTTP-01 challenge token.
+    pub fn acme_challenge(&self, token: &str) -> Option<String> {
+        self.acme_challenges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .cloned()
+    }
+}
+
 /// Takes a provider's new snapshot and swaps in the table built from it and the others'.
 pub fn publish(shared: &Shared, snapshot: Snapshot) {
-    let new = {
+    let (new, all_in) = {
         let mut snaps = shared
             .snapshots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         snaps.insert(snapshot.provider.clone(), snapshot);
-        compile::compile(snaps.values(), &compile_settings(&shared.config))
+        let all_in = shared
+            .expected_providers()
+            .iter()
+            .all(|p| snaps.contains_key(*p));
+        (
+            compile::compile(snaps.values(), &compile_settings(&shared.config)),
+            all_in,
+        )
     };
     let current = shared.live.load();
     let (added, removed) = table::diff(&current.table, &new);
-    let first = !shared.synced.swap(true, Ordering::SeqCst);
+    let first = all_in && !shared.synced.swap(true, Ordering::SeqCst);
     if added.is_empty() && removed.is_empty() && !first {
         return;
     }
@@ -45,23 +142,18 @@ pub fn publish(shared: &Shared, snapshot: Snapshot) {
 }
 
 /// The entry points and rule syntax routers are compiled against.
-pub fn compile_settings(c: &crate::config::Config) -> CompileSettings {
-    let mut entry_points = vec![EntryPointModel {
-        name: "web".into(),
-        default: true,
-        ..Default::default()
-    }];
-    if c.websecure_listen.is_some() {
-        // Every router on websecure answers over TLS, as it always did.
-        entry_points.push(EntryPointModel {
-            name: "websecure".into(),
-            default: true,
-            tls: Some(Default::default()),
-            ..Default::default()
-        });
-    }
+pub fn compile_settings(c: &Config) -> CompileSettings {
     CompileSettings {
-        entry_points,
-        ..Default::default()
+        entry_points: c
+            .entry_points
+            .iter()
+            .map(|e| EntryPointModel {
+                name: e.name.clone(),
+                default: e.default,
+                middlewares: e.middlewares.clone(),
+                tls: e.tls.clone(),
+            })
+            .collect(),
+        default_rule_syntax: c.default_rule_syntax,
     }
 }

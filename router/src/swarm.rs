@@ -22,12 +22,13 @@ use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
+use crate::config::ContainerProvider;
 use crate::discovery;
 use crate::provider::container::{ContainerInfo, Health, RunState};
 use crate::server::Shared;
 
-/// Runs swarm discovery forever.
-pub async fn run(shared: Arc<Shared>, docker: Docker) {
+/// Runs the Swarm provider forever (with `watch=false`: reads until one read succeeds).
+pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docker) {
     let wake = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(follow_service_events(
         shared.clone(),
@@ -36,10 +37,14 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
     ));
     let own_id = discovery::own_container_id();
     loop {
-        match snapshot(&shared).await {
+        match snapshot(&shared, &provider).await {
             Ok(view) => {
                 let own = own_networks(&docker, own_id.as_deref()).await;
-                discovery::publish_view(&shared, view, own);
+                discovery::publish_view(&shared, "swarm", &provider, view, own);
+                if !provider.watch {
+                    tracing::info!("providers.swarm.watch is false: services were read once");
+                    return;
+                }
             }
             Err(e) => {
                 shared.metrics.discovery_errors.inc();
@@ -47,7 +52,7 @@ pub async fn run(shared: Arc<Shared>, docker: Docker) {
             }
         }
         tokio::select! {
-            () = tokio::time::sleep(shared.config.swarm_refresh) => {}
+            () = tokio::time::sleep(provider.refresh) => {}
             () = wake.notified() => tokio::time::sleep(discovery::DEBOUNCE).await,
         }
     }
@@ -89,8 +94,8 @@ async fn follow_service_events(
     }
 }
 
-async fn get_json(shared: &Shared, path: &str) -> Result<Value, String> {
-    let uri: hyper::Uri = format!("http://{}{path}", shared.config.docker_host)
+async fn get_json(shared: &Shared, endpoint: &str, path: &str) -> Result<Value, String> {
+    let uri: hyper::Uri = format!("http://{endpoint}{path}")
         .parse()
         .map_err(|e| format!("{path}: {e}"))?;
     let req = hyper::Request::get(uri)
@@ -117,14 +122,19 @@ async fn get_json(shared: &Shared, path: &str) -> Result<Value, String> {
 }
 
 /// Reads services, running tasks and networks, and turns them into the model's view.
-pub async fn snapshot(shared: &Shared) -> Result<Vec<ContainerInfo>, String> {
-    let services = get_json(shared, "/v1.41/services").await?;
+pub async fn snapshot(
+    shared: &Shared,
+    provider: &ContainerProvider,
+) -> Result<Vec<ContainerInfo>, String> {
+    let at = discovery::endpoint(provider);
+    let services = get_json(shared, at, "/v1.41/services").await?;
     let tasks = get_json(
         shared,
+        at,
         "/v1.41/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D",
     )
     .await?;
-    let networks = get_json(shared, "/v1.41/networks").await?;
+    let networks = get_json(shared, at, "/v1.41/networks").await?;
     Ok(view(
         &services,
         &tasks,
@@ -172,7 +182,8 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
             exposed_ports: ports.clone(),
         };
         let lbswarm = labels
-            .get(&format!("{prefix}.docker.lbswarm"))
+            .get(&format!("{prefix}.swarm.lbswarm"))
+            .or_else(|| labels.get(&format!("{prefix}.docker.lbswarm")))
             .and_then(|v| crate::tree::parse_bool(v))
             == Some(true);
         let running: Vec<&Value> = tasks

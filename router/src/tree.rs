@@ -265,6 +265,11 @@ impl Node {
     }
 }
 
+/// A section's own value that only says it is on (`--providers.docker`).
+fn is_on(v: &str) -> bool {
+    v.is_empty() || v.eq_ignore_ascii_case("true")
+}
+
 enum Segment {
     Name(String),
     Index(usize),
@@ -312,9 +317,16 @@ fn insert(
                 Ok(())
             }
             Value::Leaf(_) => Err(format!("{key} is given twice")),
+            // `--providers.docker=true` next to `--providers.docker.endpoint=...`: the section
+            // is on, which its keys already say.
+            _ if is_on(&value) => Ok(()),
             _ => Err(format!("{key} has a value and also keys under it")),
         };
     };
+    // The converse: a section given as `true` first, then keys under it.
+    if matches!(&node.value, Value::Leaf(v) if is_on(v)) {
+        node.value = Value::Map(Vec::new());
+    }
     // An empty node becomes what the next segment needs.
     if node.children().is_empty() && !matches!(node.value, Value::Leaf(_)) {
         node.value = match first {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use router::config::Config;
 use router::live::Live;
 use router::server::Shared;
+use router::Listeners;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -103,89 +104,53 @@ impl RouterBuilder {
     /// setup errors) instead of panicking on it.
     pub async fn try_start(mut self, guard: &Guard) -> Result<Router, String> {
         init_logs();
+        let listeners = Listeners::default();
         let web = bind(self.web_addr).await;
-        let web_addr = web.local_addr().expect("local address");
-        self.env
-            .insert("ROUTER_WEB_LISTEN".into(), web_addr.to_string());
+        self.env.insert(
+            "ROUTER_WEB_LISTEN".into(),
+            web.local_addr().expect("local address").to_string(),
+        );
+        listeners.insert("web", web);
         self.env.insert("DOCKER_HOST".into(), guard.docker_host());
-        let websecure = if self.websecure {
+        if self.websecure {
             let l = bind(self.websecure_addr).await;
-            let a = l.local_addr().expect("local address");
-            self.env
-                .insert("ROUTER_WEBSECURE_LISTEN".into(), a.to_string());
-            Some((l, a))
+            self.env.insert(
+                "ROUTER_WEBSECURE_LISTEN".into(),
+                l.local_addr().expect("local address").to_string(),
+            );
+            listeners.insert("websecure", l);
         } else {
-            None
-        };
-        let admin = if self.admin {
+            self.env
+                .entry("ROUTER_WEBSECURE_LISTEN".into())
+                .or_insert_with(|| "off".into());
+        }
+        if self.admin {
             let l = TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind the router's admin listener");
-            let a = l.local_addr().expect("local address");
-            self.env.insert("ROUTER_ADMIN_LISTEN".into(), a.to_string());
-            Some((l, a))
-        } else {
-            None
-        };
+            self.env.insert(
+                "ROUTER_ADMIN_LISTEN".into(),
+                l.local_addr().expect("local address").to_string(),
+            );
+            listeners.insert("admin", l);
+        }
         let config = Config::from_env(&self.env)
             .unwrap_or_else(|e| panic!("test configuration {:?} is invalid: {e}", self.env));
-        let shared = Shared::new(config);
-        let docker = router::discovery::connect(&shared).expect("a bollard client");
-        let mut tasks = Vec::new();
-        let tls = match websecure {
-            Some((listener, addr)) => {
-                let provider = router::tls::provider(shared.config.tls_ciphers.as_deref())?;
-                let resolver = router::tls::CertResolver::new(provider.clone());
-                if let Some(dir) = &shared.config.certs_dir {
-                    tasks.push(tokio::spawn(router::tls::watch_dir(
-                        dir.clone(),
-                        resolver.clone(),
-                    )));
-                }
-                if let Some(acme) = &shared.config.acme {
-                    tasks.push(
-                        router::acme::start(shared.clone(), acme.clone(), resolver.clone()).await?,
-                    );
-                }
-                let config = router::tls::server_config(provider, resolver)?;
-                Some((listener, addr, tokio_rustls::TlsAcceptor::from(config)))
-            }
-            None => None,
-        };
         let (stop, stopped) = watch::channel(false);
-        let until_stopped = |mut rx: watch::Receiver<bool>| async move {
-            let _ = rx.changed().await;
-        };
-        let websecure_addr = tls.map(|(listener, addr, acceptor)| {
-            tasks.push(tokio::spawn(router::server::run_tls(
-                listener,
-                acceptor,
-                shared.clone(),
-                until_stopped(stopped.clone()),
-            )));
-            addr
-        });
-        tasks.extend([
-            tokio::spawn(router::discovery::run(shared.clone(), docker)),
-            tokio::spawn(router::server::run(
-                web,
-                "web",
-                shared.clone(),
-                until_stopped(stopped.clone()),
-            )),
-        ]);
-        let admin_addr = admin.map(|(l, a)| {
-            tasks.push(tokio::spawn(router::admin::run(
-                l,
-                shared.clone(),
-                until_stopped(stopped.clone()),
-            )));
-            a
-        });
+        let started = router::start(config, &listeners, move || {
+            let mut rx = stopped.clone();
+            async move {
+                let _ = rx.changed().await;
+            }
+        })
+        .await?;
+        let addrs = started.addrs.clone();
+        let admin = started.admin;
+        let shared = started.shared.clone();
+        let tasks = started.spawn();
         Ok(Router {
-            web: web_addr,
-            websecure: websecure_addr,
-            admin: admin_addr,
+            addrs,
+            admin,
             shared,
             stop,
             tasks,
@@ -221,8 +186,7 @@ fn init_logs() {
 /// A running in-process router, stopped when dropped.
 #[derive(Debug)]
 pub struct Router {
-    web: SocketAddr,
-    websecure: Option<SocketAddr>,
+    addrs: std::collections::BTreeMap<String, SocketAddr>,
     admin: Option<SocketAddr>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
@@ -237,13 +201,20 @@ impl Router {
 
     /// The web entry point.
     pub fn web_addr(&self) -> SocketAddr {
-        self.web
+        self.addr("web")
     }
 
     /// The websecure entry point (panics unless the builder asked for it).
     pub fn websecure_addr(&self) -> SocketAddr {
-        self.websecure
-            .expect("the router was started without RouterBuilder::websecure")
+        self.addr("websecure")
+    }
+
+    /// The address of entry point `name` (panics when there is none).
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        *self
+            .addrs
+            .get(name)
+            .unwrap_or_else(|| panic!("the router has no entry point {name:?}: {:?}", self.addrs))
     }
 
     /// The admin listener (panics unless the builder asked for it).
@@ -265,7 +236,7 @@ impl Router {
             raw.push_str(&format!("{k}: {v}\r\n"));
         }
         raw.push_str("\r\n");
-        let ex = exchange(self.web, raw.as_bytes()).await;
+        let ex = exchange(self.web_addr(), raw.as_bytes()).await;
         match ex.responses.into_iter().next() {
             Some(r) => r,
             None => panic!(

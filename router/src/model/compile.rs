@@ -423,7 +423,9 @@ mod tests {
     #[test]
     fn exposed_by_default_off_skips_unlabelled() {
         let c = container("a", &[], &[("net", "172.18.0.2")]);
-        assert!(build(std::slice::from_ref(&c), &settings()).routes.is_empty());
+        assert!(build(std::slice::from_ref(&c), &settings())
+            .routes
+            .is_empty());
         let mut s = settings();
         s.exposed_by_default = true;
         assert_eq!(build(&[c], &s).routes.len(), 1);

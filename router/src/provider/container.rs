@@ -598,21 +598,19 @@ impl Merger {
     }
 
     fn finish(self, snap: &mut Snapshot, issues: &mut Vec<Issue>) {
-        let conflict = |issues: &mut Vec<Issue>,
-                        kind: &str,
-                        name: &str,
-                        containers: Vec<&String>| {
-            for c in containers {
-                issues.push(Issue {
-                    source: c.clone(),
-                    level: "error",
-                    key: None,
-                    message: format!(
+        let conflict =
+            |issues: &mut Vec<Issue>, kind: &str, name: &str, containers: Vec<&String>| {
+                for c in containers {
+                    issues.push(Issue {
+                        source: c.clone(),
+                        level: "error",
+                        key: None,
+                        message: format!(
                         "{kind} {name:?} is defined differently on several containers; disabled"
                     ),
-                });
-            }
-        };
+                    });
+                }
+            };
         for (name, defs) in self.routers {
             let first = &defs[0].1;
             let same = defs.iter().all(|(_, r)| {

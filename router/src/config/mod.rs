@@ -1,0 +1,400 @@
+//! The router's configuration: Traefik's static configuration (a file, flags or `TRAEFIK_*`
+//! variables, [`sources`], [`traefik`]) and the router's own `ROUTER_*` variables
+//! ([`legacy`]), merged into one [`Config`].
+//!
+//! Without a Traefik static configuration, the `ROUTER_*` variables and their defaults define
+//! everything (entry points `web` and `websecure`, the Docker provider through socket-guard).
+//! With one, it defines the entry points, providers, certificate resolvers, API, ping, metrics
+//! and logs as Traefik would, and a `ROUTER_*` variable adds what Traefik has no key for;
+//! setting one thing both ways is an error. Every error names the key or variable and the
+//! value, and stops the program (exit 64).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::dynamic::RouterTls;
+use crate::model::rule::Syntax;
+use crate::provider::constraints::Constraints;
+
+pub mod legacy;
+mod merge;
+pub mod sources;
+pub mod traefik;
+
+/// Where configuration comes from: the process environment, or a map in tests.
+pub trait Env {
+    /// One variable.
+    fn get(&self, name: &str) -> Option<String>;
+    /// All names that are set.
+    fn names(&self) -> Vec<String>;
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned()
+    }
+    fn names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+}
+
+/// The Traefik default rule.
+pub const DEFAULT_RULE: &str = "Host(`{{ normalize .Name }}`)";
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// A configuration error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}={value:?}: {reason}")]
+pub struct ConfigError {
+    /// The variable, flag or key.
+    pub var: String,
+    /// Its value.
+    pub value: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn err(var: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var: var.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// How a service's backends are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balancer {
+    /// Round robin over ready backends.
+    RoundRobin,
+    /// The ready backend with the fewest requests in flight.
+    LeastInFlight,
+}
+
+/// Log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// JSON lines.
+    Json,
+    /// Text.
+    Text,
+}
+
+/// The router's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the static configuration came from, for the start-up log.
+    pub source: String,
+    /// Accepted settings without effect and ignored sources, for the start-up log.
+    pub notes: Vec<String>,
+    /// The log filter (`info`, `error,access=info`, ...).
+    pub log_level: String,
+    /// `ROUTER_LOG_FORMAT` / `log.format`.
+    pub log_format: LogFormat,
+    /// Access lines on (`ROUTER_ACCESS_LOG`, `accessLog`).
+    pub access_log: bool,
+    /// `ROUTER_ADMIN_LISTEN`.
+    pub admin_listen: Option<SocketAddr>,
+    /// `ROUTER_LABEL_PREFIX`.
+    pub label_prefix: String,
+    /// `ROUTER_HOST_IP`.
+    pub host_ip: IpAddr,
+    /// `ROUTER_CONNECT_TIMEOUT`.
+    pub connect_timeout: Duration,
+    /// `ROUTER_RESPONSE_TIMEOUT`: time for a backend to send response headers.
+    pub response_timeout: Duration,
+    /// `ROUTER_BALANCER`.
+    pub balancer: Balancer,
+    /// `ROUTER_CERTS_DIR`.
+    pub certs_dir: Option<PathBuf>,
+    /// `ROUTER_TLS_CIPHERS`: suite names to narrow the defaults to.
+    pub tls_ciphers: Option<Vec<String>>,
+    /// `ROUTER_SECURITY_HEADERS`.
+    pub security_headers: bool,
+    /// `ROUTER_COMPRESS`.
+    pub compress: bool,
+    /// The entry points, by name.
+    pub entry_points: Vec<EntryPoint>,
+    /// The Docker provider.
+    pub docker: Option<ContainerProvider>,
+    /// The Swarm provider.
+    pub swarm: Option<ContainerProvider>,
+    /// The file provider.
+    pub file: Option<FileProvider>,
+    /// The ACME certificate resolver.
+    pub acme: Option<AcmeConfig>,
+    /// `api` (`api@internal`).
+    pub api: Option<Api>,
+    /// `ping` (`ping@internal`).
+    pub ping: Option<Ping>,
+    /// `metrics.prometheus` (`prometheus@internal`).
+    pub prometheus: Option<Prometheus>,
+    /// `core.defaultRuleSyntax`.
+    pub default_rule_syntax: Syntax,
+}
+
+/// An entry point: a listener, answering plain HTTP and TLS alike (the first byte tells).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryPoint {
+    /// Its name.
+    pub name: String,
+    /// The key or variable its address was given with, for messages.
+    pub key: String,
+    /// Where it listens.
+    pub address: Address,
+    /// Routers without entry points are put on it (`asDefault`; when no entry point has it,
+    /// on every one but `traefik`).
+    pub default: bool,
+    /// `http.redirections.entryPoint`.
+    pub redirect: Option<Redirect>,
+    /// `http.middlewares`: put in front of each router's own.
+    pub middlewares: Vec<String>,
+    /// `http.tls`: the TLS of routers that have none.
+    pub tls: Option<RouterTls>,
+    /// `forwardedHeaders`: whose `X-Forwarded-*` headers are kept.
+    pub forwarded: Trust,
+    /// `proxyProtocol`: whose PROXY protocol header is read.
+    pub proxy_protocol: Option<Trust>,
+    /// Time for a client to send a request head (`readTimeout`, `ROUTER_HEADER_TIMEOUT`).
+    pub header_timeout: Duration,
+    /// How long an idle keep-alive connection is kept (`idleTimeout`).
+    pub idle_timeout: Duration,
+    /// How long open connections get to finish on shutdown (`graceTimeOut`).
+    pub grace_timeout: Duration,
+    /// Largest request head (`http.maxHeaderBytes`, `ROUTER_MAX_HEADER_BYTES`).
+    pub max_header_bytes: usize,
+    /// HTTP/2 streams per connection (`http2.maxConcurrentStreams`).
+    pub max_concurrent_streams: u32,
+    /// Access lines for its requests (`observability.accessLogs`).
+    pub access_logs: bool,
+}
+
+/// Where an entry point listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// An address and port.
+    Socket(SocketAddr),
+    /// `:port`: every address (IPv6 and IPv4 where the host has IPv6, else IPv4).
+    AnyHost(u16),
+    /// `name:port`, resolved when binding.
+    Named(String, u16),
+}
+
+impl Address {
+    /// Parses a Traefik entry point address (`:80`, `0.0.0.0:443`, `[::]:8080`, `host:80`,
+    /// with `/tcp` allowed).
+    pub fn parse(v: &str) -> Result<Address, String> {
+        let (addr, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+        match proto.to_ascii_lowercase().as_str() {
+            "tcp" => {}
+            "udp" => return Err("UDP entry points are not supported yet".into()),
+            _ => return Err(format!("invalid protocol {proto:?}")),
+        }
+        if let Some(p) = addr.strip_prefix(':') {
+            return p
+                .parse()
+                .map(Address::AnyHost)
+                .map_err(|_| format!("invalid port {p:?}"));
+        }
+        if let Ok(s) = addr.parse::<SocketAddr>() {
+            return Ok(Address::Socket(s));
+        }
+        match addr.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && !h.contains(':') => Ok(Address::Named(
+                h.to_owned(),
+                p.parse().map_err(|_| format!("invalid port {p:?}"))?,
+            )),
+            _ => Err("expected [host]:port, e.g. :80 or 0.0.0.0:80".into()),
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        match self {
+            Address::Socket(s) => s.port(),
+            Address::AnyHost(p) | Address::Named(_, p) => *p,
+        }
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Socket(s) => write!(f, "{s}"),
+            Address::AnyHost(p) => write!(f, ":{p}"),
+            Address::Named(h, p) => write!(f, "{h}:{p}"),
+        }
+    }
+}
+
+/// Whose headers (or PROXY protocol) an entry point trusts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// Everyone's.
+    pub insecure: bool,
+    /// These clients'.
+    pub trusted_ips: Vec<IpNet>,
+}
+
+impl Trust {
+    /// Whether a client at `ip` is trusted.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.insecure || self.trusted_ips.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// `http.redirections.entryPoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The target entry point, or `:port`.
+    pub to: String,
+    /// The port redirects name (the target entry point's, or the one given).
+    pub port: u16,
+    /// `https` (default) or `http`.
+    pub scheme: String,
+    /// 308 (default) or 307.
+    pub permanent: bool,
+    /// The generated router's priority.
+    pub priority: i64,
+}
+
+/// The Docker or Swarm provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerProvider {
+    /// socket-guard's `host:port` (`endpoint`, else `DOCKER_HOST`).
+    pub endpoint: Option<String>,
+    /// `exposedByDefault`.
+    pub exposed_by_default: bool,
+    /// Whether `exposedByDefault` was given (for the start-up note on Traefik's default).
+    pub exposed_by_default_set: bool,
+    /// `network`.
+    pub network: Option<String>,
+    /// `defaultRule`.
+    pub default_rule: String,
+    /// `constraints`.
+    pub constraints: Option<Constraints>,
+    /// `watch`: follow events (Docker) or refresh (Swarm); else read once.
+    pub watch: bool,
+    /// `refreshSeconds` (Swarm).
+    pub refresh: Duration,
+    /// `allowEmptyServices`.
+    pub allow_empty_services: bool,
+}
+
+impl ContainerProvider {
+    /// Traefik's defaults.
+    pub fn traefik_defaults(swarm: bool) -> ContainerProvider {
+        ContainerProvider {
+            endpoint: None,
+            exposed_by_default: true,
+            exposed_by_default_set: false,
+            network: None,
+            default_rule: DEFAULT_RULE.to_owned(),
+            constraints: None,
+            watch: true,
+            refresh: Duration::from_secs(if swarm { 15 } else { 0 }),
+            allow_empty_services: false,
+        }
+    }
+}
+
+/// The file provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProvider {
+    /// `filename`.
+    pub filename: Option<PathBuf>,
+    /// `directory`.
+    pub directory: Option<PathBuf>,
+    /// `watch`.
+    pub watch: bool,
+}
+
+/// The ACME resolver's settings.
+#[derive(Debug, Clone)]
+pub struct AcmeConfig {
+    /// The resolver's names (`certificatesResolvers.<name>`); empty: any name routers give
+    /// (`ROUTER_ACME_EMAIL`).
+    pub names: Vec<String>,
+    /// The account's contact address.
+    pub email: String,
+    /// The directory (Let's Encrypt's by default).
+    pub directory: String,
+    /// The storage file (written 0600).
+    pub storage: PathBuf,
+    /// Extra roots for the ACME server's own HTTPS (a test CA).
+    pub ca_file: Option<PathBuf>,
+    /// Renew this long before expiry.
+    pub renew_before: Duration,
+}
+
+/// `api`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Api {
+    /// `dashboard`.
+    pub dashboard: bool,
+    /// `insecure`: served on the `traefik` entry point.
+    pub insecure: bool,
+}
+
+/// `ping`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ping {
+    /// `entryPoint`.
+    pub entry_point: String,
+    /// `manualRouting`: no router is made for it.
+    pub manual_routing: bool,
+    /// `terminatingStatusCode`: the answer while shutting down.
+    pub terminating_status: u16,
+}
+
+/// `metrics.prometheus`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prometheus {
+    /// `entryPoint`.
+    pub entry_point: String,
+    /// `manualRouting`.
+    pub manual_routing: bool,
+}
+
+/// Checks a default rule template: it renders for a sample container and parses.
+fn check_default_rule(template: &str) -> Result<(), String> {
+    let sample = crate::provider::container::render_template(template, "sample_project", "sample")?;
+    crate::model::rule::Rule::parse(&sample).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+impl Config {
+    /// Reads the configuration from the environment only (no flags, no file search): what
+    /// tests use.
+    pub fn from_env(env: &impl Env) -> Result<Config, ConfigError> {
+        Config::load(env, &sources::Args::default(), false)
+    }
+
+    /// Reads the configuration: a Traefik static configuration (a file, else `args`' flags,
+    /// else `TRAEFIK_*` variables; Traefik's default file locations when `search`) and the
+    /// `ROUTER_*` variables.
+    pub fn load(env: &impl Env, args: &sources::Args, search: bool) -> Result<Config, ConfigError> {
+        let legacy = legacy::read(env)?;
+        match sources::find(env, args, search)? {
+            None => merge::legacy_only(legacy),
+            Some(found) => {
+                let decoded = traefik::decode(&found.root)?;
+                merge::with_traefik(legacy, decoded, &found)
+            }
+        }
+    }
+
+    /// The entry point named `name`.
+    pub fn entry_point(&self, name: &str) -> Option<&EntryPoint> {
+        self.entry_points.iter().find(|e| e.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+//! The configuration: `ROUTER_*` alone, each of Traefik's three sources, and their merge.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::sources::parse_args;
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn with_flags(pairs: &[(&str, &str)], flags: &[&str]) -> Result<Config, ConfigError> {
+    let args = parse_args(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+    Config::load(&env(pairs), &args, false)
+}
+
+fn ep<'a>(c: &'a Config, name: &str) -> &'a EntryPoint {
+    c.entry_point(name)
+        .unwrap_or_else(|| panic!("no entry point {name}: {:?}", c.entry_points))
+}
+
+#[test]
+fn router_variables_alone_keep_their_defaults() {
+    let c = Config::from_env(&env(&[])).unwrap();
+    assert_eq!(c.source, "ROUTER_* variables");
+    assert_eq!(
+        ep(&c, "web").address,
+        Address::Socket("0.0.0.0:8080".parse().unwrap())
+    );
+    assert_eq!(ep(&c, "websecure").address.port(), 8443);
+    assert!(ep(&c, "websecure").tls.is_some());
+    let r = ep(&c, "web").redirect.as_ref().unwrap();
+    assert_eq!(
+        (r.port, r.permanent, r.scheme.as_str()),
+        (443, true, "https")
+    );
+    let d = c.docker.as_ref().unwrap();
+    assert_eq!(d.endpoint.as_deref(), Some("socket-guard:2375"));
+    assert!(!d.exposed_by_default);
+    assert_eq!(d.default_rule, DEFAULT_RULE);
+    assert_eq!(c.log_level, "info");
+    assert!(c.access_log);
+    let c = Config::from_env(&env(&[("ROUTER_WEBSECURE_LISTEN", "off")])).unwrap();
+    assert!(ep(&c, "web").redirect.is_none());
+    let c = Config::from_env(&env(&[("ROUTER_SWARM_MODE", "true")])).unwrap();
+    assert!(c.docker.is_none() && c.swarm.is_some());
+}
+
+#[test]
+fn errors_name_the_variable() {
+    for (k, v) in [
+        ("DOCKER_HOST", "unix:///var/run/docker.sock"),
+        ("DOCKER_HOST", "tcp://nohost"),
+        ("ROUTER_WEB_LISTEN", "localhost:80"),
+        ("ROUTER_EXPOSED_BY_DEFAULT", "maybe"),
+        ("ROUTER_DEFAULT_RULE", "Host(`{{ .Labels }}`)"),
+        ("ROUTER_DEFAULT_RULE", "Hots(`x`)"),
+        ("ROUTER_HOST_IP", "host"),
+        ("ROUTER_CONNECT_TIMEOUT", "0s"),
+        ("ROUTER_BALANCER", "random"),
+        ("ROUTER_NETWRK", "x"),
+        ("ROUTER_TLS_CIPHERS", "TLS_RSA_WITH_RC4_128_SHA"),
+        ("ROUTER_REDIRECT_PORT", "0"),
+        ("ROUTER_ACME_EMAIL", "nobody"),
+        ("ROUTER_ACME_DIRECTORY", "https://x"),
+    ] {
+        let e = Config::from_env(&env(&[(k, v)])).unwrap_err();
+        assert_eq!((e.var.as_str(), e.value.as_str()), (k, v));
+    }
+}
+
+/// A typical compose `command:` for Traefik, unchanged.
+const COMPOSE_FLAGS: &[&str] = &[
+    "--api.insecure=true",
+    "--providers.docker=true",
+    "--providers.docker.exposedbydefault=false",
+    "--entrypoints.web.address=:80",
+    "--entrypoints.websecure.address=:443",
+    "--entrypoints.web.http.redirections.entrypoint.to=websecure",
+    "--entrypoints.web.http.redirections.entrypoint.scheme=https",
+    "--certificatesresolvers.myresolver.acme.tlschallenge=true",
+    "--certificatesresolvers.myresolver.acme.email=admin@example.com",
+    "--certificatesresolvers.myresolver.acme.storage=/letsencrypt/acme.json",
+    "--log.level=DEBUG",
+    "--accesslog=true",
+];
+
+#[test]
+fn traefik_flags_as_a_compose_file_gives_them() {
+    let c = with_flags(&[("DOCKER_HOST", "tcp://guard:2375")], COMPOSE_FLAGS).unwrap();
+    assert_eq!(c.source, "command-line flags");
+    let names: Vec<&str> = c.entry_points.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["traefik", "web", "websecure"]);
+    assert_eq!(ep(&c, "web").address, Address::AnyHost(80));
+    assert_eq!(ep(&c, "traefik").address, Address::AnyHost(8080));
+    assert!(!ep(&c, "traefik").default && ep(&c, "web").default && ep(&c, "websecure").default);
+    let r = ep(&c, "web").redirect.as_ref().unwrap();
+    assert_eq!(
+        (r.to.as_str(), r.port, r.permanent, r.priority),
+        ("websecure", 443, true, i64::MAX - 1)
+    );
+    let d = c.docker.as_ref().unwrap();
+    assert!(!d.exposed_by_default);
+    assert_eq!(d.endpoint.as_deref(), Some("guard:2375"));
+    let acme = c.acme.as_ref().unwrap();
+    assert_eq!(acme.names, ["myresolver"]);
+    assert_eq!(
+        acme.storage,
+        std::path::PathBuf::from("/letsencrypt/acme.json")
+    );
+    assert_eq!(acme.renew_before, Duration::from_secs(30 * 24 * 3600));
+    assert_eq!(
+        c.api,
+        Some(Api {
+            dashboard: true,
+            insecure: true
+        })
+    );
+    assert_eq!(c.log_level, "debug");
+    assert!(c.access_log);
+    assert_eq!(ep(&c, "web").header_timeout, Duration::from_secs(60));
+    assert_eq!(ep(&c, "web").idle_timeout, Duration::from_secs(180));
+}
+
+#[test]
+fn the_same_as_traefik_variables_and_as_files() {
+    let vars = env(&[
+        ("TRAEFIK_PROVIDERS_DOCKER", "true"),
+        ("TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT", "false"),
+        ("TRAEFIK_ENTRYPOINTS_WEB_ADDRESS", ":80"),
+        ("TRAEFIK_ENTRYPOINTS_WEBSECURE_ADDRESS", ":443"),
+        (
+            "TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_TO",
+            "websecure",
+        ),
+        ("TRAEFIK_PING", "true"),
+    ]);
+    let c = Config::from_env(&vars).unwrap();
+    assert_eq!(c.source, "TRAEFIK_* variables");
+    assert_eq!(ep(&c, "web").redirect.as_ref().unwrap().port, 443);
+    assert!(!c.docker.as_ref().unwrap().exposed_by_default);
+    assert_eq!(c.ping.as_ref().unwrap().entry_point, "traefik");
+    assert!(
+        c.entry_point("traefik").is_some(),
+        "ping makes the traefik entry point"
+    );
+
+    let dir = std::env::temp_dir().join(format!("router-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = dir.join("traefik.yml");
+    std::fs::write(
+        &yaml,
+        "entryPoints:\n  web:\n    address: ':80'\n    http:\n      redirections:\n        entryPoint:\n          to: websecure\n  websecure:\n    address: ':443'\n    http:\n      tls:\n        certResolver: le\n      middlewares: [sec@file]\nproviders:\n  docker:\n    exposedByDefault: false\n    network: proxy\n  file:\n    directory: /etc/traefik/dynamic\ncertificatesResolvers:\n  le:\n    acme:\n      email: a@b.c\n      httpChallenge:\n        entryPoint: web\ncore:\n  defaultRuleSyntax: v2\n",
+    )
+    .unwrap();
+    let c = Config::from_env(&env(&[("ROUTER_CONFIG_FILE", yaml.to_str().unwrap())])).unwrap();
+    assert!(c.source.starts_with("file "), "{}", c.source);
+    assert_eq!(
+        ep(&c, "websecure").tls.as_ref().unwrap().cert_resolver,
+        "le"
+    );
+    assert_eq!(ep(&c, "websecure").middlewares, ["sec@file"]);
+    assert_eq!(c.docker.as_ref().unwrap().network.as_deref(), Some("proxy"));
+    assert!(c.file.as_ref().unwrap().directory.is_some());
+    assert_eq!(c.default_rule_syntax, crate::model::rule::Syntax::V2);
+    assert_eq!(
+        c.acme.as_ref().unwrap().storage,
+        std::path::PathBuf::from("acme.json")
+    );
+
+    let toml = dir.join("traefik.toml");
+    std::fs::write(
+        &toml,
+        "[entryPoints.web]\naddress = \":8000\"\n[providers.docker]\n",
+    )
+    .unwrap();
+    let c = Config::from_env(&env(&[("ROUTER_CONFIG_FILE", toml.to_str().unwrap())])).unwrap();
+    assert_eq!(ep(&c, "web").address, Address::AnyHost(8000));
+    assert!(
+        c.docker.as_ref().unwrap().exposed_by_default,
+        "Traefik's default"
+    );
+    assert!(c.notes.iter().any(|n| n.contains("exposedByDefault")));
+    // Flags next to a file are ignored, and said to be.
+    let args = parse_args(&["--entrypoints.other.address=:1".to_owned()]).unwrap();
+    let c = Config::load(
+        &env(&[("ROUTER_CONFIG_FILE", toml.to_str().unwrap())]),
+        &args,
+        false,
+    )
+    .unwrap();
+    assert!(c.entry_point("other").is_none());
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.contains("--entrypoints.other.address is ignored")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn what_is_not_implemented_or_set_twice_is_an_error_naming_the_key() {
+    for (flags, key) in [
+        (
+            &["--entrypoints.web.address=:80", "--entrypoints.web.foo=1"][..],
+            "--entrypoints.web.foo",
+        ),
+        (
+            &["--providers.kubernetescrd=true"][..],
+            "--providers.kubernetescrd",
+        ),
+        (
+            &["--providers.docker.endpoint=unix:///var/run/docker.sock"][..],
+            "--providers.docker.endpoint",
+        ),
+        (
+            &[
+                "--entrypoints.web.address=:80",
+                "--entrypoints.web.http.redirections.entrypoint.to=nope",
+            ][..],
+            "entryPoints.web.http.redirections.entryPoint.to",
+        ),
+        (
+            &["--entrypoints.dns.address=:53/udp"][..],
+            "entryPoints.dns.address",
+        ),
+        (
+            &["--log.filepath=/var/log/traefik.log"][..],
+            "--log.filepath",
+        ),
+        (
+            &["--certificatesresolvers.le.acme.dnschallenge.provider=cloudflare"][..],
+            "--certificatesresolvers.le.acme.dnschallenge",
+        ),
+        (&["--ping.entrypoint=nope"][..], "ping.entryPoint"),
+        (
+            &["--providers.docker.constraints=Label(`a`)"][..],
+            "--providers.docker.constraints",
+        ),
+    ] {
+        let e = with_flags(&[], flags).unwrap_err();
+        assert!(e.var.eq_ignore_ascii_case(key), "{flags:?}: {e}");
+    }
+    for (var, flag) in [
+        ("ROUTER_WEB_LISTEN", "--entrypoints.web.address=:80"),
+        ("LOG_LEVEL", "--log.level=INFO"),
+        (
+            "ROUTER_EXPOSED_BY_DEFAULT",
+            "--providers.docker.exposedbydefault=false",
+        ),
+    ] {
+        let value = match var {
+            "ROUTER_WEB_LISTEN" => "127.0.0.1:8081",
+            "LOG_LEVEL" => "debug",
+            _ => "true",
+        };
+        let e = with_flags(&[(var, value)], &[flag, "--providers.docker"]).unwrap_err();
+        assert_eq!(e.var, var, "{e}");
+    }
+}
+
+#[test]
+fn entry_points_by_default_and_as_default() {
+    let c = with_flags(&[], &["--providers.docker"]).unwrap();
+    assert_eq!(c.entry_points.len(), 1);
+    assert_eq!(ep(&c, "http").address, Address::AnyHost(80));
+    let c = with_flags(
+        &[],
+        &[
+            "--entrypoints.a.address=:81",
+            "--entrypoints.b.address=:82",
+            "--entrypoints.b.asdefault=true",
+        ],
+    )
+    .unwrap();
+    assert!(!ep(&c, "a").default && ep(&c, "b").default);
+    let c = with_flags(
+        &[("ROUTER_WEB_LISTEN", "127.0.0.1:8081")],
+        &["--entrypoints.http.address=:80"],
+    )
+    .unwrap();
+    let names: Vec<&str> = c.entry_points.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["http", "web"],
+        "a ROUTER_* entry point next to Traefik's"
+    );
+}

@@ -1,0 +1,825 @@
+//! Traefik's static configuration keys -> the router's model ([`Static`]). Every key the router
+//! implements is read with Traefik's names, defaults and case rules (keys in any case, values
+//! as Traefik parses them); every other key is an error naming it. Keys that exist in Traefik
+//! and can have no effect here (`global.checkNewVersion`) are accepted, and say so at start.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::{
+    err, Api, ConfigError, ContainerProvider, FileProvider, Ping, Prometheus, Redirect, Trust,
+};
+use crate::dynamic::RouterTls;
+use crate::model::rule::Syntax;
+use crate::tree::{DecodeError, Fields, Node};
+
+/// What a Traefik static configuration sets.
+#[derive(Debug, Clone, Default)]
+pub struct Static {
+    /// Entry points by name.
+    pub entry_points: BTreeMap<String, EntryPointStatic>,
+    /// `providers.docker`.
+    pub docker: Option<ContainerProvider>,
+    /// `providers.swarm`.
+    pub swarm: Option<ContainerProvider>,
+    /// `providers.file`.
+    pub file: Option<FileProvider>,
+    /// `certificatesResolvers.<name>.acme`.
+    pub resolvers: BTreeMap<String, AcmeStatic>,
+    /// `api`.
+    pub api: Option<Api>,
+    /// `ping`.
+    pub ping: Option<Ping>,
+    /// `metrics.prometheus`.
+    pub prometheus: Option<Prometheus>,
+    /// `log.level`, as an EnvFilter level.
+    pub log_level: Option<String>,
+    /// `log.format`.
+    pub log_json: Option<bool>,
+    /// `accessLog` (present: on).
+    pub access_log: Option<bool>,
+    /// `core.defaultRuleSyntax`.
+    pub default_rule_syntax: Option<Syntax>,
+    /// Accepted keys that have no effect here, for the start-up log.
+    pub notes: Vec<String>,
+}
+
+/// An entry point as written.
+#[derive(Debug, Clone, Default)]
+pub struct EntryPointStatic {
+    /// `address`, as written (`:80`, `0.0.0.0:443`, `[::]:8080`, `host:80`).
+    pub address: String,
+    /// `asDefault`.
+    pub as_default: bool,
+    /// `http.redirections.entryPoint`.
+    pub redirect: Option<Redirect>,
+    /// `http.middlewares`.
+    pub middlewares: Vec<String>,
+    /// `http.tls`.
+    pub tls: Option<RouterTls>,
+    /// `http.maxHeaderBytes`.
+    pub max_header_bytes: Option<usize>,
+    /// `forwardedHeaders`.
+    pub forwarded: Trust,
+    /// `proxyProtocol`.
+    pub proxy_protocol: Option<Trust>,
+    /// `transport.respondingTimeouts.readTimeout`.
+    pub read_timeout: Option<Duration>,
+    /// `transport.respondingTimeouts.idleTimeout`.
+    pub idle_timeout: Option<Duration>,
+    /// `transport.lifeCycle.graceTimeOut`.
+    pub grace_timeout: Option<Duration>,
+    /// `http2.maxConcurrentStreams`.
+    pub max_concurrent_streams: Option<u32>,
+    /// `observability.accessLogs`.
+    pub access_logs: Option<bool>,
+}
+
+/// An ACME resolver as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AcmeStatic {
+    /// `email`.
+    pub email: Option<String>,
+    /// `caServer`.
+    pub ca_server: Option<String>,
+    /// `storage`.
+    pub storage: Option<PathBuf>,
+    /// `caCertificates`.
+    pub ca_certificates: Vec<PathBuf>,
+    /// `certificatesDuration`, in hours.
+    pub certificates_duration: Option<i64>,
+    /// `httpChallenge.entryPoint`.
+    pub http_challenge: Option<String>,
+    /// `tlsChallenge`.
+    pub tls_challenge: bool,
+}
+
+fn bad(e: DecodeError) -> ConfigError {
+    err(&e.key, "", &e.message)
+}
+
+fn value_err(n: &Node, message: &str) -> ConfigError {
+    err(&n.key, n.text().unwrap_or(""), message)
+}
+
+/// Every key left in `f` is one the router does not implement.
+fn no_more(f: &Fields<'_>) -> Result<(), ConfigError> {
+    match f.rest().first() {
+        Some(n) => Err(err(
+            &n.key,
+            n.text().unwrap_or(""),
+            "not supported by this router (see README: static configuration)",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A key accepted because it cannot matter here; `allowed` values only.
+fn accept_bool(
+    f: &mut Fields<'_>,
+    key: &str,
+    why: &str,
+    notes: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    if let Some(n) = f.take(key) {
+        n.boolean().map_err(bad)?;
+        notes.push(format!("{}: accepted, {why}", n.key));
+    }
+    Ok(())
+}
+
+/// Decodes a Traefik static configuration tree.
+pub fn decode(root: &Node) -> Result<Static, ConfigError> {
+    let mut s = Static::default();
+    let mut f = root.fields().map_err(bad)?;
+    if let Some(n) = f.take("global") {
+        let mut g = n.fields().map_err(bad)?;
+        accept_bool(
+            &mut g,
+            "checkNewVersion",
+            "the router never checks for new versions",
+            &mut s.notes,
+        )?;
+        accept_bool(
+            &mut g,
+            "sendAnonymousUsage",
+            "the router never sends usage data",
+            &mut s.notes,
+        )?;
+        no_more(&g)?;
+    }
+    if let Some(n) = f.take("entryPoints") {
+        for ep in n.children() {
+            s.entry_points.insert(ep.name.clone(), entry_point(ep)?);
+        }
+    }
+    if let Some(n) = f.take("providers") {
+        providers(n, &mut s)?;
+    }
+    if let Some(n) = f.take("certificatesResolvers") {
+        for r in n.children() {
+            let mut rf = r.fields().map_err(bad)?;
+            let acme = rf
+                .take("acme")
+                .ok_or_else(|| err(&r.key, "", "only ACME certificate resolvers are supported"))?;
+            no_more(&rf)?;
+            s.resolvers
+                .insert(r.name.clone(), acme_resolver(acme, &mut s.notes)?);
+        }
+    }
+    if let Some(n) = f.take("api") {
+        s.api = api(n, &mut s.notes)?;
+    }
+    if let Some(n) = f.take("ping") {
+        s.ping = ping(n)?;
+    }
+    if let Some(n) = f.take("metrics") {
+        let mut m = n.fields().map_err(bad)?;
+        if let Some(p) = m.take("prometheus") {
+            s.prometheus = prometheus(p, &mut s.notes)?;
+        }
+        no_more(&m)?;
+    }
+    if let Some(n) = f.take("log") {
+        log(n, &mut s)?;
+    }
+    if let Some(n) = f.take("accessLog") {
+        s.access_log = Some(access_log(n, &mut s.notes)?);
+    }
+    if let Some(n) = f.take("core") {
+        let mut c = n.fields().map_err(bad)?;
+        if let Some(r) = c.take("defaultRuleSyntax") {
+            let t = r.text().map_err(bad)?;
+            s.default_rule_syntax =
+                Some(Syntax::from_name(t).ok_or_else(|| value_err(r, "expected v2 or v3"))?);
+        }
+        no_more(&c)?;
+    }
+    if let Some(n) = f.take("serversTransport") {
+        let mut t = n.fields().map_err(bad)?;
+        accept_bool(
+            &mut t,
+            "insecureSkipVerify",
+            "it has no effect: backends are reached over plain HTTP",
+            &mut s.notes,
+        )?;
+        no_more(&t)?;
+    }
+    no_more(&f)?;
+    Ok(s)
+}
+
+fn ips(n: &Node) -> Result<Vec<IpNet>, ConfigError> {
+    n.strings()
+        .map_err(bad)?
+        .iter()
+        .map(|i| {
+            i.parse::<IpNet>()
+                .or_else(|_| i.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| value_err(n, &format!("invalid address or CIDR {i:?}")))
+        })
+        .collect()
+}
+
+fn trust(n: &Node) -> Result<Trust, ConfigError> {
+    let mut f = n.fields().map_err(bad)?;
+    let mut t = Trust::default();
+    if let Some(i) = f.take("insecure") {
+        t.insecure = i.boolean().map_err(bad)?;
+    }
+    if let Some(i) = f.take("trustedIPs") {
+        t.trusted_ips = ips(i)?;
+    }
+    no_more(&f)?;
+    Ok(t)
+}
+
+fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
+    let mut f = ep.fields().map_err(bad)?;
+    let mut out = EntryPointStatic::default();
+    let a = f
+        .take("address")
+        .ok_or_else(|| err(&ep.key, "", "an entry point needs an address"))?;
+    out.address = a.text().map_err(bad)?.trim().to_owned();
+    if let Some(n) = f.take("asDefault") {
+        out.as_default = n.boolean().map_err(bad)?;
+    }
+    if let Some(http) = f.take("http") {
+        let mut h = http.fields().map_err(bad)?;
+        if let Some(r) = h.take("redirections") {
+            let mut rf = r.fields().map_err(bad)?;
+            if let Some(e) = rf.take("entryPoint") {
+                out.redirect = Some(redirect(e)?);
+            }
+            no_more(&rf)?;
+        }
+        if let Some(m) = h.take("middlewares") {
+            out.middlewares = m.strings().map_err(bad)?;
+        }
+        if let Some(t) = h.take("tls") {
+            out.tls = entry_point_tls(t)?;
+        }
+        if let Some(m) = h.take("maxHeaderBytes") {
+            let v = m.integer().map_err(bad)?;
+            out.max_header_bytes = Some(
+                usize::try_from(v)
+                    .ok()
+                    .filter(|n| (8192..=1 << 20).contains(n))
+                    .ok_or_else(|| {
+                        value_err(m, "expected a number of bytes from 8192 to 1048576")
+                    })?,
+            );
+        }
+        no_more(&h)?;
+    }
+    if let Some(n) = f.take("forwardedHeaders") {
+        out.forwarded = trust(n)?;
+    }
+    if let Some(n) = f.take("proxyProtocol") {
+        out.proxy_protocol = Some(trust(n)?);
+    }
+    if let Some(t) = f.take("transport") {
+        let mut tf = t.fields().map_err(bad)?;
+        if let Some(r) = tf.take("respondingTimeouts") {
+            let mut rf = r.fields().map_err(bad)?;
+            out.read_timeout = timeout(rf.take("readTimeout"))?;
+            out.idle_timeout = timeout(rf.take("idleTimeout"))?;
+            if let Some(w) = rf.take("writeTimeout") {
+                if !w.duration().map_err(bad)?.is_zero() {
+                    return Err(value_err(
+                        w,
+                        "writeTimeout is not supported (only 0, Traefik's default)",
+                    ));
+                }
+            }
+            no_more(&rf)?;
+        }
+        if let Some(l) = tf.take("lifeCycle") {
+            let mut lf = l.fields().map_err(bad)?;
+            out.grace_timeout = timeout(lf.take("graceTimeOut"))?;
+            if let Some(r) = lf.take("requestAcceptGraceTimeout") {
+                if !r.duration().map_err(bad)?.is_zero() {
+                    return Err(value_err(
+                        r,
+                        "requestAcceptGraceTimeout is not supported (only 0)",
+                    ));
+                }
+            }
+            no_more(&lf)?;
+        }
+        no_more(&tf)?;
+    }
+    if let Some(h2) = f.take("http2") {
+        let mut hf = h2.fields().map_err(bad)?;
+        if let Some(m) = hf.take("maxConcurrentStreams") {
+            let v = m.integer().map_err(bad)?;
+            out.max_concurrent_streams = Some(
+                u32::try_from(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| value_err(m, "expected a number above 0"))?,
+            );
+        }
+        no_more(&hf)?;
+    }
+    if let Some(o) = f.take("observability") {
+        let mut of = o.fields().map_err(bad)?;
+        if let Some(a) = of.take("accessLogs") {
+            out.access_logs = Some(a.boolean().map_err(bad)?);
+        }
+        for k in ["metrics", "tracing"] {
+            if let Some(m) = of.take(k) {
+                m.boolean().map_err(bad)?;
+            }
+        }
+        no_more(&of)?;
+    }
+    no_more(&f)?;
+    Ok(out)
+}
+
+fn timeout(n: Option<&Node>) -> Result<Option<Duration>, ConfigError> {
+    match n {
+        None => Ok(None),
+        Some(n) => {
+            let d = n.duration().map_err(bad)?;
+            if d.is_zero() {
+                return Err(value_err(
+                    n,
+                    "0 (no timeout) is not supported: give a duration",
+                ));
+            }
+            Ok(Some(d))
+        }
+    }
+}
+
+fn redirect(e: &Node) -> Result<Redirect, ConfigError> {
+    let mut f = e.fields().map_err(bad)?;
+    let to = f.take("to").ok_or_else(|| {
+        err(
+            &e.key,
+            "",
+            "a redirection needs `to` (an entry point or :port)",
+        )
+    })?;
+    let mut r = Redirect {
+        to: to.text().map_err(bad)?.trim().to_owned(),
+        port: 0,
+        scheme: "https".into(),
+        permanent: true,
+        priority: i64::MAX - 1,
+    };
+    if r.to.is_empty() {
+        return Err(value_err(
+            to,
+            "a redirection needs `to` (an entry point or :port)",
+        ));
+    }
+    if let Some(s) = f.take("scheme") {
+        r.scheme = s.text().map_err(bad)?.trim().to_owned();
+        if r.scheme != "http" && r.scheme != "https" {
+            return Err(value_err(s, "expected http or https"));
+        }
+    }
+    if let Some(p) = f.take("permanent") {
+        r.permanent = p.boolean().map_err(bad)?;
+    }
+    if let Some(p) = f.take("priority") {
+        r.priority = p.integer().map_err(bad)?;
+    }
+    no_more(&f)?;
+    Ok(r)
+}
+
+fn entry_point_tls(t: &Node) -> Result<Option<RouterTls>, ConfigError> {
+    if !t.section_on().map_err(bad)? {
+        return Ok(None);
+    }
+    let mut f = t.fields().map_err(bad)?;
+    let mut tls = RouterTls::default();
+    if let Some(c) = f.take("certResolver") {
+        tls.cert_resolver = c.text().map_err(bad)?.trim().to_owned();
+    }
+    if let Some(o) = f.take("options") {
+        let v = o.text().map_err(bad)?.trim();
+        if !(v.is_empty() || v == "default") {
+            return Err(value_err(o, "only the default TLS options are supported"));
+        }
+    }
+    if let Some(d) = f.take("domains") {
+        return Err(err(
+            &d.key,
+            "",
+            "tls.domains is not supported yet (certificates follow the routers' Host names)",
+        ));
+    }
+    no_more(&f)?;
+    Ok(Some(tls))
+}
+
+fn providers(n: &Node, s: &mut Static) -> Result<(), ConfigError> {
+    let mut f = n.fields().map_err(bad)?;
+    if let Some(d) = f.take("docker") {
+        if d.section_on().map_err(bad)? {
+            s.docker = Some(container_provider(d, false, &mut s.notes)?);
+        }
+    }
+    if let Some(d) = f.take("swarm") {
+        if d.section_on().map_err(bad)? {
+            s.swarm = Some(container_provider(d, true, &mut s.notes)?);
+        }
+    }
+    if let Some(d) = f.take("file") {
+        s.file = Some(file_provider(d, &mut s.notes)?);
+    }
+    if let Some(t) = f.take("providersThrottleDuration") {
+        t.duration().map_err(bad)?;
+        s.notes.push(format!(
+            "{}: accepted; changes are applied as they come, bursts gathered for 50 ms",
+            t.key
+        ));
+    }
+    no_more(&f)?;
+    Ok(())
+}
+
+fn container_provider(
+    d: &Node,
+    swarm: bool,
+    notes: &mut Vec<String>,
+) -> Result<ContainerProvider, ConfigError> {
+    let mut f = d.fields().map_err(bad)?;
+    let mut p = ContainerProvider::traefik_defaults(swarm);
+    if let Some(e) = f.take("endpoint") {
+        p.endpoint = Some(super::legacy::docker_endpoint(
+            &e.key,
+            e.text().map_err(bad)?.trim(),
+        )?);
+    }
+    if let Some(e) = f.take("exposedByDefault") {
+        p.exposed_by_default = e.boolean().map_err(bad)?;
+        p.exposed_by_default_set = true;
+    }
+    if let Some(n) = f.take("network") {
+        p.network = Some(n.text().map_err(bad)?.trim().to_owned()).filter(|n| !n.is_empty());
+    }
+    if let Some(r) = f.take("defaultRule") {
+        let rule = r.text().map_err(bad)?.to_owned();
+        super::check_default_rule(&rule).map_err(|e| value_err(r, &e))?;
+        p.default_rule = rule;
+    }
+    if let Some(c) = f.take("constraints") {
+        let text = c.text().map_err(bad)?;
+        if !text.trim().is_empty() {
+            p.constraints = Some(
+                crate::provider::constraints::Constraints::parse(text)
+                    .map_err(|e| value_err(c, &e))?,
+            );
+        }
+    }
+    if let Some(w) = f.take("watch") {
+        p.watch = w.boolean().map_err(bad)?;
+    }
+    if let Some(a) = f.take("allowEmptyServices") {
+        p.allow_empty_services = a.boolean().map_err(bad)?;
+    }
+    if let Some(u) = f.take("useBindPortIP") {
+        if u.boolean().map_err(bad)? {
+            return Err(value_err(
+                u,
+                "useBindPortIP is not supported (containers are reached on their network address)",
+            ));
+        }
+    }
+    if let Some(t) = f.take("httpClientTimeout") {
+        t.duration().map_err(bad)?;
+        notes.push(format!(
+            "{}: accepted; requests to socket-guard time out after 10 s",
+            t.key
+        ));
+    }
+    if swarm {
+        if let Some(r) = f.take("refreshSeconds") {
+            let d = r.duration().map_err(bad)?;
+            if d.is_zero() {
+                return Err(value_err(r, "expected a duration above 0"));
+            }
+            p.refresh = d;
+        }
+    }
+    no_more(&f)?;
+    Ok(p)
+}
+
+fn file_provider(d: &Node, notes: &mut Vec<String>) -> Result<FileProvider, ConfigError> {
+    let mut f = d.fields().map_err(bad)?;
+    let mut p = FileProvider {
+        filename: None,
+        directory: None,
+        watch: true,
+    };
+    if let Some(n) = f.take("filename") {
+        p.filename = Some(PathBuf::from(n.text().map_err(bad)?.trim()))
+            .filter(|p| !p.as_os_str().is_empty());
+    }
+    if let Some(n) = f.take("directory") {
+        p.directory = Some(PathBuf::from(n.text().map_err(bad)?.trim()))
+            .filter(|p| !p.as_os_str().is_empty());
+    }
+    if let Some(n) = f.take("watch") {
+        p.watch = n.boolean().map_err(bad)?;
+    }
+    if let Some(n) = f.take("debugLogGeneratedTemplate") {
+        n.boolean().map_err(bad)?;
+        notes.push(format!(
+            "{}: accepted; rendered files are logged at debug level",
+            n.key
+        ));
+    }
+    no_more(&f)?;
+    match (&p.filename, &p.directory) {
+        (None, None) => Err(err(
+            &d.key,
+            "",
+            "the file provider needs filename or directory",
+        )),
+        (Some(_), Some(_)) => Err(err(
+            &d.key,
+            "",
+            "filename and directory are mutually exclusive",
+        )),
+        _ => Ok(p),
+    }
+}
+
+fn acme_resolver(n: &Node, notes: &mut Vec<String>) -> Result<AcmeStatic, ConfigError> {
+    let mut f = n.fields().map_err(bad)?;
+    let mut a = AcmeStatic::default();
+    let text = |n: &Node| n.text().map(|t| t.trim().to_owned()).map_err(bad);
+    if let Some(e) = f.take("email") {
+        a.email = Some(text(e)?);
+    }
+    if let Some(e) = f.take("caServer") {
+        a.ca_server = Some(text(e)?);
+    }
+    if let Some(e) = f.take("storage") {
+        a.storage = Some(PathBuf::from(text(e)?));
+    }
+    if let Some(e) = f.take("caCertificates") {
+        a.ca_certificates = e
+            .strings()
+            .map_err(bad)?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+    }
+    if let Some(e) = f.take("caSystemCertPool") {
+        e.boolean().map_err(bad)?;
+        notes.push(format!(
+            "{}: accepted; the ACME client trusts the Mozilla roots and caCertificates",
+            e.key
+        ));
+    }
+    if let Some(e) = f.take("certificatesDuration") {
+        let h = e.integer().map_err(bad)?;
+        if h <= 0 {
+            return Err(value_err(e, "expected a number of hours above 0"));
+        }
+        a.certificates_duration = Some(h);
+    }
+    if let Some(e) = f.take("keyType") {
+        let k = text(e)?;
+        if !["EC256", "EC384", "RSA2048", "RSA4096", "RSA8192"].contains(&k.as_str()) {
+            return Err(value_err(
+                e,
+                "expected EC256, EC384, RSA2048, RSA4096 or RSA8192",
+            ));
+        }
+        if k != "EC256" {
+            notes.push(format!(
+                "{}: {k} accepted; certificate keys are always ECDSA P-256 (EC256)",
+                e.key
+            ));
+        }
+    }
+    if let Some(h) = f.take("httpChallenge") {
+        let mut hf = h.fields().map_err(bad)?;
+        let ep = hf
+            .take("entryPoint")
+            .ok_or_else(|| err(&h.key, "", "httpChallenge needs an entryPoint"))?;
+        a.http_challenge = Some(text(ep)?);
+        if let Some(d) = hf.take("delay") {
+            d.duration().map_err(bad)?;
+        }
+        no_more(&hf)?;
+    }
+    if let Some(t) = f.take("tlsChallenge") {
+        a.tls_challenge = t.section_on().map_err(bad)?;
+        if let Ok(tf) = t.fields() {
+            let mut tf = tf;
+            if let Some(d) = tf.take("delay") {
+                d.duration().map_err(bad)?;
+            }
+            no_more(&tf)?;
+        }
+    }
+    if let Some(d) = f.take("dnsChallenge") {
+        return Err(err(
+            &d.key,
+            "",
+            "the DNS-01 challenge is not supported (HTTP-01 and TLS-ALPN-01 are)",
+        ));
+    }
+    no_more(&f)?;
+    Ok(a)
+}
+
+fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
+    if !n.section_on().map_err(bad)? {
+        return Ok(None);
+    }
+    let mut f = n.fields().map_err(bad)?;
+    let mut a = Api {
+        dashboard: true,
+        insecure: false,
+    };
+    if let Some(d) = f.take("dashboard") {
+        a.dashboard = d.boolean().map_err(bad)?;
+    }
+    if let Some(i) = f.take("insecure") {
+        a.insecure = i.boolean().map_err(bad)?;
+    }
+    if let Some(b) = f.take("basePath") {
+        let v = b.text().map_err(bad)?.trim();
+        if !(v.is_empty() || v == "/") {
+            return Err(value_err(b, "only the base path / is supported"));
+        }
+    }
+    if let Some(d) = f.take("debug") {
+        if d.boolean().map_err(bad)? {
+            return Err(value_err(d, "the debug endpoints are not supported"));
+        }
+    }
+    accept_bool(
+        &mut f,
+        "disableDashboardAd",
+        "the dashboard shows no ads",
+        notes,
+    )?;
+    no_more(&f)?;
+    Ok(Some(a))
+}
+
+fn ping(n: &Node) -> Result<Option<Ping>, ConfigError> {
+    if !n.section_on().map_err(bad)? {
+        return Ok(None);
+    }
+    let mut f = n.fields().map_err(bad)?;
+    let mut p = Ping {
+        entry_point: "traefik".into(),
+        manual_routing: false,
+        terminating_status: 503,
+    };
+    if let Some(e) = f.take("entryPoint") {
+        p.entry_point = e.text().map_err(bad)?.trim().to_owned();
+    }
+    if let Some(m) = f.take("manualRouting") {
+        p.manual_routing = m.boolean().map_err(bad)?;
+    }
+    if let Some(t) = f.take("terminatingStatusCode") {
+        let v = t.integer().map_err(bad)?;
+        p.terminating_status = u16::try_from(v)
+            .ok()
+            .filter(|c| (100..=599).contains(c))
+            .ok_or_else(|| value_err(t, "expected an HTTP status code"))?;
+    }
+    no_more(&f)?;
+    Ok(Some(p))
+}
+
+fn prometheus(n: &Node, notes: &mut Vec<String>) -> Result<Option<Prometheus>, ConfigError> {
+    if !n.section_on().map_err(bad)? {
+        return Ok(None);
+    }
+    let mut f = n.fields().map_err(bad)?;
+    let mut p = Prometheus {
+        entry_point: "traefik".into(),
+        manual_routing: false,
+    };
+    if let Some(e) = f.take("entryPoint") {
+        p.entry_point = e.text().map_err(bad)?.trim().to_owned();
+    }
+    if let Some(m) = f.take("manualRouting") {
+        p.manual_routing = m.boolean().map_err(bad)?;
+    }
+    for k in [
+        "addEntryPointsLabels",
+        "addRoutersLabels",
+        "addServicesLabels",
+    ] {
+        accept_bool(
+            &mut f,
+            k,
+            "the router's own metric names and labels are served (see README: metrics)",
+            notes,
+        )?;
+    }
+    if let Some(b) = f.take("buckets") {
+        for v in b.strings().map_err(bad)? {
+            v.parse::<f64>()
+                .map_err(|_| value_err(b, "expected numbers"))?;
+        }
+        notes.push(format!(
+            "{}: accepted; the router's latency buckets are fixed",
+            b.key
+        ));
+    }
+    no_more(&f)?;
+    Ok(Some(p))
+}
+
+fn log(n: &Node, s: &mut Static) -> Result<(), ConfigError> {
+    let mut f = n.fields().map_err(bad)?;
+    if let Some(l) = f.take("level") {
+        let v = l.text().map_err(bad)?.trim().to_ascii_lowercase();
+        s.log_level = Some(
+            match v.as_str() {
+                "trace" => "trace",
+                "debug" => "debug",
+                "info" => "info",
+                "warn" => "warn",
+                "error" | "fatal" | "panic" => "error",
+                _ => {
+                    return Err(value_err(
+                        l,
+                        "expected TRACE, DEBUG, INFO, WARN, ERROR, FATAL or PANIC",
+                    ))
+                }
+            }
+            .to_owned(),
+        );
+    }
+    if let Some(fm) = f.take("format") {
+        s.log_json = Some(match fm.text().map_err(bad)?.trim() {
+            "json" => true,
+            "common" => false,
+            _ => return Err(value_err(fm, "expected json or common")),
+        });
+    }
+    accept_bool(
+        &mut f,
+        "noColor",
+        "colours follow the terminal",
+        &mut s.notes,
+    )?;
+    if let Some(p) = f.take("filePath") {
+        if !p.text().map_err(bad)?.trim().is_empty() {
+            return Err(value_err(
+                p,
+                "logs go to stderr; a log file is not supported",
+            ));
+        }
+    }
+    no_more(&f)?;
+    Ok(())
+}
+
+fn access_log(n: &Node, notes: &mut Vec<String>) -> Result<bool, ConfigError> {
+    if !n.section_on().map_err(bad)? {
+        return Ok(false);
+    }
+    let mut f = n.fields().map_err(bad)?;
+    if let Some(fm) = f.take("format") {
+        let v = fm.text().map_err(bad)?.trim().to_owned();
+        if !["json", "common", "genericCLF"].contains(&v.as_str()) {
+            return Err(value_err(fm, "expected json, common or genericCLF"));
+        }
+        if v != "json" {
+            notes.push(format!(
+                "{}: {v} accepted; access lines are the router's own JSON lines on stderr",
+                fm.key
+            ));
+        }
+    }
+    if let Some(b) = f.take("bufferingSize") {
+        b.integer().map_err(bad)?;
+        notes.push(format!(
+            "{}: accepted; access lines are always written in batches",
+            b.key
+        ));
+    }
+    if let Some(p) = f.take("filePath") {
+        if !p.text().map_err(bad)?.trim().is_empty() {
+            return Err(value_err(
+                p,
+                "access lines go to stderr; an access log file is not supported",
+            ));
+        }
+    }
+    no_more(&f)?;
+    Ok(true)
+}

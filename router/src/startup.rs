@@ -1,0 +1,207 @@
+//! Starting a router from its [`Config`]: bind every entry point (and the admin listener),
+//! build the TLS acceptor (certificate directory, file certificates, ACME), start the
+//! providers, and hand back what serves. `main` and the end-to-end tests start routers the
+//! same way; tests may bind listeners themselves first ([`Listeners`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::server::{self, Shared};
+
+/// Listeners bound beforehand, by entry point name (`admin` for the admin listener).
+#[derive(Debug, Default)]
+pub struct Listeners(Mutex<HashMap<String, TcpListener>>);
+
+impl Listeners {
+    /// Adds a listener for entry point `name`.
+    pub fn insert(&self, name: &str, l: TcpListener) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), l);
+    }
+
+    fn take(&self, name: &str) -> Option<TcpListener> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+    }
+}
+
+type Serving = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A started router.
+pub struct Started {
+    /// The shared state (the table in service, metrics, configuration).
+    pub shared: Arc<Shared>,
+    /// Each entry point's bound address, by name.
+    pub addrs: BTreeMap<String, SocketAddr>,
+    /// The admin listener's address.
+    pub admin: Option<SocketAddr>,
+    serving: Vec<Serving>,
+    /// Providers, the admin listener, ACME, the certificate watcher.
+    pub background: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Started")
+            .field("addrs", &self.addrs)
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Started {
+    /// Serves every entry point until each has shut down and drained.
+    pub async fn serve(self) {
+        futures_util::future::join_all(self.serving).await;
+    }
+
+    /// Serves in a task of its own: every task, the background ones included.
+    pub fn spawn(mut self) -> Vec<JoinHandle<()>> {
+        let mut tasks = std::mem::take(&mut self.background);
+        tasks.push(tokio::spawn(self.serve()));
+        tasks
+    }
+}
+
+/// Binds, sets up TLS and starts the providers. `shutdown` makes the future each listener
+/// stops on. The error says which key or variable is at fault.
+pub async fn start<F, S>(config: Config, pre: &Listeners, shutdown: S) -> Result<Started, String>
+where
+    S: Fn() -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut bound = Vec::new();
+    for ep in &config.entry_points {
+        let listener = match pre.take(&ep.name) {
+            Some(l) => l,
+            None => server::bind(ep)
+                .await
+                .map_err(|e| format!("{}={}: cannot bind: {e}", ep.key, ep.address))?,
+        };
+        bound.push((ep.clone(), listener));
+    }
+    let admin_listener = match (pre.take("admin"), config.admin_listen) {
+        (Some(l), _) => Some(l),
+        (None, Some(a)) => Some(
+            TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("ROUTER_ADMIN_LISTEN={a}: cannot bind: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    let shared = Shared::new(config);
+    for note in &shared.config.notes {
+        tracing::warn!("{note}");
+    }
+    let mut background = Vec::new();
+    let acceptor = tls(&shared, &mut background).await?;
+    let mut addrs = BTreeMap::new();
+    let mut serving: Vec<Serving> = Vec::new();
+    for (ep, listener) in bound {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("{}: {e}", ep.key))?;
+        addrs.insert(ep.name.clone(), addr);
+        serving.push(Box::pin(server::run(
+            listener,
+            Arc::new(ep),
+            Some(acceptor.clone()),
+            shared.clone(),
+            shutdown(),
+        )));
+    }
+    tracing::info!(source = %shared.config.source, entrypoints = ?addrs, "router starting");
+    providers(&shared, &mut background)?;
+    if shared.expected_providers().is_empty() {
+        shared
+            .synced
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let admin = match admin_listener {
+        Some(l) => {
+            let a = l
+                .local_addr()
+                .map_err(|e| format!("ROUTER_ADMIN_LISTEN: {e}"))?;
+            background.push(tokio::spawn(crate::admin::run(
+                l,
+                shared.clone(),
+                shutdown(),
+            )));
+            Some(a)
+        }
+        None => None,
+    };
+    Ok(Started {
+        shared,
+        addrs,
+        admin,
+        serving,
+        background,
+    })
+}
+
+/// The TLS acceptor every entry point uses for connections that start with a handshake:
+/// certificates from `ROUTER_CERTS_DIR` (watched) and ACME, else self-signed ones.
+async fn tls(
+    shared: &Arc<Shared>,
+    background: &mut Vec<JoinHandle<()>>,
+) -> Result<tokio_rustls::TlsAcceptor, String> {
+    let provider = crate::tls::provider(shared.config.tls_ciphers.as_deref())
+        .map_err(|e| format!("ROUTER_TLS_CIPHERS: {e}"))?;
+    let resolver = crate::tls::CertResolver::new(provider.clone());
+    if let Some(dir) = &shared.config.certs_dir {
+        if !dir.is_dir() {
+            return Err(format!(
+                "ROUTER_CERTS_DIR={}: not a directory",
+                dir.display()
+            ));
+        }
+        background.push(tokio::spawn(crate::tls::watch_dir(
+            dir.clone(),
+            resolver.clone(),
+        )));
+    }
+    if let Some(acme) = &shared.config.acme {
+        background.push(crate::acme::start(shared.clone(), acme.clone(), resolver.clone()).await?);
+    }
+    *shared
+        .resolver
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(resolver.clone());
+    let config = crate::tls::server_config(provider, resolver)?;
+    Ok(tokio_rustls::TlsAcceptor::from(config))
+}
+
+/// Starts the configured providers.
+fn providers(shared: &Arc<Shared>, background: &mut Vec<JoinHandle<()>>) -> Result<(), String> {
+    if let Some(p) = &shared.config.docker {
+        let docker = crate::discovery::connect(crate::discovery::endpoint(p))
+            .map_err(|e| format!("providers.docker.endpoint: {e}"))?;
+        background.push(tokio::spawn(crate::discovery::run(
+            shared.clone(),
+            p.clone(),
+            docker,
+        )));
+    }
+    if let Some(p) = &shared.config.swarm {
+        let docker = crate::discovery::connect(crate::discovery::endpoint(p))
+            .map_err(|e| format!("providers.swarm.endpoint: {e}"))?;
+        background.push(tokio::spawn(crate::swarm::run(
+            shared.clone(),
+            p.clone(),
+            docker,
+        )));
+    }
+    Ok(())
+}
