@@ -23,12 +23,14 @@ pub use startup::{start, Listeners, Started};
 
 pub mod acme;
 pub mod admin;
+pub mod api;
 pub mod compress;
 pub mod config;
 pub mod conn;
 pub mod discovery;
 pub mod dynamic;
 pub mod health;
+pub mod internal;
 pub mod live;
 pub mod metrics;
 pub mod model;

@@ -19,6 +19,7 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use crate::compress::Encoding;
+use crate::dynamic::middleware::InternalMiddleware;
 use crate::dynamic::Middleware;
 use crate::live::{InFlight, Live, LiveBackend};
 use crate::model::rule::RequestView;
@@ -228,6 +229,15 @@ impl Inbound<'_> {
         client_ip(self.peer)
     }
 
+    /// The host as a URL authority (IPv6 in brackets).
+    fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.to_owned()
+        }
+    }
+
     /// The path and query, as received.
     fn target(&self) -> String {
         match self.query {
@@ -261,8 +271,9 @@ pub enum Planned {
     Answer(Answer),
 }
 
-/// Phases 0 to 2: ACME challenges and the HTTPS redirect on plain HTTP, the route, then its
-/// middlewares in order. `headers` are the request's; `headers.*` middlewares change them.
+/// Phases 0 to 2: ACME challenges on plain HTTP (above every router, as Traefik's
+/// `acme-http@internal`), the route, then its middlewares in order, and the internal
+/// services' own answers. `headers` are the request's; `headers.*` middlewares change them.
 pub fn plan(
     shared: &Shared,
     req: &Inbound<'_>,
@@ -271,8 +282,8 @@ pub fn plan(
 ) -> Result<Planned, ProxyError> {
     let client_ip = req.client_ip();
 
-    // Phase 0: ACME HTTP-01 challenges are answered on plain HTTP whatever else is set;
-    // with websecure serving, everything else on plain HTTP goes to HTTPS.
+    // Phase 0: ACME HTTP-01 challenges are answered on plain HTTP whatever else is set
+    // (an entry point's redirection included).
     if req.scheme == "http" {
         if let Some(token) = req.path.strip_prefix("/.well-known/acme-challenge/") {
             if let Some(key_auth) = shared.acme_challenge(token) {
@@ -289,21 +300,6 @@ pub fn plan(
                     body: Bytes::from(key_auth),
                 }));
             }
-        }
-        if let Some(r) = &req.ep.redirect {
-            // The entry point's redirection (Traefik's `<ep>-to-<target>` router, above every
-            // user router).
-            log.router = format!(
-                "{}@internal",
-                crate::provider::container::normalize(&format!("{}-to-{}", req.entrypoint, r.to))
-            );
-            return Ok(Planned::Answer(redirect(
-                &r.scheme,
-                req.host,
-                Some(r.port),
-                &req.target(),
-                r.permanent,
-            )));
         }
     }
 
@@ -411,8 +407,30 @@ pub fn plan(
                 }
             }
             Middleware::Compress => compress_route = true,
-            Middleware::Internal(_) => {}
+            Middleware::Internal(InternalMiddleware::DashboardRedirect) => {
+                if req.path == "/" {
+                    let mut a = plain(StatusCode::MOVED_PERMANENTLY, "Moved Permanently");
+                    if let Ok(v) = HeaderValue::from_str(&format!(
+                        "{}://{}/dashboard/",
+                        req.scheme,
+                        req.authority()
+                    )) {
+                        a.headers.insert(header::LOCATION, v);
+                    }
+                    return Ok(Planned::Answer(a));
+                }
+            }
         }
+    }
+    if let Some(kind) = live
+        .table
+        .services
+        .get(&route.service)
+        .and_then(|s| s.internal)
+    {
+        return Ok(Planned::Answer(crate::internal::answer(
+            shared, kind, req, &live,
+        )));
     }
     let compress = (compress_route || shared.config.compress)
         .then(|| crate::compress::negotiate(headers.get(header::ACCEPT_ENCODING)))

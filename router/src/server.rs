@@ -52,6 +52,7 @@ pub async fn run(
     let name: &'static str = Box::leak(ep.name.clone().into_boxed_str());
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let grace = ep.grace_timeout;
+    let stopping = shared.clone();
     let accept = async move {
         let mut backoff = Duration::from_millis(10);
         loop {
@@ -83,6 +84,9 @@ pub async fn run(
         () = accept => {}
         () = shutdown => {}
     }
+    stopping
+        .stopping
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(grace, stop_tx.closed()).await;
 }

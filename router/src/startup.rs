@@ -122,6 +122,7 @@ where
         )));
     }
     tracing::info!(source = %shared.config.source, entrypoints = ?addrs, "router starting");
+    crate::state::publish(&shared, crate::provider::internal::snapshot(&shared.config));
     providers(&shared, &mut background)?;
     if shared.expected_providers().is_empty() {
         shared

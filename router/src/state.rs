@@ -41,6 +41,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The providers' latest snapshots (see [`crate::state`]).
     pub snapshots: Snapshots,
+    /// Set when shutdown has begun (`ping@internal` answers its terminating status).
+    pub stopping: std::sync::atomic::AtomicBool,
     /// Set once every configured provider has published its first snapshot.
     pub synced: std::sync::atomic::AtomicBool,
     /// The certificate resolver every entry point's TLS uses (set at start).
@@ -73,6 +75,7 @@ impl Shared {
             metrics: Arc::new(Metrics::default()),
             snapshots: std::sync::Mutex::default(),
             synced: std::sync::atomic::AtomicBool::new(false),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),
             resolver: std::sync::Mutex::default(),

@@ -52,6 +52,7 @@ fn file_snapshot(yaml: &str) -> Snapshot {
         provider: "file".into(),
         config: decode(&node, Source::File).config,
         issues: Vec::new(),
+        broken: Vec::new(),
     }
 }
 

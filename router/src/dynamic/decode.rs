@@ -72,6 +72,26 @@ impl Decoded {
     }
 }
 
+/// The elements a decoding left out, with why.
+pub fn broken(d: &Decoded) -> Vec<super::Broken> {
+    d.errors
+        .iter()
+        .filter_map(|e| {
+            let (kind, name) = match &e.owner {
+                Owner::Router(n) => ("router", n),
+                Owner::Service(n) => ("service", n),
+                Owner::Middleware(n) => ("middleware", n),
+                Owner::Unsupported => return None,
+            };
+            Some(super::Broken {
+                kind,
+                name: name.clone(),
+                error: e.error.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// Decodes the dynamic configuration under `root` (its children `http`, `tls`, `tcp`, `udp`).
 pub fn decode(root: &Node, source: Source) -> Decoded {
     let mut out = Decoded::default();
@@ -302,7 +322,13 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
         }
     }
     unknown(&f)?;
-    Ok((Service { load_balancer: out }, label_server))
+    Ok((
+        Service {
+            load_balancer: out,
+            internal: None,
+        },
+        label_server,
+    ))
 }
 
 fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {

@@ -105,6 +105,24 @@ pub struct RouterTls {
 pub struct Service {
     /// Its load balancer.
     pub load_balancer: LoadBalancer,
+    /// A handler of the router itself (the internal provider's), instead of servers.
+    #[serde(skip)]
+    pub internal: Option<InternalService>,
+}
+
+/// The internal provider's services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InternalService {
+    /// `api@internal`: Traefik's API.
+    Api,
+    /// `dashboard@internal`.
+    Dashboard,
+    /// `ping@internal`.
+    Ping,
+    /// `prometheus@internal`: the metrics.
+    Prometheus,
+    /// `noop@internal`: answers nothing (behind a redirect).
+    Noop,
 }
 
 /// A load balancer over servers.
@@ -224,6 +242,20 @@ pub struct Snapshot {
     pub config: Configuration,
     /// The problems, each tied to its source.
     pub issues: Vec<Issue>,
+    /// The elements left out because their definition is broken, with why (for the API's
+    /// `disabled` status).
+    pub broken: Vec<Broken>,
+}
+
+/// A router, service or middleware whose definition could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Broken {
+    /// `router`, `service` or `middleware`.
+    pub kind: &'static str,
+    /// Its name (unqualified).
+    pub name: String,
+    /// What is wrong with it.
+    pub error: String,
 }
 
 /// `name@provider`.

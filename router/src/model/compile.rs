@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dynamic::{self, Issue, Middleware, RouterTls, Snapshot};
 use crate::model::rule::{Rule, Syntax};
-use crate::model::table::{Backend, Route, RouteTable, Service, Target};
+use crate::model::table::{ApiView, Backend, ElementInfo, Route, RouteTable, Service, Target};
 
 /// The highest priority a router outside the internal provider may have (Traefik's).
 pub const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
@@ -71,15 +71,40 @@ pub fn compile<'a>(
         .flat_map(|s| s.issues.iter().cloned())
         .collect();
 
+    let mut api = ApiView::default();
     let mut middlewares: BTreeMap<String, &Middleware> = BTreeMap::new();
     let mut services = BTreeMap::new();
     for snap in &snaps {
         for (name, m) in &snap.config.http.middlewares {
-            middlewares.insert(dynamic::qualify(name, &snap.provider), m);
+            let q = dynamic::qualify(name, &snap.provider);
+            api.middlewares
+                .insert(q.clone(), ElementInfo::enabled(m.clone()));
+            middlewares.insert(q, m);
         }
         for (name, svc) in &snap.config.http.services {
             let q = dynamic::qualify(name, &snap.provider);
+            api.services
+                .insert(q.clone(), ElementInfo::enabled(svc.clone()));
             services.insert(q.clone(), service(&q, svc));
+        }
+        for b in &snap.broken {
+            let q = dynamic::qualify(&b.name, &snap.provider);
+            let disabled = |errors: &mut Vec<String>| errors.push(b.error.clone());
+            match b.kind {
+                "router" => {
+                    disabled(&mut api.routers.entry(q).or_insert_with(disabled_info).errors)
+                }
+                "service" => {
+                    disabled(&mut api.services.entry(q).or_insert_with(disabled_info).errors)
+                }
+                _ => disabled(
+                    &mut api
+                        .middlewares
+                        .entry(q)
+                        .or_insert_with(disabled_info)
+                        .errors,
+                ),
+            }
         }
     }
 
@@ -87,21 +112,41 @@ pub fn compile<'a>(
     for snap in &snaps {
         for (name, router) in &snap.config.http.routers {
             for (route_name, r) in apply_models(name, router, s) {
+                let q = dynamic::qualify(&route_name, &snap.provider);
+                let mut info = ElementInfo::enabled(r.clone());
                 match route(&route_name, &r, snap, s, &services, &middlewares) {
                     Ok((route, warnings)) => {
+                        if !warnings.is_empty() {
+                            info.status = "warning";
+                        }
+                        info.using.clone_from(&route.entrypoints);
                         for w in warnings {
+                            info.errors.push(w.clone());
                             report(&mut issues, &r, None, "warning", w);
+                        }
+                        if let Some(svc) = api.services.get_mut(&route.service) {
+                            svc.using.push(q.clone());
+                        }
+                        for (m, _) in &route.middlewares {
+                            if let Some(mw) = api.middlewares.get_mut(m) {
+                                mw.using.push(q.clone());
+                            }
                         }
                         routes.push(route);
                     }
-                    Err((key, e)) => report(
-                        &mut issues,
-                        &r,
-                        key,
-                        "error",
-                        format!("{e}; router disabled"),
-                    ),
+                    Err((key, e)) => {
+                        info.status = "disabled";
+                        info.errors.push(e.clone());
+                        report(
+                            &mut issues,
+                            &r,
+                            key,
+                            "error",
+                            format!("{e}; router disabled"),
+                        );
+                    }
                 }
+                api.routers.insert(q, info);
             }
         }
     }
@@ -117,9 +162,19 @@ pub fn compile<'a>(
         routes,
         services,
         issues,
+        api,
         ..Default::default()
     }
     .index()
+}
+
+fn disabled_info<T>() -> ElementInfo<T> {
+    ElementInfo {
+        def: None,
+        status: "disabled",
+        errors: Vec::new(),
+        using: Vec::new(),
+    }
 }
 
 fn report(
@@ -237,7 +292,7 @@ fn route(
         )));
     }
     let service = dynamic::resolve(&r.service, provider);
-    if !services.contains_key(&service) && !service.ends_with("@internal") {
+    if !services.contains_key(&service) {
         return Err((
             None,
             format!(
@@ -300,6 +355,7 @@ fn service(name: &str, svc: &dynamic::Service) -> Service {
             .collect(),
         health_path: lb.health_check.as_ref().map(|h| h.path.clone()),
         health_interval: lb.health_check.as_ref().map(|h| h.interval),
+        internal: svc.internal,
     }
 }
 
@@ -701,6 +757,7 @@ mod tests {
             provider: "file".into(),
             config,
             issues: Vec::new(),
+            broken: Vec::new(),
         }
     }
 

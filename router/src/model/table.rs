@@ -21,6 +21,8 @@ pub struct RouteTable {
     pub services: BTreeMap<String, Service>,
     /// Every problem, by source.
     pub issues: Vec<Issue>,
+    /// Every router, service and middleware with its status, as Traefik's API shows them.
+    pub api: ApiView,
     /// Route indexes by literal host; routes without a literal host are in `any_host`.
     pub(crate) by_host: HashMap<String, Vec<usize>>,
     pub(crate) any_host: Vec<usize>,
@@ -64,6 +66,44 @@ pub struct Service {
     pub health_path: Option<String>,
     /// Active health check interval.
     pub health_interval: Option<Duration>,
+    /// A handler of the router itself (`api@internal`, ...), instead of backends.
+    pub internal: Option<crate::dynamic::InternalService>,
+}
+
+/// Every router, service and middleware, enabled or not, by qualified name.
+#[derive(Debug, Clone, Default)]
+pub struct ApiView {
+    /// Routers.
+    pub routers: BTreeMap<String, ElementInfo<crate::dynamic::Router>>,
+    /// Services.
+    pub services: BTreeMap<String, ElementInfo<crate::dynamic::Service>>,
+    /// Middlewares.
+    pub middlewares: BTreeMap<String, ElementInfo<Middleware>>,
+}
+
+/// An element as Traefik's runtime configuration shows it.
+#[derive(Debug, Clone)]
+pub struct ElementInfo<T> {
+    /// Its definition (none when it could not be read).
+    pub def: Option<T>,
+    /// `enabled`, `disabled` or `warning`.
+    pub status: &'static str,
+    /// What is wrong.
+    pub errors: Vec<String>,
+    /// Routers: the entry points it serves on; services and middlewares: the routers using it.
+    pub using: Vec<String>,
+}
+
+impl<T> ElementInfo<T> {
+    /// An element without problems.
+    pub fn enabled(def: T) -> ElementInfo<T> {
+        ElementInfo {
+            def: Some(def),
+            status: "enabled",
+            errors: Vec::new(),
+            using: Vec::new(),
+        }
+    }
 }
 
 /// One backend server.

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::dynamic::decode::{self, Decoded, Owner, Source};
-use crate::dynamic::{Issue, Origin, Router, Server, ServerStatus, Service, Snapshot};
+use crate::dynamic::{Broken, Issue, Origin, Router, Server, ServerStatus, Service, Snapshot};
 use crate::tree::{DecodeError, FlatStyle, Node};
 
 /// What the router knows about one container (or Swarm task).
@@ -96,6 +96,7 @@ pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot
     sorted.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
     let mut merger = Merger::default();
     let mut issues = Vec::new();
+    let mut broken = Vec::new();
     for c in sorted {
         let mut local = Vec::new();
         let issue = |level: &'static str, key: Option<String>, message: String| Issue {
@@ -104,9 +105,11 @@ pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot
             key,
             message,
         };
-        if let Some(config) = container(c, containers, s, &mut |level, key, message| {
-            local.push(issue(level, key, message))
-        }) {
+        if let Some(config) =
+            container(c, containers, s, &mut broken, &mut |level, key, message| {
+                local.push(issue(level, key, message))
+            })
+        {
             merger.add(&c.name, config);
         }
         issues.extend(local);
@@ -118,7 +121,10 @@ pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot
     merger.finish(&mut snap, &mut issues);
     issues.sort();
     issues.dedup();
+    broken.sort();
+    broken.dedup();
     snap.issues = issues;
+    snap.broken = broken;
     snap
 }
 
@@ -129,6 +135,7 @@ fn container(
     c: &ContainerInfo,
     all: &[ContainerInfo],
     s: &ContainerSettings,
+    left_out: &mut Vec<Broken>,
     report: &mut Report<'_>,
 ) -> Option<crate::dynamic::Configuration> {
     let (root, tree_errors) = label_tree(&c.labels, &s.prefix);
@@ -164,6 +171,7 @@ fn container(
     let dynamic_root = without_own(&root, &s.provider);
     let mut decoded = decode::decode(&dynamic_root, Source::Labels);
     let broken: BTreeSet<Owner> = decoded.errors.iter().map(|e| e.owner.clone()).collect();
+    left_out.extend(decode::broken(&decoded));
     for e in &decoded.errors {
         let (level, what) = match &e.owner {
             Owner::Router(n) => ("error", format!("router {n:?} disabled")),

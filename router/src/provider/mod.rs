@@ -8,3 +8,4 @@
 
 pub mod constraints;
 pub mod container;
+pub mod internal;

@@ -1,0 +1,399 @@
+//! `api@internal`: Traefik's API paths in Traefik's JSON shapes, so that tools and scripts
+//! that read Traefik's API work: `/api/version`, `/api/overview`, `/api/entrypoints[/{name}]`,
+//! `/api/http/{routers,services,middlewares}[/{name}]` (with Traefik's `search`, `status`,
+//! `serviceName`, `middlewareName`, `page` and `per_page` and the `X-Next-Page` header),
+//! `/api/rawdata`, and empty `/api/tcp/*` and `/api/udp/*` lists. Pure: built from the table
+//! in service and the configuration.
+
+use std::collections::BTreeMap;
+
+use hyper::StatusCode;
+use serde_json::{json, Map, Value};
+
+use crate::config::{Config, EntryPoint};
+use crate::model::table::{ElementInfo, RouteTable};
+
+/// An answer: status, JSON body, and the next page when the list is paginated.
+#[derive(Debug)]
+pub struct ApiAnswer {
+    /// The status.
+    pub status: StatusCode,
+    /// The body.
+    pub body: Value,
+    /// `X-Next-Page`.
+    pub next_page: Option<usize>,
+}
+
+fn ok(body: Value) -> ApiAnswer {
+    ApiAnswer {
+        status: StatusCode::OK,
+        body,
+        next_page: None,
+    }
+}
+
+fn error(status: StatusCode, message: String) -> ApiAnswer {
+    ApiAnswer {
+        status,
+        body: json!({ "message": message }),
+        next_page: None,
+    }
+}
+
+/// Answers `GET path?query` (`path` as received, `query` raw).
+pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Config) -> ApiAnswer {
+    let q = Query::parse(query);
+    let tail = |prefix: &str| {
+        path.strip_prefix(prefix).map(|id| {
+            crate::model::rule::routing_path(id).map_or(id.to_owned(), |c| percent_decode(&c))
+        })
+    };
+    match path {
+        "/api/version" => ok(json!({ "Version": env!("CARGO_PKG_VERSION"), "Codename": "router" })),
+        "/api/overview" => ok(overview(table, config)),
+        "/api/rawdata" => ok(rawdata(table)),
+        "/api/entrypoints" => list(config.entry_points.iter().map(entry_point).collect(), &q),
+        "/api/http/routers" => list(routers(table, &q), &q),
+        "/api/http/services" => list(services(table, &q), &q),
+        "/api/http/middlewares" => list(middlewares(table, &q), &q),
+        "/api/tcp/routers"
+        | "/api/tcp/services"
+        | "/api/tcp/middlewares"
+        | "/api/udp/routers"
+        | "/api/udp/services" => list(Vec::new(), &q),
+        _ => {
+            if let Some(name) = tail("/api/entrypoints/") {
+                return match config.entry_point(&name) {
+                    Some(ep) => ok(entry_point(ep)),
+                    None => error(
+                        StatusCode::NOT_FOUND,
+                        format!("entry point not found: {name}"),
+                    ),
+                };
+            }
+            for (prefix, kind) in [
+                ("/api/http/routers/", "router"),
+                ("/api/http/services/", "service"),
+                ("/api/http/middlewares/", "middleware"),
+            ] {
+                if let Some(name) = tail(prefix) {
+                    let found = match kind {
+                        "router" => table.api.routers.get(&name).map(|i| router(&name, i)),
+                        "service" => table
+                            .api
+                            .services
+                            .get(&name)
+                            .map(|i| service(&name, i, table)),
+                        _ => table
+                            .api
+                            .middlewares
+                            .get(&name)
+                            .map(|i| middleware(&name, i)),
+                    };
+                    return match found {
+                        Some(v) => ok(v),
+                        None => error(StatusCode::NOT_FOUND, format!("{kind} not found: {name}")),
+                    };
+                }
+            }
+            error(StatusCode::NOT_FOUND, "404 page not found".into())
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    crate::model::rule::matcher::query_unescape(&s.replace('+', "%2B"))
+        .unwrap_or_else(|| s.to_owned())
+}
+
+/// The query parameters Traefik's API reads.
+#[derive(Debug, Default)]
+struct Query {
+    search: String,
+    status: String,
+    service: String,
+    middleware: String,
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+impl Query {
+    fn parse(raw: Option<&str>) -> Query {
+        let mut q = Query::default();
+        for pair in raw.unwrap_or("").split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = crate::model::rule::matcher::query_unescape(v).unwrap_or_default();
+            match k {
+                "search" => q.search = v,
+                "status" => q.status = v,
+                "serviceName" => q.service = v,
+                "middlewareName" => q.middleware = v,
+                "page" => q.page = Some(v),
+                "per_page" => q.per_page = Some(v),
+                _ => {}
+            }
+        }
+        q
+    }
+
+    fn keep(&self, status: &str, searched: &[&str]) -> bool {
+        (self.status.is_empty() || self.status.eq_ignore_ascii_case(status))
+            && (self.search.is_empty()
+                || searched
+                    .iter()
+                    .any(|v| v.to_lowercase().contains(&self.search.to_lowercase())))
+    }
+}
+
+/// A page of `items` (Traefik's pagination: 100 per page by default).
+fn list(items: Vec<Value>, q: &Query) -> ApiAnswer {
+    let int = |v: &Option<String>, default: usize| match v.as_deref() {
+        None | Some("") => Ok(default),
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| format!("invalid request: {t}")),
+    };
+    let (per_page, page) = match (int(&q.per_page, 100), int(&q.page, 1)) {
+        (Ok(p), Ok(n)) if p > 0 && n > 0 => (p, n),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid request: page and per_page start at 1".into(),
+            )
+        }
+    };
+    let start = (page - 1) * per_page;
+    if start != 0 && start >= items.len() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid request: page: {page}, per_page: {per_page}"),
+        );
+    }
+    let end = (start + per_page).min(items.len());
+    let next = if page * per_page < items.len() {
+        page + 1
+    } else {
+        1
+    };
+    ApiAnswer {
+        status: StatusCode::OK,
+        body: Value::Array(items[start..end].to_vec()),
+        next_page: Some(next),
+    }
+}
+
+fn provider_of(name: &str) -> &str {
+    name.split_once('@').map_or("", |(_, p)| p)
+}
+
+/// An element's definition as a JSON object, with Traefik's runtime fields added.
+fn element<T: serde::Serialize>(
+    name: &str,
+    info: &ElementInfo<T>,
+    used_key: &str,
+) -> Map<String, Value> {
+    let mut m = match info.def.as_ref().map(serde_json::to_value) {
+        Some(Ok(Value::Object(m))) => m,
+        _ => Map::new(),
+    };
+    m.insert("name".into(), json!(name));
+    m.insert("provider".into(), json!(provider_of(name)));
+    m.insert("status".into(), json!(info.status));
+    if !info.errors.is_empty() {
+        m.insert("error".into(), json!(info.errors));
+    }
+    if !info.using.is_empty() {
+        m.insert(used_key.into(), json!(info.using));
+    }
+    m
+}
+
+fn router(name: &str, info: &ElementInfo<crate::dynamic::Router>) -> Value {
+    let mut m = element(name, info, "using");
+    let priority = info.def.as_ref().map_or(0, |r| r.priority);
+    m.insert("priorityStr".into(), json!(priority.to_string()));
+    if let Some(tls) = m.get_mut("tls").and_then(Value::as_object_mut) {
+        tls.entry("options").or_insert(json!("default"));
+    }
+    Value::Object(m)
+}
+
+fn service(name: &str, info: &ElementInfo<crate::dynamic::Service>, table: &RouteTable) -> Value {
+    let mut m = element(name, info, "usedBy");
+    let internal = info.def.as_ref().is_some_and(|s| s.internal.is_some());
+    if internal {
+        m.remove("loadBalancer");
+    } else if info.def.is_some() {
+        m.insert("type".into(), json!("loadbalancer"));
+        let status: BTreeMap<&str, &str> = table
+            .services
+            .get(name)
+            .map(|s| {
+                s.backends
+                    .iter()
+                    .filter(|b| !b.url.is_empty())
+                    .map(|b| {
+                        (
+                            b.url.as_str(),
+                            if b.status.is_ready() { "UP" } else { "DOWN" },
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !status.is_empty() {
+            m.insert("serverStatus".into(), json!(status));
+        }
+    }
+    Value::Object(m)
+}
+
+fn middleware(name: &str, info: &ElementInfo<crate::dynamic::Middleware>) -> Value {
+    let mut m = element(name, info, "usedBy");
+    let kind = m
+        .keys()
+        .find(|k| !["name", "provider", "status", "error", "usedBy"].contains(&k.as_str()))
+        .map(|k| k.to_ascii_lowercase());
+    if let Some(k) = kind {
+        m.insert("type".into(), json!(k));
+    }
+    Value::Object(m)
+}
+
+fn routers(table: &RouteTable, q: &Query) -> Vec<Value> {
+    table
+        .api
+        .routers
+        .iter()
+        .filter(|(name, i)| {
+            let (rule, service, mws) = i.def.as_ref().map_or(("", "", &[][..]), |r| {
+                (
+                    r.rule.as_str(),
+                    r.service.as_str(),
+                    r.middlewares.as_slice(),
+                )
+            });
+            let service_ok = q.service.is_empty()
+                || if service.contains('@') {
+                    q.service == service
+                } else {
+                    q.service.split('@').next() == Some(service)
+                };
+            let mw_ok = q.middleware.is_empty()
+                || mws.iter().any(|m| {
+                    m == &q.middleware || q.middleware.split('@').next() == Some(m.as_str())
+                });
+            q.keep(i.status, &[rule, name]) && service_ok && mw_ok
+        })
+        .map(|(name, i)| router(name, i))
+        .collect()
+}
+
+fn services(table: &RouteTable, q: &Query) -> Vec<Value> {
+    table
+        .api
+        .services
+        .iter()
+        .filter(|(name, i)| q.keep(i.status, &[name]))
+        .map(|(name, i)| service(name, i, table))
+        .collect()
+}
+
+fn middlewares(table: &RouteTable, q: &Query) -> Vec<Value> {
+    table
+        .api
+        .middlewares
+        .iter()
+        .filter(|(name, i)| q.keep(i.status, &[name]))
+        .map(|(name, i)| middleware(name, i))
+        .collect()
+}
+
+fn entry_point(ep: &EntryPoint) -> Value {
+    let secs = |d: std::time::Duration| format!("{}s", d.as_secs_f64());
+    let trust = |t: &crate::config::Trust| {
+        let ips: Vec<String> = t.trusted_ips.iter().map(ToString::to_string).collect();
+        json!({ "insecure": t.insecure, "trustedIPs": ips })
+    };
+    let mut http = Map::new();
+    if let Some(r) = &ep.redirect {
+        http.insert(
+            "redirections".into(),
+            json!({ "entryPoint": { "to": r.to, "scheme": r.scheme, "permanent": r.permanent, "priority": r.priority } }),
+        );
+    }
+    if !ep.middlewares.is_empty() {
+        http.insert("middlewares".into(), json!(ep.middlewares));
+    }
+    if let Some(t) = &ep.tls {
+        http.insert("tls".into(), serde_json::to_value(t).unwrap_or(json!({})));
+    }
+    http.insert("maxHeaderBytes".into(), json!(ep.max_header_bytes));
+    let mut m = json!({
+        "name": ep.name,
+        "address": ep.address.to_string(),
+        "asDefault": ep.default,
+        "transport": {
+            "lifeCycle": { "graceTimeOut": secs(ep.grace_timeout) },
+            "respondingTimeouts": { "readTimeout": secs(ep.header_timeout), "idleTimeout": secs(ep.idle_timeout) },
+        },
+        "forwardedHeaders": trust(&ep.forwarded),
+        "http": http,
+        "http2": { "maxConcurrentStreams": ep.max_concurrent_streams },
+    });
+    if let (Some(p), Some(obj)) = (&ep.proxy_protocol, m.as_object_mut()) {
+        obj.insert("proxyProtocol".into(), trust(p));
+    }
+    m
+}
+
+fn count<T>(items: &BTreeMap<String, ElementInfo<T>>) -> Value {
+    let of = |s: &str| items.values().filter(|i| i.status == s).count();
+    json!({ "total": items.len(), "warnings": of("warning"), "errors": of("disabled") })
+}
+
+fn overview(table: &RouteTable, config: &Config) -> Value {
+    let zero = json!({ "total": 0, "warnings": 0, "errors": 0 });
+    let mut providers = Vec::new();
+    for (on, name) in [
+        (config.docker.is_some(), "Docker"),
+        (config.swarm.is_some(), "Swarm"),
+        (config.file.is_some(), "File"),
+    ] {
+        if on {
+            providers.push(name);
+        }
+    }
+    json!({
+        "http": {
+            "routers": count(&table.api.routers),
+            "services": count(&table.api.services),
+            "middlewares": count(&table.api.middlewares),
+        },
+        "tcp": { "routers": zero, "services": zero, "middlewares": zero },
+        "udp": { "routers": zero, "services": zero },
+        "features": {
+            "tracing": "",
+            "metrics": if config.prometheus.is_some() { "Prometheus" } else { "" },
+            "accessLog": config.access_log,
+        },
+        "providers": providers,
+    })
+}
+
+fn rawdata(table: &RouteTable) -> Value {
+    let mut routers = Map::new();
+    for (n, i) in &table.api.routers {
+        routers.insert(n.clone(), router(n, i));
+    }
+    let mut services = Map::new();
+    for (n, i) in &table.api.services {
+        services.insert(n.clone(), service(n, i, table));
+    }
+    let mut middlewares = Map::new();
+    for (n, i) in &table.api.middlewares {
+        middlewares.insert(n.clone(), middleware(n, i));
+    }
+    json!({ "routers": routers, "services": services, "middlewares": middlewares })
+}

@@ -1,0 +1,154 @@
+//! The internal provider: what the static configuration itself defines, as Traefik's
+//! internal provider does — `api@internal`, `dashboard@internal`, `ping@internal`,
+//! `prometheus@internal` and `noop@internal` (with their routers on the `traefik` entry
+//! point unless routed by hand), and each entry point redirection's router and
+//! `redirect-<router>` middleware. Pure: the same configuration gives the same snapshot.
+
+use crate::config::Config;
+use crate::dynamic::{InternalService, Middleware, Router, Service, Snapshot};
+
+/// The highest priority (the ACME challenge and ping routers), as Traefik's `math.MaxInt`.
+const MAX: i64 = i64::MAX;
+
+fn router(rule: &str, entry_point: &str, service: &str, priority: i64) -> Router {
+    Router {
+        rule: rule.into(),
+        entry_points: vec![entry_point.into()],
+        service: service.into(),
+        priority,
+        sources: vec!["static configuration".into()],
+        ..Default::default()
+    }
+}
+
+fn internal(kind: InternalService) -> Service {
+    Service {
+        internal: Some(kind),
+        ..Default::default()
+    }
+}
+
+/// The internal provider's snapshot for a configuration.
+pub fn snapshot(c: &Config) -> Snapshot {
+    let mut snap = Snapshot {
+        provider: "internal".into(),
+        ..Default::default()
+    };
+    let http = &mut snap.config.http;
+    http.services
+        .insert("noop".into(), internal(InternalService::Noop));
+    if let Some(api) = &c.api {
+        http.services
+            .insert("api".into(), internal(InternalService::Api));
+        if api.dashboard {
+            http.services
+                .insert("dashboard".into(), internal(InternalService::Dashboard));
+        }
+        if api.insecure {
+            http.routers.insert(
+                "api".into(),
+                router("PathPrefix(`/api`)", "traefik", "api@internal", MAX - 1),
+            );
+            if api.dashboard {
+                let mut d = router("PathPrefix(`/`)", "traefik", "dashboard@internal", MAX - 2);
+                d.middlewares = vec!["dashboard_redirect@internal".into()];
+                http.routers.insert("dashboard".into(), d);
+                http.middlewares.insert(
+                    "dashboard_redirect".into(),
+                    Middleware::Internal(
+                        crate::dynamic::middleware::InternalMiddleware::DashboardRedirect,
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(p) = &c.ping {
+        http.services
+            .insert("ping".into(), internal(InternalService::Ping));
+        if !p.manual_routing {
+            http.routers.insert(
+                "ping".into(),
+                router("PathPrefix(`/ping`)", &p.entry_point, "ping@internal", MAX),
+            );
+        }
+    }
+    if let Some(p) = &c.prometheus {
+        http.services
+            .insert("prometheus".into(), internal(InternalService::Prometheus));
+        if !p.manual_routing {
+            http.routers.insert(
+                "prometheus".into(),
+                router(
+                    "PathPrefix(`/metrics`)",
+                    &p.entry_point,
+                    "prometheus@internal",
+                    MAX,
+                ),
+            );
+        }
+    }
+    for ep in &c.entry_points {
+        let Some(r) = &ep.redirect else { continue };
+        let name = crate::provider::container::normalize(&format!("{}-to-{}", ep.name, r.to));
+        let mw = format!("redirect-{name}");
+        let mut rt = router("HostRegexp(`^.+$`)", &ep.name, "noop@internal", r.priority);
+        rt.middlewares = vec![mw.clone()];
+        http.routers.insert(name, rt);
+        http.middlewares.insert(
+            mw,
+            Middleware::RedirectScheme {
+                scheme: r.scheme.clone(),
+                port: Some(r.port),
+                permanent: r.permanent,
+            },
+        );
+    }
+    snap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::sources::parse_args;
+
+    fn config(flags: &[&str]) -> Config {
+        let args = parse_args(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        Config::load(&std::collections::HashMap::new(), &args, false).unwrap()
+    }
+
+    #[test]
+    fn what_traefik_defines_itself() {
+        let c = config(&[
+            "--api.insecure=true",
+            "--ping=true",
+            "--entrypoints.web.address=:80",
+            "--entrypoints.websecure.address=:443",
+            "--entrypoints.web.http.redirections.entrypoint.to=websecure",
+        ]);
+        let s = snapshot(&c);
+        let routers: Vec<&str> = s.config.http.routers.keys().map(String::as_str).collect();
+        assert_eq!(routers, ["api", "dashboard", "ping", "web-to-websecure"]);
+        let services: Vec<&str> = s.config.http.services.keys().map(String::as_str).collect();
+        assert_eq!(services, ["api", "dashboard", "noop", "ping"]);
+        assert_eq!(
+            s.config.http.middlewares["redirect-web-to-websecure"],
+            Middleware::RedirectScheme {
+                scheme: "https".into(),
+                port: Some(443),
+                permanent: true
+            }
+        );
+        let table = crate::model::compile::compile([&s], &crate::state::compile_settings(&c));
+        assert!(table.issues.is_empty(), "{:?}", table.issues);
+        let names: Vec<&str> = table.routes.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ping@internal",
+                "api@internal",
+                "web-to-websecure@internal",
+                "dashboard@internal"
+            ]
+        );
+    }
+}
