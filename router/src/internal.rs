@@ -45,6 +45,13 @@ pub fn answer(shared: &Shared, kind: InternalService, req: &Inbound<'_>, live: &
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             Bytes::from(shared.metrics.render()),
         ),
+        InternalService::Api
+            if req.path.starts_with("/dashboard")
+                && shared.config.api.as_ref().is_some_and(|a| a.dashboard) =>
+        {
+            // As in Traefik, `api@internal` serves the dashboard too.
+            dashboard_page(&live.table)
+        }
         InternalService::Api => {
             let a = crate::api::answer(req.path, req.query, &live.table, &shared.config);
             let mut out = raw(
@@ -57,12 +64,16 @@ pub fn answer(shared: &Shared, kind: InternalService, req: &Inbound<'_>, live: &
             }
             out
         }
-        InternalService::Dashboard => raw(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            Bytes::from(dashboard(&live.table)),
-        ),
+        InternalService::Dashboard => dashboard_page(&live.table),
     }
+}
+
+fn dashboard_page(t: &RouteTable) -> Answer {
+    raw(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        Bytes::from(dashboard(t)),
+    )
 }
 
 fn raw(status: StatusCode, content_type: &'static str, body: Bytes) -> Answer {

@@ -195,6 +195,12 @@ fn providers(shared: &Arc<Shared>, background: &mut Vec<JoinHandle<()>>) -> Resu
             docker,
         )));
     }
+    if let Some(p) = &shared.config.file {
+        background.push(tokio::spawn(crate::provider::file::run(
+            shared.clone(),
+            p.clone(),
+        )));
+    }
     if let Some(p) = &shared.config.swarm {
         let docker = crate::discovery::connect(crate::discovery::endpoint(p))
             .map_err(|e| format!("providers.swarm.endpoint: {e}"))?;

@@ -94,6 +94,7 @@ impl CertMap {
 #[derive(Debug)]
 pub struct CertResolver {
     files: ArcSwap<CertMap>,
+    dynamic: ArcSwap<CertMap>,
     acme: ArcSwap<CertMap>,
     alpn_challenges: Mutex<HashMap<String, Arc<CertifiedKey>>>,
     self_signed: Mutex<HashMap<String, Arc<CertifiedKey>>>,
@@ -105,6 +106,7 @@ impl CertResolver {
     pub fn new(provider: Arc<CryptoProvider>) -> Arc<CertResolver> {
         Arc::new(CertResolver {
             files: ArcSwap::from_pointee(CertMap::default()),
+            dynamic: ArcSwap::from_pointee(CertMap::default()),
             acme: ArcSwap::from_pointee(CertMap::default()),
             alpn_challenges: Mutex::default(),
             self_signed: Mutex::default(),
@@ -115,6 +117,11 @@ impl CertResolver {
     /// Swaps in the certificates from files.
     pub fn set_files(&self, map: CertMap) {
         self.files.store(Arc::new(map));
+    }
+
+    /// Swaps in the certificates of the file provider (`tls.certificates`).
+    pub fn set_dynamic(&self, map: CertMap) {
+        self.dynamic.store(Arc::new(map));
     }
 
     /// Swaps in the ACME certificates.
@@ -139,11 +146,13 @@ impl CertResolver {
         &self.provider
     }
 
-    /// The certificate for a name from files or ACME, without the self-signed fallback.
+    /// The certificate for a name from `ROUTER_CERTS_DIR`, the file provider or ACME, without
+    /// the self-signed fallback.
     pub fn configured(&self, name: &str) -> Option<Arc<CertifiedKey>> {
         self.files
             .load()
             .find(name)
+            .or_else(|| self.dynamic.load().find(name))
             .or_else(|| self.acme.load().find(name))
     }
 

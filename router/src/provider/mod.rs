@@ -5,7 +5,12 @@
 //! - [`container`]: containers or Swarm tasks and their labels (the Docker and Swarm
 //!   providers)
 //! - [`constraints`]: the providers' `constraints` expressions
+//! - [`file`]: dynamic configuration files (read and watched), [`template`]: their Go
+//!   templates
+//! - [`internal`]: what the static configuration defines (`api@internal`, redirections)
 
 pub mod constraints;
 pub mod container;
+pub mod file;
 pub mod internal;
+pub mod template;

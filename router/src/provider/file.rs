@@ -1,0 +1,317 @@
+//! The file provider (`providers.file`): Traefik dynamic configuration files, YAML or TOML,
+//! one file (`filename`) or every `.yaml`, `.yml` and `.toml` file of a directory and its
+//! subdirectories (`directory`), each rendered as a Go template first ([`super::template`]).
+//!
+//! In a directory, a name defined in two files keeps the first file's definition (in path
+//! order), as Traefik does, with a warning. A file that cannot be read or parsed keeps the
+//! whole provider at its last good configuration, and says so: the change is not applied
+//! half. With `watch` (the default), the files are checked every [`POLL`] and a change is
+//! published within a second. Certificates (`tls.certificates`) are loaded from their files or
+//! inline PEM and served beside those of `ROUTER_CERTS_DIR` and ACME.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::config::FileProvider;
+use crate::dynamic::decode::{self, Source};
+use crate::dynamic::{Issue, Snapshot};
+use crate::server::Shared;
+use crate::tree::Node;
+
+/// How often watched files are checked for changes.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// The files to read, in path order, and the fingerprint that tells when they change.
+type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+/// One file's content, parsed.
+#[derive(Debug)]
+pub struct Parsed {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its tree.
+    pub root: Node,
+}
+
+/// The files the provider reads (a file, or a directory's supported files, recursively, in
+/// path order), with what was skipped.
+pub fn files(p: &FileProvider) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+    if let Some(f) = &p.filename {
+        return Ok((vec![f.clone()], Vec::new()));
+    }
+    let Some(dir) = &p.directory else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let mut found = Vec::new();
+    let mut skipped = Vec::new();
+    walk(dir, &mut found, &mut skipped)?;
+    found.sort();
+    skipped.sort();
+    Ok((found, skipped))
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>, skipped: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, found, skipped)?;
+            continue;
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if ["yaml", "yml", "toml"].contains(&ext.as_str()) {
+            found.push(path);
+        } else {
+            skipped.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A cheap fingerprint of the files (path, size, modification time) to notice changes.
+pub fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
+    paths
+        .iter()
+        .map(|p| {
+            let m = std::fs::metadata(p).ok();
+            (
+                p.clone(),
+                m.as_ref().map_or(0, |m| m.len()),
+                m.and_then(|m| m.modified().ok()),
+            )
+        })
+        .collect()
+}
+
+/// Reads, renders and parses one file.
+pub fn read(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Parsed, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let rendered =
+        super::template::render(&text, env).map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::debug!(file = %path.display(), "rendered dynamic configuration file:\n{rendered}");
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let root = match ext.as_str() {
+        "toml" => Node::from_toml(&rendered, ""),
+        "yaml" | "yml" => Node::from_yaml(&rendered, ""),
+        _ => Err("expected a .yaml, .yml or .toml file".into()),
+    }
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Parsed {
+        path: path.to_owned(),
+        root,
+    })
+}
+
+/// The provider's snapshot from parsed files. Pure.
+pub fn snapshot(files: &[Parsed]) -> Snapshot {
+    let mut snap = Snapshot {
+        provider: "file".into(),
+        ..Default::default()
+    };
+    for f in files {
+        let source = f.path.display().to_string();
+        let d = decode::decode(&f.root, Source::File);
+        snap.broken.extend(decode::broken(&d));
+        for e in &d.errors {
+            let (level, what) = match &e.owner {
+                decode::Owner::Router(n) => ("error", format!("router {n:?} disabled")),
+                decode::Owner::Service(n) => ("error", format!("service {n:?} disabled")),
+                decode::Owner::Middleware(n) => ("error", format!("middleware {n:?} disabled")),
+                decode::Owner::Unsupported => ("unsupported", "ignored".into()),
+            };
+            snap.issues.push(Issue {
+                source: source.clone(),
+                level,
+                key: Some(e.error.key.clone()),
+                message: format!("{}; {what}", e.error.message),
+            });
+        }
+        let mut duplicate = |kind: &str, name: &str| {
+            snap.issues.push(Issue {
+                source: source.clone(),
+                level: "warning",
+                key: None,
+                message: format!("{kind} {name:?} is already defined by an earlier file; this definition is skipped"),
+            });
+        };
+        let http = d.config.http;
+        for (n, mut r) in http.routers {
+            if snap.config.http.routers.contains_key(&n) {
+                duplicate("router", &n);
+                continue;
+            }
+            r.sources = vec![source.clone()];
+            snap.config.http.routers.insert(n, r);
+        }
+        for (n, s) in http.services {
+            if snap.config.http.services.contains_key(&n) {
+                duplicate("service", &n);
+                continue;
+            }
+            snap.config.http.services.insert(n, s);
+        }
+        for (n, m) in http.middlewares {
+            if snap.config.http.middlewares.contains_key(&n) {
+                duplicate("middleware", &n);
+                continue;
+            }
+            snap.config.http.middlewares.insert(n, m);
+        }
+        snap.config
+            .tls
+            .certificates
+            .extend(d.config.tls.certificates);
+    }
+    snap.issues.sort();
+    snap.broken.sort();
+    snap
+}
+
+/// A certificate given as a file path or inline PEM (Traefik's `FileOrContent`).
+fn file_or_content(v: &str) -> Result<Vec<u8>, String> {
+    if v.contains("-----BEGIN") {
+        return Ok(v.as_bytes().to_vec());
+    }
+    std::fs::read(v).map_err(|e| format!("{v}: {e}"))
+}
+
+/// Loads the snapshot's certificates into the resolver's slot for this provider.
+fn load_certificates(shared: &Shared, snap: &mut Snapshot) {
+    let Some(resolver) = shared
+        .resolver
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+    else {
+        return;
+    };
+    let mut loaded = Vec::new();
+    for c in &snap.config.tls.certificates {
+        let pair = file_or_content(&c.cert_file).and_then(|cert| {
+            let key = file_or_content(&c.key_file)?;
+            crate::tls::load_pem(&cert, &key, resolver.provider())
+        });
+        match pair {
+            Ok(l) => loaded.push(l),
+            Err(e) => snap.issues.push(Issue {
+                source: "file provider".into(),
+                level: "error",
+                key: Some("tls.certificates".into()),
+                message: format!("certificate {:?} not loaded: {e}", c.cert_file),
+            }),
+        }
+    }
+    resolver.set_dynamic(crate::tls::CertMap::from_certs(loaded.iter()));
+}
+
+/// Runs the provider: reads the files, publishes, and (with `watch`) publishes again on every
+/// change; a file that cannot be read or parsed keeps the last good configuration.
+pub async fn run(shared: Arc<Shared>, p: FileProvider) {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut last_good: Option<Snapshot> = None;
+    let mut seen: Option<Fingerprint> = None;
+    loop {
+        let listed = files(&p);
+        let fp = listed.as_ref().map(|(f, _)| fingerprint(f)).ok();
+        if fp.is_none() || fp != seen {
+            let result = listed.and_then(|(paths, skipped)| {
+                for s in &skipped {
+                    tracing::info!(file = %s.display(), "not a .yaml, .yml or .toml file: skipped");
+                }
+                paths
+                    .iter()
+                    .map(|f| read(f, &env))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            let snap = match result {
+                Ok(parsed) => {
+                    let mut snap = snapshot(&parsed);
+                    load_certificates(&shared, &mut snap);
+                    tracing::info!(
+                        files = parsed.len(),
+                        routers = snap.config.http.routers.len(),
+                        "dynamic configuration files read"
+                    );
+                    last_good = Some(snap.clone());
+                    snap
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "dynamic configuration file not applied: keeping the last good configuration");
+                    let mut snap = last_good.clone().unwrap_or_else(|| Snapshot {
+                        provider: "file".into(),
+                        ..Default::default()
+                    });
+                    snap.issues.push(Issue {
+                        source: "file provider".into(),
+                        level: "error",
+                        key: None,
+                        message: format!("{e}; the last good configuration is kept"),
+                    });
+                    snap
+                }
+            };
+            crate::state::publish(&shared, snap);
+            seen = fp;
+        }
+        if !p.watch {
+            return;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(path: &str, yaml: &str) -> Parsed {
+        Parsed {
+            path: path.into(),
+            root: Node::from_yaml(yaml, "").unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_directory_keeps_the_first_definition_of_a_name() {
+        let a = parsed(
+            "/d/a.yml",
+            "http:\n  middlewares:\n    sec:\n      headers:\n        frameDeny: true\n",
+        );
+        let b = parsed(
+            "/d/b.yml",
+            "http:\n  middlewares:\n    sec:\n      compress: {}\n    other:\n      compress: {}\n",
+        );
+        let s = snapshot(&[a, b]);
+        assert!(matches!(
+            s.config.http.middlewares["sec"],
+            crate::dynamic::Middleware::Headers { .. }
+        ));
+        assert!(s.config.http.middlewares.contains_key("other"));
+        assert!(s
+            .issues
+            .iter()
+            .any(|i| i.source == "/d/b.yml" && i.level == "warning"));
+    }
+
+    #[test]
+    fn errors_are_tied_to_their_file_and_key() {
+        let a = parsed("/d/a.yml", "http:\n  routers:\n    r:\n      rule: Host(`a`)\n      service: s\n      priority: x\n");
+        let s = snapshot(&[a]);
+        assert!(s.config.http.routers.is_empty());
+        let i = &s.issues[0];
+        assert_eq!(
+            (i.source.as_str(), i.key.as_deref()),
+            ("/d/a.yml", Some("http.routers.r.priority"))
+        );
+        assert_eq!(s.broken[0].name, "r");
+    }
+}
