@@ -35,8 +35,8 @@ use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use serde::{Deserialize, Serialize};
 
+use crate::acme_store::{Storage, StoredAccount, StoredCert};
 use crate::config::AcmeConfig;
 use crate::model::table::RouteTable;
 use crate::server::Shared;
@@ -54,32 +54,6 @@ const ORDER_TIMEOUT: Duration = Duration::from_secs(300);
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 
-/// The storage file (`ROUTER_ACME_STORAGE`).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Storage {
-    /// The account, with the directory it belongs to.
-    #[serde(default)]
-    account: Option<StoredAccount>,
-    /// Certificates by host.
-    #[serde(default)]
-    certificates: BTreeMap<String, StoredCert>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredAccount {
-    directory: String,
-    /// instant-acme's `AccountCredentials` (id, PKCS#8 key, directory).
-    credentials: serde_json::Value,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredCert {
-    /// The chain, leaf first, PEM.
-    cert: String,
-    /// The private key, PEM.
-    key: String,
-}
-
 /// Loads the storage, serves its certificates and starts the ordering task. Fails, naming the
 /// variable, when the storage cannot be read, parsed or written, or the CA file is unusable.
 /// The task runs until the returned handle is aborted (or the process ends).
@@ -88,16 +62,16 @@ pub async fn start(
     config: AcmeConfig,
     resolver: Arc<CertResolver>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
-    let http = http_client(config.ca_file.as_deref())?;
+    let http = http_client(config.ca_file.as_deref(), &config.ca_key)?;
     let path = &config.storage;
-    let var = format!("ROUTER_ACME_STORAGE={}", path.display());
-    let store = match read_storage(path) {
+    let var = format!("{}={}", config.storage_key, path.display());
+    let store = match read_storage(path, &config.names) {
         Ok(Some(s)) => {
             tighten_permissions(path);
             s
         }
         Ok(None) => {
-            let s = Storage::default();
+            let s = Storage::parse(b"", &config.names)?;
             write_storage(path, &s).map_err(|e| format!("{var}: {e}"))?;
             s
         }
@@ -170,9 +144,14 @@ impl Manager {
         {
             return false;
         }
-        self.certs
-            .get(host)
-            .is_none_or(|c| renewal_due(c.not_after, self.config.renew_before))
+        // A certificate ordered for another main name may cover this one (a Traefik
+        // certificate with SANs).
+        let covering = self.certs.get(host).or_else(|| {
+            self.certs
+                .values()
+                .find(|c| c.names.iter().any(|n| n == host))
+        });
+        covering.is_none_or(|c| renewal_due(c.not_after, self.config.renew_before))
     }
 
     async fn order(&mut self, host: String) {
@@ -304,6 +283,7 @@ impl Manager {
         let stored = StoredCert {
             cert: chain,
             key: key.serialize_pem(),
+            sans: Vec::new(),
         };
         let loaded = crate::tls::load_pem(
             stored.cert.as_bytes(),
@@ -539,10 +519,9 @@ fn unix_secs(t: SystemTime) -> u64 {
 // === storage and HTTP client ===
 
 /// `Ok(None)` when the file does not exist; an empty file is an empty storage.
-fn read_storage(path: &Path) -> Result<Option<Storage>, String> {
+fn read_storage(path: &Path, names: &[String]) -> Result<Option<Storage>, String> {
     match std::fs::read(path) {
-        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Some(Storage::default())),
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Ok(bytes) => Storage::parse(&bytes, names).map(Some).map_err(|e| {
             format!("not a valid ACME storage file ({e}); move it away to start afresh")
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -552,7 +531,7 @@ fn read_storage(path: &Path) -> Result<Option<Storage>, String> {
 
 /// Writes a temporary file (0600) beside `path` and renames it over `path`.
 fn write_storage(path: &Path, store: &Storage) -> Result<(), String> {
-    let json = serde_json::to_vec_pretty(store).map_err(|e| e.to_string())?;
+    let json = store.to_json();
     let name = path
         .file_name()
         .ok_or_else(|| format!("{}: not a file name", path.display()))?;
@@ -586,11 +565,11 @@ fn tighten_permissions(path: &Path) {
 }
 
 /// HTTPS to the CA: Mozilla's roots plus every certificate in `ca_file`.
-fn http_client(ca_file: Option<&Path>) -> Result<HttpClient, String> {
+fn http_client(ca_file: Option<&Path>, key: &str) -> Result<HttpClient, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
-        let var = format!("ROUTER_ACME_CA_FILE={}", path.display());
+        let var = format!("{key}={}", path.display());
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .and_then(|it| it.collect::<Result<_, _>>())
             .map_err(|e| format!("{var}: {e}"))?;
@@ -633,28 +612,29 @@ mod tests {
     fn storage_is_written_0600_and_read_back() {
         let dir = temp("store");
         let path = dir.join("acme.json");
-        assert!(read_storage(&path).unwrap().is_none());
-        let mut s = Storage::default();
+        assert!(read_storage(&path, &[]).unwrap().is_none());
+        let mut s = Storage::new("default");
         s.certificates.insert(
             "a.test".into(),
             StoredCert {
                 cert: "C".into(),
                 key: "K".into(),
+                sans: Vec::new(),
             },
         );
         write_storage(&path, &s).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let back = read_storage(&path).unwrap().unwrap();
+        let back = read_storage(&path, &[]).unwrap().unwrap();
         assert_eq!(back.certificates["a.test"].cert, "C");
         std::fs::write(&path, "  \n").unwrap();
-        assert!(read_storage(&path)
+        assert!(read_storage(&path, &[])
             .unwrap()
             .unwrap()
             .certificates
             .is_empty());
         std::fs::write(&path, "{not json").unwrap();
-        assert!(read_storage(&path)
+        assert!(read_storage(&path, &[])
             .unwrap_err()
             .contains("not a valid ACME storage"));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -22,6 +22,7 @@
 pub use startup::{start, Listeners, Started};
 
 pub mod acme;
+pub mod acme_store;
 pub mod admin;
 pub mod api;
 pub mod compress;

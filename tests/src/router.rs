@@ -55,6 +55,7 @@ pub fn unique(word: &str) -> String {
 #[derive(Debug, Default, Clone)]
 pub struct RouterBuilder {
     env: HashMap<String, String>,
+    flags: Vec<String>,
     admin: bool,
     websecure: bool,
     web_addr: Option<SocketAddr>,
@@ -65,6 +66,13 @@ impl RouterBuilder {
     /// Sets one variable, as the environment would (`ROUTER_EXPOSED_BY_DEFAULT=true`).
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Traefik static configuration flags, as `router` takes them on its command line
+    /// (`--certificatesresolvers.le.acme.email=...`).
+    pub fn flags(mut self, flags: &[&str]) -> Self {
+        self.flags.extend(flags.iter().map(|f| f.to_string()));
         self
     }
 
@@ -134,8 +142,14 @@ impl RouterBuilder {
             );
             listeners.insert("admin", l);
         }
-        let config = Config::from_env(&self.env)
-            .unwrap_or_else(|e| panic!("test configuration {:?} is invalid: {e}", self.env));
+        let args = router::config::sources::parse_args(&self.flags)
+            .unwrap_or_else(|e| panic!("test flags {:?} are invalid: {e}", self.flags));
+        let config = Config::load(&self.env, &args, false).unwrap_or_else(|e| {
+            panic!(
+                "test configuration {:?} {:?} is invalid: {e}",
+                self.env, self.flags
+            )
+        });
         let (stop, stopped) = watch::channel(false);
         let started = router::start(config, &listeners, move || {
             let mut rx = stopped.clone();

@@ -129,12 +129,18 @@ fn acme_labels(prefix: &str, name: &str, host: &str) -> Labels {
         )
 }
 
+/// Whether the storage (Traefik's acme.json format; `ROUTER_ACME_*` writes resolver
+/// `default`) holds a certificate whose main domain is `host`.
 fn storage_holds_a_certificate(storage: &Path, host: &str) -> bool {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(storage).unwrap()).unwrap();
-    v["certificates"][host]["cert"]
-        .as_str()
-        .is_some_and(|pem| pem.contains("BEGIN CERTIFICATE"))
+    v["default"]["Certificates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c["domain"]["main"] == host && c["certificate"].as_str().is_some_and(|b| !b.is_empty())
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,4 +320,128 @@ async fn a_corrupt_storage_file_stops_the_router_naming_the_variable() {
         .expect_err("the router started with a corrupt ACME storage");
     assert!(err.contains("ROUTER_ACME_STORAGE="), "{err}");
     assert!(err.contains("not a valid ACME storage file"), "{err}");
+}
+
+/// An `acme.json` as Traefik writes it: resolver `le` with an (RSA) account and one
+/// certificate for `host`, signed by `ca`.
+fn traefik_acme_json(host: &str, ca: &rcgen::CertifiedIssuer<'_, rcgen::KeyPair>) -> String {
+    use base64::Engine as _;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![host.to_owned()]).unwrap();
+    params.not_after = rcgen::date_time_ymd(2099, 1, 1);
+    let leaf = params.signed_by(&key, ca).unwrap();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    serde_json::json!({
+        "le": {
+            "Account": {
+                "Email": "traefik@example.com",
+                "Registration": { "body": { "status": "valid" }, "uri": "https://ca.example/acct/1" },
+                "PrivateKey": "MIIJKAIBAAKCAgEA",
+                "KeyType": "4096"
+            },
+            "Certificates": [{
+                "domain": { "main": host },
+                "certificate": b64(&(leaf.pem() + &ca.pem())),
+                "key": b64(&key.serialize_pem()),
+                "Store": "default"
+            }]
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traefik_acme_json_carries_over_without_a_new_order() {
+    require_docker();
+    require_pebble();
+    let c = Cleanup::new("acme-carry");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let (web, websecure) = (free_addr(), free_addr());
+    let pebble = Pebble::builder()
+        .http_port(web.port())
+        .tls_port(websecure.port())
+        .start()
+        .await;
+    let pebble_root = pebble.root().await;
+    let prefix = unique("acmecarry");
+    let (kept, fresh) = (
+        format!("{}.test", unique("kept")),
+        format!("{}.test", unique("fresh")),
+    );
+    // Traefik's certificate came from some CA; what matters is that its chain is served.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let ca_root = CertificateDer::from(ca.der().to_vec());
+    let storage = pebble.scratch().join("acme.json");
+    std::fs::write(&storage, traefik_acme_json(&kept, &ca)).unwrap();
+    for (suffix, host) in [("kept", &kept), ("fresh", &fresh)] {
+        let name = host.trim_end_matches(".test");
+        run_whoami(&c, suffix, &net, &acme_labels(&prefix, name, host), &[]).await;
+    }
+    let directory = pebble.directory();
+    let ca_server = format!("--certificatesresolvers.le.acme.caserver={directory}");
+    let storage_flag = format!(
+        "--certificatesresolvers.le.acme.storage={}",
+        storage.display()
+    );
+    let ca_file = format!(
+        "--certificatesresolvers.le.acme.cacertificates={}",
+        pebble.ca_file().display()
+    );
+    let _router = Router::builder()
+        .env("ROUTER_LABEL_PREFIX", &prefix)
+        .flags(&[
+            "--providers.docker=true",
+            "--providers.docker.exposedbydefault=false",
+            "--certificatesresolvers.le.acme.email=e2e@example.com",
+            &ca_server,
+            &storage_flag,
+            &ca_file,
+        ])
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+
+    // The name whose certificate Traefik stored is served that certificate at once...
+    let from_traefik = served(websecure, &kept, &ca_root)
+        .await
+        .expect("the certificate from Traefik's acme.json, at once");
+    // ...while the other is ordered (the control: ordering works in this setup).
+    wait_served(
+        websecure,
+        &fresh,
+        &pebble_root,
+        &pebble,
+        "a certificate for the other name",
+        |_| true,
+    )
+    .await;
+    tokio::time::sleep(router::acme::POLL * 3).await;
+    assert_eq!(
+        pebble.issued(),
+        1,
+        "the stored certificate was ordered again:\n{}",
+        pebble.log()
+    );
+    let later = served(websecure, &kept, &ca_root).await.unwrap();
+    assert_eq!(later.serial, from_traefik.serial);
+    assert!(later.status_line.starts_with("HTTP/1.1 200"), "{later:?}");
+
+    // The file is still Traefik's: its account kept, both certificates in its format.
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+    assert_eq!(v["le"]["Account"]["Email"], "traefik@example.com", "{v:#}");
+    let mains: Vec<&str> = v["le"]["Certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["domain"]["main"].as_str())
+        .collect();
+    assert!(
+        mains.contains(&kept.as_str()) && mains.contains(&fresh.as_str()),
+        "{mains:?}"
+    );
 }

@@ -136,7 +136,9 @@ fn legacy_acme(l: &Legacy, names: Vec<String>) -> Option<AcmeConfig> {
             .acme_storage
             .clone()
             .unwrap_or_else(|| "/data/acme.json".into()),
+        storage_key: "ROUTER_ACME_STORAGE".into(),
         ca_file: l.acme_ca_file.clone(),
+        ca_key: "ROUTER_ACME_CA_FILE".into(),
         renew_before: l
             .acme_renew_before
             .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
@@ -551,7 +553,9 @@ fn resolver(name: &str, r: &AcmeStatic, l: &Legacy, c: &Config) -> Result<AcmeCo
         email: r.email.clone().unwrap_or_default(),
         directory: r.ca_server.clone().unwrap_or_else(|| LETS_ENCRYPT.into()),
         storage: r.storage.clone().unwrap_or_else(|| "acme.json".into()),
+        storage_key: key("storage"),
         ca_file: r.ca_certificates.first().cloned(),
+        ca_key: key("caCertificates"),
         // As Traefik: renew when a third of the certificates' lifetime is left.
         renew_before: Duration::from_secs(u64::try_from(hours).unwrap_or(0) * 3600 / 3),
     })

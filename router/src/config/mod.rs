@@ -325,10 +325,14 @@ pub struct AcmeConfig {
     pub email: String,
     /// The directory (Let's Encrypt's by default).
     pub directory: String,
-    /// The storage file (written 0600).
+    /// The storage file (written 0600), in Traefik's `acme.json` format.
     pub storage: PathBuf,
+    /// The key or variable `storage` was given with, for messages.
+    pub storage_key: String,
     /// Extra roots for the ACME server's own HTTPS (a test CA).
     pub ca_file: Option<PathBuf>,
+    /// The key or variable `ca_file` was given with, for messages.
+    pub ca_key: String,
     /// Renew this long before expiry.
     pub renew_before: Duration,
 }
