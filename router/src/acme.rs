@@ -466,8 +466,8 @@ fn backoff(failures: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
-/// HTTP-01 first, TLS-ALPN-01 after a failure, alternating. Without the HTTPS redirect the web
-/// entry point routes `/.well-known/acme-challenge/` like any path, so only TLS-ALPN-01 works.
+/// HTTP-01 first, TLS-ALPN-01 after a failure, alternating, so a closed port 80 or 443 does not
+/// stop issuance (every plain connection answers HTTP-01 challenges, every TLS one ALPN ones).
 fn challenge_for(failures: u32, http01_served: bool) -> ChallengeType {
     if http01_served && failures % 2 == 0 {
         ChallengeType::Http01

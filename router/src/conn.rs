@@ -50,8 +50,6 @@ pub struct Endpoint {
     pub entrypoint: &'static str,
     /// `http`, or `https` for a TLS connection.
     pub scheme: &'static str,
-    /// The entry point's port.
-    pub port: u16,
     /// The client (the one a trusted PROXY protocol header names).
     pub peer: SocketAddr,
     /// Whether the client's `X-Forwarded-*` headers are kept (`forwardedHeaders`).
@@ -231,7 +229,6 @@ where
         let req = Inbound {
             entrypoint: self.at.entrypoint,
             scheme: self.at.scheme,
-            local_port: self.at.port,
             peer: self.at.peer,
             trusted: self.at.trusted,
             ep: &ep,

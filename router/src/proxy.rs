@@ -22,6 +22,7 @@ use crate::compress::Encoding;
 use crate::dynamic::middleware::InternalMiddleware;
 use crate::dynamic::Middleware;
 use crate::live::{InFlight, Live, LiveBackend};
+use crate::model::redirect::{Redirect, Requested, SchemeRedirect};
 use crate::model::rule::RequestView;
 use crate::server::Shared;
 use crate::upstream::SendError;
@@ -160,6 +161,8 @@ pub struct Log {
     pub service: String,
     /// The backend address last tried.
     pub backend: Option<SocketAddr>,
+    /// The router's `observability.accessLogs=false`: no access line.
+    pub quiet: bool,
 }
 
 impl Log {
@@ -188,8 +191,6 @@ pub struct Inbound<'a> {
     pub entrypoint: &'static str,
     /// `http` or `https`.
     pub scheme: &'static str,
-    /// The entry point's port.
-    pub local_port: u16,
     /// The client's address.
     pub peer: SocketAddr,
     /// Whether the client's `X-Forwarded-*` headers are kept (the entry point's
@@ -324,6 +325,7 @@ pub fn plan(
     };
     log.router.clone_from(&route.name);
     log.service.clone_from(&route.service);
+    log.quiet = !route.access_logs;
 
     // Phase 2: middlewares, in order.
     let mut response_headers: Vec<(String, String)> = Vec::new();
@@ -367,14 +369,33 @@ pub fn plan(
                 permanent,
                 port,
             } => {
-                if to != req.scheme {
-                    return Ok(Planned::Answer(redirect(
-                        to,
-                        req.host,
-                        *port,
-                        &req.target(),
-                        *permanent,
-                    )));
+                let rule = SchemeRedirect {
+                    scheme: to,
+                    port: *port,
+                    permanent: *permanent,
+                };
+                let forwarded_proto = if req.trusted {
+                    headers
+                        .get("x-forwarded-proto")
+                        .and_then(|v| v.to_str().ok())
+                } else {
+                    None
+                };
+                let authority = req.authority();
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(&authority);
+                let target = req.target();
+                let asked = Requested {
+                    scheme: req.scheme,
+                    forwarded_proto,
+                    host,
+                    target: &target,
+                    get: *req.method == Method::GET,
+                };
+                if let Some(r) = rule.decide(&asked) {
+                    return Ok(Planned::Answer(redirect(&r)));
                 }
             }
             Middleware::StripPrefix { prefixes } => {
@@ -507,12 +528,18 @@ pub fn forward_headers(
             h.insert(header::HOST, v);
         }
     }
+    let websocket = h
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     add_forwarded(
         &mut h,
-        xff_before,
-        host,
+        Forwarded {
+            xff_before,
+            host,
+            websocket,
+            prefix: plan.forwarded_prefix.as_deref(),
+        },
         req,
-        plan.forwarded_prefix.as_deref(),
     );
     h
 }
@@ -549,10 +576,11 @@ pub fn compression(
         .filter(|_| *method != Method::HEAD && crate::compress::compressible(status, h))
 }
 
-/// Phase 7: counts the answer and writes the access log line.
+/// Phase 7: counts the answer and writes the access log line (unless the router or the
+/// entry point turned access lines off, as Traefik's `observability.accessLogs`).
 pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start: Instant) {
     shared.metrics.observe(&log.router, status, start.elapsed());
-    if shared.config.access_log {
+    if shared.config.access_log && req.ep.access_logs && !log.quiet {
         tracing::info!(
             target: "access",
             client = %req.peer.ip(),
@@ -604,7 +632,6 @@ pub async fn handle(
     let inbound = Inbound {
         entrypoint: at.entrypoint,
         scheme: at.scheme,
-        local_port: at.port,
         peer: at.peer,
         trusted: at.trusted,
         ep: &at.ep,
@@ -855,15 +882,45 @@ fn hostname() -> &'static str {
     })
 }
 
+/// What [`add_forwarded`] needs beside the request.
+struct Forwarded<'a> {
+    /// The client's `X-Forwarded-For`, before hop-by-hop headers were removed.
+    xff_before: Option<String>,
+    /// The `Host` header as received.
+    host: Option<HeaderValue>,
+    /// A WebSocket upgrade: `X-Forwarded-Proto` is `ws` or `wss`, as Traefik sets it.
+    websocket: bool,
+    /// The prefix a `stripprefix` removed.
+    prefix: Option<&'a str>,
+}
+
+/// `X-Forwarded-Port` as Traefik sets it: the `Host` header's port, else 443 for `https` and
+/// `wss`, else 80 (the port the client used, not the listener's, which a published port hides).
+fn forwarded_port(host: Option<&HeaderValue>, proto: Option<&HeaderValue>) -> HeaderValue {
+    let explicit = host
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .filter(|(name, port)| {
+            !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!name.contains(':') || name.ends_with(']'))
+        })
+        .and_then(|(_, port)| HeaderValue::from_str(port).ok());
+    explicit.unwrap_or_else(|| match proto.map(HeaderValue::as_bytes) {
+        Some(b"https" | b"wss") => HeaderValue::from_static("443"),
+        _ => HeaderValue::from_static("80"),
+    })
+}
+
 /// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them: a trusted client's own values are
 /// kept (`For` is appended to), an untrusted client's are removed first.
-fn add_forwarded(
-    h: &mut HeaderMap,
-    xff_before: Option<String>,
-    host: Option<HeaderValue>,
-    req: &Inbound<'_>,
-    prefix: Option<&str>,
-) {
+fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
+    let Forwarded {
+        xff_before,
+        host,
+        websocket,
+        prefix,
+    } = f;
     let client_text = req.client;
     let xff_before = if req.trusted { xff_before } else { None };
     if !req.trusted {
@@ -889,7 +946,16 @@ fn add_forwarded(
     if let Ok(v) = HeaderValue::from_str(client_text) {
         set_missing(h, "x-real-ip", v);
     }
-    set_missing(h, "x-forwarded-proto", HeaderValue::from_static(req.scheme));
+    let proto = match (websocket, req.scheme) {
+        (true, "https") => "wss",
+        (true, _) => "ws",
+        (false, scheme) => scheme,
+    };
+    set_missing(h, "x-forwarded-proto", HeaderValue::from_static(proto));
+    if !h.contains_key("x-forwarded-port") {
+        let port = forwarded_port(host.as_ref(), h.get("x-forwarded-proto"));
+        h.insert(HeaderName::from_static("x-forwarded-port"), port);
+    }
     match host {
         Some(v) => set_missing(h, "x-forwarded-host", v),
         None => {
@@ -898,7 +964,6 @@ fn add_forwarded(
             }
         }
     }
-    set_missing(h, "x-forwarded-port", HeaderValue::from(req.local_port));
     if let Ok(v) = HeaderValue::from_str(hostname()) {
         if !v.is_empty() {
             h.insert(HeaderName::from_static("x-forwarded-server"), v);
@@ -932,33 +997,11 @@ fn basic_auth_user(headers: &HeaderMap, users: &[(String, String)]) -> Option<St
 }
 
 /// A redirect to `scheme://host[:port]target`.
-fn redirect(scheme: &str, host: &str, port: Option<u16>, target: &str, permanent: bool) -> Answer {
-    let default_port = if scheme == "https" { 443 } else { 80 };
-    let authority = match port {
-        Some(p) if p != default_port => {
-            if host.contains(':') {
-                format!("[{host}]:{p}")
-            } else {
-                format!("{host}:{p}")
-            }
-        }
-        _ => {
-            if host.contains(':') {
-                format!("[{host}]")
-            } else {
-                host.to_owned()
-            }
-        }
-    };
-    let pq = if target.is_empty() { "/" } else { target };
-    let location = format!("{scheme}://{authority}{pq}");
-    let status = if permanent {
-        StatusCode::PERMANENT_REDIRECT
-    } else {
-        StatusCode::TEMPORARY_REDIRECT
-    };
+/// The answer of a redirect: its status and `Location`, the status text as the body.
+fn redirect(r: &Redirect) -> Answer {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FOUND);
     let mut a = plain(status, status.canonical_reason().unwrap_or("Redirect"));
-    if let Ok(v) = HeaderValue::from_str(&location) {
+    if let Ok(v) = HeaderValue::from_str(&r.location) {
         a.headers.insert(header::LOCATION, v);
     }
     a
@@ -967,4 +1010,32 @@ fn redirect(scheme: &str, host: &str, port: Option<u16>, target: &str, permanent
 /// A body error as the boxed error of [`ProxyBody`].
 fn box_error(e: hyper::Error) -> BoxError {
     Box::new(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_port;
+    use hyper::header::HeaderValue;
+
+    fn port(host: Option<&str>, proto: &str) -> String {
+        let host = host.map(|h| HeaderValue::from_str(h).unwrap());
+        let proto = HeaderValue::from_str(proto).unwrap();
+        forwarded_port(host.as_ref(), Some(&proto))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn the_forwarded_port_is_the_hosts_else_the_schemes() {
+        assert_eq!(port(Some("a.example:8443"), "https"), "8443");
+        assert_eq!(port(Some("a.example"), "https"), "443");
+        assert_eq!(port(Some("a.example"), "wss"), "443");
+        assert_eq!(port(Some("a.example"), "http"), "80");
+        assert_eq!(port(Some("a.example"), "ws"), "80");
+        assert_eq!(port(None, "http"), "80");
+        assert_eq!(port(Some("[::1]:81"), "http"), "81");
+        assert_eq!(port(Some("[::1]"), "https"), "443");
+        assert_eq!(port(Some("a.example:"), "http"), "80");
+    }
 }

@@ -50,7 +50,6 @@ pub async fn run(
 ) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let name: &'static str = Box::leak(ep.name.clone().into_boxed_str());
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let grace = ep.grace_timeout;
     let stopping = shared.clone();
     let accept = async move {
@@ -72,7 +71,6 @@ pub async fn run(
             let conn = Conn {
                 peer,
                 entrypoint: name,
-                port,
                 ep: ep.clone(),
                 shared: shared.clone(),
                 stop: stop_rx.clone(),
@@ -94,7 +92,6 @@ pub async fn run(
 struct Conn {
     peer: SocketAddr,
     entrypoint: &'static str,
-    port: u16,
     ep: Arc<EntryPoint>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
@@ -143,7 +140,6 @@ impl Conn {
         crate::conn::Endpoint {
             entrypoint: self.entrypoint,
             scheme,
-            port: self.port,
             peer: self.peer,
             trusted: self.ep.forwarded.trusts(proxy::client_ip(self.peer)),
             ep: self.ep.clone(),

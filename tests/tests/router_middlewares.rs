@@ -4,10 +4,12 @@
 //! Proves that: `basicauth` answers 401 with `WWW-Authenticate` without credentials or with a
 //! wrong password, and forwards with the right one (`{SHA}` hash); `ipallowlist` refuses a
 //! client outside its ranges with 403 and forwards one inside them; `headers.customrequestheaders` reaches the backend;
-//! `redirectscheme` answers 307 (308 when permanent) with the https `Location`.
+//! `redirectscheme` answers GET with 302 (301 when permanent) and POST with 307 (308), with the
+//! https `Location`, as Traefik does.
 #![allow(clippy::unwrap_used)]
 
 use e2e::docker::{require_docker, Cleanup};
+use e2e::http::exchange;
 use e2e::router::{echoes_header, hostname_in, router_guard, run_whoami, unique, Labels, Router};
 
 /// `{SHA}` of "password", as `htpasswd -s` writes it.
@@ -88,11 +90,19 @@ async fn basicauth_ipallowlist_headers_and_redirectscheme() {
     let r = router.wait_status(&host(&allowed), "/", 200).await;
     assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
 
-    // redirectscheme, temporary and permanent.
-    for (r, status) in [(&redir, 307), (&redirp, 308)] {
+    // redirectscheme, temporary and permanent, with Traefik's statuses: GET gets 302 or 301,
+    // any other method 307 or 308 (it keeps its method and body).
+    for (r, get, post) in [(&redir, 302, 307), (&redirp, 301, 308)] {
         let resp = router.request(&host(r), "/some/path?q=1", &[]).await;
-        assert_eq!(resp.status, status, "{}", resp.text());
+        assert_eq!(resp.status, get, "{}", resp.text());
         let want = format!("https://{}/some/path?q=1", host(r));
         assert_eq!(resp.header("location"), Some(want.as_str()));
+        let raw = format!(
+            "POST /some/path?q=1 HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            host(r)
+        );
+        let ex = exchange(router.web_addr(), raw.as_bytes()).await;
+        assert_eq!(ex.statuses(), [post], "{}", ex.raw_text());
+        assert_eq!(ex.responses[0].header("location"), Some(want.as_str()));
     }
 }

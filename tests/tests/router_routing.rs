@@ -150,6 +150,8 @@ async fn path_prefix_with_stripprefix_forwards_the_stripped_path_and_forwarded_h
         ("X-Real-IP", "127.0.0.1"),
         ("X-Forwarded-Proto", "http"),
         ("X-Forwarded-Host", host.as_str()),
+        // Traefik's: the Host header's port, else 80 for plain HTTP (not the listener's port).
+        ("X-Forwarded-Port", "80"),
     ] {
         assert!(echoes_header(&body, h, v), "no {h}: {v} in:\n{body}");
     }

@@ -8,7 +8,7 @@
 //! are refused, and `ROUTER_TLS_CIPHERS` narrowed to one TLS 1.2 suite refuses a client
 //! offering only another; SNI picks the exact certificate, then the wildcard, then a
 //! self-signed one for the name; a replaced certificate is served within 10 s without a
-//! restart and a broken one keeps the last good certificate in service; plain HTTP answers 308
+//! restart and a broken one keeps the last good certificate in service; plain HTTP answers GET with 301
 //! to `https://<host>:<ROUTER_REDIRECT_PORT><path?query>`; HTTPS answers carry nosniff,
 //! SAMEORIGIN, Referrer-Policy and HSTS without `Server`, plain HTTP has no HSTS, an empty
 //! `customresponseheaders.X-Frame-Options` removes it and `stsSeconds` changes HSTS;
@@ -471,14 +471,15 @@ async fn plain_http_redirects_to_the_https_port() {
         .env("ROUTER_REDIRECT_PORT", &websecure.port().to_string())
         .start(&guard)
         .await;
-    let r = router.wait_status("a.test", "/x?y=1", 308).await;
+    // Traefik's permanent redirection answers GET with 301.
+    let r = router.wait_status("a.test", "/x?y=1", 301).await;
     assert_eq!(
         r.header("location"),
         Some(format!("https://a.test:{}/x?y=1", websecure.port()).as_str())
     );
     // The Host header's port is replaced by the redirect port.
     let r = router.request("a.test:8080", "/", &[]).await;
-    assert_eq!(r.status, 308);
+    assert_eq!(r.status, 301);
     assert_eq!(
         r.header("location"),
         Some(format!("https://a.test:{}/", websecure.port()).as_str())

@@ -231,6 +231,7 @@ fn a_traefik_compose_stack_runs_with_only_its_image_changed() {
       traefik.http.routers.legacy.ruleSyntax: v2
       traefik.http.routers.legacy.entrypoints: https
       traefik.http.routers.legacy.tls: "true"
+      traefik.http.routers.legacy.observability.accessLogs: "false"
 
   main:
     image: whoami:local
@@ -280,7 +281,7 @@ networks:
         &format!("app.test:{http}:127.0.0.1"),
         &format!("http://app.test:{http}/a?b=1"),
     ]));
-    assert_eq!(status(&plain), 308, "{plain}");
+    assert_eq!(status(&plain), 301, "{plain}");
     assert_eq!(
         header(&plain, "location"),
         Some("https://app.test/a?b=1"),
@@ -363,4 +364,19 @@ networks:
     let still = https(https_port, "app.test", "/", &[]);
     assert_eq!(status(&still), 200, "{still}");
     assert_eq!(header(&still, "x-from-file"), Some("two"), "{still}");
+
+    // Access lines (--accesslog): app.test's requests are logged, the router with
+    // observability.accessLogs=false writes none for its own (abc.v2.test, answered 200 above).
+    let logs = wait_for(
+        "app.test's access lines",
+        || text(&real_docker(&["logs", &container])),
+        |logs| logs.contains(r#""host":"app.test""#),
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(r#""target":"access""#) && l.contains(r#""router":"app@docker""#)),
+        "{logs}"
+    );
+    assert!(!logs.contains(r#""router":"legacy@docker""#), "{logs}");
+    assert!(!logs.contains("abc.v2.test"), "{logs}");
 }

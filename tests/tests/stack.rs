@@ -165,7 +165,7 @@ fn make_up_serves_whoami_over_https_with_the_promised_hardening() {
         &format!("whoami.localhost:{http}:127.0.0.1"),
         &format!("http://whoami.localhost:{http}/a?b=1"),
     ]);
-    assert!(headers.starts_with("HTTP/1.1 308"), "{headers}");
+    assert!(headers.starts_with("HTTP/1.1 301"), "{headers}");
     assert!(
         headers
             .to_ascii_lowercase()
@@ -185,7 +185,7 @@ fn make_up_serves_whoami_over_https_with_the_promised_hardening() {
                 && l["method"] == "GET"
                 && l["host"] == "whoami.localhost"
                 && l["path"] == "/a"
-                && l["status"] == 308
+                && l["status"] == 301
                 && l["entrypoint"] == "web"
         });
         let listing_audited = guard_log.iter().any(|l| {

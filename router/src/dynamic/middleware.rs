@@ -191,10 +191,15 @@ fn redirect_scheme(kind: &Node) -> Result<Middleware, DecodeError> {
         .take("scheme")
         .ok_or_else(|| DecodeError::at(kind, "redirectscheme needs a scheme"))?;
     let scheme = n.text()?.to_owned();
-    if scheme != "https" && scheme != "http" {
+    // Traefik takes any non-empty scheme (`wss` too); it has to make a valid URL.
+    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !valid {
         return Err(DecodeError::at(
             n,
-            format!("expected http or https, got {scheme:?}"),
+            format!("expected a URL scheme such as https, got {scheme:?}"),
         ));
     }
     let permanent = f

@@ -5,8 +5,10 @@
 //! - [`compile`]: snapshots -> [`table::RouteTable`], references resolved across providers
 //! - [`table`]: the table and its lookup
 //! - [`auth`]: htpasswd hashes for `basicauth`
+//! - [`redirect`]: the `redirectScheme` decision
 
 pub mod auth;
 pub mod compile;
+pub mod redirect;
 pub mod rule;
 pub mod table;
