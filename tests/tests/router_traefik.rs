@@ -378,5 +378,10 @@ networks:
         "{logs}"
     );
     assert!(!logs.contains(r#""router":"legacy@docker""#), "{logs}");
-    assert!(!logs.contains("abc.v2.test"), "{logs}");
+    assert!(
+        !logs
+            .lines()
+            .any(|l| l.contains(r#""target":"access""#) && l.contains("abc.v2.test")),
+        "{logs}"
+    );
 }
