@@ -419,20 +419,31 @@ async fn failure_reason(order: &mut Order) -> String {
 
 // === pure helpers ===
 
-/// The hosts that want an ACME certificate: literal `Host` names of routes whose cert
-/// resolver is this one (`names`; any, when empty) that a public CA can validate (no
-/// wildcards, IP addresses or single labels).
+/// The hosts that want an ACME certificate: the `tls.domains` (else the literal `Host` names)
+/// of routes whose cert resolver is this one (`names`; any, when empty), and the default
+/// store's generated certificate, that a public CA can validate (no wildcards, IP addresses
+/// or single labels).
 fn wanted_hosts(table: &RouteTable, names: &[String]) -> BTreeSet<String> {
-    table
+    let ours = |c: &String| names.is_empty() || names.iter().any(|n| n == c);
+    let routed = table
         .routes
         .iter()
-        .filter(|r| {
-            r.certresolver
-                .as_ref()
-                .is_some_and(|c| names.is_empty() || names.iter().any(|n| n == c))
-        })
-        .filter_map(|r| r.rule.literal_hosts())
-        .flatten()
+        .filter(|r| r.certresolver.as_ref().is_some_and(ours))
+        .flat_map(|r| {
+            // `tls.domains` when the router names them, else its rule's literal hosts.
+            if r.domains.is_empty() {
+                r.rule.literal_hosts().unwrap_or_default()
+            } else {
+                r.domains.clone()
+            }
+        });
+    let default = table
+        .default_generated
+        .iter()
+        .filter(|(resolver, _)| ours(resolver))
+        .flat_map(|(_, hosts)| hosts.iter().cloned());
+    routed
+        .chain(default)
         .map(|h| h.to_ascii_lowercase())
         .filter(|h| acme_name(h))
         .collect()
@@ -655,6 +666,54 @@ mod tests {
         ] {
             assert!(!acme_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn domains_replace_the_rules_hosts_and_the_default_store_adds_its_own() {
+        use crate::provider::file::{snapshot, Parsed};
+        let yaml = "http:\n  routers:\n    a:\n      rule: Host(`a.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n        domains:\n          - main: main.test\n            sans: [Alt.test, '*.wild.test']\n    b:\n      rule: Host(`b.test`) || Host(`c.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n    other:\n      rule: Host(`other.test`)\n      service: noop@internal\n      tls:\n        certResolver: elsewhere\ntls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: default.test\n";
+        let file = snapshot(&[Parsed {
+            path: "/d.yml".into(),
+            root: crate::tree::Node::from_yaml(yaml, "").unwrap(),
+        }]);
+        let settings = crate::model::compile::CompileSettings {
+            entry_points: vec![crate::model::compile::EntryPointModel {
+                name: "https".into(),
+                default: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let internal = crate::dynamic::Snapshot {
+            provider: "internal".into(),
+            config: crate::dynamic::Configuration {
+                http: crate::dynamic::Http {
+                    services: [(
+                        "noop".to_string(),
+                        crate::dynamic::Service {
+                            internal: Some(crate::dynamic::InternalService::Noop),
+                            ..Default::default()
+                        },
+                    )]
+                    .into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let table = crate::model::compile::compile([&file, &internal], &settings);
+        let wanted: Vec<String> = wanted_hosts(&table, &["le".to_string()])
+            .into_iter()
+            .collect();
+        assert_eq!(
+            wanted,
+            ["alt.test", "b.test", "c.test", "default.test", "main.test"]
+        );
+        assert!(table
+            .issues
+            .iter()
+            .any(|i| i.message.contains("*.wild.test")));
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct Endpoint {
     pub trusted: bool,
     /// The entry point's settings.
     pub ep: Arc<crate::config::EntryPoint>,
+    /// The TLS options the handshake used (empty for plain HTTP).
+    pub tls_options: Arc<str>,
 }
 
 /// Whether the connection goes on after an exchange.
@@ -226,11 +228,13 @@ where
         let mut headers = std::mem::take(&mut head.headers);
         let client = self.client.clone();
         let ep = self.at.ep.clone();
+        let tls_options = self.at.tls_options.clone();
         let req = Inbound {
             entrypoint: self.at.entrypoint,
             scheme: self.at.scheme,
             peer: self.at.peer,
             trusted: self.at.trusted,
+            tls_options: &tls_options,
             ep: &ep,
             client: &client,
             host: &host,

@@ -43,6 +43,7 @@ pub mod startup;
 pub mod state;
 pub mod swarm;
 pub mod tls;
+pub mod tls_config;
 pub mod tree;
 pub mod upstream;
 pub mod wire;

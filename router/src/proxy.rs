@@ -60,6 +60,10 @@ pub enum ProxyError {
     /// The request cannot be forwarded.
     #[error("Bad Request")]
     BadRequest(String),
+    /// The request's router wants other TLS options than the connection was made with (its
+    /// SNI named another host): Traefik's SNI check.
+    #[error("Misdirected Request")]
+    Misdirected,
     /// The client did not send a complete request head in time.
     #[error("Request Timeout")]
     HeadTimeout,
@@ -80,6 +84,7 @@ impl ProxyError {
             ProxyError::Forbidden => StatusCode::FORBIDDEN,
             ProxyError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ProxyError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -198,6 +203,8 @@ pub struct Inbound<'a> {
     pub trusted: bool,
     /// The entry point's settings.
     pub ep: &'a crate::config::EntryPoint,
+    /// The TLS options the connection's handshake used (empty for plain HTTP).
+    pub tls_options: &'a str,
     /// The client's IP address as text, as [`client_text`] gives it (`X-Forwarded-For`,
     /// `X-Real-IP`): computed once per client connection.
     pub client: &'a str,
@@ -326,6 +333,9 @@ pub fn plan(
     log.router.clone_from(&route.name);
     log.service.clone_from(&route.service);
     log.quiet = !route.access_logs;
+    if route.tls && req.scheme == "https" && route.tls_options != req.tls_options {
+        return Err(ProxyError::Misdirected);
+    }
 
     // Phase 2: middlewares, in order.
     let mut response_headers: Vec<(String, String)> = Vec::new();
@@ -634,6 +644,7 @@ pub async fn handle(
         scheme: at.scheme,
         peer: at.peer,
         trusted: at.trusted,
+        tls_options: &at.tls_options,
         ep: &at.ep,
         client: &client,
         host: &host,

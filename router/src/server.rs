@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::config::{Address, EntryPoint};
 use crate::proxy::{self, ProxyBody};
 use crate::proxy_protocol::{self, Parsed};
+use crate::tls_config::TlsServer;
 
 pub use crate::state::Shared;
 
@@ -40,11 +41,11 @@ pub async fn bind(ep: &EntryPoint) -> std::io::Result<TcpListener> {
 }
 
 /// Serves an entry point until `shutdown` completes, then lets open connections finish for
-/// its grace period. `tls` is the acceptor for connections that start a TLS handshake.
+/// its grace period. `tls` makes the configurations of connections that start a handshake.
 pub async fn run(
     listener: TcpListener,
     ep: Arc<EntryPoint>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Arc<TlsServer>>,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -74,6 +75,7 @@ pub async fn run(
                 ep: ep.clone(),
                 shared: shared.clone(),
                 stop: stop_rx.clone(),
+                tls_options: String::new(),
             };
             tokio::spawn(conn.serve(stream, tls.clone()));
         }
@@ -95,11 +97,13 @@ struct Conn {
     ep: Arc<EntryPoint>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
+    /// The TLS options the connection's handshake used (empty for plain HTTP).
+    tls_options: String,
 }
 
 impl Conn {
     /// Reads the PROXY header if the entry point takes one, then serves TLS or plain HTTP.
-    async fn serve(mut self, mut stream: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
+    async fn serve(mut self, mut stream: TcpStream, tls: Option<Arc<TlsServer>>) {
         if let Some(trust) = self.ep.proxy_protocol.clone() {
             match read_proxy_header(&mut stream, self.ep.header_timeout).await {
                 Ok(Some(source)) if trust.trusts(proxy::client_ip(self.peer)) => self.peer = source,
@@ -119,10 +123,42 @@ impl Conn {
         }
     }
 
-    async fn serve_tls(self, stream: TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
+    /// Reads the ClientHello, picks the TLS options its SNI selects on this entry point (see
+    /// [`crate::model::tls`]), and completes the handshake with their configuration.
+    async fn handshake(
+        &self,
+        stream: TcpStream,
+        tls: &TlsServer,
+    ) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, String), String> {
+        let acceptor =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+        let start = acceptor.await.map_err(|e| e.to_string())?;
+        let sni = start
+            .client_hello()
+            .server_name()
+            .map(str::to_ascii_lowercase);
+        let live = self.shared.live.load();
+        let name = crate::model::tls::select(&live.table.sni, self.entrypoint, sni.as_deref());
+        let options = live
+            .table
+            .tls_options
+            .get(name)
+            .ok_or_else(|| format!("TLS options {name:?} are not in service"))?;
+        let config = tls.config(options).map_err(|e| {
+            tracing::error!(options = name, error = %e, "TLS options cannot be used: handshake refused");
+            e
+        })?;
+        let name = name.to_owned();
+        drop(live);
+        let stream = start.into_stream(config).await.map_err(|e| e.to_string())?;
+        Ok((stream, name))
+    }
+
+    async fn serve_tls(mut self, stream: TcpStream, tls: Arc<TlsServer>) {
         let peer = self.peer;
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-            Ok(Ok(tls_stream)) => {
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake(stream, &tls)).await {
+            Ok(Ok((tls_stream, options))) => {
+                self.tls_options = options;
                 // HTTP/2 over TLS is chosen by ALPN (RFC 9113 3.2): without it the connection
                 // is HTTP/1.1, served without the protocol sniffing of the auto builder.
                 if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
@@ -131,7 +167,7 @@ impl Conn {
                     self.serve_http1(tls_stream, "https").await
                 }
             }
-            Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
+            Ok(Err(e)) => tracing::debug!(client = %peer, error = e, "TLS handshake failed"),
             Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
         }
     }
@@ -143,6 +179,7 @@ impl Conn {
             peer: self.peer,
             trusted: self.ep.forwarded.trusts(proxy::client_ip(self.peer)),
             ep: self.ep.clone(),
+            tls_options: Arc::from(self.tls_options.as_str()),
         }
     }
 

@@ -105,7 +105,7 @@ where
         tracing::warn!("{note}");
     }
     let mut background = Vec::new();
-    let acceptor = tls(&shared, &mut background).await?;
+    let tls_server = tls(&shared, &mut background).await?;
     let mut addrs = BTreeMap::new();
     let mut serving: Vec<Serving> = Vec::new();
     for (ep, listener) in bound {
@@ -116,7 +116,7 @@ where
         serving.push(Box::pin(server::run(
             listener,
             Arc::new(ep),
-            Some(acceptor.clone()),
+            Some(tls_server.clone()),
             shared.clone(),
             shutdown(),
         )));
@@ -152,12 +152,13 @@ where
     })
 }
 
-/// The TLS acceptor every entry point uses for connections that start with a handshake:
-/// certificates from `ROUTER_CERTS_DIR` (watched) and ACME, else self-signed ones.
+/// The TLS configurations every entry point uses for connections that start with a
+/// handshake: certificates from `ROUTER_CERTS_DIR` (watched), files and ACME, else the
+/// default or self-signed ones; options chosen by SNI.
 async fn tls(
     shared: &Arc<Shared>,
     background: &mut Vec<JoinHandle<()>>,
-) -> Result<tokio_rustls::TlsAcceptor, String> {
+) -> Result<Arc<crate::tls_config::TlsServer>, String> {
     let provider = crate::tls::provider(shared.config.tls_ciphers.as_deref())
         .map_err(|e| format!("ROUTER_TLS_CIPHERS: {e}"))?;
     let resolver = crate::tls::CertResolver::new(provider.clone());
@@ -180,8 +181,12 @@ async fn tls(
         .resolver
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = Some(resolver.clone());
-    let config = crate::tls::server_config(provider, resolver)?;
-    Ok(tokio_rustls::TlsAcceptor::from(config))
+    let server = crate::tls_config::TlsServer::new(provider, resolver);
+    // The default options must build: a narrowing that leaves nothing stops the router here.
+    server
+        .config(&crate::dynamic::TlsOptions::default())
+        .map_err(|e| format!("ROUTER_TLS_CIPHERS: {e}"))?;
+    Ok(Arc::new(server))
 }
 
 /// Starts the configured providers.

@@ -20,7 +20,6 @@ use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -96,6 +95,10 @@ pub struct CertResolver {
     files: ArcSwap<CertMap>,
     dynamic: ArcSwap<CertMap>,
     acme: ArcSwap<CertMap>,
+    /// The default store's certificate (`defaultCertificate`).
+    default: ArcSwap<Option<Arc<CertifiedKey>>>,
+    /// The name whose certificate is the default one (`defaultGeneratedCert`).
+    default_name: ArcSwap<Option<String>>,
     alpn_challenges: Mutex<HashMap<String, Arc<CertifiedKey>>>,
     self_signed: Mutex<HashMap<String, Arc<CertifiedKey>>>,
     provider: Arc<CryptoProvider>,
@@ -108,6 +111,8 @@ impl CertResolver {
             files: ArcSwap::from_pointee(CertMap::default()),
             dynamic: ArcSwap::from_pointee(CertMap::default()),
             acme: ArcSwap::from_pointee(CertMap::default()),
+            default: ArcSwap::from_pointee(None),
+            default_name: ArcSwap::from_pointee(None),
             alpn_challenges: Mutex::default(),
             self_signed: Mutex::default(),
             provider,
@@ -122,6 +127,22 @@ impl CertResolver {
     /// Swaps in the certificates of the file provider (`tls.certificates`).
     pub fn set_dynamic(&self, map: CertMap) {
         self.dynamic.store(Arc::new(map));
+    }
+
+    /// Sets the default store's certificate and the name of its generated one: what a name
+    /// without a certificate of its own gets, instead of a self-signed one.
+    pub fn set_default(&self, key: Option<Arc<CertifiedKey>>, generated: Option<String>) {
+        self.default.store(Arc::new(key));
+        self.default_name.store(Arc::new(generated));
+    }
+
+    /// The default certificate, if the default store has one.
+    fn default_cert(&self) -> Option<Arc<CertifiedKey>> {
+        if let Some(k) = self.default.load().as_ref() {
+            return Some(k.clone());
+        }
+        let name = self.default_name.load();
+        name.as_deref().and_then(|n| self.configured(n))
     }
 
     /// Swaps in the ACME certificates.
@@ -188,19 +209,43 @@ impl ResolvesServerCert for CertResolver {
             .server_name()
             .unwrap_or("localhost")
             .to_ascii_lowercase();
-        if hello
-            .alpn()
-            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN))
-        {
-            return self
-                .alpn_challenges
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&name)
-                .cloned();
+        if is_alpn_challenge(&hello) {
+            return self.alpn_challenge(&name);
         }
         self.configured(&name)
+            .or_else(|| self.default_cert())
             .or_else(|| self.self_signed_for(&name))
+    }
+}
+
+fn is_alpn_challenge(hello: &ClientHello<'_>) -> bool {
+    hello
+        .alpn()
+        .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN))
+}
+
+impl CertResolver {
+    fn alpn_challenge(&self, name: &str) -> Option<Arc<CertifiedKey>> {
+        self.alpn_challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+}
+
+/// The resolver of options with `sniStrict`: a certificate only for an SNI name one matches
+/// (no default, no self-signed one, nothing without SNI), as Traefik's strict SNI.
+#[derive(Debug)]
+pub struct StrictResolver(pub Arc<CertResolver>);
+
+impl ResolvesServerCert for StrictResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello.server_name()?.to_ascii_lowercase();
+        if is_alpn_challenge(&hello) {
+            return self.0.alpn_challenge(&name);
+        }
+        self.0.configured(&name)
     }
 }
 
@@ -300,21 +345,6 @@ pub fn provider(cipher_names: Option<&[String]>) -> Result<Arc<CryptoProvider>, 
         p.cipher_suites = suites;
     }
     Ok(Arc::new(p))
-}
-
-/// The server configuration: TLS 1.3 and 1.2 only, SNI resolver, ALPN h2 then http/1.1 (and
-/// `acme-tls/1`, which only a validator offers).
-pub fn server_config(
-    provider: Arc<CryptoProvider>,
-    resolver: Arc<CertResolver>,
-) -> Result<Arc<ServerConfig>, String> {
-    let mut cfg = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| format!("TLS settings: {e}"))?
-        .with_no_client_auth()
-        .with_cert_resolver(resolver);
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), ACME_TLS_ALPN.to_vec()];
-    Ok(Arc::new(cfg))
 }
 
 /// Loads every `<name>.crt` (or `.pem`) with its `<name>.key` in `dir`. A pair that fails to

@@ -405,17 +405,10 @@ fn entry_point_tls(t: &Node) -> Result<Option<RouterTls>, ConfigError> {
         tls.cert_resolver = c.text().map_err(bad)?.trim().to_owned();
     }
     if let Some(o) = f.take("options") {
-        let v = o.text().map_err(bad)?.trim();
-        if !(v.is_empty() || v == "default") {
-            return Err(value_err(o, "only the default TLS options are supported"));
-        }
+        tls.options = o.text().map_err(bad)?.trim().to_owned();
     }
     if let Some(d) = f.take("domains") {
-        return Err(err(
-            &d.key,
-            "",
-            "tls.domains is not supported yet (certificates follow the routers' Host names)",
-        ));
+        tls.domains = crate::dynamic::tls::domains(d).map_err(bad)?;
     }
     no_more(&f)?;
     Ok(Some(tls))

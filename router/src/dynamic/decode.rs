@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use super::{
-    middleware, Certificate, Configuration, HealthCheck, LoadBalancer, Middleware, Router,
-    RouterTls, Server, Service,
+    middleware, Configuration, HealthCheck, LoadBalancer, Middleware, Router, RouterTls, Server,
+    Service,
 };
 use crate::model::rule::Syntax;
 use crate::tree::{DecodeError, Node};
@@ -22,8 +22,26 @@ pub enum Owner {
     Service(String),
     /// A middleware.
     Middleware(String),
+    /// A set of TLS options.
+    TlsOptions(String),
     /// Nothing in particular: the key is not supported and has no effect (a TCP router).
     Unsupported,
+}
+
+impl Owner {
+    /// An error's level and what it does to its owner, for the issue that reports it.
+    pub fn consequence(&self) -> (&'static str, String) {
+        match self {
+            Owner::Router(n) => ("error", format!("router {n:?} disabled")),
+            Owner::Service(n) => ("error", format!("service {n:?} disabled")),
+            Owner::Middleware(n) => ("error", format!("middleware {n:?} disabled")),
+            Owner::TlsOptions(n) => (
+                "error",
+                format!("TLS options {n:?} disabled (and the routers that use them)"),
+            ),
+            Owner::Unsupported => ("unsupported", "ignored".to_owned()),
+        }
+    }
 }
 
 /// An error and what it disables.
@@ -67,8 +85,13 @@ pub struct Decoded {
 }
 
 impl Decoded {
-    fn error(&mut self, owner: Owner, error: DecodeError) {
+    pub(super) fn error(&mut self, owner: Owner, error: DecodeError) {
         self.errors.push(ElementError { owner, error });
+    }
+
+    /// Something known but left out, that leaves its element working.
+    pub(super) fn note(&mut self, error: DecodeError) {
+        self.error(Owner::Unsupported, error);
     }
 }
 
@@ -81,6 +104,7 @@ pub fn broken(d: &Decoded) -> Vec<super::Broken> {
                 Owner::Router(n) => ("router", n),
                 Owner::Service(n) => ("service", n),
                 Owner::Middleware(n) => ("middleware", n),
+                Owner::TlsOptions(n) => ("tlsOptions", n),
                 Owner::Unsupported => return None,
             };
             Some(super::Broken {
@@ -107,7 +131,7 @@ pub fn decode(root: &Node, source: Source) -> Decoded {
     }
     if let Some(tls) = f.take("tls") {
         match source {
-            Source::File => decode_tls(tls, &mut out),
+            Source::File => super::tls::decode_tls(tls, &mut out),
             Source::Labels => out.error(
                 Owner::Unsupported,
                 DecodeError::at(tls, "TLS certificates and options are not read from labels"),
@@ -131,12 +155,7 @@ fn decode_http(http: &Node, source: Source, out: &mut Decoded) {
     };
     if let Some(routers) = f.take("routers") {
         for r in routers.children() {
-            let mut notes = Vec::new();
-            let decoded = router(r, &mut notes);
-            for n in notes {
-                out.error(Owner::Unsupported, n);
-            }
-            match decoded {
+            match router(r) {
                 Ok(def) => {
                     out.config.http.routers.insert(r.name.clone(), def);
                 }
@@ -193,9 +212,8 @@ fn unknown(f: &crate::tree::Fields<'_>) -> Result<(), DecodeError> {
     }
 }
 
-/// A router; `notes` gets what is not supported but leaves the router working as it would
-/// without it.
-fn router(node: &Node, notes: &mut Vec<DecodeError>) -> Result<Router, DecodeError> {
+/// A router.
+fn router(node: &Node) -> Result<Router, DecodeError> {
     let mut f = node.fields()?;
     let mut r = Router::default();
     if let Some(n) = f.take("entryPoints") {
@@ -224,7 +242,7 @@ fn router(node: &Node, notes: &mut Vec<DecodeError>) -> Result<Router, DecodeErr
         r.priority = n.integer()?;
     }
     if let Some(n) = f.take("tls") {
-        r.tls = router_tls(n, notes)?;
+        r.tls = router_tls(n)?;
     }
     if let Some(n) = f.take("observability") {
         let mut o = n.fields()?;
@@ -243,7 +261,7 @@ fn router(node: &Node, notes: &mut Vec<DecodeError>) -> Result<Router, DecodeErr
     Ok(r)
 }
 
-fn router_tls(n: &Node, notes: &mut Vec<DecodeError>) -> Result<Option<RouterTls>, DecodeError> {
+fn router_tls(n: &Node) -> Result<Option<RouterTls>, DecodeError> {
     if !n.section_on()? {
         return Ok(None);
     }
@@ -253,21 +271,10 @@ fn router_tls(n: &Node, notes: &mut Vec<DecodeError>) -> Result<Option<RouterTls
         tls.cert_resolver = c.text()?.trim().to_owned();
     }
     if let Some(o) = f.take("options") {
-        let v = o.text()?.trim();
-        if !(v.is_empty() || v == "default" || v.starts_with("default@")) {
-            return Err(DecodeError::at(
-                o,
-                format!("TLS options {v:?} are not supported yet (only the default ones)"),
-            ));
-        }
+        tls.options = o.text()?.trim().to_owned();
     }
     if let Some(d) = f.take("domains") {
-        // The certificate still comes from the rule's Host names (and the resolver orders
-        // those), so the router keeps working.
-        notes.push(DecodeError::at(
-            d,
-            "tls.domains is not supported yet: certificates are chosen and ordered for the rule's Host names",
-        ));
+        tls.domains = super::tls::domains(d)?;
     }
     unknown(&f)?;
     Ok(Some(tls))
@@ -478,57 +485,6 @@ fn health_check(h: &Node) -> Result<HealthCheck, DecodeError> {
 /// Traefik's default health check interval.
 pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
 
-fn decode_tls(tls: &Node, out: &mut Decoded) {
-    let mut f = match tls.fields() {
-        Ok(f) => f,
-        Err(e) => return out.error(Owner::Unsupported, e),
-    };
-    if let Some(certs) = f.take("certificates") {
-        match certs.items() {
-            Ok(items) => {
-                for item in items {
-                    match certificate(item) {
-                        Ok(c) => out.config.tls.certificates.push(c),
-                        Err(e) => out.error(Owner::Unsupported, e),
-                    }
-                }
-            }
-            Err(e) => out.error(Owner::Unsupported, e),
-        }
-    }
-    for n in f.rest() {
-        let what = match n.name.to_ascii_lowercase().as_str() {
-            "options" | "stores" => "TLS options and stores are not supported yet",
-            _ => "unknown key",
-        };
-        out.error(Owner::Unsupported, DecodeError::at(n, what));
-    }
-}
-
-fn certificate(item: &Node) -> Result<Certificate, DecodeError> {
-    let mut f = item.fields()?;
-    let cert = f
-        .take("certFile")
-        .ok_or_else(|| DecodeError::at(item, "a certificate needs certFile"))?;
-    let key = f
-        .take("keyFile")
-        .ok_or_else(|| DecodeError::at(item, "a certificate needs keyFile"))?;
-    if let Some(s) = f.take("stores") {
-        let stores = s.strings()?;
-        if stores.iter().any(|s| s != "default") {
-            return Err(DecodeError::at(
-                s,
-                "only the default TLS store is supported",
-            ));
-        }
-    }
-    unknown(&f)?;
-    Ok(Certificate {
-        cert_file: cert.text()?.to_owned(),
-        key_file: key.text()?.to_owned(),
-    })
-}
-
 // === headers ===
 
 /// The `headers` middleware.
@@ -733,7 +689,7 @@ mod tests {
     fn errors_belong_to_what_they_break() {
         let d = labels(&[
             ("traefik.http.routers.r.priority", "high"),
-            ("traefik.http.routers.o.tls.options", "mtls"),
+            ("traefik.http.routers.o.tls.domains[0].nope", "x"),
             ("traefik.http.services.s.loadbalancer.server.port", "99999"),
             (
                 "traefik.http.middlewares.m.ipallowlist.sourcerange",

@@ -19,8 +19,10 @@ use crate::model::rule::Syntax;
 
 pub mod decode;
 pub mod middleware;
+pub mod tls;
 
 pub use middleware::Middleware;
+pub use tls::{Domain, TlsOptions, TlsStore};
 
 /// One provider's configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -97,6 +99,12 @@ pub struct RouterTls {
     /// The certificate resolver (ACME) for its names.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub cert_resolver: String,
+    /// The TLS options, as written (empty: `default`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub options: String,
+    /// `domains`: names the resolver orders certificates for, besides the rule's `Host`s.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<Domain>,
 }
 
 /// A service.
@@ -207,6 +215,12 @@ fn go_duration<S: serde::Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::E
 pub struct Tls {
     /// Certificates (PEM file paths or inline PEM).
     pub certificates: Vec<Certificate>,
+    /// TLS options by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, TlsOptions>,
+    /// The default store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<TlsStore>,
 }
 
 /// A certificate and its key, each a file path or inline PEM (Traefik's `FileOrContent`).
@@ -250,7 +264,7 @@ pub struct Snapshot {
 /// A router, service or middleware whose definition could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Broken {
-    /// `router`, `service` or `middleware`.
+    /// `router`, `service`, `middleware` or `tlsOptions`.
     pub kind: &'static str,
     /// Its name (unqualified).
     pub name: String,

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::dynamic::{self, Issue, Middleware, RouterTls, Snapshot};
 use crate::model::rule::{Rule, Syntax};
 use crate::model::table::{ApiView, Backend, ElementInfo, Route, RouteTable, Service, Target};
+use crate::model::tls::{self, OptionSets};
 
 /// The highest priority a router outside the internal provider may have (Traefik's).
 pub const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
@@ -71,6 +72,7 @@ pub fn compile<'a>(
         .flat_map(|s| s.issues.iter().cloned())
         .collect();
 
+    let options = tls::collect(&snaps, &mut issues);
     let mut api = ApiView::default();
     let mut middlewares: BTreeMap<String, &Middleware> = BTreeMap::new();
     let mut services = BTreeMap::new();
@@ -97,6 +99,8 @@ pub fn compile<'a>(
                 "service" => {
                     disabled(&mut api.services.entry(q).or_insert_with(disabled_info).errors)
                 }
+                // Broken TLS options are collected above, and disable the routers using them.
+                "tlsOptions" => {}
                 _ => disabled(
                     &mut api
                         .middlewares
@@ -114,7 +118,12 @@ pub fn compile<'a>(
             for (route_name, r) in apply_models(name, router, s) {
                 let q = dynamic::qualify(&route_name, &snap.provider);
                 let mut info = ElementInfo::enabled(r.clone());
-                match route(&route_name, &r, snap, s, &services, &middlewares) {
+                let known = Known {
+                    services: &services,
+                    middlewares: &middlewares,
+                    options: &options,
+                };
+                match route(&route_name, &r, snap, s, &known) {
                     Ok((route, warnings)) => {
                         if !warnings.is_empty() {
                             info.status = "warning";
@@ -122,7 +131,7 @@ pub fn compile<'a>(
                         info.using.clone_from(&route.entrypoints);
                         for w in warnings {
                             info.errors.push(w.clone());
-                            report(&mut issues, &r, None, "warning", w);
+                            report(&mut issues, &r.sources, None, "warning", w);
                         }
                         if let Some(svc) = api.services.get_mut(&route.service) {
                             svc.using.push(q.clone());
@@ -139,7 +148,7 @@ pub fn compile<'a>(
                         info.errors.push(e.clone());
                         report(
                             &mut issues,
-                            &r,
+                            &r.sources,
                             key,
                             "error",
                             format!("{e}; router disabled"),
@@ -150,6 +159,16 @@ pub fn compile<'a>(
             }
         }
     }
+    let (sni, tls_warnings) = tls::settle(&mut routes);
+    for (i, w) in tls_warnings {
+        let Some(r) = routes.get(i) else { continue };
+        if let Some(info) = api.routers.get_mut(&r.name) {
+            info.status = "warning";
+            info.errors.push(w.clone());
+        }
+        report(&mut issues, &r.sources, None, "warning", w);
+    }
+    let default_generated = default_generated(&snaps, &mut issues);
     routes.sort_by(|a, b| {
         b.priority
             .cmp(&a.priority)
@@ -163,9 +182,42 @@ pub fn compile<'a>(
         services,
         issues,
         api,
+        tls_options: options.options,
+        sni,
+        default_generated,
         ..Default::default()
     }
     .index()
+}
+
+/// The default store's generated certificate (`defaultGeneratedCert`), from the first
+/// provider that defines one; wildcard names are refused (no DNS-01 challenge).
+fn default_generated(
+    snaps: &[&Snapshot],
+    issues: &mut Vec<Issue>,
+) -> Option<(String, Vec<String>)> {
+    let g = snaps
+        .iter()
+        .filter_map(|s| s.config.tls.store.as_ref()?.default_generated_cert.as_ref())
+        .next()?;
+    let (names, wildcards): (Vec<String>, Vec<String>) =
+        g.domain.names().partition(|n| !n.starts_with('*'));
+    for w in wildcards {
+        issues.push(Issue {
+            source: String::new(),
+            level: "warning",
+            key: Some("tls.stores.default.defaultGeneratedCert.domain".into()),
+            message: format!("{w:?} needs the DNS-01 challenge, which is not supported: no certificate is ordered for it"),
+        });
+    }
+    Some((g.resolver.clone(), names))
+}
+
+/// What routers may refer to.
+struct Known<'a> {
+    services: &'a BTreeMap<String, Service>,
+    middlewares: &'a BTreeMap<String, &'a Middleware>,
+    options: &'a OptionSets,
 }
 
 fn disabled_info<T>() -> ElementInfo<T> {
@@ -179,15 +231,15 @@ fn disabled_info<T>() -> ElementInfo<T> {
 
 fn report(
     issues: &mut Vec<Issue>,
-    r: &dynamic::Router,
+    sources: &[String],
     key: Option<String>,
     level: &'static str,
     message: String,
 ) {
-    let sources = if r.sources.is_empty() {
+    let sources = if sources.is_empty() {
         vec![String::new()]
     } else {
-        r.sources.clone()
+        sources.to_vec()
     };
     for source in sources {
         issues.push(Issue {
@@ -254,9 +306,9 @@ fn route(
     r: &dynamic::Router,
     snap: &Snapshot,
     s: &CompileSettings,
-    services: &BTreeMap<String, Service>,
-    middlewares: &BTreeMap<String, &Middleware>,
+    known: &Known<'_>,
 ) -> Result<(Route, Vec<String>), (Option<String>, String)> {
+    let (services, middlewares) = (known.services, known.middlewares);
     let provider = &snap.provider;
     let qualified = dynamic::qualify(name, provider);
     let mut warnings = Vec::new();
@@ -317,6 +369,28 @@ fn route(
         .as_ref()
         .map(|t| t.cert_resolver.clone())
         .filter(|c| !c.is_empty());
+    let tls_options = match &r.tls {
+        Some(t) => {
+            let name = tls::reference(&t.options, provider);
+            tls::check(known.options, &name)
+                .map_err(|e| (None, format!("router {qualified:?} {e}")))?;
+            name
+        }
+        None => String::new(),
+    };
+    let mut domains = Vec::new();
+    for n in r
+        .tls
+        .iter()
+        .flat_map(|t| &t.domains)
+        .flat_map(|d| d.names())
+    {
+        if n.starts_with('*') {
+            warnings.push(format!("router {qualified:?}: tls.domains {n:?} needs the DNS-01 challenge, which is not supported: no certificate is ordered for it"));
+        } else {
+            domains.push(n);
+        }
+    }
     Ok((
         Route {
             name: qualified,
@@ -328,6 +402,8 @@ fn route(
             service,
             tls: r.tls.is_some(),
             certresolver,
+            domains,
+            tls_options,
             access_logs: r.access_logs.unwrap_or(true),
             sources: r.sources.clone(),
         },

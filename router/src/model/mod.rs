@@ -6,9 +6,11 @@
 //! - [`table`]: the table and its lookup
 //! - [`auth`]: htpasswd hashes for `basicauth`
 //! - [`redirect`]: the `redirectScheme` decision
+//! - [`tls`]: TLS options across providers, chosen by SNI
 
 pub mod auth;
 pub mod compile;
 pub mod redirect;
 pub mod rule;
 pub mod table;
+pub mod tls;

@@ -23,6 +23,12 @@ pub struct RouteTable {
     pub issues: Vec<Issue>,
     /// Every router, service and middleware with its status, as Traefik's API shows them.
     pub api: ApiView,
+    /// TLS options by resolved name (`default` always there).
+    pub tls_options: BTreeMap<String, crate::dynamic::TlsOptions>,
+    /// Per entry point, the TLS options each SNI domain selects (see [`crate::model::tls`]).
+    pub sni: BTreeMap<String, BTreeMap<String, String>>,
+    /// The default store's generated certificate: its resolver and names.
+    pub default_generated: Option<(String, Vec<String>)>,
     /// Route indexes by literal host; routes without a literal host are in `any_host`.
     pub(crate) by_host: HashMap<String, Vec<usize>>,
     pub(crate) any_host: Vec<usize>,
@@ -49,6 +55,10 @@ pub struct Route {
     pub tls: bool,
     /// Cert resolver name.
     pub certresolver: Option<String>,
+    /// `tls.domains`: more names for the resolver, lower case.
+    pub domains: Vec<String>,
+    /// The resolved name of its TLS options (empty without TLS).
+    pub tls_options: String,
     /// Whether its requests get access log lines (`observability.accessLogs`).
     pub access_logs: bool,
     /// Where it is defined (containers, files).
@@ -245,8 +255,15 @@ impl RouteTable {
                 r.entrypoints.join(","),
                 mws.join(","),
                 r.service,
-                if r.tls { " tls" } else { "" }
+                if r.tls {
+                    format!(" tls={}", r.tls_options)
+                } else {
+                    String::new()
+                }
             ));
+        }
+        for (name, o) in &self.tls_options {
+            out.push(format!("tls options {name} {o:?}"));
         }
         for s in self.services.values() {
             let backends: Vec<String> = s

@@ -173,12 +173,7 @@ fn container(
     let broken: BTreeSet<Owner> = decoded.errors.iter().map(|e| e.owner.clone()).collect();
     left_out.extend(decode::broken(&decoded));
     for e in &decoded.errors {
-        let (level, what) = match &e.owner {
-            Owner::Router(n) => ("error", format!("router {n:?} disabled")),
-            Owner::Service(n) => ("error", format!("service {n:?} disabled")),
-            Owner::Middleware(n) => ("error", format!("middleware {n:?} disabled")),
-            Owner::Unsupported => ("unsupported", "ignored".to_owned()),
-        };
+        let (level, what) = e.owner.consequence();
         report(
             level,
             Some(e.error.key.clone()),

@@ -122,12 +122,7 @@ pub fn snapshot(files: &[Parsed]) -> Snapshot {
         let d = decode::decode(&f.root, Source::File);
         snap.broken.extend(decode::broken(&d));
         for e in &d.errors {
-            let (level, what) = match &e.owner {
-                decode::Owner::Router(n) => ("error", format!("router {n:?} disabled")),
-                decode::Owner::Service(n) => ("error", format!("service {n:?} disabled")),
-                decode::Owner::Middleware(n) => ("error", format!("middleware {n:?} disabled")),
-                decode::Owner::Unsupported => ("unsupported", "ignored".into()),
-            };
+            let (level, what) = e.owner.consequence();
             snap.issues.push(Issue {
                 source: source.clone(),
                 level,
@@ -170,6 +165,20 @@ pub fn snapshot(files: &[Parsed]) -> Snapshot {
             .tls
             .certificates
             .extend(d.config.tls.certificates);
+        for (n, o) in d.config.tls.options {
+            if snap.config.tls.options.contains_key(&n) {
+                duplicate("TLS options", &n);
+                continue;
+            }
+            snap.config.tls.options.insert(n, o);
+        }
+        if let Some(store) = d.config.tls.store {
+            if snap.config.tls.store.is_some() {
+                duplicate("TLS store", "default");
+            } else {
+                snap.config.tls.store = Some(store);
+            }
+        }
     }
     snap.issues.sort();
     snap.broken.sort();
@@ -184,7 +193,50 @@ fn file_or_content(v: &str) -> Result<Vec<u8>, String> {
     std::fs::read(v).map_err(|e| format!("{v}: {e}"))
 }
 
-/// Loads the snapshot's certificates into the resolver's slot for this provider.
+/// A certificate and its key, each a path or PEM.
+fn load_pair(
+    c: &crate::dynamic::Certificate,
+    resolver: &crate::tls::CertResolver,
+) -> Result<crate::tls::LoadedCert, String> {
+    let cert = file_or_content(&c.cert_file)?;
+    let key = file_or_content(&c.key_file)?;
+    crate::tls::load_pem(&cert, &key, resolver.provider())
+}
+
+/// Options whose `clientAuth.caFiles` cannot be read are broken: left out, so that the
+/// routers using them are disabled rather than served without client certificates.
+fn check_client_cas(snap: &mut Snapshot) {
+    let unreadable: Vec<(String, String)> = snap
+        .config
+        .tls
+        .options
+        .iter()
+        .filter(|(_, o)| !o.ca_files.is_empty())
+        .filter_map(|(n, o)| {
+            crate::tls_config::load_cas(&o.ca_files)
+                .err()
+                .map(|e| (n.clone(), e))
+        })
+        .collect();
+    for (name, e) in unreadable {
+        snap.config.tls.options.remove(&name);
+        let error = format!("tls.options.{name}.clientAuth.caFiles: {e}");
+        snap.issues.push(Issue {
+            source: "file provider".into(),
+            level: "error",
+            key: Some(format!("tls.options.{name}.clientAuth.caFiles")),
+            message: format!("{e}; TLS options {name:?} disabled (and the routers that use them)"),
+        });
+        snap.broken.push(crate::dynamic::Broken {
+            kind: "tlsOptions",
+            name,
+            error,
+        });
+    }
+}
+
+/// Loads the snapshot's certificates into the resolver's slot for this provider, and the
+/// default store's certificate.
 fn load_certificates(shared: &Shared, snap: &mut Snapshot) {
     let Some(resolver) = shared
         .resolver
@@ -196,11 +248,7 @@ fn load_certificates(shared: &Shared, snap: &mut Snapshot) {
     };
     let mut loaded = Vec::new();
     for c in &snap.config.tls.certificates {
-        let pair = file_or_content(&c.cert_file).and_then(|cert| {
-            let key = file_or_content(&c.key_file)?;
-            crate::tls::load_pem(&cert, &key, resolver.provider())
-        });
-        match pair {
+        match load_pair(c, &resolver) {
             Ok(l) => loaded.push(l),
             Err(e) => snap.issues.push(Issue {
                 source: "file provider".into(),
@@ -211,6 +259,25 @@ fn load_certificates(shared: &Shared, snap: &mut Snapshot) {
         }
     }
     resolver.set_dynamic(crate::tls::CertMap::from_certs(loaded.iter()));
+    let store = snap.config.tls.store.clone().unwrap_or_default();
+    let default = store
+        .default_certificate
+        .and_then(|c| match load_pair(&c, &resolver) {
+            Ok(l) => Some(l.key),
+            Err(e) => {
+                snap.issues.push(Issue {
+                    source: "file provider".into(),
+                    level: "error",
+                    key: Some("tls.stores.default.defaultCertificate".into()),
+                    message: format!("the default certificate is not loaded: {e}"),
+                });
+                None
+            }
+        });
+    let generated = store
+        .default_generated_cert
+        .and_then(|g| g.domain.names().next());
+    resolver.set_default(default, generated);
 }
 
 /// Runs the provider: reads the files, publishes, and (with `watch`) publishes again on every
@@ -235,6 +302,7 @@ pub async fn run(shared: Arc<Shared>, p: FileProvider) {
             let snap = match result {
                 Ok(parsed) => {
                     let mut snap = snapshot(&parsed);
+                    check_client_cas(&mut snap);
                     load_certificates(&shared, &mut snap);
                     tracing::info!(
                         files = parsed.len(),
