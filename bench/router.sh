@@ -91,7 +91,7 @@ mkdir -p "$RUN"
         echo "BYTES_${entry%%:*}=$(curl -s -H "Host: $HOST" "http://127.0.0.1:${entry#*:}/" | wc -c)"
     done
     echo "OTHER_ROUTES=$(curl -s "http://127.0.0.1:$PORT_ADMIN/api/routers" |
-        python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin)["routers"] if r["name"] != "b"))' 2>/dev/null || echo '?')"
+        python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin)["routers"] if r["name"] != "b@docker"))' 2>/dev/null || echo '?')"
 } >"$RUN/meta.txt"
 : >"$RUN/runs.tsv"
 
@@ -155,7 +155,7 @@ routes_of() { # prints "OURS TOTAL"
     curl -s --max-time 5 "http://127.0.0.1:$PORT_RSS_ADMIN/api/routers" | python3 -c '
 import json, re, sys
 rs = json.load(sys.stdin)["routers"]
-print(sum(1 for r in rs if re.fullmatch(r"r\d+x\d+", r["name"])), len(rs))'
+print(sum(1 for r in rs if re.fullmatch(r"r\d+x\d+@docker", r["name"])), len(rs))'
 }
 t_start=$(date +%s.%N)
 for ((i = 0; i < RSS_CONTAINERS; i++)); do

@@ -214,11 +214,21 @@ pub fn with_traefik(l: Legacy, s: Static, found: &Found) -> Result<Config, Confi
     c.api = s.api.clone();
     c.ping = s.ping.clone();
     c.prometheus = s.prometheus.clone();
+    // With manualRouting the entry point is not used (and not made), as in Traefik.
     for (what, ep) in [
-        ("ping.entryPoint", c.ping.as_ref().map(|p| &p.entry_point)),
+        (
+            "ping.entryPoint",
+            c.ping
+                .as_ref()
+                .filter(|p| !p.manual_routing)
+                .map(|p| &p.entry_point),
+        ),
         (
             "metrics.prometheus.entryPoint",
-            c.prometheus.as_ref().map(|p| &p.entry_point),
+            c.prometheus
+                .as_ref()
+                .filter(|p| !p.manual_routing)
+                .map(|p| &p.entry_point),
         ),
     ] {
         if let Some(ep) = ep {
