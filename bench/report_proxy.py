@@ -88,7 +88,7 @@ def main():
     w(f"- versions: router and socket-guard at {meta['REV']} (rustc {meta['RUSTC']}); {meta['NGINX']}; "
       f"{meta['HAPROXY']}; {meta['WRK']}; {meta['OPENSSL']}; dockerd {meta['DOCKER']}")
     w(f"- load: `wrk -t{meta['THREADS']} -c{meta['CONNS']} -d{meta['DURATION']} --latency -H 'Host: {meta['HOST']}'`, "
-      f"after a {meta['WARMUP']} warm-up per proxy, {meta['ROUNDS']} rounds interleaved "
+      f"after a {meta['WARMUP']} warm-up per proxy, {meta['ROUNDS']} rounds interleaved, the order turning each round "
       f"({', '.join(labels)}), median of the rounds shown")
     w(f"- backend: one whoami container at {meta['UPSTREAM']} (bridge network); answer sizes: "
       + ", ".join(f"{l} {meta[k]} B" for l in labels for k in [f"BYTES_{l}"] if k in meta))

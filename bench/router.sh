@@ -107,7 +107,11 @@ done
 log_lines0=$(wc -l <"$TMP/router-log.err")
 for ((round = 1; round <= ROUNDS; round++)); do
     log "round $round of $ROUNDS: wrk -t$THREADS -c$CONNS -d$DURATION --latency, Host: $HOST"
-    for entry in "${PROXIES[@]}"; do
+    # The order turns each round, so that no proxy is always measured first.
+    n=${#PROXIES[@]}
+    order=()
+    for ((i = 0; i < n; i++)); do order+=("${PROXIES[(i + round - 1) % n]}"); done
+    for entry in "${order[@]}"; do
         IFS=: read -r label pid port <<<"$entry"
         measure "$label" http "$round" "$pid" "http://127.0.0.1:$port/" -H "Host: $HOST"
     done

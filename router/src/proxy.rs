@@ -523,10 +523,14 @@ pub fn forward_headers(
     } else {
         None
     };
-    let xff_before = h
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // Only a trusted client's list is kept (and so worth copying).
+    let xff_before = if req.trusted {
+        h.get(X_FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    } else {
+        None
+    };
     strip_hop_by_hop(&mut h);
     if let Some(proto) = proto {
         h.insert(header::UPGRADE, proto);
@@ -864,33 +868,50 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::UPGRADE);
 }
 
-/// Headers Traefik manages: from a client it does not trust (`forwardedHeaders`), they are
-/// removed before its own are set.
-const MANAGED: [&str; 13] = [
-    "x-forwarded-proto",
-    "x-forwarded-scheme",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-server",
-    "x-forwarded-uri",
-    "x-forwarded-method",
-    "x-forwarded-prefix",
-    "x-forwarded-tls-client-cert",
-    "x-forwarded-tls-client-cert-info",
-    "x-scheme",
-    "x-real-ip",
-];
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_FORWARDED_SERVER: HeaderName = HeaderName::from_static("x-forwarded-server");
+const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
-/// The router's host name, for `X-Forwarded-Server`.
-fn hostname() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// Headers Traefik manages: from a client it does not trust (`forwardedHeaders`), they are
+/// removed before its own are set. Every `X-Forwarded-*` it knows (`-For`, `-Proto`, `-Host`,
+/// `-Port`, `-Server`, `-Uri`, `-Method`, `-Prefix`, `-Scheme`, `-Tls-Client-Cert*`) and
+/// `X-Scheme`, `X-Real-IP`.
+fn managed(name: &HeaderName) -> bool {
+    const FORWARDED: [&str; 11] = [
+        "proto",
+        "scheme",
+        "for",
+        "host",
+        "port",
+        "server",
+        "uri",
+        "method",
+        "prefix",
+        "tls-client-cert",
+        "tls-client-cert-info",
+    ];
+    let n = name.as_str();
+    match n.strip_prefix("x-forwarded-") {
+        Some(rest) => FORWARDED.contains(&rest),
+        None => n == "x-scheme" || n == "x-real-ip",
+    }
+}
+
+/// The router's host name as a header value, for `X-Forwarded-Server` (none when empty).
+fn hostname() -> Option<&'static HeaderValue> {
+    static NAME: std::sync::OnceLock<Option<HeaderValue>> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_default()
+            .ok()
+            .and_then(|h| HeaderValue::from_str(h.trim()).ok())
+            .filter(|v| !v.is_empty())
     })
+    .as_ref()
 }
 
 /// What [`add_forwarded`] needs beside the request.
@@ -924,7 +945,8 @@ fn forwarded_port(host: Option<&HeaderValue>, proto: Option<&HeaderValue>) -> He
 }
 
 /// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them: a trusted client's own values are
-/// kept (`For` is appended to), an untrusted client's are removed first.
+/// kept (`For` is appended to), an untrusted client's are removed first. (Header names are
+/// constants and the untrusted case scans the map once: this runs for every request.)
 fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
     let Forwarded {
         xff_before,
@@ -935,7 +957,8 @@ fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
     let client_text = req.client;
     let xff_before = if req.trusted { xff_before } else { None };
     if !req.trusted {
-        for name in MANAGED {
+        let present: Vec<HeaderName> = h.keys().filter(|k| managed(k)).cloned().collect();
+        for name in present {
             h.remove(name);
         }
     }
@@ -943,47 +966,46 @@ fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
         Some(prev) if !prev.is_empty() => format!("{prev}, {client_text}"),
         _ => client_text.to_owned(),
     };
-    let set = |h: &mut HeaderMap, k: &'static str, v: &str| {
-        if let Ok(v) = HeaderValue::from_str(v) {
-            h.insert(HeaderName::from_static(k), v);
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert(X_FORWARDED_FOR, v);
+    }
+    let set_missing = |h: &mut HeaderMap, k: HeaderName, v: HeaderValue| {
+        if let hyper::http::header::Entry::Vacant(e) = h.entry(k) {
+            e.insert(v);
         }
     };
-    let set_missing = |h: &mut HeaderMap, k: &'static str, v: HeaderValue| {
-        if !h.contains_key(k) {
-            h.insert(HeaderName::from_static(k), v);
-        }
-    };
-    set(h, "x-forwarded-for", &xff);
     if let Ok(v) = HeaderValue::from_str(client_text) {
-        set_missing(h, "x-real-ip", v);
+        set_missing(h, X_REAL_IP, v);
     }
     let proto = match (websocket, req.scheme) {
         (true, "https") => "wss",
         (true, _) => "ws",
         (false, scheme) => scheme,
     };
-    set_missing(h, "x-forwarded-proto", HeaderValue::from_static(proto));
-    if !h.contains_key("x-forwarded-port") {
-        let port = forwarded_port(host.as_ref(), h.get("x-forwarded-proto"));
-        h.insert(HeaderName::from_static("x-forwarded-port"), port);
+    set_missing(h, X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    if !h.contains_key(X_FORWARDED_PORT) {
+        let port = forwarded_port(host.as_ref(), h.get(X_FORWARDED_PROTO));
+        h.insert(X_FORWARDED_PORT, port);
     }
     match host {
-        Some(v) => set_missing(h, "x-forwarded-host", v),
+        Some(v) => set_missing(h, X_FORWARDED_HOST, v),
         None => {
             if let Ok(v) = HeaderValue::from_str(req.host) {
-                set_missing(h, "x-forwarded-host", v);
+                set_missing(h, X_FORWARDED_HOST, v);
             }
         }
     }
-    if let Ok(v) = HeaderValue::from_str(hostname()) {
-        if !v.is_empty() {
-            h.insert(HeaderName::from_static("x-forwarded-server"), v);
-        }
+    if let Some(v) = hostname() {
+        h.insert(X_FORWARDED_SERVER, v.clone());
     }
     match prefix {
-        Some(p) => set(h, "x-forwarded-prefix", p),
+        Some(p) => {
+            if let Ok(v) = HeaderValue::from_str(p) {
+                h.insert(X_FORWARDED_PREFIX, v);
+            }
+        }
         None if !req.trusted => {
-            h.remove("x-forwarded-prefix");
+            h.remove(X_FORWARDED_PREFIX);
         }
         None => {}
     }
@@ -1025,7 +1047,37 @@ fn box_error(e: hyper::Error) -> BoxError {
 
 #[cfg(test)]
 mod tests {
-    use super::forwarded_port;
+    use super::{forwarded_port, managed};
+    use hyper::header::HeaderName;
+
+    #[test]
+    fn the_headers_traefik_manages_are_known() {
+        for n in [
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-forwarded-port",
+            "x-forwarded-server",
+            "x-forwarded-uri",
+            "x-forwarded-method",
+            "x-forwarded-prefix",
+            "x-forwarded-scheme",
+            "x-forwarded-tls-client-cert",
+            "x-forwarded-tls-client-cert-info",
+            "x-real-ip",
+            "x-scheme",
+        ] {
+            assert!(managed(&HeaderName::from_static(n)), "{n}");
+        }
+        for n in [
+            "x-forwarded-user",
+            "x-forwarded",
+            "forwarded",
+            "x-request-id",
+        ] {
+            assert!(!managed(&HeaderName::from_static(n)), "{n}");
+        }
+    }
     use hyper::header::HeaderValue;
 
     fn port(host: Option<&str>, proto: &str) -> String {

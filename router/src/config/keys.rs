@@ -39,86 +39,268 @@ type Check = fn(&Config) -> bool;
 #[test]
 fn every_supported_key_gives_its_setting() {
     let rows: &[(&[&str], Check)] = &[
-        (&["--entrypoints.x.address=127.0.0.1:81"], |c| ep(c, "x").address.port() == 81),
-        (&["--entrypoints.x.address=:81/tcp"], |c| ep(c, "x").address.port() == 81),
-        (&["--entrypoints.web.asdefault=true"], |c| ep(c, "web").default && !ep(c, "https").default),
-        (&["--entrypoints.web.http.redirections.entrypoint.to=https"], |c| {
-            let r = ep(c, "web").redirect.as_ref().unwrap();
-            (r.port, r.scheme.as_str(), r.permanent) == (443, "https", true)
+        (&["--entrypoints.x.address=127.0.0.1:81"], |c| {
+            ep(c, "x").address.port() == 81
         }),
-        (&["--entrypoints.web.http.redirections.entrypoint.to=:8443", "--entrypoints.web.http.redirections.entrypoint.permanent=false"], |c| {
-            let r = ep(c, "web").redirect.as_ref().unwrap();
-            (r.port, r.permanent) == (8443, false)
+        (&["--entrypoints.x.address=:81/tcp"], |c| {
+            ep(c, "x").address.port() == 81
         }),
-        (&["--entrypoints.web.http.redirections.entrypoint.to=https", "--entrypoints.web.http.redirections.entrypoint.priority=10"], |c| {
-            ep(c, "web").redirect.as_ref().unwrap().priority == 10
+        (&["--entrypoints.web.asdefault=true"], |c| {
+            ep(c, "web").default && !ep(c, "https").default
         }),
-        (&["--entrypoints.https.http.middlewares=a@file,b@file"], |c| ep(c, "https").middlewares == ["a@file", "b@file"]),
-        (&["--entrypoints.https.http.tls=true"], |c| ep(c, "https").tls.is_some()),
-        (&["--entrypoints.https.http.tls.certresolver=le", "--certificatesresolvers.le.acme.storage=/tmp/a.json"], |c| {
-            ep(c, "https").tls.as_ref().unwrap().cert_resolver == "le"
+        (
+            &["--entrypoints.web.http.redirections.entrypoint.to=https"],
+            |c| {
+                let r = ep(c, "web").redirect.as_ref().unwrap();
+                (r.port, r.scheme.as_str(), r.permanent) == (443, "https", true)
+            },
+        ),
+        (
+            &[
+                "--entrypoints.web.http.redirections.entrypoint.to=:8443",
+                "--entrypoints.web.http.redirections.entrypoint.permanent=false",
+            ],
+            |c| {
+                let r = ep(c, "web").redirect.as_ref().unwrap();
+                (r.port, r.permanent) == (8443, false)
+            },
+        ),
+        (
+            &[
+                "--entrypoints.web.http.redirections.entrypoint.to=https",
+                "--entrypoints.web.http.redirections.entrypoint.priority=10",
+            ],
+            |c| ep(c, "web").redirect.as_ref().unwrap().priority == 10,
+        ),
+        (
+            &["--entrypoints.https.http.middlewares=a@file,b@file"],
+            |c| ep(c, "https").middlewares == ["a@file", "b@file"],
+        ),
+        (&["--entrypoints.https.http.tls=true"], |c| {
+            ep(c, "https").tls.is_some()
         }),
-        (&["--entrypoints.https.http.tls.options=modern@file"], |c| ep(c, "https").tls.as_ref().unwrap().options == "modern@file"),
-        (&["--entrypoints.https.http.tls.domains[0].main=example.com", "--entrypoints.https.http.tls.domains[0].sans=a.example.com,b.example.com"], |c| {
-            let d = &ep(c, "https").tls.as_ref().unwrap().domains[0];
-            d.main == "example.com" && d.sans.len() == 2
+        (
+            &[
+                "--entrypoints.https.http.tls.certresolver=le",
+                "--certificatesresolvers.le.acme.storage=/tmp/a.json",
+            ],
+            |c| ep(c, "https").tls.as_ref().unwrap().cert_resolver == "le",
+        ),
+        (&["--entrypoints.https.http.tls.options=modern@file"], |c| {
+            ep(c, "https").tls.as_ref().unwrap().options == "modern@file"
         }),
-        (&["--entrypoints.web.http.maxheaderbytes=16384"], |c| ep(c, "web").max_header_bytes == 16384),
-        (&["--entrypoints.web.forwardedheaders.trustedips=10.0.0.0/8,192.168.1.1"], |c| ep(c, "web").forwarded.trusted_ips.len() == 2),
-        (&["--entrypoints.web.forwardedheaders.insecure=true"], |c| ep(c, "web").forwarded.insecure),
-        (&["--entrypoints.web.proxyprotocol.trustedips=10.0.0.1"], |c| ep(c, "web").proxy_protocol.is_some()),
-        (&["--entrypoints.web.proxyprotocol.insecure=true"], |c| ep(c, "web").proxy_protocol.as_ref().unwrap().insecure),
-        (&["--entrypoints.web.transport.respondingtimeouts.readtimeout=5s"], |c| ep(c, "web").header_timeout == Duration::from_secs(5)),
-        (&["--entrypoints.web.transport.respondingtimeouts.idletimeout=90"], |c| ep(c, "web").idle_timeout == Duration::from_secs(90)),
-        (&["--entrypoints.web.transport.respondingtimeouts.writetimeout=0"], |c| ep(c, "web").idle_timeout == Duration::from_secs(180)),
-        (&["--entrypoints.web.transport.lifecycle.gracetimeout=3s"], |c| ep(c, "web").grace_timeout == Duration::from_secs(3)),
-        (&["--entrypoints.web.http2.maxconcurrentstreams=50"], |c| ep(c, "web").max_concurrent_streams == 50),
-        (&["--entrypoints.web.observability.accesslogs=false"], |c| !ep(c, "web").access_logs),
-        (&["--providers.docker=true"], |c| c.docker.as_ref().is_some_and(|d| d.exposed_by_default)),
-        (&["--providers.docker.exposedbydefault=false"], |c| !c.docker.as_ref().unwrap().exposed_by_default),
-        (&["--providers.docker.endpoint=tcp://guard:2375"], |c| c.docker.as_ref().unwrap().endpoint.as_deref() == Some("guard:2375")),
-        (&["--providers.docker.network=edge_web"], |c| c.docker.as_ref().unwrap().network.as_deref() == Some("edge_web")),
-        (&["--providers.docker.defaultrule=Host(`{{ .Name }}.example.com`)"], |c| c.docker.as_ref().unwrap().default_rule.contains("example.com")),
-        (&["--providers.docker.constraints=Label(`a`,`b`)"], |c| c.docker.as_ref().unwrap().constraints.is_some()),
-        (&["--providers.docker.watch=false"], |c| !c.docker.as_ref().unwrap().watch),
-        (&["--providers.docker.allowemptyservices=true"], |c| c.docker.as_ref().unwrap().allow_empty_services),
-        (&["--providers.docker.httpclienttimeout=30"], |c| c.docker.is_some()),
-        (&["--providers.swarm=true"], |c| c.swarm.as_ref().is_some_and(|s| s.refresh == Duration::from_secs(15))),
-        (&["--providers.swarm.refreshseconds=30s"], |c| c.swarm.as_ref().unwrap().refresh == Duration::from_secs(30)),
-        (&["--providers.file.filename=/etc/traefik/dynamic.yml"], |c| c.file.as_ref().is_some_and(|f| f.filename.is_some() && f.watch)),
-        (&["--providers.file.directory=/etc/traefik/dynamic", "--providers.file.watch=false"], |c| c.file.as_ref().is_some_and(|f| f.directory.is_some() && !f.watch)),
+        (
+            &[
+                "--entrypoints.https.http.tls.domains[0].main=example.com",
+                "--entrypoints.https.http.tls.domains[0].sans=a.example.com,b.example.com",
+            ],
+            |c| {
+                let d = &ep(c, "https").tls.as_ref().unwrap().domains[0];
+                d.main == "example.com" && d.sans.len() == 2
+            },
+        ),
+        (&["--entrypoints.web.http.maxheaderbytes=16384"], |c| {
+            ep(c, "web").max_header_bytes == 16384
+        }),
+        (
+            &["--entrypoints.web.forwardedheaders.trustedips=10.0.0.0/8,192.168.1.1"],
+            |c| ep(c, "web").forwarded.trusted_ips.len() == 2,
+        ),
+        (&["--entrypoints.web.forwardedheaders.insecure=true"], |c| {
+            ep(c, "web").forwarded.insecure
+        }),
+        (
+            &["--entrypoints.web.proxyprotocol.trustedips=10.0.0.1"],
+            |c| ep(c, "web").proxy_protocol.is_some(),
+        ),
+        (&["--entrypoints.web.proxyprotocol.insecure=true"], |c| {
+            ep(c, "web").proxy_protocol.as_ref().unwrap().insecure
+        }),
+        (
+            &["--entrypoints.web.transport.respondingtimeouts.readtimeout=5s"],
+            |c| ep(c, "web").header_timeout == Duration::from_secs(5),
+        ),
+        (
+            &["--entrypoints.web.transport.respondingtimeouts.idletimeout=90"],
+            |c| ep(c, "web").idle_timeout == Duration::from_secs(90),
+        ),
+        (
+            &["--entrypoints.web.transport.respondingtimeouts.writetimeout=0"],
+            |c| ep(c, "web").idle_timeout == Duration::from_secs(180),
+        ),
+        (
+            &["--entrypoints.web.transport.lifecycle.gracetimeout=3s"],
+            |c| ep(c, "web").grace_timeout == Duration::from_secs(3),
+        ),
+        (&["--entrypoints.web.http2.maxconcurrentstreams=50"], |c| {
+            ep(c, "web").max_concurrent_streams == 50
+        }),
+        (&["--entrypoints.web.observability.accesslogs=false"], |c| {
+            !ep(c, "web").access_logs
+        }),
+        (&["--providers.docker=true"], |c| {
+            c.docker.as_ref().is_some_and(|d| d.exposed_by_default)
+        }),
+        (&["--providers.docker.exposedbydefault=false"], |c| {
+            !c.docker.as_ref().unwrap().exposed_by_default
+        }),
+        (&["--providers.docker.endpoint=tcp://guard:2375"], |c| {
+            c.docker.as_ref().unwrap().endpoint.as_deref() == Some("guard:2375")
+        }),
+        (&["--providers.docker.network=edge_web"], |c| {
+            c.docker.as_ref().unwrap().network.as_deref() == Some("edge_web")
+        }),
+        (
+            &["--providers.docker.defaultrule=Host(`{{ .Name }}.example.com`)"],
+            |c| {
+                c.docker
+                    .as_ref()
+                    .unwrap()
+                    .default_rule
+                    .contains("example.com")
+            },
+        ),
+        (&["--providers.docker.constraints=Label(`a`,`b`)"], |c| {
+            c.docker.as_ref().unwrap().constraints.is_some()
+        }),
+        (&["--providers.docker.watch=false"], |c| {
+            !c.docker.as_ref().unwrap().watch
+        }),
+        (&["--providers.docker.allowemptyservices=true"], |c| {
+            c.docker.as_ref().unwrap().allow_empty_services
+        }),
+        (&["--providers.docker.httpclienttimeout=30"], |c| {
+            c.docker.is_some()
+        }),
+        (&["--providers.swarm=true"], |c| {
+            c.swarm
+                .as_ref()
+                .is_some_and(|s| s.refresh == Duration::from_secs(15))
+        }),
+        (&["--providers.swarm.refreshseconds=30s"], |c| {
+            c.swarm.as_ref().unwrap().refresh == Duration::from_secs(30)
+        }),
+        (
+            &["--providers.file.filename=/etc/traefik/dynamic.yml"],
+            |c| {
+                c.file
+                    .as_ref()
+                    .is_some_and(|f| f.filename.is_some() && f.watch)
+            },
+        ),
+        (
+            &[
+                "--providers.file.directory=/etc/traefik/dynamic",
+                "--providers.file.watch=false",
+            ],
+            |c| {
+                c.file
+                    .as_ref()
+                    .is_some_and(|f| f.directory.is_some() && !f.watch)
+            },
+        ),
         (&["--providers.providersthrottleduration=2s"], |_| true),
-        (&["--certificatesresolvers.le.acme.email=a@example.com"], |c| c.acme.as_ref().is_some_and(|a| a.email == "a@example.com" && a.directory == LETS_ENCRYPT)),
-        (&["--certificatesresolvers.le.acme.caserver=https://ca.test/dir"], |c| c.acme.as_ref().unwrap().directory == "https://ca.test/dir"),
-        (&["--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json"], |c| c.acme.as_ref().unwrap().storage == std::path::Path::new("/letsencrypt/acme.json")),
-        (&["--certificatesresolvers.le.acme.httpchallenge.entrypoint=web"], |c| c.acme.is_some()),
-        (&["--certificatesresolvers.le.acme.tlschallenge=true"], |c| c.acme.is_some()),
-        (&["--certificatesresolvers.le.acme.certificatesduration=720"], |c| c.acme.as_ref().unwrap().renew_before == Duration::from_secs(240 * 3600)),
-        (&["--certificatesresolvers.le.acme.keytype=EC384"], |c| !c.notes.is_empty()),
-        (&["--certificatesresolvers.le.acme.cacertificates=/ca.pem"], |c| c.acme.as_ref().unwrap().ca_file.is_some()),
-        (&["--api=true"], |c| c.api.as_ref().is_some_and(|a| a.dashboard && !a.insecure)),
-        (&["--api.insecure=true"], |c| c.api.as_ref().unwrap().insecure && c.entry_point("traefik").is_some()),
-        (&["--api.dashboard=false"], |c| !c.api.as_ref().unwrap().dashboard),
-        (&["--api.basepath=/"], |c| c.api.is_some()),
-        (&["--ping=true"], |c| c.ping.as_ref().is_some_and(|p| p.entry_point == "traefik" && p.terminating_status == 503)),
-        (&["--ping.entrypoint=web"], |c| c.ping.as_ref().unwrap().entry_point == "web"),
-        (&["--ping.manualrouting=true"], |c| c.ping.as_ref().unwrap().manual_routing),
-        (&["--ping.terminatingstatuscode=204"], |c| c.ping.as_ref().unwrap().terminating_status == 204),
-        (&["--metrics.prometheus=true"], |c| c.prometheus.is_some()),
-        (&["--metrics.prometheus.entrypoint=web", "--metrics.prometheus.manualrouting=true"], |c| {
-            let p = c.prometheus.as_ref().unwrap();
-            p.entry_point == "web" && p.manual_routing
+        (
+            &["--certificatesresolvers.le.acme.email=a@example.com"],
+            |c| {
+                c.acme
+                    .as_ref()
+                    .is_some_and(|a| a.email == "a@example.com" && a.directory == LETS_ENCRYPT)
+            },
+        ),
+        (
+            &["--certificatesresolvers.le.acme.caserver=https://ca.test/dir"],
+            |c| c.acme.as_ref().unwrap().directory == "https://ca.test/dir",
+        ),
+        (
+            &["--certificatesresolvers.le.acme.storage=/letsencrypt/acme.json"],
+            |c| c.acme.as_ref().unwrap().storage == std::path::Path::new("/letsencrypt/acme.json"),
+        ),
+        (
+            &["--certificatesresolvers.le.acme.httpchallenge.entrypoint=web"],
+            |c| c.acme.is_some(),
+        ),
+        (
+            &["--certificatesresolvers.le.acme.tlschallenge=true"],
+            |c| c.acme.is_some(),
+        ),
+        (
+            &["--certificatesresolvers.le.acme.certificatesduration=720"],
+            |c| c.acme.as_ref().unwrap().renew_before == Duration::from_secs(240 * 3600),
+        ),
+        (&["--certificatesresolvers.le.acme.keytype=EC384"], |c| {
+            !c.notes.is_empty()
         }),
-        (&["--metrics.prometheus.addrouterslabels=true", "--metrics.prometheus.buckets=0.1,0.3"], |c| c.prometheus.is_some()),
+        (
+            &["--certificatesresolvers.le.acme.cacertificates=/ca.pem"],
+            |c| c.acme.as_ref().unwrap().ca_file.is_some(),
+        ),
+        (&["--api=true"], |c| {
+            c.api.as_ref().is_some_and(|a| a.dashboard && !a.insecure)
+        }),
+        (&["--api.insecure=true"], |c| {
+            c.api.as_ref().unwrap().insecure && c.entry_point("traefik").is_some()
+        }),
+        (&["--api.dashboard=false"], |c| {
+            !c.api.as_ref().unwrap().dashboard
+        }),
+        (&["--api.basepath=/"], |c| c.api.is_some()),
+        (&["--ping=true"], |c| {
+            c.ping
+                .as_ref()
+                .is_some_and(|p| p.entry_point == "traefik" && p.terminating_status == 503)
+        }),
+        (&["--ping.entrypoint=web"], |c| {
+            c.ping.as_ref().unwrap().entry_point == "web"
+        }),
+        (&["--ping.manualrouting=true"], |c| {
+            c.ping.as_ref().unwrap().manual_routing
+        }),
+        (&["--ping.terminatingstatuscode=204"], |c| {
+            c.ping.as_ref().unwrap().terminating_status == 204
+        }),
+        (&["--metrics.prometheus=true"], |c| c.prometheus.is_some()),
+        (
+            &[
+                "--metrics.prometheus.entrypoint=web",
+                "--metrics.prometheus.manualrouting=true",
+            ],
+            |c| {
+                let p = c.prometheus.as_ref().unwrap();
+                p.entry_point == "web" && p.manual_routing
+            },
+        ),
+        (
+            &[
+                "--metrics.prometheus.addrouterslabels=true",
+                "--metrics.prometheus.buckets=0.1,0.3",
+            ],
+            |c| c.prometheus.is_some(),
+        ),
         (&["--log.level=DEBUG"], |c| c.log_level.starts_with("debug")),
         (&["--log.level=fatal"], |c| c.log_level.starts_with("error")),
-        (&["--log.format=common"], |c| c.log_format == LogFormat::Text),
+        (&["--log.format=common"], |c| {
+            c.log_format == LogFormat::Text
+        }),
         (&["--log.nocolor=true"], |_| true),
         (&["--accesslog=true"], |c| c.access_log),
-        (&["--accesslog.format=json", "--accesslog.bufferingsize=100"], |c| c.access_log),
-        (&["--core.defaultrulesyntax=v2"], |c| c.default_rule_syntax == crate::model::rule::Syntax::V2),
-        (&["--global.checknewversion=false", "--global.sendanonymoususage=false"], |_| true),
-        (&["--serverstransport.insecureskipverify=true"], |c| !c.notes.is_empty()),
+        (
+            &["--accesslog.format=json", "--accesslog.bufferingsize=100"],
+            |c| c.access_log,
+        ),
+        (&["--core.defaultrulesyntax=v2"], |c| {
+            c.default_rule_syntax == crate::model::rule::Syntax::V2
+        }),
+        (
+            &[
+                "--global.checknewversion=false",
+                "--global.sendanonymoususage=false",
+            ],
+            |_| true,
+        ),
+        (&["--serverstransport.insecureskipverify=true"], |c| {
+            !c.notes.is_empty()
+        }),
     ];
     for (flags, check) in rows {
         let c = ok(flags);
@@ -130,45 +312,120 @@ fn every_supported_key_gives_its_setting() {
 fn every_refused_value_names_its_key() {
     let rows: &[(&[&str], &str)] = &[
         (&["--entrypoints.x.address=nope"], "entrypoints.x.address"),
-        (&["--entrypoints.x.address=:53/udp"], "entryPoints.x.address"),
+        (
+            &["--entrypoints.x.address=:53/udp"],
+            "entryPoints.x.address",
+        ),
         (&["--entrypoints.web.asdefault=maybe"], "asdefault"),
-        (&["--entrypoints.web.http.redirections.entrypoint.to=nowhere"], "redirections.entryPoint.to"),
-        (&["--entrypoints.web.http.redirections.entrypoint.to=https", "--entrypoints.web.http.redirections.entrypoint.scheme=ftp"], "scheme"),
-        (&["--entrypoints.web.http.maxheaderbytes=10"], "maxheaderbytes"),
-        (&["--entrypoints.web.forwardedheaders.trustedips=not-an-ip"], "trustedips"),
-        (&["--entrypoints.web.transport.respondingtimeouts.readtimeout=soon"], "readtimeout"),
-        (&["--entrypoints.web.transport.respondingtimeouts.writetimeout=5s"], "writetimeout"),
-        (&["--entrypoints.web.transport.lifecycle.requestacceptgracetimeout=5s"], "requestacceptgracetimeout"),
-        (&["--entrypoints.web.http.encodedcharacters.allowencodedslash=true"], "encodedcharacters"),
+        (
+            &["--entrypoints.web.http.redirections.entrypoint.to=nowhere"],
+            "redirections.entryPoint.to",
+        ),
+        (
+            &[
+                "--entrypoints.web.http.redirections.entrypoint.to=https",
+                "--entrypoints.web.http.redirections.entrypoint.scheme=ftp",
+            ],
+            "scheme",
+        ),
+        (
+            &["--entrypoints.web.http.maxheaderbytes=10"],
+            "maxheaderbytes",
+        ),
+        (
+            &["--entrypoints.web.forwardedheaders.trustedips=not-an-ip"],
+            "trustedips",
+        ),
+        (
+            &["--entrypoints.web.transport.respondingtimeouts.readtimeout=soon"],
+            "readtimeout",
+        ),
+        (
+            &["--entrypoints.web.transport.respondingtimeouts.writetimeout=5s"],
+            "writetimeout",
+        ),
+        (
+            &["--entrypoints.web.transport.lifecycle.requestacceptgracetimeout=5s"],
+            "requestacceptgracetimeout",
+        ),
+        (
+            &["--entrypoints.web.http.encodedcharacters.allowencodedslash=true"],
+            "encodedcharacters",
+        ),
         (&["--entrypoints.web.reuseport=true"], "reuseport"),
         (&["--entrypoints.web.http3=true"], "http3"),
-        (&["--providers.docker.endpoint=unix:///var/run/docker.sock"], "providers.docker.endpoint"),
-        (&["--providers.docker.exposedbydefault=perhaps"], "exposedbydefault"),
+        (
+            &["--providers.docker.endpoint=unix:///var/run/docker.sock"],
+            "providers.docker.endpoint",
+        ),
+        (
+            &["--providers.docker.exposedbydefault=perhaps"],
+            "exposedbydefault",
+        ),
         (&["--providers.docker.usebindportip=true"], "usebindportip"),
         (&["--providers.docker.constraints=Label(`a`"], "constraints"),
-        (&["--providers.docker.tls.ca=/ca.pem"], "providers.docker.tls"),
+        (
+            &["--providers.docker.tls.ca=/ca.pem"],
+            "providers.docker.tls",
+        ),
         (&["--providers.swarm.refreshseconds=-1"], "refreshseconds"),
         (&["--providers.file.watch=true"], "providers.file"),
-        (&["--providers.file.filename=/a.yml", "--providers.file.directory=/d"], "providers.file"),
-        (&["--providers.kubernetescrd=true"], "providers.kubernetescrd"),
-        (&["--providers.redis.endpoints=127.0.0.1:6379"], "providers.redis"),
-        (&["--certificatesresolvers.le.acme.dnschallenge.provider=cloudflare"], "dnsChallenge"),
-        (&["--certificatesresolvers.le.acme.httpchallenge.entrypoint=nope"], "httpChallenge.entryPoint"),
+        (
+            &[
+                "--providers.file.filename=/a.yml",
+                "--providers.file.directory=/d",
+            ],
+            "providers.file",
+        ),
+        (
+            &["--providers.kubernetescrd=true"],
+            "providers.kubernetescrd",
+        ),
+        (
+            &["--providers.redis.endpoints=127.0.0.1:6379"],
+            "providers.redis",
+        ),
+        (
+            &["--certificatesresolvers.le.acme.dnschallenge.provider=cloudflare"],
+            "dnsChallenge",
+        ),
+        (
+            &["--certificatesresolvers.le.acme.httpchallenge.entrypoint=nope"],
+            "httpChallenge.entryPoint",
+        ),
         (&["--certificatesresolvers.le.acme.keytype=DSA"], "keytype"),
-        (&["--certificatesresolvers.le.acme.certificatesduration=0"], "certificatesduration"),
+        (
+            &["--certificatesresolvers.le.acme.certificatesduration=0"],
+            "certificatesduration",
+        ),
         (&["--certificatesresolvers.le.acme.eab.kid=x"], "eab"),
-        (&["--certificatesresolvers.le.tailscale=true"], "certificatesresolvers.le"),
+        (
+            &["--certificatesresolvers.le.tailscale=true"],
+            "certificatesresolvers.le",
+        ),
         (&["--api.basepath=/traefik"], "basepath"),
         (&["--api.debug=true"], "debug"),
-        (&["--ping.terminatingstatuscode=abc"], "terminatingstatuscode"),
+        (
+            &["--ping.terminatingstatuscode=abc"],
+            "terminatingstatuscode",
+        ),
         (&["--metrics.datadog=true"], "metrics.datadog"),
         (&["--log.level=loud"], "log.level"),
         (&["--log.format=xml"], "log.format"),
         (&["--log.filepath=/var/log/traefik.log"], "log.filepath"),
-        (&["--accesslog.filepath=/var/log/access.log"], "accesslog.filepath"),
-        (&["--accesslog.filters.statuscodes=400-499"], "accesslog.filters"),
+        (
+            &["--accesslog.filepath=/var/log/access.log"],
+            "accesslog.filepath",
+        ),
+        (
+            &["--accesslog.filters.statuscodes=400-499"],
+            "accesslog.filters",
+        ),
         (&["--core.defaultrulesyntax=v4"], "defaultrulesyntax"),
-        (&["--serverstransport.rootcas=/ca.pem"], "serverstransport.rootcas"),
+        (
+            &["--serverstransport.rootcas=/ca.pem"],
+            "serverstransport.rootcas",
+        ),
         (&["--tracing=true"], "tracing"),
         (&["--experimental.plugins.x.modulename=y"], "experimental"),
         (&["--hostresolver=true"], "hostresolver"),
@@ -180,7 +437,9 @@ fn every_refused_value_names_its_key() {
         match load(&refs) {
             Ok(_) => panic!("{flags:?} was accepted"),
             Err(e) => assert!(
-                e.var.to_ascii_lowercase().contains(&key.to_ascii_lowercase()),
+                e.var
+                    .to_ascii_lowercase()
+                    .contains(&key.to_ascii_lowercase()),
                 "{flags:?}: the error does not name {key:?}: {e}"
             ),
         }
