@@ -9,7 +9,8 @@
 #   git worktree add /tmp/base <rev> && (cd /tmp/base && cargo build --release -p router)
 #   bench/ab.sh /tmp/base/target/release/router
 #
-# Knobs: BENCH_ROUNDS (4), BENCH_DURATION (8s). Needs what router.sh needs (a dockerd, the
+# Knobs: BENCH_ROUNDS (4), BENCH_DURATION (8s), AB_NEW_ENV (VAR=value words added to the new
+# router's environment, to compare a setting). Needs what router.sh needs (a dockerd, the
 # whoami:local image, wrk, curl, python3, cargo). Prints a table: req/s, p99 and CPU per
 # request of each round, and the medians.
 
@@ -30,7 +31,7 @@ need_image
 build
 read -r PORT_GUARD PORT_NEW PORT_BASE < <(free_ports 3)
 setup_backend "$PORT_GUARD"
-start_router new "$PORT_NEW" "$PORT_GUARD"
+start_router new "$PORT_NEW" "$PORT_GUARD" ${AB_NEW_ENV:-}
 NEW_PID=$LAST_PID
 ROUTER_BIN=$BASE start_router base "$PORT_BASE" "$PORT_GUARD"
 BASE_PID=$LAST_PID
