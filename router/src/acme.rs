@@ -670,20 +670,7 @@ mod tests {
 
     #[test]
     fn domains_replace_the_rules_hosts_and_the_default_store_adds_its_own() {
-        use crate::provider::file::{snapshot, Parsed};
         let yaml = "http:\n  routers:\n    a:\n      rule: Host(`a.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n        domains:\n          - main: main.test\n            sans: [Alt.test, '*.wild.test']\n    b:\n      rule: Host(`b.test`) || Host(`c.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n    other:\n      rule: Host(`other.test`)\n      service: noop@internal\n      tls:\n        certResolver: elsewhere\ntls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: default.test\n";
-        let file = snapshot(&[Parsed {
-            path: "/d.yml".into(),
-            root: crate::tree::Node::from_yaml(yaml, "").unwrap(),
-        }]);
-        let settings = crate::model::compile::CompileSettings {
-            entry_points: vec![crate::model::compile::EntryPointModel {
-                name: "https".into(),
-                default: true,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
         let internal = crate::dynamic::Snapshot {
             provider: "internal".into(),
             config: crate::dynamic::Configuration {
@@ -702,7 +689,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let table = crate::model::compile::compile([&file, &internal], &settings);
+        let table = crate::provider::file::compile_yaml(yaml, &[&internal]);
         let wanted: Vec<String> = wanted_hosts(&table, &["le".to_string()])
             .into_iter()
             .collect();

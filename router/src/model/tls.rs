@@ -265,21 +265,8 @@ mod tests {
 
     #[test]
     fn routers_with_missing_or_broken_options_are_disabled() {
-        use crate::provider::file::{snapshot, Parsed};
         let yaml = "http:\n  routers:\n    ok:\n      rule: Host(`ok.test`)\n      service: s\n      tls:\n        options: modern\n    missing:\n      rule: Host(`m.test`)\n      service: s\n      tls:\n        options: nope\n    broken:\n      rule: Host(`b.test`)\n      service: s\n      tls:\n        options: bad\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://127.0.0.1:1\ntls:\n  options:\n    modern:\n      minVersion: VersionTLS13\n    bad:\n      cipherSuites: [TLS_NOPE]\n    default:\n      sniStrict: true\n";
-        let file = snapshot(&[Parsed {
-            path: "/d.yml".into(),
-            root: crate::tree::Node::from_yaml(yaml, "").unwrap(),
-        }]);
-        let settings = crate::model::compile::CompileSettings {
-            entry_points: vec![crate::model::compile::EntryPointModel {
-                name: "https".into(),
-                default: true,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let table = crate::model::compile::compile([&file], &settings);
+        let table = crate::provider::file::compile_yaml(yaml, &[]);
         let names: Vec<&str> = table.routes.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["ok@file"]);
         assert_eq!(table.routes[0].tls_options, "modern@file");

@@ -337,6 +337,27 @@ pub async fn run(shared: Arc<Shared>, p: FileProvider) {
     }
 }
 
+/// For tests elsewhere: the table a dynamic file (YAML) and other snapshots compile to, with
+/// one default entry point `https`.
+#[cfg(test)]
+pub(crate) fn compile_yaml(yaml: &str, others: &[&Snapshot]) -> crate::model::table::RouteTable {
+    let file = snapshot(&[Parsed {
+        path: "/d.yml".into(),
+        root: Node::from_yaml(yaml, "").unwrap_or_else(|e| panic!("{e}")),
+    }]);
+    let settings = crate::model::compile::CompileSettings {
+        entry_points: vec![crate::model::compile::EntryPointModel {
+            name: "https".into(),
+            default: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut all = vec![&file];
+    all.extend_from_slice(others);
+    crate::model::compile::compile(all, &settings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
