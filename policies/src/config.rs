@@ -43,6 +43,8 @@ pub const ALLOW_BIND_MOUNTS: &str = "ALLOW_BIND_MOUNTS";
 pub const GUARD_RULES: &str = "GUARD_RULES";
 /// A file of explicit rules.
 pub const GUARD_RULES_FILE: &str = "GUARD_RULES_FILE";
+/// Redaction of the answers' secrets: `auto` (the default: on unless `POST=1`), on, off.
+pub const GUARD_REDACT: &str = "GUARD_REDACT";
 
 /// The server's variables (parsed by the binary; listed here so typos are caught in one place).
 pub const SERVER_VARS: &[&str] = &[
@@ -113,6 +115,7 @@ pub fn known_vars() -> Vec<&'static str> {
         ALLOW_BIND_MOUNTS,
         GUARD_RULES,
         GUARD_RULES_FILE,
+        GUARD_REDACT,
     ]);
     v.extend(SERVER_VARS);
     v
@@ -187,7 +190,24 @@ pub fn policy_from_env(
     let rules = RuleSet::compile(rules).map_err(|e| {
         ConfigError::new(GUARD_RULES, &e.line, format!("{}: {}", e.origin, e.reason))
     })?;
-    Ok(Policy::new(switches, rules, body))
+    let redact = redaction(env, switches.gate(Gate::Post))?;
+    Ok(Policy::new(switches, rules, body).with_redaction(redact))
+}
+
+/// `GUARD_REDACT`: `auto` (or unset) redacts unless `POST=1` (a client that may only read has
+/// no use for the secrets; one that recreates containers may need them), a boolean forces it.
+fn redaction(env: &impl Env, post: bool) -> Result<bool, ConfigError> {
+    match env.get(GUARD_REDACT) {
+        None => Ok(!post),
+        Some(v) if v.trim().eq_ignore_ascii_case("auto") => Ok(!post),
+        Some(v) => parse_bool(GUARD_REDACT, &v).map_err(|_| {
+            ConfigError::new(
+                GUARD_REDACT,
+                &v,
+                "expected auto, or 1/0, true/false, yes/no, on/off",
+            )
+        }),
+    }
 }
 
 fn bind_mounts(env: &impl Env) -> Result<Vec<String>, ConfigError> {
@@ -277,6 +297,19 @@ mod tests {
         assert!(
             policy_from_env(&env(&[("HOME", "/root"), ("GUARD_LISTEN", "x")]), no_file).is_ok()
         );
+    }
+
+    #[test]
+    fn redaction_is_on_for_readers_unless_set() {
+        let on =
+            |pairs: &[(&str, &str)]| policy_from_env(&env(pairs), no_file).map(|p| p.redacts());
+        assert_eq!(on(&[]), Ok(true));
+        assert_eq!(on(&[("POST", "1")]), Ok(false));
+        assert_eq!(on(&[("POST", "1"), ("GUARD_REDACT", "on")]), Ok(true));
+        assert_eq!(on(&[("GUARD_REDACT", "off")]), Ok(false));
+        assert_eq!(on(&[("POST", "1"), ("GUARD_REDACT", "AUTO")]), Ok(false));
+        let e = on(&[("GUARD_REDACT", "env")]).unwrap_err();
+        assert_eq!((e.var.as_str(), e.value.as_str()), ("GUARD_REDACT", "env"));
     }
 
     #[test]

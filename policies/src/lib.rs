@@ -12,6 +12,7 @@
 //! - [`policy`]: [`Policy::decide`] -> [`Decision`]
 //! - [`config`]: environment -> [`Policy`]
 //! - [`share`]: which allowed reads may share one daemon answer
+//! - [`redact`]: the secrets taken out of allowed answers
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod endpoint;
 pub mod path;
 pub mod policy;
+pub mod redact;
 pub mod rule;
 pub mod section;
 pub mod share;

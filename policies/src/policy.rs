@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use crate::body::{self, BodyDenial, BodyGrants, BodyKind};
 use crate::endpoint::{self, Access, Endpoint};
 use crate::path::Target;
+use crate::redact::Redact;
 use crate::rule::RuleSet;
 use crate::section::{Gate, Section, Switches};
 
@@ -40,6 +41,7 @@ pub struct Policy {
     switches: Switches,
     rules: RuleSet,
     body: BodyGrants,
+    redact: bool,
 }
 
 /// A request as the policy sees it.
@@ -74,6 +76,8 @@ pub struct Allowed {
     pub upgrade: bool,
     /// Whether the request must carry no body.
     pub empty_body: bool,
+    /// The secrets to take out of the answer ([`crate::redact`]).
+    pub redact: Option<Redact>,
 }
 
 /// A denied request.
@@ -103,7 +107,19 @@ impl Policy {
             switches,
             rules,
             body,
+            redact: false,
         }
+    }
+
+    /// The same policy, with the answers' secrets redacted or not ([`crate::redact`]).
+    pub fn with_redaction(mut self, on: bool) -> Self {
+        self.redact = on;
+        self
+    }
+
+    /// Whether answers are redacted.
+    pub fn redacts(&self) -> bool {
+        self.redact
     }
 
     /// The switches in force.
@@ -145,6 +161,9 @@ impl Policy {
             inspect: ep.and_then(|e| e.body),
             upgrade: ep.is_some_and(|e| e.upgrade),
             empty_body: ep.is_some_and(|e| e.empty_body),
+            redact: ep
+                .filter(|_| self.redact)
+                .and_then(|e| Redact::for_endpoint(e.name)),
         })
     }
 
@@ -204,6 +223,16 @@ impl Policy {
             b.capabilities,
             b.devices,
             if b.bind_mounts.is_empty() { "(none)".to_owned() } else { b.bind_mounts.join(",") }
+        );
+        let _ = writeln!(
+            out,
+            "# answers' secrets (GUARD_REDACT)
+{}",
+            if self.redact {
+                "redacted: container list Command; inspect Path, Args, Config.Cmd, .Entrypoint, .Env, .Healthcheck.Test; top commands; exec inspect; exec events; service and task Env, Args, Command; config Data; system df Command"
+            } else {
+                "not redacted"
+            }
         );
         out
     }

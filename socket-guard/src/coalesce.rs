@@ -39,6 +39,8 @@ pub struct SharedAnswer {
     pub status: u16,
     /// The status line and headers as relayed, without the final empty line.
     pub head: Vec<u8>,
+    /// How the body is framed.
+    pub framing: crate::framing::BodyFraming,
     /// The body as the daemon framed it (its `Content-Length` or chunks are in `head`).
     pub body: Vec<u8>,
 }
@@ -254,6 +256,7 @@ mod tests {
         SharedAnswer {
             status: 200,
             head: b"HTTP/1.1 200 OK\r\n".to_vec(),
+            framing: crate::framing::BodyFraming::Length(body.len() as u64),
             body: body.as_bytes().to_vec(),
         }
     }

@@ -34,6 +34,8 @@ use crate::response::write_json_error;
 use crate::server::State;
 use crate::wire::{self, HeadError, Outgoing, RequestHead, ResponseHead};
 
+mod redacted;
+
 /// How long an inspected (or drained) body may take to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -325,7 +327,11 @@ where
                 match self.wait_for_group(&coalescer).await {
                     Some(Entry::Lead(l)) => lead = Some(l),
                     Some(Entry::Answer(answer)) => {
-                        return self.send_shared(&answer, &head, audit).await
+                        if let Some(kind) = allowed.redact {
+                            let close = head.close || *self.stop.borrow();
+                            return self.send_shared_redacted(&answer, close, audit, kind).await;
+                        }
+                        return self.send_shared(&answer, &head, audit).await;
                     }
                     Some(Entry::Alone) => {}
                     None => {
@@ -389,7 +395,15 @@ where
             || resp.body == BodyFraming::UntilClose
             || self.body_unread
             || *self.stop.borrow();
-        self.relay(resp, close, audit, lead).await
+        match allowed.redact.filter(|_| !head_request) {
+            Some(kind) if kind.is_stream() => {
+                drop(lead);
+                self.relay_redacted_stream(resp, head.http10, close, audit, kind)
+                    .await
+            }
+            Some(kind) => self.relay_redacted(resp, close, audit, lead, kind).await,
+            None => self.relay(resp, close, audit, lead).await,
+        }
     }
 
     /// Joins the group of the request in `self.out` (see [`crate::coalesce`]) and waits for
@@ -841,6 +855,7 @@ where
                 lead.share(SharedAnswer {
                     status: resp.status,
                     head: resp.head.clone(),
+                    framing: resp.body,
                     body: daemon.buf[..scanned].to_vec(),
                 });
                 return;

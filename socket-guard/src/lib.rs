@@ -12,6 +12,7 @@
 //! - [`wire`]: request and response heads, parsed and written back end-to-end only
 //! - [`proxy`]: the judging phases: canonicalise, decide, and what a refusal says
 //! - [`coalesce`]: identical concurrent reads sharing one daemon answer
+//! - [`redaction`]: answers rewritten without their secrets (what goes: `policies::redact`)
 //! - [`upstream`]: dialling the socket; the pooled client for health checks
 //! - [`error`]: every failure and its status; [`response`]: JSON errors
 //! - [`audit`], [`metrics`]: one audit line per request, Prometheus; [`body`]: admin bodies
@@ -31,6 +32,7 @@ pub mod healthcheck;
 pub mod listen;
 pub mod metrics;
 pub mod proxy;
+pub mod redaction;
 pub mod response;
 pub mod server;
 pub mod upstream;

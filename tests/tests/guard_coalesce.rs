@@ -14,6 +14,9 @@
 //! client that created a container and then lists containers always sees it, however many
 //! identical lists are in flight: no answer older than the request is ever given.
 //!
+//! A shared list is redacted for every member of its group as for its leader. The other tests
+//! of sharing run with `GUARD_REDACT=off`, so that their synthetic answers pass as they are.
+//!
 //! The slow daemon (`e2e::fake`) is used where the order of arrivals must be known; the last
 //! test runs against the real dockerd.
 #![allow(clippy::unwrap_used)]
@@ -51,7 +54,11 @@ async fn slow_guard(
     let daemon = FakeDaemon::answering_after(&dir.join("slow.sock"), DELAY, body);
     let guard = Guard::builder()
         .socket(daemon.path())
-        .envs(&[("CONTAINERS", "1"), ("ALLOW_LOGS", "1")])
+        .envs(&[
+            ("CONTAINERS", "1"),
+            ("ALLOW_LOGS", "1"),
+            ("GUARD_REDACT", "off"),
+        ])
         .envs(env)
         .start()
         .await;
@@ -262,7 +269,7 @@ async fn a_chunked_answer_over_the_share_limit_goes_to_its_own_client_only() {
         );
         let guard = Guard::builder()
             .socket(daemon.path())
-            .env("CONTAINERS", "1")
+            .envs(&[("CONTAINERS", "1"), ("GUARD_REDACT", "off")])
             .start()
             .await;
         let answers = first_then_group(&guard, &daemon, &list, 5).await;
@@ -322,6 +329,7 @@ async fn a_leader_whose_client_does_not_read_holds_nobody_else() {
         ("GUARD_LISTEN", format!("unix://{}", listen.display())),
         ("SOCKET_PATH", daemon.path().display().to_string()),
         ("CONTAINERS", "1".to_owned()),
+        ("GUARD_REDACT", "off".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -413,7 +421,7 @@ async fn a_list_after_a_create_always_shows_it_however_many_identical_lists_are_
         FakeDaemon::relay_to_real_delayed(&dir.path().join("slow.sock"), Duration::from_millis(30));
     let guard = Guard::builder()
         .socket(slow.path())
-        .env("CONTAINERS", "1")
+        .envs(&[("CONTAINERS", "1"), ("GUARD_REDACT", "off")])
         .start()
         .await;
     let req = Req::new("GET", "/v1.41/containers/json?all=1").bytes();
@@ -489,7 +497,7 @@ async fn members_waiting_on_a_hung_read_are_let_go_when_their_clients_leave() {
     let daemon = FakeDaemon::hanging(&dir.path().join("hung.sock"));
     let guard = Guard::builder()
         .socket(daemon.path())
-        .env("CONTAINERS", "1")
+        .envs(&[("CONTAINERS", "1"), ("GUARD_REDACT", "off")])
         .start()
         .await;
     let req = Req::new("GET", "/v1.41/containers/json").bytes();
@@ -536,4 +544,38 @@ async fn members_waiting_on_a_hung_read_are_let_go_when_their_clients_leave() {
         "{} of 5 logged",
         left()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_answer_is_redacted_for_every_member() {
+    let secret = "sharedsecret-in-a-command";
+    let body = Arc::new(
+        format!(
+            r#"[{{"Id":"4f0c","Names":["/web"],"Command":"sh -c {secret}","State":"running"}}]"#
+        )
+        .into_bytes(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = FakeDaemon::answering_after(&dir.path().join("slow.sock"), DELAY, body);
+    let guard = Guard::builder()
+        .socket(daemon.path())
+        .env("CONTAINERS", "1")
+        .start()
+        .await;
+    let answers = first_then_group(&guard, &daemon, &list, 4).await;
+    assert!(
+        guard.state().metrics.shared_answers.get() > 0,
+        "nothing was shared"
+    );
+    for a in &answers {
+        let text = a.text();
+        assert_eq!(a.status, 200, "{text}");
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains(r#""Command":"[redacted]""#), "{text}");
+        assert!(text.contains(r#""Names":["/web"]"#), "{text}");
+        assert_eq!(
+            a.header("content-length").map(str::parse::<usize>),
+            Some(Ok(a.body.len()))
+        );
+    }
 }

@@ -1,0 +1,218 @@
+//! Relaying an answer whose secrets are taken out ([`crate::redaction`]): a whole answer is
+//! read, redacted and sent with its new length; a stream is rewritten line by line. An answer
+//! that cannot be redacted is never passed on: before anything is written the client gets a
+//! 502, after (a stream) its connection is cut.
+
+use bytes::Buf;
+use policies::redact::Redact;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use super::{Conn, Next, Refusal};
+use crate::audit::Audit;
+use crate::coalesce::{Lead, SharedAnswer};
+use crate::error::GuardError;
+use crate::framing::BodyLeft;
+use crate::redaction::{self, Lines, REDACT_MAX};
+use crate::wire::ResponseHead;
+
+impl<S> Conn<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    /// Answers with a 502 and closes: the daemon's answer could not be redacted.
+    async fn unredactable(&mut self, audit: Audit, why: String) -> Next {
+        self.state.metrics.upstream_errors.inc();
+        tracing::warn!(client = %self.client, path = %audit.path, error = %why, "answer not passed on: it cannot be redacted");
+        let path = audit.path.clone();
+        let err = GuardError::Upstream(format!("the daemon's answer cannot be redacted: {why}"));
+        let mut refusal = Refusal { audit, err, path };
+        let _ = self.answer(&mut refusal, false, true).await;
+        refusal.audit.finish(0);
+        Next::Close
+    }
+
+    /// A whole answer: read to its end (sharing it with the group first, as the daemon sent
+    /// it), redacted, sent with its length.
+    pub(super) async fn relay_redacted(
+        &mut self,
+        resp: ResponseHead,
+        close: bool,
+        audit: Audit,
+        lead: Option<Lead>,
+        kind: Redact,
+    ) -> Next {
+        let Some(mut daemon) = self.daemon.take() else {
+            return Next::Close;
+        };
+        if let Some(lead) = lead {
+            self.read_for_group(&mut daemon, &resp, lead).await;
+        }
+        let mut left = BodyLeft::new(resp.body);
+        let mut data = Vec::new();
+        let complete = loop {
+            let (take, done) = match left.take(&daemon.buf, Some(&mut data)) {
+                Ok(t) => t,
+                Err(e) => return self.unredactable(audit, e.to_string()).await,
+            };
+            daemon.buf.advance(take);
+            if done {
+                break true;
+            }
+            if data.len() > REDACT_MAX {
+                return self
+                    .unredactable(audit, format!("larger than {REDACT_MAX} bytes"))
+                    .await;
+            }
+            match self.read_daemon(&mut daemon).await {
+                Ok(0) if left.until_close() => break false,
+                Ok(0) => return self.unredactable(audit, "cut short".into()).await,
+                Ok(_) => {}
+                Err(_) => {
+                    return self.client_left(audit, "before the answer to redact was complete")
+                }
+            }
+        };
+        if complete && !resp.close && daemon.buf.is_empty() && !self.body_unread {
+            self.daemon = Some(daemon);
+        }
+        self.send_redacted(&resp.head, resp.status, data, close, audit, kind)
+            .await
+    }
+
+    /// A group's shared answer (kept as the daemon framed it), redacted for this client.
+    pub(super) async fn send_shared_redacted(
+        &mut self,
+        answer: &SharedAnswer,
+        close: bool,
+        mut audit: Audit,
+        kind: Redact,
+    ) -> Next {
+        let data = match redaction::decode_whole(answer.framing, &answer.body) {
+            Ok(d) => d,
+            Err(e) => return self.unredactable(audit, e.to_string()).await,
+        };
+        audit.reason.push_str("; shared answer");
+        self.state.metrics.shared_answers.inc();
+        self.send_redacted(&answer.head, answer.status, data, close, audit, kind)
+            .await
+    }
+
+    async fn send_redacted(
+        &mut self,
+        head: &[u8],
+        status: u16,
+        data: Vec<u8>,
+        close: bool,
+        mut audit: Audit,
+        kind: Redact,
+    ) -> Next {
+        let body = match redaction::redact_whole(kind, status, data) {
+            Ok(b) => b,
+            Err(e) => return self.unredactable(audit, e.to_string()).await,
+        };
+        audit.decision = "allow";
+        audit.status = status;
+        audit.reason.push_str("; redacted");
+        let head = redaction::head_with_length(head, body.len());
+        self.start_answer(&head, close);
+        self.out.extend_from_slice(&body);
+        let sent = self.io.write_all(&self.out).await;
+        audit.finish(body.len() as u64);
+        if sent.is_err() || close {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        }
+    }
+
+    /// A stream of JSON lines: each batch of complete lines the daemon sends goes on at once,
+    /// redacted, as one chunk (to an HTTP/1.0 client, as it is, until the connection closes).
+    pub(super) async fn relay_redacted_stream(
+        &mut self,
+        resp: ResponseHead,
+        http10: bool,
+        close: bool,
+        mut audit: Audit,
+        kind: Redact,
+    ) -> Next {
+        let Some(mut daemon) = self.daemon.take() else {
+            return Next::Close;
+        };
+        let chunked = !http10;
+        let head = redaction::head_for_stream(&resp.head, chunked);
+        // Without chunks the connection's end is the body's.
+        self.start_answer(&head, !chunked);
+        audit.reason.push_str("; redacted");
+        audit.open_stream();
+        if self.io.write_all(&self.out).await.is_err() {
+            audit.finish(0);
+            return Next::Close;
+        }
+        let mut left = BodyLeft::new(resp.body);
+        let mut lines = Lines::new(kind);
+        let mut bytes = 0u64;
+        let mut data = Vec::new();
+        let mut out = Vec::new();
+        let complete = loop {
+            data.clear();
+            let (take, done) = match left.take(&daemon.buf, Some(&mut data)) {
+                Ok(t) => t,
+                Err(_) => break false,
+            };
+            daemon.buf.advance(take);
+            out.clear();
+            let mut rewritten = Vec::new();
+            let fed = lines.feed(&data, &mut rewritten).and_then(|()| {
+                if done {
+                    lines.finish(&mut rewritten)
+                } else {
+                    Ok(())
+                }
+            });
+            if fed.is_err() {
+                break false;
+            }
+            if chunked {
+                redaction::push_chunk(&mut out, &rewritten);
+                if done {
+                    out.extend_from_slice(redaction::LAST_CHUNK);
+                }
+            } else {
+                out.extend_from_slice(&rewritten);
+            }
+            bytes += rewritten.len() as u64;
+            if !out.is_empty() && self.io.write_all(&out).await.is_err() {
+                break false;
+            }
+            if done {
+                break true;
+            }
+            match self.read_daemon(&mut daemon).await {
+                Ok(0) if left.until_close() => {
+                    let mut rest = Vec::new();
+                    let ended = lines.finish(&mut rest).is_ok();
+                    out.clear();
+                    if chunked {
+                        redaction::push_chunk(&mut out, &rest);
+                        out.extend_from_slice(redaction::LAST_CHUNK);
+                    } else {
+                        out.extend_from_slice(&rest);
+                    }
+                    bytes += rest.len() as u64;
+                    break ended && self.io.write_all(&out).await.is_ok();
+                }
+                Ok(0) | Err(_) => break false,
+                Ok(_) => {}
+            }
+        };
+        audit.finish(bytes);
+        if complete && chunked && !resp.close && !left.until_close() && daemon.buf.is_empty() {
+            self.daemon = Some(daemon);
+        }
+        if complete && chunked && !resp.close && !close {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+}
