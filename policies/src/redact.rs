@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 mod scan;
 
-use scan::Action::{Empty, Env, List, Str};
+use scan::Action::{Empty, Env, Exec, List, Str};
 use scan::Seg::{Item, Key};
 use scan::{Root, Rule};
 
@@ -414,14 +414,18 @@ const TASKS: &[Rule] = rules![
     &[Item, Key("Spec"), Key("ContainerSpec"), Key("Args")] => List,
     &[Item, Key("Spec"), Key("ContainerSpec"), Key("Command")] => List,
 ];
+const EVENTS: &[Rule] = rules![
+    &[Key("status")] => Exec,
+    &[Key("Action")] => Exec,
+];
 const CONFIGS: &[Rule] = rules![
     &[Key("Spec"), Key("Data")] => Empty,
     &[Item, Key("Spec"), Key("Data")] => Empty,
 ];
 
 /// Redacts a whole JSON answer of `kind`. The result is the daemon's bytes with the secret
-/// values replaced (its formatting, key order and trailing newline kept); `/top` and event
-/// lines, which need more than a path, go through [`redact_value`].
+/// values replaced (its formatting, key order and trailing newline kept); `/top`, which needs
+/// more than a path, goes through [`redact_value`].
 pub fn redact(kind: Redact, body: &[u8]) -> Result<Vec<u8>, RedactError> {
     let (rules, root) = match kind {
         Redact::ContainerList => (CONTAINER_LIST, Root::Array),
@@ -431,7 +435,8 @@ pub fn redact(kind: Redact, body: &[u8]) -> Result<Vec<u8>, RedactError> {
         Redact::Services => (SERVICES, Root::Either),
         Redact::Tasks => (TASKS, Root::Either),
         Redact::Configs => (CONFIGS, Root::Either),
-        Redact::Top | Redact::Events => return redact_tree(kind, body),
+        Redact::Events => (EVENTS, Root::Object),
+        Redact::Top => return redact_tree(kind, body),
     };
     scan::redact(body, rules, root)
 }
@@ -449,31 +454,31 @@ pub fn redact_tree(kind: Redact, body: &[u8]) -> Result<Vec<u8>, RedactError> {
     Ok(out)
 }
 
-/// Whether an event line can hold something [`event`] rewrites: only exec actions do, and
-/// the daemon writes their names as they are (Go's JSON encoder escapes no `_`), so every
-/// other line passes without being parsed and written again.
-fn carries_secret(kind: Redact, line: &[u8]) -> bool {
-    kind != Redact::Events
-        || EXEC_ACTIONS
-            .iter()
-            .any(|a| line.windows(a.len()).any(|w| w == a.as_bytes()))
-}
-
 /// Rewrites the complete lines at the start of a stream of JSON lines (`/events`): what is
 /// appended to `out`, and how many bytes of `input` were consumed (up to and including the last
-/// newline; a partial line waits for more bytes). Blank lines pass as they are.
+/// newline; a partial line waits for more bytes).
+///
+/// Only exec actions carry a command, and the daemon writes their names as they are (Go's
+/// encoder escapes no `_`): the lines holding `exec_` are rewritten, each on its own, and every
+/// run of other lines is copied as it is, unparsed.
 pub fn redact_lines(kind: Redact, input: &[u8], out: &mut Vec<u8>) -> Result<usize, RedactError> {
-    let mut used = 0;
-    while let Some(nl) = input[used..].iter().position(|&b| b == b'\n') {
-        let line = &input[used..used + nl + 1];
-        if line.iter().all(u8::is_ascii_whitespace) || !carries_secret(kind, line) {
-            out.extend_from_slice(line);
-        } else {
-            out.extend_from_slice(&redact(kind, line)?);
+    let Some(last) = memchr::memrchr(b'\n', input) else {
+        return Ok(0);
+    };
+    let block = &input[..=last];
+    let mut copied = 0;
+    for at in memchr::memmem::find_iter(block, b"exec_") {
+        if at < copied {
+            continue;
         }
-        used += nl + 1;
+        let start = memchr::memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i + 1);
+        out.extend_from_slice(&block[copied..start]);
+        out.extend_from_slice(&redact(kind, &block[start..end])?);
+        copied = end;
     }
-    Ok(used)
+    out.extend_from_slice(&block[copied..]);
+    Ok(block.len())
 }
 
 #[cfg(test)]
@@ -585,7 +590,18 @@ mod tests {
             out,
             "[ {\"Id\" : \"a\",  \"Comm\\u0061nd\": \"[redacted]\", \"Labels\":{\"Command\":\"keep\"}} ]\n"
         );
+        for ok in ["0", "-1", "1.5", "2e10", "-0.5E-3", "1764700000000000000"] {
+            let doc = format!("[{{\"Created\":{ok},\"Command\":\"x\"}}]");
+            assert!(
+                redact(Redact::ContainerList, doc.as_bytes()).is_ok(),
+                "{ok}"
+            );
+        }
         for bad in [
+            &b"[{\"Created\":01}]"[..],
+            b"[{\"Created\":1.}]",
+            b"[{\"Created\":-}]",
+            b"[{\"Created\":1e}]",
             &b"[{\"Command\":\"a\\x\"}]"[..],
             b"[{\"Command\":\"a\"}] trailing",
             b"[{\"Command\":tru}]",

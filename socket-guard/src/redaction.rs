@@ -66,15 +66,109 @@ pub fn redact_whole(kind: Redact, status: u16, body: Vec<u8>) -> Result<Vec<u8>,
     }
 }
 
-/// Appends `data` to `out` as one chunk (nothing for empty data: an empty chunk would end
-/// the body).
-pub fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    if data.is_empty() {
-        return;
+/// How many redacted answers are remembered, and the largest one.
+const MEMO_ENTRIES: usize = 8;
+const MEMO_MAX: usize = 1 << 20;
+
+/// The last answers redacted, with what they became: a client polling a list that has not
+/// changed (a router after each event burst, a dashboard every few seconds) gets the same
+/// daemon answer again, and a byte comparison costs a fraction of a rewrite. Entries are
+/// matched on the whole answer's bytes, never on a hash.
+#[derive(Debug, Default)]
+pub struct Memo {
+    entries: std::sync::Mutex<std::collections::VecDeque<Remembered>>,
+}
+
+#[derive(Debug)]
+struct Remembered {
+    kind: Redact,
+    raw: std::sync::Arc<[u8]>,
+    out: std::sync::Arc<[u8]>,
+}
+
+impl Memo {
+    /// The redacted form of a successful answer of `kind`, remembered or made now.
+    pub fn redact(
+        &self,
+        kind: Redact,
+        status: u16,
+        body: Vec<u8>,
+    ) -> Result<std::sync::Arc<[u8]>, RedactError> {
+        if status != 200 || body.len() > MEMO_MAX {
+            return redact_whole(kind, status, body).map(Into::into);
+        }
+        {
+            let mut entries = self
+                .entries
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(i) = entries
+                .iter()
+                .position(|e| e.kind == kind && *e.raw == body[..])
+            {
+                let hit = entries.remove(i).expect("the position found");
+                let out = hit.out.clone();
+                entries.push_front(hit);
+                return Ok(out);
+            }
+        }
+        let out: std::sync::Arc<[u8]> = redact::redact(kind, &body)?.into();
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.push_front(Remembered {
+            kind,
+            raw: body.into(),
+            out: out.clone(),
+        });
+        entries.truncate(MEMO_ENTRIES);
+        Ok(out)
     }
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
+}
+
+/// How a rewritten stream is framed to the client: chunks, or (to an HTTP/1.0 client) the
+/// bytes as they are, the connection's end ending them. A chunk's data is written straight
+/// after a size placeholder that is filled in once the data is there (a chunk size may have
+/// leading zeros), so the data is not copied again.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame {
+    /// Chunked framing.
+    pub chunked: bool,
+}
+
+/// Eight hex digits: room for any chunk this writes.
+const SIZE_DIGITS: usize = 8;
+
+impl Frame {
+    /// Starts a piece of data at the end of `out`; returns where it starts.
+    pub fn begin(self, out: &mut Vec<u8>) -> usize {
+        let mark = out.len();
+        if self.chunked {
+            out.extend_from_slice(b"00000000\r\n");
+        }
+        mark
+    }
+
+    /// Ends the piece begun at `mark` (and the body, when `last`); returns the data's length.
+    pub fn end(self, out: &mut Vec<u8>, mark: usize, last: bool) -> usize {
+        if !self.chunked {
+            return out.len() - mark;
+        }
+        let len = out.len() - mark - SIZE_DIGITS - 2;
+        if len == 0 {
+            out.truncate(mark);
+        } else {
+            let hex = format!("{len:08x}");
+            out[mark..mark + SIZE_DIGITS]
+                .copy_from_slice(&hex.as_bytes()[hex.len() - SIZE_DIGITS..]);
+            out.extend_from_slice(b"\r\n");
+        }
+        if last {
+            out.extend_from_slice(LAST_CHUNK);
+        }
+        len
+    }
 }
 
 /// The last chunk.
@@ -99,9 +193,15 @@ impl Lines {
     /// Takes decoded body bytes; appends the redacted complete lines to `out`. A line longer
     /// than [`REDACT_MAX`] is refused.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
-        self.pending.extend_from_slice(data);
-        let used = redact::redact_lines(self.kind, &self.pending, out)?;
-        self.pending.drain(..used);
+        if self.pending.is_empty() {
+            // The usual case: no partial line waiting, the new bytes are read where they are.
+            let used = redact::redact_lines(self.kind, data, out)?;
+            self.pending.extend_from_slice(&data[used..]);
+        } else {
+            self.pending.extend_from_slice(data);
+            let used = redact::redact_lines(self.kind, &self.pending, out)?;
+            self.pending.drain(..used);
+        }
         if self.pending.len() > REDACT_MAX {
             return Err(RedactError::Shape("event line of a bounded size"));
         }
@@ -152,6 +252,39 @@ mod tests {
             decode_whole(BodyFraming::Length(3), b"abc").unwrap(),
             b"abc"
         );
+    }
+
+    #[test]
+    fn frames_are_chunks_with_their_sizes() {
+        let frame = Frame { chunked: true };
+        let mut out = b"head".to_vec();
+        let mark = frame.begin(&mut out);
+        out.extend_from_slice(b"hello");
+        assert_eq!(frame.end(&mut out, mark, false), 5);
+        let mark = frame.begin(&mut out);
+        assert_eq!(frame.end(&mut out, mark, true), 0);
+        assert_eq!(out, b"head00000005\r\nhello\r\n0\r\n\r\n");
+        let decoded = decode_whole(BodyFraming::Chunked, &out[4..]).unwrap();
+        assert_eq!(decoded, b"hello");
+    }
+
+    #[test]
+    fn the_memo_gives_the_same_answer_for_the_same_bytes_only() {
+        let memo = Memo::default();
+        let a = br#"[{"Command":"s3cr3t a"}]"#.to_vec();
+        let b = br#"[{"Command":"s3cr3t b"}]"#.to_vec();
+        let first = memo.redact(Redact::ContainerList, 200, a.clone()).unwrap();
+        let again = memo.redact(Redact::ContainerList, 200, a.clone()).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &again));
+        let other = memo.redact(Redact::ContainerList, 200, b).unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&first, &other));
+        assert!(!String::from_utf8_lossy(&other).contains("s3cr3t"));
+        // The same bytes as another kind are not that kind's answer.
+        assert!(memo.redact(Redact::ContainerInspect, 200, a).is_err());
+        let error = memo
+            .redact(Redact::ContainerList, 500, b"{\"message\":\"x\"}".to_vec())
+            .unwrap();
+        assert_eq!(&*error, b"{\"message\":\"x\"}");
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct State {
     pub socket: Arc<std::path::PathBuf>,
     /// Groups of identical reads in flight, when `GUARD_COALESCE` is on.
     pub coalescer: Option<Coalescer>,
+    /// The last answers redacted ([`crate::redaction::Memo`]).
+    pub memo: crate::redaction::Memo,
 }
 
 impl State {
@@ -46,6 +48,7 @@ impl State {
             config,
             client,
             metrics: Arc::new(Metrics::default()),
+            memo: crate::redaction::Memo::default(),
         })
     }
 }

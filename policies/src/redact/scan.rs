@@ -16,6 +16,9 @@ pub(super) enum Action {
     Env,
     /// A string becomes `""` (base64 data).
     Empty,
+    /// An event's action: `exec_create: <command>` and `exec_start: <command>` keep their
+    /// action name; anything else stays.
+    Exec,
 }
 
 /// One step of a path: an object's key, or any item of a list.
@@ -115,38 +118,36 @@ impl<'a> Scan<'a> {
     }
 
     /// A string starting at `pos` (its opening quote): its contents' span, and whether they
-    /// hold an escape.
+    /// hold an escape. The bytes between quotes and escapes are skipped with `memchr`, unread:
+    /// only `"` and `\\` shape the document, so a raw control character (which the daemon
+    /// never writes) cannot move what is redacted, and is passed as it came.
     fn string(&mut self) -> Result<(usize, usize, bool), RedactError> {
         self.expect(b'"', "expected a string")?;
         let start = self.pos;
         let mut escaped = false;
         loop {
+            let rest = &self.input[self.pos..];
+            let Some(i) = memchr::memchr2(b'"', b'\\', rest) else {
+                return Err(bad("unterminated string"));
+            };
+            self.pos += i;
+            if rest[i] == b'"' {
+                let end = self.pos;
+                self.pos += 1;
+                return Ok((start, end, escaped));
+            }
+            escaped = true;
+            self.pos += 1;
             match self.peek() {
-                None => return Err(bad("unterminated string")),
-                Some(b'"') => {
-                    let end = self.pos;
-                    self.pos += 1;
-                    return Ok((start, end, escaped));
-                }
-                Some(b'\\') => {
-                    escaped = true;
-                    self.pos += 1;
-                    match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 1;
-                        }
-                        Some(b'u') => {
-                            let hex = self.input.get(self.pos + 1..self.pos + 5);
-                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(bad("invalid \\u escape"));
-                            }
-                            self.pos += 5;
-                        }
-                        _ => return Err(bad("invalid escape")),
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                Some(b'u') => {
+                    let hex = self.input.get(self.pos + 1..self.pos + 5);
+                    if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                        return Err(bad("invalid \\u escape"));
                     }
+                    self.pos += 5;
                 }
-                Some(b) if b < 0x20 => return Err(bad("control character in a string")),
-                Some(_) => self.pos += 1,
+                _ => return Err(bad("invalid escape")),
             }
         }
     }
@@ -160,12 +161,7 @@ impl<'a> Scan<'a> {
             self.pos += 1;
         }
         let word = &self.input[start..self.pos];
-        let number = word
-            .first()
-            .is_some_and(|b| b.is_ascii_digit() || *b == b'-');
-        if matches!(word, b"true" | b"false" | b"null")
-            || (number && std::str::from_utf8(word).is_ok_and(|w| w.parse::<f64>().is_ok()))
-        {
+        if matches!(word, b"true" | b"false" | b"null") || number(word) {
             Ok(())
         } else {
             Err(bad("invalid literal"))
@@ -314,6 +310,36 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// A JSON number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn number(w: &[u8]) -> bool {
+    let digits = |w: &[u8]| w.iter().take_while(|b| b.is_ascii_digit()).count();
+    let w = w.strip_prefix(b"-").unwrap_or(w);
+    let int = digits(w);
+    if int == 0 || (int > 1 && w[0] == b'0') {
+        return false;
+    }
+    let mut rest = &w[int..];
+    if let Some(r) = rest.strip_prefix(b".") {
+        let frac = digits(r);
+        if frac == 0 {
+            return false;
+        }
+        rest = &r[frac..];
+    }
+    if let Some(r) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let r = r
+            .strip_prefix(b"+")
+            .or_else(|| r.strip_prefix(b"-"))
+            .unwrap_or(r);
+        let exp = digits(r);
+        if exp == 0 {
+            return false;
+        }
+        rest = &r[exp..];
+    }
+    rest.is_empty()
+}
+
 fn marker_json(out: &mut Vec<u8>) {
     out.push(b'"');
     out.extend_from_slice(MARKER.as_bytes());
@@ -327,12 +353,55 @@ fn empty(raw: &[u8]) -> bool {
 
 /// A whole matched value (not a list handled item by item).
 fn whole_text(raw: &[u8], action: Action, out: &mut Vec<u8>) {
+    if action == Action::Exec {
+        return exec_text(raw, out);
+    }
     if empty(raw) {
         out.extend_from_slice(raw);
     } else if action == Action::Empty && raw.first() == Some(&b'"') {
         out.extend_from_slice(b"\"\"");
     } else {
         marker_json(out);
+    }
+}
+
+/// The actions whose text carries the command they ran.
+const EXEC_ACTIONS: [&str; 2] = ["exec_create", "exec_start"];
+
+/// An event's action: the command after an exec action's name goes.
+fn exec_text(raw: &[u8], out: &mut Vec<u8>) {
+    // The daemon's own spelling, escape-free: answered without decoding.
+    for action in EXEC_ACTIONS {
+        // Only the action name is kept, so only it must be escape-free.
+        let plain = raw
+            .strip_prefix(b"\"")
+            .and_then(|r| r.strip_prefix(action.as_bytes()));
+        if plain.is_some_and(|r| r.starts_with(b":")) {
+            out.push(b'"');
+            out.extend_from_slice(action.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(MARKER.as_bytes());
+            out.push(b'"');
+            return;
+        }
+    }
+    let text = (raw.first() == Some(&b'"'))
+        .then(|| decode(&raw[1..raw.len() - 1]))
+        .flatten();
+    let exec = text.as_deref().and_then(|t| {
+        let (action, _) = t.split_once(':')?;
+        EXEC_ACTIONS.contains(&action.trim()).then_some(action)
+    });
+    match exec {
+        Some(action) => {
+            let kept = format!("{action}: {MARKER}");
+            out.extend_from_slice(
+                serde_json::to_string(&kept)
+                    .unwrap_or_else(|_| format!("\"{MARKER}\""))
+                    .as_bytes(),
+            );
+        }
+        None => out.extend_from_slice(raw),
     }
 }
 

@@ -106,7 +106,7 @@ where
         mut audit: Audit,
         kind: Redact,
     ) -> Next {
-        let body = match redaction::redact_whole(kind, status, data) {
+        let body = match self.state.memo.redact(kind, status, data) {
             Ok(b) => b,
             Err(e) => return self.unredactable(audit, e.to_string()).await,
         };
@@ -150,37 +150,33 @@ where
         }
         let mut left = BodyLeft::new(resp.body);
         let mut lines = Lines::new(kind);
+        let frame = redaction::Frame { chunked };
+        // A chunked answer is decoded into `data`; any other is read where it lies.
+        let decode = resp.body == crate::framing::BodyFraming::Chunked;
         let mut bytes = 0u64;
         let mut data = Vec::new();
         let mut out = Vec::new();
         let complete = loop {
             data.clear();
-            let (take, done) = match left.take(&daemon.buf, Some(&mut data)) {
+            out.clear();
+            let (take, done) = match left.take(&daemon.buf, decode.then_some(&mut data)) {
                 Ok(t) => t,
                 Err(_) => break false,
             };
-            daemon.buf.advance(take);
-            out.clear();
-            let mut rewritten = Vec::new();
-            let fed = lines.feed(&data, &mut rewritten).and_then(|()| {
+            let body: &[u8] = if decode { &data } else { &daemon.buf[..take] };
+            let mark = frame.begin(&mut out);
+            let fed = lines.feed(body, &mut out).and_then(|()| {
                 if done {
-                    lines.finish(&mut rewritten)
+                    lines.finish(&mut out)
                 } else {
                     Ok(())
                 }
             });
+            daemon.buf.advance(take);
             if fed.is_err() {
                 break false;
             }
-            if chunked {
-                redaction::push_chunk(&mut out, &rewritten);
-                if done {
-                    out.extend_from_slice(redaction::LAST_CHUNK);
-                }
-            } else {
-                out.extend_from_slice(&rewritten);
-            }
-            bytes += rewritten.len() as u64;
+            bytes += frame.end(&mut out, mark, done) as u64;
             if !out.is_empty() && self.io.write_all(&out).await.is_err() {
                 break false;
             }
@@ -189,16 +185,10 @@ where
             }
             match self.read_daemon(&mut daemon).await {
                 Ok(0) if left.until_close() => {
-                    let mut rest = Vec::new();
-                    let ended = lines.finish(&mut rest).is_ok();
                     out.clear();
-                    if chunked {
-                        redaction::push_chunk(&mut out, &rest);
-                        out.extend_from_slice(redaction::LAST_CHUNK);
-                    } else {
-                        out.extend_from_slice(&rest);
-                    }
-                    bytes += rest.len() as u64;
+                    let mark = frame.begin(&mut out);
+                    let ended = lines.finish(&mut out).is_ok();
+                    bytes += frame.end(&mut out, mark, true) as u64;
                     break ended && self.io.write_all(&out).await.is_ok();
                 }
                 Ok(0) | Err(_) => break false,

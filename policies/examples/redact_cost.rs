@@ -1,0 +1,56 @@
+//! How long one redaction of a file takes: `cargo run --release -p policies --example
+//! redact_cost -- FILE KIND [RUNS]` (KIND: list, inspect, services, tasks, configs, df, events).
+//! Prints the median time per run and the throughput; bench/redact.sh measures the whole guard.
+
+use std::time::Instant;
+
+use policies::redact::{redact, redact_lines, Redact};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(file), Some(kind)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: redact_cost FILE KIND [RUNS]");
+        std::process::exit(64);
+    };
+    let runs: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(2000);
+    let body = std::fs::read(file).unwrap_or_else(|e| {
+        eprintln!("{file}: {e}");
+        std::process::exit(66)
+    });
+    let kind = match kind.as_str() {
+        "list" => Redact::ContainerList,
+        "inspect" => Redact::ContainerInspect,
+        "services" => Redact::Services,
+        "tasks" => Redact::Tasks,
+        "configs" => Redact::Configs,
+        "df" => Redact::SystemDf,
+        "events" => Redact::Events,
+        other => {
+            eprintln!("unknown kind {other}");
+            std::process::exit(64)
+        }
+    };
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let n = if kind == Redact::Events {
+            let mut out = Vec::new();
+            redact_lines(kind, &body, &mut out).map(|_| out.len())
+        } else {
+            redact(kind, &body).map(|o| o.len())
+        };
+        times.push(start.elapsed());
+        if let Err(e) = n {
+            eprintln!("not redacted: {e}");
+            std::process::exit(65);
+        }
+    }
+    times.sort();
+    let median = times[runs / 2];
+    println!(
+        "{} bytes: median {:.1} µs, {:.2} GB/s",
+        body.len(),
+        median.as_secs_f64() * 1e6,
+        body.len() as f64 / median.as_secs_f64() / 1e9
+    );
+}
