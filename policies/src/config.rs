@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use crate::body::{clean_bind_prefix, BodyGrants};
 use crate::policy::Policy;
 use crate::rule::RuleSet;
+use crate::scope::Scope;
 use crate::section::{Gate, Section, Switches};
 
 /// Where configuration comes from: the process environment in the binary, a map in tests.
@@ -45,6 +46,10 @@ pub const GUARD_RULES: &str = "GUARD_RULES";
 pub const GUARD_RULES_FILE: &str = "GUARD_RULES_FILE";
 /// Redaction of the answers' secrets: `auto` (the default: on unless `POST=1`), on, off.
 pub const GUARD_REDACT: &str = "GUARD_REDACT";
+/// The labels a container must carry to be visible (`key` or `key=value`, all of them).
+pub const GUARD_VISIBLE_LABELS: &str = "GUARD_VISIBLE_LABELS";
+/// Name patterns (with `*`) of the visible containers, one of them.
+pub const GUARD_VISIBLE_NAMES: &str = "GUARD_VISIBLE_NAMES";
 
 /// The server's variables (parsed by the binary; listed here so typos are caught in one place).
 pub const SERVER_VARS: &[&str] = &[
@@ -116,6 +121,8 @@ pub fn known_vars() -> Vec<&'static str> {
         GUARD_RULES,
         GUARD_RULES_FILE,
         GUARD_REDACT,
+        GUARD_VISIBLE_LABELS,
+        GUARD_VISIBLE_NAMES,
     ]);
     v.extend(SERVER_VARS);
     v
@@ -191,7 +198,22 @@ pub fn policy_from_env(
         ConfigError::new(GUARD_RULES, &e.line, format!("{}: {}", e.origin, e.reason))
     })?;
     let redact = redaction(env, switches.gate(Gate::Post))?;
-    Ok(Policy::new(switches, rules, body).with_redaction(redact))
+    let labels = env
+        .get(GUARD_VISIBLE_LABELS)
+        .filter(|v| !v.trim().is_empty());
+    let names = env
+        .get(GUARD_VISIBLE_NAMES)
+        .filter(|v| !v.trim().is_empty());
+    let scope = Scope::parse(labels.as_deref(), names.as_deref()).map_err(|e| {
+        let (var, value) = match &labels {
+            Some(l) if Scope::parse(Some(l), None).is_err() => (GUARD_VISIBLE_LABELS, l.clone()),
+            _ => (GUARD_VISIBLE_NAMES, names.clone().unwrap_or_default()),
+        };
+        ConfigError::new(var, &value, e.0)
+    })?;
+    Ok(Policy::new(switches, rules, body)
+        .with_redaction(redact)
+        .with_scope(scope))
 }
 
 /// `GUARD_REDACT`: `auto` (or unset) redacts unless `POST=1` (a client that may only read has
@@ -310,6 +332,32 @@ mod tests {
         assert_eq!(on(&[("POST", "1"), ("GUARD_REDACT", "AUTO")]), Ok(false));
         let e = on(&[("GUARD_REDACT", "env")]).unwrap_err();
         assert_eq!((e.var.as_str(), e.value.as_str()), ("GUARD_REDACT", "env"));
+    }
+
+    #[test]
+    fn the_visible_scope_is_read_and_checked() {
+        let p = policy_from_env(
+            &env(&[
+                ("GUARD_VISIBLE_LABELS", "traefik.enable=true"),
+                ("GUARD_VISIBLE_NAMES", "web-*"),
+            ]),
+            no_file,
+        )
+        .unwrap();
+        assert!(p.scope().is_limited());
+        assert!(p
+            .render_allow_list()
+            .contains("labels traefik.enable=true; names web-*"));
+        let e = policy_from_env(&env(&[("GUARD_VISIBLE_LABELS", "a,,b")]), no_file).unwrap_err();
+        assert_eq!(e.var, "GUARD_VISIBLE_LABELS");
+        let e = policy_from_env(&env(&[("GUARD_VISIBLE_NAMES", "a/b")]), no_file).unwrap_err();
+        assert_eq!(e.var, "GUARD_VISIBLE_NAMES");
+        assert!(
+            !policy_from_env(&env(&[("GUARD_VISIBLE_LABELS", " ")]), no_file)
+                .unwrap()
+                .scope()
+                .is_limited()
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`config`]: environment -> [`Policy`]
 //! - [`share`]: which allowed reads may share one daemon answer
 //! - [`redact`]: the secrets taken out of allowed answers
+//! - [`scope`]: which containers a client may see and touch at all
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -23,6 +24,7 @@ pub mod path;
 pub mod policy;
 pub mod redact;
 pub mod rule;
+pub mod scope;
 pub mod section;
 pub mod share;
 

@@ -89,6 +89,16 @@ impl Target {
         self.path[1..].split('/')
     }
 
+    /// The same target with another path and query (the version kept): what a visibility
+    /// scope forwards once it has resolved a name to a full ID or added the daemon's filters.
+    pub fn rewritten(&self, path: String, query: Option<String>) -> Target {
+        Target {
+            version: self.version.clone(),
+            path,
+            query,
+        }
+    }
+
     /// The origin-form target to forward: exactly what was judged, with the version kept.
     pub fn forward_uri(&self) -> String {
         let mut out = String::with_capacity(self.path.len() + 16);

@@ -12,6 +12,7 @@ use crate::endpoint::{self, Access, Endpoint};
 use crate::path::Target;
 use crate::redact::Redact;
 use crate::rule::RuleSet;
+use crate::scope::Scope;
 use crate::section::{Gate, Section, Switches};
 
 /// Methods that are never forwarded, whatever the configuration says.
@@ -42,6 +43,7 @@ pub struct Policy {
     rules: RuleSet,
     body: BodyGrants,
     redact: bool,
+    scope: Scope,
 }
 
 /// A request as the policy sees it.
@@ -108,7 +110,19 @@ impl Policy {
             rules,
             body,
             redact: false,
+            scope: Scope::default(),
         }
+    }
+
+    /// The same policy, seeing only the containers in `scope` ([`crate::scope`]).
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The visibility scope.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// The same policy, with the answers' secrets redacted or not ([`crate::redact`]).
@@ -232,6 +246,15 @@ impl Policy {
                 "redacted: container list Command; inspect Path, Args, Config.Cmd, .Entrypoint, .Env, .Healthcheck.Test; top commands; exec inspect; exec events; service and task Env, Args, Command; config Data; system df Command"
             } else {
                 "not redacted"
+            }
+        );
+        let _ = writeln!(
+            out,
+            "# visible containers (GUARD_VISIBLE_LABELS, GUARD_VISIBLE_NAMES)\n{}",
+            if self.scope.is_limited() {
+                self.scope.describe()
+            } else {
+                "all".to_owned()
             }
         );
         out

@@ -251,3 +251,51 @@ proptest! {
         prop_assert!(!String::from_utf8(whole).unwrap().contains("SECRET"));
     }
 }
+
+mod scope {
+    use policies::scope::Scope;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn container() -> impl Strategy<Value = Value> {
+        (
+            "[a-f0-9]{12}",
+            "[a-z]{1,8}",
+            prop::option::of(prop::sample::select(vec!["yes", "no", ""])),
+            prop::option::of("[a-z]{1,4}"),
+        )
+            .prop_map(|(id, name, visible, team)| {
+                let mut labels = serde_json::Map::new();
+                if let Some(v) = visible {
+                    labels.insert("visible".into(), json!(v));
+                }
+                if let Some(t) = team {
+                    labels.insert("team".into(), json!(t));
+                }
+                json!({"Id": id, "Names": [format!("/{name}")], "Labels": labels})
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn lists_keep_exactly_the_containers_in_scope(
+            items in prop::collection::vec(container(), 0..12),
+            pattern in prop::sample::select(vec!["", "a*", "*b", "*"]),
+        ) {
+            let scope = Scope::parse(
+                Some("visible=yes"),
+                (!pattern.is_empty()).then_some(pattern),
+            ).unwrap();
+            let body = serde_json::to_vec(&items).unwrap();
+            let out: Vec<Value> = serde_json::from_slice(&scope.filter_list(&body).unwrap()).unwrap();
+            let want: Vec<&Value> = items
+                .iter()
+                .filter(|c| scope.admits_container(c.as_object().unwrap()))
+                .collect();
+            prop_assert_eq!(out.len(), want.len());
+            for c in &out {
+                prop_assert_eq!(&c["Labels"]["visible"], "yes");
+            }
+        }
+    }
+}

@@ -30,6 +30,7 @@ use crate::framing::io::{
 };
 use crate::framing::{find_head_end, BodyFraming, BodyLeft, ChunkDecoder, MAX_HEAD};
 use crate::proxy::{self, Judged, Refusal};
+use crate::redaction::Rewrite;
 use crate::response::write_json_error;
 use crate::server::State;
 use crate::wire::{self, HeadError, Outgoing, RequestHead, ResponseHead};
@@ -232,9 +233,30 @@ where
         };
         let Judged {
             mut audit,
-            target,
+            mut target,
             allowed,
         } = judged;
+
+        // Phase 2b: the visible scope, when it is limited (see [`crate::visibility`]).
+        let mut rewrite = Rewrite {
+            redact: allowed.redact,
+            scope: None,
+        };
+        if self.state.config.policy.scope().is_limited() {
+            match crate::visibility::judge(&self.state, &target, allowed.endpoint).await {
+                Ok((forward, scope)) => {
+                    if let Some(t) = forward {
+                        target = t;
+                    }
+                    rewrite.scope = scope;
+                }
+                Err(err) => {
+                    return self
+                        .refuse(refusal(audit, err, &target), &head, false, true)
+                        .await
+                }
+            }
+        }
         let upgrade = allowed.upgrade && head.upgrade.is_some();
 
         // Phase 3: the body, by its real framing. `100 Continue` is sent only for a body that
@@ -327,9 +349,11 @@ where
                 match self.wait_for_group(&coalescer).await {
                     Some(Entry::Lead(l)) => lead = Some(l),
                     Some(Entry::Answer(answer)) => {
-                        if let Some(kind) = allowed.redact {
+                        if rewrite.any() {
                             let close = head.close || *self.stop.borrow();
-                            return self.send_shared_redacted(&answer, close, audit, kind).await;
+                            return self
+                                .send_shared_redacted(&answer, close, audit, &rewrite)
+                                .await;
                         }
                         return self.send_shared(&answer, &head, audit).await;
                     }
@@ -395,14 +419,14 @@ where
             || resp.body == BodyFraming::UntilClose
             || self.body_unread
             || *self.stop.borrow();
-        match allowed.redact.filter(|_| !head_request) {
-            Some(kind) if kind.is_stream() => {
-                drop(lead);
-                self.relay_redacted_stream(resp, head.http10, close, audit, kind)
-                    .await
-            }
-            Some(kind) => self.relay_redacted(resp, close, audit, lead, kind).await,
-            None => self.relay(resp, close, audit, lead).await,
+        if !rewrite.any() || head_request {
+            self.relay(resp, close, audit, lead).await
+        } else if rewrite.is_stream() {
+            drop(lead);
+            self.relay_redacted_stream(resp, head.http10, close, audit, rewrite)
+                .await
+        } else {
+            self.relay_redacted(resp, close, audit, lead, rewrite).await
         }
     }
 

@@ -50,6 +50,13 @@ pub enum GuardError {
     /// Building the forwarded request failed (a bug).
     #[error("internal error: {0}")]
     Internal(String),
+    /// An object outside the visible scope: answered as the daemon answers one that does
+    /// not exist (`No such container: <id>`).
+    #[error("{0}")]
+    NotVisible(String),
+    /// A request that reaches objects the visible scope cannot check.
+    #[error("{0} (GUARD_VISIBLE_LABELS, GUARD_VISIBLE_NAMES)")]
+    OutOfScope(&'static str),
 }
 
 impl GuardError {
@@ -76,6 +83,8 @@ impl GuardError {
             GuardError::Upstream(_) => StatusCode::BAD_GATEWAY,
             GuardError::UnexpectedUpgrade => StatusCode::BAD_GATEWAY,
             GuardError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GuardError::NotVisible(_) => StatusCode::NOT_FOUND,
+            GuardError::OutOfScope(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -84,7 +93,10 @@ impl GuardError {
     pub fn decision(&self) -> &'static str {
         match self {
             GuardError::BodyDenied(d) if d.is_malformed() => "invalid",
-            GuardError::Denied(_) | GuardError::BodyDenied(_) => "deny",
+            GuardError::Denied(_)
+            | GuardError::BodyDenied(_)
+            | GuardError::NotVisible(_)
+            | GuardError::OutOfScope(_) => "deny",
             GuardError::BadTarget(_)
             | GuardError::BodyTooLarge(_)
             | GuardError::BodyNotEmpty
@@ -112,6 +124,11 @@ impl GuardError {
             },
             GuardError::Framing(e) => format!("socket-guard: malformed request framing: {e}"),
             GuardError::BadHead(e) => format!("socket-guard: {e}"),
+            // Exactly the daemon's words for a missing object: a hidden one is indistinguishable.
+            GuardError::NotVisible(m) => m.clone(),
+            GuardError::OutOfScope(why) => {
+                format!("socket-guard: {method} {path} is not allowed: {why} (GUARD_VISIBLE_LABELS, GUARD_VISIBLE_NAMES)")
+            }
             GuardError::HeadTimeout => {
                 "socket-guard: the request head did not arrive in time (GUARD_HEADER_TIMEOUT)"
                     .to_owned()

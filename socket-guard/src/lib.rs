@@ -13,6 +13,7 @@
 //! - [`proxy`]: the judging phases: canonicalise, decide, and what a refusal says
 //! - [`coalesce`]: identical concurrent reads sharing one daemon answer
 //! - [`redaction`]: answers rewritten without their secrets (what goes: `policies::redact`)
+//! - [`visibility`]: the daemon lookups a visibility scope needs (`policies::scope`)
 //! - [`upstream`]: dialling the socket; the pooled client for health checks
 //! - [`error`]: every failure and its status; [`response`]: JSON errors
 //! - [`audit`], [`metrics`]: one audit line per request, Prometheus; [`body`]: admin bodies
@@ -36,6 +37,7 @@ pub mod redaction;
 pub mod response;
 pub mod server;
 pub mod upstream;
+pub mod visibility;
 pub mod wire;
 
 /// Strict HTTP/1.1 framing, shared with the router: see the `http1-framing` crate.

@@ -118,7 +118,11 @@ pub fn refusal_message(refusal: &mut Refusal) -> String {
     if audit.reason.is_empty()
         || matches!(
             err,
-            GuardError::BodyDenied(_) | GuardError::Upstream(_) | GuardError::UnexpectedUpgrade
+            GuardError::BodyDenied(_)
+                | GuardError::Upstream(_)
+                | GuardError::UnexpectedUpgrade
+                | GuardError::NotVisible(_)
+                | GuardError::OutOfScope(_)
         )
     {
         audit.reason = err.to_string();

@@ -7,7 +7,11 @@
 //!   sent as one chunk (or, to an HTTP/1.0 client, as it is, the connection's end ending it):
 //!   nothing waits for more than the line it is part of.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use policies::redact::{self, Redact, RedactError};
+use policies::scope::Scope;
 
 use crate::framing::{BodyFraming, BodyLeft, FramingError};
 
@@ -56,13 +60,64 @@ pub fn decode_whole(framing: BodyFraming, raw: &[u8]) -> Result<Vec<u8>, Framing
     Ok(data)
 }
 
-/// What a whole answer becomes: redacted when it is the daemon's success (its errors are
-/// `{"message": ...}`, passed as they are).
-pub fn redact_whole(kind: Redact, status: u16, body: Vec<u8>) -> Result<Vec<u8>, RedactError> {
-    if status == 200 {
-        redact::redact(kind, &body)
-    } else {
-        Ok(body)
+/// What the visible scope does to an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeAnswer {
+    /// A container list: only the containers in scope.
+    List,
+    /// `system df`: only the containers in scope.
+    SystemDf,
+    /// A network: only the containers in scope (by full ID) in its `Containers`.
+    Network(Arc<HashSet<String>>),
+    /// The events stream: only the container events of containers in scope.
+    Events,
+}
+
+/// How an allowed answer is rewritten before the client gets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rewrite {
+    /// Secrets taken out.
+    pub redact: Option<Redact>,
+    /// Objects outside the visible scope taken out.
+    pub scope: Option<ScopeAnswer>,
+}
+
+impl Rewrite {
+    /// Whether anything is rewritten.
+    pub fn any(&self) -> bool {
+        self.redact.is_some() || self.scope.is_some()
+    }
+
+    /// Whether the answer is a stream of JSON lines, rewritten line by line.
+    pub fn is_stream(&self) -> bool {
+        self.redact.is_some_and(Redact::is_stream) || self.scope == Some(ScopeAnswer::Events)
+    }
+
+    /// A whole answer rewritten: the scope's filter, then redaction. Only the daemon's
+    /// success (200) is rewritten; its errors (`{"message": ...}`) pass as they are.
+    pub fn whole(&self, scope: &Scope, status: u16, body: &[u8]) -> Result<Vec<u8>, String> {
+        if status != 200 {
+            return Ok(body.to_vec());
+        }
+        let filtered = match &self.scope {
+            Some(ScopeAnswer::List) => Some(scope.filter_list(body).map_err(|e| e.0)?),
+            Some(ScopeAnswer::SystemDf) => Some(scope.filter_df(body).map_err(|e| e.0)?),
+            Some(ScopeAnswer::Network(ids)) => {
+                Some(Scope::filter_network(body, ids).map_err(|e| e.0)?)
+            }
+            Some(ScopeAnswer::Events) | None => None,
+        };
+        let body = filtered.as_deref().unwrap_or(body);
+        match self.redact {
+            Some(kind) => redact::redact(kind, body).map_err(|e| e.to_string()),
+            None => Ok(body.to_vec()),
+        }
+    }
+
+    /// Whether the same daemon answer always gives the same rewrite (a network's depends on
+    /// which containers are in scope now).
+    fn memoisable(&self) -> bool {
+        !matches!(self.scope, Some(ScopeAnswer::Network(_)))
     }
 }
 
@@ -81,21 +136,22 @@ pub struct Memo {
 
 #[derive(Debug)]
 struct Remembered {
-    kind: Redact,
-    raw: std::sync::Arc<[u8]>,
-    out: std::sync::Arc<[u8]>,
+    rewrite: Rewrite,
+    raw: Arc<[u8]>,
+    out: Arc<[u8]>,
 }
 
 impl Memo {
-    /// The redacted form of a successful answer of `kind`, remembered or made now.
-    pub fn redact(
+    /// A whole answer rewritten ([`Rewrite::whole`]), remembered or made now.
+    pub fn rewrite(
         &self,
-        kind: Redact,
+        rewrite: &Rewrite,
+        scope: &Scope,
         status: u16,
         body: Vec<u8>,
-    ) -> Result<std::sync::Arc<[u8]>, RedactError> {
-        if status != 200 || body.len() > MEMO_MAX {
-            return redact_whole(kind, status, body).map(Into::into);
+    ) -> Result<Arc<[u8]>, String> {
+        if status != 200 || body.len() > MEMO_MAX || !rewrite.memoisable() {
+            return rewrite.whole(scope, status, &body).map(Into::into);
         }
         {
             let mut entries = self
@@ -104,7 +160,7 @@ impl Memo {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(i) = entries
                 .iter()
-                .position(|e| e.kind == kind && *e.raw == body[..])
+                .position(|e| e.rewrite == *rewrite && *e.raw == body[..])
             {
                 let hit = entries.remove(i).expect("the position found");
                 let out = hit.out.clone();
@@ -112,13 +168,13 @@ impl Memo {
                 return Ok(out);
             }
         }
-        let out: std::sync::Arc<[u8]> = redact::redact(kind, &body)?.into();
+        let out: Arc<[u8]> = rewrite.whole(scope, status, &body)?.into();
         let mut entries = self
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.push_front(Remembered {
-            kind,
+            rewrite: rewrite.clone(),
             raw: body.into(),
             out: out.clone(),
         });
@@ -174,20 +230,53 @@ impl Frame {
 /// The last chunk.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// Rewrites a stream of JSON lines as its bytes arrive.
+/// Rewrites a stream of JSON lines as its bytes arrive: drops the lines outside the visible
+/// scope (when there is one), redacts the others (when asked).
 #[derive(Debug)]
 pub struct Lines {
-    kind: Redact,
+    redact: Option<Redact>,
+    scope: Option<Scope>,
     pending: Vec<u8>,
 }
 
 impl Lines {
-    /// A rewriter for `kind`.
-    pub fn new(kind: Redact) -> Lines {
+    /// A rewriter.
+    pub fn new(redact: Option<Redact>, scope: Option<Scope>) -> Lines {
         Lines {
-            kind,
+            redact,
+            scope,
             pending: Vec::new(),
         }
+    }
+
+    /// The complete lines at the start of `input`, rewritten into `out`; how many bytes were
+    /// used.
+    fn lines(&self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, RedactError> {
+        let Some(scope) = &self.scope else {
+            return match self.redact {
+                Some(kind) => redact::redact_lines(kind, input, out),
+                None => {
+                    let used = memchr::memrchr(b'\n', input).map_or(0, |i| i + 1);
+                    out.extend_from_slice(&input[..used]);
+                    Ok(used)
+                }
+            };
+        };
+        let mut used = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &input[used..]) {
+            let line = &input[used..used + nl + 1];
+            used += nl + 1;
+            if line.iter().all(u8::is_ascii_whitespace) || !scope.admits_event(line) {
+                continue;
+            }
+            match self.redact {
+                Some(kind) => {
+                    redact::redact_lines(kind, line, out)?;
+                }
+                None => out.extend_from_slice(line),
+            }
+        }
+        Ok(used)
     }
 
     /// Takes decoded body bytes; appends the redacted complete lines to `out`. A line longer
@@ -195,12 +284,14 @@ impl Lines {
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), RedactError> {
         if self.pending.is_empty() {
             // The usual case: no partial line waiting, the new bytes are read where they are.
-            let used = redact::redact_lines(self.kind, data, out)?;
+            let used = self.lines(data, out)?;
             self.pending.extend_from_slice(&data[used..]);
         } else {
             self.pending.extend_from_slice(data);
-            let used = redact::redact_lines(self.kind, &self.pending, out)?;
-            self.pending.drain(..used);
+            let pending = std::mem::take(&mut self.pending);
+            let used = self.lines(&pending, out);
+            self.pending = pending;
+            self.pending.drain(..used?);
         }
         if self.pending.len() > REDACT_MAX {
             return Err(RedactError::Shape("event line of a bounded size"));
@@ -215,8 +306,8 @@ impl Lines {
             return Ok(());
         }
         self.pending.push(b'\n');
-        let used = redact::redact_lines(self.kind, &self.pending, out)?;
-        self.pending.drain(..used);
+        let pending = std::mem::take(&mut self.pending);
+        self.lines(&pending, out)?;
         Ok(())
     }
 }
@@ -268,30 +359,74 @@ mod tests {
         assert_eq!(decoded, b"hello");
     }
 
+    fn redacting(kind: Redact) -> Rewrite {
+        Rewrite {
+            redact: Some(kind),
+            scope: None,
+        }
+    }
+
     #[test]
     fn the_memo_gives_the_same_answer_for_the_same_bytes_only() {
         let memo = Memo::default();
+        let all = Scope::default();
+        let list = redacting(Redact::ContainerList);
         let a = br#"[{"Command":"s3cr3t a"}]"#.to_vec();
         let b = br#"[{"Command":"s3cr3t b"}]"#.to_vec();
-        let first = memo.redact(Redact::ContainerList, 200, a.clone()).unwrap();
-        let again = memo.redact(Redact::ContainerList, 200, a.clone()).unwrap();
+        let first = memo.rewrite(&list, &all, 200, a.clone()).unwrap();
+        let again = memo.rewrite(&list, &all, 200, a.clone()).unwrap();
         assert!(std::sync::Arc::ptr_eq(&first, &again));
-        let other = memo.redact(Redact::ContainerList, 200, b).unwrap();
+        let other = memo.rewrite(&list, &all, 200, b).unwrap();
         assert!(!std::sync::Arc::ptr_eq(&first, &other));
         assert!(!String::from_utf8_lossy(&other).contains("s3cr3t"));
-        // The same bytes as another kind are not that kind's answer.
-        assert!(memo.redact(Redact::ContainerInspect, 200, a).is_err());
+        // The same bytes under another rewrite are not that rewrite's answer.
+        let inspect = redacting(Redact::ContainerInspect);
+        assert!(memo.rewrite(&inspect, &all, 200, a).is_err());
         let error = memo
-            .redact(Redact::ContainerList, 500, b"{\"message\":\"x\"}".to_vec())
+            .rewrite(&list, &all, 500, b"{\"message\":\"x\"}".to_vec())
             .unwrap();
         assert_eq!(&*error, b"{\"message\":\"x\"}");
+    }
+
+    #[test]
+    fn a_scoped_list_is_filtered_then_redacted() {
+        let scope = Scope::parse(Some("keep=1"), None).unwrap();
+        let rewrite = Rewrite {
+            redact: Some(Redact::ContainerList),
+            scope: Some(ScopeAnswer::List),
+        };
+        let body =
+            br#"[{"Id":"a","Labels":{"keep":"1"},"Command":"s3cr3t"},{"Id":"b","Labels":{}}]"#;
+        let out = rewrite.whole(&scope, 200, body).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(r#""Id":"a""#) && !text.contains(r#""Id":"b""#),
+            "{text}"
+        );
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
+
+    #[test]
+    fn scoped_events_keep_the_containers_in_scope_only() {
+        let scope = Scope::parse(Some("keep=1"), None).unwrap();
+        let mut lines = Lines::new(Some(Redact::Events), Some(scope));
+        let mut out = Vec::new();
+        lines
+            .feed(
+                b"{\"Type\":\"container\",\"Action\":\"exec_start: s3cr3t\",\"Actor\":{\"ID\":\"a\",\"Attributes\":{\"keep\":\"1\",\"name\":\"a\"}}}\n{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"b\",\"Attributes\":{\"name\":\"b\"}}}\n{\"Type\":\"network\",\"Action\":\"connect\"}\n",
+                &mut out,
+            )
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("exec_start: [redacted]"), "{text}");
     }
 
     #[test]
     fn lines_split_anywhere_come_out_whole_and_redacted() {
         let stream = b"{\"Action\":\"exec_start: sh -c s3cr3t\"}\n{\"Action\":\"start\"}\n{\"Action\":\"exec_create: s3cr3t\"}";
         for split in 0..stream.len() {
-            let mut lines = Lines::new(Redact::Events);
+            let mut lines = Lines::new(Some(Redact::Events), None);
             let mut out = Vec::new();
             lines.feed(&stream[..split], &mut out).unwrap();
             lines.feed(&stream[split..], &mut out).unwrap();

@@ -4,7 +4,6 @@
 //! 502, after (a stream) its connection is cut.
 
 use bytes::Buf;
-use policies::redact::Redact;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::{Conn, Next, Refusal};
@@ -12,14 +11,24 @@ use crate::audit::Audit;
 use crate::coalesce::{Lead, SharedAnswer};
 use crate::error::GuardError;
 use crate::framing::BodyLeft;
-use crate::redaction::{self, Lines, REDACT_MAX};
+use crate::redaction::{self, Lines, Rewrite, ScopeAnswer, REDACT_MAX};
 use crate::wire::ResponseHead;
+
+/// Says in the audit line how the answer was rewritten.
+fn note(audit: &mut Audit, rewrite: &Rewrite) {
+    if rewrite.scope.is_some() {
+        audit.reason.push_str("; scoped");
+    }
+    if rewrite.redact.is_some() {
+        audit.reason.push_str("; redacted");
+    }
+}
 
 impl<S> Conn<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    /// Answers with a 502 and closes: the daemon's answer could not be redacted.
+    /// Answers with a 502 and closes: the daemon's answer could not be rewritten.
     async fn unredactable(&mut self, audit: Audit, why: String) -> Next {
         self.state.metrics.upstream_errors.inc();
         tracing::warn!(client = %self.client, path = %audit.path, error = %why, "answer not passed on: it cannot be redacted");
@@ -39,7 +48,7 @@ where
         close: bool,
         audit: Audit,
         lead: Option<Lead>,
-        kind: Redact,
+        rewrite: Rewrite,
     ) -> Next {
         let Some(mut daemon) = self.daemon.take() else {
             return Next::Close;
@@ -75,7 +84,7 @@ where
         if complete && !resp.close && daemon.buf.is_empty() && !self.body_unread {
             self.daemon = Some(daemon);
         }
-        self.send_redacted(&resp.head, resp.status, data, close, audit, kind)
+        self.send_redacted(&resp.head, resp.status, data, close, audit, &rewrite)
             .await
     }
 
@@ -85,7 +94,7 @@ where
         answer: &SharedAnswer,
         close: bool,
         mut audit: Audit,
-        kind: Redact,
+        rewrite: &Rewrite,
     ) -> Next {
         let data = match redaction::decode_whole(answer.framing, &answer.body) {
             Ok(d) => d,
@@ -93,7 +102,7 @@ where
         };
         audit.reason.push_str("; shared answer");
         self.state.metrics.shared_answers.inc();
-        self.send_redacted(&answer.head, answer.status, data, close, audit, kind)
+        self.send_redacted(&answer.head, answer.status, data, close, audit, rewrite)
             .await
     }
 
@@ -104,15 +113,16 @@ where
         data: Vec<u8>,
         close: bool,
         mut audit: Audit,
-        kind: Redact,
+        rewrite: &Rewrite,
     ) -> Next {
-        let body = match self.state.memo.redact(kind, status, data) {
+        let scope = self.state.config.policy.scope();
+        let body = match self.state.memo.rewrite(rewrite, scope, status, data) {
             Ok(b) => b,
-            Err(e) => return self.unredactable(audit, e.to_string()).await,
+            Err(e) => return self.unredactable(audit, e).await,
         };
         audit.decision = "allow";
         audit.status = status;
-        audit.reason.push_str("; redacted");
+        note(&mut audit, rewrite);
         let head = redaction::head_with_length(head, body.len());
         self.start_answer(&head, close);
         self.out.extend_from_slice(&body);
@@ -133,7 +143,7 @@ where
         http10: bool,
         close: bool,
         mut audit: Audit,
-        kind: Redact,
+        rewrite: Rewrite,
     ) -> Next {
         let Some(mut daemon) = self.daemon.take() else {
             return Next::Close;
@@ -142,14 +152,16 @@ where
         let head = redaction::head_for_stream(&resp.head, chunked);
         // Without chunks the connection's end is the body's.
         self.start_answer(&head, !chunked);
-        audit.reason.push_str("; redacted");
+        note(&mut audit, &rewrite);
         audit.open_stream();
         if self.io.write_all(&self.out).await.is_err() {
             audit.finish(0);
             return Next::Close;
         }
         let mut left = BodyLeft::new(resp.body);
-        let mut lines = Lines::new(kind);
+        let scope = (rewrite.scope == Some(ScopeAnswer::Events))
+            .then(|| self.state.config.policy.scope().clone());
+        let mut lines = Lines::new(rewrite.redact, scope);
         let frame = redaction::Frame { chunked };
         // A chunked answer is decoded into `data`; any other is read where it lies.
         let decode = resp.body == crate::framing::BodyFraming::Chunked;

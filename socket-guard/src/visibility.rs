@@ -1,0 +1,197 @@
+//! What a visibility scope ([`policies::scope`]) needs from the daemon: a container's labels
+//! and name (to judge a request that names it), an exec's container, and the IDs of the
+//! containers in scope (to filter a network's). Asked on the pooled client, beside the
+//! client's own daemon connection.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+use crate::body::{GuardBody, GuardBodyExt};
+use crate::error::GuardError;
+use crate::server::State;
+use crate::upstream;
+
+/// A message that lives as long as the program (the few distinct `filters` errors).
+fn leak(s: String) -> &'static str {
+    match s.as_str() {
+        "filters is not valid percent-encoding" => "filters is not valid percent-encoding",
+        "filters is not a JSON object" => "filters is not a JSON object",
+        _ => "filters.label is neither a list nor a map",
+    }
+}
+
+/// How long one lookup may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest lookup answer read (a container list of thousands of containers).
+const LOOKUP_MAX: usize = 64 << 20;
+
+fn upstream_err(e: impl std::fmt::Display) -> GuardError {
+    GuardError::Upstream(format!("looking up the visible scope: {e}"))
+}
+
+/// `GET path` on the daemon: its status and body.
+async fn get(state: &State, path: &str) -> Result<(u16, Vec<u8>), GuardError> {
+    let uri = upstream::uri(path).map_err(upstream_err)?;
+    let req = hyper::Request::get(uri)
+        .body(GuardBody::empty())
+        .map_err(upstream_err)?;
+    let exchange = async {
+        let resp = state
+            .client
+            .request(req)
+            .await
+            .map_err(|e| upstream_err(crate::error::describe_client_error(&e)))?;
+        let status = resp.status().as_u16();
+        let body = http_body_util::Limited::new(resp.into_body(), LOOKUP_MAX)
+            .collect()
+            .await
+            .map_err(upstream_err)?
+            .to_bytes();
+        Ok::<_, GuardError>((status, body.to_vec()))
+    };
+    tokio::time::timeout(LOOKUP_TIMEOUT, exchange)
+        .await
+        .map_err(|_| upstream_err("the daemon did not answer in time"))?
+}
+
+/// Path segments as the daemon takes them: anything but unreserved characters escaped.
+fn segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The full ID of the container `id` names (full or short ID, name with or without `/`)
+/// when it is in scope; `None` when it does not exist or is not in scope (the client cannot
+/// tell which).
+pub async fn container(state: &State, id: &str) -> Result<Option<String>, GuardError> {
+    let (status, body) = get(state, &format!("/containers/{}/json", segment(id))).await?;
+    match status {
+        200 => {}
+        404 => return Ok(None),
+        other => return Err(upstream_err(format!("inspecting {id:?} answered {other}"))),
+    }
+    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    let c = doc
+        .as_object()
+        .ok_or_else(|| upstream_err("a container inspect that is not an object"))?;
+    if !state.config.policy.scope().admits_container(c) {
+        return Ok(None);
+    }
+    Ok(c.get("Id").and_then(Value::as_str).map(str::to_owned))
+}
+
+/// Whether exec `id`'s container is in scope (`false` when the exec does not exist).
+pub async fn exec(state: &State, id: &str) -> Result<bool, GuardError> {
+    let (status, body) = get(state, &format!("/exec/{}/json", segment(id))).await?;
+    match status {
+        200 => {}
+        404 => return Ok(false),
+        other => {
+            return Err(upstream_err(format!(
+                "inspecting exec {id:?} answered {other}"
+            )))
+        }
+    }
+    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    let Some(cid) = doc.get("ContainerID").and_then(Value::as_str) else {
+        return Ok(false);
+    };
+    Ok(container(state, cid).await?.is_some())
+}
+
+/// The full IDs of every container in scope.
+pub async fn visible_ids(state: &State) -> Result<HashSet<String>, GuardError> {
+    let scope = state.config.policy.scope();
+    let query = policies::scope::with_label_filters(Some("all=1"), &scope.label_filters())
+        .map_err(|e| upstream_err(e.0))?;
+    let (status, body) = get(state, &format!("/containers/json?{query}")).await?;
+    if status != 200 {
+        return Err(upstream_err(format!(
+            "listing containers answered {status}"
+        )));
+    }
+    let items: Vec<Value> = serde_json::from_slice(&body).map_err(upstream_err)?;
+    Ok(items
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(|c| scope.admits_container(c))
+        .filter_map(|c| c.get("Id").and_then(Value::as_str).map(str::to_owned))
+        .collect())
+}
+
+/// Judges an allowed request against the visible scope (when it is limited): the target to
+/// forward instead (a name resolved to the full ID the check was made on, so the daemon acts
+/// on exactly that container; the daemon's label filter added to a list or events), and how
+/// the answer is to be filtered. A container or exec outside the scope is a 404 in the
+/// daemon's words; a request the scope cannot check is refused.
+pub async fn judge(
+    state: &State,
+    target: &policies::path::Target,
+    endpoint: Option<&'static policies::endpoint::Endpoint>,
+) -> Result<
+    (
+        Option<policies::path::Target>,
+        Option<crate::redaction::ScopeAnswer>,
+    ),
+    GuardError,
+> {
+    use crate::redaction::ScopeAnswer;
+    use policies::scope::{touch, with_label_filters, Touch};
+    let scope = state.config.policy.scope();
+    let filtered = || -> Result<policies::path::Target, GuardError> {
+        let labels = scope.label_filters();
+        if labels.is_empty() {
+            return Ok(target.clone());
+        }
+        // A `filters` the client sent that is not JSON is refused as the daemon refuses it.
+        let query = with_label_filters(target.query(), &labels)
+            .map_err(|e| GuardError::OutOfScope(leak(e.0)))?;
+        Ok(target.rewritten(target.path().to_owned(), Some(query)))
+    };
+    Ok(match touch(endpoint, target.path()) {
+        Touch::Nothing => (None, None),
+        Touch::Refused(why) => return Err(GuardError::OutOfScope(why)),
+        Touch::ContainerList => (Some(filtered()?), Some(ScopeAnswer::List)),
+        Touch::Events => (Some(filtered()?), Some(ScopeAnswer::Events)),
+        Touch::SystemDf => (None, Some(ScopeAnswer::SystemDf)),
+        Touch::Network(_) => (
+            None,
+            Some(ScopeAnswer::Network(std::sync::Arc::new(
+                visible_ids(state).await?,
+            ))),
+        ),
+        Touch::Exec(id) => {
+            if !exec(state, &id).await? {
+                return Err(GuardError::NotVisible(format!(
+                    "No such exec instance: {id}"
+                )));
+            }
+            (None, None)
+        }
+        Touch::Container(id) => match container(state, &id).await? {
+            Some(full) => {
+                let mut segments: Vec<&str> = target.path().split('/').collect();
+                if let Some(s) = segments.get_mut(2) {
+                    *s = &full;
+                }
+                let path = segments.join("/");
+                (
+                    Some(target.rewritten(path, target.query().map(str::to_owned))),
+                    None,
+                )
+            }
+            None => return Err(GuardError::NotVisible(format!("No such container: {id}"))),
+        },
+    })
+}
