@@ -3,8 +3,8 @@
 //! does not exist: absent from lists and events, and `404 No such container` on every path
 //! that names it.
 //!
-//! - Labels: `key` (the label is set) or `key=value`, all of them (as the daemon's own `label`
-//!   filters combine).
+//! - Labels: `key` (the label is set), `key=value`, or `prefix*` (some label's key starts with
+//!   `prefix`: `traefik.*`), all of them (as the daemon's own `label` filters combine).
 //! - Names: patterns with `*` (any run of characters), one of them, matched against the
 //!   container's name without its leading `/`.
 //!
@@ -12,6 +12,14 @@
 //! for what a decision needs (a container's labels and name).
 
 use serde_json::{Map, Value};
+
+/// A label selector as written: `key` or `key=value`.
+fn label_text((k, v): &(String, Option<String>)) -> String {
+    match v {
+        Some(v) => format!("{k}={v}"),
+        None => k.clone(),
+    }
+}
 
 /// A visibility scope. The default admits everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,9 +43,11 @@ impl Scope {
                     Some((k, v)) => (k.trim(), Some(v.trim().to_owned())),
                     None => (item, None),
                 };
-                if key.is_empty() || key.contains(char::is_whitespace) {
+                let bad_prefix = key.trim_end_matches('*').contains('*')
+                    || (key.ends_with('*') && value.is_some());
+                if key.is_empty() || key == "*" || key.contains(char::is_whitespace) || bad_prefix {
                     return Err(ScopeError(format!(
-                        "expected comma-separated key or key=value labels, got {item:?}"
+                        "expected comma-separated key, key=value or prefix* labels, got {item:?}"
                     )));
                 }
                 scope.labels.push((key.to_owned(), value));
@@ -61,7 +71,8 @@ impl Scope {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if !self.labels.is_empty() {
-            parts.push(format!("labels {}", self.label_filters().join(" and ")));
+            let all: Vec<String> = self.labels.iter().map(label_text).collect();
+            parts.push(format!("labels {}", all.join(" and ")));
         }
         if !self.names.is_empty() {
             parts.push(format!("names {}", self.names.join(" or ")));
@@ -79,19 +90,24 @@ impl Scope {
     pub fn label_filters(&self) -> Vec<String> {
         self.labels
             .iter()
-            .map(|(k, v)| match v {
-                Some(v) => format!("{k}={v}"),
-                None => k.clone(),
-            })
+            .filter(|(k, _)| !k.ends_with('*'))
+            .map(label_text)
             .collect()
     }
 
-    /// Whether a container with these labels and names is in the scope.
-    pub fn admits<'a>(&self, label: impl Fn(&str) -> Option<&'a str>, names: &[&str]) -> bool {
-        let labels_ok = self.labels.iter().all(|(k, v)| match (label(k), v) {
-            (Some(_), None) => true,
-            (Some(have), Some(want)) => have == want,
-            (None, _) => false,
+    /// Whether a container with these labels (a map of keys to string values) and names is in
+    /// the scope.
+    pub fn admits(&self, labels: Option<&Map<String, Value>>, names: &[&str]) -> bool {
+        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        let labels_ok = self.labels.iter().all(|(k, v)| {
+            if let Some(prefix) = k.strip_suffix('*') {
+                return labels.is_some_and(|l| l.keys().any(|key| key.starts_with(prefix)));
+            }
+            match (get(k), v) {
+                (Some(_), None) => true,
+                (Some(have), Some(want)) => have == want,
+                (None, _) => false,
+            }
         });
         let names_ok = self.names.is_empty()
             || names.iter().any(|n| {
@@ -117,10 +133,7 @@ impl Scope {
         if let Some(n) = c.get("Name").and_then(Value::as_str) {
             names.push(n);
         }
-        self.admits(
-            |k| labels.and_then(|l| l.get(k)).and_then(Value::as_str),
-            &names,
-        )
+        self.admits(labels, &names)
     }
 
     /// A container list with only the containers in scope (fails on what is not a list).
@@ -170,10 +183,7 @@ impl Scope {
             .and_then(|a| a.get("name"))
             .and_then(Value::as_str)
             .unwrap_or_default();
-        self.admits(
-            |k| attrs.and_then(|a| a.get(k)).and_then(Value::as_str),
-            &[name],
-        )
+        self.admits(attrs, &[name])
     }
 
     /// A network (inspect) whose `Containers` keeps only those in `visible` (full IDs).
@@ -370,27 +380,37 @@ mod tests {
         .unwrap()
     }
 
+    fn labels(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+            .collect()
+    }
+
     #[test]
     fn labels_and_names_decide() {
         let s = scope("traefik.enable=true,team", "web-*,db");
-        let labels = [("traefik.enable", "true"), ("team", "a")];
-        let get = |k: &str| labels.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
-        assert!(s.admits(get, &["/web-1"]));
-        assert!(s.admits(get, &["/db"]));
-        assert!(!s.admits(get, &["/dbx"]));
-        assert!(!s.admits(get, &["/web-1/alias"]));
-        assert!(!s.admits(|k| (k == "team").then_some("a"), &["/web-1"]));
-        assert!(!s.admits(
-            |k| if k == "traefik.enable" {
-                Some("false")
-            } else {
-                Some("a")
-            },
-            &["/db"]
-        ));
-        assert!(Scope::default().admits(|_| None, &[]));
+        let both = labels(&[("traefik.enable", "true"), ("team", "a")]);
+        assert!(s.admits(Some(&both), &["/web-1"]));
+        assert!(s.admits(Some(&both), &["/db"]));
+        assert!(!s.admits(Some(&both), &["/dbx"]));
+        assert!(!s.admits(Some(&both), &["/web-1/alias"]));
+        assert!(!s.admits(Some(&labels(&[("team", "a")])), &["/web-1"]));
+        let off = labels(&[("traefik.enable", "false"), ("team", "a")]);
+        assert!(!s.admits(Some(&off), &["/db"]));
+        assert!(Scope::default().admits(None, &[]));
         assert!(!Scope::default().is_limited());
-        assert!(Scope::parse(Some("a, ,b"), None).is_err());
+        let prefix = scope("traefik.*", "");
+        assert!(prefix.admits(
+            Some(&labels(&[("traefik.http.routers.a.rule", "x")])),
+            &["/a"]
+        ));
+        assert!(!prefix.admits(Some(&labels(&[("other", "x")])), &["/a"]));
+        assert!(!prefix.admits(None, &["/a"]));
+        assert!(prefix.label_filters().is_empty());
+        for bad in ["a, ,b", "*", "a*b*", "traefik.*=x"] {
+            assert!(Scope::parse(Some(bad), None).is_err(), "{bad}");
+        }
         assert!(Scope::parse(None, Some("a/b")).is_err());
     }
 

@@ -48,18 +48,27 @@ fn router_preset() {
         ("GET", "/v1.41/version"),
         ("GET", "/v1.41/events"),
         ("GET", "/v1.41/containers/json"),
-        ("GET", "/v1.41/containers/x/json"),
-        ("GET", "/v1.41/networks"),
-        ("GET", "/v1.41/networks/x"),
+        ("HEAD", "/containers/json"),
     ] {
         assert!(allows(&p, m, path), "{m} {path}");
     }
-    for (m, path) in CONTENT
-        .iter()
-        .chain(&[("GET", "/v1.41/services"), ("GET", "/v1.41/info")])
-    {
+    // Least privilege: only what the router reads.
+    for (m, path) in CONTENT.iter().chain(&[
+        ("GET", "/v1.41/services"),
+        ("GET", "/v1.41/info"),
+        ("GET", "/v1.41/containers/x/json"),
+        ("GET", "/v1.41/containers/x/top"),
+        ("GET", "/v1.41/containers/x/stats"),
+        ("GET", "/v1.41/containers/x/changes"),
+        ("GET", "/v1.41/networks"),
+        ("GET", "/v1.41/networks/x"),
+        ("POST", "/v1.41/containers/json"),
+    ]) {
         assert!(!allows(&p, m, path), "{m} {path}");
     }
+    assert!(p.redacts());
+    assert!(p.scope().is_limited());
+    assert_eq!(p.scope().describe(), "labels traefik.*");
 }
 
 #[test]
@@ -67,14 +76,19 @@ fn router_swarm_preset() {
     let p = load(include_str!("../presets/router-swarm.env"));
     for path in [
         "/v1.41/services",
-        "/v1.41/services/x",
         "/v1.41/tasks",
         "/v1.41/networks",
         "/v1.41/containers/json",
+        "/v1.41/events",
     ] {
         assert!(allows(&p, "GET", path), "{path}");
     }
+    // Least privilege: the lists, no inspect.
     for (m, path) in CONTENT.iter().chain(&[
+        ("GET", "/v1.41/services/x"),
+        ("GET", "/v1.41/tasks/x"),
+        ("GET", "/v1.41/networks/x"),
+        ("GET", "/v1.41/containers/x/json"),
         ("POST", "/v1.41/services/create"),
         ("POST", "/v1.41/services/x/update"),
         ("GET", "/v1.41/services/x/logs"),
@@ -84,6 +98,7 @@ fn router_swarm_preset() {
     ]) {
         assert!(!allows(&p, m, path), "{m} {path}");
     }
+    assert!(p.redacts());
 }
 
 #[test]

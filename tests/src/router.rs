@@ -43,6 +43,12 @@ pub fn router_guard() -> GuardBuilder {
     Guard::builder().preset(ROUTER_PRESET)
 }
 
+/// A guard builder with [`ROUTER_PRESET`] for a router reading labels under `prefix`
+/// (`ROUTER_LABEL_PREFIX`): the preset's scope follows the prefix, as its comment says to.
+pub fn router_guard_for_prefix(prefix: &str) -> GuardBuilder {
+    router_guard().env("GUARD_VISIBLE_LABELS", &format!("{prefix}.*"))
+}
+
 /// `<word>-<pid>`: a name for labels (routers, services, middlewares, hosts) that no other
 /// test binary running at the same time uses.
 pub fn unique(word: &str) -> String {

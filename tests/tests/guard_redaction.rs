@@ -147,17 +147,25 @@ async fn read_only_clients_never_see_the_secrets() {
         &format!("sleep 600; echo {}", secrets.cmd),
     ]);
 
-    // Guards: the router preset; a read-only guard with exec inspect and system df too; the
-    // control with redaction off.
+    // Guards: the router preset (the list and events only); a read-only guard that also opens
+    // container and network inspect, top, exec inspect and system df; the control, the same
+    // with redaction off.
     let router = Guard::builder().preset(ROUTER_PRESET).start().await;
+    let wider = [
+        ("CONTAINERS", "1"),
+        ("NETWORKS", "1"),
+        ("EXEC", "1"),
+        ("SYSTEM", "1"),
+    ];
     let reader = Guard::builder()
         .preset(ROUTER_PRESET)
-        .envs(&[("EXEC", "1"), ("SYSTEM", "1")])
+        .envs(&wider)
         .start()
         .await;
     let open = Guard::builder()
         .preset(ROUTER_PRESET)
-        .envs(&[("EXEC", "1"), ("SYSTEM", "1"), ("GUARD_REDACT", "off")])
+        .envs(&wider)
+        .envs(&[("GUARD_REDACT", "off")])
         .start()
         .await;
 
@@ -227,7 +235,7 @@ async fn read_only_clients_never_see_the_secrets() {
         }
     }
     let inspect: serde_json::Value = serde_json::from_slice(
-        &get(router.addr(), &format!("/containers/{id}/json"))
+        &get(reader.addr(), &format!("/containers/{id}/json"))
             .await
             .body,
     )
@@ -265,7 +273,7 @@ async fn read_only_clients_never_see_the_secrets() {
         ps.status.success() && ps_out.contains("[redacted]"),
         "{ps:?}"
     );
-    let cli = docker(&["inspect", &name], &host).await;
+    let cli = docker(&["inspect", &name], &reader.docker_host()).await;
     assert!(cli.status.success(), "{cli:?}");
     assert_eq!(
         secrets.found_in(&e2e::docker::text(&cli.stdout)),

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use e2e::docker::{require_docker, Cleanup};
 use e2e::pebble::{free_addr, require_pebble, tls_connect, Pebble, ACME_BOUND};
-use e2e::router::{router_guard, run_whoami, unique, Labels, Router, RouterBuilder};
+use e2e::router::{
+    router_guard, router_guard_for_prefix, run_whoami, unique, Labels, Router, RouterBuilder,
+};
 use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -149,7 +151,8 @@ async fn http01_issues_keeps_the_certificate_across_restarts_and_renews_it() {
     require_pebble();
     let c = Cleanup::new("acme-http");
     let net = c.network("net");
-    let guard = router_guard().start().await;
+    let prefix = unique("acmehttp");
+    let guard = router_guard_for_prefix(&prefix).start().await;
     let (web, websecure) = (free_addr(), free_addr());
     // Certificates live one hour: a renewal window of a minute leaves them alone, one of two
     // hours renews at once.
@@ -161,7 +164,6 @@ async fn http01_issues_keeps_the_certificate_across_restarts_and_renews_it() {
         .await;
     let root = pebble.root().await;
     let storage = pebble.scratch().join("acme.json");
-    let prefix = unique("acmehttp");
     let name = unique("acme-http");
     let host = format!("{name}.test");
     run_whoami(&c, "a", &net, &acme_labels(&prefix, &name, &host), &[]).await;
@@ -255,7 +257,8 @@ async fn tls_alpn01_on_websecure_takes_over_when_http01_fails() {
     require_pebble();
     let c = Cleanup::new("acme-alpn");
     let net = c.network("net");
-    let guard = router_guard().start().await;
+    let prefix = unique("acmealpn");
+    let guard = router_guard_for_prefix(&prefix).start().await;
     let (web, websecure) = (free_addr(), free_addr());
     // HTTP-01 validation goes to a port nobody listens on.
     let closed = free_addr();
@@ -266,7 +269,6 @@ async fn tls_alpn01_on_websecure_takes_over_when_http01_fails() {
         .await;
     let root = pebble.root().await;
     let storage = pebble.scratch().join("acme.json");
-    let prefix = unique("acmealpn");
     let name = unique("acme-alpn");
     let host = format!("{name}.test");
     run_whoami(&c, "a", &net, &acme_labels(&prefix, &name, &host), &[]).await;
@@ -356,7 +358,8 @@ async fn a_traefik_acme_json_carries_over_without_a_new_order() {
     require_pebble();
     let c = Cleanup::new("acme-carry");
     let net = c.network("net");
-    let guard = router_guard().start().await;
+    let prefix = unique("acmecarry");
+    let guard = router_guard_for_prefix(&prefix).start().await;
     let (web, websecure) = (free_addr(), free_addr());
     let pebble = Pebble::builder()
         .http_port(web.port())
@@ -364,7 +367,6 @@ async fn a_traefik_acme_json_carries_over_without_a_new_order() {
         .start()
         .await;
     let pebble_root = pebble.root().await;
-    let prefix = unique("acmecarry");
     let (kept, fresh) = (
         format!("{}.test", unique("kept")),
         format!("{}.test", unique("fresh")),

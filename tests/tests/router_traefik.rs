@@ -4,7 +4,8 @@
 //! ping) and runs `router:local` beside socket-guard, with labelled containers: a middleware
 //! from the file provider (`secure-headers@file`, written as a Go template), `api@internal`
 //! behind `basicauth`, a container exposing several ports without a port label, a rule in the
-//! v2 syntax, and a container in another's network namespace (`network_mode: service:`). Then
+//! v2 syntax, and a container in another's network namespace (`network_mode: service:`, whose
+//! target gets a `traefik.enable=false` label so the preset's scope shows it). Then
 //! the dynamic file is edited under the running router (applied), and broken (the last good
 //! configuration stays, and the problem is reported).
 //!
@@ -238,6 +239,10 @@ fn a_traefik_compose_stack_runs_with_only_its_image_changed() {
     environment:
       WHOAMI_LISTEN: "0.0.0.0:7001"
     networks: [web]
+    # The one change beside the image: socket-guard's router preset shows the router only
+    # containers with a traefik.* label, and `side` borrows this one's network.
+    labels:
+      traefik.enable: "false"
 
   side:
     image: whoami:local
