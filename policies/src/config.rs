@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use crate::body::{clean_bind_prefix, BodyGrants};
+use crate::owner::Owner;
 use crate::policy::Policy;
 use crate::rule::RuleSet;
 use crate::scope::Scope;
@@ -50,6 +51,9 @@ pub const GUARD_REDACT: &str = "GUARD_REDACT";
 pub const GUARD_VISIBLE_LABELS: &str = "GUARD_VISIBLE_LABELS";
 /// Name patterns (with `*`) of the visible containers, one of them.
 pub const GUARD_VISIBLE_NAMES: &str = "GUARD_VISIBLE_NAMES";
+
+/// The owner id stamped on what the client creates; it then touches only what it created.
+pub const GUARD_OWNER: &str = "GUARD_OWNER";
 
 /// The server's variables (parsed by the binary; listed here so typos are caught in one place).
 pub const SERVER_VARS: &[&str] = &[
@@ -123,6 +127,7 @@ pub fn known_vars() -> Vec<&'static str> {
         GUARD_REDACT,
         GUARD_VISIBLE_LABELS,
         GUARD_VISIBLE_NAMES,
+        GUARD_OWNER,
     ]);
     v.extend(SERVER_VARS);
     v
@@ -211,9 +216,14 @@ pub fn policy_from_env(
         };
         ConfigError::new(var, &value, e.0)
     })?;
+    let owner = match env.get(GUARD_OWNER).filter(|v| !v.trim().is_empty()) {
+        Some(v) => Some(Owner::parse(v.trim()).map_err(|e| ConfigError::new(GUARD_OWNER, &v, e))?),
+        None => None,
+    };
     Ok(Policy::new(switches, rules, body)
         .with_redaction(redact)
-        .with_scope(scope))
+        .with_scope(scope)
+        .with_owner(owner))
 }
 
 /// `GUARD_REDACT`: `auto` (or unset) redacts unless `POST=1` (a client that may only read has

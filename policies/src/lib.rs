@@ -14,12 +14,14 @@
 //! - [`share`]: which allowed reads may share one daemon answer
 //! - [`redact`]: the secrets taken out of allowed answers
 //! - [`scope`]: which containers a client may see and touch at all
+//! - [`owner`]: what a client creates is stamped, and it touches only what it created
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod body;
 pub mod config;
 pub mod endpoint;
+pub mod owner;
 pub mod path;
 pub mod policy;
 pub mod redact;

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use crate::body::{self, BodyDenial, BodyGrants, BodyKind};
 use crate::endpoint::{self, Access, Endpoint};
+use crate::owner::{classify, Owner, OwnerTouch, Stamp, OWNER_LABEL};
 use crate::path::Target;
 use crate::redact::Redact;
 use crate::rule::RuleSet;
@@ -44,6 +45,7 @@ pub struct Policy {
     body: BodyGrants,
     redact: bool,
     scope: Scope,
+    owner: Option<Owner>,
 }
 
 /// A request as the policy sees it.
@@ -80,6 +82,8 @@ pub struct Allowed {
     pub empty_body: bool,
     /// The secrets to take out of the answer ([`crate::redact`]).
     pub redact: Option<Redact>,
+    /// The owner label to stamp on the body of a create ([`crate::owner`]).
+    pub stamp: Option<Stamp>,
 }
 
 /// A denied request.
@@ -111,6 +115,7 @@ impl Policy {
             body,
             redact: false,
             scope: Scope::default(),
+            owner: None,
         }
     }
 
@@ -123,6 +128,21 @@ impl Policy {
     /// The visibility scope.
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    /// The same policy for a client that owns what it creates ([`crate::owner`]): its
+    /// containers are seen through the scope narrowed to the owner label.
+    pub fn with_owner(mut self, owner: Option<Owner>) -> Self {
+        if let Some(o) = &owner {
+            self.scope = self.scope.with_label(OWNER_LABEL, o.id());
+        }
+        self.owner = owner;
+        self
+    }
+
+    /// The owner of what this client creates, when objects are owned.
+    pub fn owner(&self) -> Option<&Owner> {
+        self.owner.as_ref()
     }
 
     /// The same policy, with the answers' secrets redacted or not ([`crate::redact`]).
@@ -178,6 +198,10 @@ impl Policy {
             redact: ep
                 .filter(|_| self.redact)
                 .and_then(|e| Redact::for_endpoint(e.name)),
+            stamp: self.owner.as_ref().and_then(|_| match classify(ep, path) {
+                OwnerTouch::Stamp(s) => Some(s),
+                _ => None,
+            }),
         })
     }
 
@@ -255,6 +279,17 @@ impl Policy {
                 self.scope.describe()
             } else {
                 "all".to_owned()
+            }
+        );
+        let _ = writeln!(
+            out,
+            "# owned objects (GUARD_OWNER)\n{}",
+            match &self.owner {
+                Some(o) => format!(
+                    "created objects stamped {}; only those are seen and touched",
+                    o.selector()
+                ),
+                None => "off".to_owned(),
             }
         );
         out

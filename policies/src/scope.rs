@@ -67,6 +67,12 @@ impl Scope {
         Ok(scope)
     }
 
+    /// The same scope, also requiring label `key` to be `value`.
+    pub fn with_label(mut self, key: &str, value: &str) -> Scope {
+        self.labels.push((key.to_owned(), Some(value.to_owned())));
+        self
+    }
+
     /// The scope in words, for `socket-guard policy`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -332,7 +338,7 @@ pub fn with_label_filters(query: Option<&str>, labels: &[String]) -> Result<Stri
         .join("&"))
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -356,7 +362,7 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

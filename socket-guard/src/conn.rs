@@ -224,6 +224,28 @@ where
         Next::KeepAlive
     }
 
+    /// An allowed request's whole body, inspected and stamped with the owner label: the
+    /// bytes to forward.
+    fn judge_body(
+        &self,
+        allowed: &policies::Allowed,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, GuardError> {
+        let policy = &self.state.config.policy;
+        if let Some(kind) = allowed.inspect {
+            policy
+                .inspect_body(kind, &bytes)
+                .map_err(GuardError::BodyDenied)?;
+        }
+        match (allowed.stamp, policy.owner()) {
+            (Some(how), Some(owner)) => owner.stamp(how, &bytes).map_err(|e| match e {
+                policies::owner::StampError::Forbidden(why) => GuardError::NotOwned(why),
+                policies::owner::StampError::Malformed(m) => GuardError::BadOwnedRequest(m),
+            }),
+            _ => Ok(bytes),
+        }
+    }
+
     /// One judged exchange.
     async fn exchange(&mut self, head: RequestHead, start: Instant) -> Next {
         self.body_unread = !matches!(head.body, BodyFraming::None | BodyFraming::Length(0));
@@ -257,69 +279,89 @@ where
                 }
             }
         }
+        // Phase 2c: owned objects (see [`crate::ownership`]).
+        if let Some(owner) = self.state.config.policy.owner() {
+            match crate::ownership::judge(&self.state, owner, &target, allowed.endpoint).await {
+                Ok((forward, owned)) => {
+                    if let Some(t) = forward {
+                        target = t;
+                    }
+                    rewrite.scope = rewrite.scope.or(owned);
+                }
+                Err(err) => {
+                    return self
+                        .refuse(refusal(audit, err, &target), &head, false, true)
+                        .await
+                }
+            }
+        }
         let upgrade = allowed.upgrade && head.upgrade.is_some();
 
         // Phase 3: the body, by its real framing. `100 Continue` is sent only for a body that
         // is going to be read: not before a refusal that needs no body to decide.
         let max_body = self.state.config.max_body;
-        let (outgoing, collected, streamed) = if let Some(kind) = allowed.inspect {
-            if matches!(head.body, BodyFraming::Length(n) if n > max_body as u64) {
-                let err = GuardError::BodyTooLarge(max_body);
-                return self.refuse_body(audit, err, &target, &head).await;
-            }
-            if self.send_continue(&head).await.is_err() {
-                return self.client_left(audit, "before sending the body");
-            }
-            let bytes = match self.collect_body(head.body, max_body).await {
-                Ok(b) => b,
-                Err(Fail::ClientGone) => {
-                    return self.client_left(audit, "before the body was complete")
+        let (outgoing, collected, streamed) =
+            if allowed.inspect.is_some() || allowed.stamp.is_some() {
+                if matches!(head.body, BodyFraming::Length(n) if n > max_body as u64) {
+                    let err = GuardError::BodyTooLarge(max_body);
+                    return self.refuse_body(audit, err, &target, &head).await;
                 }
-                Err(Fail::Answer(err)) => {
-                    return self.refuse_body(audit, err, &target, &head).await
+                if self.send_continue(&head).await.is_err() {
+                    return self.client_left(audit, "before sending the body");
                 }
-            };
-            if let Err(d) = self.state.config.policy.inspect_body(kind, &bytes) {
-                let err = GuardError::BodyDenied(d);
-                return self
-                    .refuse(refusal(audit, err, &target), &head, false, false)
-                    .await;
-            }
-            (Outgoing::Length(bytes.len() as u64), Some(bytes), None)
-        } else if allowed.empty_body {
-            match head.body {
-                BodyFraming::None | BodyFraming::UntilClose => {}
-                BodyFraming::Length(_) => {
-                    return self
-                        .refuse_body(audit, GuardError::BodyNotEmpty, &target, &head)
-                        .await
-                }
-                BodyFraming::Chunked => match self.collect_body(head.body, 0).await {
-                    Ok(_) => {}
+                let bytes = match self.collect_body(head.body, max_body).await {
+                    Ok(b) => b,
                     Err(Fail::ClientGone) => {
                         return self.client_left(audit, "before the body was complete")
-                    }
-                    Err(Fail::Answer(GuardError::BodyTooLarge(_))) => {
-                        return self
-                            .refuse_body(audit, GuardError::BodyNotEmpty, &target, &head)
-                            .await
                     }
                     Err(Fail::Answer(err)) => {
                         return self.refuse_body(audit, err, &target, &head).await
                     }
-                },
-            }
-            (Outgoing::None, None, None)
-        } else {
-            if self.send_continue(&head).await.is_err() {
-                return self.client_left(audit, "before sending the body");
-            }
-            match head.body {
-                BodyFraming::None | BodyFraming::UntilClose => (Outgoing::None, None, None),
-                BodyFraming::Length(n) => (Outgoing::Length(n), None, Some(head.body)),
-                BodyFraming::Chunked => (Outgoing::Chunked, None, Some(head.body)),
-            }
-        };
+                };
+                let judged = self.judge_body(&allowed, bytes);
+                let bytes = match judged {
+                    Ok(b) => b,
+                    Err(err) => {
+                        return self
+                            .refuse(refusal(audit, err, &target), &head, false, false)
+                            .await
+                    }
+                };
+                (Outgoing::Length(bytes.len() as u64), Some(bytes), None)
+            } else if allowed.empty_body {
+                match head.body {
+                    BodyFraming::None | BodyFraming::UntilClose => {}
+                    BodyFraming::Length(_) => {
+                        return self
+                            .refuse_body(audit, GuardError::BodyNotEmpty, &target, &head)
+                            .await
+                    }
+                    BodyFraming::Chunked => match self.collect_body(head.body, 0).await {
+                        Ok(_) => {}
+                        Err(Fail::ClientGone) => {
+                            return self.client_left(audit, "before the body was complete")
+                        }
+                        Err(Fail::Answer(GuardError::BodyTooLarge(_))) => {
+                            return self
+                                .refuse_body(audit, GuardError::BodyNotEmpty, &target, &head)
+                                .await
+                        }
+                        Err(Fail::Answer(err)) => {
+                            return self.refuse_body(audit, err, &target, &head).await
+                        }
+                    },
+                }
+                (Outgoing::None, None, None)
+            } else {
+                if self.send_continue(&head).await.is_err() {
+                    return self.client_left(audit, "before sending the body");
+                }
+                match head.body {
+                    BodyFraming::None | BodyFraming::UntilClose => (Outgoing::None, None, None),
+                    BodyFraming::Length(n) => (Outgoing::Length(n), None, Some(head.body)),
+                    BodyFraming::Chunked => (Outgoing::Chunked, None, Some(head.body)),
+                }
+            };
 
         // Phase 4: rewrite.
         self.out.clear();

@@ -55,8 +55,14 @@ pub enum GuardError {
     #[error("{0}")]
     NotVisible(String),
     /// A request that reaches objects the visible scope cannot check.
-    #[error("{0} (GUARD_VISIBLE_LABELS, GUARD_VISIBLE_NAMES)")]
+    #[error("{0} (GUARD_VISIBLE_LABELS, GUARD_VISIBLE_NAMES, GUARD_OWNER)")]
     OutOfScope(&'static str),
+    /// A request that owned objects forbid (a forged owner label, another's namespace).
+    #[error("{0} (GUARD_OWNER)")]
+    NotOwned(&'static str),
+    /// A create or build that cannot be stamped with the owner label as sent.
+    #[error("{0}")]
+    BadOwnedRequest(String),
 }
 
 impl GuardError {
@@ -85,6 +91,8 @@ impl GuardError {
             GuardError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             GuardError::NotVisible(_) => StatusCode::NOT_FOUND,
             GuardError::OutOfScope(_) => StatusCode::FORBIDDEN,
+            GuardError::NotOwned(_) => StatusCode::FORBIDDEN,
+            GuardError::BadOwnedRequest(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -96,8 +104,10 @@ impl GuardError {
             GuardError::Denied(_)
             | GuardError::BodyDenied(_)
             | GuardError::NotVisible(_)
-            | GuardError::OutOfScope(_) => "deny",
+            | GuardError::OutOfScope(_)
+            | GuardError::NotOwned(_) => "deny",
             GuardError::BadTarget(_)
+            | GuardError::BadOwnedRequest(_)
             | GuardError::BodyTooLarge(_)
             | GuardError::BodyNotEmpty
             | GuardError::BodyRead(_)
@@ -127,7 +137,10 @@ impl GuardError {
             // Exactly the daemon's words for a missing object: a hidden one is indistinguishable.
             GuardError::NotVisible(m) => m.clone(),
             GuardError::OutOfScope(why) => {
-                format!("socket-guard: {method} {path} is not allowed: {why} (GUARD_VISIBLE_LABELS, GUARD_VISIBLE_NAMES)")
+                format!("socket-guard: {method} {path} is not allowed: {why} (GUARD_VISIBLE_LABELS, GUARD_VISIBLE_NAMES, GUARD_OWNER)")
+            }
+            GuardError::NotOwned(why) => {
+                format!("socket-guard: {method} {path} is not allowed: {why} (GUARD_OWNER)")
             }
             GuardError::HeadTimeout => {
                 "socket-guard: the request head did not arrive in time (GUARD_HEADER_TIMEOUT)"

@@ -32,6 +32,7 @@ pub mod error;
 pub mod healthcheck;
 pub mod listen;
 pub mod metrics;
+pub mod ownership;
 pub mod proxy;
 pub mod redaction;
 pub mod response;

@@ -71,6 +71,8 @@ pub enum ScopeAnswer {
     Network(Arc<HashSet<String>>),
     /// The events stream: only the container events of containers in scope.
     Events,
+    /// A list of networks, volumes, services, secrets or configs: only the owner's.
+    Owned(policies::owner::Owner, policies::owner::Kind),
 }
 
 /// How an allowed answer is rewritten before the client gets it.
@@ -104,6 +106,9 @@ impl Rewrite {
             Some(ScopeAnswer::SystemDf) => Some(scope.filter_df(body).map_err(|e| e.0)?),
             Some(ScopeAnswer::Network(ids)) => {
                 Some(Scope::filter_network(body, ids).map_err(|e| e.0)?)
+            }
+            Some(ScopeAnswer::Owned(owner, kind)) => {
+                Some(owner.filter_list(*kind, body).map_err(|e| e.0)?)
             }
             Some(ScopeAnswer::Events) | None => None,
         };

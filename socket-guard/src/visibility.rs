@@ -15,7 +15,7 @@ use crate::server::State;
 use crate::upstream;
 
 /// A message that lives as long as the program (the few distinct `filters` errors).
-fn leak(s: String) -> &'static str {
+pub(crate) fn leak(s: String) -> &'static str {
     match s.as_str() {
         "filters is not valid percent-encoding" => "filters is not valid percent-encoding",
         "filters is not a JSON object" => "filters is not a JSON object",
@@ -29,12 +29,12 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest lookup answer read (a container list of thousands of containers).
 const LOOKUP_MAX: usize = 64 << 20;
 
-fn upstream_err(e: impl std::fmt::Display) -> GuardError {
+pub(crate) fn upstream_err(e: impl std::fmt::Display) -> GuardError {
     GuardError::Upstream(format!("looking up the visible scope: {e}"))
 }
 
 /// `GET path` on the daemon: its status and body.
-async fn get(state: &State, path: &str) -> Result<(u16, Vec<u8>), GuardError> {
+pub(crate) async fn get(state: &State, path: &str) -> Result<(u16, Vec<u8>), GuardError> {
     let uri = upstream::uri(path).map_err(upstream_err)?;
     let req = hyper::Request::get(uri)
         .body(GuardBody::empty())
@@ -59,7 +59,7 @@ async fn get(state: &State, path: &str) -> Result<(u16, Vec<u8>), GuardError> {
 }
 
 /// Path segments as the daemon takes them: anything but unreserved characters escaped.
-fn segment(id: &str) -> String {
+pub(crate) fn segment(id: &str) -> String {
     id.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

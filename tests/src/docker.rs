@@ -263,6 +263,13 @@ impl Cleanup {
         name
     }
 
+    /// A unique network name, registered for removal but not created (a client creates it).
+    pub fn network_name(&self, suffix: &str) -> String {
+        let name = format!("sgtest-{}-{}-{suffix}", self.test, std::process::id());
+        self.networks.lock().unwrap().push(name.clone());
+        name
+    }
+
     /// Registers a container (name or id) for removal.
     pub fn track(&self, name: &str) {
         self.names.lock().unwrap().push(name.to_owned());
