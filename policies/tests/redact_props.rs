@@ -299,3 +299,68 @@ mod scope {
         }
     }
 }
+
+mod owner {
+    use policies::owner::{Owner, Stamp, StampError, OWNER_LABEL};
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    proptest! {
+        /// A stamped create keeps every other field as sent and carries exactly this owner;
+        /// one that cannot be stamped is refused, never forwarded unstamped.
+        #[test]
+        fn stamping_keeps_the_body_and_adds_only_the_owner(
+            base in super::filler(),
+            labels in prop::option::of(prop_oneof![
+                Just(Value::Null),
+                prop::collection::btree_map("[a-z.]{1,8}", "[a-z]{0,4}", 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k, Value::String(v))).collect())),
+                super::filler(),
+            ]),
+            spec in prop::option::of(super::filler()),
+            how in prop::sample::select(vec![Stamp::Container, Stamp::Labels, Stamp::Spec, Stamp::Service]),
+        ) {
+            let mut doc = base;
+            if let Value::Object(o) = &mut doc {
+                if let Some(l) = labels {
+                    o.insert("Labels".into(), l);
+                }
+                if let Some(s) = spec {
+                    o.insert("TaskTemplate".into(), serde_json::json!({ "ContainerSpec": s }));
+                }
+            }
+            let owner = Owner::parse("team-a").unwrap();
+            let body = serde_json::to_vec(&doc).unwrap();
+            match owner.stamp(how, &body) {
+                Ok(out) => {
+                    let mut got: Value = serde_json::from_slice(&out).unwrap();
+                    prop_assert_eq!(&got["Labels"][OWNER_LABEL], "team-a");
+                    let labels = got["Labels"].as_object_mut().unwrap();
+                    labels.remove(OWNER_LABEL);
+                    let mut want = doc.clone();
+                    if want["Labels"].is_null() {
+                        want.as_object_mut().unwrap().remove("Labels");
+                        if labels.is_empty() {
+                            got.as_object_mut().unwrap().remove("Labels");
+                        }
+                    }
+                    if how == Stamp::Service {
+                        if let Some(spec) = got.pointer_mut("/TaskTemplate/ContainerSpec").and_then(Value::as_object_mut) {
+                            let l = spec.get_mut("Labels").and_then(Value::as_object_mut).unwrap();
+                            prop_assert_eq!(l.remove(OWNER_LABEL), Some(Value::from("team-a")));
+                            if l.is_empty() && !want.pointer("/TaskTemplate/ContainerSpec/Labels").is_some_and(Value::is_object) {
+                                spec.remove("Labels");
+                            }
+                        }
+                    }
+                    prop_assert_eq!(got, want);
+                }
+                Err(StampError::Malformed(_)) => {
+                    let labels_ok = doc.get("Labels").is_none_or(|l| l.is_null() || l.is_object());
+                    prop_assert!(!doc.is_object() || !labels_ok || how == Stamp::Service);
+                }
+                Err(StampError::Forbidden(_)) => prop_assert!(how == Stamp::Container),
+            }
+        }
+    }
+}
