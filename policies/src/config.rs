@@ -55,6 +55,11 @@ pub const GUARD_VISIBLE_NAMES: &str = "GUARD_VISIBLE_NAMES";
 /// The owner id stamped on what the client creates; it then touches only what it created.
 pub const GUARD_OWNER: &str = "GUARD_OWNER";
 
+/// Learn mode: forward what the policy refuses, marked in the audit log (unsafe).
+pub const GUARD_LEARN: &str = "GUARD_LEARN";
+/// The confirmation learn mode needs to start.
+pub const GUARD_LEARN_UNSAFE: &str = "GUARD_LEARN_UNSAFE";
+
 /// The server's variables (parsed by the binary; listed here so typos are caught in one place).
 pub const SERVER_VARS: &[&str] = &[
     "SOCKET_PATH",
@@ -128,6 +133,8 @@ pub fn known_vars() -> Vec<&'static str> {
         GUARD_VISIBLE_LABELS,
         GUARD_VISIBLE_NAMES,
         GUARD_OWNER,
+        GUARD_LEARN,
+        GUARD_LEARN_UNSAFE,
     ]);
     v.extend(SERVER_VARS);
     v
@@ -220,10 +227,33 @@ pub fn policy_from_env(
         Some(v) => Some(Owner::parse(v.trim()).map_err(|e| ConfigError::new(GUARD_OWNER, &v, e))?),
         None => None,
     };
+    let learn = learning(env)?;
     Ok(Policy::new(switches, rules, body)
         .with_redaction(redact)
         .with_scope(scope)
-        .with_owner(owner))
+        .with_owner(owner)
+        .with_learning(learn))
+}
+
+/// `GUARD_LEARN`, which starts only beside `GUARD_LEARN_UNSAFE=1`: learn mode forwards what
+/// the policy refuses, so it must never be turned on by accident.
+fn learning(env: &impl Env) -> Result<bool, ConfigError> {
+    let on = match env.get(GUARD_LEARN) {
+        Some(v) => parse_bool(GUARD_LEARN, &v)?,
+        None => false,
+    };
+    let confirmed = match env.get(GUARD_LEARN_UNSAFE) {
+        Some(v) => parse_bool(GUARD_LEARN_UNSAFE, &v)?,
+        None => false,
+    };
+    if on && !confirmed {
+        return Err(ConfigError::new(
+            GUARD_LEARN,
+            &env.get(GUARD_LEARN).unwrap_or_default(),
+            "learn mode forwards every request of the endpoint table whatever the policy; set GUARD_LEARN_UNSAFE=1 beside it to confirm (never in production)",
+        ));
+    }
+    Ok(on)
 }
 
 /// `GUARD_REDACT`: `auto` (or unset) redacts unless `POST=1` (a client that may only read has

@@ -14,6 +14,7 @@
 //! - [`share`]: which allowed reads may share one daemon answer
 //! - [`redact`]: the secrets taken out of allowed answers
 //! - [`scope`]: which containers a client may see and touch at all
+//! - [`learn`]: learn mode, and the least policy suggested from an audit log
 //! - [`owner`]: what a client creates is stamped, and it touches only what it created
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -21,6 +22,7 @@
 pub mod body;
 pub mod config;
 pub mod endpoint;
+pub mod learn;
 pub mod owner;
 pub mod path;
 pub mod policy;

@@ -19,6 +19,9 @@ use crate::section::{Gate, Section, Switches};
 /// Methods that are never forwarded, whatever the configuration says.
 pub const NEVER_METHODS: &[&str] = &["PATCH", "OPTIONS", "TRACE", "CONNECT"];
 
+/// What an audit line's reason says of a request allowed only by learn mode.
+pub const LEARNED: &str = "learned (GUARD_LEARN)";
+
 /// One requirement of an allow alternative: a section or a gate that must be on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -29,7 +32,8 @@ pub enum Need {
 }
 
 impl Need {
-    fn var(self) -> &'static str {
+    /// The variable that turns it on.
+    pub fn var(self) -> &'static str {
         match self {
             Need::Section(s) => s.var(),
             Need::Gate(g) => g.var(),
@@ -46,6 +50,7 @@ pub struct Policy {
     redact: bool,
     scope: Scope,
     owner: Option<Owner>,
+    learn: bool,
 }
 
 /// A request as the policy sees it.
@@ -116,6 +121,7 @@ impl Policy {
             redact: false,
             scope: Scope::default(),
             owner: None,
+            learn: false,
         }
     }
 
@@ -138,6 +144,18 @@ impl Policy {
         }
         self.owner = owner;
         self
+    }
+
+    /// The same policy in learn mode ([`crate::learn`]): what the sections would refuse of
+    /// the endpoint table is forwarded and marked learned. Unsafe: for deriving a policy only.
+    pub fn with_learning(mut self, on: bool) -> Self {
+        self.learn = on;
+        self
+    }
+
+    /// Whether the policy is in learn mode.
+    pub fn learns(&self) -> bool {
+        self.learn
     }
 
     /// The owner of what this client creates, when objects are owned.
@@ -187,6 +205,9 @@ impl Policy {
         let by = match (section_grant, self.rules.find(method, path)) {
             (Some(by), _) => by,
             (None, Some(rule)) => rule.origin.clone(),
+            (None, None) if self.learn && ep.is_some_and(|e| e.access != Access::Never) => {
+                LEARNED.to_owned()
+            }
             (None, None) => return self.denial(method, path, ep),
         };
         Decision::Allow(Allowed {
@@ -281,6 +302,12 @@ impl Policy {
                 "all".to_owned()
             }
         );
+        if self.learn {
+            let _ = writeln!(
+                out,
+                "# LEARN MODE (GUARD_LEARN): every endpoint above and every other one of the table but swarm/unlockkey is forwarded; never in production"
+            );
+        }
         let _ = writeln!(
             out,
             "# owned objects (GUARD_OWNER)\n{}",

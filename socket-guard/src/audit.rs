@@ -18,7 +18,7 @@ pub struct Audit {
     pub path: String,
     /// The endpoint name (`container.list`), `unknown`, or `-` when the target was invalid.
     pub endpoint: &'static str,
-    /// `allow`, `deny`, `invalid` or `error`.
+    /// `allow`, `learn` (allowed by learn mode only), `deny`, `invalid` or `error`.
     pub decision: &'static str,
     /// What allowed it, or why it was refused.
     pub reason: String,
@@ -30,6 +30,8 @@ pub struct Audit {
     pub start: Instant,
     /// Whether this answer counts in the open-streams gauge until finished.
     pub stream: bool,
+    /// Allowed only by learn mode (`GUARD_LEARN`): an allowed answer is audited `learn`.
+    pub learned: bool,
     /// Where the counters live.
     pub metrics: Arc<Metrics>,
 }
@@ -44,7 +46,10 @@ impl Audit {
     }
 
     /// Writes the audit line and counts the request.
-    pub fn finish(self, bytes: u64) {
+    pub fn finish(mut self, bytes: u64) {
+        if self.learned && self.decision == "allow" {
+            self.decision = "learn";
+        }
         if self.stream {
             self.metrics.open_streams.dec();
         }

@@ -226,24 +226,32 @@ where
 
     /// An allowed request's whole body, inspected and stamped with the owner label: the
     /// bytes to forward.
+    /// In learn mode a body that needs grants is forwarded, and what it needed returned.
     fn judge_body(
         &self,
         allowed: &policies::Allowed,
         bytes: Vec<u8>,
-    ) -> Result<Vec<u8>, GuardError> {
+    ) -> Result<(Vec<u8>, Option<String>), GuardError> {
         let policy = &self.state.config.policy;
+        let mut learned = None;
         if let Some(kind) = allowed.inspect {
-            policy
-                .inspect_body(kind, &bytes)
-                .map_err(GuardError::BodyDenied)?;
+            if let Err(d) = policy.inspect_body(kind, &bytes) {
+                if !policy.learns() || d.needs().is_none() {
+                    return Err(GuardError::BodyDenied(d));
+                }
+                let needs = policies::learn::body_needs(kind, &bytes, policy.body_grants())
+                    .map_err(GuardError::BodyDenied)?;
+                learned = Some(needs.join(" "));
+            }
         }
-        match (allowed.stamp, policy.owner()) {
+        let bytes = match (allowed.stamp, policy.owner()) {
             (Some(how), Some(owner)) => owner.stamp(how, &bytes).map_err(|e| match e {
                 policies::owner::StampError::Forbidden(why) => GuardError::NotOwned(why),
                 policies::owner::StampError::Malformed(m) => GuardError::BadOwnedRequest(m),
-            }),
-            _ => Ok(bytes),
-        }
+            })?,
+            _ => bytes,
+        };
+        Ok((bytes, learned))
     }
 
     /// One judged exchange.
@@ -295,6 +303,16 @@ where
                 }
             }
         }
+        // Learn mode: the audit line names the container a path reaches, for `suggest`.
+        if self.state.config.policy.learns() {
+            if let policies::scope::Touch::Container(id) =
+                policies::scope::touch(allowed.endpoint, target.path())
+            {
+                if let Ok(Some(name)) = crate::visibility::name_of(&self.state, &id).await {
+                    audit.reason = format!("{}; container {name}", audit.reason);
+                }
+            }
+        }
         let upgrade = allowed.upgrade && head.upgrade.is_some();
 
         // Phase 3: the body, by its real framing. `100 Continue` is sent only for a body that
@@ -320,7 +338,13 @@ where
                 };
                 let judged = self.judge_body(&allowed, bytes);
                 let bytes = match judged {
-                    Ok(b) => b,
+                    Ok((b, learned)) => {
+                        if let Some(needs) = learned {
+                            audit.learned = true;
+                            audit.reason = format!("{}; body needs {needs}", audit.reason);
+                        }
+                        b
+                    }
                     Err(err) => {
                         return self
                             .refuse(refusal(audit, err, &target), &head, false, false)

@@ -24,7 +24,8 @@ impl policies::config::Env for ProcessEnv {
     }
 }
 
-const USAGE: &str = "usage: socket-guard [healthcheck | policy | --version]\n\
+const USAGE: &str =
+    "usage: socket-guard [healthcheck | policy | suggest [AUDIT_LOG] | --version]\n\
 configuration is read from the environment; see README.md";
 
 fn main() -> ExitCode {
@@ -33,6 +34,9 @@ fn main() -> ExitCode {
     if matches!(command, Some("--version" | "-V")) {
         println!("socket-guard {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
+    }
+    if command == Some("suggest") && args.len() <= 2 {
+        return suggest(args.get(1).map(String::as_str));
     }
     if matches!(command, Some("--help" | "-h")) || args.len() > 1 {
         println!("{USAGE}");
@@ -72,6 +76,31 @@ fn main() -> ExitCode {
             ExitCode::from(64)
         }
     }
+}
+
+/// `socket-guard suggest [FILE]`: the least policy allowing what an audit log (a file, or
+/// standard input) shows, as an environment file on standard output.
+fn suggest(file: Option<&str>) -> ExitCode {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = match file {
+        Some("-") | None => std::io::stdin().read_to_string(&mut text).map(|_| ()),
+        Some(path) => std::fs::read_to_string(path).map(|t| text = t),
+    };
+    if let Err(e) = read {
+        eprintln!(
+            "socket-guard suggest: cannot read {}: {e}",
+            file.unwrap_or("standard input")
+        );
+        return ExitCode::from(66);
+    }
+    let suggestion = policies::learn::suggest(text.lines());
+    if suggestion.is_empty() {
+        eprintln!("socket-guard suggest: no allowed or learned request in the audit log (GUARD_LOG_FORMAT=json lines with target \"audit\")");
+        return ExitCode::from(65);
+    }
+    print!("{}", suggestion.render());
+    ExitCode::SUCCESS
 }
 
 fn serve(config: Config) -> ExitCode {
@@ -131,6 +160,9 @@ fn serve(config: Config) -> ExitCode {
             None => None,
         };
         let state = State::new(config);
+        if state.config.policy.learns() {
+            tracing::warn!("LEARN MODE (GUARD_LEARN=1): requests the policy refuses are forwarded and audited as `learn`; for deriving a policy with `socket-guard suggest`, never in production");
+        }
         tracing::info!(policy = %state.config.policy.render_allow_list().replace('\n', "; "), "policy in force");
         if let Some(l) = admin_listener {
             tokio::spawn(admin::run_admin(l, state.clone(), shutdown_signal()));

@@ -59,6 +59,7 @@ pub fn audit_for(
         status: 0,
         start,
         stream: false,
+        learned: false,
         metrics: state.metrics.clone(),
     }
 }
@@ -90,6 +91,7 @@ pub fn judge(
             audit.endpoint = allowed.name();
             audit.section = allowed.endpoint.map_or("none", |e| e.section.var());
             audit.reason.clone_from(&allowed.by);
+            audit.learned = allowed.by == policies::policy::LEARNED;
             Ok(Judged {
                 audit,
                 target,

@@ -91,6 +91,20 @@ pub async fn container(state: &State, id: &str) -> Result<Option<String>, GuardE
     Ok(c.get("Id").and_then(Value::as_str).map(str::to_owned))
 }
 
+/// The name (without its `/`) of the container `id` names, for learn mode's audit line;
+/// `None` when it does not exist.
+pub async fn name_of(state: &State, id: &str) -> Result<Option<String>, GuardError> {
+    let (status, body) = get(state, &format!("/containers/{}/json", segment(id))).await?;
+    if status != 200 {
+        return Ok(None);
+    }
+    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    Ok(doc
+        .get("Name")
+        .and_then(Value::as_str)
+        .map(|n| n.trim_start_matches('/').to_owned()))
+}
+
 /// Whether exec `id`'s container is in scope (`false` when the exec does not exist).
 pub async fn exec(state: &State, id: &str) -> Result<bool, GuardError> {
     let (status, body) = get(state, &format!("/exec/{}/json", segment(id))).await?;
