@@ -10,7 +10,8 @@
   answers that differ, for a list that keeps changing.
 - events.jsonl: 20,000 container events as the daemon writes them, one per line; one in ten
   is an exec_create or exec_start whose command carries a token (what redaction rewrites),
-  the others are start, die, health_status and network events (passed as they are).
+  the others are start, die, health_status and network events (passed as they are); each
+  carries its container's `traefik.enable` label, as the daemon's events do.
 """
 
 import json
@@ -52,7 +53,8 @@ with open(os.path.join(out, "events.jsonl"), "w") as f:
             "from": "whoami:local",
             "Type": "container",
             "Action": action,
-            "Actor": {"ID": cid, "Attributes": {"image": "whoami:local", "name": f"app-{n % 50}"}},
+            "Actor": {"ID": cid, "Attributes": {"image": "whoami:local", "name": f"app-{n % 50}",
+                                                "traefik.enable": "true"}},
             "scope": "local",
             "time": 1764700000 + n,
             "timeNano": (1764700000 + n) * 1000000000,

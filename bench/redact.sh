@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What redaction costs: socket-guard with GUARD_REDACT=on and =off, side by side with
-# HAProxy, all in front of the same stand-in daemon (nginx on a unix socket) answering a
+# What redaction and the visible scope cost: socket-guard with GUARD_REDACT=on and =off, with
+# GUARD_VISIBLE_LABELS=traefik.* (alone, and with redaction: the router preset's pair), side by
+# side with HAProxy, all in front of the same stand-in daemon (nginx on a unix socket) answering a
 # 50-container list (about 55 KiB; the same one every time at /v1.41, one of 64 different ones
 # at /v1.40) and a long /events answer (20,000 event lines, one in ten an exec with a token in
 # its command). Every request is forwarded (GUARD_COALESCE=0), so the
@@ -41,19 +42,23 @@ wait_for 10 test -S "$SOCK" || die "nginx did not create $SOCK"
 # measure() counts the backend's CPU as "whoami"'s: here the stand-in daemon.
 WHOAMI_PID=$NGINX_PID
 
-read -r PORT_ON PORT_OFF PORT_HAPROXY < <(free_ports 3)
-guard() { # NAME PORT REDACT
+read -r PORT_ON PORT_OFF PORT_SCOPED PORT_BOTH PORT_HAPROXY < <(free_ports 5)
+guard() { # NAME PORT REDACT [VISIBLE_LABELS]
     start "$1" env -i PATH="$PATH" GUARD_LISTEN="127.0.0.1:$2" SOCKET_PATH="$SOCK" LOG_LEVEL=warn \
-        CONTAINERS=1 EVENTS=1 GUARD_COALESCE=0 GUARD_REDACT="$3" "$GUARD_BIN"
+        CONTAINERS=1 EVENTS=1 GUARD_COALESCE=0 GUARD_REDACT="$3" GUARD_VISIBLE_LABELS="${4:-}" "$GUARD_BIN"
 }
 guard redact-on "$PORT_ON" on
 ON_PID=$LAST_PID
 guard redact-off "$PORT_OFF" off
 OFF_PID=$LAST_PID
+guard scoped "$PORT_SCOPED" off 'traefik.*'
+SCOPED_PID=$LAST_PID
+guard scoped+redact "$PORT_BOTH" on 'traefik.*'
+BOTH_PID=$LAST_PID
 start haproxy env -i PATH="$PATH" BENCH_HAPROXY_BIND="127.0.0.1:$PORT_HAPROXY" BENCH_UPSTREAM_SOCKET="$SOCK" \
     CONTAINERS=1 EVENTS=1 PING=1 VERSION=1 haproxy -db -f "$BENCH/haproxy.cfg"
 HAPROXY_PID=$LAST_PID
-for port in "$PORT_ON" "$PORT_OFF" "$PORT_HAPROXY"; do
+for port in "$PORT_ON" "$PORT_OFF" "$PORT_SCOPED" "$PORT_BOTH" "$PORT_HAPROXY"; do
     wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$port/v1.41/containers/json" ||
         die "127.0.0.1:$port does not answer the container list"
 done
@@ -62,7 +67,8 @@ done
 curl -s "http://127.0.0.1:$PORT_ON/v1.41/containers/json" | grep -q 'secret' && die "redact-on leaked a token"
 curl -s "http://127.0.0.1:$PORT_ON/v1.41/events" | grep -q 'secret' && die "redact-on leaked a token in events"
 curl -s "http://127.0.0.1:$PORT_OFF/v1.41/containers/json" | grep -q 'secret' || die "redact-off redacted"
-for port in "$PORT_ON" "$PORT_OFF" "$PORT_HAPROXY"; do
+curl -s "http://127.0.0.1:$PORT_BOTH/v1.41/containers/json" | grep -q 'secret' && die "scoped+redact leaked a token"
+for port in "$PORT_ON" "$PORT_OFF" "$PORT_SCOPED" "$PORT_BOTH" "$PORT_HAPROXY"; do
     n=$(curl -s "http://127.0.0.1:$port/v1.41/events" | wc -l)
     [[ $n == 20000 ]] || die "127.0.0.1:$port gave $n event lines, not 20000"
 done
@@ -72,7 +78,8 @@ mkdir -p "$BENCH/results"
 RUN=$TMP/run
 mkdir -p "$RUN"
 : >"$RUN/runs.tsv"
-ENTRIES=("redact-on:$ON_PID:$PORT_ON" "redact-off:$OFF_PID:$PORT_OFF" "haproxy:$HAPROXY_PID:$PORT_HAPROXY")
+ENTRIES=("redact-on:$ON_PID:$PORT_ON" "redact-off:$OFF_PID:$PORT_OFF" "scoped:$SCOPED_PID:$PORT_SCOPED"
+    "scoped+redact:$BOTH_PID:$PORT_BOTH" "haproxy:$HAPROXY_PID:$PORT_HAPROXY")
 for path in /v1.41/containers/json /v1.40/containers/json /v1.41/events; do
     for entry in "${ENTRIES[@]}"; do
         IFS=: read -r label pid port <<<"$entry"
@@ -118,7 +125,7 @@ for test, what in (("list-same", "50-container list (55 KiB), the same answer ev
     print(f"## {what}\n")
     print("| proxy | req/s | CPU/req µs | non-2xx |\n| --- | ---: | ---: | ---: |")
     med = {}
-    for label in ("redact-on", "redact-off", "haproxy"):
+    for label in ("redact-on", "redact-off", "scoped", "scoped+redact", "haproxy"):
         r = rows.get((test, label), [])
         if not r:
             continue
@@ -129,6 +136,9 @@ for test, what in (("list-same", "50-container list (55 KiB), the same answer ev
     if "redact-on" in med and "redact-off" in med:
         on, off = med["redact-on"], med["redact-off"]
         print(f"\nredaction on / off: CPU per request {on[1] / off[1]:.2f}x, req/s {on[0] / off[0]:.2f}x")
+    for label in ("scoped", "scoped+redact"):
+        if label in med and "redact-off" in med:
+            print(f"{label} / redact-off: CPU per request {med[label][1] / med['redact-off'][1]:.2f}x")
     if "haproxy" in med and "redact-on" in med:
         print(f"redact-on / HAProxy: CPU per request {med['redact-on'][1] / med['haproxy'][1]:.2f}x\n")
 EOF

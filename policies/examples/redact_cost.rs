@@ -1,5 +1,6 @@
 //! How long one redaction of a file takes: `cargo run --release -p policies --example
-//! redact_cost -- FILE KIND [RUNS]` (KIND: list, inspect, services, tasks, configs, df, events).
+//! redact_cost -- FILE KIND [RUNS]` (KIND: list, inspect, services, tasks, configs, df, events;
+//! or scope-list and scope-events: the visible scope `traefik.*` filtering a list or events).
 //! Prints the median time per run and the throughput; bench/redact.sh measures the whole guard.
 
 use std::time::Instant;
@@ -17,6 +18,10 @@ fn main() {
         eprintln!("{file}: {e}");
         std::process::exit(66)
     });
+    if let Some(what) = kind.strip_prefix("scope-") {
+        scope_cost(&body, what, runs);
+        return;
+    }
     let kind = match kind.as_str() {
         "list" => Redact::ContainerList,
         "inspect" => Redact::ContainerInspect,
@@ -49,6 +54,32 @@ fn main() {
     let median = times[runs / 2];
     println!(
         "{} bytes: median {:.1} µs, {:.2} GB/s",
+        body.len(),
+        median.as_secs_f64() * 1e6,
+        body.len() as f64 / median.as_secs_f64() / 1e9
+    );
+}
+
+/// The visible scope's check of a list or an events answer.
+fn scope_cost(body: &[u8], what: &str, runs: usize) {
+    let scope = policies::scope::Scope::parse(Some("traefik.*"), None).unwrap_or_default();
+    let mut times = Vec::with_capacity(runs);
+    let mut kept = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        kept = if what == "events" {
+            body.split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty() && scope.admits_event(l))
+                .count()
+        } else {
+            scope.filter_list(body).map(|o| o.len()).unwrap_or(0)
+        };
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let median = times[runs / 2];
+    println!(
+        "{} bytes ({kept} kept): median {:.1} µs, {:.2} GB/s",
         body.len(),
         median.as_secs_f64() * 1e6,
         body.len() as f64 / median.as_secs_f64() / 1e9

@@ -11,7 +11,11 @@
 //! With both, a container must match both. This module decides; socket-guard asks the daemon
 //! for what a decision needs (a container's labels and name).
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+mod view;
+use view::{ContainerView, EventView, Labels};
 
 /// A label selector as written: `key` or `key=value`.
 fn label_text((k, v): &(String, Option<String>)) -> String {
@@ -104,10 +108,32 @@ impl Scope {
     /// Whether a container with these labels (a map of keys to string values) and names is in
     /// the scope.
     pub fn admits(&self, labels: Option<&Map<String, Value>>, names: &[&str]) -> bool {
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.admits_by(
+            |k| labels.and_then(|l| l.get(k)).and_then(Value::as_str),
+            |p| labels.is_some_and(|l| l.keys().any(|key| key.starts_with(p))),
+            names,
+        )
+    }
+
+    /// [`Self::admits`] over borrowed labels.
+    fn admits_view(&self, labels: Option<&Labels<'_>>, names: &[&str]) -> bool {
+        self.admits_by(
+            |k| labels.and_then(|l| l.get(k)),
+            |p| labels.is_some_and(|l| l.keys().any(|key| key.starts_with(p))),
+            names,
+        )
+    }
+
+    /// The decision, given how to read a label and whether some label key has a prefix.
+    fn admits_by<'v>(
+        &self,
+        get: impl Fn(&str) -> Option<&'v str>,
+        has_prefix: impl Fn(&str) -> bool,
+        names: &[&str],
+    ) -> bool {
         let labels_ok = self.labels.iter().all(|(k, v)| {
             if let Some(prefix) = k.strip_suffix('*') {
-                return labels.is_some_and(|l| l.keys().any(|key| key.starts_with(prefix)));
+                return has_prefix(prefix);
             }
             match (get(k), v) {
                 (Some(_), None) => true,
@@ -142,15 +168,32 @@ impl Scope {
         self.admits(labels, &names)
     }
 
-    /// A container list with only the containers in scope (fails on what is not a list).
+    /// A container list with only the containers in scope (fails on what is not a list of
+    /// containers). Only labels and names are read from each item; the kept items are copied
+    /// as the daemon wrote them, and a list with nothing to drop comes back as it was.
     pub fn filter_list(&self, body: &[u8]) -> Result<Vec<u8>, ScopeError> {
-        let items: Vec<Value> = serde_json::from_slice(body)
-            .map_err(|e| ScopeError(format!("the container list is not JSON: {e}")))?;
-        let kept: Vec<Value> = items
-            .into_iter()
-            .filter(|c| c.as_object().is_some_and(|c| self.admits_container(c)))
-            .collect();
-        let mut out = serde_json::to_vec(&kept).map_err(|e| ScopeError(e.to_string()))?;
+        let not_list =
+            |e: serde_json::Error| ScopeError(format!("the container list is not JSON: {e}"));
+        let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(not_list)?;
+        let mut kept = Vec::with_capacity(items.len());
+        for raw in &items {
+            let c: ContainerView = serde_json::from_str(raw.get()).map_err(not_list)?;
+            if self.admits_view(c.labels(), &c.names()) {
+                kept.push(raw.get());
+            }
+        }
+        if kept.len() == items.len() {
+            return Ok(body.to_vec());
+        }
+        let mut out = Vec::with_capacity(body.len());
+        out.push(b'[');
+        for (i, item) in kept.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(item.as_bytes());
+        }
+        out.push(b']');
         if body.ends_with(b"\n") {
             out.push(b'\n');
         }
@@ -175,21 +218,15 @@ impl Scope {
     /// (their labels and name are in the event's attributes); nothing else, since other
     /// events (networks, images, volumes) tell of objects the scope does not cover.
     pub fn admits_event(&self, line: &[u8]) -> bool {
-        let Ok(Value::Object(e)) = serde_json::from_slice::<Value>(line) else {
+        let Ok(e) = serde_json::from_slice::<EventView>(line) else {
             return false;
         };
-        if e.get("Type").and_then(Value::as_str) != Some("container") {
+        if !e.is_container() {
             return false;
         }
-        let attrs = e
-            .get("Actor")
-            .and_then(|a| a.get("Attributes"))
-            .and_then(Value::as_object);
-        let name = attrs
-            .and_then(|a| a.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        self.admits(attrs, &[name])
+        let attrs = e.attributes();
+        let name = attrs.and_then(|a| a.get("name")).unwrap_or_default();
+        self.admits_view(attrs, &[name])
     }
 
     /// A network (inspect) whose `Containers` keeps only those in `visible` (full IDs).
