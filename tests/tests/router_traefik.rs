@@ -93,17 +93,29 @@ fn status(response: &str) -> u16 {
 }
 
 /// Polls until `check` holds on the answer, or panics with the last one after [`BOUND`].
-fn wait_for(what: &str, mut get: impl FnMut() -> String, check: impl Fn(&str) -> bool) -> String {
+fn wait_for(what: &str, get: impl FnMut() -> String, check: impl Fn(&str) -> bool) -> String {
+    wait_or_dump(what, get, check, String::new)
+}
+
+/// [`wait_for`], with `dump()` (the router's log) in the panic message.
+fn wait_or_dump(
+    what: &str,
+    mut get: impl FnMut() -> String,
+    check: impl Fn(&str) -> bool,
+    dump: impl Fn() -> String,
+) -> String {
     let deadline = Instant::now() + BOUND;
     loop {
         let r = get();
         if check(&r) {
             return r;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not seen within {BOUND:?}; last answer:\n{r}"
-        );
+        if Instant::now() >= deadline {
+            panic!(
+                "{what}: not seen within {BOUND:?}; last answer:\n{r}\n{}",
+                dump()
+            );
+        }
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -353,14 +365,28 @@ networks:
         &dynamic,
         &MIDDLEWARES.replace("default \"one\"", "default \"two\""),
     );
-    wait_for(
+    let container = format!("{}_traefik_1", project.name);
+    wait_or_dump(
         "the edited file",
         || https(https_port, "app.test", "/", &[]),
         |r| header(r, "x-from-file") == Some("two"),
+        || {
+            let listing = std::fs::read_dir(&dynamic)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| format!("{:?} {:?}", e.path(), e.metadata().ok()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
+            format!(
+                "files:\n{listing}\nrouter log:\n{}",
+                text(&real_docker(&["logs", &container]))
+            )
+        },
     );
     // A broken edit: the last good configuration stays, and the problem is reported.
     middlewares_file(&dynamic, "http:\n  middlewares: [this is: not valid\n");
-    let container = format!("{}_traefik_1", project.name);
     wait_for(
         "the broken file reported",
         || text(&real_docker(&["logs", &container])),

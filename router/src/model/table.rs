@@ -242,9 +242,36 @@ impl RouteTable {
         }
     }
 
-    /// A stable text form for logs, diffs and snapshot tests.
+    /// A stable text form for logs, diffs and snapshot tests. Everything a request's handling
+    /// depends on is in it, since a table whose description did not change is not swapped in:
+    /// a middleware's settings edited in a file must reach the routes that use it.
     pub fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let mut middlewares = BTreeMap::new();
+        for r in &self.routes {
+            for (name, mw) in &r.middlewares {
+                middlewares.insert(name.as_str(), mw);
+            }
+            if r.certresolver.is_some() || !r.domains.is_empty() || !r.access_logs {
+                out.push(format!(
+                    "route {} resolver={} domains={} accesslogs={}",
+                    r.name,
+                    r.certresolver.as_deref().unwrap_or("-"),
+                    r.domains.join(","),
+                    r.access_logs
+                ));
+            }
+        }
+        for (name, mw) in middlewares {
+            let settings = serde_json::to_string(mw).unwrap_or_else(|e| format!("{e}"));
+            out.push(format!("middleware {name} {settings}"));
+        }
+        if let Some((resolver, names)) = &self.default_generated {
+            out.push(format!(
+                "default certificate {resolver} {}",
+                names.join(",")
+            ));
+        }
         for r in &self.routes {
             let mws: Vec<&str> = r.middlewares.iter().map(|(n, _)| n.as_str()).collect();
             out.push(format!(
@@ -279,6 +306,15 @@ impl RouteTable {
                 })
                 .collect();
             out.push(format!("service {} {}", s.name, backends.join(" ")));
+            if s.health_path.is_some() || s.internal.is_some() {
+                out.push(format!(
+                    "service {} health={}@{:?} internal={:?}",
+                    s.name,
+                    s.health_path.as_deref().unwrap_or("-"),
+                    s.health_interval,
+                    s.internal
+                ));
+            }
         }
         for i in &self.issues {
             out.push(format!(

@@ -362,6 +362,30 @@ pub(crate) fn compile_yaml(yaml: &str, others: &[&Snapshot]) -> crate::model::ta
 mod tests {
     use super::*;
 
+    /// A table is swapped in only when its description changes: an edited middleware setting
+    /// must change it, or the edit would never be served.
+    #[test]
+    fn a_middleware_setting_edited_changes_the_table() {
+        let yaml = |v: &str| {
+            format!(
+                "http:\n  routers:\n    r:\n      rule: Host(`a.test`)\n      service: s\n      middlewares: [h]\n  middlewares:\n    h:\n      headers:\n        customResponseHeaders:\n          X-From-File: {v}\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://127.0.0.1:1\n"
+            )
+        };
+        let (added, removed) = crate::model::table::diff(
+            &compile_yaml(&yaml("one"), &[]),
+            &compile_yaml(&yaml("two"), &[]),
+        );
+        assert!(
+            !added.is_empty() && !removed.is_empty(),
+            "{added:?} {removed:?}"
+        );
+        let (added, removed) = crate::model::table::diff(
+            &compile_yaml(&yaml("one"), &[]),
+            &compile_yaml(&yaml("one"), &[]),
+        );
+        assert!(added.is_empty() && removed.is_empty());
+    }
+
     fn parsed(path: &str, yaml: &str) -> Parsed {
         Parsed {
             path: path.into(),
