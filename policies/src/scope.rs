@@ -14,6 +14,7 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+mod swarm;
 mod view;
 use view::{ContainerView, EventView, Labels};
 
@@ -30,6 +31,8 @@ fn label_text((k, v): &(String, Option<String>)) -> String {
 pub struct Scope {
     labels: Vec<(String, Option<String>)>,
     names: Vec<String>,
+    /// The services in scope when an events stream opened (their events pass).
+    services: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 /// Why a scope setting is refused.
@@ -69,6 +72,15 @@ impl Scope {
             }
         }
         Ok(scope)
+    }
+
+    /// The same scope, for an events stream: service events pass for these services (IDs).
+    pub fn with_services(
+        mut self,
+        ids: std::sync::Arc<std::collections::HashSet<String>>,
+    ) -> Scope {
+        self.services = Some(ids);
+        self
     }
 
     /// The same scope, also requiring label `key` to be `value`.
@@ -215,12 +227,18 @@ impl Scope {
     }
 
     /// Whether one event (a JSON line) is in scope: container events of containers in scope
-    /// (their labels and name are in the event's attributes); nothing else, since other
-    /// events (networks, images, volumes) tell of objects the scope does not cover.
+    /// (their labels and name are in the event's attributes), service events of the services
+    /// in scope when the stream opened ([`Scope::with_services`]); nothing else, since other
+    /// events (networks, images, volumes, nodes) tell of objects the scope does not cover.
     pub fn admits_event(&self, line: &[u8]) -> bool {
         let Ok(e) = serde_json::from_slice::<EventView>(line) else {
             return false;
         };
+        if e.is_service() {
+            return e
+                .actor_id()
+                .is_some_and(|id| self.services.as_ref().is_some_and(|s| s.contains(id)));
+        }
         if !e.is_container() {
             return false;
         }
@@ -270,6 +288,14 @@ pub enum Touch {
     Network(String),
     /// `system df`: its containers are filtered.
     SystemDf,
+    /// The service list: only services in scope.
+    ServiceList,
+    /// One service, by the id or name in the path.
+    Service(String),
+    /// The task list: only tasks of services in scope.
+    TaskList,
+    /// One task (its service decides).
+    Task(String),
     /// Refused under a limited scope: it reaches containers the scope cannot check.
     Refused(&'static str),
 }
@@ -294,6 +320,10 @@ pub fn touch(endpoint: Option<&crate::endpoint::Endpoint>, path: &str) -> Touch 
         "events" => Touch::Events,
         "system.df" => Touch::SystemDf,
         "network.inspect" => Touch::Network(third()),
+        "service.list" => Touch::ServiceList,
+        "task.list" => Touch::TaskList,
+        _ if e.pattern.starts_with("/services/{id}") => Touch::Service(third()),
+        _ if e.pattern.starts_with("/tasks/{id}") => Touch::Task(third()),
         // By the path, not the name: `exec.create` is `/containers/{id}/exec`.
         _ if e.pattern.starts_with("/containers/{id}") => Touch::Container(third()),
         _ if e.pattern.starts_with("/exec/{id}") => Touch::Exec(third()),

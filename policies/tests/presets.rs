@@ -99,6 +99,7 @@ fn router_swarm_preset() {
         assert!(!allows(&p, m, path), "{m} {path}");
     }
     assert!(p.redacts());
+    assert_eq!(p.scope().describe(), "labels traefik.*");
 }
 
 #[test]

@@ -69,8 +69,13 @@ pub enum ScopeAnswer {
     SystemDf,
     /// A network: only the containers in scope (by full ID) in its `Containers`.
     Network(Arc<HashSet<String>>),
-    /// The events stream: only the container events of containers in scope.
-    Events,
+    /// The events stream: only the container events of containers in scope, and the service
+    /// events of these services (IDs, in scope when the stream opened).
+    Events(Arc<HashSet<String>>),
+    /// A service list: only the services in scope.
+    Services,
+    /// A task list: only the tasks of these services (IDs).
+    Tasks(Arc<HashSet<String>>),
     /// A list of networks, volumes, services, secrets or configs: only the owner's.
     Owned(policies::owner::Owner, policies::owner::Kind),
 }
@@ -92,7 +97,8 @@ impl Rewrite {
 
     /// Whether the answer is a stream of JSON lines, rewritten line by line.
     pub fn is_stream(&self) -> bool {
-        self.redact.is_some_and(Redact::is_stream) || self.scope == Some(ScopeAnswer::Events)
+        self.redact.is_some_and(Redact::is_stream)
+            || matches!(self.scope, Some(ScopeAnswer::Events(_)))
     }
 
     /// A whole answer rewritten: the scope's filter, then redaction. Only the daemon's
@@ -110,7 +116,9 @@ impl Rewrite {
             Some(ScopeAnswer::Owned(owner, kind)) => {
                 Some(owner.filter_list(*kind, body).map_err(|e| e.0)?)
             }
-            Some(ScopeAnswer::Events) | None => None,
+            Some(ScopeAnswer::Services) => Some(scope.filter_services(body).map_err(|e| e.0)?),
+            Some(ScopeAnswer::Tasks(ids)) => Some(Scope::filter_tasks(body, ids).map_err(|e| e.0)?),
+            Some(ScopeAnswer::Events(_)) | None => None,
         };
         let body = filtered.as_deref().unwrap_or(body);
         match self.redact {
@@ -122,7 +130,10 @@ impl Rewrite {
     /// Whether the same daemon answer always gives the same rewrite (a network's depends on
     /// which containers are in scope now).
     fn memoisable(&self) -> bool {
-        !matches!(self.scope, Some(ScopeAnswer::Network(_)))
+        !matches!(
+            self.scope,
+            Some(ScopeAnswer::Network(_) | ScopeAnswer::Tasks(_))
+        )
     }
 }
 

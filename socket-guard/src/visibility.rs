@@ -4,6 +4,7 @@
 //! client's own daemon connection.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::BodyExt;
@@ -144,6 +145,72 @@ pub async fn visible_ids(state: &State) -> Result<HashSet<String>, GuardError> {
         .collect())
 }
 
+/// `target` with its third segment (the object) replaced by the full ID it was checked by.
+fn with_id(target: &policies::path::Target, full: &str) -> policies::path::Target {
+    let mut segments: Vec<&str> = target.path().split('/').collect();
+    if let Some(s) = segments.get_mut(2) {
+        *s = full;
+    }
+    target.rewritten(segments.join("/"), target.query().map(str::to_owned))
+}
+
+/// The ID of service `id` (ID, prefix or name) when it is in scope.
+async fn service(state: &State, id: &str) -> Result<Option<String>, GuardError> {
+    let (status, body) = get(state, &format!("/services/{}", segment(id))).await?;
+    match status {
+        200 => {}
+        404 => return Ok(None),
+        other => {
+            return Err(upstream_err(format!(
+                "inspecting service {id:?} answered {other}"
+            )))
+        }
+    }
+    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    if !state.config.policy.scope().admits_service(&doc) {
+        return Ok(None);
+    }
+    Ok(doc.get("ID").and_then(Value::as_str).map(str::to_owned))
+}
+
+/// Whether task `id`'s service is in scope (`false` when the task does not exist).
+async fn task(state: &State, id: &str) -> Result<bool, GuardError> {
+    let (status, body) = get(state, &format!("/tasks/{}", segment(id))).await?;
+    match status {
+        200 => {}
+        404 => return Ok(false),
+        other => {
+            return Err(upstream_err(format!(
+                "inspecting task {id:?} answered {other}"
+            )))
+        }
+    }
+    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    match doc.get("ServiceID").and_then(Value::as_str) {
+        Some(sid) => Ok(service(state, sid).await?.is_some()),
+        None => Ok(false),
+    }
+}
+
+/// The IDs of the services in scope; none on a daemon that is not a swarm manager (503).
+async fn visible_services(state: &State) -> Result<HashSet<String>, GuardError> {
+    let scope = state.config.policy.scope();
+    let query = policies::scope::with_label_filters(None, &scope.label_filters())
+        .map_err(|e| upstream_err(e.0))?;
+    let (status, body) = get(state, &format!("/services?{query}")).await?;
+    match status {
+        200 => {}
+        503 | 500 => return Ok(HashSet::new()),
+        other => return Err(upstream_err(format!("listing services answered {other}"))),
+    }
+    let items: Vec<Value> = serde_json::from_slice(&body).map_err(upstream_err)?;
+    Ok(items
+        .iter()
+        .filter(|s| scope.admits_service(s))
+        .filter_map(|s| s.get("ID").and_then(Value::as_str).map(str::to_owned))
+        .collect())
+}
+
 /// Judges an allowed request against the visible scope (when it is limited): the target to
 /// forward instead (a name resolved to the full ID the check was made on, so the daemon acts
 /// on exactly that container; the daemon's label filter added to a list or events), and how
@@ -177,13 +244,31 @@ pub async fn judge(
         Touch::Nothing => (None, None),
         Touch::Refused(why) => return Err(GuardError::OutOfScope(why)),
         Touch::ContainerList => (Some(filtered()?), Some(ScopeAnswer::List)),
-        Touch::Events => (Some(filtered()?), Some(ScopeAnswer::Events)),
+        Touch::Events => (
+            Some(filtered()?),
+            Some(ScopeAnswer::Events(Arc::new(
+                visible_services(state).await?,
+            ))),
+        ),
+        Touch::ServiceList => (Some(filtered()?), Some(ScopeAnswer::Services)),
+        Touch::TaskList => (
+            None,
+            Some(ScopeAnswer::Tasks(Arc::new(visible_services(state).await?))),
+        ),
+        Touch::Service(id) => match service(state, &id).await? {
+            Some(full) => (Some(with_id(target, &full)), None),
+            None => return Err(GuardError::NotVisible(format!("service {id} not found"))),
+        },
+        Touch::Task(id) => {
+            if !task(state, &id).await? {
+                return Err(GuardError::NotVisible(format!("task {id} not found")));
+            }
+            (None, None)
+        }
         Touch::SystemDf => (None, Some(ScopeAnswer::SystemDf)),
         Touch::Network(_) => (
             None,
-            Some(ScopeAnswer::Network(std::sync::Arc::new(
-                visible_ids(state).await?,
-            ))),
+            Some(ScopeAnswer::Network(Arc::new(visible_ids(state).await?))),
         ),
         Touch::Exec(id) => {
             if !exec(state, &id).await? {
@@ -194,17 +279,7 @@ pub async fn judge(
             (None, None)
         }
         Touch::Container(id) => match container(state, &id).await? {
-            Some(full) => {
-                let mut segments: Vec<&str> = target.path().split('/').collect();
-                if let Some(s) = segments.get_mut(2) {
-                    *s = &full;
-                }
-                let path = segments.join("/");
-                (
-                    Some(target.rewritten(path, target.query().map(str::to_owned))),
-                    None,
-                )
-            }
+            Some(full) => (Some(with_id(target, &full)), None),
             None => return Err(GuardError::NotVisible(format!("No such container: {id}"))),
         },
     })

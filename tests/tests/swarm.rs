@@ -1,8 +1,9 @@
 //! Swarm mode on a single-node swarm created by the test (and left afterwards, unless the node
 //! was already in one): `make swarm-up` deploys swarm.yaml; whoami's 2 replicas are both
 //! served through the router; scaling to 3 is picked up; a removed service stops being routed;
-//! socket-guard with the router-swarm preset reads services and tasks but refuses service
-//! create/update and secrets, with no effect on the swarm (the refused update, sent again on
+//! socket-guard with the router-swarm preset lists only whoami's service and its tasks (the
+//! guard's and the router's carry no traefik.* label: a guard that may inspect services answers
+//! 404 for the router's), and refuses service create/update and secrets, with no effect on the swarm (the refused update, sent again on
 //! the real socket, does apply).
 
 #![allow(clippy::unwrap_used)]
@@ -204,7 +205,22 @@ fn swarm_services_are_routed_and_the_guard_keeps_them_read_only() {
         let client = Req::new("GET", "/v1.41/services").close().bytes();
         let ex = e2e::http::exchange_within(guard.addr(), &client, Duration::from_secs(10)).await;
         assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+        // Scoped to traefik.*: whoami's service (deploy.labels) only, not the guard's or the
+        // router's; tasks only of it.
+        let listed: Vec<serde_json::Value> = serde_json::from_slice(&ex.responses[0].body).unwrap();
+        let names: BTreeSet<&str> = listed.iter().filter_map(|s| s["Spec"]["Name"].as_str()).collect();
+        assert_eq!(names, BTreeSet::from([whoami.as_str()]), "{}", ex.raw_text());
         let ex = e2e::http::exchange_within(guard.addr(), &Req::new("GET", "/v1.41/tasks").close().bytes(), Duration::from_secs(10)).await;
+        assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
+        let tasks: Vec<serde_json::Value> = serde_json::from_slice(&ex.responses[0].body).unwrap();
+        assert!(!tasks.is_empty() && tasks.iter().all(|t| t["ServiceID"] == id.as_str()), "{}", ex.raw_text());
+        // A guard that may inspect services, same scope: the router's service does not exist.
+        let wider = Guard::builder().preset(&preset).envs(&[("SERVICES", "1")]).start().await;
+        let hidden = format!("/v1.41/services/{STACK}_router");
+        let ex = e2e::http::exchange_within(wider.addr(), &Req::new("GET", &hidden).close().bytes(), Duration::from_secs(10)).await;
+        assert_eq!(ex.statuses(), vec![404], "{}", ex.raw_text());
+        assert!(ex.raw_text().contains(&format!("service {STACK}_router not found")), "{}", ex.raw_text());
+        let ex = e2e::http::exchange_within(wider.addr(), &Req::new("GET", &format!("/v1.41/services/{whoami}")).close().bytes(), Duration::from_secs(10)).await;
         assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
         let spec = format!(r#"{{"Name":"{STACK}_evil","TaskTemplate":{{"ContainerSpec":{{"Image":"whoami:local"}}}}}}"#);
         let ex = e2e::http::exchange_within(guard.addr(), &Req::new("POST", "/v1.41/services/create").close().json(&spec).bytes(), Duration::from_secs(10)).await;

@@ -102,6 +102,8 @@ pub struct EventView<'a> {
 
 #[derive(Debug, Deserialize)]
 struct ActorView<'a> {
+    #[serde(rename = "ID", borrow, default)]
+    id: Option<Cow<'a, str>>,
     #[serde(rename = "Attributes", borrow, default)]
     attributes: Option<Labels<'a>>,
 }
@@ -126,6 +128,16 @@ impl<'a> EventView<'a> {
     /// Whether it is a container event.
     pub fn is_container(&self) -> bool {
         self.kind.as_deref() == Some("container")
+    }
+
+    /// Whether it is a service event.
+    pub fn is_service(&self) -> bool {
+        self.kind.as_deref() == Some("service")
+    }
+
+    /// The ID of what it is about.
+    pub fn actor_id(&self) -> Option<&str> {
+        self.actor.as_ref().and_then(|a| a.id.as_deref())
     }
 
     /// Its attributes (labels and `name` of a container event).

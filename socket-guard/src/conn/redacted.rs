@@ -159,8 +159,17 @@ where
             return Next::Close;
         }
         let mut left = BodyLeft::new(resp.body);
-        let scope = (rewrite.scope == Some(ScopeAnswer::Events))
-            .then(|| self.state.config.policy.scope().clone());
+        let scope = match &rewrite.scope {
+            Some(ScopeAnswer::Events(services)) => Some(
+                self.state
+                    .config
+                    .policy
+                    .scope()
+                    .clone()
+                    .with_services(services.clone()),
+            ),
+            _ => None,
+        };
         let mut lines = Lines::new(rewrite.redact, scope);
         let frame = redaction::Frame { chunked };
         // A chunked answer is decoded into `data`; any other is read where it lies.
