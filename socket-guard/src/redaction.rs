@@ -439,6 +439,25 @@ mod tests {
     }
 
     #[test]
+    fn scoped_lines_split_anywhere_keep_the_same_events() {
+        let stream = b"{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"a\",\"Attributes\":{\"keep\":\"1\",\"name\":\"a\"}}}\n{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"b\",\"Attributes\":{\"name\":\"b\"}}}\n{\"Type\":\"service\",\"Action\":\"update\",\"Actor\":{\"ID\":\"s1\",\"Attributes\":{\"name\":\"web\"}}}\n{\"Type\":\"service\",\"Action\":\"update\",\"Actor\":{\"ID\":\"s2\",\"Attributes\":{\"name\":\"db\"}}}";
+        let services: HashSet<String> = ["s1".to_owned()].into();
+        let scope = Scope::parse(Some("keep=1"), None)
+            .unwrap()
+            .with_services(Arc::new(services));
+        for split in 0..stream.len() {
+            let mut lines = Lines::new(None, Some(scope.clone()));
+            let mut out = Vec::new();
+            lines.feed(&stream[..split], &mut out).unwrap();
+            lines.feed(&stream[split..], &mut out).unwrap();
+            lines.finish(&mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(text.lines().count(), 2, "{split}: {text}");
+            assert!(text.contains(r#""ID":"a""#) && text.contains(r#""ID":"s1""#), "{split}: {text}");
+        }
+    }
+
+    #[test]
     fn lines_split_anywhere_come_out_whole_and_redacted() {
         let stream = b"{\"Action\":\"exec_start: sh -c s3cr3t\"}\n{\"Action\":\"start\"}\n{\"Action\":\"exec_create: s3cr3t\"}";
         for split in 0..stream.len() {
