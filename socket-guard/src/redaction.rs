@@ -453,7 +453,10 @@ mod tests {
             lines.finish(&mut out).unwrap();
             let text = String::from_utf8(out).unwrap();
             assert_eq!(text.lines().count(), 2, "{split}: {text}");
-            assert!(text.contains(r#""ID":"a""#) && text.contains(r#""ID":"s1""#), "{split}: {text}");
+            assert!(
+                text.contains(r#""ID":"a""#) && text.contains(r#""ID":"s1""#),
+                "{split}: {text}"
+            );
         }
     }
 
