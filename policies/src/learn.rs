@@ -56,6 +56,9 @@ pub fn body_needs(
     Ok(needs)
 }
 
+/// Where `suggest` says the rules file is when it needs one and was given no path.
+pub const RULES_FILE: &str = "/etc/socket-guard/rules";
+
 /// The variables, rules and scope that allow what was seen.
 #[derive(Debug, Default)]
 pub struct Suggestion {
@@ -212,6 +215,19 @@ impl Suggestion {
             .collect()
     }
 
+    /// The rules as a `GUARD_RULES_FILE`, when they need more than one line (else `None`).
+    pub fn rules_file(&self) -> Option<String> {
+        let rules = self.rule_lines();
+        (rules.len() > 1).then(|| {
+            let mut text = String::from("# socket-guard suggest: the writes seen, by route\n");
+            for r in rules {
+                text.push_str(&r);
+                text.push('\n');
+            }
+            text
+        })
+    }
+
     /// Whether no request was seen.
     pub fn is_empty(&self) -> bool {
         self.lines == 0
@@ -259,22 +275,29 @@ impl Suggestion {
             let _ = writeln!(out, "ALLOW_BIND_MOUNTS={}", paths.join(","));
         }
         let rules = self.rule_lines();
-        match rules.len() {
-            0 => {}
-            1 => {
-                let _ = writeln!(
-                    out,
-                    "# The writes seen, each by its route (not POST=1, which opens them all)."
-                );
-                let _ = writeln!(out, "GUARD_RULES={}", rules[0]);
+        if !rules.is_empty() {
+            let _ = writeln!(
+                out,
+                "# The writes seen, each by its route (not POST=1, which opens them all)."
+            );
+        }
+        match rules.as_slice() {
+            [] => {}
+            [one] => {
+                let _ = writeln!(out, "GUARD_RULES={one}");
             }
-            _ => {
+            several => {
+                // An environment file holds one line per variable, and each method set needs a
+                // rule line of its own: the rules go to a file (`suggest --rules-file`).
                 let _ = writeln!(
                     out,
-                    "# The writes seen, each by its route (not POST=1, which opens them all)."
+                    "# They need {} rule lines, which one variable of an env file cannot hold; written to the file named here:",
+                    several.len()
                 );
-                let _ = writeln!(out, "# One rule per line: compose's env_file reads this quoted value, `docker run --env-file` does not (use GUARD_RULES_FILE there).");
-                let _ = writeln!(out, "GUARD_RULES=\"{}\"", rules.join("\n"));
+                for rule in several {
+                    let _ = writeln!(out, "#   {rule}");
+                }
+                let _ = writeln!(out, "GUARD_RULES_FILE={}", RULES_FILE);
             }
         }
         if !self.names.is_empty() && !self.by_id {
@@ -371,6 +394,31 @@ mod tests {
         }
         assert!(text.contains("GUARD_VISIBLE_NAMES=web"), "{text}");
         assert!(text.contains("EVENTS=0"), "{text}");
+    }
+
+    #[test]
+    fn rules_of_several_methods_go_to_a_file() {
+        let lines = [
+            line("learn", "POST", "/containers/web/restart", "learned"),
+            line("learn", "DELETE", "/containers/web", "learned"),
+            line("learn", "POST", "/containers/web/exec", "learned"),
+        ];
+        let s = suggest(lines.iter().map(String::as_str));
+        let text = s.render();
+        assert!(
+            text.contains(&format!("GUARD_RULES_FILE={RULES_FILE}")),
+            "{text}"
+        );
+        assert!(!text.contains("GUARD_RULES="), "{text}");
+        let file = s.rules_file().unwrap();
+        let rules = crate::rule::RuleSet::compile(
+            crate::rule::RuleSet::parse_lines("suggested", &file).unwrap(),
+        )
+        .unwrap();
+        assert!(rules.find("DELETE", "/containers/web").is_some());
+        assert!(rules.find("POST", "/containers/web/exec").is_some());
+        assert!(rules.find("DELETE", "/containers/web/exec").is_none());
+        assert!(rules.find("POST", "/containers/create").is_none());
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl policies::config::Env for ProcessEnv {
 }
 
 const USAGE: &str =
-    "usage: socket-guard [healthcheck | policy | suggest [AUDIT_LOG] | --version]\n\
+    "usage: socket-guard [healthcheck | policy | suggest [AUDIT_LOG] [--rules-file PATH] | --version]\n\
 configuration is read from the environment; see README.md";
 
 fn main() -> ExitCode {
@@ -35,8 +35,8 @@ fn main() -> ExitCode {
         println!("socket-guard {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    if command == Some("suggest") && args.len() <= 2 {
-        return suggest(args.get(1).map(String::as_str));
+    if command == Some("suggest") {
+        return suggest(&args[1..]);
     }
     if matches!(command, Some("--help" | "-h")) || args.len() > 1 {
         println!("{USAGE}");
@@ -78,20 +78,38 @@ fn main() -> ExitCode {
     }
 }
 
-/// `socket-guard suggest [FILE]`: the least policy allowing what an audit log (a file, or
-/// standard input) shows, as an environment file on standard output.
-fn suggest(file: Option<&str>) -> ExitCode {
+/// `socket-guard suggest [FILE] [--rules-file PATH]`: the least policy allowing what an audit
+/// log (a file, or standard input) shows, as an environment file on standard output; rules that
+/// need several lines are written to PATH.
+fn suggest(args: &[String]) -> ExitCode {
     use std::io::Read;
+    let mut file = None;
+    let mut rules_path = None;
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--rules-file" => match rest.next() {
+                Some(p) => rules_path = Some(p.clone()),
+                None => {
+                    eprintln!("socket-guard suggest: --rules-file needs a path\n{USAGE}");
+                    return ExitCode::from(64);
+                }
+            },
+            f if file.is_none() => file = Some(f.to_owned()),
+            other => {
+                eprintln!("socket-guard suggest: unexpected argument {other:?}\n{USAGE}");
+                return ExitCode::from(64);
+            }
+        }
+    }
     let mut text = String::new();
-    let read = match file {
+    let read = match file.as_deref() {
         Some("-") | None => std::io::stdin().read_to_string(&mut text).map(|_| ()),
         Some(path) => std::fs::read_to_string(path).map(|t| text = t),
     };
     if let Err(e) = read {
-        eprintln!(
-            "socket-guard suggest: cannot read {}: {e}",
-            file.unwrap_or("standard input")
-        );
+        let what = file.as_deref().unwrap_or("standard input");
+        eprintln!("socket-guard suggest: cannot read {what}: {e}");
         return ExitCode::from(66);
     }
     let suggestion = policies::learn::suggest(text.lines());
@@ -99,7 +117,26 @@ fn suggest(file: Option<&str>) -> ExitCode {
         eprintln!("socket-guard suggest: no allowed or learned request in the audit log (GUARD_LOG_FORMAT=json lines with target \"audit\")");
         return ExitCode::from(65);
     }
-    print!("{}", suggestion.render());
+    let mut env = suggestion.render();
+    if let Some(rules) = suggestion.rules_file() {
+        match &rules_path {
+            Some(path) => {
+                if let Err(e) = std::fs::write(path, rules) {
+                    eprintln!("socket-guard suggest: cannot write {path}: {e}");
+                    return ExitCode::from(73);
+                }
+                env = env.replace(
+                    &format!("GUARD_RULES_FILE={}", policies::learn::RULES_FILE),
+                    &format!("GUARD_RULES_FILE={path}"),
+                );
+            }
+            None => eprintln!(
+                "socket-guard suggest: the rules need a file: run again with --rules-file PATH, or save the commented rule lines as {}",
+                policies::learn::RULES_FILE
+            ),
+        }
+    }
+    print!("{env}");
     ExitCode::SUCCESS
 }
 
