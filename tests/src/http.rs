@@ -126,6 +126,25 @@ pub fn request(method: &str, target: &str, body: Option<&str>) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Sends one [`request`] and returns its answer (panics when there is none within 30 s).
+pub async fn answer(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    body: Option<&str>,
+) -> RawResponse {
+    let ex = exchange_within(
+        addr,
+        &request(method, target, body),
+        Duration::from_secs(30),
+    )
+    .await;
+    ex.responses
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no answer to {method} {target}"))
+}
+
 /// Parses consecutive responses; returns them and how many bytes they used. A body without
 /// framing runs to EOF when `eof` is set. Parsing stops at the first incomplete response.
 pub fn parse_responses(raw: &[u8], eof: bool) -> (Vec<RawResponse>, usize) {

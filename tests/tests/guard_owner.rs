@@ -12,30 +12,14 @@
 //! created or removed.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use e2e::docker::{
     docker, ensure_test_image, inspect_container, real_api, real_docker, real_docker_ok,
     require_docker, text, Cleanup,
 };
 use e2e::guard::Guard;
-use e2e::http::{exchange_within, RawResponse};
+use e2e::http::answer;
 
 const OWNER_LABEL: &str = "socket-guard.owner";
-
-async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> RawResponse {
-    let body = body.unwrap_or("");
-    let raw = format!(
-        "{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let ex = exchange_within(addr, raw.as_bytes(), Duration::from_secs(30)).await;
-    ex.responses
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no answer to {method} {path}"))
-}
 
 /// A guard for owner `id` that could otherwise do nearly anything to containers, networks and
 /// volumes.
@@ -109,7 +93,7 @@ async fn a_client_touches_only_what_it_created() {
     assert!(ps.status.success(), "{ps:?}");
     assert_eq!(text(&ps.stdout).trim(), mine, "ps shows only its own");
     // A client's own filters cannot widen the list.
-    let list = request(
+    let list = answer(
         guard.addr(),
         "GET",
         &format!(
@@ -169,7 +153,7 @@ async fn a_client_touches_only_what_it_created() {
             "link to another",
         ),
     ] {
-        let r = request(
+        let r = answer(
             guard.addr(),
             "POST",
             &format!("/containers/create?name={forged}"),
@@ -186,7 +170,7 @@ async fn a_client_touches_only_what_it_created() {
         "/volumes/prune",
         "/images/prune",
     ] {
-        let r = request(guard.addr(), "POST", path, None).await;
+        let r = answer(guard.addr(), "POST", path, None).await;
         assert_eq!(r.status, 403, "{path}: {}", r.text());
     }
     assert!(inspect_container(&theirs).is_some());

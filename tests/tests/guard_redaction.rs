@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use e2e::docker::{docker, ensure_test_image, real_api, real_docker_ok, require_docker, Cleanup};
 use e2e::guard::Guard;
-use e2e::http::{exchange_within, RawResponse};
+use e2e::http::{answer, RawResponse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ROUTER_PRESET: &str = include_str!("../../policies/presets/router.env");
@@ -52,12 +52,7 @@ impl Secrets {
 }
 
 async fn get(addr: SocketAddr, path: &str) -> RawResponse {
-    let raw = format!("GET {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n");
-    let ex = exchange_within(addr, raw.as_bytes(), Duration::from_secs(30)).await;
-    ex.responses
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no answer to GET {path}"))
+    answer(addr, "GET", path, None).await
 }
 
 /// Reads a live `/events` stream until `until` shows up in it (or 20 s pass), while `during`

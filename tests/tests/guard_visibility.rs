@@ -12,7 +12,6 @@
 //! through a guard scoped to `traefik.enable=true`.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use e2e::docker::{
@@ -20,23 +19,10 @@ use e2e::docker::{
     Cleanup,
 };
 use e2e::guard::Guard;
-use e2e::http::{exchange_within, RawResponse};
+use e2e::http::{answer, RawResponse};
 use e2e::router::{router_guard, run_whoami, unique, Labels, Router};
 
 const LABEL: &str = "sgtest.visible";
-
-async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> RawResponse {
-    let body = body.unwrap_or("");
-    let raw = format!(
-        "{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let ex = exchange_within(addr, raw.as_bytes(), Duration::from_secs(30)).await;
-    ex.responses
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no answer to {method} {path}"))
-}
 
 fn ids_in(list: &RawResponse) -> Vec<String> {
     serde_json::from_slice::<serde_json::Value>(&list.body)
@@ -97,15 +83,15 @@ async fn containers_outside_the_scope_do_not_exist_for_the_client() {
             "%7B%22name%22%3A%5B%22sgtest-visible%22%5D%7D"
         ),
     ] {
-        let r = request(addr, "GET", &path, None).await;
+        let r = answer(addr, "GET", &path, None).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text());
         let ids = ids_in(&r);
         assert!(ids.contains(&seen), "{path}: {ids:?}");
         assert!(!ids.contains(&hidden), "{path}: {ids:?}");
     }
-    let df = request(addr, "GET", "/system/df", None).await.text();
+    let df = answer(addr, "GET", "/system/df", None).await.text();
     assert!(df.contains(&seen) && !df.contains(&hidden), "{df}");
-    let network = request(addr, "GET", &format!("/networks/{net}"), None)
+    let network = answer(addr, "GET", &format!("/networks/{net}"), None)
         .await
         .text();
     assert!(
@@ -135,7 +121,7 @@ async fn containers_outside_the_scope_do_not_exist_for_the_client() {
                 Some(r#"{"Cmd":["true"]}"#),
             ),
         ] {
-            let r = request(addr, method, &path, body).await;
+            let r = answer(addr, method, &path, body).await;
             assert_eq!(r.status, 404, "{method} {path}: {}", r.text());
             assert_eq!(
                 r.message().as_deref(),
@@ -162,15 +148,15 @@ async fn containers_outside_the_scope_do_not_exist_for_the_client() {
             .to_owned()
     };
     let hidden_exec = exec_of(&hidden);
-    let r = request(addr, "GET", &format!("/exec/{hidden_exec}/json"), None).await;
+    let r = answer(addr, "GET", &format!("/exec/{hidden_exec}/json"), None).await;
     assert_eq!(r.status, 404, "{}", r.text());
-    let r = request(addr, "GET", &format!("/exec/{}/json", exec_of(&seen)), None).await;
+    let r = answer(addr, "GET", &format!("/exec/{}/json", exec_of(&seen)), None).await;
     assert_eq!(r.status, 200, "{}", r.text());
 
     // The seen container: inspected by name, exec'd, stopped.
-    let r = request(addr, "GET", &format!("/containers/{seen_name}/json"), None).await;
+    let r = answer(addr, "GET", &format!("/containers/{seen_name}/json"), None).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = request(
+    let r = answer(
         addr,
         "POST",
         &format!("/containers/{seen_name}/exec"),
@@ -191,7 +177,7 @@ async fn containers_outside_the_scope_do_not_exist_for_the_client() {
         .as_secs()
         + 1;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let events = request(
+    let events = answer(
         addr,
         "GET",
         &format!("/events?since={since}&until={}", now.min(until)),
@@ -218,11 +204,11 @@ async fn containers_outside_the_scope_do_not_exist_for_the_client() {
     assert!(text(&cli.stderr).contains("No such"), "{cli:?}");
 
     // A prune would reach every container: refused.
-    let r = request(addr, "POST", "/containers/prune", None).await;
+    let r = answer(addr, "POST", "/containers/prune", None).await;
     assert_eq!(r.status, 403, "{}", r.text());
 
     // The stop of the seen one works (last: it changes the state the rest relied on).
-    let r = request(addr, "POST", &format!("/containers/{seen}/stop?t=0"), None).await;
+    let r = answer(addr, "POST", &format!("/containers/{seen}/stop?t=0"), None).await;
     assert_eq!(r.status, 204, "{}", r.text());
     assert!(!running(&seen_name));
 
@@ -235,9 +221,9 @@ async fn containers_outside_the_scope_do_not_exist_for_the_client() {
         ])
         .start()
         .await;
-    let r = request(named.addr(), "GET", "/containers/json?all=1", None).await;
+    let r = answer(named.addr(), "GET", "/containers/json?all=1", None).await;
     assert!(ids_in(&r).is_empty(), "{}", r.text());
-    let r = request(
+    let r = answer(
         named.addr(),
         "GET",
         &format!("/containers/{seen}/json"),
