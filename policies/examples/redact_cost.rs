@@ -50,13 +50,17 @@ fn main() {
             std::process::exit(65);
         }
     }
+    report(body.len(), "", times);
+}
+
+/// Prints the median of `times` and the throughput it gives on `len` bytes.
+fn report(len: usize, note: &str, mut times: Vec<std::time::Duration>) {
     times.sort();
-    let median = times[runs / 2];
+    let median = times[times.len() / 2];
     println!(
-        "{} bytes: median {:.1} µs, {:.2} GB/s",
-        body.len(),
+        "{len} bytes{note}: median {:.1} µs, {:.2} GB/s",
         median.as_secs_f64() * 1e6,
-        body.len() as f64 / median.as_secs_f64() / 1e9
+        len as f64 / median.as_secs_f64() / 1e9
     );
 }
 
@@ -76,12 +80,5 @@ fn scope_cost(body: &[u8], what: &str, runs: usize) {
         };
         times.push(start.elapsed());
     }
-    times.sort();
-    let median = times[runs / 2];
-    println!(
-        "{} bytes ({kept} kept): median {:.1} µs, {:.2} GB/s",
-        body.len(),
-        median.as_secs_f64() * 1e6,
-        body.len() as f64 / median.as_secs_f64() / 1e9
-    );
+    report(body.len(), &format!(" ({kept} kept)"), times);
 }

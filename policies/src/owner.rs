@@ -229,15 +229,7 @@ impl Owner {
 
     /// `/build`'s query with the owner in its `labels` (a JSON object, percent-encoded).
     pub fn stamp_build_query(&self, query: Option<&str>) -> Result<String, StampError> {
-        let mut params: Vec<(String, String)> = query
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect();
+        let mut params = crate::scope::query_params(query);
         let mut labels = Map::new();
         if let Some(i) = params.iter().position(|(k, _)| k == "labels") {
             let raw = params.remove(i).1;
@@ -259,11 +251,7 @@ impl Owner {
         self.label(&mut holder, "labels")?;
         let json = holder.remove("labels").unwrap_or_default().to_string();
         params.push(("labels".into(), crate::scope::percent_encode(&json)));
-        Ok(params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&"))
+        Ok(crate::scope::join_query(&params))
     }
 
     /// A list of `kind` (volumes: `{"Volumes": [...]}`) with only the owned objects.

@@ -360,17 +360,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 /// Adds `labels` to the `label` filter of a query string's `filters` (the daemon ANDs label
 /// filters, so a client's own can only narrow further). Other parameters are kept.
 pub fn with_label_filters(query: Option<&str>, labels: &[String]) -> Result<String, ScopeError> {
-    let mut params: Vec<(String, String)> = query
-        .map(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (k.to_owned(), v.to_owned())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut params = query_params(query);
     let existing = params
         .iter()
         .position(|(k, _)| k == "filters")
@@ -405,11 +395,29 @@ pub fn with_label_filters(query: Option<&str>, labels: &[String]) -> Result<Stri
     }
     let json = Value::Object(filters).to_string();
     params.push(("filters".into(), percent_encode(&json)));
-    Ok(params
+    Ok(join_query(&params))
+}
+
+/// A query string's parameters as written (not decoded), in order.
+pub(crate) fn query_params(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// Parameters back into a query string.
+pub(crate) fn join_query(params: &[(String, String)]) -> String {
+    params
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
-        .join("&"))
+        .join("&")
 }
 
 pub(crate) fn percent_decode(s: &str) -> Option<String> {

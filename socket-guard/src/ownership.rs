@@ -2,12 +2,10 @@
 //! a network, volume, service, secret, config or image a request names. Containers and execs
 //! are judged by the visible scope ([`crate::visibility`]), which carries the owner label.
 
-use serde_json::Value;
-
 use crate::error::GuardError;
 use crate::redaction::ScopeAnswer;
 use crate::server::State;
-use crate::visibility::{get, leak, segment, upstream_err};
+use crate::visibility::{inspect, leak, segment, upstream_err};
 use policies::endpoint::Endpoint;
 use policies::owner::{classify, rename_object, Kind, Owner, OwnerTouch};
 use policies::path::Target;
@@ -30,13 +28,9 @@ async fn owned(
         Kind::Image => image_path(id),
         _ => segment(id),
     };
-    let (status, body) = get(state, &kind.inspect_path(&escaped)).await?;
-    match status {
-        200 => {}
-        404 => return Ok(None),
-        other => return Err(upstream_err(format!("inspecting {id:?} answered {other}"))),
-    }
-    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    let Some(doc) = inspect(state, &kind.inspect_path(&escaped)).await? else {
+        return Ok(None);
+    };
     if !owner.owns(kind.labels(&doc)) {
         return Ok(None);
     }

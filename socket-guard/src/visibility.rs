@@ -35,7 +35,7 @@ pub(crate) fn upstream_err(e: impl std::fmt::Display) -> GuardError {
 }
 
 /// `GET path` on the daemon: its status and body.
-pub(crate) async fn get(state: &State, path: &str) -> Result<(u16, Vec<u8>), GuardError> {
+async fn get(state: &State, path: &str) -> Result<(u16, Vec<u8>), GuardError> {
     let uri = upstream::uri(path).map_err(upstream_err)?;
     let req = hyper::Request::get(uri)
         .body(GuardBody::empty())
@@ -72,17 +72,26 @@ pub(crate) fn segment(id: &str) -> String {
         .collect()
 }
 
+/// `GET path` of one object (an inspect): its JSON, `None` when the daemon answers 404, an
+/// error for any other answer.
+pub(crate) async fn inspect(state: &State, path: &str) -> Result<Option<Value>, GuardError> {
+    let (status, body) = get(state, path).await?;
+    match status {
+        200 => serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(upstream_err),
+        404 => Ok(None),
+        other => Err(upstream_err(format!("{path} answered {other}"))),
+    }
+}
+
 /// The full ID of the container `id` names (full or short ID, name with or without `/`)
 /// when it is in scope; `None` when it does not exist or is not in scope (the client cannot
 /// tell which).
 pub async fn container(state: &State, id: &str) -> Result<Option<String>, GuardError> {
-    let (status, body) = get(state, &format!("/containers/{}/json", segment(id))).await?;
-    match status {
-        200 => {}
-        404 => return Ok(None),
-        other => return Err(upstream_err(format!("inspecting {id:?} answered {other}"))),
-    }
-    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    let Some(doc) = inspect(state, &format!("/containers/{}/json", segment(id))).await? else {
+        return Ok(None);
+    };
     let c = doc
         .as_object()
         .ok_or_else(|| upstream_err("a container inspect that is not an object"))?;
@@ -95,30 +104,19 @@ pub async fn container(state: &State, id: &str) -> Result<Option<String>, GuardE
 /// The name (without its `/`) of the container `id` names, for learn mode's audit line;
 /// `None` when it does not exist.
 pub async fn name_of(state: &State, id: &str) -> Result<Option<String>, GuardError> {
-    let (status, body) = get(state, &format!("/containers/{}/json", segment(id))).await?;
-    if status != 200 {
-        return Ok(None);
-    }
-    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    let doc = inspect(state, &format!("/containers/{}/json", segment(id))).await?;
     Ok(doc
-        .get("Name")
+        .as_ref()
+        .and_then(|d| d.get("Name"))
         .and_then(Value::as_str)
         .map(|n| n.trim_start_matches('/').to_owned()))
 }
 
 /// Whether exec `id`'s container is in scope (`false` when the exec does not exist).
 pub async fn exec(state: &State, id: &str) -> Result<bool, GuardError> {
-    let (status, body) = get(state, &format!("/exec/{}/json", segment(id))).await?;
-    match status {
-        200 => {}
-        404 => return Ok(false),
-        other => {
-            return Err(upstream_err(format!(
-                "inspecting exec {id:?} answered {other}"
-            )))
-        }
-    }
-    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    let Some(doc) = inspect(state, &format!("/exec/{}/json", segment(id))).await? else {
+        return Ok(false);
+    };
     let Some(cid) = doc.get("ContainerID").and_then(Value::as_str) else {
         return Ok(false);
     };
@@ -156,17 +154,9 @@ fn with_id(target: &policies::path::Target, full: &str) -> policies::path::Targe
 
 /// The ID of service `id` (ID, prefix or name) when it is in scope.
 async fn service(state: &State, id: &str) -> Result<Option<String>, GuardError> {
-    let (status, body) = get(state, &format!("/services/{}", segment(id))).await?;
-    match status {
-        200 => {}
-        404 => return Ok(None),
-        other => {
-            return Err(upstream_err(format!(
-                "inspecting service {id:?} answered {other}"
-            )))
-        }
-    }
-    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    let Some(doc) = inspect(state, &format!("/services/{}", segment(id))).await? else {
+        return Ok(None);
+    };
     if !state.config.policy.scope().admits_service(&doc) {
         return Ok(None);
     }
@@ -175,17 +165,9 @@ async fn service(state: &State, id: &str) -> Result<Option<String>, GuardError> 
 
 /// Whether task `id`'s service is in scope (`false` when the task does not exist).
 async fn task(state: &State, id: &str) -> Result<bool, GuardError> {
-    let (status, body) = get(state, &format!("/tasks/{}", segment(id))).await?;
-    match status {
-        200 => {}
-        404 => return Ok(false),
-        other => {
-            return Err(upstream_err(format!(
-                "inspecting task {id:?} answered {other}"
-            )))
-        }
-    }
-    let doc: Value = serde_json::from_slice(&body).map_err(upstream_err)?;
+    let Some(doc) = inspect(state, &format!("/tasks/{}", segment(id))).await? else {
+        return Ok(false);
+    };
     match doc.get("ServiceID").and_then(Value::as_str) {
         Some(sid) => Ok(service(state, sid).await?.is_some()),
         None => Ok(false),
