@@ -286,7 +286,7 @@ where
         headers: &mut hyper::HeaderMap,
         log: &mut Log,
     ) -> Result<(u16, Next), Fail> {
-        let plan = match proxy::plan(shared, req, headers, log)? {
+        let plan = match proxy::plan(shared, req, headers, log).await? {
             Planned::Forward(p) => p,
             Planned::Answer(a) => {
                 let close = head.close || head.http10 || head.upgrade || self.body_unread;
@@ -302,7 +302,7 @@ where
         forwarded.remove(header::EXPECT);
         // An HTTP/1.0 request may come without a host; backends expect one.
         let needs_host = !forwarded.contains_key(header::HOST);
-        let path = plan.path.as_deref().unwrap_or(req.path);
+        let path = plan.fx.path.as_deref().unwrap_or(req.path);
         let head_request = head.method == Method::HEAD;
         // Nothing of the request is lost when it has no body: it can be sent again.
         let retryable = head.body == BodyFraming::None && !head.upgrade;

@@ -11,7 +11,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::Body as _;
@@ -19,10 +18,8 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use crate::compress::Encoding;
-use crate::dynamic::middleware::InternalMiddleware;
-use crate::dynamic::Middleware;
 use crate::live::{InFlight, Live, LiveBackend};
-use crate::model::redirect::{Redirect, Requested, SchemeRedirect};
+use crate::middleware::{Effects, Flow};
 use crate::model::rule::RequestView;
 use crate::server::Shared;
 use crate::upstream::SendError;
@@ -73,6 +70,13 @@ pub enum ProxyError {
     /// The request expects something other than `100-continue`.
     #[error("Expectation Failed")]
     ExpectationFailed(String),
+    /// `forwardAuth`: the authentication server's answer was larger than allowed.
+    #[error("401 Unauthorized")]
+    AuthRefused,
+    /// The router could not do what the configuration asks (an authentication server that
+    /// cannot be reached, a rewrite that makes an invalid path).
+    #[error("Internal Server Error")]
+    Internal(String),
 }
 
 impl ProxyError {
@@ -91,6 +95,8 @@ impl ProxyError {
             ProxyError::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
+            ProxyError::AuthRefused => StatusCode::UNAUTHORIZED,
+            ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -104,7 +110,9 @@ impl ProxyError {
                     a.headers.insert(header::WWW_AUTHENTICATE, v);
                 }
             }
-            ProxyError::BadGateway(why) | ProxyError::BadRequest(why) => {
+            ProxyError::BadGateway(why)
+            | ProxyError::BadRequest(why)
+            | ProxyError::Internal(why) => {
                 tracing::warn!(router = %log.router, backend = %log.backend_text(), error = %why, "request failed");
             }
             _ => {}
@@ -238,7 +246,7 @@ impl Inbound<'_> {
     }
 
     /// The host as a URL authority (IPv6 in brackets).
-    fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
@@ -247,7 +255,7 @@ impl Inbound<'_> {
     }
 
     /// The path and query, as received.
-    fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         match self.query {
             Some(q) => format!("{}?{q}", self.path),
             None => self.path.to_owned(),
@@ -260,12 +268,8 @@ impl Inbound<'_> {
 pub struct Plan {
     live: Arc<Live>,
     service: String,
-    /// The path to forward, when a middleware changed it.
-    pub path: Option<String>,
-    /// The prefix `stripprefix` removed (`X-Forwarded-Prefix`).
-    pub forwarded_prefix: Option<String>,
-    response_headers: Vec<(String, String)>,
-    sts: Option<String>,
+    /// What the middlewares left: the path to forward, headers for the answer.
+    pub fx: Effects,
     /// The coding to compress the answer with, if it turns out compressible.
     pub compress: Option<Encoding>,
 }
@@ -282,7 +286,7 @@ pub enum Planned {
 /// Phases 0 to 2: ACME challenges on plain HTTP (above every router, as Traefik's
 /// `acme-http@internal`), the route, then its middlewares in order, and the internal
 /// services' own answers. `headers` are the request's; `headers.*` middlewares change them.
-pub fn plan(
+pub async fn plan(
     shared: &Shared,
     req: &Inbound<'_>,
     headers: &mut HeaderMap,
@@ -338,119 +342,17 @@ pub fn plan(
     }
 
     // Phase 2: middlewares, in order.
-    let mut response_headers: Vec<(String, String)> = Vec::new();
-    let mut sts: Option<String> = None;
-    let mut compress_route = false;
-    let mut path: Option<String> = None;
-    let mut forwarded_prefix = None;
+    let mut fx = crate::middleware::Effects::default();
+    let mut r = crate::middleware::Request {
+        shared,
+        inbound: req,
+        headers,
+        fx: &mut fx,
+        log,
+    };
     for (name, mw) in &route.middlewares {
-        match mw {
-            Middleware::IpAllowList { source_range } => {
-                if !source_range.iter().any(|n| n.contains(&client_ip)) {
-                    return Err(ProxyError::Forbidden);
-                }
-            }
-            Middleware::BasicAuth {
-                users,
-                realm,
-                remove_header,
-                header_field,
-            } => {
-                let Some(user) = basic_auth_user(headers, users) else {
-                    return Err(ProxyError::Unauthorized(realm.clone()));
-                };
-                if let Some(field) = header_field {
-                    set_header(headers, field, &user);
-                }
-                if *remove_header {
-                    headers.remove(header::AUTHORIZATION);
-                }
-            }
-            Middleware::RateLimit { average, burst } => {
-                if !shared
-                    .registry
-                    .rate_limit(name, client_ip, *average, *burst)
-                {
-                    return Err(ProxyError::RateLimited);
-                }
-            }
-            Middleware::RedirectScheme {
-                scheme: to,
-                permanent,
-                port,
-            } => {
-                let rule = SchemeRedirect {
-                    scheme: to,
-                    port: *port,
-                    permanent: *permanent,
-                };
-                let forwarded_proto = if req.trusted {
-                    headers
-                        .get("x-forwarded-proto")
-                        .and_then(|v| v.to_str().ok())
-                } else {
-                    None
-                };
-                let authority = req.authority();
-                let host = headers
-                    .get(header::HOST)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(&authority);
-                let target = req.target();
-                let asked = Requested {
-                    scheme: req.scheme,
-                    forwarded_proto,
-                    host,
-                    target: &target,
-                    get: *req.method == Method::GET,
-                };
-                if let Some(r) = rule.decide(&asked) {
-                    return Ok(Planned::Answer(redirect(&r)));
-                }
-            }
-            Middleware::StripPrefix { prefixes } => {
-                let current = path.as_deref().unwrap_or(req.path);
-                if let Some(p) = prefixes.iter().find(|p| current.starts_with(p.as_str())) {
-                    let rest = &current[p.len()..];
-                    forwarded_prefix = Some(p.clone());
-                    path = Some(if rest.starts_with('/') {
-                        rest.to_owned()
-                    } else {
-                        format!("/{rest}")
-                    });
-                }
-            }
-            Middleware::AddPrefix { prefix } => {
-                let current = path.as_deref().unwrap_or(req.path);
-                path = Some(format!("{}{}", prefix.trim_end_matches('/'), current));
-            }
-            Middleware::Headers {
-                request,
-                response,
-                sts: route_sts,
-            } => {
-                for (k, v) in request {
-                    set_header(headers, k, v);
-                }
-                response_headers.extend(response.iter().cloned());
-                if route_sts.is_some() {
-                    sts.clone_from(route_sts);
-                }
-            }
-            Middleware::Compress => compress_route = true,
-            Middleware::Internal(InternalMiddleware::DashboardRedirect) => {
-                if req.path == "/" {
-                    let mut a = plain(StatusCode::MOVED_PERMANENTLY, "Moved Permanently");
-                    if let Ok(v) = HeaderValue::from_str(&format!(
-                        "{}://{}/dashboard/",
-                        req.scheme,
-                        req.authority()
-                    )) {
-                        a.headers.insert(header::LOCATION, v);
-                    }
-                    return Ok(Planned::Answer(a));
-                }
-            }
+        if let Flow::Answer(a) = crate::middleware::apply(name, mw, &mut r).await? {
+            return Ok(Planned::Answer(a));
         }
     }
     if let Some(kind) = live
@@ -463,17 +365,14 @@ pub fn plan(
             shared, kind, req, &live,
         )));
     }
-    let compress = (compress_route || shared.config.compress)
+    let compress = (fx.compress || shared.config.compress)
         .then(|| crate::compress::negotiate(headers.get(header::ACCEPT_ENCODING)))
         .flatten();
     let service = route.service.clone();
     Ok(Planned::Forward(Plan {
         live,
         service,
-        path,
-        forwarded_prefix,
-        response_headers,
-        sts,
+        fx,
         compress,
     }))
 }
@@ -551,7 +450,7 @@ pub fn forward_headers(
             xff_before,
             host,
             websocket,
-            prefix: plan.forwarded_prefix.as_deref(),
+            prefix: plan.fx.forwarded_prefix.as_deref(),
         },
         req,
     );
@@ -565,17 +464,40 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
     if shared.config.security_headers {
         security_defaults(h, scheme == "https");
     }
-    for (k, v) in &plan.response_headers {
+    for (k, v) in &plan.fx.response_headers {
         set_header(h, k, v);
     }
+    auth_cookies(&plan.fx, h);
     if scheme == "https" {
         if let Some(v) = plan
+            .fx
             .sts
             .as_deref()
             .and_then(|v| HeaderValue::from_str(v).ok())
         {
             h.insert(header::STRICT_TRANSPORT_SECURITY, v);
         }
+    }
+}
+
+/// `forwardAuth.addAuthCookiesToResponse`: the backend's cookies of those names give way to
+/// the authentication server's.
+fn auth_cookies(fx: &Effects, h: &mut HeaderMap) {
+    if fx.cookie_names.is_empty() {
+        return;
+    }
+    let kept: Vec<HeaderValue> = h
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            crate::middleware::cookie_name(v)
+                .is_none_or(|n| !fx.cookie_names.iter().any(|c| c == n))
+        })
+        .cloned()
+        .collect();
+    h.remove(header::SET_COOKIE);
+    for v in kept.into_iter().chain(fx.cookies.iter().cloned()) {
+        h.append(header::SET_COOKIE, v);
     }
 }
 
@@ -683,7 +605,7 @@ async fn h2_forward(
     body: hyper::body::Incoming,
     log: &mut Log,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let plan = match plan(shared, req, headers, log)? {
+    let plan = match plan(shared, req, headers, log).await? {
         Planned::Forward(p) => p,
         Planned::Answer(a) => return Ok(a.into_response()),
     };
@@ -696,7 +618,7 @@ async fn h2_forward(
     let resp = loop {
         let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
         log.backend = Some(addr);
-        let path = plan.path.as_deref().unwrap_or(req.path);
+        let path = plan.fx.path.as_deref().unwrap_or(req.path);
         let mut out = Request::new(match body.take() {
             Some(b) => b.map_err(box_error).boxed(),
             None => empty(),
@@ -837,7 +759,9 @@ fn backend_uri(addr: SocketAddr, path: &str, query: Option<&str>) -> Result<Uri,
         .map_err(|e| ProxyError::BadRequest(e.to_string()))
 }
 
-fn set_header(h: &mut HeaderMap, k: &str, v: &str) {
+/// Sets header `k` to `v`; an empty value removes it (an invalid name or value is skipped:
+/// the configuration's were checked when read).
+pub(crate) fn set_header(h: &mut HeaderMap, k: &str, v: &str) {
     let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else {
         return;
     };
@@ -880,7 +804,7 @@ const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 /// removed before its own are set. Every `X-Forwarded-*` it knows (`-For`, `-Proto`, `-Host`,
 /// `-Port`, `-Server`, `-Uri`, `-Method`, `-Prefix`, `-Scheme`, `-Tls-Client-Cert*`) and
 /// `X-Scheme`, `X-Real-IP`.
-fn managed(name: &HeaderName) -> bool {
+pub(crate) fn managed(name: &HeaderName) -> bool {
     const FORWARDED: [&str; 11] = [
         "proto",
         "scheme",
@@ -928,7 +852,10 @@ struct Forwarded<'a> {
 
 /// `X-Forwarded-Port` as Traefik sets it: the `Host` header's port, else 443 for `https` and
 /// `wss`, else 80 (the port the client used, not the listener's, which a published port hides).
-fn forwarded_port(host: Option<&HeaderValue>, proto: Option<&HeaderValue>) -> HeaderValue {
+pub(crate) fn forwarded_port(
+    host: Option<&HeaderValue>,
+    proto: Option<&HeaderValue>,
+) -> HeaderValue {
     let explicit = host
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.rsplit_once(':'))
@@ -942,6 +869,36 @@ fn forwarded_port(host: Option<&HeaderValue>, proto: Option<&HeaderValue>) -> He
         Some(b"https" | b"wss") => HeaderValue::from_static("443"),
         _ => HeaderValue::from_static("80"),
     })
+}
+
+/// The request's headers as Traefik's entry point leaves them for its middlewares: an
+/// untrusted client's `X-Forwarded-*` replaced by the router's own (what an authentication
+/// server is sent).
+pub(crate) fn entry_point_headers(
+    req: &Inbound<'_>,
+    h: &HeaderMap,
+    prefix: Option<&str>,
+) -> HeaderMap {
+    let mut out = h.clone();
+    let xff_before = h
+        .get(X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let websocket = h
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let host = h.get(header::HOST).cloned();
+    add_forwarded(
+        &mut out,
+        Forwarded {
+            xff_before,
+            host,
+            websocket,
+            prefix,
+        },
+        req,
+    );
+    out
 }
 
 /// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them: a trusted client's own values are
@@ -1009,35 +966,6 @@ fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
         }
         None => {}
     }
-}
-
-/// The user whose `Authorization: Basic` credentials match one of `users`.
-fn basic_auth_user(headers: &HeaderMap, users: &[(String, String)]) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, pass) = text.split_once(':')?;
-    users
-        .iter()
-        .find(|(u, _)| u == user)
-        .filter(|(_, hash)| crate::model::auth::verify(pass, hash))
-        .map(|(u, _)| u.clone())
-}
-
-/// A redirect to `scheme://host[:port]target`.
-/// The answer of a redirect: its status and `Location`, the status text as the body.
-fn redirect(r: &Redirect) -> Answer {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FOUND);
-    let mut a = plain(status, status.canonical_reason().unwrap_or("Redirect"));
-    if let Ok(v) = HeaderValue::from_str(&r.location) {
-        a.headers.insert(header::LOCATION, v);
-    }
-    a
 }
 
 /// A body error as the boxed error of [`ProxyBody`].

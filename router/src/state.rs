@@ -49,6 +49,8 @@ pub struct Shared {
     pub resolver: std::sync::Mutex<Option<Arc<crate::tls::CertResolver>>>,
     /// Pending ACME HTTP-01 challenges: token -> key authorization.
     pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Clients to `forwardAuth` servers.
+    pub forward_auth: crate::middleware::ForwardAuthClients,
     /// Active health check tasks by (service, backend URL).
     pub health_tasks:
         std::sync::Mutex<std::collections::HashMap<(String, String), tokio::task::AbortHandle>>,
@@ -76,6 +78,7 @@ impl Shared {
             snapshots: std::sync::Mutex::default(),
             synced: std::sync::atomic::AtomicBool::new(false),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            forward_auth: Default::default(),
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),
             resolver: std::sync::Mutex::default(),

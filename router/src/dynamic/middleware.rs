@@ -9,6 +9,12 @@ use serde::Serialize;
 
 use crate::tree::{DecodeError, Node};
 
+pub mod forward_auth;
+pub mod rewrite;
+
+pub use forward_auth::{ClientTls, ForwardAuth};
+pub use rewrite::GoRegex;
+
 /// A middleware.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,6 +72,40 @@ pub enum Middleware {
     },
     /// `compress`.
     Compress,
+    /// `chain.middlewares`: other middlewares, in order (names as written, resolved in the
+    /// chain's provider). Expanded when routes are compiled; never reaches a route.
+    Chain {
+        /// The middlewares.
+        middlewares: Vec<String>,
+    },
+    /// `replacePath.path`.
+    ReplacePath {
+        /// The new path (escaped, as sent).
+        path: String,
+    },
+    /// `replacePathRegex`.
+    ReplacePathRegex {
+        /// Matched against the escaped path.
+        regex: GoRegex,
+        /// What the matches become.
+        replacement: String,
+    },
+    /// `stripPrefixRegex.regex`.
+    StripPrefixRegex {
+        /// Tried in order against the decoded path.
+        regex: Vec<GoRegex>,
+    },
+    /// `redirectRegex`.
+    RedirectRegex {
+        /// Matched against the request's URL (`scheme://host/path?query`).
+        regex: GoRegex,
+        /// The redirect's target.
+        replacement: String,
+        /// 301/308 rather than 302/307.
+        permanent: bool,
+    },
+    /// `forwardAuth`.
+    ForwardAuth(Box<ForwardAuth>),
     /// A redirect made by the router itself (entry point redirections), or a handler of the
     /// internal provider, never written in a label or file.
     #[serde(skip)]
@@ -82,18 +122,12 @@ pub enum InternalMiddleware {
 /// The kinds Traefik has that the router does not run (so that their labels are called
 /// unsupported rather than unknown).
 const NOT_YET: &[&str] = &[
-    "chain",
-    "forwardauth",
     "digestauth",
     "circuitbreaker",
     "retry",
     "errors",
     "buffering",
     "inflightreq",
-    "redirectregex",
-    "replacepath",
-    "replacepathregex",
-    "stripprefixregex",
     "passtlsclientcert",
     "contenttype",
     "grpcweb",
@@ -129,6 +163,12 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "ratelimit" => rate_limit(kind)?,
         "compress" => compress(kind)?,
         "headers" => super::decode::headers(kind)?,
+        "chain" => chain(kind)?,
+        "replacepath" => rewrite::replace_path(kind)?,
+        "replacepathregex" => rewrite::replace_path_regex(kind)?,
+        "stripprefixregex" => rewrite::strip_prefix_regex(kind)?,
+        "redirectregex" => rewrite::redirect_regex(kind)?,
+        "forwardauth" => forward_auth::decode(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(
@@ -320,6 +360,18 @@ fn rate_limit(kind: &Node) -> Result<Middleware, DecodeError> {
     }
     let burst = f.take("burst").map(num).transpose()?.unwrap_or(1).max(1);
     Ok(Middleware::RateLimit { average, burst })
+}
+
+fn chain(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["middlewares"])?;
+    let n = f
+        .take("middlewares")
+        .ok_or_else(|| DecodeError::at(kind, "chain needs middlewares"))?;
+    let middlewares = n.strings()?;
+    if middlewares.is_empty() {
+        return Err(DecodeError::at(n, "chain needs at least one middleware"));
+    }
+    Ok(Middleware::Chain { middlewares })
 }
 
 fn compress(kind: &Node) -> Result<Middleware, DecodeError> {

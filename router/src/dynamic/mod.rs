@@ -21,7 +21,7 @@ pub mod decode;
 pub mod middleware;
 pub mod tls;
 
-pub use middleware::Middleware;
+pub use middleware::{ClientTls, ForwardAuth, GoRegex, Middleware};
 pub use tls::{Domain, TlsOptions, TlsStore};
 
 /// One provider's configuration.

@@ -136,7 +136,18 @@ pub fn compile<'a>(
                         if let Some(svc) = api.services.get_mut(&route.service) {
                             svc.using.push(q.clone());
                         }
-                        for (m, _) in &route.middlewares {
+                        // Its chains as well as what they expand to.
+                        let used: BTreeSet<String> = route
+                            .middlewares
+                            .iter()
+                            .map(|(m, _)| m.clone())
+                            .chain(
+                                r.middlewares
+                                    .iter()
+                                    .map(|m| dynamic::resolve(m, &snap.provider)),
+                            )
+                            .collect();
+                        for m in &used {
                             if let Some(mw) = api.middlewares.get_mut(m) {
                                 mw.using.push(q.clone());
                             }
@@ -352,18 +363,22 @@ fn route(
             ),
         ));
     }
-    let mut mws = Vec::new();
     let mut seen = BTreeSet::new();
     for m in &r.middlewares {
         let q = dynamic::resolve(m, provider);
-        let Some(def) = middlewares.get(&q) else {
-            return Err((None, format!("router {qualified:?} uses middleware {q:?}, which does not exist or is broken (serving the router without it could fail open)")));
-        };
         if !seen.insert(q.clone()) {
             warnings.push(format!("router {qualified:?} uses middleware {q:?} twice"));
         }
-        mws.push((q, (*def).clone()));
     }
+    let mut mws = Vec::new();
+    expand(
+        &r.middlewares,
+        provider,
+        middlewares,
+        &mut Vec::new(),
+        &mut mws,
+    )
+    .map_err(|e| (None, format!("router {qualified:?} {e}")))?;
     let certresolver = r
         .tls
         .as_ref()
@@ -409,6 +424,44 @@ fn route(
         },
         warnings,
     ))
+}
+
+/// A router's middlewares in the order they run, each `chain` replaced by its members (a
+/// chain's references resolve in the chain's own provider, as Traefik's do). A missing or
+/// broken middleware anywhere, or a chain that includes itself, is an error: serving the
+/// router without it could fail open.
+fn expand(
+    list: &[String],
+    provider: &str,
+    known: &BTreeMap<String, &Middleware>,
+    chains: &mut Vec<String>,
+    out: &mut Vec<(String, Middleware)>,
+) -> Result<(), String> {
+    for m in list {
+        let q = dynamic::resolve(m, provider);
+        let inside = match chains.last() {
+            Some(c) => format!(" (in chain {c:?})"),
+            None => String::new(),
+        };
+        let Some(def) = known.get(&q) else {
+            return Err(format!("uses middleware {q:?}{inside}, which does not exist or is broken (serving the router without it could fail open)"));
+        };
+        if chains.contains(&q) {
+            return Err(format!(
+                "uses middleware chain {q:?}, which includes itself{inside}"
+            ));
+        }
+        match def {
+            Middleware::Chain { middlewares } => {
+                let own = q.rsplit_once('@').map_or(provider, |(_, p)| p).to_owned();
+                chains.push(q);
+                expand(middlewares, &own, known, chains, out)?;
+                chains.pop();
+            }
+            _ => out.push((q, (*def).clone())),
+        }
+    }
+    Ok(())
 }
 
 fn service(name: &str, svc: &dynamic::Service) -> Service {
@@ -910,5 +963,80 @@ mod tests {
             .issues
             .iter()
             .any(|i| i.level == "warning" && i.message.contains("\"nope\"")));
+    }
+
+    #[test]
+    fn chains_expand_in_their_own_provider_and_may_not_include_themselves() {
+        let node = crate::tree::Node::from_yaml(
+            r#"http:
+  middlewares:
+    sso:
+      chain:
+        middlewares: [strip, inner]
+    inner:
+      chain:
+        middlewares: [hdr, "add@docker"]
+    strip:
+      stripPrefix:
+        prefixes: [/a]
+    hdr:
+      headers:
+        customRequestHeaders: {X-A: "1"}
+    loop:
+      chain:
+        middlewares: [hdr, loop2]
+    loop2:
+      chain:
+        middlewares: [loop]
+    gap:
+      chain:
+        middlewares: [hdr, missing]
+"#,
+            "",
+        )
+        .unwrap();
+        let decoded = crate::dynamic::decode::decode(&node, crate::dynamic::decode::Source::File);
+        assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
+        let file = file_snapshot(decoded.config);
+        let labels = [
+            ENABLED,
+            ("traefik.http.routers.ok.rule", "Host(`ok`)"),
+            ("traefik.http.routers.ok.middlewares", "sso@file"),
+            ("traefik.http.middlewares.add.addprefix.prefix", "/p"),
+            // An unqualified `hdr` here is the container's own, which does not exist.
+            ("traefik.http.routers.loop.rule", "Host(`loop`)"),
+            ("traefik.http.routers.loop.middlewares", "loop@file"),
+            ("traefik.http.routers.gap.rule", "Host(`gap`)"),
+            ("traefik.http.routers.gap.middlewares", "gap@file"),
+        ];
+        let docker = container::snapshot(
+            &[container("c", &labels, &[("n", "10.0.0.2")])],
+            &settings(),
+        );
+        let t = compile([&file, &docker], &eps());
+        assert_eq!(names(&t), ["ok@docker"], "{:?}", t.issues);
+        let order: Vec<&str> = t.routes[0]
+            .middlewares
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(order, ["strip@file", "hdr@file", "add@docker"]);
+        let said = |what: &str| {
+            t.issues
+                .iter()
+                .any(|i| i.level == "error" && i.message.contains(what))
+        };
+        assert!(
+            said("\"loop@file\", which includes itself"),
+            "{:?}",
+            t.issues
+        );
+        assert!(
+            said("\"missing@file\" (in chain \"gap@file\")"),
+            "{:?}",
+            t.issues
+        );
+        // The dashboard's view counts the chains as used too.
+        assert_eq!(t.api.middlewares["sso@file"].using, ["ok@docker"]);
     }
 }

@@ -1,0 +1,131 @@
+//! The middlewares on the request path, one file per kind behind one small interface: each
+//! kind's `apply` reads and changes the request in flight ([`Request`]) and lets it go on
+//! ([`Flow::Next`]), answers it itself ([`Flow::Answer`]: a redirect, an authentication
+//! server's refusal), or refuses it with a [`ProxyError`]. What a middleware leaves for later
+//! phases (the path to forward, headers for the answer) goes in [`Effects`].
+//!
+//! The configuration of each kind is plain data ([`crate::dynamic::Middleware`]); `chain`s
+//! are expanded when routes are compiled, so none reaches here.
+
+mod basic_auth;
+mod forward_auth;
+mod headers;
+mod ip_allow_list;
+mod prefix;
+mod redirect;
+mod replace_path;
+
+use hyper::header::{HeaderMap, HeaderValue};
+
+use crate::dynamic::middleware::InternalMiddleware;
+use crate::dynamic::Middleware;
+use crate::proxy::{Answer, Inbound, Log, ProxyError};
+use crate::server::Shared;
+
+pub use forward_auth::{cookie_name, Clients as ForwardAuthClients};
+
+/// What the middlewares leave for the phases after them.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// The path to forward (escaped, as sent), when a middleware changed it.
+    pub path: Option<String>,
+    /// The prefix a `stripprefix` removed (`X-Forwarded-Prefix`).
+    pub forwarded_prefix: Option<String>,
+    /// Headers set on the answer (an empty value removes one).
+    pub response_headers: Vec<(String, String)>,
+    /// `Strict-Transport-Security` for an HTTPS answer.
+    pub sts: Option<String>,
+    /// A `compress` middleware is on the route.
+    pub compress: bool,
+    /// `forwardAuth.addAuthCookiesToResponse`: the backend's cookies of these names are
+    /// dropped from the answer and [`Effects::cookies`] set instead.
+    pub cookie_names: Vec<String>,
+    /// `Set-Cookie` values of the authentication server's answer.
+    pub cookies: Vec<HeaderValue>,
+}
+
+/// A request on its way through the middlewares.
+pub struct Request<'r, 'a> {
+    /// Shared state (rate limit buckets, clients).
+    pub shared: &'r Shared,
+    /// The request as received.
+    pub inbound: &'r Inbound<'a>,
+    /// Its headers, as the middlewares before left them.
+    pub headers: &'r mut HeaderMap,
+    /// What is left for later phases.
+    pub fx: &'r mut Effects,
+    /// The access log's record.
+    pub log: &'r mut Log,
+}
+
+impl Request<'_, '_> {
+    /// The path as it will be forwarded so far (escaped).
+    pub fn path(&self) -> &str {
+        self.fx.path.as_deref().unwrap_or(self.inbound.path)
+    }
+}
+
+/// What a middleware decided.
+#[derive(Debug)]
+pub enum Flow {
+    /// On to the next middleware, then the service.
+    Next,
+    /// The middleware answered; nothing reaches the service.
+    Answer(Answer),
+}
+
+/// Runs middleware `name` on the request.
+pub async fn apply(
+    name: &str,
+    mw: &Middleware,
+    r: &mut Request<'_, '_>,
+) -> Result<Flow, ProxyError> {
+    match mw {
+        Middleware::IpAllowList { source_range } => ip_allow_list::apply(source_range, r),
+        Middleware::BasicAuth {
+            users,
+            realm,
+            remove_header,
+            header_field,
+        } => basic_auth::apply(users, realm, *remove_header, header_field.as_deref(), r),
+        Middleware::RateLimit { average, burst } => {
+            let client = r.inbound.client_ip();
+            if r.shared.registry.rate_limit(name, client, *average, *burst) {
+                Ok(Flow::Next)
+            } else {
+                Err(ProxyError::RateLimited)
+            }
+        }
+        Middleware::RedirectScheme {
+            scheme,
+            port,
+            permanent,
+        } => redirect::scheme(scheme, *port, *permanent, r),
+        Middleware::RedirectRegex {
+            regex,
+            replacement,
+            permanent,
+        } => redirect::regex(regex, replacement, *permanent, r),
+        Middleware::StripPrefix { prefixes } => prefix::strip(prefixes, r),
+        Middleware::StripPrefixRegex { regex } => prefix::strip_regex(regex, r),
+        Middleware::AddPrefix { prefix } => prefix::add(prefix, r),
+        Middleware::ReplacePath { path } => replace_path::literal(path, r),
+        Middleware::ReplacePathRegex { regex, replacement } => {
+            replace_path::regex(regex, replacement, r)
+        }
+        Middleware::Headers {
+            request,
+            response,
+            sts,
+        } => headers::apply(request, response, sts.as_ref(), r),
+        Middleware::Compress => {
+            r.fx.compress = true;
+            Ok(Flow::Next)
+        }
+        Middleware::ForwardAuth(fa) => forward_auth::apply(name, fa, r).await,
+        Middleware::Chain { .. } => Err(ProxyError::Internal(format!(
+            "middleware {name:?}: a chain reached the request path unexpanded"
+        ))),
+        Middleware::Internal(InternalMiddleware::DashboardRedirect) => redirect::dashboard(r),
+    }
+}

@@ -1,0 +1,119 @@
+//! `redirectScheme`, `redirectRegex` and the dashboard's own `/` redirect: the router answers
+//! with a redirect instead of forwarding.
+
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, StatusCode};
+
+use super::{Flow, Request};
+use crate::dynamic::GoRegex;
+use crate::model::redirect::{Redirect, Requested, SchemeRedirect};
+use crate::proxy::{plain, Answer, ProxyError};
+
+/// A redirect answer: the status, its reason as the body, `Location`.
+pub fn answer(r: &Redirect) -> Answer {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FOUND);
+    let mut a = plain(status, status.canonical_reason().unwrap_or("Redirect"));
+    if let Ok(v) = HeaderValue::from_str(&r.location) {
+        a.headers.insert(header::LOCATION, v);
+    }
+    a
+}
+
+/// The request's `Host` header as sent (with its port), else its host.
+fn host_header(r: &Request<'_, '_>) -> String {
+    r.headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| r.inbound.authority(), str::to_owned)
+}
+
+/// `redirectScheme`.
+pub fn scheme(
+    to: &str,
+    port: Option<u16>,
+    permanent: bool,
+    r: &mut Request<'_, '_>,
+) -> Result<Flow, ProxyError> {
+    let rule = SchemeRedirect {
+        scheme: to,
+        port,
+        permanent,
+    };
+    let forwarded_proto = if r.inbound.trusted {
+        r.headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+    } else {
+        None
+    };
+    let host = host_header(r);
+    let target = r.inbound.target();
+    let asked = Requested {
+        scheme: r.inbound.scheme,
+        forwarded_proto,
+        host: &host,
+        target: &target,
+        get: *r.inbound.method == Method::GET,
+    };
+    Ok(match rule.decide(&asked) {
+        Some(d) => Flow::Answer(answer(&d)),
+        None => Flow::Next,
+    })
+}
+
+/// `redirectRegex`, as Traefik's: `regex` is matched against `scheme://host/path?query`
+/// (the scheme the connection used, the `Host` header as sent); when the replacement makes
+/// another URL, that is where the client goes: 302 for `GET` and 307 otherwise, 301 and 308
+/// when permanent.
+pub fn regex(
+    re: &GoRegex,
+    replacement: &str,
+    permanent: bool,
+    r: &mut Request<'_, '_>,
+) -> Result<Flow, ProxyError> {
+    let path = match r.inbound.query {
+        Some(q) => format!("{}?{q}", r.path()),
+        None => r.path().to_owned(),
+    };
+    let old = format!("{}://{}{path}", r.inbound.scheme, host_header(r));
+    if !re.re().is_match(&old) {
+        return Ok(Flow::Next);
+    }
+    let new = re.re().replace_all(&old, replacement);
+    if new == old {
+        return Ok(Flow::Next);
+    }
+    if HeaderValue::from_str(&new).is_err() {
+        return Err(ProxyError::Internal(format!(
+            "redirectregex made an invalid URL {new:?}"
+        )));
+    }
+    let get = *r.inbound.method == Method::GET;
+    let status = match (permanent, get) {
+        (false, true) => 302,
+        (false, false) => 307,
+        (true, true) => 301,
+        (true, false) => 308,
+    };
+    Ok(Flow::Answer(answer(&Redirect {
+        status,
+        location: new.into_owned(),
+    })))
+}
+
+/// The dashboard's `/` -> `/dashboard/`.
+pub fn dashboard(r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
+    if r.inbound.path != "/" {
+        return Ok(Flow::Next);
+    }
+    let mut a = plain(StatusCode::MOVED_PERMANENTLY, "Moved Permanently");
+    let location = format!(
+        "{}://{}/dashboard/",
+        r.inbound.scheme,
+        r.inbound.authority()
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        a.headers.insert(header::LOCATION, v);
+    }
+    Ok(Flow::Answer(a))
+}
