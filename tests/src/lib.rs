@@ -13,6 +13,7 @@
 //! - [`router`]: [`router::Router`], an in-process router that sees Docker only through a
 //!   [`guard::Guard`] with the router preset; whoami containers with labels
 //! - [`pebble`]: Debian's pebble ACME test server on loopback, validating against the router
+//! - [`nginx`]: Debian's nginx on loopback, a real server beside the router (auth, backends)
 //! - [`make`]: the project's `make` targets run as a user would (stack, Swarm)
 //! - [`http`]: raw HTTP/1.1 over TCP: exact bytes out, every response parsed back
 //! - [`fake`]: fake upstream daemons (a never-ending stream, a daemon that never answers, a
@@ -25,6 +26,7 @@ pub mod fake;
 pub mod guard;
 pub mod http;
 pub mod make;
+pub mod nginx;
 pub mod pebble;
 pub mod router;
 pub mod table;

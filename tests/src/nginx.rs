@@ -1,0 +1,87 @@
+//! Debian's nginx on loopback, as a real server a test needs beside the router (an
+//! authentication server for `forwardAuth`, a backend whose access log shows what reached
+//! it). Runs in the foreground in a scratch directory with the `http { ... }` block a test
+//! gives; stopped when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where Debian installs it.
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// A running nginx.
+#[derive(Debug)]
+pub struct Nginx {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Nginx {
+    /// Starts nginx with `http_block` (the inside of `http { }`; `@DIR@` stands for the scratch
+    /// directory, for logs) and waits until every port in `ports` accepts connections.
+    pub fn start(http_block: &str, ports: &[u16]) -> Nginx {
+        assert!(
+            Path::new(NGINX).exists(),
+            "{NGINX} is missing: apt-get install nginx (scripts/prereqs.sh test --install)"
+        );
+        let dir = tempfile::tempdir().expect("a scratch directory");
+        let d = dir.path().display().to_string();
+        let conf = format!(
+            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\nevents {{ worker_connections 256; }}\nhttp {{\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{}\n}}\n",
+            http_block.replace("@DIR@", &d)
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
+        let child = Command::new(NGINX)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nginx starts");
+        let mut n = Nginx { dir, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in ports {
+            while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+                if let Ok(Some(status)) = n.child.try_wait() {
+                    panic!("nginx exited ({status}):\n{}", n.error_log());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "nginx does not listen on {port}:\n{}",
+                    n.error_log()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        n
+    }
+
+    /// A file in its scratch directory (a log it writes).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The lines of a log it writes (none yet: empty).
+    pub fn log_lines(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.path(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Its error log, for a failure's message.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.path("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,274 @@
+//! `forwardAuth` inside a `chain` from a dynamic file, and the regex rewrites from labels, end
+//! to end: routers from a real container's labels (seen through socket-guard) that use
+//! `sso@file`, a chain of forwardAuth and headers; Debian's nginx as the authentication
+//! server (answering as Authelia-style servers do: 200 with the user's headers and a cookie,
+//! 401 with a reason, 302 to a login page) and as a backend whose access log shows what
+//! reached it.
+//!
+//! Proves that: a refusal is the client's answer (status, body, the server's headers, a
+//! relative `Location` made absolute against the server's URL) and reaches no backend; an
+//! authentication server that cannot be reached is a 500 that reaches no backend; a granted
+//! request reaches the backend with the server's `X-Auth-User` replacing the client's forged
+//! one, the chain's next middleware (headers) applied, and the server's `sso_session` cookie
+//! replacing the backend's; the server is sent the request's headers and Traefik's
+//! `X-Forwarded-Method/-Proto/-Host/-Uri/-For`, never a client's forged `X-Forwarded-Uri`;
+//! `redirectregex` (301/308), `replacepathregex` (`X-Replaced-Path`) and `stripprefixregex`
+//! (`X-Forwarded-Prefix`) rewrite as Traefik's do, and a rewrite into `..` is refused with 400.
+#![allow(clippy::unwrap_used)]
+
+use e2e::docker::{require_docker, Cleanup};
+use e2e::make::free_port;
+use e2e::nginx::Nginx;
+use e2e::router::{echoes_header, hostname_in, router_guard, run_whoami, unique, Labels, Router};
+
+fn nginx_block(auth: u16, backend: u16) -> String {
+    format!(
+        r#"
+  log_format seen '$request_method $request_uri|m=$http_x_forwarded_method|p=$http_x_forwarded_proto|h=$http_x_forwarded_host|u=$http_x_forwarded_uri|f=$http_x_forwarded_for|a=$http_authorization|user=$http_x_auth_user';
+  server {{
+    listen 127.0.0.1:{auth};
+    absolute_redirect off;
+    access_log @DIR@/auth.log seen;
+    location = /verify {{
+      if ($http_authorization = "Bearer good") {{
+        add_header X-Auth-User alice always;
+        add_header Set-Cookie "sso_session=fromauth; Path=/" always;
+        add_header Set-Cookie "other=fromauth; Path=/" always;
+        return 200 "ok\n";
+      }}
+      if ($http_authorization = "Bearer login") {{
+        return 302 /login?rd=$http_x_forwarded_host;
+      }}
+      add_header X-Auth-Reason "no valid token" always;
+      return 401 "denied by the auth server\n";
+    }}
+  }}
+  server {{
+    listen 127.0.0.1:{backend};
+    access_log @DIR@/backend.log seen;
+    location / {{
+      add_header Set-Cookie "sso_session=frombackend; Path=/" always;
+      add_header Set-Cookie "app=1; Path=/" always;
+      return 200 "backend user=$http_x_auth_user uri=$request_uri\n";
+    }}
+  }}
+"#
+    )
+}
+
+fn dynamic(auth: u16, closed: u16, backend: u16) -> String {
+    format!(
+        r#"http:
+  middlewares:
+    sso:
+      chain:
+        middlewares: [auth, secure]
+    auth:
+      forwardAuth:
+        address: "http://127.0.0.1:{auth}/verify"
+        trustForwardHeader: true
+        authResponseHeaders: [X-Auth-User]
+        addAuthCookiesToResponse: [sso_session]
+    secure:
+      headers:
+        customResponseHeaders:
+          X-Chain: secure
+    down:
+      forwardAuth:
+        address: "http://127.0.0.1:{closed}/verify"
+  services:
+    backend:
+      loadBalancer:
+        servers:
+          - url: "http://127.0.0.1:{backend}"
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwardauth_in_a_chain_and_regex_rewrites() {
+    require_docker();
+    let (auth, backend, closed) = (free_port(), free_port(), free_port());
+    let nginx = Nginx::start(&nginx_block(auth, backend), &[auth, backend]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(&file, dynamic(auth, closed, backend)).unwrap();
+
+    let c = Cleanup::new("rt-fa");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .flags(&[
+            "--providers.docker=true",
+            &format!("--providers.file.filename={}", file.display()),
+        ])
+        .start(&guard)
+        .await;
+    let [fa, down, rx, rp, sp] = ["fa", "fadown", "rx", "rp", "sp"].map(unique);
+    let host = |r: &str| format!("{r}.test");
+    let labels = Labels::enabled()
+        .router(&fa, "rule", &format!("Host(`{}`)", host(&fa)))
+        .router(&fa, "middlewares", "sso@file")
+        .router(&fa, "service", "backend@file")
+        .router(&down, "rule", &format!("Host(`{}`)", host(&down)))
+        .router(&down, "middlewares", "down@file")
+        .router(&down, "service", "backend@file")
+        .router(&rx, "rule", &format!("Host(`{}`)", host(&rx)))
+        .router(&rx, "middlewares", &rx)
+        .middleware(
+            &rx,
+            "redirectregex.regex",
+            &format!("^http://{}/.well-known/(card|cal)dav", host(&rx)),
+        )
+        .middleware(
+            &rx,
+            "redirectregex.replacement",
+            &format!("http://{}/remote.php/dav/", host(&rx)),
+        )
+        .middleware(&rx, "redirectregex.permanent", "true")
+        .router(&rp, "rule", &format!("Host(`{}`)", host(&rp)))
+        .router(&rp, "middlewares", &rp)
+        .middleware(&rp, "replacepathregex.regex", "^/api/v1/(.*)")
+        .middleware(&rp, "replacepathregex.replacement", "/v2/$1")
+        .router(&sp, "rule", &format!("Host(`{}`)", host(&sp)))
+        .router(&sp, "middlewares", &sp)
+        .middleware(&sp, "stripprefixregex.regex", "/user/[a-z]+");
+    let w = run_whoami(&c, "w", &net, &labels, &[]).await;
+
+    // --- forwardAuth in a chain ---
+    router.wait_status(&host(&fa), "/", 401).await;
+    let backend_seen = || nginx.log_lines("backend.log").len();
+    let before = backend_seen();
+    assert_eq!(before, 0, "{:?}", nginx.log_lines("backend.log"));
+
+    // Refused: the server's status, body and headers; nothing reaches the backend.
+    let r = router.request(&host(&fa), "/private?x=1", &[]).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.text(), "denied by the auth server\n");
+    assert_eq!(
+        r.header("x-auth-reason"),
+        Some("no valid token"),
+        "{:?}",
+        r.headers
+    );
+    // A login redirect: the relative Location made absolute against the server's URL.
+    let r = router
+        .request(&host(&fa), "/", &[("Authorization", "Bearer login")])
+        .await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://127.0.0.1:{auth}/login?rd={}", host(&fa)).as_str()),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(backend_seen(), 0, "a refused request reached the backend");
+
+    // The server down: 500, no backend.
+    let r = router.wait_status(&host(&down), "/", 500).await;
+    assert_eq!(r.text(), "Internal Server Error\n");
+    assert_eq!(
+        backend_seen(),
+        0,
+        "a request whose check failed reached the backend"
+    );
+
+    // Granted: the server's user replaces the forged one, the chain's headers apply, the
+    // server's sso_session cookie replaces the backend's; other cookies stay as they were.
+    let r = router
+        .request(
+            &host(&fa),
+            "/app/page?q=1",
+            &[
+                ("Authorization", "Bearer good"),
+                ("X-Auth-User", "mallory"),
+                ("X-Forwarded-Uri", "/forged"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "backend user=alice uri=/app/page?q=1\n");
+    assert_eq!(r.header("x-chain"), Some("secure"), "{:?}", r.headers);
+    let cookies: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert!(
+        cookies.contains(&"sso_session=fromauth; Path=/"),
+        "{cookies:?}"
+    );
+    assert!(cookies.contains(&"app=1; Path=/"), "{cookies:?}");
+    assert!(
+        !cookies
+            .iter()
+            .any(|c| c.contains("frombackend") || c.starts_with("other=")),
+        "{cookies:?}"
+    );
+    assert_eq!(backend_seen(), 1, "{:?}", nginx.log_lines("backend.log"));
+
+    // What the server was asked: GET /verify with the request's headers and Traefik's
+    // X-Forwarded-*, the real URI rather than the forged one.
+    let asked = nginx.log_lines("auth.log");
+    let last = asked.last().unwrap();
+    assert_eq!(
+        last,
+        &format!(
+            "GET /verify|m=GET|p=http|h={}|u=/app/page?q=1|f=127.0.0.1|a=Bearer good|user=mallory",
+            host(&fa)
+        ),
+        "{asked:#?}"
+    );
+
+    // --- the regex rewrites, on whoami ---
+    let r = router
+        .wait_status(&host(&rx), "/.well-known/carddav", 301)
+        .await;
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://{}/remote.php/dav/", host(&rx)).as_str()),
+        "{:?}",
+        r.headers
+    );
+    let raw = format!(
+        "POST /.well-known/caldav HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        host(&rx)
+    );
+    let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
+    assert_eq!(ex.statuses(), [308], "{}", ex.raw_text());
+    // Not matching: forwarded.
+    let r = router.request(&host(&rx), "/index.php", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
+
+    let r = router
+        .wait_status(&host(&rp), "/api/v1/users?id=7", 200)
+        .await;
+    let body = r.text();
+    assert!(body.contains("GET /v2/users?id=7 HTTP/1.1"), "{body}");
+    assert!(
+        echoes_header(&body, "X-Replaced-Path", "/api/v1/users"),
+        "{body}"
+    );
+    let r = router.request(&host(&rp), "/api/v1/../../etc", &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    let r = router
+        .wait_status(&host(&sp), "/user/bob/profile", 200)
+        .await;
+    let body = r.text();
+    assert!(body.contains("GET /profile HTTP/1.1"), "{body}");
+    assert!(
+        echoes_header(&body, "X-Forwarded-Prefix", "/user/bob"),
+        "{body}"
+    );
+    let r = router.request(&host(&sp), "/user/bob//x", &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = router.request(&host(&sp), "/other/user/bob", &[]).await;
+    assert!(
+        r.text().contains("GET /other/user/bob HTTP/1.1"),
+        "{}",
+        r.text()
+    );
+}
