@@ -315,6 +315,12 @@ pub async fn plan(
         }
     }
 
+    // As Traefik's entry point does before routing: an untrusted client's X-Forwarded-* go
+    // (what a middleware sets afterwards is kept).
+    if !req.trusted {
+        remove_managed(headers);
+    }
+
     // Phase 1: route.
     let live: Arc<Live> = shared.live.load_full();
     let route = {
@@ -422,14 +428,11 @@ pub fn forward_headers(
     } else {
         None
     };
-    // Only a trusted client's list is kept (and so worth copying).
-    let xff_before = if req.trusted {
-        h.get(X_FORWARDED_FOR)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    } else {
-        None
-    };
+    // A trusted client's list, or one a middleware set (an untrusted client's is gone).
+    let xff_before = h
+        .get(X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     strip_hop_by_hop(&mut h);
     if let Some(proto) = proto {
         h.insert(header::UPGRADE, proto);
@@ -454,6 +457,9 @@ pub fn forward_headers(
         },
         req,
     );
+    if plan.fx.drop_xff {
+        h.remove(X_FORWARDED_FOR);
+    }
     h
 }
 
@@ -468,15 +474,28 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
         set_header(h, k, v);
     }
     auth_cookies(&plan.fx, h);
-    if scheme == "https" {
-        if let Some(v) = plan
-            .fx
-            .sts
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            h.insert(header::STRICT_TRANSPORT_SECURITY, v);
-        }
+    if plan.fx.vary_origin {
+        vary_origin(h);
+    }
+}
+
+/// `headers.addVaryHeader`: `Origin` appended to `Vary`, unless that is all it says.
+fn vary_origin(h: &mut HeaderMap) {
+    let now = h
+        .get(header::VARY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if now == "Origin" {
+        return;
+    }
+    let v = if now.is_empty() {
+        "Origin".to_owned()
+    } else {
+        format!("{now},Origin")
+    };
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        h.insert(header::VARY, v);
     }
 }
 
@@ -901,9 +920,9 @@ pub(crate) fn entry_point_headers(
     out
 }
 
-/// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them: a trusted client's own values are
-/// kept (`For` is appended to), an untrusted client's are removed first. (Header names are
-/// constants and the untrusted case scans the map once: this runs for every request.)
+/// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them: values already there (a trusted
+/// client's, or a middleware's: an untrusted client's were removed before routing) are kept,
+/// `For` is appended to.
 fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
     let Forwarded {
         xff_before,
@@ -912,13 +931,6 @@ fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
         prefix,
     } = f;
     let client_text = req.client;
-    let xff_before = if req.trusted { xff_before } else { None };
-    if !req.trusted {
-        let present: Vec<HeaderName> = h.keys().filter(|k| managed(k)).cloned().collect();
-        for name in present {
-            h.remove(name);
-        }
-    }
     let xff = match xff_before {
         Some(prev) if !prev.is_empty() => format!("{prev}, {client_text}"),
         _ => client_text.to_owned(),
@@ -955,16 +967,16 @@ fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
     if let Some(v) = hostname() {
         h.insert(X_FORWARDED_SERVER, v.clone());
     }
-    match prefix {
-        Some(p) => {
-            if let Ok(v) = HeaderValue::from_str(p) {
-                h.insert(X_FORWARDED_PREFIX, v);
-            }
-        }
-        None if !req.trusted => {
-            h.remove(X_FORWARDED_PREFIX);
-        }
-        None => {}
+    if let Some(v) = prefix.and_then(|p| HeaderValue::from_str(p).ok()) {
+        h.insert(X_FORWARDED_PREFIX, v);
+    }
+}
+
+/// Removes the headers [`managed`] names (an untrusted client's).
+fn remove_managed(h: &mut HeaderMap) {
+    let present: Vec<HeaderName> = h.keys().filter(|k| managed(k)).cloned().collect();
+    for name in present {
+        h.remove(name);
     }
 }
 

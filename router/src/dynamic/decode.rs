@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 use super::{
-    middleware, Configuration, HealthCheck, LoadBalancer, Middleware, Router, RouterTls, Server,
-    Service,
+    middleware, Configuration, HealthCheck, LoadBalancer, Router, RouterTls, Server, Service,
 };
 use crate::model::rule::Syntax;
 use crate::tree::{DecodeError, Node};
@@ -485,121 +484,10 @@ fn health_check(h: &Node) -> Result<HealthCheck, DecodeError> {
 /// Traefik's default health check interval.
 pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
 
-// === headers ===
-
-/// The `headers` middleware.
-pub fn headers(kind: &Node) -> Result<Middleware, DecodeError> {
-    let mut f = middleware::fields(
-        kind,
-        &[
-            "customRequestHeaders",
-            "customResponseHeaders",
-            "stsSeconds",
-            "stsIncludeSubdomains",
-            "stsPreload",
-            "frameDeny",
-            "customFrameOptionsValue",
-            "contentTypeNosniff",
-            "referrerPolicy",
-            "contentSecurityPolicy",
-            "permissionsPolicy",
-        ],
-    )?;
-    let custom = |n: Option<&Node>| -> Result<Vec<(String, String)>, DecodeError> {
-        let mut out = Vec::new();
-        if let Some(n) = n {
-            for h in n.children() {
-                if http::HeaderName::from_bytes(h.name.as_bytes()).is_err() {
-                    return Err(DecodeError::at(
-                        h,
-                        format!("invalid header name {:?}", h.name),
-                    ));
-                }
-                let v = h.text()?;
-                if http::HeaderValue::from_str(v).is_err() {
-                    return Err(DecodeError::at(h, "invalid header value"));
-                }
-                out.push((h.name.clone(), v.to_owned()));
-            }
-        }
-        Ok(out)
-    };
-    let request = custom(f.take("customRequestHeaders"))?;
-    let custom_response = custom(f.take("customResponseHeaders"))?;
-    let text = |n: Option<&Node>| -> Result<Option<String>, DecodeError> {
-        match n {
-            None => Ok(None),
-            Some(n) => {
-                let v = n.text()?;
-                if http::HeaderValue::from_str(v).is_err() {
-                    return Err(DecodeError::at(n, "invalid header value"));
-                }
-                Ok(Some(v.to_owned()))
-            }
-        }
-    };
-    // Security options become response headers; custom ones given later win.
-    let mut response = Vec::new();
-    if f.take("frameDeny").map(Node::boolean).transpose()? == Some(true) {
-        response.push(("X-Frame-Options".to_owned(), "DENY".to_owned()));
-    }
-    if let Some(v) = text(f.take("customFrameOptionsValue"))? {
-        response.push(("X-Frame-Options".to_owned(), v));
-    }
-    match f
-        .take("contentTypeNosniff")
-        .map(Node::boolean)
-        .transpose()?
-    {
-        Some(true) => response.push(("X-Content-Type-Options".to_owned(), "nosniff".to_owned())),
-        Some(false) => response.push(("X-Content-Type-Options".to_owned(), String::new())),
-        None => {}
-    }
-    for (k, h) in [
-        ("referrerPolicy", "Referrer-Policy"),
-        ("contentSecurityPolicy", "Content-Security-Policy"),
-        ("permissionsPolicy", "Permissions-Policy"),
-    ] {
-        if let Some(v) = text(f.take(k))? {
-            response.push((h.to_owned(), v));
-        }
-    }
-    response.extend(custom_response);
-    let include_subdomains = f
-        .take("stsIncludeSubdomains")
-        .map(Node::boolean)
-        .transpose()?;
-    let preload = f.take("stsPreload").map(Node::boolean).transpose()?;
-    let sts = match f.take("stsSeconds") {
-        None => None,
-        Some(n) => {
-            let secs = n.integer()?;
-            if secs < 0 {
-                return Err(DecodeError::at(
-                    n,
-                    format!("expected a number of seconds, got {secs}"),
-                ));
-            }
-            let mut s = format!("max-age={secs}");
-            if include_subdomains == Some(true) {
-                s.push_str("; includeSubDomains");
-            }
-            if preload == Some(true) {
-                s.push_str("; preload");
-            }
-            Some(s)
-        }
-    };
-    Ok(Middleware::Headers {
-        request,
-        response,
-        sts,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dynamic::Middleware;
     use crate::tree::FlatStyle;
 
     fn labels(pairs: &[(&str, &str)]) -> Decoded {
@@ -675,11 +563,10 @@ mod tests {
         );
         assert_eq!(
             d.config.http.middlewares["hdr"],
-            Middleware::Headers {
+            Middleware::Headers(Box::new(crate::dynamic::Headers {
                 request: vec![("X-Test".into(), "1".into())],
-                response: vec![],
-                sts: None,
-            }
+                ..Default::default()
+            }))
         );
         assert_eq!(owners(&d), [Owner::Unsupported], "{:?}", d.errors);
         assert_eq!(d.errors[0].error.key, "traefik.tcp");
@@ -738,10 +625,14 @@ mod tests {
                 "",
             ),
         ]);
-        let Middleware::Headers { response, sts, .. } = &d.config.http.middlewares["h"] else {
+        let Middleware::Headers(h) = &d.config.http.middlewares["h"] else {
             panic!("{d:?}")
         };
-        assert_eq!(sts.as_deref(), Some("max-age=63072000; includeSubDomains"));
+        let response = &h.response;
+        assert_eq!(
+            h.sts.as_deref(),
+            Some("max-age=63072000; includeSubDomains")
+        );
         assert!(response.contains(&(
             "Content-Security-Policy".into(),
             "default-src 'self'".into()

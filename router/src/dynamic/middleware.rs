@@ -10,9 +10,11 @@ use serde::Serialize;
 use crate::tree::{DecodeError, Node};
 
 pub mod forward_auth;
+pub mod headers;
 pub mod rewrite;
 
 pub use forward_auth::{ClientTls, ForwardAuth};
+pub use headers::{Cors, Headers};
 pub use rewrite::GoRegex;
 
 /// A middleware.
@@ -38,15 +40,8 @@ pub enum Middleware {
         /// 308 (true) or 307.
         permanent: bool,
     },
-    /// `headers`: custom headers and the security options.
-    Headers {
-        /// Request headers to set (an empty value removes the header).
-        request: Vec<(String, String)>,
-        /// Response headers to set (from the security options, then the custom ones).
-        response: Vec<(String, String)>,
-        /// `Strict-Transport-Security` for HTTPS answers (`stsSeconds` and friends).
-        sts: Option<String>,
-    },
+    /// `headers`: custom headers, the security options, CORS.
+    Headers(Box<Headers>),
     /// `basicAuth`.
     BasicAuth {
         /// `user:hash` entries.
@@ -162,7 +157,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "ipallowlist" | "ipwhitelist" => ip_allow_list(kind)?,
         "ratelimit" => rate_limit(kind)?,
         "compress" => compress(kind)?,
-        "headers" => super::decode::headers(kind)?,
+        "headers" => headers::decode(kind)?,
         "chain" => chain(kind)?,
         "replacepath" => rewrite::replace_path(kind)?,
         "replacepathregex" => rewrite::replace_path_regex(kind)?,

@@ -21,7 +21,7 @@ pub mod decode;
 pub mod middleware;
 pub mod tls;
 
-pub use middleware::{ClientTls, ForwardAuth, GoRegex, Middleware};
+pub use middleware::{ClientTls, Cors, ForwardAuth, GoRegex, Headers, Middleware};
 pub use tls::{Domain, TlsOptions, TlsStore};
 
 /// One provider's configuration.

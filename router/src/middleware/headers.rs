@@ -1,22 +1,163 @@
-//! `headers`: request headers set before forwarding, answer headers (and HSTS) set on the
-//! way back.
+//! `headers`: CORS preflights answered here; custom request headers set; the security
+//! options' checks (`allowedHosts`) made and their answer headers, the custom ones and CORS's
+//! left for the answer — in the order Traefik applies them, so a custom header wins.
+
+use bytes::Bytes;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, StatusCode};
 
 use super::{Flow, Request};
-use crate::proxy::{set_header, ProxyError};
+use crate::dynamic::{Cors, Headers};
+use crate::proxy::{plain, set_header, Answer, ProxyError};
 
-/// Sets `request` now and leaves `response` and `sts` for the answer.
-pub fn apply(
-    request: &[(String, String)],
-    response: &[(String, String)],
-    sts: Option<&String>,
-    r: &mut Request<'_, '_>,
-) -> Result<Flow, ProxyError> {
-    for (k, v) in request {
+/// Runs `headers` on the request.
+pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
+    if let Some(cors) = &h.cors {
+        if let Some(a) = preflight(cors, r) {
+            return Ok(Flow::Answer(a));
+        }
+    }
+    for (k, v) in &h.request {
+        if v.is_empty() && k.eq_ignore_ascii_case("x-forwarded-for") {
+            r.fx.drop_xff = true;
+        }
         set_header(r.headers, k, v);
     }
-    r.fx.response_headers.extend(response.iter().cloned());
-    if let Some(s) = sts {
-        r.fx.sts = Some(s.clone());
+    if !h.is_development && !h.allowed_hosts.is_empty() && !allowed(h, r.headers, r.inbound) {
+        return Ok(Flow::Answer(plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Bad Host",
+        )));
+    }
+    if let Some(sts) = &h.sts {
+        let ssl = r.inbound.scheme == "https"
+            || h.ssl_proxy_headers.iter().any(|(k, v)| {
+                r.headers
+                    .get(k.as_str())
+                    .is_some_and(|got| got.as_bytes() == v.as_bytes())
+            });
+        if (ssl || h.force_sts) && !h.is_development {
+            r.fx.response_headers
+                .push(("Strict-Transport-Security".into(), sts.clone()));
+        }
+    }
+    r.fx.response_headers.extend(h.response.iter().cloned());
+    if let Some(cors) = &h.cors {
+        let origin = header_text(r.headers, header::ORIGIN);
+        if let Some(m) = match_origin(cors, origin) {
+            r.fx.response_headers
+                .push(("Access-Control-Allow-Origin".into(), m));
+        }
+        if cors.allow_credentials {
+            r.fx.response_headers
+                .push(("Access-Control-Allow-Credentials".into(), "true".into()));
+        }
+        if let Some(v) = expose(cors) {
+            r.fx.response_headers
+                .push(("Access-Control-Expose-Headers".into(), v));
+        }
+        r.fx.vary_origin |= cors.add_vary;
     }
     Ok(Flow::Next)
+}
+
+fn header_text(h: &HeaderMap, name: header::HeaderName) -> &str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// `allowedHosts`: the `Host` header (or the first `hostsProxyHeaders` one that is set) is
+/// one of them, compared without case.
+fn allowed(h: &Headers, headers: &HeaderMap, inbound: &crate::proxy::Inbound<'_>) -> bool {
+    let proxied = h
+        .hosts_proxy_headers
+        .iter()
+        .filter_map(|n| headers.get(n.as_str()).and_then(|v| v.to_str().ok()))
+        .find(|v| !v.is_empty());
+    let authority = inbound.authority();
+    let host = proxied
+        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
+        .unwrap_or(&authority);
+    h.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(host))
+}
+
+/// An `OPTIONS` request with `Origin` and `Access-Control-Request-Method`: answered here,
+/// 200 with the CORS headers and nothing else.
+fn preflight(cors: &Cors, r: &Request<'_, '_>) -> Option<Answer> {
+    let method = header_text(r.headers, header::ACCESS_CONTROL_REQUEST_METHOD);
+    let origin = header_text(r.headers, header::ORIGIN);
+    if *r.inbound.method != Method::OPTIONS || method.is_empty() || origin.is_empty() {
+        return None;
+    }
+    let mut h = HeaderMap::new();
+    let mut set = |k: header::HeaderName, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    };
+    if cors.allow_credentials {
+        set(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+    }
+    let wildcard = |l: &[String]| cors.allow_credentials && l.iter().any(|x| x == "*");
+    let asked_headers = header_text(r.headers, header::ACCESS_CONTROL_REQUEST_HEADERS);
+    if wildcard(&cors.allow_headers) {
+        if !asked_headers.is_empty() {
+            set(header::ACCESS_CONTROL_ALLOW_HEADERS, asked_headers);
+        }
+    } else if !cors.allow_headers.is_empty() {
+        set(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            &cors.allow_headers.join(","),
+        );
+    }
+    if wildcard(&cors.allow_methods) {
+        set(header::ACCESS_CONTROL_ALLOW_METHODS, method);
+    } else if !cors.allow_methods.is_empty() {
+        set(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            &cors.allow_methods.join(","),
+        );
+    }
+    if let Some(m) = match_origin(cors, origin) {
+        set(header::ACCESS_CONTROL_ALLOW_ORIGIN, &m);
+    }
+    if let Some(age) = cors.max_age {
+        set(header::ACCESS_CONTROL_MAX_AGE, &age.to_string());
+    }
+    if let Some(v) = expose(cors) {
+        set(header::ACCESS_CONTROL_EXPOSE_HEADERS, &v);
+    }
+    Some(Answer {
+        status: StatusCode::OK,
+        headers: h,
+        body: Bytes::new(),
+    })
+}
+
+/// The `Access-Control-Allow-Origin` for `origin`: a listed origin itself, `*` (the origin
+/// itself when credentials are allowed: browsers refuse `*` with them), or an origin a
+/// regex matches.
+fn match_origin(cors: &Cors, origin: &str) -> Option<String> {
+    for item in &cors.allow_origin_list {
+        if item == origin {
+            return Some(item.clone());
+        }
+        if item == "*" {
+            return Some(if cors.allow_credentials {
+                origin.to_owned()
+            } else {
+                "*".into()
+            });
+        }
+    }
+    cors.allow_origin_regex
+        .iter()
+        .any(|re| re.re().is_match(origin))
+        .then(|| origin.to_owned())
+}
+
+/// `Access-Control-Expose-Headers`, unless it would be `*` with credentials.
+fn expose(cors: &Cors) -> Option<String> {
+    let l = &cors.expose_headers;
+    let star_with_credentials = cors.allow_credentials && l.iter().any(|x| x == "*");
+    (!l.is_empty() && !star_with_credentials).then(|| l.join(","))
 }

@@ -33,8 +33,11 @@ pub struct Effects {
     pub forwarded_prefix: Option<String>,
     /// Headers set on the answer (an empty value removes one).
     pub response_headers: Vec<(String, String)>,
-    /// `Strict-Transport-Security` for an HTTPS answer.
-    pub sts: Option<String>,
+    /// `headers.addVaryHeader`: `Origin` added to the answer's `Vary`.
+    pub vary_origin: bool,
+    /// `headers.customRequestHeaders.X-Forwarded-For: ""`: the backend is sent no
+    /// `X-Forwarded-For` at all (Traefik's way to turn it off).
+    pub drop_xff: bool,
     /// A `compress` middleware is on the route.
     pub compress: bool,
     /// `forwardAuth.addAuthCookiesToResponse`: the backend's cookies of these names are
@@ -113,11 +116,7 @@ pub async fn apply(
         Middleware::ReplacePathRegex { regex, replacement } => {
             replace_path::regex(regex, replacement, r)
         }
-        Middleware::Headers {
-            request,
-            response,
-            sts,
-        } => headers::apply(request, response, sts.as_ref(), r),
+        Middleware::Headers(h) => headers::apply(h, r),
         Middleware::Compress => {
             r.fx.compress = true;
             Ok(Flow::Next)

@@ -406,7 +406,7 @@ mod tests {
         let s = snapshot(&[a, b]);
         assert!(matches!(
             s.config.http.middlewares["sec"],
-            crate::dynamic::Middleware::Headers { .. }
+            crate::dynamic::Middleware::Headers(_)
         ));
         assert!(s.config.http.middlewares.contains_key("other"));
         assert!(s

@@ -1,0 +1,305 @@
+//! `headers`: custom request and answer headers, the security headers Traefik sets through
+//! `unrolled/secure` (HSTS, frame options, XSS filter, CSP, allowed hosts, ...) and CORS with
+//! its preflight answers, with Traefik v3's option names and rules.
+
+use serde::Serialize;
+
+use super::rewrite::GoRegex;
+use super::{fields, Middleware};
+use crate::tree::{DecodeError, Node};
+
+/// A `headers` middleware.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Headers {
+    /// Request headers to set (an empty value removes the header; `Host` sets the host the
+    /// backend is sent; an empty `X-Forwarded-For` sends none at all).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request: Vec<(String, String)>,
+    /// Answer headers to set: the security options' first, then the custom ones (which win;
+    /// an empty value removes one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub response: Vec<(String, String)>,
+    /// `Strict-Transport-Security`'s value (from `stsSeconds` > 0 and friends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sts: Option<String>,
+    /// `forceSTSHeader`: HSTS on plain HTTP answers too.
+    pub force_sts: bool,
+    /// `sslProxyHeaders`: request headers whose value means "the client used HTTPS".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ssl_proxy_headers: Vec<(String, String)>,
+    /// `allowedHosts`: any other host answers 500 `Bad Host`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// `hostsProxyHeaders`: headers that carry the host `allowedHosts` checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts_proxy_headers: Vec<String>,
+    /// `isDevelopment`: no `allowedHosts` check and no HSTS.
+    pub is_development: bool,
+    /// CORS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+}
+
+/// The `accessControl*` options and `addVaryHeader`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cors {
+    /// `accessControlAllowCredentials`.
+    pub allow_credentials: bool,
+    /// `accessControlAllowHeaders`.
+    pub allow_headers: Vec<String>,
+    /// `accessControlAllowMethods`.
+    pub allow_methods: Vec<String>,
+    /// `accessControlAllowOriginList` (`*` allowed).
+    pub allow_origin_list: Vec<String>,
+    /// `accessControlAllowOriginListRegex`.
+    pub allow_origin_regex: Vec<GoRegex>,
+    /// `accessControlExposeHeaders`.
+    pub expose_headers: Vec<String>,
+    /// `accessControlMaxAge` (seconds).
+    pub max_age: Option<i64>,
+    /// `addVaryHeader`: `Vary: Origin` on answers.
+    pub add_vary: bool,
+}
+
+const OPTIONS: &[&str] = &[
+    "customRequestHeaders",
+    "customResponseHeaders",
+    "accessControlAllowCredentials",
+    "accessControlAllowHeaders",
+    "accessControlAllowMethods",
+    "accessControlAllowOriginList",
+    "accessControlAllowOriginListRegex",
+    "accessControlExposeHeaders",
+    "accessControlMaxAge",
+    "addVaryHeader",
+    "allowedHosts",
+    "hostsProxyHeaders",
+    "sslProxyHeaders",
+    "stsSeconds",
+    "stsIncludeSubdomains",
+    "stsPreload",
+    "forceSTSHeader",
+    "frameDeny",
+    "customFrameOptionsValue",
+    "contentTypeNosniff",
+    "browserXssFilter",
+    "customBrowserXSSValue",
+    "contentSecurityPolicy",
+    "contentSecurityPolicyReportOnly",
+    "publicKey",
+    "referrerPolicy",
+    "permissionsPolicy",
+    "isDevelopment",
+    // Removed in Traefik v3 (accepted there without effect): see `REMOVED_IN_V3`.
+    "featurePolicy",
+    "sslRedirect",
+    "sslTemporaryRedirect",
+    "sslHost",
+    "sslForceHost",
+];
+
+/// Options Traefik v3 still reads but no longer acts on; the router does the same.
+pub const REMOVED_IN_V3: &[&str] = &[
+    "featurePolicy",
+    "sslRedirect",
+    "sslTemporaryRedirect",
+    "sslHost",
+    "sslForceHost",
+];
+
+/// Decodes `headers`.
+pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, OPTIONS)?;
+    let boolean = |n: Option<&Node>| -> Result<bool, DecodeError> {
+        Ok(n.map(Node::boolean).transpose()?.unwrap_or(false))
+    };
+    let list = |n: Option<&Node>| -> Result<Vec<String>, DecodeError> {
+        Ok(n.map(Node::strings).transpose()?.unwrap_or_default())
+    };
+    for k in REMOVED_IN_V3 {
+        if let Some(n) = f.take(k) {
+            n.text()?; // A value, as Traefik reads it; no effect.
+        }
+    }
+    let request = pairs(f.take("customRequestHeaders"))?;
+    let custom_response = pairs(f.take("customResponseHeaders"))?;
+    let mut response = Vec::new();
+    let mut push = |name: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            response.push((name.to_owned(), v));
+        }
+    };
+    let frame_deny = boolean(f.take("frameDeny"))?;
+    let frame = value(f.take("customFrameOptionsValue"))?.or(frame_deny.then(|| "DENY".to_owned()));
+    push("X-Frame-Options", frame);
+    push(
+        "X-Content-Type-Options",
+        boolean(f.take("contentTypeNosniff"))?.then(|| "nosniff".to_owned()),
+    );
+    let xss = boolean(f.take("browserXssFilter"))?;
+    let xss = value(f.take("customBrowserXSSValue"))?.or(xss.then(|| "1; mode=block".to_owned()));
+    push("X-XSS-Protection", xss);
+    for (k, h) in [
+        ("contentSecurityPolicy", "Content-Security-Policy"),
+        (
+            "contentSecurityPolicyReportOnly",
+            "Content-Security-Policy-Report-Only",
+        ),
+        ("publicKey", "Public-Key-Pins"),
+        ("referrerPolicy", "Referrer-Policy"),
+        ("permissionsPolicy", "Permissions-Policy"),
+    ] {
+        push(h, value(f.take(k))?);
+    }
+    response.extend(custom_response);
+    let include_subdomains = boolean(f.take("stsIncludeSubdomains"))?;
+    let preload = boolean(f.take("stsPreload"))?;
+    let sts = match f.take("stsSeconds") {
+        None => None,
+        Some(n) => match n.integer()? {
+            0 => None,
+            secs if secs < 0 => {
+                return Err(DecodeError::at(
+                    n,
+                    format!("expected a number of seconds, got {secs}"),
+                ))
+            }
+            secs => {
+                let mut s = format!("max-age={secs}");
+                if include_subdomains {
+                    s.push_str("; includeSubDomains");
+                }
+                if preload {
+                    s.push_str("; preload");
+                }
+                Some(s)
+            }
+        },
+    };
+    let mut allow_origin_regex = Vec::new();
+    if let Some(n) = f.take("accessControlAllowOriginListRegex") {
+        for p in n.strings()? {
+            allow_origin_regex.push(GoRegex::new(&p).map_err(|e| DecodeError::at(n, e))?);
+        }
+    }
+    let cors = Cors {
+        allow_credentials: boolean(f.take("accessControlAllowCredentials"))?,
+        allow_headers: list(f.take("accessControlAllowHeaders"))?,
+        allow_methods: list(f.take("accessControlAllowMethods"))?,
+        allow_origin_list: list(f.take("accessControlAllowOriginList"))?,
+        allow_origin_regex,
+        expose_headers: list(f.take("accessControlExposeHeaders"))?,
+        max_age: f
+            .take("accessControlMaxAge")
+            .map(Node::integer)
+            .transpose()?,
+        add_vary: boolean(f.take("addVaryHeader"))?,
+    };
+    let headers = Headers {
+        request,
+        response,
+        sts,
+        force_sts: boolean(f.take("forceSTSHeader"))?,
+        ssl_proxy_headers: pairs(f.take("sslProxyHeaders"))?,
+        allowed_hosts: list(f.take("allowedHosts"))?,
+        hosts_proxy_headers: list(f.take("hostsProxyHeaders"))?,
+        is_development: boolean(f.take("isDevelopment"))?,
+        cors: (cors != Cors::default()).then_some(cors),
+    };
+    Ok(Middleware::Headers(Box::new(headers)))
+}
+
+/// A map of header names to values (`customRequestHeaders.<Name>`).
+fn pairs(n: Option<&Node>) -> Result<Vec<(String, String)>, DecodeError> {
+    let mut out = Vec::new();
+    for h in n.map(Node::children).unwrap_or_default() {
+        if http::HeaderName::from_bytes(h.name.as_bytes()).is_err() {
+            return Err(DecodeError::at(
+                h,
+                format!("invalid header name {:?}", h.name),
+            ));
+        }
+        let v = h.text()?;
+        if http::HeaderValue::from_str(v).is_err() {
+            return Err(DecodeError::at(h, "invalid header value"));
+        }
+        out.push((h.name.clone(), v.to_owned()));
+    }
+    Ok(out)
+}
+
+/// A header value option.
+fn value(n: Option<&Node>) -> Result<Option<String>, DecodeError> {
+    let Some(n) = n else { return Ok(None) };
+    let v = n.text()?;
+    if http::HeaderValue::from_str(v).is_err() {
+        return Err(DecodeError::at(n, "invalid header value"));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(yaml: &str) -> Result<Headers, DecodeError> {
+        let node = Node::from_yaml(yaml, "m").unwrap();
+        match super::super::decode(&node)? {
+            Some(Middleware::Headers(h)) => Ok(*h),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn security_options_become_headers_custom_ones_last() {
+        let h = one("headers:\n  browserXssFilter: true\n  frameDeny: true\n  customFrameOptionsValue: SAMEORIGIN\n  contentSecurityPolicyReportOnly: default-src 'self'\n  stsSeconds: 0\n  stsPreload: true\n  forceSTSHeader: true\n  customResponseHeaders:\n    X-XSS-Protection: ''\n").unwrap();
+        assert_eq!(
+            h.response,
+            [
+                ("X-Frame-Options".to_owned(), "SAMEORIGIN".to_owned()),
+                ("X-XSS-Protection".to_owned(), "1; mode=block".to_owned()),
+                (
+                    "Content-Security-Policy-Report-Only".to_owned(),
+                    "default-src 'self'".to_owned()
+                ),
+                ("X-XSS-Protection".to_owned(), String::new()),
+            ]
+        );
+        // stsSeconds 0 is "no HSTS", as in unrolled/secure.
+        assert_eq!(h.sts, None);
+        assert!(h.force_sts);
+        assert!(h.cors.is_none());
+    }
+
+    #[test]
+    fn cors_and_hosts_options_are_read() {
+        let h = one("headers:\n  accessControlAllowMethods: GET,OPTIONS,PUT\n  accessControlAllowHeaders: ['*']\n  accessControlAllowOriginList: https://a.example\n  accessControlAllowOriginListRegex: ['^https://(.*)\\.b\\.example$']\n  accessControlMaxAge: 100\n  addVaryHeader: true\n  allowedHosts: [a.example]\n  hostsProxyHeaders: [X-Forwarded-Host]\n  sslProxyHeaders:\n    X-Forwarded-Proto: https\n  sslRedirect: true\n  featurePolicy: camera 'none'\n").unwrap();
+        let c = h.cors.unwrap();
+        assert_eq!(c.allow_methods, ["GET", "OPTIONS", "PUT"]);
+        assert_eq!(c.allow_origin_regex.len(), 1);
+        assert_eq!(c.max_age, Some(100));
+        assert!(c.add_vary);
+        assert_eq!(h.allowed_hosts, ["a.example"]);
+        assert_eq!(
+            h.ssl_proxy_headers,
+            [("X-Forwarded-Proto".to_owned(), "https".to_owned())]
+        );
+        // Removed in Traefik v3: read, no effect.
+        assert!(h.response.is_empty());
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        for yaml in [
+            "headers:\n  accessControlAllowOriginListRegex: ['(']\n",
+            "headers:\n  stsSeconds: -1\n",
+            "headers:\n  customRequestHeaders:\n    'bad name': x\n",
+            "headers:\n  frameDeny: maybe\n",
+            "headers:\n  nope: 1\n",
+        ] {
+            assert!(one(yaml).is_err(), "{yaml}");
+        }
+    }
+}

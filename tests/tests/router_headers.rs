@@ -1,0 +1,150 @@
+//! The `headers` middleware's Traefik v3 options from container labels, end to end: CORS
+//! (a preflight answered by the router and never forwarded, the allowed origin and `Vary` on
+//! the answer), the security headers (`browserXssFilter`, `forceSTSHeader` on plain HTTP,
+//! `sslProxyHeaders`), `allowedHosts` with `hostsProxyHeaders` (500 `Bad Host`, nothing
+//! forwarded), and custom request headers: `X-Forwarded-Proto` set by the middleware reaches
+//! the backend even from an untrusted client (whose own is removed first, as Traefik's entry
+//! point does), and an empty `X-Forwarded-For` sends none.
+#![allow(clippy::unwrap_used)]
+
+use e2e::docker::{require_docker, Cleanup};
+use e2e::router::{echoes_header, hostname_in, router_guard, run_whoami, unique, Labels, Router};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_security_headers_and_custom_request_headers() {
+    require_docker();
+    let c = Cleanup::new("rt-hdr");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().start(&guard).await;
+    let [cors, sec, hosts, req] = ["cors", "sec", "hosts", "req"].map(unique);
+    let host = |r: &str| format!("{r}.test");
+    let mut labels = Labels::enabled();
+    for r in [&cors, &sec, &hosts, &req] {
+        labels = labels
+            .router(r, "rule", &format!("Host(`{}`)", host(r)))
+            .router(r, "middlewares", r);
+    }
+    let h = |_: &str, k: &str| format!("headers.{k}");
+    let labels = labels
+        .middleware(&cors, &h(&cors, "accesscontrolallowmethods"), "GET,PUT")
+        .middleware(&cors, &h(&cors, "accesscontrolallowheaders"), "X-Custom")
+        .middleware(
+            &cors,
+            &h(&cors, "accesscontrolalloworiginlist"),
+            "https://app.example",
+        )
+        .middleware(&cors, &h(&cors, "accesscontrolmaxage"), "600")
+        .middleware(&cors, &h(&cors, "addvaryheader"), "true")
+        .middleware(&sec, &h(&sec, "browserxssfilter"), "true")
+        .middleware(&sec, &h(&sec, "stsseconds"), "315360000")
+        .middleware(&sec, &h(&sec, "forcestsheader"), "true")
+        .middleware(&sec, &h(&sec, "sslredirect"), "true")
+        .middleware(
+            &hosts,
+            &h(&hosts, "allowedhosts"),
+            &format!("{},public.example", host(&hosts)),
+        )
+        .middleware(&hosts, &h(&hosts, "hostsproxyheaders"), "X-Original-Host")
+        .middleware(
+            &req,
+            &h(&req, "customrequestheaders.X-Forwarded-Proto"),
+            "https",
+        )
+        .middleware(&req, &h(&req, "customrequestheaders.X-Forwarded-For"), "");
+    let w = run_whoami(&c, "w", &net, &labels, &[]).await;
+
+    // CORS: a preflight is answered by the router (whoami would echo the request).
+    router.wait_status(&host(&cors), "/", 200).await;
+    let r = e2e::http::exchange(
+        router.web_addr(),
+        format!(
+            "OPTIONS /api HTTP/1.1\r\nHost: {}\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n",
+            host(&cors)
+        )
+        .as_bytes(),
+    )
+    .await;
+    let p = &r.responses[0];
+    assert_eq!(p.status, 200, "{}", r.raw_text());
+    assert_eq!(
+        p.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(p.header("access-control-allow-methods"), Some("GET,PUT"));
+    assert_eq!(p.header("access-control-allow-headers"), Some("X-Custom"));
+    assert_eq!(p.header("access-control-max-age"), Some("600"));
+    assert!(
+        p.body.is_empty(),
+        "the preflight reached the backend: {}",
+        p.text()
+    );
+    // A simple request: forwarded, with the origin allowed and Vary: Origin.
+    let r = router
+        .request(&host(&cors), "/", &[("Origin", "https://app.example")])
+        .await;
+    assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(r.header("vary"), Some("Origin"), "{:?}", r.headers);
+    let r = router
+        .request(&host(&cors), "/", &[("Origin", "https://evil.example")])
+        .await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        None,
+        "{:?}",
+        r.headers
+    );
+
+    // Security headers; forceSTSHeader puts HSTS on plain HTTP; sslRedirect has no effect
+    // (Traefik v3 removed it).
+    let r = router.wait_status(&host(&sec), "/", 200).await;
+    assert_eq!(r.header("x-xss-protection"), Some("1; mode=block"));
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=315360000")
+    );
+
+    // allowedHosts: the Host, or the first hostsProxyHeaders header that is set.
+    router.wait_status(&host(&hosts), "/", 200).await;
+    let r = router
+        .request(&host(&hosts), "/", &[("X-Original-Host", "evil.example")])
+        .await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.text(), "Bad Host\n");
+    let r = router
+        .request(&host(&hosts), "/", &[("X-Original-Host", "PUBLIC.example")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
+
+    // Custom request headers win over the entry point's, and an untrusted client's forged
+    // X-Forwarded-Proto does not reach the backend.
+    let r = router.wait_status(&host(&req), "/", 200).await;
+    let body = r.text();
+    assert!(echoes_header(&body, "X-Forwarded-Proto", "https"), "{body}");
+    assert!(
+        !body.to_ascii_lowercase().contains("x-forwarded-for"),
+        "{body}"
+    );
+    assert!(echoes_header(&body, "X-Real-Ip", "127.0.0.1"), "{body}");
+    let r = router
+        .request(
+            &host(&cors),
+            "/",
+            &[
+                ("X-Forwarded-Proto", "forged"),
+                ("X-Forwarded-Host", "forged"),
+            ],
+        )
+        .await;
+    let body = r.text();
+    assert!(echoes_header(&body, "X-Forwarded-Proto", "http"), "{body}");
+    assert!(
+        echoes_header(&body, "X-Forwarded-Host", &host(&cors)),
+        "{body}"
+    );
+}
