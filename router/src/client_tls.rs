@@ -29,45 +29,64 @@ fn pem(what: &str, value: &str) -> Result<Vec<u8>, String> {
 pub fn config(tls: Option<&ClientTls>) -> Result<rustls::ClientConfig, String> {
     let default = ClientTls::default();
     let tls = tls.unwrap_or(&default);
+    let cas: Vec<&str> = [tls.ca.as_str()]
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect();
+    let cert = (!tls.cert.is_empty()).then_some((tls.cert.as_str(), tls.key.as_str()));
+    build(&cas, cert, tls.insecure_skip_verify, "tls.")
+}
+
+/// A client configuration: `cas` verify the server (none: Mozilla's roots), `cert` is a
+/// client certificate and its key, `insecure` accepts any server certificate. Each is a file
+/// path or PEM text; `what` prefixes the option names in errors (`tls.`, `rootCAs`).
+pub fn build(
+    cas: &[&str],
+    cert: Option<(&str, &str)>,
+    insecure: bool,
+    what: &str,
+) -> Result<rustls::ClientConfig, String> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS settings: {e}"))?;
-    let builder = if tls.insecure_skip_verify {
+    let builder = if insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
     } else {
         let mut roots = rustls::RootCertStore::empty();
-        if tls.ca.is_empty() {
+        if cas.is_empty() {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        } else {
+        }
+        for ca in cas {
+            let name = format!("{what}ca {ca:?}");
             let certs: Vec<CertificateDer<'static>> =
-                CertificateDer::pem_slice_iter(&pem("tls.ca", &tls.ca)?)
+                CertificateDer::pem_slice_iter(&pem(&name, ca)?)
                     .collect::<Result<_, _>>()
-                    .map_err(|e| format!("tls.ca: {e}"))?;
+                    .map_err(|e| format!("{name}: {e}"))?;
             if certs.is_empty() {
-                return Err("tls.ca: no PEM certificate".into());
+                return Err(format!("{name}: no PEM certificate"));
             }
             for c in certs {
                 roots
                     .add(c)
-                    .map_err(|e| format!("tls.ca: not a usable CA certificate: {e}"))?;
+                    .map_err(|e| format!("{name}: not a usable CA certificate: {e}"))?;
             }
         }
         builder.with_root_certificates(roots)
     };
-    if tls.cert.is_empty() {
+    let Some((cert, key)) = cert else {
         return Ok(builder.with_no_client_auth());
-    }
+    };
     let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&pem("tls.cert", &tls.cert)?)
+        CertificateDer::pem_slice_iter(&pem(&format!("{what}cert"), cert)?)
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("tls.cert: {e}"))?;
-    let key = PrivateKeyDer::from_pem_slice(&pem("tls.key", &tls.key)?)
-        .map_err(|e| format!("tls.key: {e}"))?;
+            .map_err(|e| format!("{what}cert: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&pem(&format!("{what}key"), key)?)
+        .map_err(|e| format!("{what}key: {e}"))?;
     builder
         .with_client_auth_cert(certs, key)
-        .map_err(|e| format!("tls.cert and tls.key: {e}"))
+        .map_err(|e| format!("{what}cert and {what}key: {e}"))
 }
 
 /// `insecureSkipVerify`: any certificate is accepted; the handshake's signatures are still

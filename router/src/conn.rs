@@ -313,7 +313,11 @@ where
             let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
             log.backend = Some(addr);
             let _inflight = InFlight::start(&backend.state);
-            let (mut conn, reused) = match self.kept.get(addr, shared.config.connect_timeout).await
+            let reach = plan.reach(shared, backend)?;
+            let (mut conn, reused) = match self
+                .kept
+                .get(addr, reach.tls.as_deref(), reach.connect_timeout)
+                .await
             {
                 Ok(c) => c,
                 Err(SendError::Connect { detail, timed_out }) => {
@@ -331,7 +335,9 @@ where
                     return Err(ProxyError::BadGateway(detail).into())
                 }
             };
-            if needs_host {
+            if let Some(h) = &reach.host {
+                forwarded.insert(header::HOST, h.clone());
+            } else if needs_host {
                 if let Ok(v) = hyper::header::HeaderValue::from_str(&addr.to_string()) {
                     forwarded.insert(header::HOST, v);
                 }
@@ -352,7 +358,7 @@ where
                     .map_err(|_| Fail::ClientGone)?;
             }
             let attempt = tokio::time::timeout(
-                shared.config.response_timeout,
+                reach.response_timeout,
                 self.round_trip(&mut conn, head.body, head_request),
             )
             .await;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use hyper::{Request, Uri};
 
+use crate::backend_tls::BackendTls;
 use crate::live::BackendState;
 use crate::server::Shared;
 
@@ -18,8 +19,15 @@ use crate::model::table::Target;
 
 const DEFAULT_INTERVAL: Duration = crate::dynamic::decode::DEFAULT_HEALTH_INTERVAL;
 
-/// One backend's check: where, which path, how often, and the state it marks.
-type Check = (Target, String, Duration, Arc<BackendState>);
+/// One backend's check: where, which path, how often, the state it marks, and TLS for an
+/// `https://` server.
+type Check = (
+    Target,
+    String,
+    Duration,
+    Arc<BackendState>,
+    Option<Arc<BackendTls>>,
+);
 
 /// Starts checks for new backends and stops those of backends that are gone.
 pub fn reconcile(shared: &Shared) {
@@ -33,17 +41,30 @@ pub fn reconcile(shared: &Shared) {
             continue;
         };
         for b in &svc.backends {
-            if let Some(target) = &b.def.target {
-                wanted.insert(
-                    (name.clone(), b.def.url.clone()),
-                    (
-                        target.clone(),
-                        path.clone(),
-                        def.health_interval.unwrap_or(DEFAULT_INTERVAL),
-                        b.state.clone(),
-                    ),
-                );
-            }
+            let Some(target) = &b.def.target else {
+                continue;
+            };
+            let tls = if b.def.url.starts_with("https://") {
+                match shared.backend_tls.get(&def.transport, &b.def.url) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        tracing::warn!(service = %name, backend = %b.def.url, error = %e, "no health check: TLS settings unusable");
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            wanted.insert(
+                (name.clone(), b.def.url.clone()),
+                (
+                    target.clone(),
+                    path.clone(),
+                    def.health_interval.unwrap_or(DEFAULT_INTERVAL),
+                    b.state.clone(),
+                    tls,
+                ),
+            );
         }
     }
     let mut tasks = shared
@@ -57,7 +78,7 @@ pub fn reconcile(shared: &Shared) {
         }
         keep
     });
-    for (key, (target, path, interval, state)) in wanted {
+    for (key, (target, path, interval, state, tls)) in wanted {
         if tasks.contains_key(&key) {
             continue;
         }
@@ -69,7 +90,7 @@ pub fn reconcile(shared: &Shared) {
                 tick.tick().await;
                 let timeout = interval.min(Duration::from_secs(5));
                 let ok = match crate::upstream::resolve(&target, timeout).await {
-                    Ok(addr) => check(&client, addr, &path, timeout).await,
+                    Ok(addr) => check(&client, tls.as_deref(), addr, &path, timeout).await,
                     Err(_) => false,
                 };
                 let was_failed = state.check_failed.swap(!ok, Ordering::Relaxed);
@@ -87,17 +108,23 @@ async fn check(
         hyper_util::client::legacy::connect::HttpConnector,
         crate::proxy::ProxyBody,
     >,
+    tls: Option<&BackendTls>,
     addr: std::net::SocketAddr,
     path: &str,
     timeout: Duration,
 ) -> bool {
-    let Ok(uri) = format!("http://{addr}{path}").parse::<Uri>() else {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let Ok(uri) = format!("{scheme}://{addr}{path}").parse::<Uri>() else {
         return false;
     };
     let Ok(req) = Request::get(uri).body(crate::proxy::full(bytes::Bytes::new())) else {
         return false;
     };
-    match tokio::time::timeout(timeout, client.request(req)).await {
+    let sent = match tls {
+        Some(t) => t.client().request(req),
+        None => client.request(req),
+    };
+    match tokio::time::timeout(timeout, sent).await {
         Ok(Ok(resp)) => {
             let ok = resp.status().is_success() || resp.status().is_redirection();
             let _ = resp.into_body().collect().await;

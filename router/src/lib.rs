@@ -25,6 +25,7 @@ pub mod acme;
 pub mod acme_store;
 pub mod admin;
 pub mod api;
+pub mod backend_tls;
 pub mod client_tls;
 pub mod compress;
 pub mod config;

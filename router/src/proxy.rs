@@ -383,7 +383,56 @@ pub async fn plan(
     }))
 }
 
+/// How to reach one backend of a plan's service.
+#[derive(Debug)]
+pub struct Reach {
+    /// TLS, for an `https://` server.
+    pub tls: Option<Arc<crate::backend_tls::BackendTls>>,
+    /// How long to wait for a connection (the transport's `dialTimeout`, else the router's).
+    pub connect_timeout: std::time::Duration,
+    /// How long to wait for an answer (`responseHeaderTimeout`, else the router's).
+    pub response_timeout: std::time::Duration,
+    /// The `Host` to send instead of the client's (`passHostHeader=false`).
+    pub host: Option<HeaderValue>,
+}
+
 impl Plan {
+    /// How to reach `backend`: its TLS, its timeouts, its `Host`.
+    pub fn reach(&self, shared: &Shared, backend: &LiveBackend) -> Result<Reach, ProxyError> {
+        let svc = self.live.table.services.get(&self.service);
+        let transport = svc.map(|s| &s.transport);
+        let url = &backend.def.url;
+        let tls = match (url.starts_with("https://"), transport) {
+            (true, Some(t)) => Some(
+                shared
+                    .backend_tls
+                    .get(t, url)
+                    .map_err(|e| ProxyError::BadGateway(format!("TLS to {url}: {e}")))?,
+            ),
+            (true, None) => Some(
+                shared
+                    .backend_tls
+                    .get(&Default::default(), url)
+                    .map_err(|e| ProxyError::BadGateway(format!("TLS to {url}: {e}")))?,
+            ),
+            (false, _) => None,
+        };
+        let host = match svc {
+            Some(s) if !s.pass_host_header => HeaderValue::from_str(&url_host(url)).ok(),
+            _ => None,
+        };
+        Ok(Reach {
+            tls,
+            connect_timeout: transport
+                .and_then(|t| t.dial_timeout)
+                .unwrap_or(shared.config.connect_timeout),
+            response_timeout: transport
+                .and_then(|t| t.response_header_timeout)
+                .unwrap_or(shared.config.response_timeout),
+            host,
+        })
+    }
+
     /// Phase 3: a backend of the route's service, skipping `tried` (a backend's URL) while
     /// another is usable, and the address to connect to (a name is resolved now, as Traefik
     /// resolves on each dial).
@@ -638,17 +687,25 @@ async fn h2_forward(
         let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
         log.backend = Some(addr);
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
+        let reach = plan.reach(shared, backend)?;
         let mut out = Request::new(match body.take() {
             Some(b) => b.map_err(box_error).boxed(),
             None => empty(),
         });
         *out.method_mut() = req.method.clone();
-        *out.uri_mut() = backend_uri(addr, path, req.query)?;
+        let scheme = if reach.tls.is_some() { "https" } else { "http" };
+        *out.uri_mut() = backend_uri(scheme, addr, path, req.query)?;
         *out.headers_mut() =
             forward_headers(req, &plan, headers.clone(), false, || authority.clone());
+        if let Some(h) = &reach.host {
+            out.headers_mut().insert(header::HOST, h.clone());
+        }
         let _inflight = InFlight::start(&backend.state);
-        let sent = shared.client.request(out);
-        match tokio::time::timeout(shared.config.response_timeout, sent).await {
+        let sent = match &reach.tls {
+            Some(t) => t.client().request(out),
+            None => shared.client.request(out),
+        };
+        match tokio::time::timeout(reach.response_timeout, sent).await {
             Err(_) => return Err(ProxyError::GatewayTimeout),
             Ok(Ok(r)) => {
                 shared.registry.mark_up(&backend.state);
@@ -765,13 +822,29 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-fn backend_uri(addr: SocketAddr, path: &str, query: Option<&str>) -> Result<Uri, ProxyError> {
+/// A server URL's `host[:port]` as a `Host` header names it (the scheme's default port left
+/// out, as the URL would be written).
+fn url_host(url: &str) -> String {
+    let (scheme, authority) = url.split_once("://").unwrap_or(("http", url));
+    let default = if scheme == "https" { ":443" } else { ":80" };
+    authority
+        .strip_suffix(default)
+        .unwrap_or(authority)
+        .to_owned()
+}
+
+fn backend_uri(
+    scheme: &str,
+    addr: SocketAddr,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Uri, ProxyError> {
     let pq = match query {
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),
     };
     Uri::builder()
-        .scheme("http")
+        .scheme(scheme)
         .authority(addr.to_string())
         .path_and_query(pq)
         .build()

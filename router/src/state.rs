@@ -49,6 +49,8 @@ pub struct Shared {
     pub resolver: std::sync::Mutex<Option<Arc<crate::tls::CertResolver>>>,
     /// Pending ACME HTTP-01 challenges: token -> key authorization.
     pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// TLS to `https://` servers, by transport and name.
+    pub backend_tls: crate::backend_tls::Cache,
     /// Clients to `forwardAuth` servers.
     pub forward_auth: crate::middleware::ForwardAuthClients,
     /// Active health check tasks by (service, backend URL).
@@ -78,6 +80,7 @@ impl Shared {
             snapshots: std::sync::Mutex::default(),
             synced: std::sync::atomic::AtomicBool::new(false),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            backend_tls: Default::default(),
             forward_auth: Default::default(),
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),
@@ -161,5 +164,6 @@ pub fn compile_settings(c: &Config) -> CompileSettings {
             })
             .collect(),
         default_rule_syntax: c.default_rule_syntax,
+        default_transport: c.default_transport.clone(),
     }
 }

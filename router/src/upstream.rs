@@ -14,8 +14,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::backend_tls::BackendTls;
 
 /// Most backends one client connection keeps a connection to (round robin over a service's
 /// replicas visits each in turn).
@@ -31,13 +37,95 @@ const IDLE_FOR: Duration = Duration::from_secs(60);
 /// the backend may have closed it meanwhile (keep-alive timeouts are often a few seconds).
 const CHECK_AFTER: Duration = Duration::from_millis(500);
 
+/// A backend connection's byte stream: plain TCP, or TLS to an `https://` server.
+#[derive(Debug)]
+pub enum BackendIo {
+    /// `http://`.
+    Plain(TcpStream),
+    /// `https://`.
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl BackendIo {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            BackendIo::Plain(s) => s,
+            BackendIo::Tls(s) => s.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for BackendIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            BackendIo::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for BackendIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            BackendIo::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            BackendIo::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            BackendIo::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            BackendIo::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            BackendIo::Plain(s) => s.is_write_vectored(),
+            BackendIo::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+/// Which TLS a connection speaks: 0 for none, else [`BackendTls::id`]. Connections are only
+/// reused for the same backend address and TLS.
+type Key = (SocketAddr, usize);
+
 /// One connection to a backend and what it sent that was not consumed yet.
 #[derive(Debug)]
 pub struct BackendConn {
     /// The backend.
     pub addr: SocketAddr,
+    /// Its TLS ([`Key`]).
+    tls: usize,
     /// The socket.
-    pub io: TcpStream,
+    pub io: BackendIo,
     /// Bytes read and not yet relayed.
     pub buf: BytesMut,
     /// When it last finished an exchange.
@@ -48,15 +136,21 @@ impl BackendConn {
     /// Whether the backend has not closed the connection (nor sent anything unasked). Costs a
     /// non-blocking read.
     fn looks_open(&self) -> bool {
-        let mut probe = [0u8; 1];
-        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        // A peek on the socket (non-blocking): nothing to read. Under TLS too: a server that
+        // closed sent an alert or a FIN.
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        matches!(socket2::SockRef::from(self.io.tcp()).peek(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    fn key(&self) -> Key {
+        (self.addr, self.tls)
     }
 }
 
 /// Backend connections no client connection holds, by backend.
 #[derive(Default)]
 pub struct IdlePool {
-    idle: Mutex<HashMap<SocketAddr, Vec<BackendConn>>>,
+    idle: Mutex<HashMap<Key, Vec<BackendConn>>>,
 }
 
 impl std::fmt::Debug for IdlePool {
@@ -66,10 +160,10 @@ impl std::fmt::Debug for IdlePool {
 }
 
 impl IdlePool {
-    /// The most recently parked connection to `addr` that is still open.
-    fn take(&self, addr: SocketAddr) -> Option<BackendConn> {
+    /// The most recently parked connection to `key` that is still open.
+    fn take(&self, key: Key) -> Option<BackendConn> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let list = idle.get_mut(&addr)?;
+        let list = idle.get_mut(&key)?;
         while let Some(c) = list.pop() {
             if c.idle_since.elapsed() < IDLE_FOR && c.looks_open() {
                 return Some(c);
@@ -88,7 +182,7 @@ impl IdlePool {
             !list.is_empty()
         });
         for c in conns {
-            let list = idle.entry(c.addr).or_default();
+            let list = idle.entry(c.key()).or_default();
             if list.len() < IDLE_PER_BACKEND {
                 list.push(c);
             }
@@ -147,18 +241,20 @@ impl Kept {
     pub async fn get(
         &mut self,
         addr: SocketAddr,
+        tls: Option<&BackendTls>,
         connect_timeout: Duration,
     ) -> Result<(BackendConn, bool), SendError> {
-        if let Some(i) = self.conns.iter().position(|c| c.addr == addr) {
+        let key = (addr, tls.map_or(0, |t| t.id));
+        if let Some(i) = self.conns.iter().position(|c| c.key() == key) {
             let c = self.conns.swap_remove(i);
             if c.idle_since.elapsed() < CHECK_AFTER || c.looks_open() {
                 return Ok((c, true));
             }
         }
-        if let Some(c) = self.pool.take(addr) {
+        if let Some(c) = self.pool.take(key) {
             return Ok((c, true));
         }
-        Ok((dial(addr, connect_timeout).await?, false))
+        Ok((dial(addr, tls, connect_timeout).await?, false))
     }
 
     /// Keeps a connection whose last exchange completed.
@@ -172,8 +268,53 @@ impl Kept {
     }
 }
 
-/// Opens a connection to a backend within `timeout`.
-pub async fn dial(addr: SocketAddr, timeout: Duration) -> Result<BackendConn, SendError> {
+/// Opens a connection to a backend within `timeout` (the TLS handshake, for an `https://`
+/// server, within it too).
+pub async fn dial(
+    addr: SocketAddr,
+    tls: Option<&BackendTls>,
+    timeout: Duration,
+) -> Result<BackendConn, SendError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let tcp = connect(addr, timeout).await?;
+    let Some(tls) = tls else {
+        return Ok(BackendConn {
+            addr,
+            tls: 0,
+            io: BackendIo::Plain(tcp),
+            buf: BytesMut::new(),
+            idle_since: Instant::now(),
+        });
+    };
+    let (connector, name) = tls.connector();
+    let io = match tokio::time::timeout_at(deadline, connector.connect(name, tcp)).await {
+        Err(_) => {
+            return Err(SendError::Connect {
+                detail: format!("TLS handshake with {addr}: timed out"),
+                timed_out: true,
+            })
+        }
+        // The server answered: it is up, but its certificate (or ours) is refused. A 502, and
+        // no retry elsewhere: every server of the service is reached the same way.
+        Ok(Err(e)) => {
+            return Err(SendError::Request(
+                format!("TLS handshake with {addr}: {e}"),
+                false,
+            ))
+        }
+        Ok(Ok(s)) => s,
+    };
+    Ok(BackendConn {
+        addr,
+        tls: tls.id,
+        io: BackendIo::Tls(Box::new(io)),
+        buf: BytesMut::new(),
+        idle_since: Instant::now(),
+    })
+}
+
+/// A TCP connection to `addr` within `timeout`.
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, SendError> {
     let io = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => {
             return Err(SendError::Connect {
@@ -190,12 +331,7 @@ pub async fn dial(addr: SocketAddr, timeout: Duration) -> Result<BackendConn, Se
         Ok(Ok(s)) => s,
     };
     let _ = io.set_nodelay(true);
-    Ok(BackendConn {
-        addr,
-        io,
-        buf: BytesMut::new(),
-        idle_since: Instant::now(),
-    })
+    Ok(io)
 }
 
 /// The address of a backend target: itself, or its name resolved (the first address), within

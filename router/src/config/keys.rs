@@ -299,7 +299,10 @@ fn every_supported_key_gives_its_setting() {
             |_| true,
         ),
         (&["--serverstransport.insecureskipverify=true"], |c| {
-            !c.notes.is_empty()
+            c.default_transport.insecure_skip_verify
+        }),
+        (&["--serverstransport.rootcas=/ca.pem,/other.pem"], |c| {
+            c.default_transport.root_cas == ["/ca.pem", "/other.pem"]
         }),
     ];
     for (flags, check) in rows {
@@ -423,8 +426,8 @@ fn every_refused_value_names_its_key() {
         ),
         (&["--core.defaultrulesyntax=v4"], "defaultrulesyntax"),
         (
-            &["--serverstransport.rootcas=/ca.pem"],
-            "serverstransport.rootcas",
+            &["--serverstransport.servername=x"],
+            "serverstransport.servername",
         ),
         (&["--tracing=true"], "tracing"),
         (&["--experimental.plugins.x.modulename=y"], "experimental"),

@@ -50,6 +50,7 @@ fn base(l: &Legacy, source: String) -> Config {
         ping: None,
         prometheus: None,
         default_rule_syntax: Default::default(),
+        default_transport: Default::default(),
     }
 }
 
@@ -208,6 +209,7 @@ pub fn with_traefik(l: Legacy, s: Static, found: &Found) -> Result<Config, Confi
     c.notes.extend(s.notes.iter().cloned());
     log_settings(&l, &s, &mut c)?;
     c.default_rule_syntax = s.default_rule_syntax.unwrap_or_default();
+    c.default_transport = s.default_transport.clone().unwrap_or_default();
     c.entry_points = entry_points(&l, &s)?;
     providers(&l, &s, &mut c)?;
     c.acme = acme(&l, &s, &c)?;

@@ -137,6 +137,9 @@ pub struct Config {
     pub prometheus: Option<Prometheus>,
     /// `core.defaultRuleSyntax`.
     pub default_rule_syntax: Syntax,
+    /// The static `serversTransport`: how services that name no transport reach `https://`
+    /// servers.
+    pub default_transport: crate::dynamic::ServersTransport,
 }
 
 /// An entry point: a listener, answering plain HTTP and TLS alike (the first byte tells).

@@ -43,6 +43,8 @@ pub struct Static {
     pub access_log: Option<bool>,
     /// `core.defaultRuleSyntax`.
     pub default_rule_syntax: Option<Syntax>,
+    /// `serversTransport`.
+    pub default_transport: Option<crate::dynamic::ServersTransport>,
     /// Accepted keys that have no effect here, for the start-up log.
     pub notes: Vec<String>,
 }
@@ -199,14 +201,20 @@ pub fn decode(root: &Node) -> Result<Static, ConfigError> {
         no_more(&c)?;
     }
     if let Some(n) = f.take("serversTransport") {
-        let mut t = n.fields().map_err(bad)?;
-        accept_bool(
-            &mut t,
-            "insecureSkipVerify",
-            "it has no effect: backends are reached over plain HTTP",
-            &mut s.notes,
-        )?;
-        no_more(&t)?;
+        // The static keys are a subset of a file's serversTransports.<name>.
+        let t = n.fields().map_err(bad)?;
+        for k in t.rest() {
+            let known = [
+                "insecureSkipVerify",
+                "rootCAs",
+                "maxIdleConnsPerHost",
+                "forwardingTimeouts",
+            ];
+            if !known.iter().any(|x| x.eq_ignore_ascii_case(&k.name)) {
+                return Err(value_err(k, "not supported"));
+            }
+        }
+        s.default_transport = Some(crate::dynamic::transport::decode(n).map_err(bad)?);
     }
     no_more(&f)?;
     Ok(s)

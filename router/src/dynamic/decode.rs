@@ -66,7 +66,7 @@ pub enum Source {
 pub struct LabelServer {
     /// `server.port`.
     pub port: Option<u16>,
-    /// `server.scheme` (only `http` for now).
+    /// `server.scheme`: `http` (default) or `https`.
     pub scheme: Option<String>,
     /// `server.url`: a fixed URL instead of the container's address.
     pub url: Option<String>,
@@ -195,12 +195,29 @@ fn decode_http(http: &Node, source: Source, out: &mut Decoded) {
             }
         }
     }
+    if let Some(ts) = f.take("serversTransports") {
+        if source == Source::Labels {
+            // As in Traefik: defined in files, named from labels.
+            out.error(
+                Owner::Unsupported,
+                DecodeError::at(ts, "serversTransports are defined in files (or the static serversTransport), not labels"),
+            );
+        } else {
+            for t in ts.children() {
+                match super::transport::decode(t) {
+                    Ok(def) => {
+                        out.config
+                            .http
+                            .servers_transports
+                            .insert(t.name.clone(), def);
+                    }
+                    Err(e) => out.error(Owner::Unsupported, e),
+                }
+            }
+        }
+    }
     for n in f.rest() {
-        let what = match n.name.to_ascii_lowercase().as_str() {
-            "serverstransports" => "serversTransports are not supported yet",
-            _ => "unknown key",
-        };
-        out.error(Owner::Unsupported, DecodeError::at(n, what));
+        out.error(Owner::Unsupported, DecodeError::at(n, "unknown key"));
     }
 }
 
@@ -320,12 +337,10 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
         out.health_check = Some(health_check(h)?);
     }
     if let Some(p) = f.take("passHostHeader") {
-        if !p.boolean()? {
-            return Err(DecodeError::at(
-                p,
-                "passHostHeader=false is not supported yet",
-            ));
-        }
+        out.pass_host_header = p.boolean()?;
+    }
+    if let Some(t) = f.take("serversTransport") {
+        out.servers_transport = t.text()?.trim().to_owned();
     }
     unknown(&f)?;
     Ok((
@@ -351,12 +366,12 @@ fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
         );
     }
     if let Some(sc) = f.take("scheme") {
-        match sc.text()?.trim() {
-            "http" => out.scheme = Some("http".into()),
+        match sc.text()?.trim().to_ascii_lowercase().as_str() {
+            s @ ("http" | "https") => out.scheme = Some(s.into()),
             other => {
                 return Err(DecodeError::at(
                     sc,
-                    format!("scheme {other:?} is not supported (http only, for now)"),
+                    format!("scheme {other:?} is not supported (http or https; h2c is not)"),
                 ))
             }
         }
@@ -398,15 +413,17 @@ fn server_file(item: &Node) -> Result<Server, DecodeError> {
     })
 }
 
-/// A server URL: `http://host[:port][/]` (the default port 80), nothing else for now.
+/// A server URL: `http://host[:port][/]` or `https://...` (default ports 80 and 443),
+/// written back with the port.
 fn server_url(n: &Node) -> Result<String, DecodeError> {
     let raw = n.text()?.trim();
-    let rest = match raw.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => ("https", rest),
         Some((scheme, _)) => {
             return Err(DecodeError::at(
                 n,
-                format!("scheme {scheme:?} is not supported (http only, for now)"),
+                format!("scheme {scheme:?} is not supported (http or https; h2c is not)"),
             ))
         }
         None => {
@@ -425,12 +442,25 @@ fn server_url(n: &Node) -> Result<String, DecodeError> {
     }
     let (host, port) = split_host_port(authority)
         .ok_or_else(|| DecodeError::at(n, format!("invalid host or port in {raw:?}")))?;
+    let port = if scheme == "https" && !has_port(authority) {
+        443
+    } else {
+        port
+    };
     let host = if host.contains(':') {
         format!("[{host}]")
     } else {
         host
     };
-    Ok(format!("http://{host}:{port}"))
+    Ok(format!("{scheme}://{host}:{port}"))
+}
+
+/// Whether `host:port` names a port.
+fn has_port(authority: &str) -> bool {
+    match authority.rsplit_once(']') {
+        Some((_, after)) => after.starts_with(':'),
+        None => authority.contains(':'),
+    }
 }
 
 /// `host:port`, `[v6]:port`, or a bare host (port 80).
@@ -647,18 +677,30 @@ mod tests {
     #[test]
     fn files_have_servers_and_certificates() {
         let root = Node::from_yaml(
-            "http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/\n          - url: http://10.0.0.2\n    bad:\n      loadBalancer:\n        servers:\n          - url: https://x\ntls:\n  certificates:\n    - certFile: /c.pem\n      keyFile: /k.pem\n",
+            "http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/\n          - url: http://10.0.0.2\n          - url: HTTPS://app.example\n          - url: https://[::1]:8443/\n        passHostHeader: false\n        serversTransport: tr@file\n    bad:\n      loadBalancer:\n        servers:\n          - url: h2c://x\ntls:\n  certificates:\n    - certFile: /c.pem\n      keyFile: /k.pem\n",
             "",
         )
         .unwrap();
         let d = decode(&root, Source::File);
+        assert!(d.config.http.services.contains_key("s"), "{:?}", d.errors);
         let urls: Vec<&str> = d.config.http.services["s"]
             .load_balancer
             .servers
             .iter()
             .map(|s| s.url.as_str())
             .collect();
-        assert_eq!(urls, ["http://app:8080", "http://10.0.0.2:80"]);
+        assert_eq!(
+            urls,
+            [
+                "http://app:8080",
+                "http://10.0.0.2:80",
+                "https://app.example:443",
+                "https://[::1]:8443"
+            ]
+        );
+        let lb = &d.config.http.services["s"].load_balancer;
+        assert!(!lb.pass_host_header);
+        assert_eq!(lb.servers_transport, "tr@file");
         assert_eq!(owners(&d), [Owner::Service("bad".into())]);
         assert_eq!(d.config.tls.certificates[0].cert_file, "/c.pem");
     }

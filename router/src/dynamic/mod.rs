@@ -20,9 +20,11 @@ use crate::model::rule::Syntax;
 pub mod decode;
 pub mod middleware;
 pub mod tls;
+pub mod transport;
 
 pub use middleware::{ClientTls, Cors, ForwardAuth, GoRegex, Headers, Middleware};
 pub use tls::{Domain, TlsOptions, TlsStore};
+pub use transport::ServersTransport;
 
 /// One provider's configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -42,6 +44,8 @@ pub struct Http {
     pub services: BTreeMap<String, Service>,
     /// Middlewares by name.
     pub middlewares: BTreeMap<String, Middleware>,
+    /// Servers transports by name (files only).
+    pub servers_transports: BTreeMap<String, ServersTransport>,
 }
 
 /// An HTTP router.
@@ -142,8 +146,11 @@ pub struct LoadBalancer {
     /// Active health check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
-    /// Forward the client's `Host` (always, for now).
+    /// Forward the client's `Host` (default); `false`: the server URL's host.
     pub pass_host_header: bool,
+    /// `serversTransport`: the transport's name as written (empty: the default one).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub servers_transport: String,
 }
 
 impl Default for LoadBalancer {
@@ -152,6 +159,7 @@ impl Default for LoadBalancer {
             servers: Vec::new(),
             health_check: None,
             pass_host_header: true,
+            servers_transport: String::new(),
         }
     }
 }

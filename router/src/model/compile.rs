@@ -27,6 +27,8 @@ pub struct CompileSettings {
     pub entry_points: Vec<EntryPointModel>,
     /// `core.defaultRuleSyntax`.
     pub default_rule_syntax: Syntax,
+    /// The static `serversTransport`: for services that name none.
+    pub default_transport: dynamic::ServersTransport,
 }
 
 /// An entry point as routers see it.
@@ -76,6 +78,16 @@ pub fn compile<'a>(
     let mut api = ApiView::default();
     let mut middlewares: BTreeMap<String, &Middleware> = BTreeMap::new();
     let mut services = BTreeMap::new();
+    let transports: BTreeMap<String, &dynamic::ServersTransport> = snaps
+        .iter()
+        .flat_map(|snap| {
+            snap.config
+                .http
+                .servers_transports
+                .iter()
+                .map(|(n, t)| (dynamic::qualify(n, &snap.provider), t))
+        })
+        .collect();
     for snap in &snaps {
         for (name, m) in &snap.config.http.middlewares {
             let q = dynamic::qualify(name, &snap.provider);
@@ -85,9 +97,24 @@ pub fn compile<'a>(
         }
         for (name, svc) in &snap.config.http.services {
             let q = dynamic::qualify(name, &snap.provider);
-            api.services
-                .insert(q.clone(), ElementInfo::enabled(svc.clone()));
-            services.insert(q.clone(), service(&q, svc));
+            let mut info = ElementInfo::enabled(svc.clone());
+            match transport(svc, &snap.provider, &transports, s) {
+                Ok(t) => {
+                    services.insert(q.clone(), service(&q, svc, t));
+                }
+                Err(e) => {
+                    info.status = "disabled";
+                    info.errors.push(e.clone());
+                    report(
+                        &mut issues,
+                        &[],
+                        None,
+                        "error",
+                        format!("service {q:?} {e}; service disabled"),
+                    );
+                }
+            }
+            api.services.insert(q.clone(), info);
         }
         for b in &snap.broken {
             let q = dynamic::qualify(&b.name, &snap.provider);
@@ -464,10 +491,31 @@ fn expand(
     Ok(())
 }
 
-fn service(name: &str, svc: &dynamic::Service) -> Service {
+/// The servers transport a service uses: the one it names (resolved in its provider), else
+/// the static default.
+fn transport(
+    svc: &dynamic::Service,
+    provider: &str,
+    known: &BTreeMap<String, &dynamic::ServersTransport>,
+    s: &CompileSettings,
+) -> Result<dynamic::ServersTransport, String> {
+    let name = &svc.load_balancer.servers_transport;
+    if name.is_empty() {
+        return Ok(s.default_transport.clone());
+    }
+    let q = dynamic::resolve(name, provider);
+    known
+        .get(&q)
+        .map(|t| (*t).clone())
+        .ok_or_else(|| format!("uses serversTransport {q:?}, which does not exist or is broken"))
+}
+
+fn service(name: &str, svc: &dynamic::Service, transport: dynamic::ServersTransport) -> Service {
     let lb = &svc.load_balancer;
     Service {
         name: name.to_owned(),
+        transport,
+        pass_host_header: lb.pass_host_header,
         backends: lb
             .servers
             .iter()
@@ -488,9 +536,12 @@ fn service(name: &str, svc: &dynamic::Service) -> Service {
     }
 }
 
-/// Where `http://host:port` is: an address, or a name resolved when connecting.
+/// Where `http://host:port` (or `https://`) is: an address, or a name resolved when
+/// connecting.
 pub fn target(url: &str) -> Option<Target> {
-    let authority = url.strip_prefix("http://")?;
+    let authority = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
     if let Ok(a) = authority.parse::<std::net::SocketAddr>() {
         return Some(Target::Addr(a));
     }

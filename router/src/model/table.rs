@@ -70,6 +70,10 @@ pub struct Route {
 pub struct Service {
     /// Qualified name.
     pub name: String,
+    /// How its `https://` servers are reached, and the timeouts.
+    pub transport: crate::dynamic::ServersTransport,
+    /// Send the client's `Host` (else the server URL's).
+    pub pass_host_header: bool,
     /// Backends, in the provider's order (by container name for containers).
     pub backends: Vec<Backend>,
     /// Active health check path.

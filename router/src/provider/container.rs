@@ -426,7 +426,11 @@ fn server(
         },
     };
     Some(Server {
-        url: format!("http://{}", SocketAddr::new(ip, port)),
+        url: format!(
+            "{}://{}",
+            label.scheme.as_deref().unwrap_or("http"),
+            SocketAddr::new(ip, port)
+        ),
         status,
         origin,
     })

@@ -138,40 +138,35 @@ pub fn snapshot(files: &[Parsed]) -> Snapshot {
                 message: format!("{kind} {name:?} is already defined by an earlier file; this definition is skipped"),
             });
         };
-        let http = d.config.http;
-        for (n, mut r) in http.routers {
-            if snap.config.http.routers.contains_key(&n) {
-                duplicate("router", &n);
-                continue;
-            }
+        let mut http = d.config.http;
+        for r in http.routers.values_mut() {
             r.sources = vec![source.clone()];
-            snap.config.http.routers.insert(n, r);
         }
-        for (n, s) in http.services {
-            if snap.config.http.services.contains_key(&n) {
-                duplicate("service", &n);
-                continue;
-            }
-            snap.config.http.services.insert(n, s);
-        }
-        for (n, m) in http.middlewares {
-            if snap.config.http.middlewares.contains_key(&n) {
-                duplicate("middleware", &n);
-                continue;
-            }
-            snap.config.http.middlewares.insert(n, m);
-        }
+        let h = &mut snap.config.http;
+        merge("router", &mut h.routers, http.routers, &mut duplicate);
+        merge("service", &mut h.services, http.services, &mut duplicate);
+        merge(
+            "middleware",
+            &mut h.middlewares,
+            http.middlewares,
+            &mut duplicate,
+        );
+        merge(
+            "serversTransport",
+            &mut h.servers_transports,
+            http.servers_transports,
+            &mut duplicate,
+        );
         snap.config
             .tls
             .certificates
             .extend(d.config.tls.certificates);
-        for (n, o) in d.config.tls.options {
-            if snap.config.tls.options.contains_key(&n) {
-                duplicate("TLS options", &n);
-                continue;
-            }
-            snap.config.tls.options.insert(n, o);
-        }
+        merge(
+            "TLS options",
+            &mut snap.config.tls.options,
+            d.config.tls.options,
+            &mut duplicate,
+        );
         if let Some(store) = d.config.tls.store {
             if snap.config.tls.store.is_some() {
                 duplicate("TLS store", "default");
@@ -339,6 +334,24 @@ pub async fn run(shared: Arc<Shared>, p: FileProvider) {
 
 /// For tests elsewhere: the table a dynamic file (YAML) and other snapshots compile to, with
 /// one default entry point `https`.
+/// Adds a file's definitions of one kind; a name an earlier file defined keeps that
+/// definition (reported through `duplicate`).
+fn merge<T>(
+    kind: &str,
+    into: &mut std::collections::BTreeMap<String, T>,
+    from: std::collections::BTreeMap<String, T>,
+    duplicate: &mut impl FnMut(&str, &str),
+) {
+    for (n, v) in from {
+        match into.entry(n) {
+            std::collections::btree_map::Entry::Occupied(e) => duplicate(kind, e.key()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(v);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn compile_yaml(yaml: &str, others: &[&Snapshot]) -> crate::model::table::RouteTable {
     let file = snapshot(&[Parsed {
