@@ -4,7 +4,6 @@
 //! table looks its entries up (or creates them) and prunes what is gone.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -66,7 +65,7 @@ pub struct Registry {
     epoch: Instant,
     backends: Mutex<HashMap<(String, String), Arc<BackendState>>>,
     rr: Mutex<HashMap<String, Arc<AtomicUsize>>>,
-    buckets: Mutex<HashMap<(String, IpAddr), Bucket>>,
+    buckets: Mutex<HashMap<(String, String), Bucket>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -194,21 +193,22 @@ impl Registry {
         }
     }
 
-    /// Token bucket per (middleware, client): `true` if the request may pass.
-    pub fn rate_limit(&self, key: &str, client: IpAddr, average: u64, burst: u64) -> bool {
+    /// Token bucket per (middleware, source), refilled at `rate` per second up to `burst`:
+    /// `true` if the request may pass.
+    pub fn rate_limit(&self, key: &str, source: &str, rate: f64, burst: u64) -> bool {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if buckets.len() > 100_000 {
             // Bound memory under a flood of sources: forget full buckets.
-            buckets.retain(|_, b| {
-                now.duration_since(b.at).as_secs_f64() * (average as f64) < burst as f64
-            });
+            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() * rate < burst as f64);
         }
-        let b = buckets.entry((key.to_owned(), client)).or_insert(Bucket {
-            tokens: burst as f64,
-            at: now,
-        });
-        let refill = now.duration_since(b.at).as_secs_f64() * average as f64;
+        let b = buckets
+            .entry((key.to_owned(), source.to_owned()))
+            .or_insert(Bucket {
+                tokens: burst as f64,
+                at: now,
+            });
+        let refill = now.duration_since(b.at).as_secs_f64() * rate;
         b.tokens = (b.tokens + refill).min(burst as f64);
         b.at = now;
         if b.tokens >= 1.0 {

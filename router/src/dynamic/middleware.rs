@@ -11,10 +11,12 @@ use crate::tree::{DecodeError, Node};
 
 pub mod forward_auth;
 pub mod headers;
+pub mod ip;
 pub mod rewrite;
 
 pub use forward_auth::{ClientTls, ForwardAuth};
 pub use headers::{Cors, Headers};
+pub use ip::{IpStrategy, SourceCriterion};
 pub use rewrite::GoRegex;
 
 /// A middleware.
@@ -53,17 +55,26 @@ pub enum Middleware {
         /// A header to carry the authenticated user's name to the backend.
         header_field: Option<String>,
     },
-    /// `ipAllowList.sourceRange` (also v2's `ipWhiteList`).
+    /// `ipAllowList` (also v2's `ipWhiteList`).
     IpAllowList {
         /// Allowed ranges.
         source_range: Vec<IpNet>,
+        /// How the client's address is found (default: the connection's).
+        ip_strategy: IpStrategy,
+        /// The status of a refusal (default 403).
+        reject_status_code: u16,
     },
-    /// `rateLimit.average` (per second) and `.burst`.
+    /// `rateLimit`.
     RateLimit {
-        /// Sustained rate per second.
+        /// Requests allowed per `period` (0: no limit, as in Traefik).
         average: u64,
-        /// Burst size.
+        /// The period `average` counts over (default 1s).
+        #[serde(serialize_with = "as_duration_text")]
+        period: std::time::Duration,
+        /// Burst size (at least 1).
         burst: u64,
+        /// What one source is.
+        source: SourceCriterion,
     },
     /// `compress`.
     Compress,
@@ -316,45 +327,72 @@ fn basic_auth(kind: &Node) -> Result<Middleware, DecodeError> {
 }
 
 fn ip_allow_list(kind: &Node) -> Result<Middleware, DecodeError> {
-    let mut f = fields(kind, &["sourceRange"])?;
+    let mut f = fields(kind, &["sourceRange", "ipStrategy", "rejectStatusCode"])?;
     let n = f
         .take("sourceRange")
         .ok_or_else(|| DecodeError::at(kind, "ipallowlist needs sourcerange"))?;
-    let mut nets = Vec::new();
-    for item in n.strings()? {
-        let net = item
-            .parse::<IpNet>()
-            .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
-            .map_err(|_| DecodeError::at(n, format!("invalid CIDR {item:?}")))?;
-        nets.push(net);
-    }
+    let nets = ip::nets(n)?;
     if nets.is_empty() {
         return Err(DecodeError::at(n, "ipallowlist needs at least one range"));
     }
-    Ok(Middleware::IpAllowList { source_range: nets })
+    let reject_status_code = match f.take("rejectStatusCode") {
+        None => 403,
+        Some(c) => match c.integer()? {
+            0 => 403,
+            v => u16::try_from(v)
+                .ok()
+                .filter(|v| {
+                    http::StatusCode::from_u16(*v).is_ok_and(|s| s.canonical_reason().is_some())
+                })
+                .ok_or_else(|| DecodeError::at(c, format!("invalid HTTP status code {v}")))?,
+        },
+    };
+    Ok(Middleware::IpAllowList {
+        source_range: nets,
+        ip_strategy: f
+            .take("ipStrategy")
+            .map(ip::ip_strategy)
+            .transpose()?
+            .unwrap_or_default(),
+        reject_status_code,
+    })
 }
 
 fn rate_limit(kind: &Node) -> Result<Middleware, DecodeError> {
-    let mut f = fields(kind, &["average", "burst", "period"])?;
-    if let Some(n) = f.take("period") {
-        if n.duration()? != std::time::Duration::from_secs(1) {
-            return Err(DecodeError::at(
-                n,
-                format!("only a period of 1s is supported, got {:?}", n.text()?),
-            ));
-        }
-    }
+    let mut f = fields(kind, &["average", "burst", "period", "sourceCriterion"])?;
+    let period = match f.take("period") {
+        None => std::time::Duration::from_secs(1),
+        Some(n) => match n.duration()? {
+            d if d.is_zero() => std::time::Duration::from_secs(1),
+            d => d,
+        },
+    };
     let num = |n: &Node| -> Result<u64, DecodeError> {
         let v = n.integer()?;
         u64::try_from(v)
             .map_err(|_| DecodeError::at(n, format!("expected a whole number >= 0, got {v}")))
     };
     let average = f.take("average").map(num).transpose()?.unwrap_or(0);
-    if average == 0 {
-        return Err(DecodeError::at(kind, "ratelimit needs average > 0"));
-    }
     let burst = f.take("burst").map(num).transpose()?.unwrap_or(1).max(1);
-    Ok(Middleware::RateLimit { average, burst })
+    let source = f
+        .take("sourceCriterion")
+        .map(ip::source_criterion)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(Middleware::RateLimit {
+        average,
+        period,
+        burst,
+        source,
+    })
+}
+
+/// A duration as Traefik writes it in its API (`1s`, `500ms`).
+fn as_duration_text<S: serde::Serializer>(
+    d: &std::time::Duration,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{d:?}"))
 }
 
 fn chain(kind: &Node) -> Result<Middleware, DecodeError> {

@@ -22,7 +22,9 @@ pub mod middleware;
 pub mod tls;
 pub mod transport;
 
-pub use middleware::{ClientTls, Cors, ForwardAuth, GoRegex, Headers, Middleware};
+pub use middleware::{
+    ClientTls, Cors, ForwardAuth, GoRegex, Headers, IpStrategy, Middleware, SourceCriterion,
+};
 pub use tls::{Domain, TlsOptions, TlsStore};
 pub use transport::ServersTransport;
 

@@ -84,21 +84,23 @@ pub async fn apply(
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
     match mw {
-        Middleware::IpAllowList { source_range } => ip_allow_list::apply(source_range, r),
+        Middleware::IpAllowList {
+            source_range,
+            ip_strategy,
+            reject_status_code,
+        } => ip_allow_list::apply(source_range, ip_strategy, *reject_status_code, r),
         Middleware::BasicAuth {
             users,
             realm,
             remove_header,
             header_field,
         } => basic_auth::apply(users, realm, *remove_header, header_field.as_deref(), r),
-        Middleware::RateLimit { average, burst } => {
-            let client = r.inbound.client_ip();
-            if r.shared.registry.rate_limit(name, client, *average, *burst) {
-                Ok(Flow::Next)
-            } else {
-                Err(ProxyError::RateLimited)
-            }
-        }
+        Middleware::RateLimit {
+            average,
+            period,
+            burst,
+            source,
+        } => ip_allow_list::rate_limit(name, *average, *period, *burst, source, r),
         Middleware::RedirectScheme {
             scheme,
             port,
