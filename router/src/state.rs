@@ -51,6 +51,8 @@ pub struct Shared {
     pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// TLS to `https://` servers, by transport and name.
     pub backend_tls: crate::backend_tls::Cache,
+    /// `basicAuth.usersFile`s read for the table in service.
+    pub users_files: crate::middleware::UsersFiles,
     /// Clients to `forwardAuth` servers.
     pub forward_auth: crate::middleware::ForwardAuthClients,
     /// Active health check tasks by (service, backend URL).
@@ -82,6 +84,7 @@ impl Shared {
             stopping: std::sync::atomic::AtomicBool::new(false),
             backend_tls: Default::default(),
             forward_auth: Default::default(),
+            users_files: Default::default(),
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),
             resolver: std::sync::Mutex::default(),
@@ -147,6 +150,7 @@ pub fn publish(shared: &Shared, snapshot: Snapshot) {
     shared.metrics.reloads.inc();
     let live = shared.registry.attach(new);
     shared.live.store(Arc::new(live));
+    shared.users_files.clear();
     crate::health::reconcile(shared);
 }
 

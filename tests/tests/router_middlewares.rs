@@ -2,7 +2,8 @@
 //! middleware).
 //!
 //! Proves that: `basicauth` answers 401 with `WWW-Authenticate` without credentials or with a
-//! wrong password, and forwards with the right one (`{SHA}` hash); `ipallowlist` refuses a
+//! wrong password, and forwards with the right one (`{SHA}` hash), from `users` and from a
+//! `usersfile`; `ipallowlist` refuses a
 //! client outside its ranges with 403 and forwards one inside them; `headers.customrequestheaders` reaches the backend;
 //! `redirectscheme` answers GET with 302 (301 when permanent) and POST with 307 (308), with the
 //! https `Location`, as Traefik does.
@@ -26,26 +27,36 @@ async fn basicauth_ipallowlist_headers_and_redirectscheme() {
     let guard = router_guard().start().await;
     let router = Router::builder().start(&guard).await;
 
-    let [auth, allow, allowed, hdr, redir, redirp] = [
+    let [auth, allow, allowed, hdr, redir, redirp, fileauth] = [
         "mw-auth",
         "mw-allow",
         "mw-allowed",
         "mw-hdr",
         "mw-redir",
         "mw-redirp",
+        "mw-file",
     ]
     .map(unique);
+    // basicauth.usersfile: Traefik's format (blank lines and # comments skipped).
+    let users_dir = tempfile::tempdir().unwrap();
+    let users_file = users_dir.path().join("htpasswd");
+    std::fs::write(&users_file, format!("# users\n\n  user:{SHA_PASSWORD}  \n")).unwrap();
     let host = |r: &str| format!("{r}.test");
     let route = |l: Labels, r: &str| {
         l.router(r, "rule", &format!("Host(`{}`)", host(r)))
             .router(r, "middlewares", r)
     };
     let mut labels = Labels::enabled();
-    for r in [&auth, &allow, &allowed, &hdr, &redir, &redirp] {
+    for r in [&auth, &allow, &allowed, &hdr, &redir, &redirp, &fileauth] {
         labels = route(labels, r);
     }
     let labels = labels
         .middleware(&auth, "basicauth.users", &format!("user:{SHA_PASSWORD}"))
+        .middleware(
+            &fileauth,
+            "basicauth.usersfile",
+            &users_file.display().to_string(),
+        )
         .middleware(&allow, "ipallowlist.sourcerange", "10.255.255.0/24")
         .middleware(
             &allowed,
@@ -82,6 +93,22 @@ async fn basicauth_ipallowlist_headers_and_redirectscheme() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
+
+    // basicauth.usersfile: the same answers, the entries read from the file.
+    let r = router.wait_status(&host(&fileauth), "/", 401).await;
+    assert_eq!(r.text(), "401 Unauthorized\n");
+    let r = router
+        .request(&host(&fileauth), "/", &[("Authorization", BAD_CREDENTIALS)])
+        .await;
+    assert_eq!(r.status, 401);
+    let r = router
+        .request(
+            &host(&fileauth),
+            "/",
+            &[("Authorization", GOOD_CREDENTIALS)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
 
     // ipallowlist: 127.0.0.1 is not in 10.255.255.0/24.
     let r = router.request(&host(&allow), "/", &[]).await;

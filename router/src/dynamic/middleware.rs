@@ -48,6 +48,10 @@ pub enum Middleware {
     BasicAuth {
         /// `user:hash` entries.
         users: Vec<(String, String)>,
+        /// `usersFile`: a file of more entries, read when the table that uses it comes into
+        /// service (its entries first: a `users` entry of the same name wins, as in Traefik).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        users_file: Option<String>,
         /// The realm named in `WWW-Authenticate`.
         realm: String,
         /// Remove `Authorization` before forwarding.
@@ -274,25 +278,22 @@ fn redirect_scheme(kind: &Node) -> Result<Middleware, DecodeError> {
 }
 
 fn basic_auth(kind: &Node) -> Result<Middleware, DecodeError> {
-    let mut f = fields(kind, &["users", "realm", "removeHeader", "headerField"])?;
-    let n = f.take("users").ok_or_else(|| {
-        DecodeError::at(kind, "basicauth needs users (usersFile is not supported)")
-    })?;
+    let mut f = fields(
+        kind,
+        &["users", "usersFile", "realm", "removeHeader", "headerField"],
+    )?;
+    let users_file = match f.take("usersFile") {
+        Some(n) if !n.text()?.trim().is_empty() => Some(n.text()?.trim().to_owned()),
+        _ => None,
+    };
     let mut users = Vec::new();
-    for entry in n.strings()? {
-        let Some((user, hash)) = entry.split_once(':') else {
-            return Err(DecodeError::at(n, "expected user:hash entries"));
-        };
-        if !crate::model::auth::is_supported_hash(hash) {
-            return Err(DecodeError::at(
-                n,
-                format!("user {user:?}: unsupported hash (use bcrypt $2y$, $apr1$ or {{SHA}})"),
-            ));
+    if let Some(n) = f.take("users") {
+        for entry in n.strings()? {
+            users.push(user_entry(&entry).map_err(|e| DecodeError::at(n, e))?);
         }
-        users.push((user.to_owned(), hash.to_owned()));
     }
-    if users.is_empty() {
-        return Err(DecodeError::at(n, "basicauth needs at least one user"));
+    if users.is_empty() && users_file.is_none() {
+        return Err(DecodeError::at(kind, "basicauth needs users or usersFile"));
     }
     let realm = match f.take("realm") {
         Some(n) => {
@@ -320,6 +321,7 @@ fn basic_auth(kind: &Node) -> Result<Middleware, DecodeError> {
     };
     Ok(Middleware::BasicAuth {
         users,
+        users_file,
         realm,
         remove_header,
         header_field,
@@ -395,6 +397,30 @@ fn as_duration_text<S: serde::Serializer>(
     s.serialize_str(&format!("{d:?}"))
 }
 
+/// One `user:hash` entry (of `users`, or a line of `usersFile`) with a hash the router can
+/// check.
+pub fn user_entry(entry: &str) -> Result<(String, String), String> {
+    let Some((user, hash)) = entry.split_once(':') else {
+        return Err("expected user:hash entries".into());
+    };
+    if !crate::model::auth::is_supported_hash(hash) {
+        return Err(format!(
+            "user {user:?}: unsupported hash (use bcrypt $2y$, $apr1$ or {{SHA}})"
+        ));
+    }
+    Ok((user.to_owned(), hash.to_owned()))
+}
+
+/// The entries of a users file's text, as Traefik reads it: lines trimmed, blank lines and
+/// `#` comments skipped.
+pub fn users_file_entries(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(user_entry)
+        .collect()
+}
+
 fn chain(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(kind, &["middlewares"])?;
     let n = f
@@ -414,4 +440,31 @@ fn compress(kind: &Node) -> Result<Middleware, DecodeError> {
     }
     fields(kind, &[])?;
     Ok(Middleware::Compress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_files_read_as_traefik_reads_them() {
+        let e = users_file_entries(
+            "# admins\n\n  a:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=  \nb:$apr1$x$y\n",
+        )
+        .unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].0, "a");
+        assert!(users_file_entries("a:plaintext\n").is_err());
+        assert!(users_file_entries("no-colon\n").is_err());
+        let n = Node::from_yaml("basicAuth:\n  usersFile: /etc/htpasswd\n", "m").unwrap();
+        assert!(matches!(
+            decode(&n),
+            Ok(Some(Middleware::BasicAuth {
+                users_file: Some(_),
+                ..
+            }))
+        ));
+        let n = Node::from_yaml("basicAuth:\n  realm: x\n", "m").unwrap();
+        assert!(decode(&n).is_err());
+    }
 }

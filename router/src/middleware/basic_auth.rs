@@ -1,21 +1,53 @@
 //! `basicAuth`: `Authorization: Basic` credentials checked against `user:hash` entries.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use base64::Engine as _;
 use hyper::header::{self, HeaderMap};
 
 use super::{Flow, Request};
 use crate::proxy::{set_header, ProxyError};
 
-/// 401 (with the realm) unless the credentials match; then the user's name may be passed in
+/// `usersFile`s, read once per table (the cache is emptied when a table comes into service,
+/// as Traefik reads the file when it builds the middleware).
+#[derive(Debug, Default)]
+pub struct UsersFiles(Mutex<HashMap<String, Arc<Vec<(String, String)>>>>);
+
+impl UsersFiles {
+    /// The entries of `path`.
+    pub fn get(&self, path: &str) -> Result<Arc<Vec<(String, String)>>, String> {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = map.get(path) {
+            return Ok(e.clone());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        let entries = Arc::new(crate::dynamic::middleware::users_file_entries(&text)?);
+        map.insert(path.to_owned(), entries.clone());
+        Ok(entries)
+    }
+
+    /// Forgets what was read: the next request reads the files again.
+    pub fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// 401 (with the realm) unless the credentials match an entry of `users` (or, for a name
+/// `users` does not have, of the users file); then the user's name may be passed in
 /// `header_field` and the credentials removed.
 pub fn apply(
+    file: Option<&Vec<(String, String)>>,
     users: &[(String, String)],
     realm: &str,
     remove_header: bool,
     header_field: Option<&str>,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
-    let Some(user) = user(r.headers, users) else {
+    let Some(user) = user(r.headers, users, file.map_or(&[][..], Vec::as_slice)) else {
         return Err(ProxyError::Unauthorized(realm.to_owned()));
     };
     if let Some(field) = header_field {
@@ -27,8 +59,13 @@ pub fn apply(
     Ok(Flow::Next)
 }
 
-/// The user whose `Authorization: Basic` credentials match one of `users`.
-fn user(headers: &HeaderMap, users: &[(String, String)]) -> Option<String> {
+/// The user whose `Authorization: Basic` credentials match their entry: in `users`, else in
+/// `file`.
+fn user(
+    headers: &HeaderMap,
+    users: &[(String, String)],
+    file: &[(String, String)],
+) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value
         .strip_prefix("Basic ")
@@ -41,6 +78,7 @@ fn user(headers: &HeaderMap, users: &[(String, String)]) -> Option<String> {
     users
         .iter()
         .find(|(u, _)| u == user)
+        .or_else(|| file.iter().rev().find(|(u, _)| u == user))
         .filter(|(_, hash)| crate::model::auth::verify(pass, hash))
         .map(|(u, _)| u.clone())
 }

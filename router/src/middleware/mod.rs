@@ -22,6 +22,7 @@ use crate::dynamic::Middleware;
 use crate::proxy::{Answer, Inbound, Log, ProxyError};
 use crate::server::Shared;
 
+pub use basic_auth::UsersFiles;
 pub use forward_auth::{cookie_name, Clients as ForwardAuthClients};
 
 /// What the middlewares leave for the phases after them.
@@ -91,10 +92,26 @@ pub async fn apply(
         } => ip_allow_list::apply(source_range, ip_strategy, *reject_status_code, r),
         Middleware::BasicAuth {
             users,
+            users_file,
             realm,
             remove_header,
             header_field,
-        } => basic_auth::apply(users, realm, *remove_header, header_field.as_deref(), r),
+        } => {
+            let file = match users_file {
+                Some(path) => Some(r.shared.users_files.get(path).map_err(|e| {
+                    ProxyError::Internal(format!("middleware {name:?}: usersFile {path:?}: {e}"))
+                })?),
+                None => None,
+            };
+            basic_auth::apply(
+                file.as_deref(),
+                users,
+                realm,
+                *remove_header,
+                header_field.as_deref(),
+                r,
+            )
+        }
         Middleware::RateLimit {
             average,
             period,
