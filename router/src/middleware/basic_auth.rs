@@ -12,11 +12,14 @@ use crate::proxy::{set_header, ProxyError};
 /// `usersFile`s, read once per table (the cache is emptied when a table comes into service,
 /// as Traefik reads the file when it builds the middleware).
 #[derive(Debug, Default)]
-pub struct UsersFiles(Mutex<HashMap<String, Arc<Vec<(String, String)>>>>);
+pub struct UsersFiles(Mutex<HashMap<String, Arc<Entries>>>);
+
+/// `user:hash` entries.
+type Entries = Vec<(String, String)>;
 
 impl UsersFiles {
     /// The entries of `path`.
-    pub fn get(&self, path: &str) -> Result<Arc<Vec<(String, String)>>, String> {
+    pub fn get(&self, path: &str) -> Result<Arc<Entries>, String> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(e) = map.get(path) {
             return Ok(e.clone());
