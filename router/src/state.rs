@@ -51,6 +51,8 @@ pub struct Shared {
     pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// TLS to `https://` servers, by transport and name.
     pub backend_tls: crate::backend_tls::Cache,
+    /// `inFlightReq` counts.
+    pub in_flight: std::sync::Arc<crate::middleware::InFlightCounts>,
     /// `basicAuth.usersFile`s read for the table in service.
     pub users_files: crate::middleware::UsersFiles,
     /// Clients to `forwardAuth` servers.
@@ -85,6 +87,7 @@ impl Shared {
             backend_tls: Default::default(),
             forward_auth: Default::default(),
             users_files: Default::default(),
+            in_flight: Default::default(),
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),
             resolver: std::sync::Mutex::default(),

@@ -2,7 +2,8 @@
 //! reads `X-Forwarded-For` only where the entry point trusts the sender
 //! (`forwardedHeaders.trustedIPs`): behind a trusted proxy the forwarded address decides; from
 //! an untrusted client a forged one is gone before the check, so it is refused. `ratelimit`
-//! with `sourcecriterion.requestheadername` and a `period` counts per header value.
+//! with `sourcecriterion.requestheadername` and a `period` counts per header value;
+//! `inflightreq` refuses (429) while its place is held and frees it when the answer ends.
 #![allow(clippy::unwrap_used)]
 
 use e2e::docker::{require_docker, Cleanup};
@@ -22,7 +23,7 @@ async fn ip_strategy_and_source_criterion() {
         ])
         .start(&guard)
         .await;
-    let [allow, limit] = ["allow", "limit"].map(unique);
+    let [allow, limit, inflight] = ["allow", "limit", "inflight"].map(unique);
     let labels = Labels::enabled()
         .router(&allow, "rule", &format!("Host(`{allow}.test`)"))
         .router(&allow, "middlewares", &allow)
@@ -36,7 +37,10 @@ async fn ip_strategy_and_source_criterion() {
             &limit,
             "ratelimit.sourcecriterion.requestheadername",
             "X-Tenant",
-        );
+        )
+        .router(&inflight, "rule", &format!("Host(`{inflight}.test`)"))
+        .router(&inflight, "middlewares", &inflight)
+        .middleware(&inflight, "inflightreq.amount", "1");
     run_whoami(&c, "w", &net, &labels, &[]).await;
     let edge = router.addr("edge");
     let get = |addr: std::net::SocketAddr, host: String, xff: &'static str| async move {
@@ -72,4 +76,38 @@ async fn ip_strategy_and_source_criterion() {
     assert_eq!(get(edge, format!("{limit}.test"), "a").await, 200);
     assert_eq!(get(edge, format!("{limit}.test"), "a").await, 429);
     assert_eq!(get(edge, format!("{limit}.test"), "b").await, 200);
+
+    // inflightreq (per host, Traefik's default): a large answer the client does not read
+    // holds the one place; another request meanwhile gets 429; once that client leaves, 200.
+    use tokio::io::AsyncWriteExt;
+    router
+        .wait_status(&format!("{inflight}.test"), "/", 200)
+        .await;
+    let mut slow = tokio::net::TcpStream::connect(edge).await.unwrap();
+    slow.write_all(
+        format!("GET /data?size=200000000 HTTP/1.1\r\nHost: {inflight}.test\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let st = get(edge, format!("{inflight}.test"), "x").await;
+        if st == 429 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held request never counted (last status {st})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(slow);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while get(edge, format!("{inflight}.test"), "x").await != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place was not given back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -21,7 +21,7 @@ pub use rewrite::GoRegex;
 
 /// A middleware.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Middleware {
     /// `stripPrefix.prefixes`.
     StripPrefix {
@@ -82,6 +82,13 @@ pub enum Middleware {
     },
     /// `compress`.
     Compress,
+    /// `inFlightReq`: at most `amount` requests of one source at once.
+    InFlightReq {
+        /// The most at once.
+        amount: u64,
+        /// What one source is (default: the request's host, as in Traefik).
+        source: SourceCriterion,
+    },
     /// `chain.middlewares`: other middlewares, in order (names as written, resolved in the
     /// chain's provider). Expanded when routes are compiled; never reaches a route.
     Chain {
@@ -137,7 +144,6 @@ const NOT_YET: &[&str] = &[
     "retry",
     "errors",
     "buffering",
-    "inflightreq",
     "passtlsclientcert",
     "contenttype",
     "grpcweb",
@@ -171,6 +177,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "basicauth" => basic_auth(kind)?,
         "ipallowlist" | "ipwhitelist" => ip_allow_list(kind)?,
         "ratelimit" => rate_limit(kind)?,
+        "inflightreq" => in_flight_req(kind)?,
         "compress" => compress(kind)?,
         "headers" => headers::decode(kind)?,
         "chain" => chain(kind)?,
@@ -378,7 +385,7 @@ fn rate_limit(kind: &Node) -> Result<Middleware, DecodeError> {
     let burst = f.take("burst").map(num).transpose()?.unwrap_or(1).max(1);
     let source = f
         .take("sourceCriterion")
-        .map(ip::source_criterion)
+        .map(|n| ip::source_criterion_or(n, SourceCriterion::default()))
         .transpose()?
         .unwrap_or_default();
     Ok(Middleware::RateLimit {
@@ -387,6 +394,24 @@ fn rate_limit(kind: &Node) -> Result<Middleware, DecodeError> {
         burst,
         source,
     })
+}
+
+fn in_flight_req(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["amount", "sourceCriterion"])?;
+    let n = f
+        .take("amount")
+        .ok_or_else(|| DecodeError::at(kind, "inflightreq needs an amount"))?;
+    let v = n.integer()?;
+    let amount = u64::try_from(v)
+        .ok()
+        .filter(|a| *a > 0)
+        .ok_or_else(|| DecodeError::at(n, format!("expected an amount above 0, got {v}")))?;
+    // Traefik's default here is the host, not the address.
+    let source = match f.take("sourceCriterion") {
+        Some(n) => ip::source_criterion_or(n, SourceCriterion::RequestHost)?,
+        None => SourceCriterion::RequestHost,
+    };
+    Ok(Middleware::InFlightReq { amount, source })
 }
 
 /// A duration as Traefik writes it in its API (`1s`, `500ms`).

@@ -10,6 +10,7 @@
 mod basic_auth;
 mod forward_auth;
 mod headers;
+mod in_flight;
 mod ip_allow_list;
 mod prefix;
 mod redirect;
@@ -24,6 +25,7 @@ use crate::server::Shared;
 
 pub use basic_auth::UsersFiles;
 pub use forward_auth::{cookie_name, Clients as ForwardAuthClients};
+pub use in_flight::Counts as InFlightCounts;
 
 /// What the middlewares leave for the phases after them.
 #[derive(Debug, Default)]
@@ -46,6 +48,8 @@ pub struct Effects {
     pub cookie_names: Vec<String>,
     /// `Set-Cookie` values of the authentication server's answer.
     pub cookies: Vec<HeaderValue>,
+    /// `inFlightReq` counts, released when the plan is dropped (the answer done).
+    pub held: Vec<in_flight::Held>,
 }
 
 /// A request on its way through the middlewares.
@@ -136,6 +140,7 @@ pub async fn apply(
             replace_path::regex(regex, replacement, r)
         }
         Middleware::Headers(h) => headers::apply(h, r),
+        Middleware::InFlightReq { amount, source } => in_flight::apply(name, *amount, source, r),
         Middleware::Compress => {
             r.fx.compress = true;
             Ok(Flow::Next)

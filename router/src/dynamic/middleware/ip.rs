@@ -108,8 +108,12 @@ pub fn ip_strategy(n: &Node) -> Result<IpStrategy, DecodeError> {
     Ok(s)
 }
 
-/// Decodes a `sourceCriterion` section (its three ways exclude each other, as in Traefik).
-pub fn source_criterion(n: &Node) -> Result<SourceCriterion, DecodeError> {
+/// Decodes a `sourceCriterion` section (its three ways exclude each other, as in Traefik);
+/// `default` when it sets none.
+pub fn source_criterion_or(
+    n: &Node,
+    default: SourceCriterion,
+) -> Result<SourceCriterion, DecodeError> {
     let mut f = fields(n, &["ipStrategy", "requestHeaderName", "requestHost"])?;
     let ip = f.take("ipStrategy").map(ip_strategy).transpose()?;
     let header = match f.take("requestHeaderName") {
@@ -130,7 +134,7 @@ pub fn source_criterion(n: &Node) -> Result<SourceCriterion, DecodeError> {
         (Some(s), None, false) => Ok(SourceCriterion::IpStrategy(s)),
         (None, Some(h), false) => Ok(SourceCriterion::RequestHeaderName(h)),
         (None, None, true) => Ok(SourceCriterion::RequestHost),
-        (None, None, false) => Ok(SourceCriterion::default()),
+        (None, None, false) => Ok(default),
         _ => Err(DecodeError::at(
             n,
             "ipStrategy, requestHeaderName and requestHost are mutually exclusive",
@@ -235,5 +239,39 @@ mod decode_tests {
             "ipAllowList:\n  sourceRange: [10.0.0.0/8]\n  ipStrategy:\n    ipv6Subnet: 129\n"
         )
         .is_err());
+    }
+}
+
+#[cfg(test)]
+mod in_flight_tests {
+    use super::super::{decode, Middleware};
+    use super::SourceCriterion;
+    use crate::tree::Node;
+
+    #[test]
+    fn in_flight_req_counts_per_host_by_default() {
+        let n = Node::from_yaml("inFlightReq:\n  amount: 10\n", "m").unwrap();
+        let m = decode(&n).unwrap().unwrap();
+        assert_eq!(
+            m,
+            Middleware::InFlightReq {
+                amount: 10,
+                source: SourceCriterion::RequestHost
+            }
+        );
+        let n = Node::from_yaml(
+            "inFlightReq:\n  amount: 1\n  sourceCriterion:\n    ipStrategy:\n      depth: 1\n",
+            "m",
+        )
+        .unwrap();
+        assert!(matches!(
+            decode(&n),
+            Ok(Some(Middleware::InFlightReq {
+                source: SourceCriterion::IpStrategy(_),
+                ..
+            }))
+        ));
+        let n = Node::from_yaml("inFlightReq:\n  amount: 0\n", "m").unwrap();
+        assert!(decode(&n).is_err());
     }
 }

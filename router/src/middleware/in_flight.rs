@@ -1,0 +1,75 @@
+//! `inFlightReq`: at most `amount` requests of one source (by default one host) in flight at
+//! once; more answer 429. A request counts from the middleware until its answer is done (for
+//! HTTP/2 clients: until the answer's head is sent).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hyper::header;
+
+use super::{Flow, Request};
+use crate::dynamic::SourceCriterion;
+use crate::proxy::ProxyError;
+
+/// Requests in flight by (middleware, source).
+#[derive(Debug, Default)]
+pub struct Counts(Mutex<HashMap<(String, String), u64>>);
+
+/// One request counted; uncounted when dropped.
+#[derive(Debug)]
+pub struct Held {
+    counts: Arc<Counts>,
+    key: (String, String),
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut map = self.counts.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Counts the request, or refuses it with 429 when its source has `amount` in flight.
+pub fn apply(
+    name: &str,
+    amount: u64,
+    source: &SourceCriterion,
+    r: &mut Request<'_, '_>,
+) -> Result<Flow, ProxyError> {
+    let who = match source {
+        SourceCriterion::IpStrategy(s) => s.client(
+            r.inbound.client_ip(),
+            r.headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok()),
+        ),
+        SourceCriterion::RequestHeaderName(h) => r
+            .headers
+            .get(h.as_str())
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        SourceCriterion::RequestHost => r
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| r.inbound.authority(), str::to_owned),
+    };
+    let counts = r.shared.in_flight.clone();
+    let key = (name.to_owned(), who);
+    {
+        let mut map = counts.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(key.clone()).or_insert(0);
+        if *n >= amount {
+            return Err(ProxyError::RateLimited);
+        }
+        *n += 1;
+    }
+    r.fx.held.push(Held { counts, key });
+    Ok(Flow::Next)
+}
