@@ -76,6 +76,14 @@ enum Fail {
     Answer(ProxyError),
 }
 
+/// What [`Conn::send`] did with the backend's answer.
+enum Sent {
+    /// Relayed: its status, and whether the connection goes on.
+    Relayed(u16, Next),
+    /// Not relayed: an `errors` middleware replaces an answer of this status.
+    Caught(u16),
+}
+
 impl From<ProxyError> for Fail {
     fn from(e: ProxyError) -> Fail {
         Fail::Answer(e)
@@ -288,17 +296,58 @@ where
     ) -> Result<(u16, Next), Fail> {
         let plan = match proxy::plan(shared, req, headers, log).await? {
             Planned::Forward(p) => p,
-            Planned::Answer(a) => {
-                let close = head.close || head.http10 || head.upgrade || self.body_unread;
-                self.write_answer(&a, head.method == Method::HEAD, close)
-                    .await
-                    .map_err(|_| Fail::ClientGone)?;
-                let next = if close { Next::Close } else { Next::KeepAlive };
-                return Ok((a.status.as_u16(), next));
-            }
+            Planned::Answer(a) => return self.answer(&a, head).await,
         };
+        // The request's headers, for an `errors` page's request (only kept when there may be one).
+        let asked = (!plan.fx.error_pages.is_empty()).then(|| headers.clone());
+        let outcome = self.send(shared, req, head, headers, log, &plan).await;
+        let status = match &outcome {
+            Ok(Sent::Relayed(status, next)) => return Ok((*status, *next)),
+            Ok(Sent::Caught(status)) => *status,
+            Err(Fail::Answer(e)) => e.status().as_u16(),
+            Err(Fail::ClientGone) => return Err(Fail::ClientGone),
+        };
+        let page = match &asked {
+            Some(h) if plan.catches(status) => plan.error_page(shared, req, h, status).await,
+            _ => None,
+        };
+        match (page, outcome) {
+            (Some(a), _) => self.answer(&a, head).await,
+            // The backend's answer was caught but no page came: a plain one with its status.
+            (None, Ok(_)) => {
+                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                let a = proxy::plain(code, code.canonical_reason().unwrap_or("Error"));
+                self.answer(&a, head).await
+            }
+            (None, Err(e)) => Err(e),
+        }
+    }
+
+    /// Writes one of the router's own answers; the connection goes on unless something says
+    /// it cannot.
+    async fn answer(&mut self, a: &Answer, head: &RequestHead) -> Result<(u16, Next), Fail> {
+        let close = head.close || head.http10 || head.upgrade || self.body_unread;
+        self.write_answer(a, head.method == Method::HEAD, close)
+            .await
+            .map_err(|_| Fail::ClientGone)?;
+        let next = if close { Next::Close } else { Next::KeepAlive };
+        Ok((a.status.as_u16(), next))
+    }
+
+    /// [`Self::forward`] after the middlewares: a backend, the exchange (retried when that is
+    /// safe), the answer relayed. An answer an `errors` middleware catches is not relayed:
+    /// [`Fail::Caught`].
+    async fn send(
+        &mut self,
+        shared: &Shared,
+        req: &Inbound<'_>,
+        head: &RequestHead,
+        headers: &mut hyper::HeaderMap,
+        log: &mut Log,
+        plan: &proxy::Plan,
+    ) -> Result<Sent, Fail> {
         let mut forwarded =
-            proxy::forward_headers(req, &plan, std::mem::take(headers), head.upgrade, || None);
+            proxy::forward_headers(req, plan, std::mem::take(headers), head.upgrade, || None);
         forwarded.remove(header::EXPECT);
         // An HTTP/1.0 request may come without a host; backends expect one.
         let needs_host = !forwarded.contains_key(header::HOST);
@@ -390,6 +439,11 @@ where
                 }
             }
         };
+        if plan.catches(resp.status.as_u16()) && resp.status != StatusCode::SWITCHING_PROTOCOLS {
+            // Its body is not read: the backend connection is dropped, not kept.
+            drop(conn);
+            return Ok(Sent::Caught(resp.status.as_u16()));
+        }
         if resp.status == StatusCode::SWITCHING_PROTOCOLS {
             // After a body cut short, what the client still sends is not the tunnel's.
             if !head.upgrade || self.body_unread {
@@ -398,7 +452,7 @@ where
                 )
                 .into());
             }
-            return Ok((101, self.tunnel(conn, &resp).await));
+            return Ok(Sent::Relayed(101, self.tunnel(conn, &resp).await));
         }
         let close = head.close
             || head.http10
@@ -408,9 +462,9 @@ where
             || *self.stop.borrow();
         let status = resp.status.as_u16();
         let next = self
-            .relay(shared, req, head, &plan, conn, resp, close)
+            .relay(shared, req, head, plan, conn, resp, close)
             .await?;
-        Ok((status, next))
+        Ok(Sent::Relayed(status, next))
     }
 
     /// Sends the assembled head (and a streamed body) on `conn` and reads the answer's head.

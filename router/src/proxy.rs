@@ -356,10 +356,30 @@ pub async fn plan(
         fx: &mut fx,
         log,
     };
+    let mut refused = None;
     for (name, mw) in &route.middlewares {
-        if let Flow::Answer(a) = crate::middleware::apply(name, mw, &mut r).await? {
+        match crate::middleware::apply(name, mw, &mut r).await {
+            Ok(Flow::Next) => {}
+            Ok(Flow::Answer(a)) => {
+                refused = Some(Ok(a));
+                break;
+            }
+            Err(e) => {
+                refused = Some(Err(e));
+                break;
+            }
+        }
+    }
+    if let Some(outcome) = refused {
+        // An `errors` middleware before the one that answered may replace the answer.
+        let status = match &outcome {
+            Ok(a) => a.status.as_u16(),
+            Err(e) => e.status().as_u16(),
+        };
+        if let Some(a) = error_page(shared, &live, &fx, req, headers, status).await {
             return Ok(Planned::Answer(a));
         }
+        return outcome.map(Planned::Answer);
     }
     if let Some(kind) = live
         .table
@@ -396,7 +416,41 @@ pub struct Reach {
     pub host: Option<HeaderValue>,
 }
 
+/// The page of the outermost `errors` middleware in `fx` that catches `status`, if it gives
+/// one.
+pub async fn error_page(
+    shared: &Shared,
+    live: &Live,
+    fx: &Effects,
+    req: &Inbound<'_>,
+    headers: &HeaderMap,
+    status: u16,
+) -> Option<Answer> {
+    let pages = fx.catching(status)?;
+    let page = crate::middleware::error_page(shared, live, pages, req, headers, status).await;
+    if page.is_none() {
+        tracing::warn!(service = %pages.service, status, "no error page from the errors service; the answer stays");
+    }
+    page
+}
+
 impl Plan {
+    /// The `errors` page for an answer of `status` on this plan's route, if any.
+    pub async fn error_page(
+        &self,
+        shared: &Shared,
+        req: &Inbound<'_>,
+        headers: &HeaderMap,
+        status: u16,
+    ) -> Option<Answer> {
+        error_page(shared, &self.live, &self.fx, req, headers, status).await
+    }
+
+    /// Whether an answer of `status` is to be replaced by an `errors` page.
+    pub fn catches(&self, status: u16) -> bool {
+        self.fx.catching(status).is_some()
+    }
+
     /// How to reach `backend`: its TLS, its timeouts, its `Host`.
     pub fn reach(&self, shared: &Shared, backend: &LiveBackend) -> Result<Reach, ProxyError> {
         let svc = self.live.table.services.get(&self.service);
@@ -677,6 +731,37 @@ async fn h2_forward(
         Planned::Forward(p) => p,
         Planned::Answer(a) => return Ok(a.into_response()),
     };
+    match h2_send(shared, req, headers, authority, body, log, &plan).await {
+        Ok(resp) if plan.catches(resp.status().as_u16()) => {
+            let status = resp.status().as_u16();
+            match plan.error_page(shared, req, headers, status).await {
+                Some(a) => Ok(a.into_response()),
+                None => Ok(resp),
+            }
+        }
+        Err(e) if plan.catches(e.status().as_u16()) => {
+            match plan
+                .error_page(shared, req, headers, e.status().as_u16())
+                .await
+            {
+                Some(a) => Ok(a.into_response()),
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// [`h2_forward`] after the middlewares: a backend, the exchange, the answer.
+async fn h2_send(
+    shared: &Shared,
+    req: &Inbound<'_>,
+    headers: &mut HeaderMap,
+    authority: Option<String>,
+    body: hyper::body::Incoming,
+    log: &mut Log,
+    plan: &Plan,
+) -> Result<Response<ProxyBody>, ProxyError> {
     let retryable = body.is_end_stream();
     let mut body = Some(body);
     let mut tried: Option<String> = None;

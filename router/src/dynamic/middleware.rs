@@ -9,11 +9,13 @@ use serde::Serialize;
 
 use crate::tree::{DecodeError, Node};
 
+pub mod errors;
 pub mod forward_auth;
 pub mod headers;
 pub mod ip;
 pub mod rewrite;
 
+pub use errors::ErrorPages;
 pub use forward_auth::{ClientTls, ForwardAuth};
 pub use headers::{Cors, Headers};
 pub use ip::{IpStrategy, SourceCriterion};
@@ -123,6 +125,8 @@ pub enum Middleware {
     },
     /// `forwardAuth`.
     ForwardAuth(Box<ForwardAuth>),
+    /// `errors`: custom error pages.
+    Errors(Box<ErrorPages>),
     /// A redirect made by the router itself (entry point redirections), or a handler of the
     /// internal provider, never written in a label or file.
     #[serde(skip)]
@@ -142,7 +146,6 @@ const NOT_YET: &[&str] = &[
     "digestauth",
     "circuitbreaker",
     "retry",
-    "errors",
     "buffering",
     "passtlsclientcert",
     "contenttype",
@@ -186,6 +189,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "stripprefixregex" => rewrite::strip_prefix_regex(kind)?,
         "redirectregex" => rewrite::redirect_regex(kind)?,
         "forwardauth" => forward_auth::decode(kind)?,
+        "errors" => errors::decode(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(

@@ -23,7 +23,8 @@ pub mod tls;
 pub mod transport;
 
 pub use middleware::{
-    ClientTls, Cors, ForwardAuth, GoRegex, Headers, IpStrategy, Middleware, SourceCriterion,
+    ClientTls, Cors, ErrorPages, ForwardAuth, GoRegex, Headers, IpStrategy, Middleware,
+    SourceCriterion,
 };
 pub use tls::{Domain, TlsOptions, TlsStore};
 pub use transport::ServersTransport;

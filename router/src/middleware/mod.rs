@@ -8,6 +8,7 @@
 //! are expanded when routes are compiled, so none reaches here.
 
 mod basic_auth;
+mod errors;
 mod forward_auth;
 mod headers;
 mod in_flight;
@@ -24,6 +25,7 @@ use crate::proxy::{Answer, Inbound, Log, ProxyError};
 use crate::server::Shared;
 
 pub use basic_auth::UsersFiles;
+pub use errors::page as error_page;
 pub use forward_auth::{cookie_name, Clients as ForwardAuthClients};
 pub use in_flight::Counts as InFlightCounts;
 
@@ -48,6 +50,8 @@ pub struct Effects {
     pub cookie_names: Vec<String>,
     /// `Set-Cookie` values of the authentication server's answer.
     pub cookies: Vec<HeaderValue>,
+    /// `errors` middlewares met so far, outermost first.
+    pub error_pages: Vec<crate::dynamic::ErrorPages>,
     /// `inFlightReq` counts, released when the plan is dropped (the answer done).
     pub held: Vec<in_flight::Held>,
 }
@@ -146,6 +150,7 @@ pub async fn apply(
             Ok(Flow::Next)
         }
         Middleware::ForwardAuth(fa) => forward_auth::apply(name, fa, r).await,
+        Middleware::Errors(pages) => errors::apply(pages, r),
         Middleware::Chain { .. } => Err(ProxyError::Internal(format!(
             "middleware {name:?}: a chain reached the request path unexpanded"
         ))),

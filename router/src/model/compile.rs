@@ -402,6 +402,7 @@ fn route(
         &r.middlewares,
         provider,
         middlewares,
+        services,
         &mut Vec::new(),
         &mut mws,
     )
@@ -461,6 +462,7 @@ fn expand(
     list: &[String],
     provider: &str,
     known: &BTreeMap<String, &Middleware>,
+    services: &BTreeMap<String, Service>,
     chains: &mut Vec<String>,
     out: &mut Vec<(String, Middleware)>,
 ) -> Result<(), String> {
@@ -482,8 +484,19 @@ fn expand(
             Middleware::Chain { middlewares } => {
                 let own = q.rsplit_once('@').map_or(provider, |(_, p)| p).to_owned();
                 chains.push(q);
-                expand(middlewares, &own, known, chains, out)?;
+                expand(middlewares, &own, known, services, chains, out)?;
                 chains.pop();
+            }
+            Middleware::Errors(e) => {
+                // Its service resolves in the middleware's own provider, as Traefik's does.
+                let own = q.rsplit_once('@').map_or(provider, |(_, p)| p);
+                let service = dynamic::resolve(&e.service, own);
+                if !services.contains_key(&service) {
+                    return Err(format!("uses middleware {q:?}{inside}, whose error page service {service:?} does not exist or is broken"));
+                }
+                let mut e = e.clone();
+                e.service = service;
+                out.push((q, Middleware::Errors(e)));
             }
             _ => out.push((q, (*def).clone())),
         }
@@ -1042,6 +1055,10 @@ mod tests {
     gap:
       chain:
         middlewares: [hdr, missing]
+    nopages:
+      errors:
+        status: ["500"]
+        service: nope
 "#,
             "",
         )
@@ -1059,6 +1076,8 @@ mod tests {
             ("traefik.http.routers.loop.middlewares", "loop@file"),
             ("traefik.http.routers.gap.rule", "Host(`gap`)"),
             ("traefik.http.routers.gap.middlewares", "gap@file"),
+            ("traefik.http.routers.np.rule", "Host(`np`)"),
+            ("traefik.http.routers.np.middlewares", "nopages@file"),
         ];
         let docker = container::snapshot(
             &[container("c", &labels, &[("n", "10.0.0.2")])],
@@ -1087,6 +1106,8 @@ mod tests {
             "{:?}",
             t.issues
         );
+        // An errors middleware's service resolves in its own provider (nope@file: missing).
+        assert!(said("error page service \"nope@file\""), "{:?}", t.issues);
         // The dashboard's view counts the chains as used too.
         assert_eq!(t.api.middlewares["sso@file"].using, ["ok@docker"]);
     }

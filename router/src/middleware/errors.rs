@@ -1,0 +1,119 @@
+//! `errors`: the middleware notes its pages ([`Effects::error_pages`]); whoever meets a status
+//! afterwards (a later middleware, the router's own 502/503/504, the backend's answer) asks
+//! [`page`] for the page that replaces it. The outermost `errors` that catches the status
+//! wins, as it is the last to see the answer in Traefik.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Request as HttpRequest, StatusCode, Uri};
+
+use super::{Effects, Flow, Request};
+use crate::dynamic::ErrorPages;
+use crate::live::Live;
+use crate::proxy::{full, Answer, Inbound, ProxyError};
+use crate::server::Shared;
+
+/// The largest error page read.
+const MAX_PAGE: usize = 4 << 20;
+
+/// Notes the pages.
+pub fn apply(pages: &ErrorPages, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
+    r.fx.error_pages.push(pages.clone());
+    Ok(Flow::Next)
+}
+
+impl Effects {
+    /// The `errors` middleware that catches `status`, if any.
+    pub fn catching(&self, status: u16) -> Option<&ErrorPages> {
+        self.error_pages.iter().find(|p| p.catches(status))
+    }
+}
+
+/// The page that replaces an answer of `status`, fetched from the pages' service: the page's
+/// headers and body with the original status (or its rewrite). `None` when the service gives
+/// none (no server, a failure): the answer stays as it was.
+pub async fn page(
+    shared: &Shared,
+    live: &Live,
+    pages: &ErrorPages,
+    inbound: &Inbound<'_>,
+    headers: &HeaderMap,
+    status: u16,
+) -> Option<Answer> {
+    let code = pages.rewritten(status);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| inbound.authority(), str::to_owned);
+    let url = format!("{}://{host}{}", inbound.scheme, inbound.target());
+    let path = pages.path(code, status, &url);
+    let svc = live.services.get(&pages.service)?;
+    let def = live.table.services.get(&pages.service)?;
+    let backend = shared.registry.pick(svc, shared.config.balancer, None)?;
+    let target = backend.def.target.as_ref()?;
+    let addr = crate::upstream::resolve(target, shared.config.connect_timeout)
+        .await
+        .ok()?;
+    let tls = if backend.def.url.starts_with("https://") {
+        Some(
+            shared
+                .backend_tls
+                .get(&def.transport, &backend.def.url)
+                .ok()?,
+        )
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let uri: Uri = format!("{scheme}://{addr}{path}").parse().ok()?;
+    let mut ask = HttpRequest::get(uri).body(full(Bytes::new())).ok()?;
+    let h = ask.headers_mut();
+    match &pages.error_request_headers {
+        None => h.clone_from(headers),
+        Some(names) => {
+            for n in names {
+                for v in headers.get_all(n.as_str()) {
+                    if let Ok(k) = header::HeaderName::from_bytes(n.as_bytes()) {
+                        h.append(k, v.clone());
+                    }
+                }
+            }
+        }
+    }
+    crate::proxy::strip_hop_by_hop(h);
+    h.remove(header::CONTENT_LENGTH);
+    h.remove(header::EXPECT);
+    if let Ok(v) = HeaderValue::from_str(&host) {
+        h.insert(header::HOST, v);
+    }
+    let exchange = async {
+        let resp = match &tls {
+            Some(t) => t.client().request(ask).await,
+            None => shared.client.request(ask).await,
+        }
+        .ok()?;
+        let (parts, body) = resp.into_parts();
+        let body = Limited::new(body, MAX_PAGE)
+            .collect()
+            .await
+            .ok()?
+            .to_bytes();
+        Some((parts, body))
+    };
+    let timeout = shared.config.response_timeout.min(Duration::from_secs(30));
+    let (parts, body) = tokio::time::timeout(timeout, exchange)
+        .await
+        .ok()
+        .flatten()?;
+    let mut headers = parts.headers;
+    crate::proxy::strip_hop_by_hop(&mut headers);
+    headers.remove(header::CONTENT_LENGTH);
+    Some(Answer {
+        status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        headers,
+        body,
+    })
+}

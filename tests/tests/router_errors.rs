@@ -1,0 +1,146 @@
+//! `errors` (custom error pages) end to end: routers from a real container's labels (through
+//! socket-guard) use `pages@file`, whose service is Debian's nginx serving `/{status}.html`.
+//! A backend's 400 is replaced by the page with its status (over HTTP/1.1 and HTTP/2); the
+//! router's own 502 for a server that refuses connections becomes the `500` page through
+//! `statusRewrites`; a later middleware's 401 in the same chain is caught too; a status outside
+//! the ranges passes untouched; the pages' service is asked with the request's host and the
+//! page's path, as Traefik asks it.
+#![allow(clippy::unwrap_used)]
+
+use e2e::docker::{require_docker, Cleanup};
+use e2e::make::free_port;
+use e2e::nginx::Nginx;
+use e2e::router::{router_guard, run_whoami, unique, Labels, Router};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_pages_replace_caught_statuses() {
+    require_docker();
+    let (pages, closed) = (free_port(), free_port());
+    let nginx = Nginx::start(
+        &format!(
+            r#"
+  log_format seen '$http_host $request_uri';
+  server {{
+    listen 127.0.0.1:{pages};
+    access_log @DIR@/pages.log seen;
+    location ~ ^/(\d+)\.html$ {{
+      default_type text/html;
+      return 200 "<p>page $1</p>\n";
+    }}
+  }}
+"#
+        ),
+        &[pages],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"http:
+  middlewares:
+    pages:
+      errors:
+        status: ["400-499", "502-504"]
+        statusRewrites:
+          "502-504": 500
+        service: pages
+        query: "/{{status}}.html"
+    guarded:
+      chain:
+        middlewares: [pages, auth]
+    auth:
+      basicAuth:
+        users: ["u:{{SHA}}W6ph5Mm5Pz8GgiULbPgzG37mj9g="]
+  services:
+    pages:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{pages}"}}]
+    dead:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{closed}"}}]
+"#
+        ),
+    )
+    .unwrap();
+    let c = Cleanup::new("rt-err");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .websecure()
+        .env("ROUTER_REDIRECT_TO_HTTPS", "false")
+        .flags(&[
+            "--providers.docker=true",
+            &format!("--providers.file.filename={}", file.display()),
+        ])
+        .start(&guard)
+        .await;
+    let [app, dead, guarded] = ["app", "dead", "guarded"].map(unique);
+    let labels = Labels::enabled()
+        .router(&app, "rule", &format!("Host(`{app}.test`)"))
+        .router(&app, "middlewares", "pages@file")
+        .router(&dead, "rule", &format!("Host(`{dead}.test`)"))
+        .router(&dead, "middlewares", "pages@file")
+        .router(&dead, "service", "dead@file")
+        .router(&guarded, "rule", &format!("Host(`{guarded}.test`)"))
+        .router(&guarded, "middlewares", "guarded@file");
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    let (app_host, dead_host, guarded_host) = (
+        format!("{app}.test"),
+        format!("{dead}.test"),
+        format!("{guarded}.test"),
+    );
+
+    // Not caught: whoami's own 200.
+    let r = router.wait_status(&app_host, "/", 200).await;
+    assert!(r.text().starts_with("Hostname: "), "{}", r.text());
+    // whoami's 400 for a bad /data query: the page, with the status.
+    let r = router.request(&app_host, "/data?size=x", &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.text(), "<p>page 400</p>\n");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    let asked = nginx.log_lines("pages.log");
+    assert_eq!(
+        asked.last().unwrap(),
+        &format!("{app_host} /400.html"),
+        "{asked:?}"
+    );
+    // The router's own 502 (connection refused), rewritten to the 500 page.
+    let r = router.request(&dead_host, "/", &[]).await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.text(), "<p>page 500</p>\n");
+    // A later middleware of the chain: basicauth's 401 becomes the page.
+    let r = router.wait_status(&guarded_host, "/", 401).await;
+    assert_eq!(r.text(), "<p>page 401</p>\n");
+    let r = router
+        .request(
+            &guarded_host,
+            "/",
+            &[("Authorization", "Basic dTpwYXNzd29yZA==")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // HTTP/2 from the client: the same page.
+    let addr = router.websecure_addr();
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sk",
+            "--http2",
+            "-o",
+            "-",
+            "-w",
+            "|%{http_code}|%{http_version}",
+            "--max-time",
+            "10",
+            "--resolve",
+        ])
+        .arg(format!("{app_host}:{}:127.0.0.1", addr.port()))
+        .arg(format!("https://{app_host}:{}/data?size=x", addr.port()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "<p>page 400</p>\n|400|2"
+    );
+}
