@@ -781,7 +781,7 @@ async fn h2_send(
         let scheme = if reach.tls.is_some() { "https" } else { "http" };
         *out.uri_mut() = backend_uri(scheme, addr, path, req.query)?;
         *out.headers_mut() =
-            forward_headers(req, &plan, headers.clone(), false, || authority.clone());
+            forward_headers(req, plan, headers.clone(), false, || authority.clone());
         if let Some(h) = &reach.host {
             out.headers_mut().insert(header::HOST, h.clone());
         }
@@ -826,9 +826,9 @@ async fn h2_send(
         ));
     }
     let (mut parts, body) = resp.into_parts();
-    finish_response(shared, &plan, req.scheme, &mut parts.headers);
+    finish_response(shared, plan, req.scheme, &mut parts.headers);
     let mut body: ProxyBody = body.map_err(box_error).boxed();
-    if let Some(enc) = compression(&plan, req.method, parts.status, &parts.headers) {
+    if let Some(enc) = compression(plan, req.method, parts.status, &parts.headers) {
         body = crate::compress::apply(&mut parts.headers, body, enc);
     }
     Ok(Response::from_parts(parts, body))
