@@ -357,6 +357,7 @@ where
         let retryable = head.body == BodyFraming::None && !head.upgrade;
         let mut tried: Option<String> = None;
         let mut attempts = 0;
+        let started = Instant::now();
         let (conn, resp) = loop {
             attempts += 1;
             let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
@@ -371,6 +372,14 @@ where
                 Ok(c) => c,
                 Err(SendError::Connect { detail, timed_out }) => {
                     shared.registry.mark_down(&backend.state);
+                    if let Some(wait) = retryable
+                        .then(|| plan.retry_wait(attempts, started, None))
+                        .flatten()
+                    {
+                        tried = Some(backend.def.url.clone());
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                     if timed_out {
                         return Err(ProxyError::GatewayTimeout.into());
                     }
@@ -415,6 +424,17 @@ where
                 Err(_) => return Err(ProxyError::GatewayTimeout.into()),
                 Ok(Ok(resp)) => {
                     shared.registry.mark_up(&backend.state);
+                    let status = Some((resp.status.as_u16(), req.method.as_str()));
+                    let again = (retryable && resp.status != StatusCode::SWITCHING_PROTOCOLS)
+                        .then(|| plan.retry_wait(attempts, started, status))
+                        .flatten();
+                    if let Some(wait) = again {
+                        // Its body is not read: the connection is dropped, not kept.
+                        drop(conn);
+                        tried = Some(backend.def.url.clone());
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                     break (conn, resp);
                 }
                 Ok(Err(Attempt::ClientGone)) => return Err(Fail::ClientGone),
@@ -422,6 +442,14 @@ where
                     return Err(ProxyError::BadRequest(detail).into())
                 }
                 Ok(Err(Attempt::Backend(detail, closed))) => {
+                    if let Some(wait) = retryable
+                        .then(|| plan.retry_wait(attempts, started, None))
+                        .flatten()
+                    {
+                        tried = Some(backend.def.url.clone());
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                     // A kept connection the backend closed while it sat idle, or a backend
                     // that closed without a word: an idempotent request without a body goes
                     // again (RFC 9110 9.2.2), once elsewhere or on a fresh connection.

@@ -446,6 +446,23 @@ impl Plan {
         error_page(shared, &self.live, &self.fx, req, headers, status).await
     }
 
+    /// The wait before trying again after try number `tries` failed (a network error, or an
+    /// answer of `status` to `method`), when the route's `retry` allows another try.
+    pub fn retry_wait(
+        &self,
+        tries: u32,
+        started: Instant,
+        status: Option<(u16, &str)>,
+    ) -> Option<std::time::Duration> {
+        let p = self.fx.retry.as_ref()?;
+        let timed_out = !p.timeout.is_zero() && started.elapsed() >= p.timeout;
+        let allowed = match status {
+            None => !p.disable_retry_on_network_error,
+            Some((s, m)) => p.retries_status(s, m),
+        };
+        (tries < p.attempts && !timed_out && allowed).then(|| p.wait_before(tries + 1))
+    }
+
     /// Whether an answer of `status` is to be replaced by an `errors` page.
     pub fn catches(&self, status: u16) -> bool {
         self.fx.catching(status).is_some()
@@ -768,7 +785,10 @@ async fn h2_send(
     // A refused connection is retried once elsewhere when the request has no body (nothing
     // reached the backend), and so is an idempotent request whose connection the backend
     // closed before answering (RFC 9110 9.2.2), on the same backend when it is the only one.
+    let started = Instant::now();
+    let mut tries = 0;
     let resp = loop {
+        tries += 1;
         let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
         log.backend = Some(addr);
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
@@ -794,11 +814,33 @@ async fn h2_send(
             Err(_) => return Err(ProxyError::GatewayTimeout),
             Ok(Ok(r)) => {
                 shared.registry.mark_up(&backend.state);
+                let again = (retryable && r.status() != StatusCode::SWITCHING_PROTOCOLS)
+                    .then(|| {
+                        plan.retry_wait(
+                            tries,
+                            started,
+                            Some((r.status().as_u16(), req.method.as_str())),
+                        )
+                    })
+                    .flatten();
+                if let Some(wait) = again {
+                    tried = Some(backend.def.url.clone());
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
                 break r;
             }
             Ok(Err(e)) => match classify(e) {
                 SendError::Connect { detail, timed_out } => {
                     shared.registry.mark_down(&backend.state);
+                    if let Some(wait) = retryable
+                        .then(|| plan.retry_wait(tries, started, None))
+                        .flatten()
+                    {
+                        tried = Some(backend.def.url.clone());
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                     if timed_out {
                         return Err(ProxyError::GatewayTimeout);
                     }
@@ -809,6 +851,14 @@ async fn h2_send(
                     return Err(ProxyError::BadGateway(detail));
                 }
                 SendError::Request(detail, closed) => {
+                    if let Some(wait) = retryable
+                        .then(|| plan.retry_wait(tries, started, None))
+                        .flatten()
+                    {
+                        tried = Some(backend.def.url.clone());
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                     if retryable && tried.is_none() && req.method.is_idempotent() && closed {
                         tracing::debug!(backend = %addr, error = %detail, "closed before answering; retrying");
                         tried = Some(backend.def.url.clone());

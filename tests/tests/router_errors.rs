@@ -144,3 +144,94 @@ async fn error_pages_replace_caught_statuses() {
         "<p>page 400</p>\n|400|2"
     );
 }
+
+/// `retry` with `status`: of two servers, one answers 503 to everything; a `GET` through a
+/// router with `retry` (2 attempts, 500-599) always ends at the good one, while the same
+/// service without it answers 503 about every other request; a `POST` is not tried again
+/// (not idempotent); a server that refuses connections is tried past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_tries_again_on_a_listed_status() {
+    require_docker();
+    let (bad, good, closed) = (free_port(), free_port(), free_port());
+    let nginx = Nginx::start(
+        &format!(
+            r#"
+  server {{ listen 127.0.0.1:{bad}; access_log @DIR@/bad.log; location / {{ return 503 "bad\n"; }} }}
+  server {{ listen 127.0.0.1:{good}; access_log @DIR@/good.log; location / {{ return 200 "good\n"; }} }}
+"#
+        ),
+        &[bad, good],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"http:
+  middlewares:
+    again:
+      retry:
+        attempts: 2
+        initialInterval: 10ms
+        status: ["500-599"]
+  services:
+    pair:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{bad}"}}, {{url: "http://127.0.0.1:{good}"}}]
+    refusing:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{closed}"}}, {{url: "http://127.0.0.1:{good}"}}]
+"#
+        ),
+    )
+    .unwrap();
+    let c = Cleanup::new("rt-retry");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .flags(&[
+            "--providers.docker=true",
+            &format!("--providers.file.filename={}", file.display()),
+        ])
+        .start(&guard)
+        .await;
+    let [with, without, refusing] = ["with", "without", "refusing"].map(unique);
+    let labels = Labels::enabled()
+        .router(&with, "rule", &format!("Host(`{with}.test`)"))
+        .router(&with, "middlewares", "again@file")
+        .router(&with, "service", "pair@file")
+        .router(&without, "rule", &format!("Host(`{without}.test`)"))
+        .router(&without, "service", "pair@file")
+        .router(&refusing, "rule", &format!("Host(`{refusing}.test`)"))
+        .router(&refusing, "middlewares", "again@file")
+        .router(&refusing, "service", "refusing@file");
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    let (with_host, without_host) = (format!("{with}.test"), format!("{without}.test"));
+    router.wait_status(&with_host, "/", 200).await;
+    for _ in 0..6 {
+        let r = router.request(&with_host, "/", &[]).await;
+        assert_eq!((r.status, r.text().as_str()), (200, "good\n"));
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(router.request(&without_host, "/", &[]).await.status);
+    }
+    assert!(
+        statuses.contains(&503) && statuses.contains(&200),
+        "{statuses:?}"
+    );
+    assert!(!nginx.log_lines("bad.log").is_empty());
+    // POST: not idempotent, not tried again on a status.
+    let mut post = Vec::new();
+    for _ in 0..4 {
+        let raw = format!("POST / HTTP/1.1\r\nHost: {with_host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
+        post.extend(ex.statuses());
+    }
+    assert!(post.contains(&503), "{post:?}");
+    // A server that refuses connections: the other one answers.
+    for _ in 0..4 {
+        let r = router.request(&format!("{refusing}.test"), "/", &[]).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+}

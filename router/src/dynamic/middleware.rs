@@ -13,12 +13,14 @@ pub mod errors;
 pub mod forward_auth;
 pub mod headers;
 pub mod ip;
+pub mod retry;
 pub mod rewrite;
 
 pub use errors::ErrorPages;
 pub use forward_auth::{ClientTls, ForwardAuth};
 pub use headers::{Cors, Headers};
 pub use ip::{IpStrategy, SourceCriterion};
+pub use retry::Retry;
 pub use rewrite::GoRegex;
 
 /// A middleware.
@@ -127,6 +129,8 @@ pub enum Middleware {
     ForwardAuth(Box<ForwardAuth>),
     /// `errors`: custom error pages.
     Errors(Box<ErrorPages>),
+    /// `retry`.
+    Retry(Box<Retry>),
     /// A redirect made by the router itself (entry point redirections), or a handler of the
     /// internal provider, never written in a label or file.
     #[serde(skip)]
@@ -145,7 +149,6 @@ pub enum InternalMiddleware {
 const NOT_YET: &[&str] = &[
     "digestauth",
     "circuitbreaker",
-    "retry",
     "buffering",
     "passtlsclientcert",
     "contenttype",
@@ -190,6 +193,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "redirectregex" => rewrite::redirect_regex(kind)?,
         "forwardauth" => forward_auth::decode(kind)?,
         "errors" => errors::decode(kind)?,
+        "retry" => retry::decode(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(

@@ -23,7 +23,7 @@ pub mod tls;
 pub mod transport;
 
 pub use middleware::{
-    ClientTls, Cors, ErrorPages, ForwardAuth, GoRegex, Headers, IpStrategy, Middleware,
+    ClientTls, Cors, ErrorPages, ForwardAuth, GoRegex, Headers, IpStrategy, Middleware, Retry,
     SourceCriterion,
 };
 pub use tls::{Domain, TlsOptions, TlsStore};

@@ -50,6 +50,8 @@ pub struct Effects {
     pub cookie_names: Vec<String>,
     /// `Set-Cookie` values of the authentication server's answer.
     pub cookies: Vec<HeaderValue>,
+    /// The `retry` policy (the innermost, when several).
+    pub retry: Option<crate::dynamic::Retry>,
     /// `errors` middlewares met so far, outermost first.
     pub error_pages: Vec<crate::dynamic::ErrorPages>,
     /// `inFlightReq` counts, released when the plan is dropped (the answer done).
@@ -151,6 +153,10 @@ pub async fn apply(
         }
         Middleware::ForwardAuth(fa) => forward_auth::apply(name, fa, r).await,
         Middleware::Errors(pages) => errors::apply(pages, r),
+        Middleware::Retry(policy) => {
+            r.fx.retry = Some((**policy).clone());
+            Ok(Flow::Next)
+        }
         Middleware::Chain { .. } => Err(ProxyError::Internal(format!(
             "middleware {name:?}: a chain reached the request path unexpanded"
         ))),

@@ -81,6 +81,14 @@ fn range(text: &str) -> Option<(u16, u16)> {
     Some((lo, hi))
 }
 
+/// A list of status ranges (`errors.status`, `retry.status`).
+pub fn status_ranges(n: &Node) -> Result<Vec<(u16, u16)>, DecodeError> {
+    n.strings()?
+        .iter()
+        .map(|s| range(s).ok_or_else(|| DecodeError::at(n, format!("invalid status range {s:?}"))))
+        .collect()
+}
+
 /// Decodes `errors`.
 pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(
@@ -96,12 +104,7 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     let n = f
         .take("status")
         .ok_or_else(|| DecodeError::at(kind, "errors needs status"))?;
-    let mut status = Vec::new();
-    for s in n.strings()? {
-        status.push(
-            range(&s).ok_or_else(|| DecodeError::at(n, format!("invalid status range {s:?}")))?,
-        );
-    }
+    let status = status_ranges(n)?;
     let service = f
         .take("service")
         .map(Node::text)

@@ -1,0 +1,141 @@
+//! `retry`: a request whose server could not be reached, or answered with a listed status,
+//! is sent again (to another server when there is one), up to `attempts` in all, with
+//! Traefik's exponential waits between tries.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::errors::status_ranges;
+use super::{fields, Middleware};
+use crate::tree::{DecodeError, Node};
+
+/// A `retry` middleware.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    /// Tries in all (the first included).
+    pub attempts: u32,
+    /// The first wait; later ones grow to twice it by the last try (0: no wait).
+    pub initial_interval: Duration,
+    /// The time all tries may take (0: no limit).
+    pub timeout: Duration,
+    /// Answers with these statuses are tried again (idempotent requests without a body only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<(u16, u16)>,
+    /// Not on a server that could not be reached.
+    pub disable_retry_on_network_error: bool,
+    /// `POST`, `PATCH` and `LOCK` too (on a status).
+    pub retry_non_idempotent_method: bool,
+}
+
+impl Retry {
+    /// The wait before try `n` (2, 3, ...): Traefik's exponential series, reaching twice the
+    /// initial interval by the last try (without its random spread).
+    pub fn wait_before(&self, n: u32) -> Duration {
+        if self.initial_interval.is_zero() || self.attempts < 2 || n < 2 {
+            return Duration::ZERO;
+        }
+        let step = f64::from(n - 2) / f64::from(self.attempts - 1);
+        self.initial_interval.mul_f64(2f64.powf(step))
+    }
+
+    /// Whether an answer of `status` to `method` is tried again.
+    pub fn retries_status(&self, status: u16, method: &str) -> bool {
+        let idempotent = !matches!(method, "POST" | "PATCH" | "LOCK");
+        (idempotent || self.retry_non_idempotent_method)
+            && self
+                .status
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(&status))
+    }
+}
+
+/// Decodes `retry`.
+pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(
+        kind,
+        &[
+            "attempts",
+            "initialInterval",
+            "timeout",
+            "status",
+            "disableRetryOnNetworkError",
+            "retryNonIdempotentMethod",
+            "maxRequestBodyBytes",
+        ],
+    )?;
+    let n = f
+        .take("attempts")
+        .ok_or_else(|| DecodeError::at(kind, "retry needs attempts"))?;
+    let v = n.integer()?;
+    let attempts = u32::try_from(v).ok().filter(|a| *a > 0).ok_or_else(|| {
+        DecodeError::at(n, format!("incorrect (or empty) value for attempts ({v})"))
+    })?;
+    let duration = |n: Option<&Node>| {
+        Ok::<_, DecodeError>(n.map(Node::duration).transpose()?.unwrap_or_default())
+    };
+    if let Some(m) = f.take("maxRequestBodyBytes") {
+        m.integer()?; // Bodies are never replayed: a request with one is not retried on a status.
+    }
+    let r = Retry {
+        attempts,
+        initial_interval: duration(f.take("initialInterval"))?,
+        timeout: duration(f.take("timeout"))?,
+        status: f
+            .take("status")
+            .map(status_ranges)
+            .transpose()?
+            .unwrap_or_default(),
+        disable_retry_on_network_error: f
+            .take("disableRetryOnNetworkError")
+            .map(Node::boolean)
+            .transpose()?
+            .unwrap_or(false),
+        retry_non_idempotent_method: f
+            .take("retryNonIdempotentMethod")
+            .map(Node::boolean)
+            .transpose()?
+            .unwrap_or(false),
+    };
+    if r.status.is_empty() && r.disable_retry_on_network_error {
+        return Err(DecodeError::at(
+            kind,
+            "retry needs status codes or retries on network errors",
+        ));
+    }
+    Ok(Middleware::Retry(Box::new(r)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_waits_and_statuses() {
+        let n = Node::from_yaml(
+            "retry:\n  attempts: 3\n  initialInterval: 100ms\n  status: ['500-599']\n",
+            "m",
+        )
+        .unwrap();
+        let Middleware::Retry(r) = super::super::decode(&n).unwrap().unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.wait_before(1), Duration::ZERO);
+        assert_eq!(r.wait_before(2), Duration::from_millis(100));
+        assert_eq!(r.wait_before(3).as_millis(), 141);
+        assert!(
+            r.retries_status(503, "GET")
+                && !r.retries_status(503, "POST")
+                && !r.retries_status(404, "GET")
+        );
+        for bad in [
+            "retry:\n  attempts: 0\n",
+            "retry:\n  initialInterval: 1s\n",
+            "retry:\n  attempts: 2\n  disableRetryOnNetworkError: true\n",
+        ] {
+            let n = Node::from_yaml(bad, "m").unwrap();
+            assert!(super::super::decode(&n).is_err(), "{bad}");
+        }
+    }
+}
