@@ -372,12 +372,8 @@ where
                 Ok(c) => c,
                 Err(SendError::Connect { detail, timed_out }) => {
                     shared.registry.mark_down(&backend.state);
-                    if let Some(wait) = retryable
-                        .then(|| plan.retry_wait(attempts, started, None))
-                        .flatten()
-                    {
+                    if plan.try_again(retryable, attempts, started, None).await {
                         tried = Some(backend.def.url.clone());
-                        tokio::time::sleep(wait).await;
                         continue;
                     }
                     if timed_out {
@@ -425,14 +421,14 @@ where
                 Ok(Ok(resp)) => {
                     shared.registry.mark_up(&backend.state);
                     let status = Some((resp.status.as_u16(), req.method.as_str()));
-                    let again = (retryable && resp.status != StatusCode::SWITCHING_PROTOCOLS)
-                        .then(|| plan.retry_wait(attempts, started, status))
-                        .flatten();
-                    if let Some(wait) = again {
+                    let upgrade = resp.status == StatusCode::SWITCHING_PROTOCOLS;
+                    if plan
+                        .try_again(retryable && !upgrade, attempts, started, status)
+                        .await
+                    {
                         // Its body is not read: the connection is dropped, not kept.
                         drop(conn);
                         tried = Some(backend.def.url.clone());
-                        tokio::time::sleep(wait).await;
                         continue;
                     }
                     break (conn, resp);
@@ -442,12 +438,8 @@ where
                     return Err(ProxyError::BadRequest(detail).into())
                 }
                 Ok(Err(Attempt::Backend(detail, closed))) => {
-                    if let Some(wait) = retryable
-                        .then(|| plan.retry_wait(attempts, started, None))
-                        .flatten()
-                    {
+                    if plan.try_again(retryable, attempts, started, None).await {
                         tried = Some(backend.def.url.clone());
-                        tokio::time::sleep(wait).await;
                         continue;
                     }
                     // A kept connection the backend closed while it sat idle, or a backend

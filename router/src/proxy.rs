@@ -448,7 +448,7 @@ impl Plan {
 
     /// The wait before trying again after try number `tries` failed (a network error, or an
     /// answer of `status` to `method`), when the route's `retry` allows another try.
-    pub fn retry_wait(
+    fn retry_wait(
         &self,
         tries: u32,
         started: Instant,
@@ -461,6 +461,27 @@ impl Plan {
             Some((s, m)) => p.retries_status(s, m),
         };
         (tries < p.attempts && !timed_out && allowed).then(|| p.wait_before(tries + 1))
+    }
+
+    /// When the request can be sent again (`retryable`) and the route's `retry` allows
+    /// another try after try `tries` failed: waits its interval and says so.
+    pub async fn try_again(
+        &self,
+        retryable: bool,
+        tries: u32,
+        started: Instant,
+        status: Option<(u16, &str)>,
+    ) -> bool {
+        match retryable
+            .then(|| self.retry_wait(tries, started, status))
+            .flatten()
+        {
+            Some(wait) => {
+                tokio::time::sleep(wait).await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether an answer of `status` is to be replaced by an `errors` page.
@@ -814,18 +835,13 @@ async fn h2_send(
             Err(_) => return Err(ProxyError::GatewayTimeout),
             Ok(Ok(r)) => {
                 shared.registry.mark_up(&backend.state);
-                let again = (retryable && r.status() != StatusCode::SWITCHING_PROTOCOLS)
-                    .then(|| {
-                        plan.retry_wait(
-                            tries,
-                            started,
-                            Some((r.status().as_u16(), req.method.as_str())),
-                        )
-                    })
-                    .flatten();
-                if let Some(wait) = again {
+                let status = Some((r.status().as_u16(), req.method.as_str()));
+                let upgrade = r.status() == StatusCode::SWITCHING_PROTOCOLS;
+                if plan
+                    .try_again(retryable && !upgrade, tries, started, status)
+                    .await
+                {
                     tried = Some(backend.def.url.clone());
-                    tokio::time::sleep(wait).await;
                     continue;
                 }
                 break r;
@@ -833,12 +849,8 @@ async fn h2_send(
             Ok(Err(e)) => match classify(e) {
                 SendError::Connect { detail, timed_out } => {
                     shared.registry.mark_down(&backend.state);
-                    if let Some(wait) = retryable
-                        .then(|| plan.retry_wait(tries, started, None))
-                        .flatten()
-                    {
+                    if plan.try_again(retryable, tries, started, None).await {
                         tried = Some(backend.def.url.clone());
-                        tokio::time::sleep(wait).await;
                         continue;
                     }
                     if timed_out {
@@ -851,12 +863,8 @@ async fn h2_send(
                     return Err(ProxyError::BadGateway(detail));
                 }
                 SendError::Request(detail, closed) => {
-                    if let Some(wait) = retryable
-                        .then(|| plan.retry_wait(tries, started, None))
-                        .flatten()
-                    {
+                    if plan.try_again(retryable, tries, started, None).await {
                         tried = Some(backend.def.url.clone());
-                        tokio::time::sleep(wait).await;
                         continue;
                     }
                     if retryable && tried.is_none() && req.method.is_idempotent() && closed {
@@ -1001,22 +1009,28 @@ pub(crate) fn set_header(h: &mut HeaderMap, k: &str, v: &str) {
 
 /// Removes the hop-by-hop headers, those a `Connection` header names, and `Upgrade`.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    if h.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = h
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-            .collect();
-        for name in &named {
-            h.remove(name);
-        }
-    }
+    remove_connection_named(h);
     for name in &HOP_BY_HOP {
         h.remove(name);
     }
     h.remove(header::UPGRADE);
+}
+
+/// Removes the headers a `Connection` header names (RFC 9110 7.6.1).
+pub(crate) fn remove_connection_named(h: &mut HeaderMap) {
+    if !h.contains_key(header::CONNECTION) {
+        return;
+    }
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in &named {
+        h.remove(name);
+    }
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

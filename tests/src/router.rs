@@ -82,6 +82,13 @@ impl RouterBuilder {
         self
     }
 
+    /// Discovers containers (through the guard) and reads Traefik's file provider `path`,
+    /// set as Traefik's flags set them.
+    pub fn with_file(self, path: impl AsRef<std::path::Path>) -> Self {
+        let file = format!("--providers.file.filename={}", path.as_ref().display());
+        self.flags(&["--providers.docker=true", &file])
+    }
+
     /// Also serves the admin API on its own `127.0.0.1:0` listener.
     pub fn admin(mut self) -> Self {
         self.admin = true;

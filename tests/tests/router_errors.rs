@@ -69,10 +69,7 @@ async fn error_pages_replace_caught_statuses() {
     let router = Router::builder()
         .websecure()
         .env("ROUTER_REDIRECT_TO_HTTPS", "false")
-        .flags(&[
-            "--providers.docker=true",
-            &format!("--providers.file.filename={}", file.display()),
-        ])
+        .with_file(&file)
         .start(&guard)
         .await;
     let [app, dead, guarded] = ["app", "dead", "guarded"].map(unique);
@@ -188,13 +185,7 @@ async fn retry_tries_again_on_a_listed_status() {
     let c = Cleanup::new("rt-retry");
     let net = c.network("net");
     let guard = router_guard().start().await;
-    let router = Router::builder()
-        .flags(&[
-            "--providers.docker=true",
-            &format!("--providers.file.filename={}", file.display()),
-        ])
-        .start(&guard)
-        .await;
+    let router = Router::builder().with_file(&file).start(&guard).await;
     let [with, without, refusing] = ["with", "without", "refusing"].map(unique);
     let labels = Labels::enabled()
         .router(&with, "rule", &format!("Host(`{with}.test`)"))

@@ -97,13 +97,7 @@ async fn forwardauth_in_a_chain_and_regex_rewrites() {
     let c = Cleanup::new("rt-fa");
     let net = c.network("net");
     let guard = router_guard().start().await;
-    let router = Router::builder()
-        .flags(&[
-            "--providers.docker=true",
-            &format!("--providers.file.filename={}", file.display()),
-        ])
-        .start(&guard)
-        .await;
+    let router = Router::builder().with_file(&file).start(&guard).await;
     let [fa, down, rx, rp, sp] = ["fa", "fadown", "rx", "rp", "sp"].map(unique);
     let host = |r: &str| format!("{r}.test");
     let labels = Labels::enabled()

@@ -149,10 +149,7 @@ async fn https_servers_with_transports() {
     let router = Router::builder()
         .websecure()
         .env("ROUTER_REDIRECT_TO_HTTPS", "false")
-        .flags(&[
-            "--providers.docker=true",
-            &format!("--providers.file.filename={file}"),
-        ])
+        .with_file(&file)
         .start(&guard)
         .await;
     let names = ["verified", "insecure", "unverified", "mutual", "nocert"];

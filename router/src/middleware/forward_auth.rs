@@ -243,14 +243,8 @@ fn put(h: &mut HeaderMap, k: HeaderName, v: Option<HeaderValue>, always: bool) {
 
 /// Removes the headers a `Connection` header names and the hop-by-hop ones.
 fn strip_connection_headers(h: &mut HeaderMap) {
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named.iter().chain(&HOP) {
+    crate::proxy::remove_connection_named(h);
+    for n in &HOP {
         h.remove(n);
     }
 }

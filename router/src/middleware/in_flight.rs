@@ -5,8 +5,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hyper::header;
-
 use super::{Flow, Request};
 use crate::dynamic::SourceCriterion;
 use crate::proxy::ProxyError;
@@ -41,25 +39,7 @@ pub fn apply(
     source: &SourceCriterion,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
-    let who = match source {
-        SourceCriterion::IpStrategy(s) => s.client(
-            r.inbound.client_ip(),
-            r.headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok()),
-        ),
-        SourceCriterion::RequestHeaderName(h) => r
-            .headers
-            .get(h.as_str())
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned(),
-        SourceCriterion::RequestHost => r
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(|| r.inbound.authority(), str::to_owned),
-    };
+    let who = super::ip_allow_list::source_key(source, r);
     let counts = r.shared.in_flight.clone();
     let key = (name.to_owned(), who);
     {

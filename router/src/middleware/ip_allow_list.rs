@@ -19,6 +19,24 @@ fn client(strategy: &IpStrategy, r: &Request<'_, '_>) -> String {
     strategy.client(r.inbound.client_ip(), xff)
 }
 
+/// Who the request is from under `source` (`rateLimit`, `inFlightReq`).
+pub(super) fn source_key(source: &SourceCriterion, r: &Request<'_, '_>) -> String {
+    match source {
+        SourceCriterion::IpStrategy(s) => client(s, r),
+        SourceCriterion::RequestHeaderName(h) => r
+            .headers
+            .get(h.as_str())
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        SourceCriterion::RequestHost => r
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| r.inbound.authority(), str::to_owned),
+    }
+}
+
 /// Refused (403, or `rejectStatusCode`) unless the client's address is in one of `ranges`.
 pub fn apply(
     ranges: &[IpNet],
@@ -53,20 +71,7 @@ pub fn rate_limit(
     if average == 0 {
         return Ok(Flow::Next);
     }
-    let key = match source {
-        SourceCriterion::IpStrategy(s) => client(s, r),
-        SourceCriterion::RequestHeaderName(h) => r
-            .headers
-            .get(h.as_str())
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned(),
-        SourceCriterion::RequestHost => r
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(|| r.inbound.authority(), str::to_owned),
-    };
+    let key = source_key(source, r);
     let rate = average as f64 / period.as_secs_f64();
     if r.shared.registry.rate_limit(name, &key, rate, burst) {
         Ok(Flow::Next)
