@@ -52,7 +52,7 @@ pub fn build(
     let builder = if insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate::new()))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         if cas.is_empty() {
@@ -92,7 +92,20 @@ pub fn build(
 /// `insecureSkipVerify`: any certificate is accepted; the handshake's signatures are still
 /// checked (the peer holds the key of the certificate it showed).
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
+pub struct AnyCertificate(Arc<CryptoProvider>);
+
+impl AnyCertificate {
+    /// With the router's crypto provider's signature algorithms.
+    pub fn new() -> AnyCertificate {
+        AnyCertificate(provider())
+    }
+}
+
+impl Default for AnyCertificate {
+    fn default() -> Self {
+        AnyCertificate::new()
+    }
+}
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
