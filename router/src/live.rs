@@ -193,6 +193,20 @@ impl Registry {
         }
     }
 
+    /// The usable backend a sticky cookie's `value` names (not `exclude`).
+    pub fn named<'a>(
+        &self,
+        svc: &'a LiveService,
+        value: &str,
+        exclude: Option<&str>,
+    ) -> Option<&'a LiveBackend> {
+        svc.backends.iter().find(|b| {
+            self.usable(b)
+                && Some(b.def.url.as_str()) != exclude
+                && crate::dynamic::sticky::names_server(value, &b.def.url)
+        })
+    }
+
     /// Token bucket per (middleware, source), refilled at `rate` per second up to `burst`:
     /// `true` if the request may pass.
     pub fn rate_limit(&self, key: &str, source: &str, rate: f64, burst: u64) -> bool {

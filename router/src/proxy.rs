@@ -18,6 +18,7 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use crate::compress::Encoding;
+use crate::dynamic::sticky as dynamic_sticky;
 use crate::live::{InFlight, Live, LiveBackend};
 use crate::middleware::{Effects, Flow};
 use crate::model::rule::RequestView;
@@ -272,6 +273,10 @@ pub struct Plan {
     pub fx: Effects,
     /// The coding to compress the answer with, if it turns out compressible.
     pub compress: Option<Encoding>,
+    /// The service's sticky cookie as the client sent it.
+    sticky: Option<String>,
+    /// The sticky cookie to set on the answer (the server picked was not the one it named).
+    set_cookie: std::sync::Mutex<Option<String>>,
 }
 
 /// The outcome of routing and middlewares.
@@ -395,11 +400,19 @@ pub async fn plan(
         .then(|| crate::compress::negotiate(headers.get(header::ACCEPT_ENCODING)))
         .flatten();
     let service = route.service.clone();
+    let sticky = live
+        .table
+        .services
+        .get(&service)
+        .and_then(|s| s.sticky.as_ref())
+        .and_then(|(name, _)| cookie(headers, name));
     Ok(Planned::Forward(Plan {
         live,
         service,
         fx,
         compress,
+        sticky,
+        set_cookie: std::sync::Mutex::default(),
     }))
 }
 
@@ -538,11 +551,30 @@ impl Plan {
             .services
             .get(&self.service)
             .ok_or(ProxyError::NoBackend)?;
-        let backend = shared
-            .registry
-            .pick(svc, shared.config.balancer, tried)
+        let sticky = self
+            .live
+            .table
+            .services
+            .get(&self.service)
+            .and_then(|s| s.sticky.as_ref());
+        let named = match (&self.sticky, sticky) {
+            (Some(v), Some(_)) => shared.registry.named(svc, v, tried),
+            _ => None,
+        };
+        let backend = named
+            .or_else(|| shared.registry.pick(svc, shared.config.balancer, tried))
             .or_else(|| tried.and_then(|_| shared.registry.pick(svc, shared.config.balancer, None)))
             .ok_or(ProxyError::NoBackend)?;
+        if let Some((name, cookie)) = sticky {
+            // A new client, a server gone, or a value in an older form: the cookie is set.
+            let current = dynamic_sticky::server_value(&backend.def.url);
+            let set = (self.sticky.as_deref() != Some(current.as_str()))
+                .then(|| cookie.set_cookie(name, &backend.def.url));
+            *self
+                .set_cookie
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = set;
+        }
         let target = backend.def.target.as_ref().ok_or(ProxyError::NoBackend)?;
         let addr = crate::upstream::resolve(target, shared.config.connect_timeout)
             .await
@@ -615,6 +647,14 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
         set_header(h, k, v);
     }
     auth_cookies(&plan.fx, h);
+    let sticky = plan
+        .set_cookie
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if let Some(v) = sticky.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        h.append(header::SET_COOKIE, v);
+    }
     if plan.fx.vary_origin {
         vary_origin(h);
     }
@@ -638,6 +678,18 @@ fn vary_origin(h: &mut HeaderMap) {
     if let Ok(v) = HeaderValue::from_str(&v) {
         h.insert(header::VARY, v);
     }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_owned())
 }
 
 /// `forwardAuth.addAuthCookiesToResponse`: the backend's cookies of those names give way to

@@ -342,6 +342,9 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
     if let Some(t) = f.take("serversTransport") {
         out.servers_transport = t.text()?.trim().to_owned();
     }
+    if let Some(s) = f.take("sticky") {
+        out.sticky = super::sticky::decode(s)?;
+    }
     unknown(&f)?;
     Ok((
         Service {

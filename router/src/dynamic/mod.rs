@@ -19,6 +19,7 @@ use crate::model::rule::Syntax;
 
 pub mod decode;
 pub mod middleware;
+pub mod sticky;
 pub mod tls;
 pub mod transport;
 
@@ -154,6 +155,9 @@ pub struct LoadBalancer {
     /// `serversTransport`: the transport's name as written (empty: the default one).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub servers_transport: String,
+    /// `sticky.cookie`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<sticky::StickyCookie>,
 }
 
 impl Default for LoadBalancer {
@@ -163,6 +167,7 @@ impl Default for LoadBalancer {
             health_check: None,
             pass_host_header: true,
             servers_transport: String::new(),
+            sticky: None,
         }
     }
 }

@@ -529,6 +529,10 @@ fn service(name: &str, svc: &dynamic::Service, transport: dynamic::ServersTransp
         name: name.to_owned(),
         transport,
         pass_host_header: lb.pass_host_header,
+        sticky: lb
+            .sticky
+            .as_ref()
+            .map(|c| (dynamic::sticky::cookie_name(&c.name, name), c.clone())),
         backends: lb
             .servers
             .iter()

@@ -74,6 +74,8 @@ pub struct Service {
     pub transport: crate::dynamic::ServersTransport,
     /// Send the client's `Host` (else the server URL's).
     pub pass_host_header: bool,
+    /// Sticky sessions: the cookie's name and settings.
+    pub sticky: Option<(String, crate::dynamic::sticky::StickyCookie)>,
     /// Backends, in the provider's order (by container name for containers).
     pub backends: Vec<Backend>,
     /// Active health check path.

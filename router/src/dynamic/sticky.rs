@@ -1,0 +1,196 @@
+//! `loadBalancer.sticky.cookie`: a client's requests stay on the server that took its first
+//! one, through a cookie naming that server, as Traefik's sticky sessions do (the same cookie
+//! names and values, so sessions survive a move from Traefik).
+
+use serde::Serialize;
+
+use super::middleware::fields;
+use crate::tree::{DecodeError, Node};
+
+/// A sticky cookie.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StickyCookie {
+    /// Its name (empty: Traefik's name made from the service's, see [`cookie_name`]).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// `Secure`.
+    pub secure: bool,
+    /// `HttpOnly`.
+    pub http_only: bool,
+    /// `SameSite`: `none`, `lax`, `strict` (else none set).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub same_site: String,
+    /// `Max-Age` (0: none; below 0: `Max-Age=0`, delete it).
+    pub max_age: i64,
+    /// `Path` (default `/`).
+    pub path: String,
+    /// `Domain`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+}
+
+/// Decodes `sticky` (its `cookie`: a section, or `true`).
+pub fn decode(n: &Node) -> Result<Option<StickyCookie>, DecodeError> {
+    let mut f = fields(n, &["cookie"])?;
+    let Some(c) = f.take("cookie") else {
+        return Ok(None);
+    };
+    if !c.section_on()? {
+        return Ok(None);
+    }
+    let mut f = fields(
+        c,
+        &[
+            "name", "secure", "httpOnly", "sameSite", "maxAge", "path", "domain",
+        ],
+    )?;
+    let boolean =
+        |n: Option<&Node>| Ok::<_, DecodeError>(n.map(Node::boolean).transpose()?.unwrap_or(false));
+    let text = |n: Option<&Node>| {
+        Ok::<_, DecodeError>(n.map(Node::text).transpose()?.unwrap_or("").to_owned())
+    };
+    let same_site = text(f.take("sameSite"))?;
+    if !matches!(
+        same_site.to_ascii_lowercase().as_str(),
+        "" | "none" | "lax" | "strict"
+    ) {
+        return Err(DecodeError::at(
+            c,
+            format!("sameSite: expected none, lax or strict, got {same_site:?}"),
+        ));
+    }
+    Ok(Some(StickyCookie {
+        name: text(f.take("name"))?,
+        secure: boolean(f.take("secure"))?,
+        http_only: boolean(f.take("httpOnly"))?,
+        same_site,
+        max_age: f
+            .take("maxAge")
+            .map(Node::integer)
+            .transpose()?
+            .unwrap_or(0),
+        path: f
+            .take("path")
+            .map(Node::text)
+            .transpose()?
+            .unwrap_or("/")
+            .to_owned(),
+        domain: text(f.take("domain"))?,
+    }))
+}
+
+/// The cookie's name for `service` (qualified): the configured one with characters a cookie
+/// name cannot hold made `_`, else `_` and the first five hex digits of
+/// SHA-1(`_TRAEFIK_BACKEND_<service>`), as Traefik names it.
+pub fn cookie_name(configured: &str, service: &str) -> String {
+    if !configured.is_empty() {
+        return configured
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "!#$%&'*+-.^`|~".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+    }
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(format!("_TRAEFIK_BACKEND_{service}").as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("_{}", &hex[..5])
+}
+
+/// The cookie's value for a server: the first 16 hex digits of SHA-256 of its URL.
+pub fn server_value(url: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(url.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a cookie `value` names the server of `url`: Traefik's current value, or one of
+/// the older ones it still reads (the URL, its FNV-1 64 hash, that hash hashed again).
+pub fn names_server(value: &str, url: &str) -> bool {
+    if value == server_value(url) || value == url {
+        return true;
+    }
+    let once = fnv64(url);
+    value == once || value == fnv64(&once)
+}
+
+/// Go's `fnv.New64` (FNV-1) as lower-case hex without leading zeros.
+fn fnv64(s: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= u64::from(b);
+    }
+    format!("{h:x}")
+}
+
+impl StickyCookie {
+    /// The `Set-Cookie` value naming the server of `url`, with `name` (see [`cookie_name`]).
+    pub fn set_cookie(&self, name: &str, url: &str) -> String {
+        let mut out = format!("{name}={}", server_value(url));
+        if !self.path.is_empty() {
+            out.push_str(&format!("; Path={}", self.path));
+        }
+        if !self.domain.is_empty() {
+            out.push_str(&format!("; Domain={}", self.domain));
+        }
+        match self.max_age {
+            0 => {}
+            a if a < 0 => out.push_str("; Max-Age=0"),
+            a => out.push_str(&format!("; Max-Age={a}")),
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        match self.same_site.to_ascii_lowercase().as_str() {
+            "none" => out.push_str("; SameSite=None"),
+            "lax" => out.push_str("; SameSite=Lax"),
+            "strict" => out.push_str("; SameSite=Strict"),
+            _ => {}
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_values_are_traefiks() {
+        // Traefik's cookie_test.go table.
+        assert_eq!(cookie_name("", "/my/BACKEND-v1.0~rc1"), "_5f7bc");
+        assert_eq!(
+            cookie_name("/my/BACKEND-v1.0~rc1", ""),
+            "_my_BACKEND-v1.0~rc1"
+        );
+        assert_eq!(cookie_name("cookie", "backend"), "cookie");
+        let url = "http://10.0.0.2:80";
+        let v = server_value(url);
+        assert_eq!(v.len(), 16);
+        assert!(names_server(&v, url) && names_server(url, url) && !names_server("nope", url));
+        assert!(names_server(&fnv64(url), url) && names_server(&fnv64(&fnv64(url)), url));
+        // FNV-1 of "" is the offset basis.
+        assert_eq!(fnv64(""), "cbf29ce484222325");
+        let c = StickyCookie {
+            http_only: true,
+            secure: true,
+            same_site: "Lax".into(),
+            max_age: 60,
+            path: "/".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.set_cookie("sid", url),
+            format!("sid={v}; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax")
+        );
+    }
+}
