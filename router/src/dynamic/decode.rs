@@ -489,33 +489,11 @@ pub fn split_host_port(authority: &str) -> Option<(String, u16)> {
 }
 
 fn health_check(h: &Node) -> Result<HealthCheck, DecodeError> {
-    let mut f = h.fields()?;
-    let p = f
-        .take("path")
-        .ok_or_else(|| DecodeError::at(h, "a health check needs a path"))?;
-    let path = p.text()?.to_owned();
-    if !path.starts_with('/') {
-        return Err(DecodeError::at(
-            p,
-            format!("expected a path starting with '/', got {path:?}"),
-        ));
-    }
-    let interval = match f.take("interval") {
-        None => DEFAULT_HEALTH_INTERVAL,
-        Some(i) => {
-            let d = i.duration()?;
-            if d < Duration::from_millis(100) {
-                return Err(DecodeError::at(i, "the interval must be at least 100ms"));
-            }
-            d
-        }
-    };
-    unknown(&f)?;
-    Ok(HealthCheck { path, interval })
+    super::health::decode(h)
 }
 
 /// Traefik's default health check interval.
-pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_HEALTH_INTERVAL: Duration = super::health::DEFAULT_INTERVAL;
 
 #[cfg(test)]
 mod tests {
@@ -584,8 +562,9 @@ mod tests {
         assert_eq!(
             d.config.http.services["app"].load_balancer.health_check,
             Some(HealthCheck {
-                path: "/health".into(),
-                interval: Duration::from_secs(2)
+                interval: Duration::from_secs(2),
+                unhealthy_interval: Duration::from_secs(2),
+                ..HealthCheck::of("/health")
             })
         );
         assert_eq!(

@@ -11,18 +11,19 @@
 //! problems found in its sources.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::model::rule::Syntax;
 
 pub mod decode;
+pub mod health;
 pub mod middleware;
 pub mod sticky;
 pub mod tls;
 pub mod transport;
 
+pub use health::HealthCheck;
 pub use middleware::{
     ClientTls, Cors, ErrorPages, ForwardAuth, GoRegex, Headers, IpStrategy, Middleware, Retry,
     SourceCriterion,
@@ -210,20 +211,6 @@ pub enum ServerStatus {
     Stopping,
     /// Not running (no address).
     Stopped,
-}
-
-/// An active health check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HealthCheck {
-    /// The path requested.
-    pub path: String,
-    /// How often.
-    #[serde(serialize_with = "go_duration")]
-    pub interval: Duration,
-}
-
-fn go_duration<S: serde::Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(&format!("{}s", d.as_secs_f64()))
 }
 
 /// The TLS part.

@@ -547,8 +547,7 @@ fn service(name: &str, svc: &dynamic::Service, transport: dynamic::ServersTransp
                 origin: s.origin.clone(),
             })
             .collect(),
-        health_path: lb.health_check.as_ref().map(|h| h.path.clone()),
-        health_interval: lb.health_check.as_ref().map(|h| h.interval),
+        health: lb.health_check.clone(),
         internal: svc.internal,
     }
 }

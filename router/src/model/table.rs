@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use crate::dynamic::{Issue, Middleware, Origin};
 use crate::model::rule::{RequestView, Rule};
@@ -78,10 +77,8 @@ pub struct Service {
     pub sticky: Option<(String, crate::dynamic::sticky::StickyCookie)>,
     /// Backends, in the provider's order (by container name for containers).
     pub backends: Vec<Backend>,
-    /// Active health check path.
-    pub health_path: Option<String>,
-    /// Active health check interval.
-    pub health_interval: Option<Duration>,
+    /// Active health check.
+    pub health: Option<crate::dynamic::HealthCheck>,
     /// A handler of the router itself (`api@internal`, ...), instead of backends.
     pub internal: Option<crate::dynamic::InternalService>,
 }
@@ -312,12 +309,14 @@ impl RouteTable {
                 })
                 .collect();
             out.push(format!("service {} {}", s.name, backends.join(" ")));
-            if s.health_path.is_some() || s.internal.is_some() {
+            if s.health.is_some() || s.internal.is_some() {
                 out.push(format!(
-                    "service {} health={}@{:?} internal={:?}",
+                    "service {} health={} internal={:?}",
                     s.name,
-                    s.health_path.as_deref().unwrap_or("-"),
-                    s.health_interval,
+                    s.health.as_ref().map_or_else(
+                        || "-".into(),
+                        |h| serde_json::to_string(h).unwrap_or_default()
+                    ),
                     s.internal
                 ));
             }

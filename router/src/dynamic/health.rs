@@ -1,0 +1,233 @@
+//! `loadBalancer.healthCheck`: an active check of each server, with Traefik's option set and
+//! defaults (every 30 s, 5 s to answer, `GET`, any status below 400).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::tree::{DecodeError, Node};
+
+/// Traefik's default health check interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+/// Traefik's default health check timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An active health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    /// The path (and query) requested.
+    pub path: String,
+    /// How often, while the server is healthy.
+    #[serde(serialize_with = "go_duration")]
+    pub interval: Duration,
+    /// How often while it is not (default: `interval`).
+    #[serde(serialize_with = "go_duration")]
+    pub unhealthy_interval: Duration,
+    /// How long an answer may take.
+    #[serde(serialize_with = "go_duration")]
+    pub timeout: Duration,
+    /// `http` or `https` instead of the server's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// Another port than the server's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The method (default `GET`).
+    pub method: String,
+    /// The one status that means healthy (default: any from 200 to 399).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The `Host` sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Headers sent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    /// Redirects are followed (Traefik's default); off: a 3xx is the answer judged.
+    pub follow_redirects: bool,
+}
+
+impl HealthCheck {
+    /// A check of `path` with every other option at Traefik's default.
+    pub fn of(path: &str) -> HealthCheck {
+        HealthCheck {
+            path: path.to_owned(),
+            interval: DEFAULT_INTERVAL,
+            unhealthy_interval: DEFAULT_INTERVAL,
+            timeout: DEFAULT_TIMEOUT,
+            scheme: None,
+            port: None,
+            method: "GET".into(),
+            status: None,
+            hostname: None,
+            headers: Vec::new(),
+            follow_redirects: true,
+        }
+    }
+
+    /// Whether an answer of `status` is healthy.
+    pub fn healthy(&self, status: u16) -> bool {
+        match self.status {
+            Some(s) => s == status,
+            None => (200..400).contains(&status),
+        }
+    }
+}
+
+fn go_duration<S: serde::Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&format!("{}s", d.as_secs_f64()))
+}
+
+fn at_least_100ms(n: &Node) -> Result<Duration, DecodeError> {
+    let d = n.duration()?;
+    if d < Duration::from_millis(100) {
+        return Err(DecodeError::at(n, "expected at least 100ms"));
+    }
+    Ok(d)
+}
+
+/// Decodes `healthCheck`.
+pub fn decode(h: &Node) -> Result<HealthCheck, DecodeError> {
+    let mut f = super::middleware::fields(
+        h,
+        &[
+            "path",
+            "interval",
+            "unhealthyInterval",
+            "timeout",
+            "scheme",
+            "port",
+            "method",
+            "status",
+            "hostname",
+            "headers",
+            "followRedirects",
+            "mode",
+        ],
+    )?;
+    let p = f
+        .take("path")
+        .ok_or_else(|| DecodeError::at(h, "a health check needs a path"))?;
+    let path = p.text()?.to_owned();
+    if !path.starts_with('/') {
+        return Err(DecodeError::at(
+            p,
+            format!("expected a path starting with '/', got {path:?}"),
+        ));
+    }
+    let mut c = HealthCheck::of(&path);
+    if let Some(m) = f.take("mode") {
+        if !m.text()?.eq_ignore_ascii_case("http") {
+            return Err(DecodeError::at(
+                m,
+                "only the http mode is supported (grpc is not)",
+            ));
+        }
+    }
+    if let Some(i) = f.take("interval") {
+        c.interval = at_least_100ms(i)?;
+    }
+    c.unhealthy_interval = match f.take("unhealthyInterval") {
+        Some(i) => at_least_100ms(i)?,
+        None => c.interval,
+    };
+    if let Some(t) = f.take("timeout") {
+        c.timeout = at_least_100ms(t)?;
+    }
+    if let Some(s) = f.take("scheme") {
+        let v = s.text()?.to_ascii_lowercase();
+        if !matches!(v.as_str(), "http" | "https") {
+            return Err(DecodeError::at(
+                s,
+                format!("expected http or https, got {v:?}"),
+            ));
+        }
+        c.scheme = Some(v);
+    }
+    if let Some(p) = f.take("port") {
+        let v = p.integer()?;
+        c.port = Some(
+            u16::try_from(v)
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| DecodeError::at(p, format!("expected a port, got {v}")))?,
+        );
+    }
+    if let Some(m) = f.take("method") {
+        let v = m.text()?.trim().to_ascii_uppercase();
+        if v.is_empty() || http::Method::from_bytes(v.as_bytes()).is_err() {
+            return Err(DecodeError::at(m, format!("invalid method {v:?}")));
+        }
+        c.method = v;
+    }
+    if let Some(s) = f.take("status") {
+        let v = s.integer()?;
+        c.status = match v {
+            0 => None,
+            v => Some(
+                u16::try_from(v)
+                    .ok()
+                    .filter(|v| (100..=999).contains(v))
+                    .ok_or_else(|| DecodeError::at(s, format!("invalid status {v}")))?,
+            ),
+        };
+    }
+    if let Some(n) = f.take("hostname") {
+        let v = n.text()?.trim();
+        if !v.is_empty() {
+            c.hostname = Some(v.to_owned());
+        }
+    }
+    for n in f.take("headers").map(Node::children).unwrap_or_default() {
+        let v = n.text()?;
+        if http::HeaderName::from_bytes(n.name.as_bytes()).is_err()
+            || http::HeaderValue::from_str(v).is_err()
+        {
+            return Err(DecodeError::at(n, "invalid header"));
+        }
+        c.headers.push((n.name.clone(), v.to_owned()));
+    }
+    if let Some(r) = f.take("followRedirects") {
+        c.follow_redirects = r.boolean()?;
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traefiks_options_and_defaults() {
+        let n = Node::from_yaml("path: /ready?full=1\ninterval: 10s\ntimeout: 3s\nscheme: HTTPS\nport: 9000\nmethod: head\nstatus: 204\nhostname: app.internal\nheaders:\n  X-Probe: router\nfollowRedirects: false\n", "h").unwrap();
+        let c = decode(&n).unwrap();
+        assert_eq!(
+            (
+                c.interval.as_secs(),
+                c.unhealthy_interval.as_secs(),
+                c.timeout.as_secs()
+            ),
+            (10, 10, 3)
+        );
+        assert_eq!(
+            (c.scheme.as_deref(), c.port, c.method.as_str()),
+            (Some("https"), Some(9000), "HEAD")
+        );
+        assert!(c.healthy(204) && !c.healthy(200));
+        assert_eq!(c.headers, [("X-Probe".to_owned(), "router".to_owned())]);
+        assert!(!c.follow_redirects);
+        let d = HealthCheck::of("/");
+        assert!(d.healthy(200) && d.healthy(302) && !d.healthy(404) && d.follow_redirects);
+        for bad in [
+            "path: x\n",
+            "path: /\nmode: grpc\n",
+            "path: /\nscheme: ftp\n",
+            "path: /\nport: 0\n",
+            "path: /\ninterval: 1ms\n",
+        ] {
+            let n = Node::from_yaml(bad, "h").unwrap();
+            assert!(decode(&n).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Active health checks with Traefik's options, from a real container's labels through
+//! socket-guard: a check that expects another status (`status`) or asks a port nobody listens
+//! on (`port`, `timeout`) takes the server out of rotation (503 `no available server`);
+//! a check with `method`, `headers` and `interval` that passes keeps it in.
+#![allow(clippy::unwrap_used)]
+
+use e2e::docker::{require_docker, Cleanup};
+use e2e::router::{hostname_in, router_guard, run_whoami, unique, Labels, Router};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_check_options_decide_rotation() {
+    require_docker();
+    let c = Cleanup::new("rt-health");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().start(&guard).await;
+    let [good, status, port] = ["good", "status", "port"].map(unique);
+    let mut labels = Labels::enabled();
+    for s in [&good, &status, &port] {
+        labels = labels
+            .router(s, "rule", &format!("Host(`{s}.test`)"))
+            .router(s, "service", s)
+            .service(s, "server.port", "8080")
+            .service(s, "healthcheck.path", "/health")
+            .service(s, "healthcheck.interval", "200ms");
+    }
+    let labels = labels
+        .service(&good, "healthcheck.method", "HEAD")
+        .service(&good, "healthcheck.headers.X-Probe", "router")
+        .service(&status, "healthcheck.status", "204")
+        .service(&port, "healthcheck.port", "9")
+        .service(&port, "healthcheck.timeout", "300ms");
+    let w = run_whoami(&c, "w", &net, &labels, &[]).await;
+    let r = router.wait_status(&format!("{good}.test"), "/", 200).await;
+    assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
+    for s in [&status, &port] {
+        let r = router.wait_status(&format!("{s}.test"), "/", 503).await;
+        assert_eq!(r.text(), "no available server\n");
+    }
+    // Still in rotation after several intervals.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let r = router.request(&format!("{good}.test"), "/", &[]).await;
+    assert_eq!(r.status, 200);
+}
