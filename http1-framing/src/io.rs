@@ -132,6 +132,10 @@ pub enum BodyError {
     /// The body's chunked framing is malformed.
     #[error("the request body: {0}")]
     Framing(FramingError),
+    /// The body is longer than the limit [`forward_body_limited`] was given (what was
+    /// passed on so far is an incomplete request: the caller closes the upstream connection).
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(u64),
 }
 
 /// Passes a request body from `client` to `up` as it arrives, by its framing (the bytes
@@ -151,6 +155,24 @@ where
     C: AsyncRead + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
+    forward_body_limited(client, client_buf, up, up_buf, framing, None).await
+}
+
+/// [`forward_body`], stopping with [`BodyError::TooLarge`] before more than `limit` bytes of
+/// body are passed on (counted as they travel: a chunked body's chunk framing counts too).
+pub async fn forward_body_limited<C, U>(
+    client: &mut C,
+    client_buf: &mut BytesMut,
+    up: &mut U,
+    up_buf: &mut BytesMut,
+    framing: BodyFraming,
+    limit: Option<u64>,
+) -> Result<BodySent, BodyError>
+where
+    C: AsyncRead + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut passed: u64 = 0;
     if matches!(
         framing,
         BodyFraming::None | BodyFraming::UntilClose | BodyFraming::Length(0)
@@ -195,6 +217,10 @@ where
         }
         if !client_buf.is_empty() {
             let (k, d) = left.take(client_buf, None).map_err(BodyError::Framing)?;
+            passed += k as u64;
+            if let Some(max) = limit.filter(|max| passed > *max) {
+                return Err(BodyError::TooLarge(max));
+            }
             (pending, done) = (k, d);
             continue;
         }

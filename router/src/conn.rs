@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use http1_framing::io::{
-    forward_body, linger, read_head, BodyError, BodySent, HeadRead, SHUTDOWN_WAIT,
+    forward_body_limited, linger, read_head, BodyError, BodySent, HeadRead, SHUTDOWN_WAIT,
 };
 use http1_framing::{BodyFraming, BodyLeft, FramingError, MAX_HEAD};
 use hyper::header;
@@ -95,6 +95,9 @@ enum Attempt {
     ClientGone,
     /// The client's body was malformed.
     Client(String),
+    /// The client's body passed `buffering.maxRequestBodyBytes` (the backend has an
+    /// incomplete request: its connection is dropped).
+    TooLarge,
     /// What happened, and whether the backend closed before answering anything.
     Backend(String, bool),
 }
@@ -346,6 +349,12 @@ where
         log: &mut Log,
         plan: &proxy::Plan,
     ) -> Result<Sent, Fail> {
+        // A declared length over `buffering`'s limit: refused before anything is sent.
+        if let (Some(max), BodyFraming::Length(n)) = (plan.fx.max_request_body, head.body) {
+            if n > max {
+                return Err(ProxyError::PayloadTooLarge.into());
+            }
+        }
         let mut forwarded =
             proxy::forward_headers(req, plan, std::mem::take(headers), head.upgrade, || None);
         forwarded.remove(header::EXPECT);
@@ -413,7 +422,7 @@ where
             }
             let attempt = tokio::time::timeout(
                 reach.response_timeout,
-                self.round_trip(&mut conn, head.body, head_request),
+                self.round_trip(&mut conn, head.body, head_request, plan.fx.max_request_body),
             )
             .await;
             match attempt {
@@ -434,6 +443,7 @@ where
                     break (conn, resp);
                 }
                 Ok(Err(Attempt::ClientGone)) => return Err(Fail::ClientGone),
+                Ok(Err(Attempt::TooLarge)) => return Err(ProxyError::PayloadTooLarge.into()),
                 Ok(Err(Attempt::Client(detail))) => {
                     return Err(ProxyError::BadRequest(detail).into())
                 }
@@ -496,18 +506,20 @@ where
         conn: &mut BackendConn,
         body: BodyFraming,
         head_request: bool,
+        limit: Option<u64>,
     ) -> Result<ResponseHead, Attempt> {
         if let Err(e) = conn.io.write_all(&self.out).await {
             return Err(Attempt::Backend(format!("sending the request: {e}"), true));
         }
         let mut cut = None;
         if self.body_unread {
-            let sent = forward_body(
+            let sent = forward_body_limited(
                 &mut self.io,
                 &mut self.buf,
                 &mut conn.io,
                 &mut conn.buf,
                 body,
+                limit,
             )
             .await;
             match sent {
@@ -515,6 +527,7 @@ where
                 Ok(BodySent::Cut(err)) => cut = err,
                 Err(BodyError::ClientGone) => return Err(Attempt::ClientGone),
                 Err(e @ BodyError::Framing(_)) => return Err(Attempt::Client(e.to_string())),
+                Err(BodyError::TooLarge(_)) => return Err(Attempt::TooLarge),
             }
         }
         match (self.read_response_head(conn, head_request).await, cut) {

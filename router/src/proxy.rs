@@ -74,6 +74,9 @@ pub enum ProxyError {
     /// `forwardAuth`: the authentication server's answer was larger than allowed.
     #[error("401 Unauthorized")]
     AuthRefused,
+    /// The request body is larger than `buffering.maxRequestBodyBytes`.
+    #[error("Request Entity Too Large")]
+    PayloadTooLarge,
     /// The router could not do what the configuration asks (an authentication server that
     /// cannot be reached, a rewrite that makes an invalid path).
     #[error("Internal Server Error")]
@@ -97,6 +100,7 @@ impl ProxyError {
             ProxyError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
             ProxyError::AuthRefused => StatusCode::UNAUTHORIZED,
+            ProxyError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -853,6 +857,12 @@ async fn h2_send(
     plan: &Plan,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let retryable = body.is_end_stream();
+    let limit = plan.fx.max_request_body;
+    if let (Some(max), Some(declared)) = (limit, body.size_hint().exact()) {
+        if declared > max {
+            return Err(ProxyError::PayloadTooLarge);
+        }
+    }
     let mut body = Some(body);
     let mut tried: Option<String> = None;
     // A refused connection is retried once elsewhere when the request has no body (nothing
@@ -866,9 +876,13 @@ async fn h2_send(
         log.backend = Some(addr);
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
         let reach = plan.reach(shared, backend)?;
-        let mut out = Request::new(match body.take() {
-            Some(b) => b.map_err(box_error).boxed(),
-            None => empty(),
+        let mut out = Request::new(match (body.take(), limit) {
+            (Some(b), None) => b.map_err(box_error).boxed(),
+            // Counted as it passes; past the limit the stream fails with a LengthLimitError.
+            (Some(b), Some(max)) => {
+                http_body_util::Limited::new(b, usize::try_from(max).unwrap_or(usize::MAX)).boxed()
+            }
+            (None, _) => empty(),
         });
         *out.method_mut() = req.method.clone();
         let scheme = if reach.tls.is_some() { "https" } else { "http" };
@@ -897,6 +911,9 @@ async fn h2_send(
                     continue;
                 }
                 break r;
+            }
+            Ok(Err(e)) if limit.is_some() && over_limit(&e) => {
+                return Err(ProxyError::PayloadTooLarge)
             }
             Ok(Err(e)) => match classify(e) {
                 SendError::Connect { detail, timed_out } => {
@@ -966,6 +983,18 @@ fn security_defaults(h: &mut HeaderMap, https: bool) {
             HeaderValue::from_static("max-age=31536000"),
         );
     }
+}
+
+/// Whether a request failed because its body passed `buffering`'s limit.
+fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut src = Some(e);
+    while let Some(s) = src {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        src = s.source();
+    }
+    false
 }
 
 /// Sorts a shared-pool error into "not connected" and "failed after connecting".

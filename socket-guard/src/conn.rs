@@ -754,6 +754,10 @@ where
             Ok(BodySent::Cut(err)) => Ok(Some(err)),
             Err(BodyError::ClientGone) => Err(Fail::ClientGone),
             Err(BodyError::Framing(e)) => Err(Fail::Answer(GuardError::Framing(e))),
+            // Not given a limit here; were it, the body would be too large.
+            Err(BodyError::TooLarge(max)) => Err(Fail::Answer(GuardError::BodyTooLarge(
+                usize::try_from(max).unwrap_or(usize::MAX),
+            ))),
         }
     }
 

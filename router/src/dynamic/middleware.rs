@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::tree::{DecodeError, Node};
 
+pub mod buffering;
 pub mod errors;
 pub mod forward_auth;
 pub mod headers;
@@ -131,6 +132,11 @@ pub enum Middleware {
     Errors(Box<ErrorPages>),
     /// `retry`.
     Retry(Box<Retry>),
+    /// `buffering`: a request body limit.
+    Buffering {
+        /// The largest request body (none: no limit).
+        max_request_body_bytes: Option<u64>,
+    },
     /// A redirect made by the router itself (entry point redirections), or a handler of the
     /// internal provider, never written in a label or file.
     #[serde(skip)]
@@ -149,7 +155,6 @@ pub enum InternalMiddleware {
 const NOT_YET: &[&str] = &[
     "digestauth",
     "circuitbreaker",
-    "buffering",
     "passtlsclientcert",
     "contenttype",
     "grpcweb",
@@ -194,6 +199,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "forwardauth" => forward_auth::decode(kind)?,
         "errors" => errors::decode(kind)?,
         "retry" => retry::decode(kind)?,
+        "buffering" => buffering::decode(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(

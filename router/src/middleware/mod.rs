@@ -50,6 +50,8 @@ pub struct Effects {
     pub cookie_names: Vec<String>,
     /// `Set-Cookie` values of the authentication server's answer.
     pub cookies: Vec<HeaderValue>,
+    /// The largest request body (`buffering`; the smallest when several).
+    pub max_request_body: Option<u64>,
     /// The `retry` policy (the innermost, when several).
     pub retry: Option<crate::dynamic::Retry>,
     /// `errors` middlewares met so far, outermost first.
@@ -153,6 +155,14 @@ pub async fn apply(
         }
         Middleware::ForwardAuth(fa) => forward_auth::apply(name, fa, r).await,
         Middleware::Errors(pages) => errors::apply(pages, r),
+        Middleware::Buffering {
+            max_request_body_bytes,
+        } => {
+            if let Some(max) = max_request_body_bytes {
+                r.fx.max_request_body = Some(r.fx.max_request_body.map_or(*max, |m| m.min(*max)));
+            }
+            Ok(Flow::Next)
+        }
         Middleware::Retry(policy) => {
             r.fx.retry = Some((**policy).clone());
             Ok(Flow::Next)

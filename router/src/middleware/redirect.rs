@@ -39,13 +39,12 @@ pub fn scheme(
         port,
         permanent,
     };
-    let forwarded_proto = if r.inbound.trusted {
-        r.headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-    } else {
-        None
-    };
+    // An untrusted client's X-Forwarded-Proto was removed before routing: what is left is a
+    // trusted proxy's, or one a middleware set (Traefik reads it the same way).
+    let forwarded_proto = r
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok());
     let host = host_header(r);
     let target = r.inbound.target();
     let asked = Requested {

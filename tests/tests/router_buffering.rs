@@ -1,0 +1,96 @@
+//! `buffering.maxRequestBodyBytes` end to end (labels through socket-guard, nginx as the
+//! backend with its access log): a declared body over the limit answers 413 before anything
+//! reaches the backend; one under it is forwarded; a chunked body is cut at the limit (413);
+//! an HTTP/2 client's body over the limit gets 413 too.
+#![allow(clippy::unwrap_used)]
+
+use e2e::docker::{require_docker, Cleanup};
+use e2e::make::free_port;
+use e2e::nginx::Nginx;
+use e2e::router::{router_guard, run_whoami, unique, Labels, Router};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_over_the_limit_get_413() {
+    require_docker();
+    let port = free_port();
+    let nginx = Nginx::start(
+        &format!(
+            "  server {{ listen 127.0.0.1:{port}; access_log @DIR@/backend.log; client_max_body_size 10m;\n    location / {{ return 200 \"got $content_length\\n\"; }} }}\n"
+        ),
+        &[port],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!("http:\n  services:\n    backend:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{port}\"}}]\n"),
+    )
+    .unwrap();
+    let c = Cleanup::new("rt-buf");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .websecure()
+        .env("ROUTER_REDIRECT_TO_HTTPS", "false")
+        .with_file(&file)
+        .start(&guard)
+        .await;
+    let app = unique("buf");
+    let host = format!("{app}.test");
+    let labels = Labels::enabled()
+        .router(&app, "rule", &format!("Host(`{host}`)"))
+        .router(&app, "service", "backend@file")
+        .router(&app, "middlewares", &app)
+        .middleware(&app, "buffering.maxrequestbodybytes", "1000");
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    router.wait_status(&host, "/", 200).await;
+    let web = router.web_addr();
+    let post = |raw: String| async move {
+        let ex = e2e::http::exchange(web, raw.as_bytes()).await;
+        (ex.statuses().first().copied().unwrap_or(0), ex.raw_text())
+    };
+    let before = nginx.log_lines("backend.log").len();
+    let big = "x".repeat(2000);
+    let (status, text) = post(format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n{big}"
+    ))
+    .await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.ends_with("Request Entity Too Large\n"), "{text}");
+    assert_eq!(
+        nginx.log_lines("backend.log").len(),
+        before,
+        "a refused body reached the backend"
+    );
+    let small = "y".repeat(500);
+    let (status, text) = post(format!("POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{small}")).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.ends_with("got 500\n"), "{text}");
+    let chunk = format!("258\r\n{}\r\n", "z".repeat(600));
+    let (status, text) = post(format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunk}{chunk}{chunk}0\r\n\r\n"
+    ))
+    .await;
+    assert_eq!(status, 413, "{text}");
+
+    let addr = router.websecure_addr();
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sk",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+            "--data-binary",
+            &big,
+            "--resolve",
+        ])
+        .arg(format!("{host}:{}:127.0.0.1", addr.port()))
+        .arg(format!("https://{host}:{}/", addr.port()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "413");
+}
