@@ -287,7 +287,7 @@ pub struct Plan {
 #[derive(Debug)]
 pub enum Planned {
     /// Forward to a backend of the route's service.
-    Forward(Plan),
+    Forward(Box<Plan>),
     /// Answered by the router (a redirect, an ACME challenge).
     Answer(Answer),
 }
@@ -410,14 +410,14 @@ pub async fn plan(
         .get(&service)
         .and_then(|s| s.sticky.as_ref())
         .and_then(|(name, _)| cookie(headers, name));
-    Ok(Planned::Forward(Plan {
+    Ok(Planned::Forward(Box::new(Plan {
         live,
         service,
         fx,
         compress,
         sticky,
         set_cookie: std::sync::Mutex::default(),
-    }))
+    })))
 }
 
 /// How to reach one backend of a plan's service.
