@@ -13,10 +13,8 @@ use std::pin::Pin;
 use tokio::io::{AsyncBufRead, AsyncRead};
 use tokio_util::io::{ReaderStream, StreamReader};
 
+use crate::dynamic::middleware::CompressOptions;
 use crate::proxy::ProxyBody;
-
-/// Bodies smaller than this (when their length is known) are sent as they are.
-pub const MIN_SIZE: u64 = 1024;
 
 /// A content coding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +37,43 @@ impl Encoding {
     }
 }
 
-/// Picks the coding from `Accept-Encoding`: the highest q-value, preferring br, zstd, gzip on
-/// ties; `q=0` refuses a coding.
+impl Encoding {
+    fn from_token(t: &str) -> Option<Encoding> {
+        match t {
+            "br" => Some(Encoding::Brotli),
+            "zstd" => Some(Encoding::Zstd),
+            "gzip" | "x-gzip" => Some(Encoding::Gzip),
+            _ => None,
+        }
+    }
+}
+
+/// Picks the coding from `Accept-Encoding` with the router's defaults.
 pub fn negotiate(accept: Option<&HeaderValue>) -> Option<Encoding> {
-    let accept = accept?.to_str().ok()?;
-    let mut best: Option<(Encoding, u32)> = None;
+    negotiate_with(accept, &CompressOptions::default())
+}
+
+/// Picks the coding from `Accept-Encoding`: the highest q-value among the codings `o` offers,
+/// preferring on ties the first in `o.encodings` (default: br, zstd, gzip); `q=0` refuses a
+/// coding. No `Accept-Encoding`: `o.default_encoding`, if any.
+pub fn negotiate_with(accept: Option<&HeaderValue>, o: &CompressOptions) -> Option<Encoding> {
+    let Some(accept) = accept else {
+        return o.default_encoding.as_deref().and_then(Encoding::from_token);
+    };
+    let accept = accept.to_str().ok()?;
+    let rank = |e: Encoding| -> Option<usize> {
+        if o.encodings.is_empty() {
+            return Some(match e {
+                Encoding::Brotli => 0,
+                Encoding::Zstd => 1,
+                Encoding::Gzip => 2,
+            });
+        }
+        o.encodings
+            .iter()
+            .position(|t| Encoding::from_token(t) == Some(e))
+    };
+    let mut best: Option<(Encoding, u32, usize)> = None;
     for item in accept.split(',') {
         let mut parts = item.split(';');
         let token = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -52,30 +82,30 @@ pub fn negotiate(accept: Option<&HeaderValue>) -> Option<Encoding> {
             .and_then(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
         let q = (q.clamp(0.0, 1.0) * 1000.0) as u32;
-        let enc = match token.as_str() {
-            "br" => Encoding::Brotli,
-            "zstd" => Encoding::Zstd,
-            "gzip" | "x-gzip" => Encoding::Gzip,
-            _ => continue,
+        let Some(enc) = Encoding::from_token(&token) else {
+            continue;
         };
+        let Some(r) = rank(enc) else { continue };
         if q == 0 {
             continue;
         }
-        let rank = |e: Encoding| match e {
-            Encoding::Brotli => 3,
-            Encoding::Zstd => 2,
-            Encoding::Gzip => 1,
-        };
         match best {
-            Some((b, bq)) if bq > q || (bq == q && rank(b) >= rank(enc)) => {}
-            _ => best = Some((enc, q)),
+            Some((_, bq, br)) if bq > q || (bq == q && br <= r) => {}
+            _ => best = Some((enc, q, r)),
         }
     }
-    best.map(|(e, _)| e)
+    best.map(|(e, _, _)| e)
 }
 
-/// Whether a response is worth compressing and safe to.
+/// Whether a response is worth compressing and safe to, with the router's defaults.
 pub fn compressible(status: StatusCode, headers: &HeaderMap) -> bool {
+    compressible_with(status, headers, &CompressOptions::default())
+}
+
+/// Whether a response is worth compressing and safe to: a 200 not already encoded nor partial,
+/// not shorter than `o.min_response_body_bytes` when its length is known, of a media type in
+/// `o.included_content_types` (else of a compressible type not in `o.excluded_content_types`).
+pub fn compressible_with(status: StatusCode, headers: &HeaderMap, o: &CompressOptions) -> bool {
     if status != StatusCode::OK
         || headers.contains_key(header::CONTENT_ENCODING)
         || headers.contains_key(header::CONTENT_RANGE)
@@ -87,7 +117,7 @@ pub fn compressible(status: StatusCode, headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        if len < MIN_SIZE {
+        if len < o.min_response_body_bytes {
             return false;
         }
     }
@@ -97,6 +127,18 @@ pub fn compressible(status: StatusCode, headers: &HeaderMap) -> bool {
         .unwrap_or("")
         .to_ascii_lowercase();
     let mime = ct.split(';').next().unwrap_or("").trim();
+    if !o.included_content_types.is_empty() {
+        return o.included_content_types.iter().any(|t| t == mime);
+    }
+    if o.excluded_content_types.iter().any(|t| t == mime) || mime == "application/grpc" {
+        return false;
+    }
+    default_compressible(mime)
+}
+
+/// The router's own list: text and the structured text types; never event streams, images
+/// (but SVG), video or audio.
+fn default_compressible(mime: &str) -> bool {
     if mime == "text/event-stream"
         || mime.starts_with("image/") && mime != "image/svg+xml"
         || mime.starts_with("video/")
@@ -245,6 +287,109 @@ mod tests {
         assert!(!compressible(
             StatusCode::OK,
             &h(&[("content-type", "application/octet-stream")])
+        ));
+    }
+}
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+
+    fn opts(encodings: &[&str], default: Option<&str>) -> CompressOptions {
+        CompressOptions {
+            encodings: encodings.iter().map(|e| e.to_string()).collect(),
+            default_encoding: default.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn encodings_restrict_and_order_the_choice() {
+        let ae = HeaderValue::from_static("br, gzip, zstd");
+        assert_eq!(
+            negotiate_with(Some(&ae), &opts(&[], None)),
+            Some(Encoding::Brotli)
+        );
+        assert_eq!(
+            negotiate_with(Some(&ae), &opts(&["zstd", "gzip"], None)),
+            Some(Encoding::Zstd)
+        );
+        assert_eq!(
+            negotiate_with(Some(&ae), &opts(&["gzip"], None)),
+            Some(Encoding::Gzip)
+        );
+        let q = HeaderValue::from_static("gzip;q=1.0, zstd;q=0.5");
+        assert_eq!(
+            negotiate_with(Some(&q), &opts(&["zstd", "gzip"], None)),
+            Some(Encoding::Gzip)
+        );
+        assert_eq!(negotiate_with(None, &opts(&[], None)), None);
+        assert_eq!(
+            negotiate_with(None, &opts(&["gzip"], Some("gzip"))),
+            Some(Encoding::Gzip)
+        );
+    }
+
+    #[test]
+    fn types_and_sizes_follow_the_options() {
+        let h = |ct: &str, len: u64| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            h
+        };
+        let d = CompressOptions::default();
+        assert!(compressible_with(
+            StatusCode::OK,
+            &h("text/plain", 2000),
+            &d
+        ));
+        assert!(!compressible_with(
+            StatusCode::OK,
+            &h("text/plain", 100),
+            &d
+        ));
+        assert!(!compressible_with(
+            StatusCode::OK,
+            &h("application/grpc", 2000),
+            &d
+        ));
+        let small = CompressOptions {
+            min_response_body_bytes: 10,
+            ..Default::default()
+        };
+        assert!(compressible_with(
+            StatusCode::OK,
+            &h("text/plain", 100),
+            &small
+        ));
+        let only = CompressOptions {
+            included_content_types: vec!["image/png".into()],
+            ..Default::default()
+        };
+        assert!(compressible_with(
+            StatusCode::OK,
+            &h("image/png", 2000),
+            &only
+        ));
+        assert!(!compressible_with(
+            StatusCode::OK,
+            &h("text/plain", 2000),
+            &only
+        ));
+        let not = CompressOptions {
+            excluded_content_types: vec!["text/plain".into()],
+            ..Default::default()
+        };
+        assert!(!compressible_with(
+            StatusCode::OK,
+            &h("text/plain; charset=utf-8", 2000),
+            &not
+        ));
+        assert!(compressible_with(
+            StatusCode::OK,
+            &h("text/html", 2000),
+            &not
         ));
     }
 }

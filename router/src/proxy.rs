@@ -400,9 +400,13 @@ pub async fn plan(
             shared, kind, req, &live,
         )));
     }
-    let compress = (fx.compress || shared.config.compress)
-        .then(|| crate::compress::negotiate(headers.get(header::ACCEPT_ENCODING)))
-        .flatten();
+    if fx.compress.is_none() && shared.config.compress {
+        fx.compress = Some(Default::default());
+    }
+    let compress = fx
+        .compress
+        .as_ref()
+        .and_then(|o| crate::compress::negotiate_with(headers.get(header::ACCEPT_ENCODING), o));
     let service = route.service.clone();
     let sticky = live
         .table
@@ -724,8 +728,14 @@ pub fn compression(
     status: StatusCode,
     h: &HeaderMap,
 ) -> Option<Encoding> {
-    plan.compress
-        .filter(|_| *method != Method::HEAD && crate::compress::compressible(status, h))
+    plan.compress.filter(|_| {
+        *method != Method::HEAD
+            && plan
+                .fx
+                .compress
+                .as_ref()
+                .is_some_and(|o| crate::compress::compressible_with(status, h, o))
+    })
 }
 
 /// Phase 7: counts the answer and writes the access log line (unless the router or the

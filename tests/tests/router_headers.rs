@@ -17,10 +17,10 @@ async fn cors_security_headers_and_custom_request_headers() {
     let net = c.network("net");
     let guard = router_guard().start().await;
     let router = Router::builder().start(&guard).await;
-    let [cors, sec, hosts, req] = ["cors", "sec", "hosts", "req"].map(unique);
+    let [cors, sec, hosts, req, zip] = ["cors", "sec", "hosts", "req", "zip"].map(unique);
     let host = |r: &str| format!("{r}.test");
     let mut labels = Labels::enabled();
-    for r in [&cors, &sec, &hosts, &req] {
+    for r in [&cors, &sec, &hosts, &req, &zip] {
         labels = labels
             .router(r, "rule", &format!("Host(`{}`)", host(r)))
             .router(r, "middlewares", r);
@@ -51,7 +51,10 @@ async fn cors_security_headers_and_custom_request_headers() {
             &h(&req, "customrequestheaders.X-Forwarded-Proto"),
             "https",
         )
-        .middleware(&req, &h(&req, "customrequestheaders.X-Forwarded-For"), "");
+        .middleware(&req, &h(&req, "customrequestheaders.X-Forwarded-For"), "")
+        .middleware(&zip, "compress.encodings", "zstd,gzip")
+        .middleware(&zip, "compress.defaultencoding", "gzip")
+        .middleware(&zip, "compress.minresponsebodybytes", "10");
     let w = run_whoami(&c, "w", &net, &labels, &[]).await;
 
     // CORS: a preflight is answered by the router (whoami would echo the request).
@@ -146,5 +149,37 @@ async fn cors_security_headers_and_custom_request_headers() {
     assert!(
         echoes_header(&body, "X-Forwarded-Host", &host(&cors)),
         "{body}"
+    );
+
+    // compress options: a small answer (below the default 1024 bytes) compressed with the
+    // configured codings, the first preferred on a tie; no Accept-Encoding: defaultEncoding.
+    let r = router.wait_status(&format!("{zip}.test"), "/", 200).await;
+    assert_eq!(
+        r.header("content-encoding"),
+        Some("gzip"),
+        "no Accept-Encoding: {:?}",
+        r.headers
+    );
+    let r = router
+        .request(
+            &format!("{zip}.test"),
+            "/",
+            &[("Accept-Encoding", "br, gzip, zstd")],
+        )
+        .await;
+    assert_eq!(
+        r.header("content-encoding"),
+        Some("zstd"),
+        "{:?}",
+        r.headers
+    );
+    let r = router
+        .request(&format!("{zip}.test"), "/", &[("Accept-Encoding", "br")])
+        .await;
+    assert_eq!(
+        r.header("content-encoding"),
+        None,
+        "br is not offered: {:?}",
+        r.headers
     );
 }

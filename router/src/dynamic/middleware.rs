@@ -86,7 +86,7 @@ pub enum Middleware {
         source: SourceCriterion,
     },
     /// `compress`.
-    Compress,
+    Compress(Box<CompressOptions>),
     /// `inFlightReq`: at most `amount` requests of one source at once.
     InFlightReq {
         /// The most at once.
@@ -472,18 +472,159 @@ fn chain(kind: &Node) -> Result<Middleware, DecodeError> {
     Ok(Middleware::Chain { middlewares })
 }
 
+/// `compress`'s options, as Traefik's (empty lists: the router's defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompressOptions {
+    /// Media types never compressed (beside the router's own exclusions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excluded_content_types: Vec<String>,
+    /// Only these media types are compressed (instead of the router's list).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub included_content_types: Vec<String>,
+    /// Bodies of a known length below this are sent as they are (default 1024).
+    pub min_response_body_bytes: u64,
+    /// The codings offered, preferred in this order on equal `q` (default: br, zstd, gzip).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encodings: Vec<String>,
+    /// The coding used when the request has no `Accept-Encoding` (none: not compressed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_encoding: Option<String>,
+}
+
+impl Default for CompressOptions {
+    fn default() -> Self {
+        CompressOptions {
+            excluded_content_types: Vec::new(),
+            included_content_types: Vec::new(),
+            min_response_body_bytes: 1024,
+            encodings: Vec::new(),
+            default_encoding: None,
+        }
+    }
+}
+
 fn compress(kind: &Node) -> Result<Middleware, DecodeError> {
-    // `compress=true` (labels) or `compress: {}` (files); options are not supported yet.
+    // `compress=true` (labels) or `compress: {...}` (files).
     if !kind.section_on()? {
         return Err(DecodeError::at(kind, "expected true"));
     }
-    fields(kind, &[])?;
-    Ok(Middleware::Compress)
+    let mut f = fields(
+        kind,
+        &[
+            "excludedContentTypes",
+            "includedContentTypes",
+            "minResponseBodyBytes",
+            "encodings",
+            "defaultEncoding",
+        ],
+    )?;
+    let mut o = CompressOptions::default();
+    let media = |n: &Node| -> Result<Vec<String>, DecodeError> {
+        let list = n.strings()?;
+        list.iter()
+            .map(|t| {
+                let m = t
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                if m.split_once('/')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                {
+                    Ok(m)
+                } else {
+                    Err(DecodeError::at(n, format!("invalid media type {t:?}")))
+                }
+            })
+            .collect()
+    };
+    if let Some(n) = f.take("excludedContentTypes") {
+        o.excluded_content_types = media(n)?;
+    }
+    if let Some(n) = f.take("includedContentTypes") {
+        o.included_content_types = media(n)?;
+    }
+    if !o.excluded_content_types.is_empty() && !o.included_content_types.is_empty() {
+        return Err(DecodeError::at(
+            kind,
+            "excludedContentTypes and includedContentTypes are mutually exclusive",
+        ));
+    }
+    if let Some(n) = f.take("minResponseBodyBytes") {
+        let v = n.integer()?;
+        if v > 0 {
+            o.min_response_body_bytes = v as u64;
+        }
+    }
+    if let Some(n) = f.take("encodings") {
+        o.encodings = n.strings()?;
+        if o.encodings.is_empty() {
+            return Err(DecodeError::at(
+                n,
+                "at least one encoding must be specified",
+            ));
+        }
+        if let Some(bad) = o
+            .encodings
+            .iter()
+            .find(|e| !matches!(e.as_str(), "gzip" | "br" | "zstd"))
+        {
+            return Err(DecodeError::at(
+                n,
+                format!("unsupported encoding {bad:?} (gzip, br, zstd)"),
+            ));
+        }
+    }
+    if let Some(n) = f.take("defaultEncoding") {
+        let e = n.text()?.trim().to_owned();
+        let offered = if o.encodings.is_empty() {
+            matches!(e.as_str(), "gzip" | "br" | "zstd")
+        } else {
+            o.encodings.contains(&e)
+        };
+        if !e.is_empty() && !offered {
+            return Err(DecodeError::at(
+                n,
+                format!("unsupported default encoding {e:?}"),
+            ));
+        }
+        o.default_encoding = (!e.is_empty()).then_some(e);
+    }
+    Ok(Middleware::Compress(Box::new(o)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compress_options_as_traefik_checks_them() {
+        let n = Node::from_yaml("compress:\n  encodings: [gzip, zstd]\n  defaultEncoding: gzip\n  minResponseBodyBytes: 10\n  excludedContentTypes: ['text/event-stream; charset=utf-8']\n", "m").unwrap();
+        let Ok(Some(Middleware::Compress(o))) = decode(&n) else {
+            panic!()
+        };
+        assert_eq!(o.excluded_content_types, ["text/event-stream"]);
+        assert_eq!(
+            (o.min_response_body_bytes, o.default_encoding.as_deref()),
+            (10, Some("gzip"))
+        );
+        let n = Node::from_yaml("compress: true\n", "m").unwrap();
+        assert_eq!(
+            decode(&n).unwrap().unwrap(),
+            Middleware::Compress(Default::default())
+        );
+        for bad in [
+            "compress:\n  encodings: [deflate]\n",
+            "compress:\n  encodings: [gzip]\n  defaultEncoding: br\n",
+            "compress:\n  includedContentTypes: [text/html]\n  excludedContentTypes: [text/css]\n",
+            "compress:\n  includedContentTypes: [html]\n",
+        ] {
+            let n = Node::from_yaml(bad, "m").unwrap();
+            assert!(decode(&n).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn users_files_read_as_traefik_reads_them() {

@@ -43,8 +43,8 @@ pub struct Effects {
     /// `headers.customRequestHeaders.X-Forwarded-For: ""`: the backend is sent no
     /// `X-Forwarded-For` at all (Traefik's way to turn it off).
     pub drop_xff: bool,
-    /// A `compress` middleware is on the route.
-    pub compress: bool,
+    /// A `compress` middleware is on the route: its options.
+    pub compress: Option<crate::dynamic::middleware::CompressOptions>,
     /// `forwardAuth.addAuthCookiesToResponse`: the backend's cookies of these names are
     /// dropped from the answer and [`Effects::cookies`] set instead.
     pub cookie_names: Vec<String>,
@@ -149,8 +149,8 @@ pub async fn apply(
         }
         Middleware::Headers(h) => headers::apply(h, r),
         Middleware::InFlightReq { amount, source } => in_flight::apply(name, *amount, source, r),
-        Middleware::Compress => {
-            r.fx.compress = true;
+        Middleware::Compress(o) => {
+            r.fx.compress = Some((**o).clone());
             Ok(Flow::Next)
         }
         Middleware::ForwardAuth(fa) => forward_auth::apply(name, fa, r).await,

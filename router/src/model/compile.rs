@@ -1004,7 +1004,7 @@ mod tests {
         config
             .http
             .middlewares
-            .insert("hdr".into(), Middleware::Compress);
+            .insert("hdr".into(), Middleware::Compress(Default::default()));
         config.http.services.insert("s".into(), Default::default());
         let router = |eps: &[&str]| Router {
             rule: "Host(`a`)".into(),
