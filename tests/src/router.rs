@@ -102,6 +102,12 @@ impl RouterBuilder {
         self
     }
 
+    /// [`Self::websecure`] without the redirection from web to websecure that
+    /// `ROUTER_WEBSECURE_LISTEN` brings: both entry points serve the routes.
+    pub fn both_entry_points(self) -> Self {
+        self.websecure().env("ROUTER_REDIRECT_TO_HTTPS", "false")
+    }
+
     /// Binds web and websecure on these addresses (a restarted router on the ports of the
     /// previous one; an ACME test server validates on fixed ports). Implies [`Self::websecure`].
     pub fn listen_on(mut self, web: SocketAddr, websecure: SocketAddr) -> Self {

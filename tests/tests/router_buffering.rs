@@ -30,8 +30,7 @@ async fn request_bodies_over_the_limit_get_413() {
     let net = c.network("net");
     let guard = router_guard().start().await;
     let router = Router::builder()
-        .websecure()
-        .env("ROUTER_REDIRECT_TO_HTTPS", "false")
+        .both_entry_points()
         .with_file(&file)
         .start(&guard)
         .await;

@@ -67,8 +67,7 @@ async fn error_pages_replace_caught_statuses() {
     let net = c.network("net");
     let guard = router_guard().start().await;
     let router = Router::builder()
-        .websecure()
-        .env("ROUTER_REDIRECT_TO_HTTPS", "false")
+        .both_entry_points()
         .with_file(&file)
         .start(&guard)
         .await;

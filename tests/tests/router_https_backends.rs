@@ -147,8 +147,7 @@ async fn https_servers_with_transports() {
     let net = c.network("net");
     let guard = router_guard().start().await;
     let router = Router::builder()
-        .websecure()
-        .env("ROUTER_REDIRECT_TO_HTTPS", "false")
+        .both_entry_points()
         .with_file(&file)
         .start(&guard)
         .await;
