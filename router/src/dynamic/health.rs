@@ -147,12 +147,15 @@ pub fn decode(h: &Node) -> Result<HealthCheck, DecodeError> {
     }
     if let Some(p) = f.take("port") {
         let v = p.integer()?;
-        c.port = Some(
-            u16::try_from(v)
-                .ok()
-                .filter(|v| *v > 0)
-                .ok_or_else(|| DecodeError::at(p, format!("expected a port, got {v}")))?,
-        );
+        // 0 is Traefik's "the server's own port".
+        c.port = match v {
+            0 => None,
+            v => Some(
+                u16::try_from(v)
+                    .ok()
+                    .ok_or_else(|| DecodeError::at(p, format!("expected a port, got {v}")))?,
+            ),
+        };
     }
     if let Some(m) = f.take("method") {
         let v = m.text()?.trim().to_ascii_uppercase();
@@ -223,7 +226,7 @@ mod tests {
             "path: x\n",
             "path: /\nmode: grpc\n",
             "path: /\nscheme: ftp\n",
-            "path: /\nport: 0\n",
+            "path: /\nport: 70000\n",
             "path: /\ninterval: 1ms\n",
         ] {
             let n = Node::from_yaml(bad, "h").unwrap();

@@ -101,10 +101,12 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             "errorRequestHeaders",
         ],
     )?;
-    let n = f
+    // No status: nothing is caught (Traefik builds the middleware all the same).
+    let status = f
         .take("status")
-        .ok_or_else(|| DecodeError::at(kind, "errors needs status"))?;
-    let status = status_ranges(n)?;
+        .map(status_ranges)
+        .transpose()?
+        .unwrap_or_default();
     let service = f
         .take("service")
         .map(Node::text)
@@ -171,7 +173,6 @@ mod tests {
         for bad in [
             "errors:\n  status: ['4xx']\n  service: s\n",
             "errors:\n  status: ['404']\n",
-            "errors:\n  service: s\n",
         ] {
             let n = Node::from_yaml(bad, "m").unwrap();
             assert!(super::super::decode(&n).is_err(), "{bad}");

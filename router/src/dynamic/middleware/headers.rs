@@ -208,6 +208,13 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
         is_development: boolean(f.take("isDevelopment"))?,
         cors: (cors != Cors::default()).then_some(cors),
     };
+    // Traefik refuses a headers middleware that sets no option at all.
+    if kind.children().is_empty() {
+        return Err(DecodeError::at(
+            kind,
+            "headers configuration not valid: no option set",
+        ));
+    }
     Ok(Middleware::Headers(Box::new(headers)))
 }
 
@@ -298,6 +305,7 @@ mod tests {
             "headers:\n  customRequestHeaders:\n    'bad name': x\n",
             "headers:\n  frameDeny: maybe\n",
             "headers:\n  nope: 1\n",
+            "headers: {}\n",
         ] {
             assert!(one(yaml).is_err(), "{yaml}");
         }
