@@ -259,6 +259,15 @@ impl Inbound<'_> {
         }
     }
 
+    /// The `Host` as the request sent it (with its port) in `headers`, else its host: what
+    /// Traefik's `req.Host` is to the middlewares.
+    pub(crate) fn host_header(&self, headers: &HeaderMap) -> String {
+        headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| self.authority(), str::to_owned)
+    }
+
     /// The path and query, as received.
     pub(crate) fn target(&self) -> String {
         match self.query {
@@ -510,25 +519,25 @@ impl Plan {
         self.fx.catching(status).is_some()
     }
 
+    /// The route's service as the table defines it.
+    fn def(&self) -> Option<&crate::model::table::Service> {
+        self.live.table.services.get(&self.service)
+    }
+
     /// How to reach `backend`: its TLS, its timeouts, its `Host`.
     pub fn reach(&self, shared: &Shared, backend: &LiveBackend) -> Result<Reach, ProxyError> {
-        let svc = self.live.table.services.get(&self.service);
+        let svc = self.def();
         let transport = svc.map(|s| &s.transport);
         let url = &backend.def.url;
-        let tls = match (url.starts_with("https://"), transport) {
-            (true, Some(t)) => Some(
-                shared
-                    .backend_tls
-                    .get(t, url)
-                    .map_err(|e| ProxyError::BadGateway(format!("TLS to {url}: {e}")))?,
-            ),
-            (true, None) => Some(
-                shared
-                    .backend_tls
-                    .get(&Default::default(), url)
-                    .map_err(|e| ProxyError::BadGateway(format!("TLS to {url}: {e}")))?,
-            ),
-            (false, _) => None,
+        let tls = if url.starts_with("https://") {
+            let default = crate::dynamic::ServersTransport::default();
+            let t = shared
+                .backend_tls
+                .get(transport.unwrap_or(&default), url)
+                .map_err(|e| ProxyError::BadGateway(format!("TLS to {url}: {e}")))?;
+            Some(t)
+        } else {
+            None
         };
         let host = match svc {
             Some(s) if !s.pass_host_header => HeaderValue::from_str(&url_host(url)).ok(),
@@ -559,12 +568,7 @@ impl Plan {
             .services
             .get(&self.service)
             .ok_or(ProxyError::NoBackend)?;
-        let sticky = self
-            .live
-            .table
-            .services
-            .get(&self.service)
-            .and_then(|s| s.sticky.as_ref());
+        let sticky = self.def().and_then(|s| s.sticky.as_ref());
         let named = match (&self.sticky, sticky) {
             (Some(v), Some(_)) => shared.registry.named(svc, v, tried),
             _ => None,

@@ -44,10 +44,7 @@ pub async fn page(
     status: u16,
 ) -> Option<Answer> {
     let code = pages.rewritten(status);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| inbound.authority(), str::to_owned);
+    let host = inbound.host_header(headers);
     let url = format!("{}://{host}{}", inbound.scheme, inbound.target());
     let path = pages.path(code, status, &url);
     let svc = live.services.get(&pages.service)?;

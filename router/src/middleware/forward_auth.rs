@@ -40,7 +40,8 @@ impl std::fmt::Debug for Clients {
 impl Clients {
     fn get(&self, tls: Option<&ClientTls>) -> Result<AuthClient, String> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = map.get(&tls.cloned()) {
+        // A handful of settings: found by comparison, the key not copied per request.
+        if let Some((_, c)) = map.iter().find(|(k, _)| k.as_ref() == tls) {
             return Ok(c.clone());
         }
         let mut http = HttpConnector::new();
@@ -193,11 +194,7 @@ fn auth_request_headers(fa: &ForwardAuth, r: &Request<'_, '_>) -> HeaderMap {
         h = keep;
     }
     let client = HeaderValue::from_str(inbound.client).ok();
-    let host = r
-        .headers
-        .get(header::HOST)
-        .cloned()
-        .or_else(|| HeaderValue::from_str(&inbound.authority()).ok());
+    let host = HeaderValue::from_str(&inbound.host_header(r.headers)).ok();
     let uri = match inbound.query {
         Some(q) => format!("{}?{q}", r.path()),
         None => r.path().to_owned(),

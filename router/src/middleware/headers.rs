@@ -73,11 +73,10 @@ fn allowed(h: &Headers, headers: &HeaderMap, inbound: &crate::proxy::Inbound<'_>
         .iter()
         .filter_map(|n| headers.get(n.as_str()).and_then(|v| v.to_str().ok()))
         .find(|v| !v.is_empty());
-    let authority = inbound.authority();
-    let host = proxied
-        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
-        .unwrap_or(&authority);
-    h.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(host))
+    let host = proxied.map_or_else(|| inbound.host_header(headers), str::to_owned);
+    h.allowed_hosts
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&host))
 }
 
 /// An `OPTIONS` request with `Origin` and `Access-Control-Request-Method`: answered here,

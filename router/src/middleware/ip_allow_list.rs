@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hyper::header::{self, HeaderName};
+use hyper::header::HeaderName;
 use hyper::StatusCode;
 use ipnet::IpNet;
 
@@ -29,11 +29,7 @@ pub(super) fn source_key(source: &SourceCriterion, r: &Request<'_, '_>) -> Strin
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned(),
-        SourceCriterion::RequestHost => r
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(|| r.inbound.authority(), str::to_owned),
+        SourceCriterion::RequestHost => r.inbound.host_header(r.headers),
     }
 }
 

@@ -19,14 +19,6 @@ pub fn answer(r: &Redirect) -> Answer {
     a
 }
 
-/// The request's `Host` header as sent (with its port), else its host.
-fn host_header(r: &Request<'_, '_>) -> String {
-    r.headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| r.inbound.authority(), str::to_owned)
-}
-
 /// `redirectScheme`.
 pub fn scheme(
     to: &str,
@@ -45,7 +37,7 @@ pub fn scheme(
         .headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok());
-    let host = host_header(r);
+    let host = r.inbound.host_header(r.headers);
     let target = r.inbound.target();
     let asked = Requested {
         scheme: r.inbound.scheme,
@@ -74,7 +66,11 @@ pub fn regex(
         Some(q) => format!("{}?{q}", r.path()),
         None => r.path().to_owned(),
     };
-    let old = format!("{}://{}{path}", r.inbound.scheme, host_header(r));
+    let old = format!(
+        "{}://{}{path}",
+        r.inbound.scheme,
+        r.inbound.host_header(r.headers)
+    );
     if !re.re().is_match(&old) {
         return Ok(Flow::Next);
     }
