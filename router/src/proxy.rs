@@ -181,6 +181,8 @@ pub struct Log {
     pub backend: Option<SocketAddr>,
     /// The router's `observability.accessLogs=false`: no access line.
     pub quiet: bool,
+    /// The circuit breakers the request went through, told its status at the end.
+    pub breakers: Vec<crate::middleware::BreakerWatch>,
 }
 
 impl Log {
@@ -746,6 +748,9 @@ pub fn compression(
 /// entry point turned access lines off, as Traefik's `observability.accessLogs`).
 pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start: Instant) {
     shared.metrics.observe(&log.router, status, start.elapsed());
+    for b in &log.breakers {
+        b.done(status);
+    }
     if shared.config.access_log && req.ep.access_logs && !log.quiet {
         tracing::info!(
             target: "access",

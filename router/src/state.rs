@@ -53,6 +53,8 @@ pub struct Shared {
     pub backend_tls: crate::backend_tls::Cache,
     /// `inFlightReq` counts.
     pub in_flight: std::sync::Arc<crate::middleware::InFlightCounts>,
+    /// `circuitBreaker` instances, by router and middleware.
+    pub breakers: crate::middleware::Breakers,
     /// `basicAuth.usersFile`s read for the table in service.
     pub users_files: crate::middleware::UsersFiles,
     /// Clients to `forwardAuth` servers.
@@ -88,6 +90,7 @@ impl Shared {
             forward_auth: Default::default(),
             users_files: Default::default(),
             in_flight: Default::default(),
+            breakers: Default::default(),
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),
             resolver: std::sync::Mutex::default(),

@@ -56,9 +56,6 @@ async fn error_pages_replace_caught_statuses() {
     pages:
       loadBalancer:
         servers: [{{url: "http://127.0.0.1:{pages}"}}]
-    dead:
-      loadBalancer:
-        servers: [{{url: "http://127.0.0.1:{closed}"}}]
 "#
         ),
     )
@@ -224,4 +221,138 @@ async fn retry_tries_again_on_a_listed_status() {
         let r = router.request(&format!("{refusing}.test"), "/", &[]).await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
+}
+
+/// `circuitBreaker`: a router whose backend fails half its answers opens its breaker once the
+/// expression holds (the fallback answers 503, and nothing more reaches the backend, whatever
+/// the path); another router using the same middleware has its own breaker, still closed; after
+/// `fallbackDuration` a share of requests gets through while it recovers, and after
+/// `recoveryDuration` all do. A breaker from labels with `NetworkErrorRatio()` opens on a 502
+/// and answers its `responseCode`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circuit_breaker_opens_recovers_and_closes() {
+    require_docker();
+    let flaky = free_port();
+    let nginx = Nginx::start(
+        &format!(
+            r#"
+  server {{
+    listen 127.0.0.1:{flaky};
+    access_log @DIR@/flaky.log;
+    location /fail {{ return 500 "fail\n"; }}
+    location /gateway {{ return 502 "gateway\n"; }}
+    location / {{ return 200 "ok\n"; }}
+  }}
+"#
+        ),
+        &[flaky],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"http:
+  middlewares:
+    cb:
+      circuitBreaker:
+        expression: "ResponseCodeRatio(500, 600, 0, 600) > 0.5 && RequestThreshold() >= 4"
+        checkPeriod: 1ms
+        fallbackDuration: 2s
+        recoveryDuration: 2s
+  services:
+    flaky:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{flaky}"}}]
+"#
+        ),
+    )
+    .unwrap();
+    let c = Cleanup::new("rt-cb");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().with_file(&file).start(&guard).await;
+    let [one, two, net_errors] = ["one", "two", "neterr"].map(unique);
+    let labels = Labels::enabled()
+        .router(&one, "rule", &format!("Host(`{one}.test`)"))
+        .router(&one, "middlewares", "cb@file")
+        .router(&one, "service", "flaky@file")
+        .router(&two, "rule", &format!("Host(`{two}.test`)"))
+        .router(&two, "middlewares", "cb@file")
+        .router(&two, "service", "flaky@file")
+        .router(&net_errors, "rule", &format!("Host(`{net_errors}.test`)"))
+        .router(&net_errors, "middlewares", &net_errors)
+        .router(&net_errors, "service", "flaky@file")
+        .middleware(
+            &net_errors,
+            "circuitbreaker.expression",
+            "NetworkErrorRatio() > 0.5",
+        )
+        .middleware(&net_errors, "circuitbreaker.responsecode", "418");
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    let (one_host, two_host) = (format!("{one}.test"), format!("{two}.test"));
+    router.wait_status(&one_host, "/", 200).await;
+    router.wait_status(&two_host, "/", 200).await;
+
+    // Failures after the one success: with three (4 requests, 3 of them 5xx) the expression
+    // holds, and the next request finds the breaker open.
+    let mut failed = 0;
+    loop {
+        let r = router.request(&one_host, "/fail", &[]).await;
+        match (r.status, r.text().as_str()) {
+            (500, "fail\n") => failed += 1,
+            (503, "Service Unavailable") => break,
+            other => panic!("{other:?}"),
+        }
+        assert!(failed <= 4, "still closed after {failed} failures");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(failed >= 3, "open after {failed} failures");
+    let reached = nginx.log_lines("flaky.log").len();
+    for path in ["/", "/fail", "/other"] {
+        let r = router.request(&one_host, path, &[]).await;
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (503, "Service Unavailable"),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        nginx.log_lines("flaky.log").len(),
+        reached,
+        "an open breaker let a request reach the backend"
+    );
+    // The other router's instance of the same middleware is still closed.
+    let r = router.request(&two_host, "/", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "ok\n"));
+
+    // After fallbackDuration: recovering, a share gets through; then all.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (mut passed, mut refused) = (0, 0);
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_millis(1900) {
+        match router.request(&one_host, "/", &[]).await.status {
+            200 => passed += 1,
+            503 => refused += 1,
+            s => panic!("status {s} while recovering"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        passed > 0 && refused > 0,
+        "{passed} passed, {refused} refused"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..10 {
+        let r = router.request(&one_host, "/", &[]).await;
+        assert_eq!(r.status, 200, "closed again: {}", r.text());
+    }
+
+    // NetworkErrorRatio from labels (Traefik counts 502 and 504 answers as network errors):
+    // a 502, then the breaker's 418.
+    let host = format!("{net_errors}.test");
+    let r = router.wait_status(&host, "/gateway", 502).await;
+    assert_eq!(r.text(), "gateway\n");
+    let r = router.request(&host, "/", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (418, "I'm a teapot"));
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::tree::{DecodeError, Node};
 
 pub mod buffering;
+pub mod circuit_breaker;
 pub mod errors;
 pub mod forward_auth;
 pub mod headers;
@@ -17,6 +18,7 @@ pub mod ip;
 pub mod retry;
 pub mod rewrite;
 
+pub use circuit_breaker::CircuitBreaker;
 pub use errors::ErrorPages;
 pub use forward_auth::{ClientTls, ForwardAuth};
 pub use headers::{Cors, Headers};
@@ -137,6 +139,8 @@ pub enum Middleware {
         /// The largest request body (none: no limit).
         max_request_body_bytes: Option<u64>,
     },
+    /// `circuitBreaker`.
+    CircuitBreaker(Box<CircuitBreaker>),
     /// A redirect made by the router itself (entry point redirections), or a handler of the
     /// internal provider, never written in a label or file.
     #[serde(skip)]
@@ -154,7 +158,6 @@ pub enum InternalMiddleware {
 /// unsupported rather than unknown).
 const NOT_YET: &[&str] = &[
     "digestauth",
-    "circuitbreaker",
     "passtlsclientcert",
     "contenttype",
     "grpcweb",
@@ -200,6 +203,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "errors" => errors::decode(kind)?,
         "retry" => retry::decode(kind)?,
         "buffering" => buffering::decode(kind)?,
+        "circuitbreaker" => circuit_breaker::decode(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(

@@ -8,6 +8,7 @@
 //! are expanded when routes are compiled, so none reaches here.
 
 mod basic_auth;
+mod circuit_breaker;
 mod errors;
 mod forward_auth;
 mod headers;
@@ -25,6 +26,7 @@ use crate::proxy::{Answer, Inbound, Log, ProxyError};
 use crate::server::Shared;
 
 pub use basic_auth::UsersFiles;
+pub use circuit_breaker::{Breakers, Watch as BreakerWatch};
 pub use errors::page as error_page;
 pub use forward_auth::{cookie_name, Clients as ForwardAuthClients};
 pub use in_flight::Counts as InFlightCounts;
@@ -167,6 +169,7 @@ pub async fn apply(
             r.fx.retry = Some((**policy).clone());
             Ok(Flow::Next)
         }
+        Middleware::CircuitBreaker(cb) => circuit_breaker::apply(name, cb, r),
         Middleware::Chain { .. } => Err(ProxyError::Internal(format!(
             "middleware {name:?}: a chain reached the request path unexpanded"
         ))),

@@ -1,0 +1,491 @@
+//! `circuitBreaker`, as Traefik's (vulcand/oxy's) runs: closed, it lets every request through
+//! and records what comes back from after it (status and latency), checking its condition at
+//! most once per `checkPeriod`; when the condition holds it opens: every request gets the
+//! fallback answer (`responseCode`, its reason as the body) for `fallbackDuration`, and its
+//! counts are reset. Then it recovers for `recoveryDuration`, letting a share of requests
+//! through that grows linearly to one half; the condition holding again opens it again, and at
+//! the end of the recovery it closes.
+//!
+//! Each router has its own instance of a middleware (as in Traefik); an instance lives as long
+//! as its configuration is unchanged (Traefik makes new ones at every configuration change).
+//! Counts cover the last 10 seconds in 1-second slots; latencies the last minute in 10-second
+//! slots, with two significant digits (Traefik's HDR histogram's precision).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use hyper::StatusCode;
+
+use super::{Flow, Request};
+use crate::dynamic::middleware::circuit_breaker::Metrics;
+use crate::dynamic::middleware::CircuitBreaker;
+use crate::proxy::{Answer, ProxyError};
+
+/// The breakers by (router, middleware).
+#[derive(Debug, Default)]
+pub struct Breakers(Mutex<HashMap<(String, String), Arc<Breaker>>>);
+
+impl Breakers {
+    /// The instance of middleware `name` on `router`, a new one when its configuration
+    /// changed.
+    fn get(&self, router: &str, name: &str, cfg: &CircuitBreaker) -> Arc<Breaker> {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (router.to_owned(), name.to_owned());
+        match map.get(&key) {
+            Some(b) if b.cfg == *cfg => b.clone(),
+            _ => {
+                let b = Arc::new(Breaker::new(cfg.clone(), Instant::now()));
+                map.insert(key, b.clone());
+                b
+            }
+        }
+    }
+}
+
+/// One breaker.
+#[derive(Debug)]
+pub struct Breaker {
+    cfg: CircuitBreaker,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    mode: Mode,
+    /// The condition is not checked again before this.
+    next_check: Instant,
+    window: Window,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Closed,
+    Open { until: Instant },
+    Recovering(Recovery),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Recovery {
+    start: Instant,
+    until: Instant,
+    allowed: u64,
+    denied: u64,
+}
+
+impl Recovery {
+    /// Lets a request through while the share let through stays under the target, which
+    /// grows from 0 to 1/2 over the recovery.
+    fn allow(&mut self, duration: Duration, now: Instant) -> bool {
+        let target = 0.5 * now.duration_since(self.start).as_secs_f64() / duration.as_secs_f64();
+        let share = (self.allowed + 1) as f64 / (self.allowed + 1 + self.denied) as f64;
+        if share < target {
+            self.allowed += 1;
+            true
+        } else {
+            self.denied += 1;
+            false
+        }
+    }
+}
+
+impl Breaker {
+    /// A closed breaker.
+    pub fn new(cfg: CircuitBreaker, now: Instant) -> Breaker {
+        Breaker {
+            cfg,
+            state: Mutex::new(State {
+                mode: Mode::Closed,
+                next_check: now,
+                window: Window::new(now),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a request goes through (else it gets the fallback answer).
+    pub fn admit(&self, now: Instant) -> bool {
+        let mut s = self.lock();
+        if let Mode::Open { until } = s.mode {
+            if now < until {
+                return false;
+            }
+            s.mode = Mode::Recovering(Recovery {
+                start: now,
+                until: now + self.cfg.recovery_duration,
+                allowed: 0,
+                denied: 0,
+            });
+        }
+        match &mut s.mode {
+            Mode::Closed => true,
+            Mode::Recovering(r) if now > r.until => {
+                s.mode = Mode::Closed;
+                true
+            }
+            Mode::Recovering(r) => r.allow(self.cfg.recovery_duration, now),
+            Mode::Open { .. } => false,
+        }
+    }
+
+    /// Records an answer that went through, and checks the condition when it is time to.
+    pub fn record(&self, status: u16, latency: Duration, now: Instant) {
+        let mut s = self.lock();
+        s.window.record(status, latency, now);
+        if now < s.next_check {
+            return;
+        }
+        s.next_check = now + self.cfg.check_period;
+        if matches!(s.mode, Mode::Open { .. }) {
+            return;
+        }
+        let view = View {
+            window: &s.window,
+            now,
+        };
+        if self.cfg.condition.holds(&view) {
+            tracing::warn!(expression = %self.cfg.expression, "circuit breaker open");
+            s.mode = Mode::Open {
+                until: now + self.cfg.fallback_duration,
+            };
+            s.window = Window::new(now);
+        }
+    }
+
+    /// The fallback answer: the status and its reason.
+    fn fallback(&self) -> Answer {
+        let status =
+            StatusCode::from_u16(self.cfg.response_code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Answer {
+            status,
+            headers,
+            body: Bytes::from_static(status.canonical_reason().unwrap_or("").as_bytes()),
+        }
+    }
+}
+
+/// A request let through, to be recorded when its answer is known.
+#[derive(Debug)]
+pub struct Watch {
+    breaker: Arc<Breaker>,
+    start: Instant,
+}
+
+impl Watch {
+    /// Records the answer's status.
+    pub fn done(&self, status: u16) {
+        let now = Instant::now();
+        self.breaker
+            .record(status, now.duration_since(self.start), now);
+    }
+}
+
+/// Runs breaker `name` of the request's router.
+pub fn apply(
+    name: &str,
+    cfg: &CircuitBreaker,
+    r: &mut Request<'_, '_>,
+) -> Result<Flow, ProxyError> {
+    let breaker = r.shared.breakers.get(&r.log.router, name, cfg);
+    let now = Instant::now();
+    if !breaker.admit(now) {
+        return Ok(Flow::Answer(breaker.fallback()));
+    }
+    r.log.breakers.push(Watch {
+        breaker,
+        start: now,
+    });
+    Ok(Flow::Next)
+}
+
+/// Counts by 1-second slot over 10 seconds, latencies by 10-second slot over a minute.
+#[derive(Debug)]
+struct Window {
+    epoch: Instant,
+    counts: [Counts; 10],
+    latencies: [(u64, BTreeMap<u32, u64>); 6],
+}
+
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    /// The second (since `epoch`) the slot is for.
+    second: u64,
+    total: u64,
+    statuses: Vec<(u16, u64)>,
+}
+
+impl Window {
+    fn new(epoch: Instant) -> Window {
+        Window {
+            epoch,
+            counts: Default::default(),
+            latencies: Default::default(),
+        }
+    }
+
+    /// Seconds since the epoch, from 1 (so that no slot starts current).
+    fn second(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch).as_secs() + 1
+    }
+
+    fn record(&mut self, status: u16, latency: Duration, now: Instant) {
+        let sec = self.second(now);
+        let c = &mut self.counts[(sec % 10) as usize];
+        if c.second != sec {
+            *c = Counts {
+                second: sec,
+                ..Counts::default()
+            };
+        }
+        c.total += 1;
+        match c.statuses.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => c.statuses.push((status, 1)),
+        }
+        let period = sec / 10 + 1;
+        let l = &mut self.latencies[(period % 6) as usize];
+        if l.0 != period {
+            *l = (period, BTreeMap::new());
+        }
+        // Traefik's histogram stops at an hour; the cap keeps bucket tops in range.
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .min(1 << 40);
+        *l.1.entry(bucket(micros)).or_insert(0) += 1;
+    }
+
+    /// The count slots of the last 10 seconds.
+    fn recent(&self, now: Instant) -> impl Iterator<Item = &Counts> {
+        let sec = self.second(now);
+        self.counts
+            .iter()
+            .filter(move |c| c.second != 0 && c.second + 10 > sec)
+    }
+}
+
+/// Two significant digits, as an HDR histogram with 2 significant figures: values under 256
+/// exactly, then 128 steps per power of two. Keys sort as the values do.
+fn bucket(v: u64) -> u32 {
+    if v < 256 {
+        return v as u32;
+    }
+    let shift = 63 - v.leading_zeros() - 7;
+    (shift << 8) | (v >> shift) as u32
+}
+
+/// The highest value of a bucket.
+fn bucket_top(key: u32) -> u64 {
+    let (shift, mantissa) = (key >> 8, u64::from(key & 0xff));
+    ((mantissa + 1) << shift) - 1
+}
+
+/// The window's metrics at one instant.
+struct View<'w> {
+    window: &'w Window,
+    now: Instant,
+}
+
+impl Metrics for View<'_> {
+    fn network_error_ratio(&self) -> f64 {
+        let (mut net, mut total) = (0u64, 0u64);
+        for c in self.window.recent(self.now) {
+            total += c.total;
+            net += c
+                .statuses
+                .iter()
+                .filter(|(s, _)| matches!(s, 502 | 504))
+                .map(|(_, n)| n)
+                .sum::<u64>();
+        }
+        if total == 0 {
+            0.0
+        } else {
+            net as f64 / total as f64
+        }
+    }
+
+    fn response_code_ratio(&self, [a0, a1, b0, b1]: [i64; 4]) -> f64 {
+        let (mut a, mut b) = (0u64, 0u64);
+        for c in self.window.recent(self.now) {
+            for (s, n) in &c.statuses {
+                let s = i64::from(*s);
+                if (a0..a1).contains(&s) {
+                    a += n;
+                }
+                if (b0..b1).contains(&s) {
+                    b += n;
+                }
+            }
+        }
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 / b as f64
+        }
+    }
+
+    fn latency_at_quantile_ms(&self, q: f64) -> i64 {
+        let period = self.window.second(self.now) / 10 + 1;
+        let mut merged: BTreeMap<u32, u64> = BTreeMap::new();
+        for (p, h) in &self.window.latencies {
+            if *p != 0 && p + 6 > period {
+                for (k, n) in h {
+                    *merged.entry(*k).or_insert(0) += n;
+                }
+            }
+        }
+        let total: u64 = merged.values().sum();
+        if total == 0 {
+            return 0;
+        }
+        let wanted = ((q.min(100.0) / 100.0 * total as f64 + 0.5) as u64).max(1);
+        let mut seen = 0;
+        for (k, n) in &merged {
+            seen += n;
+            if seen >= wanted {
+                return i64::try_from(bucket_top(*k) / 1000).unwrap_or(i64::MAX);
+            }
+        }
+        0
+    }
+
+    fn total(&self) -> i64 {
+        let t: u64 = self.window.recent(self.now).map(|c| c.total).sum();
+        i64::try_from(t).unwrap_or(i64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamic::middleware::circuit_breaker::parse;
+
+    fn breaker(expr: &str) -> (Breaker, Instant) {
+        let now = Instant::now();
+        let cfg = CircuitBreaker {
+            expression: expr.into(),
+            condition: parse(expr).unwrap(),
+            check_period: Duration::from_millis(100),
+            fallback_duration: Duration::from_secs(10),
+            recovery_duration: Duration::from_secs(10),
+            response_code: 503,
+        };
+        (Breaker::new(cfg, now), now)
+    }
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn opens_on_the_condition_then_recovers_and_closes() {
+        let (b, t0) = breaker("NetworkErrorRatio() > 0.5");
+        assert!(b.admit(t0));
+        b.record(200, MS, t0);
+        b.record(502, MS, t0 + 10 * MS); // before the next check: not checked
+        b.record(504, MS, t0 + 20 * MS);
+        assert!(b.admit(t0 + 30 * MS), "not checked within checkPeriod");
+        b.record(502, MS, t0 + 150 * MS); // 3 of 4 are network errors
+        assert!(!b.admit(t0 + 200 * MS));
+        assert!(!b.admit(t0 + Duration::from_millis(10_100)));
+        // Recovering: at first nothing, then a growing share (at most half).
+        let r0 = t0 + Duration::from_millis(10_200);
+        assert!(!b.admit(r0));
+        let let_through = (1..=100)
+            .filter(|i| b.admit(r0 + Duration::from_millis(i * 90)))
+            .count();
+        assert!((10..=50).contains(&let_through), "{let_through}");
+        assert!(
+            b.admit(r0 + Duration::from_secs(11)),
+            "closed after the recovery"
+        );
+        assert!(b.admit(r0 + Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn a_failure_while_recovering_opens_it_again() {
+        let (b, t0) = breaker("ResponseCodeRatio(500, 600, 0, 600) > 0.5");
+        b.record(500, MS, t0);
+        assert!(!b.admit(t0 + MS));
+        let r0 = t0 + Duration::from_secs(10) + MS;
+        assert!(!b.admit(r0));
+        b.record(503, MS, r0 + Duration::from_secs(5));
+        assert!(!b.admit(r0 + Duration::from_secs(6)), "open again");
+        assert!(!b.admit(r0 + Duration::from_secs(14)));
+    }
+
+    #[test]
+    fn counts_cover_ten_seconds() {
+        let (b, t0) = breaker("RequestThreshold() >= 3");
+        b.record(200, MS, t0);
+        b.record(200, MS, t0 + Duration::from_secs(5));
+        b.record(200, MS, t0 + Duration::from_secs(11)); // the first has left the window
+        assert!(b.admit(t0 + Duration::from_secs(11)));
+        b.record(200, MS, t0 + Duration::from_millis(11_500));
+        assert!(!b.admit(t0 + Duration::from_millis(11_600)));
+    }
+
+    #[test]
+    fn latency_quantiles() {
+        let (b, t0) = breaker("LatencyAtQuantileMS(50.0) > 100");
+        for i in 0..9 {
+            b.record(
+                200,
+                Duration::from_millis(20),
+                t0 + i * Duration::from_secs(1),
+            );
+        }
+        assert!(b.admit(t0 + Duration::from_secs(9)));
+        for i in 0..10 {
+            b.record(
+                200,
+                Duration::from_millis(300),
+                t0 + Duration::from_secs(9) + i * 200 * MS,
+            );
+        }
+        assert!(
+            !b.admit(t0 + Duration::from_secs(12)),
+            "the median is now 300 ms"
+        );
+        let w = b.lock();
+        assert_eq!(
+            w.window.counts.iter().map(|c| c.total).sum::<u64>(),
+            0,
+            "reset"
+        );
+    }
+
+    #[test]
+    fn buckets_keep_two_significant_digits() {
+        let mut last = 0;
+        for v in [
+            0u64,
+            1,
+            255,
+            256,
+            257,
+            1000,
+            99_999,
+            100_000,
+            3_600_000_000,
+            u64::MAX / 2,
+        ] {
+            let k = bucket(v);
+            assert!(k >= last);
+            last = k;
+            let top = bucket_top(k);
+            assert!(
+                top >= v && (top - v) as f64 <= (v as f64 / 100.0).max(1.0),
+                "{v} {top}"
+            );
+        }
+    }
+}
