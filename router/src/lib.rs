@@ -12,6 +12,7 @@
 //! - [`startup`]: bind entry points, TLS, start providers; [`server`]: entry points
 //!   (PROXY protocol, TLS sniffing, HTTP/2 through hyper)
 //! - [`live`]: the table in service plus runtime state that survives swaps
+//! - [`weighted`]: weighted picks, and the service under `weighted` and `failover` ones
 //! - [`proxy`]: one request in phases (routing, middlewares, rewriting), for both protocols
 //! - [`conn`]: an HTTP/1.1 client connection on the raw bytes; [`wire`]: its heads
 //! - [`upstream`]: the backend connections an HTTP/1.1 client connection keeps
@@ -49,4 +50,5 @@ pub mod tls;
 pub mod tls_config;
 pub mod tree;
 pub mod upstream;
+pub mod weighted;
 pub mod wire;

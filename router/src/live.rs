@@ -35,6 +35,11 @@ pub struct LiveService {
     /// Its backends.
     pub backends: Vec<LiveBackend>,
     rr: Arc<AtomicUsize>,
+    /// Weighted picks: among the backends when they have weights, among the services of a
+    /// `weighted` service.
+    pub edf: crate::weighted::Edf,
+    /// Whether its backends have weights other than 1.
+    weighted: bool,
 }
 
 /// A backend with its runtime state.
@@ -122,6 +127,8 @@ impl Registry {
                 LiveService {
                     backends: live_backends,
                     rr: counter,
+                    edf: Default::default(),
+                    weighted: svc.backends.iter().any(|b| b.weight != 1),
                 },
             );
         }
@@ -175,6 +182,11 @@ impl Registry {
     ) -> Option<&'a LiveBackend> {
         let ok = |b: &&LiveBackend| self.usable(b) && Some(b.def.url.as_str()) != exclude;
         match balancer {
+            Balancer::RoundRobin if svc.weighted => {
+                let weights: Vec<u32> = svc.backends.iter().map(|b| b.def.weight).collect();
+                let i = svc.edf.pick(&weights, |i| ok(&&svc.backends[i]))?;
+                Some(&svc.backends[i])
+            }
             Balancer::RoundRobin => {
                 let n = svc.backends.len();
                 if n == 0 {
@@ -188,7 +200,7 @@ impl Registry {
             Balancer::LeastInFlight => svc
                 .backends
                 .iter()
-                .filter(ok)
+                .filter(|b| b.def.weight > 0 && ok(b))
                 .min_by_key(|b| b.state.inflight.load(Ordering::Relaxed)),
         }
     }

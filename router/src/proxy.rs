@@ -418,7 +418,17 @@ pub async fn plan(
         .compress
         .as_ref()
         .and_then(|o| crate::compress::negotiate_with(headers.get(header::ACCEPT_ENCODING), o));
-    let service = route.service.clone();
+    // Under `weighted` and `failover` services: the one with servers that takes it.
+    let service = match live.leaf(&shared.registry, &route.service) {
+        Ok(s) => s.to_owned(),
+        Err(e) => {
+            let status = e.status().as_u16();
+            if let Some(a) = error_page(shared, &live, &fx, req, headers, status).await {
+                return Ok(Planned::Answer(a));
+            }
+            return Err(e);
+        }
+    };
     let sticky = live
         .table
         .services

@@ -352,15 +352,38 @@ impl Router {
     /// Polls `GET path` (Host: `host`) every 50 ms until it answers `status`; returns that
     /// response. Panics after [`BOUND`] with the last answer and the table.
     pub async fn wait_status(&self, host: &str, path: &str, status: u16) -> RawResponse {
+        self.wait_for(host, path, &format!("answer {status}"), |r| {
+            r.status == status
+        })
+        .await
+    }
+
+    /// Polls `GET path` (Host: `host`) until it answers 200 with `body`.
+    pub async fn wait_body(&self, host: &str, path: &str, body: &str) -> RawResponse {
+        self.wait_for(host, path, &format!("answer 200 {body:?}"), |r| {
+            r.status == 200 && r.text() == body
+        })
+        .await
+    }
+
+    /// Polls `GET path` (Host: `host`) every 50 ms until `done` accepts the answer; returns
+    /// it. Panics after [`BOUND`] with the last answer and the table.
+    pub async fn wait_for(
+        &self,
+        host: &str,
+        path: &str,
+        what: &str,
+        done: impl Fn(&RawResponse) -> bool,
+    ) -> RawResponse {
         let deadline = tokio::time::Instant::now() + BOUND;
         loop {
             let r = self.request(host, path, &[]).await;
-            if r.status == status {
+            if done(&r) {
                 return r;
             }
             if tokio::time::Instant::now() >= deadline {
                 panic!(
-                    "GET {path} (Host: {host}) did not answer {status} within {BOUND:?}; last: {} {:?}; the table:\n{}",
+                    "GET {path} (Host: {host}) did not {what} within {BOUND:?}; last: {} {:?}; the table:\n{}",
                     r.status,
                     r.text(),
                     self.shared.live.load().table.describe().join("\n")

@@ -56,6 +56,9 @@ async fn error_pages_replace_caught_statuses() {
     pages:
       loadBalancer:
         servers: [{{url: "http://127.0.0.1:{pages}"}}]
+    dead:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{closed}"}}]
 "#
         ),
     )

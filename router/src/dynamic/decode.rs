@@ -70,6 +70,8 @@ pub struct LabelServer {
     pub scheme: Option<String>,
     /// `server.url`: a fixed URL instead of the container's address.
     pub url: Option<String>,
+    /// `server.weight`.
+    pub weight: Option<u32>,
 }
 
 /// The decoded configuration, the label servers of its services, and the errors.
@@ -298,14 +300,37 @@ fn router_tls(n: &Node) -> Result<Option<RouterTls>, DecodeError> {
 
 fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>), DecodeError> {
     let mut f = node.fields()?;
+    let kinds: Vec<&str> = node.children().iter().map(|n| n.name.as_str()).collect();
+    if kinds.len() > 1 {
+        return Err(DecodeError::at(
+            node,
+            format!("a service has exactly one type, found {}", kinds.join(", ")),
+        ));
+    }
+    if let Some(w) = f.take("weighted") {
+        return Ok((
+            Service {
+                weighted: Some(weighted(w)?),
+                ..Service::default()
+            },
+            None,
+        ));
+    }
+    if let Some(w) = f.take("failover") {
+        return Ok((
+            Service {
+                failover: Some(failover(w)?),
+                ..Service::default()
+            },
+            None,
+        ));
+    }
     let Some(lb) = f.take("loadBalancer") else {
         return Err(match f.rest().first() {
-            Some(n) => match n.name.to_ascii_lowercase().as_str() {
-                "weighted" | "mirroring" | "failover" => {
-                    DecodeError::at(n, format!("{} services are not supported yet", n.name))
-                }
-                _ => DecodeError::at(n, format!("{} is not supported", n.name)),
-            },
+            Some(n) if n.name.eq_ignore_ascii_case("mirroring") => {
+                DecodeError::at(n, "mirroring services are not supported yet")
+            }
+            Some(n) => DecodeError::at(n, format!("{} is not supported", n.name)),
             None => DecodeError::at(node, "a service needs a loadBalancer"),
         });
     };
@@ -349,10 +374,107 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
     Ok((
         Service {
             load_balancer: out,
-            internal: None,
+            ..Service::default()
         },
         label_server,
     ))
+}
+
+/// `healthCheck: {}` of a `weighted` or `failover` service (it has no options).
+fn composite_health(f: &mut crate::tree::Fields<'_>) -> Result<bool, DecodeError> {
+    match f.take("healthCheck") {
+        None => Ok(false),
+        Some(h) => {
+            let g = h.fields()?;
+            unknown(&g)?;
+            Ok(true)
+        }
+    }
+}
+
+fn weighted(node: &Node) -> Result<super::Weighted, DecodeError> {
+    let mut f = node.fields()?;
+    let health_check = composite_health(&mut f)?;
+    if let Some(s) = f.take("sticky") {
+        return Err(DecodeError::at(
+            s,
+            "sticky sessions on a weighted service are not supported yet",
+        ));
+    }
+    let list = f
+        .take("services")
+        .ok_or_else(|| DecodeError::at(node, "a weighted service needs services"))?;
+    unknown(&f)?;
+    let mut services = Vec::new();
+    for item in list.items()? {
+        let mut g = item.fields()?;
+        let name = g
+            .take("name")
+            .ok_or_else(|| DecodeError::at(item, "a weighted service's service needs a name"))?
+            .text()?
+            .trim()
+            .to_owned();
+        let weight = match g.take("weight") {
+            None => 1,
+            Some(w) => weight(w)?,
+        };
+        if let Some(st) = g.take("status").or_else(|| g.take("grpcStatus")) {
+            return Err(DecodeError::at(
+                st,
+                format!("{} is not supported yet", st.name),
+            ));
+        }
+        unknown(&g)?;
+        if name.is_empty() {
+            return Err(DecodeError::at(
+                item,
+                "a weighted service's service needs a name",
+            ));
+        }
+        services.push(super::WeightedService { name, weight });
+    }
+    if services.is_empty() {
+        return Err(DecodeError::at(list, "a weighted service needs services"));
+    }
+    Ok(super::Weighted {
+        services,
+        health_check,
+    })
+}
+
+fn failover(node: &Node) -> Result<super::Failover, DecodeError> {
+    let mut f = node.fields()?;
+    let health_check = composite_health(&mut f)?;
+    let mut name = |key: &str| -> Result<String, DecodeError> {
+        let n = f
+            .take(key)
+            .ok_or_else(|| DecodeError::at(node, format!("a failover service needs {key}")))?;
+        let t = n.text()?.trim().to_owned();
+        if t.is_empty() {
+            return Err(DecodeError::at(n, format!("{key} is empty")));
+        }
+        Ok(t)
+    };
+    let service = name("service")?;
+    let fallback = name("fallback")?;
+    if let Some(e) = f.take("errors") {
+        return Err(DecodeError::at(
+            e,
+            "failover on answer statuses (errors) is not supported yet",
+        ));
+    }
+    unknown(&f)?;
+    Ok(super::Failover {
+        service,
+        fallback,
+        health_check,
+    })
+}
+
+/// A server's or service's weight: Traefik ignores what is not positive (never picked).
+fn weight(w: &Node) -> Result<u32, DecodeError> {
+    let v = w.integer()?;
+    Ok(u32::try_from(v.max(0)).unwrap_or(u32::MAX))
 }
 
 fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
@@ -389,9 +511,7 @@ fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
         }
     }
     if let Some(w) = f.take("weight") {
-        if w.integer()? != 1 {
-            return Err(DecodeError::at(w, "server weights are not supported yet"));
-        }
+        out.weight = Some(weight(w)?);
     }
     unknown(&f)?;
     Ok(out)
@@ -403,14 +523,11 @@ fn server_file(item: &Node) -> Result<Server, DecodeError> {
         .take("url")
         .ok_or_else(|| DecodeError::at(item, "a server needs a url"))?;
     let url = server_url(u)?;
-    if let Some(w) = f.take("weight") {
-        if w.integer()? != 1 {
-            return Err(DecodeError::at(w, "server weights are not supported yet"));
-        }
-    }
+    let weight = f.take("weight").map(weight).transpose()?.unwrap_or(1);
     unknown(&f)?;
     Ok(Server {
         url,
+        weight,
         status: super::ServerStatus::Ready,
         origin: None,
     })
@@ -685,5 +802,75 @@ mod tests {
         assert_eq!(lb.servers_transport, "tr@file");
         assert_eq!(owners(&d), [Owner::Service("bad".into())]);
         assert_eq!(d.config.tls.certificates[0].cert_file, "/c.pem");
+    }
+
+    #[test]
+    fn weighted_failover_and_weights() {
+        let root = Node::from_yaml(
+            r#"http:
+  services:
+    w:
+      weighted:
+        healthCheck: {}
+        services: [{name: a, weight: 3}, {name: b@docker}, {name: c, weight: -2}]
+    f:
+      failover: {service: a, fallback: b}
+    lb:
+      loadBalancer:
+        servers: [{url: "http://x", weight: 0}, {url: "http://y"}]
+    no-services:
+      weighted: {}
+    sticky:
+      weighted:
+        services: [{name: a}]
+        sticky: {cookie: {}}
+    no-fallback:
+      failover: {service: a}
+    on-errors:
+      failover: {service: a, fallback: b, errors: {status: ["500"]}}
+    mirror:
+      mirroring: {service: a}
+    two:
+      weighted: {services: [{name: a}]}
+      loadBalancer: {servers: [{url: "http://x"}]}
+"#,
+            "",
+        )
+        .unwrap();
+        let d = decode(&root, Source::File);
+        let w = d.config.http.services["w"].weighted.as_ref().unwrap();
+        let weights: Vec<(&str, u32)> = w
+            .services
+            .iter()
+            .map(|s| (s.name.as_str(), s.weight))
+            .collect();
+        assert_eq!(weights, [("a", 3), ("b@docker", 1), ("c", 0)]);
+        assert!(w.health_check);
+        let f = d.config.http.services["f"].failover.as_ref().unwrap();
+        assert_eq!((f.service.as_str(), f.fallback.as_str()), ("a", "b"));
+        let lb = &d.config.http.services["lb"].load_balancer;
+        assert_eq!(
+            lb.servers.iter().map(|s| s.weight).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        let mut broken = owners(&d);
+        broken.sort_by_key(|o| format!("{o:?}"));
+        let want: Vec<Owner> = [
+            "mirror",
+            "no-fallback",
+            "no-services",
+            "on-errors",
+            "sticky",
+            "two",
+        ]
+        .iter()
+        .map(|n| Owner::Service((*n).into()))
+        .collect();
+        assert_eq!(broken, want, "{:?}", d.errors);
+        let d = labels(&[
+            ("traefik.http.services.s.loadbalancer.server.port", "80"),
+            ("traefik.http.services.s.loadbalancer.server.weight", "5"),
+        ]);
+        assert_eq!(d.label_servers["s"].weight, Some(5));
     }
 }

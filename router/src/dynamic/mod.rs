@@ -120,11 +120,52 @@ pub struct RouterTls {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Service {
-    /// Its load balancer.
+    /// Its load balancer (unused by a `weighted` or `failover` service).
+    #[serde(skip_serializing_if = "LoadBalancer::is_unset")]
     pub load_balancer: LoadBalancer,
+    /// `weighted`: other services, picked by weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weighted: Option<Weighted>,
+    /// `failover`: a service, and another while it has no healthy server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover: Option<Failover>,
     /// A handler of the router itself (the internal provider's), instead of servers.
     #[serde(skip)]
     pub internal: Option<InternalService>,
+}
+
+/// A `weighted` service (Traefik's weighted round robin over services).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Weighted {
+    /// The services (references as written) and their weights.
+    pub services: Vec<WeightedService>,
+    /// `healthCheck: {}`: a service without a healthy server is skipped (and this one is
+    /// down when all are).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub health_check: bool,
+}
+
+/// One service of a `weighted` one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WeightedService {
+    /// The service, as written.
+    pub name: String,
+    /// Its weight (0: never picked).
+    pub weight: u32,
+}
+
+/// A `failover` service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failover {
+    /// The service used while it has a healthy server.
+    pub service: String,
+    /// The service used otherwise.
+    pub fallback: String,
+    /// `healthCheck: {}`: the fallback's health counts too (this one is down when both are).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub health_check: bool,
 }
 
 /// The internal provider's services.
@@ -161,6 +202,17 @@ pub struct LoadBalancer {
     pub sticky: Option<sticky::StickyCookie>,
 }
 
+fn is_one(w: &u32) -> bool {
+    *w == 1
+}
+
+impl LoadBalancer {
+    /// Whether nothing is set (the load balancer of a `weighted` or `failover` service).
+    pub fn is_unset(&self) -> bool {
+        *self == LoadBalancer::default()
+    }
+}
+
 impl Default for LoadBalancer {
     fn default() -> Self {
         LoadBalancer {
@@ -178,6 +230,9 @@ impl Default for LoadBalancer {
 pub struct Server {
     /// `http://host:port`.
     pub url: String,
+    /// Its share of requests against the others' (`weight`, 1 by default; 0: none).
+    #[serde(skip_serializing_if = "is_one")]
+    pub weight: u32,
     /// Whether the provider says it can take requests (a stopped container stays known).
     #[serde(skip)]
     pub status: ServerStatus,

@@ -100,7 +100,7 @@ pub fn compile<'a>(
             let mut info = ElementInfo::enabled(svc.clone());
             match transport(svc, &snap.provider, &transports, s) {
                 Ok(t) => {
-                    services.insert(q.clone(), service(&q, svc, t));
+                    services.insert(q.clone(), service(&q, &snap.provider, svc, t));
                 }
                 Err(e) => {
                     info.status = "disabled";
@@ -137,6 +137,19 @@ pub fn compile<'a>(
                 ),
             }
         }
+    }
+
+    for (q, e) in super::composite::settle(&mut services) {
+        let info = api.services.entry(q.clone()).or_insert_with(disabled_info);
+        info.status = "disabled";
+        info.errors.push(e.clone());
+        report(
+            &mut issues,
+            &[],
+            None,
+            "error",
+            format!("service {q:?} {e}; service disabled"),
+        );
     }
 
     let mut routes = Vec::new();
@@ -523,7 +536,12 @@ fn transport(
         .ok_or_else(|| format!("uses serversTransport {q:?}, which does not exist or is broken"))
 }
 
-fn service(name: &str, svc: &dynamic::Service, transport: dynamic::ServersTransport) -> Service {
+fn service(
+    name: &str,
+    provider: &str,
+    svc: &dynamic::Service,
+    transport: dynamic::ServersTransport,
+) -> Service {
     let lb = &svc.load_balancer;
     Service {
         name: name.to_owned(),
@@ -545,10 +563,12 @@ fn service(name: &str, svc: &dynamic::Service, transport: dynamic::ServersTransp
                     s.status
                 },
                 origin: s.origin.clone(),
+                weight: s.weight,
             })
             .collect(),
         health: lb.health_check.clone(),
         internal: svc.internal,
+        kind: super::composite::kind(svc, provider),
     }
 }
 

@@ -4,12 +4,14 @@
 //! - [`rule`]: Traefik's rule language (both syntaxes)
 //! - [`compile`]: snapshots -> [`table::RouteTable`], references resolved across providers
 //! - [`table`]: the table and its lookup
+//! - [`composite`]: `weighted` and `failover` services, checked
 //! - [`auth`]: htpasswd hashes for `basicauth`
 //! - [`redirect`]: the `redirectScheme` decision
 //! - [`tls`]: TLS options across providers, chosen by SNI
 
 pub mod auth;
 pub mod compile;
+pub mod composite;
 pub mod redirect;
 pub mod rule;
 pub mod table;

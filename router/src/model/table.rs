@@ -81,6 +81,29 @@ pub struct Service {
     pub health: Option<crate::dynamic::HealthCheck>,
     /// A handler of the router itself (`api@internal`, ...), instead of backends.
     pub internal: Option<crate::dynamic::InternalService>,
+    /// What it is made of: servers, or other services.
+    pub kind: Kind,
+}
+
+/// What a service is made of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// Its backends.
+    #[default]
+    Servers,
+    /// Other services (qualified names), picked by weight; with `health`, one without a
+    /// usable backend is skipped.
+    Weighted {
+        children: Vec<(String, u32)>,
+        health: bool,
+    },
+    /// `main` while it has a usable backend, else `fallback` (with `health`, only while the
+    /// fallback has one).
+    Failover {
+        main: String,
+        fallback: String,
+        health: bool,
+    },
 }
 
 /// Every router, service and middleware, enabled or not, by qualified name.
@@ -130,6 +153,8 @@ pub struct Backend {
     pub status: BackendStatus,
     /// The container behind it, for container providers.
     pub origin: Option<Origin>,
+    /// Its weight against the service's other backends (0: never picked).
+    pub weight: u32,
 }
 
 /// Where a backend is reached.

@@ -398,6 +398,7 @@ fn server(
     if let Some(url) = &label.url {
         return Some(Server {
             url: url.clone(),
+            weight: label.weight.unwrap_or(1),
             status,
             origin,
         });
@@ -406,6 +407,7 @@ fn server(
         // Not running: no address. The route stays known and answers 503.
         return Some(Server {
             url: String::new(),
+            weight: label.weight.unwrap_or(1),
             status: ServerStatus::Stopped,
             origin,
         });
@@ -426,6 +428,7 @@ fn server(
         },
     };
     Some(Server {
+        weight: label.weight.unwrap_or(1),
         url: format!(
             "{}://{}",
             label.scheme.as_deref().unwrap_or("http"),

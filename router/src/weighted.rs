@@ -1,0 +1,155 @@
+//! Weights: Traefik's weighted round robin (earliest deadline first: each pick takes the
+//! candidate whose next deadline is nearest, then moves it `1/weight` further), for servers
+//! with weights and for `weighted` services; and how a request's service is found under
+//! `weighted` and `failover` services.
+
+use std::sync::{Mutex, PoisonError};
+
+use crate::live::{Live, LiveService, Registry};
+use crate::model::table::Kind;
+use crate::proxy::ProxyError;
+
+/// Earliest-deadline-first state of one service.
+#[derive(Debug, Default)]
+pub struct Edf(Mutex<EdfState>);
+
+#[derive(Debug, Default)]
+struct EdfState {
+    now: f64,
+    deadlines: Vec<f64>,
+}
+
+impl Edf {
+    /// Picks among `weights` (index order) those `ok` accepts; weight 0 is never picked.
+    pub fn pick(&self, weights: &[u32], ok: impl Fn(usize) -> bool) -> Option<usize> {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.deadlines.len() != weights.len() {
+            s.deadlines = weights.iter().map(|w| step(*w)).collect();
+            s.now = 0.0;
+        }
+        let now = s.now;
+        let (i, d) = (0..weights.len())
+            .filter(|i| weights[*i] > 0 && ok(*i))
+            // One that could not be picked for a while does not catch up in a burst.
+            .map(|i| (i, s.deadlines[i].max(now)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))?;
+        s.now = d;
+        s.deadlines[i] = d + step(weights[i]);
+        Some(i)
+    }
+}
+
+fn step(w: u32) -> f64 {
+    if w == 0 {
+        f64::INFINITY
+    } else {
+        1.0 / f64::from(w)
+    }
+}
+
+/// How deep `weighted` and `failover` services may nest (the table refuses deeper ones).
+const MAX_DEPTH: usize = 17;
+
+impl Live {
+    /// The service with servers that takes a request for `name`: `name` itself, or, under
+    /// `weighted` and `failover` services, the one their weights and health pick.
+    pub fn leaf<'a>(
+        &'a self,
+        registry: &Registry,
+        mut name: &'a str,
+    ) -> Result<&'a str, ProxyError> {
+        for _ in 0..MAX_DEPTH {
+            let svc = self.table.services.get(name).ok_or(ProxyError::NoBackend)?;
+            name = match &svc.kind {
+                Kind::Servers => return Ok(name),
+                Kind::Weighted { children, health } => {
+                    let live = self.services.get(name).ok_or(ProxyError::NoBackend)?;
+                    let weights: Vec<u32> = children.iter().map(|(_, w)| *w).collect();
+                    let i = live
+                        .edf
+                        .pick(&weights, |i| {
+                            !*health || self.up(registry, &children[i].0, 0)
+                        })
+                        .ok_or(ProxyError::NoBackend)?;
+                    &children[i].0
+                }
+                Kind::Failover {
+                    main,
+                    fallback,
+                    health,
+                } => {
+                    if self.up(registry, main, 0) {
+                        main
+                    } else if !*health || self.up(registry, fallback, 0) {
+                        fallback
+                    } else {
+                        return Err(ProxyError::NoBackend);
+                    }
+                }
+            };
+        }
+        Err(ProxyError::NoBackend)
+    }
+
+    /// Whether service `name` has a usable backend (under a composite: one its parent
+    /// would pick).
+    fn up(&self, registry: &Registry, name: &str, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let Some(svc) = self.table.services.get(name) else {
+            return false;
+        };
+        match &svc.kind {
+            Kind::Servers => self
+                .services
+                .get(name)
+                .is_some_and(|l: &LiveService| l.backends.iter().any(|b| registry.usable(b))),
+            Kind::Weighted { children, health } => {
+                !*health
+                    || children
+                        .iter()
+                        .any(|(c, w)| *w > 0 && self.up(registry, c, depth + 1))
+            }
+            Kind::Failover {
+                main,
+                fallback,
+                health,
+            } => {
+                self.up(registry, main, depth + 1)
+                    || !*health
+                    || self.up(registry, fallback, depth + 1)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_follow_weights_and_interleave() {
+        let edf = Edf::default();
+        let picks: Vec<usize> = (0..8)
+            .map(|_| edf.pick(&[3, 1], |_| true).unwrap())
+            .collect();
+        assert_eq!(picks.iter().filter(|i| **i == 0).count(), 6, "{picks:?}");
+        assert!(picks.windows(4).all(|w| w.contains(&1)), "{picks:?}");
+    }
+
+    #[test]
+    fn zero_weights_and_refused_candidates_are_skipped() {
+        let edf = Edf::default();
+        for _ in 0..10 {
+            assert_eq!(edf.pick(&[0, 2, 1], |i| i != 2), Some(1));
+        }
+        assert_eq!(edf.pick(&[0, 2, 1], |_| false), None);
+        assert_eq!(edf.pick(&[0, 0], |_| true), None);
+        // The one skipped for ten picks does not then take ten in a row.
+        let picks: Vec<usize> = (0..6)
+            .map(|_| edf.pick(&[0, 2, 1], |_| true).unwrap())
+            .collect();
+        assert_eq!(picks.iter().filter(|i| **i == 2).count(), 2, "{picks:?}");
+    }
+}
