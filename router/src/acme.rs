@@ -127,23 +127,27 @@ impl Manager {
         loop {
             // First wait: lets the entry points start before a validator comes.
             tokio::time::sleep(POLL).await;
-            let wanted = wanted_hosts(&self.shared.live.load().table, &self.config.names);
-            for host in wanted {
-                if self.due(&host) {
-                    self.order(host).await;
+            let wanted = wanted_orders(&self.shared.live.load().table, &self.config.names);
+            for group in wanted {
+                // As Traefik: only the names no certificate in service covers are ordered.
+                let names: Vec<String> = group.into_iter().filter(|h| self.due(h)).collect();
+                if names.first().is_some_and(|main| !self.backing_off(main)) {
+                    self.order(names).await;
                 }
             }
         }
     }
 
-    fn due(&self, host: &str) -> bool {
-        if self
-            .retries
+    /// Whether the last order for main name `host` failed and its wait is not over.
+    fn backing_off(&self, host: &str) -> bool {
+        self.retries
             .get(host)
             .is_some_and(|b| Instant::now() < b.next)
-        {
-            return false;
-        }
+    }
+
+    /// Whether `host` needs a certificate: none in service covers it, or the one that does is
+    /// due for renewal.
+    fn due(&self, host: &str) -> bool {
         // A certificate ordered for another main name may cover this one (a Traefik
         // certificate with SANs).
         let covering = self.certs.get(host).or_else(|| {
@@ -154,19 +158,22 @@ impl Manager {
         covering.is_none_or(|c| renewal_due(c.not_after, self.config.renew_before))
     }
 
-    async fn order(&mut self, host: String) {
+    /// Orders one certificate for `names` (the first its main name, the rest its SANs).
+    async fn order(&mut self, names: Vec<String>) {
+        let host = names[0].clone();
         let failures = self.retries.get(&host).map_or(0, |b| b.failures);
         // The web entry point answers HTTP-01 tokens whatever the redirect setting.
         let kind = challenge_for(failures, true);
         let renewal = self.certs.contains_key(&host);
         tracing::info!(
             host,
+            sans = ?&names[1..],
             attempt = failures + 1,
             challenge = challenge_name(&kind),
             renewal,
             "ordering an ACME certificate"
         );
-        let result = match tokio::time::timeout(ORDER_TIMEOUT, self.issue(&host, kind)).await {
+        let result = match tokio::time::timeout(ORDER_TIMEOUT, self.issue(&names, kind)).await {
             Ok(r) => r,
             Err(_) => Err(format!("no certificate within {ORDER_TIMEOUT:?}")),
         };
@@ -204,10 +211,12 @@ impl Manager {
         }
     }
 
-    /// One order for `host`: account, challenge, finalize with a fresh key, store.
-    async fn issue(&mut self, host: &str, kind: ChallengeType) -> Result<LoadedCert, String> {
+    /// One order for `names`: account, a challenge per name, finalize with a fresh key,
+    /// store under the main name.
+    async fn issue(&mut self, names: &[String], kind: ChallengeType) -> Result<LoadedCert, String> {
         let account = self.account().await?;
-        let ids = [Identifier::Dns(host.to_owned())];
+        let host = names[0].as_str();
+        let ids: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
         let mut order = match account.new_order(&NewOrder::new(&ids)).await {
             Ok(o) => o,
             Err(e) => {
@@ -233,15 +242,16 @@ impl Manager {
                 AuthorizationStatus::Valid => continue,
                 other => return Err(format!("the authorization is {other:?}")),
             }
+            let name = authz.identifier().to_string();
             let mut challenge = authz
                 .challenge(kind.clone())
                 .ok_or_else(|| format!("the CA offers no {} challenge", challenge_name(&kind)))?;
             let key_auth = challenge.key_authorization();
             if kind == ChallengeType::TlsAlpn01 {
                 let key =
-                    alpn_certificate(host, key_auth.digest().as_ref(), self.resolver.provider())?;
-                self.resolver.set_alpn_challenge(host, Some(key));
-                pending.names.push(host.to_owned());
+                    alpn_certificate(&name, key_auth.digest().as_ref(), self.resolver.provider())?;
+                self.resolver.set_alpn_challenge(&name, Some(key));
+                pending.names.push(name);
             } else {
                 pending.add_token(challenge.token.clone(), key_auth.as_str().to_owned());
             }
@@ -266,8 +276,8 @@ impl Manager {
         drop(pending);
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
             .map_err(|e| format!("key: {e}"))?;
-        let mut params = rcgen::CertificateParams::new(vec![host.to_owned()])
-            .map_err(|e| format!("CSR: {e}"))?;
+        let mut params =
+            rcgen::CertificateParams::new(names.to_vec()).map_err(|e| format!("CSR: {e}"))?;
         params.distinguished_name = rcgen::DistinguishedName::new();
         let csr = params
             .serialize_request(&key)
@@ -283,7 +293,7 @@ impl Manager {
         let stored = StoredCert {
             cert: chain,
             key: key.serialize_pem(),
-            sans: Vec::new(),
+            sans: names[1..].to_vec(),
         };
         let loaded = crate::tls::load_pem(
             stored.cert.as_bytes(),
@@ -419,20 +429,20 @@ async fn failure_reason(order: &mut Order) -> String {
 
 // === pure helpers ===
 
-/// The hosts that want an ACME certificate: the `tls.domains` (else the literal `Host` names)
-/// of routes whose cert resolver is this one (`names`; any, when empty), and the default
-/// store's generated certificate, that a public CA can validate (no wildcards, IP addresses
-/// or single labels).
-fn wanted_hosts(table: &RouteTable, names: &[String]) -> BTreeSet<String> {
+/// The certificates to have, each a list of names (the first its main name), as Traefik
+/// orders them: one per `tls.domains` entry of routes whose cert resolver is this one
+/// (`names`; any, when empty), else one per route for its rule's literal hosts, and one for
+/// the default store's generated certificate; only names a public CA can validate (no
+/// wildcards, IP addresses or single labels), lower case.
+fn wanted_orders(table: &RouteTable, names: &[String]) -> BTreeSet<Vec<String>> {
     let ours = |c: &String| names.is_empty() || names.iter().any(|n| n == c);
     let routed = table
         .routes
         .iter()
         .filter(|r| r.certresolver.as_ref().is_some_and(ours))
         .flat_map(|r| {
-            // `tls.domains` when the router names them, else its rule's literal hosts.
             if r.domains.is_empty() {
-                r.rule.literal_hosts().unwrap_or_default()
+                vec![r.rule.literal_hosts().unwrap_or_default()]
             } else {
                 r.domains.clone()
             }
@@ -441,11 +451,19 @@ fn wanted_hosts(table: &RouteTable, names: &[String]) -> BTreeSet<String> {
         .default_generated
         .iter()
         .filter(|(resolver, _)| ours(resolver))
-        .flat_map(|(_, hosts)| hosts.iter().cloned());
+        .map(|(_, hosts)| hosts.clone());
     routed
         .chain(default)
-        .map(|h| h.to_ascii_lowercase())
-        .filter(|h| acme_name(h))
+        .map(|group| {
+            let mut out: Vec<String> = Vec::new();
+            for h in group.iter().map(|h| h.to_ascii_lowercase()) {
+                if acme_name(&h) && !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+            out
+        })
+        .filter(|g| !g.is_empty())
         .collect()
 }
 
@@ -669,7 +687,7 @@ mod tests {
     }
 
     #[test]
-    fn domains_replace_the_rules_hosts_and_the_default_store_adds_its_own() {
+    fn one_certificate_per_domain_entry_rule_and_default_store() {
         let yaml = "http:\n  routers:\n    a:\n      rule: Host(`a.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n        domains:\n          - main: main.test\n            sans: [Alt.test, '*.wild.test']\n    b:\n      rule: Host(`b.test`) || Host(`c.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n    other:\n      rule: Host(`other.test`)\n      service: noop@internal\n      tls:\n        certResolver: elsewhere\ntls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: default.test\n";
         let internal = crate::dynamic::Snapshot {
             provider: "internal".into(),
@@ -690,12 +708,16 @@ mod tests {
             ..Default::default()
         };
         let table = crate::provider::file::compile_yaml(yaml, &[&internal]);
-        let wanted: Vec<String> = wanted_hosts(&table, &["le".to_string()])
+        let wanted: Vec<Vec<String>> = wanted_orders(&table, &["le".to_string()])
             .into_iter()
             .collect();
         assert_eq!(
             wanted,
-            ["alt.test", "b.test", "c.test", "default.test", "main.test"]
+            [
+                vec!["b.test", "c.test"],
+                vec!["default.test"],
+                vec!["main.test", "alt.test"]
+            ]
         );
         assert!(table
             .issues

@@ -33,6 +33,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct Served {
     serial: String,
     issuer: String,
+    /// The leaf's DNS names.
+    names: Vec<String>,
     status_line: String,
 }
 
@@ -63,6 +65,21 @@ async fn served(
         x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|e| e.to_string())?;
     let serial = cert.raw_serial_as_string();
     let issuer = cert.issuer().to_string();
+    let names = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     tls.write_all(
         format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
     )
@@ -74,6 +91,7 @@ async fn served(
     Ok(Served {
         serial,
         issuer,
+        names,
         status_line: text.lines().next().unwrap_or("").to_owned(),
     })
 }
@@ -305,6 +323,76 @@ async fn tls_alpn01_on_websecure_takes_over_when_http01_fails() {
         "the successful validation was HTTP-01:\n{log}"
     );
     assert_eq!(pebble.issued(), 1, "{log}");
+}
+
+/// `tls.domains[0].main` and `.sans` on a router: one certificate from pebble names them
+/// all (as Traefik orders it), served for each name; the storage keeps it under its main name
+/// with its SANs, in Traefik's format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_domains_get_one_certificate_with_their_sans() {
+    require_docker();
+    require_pebble();
+    let c = Cleanup::new("acme-san");
+    let net = c.network("net");
+    let prefix = unique("acmesan");
+    let guard = router_guard_for_prefix(&prefix).start().await;
+    let (web, websecure) = (free_addr(), free_addr());
+    let pebble = Pebble::builder()
+        .http_port(web.port())
+        .tls_port(websecure.port())
+        .start()
+        .await;
+    let root = pebble.root().await;
+    let storage = pebble.scratch().join("acme.json");
+    let name = unique("acme-san");
+    let (main, alt, other) = (
+        format!("{name}.test"),
+        format!("www.{name}.test"),
+        format!("api.{name}.test"),
+    );
+    let router_key = |k: &str| format!("{prefix}.http.routers.{name}.{k}");
+    let labels = Labels::none()
+        .label(&format!("{prefix}.enable"), "true")
+        .label(&router_key("tls.certresolver"), "le")
+        .label(
+            &router_key("rule"),
+            &format!("Host(`{main}`) || Host(`{alt}`) || Host(`{other}`)"),
+        )
+        .label(&router_key("tls.domains[0].main"), &main)
+        .label(
+            &router_key("tls.domains[0].sans"),
+            &format!("{alt},{other}"),
+        );
+    run_whoami(&c, "a", &net, &labels, &[]).await;
+    let _router = acme_router(&prefix, &pebble, &storage, "720h")
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+    let first = wait_served(
+        websecure,
+        &main,
+        &root,
+        &pebble,
+        "a SAN certificate from pebble",
+        |_| true,
+    )
+    .await;
+    let mut names = first.names.clone();
+    names.sort();
+    let mut want = vec![main.clone(), alt.clone(), other.clone()];
+    want.sort();
+    assert_eq!(names, want, "{first:?}");
+    for host in [&alt, &other] {
+        let s = served(websecure, host, &root).await.unwrap();
+        assert_eq!(s.serial, first.serial, "{host}");
+        assert!(s.status_line.starts_with("HTTP/1.1 200"), "{s:?}");
+    }
+    assert_eq!(pebble.issued(), 1, "{}", pebble.log());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+    let stored = &v["default"]["Certificates"][0]["domain"];
+    assert_eq!(stored["main"], main.as_str(), "{v}");
+    assert_eq!(stored["sans"], serde_json::json!([alt, other]), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

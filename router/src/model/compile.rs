@@ -435,16 +435,17 @@ fn route(
         None => String::new(),
     };
     let mut domains = Vec::new();
-    for n in r
-        .tls
-        .iter()
-        .flat_map(|t| &t.domains)
-        .flat_map(|d| d.names())
-    {
-        if n.starts_with('*') {
-            warnings.push(format!("router {qualified:?}: tls.domains {n:?} needs the DNS-01 challenge, which is not supported: no certificate is ordered for it"));
-        } else {
-            domains.push(n);
+    for d in r.tls.iter().flat_map(|t| &t.domains) {
+        let mut names = Vec::new();
+        for n in d.names() {
+            if n.starts_with('*') {
+                warnings.push(format!("router {qualified:?}: tls.domains {n:?} needs the DNS-01 challenge, which is not supported: no certificate is ordered for it"));
+            } else if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        if !names.is_empty() {
+            domains.push(names);
         }
     }
     Ok((

@@ -54,8 +54,9 @@ pub struct Route {
     pub tls: bool,
     /// Cert resolver name.
     pub certresolver: Option<String>,
-    /// `tls.domains`: more names for the resolver, lower case.
-    pub domains: Vec<String>,
+    /// `tls.domains`: the names the resolver orders certificates for instead of the rule's
+    /// hosts, lower case, one certificate per entry (its `main` first, then its `sans`).
+    pub domains: Vec<Vec<String>>,
     /// The resolved name of its TLS options (empty without TLS).
     pub tls_options: String,
     /// Whether its requests get access log lines (`observability.accessLogs`).
@@ -285,7 +286,11 @@ impl RouteTable {
                     "route {} resolver={} domains={} accesslogs={}",
                     r.name,
                     r.certresolver.as_deref().unwrap_or("-"),
-                    r.domains.join(","),
+                    r.domains
+                        .iter()
+                        .map(|d| d.join(","))
+                        .collect::<Vec<_>>()
+                        .join(";"),
                     r.access_logs
                 ));
             }
