@@ -1,5 +1,5 @@
 //! The table in service: a pure [`RouteTable`] plus the runtime state that must survive table
-//! swaps (round-robin positions, requests in flight, passive and active health marks, rate
+//! swaps (round-robin and weighted positions, requests in flight, passive and active health marks, rate
 //! limit buckets). The state lives in a registry keyed by service and address; attaching a new
 //! table looks its entries up (or creates them) and prunes what is gone.
 
@@ -37,7 +37,7 @@ pub struct LiveService {
     rr: Arc<AtomicUsize>,
     /// Weighted picks: among the backends when they have weights, among the services of a
     /// `weighted` service.
-    pub edf: crate::weighted::Edf,
+    pub edf: Arc<crate::weighted::Edf>,
     /// Whether its backends have weights other than 1.
     weighted: bool,
 }
@@ -70,6 +70,7 @@ pub struct Registry {
     epoch: Instant,
     backends: Mutex<HashMap<(String, String), Arc<BackendState>>>,
     rr: Mutex<HashMap<String, Arc<AtomicUsize>>>,
+    edf: Mutex<HashMap<String, Arc<crate::weighted::Edf>>>,
     buckets: Mutex<HashMap<(String, String), Bucket>>,
 }
 
@@ -85,6 +86,7 @@ impl Default for Registry {
             epoch: Instant::now(),
             backends: Mutex::default(),
             rr: Mutex::default(),
+            edf: Mutex::default(),
             buckets: Mutex::default(),
         }
     }
@@ -97,12 +99,16 @@ impl Registry {
     pub fn attach(&self, table: RouteTable) -> Live {
         let mut backends = self.backends.lock().unwrap_or_else(PoisonError::into_inner);
         let mut rr = self.rr.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut edf = self.edf.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keep_edf = HashMap::new();
         let mut services = HashMap::new();
         let mut keep_backends = HashMap::new();
         let mut keep_rr = HashMap::new();
         for (name, svc) in &table.services {
             let counter = rr.get(name).cloned().unwrap_or_default();
             keep_rr.insert(name.clone(), counter.clone());
+            let picks = edf.get(name).cloned().unwrap_or_default();
+            keep_edf.insert(name.clone(), picks.clone());
             let live_backends = svc
                 .backends
                 .iter()
@@ -127,13 +133,14 @@ impl Registry {
                 LiveService {
                     backends: live_backends,
                     rr: counter,
-                    edf: Default::default(),
+                    edf: picks,
                     weighted: svc.backends.iter().any(|b| b.weight != 1),
                 },
             );
         }
         *backends = keep_backends;
         *rr = keep_rr;
+        *edf = keep_edf;
         Live { table, services }
     }
 

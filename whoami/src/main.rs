@@ -159,6 +159,7 @@ async fn handle(
     match req.uri().path() {
         "/health" => text(StatusCode::OK, "ok\n".into()),
         "/data" => data(req.uri().query()),
+        "/events" => events(req.uri().query()),
         "/ws" if req.headers().contains_key(header::UPGRADE) => websocket(&mut req),
         _ => {
             let mut out = format!("Hostname: {hostname}\n");
@@ -232,6 +233,45 @@ fn data(query: Option<&str>) -> Response<Body> {
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+/// `/events?count=N&interval=MS`: a server-sent event stream, `data: 1` to `data: N`, one
+/// every `MS` milliseconds (the first at once): what a proxy must pass on as it comes.
+fn events(query: Option<&str>) -> Response<Body> {
+    let arg = |name: &str, default: u64| {
+        query
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .map_or(Some(default), |v| v.parse::<u64>().ok())
+    };
+    let (Some(count), Some(interval)) = (arg("count", 3), arg("interval", 500)) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "usage: /events?count=N&interval=MS\n".into(),
+        );
+    };
+    let (count, interval) = (count.min(1000), Duration::from_millis(interval.min(60_000)));
+    let stream = futures_util::stream::unfold(1u64, move |i| async move {
+        if i > count {
+            return None;
+        }
+        if i > 1 {
+            tokio::time::sleep(interval).await;
+        }
+        let event = Bytes::from(format!("data: {i}\n\n"));
+        Some((Ok::<_, Infallible>(Frame::data(event)), i + 1))
+    });
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/event-stream"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
     );
     r
 }

@@ -370,6 +370,9 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
     if let Some(s) = f.take("sticky") {
         out.sticky = super::sticky::decode(s)?;
     }
+    if let Some(r) = f.take("responseForwarding") {
+        response_forwarding(r)?;
+    }
     unknown(&f)?;
     Ok((
         Service {
@@ -378,6 +381,25 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
         },
         label_server,
     ))
+}
+
+/// `responseForwarding.flushInterval`, checked: the router writes each piece of an answer
+/// to the client as it comes from the server (what Traefik does with a negative interval), so
+/// any interval is met.
+fn response_forwarding(node: &Node) -> Result<(), DecodeError> {
+    let mut f = node.fields()?;
+    if let Some(n) = f.take("flushInterval") {
+        let t = n.text()?.trim();
+        // Go durations may be negative ("-1ms", "-1": flush at once).
+        let positive = t.strip_prefix('-').unwrap_or(t);
+        if crate::tree::parse_go_duration(positive).is_none() {
+            return Err(DecodeError::at(
+                n,
+                format!("expected a duration such as 100ms, got {t:?}"),
+            ));
+        }
+    }
+    unknown(&f)
 }
 
 /// `healthCheck: {}` of a `weighted` or `failover` service (it has no options).
@@ -870,7 +892,17 @@ mod tests {
         let d = labels(&[
             ("traefik.http.services.s.loadbalancer.server.port", "80"),
             ("traefik.http.services.s.loadbalancer.server.weight", "5"),
+            (
+                "traefik.http.services.s.loadbalancer.responseforwarding.flushinterval",
+                "-1",
+            ),
+            ("traefik.http.services.t.loadbalancer.server.port", "80"),
+            (
+                "traefik.http.services.t.loadbalancer.responseforwarding.flushinterval",
+                "soon",
+            ),
         ]);
         assert_eq!(d.label_servers["s"].weight, Some(5));
+        assert_eq!(owners(&d), [Owner::Service("t".into())], "{:?}", d.errors);
     }
 }
