@@ -58,6 +58,8 @@ pub struct Endpoint {
     pub ep: Arc<crate::config::EntryPoint>,
     /// The TLS options the handshake used (empty for plain HTTP).
     pub tls_options: Arc<str>,
+    /// The certificates a mutual-TLS client presented (leaf first).
+    pub client_certs: Option<Arc<[rustls::pki_types::CertificateDer<'static>]>>,
 }
 
 /// Whether the connection goes on after an exchange.
@@ -240,12 +242,14 @@ where
         let client = self.client.clone();
         let ep = self.at.ep.clone();
         let tls_options = self.at.tls_options.clone();
+        let client_certs = self.at.client_certs.clone();
         let req = Inbound {
             entrypoint: self.at.entrypoint,
             scheme: self.at.scheme,
             peer: self.at.peer,
             trusted: self.at.trusted,
             tls_options: &tls_options,
+            client_certs: client_certs.as_deref(),
             ep: &ep,
             client: &client,
             host: &host,

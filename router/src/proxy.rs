@@ -220,6 +220,8 @@ pub struct Inbound<'a> {
     pub ep: &'a crate::config::EntryPoint,
     /// The TLS options the connection's handshake used (empty for plain HTTP).
     pub tls_options: &'a str,
+    /// The certificates a mutual-TLS client presented (leaf first).
+    pub client_certs: Option<&'a [rustls::pki_types::CertificateDer<'static>]>,
     /// The client's IP address as text, as [`client_text`] gives it (`X-Forwarded-For`,
     /// `X-Real-IP`): computed once per client connection.
     pub client: &'a str,
@@ -816,6 +818,7 @@ pub async fn handle(
         peer: at.peer,
         trusted: at.trusted,
         tls_options: &at.tls_options,
+        client_certs: at.client_certs.as_deref(),
         ep: &at.ep,
         client: &client,
         host: &host,

@@ -76,6 +76,7 @@ pub async fn run(
                 shared: shared.clone(),
                 stop: stop_rx.clone(),
                 tls_options: String::new(),
+                client_certs: None,
             };
             tokio::spawn(conn.serve(stream, tls.clone()));
         }
@@ -99,6 +100,8 @@ struct Conn {
     stop: watch::Receiver<bool>,
     /// The TLS options the connection's handshake used (empty for plain HTTP).
     tls_options: String,
+    /// The certificates a mutual-TLS client presented (leaf first).
+    client_certs: Option<Arc<[rustls::pki_types::CertificateDer<'static>]>>,
 }
 
 impl Conn {
@@ -159,6 +162,12 @@ impl Conn {
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake(stream, &tls)).await {
             Ok(Ok((tls_stream, options))) => {
                 self.tls_options = options;
+                self.client_certs = tls_stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .filter(|c| !c.is_empty())
+                    .map(|c| c.iter().map(|d| d.clone().into_owned()).collect());
                 // HTTP/2 over TLS is chosen by ALPN (RFC 9113 3.2): without it the connection
                 // is HTTP/1.1, served without the protocol sniffing of the auto builder.
                 if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
@@ -180,6 +189,7 @@ impl Conn {
             trusted: self.ep.forwarded.trusts(proxy::client_ip(self.peer)),
             ep: self.ep.clone(),
             tls_options: Arc::from(self.tls_options.as_str()),
+            client_certs: self.client_certs.clone(),
         }
     }
 

@@ -271,3 +271,110 @@ async fn tls_options_are_chosen_by_sni_and_enforced() {
         info.errors
     );
 }
+
+/// `passTLSClientCert` behind mutual TLS: the backend (Debian's nginx, echoing the headers)
+/// gets the client's certificate (its DER in base64) and the chosen fields, query-escaped, as
+/// Traefik sends them; on a router without client certificates nothing is set, and a client's
+/// own `X-Forwarded-Tls-Client-Cert` never reaches the backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pass_tls_client_cert_sends_the_certificate_and_its_fields() {
+    require_docker();
+    let echo = e2e::make::free_port();
+    let _nginx = e2e::nginx::Nginx::start(
+        &format!(
+            r#"
+  server {{
+    listen 127.0.0.1:{echo};
+    location / {{ return 200 "cert=$http_x_forwarded_tls_client_cert\ninfo=$http_x_forwarded_tls_client_cert_info\n"; }}
+  }}
+"#
+        ),
+        &[echo],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, client_pem, client_key) = client_ca();
+    let ca_file = write(dir.path(), "ca.pem", &ca);
+    let client_crt = write(dir.path(), "client.crt", &client_pem);
+    let client_key = write(dir.path(), "client.key", &client_key);
+    let dynamic = dir.path().join("dynamic");
+    std::fs::create_dir(&dynamic).unwrap();
+    write(
+        &dynamic,
+        "pass.yml",
+        &format!(
+            r#"http:
+  routers:
+    mtls:
+      rule: Host(`mtls.test`)
+      service: echo
+      middlewares: [pass]
+      tls:
+        options: mtls
+    open:
+      rule: Host(`open.test`)
+      service: echo
+      middlewares: [pass]
+      tls: {{}}
+  middlewares:
+    pass:
+      passTLSClientCert:
+        pem: true
+        info:
+          sans: true
+          subject:
+            commonName: true
+          issuer:
+            commonName: true
+  services:
+    echo:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{echo}"}}]
+tls:
+  options:
+    mtls:
+      clientAuth:
+        caFiles: [{ca_file}]
+        clientAuthType: RequireAndVerifyClientCert
+"#
+        ),
+    );
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .flags(&[
+            "--entrypoints.https.address=127.0.0.1:0",
+            &format!("--providers.file.directory={}", dynamic.display()),
+        ])
+        .start(&guard)
+        .await;
+    let addr = router.addr("https");
+    let der = rustls::pki_types::pem::PemObject::from_pem_slice(client_pem.as_bytes())
+        .map(|d: rustls::pki_types::CertificateDer<'static>| d)
+        .unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let r = curl(
+        addr,
+        "mtls.test",
+        None,
+        &["--cert", &client_crt, "--key", &client_key],
+    );
+    let text = String::from_utf8_lossy(&r.stdout).into_owned();
+    assert_eq!(status(&r), Some(200), "{r:?}");
+    assert!(text.contains(&format!("cert={b64}\n")), "{text}");
+    assert!(
+        text.contains(
+            "info=Subject%3D%22CN%3Dclient%22%3BIssuer%3D%22CN%3Drouter+test+client+CA%22%3BSAN%3D%22client.test%22\n"
+        ),
+        "{text}"
+    );
+    // No client certificate: nothing, and a forged header is dropped before the middleware.
+    let r = curl(
+        addr,
+        "open.test",
+        None,
+        &["-H", "X-Forwarded-Tls-Client-Cert: forged"],
+    );
+    let text = String::from_utf8_lossy(&r.stdout).into_owned();
+    assert_eq!(status(&r), Some(200), "{r:?}");
+    assert!(text.contains("cert=\ninfo=\n"), "{text}");
+}

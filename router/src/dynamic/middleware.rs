@@ -15,6 +15,7 @@ pub mod errors;
 pub mod forward_auth;
 pub mod headers;
 pub mod ip;
+pub mod pass_tls_client_cert;
 pub mod retry;
 pub mod rewrite;
 
@@ -141,6 +142,9 @@ pub enum Middleware {
     },
     /// `circuitBreaker`.
     CircuitBreaker(Box<CircuitBreaker>),
+    /// `passTLSClientCert`.
+    #[serde(rename = "passTLSClientCert")]
+    PassTlsClientCert(Box<pass_tls_client_cert::PassTlsClientCert>),
     /// A redirect made by the router itself (entry point redirections), or a handler of the
     /// internal provider, never written in a label or file.
     #[serde(skip)]
@@ -158,7 +162,6 @@ pub enum InternalMiddleware {
 /// unsupported rather than unknown).
 const NOT_YET: &[&str] = &[
     "digestauth",
-    "passtlsclientcert",
     "contenttype",
     "grpcweb",
     "plugin",
@@ -204,6 +207,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "retry" => retry::decode(kind)?,
         "buffering" => buffering::decode(kind)?,
         "circuitbreaker" => circuit_breaker::decode(kind)?,
+        "passtlsclientcert" => pass_tls_client_cert::decode(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(

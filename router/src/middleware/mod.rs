@@ -14,6 +14,7 @@ mod forward_auth;
 mod headers;
 mod in_flight;
 mod ip_allow_list;
+mod pass_tls_client_cert;
 mod prefix;
 mod redirect;
 mod replace_path;
@@ -170,6 +171,7 @@ pub async fn apply(
             Ok(Flow::Next)
         }
         Middleware::CircuitBreaker(cb) => circuit_breaker::apply(name, cb, r),
+        Middleware::PassTlsClientCert(p) => pass_tls_client_cert::apply(p, r),
         Middleware::Chain { .. } => Err(ProxyError::Internal(format!(
             "middleware {name:?}: a chain reached the request path unexpanded"
         ))),
