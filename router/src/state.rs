@@ -55,6 +55,8 @@ pub struct Shared {
     pub in_flight: std::sync::Arc<crate::middleware::InFlightCounts>,
     /// `circuitBreaker` instances, by router and middleware.
     pub breakers: crate::middleware::Breakers,
+    /// `digestAuth` nonces, by middleware.
+    pub digest_nonces: crate::middleware::DigestNonces,
     /// `basicAuth.usersFile`s read for the table in service.
     pub users_files: crate::middleware::UsersFiles,
     /// Clients to `forwardAuth` servers.
@@ -91,6 +93,7 @@ impl Shared {
             users_files: Default::default(),
             in_flight: Default::default(),
             breakers: Default::default(),
+            digest_nonces: Default::default(),
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),
             resolver: std::sync::Mutex::default(),

@@ -11,6 +11,7 @@ use crate::tree::{DecodeError, Node};
 
 pub mod buffering;
 pub mod circuit_breaker;
+pub mod digest_auth;
 pub mod errors;
 pub mod forward_auth;
 pub mod headers;
@@ -142,6 +143,8 @@ pub enum Middleware {
     },
     /// `circuitBreaker`.
     CircuitBreaker(Box<CircuitBreaker>),
+    /// `digestAuth`.
+    DigestAuth(Box<digest_auth::DigestAuth>),
     /// `passTLSClientCert`.
     #[serde(rename = "passTLSClientCert")]
     PassTlsClientCert(Box<pass_tls_client_cert::PassTlsClientCert>),
@@ -160,13 +163,7 @@ pub enum InternalMiddleware {
 
 /// The kinds Traefik has that the router does not run (so that their labels are called
 /// unsupported rather than unknown).
-const NOT_YET: &[&str] = &[
-    "digestauth",
-    "contenttype",
-    "grpcweb",
-    "plugin",
-    "encodedcharacters",
-];
+const NOT_YET: &[&str] = &["contenttype", "grpcweb", "plugin", "encodedcharacters"];
 
 /// Decodes one middleware definition (the node under `middlewares.<name>`).
 /// `Ok(None)`: a kind Traefik has that the router does not run.
@@ -208,6 +205,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "buffering" => buffering::decode(kind)?,
         "circuitbreaker" => circuit_breaker::decode(kind)?,
         "passtlsclientcert" => pass_tls_client_cert::decode(kind)?,
+        "digestauth" => digest_auth::decode(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(
@@ -311,50 +309,82 @@ fn basic_auth(kind: &Node) -> Result<Middleware, DecodeError> {
         kind,
         &["users", "usersFile", "realm", "removeHeader", "headerField"],
     )?;
-    let users_file = match f.take("usersFile") {
-        Some(n) if !n.text()?.trim().is_empty() => Some(n.text()?.trim().to_owned()),
-        _ => None,
-    };
-    let mut users = Vec::new();
-    if let Some(n) = f.take("users") {
-        for entry in n.strings()? {
-            users.push(user_entry(&entry).map_err(|e| DecodeError::at(n, e))?);
-        }
-    }
-    if users.is_empty() && users_file.is_none() {
-        return Err(DecodeError::at(kind, "basicauth needs users or usersFile"));
-    }
-    let realm = match f.take("realm") {
-        Some(n) => {
-            let r = n.text()?;
-            if r.contains('"') || http::HeaderValue::from_str(r).is_err() {
-                return Err(DecodeError::at(n, format!("invalid realm {r:?}")));
-            }
-            r.to_owned()
-        }
-        None => "traefik".to_owned(),
-    };
-    let remove_header = f
-        .take("removeHeader")
-        .map(Node::boolean)
-        .transpose()?
-        .unwrap_or(false);
-    let header_field = match f.take("headerField") {
-        Some(n) => {
-            let h = n.text()?;
-            http::HeaderName::from_bytes(h.as_bytes())
-                .map_err(|_| DecodeError::at(n, format!("invalid header name {h:?}")))?;
-            Some(h.to_owned())
-        }
-        None => None,
-    };
+    let c = AuthCommon::take(&mut f, kind, "basicauth", user_entry)?;
     Ok(Middleware::BasicAuth {
-        users,
-        users_file,
-        realm,
-        remove_header,
-        header_field,
+        users: c.users,
+        users_file: c.users_file,
+        realm: c.realm,
+        remove_header: c.remove_header,
+        header_field: c.header_field,
     })
+}
+
+/// The options `basicAuth` and `digestAuth` share.
+pub struct AuthCommon {
+    /// Entries as `entry` read them.
+    pub users: Vec<(String, String)>,
+    pub users_file: Option<String>,
+    pub realm: String,
+    pub remove_header: bool,
+    pub header_field: Option<String>,
+}
+
+impl AuthCommon {
+    /// Takes the shared options from `f`; `users` entries are read with `entry`.
+    pub fn take(
+        f: &mut crate::tree::Fields<'_>,
+        kind: &Node,
+        what: &str,
+        entry: fn(&str) -> Result<(String, String), String>,
+    ) -> Result<AuthCommon, DecodeError> {
+        let users_file = match f.take("usersFile") {
+            Some(n) if !n.text()?.trim().is_empty() => Some(n.text()?.trim().to_owned()),
+            _ => None,
+        };
+        let mut users = Vec::new();
+        if let Some(n) = f.take("users") {
+            for e in n.strings()? {
+                users.push(entry(&e).map_err(|e| DecodeError::at(n, e))?);
+            }
+        }
+        if users.is_empty() && users_file.is_none() {
+            return Err(DecodeError::at(
+                kind,
+                format!("{what} needs users or usersFile"),
+            ));
+        }
+        let realm = match f.take("realm") {
+            Some(n) => {
+                let r = n.text()?;
+                if r.contains('"') || http::HeaderValue::from_str(r).is_err() {
+                    return Err(DecodeError::at(n, format!("invalid realm {r:?}")));
+                }
+                r.to_owned()
+            }
+            None => "traefik".to_owned(),
+        };
+        let remove_header = f
+            .take("removeHeader")
+            .map(Node::boolean)
+            .transpose()?
+            .unwrap_or(false);
+        let header_field = match f.take("headerField") {
+            Some(n) => {
+                let h = n.text()?;
+                http::HeaderName::from_bytes(h.as_bytes())
+                    .map_err(|_| DecodeError::at(n, format!("invalid header name {h:?}")))?;
+                Some(h.to_owned())
+            }
+            None => None,
+        };
+        Ok(AuthCommon {
+            users,
+            users_file,
+            realm,
+            remove_header,
+            header_field,
+        })
+    }
 }
 
 fn ip_allow_list(kind: &Node) -> Result<Middleware, DecodeError> {

@@ -18,15 +18,38 @@ pub struct UsersFiles(Mutex<HashMap<String, Arc<Entries>>>);
 type Entries = Vec<(String, String)>;
 
 impl UsersFiles {
-    /// The entries of `path`.
+    /// The `user:hash` entries of `path`.
     pub fn get(&self, path: &str) -> Result<Arc<Entries>, String> {
+        self.get_parsed(
+            path,
+            "basic",
+            crate::dynamic::middleware::users_file_entries,
+        )
+    }
+
+    /// The `user:realm:HA1` entries of `path`, as (`user:realm`, HA1).
+    pub fn get_digest(&self, path: &str) -> Result<Arc<Entries>, String> {
+        self.get_parsed(
+            path,
+            "digest",
+            crate::dynamic::middleware::digest_auth::file_entries,
+        )
+    }
+
+    fn get_parsed(
+        &self,
+        path: &str,
+        kind: &str,
+        parse: fn(&str) -> Result<Entries, String>,
+    ) -> Result<Arc<Entries>, String> {
+        let key = format!("{kind}\0{path}");
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = map.get(path) {
+        if let Some(e) = map.get(&key) {
             return Ok(e.clone());
         }
         let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        let entries = Arc::new(crate::dynamic::middleware::users_file_entries(&text)?);
-        map.insert(path.to_owned(), entries.clone());
+        let entries = Arc::new(parse(&text)?);
+        map.insert(key, entries.clone());
         Ok(entries)
     }
 

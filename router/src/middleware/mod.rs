@@ -9,6 +9,7 @@
 
 mod basic_auth;
 mod circuit_breaker;
+mod digest_auth;
 mod errors;
 mod forward_auth;
 mod headers;
@@ -28,6 +29,7 @@ use crate::server::Shared;
 
 pub use basic_auth::UsersFiles;
 pub use circuit_breaker::{Breakers, Watch as BreakerWatch};
+pub use digest_auth::Nonces as DigestNonces;
 pub use errors::page as error_page;
 pub use forward_auth::{cookie_name, Clients as ForwardAuthClients};
 pub use in_flight::Counts as InFlightCounts;
@@ -172,6 +174,15 @@ pub async fn apply(
         }
         Middleware::CircuitBreaker(cb) => circuit_breaker::apply(name, cb, r),
         Middleware::PassTlsClientCert(p) => pass_tls_client_cert::apply(p, r),
+        Middleware::DigestAuth(d) => {
+            let file = match &d.users_file {
+                Some(path) => Some(r.shared.users_files.get_digest(path).map_err(|e| {
+                    ProxyError::Internal(format!("middleware {name:?}: usersFile {path:?}: {e}"))
+                })?),
+                None => None,
+            };
+            digest_auth::apply(name, d, file.as_deref(), r)
+        }
         Middleware::Chain { .. } => Err(ProxyError::Internal(format!(
             "middleware {name:?}: a chain reached the request path unexpanded"
         ))),
