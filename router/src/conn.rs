@@ -36,6 +36,8 @@ use crate::server::Shared;
 use crate::upstream::{BackendConn, Kept, SendError};
 use crate::wire::{self, HeadError, Outgoing, RequestHead, ResponseHead};
 
+mod h2c;
+
 /// How much is asked of a socket per read.
 const READ_SIZE: usize = 16 * 1024;
 
@@ -377,6 +379,19 @@ where
             log.backend = Some(addr);
             let _inflight = InFlight::start(&backend.state);
             let reach = plan.reach(shared, backend)?;
+            if backend.def.url.starts_with("h2c://") {
+                let mut h = forwarded.clone();
+                if let Some(host) = &reach.host {
+                    h.insert(header::HOST, host.clone());
+                } else if needs_host {
+                    if let Ok(v) = hyper::header::HeaderValue::from_str(&addr.to_string()) {
+                        h.insert(header::HOST, v);
+                    }
+                }
+                return self
+                    .send_h2c(shared, req, head, h, plan, backend, addr, &reach)
+                    .await;
+            }
             let (mut conn, reused) = match self
                 .kept
                 .get(addr, reach.tls.as_deref(), reach.connect_timeout)

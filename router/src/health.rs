@@ -28,6 +28,8 @@ struct Check {
     check: HealthCheck,
     state: Arc<BackendState>,
     tls: Option<Arc<BackendTls>>,
+    /// HTTP/2 without TLS, for an `h2c://` server.
+    h2c: bool,
 }
 
 /// Starts checks for new backends and stops those of backends that are gone.
@@ -65,6 +67,9 @@ pub fn reconcile(shared: &Shared) {
                 target: target.clone(),
                 check: check.clone(),
                 state: b.state.clone(),
+                h2c: tls.is_none()
+                    && b.def.url.starts_with("h2c://")
+                    && check.scheme.as_deref().is_none_or(|s| s == "h2c"),
                 tls,
             };
             wanted.insert((name.clone(), b.def.url.clone()), c);
@@ -86,11 +91,15 @@ pub fn reconcile(shared: &Shared) {
             continue;
         }
         let client = shared.client.clone();
+        let h2c = shared.h2c.clone();
         let (service, url) = key.clone();
         let handle = tokio::spawn(async move {
             loop {
                 let ok = match crate::upstream::resolve(&c.target, c.check.timeout).await {
-                    Ok(addr) => probe(&client, c.tls.as_deref(), addr, &c.check).await,
+                    Ok(addr) => {
+                        let h2c = c.h2c.then_some(&h2c);
+                        probe(&client, c.tls.as_deref(), h2c, addr, &c.check).await
+                    }
                     Err(_) => false,
                 };
                 let was_failed = c.state.check_failed.swap(!ok, Ordering::Relaxed);
@@ -117,6 +126,7 @@ async fn probe(
         crate::proxy::ProxyBody,
     >,
     tls: Option<&BackendTls>,
+    h2c: Option<&crate::h2c::Pool>,
     addr: SocketAddr,
     check: &HealthCheck,
 ) -> bool {
@@ -148,11 +158,11 @@ async fn probe(
                     h.insert(k, v);
                 }
             }
-            let resp = match tls {
-                Some(t) => t.client().request(req).await,
-                None => client.request(req).await,
-            }
-            .ok()?;
+            let resp = match (tls, h2c) {
+                (Some(t), _) => t.client().request(req).await.ok()?,
+                (None, Some(p)) => p.send(addr, check.timeout, req).await.ok()?,
+                (None, None) => client.request(req).await.ok()?,
+            };
             let status = resp.status();
             let location = resp
                 .headers()

@@ -33,6 +33,7 @@ pub mod config;
 pub mod conn;
 pub mod discovery;
 pub mod dynamic;
+pub mod h2c;
 pub mod health;
 pub mod internal;
 pub mod live;

@@ -632,7 +632,22 @@ pub fn forward_headers(
         .get(X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // As Go's reverse proxy: `TE: trailers` goes on (gRPC servers require it).
+    let trailers = h.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|t| {
+            t.split(',').any(|p| {
+                p.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("trailers")
+            })
+        })
+    });
     strip_hop_by_hop(&mut h);
+    if trailers {
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
     if let Some(proto) = proto {
         h.insert(header::UPGRADE, proto);
         h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -919,15 +934,32 @@ async fn h2_send(
         *out.method_mut() = req.method.clone();
         let scheme = if reach.tls.is_some() { "https" } else { "http" };
         *out.uri_mut() = backend_uri(scheme, addr, path, req.query)?;
+        let h2c = backend.def.url.starts_with("h2c://");
         *out.headers_mut() =
             forward_headers(req, plan, headers.clone(), false, || authority.clone());
         if let Some(h) = &reach.host {
             out.headers_mut().insert(header::HOST, h.clone());
         }
         let _inflight = InFlight::start(&backend.state);
-        let sent = match &reach.tls {
-            Some(t) => t.client().request(out),
-            None => shared.client.request(out),
+        let sent = async {
+            let legacy = match &reach.tls {
+                Some(t) => t.client().request(out).await,
+                None if h2c => {
+                    return shared
+                        .h2c
+                        .send(addr, reach.connect_timeout, out)
+                        .await
+                        .map_err(Failed::Send)
+                }
+                None => shared.client.request(out).await,
+            };
+            legacy.map_err(|e| {
+                if limit.is_some() && over_limit(&e) {
+                    Failed::TooLarge
+                } else {
+                    Failed::Send(classify(e))
+                }
+            })
         };
         match tokio::time::timeout(reach.response_timeout, sent).await {
             Err(_) => return Err(ProxyError::GatewayTimeout),
@@ -944,10 +976,8 @@ async fn h2_send(
                 }
                 break r;
             }
-            Ok(Err(e)) if limit.is_some() && over_limit(&e) => {
-                return Err(ProxyError::PayloadTooLarge)
-            }
-            Ok(Err(e)) => match classify(e) {
+            Ok(Err(Failed::TooLarge)) => return Err(ProxyError::PayloadTooLarge),
+            Ok(Err(Failed::Send(e))) => match e {
                 SendError::Connect { detail, timed_out } => {
                     shared.registry.mark_down(&backend.state);
                     if plan.try_again(retryable, tries, started, None).await {
@@ -1027,6 +1057,14 @@ fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
         src = s.source();
     }
     false
+}
+
+/// Why an HTTP/2 client's request did not get an answer.
+enum Failed {
+    /// Its body passed `buffering`'s limit.
+    TooLarge,
+    /// The exchange failed.
+    Send(SendError),
 }
 
 /// Sorts a shared-pool error into "not connected" and "failed after connecting".

@@ -34,6 +34,8 @@ pub struct Shared {
     /// Runtime state that outlives tables.
     pub registry: Registry,
     /// Pooled HTTP/1.1 client to backends.
+    /// The client to `h2c://` servers (HTTP/2 without TLS), its connections multiplexed.
+    pub h2c: crate::h2c::Pool,
     pub client: Client<HttpConnector, ProxyBody>,
     /// Backend connections between HTTP/1.1 client connections (see [`crate::upstream`]).
     pub idle: Arc<crate::upstream::IdlePool>,
@@ -79,6 +81,7 @@ impl Shared {
             .pool_max_idle_per_host(256)
             .build(connector);
         Arc::new(Shared {
+            h2c: Default::default(),
             config,
             live: ArcSwap::from_pointee(Live::default()),
             registry: Registry::default(),

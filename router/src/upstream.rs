@@ -314,7 +314,7 @@ pub async fn dial(
 }
 
 /// A TCP connection to `addr` within `timeout`.
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, SendError> {
+pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, SendError> {
     let io = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => {
             return Err(SendError::Connect {

@@ -514,11 +514,11 @@ fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
     }
     if let Some(sc) = f.take("scheme") {
         match sc.text()?.trim().to_ascii_lowercase().as_str() {
-            s @ ("http" | "https") => out.scheme = Some(s.into()),
+            s @ ("http" | "https" | "h2c") => out.scheme = Some(s.into()),
             other => {
                 return Err(DecodeError::at(
                     sc,
-                    format!("scheme {other:?} is not supported (http or https; h2c is not)"),
+                    format!("scheme {other:?} is not supported (http, https or h2c)"),
                 ))
             }
         }
@@ -562,10 +562,11 @@ fn server_url(n: &Node) -> Result<String, DecodeError> {
     let (scheme, rest) = match raw.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => ("https", rest),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("h2c") => ("h2c", rest),
         Some((scheme, _)) => {
             return Err(DecodeError::at(
                 n,
-                format!("scheme {scheme:?} is not supported (http or https; h2c is not)"),
+                format!("scheme {scheme:?} is not supported (http, https or h2c)"),
             ))
         }
         None => {
@@ -798,7 +799,7 @@ mod tests {
     #[test]
     fn files_have_servers_and_certificates() {
         let root = Node::from_yaml(
-            "http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/\n          - url: http://10.0.0.2\n          - url: HTTPS://app.example\n          - url: https://[::1]:8443/\n        passHostHeader: false\n        serversTransport: tr@file\n    bad:\n      loadBalancer:\n        servers:\n          - url: h2c://x\ntls:\n  certificates:\n    - certFile: /c.pem\n      keyFile: /k.pem\n",
+            "http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/\n          - url: http://10.0.0.2\n          - url: HTTPS://app.example\n          - url: https://[::1]:8443/\n        passHostHeader: false\n        serversTransport: tr@file\n    bad:\n      loadBalancer:\n        servers:\n          - url: ftp://x\ntls:\n  certificates:\n    - certFile: /c.pem\n      keyFile: /k.pem\n",
             "",
         )
         .unwrap();

@@ -578,7 +578,8 @@ fn service(
 pub fn target(url: &str) -> Option<Target> {
     let authority = url
         .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))?;
+        .or_else(|| url.strip_prefix("https://"))
+        .or_else(|| url.strip_prefix("h2c://"))?;
     if let Ok(a) = authority.parse::<std::net::SocketAddr>() {
         return Some(Target::Addr(a));
     }
