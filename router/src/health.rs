@@ -67,9 +67,11 @@ pub fn reconcile(shared: &Shared) {
                 target: target.clone(),
                 check: check.clone(),
                 state: b.state.clone(),
+                // gRPC checks speak HTTP/2 without TLS, as Traefik's (insecure credentials).
                 h2c: tls.is_none()
-                    && b.def.url.starts_with("h2c://")
-                    && check.scheme.as_deref().is_none_or(|s| s == "h2c"),
+                    && (check.grpc
+                        || check.scheme.as_deref() == Some("h2c")
+                        || (b.def.url.starts_with("h2c://") && check.scheme.is_none())),
                 tls,
             };
             wanted.insert((name.clone(), b.def.url.clone()), c);
@@ -118,6 +120,79 @@ pub fn reconcile(shared: &Shared) {
     }
 }
 
+/// The gRPC Health Checking Protocol: `grpc.health.v1.Health/Check` with an empty request
+/// (the whole server, as Traefik asks); healthy when the answer's status is `SERVING`.
+async fn grpc_probe(pool: &crate::h2c::Pool, addr: SocketAddr, check: &HealthCheck) -> bool {
+    let exchange = async {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/grpc.health.v1.Health/Check")
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .header(header::TE, "trailers")
+            // One message, not compressed, of length 0.
+            .body(crate::proxy::full(bytes::Bytes::from_static(&[
+                0, 0, 0, 0, 0,
+            ])))
+            .ok()?;
+        if let Some(v) = check
+            .hostname
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            req.headers_mut().insert(header::HOST, v);
+        }
+        let resp = pool.send(addr, check.timeout, req).await.ok()?;
+        if resp.status() != hyper::StatusCode::OK {
+            return Some(false);
+        }
+        let head_status = resp.headers().get("grpc-status").cloned();
+        let collected = resp.into_body().collect().await.ok()?;
+        let status = collected
+            .trailers()
+            .and_then(|t| t.get("grpc-status").cloned())
+            .or(head_status);
+        if status.as_ref().map(HeaderValue::as_bytes) != Some(b"0") {
+            return Some(false);
+        }
+        Some(grpc_serving(&collected.to_bytes()))
+    };
+    matches!(
+        tokio::time::timeout(check.timeout, exchange).await,
+        Ok(Some(true))
+    )
+}
+
+/// Whether a gRPC `HealthCheckResponse` message (5-byte frame header, then protobuf) says
+/// `SERVING` (field 1, varint 1).
+fn grpc_serving(frame: &[u8]) -> bool {
+    let Some(msg) = frame.get(5..) else {
+        return false;
+    };
+    if frame[0] != 0 {
+        return false; // compressed: never asked for
+    }
+    let mut i = 0;
+    while i < msg.len() {
+        let tag = msg[i];
+        i += 1;
+        match (tag >> 3, tag & 7) {
+            (1, 0) => return msg.get(i) == Some(&1),
+            (_, 0) => {
+                while msg.get(i).is_some_and(|b| b & 0x80 != 0) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            (_, 2) => {
+                let len = usize::from(*msg.get(i).unwrap_or(&0));
+                i += 1 + len;
+            }
+            _ => return false,
+        }
+    }
+    false // no status field: UNKNOWN
+}
+
 /// One check of the server at `addr`: `true` when it answers in time with a healthy status
 /// (after redirects to the same server, when they are followed).
 async fn probe(
@@ -131,6 +206,15 @@ async fn probe(
     check: &HealthCheck,
 ) -> bool {
     let addr = SocketAddr::new(addr.ip(), check.port.unwrap_or(addr.port()));
+    if check.grpc {
+        return match (tls, h2c) {
+            (None, Some(pool)) => grpc_probe(pool, addr, check).await,
+            _ => {
+                tracing::warn!(backend = %addr, "gRPC health checks over TLS are not supported: the server counts as unhealthy");
+                false
+            }
+        };
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut path = check.path.clone();
     let exchange = async {
@@ -204,6 +288,23 @@ fn same_server_path(location: &str, addr: SocketAddr) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn grpc_health_answers() {
+        assert!(super::grpc_serving(&[0, 0, 0, 0, 2, 0x08, 0x01]));
+        assert!(!super::grpc_serving(&[0, 0, 0, 0, 2, 0x08, 0x02]));
+        assert!(!super::grpc_serving(&[0, 0, 0, 0, 0]), "no status: UNKNOWN");
+        assert!(
+            !super::grpc_serving(&[1, 0, 0, 0, 2, 0x08, 0x01]),
+            "compressed"
+        );
+        assert!(!super::grpc_serving(&[0, 0]));
+        // An unknown field before the status is skipped.
+        assert!(super::grpc_serving(&[
+            0, 0, 0, 0, 4, 0x10, 0x05, 0x08, 0x01
+        ]));
+    }
+
     use super::*;
 
     #[test]

@@ -144,12 +144,15 @@ async fn h2c_servers_get_http2_from_every_client() {
 }
 
 /// The gRPC server: Python's grpcio (from PyPI), no generated code: `/echo.Echo/Say` answers
-/// the request's bytes upper-cased, `/echo.Echo/Count` streams `1`..`n`, `/echo.Echo/Fail`
-/// ends with NOT_FOUND and details (in trailers).
+/// the request's bytes upper-cased and its port, `/echo.Echo/Count` streams `1`..`n`,
+/// `/echo.Echo/Fail` ends with NOT_FOUND and details (in trailers); the standard health
+/// service answers SERVING (status 1) or, with `sick`, NOT_SERVING (2).
 const GRPC_SERVER: &str = r#"
 import sys, grpc
 from concurrent import futures
-def say(req, ctx): return req.upper()
+port, sick = sys.argv[1], len(sys.argv) > 2
+def say(req, ctx): return req.upper() + b"@" + port.encode()
+def health(req, ctx): return b"\x08\x02" if sick else b"\x08\x01"
 def count(req, ctx):
     for i in range(1, int(req) + 1): yield str(i).encode()
 def fail(req, ctx): ctx.abort(grpc.StatusCode.NOT_FOUND, "nope: " + req.decode())
@@ -158,17 +161,24 @@ h = grpc.method_handlers_generic_handler("echo.Echo", {
     "Count": grpc.unary_stream_rpc_method_handler(count),
     "Fail": grpc.unary_unary_rpc_method_handler(fail),
 })
-s = grpc.server(futures.ThreadPoolExecutor(4)); s.add_generic_rpc_handlers((h,))
+hh = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
+    "Check": grpc.unary_unary_rpc_method_handler(health),
+})
+s = grpc.server(futures.ThreadPoolExecutor(4)); s.add_generic_rpc_handlers((h, hh))
 s.add_insecure_port("127.0.0.1:" + sys.argv[1]); s.start(); print("ready", flush=True)
 s.wait_for_termination()
 "#;
 
-/// The gRPC client: over TLS to the router (trusting `ca`), with `authority` as the name.
+/// The gRPC client: over TLS to the router (trusting `ca`), with `authority` as the name;
+/// `say6` only says hello six times.
 const GRPC_CLIENT: &str = r#"
 import sys, grpc
 target, authority, ca = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read()
 ch = grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=ca),
     options=[("grpc.ssl_target_name_override", authority), ("grpc.default_authority", authority)])
+if sys.argv[4:] == ["say6"]:
+    print(",".join(ch.unary_unary("/echo.Echo/Say")(b"hi", timeout=10).decode() for _ in range(6)))
+    sys.exit(0)
 print(ch.unary_unary("/echo.Echo/Say")(b"hello", timeout=10).decode())
 print(",".join(m.decode() for m in ch.unary_stream("/echo.Echo/Count")(b"3", timeout=10)))
 try:
@@ -177,21 +187,14 @@ except grpc.RpcError as e:
     print(e.code().name, e.details())
 "#;
 
-/// A real gRPC exchange through the router: grpcio's client over TLS (HTTP/2) to the router,
-/// grpcio's server behind it on `h2c://`: a unary call, a server stream, and an error status
-/// that only travels in trailers all arrive.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grpc_through_the_router() {
-    require_docker();
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let server_py = dir.path().join("server.py");
-    let client_py = dir.path().join("client.py");
-    std::fs::write(&server_py, GRPC_SERVER).unwrap();
-    std::fs::write(&client_py, GRPC_CLIENT).unwrap();
-    let mut server = tokio::process::Command::new("python3")
-        .arg(&server_py)
-        .arg(port.to_string())
+/// Starts the gRPC server on `port` (`sick`: its health service says NOT_SERVING).
+async fn grpc_server(script: &std::path::Path, port: u16, sick: bool) -> tokio::process::Child {
+    let mut cmd = tokio::process::Command::new("python3");
+    cmd.arg(script).arg(port.to_string());
+    if sick {
+        cmd.arg("sick");
+    }
+    let mut server = cmd
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -204,9 +207,30 @@ async fn grpc_through_the_router() {
     .await
     .unwrap();
     assert_eq!(ready.trim(), "ready");
+    server
+}
+
+/// A real gRPC exchange through the router: grpcio's client over TLS (HTTP/2) to the router,
+/// grpcio's server behind it on `h2c://`: a unary call, a server stream, and an error status
+/// that only travels in trailers all arrive; with `healthCheck.mode: grpc`, of two servers the
+/// one whose health service says NOT_SERVING gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_through_the_router() {
+    require_docker();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let server_py = dir.path().join("server.py");
+    let client_py = dir.path().join("client.py");
+    std::fs::write(&server_py, GRPC_SERVER).unwrap();
+    std::fs::write(&client_py, GRPC_CLIENT).unwrap();
+    let _server = grpc_server(&server_py, port, false).await;
+    let (good, sick) = (free_port(), free_port());
+    let _good = grpc_server(&server_py, good, false).await;
+    let _sick = grpc_server(&server_py, sick, true).await;
 
     // A CA and a certificate for the gRPC name, served from the file provider.
     let host = format!("{}.test", unique("grpc"));
+    let pair = format!("{}.test", unique("pair"));
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     ca_params
@@ -215,7 +239,7 @@ async fn grpc_through_the_router() {
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
         .unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec![host.clone()])
+    let leaf = rcgen::CertificateParams::new(vec![host.clone(), pair.clone()])
         .unwrap()
         .signed_by(&key, &ca)
         .unwrap();
@@ -231,7 +255,7 @@ async fn grpc_through_the_router() {
     std::fs::write(
         &file,
         format!(
-            "http:\n  routers:\n    grpc:\n      rule: Host(`{host}`)\n      service: grpc\n      tls: {{}}\n  services:\n    grpc:\n      loadBalancer:\n        servers: [{{url: \"h2c://127.0.0.1:{port}\"}}]\ntls:\n  certificates:\n    - certFile: {}\n      keyFile: {}\n",
+            "http:\n  routers:\n    grpc:\n      rule: Host(`{host}`)\n      service: grpc\n      tls: {{}}\n    pair:\n      rule: Host(`{pair}`)\n      service: pair\n      tls: {{}}\n  services:\n    grpc:\n      loadBalancer:\n        servers: [{{url: \"h2c://127.0.0.1:{port}\"}}]\n    pair:\n      loadBalancer:\n        servers: [{{url: \"h2c://127.0.0.1:{good}\"}}, {{url: \"h2c://127.0.0.1:{sick}\"}}]\n        healthCheck: {{mode: grpc, interval: 200ms}}\ntls:\n  certificates:\n    - certFile: {}\n      keyFile: {}\n",
             crt.display(),
             key_pem.display()
         ),
@@ -254,7 +278,25 @@ async fn grpc_through_the_router() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "HELLO\n1,2,3\nNOT_FOUND nope: x\n",
+        format!("HELLO@{port}\n1,2,3\nNOT_FOUND nope: x\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // gRPC health checks: the server whose health service says NOT_SERVING leaves rotation.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let out = tokio::process::Command::new("python3")
+        .arg(&client_py)
+        .arg(format!("127.0.0.1:{}", tls.port()))
+        .arg(&pair)
+        .arg(&ca_pem)
+        .arg("say6")
+        .output()
+        .await
+        .unwrap();
+    let want = vec![format!("HI@{good}"); 6].join(",");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        want,
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -46,6 +46,10 @@ pub struct HealthCheck {
     pub headers: Vec<(String, String)>,
     /// Redirects are followed (Traefik's default); off: a 3xx is the answer judged.
     pub follow_redirects: bool,
+    /// `mode: grpc`: the gRPC Health Checking Protocol (`grpc.health.v1.Health/Check`,
+    /// healthy when `SERVING`) instead of an HTTP request.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub grpc: bool,
 }
 
 impl HealthCheck {
@@ -63,6 +67,7 @@ impl HealthCheck {
             hostname: None,
             headers: Vec::new(),
             follow_redirects: true,
+            grpc: false,
         }
     }
 
@@ -106,10 +111,25 @@ pub fn decode(h: &Node) -> Result<HealthCheck, DecodeError> {
             "mode",
         ],
     )?;
-    let p = f
-        .take("path")
-        .ok_or_else(|| DecodeError::at(h, "a health check needs a path"))?;
-    let path = p.text()?.to_owned();
+    let grpc = match f.take("mode") {
+        None => false,
+        Some(m) => match m.text()?.to_ascii_lowercase().as_str() {
+            "http" | "" => false,
+            "grpc" => true,
+            other => {
+                return Err(DecodeError::at(
+                    m,
+                    format!("mode {other:?} is not supported (http or grpc)"),
+                ))
+            }
+        },
+    };
+    // A gRPC check asks the health service, whatever the path.
+    let (path, p) = match f.take("path") {
+        Some(p) => (p.text()?.to_owned(), p),
+        None if grpc => ("/".to_owned(), h),
+        None => return Err(DecodeError::at(h, "a health check needs a path")),
+    };
     if !path.starts_with('/') {
         return Err(DecodeError::at(
             p,
@@ -117,14 +137,7 @@ pub fn decode(h: &Node) -> Result<HealthCheck, DecodeError> {
         ));
     }
     let mut c = HealthCheck::of(&path);
-    if let Some(m) = f.take("mode") {
-        if !m.text()?.eq_ignore_ascii_case("http") {
-            return Err(DecodeError::at(
-                m,
-                "only the http mode is supported (grpc is not)",
-            ));
-        }
-    }
+    c.grpc = grpc;
     if let Some(i) = f.take("interval") {
         c.interval = at_least_100ms(i)?;
     }
@@ -137,10 +150,10 @@ pub fn decode(h: &Node) -> Result<HealthCheck, DecodeError> {
     }
     if let Some(s) = f.take("scheme") {
         let v = s.text()?.to_ascii_lowercase();
-        if !matches!(v.as_str(), "http" | "https") {
+        if !matches!(v.as_str(), "http" | "https" | "h2c") {
             return Err(DecodeError::at(
                 s,
-                format!("expected http or https, got {v:?}"),
+                format!("expected http, https or h2c, got {v:?}"),
             ));
         }
         c.scheme = Some(v);
@@ -224,7 +237,7 @@ mod tests {
         assert!(d.healthy(200) && d.healthy(302) && !d.healthy(404) && d.follow_redirects);
         for bad in [
             "path: x\n",
-            "path: /\nmode: grpc\n",
+            "path: /\nmode: tcp\n",
             "path: /\nscheme: ftp\n",
             "path: /\nport: 70000\n",
             "path: /\ninterval: 1ms\n",
