@@ -258,6 +258,7 @@ where
             method: &head.method,
             path: head.path(),
             query: head.query(),
+            has_body: head.body != BodyFraming::None,
         };
         self.body_unread = head.body != BodyFraming::None;
         let mut log = Log::default();
@@ -287,6 +288,7 @@ where
             }
         };
         proxy::record(&shared, &req, &log, status, start);
+        crate::mirror::dispatch(&shared, &mut log);
         if *self.stop.borrow() {
             return Next::Close;
         }

@@ -39,6 +39,7 @@ pub mod internal;
 pub mod live;
 pub mod metrics;
 pub mod middleware;
+pub mod mirror;
 pub mod model;
 pub mod provider;
 pub mod proxy;

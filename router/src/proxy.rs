@@ -183,6 +183,8 @@ pub struct Log {
     pub quiet: bool,
     /// The circuit breakers the request went through, told its status at the end.
     pub breakers: Vec<crate::middleware::BreakerWatch>,
+    /// Copies for `mirroring` services' mirrors, sent once the answer is done.
+    pub mirror: Option<Box<crate::mirror::Job>>,
 }
 
 impl Log {
@@ -233,6 +235,8 @@ pub struct Inbound<'a> {
     pub path: &'a str,
     /// The query, as received.
     pub query: Option<&'a str>,
+    /// Whether the request has a body.
+    pub has_body: bool,
 }
 
 /// A client's IP address, an IPv4-mapped IPv6 address shown as IPv4.
@@ -420,8 +424,10 @@ pub async fn plan(
         .compress
         .as_ref()
         .and_then(|o| crate::compress::negotiate_with(headers.get(header::ACCEPT_ENCODING), o));
-    // Under `weighted` and `failover` services: the one with servers that takes it.
-    let service = match live.leaf(&shared.registry, &route.service) {
+    // Under `weighted`, `failover` and `mirroring` services: the one with servers that
+    // takes it (and the mirrors that get a copy).
+    let mut copies = Vec::new();
+    let service = match live.leaf(&shared.registry, &route.service, &mut copies) {
         Ok(s) => s.to_owned(),
         Err(e) => {
             let status = e.status().as_u16();
@@ -437,14 +443,18 @@ pub async fn plan(
         .get(&service)
         .and_then(|s| s.sticky.as_ref())
         .and_then(|(name, _)| cookie(headers, name));
-    Ok(Planned::Forward(Box::new(Plan {
+    let plan = Box::new(Plan {
         live,
         service,
         fx,
         compress,
         sticky,
         set_cookie: std::sync::Mutex::default(),
-    })))
+    });
+    if !copies.is_empty() {
+        log.mirror = crate::mirror::Job::new(req, &plan, headers, copies);
+    }
+    Ok(Planned::Forward(plan))
 }
 
 /// How to reach one backend of a plan's service.
@@ -840,6 +850,7 @@ pub async fn handle(
         method: &parts.method,
         path: parts.uri.path(),
         query: parts.uri.query(),
+        has_body: !body.is_end_stream(),
     };
     let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
     let mut log = Log::default();
@@ -857,6 +868,7 @@ pub async fn handle(
         Err(e) => e.answer(&log).into_response(),
     };
     record(&shared, &inbound, &log, resp.status().as_u16(), start);
+    crate::mirror::dispatch(&shared, &mut log);
     resp
 }
 

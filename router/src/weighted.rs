@@ -9,7 +9,8 @@ use crate::live::{Live, LiveService, Registry};
 use crate::model::table::Kind;
 use crate::proxy::ProxyError;
 
-/// Earliest-deadline-first state of one service.
+/// The pick state of one service: earliest-deadline-first positions (servers with weights,
+/// `weighted` services), and a `mirroring` service's counts.
 #[derive(Debug, Default)]
 pub struct Edf(Mutex<EdfState>);
 
@@ -17,6 +18,8 @@ pub struct Edf(Mutex<EdfState>);
 struct EdfState {
     now: f64,
     deadlines: Vec<f64>,
+    /// Requests seen by a `mirroring` service, and copies sent to each mirror.
+    mirrored: (u64, Vec<u64>),
 }
 
 impl Edf {
@@ -39,6 +42,37 @@ impl Edf {
     }
 }
 
+impl Edf {
+    /// The mirrors (indices into `percents`) that get a copy of this request: each while its
+    /// copies stay under its percentage of the requests seen, as Traefik counts.
+    pub fn mirrors(&self, percents: &[u32]) -> Vec<usize> {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let (total, counts) = &mut s.mirrored;
+        if counts.len() != percents.len() {
+            *counts = vec![0; percents.len()];
+        }
+        *total += 1;
+        let mut out = Vec::new();
+        for (i, p) in percents.iter().enumerate() {
+            if counts[i] * 100 < *total * u64::from(*p) {
+                counts[i] += 1;
+                out.push(i);
+            }
+        }
+        out
+    }
+}
+
+/// A copy of a request for a mirror.
+#[derive(Debug, Clone)]
+pub struct MirrorCopy {
+    /// The mirror service (it may itself be a composite).
+    pub service: String,
+    /// Whether the copy carries the body, and up to what size (-1: any).
+    pub body: bool,
+    pub max_body: i64,
+}
+
 fn step(w: u32) -> f64 {
     if w == 0 {
         f64::INFINITY
@@ -52,11 +86,13 @@ const MAX_DEPTH: usize = 17;
 
 impl Live {
     /// The service with servers that takes a request for `name`: `name` itself, or, under
-    /// `weighted` and `failover` services, the one their weights and health pick.
+    /// `weighted`, `failover` and `mirroring` services, the one their weights and health pick;
+    /// with the copies `mirroring` services on the way want.
     pub fn leaf<'a>(
         &'a self,
         registry: &Registry,
         mut name: &'a str,
+        copies: &mut Vec<MirrorCopy>,
     ) -> Result<&'a str, ProxyError> {
         for _ in 0..MAX_DEPTH {
             let svc = self.table.services.get(name).ok_or(ProxyError::NoBackend)?;
@@ -72,6 +108,25 @@ impl Live {
                         })
                         .ok_or(ProxyError::NoBackend)?;
                     &children[i].0
+                }
+                Kind::Mirroring {
+                    main,
+                    mirrors,
+                    body,
+                    max_body,
+                    ..
+                } => {
+                    if let Some(live) = self.services.get(name) {
+                        let percents: Vec<u32> = mirrors.iter().map(|(_, p)| *p).collect();
+                        for i in live.edf.mirrors(&percents) {
+                            copies.push(MirrorCopy {
+                                service: mirrors[i].0.clone(),
+                                body: *body,
+                                max_body: *max_body,
+                            });
+                        }
+                    }
+                    main
                 }
                 Kind::Failover {
                     main,
@@ -111,6 +166,7 @@ impl Live {
                         .iter()
                         .any(|(c, w)| *w > 0 && self.up(registry, c, depth + 1))
             }
+            Kind::Mirroring { main, .. } => self.up(registry, main, depth + 1),
             Kind::Failover {
                 main,
                 fallback,

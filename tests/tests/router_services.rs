@@ -246,3 +246,119 @@ async fn event_streams_pass_as_they_come() {
     );
     let _ = child.kill().await;
 }
+
+/// `mirroring`: the main service answers every request; the mirror gets copies of its
+/// percentage of them (same method, path, query and host), after the answer, and what the
+/// mirror answers never reaches the client; a request with a body is not copied unless
+/// `mirrorBody: false` (then without the body).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirroring_copies_a_share_of_requests() {
+    require_docker();
+    let (main, shadow) = (free_port(), free_port());
+    let nginx = Nginx::start(
+        &format!(
+            r#"
+  log_format seen '$request_method $host $request_uri $content_length';
+  server {{ listen 127.0.0.1:{main}; access_log @DIR@/main.log seen; location / {{ return 200 "main\n"; }} }}
+  server {{ listen 127.0.0.1:{shadow}; access_log @DIR@/shadow.log seen; location / {{ return 500 "shadow\n"; }} }}
+"#
+        ),
+        &[main, shadow],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"http:
+  services:
+    main:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{main}"}}]
+    shadow:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{shadow}"}}]
+    half:
+      mirroring:
+        service: main
+        mirrors: [{{name: shadow, percent: 50}}]
+    nobody:
+      mirroring:
+        service: main
+        mirrorBody: false
+        mirrors: [{{name: shadow, percent: 100}}]
+"#
+        ),
+    )
+    .unwrap();
+    let c = Cleanup::new("rt-mirror");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().with_file(&file).start(&guard).await;
+    let [half, nobody] = ["half", "nobody"].map(unique);
+    let labels = Labels::enabled()
+        .router(&half, "rule", &format!("Host(`{half}.test`)"))
+        .router(&half, "service", "half@file")
+        .router(&nobody, "rule", &format!("Host(`{nobody}.test`)"))
+        .router(&nobody, "service", "nobody@file");
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    let (half_host, nobody_host) = (format!("{half}.test"), format!("{nobody}.test"));
+    router.wait_status(&half_host, "/", 200).await;
+    for i in 0..9 {
+        let r = router.request(&half_host, &format!("/p{i}?q=1"), &[]).await;
+        assert_eq!((r.status, r.text().as_str()), (200, "main\n"));
+    }
+    // 10 requests: 5 copies (the mirror's 500 never shows).
+    let shadow_lines = |n: usize| {
+        let nginx = &nginx;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let lines = nginx.log_lines("shadow.log");
+                if lines.len() >= n || std::time::Instant::now() > deadline {
+                    return lines;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let lines = shadow_lines(5).await;
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    // The first was wait_status's `GET /`; then every other one.
+    assert_eq!(lines[0], format!("GET {half_host} / -"));
+    let want: Vec<String> = [1, 3, 5, 7]
+        .iter()
+        .map(|i| format!("GET {half_host} /p{i}?q=1 -"))
+        .collect();
+    assert_eq!(lines[1..], want[..], "{lines:?}");
+    // A body: not copied by default.
+    let raw = format!(
+        "POST /body HTTP/1.1\r\nHost: {half_host}\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+    );
+    for _ in 0..2 {
+        let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
+        assert_eq!(ex.statuses(), [200]);
+    }
+    // mirrorBody=false: copied without it.
+    let raw = format!(
+        "POST /nobody HTTP/1.1\r\nHost: {nobody_host}\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+    );
+    router.wait_status(&nobody_host, "/", 200).await;
+    let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
+    assert_eq!(ex.statuses(), [200]);
+    let lines = shadow_lines(7).await;
+    assert!(!lines.iter().any(|l| l.contains("/body")), "{lines:?}");
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("POST {nobody_host} /nobody -"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        nginx
+            .log_lines("main.log")
+            .iter()
+            .filter(|l| l.contains("/body 3"))
+            .count(),
+        2
+    );
+}

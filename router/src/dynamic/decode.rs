@@ -316,6 +316,15 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
             None,
         ));
     }
+    if let Some(m) = f.take("mirroring") {
+        return Ok((
+            Service {
+                mirroring: Some(mirroring(m)?),
+                ..Service::default()
+            },
+            None,
+        ));
+    }
     if let Some(w) = f.take("failover") {
         return Ok((
             Service {
@@ -327,9 +336,6 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
     }
     let Some(lb) = f.take("loadBalancer") else {
         return Err(match f.rest().first() {
-            Some(n) if n.name.eq_ignore_ascii_case("mirroring") => {
-                DecodeError::at(n, "mirroring services are not supported yet")
-            }
             Some(n) => DecodeError::at(n, format!("{} is not supported", n.name)),
             None => DecodeError::at(node, "a service needs a loadBalancer"),
         });
@@ -460,6 +466,64 @@ fn weighted(node: &Node) -> Result<super::Weighted, DecodeError> {
     }
     Ok(super::Weighted {
         services,
+        health_check,
+    })
+}
+
+fn mirroring(node: &Node) -> Result<super::Mirroring, DecodeError> {
+    let mut f = node.fields()?;
+    let health_check = composite_health(&mut f)?;
+    let service = f
+        .take("service")
+        .ok_or_else(|| DecodeError::at(node, "a mirroring service needs service"))?
+        .text()?
+        .trim()
+        .to_owned();
+    if service.is_empty() {
+        return Err(DecodeError::at(node, "a mirroring service needs service"));
+    }
+    let mirror_body = f
+        .take("mirrorBody")
+        .map(Node::boolean)
+        .transpose()?
+        .unwrap_or(true);
+    let max_body_size = f
+        .take("maxBodySize")
+        .map(Node::integer)
+        .transpose()?
+        .unwrap_or(-1);
+    let mut mirrors = Vec::new();
+    if let Some(list) = f.take("mirrors") {
+        for item in list.items()? {
+            let mut g = item.fields()?;
+            let name = g
+                .take("name")
+                .ok_or_else(|| DecodeError::at(item, "a mirror needs a name"))?
+                .text()?
+                .trim()
+                .to_owned();
+            let percent = match g.take("percent") {
+                None => 0,
+                Some(p) => {
+                    let v = p.integer()?;
+                    u32::try_from(v).ok().filter(|v| *v <= 100).ok_or_else(|| {
+                        DecodeError::at(p, format!("percent must be between 0 and 100, got {v}"))
+                    })?
+                }
+            };
+            unknown(&g)?;
+            if name.is_empty() {
+                return Err(DecodeError::at(item, "a mirror needs a name"));
+            }
+            mirrors.push(super::Mirror { name, percent });
+        }
+    }
+    unknown(&f)?;
+    Ok(super::Mirroring {
+        service,
+        mirrors,
+        mirror_body,
+        max_body_size,
         health_check,
     })
 }
@@ -852,7 +916,9 @@ mod tests {
     on-errors:
       failover: {service: a, fallback: b, errors: {status: ["500"]}}
     mirror:
-      mirroring: {service: a}
+      mirroring: {service: a, mirrors: [{name: b, percent: 101}]}
+    mirrored:
+      mirroring: {service: a, mirrorBody: false, mirrors: [{name: b, percent: 10}]}
     two:
       weighted: {services: [{name: a}]}
       loadBalancer: {servers: [{url: "http://x"}]}
@@ -871,6 +937,14 @@ mod tests {
         assert!(w.health_check);
         let f = d.config.http.services["f"].failover.as_ref().unwrap();
         assert_eq!((f.service.as_str(), f.fallback.as_str()), ("a", "b"));
+        let m = d.config.http.services["mirrored"]
+            .mirroring
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            (m.mirror_body, m.max_body_size, m.mirrors[0].percent),
+            (false, -1, 10)
+        );
         let lb = &d.config.http.services["lb"].load_balancer;
         assert_eq!(
             lb.servers.iter().map(|s| s.weight).collect::<Vec<_>>(),

@@ -129,6 +129,9 @@ pub struct Service {
     /// `failover`: a service, and another while it has no healthy server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failover: Option<Failover>,
+    /// `mirroring`: a service, with copies of some requests sent to others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirroring: Option<Mirroring>,
     /// A handler of the router itself (the internal provider's), instead of servers.
     #[serde(skip)]
     pub internal: Option<InternalService>,
@@ -153,6 +156,32 @@ pub struct WeightedService {
     pub name: String,
     /// Its weight (0: never picked).
     pub weight: u32,
+}
+
+/// A `mirroring` service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mirroring {
+    /// The service that answers.
+    pub service: String,
+    /// The services that get copies, and the percentage of requests each gets.
+    pub mirrors: Vec<Mirror>,
+    /// Copies carry the request's body (Traefik's default).
+    pub mirror_body: bool,
+    /// The largest body copied (-1: no limit); a larger one is not mirrored.
+    pub max_body_size: i64,
+    /// `healthCheck: {}`: this service is down when its main service is.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub health_check: bool,
+}
+
+/// One mirror.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mirror {
+    /// The service, as written.
+    pub name: String,
+    /// The share of requests copied to it (0 to 100).
+    pub percent: u32,
 }
 
 /// A `failover` service.

@@ -21,6 +21,19 @@ pub fn kind(svc: &dynamic::Service, provider: &str) -> Kind {
             health: w.health_check,
         };
     }
+    if let Some(m) = &svc.mirroring {
+        return Kind::Mirroring {
+            main: dynamic::resolve(&m.service, provider),
+            mirrors: m
+                .mirrors
+                .iter()
+                .map(|c| (dynamic::resolve(&c.name, provider), c.percent))
+                .collect(),
+            body: m.mirror_body,
+            max_body: m.max_body_size,
+            health: m.health_check,
+        };
+    }
     if let Some(f) = &svc.failover {
         return Kind::Failover {
             main: dynamic::resolve(&f.service, provider),
@@ -73,6 +86,18 @@ fn check(name: &str, svc: &Service, all: &BTreeMap<String, Service>) -> Result<(
                 child(c, *health)?;
             }
         }
+        // As Traefik: with healthCheck, the mirroring service reports its main service's.
+        Kind::Mirroring {
+            main,
+            mirrors,
+            health,
+            ..
+        } => {
+            child(main, *health)?;
+            for (m, _) in mirrors {
+                child(m, false)?;
+            }
+        }
         // As Traefik: the main service's health decides, so it must have one; the fallback's
         // is followed only with the failover's own healthCheck.
         Kind::Failover {
@@ -96,7 +121,9 @@ fn check(name: &str, svc: &Service, all: &BTreeMap<String, Service>) -> Result<(
 fn reports_health(s: &Service) -> bool {
     match &s.kind {
         Kind::Servers => s.health.is_some(),
-        Kind::Weighted { health, .. } | Kind::Failover { health, .. } => *health,
+        Kind::Weighted { health, .. }
+        | Kind::Failover { health, .. }
+        | Kind::Mirroring { health, .. } => *health,
     }
 }
 
@@ -119,6 +146,9 @@ pub fn children(svc: &Service) -> Vec<&str> {
         Kind::Servers => Vec::new(),
         Kind::Weighted { children, .. } => children.iter().map(|(c, _)| c.as_str()).collect(),
         Kind::Failover { main, fallback, .. } => vec![main, fallback],
+        Kind::Mirroring { main, mirrors, .. } => std::iter::once(main.as_str())
+            .chain(mirrors.iter().map(|(m, _)| m.as_str()))
+            .collect(),
     }
 }
 
@@ -179,6 +209,26 @@ mod tests {
                 }),
             ),
             (
+                "mirror-ok".to_owned(),
+                with(Kind::Mirroring {
+                    main: "a".into(),
+                    mirrors: vec![("h".into(), 10)],
+                    body: true,
+                    max_body: -1,
+                    health: false,
+                }),
+            ),
+            (
+                "mirror-missing".to_owned(),
+                with(Kind::Mirroring {
+                    main: "a".into(),
+                    mirrors: vec![("gone".into(), 10)],
+                    body: true,
+                    max_body: -1,
+                    health: false,
+                }),
+            ),
+            (
                 "fo-nested".to_owned(),
                 with(Kind::Failover {
                     main: "healthy".into(),
@@ -196,12 +246,13 @@ mod tests {
                 "fo-no-health",
                 "loop1",
                 "loop2",
+                "mirror-missing",
                 "missing",
                 "unhealthy",
                 "uses-missing"
             ]
         );
-        assert!(["a", "h", "ok", "healthy", "fo", "fo-nested"]
+        assert!(["a", "h", "ok", "healthy", "fo", "fo-nested", "mirror-ok"]
             .iter()
             .all(|n| all.contains_key(*n)));
     }

@@ -98,6 +98,15 @@ pub enum Kind {
         children: Vec<(String, u32)>,
         health: bool,
     },
+    /// `main` answers; copies of a share of requests go to the mirrors (service, percent),
+    /// with their body up to `max_body` bytes when `body` (-1: any size).
+    Mirroring {
+        main: String,
+        mirrors: Vec<(String, u32)>,
+        body: bool,
+        max_body: i64,
+        health: bool,
+    },
     /// `main` while it has a usable backend, else `fallback` (with `health`, only while the
     /// fallback has one).
     Failover {

@@ -1,0 +1,158 @@
+//! `mirroring` services' copies: once the main answer is done, each mirror picked for the
+//! request gets the same request (method, path after the middlewares, headers as forwarded)
+//! from a task of its own; its answer is read and dropped, and nothing it does reaches the
+//! client. Requests with a body are copied only with `mirrorBody=false` (then without the
+//! body): the router streams bodies and keeps none to send twice (Traefik copies a body up to
+//! `maxBodySize`, and does not mirror a request whose body is larger).
+
+use std::sync::Arc;
+
+use http_body_util::BodyExt;
+use hyper::header::{self, HeaderMap};
+use hyper::{Method, Request};
+
+use crate::proxy::{Inbound, Log, Plan};
+use crate::server::Shared;
+use crate::weighted::MirrorCopy;
+
+/// Copies to send.
+#[derive(Debug)]
+pub struct Job {
+    copies: Vec<MirrorCopy>,
+    method: Method,
+    /// Path and query, as forwarded.
+    target: String,
+    headers: HeaderMap,
+}
+
+impl Job {
+    /// The copies of `req` for `copies`, or none when its body cannot be copied.
+    pub fn new(
+        req: &Inbound<'_>,
+        plan: &Plan,
+        headers: &HeaderMap,
+        copies: Vec<MirrorCopy>,
+    ) -> Option<Box<Job>> {
+        let copies: Vec<MirrorCopy> = copies
+            .into_iter()
+            .filter(|c| !req.has_body || !c.body)
+            .collect();
+        if copies.is_empty() {
+            tracing::debug!("no mirroring: the request has a body, which is not copied");
+            return None;
+        }
+        let path = plan.fx.path.as_deref().unwrap_or(req.path);
+        let target = match req.query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        };
+        let mut h = crate::proxy::forward_headers(req, plan, headers.clone(), false, || None);
+        for name in [
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+            header::EXPECT,
+        ] {
+            h.remove(name);
+        }
+        if h.get(header::HOST).is_none() {
+            if let Ok(v) = header::HeaderValue::from_str(&req.authority()) {
+                h.insert(header::HOST, v);
+            }
+        }
+        Some(Box::new(Job {
+            copies,
+            method: req.method.clone(),
+            target,
+            headers: h,
+        }))
+    }
+}
+
+/// Sends the request's copies, if it has any, in a task of their own.
+pub fn dispatch(shared: &Arc<Shared>, log: &mut Log) {
+    let Some(job) = log.mirror.take() else {
+        return;
+    };
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        for copy in &job.copies {
+            if let Err(e) = send(&shared, &job, copy).await {
+                tracing::debug!(mirror = %copy.service, error = %e, "mirrored request failed");
+            }
+        }
+    });
+}
+
+/// One copy, to a server of the mirror's service.
+async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), String> {
+    let live = shared.live.load_full();
+    // A mirror that mirrors in turn: its own copies are not sent (one level, as the copy's
+    // answer goes nowhere).
+    let mut nested = Vec::new();
+    let leaf = live
+        .leaf(&shared.registry, &copy.service, &mut nested)
+        .map_err(|e| e.to_string())?;
+    let (svc, def) = live
+        .services
+        .get(leaf)
+        .zip(live.table.services.get(leaf))
+        .ok_or("the mirror has no servers")?;
+    let backend = shared
+        .registry
+        .pick(svc, shared.config.balancer, None)
+        .ok_or("no available server")?;
+    let target = backend.def.target.as_ref().ok_or("no address")?;
+    let timeout = def
+        .transport
+        .dial_timeout
+        .unwrap_or(shared.config.connect_timeout);
+    let addr = crate::upstream::resolve(target, timeout).await?;
+    let url = &backend.def.url;
+    let mut req = Request::new(crate::proxy::full(bytes::Bytes::new()));
+    *req.method_mut() = job.method.clone();
+    *req.headers_mut() = job.headers.clone();
+    if !def.pass_host_header {
+        let host = url.split_once("://").map_or(url.as_str(), |(_, a)| a);
+        if let Ok(v) = header::HeaderValue::from_str(host) {
+            req.headers_mut().insert(header::HOST, v);
+        }
+    }
+    let response_timeout = def
+        .transport
+        .response_header_timeout
+        .unwrap_or(shared.config.response_timeout);
+    let exchange = async {
+        let resp = if url.starts_with("h2c://") {
+            *req.uri_mut() = job.target.parse().map_err(|e| format!("{e}"))?;
+            shared
+                .h2c
+                .send(addr, timeout, req)
+                .await
+                .map_err(|e| format!("{e:?}"))?
+        } else if url.starts_with("https://") {
+            *req.uri_mut() = format!("https://{addr}{}", job.target)
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+            let tls = shared
+                .backend_tls
+                .get(&def.transport, url)
+                .map_err(|e| e.to_string())?;
+            tls.client().request(req).await.map_err(|e| e.to_string())?
+        } else {
+            *req.uri_mut() = format!("http://{addr}{}", job.target)
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+            shared
+                .client
+                .request(req)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        // Read and dropped: the connection can be used again.
+        let _ = resp.into_body().collect().await;
+        Ok::<_, String>(())
+    };
+    tokio::time::timeout(response_timeout, exchange)
+        .await
+        .map_err(|_| "timed out".to_owned())?
+}
