@@ -618,6 +618,34 @@ where
         }
     }
 
+    /// `contentType`: the answer's first bytes (read now if none came with the head), without
+    /// their framing, give its `Content-Type` (none when the body is empty, as Go).
+    async fn sniff(
+        &mut self,
+        conn: &mut BackendConn,
+        body: BodyFraming,
+        headers: &mut hyper::HeaderMap,
+    ) -> Result<(), Fail> {
+        let mut data = Vec::new();
+        for _ in 0..4 {
+            data.clear();
+            let mut probe = BodyLeft::new(body);
+            let _ = probe.take(&conn.buf, Some(&mut data));
+            if !data.is_empty() || matches!(body, BodyFraming::Length(0)) {
+                break;
+            }
+            if self.read_backend(conn).await? == 0 {
+                break;
+            }
+        }
+        if !data.is_empty() {
+            if let Ok(v) = hyper::header::HeaderValue::from_str(crate::sniff::detect(&data)) {
+                headers.insert(header::CONTENT_TYPE, v);
+            }
+        }
+        Ok(())
+    }
+
     /// Reads more from the backend (0 at its end) while watching the client: a client that
     /// leaves ends the exchange.
     async fn read_backend(&mut self, conn: &mut BackendConn) -> Result<usize, Fail> {
@@ -674,6 +702,10 @@ where
         // that `Connection` names or a route's `headers.*` labels may have changed.
         let backend_length = headers.get(header::CONTENT_LENGTH).cloned();
         proxy::finish_response(shared, plan, req.scheme, &mut headers);
+        if plan.fx.sniff && body != BodyFraming::None && !headers.contains_key(header::CONTENT_TYPE)
+        {
+            self.sniff(&mut conn, body, &mut headers).await?;
+        }
         // Decided while the length is still there (it counts for the size threshold).
         let enc = proxy::compression(plan, req.method, status, &headers).filter(|_| !head.http10);
         headers.remove(header::CONTENT_LENGTH);

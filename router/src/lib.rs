@@ -45,6 +45,7 @@ pub mod provider;
 pub mod proxy;
 pub mod proxy_protocol;
 pub mod server;
+pub mod sniff;
 pub mod startup;
 pub mod state;
 pub mod swarm;

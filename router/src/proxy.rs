@@ -1029,6 +1029,9 @@ async fn h2_send(
     let (mut parts, body) = resp.into_parts();
     finish_response(shared, plan, req.scheme, &mut parts.headers);
     let mut body: ProxyBody = body.map_err(box_error).boxed();
+    if plan.fx.sniff && req.method != Method::HEAD {
+        body = sniff_body(&mut parts.headers, body).await;
+    }
     if let Some(enc) = compression(plan, req.method, parts.status, &parts.headers) {
         body = crate::compress::apply(&mut parts.headers, body, enc);
     }
@@ -1069,6 +1072,36 @@ fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
         src = s.source();
     }
     false
+}
+
+/// `contentType`: an answer without a `Content-Type` gets the one its first bytes say (Go's
+/// sniffing of the first write), when it has any.
+pub async fn sniff_body(headers: &mut HeaderMap, mut body: ProxyBody) -> ProxyBody {
+    if headers.contains_key(header::CONTENT_TYPE) {
+        return body;
+    }
+    let first = loop {
+        match body.frame().await {
+            Some(Ok(f)) if f.data_ref().is_some_and(Bytes::is_empty) => continue,
+            other => break other,
+        }
+    };
+    let Some(first) = first else {
+        return empty();
+    };
+    if let Ok(f) = &first {
+        if let Some(data) = f.data_ref() {
+            if let Ok(v) = HeaderValue::from_str(crate::sniff::detect(data)) {
+                headers.insert(header::CONTENT_TYPE, v);
+            }
+        }
+    }
+    let rest = http_body_util::BodyStream::new(body);
+    http_body_util::StreamBody::new(futures_util::StreamExt::chain(
+        futures_util::stream::once(std::future::ready(first)),
+        rest,
+    ))
+    .boxed()
 }
 
 /// Why an HTTP/2 client's request did not get an answer.

@@ -183,3 +183,86 @@ async fn cors_security_headers_and_custom_request_headers() {
         r.headers
     );
 }
+
+/// `contentType`: a backend answer without `Content-Type` (Debian's nginx with an empty
+/// `default_type`) gets the type Go's sniffing gives its first bytes, over HTTP/1.1 and HTTP/2;
+/// without the middleware none is added (Traefik v3's default); `autoDetect: false` does
+/// nothing; an answer that has one keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_type_is_sniffed_only_with_the_middleware() {
+    require_docker();
+    let port = e2e::make::free_port();
+    let _nginx = e2e::nginx::Nginx::start(
+        &format!(
+            r#"
+  server {{
+    listen 127.0.0.1:{port};
+    location /html {{ default_type ""; return 200 "<!DOCTYPE html><p>hi"; }}
+    location /pdf {{ default_type ""; return 200 "%PDF-1.4 ..."; }}
+    location /typed {{ default_type "application/json"; return 200 "<html>"; }}
+  }}
+"#
+        ),
+        &[port],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "http:\n  services:\n    raw:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{port}\"}}]\n  middlewares:\n    sniff:\n      contentType: {{}}\n    nosniff:\n      contentType:\n        autoDetect: false\n"
+        ),
+    )
+    .unwrap();
+    let c = Cleanup::new("rt-ctype");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .both_entry_points()
+        .with_file(&file)
+        .start(&guard)
+        .await;
+    let [with, without, off] = ["with", "without", "off"].map(unique);
+    let labels = Labels::enabled()
+        .router(&with, "rule", &format!("Host(`{with}.test`)"))
+        .router(&with, "service", "raw@file")
+        .router(&with, "middlewares", "sniff@file")
+        .router(&without, "rule", &format!("Host(`{without}.test`)"))
+        .router(&without, "service", "raw@file")
+        .router(&off, "rule", &format!("Host(`{off}.test`)"))
+        .router(&off, "service", "raw@file")
+        .router(&off, "middlewares", "nosniff@file");
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    let with_host = format!("{with}.test");
+    let r = router.wait_status(&with_host, "/html", 200).await;
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.text(), "<!DOCTYPE html><p>hi");
+    let r = router.request(&with_host, "/pdf", &[]).await;
+    assert_eq!(r.header("content-type"), Some("application/pdf"));
+    let r = router.request(&with_host, "/typed", &[]).await;
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    for host in [format!("{without}.test"), format!("{off}.test")] {
+        let r = router.wait_status(&host, "/html", 200).await;
+        assert_eq!(r.header("content-type"), None, "{host}");
+    }
+    // HTTP/2 from the client.
+    let addr = router.websecure_addr();
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sk",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{content_type}|%{http_version}",
+        ])
+        .arg("--resolve")
+        .arg(format!("{with_host}:{}:127.0.0.1", addr.port()))
+        .arg(format!("https://{with_host}:{}/html", addr.port()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "text/html; charset=utf-8|2"
+    );
+}

@@ -143,6 +143,11 @@ pub enum Middleware {
     },
     /// `circuitBreaker`.
     CircuitBreaker(Box<CircuitBreaker>),
+    /// `contentType`: answers without a `Content-Type` get the sniffed one (Go's).
+    ContentType {
+        /// `autoDetect` (deprecated): `false` makes the middleware do nothing.
+        auto_detect: bool,
+    },
     /// `digestAuth`.
     DigestAuth(Box<digest_auth::DigestAuth>),
     /// `passTLSClientCert`.
@@ -163,7 +168,7 @@ pub enum InternalMiddleware {
 
 /// The kinds Traefik has that the router does not run (so that their labels are called
 /// unsupported rather than unknown).
-const NOT_YET: &[&str] = &["contenttype", "grpcweb", "plugin", "encodedcharacters"];
+const NOT_YET: &[&str] = &["grpcweb", "plugin", "encodedcharacters"];
 
 /// Decodes one middleware definition (the node under `middlewares.<name>`).
 /// `Ok(None)`: a kind Traefik has that the router does not run.
@@ -206,6 +211,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "circuitbreaker" => circuit_breaker::decode(kind)?,
         "passtlsclientcert" => pass_tls_client_cert::decode(kind)?,
         "digestauth" => digest_auth::decode(kind)?,
+        "contenttype" => content_type(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(
@@ -226,6 +232,16 @@ pub fn fields<'a>(kind: &'a Node, known: &[&str]) -> Result<crate::tree::Fields<
         }
     }
     Ok(f)
+}
+
+fn content_type(kind: &Node) -> Result<Middleware, DecodeError> {
+    let mut f = fields(kind, &["autoDetect"])?;
+    let auto_detect = f
+        .take("autoDetect")
+        .map(Node::boolean)
+        .transpose()?
+        .unwrap_or(true);
+    Ok(Middleware::ContentType { auto_detect })
 }
 
 fn strip_prefix(kind: &Node) -> Result<Middleware, DecodeError> {

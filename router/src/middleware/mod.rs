@@ -61,6 +61,8 @@ pub struct Effects {
     pub retry: Option<crate::dynamic::Retry>,
     /// `errors` middlewares met so far, outermost first.
     pub error_pages: Vec<crate::dynamic::ErrorPages>,
+    /// `contentType`: an answer without a `Content-Type` gets the sniffed one.
+    pub sniff: bool,
     /// `inFlightReq` counts, released when the plan is dropped (the answer done).
     pub held: Vec<in_flight::Held>,
 }
@@ -174,6 +176,10 @@ pub async fn apply(
         }
         Middleware::CircuitBreaker(cb) => circuit_breaker::apply(name, cb, r),
         Middleware::PassTlsClientCert(p) => pass_tls_client_cert::apply(p, r),
+        Middleware::ContentType { auto_detect } => {
+            r.fx.sniff |= *auto_detect;
+            Ok(Flow::Next)
+        }
         Middleware::DigestAuth(d) => {
             let file = match &d.users_file {
                 Some(path) => Some(r.shared.users_files.get_digest(path).map_err(|e| {
