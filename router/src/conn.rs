@@ -618,6 +618,53 @@ where
         }
     }
 
+    /// `buffering.maxResponseBodyBytes`, checked before the answer's head is sent: a declared
+    /// length over `max` answers 500; a body without one is read whole (up to `max`, else 500)
+    /// and goes on with its length.
+    async fn within(
+        &mut self,
+        conn: &mut BackendConn,
+        body: BodyFraming,
+        max: u64,
+    ) -> Result<BodyFraming, Fail> {
+        let too_large = || {
+            Fail::Answer(ProxyError::Internal(
+                "the answer is over buffering.maxResponseBodyBytes".into(),
+            ))
+        };
+        match body {
+            BodyFraming::Length(n) if n > max => return Err(too_large()),
+            BodyFraming::None | BodyFraming::Length(_) => return Ok(body),
+            BodyFraming::Chunked | BodyFraming::UntilClose => {}
+        }
+        let mut left = BodyLeft::new(body);
+        let mut data = Vec::new();
+        loop {
+            if !conn.buf.is_empty() {
+                let (used, done) = left.take(&conn.buf, Some(&mut data)).map_err(|e| {
+                    Fail::Answer(ProxyError::BadGateway(format!("the answer's framing: {e}")))
+                })?;
+                conn.buf.advance(used);
+                if data.len() as u64 > max {
+                    return Err(too_large());
+                }
+                if done {
+                    break;
+                }
+            }
+            if self.read_backend(conn).await? == 0 {
+                if left.until_close() {
+                    break;
+                }
+                return Err(Fail::Answer(ProxyError::BadGateway(
+                    "the backend closed the connection mid-answer".into(),
+                )));
+            }
+        }
+        conn.buf = BytesMut::from(&data[..]);
+        Ok(BodyFraming::Length(data.len() as u64))
+    }
+
     /// `contentType`: the answer's first bytes (read now if none came with the head), without
     /// their framing, give its `Content-Type` (none when the body is empty, as Go).
     async fn sniff(
@@ -697,6 +744,10 @@ where
             close: backend_closes,
             mut headers,
         } = resp;
+        let body = match plan.fx.max_response_body {
+            Some(max) if body != BodyFraming::None => self.within(&mut conn, body, max).await?,
+            _ => body,
+        };
         // The backend's length, checked by `parse_response`; what the client is told about
         // framing is written below from the body's real framing, never taken from a header map
         // that `Connection` names or a route's `headers.*` labels may have changed.

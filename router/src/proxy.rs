@@ -1029,6 +1029,9 @@ async fn h2_send(
     let (mut parts, body) = resp.into_parts();
     finish_response(shared, plan, req.scheme, &mut parts.headers);
     let mut body: ProxyBody = body.map_err(box_error).boxed();
+    if let Some(max) = plan.fx.max_response_body {
+        body = within(&parts.headers, body, max).await?;
+    }
     if plan.fx.sniff && req.method != Method::HEAD {
         body = sniff_body(&mut parts.headers, body).await;
     }
@@ -1072,6 +1075,36 @@ fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
         src = s.source();
     }
     false
+}
+
+/// `buffering.maxResponseBodyBytes` for an answer through hyper: a declared length over `max`
+/// is refused before anything is sent, and a body is read whole (up to `max`) first.
+pub async fn within(
+    headers: &HeaderMap,
+    body: ProxyBody,
+    max: u64,
+) -> Result<ProxyBody, ProxyError> {
+    let too_large =
+        || ProxyError::Internal("the answer is over buffering.maxResponseBodyBytes".into());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let mut body = body;
+    let mut whole = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ProxyError::BadGateway(format!("reading the answer: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            whole.extend_from_slice(&data);
+            if whole.len() as u64 > max {
+                return Err(too_large());
+            }
+        }
+    }
+    Ok(full(whole.freeze()))
 }
 
 /// `contentType`: an answer without a `Content-Type` gets the one its first bytes say (Go's

@@ -1,7 +1,8 @@
 //! `buffering.maxRequestBodyBytes` end to end (labels through socket-guard, nginx as the
 //! backend with its access log): a declared body over the limit answers 413 before anything
 //! reaches the backend; one under it is forwarded; a chunked body is cut at the limit (413);
-//! an HTTP/2 client's body over the limit gets 413 too.
+//! an HTTP/2 client's body over the limit gets 413 too. `maxResponseBodyBytes`: answers over
+//! it get 500, declared or chunked, over HTTP/1.1 and HTTP/2.
 #![allow(clippy::unwrap_used)]
 
 use e2e::docker::{require_docker, Cleanup};
@@ -92,4 +93,75 @@ async fn request_bodies_over_the_limit_get_413() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "413");
+}
+
+/// `buffering.maxResponseBodyBytes` against a real container (whoami): an answer whose
+/// declared length is over the limit answers 500 `Internal Server Error` and none of its body
+/// is sent; a chunked answer (server-sent events) over the limit answers 500 too, one under it
+/// comes whole with its length; over HTTP/2 from the client alike; `disableResponseBuffer`
+/// lifts the limit, as in Traefik.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_over_the_response_limit_get_500() {
+    require_docker();
+    let c = Cleanup::new("rt-bufresp");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().both_entry_points().start(&guard).await;
+    let [app, streamed] = ["app", "streamed"].map(unique);
+    let labels = Labels::enabled()
+        .router(&app, "rule", &format!("Host(`{app}.test`)"))
+        .router(&app, "middlewares", &app)
+        .middleware(&app, "buffering.maxresponsebodybytes", "100")
+        .router(&streamed, "rule", &format!("Host(`{streamed}.test`)"))
+        .router(&streamed, "middlewares", &streamed)
+        .middleware(&streamed, "buffering.maxresponsebodybytes", "100")
+        .middleware(&streamed, "buffering.disableresponsebuffer", "true");
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    let host = format!("{app}.test");
+    let r = router.wait_status(&host, "/data?size=100", 200).await;
+    assert_eq!(r.text().len(), 100);
+    let r = router.request(&host, "/data?size=101", &[]).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, "Internal Server Error\n")
+    );
+    // Chunked: 3 events are 30 bytes; 12 are over 100.
+    let r = router
+        .request(&host, "/events?count=3&interval=0", &[])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "data: 1\n\ndata: 2\n\ndata: 3\n\n");
+    assert_eq!(r.header("content-length"), Some("27"));
+    let r = router
+        .request(&host, "/events?count=12&interval=0", &[])
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    // HTTP/2 from the client.
+    let addr = router.websecure_addr();
+    for (path, want) in [
+        ("/data?size=101", "500"),
+        ("/events?count=12&interval=0", "500"),
+        ("/data?size=10", "200"),
+    ] {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-sk",
+                "--http2",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--resolve",
+            ])
+            .arg(format!("{host}:{}:127.0.0.1", addr.port()))
+            .arg(format!("https://{host}:{}{path}", addr.port()))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{path}");
+    }
+    // disableResponseBuffer: no limit.
+    let r = router
+        .wait_status(&format!("{streamed}.test"), "/data?size=1000", 200)
+        .await;
+    assert_eq!(r.text().len(), 1000);
 }

@@ -178,6 +178,9 @@ where
         let status = parts.status;
         proxy::finish_response(shared, plan, req.scheme, &mut parts.headers);
         let mut body: ProxyBody = body.map_err(|e| Box::new(e) as proxy::BoxError).boxed();
+        if let Some(max) = plan.fx.max_response_body {
+            body = proxy::within(&parts.headers, body, max).await?;
+        }
         if plan.fx.sniff && head.method != Method::HEAD {
             body = proxy::sniff_body(&mut parts.headers, body).await;
         }

@@ -140,6 +140,8 @@ pub enum Middleware {
     Buffering {
         /// The largest request body (none: no limit).
         max_request_body_bytes: Option<u64>,
+        /// The largest answer body (none: no limit).
+        max_response_body_bytes: Option<u64>,
     },
     /// `circuitBreaker`.
     CircuitBreaker(Box<CircuitBreaker>),

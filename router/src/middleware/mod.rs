@@ -57,6 +57,8 @@ pub struct Effects {
     pub cookies: Vec<HeaderValue>,
     /// The largest request body (`buffering`; the smallest when several).
     pub max_request_body: Option<u64>,
+    /// The largest answer body (`buffering`; the smallest when several).
+    pub max_response_body: Option<u64>,
     /// The `retry` policy (the innermost, when several).
     pub retry: Option<crate::dynamic::Retry>,
     /// `errors` middlewares met so far, outermost first.
@@ -164,10 +166,14 @@ pub async fn apply(
         Middleware::Errors(pages) => errors::apply(pages, r),
         Middleware::Buffering {
             max_request_body_bytes,
+            max_response_body_bytes,
         } => {
-            if let Some(max) = max_request_body_bytes {
-                r.fx.max_request_body = Some(r.fx.max_request_body.map_or(*max, |m| m.min(*max)));
-            }
+            let smallest = |now: Option<u64>, max: &Option<u64>| match (now, max) {
+                (Some(a), Some(b)) => Some(a.min(*b)),
+                (a, b) => a.or(*b),
+            };
+            r.fx.max_request_body = smallest(r.fx.max_request_body, max_request_body_bytes);
+            r.fx.max_response_body = smallest(r.fx.max_response_body, max_response_body_bytes);
             Ok(Flow::Next)
         }
         Middleware::Retry(policy) => {

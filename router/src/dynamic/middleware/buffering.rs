@@ -1,18 +1,21 @@
-//! `buffering`: a limit on request bodies. Traefik reads a whole body before forwarding it;
-//! the router streams bodies, so it checks a declared length before anything is sent, and
-//! counts a chunked body as it passes, cutting it at the limit.
+//! `buffering`: limits on request and response bodies. Traefik reads a whole body before
+//! forwarding it; the router streams request bodies, so it checks a declared length before
+//! anything is sent, and counts a chunked body as it passes, cutting it at the limit. An
+//! answer is checked before its head is sent: a declared length over the limit, or a body
+//! without one read (and held) up to the limit, answers 500 as Traefik does.
 
 use super::{fields, Middleware};
 use crate::tree::{DecodeError, Node};
 
-/// Decodes `buffering`: `maxRequestBodyBytes` (0: no limit); the memory thresholds are
-/// accepted (nothing is held in memory); the response limit and `retryExpression` are not
-/// supported.
+/// Decodes `buffering`: `maxRequestBodyBytes` and `maxResponseBodyBytes` (0: no limit;
+/// `disableResponseBuffer` streams answers, so their limit goes, as in Traefik); the memory
+/// thresholds are accepted; `retryExpression` is not supported.
 pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(
         kind,
         &[
             "maxRequestBodyBytes",
+            "maxResponseBodyBytes",
             "memRequestBodyBytes",
             "memResponseBodyBytes",
             "disableRequestBuffer",
@@ -24,21 +27,29 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             n.integer()?;
         }
     }
-    for k in ["disableRequestBuffer", "disableResponseBuffer"] {
-        if let Some(n) = f.take(k) {
-            n.boolean()?;
-        }
+    if let Some(n) = f.take("disableRequestBuffer") {
+        n.boolean()?;
     }
-    let max = match f.take("maxRequestBodyBytes") {
-        None => None,
-        Some(n) => match n.integer()? {
-            v if v < 0 => return Err(DecodeError::at(n, format!("expected a size >= 0, got {v}"))),
-            0 => None,
-            v => Some(v as u64),
-        },
+    let stream_answers = f
+        .take("disableResponseBuffer")
+        .map(Node::boolean)
+        .transpose()?
+        .unwrap_or(false);
+    let limit = |n: Option<&Node>| -> Result<Option<u64>, DecodeError> {
+        match n {
+            None => Ok(None),
+            Some(n) => match n.integer()? {
+                v if v < 0 => Err(DecodeError::at(n, format!("expected a size >= 0, got {v}"))),
+                0 => Ok(None),
+                v => Ok(Some(v as u64)),
+            },
+        }
     };
+    let max = limit(f.take("maxRequestBodyBytes"))?;
+    let max_response = limit(f.take("maxResponseBodyBytes"))?.filter(|_| !stream_answers);
     Ok(Middleware::Buffering {
         max_request_body_bytes: max,
+        max_response_body_bytes: max_response,
     })
 }
 
@@ -56,11 +67,36 @@ mod tests {
         assert_eq!(
             super::super::decode(&n).unwrap().unwrap(),
             Middleware::Buffering {
-                max_request_body_bytes: Some(2_000_000)
+                max_request_body_bytes: Some(2_000_000),
+                max_response_body_bytes: None,
+            }
+        );
+        let n = Node::from_yaml(
+            "buffering:\n  maxResponseBodyBytes: 10\n  maxRequestBodyBytes: 0\n",
+            "m",
+        )
+        .unwrap();
+        assert_eq!(
+            super::super::decode(&n).unwrap().unwrap(),
+            Middleware::Buffering {
+                max_request_body_bytes: None,
+                max_response_body_bytes: Some(10),
+            }
+        );
+        let n = Node::from_yaml(
+            "buffering:\n  maxResponseBodyBytes: 10\n  disableResponseBuffer: true\n",
+            "m",
+        )
+        .unwrap();
+        assert_eq!(
+            super::super::decode(&n).unwrap().unwrap(),
+            Middleware::Buffering {
+                max_request_body_bytes: None,
+                max_response_body_bytes: None,
             }
         );
         for bad in [
-            "buffering:\n  maxResponseBodyBytes: 10\n",
+            "buffering:\n  maxResponseBodyBytes: -1\n",
             "buffering:\n  retryExpression: IsNetworkError() && Attempts() < 2\n",
             "buffering:\n  maxRequestBodyBytes: -1\n",
         ] {
