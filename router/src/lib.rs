@@ -25,6 +25,7 @@ pub use startup::{start, Listeners, Started};
 pub mod acme;
 pub mod acme_store;
 pub mod admin;
+pub mod any_client_cert;
 pub mod api;
 pub mod backend_tls;
 pub mod client_tls;

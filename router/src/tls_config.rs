@@ -127,6 +127,20 @@ impl TlsServer {
             .map_err(|e| format!("TLS settings: {e}"))?;
         let builder = match o.client_auth {
             ClientAuth::None => builder.with_no_client_auth(),
+            kind @ (ClientAuth::Request | ClientAuth::RequireAny) => {
+                let hints = if o.ca_files.is_empty() {
+                    Vec::new()
+                } else {
+                    load_cas(&o.ca_files)?.subjects()
+                };
+                builder.with_client_cert_verifier(Arc::new(
+                    crate::any_client_cert::AnyClientCert::new(
+                        self.provider.clone(),
+                        kind == ClientAuth::RequireAny,
+                        hints,
+                    ),
+                ))
+            }
             kind => {
                 let roots = Arc::new(load_cas(&o.ca_files)?);
                 let verifier =

@@ -275,7 +275,9 @@ async fn tls_options_are_chosen_by_sni_and_enforced() {
 /// `passTLSClientCert` behind mutual TLS: the backend (Debian's nginx, echoing the headers)
 /// gets the client's certificate (its DER in base64) and the chosen fields, query-escaped, as
 /// Traefik sends them; on a router without client certificates nothing is set, and a client's
-/// own `X-Forwarded-Tls-Client-Cert` never reaches the backend.
+/// own `X-Forwarded-Tls-Client-Cert` never reaches the backend. `RequireAnyClientCert` and
+/// `RequestClientCert` take a certificate no CA knows (and pass it on); the first refuses a
+/// client without one, the second serves it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pass_tls_client_cert_sends_the_certificate_and_its_fields() {
     require_docker();
@@ -315,6 +317,18 @@ async fn pass_tls_client_cert_sends_the_certificate_and_its_fields() {
       service: echo
       middlewares: [pass]
       tls: {{}}
+    anycert:
+      rule: Host(`anycert.test`)
+      service: echo
+      middlewares: [pass]
+      tls:
+        options: anycert
+    askcert:
+      rule: Host(`askcert.test`)
+      service: echo
+      middlewares: [pass]
+      tls:
+        options: askcert
   middlewares:
     pass:
       passTLSClientCert:
@@ -335,6 +349,12 @@ tls:
       clientAuth:
         caFiles: [{ca_file}]
         clientAuthType: RequireAndVerifyClientCert
+    anycert:
+      clientAuth:
+        clientAuthType: RequireAnyClientCert
+    askcert:
+      clientAuth:
+        clientAuthType: RequestClientCert
 "#
         ),
     );
@@ -377,4 +397,29 @@ tls:
     let text = String::from_utf8_lossy(&r.stdout).into_owned();
     assert_eq!(status(&r), Some(200), "{r:?}");
     assert!(text.contains("cert=\ninfo=\n"), "{text}");
+
+    // Unverified client certificates: a self-signed one (no CA knows it) is taken and passed
+    // on; without one, RequireAnyClientCert refuses the handshake and RequestClientCert serves.
+    let stranger = rcgen::generate_simple_self_signed(vec!["stranger.test".to_string()]).unwrap();
+    let s_crt = write(dir.path(), "stranger.crt", &stranger.cert.pem());
+    let s_key = write(
+        dir.path(),
+        "stranger.key",
+        &stranger.signing_key.serialize_pem(),
+    );
+    let s_b64 = base64::engine::general_purpose::STANDARD.encode(stranger.cert.der().as_ref());
+    for host in ["anycert.test", "askcert.test"] {
+        let r = curl(addr, host, None, &["--cert", &s_crt, "--key", &s_key]);
+        let text = String::from_utf8_lossy(&r.stdout).into_owned();
+        assert_eq!(status(&r), Some(200), "{host}: {r:?}");
+        assert!(text.contains(&format!("cert={s_b64}\n")), "{host}: {text}");
+        assert!(
+            text.contains("CN%3Drcgen+self+signed+cert"),
+            "{host}: {text}"
+        );
+    }
+    let r = curl(addr, "anycert.test", None, &[]);
+    assert_eq!(status(&r), None, "no certificate, yet: {r:?}");
+    let r = curl(addr, "askcert.test", None, &[]);
+    assert_eq!(status(&r), Some(200), "{r:?}");
 }

@@ -34,6 +34,10 @@ pub enum ClientAuth {
     VerifyIfGiven,
     /// `RequireAndVerifyClientCert` (the default with `caFiles`).
     Require,
+    /// `RequestClientCert`: asked for, optional, not verified.
+    Request,
+    /// `RequireAnyClientCert`: required, not verified.
+    RequireAny,
 }
 
 /// One set of TLS options (`tls.options.<name>`), checked.
@@ -497,12 +501,8 @@ fn client_auth(c: &Node, o: &mut TlsOptions) -> Result<(), DecodeError> {
             }
             "VerifyClientCertIfGiven" => ClientAuth::VerifyIfGiven,
             "RequireAndVerifyClientCert" => ClientAuth::Require,
-            "RequestClientCert" | "RequireAnyClientCert" => {
-                return Err(DecodeError::at(
-                    t,
-                    format!("{kind} (a client certificate that is not verified) is not supported: use VerifyClientCertIfGiven or RequireAndVerifyClientCert with caFiles"),
-                ))
-            }
+            "RequestClientCert" => ClientAuth::Request,
+            "RequireAnyClientCert" => ClientAuth::RequireAny,
             other => {
                 return Err(DecodeError::at(
                     t,
@@ -560,8 +560,8 @@ mod tests {
                 "needs clientAuth.caFiles",
             ),
             (
-                "clientAuth:\n  caFiles: [/ca.pem]\n  clientAuthType: RequireAnyClientCert\n",
-                "not supported",
+                "clientAuth:\n  clientAuthType: RequireAnyCert\n",
+                "unknown client auth type",
             ),
             (
                 "maxVersion: VersionTLS12\ncipherSuites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n",
