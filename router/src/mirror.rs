@@ -88,7 +88,7 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
     let live = shared.live.load_full();
     // A mirror that mirrors in turn: its own copies are not sent (one level, as the copy's
     // answer goes nowhere).
-    let mut nested = Vec::new();
+    let mut nested = crate::weighted::Walk::default();
     let leaf = live
         .leaf(&shared.registry, &copy.service, &mut nested)
         .map_err(|e| e.to_string())?;

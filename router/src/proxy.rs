@@ -298,6 +298,8 @@ pub struct Plan {
     sticky: Option<String>,
     /// The sticky cookie to set on the answer (the server picked was not the one it named).
     set_cookie: std::sync::Mutex<Option<String>>,
+    /// Sticky cookies of `weighted` services on the way, for the answer.
+    weighted_cookies: Vec<String>,
 }
 
 /// The outcome of routing and middlewares.
@@ -426,8 +428,11 @@ pub async fn plan(
         .and_then(|o| crate::compress::negotiate_with(headers.get(header::ACCEPT_ENCODING), o));
     // Under `weighted`, `failover` and `mirroring` services: the one with servers that
     // takes it (and the mirrors that get a copy).
-    let mut copies = Vec::new();
-    let service = match live.leaf(&shared.registry, &route.service, &mut copies) {
+    let mut walk = crate::weighted::Walk {
+        headers: Some(headers),
+        ..Default::default()
+    };
+    let service = match live.leaf(&shared.registry, &route.service, &mut walk) {
         Ok(s) => s.to_owned(),
         Err(e) => {
             let status = e.status().as_u16();
@@ -450,9 +455,10 @@ pub async fn plan(
         compress,
         sticky,
         set_cookie: std::sync::Mutex::default(),
+        weighted_cookies: walk.set_cookies,
     });
-    if !copies.is_empty() {
-        log.mirror = crate::mirror::Job::new(req, &plan, headers, copies);
+    if !walk.copies.is_empty() {
+        log.mirror = crate::mirror::Job::new(req, &plan, headers, walk.copies);
     }
     Ok(Planned::Forward(plan))
 }
@@ -703,8 +709,15 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    if let Some(v) = sticky.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        h.append(header::SET_COOKIE, v);
+    for v in plan
+        .weighted_cookies
+        .iter()
+        .map(String::as_str)
+        .chain(sticky.as_deref())
+    {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.append(header::SET_COOKIE, v);
+        }
     }
     if plan.fx.vary_origin {
         vary_origin(h);
@@ -732,7 +745,7 @@ fn vary_origin(h: &mut HeaderMap) {
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -63,6 +63,38 @@ impl Edf {
     }
 }
 
+/// What the walk down `weighted`, `failover` and `mirroring` services reads from the request
+/// and leaves for later.
+#[derive(Debug, Default)]
+pub struct Walk<'h> {
+    /// The request's headers (for sticky cookies).
+    pub headers: Option<&'h hyper::HeaderMap>,
+    /// Copies for mirrors.
+    pub copies: Vec<MirrorCopy>,
+    /// `Set-Cookie` values for the answer (sticky `weighted` services).
+    pub set_cookies: Vec<String>,
+}
+
+impl Walk<'_> {
+    /// The child a `weighted` service's sticky cookie names, when it can take the request
+    /// (an older form of the value is replaced, as Traefik does).
+    fn sticky_child(
+        &mut self,
+        st: &crate::model::table::WeightedSticky,
+        usable: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let value = crate::proxy::cookie(self.headers?, &st.name)?;
+        let i = (0..st.written.len())
+            .find(|i| crate::dynamic::sticky::names_server(&value, &st.written[*i]))
+            .filter(|i| usable(*i))?;
+        if value != crate::dynamic::sticky::server_value(&st.written[i]) {
+            self.set_cookies
+                .push(st.cookie.set_cookie(&st.name, &st.written[i]));
+        }
+        Some(i)
+    }
+}
+
 /// A copy of a request for a mirror.
 #[derive(Debug, Clone)]
 pub struct MirrorCopy {
@@ -92,22 +124,38 @@ impl Live {
         &'a self,
         registry: &Registry,
         mut name: &'a str,
-        copies: &mut Vec<MirrorCopy>,
+        walk: &mut Walk<'_>,
     ) -> Result<&'a str, ProxyError> {
         for _ in 0..MAX_DEPTH {
             let svc = self.table.services.get(name).ok_or(ProxyError::NoBackend)?;
             name = match &svc.kind {
                 Kind::Servers => return Ok(name),
-                Kind::Weighted { children, health } => {
-                    let live = self.services.get(name).ok_or(ProxyError::NoBackend)?;
-                    let weights: Vec<u32> = children.iter().map(|(_, w)| *w).collect();
-                    let i = live
-                        .edf
-                        .pick(&weights, |i| {
-                            !*health || self.up(registry, &children[i].0, 0)
-                        })
-                        .ok_or(ProxyError::NoBackend)?;
-                    &children[i].0
+                Kind::Weighted {
+                    children,
+                    health,
+                    sticky,
+                } => {
+                    let usable = |i: usize| {
+                        children[i].1 > 0 && (!*health || self.up(registry, &children[i].0, 0))
+                    };
+                    if let Some(i) = sticky
+                        .as_deref()
+                        .and_then(|st| walk.sticky_child(st, usable))
+                    {
+                        &children[i].0
+                    } else {
+                        let live = self.services.get(name).ok_or(ProxyError::NoBackend)?;
+                        let weights: Vec<u32> = children.iter().map(|(_, w)| *w).collect();
+                        let i = live
+                            .edf
+                            .pick(&weights, usable)
+                            .ok_or(ProxyError::NoBackend)?;
+                        if let Some(st) = sticky {
+                            walk.set_cookies
+                                .push(st.cookie.set_cookie(&st.name, &st.written[i]));
+                        }
+                        &children[i].0
+                    }
                 }
                 Kind::Mirroring {
                     main,
@@ -119,7 +167,7 @@ impl Live {
                     if let Some(live) = self.services.get(name) {
                         let percents: Vec<u32> = mirrors.iter().map(|(_, p)| *p).collect();
                         for i in live.edf.mirrors(&percents) {
-                            copies.push(MirrorCopy {
+                            walk.copies.push(MirrorCopy {
                                 service: mirrors[i].0.clone(),
                                 body: *body,
                                 max_body: *max_body,
@@ -160,7 +208,9 @@ impl Live {
                 .services
                 .get(name)
                 .is_some_and(|l: &LiveService| l.backends.iter().any(|b| registry.usable(b))),
-            Kind::Weighted { children, health } => {
+            Kind::Weighted {
+                children, health, ..
+            } => {
                 !*health
                     || children
                         .iter()

@@ -4,8 +4,9 @@
 //! weights, interleaved; servers with weights do the same, and a container with
 //! `server.weight=0` gets nothing; a `failover` service sends to its fallback while its main
 //! service's health check fails, and to the main one while it passes; a `weighted` service
-//! with `healthCheck: {}` skips a service whose servers are all unhealthy; a `weighted` one
-//! naming a service that does not exist disables its routers.
+//! with `healthCheck: {}` skips a service whose servers are all unhealthy; a sticky `weighted`
+//! service keeps a client on the service its cookie names; a `weighted` one naming a service
+//! that does not exist disables its routers.
 #![allow(clippy::unwrap_used)]
 
 use e2e::docker::{require_docker, Cleanup};
@@ -75,6 +76,13 @@ async fn weighted_failover_and_server_weights() {
       weighted:
         services:
           - name: nowhere
+    stuck:
+      weighted:
+        sticky:
+          cookie: {{name: pick, httpOnly: true}}
+        services:
+          - name: blue
+          - name: green
 "#,
             checked(blue),
             checked(green),
@@ -86,7 +94,9 @@ async fn weighted_failover_and_server_weights() {
     let net = c.network("net");
     let guard = router_guard().start().await;
     let router = Router::builder().with_file(&file).start(&guard).await;
-    let names = ["canary", "pair", "fo", "fo-ok", "skipping", "dangling"];
+    let names = [
+        "canary", "pair", "fo", "fo-ok", "skipping", "dangling", "stuck",
+    ];
     let hosts = names.map(unique);
     let mut labels = Labels::enabled();
     for (svc, host) in names.iter().zip(&hosts) {
@@ -95,7 +105,7 @@ async fn weighted_failover_and_server_weights() {
             .router(host, "service", &format!("{svc}@file"));
     }
     run_whoami(&c, "w", &net, &labels, &[]).await;
-    let [canary, pair, fo, fo_ok, skipping, dangling] = hosts.map(|h| format!("{h}.test"));
+    let [canary, pair, fo, fo_ok, skipping, dangling, stuck] = hosts.map(|h| format!("{h}.test"));
     router.wait_status(&canary, "/", 200).await;
     let bodies = |host: String, n: usize| {
         let router = &router;
@@ -135,6 +145,38 @@ async fn weighted_failover_and_server_weights() {
     // A weighted service naming nothing that exists: its router is disabled.
     let r = router.request(&dangling, "/", &[]).await;
     assert_eq!(r.status, 404, "{}", r.text());
+
+    // Sticky weighted: the cookie names the service picked (Traefik's value: a hash of its
+    // name as written), and a client that sends it back stays there; one naming nothing gets
+    // a new one.
+    let r = router.wait_status(&stuck, "/", 200).await;
+    let set = r.header("set-cookie").unwrap().to_owned();
+    let picked = r.text().trim().to_owned();
+    let value = set
+        .strip_prefix("pick=")
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(picked.as_bytes())
+    };
+    let want: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    assert_eq!(value, want, "{set}");
+    assert!(set.contains("HttpOnly"), "{set}");
+    for _ in 0..6 {
+        let r = router
+            .request(&stuck, "/", &[("Cookie", &format!("pick={value}"))])
+            .await;
+        assert_eq!(r.text().trim(), picked);
+        assert_eq!(r.header("set-cookie"), None);
+    }
+    let r = router
+        .request(&stuck, "/", &[("Cookie", "pick=0123456789abcdef")])
+        .await;
+    assert!(r
+        .header("set-cookie")
+        .is_some_and(|c| c.starts_with("pick=")));
 
     // A container with server.weight=0 among two replicas of one service gets nothing.
     let rep = unique("rep");

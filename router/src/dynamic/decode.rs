@@ -423,12 +423,10 @@ fn composite_health(f: &mut crate::tree::Fields<'_>) -> Result<bool, DecodeError
 fn weighted(node: &Node) -> Result<super::Weighted, DecodeError> {
     let mut f = node.fields()?;
     let health_check = composite_health(&mut f)?;
-    if let Some(s) = f.take("sticky") {
-        return Err(DecodeError::at(
-            s,
-            "sticky sessions on a weighted service are not supported yet",
-        ));
-    }
+    let sticky = match f.take("sticky") {
+        Some(s) => super::sticky::decode(s)?,
+        None => None,
+    };
     let list = f
         .take("services")
         .ok_or_else(|| DecodeError::at(node, "a weighted service needs services"))?;
@@ -467,6 +465,7 @@ fn weighted(node: &Node) -> Result<super::Weighted, DecodeError> {
     Ok(super::Weighted {
         services,
         health_check,
+        sticky,
     })
 }
 
@@ -945,6 +944,8 @@ mod tests {
             (m.mirror_body, m.max_body_size, m.mirrors[0].percent),
             (false, -1, 10)
         );
+        let st = d.config.http.services["sticky"].weighted.as_ref().unwrap();
+        assert!(st.sticky.is_some());
         let lb = &d.config.http.services["lb"].load_balancer;
         assert_eq!(
             lb.servers.iter().map(|s| s.weight).collect::<Vec<_>>(),
@@ -952,17 +953,10 @@ mod tests {
         );
         let mut broken = owners(&d);
         broken.sort_by_key(|o| format!("{o:?}"));
-        let want: Vec<Owner> = [
-            "mirror",
-            "no-fallback",
-            "no-services",
-            "on-errors",
-            "sticky",
-            "two",
-        ]
-        .iter()
-        .map(|n| Owner::Service((*n).into()))
-        .collect();
+        let want: Vec<Owner> = ["mirror", "no-fallback", "no-services", "on-errors", "two"]
+            .iter()
+            .map(|n| Owner::Service((*n).into()))
+            .collect();
         assert_eq!(broken, want, "{:?}", d.errors);
         let d = labels(&[
             ("traefik.http.services.s.loadbalancer.server.port", "80"),

@@ -147,6 +147,9 @@ pub struct Weighted {
     /// down when all are).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub health_check: bool,
+    /// `sticky.cookie`: a client keeps to the service its cookie names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<sticky::StickyCookie>,
 }
 
 /// One service of a `weighted` one.

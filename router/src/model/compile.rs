@@ -569,7 +569,7 @@ fn service(
             .collect(),
         health: lb.health_check.clone(),
         internal: svc.internal,
-        kind: super::composite::kind(svc, provider),
+        kind: super::composite::kind(name, svc, provider),
     }
 }
 

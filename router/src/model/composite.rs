@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use super::table::{Kind, Service};
 use crate::dynamic;
 
-/// The table kind of `svc`, defined in `provider`.
-pub fn kind(svc: &dynamic::Service, provider: &str) -> Kind {
+/// The table kind of `svc` (qualified `name`), defined in `provider`.
+pub fn kind(name: &str, svc: &dynamic::Service, provider: &str) -> Kind {
     if let Some(w) = &svc.weighted {
         return Kind::Weighted {
             children: w
@@ -19,6 +19,13 @@ pub fn kind(svc: &dynamic::Service, provider: &str) -> Kind {
                 .map(|c| (dynamic::resolve(&c.name, provider), c.weight))
                 .collect(),
             health: w.health_check,
+            sticky: w.sticky.as_ref().map(|c| {
+                Box::new(super::table::WeightedSticky {
+                    name: dynamic::sticky::cookie_name(&c.name, name),
+                    cookie: c.clone(),
+                    written: w.services.iter().map(|s| s.name.clone()).collect(),
+                })
+            }),
         };
     }
     if let Some(m) = &svc.mirroring {
@@ -81,7 +88,9 @@ fn check(name: &str, svc: &Service, all: &BTreeMap<String, Service>) -> Result<(
     };
     match &svc.kind {
         Kind::Servers => return Ok(()),
-        Kind::Weighted { children, health } => {
+        Kind::Weighted {
+            children, health, ..
+        } => {
             for (c, _) in children {
                 child(c, *health)?;
             }
@@ -177,6 +186,7 @@ mod tests {
         with(Kind::Weighted {
             children: children.iter().map(|c| ((*c).to_owned(), 1)).collect(),
             health,
+            sticky: None,
         })
     }
 

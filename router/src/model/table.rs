@@ -86,6 +86,17 @@ pub struct Service {
     pub kind: Kind,
 }
 
+/// A `weighted` service's sticky cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightedSticky {
+    /// The cookie's name.
+    pub name: String,
+    /// Its settings.
+    pub cookie: crate::dynamic::sticky::StickyCookie,
+    /// The names of the children as written (what their cookie values are made from).
+    pub written: Vec<String>,
+}
+
 /// What a service is made of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Kind {
@@ -97,6 +108,9 @@ pub enum Kind {
     Weighted {
         children: Vec<(String, u32)>,
         health: bool,
+        /// `sticky.cookie`: the cookie's name and settings, and the value naming each child
+        /// (Traefik's hash of the name as written).
+        sticky: Option<Box<WeightedSticky>>,
     },
     /// `main` answers; copies of a share of requests go to the mirrors (service, percent),
     /// with their body up to `max_body` bytes when `body` (-1: any size).
