@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use rustls::client::danger::HandshakeSignatureValid;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
@@ -14,7 +14,8 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 /// Accepts any client certificate whose key signs the handshake.
 #[derive(Debug)]
 pub struct AnyClientCert {
-    provider: Arc<CryptoProvider>,
+    /// The handshake signature checks (what any verifier does, whatever it trusts).
+    signatures: crate::client_tls::AnyCertificate,
     mandatory: bool,
     /// The CAs named to the client as acceptable (from `caFiles`, when given).
     hints: Vec<DistinguishedName>,
@@ -28,7 +29,7 @@ impl AnyClientCert {
         hints: Vec<DistinguishedName>,
     ) -> AnyClientCert {
         AnyClientCert {
-            provider,
+            signatures: crate::client_tls::AnyCertificate::with(provider),
             mandatory,
             hints,
         }
@@ -63,12 +64,7 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -77,17 +73,10 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.supported_verify_schemes()
     }
 }

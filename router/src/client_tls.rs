@@ -99,6 +99,11 @@ impl AnyCertificate {
     pub fn new() -> AnyCertificate {
         AnyCertificate(provider())
     }
+
+    /// With `provider`'s signature algorithms.
+    pub fn with(provider: Arc<CryptoProvider>) -> AnyCertificate {
+        AnyCertificate(provider)
+    }
 }
 
 impl Default for AnyCertificate {

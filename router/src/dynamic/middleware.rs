@@ -509,10 +509,19 @@ pub fn user_entry(entry: &str) -> Result<(String, String), String> {
 /// The entries of a users file's text, as Traefik reads it: lines trimmed, blank lines and
 /// `#` comments skipped.
 pub fn users_file_entries(text: &str) -> Result<Vec<(String, String)>, String> {
+    file_entries(text, user_entry)
+}
+
+/// A users file's entries read with `entry`: lines trimmed, blank lines and `#` comments
+/// skipped (Traefik's reading of `usersFile`s).
+pub fn file_entries(
+    text: &str,
+    entry: fn(&str) -> Result<(String, String), String>,
+) -> Result<Vec<(String, String)>, String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(user_entry)
+        .map(entry)
         .collect()
 }
 

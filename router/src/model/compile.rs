@@ -102,17 +102,7 @@ pub fn compile<'a>(
                 Ok(t) => {
                     services.insert(q.clone(), service(&q, &snap.provider, svc, t));
                 }
-                Err(e) => {
-                    info.status = "disabled";
-                    info.errors.push(e.clone());
-                    report(
-                        &mut issues,
-                        &[],
-                        None,
-                        "error",
-                        format!("service {q:?} {e}; service disabled"),
-                    );
-                }
+                Err(e) => service_disabled(&mut info, &mut issues, &q, &e),
             }
             api.services.insert(q.clone(), info);
         }
@@ -141,15 +131,7 @@ pub fn compile<'a>(
 
     for (q, e) in super::composite::settle(&mut services) {
         let info = api.services.entry(q.clone()).or_insert_with(disabled_info);
-        info.status = "disabled";
-        info.errors.push(e.clone());
-        report(
-            &mut issues,
-            &[],
-            None,
-            "error",
-            format!("service {q:?} {e}; service disabled"),
-        );
+        service_disabled(info, &mut issues, &q, &e);
     }
 
     let mut routes = Vec::new();
@@ -278,6 +260,19 @@ fn disabled_info<T>() -> ElementInfo<T> {
         errors: Vec::new(),
         using: Vec::new(),
     }
+}
+
+/// Marks service `q` disabled for `e`, in the API and the issues.
+fn service_disabled<T>(info: &mut ElementInfo<T>, issues: &mut Vec<Issue>, q: &str, e: &str) {
+    info.status = "disabled";
+    info.errors.push(e.to_owned());
+    report(
+        issues,
+        &[],
+        None,
+        "error",
+        format!("service {q:?} {e}; service disabled"),
+    );
 }
 
 fn report(

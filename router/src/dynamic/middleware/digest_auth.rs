@@ -52,9 +52,5 @@ pub fn entry(text: &str) -> Result<(String, String), String> {
 /// The entries of an htdigest file, as Traefik reads it: lines trimmed, blank lines and `#`
 /// comments skipped.
 pub fn file_entries(text: &str) -> Result<Vec<(String, String)>, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(entry)
-        .collect()
+    super::file_entries(text, entry)
 }
