@@ -27,6 +27,7 @@ pub mod acme_store;
 pub mod admin;
 pub mod any_client_cert;
 pub mod api;
+pub mod ask;
 pub mod backend_tls;
 pub mod client_tls;
 pub mod compress;

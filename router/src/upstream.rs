@@ -172,6 +172,16 @@ impl IdlePool {
         None
     }
 
+    /// A parked plain (no TLS) connection to `addr` that is still open.
+    pub fn take_plain(&self, addr: SocketAddr) -> Option<BackendConn> {
+        self.take((addr, 0))
+    }
+
+    /// Parks one connection whose exchange completed.
+    pub fn put_one(&self, conn: BackendConn) {
+        self.put(std::iter::once(conn));
+    }
+
     /// Parks connections a client connection no longer needs.
     fn put(&self, conns: impl Iterator<Item = BackendConn>) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);

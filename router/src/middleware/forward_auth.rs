@@ -27,9 +27,17 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 type AuthClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// Clients to authentication servers, one per TLS setting (connections are pooled).
+/// Clients to authentication servers, one per TLS setting (connections are pooled), and the
+/// addresses of plain-HTTP ones.
 #[derive(Default)]
-pub struct Clients(Mutex<HashMap<Option<ClientTls>, AuthClient>>);
+pub struct Clients(
+    Mutex<HashMap<Option<ClientTls>, AuthClient>>,
+    Mutex<HashMap<String, (std::net::SocketAddr, std::time::Instant)>>,
+);
+
+/// How long a resolved server name is used before it is resolved again (a container's
+/// address may change when it is recreated).
+const RESOLVED_FOR: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Clients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,6 +46,29 @@ impl std::fmt::Debug for Clients {
 }
 
 impl Clients {
+    /// The address of `authority` (`host:port`, port 80 by default), resolved at most every
+    /// few seconds.
+    async fn resolve(&self, authority: &str) -> Result<std::net::SocketAddr, String> {
+        if let Some((addr, at)) = self
+            .1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(authority)
+        {
+            if at.elapsed() < RESOLVED_FOR {
+                return Ok(*addr);
+            }
+        }
+        let target = crate::model::compile::target(&format!("http://{authority}"))
+            .ok_or_else(|| format!("invalid server address {authority:?}"))?;
+        let addr = crate::upstream::resolve(&target, Duration::from_secs(10)).await?;
+        self.1
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(authority.to_owned(), (addr, std::time::Instant::now()));
+        Ok(addr)
+    }
+
     fn get(&self, tls: Option<&ClientTls>) -> Result<AuthClient, String> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         // A handful of settings: found by comparison, the key not copied per request.
@@ -84,31 +115,21 @@ pub async fn apply(
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
     let fail = |why: String| ProxyError::Internal(format!("forwardauth {name:?}: {why}"));
-    let client = r.shared.forward_auth.get(fa.tls.as_ref()).map_err(fail)?;
     let method = if fa.preserve_request_method {
         r.inbound.method.clone()
     } else {
         Method::GET
     };
-    let mut ask = hyper::Request::new(Full::new(Bytes::new()));
-    *ask.method_mut() = method;
-    *ask.uri_mut() = fa.address.parse().map_err(|e| fail(format!("{e}")))?;
-    *ask.headers_mut() = auth_request_headers(fa, r);
+    let headers = auth_request_headers(fa, r);
+    let max = fa
+        .max_response_body_size
+        .unwrap_or(DEFAULT_MAX_RESPONSE_BODY);
     let exchange = async {
-        let resp = client
-            .request(ask)
-            .await
-            .map_err(|e| format!("calling {}: {e}", fa.address))?;
-        let (parts, body) = resp.into_parts();
-        let max = fa
-            .max_response_body_size
-            .unwrap_or(DEFAULT_MAX_RESPONSE_BODY);
-        let limit = usize::try_from(max).unwrap_or(usize::MAX);
-        let body = Limited::new(body, limit)
-            .collect()
-            .await
-            .map(|b| b.to_bytes());
-        Ok::<_, String>((parts, body))
+        match plain_target(fa) {
+            // Plain HTTP (the usual Authelia-style setup): the raw path, no hyper client.
+            Some(target) => ask_raw(r.shared, target, &method, headers, max).await,
+            None => ask_hyper(r.shared, fa, method, headers, max).await,
+        }
     };
     let (parts, body) = match tokio::time::timeout(TIMEOUT, exchange).await {
         Err(_) => {
@@ -120,7 +141,7 @@ pub async fn apply(
         Ok(Err(e)) => return Err(fail(e)),
         Ok(Ok(x)) => x,
     };
-    let Ok(body) = body else {
+    let Some(body) = body else {
         tracing::debug!(
             middleware = name,
             "the authentication server's answer is larger than maxResponseBodySize"
@@ -149,6 +170,92 @@ pub async fn apply(
         }
     }
     Ok(Flow::Next)
+}
+
+/// `http://authority/path?query` of a plain-HTTP server (no TLS settings), split.
+struct PlainTarget<'a> {
+    authority: &'a str,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+fn plain_target(fa: &ForwardAuth) -> Option<PlainTarget<'_>> {
+    if fa.tls.is_some() {
+        return None;
+    }
+    let rest = fa.address.strip_prefix("http://")?;
+    let (authority, path_query) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    let path_query = path_query.split('#').next().unwrap_or("/");
+    let (path, query) = match path_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_query, None),
+    };
+    (!authority.is_empty() && !authority.contains('@')).then_some(PlainTarget {
+        authority,
+        path,
+        query,
+    })
+}
+
+/// The server's answer: its head, and its body (`None`: over `max` bytes).
+type Asked = (http::response::Parts, Option<Bytes>);
+
+/// Over the raw path (a pooled connection, the request written at once).
+async fn ask_raw(
+    shared: &crate::server::Shared,
+    target: PlainTarget<'_>,
+    method: &Method,
+    mut headers: HeaderMap,
+    max: u64,
+) -> Result<Asked, String> {
+    let addr = shared.forward_auth.resolve(target.authority).await?;
+    let host = HeaderValue::from_str(target.authority).map_err(|e| e.to_string())?;
+    headers.insert(header::HOST, host);
+    let a = crate::ask::ask(
+        &shared.idle,
+        addr,
+        method,
+        (target.path, target.query),
+        &headers,
+        Duration::from_secs(10),
+        max,
+    )
+    .await
+    .map_err(|e| format!("calling http://{}: {e}", target.authority))?;
+    let (mut parts, ()) = hyper::Response::new(()).into_parts();
+    parts.status = a.status;
+    parts.headers = a.headers;
+    Ok((parts, a.body))
+}
+
+/// Through a hyper client (HTTPS, or TLS settings).
+async fn ask_hyper(
+    shared: &crate::server::Shared,
+    fa: &ForwardAuth,
+    method: Method,
+    headers: HeaderMap,
+    max: u64,
+) -> Result<Asked, String> {
+    let client = shared.forward_auth.get(fa.tls.as_ref())?;
+    let mut ask = hyper::Request::new(Full::new(Bytes::new()));
+    *ask.method_mut() = method;
+    *ask.uri_mut() = fa.address.parse().map_err(|e| format!("{e}"))?;
+    *ask.headers_mut() = headers;
+    let resp = client
+        .request(ask)
+        .await
+        .map_err(|e| format!("calling {}: {e}", fa.address))?;
+    let (parts, body) = resp.into_parts();
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    let body = Limited::new(body, limit)
+        .collect()
+        .await
+        .ok()
+        .map(|b| b.to_bytes());
+    Ok((parts, body))
 }
 
 /// The headers the server is sent.
