@@ -96,6 +96,11 @@ impl Cache {
             cert,
             transport.insecure_skip_verify,
             "serversTransport ",
+            &crate::client_tls::Limits {
+                min_tls13: transport.min_tls13,
+                max_tls12: transport.max_tls12,
+                suites: transport.cipher_suites.as_deref(),
+            },
         )?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let server_name = ServerName::try_from(key.1.clone())

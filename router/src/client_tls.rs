@@ -34,7 +34,22 @@ pub fn config(tls: Option<&ClientTls>) -> Result<rustls::ClientConfig, String> {
         .filter(|c| !c.is_empty())
         .collect();
     let cert = (!tls.cert.is_empty()).then_some((tls.cert.as_str(), tls.key.as_str()));
-    build(&cas, cert, tls.insecure_skip_verify, "tls.")
+    build(
+        &cas,
+        cert,
+        tls.insecure_skip_verify,
+        "tls.",
+        &Limits::default(),
+    )
+}
+
+/// The versions and TLS 1.2 suites a client configuration may use (default: all the router
+/// has).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Limits<'a> {
+    pub min_tls13: bool,
+    pub max_tls12: bool,
+    pub suites: Option<&'a [String]>,
 }
 
 /// A client configuration: `cas` verify the server (none: Mozilla's roots), `cert` is a
@@ -45,9 +60,20 @@ pub fn build(
     cert: Option<(&str, &str)>,
     insecure: bool,
     what: &str,
+    limits: &Limits<'_>,
 ) -> Result<rustls::ClientConfig, String> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+    let mut p = rustls::crypto::ring::default_provider();
+    crate::tls_config::restrict(&mut p, limits.min_tls13, limits.max_tls12, limits.suites);
+    if p.cipher_suites.is_empty() {
+        return Err(format!(
+            "{what}cipherSuites, minVersion and maxVersion leave no cipher suite"
+        ));
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(p))
+        .with_protocol_versions(&crate::tls_config::versions(
+            limits.min_tls13,
+            limits.max_tls12,
+        ))
         .map_err(|e| format!("TLS settings: {e}"))?;
     let builder = if insecure {
         builder

@@ -92,17 +92,7 @@ impl TlsServer {
 
     fn build(&self, o: &TlsOptions) -> Result<ServerConfig, String> {
         let mut p = (*self.provider).clone();
-        p.cipher_suites.retain(|s| match s {
-            rustls::SupportedCipherSuite::Tls13(_) => !o.max_tls12,
-            rustls::SupportedCipherSuite::Tls12(_) => {
-                !o.min_tls13
-                    && o.cipher_suites.as_ref().is_none_or(|names| {
-                        s.suite()
-                            .as_str()
-                            .is_some_and(|n| names.iter().any(|w| w == n))
-                    })
-            }
-        });
+        restrict(&mut p, o.min_tls13, o.max_tls12, o.cipher_suites.as_deref());
         if p.cipher_suites.is_empty() {
             return Err("no cipher suite is left (ROUTER_TLS_CIPHERS and the options' cipherSuites and versions exclude every one)".into());
         }
@@ -116,14 +106,8 @@ impl TlsServer {
                 })
                 .collect();
         }
-        let versions: Vec<&'static rustls::SupportedProtocolVersion> =
-            match (o.min_tls13, o.max_tls12) {
-                (true, _) => vec![&rustls::version::TLS13],
-                (false, true) => vec![&rustls::version::TLS12],
-                (false, false) => vec![&rustls::version::TLS13, &rustls::version::TLS12],
-            };
         let builder = ServerConfig::builder_with_provider(Arc::new(p))
-            .with_protocol_versions(&versions)
+            .with_protocol_versions(&versions(o.min_tls13, o.max_tls12))
             .map_err(|e| format!("TLS settings: {e}"))?;
         let builder = match o.client_auth {
             ClientAuth::None => builder.with_no_client_auth(),
@@ -169,6 +153,40 @@ impl TlsServer {
             cfg.send_tls13_tickets = 0;
         }
         Ok(cfg)
+    }
+}
+
+/// Keeps `p`'s cipher suites of the versions allowed (`min_tls13`: only 1.3; `max_tls12`:
+/// only 1.2) and, for TLS 1.2, of `suites` (rustls names) when given: what TLS options and
+/// servers transports narrow alike.
+pub fn restrict(
+    p: &mut CryptoProvider,
+    min_tls13: bool,
+    max_tls12: bool,
+    suites: Option<&[String]>,
+) {
+    p.cipher_suites.retain(|s| match s {
+        rustls::SupportedCipherSuite::Tls13(_) => !max_tls12,
+        rustls::SupportedCipherSuite::Tls12(_) => {
+            !min_tls13
+                && suites.is_none_or(|names| {
+                    s.suite()
+                        .as_str()
+                        .is_some_and(|n| names.iter().any(|w| w == n))
+                })
+        }
+    });
+}
+
+/// The protocol versions allowed.
+pub fn versions(
+    min_tls13: bool,
+    max_tls12: bool,
+) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    match (min_tls13, max_tls12) {
+        (true, _) => vec![&rustls::version::TLS13],
+        (false, true) => vec![&rustls::version::TLS12],
+        (false, false) => vec![&rustls::version::TLS13, &rustls::version::TLS12],
     }
 }
 

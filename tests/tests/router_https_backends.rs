@@ -207,3 +207,106 @@ async fn https_servers_with_transports() {
     assert_eq!(h2.len(), 2, "{seen:#?}");
     assert!(h2.iter().all(|l| l.contains(" TLSv1.")), "{seen:#?}");
 }
+
+/// A servers transport's `minVersion`, `maxVersion` and `cipherSuites`: against nginx servers
+/// (one that speaks only TLS 1.2, one that speaks 1.2 and 1.3), `maxVersion: VersionTLS12`
+/// with one suite is what the server negotiates (its log shows the version and the suite);
+/// `minVersion: VersionTLS13` cannot reach the 1.2-only server (502) and nothing reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_versions_and_suites() {
+    require_docker();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ss = rcgen::generate_simple_self_signed(vec!["self.internal".to_string()]).unwrap();
+    let (crt, key) = (
+        write(d, "ss.crt", &ss.cert.pem()),
+        write(d, "ss.key", &ss.signing_key.serialize_pem()),
+    );
+    let (only12, both) = (free_port(), free_port());
+    let nginx = Nginx::start(
+        &format!(
+            r#"
+  log_format seen '$server_port $ssl_protocol $ssl_cipher $request_uri';
+  access_log @DIR@/access.log seen;
+  server {{
+    listen 127.0.0.1:{only12} ssl;
+    ssl_protocols TLSv1.2;
+    ssl_certificate {crt};
+    ssl_certificate_key {key};
+    location / {{ return 200 "only12\n"; }}
+  }}
+  server {{
+    listen 127.0.0.1:{both} ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate {crt};
+    ssl_certificate_key {key};
+    location / {{ return 200 "both\n"; }}
+  }}
+"#
+        ),
+        &[only12, both],
+    );
+    let file = write(
+        d,
+        "dynamic.yml",
+        &format!(
+            r#"http:
+  serversTransports:
+    tls12:
+      insecureSkipVerify: true
+      maxVersion: VersionTLS12
+      cipherSuites: [TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]
+    tls13:
+      insecureSkipVerify: true
+      minVersion: VersionTLS13
+  services:
+    pinned:
+      loadBalancer:
+        serversTransport: tls12
+        servers: [{{url: "https://127.0.0.1:{both}"}}]
+    modern:
+      loadBalancer:
+        serversTransport: tls13
+        servers: [{{url: "https://127.0.0.1:{only12}"}}]
+    modernok:
+      loadBalancer:
+        serversTransport: tls13
+        servers: [{{url: "https://127.0.0.1:{both}"}}]
+"#
+        ),
+    );
+    let c = Cleanup::new("rt-tlsver");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().with_file(&file).start(&guard).await;
+    let names = ["pinned", "modern", "modernok"];
+    let routers = names.map(unique);
+    let mut labels = Labels::enabled();
+    for (r, svc) in routers.iter().zip(names) {
+        labels = labels
+            .router(r, "rule", &format!("Host(`{r}.test`)"))
+            .router(r, "service", &format!("{svc}@file"));
+    }
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    let [pinned, modern, modernok] = routers.map(|r| format!("{r}.test"));
+    let r = router.wait_status(&pinned, "/pinned", 200).await;
+    assert_eq!(r.text(), "both\n");
+    let r = router.wait_status(&modernok, "/modernok", 200).await;
+    assert_eq!(r.text(), "both\n");
+    let before = nginx.log_lines("access.log").len();
+    let r = router.request(&modern, "/modern", &[]).await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    let seen = nginx.log_lines("access.log");
+    assert_eq!(seen.len(), before, "{seen:#?}");
+    assert!(
+        seen.contains(&format!(
+            "{both} TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384 /pinned"
+        )),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with(&format!("{both} TLSv1.3 ")) && l.ends_with(" /modernok")),
+        "{seen:#?}"
+    );
+}

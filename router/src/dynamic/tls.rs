@@ -342,7 +342,7 @@ pub fn domains(n: &Node) -> Result<Vec<Domain>, DecodeError> {
     n.items()?.into_iter().map(domain).collect()
 }
 
-fn version(n: &Node) -> Result<u8, DecodeError> {
+pub(crate) fn version(n: &Node) -> Result<u8, DecodeError> {
     match n.text()?.trim() {
         "VersionTLS10" => Ok(10),
         "VersionTLS11" => Ok(11),
@@ -429,7 +429,10 @@ pub fn options(n: &Node, notes: &mut Vec<DecodeError>) -> Result<TlsOptions, Dec
     Ok(o)
 }
 
-fn cipher_suites(c: &Node, notes: &mut Vec<DecodeError>) -> Result<Vec<String>, DecodeError> {
+pub(crate) fn cipher_suites(
+    c: &Node,
+    notes: &mut Vec<DecodeError>,
+) -> Result<Vec<String>, DecodeError> {
     let mut kept = Vec::new();
     for name in c.strings()? {
         if let Some((_, rustls)) = SUITES.iter().find(|(go, _)| *go == name) {

@@ -31,6 +31,15 @@ pub struct ServersTransport {
     /// `forwardingTimeouts.responseHeaderTimeout` (0: none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_header_timeout: Option<Duration>,
+    /// `minVersion: VersionTLS13`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub min_tls13: bool,
+    /// `maxVersion: VersionTLS12`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub max_tls12: bool,
+    /// `cipherSuites`: the TLS 1.2 suites offered (rustls names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suites: Option<Vec<String>>,
 }
 
 /// Options read and accepted without changing anything: they tune Go's connection pool and
@@ -51,6 +60,9 @@ pub fn decode(node: &Node) -> Result<ServersTransport, DecodeError> {
             "forwardingTimeouts",
             "maxIdleConnsPerHost",
             "disableHTTP2",
+            "minVersion",
+            "maxVersion",
+            "cipherSuites",
         ],
     )?;
     for k in NO_EFFECT {
@@ -95,6 +107,7 @@ pub fn decode(node: &Node) -> Result<ServersTransport, DecodeError> {
             t.certificates.push((cert.to_owned(), key.to_owned()));
         }
     }
+    tls_limits(&mut f, &mut t)?;
     if let Some(n) = f.take("forwardingTimeouts") {
         let mut ft = fields(
             n,
@@ -126,6 +139,48 @@ pub fn decode(node: &Node) -> Result<ServersTransport, DecodeError> {
     Ok(t)
 }
 
+/// `minVersion`, `maxVersion` and `cipherSuites`, as the TLS options read them. The router
+/// never speaks TLS 1.0 or 1.1: a minimum below 1.2 is 1.2, a maximum below it an error, and a
+/// suite it never offers (CBC, RSA key exchange) is an error here (a backend that needs one
+/// cannot be reached).
+fn tls_limits(
+    f: &mut crate::tree::Fields<'_>,
+    t: &mut ServersTransport,
+) -> Result<(), DecodeError> {
+    use super::tls::version;
+    if let Some(v) = f.take("minVersion") {
+        t.min_tls13 = version(v)? == 13;
+    }
+    if let Some(v) = f.take("maxVersion") {
+        match version(v)? {
+            13 => {}
+            12 => t.max_tls12 = true,
+            _ => return Err(DecodeError::at(
+                v,
+                "TLS 1.0 and 1.1 are not spoken: the maximum must be VersionTLS12 or VersionTLS13",
+            )),
+        }
+    }
+    if t.min_tls13 && t.max_tls12 {
+        return Err(DecodeError::at(f.node(), "minVersion is above maxVersion"));
+    }
+    if let Some(c) = f.take("cipherSuites") {
+        let mut left_out = Vec::new();
+        let suites = super::tls::cipher_suites(c, &mut left_out)?;
+        if let Some(e) = left_out.into_iter().next() {
+            return Err(e);
+        }
+        if suites.is_empty() && t.max_tls12 {
+            return Err(DecodeError::at(
+                c,
+                "no TLS 1.2 cipher suite is listed, and TLS 1.3 is off",
+            ));
+        }
+        t.cipher_suites = Some(suites);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,8 +199,24 @@ mod tests {
         assert_eq!(t.certificates, [("/c.pem".to_owned(), "/k.pem".to_owned())]);
         assert_eq!(t.dial_timeout, Some(Duration::from_secs(5)));
         assert_eq!(t.response_header_timeout, None);
+        let n = Node::from_yaml(
+            "minVersion: VersionTLS10\nmaxVersion: VersionTLS12\ncipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256]\n",
+            "t",
+        )
+        .unwrap();
+        let t = decode(&n).unwrap();
+        assert!(!t.min_tls13 && t.max_tls12);
+        assert_eq!(
+            t.cipher_suites.as_deref(),
+            Some(&["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_owned()][..])
+        );
         for bad in [
-            "minVersion: VersionTLS12\n",
+            "maxVersion: VersionTLS11\n",
+            "minVersion: VersionTLS13\nmaxVersion: VersionTLS12\n",
+            "cipherSuites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]\n",
+            "cipherSuites: [TLS_NOPE]\n",
+            "maxVersion: VersionTLS12\ncipherSuites: [TLS_AES_128_GCM_SHA256]\n",
+            "peerCertSANs: [a]\n",
             "spiffe: {}\n",
             "certificates:\n  - certFile: /c\n",
         ] {
