@@ -100,6 +100,7 @@ impl Cache {
                 min_tls13: transport.min_tls13,
                 max_tls12: transport.max_tls12,
                 suites: transport.cipher_suites.as_deref(),
+                peer_sans: &transport.peer_cert_sans,
             },
         )?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -50,6 +50,8 @@ pub struct Limits<'a> {
     pub min_tls13: bool,
     pub max_tls12: bool,
     pub suites: Option<&'a [String]>,
+    /// `peerCertSANs`: names the server's certificate must have (empty: the usual check).
+    pub peer_sans: &'a [crate::dynamic::transport::PeerSan],
 }
 
 /// A client configuration: `cas` verify the server (none: Mozilla's roots), `cert` is a
@@ -69,37 +71,29 @@ pub fn build(
             "{what}cipherSuites, minVersion and maxVersion leave no cipher suite"
         ));
     }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(p))
+    let p = Arc::new(p);
+    let builder = rustls::ClientConfig::builder_with_provider(p.clone())
         .with_protocol_versions(&crate::tls_config::versions(
             limits.min_tls13,
             limits.max_tls12,
         ))
         .map_err(|e| format!("TLS settings: {e}"))?;
-    let builder = if insecure {
+    let builder = if !limits.peer_sans.is_empty() {
+        let check = crate::peer_sans::PeerSans::new(
+            roots(cas, what)?,
+            insecure,
+            limits.peer_sans.to_vec(),
+            p,
+        )?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(check))
+    } else if insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate::new()))
     } else {
-        let mut roots = rustls::RootCertStore::empty();
-        if cas.is_empty() {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        }
-        for ca in cas {
-            let name = format!("{what}ca {ca:?}");
-            let certs: Vec<CertificateDer<'static>> =
-                CertificateDer::pem_slice_iter(&pem(&name, ca)?)
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| format!("{name}: {e}"))?;
-            if certs.is_empty() {
-                return Err(format!("{name}: no PEM certificate"));
-            }
-            for c in certs {
-                roots
-                    .add(c)
-                    .map_err(|e| format!("{name}: not a usable CA certificate: {e}"))?;
-            }
-        }
-        builder.with_root_certificates(roots)
+        builder.with_root_certificates(roots(cas, what)?)
     };
     let Some((cert, key)) = cert else {
         return Ok(builder.with_no_client_auth());
@@ -113,6 +107,29 @@ pub fn build(
     builder
         .with_client_auth_cert(certs, key)
         .map_err(|e| format!("{what}cert and {what}key: {e}"))
+}
+
+/// The CAs of `cas` (files or PEM), or Mozilla's roots when there are none.
+fn roots(cas: &[&str], what: &str) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    if cas.is_empty() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for ca in cas {
+        let name = format!("{what}ca {ca:?}");
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem(&name, ca)?)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{name}: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!("{name}: no PEM certificate"));
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| format!("{name}: not a usable CA certificate: {e}"))?;
+        }
+    }
+    Ok(roots)
 }
 
 /// `insecureSkipVerify`: any certificate is accepted; the handshake's signatures are still

@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod mirror;
 pub mod model;
+pub mod peer_sans;
 pub mod provider;
 pub mod proxy;
 pub mod proxy_protocol;

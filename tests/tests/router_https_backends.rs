@@ -112,6 +112,17 @@ async fn https_servers_with_transports() {
       rootCAs: ["{ca}"]
     insecure:
       insecureSkipVerify: true
+    sanok:
+      insecureSkipVerify: true
+      rootCAs: ["{ca}"]
+      peerCertSANs: [{{type: DNSName, value: backend.internal}}]
+    sanwrong:
+      serverName: backend.internal
+      rootCAs: ["{ca}"]
+      peerCertSANs: [{{type: DNSName, value: other.internal}}]
+    sanunknownca:
+      insecureSkipVerify: true
+      peerCertSANs: [{{type: DNSName, value: self.internal}}]
     mutual:
       serverName: backend.internal
       rootCAs: ["{ca}"]
@@ -139,6 +150,18 @@ async fn https_servers_with_transports() {
       loadBalancer:
         serversTransport: ca
         servers: [{{url: "https://127.0.0.1:{mutual}"}}]
+    sanok:
+      loadBalancer:
+        serversTransport: sanok
+        servers: [{{url: "https://127.0.0.1:{verified}"}}]
+    sanwrong:
+      loadBalancer:
+        serversTransport: sanwrong
+        servers: [{{url: "https://127.0.0.1:{verified}"}}]
+    sanunknownca:
+      loadBalancer:
+        serversTransport: sanunknownca
+        servers: [{{url: "https://127.0.0.1:{selfsigned}"}}]
 "#
         ),
     );
@@ -151,7 +174,16 @@ async fn https_servers_with_transports() {
         .with_file(&file)
         .start(&guard)
         .await;
-    let names = ["verified", "insecure", "unverified", "mutual", "nocert"];
+    let names = [
+        "verified",
+        "insecure",
+        "unverified",
+        "mutual",
+        "nocert",
+        "sanok",
+        "sanwrong",
+        "sanunknownca",
+    ];
     let routers = names.map(unique);
     let mut labels = Labels::enabled();
     for (r, svc) in routers.iter().zip(names) {
@@ -160,7 +192,7 @@ async fn https_servers_with_transports() {
             .router(r, "service", &format!("{svc}@file"));
     }
     run_whoami(&c, "w", &net, &labels, &[]).await;
-    let [verified_r, insecure_r, unverified_r, mutual_r, nocert_r] =
+    let [verified_r, insecure_r, unverified_r, mutual_r, nocert_r, sanok_r, sanwrong_r, sanunknown_r] =
         routers.map(|r| format!("{r}.test"));
 
     // rootCAs and serverName: verified; passHostHeader=false sends the server's host.
@@ -186,6 +218,18 @@ async fn https_servers_with_transports() {
     assert!(r.text().starts_with("mutual client=CN="), "{}", r.text());
     let r = router.request(&nocert_r, "/", &[]).await;
     assert_eq!(r.status, 400, "{}", r.text());
+
+    // peerCertSANs: the chain verified against rootCAs and the listed name found, even with
+    // insecureSkipVerify (asked for 127.0.0.1); a name the certificate lacks, or a chain no CA
+    // of the transport signed, is refused (502) and nothing reaches the server.
+    let r = router.wait_status(&sanok_r, "/san", 200).await;
+    assert!(r.text().starts_with("verified host="), "{}", r.text());
+    let before = nginx.log_lines("access.log").len();
+    for host in [&sanwrong_r, &sanunknown_r] {
+        let r = router.wait_status(host, "/", 502).await;
+        assert_eq!(r.status, 502, "{host}");
+    }
+    assert_eq!(nginx.log_lines("access.log").len(), before);
 
     // HTTP/2 from the client: the pooled client's path, the same transports.
     let addr = router.websecure_addr();

@@ -40,6 +40,17 @@ pub struct ServersTransport {
     /// `cipherSuites`: the TLS 1.2 suites offered (rustls names).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cipher_suites: Option<Vec<String>>,
+    /// `peerCertSANs` (and `peerCertURI`): the server's certificate must name one of these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peer_cert_sans: Vec<PeerSan>,
+}
+
+/// A name a server's certificate must have.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct PeerSan {
+    /// A URI name (else a DNS name, wildcards in the certificate matching as usual).
+    pub uri: bool,
+    pub value: String,
 }
 
 /// Options read and accepted without changing anything: they tune Go's connection pool and
@@ -63,6 +74,8 @@ pub fn decode(node: &Node) -> Result<ServersTransport, DecodeError> {
             "minVersion",
             "maxVersion",
             "cipherSuites",
+            "peerCertSANs",
+            "peerCertURI",
         ],
     )?;
     for k in NO_EFFECT {
@@ -108,6 +121,7 @@ pub fn decode(node: &Node) -> Result<ServersTransport, DecodeError> {
         }
     }
     tls_limits(&mut f, &mut t)?;
+    peer_sans(&mut f, &mut t)?;
     if let Some(n) = f.take("forwardingTimeouts") {
         let mut ft = fields(
             n,
@@ -137,6 +151,45 @@ pub fn decode(node: &Node) -> Result<ServersTransport, DecodeError> {
             .and_then(nonzero);
     }
     Ok(t)
+}
+
+/// `peerCertSANs` (`[{type: DNSName|URI, value}]`) and the deprecated `peerCertURI`.
+fn peer_sans(f: &mut crate::tree::Fields<'_>, t: &mut ServersTransport) -> Result<(), DecodeError> {
+    if let Some(list) = f.take("peerCertSANs") {
+        for item in list.items()? {
+            let mut g = fields(item, &["type", "value"])?;
+            let kind = g
+                .take("type")
+                .ok_or_else(|| DecodeError::at(item, "a SAN needs a type"))?;
+            let uri = match kind.text()?.trim() {
+                k if k.eq_ignore_ascii_case("DNSName") => false,
+                k if k.eq_ignore_ascii_case("URI") => true,
+                other => {
+                    return Err(DecodeError::at(
+                        kind,
+                        format!("expected DNSName or URI, got {other:?}"),
+                    ))
+                }
+            };
+            let value = g
+                .take("value")
+                .ok_or_else(|| DecodeError::at(item, "a SAN needs a value"))?
+                .text()?
+                .trim()
+                .to_owned();
+            if value.is_empty() {
+                return Err(DecodeError::at(item, "a SAN needs a value"));
+            }
+            t.peer_cert_sans.push(PeerSan { uri, value });
+        }
+    }
+    if let Some(u) = f.take("peerCertURI") {
+        let value = u.text()?.trim().to_owned();
+        if !value.is_empty() {
+            t.peer_cert_sans.push(PeerSan { uri: true, value });
+        }
+    }
+    Ok(())
 }
 
 /// `minVersion`, `maxVersion` and `cipherSuites`, as the TLS options read them. The router
@@ -206,6 +259,24 @@ mod tests {
         .unwrap();
         let t = decode(&n).unwrap();
         assert!(!t.min_tls13 && t.max_tls12);
+        let n = Node::from_yaml(
+            "peerCertSANs: [{type: DNSName, value: a.internal}]\npeerCertURI: spiffe://x/y\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            decode(&n).unwrap().peer_cert_sans,
+            [
+                PeerSan {
+                    uri: false,
+                    value: "a.internal".into()
+                },
+                PeerSan {
+                    uri: true,
+                    value: "spiffe://x/y".into()
+                }
+            ]
+        );
         assert_eq!(
             t.cipher_suites.as_deref(),
             Some(&["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_owned()][..])
@@ -217,6 +288,8 @@ mod tests {
             "cipherSuites: [TLS_NOPE]\n",
             "maxVersion: VersionTLS12\ncipherSuites: [TLS_AES_128_GCM_SHA256]\n",
             "peerCertSANs: [a]\n",
+            "peerCertSANs: [{type: IP, value: 10.0.0.1}]\n",
+            "peerCertSANs: [{type: URI}]\n",
             "spiffe: {}\n",
             "certificates:\n  - certFile: /c\n",
         ] {
