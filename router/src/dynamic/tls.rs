@@ -342,6 +342,19 @@ pub fn domains(n: &Node) -> Result<Vec<Domain>, DecodeError> {
     n.items()?.into_iter().map(domain).collect()
 }
 
+/// A `maxVersion`: whether it is TLS 1.2 (TLS 1.3 otherwise; TLS 1.0 and 1.1 are never
+/// spoken, so they are an error).
+pub(crate) fn max_is_tls12(v: &Node) -> Result<bool, DecodeError> {
+    match version(v)? {
+        13 => Ok(false),
+        12 => Ok(true),
+        _ => Err(DecodeError::at(
+            v,
+            "TLS 1.0 and 1.1 are not offered: the maximum must be VersionTLS12 or VersionTLS13",
+        )),
+    }
+}
+
 pub(crate) fn version(n: &Node) -> Result<u8, DecodeError> {
     match n.text()?.trim() {
         "VersionTLS10" => Ok(10),
@@ -375,14 +388,7 @@ pub fn options(n: &Node, notes: &mut Vec<DecodeError>) -> Result<TlsOptions, Dec
         }
     }
     if let Some(v) = f.take("maxVersion") {
-        match version(v)? {
-            13 => {}
-            12 => o.max_tls12 = true,
-            _ => return Err(DecodeError::at(
-                v,
-                "TLS 1.0 and 1.1 are not offered: the maximum must be VersionTLS12 or VersionTLS13",
-            )),
-        }
+        o.max_tls12 = max_is_tls12(v)?;
     }
     if o.min_tls13 && o.max_tls12 {
         return Err(DecodeError::at(n, "minVersion is above maxVersion"));

@@ -200,19 +200,11 @@ fn tls_limits(
     f: &mut crate::tree::Fields<'_>,
     t: &mut ServersTransport,
 ) -> Result<(), DecodeError> {
-    use super::tls::version;
     if let Some(v) = f.take("minVersion") {
-        t.min_tls13 = version(v)? == 13;
+        t.min_tls13 = super::tls::version(v)? == 13;
     }
     if let Some(v) = f.take("maxVersion") {
-        match version(v)? {
-            13 => {}
-            12 => t.max_tls12 = true,
-            _ => return Err(DecodeError::at(
-                v,
-                "TLS 1.0 and 1.1 are not spoken: the maximum must be VersionTLS12 or VersionTLS13",
-            )),
-        }
+        t.max_tls12 = super::tls::max_is_tls12(v)?;
     }
     if t.min_tls13 && t.max_tls12 {
         return Err(DecodeError::at(f.node(), "minVersion is above maxVersion"));
