@@ -177,9 +177,16 @@ impl IdlePool {
         self.take((addr, 0))
     }
 
-    /// Parks one connection whose exchange completed.
+    /// Parks one connection whose exchange completed. On the request path (a `forwardAuth`
+    /// check): no sweep of the other backends' connections, which [`IdlePool::put`] does when
+    /// a client connection ends.
     pub fn put_one(&self, conn: BackendConn) {
-        self.put(std::iter::once(conn));
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = idle.entry(conn.key()).or_default();
+        list.retain(|c| c.idle_since.elapsed() < IDLE_FOR);
+        if list.len() < IDLE_PER_BACKEND {
+            list.push(conn);
+        }
     }
 
     /// Parks connections a client connection no longer needs.

@@ -161,9 +161,10 @@ fn peer_sans(f: &mut crate::tree::Fields<'_>, t: &mut ServersTransport) -> Resul
             let kind = g
                 .take("type")
                 .ok_or_else(|| DecodeError::at(item, "a SAN needs a type"))?;
+            // Traefik's constants, as written (another value would never match there).
             let uri = match kind.text()?.trim() {
-                k if k.eq_ignore_ascii_case("DNSName") => false,
-                k if k.eq_ignore_ascii_case("URI") => true,
+                "DNSName" => false,
+                "URI" => true,
                 other => {
                     return Err(DecodeError::at(
                         kind,
