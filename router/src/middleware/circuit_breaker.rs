@@ -24,24 +24,27 @@ use crate::dynamic::middleware::circuit_breaker::Metrics;
 use crate::dynamic::middleware::CircuitBreaker;
 use crate::proxy::{Answer, ProxyError};
 
-/// The breakers by (router, middleware).
+/// The breakers by router, then middleware (looked up without allocating).
 #[derive(Debug, Default)]
-pub struct Breakers(Mutex<HashMap<(String, String), Arc<Breaker>>>);
+pub struct Breakers(Mutex<HashMap<String, HashMap<String, Arc<Breaker>>>>);
 
 impl Breakers {
     /// The instance of middleware `name` on `router`, a new one when its configuration
     /// changed.
     fn get(&self, router: &str, name: &str, cfg: &CircuitBreaker) -> Arc<Breaker> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (router.to_owned(), name.to_owned());
-        match map.get(&key) {
-            Some(b) if b.cfg == *cfg => b.clone(),
-            _ => {
-                let b = Arc::new(Breaker::new(cfg.clone(), Instant::now()));
-                map.insert(key, b.clone());
-                b
-            }
+        if let Some(b) = map
+            .get(router)
+            .and_then(|m| m.get(name))
+            .filter(|b| b.cfg == *cfg)
+        {
+            return b.clone();
         }
+        let b = Arc::new(Breaker::new(cfg.clone(), Instant::now()));
+        map.entry(router.to_owned())
+            .or_default()
+            .insert(name.to_owned(), b.clone());
+        b
     }
 }
 
