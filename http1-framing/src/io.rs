@@ -241,6 +241,48 @@ where
     }
 }
 
+/// Reads a whole request body from `client` (the bytes already read start `client_buf`; what
+/// follows the body stays there), de-framed: a chunked body's data without its chunk
+/// framing and trailers. More than `limit` bytes of data is [`BodyError::TooLarge`], noticed
+/// as soon as they arrive (a declared length over it before anything is read). For the
+/// middlewares that must see a body before it goes on (`forwardAuth.forwardBody`).
+pub async fn read_body<C: AsyncRead + Unpin>(
+    client: &mut C,
+    client_buf: &mut BytesMut,
+    framing: BodyFraming,
+    limit: u64,
+) -> Result<Vec<u8>, BodyError> {
+    match framing {
+        BodyFraming::None | BodyFraming::UntilClose => return Ok(Vec::new()),
+        BodyFraming::Length(n) if n > limit => return Err(BodyError::TooLarge(limit)),
+        _ => {}
+    }
+    let mut left = BodyLeft::new(framing);
+    let mut data = Vec::new();
+    loop {
+        if !client_buf.is_empty() {
+            let (used, done) = left
+                .take(client_buf, Some(&mut data))
+                .map_err(BodyError::Framing)?;
+            client_buf.advance(used);
+            if data.len() as u64 > limit {
+                return Err(BodyError::TooLarge(limit));
+            }
+            if done {
+                return Ok(data);
+            }
+            if used > 0 {
+                continue;
+            }
+        }
+        client_buf.reserve(READ_SIZE);
+        match client.read_buf(client_buf).await {
+            Ok(0) | Err(_) => return Err(BodyError::ClientGone),
+            Ok(_) => {}
+        }
+    }
+}
+
 /// What came first while writing upstream.
 enum Heard {
     Wrote(std::io::Result<usize>),
@@ -297,6 +339,65 @@ fn poll_read_into<U: AsyncRead + Unpin>(
 mod tests {
     use super::*;
     use tokio::io::{duplex, DuplexStream};
+
+    /// Runs `read_body` on what a client sends (and then keeps its side open).
+    async fn read_all(
+        framing: BodyFraming,
+        sends: &[u8],
+        limit: u64,
+    ) -> (Result<Vec<u8>, BodyError>, BytesMut) {
+        let (mut client, mut far) = duplex(64);
+        let sends = sends.to_vec();
+        let writer = tokio::spawn(async move {
+            let _ = far.write_all(&sends).await;
+            std::future::pending::<()>().await;
+        });
+        let mut buf = BytesMut::new();
+        let got = tokio::time::timeout(
+            Duration::from_secs(5),
+            read_body(&mut client, &mut buf, framing, limit),
+        )
+        .await
+        .expect("read_body hung");
+        writer.abort();
+        (got, buf)
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_and_de_framed_leaving_what_follows() {
+        let (got, rest) = read_all(BodyFraming::Length(5), b"hello GET /", 100).await;
+        assert_eq!(got.unwrap(), b"hello");
+        assert_eq!(&rest[..], b" GET /");
+        let chunked = b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: v\r\n\r\nNEXT";
+        let (got, rest) = read_all(BodyFraming::Chunked, chunked, 100).await;
+        assert_eq!(got.unwrap(), b"abcde");
+        assert_eq!(&rest[..], b"NEXT");
+        let (got, _) = read_all(BodyFraming::None, b"x", 0).await;
+        assert!(got.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_or_cut_short_or_malformed_is_an_error() {
+        // A declared length over the limit: refused before reading.
+        let (got, rest) = read_all(BodyFraming::Length(11), b"", 10).await;
+        assert!(matches!(got, Err(BodyError::TooLarge(10))), "{got:?}");
+        assert!(rest.is_empty());
+        // A chunked body grows past it.
+        let big = b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n";
+        let (got, _) = read_all(BodyFraming::Chunked, big, 10).await;
+        assert!(matches!(got, Err(BodyError::TooLarge(10))), "{got:?}");
+        // Exactly the limit is fine.
+        let (got, _) = read_all(BodyFraming::Length(10), b"0123456789", 10).await;
+        assert_eq!(got.unwrap().len(), 10);
+        let (got, _) = read_all(BodyFraming::Chunked, b"zz\r\n", 10).await;
+        assert!(matches!(got, Err(BodyError::Framing(_))), "{got:?}");
+        // The client closes mid-body.
+        let (mut client, far) = duplex(64);
+        drop(far);
+        let mut buf = BytesMut::from(&b"abc"[..]);
+        let got = read_body(&mut client, &mut buf, BodyFraming::Length(5), 10).await;
+        assert!(matches!(got, Err(BodyError::ClientGone)), "{got:?}");
+    }
 
     /// Runs `forward_body` from a client stream to an upstream stream, each a `cap`-byte
     /// pipe; the client's bytes are sent as they fit, the upstream's answer first.

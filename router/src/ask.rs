@@ -24,27 +24,38 @@ pub struct Answer {
     pub body: Option<Bytes>,
 }
 
-/// Asks `addr` `method path?query` with `headers` (they carry the `Host`); reads at most
-/// `max_body` bytes of the answer's body. A kept connection the server closed while it sat
-/// idle is replaced once by a new one.
+/// The request [`ask`] sends.
+pub struct Asking<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// Its headers (they carry the `Host`).
+    pub headers: &'a HeaderMap,
+    /// Its body, sent with its length.
+    pub body: Option<&'a [u8]>,
+}
+
+/// Sends `req` to `addr`; reads at most `max_body` bytes of the answer's body. A kept
+/// connection the server closed while it sat idle is replaced once by a new one.
 pub async fn ask(
     pool: &Arc<IdlePool>,
     addr: SocketAddr,
-    method: &Method,
-    target: (&str, Option<&str>),
-    headers: &HeaderMap,
+    req: Asking<'_>,
     connect_timeout: Duration,
     max_body: u64,
 ) -> Result<Answer, String> {
     let mut out = Vec::with_capacity(512);
     wire::write_request_head(
         &mut out,
-        method,
-        target.0,
-        target.1,
-        headers,
-        Outgoing::None,
+        req.method,
+        req.path,
+        req.query,
+        req.headers,
+        req.body
+            .map_or(Outgoing::None, |b| Outgoing::Length(b.len() as u64)),
     );
+    out.extend_from_slice(req.body.unwrap_or_default());
+    let method = req.method;
     let head_only = *method == Method::HEAD;
     if let Some(conn) = pool.take_plain(addr) {
         match exchange(pool, conn, &out, head_only, max_body).await {

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http1_framing::io::{
-    forward_body_limited, linger, read_head, BodyError, BodySent, HeadRead, SHUTDOWN_WAIT,
+    forward_body_limited, linger, read_body, read_head, BodyError, BodySent, HeadRead,
+    SHUTDOWN_WAIT,
 };
 use http1_framing::{BodyFraming, BodyLeft, FramingError, MAX_HEAD};
 use hyper::header;
@@ -118,6 +119,7 @@ where
         out: Vec::new(),
         kept: Kept::new(shared.idle.clone()),
         body_unread: false,
+        buffered: None,
         served: 0,
         client: proxy::client_text(at.peer).into(),
         shared,
@@ -132,6 +134,58 @@ where
     }
 }
 
+/// The client's request body for a middleware that asks for it whole
+/// ([`crate::middleware::Body`]): read from the connection once, then kept for the backend.
+struct ClientBody<'c, S> {
+    io: &'c mut S,
+    buf: &'c mut BytesMut,
+    head: &'c RequestHead,
+    unread: &'c mut bool,
+    read: &'c mut Option<Bytes>,
+}
+
+impl<S> crate::middleware::Body for ClientBody<'_, S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    fn read_all(&mut self, limit: u64) -> crate::middleware::BodyFuture<'_> {
+        Box::pin(async move {
+            if let Some(b) = self.read.as_ref() {
+                return match b.len() as u64 > limit {
+                    true => Err(BodyError::TooLarge(limit)),
+                    false => Ok(b.clone()),
+                };
+            }
+            if self.head.upgrade || !*self.unread {
+                return Ok(Bytes::new());
+            }
+            if self.head.expect_continue && !self.head.http10 {
+                // Within the limit by its declared length: the client may send it.
+                if matches!(self.head.body, BodyFraming::Length(n) if n > limit) {
+                    return Err(BodyError::TooLarge(limit));
+                }
+                self.io
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .await
+                    .map_err(|_| BodyError::ClientGone)?;
+            }
+            let b = Bytes::from(read_body(self.io, self.buf, self.head.body, limit).await?);
+            *self.unread = false;
+            *self.read = Some(b.clone());
+            Ok(b)
+        })
+    }
+
+    fn declared(&self) -> Option<u64> {
+        match (self.read.as_ref(), self.head.body) {
+            (Some(b), _) => Some(b.len() as u64),
+            (None, BodyFraming::Length(n)) => Some(n),
+            (None, BodyFraming::None) => Some(0),
+            (None, _) => None,
+        }
+    }
+}
+
 struct Conn<S> {
     io: S,
     /// Client bytes not consumed yet.
@@ -143,6 +197,8 @@ struct Conn<S> {
     kept: Kept,
     /// The current request's body has not been read to its end.
     body_unread: bool,
+    /// The current request's body, when a middleware read it whole (it is sent from here).
+    buffered: Option<Bytes>,
     /// The client's IP address as forwarded.
     client: Arc<str>,
     shared: Arc<Shared>,
@@ -261,6 +317,7 @@ where
             has_body: head.body != BodyFraming::None,
         };
         self.body_unread = head.body != BodyFraming::None;
+        self.buffered = None;
         let mut log = Log::default();
         let shared = self.shared.clone();
         let outcome = self
@@ -305,7 +362,14 @@ where
         headers: &mut hyper::HeaderMap,
         log: &mut Log,
     ) -> Result<(u16, Next), Fail> {
-        let plan = match proxy::plan(shared, req, headers, log).await? {
+        let mut body = ClientBody {
+            io: &mut self.io,
+            buf: &mut self.buf,
+            head,
+            unread: &mut self.body_unread,
+            read: &mut self.buffered,
+        };
+        let plan = match proxy::plan(shared, req, headers, log, &mut body).await? {
             Planned::Forward(p) => p,
             Planned::Answer(a) => return self.answer(&a, head).await,
         };
@@ -357,8 +421,13 @@ where
         log: &mut Log,
         plan: &proxy::Plan,
     ) -> Result<Sent, Fail> {
+        // The body a middleware read, sent from here with its length.
+        let framing = match &self.buffered {
+            Some(b) => BodyFraming::Length(b.len() as u64),
+            None => head.body,
+        };
         // A declared length over `buffering`'s limit: refused before anything is sent.
-        if let (Some(max), BodyFraming::Length(n)) = (plan.fx.max_request_body, head.body) {
+        if let (Some(max), BodyFraming::Length(n)) = (plan.fx.max_request_body, framing) {
             if n > max {
                 return Err(ProxyError::PayloadTooLarge.into());
             }
@@ -370,8 +439,10 @@ where
         let needs_host = !forwarded.contains_key(header::HOST);
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
         let head_request = head.method == Method::HEAD;
-        // Nothing of the request is lost when it has no body: it can be sent again.
-        let retryable = head.body == BodyFraming::None && !head.upgrade;
+        // Nothing of the request is lost when it has no body (or it is held): it can be sent
+        // again.
+        let retryable =
+            (head.body == BodyFraming::None || self.buffered.is_some()) && !head.upgrade;
         let mut tried: Option<String> = None;
         let mut attempts = 0;
         let started = Instant::now();
@@ -433,8 +504,11 @@ where
                 path,
                 req.query,
                 &forwarded,
-                Outgoing::of(head.body),
+                Outgoing::of(framing),
             );
+            if let Some(b) = &self.buffered {
+                self.out.extend_from_slice(b);
+            }
             if head.expect_continue && self.body_unread && !head.http10 {
                 self.io
                     .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -443,7 +517,7 @@ where
             }
             let attempt = tokio::time::timeout(
                 reach.response_timeout,
-                self.round_trip(&mut conn, head.body, head_request, plan.fx.max_request_body),
+                self.round_trip(&mut conn, framing, head_request, plan.fx.max_request_body),
             )
             .await;
             match attempt {

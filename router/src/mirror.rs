@@ -1,17 +1,20 @@
 //! `mirroring` services' copies: once the main answer is done, each mirror picked for the
 //! request gets the same request (method, path after the middlewares, headers as forwarded)
 //! from a task of its own; its answer is read and dropped, and nothing it does reaches the
-//! client. Requests with a body are copied only with `mirrorBody=false` (then without the
-//! body): the router streams bodies and keeps none to send twice (Traefik copies a body up to
-//! `maxBodySize`, and does not mirror a request whose body is larger).
+//! client. A body is copied as Traefik does (`mirrorBody`, default true, up to `maxBodySize`,
+//! with no copies at all of a request whose body is larger): it is read whole before the
+//! main request goes, and sent to each mirror from memory. The router decides that from the
+//! body's declared length: a body of unknown length (chunked) is not read ahead and its
+//! request not mirrored, unless `mirrorBody=false` (copies without the body).
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Request};
 
-use crate::proxy::{Inbound, Log, Plan};
+use crate::proxy::{Inbound, Log, Plan, ProxyError};
 use crate::server::Shared;
 use crate::weighted::MirrorCopy;
 
@@ -23,22 +26,64 @@ pub struct Job {
     /// Path and query, as forwarded.
     target: String,
     headers: HeaderMap,
+    /// The request's body, for the copies that carry it.
+    body: Bytes,
+}
+
+/// The largest body copied when `maxBodySize` is not set (Traefik's is unlimited; copies are
+/// held in memory until the mirrors have them).
+pub const DEFAULT_MAX_BODY: u64 = 16 << 20;
+
+fn limit(c: &MirrorCopy) -> u64 {
+    u64::try_from(c.max_body).unwrap_or(DEFAULT_MAX_BODY)
+}
+
+/// The request's body for the copies that carry it, read whole now (it then goes to the
+/// main service from memory as well): `None` when no copy wants it, or its length is not
+/// known ahead or is over the copies' `maxBodySize` (those copies are then not sent).
+pub async fn body(
+    req: &Inbound<'_>,
+    body: &mut dyn crate::middleware::Body,
+    copies: &[MirrorCopy],
+) -> Result<Option<Bytes>, ProxyError> {
+    if !req.has_body {
+        return Ok(None);
+    }
+    let Some(len) = body.declared() else {
+        return Ok(None);
+    };
+    let Some(max) = copies.iter().filter(|c| c.body).map(limit).max() else {
+        return Ok(None);
+    };
+    if len > max {
+        return Ok(None);
+    }
+    body.read_all(max)
+        .await
+        .map(Some)
+        .map_err(|e| ProxyError::BadRequest(e.to_string()))
 }
 
 impl Job {
-    /// The copies of `req` for `copies`, or none when its body cannot be copied.
+    /// The copies of `req` for `copies` (`copied`: its body, read by [`body`]), or none when
+    /// its body cannot be copied.
     pub fn new(
         req: &Inbound<'_>,
         plan: &Plan,
         headers: &HeaderMap,
         copies: Vec<MirrorCopy>,
+        copied: Option<Bytes>,
     ) -> Option<Box<Job>> {
         let copies: Vec<MirrorCopy> = copies
             .into_iter()
-            .filter(|c| !req.has_body || !c.body)
+            .filter(|c| {
+                !req.has_body
+                    || !c.body
+                    || copied.as_ref().is_some_and(|b| b.len() as u64 <= limit(c))
+            })
             .collect();
         if copies.is_empty() {
-            tracing::debug!("no mirroring: the request has a body, which is not copied");
+            tracing::debug!("no mirroring: the request's body cannot be copied");
             return None;
         }
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
@@ -64,6 +109,7 @@ impl Job {
             method: req.method.clone(),
             target,
             headers: h,
+            body: copied.unwrap_or_default(),
         }))
     }
 }
@@ -108,7 +154,11 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
         .unwrap_or(shared.config.connect_timeout);
     let addr = crate::upstream::resolve(target, timeout).await?;
     let url = &backend.def.url;
-    let mut req = Request::new(crate::proxy::full(bytes::Bytes::new()));
+    let body = match copy.body {
+        true => job.body.clone(),
+        false => Bytes::new(),
+    };
+    let mut req = Request::new(crate::proxy::full(body));
     *req.method_mut() = job.method.clone();
     *req.headers_mut() = job.headers.clone();
     if !def.pass_host_header {

@@ -319,6 +319,7 @@ pub async fn plan(
     req: &Inbound<'_>,
     headers: &mut HeaderMap,
     log: &mut Log,
+    body: &mut dyn crate::middleware::Body,
 ) -> Result<Planned, ProxyError> {
     let client_ip = req.client_ip();
 
@@ -383,6 +384,7 @@ pub async fn plan(
         headers,
         fx: &mut fx,
         log,
+        body,
     };
     let mut refused = None;
     for (name, mw) in &route.middlewares {
@@ -458,7 +460,8 @@ pub async fn plan(
         weighted_cookies: walk.set_cookies,
     });
     if !walk.copies.is_empty() {
-        log.mirror = crate::mirror::Job::new(req, &plan, headers, walk.copies);
+        let copied = crate::mirror::body(req, body, &walk.copies).await?;
+        log.mirror = crate::mirror::Job::new(req, &plan, headers, walk.copies, copied);
     }
     Ok(Planned::Forward(plan))
 }
@@ -885,6 +888,51 @@ pub async fn handle(
     resp
 }
 
+/// An HTTP/2 request's body: streamed to the backend, or read whole by a middleware that
+/// asked ([`crate::middleware::Body`]) and then sent from memory (again on a retry).
+struct H2Body {
+    incoming: Option<hyper::body::Incoming>,
+    read: Option<Bytes>,
+}
+
+impl crate::middleware::Body for H2Body {
+    fn read_all(&mut self, limit: u64) -> crate::middleware::BodyFuture<'_> {
+        use http1_framing::io::BodyError;
+        Box::pin(async move {
+            if let Some(b) = &self.read {
+                return match b.len() as u64 > limit {
+                    true => Err(BodyError::TooLarge(limit)),
+                    false => Ok(b.clone()),
+                };
+            }
+            let Some(incoming) = self.incoming.take() else {
+                return Ok(Bytes::new());
+            };
+            if incoming.size_hint().lower() > limit {
+                return Err(BodyError::TooLarge(limit));
+            }
+            let max = usize::try_from(limit).unwrap_or(usize::MAX);
+            let b = match http_body_util::Limited::new(incoming, max).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    return Err(BodyError::TooLarge(limit))
+                }
+                Err(_) => return Err(BodyError::ClientGone),
+            };
+            self.read = Some(b.clone());
+            Ok(b)
+        })
+    }
+
+    fn declared(&self) -> Option<u64> {
+        match (&self.read, &self.incoming) {
+            (Some(b), _) => Some(b.len() as u64),
+            (None, Some(i)) => i.size_hint().exact(),
+            (None, None) => Some(0),
+        }
+    }
+}
+
 async fn h2_forward(
     shared: &Shared,
     req: &Inbound<'_>,
@@ -893,7 +941,11 @@ async fn h2_forward(
     body: hyper::body::Incoming,
     log: &mut Log,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let plan = match plan(shared, req, headers, log).await? {
+    let mut body = H2Body {
+        incoming: Some(body),
+        read: None,
+    };
+    let plan = match plan(shared, req, headers, log, &mut body).await? {
         Planned::Forward(p) => p,
         Planned::Answer(a) => return Ok(a.into_response()),
     };
@@ -924,18 +976,24 @@ async fn h2_send(
     req: &Inbound<'_>,
     headers: &mut HeaderMap,
     authority: Option<String>,
-    body: hyper::body::Incoming,
+    body: H2Body,
     log: &mut Log,
     plan: &Plan,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let retryable = body.is_end_stream();
+    let H2Body { incoming, read } = body;
+    let retryable = read.is_some() || incoming.as_ref().is_none_or(|b| b.is_end_stream());
     let limit = plan.fx.max_request_body;
-    if let (Some(max), Some(declared)) = (limit, body.size_hint().exact()) {
+    let declared = match (&read, &incoming) {
+        (Some(b), _) => Some(b.len() as u64),
+        (None, Some(b)) => b.size_hint().exact(),
+        (None, None) => Some(0),
+    };
+    if let (Some(max), Some(declared)) = (limit, declared) {
         if declared > max {
             return Err(ProxyError::PayloadTooLarge);
         }
     }
-    let mut body = Some(body);
+    let mut body = incoming;
     let mut tried: Option<String> = None;
     // A refused connection is retried once elsewhere when the request has no body (nothing
     // reached the backend), and so is an idempotent request whose connection the backend
@@ -948,13 +1006,15 @@ async fn h2_send(
         log.backend = Some(addr);
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
         let reach = plan.reach(shared, backend)?;
-        let mut out = Request::new(match (body.take(), limit) {
-            (Some(b), None) => b.map_err(box_error).boxed(),
+        let mut out = Request::new(match (&read, body.take(), limit) {
+            // Read whole by a middleware: sent from memory, on every attempt.
+            (Some(b), _, _) => full(b.clone()),
+            (None, Some(b), None) => b.map_err(box_error).boxed(),
             // Counted as it passes; past the limit the stream fails with a LengthLimitError.
-            (Some(b), Some(max)) => {
+            (None, Some(b), Some(max)) => {
                 http_body_util::Limited::new(b, usize::try_from(max).unwrap_or(usize::MAX)).boxed()
             }
-            (None, _) => empty(),
+            (None, None, _) => empty(),
         });
         *out.method_mut() = req.method.clone();
         let scheme = if reach.tls.is_some() { "https" } else { "http" };

@@ -266,3 +266,150 @@ async fn forwardauth_in_a_chain_and_regex_rewrites() {
         r.text()
     );
 }
+
+/// `forwardBody`: the authentication server is asked with the request's body (nginx reads it
+/// and logs it), and the backend then gets the same body, whether it came with a length or
+/// chunked, over HTTP/1.1 (with `Expect: 100-continue` too) and HTTP/2. A body over
+/// `maxBodySize` is answered 401 and reaches neither server; a refusal with a body reaches
+/// no backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwardauth_forwards_the_body() {
+    require_docker();
+    let [auth, auth_in, backend, backend_in] = [(); 4].map(|()| free_port());
+    let nginx = Nginx::start(
+        &format!(
+            r#"
+  log_format body '$request_method $request_uri $content_length $request_body';
+  server {{
+    listen 127.0.0.1:{auth};
+    access_log @DIR@/auth.log body;
+    location / {{ proxy_pass http://127.0.0.1:{auth_in}; }}
+  }}
+  server {{
+    listen 127.0.0.1:{auth_in};
+    access_log off;
+    location / {{
+      if ($http_authorization = "Bearer good") {{ return 200 "ok\n"; }}
+      return 401 "denied\n";
+    }}
+  }}
+  server {{
+    listen 127.0.0.1:{backend};
+    access_log @DIR@/backend.log body;
+    location / {{ proxy_pass http://127.0.0.1:{backend_in}; }}
+  }}
+  server {{ listen 127.0.0.1:{backend_in}; access_log off; location / {{ return 200 "backend\n"; }} }}
+"#
+        ),
+        &[auth, auth_in, backend, backend_in],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"http:
+  routers:
+    plain:
+      rule: Host(`fb.test`)
+      entryPoints: [web]
+      middlewares: [withbody]
+      service: backend
+    secure:
+      rule: Host(`fb.test`)
+      entryPoints: [websecure]
+      tls: {{}}
+      middlewares: [withbody]
+      service: backend
+  middlewares:
+    withbody:
+      forwardAuth:
+        address: "http://127.0.0.1:{auth}/verify"
+        forwardBody: true
+        maxBodySize: 8
+  services:
+    backend:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{backend}"}}]
+"#
+        ),
+    )
+    .unwrap();
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .both_entry_points()
+        .with_file(&file)
+        .start(&guard)
+        .await;
+    router.wait_status("fb.test", "/", 401).await;
+    let post = |path: &str, auth: &str, framing: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: fb.test\r\nAuthorization: Bearer {auth}\r\n{framing}\r\nConnection: close\r\n\r\n{body}"
+        )
+    };
+    let send = |raw: String| {
+        let addr = router.web_addr();
+        async move { e2e::http::exchange(addr, raw.as_bytes()).await }
+    };
+    let lines = |name: &str| nginx.log_lines(name);
+
+    // A body with a length: the auth server and then the backend get it.
+    let ex = send(post("/a", "good", "Content-Length: 7", "token=1")).await;
+    assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
+    assert_eq!(lines("auth.log").last().unwrap(), "GET /verify 7 token=1");
+    assert_eq!(lines("backend.log").last().unwrap(), "POST /a 7 token=1");
+    // Chunked: de-chunked for both (sent with its length).
+    let chunked = "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    let ex = send(post("/b", "good", "Transfer-Encoding: chunked", chunked)).await;
+    assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
+    assert_eq!(lines("auth.log").last().unwrap(), "GET /verify 5 abcde");
+    assert_eq!(lines("backend.log").last().unwrap(), "POST /b 5 abcde");
+    // Expect: 100-continue: the client is told to go on before the body is read.
+    let ex = send(post(
+        "/c",
+        "good",
+        "Content-Length: 3\r\nExpect: 100-continue",
+        "xyz",
+    ))
+    .await;
+    assert_eq!(ex.statuses(), [100, 200], "{}", ex.raw_text());
+    assert_eq!(lines("backend.log").last().unwrap(), "POST /c 3 xyz");
+    let (asked, reached) = (lines("auth.log").len(), lines("backend.log").len());
+
+    // Refused by the server: it saw the body, the backend saw nothing.
+    let ex = send(post("/d", "bad", "Content-Length: 4", "evil")).await;
+    assert_eq!(ex.statuses(), [401], "{}", ex.raw_text());
+    assert_eq!(lines("auth.log").last().unwrap(), "GET /verify 4 evil");
+    // Over maxBodySize (declared, or chunked as it grows): 401, neither server asked.
+    let ex = send(post("/e", "good", "Content-Length: 9", "123456789")).await;
+    assert_eq!(ex.statuses(), [401], "{}", ex.raw_text());
+    let big = "5\r\n12345\r\n5\r\n67890\r\n0\r\n\r\n";
+    let ex = send(post("/f", "good", "Transfer-Encoding: chunked", big)).await;
+    assert_eq!(ex.statuses(), [401], "{}", ex.raw_text());
+    assert_eq!(lines("auth.log").len(), asked + 1);
+    assert_eq!(
+        lines("backend.log").len(),
+        reached,
+        "{:?}",
+        lines("backend.log")
+    );
+
+    // HTTP/2: the same.
+    let addr = router.websecure_addr();
+    let curl = |body: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-sk", "--http2", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(["--max-time", "10", "-H", "Authorization: Bearer good"])
+            .args(["--data-binary", body, "--resolve"])
+            .arg(format!("fb.test:{}:127.0.0.1", addr.port()))
+            .arg(format!("https://fb.test:{}/h2", addr.port()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(curl("h2body"), "200");
+    assert_eq!(lines("auth.log").last().unwrap(), "GET /verify 6 h2body");
+    assert_eq!(lines("backend.log").last().unwrap(), "POST /h2 6 h2body");
+    assert_eq!(curl("h2-too-large"), "401");
+    assert_eq!(lines("backend.log").last().unwrap(), "POST /h2 6 h2body");
+}

@@ -291,21 +291,26 @@ async fn event_streams_pass_as_they_come() {
 
 /// `mirroring`: the main service answers every request; the mirror gets copies of its
 /// percentage of them (same method, path, query and host), after the answer, and what the
-/// mirror answers never reaches the client; a request with a body is not copied unless
-/// `mirrorBody: false` (then without the body).
+/// mirror answers never reaches the client; a request's body is copied too (the main service
+/// gets it whole as well), not with `mirrorBody: false`; a request whose body is over
+/// `maxBodySize`, or of unknown length (chunked), is not copied at all and reaches the main
+/// service intact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirroring_copies_a_share_of_requests() {
     require_docker();
-    let (main, shadow) = (free_port(), free_port());
+    let [main, shadow, main_in, shadow_in] = [(); 4].map(|()| free_port());
+    // Each logs the body it read (nginx reads a body it passes on).
     let nginx = Nginx::start(
         &format!(
             r#"
-  log_format seen '$request_method $host $request_uri $content_length';
-  server {{ listen 127.0.0.1:{main}; access_log @DIR@/main.log seen; location / {{ return 200 "main\n"; }} }}
-  server {{ listen 127.0.0.1:{shadow}; access_log @DIR@/shadow.log seen; location / {{ return 500 "shadow\n"; }} }}
+  log_format seen '$request_method $host $request_uri $content_length $request_body';
+  server {{ listen 127.0.0.1:{main}; access_log @DIR@/main.log seen; location / {{ proxy_pass http://127.0.0.1:{main_in}; proxy_set_header Host $host; }} }}
+  server {{ listen 127.0.0.1:{main_in}; access_log off; location / {{ return 200 "main\n"; }} }}
+  server {{ listen 127.0.0.1:{shadow}; access_log @DIR@/shadow.log seen; location / {{ proxy_pass http://127.0.0.1:{shadow_in}; }} }}
+  server {{ listen 127.0.0.1:{shadow_in}; access_log off; location / {{ return 500 "shadow\n"; }} }}
 "#
         ),
-        &[main, shadow],
+        &[main, shadow, main_in, shadow_in],
     );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dynamic.yml");
@@ -329,6 +334,11 @@ async fn mirroring_copies_a_share_of_requests() {
         service: main
         mirrorBody: false
         mirrors: [{{name: shadow, percent: 100}}]
+    small:
+      mirroring:
+        service: main
+        maxBodySize: 4
+        mirrors: [{{name: shadow, percent: 100}}]
 "#
         ),
     )
@@ -337,8 +347,10 @@ async fn mirroring_copies_a_share_of_requests() {
     let net = c.network("net");
     let guard = router_guard().start().await;
     let router = Router::builder().with_file(&file).start(&guard).await;
-    let [half, nobody] = ["half", "nobody"].map(unique);
+    let [half, nobody, small] = ["half", "nobody", "small"].map(unique);
     let labels = Labels::enabled()
+        .router(&small, "rule", &format!("Host(`{small}.test`)"))
+        .router(&small, "service", "small@file")
         .router(&half, "rule", &format!("Host(`{half}.test`)"))
         .router(&half, "service", "half@file")
         .router(&nobody, "rule", &format!("Host(`{nobody}.test`)"))
@@ -367,39 +379,78 @@ async fn mirroring_copies_a_share_of_requests() {
     let lines = shadow_lines(5).await;
     assert_eq!(lines.len(), 5, "{lines:?}");
     // The first was wait_status's `GET /`; then every other one.
-    assert_eq!(lines[0], format!("GET {half_host} / -"));
+    assert_eq!(lines[0], format!("GET {half_host} / - -"));
     let want: Vec<String> = [1, 3, 5, 7]
         .iter()
-        .map(|i| format!("GET {half_host} /p{i}?q=1 -"))
+        .map(|i| format!("GET {half_host} /p{i}?q=1 - -"))
         .collect();
     assert_eq!(lines[1..], want[..], "{lines:?}");
-    // A body: not copied by default.
-    let raw = format!(
-        "POST /body HTTP/1.1\r\nHost: {half_host}\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
-    );
+    let post = |host: &str, path: &str, framing: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\n{framing}\r\nConnection: close\r\n\r\n{body}"
+        )
+    };
+    // A body: copied with the request (every other one of the half), and the main service
+    // gets it whole.
     for _ in 0..2 {
+        let raw = post(&half_host, "/body", "Content-Length: 3", "abc");
         let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
         assert_eq!(ex.statuses(), [200]);
     }
-    // mirrorBody=false: copied without it.
-    let raw = format!(
-        "POST /nobody HTTP/1.1\r\nHost: {nobody_host}\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
-    );
-    router.wait_status(&nobody_host, "/", 200).await;
-    let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
-    assert_eq!(ex.statuses(), [200]);
-    let lines = shadow_lines(7).await;
-    assert!(!lines.iter().any(|l| l.contains("/body")), "{lines:?}");
+    let lines = shadow_lines(6).await;
     assert_eq!(
         lines.last().unwrap(),
-        &format!("POST {nobody_host} /nobody -"),
+        &format!("POST {half_host} /body 3 abc"),
         "{lines:?}"
     );
+    // mirrorBody=false: copied without it.
+    router.wait_status(&nobody_host, "/", 200).await;
+    let raw = post(&nobody_host, "/nobody", "Content-Length: 3", "abc");
+    let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
+    assert_eq!(ex.statuses(), [200]);
+    let lines = shadow_lines(8).await;
     assert_eq!(
-        nginx
-            .log_lines("main.log")
+        lines.last().unwrap(),
+        &format!("POST {nobody_host} /nobody - -"),
+        "{lines:?}"
+    );
+    // Over maxBodySize, or chunked: no copy; the main service gets the body intact.
+    router.wait_status(&format!("{small}.test"), "/", 200).await;
+    let small_host = format!("{small}.test");
+    let shadow_before = shadow_lines(9).await.len();
+    for raw in [
+        post(&small_host, "/large", "Content-Length: 5", "12345"),
+        post(
+            &small_host,
+            "/chunked",
+            "Transfer-Encoding: chunked",
+            "3\r\nxyz\r\n0\r\n\r\n",
+        ),
+        post(&small_host, "/fits", "Content-Length: 4", "1234"),
+    ] {
+        let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
+        assert_eq!(ex.statuses(), [200]);
+    }
+    let lines = shadow_lines(shadow_before + 1).await;
+    assert_eq!(lines.len(), shadow_before + 1, "{lines:?}");
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("POST {small_host} /fits 4 1234")
+    );
+    let main_log = nginx.log_lines("main.log");
+    for want in [
+        format!("POST {half_host} /body 3 abc"),
+        format!("POST {small_host} /large 5 12345"),
+        // (nginx logs the length of a chunked body it has read.)
+        format!("POST {small_host} /chunked 3 xyz"),
+        format!("POST {small_host} /fits 4 1234"),
+    ] {
+        assert!(main_log.contains(&want), "{want:?} not in {main_log:?}");
+    }
+    assert_eq!(
+        main_log
             .iter()
-            .filter(|l| l.contains("/body 3"))
+            .filter(|l| l.contains("/body 3 abc"))
             .count(),
         2
     );

@@ -3,7 +3,8 @@
 //! answer); anything else is the client's answer, status, headers and body. What the server
 //! is sent follows Traefik: the request's headers as the entry point left them, less the
 //! hop-by-hop ones, with `X-Forwarded-For/-Method/-Proto/-Host/-Uri` (and `-Port` when
-//! `trustForwardHeader` is set) describing the request; no body.
+//! `trustForwardHeader` is set) describing the request; its body only with `forwardBody`
+//! (read whole first, at most `maxBodySize`, then sent on to the backend as well).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -18,7 +19,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::{Flow, Request};
-use crate::dynamic::middleware::forward_auth::DEFAULT_MAX_RESPONSE_BODY;
+use crate::dynamic::middleware::forward_auth::{DEFAULT_MAX_BODY, DEFAULT_MAX_RESPONSE_BODY};
 use crate::dynamic::{ClientTls, ForwardAuth};
 use crate::proxy::{Answer, ProxyError};
 
@@ -120,6 +121,10 @@ pub async fn apply(
     } else {
         Method::GET
     };
+    let body = match fa.forward_body && r.inbound.has_body {
+        true => Some(read_body(name, fa, r).await?),
+        false => None,
+    };
     let headers = auth_request_headers(fa, r);
     let max = fa
         .max_response_body_size
@@ -127,8 +132,8 @@ pub async fn apply(
     let exchange = async {
         match plain_target(fa) {
             // Plain HTTP (the usual Authelia-style setup): the raw path, no hyper client.
-            Some(target) => ask_raw(r.shared, target, &method, headers, max).await,
-            None => ask_hyper(r.shared, fa, method, headers, max).await,
+            Some(target) => ask_raw(r.shared, target, &method, headers, body, max).await,
+            None => ask_hyper(r.shared, fa, method, headers, body, max).await,
         }
     };
     let (parts, body) = match tokio::time::timeout(TIMEOUT, exchange).await {
@@ -172,6 +177,27 @@ pub async fn apply(
     Ok(Flow::Next)
 }
 
+/// The request's body for the server (`forwardBody`): one over `maxBodySize` is refused
+/// 401, as Traefik does.
+async fn read_body(
+    name: &str,
+    fa: &ForwardAuth,
+    r: &mut Request<'_, '_>,
+) -> Result<Bytes, ProxyError> {
+    let limit = fa.max_body_size.unwrap_or(DEFAULT_MAX_BODY);
+    r.body.read_all(limit).await.map_err(|e| match e {
+        http1_framing::io::BodyError::TooLarge(_) => {
+            tracing::debug!(
+                middleware = name,
+                limit,
+                "the request body is larger than maxBodySize"
+            );
+            ProxyError::AuthRefused
+        }
+        other => ProxyError::BadRequest(other.to_string()),
+    })
+}
+
 /// `http://authority/path?query` of a plain-HTTP server (no TLS settings), split.
 struct PlainTarget<'a> {
     authority: &'a str,
@@ -209,6 +235,7 @@ async fn ask_raw(
     target: PlainTarget<'_>,
     method: &Method,
     mut headers: HeaderMap,
+    body: Option<Bytes>,
     max: u64,
 ) -> Result<Asked, String> {
     let addr = shared.forward_auth.resolve(target.authority).await?;
@@ -217,9 +244,13 @@ async fn ask_raw(
     let a = crate::ask::ask(
         &shared.idle,
         addr,
-        method,
-        (target.path, target.query),
-        &headers,
+        crate::ask::Asking {
+            method,
+            path: target.path,
+            query: target.query,
+            headers: &headers,
+            body: body.as_deref(),
+        },
         Duration::from_secs(10),
         max,
     )
@@ -237,10 +268,11 @@ async fn ask_hyper(
     fa: &ForwardAuth,
     method: Method,
     headers: HeaderMap,
+    body: Option<Bytes>,
     max: u64,
 ) -> Result<Asked, String> {
     let client = shared.forward_auth.get(fa.tls.as_ref())?;
-    let mut ask = hyper::Request::new(Full::new(Bytes::new()));
+    let mut ask = hyper::Request::new(Full::new(body.unwrap_or_default()));
     *ask.method_mut() = method;
     *ask.uri_mut() = fa.address.parse().map_err(|e| format!("{e}"))?;
     *ask.headers_mut() = headers;

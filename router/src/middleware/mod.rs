@@ -69,6 +69,25 @@ pub struct Effects {
     pub held: Vec<in_flight::Held>,
 }
 
+/// The request's body as a middleware may ask for it: read whole, once, and kept for the
+/// backend (`forwardAuth.forwardBody`). Otherwise it is never read before the backend is
+/// reached, and streams there.
+pub trait Body: Send {
+    /// The whole body, at most `limit` bytes of data (the same bytes on later calls).
+    fn read_all(&mut self, limit: u64) -> BodyFuture<'_>;
+    /// Its length when known before reading (a `Content-Length`, or read already).
+    fn declared(&self) -> Option<u64>;
+}
+
+/// What [`Body::read_all`] gives.
+pub type BodyFuture<'b> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<bytes::Bytes, http1_framing::io::BodyError>>
+            + Send
+            + 'b,
+    >,
+>;
+
 /// A request on its way through the middlewares.
 pub struct Request<'r, 'a> {
     /// Shared state (rate limit buckets, clients).
@@ -81,6 +100,8 @@ pub struct Request<'r, 'a> {
     pub fx: &'r mut Effects,
     /// The access log's record.
     pub log: &'r mut Log,
+    /// Its body, read only when a middleware asks.
+    pub body: &'r mut dyn Body,
 }
 
 impl Request<'_, '_> {

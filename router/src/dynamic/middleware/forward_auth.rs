@@ -42,6 +42,13 @@ pub struct ForwardAuth {
     /// router caps at [`DEFAULT_MAX_RESPONSE_BODY`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_response_body_size: Option<u64>,
+    /// `forwardBody`: the request's body goes to the server too (read whole first, then
+    /// sent on to the backend).
+    pub forward_body: bool,
+    /// `maxBodySize`: the largest body read for it (a larger one is answered 401); `None`:
+    /// Traefik's unlimited, which the router caps at [`DEFAULT_MAX_BODY`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_size: Option<u64>,
     /// Pass a relative `Location` of a refusal unchanged (else it is made absolute against
     /// the server's URL).
     pub preserve_location_header: bool,
@@ -55,6 +62,10 @@ pub struct ForwardAuth {
 /// The largest authentication answer read when `maxResponseBodySize` is not set (Traefik
 /// reads without limit; a login page is a few kilobytes).
 pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 4 << 20;
+
+/// The largest request body read for `forwardBody` when `maxBodySize` is not set (Traefik
+/// reads without limit and warns that it should be set; the body is held in memory).
+pub const DEFAULT_MAX_BODY: u64 = 16 << 20;
 
 /// `tls` of a forwardAuth (or of anything Traefik calls a `ClientTLS`): CA, client
 /// certificate and key, each a file path or PEM text.
@@ -100,15 +111,12 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
         .ok_or_else(|| DecodeError::at(kind, "forwardauth needs an address"))?;
     let address = http_url(n)?;
     let boolean = |n: Option<&Node>| n.map(Node::boolean).transpose();
-    if boolean(f.take("forwardBody"))? == Some(true) {
-        return Err(DecodeError::at(
-            kind,
-            "forwardBody=true is not supported (the request body is not sent to the authentication server)",
-        ));
-    }
-    if let Some(n) = f.take("maxBodySize") {
-        n.integer()?; // Only used with forwardBody.
-    }
+    let forward_body = boolean(f.take("forwardBody"))?.unwrap_or(false);
+    // Negative is Traefik's unlimited.
+    let max_body_size = match f.take("maxBodySize") {
+        None => None,
+        Some(n) => u64::try_from(n.integer()?).ok(),
+    };
     let max_response_body_size = match f.take("maxResponseBodySize") {
         None => None,
         Some(n) => u64::try_from(n.integer()?).ok(),
@@ -137,6 +145,8 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             .unwrap_or_default(),
         header_field: header_names(f.take("headerField"))?.into_iter().next(),
         max_response_body_size,
+        forward_body,
+        max_body_size,
         preserve_location_header: boolean(f.take("preserveLocationHeader"))?.unwrap_or(false),
         preserve_request_method: boolean(f.take("preserveRequestMethod"))?.unwrap_or(false),
         auth_signin_url,
@@ -220,7 +230,7 @@ mod tests {
     #[test]
     fn every_option_is_read_with_traefiks_names_in_any_case() {
         let m = one(
-            "forwardAuth:\n  address: https://auth.example:9091/api/verify?rd=https://login\n  trustForwardHeader: true\n  authResponseHeaders: [Remote-User, Remote-Groups]\n  authResponseHeadersRegex: ^X-Auth-\n  AUTHREQUESTHEADERS: Cookie,Authorization\n  addAuthCookiesToResponse: [session]\n  headerField: X-User\n  maxResponseBodySize: 1024\n  maxBodySize: 10\n  forwardBody: false\n  preserveLocationHeader: true\n  preserveRequestMethod: true\n  authSigninURL: https://login.example/\n  tls:\n    ca: /ca.pem\n    insecureSkipVerify: true\n",
+            "forwardAuth:\n  address: https://auth.example:9091/api/verify?rd=https://login\n  trustForwardHeader: true\n  authResponseHeaders: [Remote-User, Remote-Groups]\n  authResponseHeadersRegex: ^X-Auth-\n  AUTHREQUESTHEADERS: Cookie,Authorization\n  addAuthCookiesToResponse: [session]\n  headerField: X-User\n  maxResponseBodySize: 1024\n  maxBodySize: 10\n  forwardBody: true\n  preserveLocationHeader: true\n  preserveRequestMethod: true\n  authSigninURL: https://login.example/\n  tls:\n    ca: /ca.pem\n    insecureSkipVerify: true\n",
         )
         .unwrap()
         .unwrap();
@@ -240,6 +250,8 @@ mod tests {
         assert_eq!(fa.auth_request_headers, ["Cookie", "Authorization"]);
         assert_eq!(fa.add_auth_cookies_to_response, ["session"]);
         assert_eq!(fa.max_response_body_size, Some(1024));
+        assert!(fa.forward_body);
+        assert_eq!(fa.max_body_size, Some(10));
         assert!(fa.preserve_location_header && fa.preserve_request_method);
         assert_eq!(
             fa.auth_signin_url.as_deref(),
@@ -259,7 +271,8 @@ mod tests {
         };
         assert_eq!(fa.trust_forward_header, None);
         assert_eq!(fa.max_response_body_size, None);
-        assert!(fa.tls.is_none() && !fa.preserve_request_method);
+        assert!(fa.tls.is_none() && !fa.preserve_request_method && !fa.forward_body);
+        assert_eq!(fa.max_body_size, None);
         // A negative size is Traefik's "unlimited".
         let Some(Middleware::ForwardAuth(fa)) =
             one("forwardauth:\n  address: http://auth\n  maxResponseBodySize: -1\n").unwrap()
@@ -285,8 +298,12 @@ mod tests {
                 "http:// or https://",
             ),
             (
-                "forwardAuth:\n  address: http://a\n  forwardBody: true\n",
-                "forwardBody",
+                "forwardAuth:\n  address: http://a\n  forwardBody: maybe\n",
+                "maybe",
+            ),
+            (
+                "forwardAuth:\n  address: http://a\n  maxBodySize: lots\n",
+                "lots",
             ),
             (
                 "forwardAuth:\n  address: http://a\n  authResponseHeadersRegex: '('\n",
