@@ -459,11 +459,37 @@ pub async fn plan(
         set_cookie: std::sync::Mutex::default(),
         weighted_cookies: walk.set_cookies,
     });
+    hold_for_retry(req, &plan.fx, body).await?;
     if !walk.copies.is_empty() {
         let copied = crate::mirror::body(req, body, &walk.copies).await?;
         log.mirror = crate::mirror::Job::new(req, &plan, headers, walk.copies, copied);
     }
     Ok(Planned::Forward(plan))
+}
+
+/// A `retry` that retries on statuses holds the request's body, when its length is known
+/// and within `maxRequestBodyBytes`, so that it can be sent again (as Traefik does; a larger
+/// body, or one of unknown length, streams and is not retried on a status).
+async fn hold_for_retry(
+    req: &Inbound<'_>,
+    fx: &crate::middleware::Effects,
+    body: &mut dyn crate::middleware::Body,
+) -> Result<(), ProxyError> {
+    let Some(retry) = &fx.retry else {
+        return Ok(());
+    };
+    if !req.has_body || !retry.retries_on_status(req.method.as_str()) {
+        return Ok(());
+    }
+    match body.declared() {
+        Some(len) if len <= retry.max_request_body_bytes => {
+            body.read_all(retry.max_request_body_bytes)
+                .await
+                .map_err(|e| ProxyError::BadRequest(e.to_string()))?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// How to reach one backend of a plan's service.

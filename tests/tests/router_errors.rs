@@ -144,19 +144,24 @@ async fn error_pages_replace_caught_statuses() {
 /// `retry` with `status`: of two servers, one answers 503 to everything; a `GET` through a
 /// router with `retry` (2 attempts, 500-599) always ends at the good one, while the same
 /// service without it answers 503 about every other request; a `POST` is not tried again
-/// (not idempotent); a server that refuses connections is tried past.
+/// (not idempotent) unless `retryNonIdempotentMethod`; a request's body is held and sent
+/// again whole (a `PUT`, and a `POST` with that option), but not one over
+/// `maxRequestBodyBytes`; a server that refuses connections is tried past.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_tries_again_on_a_listed_status() {
     require_docker();
-    let (bad, good, closed) = (free_port(), free_port(), free_port());
+    let [bad, good, good_in, closed] = [(); 4].map(|()| free_port());
+    // The good server logs the bodies it reads (nginx reads a body it passes on).
     let nginx = Nginx::start(
         &format!(
             r#"
+  log_format body '$request_method $request_body';
   server {{ listen 127.0.0.1:{bad}; access_log @DIR@/bad.log; location / {{ return 503 "bad\n"; }} }}
-  server {{ listen 127.0.0.1:{good}; access_log @DIR@/good.log; location / {{ return 200 "good\n"; }} }}
+  server {{ listen 127.0.0.1:{good}; access_log @DIR@/good.log body; location / {{ proxy_pass http://127.0.0.1:{good_in}; }} }}
+  server {{ listen 127.0.0.1:{good_in}; access_log off; location / {{ return 200 "good\n"; }} }}
 "#
         ),
-        &[bad, good],
+        &[bad, good, good_in],
     );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dynamic.yml");
@@ -170,6 +175,12 @@ async fn retry_tries_again_on_a_listed_status() {
         attempts: 2
         initialInterval: 10ms
         status: ["500-599"]
+    evenpost:
+      retry:
+        attempts: 2
+        status: ["503"]
+        retryNonIdempotentMethod: true
+        maxRequestBodyBytes: 8
   services:
     pair:
       loadBalancer:
@@ -185,8 +196,11 @@ async fn retry_tries_again_on_a_listed_status() {
     let net = c.network("net");
     let guard = router_guard().start().await;
     let router = Router::builder().with_file(&file).start(&guard).await;
-    let [with, without, refusing] = ["with", "without", "refusing"].map(unique);
+    let [with, without, refusing, posts] = ["with", "without", "refusing", "posts"].map(unique);
     let labels = Labels::enabled()
+        .router(&posts, "rule", &format!("Host(`{posts}.test`)"))
+        .router(&posts, "middlewares", "evenpost@file")
+        .router(&posts, "service", "pair@file")
         .router(&with, "rule", &format!("Host(`{with}.test`)"))
         .router(&with, "middlewares", "again@file")
         .router(&with, "service", "pair@file")
@@ -219,6 +233,40 @@ async fn retry_tries_again_on_a_listed_status() {
         post.extend(ex.statuses());
     }
     assert!(post.contains(&503), "{post:?}");
+    // Bodies: held and sent again whole.
+    let send = |host: String, method: &'static str, body: &'static str| {
+        let addr = router.web_addr();
+        async move {
+            let raw = format!(
+                "{method} / HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            e2e::http::exchange(addr, raw.as_bytes()).await.statuses()
+        }
+    };
+    let posts_host = format!("{posts}.test");
+    router.wait_status(&posts_host, "/", 200).await;
+    for _ in 0..4 {
+        assert_eq!(send(with_host.clone(), "PUT", "put-body").await, [200]);
+        assert_eq!(send(posts_host.clone(), "POST", "postbody").await, [200]);
+    }
+    let good_log = nginx.log_lines("good.log");
+    assert_eq!(
+        good_log.iter().filter(|l| *l == "PUT put-body").count(),
+        4,
+        "{good_log:?}"
+    );
+    assert_eq!(
+        good_log.iter().filter(|l| *l == "POST postbody").count(),
+        4,
+        "{good_log:?}"
+    );
+    // Over maxRequestBodyBytes: streamed, not tried again.
+    let mut large = Vec::new();
+    for _ in 0..4 {
+        large.extend(send(posts_host.clone(), "POST", "123456789").await);
+    }
+    assert!(large.contains(&503) && large.contains(&200), "{large:?}");
     // A server that refuses connections: the other one answers.
     for _ in 0..4 {
         let r = router.request(&format!("{refusing}.test"), "/", &[]).await;

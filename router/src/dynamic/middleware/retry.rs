@@ -27,7 +27,18 @@ pub struct Retry {
     pub disable_retry_on_network_error: bool,
     /// `POST`, `PATCH` and `LOCK` too (on a status).
     pub retry_non_idempotent_method: bool,
+    /// The largest request body held to be sent again on a status (a larger one is not
+    /// retried on a status). Traefik's default, 2 MiB; negative (unlimited) is capped at
+    /// [`MAX_HELD_BODY`].
+    pub max_request_body_bytes: u64,
 }
+
+/// Traefik's default `maxRequestBodyBytes`.
+pub const DEFAULT_MAX_REQUEST_BODY: u64 = 2 << 20;
+
+/// The largest body held for a retry when `maxRequestBodyBytes` is negative (Traefik's
+/// unlimited): bodies are held in memory.
+pub const MAX_HELD_BODY: u64 = 16 << 20;
 
 impl Retry {
     /// The wait before try `n` (2, 3, ...): Traefik's exponential series, reaching twice the
@@ -40,10 +51,16 @@ impl Retry {
         self.initial_interval.mul_f64(2f64.powf(step))
     }
 
+    /// Whether some answer status makes a request of `method` go again (then its body, up to
+    /// `maxRequestBodyBytes`, is held to be sent again).
+    pub fn retries_on_status(&self, method: &str) -> bool {
+        let idempotent = !matches!(method, "POST" | "PATCH" | "LOCK");
+        (idempotent || self.retry_non_idempotent_method) && !self.status.is_empty()
+    }
+
     /// Whether an answer of `status` to `method` is tried again.
     pub fn retries_status(&self, status: u16, method: &str) -> bool {
-        let idempotent = !matches!(method, "POST" | "PATCH" | "LOCK");
-        (idempotent || self.retry_non_idempotent_method)
+        self.retries_on_status(method)
             && self
                 .status
                 .iter()
@@ -75,9 +92,10 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     let duration = |n: Option<&Node>| {
         Ok::<_, DecodeError>(n.map(Node::duration).transpose()?.unwrap_or_default())
     };
-    if let Some(m) = f.take("maxRequestBodyBytes") {
-        m.integer()?; // Bodies are never replayed: a request with one is not retried on a status.
-    }
+    let max_request_body_bytes = match f.take("maxRequestBodyBytes") {
+        None => DEFAULT_MAX_REQUEST_BODY,
+        Some(m) => u64::try_from(m.integer()?).unwrap_or(MAX_HELD_BODY),
+    };
     let r = Retry {
         attempts,
         initial_interval: duration(f.take("initialInterval"))?,
@@ -97,6 +115,7 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             .map(Node::boolean)
             .transpose()?
             .unwrap_or(false),
+        max_request_body_bytes,
     };
     if r.status.is_empty() && r.disable_retry_on_network_error {
         return Err(DecodeError::at(
@@ -129,7 +148,19 @@ mod tests {
                 && !r.retries_status(503, "POST")
                 && !r.retries_status(404, "GET")
         );
+        assert_eq!(r.max_request_body_bytes, DEFAULT_MAX_REQUEST_BODY);
+        for (yaml, want) in [
+            ("maxRequestBodyBytes: 10", 10),
+            ("maxRequestBodyBytes: -1", MAX_HELD_BODY),
+        ] {
+            let n = Node::from_yaml(&format!("retry:\n  attempts: 2\n  {yaml}\n"), "m").unwrap();
+            let Middleware::Retry(r) = super::super::decode(&n).unwrap().unwrap() else {
+                panic!()
+            };
+            assert_eq!(r.max_request_body_bytes, want);
+        }
         for bad in [
+            "retry:\n  attempts: 2\n  maxRequestBodyBytes: big\n",
             "retry:\n  attempts: 0\n",
             "retry:\n  initialInterval: 1s\n",
             "retry:\n  attempts: 2\n  disableRetryOnNetworkError: true\n",
