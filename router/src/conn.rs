@@ -524,6 +524,13 @@ where
                 Err(_) => return Err(ProxyError::GatewayTimeout.into()),
                 Ok(Ok(resp)) => {
                     shared.registry.mark_up(&backend.state);
+                    // A failover's `errors`: the fallback is asked instead (this answer's
+                    // body is not read: the connection is dropped).
+                    if plan.fail_over(resp.status.as_u16())? {
+                        drop(conn);
+                        tried = None;
+                        continue;
+                    }
                     let status = Some((resp.status.as_u16(), req.method.as_str()));
                     let upgrade = resp.status == StatusCode::SWITCHING_PROTOCOLS;
                     if plan

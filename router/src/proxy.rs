@@ -300,6 +300,20 @@ pub struct Plan {
     set_cookie: std::sync::Mutex<Option<String>>,
     /// Sticky cookies of `weighted` services on the way, for the answer.
     weighted_cookies: Vec<String>,
+    /// A `failover` with `errors` on the way to the service.
+    failover: Option<FailoverPlan>,
+    /// The request went to the failover's fallback.
+    on_fallback: std::sync::atomic::AtomicBool,
+}
+
+/// Where the request goes when the service answers one of a `failover`'s `errors` statuses.
+#[derive(Debug)]
+struct FailoverPlan {
+    status: Vec<(u16, u16)>,
+    /// The fallback's service with servers (`None`: none usable, which answers 503).
+    fallback: Option<String>,
+    /// The request can be sent again (no body, or its body is held).
+    replayable: bool,
 }
 
 /// The outcome of routing and middlewares.
@@ -450,6 +464,10 @@ pub async fn plan(
         .get(&service)
         .and_then(|s| s.sticky.as_ref())
         .and_then(|(name, _)| cookie(headers, name));
+    let failover = match walk.failover {
+        Some(f) => Some(failover_plan(shared, &live, req, f, body).await?),
+        None => None,
+    };
     let plan = Box::new(Plan {
         live,
         service,
@@ -458,6 +476,8 @@ pub async fn plan(
         sticky,
         set_cookie: std::sync::Mutex::default(),
         weighted_cookies: walk.set_cookies,
+        failover,
+        on_fallback: std::sync::atomic::AtomicBool::new(false),
     });
     hold_for_retry(req, &plan.fx, body).await?;
     if !walk.copies.is_empty() {
@@ -465,6 +485,49 @@ pub async fn plan(
         log.mirror = crate::mirror::Job::new(req, &plan, headers, walk.copies, copied);
     }
     Ok(Planned::Forward(plan))
+}
+
+/// The largest body held for `failover.errors` when its `maxRequestBodyBytes` is not set
+/// (Traefik's unlimited).
+const FAILOVER_HELD_BODY: u64 = 16 << 20;
+
+/// A `failover` with `errors`: its fallback's service, and the request's body held so that it
+/// can go there too. A body over an explicit `maxRequestBodyBytes` is answered 413, as
+/// Traefik does; without one, a body of known length over [`FAILOVER_HELD_BODY`] streams to
+/// the main service and does not fail over, and one of unknown length over it answers 413.
+async fn failover_plan(
+    shared: &Shared,
+    live: &Live,
+    req: &Inbound<'_>,
+    f: crate::weighted::FailoverOnStatus,
+    body: &mut dyn crate::middleware::Body,
+) -> Result<FailoverPlan, ProxyError> {
+    let fallback = live
+        .leaf(
+            &shared.registry,
+            &f.fallback,
+            &mut crate::weighted::Walk::default(),
+        )
+        .ok()
+        .map(str::to_owned);
+    let explicit = f.errors.max_request_body_bytes;
+    let limit = explicit.unwrap_or(FAILOVER_HELD_BODY);
+    let replayable = match (req.has_body, body.declared()) {
+        (false, _) => true,
+        (true, Some(n)) if n > limit && explicit.is_none() => false,
+        (true, _) => {
+            body.read_all(limit).await.map_err(|e| match e {
+                http1_framing::io::BodyError::TooLarge(_) => ProxyError::PayloadTooLarge,
+                other => ProxyError::BadRequest(other.to_string()),
+            })?;
+            true
+        }
+    };
+    Ok(FailoverPlan {
+        status: f.errors.status,
+        fallback,
+        replayable,
+    })
 }
 
 /// A `retry` that retries on statuses holds the request's body, when its length is known
@@ -580,7 +643,39 @@ impl Plan {
 
     /// The route's service as the table defines it.
     fn def(&self) -> Option<&crate::model::table::Service> {
-        self.live.table.services.get(&self.service)
+        self.live.table.services.get(self.current())
+    }
+
+    /// The service the request goes to now: the route's, or a failover's fallback.
+    fn current(&self) -> &str {
+        match &self.failover {
+            Some(FailoverPlan {
+                fallback: Some(f), ..
+            }) if self.on_fallback.load(std::sync::atomic::Ordering::Relaxed) => f,
+            _ => &self.service,
+        }
+    }
+
+    /// After the service answered `status`: whether the request now goes to the fallback
+    /// of a `failover` whose `errors` list it (once). `Err`: it should, but the fallback has
+    /// no usable server (503, as Traefik answers).
+    pub fn fail_over(&self, status: u16) -> Result<bool, ProxyError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(f) = &self.failover else {
+            return Ok(false);
+        };
+        let listed = f
+            .status
+            .iter()
+            .any(|(lo, hi)| (*lo..=*hi).contains(&status));
+        if !listed || !f.replayable || self.on_fallback.load(Relaxed) {
+            return Ok(false);
+        }
+        if f.fallback.is_none() {
+            return Err(ProxyError::NoBackend);
+        }
+        self.on_fallback.store(true, Relaxed);
+        Ok(true)
     }
 
     /// How to reach `backend`: its TLS, its timeouts, its `Host`.
@@ -625,11 +720,12 @@ impl Plan {
         let svc = self
             .live
             .services
-            .get(&self.service)
+            .get(self.current())
             .ok_or(ProxyError::NoBackend)?;
         let sticky = self.def().and_then(|s| s.sticky.as_ref());
+        let fallback = self.current() != self.service;
         let named = match (&self.sticky, sticky) {
-            (Some(v), Some(_)) => shared.registry.named(svc, v, tried),
+            (Some(v), Some(_)) if !fallback => shared.registry.named(svc, v, tried),
             _ => None,
         };
         let backend = named
@@ -1076,6 +1172,10 @@ async fn h2_send(
             Err(_) => return Err(ProxyError::GatewayTimeout),
             Ok(Ok(r)) => {
                 shared.registry.mark_up(&backend.state);
+                if plan.fail_over(r.status().as_u16())? {
+                    tried = None;
+                    continue;
+                }
                 let status = Some((r.status().as_u16(), req.method.as_str()));
                 let upgrade = r.status() == StatusCode::SWITCHING_PROTOCOLS;
                 if plan

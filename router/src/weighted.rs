@@ -73,6 +73,16 @@ pub struct Walk<'h> {
     pub copies: Vec<MirrorCopy>,
     /// `Set-Cookie` values for the answer (sticky `weighted` services).
     pub set_cookies: Vec<String>,
+    /// A `failover` with `errors` on the way to its main service (the outermost).
+    pub failover: Option<FailoverOnStatus>,
+}
+
+/// Where an answer of a failover's main service with one of its `errors` statuses goes.
+#[derive(Debug, Clone)]
+pub struct FailoverOnStatus {
+    /// The fallback service (it may itself be a composite).
+    pub fallback: String,
+    pub errors: crate::dynamic::FailoverErrors,
 }
 
 impl Walk<'_> {
@@ -180,8 +190,15 @@ impl Live {
                     main,
                     fallback,
                     health,
+                    errors,
                 } => {
                     if self.up(registry, main, 0) {
+                        if let (Some(e), None) = (errors, &walk.failover) {
+                            walk.failover = Some(FailoverOnStatus {
+                                fallback: fallback.clone(),
+                                errors: e.clone(),
+                            });
+                        }
                         main
                     } else if !*health || self.up(registry, fallback, 0) {
                         fallback
@@ -221,6 +238,7 @@ impl Live {
                 main,
                 fallback,
                 health,
+                ..
             } => {
                 self.up(registry, main, depth + 1)
                     || !*health

@@ -3,7 +3,9 @@
 //! dynamic file whose servers are Debian's nginx. A `weighted` service splits requests by its
 //! weights, interleaved; servers with weights do the same, and a container with
 //! `server.weight=0` gets nothing; a `failover` service sends to its fallback while its main
-//! service's health check fails, and to the main one while it passes; a `weighted` service
+//! service's health check fails, and to the main one while it passes, and with `errors` an
+//! answer of the main service with a listed status goes to the fallback, body and all (a body
+//! over `errors.maxRequestBodyBytes` is answered 413 and reaches neither); a `weighted` service
 //! with `healthCheck: {}` skips a service whose servers are all unhealthy; a sticky `weighted`
 //! service keeps a client on the service its cookie names; a `weighted` one naming a service
 //! that does not exist disables its routers.
@@ -17,16 +19,20 @@ use e2e::router::{hostname_in, router_guard, run_whoami, unique, Labels, Router}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weighted_failover_and_server_weights() {
     require_docker();
-    let (blue, green, sick) = (free_port(), free_port(), free_port());
-    let _nginx = Nginx::start(
+    let [blue, green, sick, flaky, catcher, catcher_in] = [(); 6].map(|()| free_port());
+    let nginx = Nginx::start(
         &format!(
             r#"
+  log_format body '$request_method $request_uri $request_body';
+  server {{ listen 127.0.0.1:{flaky}; access_log @DIR@/flaky.log body; location /health {{ access_log off; return 200; }} location /broken {{ return 503 "flaky broken\n"; }} location / {{ return 200 "flaky\n"; }} }}
+  server {{ listen 127.0.0.1:{catcher}; access_log @DIR@/catcher.log body; location / {{ proxy_pass http://127.0.0.1:{catcher_in}; }} }}
+  server {{ listen 127.0.0.1:{catcher_in}; access_log off; location / {{ return 200 "caught\n"; }} }}
   server {{ listen 127.0.0.1:{blue}; location /health {{ return 200; }} location / {{ return 200 "blue\n"; }} }}
   server {{ listen 127.0.0.1:{green}; location /health {{ return 200; }} location / {{ return 200 "green\n"; }} }}
   server {{ listen 127.0.0.1:{sick}; location /health {{ return 500; }} location / {{ return 200 "sick\n"; }} }}
 "#
         ),
-        &[blue, green, sick],
+        &[blue, green, sick, flaky, catcher, catcher_in],
     );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dynamic.yml");
@@ -43,7 +49,18 @@ async fn weighted_failover_and_server_weights() {
     blue:
 {}    green:
 {}    sick:
-{}    canary:
+{}    flaky:
+{}    catcher:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{catcher}"}}]
+    fo-errors:
+      failover:
+        service: flaky
+        fallback: catcher
+        errors:
+          status: ["500-504"]
+          maxRequestBodyBytes: 8
+    canary:
       weighted:
         services:
           - name: blue
@@ -87,6 +104,7 @@ async fn weighted_failover_and_server_weights() {
             checked(blue),
             checked(green),
             checked(sick),
+            checked(flaky),
         ),
     )
     .unwrap();
@@ -95,7 +113,14 @@ async fn weighted_failover_and_server_weights() {
     let guard = router_guard().start().await;
     let router = Router::builder().with_file(&file).start(&guard).await;
     let names = [
-        "canary", "pair", "fo", "fo-ok", "skipping", "dangling", "stuck",
+        "canary",
+        "pair",
+        "fo",
+        "fo-ok",
+        "skipping",
+        "dangling",
+        "stuck",
+        "fo-errors",
     ];
     let hosts = names.map(unique);
     let mut labels = Labels::enabled();
@@ -105,7 +130,8 @@ async fn weighted_failover_and_server_weights() {
             .router(host, "service", &format!("{svc}@file"));
     }
     run_whoami(&c, "w", &net, &labels, &[]).await;
-    let [canary, pair, fo, fo_ok, skipping, dangling, stuck] = hosts.map(|h| format!("{h}.test"));
+    let [canary, pair, fo, fo_ok, skipping, dangling, stuck, fo_errors] =
+        hosts.map(|h| format!("{h}.test"));
     router.wait_status(&canary, "/", 200).await;
     let bodies = |host: String, n: usize| {
         let router = &router;
@@ -136,6 +162,40 @@ async fn weighted_failover_and_server_weights() {
     assert_eq!(r.status, 200);
     assert!(bodies(fo.clone(), 5).await.iter().all(|b| b == "green"));
     assert!(bodies(fo_ok.clone(), 5).await.iter().all(|b| b == "blue"));
+    // On errors: the main service's listed answer goes to the fallback, with the body.
+    router.wait_body(&fo_errors, "/", "flaky\n").await;
+    let r = router.request(&fo_errors, "/broken?x=1", &[]).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "caught\n"));
+    let send = |framing: &str, body: &str| {
+        let raw = format!("POST /broken HTTP/1.1\r\nHost: {fo_errors}\r\n{framing}\r\nConnection: close\r\n\r\n{body}");
+        let addr = router.web_addr();
+        async move { e2e::http::exchange(addr, raw.as_bytes()).await }
+    };
+    let ex = send("Content-Length: 3", "abc").await;
+    assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
+    let ex = send("Transfer-Encoding: chunked", "3\r\nxyz\r\n0\r\n\r\n").await;
+    assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
+    let caught = nginx.log_lines("catcher.log");
+    assert_eq!(
+        caught,
+        ["GET /broken?x=1 -", "POST /broken abc", "POST /broken xyz"],
+        "{caught:?}"
+    );
+    // Both went to the main service first.
+    let flaky_seen = nginx.log_lines("flaky.log");
+    assert_eq!(
+        flaky_seen
+            .iter()
+            .filter(|l| l.starts_with("POST /broken"))
+            .count(),
+        2
+    );
+    // Over maxRequestBodyBytes: 413, neither asked.
+    let ex = send("Content-Length: 9", "123456789").await;
+    assert_eq!(ex.statuses(), [413], "{}", ex.raw_text());
+    assert_eq!(nginx.log_lines("flaky.log"), flaky_seen);
+    assert_eq!(nginx.log_lines("catcher.log").len(), 3);
+
     // The weighted one with healthCheck skips sick once its check has failed.
     router.wait_body(&skipping, "/", "blue\n").await;
     assert!(bodies(skipping.clone(), 6)

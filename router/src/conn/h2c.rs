@@ -55,7 +55,17 @@ where
             None => path.to_owned(),
         };
         let has_body = !matches!(head.body, BodyFraming::None | BodyFraming::Length(0));
-        let (tx, body): (_, ProxyBody) = if has_body {
+        let (tx, body): (_, ProxyBody) = if let Some(b) = &self.buffered {
+            // Read whole by a middleware: sent from memory.
+            if plan
+                .fx
+                .max_request_body
+                .is_some_and(|max| b.len() as u64 > max)
+            {
+                return Err(ProxyError::PayloadTooLarge.into());
+            }
+            (None, proxy::full(b.clone()))
+        } else if has_body {
             let (tx, rx) = http_body_util::channel::Channel::<Bytes, proxy::BoxError>::new(4);
             (Some(tx), rx.boxed())
         } else {

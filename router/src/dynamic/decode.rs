@@ -542,17 +542,33 @@ fn failover(node: &Node) -> Result<super::Failover, DecodeError> {
     };
     let service = name("service")?;
     let fallback = name("fallback")?;
-    if let Some(e) = f.take("errors") {
-        return Err(DecodeError::at(
-            e,
-            "failover on answer statuses (errors) is not supported yet",
-        ));
-    }
+    let errors = f.take("errors").map(failover_errors).transpose()?;
     unknown(&f)?;
     Ok(super::Failover {
         service,
         fallback,
         health_check,
+        errors,
+    })
+}
+
+/// `failover.errors`: `status` ranges (none: no failover on answers) and
+/// `maxRequestBodyBytes` (negative: Traefik's unlimited).
+fn failover_errors(node: &Node) -> Result<super::FailoverErrors, DecodeError> {
+    let mut f = node.fields()?;
+    let status = f
+        .take("status")
+        .map(super::middleware::errors::status_ranges)
+        .transpose()?
+        .unwrap_or_default();
+    let max_request_body_bytes = match f.take("maxRequestBodyBytes") {
+        None => None,
+        Some(n) => u64::try_from(n.integer()?).ok(),
+    };
+    unknown(&f)?;
+    Ok(super::FailoverErrors {
+        status,
+        max_request_body_bytes,
     })
 }
 
@@ -913,7 +929,11 @@ mod tests {
     no-fallback:
       failover: {service: a}
     on-errors:
-      failover: {service: a, fallback: b, errors: {status: ["500"]}}
+      failover: {service: a, fallback: b, errors: {status: ["500", "502-504"], maxRequestBodyBytes: 10}}
+    bad-errors:
+      failover: {service: a, fallback: b, errors: {status: ["5xx"]}}
+    odd-errors:
+      failover: {service: a, fallback: b, errors: {codes: ["500"]}}
     mirror:
       mirroring: {service: a, mirrors: [{name: b, percent: 101}]}
     mirrored:
@@ -953,10 +973,26 @@ mod tests {
         );
         let mut broken = owners(&d);
         broken.sort_by_key(|o| format!("{o:?}"));
-        let want: Vec<Owner> = ["mirror", "no-fallback", "no-services", "on-errors", "two"]
-            .iter()
-            .map(|n| Owner::Service((*n).into()))
-            .collect();
+        let e = d.config.http.services["on-errors"]
+            .failover
+            .as_ref()
+            .unwrap()
+            .errors
+            .clone()
+            .unwrap();
+        assert_eq!(e.status, [(500, 500), (502, 504)]);
+        assert_eq!(e.max_request_body_bytes, Some(10));
+        let want: Vec<Owner> = [
+            "bad-errors",
+            "mirror",
+            "no-fallback",
+            "no-services",
+            "odd-errors",
+            "two",
+        ]
+        .iter()
+        .map(|n| Owner::Service((*n).into()))
+        .collect();
         assert_eq!(broken, want, "{:?}", d.errors);
         let d = labels(&[
             ("traefik.http.services.s.loadbalancer.server.port", "80"),

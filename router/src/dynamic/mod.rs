@@ -198,6 +198,20 @@ pub struct Failover {
     /// `healthCheck: {}`: the fallback's health counts too (this one is down when both are).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub health_check: bool,
+    /// `errors`: answers of the service with these statuses go to the fallback instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<FailoverErrors>,
+}
+
+/// `failover.errors`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverErrors {
+    /// The status ranges that send a request to the fallback.
+    pub status: Vec<(u16, u16)>,
+    /// The largest request body held to be sent again (a larger one is answered 413);
+    /// `None`: Traefik's unlimited.
+    pub max_request_body_bytes: Option<u64>,
 }
 
 /// The internal provider's services.

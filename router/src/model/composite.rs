@@ -46,6 +46,7 @@ pub fn kind(name: &str, svc: &dynamic::Service, provider: &str) -> Kind {
             main: dynamic::resolve(&f.service, provider),
             fallback: dynamic::resolve(&f.fallback, provider),
             health: f.health_check,
+            errors: f.errors.clone().filter(|e| !e.status.is_empty()),
         };
     }
     Kind::Servers
@@ -113,6 +114,7 @@ fn check(name: &str, svc: &Service, all: &BTreeMap<String, Service>) -> Result<(
             main,
             fallback,
             health,
+            ..
         } => {
             child(main, true)?;
             child(fallback, *health)?;
@@ -208,6 +210,7 @@ mod tests {
                     main: "h".into(),
                     fallback: "a".into(),
                     health: false,
+                    errors: None,
                 }),
             ),
             (
@@ -216,6 +219,7 @@ mod tests {
                     main: "a".into(),
                     fallback: "h".into(),
                     health: false,
+                    errors: None,
                 }),
             ),
             (
@@ -244,6 +248,7 @@ mod tests {
                     main: "healthy".into(),
                     fallback: "ok".into(),
                     health: false,
+                    errors: None,
                 }),
             ),
         ]);

@@ -122,11 +122,13 @@ pub enum Kind {
         health: bool,
     },
     /// `main` while it has a usable backend, else `fallback` (with `health`, only while the
-    /// fallback has one).
+    /// fallback has one); with `errors`, an answer of `main` with one of its statuses goes to
+    /// `fallback` too.
     Failover {
         main: String,
         fallback: String,
         health: bool,
+        errors: Option<crate::dynamic::FailoverErrors>,
     },
 }
 
