@@ -9,7 +9,9 @@
 //! `ROUTER_ACME_RENEW_BEFORE`. Challenges: HTTP-01 on the web entry point (the proxy answers
 //! `/.well-known/acme-challenge/` from [`Shared::acme_challenges`]) and TLS-ALPN-01 on websecure
 //! (see [`crate::tls::ACME_TLS_ALPN`]); a failed attempt is retried with the other one, so a
-//! closed port 80 does not stop issuance. Failures back off per host from 5 s to 1 h. Each new
+//! closed port 80 does not stop issuance; a resolver with `dnsChallenge` uses DNS-01 instead
+//! (and so may order wildcard names: [`crate::acme_dns`]). Failures back off per host from 5 s
+//! to 1 h. Each new
 //! certificate has a fresh ECDSA P-256 key, is written to storage (temporary file, rename)
 //! and swapped into the resolver without touching open connections.
 //!
@@ -98,6 +100,7 @@ pub async fn start(
         certs,
         account: None,
         retries: HashMap::new(),
+        warned: BTreeSet::new(),
     };
     Ok(tokio::spawn(manager.run()))
 }
@@ -113,6 +116,8 @@ struct Manager {
     certs: BTreeMap<String, LoadedCert>,
     account: Option<Account>,
     retries: HashMap<String, Backoff>,
+    /// Wildcard names already warned about (no DNS-01).
+    warned: BTreeSet<String>,
 }
 
 /// When a host may be tried again, and how many attempts failed in a row.
@@ -127,7 +132,17 @@ impl Manager {
         loop {
             // First wait: lets the entry points start before a validator comes.
             tokio::time::sleep(POLL).await;
-            let wanted = wanted_orders(&self.shared.live.load().table, &self.config.names);
+            let wildcards = self.config.dns.is_some();
+            let table = self.shared.live.load();
+            let wanted = wanted_orders(&table.table, &self.config.names, wildcards);
+            if !wildcards {
+                for w in wildcard_names(&table.table, &self.config.names) {
+                    if self.warned.insert(w.clone()) {
+                        tracing::warn!(name = w, "a wildcard certificate needs the DNS-01 challenge (certificatesResolvers.<r>.acme.dnsChallenge): none is ordered for it");
+                    }
+                }
+            }
+            drop(table);
             for group in wanted {
                 // As Traefik: only the names no certificate in service covers are ordered.
                 let names: Vec<String> = group.into_iter().filter(|h| self.due(h)).collect();
@@ -162,8 +177,12 @@ impl Manager {
     async fn order(&mut self, names: Vec<String>) {
         let host = names[0].clone();
         let failures = self.retries.get(&host).map_or(0, |b| b.failures);
-        // The web entry point answers HTTP-01 tokens whatever the redirect setting.
-        let kind = challenge_for(failures, true);
+        // The web entry point answers HTTP-01 tokens whatever the redirect setting; a
+        // dnsChallenge resolver always uses DNS-01.
+        let kind = match self.config.dns {
+            Some(_) => ChallengeType::Dns01,
+            None => challenge_for(failures, true),
+        };
         let renewal = self.certs.contains_key(&host);
         tracing::info!(
             host,
@@ -214,6 +233,25 @@ impl Manager {
     /// One order for `names`: account, a challenge per name, finalize with a fresh key,
     /// store under the main name.
     async fn issue(&mut self, names: &[String], kind: ChallengeType) -> Result<LoadedCert, String> {
+        let mut presented = Vec::new();
+        let result = self.issue_with(names, kind, &mut presented).await;
+        if let Some(dns) = &self.config.dns {
+            for r in &presented {
+                if let Err(e) = dns.cleanup(r).await {
+                    tracing::warn!(record = r.fqdn(), error = e, "DNS-01 cleanup failed");
+                }
+            }
+        }
+        result
+    }
+
+    /// [`Self::issue`]; DNS-01 records still in place at the end are left in `presented`.
+    async fn issue_with(
+        &mut self,
+        names: &[String],
+        kind: ChallengeType,
+        presented: &mut Vec<crate::acme_dns::Record>,
+    ) -> Result<LoadedCert, String> {
         let account = self.account().await?;
         let host = names[0].as_str();
         let ids: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
@@ -234,6 +272,9 @@ impl Manager {
             tokens: Vec::new(),
             names: Vec::new(),
         };
+        if let Some(dns) = &self.config.dns {
+            crate::acme_dns::solve(&mut order, dns, presented).await?;
+        }
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
             let mut authz = authz.map_err(|e| format!("authorization: {e}"))?;
@@ -434,12 +475,44 @@ async fn failure_reason(order: &mut Order) -> String {
 /// (`names`; any, when empty), else one per route for its rule's literal hosts, and one for
 /// the default store's generated certificate; only names a public CA can validate (no
 /// wildcards, IP addresses or single labels), lower case.
-fn wanted_orders(table: &RouteTable, names: &[String]) -> BTreeSet<Vec<String>> {
-    let ours = |c: &String| names.is_empty() || names.iter().any(|n| n == c);
+fn wanted_orders(table: &RouteTable, names: &[String], wildcards: bool) -> BTreeSet<Vec<String>> {
+    wanted_groups(table, names)
+        .map(|group| {
+            let mut out: Vec<String> = Vec::new();
+            for h in group.iter().map(|h| h.to_ascii_lowercase()) {
+                let name = match (wildcards, h.strip_prefix("*.")) {
+                    (true, Some(rest)) => acme_name(rest),
+                    _ => acme_name(&h),
+                };
+                if name && !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+            out
+        })
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+/// The wildcard names among the wanted ones (ordered only with DNS-01).
+fn wildcard_names(table: &RouteTable, names: &[String]) -> BTreeSet<String> {
+    wanted_groups(table, names)
+        .flatten()
+        .filter(|h| h.starts_with("*."))
+        .map(|h| h.to_ascii_lowercase())
+        .collect()
+}
+
+/// The groups of names routes and the default store want certificates for, as written.
+fn wanted_groups<'t>(
+    table: &'t RouteTable,
+    names: &'t [String],
+) -> impl Iterator<Item = Vec<String>> + 't {
+    let ours = move |c: &String| names.is_empty() || names.iter().any(|n| n == c);
     let routed = table
         .routes
         .iter()
-        .filter(|r| r.certresolver.as_ref().is_some_and(ours))
+        .filter(move |r| r.certresolver.as_ref().is_some_and(ours))
         .flat_map(|r| {
             if r.domains.is_empty() {
                 vec![r.rule.literal_hosts().unwrap_or_default()]
@@ -450,21 +523,9 @@ fn wanted_orders(table: &RouteTable, names: &[String]) -> BTreeSet<Vec<String>> 
     let default = table
         .default_generated
         .iter()
-        .filter(|(resolver, _)| ours(resolver))
+        .filter(move |(resolver, _)| ours(resolver))
         .map(|(_, hosts)| hosts.clone());
-    routed
-        .chain(default)
-        .map(|group| {
-            let mut out: Vec<String> = Vec::new();
-            for h in group.iter().map(|h| h.to_ascii_lowercase()) {
-                if acme_name(&h) && !out.contains(&h) {
-                    out.push(h);
-                }
-            }
-            out
-        })
-        .filter(|g| !g.is_empty())
-        .collect()
+    routed.chain(default)
 }
 
 fn acme_name(h: &str) -> bool {
@@ -708,7 +769,7 @@ mod tests {
             ..Default::default()
         };
         let table = crate::provider::file::compile_yaml(yaml, &[&internal]);
-        let wanted: Vec<Vec<String>> = wanted_orders(&table, &["le".to_string()])
+        let wanted: Vec<Vec<String>> = wanted_orders(&table, &["le".to_string()], false)
             .into_iter()
             .collect();
         assert_eq!(
@@ -719,10 +780,17 @@ mod tests {
                 vec!["main.test", "alt.test"]
             ]
         );
-        assert!(table
-            .issues
-            .iter()
-            .any(|i| i.message.contains("*.wild.test")));
+        assert_eq!(
+            wildcard_names(&table, &["le".to_string()]),
+            BTreeSet::from(["*.wild.test".to_string()])
+        );
+        // With DNS-01, wildcard names are ordered too.
+        let wanted = wanted_orders(&table, &["le".to_string()], true);
+        assert!(wanted.contains(&vec![
+            "main.test".to_string(),
+            "alt.test".to_string(),
+            "*.wild.test".to_string()
+        ]));
     }
 
     #[test]

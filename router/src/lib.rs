@@ -23,6 +23,7 @@
 pub use startup::{start, Listeners, Started};
 
 pub mod acme;
+pub mod acme_dns;
 pub mod acme_store;
 pub mod admin;
 pub mod any_client_cert;

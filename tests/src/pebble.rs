@@ -47,6 +47,7 @@ pub struct PebbleBuilder {
     http_port: u16,
     tls_port: u16,
     validity: Option<u64>,
+    dns_server: Option<SocketAddr>,
 }
 
 impl PebbleBuilder {
@@ -59,6 +60,13 @@ impl PebbleBuilder {
     /// The port TLS-ALPN-01 validation connects to (the router's websecure entry point).
     pub fn tls_port(mut self, port: u16) -> Self {
         self.tls_port = port;
+        self
+    }
+
+    /// The DNS server validation asks (a [`ChallTestSrv`], for DNS-01), instead of the
+    /// in-process responder.
+    pub fn dns_server(mut self, addr: SocketAddr) -> Self {
+        self.dns_server = Some(addr);
         self
     }
 
@@ -106,7 +114,7 @@ impl PebbleBuilder {
             .arg("-config")
             .arg(&config)
             .arg("-dnsserver")
-            .arg(dns_addr.to_string())
+            .arg(self.dns_server.unwrap_or(dns_addr).to_string())
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .env("PEBBLE_AUTHZREUSE", "0")
@@ -165,6 +173,7 @@ impl Pebble {
             http_port: 5002,
             tls_port: 5001,
             validity: None,
+            dns_server: None,
         }
     }
 
@@ -206,6 +215,86 @@ impl Drop for Pebble {
     fn drop(&mut self) {
         self.dns_task.abort();
         let _ = self.child.start_kill();
+    }
+}
+
+/// Where Debian installs pebble's challenge test server.
+pub const CHALLTESTSRV: &str = "/usr/bin/pebble-challtestsrv";
+
+/// Debian's `pebble-challtestsrv`: a real DNS server on loopback (UDP and TCP) whose records a
+/// management API sets (`/set-txt`, `/clear-txt`); `A` queries get 127.0.0.1 and `AAAA`
+/// none, so every test name resolves to the router. Its HTTP challenge servers are off.
+#[derive(Debug)]
+pub struct ChallTestSrv {
+    child: tokio::process::Child,
+    dns: SocketAddr,
+    management: SocketAddr,
+    _dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl ChallTestSrv {
+    /// Starts it and waits until both its DNS server and its API answer.
+    pub async fn start() -> ChallTestSrv {
+        assert!(
+            Path::new(CHALLTESTSRV).is_file(),
+            "{CHALLTESTSRV} is missing: the DNS-01 test needs Debian's pebble package (`apt-get install pebble`)"
+        );
+        let (dns, management) = (free_addr(), free_addr());
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let log = dir.path().join("challtestsrv.log");
+        let out = std::fs::File::create(&log).expect("create the log");
+        let err = out.try_clone().expect("clone the log file");
+        let child = tokio::process::Command::new(CHALLTESTSRV)
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .arg("-dns01")
+            .arg(dns.to_string())
+            .arg("-management")
+            .arg(management.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {CHALLTESTSRV}: {e}"));
+        let mut s = ChallTestSrv {
+            child,
+            dns,
+            management,
+            _dir: dir,
+            log,
+        };
+        let deadline = tokio::time::Instant::now() + ACME_BOUND;
+        while TcpStream::connect(management).await.is_err()
+            || TcpStream::connect(dns).await.is_err()
+        {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                panic!("{CHALLTESTSRV} exited ({status}):\n{}", s.log());
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{CHALLTESTSRV} does not listen:\n{}",
+                s.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        s
+    }
+
+    /// Its DNS server.
+    pub fn dns(&self) -> SocketAddr {
+        self.dns
+    }
+
+    /// Its management API (`http://<this>/set-txt`).
+    pub fn management(&self) -> SocketAddr {
+        self.management
+    }
+
+    /// What it printed (every DNS query it answered).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use e2e::docker::{require_docker, Cleanup};
-use e2e::pebble::{free_addr, require_pebble, tls_connect, Pebble, ACME_BOUND};
+use e2e::pebble::{free_addr, require_pebble, tls_connect, ChallTestSrv, Pebble, ACME_BOUND};
 use e2e::router::{
     router_guard, router_guard_for_prefix, run_whoami, unique, Labels, Router, RouterBuilder,
 };
@@ -533,5 +533,122 @@ async fn a_traefik_acme_json_carries_over_without_a_new_order() {
     assert!(
         mains.contains(&kept.as_str()) && mains.contains(&fresh.as_str()),
         "{mains:?}"
+    );
+}
+
+/// DNS-01 through lego's `exec` provider, against Debian's pebble validating over a real DNS
+/// server (pebble-challtestsrv): a router's `tls.domains` with a wildcard SAN gets one
+/// certificate naming `dnswild.test` and `*.dnswild.test`, served for any name under it. The
+/// program (`EXEC_PATH`, a shell script driving the DNS server's API with curl) is run as lego
+/// runs it, `present` then `cleanup` with the record's FQDN and value, one challenge at a
+/// time; the router saw each record on the DNS server before telling pebble, and no record
+/// is left afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns01_issues_a_wildcard_certificate_through_the_exec_provider() {
+    require_docker();
+    require_pebble();
+    let chall = ChallTestSrv::start().await;
+    let (web, websecure) = (free_addr(), free_addr());
+    let pebble = Pebble::builder()
+        .http_port(web.port())
+        .tls_port(websecure.port())
+        .dns_server(chall.dns())
+        .start()
+        .await;
+    let root = pebble.root().await;
+    let dir = pebble.scratch();
+    let calls = dir.join("calls.log");
+    let script = dir.join("dns-update.sh");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+set -e
+echo "$@" >> {calls}
+case "$1" in
+  present) curl -sf -X POST -d "{{\"host\":\"$2\",\"value\":\"$3\"}}" http://{api}/set-txt ;;
+  cleanup) curl -sf -X POST -d "{{\"host\":\"$2\"}}" http://{api}/clear-txt ;;
+  *) exit 2 ;;
+esac
+"#,
+            calls = calls.display(),
+            api = chall.management(),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = dir.join("dynamic.yml");
+    std::fs::write(
+        &file,
+        "http:\n  routers:\n    wild:\n      rule: Host(`a.dnswild.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n        domains:\n          - main: dnswild.test\n            sans: ['*.dnswild.test']\n",
+    )
+    .unwrap();
+    let flag = |k: &str, v: &str| format!("--certificatesresolvers.le.acme.{k}={v}");
+    let flags = [
+        format!("--providers.file.filename={}", file.display()),
+        flag("email", "e2e@example.com"),
+        flag("caserver", &pebble.directory()),
+        flag("storage", &dir.join("acme.json").display().to_string()),
+        flag("cacertificates", &pebble.ca_file().display().to_string()),
+        flag("dnschallenge.provider", "exec"),
+        flag("dnschallenge.resolvers", &chall.dns().to_string()),
+    ];
+    let guard = router_guard().start().await;
+    let _router = Router::builder()
+        .flags(&flags.iter().map(String::as_str).collect::<Vec<_>>())
+        .env("EXEC_PATH", script.to_str().unwrap())
+        .env("EXEC_SEQUENCE_INTERVAL", "1")
+        .env("EXEC_POLLING_INTERVAL", "1")
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+
+    let got = wait_served(
+        websecure,
+        "a.dnswild.test",
+        &root,
+        &pebble,
+        "a wildcard certificate through DNS-01",
+        |_| true,
+    )
+    .await;
+    let mut names = got.names.clone();
+    names.sort();
+    assert_eq!(names, ["*.dnswild.test", "dnswild.test"], "{got:?}");
+    // Any name under the wildcard, and the apex, are served the same certificate.
+    for host in ["other.dnswild.test", "dnswild.test"] {
+        let s = served(websecure, host, &root).await.unwrap();
+        assert_eq!(s.serial, got.serial, "{host}");
+    }
+    assert_eq!(pebble.issued(), 1, "{}", pebble.log());
+    // lego's calls: present then cleanup, one challenge after the other.
+    let lines: Vec<String> = std::fs::read_to_string(&calls)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let verbs: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        verbs,
+        ["present", "cleanup", "present", "cleanup"],
+        "{lines:?}"
+    );
+    for l in &lines {
+        let parts: Vec<&str> = l.split(' ').collect();
+        assert_eq!(parts.len(), 3, "{l}");
+        assert_eq!(parts[1], "_acme-challenge.dnswild.test.", "{l}");
+        assert_eq!(parts[2].len(), 43, "a base64url SHA-256: {l}");
+    }
+    assert_ne!(lines[0], lines[2], "two challenges, two values");
+    // Nothing is left on the DNS server; the router asked it before pebble did.
+    let left = router::acme_dns::txt(chall.dns(), "_acme-challenge.dnswild.test.")
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let queries = chall.log();
+    assert!(
+        queries.contains("_acme-challenge.dnswild.test"),
+        "no TXT query reached the DNS server:\n{queries}"
     );
 }

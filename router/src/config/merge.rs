@@ -143,6 +143,7 @@ fn legacy_acme(l: &Legacy, names: Vec<String>) -> Option<AcmeConfig> {
         renew_before: l
             .acme_renew_before
             .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
+        dns: None,
     })
 }
 
@@ -528,13 +529,18 @@ fn acme(l: &Legacy, s: &Static, c: &Config) -> Result<Option<AcmeConfig>, Config
             let mut config = resolver(first_name, first, l, c)?;
             for (name, r) in it {
                 let other = resolver(name, r, l, c)?;
-                if (&other.email, &other.directory, &other.storage)
-                    != (&config.email, &config.directory, &config.storage)
+                if (&other.email, &other.directory, &other.storage, &other.dns)
+                    != (
+                        &config.email,
+                        &config.directory,
+                        &config.storage,
+                        &config.dns,
+                    )
                 {
                     return Err(err(
                         &format!("certificatesResolvers.{name}"),
                         "",
-                        format!("only one ACME account is supported: resolvers must share email, caServer and storage with {first_name:?}"),
+                        format!("only one ACME account is supported: resolvers must share email, caServer, storage and dnsChallenge with {first_name:?}"),
                     ));
                 }
                 config.names.push(name.clone());
@@ -570,5 +576,6 @@ fn resolver(name: &str, r: &AcmeStatic, l: &Legacy, c: &Config) -> Result<AcmeCo
         ca_key: key("caCertificates"),
         // As Traefik: renew when a third of the certificates' lifetime is left.
         renew_before: Duration::from_secs(u64::try_from(hours).unwrap_or(0) * 3600 / 3),
+        dns: r.dns_challenge.clone(),
     })
 }

@@ -338,6 +338,8 @@ pub struct AcmeConfig {
     pub ca_key: String,
     /// Renew this long before expiry.
     pub renew_before: Duration,
+    /// `dnsChallenge`: DNS-01 for every order (and so wildcard names).
+    pub dns: Option<crate::acme_dns::DnsChallenge>,
 }
 
 /// `api`.
@@ -376,6 +378,41 @@ fn check_default_rule(template: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// lego's `exec` provider's variables: `EXEC_PATH` (required), `EXEC_MODE` (`RAW` or unset),
+/// and the propagation timeout, polling and sequence intervals in seconds.
+fn exec_provider(env: &impl Env, d: &mut crate::acme_dns::DnsChallenge) -> Result<(), ConfigError> {
+    let path = env
+        .get("EXEC_PATH")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            err(
+                "EXEC_PATH",
+                "",
+                "dnsChallenge.provider=exec needs the program to run",
+            )
+        })?;
+    d.program = PathBuf::from(path);
+    match env.get("EXEC_MODE").unwrap_or_default().as_str() {
+        "" => d.raw = false,
+        "RAW" => d.raw = true,
+        other => return Err(err("EXEC_MODE", other, "expected RAW or nothing")),
+    }
+    let seconds = |name: &str, into: &mut Duration| -> Result<(), ConfigError> {
+        if let Some(v) = env.get(name).filter(|v| !v.is_empty()) {
+            let n: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| err(name, &v, "expected a whole number of seconds"))?;
+            *into = Duration::from_secs(n);
+        }
+        Ok(())
+    };
+    seconds("EXEC_PROPAGATION_TIMEOUT", &mut d.timeout)?;
+    seconds("EXEC_POLLING_INTERVAL", &mut d.interval)?;
+    seconds("EXEC_SEQUENCE_INTERVAL", &mut d.sequence)?;
+    Ok(())
+}
+
 impl Config {
     /// Reads the configuration from the environment only (no flags, no file search): what
     /// tests use.
@@ -392,7 +429,11 @@ impl Config {
             None => merge::legacy_only(legacy),
             Some(found) => {
                 let decoded = traefik::decode(&found.root)?;
-                merge::with_traefik(legacy, decoded, &found)
+                let mut c = merge::with_traefik(legacy, decoded, &found)?;
+                if let Some(d) = c.acme.as_mut().and_then(|a| a.dns.as_mut()) {
+                    exec_provider(env, d)?;
+                }
+                Ok(c)
             }
         }
     }

@@ -233,7 +233,7 @@ fn what_is_not_implemented_or_set_twice_is_an_error_naming_the_key() {
         ),
         (
             &["--certificatesresolvers.le.acme.dnschallenge.provider=cloudflare"][..],
-            "--certificatesresolvers.le.acme.dnschallenge",
+            "--certificatesresolvers.le.acme.dnschallenge.provider",
         ),
         (&["--ping.entrypoint=nope"][..], "ping.entryPoint"),
         (
@@ -288,4 +288,98 @@ fn entry_points_by_default_and_as_default() {
         ["http", "web"],
         "a ROUTER_* entry point next to Traefik's"
     );
+}
+
+#[test]
+fn dns_challenge_with_lego_exec_provider() {
+    let flags = [
+        "--entrypoints.web.address=:80",
+        "--certificatesresolvers.le.acme.email=a@example.com",
+        "--certificatesresolvers.le.acme.dnschallenge.provider=exec",
+        "--certificatesresolvers.le.acme.dnschallenge.resolvers=127.0.0.1:8053,9.9.9.9",
+        "--certificatesresolvers.le.acme.dnschallenge.propagation.delaybeforechecks=2s",
+        "--certificatesresolvers.le.acme.dnschallenge.propagation.requireallrns=true",
+    ];
+    let exec = [
+        ("EXEC_PATH", "/usr/local/bin/dns-update"),
+        ("EXEC_MODE", "RAW"),
+        ("EXEC_PROPAGATION_TIMEOUT", "30"),
+        ("EXEC_POLLING_INTERVAL", "1"),
+        ("EXEC_SEQUENCE_INTERVAL", "5"),
+    ];
+    let c = with_flags(&exec, &flags).unwrap();
+    let d = c.acme.unwrap().dns.unwrap();
+    assert_eq!(
+        d.program,
+        std::path::PathBuf::from("/usr/local/bin/dns-update")
+    );
+    assert!(d.raw && d.check && d.all_resolvers);
+    assert_eq!(
+        d.resolvers,
+        [
+            "127.0.0.1:8053".parse().unwrap(),
+            "9.9.9.9:53".parse().unwrap()
+        ]
+    );
+    assert_eq!(
+        (d.delay, d.timeout, d.interval, d.sequence),
+        (
+            Duration::from_secs(2),
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+            Duration::from_secs(5)
+        )
+    );
+    // lego's defaults; the deprecated spellings.
+    let c = with_flags(
+        &exec[..1],
+        &[
+            flags[0],
+            flags[1],
+            flags[2],
+            "--certificatesresolvers.le.acme.dnschallenge.disablepropagationcheck=true",
+            "--certificatesresolvers.le.acme.dnschallenge.delaybeforecheck=3",
+        ],
+    )
+    .unwrap();
+    let d = c.acme.unwrap().dns.unwrap();
+    assert!(!d.raw && !d.check && d.resolvers.is_empty());
+    assert_eq!(
+        (d.delay, d.timeout, d.interval, d.sequence),
+        (
+            Duration::from_secs(3),
+            Duration::from_secs(60),
+            Duration::from_secs(2),
+            Duration::from_secs(60)
+        )
+    );
+    // What cannot work names the variable or key.
+    for (vars, extra, key) in [
+        (&[][..], None, "EXEC_PATH"),
+        (
+            &[("EXEC_PATH", "/x"), ("EXEC_MODE", "raw")][..],
+            None,
+            "EXEC_MODE",
+        ),
+        (
+            &[("EXEC_PATH", "/x"), ("EXEC_POLLING_INTERVAL", "2s")][..],
+            None,
+            "EXEC_POLLING_INTERVAL",
+        ),
+        (
+            &[("EXEC_PATH", "/x")][..],
+            Some("--certificatesresolvers.le.acme.dnschallenge.resolvers=dns.example"),
+            "--certificatesresolvers.le.acme.dnschallenge.resolvers",
+        ),
+        (
+            &[("EXEC_PATH", "/x")][..],
+            Some("--certificatesresolvers.le.acme.dnschallenge.propagation.nope=1"),
+            "--certificatesresolvers.le.acme.dnschallenge.propagation.nope",
+        ),
+    ] {
+        let mut f = flags[..3].to_vec();
+        f.extend(extra);
+        let e = with_flags(vars, &f).unwrap_err();
+        assert!(e.var.eq_ignore_ascii_case(key), "{vars:?} {extra:?}: {e}");
+    }
 }

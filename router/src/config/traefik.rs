@@ -97,6 +97,8 @@ pub struct AcmeStatic {
     pub http_challenge: Option<String>,
     /// `tlsChallenge`.
     pub tls_challenge: bool,
+    /// `dnsChallenge`: its settings (the provider's own come from its variables).
+    pub dns_challenge: Option<crate::acme_dns::DnsChallenge>,
 }
 
 fn bad(e: DecodeError) -> ConfigError {
@@ -629,14 +631,67 @@ fn acme_resolver(n: &Node, notes: &mut Vec<String>) -> Result<AcmeStatic, Config
         }
     }
     if let Some(d) = f.take("dnsChallenge") {
-        return Err(err(
-            &d.key,
-            "",
-            "the DNS-01 challenge is not supported (HTTP-01 and TLS-ALPN-01 are)",
-        ));
+        a.dns_challenge = Some(dns_challenge(d, notes)?);
     }
     no_more(&f)?;
     Ok(a)
+}
+
+/// `dnsChallenge`: the provider (lego's `exec`), the resolvers that check propagation, and
+/// the propagation options (and their deprecated spellings).
+fn dns_challenge(
+    n: &Node,
+    notes: &mut Vec<String>,
+) -> Result<crate::acme_dns::DnsChallenge, ConfigError> {
+    let mut f = n.fields().map_err(bad)?;
+    let p = f
+        .take("provider")
+        .ok_or_else(|| err(&n.key, "", "dnsChallenge needs a provider"))?;
+    let provider = p.text().map_err(bad)?.trim().to_owned();
+    if provider != "exec" {
+        return Err(value_err(
+            p,
+            "this DNS provider is not supported: `exec` is (lego's external program provider, EXEC_PATH)",
+        ));
+    }
+    let mut d = crate::acme_dns::DnsChallenge::exec_defaults();
+    if let Some(r) = f.take("resolvers") {
+        for s in r.strings().map_err(bad)? {
+            let addr = crate::acme_dns::parse_resolver(&s)
+                .ok_or_else(|| err(&r.key, &s, "expected an IP address, with a port or not"))?;
+            d.resolvers.push(addr);
+        }
+    }
+    if let Some(x) = f.take("delayBeforeCheck") {
+        d.delay = x.duration().map_err(bad)?;
+    }
+    if let Some(x) = f.take("disablePropagationCheck") {
+        d.check = !x.boolean().map_err(bad)?;
+    }
+    if let Some(p) = f.take("propagation") {
+        p.section_on().map_err(bad)?;
+        if let Ok(mut pf) = p.fields() {
+            if let Some(x) = pf.take("delayBeforeChecks") {
+                d.delay = x.duration().map_err(bad)?;
+            }
+            if let Some(x) = pf.take("disableChecks") {
+                d.check = !x.boolean().map_err(bad)?;
+            }
+            if let Some(x) = pf.take("requireAllRNS") {
+                d.all_resolvers = x.boolean().map_err(bad)?;
+            }
+            if let Some(x) = pf.take("disableANSChecks") {
+                x.boolean().map_err(bad)?;
+                notes.push(format!(
+                    "{}: accepted; propagation is checked against the recursive resolvers, never the authoritative servers",
+                    x.key
+                ));
+            }
+            no_more(&pf)?;
+        }
+    }
+    no_more(&f)?;
+    Ok(d)
 }
 
 fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {

@@ -201,7 +201,7 @@ pub fn compile<'a>(
         }
         report(&mut issues, &r.sources, None, "warning", w);
     }
-    let default_generated = default_generated(&snaps, &mut issues);
+    let default_generated = default_generated(&snaps);
     routes.sort_by(|a, b| {
         b.priority
             .cmp(&a.priority)
@@ -224,26 +224,13 @@ pub fn compile<'a>(
 }
 
 /// The default store's generated certificate (`defaultGeneratedCert`), from the first
-/// provider that defines one; wildcard names are refused (no DNS-01 challenge).
-fn default_generated(
-    snaps: &[&Snapshot],
-    issues: &mut Vec<Issue>,
-) -> Option<(String, Vec<String>)> {
+/// provider that defines one (wildcard names are ordered only by a resolver with DNS-01).
+fn default_generated(snaps: &[&Snapshot]) -> Option<(String, Vec<String>)> {
     let g = snaps
         .iter()
         .filter_map(|s| s.config.tls.store.as_ref()?.default_generated_cert.as_ref())
         .next()?;
-    let (names, wildcards): (Vec<String>, Vec<String>) =
-        g.domain.names().partition(|n| !n.starts_with('*'));
-    for w in wildcards {
-        issues.push(Issue {
-            source: String::new(),
-            level: "warning",
-            key: Some("tls.stores.default.defaultGeneratedCert.domain".into()),
-            message: format!("{w:?} needs the DNS-01 challenge, which is not supported: no certificate is ordered for it"),
-        });
-    }
-    Some((g.resolver.clone(), names))
+    Some((g.resolver.clone(), g.domain.names().collect()))
 }
 
 /// What routers may refer to.
@@ -432,10 +419,9 @@ fn route(
     let mut domains = Vec::new();
     for d in r.tls.iter().flat_map(|t| &t.domains) {
         let mut names = Vec::new();
+        // Wildcard names are ordered only by a resolver with DNS-01 (see crate::acme).
         for n in d.names() {
-            if n.starts_with('*') {
-                warnings.push(format!("router {qualified:?}: tls.domains {n:?} needs the DNS-01 challenge, which is not supported: no certificate is ordered for it"));
-            } else if !names.contains(&n) {
+            if !names.contains(&n) {
                 names.push(n);
             }
         }
