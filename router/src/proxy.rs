@@ -304,6 +304,8 @@ pub struct Plan {
     failover: Option<FailoverPlan>,
     /// The request went to the failover's fallback.
     on_fallback: std::sync::atomic::AtomicBool,
+    /// The request's method (for `buffering.retryExpression`).
+    method: hyper::Method,
 }
 
 /// Where the request goes when the service answers one of a `failover`'s `errors` statuses.
@@ -478,6 +480,7 @@ pub async fn plan(
         weighted_cookies: walk.set_cookies,
         failover,
         on_fallback: std::sync::atomic::AtomicBool::new(false),
+        method: req.method.clone(),
     });
     hold_for_retry(req, &plan.fx, body).await?;
     if !walk.copies.is_empty() {
@@ -487,13 +490,14 @@ pub async fn plan(
     Ok(Planned::Forward(plan))
 }
 
-/// The largest body held for `failover.errors` when its `maxRequestBodyBytes` is not set
-/// (Traefik's unlimited).
-const FAILOVER_HELD_BODY: u64 = 16 << 20;
+/// The largest body held to be sent again when Traefik's limit is unlimited
+/// (`failover.errors.maxRequestBodyBytes` unset, `buffering` without `maxRequestBodyBytes`):
+/// bodies are held in memory.
+const HELD_BODY: u64 = 16 << 20;
 
 /// A `failover` with `errors`: its fallback's service, and the request's body held so that it
 /// can go there too. A body over an explicit `maxRequestBodyBytes` is answered 413, as
-/// Traefik does; without one, a body of known length over [`FAILOVER_HELD_BODY`] streams to
+/// Traefik does; without one, a body of known length over [`HELD_BODY`] streams to
 /// the main service and does not fail over, and one of unknown length over it answers 413.
 async fn failover_plan(
     shared: &Shared,
@@ -511,7 +515,7 @@ async fn failover_plan(
         .ok()
         .map(str::to_owned);
     let explicit = f.errors.max_request_body_bytes;
-    let limit = explicit.unwrap_or(FAILOVER_HELD_BODY);
+    let limit = explicit.unwrap_or(HELD_BODY);
     let replayable = match (req.has_body, body.declared()) {
         (false, _) => true,
         (true, Some(n)) if n > limit && explicit.is_none() => false,
@@ -538,10 +542,26 @@ async fn hold_for_retry(
     fx: &crate::middleware::Effects,
     body: &mut dyn crate::middleware::Body,
 ) -> Result<(), ProxyError> {
+    if !req.has_body {
+        return Ok(());
+    }
+    // `buffering.retryExpression`: Traefik's buffering holds every body (up to
+    // `maxRequestBodyBytes`); here up to that or HELD_BODY, a larger one of known
+    // length streaming without being tried again.
+    if fx.retry_expression.is_some() {
+        let limit = fx.max_request_body.unwrap_or(HELD_BODY);
+        return match body.declared() {
+            Some(len) if len > limit => Ok(()),
+            _ => body.read_all(limit).await.map(drop).map_err(|e| match e {
+                http1_framing::io::BodyError::TooLarge(_) => ProxyError::PayloadTooLarge,
+                other => ProxyError::BadRequest(other.to_string()),
+            }),
+        };
+    }
     let Some(retry) = &fx.retry else {
         return Ok(());
     };
-    if !req.has_body || !retry.retries_on_status(req.method.as_str()) {
+    if !retry.retries_on_status(req.method.as_str()) {
         return Ok(());
     }
     match body.declared() {
@@ -606,13 +626,25 @@ impl Plan {
         started: Instant,
         status: Option<(u16, &str)>,
     ) -> Option<std::time::Duration> {
-        let p = self.fx.retry.as_ref()?;
-        let timed_out = !p.timeout.is_zero() && started.elapsed() >= p.timeout;
-        let allowed = match status {
-            None => !p.disable_retry_on_network_error,
-            Some((s, m)) => p.retries_status(s, m),
-        };
-        (tries < p.attempts && !timed_out && allowed).then(|| p.wait_before(tries + 1))
+        let by_retry = self.fx.retry.as_ref().and_then(|p| {
+            let timed_out = !p.timeout.is_zero() && started.elapsed() >= p.timeout;
+            let allowed = match status {
+                None => !p.disable_retry_on_network_error,
+                Some((s, m)) => p.retries_status(s, m),
+            };
+            (tries < p.attempts && !timed_out && allowed).then(|| p.wait_before(tries + 1))
+        });
+        // `buffering.retryExpression`: at once, when it holds (a server that could not be
+        // reached counts as a 502, as oxy's forwarder answers it).
+        by_retry.or_else(|| {
+            let e = self.fx.retry_expression.as_ref()?;
+            let t = crate::dynamic::middleware::retry_expression::Try {
+                method: self.method.as_str(),
+                attempt: tries,
+                code: status.map_or(502, |(s, _)| s),
+            };
+            e.retries(t).then_some(std::time::Duration::ZERO)
+        })
     }
 
     /// When the request can be sent again (`retryable`) and the route's `retry` allows

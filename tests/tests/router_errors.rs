@@ -146,7 +146,9 @@ async fn error_pages_replace_caught_statuses() {
 /// service without it answers 503 about every other request; a `POST` is not tried again
 /// (not idempotent) unless `retryNonIdempotentMethod`; a request's body is held and sent
 /// again whole (a `PUT`, and a `POST` with that option), but not one over
-/// `maxRequestBodyBytes`; a server that refuses connections is tried past.
+/// `maxRequestBodyBytes`; `buffering.retryExpression` sends a request (and its body) again
+/// while the expression holds for the answer; a server that refuses connections is tried
+/// past.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_tries_again_on_a_listed_status() {
     require_docker();
@@ -181,6 +183,9 @@ async fn retry_tries_again_on_a_listed_status() {
         status: ["503"]
         retryNonIdempotentMethod: true
         maxRequestBodyBytes: 8
+    buffered:
+      buffering:
+        retryExpression: "ResponseCode() == 503 && Attempts() < 2"
   services:
     pair:
       loadBalancer:
@@ -196,8 +201,12 @@ async fn retry_tries_again_on_a_listed_status() {
     let net = c.network("net");
     let guard = router_guard().start().await;
     let router = Router::builder().with_file(&file).start(&guard).await;
-    let [with, without, refusing, posts] = ["with", "without", "refusing", "posts"].map(unique);
+    let [with, without, refusing, posts, buffered] =
+        ["with", "without", "refusing", "posts", "buffered"].map(unique);
     let labels = Labels::enabled()
+        .router(&buffered, "rule", &format!("Host(`{buffered}.test`)"))
+        .router(&buffered, "middlewares", "buffered@file")
+        .router(&buffered, "service", "pair@file")
         .router(&posts, "rule", &format!("Host(`{posts}.test`)"))
         .router(&posts, "middlewares", "evenpost@file")
         .router(&posts, "service", "pair@file")
@@ -267,6 +276,20 @@ async fn retry_tries_again_on_a_listed_status() {
         large.extend(send(posts_host.clone(), "POST", "123456789").await);
     }
     assert!(large.contains(&503) && large.contains(&200), "{large:?}");
+    // buffering.retryExpression: a 503 is tried once more, body and all, whatever the method.
+    let buffered_host = format!("{buffered}.test");
+    router.wait_status(&buffered_host, "/", 200).await;
+    for _ in 0..4 {
+        assert_eq!(send(buffered_host.clone(), "POST", "buffered").await, [200]);
+        let r = router.request(&buffered_host, "/", &[]).await;
+        assert_eq!((r.status, r.text().as_str()), (200, "good\n"));
+    }
+    let good_log = nginx.log_lines("good.log");
+    assert_eq!(
+        good_log.iter().filter(|l| *l == "POST buffered").count(),
+        4,
+        "{good_log:?}"
+    );
     // A server that refuses connections: the other one answers.
     for _ in 0..4 {
         let r = router.request(&format!("{refusing}.test"), "/", &[]).await;

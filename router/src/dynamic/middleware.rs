@@ -18,6 +18,7 @@ pub mod headers;
 pub mod ip;
 pub mod pass_tls_client_cert;
 pub mod retry;
+pub mod retry_expression;
 pub mod rewrite;
 
 pub use circuit_breaker::CircuitBreaker;
@@ -142,6 +143,9 @@ pub enum Middleware {
         max_request_body_bytes: Option<u64>,
         /// The largest answer body (none: no limit).
         max_response_body_bytes: Option<u64>,
+        /// `retryExpression`: when a request is sent again after an answer.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_expression: Option<retry_expression::RetryExpression>,
     },
     /// `circuitBreaker`.
     CircuitBreaker(Box<CircuitBreaker>),

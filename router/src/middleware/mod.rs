@@ -61,6 +61,8 @@ pub struct Effects {
     pub max_response_body: Option<u64>,
     /// The `retry` policy (the innermost, when several).
     pub retry: Option<crate::dynamic::Retry>,
+    /// `buffering.retryExpression` (the innermost, when several).
+    pub retry_expression: Option<crate::dynamic::middleware::retry_expression::RetryExpression>,
     /// `errors` middlewares met so far, outermost first.
     pub error_pages: Vec<crate::dynamic::ErrorPages>,
     /// `contentType`: an answer without a `Content-Type` gets the sniffed one.
@@ -188,7 +190,11 @@ pub async fn apply(
         Middleware::Buffering {
             max_request_body_bytes,
             max_response_body_bytes,
+            retry_expression,
         } => {
+            if retry_expression.is_some() {
+                r.fx.retry_expression.clone_from(retry_expression);
+            }
             let smallest = |now: Option<u64>, max: &Option<u64>| match (now, max) {
                 (Some(a), Some(b)) => Some(a.min(*b)),
                 (a, b) => a.or(*b),

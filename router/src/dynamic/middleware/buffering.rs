@@ -2,14 +2,17 @@
 //! forwarding it; the router streams request bodies, so it checks a declared length before
 //! anything is sent, and counts a chunked body as it passes, cutting it at the limit. An
 //! answer is checked before its head is sent: a declared length over the limit, or a body
-//! without one read (and held) up to the limit, answers 500 as Traefik does.
+//! without one read (and held) up to the limit, answers 500 as Traefik does. With
+//! `retryExpression`, a request whose answer (or failure) satisfies it is sent again.
 
+use super::retry_expression::RetryExpression;
 use super::{fields, Middleware};
 use crate::tree::{DecodeError, Node};
 
 /// Decodes `buffering`: `maxRequestBodyBytes` and `maxResponseBodyBytes` (0: no limit;
 /// `disableResponseBuffer` streams answers, so their limit goes, as in Traefik); the memory
-/// thresholds are accepted; `retryExpression` is not supported.
+/// thresholds are accepted; `retryExpression` (not with `disableResponseBuffer`: oxy retries
+/// only what it buffered).
 pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(
         kind,
@@ -20,6 +23,7 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             "memResponseBodyBytes",
             "disableRequestBuffer",
             "disableResponseBuffer",
+            "retryExpression",
         ],
     )?;
     for k in ["memRequestBodyBytes", "memResponseBodyBytes"] {
@@ -47,9 +51,16 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     };
     let max = limit(f.take("maxRequestBodyBytes"))?;
     let max_response = limit(f.take("maxResponseBodyBytes"))?.filter(|_| !stream_answers);
+    let retry_expression = match f.take("retryExpression") {
+        Some(n) if !n.text()?.trim().is_empty() => {
+            Some(RetryExpression::parse(n.text()?.trim()).map_err(|e| DecodeError::at(n, e))?)
+        }
+        _ => None,
+    };
     Ok(Middleware::Buffering {
         max_request_body_bytes: max,
         max_response_body_bytes: max_response,
+        retry_expression: retry_expression.filter(|_| !stream_answers),
     })
 }
 
@@ -69,6 +80,7 @@ mod tests {
             Middleware::Buffering {
                 max_request_body_bytes: Some(2_000_000),
                 max_response_body_bytes: None,
+                retry_expression: None,
             }
         );
         let n = Node::from_yaml(
@@ -81,6 +93,7 @@ mod tests {
             Middleware::Buffering {
                 max_request_body_bytes: None,
                 max_response_body_bytes: Some(10),
+                retry_expression: None,
             }
         );
         let n = Node::from_yaml(
@@ -93,11 +106,38 @@ mod tests {
             Middleware::Buffering {
                 max_request_body_bytes: None,
                 max_response_body_bytes: None,
+                retry_expression: None,
             }
         );
+        let n = Node::from_yaml(
+            "buffering:\n  retryExpression: IsNetworkError() && Attempts() < 2\n",
+            "m",
+        )
+        .unwrap();
+        let Some(Middleware::Buffering {
+            retry_expression: Some(e),
+            ..
+        }) = super::super::decode(&n).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(e.text(), "IsNetworkError() && Attempts() < 2");
+        // oxy retries only what it buffered: not with disableResponseBuffer.
+        let n = Node::from_yaml(
+            "buffering:\n  retryExpression: IsNetworkError()\n  disableResponseBuffer: true\n",
+            "m",
+        )
+        .unwrap();
+        assert!(matches!(
+            super::super::decode(&n).unwrap(),
+            Some(Middleware::Buffering {
+                retry_expression: None,
+                ..
+            })
+        ));
         for bad in [
             "buffering:\n  maxResponseBodyBytes: -1\n",
-            "buffering:\n  retryExpression: IsNetworkError() && Attempts() < 2\n",
+            "buffering:\n  retryExpression: IsNetworkError() && 2\n",
             "buffering:\n  maxRequestBodyBytes: -1\n",
         ] {
             let n = Node::from_yaml(bad, "m").unwrap();

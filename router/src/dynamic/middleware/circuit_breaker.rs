@@ -126,7 +126,8 @@ impl Cond {
 }
 
 impl Op {
-    fn apply(self, o: Option<std::cmp::Ordering>) -> bool {
+    /// Whether an ordering (`None`: not comparable) satisfies the comparison.
+    pub fn apply(self, o: Option<std::cmp::Ordering>) -> bool {
         use std::cmp::Ordering::{Equal, Greater, Less};
         match (self, o) {
             (Op::Ne, None) => true,
@@ -211,12 +212,16 @@ pub fn parse(text: &str) -> Result<Cond, String> {
     }
 }
 
+/// A token of Go's expression syntax, as `vulcand/predicate` reads it (shared with
+/// `buffering.retryExpression`).
 #[derive(Debug, Clone, PartialEq)]
-enum Tok {
+pub(super) enum Tok {
     Ident(String),
     Int(i64),
     Float(f64),
-    Str,
+    /// A string literal's text (`"..."` with Go's escapes, or `` `...` `` raw); `None`: a
+    /// character literal (`'x'`), which the grammar has no use for.
+    Str(Option<String>),
     Punct(&'static str),
 }
 
@@ -226,7 +231,7 @@ impl std::fmt::Display for Tok {
             Tok::Ident(s) => write!(f, "{s}"),
             Tok::Int(i) => write!(f, "{i}"),
             Tok::Float(x) => write!(f, "{x}"),
-            Tok::Str => write!(f, "a string"),
+            Tok::Str(_) => write!(f, "a string"),
             Tok::Punct(p) => write!(f, "{p:?}"),
         }
     }
@@ -238,7 +243,7 @@ const PUNCT: &[&str] = &[
     "*", "/", "%", "&", "|", "^",
 ];
 
-fn lex(text: &str) -> Result<Vec<Tok>, String> {
+pub(super) fn lex(text: &str) -> Result<Vec<Tok>, String> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -265,11 +270,9 @@ fn lex(text: &str) -> Result<Vec<Tok>, String> {
             }
             out.push(number(&text[s..i])?);
         } else if c == b'"' || c == b'`' || c == b'\'' {
-            let end = text[i + 1..]
-                .find(c as char)
-                .ok_or("a quoted literal is not closed")?;
-            i += end + 2;
-            out.push(Tok::Str);
+            let (lit, len) = quoted(&text[i..])?;
+            i += len;
+            out.push(Tok::Str(lit));
         } else if let Some(p) = PUNCT.iter().find(|p| text[i..].starts_with(**p)) {
             i += p.len();
             out.push(Tok::Punct(p));
@@ -279,6 +282,32 @@ fn lex(text: &str) -> Result<Vec<Tok>, String> {
         }
     }
     Ok(out)
+}
+
+/// A quoted literal at the start of `t`: its text (none for a character literal) and its
+/// length in `t`. Go's simple escapes are read in a `"..."` string.
+fn quoted(t: &str) -> Result<(Option<String>, usize), String> {
+    let q = t.chars().next().ok_or("a quoted literal is not closed")?;
+    let mut out = String::new();
+    let mut chars = t.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        match c {
+            _ if c == q => return Ok(((q != '\'').then_some(out), i + 1)),
+            '\\' if q == '"' => {
+                let (_, e) = chars.next().ok_or("a quoted literal is not closed")?;
+                out.push(match e {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    '\\' | '"' => e,
+                    other => return Err(format!("unsupported escape \\{other}")),
+                });
+            }
+            '\n' if q != '`' => return Err("a quoted literal is not closed".into()),
+            _ => out.push(c),
+        }
+    }
+    Err("a quoted literal is not closed".into())
 }
 
 /// A number as `strconv` reads the literal: an integer in base 10 (`Atoi`), or a float.
@@ -377,7 +406,7 @@ impl Parser {
             Tok::Punct(p) => Err(format!("{p} is not supported")),
             Tok::Int(i) => Ok(Expr::Num(Num::Int(i))),
             Tok::Float(x) => Ok(Expr::Num(Num::Float(F64(x)))),
-            Tok::Str => Err("a string is not supported here".into()),
+            Tok::Str(_) => Err("a string is not supported here".into()),
             Tok::Ident(name) => {
                 if self.peek() != Some(&Tok::Punct("(")) {
                     return Err(format!("{name} is not defined"));
