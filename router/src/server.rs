@@ -31,13 +31,61 @@ const TLS_HANDSHAKE: u8 = 0x16;
 /// the host has IPv6 (as Go does), else the IPv4 wildcard.
 pub async fn bind(ep: &EntryPoint) -> std::io::Result<TcpListener> {
     match &ep.address {
-        Address::Socket(a) => TcpListener::bind(a).await,
-        Address::AnyHost(p) => match TcpListener::bind(SocketAddr::from(([0u16; 8], *p))).await {
+        Address::Socket(a) => listen(*a),
+        Address::AnyHost(p) => match listen(SocketAddr::from(([0u16; 8], *p))) {
             Ok(l) => Ok(l),
-            Err(_) => TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], *p))).await,
+            Err(_) => listen(SocketAddr::from(([0, 0, 0, 0], *p))),
         },
-        Address::Named(h, p) => TcpListener::bind((h.as_str(), *p)).await,
+        Address::Named(h, p) => {
+            let mut last = std::io::Error::other(format!("{h} has no address"));
+            for a in tokio::net::lookup_host((h.as_str(), *p)).await? {
+                match listen(a) {
+                    Ok(l) => return Ok(l),
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        }
     }
+}
+
+/// A listener on `addr` whose accept queue is the system's largest (`somaxconn`), as Go's
+/// (and so Traefik's): a burst of connections waits there rather than being refused (the
+/// standard library's 128 lost a tenth of a 10,000-connection burst).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog())
+}
+
+/// `net.core.somaxconn` (4096 when it cannot be read; the kernel caps what is asked anyway).
+pub fn backlog() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(4096)
+        .min(i32::MAX as u32)
+}
+
+/// Raises the open-files limit to its hard limit, as Go's runtime does at start (each client
+/// connection and each backend connection is a descriptor). Returns the limits before and
+/// after.
+pub fn raise_open_files_limit() -> (Option<u64>, Option<u64>) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    let before = limit.current;
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if setrlimit(Resource::Nofile, limit).is_err() {
+            return (before, before);
+        }
+    }
+    (before, getrlimit(Resource::Nofile).current)
 }
 
 /// Serves an entry point until `shutdown` completes, then lets open connections finish for
@@ -293,5 +341,49 @@ async fn drive<C: Future>(
             graceful(conn.as_mut());
             let _ = tokio::time::timeout(grace, conn).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The accept queue `ss` reports for a listener (its Send-Q column).
+    fn queue_of(port: u16) -> u32 {
+        let out = std::process::Command::new("ss")
+            .args(["-Hltn", &format!("sport = :{port}")])
+            .output()
+            .expect("ss (iproute2) runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .next()
+            .unwrap_or_else(|| panic!("no listener on {port}: {text}"));
+        line.split_whitespace()
+            .nth(2)
+            .and_then(|q| q.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
+    }
+
+    #[tokio::test]
+    async fn listeners_queue_as_many_connections_as_the_system_allows() {
+        let l = super::listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert_eq!(queue_of(port), super::backlog());
+        assert!(super::backlog() > 128, "somaxconn is {}", super::backlog());
+        // The standard library's, for contrast: the test can tell them apart.
+        let std = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        assert_eq!(queue_of(std.local_addr().unwrap().port()), 128);
+    }
+
+    #[test]
+    fn the_open_files_limit_is_raised_to_the_hard_limit() {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let mut l = getrlimit(Resource::Nofile);
+        let hard = l.maximum;
+        if let (Some(h), Some(_)) = (hard, l.current) {
+            l.current = Some(h.min(1024));
+            setrlimit(Resource::Nofile, l).unwrap();
+        }
+        let (_, after) = super::raise_open_files_limit();
+        assert_eq!(after, hard);
     }
 }

@@ -81,6 +81,14 @@ where
     S: Fn() -> F,
     F: Future<Output = ()> + Send + 'static,
 {
+    let (before, after) = server::raise_open_files_limit();
+    if before != after {
+        tracing::info!(
+            before = before.map_or("unlimited".into(), |n| n.to_string()),
+            after = after.map_or("unlimited".into(), |n| n.to_string()),
+            "open files limit raised to its hard limit"
+        );
+    }
     let mut bound = Vec::new();
     for ep in &config.entry_points {
         let listener = match pre.take(&ep.name) {
@@ -94,9 +102,7 @@ where
     let admin_listener = match (pre.take("admin"), config.admin_listen) {
         (Some(l), _) => Some(l),
         (None, Some(a)) => Some(
-            TcpListener::bind(a)
-                .await
-                .map_err(|e| format!("ROUTER_ADMIN_LISTEN={a}: cannot bind: {e}"))?,
+            server::listen(a).map_err(|e| format!("ROUTER_ADMIN_LISTEN={a}: cannot bind: {e}"))?,
         ),
         (None, None) => None,
     };
