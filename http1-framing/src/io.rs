@@ -136,6 +136,10 @@ pub enum BodyError {
     /// passed on so far is an incomplete request: the caller closes the upstream connection).
     #[error("the request body is larger than {0} bytes")]
     TooLarge(u64),
+    /// Nothing of the body moved, from the client or to the upstream, for the idle time
+    /// [`forward_body_watched`] was given.
+    #[error("the request body made no progress for {0:?}")]
+    Stalled(Duration),
 }
 
 /// Passes a request body from `client` to `up` as it arrives, by its framing (the bytes
@@ -172,6 +176,26 @@ where
     C: AsyncRead + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
+    forward_body_watched(client, client_buf, up, up_buf, framing, limit, None).await
+}
+
+/// [`forward_body_limited`], stopping with [`BodyError::Stalled`] when, for `idle`, neither
+/// the client sends a byte nor the upstream takes one (an upload takes as long as it
+/// takes while it moves; a side that stops is not waited for forever).
+pub async fn forward_body_watched<C, U>(
+    client: &mut C,
+    client_buf: &mut BytesMut,
+    up: &mut U,
+    up_buf: &mut BytesMut,
+    framing: BodyFraming,
+    limit: Option<u64>,
+    idle: Option<Duration>,
+) -> Result<BodySent, BodyError>
+where
+    C: AsyncRead + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let stalled = |idle: Duration| BodyError::Stalled(idle);
     let mut passed: u64 = 0;
     if matches!(
         framing,
@@ -186,15 +210,19 @@ where
     loop {
         if pending > 0 {
             // Write what is checked, unless the upstream speaks first.
-            let heard = poll_fn(|cx| {
-                if let Poll::Ready(read) = poll_read_into(&mut *up, cx, up_buf) {
-                    return Poll::Ready(Heard::Upstream(read));
-                }
-                Pin::new(&mut *up)
-                    .poll_write(cx, &client_buf[..pending])
-                    .map(Heard::Wrote)
-            })
-            .await;
+            let heard = within(
+                idle,
+                poll_fn(|cx| {
+                    if let Poll::Ready(read) = poll_read_into(&mut *up, cx, up_buf) {
+                        return Poll::Ready(Heard::Upstream(read));
+                    }
+                    Pin::new(&mut *up)
+                        .poll_write(cx, &client_buf[..pending])
+                        .map(Heard::Wrote)
+                }),
+            )
+            .await
+            .map_err(stalled)?;
             match heard {
                 Heard::Wrote(Ok(0)) => {
                     return Ok(BodySent::Cut(Some(std::io::ErrorKind::WriteZero.into())))
@@ -226,34 +254,53 @@ where
         }
         client_buf.reserve(READ_SIZE);
         up_buf.reserve(1024);
-        tokio::select! {
-            biased;
-            read = up.read_buf(up_buf) => {
+        let next = async {
+            tokio::select! {
+                biased;
+                read = up.read_buf(up_buf) => Came::Upstream(read),
+                read = client.read_buf(client_buf) => Came::Client(read),
+            }
+        };
+        match within(idle, next).await.map_err(stalled)? {
+            Came::Upstream(read) => {
                 if let Some(cut) = answered(read, up_buf) {
                     return Ok(cut);
                 }
             }
-            read = client.read_buf(client_buf) => match read {
-                Ok(0) | Err(_) => return Err(BodyError::ClientGone),
-                Ok(_) => {}
-            },
+            Came::Client(Ok(0) | Err(_)) => return Err(BodyError::ClientGone),
+            Came::Client(Ok(_)) => {}
         }
+    }
+}
+
+/// `fut`, within `idle` when there is one (`Err(idle)` past it).
+async fn within<F: std::future::Future>(
+    idle: Option<Duration>,
+    fut: F,
+) -> Result<F::Output, Duration> {
+    match idle {
+        None => Ok(fut.await),
+        Some(d) => tokio::time::timeout(d, fut).await.map_err(|_| d),
     }
 }
 
 /// Reads a whole request body from `client` (the bytes already read start `client_buf`; what
 /// follows the body stays there), de-framed: a chunked body's data without its chunk
 /// framing and trailers. More than `limit` bytes of data is [`BodyError::TooLarge`], noticed
-/// as soon as they arrive (a declared length over it before anything is read). For the
-/// middlewares that must see a body before it goes on (`forwardAuth.forwardBody`).
+/// as soon as they arrive (a declared length over it before anything is read); a client that
+/// sends nothing for `idle` is [`BodyError::Stalled`]. For the middlewares that must see a
+/// body before it goes on (`forwardAuth.forwardBody`).
 pub async fn read_body<C: AsyncRead + Unpin>(
     client: &mut C,
     client_buf: &mut BytesMut,
     framing: BodyFraming,
     limit: u64,
+    idle: Duration,
 ) -> Result<Vec<u8>, BodyError> {
     match framing {
-        BodyFraming::None | BodyFraming::UntilClose => return Ok(Vec::new()),
+        BodyFraming::None | BodyFraming::UntilClose | BodyFraming::Length(0) => {
+            return Ok(Vec::new())
+        }
         BodyFraming::Length(n) if n > limit => return Err(BodyError::TooLarge(limit)),
         _ => {}
     }
@@ -276,9 +323,10 @@ pub async fn read_body<C: AsyncRead + Unpin>(
             }
         }
         client_buf.reserve(READ_SIZE);
-        match client.read_buf(client_buf).await {
-            Ok(0) | Err(_) => return Err(BodyError::ClientGone),
-            Ok(_) => {}
+        match tokio::time::timeout(idle, client.read_buf(client_buf)).await {
+            Err(_) => return Err(BodyError::Stalled(idle)),
+            Ok(Ok(0) | Err(_)) => return Err(BodyError::ClientGone),
+            Ok(Ok(_)) => {}
         }
     }
 }
@@ -287,6 +335,12 @@ pub async fn read_body<C: AsyncRead + Unpin>(
 enum Heard {
     Wrote(std::io::Result<usize>),
     Upstream(std::io::Result<usize>),
+}
+
+/// What came first while waiting: the upstream's bytes or the client's.
+enum Came {
+    Upstream(std::io::Result<usize>),
+    Client(std::io::Result<usize>),
 }
 
 /// What the upstream's speaking up while a body is passed on means: `None` when it sent only
@@ -355,7 +409,13 @@ mod tests {
         let mut buf = BytesMut::new();
         let got = tokio::time::timeout(
             Duration::from_secs(5),
-            read_body(&mut client, &mut buf, framing, limit),
+            read_body(
+                &mut client,
+                &mut buf,
+                framing,
+                limit,
+                Duration::from_secs(2),
+            ),
         )
         .await
         .expect("read_body hung");
@@ -374,6 +434,10 @@ mod tests {
         assert_eq!(&rest[..], b"NEXT");
         let (got, _) = read_all(BodyFraming::None, b"x", 0).await;
         assert!(got.unwrap().is_empty());
+        // An empty body with a length: nothing to wait for (the next request stays).
+        let (got, rest) = read_all(BodyFraming::Length(0), b"GET", 10).await;
+        assert!(got.unwrap().is_empty());
+        assert!(rest.is_empty(), "nothing read");
     }
 
     #[tokio::test]
@@ -395,8 +459,21 @@ mod tests {
         let (mut client, far) = duplex(64);
         drop(far);
         let mut buf = BytesMut::from(&b"abc"[..]);
-        let got = read_body(&mut client, &mut buf, BodyFraming::Length(5), 10).await;
+        let got = read_body(
+            &mut client,
+            &mut buf,
+            BodyFraming::Length(5),
+            10,
+            Duration::from_secs(2),
+        )
+        .await;
         assert!(matches!(got, Err(BodyError::ClientGone)), "{got:?}");
+        // A client that stops mid-body (the connection open): stalled, not waited for.
+        let (mut client, _far) = duplex(64);
+        let mut buf = BytesMut::from(&b"abc"[..]);
+        let idle = Duration::from_millis(50);
+        let got = read_body(&mut client, &mut buf, BodyFraming::Length(5), 10, idle).await;
+        assert!(matches!(got, Err(BodyError::Stalled(_))), "{got:?}");
     }
 
     /// Runs `forward_body` from a client stream to an upstream stream, each a `cap`-byte

@@ -192,9 +192,27 @@ impl Manager {
             renewal,
             "ordering an ACME certificate"
         );
-        let result = match tokio::time::timeout(ORDER_TIMEOUT, self.issue(&names, kind)).await {
+        // DNS-01 solves one name at a time and may wait for each: its time counts too.
+        let budget = match &self.config.dns {
+            Some(d) => {
+                let per_name = d.sequence + d.delay + d.timeout + Duration::from_secs(120);
+                ORDER_TIMEOUT + per_name * u32::try_from(names.len()).unwrap_or(u32::MAX)
+            }
+            None => ORDER_TIMEOUT,
+        };
+        let mut presented = Vec::new();
+        let issued = tokio::time::timeout(budget, self.issue(&names, kind, &mut presented)).await;
+        // Records left in place (the order failed or ran out of time) go in every case.
+        if let Some(dns) = &self.config.dns {
+            for r in &presented {
+                if let Err(e) = dns.cleanup(r).await {
+                    tracing::warn!(record = r.fqdn(), error = e, "DNS-01 cleanup failed");
+                }
+            }
+        }
+        let result = match issued {
             Ok(r) => r,
-            Err(_) => Err(format!("no certificate within {ORDER_TIMEOUT:?}")),
+            Err(_) => Err(format!("no certificate within {budget:?}")),
         };
         match result {
             Ok(cert) => {
@@ -232,21 +250,8 @@ impl Manager {
 
     /// One order for `names`: account, a challenge per name, finalize with a fresh key,
     /// store under the main name.
-    async fn issue(&mut self, names: &[String], kind: ChallengeType) -> Result<LoadedCert, String> {
-        let mut presented = Vec::new();
-        let result = self.issue_with(names, kind, &mut presented).await;
-        if let Some(dns) = &self.config.dns {
-            for r in &presented {
-                if let Err(e) = dns.cleanup(r).await {
-                    tracing::warn!(record = r.fqdn(), error = e, "DNS-01 cleanup failed");
-                }
-            }
-        }
-        result
-    }
-
-    /// [`Self::issue`]; DNS-01 records still in place at the end are left in `presented`.
-    async fn issue_with(
+    /// (DNS-01 records still in place at the end are left in `presented` for the caller.)
+    async fn issue(
         &mut self,
         names: &[String],
         kind: ChallengeType,

@@ -214,8 +214,9 @@ async fn start_next(
             key_auth: key_auth.as_str().to_owned(),
             value: key_auth.dns_value(),
         };
-        dns.present(&record).await?;
+        // Listed first: a present cut short (an error, the order's time out) is cleaned up too.
         presented.push(record.clone());
+        dns.present(&record).await?;
         dns.wait_propagated(&record.fqdn(), &record.value).await?;
         challenge
             .set_ready()

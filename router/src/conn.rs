@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http1_framing::io::{
-    forward_body_limited, linger, read_body, read_head, BodyError, BodySent, HeadRead,
+    forward_body_watched, linger, read_body, read_head, BodyError, BodySent, HeadRead,
     SHUTDOWN_WAIT,
 };
 use http1_framing::{BodyFraming, BodyLeft, FramingError, MAX_HEAD};
@@ -105,6 +105,9 @@ enum Attempt {
     TooLarge,
     /// What happened, and whether the backend closed before answering anything.
     Backend(String, bool),
+    /// No answer within the response timeout once the request was sent, or the request's
+    /// body stopped moving for that long.
+    TimedOut,
 }
 
 /// Serves one HTTP/1.1 client connection until it closes, errs, or shutdown is asked
@@ -142,6 +145,8 @@ struct ClientBody<'c, S> {
     head: &'c RequestHead,
     unread: &'c mut bool,
     read: &'c mut Option<Bytes>,
+    /// How long the client may pause (the entry point's read timeout).
+    idle: std::time::Duration,
 }
 
 impl<S> crate::middleware::Body for ClientBody<'_, S>
@@ -169,7 +174,8 @@ where
                     .await
                     .map_err(|_| BodyError::ClientGone)?;
             }
-            let b = Bytes::from(read_body(self.io, self.buf, self.head.body, limit).await?);
+            let b =
+                Bytes::from(read_body(self.io, self.buf, self.head.body, limit, self.idle).await?);
             *self.unread = false;
             *self.read = Some(b.clone());
             Ok(b)
@@ -368,6 +374,7 @@ where
             head,
             unread: &mut self.body_unread,
             read: &mut self.buffered,
+            idle: self.at.ep.header_timeout,
         };
         let plan = match proxy::plan(shared, req, headers, log, &mut body).await? {
             Planned::Forward(p) => p,
@@ -506,23 +513,24 @@ where
                 &forwarded,
                 Outgoing::of(framing),
             );
-            if let Some(b) = &self.buffered {
-                self.out.extend_from_slice(b);
-            }
             if head.expect_continue && self.body_unread && !head.http10 {
                 self.io
                     .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                     .await
                     .map_err(|_| Fail::ClientGone)?;
             }
-            let attempt = tokio::time::timeout(
-                reach.response_timeout,
-                self.round_trip(&mut conn, framing, head_request, plan.fx.max_request_body),
-            )
-            .await;
+            let attempt = self
+                .round_trip(
+                    &mut conn,
+                    framing,
+                    head_request,
+                    plan.fx.max_request_body,
+                    reach.response_timeout,
+                )
+                .await;
             match attempt {
-                Err(_) => return Err(ProxyError::GatewayTimeout.into()),
-                Ok(Ok(resp)) => {
+                Err(Attempt::TimedOut) => return Err(ProxyError::GatewayTimeout.into()),
+                Ok(resp) => {
                     shared.registry.mark_up(&backend.state);
                     // A failover's `errors`: the fallback is asked instead (this answer's
                     // body is not read: the connection is dropped).
@@ -544,12 +552,10 @@ where
                     }
                     break (conn, resp);
                 }
-                Ok(Err(Attempt::ClientGone)) => return Err(Fail::ClientGone),
-                Ok(Err(Attempt::TooLarge)) => return Err(ProxyError::PayloadTooLarge.into()),
-                Ok(Err(Attempt::Client(detail))) => {
-                    return Err(ProxyError::BadRequest(detail).into())
-                }
-                Ok(Err(Attempt::Backend(detail, closed))) => {
+                Err(Attempt::ClientGone) => return Err(Fail::ClientGone),
+                Err(Attempt::TooLarge) => return Err(ProxyError::PayloadTooLarge.into()),
+                Err(Attempt::Client(detail)) => return Err(ProxyError::BadRequest(detail).into()),
+                Err(Attempt::Backend(detail, closed)) => {
                     if plan.try_again(retryable, attempts, started, None).await {
                         tried = Some(backend.def.url.clone());
                         continue;
@@ -602,26 +608,64 @@ where
     /// Sends the assembled head (and a streamed body) on `conn` and reads the answer's head.
     /// A backend may answer before it has read the whole body (a 413 for an upload too
     /// large): its answer is relayed, the rest of the body is not read (`body_unread` stays
-    /// set) and both connections close after it.
+    /// set) and both connections close after it. As Go's `ResponseHeaderTimeout`, `wait`
+    /// counts from the moment the request has been sent whole; while it is being sent, it
+    /// bounds only a pause (an upload takes as long as it takes while it moves).
     async fn round_trip(
         &mut self,
         conn: &mut BackendConn,
         body: BodyFraming,
         head_request: bool,
         limit: Option<u64>,
+        wait: std::time::Duration,
     ) -> Result<ResponseHead, Attempt> {
-        if let Err(e) = conn.io.write_all(&self.out).await {
-            return Err(Attempt::Backend(format!("sending the request: {e}"), true));
+        let mut sent = 0;
+        while sent < self.out.len() {
+            match tokio::time::timeout(wait, conn.io.write(&self.out[sent..])).await {
+                Err(_) => return Err(Attempt::TimedOut),
+                Ok(Ok(0)) => {
+                    return Err(Attempt::Backend("sending the request: closed".into(), true))
+                }
+                Ok(Ok(n)) => sent += n,
+                Ok(Err(e)) => {
+                    return Err(Attempt::Backend(format!("sending the request: {e}"), true))
+                }
+            }
         }
         let mut cut = None;
-        if self.body_unread {
-            let sent = forward_body_limited(
+        if let Some(held) = self.buffered.clone() {
+            // A body held in memory goes out the same way, listening for an early answer.
+            let mut from: &[u8] = &held;
+            let sent = forward_body_watched(
+                &mut from,
+                &mut BytesMut::new(),
+                &mut conn.io,
+                &mut conn.buf,
+                body,
+                None,
+                Some(wait),
+            )
+            .await;
+            match sent {
+                Ok(BodySent::Whole) => {}
+                Ok(BodySent::Cut(err)) => cut = err,
+                Err(BodyError::Stalled(_)) => return Err(Attempt::TimedOut),
+                Err(e) => {
+                    return Err(Attempt::Backend(
+                        format!("sending the request body: {e}"),
+                        false,
+                    ))
+                }
+            }
+        } else if self.body_unread {
+            let sent = forward_body_watched(
                 &mut self.io,
                 &mut self.buf,
                 &mut conn.io,
                 &mut conn.buf,
                 body,
                 limit,
+                Some(wait),
             )
             .await;
             match sent {
@@ -630,9 +674,13 @@ where
                 Err(BodyError::ClientGone) => return Err(Attempt::ClientGone),
                 Err(e @ BodyError::Framing(_)) => return Err(Attempt::Client(e.to_string())),
                 Err(BodyError::TooLarge(_)) => return Err(Attempt::TooLarge),
+                Err(BodyError::Stalled(_)) => return Err(Attempt::TimedOut),
             }
         }
-        match (self.read_response_head(conn, head_request).await, cut) {
+        let answer = tokio::time::timeout(wait, self.read_response_head(conn, head_request))
+            .await
+            .unwrap_or(Err(Attempt::TimedOut));
+        match (answer, cut) {
             // A backend that failed to take the body and said nothing: the write's error.
             (Err(Attempt::Backend(_, true)), Some(e)) => Err(Attempt::Backend(
                 format!("sending the request body: {e}"),

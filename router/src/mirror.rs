@@ -61,7 +61,7 @@ pub async fn body(
     body.read_all(max)
         .await
         .map(Some)
-        .map_err(|e| ProxyError::BadRequest(e.to_string()))
+        .map_err(crate::proxy::held_body_error)
 }
 
 impl Job {

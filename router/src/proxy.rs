@@ -65,6 +65,10 @@ pub enum ProxyError {
     /// The client did not send a complete request head in time.
     #[error("Request Timeout")]
     HeadTimeout,
+    /// A body the router reads whole (for a middleware, a retry, a mirror) stopped coming
+    /// for the entry point's read timeout.
+    #[error("Request Timeout")]
+    BodyTimeout,
     /// The request head is larger than `ROUTER_MAX_HEADER_BYTES`.
     #[error("Request Header Fields Too Large")]
     HeadTooLarge,
@@ -96,7 +100,7 @@ impl ProxyError {
             ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ProxyError::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::HeadTimeout | ProxyError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
             ProxyError::AuthRefused => StatusCode::UNAUTHORIZED,
@@ -490,6 +494,19 @@ pub async fn plan(
     Ok(Planned::Forward(plan))
 }
 
+/// What a body the router could not read whole answers: 413 over the limit, 408 when it
+/// stopped coming, 400 when its framing is broken (or the client left).
+pub fn held_body_error(e: http1_framing::io::BodyError) -> ProxyError {
+    use http1_framing::io::BodyError;
+    match e {
+        BodyError::TooLarge(_) => ProxyError::PayloadTooLarge,
+        BodyError::Stalled(_) => ProxyError::BodyTimeout,
+        other @ (BodyError::ClientGone | BodyError::Framing(_)) => {
+            ProxyError::BadRequest(other.to_string())
+        }
+    }
+}
+
 /// The largest body held to be sent again when Traefik's limit is unlimited
 /// (`failover.errors.maxRequestBodyBytes` unset, `buffering` without `maxRequestBodyBytes`):
 /// bodies are held in memory.
@@ -520,11 +537,9 @@ async fn failover_plan(
         (false, _) => true,
         (true, Some(n)) if n > limit && explicit.is_none() => false,
         (true, _) => {
-            body.read_all(limit).await.map_err(|e| match e {
-                http1_framing::io::BodyError::TooLarge(_) => ProxyError::PayloadTooLarge,
-                other => ProxyError::BadRequest(other.to_string()),
-            })?;
-            true
+            let held = body.read_all(limit).await.map_err(held_body_error)?;
+            // Held for sure (an upgrade's body is not read ahead).
+            body.declared() == Some(held.len() as u64)
         }
     };
     Ok(FailoverPlan {
@@ -552,10 +567,11 @@ async fn hold_for_retry(
         let limit = fx.max_request_body.unwrap_or(HELD_BODY);
         return match body.declared() {
             Some(len) if len > limit => Ok(()),
-            _ => body.read_all(limit).await.map(drop).map_err(|e| match e {
-                http1_framing::io::BodyError::TooLarge(_) => ProxyError::PayloadTooLarge,
-                other => ProxyError::BadRequest(other.to_string()),
-            }),
+            _ => body
+                .read_all(limit)
+                .await
+                .map(drop)
+                .map_err(held_body_error),
         };
     }
     let Some(retry) = &fx.retry else {
@@ -568,7 +584,7 @@ async fn hold_for_retry(
         Some(len) if len <= retry.max_request_body_bytes => {
             body.read_all(retry.max_request_body_bytes)
                 .await
-                .map_err(|e| ProxyError::BadRequest(e.to_string()))?;
+                .map_err(held_body_error)?;
             Ok(())
         }
         _ => Ok(()),
@@ -1047,6 +1063,8 @@ pub async fn handle(
 struct H2Body {
     incoming: Option<hyper::body::Incoming>,
     read: Option<Bytes>,
+    /// How long the client may pause (the entry point's read timeout).
+    idle: std::time::Duration,
 }
 
 impl crate::middleware::Body for H2Body {
@@ -1059,20 +1077,31 @@ impl crate::middleware::Body for H2Body {
                     false => Ok(b.clone()),
                 };
             }
-            let Some(incoming) = self.incoming.take() else {
+            let Some(mut incoming) = self.incoming.take() else {
                 return Ok(Bytes::new());
             };
             if incoming.size_hint().lower() > limit {
                 return Err(BodyError::TooLarge(limit));
             }
-            let max = usize::try_from(limit).unwrap_or(usize::MAX);
-            let b = match http_body_util::Limited::new(incoming, max).collect().await {
-                Ok(c) => c.to_bytes(),
-                Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                    return Err(BodyError::TooLarge(limit))
+            let mut data = Vec::new();
+            loop {
+                let frame = tokio::time::timeout(self.idle, incoming.frame())
+                    .await
+                    .map_err(|_| BodyError::Stalled(self.idle))?;
+                match frame {
+                    None => break,
+                    Some(Err(_)) => return Err(BodyError::ClientGone),
+                    Some(Ok(f)) => {
+                        if let Ok(d) = f.into_data() {
+                            if (data.len() + d.len()) as u64 > limit {
+                                return Err(BodyError::TooLarge(limit));
+                            }
+                            data.extend_from_slice(&d);
+                        }
+                    }
                 }
-                Err(_) => return Err(BodyError::ClientGone),
-            };
+            }
+            let b = Bytes::from(data);
             self.read = Some(b.clone());
             Ok(b)
         })
@@ -1098,6 +1127,7 @@ async fn h2_forward(
     let mut body = H2Body {
         incoming: Some(body),
         read: None,
+        idle: req.ep.header_timeout,
     };
     let plan = match plan(shared, req, headers, log, &mut body).await? {
         Planned::Forward(p) => p,
@@ -1134,7 +1164,7 @@ async fn h2_send(
     log: &mut Log,
     plan: &Plan,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let H2Body { incoming, read } = body;
+    let H2Body { incoming, read, .. } = body;
     let retryable = read.is_some() || incoming.as_ref().is_none_or(|b| b.is_end_stream());
     let limit = plan.fx.max_request_body;
     let declared = match (&read, &incoming) {

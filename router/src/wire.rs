@@ -248,8 +248,10 @@ fn push_framing(out: &mut Vec<u8>, body: Outgoing) {
     }
 }
 
-/// Writes a request head for a backend: HTTP/1.1, origin form, `headers` (framing-free) and
-/// the framing of the body that follows.
+/// Writes a request head for a backend: HTTP/1.1, origin form, `headers` and the framing of
+/// the body that follows. The framing is the router's alone: a `Content-Length` or
+/// `Transfer-Encoding` among `headers` (one a middleware copied from an authentication
+/// server's answer, say) is not written, as Go's transport ignores them.
 pub fn write_request_head(
     out: &mut Vec<u8>,
     method: &Method,
@@ -266,7 +268,15 @@ pub fn write_request_head(
         out.extend_from_slice(q.as_bytes());
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    push_headers(out, headers);
+    for (k, v) in headers {
+        if k == http::header::CONTENT_LENGTH || k == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(k.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     push_framing(out, body);
     out.extend_from_slice(b"\r\n");
 }
@@ -479,6 +489,21 @@ mod tests {
 
     fn req(raw: &str) -> Result<RequestHead, HeadError> {
         parse_request(raw.as_bytes())
+    }
+
+    #[test]
+    fn the_framing_of_a_request_head_is_the_routers_alone() {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::CONTENT_LENGTH, "0".parse().unwrap());
+        h.insert(http::header::TRANSFER_ENCODING, "chunked".parse().unwrap());
+        h.insert("x-a", "1".parse().unwrap());
+        let mut out = Vec::new();
+        write_request_head(&mut out, &Method::POST, "/", None, &h, Outgoing::Length(5));
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text, "POST / HTTP/1.1\r\nx-a: 1\r\ncontent-length: 5\r\n\r\n",
+            "one framing header, the router's"
+        );
     }
 
     #[test]

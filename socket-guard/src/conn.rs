@@ -758,6 +758,8 @@ where
             Err(BodyError::TooLarge(max)) => Err(Fail::Answer(GuardError::BodyTooLarge(
                 usize::try_from(max).unwrap_or(usize::MAX),
             ))),
+            // Not given an idle time here; were it, the exchange would be abandoned.
+            Err(BodyError::Stalled(_)) => Err(Fail::ClientGone),
         }
     }
 

@@ -165,3 +165,81 @@ async fn answers_over_the_response_limit_get_500() {
         .await;
     assert_eq!(r.text().len(), 1000);
 }
+
+/// The response timeout counts from the moment the request has been sent whole, as Go's
+/// `ResponseHeaderTimeout` does: an upload that takes longer than it, while it moves, is
+/// answered by the backend; a backend that then says nothing is 504 one timeout later; a
+/// client that stops sending mid-body is not waited for forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_response_timeout_starts_once_the_request_is_sent() {
+    require_docker();
+    let (port, silent) = (free_port(), free_port());
+    // nginx reads the whole body before answering (it proxies it to a second server).
+    let inner = free_port();
+    let nginx = Nginx::start(
+        &format!(
+            "  log_format body '$request_method $request_uri $request_body';\n  server {{ listen 127.0.0.1:{port}; access_log @DIR@/backend.log body;\n    location / {{ proxy_pass http://127.0.0.1:{inner}; }} }}\n  server {{ listen 127.0.0.1:{inner}; access_log off; location / {{ return 200 \"read it\\n\"; }} }}\n"
+        ),
+        &[port, inner],
+    );
+    // A backend that takes the request and never answers.
+    let hold = tokio::net::TcpListener::bind(("127.0.0.1", silent))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Ok((s, _)) = hold.accept().await {
+            kept.push(s);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "http:\n  routers:\n    up:\n      rule: Host(`up.test`)\n      service: up\n    silent:\n      rule: Host(`silent.test`)\n      service: silent\n  services:\n    up:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{port}\"}}]\n    silent:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{silent}\"}}]\n"
+        ),
+    )
+    .unwrap();
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .both_entry_points()
+        .env("ROUTER_RESPONSE_TIMEOUT", "1s")
+        .with_file(&file)
+        .start(&guard)
+        .await;
+    router.wait_status("up.test", "/", 200).await;
+    use tokio::io::AsyncWriteExt;
+    // An upload of three parts 700 ms apart: 2.1 s in all, twice the response timeout.
+    let slow_upload = |host: &'static str, parts: usize| {
+        let addr = router.web_addr();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let head = format!(
+                "POST /upload HTTP/1.1\r\nHost: {host}\r\nContent-Length: 9\r\nConnection: close\r\n\r\n"
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            for part in ["aaa", "bbb", "ccc"].iter().take(parts) {
+                tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+                s.write_all(part.as_bytes()).await.unwrap();
+            }
+            let started = std::time::Instant::now();
+            let ex = e2e::http::read_all(&mut s, std::time::Duration::from_secs(10)).await;
+            (ex, started.elapsed())
+        }
+    };
+    let (ex, _) = slow_upload("up.test", 3).await;
+    assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
+    assert_eq!(
+        nginx.log_lines("backend.log").last().unwrap(),
+        "POST /upload aaabbbccc"
+    );
+    // Sent whole, then silence: 504 about one timeout after the last byte.
+    let (ex, after) = slow_upload("silent.test", 3).await;
+    assert_eq!(ex.statuses(), [504], "{}", ex.raw_text());
+    assert!(after >= std::time::Duration::from_millis(800), "{after:?}");
+    // The client stops after one part: the body stalls for a timeout, 504, closed.
+    let (ex, _) = slow_upload("up.test", 1).await;
+    assert_eq!(ex.statuses(), [504], "{}", ex.raw_text());
+    assert!(ex.closed);
+}

@@ -338,6 +338,7 @@ async fn forwardauth_forwards_the_body() {
     let guard = router_guard().start().await;
     let router = Router::builder()
         .both_entry_points()
+        .env("ROUTER_HEADER_TIMEOUT", "2s")
         .with_file(&file)
         .start(&guard)
         .await;
@@ -374,7 +375,25 @@ async fn forwardauth_forwards_the_body() {
     .await;
     assert_eq!(ex.statuses(), [100, 200], "{}", ex.raw_text());
     assert_eq!(lines("backend.log").last().unwrap(), "POST /c 3 xyz");
+    // An empty body with a length: nothing to wait for.
+    let ex = send(post("/empty", "good", "Content-Length: 0", "")).await;
+    assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
+    assert!(lines("backend.log")
+        .last()
+        .unwrap()
+        .starts_with("POST /empty "));
     let (asked, reached) = (lines("auth.log").len(), lines("backend.log").len());
+    // A body that stops coming (the connection left open): 408 after the entry point's read
+    // timeout, neither server asked.
+    let started = std::time::Instant::now();
+    let ex = send(post("/stall", "good", "Content-Length: 8", "abc")).await;
+    assert_eq!(ex.statuses(), [408], "{}", ex.raw_text());
+    assert!(ex.closed, "the connection closes after a 408");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    assert_eq!(
+        (lines("auth.log").len(), lines("backend.log").len()),
+        (asked, reached)
+    );
 
     // Refused by the server: it saw the body, the backend saw nothing.
     let ex = send(post("/d", "bad", "Content-Length: 4", "evil")).await;

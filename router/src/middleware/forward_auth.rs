@@ -194,7 +194,7 @@ async fn read_body(
             );
             ProxyError::AuthRefused
         }
-        other => ProxyError::BadRequest(other.to_string()),
+        other => crate::proxy::held_body_error(other),
     })
 }
 
