@@ -73,6 +73,20 @@ impl Nginx {
             .collect()
     }
 
+    /// The lines of log `name` once `done` holds for them (nginx writes a request's line after
+    /// it has answered, a moment after its client may have the answer); after 5 s, whatever
+    /// they are (the caller's assertion then says what is missing).
+    pub async fn wait_log(&self, name: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let lines = self.log_lines(name);
+            if done(&lines) || std::time::Instant::now() > deadline {
+                return lines;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Its error log, for a failure's message.
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.path("error.log")).unwrap_or_default()

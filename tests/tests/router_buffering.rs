@@ -230,10 +230,12 @@ async fn the_response_timeout_starts_once_the_request_is_sent() {
     };
     let (ex, _) = slow_upload("up.test", 3).await;
     assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
-    assert_eq!(
-        nginx.log_lines("backend.log").last().unwrap(),
-        "POST /upload aaabbbccc"
-    );
+    let log = nginx
+        .wait_log("backend.log", |l| {
+            l.iter().any(|l| l == "POST /upload aaabbbccc")
+        })
+        .await;
+    assert_eq!(log.last().unwrap(), "POST /upload aaabbbccc");
     // Sent whole, then silence: 504 about one timeout after the last byte.
     let (ex, after) = slow_upload("silent.test", 3).await;
     assert_eq!(ex.statuses(), [504], "{}", ex.raw_text());

@@ -259,7 +259,12 @@ async fn retry_tries_again_on_a_listed_status() {
         assert_eq!(send(with_host.clone(), "PUT", "put-body").await, [200]);
         assert_eq!(send(posts_host.clone(), "POST", "postbody").await, [200]);
     }
-    let good_log = nginx.log_lines("good.log");
+    let count = |lines: &[String], want: &str| lines.iter().filter(|l| *l == want).count();
+    let good_log = nginx
+        .wait_log("good.log", |l| {
+            count(l, "PUT put-body") >= 4 && count(l, "POST postbody") >= 4
+        })
+        .await;
     assert_eq!(
         good_log.iter().filter(|l| *l == "PUT put-body").count(),
         4,
@@ -284,7 +289,9 @@ async fn retry_tries_again_on_a_listed_status() {
         let r = router.request(&buffered_host, "/", &[]).await;
         assert_eq!((r.status, r.text().as_str()), (200, "good\n"));
     }
-    let good_log = nginx.log_lines("good.log");
+    let good_log = nginx
+        .wait_log("good.log", |l| count(l, "POST buffered") >= 4)
+        .await;
     assert_eq!(
         good_log.iter().filter(|l| *l == "POST buffered").count(),
         4,

@@ -175,14 +175,18 @@ async fn weighted_failover_and_server_weights() {
     assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
     let ex = send("Transfer-Encoding: chunked", "3\r\nxyz\r\n0\r\n\r\n").await;
     assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
-    let caught = nginx.log_lines("catcher.log");
+    let caught = nginx.wait_log("catcher.log", |l| l.len() >= 3).await;
     assert_eq!(
         caught,
         ["GET /broken?x=1 -", "POST /broken abc", "POST /broken xyz"],
         "{caught:?}"
     );
     // Both went to the main service first.
-    let flaky_seen = nginx.log_lines("flaky.log");
+    let flaky_seen = nginx
+        .wait_log("flaky.log", |l| {
+            l.iter().filter(|l| l.starts_with("POST /broken")).count() >= 2
+        })
+        .await;
     assert_eq!(
         flaky_seen
             .iter()
@@ -497,7 +501,9 @@ async fn mirroring_copies_a_share_of_requests() {
         lines.last().unwrap(),
         &format!("POST {small_host} /fits 4 1234")
     );
-    let main_log = nginx.log_lines("main.log");
+    let main_log = nginx
+        .wait_log("main.log", |l| l.iter().any(|l| l.contains("/fits")))
+        .await;
     for want in [
         format!("POST {half_host} /body 3 abc"),
         format!("POST {small_host} /large 5 12345"),
