@@ -126,6 +126,19 @@ impl Cond {
 }
 
 impl Op {
+    /// The comparison Go's operator `p` is (`None`: `p` is not one).
+    pub(super) fn comparison(p: &str) -> Option<Op> {
+        Some(match p {
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            "<" => Op::Lt,
+            "<=" => Op::Le,
+            ">" => Op::Gt,
+            ">=" => Op::Ge,
+            _ => return None,
+        })
+    }
+
     /// Whether an ordering (`None`: not comparable) satisfies the comparison.
     pub fn apply(self, o: Option<std::cmp::Ordering>) -> bool {
         use std::cmp::Ordering::{Equal, Greater, Less};
@@ -348,7 +361,7 @@ struct Parser {
 }
 
 /// Go's binary precedence (1 `||`, 2 `&&`, 3 comparisons, 4 and 5 arithmetic).
-fn precedence(p: &str) -> Option<u8> {
+pub(super) fn precedence(p: &str) -> Option<u8> {
     Some(match p {
         "||" => 1,
         "&&" => 2,
@@ -464,13 +477,7 @@ fn join(p: &str, left: Expr, right: Expr) -> Result<Expr, String> {
     let op = match p {
         "&&" => return Ok(Expr::Cond(Cond::And(cond(left)?, cond(right)?))),
         "||" => return Ok(Expr::Cond(Cond::Or(cond(left)?, cond(right)?))),
-        "==" => Op::Eq,
-        "!=" => Op::Ne,
-        "<" => Op::Lt,
-        "<=" => Op::Le,
-        ">" => Op::Gt,
-        ">=" => Op::Ge,
-        other => return Err(format!("{other} is not supported")),
+        other => Op::comparison(other).ok_or_else(|| format!("{other} is not supported"))?,
     };
     let Expr::Metric(m) = left else {
         return Err(format!(

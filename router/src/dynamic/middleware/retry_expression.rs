@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::circuit_breaker::{lex, Op, Tok};
+use super::circuit_breaker::{lex, precedence, Op, Tok};
 
 /// A parsed `retryExpression`, shared by the routes that use it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,18 +122,6 @@ struct Parser {
     at: usize,
 }
 
-/// Go's binary precedence, for the operators the grammar has.
-fn precedence(p: &str) -> Option<u8> {
-    Some(match p {
-        "||" => 1,
-        "&&" => 2,
-        "==" | "!=" | "<" | "<=" | ">" | ">=" => 3,
-        "+" | "-" | "|" | "^" => 4,
-        "*" | "/" | "%" | "<<" | ">>" | "&" | "&^" => 5,
-        _ => return None,
-    })
-}
-
 impl Parser {
     fn next(&mut self) -> Result<Tok, String> {
         let t = self
@@ -200,13 +188,7 @@ fn join(p: &str, left: V, right: V) -> Result<V, String> {
     let op = match p {
         "&&" => return Ok(V::Cond(Cond::And(cond(left)?, cond(right)?))),
         "||" => return Ok(V::Cond(Cond::Or(cond(left)?, cond(right)?))),
-        "==" => Op::Eq,
-        "!=" => Op::Ne,
-        "<" => Op::Lt,
-        "<=" => Op::Le,
-        ">" => Op::Gt,
-        ">=" => Op::Ge,
-        other => return Err(format!("unsupported operator: {other}")),
+        other => Op::comparison(other).ok_or_else(|| format!("unsupported operator: {other}"))?,
     };
     match (left, right) {
         (V::IntFn(f), V::Int(v)) => Ok(V::Cond(Cond::Int(f, op, v))),
