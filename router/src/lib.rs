@@ -36,6 +36,7 @@ pub mod config;
 pub mod conn;
 pub mod discovery;
 pub mod dynamic;
+pub mod h2_idle;
 pub mod h2c;
 pub mod health;
 pub mod internal;

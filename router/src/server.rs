@@ -255,6 +255,7 @@ impl Conn {
     /// concrete lifetimes.)
     fn h2_service(
         &self,
+        activity: Arc<crate::h2_idle::Activity>,
     ) -> impl hyper::service::Service<
         hyper::Request<hyper::body::Incoming>,
         Response = hyper::Response<ProxyBody>,
@@ -269,7 +270,12 @@ impl Conn {
         service_fn(move |req| {
             let shared = shared.clone();
             let at = at.clone();
-            async move { Ok::<_, std::convert::Infallible>(proxy::handle(shared, &at, req).await) }
+            let busy = activity.start();
+            async move {
+                let answer = proxy::handle(shared, &at, req).await;
+                // Busy until its answer's body is done (an event stream, a download).
+                Ok::<_, std::convert::Infallible>(crate::h2_idle::until_done(answer, busy))
+            }
         })
     }
 
@@ -278,15 +284,29 @@ impl Conn {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let activity = crate::h2_idle::Activity::new();
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .max_header_list_size(self.ep.max_header_bytes as u32)
             .max_concurrent_streams(self.ep.max_concurrent_streams)
             .keep_alive_interval(Some(Duration::from_secs(30)))
-            .serve_connection(TokioIo::new(stream), self.h2_service());
+            .serve_connection(TokioIo::new(stream), self.h2_service(activity.clone()));
         tokio::pin!(conn);
         let grace = self.ep.grace_timeout;
-        drive(conn, &mut self.stop, grace, |c| c.graceful_shutdown()).await;
+        let (first, idle) = (self.ep.header_timeout, self.ep.idle_timeout);
+        let went_idle = tokio::select! {
+            () = drive(conn.as_mut(), &mut self.stop, grace, |c| c.graceful_shutdown()) => false,
+            () = activity.idle(first, idle) => true,
+        };
+        if went_idle && activity.seen() {
+            // GOAWAY: what is still streaming finishes; nothing new starts.
+            tracing::debug!(client = %self.peer, "closing an idle HTTP/2 connection");
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(grace, conn).await;
+        } else if went_idle {
+            // Never a request (maybe not even its preface): closed at once.
+            tracing::debug!(client = %self.peer, "closing an HTTP/2 connection that asked nothing");
+        }
     }
 }
 

@@ -715,3 +715,89 @@ async fn a_backends_early_answer_to_an_upload_reaches_the_client() {
     .await;
     assert_eq!(ex.statuses(), vec![200], "{}", ex.raw_text());
 }
+
+/// An HTTP/2 client connection that sends no request is closed on the entry point's timers,
+/// as nginx closes its own: one that never sends its preface after the TLS handshake (ALPN
+/// `h2`) or only its preface and SETTINGS, within the read timeout, at once; one that was
+/// answered and then asks nothing more (it may answer PINGs), within the idle timeout, with a
+/// GOAWAY first. `openssl s_client` is the client: its process ends when the
+/// router closes the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_are_closed_on_a_timer() {
+    require_docker();
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .websecure()
+        .env("ROUTER_HEADER_TIMEOUT", "1s")
+        .start(&guard)
+        .await;
+    let addr = router.websecure_addr();
+    // How long the router keeps a connection that sends `input` (then nothing, the client's
+    // side left open), up to 15 s.
+    let held_for = |input: Vec<u8>| async move {
+        let mut child = tokio::process::Command::new("openssl")
+            .args([
+                "s_client",
+                "-quiet",
+                "-alpn",
+                "h2",
+                "-servername",
+                "idle.test",
+            ])
+            .arg("-connect")
+            .arg(addr.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("openssl s_client runs");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&input).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut out = Vec::new();
+        let mut stdout = child.stdout.take().unwrap();
+        let read =
+            tokio::time::timeout(Duration::from_secs(15), stdout.read_to_end(&mut out)).await;
+        drop(stdin);
+        (read.is_ok(), started.elapsed(), out)
+    };
+    // No preface at all.
+    let (closed, after, _) = held_for(Vec::new()).await;
+    assert!(closed, "a connection without a preface was held 15 s");
+    assert!(after < Duration::from_secs(8), "{after:?}");
+    // A preface and an empty SETTINGS frame, then nothing: closed on the same timer.
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let (closed, after, _) = held_for(preface.clone()).await;
+    assert!(
+        closed,
+        "an HTTP/2 connection that asks nothing was held 15 s"
+    );
+    assert!(after < Duration::from_secs(8), "{after:?}");
+    // One request (GET https://idle.test/, HPACK from the static table), answered; then
+    // nothing: after the idle timeout, a GOAWAY (frame type 7) and the close.
+    let mut asked = preface;
+    let block = [&[0x82, 0x87, 0x84, 0x41, 9][..], b"idle.test"].concat();
+    asked.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x05, 0, 0, 0, 1]);
+    asked.extend_from_slice(&block);
+    // (openssl does not answer the PING of hyper's graceful close, so the connection ends
+    // with the entry point's 10 s grace period.)
+    let (closed, after, out) = held_for(asked).await;
+    assert!(closed, "an idle HTTP/2 connection was held 15 s");
+    assert!(after >= Duration::from_millis(900), "{after:?}");
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at + 9 <= out.len() {
+        let len =
+            usize::from(out[at]) << 16 | usize::from(out[at + 1]) << 8 | usize::from(out[at + 2]);
+        frames.push(out[at + 3]);
+        at += 9 + len;
+    }
+    let answer = frames.iter().position(|f| *f == 1);
+    let goaway = frames.iter().position(|f| *f == 7);
+    assert!(
+        matches!((answer, goaway), (Some(a), Some(g)) if a < g),
+        "the answer's HEADERS, then a GOAWAY: frames {frames:?}"
+    );
+}
