@@ -116,6 +116,8 @@ pub async fn serve<S>(io: S, at: Endpoint, shared: Arc<Shared>, stop: watch::Rec
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    // A client that takes nothing of its answer for the idle timeout is cut.
+    let io = crate::send_watch::SendWatch::new(io, at.ep.idle_timeout);
     let mut conn = Conn {
         io,
         buf: BytesMut::new(),

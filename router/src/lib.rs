@@ -49,6 +49,7 @@ pub mod peer_sans;
 pub mod provider;
 pub mod proxy;
 pub mod proxy_protocol;
+pub mod send_watch;
 pub mod server;
 pub mod sniff;
 pub mod startup;

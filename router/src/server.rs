@@ -290,7 +290,13 @@ impl Conn {
             .max_header_list_size(self.ep.max_header_bytes as u32)
             .max_concurrent_streams(self.ep.max_concurrent_streams)
             .keep_alive_interval(Some(Duration::from_secs(30)))
-            .serve_connection(TokioIo::new(stream), self.h2_service(activity.clone()));
+            .serve_connection(
+                TokioIo::new(crate::send_watch::SendWatch::new(
+                    stream,
+                    self.ep.idle_timeout,
+                )),
+                self.h2_service(activity.clone()),
+            );
         tokio::pin!(conn);
         let grace = self.ep.grace_timeout;
         let (first, idle) = (self.ep.header_timeout, self.ep.idle_timeout);

@@ -801,3 +801,64 @@ async fn idle_http2_connections_are_closed_on_a_timer() {
         "the answer's HEADERS, then a GOAWAY: frames {frames:?}"
     );
 }
+
+/// A client that asks for a large answer and then reads nothing is cut after the entry
+/// point's idle timeout without progress (it would otherwise hold its connection, the backend
+/// connection and kernel buffers for as long as it likes); a client reading normally gets the
+/// whole answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_nothing_is_cut() {
+    require_docker();
+    let c = Cleanup::new("rt-slowread");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .env("ROUTER_HEADER_TIMEOUT", "1s")
+        .start(&guard)
+        .await;
+    let app = unique("slowread");
+    let host = format!("{app}.test");
+    let labels = Labels::enabled()
+        .router(&app, "rule", &format!("Host(`{host}`)"))
+        .service(&app, "server.port", "8080");
+    run_whoami(&c, "w", &net, &labels, &[]).await;
+    let size: usize = 64 << 20;
+    router.wait_status(&host, "/data?size=10", 200).await;
+    let ask = format!("GET /data?size={size} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    // Reads nothing for 4 s, then everything that is left.
+    let mut s = TcpStream::connect(router.web_addr()).await.unwrap();
+    s.write_all(ask.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stalled connection was not closed");
+    assert!(
+        got < size,
+        "the whole answer arrived ({got} bytes): nothing was cut"
+    );
+    // A client that reads as it comes gets all of it.
+    let mut s = TcpStream::connect(router.web_addr()).await.unwrap();
+    s.write_all(
+        format!("GET /data?size={size} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut whole = 0usize;
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => whole += n,
+        }
+    }
+    assert!(whole > size, "{whole} bytes");
+}
