@@ -58,6 +58,7 @@ pub mod swarm;
 pub mod tls;
 pub mod tls_config;
 pub mod tree;
+pub mod upload_watch;
 pub mod upstream;
 pub mod weighted;
 pub mod wire;

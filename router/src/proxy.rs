@@ -1190,16 +1190,22 @@ async fn h2_send(
         log.backend = Some(addr);
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
         let reach = plan.reach(shared, backend)?;
-        let mut out = Request::new(match (&read, body.take(), limit) {
-            // Read whole by a middleware: sent from memory, on every attempt.
-            (Some(b), _, _) => full(b.clone()),
-            (None, Some(b), None) => b.map_err(box_error).boxed(),
-            // Counted as it passes; past the limit the stream fails with a LengthLimitError.
-            (None, Some(b), Some(max)) => {
-                http_body_util::Limited::new(b, usize::try_from(max).unwrap_or(usize::MAX)).boxed()
-            }
-            (None, None, _) => empty(),
-        });
+        let (sending, upload) = crate::upload_watch::watch(
+            match (&read, body.take(), limit) {
+                // Read whole by a middleware: sent from memory, on every attempt.
+                (Some(b), _, _) => full(b.clone()),
+                (None, Some(b), None) => b.map_err(box_error).boxed(),
+                // Counted as it passes; past the limit the stream fails with a
+                // LengthLimitError.
+                (None, Some(b), Some(max)) => {
+                    http_body_util::Limited::new(b, usize::try_from(max).unwrap_or(usize::MAX))
+                        .boxed()
+                }
+                (None, None, _) => empty(),
+            },
+            reach.response_timeout,
+        );
+        let mut out = Request::new(sending);
         *out.method_mut() = req.method.clone();
         let scheme = if reach.tls.is_some() { "https" } else { "http" };
         *out.uri_mut() = backend_uri(scheme, addr, path, req.query)?;
@@ -1230,8 +1236,18 @@ async fn h2_send(
                 }
             })
         };
-        match tokio::time::timeout(reach.response_timeout, sent).await {
-            Err(_) => return Err(ProxyError::GatewayTimeout),
+        // As Go's ResponseHeaderTimeout: from the moment the body has been sent whole.
+        let answer_due = async {
+            upload.sent().await;
+            tokio::time::sleep(reach.response_timeout).await;
+        };
+        let outcome = tokio::select! {
+            r = sent => Ok(r),
+            () = answer_due => Err(()),
+        };
+        match outcome {
+            Err(()) => return Err(ProxyError::GatewayTimeout),
+            Ok(Err(_)) if upload.stalled() => return Err(ProxyError::GatewayTimeout),
             Ok(Ok(r)) => {
                 shared.registry.mark_up(&backend.state);
                 if plan.fail_over(r.status().as_u16())? {

@@ -168,8 +168,8 @@ async fn answers_over_the_response_limit_get_500() {
 
 /// The response timeout counts from the moment the request has been sent whole, as Go's
 /// `ResponseHeaderTimeout` does: an upload that takes longer than it, while it moves, is
-/// answered by the backend; a backend that then says nothing is 504 one timeout later; a
-/// client that stops sending mid-body is not waited for forever.
+/// answered by the backend, over HTTP/1.1 and HTTP/2; a backend that then says nothing is 504
+/// one timeout later; a client that stops sending mid-body is not waited for forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_response_timeout_starts_once_the_request_is_sent() {
     require_docker();
@@ -236,6 +236,44 @@ async fn the_response_timeout_starts_once_the_request_is_sent() {
         })
         .await;
     assert_eq!(log.last().unwrap(), "POST /upload aaabbbccc");
+    // The same over HTTP/2: curl uploads 9,000 bytes at 3,000 a second.
+    let upload = dir.path().join("upload.bin");
+    std::fs::write(&upload, vec![b'x'; 9000]).unwrap();
+    let addr = router.websecure_addr();
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-sk",
+            "--http2",
+            "--limit-rate",
+            "3000",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg("-T")
+        .arg(&upload)
+        .arg("--resolve")
+        .arg(format!("up.test:{}:127.0.0.1", addr.port()))
+        .arg(format!("https://up.test:{}/h2upload", addr.port()))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    let log = nginx
+        .wait_log("backend.log", |l| {
+            l.iter().any(|l| l.starts_with("PUT /h2upload "))
+        })
+        .await;
+    let line = log
+        .iter()
+        .find(|l| l.starts_with("PUT /h2upload "))
+        .unwrap();
+    assert_eq!(
+        line.len(),
+        "PUT /h2upload ".len() + 9000,
+        "the whole body arrived"
+    );
     // Sent whole, then silence: 504 about one timeout after the last byte.
     let (ex, after) = slow_upload("silent.test", 3).await;
     assert_eq!(ex.statuses(), [504], "{}", ex.raw_text());
