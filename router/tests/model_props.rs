@@ -217,3 +217,84 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+/// A rule over a small world of hosts, so that routes and requests meet often.
+fn indexed_rule() -> impl Strategy<Value = String> {
+    let host = prop::sample::select(vec!["a.x", "b.x", "b.a.x", "x", "c.b.a.x", "A.X", "a.x."]);
+    let leaf = prop_oneof![
+        host.clone().prop_map(|h| format!("Host(`{h}`)")),
+        prop::sample::select(vec!["x", "a.x", "b.a.x", "X"]).prop_map(|h| format!("Host(`*.{h}`)")),
+        Just("Host(`*`)".to_owned()),
+        prop::sample::select(vec!["/", "/a", "/b"]).prop_map(|p| format!("PathPrefix(`{p}`)")),
+        Just("HostRegexp(`^b\\.`)".to_owned()),
+        Just("Method(`POST`)".to_owned()),
+    ];
+    leaf.prop_recursive(2, 6, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} && {b}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} || {b})")),
+            inner.prop_map(|a| format!("!({a})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The indexed lookup (by exact host, by the name under a wildcard, then the routes that
+    /// may match any host) always picks what the scan of every route by priority picks.
+    #[test]
+    fn the_index_picks_what_the_priority_scan_picks(
+        rules in prop::collection::vec((indexed_rule(), prop::option::of(1u32..40)), 1..12)
+    ) {
+        let mut yaml = String::from("http:\n  routers:\n");
+        for (i, (rule, priority)) in rules.iter().enumerate() {
+            yaml.push_str(&format!(
+                "    r{i}:\n      rule: \"{}\"\n      service: noop@internal\n",
+                rule.replace('\\', "\\\\").replace('"', "\\\"")
+            ));
+            if let Some(p) = priority {
+                yaml.push_str(&format!("      priority: {p}\n"));
+            }
+        }
+        let internal = Snapshot {
+            provider: "internal".into(),
+            config: router::dynamic::Configuration {
+                http: router::dynamic::Http {
+                    services: [(
+                        "noop".to_string(),
+                        router::dynamic::Service {
+                            internal: Some(router::dynamic::InternalService::Noop),
+                            ..Default::default()
+                        },
+                    )]
+                    .into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let table = compile([&file_snapshot(&yaml), &internal], &entry_points());
+        // Every generated rule is valid: the table has them all (on both entry points).
+        prop_assert_eq!(table.routes.len(), 2 * rules.len(), "{}", yaml);
+        let headers = http::HeaderMap::new();
+        for host in ["a.x", "b.x", "b.a.x", "x", "c.b.a.x", "a.x.", "z.a.x", "", "q"] {
+            for (path, method) in [("/", "GET"), ("/a/b", "POST"), ("/b", "GET")] {
+                let view = router::model::rule::RequestView {
+                    host,
+                    path,
+                    query: None,
+                    method,
+                    headers: &headers,
+                    client_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+                };
+                for (ep, tls) in [("web", false), ("websecure", true), ("web", true)] {
+                    let indexed = table.lookup(ep, tls, &view).map(|r| r.name.clone());
+                    let scanned = table.lookup_linear(ep, tls, &view).map(|r| r.name.clone());
+                    prop_assert_eq!(indexed, scanned, "{} {} {} on {}", host, method, path, ep);
+                }
+            }
+        }
+    }
+}

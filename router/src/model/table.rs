@@ -28,8 +28,11 @@ pub struct RouteTable {
     pub sni: BTreeMap<String, BTreeMap<String, String>>,
     /// The default store's generated certificate: its resolver and names.
     pub default_generated: Option<(String, Vec<String>)>,
-    /// Route indexes by literal host; routes without a literal host are in `any_host`.
+    /// Route indexes by exact host, by the name under a one-label wildcard host
+    /// (`*.example.com` under `example.com`); routes that may match any host are in
+    /// `any_host`. Each list is in route (priority) order.
     pub(crate) by_host: HashMap<String, Vec<usize>>,
+    pub(crate) by_under: HashMap<String, Vec<usize>>,
     pub(crate) any_host: Vec<usize>,
 }
 
@@ -241,59 +244,69 @@ impl fmt::Display for BackendStatus {
 impl RouteTable {
     /// Builds the host index over routes already in priority order.
     pub fn index(mut self) -> RouteTable {
+        use crate::model::rule::HostKey;
         self.by_host.clear();
+        self.by_under.clear();
         self.any_host.clear();
         for (i, r) in self.routes.iter().enumerate() {
-            match r.rule.literal_hosts() {
-                Some(hosts) => {
-                    for h in hosts {
-                        self.by_host.entry(h).or_default().push(i);
+            match r.rule.host_keys() {
+                Some(keys) => {
+                    for k in keys {
+                        let (map, name) = match k {
+                            HostKey::Exact(h) => (&mut self.by_host, h),
+                            HostKey::Under(h) => (&mut self.by_under, h),
+                        };
+                        let list = map.entry(name).or_default();
+                        if list.last() != Some(&i) {
+                            list.push(i);
+                        }
                     }
                 }
                 None => self.any_host.push(i),
             }
         }
-        for v in self.by_host.values_mut() {
-            v.dedup();
-        }
         self
+    }
+
+    /// The routes a request for `host` may match, in priority order: those of its exact name,
+    /// those of a wildcard one label above it, and those that may match any host. The cost
+    /// does not grow with the number of routes of other hosts.
+    fn candidates<'t>(&'t self, host: &str) -> impl Iterator<Item = usize> + 't {
+        // Index keys carry no trailing dot; the rules themselves accept either form.
+        let host = host.strip_suffix('.').unwrap_or(host);
+        let exact = self.by_host.get(host).map_or(&[][..], Vec::as_slice);
+        let under = host
+            .split_once('.')
+            .and_then(|(_, up)| self.by_under.get(up))
+            .map_or(&[][..], Vec::as_slice);
+        Merge([exact, under, &self.any_host[..]], [0; 3])
     }
 
     /// The highest-priority route on `entrypoint` for a connection that is (or is not) TLS
     /// whose rule matches.
     pub fn lookup(&self, entrypoint: &str, tls: bool, req: &RequestView<'_>) -> Option<&Route> {
-        // Index keys carry no trailing dot; the rules themselves accept either form.
-        let key = req.host.strip_suffix('.').unwrap_or(req.host);
-        let hosted = self.by_host.get(key).map_or(&[][..], Vec::as_slice);
-        let (mut i, mut j) = (0, 0);
-        loop {
-            let next = match (hosted.get(i), self.any_host.get(j)) {
-                (Some(&a), Some(&b)) if a < b => {
-                    i += 1;
-                    a
-                }
-                (Some(_), Some(&b)) => {
-                    j += 1;
-                    b
-                }
-                (Some(&a), None) => {
-                    i += 1;
-                    a
-                }
-                (None, Some(&b)) => {
-                    j += 1;
-                    b
-                }
-                (None, None) => return None,
-            };
-            let route = &self.routes[next];
-            if route.tls == tls
+        self.candidates(req.host)
+            .map(|i| &self.routes[i])
+            .find(|route| {
+                route.tls == tls
+                    && route.entrypoints.iter().any(|e| e == entrypoint)
+                    && route.rule.matches(req)
+            })
+    }
+
+    /// [`Self::lookup`] without the index: every route in priority order (what the index
+    /// must always agree with; for tests).
+    pub fn lookup_linear(
+        &self,
+        entrypoint: &str,
+        tls: bool,
+        req: &RequestView<'_>,
+    ) -> Option<&Route> {
+        self.routes.iter().find(|route| {
+            route.tls == tls
                 && route.entrypoints.iter().any(|e| e == entrypoint)
                 && route.rule.matches(req)
-            {
-                return Some(route);
-            }
-        }
+        })
     }
 
     /// A stable text form for logs, diffs and snapshot tests. Everything a request's handling
@@ -397,4 +410,27 @@ pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
         b.difference(&a).cloned().collect(),
         a.difference(&b).cloned().collect(),
     )
+}
+
+/// Three ascending lists of route indexes merged into one ascending sequence (an index in
+/// several lists comes once per list it is in; the lookup stops at the first match anyway).
+struct Merge<'a>([&'a [usize]; 3], [usize; 3]);
+
+impl Iterator for Merge<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let (lists, at) = (&self.0, &mut self.1);
+        let mut best: Option<(usize, usize)> = None;
+        for (k, list) in lists.iter().enumerate() {
+            if let Some(&v) = list.get(at[k]) {
+                if best.is_none_or(|(_, b)| v < b) {
+                    best = Some((k, v));
+                }
+            }
+        }
+        let (k, v) = best?;
+        at[k] += 1;
+        Some(v)
+    }
 }

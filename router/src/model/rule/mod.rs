@@ -102,6 +102,15 @@ pub struct RuleError {
     pub reason: String,
 }
 
+/// A host a rule is indexed under ([`Rule::host_keys`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostKey {
+    /// Exactly this name.
+    Exact(String),
+    /// Any name one label under this one (`*.example.com`: `example.com`).
+    Under(String),
+}
+
 /// What a rule is matched against.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestView<'a> {
@@ -146,6 +155,34 @@ impl Rule {
             Rule::Not(r) => !r.matches(req),
             Rule::And(a, b) => a.matches(req) && b.matches(req),
             Rule::Or(a, b) => a.matches(req) || b.matches(req),
+        }
+    }
+
+    /// The hosts this rule can only match, for the table's index: exact names, and
+    /// one-label wildcards (`Host(`*.example.com`)`) by the name under the wildcard. `None`:
+    /// the rule may match any host (no host matcher, `Host(`*`)`, `HostRegexp`, `!`, an OR
+    /// with such a side). Names are lowercase without a trailing dot.
+    pub fn host_keys(&self) -> Option<Vec<HostKey>> {
+        let strip = |h: &str| h.strip_suffix('.').unwrap_or(h).to_ascii_lowercase();
+        match self {
+            Rule::Match(m) => match &m.test {
+                Test::Host(h) if h == "*" => None,
+                Test::Host(h) => match h.strip_prefix("*.") {
+                    Some(under) if !under.contains('*') => Some(vec![HostKey::Under(strip(under))]),
+                    Some(_) => None,
+                    None if h.contains('*') => None,
+                    None => Some(vec![HostKey::Exact(strip(h))]),
+                },
+                Test::HostsV2(hs) => Some(hs.iter().map(|h| HostKey::Exact(strip(h))).collect()),
+                _ => None,
+            },
+            Rule::Or(a, b) => {
+                let mut v = a.host_keys()?;
+                v.extend(b.host_keys()?);
+                Some(v)
+            }
+            Rule::And(a, b) => a.host_keys().or_else(|| b.host_keys()),
+            Rule::Not(_) => None,
         }
     }
 
