@@ -226,7 +226,8 @@ fn indexed_rule() -> impl Strategy<Value = String> {
         prop::sample::select(vec!["x", "a.x", "b.a.x", "X"]).prop_map(|h| format!("Host(`*.{h}`)")),
         Just("Host(`*`)".to_owned()),
         prop::sample::select(vec!["/", "/a", "/b"]).prop_map(|p| format!("PathPrefix(`{p}`)")),
-        Just("HostRegexp(`^b\\.`)".to_owned()),
+        prop::sample::select(vec!["^b\\.", "^a\\.x$", "x\\.?$", "^[a-c]\\.", "(?i)A\\.X"])
+            .prop_map(|r| format!("HostRegexp(`{r}`)")),
         Just("Method(`POST`)".to_owned()),
     ];
     leaf.prop_recursive(2, 6, 2, |inner| {

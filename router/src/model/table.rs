@@ -33,7 +33,19 @@ pub struct RouteTable {
     /// `any_host`. Each list is in route (priority) order.
     pub(crate) by_host: HashMap<String, Vec<usize>>,
     pub(crate) by_under: HashMap<String, Vec<usize>>,
+    /// Routes by host regex: one set of every pattern, and each pattern's routes.
+    pub(crate) by_regex: Option<HostRegexes>,
     pub(crate) any_host: Vec<usize>,
+}
+
+/// How large the combined host regexes may grow (beyond, their routes are scanned).
+const HOST_REGEXES_LIMIT: usize = 64 << 20;
+
+/// The host regexes of the table's routes, matched at once.
+#[derive(Debug, Clone)]
+pub struct HostRegexes {
+    set: regex::RegexSet,
+    routes: Vec<Vec<usize>>,
 }
 
 /// One route.
@@ -243,26 +255,63 @@ impl fmt::Display for BackendStatus {
 
 impl RouteTable {
     /// Builds the host index over routes already in priority order.
-    pub fn index(mut self) -> RouteTable {
+    pub fn index(self) -> RouteTable {
+        self.index_within(HOST_REGEXES_LIMIT)
+    }
+
+    /// [`Self::index`], the host regexes combined within `limit` bytes of compiled program
+    /// (else scanned).
+    fn index_within(mut self, limit: usize) -> RouteTable {
         use crate::model::rule::HostKey;
         self.by_host.clear();
         self.by_under.clear();
         self.any_host.clear();
-        for (i, r) in self.routes.iter().enumerate() {
-            match r.rule.host_keys() {
-                Some(keys) => {
-                    for k in keys {
-                        let (map, name) = match k {
-                            HostKey::Exact(h) => (&mut self.by_host, h),
-                            HostKey::Under(h) => (&mut self.by_under, h),
-                        };
-                        let list = map.entry(name).or_default();
+        let mut regexes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let keys: Vec<Option<Vec<HostKey>>> =
+            self.routes.iter().map(|r| r.rule.host_keys()).collect();
+        for (i, keys) in keys.into_iter().enumerate() {
+            let Some(keys) = keys else {
+                self.any_host.push(i);
+                continue;
+            };
+            for k in keys {
+                let (map, name) = match k {
+                    HostKey::Exact(h) => (&mut self.by_host, h),
+                    HostKey::Under(h) => (&mut self.by_under, h),
+                    HostKey::Regex(p) => {
+                        let list = regexes.entry(p).or_default();
                         if list.last() != Some(&i) {
                             list.push(i);
                         }
+                        continue;
                     }
+                };
+                let list = map.entry(name).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
                 }
-                None => self.any_host.push(i),
+            }
+        }
+        self.by_regex = None;
+        if !regexes.is_empty() {
+            match regex::RegexSetBuilder::new(regexes.keys())
+                .size_limit(limit)
+                .build()
+            {
+                Ok(set) => {
+                    self.by_regex = Some(HostRegexes {
+                        set,
+                        routes: regexes.into_values().collect(),
+                    })
+                }
+                // Too large to combine: those routes are scanned, as any-host ones.
+                Err(_) => {
+                    let mut all: Vec<usize> = regexes.into_values().flatten().collect();
+                    all.append(&mut self.any_host);
+                    all.sort_unstable();
+                    all.dedup();
+                    self.any_host = all;
+                }
             }
         }
         self
@@ -271,15 +320,35 @@ impl RouteTable {
     /// The routes a request for `host` may match, in priority order: those of its exact name,
     /// those of a wildcard one label above it, and those that may match any host. The cost
     /// does not grow with the number of routes of other hosts.
-    fn candidates<'t>(&'t self, host: &str) -> impl Iterator<Item = usize> + 't {
+    fn candidates<'t>(&'t self, full_host: &str) -> impl Iterator<Item = usize> + 't {
         // Index keys carry no trailing dot; the rules themselves accept either form.
-        let host = host.strip_suffix('.').unwrap_or(host);
+        let host = full_host.strip_suffix('.').unwrap_or(full_host);
         let exact = self.by_host.get(host).map_or(&[][..], Vec::as_slice);
         let under = host
             .split_once('.')
             .and_then(|(_, up)| self.by_under.get(up))
             .map_or(&[][..], Vec::as_slice);
-        Merge([exact, under, &self.any_host[..]], [0; 3])
+        Merge {
+            lists: [exact, under, &self.any_host[..]],
+            regex: self.regex_candidates(full_host),
+            at: [0; 4],
+        }
+    }
+
+    /// The routes whose host regex matches `host` (as the request gives it), in order.
+    fn regex_candidates(&self, host: &str) -> Vec<usize> {
+        let Some(r) = &self.by_regex else {
+            return Vec::new();
+        };
+        let mut out: Vec<usize> = r
+            .set
+            .matches(host)
+            .iter()
+            .flat_map(|p| r.routes[p].iter().copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The highest-priority route on `entrypoint` for a connection that is (or is not) TLS
@@ -412,25 +481,79 @@ pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
     )
 }
 
-/// Three ascending lists of route indexes merged into one ascending sequence (an index in
-/// several lists comes once per list it is in; the lookup stops at the first match anyway).
-struct Merge<'a>([&'a [usize]; 3], [usize; 3]);
+/// Ascending lists of route indexes merged into one ascending sequence (an index in several
+/// lists comes once per list it is in; the lookup stops at the first match anyway).
+struct Merge<'a> {
+    lists: [&'a [usize]; 3],
+    regex: Vec<usize>,
+    at: [usize; 4],
+}
 
 impl Iterator for Merge<'_> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
-        let (lists, at) = (&self.0, &mut self.1);
+        let all = [self.lists[0], self.lists[1], self.lists[2], &self.regex[..]];
         let mut best: Option<(usize, usize)> = None;
-        for (k, list) in lists.iter().enumerate() {
-            if let Some(&v) = list.get(at[k]) {
+        for (k, list) in all.iter().enumerate() {
+            if let Some(&v) = list.get(self.at[k]) {
                 if best.is_none_or(|(_, b)| v < b) {
                     best = Some((k, v));
                 }
             }
         }
         let (k, v) = best?;
-        at[k] += 1;
+        self.at[k] += 1;
         Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::rule::RequestView;
+
+    #[test]
+    fn host_regexes_too_large_to_combine_are_scanned_and_still_found() {
+        let internal = crate::dynamic::Snapshot {
+            provider: "internal".into(),
+            config: crate::dynamic::Configuration {
+                http: crate::dynamic::Http {
+                    services: [(
+                        "noop".to_string(),
+                        crate::dynamic::Service {
+                            internal: Some(crate::dynamic::InternalService::Noop),
+                            ..Default::default()
+                        },
+                    )]
+                    .into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let yaml = "http:\n  routers:\n    re:\n      rule: HostRegexp(`^a\\.`)\n      priority: 10\n      service: noop@internal\n    exact:\n      rule: Host(`a.x`)\n      priority: 5\n      service: noop@internal\n    any:\n      rule: PathPrefix(`/`)\n      priority: 1\n      service: noop@internal\n";
+        let combined = crate::provider::file::compile_yaml(yaml, &[&internal]);
+        assert!(combined.by_regex.is_some());
+        let scanned = combined.clone().index_within(1);
+        assert!(
+            scanned.by_regex.is_none(),
+            "a 1-byte limit cannot hold the set"
+        );
+        let headers = http::HeaderMap::new();
+        for (host, want) in [("a.x", "re@file"), ("a.y", "re@file"), ("b.x", "any@file")] {
+            let view = RequestView {
+                host,
+                path: "/",
+                query: None,
+                method: "GET",
+                headers: &headers,
+                client_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+            };
+            for t in [&combined, &scanned] {
+                let got = t.lookup("https", false, &view).map(|r| r.name.as_str());
+                assert_eq!(got, Some(want), "{host}");
+            }
+        }
     }
 }

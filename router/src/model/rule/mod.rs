@@ -109,6 +109,8 @@ pub enum HostKey {
     Exact(String),
     /// Any name one label under this one (`*.example.com`: `example.com`).
     Under(String),
+    /// A name this regex matches (`HostRegexp`, v2 templates), as the rule matches it.
+    Regex(String),
 }
 
 /// What a rule is matched against.
@@ -159,9 +161,9 @@ impl Rule {
     }
 
     /// The hosts this rule can only match, for the table's index: exact names, and
-    /// one-label wildcards (`Host(`*.example.com`)`) by the name under the wildcard. `None`:
-    /// the rule may match any host (no host matcher, `Host(`*`)`, `HostRegexp`, `!`, an OR
-    /// with such a side). Names are lowercase without a trailing dot.
+    /// one-label wildcards (`Host(`*.example.com`)`) by the name under the wildcard, host
+    /// regexes by their pattern. `None`: the rule may match any host (no host matcher,
+    /// `Host(`*`)`, `!`, an OR with such a side). Names are lowercase without a trailing dot.
     pub fn host_keys(&self) -> Option<Vec<HostKey>> {
         let strip = |h: &str| h.strip_suffix('.').unwrap_or(h).to_ascii_lowercase();
         match self {
@@ -174,6 +176,11 @@ impl Rule {
                     None => Some(vec![HostKey::Exact(strip(h))]),
                 },
                 Test::HostsV2(hs) => Some(hs.iter().map(|h| HostKey::Exact(strip(h))).collect()),
+                Test::HostRegexp(res) => Some(
+                    res.iter()
+                        .map(|re| HostKey::Regex(re.as_str().to_owned()))
+                        .collect(),
+                ),
                 _ => None,
             },
             Rule::Or(a, b) => {
