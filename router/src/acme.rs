@@ -755,24 +755,7 @@ mod tests {
     #[test]
     fn one_certificate_per_domain_entry_rule_and_default_store() {
         let yaml = "http:\n  routers:\n    a:\n      rule: Host(`a.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n        domains:\n          - main: main.test\n            sans: [Alt.test, '*.wild.test']\n    b:\n      rule: Host(`b.test`) || Host(`c.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n    other:\n      rule: Host(`other.test`)\n      service: noop@internal\n      tls:\n        certResolver: elsewhere\ntls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: default.test\n";
-        let internal = crate::dynamic::Snapshot {
-            provider: "internal".into(),
-            config: crate::dynamic::Configuration {
-                http: crate::dynamic::Http {
-                    services: [(
-                        "noop".to_string(),
-                        crate::dynamic::Service {
-                            internal: Some(crate::dynamic::InternalService::Noop),
-                            ..Default::default()
-                        },
-                    )]
-                    .into(),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let internal = crate::provider::internal::always();
         let table = crate::provider::file::compile_yaml(yaml, &[&internal]);
         let wanted: Vec<Vec<String>> = wanted_orders(&table, &["le".to_string()], false)
             .into_iter()

@@ -258,24 +258,7 @@ proptest! {
                 yaml.push_str(&format!("      priority: {p}\n"));
             }
         }
-        let internal = Snapshot {
-            provider: "internal".into(),
-            config: router::dynamic::Configuration {
-                http: router::dynamic::Http {
-                    services: [(
-                        "noop".to_string(),
-                        router::dynamic::Service {
-                            internal: Some(router::dynamic::InternalService::Noop),
-                            ..Default::default()
-                        },
-                    )]
-                    .into(),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let internal = router::provider::internal::always();
         let table = compile([&file_snapshot(&yaml), &internal], &entry_points());
         // Every generated rule is valid: the table has them all (on both entry points).
         prop_assert_eq!(table.routes.len(), 2 * rules.len(), "{}", yaml);

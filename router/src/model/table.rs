@@ -514,24 +514,7 @@ mod tests {
 
     #[test]
     fn host_regexes_too_large_to_combine_are_scanned_and_still_found() {
-        let internal = crate::dynamic::Snapshot {
-            provider: "internal".into(),
-            config: crate::dynamic::Configuration {
-                http: crate::dynamic::Http {
-                    services: [(
-                        "noop".to_string(),
-                        crate::dynamic::Service {
-                            internal: Some(crate::dynamic::InternalService::Noop),
-                            ..Default::default()
-                        },
-                    )]
-                    .into(),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let internal = crate::provider::internal::always();
         let yaml = "http:\n  routers:\n    re:\n      rule: HostRegexp(`^a\\.`)\n      priority: 10\n      service: noop@internal\n    exact:\n      rule: Host(`a.x`)\n      priority: 5\n      service: noop@internal\n    any:\n      rule: PathPrefix(`/`)\n      priority: 1\n      service: noop@internal\n";
         let combined = crate::provider::file::compile_yaml(yaml, &[&internal]);
         assert!(combined.by_regex.is_some());

@@ -28,15 +28,23 @@ fn internal(kind: InternalService) -> Service {
     }
 }
 
-/// The internal provider's snapshot for a configuration.
-pub fn snapshot(c: &Config) -> Snapshot {
+/// What the internal provider has whatever the configuration: `noop@internal`.
+pub fn always() -> Snapshot {
     let mut snap = Snapshot {
         provider: "internal".into(),
         ..Default::default()
     };
-    let http = &mut snap.config.http;
-    http.services
+    snap.config
+        .http
+        .services
         .insert("noop".into(), internal(InternalService::Noop));
+    snap
+}
+
+/// The internal provider's snapshot for a configuration.
+pub fn snapshot(c: &Config) -> Snapshot {
+    let mut snap = always();
+    let http = &mut snap.config.http;
     if let Some(api) = &c.api {
         http.services
             .insert("api".into(), internal(InternalService::Api));
