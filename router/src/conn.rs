@@ -158,10 +158,7 @@ where
     fn read_all(&mut self, limit: u64) -> crate::middleware::BodyFuture<'_> {
         Box::pin(async move {
             if let Some(b) = self.read.as_ref() {
-                return match b.len() as u64 > limit {
-                    true => Err(BodyError::TooLarge(limit)),
-                    false => Ok(b.clone()),
-                };
+                return crate::middleware::again(b, limit);
             }
             if self.head.upgrade || !*self.unread {
                 return Ok(Bytes::new());

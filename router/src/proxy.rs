@@ -1072,10 +1072,7 @@ impl crate::middleware::Body for H2Body {
         use http1_framing::io::BodyError;
         Box::pin(async move {
             if let Some(b) = &self.read {
-                return match b.len() as u64 > limit {
-                    true => Err(BodyError::TooLarge(limit)),
-                    false => Ok(b.clone()),
-                };
+                return crate::middleware::again(b, limit);
             }
             let Some(mut incoming) = self.incoming.take() else {
                 return Ok(Bytes::new());

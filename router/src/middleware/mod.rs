@@ -81,6 +81,17 @@ pub trait Body: Send {
     fn declared(&self) -> Option<u64>;
 }
 
+/// A body read already, asked for again with `limit` (each asker has its own).
+pub fn again(
+    read: &bytes::Bytes,
+    limit: u64,
+) -> Result<bytes::Bytes, http1_framing::io::BodyError> {
+    match read.len() as u64 > limit {
+        true => Err(http1_framing::io::BodyError::TooLarge(limit)),
+        false => Ok(read.clone()),
+    }
+}
+
 /// What [`Body::read_all`] gives.
 pub type BodyFuture<'b> = std::pin::Pin<
     Box<
