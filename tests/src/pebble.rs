@@ -90,67 +90,79 @@ impl PebbleBuilder {
         let dns_addr = dns.local_addr().expect("local address");
         let dns_task = tokio::spawn(serve_dns(dns));
 
-        let (listen, management) = (free_addr(), free_addr());
-        let mut pebble = serde_json::json!({
-            "listenAddress": listen.to_string(),
-            "managementListenAddress": management.to_string(),
-            "certificate": dir.path().join("cert.pem"),
-            "privateKey": dir.path().join("key.pem"),
-            "httpPort": self.http_port,
-            "tlsPort": self.tls_port,
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
-        });
-        if let Some(v) = self.validity {
-            pebble["certificateValidityPeriod"] = v.into();
-        }
-        let config = dir.path().join("pebble-config.json");
-        std::fs::write(&config, serde_json::json!({ "pebble": pebble }).to_string())
-            .expect("write the pebble config");
-        let log = dir.path().join("pebble.log");
-        let out = std::fs::File::create(&log).expect("create the pebble log");
-        let err = out.try_clone().expect("clone the log file");
-        let child = tokio::process::Command::new(PEBBLE)
-            .arg("-config")
-            .arg(&config)
-            .arg("-dnsserver")
-            .arg(self.dns_server.unwrap_or(dns_addr).to_string())
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .env("PEBBLE_AUTHZREUSE", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {PEBBLE}: {e}"));
-        let mut p = Pebble {
-            dir,
-            child,
-            ca_file,
-            listen,
-            management,
-            log,
-            dns_task,
-        };
-        let deadline = tokio::time::Instant::now() + ACME_BOUND;
+        // Ports picked free may be taken by another test before pebble binds them: pebble
+        // then exits at once saying so, and is started again on other ports.
+        let mut attempt = 0;
         loop {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                panic!("pebble exited ({status}):\n{}", p.log());
+            attempt += 1;
+            let (listen, management) = (free_addr(), free_addr());
+            let mut pebble = serde_json::json!({
+                "listenAddress": listen.to_string(),
+                "managementListenAddress": management.to_string(),
+                "certificate": dir.path().join("cert.pem"),
+                "privateKey": dir.path().join("key.pem"),
+                "httpPort": self.http_port,
+                "tlsPort": self.tls_port,
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": false,
+            });
+            if let Some(v) = self.validity {
+                pebble["certificateValidityPeriod"] = v.into();
             }
-            let up = TcpStream::connect(listen).await.is_ok()
-                && TcpStream::connect(management).await.is_ok();
-            if up {
-                break;
+            let config = dir.path().join("pebble-config.json");
+            std::fs::write(&config, serde_json::json!({ "pebble": pebble }).to_string())
+                .expect("write the pebble config");
+            let log = dir.path().join("pebble.log");
+            let out = std::fs::File::create(&log).expect("create the pebble log");
+            let err = out.try_clone().expect("clone the log file");
+            let mut child = tokio::process::Command::new(PEBBLE)
+                .arg("-config")
+                .arg(&config)
+                .arg("-dnsserver")
+                .arg(self.dns_server.unwrap_or(dns_addr).to_string())
+                .env("PEBBLE_VA_NOSLEEP", "1")
+                .env("PEBBLE_WFE_NONCEREJECT", "0")
+                .env("PEBBLE_AUTHZREUSE", "0")
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(out))
+                .stderr(Stdio::from(err))
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {PEBBLE}: {e}"));
+            let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+            let deadline = tokio::time::Instant::now() + ACME_BOUND;
+            let exited = loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    break Some(status);
+                }
+                let up = TcpStream::connect(listen).await.is_ok()
+                    && TcpStream::connect(management).await.is_ok();
+                if up {
+                    break None;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "pebble does not listen on {listen} after {ACME_BOUND:?}:\n{}",
+                    read_log()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            match exited {
+                None => {
+                    return Pebble {
+                        dir,
+                        child,
+                        ca_file,
+                        listen,
+                        management,
+                        log,
+                        dns_task,
+                    }
+                }
+                Some(_) if attempt < 3 && read_log().contains("address already in use") => {}
+                Some(status) => panic!("pebble exited ({status}):\n{}", read_log()),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "pebble does not listen on {listen} after {ACME_BOUND:?}:\n{}",
-                p.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        p
     }
 }
 
@@ -234,12 +246,25 @@ pub struct ChallTestSrv {
 }
 
 impl ChallTestSrv {
-    /// Starts it and waits until both its DNS server and its API answer.
+    /// Starts it and waits until both its DNS server and its API answer (on other ports
+    /// when another test took the ones picked first).
     pub async fn start() -> ChallTestSrv {
         assert!(
             Path::new(CHALLTESTSRV).is_file(),
             "{CHALLTESTSRV} is missing: the DNS-01 test needs Debian's pebble package (`apt-get install pebble`)"
         );
+        for _ in 0..2 {
+            if let Ok(s) = ChallTestSrv::start_once().await {
+                return s;
+            }
+        }
+        ChallTestSrv::start_once()
+            .await
+            .unwrap_or_else(|log| panic!("{CHALLTESTSRV} exited:\n{log}"))
+    }
+
+    /// One try: `Err` with its log when it exited because a port was taken.
+    async fn start_once() -> Result<ChallTestSrv, String> {
         let (dns, management) = (free_addr(), free_addr());
         let dir = tempfile::tempdir().expect("a temporary directory");
         let log = dir.path().join("challtestsrv.log");
@@ -270,7 +295,11 @@ impl ChallTestSrv {
             || TcpStream::connect(dns).await.is_err()
         {
             if let Ok(Some(status)) = s.child.try_wait() {
-                panic!("{CHALLTESTSRV} exited ({status}):\n{}", s.log());
+                let log = s.log();
+                if log.contains("address already in use") {
+                    return Err(log);
+                }
+                panic!("{CHALLTESTSRV} exited ({status}):\n{log}");
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -279,7 +308,7 @@ impl ChallTestSrv {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        s
+        Ok(s)
     }
 
     /// Its DNS server.
