@@ -42,6 +42,11 @@ mod h2c;
 /// How much is asked of a socket per read.
 const READ_SIZE: usize = 16 * 1024;
 
+/// How long a kept-alive client connection may wait for its next request before it is
+/// parked ([`Conn::park`]): long enough that a client sending requests back to back never
+/// pays for it, short enough that idle clients hold no backend connection and no buffer.
+const PARK_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// How much pipelined input is held while an answer is pending; a client that sends more
 /// than this meanwhile has its connection closed.
 const BACKLOG_MAX: usize = 2 * MAX_HEAD;
@@ -243,7 +248,9 @@ where
         let parsed = wire::parse_request(&self.buf[..len]);
         self.buf.advance(len);
         match parsed {
-            Ok(head) => self.exchange(head, start).await,
+            // Boxed: the exchange's state (the largest part of a connection's) is held only
+            // while a request is served, not while the connection waits for the next one.
+            Ok(head) => Box::pin(self.exchange(head, start)).await,
             Err(HeadError::Expectation(e)) => {
                 self.refuse_head(ProxyError::ExpectationFailed(e.to_string()))
                     .await;
@@ -260,6 +267,9 @@ where
     /// Waits for a complete head (within the entry point's header timeout for the first
     /// request, its idle timeout for the next ones on a kept-alive connection); refuses a bare
     /// LF or an oversized head as soon as seen.
+    ///
+    /// A kept-alive connection that stays idle for [`PARK_AFTER`] is parked: its backend
+    /// connections go to the shared pool and its buffers are freed until the client speaks.
     async fn read_head(&mut self) -> HeadRead {
         let wait = if self.served == 0 {
             self.at.ep.header_timeout
@@ -267,9 +277,43 @@ where
             self.at.ep.idle_timeout
         };
         self.served += 1;
-        let deadline = tokio::time::Instant::now() + wait;
+        let now = tokio::time::Instant::now();
+        let deadline = now + wait;
         let max = self.at.ep.max_header_bytes;
+        if self.served > 1 && self.buf.is_empty() && wait > PARK_AFTER {
+            let park = now + PARK_AFTER;
+            match read_head(&mut self.io, &mut self.buf, max, park, &mut self.stop).await {
+                HeadRead::TimedOut if self.buf.is_empty() => {
+                    if let Some(closed) = self.park(deadline).await {
+                        return closed;
+                    }
+                }
+                HeadRead::TimedOut => {}
+                done => return done,
+            }
+        }
         read_head(&mut self.io, &mut self.buf, max, deadline, &mut self.stop).await
+    }
+
+    /// Parks an idle kept-alive connection until its client's next bytes arrive (they are then
+    /// in the buffer), or returns how the wait ended without any.
+    async fn park(&mut self, deadline: tokio::time::Instant) -> Option<HeadRead> {
+        self.kept.release();
+        self.buf = BytesMut::new();
+        self.out = Vec::new();
+        let mut first = [0u8; 512];
+        tokio::select! {
+            biased;
+            read = self.io.read(&mut first) => match read {
+                Ok(0) | Err(_) => Some(HeadRead::Closed),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&first[..n]);
+                    None
+                }
+            },
+            () = tokio::time::sleep_until(deadline) => Some(HeadRead::TimedOut),
+            _ = self.stop.changed() => Some(HeadRead::Closed),
+        }
     }
 
     /// A head that cannot be served: its status page, and the connection closes.

@@ -15,6 +15,7 @@
 //! - [`weighted`]: weighted picks, and the service under `weighted` and `failover` ones
 //! - [`proxy`]: one request in phases (routing, middlewares, rewriting), for both protocols
 //! - [`conn`]: an HTTP/1.1 client connection on the raw bytes; [`wire`]: its heads
+//! - [`conn_limit`]: the caps on open client connections
 //! - [`upstream`]: the backend connections an HTTP/1.1 client connection keeps
 //! - [`health`]: active checks; [`admin`], [`metrics`]: the admin API and metrics
 
@@ -34,6 +35,7 @@ pub mod client_tls;
 pub mod compress;
 pub mod config;
 pub mod conn;
+pub mod conn_limit;
 pub mod discovery;
 pub mod dynamic;
 pub mod h2_idle;

@@ -102,6 +102,21 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// Registers the connection caps' metrics (`router_open_connections`,
+    /// `router_refused_connections_total`).
+    pub fn register_connections(&mut self, limits: &crate::conn_limit::ConnLimits) {
+        self.registry.register(
+            "open_connections",
+            "Client connections open",
+            limits.open_gauge.clone(),
+        );
+        self.registry.register(
+            "refused_connections",
+            "Client connections closed at once by ROUTER_MAX_CONNECTIONS (cap=total) or ROUTER_MAX_CONNECTIONS_PER_IP (cap=per_ip)",
+            limits.refused_counter.clone(),
+        );
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -116,8 +116,13 @@ pub async fn run(
                     continue;
                 }
             };
+            // Over the cap: closed at once (dropped), before anything is read.
+            let Ok(slot) = shared.limits.admit() else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let conn = Conn {
+                slot,
                 peer,
                 entrypoint: name,
                 ep: ep.clone(),
@@ -141,6 +146,8 @@ pub async fn run(
 }
 
 struct Conn {
+    /// Counted against the caps on open connections while the connection lives.
+    slot: crate::conn_limit::Slot,
     peer: SocketAddr,
     entrypoint: &'static str,
     ep: Arc<EntryPoint>,
@@ -165,11 +172,20 @@ impl Conn {
                 }
             }
         }
+        // The per-address cap counts the client a trusted PROXY header names.
+        let limits = self.shared.limits.clone();
+        if limits
+            .from_address(&mut self.slot, proxy::client_ip(self.peer))
+            .is_err()
+        {
+            return;
+        }
         let mut first = [0u8; 1];
         let peeked = tokio::time::timeout(self.ep.header_timeout, stream.peek(&mut first)).await;
         let is_tls = matches!(peeked, Ok(Ok(1))) && first[0] == TLS_HANDSHAKE;
         match (is_tls, tls) {
-            (true, Some(acceptor)) => self.serve_tls(stream, acceptor).await,
+            // Boxed: a plain connection's task does not carry the room of a handshake's state.
+            (true, Some(acceptor)) => Box::pin(self.serve_tls(stream, acceptor)).await,
             _ => self.serve_http1(stream, "http").await,
         }
     }
@@ -207,7 +223,9 @@ impl Conn {
 
     async fn serve_tls(mut self, stream: TcpStream, tls: Arc<TlsServer>) {
         let peer = self.peer;
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.handshake(stream, &tls)).await {
+        // Boxed: the handshake's state is freed once it is done, not held by the connection.
+        let handshake = Box::pin(self.handshake(stream, &tls));
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
             Ok(Ok((tls_stream, options))) => {
                 self.tls_options = options;
                 self.client_certs = tls_stream
@@ -219,7 +237,7 @@ impl Conn {
                 // HTTP/2 over TLS is chosen by ALPN (RFC 9113 3.2): without it the connection
                 // is HTTP/1.1, served without the protocol sniffing of the auto builder.
                 if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    self.serve_h2(tls_stream).await
+                    Box::pin(self.serve_h2(tls_stream)).await
                 } else {
                     self.serve_http1(tls_stream, "https").await
                 }

@@ -41,6 +41,8 @@ pub struct Shared {
     pub idle: Arc<crate::upstream::IdlePool>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The caps on open client connections.
+    pub limits: Arc<crate::conn_limit::ConnLimits>,
     /// The providers' latest snapshots (see [`crate::state`]).
     pub snapshots: Snapshots,
     /// Set when shutdown has begun (`ping@internal` answers its terminating status).
@@ -80,14 +82,22 @@ impl Shared {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .build(connector);
+        let total = config.max_connections.unwrap_or_else(|| {
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            crate::conn_limit::default_total(limit)
+        });
+        let limits = crate::conn_limit::ConnLimits::new(total, config.max_connections_per_ip);
+        let mut metrics = Metrics::default();
+        metrics.register_connections(&limits);
         Arc::new(Shared {
+            limits: Arc::new(limits),
             h2c: Default::default(),
             config,
             live: ArcSwap::from_pointee(Live::default()),
             registry: Registry::default(),
             client,
             idle: Arc::default(),
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(metrics),
             snapshots: std::sync::Mutex::default(),
             synced: std::sync::atomic::AtomicBool::new(false),
             stopping: std::sync::atomic::AtomicBool::new(false),

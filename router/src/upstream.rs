@@ -145,6 +145,14 @@ impl BackendConn {
     fn key(&self) -> Key {
         (self.addr, self.tls)
     }
+
+    /// Frees the read buffer of a connection that waits in the pool (it holds no bytes: only
+    /// a connection whose exchange ended on its framing is kept).
+    fn release_buffer(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+    }
 }
 
 /// Backend connections no client connection holds, by backend.
@@ -180,7 +188,8 @@ impl IdlePool {
     /// Parks one connection whose exchange completed. On the request path (a `forwardAuth`
     /// check): no sweep of the other backends' connections, which [`IdlePool::put`] does when
     /// a client connection ends.
-    pub fn put_one(&self, conn: BackendConn) {
+    pub fn put_one(&self, mut conn: BackendConn) {
+        conn.release_buffer();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let list = idle.entry(conn.key()).or_default();
         list.retain(|c| c.idle_since.elapsed() < IDLE_FOR);
@@ -198,7 +207,8 @@ impl IdlePool {
             list.retain(|c| c.idle_since.elapsed() < IDLE_FOR);
             !list.is_empty()
         });
-        for c in conns {
+        for mut c in conns {
+            c.release_buffer();
             let list = idle.entry(c.key()).or_default();
             if list.len() < IDLE_PER_BACKEND {
                 list.push(c);
@@ -272,6 +282,12 @@ impl Kept {
             return Ok((c, true));
         }
         Ok((dial(addr, tls, connect_timeout).await?, false))
+    }
+
+    /// Hands every kept connection to the pool (the client connection is idle: other client
+    /// connections may use them meanwhile).
+    pub fn release(&mut self) {
+        self.pool.put(std::mem::take(&mut self.conns).into_iter());
     }
 
     /// Keeps a connection whose last exchange completed.

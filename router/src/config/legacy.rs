@@ -27,6 +27,8 @@ pub const VARS: &[&str] = &[
     "ROUTER_RESPONSE_TIMEOUT",
     "ROUTER_HEADER_TIMEOUT",
     "ROUTER_MAX_HEADER_BYTES",
+    "ROUTER_MAX_CONNECTIONS",
+    "ROUTER_MAX_CONNECTIONS_PER_IP",
     "ROUTER_BALANCER",
     "ROUTER_SWARM_MODE",
     "ROUTER_SWARM_REFRESH",
@@ -81,6 +83,10 @@ pub struct Legacy {
     pub header_timeout: Option<Duration>,
     /// `ROUTER_MAX_HEADER_BYTES`.
     pub max_header_bytes: Option<usize>,
+    /// `ROUTER_MAX_CONNECTIONS`.
+    pub max_connections: Option<usize>,
+    /// `ROUTER_MAX_CONNECTIONS_PER_IP`.
+    pub max_connections_per_ip: Option<u32>,
     /// `ROUTER_BALANCER`.
     pub balancer: Option<Balancer>,
     /// `ROUTER_SWARM_MODE`.
@@ -261,6 +267,26 @@ pub fn read(env: &impl Env) -> Result<Legacy, ConfigError> {
         match v.parse::<usize>() {
             Ok(n) if (8192..=1 << 20).contains(&n) => Ok(n),
             _ => Err(err(k, v, "expected a number of bytes from 8192 to 1048576")),
+        }
+    })?;
+    l.max_connections = parse(env, "ROUTER_MAX_CONNECTIONS", |k, v| {
+        match v.parse::<usize>() {
+            Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
+            _ => Err(err(
+                k,
+                v,
+                "expected a number of connections from 1 to 10000000",
+            )),
+        }
+    })?;
+    l.max_connections_per_ip = parse(env, "ROUTER_MAX_CONNECTIONS_PER_IP", |k, v| {
+        match v.parse::<u32>() {
+            Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
+            _ => Err(err(
+                k,
+                v,
+                "expected a number of connections from 1 to 10000000",
+            )),
         }
     })?;
     l.tls_ciphers = parse(env, "ROUTER_TLS_CIPHERS", |k, v| {

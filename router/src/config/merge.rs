@@ -36,6 +36,8 @@ fn base(l: &Legacy, source: String) -> Config {
         host_ip: l.host_ip.unwrap_or_else(|| [127, 0, 0, 1].into()),
         connect_timeout: l.connect_timeout.unwrap_or(Duration::from_secs(5)),
         response_timeout: l.response_timeout.unwrap_or(Duration::from_secs(60)),
+        max_connections: l.max_connections,
+        max_connections_per_ip: l.max_connections_per_ip,
         balancer: l.balancer.unwrap_or(Balancer::RoundRobin),
         certs_dir: l.certs_dir.clone(),
         tls_ciphers: l.tls_ciphers.clone(),

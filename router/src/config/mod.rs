@@ -109,6 +109,11 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// `ROUTER_RESPONSE_TIMEOUT`: time for a backend to send response headers.
     pub response_timeout: Duration,
+    /// `ROUTER_MAX_CONNECTIONS`: open client connections at most (`None`: from the
+    /// open-files limit, see [`crate::conn_limit::default_total`]).
+    pub max_connections: Option<usize>,
+    /// `ROUTER_MAX_CONNECTIONS_PER_IP`: open client connections from one address at most.
+    pub max_connections_per_ip: Option<u32>,
     /// `ROUTER_BALANCER`.
     pub balancer: Balancer,
     /// `ROUTER_CERTS_DIR`.

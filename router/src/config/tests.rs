@@ -48,6 +48,16 @@ fn router_variables_alone_keep_their_defaults() {
     assert!(ep(&c, "web").redirect.is_none());
     let c = Config::from_env(&env(&[("ROUTER_SWARM_MODE", "true")])).unwrap();
     assert!(c.docker.is_none() && c.swarm.is_some());
+    assert_eq!((c.max_connections, c.max_connections_per_ip), (None, None));
+    let c = Config::from_env(&env(&[
+        ("ROUTER_MAX_CONNECTIONS", "5000"),
+        ("ROUTER_MAX_CONNECTIONS_PER_IP", "100"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        (c.max_connections, c.max_connections_per_ip),
+        (Some(5000), Some(100))
+    );
 }
 
 #[test]
@@ -62,6 +72,10 @@ fn errors_name_the_variable() {
         ("ROUTER_HOST_IP", "host"),
         ("ROUTER_CONNECT_TIMEOUT", "0s"),
         ("ROUTER_BALANCER", "random"),
+        ("ROUTER_MAX_CONNECTIONS", "0"),
+        ("ROUTER_MAX_CONNECTIONS", "lots"),
+        ("ROUTER_MAX_CONNECTIONS_PER_IP", "-1"),
+        ("ROUTER_MAX_CONNECTIONS_PER_IP", "0"),
         ("ROUTER_NETWRK", "x"),
         ("ROUTER_TLS_CIPHERS", "TLS_RSA_WITH_RC4_128_SHA"),
         ("ROUTER_REDIRECT_PORT", "0"),
