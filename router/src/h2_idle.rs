@@ -20,7 +20,8 @@ pub struct Activity {
     last: Mutex<Instant>,
 }
 
-/// A request in flight; the connection is busy while it lives.
+/// A request in flight; the connection is busy while it lives (until its answer's body is
+/// done or cut, see [`crate::h2_stall`]).
 #[derive(Debug)]
 pub struct Busy(Arc<Activity>);
 
@@ -68,41 +69,6 @@ impl Activity {
                 _ => return,
             }
         }
-    }
-}
-
-/// `answer` with `busy` held until its body is done.
-pub fn until_done(
-    answer: hyper::Response<crate::proxy::ProxyBody>,
-    busy: Busy,
-) -> hyper::Response<crate::proxy::ProxyBody> {
-    use http_body_util::BodyExt;
-    answer.map(|body| Held { body, _busy: busy }.boxed())
-}
-
-/// An answer's body and the stream's [`Busy`].
-struct Held {
-    body: crate::proxy::ProxyBody,
-    _busy: Busy,
-}
-
-impl hyper::body::Body for Held {
-    type Data = bytes::Bytes;
-    type Error = crate::proxy::BoxError;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
     }
 }
 

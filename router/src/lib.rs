@@ -39,6 +39,7 @@ pub mod conn_limit;
 pub mod discovery;
 pub mod dynamic;
 pub mod h2_idle;
+pub mod h2_stall;
 pub mod h2c;
 pub mod health;
 pub mod internal;

@@ -274,6 +274,7 @@ impl Conn {
     fn h2_service(
         &self,
         activity: Arc<crate::h2_idle::Activity>,
+        streams: Arc<crate::h2_stall::Streams>,
     ) -> impl hyper::service::Service<
         hyper::Request<hyper::body::Incoming>,
         Response = hyper::Response<ProxyBody>,
@@ -289,10 +290,11 @@ impl Conn {
             let shared = shared.clone();
             let at = at.clone();
             let busy = activity.start();
+            let streams = streams.clone();
             async move {
                 let answer = proxy::handle(shared, &at, req).await;
                 // Busy until its answer's body is done (an event stream, a download).
-                Ok::<_, std::convert::Infallible>(crate::h2_idle::until_done(answer, busy))
+                Ok::<_, std::convert::Infallible>(streams.watch_answer(answer, busy))
             }
         })
     }
@@ -303,6 +305,7 @@ impl Conn {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let activity = crate::h2_idle::Activity::new();
+        let streams = crate::h2_stall::Streams::new(self.ep.idle_timeout);
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .max_header_list_size(self.ep.max_header_bytes as u32)
@@ -313,7 +316,7 @@ impl Conn {
                     stream,
                     self.ep.idle_timeout,
                 )),
-                self.h2_service(activity.clone()),
+                self.h2_service(activity.clone(), streams.clone()),
             );
         tokio::pin!(conn);
         let grace = self.ep.grace_timeout;
@@ -321,6 +324,7 @@ impl Conn {
         let went_idle = tokio::select! {
             () = drive(conn.as_mut(), &mut self.stop, grace, |c| c.graceful_shutdown()) => false,
             () = activity.idle(first, idle) => true,
+            () = streams.watch() => false,
         };
         if went_idle && activity.seen() {
             // GOAWAY: what is still streaming finishes; nothing new starts.

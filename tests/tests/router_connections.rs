@@ -200,3 +200,117 @@ async fn an_idle_kept_alive_client_hands_its_backend_connection_to_the_next_clie
         "the second client did not reuse the idle client's backend connection: {lines:?}"
     );
 }
+
+/// An HTTP/2 client that holds its stream's flow-control window at zero (SETTINGS
+/// INITIAL_WINDOW_SIZE 0, never a WINDOW_UPDATE) after asking for a large answer: its
+/// connection stays busy and writable, but the stream takes nothing. The router cuts the
+/// stream after the entry point's idle timeout and closes the backend connection behind it,
+/// which would otherwise stay open, with its kernel buffers, for as long as the client likes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_stream_held_at_a_zero_window_releases_its_backend_connection() {
+    require_docker();
+    // A backend that answers 64 MiB and notes when its connection is closed under it.
+    let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = backend.local_addr().unwrap().port();
+    let (closed_tx, mut closed_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = backend.accept().await {
+            let closed = closed_tx.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let size = 64usize << 20;
+                let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n");
+                if s.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b'x'; 64 * 1024];
+                for _ in 0..size / chunk.len() {
+                    if s.write_all(&chunk).await.is_err() {
+                        let _ = closed.send(());
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let (_dir, file) = routes(port);
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .websecure()
+        .with_file(&file)
+        .env("ROUTER_HEADER_TIMEOUT", "1s")
+        .start(&guard)
+        .await;
+    let addr = router.websecure_addr();
+    // The preface, SETTINGS with INITIAL_WINDOW_SIZE (4) = 0, and GET https://conn.test/big
+    // (HPACK: :method GET, :scheme https, :path literal /big, :authority literal).
+    let mut frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    frames.extend_from_slice(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
+    let block = [
+        &[0x82, 0x87, 0x44, 4][..],
+        b"/big",
+        &[0x41, 9][..],
+        b"conn.test",
+    ]
+    .concat();
+    frames.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x05, 0, 0, 0, 1]);
+    frames.extend_from_slice(&block);
+    let mut client = tokio::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-alpn",
+            "h2",
+            "-servername",
+            "conn.test",
+        ])
+        .arg("-connect")
+        .arg(addr.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openssl s_client runs");
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(&frames).await.unwrap();
+    // The answer's HEADERS come (the backend was reached); its body cannot.
+    let mut stdout = client.stdout.take().unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let headers = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = stdout.read(&mut buf).await.unwrap_or(0);
+            assert!(n > 0, "the router closed the connection before answering");
+            out.extend_from_slice(&buf[..n]);
+            let mut at = 0;
+            while at + 9 <= out.len() {
+                let len = usize::from(out[at]) << 16
+                    | usize::from(out[at + 1]) << 8
+                    | usize::from(out[at + 2]);
+                if out[at + 3] == 1 {
+                    return;
+                }
+                at += 9 + len;
+            }
+        }
+    })
+    .await;
+    assert!(headers.is_ok(), "no HEADERS frame within 10 s");
+    // The client stays connected and silent; the backend connection is closed under it.
+    // (Cut after 1 s owed and 1 s ready; the connection's own end, its grace period after
+    // going idle, would come 10 s later.)
+    let released = tokio::time::timeout(Duration::from_secs(6), closed_rx.recv()).await;
+    assert!(
+        released.is_ok(),
+        "the backend connection of a stream held at a zero window was still open after 6 s"
+    );
+    drop(stdin);
+}
