@@ -4,6 +4,8 @@
     hold.py keepalive PORT N HOST    N clients each make one keep-alive request, then idle
     hold.py slowloris PORT N HOST    N clients send a head one byte every 5 s, never finishing
     hold.py slowread  PORT N HOST    N clients ask for /big (4 MiB) and read nothing
+    hold.py zerowindow PORT N HOST   N HTTP/2 streams (100 per TLS connection) ask for /big
+                                     with a flow-control window of zero, never opened
     hold.py probe     PORT N HOST    N requests, one connection each, 5 s timeout each
 
 The holders print `held <n>` (how many connections are open and in the state asked for) on
@@ -13,6 +15,7 @@ stdout once they are all set up, then keep them until stdin closes. The probe pr
 
 import asyncio
 import socket
+import ssl
 import sys
 import time
 
@@ -71,6 +74,38 @@ async def slowread(port, host):
     return (reader, writer)
 
 
+STREAMS_PER_CONN = 100
+
+
+def h2_frame(kind, flags, stream, payload):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+async def zerowindow(port, host, streams):
+    """One TLS connection (ALPN h2) whose SETTINGS give every stream a window of zero, and
+    `streams` GET /big on it; the client then reads (and drops) what comes, and never opens a
+    window."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=host)
+    out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    out += h2_frame(4, 0, 0, (4).to_bytes(2, "big") + (0).to_bytes(4, "big"))  # INITIAL_WINDOW_SIZE 0
+    h = host.encode()
+    block = bytes([0x82, 0x87, 0x04, 4]) + b"/big" + bytes([0x01, len(h)]) + h  # never indexed
+    for i in range(streams):
+        out += h2_frame(1, 0x05, 2 * i + 1, block)  # HEADERS, END_STREAM | END_HEADERS
+    writer.write(out)
+
+    async def drain():
+        while await reader.read(65536):
+            pass
+
+    task = asyncio.ensure_future(drain())
+    return (reader, writer, task)
+
+
 async def still_open(conns):
     """How many of the held connections the proxy has not closed (a closed one reads EOF)."""
     n = 0
@@ -90,6 +125,17 @@ async def still_open(conns):
 
 
 async def hold(kind, port, n, host):
+    if kind == "zerowindow":
+        conns = []
+        for start in range(0, n, STREAMS_PER_CONN):
+            conns.append(await asyncio.wait_for(zerowindow(port, host, min(STREAMS_PER_CONN, n - start)), 10))
+        await asyncio.sleep(2)  # the proxy opens its backend connections
+        print(f"held {n}", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        for _, w, t in conns:
+            t.cancel()
+            w.close()
+        return
     make = {"keepalive": keepalive, "slowloris": slowloris, "slowread": slowread}[kind]
     conns = []
     for start in range(0, n, 200):
