@@ -225,7 +225,9 @@ fn indexed_rule() -> impl Strategy<Value = String> {
         host.clone().prop_map(|h| format!("Host(`{h}`)")),
         prop::sample::select(vec!["x", "a.x", "b.a.x", "X"]).prop_map(|h| format!("Host(`*.{h}`)")),
         Just("Host(`*`)".to_owned()),
-        prop::sample::select(vec!["/", "/a", "/b"]).prop_map(|p| format!("PathPrefix(`{p}`)")),
+        prop::sample::select(vec!["/", "/a", "/b", "/a/", "/ab", "/a/b"])
+            .prop_map(|p| format!("PathPrefix(`{p}`)")),
+        prop::sample::select(vec!["/", "/a", "/a/b", "/ab"]).prop_map(|p| format!("Path(`{p}`)")),
         prop::sample::select(vec!["^b\\.", "^a\\.x$", "x\\.?$", "^[a-c]\\.", "(?i)A\\.X"])
             .prop_map(|r| format!("HostRegexp(`{r}`)")),
         Just("Method(`POST`)".to_owned()),
@@ -242,8 +244,9 @@ fn indexed_rule() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
-    /// The indexed lookup (by exact host, by the name under a wildcard, then the routes that
-    /// may match any host) always picks what the scan of every route by priority picks.
+    /// The indexed lookup (by exact host, by the name under a wildcard, by host regex, by path
+    /// and path prefix for routes without a host, then the routes that may match anything)
+    /// always picks what the scan of every route by priority picks.
     #[test]
     fn the_index_picks_what_the_priority_scan_picks(
         rules in prop::collection::vec((indexed_rule(), prop::option::of(1u32..40)), 1..12)
@@ -264,7 +267,7 @@ proptest! {
         prop_assert_eq!(table.routes.len(), 2 * rules.len(), "{}", yaml);
         let headers = http::HeaderMap::new();
         for host in ["a.x", "b.x", "b.a.x", "x", "c.b.a.x", "a.x.", "z.a.x", "", "q"] {
-            for (path, method) in [("/", "GET"), ("/a/b", "POST"), ("/b", "GET")] {
+            for (path, method) in [("/", "GET"), ("/a/b", "POST"), ("/b", "GET"), ("/a", "GET"), ("/ab/c", "GET"), ("/a/bc", "POST"), ("", "GET")] {
                 let view = router::model::rule::RequestView {
                     host,
                     path,

@@ -35,6 +35,11 @@ pub struct RouteTable {
     pub(crate) by_under: HashMap<String, Vec<usize>>,
     /// Routes by host regex: one set of every pattern, and each pattern's routes.
     pub(crate) by_regex: Option<HostRegexes>,
+    /// Routes without a host that need a literal path: by exact path, and by path prefix
+    /// with the distinct prefix lengths (a request's path is looked up at each).
+    pub(crate) by_path: HashMap<String, Vec<usize>>,
+    pub(crate) by_prefix: HashMap<String, Vec<usize>>,
+    pub(crate) prefix_lens: Vec<usize>,
     pub(crate) any_host: Vec<usize>,
 }
 
@@ -262,16 +267,32 @@ impl RouteTable {
     /// [`Self::index`], the host regexes combined within `limit` bytes of compiled program
     /// (else scanned).
     fn index_within(mut self, limit: usize) -> RouteTable {
-        use crate::model::rule::HostKey;
+        use crate::model::rule::{HostKey, PathKey};
         self.by_host.clear();
         self.by_under.clear();
+        self.by_path.clear();
+        self.by_prefix.clear();
         self.any_host.clear();
         let mut regexes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let keys: Vec<Option<Vec<HostKey>>> =
             self.routes.iter().map(|r| r.rule.host_keys()).collect();
         for (i, keys) in keys.into_iter().enumerate() {
             let Some(keys) = keys else {
-                self.any_host.push(i);
+                match self.routes[i].rule.path_keys() {
+                    Some(paths) => {
+                        for k in paths {
+                            let (map, p) = match k {
+                                PathKey::Exact(p) => (&mut self.by_path, p),
+                                PathKey::Prefix(p) => (&mut self.by_prefix, p),
+                            };
+                            let list = map.entry(p).or_default();
+                            if list.last() != Some(&i) {
+                                list.push(i);
+                            }
+                        }
+                    }
+                    None => self.any_host.push(i),
+                }
                 continue;
             };
             for k in keys {
@@ -292,6 +313,10 @@ impl RouteTable {
                 }
             }
         }
+        let mut lens: Vec<usize> = self.by_prefix.keys().map(String::len).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        self.prefix_lens = lens;
         self.by_regex = None;
         if !regexes.is_empty() {
             match regex::RegexSetBuilder::new(regexes.keys())
@@ -317,10 +342,11 @@ impl RouteTable {
         self
     }
 
-    /// The routes a request for `host` may match, in priority order: those of its exact name,
-    /// those of a wildcard one label above it, and those that may match any host. The cost
-    /// does not grow with the number of routes of other hosts.
-    fn candidates<'t>(&'t self, full_host: &str) -> impl Iterator<Item = usize> + 't {
+    /// The routes a request for `host` and `path` may match, in priority order: those of its
+    /// exact name, of a wildcard one label above it, of a host regex it matches, of its path
+    /// or a prefix of it (routes without a host), and those that may match anything. The cost
+    /// does not grow with the number of routes of other hosts and paths.
+    fn candidates<'t>(&'t self, full_host: &str, path: &str) -> impl Iterator<Item = usize> + 't {
         // Index keys carry no trailing dot; the rules themselves accept either form.
         let host = full_host.strip_suffix('.').unwrap_or(full_host);
         let exact = self.by_host.get(host).map_or(&[][..], Vec::as_slice);
@@ -330,9 +356,26 @@ impl RouteTable {
             .map_or(&[][..], Vec::as_slice);
         Merge {
             lists: [exact, under, &self.any_host[..]],
-            regex: self.regex_candidates(full_host),
-            at: [0; 4],
+            owned: [self.regex_candidates(full_host), self.path_candidates(path)],
+            at: [0; 5],
         }
+    }
+
+    /// The routes without a host whose literal path the request's is, or starts with, in
+    /// order (one hash lookup per distinct prefix length).
+    fn path_candidates(&self, path: &str) -> Vec<usize> {
+        if self.by_path.is_empty() && self.by_prefix.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<usize> = self.by_path.get(path).cloned().unwrap_or_default();
+        for &n in self.prefix_lens.iter().take_while(|&&n| n <= path.len()) {
+            if let Some(list) = path.get(..n).and_then(|p| self.by_prefix.get(p)) {
+                out.extend_from_slice(list);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The routes whose host regex matches `host` (as the request gives it), in order.
@@ -354,7 +397,7 @@ impl RouteTable {
     /// The highest-priority route on `entrypoint` for a connection that is (or is not) TLS
     /// whose rule matches.
     pub fn lookup(&self, entrypoint: &str, tls: bool, req: &RequestView<'_>) -> Option<&Route> {
-        self.candidates(req.host)
+        self.candidates(req.host, req.path)
             .map(|i| &self.routes[i])
             .find(|route| {
                 route.tls == tls
@@ -485,15 +528,22 @@ pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
 /// lists comes once per list it is in; the lookup stops at the first match anyway).
 struct Merge<'a> {
     lists: [&'a [usize]; 3],
-    regex: Vec<usize>,
-    at: [usize; 4],
+    /// The host regexes' and the paths' candidates.
+    owned: [Vec<usize>; 2],
+    at: [usize; 5],
 }
 
 impl Iterator for Merge<'_> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
-        let all = [self.lists[0], self.lists[1], self.lists[2], &self.regex[..]];
+        let all = [
+            self.lists[0],
+            self.lists[1],
+            self.lists[2],
+            &self.owned[0][..],
+            &self.owned[1][..],
+        ];
         let mut best: Option<(usize, usize)> = None;
         for (k, list) in all.iter().enumerate() {
             if let Some(&v) = list.get(self.at[k]) {

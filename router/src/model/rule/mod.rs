@@ -113,6 +113,16 @@ pub enum HostKey {
     Regex(String),
 }
 
+/// A literal path a rule requires ([`Rule::path_keys`]), compared with the routing path
+/// byte for byte, as `Path` and `PathPrefix` compare it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathKey {
+    /// The routing path is exactly this.
+    Exact(String),
+    /// The routing path starts with this.
+    Prefix(String),
+}
+
 /// What a rule is matched against.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestView<'a> {
@@ -189,6 +199,26 @@ impl Rule {
                 Some(v)
             }
             Rule::And(a, b) => a.host_keys().or_else(|| b.host_keys()),
+            Rule::Not(_) => None,
+        }
+    }
+
+    /// The literal paths one of which a request must have for this rule to match (`Path`,
+    /// `PathPrefix`, an OR of them, an AND with one), or `None` when any path may match: lets
+    /// the table index routes without a host by path.
+    pub fn path_keys(&self) -> Option<Vec<PathKey>> {
+        match self {
+            Rule::Match(m) => match &m.test {
+                Test::Path(p) => Some(vec![PathKey::Exact(p.clone())]),
+                Test::PathPrefix(p) => Some(vec![PathKey::Prefix(p.clone())]),
+                _ => None,
+            },
+            Rule::Or(a, b) => {
+                let mut v = a.path_keys()?;
+                v.extend(b.path_keys()?);
+                Some(v)
+            }
+            Rule::And(a, b) => a.path_keys().or_else(|| b.path_keys()),
             Rule::Not(_) => None,
         }
     }
