@@ -69,7 +69,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 bench:
-	bench/guard.sh && bench/router.sh && bench/tls.sh && bench/config.sh && bench/redact.sh && bench/middlewares.sh && bench/hold.sh
+	bench/guard.sh && bench/router.sh && bench/tls.sh && bench/config.sh && bench/redact.sh && bench/middlewares.sh && bench/hold.sh && bench/scale.sh
 
 fuzz:
 	policies/fuzz/run.sh
