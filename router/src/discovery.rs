@@ -95,7 +95,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
             }
         };
         retain_stopping(&mut stopping, &cache);
-        publish(&shared, &provider, &cache, &stopping, own_id.as_deref());
+        publish(&shared, &provider, &cache, &stopping, own_id.as_deref()).await;
         backoff = Duration::from_millis(100);
         if !provider.watch {
             tracing::info!("providers.docker.watch is false: containers were read once");
@@ -119,7 +119,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                     Some(Ok(ev)) => {
                         if let Some(id) = apply_event(&ev, &mut stopping) {
                             tracing::debug!(container = %id, action = ev.action.as_deref().unwrap_or(""), "stopping: unrouted at once");
-                            publish(&shared, &provider, &cache, &stopping, own_id.as_deref());
+                            publish(&shared, &provider, &cache, &stopping, own_id.as_deref()).await;
                         }
                         // The first event after a quiet spell is acted on at once; the rest of
                         // a burst waits for one re-list at the end of the window.
@@ -150,7 +150,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                     Ok(c) => {
                         cache = c;
                         retain_stopping(&mut stopping, &cache);
-                        publish(&shared, &provider, &cache, &stopping, own_id.as_deref());
+                        publish(&shared, &provider, &cache, &stopping, own_id.as_deref()).await;
                     }
                     Err(e) => {
                         shared.metrics.discovery_errors.inc();
@@ -289,9 +289,9 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
 }
 
 /// Builds the table from the cached view (with stopping containers marked) and swaps it in
-/// when it changed, logging the difference.
-pub fn publish(
-    shared: &Shared,
+/// when it changed, logging the difference (off the request-serving workers).
+pub async fn publish(
+    shared: &Arc<Shared>,
     provider: &ContainerProvider,
     cache: &[ContainerInfo],
     stopping: &HashMap<String, std::time::Instant>,
@@ -310,7 +310,11 @@ pub fn publish(
         })
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
-    publish_view(shared, "docker", provider, view, own_networks);
+    let provider = provider.clone();
+    crate::state::off_workers(shared, move |shared| {
+        publish_view(shared, "docker", &provider, view, own_networks)
+    })
+    .await;
 }
 
 /// Turns a view of containers (or Swarm tasks) into provider `name`'s snapshot and publishes

@@ -139,6 +139,17 @@ impl Shared {
     }
 }
 
+/// Runs a reconfiguration (a snapshot built, the table compiled, compared and swapped in) on
+/// the blocking pool, off the workers that serve requests, and waits for it: with thousands of
+/// routes it takes tens of milliseconds of CPU, which requests queued on that worker would
+/// otherwise wait for.
+pub async fn off_workers(shared: &Arc<Shared>, work: impl FnOnce(&Shared) + Send + 'static) {
+    let s = shared.clone();
+    if let Err(e) = tokio::task::spawn_blocking(move || work(&s)).await {
+        tracing::error!(error = %e, "a reconfiguration failed; the table in service is kept");
+    }
+}
+
 /// Takes a provider's new snapshot and swaps in the table built from it and the others'.
 pub fn publish(shared: &Shared, snapshot: Snapshot) {
     let (new, all_in) = {

@@ -40,7 +40,11 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
         match snapshot(&shared, &provider).await {
             Ok(view) => {
                 let own = own_networks(&docker, own_id.as_deref()).await;
-                discovery::publish_view(&shared, "swarm", &provider, view, own);
+                let p = provider.clone();
+                crate::state::off_workers(&shared, move |shared| {
+                    discovery::publish_view(shared, "swarm", &p, view, own)
+                })
+                .await;
                 if !provider.watch {
                     tracing::info!("providers.swarm.watch is false: services were read once");
                     return;

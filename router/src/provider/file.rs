@@ -322,7 +322,8 @@ pub async fn run(shared: Arc<Shared>, p: FileProvider) {
                     snap
                 }
             };
-            crate::state::publish(&shared, snap);
+            crate::state::off_workers(&shared, move |shared| crate::state::publish(shared, snap))
+                .await;
             seen = fp;
         }
         if !p.watch {
