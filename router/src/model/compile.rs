@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dynamic::{self, Issue, Middleware, RouterTls, Snapshot};
-use crate::model::rule::{Rule, Syntax};
+use crate::model::rule::Syntax;
 use crate::model::table::{ApiView, Backend, ElementInfo, Route, RouteTable, Service, Target};
 use crate::model::tls::{self, OptionSets};
 
@@ -67,6 +67,7 @@ pub fn compile<'a>(
     snapshots: impl IntoIterator<Item = &'a Snapshot>,
     s: &CompileSettings,
 ) -> RouteTable {
+    crate::model::rule::cache::RULES.next_generation();
     let mut snaps: Vec<&Snapshot> = snapshots.into_iter().collect();
     snaps.sort_by(|a, b| a.provider.cmp(&b.provider));
     let mut issues: Vec<Issue> = snaps
@@ -364,7 +365,8 @@ fn route(
         ));
     }
     let syntax = r.rule_syntax.unwrap_or(s.default_rule_syntax);
-    let rule = Rule::parse_with(&r.rule, syntax)
+    let rule = crate::model::rule::cache::RULES
+        .parse(&r.rule, syntax)
         .map_err(|e| (r.rule_key.clone(), format!("router {qualified:?}: {e}")))?;
     let priority = if r.priority == 0 {
         r.rule.len() as i64

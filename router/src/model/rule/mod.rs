@@ -21,6 +21,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+pub mod cache;
 pub mod expr;
 pub mod matcher;
 pub mod re2;
@@ -29,7 +30,7 @@ pub mod v2;
 use matcher::Test;
 
 /// Which rule syntax a rule is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Syntax {
     /// Traefik v2's matchers.
     V2,

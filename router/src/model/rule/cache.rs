@@ -1,0 +1,109 @@
+//! Parsed rules remembered by their text: a reconfiguration recompiles every router, and
+//! parsing a rule (its regexes compiled, which is most of it) again for every unchanged router
+//! cost about half of a rebuild at 10,000 routes. Memoization only: the result is the one
+//! [`Rule::parse_with`] gives. Two generations are kept, the rules of the compile in progress
+//! and of the one before it, so the cache holds about the rules in service and no more.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use super::{Rule, RuleError, Syntax};
+
+type Parsed = Result<Rule, RuleError>;
+
+#[derive(Default)]
+struct Generations {
+    current: HashMap<(String, Syntax), Parsed>,
+    previous: HashMap<(String, Syntax), Parsed>,
+}
+
+/// Parsed rules by text and syntax, in two generations.
+pub struct RuleCache(Mutex<Option<Generations>>);
+
+/// The process's cache, which [`crate::model::compile::compile`] uses.
+pub static RULES: RuleCache = RuleCache::new();
+
+impl Default for RuleCache {
+    fn default() -> RuleCache {
+        RuleCache::new()
+    }
+}
+
+impl RuleCache {
+    /// An empty cache.
+    pub const fn new() -> RuleCache {
+        RuleCache(Mutex::new(None))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Generations) -> T) -> T {
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(guard.get_or_insert_with(Generations::default))
+    }
+
+    /// [`Rule::parse_with`], remembered.
+    pub fn parse(&self, src: &str, syntax: Syntax) -> Parsed {
+        let key = (src.to_owned(), syntax);
+        let found = self.with(|g| {
+            if let Some(p) = g.current.get(&key) {
+                return Some(p.clone());
+            }
+            let p = g.previous.remove(&key)?;
+            g.current.insert(key.clone(), p.clone());
+            Some(p)
+        });
+        if let Some(p) = found {
+            return p;
+        }
+        // Parsed outside the lock: a long rule does not hold up another compile.
+        let parsed = Rule::parse_with(src, syntax);
+        self.with(|g| g.current.insert(key, parsed.clone()));
+        parsed
+    }
+
+    /// Starts a new generation (a compile begins): rules not asked for since the one before
+    /// are forgotten.
+    pub fn next_generation(&self) {
+        self.with(|g| g.previous = std::mem::take(&mut g.current));
+    }
+
+    #[cfg(test)]
+    fn holds(&self, src: &str, syntax: Syntax) -> bool {
+        let k = (src.to_owned(), syntax);
+        self.with(|g| g.current.contains_key(&k) || g.previous.contains_key(&k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_rules_are_the_parsed_ones_and_old_ones_are_forgotten() {
+        let cache = RuleCache::new();
+        let src = "HostRegexp(`^[a-z]+\\.example$`) && PathPrefix(`/x`)";
+        let a = cache.parse(src, Syntax::V3).unwrap();
+        let b = cache.parse(src, Syntax::V3).unwrap();
+        assert_eq!(a.to_string(), Rule::parse(src).unwrap().to_string());
+        assert_eq!(a.to_string(), b.to_string());
+        // Errors are remembered as errors; the syntax is part of the key.
+        assert!(cache.parse("Hots(`x`)", Syntax::V3).is_err());
+        assert!(cache.parse("Hots(`x`)", Syntax::V3).is_err());
+        assert!(cache.parse("Host(`a`, `b`)", Syntax::V2).is_ok());
+        assert!(cache.parse("Host(`a`, `b`)", Syntax::V3).is_err());
+        let once = "PathPrefix(`/once`)";
+        cache.parse(once, Syntax::V3).unwrap();
+        cache.next_generation();
+        assert!(
+            cache.holds(once, Syntax::V3),
+            "kept for one more generation"
+        );
+        cache.next_generation();
+        assert!(!cache.holds(once, Syntax::V3), "forgotten after two");
+        // Asked for again in the next generation: kept on.
+        cache.parse(src, Syntax::V3).unwrap();
+        cache.next_generation();
+        cache.parse(src, Syntax::V3).unwrap();
+        cache.next_generation();
+        assert!(cache.holds(src, Syntax::V3));
+    }
+}
