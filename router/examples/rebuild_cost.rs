@@ -6,6 +6,11 @@
 //!     cargo run --release -p router --example rebuild_cost -- 10000
 
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The router's allocator, as in its binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use router::model::compile::{compile, CompileSettings, EntryPointModel};
