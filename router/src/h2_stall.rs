@@ -47,8 +47,8 @@ struct State {
     body: Option<ProxyBody>,
     /// The stream is in flight for the connection's idle timer until it ends or is cut.
     busy: Option<Busy>,
-    /// A frame the watch peeked at, for hyper's next poll.
-    stash: Option<Frame<Bytes>>,
+    /// What the watch peeked at (a frame, or the body's error), for hyper's next poll.
+    stash: Option<Result<Frame<Bytes>, BoxError>>,
     /// Since when hyper owes the next poll (it took a frame and has not asked again).
     owed_since: Option<Instant>,
     /// Since when a frame has been ready and not taken.
@@ -168,13 +168,15 @@ fn peek(st: &mut State, now: Instant) {
     };
     let mut cx = Context::from_waker(Waker::noop());
     match Pin::new(body).poll_frame(&mut cx) {
-        Poll::Ready(Some(Ok(frame))) => {
+        Poll::Ready(Some(frame)) => {
+            // A frame, or an error, kept for hyper; a frame that waits counts as a stall.
+            if frame.is_ok() {
+                st.ready_since = Some(now);
+            }
             st.stash = Some(frame);
-            st.ready_since = Some(now);
         }
-        // The end, or an error: hyper learns of it when it asks (the end is not a stall: the
-        // body is dropped by hyper soon after).
-        Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {}
+        // The end: the body is not polled again; hyper learns of it when it asks.
+        Poll::Ready(None) => st.body = None,
         Poll::Pending => {}
     }
 }
@@ -195,7 +197,7 @@ impl Body for Watched {
         if let Some(frame) = st.stash.take() {
             st.ready_since = None;
             st.owed_since = Some(Instant::now());
-            return Poll::Ready(Some(Ok(frame)));
+            return Poll::Ready(Some(frame));
         }
         if st.cut {
             return Poll::Ready(Some(Err(
@@ -269,6 +271,28 @@ mod tests {
             streams.list.lock().unwrap().is_empty(),
             "ended streams are forgotten"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_end_or_an_error_found_by_a_peek_is_what_hyper_gets_next() {
+        let streams = Streams::new(Duration::from_secs(5));
+        let (resp, activity) = answer(1);
+        let mut body = streams.watch_answer(resp, activity.start()).into_body();
+        assert!(body.frame().await.unwrap().is_ok());
+        streams.check(Instant::now() + Duration::from_secs(2));
+        assert!(body.is_end_stream(), "the peek found the end");
+        assert!(body.frame().await.is_none());
+
+        let failing = futures_util::stream::iter([
+            Ok(Frame::data(Bytes::from_static(b"x"))),
+            Err::<Frame<Bytes>, BoxError>("backend reset".into()),
+        ]);
+        let resp = hyper::Response::new(StreamBody::new(failing).boxed());
+        let mut body = streams.watch_answer(resp, activity.start()).into_body();
+        assert!(body.frame().await.unwrap().is_ok());
+        streams.check(Instant::now() + Duration::from_secs(2));
+        assert!(body.frame().await.unwrap().is_err(), "the peeked error");
+        assert!(!is_cut(&streams), "an error is not a stall");
     }
 
     #[tokio::test(start_paused = true)]

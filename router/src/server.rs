@@ -293,7 +293,8 @@ impl Conn {
             let streams = streams.clone();
             async move {
                 let answer = proxy::handle(shared, &at, req).await;
-                // Busy until its answer's body is done (an event stream, a download).
+                // Busy until its answer's body is done (an event stream, a download) or cut
+                // for a client that takes nothing of it.
                 Ok::<_, std::convert::Infallible>(streams.watch_answer(answer, busy))
             }
         })
