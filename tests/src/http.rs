@@ -1,6 +1,6 @@
 //! Raw HTTP/1.1: send exact bytes, read until the server closes (or a bound passes), and parse
 //! every response that came back. Hostile requests must reach the guard byte for byte, which
-//! no HTTP client library allows.
+//! no HTTP client library allows. Raw HTTP/2 frames go through `openssl s_client` ([`openssl_h2`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -313,4 +313,19 @@ pub async fn upload(
         }
     }
     (read_all(&mut s, UPLOAD_BOUND).await, failed)
+}
+
+/// `openssl s_client` connected to `addr` over TLS with ALPN `h2` and `sni`, its stdin and
+/// stdout piped (raw HTTP/2 frames in and out, no library in between), killed when dropped.
+pub fn openssl_h2(addr: SocketAddr, sni: &str) -> tokio::process::Child {
+    tokio::process::Command::new("openssl")
+        .args(["s_client", "-quiet", "-alpn", "h2", "-servername", sni])
+        .arg("-connect")
+        .arg(addr.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openssl s_client runs")
 }

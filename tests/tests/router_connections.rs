@@ -262,23 +262,7 @@ async fn an_http2_stream_held_at_a_zero_window_releases_its_backend_connection()
     .concat();
     frames.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x05, 0, 0, 0, 1]);
     frames.extend_from_slice(&block);
-    let mut client = tokio::process::Command::new("openssl")
-        .args([
-            "s_client",
-            "-quiet",
-            "-alpn",
-            "h2",
-            "-servername",
-            "conn.test",
-        ])
-        .arg("-connect")
-        .arg(addr.to_string())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("openssl s_client runs");
+    let mut client = e2e::http::openssl_h2(addr, "conn.test");
     let mut stdin = client.stdin.take().unwrap();
     stdin.write_all(&frames).await.unwrap();
     // The answer's HEADERS come (the backend was reached); its body cannot.

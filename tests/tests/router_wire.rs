@@ -735,23 +735,7 @@ async fn idle_http2_connections_are_closed_on_a_timer() {
     // How long the router keeps a connection that sends `input` (then nothing, the client's
     // side left open), up to 15 s.
     let held_for = |input: Vec<u8>| async move {
-        let mut child = tokio::process::Command::new("openssl")
-            .args([
-                "s_client",
-                "-quiet",
-                "-alpn",
-                "h2",
-                "-servername",
-                "idle.test",
-            ])
-            .arg("-connect")
-            .arg(addr.to_string())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("openssl s_client runs");
+        let mut child = e2e::http::openssl_h2(addr, "idle.test");
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(&input).await.unwrap();
         let started = std::time::Instant::now();
