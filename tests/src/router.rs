@@ -446,6 +446,11 @@ pub struct Whoami {
 pub struct Labels(Vec<(String, String)>);
 
 impl Labels {
+    /// The labels as `(key, value)` pairs, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// No labels.
     pub fn none() -> Labels {
         Labels::default()

@@ -210,9 +210,20 @@ async fn a_container_on_two_networks_is_reached_on_the_labelled_one() {
         .router(&name, "rule", &format!("Host(`{host}`)"))
         .router(&name, "service", &svc)
         .service(&svc, "server.port", "8080");
-    let w = run_whoami(&c, "w", &n1, &labels, &[]).await;
-    real_docker_async_ok(&["network", "connect", &n2, &w.name]).await;
-    let (ip1, ip2) = (ip_on(&w.name, &n1), ip_on(&w.name, &n2));
+    // Connected to both before it starts, as compose does: the router preset's scope passes
+    // no network events, so a network connected to a running container is seen at its next
+    // event or the periodic resync (see README, Swarm and networks).
+    let w = c.name("w");
+    let mut create = vec!["create", "--name", &w, "--network", &n1];
+    let label_args: Vec<String> = labels.pairs().map(|(k, v)| format!("{k}={v}")).collect();
+    for l in &label_args {
+        create.extend(["-l", l.as_str()]);
+    }
+    create.push(e2e::router::WHOAMI_IMAGE);
+    real_docker_async_ok(&create).await;
+    real_docker_async_ok(&["network", "connect", &n2, &w]).await;
+    real_docker_async_ok(&["start", &w]).await;
+    let (ip1, ip2) = (ip_on(&w, &n1), ip_on(&w, &n2));
     assert_ne!(ip1, ip2);
     let want = format!("{ip2}:8080");
 
