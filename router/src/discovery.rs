@@ -6,7 +6,9 @@
 //! Other events lead to a re-list: the first after a quiet spell at once, the rest of a burst
 //! debounced ([`DEBOUNCE`]) into one re-list at the end of the window, so a started container
 //! is routed one list after its `start` event and a burst of events costs at most two lists
-//! per window.
+//! per window. A re-list asks only for the containers the events named (one list filtered by
+//! their ids, up to [`TARGETED_MAX`]), not for every container on the host; the periodic
+//! resync and reconnects list everything.
 //! When the stream ends or the guard is down, the last good table keeps serving while
 //! discovery reconnects with backoff and resyncs fully.
 
@@ -27,6 +29,8 @@ use crate::server::Shared;
 /// The window a burst of events is collected in before one re-list (and the least time
 /// between two re-lists).
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
+/// Most containers a re-list asks for by id; a burst that names more lists everything.
+pub const TARGETED_MAX: usize = 100;
 /// Safety-net full resync, in case an event was missed.
 const RESYNC: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -103,6 +107,9 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
         }
 
         let mut dirty = false;
+        // What the events since the last list named: these containers, or everything.
+        let mut named: BTreeSet<String> = BTreeSet::new();
+        let mut everything = false;
         let mut last_list = tokio::time::Instant::now();
         let mut resync = tokio::time::interval(RESYNC);
         resync.tick().await;
@@ -120,6 +127,13 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                         if let Some(id) = apply_event(&ev, &mut stopping) {
                             tracing::debug!(container = %id, action = ev.action.as_deref().unwrap_or(""), "stopping: unrouted at once");
                             publish(&shared, &provider, &cache, &stopping, own_id.as_deref()).await;
+                        }
+                        tracing::debug!(kind = ?ev.typ, action = ev.action.as_deref().unwrap_or(""), container = ?event_container(&ev), "event");
+                        match event_container(&ev) {
+                            Some(id) => {
+                                named.insert(id);
+                            }
+                            None => everything = true,
                         }
                         // The first event after a quiet spell is acted on at once; the rest of
                         // a burst waits for one re-list at the end of the window.
@@ -140,13 +154,26 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 () = timer => true,
                 _ = resync.tick() => {
                     dirty = true;
+                    everything = true;
                     false
                 }
             };
             if relist_now {
                 dirty = false;
                 last_list = tokio::time::Instant::now();
-                match list(&docker).await {
+                let ids = std::mem::take(&mut named);
+                let whole = std::mem::take(&mut everything) || ids.len() > TARGETED_MAX;
+                tracing::debug!(whole, ids = ids.len(), "re-list");
+                let listed = if whole {
+                    list(&docker).await
+                } else {
+                    list_ids(&docker, &ids).await.map(|found| {
+                        let mut c = std::mem::take(&mut cache);
+                        update(&mut c, &ids, found);
+                        c
+                    })
+                };
+                match listed {
                     Ok(c) => {
                         cache = c;
                         retain_stopping(&mut stopping, &cache);
@@ -214,6 +241,46 @@ fn apply_event(
         }
         _ => None,
     }
+}
+
+/// The container an event is about: the actor of a container event, the `container`
+/// attribute of a network's `connect` or `disconnect`.
+fn event_container(ev: &EventMessage) -> Option<String> {
+    let actor = ev.actor.as_ref()?;
+    let id = match ev.typ.map(|t| t.to_string()).as_deref() {
+        Some("network") => actor.attributes.as_ref()?.get("container")?.clone(),
+        _ => actor.id.clone()?,
+    };
+    (!id.is_empty()).then_some(id)
+}
+
+/// The containers of `ids` as they are now (those gone, or out of the guard's scope, are
+/// absent), in one list filtered by id.
+pub async fn list_ids(
+    docker: &Docker,
+    ids: &BTreeSet<String>,
+) -> Result<Vec<ContainerInfo>, bollard::errors::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut filters = HashMap::new();
+    filters.insert("id".to_owned(), ids.iter().cloned().collect());
+    let opts = ListContainersOptions {
+        all: true,
+        filters: Some(filters),
+        ..Default::default()
+    };
+    let summaries = docker.list_containers(Some(opts)).await?;
+    Ok(summaries.into_iter().filter_map(convert).collect())
+}
+
+/// The cache with the containers of `ids` replaced by what a list of them `found` (a
+/// container listed by id is gone from the cache when the list no longer has it). The daemon
+/// matches ids by prefix: a listed container whose id was asked for replaces its entry.
+pub fn update(cache: &mut Vec<ContainerInfo>, ids: &BTreeSet<String>, found: Vec<ContainerInfo>) {
+    let asked = |id: &str| ids.iter().any(|i| id.starts_with(i.as_str()));
+    cache.retain(|c| !asked(&c.id));
+    cache.extend(found.into_iter().filter(|c| asked(&c.id)));
 }
 
 /// Lists every container (stopped ones too: their routes stay known and answer 503).
@@ -368,4 +435,72 @@ pub fn own_container_id() -> Option<String> {
         .ok()
         .map(|h| h.trim().to_owned())
         .filter(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{EventActor, EventMessageTypeEnum};
+
+    fn info(id: &str, name: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            labels: BTreeMap::new(),
+            state: RunState::Running,
+            health: Health::None,
+            networks: BTreeMap::new(),
+            network_mode: String::new(),
+            exposed_ports: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn a_targeted_list_replaces_adds_and_removes_only_what_was_asked() {
+        let mut cache = vec![info("aaa1", "a"), info("bbb2", "b"), info("ccc3", "c")];
+        let asked: BTreeSet<String> = ["bbb2", "ccc3", "ddd4"].map(str::to_owned).into();
+        let mut b = info("bbb2", "b-renamed");
+        b.state = RunState::Stopped;
+        // ccc3 is gone (destroyed, or out of scope); ddd4 is new; a stray answer is ignored.
+        update(
+            &mut cache,
+            &asked,
+            vec![b, info("ddd4", "d"), info("eee5", "e")],
+        );
+        let mut got: Vec<(&str, &str)> = cache
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str()))
+            .collect();
+        got.sort();
+        assert_eq!(got, [("aaa1", "a"), ("bbb2", "b-renamed"), ("ddd4", "d")]);
+    }
+
+    #[test]
+    fn events_name_their_container_and_network_events_the_connected_one() {
+        let ev = |typ, id: &str, container: Option<&str>| EventMessage {
+            typ: Some(typ),
+            actor: Some(EventActor {
+                id: Some(id.to_owned()),
+                attributes: container.map(|c| {
+                    [("container".to_owned(), c.to_owned())]
+                        .into_iter()
+                        .collect()
+                }),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            event_container(&ev(EventMessageTypeEnum::CONTAINER, "abc", None)).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            event_container(&ev(EventMessageTypeEnum::NETWORK, "net1", Some("abc"))).as_deref(),
+            Some("abc")
+        );
+        // A network event without a container: nothing to ask for by id (everything is).
+        assert_eq!(
+            event_container(&ev(EventMessageTypeEnum::NETWORK, "net1", None)),
+            None
+        );
+    }
 }
