@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -51,9 +50,21 @@ fn key(ip: IpAddr) -> u128 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     /// `ROUTER_MAX_CONNECTIONS`.
-    Total,
+    Total = 0,
     /// `ROUTER_MAX_CONNECTIONS_PER_IP`.
-    PerAddress,
+    PerAddress = 1,
+}
+
+impl Refused {
+    /// Its label in `router_refused_connections_total`.
+    fn label(self) -> CapLabel {
+        CapLabel {
+            cap: match self {
+                Refused::Total => "total",
+                Refused::PerAddress => "per_ip",
+            },
+        }
+    }
 }
 
 /// The label of `router_refused_connections_total`.
@@ -68,11 +79,8 @@ pub struct CapLabel {
 pub struct ConnLimits {
     total: usize,
     per_ip: Option<u32>,
-    open: AtomicUsize,
     by_ip: Mutex<HashMap<u128, u32>>,
-    refused_total: AtomicU64,
-    refused_per_ip: AtomicU64,
-    /// `router_open_connections`.
+    /// `router_open_connections`: the count the total cap is checked against.
     pub open_gauge: Gauge,
     /// `router_refused_connections_total`.
     pub refused_counter: Family<CapLabel, Counter>,
@@ -89,7 +97,6 @@ pub struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.limits.open.fetch_sub(1, Ordering::AcqRel);
         self.limits.open_gauge.dec();
         if let Some(k) = self.ip {
             let mut by_ip = self.limits.lock();
@@ -109,10 +116,7 @@ impl ConnLimits {
         ConnLimits {
             total,
             per_ip,
-            open: AtomicUsize::new(0),
             by_ip: Mutex::default(),
-            refused_total: AtomicU64::new(0),
-            refused_per_ip: AtomicU64::new(0),
             open_gauge: Gauge::default(),
             refused_counter: Family::default(),
             logged: Mutex::default(),
@@ -125,11 +129,10 @@ impl ConnLimits {
 
     /// Counts a new connection against the total cap, or refuses it (nothing is counted then).
     pub fn admit(self: &Arc<Self>) -> Result<Slot, Refused> {
-        if self.open.fetch_add(1, Ordering::AcqRel) >= self.total {
-            self.open.fetch_sub(1, Ordering::AcqRel);
+        if usize::try_from(self.open_gauge.inc()).unwrap_or(0) >= self.total {
+            self.open_gauge.dec();
             return Err(self.refuse(Refused::Total));
         }
-        self.open_gauge.inc();
         Ok(Slot {
             limits: self.clone(),
             ip: None,
@@ -158,12 +161,8 @@ impl ConnLimits {
     }
 
     fn refuse(&self, why: Refused) -> Refused {
-        let (counter, i, cap) = match why {
-            Refused::Total => (&self.refused_total, 0, "total"),
-            Refused::PerAddress => (&self.refused_per_ip, 1, "per_ip"),
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        self.refused_counter.get_or_create(&CapLabel { cap }).inc();
+        let i = why as usize;
+        self.refused_counter.get_or_create(&why.label()).inc();
         let mut logged = self.logged.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if logged[i].is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
@@ -184,15 +183,13 @@ impl ConnLimits {
 
     /// Client connections open now.
     pub fn open(&self) -> usize {
-        self.open.load(Ordering::Acquire)
+        usize::try_from(self.open_gauge.get()).unwrap_or(0)
     }
 
     /// Connections refused by the total cap and by the per-address cap so far.
     pub fn refused(&self) -> (u64, u64) {
-        (
-            self.refused_total.load(Ordering::Relaxed),
-            self.refused_per_ip.load(Ordering::Relaxed),
-        )
+        let n = |why: Refused| self.refused_counter.get_or_create(&why.label()).get();
+        (n(Refused::Total), n(Refused::PerAddress))
     }
 }
 

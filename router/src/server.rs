@@ -173,8 +173,9 @@ impl Conn {
             }
         }
         // The per-address cap counts the client a trusted PROXY header names.
-        let limits = self.shared.limits.clone();
-        if limits
+        if self
+            .shared
+            .limits
             .from_address(&mut self.slot, proxy::client_ip(self.peer))
             .is_err()
         {
