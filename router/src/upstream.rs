@@ -187,9 +187,8 @@ impl IdlePool {
 
     /// Parks one connection whose exchange completed. On the request path (a `forwardAuth`
     /// check): no sweep of the other backends' connections, which [`IdlePool::put`] does when
-    /// a client connection ends.
-    pub fn put_one(&self, mut conn: BackendConn) {
-        conn.release_buffer();
+    /// a client connection ends, and its buffer kept (the next check takes it at once).
+    pub fn put_one(&self, conn: BackendConn) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let list = idle.entry(conn.key()).or_default();
         list.retain(|c| c.idle_since.elapsed() < IDLE_FOR);
