@@ -33,6 +33,8 @@ const PEEK_AFTER: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct Streams {
     list: Mutex<Vec<Weak<Stream>>>,
+    /// Wakes the watch when a stream is added (it sleeps while there is none).
+    added: tokio::sync::Notify,
     limit: Duration,
 }
 
@@ -77,6 +79,7 @@ impl Streams {
     pub fn new(limit: Duration) -> Arc<Streams> {
         Arc::new(Streams {
             list: Mutex::default(),
+            added: tokio::sync::Notify::new(),
             limit,
         })
     }
@@ -108,29 +111,32 @@ impl Streams {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(Arc::downgrade(&stream));
+            self.added.notify_one();
             Watched(stream).boxed()
         })
     }
 
-    /// Checks the streams on a tick, forever (a branch of the connection's `select!`).
+    /// Checks the streams on a tick while there are any, forever (a branch of the
+    /// connection's `select!`); an idle connection's watch sleeps without a timer.
     pub async fn watch(&self) {
         let every = (self.limit / 4).clamp(Duration::from_millis(100), PEEK_AFTER);
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            self.check(Instant::now());
+            if !self.check(Instant::now()) {
+                self.added.notified().await;
+            }
+            tokio::time::sleep(every).await;
         }
     }
 
     /// Peeks at streams that owe a poll, cuts those whose ready frame waited too long, and
-    /// forgets ended ones.
-    fn check(&self, now: Instant) {
+    /// forgets ended ones; says whether any stream is left.
+    fn check(&self, now: Instant) -> bool {
         let streams: Vec<Arc<Stream>> = {
             let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
             list.retain(|w| w.strong_count() > 0);
             list.iter().filter_map(Weak::upgrade).collect()
         };
+        let any = !streams.is_empty();
         for stream in streams {
             let mut st = stream.lock();
             if st.cut || st.body.is_none() {
@@ -157,6 +163,7 @@ impl Streams {
                 st.busy = None;
             }
         }
+        any
     }
 }
 
