@@ -144,9 +144,65 @@ pub fn v1(source: SocketAddr, dest: SocketAddr) -> String {
     )
 }
 
+/// A version 2 header for `source` -> `dest` (`PROXY` command over TCP; IPv4 when both are,
+/// else IPv6 with IPv4 addresses mapped).
+pub fn v2(source: SocketAddr, dest: SocketAddr) -> Vec<u8> {
+    let mut out = V2_SIGNATURE.to_vec();
+    out.push(0x21);
+    match (source.ip(), dest.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            out.extend_from_slice(&[0x11, 0, 12]);
+            out.extend_from_slice(&s.octets());
+            out.extend_from_slice(&d.octets());
+        }
+        (s, d) => {
+            let six = |ip: IpAddr| match ip {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            };
+            out.extend_from_slice(&[0x21, 0, 36]);
+            out.extend_from_slice(&six(s).octets());
+            out.extend_from_slice(&six(d).octets());
+        }
+    }
+    out.extend_from_slice(&source.port().to_be_bytes());
+    out.extend_from_slice(&dest.port().to_be_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_headers_parse_back() {
+        for (src, dst) in [
+            ("203.0.113.7:51000", "10.0.0.1:443"),
+            ("[2001:db8::7]:51000", "[2001:db8::1]:443"),
+        ] {
+            let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+            let h = v2(src, dst);
+            assert_eq!(
+                parse(&h),
+                Parsed::Header {
+                    len: h.len(),
+                    source: Some(src)
+                }
+            );
+            let h = v1(src, dst);
+            assert_eq!(
+                parse(h.as_bytes()),
+                Parsed::Header {
+                    len: h.len(),
+                    source: Some(src)
+                }
+            );
+        }
+        // Mixed families: IPv6 with the IPv4 address mapped.
+        let h = v2("10.0.0.7:1".parse().unwrap(), "[::1]:2".parse().unwrap());
+        assert_eq!(h[13], 0x21);
+        assert_eq!(h.len(), 16 + 36);
+    }
 
     #[test]
     fn version_1() {
