@@ -67,14 +67,15 @@ guard() { # NAME PORT SOCKET LOG_LEVEL(or "") [VAR=VALUE ...]
     start "$name" env -i PATH="$PATH" GUARD_LISTEN="127.0.0.1:$port" SOCKET_PATH="$socket" \
         ${level:+LOG_LEVEL=$level} "$@" "$GUARD_BIN"
 }
+# Redaction is off here (bench/redact.sh measures it): the proxy path alone is compared.
 # "guard" runs as shipped (identical concurrent reads share one daemon answer, GUARD_COALESCE=1);
 # "guard-alone" forwards every request (GUARD_COALESCE=0), the proxy path alone.
 log "starting socket-guard on 127.0.0.1:$PORT_GUARD (warn), 127.0.0.1:$PORT_ALONE (warn, GUARD_COALESCE=0) and 127.0.0.1:$PORT_INFO (info)"
-guard guard "$PORT_GUARD" "$SOCK" warn CONTAINERS=1 GUARD_ADMIN_LISTEN="127.0.0.1:$PORT_ADMIN"
+guard guard "$PORT_GUARD" "$SOCK" warn CONTAINERS=1 GUARD_REDACT=off GUARD_ADMIN_LISTEN="127.0.0.1:$PORT_ADMIN"
 GUARD_PID=$LAST_PID
-guard guard-alone "$PORT_ALONE" "$SOCK" warn CONTAINERS=1 GUARD_COALESCE=0
+guard guard-alone "$PORT_ALONE" "$SOCK" warn CONTAINERS=1 GUARD_REDACT=off GUARD_COALESCE=0
 ALONE_PID=$LAST_PID
-guard guard-info "$PORT_INFO" "$SOCK" info CONTAINERS=1
+guard guard-info "$PORT_INFO" "$SOCK" info CONTAINERS=1 GUARD_REDACT=off
 INFO_PID=$LAST_PID
 
 for port in "$PORT_HAPROXY" "$PORT_GUARD" "$PORT_ALONE" "$PORT_INFO"; do

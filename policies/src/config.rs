@@ -60,16 +60,39 @@ pub const GUARD_LEARN: &str = "GUARD_LEARN";
 /// The confirmation learn mode needs to start.
 pub const GUARD_LEARN_UNSAFE: &str = "GUARD_LEARN_UNSAFE";
 
+/// In LinuxServer's example compose file beside `ALLOW_PAUSE`, but read by nothing there: off
+/// is accepted (a no-op), on is refused with the variable that does open unpause.
+pub const ALLOW_RESUME: &str = "ALLOW_RESUME";
+
+/// LinuxServer's nginx-era mode of one variable per endpoint (`CONTAINERS_ID_TOP`, ...): off is
+/// accepted, on is refused (those names are not read, and would be ignored silently).
+pub const ADVANCED: &str = "ADVANCED";
+
+/// Rollout mode: `enforce` (the default) or `warn` (forward what would be refused, counted).
+pub const GUARD_MODE: &str = "GUARD_MODE";
+
+/// The policies file: several named policies, each for the clients it matches.
+pub const GUARD_POLICIES_FILE: &str = "GUARD_POLICIES_FILE";
+
 /// The server's variables (parsed by the binary; listed here so typos are caught in one place).
 pub const SERVER_VARS: &[&str] = &[
     "SOCKET_PATH",
     "GUARD_LISTEN",
+    "DISABLE_IPV6",
+    "GUARD_SOCKET_MODE",
+    "GUARD_SOCKET_GROUP",
+    "GUARD_MAX_CONNECTIONS_PER_CLIENT",
+    "GUARD_MAX_REQUESTS_PER_CLIENT",
     "GUARD_ALLOW_FROM",
     "GUARD_ADMIN_LISTEN",
     "GUARD_LOG_FORMAT",
     "GUARD_MAX_BODY",
     "GUARD_HEADER_TIMEOUT",
     "GUARD_COALESCE",
+    "GUARD_TLS_CERT",
+    "GUARD_TLS_KEY",
+    "GUARD_TLS_CA",
+    GUARD_POLICIES_FILE,
     "LOG_LEVEL",
 ];
 
@@ -135,6 +158,9 @@ pub fn known_vars() -> Vec<&'static str> {
         GUARD_OWNER,
         GUARD_LEARN,
         GUARD_LEARN_UNSAFE,
+        GUARD_MODE,
+        ALLOW_RESUME,
+        ADVANCED,
     ]);
     v.extend(SERVER_VARS);
     v
@@ -179,6 +205,16 @@ pub fn policy_from_env(
     read_file: impl Fn(&str) -> Result<String, String>,
 ) -> Result<Policy, ConfigError> {
     check_unknown(env)?;
+    off_only(
+        env,
+        ALLOW_RESUME,
+        "opens nothing, in LinuxServer's proxy as here (its example lists it by mistake): ALLOW_UNPAUSE=1 opens POST /containers/{id}/unpause",
+    )?;
+    off_only(
+        env,
+        ADVANCED,
+        "LinuxServer's per-endpoint variables (CONTAINERS_ID_TOP, ...) are not read: use the sections with GUARD_RULES for single endpoints",
+    )?;
     let mut switches = Switches::default();
     for s in Section::ALL {
         switches.set_section(s, bool_var(env, s.var(), s.default_on())?);
@@ -232,7 +268,28 @@ pub fn policy_from_env(
         .with_redaction(redact)
         .with_scope(scope)
         .with_owner(owner)
-        .with_learning(learn))
+        .with_learning(learn)
+        .with_warning(warning(env)?))
+}
+
+/// A variable of another proxy accepted off (a no-op) and refused on, saying `why`.
+fn off_only(env: &impl Env, var: &str, why: &str) -> Result<(), ConfigError> {
+    match env.get(var) {
+        Some(v) if parse_bool(var, &v)? => Err(ConfigError::new(var, &v, why)),
+        _ => Ok(()),
+    }
+}
+
+/// `GUARD_MODE`: `enforce` (the default) or `warn`, any case.
+fn warning(env: &impl Env) -> Result<bool, ConfigError> {
+    match env.get(GUARD_MODE) {
+        None => Ok(false),
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "enforce" => Ok(false),
+            "warn" => Ok(true),
+            _ => Err(ConfigError::new(GUARD_MODE, &v, "expected enforce or warn")),
+        },
+    }
 }
 
 /// `GUARD_LEARN`, which starts only beside `GUARD_LEARN_UNSAFE=1`: learn mode forwards what
@@ -287,6 +344,24 @@ fn bind_mounts(env: &impl Env) -> Result<Vec<String>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linuxservers_allow_resume_is_accepted_off_and_refused_on() {
+        assert!(policy_from_env(&env(&[("ALLOW_RESUME", "0")]), |_| Err(String::new())).is_ok());
+        let e = policy_from_env(&env(&[("ALLOW_RESUME", "1")]), |_| Err(String::new()))
+            .expect_err("on");
+        assert!(
+            e.var == "ALLOW_RESUME" && e.reason.contains("ALLOW_UNPAUSE=1"),
+            "{e}"
+        );
+        assert!(policy_from_env(&env(&[("ADVANCED", "0")]), |_| Err(String::new())).is_ok());
+        let e =
+            policy_from_env(&env(&[("ADVANCED", "1")]), |_| Err(String::new())).expect_err("on");
+        assert!(
+            e.var == "ADVANCED" && e.reason.contains("GUARD_RULES"),
+            "{e}"
+        );
+    }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

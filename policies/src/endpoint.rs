@@ -54,9 +54,14 @@ pub struct Endpoint {
     /// Whether the daemon answers it by upgrading the connection (hijack or WebSocket).
     pub upgrade: bool,
     /// Whether the request must have an empty body (start: API < 1.24 applied a HostConfig
-    /// body, so a body there is refused rather than trusted to be ignored).
+    /// body, so a body there is refused rather than trusted to be ignored), beside one of at
+    /// most [`IGNORED_BODY`] bytes, which the daemon never reads: it is dropped, not forwarded.
     pub empty_body: bool,
 }
+
+/// The longest start body the daemon ignores whatever its API version ("a non-nil JSON object
+/// is at least 7 characters": `{}` and `null` are taken as no body; Ansible sends `{}`).
+pub const IGNORED_BODY: u64 = 7;
 
 const fn ep(
     name: &'static str,
@@ -98,6 +103,8 @@ use Section as S;
 const STOP_GATES: &[Gate] = &[Gate::Stop, Gate::Restarts];
 const RESTART_GATES: &[Gate] = &[Gate::Restarts];
 const START_GATES: &[Gate] = &[Gate::Start];
+const PAUSE_GATES: &[Gate] = &[Gate::Pause];
+const UNPAUSE_GATES: &[Gate] = &[Gate::Unpause];
 
 /// The endpoint table, in the daemon's routing order.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -203,14 +210,14 @@ pub static ENDPOINTS: &[Endpoint] = &[
         "POST",
         "/containers/{id}/pause",
         S::Containers,
-        Write,
+        Lifecycle(PAUSE_GATES),
     ),
     ep(
         "container.unpause",
         "POST",
         "/containers/{id}/unpause",
         S::Containers,
-        Write,
+        Lifecycle(UNPAUSE_GATES),
     ),
     ep(
         "container.restart",

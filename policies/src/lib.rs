@@ -16,6 +16,8 @@
 //! - [`scope`]: which containers a client may see and touch at all
 //! - [`learn`]: learn mode, and the least policy suggested from an audit log
 //! - [`owner`]: what a client creates is stamped, and it touches only what it created
+//! - [`policy_file`]: several named policies in one file, each for the clients it matches
+//! - [`preset`]: the presets, built in
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -26,6 +28,8 @@ pub mod learn;
 pub mod owner;
 pub mod path;
 pub mod policy;
+pub mod policy_file;
+pub mod preset;
 pub mod redact;
 pub mod rule;
 pub mod scope;

@@ -22,6 +22,10 @@ pub const NEVER_METHODS: &[&str] = &["PATCH", "OPTIONS", "TRACE", "CONNECT"];
 /// What an audit line's reason says of a request allowed only by learn mode.
 pub const LEARNED: &str = "learned (GUARD_LEARN)";
 
+/// How an audit line's reason starts for a request forwarded only because the policy is in
+/// warn mode (`GUARD_MODE=warn`); the denial it would have had follows.
+pub const WOULD_DENY: &str = "would deny (GUARD_MODE=warn): ";
+
 /// One requirement of an allow alternative: a section or a gate that must be on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -51,6 +55,7 @@ pub struct Policy {
     scope: Scope,
     owner: Option<Owner>,
     learn: bool,
+    warn: bool,
 }
 
 /// A request as the policy sees it.
@@ -107,6 +112,11 @@ impl Allowed {
     pub fn name(&self) -> &'static str {
         self.endpoint.map_or("rule", |e| e.name)
     }
+
+    /// Whether it is forwarded only because the policy is in warn mode.
+    pub fn would_deny(&self) -> bool {
+        self.by.starts_with(WOULD_DENY)
+    }
 }
 
 // === impl Policy ===
@@ -122,6 +132,7 @@ impl Policy {
             scope: Scope::default(),
             owner: None,
             learn: false,
+            warn: false,
         }
     }
 
@@ -156,6 +167,20 @@ impl Policy {
     /// Whether the policy is in learn mode.
     pub fn learns(&self) -> bool {
         self.learn
+    }
+
+    /// The same policy in warn mode (`GUARD_MODE=warn`), for rolling a policy out: what it
+    /// would refuse of the endpoint table (never-forwarded methods, endpoints outside the
+    /// table and `Access::Never` ones excepted) is forwarded, its reason starting with
+    /// [`WOULD_DENY`] and naming the denial, so it can be logged and counted.
+    pub fn with_warning(mut self, on: bool) -> Self {
+        self.warn = on;
+        self
+    }
+
+    /// Whether the policy is in warn mode.
+    pub fn warns(&self) -> bool {
+        self.warn
     }
 
     /// The owner of what this client creates, when objects are owned.
@@ -208,7 +233,12 @@ impl Policy {
             (None, None) if self.learn && ep.is_some_and(|e| e.access != Access::Never) => {
                 LEARNED.to_owned()
             }
-            (None, None) => return self.denial(method, path, ep),
+            (None, None) => match self.denial(method, path, ep) {
+                Decision::Deny(d) if self.warn && ep.is_some_and(|e| e.access != Access::Never) => {
+                    format!("{WOULD_DENY}{}", d.message)
+                }
+                denial => return denial,
+            },
         };
         Decision::Allow(Allowed {
             endpoint: ep,
@@ -302,6 +332,12 @@ impl Policy {
                 "all".to_owned()
             }
         );
+        if self.warn {
+            let _ = writeln!(
+                out,
+                "# WARN MODE (GUARD_MODE=warn): what this policy refuses of the endpoint table (but swarm/unlockkey) is forwarded, logged and counted as would-deny"
+            );
+        }
         if self.learn {
             let _ = writeln!(
                 out,

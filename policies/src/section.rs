@@ -129,11 +129,16 @@ pub enum Gate {
     Export,
     /// `ALLOW_ATTACH=1`: attach and `attach/ws`, which can write to a container's stdin.
     Attach,
+    /// `ALLOW_PAUSE=1`: `POST /containers/{id}/pause`, without `POST=1` (Tecnativa's proxy
+    /// since 0.5 and LinuxServer's have it).
+    Pause,
+    /// `ALLOW_UNPAUSE=1`: `POST /containers/{id}/unpause`, without `POST=1`.
+    Unpause,
 }
 
 impl Gate {
     /// Every gate.
-    pub const ALL: [Gate; 8] = [
+    pub const ALL: [Gate; 10] = [
         Gate::Post,
         Gate::Start,
         Gate::Stop,
@@ -142,6 +147,8 @@ impl Gate {
         Gate::Archive,
         Gate::Export,
         Gate::Attach,
+        Gate::Pause,
+        Gate::Unpause,
     ];
 
     /// The environment variable that opens the gate.
@@ -155,6 +162,8 @@ impl Gate {
             Gate::Archive => "ALLOW_ARCHIVE",
             Gate::Export => "ALLOW_EXPORT",
             Gate::Attach => "ALLOW_ATTACH",
+            Gate::Pause => "ALLOW_PAUSE",
+            Gate::Unpause => "ALLOW_UNPAUSE",
         }
     }
 

@@ -119,6 +119,96 @@ fn read_only_presets_allow_no_content_or_writes() {
 }
 
 #[test]
+fn monitoring_preset_reads_networks_and_image_metadata_only() {
+    let p = load(include_str!("../presets/monitoring.env"));
+    for (m, path) in [
+        ("GET", "/v1.41/networks"),
+        ("GET", "/v1.41/networks/abc"),
+        ("GET", "/v1.41/images/nginx:1.25/json"),
+        ("GET", "/v1.41/images/registry.example:5000/ns/app:1/json"),
+        ("GET", "/v1.41/images/sha256:0123abcd/json"),
+    ] {
+        assert!(allows(&p, m, path), "{m} {path}");
+    }
+    for (m, path) in [
+        ("GET", "/v1.41/images/json"),
+        ("GET", "/v1.41/images/search"),
+        ("GET", "/v1.41/images/nginx/history"),
+        ("GET", "/v1.41/images/nginx/get"),
+        ("HEAD", "/v1.41/images/nginx/json"),
+        ("POST", "/v1.41/networks/create"),
+        ("POST", "/v1.41/networks/abc/connect"),
+        ("DELETE", "/v1.41/networks/abc"),
+        ("DELETE", "/v1.41/images/nginx"),
+    ] {
+        assert!(!allows(&p, m, path), "{m} {path}");
+    }
+}
+
+#[test]
+fn deploy_preset_creates_and_removes_but_reads_no_content_and_never_execs() {
+    let p = load(include_str!("../presets/deploy.env"));
+    for (m, path) in [
+        ("POST", "/v1.41/containers/create"),
+        ("POST", "/v1.41/containers/x/start"),
+        ("DELETE", "/v1.41/containers/x"),
+        ("POST", "/v1.41/networks/create"),
+        ("POST", "/v1.41/networks/x/connect"),
+        ("POST", "/v1.41/volumes/create"),
+        ("GET", "/v1.41/images/x/json"),
+        ("GET", "/v1.41/info"),
+    ] {
+        assert!(allows(&p, m, path), "{m} {path}");
+    }
+    let writes_it_needs = [
+        ("POST", "/v1.41/containers/create"),
+        ("DELETE", "/v1.41/containers/x"),
+    ];
+    for (m, path) in CONTENT
+        .iter()
+        .filter(|e| !writes_it_needs.contains(e))
+        .chain(&[
+            ("POST", "/v1.41/exec/x/start"),
+            ("POST", "/v1.41/containers/x/attach"),
+            ("POST", "/v1.41/build"),
+            ("GET", "/v1.41/secrets"),
+            ("POST", "/v1.41/plugins/pull"),
+            ("GET", "/v1.41/swarm/unlockkey"),
+        ])
+    {
+        assert!(!allows(&p, m, path), "{m} {path}");
+    }
+}
+
+#[test]
+fn test_runner_preset_is_scoped_to_its_own_objects() {
+    let p = load(include_str!("../presets/test-runner.env"));
+    assert!(
+        p.owner().is_some(),
+        "the test-runner preset owns what it creates"
+    );
+    for (m, path) in [
+        ("POST", "/v1.41/containers/create"),
+        ("GET", "/v1.41/containers/x/logs"),
+        ("POST", "/v1.41/containers/x/exec"),
+        ("POST", "/v1.41/images/create"),
+        ("GET", "/v1.41/networks"),
+    ] {
+        assert!(allows(&p, m, path), "{m} {path}");
+    }
+    for (m, path) in [
+        ("GET", "/v1.41/containers/x/archive"),
+        ("GET", "/v1.41/containers/x/export"),
+        ("POST", "/v1.41/containers/x/attach"),
+        ("POST", "/v1.41/build"),
+        ("GET", "/v1.41/secrets"),
+        ("GET", "/v1.41/swarm/unlockkey"),
+    ] {
+        assert!(!allows(&p, m, path), "{m} {path}");
+    }
+}
+
+#[test]
 fn updater_preset_restarts_but_cannot_create() {
     let p = load(include_str!("../presets/updater.env"));
     for action in ["start", "stop", "restart", "kill"] {
@@ -127,9 +217,13 @@ fn updater_preset_restarts_but_cannot_create() {
             "{action}"
         );
     }
+    // docker-compose v1 inspects the project network before every command.
+    assert!(allows(&p, "GET", "/v1.41/networks/edge_default"));
     for (m, path) in CONTENT.iter().chain(&[
         ("POST", "/v1.41/images/create"),
         ("POST", "/v1.41/containers/x/pause"),
+        ("POST", "/v1.41/networks/create"),
+        ("POST", "/v1.41/networks/x/disconnect"),
     ]) {
         assert!(!allows(&p, m, path), "{m} {path}");
     }

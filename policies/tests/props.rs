@@ -15,7 +15,7 @@ use policies::{body::BodyGrants, Decision, Policy, Request};
 use proptest::prelude::*;
 
 fn switches() -> impl Strategy<Value = Switches> {
-    (any::<u32>(), any::<u8>()).prop_map(|(sections, gates)| {
+    (any::<u32>(), any::<u16>()).prop_map(|(sections, gates)| {
         let mut s = Switches::NONE;
         for (i, sec) in Section::ALL.iter().enumerate() {
             s.set_section(*sec, sections & (1 << i) != 0);

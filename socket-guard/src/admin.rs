@@ -1,4 +1,5 @@
-//! The admin listener (`GUARD_ADMIN_LISTEN`): `/health` and `/metrics`.
+//! The admin listener (`GUARD_ADMIN_LISTEN`): `/health`, `/metrics`, `/decisions` (recent
+//! decisions as JSON) and the page that shows them (`/dashboard/`).
 //!
 //! Kept apart from the proxy listener so that monitoring never needs a hole in the policy and
 //! the policy never has to know about monitoring.
@@ -22,7 +23,8 @@ pub async fn run_admin(listener: Listener, state: Arc<State>, shutdown: impl Fut
     let accept = async move {
         loop {
             let accepted = match &listener {
-                Listener::Tcp(l) => l
+                // The configuration refuses a `tls://` admin listener.
+                Listener::Tcp(l) | Listener::Tls(l, _) => l
                     .accept()
                     .await
                     .map(|(s, _)| Box::new(TokioIo::new(s)) as Box<dyn Io>),
@@ -88,16 +90,22 @@ async fn admin(state: &State, req: Request<hyper::body::Incoming>) -> Response<G
                 false,
             ),
         },
-        "/metrics" => text(
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            state.metrics.render(),
-        ),
-        _ => json_error(
-            StatusCode::NOT_FOUND,
-            "socket-guard admin: /health or /metrics",
-            head,
-            false,
-        ),
+        "/metrics" => {
+            let accept = req
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let (body, kind) = exposition::negotiate(state.metrics.render(), accept);
+            text(StatusCode::OK, kind, body)
+        }
+        "/decisions" => json_ok(state.decisions.to_json(&state.policy())),
+        p => crate::dashboard::answer(p).unwrap_or_else(|| {
+            json_error(
+                StatusCode::NOT_FOUND,
+                "socket-guard admin: /health, /metrics, /decisions or /dashboard/",
+                head,
+                false,
+            )
+        }),
     }
 }

@@ -18,7 +18,8 @@ pub struct Audit {
     pub path: String,
     /// The endpoint name (`container.list`), `unknown`, or `-` when the target was invalid.
     pub endpoint: &'static str,
-    /// `allow`, `learn` (allowed by learn mode only), `deny`, `invalid` or `error`.
+    /// `allow`, `learn` (allowed by learn mode only), `warn` (forwarded by warn mode only),
+    /// `deny`, `invalid` or `error`.
     pub decision: &'static str,
     /// What allowed it, or why it was refused.
     pub reason: String,
@@ -32,8 +33,15 @@ pub struct Audit {
     pub stream: bool,
     /// Allowed only by learn mode (`GUARD_LEARN`): an allowed answer is audited `learn`.
     pub learned: bool,
+    /// Forwarded only by warn mode (`GUARD_MODE=warn`): an allowed answer is audited `warn`
+    /// and counted in `socket_guard_would_deny_total`.
+    pub would_deny: bool,
+    /// The name of the client's policy (`default`: the environment's).
+    pub policy: Arc<str>,
     /// Where the counters live.
     pub metrics: Arc<Metrics>,
+    /// Where the admin page's recent decisions live.
+    pub decisions: Arc<crate::decisions::Decisions>,
 }
 
 impl Audit {
@@ -50,6 +58,15 @@ impl Audit {
         if self.learned && self.decision == "allow" {
             self.decision = "learn";
         }
+        if self.would_deny && self.decision == "allow" {
+            self.decision = "warn";
+            self.metrics
+                .would_deny
+                .get_or_create(&crate::metrics::PolicyLabels {
+                    policy: self.policy.to_string(),
+                })
+                .inc();
+        }
         if self.stream {
             self.metrics.open_streams.dec();
         }
@@ -65,6 +82,7 @@ impl Audit {
         tracing::info!(
             target: "audit",
             client = %self.client,
+            policy = %self.policy,
             method = %self.method,
             path = %self.path,
             endpoint = self.endpoint,
@@ -74,5 +92,16 @@ impl Audit {
             bytes,
             duration_ms = (duration_ms * 1000.0).round() / 1000.0,
         );
+        // The record is finished: its text moves to the admin page's list, uncopied.
+        self.decisions.record(crate::decisions::Seen {
+            at_ms: crate::decisions::now_ms(),
+            client: self.client,
+            method: self.method,
+            path: self.path,
+            endpoint: self.endpoint,
+            decision: self.decision,
+            reason: self.reason,
+            status: self.status,
+        });
     }
 }

@@ -29,11 +29,13 @@ use crate::framing::io::{
     forward_body, linger, read_head, BodyError, BodySent, HeadRead, SHUTDOWN_WAIT,
 };
 use crate::framing::{find_head_end, BodyFraming, BodyLeft, ChunkDecoder, MAX_HEAD};
+use crate::policy_set::Identity;
 use crate::proxy::{self, Judged, Refusal};
 use crate::redaction::Rewrite;
 use crate::response::write_json_error;
 use crate::server::State;
 use crate::wire::{self, HeadError, Outgoing, RequestHead, ResponseHead};
+use policies::Policy;
 
 mod redacted;
 
@@ -43,6 +45,12 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest body of a refused request that is read and dropped to keep the connection;
 /// a larger one closes it.
 const DRAIN_MAX: u64 = 1 << 20;
+
+/// After a client half-closes (it may have closed altogether: nothing tells the two apart),
+/// how long the daemon, told of it, may stay silent before the exchange ends as if the
+/// client had left. The daemon answers a half-closed client's finite request at once and
+/// ends its stream at once, so this bounds only what a hung daemon holds.
+const HALF_CLOSED_WAIT: Duration = Duration::from_secs(5);
 
 /// How much is asked of a socket per read.
 const READ_SIZE: usize = 16 * 1024;
@@ -75,16 +83,26 @@ enum Fail {
 }
 
 /// Serves one client connection until it closes, errs, or shutdown is asked between requests.
-pub async fn serve<S>(io: S, client: Arc<str>, state: Arc<State>, stop: watch::Receiver<bool>)
-where
+pub async fn serve<S>(
+    io: S,
+    client: Arc<str>,
+    identity: Identity,
+    state: Arc<State>,
+    stop: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let (policy_name, policy) = state.policy_for(&identity);
     let mut conn = Conn {
+        identity,
+        policy,
+        policy_name,
         io,
         buf: BytesMut::new(),
         daemon: None,
         out: Vec::new(),
         body_unread: false,
+        client_eof: false,
         state,
         client,
         stop,
@@ -108,8 +126,16 @@ struct Conn<S> {
     /// refused, or answered by the daemon before it read it all): the connection closes after
     /// the answer, lingering so the client gets to read it.
     body_unread: bool,
+    /// The client half-closed its side while an answer was pending ([`Conn::read_daemon`]).
+    client_eof: bool,
     state: Arc<State>,
     client: Arc<str>,
+    /// Who the client is, as its connection says ([`crate::policy_set`]).
+    identity: Identity,
+    /// The client's policy for the request being served, and its name: chosen again for
+    /// every request, so a reload applies from the next one.
+    policy: Arc<Policy>,
+    policy_name: Arc<str>,
     stop: watch::Receiver<bool>,
 }
 
@@ -119,7 +145,8 @@ where
 {
     /// One exchange: a head, its answer.
     async fn next(&mut self) -> Next {
-        if *self.stop.borrow() {
+        // A half-closed client sends nothing more: its answer was the last.
+        if *self.stop.borrow() || self.client_eof {
             return Next::Close;
         }
         let len = match self.read_head().await {
@@ -165,13 +192,41 @@ where
         .await
     }
 
+    /// The refusal of a request over its client's `GUARD_MAX_REQUESTS_PER_CLIENT`, if it is.
+    fn over_rate(&self, head: &RequestHead, start: Instant) -> Option<Refusal> {
+        let max = self.state.config.max_requests_per_client?;
+        let ip = self.client.parse::<std::net::SocketAddr>().ok()?.ip();
+        if self.state.rate_caps.admit(ip, start) {
+            return None;
+        }
+        let audit = proxy::audit_for(
+            &self.state,
+            self.client.clone(),
+            self.policy_name.clone(),
+            &head.method,
+            &head.target,
+            start,
+        );
+        Some(Refusal {
+            audit,
+            err: GuardError::RateLimited(max),
+            path: head.target.clone(),
+        })
+    }
+
     /// A head that cannot be judged: 400 (or 408, 431) and the connection closes.
     async fn refuse_head(&mut self, err: GuardError) {
         // A client whose head is refused may be sending a body after it; one too slow to
         // send a head gets no more time.
         self.body_unread = !matches!(err, GuardError::HeadTimeout);
-        let mut audit =
-            proxy::audit_for(&self.state, self.client.clone(), "-", "-", Instant::now());
+        let mut audit = proxy::audit_for(
+            &self.state,
+            self.client.clone(),
+            self.policy_name.clone(),
+            "-",
+            "-",
+            Instant::now(),
+        );
         if let GuardError::Framing(e) = &err {
             audit.reason = format!("malformed request framing: {e}");
         }
@@ -185,15 +240,17 @@ where
     }
 
     /// Writes the guard's own JSON answer for a refusal.
-    async fn answer(&mut self, refusal: &mut Refusal, head: bool, close: bool) -> Result<(), ()> {
+    /// Writes a refusal; the body bytes sent (none for HEAD), or `Err` when the client is gone.
+    async fn answer(&mut self, refusal: &mut Refusal, head: bool, close: bool) -> Result<u64, ()> {
         if let GuardError::Framing(e) = &refusal.err {
             self.state.metrics.framing_errors.inc();
             tracing::warn!(target: "audit", client = %self.client, decision = "invalid", reason = %e, status = 400, "malformed request framing");
         }
         let message = proxy::refusal_message(refusal);
         self.out.clear();
-        write_json_error(&mut self.out, refusal.err.status(), &message, head, close);
-        self.io.write_all(&self.out).await.map_err(|_| ())
+        let body = write_json_error(&mut self.out, refusal.err.status(), &message, head, close);
+        self.io.write_all(&self.out).await.map_err(|_| ())?;
+        Ok(if head { 0 } else { body as u64 })
     }
 
     /// Answers a refusal and finishes its audit line; then keeps the connection only when
@@ -214,7 +271,7 @@ where
         let sent = self
             .answer(&mut refusal, head.method == "HEAD", close)
             .await;
-        refusal.audit.finish(0);
+        refusal.audit.finish(sent.unwrap_or(0));
         if sent.is_err() || close {
             return Next::Close;
         }
@@ -226,17 +283,18 @@ where
 
     /// An allowed request's whole body, inspected and stamped with the owner label: the
     /// bytes to forward.
-    /// In learn mode a body that needs grants is forwarded, and what it needed returned.
+    /// In learn and warn modes a body that needs grants is forwarded, and what it needed
+    /// returned.
     fn judge_body(
         &self,
         allowed: &policies::Allowed,
         bytes: Vec<u8>,
     ) -> Result<(Vec<u8>, Option<String>), GuardError> {
-        let policy = &self.state.config.policy;
+        let policy = &self.policy;
         let mut learned = None;
         if let Some(kind) = allowed.inspect {
             if let Err(d) = policy.inspect_body(kind, &bytes) {
-                if !policy.learns() || d.needs().is_none() {
+                if !(policy.learns() || policy.warns()) || d.needs().is_none() {
                     return Err(GuardError::BodyDenied(d));
                 }
                 let needs = policies::learn::body_needs(kind, &bytes, policy.body_grants())
@@ -257,7 +315,17 @@ where
     /// One judged exchange.
     async fn exchange(&mut self, head: RequestHead, start: Instant) -> Next {
         self.body_unread = !matches!(head.body, BodyFraming::None | BodyFraming::Length(0));
-        let judged = match proxy::judge(&self.state, &head, self.client.clone(), start) {
+        (self.policy_name, self.policy) = self.state.policy_for(&self.identity);
+        if let Some(refusal) = self.over_rate(&head, start) {
+            return self.refuse(refusal, &head, false, true).await;
+        }
+        let judged = match proxy::judge(
+            &self.state,
+            (&self.policy_name, &self.policy),
+            &head,
+            self.client.clone(),
+            start,
+        ) {
             Ok(j) => j,
             Err(refusal) => return self.refuse(*refusal, &head, false, true).await,
         };
@@ -272,8 +340,11 @@ where
             redact: allowed.redact,
             scope: None,
         };
-        if self.state.config.policy.scope().is_limited() {
-            match crate::visibility::judge(&self.state, &target, allowed.endpoint).await {
+        let policy = self.policy.clone();
+        if policy.scope().is_limited() {
+            match crate::visibility::judge(&self.state, policy.scope(), &target, allowed.endpoint)
+                .await
+            {
                 Ok((forward, scope)) => {
                     if let Some(t) = forward {
                         target = t;
@@ -288,7 +359,7 @@ where
             }
         }
         // Phase 2c: owned objects (see [`crate::ownership`]).
-        if let Some(owner) = self.state.config.policy.owner() {
+        if let Some(owner) = policy.owner() {
             match crate::ownership::judge(&self.state, owner, &target, allowed.endpoint).await {
                 Ok((forward, owned)) => {
                     if let Some(t) = forward {
@@ -304,7 +375,7 @@ where
             }
         }
         // Learn mode: the audit line names the container a path reaches, for `suggest`.
-        if self.state.config.policy.learns() {
+        if policy.learns() {
             if let policies::scope::Touch::Container(id) =
                 policies::scope::touch(allowed.endpoint, target.path())
             {
@@ -340,8 +411,17 @@ where
                 let bytes = match judged {
                     Ok((b, learned)) => {
                         if let Some(needs) = learned {
-                            audit.learned = true;
-                            audit.reason = format!("{}; body needs {needs}", audit.reason);
+                            if self.policy.learns() {
+                                audit.learned = true;
+                                audit.reason = format!("{}; body needs {needs}", audit.reason);
+                            } else {
+                                audit.would_deny = true;
+                                audit.reason = format!(
+                                    "{}; {}body needs {needs}",
+                                    audit.reason,
+                                    policies::policy::WOULD_DENY
+                                );
+                            }
                         }
                         b
                     }
@@ -355,6 +435,19 @@ where
             } else if allowed.empty_body {
                 match head.body {
                     BodyFraming::None | BodyFraming::UntilClose => {}
+                    // What the daemon ignores there (`{}` from Ansible) is read and dropped:
+                    // nothing of it is forwarded.
+                    BodyFraming::Length(n) if n <= policies::endpoint::IGNORED_BODY => {
+                        match self.collect_body(head.body, n as usize).await {
+                            Ok(_) => {}
+                            Err(Fail::ClientGone) => {
+                                return self.client_left(audit, "before the body was complete")
+                            }
+                            Err(Fail::Answer(err)) => {
+                                return self.refuse_body(audit, err, &target, &head).await
+                            }
+                        }
+                    }
                     BodyFraming::Length(_) => {
                         return self
                             .refuse_body(audit, GuardError::BodyNotEmpty, &target, &head)
@@ -511,7 +604,13 @@ where
                 biased;
                 entry = &mut enter => return Some(entry),
                 read = self.io.read_buf(&mut self.buf) => match read {
-                    Ok(0) | Err(_) => return None,
+                    // Half-closed: a shared read is a finite answer, which the daemon would
+                    // give a half-closed client in full.
+                    Ok(0) => {
+                        self.client_eof = true;
+                        return tokio::time::timeout(HALF_CLOSED_WAIT, enter).await.ok();
+                    }
+                    Err(_) => return None,
                     Ok(_) => {}
                 },
             }
@@ -797,6 +896,11 @@ where
                 }
             }
             if self.read_daemon(daemon).await? == 0 {
+                // Told of a half-close, the daemon may end the exchange without a word, as it
+                // does for its own clients: nobody is waiting (and nothing is retried).
+                if self.client_eof && !got_any {
+                    return Err(Fail::ClientGone);
+                }
                 return if got_any {
                     Err(Fail::Answer(GuardError::Upstream(
                         "the daemon closed the connection mid-answer".to_owned(),
@@ -836,14 +940,33 @@ where
                     .await
                     .map_err(|e| upstream_err("reading the answer", &e));
             }
+            // A half-closed client cannot be told from one that closed: the daemon, told of
+            // the half-close, answers or ends a stream at once; silence means nobody waits.
+            if self.client_eof {
+                return match tokio::time::timeout(
+                    HALF_CLOSED_WAIT,
+                    daemon.io.read_buf(&mut daemon.buf),
+                )
+                .await
+                {
+                    Ok(read) => read.map_err(|e| upstream_err("reading the answer", &e)),
+                    Err(_) => Err(Fail::ClientGone),
+                };
+            }
             self.buf.reserve(1024);
             tokio::select! {
                 biased;
                 read = daemon.io.read_buf(&mut daemon.buf) => {
                     return read.map_err(|e| upstream_err("reading the answer", &e));
                 }
-                read = self.io.read_buf(&mut self.buf) => match read {
-                    Ok(0) | Err(_) => return Err(Fail::ClientGone),
+                read = self.io.read_buf(&mut self.buf), if !self.client_eof => match read {
+                    // The client half-closed: the daemon is told the same way, and answers
+                    // as it answers its own clients (a finite answer in full, a stream ends).
+                    Ok(0) => {
+                        self.client_eof = true;
+                        let _ = daemon.io.shutdown().await;
+                    }
+                    Err(_) => return Err(Fail::ClientGone),
                     Ok(_) => {}
                 },
             }

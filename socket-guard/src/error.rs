@@ -63,6 +63,11 @@ pub enum GuardError {
     /// A create or build that cannot be stamped with the owner label as sent.
     #[error("{0}")]
     BadOwnedRequest(String),
+    /// The client sent more requests this second than `GUARD_MAX_REQUESTS_PER_CLIENT` allows.
+    #[error(
+        "more than {0} requests per second from this client (GUARD_MAX_REQUESTS_PER_CLIENT={0})"
+    )]
+    RateLimited(usize),
 }
 
 impl GuardError {
@@ -93,6 +98,7 @@ impl GuardError {
             GuardError::OutOfScope(_) => StatusCode::FORBIDDEN,
             GuardError::NotOwned(_) => StatusCode::FORBIDDEN,
             GuardError::BadOwnedRequest(_) => StatusCode::BAD_REQUEST,
+            GuardError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -105,7 +111,8 @@ impl GuardError {
             | GuardError::BodyDenied(_)
             | GuardError::NotVisible(_)
             | GuardError::OutOfScope(_)
-            | GuardError::NotOwned(_) => "deny",
+            | GuardError::NotOwned(_)
+            | GuardError::RateLimited(_) => "deny",
             GuardError::BadTarget(_)
             | GuardError::BadOwnedRequest(_)
             | GuardError::BodyTooLarge(_)

@@ -16,18 +16,20 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub fn check(config: &Config) -> Result<String, String> {
     let (addr, path) = match &config.admin_listen {
         Some(a) => (a.clone(), "/health"),
+        // A `tls://` listener wants a client certificate this check does not have.
         None => (
             config
                 .listen
-                .first()
+                .iter()
+                .find(|a| !matches!(a, ListenAddr::Tls(_)))
                 .cloned()
-                .ok_or("no listener configured")?,
+                .ok_or("only tls:// listeners: set GUARD_ADMIN_LISTEN for the healthcheck")?,
             "/_ping",
         ),
     };
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     let response = match &addr {
-        ListenAddr::Tcp(sa) => {
+        ListenAddr::Tcp(sa) | ListenAddr::Tls(sa) => {
             let target = SocketAddr::new(loopback_for(sa.ip()), sa.port());
             let mut s = TcpStream::connect_timeout(&target, TIMEOUT)
                 .map_err(|e| format!("{target}: {e}"))?;

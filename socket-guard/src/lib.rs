@@ -18,25 +18,33 @@
 //! - [`error`]: every failure and its status; [`response`]: JSON errors
 //! - [`audit`], [`metrics`]: one audit line per request, Prometheus; [`body`]: admin bodies
 //! - [`admin`]: `/health` and `/metrics`; [`healthcheck`]: the HEALTHCHECK subcommand
-//! - [`listen`]: binding TCP and unix listeners
+//! - [`listen`]: binding TCP, mutual-TLS and unix listeners; [`tls`]: the TLS side
+//! - [`policy_set`]: several policies, each for the clients it matches
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admin;
 pub mod audit;
 pub mod body;
+pub mod client_cap;
+pub mod client_labels;
 pub mod coalesce;
 pub mod config;
 pub mod conn;
+pub mod dashboard;
+pub mod decisions;
 pub mod error;
 pub mod healthcheck;
 pub mod listen;
 pub mod metrics;
 pub mod ownership;
+pub mod policy_set;
 pub mod proxy;
 pub mod redaction;
+pub mod reload;
 pub mod response;
 pub mod server;
+pub mod tls;
 pub mod upstream;
 pub mod visibility;
 pub mod wire;

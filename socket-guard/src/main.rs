@@ -46,9 +46,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         };
     }
-    let config = match Config::from_env(&ProcessEnv, |p| {
-        std::fs::read_to_string(p).map_err(|e| e.to_string())
-    }) {
+    let config = match read_config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("socket-guard: invalid configuration: {e}");
@@ -58,7 +56,8 @@ fn main() -> ExitCode {
     match command {
         None => serve(config),
         Some("policy") => {
-            print!("{}", config.policy.render_allow_list());
+            let set = socket_guard::policy_set::PolicySet::new(config.policy, config.policies);
+            print!("{}", set.render());
             ExitCode::SUCCESS
         }
         Some("healthcheck") => match healthcheck::check(&config) {
@@ -162,13 +161,21 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let tls = match config.tls.as_ref().map(socket_guard::tls::acceptor) {
+        None => None,
+        Some(Ok(acceptor)) => Some(acceptor),
+        Some(Err(e)) => {
+            eprintln!("socket-guard: invalid configuration: {e}");
+            return ExitCode::from(64);
+        }
+    };
     runtime.block_on(async move {
         let mut listeners = Vec::new();
         for addr in &config.listen {
-            match listen::bind(addr) {
+            match listen::bind(addr, &config.socket_perms, tls.as_ref()) {
                 Ok(l) => {
                     tracing::info!(listen = %addr, "listening");
-                    listeners.push(l);
+                    listeners.push((addr.clone(), l));
                 }
                 Err(e) if listen::is_missing_family(addr, &e) => {
                     tracing::warn!(listen = %addr, error = %e, "no IPv6 on this host; skipping this listener");
@@ -187,7 +194,7 @@ fn serve(config: Config) -> ExitCode {
             tracing::warn!(socket = %config.socket_path.display(), "the Docker socket does not exist yet; requests get 502 until it does");
         }
         let admin_listener = match &config.admin_listen {
-            Some(addr) => match listen::bind(addr) {
+            Some(addr) => match listen::bind(addr, &config.socket_perms, None) {
                 Ok(l) => Some(l),
                 Err(e) => {
                     eprintln!("socket-guard: GUARD_ADMIN_LISTEN={addr}: cannot bind: {e}");
@@ -200,12 +207,23 @@ fn serve(config: Config) -> ExitCode {
         if state.config.policy.learns() {
             tracing::warn!("LEARN MODE (GUARD_LEARN=1): requests the policy refuses are forwarded and audited as `learn`; for deriving a policy with `socket-guard suggest`, never in production");
         }
-        tracing::info!(policy = %state.config.policy.render_allow_list().replace('\n', "; "), "policy in force");
+        if state.policies().any_warns() {
+            tracing::warn!("WARN MODE (GUARD_MODE=warn): requests a policy would refuse are forwarded, audited as `warn` and counted in socket_guard_would_deny_total; for rolling a policy out");
+        }
+        tracing::info!(policy = %state.policies().render().replace('\n', "; "), "policy in force");
+        tokio::spawn(socket_guard::reload::on_sighup(state.clone(), read_config));
         if let Some(l) = admin_listener {
             tokio::spawn(admin::run_admin(l, state.clone(), shutdown_signal()));
         }
         server::run(listeners, state, shutdown_signal()).await;
         ExitCode::SUCCESS
+    })
+}
+
+/// The configuration from the process environment and the files it names.
+fn read_config() -> Result<Config, policies::config::ConfigError> {
+    Config::from_env(&ProcessEnv, |p| {
+        std::fs::read_to_string(p).map_err(|e| e.to_string())
     })
 }
 

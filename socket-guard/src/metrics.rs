@@ -11,12 +11,19 @@ use prometheus_client::registry::Registry;
 /// Labels of `socket_guard_requests_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// `allow`, `deny`, `invalid` or `error`.
+    /// `allow`, `learn`, `warn`, `deny`, `invalid` or `error`.
     pub decision: &'static str,
     /// The section variable of the endpoint reached (`CONTAINERS`), or `none`.
     pub section: &'static str,
     /// The HTTP status answered.
     pub status: u16,
+}
+
+/// Labels of `socket_guard_would_deny_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabels {
+    /// The policy's name (`default`: the environment's).
+    pub policy: String,
 }
 
 /// All of socket-guard's metrics.
@@ -31,10 +38,17 @@ pub struct Metrics {
     pub open_streams: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Connections closed for malformed framing.
     pub framing_errors: Counter<u64, AtomicU64>,
+    /// Connections closed at once because their client had `GUARD_MAX_CONNECTIONS_PER_CLIENT`
+    /// open.
+    pub capped_connections: Counter,
     /// Connections refused by `GUARD_ALLOW_FROM`.
     pub refused_clients: Counter,
     /// Reads answered with the daemon's answer to an identical request sent for a group.
     pub shared_answers: Counter,
+    /// Requests a policy in warn mode forwarded that it would refuse, by policy.
+    pub would_deny: Family<PolicyLabels, Counter>,
+    /// Clients of a `tls://` listener refused by the handshake (no or a bad certificate).
+    pub tls_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -70,20 +84,41 @@ impl Default for Metrics {
             "TCP connections refused by GUARD_ALLOW_FROM",
             refused_clients.clone(),
         );
+        let capped_connections = Counter::default();
+        registry.register(
+            "capped_connections",
+            "TCP connections closed at once because their client had GUARD_MAX_CONNECTIONS_PER_CLIENT open",
+            capped_connections.clone(),
+        );
         let shared_answers = Counter::default();
         registry.register(
             "shared_answers",
             "Allowed reads answered with the daemon's answer to an identical request of their group (GUARD_COALESCE)",
             shared_answers.clone(),
         );
+        let would_deny = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "would_deny",
+            "Requests forwarded by a policy in warn mode (GUARD_MODE=warn) that enforce mode would refuse, by policy",
+            would_deny.clone(),
+        );
+        let tls_refused = Counter::default();
+        registry.register(
+            "tls_refused",
+            "Clients of a tls:// listener refused by the handshake (no client certificate, or one GUARD_TLS_CA did not sign)",
+            tls_refused.clone(),
+        );
         Metrics {
             registry,
+            would_deny,
+            tls_refused,
             shared_answers,
             requests,
             upstream_errors,
             open_streams,
             framing_errors,
             refused_clients,
+            capped_connections,
         }
     }
 }

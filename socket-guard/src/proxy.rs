@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use policies::path::{canonicalize, Target};
-use policies::{Allowed, Decision};
+use policies::{Allowed, Decision, Policy};
 
 use crate::audit::Audit;
 use crate::error::GuardError;
@@ -44,6 +44,7 @@ pub struct Refusal {
 pub fn audit_for(
     state: &State,
     client: Arc<str>,
+    policy: Arc<str>,
     method: &str,
     path: &str,
     start: Instant,
@@ -60,18 +61,29 @@ pub fn audit_for(
         start,
         stream: false,
         learned: false,
+        would_deny: false,
+        policy,
         metrics: state.metrics.clone(),
+        decisions: state.decisions.clone(),
     }
 }
 
 /// Phases 1 and 2: canonicalise, decide.
 pub fn judge(
     state: &State,
+    (name, policy): (&Arc<str>, &Policy),
     head: &RequestHead,
     client: Arc<str>,
     start: Instant,
 ) -> Result<Judged, Box<Refusal>> {
-    let mut audit = audit_for(state, client, &head.method, &head.target, start);
+    let mut audit = audit_for(
+        state,
+        client,
+        name.clone(),
+        &head.method,
+        &head.target,
+        start,
+    );
     let target = match canonicalize(&head.target) {
         Ok(t) => t,
         Err(e) => {
@@ -83,7 +95,7 @@ pub fn judge(
         }
     };
     audit.path = target.to_string();
-    match state.config.policy.decide(policies::Request {
+    match policy.decide(policies::Request {
         method: &head.method,
         target: &target,
     }) {
@@ -92,13 +104,18 @@ pub fn judge(
             audit.section = allowed.endpoint.map_or("none", |e| e.section.var());
             audit.reason.clone_from(&allowed.by);
             audit.learned = allowed.by == policies::policy::LEARNED;
+            audit.would_deny = allowed.would_deny();
             Ok(Judged {
                 audit,
                 target,
                 allowed,
             })
         }
-        Decision::Deny(d) => {
+        Decision::Deny(mut d) => {
+            // A client of a named policy is told which: the fix goes in that section.
+            if **name != *policies::policy_file::DEFAULT_NAME {
+                d.message = format!("{} [policy {name}]", d.message);
+            }
             audit.endpoint = d.endpoint.map_or("unknown", |e| e.name);
             audit.section = d.endpoint.map_or("none", |e| e.section.var());
             audit.reason.clone_from(&d.message);
@@ -117,16 +134,9 @@ pub fn refusal_message(refusal: &mut Refusal) -> String {
     let err = &refusal.err;
     audit.decision = err.decision();
     audit.status = err.status().as_u16();
-    if audit.reason.is_empty()
-        || matches!(
-            err,
-            GuardError::BodyDenied(_)
-                | GuardError::Upstream(_)
-                | GuardError::UnexpectedUpgrade
-                | GuardError::NotVisible(_)
-                | GuardError::OutOfScope(_)
-        )
-    {
+    // The reason is the refusal's cause: only a policy denial keeps the policy's own message
+    // (set when it was judged); after an allowed judgement the reason held the grant.
+    if audit.reason.is_empty() || !matches!(err, GuardError::Denied(_)) {
         audit.reason = err.to_string();
     }
     err.message(&audit.method, &refusal.path)

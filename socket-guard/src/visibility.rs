@@ -14,6 +14,7 @@ use crate::body::{GuardBody, GuardBodyExt};
 use crate::error::GuardError;
 use crate::server::State;
 use crate::upstream;
+use policies::scope::Scope;
 
 /// A message that lives as long as the program (the few distinct `filters` errors).
 pub(crate) fn leak(s: String) -> &'static str {
@@ -35,7 +36,7 @@ pub(crate) fn upstream_err(e: impl std::fmt::Display) -> GuardError {
 }
 
 /// `GET path` on the daemon: its status and body.
-async fn get(state: &State, path: &str) -> Result<(u16, Vec<u8>), GuardError> {
+pub(crate) async fn get(state: &State, path: &str) -> Result<(u16, Vec<u8>), GuardError> {
     let uri = upstream::uri(path).map_err(upstream_err)?;
     let req = hyper::Request::get(uri)
         .body(GuardBody::empty())
@@ -88,14 +89,18 @@ pub(crate) async fn inspect(state: &State, path: &str) -> Result<Option<Value>, 
 /// The full ID of the container `id` names (full or short ID, name with or without `/`)
 /// when it is in scope; `None` when it does not exist or is not in scope (the client cannot
 /// tell which).
-pub async fn container(state: &State, id: &str) -> Result<Option<String>, GuardError> {
+pub async fn container(
+    state: &State,
+    scope: &Scope,
+    id: &str,
+) -> Result<Option<String>, GuardError> {
     let Some(doc) = inspect(state, &format!("/containers/{}/json", segment(id))).await? else {
         return Ok(None);
     };
     let c = doc
         .as_object()
         .ok_or_else(|| upstream_err("a container inspect that is not an object"))?;
-    if !state.config.policy.scope().admits_container(c) {
+    if !scope.admits_container(c) {
         return Ok(None);
     }
     Ok(c.get("Id").and_then(Value::as_str).map(str::to_owned))
@@ -113,19 +118,18 @@ pub async fn name_of(state: &State, id: &str) -> Result<Option<String>, GuardErr
 }
 
 /// Whether exec `id`'s container is in scope (`false` when the exec does not exist).
-pub async fn exec(state: &State, id: &str) -> Result<bool, GuardError> {
+pub async fn exec(state: &State, scope: &Scope, id: &str) -> Result<bool, GuardError> {
     let Some(doc) = inspect(state, &format!("/exec/{}/json", segment(id))).await? else {
         return Ok(false);
     };
     let Some(cid) = doc.get("ContainerID").and_then(Value::as_str) else {
         return Ok(false);
     };
-    Ok(container(state, cid).await?.is_some())
+    Ok(container(state, scope, cid).await?.is_some())
 }
 
 /// The full IDs of every container in scope.
-pub async fn visible_ids(state: &State) -> Result<HashSet<String>, GuardError> {
-    let scope = state.config.policy.scope();
+pub async fn visible_ids(state: &State, scope: &Scope) -> Result<HashSet<String>, GuardError> {
     let query = policies::scope::with_label_filters(Some("all=1"), &scope.label_filters())
         .map_err(|e| upstream_err(e.0))?;
     let (status, body) = get(state, &format!("/containers/json?{query}")).await?;
@@ -153,30 +157,29 @@ fn with_id(target: &policies::path::Target, full: &str) -> policies::path::Targe
 }
 
 /// The ID of service `id` (ID, prefix or name) when it is in scope.
-async fn service(state: &State, id: &str) -> Result<Option<String>, GuardError> {
+async fn service(state: &State, scope: &Scope, id: &str) -> Result<Option<String>, GuardError> {
     let Some(doc) = inspect(state, &format!("/services/{}", segment(id))).await? else {
         return Ok(None);
     };
-    if !state.config.policy.scope().admits_service(&doc) {
+    if !scope.admits_service(&doc) {
         return Ok(None);
     }
     Ok(doc.get("ID").and_then(Value::as_str).map(str::to_owned))
 }
 
 /// Whether task `id`'s service is in scope (`false` when the task does not exist).
-async fn task(state: &State, id: &str) -> Result<bool, GuardError> {
+async fn task(state: &State, scope: &Scope, id: &str) -> Result<bool, GuardError> {
     let Some(doc) = inspect(state, &format!("/tasks/{}", segment(id))).await? else {
         return Ok(false);
     };
     match doc.get("ServiceID").and_then(Value::as_str) {
-        Some(sid) => Ok(service(state, sid).await?.is_some()),
+        Some(sid) => Ok(service(state, scope, sid).await?.is_some()),
         None => Ok(false),
     }
 }
 
 /// The IDs of the services in scope; none when the daemon lists none (not a swarm manager).
-async fn visible_services(state: &State) -> Result<HashSet<String>, GuardError> {
-    let scope = state.config.policy.scope();
+async fn visible_services(state: &State, scope: &Scope) -> Result<HashSet<String>, GuardError> {
     let query = policies::scope::with_label_filters(None, &scope.label_filters())
         .map_err(|e| upstream_err(e.0))?;
     let (status, body) = get(state, &format!("/services?{query}")).await?;
@@ -199,6 +202,7 @@ async fn visible_services(state: &State) -> Result<HashSet<String>, GuardError> 
 /// daemon's words; a request the scope cannot check is refused.
 pub async fn judge(
     state: &State,
+    scope: &Scope,
     target: &policies::path::Target,
     endpoint: Option<&'static policies::endpoint::Endpoint>,
 ) -> Result<
@@ -210,7 +214,6 @@ pub async fn judge(
 > {
     use crate::redaction::ScopeAnswer;
     use policies::scope::{touch, with_label_filters, Touch};
-    let scope = state.config.policy.scope();
     let filtered = || -> Result<policies::path::Target, GuardError> {
         let labels = scope.label_filters();
         if labels.is_empty() {
@@ -228,20 +231,22 @@ pub async fn judge(
         Touch::Events => (
             Some(filtered()?),
             Some(ScopeAnswer::Events(Arc::new(
-                visible_services(state).await?,
+                visible_services(state, scope).await?,
             ))),
         ),
         Touch::ServiceList => (Some(filtered()?), Some(ScopeAnswer::Services)),
         Touch::TaskList => (
             None,
-            Some(ScopeAnswer::Tasks(Arc::new(visible_services(state).await?))),
+            Some(ScopeAnswer::Tasks(Arc::new(
+                visible_services(state, scope).await?,
+            ))),
         ),
-        Touch::Service(id) => match service(state, &id).await? {
+        Touch::Service(id) => match service(state, scope, &id).await? {
             Some(full) => (Some(with_id(target, &full)), None),
             None => return Err(GuardError::NotVisible(format!("service {id} not found"))),
         },
         Touch::Task(id) => {
-            if !task(state, &id).await? {
+            if !task(state, scope, &id).await? {
                 return Err(GuardError::NotVisible(format!("task {id} not found")));
             }
             (None, None)
@@ -249,17 +254,19 @@ pub async fn judge(
         Touch::SystemDf => (None, Some(ScopeAnswer::SystemDf)),
         Touch::Network(_) => (
             None,
-            Some(ScopeAnswer::Network(Arc::new(visible_ids(state).await?))),
+            Some(ScopeAnswer::Network(Arc::new(
+                visible_ids(state, scope).await?,
+            ))),
         ),
         Touch::Exec(id) => {
-            if !exec(state, &id).await? {
+            if !exec(state, scope, &id).await? {
                 return Err(GuardError::NotVisible(format!(
                     "No such exec instance: {id}"
                 )));
             }
             (None, None)
         }
-        Touch::Container(id) => match container(state, &id).await? {
+        Touch::Container(id) => match container(state, scope, &id).await? {
             Some(full) => (Some(with_id(target, &full)), None),
             None => return Err(GuardError::NotVisible(format!("No such container: {id}"))),
         },

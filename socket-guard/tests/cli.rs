@@ -320,3 +320,272 @@ fn audit_lines_stay_whole_json_whatever_the_path() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client running as another user reaches a unix listener through the group
+/// `GUARD_SOCKET_GROUP` names (netdata's case), and not without that group; the socket file
+/// has `GUARD_SOCKET_MODE`'s bits and that group.
+#[test]
+fn a_unix_listener_admits_the_configured_group_only() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert!(
+        std::path::Path::new("/var/run/docker.sock").exists(),
+        "this test needs a Docker daemon at /var/run/docker.sock: start one with `sudo dockerd &`"
+    );
+    assert!(
+        runs_as_root(),
+        "this test runs its client as uid 65534 with setpriv: run it as root"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("guard.sock");
+    let listen = format!("unix://{}", path.display());
+    let _serving = Serving(
+        guard(
+            &[],
+            &[
+                ("GUARD_LISTEN", listen.as_str()),
+                ("GUARD_SOCKET_GROUP", "4242"),
+                ("GUARD_SOCKET_MODE", "0660"),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no socket at {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!((meta.mode() & 0o777, meta.gid()), (0o660, 4242));
+    // uid 65534 with or without group 4242: curl over the socket, as that user.
+    let ping = |groups: &str| {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                groups,
+                "curl",
+                "-sS",
+                "--max-time",
+                "5",
+            ])
+            .arg("--unix-socket")
+            .arg(&path)
+            .arg("http://d/_ping")
+            .output()
+            .unwrap()
+    };
+    let member = ping("--groups=4242");
+    assert!(member.status.success(), "{}", text(&member.stderr));
+    assert_eq!(text(&member.stdout), "OK");
+    let stranger = ping("--clear-groups");
+    assert!(
+        !stranger.status.success(),
+        "a user outside the group connected"
+    );
+    assert!(
+        text(&stranger.stderr).contains("ermission denied")
+            || text(&stranger.stderr).contains("Couldn't connect"),
+        "{}",
+        text(&stranger.stderr)
+    );
+}
+
+fn runs_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// SIGHUP reads the configuration again: a rule added to `GUARD_RULES_FILE` is in force for
+/// the next request, while an `/events` stream opened before goes on (an event made after the
+/// reload still arrives on it). A rules file that no longer parses keeps the policy in force.
+#[test]
+fn sighup_reloads_the_rules_file_without_dropping_a_stream() {
+    use std::io::{Read, Write};
+    assert!(
+        std::path::Path::new("/var/run/docker.sock").exists(),
+        "this test needs a Docker daemon at /var/run/docker.sock: start one with `sudo dockerd &`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::write(&rules, "# nothing yet\n").unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let rules_var = rules.display().to_string();
+    let serving = Serving(
+        guard(
+            &[],
+            &[
+                ("GUARD_LISTEN", listen.as_str()),
+                ("GUARD_RULES_FILE", rules_var.as_str()),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let connect = || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match std::net::TcpStream::connect(&listen) {
+                Ok(s) => return s,
+                Err(e) if Instant::now() > deadline => panic!("{listen}: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    };
+    let status_of_info = || {
+        let mut s = connect();
+        s.write_all(b"GET /v1.41/info HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.get(9..12).unwrap_or("").to_owned()
+    };
+    assert_eq!(status_of_info(), "403");
+    let mut events = connect();
+    events
+        .write_all(b"GET /v1.41/events?filters=%7B%22type%22%3A%5B%22network%22%5D%7D HTTP/1.1\r\nHost: d\r\n\r\n")
+        .unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = [0u8; 12];
+    events.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+
+    let hup = |serving: &Serving| {
+        assert!(Command::new("kill")
+            .args(["-HUP", &serving.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    std::fs::write(&rules, "GET /info\n").unwrap();
+    hup(&serving);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_of_info() != "200" {
+        assert!(Instant::now() < deadline, "the rule never came into force");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A broken rules file: the policy in force stays.
+    std::fs::write(&rules, "FETCH /info\n").unwrap();
+    hup(&serving);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(status_of_info(), "200");
+
+    // The stream opened before the reloads still delivers.
+    let name = format!("sg-hup-{}", std::process::id());
+    assert!(Command::new("docker")
+        .args(["network", "create", &name])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&seen).contains(&name) && Instant::now() < deadline {
+        match events.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = Command::new("docker")
+        .args(["network", "rm", &name])
+        .output();
+    assert!(
+        String::from_utf8_lossy(&seen).contains(&name),
+        "the stream did not deliver the event: {}",
+        String::from_utf8_lossy(&seen)
+    );
+}
+
+/// LinuxServer's example environment, as its compose file gives it (every variable, `TZ` and
+/// the stray `ALLOW_RESUME` included), is a drop-in: it starts, and what it turns on maps.
+#[test]
+fn linuxservers_example_environment_is_a_drop_in() {
+    let example = [
+        ("ALLOW_START", "0"),
+        ("ALLOW_STOP", "0"),
+        ("ALLOW_RESTARTS", "0"),
+        ("ALLOW_PAUSE", "0"),
+        ("ALLOW_RESUME", "0"),
+        ("AUTH", "0"),
+        ("BUILD", "0"),
+        ("COMMIT", "0"),
+        ("CONFIGS", "0"),
+        ("CONTAINERS", "0"),
+        ("DISABLE_IPV6", "0"),
+        ("DISTRIBUTION", "0"),
+        ("EVENTS", "1"),
+        ("EXEC", "0"),
+        ("IMAGES", "0"),
+        ("INFO", "0"),
+        ("LOG_LEVEL", "info"),
+        ("NETWORKS", "0"),
+        ("NODES", "0"),
+        ("PING", "1"),
+        ("PLUGINS", "0"),
+        ("POST", "0"),
+        ("SECRETS", "0"),
+        ("SERVICES", "0"),
+        ("SESSION", "0"),
+        ("SWARM", "0"),
+        ("SYSTEM", "0"),
+        ("TASKS", "0"),
+        ("TZ", "Etc/UTC"),
+        ("VERSION", "1"),
+        ("VOLUMES", "0"),
+    ];
+    let out = run(&["policy"], &example);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let with = |changes: &[(&'static str, &'static str)]| {
+        let mut env = example.to_vec();
+        for (k, v) in changes {
+            env.retain(|(name, _)| name != k);
+            env.push((k, v));
+        }
+        run(&["policy"], &env)
+    };
+    let out = with(&[
+        ("CONTAINERS", "1"),
+        ("ALLOW_PAUSE", "1"),
+        ("ALLOW_UNPAUSE", "1"),
+        ("ALLOW_RESTARTS", "1"),
+        ("LOG_LEVEL", "notice"),
+        ("DISABLE_IPV6", "1"),
+    ]);
+    let listing = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for (endpoint, by) in [
+        ("container.list", "CONTAINERS=1"),
+        ("container.pause", "ALLOW_PAUSE=1"),
+        ("container.unpause", "ALLOW_UNPAUSE=1"),
+        ("container.restart", "ALLOW_RESTARTS=1"),
+        ("container.kill", "ALLOW_RESTARTS=1"),
+    ] {
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.contains(endpoint) && l.ends_with(by)),
+            "{endpoint} by {by}:\n{listing}"
+        );
+    }
+    assert!(!listing.contains("container.create"), "{listing}");
+    // The stray variable turned on opens nothing and says what does.
+    let out = with(&[("ALLOW_RESUME", "1")]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("ALLOW_UNPAUSE=1"),
+        "{}",
+        text(&out.stderr)
+    );
+}

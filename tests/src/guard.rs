@@ -94,15 +94,23 @@ impl GuardBuilder {
             std::fs::read_to_string(p).map_err(|e| e.to_string())
         })
         .unwrap_or_else(|e| panic!("test configuration {:?} is invalid: {e}", self.env));
-        let listener =
-            socket_guard::listen::bind(&config.listen[0]).expect("bind the guard's listener");
-        let addr = match &listener {
-            Listener::Tcp(l) => l.local_addr().expect("local address"),
-            Listener::Unix(_) => panic!("the Guard fixture listens on TCP"),
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|files| socket_guard::tls::acceptor(files).expect("the TLS files"));
+        let mut listeners = Vec::new();
+        for listen in &config.listen {
+            let l = socket_guard::listen::bind(listen, &config.socket_perms, tls.as_ref())
+                .expect("bind the guard's listener");
+            listeners.push((listen.clone(), l));
+        }
+        let addr = match &listeners[0].1 {
+            Listener::Tcp(l) | Listener::Tls(l, _) => l.local_addr().expect("local address"),
+            Listener::Unix(_) => panic!("the Guard fixture's first listener is TCP"),
         };
         let state = State::new(config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::run(vec![listener], state.clone(), async move {
+        let task = tokio::spawn(server::run(listeners, state.clone(), async move {
             let _ = stopped.await;
         }));
         Guard {
@@ -127,6 +135,21 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// Serves the admin listener (`/health`, `/metrics`, `/decisions`, the decisions page) of
+    /// this guard's state on `127.0.0.1:0`, as `GUARD_ADMIN_LISTEN` would: its address.
+    pub async fn serve_admin(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the guard's admin listener");
+        let addr = listener.local_addr().expect("local address");
+        tokio::spawn(socket_guard::admin::run_admin(
+            Listener::Tcp(listener),
+            self.state.clone(),
+            std::future::pending(),
+        ));
+        addr
+    }
+
     /// A builder with no settings (socket-guard's defaults: PING, VERSION, EVENTS).
     pub fn builder() -> GuardBuilder {
         GuardBuilder::default()

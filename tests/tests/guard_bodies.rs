@@ -460,3 +460,53 @@ fn real_daemon_reads_bodies_as_go_does() {
         serde_json::json!(["/sgtest"])
     );
 }
+
+/// Ansible's `community.docker` starts a container with the body `{}`: the daemon never reads
+/// a start body of up to 7 bytes, so the guard reads and drops it and the container starts;
+/// on a kept connection the next request is read right after it. An 8-byte body is still
+/// refused, and that container stays stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_body_the_daemon_ignores_is_dropped_and_the_start_goes_through() {
+    require_docker();
+    ensure_test_image();
+    let c = Cleanup::new("startbody");
+    let g = Guard::builder()
+        .envs(&[("CONTAINERS", "1"), ("POST", "1")])
+        .start()
+        .await;
+    for (suffix, body) in [("braces", "{}"), ("null", "null"), ("seven", r#"{"a":1}"#)] {
+        let (name, _) = c.created(suffix);
+        let raw = format!(
+            "POST /containers/{name}/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let ex = exchange(g.addr(), raw.as_bytes()).await;
+        assert_eq!(ex.statuses(), vec![204, 200], "{body}: {}", ex.raw_text());
+        let state = inspect_container(&name).unwrap();
+        assert_eq!(state["State"]["Running"], true, "{body}");
+    }
+    let (name, _) = c.created("eight");
+    let ex = exchange(
+        g.addr(),
+        &Req::new("POST", &format!("/containers/{name}/start"))
+            .close()
+            .json(r#"{"a":12}"#)
+            .bytes(),
+    )
+    .await;
+    assert_eq!(ex.statuses(), vec![400], "{}", ex.raw_text());
+    assert!(ex.raw_text().contains("takes no request body"));
+    let state = inspect_container(&name).unwrap();
+    assert_eq!(state["State"]["Running"], false);
+    // Its audit record names the cause, not the grant the endpoint had.
+    let seen = g.state().decisions.to_json(&g.state().config.policy);
+    let last = &seen["recent"][0];
+    assert_eq!(last["decision"], "invalid", "{last}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("takes no request body"),
+        "{last}"
+    );
+}

@@ -303,7 +303,9 @@ async fn a_group_whose_leaders_client_leaves_still_gets_its_answers() {
         members.push(send(guard.addr(), &list(i)).await);
     }
     assert_eq!(answer(first).await.status, 200);
-    // The group's request is at the daemon: its leader's client leaves.
+    // The group's request is at the daemon: its leader's client leaves (its FIN reaches the
+    // guard as a half-close would, and is passed on: the daemon answers a finite read to a
+    // client that half-closed, so the answer still serves the group).
     requests_reach(&daemon, 2).await;
     drop(leader);
     for m in members {
@@ -311,9 +313,8 @@ async fn a_group_whose_leaders_client_leaves_still_gets_its_answers() {
         assert_eq!(a.status, 200);
         assert_eq!(a.body, *list_body());
     }
-    // The leader's request was dropped with its client; each member sent its own.
-    assert_eq!(daemon.counts().requests(), 6);
-    assert_eq!(guard.state().metrics.shared_answers.get(), 0);
+    assert_eq!(daemon.counts().requests(), 2);
+    assert_eq!(guard.state().metrics.shared_answers.get(), 4);
     assert_eq!(guard.state().metrics.upstream_errors.get(), 0);
 }
 
@@ -335,7 +336,9 @@ async fn a_leader_whose_client_does_not_read_holds_nobody_else() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let config = socket_guard::config::Config::from_env(&env, |_| Err("no file".into())).unwrap();
-    let listener = socket_guard::listen::bind(&config.listen[0]).unwrap();
+    let listener =
+        socket_guard::listen::bind(&config.listen[0], &config.socket_perms, None).unwrap();
+    let listener = (config.listen[0].clone(), listener);
     let state = socket_guard::server::State::new(config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(socket_guard::server::run(
@@ -512,7 +515,8 @@ async fn members_waiting_on_a_hung_read_are_let_go_when_their_clients_leave() {
     }
     requests_reach(&daemon, 2).await;
 
-    // The members' clients leave while both reads hang: each is noticed and logged at once.
+    // The members' clients leave while both reads hang: each is let go and logged within the
+    // half-closed wait (5 s: a FIN may be a half-close, which the daemon would answer).
     // (On a busy machine a member may arrive after its leader's read was sent and lead a group
     // of its own: whatever it was doing, its client leaving ends it.)
     let left = || guard.requests_counted("allow", "CONTAINERS", 0);

@@ -115,7 +115,8 @@ where
         mut audit: Audit,
         rewrite: &Rewrite,
     ) -> Next {
-        let scope = self.state.config.policy.scope();
+        let policy = self.policy.clone();
+        let scope = policy.scope();
         let body = match self.state.memo.rewrite(rewrite, scope, status, data) {
             Ok(b) => b,
             Err(e) => return self.unredactable(audit, e).await,
