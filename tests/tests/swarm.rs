@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::docker::{real_api, real_docker, real_docker_ok, require_docker};
@@ -36,41 +35,13 @@ struct Down(u16, u16);
 impl Drop for Down {
     fn drop(&mut self) {
         let _ = make("swarm-down", self.0, self.1);
-        // The stack's networks go away asynchronously after `stack rm`.
-        for _ in 0..40 {
-            let left = real_docker_ok(&[
-                "network",
-                "ls",
-                "-q",
-                "--filter",
-                &format!("label=com.docker.stack.namespace={STACK}"),
-            ]);
-            if left.trim().is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        e2e::make::wait_stack_networks_gone(STACK);
     }
 }
 
 /// One HTTPS request through the router's host-mode port: (status, body).
 fn get(https: u16, host: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args([
-            "-sk",
-            "--max-time",
-            "5",
-            "-w",
-            "\n%{http_code}",
-            "--resolve",
-            &format!("{host}:{https}:127.0.0.1"),
-            &format!("https://{host}:{https}/"),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
+    e2e::make::https_get(https, host)
 }
 
 fn hostnames(https: u16, host: &str, n: usize) -> BTreeSet<String> {
@@ -248,23 +219,7 @@ fn swarm_services_are_routed_and_the_guard_keeps_them_read_only() {
 
     drop(down);
     // Either the swarm the test made is gone, or (in a swarm it found) the stack is.
-    let state = real_docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-    if state.trim() == "active" {
-        let left = real_docker_ok(&[
-            "service",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label=com.docker.stack.namespace={STACK}"),
-        ]);
-        assert!(left.trim().is_empty(), "services left: {left}");
-    }
-    let nets = real_docker_ok(&[
-        "network",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("label=com.docker.stack.namespace={STACK}"),
-    ]);
-    assert!(nets.trim().is_empty(), "networks left: {nets}");
+    let (services, networks) = e2e::make::stack_leftovers(STACK);
+    assert!(services.is_empty(), "services left: {services}");
+    assert!(networks.is_empty(), "networks left: {networks}");
 }
