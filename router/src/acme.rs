@@ -51,6 +51,8 @@ pub const MIN_BACKOFF: Duration = Duration::from_secs(5);
 /// The longest retry delay, also the pause before renewing a certificate that was due as soon
 /// as it was issued (`ROUTER_ACME_RENEW_BEFORE` longer than the CA's certificate lifetime).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// How long a controller waits for its data planes to have a challenge's answer.
+const HANDED_OVER: Duration = Duration::from_secs(5);
 /// An order that has not finished by then is abandoned (and retried).
 const ORDER_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -129,6 +131,7 @@ struct Backoff {
 
 impl Manager {
     async fn run(mut self) {
+        self.share_certificates();
         loop {
             // First wait: lets the entry points start before a validator comes.
             tokio::time::sleep(POLL).await;
@@ -294,12 +297,23 @@ impl Manager {
                 .ok_or_else(|| format!("the CA offers no {} challenge", challenge_name(&kind)))?;
             let key_auth = challenge.key_authorization();
             if kind == ChallengeType::TlsAlpn01 {
-                let key =
+                let (key, pem) =
                     alpn_certificate(&name, key_auth.digest().as_ref(), self.resolver.provider())?;
                 self.resolver.set_alpn_challenge(&name, Some(key));
+                if let Some(hub) = &self.shared.hub {
+                    hub.set_acme(|a| {
+                        a.alpn.insert(name.clone(), pem);
+                    });
+                }
                 pending.names.push(name);
             } else {
                 pending.add_token(challenge.token.clone(), key_auth.as_str().to_owned());
+            }
+            // A controller's data planes answer the CA too: they must have the answer first.
+            if let Some(hub) = &self.shared.hub {
+                if !hub.wait_applied(hub.generation(), HANDED_OVER).await {
+                    tracing::warn!(host, "not every data plane applied the challenge within 5s; asking the CA to validate anyway");
+                }
             }
             challenge
                 .set_ready()
@@ -349,7 +363,27 @@ impl Manager {
         .map_err(|e| format!("the CA's certificate: {e}"))?;
         self.store.certificates.insert(host.to_owned(), stored);
         self.save();
+        self.share_certificates();
         Ok(loaded)
+    }
+
+    /// A controller's certificates go to its data planes (cluster mode).
+    fn share_certificates(&self) {
+        if let Some(hub) = &self.shared.hub {
+            let certs = self
+                .store
+                .certificates
+                .iter()
+                .map(|(h, c)| {
+                    let pair = crate::cluster::wire::Pair {
+                        cert: c.cert.clone(),
+                        key: c.key.clone(),
+                    };
+                    (h.clone(), pair)
+                })
+                .collect();
+            hub.set_acme(|a| a.certificates = certs);
+        }
     }
 
     /// The account: cached, else restored from storage (same directory), else created.
@@ -425,6 +459,11 @@ struct Pending {
 
 impl Pending {
     fn add_token(&mut self, token: String, key_authorization: String) {
+        if let Some(hub) = &self.shared.hub {
+            hub.set_acme(|a| {
+                a.http01.insert(token.clone(), key_authorization.clone());
+            });
+        }
         self.shared
             .acme_challenges
             .lock()
@@ -446,6 +485,16 @@ impl Drop for Pending {
         }
         for n in &self.names {
             self.resolver.set_alpn_challenge(n, None);
+        }
+        if let Some(hub) = &self.shared.hub {
+            hub.set_acme(|a| {
+                for t in &self.tokens {
+                    a.http01.remove(t);
+                }
+                for n in &self.names {
+                    a.alpn.remove(n);
+                }
+            });
         }
     }
 }
@@ -476,8 +525,9 @@ async fn failure_reason(order: &mut Order) -> String {
 // === pure helpers ===
 
 /// The certificates to have, each a list of names (the first its main name), as Traefik
-/// orders them: one per `tls.domains` entry of routes whose cert resolver is this one
-/// (`names`; any, when empty), else one per route for its rule's literal hosts, and one for
+/// orders them: one per `tls.domains` entry of routes (HTTP, and TCP routers that terminate
+/// TLS) whose cert resolver is this one (`names`; any, when empty), else one per route for its
+/// rule's literal hosts (`HostSNI` names for TCP), and one for
 /// the default store's generated certificate; only names a public CA can validate (no
 /// wildcards, IP addresses or single labels), lower case.
 fn wanted_orders(table: &RouteTable, names: &[String], wildcards: bool) -> BTreeSet<Vec<String>> {
@@ -525,12 +575,19 @@ fn wanted_groups<'t>(
                 r.domains.clone()
             }
         });
+    let tcp = table
+        .tcp
+        .entry_points
+        .values()
+        .flat_map(|e| e.tls.iter())
+        .filter(move |r| r.certresolver.as_ref().is_some_and(ours))
+        .flat_map(|r| r.cert_groups());
     let default = table
         .default_generated
         .iter()
         .filter(move |(resolver, _)| ours(resolver))
         .map(|(_, hosts)| hosts.clone());
-    routed.chain(default)
+    routed.chain(tcp).chain(default)
 }
 
 fn acme_name(h: &str) -> bool {
@@ -588,7 +645,7 @@ fn alpn_certificate(
     host: &str,
     digest: &[u8],
     provider: &CryptoProvider,
-) -> Result<Arc<CertifiedKey>, String> {
+) -> Result<(Arc<CertifiedKey>, crate::cluster::wire::Pair), String> {
     let fail = |e: rcgen::Error| format!("TLS-ALPN-01 certificate: {e}");
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(fail)?;
     let mut params = rcgen::CertificateParams::new(vec![host.to_owned()]).map_err(fail)?;
@@ -600,10 +657,14 @@ fn alpn_certificate(
         .key_provider
         .load_private_key(der)
         .map_err(|e| format!("TLS-ALPN-01 key: {e}"))?;
-    Ok(Arc::new(CertifiedKey::new(
-        vec![cert.der().clone()],
-        signing,
-    )))
+    let pem = crate::cluster::wire::Pair {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    };
+    Ok((
+        Arc::new(CertifiedKey::new(vec![cert.der().clone()], signing)),
+        pem,
+    ))
 }
 
 fn unix_secs(t: SystemTime) -> u64 {
@@ -782,6 +843,17 @@ mod tests {
     }
 
     #[test]
+    fn tcp_routers_that_terminate_tls_want_their_host_sni_names() {
+        let yaml = "tcp:\n  routers:\n    db:\n      rule: HostSNI(`db.test`) || HostSNI(`*.any.test`)\n      service: s\n      tls:\n        certResolver: le\n    named:\n      rule: HostSNI(`x.test`)\n      service: s\n      tls:\n        certResolver: le\n        domains:\n          - main: mq.test\n    pass:\n      rule: HostSNI(`pass.test`)\n      service: s\n      tls:\n        passthrough: true\n        certResolver: le\n  services:\n    s:\n      loadBalancer:\n        servers: [{address: '10.0.0.1:5432'}]\n";
+        let table = crate::provider::file::compile_yaml(yaml, &[]);
+        let wanted: Vec<Vec<String>> = wanted_orders(&table, &["le".to_string()], false)
+            .into_iter()
+            .collect();
+        // A passthrough router's names are its server's to certify.
+        assert_eq!(wanted, [vec!["db.test"], vec!["mq.test"]]);
+    }
+
+    #[test]
     fn backoff_doubles_from_5s_to_an_hour() {
         assert_eq!(backoff(0), Duration::from_secs(5));
         assert_eq!(backoff(1), Duration::from_secs(10));
@@ -809,7 +881,11 @@ mod tests {
         use x509_parser::prelude::*;
         let provider = crate::tls::provider(None).unwrap();
         let digest = [7u8; 32];
-        let key = alpn_certificate("a.test", &digest, &provider).unwrap();
+        let (key, pem) = alpn_certificate("a.test", &digest, &provider).unwrap();
+        // As a data plane loads it from its controller's message.
+        let loaded =
+            crate::tls::certified_key(pem.cert.as_bytes(), pem.key.as_bytes(), &provider).unwrap();
+        assert_eq!(loaded.cert, key.cert);
         let (_, cert) = X509Certificate::from_der(key.cert[0].as_ref()).unwrap();
         let ext = cert
             .extensions()

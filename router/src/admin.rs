@@ -1,5 +1,7 @@
 //! The admin listener (`ROUTER_ADMIN_LISTEN`): `/ping`, `/api/routers`, `/api/services`,
-//! `/api/issues`, `/metrics`. Read-only JSON views of the table in service.
+//! `/api/issues`, `/metrics`, and the dashboard (`/dashboard/`) with the API it reads
+//! (Traefik's, [`crate::api`], and this router's additions, [`crate::api_extra`]). Read-only
+//! views of the table in service.
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -69,14 +71,29 @@ fn admin(shared: &Shared, req: Request<hyper::body::Incoming>) -> Response<Proxy
         }
         "/api/issues" => json_response(json!({ "issues": issues(shared) })),
         "/metrics" => {
-            let mut r = Response::new(full(Bytes::from(shared.metrics.render())));
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let (body, kind) = exposition::negotiate(shared.metrics.render(), accept);
+            let mut r = Response::new(full(Bytes::from(body)));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(kind));
+            r
+        }
+        "/" => {
+            let mut r = plain(StatusCode::FOUND, "Found").into_response();
             r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
+                header::LOCATION,
+                header::HeaderValue::from_static("/dashboard/"),
             );
             r
+        }
+        p if p.starts_with("/dashboard") => crate::dashboard::answer(p)
+            .unwrap_or_else(crate::internal::not_found)
+            .into_response(),
+        p if p.starts_with("/api/") => {
+            crate::internal::api(shared, p, req.uri().query(), &shared.live.load()).into_response()
         }
         _ => plain(StatusCode::NOT_FOUND, "404 page not found").into_response(),
     }

@@ -2,7 +2,8 @@
 //! that read Traefik's API work: `/api/version`, `/api/overview`, `/api/entrypoints[/{name}]`,
 //! `/api/http/{routers,services,middlewares}[/{name}]` (with Traefik's `search`, `status`,
 //! `serviceName`, `middlewareName`, `page` and `per_page` and the `X-Next-Page` header),
-//! `/api/rawdata`, and empty `/api/tcp/*` and `/api/udp/*` lists. Pure: built from the table
+//! `/api/rawdata`, and `/api/tcp/{routers,services,middlewares}[/{name}]` and
+//! `/api/udp/{routers,services}[/{name}]` (`search`, `status`, `serviceName`). Pure: built from the table
 //! in service and the configuration.
 
 use std::collections::BTreeMap;
@@ -24,20 +25,32 @@ pub struct ApiAnswer {
     pub next_page: Option<usize>,
 }
 
-fn ok(body: Value) -> ApiAnswer {
-    ApiAnswer {
-        status: StatusCode::OK,
-        body,
-        next_page: None,
+impl ApiAnswer {
+    /// A 200 with `body`.
+    pub fn ok(body: Value) -> ApiAnswer {
+        ApiAnswer {
+            status: StatusCode::OK,
+            body,
+            next_page: None,
+        }
+    }
+
+    /// An error, in Traefik's shape (`{"message": ...}`).
+    pub fn error(status: StatusCode, message: String) -> ApiAnswer {
+        ApiAnswer {
+            status,
+            body: json!({ "message": message }),
+            next_page: None,
+        }
     }
 }
 
+fn ok(body: Value) -> ApiAnswer {
+    ApiAnswer::ok(body)
+}
+
 fn error(status: StatusCode, message: String) -> ApiAnswer {
-    ApiAnswer {
-        status,
-        body: json!({ "message": message }),
-        next_page: None,
-    }
+    ApiAnswer::error(status, message)
 }
 
 /// Answers `GET path?query` (`path` as received, `query` raw).
@@ -56,11 +69,11 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
         "/api/http/routers" => list(routers(table, &q), &q),
         "/api/http/services" => list(services(table, &q), &q),
         "/api/http/middlewares" => list(middlewares(table, &q), &q),
-        "/api/tcp/routers"
-        | "/api/tcp/services"
-        | "/api/tcp/middlewares"
-        | "/api/udp/routers"
-        | "/api/udp/services" => list(Vec::new(), &q),
+        "/api/tcp/routers" => list(stream_routers(&table.api.tcp_routers, &q), &q),
+        "/api/tcp/services" => list(typed_list(&table.api.tcp_services, &q), &q),
+        "/api/tcp/middlewares" => list(typed_list(&table.api.tcp_middlewares, &q), &q),
+        "/api/udp/routers" => list(stream_routers(&table.api.udp_routers, &q), &q),
+        "/api/udp/services" => list(typed_list(&table.api.udp_services, &q), &q),
         _ => {
             if let Some(name) = tail("/api/entrypoints/") {
                 return match config.entry_point(&name) {
@@ -70,6 +83,9 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
                         format!("entry point not found: {name}"),
                     ),
                 };
+            }
+            if let Some(found) = stream_element(path, table) {
+                return found;
             }
             for (prefix, kind) in [
                 ("/api/http/routers/", "router"),
@@ -99,6 +115,89 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
             error(StatusCode::NOT_FOUND, "404 page not found".into())
         }
     }
+}
+
+/// `/api/{tcp,udp}/{routers,services,middlewares}/{name}`, when `path` is one of them.
+fn stream_element(path: &str, table: &RouteTable) -> Option<ApiAnswer> {
+    let (kind, name) = [
+        "/api/tcp/routers/",
+        "/api/tcp/services/",
+        "/api/tcp/middlewares/",
+        "/api/udp/routers/",
+        "/api/udp/services/",
+    ]
+    .into_iter()
+    .find_map(|p| path.strip_prefix(p).map(|n| (p, n)))?;
+    let name =
+        crate::model::rule::routing_path(name).map_or(name.to_owned(), |c| percent_decode(&c));
+    let a = &table.api;
+    let found = match kind {
+        "/api/tcp/routers/" => a.tcp_routers.get(&name).map(|i| stream_router(&name, i)),
+        "/api/tcp/services/" => a.tcp_services.get(&name).map(|i| typed(&name, i)),
+        "/api/tcp/middlewares/" => a.tcp_middlewares.get(&name).map(|i| typed(&name, i)),
+        "/api/udp/routers/" => a.udp_routers.get(&name).map(|i| stream_router(&name, i)),
+        _ => a.udp_services.get(&name).map(|i| typed(&name, i)),
+    };
+    let what = kind
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("element");
+    Some(match found {
+        Some(v) => ok(v),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("{} not found: {name}", what.trim_end_matches('s')),
+        ),
+    })
+}
+
+/// A TCP or UDP router, with Traefik's runtime fields.
+fn stream_router<T: serde::Serialize>(name: &str, info: &ElementInfo<T>) -> Value {
+    Value::Object(element(name, info, "using"))
+}
+
+fn stream_routers<T: serde::Serialize>(
+    items: &BTreeMap<String, ElementInfo<T>>,
+    q: &Query,
+) -> Vec<Value> {
+    items
+        .iter()
+        .map(|(name, i)| (name, stream_router(name, i), i.status))
+        .filter(|(name, v, status)| {
+            let rule = v.get("rule").and_then(Value::as_str).unwrap_or("");
+            let service = v.get("service").and_then(Value::as_str).unwrap_or("");
+            let service_ok = q.service.is_empty()
+                || q.service == service
+                || q.service.split('@').next() == Some(service);
+            q.keep(status, &[rule, name]) && service_ok
+        })
+        .map(|(_, v, _)| v)
+        .collect()
+}
+
+/// A service or middleware with its `type` (its one key, lower case), as Traefik lists them.
+fn typed<T: serde::Serialize>(name: &str, info: &ElementInfo<T>) -> Value {
+    let mut m = element(name, info, "usedBy");
+    let kind = m
+        .keys()
+        .find(|k| !["name", "provider", "status", "error", "usedBy"].contains(&k.as_str()))
+        .map(|k| k.to_ascii_lowercase());
+    if let Some(k) = kind {
+        m.insert("type".into(), json!(k));
+    }
+    Value::Object(m)
+}
+
+fn typed_list<T: serde::Serialize>(
+    items: &BTreeMap<String, ElementInfo<T>>,
+    q: &Query,
+) -> Vec<Value> {
+    items
+        .iter()
+        .filter(|(name, i)| q.keep(i.status, &[name]))
+        .map(|(name, i)| typed(name, i))
+        .collect()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -250,15 +349,7 @@ fn service(name: &str, info: &ElementInfo<crate::dynamic::Service>, table: &Rout
 }
 
 fn middleware(name: &str, info: &ElementInfo<crate::dynamic::Middleware>) -> Value {
-    let mut m = element(name, info, "usedBy");
-    let kind = m
-        .keys()
-        .find(|k| !["name", "provider", "status", "error", "usedBy"].contains(&k.as_str()))
-        .map(|k| k.to_ascii_lowercase());
-    if let Some(k) = kind {
-        m.insert("type".into(), json!(k));
-    }
-    Value::Object(m)
+    typed(name, info)
 }
 
 fn routers(table: &RouteTable, q: &Query) -> Vec<Value> {
@@ -354,12 +445,14 @@ fn count<T>(items: &BTreeMap<String, ElementInfo<T>>) -> Value {
 }
 
 fn overview(table: &RouteTable, config: &Config) -> Value {
-    let zero = json!({ "total": 0, "warnings": 0, "errors": 0 });
     let mut providers = Vec::new();
     for (on, name) in [
         (config.docker.is_some(), "Docker"),
         (config.swarm.is_some(), "Swarm"),
         (config.file.is_some(), "File"),
+        (config.etcd.is_some(), "Etcd"),
+        (config.redis.is_some(), "Redis"),
+        (config.ecs.is_some(), "Ecs"),
     ] {
         if on {
             providers.push(name);
@@ -371,8 +464,15 @@ fn overview(table: &RouteTable, config: &Config) -> Value {
             "services": count(&table.api.services),
             "middlewares": count(&table.api.middlewares),
         },
-        "tcp": { "routers": zero, "services": zero, "middlewares": zero },
-        "udp": { "routers": zero, "services": zero },
+        "tcp": {
+            "routers": count(&table.api.tcp_routers),
+            "services": count(&table.api.tcp_services),
+            "middlewares": count(&table.api.tcp_middlewares),
+        },
+        "udp": {
+            "routers": count(&table.api.udp_routers),
+            "services": count(&table.api.udp_services),
+        },
         "features": {
             "tracing": "",
             "metrics": if config.prometheus.is_some() { "Prometheus" } else { "" },
@@ -395,5 +495,82 @@ fn rawdata(table: &RouteTable) -> Value {
     for (n, i) in &table.api.middlewares {
         middlewares.insert(n.clone(), middleware(n, i));
     }
-    json!({ "routers": routers, "services": services, "middlewares": middlewares })
+    let a = &table.api;
+    json!({
+        "routers": routers,
+        "services": services,
+        "middlewares": middlewares,
+        "tcpRouters": by_name(&a.tcp_routers, stream_router),
+        "tcpServices": by_name(&a.tcp_services, typed),
+        "tcpMiddlewares": by_name(&a.tcp_middlewares, typed),
+        "udpRouters": by_name(&a.udp_routers, stream_router),
+        "udpServices": by_name(&a.udp_services, typed),
+    })
+}
+
+/// Every element as `f` shows it, by name.
+fn by_name<T>(
+    items: &BTreeMap<String, ElementInfo<T>>,
+    f: fn(&str, &ElementInfo<T>) -> Value,
+) -> Map<String, Value> {
+    items.iter().map(|(n, i)| (n.clone(), f(n, i))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_and_udp_elements_in_traefiks_shapes() {
+        let yaml = "tcp:\n  routers:\n    db:\n      rule: HostSNI(`db.test`)\n      service: pg\n      middlewares: [lan]\n      tls:\n        passthrough: true\n    broken:\n      rule: HostSNI(`*`)\n      service: missing\n  services:\n    pg:\n      loadBalancer:\n        servers: [{address: '10.0.0.1:5432'}]\n  middlewares:\n    lan:\n      ipAllowList:\n        sourceRange: [10.0.0.0/8]\nudp:\n  routers:\n    dns:\n      service: dns\n  services:\n    dns:\n      loadBalancer:\n        servers: [{address: '10.0.0.2:53'}]\n";
+        let table = crate::provider::file::compile_yaml(yaml, &[]);
+        let config = Config::from_env(&std::collections::HashMap::new()).unwrap();
+        let get = |path: &str, q: Option<&str>| answer(path, q, &table, &config);
+
+        let a = get("/api/tcp/routers", None);
+        assert_eq!(a.status, StatusCode::OK);
+        let list = a.body.as_array().unwrap();
+        assert_eq!(list.len(), 2);
+        let db = get("/api/tcp/routers/db@file", None).body;
+        assert_eq!(db["status"], "enabled");
+        assert_eq!(db["tls"]["passthrough"], true);
+        assert_eq!(db["using"], json!(["https"]));
+        assert_eq!(db["provider"], "file");
+        let broken = get("/api/tcp/routers/broken@file", None).body;
+        assert_eq!(broken["status"], "disabled");
+        assert!(broken["error"][0]
+            .as_str()
+            .unwrap()
+            .contains("missing@file"));
+        let only = get("/api/tcp/routers", Some("status=disabled")).body;
+        assert_eq!(only.as_array().unwrap().len(), 1);
+
+        let pg = get("/api/tcp/services/pg@file", None).body;
+        assert_eq!(pg["type"], "loadbalancer");
+        assert_eq!(pg["loadBalancer"]["servers"][0]["address"], "10.0.0.1:5432");
+        assert_eq!(pg["usedBy"], json!(["db@file"]));
+        let lan = get("/api/tcp/middlewares/lan@file", None).body;
+        assert_eq!(lan["type"], "ipallowlist");
+        assert_eq!(lan["ipAllowList"]["sourceRange"], json!(["10.0.0.0/8"]));
+
+        // No UDP entry point here: the router is there, with its warning.
+        let dns = get("/api/udp/routers/dns@file", None).body;
+        assert_eq!(dns["status"], "warning");
+        let svc = get("/api/udp/services/dns@file", None).body;
+        assert_eq!(svc["loadBalancer"]["servers"][0]["address"], "10.0.0.2:53");
+        assert_eq!(
+            get("/api/udp/services/nope@file", None).status,
+            StatusCode::NOT_FOUND
+        );
+
+        let o = get("/api/overview", None).body;
+        assert_eq!(
+            o["tcp"]["routers"],
+            json!({"total": 2, "warnings": 0, "errors": 1})
+        );
+        assert_eq!(o["udp"]["routers"]["warnings"], 1);
+        let raw = get("/api/rawdata", None).body;
+        assert!(raw["tcpServices"]["pg@file"].is_object());
+        assert!(raw["udpRouters"]["dns@file"].is_object());
+    }
 }

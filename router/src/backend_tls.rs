@@ -25,6 +25,8 @@ pub struct BackendTls {
     /// transport and name).
     pub id: usize,
     client: OnceLock<HttpsClient>,
+    /// The configuration without ALPN.
+    raw: OnceLock<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for BackendTls {
@@ -41,6 +43,20 @@ impl BackendTls {
     pub fn connector(&self) -> (tokio_rustls::TlsConnector, ServerName<'static>) {
         (
             tokio_rustls::TlsConnector::from(self.config.clone()),
+            self.name.clone(),
+        )
+    }
+
+    /// A TLS connector without ALPN (the TCP proxy's: the bytes are not HTTP's), and the
+    /// name to ask for.
+    pub fn raw_connector(&self) -> (tokio_rustls::TlsConnector, ServerName<'static>) {
+        let config = self.raw.get_or_init(|| {
+            let mut c = (*self.config).clone();
+            c.alpn_protocols.clear();
+            Arc::new(c)
+        });
+        (
+            tokio_rustls::TlsConnector::from(config.clone()),
             self.name.clone(),
         )
     }
@@ -111,6 +127,7 @@ impl Cache {
             name: server_name,
             id: map.len() + 1,
             client: OnceLock::new(),
+            raw: OnceLock::new(),
         });
         map.insert(key, t.clone());
         Ok(t)

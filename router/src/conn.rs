@@ -77,6 +77,10 @@ enum Next {
     Close,
 }
 
+/// Most tries of a request whose backends' hosts went silent (connects or answers that timed
+/// out): a lost node takes all its tasks at once.
+const SILENT_TRIES: u32 = 3;
+
 /// Why an exchange could not complete.
 #[derive(Debug)]
 enum Fail {
@@ -110,6 +114,9 @@ enum Attempt {
     TooLarge,
     /// What happened, and whether the backend closed before answering anything.
     Backend(String, bool),
+    /// The backend's host went silent before answering: what was sent stayed unacknowledged,
+    /// or keepalive probes went unanswered ([`crate::upstream::PEER_SILENT`]).
+    Silent(String),
     /// No answer within the response timeout once the request was sent, or the request's
     /// body stopped moving for that long.
     TimedOut,
@@ -500,7 +507,7 @@ where
             attempts += 1;
             let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
             log.backend = Some(addr);
-            let _inflight = InFlight::start(&backend.state);
+            let mut inflight = InFlight::start(&backend.state);
             let reach = plan.reach(shared, backend)?;
             if backend.def.url.starts_with("h2c://") {
                 let mut h = forwarded.clone();
@@ -511,9 +518,13 @@ where
                         h.insert(header::HOST, v);
                     }
                 }
-                return self
+                let sent = self
                     .send_h2c(shared, req, head, h, plan, backend, addr, &reach)
                     .await;
+                if let Ok(Sent::Relayed(status, _) | Sent::Caught(status)) = &sent {
+                    inflight.answered(*status);
+                }
+                return sent;
             }
             let (mut conn, reused) = match self
                 .kept
@@ -522,17 +533,30 @@ where
             {
                 Ok(c) => c,
                 Err(SendError::Connect { detail, timed_out }) => {
-                    shared.registry.mark_down(&backend.state);
+                    if timed_out {
+                        shared.registry.mark_silent(&backend.state);
+                    } else {
+                        shared.registry.mark_down(&backend.state);
+                    }
                     if plan.try_again(retryable, attempts, started, None).await {
+                        tried = Some(backend.def.url.clone());
+                        continue;
+                    }
+                    // Nothing was sent: a request that may be repeated goes to another
+                    // backend once when the connection was refused, and while another is
+                    // usable (up to 3 tries) when it was never answered: a lost node's tasks
+                    // all time out, and each is skipped once it did.
+                    let again = if timed_out {
+                        attempts < SILENT_TRIES && plan.another_usable(shared, &backend.def.url)
+                    } else {
+                        tried.is_none()
+                    };
+                    if retryable && again {
                         tried = Some(backend.def.url.clone());
                         continue;
                     }
                     if timed_out {
                         return Err(ProxyError::GatewayTimeout.into());
-                    }
-                    if retryable && tried.is_none() {
-                        tried = Some(backend.def.url.clone());
-                        continue;
                     }
                     return Err(ProxyError::BadGateway(detail).into());
                 }
@@ -574,6 +598,7 @@ where
             match attempt {
                 Err(Attempt::TimedOut) => return Err(ProxyError::GatewayTimeout.into()),
                 Ok(resp) => {
+                    inflight.answered(resp.status.as_u16());
                     shared.registry.mark_up(&backend.state);
                     // A failover's `errors`: the fallback is asked instead (this answer's
                     // body is not read: the connection is dropped).
@@ -595,9 +620,38 @@ where
                     }
                     break (conn, resp);
                 }
-                Err(Attempt::ClientGone) => return Err(Fail::ClientGone),
-                Err(Attempt::TooLarge) => return Err(ProxyError::PayloadTooLarge.into()),
-                Err(Attempt::Client(detail)) => return Err(ProxyError::BadRequest(detail).into()),
+                Err(Attempt::ClientGone) => {
+                    inflight.settled();
+                    return Err(Fail::ClientGone);
+                }
+                Err(Attempt::TooLarge) => {
+                    inflight.settled();
+                    return Err(ProxyError::PayloadTooLarge.into());
+                }
+                Err(Attempt::Client(detail)) => {
+                    inflight.settled();
+                    return Err(ProxyError::BadRequest(detail).into());
+                }
+                Err(Attempt::Silent(detail)) => {
+                    shared.registry.mark_silent(&backend.state);
+                    if plan.try_again(retryable, attempts, started, None).await {
+                        tried = Some(backend.def.url.clone());
+                        continue;
+                    }
+                    // Its host is gone (a lost node): an idempotent request without a body
+                    // goes to another backend, as after a connect that timed out.
+                    if retryable
+                        && head.method.is_idempotent()
+                        && attempts < SILENT_TRIES
+                        && plan.another_usable(shared, &backend.def.url)
+                    {
+                        tracing::warn!(backend = %addr, error = %detail, "backend host silent; retrying elsewhere");
+                        tried = Some(backend.def.url.clone());
+                        continue;
+                    }
+                    tracing::warn!(backend = %addr, error = %detail, "backend host silent");
+                    return Err(ProxyError::GatewayTimeout.into());
+                }
                 Err(Attempt::Backend(detail, closed)) => {
                     if plan.try_again(retryable, attempts, started, None).await {
                         tried = Some(backend.def.url.clone());
@@ -670,6 +724,9 @@ where
                     return Err(Attempt::Backend("sending the request: closed".into(), true))
                 }
                 Ok(Ok(n)) => sent += n,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    return Err(Attempt::Silent(format!("sending the request: {e}")))
+                }
                 Ok(Err(e)) => {
                     return Err(Attempt::Backend(format!("sending the request: {e}"), true))
                 }
@@ -782,6 +839,12 @@ where
                 }
                 Ok(_) => {}
                 Err(Fail::ClientGone) => return Err(Attempt::ClientGone),
+                Err(Fail::Answer(ProxyError::GatewayTimeout)) if !got_any => {
+                    return Err(Attempt::Silent(format!(
+                        "the backend's host went silent ({}s without an acknowledgment)",
+                        crate::upstream::PEER_SILENT.as_secs()
+                    )))
+                }
                 Err(Fail::Answer(e)) => {
                     let closed = !got_any;
                     return Err(Attempt::Backend(e.to_string(), closed));
@@ -877,18 +940,12 @@ where
             // While a request body is still to come, its bytes are the backend's business;
             // the client is only watched between messages.
             if self.body_unread {
-                return conn.io.read_buf(&mut conn.buf).await.map_err(|e| {
-                    Fail::Answer(ProxyError::BadGateway(format!("reading the answer: {e}")))
-                });
+                return conn.io.read_buf(&mut conn.buf).await.map_err(answer_error);
             }
             self.buf.reserve(1024);
             tokio::select! {
                 biased;
-                read = conn.io.read_buf(&mut conn.buf) => {
-                    return read.map_err(|e| {
-                        Fail::Answer(ProxyError::BadGateway(format!("reading the answer: {e}")))
-                    });
-                }
+                read = conn.io.read_buf(&mut conn.buf) => return read.map_err(answer_error),
                 read = self.io.read_buf(&mut self.buf) => match read {
                     Ok(0) | Err(_) => return Err(Fail::ClientGone),
                     Ok(_) => {}
@@ -1166,4 +1223,13 @@ impl AsyncRead for BodyReader<'_> {
             }
         }
     }
+}
+
+/// A failed read of a backend's answer: a host gone silent ([`Attempt::Silent`]) is a
+/// gateway timeout, anything else a bad gateway.
+fn answer_error(e: std::io::Error) -> Fail {
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        return Fail::Answer(ProxyError::GatewayTimeout);
+    }
+    Fail::Answer(ProxyError::BadGateway(format!("reading the answer: {e}")))
 }

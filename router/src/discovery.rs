@@ -6,7 +6,8 @@
 //! Other events lead to a re-list: the first after a quiet spell at once, the rest of a burst
 //! debounced ([`DEBOUNCE`]) into one re-list at the end of the window, so a started container
 //! is routed one list after its `start` event and a burst of events costs at most two lists
-//! per window. A re-list asks only for the containers the events named (one list filtered by
+//! per window. The containers a list was for are listed once more at the end of the window:
+//! the daemon announces some changes (`pause`) before its list shows them. A re-list asks only for the containers the events named (one list filtered by
 //! their ids, up to [`TARGETED_MAX`]), not for every container on the host; the periodic
 //! resync and reconnects list everything.
 //! When the stream ends or the guard is down, the last good table keeps serving while
@@ -51,14 +52,70 @@ const EVENTS: &[&str] = &[
     "disconnect",
 ];
 
-/// Connects bollard to socket-guard at `endpoint` (`host:port`).
-pub fn connect(endpoint: &str) -> Result<Docker, bollard::errors::Error> {
-    Docker::connect_with_http(
-        &format!("tcp://{endpoint}"),
+/// Connects bollard to socket-guard at `endpoint` (`host:port`): plain HTTP, or with `tls`
+/// (`providers.docker.tls`) HTTPS to the guard's mutual-TLS listener, verified as Traefik
+/// verifies it (the CA given, else Mozilla's roots; the client certificate when given).
+pub fn connect(endpoint: &str, tls: Option<&crate::dynamic::ClientTls>) -> Result<Docker, String> {
+    let Some(tls) = tls else {
+        return Docker::connect_with_http(
+            &format!("tcp://{endpoint}"),
+            10,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .map_err(|e| e.to_string());
+    };
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector(Some(tls))?);
+    Docker::connect_with_custom_transport(
+        move |req: bollard::BollardRequest| {
+            let client = client.clone();
+            async move {
+                client
+                    .request(req)
+                    .await
+                    .map_err(|err| bollard::errors::Error::HyperLegacyError { err })
+            }
+        },
+        Some(format!("https://{endpoint}")),
         10,
         bollard::API_DEFAULT_VERSION,
     )
+    .map_err(|e| e.to_string())
 }
+
+/// A connector to socket-guard: HTTPS with `tls` (`providers.*.tls`), else plain HTTP.
+fn connector(
+    tls: Option<&crate::dynamic::ClientTls>,
+) -> Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, String>
+{
+    let config = crate::client_tls::config(tls)?;
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config);
+    Ok(match tls {
+        Some(_) => builder.https_only().enable_http1().wrap_connector(http),
+        None => builder.https_or_http().enable_http1().wrap_connector(http),
+    })
+}
+
+/// A client for the raw JSON reads the Swarm provider makes (bollard's models drop fields it
+/// needs), over the same channel as bollard's; and its base URL (`https://` with `tls`).
+pub fn raw_client(
+    endpoint: &str,
+    tls: Option<&crate::dynamic::ClientTls>,
+) -> Result<(RawClient, String), String> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector(tls)?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    Ok((client, format!("{scheme}://{endpoint}")))
+}
+
+/// See [`raw_client`].
+pub type RawClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
 
 /// The provider's socket-guard address.
 pub fn endpoint(p: &ContainerProvider) -> &str {
@@ -110,6 +167,9 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
         // What the events since the last list named: these containers, or everything.
         let mut named: BTreeSet<String> = BTreeSet::new();
         let mut everything = false;
+        // Containers listed once after their events, listed again at the end of the window:
+        // the daemon sends some events (`pause`, for one) before its list shows the change.
+        let mut again: BTreeSet<String> = BTreeSet::new();
         let mut last_list = tokio::time::Instant::now();
         let mut resync = tokio::time::interval(RESYNC);
         resync.tick().await;
@@ -161,7 +221,9 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
             if relist_now {
                 dirty = false;
                 last_list = tokio::time::Instant::now();
-                let ids = std::mem::take(&mut named);
+                let fresh = std::mem::take(&mut named);
+                let mut ids = std::mem::take(&mut again);
+                ids.extend(fresh.iter().cloned());
                 let whole = std::mem::take(&mut everything) || ids.len() > TARGETED_MAX;
                 tracing::debug!(whole, ids = ids.len(), "re-list");
                 let listed = if whole {
@@ -178,6 +240,10 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                         cache = c;
                         retain_stopping(&mut stopping, &cache);
                         publish(&shared, &provider, &cache, &stopping, own_id.as_deref()).await;
+                        if !whole && !fresh.is_empty() {
+                            again = fresh;
+                            dirty = true;
+                        }
                     }
                     Err(e) => {
                         shared.metrics.discovery_errors.inc();
@@ -393,7 +459,17 @@ pub fn publish_view(
     view: Vec<ContainerInfo>,
     own_networks: BTreeSet<String>,
 ) {
-    let snap = container::snapshot(&view, &settings(shared, name, provider, own_networks));
+    let settings = settings(shared, name, provider, own_networks);
+    if let Some(hub) = &shared.hub {
+        hub.set(
+            name,
+            crate::cluster::wire::Input::Containers {
+                settings: (&settings).into(),
+                view: view.clone(),
+            },
+        );
+    }
+    let snap = container::snapshot(&view, &settings);
     crate::state::publish(shared, snap);
 }
 

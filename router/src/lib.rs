@@ -7,6 +7,7 @@
 //! - [`dynamic`]: the dynamic configuration every provider produces (plain data)
 //! - [`provider`]: the providers' pure parts (containers and labels, constraints);
 //!   [`discovery`], [`swarm`]: the Docker and Swarm providers' I/O
+//! - [`kv`]: the etcd and Redis providers' clients (their layout is [`provider::kv`])
 //! - [`model`]: pure: rules, snapshots -> the routing table
 //! - [`state`]: shared state; providers publish, the table is compiled and swapped
 //! - [`startup`]: bind entry points, TLS, start providers; [`server`]: entry points
@@ -29,20 +30,26 @@ pub mod acme_store;
 pub mod admin;
 pub mod any_client_cert;
 pub mod api;
+pub mod api_extra;
 pub mod ask;
 pub mod backend_tls;
 pub mod client_tls;
+pub mod cluster;
 pub mod compress;
 pub mod config;
 pub mod conn;
 pub mod conn_limit;
+pub mod dashboard;
 pub mod discovery;
 pub mod dynamic;
+pub mod ecs;
+pub mod error_text;
 pub mod h2_idle;
 pub mod h2_stall;
 pub mod h2c;
 pub mod health;
 pub mod internal;
+pub mod kv;
 pub mod live;
 pub mod metrics;
 pub mod middleware;
@@ -58,9 +65,12 @@ pub mod sniff;
 pub mod startup;
 pub mod state;
 pub mod swarm;
+pub mod tcp_health;
+pub mod tcp_serve;
 pub mod tls;
 pub mod tls_config;
 pub mod tree;
+pub mod udp_serve;
 pub mod upload_watch;
 pub mod upstream;
 pub mod weighted;

@@ -19,6 +19,8 @@ use crate::model::table::{Backend, RouteTable};
 pub const PASSIVE_COOLDOWN: Duration = Duration::from_millis(100);
 /// The longest passive cooldown.
 pub const PASSIVE_COOLDOWN_MAX: Duration = Duration::from_secs(2);
+/// How long a backend whose host went silent is skipped ([`Registry::mark_silent`]).
+pub const SILENT_COOLDOWN: Duration = Duration::from_secs(10);
 
 /// The table and its runtime state, swapped as one.
 #[derive(Debug, Default)]
@@ -62,6 +64,46 @@ pub struct BackendState {
     pub check_failed: AtomicBool,
     /// Requests in flight.
     pub inflight: AtomicUsize,
+    /// Requests sent to it (each attempt), since it appeared.
+    pub requests: AtomicU64,
+    /// Those that failed: no answer (refused, reset, timed out) or a 5xx.
+    pub errors: AtomicU64,
+    /// Samples of (`requests`, `errors`) taken when the dashboard's API reads them, so that it
+    /// can show a recent error rate without a timer per backend (see [`BackendState::recent`]).
+    samples: Mutex<std::collections::VecDeque<(Instant, u64, u64)>>,
+}
+
+/// How far back [`BackendState::recent`] looks.
+pub const RECENT: Duration = Duration::from_secs(60);
+
+impl BackendState {
+    /// Requests and errors over about the last [`RECENT`] (from the oldest sample kept within
+    /// it; within a minute of the first read, everything since the backend appeared), and the
+    /// seconds since that sample.
+    pub fn recent(&self, now: Instant) -> (u64, u64, f64) {
+        let requests = self.requests.load(Ordering::Relaxed);
+        let errors = self.errors.load(Ordering::Relaxed);
+        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        if samples.is_empty() {
+            // The first read: what came before counts as recent until a minute has passed.
+            samples.push_back((now, 0, 0));
+        }
+        while samples.len() > 1 && samples.get(1).is_some_and(|s| now - s.0 >= RECENT) {
+            samples.pop_front();
+        }
+        let out = match samples.front() {
+            Some(&(at, r, e)) if now - at <= RECENT + RECENT => (
+                requests.saturating_sub(r),
+                errors.saturating_sub(e),
+                (now - at).as_secs_f64(),
+            ),
+            _ => (requests, errors, 0.0),
+        };
+        if samples.back().is_none_or(|s| now - s.0 >= RECENT / 6) {
+            samples.push_back((now, requests, errors));
+        }
+        out
+    }
 }
 
 /// Runtime state across swaps.
@@ -160,6 +202,16 @@ impl Registry {
             .store(self.now_ms() + cooldown, Ordering::Relaxed);
     }
 
+    /// Marks a backend whose host went silent (a connect or an answer that timed out: a lost
+    /// node) as skipped for [`SILENT_COOLDOWN`]: its next request would wait as long again.
+    pub fn mark_silent(&self, state: &BackendState) {
+        state.refusals.store(16, Ordering::Relaxed);
+        state.down_until.store(
+            self.now_ms() + SILENT_COOLDOWN.as_millis() as u64,
+            Ordering::Relaxed,
+        );
+    }
+
     /// Notes that a backend took a connection: its next refusal starts a short cooldown again.
     pub fn mark_up(&self, state: &BackendState) {
         if state.refusals.load(Ordering::Relaxed) != 0 {
@@ -253,21 +305,47 @@ impl Registry {
     }
 }
 
-/// Decrements a backend's in-flight count when dropped.
+/// One attempt on a backend: counted in flight until dropped, and counted as an error unless
+/// the backend answered below 500 (or the attempt ended for a reason that is not the
+/// backend's: [`InFlight::settled`]).
 #[derive(Debug)]
-pub struct InFlight(Arc<BackendState>);
+pub struct InFlight {
+    state: Arc<BackendState>,
+    settled: bool,
+}
 
 impl InFlight {
     /// Counts one request on a backend.
     pub fn start(state: &Arc<BackendState>) -> InFlight {
         state.inflight.fetch_add(1, Ordering::Relaxed);
-        InFlight(state.clone())
+        state.requests.fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            state: state.clone(),
+            settled: false,
+        }
+    }
+
+    /// The backend answered with `status`: an error when it is 5xx.
+    pub fn answered(&mut self, status: u16) {
+        self.settled = true;
+        if status >= 500 {
+            self.state.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The attempt ended without a verdict on the backend (the client left, or its request
+    /// was refused).
+    pub fn settled(&mut self) {
+        self.settled = true;
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.inflight.fetch_sub(1, Ordering::Relaxed);
+        self.state.inflight.fetch_sub(1, Ordering::Relaxed);
+        if !self.settled {
+            self.state.errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -277,6 +355,35 @@ mod tests {
 
     fn cooldown_ms(reg: &Registry, state: &BackendState) -> u64 {
         state.down_until.load(Ordering::Relaxed) - reg.now_ms()
+    }
+
+    #[test]
+    fn attempts_count_as_errors_unless_answered_below_500_or_settled() {
+        let state = Arc::new(BackendState::default());
+        InFlight::start(&state).answered(200);
+        InFlight::start(&state).answered(502);
+        InFlight::start(&state).settled();
+        drop(InFlight::start(&state));
+        assert_eq!(state.requests.load(Ordering::Relaxed), 4);
+        assert_eq!(state.errors.load(Ordering::Relaxed), 2);
+        assert_eq!(state.inflight.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_recent_rate_counts_from_the_oldest_sample_within_the_window() {
+        let state = BackendState::default();
+        let t0 = Instant::now();
+        state.requests.store(10, Ordering::Relaxed);
+        state.errors.store(1, Ordering::Relaxed);
+        // Nothing sampled yet: everything since the backend appeared, for a minute.
+        assert_eq!(state.recent(t0), (10, 1, 0.0));
+        state.requests.store(30, Ordering::Relaxed);
+        state.errors.store(6, Ordering::Relaxed);
+        assert_eq!(state.recent(t0 + Duration::from_secs(20)), (30, 6, 20.0));
+        state.requests.store(50, Ordering::Relaxed);
+        // Past the window, the samples within it are what counts.
+        let (r, e, secs) = state.recent(t0 + Duration::from_secs(90));
+        assert_eq!((r, e, secs), (20, 0, 70.0));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! router: parse the configuration (Traefik's static configuration and `ROUTER_*`), set up
 //! logging, bind every entry point, start the providers, serve ([`router::run`]).
 //! `router healthcheck` checks a running instance (for a Docker HEALTHCHECK); `router version`
-//! prints the version.
+//! prints the version; `router htpasswd USER` prints a `basicAuth.users` line (bcrypt) for the
+//! password on its standard input (what `make up` protects the dashboard with).
 
 use std::process::ExitCode;
 
@@ -26,8 +27,7 @@ impl router::config::Env for ProcessEnv {
     }
 }
 
-const USAGE: &str =
-    "usage: router [healthcheck | version] [--<traefik static configuration flag>=<value> ...]";
+const USAGE: &str = "usage: router [healthcheck | version] [--<traefik static configuration flag>=<value> ...]\n       router htpasswd USER < password\n       router cluster-certs DIR [CONTROLLER_NAME ...]";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +37,12 @@ fn main() -> ExitCode {
     ) {
         println!("router {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
+    }
+    if argv.first().map(String::as_str) == Some("htpasswd") {
+        return htpasswd(&argv[1..]);
+    }
+    if argv.first().map(String::as_str) == Some("cluster-certs") {
+        return cluster_certs(&argv[1..]);
     }
     let args = match parse_args(&argv) {
         Ok(a) => a,
@@ -66,6 +72,55 @@ fn main() -> ExitCode {
     match command {
         Some(_) => healthcheck(&config),
         None => serve(config),
+    }
+}
+
+/// `router cluster-certs DIR [NAME ...]`: the cluster mode's CA and certificates
+/// ([`router::cluster::certs`]).
+fn cluster_certs(args: &[String]) -> ExitCode {
+    let Some((dir, names)) = args.split_first() else {
+        eprintln!("router: cluster-certs takes a directory\n{USAGE}");
+        return ExitCode::from(64);
+    };
+    match router::cluster::certs::write(std::path::Path::new(dir), names) {
+        Ok(made) if made.is_empty() => {
+            println!("{dir}: the cluster's certificates are there already");
+            ExitCode::SUCCESS
+        }
+        Ok(made) => {
+            for p in made {
+                println!("wrote {}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("router: cluster-certs: {e}");
+            ExitCode::from(64)
+        }
+    }
+}
+
+/// `router htpasswd USER`: `USER:<bcrypt hash>` of the first line of standard input.
+fn htpasswd(args: &[String]) -> ExitCode {
+    let [user] = args else {
+        eprintln!("router: htpasswd takes one user name\n{USAGE}");
+        return ExitCode::from(64);
+    };
+    let mut password = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut password) {
+        eprintln!("router: htpasswd: cannot read the password: {e}");
+        return ExitCode::from(64);
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    match router::model::auth::users_line(user, password) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("router: htpasswd: {e}");
+            ExitCode::from(64)
+        }
     }
 }
 

@@ -62,7 +62,7 @@ impl Default for Metrics {
         let discovery_errors = Counter::default();
         registry.register(
             "discovery_errors",
-            "Failed container listings or event streams",
+            "Failed provider reads: container listings, event streams, Swarm and ECS reads",
             discovery_errors.clone(),
         );
         let open_tunnels = Gauge::default();

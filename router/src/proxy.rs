@@ -437,8 +437,9 @@ pub async fn plan(
         .get(&route.service)
         .and_then(|s| s.internal)
     {
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
         return Ok(Planned::Answer(crate::internal::answer(
-            shared, kind, req, &live,
+            shared, kind, req, accept, &live,
         )));
     }
     if fx.compress.is_none() && shared.config.compress {
@@ -754,6 +755,16 @@ impl Plan {
                 .and_then(|t| t.response_header_timeout)
                 .unwrap_or(shared.config.response_timeout),
             host,
+        })
+    }
+
+    /// Whether the service has a usable backend besides `url` (a timed-out connection is
+    /// retried only then: with none, the answer stays the timeout's 504).
+    pub fn another_usable(&self, shared: &Shared, url: &str) -> bool {
+        self.live.services.get(self.current()).is_some_and(|svc| {
+            svc.backends
+                .iter()
+                .any(|b| b.def.url != url && shared.registry.usable(b))
         })
     }
 
@@ -1212,7 +1223,7 @@ async fn h2_send(
         if let Some(h) = &reach.host {
             out.headers_mut().insert(header::HOST, h.clone());
         }
-        let _inflight = InFlight::start(&backend.state);
+        let mut inflight = InFlight::start(&backend.state);
         let sent = async {
             let legacy = match &reach.tls {
                 Some(t) => t.client().request(out).await,
@@ -1244,8 +1255,13 @@ async fn h2_send(
         };
         match outcome {
             Err(()) => return Err(ProxyError::GatewayTimeout),
-            Ok(Err(_)) if upload.stalled() => return Err(ProxyError::GatewayTimeout),
+            Ok(Err(_)) if upload.stalled() => {
+                // The client stopped sending its body: not the backend's failure.
+                inflight.settled();
+                return Err(ProxyError::GatewayTimeout);
+            }
             Ok(Ok(r)) => {
+                inflight.answered(r.status().as_u16());
                 shared.registry.mark_up(&backend.state);
                 if plan.fail_over(r.status().as_u16())? {
                     tried = None;
@@ -1262,7 +1278,10 @@ async fn h2_send(
                 }
                 break r;
             }
-            Ok(Err(Failed::TooLarge)) => return Err(ProxyError::PayloadTooLarge),
+            Ok(Err(Failed::TooLarge)) => {
+                inflight.settled();
+                return Err(ProxyError::PayloadTooLarge);
+            }
             Ok(Err(Failed::Send(e))) => match e {
                 SendError::Connect { detail, timed_out } => {
                     shared.registry.mark_down(&backend.state);
@@ -1422,13 +1441,13 @@ enum Failed {
 /// Sorts a shared-pool error into "not connected" and "failed after connecting".
 fn classify(e: hyper_util::client::legacy::Error) -> SendError {
     if e.is_connect() {
-        let detail = describe(&e);
+        let detail = crate::error_text::chain(&e);
         SendError::Connect {
             timed_out: detail.contains("timed out"),
             detail,
         }
     } else {
-        SendError::Request(describe(&e), closed_before_answer(&e))
+        SendError::Request(crate::error_text::chain(&e), closed_before_answer(&e))
     }
 }
 
@@ -1455,17 +1474,6 @@ fn closed_before_answer(e: &(dyn std::error::Error + 'static)) -> bool {
         src = s.source();
     }
     false
-}
-
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
 }
 
 /// A server URL's `host[:port]` as a `Host` header names it (the scheme's default port left

@@ -1,7 +1,8 @@
 //! Entry points: [`bind`] a listener per entry point once, then [`run`] it: every connection
 //! is read as Traefik's entry points read it — an optional PROXY protocol header from a
 //! trusted address, then TLS when the first byte is a TLS handshake (HTTP/2 or HTTP/1.1 as
-//! ALPN chose), else plain HTTP/1.1. A new routing table is swapped in under the listeners
+//! ALPN chose), else plain HTTP/1.1 — unless a TCP router takes the connection
+//! ([`crate::tcp_serve`]). A new routing table is swapped in under the listeners
 //! (see [`crate::state`]), never re-bound.
 
 use std::future::Future;
@@ -179,6 +180,35 @@ impl Conn {
             .from_address(&mut self.slot, proxy::client_ip(self.peer))
             .is_err()
         {
+            return;
+        }
+        use crate::tcp_serve::Choice;
+        let choice = crate::tcp_serve::choose(
+            &self.shared,
+            self.entrypoint,
+            self.peer,
+            &mut stream,
+            self.ep.header_timeout,
+        )
+        .await;
+        let (route, postgres) = match choice {
+            Choice::Http => (None, false),
+            Choice::Close => return,
+            Choice::Tcp(route) => (Some(route), false),
+            Choice::Postgres(route) => (Some(route), true),
+        };
+        if let Some(route) = route {
+            let shared = self.shared.clone();
+            let relay = crate::tcp_serve::relay(shared, route, stream, self.peer, tls, postgres);
+            // Shutdown waits for it for the grace period, as for HTTP connections.
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                () = relay => {}
+                () = async {
+                    let _ = stop.wait_for(|s| *s).await;
+                    tokio::time::sleep(self.ep.grace_timeout).await;
+                } => {}
+            }
             return;
         }
         let mut first = [0u8; 1];

@@ -90,7 +90,15 @@ where
         );
     }
     let mut bound = Vec::new();
+    let mut datagrams = Vec::new();
     for ep in &config.entry_points {
+        if ep.udp.is_some() {
+            let socket = crate::udp_serve::bind(ep)
+                .await
+                .map_err(|e| format!("{}={}: cannot bind: {e}", ep.key, ep.address))?;
+            datagrams.push((ep.clone(), socket));
+            continue;
+        }
         let listener = match pre.take(&ep.name) {
             Some(l) => l,
             None => server::bind(ep)
@@ -127,8 +135,21 @@ where
             shutdown(),
         )));
     }
+    for (ep, socket) in datagrams {
+        let addr = socket
+            .local_addr()
+            .map_err(|e| format!("{}: {e}", ep.key))?;
+        addrs.insert(ep.name.clone(), addr);
+        serving.push(Box::pin(crate::udp_serve::run(
+            socket,
+            Arc::new(ep),
+            shared.clone(),
+            shutdown(),
+        )));
+    }
     tracing::info!(source = %shared.config.source, entrypoints = ?addrs, "router starting");
     crate::state::publish(&shared, crate::provider::internal::snapshot(&shared.config));
+    controller(&shared, pre, &mut background, shutdown()).await?;
     providers(&shared, &mut background)?;
     if shared.expected_providers().is_empty() {
         shared
@@ -156,6 +177,39 @@ where
         serving,
         background,
     })
+}
+
+/// A controller's listener for data planes (`ROUTER_CONTROLLER_LISTEN`, or the `controller`
+/// listener handed in).
+async fn controller<F>(
+    shared: &Arc<Shared>,
+    pre: &Listeners,
+    background: &mut Vec<JoinHandle<()>>,
+    stop: F,
+) -> Result<(), String>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (Some(hub), Some(crate::config::ControllerRole::Serve { listen, tls })) =
+        (&shared.hub, &shared.config.controller)
+    else {
+        return Ok(());
+    };
+    let tls = crate::cluster::tls::server(tls)?;
+    let listener = match pre.take("controller") {
+        Some(l) => l,
+        None => tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("ROUTER_CONTROLLER_LISTEN={listen}: cannot bind: {e}"))?,
+    };
+    tracing::info!(listen = %listener.local_addr().map_err(|e| e.to_string())?, "controller: serving data planes");
+    background.push(tokio::spawn(crate::cluster::hub::serve(
+        listener,
+        tls,
+        hub.clone(),
+        stop,
+    )));
+    Ok(())
 }
 
 /// The TLS configurations every entry point uses for connections that start with a
@@ -197,9 +251,17 @@ async fn tls(
 
 /// Starts the configured providers.
 fn providers(shared: &Arc<Shared>, background: &mut Vec<JoinHandle<()>>) -> Result<(), String> {
+    if let Some((address, files)) = shared.config.follows() {
+        let tls = crate::cluster::tls::client(files)?;
+        background.push(tokio::spawn(crate::cluster::follow::run(
+            shared.clone(),
+            address.to_owned(),
+            tls,
+        )));
+    }
     if let Some(p) = &shared.config.docker {
-        let docker = crate::discovery::connect(crate::discovery::endpoint(p))
-            .map_err(|e| format!("providers.docker.endpoint: {e}"))?;
+        let docker = crate::discovery::connect(crate::discovery::endpoint(p), p.tls.as_ref())
+            .map_err(|e| format!("providers.docker: {e}"))?;
         background.push(tokio::spawn(crate::discovery::run(
             shared.clone(),
             p.clone(),
@@ -212,9 +274,33 @@ fn providers(shared: &Arc<Shared>, background: &mut Vec<JoinHandle<()>>) -> Resu
             p.clone(),
         )));
     }
+    if let Some(hub) = &shared.hub {
+        for target in &shared.config.publish {
+            let tls = target
+                .client_config()
+                .map_err(|e| format!("ROUTER_PUBLISH_TLS_*: {e}"))?;
+            background.push(tokio::spawn(crate::kv::write::run(
+                hub.clone(),
+                target.clone(),
+                tls,
+            )));
+        }
+    }
+    for p in [&shared.config.etcd, &shared.config.redis]
+        .into_iter()
+        .flatten()
+    {
+        let tls = p
+            .client_config()
+            .map_err(|e| format!("providers.{}.tls: {e}", p.store.name()))?;
+        background.push(tokio::spawn(crate::kv::run(shared.clone(), p.clone(), tls)));
+    }
+    if let Some(p) = &shared.config.ecs {
+        background.push(tokio::spawn(crate::ecs::run(shared.clone(), p.clone())));
+    }
     if let Some(p) = &shared.config.swarm {
-        let docker = crate::discovery::connect(crate::discovery::endpoint(p))
-            .map_err(|e| format!("providers.swarm.endpoint: {e}"))?;
+        let docker = crate::discovery::connect(crate::discovery::endpoint(p), p.tls.as_ref())
+            .map_err(|e| format!("providers.swarm: {e}"))?;
         background.push(tokio::spawn(crate::swarm::run(
             shared.clone(),
             p.clone(),

@@ -55,6 +55,10 @@ pub struct Shared {
     pub acme_challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// TLS to `https://` servers, by transport and name.
     pub backend_tls: crate::backend_tls::Cache,
+    /// TCP `inFlightConn` counts.
+    pub tcp_in_flight: crate::tcp_serve::InFlightConns,
+    /// TCP services' health checks.
+    pub tcp_health: Arc<crate::tcp_health::TcpHealth>,
     /// `inFlightReq` counts.
     pub in_flight: std::sync::Arc<crate::middleware::InFlightCounts>,
     /// `circuitBreaker` instances, by router and middleware.
@@ -68,6 +72,8 @@ pub struct Shared {
     /// Active health check tasks by (service, backend URL).
     pub health_tasks:
         std::sync::Mutex<std::collections::HashMap<(String, String), tokio::task::AbortHandle>>,
+    /// A controller's providers' inputs, for its data planes (cluster mode).
+    pub hub: Option<Arc<crate::cluster::hub::Hub>>,
 }
 
 impl Shared {
@@ -89,7 +95,13 @@ impl Shared {
         let limits = crate::conn_limit::ConnLimits::new(total, config.max_connections_per_ip);
         let mut metrics = Metrics::default();
         metrics.register_connections(&limits);
+        let hub = (matches!(
+            config.controller,
+            Some(crate::config::ControllerRole::Serve { .. })
+        ) || !config.publish.is_empty())
+        .then(|| crate::cluster::hub::Hub::new(expected_providers(&config)));
         Arc::new(Shared {
+            hub,
             limits: Arc::new(limits),
             h2c: Default::default(),
             config,
@@ -105,6 +117,8 @@ impl Shared {
             forward_auth: Default::default(),
             users_files: Default::default(),
             in_flight: Default::default(),
+            tcp_in_flight: Default::default(),
+            tcp_health: Default::default(),
             breakers: Default::default(),
             digest_nonces: Default::default(),
             health_tasks: std::sync::Mutex::default(),
@@ -113,20 +127,17 @@ impl Shared {
         })
     }
 
+    /// The certificate resolver the entry points use (none before the TLS setup).
+    pub fn resolver(&self) -> Option<Arc<crate::tls::CertResolver>> {
+        self.resolver
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// The providers whose first snapshot makes the table complete (`synced`).
     pub fn expected_providers(&self) -> Vec<&'static str> {
-        let c = &self.config;
-        let mut v = Vec::new();
-        if c.docker.is_some() {
-            v.push("docker");
-        }
-        if c.swarm.is_some() {
-            v.push("swarm");
-        }
-        if c.file.is_some() {
-            v.push("file");
-        }
-        v
+        expected_providers(&self.config)
     }
 
     /// The key authorization for a pending HTTP-01 challenge token.
@@ -152,12 +163,19 @@ pub async fn off_workers(shared: &Arc<Shared>, work: impl FnOnce(&Shared) + Send
 
 /// Takes a provider's new snapshot and swaps in the table built from it and the others'.
 pub fn publish(shared: &Shared, snapshot: Snapshot) {
+    publish_many(shared, vec![snapshot]);
+}
+
+/// [`publish`] for several providers' snapshots at once: one compile, one swap.
+pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
     let (new, all_in) = {
         let mut snaps = shared
             .snapshots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        snaps.insert(snapshot.provider.clone(), snapshot);
+        for snapshot in snapshots {
+            snaps.insert(snapshot.provider.clone(), snapshot);
+        }
         let all_in = shared
             .expected_providers()
             .iter()
@@ -182,9 +200,35 @@ pub fn publish(shared: &Shared, snapshot: Snapshot) {
     shared.metrics.routes.set(new.routes.len() as i64);
     shared.metrics.reloads.inc();
     let live = shared.registry.attach(new);
+    shared.tcp_health.reconcile(&live.table);
     shared.live.store(Arc::new(live));
     shared.users_files.clear();
     crate::health::reconcile(shared);
+}
+
+/// The providers whose first snapshot makes `c`'s table complete: a data plane's is the
+/// controller's first message.
+pub fn expected_providers(c: &Config) -> Vec<&'static str> {
+    if c.follows().is_some() {
+        return vec![crate::cluster::follow::PROVIDER];
+    }
+    let mut v = Vec::new();
+    if c.docker.is_some() {
+        v.push("docker");
+    }
+    if c.swarm.is_some() {
+        v.push("swarm");
+    }
+    if c.file.is_some() {
+        v.push("file");
+    }
+    for kv in [&c.etcd, &c.redis].into_iter().flatten() {
+        v.push(kv.store.name());
+    }
+    if c.ecs.is_some() {
+        v.push(crate::ecs::PROVIDER);
+    }
+    v
 }
 
 /// The entry points and rule syntax routers are compiled against.
@@ -198,6 +242,7 @@ pub fn compile_settings(c: &Config) -> CompileSettings {
                 default: e.default,
                 middlewares: e.middlewares.clone(),
                 tls: e.tls.clone(),
+                udp: e.udp.is_some(),
             })
             .collect(),
         default_rule_syntax: c.default_rule_syntax,

@@ -27,8 +27,26 @@ use crate::discovery;
 use crate::provider::container::{ContainerInfo, Health, RunState};
 use crate::server::Shared;
 
+/// How often services and tasks are read while a service is updating or rolling back, or a
+/// task is on its way to running.
+pub const UPDATING_REFRESH: Duration = Duration::from_millis(250);
+
+/// How long a task on its way to running (pending, preparing, starting: a scale-up, a
+/// replacement, a health check not passed yet) keeps the reads frequent. One that takes
+/// longer (no node fits it, an image that never comes, a check that never passes) is left to
+/// the usual refresh, so a stuck task does not keep the guard and the manager busy.
+pub const CONVERGING_WATCH: Duration = Duration::from_secs(60);
+
 /// Runs the Swarm provider forever (with `watch=false`: reads until one read succeeds).
 pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docker) {
+    // The TLS settings were checked at start (bollard's client is built from the same ones).
+    let raw = match discovery::raw_client(discovery::endpoint(&provider), provider.tls.as_ref()) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "providers.swarm: cannot reach socket-guard");
+            return;
+        }
+    };
     let wake = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(follow_service_events(
         shared.clone(),
@@ -36,9 +54,12 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
         wake.clone(),
     ));
     let own_id = discovery::own_container_id();
+    let mut arriving = Arriving::default();
     loop {
-        match snapshot(&shared, &provider).await {
-            Ok(view) => {
+        let mut busy = false;
+        match snapshot(&shared, &raw).await {
+            Ok((view, updating, converging)) => {
+                busy = arriving.busy(converging, std::time::Instant::now()) || updating;
                 let own = own_networks(&docker, own_id.as_deref()).await;
                 let p = provider.clone();
                 crate::state::off_workers(&shared, move |shared| {
@@ -55,8 +76,16 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 tracing::warn!(error = %e, "cannot read services and tasks through socket-guard; keeping the last table");
             }
         }
+        // While a service is updating, its tasks are replaced one by one without an event:
+        // read them often, so a stopped task leaves and its successor arrives before the next
+        // one stops. A task on its way to running (a scale-up) is routed as soon as it runs.
+        let wait = if busy {
+            UPDATING_REFRESH.min(provider.refresh)
+        } else {
+            provider.refresh
+        };
         tokio::select! {
-            () = tokio::time::sleep(provider.refresh) => {}
+            () = tokio::time::sleep(wait) => {}
             () = wake.notified() => tokio::time::sleep(discovery::DEBOUNCE).await,
         }
     }
@@ -98,14 +127,17 @@ async fn follow_service_events(
     }
 }
 
-async fn get_json(shared: &Shared, endpoint: &str, path: &str) -> Result<Value, String> {
-    let uri: hyper::Uri = format!("http://{endpoint}{path}")
+async fn get_json(
+    (client, base): &(discovery::RawClient, String),
+    path: &str,
+) -> Result<Value, String> {
+    let uri: hyper::Uri = format!("{base}{path}")
         .parse()
         .map_err(|e| format!("{path}: {e}"))?;
     let req = hyper::Request::get(uri)
-        .body(crate::proxy::full(bytes::Bytes::new()))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
         .map_err(|e| e.to_string())?;
-    let resp = tokio::time::timeout(Duration::from_secs(10), shared.client.request(req))
+    let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
         .await
         .map_err(|_| format!("{path}: timed out"))?
         .map_err(|e| format!("{path}: {e}"))?;
@@ -125,26 +157,81 @@ async fn get_json(shared: &Shared, endpoint: &str, path: &str) -> Result<Value, 
     serde_json::from_slice(&body).map_err(|e| format!("{path}: {e}"))
 }
 
-/// Reads services, running tasks and networks, and turns them into the model's view.
+/// Reads services, running tasks and networks, and turns them into the model's view; says
+/// whether a service is updating, and which tasks are on their way to running.
 pub async fn snapshot(
     shared: &Shared,
-    provider: &ContainerProvider,
-) -> Result<Vec<ContainerInfo>, String> {
-    let at = discovery::endpoint(provider);
-    let services = get_json(shared, at, "/v1.41/services").await?;
+    raw: &(discovery::RawClient, String),
+) -> Result<(Vec<ContainerInfo>, bool, BTreeSet<String>), String> {
+    let services = get_json(raw, "/v1.41/services").await?;
     let tasks = get_json(
-        shared,
-        at,
+        raw,
         "/v1.41/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D",
     )
     .await?;
-    let networks = get_json(shared, at, "/v1.41/networks").await?;
-    Ok(view(
-        &services,
-        &tasks,
-        &networks,
-        &shared.config.label_prefix,
+    let networks = get_json(raw, "/v1.41/networks").await?;
+    Ok((
+        view(&services, &tasks, &networks, &shared.config.label_prefix),
+        updating(&services),
+        converging(&tasks),
     ))
+}
+
+/// Pure: the tasks (of those told to run) that do not run yet: new, pending, assigned,
+/// accepted, preparing, starting. A task with a health check stays `starting` until its
+/// first check passes (Swarm's executor waits for it), so it is not routed before.
+pub fn converging(tasks: &Value) -> BTreeSet<String> {
+    tasks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| {
+            t["DesiredState"].as_str().is_none_or(|d| d == "running")
+                && matches!(
+                    t["Status"]["State"].as_str(),
+                    Some(
+                        "new"
+                            | "allocated"
+                            | "pending"
+                            | "assigned"
+                            | "accepted"
+                            | "ready"
+                            | "preparing"
+                            | "starting"
+                    )
+                )
+        })
+        .filter_map(|t| t["ID"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The tasks on their way to running and when each was first seen so: the reads stay
+/// frequent while one of them is younger than [`CONVERGING_WATCH`].
+#[derive(Debug, Default)]
+struct Arriving(HashMap<String, std::time::Instant>);
+
+impl Arriving {
+    /// Records this read's converging tasks (forgetting those that arrived or left) and says
+    /// whether one is still worth watching closely.
+    fn busy(&mut self, now_converging: BTreeSet<String>, now: std::time::Instant) -> bool {
+        self.0.retain(|id, _| now_converging.contains(id));
+        for id in now_converging {
+            self.0.entry(id).or_insert(now);
+        }
+        self.0
+            .values()
+            .any(|since| now.duration_since(*since) < CONVERGING_WATCH)
+    }
+}
+
+/// Whether a service is being updated or rolled back (`UpdateStatus.State`).
+pub fn updating(services: &Value) -> bool {
+    services.as_array().into_iter().flatten().any(|s| {
+        matches!(
+            s["UpdateStatus"]["State"].as_str(),
+            Some("updating" | "rollback_started")
+        )
+    })
 }
 
 /// Pure: the API's JSON -> one [`ContainerInfo`] per running task (or per service on its
@@ -284,6 +371,39 @@ mod tests {
         ]);
         let networks = json!([{"Id": "n1", "Name": "web_net"}, {"Id": "ing", "Name": "ingress"}]);
         (services, tasks, networks)
+    }
+
+    #[test]
+    fn an_update_in_progress_is_seen() {
+        let svc = |state: &str| serde_json::json!([{"UpdateStatus": {"State": state}}, {}]);
+        assert!(updating(&svc("updating")));
+        assert!(updating(&svc("rollback_started")));
+        assert!(!updating(&svc("completed")));
+        assert!(!updating(&svc("paused")));
+        assert!(!updating(&serde_json::json!([{}])));
+    }
+
+    #[test]
+    fn tasks_on_their_way_keep_the_reads_frequent_for_a_while() {
+        let tasks = json!([
+            {"ID": "run", "DesiredState": "running", "Status": {"State": "running"}},
+            {"ID": "start", "DesiredState": "running", "Status": {"State": "starting"}},
+            {"ID": "pend", "DesiredState": "running", "Status": {"State": "pending"}},
+            {"ID": "gone", "DesiredState": "shutdown", "Status": {"State": "starting"}},
+            {"ID": "failed", "DesiredState": "running", "Status": {"State": "failed"}}
+        ]);
+        let ids = converging(&tasks);
+        assert_eq!(ids, ["pend", "start"].map(str::to_owned).into());
+        let t0 = std::time::Instant::now();
+        let mut a = Arriving::default();
+        assert!(a.busy(ids.clone(), t0));
+        assert!(a.busy(ids.clone(), t0 + CONVERGING_WATCH / 2));
+        // Stuck past the watch: the usual refresh.
+        assert!(!a.busy(ids, t0 + CONVERGING_WATCH));
+        // A new one arrives: frequent again; once it runs, not.
+        let late: BTreeSet<String> = ["pend", "new"].map(str::to_owned).into();
+        assert!(a.busy(late, t0 + CONVERGING_WATCH));
+        assert!(!a.busy(BTreeSet::new(), t0 + CONVERGING_WATCH));
     }
 
     #[test]

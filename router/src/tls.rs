@@ -44,6 +44,20 @@ pub struct LoadedCert {
 #[derive(Debug, Default, Clone)]
 pub struct CertMap {
     by_name: HashMap<String, Arc<CertifiedKey>>,
+    /// Each certificate's names and expiry, for the dashboard.
+    listing: Vec<(Vec<String>, SystemTime)>,
+}
+
+/// A certificate the router holds, as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertSummary {
+    /// Where it comes from: `files` (`ROUTER_CERTS_DIR`), `file` (the file provider's
+    /// `tls.certificates`), `acme` or `default` (the default store's).
+    pub store: &'static str,
+    /// The names it serves.
+    pub names: Vec<String>,
+    /// When it expires.
+    pub not_after: SystemTime,
 }
 
 impl CertMap {
@@ -51,7 +65,9 @@ impl CertMap {
     /// wins (a renewed certificate beside an old one).
     pub fn from_certs<'a>(certs: impl IntoIterator<Item = &'a LoadedCert>) -> CertMap {
         let mut best: HashMap<String, (&LoadedCert, SystemTime)> = HashMap::new();
+        let mut listed = Vec::new();
         for c in certs {
+            listed.push((c.names.clone(), c.not_after));
             for n in &c.names {
                 match best.get(n) {
                     Some((_, t)) if *t >= c.not_after => {}
@@ -66,6 +82,7 @@ impl CertMap {
                 .into_iter()
                 .map(|(n, (c, _))| (n, c.key.clone()))
                 .collect(),
+            listing: listed,
         }
     }
 
@@ -160,6 +177,44 @@ impl CertResolver {
             Some(k) => map.insert(name.to_ascii_lowercase(), k),
             None => map.remove(&name.to_ascii_lowercase()),
         };
+    }
+
+    /// Replaces every TLS-ALPN-01 challenge certificate (a data plane serving its
+    /// controller's orders).
+    pub fn replace_alpn_challenges(&self, keys: HashMap<String, Arc<CertifiedKey>>) {
+        *self
+            .alpn_challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = keys
+            .into_iter()
+            .map(|(n, k)| (n.to_ascii_lowercase(), k))
+            .collect();
+    }
+
+    /// Every certificate held, by store (the self-signed fallbacks made on demand excepted).
+    pub fn summary(&self) -> Vec<CertSummary> {
+        let mut out = Vec::new();
+        for (store, map) in [
+            ("files", self.files.load()),
+            ("file", self.dynamic.load()),
+            ("acme", self.acme.load()),
+        ] {
+            out.extend(map.listing.iter().map(|(names, not_after)| CertSummary {
+                store,
+                names: names.clone(),
+                not_after: *not_after,
+            }));
+        }
+        if let Some(key) = self.default.load().as_ref() {
+            if let Some(Ok((names, not_after))) = key.cert.first().map(names_and_expiry) {
+                out.push(CertSummary {
+                    store: "default",
+                    names,
+                    not_after,
+                });
+            }
+        }
+        out
     }
 
     /// The crypto provider, for loading keys.
@@ -261,6 +316,28 @@ pub fn self_signed(name: &str, provider: &CryptoProvider) -> Result<Arc<Certifie
         .load_private_key(key)
         .map_err(|e| e.to_string())?;
     Ok(Arc::new(CertifiedKey::new(vec![der], signing)))
+}
+
+/// A PEM certificate chain and key as a [`CertifiedKey`], unchecked: for a TLS-ALPN-01
+/// certificate, whose critical acmeIdentifier extension webpki's parser (behind
+/// [`CertifiedKey::keys_match`]) refuses, and which names one host only.
+pub fn certified_key(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("certificate: {e}"))?;
+    if chain.is_empty() {
+        return Err("certificate: none in the text".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("key: {e}"))?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("key: {e}"))?;
+    Ok(Arc::new(CertifiedKey::new(chain, signing)))
 }
 
 /// Parses a PEM certificate chain and key into a [`LoadedCert`].

@@ -16,7 +16,7 @@ use std::fmt;
 
 /// A node: its name (a key or `[i]`), the full key it was written as (for messages), and
 /// its value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     /// The last segment of its key, as written.
     pub name: String,
@@ -28,7 +28,7 @@ pub struct Node {
 }
 
 /// A node's value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// A scalar, as text.
     Leaf(String),
@@ -76,9 +76,14 @@ pub struct FlatStyle {
 }
 
 impl FlatStyle {
-    /// Labels, flags, KV keys: `a.b.c`.
+    /// Labels and flags: `a.b.c`.
     pub const DOTTED: FlatStyle = FlatStyle {
         separator: '.',
+        upper: false,
+    };
+    /// KV store keys: `traefik/http/routers/r/rule`.
+    pub const SLASHED: FlatStyle = FlatStyle {
+        separator: '/',
         upper: false,
     };
     /// Environment variables: `TRAEFIK_A_B_C`.

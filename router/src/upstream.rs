@@ -363,7 +363,35 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, S
         Ok(Ok(s)) => s,
     };
     let _ = io.set_nodelay(true);
+    watch_peer(&io);
     Ok(io)
+}
+
+/// A backend's host that stops answering TCP (a Swarm node lost with its tasks, a pulled
+/// cable) sends no reset: without a bound, a request waits on it for the kernel's
+/// retransmission limit (about 15 minutes). Data left unacknowledged for this long ends the
+/// connection (`TCP_USER_TIMEOUT`), so a request sent to a host gone silent fails in time to
+/// be sent again elsewhere. It also bounds how long a backend may keep its receive window
+/// shut on a streamed request body; ten seconds is far past any pause of a live reader.
+pub const PEER_SILENT: Duration = Duration::from_secs(10);
+
+/// While a request waits for its answer, nothing is unacknowledged: keepalive probes, after
+/// this much quiet, every [`PROBE_EVERY`], [`PROBES`] times, find a host gone silent (a busy
+/// backend's kernel answers them).
+const PROBE_AFTER: Duration = Duration::from_secs(3);
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+const PROBES: u32 = 3;
+
+/// Sets [`PEER_SILENT`] and the keepalive probes on a backend connection (and a KV store's).
+/// Best effort: a socket that refuses them behaves as before.
+pub(crate) fn watch_peer(io: &TcpStream) {
+    let sock = socket2::SockRef::from(io);
+    let probes = socket2::TcpKeepalive::new()
+        .with_time(PROBE_AFTER)
+        .with_interval(PROBE_EVERY)
+        .with_retries(PROBES);
+    let _ = sock.set_tcp_keepalive(&probes);
+    let _ = sock.set_tcp_user_timeout(Some(PEER_SILENT));
 }
 
 /// The address of a backend target: itself, or its name resolved (the first address), within

@@ -14,6 +14,7 @@
 //!   [`guard::Guard`] with the router preset; whoami containers with labels
 //! - [`pebble`]: Debian's pebble ACME test server on loopback, validating against the router
 //! - [`nginx`]: Debian's nginx on loopback, a real server beside the router (auth, backends)
+//! - [`kv`]: Debian's etcd and Redis on loopback, written with `etcdctl` and `redis-cli`
 //! - [`make`]: the project's `make` targets run as a user would (stack, Swarm)
 //! - [`http`]: raw HTTP/1.1 over TCP: exact bytes out, every response parsed back
 //! - [`fake`]: fake upstream daemons (a never-ending stream, a daemon that never answers, a
@@ -21,13 +22,18 @@
 //! - [`table`]: tables of hostile raw requests with their expected answers and (absent) effects
 #![allow(clippy::unwrap_used)]
 
+pub mod aws;
+pub mod browser;
+pub mod cluster;
 pub mod docker;
 pub mod fake;
 pub mod guard;
 pub mod http;
+pub mod kv;
 pub mod make;
 pub mod nginx;
 pub mod pebble;
+pub mod pki;
 pub mod router;
 pub mod table;
 

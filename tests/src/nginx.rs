@@ -87,6 +87,21 @@ impl Nginx {
         }
     }
 
+    /// The lines of log `name` once no line came for 250 ms (at most 5 s): what was answered
+    /// before is logged, so a count taken now is not one short.
+    pub async fn settled(&self, name: &str) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut lines = self.log_lines(name);
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            let now = self.log_lines(name);
+            if now == lines || std::time::Instant::now() > deadline {
+                return now;
+            }
+            lines = now;
+        }
+    }
+
     /// Its error log, for a failure's message.
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.path("error.log")).unwrap_or_default()

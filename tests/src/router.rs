@@ -66,9 +66,17 @@ pub struct RouterBuilder {
     websecure: bool,
     web_addr: Option<SocketAddr>,
     websecure_addr: Option<SocketAddr>,
+    controller: Option<Option<SocketAddr>>,
 }
 
 impl RouterBuilder {
+    /// A controller (cluster mode): serves data planes on `addr` (else `127.0.0.1:0`), set as
+    /// `ROUTER_CONTROLLER_LISTEN`; [`Router::controller_addr`] says where.
+    pub fn controller_on(mut self, addr: Option<SocketAddr>) -> Self {
+        self.controller = Some(addr);
+        self
+    }
+
     /// Sets one variable, as the environment would (`ROUTER_EXPOSED_BY_DEFAULT=true`).
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.insert(name.to_owned(), value.to_owned());
@@ -129,7 +137,29 @@ impl RouterBuilder {
 
     /// [`Self::start`], returning what `main` would refuse to start with (the TLS and ACME
     /// setup errors) instead of panicking on it.
-    pub async fn try_start(mut self, guard: &Guard) -> Result<Router, String> {
+    pub async fn try_start(self, guard: &Guard) -> Result<Router, String> {
+        self.try_start_with(Some(guard)).await
+    }
+
+    /// A data plane (cluster mode): starts with no `DOCKER_HOST` (set `ROUTER_CONTROLLER` and
+    /// its TLS files); panics on a configuration error.
+    pub async fn start_data_plane(self) -> Router {
+        match self.try_start_with(None).await {
+            Ok(r) => r,
+            Err(e) => panic!("the data plane did not start: {e}"),
+        }
+    }
+
+    /// A router without Docker access (no `DOCKER_HOST`): its providers are the ones its
+    /// flags name (a KV store); panics on a configuration error.
+    pub async fn start_without_docker(self) -> Router {
+        match self.try_start_with(None).await {
+            Ok(r) => r,
+            Err(e) => panic!("the router did not start: {e}"),
+        }
+    }
+
+    async fn try_start_with(mut self, guard: Option<&Guard>) -> Result<Router, String> {
         init_logs();
         let listeners = Listeners::default();
         let web = bind(self.web_addr).await;
@@ -138,7 +168,18 @@ impl RouterBuilder {
             web.local_addr().expect("local address").to_string(),
         );
         listeners.insert("web", web);
-        self.env.insert("DOCKER_HOST".into(), guard.docker_host());
+        if let Some(guard) = guard {
+            self.env.insert("DOCKER_HOST".into(), guard.docker_host());
+        }
+        let mut controller = None;
+        if let Some(addr) = self.controller {
+            let l = bind(addr).await;
+            let a = l.local_addr().expect("local address");
+            self.env
+                .insert("ROUTER_CONTROLLER_LISTEN".into(), a.to_string());
+            listeners.insert("controller", l);
+            controller = Some(a);
+        }
         if self.websecure {
             let l = bind(self.websecure_addr).await;
             self.env.insert(
@@ -182,6 +223,7 @@ impl RouterBuilder {
         let shared = started.shared.clone();
         let tasks = started.spawn();
         Ok(Router {
+            controller,
             addrs,
             admin,
             shared,
@@ -219,6 +261,7 @@ fn init_logs() {
 /// A running in-process router, stopped when dropped.
 #[derive(Debug)]
 pub struct Router {
+    controller: Option<SocketAddr>,
     addrs: std::collections::BTreeMap<String, SocketAddr>,
     admin: Option<SocketAddr>,
     shared: Arc<Shared>,
@@ -232,7 +275,13 @@ impl Router {
         RouterBuilder::default()
     }
 
-    /// The web entry point.
+    /// A controller's listener for data planes.
+    pub fn controller_addr(&self) -> SocketAddr {
+        self.controller
+            .expect("not a controller: use RouterBuilder::controller_on")
+    }
+
+    /// The web entry point's address.
     pub fn web_addr(&self) -> SocketAddr {
         self.addr("web")
     }
@@ -325,6 +374,27 @@ impl Router {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Whether the table in service has a route named `name` (`name@provider`).
+    pub fn has_route(&self, name: &str) -> bool {
+        self.shared
+            .live
+            .load()
+            .table
+            .routes
+            .iter()
+            .any(|r| r.name == name)
+    }
+
+    /// Waits until the table in service has a route named each of `names`.
+    pub async fn wait_routes(&self, names: &[&str]) {
+        self.wait_live(&format!("routes {names:?}"), |l| {
+            names
+                .iter()
+                .all(|n| l.table.routes.iter().any(|r| r.name == *n))
+        })
+        .await;
     }
 
     /// Waits until the first table from Docker is in service.
@@ -487,6 +557,20 @@ impl Labels {
             value,
         )
     }
+}
+
+/// Labels (under `prefix`) for a router `name` on `Host(host)` with cert resolver `le`.
+pub fn acme_labels(prefix: &str, name: &str, host: &str) -> Labels {
+    Labels::none()
+        .label(&format!("{prefix}.enable"), "true")
+        .label(
+            &format!("{prefix}.http.routers.{name}.rule"),
+            &format!("Host(`{host}`)"),
+        )
+        .label(
+            &format!("{prefix}.http.routers.{name}.tls.certresolver"),
+            "le",
+        )
 }
 
 /// `docker run -d --name <sgtest-...> --network <network> -l k=v ... <args> whoami:local` on

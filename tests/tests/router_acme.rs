@@ -23,7 +23,8 @@ use std::time::Duration;
 use e2e::docker::{require_docker, Cleanup};
 use e2e::pebble::{free_addr, require_pebble, tls_connect, ChallTestSrv, Pebble, ACME_BOUND};
 use e2e::router::{
-    router_guard, router_guard_for_prefix, run_whoami, unique, Labels, Router, RouterBuilder,
+    acme_labels, router_guard, router_guard_for_prefix, run_whoami, unique, Labels, Router,
+    RouterBuilder,
 };
 use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -133,20 +134,6 @@ fn acme_router(prefix: &str, pebble: &Pebble, storage: &Path, renew_before: &str
         .env("ROUTER_ACME_STORAGE", storage.to_str().unwrap())
         .env("ROUTER_ACME_CA_FILE", pebble.ca_file().to_str().unwrap())
         .env("ROUTER_ACME_RENEW_BEFORE", renew_before)
-}
-
-/// Labels (under `prefix`) for a router `name` on `Host(host)` with cert resolver `le`.
-fn acme_labels(prefix: &str, name: &str, host: &str) -> Labels {
-    Labels::none()
-        .label(&format!("{prefix}.enable"), "true")
-        .label(
-            &format!("{prefix}.http.routers.{name}.rule"),
-            &format!("Host(`{host}`)"),
-        )
-        .label(
-            &format!("{prefix}.http.routers.{name}.tls.certresolver"),
-            "le",
-        )
 }
 
 /// Whether the storage (Traefik's acme.json format; `ROUTER_ACME_*` writes resolver

@@ -75,7 +75,7 @@ async fn ping_routers_services_and_metrics() {
     assert_eq!(m.status, 200);
     assert!(
         m.header("content-type")
-            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
+            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4")),
         "{:?}",
         m.headers
     );

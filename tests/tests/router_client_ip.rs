@@ -79,28 +79,21 @@ async fn ip_strategy_and_source_criterion() {
 
     // inflightreq (per host, Traefik's default): a large answer the client does not read
     // holds the one place; another request meanwhile gets 429; once that client leaves, 200.
-    use tokio::io::AsyncWriteExt;
-    router
-        .wait_status(&format!("{inflight}.test"), "/", 200)
-        .await;
-    let mut slow = tokio::net::TcpStream::connect(edge).await.unwrap();
-    slow.write_all(
-        format!("GET /data?size=200000000 HTTP/1.1\r\nHost: {inflight}.test\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
+    // The count of the request before is given back just after its last byte is sent, so the
+    // held request may itself meet it: it is sent again until its answer starts with 200.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let st = get(edge, format!("{inflight}.test"), "x").await;
-        if st == 429 {
-            break;
+    let slow = loop {
+        let slow = hold_answer(edge, &format!("{inflight}.test")).await;
+        match slow {
+            Ok(stream) => break stream,
+            Err(head) => assert!(
+                std::time::Instant::now() < deadline,
+                "the held request was refused: {head}"
+            ),
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the held request never counted (last status {st})"
-        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    };
+    assert_eq!(get(edge, format!("{inflight}.test"), "x").await, 429);
     drop(slow);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while get(edge, format!("{inflight}.test"), "x").await != 200 {
@@ -109,5 +102,23 @@ async fn ip_strategy_and_source_criterion() {
             "the place was not given back"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Asks `host` for a large answer and reads only its first bytes: with a 200 the stream is
+/// returned (the rest of the answer waits on it), otherwise the head that came.
+async fn hold_answer(
+    edge: std::net::SocketAddr,
+    host: &str,
+) -> Result<tokio::net::TcpStream, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut slow = tokio::net::TcpStream::connect(edge).await.unwrap();
+    let ask = format!("GET /data?size=200000000 HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    slow.write_all(ask.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    slow.read_exact(&mut head).await.unwrap();
+    match &head == b"HTTP/1.1 200" {
+        true => Ok(slow),
+        false => Err(String::from_utf8_lossy(&head).into_owned()),
     }
 }

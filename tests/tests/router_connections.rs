@@ -161,6 +161,9 @@ async fn connections_over_a_cap_are_closed_at_once_and_a_freed_slot_is_used_agai
     wait_metric(&router, "router_open_connections", "3").await;
     let mut a4 = connect_from([127, 0, 0, 1], web).await;
     assert_eq!(ask(&mut a4, "/a4").await, 200);
+    nginx
+        .wait_log("backend.log", |l| l.iter().any(|l| l.starts_with("/a4 ")))
+        .await;
     assert_eq!(reached(&nginx, "/a4"), 1);
 }
 
@@ -249,6 +252,7 @@ async fn an_http2_stream_held_at_a_zero_window_releases_its_backend_connection()
         .start(&guard)
         .await;
     let addr = router.websecure_addr();
+    router.wait_routes(&["conn@file"]).await;
     // The preface, SETTINGS with INITIAL_WINDOW_SIZE (4) = 0, and GET https://conn.test/big
     // (HPACK: :method GET, :scheme https, :path literal /big, :authority literal).
     let mut frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();

@@ -95,7 +95,7 @@ async fn error_pages_replace_caught_statuses() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.text(), "<p>page 400</p>\n");
     assert_eq!(r.header("content-type"), Some("text/html"));
-    let asked = nginx.log_lines("pages.log");
+    let asked = nginx.settled("pages.log").await;
     assert_eq!(
         asked.last().unwrap(),
         &format!("{app_host} /400.html"),
@@ -233,7 +233,10 @@ async fn retry_tries_again_on_a_listed_status() {
         statuses.contains(&503) && statuses.contains(&200),
         "{statuses:?}"
     );
-    assert!(!nginx.log_lines("bad.log").is_empty());
+    assert!(!nginx
+        .wait_log("bad.log", |l| !l.is_empty())
+        .await
+        .is_empty());
     // POST: not idempotent, not tried again on a status.
     let mut post = Vec::new();
     for _ in 0..4 {
@@ -389,7 +392,7 @@ async fn circuit_breaker_opens_recovers_and_closes() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert!(failed >= 3, "open after {failed} failures");
-    let reached = nginx.log_lines("flaky.log").len();
+    let reached = nginx.settled("flaky.log").await.len();
     for path in ["/", "/fail", "/other"] {
         let r = router.request(&one_host, path, &[]).await;
         assert_eq!(

@@ -200,11 +200,12 @@ async fn forwardauth_in_a_chain_and_regex_rewrites() {
             .any(|c| c.contains("frombackend") || c.starts_with("other=")),
         "{cookies:?}"
     );
-    assert_eq!(backend_seen(), 1, "{:?}", nginx.log_lines("backend.log"));
+    let seen = nginx.wait_log("backend.log", |l| !l.is_empty()).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
 
     // What the server was asked: GET /verify with the request's headers and Traefik's
     // X-Forwarded-*, the real URI rather than the forged one.
-    let asked = nginx.log_lines("auth.log");
+    let asked = nginx.settled("auth.log").await;
     let last = asked.last().unwrap();
     assert_eq!(
         last,
@@ -397,10 +398,18 @@ async fn forwardauth_forwards_the_body() {
     // An empty body with a length: nothing to wait for.
     let ex = send(post("/empty", "good", "Content-Length: 0", "")).await;
     assert_eq!(ex.statuses(), [200], "{}", ex.raw_text());
-    assert!(lines("backend.log")
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !lines("backend.log")
         .last()
-        .unwrap()
-        .starts_with("POST /empty "));
+        .is_some_and(|l| l.starts_with("POST /empty "))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backend.log: {:?}",
+            lines("backend.log")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let (asked, reached) = (lines("auth.log").len(), lines("backend.log").len());
     // A body that stops coming (the connection left open): 408 after the entry point's read
     // timeout, neither server asked.

@@ -77,7 +77,11 @@ async fn h2c_servers_get_http2_from_every_client() {
         let ex = e2e::http::exchange(addr, raw.as_bytes()).await;
         assert_eq!(ex.statuses(), [200], "{framing}");
     }
-    let lines = nginx.log_lines("h2.log");
+    let lines = nginx
+        .wait_log("h2.log", |l| {
+            l.iter().filter(|l| l.contains(" POST /post ")).count() >= 2
+        })
+        .await;
     let posts: Vec<&String> = lines
         .iter()
         .filter(|l| l.contains(" POST /post "))
@@ -267,6 +271,9 @@ async fn grpc_through_the_router() {
         .with_file(&file)
         .start(&guard)
         .await;
+    // The file's routers are in service only once the first table is published (CI once
+    // called before it and got the 404 of an empty table).
+    router.wait_routes(&["grpc@file", "pair@file"]).await;
     let tls = router.websecure_addr();
     let out = tokio::process::Command::new("python3")
         .arg(&client_py)

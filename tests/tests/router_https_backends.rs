@@ -205,7 +205,7 @@ async fn https_servers_with_transports() {
     // roots) refuses it, and nothing reaches it.
     let r = router.wait_status(&insecure_r, "/", 200).await;
     assert_eq!(r.text(), format!("self-signed host={insecure_r}\n"));
-    let before = nginx.log_lines("access.log").len();
+    let before = nginx.settled("access.log").await.len();
     let r = router.request(&unverified_r, "/", &[]).await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert_eq!(
@@ -224,7 +224,7 @@ async fn https_servers_with_transports() {
     // of the transport signed, is refused (502) and nothing reaches the server.
     let r = router.wait_status(&sanok_r, "/san", 200).await;
     assert!(r.text().starts_with("verified host="), "{}", r.text());
-    let before = nginx.log_lines("access.log").len();
+    let before = nginx.settled("access.log").await.len();
     for host in [&sanwrong_r, &sanunknown_r] {
         let r = router.wait_status(host, "/", 502).await;
         assert_eq!(r.status, 502, "{host}");
@@ -337,7 +337,13 @@ async fn transport_versions_and_suites() {
     assert_eq!(r.text(), "both\n");
     let r = router.wait_status(&modernok, "/modernok", 200).await;
     assert_eq!(r.text(), "both\n");
-    let before = nginx.log_lines("access.log").len();
+    // nginx logs a request after answering it: wait for both lines before counting.
+    let before = nginx
+        .wait_log("access.log", |l| {
+            l.iter().any(|l| l.ends_with(" /pinned")) && l.iter().any(|l| l.ends_with(" /modernok"))
+        })
+        .await
+        .len();
     let r = router.request(&modern, "/modern", &[]).await;
     assert_eq!(r.status, 502, "{}", r.text());
     let seen = nginx.log_lines("access.log");

@@ -367,6 +367,9 @@ tls:
         .start(&guard)
         .await;
     let addr = router.addr("https");
+    router
+        .wait_routes(&["mtls@file", "open@file", "anycert@file", "askcert@file"])
+        .await;
     let der = rustls::pki_types::pem::PemObject::from_pem_slice(client_pem.as_bytes())
         .map(|d: rustls::pki_types::CertificateDer<'static>| d)
         .unwrap();

@@ -106,6 +106,48 @@ fn make_up_serves_whoami_over_https_with_the_promised_hardening() {
     };
     assert!(body.contains("x-forwarded-proto: https"), "{body}");
 
+    // `make up` says where the dashboard is; it is served there over HTTPS behind basic
+    // authentication with the password it wrote, and refused without it.
+    let said = String::from_utf8_lossy(&up.stdout);
+    assert!(
+        said.contains(&format!("https://dashboard.localhost:{https}/dashboard/")),
+        "{said}"
+    );
+    let password = std::fs::read_to_string(e2e::make::repo().join(".dashboard/password"))
+        .expect("make up wrote .dashboard/password");
+    let dash = format!("dashboard.localhost:{https}:127.0.0.1");
+    let status_of = |path: &str, user: Option<&str>| {
+        let mut args = vec![
+            "-k",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--resolve",
+            &dash,
+        ];
+        let auth;
+        if let Some(u) = user {
+            auth = u.to_owned();
+            args.extend(["-u", auth.as_str()]);
+        }
+        let url = format!("https://dashboard.localhost:{https}{path}");
+        let (code, _) = curl(&[args.as_slice(), &[url.as_str()]].concat());
+        code
+    };
+    let admin = format!("admin:{}", password.trim());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status_of("/dashboard/", Some(&admin)) != "200" {
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard never answered 200"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(status_of("/api/overview", Some(&admin)), "200");
+    assert_eq!(status_of("/dashboard/", None), "401");
+    assert_eq!(status_of("/api/overview", Some("admin:wrong")), "401");
+
     // The demo stack compresses (ROUTER_COMPRESS=true): a large text body comes gzipped and
     // decompresses to exactly what whoami sent; a small one and a binary one come as they are.
     let encoding = |path: &str| {

@@ -7,7 +7,9 @@
 //! - `GET /health`: `ok`
 //! - `GET /ws`: a WebSocket that echoes every message
 //!
-//! Listens on `WHOAMI_LISTEN` (default `0.0.0.0:8080`). On SIGTERM it stops accepting, lets
+//! Listens on `WHOAMI_LISTEN` (default `0.0.0.0:8080`); with `WHOAMI_TCP_LISTEN`, also a TCP
+//! echo server there (a greeting line `whoami <hostname>`, then every byte sent back); with
+//! `WHOAMI_UDP_LISTEN`, a UDP echo (each datagram answered `whoami <hostname> <datagram>`). On SIGTERM it stops accepting, lets
 //! in-flight requests finish (up to 10 s) and exits, so a stopping replica drops no request.
 
 use std::convert::Infallible;
@@ -94,6 +96,32 @@ async fn serve(addr: SocketAddr) {
     };
     eprintln!("whoami: listening on {addr}");
     let hostname = Arc::<str>::from(hostname());
+    if let Ok(udp) = std::env::var("WHOAMI_UDP_LISTEN") {
+        match udp.parse::<SocketAddr>() {
+            Ok(a) => {
+                tokio::spawn(udp_echo(a, hostname.clone()));
+            }
+            Err(_) => {
+                eprintln!(
+                    "whoami: WHOAMI_UDP_LISTEN={udp:?}: expected HOST:PORT with an IP address"
+                );
+                std::process::exit(64);
+            }
+        }
+    }
+    if let Ok(tcp) = std::env::var("WHOAMI_TCP_LISTEN") {
+        match tcp.parse::<SocketAddr>() {
+            Ok(a) => {
+                tokio::spawn(tcp_echo(a, hostname.clone()));
+            }
+            Err(_) => {
+                eprintln!(
+                    "whoami: WHOAMI_TCP_LISTEN={tcp:?}: expected HOST:PORT with an IP address"
+                );
+                std::process::exit(64);
+            }
+        }
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     loop {
@@ -139,6 +167,60 @@ async fn serve(addr: SocketAddr) {
     let _ = stop_tx.send(true);
     drop(stop_rx);
     let _ = tokio::time::timeout(Duration::from_secs(10), stop_tx.closed()).await;
+}
+
+/// `WHOAMI_TCP_LISTEN`: a TCP echo server. Each connection is greeted first with
+/// `whoami <hostname>\n` (a server-first protocol), then every byte received is sent back.
+async fn tcp_echo(addr: SocketAddr, hostname: Arc<str>) {
+    use tokio::io::AsyncWriteExt;
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("whoami: cannot listen on {addr}: {e}");
+            std::process::exit(64);
+        }
+    };
+    eprintln!("whoami: TCP echo on {addr}");
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let hostname = hostname.clone();
+        tokio::spawn(async move {
+            let (mut rd, mut wr) = stream.into_split();
+            if wr
+                .write_all(format!("whoami {hostname}\n").as_bytes())
+                .await
+                .is_ok()
+            {
+                let _ = tokio::io::copy(&mut rd, &mut wr).await;
+                let _ = wr.shutdown().await;
+            }
+        });
+    }
+}
+
+/// `WHOAMI_UDP_LISTEN`: a UDP echo server. Each datagram is answered with
+/// `whoami <hostname> <the datagram>`.
+async fn udp_echo(addr: SocketAddr, hostname: Arc<str>) {
+    let socket = match tokio::net::UdpSocket::bind(addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("whoami: cannot listen on {addr}/udp: {e}");
+            std::process::exit(64);
+        }
+    };
+    eprintln!("whoami: UDP echo on {addr}");
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let mut answer = format!("whoami {hostname} ").into_bytes();
+        answer.extend_from_slice(&buf[..n]);
+        let _ = socket.send_to(&answer, from).await;
+    }
 }
 
 fn hostname() -> String {

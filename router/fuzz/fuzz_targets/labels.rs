@@ -1,7 +1,7 @@
 //! Fuzzes label decoding, the container provider and compiling: no panic on any set of labels.
 #![no_main]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use router::model::compile::{compile, CompileSettings, EntryPointModel};
@@ -24,16 +24,7 @@ fuzz_target!(|data: &[u8]| {
         network_mode: "bridge".into(),
         exposed_ports: [8080].into_iter().collect(),
     };
-    let settings = ContainerSettings {
-        provider: "docker".into(),
-        prefix: "traefik".into(),
-        exposed_by_default: true,
-        default_network: None,
-        own_networks: BTreeSet::new(),
-        host_ip: [127, 0, 0, 1].into(),
-        default_rule: "Host(`{{ normalize .Name }}`)".into(),
-        constraints: None,
-    };
+    let settings = ContainerSettings::traefik_defaults("docker");
     let eps = CompileSettings {
         entry_points: vec![EntryPointModel { name: "web".into(), default: true, ..Default::default() }],
         ..Default::default()

@@ -116,6 +116,16 @@ fn every_supported_key_gives_its_setting() {
         (&["--entrypoints.web.proxyprotocol.insecure=true"], |c| {
             ep(c, "web").proxy_protocol.as_ref().unwrap().insecure
         }),
+        (&["--entrypoints.dns.address=:53/udp"], |c| {
+            ep(c, "dns").udp == Some(Duration::from_secs(3)) && !ep(c, "dns").default
+        }),
+        (
+            &[
+                "--entrypoints.dns.address=:53/UDP",
+                "--entrypoints.dns.udp.timeout=10s",
+            ],
+            |c| ep(c, "dns").udp == Some(Duration::from_secs(10)),
+        ),
         (
             &["--entrypoints.web.transport.respondingtimeouts.readtimeout=5s"],
             |c| ep(c, "web").header_timeout == Duration::from_secs(5),
@@ -200,6 +210,83 @@ fn every_supported_key_gives_its_setting() {
             },
         ),
         (&["--providers.providersthrottleduration=2s"], |_| true),
+        (&["--providers.etcd=true"], |c| {
+            c.etcd.as_ref().is_some_and(|e| {
+                e.endpoints == ["127.0.0.1:2379"] && e.root() == "traefik" && e.tls.is_none()
+            })
+        }),
+        (
+            &[
+                "--providers.etcd.endpoints=10.0.0.1:2379,etcd.internal:2379",
+                "--providers.etcd.rootkey=/edge/",
+                "--providers.etcd.username=u",
+                "--providers.etcd.password=p w",
+            ],
+            |c| {
+                c.etcd.as_ref().is_some_and(|e| {
+                    e.endpoints.len() == 2
+                        && e.root() == "edge"
+                        && e.username == "u"
+                        && e.password == "p w"
+                })
+            },
+        ),
+        (
+            &[
+                "--providers.redis.endpoints=redis:6379",
+                "--providers.redis.db=2",
+                "--providers.redis.password=secret",
+            ],
+            |c| {
+                c.redis.as_ref().is_some_and(|r| {
+                    r.endpoints == ["redis:6379"] && r.db == 2 && r.username.is_empty()
+                })
+            },
+        ),
+        (&["--providers.ecs=true"], |c| {
+            c.ecs.as_ref().is_some_and(|e| {
+                e.clusters == ["default"]
+                    && !e.auto_discover_clusters
+                    && e.exposed_by_default
+                    && e.refresh == Duration::from_secs(15)
+                    && e.default_rule == "Host(`{{ normalize .Name }}`)"
+                    && e.region.is_empty()
+            })
+        }),
+        (
+            &[
+                "--providers.ecs.clusters=web,arn:aws:ecs:us-east-1:123456789012:cluster/api",
+                "--providers.ecs.autodiscoverclusters=true",
+                "--providers.ecs.exposedbydefault=false",
+                "--providers.ecs.healthytasksonly=true",
+                "--providers.ecs.refreshseconds=5",
+                "--providers.ecs.region=eu-west-1",
+                "--providers.ecs.accesskeyid=AKID",
+                "--providers.ecs.secretaccesskey=s3cr3t",
+                "--providers.ecs.constraints=Label(`team`, `edge`)",
+                "--providers.ecs.ecsanywhere=false",
+                "--providers.ecs.endpoint=http://127.0.0.1:4566",
+            ],
+            |c| {
+                c.ecs.as_ref().is_some_and(|e| {
+                    e.clusters.len() == 2
+                        && e.auto_discover_clusters
+                        && !e.exposed_by_default
+                        && e.healthy_tasks_only
+                        && e.refresh == Duration::from_secs(5)
+                        && e.region == "eu-west-1"
+                        && e.access_key_id == "AKID"
+                        && e.secret_access_key == "s3cr3t"
+                        && e.constraints.is_some()
+                        && e.endpoint == "http://127.0.0.1:4566"
+                })
+            },
+        ),
+        (&["--providers.redis=true"], |c| {
+            c.redis
+                .as_ref()
+                .is_some_and(|r| r.endpoints == ["127.0.0.1:6379"] && r.db == 0)
+        }),
         (
             &["--certificatesresolvers.le.acme.email=a@example.com"],
             |c| {
@@ -312,12 +399,64 @@ fn every_supported_key_gives_its_setting() {
 }
 
 #[test]
+fn docker_tls_is_traefiks_client_tls() {
+    let ca = rcgen::generate_simple_self_signed(vec!["guard".to_string()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("router-docker-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ca.cert.pem()).unwrap();
+    std::fs::write(&key, ca.signing_key.serialize_pem()).unwrap();
+    let flags = [
+        format!("--providers.docker.tls.ca={}", cert.display()),
+        format!("--providers.docker.tls.cert={}", cert.display()),
+        format!("--providers.docker.tls.key={}", key.display()),
+        "--providers.docker.endpoint=tcp://guard:2376".to_owned(),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let c = ok(&flags);
+    let tls = c.docker.as_ref().unwrap().tls.as_ref().unwrap();
+    assert_eq!(tls.ca, cert.display().to_string());
+    assert!(!tls.insecure_skip_verify);
+    // insecureSkipVerify alone is Traefik's (no CA, no client certificate).
+    let c = ok(&["--providers.swarm.tls.insecureskipverify=true"]);
+    assert!(
+        c.swarm
+            .as_ref()
+            .unwrap()
+            .tls
+            .as_ref()
+            .unwrap()
+            .insecure_skip_verify
+    );
+    // A certificate without its key, or a key that is not the certificate's.
+    for bad in [
+        vec![format!("--providers.docker.tls.cert={}", cert.display())],
+        vec![
+            format!("--providers.docker.tls.cert={}", cert.display()),
+            "--providers.docker.tls.key=/no/such/key.pem".to_owned(),
+        ],
+    ] {
+        let flags: Vec<&str> = bad.iter().map(String::as_str).collect();
+        let e = load(&flags).expect_err("refused");
+        assert!(e.to_string().contains("providers.docker.tls"), "{e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn every_refused_value_names_its_key() {
     let rows: &[(&[&str], &str)] = &[
         (&["--entrypoints.x.address=nope"], "entrypoints.x.address"),
         (
-            &["--entrypoints.x.address=:53/udp"],
+            &["--entrypoints.x.address=:53/sctp"],
             "entryPoints.x.address",
+        ),
+        (
+            &[
+                "--entrypoints.x.address=:53/udp",
+                "--entrypoints.x.udp.timeout=0s",
+            ],
+            "entrypoints.x.udp.timeout",
         ),
         (&["--entrypoints.web.asdefault=maybe"], "asdefault"),
         (
@@ -385,8 +524,48 @@ fn every_refused_value_names_its_key() {
             "providers.kubernetescrd",
         ),
         (
-            &["--providers.redis.endpoints=127.0.0.1:6379"],
-            "providers.redis",
+            &["--providers.redis.sentinel.mastername=m"],
+            "providers.redis.sentinel",
+        ),
+        (&["--providers.etcd.endpoints=nohost"], "endpoints"),
+        (&["--providers.etcd.endpoints="], "endpoints"),
+        (&["--providers.etcd.password=p"], "providers.etcd.password"),
+        (&["--providers.etcd.rootkey=/"], "rootkey"),
+        (&["--providers.redis.db=-1"], "providers.redis.db"),
+        (&["--providers.redis.db=two"], "providers.redis.db"),
+        (&["--providers.etcd.bogus=1"], "bogus"),
+        (
+            &["--providers.etcd.tls.ca=/nonexistent/ca.pem"],
+            "providers.etcd.tls",
+        ),
+        (
+            &["--providers.consul.endpoints=127.0.0.1:8500"],
+            "providers.consul",
+        ),
+        (&["--providers.zookeeper=true"], "providers.zookeeper"),
+        (
+            &["--providers.ecs.refreshseconds=0"],
+            "providers.ecs.refreshseconds",
+        ),
+        (
+            &["--providers.ecs.refreshseconds=15s"],
+            "providers.ecs.refreshseconds",
+        ),
+        (
+            &["--providers.ecs.ecsanywhere=true"],
+            "providers.ecs.ecsanywhere",
+        ),
+        (
+            &["--providers.ecs.accesskeyid=AKID"],
+            "providers.ecs.secretAccessKey",
+        ),
+        (
+            &["--providers.ecs.constraints=Label(`a`"],
+            "providers.ecs.constraints",
+        ),
+        (
+            &["--providers.ecs.endpoint=ecs.local:4566"],
+            "providers.ecs.endpoint",
         ),
         (
             &["--certificatesresolvers.le.acme.dnschallenge.provider=cloudflare"],

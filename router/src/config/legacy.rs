@@ -44,6 +44,15 @@ pub const VARS: &[&str] = &[
     "ROUTER_ACME_STORAGE",
     "ROUTER_ACME_CA_FILE",
     "ROUTER_ACME_RENEW_BEFORE",
+    "ROUTER_CONTROLLER_LISTEN",
+    "ROUTER_CONTROLLER",
+    "ROUTER_CONTROLLER_TLS_CA",
+    "ROUTER_CONTROLLER_TLS_CERT",
+    "ROUTER_CONTROLLER_TLS_KEY",
+    "ROUTER_PUBLISH",
+    "ROUTER_PUBLISH_TLS_CA",
+    "ROUTER_PUBLISH_TLS_CERT",
+    "ROUTER_PUBLISH_TLS_KEY",
 ];
 
 /// The variables as set (`None`: not set, or empty).
@@ -115,6 +124,10 @@ pub struct Legacy {
     pub acme_ca_file: Option<PathBuf>,
     /// `ROUTER_ACME_RENEW_BEFORE`.
     pub acme_renew_before: Option<Duration>,
+    /// `ROUTER_CONTROLLER_LISTEN` or `ROUTER_CONTROLLER`, with the channel's TLS files.
+    pub controller: Option<super::ControllerRole>,
+    /// `ROUTER_PUBLISH` (with `ROUTER_PUBLISH_TLS_*`): the stores written into.
+    pub publish: Vec<crate::kv::KvProvider>,
 }
 
 /// Go-style boolean words accepted in variables: `1`/`0`, `true`/`false`, `yes`/`no`,
@@ -203,6 +216,12 @@ pub fn read(env: &impl Env) -> Result<Legacy, ConfigError> {
         acme_directory: get("ROUTER_ACME_DIRECTORY"),
         acme_storage: get("ROUTER_ACME_STORAGE").map(PathBuf::from),
         acme_ca_file: get("ROUTER_ACME_CA_FILE").map(PathBuf::from),
+        publish: super::publish::targets(
+            get("ROUTER_PUBLISH").as_deref(),
+            get("ROUTER_PUBLISH_TLS_CA").as_deref(),
+            get("ROUTER_PUBLISH_TLS_CERT").as_deref(),
+            get("ROUTER_PUBLISH_TLS_KEY").as_deref(),
+        )?,
         ..Default::default()
     };
     l.web_listen = match parse(env, "ROUTER_WEB_LISTEN", listen)? {
@@ -228,6 +247,7 @@ pub fn read(env: &impl Env) -> Result<Legacy, ConfigError> {
     l.header_timeout = parse(env, "ROUTER_HEADER_TIMEOUT", duration)?;
     l.swarm_refresh = parse(env, "ROUTER_SWARM_REFRESH", duration)?;
     l.acme_renew_before = parse(env, "ROUTER_ACME_RENEW_BEFORE", duration)?;
+    l.controller = controller_role(env)?;
     l.label_prefix = parse(env, "ROUTER_LABEL_PREFIX", |k, v| {
         if v.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
@@ -328,4 +348,65 @@ pub fn read(env: &impl Env) -> Result<Legacy, ConfigError> {
         }
     }
     Ok(l)
+}
+
+/// `ROUTER_CONTROLLER_LISTEN` (a controller) or `ROUTER_CONTROLLER` (a data plane), each with
+/// the three `ROUTER_CONTROLLER_TLS_*` files: the channel is mutual TLS, always.
+fn controller_role(env: &impl Env) -> Result<Option<super::ControllerRole>, ConfigError> {
+    let listen = parse(env, "ROUTER_CONTROLLER_LISTEN", |k, v| {
+        v.parse::<SocketAddr>().map_err(|_| {
+            err(
+                k,
+                v,
+                "expected IP:PORT (the controller's listener for data planes)",
+            )
+        })
+    })?;
+    let follow = parse(env, "ROUTER_CONTROLLER", |k, v| match v.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty()
+                && !v.contains("://")
+                && port.parse::<u16>().is_ok_and(|p| p != 0) =>
+        {
+            Ok(v.to_owned())
+        }
+        _ => Err(err(k, v, "expected HOST:PORT of the controller")),
+    })?;
+    let (role, key) = match (listen, follow) {
+        (Some(_), Some(f)) => {
+            return Err(err(
+                "ROUTER_CONTROLLER",
+                &f,
+                "a router is a controller (ROUTER_CONTROLLER_LISTEN) or a data plane (ROUTER_CONTROLLER), not both",
+            ))
+        }
+        (None, None) => {
+            for k in ["ROUTER_CONTROLLER_TLS_CA", "ROUTER_CONTROLLER_TLS_CERT", "ROUTER_CONTROLLER_TLS_KEY"] {
+                if let Some(v) = value(env, k) {
+                    return Err(err(k, &v, "needs ROUTER_CONTROLLER_LISTEN or ROUTER_CONTROLLER"));
+                }
+            }
+            return Ok(None);
+        }
+        (Some(a), None) => (Ok(a), "ROUTER_CONTROLLER_LISTEN"),
+        (None, Some(f)) => (Err(f), "ROUTER_CONTROLLER"),
+    };
+    let file = |k: &str| {
+        value(env, k).map(PathBuf::from).ok_or_else(|| {
+            err(
+                k,
+                "",
+                format!("needed with {key}: the controller and its data planes authenticate each other with mutual TLS"),
+            )
+        })
+    };
+    let tls = super::ControllerTls {
+        ca: file("ROUTER_CONTROLLER_TLS_CA")?,
+        cert: file("ROUTER_CONTROLLER_TLS_CERT")?,
+        key: file("ROUTER_CONTROLLER_TLS_KEY")?,
+    };
+    Ok(Some(match role {
+        Ok(listen) => super::ControllerRole::Serve { listen, tls },
+        Err(address) => super::ControllerRole::Follow { address, tls },
+    }))
 }

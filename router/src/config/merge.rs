@@ -47,13 +47,62 @@ fn base(l: &Legacy, source: String) -> Config {
         docker: None,
         swarm: None,
         file: None,
+        etcd: None,
+        redis: None,
+        ecs: None,
         acme: None,
         api: None,
         ping: None,
         prometheus: None,
         default_rule_syntax: Default::default(),
         default_transport: Default::default(),
+        controller: l.controller.clone(),
+        publish: l.publish.clone(),
     }
+}
+
+/// A data plane holds no Docker access and reads no files: every provider setting belongs to
+/// the controller.
+fn data_plane_checks(l: &Legacy, c: &Config) -> Result<(), ConfigError> {
+    if c.follows().is_none() {
+        return Ok(());
+    }
+    let why = "a data plane (ROUTER_CONTROLLER) holds no Docker access and takes its configuration from the controller only; set it on the controller";
+    let set: [(&str, Option<String>); 8] = [
+        ("DOCKER_HOST", l.docker_host.clone()),
+        ("ROUTER_LABEL_PREFIX", l.label_prefix.clone()),
+        ("ROUTER_HOST_IP", l.host_ip.map(|ip| ip.to_string())),
+        ("ROUTER_SWARM_MODE", l.swarm_mode.map(|b| b.to_string())),
+        ("ROUTER_NETWORK", l.network.clone()),
+        (
+            "ROUTER_EXPOSED_BY_DEFAULT",
+            l.exposed_by_default.map(|b| b.to_string()),
+        ),
+        ("ROUTER_DEFAULT_RULE", l.default_rule.clone()),
+        (
+            "ROUTER_SWARM_REFRESH",
+            l.swarm_refresh.map(|d| format!("{d:?}")),
+        ),
+    ];
+    if let Some((var, Some(v))) = set.into_iter().find(|(_, v)| v.is_some()) {
+        return Err(err(var, &v, why));
+    }
+    if !c.publish.is_empty() {
+        return Err(err("ROUTER_PUBLISH", "", why));
+    }
+    for (key, on) in [
+        ("providers.docker", c.docker.is_some()),
+        ("providers.swarm", c.swarm.is_some()),
+        ("providers.file", c.file.is_some()),
+        ("providers.etcd", c.etcd.is_some()),
+        ("providers.redis", c.redis.is_some()),
+        ("providers.ecs", c.ecs.is_some()),
+    ] {
+        if on {
+            return Err(err(key, "", why));
+        }
+    }
+    Ok(())
 }
 
 fn entry_point(
@@ -80,6 +129,7 @@ fn entry_point(
         max_header_bytes: l.max_header_bytes.unwrap_or(MAX_HEADER_BYTES),
         max_concurrent_streams: MAX_STREAMS,
         access_logs: true,
+        udp: None,
     }
 }
 
@@ -155,6 +205,7 @@ pub fn legacy_only(l: Legacy) -> Result<Config, ConfigError> {
     c.log_level = l.log_level.clone().unwrap_or_else(|| "info".into());
     c.access_log = l.access_log.unwrap_or(true);
     c.entry_points = legacy_entry_points(&l, false);
+    data_plane_checks(&l, &c)?;
     let provider = ContainerProvider {
         endpoint: Some(
             l.docker_host
@@ -172,8 +223,11 @@ pub fn legacy_only(l: Legacy) -> Result<Config, ConfigError> {
         watch: true,
         refresh: l.swarm_refresh.unwrap_or(Duration::from_secs(5)),
         allow_empty_services: false,
+        tls: None,
     };
-    if l.swarm_mode == Some(true) {
+    if c.follows().is_some() {
+        // A data plane: its providers are the controller's.
+    } else if l.swarm_mode == Some(true) {
         c.swarm = Some(provider);
     } else {
         if let Some(r) = l.swarm_refresh {
@@ -186,6 +240,13 @@ pub fn legacy_only(l: Legacy) -> Result<Config, ConfigError> {
         c.docker = Some(provider);
     }
     c.acme = legacy_acme(&l, Vec::new());
+    if c.follows().is_some() && c.acme.is_some() {
+        return Err(err(
+            "ROUTER_ACME_EMAIL",
+            l.acme_email.as_deref().unwrap_or(""),
+            "a data plane (ROUTER_CONTROLLER) orders no certificate: the controller orders them for the cluster and sends them; set it on the controller",
+        ));
+    }
     if c.acme.is_some() && c.entry_point("websecure").is_none() {
         return Err(err(
             "ROUTER_WEBSECURE_LISTEN",
@@ -215,7 +276,15 @@ pub fn with_traefik(l: Legacy, s: Static, found: &Found) -> Result<Config, Confi
     c.default_transport = s.default_transport.clone().unwrap_or_default();
     c.entry_points = entry_points(&l, &s)?;
     providers(&l, &s, &mut c)?;
+    data_plane_checks(&l, &c)?;
     c.acme = acme(&l, &s, &c)?;
+    if c.follows().is_some() && c.acme.is_some() {
+        return Err(err(
+            "certificatesResolvers",
+            "",
+            "a data plane (ROUTER_CONTROLLER) orders no certificate: the controller orders them for the cluster and sends them; set it on the controller",
+        ));
+    }
     c.api = s.api.clone();
     c.ping = s.ping.clone();
     c.prometheus = s.prometheus.clone();
@@ -346,7 +415,7 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
     let any_default = statics.values().any(|e| e.as_default);
     let mut out = legacy;
     for (name, e) in &statics {
-        let address = Address::parse(&e.address)
+        let (address, udp) = Address::parse_entry(&e.address)
             .map_err(|why| err(&format!("entryPoints.{name}.address"), &e.address, why))?;
         let read = l
             .header_timeout
@@ -355,11 +424,14 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
         let idle = e.idle_timeout.unwrap_or(Duration::from_secs(180));
         let key = format!("entryPoints.{name}.address");
         let mut ep = entry_point(name, &key, address, l, read, idle);
-        ep.default = if any_default {
-            e.as_default
-        } else {
-            name != "traefik"
-        };
+        // As Traefik's default entry points: never a UDP one.
+        ep.default = !udp
+            && if any_default {
+                e.as_default
+            } else {
+                name != "traefik"
+            };
+        ep.udp = udp.then(|| e.udp_timeout.unwrap_or(super::UDP_TIMEOUT));
         ep.redirect = e.redirect.clone();
         ep.middlewares = e.middlewares.clone();
         ep.tls = e.tls.clone();
@@ -508,6 +580,9 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
         }
     }
     c.file = s.file.clone();
+    c.etcd = s.etcd.clone();
+    c.redis = s.redis.clone();
+    c.ecs = s.ecs.clone();
     Ok(())
 }
 

@@ -22,6 +22,7 @@ use crate::provider::constraints::Constraints;
 
 pub mod legacy;
 mod merge;
+pub mod publish;
 pub mod sources;
 pub mod traefik;
 
@@ -132,6 +133,12 @@ pub struct Config {
     pub swarm: Option<ContainerProvider>,
     /// The file provider.
     pub file: Option<FileProvider>,
+    /// The etcd provider.
+    pub etcd: Option<crate::kv::KvProvider>,
+    /// The Redis provider.
+    pub redis: Option<crate::kv::KvProvider>,
+    /// The ECS provider.
+    pub ecs: Option<crate::ecs::EcsProvider>,
     /// The ACME certificate resolver.
     pub acme: Option<AcmeConfig>,
     /// `api` (`api@internal`).
@@ -145,6 +152,40 @@ pub struct Config {
     /// The static `serversTransport`: how services that name no transport reach `https://`
     /// servers.
     pub default_transport: crate::dynamic::ServersTransport,
+    /// Cluster mode: this router is a controller or a data plane (`ROUTER_CONTROLLER_*`).
+    pub controller: Option<ControllerRole>,
+    /// `ROUTER_PUBLISH`: KV stores this router writes its configuration into.
+    pub publish: Vec<crate::kv::KvProvider>,
+}
+
+/// A router's part in cluster mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControllerRole {
+    /// A controller: serves its providers' inputs to data planes on `listen`.
+    Serve {
+        listen: SocketAddr,
+        tls: ControllerTls,
+    },
+    /// A data plane: its configuration comes from the controller at `address` only.
+    Follow { address: String, tls: ControllerTls },
+}
+
+/// The controller channel's PEM files: the cluster's CA, this router's certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerTls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Config {
+    /// The controller a data plane follows, if this router is one.
+    pub fn follows(&self) -> Option<(&str, &ControllerTls)> {
+        match &self.controller {
+            Some(ControllerRole::Follow { address, tls }) => Some((address, tls)),
+            _ => None,
+        }
+    }
 }
 
 /// An entry point: a listener, answering plain HTTP and TLS alike (the first byte tells).
@@ -181,7 +222,13 @@ pub struct EntryPoint {
     pub max_concurrent_streams: u32,
     /// Access lines for its requests (`observability.accessLogs`).
     pub access_logs: bool,
+    /// A UDP entry point (`/udp` in its address), with its session timeout (`udp.timeout`).
+    pub udp: Option<Duration>,
 }
+
+/// Traefik's `entryPoints.<name>.udp.timeout` default: a UDP session without a datagram
+/// for this long is closed.
+pub const UDP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where an entry point listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,15 +242,28 @@ pub enum Address {
 }
 
 impl Address {
-    /// Parses a Traefik entry point address (`:80`, `0.0.0.0:443`, `[::]:8080`, `host:80`,
-    /// with `/tcp` allowed).
+    /// Parses a TCP entry point address (`:80`, `0.0.0.0:443`, `[::]:8080`, `host:80`, with
+    /// `/tcp` allowed).
     pub fn parse(v: &str) -> Result<Address, String> {
-        let (addr, proto) = v.split_once('/').unwrap_or((v, "tcp"));
-        match proto.to_ascii_lowercase().as_str() {
-            "tcp" => {}
-            "udp" => return Err("UDP entry points are not supported yet".into()),
-            _ => return Err(format!("invalid protocol {proto:?}")),
+        match Address::parse_entry(v)? {
+            (a, false) => Ok(a),
+            (_, true) => Err("a UDP address is not allowed here".into()),
         }
+    }
+
+    /// Parses a Traefik entry point address, `/tcp` (the default) or `/udp` after it: the
+    /// address, and whether it is UDP.
+    pub fn parse_entry(v: &str) -> Result<(Address, bool), String> {
+        let (addr, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+        let udp = match proto.to_ascii_lowercase().as_str() {
+            "tcp" => false,
+            "udp" => true,
+            _ => return Err(format!("invalid protocol {proto:?} (tcp or udp)")),
+        };
+        Address::parse_host_port(addr).map(|a| (a, udp))
+    }
+
+    fn parse_host_port(addr: &str) -> Result<Address, String> {
         if let Some(p) = addr.strip_prefix(':') {
             return p
                 .parse()
@@ -293,6 +353,8 @@ pub struct ContainerProvider {
     pub refresh: Duration,
     /// `allowEmptyServices`.
     pub allow_empty_services: bool,
+    /// `tls`: socket-guard over mutual TLS (its `tls://` listener), Traefik's `ClientTLS`.
+    pub tls: Option<crate::dynamic::ClientTls>,
 }
 
 impl ContainerProvider {
@@ -308,6 +370,7 @@ impl ContainerProvider {
             watch: true,
             refresh: Duration::from_secs(if swarm { 15 } else { 0 }),
             allow_empty_services: false,
+            tls: None,
         }
     }
 }

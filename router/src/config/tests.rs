@@ -238,7 +238,7 @@ fn what_is_not_implemented_or_set_twice_is_an_error_naming_the_key() {
             "entryPoints.web.http.redirections.entryPoint.to",
         ),
         (
-            &["--entrypoints.dns.address=:53/udp"][..],
+            &["--entrypoints.dns.address=:53/quic"][..],
             "entryPoints.dns.address",
         ),
         (
@@ -396,4 +396,94 @@ fn dns_challenge_with_lego_exec_provider() {
         let e = with_flags(vars, &f).unwrap_err();
         assert!(e.var.eq_ignore_ascii_case(key), "{vars:?} {extra:?}: {e}");
     }
+}
+
+#[test]
+fn cluster_mode_roles_and_their_errors() {
+    let tls = [
+        ("ROUTER_CONTROLLER_TLS_CA", "/ca.pem"),
+        ("ROUTER_CONTROLLER_TLS_CERT", "/me.pem"),
+        ("ROUTER_CONTROLLER_TLS_KEY", "/me-key.pem"),
+    ];
+    let with = |extra: &[(&str, &str)]| {
+        let mut all = tls.to_vec();
+        all.extend_from_slice(extra);
+        Config::from_env(&env(&all))
+    };
+    // A controller keeps its Docker provider; a data plane has none.
+    let c = with(&[("ROUTER_CONTROLLER_LISTEN", "0.0.0.0:7443")]).unwrap();
+    assert!(matches!(c.controller, Some(ControllerRole::Serve { .. })));
+    assert!(c.docker.is_some());
+    let c = with(&[("ROUTER_CONTROLLER", "controller:7443")]).unwrap();
+    assert_eq!(c.follows().map(|(a, _)| a), Some("controller:7443"));
+    assert!(c.docker.is_none() && c.swarm.is_none() && c.file.is_none());
+    assert_eq!(crate::state::expected_providers(&c), vec!["controller"]);
+    // Errors name the variable (or key) and the value.
+    for (extra, var, value) in [
+        (
+            vec![
+                ("ROUTER_CONTROLLER", "controller:7443"),
+                ("DOCKER_HOST", "tcp://g:2375"),
+            ],
+            "DOCKER_HOST",
+            "g:2375",
+        ),
+        (
+            vec![
+                ("ROUTER_CONTROLLER", "controller:7443"),
+                ("ROUTER_SWARM_MODE", "true"),
+            ],
+            "ROUTER_SWARM_MODE",
+            "true",
+        ),
+        (
+            vec![
+                ("ROUTER_CONTROLLER", "c:1"),
+                ("ROUTER_CONTROLLER_LISTEN", "0.0.0.0:1"),
+            ],
+            "ROUTER_CONTROLLER",
+            "c:1",
+        ),
+        (
+            vec![("ROUTER_CONTROLLER", "tcp://c:1")],
+            "ROUTER_CONTROLLER",
+            "tcp://c:1",
+        ),
+        (vec![("ROUTER_CONTROLLER", "c")], "ROUTER_CONTROLLER", "c"),
+        (
+            vec![
+                ("ROUTER_CONTROLLER", "c:1"),
+                ("ROUTER_LABEL_PREFIX", "edge"),
+            ],
+            "ROUTER_LABEL_PREFIX",
+            "edge",
+        ),
+        (
+            vec![
+                ("ROUTER_CONTROLLER", "c:1"),
+                ("ROUTER_ACME_EMAIL", "a@b.test"),
+            ],
+            "ROUTER_ACME_EMAIL",
+            "a@b.test",
+        ),
+        (
+            vec![("ROUTER_CONTROLLER_LISTEN", ":7443")],
+            "ROUTER_CONTROLLER_LISTEN",
+            ":7443",
+        ),
+    ] {
+        let e = with(&extra).unwrap_err();
+        assert_eq!((e.var.as_str(), e.value.as_str()), (var, value), "{e}");
+    }
+    // The TLS files are needed with a role, and mean nothing without one.
+    let e = Config::from_env(&env(&[("ROUTER_CONTROLLER", "c:1")])).unwrap_err();
+    assert_eq!(e.var, "ROUTER_CONTROLLER_TLS_CA");
+    let e = Config::from_env(&env(&tls)).unwrap_err();
+    assert_eq!(e.var, "ROUTER_CONTROLLER_TLS_CA");
+    // A data plane from a Traefik static configuration: no provider of its own.
+    let mut pairs = tls.to_vec();
+    pairs.push(("ROUTER_CONTROLLER", "c:1"));
+    let e = with_flags(&pairs, &["--providers.docker=true"]).unwrap_err();
+    assert_eq!(e.var, "providers.docker");
+    assert!(with_flags(&pairs, &["--entrypoints.web.address=:80"]).is_ok());
 }

@@ -27,6 +27,12 @@ pub struct Static {
     pub swarm: Option<ContainerProvider>,
     /// `providers.file`.
     pub file: Option<FileProvider>,
+    /// `providers.etcd`.
+    pub etcd: Option<crate::kv::KvProvider>,
+    /// `providers.redis`.
+    pub redis: Option<crate::kv::KvProvider>,
+    /// `providers.ecs`.
+    pub ecs: Option<crate::ecs::EcsProvider>,
     /// `certificatesResolvers.<name>.acme`.
     pub resolvers: BTreeMap<String, AcmeStatic>,
     /// `api`.
@@ -78,6 +84,8 @@ pub struct EntryPointStatic {
     pub max_concurrent_streams: Option<u32>,
     /// `observability.accessLogs`.
     pub access_logs: Option<bool>,
+    /// `udp.timeout`.
+    pub udp_timeout: Option<Duration>,
 }
 
 /// An ACME resolver as written.
@@ -335,6 +343,17 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
         }
         no_more(&hf)?;
     }
+    if let Some(u) = f.take("udp") {
+        let mut uf = u.fields().map_err(bad)?;
+        if let Some(t) = uf.take("timeout") {
+            let d = t.duration().map_err(bad)?;
+            if d.is_zero() {
+                return Err(value_err(t, "expected a duration above 0, such as 3s"));
+            }
+            out.udp_timeout = Some(d);
+        }
+        no_more(&uf)?;
+    }
     if let Some(o) = f.take("observability") {
         let mut of = o.fields().map_err(bad)?;
         if let Some(a) = of.take("accessLogs") {
@@ -439,6 +458,29 @@ fn providers(n: &Node, s: &mut Static) -> Result<(), ConfigError> {
     if let Some(d) = f.take("file") {
         s.file = Some(file_provider(d, &mut s.notes)?);
     }
+    if let Some(d) = f.take("etcd") {
+        if d.section_on().map_err(bad)? {
+            s.etcd = Some(kv_provider(d, crate::kv::Store::Etcd)?);
+        }
+    }
+    if let Some(d) = f.take("redis") {
+        if d.section_on().map_err(bad)? {
+            s.redis = Some(kv_provider(d, crate::kv::Store::Redis)?);
+        }
+    }
+    if let Some(d) = f.take("ecs") {
+        if d.section_on().map_err(bad)? {
+            s.ecs = Some(ecs_provider(d)?);
+        }
+    }
+    for store in ["consul", "consulCatalog", "zooKeeper", "nomad"] {
+        if let Some(d) = f.take(store) {
+            return Err(value_err(
+                d,
+                "this provider is not supported (etcd and Redis are, with the same KV layout as Consul and ZooKeeper)",
+            ));
+        }
+    }
     if let Some(t) = f.take("providersThrottleDuration") {
         t.duration().map_err(bad)?;
         s.notes.push(format!(
@@ -471,24 +513,19 @@ fn container_provider(
         p.network = Some(n.text().map_err(bad)?.trim().to_owned()).filter(|n| !n.is_empty());
     }
     if let Some(r) = f.take("defaultRule") {
-        let rule = r.text().map_err(bad)?.to_owned();
-        super::check_default_rule(&rule).map_err(|e| value_err(r, &e))?;
-        p.default_rule = rule;
+        p.default_rule = default_rule(r)?;
     }
     if let Some(c) = f.take("constraints") {
-        let text = c.text().map_err(bad)?;
-        if !text.trim().is_empty() {
-            p.constraints = Some(
-                crate::provider::constraints::Constraints::parse(text)
-                    .map_err(|e| value_err(c, &e))?,
-            );
-        }
+        p.constraints = constraints(c)?;
     }
     if let Some(w) = f.take("watch") {
         p.watch = w.boolean().map_err(bad)?;
     }
     if let Some(a) = f.take("allowEmptyServices") {
         p.allow_empty_services = a.boolean().map_err(bad)?;
+    }
+    if let Some(t) = f.take("tls") {
+        p.tls = Some(container_tls(t)?);
     }
     if let Some(u) = f.take("useBindPortIP") {
         if u.boolean().map_err(bad)? {
@@ -515,6 +552,167 @@ fn container_provider(
         }
     }
     no_more(&f)?;
+    Ok(p)
+}
+
+/// A provider's `defaultRule`: a template the router can render, into a rule that parses.
+fn default_rule(r: &Node) -> Result<String, ConfigError> {
+    let rule = r.text().map_err(bad)?.to_owned();
+    super::check_default_rule(&rule).map_err(|e| value_err(r, &e))?;
+    Ok(rule)
+}
+
+/// A provider's `constraints` expression, parsed (empty: none).
+fn constraints(c: &Node) -> Result<Option<crate::provider::constraints::Constraints>, ConfigError> {
+    let text = c.text().map_err(bad)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::provider::constraints::Constraints::parse(text)
+        .map(Some)
+        .map_err(|e| value_err(c, &e))
+}
+
+/// `providers.docker.tls` (and `swarm`): Traefik's `ClientTLS` — `ca`, `cert`, `key` (each a
+/// file or PEM text) and `insecureSkipVerify`. The client configuration is built here, so a
+/// file that cannot be read or a key that does not fit stops the router at start.
+fn container_tls(t: &Node) -> Result<crate::dynamic::ClientTls, ConfigError> {
+    let tls = crate::dynamic::middleware::forward_auth::client_tls(t).map_err(bad)?;
+    crate::client_tls::config(Some(&tls)).map_err(|e| value_err(t, &e))?;
+    Ok(tls)
+}
+
+/// `providers.etcd` and `providers.redis`: Traefik's `endpoints`, `rootKey`, `username`,
+/// `password`, `tls` and (Redis) `db`. Redis's `sentinel` needs a Sentinel deployment this
+/// router does not speak to: it is an error rather than a setting without effect.
+fn kv_provider(d: &Node, store: crate::kv::Store) -> Result<crate::kv::KvProvider, ConfigError> {
+    let mut f = d.fields().map_err(bad)?;
+    let mut p = crate::kv::KvProvider::traefik_defaults(store);
+    let text = |n: &Node| n.text().map(|t| t.trim().to_owned()).map_err(bad);
+    if let Some(e) = f.take("endpoints") {
+        p.endpoints = e.strings().map_err(bad)?;
+        if p.endpoints.is_empty() {
+            return Err(value_err(e, "expected at least one host:port"));
+        }
+        if let Some(ep) = p.endpoints.iter().find(|ep| !crate::kv::is_endpoint(ep)) {
+            return Err(value_err(e, &format!("{ep:?}: expected host:port")));
+        }
+    }
+    if let Some(r) = f.take("rootKey") {
+        p.root_key = text(r)?;
+        if crate::provider::kv::normalize_root(&p.root_key).is_empty() {
+            return Err(value_err(r, "expected a key such as traefik"));
+        }
+    }
+    if let Some(u) = f.take("username") {
+        p.username = text(u)?;
+    }
+    if let Some(pw) = f.take("password") {
+        p.password = pw.text().map_err(bad)?.to_owned();
+    }
+    if let Some(t) = f.take("tls") {
+        p.tls = Some(container_tls(t)?);
+    }
+    if store == crate::kv::Store::Redis {
+        if let Some(n) = f.take("db") {
+            let db = n.integer().map_err(bad)?;
+            if !(0..=i64::from(u16::MAX)).contains(&db) {
+                return Err(value_err(n, "expected a database number from 0"));
+            }
+            p.db = db;
+        }
+        if let Some(s) = f.take("sentinel") {
+            return Err(value_err(
+                s,
+                "Redis Sentinel is not supported: give the master's address in endpoints",
+            ));
+        }
+    }
+    no_more(&f)?;
+    if !p.password.is_empty() && p.username.is_empty() && store == crate::kv::Store::Etcd {
+        return Err(err(
+            &format!("{}.password", d.key),
+            "",
+            "etcd authenticates a user: set username too",
+        ));
+    }
+    Ok(p)
+}
+
+/// `providers.ecs`: Traefik's keys and defaults. `refreshSeconds` is a whole number of seconds
+/// above 0, as in Traefik (whose ticker cannot take 0). Credentials given in part (one of
+/// `accessKeyID` and `secretAccessKey`) and `ecsAnywhere` (which needs SSM, outside the IAM
+/// policy this provider documents) stop the router rather than being ignored.
+fn ecs_provider(d: &Node) -> Result<crate::ecs::EcsProvider, ConfigError> {
+    let mut f = d.fields().map_err(bad)?;
+    let mut p = crate::ecs::EcsProvider::traefik_defaults();
+    let text = |n: &Node| n.text().map(|t| t.trim().to_owned()).map_err(bad);
+    if let Some(c) = f.take("clusters") {
+        p.clusters = c.strings().map_err(bad)?;
+        p.clusters.retain(|c| !c.trim().is_empty());
+    }
+    if let Some(a) = f.take("autoDiscoverClusters") {
+        p.auto_discover_clusters = a.boolean().map_err(bad)?;
+    }
+    if let Some(e) = f.take("exposedByDefault") {
+        p.exposed_by_default = e.boolean().map_err(bad)?;
+    }
+    if let Some(h) = f.take("healthyTasksOnly") {
+        p.healthy_tasks_only = h.boolean().map_err(bad)?;
+    }
+    if let Some(r) = f.take("defaultRule") {
+        p.default_rule = default_rule(r)?;
+    }
+    if let Some(c) = f.take("constraints") {
+        p.constraints = constraints(c)?;
+    }
+    if let Some(r) = f.take("refreshSeconds") {
+        let secs = r.integer().map_err(bad)?;
+        if secs <= 0 {
+            return Err(value_err(r, "expected a number of seconds above 0"));
+        }
+        p.refresh = Duration::from_secs(secs.unsigned_abs());
+    }
+    if let Some(r) = f.take("region") {
+        p.region = text(r)?;
+    }
+    if let Some(k) = f.take("accessKeyID") {
+        p.access_key_id = text(k)?;
+    }
+    if let Some(k) = f.take("secretAccessKey") {
+        p.secret_access_key = k.text().map_err(bad)?.to_owned();
+    }
+    if let Some(e) = f.take("endpoint") {
+        p.endpoint = text(e)?;
+        let ok = p
+            .endpoint
+            .parse::<http::Uri>()
+            .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+        if !ok {
+            return Err(value_err(e, "expected an http:// or https:// URL"));
+        }
+    }
+    if let Some(a) = f.take("ecsAnywhere") {
+        if a.boolean().map_err(bad)? {
+            return Err(value_err(
+                a,
+                "ECS Anywhere is not supported (its instances are read through SSM, outside the provider's IAM policy)",
+            ));
+        }
+    }
+    no_more(&f)?;
+    if p.access_key_id.is_empty() != p.secret_access_key.is_empty() {
+        let missing = if p.access_key_id.is_empty() {
+            "accessKeyID"
+        } else {
+            "secretAccessKey"
+        };
+        return Err(err(
+            &format!("{}.{missing}", d.key),
+            "",
+            "static credentials need both accessKeyID and secretAccessKey (leave both out for the AWS credential chain)",
+        ));
+    }
     Ok(p)
 }
 

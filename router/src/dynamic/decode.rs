@@ -23,7 +23,17 @@ pub enum Owner {
     Middleware(String),
     /// A set of TLS options.
     TlsOptions(String),
-    /// Nothing in particular: the key is not supported and has no effect (a TCP router).
+    /// A TCP router.
+    TcpRouter(String),
+    /// A TCP service.
+    TcpService(String),
+    /// A TCP middleware.
+    TcpMiddleware(String),
+    /// A UDP router.
+    UdpRouter(String),
+    /// A UDP service.
+    UdpService(String),
+    /// Nothing in particular: the key is not supported and has no effect.
     Unsupported,
 }
 
@@ -38,6 +48,11 @@ impl Owner {
                 "error",
                 format!("TLS options {n:?} disabled (and the routers that use them)"),
             ),
+            Owner::TcpRouter(n) => ("error", format!("TCP router {n:?} disabled")),
+            Owner::TcpService(n) => ("error", format!("TCP service {n:?} disabled")),
+            Owner::TcpMiddleware(n) => ("error", format!("TCP middleware {n:?} disabled")),
+            Owner::UdpRouter(n) => ("error", format!("UDP router {n:?} disabled")),
+            Owner::UdpService(n) => ("error", format!("UDP service {n:?} disabled")),
             Owner::Unsupported => ("unsupported", "ignored".to_owned()),
         }
     }
@@ -81,6 +96,10 @@ pub struct Decoded {
     pub config: Configuration,
     /// For labels: each service's `server.*` settings.
     pub label_servers: std::collections::BTreeMap<String, LabelServer>,
+    /// For labels: each TCP service's `server.*` settings.
+    pub tcp_label_servers: std::collections::BTreeMap<String, super::tcp::TcpLabelServer>,
+    /// For labels: each UDP service's `server.port`.
+    pub udp_label_ports: std::collections::BTreeMap<String, u16>,
     /// The errors, by owner.
     pub errors: Vec<ElementError>,
 }
@@ -96,6 +115,23 @@ impl Decoded {
     }
 }
 
+/// Decodes each child of `parent` with `decode` and hands it to `keep`; a child that fails
+/// is an error of `owner(its name)`, which leaves it out.
+pub(super) fn each<T>(
+    parent: Option<&Node>,
+    out: &mut Decoded,
+    owner: fn(String) -> Owner,
+    decode: impl Fn(&Node) -> Result<T, DecodeError>,
+    mut keep: impl FnMut(&mut Decoded, String, T),
+) {
+    for n in parent.map_or(&[][..], Node::children) {
+        match decode(n) {
+            Ok(def) => keep(out, n.name.clone(), def),
+            Err(e) => out.error(owner(n.name.clone()), e),
+        }
+    }
+}
+
 /// The elements a decoding left out, with why.
 pub fn broken(d: &Decoded) -> Vec<super::Broken> {
     d.errors
@@ -106,6 +142,11 @@ pub fn broken(d: &Decoded) -> Vec<super::Broken> {
                 Owner::Service(n) => ("service", n),
                 Owner::Middleware(n) => ("middleware", n),
                 Owner::TlsOptions(n) => ("tlsOptions", n),
+                Owner::TcpRouter(n) => ("tcpRouter", n),
+                Owner::TcpService(n) => ("tcpService", n),
+                Owner::TcpMiddleware(n) => ("tcpMiddleware", n),
+                Owner::UdpRouter(n) => ("udpRouter", n),
+                Owner::UdpService(n) => ("udpService", n),
                 Owner::Unsupported => return None,
             };
             Some(super::Broken {
@@ -139,12 +180,14 @@ pub fn decode(root: &Node, source: Source) -> Decoded {
             ),
         }
     }
+    if let Some(tcp) = f.take("tcp") {
+        super::tcp::decode_tcp(tcp, source, &mut out);
+    }
+    if let Some(udp) = f.take("udp") {
+        super::udp::decode_udp(udp, source, &mut out);
+    }
     for n in f.rest() {
-        let what = match n.name.to_ascii_lowercase().as_str() {
-            "tcp" | "udp" => "TCP and UDP routers and services are not supported yet",
-            _ => "unknown key",
-        };
-        out.error(Owner::Unsupported, DecodeError::at(n, what));
+        out.error(Owner::Unsupported, DecodeError::at(n, "unknown key"));
     }
     out
 }
@@ -154,29 +197,28 @@ fn decode_http(http: &Node, source: Source, out: &mut Decoded) {
         Ok(f) => f,
         Err(e) => return out.error(Owner::Unsupported, e),
     };
-    if let Some(routers) = f.take("routers") {
-        for r in routers.children() {
-            match router(r) {
-                Ok(def) => {
-                    out.config.http.routers.insert(r.name.clone(), def);
-                }
-                Err(e) => out.error(Owner::Router(r.name.clone()), e),
+    each(
+        f.take("routers"),
+        out,
+        Owner::Router,
+        router,
+        |out, name, def| {
+            out.config.http.routers.insert(name, def);
+        },
+    );
+    let services = |n: &Node| service(n, source);
+    each(
+        f.take("services"),
+        out,
+        Owner::Service,
+        services,
+        |out, name, (def, label)| {
+            if let Some(l) = label {
+                out.label_servers.insert(name.clone(), l);
             }
-        }
-    }
-    if let Some(services) = f.take("services") {
-        for s in services.children() {
-            match service(s, source) {
-                Ok((def, label_server)) => {
-                    out.config.http.services.insert(s.name.clone(), def);
-                    if let Some(ls) = label_server {
-                        out.label_servers.insert(s.name.clone(), ls);
-                    }
-                }
-                Err(e) => out.error(Owner::Service(s.name.clone()), e),
-            }
-        }
-    }
+            out.config.http.services.insert(name, def);
+        },
+    );
     if let Some(middlewares) = f.take("middlewares") {
         for m in middlewares.children() {
             match middleware::decode(m) {
@@ -223,7 +265,7 @@ fn decode_http(http: &Node, source: Source, out: &mut Decoded) {
     }
 }
 
-fn unknown(f: &crate::tree::Fields<'_>) -> Result<(), DecodeError> {
+pub(super) fn unknown(f: &crate::tree::Fields<'_>) -> Result<(), DecodeError> {
     match f.rest().first() {
         Some(n) => Err(DecodeError::at(n, format!("{} is not supported", n.name))),
         None => Ok(()),
@@ -248,13 +290,7 @@ fn router(node: &Node) -> Result<Router, DecodeError> {
         r.rule_key = Some(n.key.clone());
     }
     if let Some(n) = f.take("ruleSyntax") {
-        let v = n.text()?;
-        r.rule_syntax = match v.trim().to_ascii_lowercase().as_str() {
-            "" | "default" => None,
-            s => Some(Syntax::from_name(s).ok_or_else(|| {
-                DecodeError::at(n, format!("expected v2, v3 or default, got {v:?}"))
-            })?),
-        };
+        r.rule_syntax = rule_syntax(n)?;
     }
     if let Some(n) = f.take("priority") {
         r.priority = n.integer()?;
@@ -277,6 +313,19 @@ fn router(node: &Node) -> Result<Router, DecodeError> {
     }
     unknown(&f)?;
     Ok(r)
+}
+
+/// A router's `ruleSyntax`: `v2`, `v3`, or `default`/empty (the static default).
+pub(super) fn rule_syntax(n: &Node) -> Result<Option<Syntax>, DecodeError> {
+    let v = n.text()?;
+    Ok(match v.trim().to_ascii_lowercase().as_str() {
+        "" | "default" => None,
+        s => {
+            Some(Syntax::from_name(s).ok_or_else(|| {
+                DecodeError::at(n, format!("expected v2, v3 or default, got {v:?}"))
+            })?)
+        }
+    })
 }
 
 fn router_tls(n: &Node) -> Result<Option<RouterTls>, DecodeError> {
@@ -343,27 +392,8 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
     unknown(&f)?;
     let mut f = lb.fields()?;
     let mut out = LoadBalancer::default();
-    let mut label_server = None;
-    match source {
-        Source::Labels => {
-            if let Some(s) = f.take("server") {
-                label_server = Some(server_label(s)?);
-            }
-            if let Some(s) = f.take("servers") {
-                return Err(DecodeError::at(
-                    s,
-                    "servers are set with server.port (labels)",
-                ));
-            }
-        }
-        Source::File => {
-            if let Some(s) = f.take("servers") {
-                for item in s.items()? {
-                    out.servers.push(server_file(item)?);
-                }
-            }
-        }
-    }
+    let label_server;
+    (label_server, out.servers) = servers(&mut f, source, server_label, server_file)?;
     if let Some(h) = f.take("healthCheck") {
         out.health_check = Some(health_check(h)?);
     }
@@ -573,9 +603,43 @@ fn failover_errors(node: &Node) -> Result<super::FailoverErrors, DecodeError> {
 }
 
 /// A server's or service's weight: Traefik ignores what is not positive (never picked).
-fn weight(w: &Node) -> Result<u32, DecodeError> {
+pub(super) fn weight(w: &Node) -> Result<u32, DecodeError> {
     let v = w.integer()?;
     Ok(u32::try_from(v.max(0)).unwrap_or(u32::MAX))
+}
+
+/// A load balancer's servers (HTTP or TCP) as its source writes them: labels give one
+/// `server` that the provider completes per container (`servers` is an error there), a file
+/// lists `servers`.
+pub fn servers<'a, L, S>(
+    f: &mut crate::tree::Fields<'a>,
+    source: Source,
+    label: impl Fn(&'a Node) -> Result<L, DecodeError>,
+    file: impl Fn(&'a Node) -> Result<S, DecodeError>,
+) -> Result<(Option<L>, Vec<S>), DecodeError> {
+    let mut from_label = None;
+    let mut listed = Vec::new();
+    match source {
+        Source::Labels => {
+            if let Some(s) = f.take("server") {
+                from_label = Some(label(s)?);
+            }
+            if let Some(s) = f.take("servers") {
+                return Err(DecodeError::at(
+                    s,
+                    "servers are set with server.port (labels)",
+                ));
+            }
+        }
+        Source::File => {
+            if let Some(s) = f.take("servers") {
+                for item in s.items()? {
+                    listed.push(file(item)?);
+                }
+            }
+        }
+    }
+    Ok((from_label, listed))
 }
 
 fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
@@ -715,12 +779,13 @@ fn health_check(h: &Node) -> Result<HealthCheck, DecodeError> {
 pub const DEFAULT_HEALTH_INTERVAL: Duration = super::health::DEFAULT_INTERVAL;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::dynamic::Middleware;
     use crate::tree::FlatStyle;
 
-    fn labels(pairs: &[(&str, &str)]) -> Decoded {
+    /// Decodes `traefik.`-prefixed labels.
+    pub(crate) fn labels(pairs: &[(&str, &str)]) -> Decoded {
         let entries = pairs
             .iter()
             .map(|(k, v)| {
@@ -770,7 +835,7 @@ mod tests {
                 "traefik.http.middlewares.hdr.headers.customRequestHeaders.X-Test",
                 "1",
             ),
-            ("traefik.tcp.routers.x.rule", "HostSNI(`*`)"),
+            ("traefik.nope.x", "x"),
         ]);
         let r = &d.config.http.routers["web"];
         assert_eq!(r.entry_points, ["web", "websecure"]);
@@ -800,7 +865,7 @@ mod tests {
             }))
         );
         assert_eq!(owners(&d), [Owner::Unsupported], "{:?}", d.errors);
-        assert_eq!(d.errors[0].error.key, "traefik.tcp");
+        assert_eq!(d.errors[0].error.key, "traefik.nope");
     }
 
     #[test]

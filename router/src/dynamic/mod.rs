@@ -20,8 +20,10 @@ pub mod decode;
 pub mod health;
 pub mod middleware;
 pub mod sticky;
+pub mod tcp;
 pub mod tls;
 pub mod transport;
+pub mod udp;
 
 pub use health::HealthCheck;
 pub use middleware::{
@@ -36,6 +38,12 @@ pub use transport::ServersTransport;
 pub struct Configuration {
     /// HTTP routers, services and middlewares.
     pub http: Http,
+    /// TCP routers, services and middlewares.
+    #[serde(skip_serializing_if = "tcp::Tcp::is_empty")]
+    pub tcp: tcp::Tcp,
+    /// UDP routers and services.
+    #[serde(skip_serializing_if = "udp::Udp::is_empty")]
+    pub udp: udp::Udp,
     /// Certificates and TLS settings.
     pub tls: Tls,
 }
@@ -368,7 +376,8 @@ pub struct Snapshot {
 /// A router, service or middleware whose definition could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Broken {
-    /// `router`, `service`, `middleware` or `tlsOptions`.
+    /// `router`, `service`, `middleware`, `tlsOptions`, `tcpRouter`, `tcpService`,
+    /// `tcpMiddleware`, `udpRouter` or `udpService`.
     pub kind: &'static str,
     /// Its name (unqualified).
     pub name: String,

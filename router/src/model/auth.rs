@@ -38,6 +38,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A `basicAuth.users` line for `user` and `password`: bcrypt at cost 5, as `htpasswd -B`
+/// writes it by default (every request verifies it: a higher cost is paid on each one).
+pub fn users_line(user: &str, password: &str) -> Result<String, String> {
+    if user.is_empty() || user.contains(':') || user.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "user {user:?}: expected a name without `:` or spaces"
+        ));
+    }
+    if password.is_empty() {
+        return Err("the password (standard input) is empty".into());
+    }
+    bcrypt::hash(password, 5)
+        .map(|h| format!("{user}:{h}"))
+        .map_err(|e| format!("bcrypt: {e}"))
+}
+
 /// Apache's MD5-crypt variant (`$apr1$salt$hash`).
 fn apr1(pw: &[u8], salt: &[u8]) -> String {
     const MAGIC: &[u8] = b"$apr1$";
@@ -108,6 +124,18 @@ fn apr1(pw: &[u8], salt: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_line_verifies_its_password_and_refuses_bad_input() {
+        let line = users_line("admin", "s3cret pass").unwrap_or_default();
+        let (user, hash) = line.split_once(':').unwrap_or_default();
+        assert_eq!(user, "admin");
+        assert!(hash.starts_with("$2") && verify("s3cret pass", hash));
+        assert!(!verify("s3cret", hash));
+        for (u, p) in [("", "x"), ("a:b", "x"), ("a b", "x"), ("a", "")] {
+            assert!(users_line(u, p).is_err(), "{u:?} {p:?}");
+        }
+    }
 
     #[test]
     fn apr1_matches_openssl() {

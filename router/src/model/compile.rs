@@ -42,6 +42,8 @@ pub struct EntryPointModel {
     pub middlewares: Vec<String>,
     /// `http.tls`: the TLS of routers that have none.
     pub tls: Option<RouterTls>,
+    /// A UDP entry point: only UDP routers may be on it.
+    pub udp: bool,
 }
 
 impl EntryPointModel {
@@ -55,7 +57,7 @@ const PRECEDENCE: &[&str] = &[
     "swarm", "docker", "file", "redis", "etcd", "ecs", "internal",
 ];
 
-fn precedence(provider: &str) -> usize {
+pub(crate) fn precedence(provider: &str) -> usize {
     PRECEDENCE
         .iter()
         .position(|p| *p == provider)
@@ -77,6 +79,8 @@ pub fn compile<'a>(
 
     let options = tls::collect(&snaps, &mut issues);
     let mut api = ApiView::default();
+    let tcp = super::tcp::compile(&snaps, s, &options, &mut issues, &mut api);
+    let udp = super::udp::compile(&snaps, s, &mut issues, &mut api);
     let mut middlewares: BTreeMap<String, &Middleware> = BTreeMap::new();
     let mut services = BTreeMap::new();
     let transports: BTreeMap<String, &dynamic::ServersTransport> = snaps
@@ -117,8 +121,10 @@ pub fn compile<'a>(
                 "service" => {
                     disabled(&mut api.services.entry(q).or_insert_with(disabled_info).errors)
                 }
-                // Broken TLS options are collected above, and disable the routers using them.
-                "tlsOptions" => {}
+                // Broken TLS options are collected above, and disable the routers using them;
+                // broken TCP elements are reported with the TCP routes.
+                "tlsOptions" | "tcpRouter" | "tcpService" | "tcpMiddleware" | "udpRouter"
+                | "udpService" => {}
                 _ => disabled(
                     &mut api
                         .middlewares
@@ -202,6 +208,8 @@ pub fn compile<'a>(
         }
         report(&mut issues, &r.sources, None, "warning", w);
     }
+    let mut tcp = tcp;
+    tcp.note_https(&routes);
     let default_generated = default_generated(&snaps);
     routes.sort_by(|a, b| {
         b.priority
@@ -219,6 +227,8 @@ pub fn compile<'a>(
         tls_options: options.options,
         sni,
         default_generated,
+        tcp,
+        udp,
         ..Default::default()
     }
     .index()
@@ -263,7 +273,7 @@ fn service_disabled<T>(info: &mut ElementInfo<T>, issues: &mut Vec<Issue>, q: &s
     );
 }
 
-fn report(
+pub(crate) fn report(
     issues: &mut Vec<Issue>,
     sources: &[String],
     key: Option<String>,
@@ -348,7 +358,7 @@ fn route(
     let mut warnings = Vec::new();
     let mut entrypoints = Vec::new();
     for ep in &r.entry_points {
-        if s.entry_points.iter().any(|e| &e.name == ep) {
+        if s.entry_points.iter().any(|e| &e.name == ep && !e.udp) {
             entrypoints.push(ep.clone());
         } else {
             let known: Vec<&str> = s.entry_points.iter().map(|e| e.name.as_str()).collect();
@@ -896,7 +906,62 @@ mod tests {
         );
         let t = build(&[c], &settings());
         assert!(t.routes.is_empty());
-        assert!(t.issues.iter().any(|i| i.level == "unsupported"));
+        assert!(t.issues.is_empty(), "{:?}", t.issues);
+        // Its TCP router, on the default entry points, to the container's port.
+        let web = &t.tcp.entry_points["web"];
+        assert_eq!(web.plain.len(), 1);
+        let r = &web.plain[0];
+        assert_eq!((r.name.as_str(), r.priority), ("db@docker", -1));
+        assert_eq!(
+            r.service.pick().map(|(s, _)| s.address.clone()),
+            Some("10.0.0.9:8080".into())
+        );
+    }
+
+    #[test]
+    fn tcp_routers_as_traefik_checks_them() {
+        let c = container(
+            "db",
+            &[
+                ENABLED,
+                ("traefik.tcp.routers.sni.rule", "HostSNI(`db.example.com`)"),
+                ("traefik.tcp.routers.sni.service", "db"),
+                ("traefik.tcp.routers.sni.tls.passthrough", "true"),
+                (
+                    "traefik.tcp.routers.notls.rule",
+                    "HostSNI(`db.example.com`)",
+                ),
+                ("traefik.tcp.routers.notls.service", "db"),
+                ("traefik.tcp.routers.nosvc.rule", "HostSNI(`*`)"),
+                ("traefik.tcp.routers.nosvc.service", "missing"),
+                ("traefik.tcp.routers.norule.service", "db"),
+                ("traefik.tcp.services.db.loadbalancer.server.port", "5432"),
+                (
+                    "traefik.tcp.services.other.loadbalancer.server.port",
+                    "5433",
+                ),
+            ],
+            &[("n", "10.0.0.9")],
+        );
+        let t = build(&[c], &settings());
+        let web = &t.tcp.entry_points["web"];
+        let names: Vec<&str> = web.tls.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["sni@docker"]);
+        assert!(web.plain.is_empty());
+        assert_eq!(web.tls[0].mode, crate::model::tcp::TcpMode::Passthrough);
+        for (router, why) in [
+            ("notls", "no TLS on the router"),
+            ("nosvc", "does not exist"),
+            ("norule", "has no rule"),
+        ] {
+            assert!(
+                t.issues
+                    .iter()
+                    .any(|i| i.message.contains(router) && i.message.contains(why)),
+                "{router}: {:?}",
+                t.issues
+            );
+        }
     }
 
     #[test]

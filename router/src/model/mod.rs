@@ -15,4 +15,6 @@ pub mod composite;
 pub mod redirect;
 pub mod rule;
 pub mod table;
+pub mod tcp;
 pub mod tls;
+pub mod udp;

@@ -28,6 +28,10 @@ pub struct RouteTable {
     pub sni: BTreeMap<String, BTreeMap<String, String>>,
     /// The default store's generated certificate: its resolver and names.
     pub default_generated: Option<(String, Vec<String>)>,
+    /// Each entry point's TCP routes.
+    pub tcp: super::tcp::TcpTable,
+    /// Each UDP entry point's route.
+    pub udp: super::udp::UdpTable,
     /// Route indexes by exact host, by the name under a one-label wildcard host
     /// (`*.example.com` under `example.com`); routes that may match any host are in
     /// `any_host`. Each list is in route (priority) order.
@@ -35,12 +39,56 @@ pub struct RouteTable {
     pub(crate) by_under: HashMap<String, Vec<usize>>,
     /// Routes by host regex: one set of every pattern, and each pattern's routes.
     pub(crate) by_regex: Option<HostRegexes>,
-    /// Routes without a host that need a literal path: by exact path, and by path prefix
-    /// with the distinct prefix lengths (a request's path is looked up at each).
-    pub(crate) by_path: HashMap<String, Vec<usize>>,
-    pub(crate) by_prefix: HashMap<String, Vec<usize>>,
-    pub(crate) prefix_lens: Vec<usize>,
+    /// Routes without a host that need a literal path, by that path.
+    pub(crate) by_path: PathIndex,
+    /// Routes of an exact host that need a literal path, by host then path: one host with
+    /// thousands of `PathPrefix` routes is looked up, not scanned.
+    pub(crate) by_host_path: HashMap<String, PathIndex>,
     pub(crate) any_host: Vec<usize>,
+}
+
+/// Routes by the literal path they need: by exact path, and by path prefix with the distinct
+/// prefix lengths (a request's path is looked up at each). Lists are in route order.
+#[derive(Debug, Clone, Default)]
+pub struct PathIndex {
+    exact: HashMap<String, Vec<usize>>,
+    prefix: HashMap<String, Vec<usize>>,
+    lens: Vec<usize>,
+}
+
+impl PathIndex {
+    fn add(&mut self, key: crate::model::rule::PathKey, route: usize) {
+        use crate::model::rule::PathKey;
+        let (map, p) = match key {
+            PathKey::Exact(p) => (&mut self.exact, p),
+            PathKey::Prefix(p) => (&mut self.prefix, p),
+        };
+        let list = map.entry(p).or_default();
+        if list.last() != Some(&route) {
+            list.push(route);
+        }
+    }
+
+    /// Done adding: the distinct prefix lengths.
+    fn finish(&mut self) {
+        let mut lens: Vec<usize> = self.prefix.keys().map(String::len).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        self.lens = lens;
+    }
+
+    /// Adds the routes whose path `path` is, or starts with (one hash lookup per distinct
+    /// prefix length), to `out` (unsorted).
+    fn candidates(&self, path: &str, out: &mut Vec<usize>) {
+        if let Some(list) = self.exact.get(path) {
+            out.extend_from_slice(list);
+        }
+        for &n in self.lens.iter().take_while(|&&n| n <= path.len()) {
+            if let Some(list) = path.get(..n).and_then(|p| self.prefix.get(p)) {
+                out.extend_from_slice(list);
+            }
+        }
+    }
 }
 
 /// How large the combined host regexes may grow (beyond, their routes are scanned).
@@ -161,6 +209,16 @@ pub struct ApiView {
     pub services: BTreeMap<String, ElementInfo<crate::dynamic::Service>>,
     /// Middlewares.
     pub middlewares: BTreeMap<String, ElementInfo<Middleware>>,
+    /// TCP routers.
+    pub tcp_routers: BTreeMap<String, ElementInfo<crate::dynamic::tcp::TcpRouter>>,
+    /// TCP services.
+    pub tcp_services: BTreeMap<String, ElementInfo<crate::dynamic::tcp::TcpService>>,
+    /// TCP middlewares.
+    pub tcp_middlewares: BTreeMap<String, ElementInfo<crate::dynamic::tcp::TcpMiddleware>>,
+    /// UDP routers.
+    pub udp_routers: BTreeMap<String, ElementInfo<crate::dynamic::udp::UdpRouter>>,
+    /// UDP services.
+    pub udp_services: BTreeMap<String, ElementInfo<crate::dynamic::udp::UdpService>>,
 }
 
 /// An element as Traefik's runtime configuration shows it.
@@ -267,28 +325,22 @@ impl RouteTable {
     /// [`Self::index`], the host regexes combined within `limit` bytes of compiled program
     /// (else scanned).
     fn index_within(mut self, limit: usize) -> RouteTable {
-        use crate::model::rule::{HostKey, PathKey};
+        use crate::model::rule::HostKey;
         self.by_host.clear();
         self.by_under.clear();
-        self.by_path.clear();
-        self.by_prefix.clear();
+        self.by_path = PathIndex::default();
+        self.by_host_path.clear();
         self.any_host.clear();
         let mut regexes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let keys: Vec<Option<Vec<HostKey>>> =
             self.routes.iter().map(|r| r.rule.host_keys()).collect();
         for (i, keys) in keys.into_iter().enumerate() {
+            let paths = self.routes[i].rule.path_keys();
             let Some(keys) = keys else {
-                match self.routes[i].rule.path_keys() {
+                match paths {
                     Some(paths) => {
                         for k in paths {
-                            let (map, p) = match k {
-                                PathKey::Exact(p) => (&mut self.by_path, p),
-                                PathKey::Prefix(p) => (&mut self.by_prefix, p),
-                            };
-                            let list = map.entry(p).or_default();
-                            if list.last() != Some(&i) {
-                                list.push(i);
-                            }
+                            self.by_path.add(k, i);
                         }
                     }
                     None => self.any_host.push(i),
@@ -297,7 +349,17 @@ impl RouteTable {
             };
             for k in keys {
                 let (map, name) = match k {
-                    HostKey::Exact(h) => (&mut self.by_host, h),
+                    HostKey::Exact(h) => match &paths {
+                        // The host's and the path's keys both hold: indexed by both.
+                        Some(paths) => {
+                            let index = self.by_host_path.entry(h).or_default();
+                            for p in paths {
+                                index.add(p.clone(), i);
+                            }
+                            continue;
+                        }
+                        None => (&mut self.by_host, h),
+                    },
                     HostKey::Under(h) => (&mut self.by_under, h),
                     HostKey::Regex(p) => {
                         let list = regexes.entry(p).or_default();
@@ -313,10 +375,10 @@ impl RouteTable {
                 }
             }
         }
-        let mut lens: Vec<usize> = self.by_prefix.keys().map(String::len).collect();
-        lens.sort_unstable();
-        lens.dedup();
-        self.prefix_lens = lens;
+        self.by_path.finish();
+        for index in self.by_host_path.values_mut() {
+            index.finish();
+        }
         self.by_regex = None;
         if !regexes.is_empty() {
             match regex::RegexSetBuilder::new(regexes.keys())
@@ -356,22 +418,21 @@ impl RouteTable {
             .map_or(&[][..], Vec::as_slice);
         Merge {
             lists: [exact, under, &self.any_host[..]],
-            owned: [self.regex_candidates(full_host), self.path_candidates(path)],
+            owned: [
+                self.regex_candidates(full_host),
+                self.path_candidates(host, path),
+            ],
             at: [0; 5],
         }
     }
 
-    /// The routes without a host whose literal path the request's is, or starts with, in
-    /// order (one hash lookup per distinct prefix length).
-    fn path_candidates(&self, path: &str) -> Vec<usize> {
-        if self.by_path.is_empty() && self.by_prefix.is_empty() {
-            return Vec::new();
-        }
-        let mut out: Vec<usize> = self.by_path.get(path).cloned().unwrap_or_default();
-        for &n in self.prefix_lens.iter().take_while(|&&n| n <= path.len()) {
-            if let Some(list) = path.get(..n).and_then(|p| self.by_prefix.get(p)) {
-                out.extend_from_slice(list);
-            }
+    /// The routes whose literal path the request's is, or starts with: those without a host,
+    /// and those of its exact host. In order.
+    fn path_candidates(&self, host: &str, path: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.by_path.candidates(path, &mut out);
+        if let Some(index) = self.by_host_path.get(host) {
+            index.candidates(path, &mut out);
         }
         out.sort_unstable();
         out.dedup();
@@ -501,6 +562,8 @@ impl RouteTable {
                 ));
             }
         }
+        out.extend(self.tcp.describe());
+        out.extend(self.udp.describe());
         for i in &self.issues {
             out.push(format!(
                 "{} {}: {}{}",
@@ -588,5 +651,36 @@ mod tests {
                 assert_eq!(got, Some(want), "{host}");
             }
         }
+    }
+
+    #[test]
+    fn one_hosts_many_path_routes_are_looked_up_not_scanned() {
+        let internal = crate::provider::internal::always();
+        let mut yaml = String::from("http:\n  routers:\n");
+        for i in 0..1000 {
+            yaml.push_str(&format!("    p{i}:\n      rule: Host(`a.x`) && PathPrefix(`/p{i}/`)\n      service: noop@internal\n"));
+        }
+        yaml.push_str("    root:\n      rule: Host(`a.x`)\n      service: noop@internal\n");
+        let t = crate::provider::file::compile_yaml(&yaml, &[&internal]);
+        let candidates: Vec<usize> = t.candidates("a.x", "/p500/x").collect();
+        // The one path route, the host's route without a path, and nothing of the others.
+        assert!(candidates.len() <= 4, "{}", candidates.len());
+        let headers = http::HeaderMap::new();
+        let view = RequestView {
+            host: "a.x",
+            path: "/p500/x",
+            query: None,
+            method: "GET",
+            headers: &headers,
+            client_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        };
+        let got = t.lookup("https", false, &view).map(|r| r.name.as_str());
+        assert_eq!(got, Some("p500@file"));
+        let view = RequestView {
+            path: "/other",
+            ..view
+        };
+        let got = t.lookup("https", false, &view).map(|r| r.name.as_str());
+        assert_eq!(got, Some("root@file"));
     }
 }

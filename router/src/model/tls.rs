@@ -102,7 +102,7 @@ pub fn check(sets: &OptionSets, name: &str) -> Result<(), String> {
 }
 
 /// The SNI domains of a TLS route: its `Host` names, lower case, without a trailing dot.
-fn domains(r: &Route) -> BTreeSet<String> {
+pub fn domains(r: &Route) -> BTreeSet<String> {
     r.rule
         .host_names()
         .into_iter()
@@ -188,6 +188,20 @@ pub fn select<'a>(sni_map: &'a SniMap, entrypoint: &str, sni: Option<&str>) -> &
     sni.split_once('.')
         .and_then(|(_, parent)| map.get(&format!("*.{parent}")))
         .map_or(DEFAULT, String::as_str)
+}
+
+/// Whether an HTTPS router on `entrypoint` names a domain `sni` falls under (exactly, or by
+/// a one-label wildcard): such a connection is HTTPS's before any TCP router's.
+pub fn has_domain(sni_map: &SniMap, entrypoint: &str, sni: &str) -> bool {
+    let Some(map) = sni_map.get(entrypoint) else {
+        return false;
+    };
+    let sni = sni.strip_suffix('.').unwrap_or(sni);
+    !sni.is_empty()
+        && (map.contains_key(sni)
+            || sni
+                .split_once('.')
+                .is_some_and(|(_, parent)| map.contains_key(&format!("*.{parent}"))))
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! configuration under the prefix; a container that defines no HTTP service gets one named
 //! after it, and one that defines no router gets one with the default rule; a router without
 //! a service takes the container's only one. A container with only TCP or UDP labels gets no
-//! HTTP router. Definitions of the same name on several containers merge when identical
-//! (services add their servers), and are dropped, with an error on each, when they differ.
+//! HTTP router (its TCP routers and services: [`super::container_tcp`]). Definitions of the
+//! same name on several containers merge when identical (services add their servers), and
+//! are dropped, with an error on each, when they differ.
 //!
 //! Where the router differs on purpose, it says so in the snapshot's issues: a stopped
 //! container keeps its routes known (they answer 503 instead of vanishing into 404s); one
@@ -22,7 +23,7 @@ use crate::dynamic::{Broken, Issue, Origin, Router, Server, ServerStatus, Servic
 use crate::tree::{DecodeError, FlatStyle, Node};
 
 /// What the router knows about one container (or Swarm task).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ContainerInfo {
     /// Full id.
     pub id: String,
@@ -44,7 +45,9 @@ pub struct ContainerInfo {
 }
 
 /// A container's run state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, PartialOrd, Ord,
+)]
 pub enum RunState {
     /// Running.
     Running,
@@ -57,7 +60,9 @@ pub enum RunState {
 }
 
 /// Docker's health check status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, PartialOrd, Ord,
+)]
 pub enum Health {
     /// No health check.
     None,
@@ -90,6 +95,23 @@ pub struct ContainerSettings {
     pub constraints: Option<super::constraints::Constraints>,
 }
 
+impl ContainerSettings {
+    /// Traefik's defaults for `provider`: prefix `traefik`, every container exposed, the
+    /// default rule, no network, no constraints, host-mode containers on 127.0.0.1.
+    pub fn traefik_defaults(provider: &str) -> ContainerSettings {
+        ContainerSettings {
+            provider: provider.to_owned(),
+            prefix: "traefik".into(),
+            exposed_by_default: true,
+            default_network: None,
+            own_networks: BTreeSet::new(),
+            host_ip: [127, 0, 0, 1].into(),
+            default_rule: crate::config::DEFAULT_RULE.into(),
+            constraints: None,
+        }
+    }
+}
+
 /// Builds the provider's snapshot.
 pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot {
     let mut sorted: Vec<&ContainerInfo> = containers.iter().collect();
@@ -99,8 +121,14 @@ pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot
     let mut broken = Vec::new();
     for c in sorted {
         let mut local = Vec::new();
+        // ECS tasks of one service share a name: each is reported under its own id.
+        let source = if s.provider == super::ecs::PROVIDER {
+            &c.id
+        } else {
+            &c.name
+        };
         let issue = |level: &'static str, key: Option<String>, message: String| Issue {
-            source: c.name.clone(),
+            source: source.clone(),
             level,
             key,
             message,
@@ -128,7 +156,7 @@ pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot
     snap
 }
 
-type Report<'a> = dyn FnMut(&'static str, Option<String>, String) + 'a;
+pub(super) type Report<'a> = dyn FnMut(&'static str, Option<String>, String) + 'a;
 
 /// One container's configuration, or `None` when it is not routed (with the reason reported).
 fn container(
@@ -180,10 +208,6 @@ fn container(
             format!("{}; {what}", e.error.message),
         );
     }
-    let tcp_or_udp_only = has_tcp_or_udp(&dynamic_root) && dynamic_root.get("http").is_none();
-    if tcp_or_udp_only {
-        return None;
-    }
     let (ip, warning) = match address(c, all, &own, s) {
         Ok(found) => found,
         Err(msg) => {
@@ -201,6 +225,18 @@ fn container(
         report("warning", None, w);
     }
     let default_name = normalize(&service_name(c));
+    let status = status_of(c);
+    if dynamic_root.get("tcp").is_some() {
+        super::container_tcp::build(c, ip, status, &mut decoded, s, &default_name, report);
+    }
+    if dynamic_root.get("udp").is_some() {
+        super::container_tcp::build_udp(c, ip, status, &mut decoded, s, &default_name, report);
+    }
+    if has_tcp_or_udp(&dynamic_root) && dynamic_root.get("http").is_none() {
+        // As in Traefik: no HTTP router or service for a container that asks only for TCP
+        // or UDP.
+        return Some(decoded.config);
+    }
     let config = &mut decoded.config;
     if config.http.services.is_empty()
         && !decoded
@@ -213,7 +249,6 @@ fn container(
             .services
             .insert(default_name.clone(), Service::default());
     }
-    let status = status_of(c);
     let names: Vec<String> = config.http.services.keys().cloned().collect();
     for name in names {
         let label = decoded
@@ -303,7 +338,10 @@ fn container(
 }
 
 /// The labels under `prefix` as a tree (its root is the prefix itself).
-fn label_tree(labels: &BTreeMap<String, String>, prefix: &str) -> (Node, Vec<DecodeError>) {
+pub(crate) fn label_tree(
+    labels: &BTreeMap<String, String>,
+    prefix: &str,
+) -> (Node, Vec<DecodeError>) {
     let dotted = format!("{prefix}.");
     let entries = labels
         .iter()
@@ -343,6 +381,17 @@ fn own_labels(root: &Node, s: &ContainerSettings) -> Result<OwnLabels, DecodeErr
                 ));
             }
             docker.into_iter().chain(swarm).collect()
+        }
+        // Traefik's ECS provider reads `enable` only: any `ecs.*` label is an error there.
+        super::ecs::PROVIDER => {
+            if let Some(ecs) = root.get("ecs") {
+                let first = ecs.children().first().unwrap_or(ecs);
+                return Err(DecodeError::at(
+                    first,
+                    format!("{} is not supported", first.name),
+                ));
+            }
+            Vec::new()
         }
         _ => docker.into_iter().collect(),
     };
@@ -412,21 +461,7 @@ fn server(
             origin,
         });
     };
-    let port = match label.port {
-        Some(p) => p,
-        None => match c.exposed_ports.iter().next() {
-            Some(&lowest) => {
-                if c.exposed_ports.len() > 1 {
-                    report("warning", None, format!("service {service:?}: the container exposes {} ports and none is chosen ({}.http.services.{service}.loadbalancer.server.port); using the lowest, {lowest}", c.exposed_ports.len(), s.prefix));
-                }
-                lowest
-            }
-            None => {
-                report("error", None, format!("service {service:?}: no port: set {}.http.services.{service}.loadbalancer.server.port (the container exposes none); service disabled", s.prefix));
-                return None;
-            }
-        },
-    };
+    let port = port_for(c, label.port, "http", service, s, report)?;
     Some(Server {
         weight: label.weight.unwrap_or(1),
         url: format!(
@@ -437,6 +472,43 @@ fn server(
         status,
         origin,
     })
+}
+
+/// The port a `kind` (`http`, `tcp`, `udp`) service of the container is reached on: its
+/// `server.port` label, else the lowest port the container exposes (with a warning when it
+/// exposes several); `None`, reported, when it exposes none (the service is disabled).
+pub(super) fn port_for(
+    c: &ContainerInfo,
+    label: Option<u16>,
+    kind: &str,
+    service: &str,
+    s: &ContainerSettings,
+    report: &mut Report<'_>,
+) -> Option<u16> {
+    if let Some(p) = label {
+        return Some(p);
+    }
+    let what = match kind {
+        "tcp" => "TCP service",
+        "udp" => "UDP service",
+        _ => "service",
+    };
+    let key = format!(
+        "{}.{kind}.services.{service}.loadbalancer.server.port",
+        s.prefix
+    );
+    match c.exposed_ports.iter().next() {
+        Some(&lowest) => {
+            if c.exposed_ports.len() > 1 {
+                report("warning", None, format!("{what} {service:?}: the container exposes {} ports and none is chosen ({key}); using the lowest, {lowest}", c.exposed_ports.len()));
+            }
+            Some(lowest)
+        }
+        None => {
+            report("error", None, format!("{what} {service:?}: no port: set {key} (the container exposes none); service disabled"));
+            None
+        }
+    }
 }
 
 fn status_of(c: &ContainerInfo) -> ServerStatus {
@@ -580,6 +652,7 @@ pub fn render_template(template: &str, name: &str, container_name: &str) -> Resu
 /// differing ones are dropped with an error on every container that defines them.
 #[derive(Default)]
 struct Merger {
+    tcp: super::container_tcp::TcpMerger,
     routers: BTreeMap<String, Vec<(String, Router)>>,
     services: BTreeMap<String, Vec<(String, Service)>>,
     middlewares: BTreeMap<String, Vec<(String, crate::dynamic::Middleware)>>,
@@ -587,6 +660,7 @@ struct Merger {
 
 impl Merger {
     fn add(&mut self, container: &str, config: crate::dynamic::Configuration) {
+        self.tcp.add(container, config.tcp, config.udp);
         for (n, r) in config.http.routers {
             self.routers
                 .entry(n)
@@ -608,6 +682,7 @@ impl Merger {
     }
 
     fn finish(self, snap: &mut Snapshot, issues: &mut Vec<Issue>) {
+        self.tcp.finish(snap, issues);
         let conflict =
             |issues: &mut Vec<Issue>, kind: &str, name: &str, containers: Vec<&String>| {
                 for c in containers {

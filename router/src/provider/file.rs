@@ -157,6 +157,32 @@ pub fn snapshot(files: &[Parsed]) -> Snapshot {
             http.servers_transports,
             &mut duplicate,
         );
+        let mut tcp = d.config.tcp;
+        for r in tcp.routers.values_mut() {
+            r.sources = vec![source.clone()];
+        }
+        let t = &mut snap.config.tcp;
+        merge("TCP router", &mut t.routers, tcp.routers, &mut duplicate);
+        merge("TCP service", &mut t.services, tcp.services, &mut duplicate);
+        merge(
+            "TCP middleware",
+            &mut t.middlewares,
+            tcp.middlewares,
+            &mut duplicate,
+        );
+        merge(
+            "TCP serversTransport",
+            &mut t.servers_transports,
+            tcp.servers_transports,
+            &mut duplicate,
+        );
+        let mut udp = d.config.udp;
+        for r in udp.routers.values_mut() {
+            r.sources = vec![source.clone()];
+        }
+        let u = &mut snap.config.udp;
+        merge("UDP router", &mut u.routers, udp.routers, &mut duplicate);
+        merge("UDP service", &mut u.services, udp.services, &mut duplicate);
         snap.config
             .tls
             .certificates
@@ -200,7 +226,7 @@ fn load_pair(
 
 /// Options whose `clientAuth.caFiles` cannot be read are broken: left out, so that the
 /// routers using them are disabled rather than served without client certificates.
-fn check_client_cas(snap: &mut Snapshot) {
+pub(crate) fn check_client_cas(snap: &mut Snapshot) {
     let unreadable: Vec<(String, String)> = snap
         .config
         .tls
@@ -232,13 +258,8 @@ fn check_client_cas(snap: &mut Snapshot) {
 
 /// Loads the snapshot's certificates into the resolver's slot for this provider, and the
 /// default store's certificate.
-fn load_certificates(shared: &Shared, snap: &mut Snapshot) {
-    let Some(resolver) = shared
-        .resolver
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
-    else {
+pub(crate) fn load_certificates(shared: &Shared, snap: &mut Snapshot) {
+    let Some(resolver) = shared.resolver() else {
         return;
     };
     let mut loaded = Vec::new();
@@ -296,12 +317,23 @@ pub async fn run(shared: Arc<Shared>, p: FileProvider) {
             });
             let snap = match result {
                 Ok(parsed) => {
+                    if let Some(hub) = &shared.hub {
+                        let files = parsed
+                            .iter()
+                            .map(|p| crate::cluster::wire::File {
+                                path: p.path.display().to_string(),
+                                root: crate::cluster::hub::inline_files(p.root.clone()),
+                            })
+                            .collect();
+                        hub.set("file", crate::cluster::wire::Input::Files { files });
+                    }
                     let mut snap = snapshot(&parsed);
                     check_client_cas(&mut snap);
                     load_certificates(&shared, &mut snap);
                     tracing::info!(
                         files = parsed.len(),
                         routers = snap.config.http.routers.len(),
+                        tcp_routers = snap.config.tcp.routers.len(),
                         "dynamic configuration files read"
                     );
                     last_good = Some(snap.clone());

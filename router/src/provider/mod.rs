@@ -4,13 +4,18 @@
 //!
 //! - [`container`]: containers or Swarm tasks and their labels (the Docker and Swarm
 //!   providers)
+//! - [`ecs`]: ECS tasks' containers and their task definitions' labels (the ECS provider)
 //! - [`constraints`]: the providers' `constraints` expressions
 //! - [`file`]: dynamic configuration files (read and watched), [`template`]: their Go
 //!   templates
 //! - [`internal`]: what the static configuration defines (`api@internal`, redirections)
+//! - [`kv`]: the KV stores' layout (etcd, Redis), read as a file is
 
 pub mod constraints;
 pub mod container;
+mod container_tcp;
+pub mod ecs;
 pub mod file;
 pub mod internal;
+pub mod kv;
 pub mod template;

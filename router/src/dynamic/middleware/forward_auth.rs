@@ -188,7 +188,9 @@ fn header_names(n: Option<&Node>) -> Result<Vec<String>, DecodeError> {
     Ok(names)
 }
 
-fn client_tls(n: &Node) -> Result<ClientTls, DecodeError> {
+/// Decodes a `ClientTLS` (`ca`, `cert`, `key`, `insecureSkipVerify`; v2's `caOptional`
+/// accepted): a forwardAuth's `tls`, and the Docker and Swarm providers' (`providers.*.tls`).
+pub fn client_tls(n: &Node) -> Result<ClientTls, DecodeError> {
     let mut f = fields(
         n,
         &["ca", "cert", "key", "insecureSkipVerify", "caOptional"],

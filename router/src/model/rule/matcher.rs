@@ -82,6 +82,12 @@ pub fn canonical(name: &str, syntax: Syntax) -> Option<&'static str> {
         Syntax::V3 => V3,
         Syntax::V2 => V2,
     };
+    canonical_in(name, names)
+}
+
+/// The name of `names` that `name` stands for: as written, in lower case, in upper case or
+/// capitalized.
+pub fn canonical_in(name: &str, names: &[&'static str]) -> Option<&'static str> {
     names.iter().copied().find(|n| {
         let lower = n.to_ascii_lowercase();
         let mut title = lower.clone();
@@ -144,7 +150,7 @@ fn header_name(k: &str) -> Result<HeaderName, String> {
     HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))
 }
 
-fn client_ips(args: &[String]) -> Result<Vec<IpNet>, String> {
+pub(crate) fn client_ips(args: &[String]) -> Result<Vec<IpNet>, String> {
     args.iter()
         .map(|c| {
             c.parse::<IpNet>()

@@ -25,6 +25,7 @@ pub mod cache;
 pub mod expr;
 pub mod matcher;
 pub mod re2;
+pub mod tcp;
 pub mod v2;
 
 use matcher::Test;
