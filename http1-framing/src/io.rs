@@ -297,26 +297,64 @@ pub async fn read_body<C: AsyncRead + Unpin>(
     limit: u64,
     idle: Duration,
 ) -> Result<Vec<u8>, BodyError> {
+    read_body_or_keep(client, client_buf, framing, limit, idle, false)
+        .await?
+        .ok_or(BodyError::TooLarge(limit))
+}
+
+/// As [`read_body`], but a body with more than `limit` bytes of data is left as it came:
+/// `Ok(None)`, with every byte read of it still at the start of `client_buf` (framing
+/// included), so that it can be relayed whole after all. For a copy that is made only of
+/// bodies up to a size (a `mirroring` service's `maxBodySize`) of a body that goes on
+/// whatever its size. Holds the raw bytes until the body ends or passes the limit: about
+/// twice `limit` at most.
+pub async fn read_body_within<C: AsyncRead + Unpin>(
+    client: &mut C,
+    client_buf: &mut BytesMut,
+    framing: BodyFraming,
+    limit: u64,
+    idle: Duration,
+) -> Result<Option<Vec<u8>>, BodyError> {
+    read_body_or_keep(client, client_buf, framing, limit, idle, true).await
+}
+
+/// The body's data, or `None` past `limit`; with `keep`, the bytes of the body are taken
+/// from `client_buf` only once it is complete (and so stay there past the limit).
+async fn read_body_or_keep<C: AsyncRead + Unpin>(
+    client: &mut C,
+    client_buf: &mut BytesMut,
+    framing: BodyFraming,
+    limit: u64,
+    idle: Duration,
+    keep: bool,
+) -> Result<Option<Vec<u8>>, BodyError> {
     match framing {
         BodyFraming::None | BodyFraming::UntilClose | BodyFraming::Length(0) => {
-            return Ok(Vec::new())
+            return Ok(Some(Vec::new()))
         }
-        BodyFraming::Length(n) if n > limit => return Err(BodyError::TooLarge(limit)),
+        BodyFraming::Length(n) if n > limit => return Ok(None),
         _ => {}
     }
     let mut left = BodyLeft::new(framing);
     let mut data = Vec::new();
+    // Bytes at the start of `client_buf` that belong to the body and are still there.
+    let mut held = 0;
     loop {
-        if !client_buf.is_empty() {
+        if client_buf.len() > held {
             let (used, done) = left
-                .take(client_buf, Some(&mut data))
+                .take(&client_buf[held..], Some(&mut data))
                 .map_err(BodyError::Framing)?;
-            client_buf.advance(used);
+            held += used;
+            if !keep {
+                client_buf.advance(held);
+                held = 0;
+            }
             if data.len() as u64 > limit {
-                return Err(BodyError::TooLarge(limit));
+                return Ok(None);
             }
             if done {
-                return Ok(data);
+                client_buf.advance(held);
+                return Ok(Some(data));
             }
             if used > 0 {
                 continue;
@@ -473,6 +511,60 @@ mod tests {
         let mut buf = BytesMut::from(&b"abc"[..]);
         let idle = Duration::from_millis(50);
         let got = read_body(&mut client, &mut buf, BodyFraming::Length(5), 10, idle).await;
+        assert!(matches!(got, Err(BodyError::Stalled(_))), "{got:?}");
+    }
+
+    /// Runs `read_body_within` on what a client sends in `pieces` (a pause between them),
+    /// the connection then kept open; what it gave and what it left in the buffer.
+    async fn within(
+        framing: BodyFraming,
+        pieces: &[&[u8]],
+        limit: u64,
+    ) -> (Result<Option<Vec<u8>>, BodyError>, BytesMut) {
+        let (mut client, mut far) = duplex(8);
+        let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
+        let writer = tokio::spawn(async move {
+            for p in pieces {
+                let _ = far.write_all(&p).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            std::future::pending::<()>().await;
+        });
+        let mut buf = BytesMut::new();
+        let idle = Duration::from_millis(300);
+        let got = read_body_within(&mut client, &mut buf, framing, limit, idle).await;
+        writer.abort();
+        (got, buf)
+    }
+
+    #[tokio::test]
+    async fn a_body_within_the_limit_is_read_and_one_over_it_left_as_it_came() {
+        let chunked: &[&[u8]] = &[
+            b"3\r\nab",
+            b"c\r\n2;x=y\r\n",
+            b"de\r\n0\r\nT: v\r\n\r\n",
+            b"NEXT",
+        ];
+        let (got, rest) = within(BodyFraming::Chunked, chunked, 5).await;
+        assert_eq!(got.unwrap().unwrap(), b"abcde");
+        // What follows the body stays (all of it, or what had arrived by then).
+        assert!(b"NEXT".starts_with(&rest), "{rest:?}");
+        // One byte over: nothing taken, every byte read still in the buffer, framing and all.
+        let raw = chunked.concat();
+        let (got, rest) = within(BodyFraming::Chunked, chunked, 4).await;
+        assert_eq!(got.unwrap(), None);
+        assert!(raw.starts_with(&rest) && rest.len() >= 7, "{rest:?}");
+        // A declared length over the limit: nothing read at all.
+        let (got, rest) = within(BodyFraming::Length(6), &[b"abcdef"], 5).await;
+        assert_eq!(got.unwrap(), None);
+        assert!(rest.is_empty(), "{rest:?}");
+        let (got, rest) = within(BodyFraming::Length(5), &[b"ab", b"cdeX"], 5).await;
+        assert_eq!(got.unwrap().unwrap(), b"abcde");
+        assert!(b"X".starts_with(&rest), "{rest:?}");
+        // Errors are errors still: broken framing, a stall.
+        let (got, _) = within(BodyFraming::Chunked, &[b"zz\r\n"], 10).await;
+        assert!(matches!(got, Err(BodyError::Framing(_))), "{got:?}");
+        let (got, _) = within(BodyFraming::Chunked, &[b"3\r\nab"], 10).await;
         assert!(matches!(got, Err(BodyError::Stalled(_))), "{got:?}");
     }
 

@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http1_framing::io::{
-    forward_body_watched, linger, read_body, read_head, BodyError, BodySent, HeadRead,
-    SHUTDOWN_WAIT,
+    forward_body_watched, linger, read_body, read_body_within, read_head, BodyError, BodySent,
+    HeadRead, SHUTDOWN_WAIT,
 };
 use http1_framing::{BodyFraming, BodyLeft, FramingError, MAX_HEAD};
 use hyper::header;
@@ -38,6 +38,7 @@ use crate::upstream::{BackendConn, Kept, SendError};
 use crate::wire::{self, HeadError, Outgoing, RequestHead, ResponseHead};
 
 mod h2c;
+use h2c::H2cAnswer;
 
 /// How much is asked of a socket per read.
 const READ_SIZE: usize = 16 * 1024;
@@ -91,6 +92,55 @@ enum Fail {
 }
 
 /// What [`Conn::send`] did with the backend's answer.
+/// A backend that could not be connected to (nothing of the request was sent).
+struct Unreached {
+    retryable: bool,
+    attempts: u32,
+    started: Instant,
+    timed_out: bool,
+}
+
+impl Unreached {
+    /// Marks the backend, and says whether the request goes again (elsewhere): as the `retry`
+    /// middleware says, else, for a request that may be repeated, to another backend once
+    /// when the connection was refused (`first`: none was tried before), and while another is
+    /// usable (up to 3 tries) when it was never answered: a lost node's tasks all time out,
+    /// and each is skipped once it did.
+    async fn again(
+        &self,
+        shared: &Shared,
+        plan: &proxy::Plan,
+        backend: &crate::live::LiveBackend,
+        first: bool,
+    ) -> bool {
+        if self.timed_out {
+            shared.registry.mark_silent(&backend.state);
+        } else {
+            shared.registry.mark_down(&backend.state);
+        }
+        if plan
+            .try_again(self.retryable, self.attempts, self.started, None)
+            .await
+        {
+            return true;
+        }
+        let again = if self.timed_out {
+            self.attempts < SILENT_TRIES && plan.another_usable(shared, &backend.def.url)
+        } else {
+            first
+        };
+        self.retryable && again
+    }
+
+    /// Its answer: 504 for a connection that timed out, else 502.
+    fn error(&self, detail: String) -> ProxyError {
+        match self.timed_out {
+            true => ProxyError::GatewayTimeout,
+            false => ProxyError::BadGateway(detail),
+        }
+    }
+}
+
 enum Sent {
     /// Relayed: its status, and whether the connection goes on.
     Relayed(u16, Next),
@@ -136,6 +186,7 @@ where
         out: Vec::new(),
         kept: Kept::new(shared.idle.clone()),
         body_unread: false,
+        continued: false,
         buffered: None,
         served: 0,
         client: proxy::client_text(at.peer).into(),
@@ -158,9 +209,36 @@ struct ClientBody<'c, S> {
     buf: &'c mut BytesMut,
     head: &'c RequestHead,
     unread: &'c mut bool,
+    /// `100 Continue` was sent for this request.
+    continued: &'c mut bool,
     read: &'c mut Option<Bytes>,
     /// How long the client may pause (the entry point's read timeout).
     idle: std::time::Duration,
+}
+
+impl<S> ClientBody<'_, S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    /// `100 Continue` to a client that waits for it before sending its body (once: the
+    /// backend's leg does not ask again).
+    async fn send_continue(&mut self) -> Result<(), BodyError> {
+        if !self.head.expect_continue || self.head.http10 || *self.continued {
+            return Ok(());
+        }
+        *self.continued = true;
+        self.io
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .map_err(|_| BodyError::ClientGone)
+    }
+
+    /// The body, read whole: kept for the backend (and later askers).
+    fn keep(&mut self, b: Bytes) -> Bytes {
+        *self.unread = false;
+        *self.read = Some(b.clone());
+        b
+    }
 }
 
 impl<S> crate::middleware::Body for ClientBody<'_, S>
@@ -175,21 +253,33 @@ where
             if self.head.upgrade || !*self.unread {
                 return Ok(Bytes::new());
             }
-            if self.head.expect_continue && !self.head.http10 {
-                // Within the limit by its declared length: the client may send it.
-                if matches!(self.head.body, BodyFraming::Length(n) if n > limit) {
-                    return Err(BodyError::TooLarge(limit));
-                }
-                self.io
-                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    .await
-                    .map_err(|_| BodyError::ClientGone)?;
+            // Within the limit by its declared length: the client may send it.
+            if matches!(self.head.body, BodyFraming::Length(n) if n > limit) {
+                return Err(BodyError::TooLarge(limit));
             }
+            self.send_continue().await?;
             let b =
                 Bytes::from(read_body(self.io, self.buf, self.head.body, limit, self.idle).await?);
-            *self.unread = false;
-            *self.read = Some(b.clone());
-            Ok(b)
+            Ok(self.keep(b))
+        })
+    }
+
+    fn read_within(&mut self, limit: u64) -> crate::middleware::BodyWithinFuture<'_> {
+        Box::pin(async move {
+            if let Some(b) = self.read.as_ref() {
+                return Ok((b.len() as u64 <= limit).then(|| b.clone()));
+            }
+            if self.head.upgrade || !*self.unread {
+                return Ok(Some(Bytes::new()));
+            }
+            if matches!(self.head.body, BodyFraming::Length(n) if n > limit) {
+                return Ok(None);
+            }
+            self.send_continue().await?;
+            let read =
+                read_body_within(self.io, self.buf, self.head.body, limit, self.idle).await?;
+            // Over the limit, what was read of it is still in `buf`, to be relayed as it came.
+            Ok(read.map(|b| self.keep(Bytes::from(b))))
         })
     }
 
@@ -214,6 +304,8 @@ struct Conn<S> {
     kept: Kept,
     /// The current request's body has not been read to its end.
     body_unread: bool,
+    /// `100 Continue` was sent for the current request.
+    continued: bool,
     /// The current request's body, when a middleware read it whole (it is sent from here).
     buffered: Option<Bytes>,
     /// The client's IP address as forwarded.
@@ -373,6 +465,7 @@ where
             has_body: head.body != BodyFraming::None,
         };
         self.body_unread = head.body != BodyFraming::None;
+        self.continued = false;
         self.buffered = None;
         let mut log = Log::default();
         let shared = self.shared.clone();
@@ -423,6 +516,7 @@ where
             buf: &mut self.buf,
             head,
             unread: &mut self.body_unread,
+            continued: &mut self.continued,
             read: &mut self.buffered,
             idle: self.at.ep.header_timeout,
         };
@@ -502,10 +596,14 @@ where
             (head.body == BodyFraming::None || self.buffered.is_some()) && !head.upgrade;
         let mut tried: Option<String> = None;
         let mut attempts = 0;
+        // What a try that failed would answer, should no server be left for the next one.
+        let mut cause = None;
         let started = Instant::now();
         let (conn, resp) = loop {
             attempts += 1;
-            let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
+            let (backend, addr) = plan
+                .pick_again(shared, tried.as_deref(), &mut cause)
+                .await?;
             log.backend = Some(addr);
             let mut inflight = InFlight::start(&backend.state);
             let reach = plan.reach(shared, backend)?;
@@ -518,13 +616,46 @@ where
                         h.insert(header::HOST, v);
                     }
                 }
-                let sent = self
-                    .send_h2c(shared, req, head, h, plan, backend, addr, &reach)
-                    .await;
-                if let Ok(Sent::Relayed(status, _) | Sent::Caught(status)) = &sent {
-                    inflight.answered(*status);
+                let resp = match self
+                    .exchange_h2c(shared, req, head, h, plan, addr, &reach)
+                    .await?
+                {
+                    H2cAnswer::Answered(resp) => resp,
+                    H2cAnswer::Unreached { detail, timed_out } => {
+                        let up = Unreached {
+                            retryable,
+                            attempts,
+                            started,
+                            timed_out,
+                        };
+                        if !up.again(shared, plan, backend, tried.is_none()).await {
+                            return Err(up.error(detail).into());
+                        }
+                        cause = Some(up.error(detail));
+                        tried = Some(backend.def.url.clone());
+                        continue;
+                    }
+                };
+                let status = resp.status().as_u16();
+                inflight.answered(status);
+                shared.registry.mark_up(&backend.state);
+                if plan.fail_over(status)? {
+                    tried = None;
+                    continue;
                 }
-                return sent;
+                if plan
+                    .try_again(
+                        retryable,
+                        attempts,
+                        started,
+                        Some((status, req.method.as_str())),
+                    )
+                    .await
+                {
+                    tried = Some(backend.def.url.clone());
+                    continue;
+                }
+                return self.relay_h2c(shared, req, head, plan, resp).await;
             }
             let (mut conn, reused) = match self
                 .kept
@@ -533,32 +664,18 @@ where
             {
                 Ok(c) => c,
                 Err(SendError::Connect { detail, timed_out }) => {
-                    if timed_out {
-                        shared.registry.mark_silent(&backend.state);
-                    } else {
-                        shared.registry.mark_down(&backend.state);
-                    }
-                    if plan.try_again(retryable, attempts, started, None).await {
-                        tried = Some(backend.def.url.clone());
-                        continue;
-                    }
-                    // Nothing was sent: a request that may be repeated goes to another
-                    // backend once when the connection was refused, and while another is
-                    // usable (up to 3 tries) when it was never answered: a lost node's tasks
-                    // all time out, and each is skipped once it did.
-                    let again = if timed_out {
-                        attempts < SILENT_TRIES && plan.another_usable(shared, &backend.def.url)
-                    } else {
-                        tried.is_none()
+                    let up = Unreached {
+                        retryable,
+                        attempts,
+                        started,
+                        timed_out,
                     };
-                    if retryable && again {
-                        tried = Some(backend.def.url.clone());
-                        continue;
+                    if !up.again(shared, plan, backend, tried.is_none()).await {
+                        return Err(up.error(detail).into());
                     }
-                    if timed_out {
-                        return Err(ProxyError::GatewayTimeout.into());
-                    }
-                    return Err(ProxyError::BadGateway(detail).into());
+                    cause = Some(up.error(detail));
+                    tried = Some(backend.def.url.clone());
+                    continue;
                 }
                 Err(SendError::Request(detail, _)) => {
                     return Err(ProxyError::BadGateway(detail).into())
@@ -580,7 +697,7 @@ where
                 &forwarded,
                 Outgoing::of(framing),
             );
-            if head.expect_continue && self.body_unread && !head.http10 {
+            if head.expect_continue && self.body_unread && !head.http10 && !self.continued {
                 self.io
                     .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                     .await
@@ -635,6 +752,7 @@ where
                 Err(Attempt::Silent(detail)) => {
                     shared.registry.mark_silent(&backend.state);
                     if plan.try_again(retryable, attempts, started, None).await {
+                        cause = Some(ProxyError::GatewayTimeout);
                         tried = Some(backend.def.url.clone());
                         continue;
                     }
@@ -646,6 +764,7 @@ where
                         && plan.another_usable(shared, &backend.def.url)
                     {
                         tracing::warn!(backend = %addr, error = %detail, "backend host silent; retrying elsewhere");
+                        cause = Some(ProxyError::GatewayTimeout);
                         tried = Some(backend.def.url.clone());
                         continue;
                     }
@@ -654,6 +773,7 @@ where
                 }
                 Err(Attempt::Backend(detail, closed)) => {
                     if plan.try_again(retryable, attempts, started, None).await {
+                        cause = Some(ProxyError::BadGateway(detail));
                         tried = Some(backend.def.url.clone());
                         continue;
                     }
@@ -668,6 +788,7 @@ where
                             }
                             tried = Some(backend.def.url.clone());
                         }
+                        cause = Some(ProxyError::BadGateway(detail));
                         continue;
                     }
                     return Err(ProxyError::BadGateway(detail).into());

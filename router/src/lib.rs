@@ -44,6 +44,7 @@ pub mod discovery;
 pub mod dynamic;
 pub mod ecs;
 pub mod error_text;
+pub mod h2_body;
 pub mod h2_idle;
 pub mod h2_stall;
 pub mod h2c;

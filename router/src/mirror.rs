@@ -2,10 +2,11 @@
 //! request gets the same request (method, path after the middlewares, headers as forwarded)
 //! from a task of its own; its answer is read and dropped, and nothing it does reaches the
 //! client. A body is copied as Traefik does (`mirrorBody`, default true, up to `maxBodySize`,
-//! with no copies at all of a request whose body is larger): it is read whole before the
-//! main request goes, and sent to each mirror from memory. The router decides that from the
-//! body's declared length: a body of unknown length (chunked) is not read ahead and its
-//! request not mirrored, unless `mirrorBody=false` (copies without the body).
+//! with no copies at all of a request whose body is larger): it is read before the main
+//! request goes, and sent to each mirror from memory. A body declared larger is not read
+//! ahead; one of unknown length (chunked, or HTTP/2 without `content-length`) is read up to
+//! the limit, and past it goes to the main service as it came (the part read first), with
+//! no copies.
 
 use std::sync::Arc;
 
@@ -39,8 +40,8 @@ fn limit(c: &MirrorCopy) -> u64 {
 }
 
 /// The request's body for the copies that carry it, read whole now (it then goes to the
-/// main service from memory as well): `None` when no copy wants it, or its length is not
-/// known ahead or is over the copies' `maxBodySize` (those copies are then not sent).
+/// main service from memory as well): `None` when no copy wants it, or it is over the
+/// copies' `maxBodySize` (those copies are then not sent; the body goes on all the same).
 pub async fn body(
     req: &Inbound<'_>,
     body: &mut dyn crate::middleware::Body,
@@ -49,18 +50,14 @@ pub async fn body(
     if !req.has_body {
         return Ok(None);
     }
-    let Some(len) = body.declared() else {
-        return Ok(None);
-    };
     let Some(max) = copies.iter().filter(|c| c.body).map(limit).max() else {
         return Ok(None);
     };
-    if len > max {
+    if body.declared().is_some_and(|len| len > max) {
         return Ok(None);
     }
-    body.read_all(max)
+    body.read_within(max)
         .await
-        .map(Some)
         .map_err(crate::proxy::held_body_error)
 }
 

@@ -19,6 +19,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use crate::compress::Encoding;
 use crate::dynamic::sticky as dynamic_sticky;
+use crate::h2_body::H2Body;
 use crate::live::{InFlight, Live, LiveBackend};
 use crate::middleware::{Effects, Flow};
 use crate::model::rule::RequestView;
@@ -768,6 +769,21 @@ impl Plan {
         })
     }
 
+    /// [`Plan::pick`] for a try after a failure (`cause`, the answer it would have had): when
+    /// no server is left to try, that failure is the answer (a refused connection's 502, as
+    /// Traefik's), not a 503.
+    pub async fn pick_again(
+        &self,
+        shared: &Shared,
+        tried: Option<&str>,
+        cause: &mut Option<ProxyError>,
+    ) -> Result<(&LiveBackend, SocketAddr), ProxyError> {
+        match self.pick(shared, tried).await {
+            Err(ProxyError::NoBackend) => Err(cause.take().unwrap_or(ProxyError::NoBackend)),
+            other => other,
+        }
+    }
+
     /// Phase 3: a backend of the route's service, skipping `tried` (a backend's URL) while
     /// another is usable, and the address to connect to (a name is resolved now, as Traefik
     /// resolves on each dial).
@@ -1069,61 +1085,6 @@ pub async fn handle(
     resp
 }
 
-/// An HTTP/2 request's body: streamed to the backend, or read whole by a middleware that
-/// asked ([`crate::middleware::Body`]) and then sent from memory (again on a retry).
-struct H2Body {
-    incoming: Option<hyper::body::Incoming>,
-    read: Option<Bytes>,
-    /// How long the client may pause (the entry point's read timeout).
-    idle: std::time::Duration,
-}
-
-impl crate::middleware::Body for H2Body {
-    fn read_all(&mut self, limit: u64) -> crate::middleware::BodyFuture<'_> {
-        use http1_framing::io::BodyError;
-        Box::pin(async move {
-            if let Some(b) = &self.read {
-                return crate::middleware::again(b, limit);
-            }
-            let Some(mut incoming) = self.incoming.take() else {
-                return Ok(Bytes::new());
-            };
-            if incoming.size_hint().lower() > limit {
-                return Err(BodyError::TooLarge(limit));
-            }
-            let mut data = Vec::new();
-            loop {
-                let frame = tokio::time::timeout(self.idle, incoming.frame())
-                    .await
-                    .map_err(|_| BodyError::Stalled(self.idle))?;
-                match frame {
-                    None => break,
-                    Some(Err(_)) => return Err(BodyError::ClientGone),
-                    Some(Ok(f)) => {
-                        if let Ok(d) = f.into_data() {
-                            if (data.len() + d.len()) as u64 > limit {
-                                return Err(BodyError::TooLarge(limit));
-                            }
-                            data.extend_from_slice(&d);
-                        }
-                    }
-                }
-            }
-            let b = Bytes::from(data);
-            self.read = Some(b.clone());
-            Ok(b)
-        })
-    }
-
-    fn declared(&self) -> Option<u64> {
-        match (&self.read, &self.incoming) {
-            (Some(b), _) => Some(b.len() as u64),
-            (None, Some(i)) => i.size_hint().exact(),
-            (None, None) => Some(0),
-        }
-    }
-}
-
 async fn h2_forward(
     shared: &Shared,
     req: &Inbound<'_>,
@@ -1132,11 +1093,7 @@ async fn h2_forward(
     body: hyper::body::Incoming,
     log: &mut Log,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let mut body = H2Body {
-        incoming: Some(body),
-        read: None,
-        idle: req.ep.header_timeout,
-    };
+    let mut body = H2Body::new(body, req.ep.header_timeout);
     let plan = match plan(shared, req, headers, log, &mut body).await? {
         Planned::Forward(p) => p,
         Planned::Answer(a) => return Ok(a.into_response()),
@@ -1172,14 +1129,10 @@ async fn h2_send(
     log: &mut Log,
     plan: &Plan,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let H2Body { incoming, read, .. } = body;
-    let retryable = read.is_some() || incoming.as_ref().is_none_or(|b| b.is_end_stream());
+    let retryable = body.replayable();
+    let declared = crate::middleware::Body::declared(&body);
+    let (read, incoming) = body.into_parts();
     let limit = plan.fx.max_request_body;
-    let declared = match (&read, &incoming) {
-        (Some(b), _) => Some(b.len() as u64),
-        (None, Some(b)) => b.size_hint().exact(),
-        (None, None) => Some(0),
-    };
     if let (Some(max), Some(declared)) = (limit, declared) {
         if declared > max {
             return Err(ProxyError::PayloadTooLarge);
@@ -1192,9 +1145,12 @@ async fn h2_send(
     // closed before answering (RFC 9110 9.2.2), on the same backend when it is the only one.
     let started = Instant::now();
     let mut tries = 0;
+    let mut cause = None;
     let resp = loop {
         tries += 1;
-        let (backend, addr) = plan.pick(shared, tried.as_deref()).await?;
+        let (backend, addr) = plan
+            .pick_again(shared, tried.as_deref(), &mut cause)
+            .await?;
         log.backend = Some(addr);
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
         let reach = plan.reach(shared, backend)?;
@@ -1285,30 +1241,29 @@ async fn h2_send(
             Ok(Err(Failed::Send(e))) => match e {
                 SendError::Connect { detail, timed_out } => {
                     shared.registry.mark_down(&backend.state);
-                    if plan.try_again(retryable, tries, started, None).await {
-                        tried = Some(backend.def.url.clone());
-                        continue;
+                    let failed = match timed_out {
+                        true => ProxyError::GatewayTimeout,
+                        false => ProxyError::BadGateway(detail),
+                    };
+                    let again = plan.try_again(retryable, tries, started, None).await
+                        || (!timed_out && retryable && tried.is_none());
+                    if !again {
+                        return Err(failed);
                     }
-                    if timed_out {
-                        return Err(ProxyError::GatewayTimeout);
-                    }
-                    if retryable && tried.is_none() {
-                        tried = Some(backend.def.url.clone());
-                        continue;
-                    }
-                    return Err(ProxyError::BadGateway(detail));
+                    cause = Some(failed);
+                    tried = Some(backend.def.url.clone());
+                    continue;
                 }
                 SendError::Request(detail, closed) => {
-                    if plan.try_again(retryable, tries, started, None).await {
-                        tried = Some(backend.def.url.clone());
-                        continue;
+                    let again = plan.try_again(retryable, tries, started, None).await
+                        || (retryable && tried.is_none() && req.method.is_idempotent() && closed);
+                    if !again {
+                        return Err(ProxyError::BadGateway(detail));
                     }
-                    if retryable && tried.is_none() && req.method.is_idempotent() && closed {
-                        tracing::debug!(backend = %addr, error = %detail, "closed before answering; retrying");
-                        tried = Some(backend.def.url.clone());
-                        continue;
-                    }
-                    return Err(ProxyError::BadGateway(detail));
+                    tracing::debug!(backend = %addr, error = %detail, "no answer; trying again");
+                    cause = Some(ProxyError::BadGateway(detail));
+                    tried = Some(backend.def.url.clone());
+                    continue;
                 }
             },
         }

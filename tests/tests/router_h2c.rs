@@ -3,7 +3,8 @@
 //! (`server.scheme=h2c`, through socket-guard) and a file service (`url: h2c://...`). An
 //! HTTP/1.1 client's requests (with a body, chunked or not) and an HTTP/2 client's reach it over
 //! HTTP/2 (`$server_protocol` is `HTTP/2.0`) with the client's `Host` as authority, and so do
-//! its health checks; a server that is not there answers 502.
+//! its health checks; a server that is not there answers 502 (an `http` one too), and a
+//! request that can be sent again goes to another server when one is not there.
 #![allow(clippy::unwrap_used)]
 
 use e2e::docker::{require_docker, Cleanup};
@@ -39,7 +40,7 @@ async fn h2c_servers_get_http2_from_every_client() {
     std::fs::write(
         &file,
         format!(
-            "http:\n  services:\n    grpcish:\n      loadBalancer:\n        servers: [{{url: \"h2c://127.0.0.1:{h2}\"}}]\n        healthCheck: {{path: /hc, interval: 200ms}}\n    gone:\n      loadBalancer:\n        servers: [{{url: \"h2c://127.0.0.1:{closed}\"}}]\n"
+            "http:\n  services:\n    grpcish:\n      loadBalancer:\n        servers: [{{url: \"h2c://127.0.0.1:{h2}\"}}]\n        healthCheck: {{path: /hc, interval: 200ms}}\n    gone:\n      loadBalancer:\n        servers: [{{url: \"h2c://127.0.0.1:{closed}\"}}]\n    gonehttp:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{closed}\"}}]\n    mixed:\n      loadBalancer:\n        servers: [{{url: \"h2c://127.0.0.1:{closed}\"}}, {{url: \"h2c://127.0.0.1:{h2}\"}}]\n"
         ),
     )
     .unwrap();
@@ -51,8 +52,12 @@ async fn h2c_servers_get_http2_from_every_client() {
         .with_file(&file)
         .start(&guard)
         .await;
-    let [viafile, gone] = ["viafile", "gone"].map(unique);
+    let [viafile, gone, gonehttp, mixed] = ["viafile", "gone", "gonehttp", "mixed"].map(unique);
     let labels = Labels::enabled()
+        .router(&gonehttp, "rule", &format!("Host(`{gonehttp}.test`)"))
+        .router(&gonehttp, "service", "gonehttp@file")
+        .router(&mixed, "rule", &format!("Host(`{mixed}.test`)"))
+        .router(&mixed, "service", "mixed@file")
         .router(&viafile, "rule", &format!("Host(`{viafile}.test`)"))
         .router(&viafile, "service", "grpcish@file")
         .router(&gone, "rule", &format!("Host(`{gone}.test`)"))
@@ -130,9 +135,21 @@ async fn h2c_servers_get_http2_from_every_client() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    // Nobody listening: 502.
-    let r = router.request(&format!("{gone}.test"), "/", &[]).await;
-    assert_eq!(r.status, 502, "{}", r.text());
+    // Nobody listening: 502 (as for an `http` server: the refused connection's answer, not
+    // the 503 of a service left without a server to try again).
+    for host in [&gone, &gonehttp] {
+        let r = router.request(&format!("{host}.test"), "/", &[]).await;
+        assert_eq!(r.status, 502, "{host}: {}", r.text());
+    }
+    // One of two servers not listening (round robin meets it within two requests): a request
+    // that can be sent again goes to the other.
+    for i in 0..4 {
+        let r = router
+            .request(&format!("{mixed}.test"), &format!("/m{i}"), &[])
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().starts_with("HTTP/2.0 "), "{}", r.text());
+    }
 
     // From a container's labels: server.scheme=h2c is accepted (whoami speaks HTTP/1.1 only,
     // so its answer is the router's 502: the request went out as HTTP/2).

@@ -357,8 +357,9 @@ async fn event_streams_pass_as_they_come() {
 /// percentage of them (same method, path, query and host), after the answer, and what the
 /// mirror answers never reaches the client; a request's body is copied too (the main service
 /// gets it whole as well), not with `mirrorBody: false`; a request whose body is over
-/// `maxBodySize`, or of unknown length (chunked), is not copied at all and reaches the main
-/// service intact.
+/// `maxBodySize` is not copied at all and reaches the main service intact, whether its length
+/// was declared or not (chunked, HTTP/2 without `content-length`: read up to the limit, then
+/// passed on as it came, with one `100 Continue` for a client that asked for it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirroring_copies_a_share_of_requests() {
     require_docker();
@@ -410,7 +411,11 @@ async fn mirroring_copies_a_share_of_requests() {
     let c = Cleanup::new("rt-mirror");
     let net = c.network("net");
     let guard = router_guard().start().await;
-    let router = Router::builder().with_file(&file).start(&guard).await;
+    let router = Router::builder()
+        .both_entry_points()
+        .with_file(&file)
+        .start(&guard)
+        .await;
     let [half, nobody, small] = ["half", "nobody", "small"].map(unique);
     let labels = Labels::enabled()
         .router(&small, "rule", &format!("Host(`{small}.test`)"))
@@ -478,7 +483,8 @@ async fn mirroring_copies_a_share_of_requests() {
         &format!("POST {nobody_host} /nobody - -"),
         "{lines:?}"
     );
-    // Over maxBodySize, or chunked: no copy; the main service gets the body intact.
+    // Over maxBodySize: no copy; the main service gets the body intact. Of unknown length:
+    // read up to the limit, copied within it.
     router.wait_status(&format!("{small}.test"), "/", 200).await;
     let small_host = format!("{small}.test");
     let shadow_before = shadow_lines(9).await.len();
@@ -486,30 +492,64 @@ async fn mirroring_copies_a_share_of_requests() {
         post(&small_host, "/large", "Content-Length: 5", "12345"),
         post(
             &small_host,
+            "/chunked-large",
+            "Transfer-Encoding: chunked",
+            "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
+        ),
+        post(&small_host, "/fits", "Content-Length: 4", "1234"),
+        post(
+            &small_host,
             "/chunked",
             "Transfer-Encoding: chunked",
             "3\r\nxyz\r\n0\r\n\r\n",
         ),
-        post(&small_host, "/fits", "Content-Length: 4", "1234"),
     ] {
         let ex = e2e::http::exchange(router.web_addr(), raw.as_bytes()).await;
         assert_eq!(ex.statuses(), [200]);
     }
-    let lines = shadow_lines(shadow_before + 1).await;
-    assert_eq!(lines.len(), shadow_before + 1, "{lines:?}");
-    assert_eq!(
-        lines.last().unwrap(),
-        &format!("POST {small_host} /fits 4 1234")
+    // A chunked body that passes the limit in a later piece, from a client that waits for
+    // `100 Continue`: one comes, and the whole body reaches the main service.
+    let answer = chunked_in_pieces(
+        router.web_addr(),
+        &format!(
+            "POST /pieces HTTP/1.1\r\nHost: {small_host}\r\nTransfer-Encoding: chunked\r\n\
+             Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        ),
+        &["3\r\nabc\r\n", "3\r\ndef\r\n", "1\r\ng\r\n0\r\n\r\n"],
+    )
+    .await;
+    assert_eq!(answer.matches("100 Continue").count(), 1, "{answer}");
+    assert!(
+        answer.contains("HTTP/1.1 200 ") && answer.ends_with("main\n"),
+        "{answer}"
     );
+    // HTTP/2 without content-length: the same, over and within the limit.
+    for (path, body) in [("/h2-large", "abcdefgh"), ("/h2", "xyz")] {
+        assert_eq!(h2_upload(&router, &small_host, path, body), "200");
+    }
+    let lines = shadow_lines(shadow_before + 3).await;
+    let mut copied = lines[shadow_before..].to_vec();
+    copied.sort();
+    let mut want = [
+        format!("POST {small_host} /fits 4 1234"),
+        format!("POST {small_host} /chunked 3 xyz"),
+        format!("POST {small_host} /h2 3 xyz"),
+    ];
+    want.sort();
+    assert_eq!(copied, want, "{lines:?}");
     let main_log = nginx
-        .wait_log("main.log", |l| l.iter().any(|l| l.contains("/fits")))
+        .wait_log("main.log", |l| l.iter().any(|l| l.contains("/h2 ")))
         .await;
     for want in [
         format!("POST {half_host} /body 3 abc"),
         format!("POST {small_host} /large 5 12345"),
         // (nginx logs the length of a chunked body it has read.)
-        format!("POST {small_host} /chunked 3 xyz"),
+        format!("POST {small_host} /chunked-large 6 abcdef"),
         format!("POST {small_host} /fits 4 1234"),
+        format!("POST {small_host} /chunked 3 xyz"),
+        format!("POST {small_host} /pieces 7 abcdefg"),
+        format!("POST {small_host} /h2-large 8 abcdefgh"),
+        format!("POST {small_host} /h2 3 xyz"),
     ] {
         assert!(main_log.contains(&want), "{want:?} not in {main_log:?}");
     }
@@ -520,4 +560,57 @@ async fn mirroring_copies_a_share_of_requests() {
             .count(),
         2
     );
+    // Nothing over the limit was copied, even later.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let lines = nginx.log_lines("shadow.log");
+    assert_eq!(lines.len(), shadow_before + 3, "{lines:?}");
+}
+
+/// Sends `head`, waits for the interim answer, then sends `pieces` a little apart; all that
+/// came back, once the router closes.
+async fn chunked_in_pieces(addr: std::net::SocketAddr, head: &str, pieces: &[&str]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("no 100 Continue")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    for p in pieces {
+        s.write_all(p.as_bytes()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let rest = e2e::http::read_all(&mut s, std::time::Duration::from_secs(10)).await;
+    got.extend_from_slice(&rest.raw);
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// POSTs `body` over HTTP/2 to the router's TLS entry point with no `content-length` (curl
+/// uploading from a pipe); the status curl saw.
+fn h2_upload(router: &Router, host: &str, path: &str, body: &str) -> String {
+    use std::io::Write;
+    let addr = router.websecure_addr();
+    let mut child = std::process::Command::new("curl")
+        .args(["-sk", "--http2", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["--max-time", "10", "-X", "POST", "-T", "-", "--resolve"])
+        .arg(format!("{host}:{}:127.0.0.1", addr.port()))
+        .arg(format!("https://{host}:{}{path}", addr.port()))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

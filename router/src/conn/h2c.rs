@@ -1,7 +1,9 @@
 //! An HTTP/1.1 client's request to an `h2c://` server: the request goes out over HTTP/2 (its
 //! body streamed from the client connection as it comes, without its HTTP/1.1 framing) and
 //! the answer comes back as HTTP/1.1 (chunked unless the server gave a length; trailers are
-//! not passed on). One try: a refused connection is a 502.
+//! not passed on). The caller retries as on the HTTP/1.1 path: a request that can be sent
+//! again goes elsewhere when the connection was refused, and the `retry` middleware,
+//! `retryExpression` and a failover's `errors` apply to its answers.
 
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
@@ -26,23 +28,31 @@ enum Pumped {
     Dropped,
 }
 
+/// What an h2c server made of the request.
+pub(super) enum H2cAnswer {
+    /// Its answer's head (the body still to come).
+    Answered(hyper::Response<hyper::body::Incoming>),
+    /// No connection to it: nothing was sent.
+    Unreached { detail: String, timed_out: bool },
+}
+
 impl<S> Conn<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    /// Sends the request to the h2c server at `addr` and relays its answer.
+    /// Sends the request to the h2c server at `addr` (its body streamed from the client as
+    /// it comes, unless held) and reads its answer's head.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn send_h2c(
+    pub(super) async fn exchange_h2c(
         &mut self,
         shared: &Shared,
         req: &Inbound<'_>,
         head: &RequestHead,
         headers: hyper::HeaderMap,
         plan: &Plan,
-        backend: &crate::live::LiveBackend,
         addr: std::net::SocketAddr,
         reach: &proxy::Reach,
-    ) -> Result<Sent, Fail> {
+    ) -> Result<H2cAnswer, Fail> {
         if head.upgrade {
             return Err(ProxyError::BadGateway(
                 "upgrades to an h2c server are not supported".into(),
@@ -80,7 +90,7 @@ where
             .parse()
             .map_err(|e| ProxyError::BadRequest(format!("request target: {e}")))?;
         *out.headers_mut() = headers;
-        if head.expect_continue && self.body_unread && !head.http10 {
+        if head.expect_continue && self.body_unread && !head.http10 && !self.continued {
             self.io
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await
@@ -102,25 +112,25 @@ where
             Pumped::Framing(e) => return Err(ProxyError::BadRequest(e).into()),
             Pumped::Dropped => {}
         }
-        let resp = match answer {
-            Err(_) => return Err(ProxyError::GatewayTimeout.into()),
+        match answer {
+            Err(_) => Err(ProxyError::GatewayTimeout.into()),
             Ok(Err(SendError::Connect { detail, timed_out })) => {
-                shared.registry.mark_down(&backend.state);
-                return Err(if timed_out {
-                    ProxyError::GatewayTimeout
-                } else {
-                    ProxyError::BadGateway(detail)
-                }
-                .into());
+                Ok(H2cAnswer::Unreached { detail, timed_out })
             }
-            Ok(Err(SendError::Request(detail, _))) => {
-                return Err(ProxyError::BadGateway(detail).into())
-            }
-            Ok(Ok(r)) => {
-                shared.registry.mark_up(&backend.state);
-                r
-            }
-        };
+            Ok(Err(SendError::Request(detail, _))) => Err(ProxyError::BadGateway(detail).into()),
+            Ok(Ok(r)) => Ok(H2cAnswer::Answered(r)),
+        }
+    }
+
+    /// Relays an h2c server's answer (unless an `errors` middleware catches it).
+    pub(super) async fn relay_h2c(
+        &mut self,
+        shared: &Shared,
+        req: &Inbound<'_>,
+        head: &RequestHead,
+        plan: &Plan,
+        resp: hyper::Response<hyper::body::Incoming>,
+    ) -> Result<Sent, Fail> {
         let status = resp.status();
         if plan.catches(status.as_u16()) {
             return Ok(Sent::Caught(status.as_u16()));

@@ -79,7 +79,21 @@ pub trait Body: Send {
     fn read_all(&mut self, limit: u64) -> BodyFuture<'_>;
     /// Its length when known before reading (a `Content-Length`, or read already).
     fn declared(&self) -> Option<u64>;
+    /// The whole body if it has at most `limit` bytes of data (then kept, as by
+    /// [`Body::read_all`]); `None` if it has more, and the body then goes to the backend
+    /// whole all the same, streamed as if it had not been read (a `mirroring` service copies
+    /// only bodies up to its `maxBodySize`, of any framing).
+    fn read_within(&mut self, limit: u64) -> BodyWithinFuture<'_>;
 }
+
+/// What [`Body::read_within`] gives.
+pub type BodyWithinFuture<'b> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<Option<bytes::Bytes>, http1_framing::io::BodyError>>
+            + Send
+            + 'b,
+    >,
+>;
 
 /// A body read already, asked for again with `limit` (each asker has its own).
 pub fn again(
