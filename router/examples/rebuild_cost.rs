@@ -49,6 +49,39 @@ fn main() {
     let t = Instant::now();
     let (added, removed) = table::diff(&old, &new);
     let diffed = t.elapsed();
+    // In service the router rebuilds again and again: the same steps, repeated, with the
+    // allocator warm.
+    let mut steady = Vec::new();
+    let mut previous = new;
+    for round in 0..5 {
+        let which = if round % 2 == 0 {
+            &containers
+        } else {
+            &changed
+        };
+        let t = Instant::now();
+        let snap = container::snapshot(which, &settings);
+        let s1 = t.elapsed();
+        let t = Instant::now();
+        let next = compile([&snap], &eps);
+        let s2 = t.elapsed();
+        let t = Instant::now();
+        let _ = table::diff(&previous, &next);
+        let s3 = t.elapsed();
+        steady.push(format!(
+            "{:.1}+{:.1}+{:.1}",
+            s1.as_secs_f64() * 1e3,
+            s2.as_secs_f64() * 1e3,
+            s3.as_secs_f64() * 1e3
+        ));
+        previous = next;
+    }
+    let new = previous;
+    println!(
+        "{n} containers: warm rounds (snapshot+compile+diff, ms): {}",
+        steady.join(", ")
+    );
+    let _ = &new;
     println!(
         "{n} containers ({} routes): snapshot {:.1} ms, first compile {:.1} ms (of which the index {:.1} ms), compile after one change {:.1} ms, diff {:.1} ms ({} lines changed)",
         old.routes.len(),

@@ -91,56 +91,59 @@ enum Fail {
     Answer(ProxyError),
 }
 
-/// What [`Conn::send`] did with the backend's answer.
-/// A backend that could not be connected to (nothing of the request was sent).
-struct Unreached {
+/// One try of a request at a backend.
+struct Try {
+    /// Nothing of the request is lost by a failed try: it can be sent again.
     retryable: bool,
+    /// Tries so far, this one included.
     attempts: u32,
+    /// When the first began.
     started: Instant,
-    timed_out: bool,
 }
 
-impl Unreached {
-    /// Marks the backend, and says whether the request goes again (elsewhere): as the `retry`
-    /// middleware says, else, for a request that may be repeated, to another backend once
-    /// when the connection was refused (`first`: none was tried before), and while another is
-    /// usable (up to 3 tries) when it was never answered: a lost node's tasks all time out,
-    /// and each is skipped once it did.
-    async fn again(
+impl Try {
+    /// The backend could not be connected to (`detail`; nothing of the request was sent):
+    /// marks it, and says whether the request goes again (elsewhere), `Ok` with the answer
+    /// it would have had (should no server be left), else `Err` with that answer: as the
+    /// `retry` middleware says, else, for a request that may be repeated, to another backend
+    /// once when the connection was refused (`first`: none was tried before), and while
+    /// another is usable (up to 3 tries) when it was never answered: a lost node's tasks
+    /// all time out, and each is skipped once it did.
+    async fn unreached(
         &self,
         shared: &Shared,
         plan: &proxy::Plan,
         backend: &crate::live::LiveBackend,
         first: bool,
-    ) -> bool {
-        if self.timed_out {
-            shared.registry.mark_silent(&backend.state);
-        } else {
-            shared.registry.mark_down(&backend.state);
-        }
-        if plan
-            .try_again(self.retryable, self.attempts, self.started, None)
-            .await
-        {
-            return true;
-        }
-        let again = if self.timed_out {
+        timed_out: bool,
+        detail: String,
+    ) -> Result<ProxyError, ProxyError> {
+        let answer = match timed_out {
+            true => {
+                shared.registry.mark_silent(&backend.state);
+                ProxyError::GatewayTimeout
+            }
+            false => {
+                shared.registry.mark_down(&backend.state);
+                ProxyError::BadGateway(detail)
+            }
+        };
+        let again = if timed_out {
             self.attempts < SILENT_TRIES && plan.another_usable(shared, &backend.def.url)
         } else {
             first
         };
-        self.retryable && again
-    }
-
-    /// Its answer: 504 for a connection that timed out, else 502.
-    fn error(&self, detail: String) -> ProxyError {
-        match self.timed_out {
-            true => ProxyError::GatewayTimeout,
-            false => ProxyError::BadGateway(detail),
+        let retry = plan
+            .try_again(self.retryable, self.attempts, self.started, None)
+            .await;
+        match retry || (self.retryable && again) {
+            true => Ok(answer),
+            false => Err(answer),
         }
     }
 }
 
+/// What [`Conn::send`] did with the backend's answer.
 enum Sent {
     /// Relayed: its status, and whether the connection goes on.
     Relayed(u16, Next),
@@ -601,6 +604,11 @@ where
         let started = Instant::now();
         let (conn, resp) = loop {
             attempts += 1;
+            let try_ = Try {
+                retryable,
+                attempts,
+                started,
+            };
             let (backend, addr) = plan
                 .pick_again(shared, tried.as_deref(), &mut cause)
                 .await?;
@@ -622,16 +630,11 @@ where
                 {
                     H2cAnswer::Answered(resp) => resp,
                     H2cAnswer::Unreached { detail, timed_out } => {
-                        let up = Unreached {
-                            retryable,
-                            attempts,
-                            started,
-                            timed_out,
-                        };
-                        if !up.again(shared, plan, backend, tried.is_none()).await {
-                            return Err(up.error(detail).into());
-                        }
-                        cause = Some(up.error(detail));
+                        let first = tried.is_none();
+                        cause = Some(
+                            try_.unreached(shared, plan, backend, first, timed_out, detail)
+                                .await?,
+                        );
                         tried = Some(backend.def.url.clone());
                         continue;
                     }
@@ -664,16 +667,11 @@ where
             {
                 Ok(c) => c,
                 Err(SendError::Connect { detail, timed_out }) => {
-                    let up = Unreached {
-                        retryable,
-                        attempts,
-                        started,
-                        timed_out,
-                    };
-                    if !up.again(shared, plan, backend, tried.is_none()).await {
-                        return Err(up.error(detail).into());
-                    }
-                    cause = Some(up.error(detail));
+                    let first = tried.is_none();
+                    cause = Some(
+                        try_.unreached(shared, plan, backend, first, timed_out, detail)
+                            .await?,
+                    );
                     tried = Some(backend.def.url.clone());
                     continue;
                 }
