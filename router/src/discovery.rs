@@ -127,6 +127,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
     let own_id = own_container_id();
     let mut backoff = Duration::from_millis(100);
     let mut stopping: HashMap<String, std::time::Instant> = HashMap::new();
+    let mut last = None;
     loop {
         // Subscribe first, then list: nothing that happens in between is lost.
         let mut filters = HashMap::new();
@@ -156,7 +157,15 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
             }
         };
         retain_stopping(&mut stopping, &cache);
-        publish(&shared, &provider, &cache, &stopping, own_id.as_deref()).await;
+        publish(
+            &shared,
+            &provider,
+            &cache,
+            &stopping,
+            own_id.as_deref(),
+            &mut last,
+        )
+        .await;
         backoff = Duration::from_millis(100);
         if !provider.watch {
             tracing::info!("providers.docker.watch is false: containers were read once");
@@ -186,7 +195,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                     Some(Ok(ev)) => {
                         if let Some(id) = apply_event(&ev, &mut stopping) {
                             tracing::debug!(container = %id, action = ev.action.as_deref().unwrap_or(""), "stopping: unrouted at once");
-                            publish(&shared, &provider, &cache, &stopping, own_id.as_deref()).await;
+                            publish(&shared, &provider, &cache, &stopping, own_id.as_deref(), &mut last).await;
                         }
                         tracing::debug!(kind = ?ev.typ, action = ev.action.as_deref().unwrap_or(""), container = ?event_container(&ev), "event");
                         match event_container(&ev) {
@@ -239,7 +248,15 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                     Ok(c) => {
                         cache = c;
                         retain_stopping(&mut stopping, &cache);
-                        publish(&shared, &provider, &cache, &stopping, own_id.as_deref()).await;
+                        publish(
+                            &shared,
+                            &provider,
+                            &cache,
+                            &stopping,
+                            own_id.as_deref(),
+                            &mut last,
+                        )
+                        .await;
                         if !whole && !fresh.is_empty() {
                             again = fresh;
                             dirty = true;
@@ -421,14 +438,21 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
     })
 }
 
+/// What a provider published last: its view of the containers and the router's own networks
+/// (from which its snapshot is made, and nothing else).
+pub type Published = (Vec<ContainerInfo>, BTreeSet<String>);
+
 /// Builds the table from the cached view (with stopping containers marked) and swaps it in
-/// when it changed, logging the difference (off the request-serving workers).
+/// when it changed, logging the difference (off the request-serving workers). A view equal to
+/// the one published `last` (the re-list that closes a burst of events, a periodic resync
+/// that found nothing new) would make the same snapshot: it is not built again.
 pub async fn publish(
     shared: &Arc<Shared>,
     provider: &ContainerProvider,
     cache: &[ContainerInfo],
     stopping: &HashMap<String, std::time::Instant>,
     own_id: Option<&str>,
+    last: &mut Option<Published>,
 ) {
     let mut view = cache.to_vec();
     for c in &mut view {
@@ -443,6 +467,13 @@ pub async fn publish(
         })
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
+    if last
+        .as_ref()
+        .is_some_and(|(v, own)| *v == view && *own == own_networks)
+    {
+        return;
+    }
+    *last = Some((view.clone(), own_networks.clone()));
     let provider = provider.clone();
     crate::state::off_workers(shared, move |shared| {
         publish_view(shared, "docker", &provider, view, own_networks)

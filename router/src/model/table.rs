@@ -45,6 +45,10 @@ pub struct RouteTable {
     /// thousands of `PathPrefix` routes is looked up, not scanned.
     pub(crate) by_host_path: HashMap<String, PathIndex>,
     pub(crate) any_host: Vec<usize>,
+    /// [`RouteTable::describe`]'s lines, once asked ([`diff`]): the table in service was
+    /// described when it was the new one, so a reconfiguration formats one table, not two.
+    /// A table is not changed once described (it goes into service as it is).
+    pub(crate) described: std::sync::OnceLock<BTreeSet<String>>,
 }
 
 /// Routes by the literal path they need: by exact path, and by path prefix with the distinct
@@ -482,6 +486,12 @@ impl RouteTable {
         })
     }
 
+    /// [`RouteTable::describe`] as a set, formatted once per table.
+    pub fn description(&self) -> &BTreeSet<String> {
+        self.described
+            .get_or_init(|| self.describe().into_iter().collect())
+    }
+
     /// A stable text form for logs, diffs and snapshot tests. Everything a request's handling
     /// depends on is in it, since a table whose description did not change is not swapped in:
     /// a middleware's settings edited in a file must reach the routes that use it.
@@ -579,11 +589,11 @@ impl RouteTable {
 
 /// Lines added and removed between two tables' descriptions, for the reload log.
 pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
-    let a: BTreeSet<String> = old.describe().into_iter().collect();
-    let b: BTreeSet<String> = new.describe().into_iter().collect();
+    let a = old.description();
+    let b = new.description();
     (
-        b.difference(&a).cloned().collect(),
-        a.difference(&b).cloned().collect(),
+        b.difference(a).cloned().collect(),
+        a.difference(b).cloned().collect(),
     )
 }
 
@@ -624,6 +634,25 @@ impl Iterator for Merge<'_> {
 #[cfg(test)]
 mod tests {
     use crate::model::rule::RequestView;
+
+    #[test]
+    fn a_table_is_described_once_and_diffs_by_its_lines() {
+        let internal = crate::provider::internal::always();
+        let yaml = |host: &str| {
+            format!("http:\n  routers:\n    r:\n      rule: Host(`{host}`)\n      service: noop@internal\n")
+        };
+        let old = crate::provider::file::compile_yaml(&yaml("a.x"), &[&internal]);
+        let new = crate::provider::file::compile_yaml(&yaml("b.x"), &[&internal]);
+        let first: *const _ = old.description();
+        assert!(std::ptr::eq(first, old.description()), "formatted again");
+        let lines: std::collections::BTreeSet<String> = old.describe().into_iter().collect();
+        assert_eq!(old.description(), &lines);
+        let (added, removed) = super::diff(&old, &new);
+        assert!(added.iter().all(|l| !lines.contains(l)) && !added.is_empty());
+        assert!(removed.iter().all(|l| lines.contains(l)) && !removed.is_empty());
+        assert!(added.iter().any(|l| l.contains("b.x")), "{added:?}");
+        assert_eq!(super::diff(&new, &new), (vec![], vec![]));
+    }
 
     #[test]
     fn host_regexes_too_large_to_combine_are_scanned_and_still_found() {
