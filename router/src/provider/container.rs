@@ -23,7 +23,7 @@ use crate::dynamic::{Broken, Issue, Origin, Router, Server, ServerStatus, Servic
 use crate::tree::{DecodeError, FlatStyle, Node};
 
 /// What the router knows about one container (or Swarm task).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ContainerInfo {
     /// Full id.
     pub id: String,
@@ -46,7 +46,7 @@ pub struct ContainerInfo {
 
 /// A container's run state.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, PartialOrd, Ord,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, PartialOrd, Ord,
 )]
 pub enum RunState {
     /// Running.
@@ -61,7 +61,7 @@ pub enum RunState {
 
 /// Docker's health check status.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, PartialOrd, Ord,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, PartialOrd, Ord,
 )]
 pub enum Health {
     /// No health check.
