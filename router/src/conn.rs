@@ -106,9 +106,8 @@ impl Try {
     /// marks it, and says whether the request goes again (elsewhere), `Ok` with the answer
     /// it would have had (should no server be left), else `Err` with that answer: as the
     /// `retry` middleware says, else, for a request that may be repeated, to another backend
-    /// once when the connection was refused (`first`: none was tried before), and while
-    /// another is usable (up to 3 tries) when it was never answered: a lost node's tasks
-    /// all time out, and each is skipped once it did.
+    /// while one is usable (up to 3 tries), and once more when the connection was refused
+    /// (`first`: none was tried before).
     async fn unreached(
         &self,
         shared: &Shared,
@@ -128,11 +127,12 @@ impl Try {
                 ProxyError::BadGateway(detail)
             }
         };
-        let again = if timed_out {
-            self.attempts < SILENT_TRIES && plan.another_usable(shared, &backend.def.url)
-        } else {
-            first
-        };
+        // While another server is usable, up to 3 tries: the tasks of a node that went away
+        // all fail at once (timing out, or unreachable once its overlay peers are gone). A
+        // refused connection is also tried again once when no other server is usable.
+        let elsewhere =
+            self.attempts < SILENT_TRIES && plan.another_usable(shared, &backend.def.url);
+        let again = elsewhere || (!timed_out && first);
         let retry = plan
             .try_again(self.retryable, self.attempts, self.started, None)
             .await;
@@ -843,7 +843,7 @@ where
                     return Err(Attempt::Backend("sending the request: closed".into(), true))
                 }
                 Ok(Ok(n)) => sent += n,
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                Ok(Err(e)) if host_gone(&e) => {
                     return Err(Attempt::Silent(format!("sending the request: {e}")))
                 }
                 Ok(Err(e)) => {
@@ -1344,10 +1344,21 @@ impl AsyncRead for BodyReader<'_> {
     }
 }
 
+/// Whether a backend connection's error says its host went away: the user timeout expired
+/// (`ETIMEDOUT`), or expired after the route to the host was lost (the kernel then reports the
+/// unreachable host it noted on the way: `EHOSTUNREACH`, `ENETUNREACH`).
+fn host_gone(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::TimedOut | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable
+    )
+}
+
 /// A failed read of a backend's answer: a host gone silent ([`Attempt::Silent`]) is a
 /// gateway timeout, anything else a bad gateway.
 fn answer_error(e: std::io::Error) -> Fail {
-    if e.kind() == std::io::ErrorKind::TimedOut {
+    if host_gone(&e) {
         return Fail::Answer(ProxyError::GatewayTimeout);
     }
     Fail::Answer(ProxyError::BadGateway(format!("reading the answer: {e}")))

@@ -1245,8 +1245,11 @@ async fn h2_send(
                         true => ProxyError::GatewayTimeout,
                         false => ProxyError::BadGateway(detail),
                     };
+                    // As over HTTP/1.1: elsewhere while another server is usable (up to
+                    // 3 tries), and once more after a refusal.
+                    let elsewhere = tries < 3 && plan.another_usable(shared, &backend.def.url);
                     let again = plan.try_again(retryable, tries, started, None).await
-                        || (!timed_out && retryable && tried.is_none());
+                        || (retryable && (elsewhere || (!timed_out && tried.is_none())));
                     if !again {
                         return Err(failed);
                     }

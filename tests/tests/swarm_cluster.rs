@@ -529,6 +529,18 @@ async fn swarm_over_mutual_tls(cluster: &Cluster) {
     );
 }
 
+/// The last lines the router on node `n` logged (what a failed request's answer came from).
+fn router_log(cluster: &Cluster, n: usize) -> String {
+    let ids = cluster.docker_env(n, &["ps", "-aq", "--filter", "name=edge_router"], &[]);
+    let mut out = String::new();
+    for id in text(&ids.stdout).split_whitespace() {
+        let logs = cluster.docker_env(n, &["logs", "--tail", "40", id], &[]);
+        out.push_str(&text(&logs.stdout));
+        out.push_str(&text(&logs.stderr));
+    }
+    out
+}
+
 /// A steady HTTPS client (20 requests a second, a new connection each, from the cluster's
 /// network to the router on worker 2) while whoami is scaled from 4 to 2 replicas, then
 /// updated with `--force` in the default (stop-first) order and in start-first order: every
@@ -638,8 +650,9 @@ print(ok, len(errors), f"{slowest:.1f}", slow); print("\n".join(errors[:20]))
     assert_eq!(
         errors,
         0,
-        "errors through the changes:\n{report}{}",
-        text(&out.stderr)
+        "errors through the changes:\n{report}{}\n--- the router on worker 2 (last lines)\n{}",
+        text(&out.stderr),
+        router_log(cluster, 2)
     );
     assert!(
         ok > 100,
