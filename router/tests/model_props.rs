@@ -194,6 +194,43 @@ proptest! {
     }
 
     #[test]
+    fn remembered_parts_make_the_snapshot_a_fresh_read_makes(
+        first in prop::collection::vec(container(), 0..6),
+        edits in prop::collection::vec((0usize..8, container(), 0u8..5), 1..8),
+    ) {
+        // A provider's views one after another (containers changed, added, removed, the
+        // settings changed): each snapshot, made from the parts remembered from the one
+        // before, is the one every container read again makes.
+        let mut s = settings();
+        s.provider = "docker-memo-test".into();
+        let mut cs = first;
+        for (i, c, what) in edits {
+            match what {
+                0 if !cs.is_empty() => {
+                    let n = cs.len();
+                    cs[i % n] = c;
+                }
+                1 if !cs.is_empty() => {
+                    let n = cs.len();
+                    cs.remove(i % n);
+                }
+                2 => s.exposed_by_default = !s.exposed_by_default,
+                // One that shares another's network: it takes that one's address.
+                3 if !cs.is_empty() => {
+                    let mut c = c;
+                    c.network_mode = format!("container:{}", cs[i % cs.len()].name);
+                    cs.push(c);
+                }
+                _ => cs.push(c),
+            }
+            let mut seen = BTreeSet::new();
+            cs.retain(|c| seen.insert(c.name.clone()));
+            let remembered = container::snapshot(&cs, &s);
+            prop_assert_eq!(remembered, container::snapshot_read_again(&cs, &s));
+        }
+    }
+
+    #[test]
     fn print_parse_round_trip(src in rule_source()) {
         let rule = Rule::parse(&src).unwrap();
         let printed = rule.to_string();

@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
+use super::fragments::Fragment;
 use crate::dynamic::decode::{self, Decoded, Owner, Source};
 use crate::dynamic::{Broken, Issue, Origin, Router, Server, ServerStatus, Service, Snapshot};
 use crate::tree::{DecodeError, FlatStyle, Node};
@@ -113,34 +114,47 @@ impl ContainerSettings {
 }
 
 /// Builds the provider's snapshot.
+/// Each container's part is remembered ([`super::fragments`]): an unchanged container is not
+/// read again.
 pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot {
+    let sorted = by_name(containers);
+    let parts = super::fragments::parts(&sorted, s, |c| read(c, containers, s));
+    merge(&sorted, &parts, s)
+}
+
+/// [`snapshot`] with every container read again: what the remembered parts must add up to
+/// (for tests).
+pub fn snapshot_read_again(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot {
+    let sorted = by_name(containers);
+    let parts: Vec<_> = sorted
+        .iter()
+        .map(|c| std::sync::Arc::new(read(c, containers, s)))
+        .collect();
+    merge(&sorted, &parts, s)
+}
+
+/// The containers in the order their parts are merged.
+fn by_name(containers: &[ContainerInfo]) -> Vec<&ContainerInfo> {
     let mut sorted: Vec<&ContainerInfo> = containers.iter().collect();
     sorted.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    sorted
+}
+
+/// The snapshot from the containers' parts (in the same order).
+fn merge(
+    sorted: &[&ContainerInfo],
+    parts: &[std::sync::Arc<Fragment>],
+    s: &ContainerSettings,
+) -> Snapshot {
     let mut merger = Merger::default();
     let mut issues = Vec::new();
     let mut broken = Vec::new();
-    for c in sorted {
-        let mut local = Vec::new();
-        // ECS tasks of one service share a name: each is reported under its own id.
-        let source = if s.provider == super::ecs::PROVIDER {
-            &c.id
-        } else {
-            &c.name
-        };
-        let issue = |level: &'static str, key: Option<String>, message: String| Issue {
-            source: source.clone(),
-            level,
-            key,
-            message,
-        };
-        if let Some(config) =
-            container(c, containers, s, &mut broken, &mut |level, key, message| {
-                local.push(issue(level, key, message))
-            })
-        {
+    for (c, part) in sorted.iter().zip(parts) {
+        if let Some(config) = &part.config {
             merger.add(&c.name, config);
         }
-        issues.extend(local);
+        issues.extend(part.issues.iter().cloned());
+        broken.extend(part.broken.iter().cloned());
     }
     let mut snap = Snapshot {
         provider: s.provider.clone(),
@@ -154,6 +168,30 @@ pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot
     snap.issues = issues;
     snap.broken = broken;
     snap
+}
+
+/// One container's part of the snapshot: its configuration, what could not be read, and what
+/// was found wrong.
+fn read(c: &ContainerInfo, all: &[ContainerInfo], s: &ContainerSettings) -> Fragment {
+    let mut part = Fragment::default();
+    // ECS tasks of one service share a name: each is reported under its own id.
+    let source = if s.provider == super::ecs::PROVIDER {
+        &c.id
+    } else {
+        &c.name
+    };
+    let mut issues = Vec::new();
+    part.config = container(c, all, s, &mut part.broken, &mut |level, key, message| {
+        issues.push(Issue {
+            source: source.clone(),
+            level,
+            key,
+            message,
+        })
+    })
+    .map(Into::into);
+    part.issues = issues;
+    part
 }
 
 pub(super) type Report<'a> = dyn FnMut(&'static str, Option<String>, String) + 'a;
@@ -651,54 +689,46 @@ pub fn render_template(template: &str, name: &str, container_name: &str) -> Resu
 /// Definitions from several containers: identical ones merge (services add their servers),
 /// differing ones are dropped with an error on every container that defines them.
 #[derive(Default)]
-struct Merger {
+struct Merger<'a> {
     tcp: super::container_tcp::TcpMerger,
-    routers: BTreeMap<String, Vec<(String, Router)>>,
-    services: BTreeMap<String, Vec<(String, Service)>>,
-    middlewares: BTreeMap<String, Vec<(String, crate::dynamic::Middleware)>>,
+    routers: BTreeMap<&'a str, Vec<(&'a str, &'a Router)>>,
+    services: BTreeMap<&'a str, Vec<(&'a str, &'a Service)>>,
+    middlewares: BTreeMap<&'a str, Vec<(&'a str, &'a crate::dynamic::Middleware)>>,
 }
 
-impl Merger {
-    fn add(&mut self, container: &str, config: crate::dynamic::Configuration) {
-        self.tcp.add(container, config.tcp, config.udp);
-        for (n, r) in config.http.routers {
-            self.routers
-                .entry(n)
-                .or_default()
-                .push((container.to_owned(), r));
+impl<'a> Merger<'a> {
+    fn add(&mut self, container: &'a str, config: &'a super::fragments::Part) {
+        self.tcp
+            .add(container, config.tcp.clone(), config.udp.clone());
+        for (n, r) in &config.routers {
+            self.routers.entry(n).or_default().push((container, r));
         }
-        for (n, s) in config.http.services {
-            self.services
-                .entry(n)
-                .or_default()
-                .push((container.to_owned(), s));
+        for (n, s) in &config.services {
+            self.services.entry(n).or_default().push((container, s));
         }
-        for (n, m) in config.http.middlewares {
-            self.middlewares
-                .entry(n)
-                .or_default()
-                .push((container.to_owned(), m));
+        for (n, m) in &config.middlewares {
+            self.middlewares.entry(n).or_default().push((container, m));
         }
     }
 
     fn finish(self, snap: &mut Snapshot, issues: &mut Vec<Issue>) {
         self.tcp.finish(snap, issues);
-        let conflict =
-            |issues: &mut Vec<Issue>, kind: &str, name: &str, containers: Vec<&String>| {
-                for c in containers {
-                    issues.push(Issue {
-                        source: c.clone(),
-                        level: "error",
-                        key: None,
-                        message: format!(
+        let conflict = |issues: &mut Vec<Issue>, kind: &str, name: &str, containers: &[&str]| {
+            for c in containers {
+                issues.push(Issue {
+                    source: (*c).to_owned(),
+                    level: "error",
+                    key: None,
+                    message: format!(
                         "{kind} {name:?} is defined differently on several containers; disabled"
                     ),
-                    });
-                }
-            };
+                });
+            }
+        };
         for (name, defs) in self.routers {
-            let first = &defs[0].1;
-            let same = defs.iter().all(|(_, r)| {
+            let first = defs[0].1;
+            // Equal but for where they are defined.
+            let same = |r: &Router| {
                 Router {
                     sources: Vec::new(),
                     ..r.clone()
@@ -706,66 +736,66 @@ impl Merger {
                     sources: Vec::new(),
                     ..first.clone()
                 }
-            });
-            if same {
+            };
+            if defs[1..].iter().all(|(_, r)| same(r)) {
                 let mut r = first.clone();
-                r.sources = defs.iter().map(|(c, _)| c.clone()).collect();
-                snap.config.http.routers.insert(name, r);
+                r.sources = defs.iter().map(|(c, _)| (*c).to_owned()).collect();
+                snap.config.http.routers.insert(name.to_owned(), r);
             } else {
-                conflict(
-                    issues,
-                    "router",
-                    &name,
-                    defs.iter().map(|(c, _)| c).collect(),
-                );
+                conflict(issues, "router", name, &containers_of(&defs));
             }
         }
         for (name, defs) in self.services {
-            let mut merged = defs[0].1.clone();
-            let mut ok = true;
-            for (_, s) in &defs[1..] {
-                let mut a = merged.load_balancer.clone();
-                let b = &s.load_balancer;
-                a.servers = b.servers.clone();
-                if a != *b {
-                    ok = false;
-                    break;
+            match merge_services(&defs) {
+                Some(merged) => {
+                    snap.config.http.services.insert(name.to_owned(), merged);
                 }
-                for server in &b.servers {
-                    if !merged.load_balancer.servers.contains(server) {
-                        merged.load_balancer.servers.push(server.clone());
-                    }
-                }
-            }
-            if ok {
-                merged.load_balancer.servers.sort_by(|a, b| {
-                    let key =
-                        |s: &Server| s.origin.as_ref().map(|o| (o.name.clone(), o.id.clone()));
-                    key(a).cmp(&key(b)).then_with(|| a.url.cmp(&b.url))
-                });
-                snap.config.http.services.insert(name, merged);
-            } else {
-                conflict(
-                    issues,
-                    "service",
-                    &name,
-                    defs.iter().map(|(c, _)| c).collect(),
-                );
+                None => conflict(issues, "service", name, &containers_of(&defs)),
             }
         }
         for (name, defs) in self.middlewares {
             if defs.iter().all(|(_, m)| *m == defs[0].1) {
-                snap.config.http.middlewares.insert(name, defs[0].1.clone());
+                snap.config
+                    .http
+                    .middlewares
+                    .insert(name.to_owned(), defs[0].1.clone());
             } else {
-                conflict(
-                    issues,
-                    "middleware",
-                    &name,
-                    defs.iter().map(|(c, _)| c).collect(),
-                );
+                conflict(issues, "middleware", name, &containers_of(&defs));
             }
         }
     }
+}
+
+/// The containers of `defs`.
+fn containers_of<'a, T>(defs: &[(&'a str, T)]) -> Vec<&'a str> {
+    defs.iter().map(|(c, _)| *c).collect()
+}
+
+/// One service from the containers defining it: their servers together when the rest is the
+/// same on each, else `None`.
+fn merge_services(defs: &[(&str, &Service)]) -> Option<Service> {
+    let mut merged = defs[0].1.clone();
+    if defs.len() == 1 {
+        return Some(merged);
+    }
+    for (_, s) in &defs[1..] {
+        let mut a = merged.load_balancer.clone();
+        let b = &s.load_balancer;
+        a.servers = b.servers.clone();
+        if a != *b {
+            return None;
+        }
+        for server in &b.servers {
+            if !merged.load_balancer.servers.contains(server) {
+                merged.load_balancer.servers.push(server.clone());
+            }
+        }
+    }
+    merged.load_balancer.servers.sort_by(|a, b| {
+        let key = |s: &Server| s.origin.as_ref().map(|o| (o.name.clone(), o.id.clone()));
+        key(a).cmp(&key(b)).then_with(|| a.url.cmp(&b.url))
+    });
+    Some(merged)
 }
 
 /// Decoding errors of a container, for tests and fuzzing: the labels' own decode.

@@ -16,6 +16,7 @@ pub mod container;
 mod container_tcp;
 pub mod ecs;
 pub mod file;
+mod fragments;
 pub mod internal;
 pub mod kv;
 pub mod template;
