@@ -146,8 +146,8 @@ pub struct Route {
     pub name: String,
     /// The provider it comes from.
     pub provider: String,
-    /// The parsed rule.
-    pub rule: Rule,
+    /// The parsed rule (shared with the rules remembered, [`crate::model::rule::cache`]).
+    pub rule: Arc<Rule>,
     /// Priority (the router's, else the rule's length).
     pub priority: i64,
     /// Entry points it is served on.

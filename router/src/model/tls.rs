@@ -213,7 +213,7 @@ mod tests {
         Route {
             name: name.into(),
             provider: "file".into(),
-            rule: Rule::parse(rule).unwrap(),
+            rule: std::sync::Arc::new(Rule::parse(rule).unwrap()),
             priority: 1,
             entrypoints: eps.iter().map(|e| e.to_string()).collect(),
             middlewares: Vec::new(),

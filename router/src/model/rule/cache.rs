@@ -5,11 +5,12 @@
 //! and of the one before it, so the cache holds about the rules in service and no more.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Rule, RuleError, Syntax};
 
-type Parsed = Result<Rule, RuleError>;
+/// Shared, not cloned: a clone of a rule with a regex copies its pool of match caches.
+type Parsed = Result<Arc<Rule>, RuleError>;
 
 #[derive(Default)]
 struct Generations {
@@ -55,7 +56,7 @@ impl RuleCache {
             return p;
         }
         // Parsed outside the lock: a long rule does not hold up another compile.
-        let parsed = Rule::parse_with(src, syntax);
+        let parsed = Rule::parse_with(src, syntax).map(Arc::new);
         self.with(|g| g.current.insert(key, parsed.clone()));
         parsed
     }
