@@ -1,8 +1,9 @@
 //! What one reconfiguration costs with N routed containers, step by step: the provider's
 //! snapshot from the containers (labels parsed), the compiled table, and the comparison with
-//! the table in service (which decides whether it is swapped in). The Docker provider does all
-//! three after each burst of events that changes its snapshot, and only the first when the
-//! snapshot is the one in service.
+//! the table in service (which decides whether it is swapped in), and the runtime state
+//! attached to the table going into service. The Docker provider does all of them after each
+//! burst of events that changes its snapshot, and only the first when the snapshot is the one
+//! in service.
 //!
 //!     cargo run --release -p router --example rebuild_cost -- 10000
 
@@ -54,6 +55,8 @@ fn main() {
     // allocator warm.
     let mut steady = Vec::new();
     let mut previous = new;
+    let registry = router::live::Registry::default();
+    let mut attached = Vec::new();
     for round in 0..5 {
         let which = if round % 2 == 0 {
             &containers
@@ -69,6 +72,13 @@ fn main() {
         let t = Instant::now();
         let _ = table::diff(&previous, &next);
         let s3 = t.elapsed();
+        // Into service: each service's runtime state (balancer counters, backend health)
+        // carried over to the new table.
+        let copy = next.clone();
+        let t = Instant::now();
+        let live = registry.attach(copy);
+        attached.push(format!("{:.1}", t.elapsed().as_secs_f64() * 1e3));
+        drop(live);
         steady.push(format!(
             "{:.1}+{:.1}+{:.1}",
             s1.as_secs_f64() * 1e3,
@@ -80,6 +90,10 @@ fn main() {
     println!(
         "{n} containers: a change, five rounds warm (snapshot + compile + diff, ms): {}",
         steady.join(", ")
+    );
+    println!(
+        "{n} containers: the new table's runtime state attached (ms): {}",
+        attached.join(", ")
     );
     // An event that changes nothing the provider reads: the snapshot, compared with the one
     // in service, is equal, and nothing more is done.
