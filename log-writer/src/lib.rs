@@ -104,14 +104,25 @@ pub fn spawn<W: Write + Send + 'static>(
 /// program ends.
 pub fn install(thread_name: &str, filter: &str, json: bool) -> io::Result<Flush> {
     let (writer, flush) = spawn(thread_name, io::stderr())?;
+    let targets: tracing_subscriber::filter::Targets = filter.parse().map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("log filter {filter:?}: {e}"),
+        )
+    })?;
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(move || writer.clone())
         .with_ansi(io::IsTerminal::is_terminal(&io::stderr()));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     if json {
-        builder.event_format(JsonLines).init();
+        builder
+            .event_format(JsonLines)
+            .finish()
+            .with(targets)
+            .init();
     } else {
-        builder.init();
+        builder.finish().with(targets).init();
     }
     Ok(flush)
 }

@@ -250,10 +250,16 @@ async fn bind(addr: Option<SocketAddr>) -> TcpListener {
 }
 
 fn init_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     if let Ok(filter) = std::env::var("E2E_LOG") {
+        let Ok(targets) = filter.parse::<tracing_subscriber::filter::Targets>() else {
+            panic!("E2E_LOG={filter:?}: not a filter (`info`, `router=debug,info`)");
+        };
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .with_test_writer()
+            .finish()
+            .with(targets)
             .try_init();
     }
 }
