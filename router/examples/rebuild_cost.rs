@@ -15,20 +15,16 @@ use std::time::Instant;
 
 use router::model::compile::compile;
 use router::model::table;
-use router::provider::container::{self, ContainerInfo};
+use router::provider::container;
 
 #[path = "shapes/mod.rs"]
 mod shapes;
-use shapes::container_at;
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1000);
+    let containers = shapes::containers_from_args();
+    let n = containers.len();
     let settings = shapes::settings(None);
     let eps = shapes::entry_points();
-    let containers: Vec<ContainerInfo> = (0..n).map(container_at).collect();
     let mut changed = containers.clone();
     changed[n / 2].labels.insert(
         format!("traefik.http.routers.c{}.priority", n / 2),

@@ -7,7 +7,7 @@ use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 use router::model::compile::compile;
-use router::provider::container::{self, ContainerInfo};
+use router::provider::container;
 
 #[path = "shapes/mod.rs"]
 mod shapes;
@@ -18,13 +18,10 @@ fn live() -> isize {
 }
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1000);
+    let containers = shapes::containers_from_args();
+    let n = containers.len();
     let settings = shapes::settings(None);
     let eps = shapes::entry_points();
-    let containers: Vec<ContainerInfo> = (0..n).map(shapes::container_at).collect();
     let base = live();
     let snap = container::snapshot(&containers, &settings);
     let after_snap = live();

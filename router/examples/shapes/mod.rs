@@ -33,6 +33,17 @@ pub fn entry_points() -> CompileSettings {
     }
 }
 
+/// The number of containers the example was asked for (its first argument, else 1,000), and
+/// that many containers of the usual shape.
+#[allow(dead_code)] // Not every example measures containers.
+pub fn containers_from_args() -> Vec<ContainerInfo> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    (0..n).map(container_at).collect()
+}
+
 /// A container of the usual shape: a Host rule (one in four with a PathPrefix, one in four a
 /// HostRegexp), its port, one in four with a middleware.
 pub fn container_at(i: usize) -> ContainerInfo {
