@@ -720,6 +720,13 @@ fn server_url(n: &Node) -> Result<String, DecodeError> {
         }
     };
     let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if let Some((_, after)) = authority.rsplit_once('@') {
+        // Not echoed: what comes before `@` is a password, and errors are logged.
+        return Err(DecodeError::at(
+            n,
+            format!("credentials in a server URL are not supported, got {scheme}://…@{after}"),
+        ));
+    }
     if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
         return Err(DecodeError::at(
             n,
