@@ -591,6 +591,9 @@ impl RouteTable {
                 })
                 .collect();
             out.push(format!("service {} {}", s.name, backends.join(" ")));
+            if let Some(settings) = settings_of(s) {
+                out.push(format!("service {} {settings}", s.name));
+            }
             if s.health.is_some() || s.internal.is_some() {
                 out.push(format!(
                     "service {} health={} internal={:?}",
@@ -616,6 +619,48 @@ impl RouteTable {
         }
         out
     }
+}
+
+/// A service's settings other than its backends' addresses, when any is not the default (most
+/// services: none, and no line): how requests reach the backends. The transport can hold keys
+/// and the URLs credentials, so those are described by a hash with the process's random keys.
+fn settings_of(s: &Service) -> Option<String> {
+    use std::hash::BuildHasher;
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    let hash = |v: &dyn Fn(&mut std::hash::DefaultHasher)| {
+        let mut h = KEYS.get_or_init(Default::default).build_hasher();
+        v(&mut h);
+        format!("#{:016x}", std::hash::Hasher::finish(&h))
+    };
+    let mut parts = Vec::new();
+    if !s.pass_host_header {
+        parts.push("passhostheader=false".to_owned());
+    }
+    if let Some((name, cookie)) = &s.sticky {
+        parts.push(format!("sticky={name}:{cookie:?}"));
+    }
+    if s.kind != Kind::Servers {
+        parts.push(format!("kind={:?}", s.kind));
+    }
+    if s.transport != crate::dynamic::ServersTransport::default() {
+        parts.push(format!(
+            "transport={}",
+            hash(&|h| std::hash::Hash::hash(&s.transport, h))
+        ));
+    }
+    for b in &s.backends {
+        // `http://<address>` with weight 1 says nothing the address line does not.
+        let rest = b.url.strip_prefix("http://").unwrap_or("/");
+        if b.weight != 1 || rest.contains(['/', '@', '?', '#']) {
+            let url = if b.url.contains('@') {
+                hash(&|h| std::hash::Hash::hash(&b.url, h))
+            } else {
+                b.url.clone()
+            };
+            parts.push(format!("server={url}*{}", b.weight));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// Lines added and removed between two tables' descriptions, for the reload log.
@@ -683,6 +728,66 @@ mod tests {
         assert!(removed.iter().all(|l| lines.contains(l)) && !removed.is_empty());
         assert!(added.iter().any(|l| l.contains("b.x")), "{added:?}");
         assert_eq!(super::diff(&new, &new), (vec![], vec![]));
+    }
+
+    #[test]
+    fn every_service_setting_a_request_depends_on_changes_the_description_and_no_secret() {
+        // A table whose description did not change is not swapped in: a service setting
+        // missing from it would never reach the requests.
+        let internal = crate::provider::internal::always();
+        let base = "http:\n  routers:\n    r:\n      rule: Host(`a.x`)\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.1:80\n";
+        let old = crate::provider::file::compile_yaml(base, &[&internal]);
+        for extra in [
+            "        passHostHeader: false\n",
+            "        sticky:\n          cookie:\n            name: c\n",
+            "        serversTransport: t\n",
+        ] {
+            let mut yaml = base.to_owned();
+            yaml.push_str(extra);
+            if extra.contains("serversTransport") {
+                yaml.push_str("  serversTransports:\n    t:\n      insecureSkipVerify: true\n");
+            }
+            let new = crate::provider::file::compile_yaml(&yaml, &[&internal]);
+            assert!(new.issues.is_empty(), "{extra}: {:?}", new.issues);
+            let (added, _) = super::diff(&old, &new);
+            assert!(!added.is_empty(), "{extra}: no change described");
+        }
+        // A server's scheme, path or weight, with the same address.
+        for server in ["https://10.0.0.1:80", "h2c://10.0.0.1:80"] {
+            let new = crate::provider::file::compile_yaml(
+                &base.replace("http://10.0.0.1:80", server),
+                &[&internal],
+            );
+            let (added, _) = super::diff(&old, &new);
+            assert!(!added.is_empty(), "{server}: no change described");
+        }
+        let weighted = crate::provider::file::compile_yaml(
+            &base.replace(
+                "url: http://10.0.0.1:80",
+                "url: http://10.0.0.1:80\n            weight: 3",
+            ),
+            &[&internal],
+        );
+        assert!(!super::diff(&old, &weighted).0.is_empty(), "weight");
+        // Credentials in a URL are refused, and not written out in the error.
+        let secret = crate::provider::file::compile_yaml(
+            &base.replace("http://10.0.0.1:80", "http://user:s3cret@10.0.0.1:80"),
+            &[&internal],
+        );
+        assert!(!secret.issues.is_empty());
+        assert!(
+            secret.issues.iter().all(|i| !i.message.contains("s3cret")),
+            "{:?}",
+            secret.issues
+        );
+        // Unchanged settings describe the same.
+        assert_eq!(
+            super::diff(
+                &old,
+                &crate::provider::file::compile_yaml(base, &[&internal])
+            ),
+            (vec![], vec![])
+        );
     }
 
     #[test]
