@@ -80,7 +80,7 @@ enum Next {
 
 /// Most tries of a request whose backends' hosts went silent (connects or answers that timed
 /// out): a lost node takes all its tasks at once.
-const SILENT_TRIES: u32 = 3;
+pub(crate) const SILENT_TRIES: u32 = 3;
 
 /// Why an exchange could not complete.
 #[derive(Debug)]

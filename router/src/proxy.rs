@@ -1247,7 +1247,8 @@ async fn h2_send(
                     };
                     // As over HTTP/1.1: elsewhere while another server is usable (up to
                     // 3 tries), and once more after a refusal.
-                    let elsewhere = tries < 3 && plan.another_usable(shared, &backend.def.url);
+                    let elsewhere = tries < crate::conn::SILENT_TRIES
+                        && plan.another_usable(shared, &backend.def.url);
                     let again = plan.try_again(retryable, tries, started, None).await
                         || (retryable && (elsewhere || (!timed_out && tried.is_none())));
                     if !again {
