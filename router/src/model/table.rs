@@ -622,16 +622,11 @@ impl RouteTable {
 }
 
 /// A service's settings other than its backends' addresses, when any is not the default (most
-/// services: none, and no line): how requests reach the backends. The transport can hold keys
-/// and the URLs credentials, so those are described by a hash with the process's random keys.
+/// services: none, and no line): how requests reach the backends. The transport can hold keys,
+/// so it is described by a hash with the process's random keys.
 fn settings_of(s: &Service) -> Option<String> {
     use std::hash::BuildHasher;
     static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
-    let hash = |v: &dyn Fn(&mut std::hash::DefaultHasher)| {
-        let mut h = KEYS.get_or_init(Default::default).build_hasher();
-        v(&mut h);
-        format!("#{:016x}", std::hash::Hasher::finish(&h))
-    };
     let mut parts = Vec::new();
     if !s.pass_host_header {
         parts.push("passhostheader=false".to_owned());
@@ -643,21 +638,14 @@ fn settings_of(s: &Service) -> Option<String> {
         parts.push(format!("kind={:?}", s.kind));
     }
     if s.transport != crate::dynamic::ServersTransport::default() {
-        parts.push(format!(
-            "transport={}",
-            hash(&|h| std::hash::Hash::hash(&s.transport, h))
-        ));
+        let hash = KEYS.get_or_init(Default::default).hash_one(&s.transport);
+        parts.push(format!("transport=#{hash:016x}"));
     }
     for b in &s.backends {
-        // `http://<address>` with weight 1 says nothing the address line does not.
-        let rest = b.url.strip_prefix("http://").unwrap_or("/");
-        if b.weight != 1 || rest.contains(['/', '@', '?', '#']) {
-            let url = if b.url.contains('@') {
-                hash(&|h| std::hash::Hash::hash(&b.url, h))
-            } else {
-                b.url.clone()
-            };
-            parts.push(format!("server={url}*{}", b.weight));
+        // Server URLs are `scheme://host:port` (decoded so: no path, no credentials); a plain
+        // `http://` one of weight 1 says nothing its address does not.
+        if b.weight != 1 || !b.url.starts_with("http://") {
+            parts.push(format!("server={}*{}", b.url, b.weight));
         }
     }
     (!parts.is_empty()).then(|| parts.join(" "))
