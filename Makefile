@@ -73,8 +73,10 @@ swarm-up: images
 	ROUTER_NODE_ROLE=$$role docker stack deploy -c swarm.yaml $(STACK_NAME)
 	@echo "Stack $(STACK_NAME) deployed: curl -k https://whoami.localhost:$${HTTPS_PORT:-443}/"
 
+# Waits until the stack's services and networks are gone (`--detach=false`): leaving the swarm
+# while its overlay network is still being removed leaves a stale network behind for good.
 swarm-down:
-	-docker stack rm $(STACK_NAME)
+	-docker stack rm --detach=false $(STACK_NAME)
 	@if [ -f $(SWARM_MARK) ]; then docker swarm leave --force && rm -f $(SWARM_MARK); fi
 
 # Cluster mode on Swarm (swarm.cluster.yaml): the guard and the controller on managers, a
