@@ -625,7 +625,7 @@ where
                     }
                 }
                 let resp = match self
-                    .exchange_h2c(shared, req, head, h, plan, addr, &reach)
+                    .exchange_h2c(shared, req, head, h, plan, backend, addr, &reach)
                     .await?
                 {
                     H2cAnswer::Answered(resp) => resp,
@@ -690,7 +690,7 @@ where
             wire::write_request_head(
                 &mut self.out,
                 req.method,
-                path,
+                &backend.def.target_path(path),
                 req.query,
                 &forwarded,
                 Outgoing::of(framing),

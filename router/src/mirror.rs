@@ -24,8 +24,10 @@ use crate::weighted::MirrorCopy;
 pub struct Job {
     copies: Vec<MirrorCopy>,
     method: Method,
-    /// Path and query, as forwarded.
-    target: String,
+    /// The path, as forwarded (each mirror's server may put its own in front).
+    path: String,
+    /// The query, as forwarded.
+    query: Option<String>,
     headers: HeaderMap,
     /// The request's body, for the copies that carry it.
     body: Bytes,
@@ -83,11 +85,8 @@ impl Job {
             tracing::debug!("no mirroring: the request's body cannot be copied");
             return None;
         }
-        let path = plan.fx.path.as_deref().unwrap_or(req.path);
-        let target = match req.query {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        };
+        let path = plan.fx.path.as_deref().unwrap_or(req.path).to_owned();
+        let query = req.query.map(str::to_owned);
         let mut h = crate::proxy::forward_headers(req, plan, headers.clone(), false, || None);
         for name in [
             header::CONTENT_LENGTH,
@@ -104,7 +103,8 @@ impl Job {
         Some(Box::new(Job {
             copies,
             method: req.method.clone(),
-            target,
+            path,
+            query,
             headers: h,
             body: copied.unwrap_or_default(),
         }))
@@ -151,6 +151,11 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
         .unwrap_or(shared.config.connect_timeout);
     let addr = crate::upstream::resolve(target, timeout).await?;
     let url = &backend.def.url;
+    let path = backend.def.target_path(&job.path);
+    let target = match &job.query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.into_owned(),
+    };
     let body = match copy.body {
         true => job.body.clone(),
         false => Bytes::new(),
@@ -170,14 +175,14 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
         .unwrap_or(shared.config.response_timeout);
     let exchange = async {
         let resp = if url.starts_with("h2c://") {
-            *req.uri_mut() = job.target.parse().map_err(|e| format!("{e}"))?;
+            *req.uri_mut() = target.parse().map_err(|e| format!("{e}"))?;
             shared
                 .h2c
                 .send(addr, timeout, req)
                 .await
                 .map_err(|e| format!("{e:?}"))?
         } else if url.starts_with("https://") {
-            *req.uri_mut() = format!("https://{addr}{}", job.target)
+            *req.uri_mut() = format!("https://{addr}{target}")
                 .parse()
                 .map_err(|e| format!("{e}"))?;
             let tls = shared
@@ -186,7 +191,7 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
                 .map_err(|e| e.to_string())?;
             tls.client().request(req).await.map_err(|e| e.to_string())?
         } else {
-            *req.uri_mut() = format!("http://{addr}{}", job.target)
+            *req.uri_mut() = format!("http://{addr}{target}")
                 .parse()
                 .map_err(|e| format!("{e}"))?;
             shared

@@ -1172,7 +1172,7 @@ async fn h2_send(
         let mut out = Request::new(sending);
         *out.method_mut() = req.method.clone();
         let scheme = if reach.tls.is_some() { "https" } else { "http" };
-        *out.uri_mut() = backend_uri(scheme, addr, path, req.query)?;
+        *out.uri_mut() = backend_uri(scheme, addr, &backend.def.target_path(path), req.query)?;
         let h2c = backend.def.url.starts_with("h2c://");
         *out.headers_mut() =
             forward_headers(req, plan, headers.clone(), false, || authority.clone());

@@ -40,7 +40,7 @@ impl<S> Conn<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    /// Sends the request to the h2c server at `addr` (its body streamed from the client as
+    /// Sends the request to `backend`, an h2c server at `addr` (its body streamed from the client as
     /// it comes, unless held) and reads its answer's head.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn exchange_h2c(
@@ -50,6 +50,7 @@ where
         head: &RequestHead,
         headers: hyper::HeaderMap,
         plan: &Plan,
+        backend: &crate::live::LiveBackend,
         addr: std::net::SocketAddr,
         reach: &proxy::Reach,
     ) -> Result<H2cAnswer, Fail> {
@@ -59,10 +60,12 @@ where
             )
             .into());
         }
-        let path = plan.fx.path.as_deref().unwrap_or(req.path);
+        let path = backend
+            .def
+            .target_path(plan.fx.path.as_deref().unwrap_or(req.path));
         let target = match req.query {
             Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
+            None => path.into_owned(),
         };
         let has_body = !matches!(head.body, BodyFraming::None | BodyFraming::Length(0));
         let (tx, body): (_, ProxyBody) = if let Some(b) = &self.buffered {

@@ -558,6 +558,7 @@ fn service(
                 },
                 origin: s.origin.clone(),
                 weight: s.weight,
+                path: String::new(),
             })
             .collect(),
         health: lb.health_check.clone(),

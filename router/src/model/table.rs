@@ -297,6 +297,9 @@ pub struct Backend {
     pub origin: Option<Origin>,
     /// Its weight against the service's other backends (0: never picked).
     pub weight: u32,
+    /// The server URL's path when `preservePath` is set (empty otherwise): put in front of
+    /// each request's path.
+    pub path: String,
 }
 
 /// Where a backend is reached.
@@ -320,6 +323,21 @@ impl Backend {
     /// The container's name, when a container provider made it.
     pub fn container(&self) -> Option<&str> {
         self.origin.as_ref().map(|o| o.name.as_str())
+    }
+
+    /// The path a request for `path` is sent to this backend with: `path` itself, or behind
+    /// the server URL's path with `preservePath` (one slash between them, as Traefik joins
+    /// them: `/base` + `/x` and `/base/` + `/x` both give `/base/x`).
+    pub fn target_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.path.is_empty() {
+            return path.into();
+        }
+        let base = self.path.as_str();
+        match (base.ends_with('/'), path.starts_with('/')) {
+            (true, true) => format!("{base}{}", &path[1..]).into(),
+            (false, false) => format!("{base}/{path}").into(),
+            _ => format!("{base}{path}").into(),
+        }
     }
 }
 
@@ -642,10 +660,11 @@ fn settings_of(s: &Service) -> Option<String> {
         parts.push(format!("transport=#{hash:016x}"));
     }
     for b in &s.backends {
-        // Server URLs are `scheme://host:port` (decoded so: no path, no credentials); a plain
-        // `http://` one of weight 1 says nothing its address does not.
-        if b.weight != 1 || !b.url.starts_with("http://") {
-            parts.push(format!("server={}*{}", b.url, b.weight));
+        // Server URLs are `scheme://host:port` (decoded so: no credentials), their path apart
+        // (kept only with `preservePath`); a plain `http://` one of weight 1 without a path
+        // says nothing its address does not.
+        if b.weight != 1 || !b.url.starts_with("http://") || !b.path.is_empty() {
+            parts.push(format!("server={}{}*{}", b.url, b.path, b.weight));
         }
     }
     (!parts.is_empty()).then(|| parts.join(" "))
@@ -716,6 +735,31 @@ mod tests {
         assert!(removed.iter().all(|l| lines.contains(l)) && !removed.is_empty());
         assert!(added.iter().any(|l| l.contains("b.x")), "{added:?}");
         assert_eq!(super::diff(&new, &new), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_preserved_server_path_goes_in_front_of_the_request_path_as_traefik_joins_them() {
+        let backend = |path: &str| super::Backend {
+            url: "http://10.0.0.1:80".into(),
+            target: None,
+            status: super::BackendStatus::Ready,
+            origin: None,
+            weight: 1,
+            path: path.into(),
+        };
+        // Traefik's JoinURLPath (pkg/proxy/httputil): one slash between the two.
+        for (base, path, want) in [
+            ("", "/x", "/x"),
+            ("/base", "/x", "/base/x"),
+            ("/base/", "/x", "/base/x"),
+            ("/base/", "/", "/base/"),
+            ("/base", "/", "/base/"),
+            ("/", "/x", "/x"),
+            ("/a%2Fb", "/c%20d", "/a%2Fb/c%20d"),
+            ("/base", "*", "/base/*"),
+        ] {
+            assert_eq!(backend(base).target_path(path), want, "{base} + {path}");
+        }
     }
 
     #[test]
