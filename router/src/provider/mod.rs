@@ -20,3 +20,5 @@ mod fragments;
 pub mod internal;
 pub mod kv;
 pub mod template;
+#[cfg(test)]
+mod traefik_tables;
