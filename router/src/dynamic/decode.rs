@@ -646,17 +646,12 @@ fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
     let mut f = s.fields()?;
     let mut out = LabelServer::default();
     if let Some(p) = f.take("port") {
-        let t = p.text()?;
-        out.port = Some(
-            t.trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| DecodeError::at(p, format!("expected a port number, got {t:?}")))?,
-        );
+        out.port = label_port(p)?;
     }
     if let Some(sc) = f.take("scheme") {
         match sc.text()?.trim().to_ascii_lowercase().as_str() {
+            // As in Traefik: an empty scheme is http.
+            "" => {}
             s @ ("http" | "https" | "h2c") => out.scheme = Some(s.into()),
             other => {
                 return Err(DecodeError::at(
@@ -666,7 +661,11 @@ fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
             }
         }
     }
-    if let Some(u) = f.take("url") {
+    // As in Traefik: an empty url is unset (the container's address is used).
+    if let Some(u) = f
+        .take("url")
+        .filter(|u| u.text().map_or(true, |t| !t.trim().is_empty()))
+    {
         out.url = Some(server_url(u)?);
         if out.port.is_some() || out.scheme.is_some() {
             return Err(DecodeError::at(
@@ -680,6 +679,20 @@ fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
     }
     unknown(&f)?;
     Ok(out)
+}
+
+/// A label server's `port`: a port number, or nothing when empty (Traefik's empty port is
+/// unset: the container's own port is used).
+pub(super) fn label_port(p: &Node) -> Result<Option<u16>, DecodeError> {
+    let t = p.text()?.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .map(Some)
+        .ok_or_else(|| DecodeError::at(p, format!("expected a port number, got {t:?}")))
 }
 
 fn server_file(item: &Node) -> Result<Server, DecodeError> {

@@ -514,14 +514,7 @@ fn label_server(s: &Node) -> Result<TcpLabelServer, DecodeError> {
     let mut f = s.fields()?;
     let mut out = TcpLabelServer::default();
     if let Some(p) = f.take("port") {
-        let t = p.text()?;
-        out.port = Some(
-            t.trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| DecodeError::at(p, format!("expected a port number, got {t:?}")))?,
-        );
+        out.port = decode::label_port(p)?;
     }
     if let Some(t) = f.take("tls") {
         out.tls = t.boolean()?;

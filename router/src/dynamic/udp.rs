@@ -142,10 +142,7 @@ fn service(node: &Node, source: Source) -> Result<(UdpService, Option<u16>), Dec
             if let Some(s) = f.take("server") {
                 let mut g = s.fields()?;
                 if let Some(p) = g.take("port") {
-                    let t = p.text()?;
-                    port = Some(t.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(
-                        || DecodeError::at(p, format!("expected a port number, got {t:?}")),
-                    )?);
+                    port = super::decode::label_port(p)?;
                 }
                 unknown(&g)?;
             }

@@ -589,10 +589,31 @@ fn build_servers() {
                 (&port, ""),
                 ("traefik.http.services.Service2.LoadBalancer.server.port", "8080"),
             ])],
-            // DIFFERS from Traefik (Service1 on the container's port 80): an empty port is an
-            // error of Service1.
-            &["http service Service2: http://127.0.0.1:8080"],
-            true,
+            &[
+                "http service Service1: http://127.0.0.1:80",
+                "http service Service2: http://127.0.0.1:8080",
+            ],
+            false,
+        ),
+        // Traefik's addServer: an empty url or scheme is unset too, and so is an empty TCP or
+        // UDP port (addServerTCP, addServerUDP).
+        case(
+            "build: empty url and scheme labels (unset)",
+            vec![c("Test").labels(&[(&url, ""), (&scheme, "")])],
+            &[
+                "http router Test: Host(`Test.traefik.wtf`) -> Service1",
+                "http service Service1: http://127.0.0.1:80",
+            ],
+            false,
+        ),
+        case(
+            "build: empty TCP and UDP port labels (unset)",
+            vec![c("Test").labels(&[
+                ("traefik.tcp.services.t.loadbalancer.server.port", ""),
+                ("traefik.udp.services.u.loadbalancer.server.port", ""),
+            ])],
+            &["tcp service t: 127.0.0.1:80", "udp service u: 127.0.0.1:80"],
+            false,
         ),
         case(
             "build: one container with label url",
