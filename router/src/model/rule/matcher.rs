@@ -253,9 +253,10 @@ fn build_v2(name: &'static str, args: &[String]) -> Result<Test, String> {
             } else {
                 Template::Prefix
             };
+            // gorilla refuses a path template that does not start with a '/', as v3 does.
             Test::PathRegexp(
                 args.iter()
-                    .map(|p| v2::template(p, kind))
+                    .map(|p| v2::template(&path_arg(name, p)?, kind))
                     .collect::<Result<_, _>>()?,
             )
         }
@@ -447,6 +448,15 @@ mod tests {
         assert!(host_matches("example.com.", "example.com"));
         assert!(host_matches("a.example.com.", "*.example.com"));
         assert!(!host_matches("", "example.com"));
+    }
+
+    #[test]
+    fn v2_paths_start_with_a_slash() {
+        for name in ["Path", "PathPrefix"] {
+            let args = ["/css".to_owned(), "js".to_owned()];
+            assert!(build(name, &args, Syntax::V2).is_err(), "{name}");
+            assert!(build(name, &args[..1], Syntax::V2).is_ok(), "{name}");
+        }
     }
 
     #[test]
