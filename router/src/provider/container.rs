@@ -324,7 +324,7 @@ fn container(
     let mut routers = std::mem::take(&mut config.http.routers);
     for (name, r) in &mut routers {
         if r.rule.is_empty() {
-            match render_template(&s.default_rule, &service_name(c), &c.name) {
+            match render_template_with(&s.default_rule, &service_name(c), &c.name, &c.labels) {
                 Ok(rule) if !rule.is_empty() => {
                     r.rule = rule;
                     r.default_rule = true;
@@ -654,8 +654,21 @@ pub fn normalize(name: &str) -> String {
 }
 
 /// Renders the default rule template. Supported: `{{ .Name }}`, `{{ normalize .Name }}`,
-/// `{{ .ContainerName }}`, `{{ normalize .ContainerName }}`; `Err` names anything else.
+/// `{{ .ContainerName }}`, `{{ normalize .ContainerName }}`, `{{ index .Labels "key" }}`
+/// (empty here: no labels); `Err` names anything else.
 pub fn render_template(template: &str, name: &str, container_name: &str) -> Result<String, String> {
+    render_template_with(template, name, container_name, &BTreeMap::new())
+}
+
+/// [`render_template`] for a container with `labels`: Traefik's template sees them as
+/// `.Labels`, and `{{ index .Labels "key" }}` is a label's value (empty when it is not set,
+/// as Go's `index` gives for a missing key).
+pub fn render_template_with(
+    template: &str,
+    name: &str,
+    container_name: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -670,6 +683,15 @@ pub fn render_template(template: &str, name: &str, container_name: &str) -> Resu
             ["normalize", ".Name"] => normalize(name),
             [".ContainerName"] => container_name.to_owned(),
             ["normalize", ".ContainerName"] => normalize(container_name),
+            ["index", ".Labels", key] => match quoted(key) {
+                Some(k) => labels.get(k).cloned().unwrap_or_default(),
+                None => {
+                    return Err(format!(
+                        "unsupported template expression {{{{{}}}}}: the label's key must be a quoted string",
+                        &after[..end]
+                    ))
+                }
+            },
             _ => {
                 return Err(format!(
                     "unsupported template expression {{{{{}}}}}",
@@ -682,6 +704,18 @@ pub fn render_template(template: &str, name: &str, container_name: &str) -> Resu
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// A Go string literal without escapes: `"key"` or `` `key` ``.
+fn quoted(word: &str) -> Option<&str> {
+    word.strip_prefix('"')
+        .and_then(|w| w.strip_suffix('"'))
+        .filter(|w| !w.contains(['"', '\\']))
+        .or_else(|| {
+            word.strip_prefix('`')
+                .and_then(|w| w.strip_suffix('`'))
+                .filter(|w| !w.contains('`'))
+        })
 }
 
 // === merging containers ===

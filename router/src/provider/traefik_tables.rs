@@ -265,10 +265,37 @@ fn default_rule() {
             "DefaultRule: default rule with label",
             r#"Host("{{ .Name }}.{{ index .Labels "traefik.domain" }}")"#,
             &[("traefik.domain", "foo.bar")],
-            // DIFFERS from Traefik (router Test, rule Host("Test.foo.bar")): `index .Labels`
-            // is not supported in the template; the router is disabled.
-            &["http service Test: http://127.0.0.1:80"],
-            true,
+            &[
+                "http router Test: Host(\"Test.foo.bar\") -> Test",
+                "http service Test: http://127.0.0.1:80",
+            ],
+            false,
+        ),
+        // Go's `index` of a missing key: the empty string.
+        t(
+            "DefaultRule: default rule with a label the container does not have",
+            r#"Host("{{ .Name }}.{{ index .Labels "traefik.domain" }}")"#,
+            &[],
+            &[
+                "http router Test: Host(\"Test.\") -> Test",
+                "http service Test: http://127.0.0.1:80",
+            ],
+            false,
+        ),
+        // Traefik's `.Name` is the normalized service name (getServiceName: `my-app`);
+        // here it is the name as written (README, `ROUTER_DEFAULT_RULE`: `{{ .Name }}` is
+        // `<compose service>_<compose project>` or the container name).
+        with(
+            case(
+                "DefaultRule: .Name of a name that normalize changes (Traefik: my-app.foo.bar)",
+                vec![c("my_app")],
+                &[
+                    "http router my-app: Host(`my_app.foo.bar`) -> my-app",
+                    "http service my-app: http://127.0.0.1:80",
+                ],
+                false,
+            ),
+            |s| s.default_rule = "Host(`{{ .Name }}.foo.bar`)".into(),
         ),
         t(
             "DefaultRule: invalid rule (the router is dropped, the service stays)",
