@@ -22,14 +22,16 @@ pub enum Template {
 
 /// Compiles a gorilla/mux route template into an anchored regex: literal text is quoted,
 /// `{name}` takes the default pattern and `{name:pattern}` its own (Go syntax, without
-/// capturing groups).
+/// capturing groups). A host template matches without case, as gorilla's `(?i)` makes it
+/// (and Traefik's v2 `HostSNIRegexp`): `{sub:[A-Z]+}.Example.com` matches `a.example.com`,
+/// the request's host being lowercase here.
 pub fn template(tpl: &str, kind: Template) -> Result<Regex, String> {
     let default = match kind {
         Template::Path | Template::Prefix => "[^/]+",
         Template::Host => "[^.]+",
         Template::Query => ".*",
     };
-    let mut pattern = String::from("^");
+    let mut pattern = String::from(if kind == Template::Host { "(?i)^" } else { "^" });
     let mut literal_start = 0;
     for (open, close) in braces(tpl)? {
         pattern.push_str(&quote_go(&tpl[literal_start..open]));
@@ -143,6 +145,9 @@ mod tests {
         assert!(!h.is_match("www.examplexcom"));
         let h = template("{sub}.example.com", Template::Host).unwrap();
         assert!(!h.is_match("a.b.example.com"));
+        let h = template("{sub:[A-Z]+}.Example.com", Template::Host).unwrap();
+        assert!(h.is_match("www.example.com"));
+        assert!(!template("/A", Template::Path).unwrap().is_match("/a"));
         let q = template("k=", Template::Query).unwrap();
         assert!(q.is_match("k=anything"));
         assert!(template("/{a:(x|y)}", Template::Path).is_err());
