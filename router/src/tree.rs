@@ -122,7 +122,10 @@ impl Node {
 
     /// Builds a tree from flat entries: `(key as written, its segments, value)`. Segments
     /// may carry an index (`domains[0]`). Entries are applied in sorted key order, maps merge
-    /// case-insensitively; a key that is both a value and a parent of other keys is an error.
+    /// case-insensitively; a key that is both a value and a parent of other keys is an error,
+    /// unless the value is `true` or empty (the keys under it apply) or false (the section is
+    /// off and the keys under it are ignored, as Traefik's `sticky=false` beside
+    /// `sticky.cookie.name` is a service without sticky sessions).
     /// `root_key` names the root in messages (`traefik` for labels, `-` for flags).
     pub fn from_flat(
         root_key: &str,
@@ -275,6 +278,11 @@ fn is_on(v: &str) -> bool {
     v.is_empty() || v.eq_ignore_ascii_case("true")
 }
 
+/// A section's own value that turns it off (`sticky=false`): Go's false spellings.
+fn is_off(v: &str) -> bool {
+    parse_bool(v) == Some(false)
+}
+
 enum Segment {
     Name(String),
     Index(usize),
@@ -325,12 +333,23 @@ fn insert(
             // `--providers.docker=true` next to `--providers.docker.endpoint=...`: the section
             // is on, which its keys already say.
             _ if is_on(&value) => Ok(()),
+            // `sticky=false` after `Sticky.cookie.name=...` (sorted first): the section is off,
+            // whatever is under it, as paerser reads a section that may be empty.
+            _ if is_off(&value) => {
+                node.value = Value::Leaf(value);
+                node.key = key.to_owned();
+                Ok(())
+            }
             _ => Err(format!("{key} has a value and also keys under it")),
         };
     };
     // The converse: a section given as `true` first, then keys under it.
     if matches!(&node.value, Value::Leaf(v) if is_on(v)) {
         node.value = Value::Map(Vec::new());
+    }
+    // A section given as false first: it is off, and the keys under it are ignored.
+    if matches!(&node.value, Value::Leaf(v) if is_off(v)) {
+        return Ok(());
     }
     // An empty node becomes what the next segment needs.
     if node.children().is_empty() && !matches!(node.value, Value::Leaf(_)) {
@@ -638,6 +657,19 @@ mod tests {
         let (n, _) = flat(&[("d.1.main", "b"), ("d.0.main", "a")]);
         let items = n.get("d").unwrap().items().unwrap();
         assert_eq!(items[0].get("main").unwrap().text().unwrap(), "a");
+    }
+
+    #[test]
+    fn a_section_set_to_false_ignores_the_keys_under_it() {
+        for pairs in [
+            &[("s.sticky", "false"), ("s.sticky.cookie.name", "x")][..],
+            &[("s.Sticky.cookie.name", "x"), ("s.sticky", "0")][..],
+        ] {
+            let (n, errors) = flat(pairs);
+            assert!(errors.is_empty(), "{errors:?}");
+            let sticky = n.get("s").unwrap().get("sticky").unwrap();
+            assert!(!sticky.section_on().unwrap(), "{pairs:?}");
+        }
     }
 
     #[test]

@@ -30,8 +30,12 @@ pub struct StickyCookie {
     pub domain: String,
 }
 
-/// Decodes `sticky` (its `cookie`: a section, or `true`).
+/// Decodes `sticky` (its `cookie`: a section, or `true`). `sticky=false` is no sticky
+/// sessions, as in Traefik (a section that may be empty, given false, is off).
 pub fn decode(n: &Node) -> Result<Option<StickyCookie>, DecodeError> {
+    if !n.section_on()? {
+        return Ok(None);
+    }
     let mut f = fields(n, &["cookie"])?;
     let Some(c) = f.take("cookie") else {
         return Ok(None);

@@ -1306,24 +1306,37 @@ fn decode_configuration() {
 fn a_section_set_to_false() {
     let sticky = "traefik.http.services.Service1.loadbalancer.sticky";
     let name = "traefik.http.services.Service1.loadbalancer.sticky.cookie.name";
+    let off = [
+        "http router Test: Host(`Test.traefik.wtf`) -> Service1",
+        "http service Service1: http://127.0.0.1:80",
+    ];
+    let snap = |labels: &[(&str, &str)]| snapshot(&[c("Test").labels(labels).0], &settings(WTF));
     run(vec![
-        // DIFFERS from Traefik (router Test -> Service1, Service1 without sticky sessions): a
-        // key with a value and keys under it is an error of the container.
         case(
             "label: sticky=false and sticky.cookie.name (sticky off)",
             vec![c("Test").labels(&[(sticky, "false"), (name, "fui")])],
-            &[],
-            true,
+            &off,
+            false,
         ),
-        // DIFFERS from Traefik (as above): `sticky=false` is an error of Service1.
+        case(
+            "label: Sticky.cookie.name then sticky=false (sorted first; sticky off)",
+            vec![c("Test").labels(&[
+                (sticky, "false"),
+                (
+                    "traefik.http.services.Service1.loadbalancer.Sticky.cookie.name",
+                    "fui",
+                ),
+            ])],
+            &off,
+            false,
+        ),
         case(
             "label: sticky=false alone (sticky off)",
             vec![c("Test").labels(&[(sticky, "false")])],
-            &["http router Test: Host(`Test.traefik.wtf`) -> Service1"],
-            true,
+            &off,
+            false,
         ),
         // RouterTLSConfig may be empty too: `tls=false` turns TLS off, its keys ignored.
-        // DIFFERS from Traefik (router r without TLS): an error of the container.
         case(
             "label: tls=false and tls.certresolver (TLS off)",
             vec![c("Test").labels(&[
@@ -1331,8 +1344,30 @@ fn a_section_set_to_false() {
                 ("traefik.http.routers.r.tls", "false"),
                 ("traefik.http.routers.r.tls.certresolver", "le"),
             ])],
-            &[],
-            true,
+            &[
+                "http router r: Host(`a`) -> Test",
+                "http service Test: http://127.0.0.1:80",
+            ],
+            false,
         ),
     ]);
+    for labels in [
+        &[(sticky, "false"), (name, "fui")][..],
+        &[(sticky, "false")][..],
+    ] {
+        let s = snap(labels);
+        assert!(
+            s.config.http.services["Service1"]
+                .load_balancer
+                .sticky
+                .is_none(),
+            "{labels:?}"
+        );
+    }
+    // A value other than a boolean beside keys stays an error of the container.
+    assert!(snap(&[(sticky, "maybe"), (name, "fui")])
+        .config
+        .http
+        .services
+        .is_empty());
 }
