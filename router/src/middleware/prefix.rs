@@ -5,11 +5,25 @@ use super::{Flow, Request};
 use crate::dynamic::GoRegex;
 use crate::proxy::ProxyError;
 
-/// `stripPrefix`: the first of `prefixes` the path starts with is removed.
+/// `stripPrefix`: the first of `prefixes` the decoded path starts with is removed, the
+/// escaped rest forwarded, as Traefik does (`/ap%69/x` loses `/api/`); a path that is not
+/// clean afterwards (`//`, `.` or `..` segments, as `/api./x` less `/api`) is refused with
+/// 400.
 pub fn strip(prefixes: &[String], r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
-    let current = r.path();
-    if let Some(p) = prefixes.iter().find(|p| current.starts_with(p.as_str())) {
-        let rest = with_leading_slash(&current[p.len()..]);
+    let raw = r.path();
+    let Some(decoded) = percent_decode_bytes(raw) else {
+        return Ok(Flow::Next);
+    };
+    if let Some(p) = prefixes.iter().find(|p| decoded.starts_with(p.as_bytes())) {
+        let Some(rest) = raw.get(encoded_len(raw, p.len())..) else {
+            return Ok(Flow::Next);
+        };
+        let rest = with_leading_slash(rest);
+        if !rest.is_empty() && !is_clean(&rest) {
+            return Err(ProxyError::BadRequest(format!(
+                "the path left by stripprefix ({rest:?}) is not clean"
+            )));
+        }
         r.fx.forwarded_prefix = Some(p.clone());
         r.fx.path = Some(rest);
     }
@@ -90,20 +104,28 @@ pub(super) fn is_clean(path: &str) -> bool {
 
 /// Go's `url.PathUnescape`, as text (`None` for a bad escape or bytes that are not UTF-8).
 fn percent_decode(s: &str) -> Option<String> {
+    String::from_utf8(percent_decode_bytes(s)?).ok()
+}
+
+/// Go's `url.PathUnescape` (`None` for a bad escape).
+fn percent_decode_bytes(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Two hex digits (`from_str_radix` alone would take a sign: `%+1`).
+            let hex = b
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(b[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 #[cfg(test)]
