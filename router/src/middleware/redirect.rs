@@ -55,7 +55,8 @@ pub fn scheme(
 /// `redirectRegex`, as Traefik's: `regex` is matched against `scheme://host/path?query`
 /// (the scheme the connection used, the `Host` header as sent); when the replacement makes
 /// another URL, that is where the client goes: 302 for `GET` and 307 otherwise, 301 and 308
-/// when permanent.
+/// when permanent. A URL Go's `url.Parse` refuses is answered 502, as Traefik does (it
+/// cannot redirect there).
 pub fn regex(
     re: &GoRegex,
     replacement: &str,
@@ -77,6 +78,11 @@ pub fn regex(
     let new = re.re().replace_all(&old, replacement);
     if new == old {
         return Ok(Flow::Next);
+    }
+    if !crate::model::redirect::go_url_parses(&new) {
+        return Err(ProxyError::BadGateway(format!(
+            "redirectregex made a URL that does not parse {new:?}"
+        )));
     }
     if HeaderValue::from_str(&new).is_err() {
         return Err(ProxyError::Internal(format!(

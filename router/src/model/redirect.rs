@@ -104,6 +104,121 @@ impl SchemeRedirect<'_> {
     }
 }
 
+/// Whether Go's `url.Parse` takes `s`: Traefik's `redirectRegex` answers 502 instead of
+/// redirecting to a URL it refuses. Its refusals: a control byte; a scheme that is empty
+/// (`://x`); a first path segment with `:` and no scheme; in the authority, userinfo with
+/// characters it may not hold, a host with characters or escapes it may not hold (only
+/// non-ASCII bytes and `%25` may be escaped there), a port that is not digits, an IPv6
+/// literal without `]`; a bad `%` escape anywhere but the query. Pure.
+pub fn go_url_parses(s: &str) -> bool {
+    if s.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return false;
+    }
+    let (s, fragment) = s.split_once('#').unwrap_or((s, ""));
+    if !escapes_ok(fragment) {
+        return false;
+    }
+    if s == "*" {
+        return true;
+    }
+    // The scheme: a letter, then letters, digits, `+`, `-`, `.`, up to the first `:`.
+    let mut rest = s;
+    let mut has_scheme = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {}
+            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
+            ':' if i == 0 => return false,
+            ':' => {
+                has_scheme = true;
+                rest = &s[i + 1..];
+                break;
+            }
+            _ => break,
+        }
+    }
+    let rest = rest.split_once('?').map_or(rest, |(p, _)| p);
+    if !rest.starts_with('/') {
+        if has_scheme {
+            return true; // Opaque (`mailto:x`).
+        }
+        let first = rest.split('/').next().unwrap_or("");
+        if first.contains(':') {
+            return false;
+        }
+    }
+    let mut path = rest;
+    if (has_scheme || !rest.starts_with("///")) && rest.starts_with("//") {
+        let after = &rest[2..];
+        let end = after.find('/').unwrap_or(after.len());
+        if !authority_ok(&after[..end]) {
+            return false;
+        }
+        path = &after[end..];
+    }
+    escapes_ok(path)
+}
+
+/// Every `%` is followed by two hex digits.
+fn escapes_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || b.get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    })
+}
+
+/// Go's `parseAuthority`: `userinfo@host:port`.
+fn authority_ok(authority: &str) -> bool {
+    let (userinfo, host) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    if let Some(u) = userinfo {
+        let valid = u
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c));
+        if !valid || !escapes_ok(u) {
+            return false;
+        }
+    }
+    let (name, port) = if host.starts_with('[') {
+        match host.rfind(']') {
+            Some(i) => (&host[..=i], &host[i + 1..]),
+            None => return false,
+        }
+    } else {
+        match host.rfind(':') {
+            Some(i) => (&host[..i], &host[i..]),
+            None => (host, ""),
+        }
+    };
+    if !(port.is_empty() || port.starts_with(':') && port[1..].bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    // In the host, `%` may only escape a non-ASCII byte, or be `%25` (an IPv6 zone's).
+    let b = name.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'%' {
+            let Some(h) = b
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            else {
+                return false;
+            };
+            if h[0] < b'8' && h != b"25" {
+                return false;
+            }
+        } else if c < 0x80 && !(c.is_ascii_alphanumeric() || b"-_.~!$&'()*+,;=:[]<>\"".contains(&c))
+        {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +407,34 @@ mod tests {
             let got = conf.decide(&req);
             let got = got.as_ref().map(|r| (r.status, r.location.as_str()));
             assert_eq!(got, *want, "{conf:?} {scheme}://{host} {xfp:?}");
+        }
+    }
+
+    #[test]
+    fn urls_as_go_parses_them() {
+        for ok in [
+            "https://foo.com:443/",
+            "http://example.com/a%2Fb?x=%zz#f",
+            "mailto:a@b",
+            "/relative",
+            "https://[::1]:8443/",
+            "http://u:p@h/",
+            "http://h%C3%A9/",
+        ] {
+            assert!(go_url_parses(ok), "{ok}");
+        }
+        for bad in [
+            "http://192.168.0.%31/",
+            "://x",
+            "1a:b",
+            "http://h:8x/",
+            "http://[::1/",
+            "http://h/%zz",
+            "http://h/#%z",
+            "http://h p/",
+            "http://a\u{7f}/",
+        ] {
+            assert!(!go_url_parses(bad), "{bad}");
         }
     }
 
