@@ -1,6 +1,7 @@
 //! `ipAllowList` (v2's `ipWhiteList`) and `rateLimit`: both find who the client is the same
 //! way (an `ipStrategy`, or for `rateLimit` a header or the host).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use hyper::header::HeaderName;
@@ -40,8 +41,7 @@ pub fn apply(
     reject: u16,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
-    let ip = client(strategy, r).parse::<std::net::IpAddr>().ok();
-    if ip.is_some_and(|ip| ranges.iter().any(|n| n.contains(&ip))) {
+    if allows(ranges, &client(strategy, r)) {
         return Ok(Flow::Next);
     }
     if reject == 403 {
@@ -52,6 +52,35 @@ pub fn apply(
         status,
         status.canonical_reason().unwrap_or("Forbidden"),
     )))
+}
+
+/// Whether `client` (an address a strategy found: from `X-Forwarded-For` it may carry a port
+/// or an IPv6 zone) is in one of `ranges`, as Traefik's `Checker.IsAuthorized` decides: a
+/// port is dropped (`1.2.3.4:80`, `[::1]:80`), an IPv6 zone ignored (`fe80::1%eth0`), an
+/// IPv4-mapped IPv6 address taken as IPv4; anything else that is not an address is refused.
+fn allows(ranges: &[IpNet], client: &str) -> bool {
+    let host = split_host_port(client).unwrap_or(client);
+    let ip = match host.split_once('%') {
+        Some((v6, zone)) if !zone.is_empty() => {
+            v6.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+        }
+        Some(_) => None,
+        None => host.parse::<IpAddr>().ok(),
+    };
+    ip.map(|ip| ip.to_canonical())
+        .is_some_and(|ip| ranges.iter().any(|n| n.contains(&ip)))
+}
+
+/// The host of `host:port` or `[host]:port` (Go's `net.SplitHostPort`); `None` without a
+/// port or with more than one `:` outside brackets.
+fn split_host_port(s: &str) -> Option<&str> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        after.strip_prefix(':')?;
+        return Some(host);
+    }
+    let (host, _) = s.rsplit_once(':')?;
+    (!host.contains(':')).then_some(host)
 }
 
 /// 429 when the source has used its requests: `average` per `period` (none: no limit), in
