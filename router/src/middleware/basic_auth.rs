@@ -86,7 +86,7 @@ pub fn apply(
 }
 
 /// The user whose `Authorization: Basic` credentials match their entry: in `users`, else in
-/// `file`.
+/// `file` (the last entry of a name wins in each, as Traefik's map of them).
 fn user(
     headers: &HeaderMap,
     users: &[(String, String)],
@@ -103,6 +103,7 @@ fn user(
     let (user, pass) = text.split_once(':')?;
     users
         .iter()
+        .rev()
         .find(|(u, _)| u == user)
         .or_else(|| file.iter().rev().find(|(u, _)| u == user))
         .filter(|(_, hash)| crate::model::auth::verify(pass, hash))
