@@ -86,7 +86,9 @@ pub fn apply(
 }
 
 /// The user whose `Authorization: Basic` credentials match their entry: in `users`, else in
-/// `file` (the last entry of a name wins in each, as Traefik's map of them).
+/// `file` (the last entry of a name wins in each, as Traefik's map of them). An unknown user
+/// costs the same as a wrong password, a hash being checked all the same (Traefik's
+/// `notFoundSecret`): the time taken does not tell which names exist.
 fn user(
     headers: &HeaderMap,
     users: &[(String, String)],
@@ -101,11 +103,16 @@ fn user(
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, pass) = text.split_once(':')?;
-    users
+    let entry = users
         .iter()
         .rev()
         .find(|(u, _)| u == user)
-        .or_else(|| file.iter().rev().find(|(u, _)| u == user))
-        .filter(|(_, hash)| crate::model::auth::verify(pass, hash))
-        .map(|(u, _)| u.clone())
+        .or_else(|| file.iter().rev().find(|(u, _)| u == user));
+    let Some((name, hash)) = entry else {
+        if let Some((_, any)) = users.first().or(file.first()) {
+            crate::model::auth::verify(pass, any);
+        }
+        return None;
+    };
+    crate::model::auth::verify(pass, hash).then(|| name.clone())
 }
