@@ -1,5 +1,6 @@
 //! Password hashes for `basicauth.users`, in the htpasswd formats Traefik accepts:
-//! bcrypt (`$2y$`, `$2b$`, `$2a$`), Apache MD5 (`$apr1$`) and SHA-1 (`{SHA}`). Plain text is
+//! bcrypt (`$2y$`, `$2b$`, `$2a$`, `$2x$`), Apache MD5 (`$apr1$`), MD5-crypt (`$1$`) and SHA-1
+//! (`{SHA}`). Plain text is
 //! refused at parse time: a label that looks like it protects a route must really do so.
 
 use base64::Engine as _;
@@ -8,23 +9,32 @@ use sha1::Sha1;
 
 /// Whether `hash` is in a format [`verify`] understands.
 pub fn is_supported_hash(hash: &str) -> bool {
-    (hash.starts_with("$2y$") || hash.starts_with("$2b$") || hash.starts_with("$2a$"))
+    ["$2y$", "$2b$", "$2a$", "$2x$"]
+        .iter()
+        .any(|p| hash.starts_with(p))
         && hash.len() == 60
         || hash.starts_with("$apr1$") && hash[6..].contains('$')
+        || hash.starts_with("$1$") && hash[3..].contains('$')
         || hash.starts_with("{SHA}") && hash.len() == 33
 }
 
 /// Checks a password against an htpasswd hash.
 pub fn verify(password: &str, hash: &str) -> bool {
+    if let Some(rest) = hash.strip_prefix("$2x$") {
+        // go-http-auth checks `$2x$` (crypt_blowfish's migration prefix) as `$2y$`.
+        return bcrypt::verify(password, &format!("$2y${rest}")).unwrap_or(false);
+    }
     if hash.starts_with("$2") {
         return bcrypt::verify(password, hash).unwrap_or(false);
     }
-    if let Some(rest) = hash.strip_prefix("$apr1$") {
-        let salt = rest.split('$').next().unwrap_or("");
-        return constant_time_eq(
-            apr1(password.as_bytes(), salt.as_bytes()).as_bytes(),
-            hash.as_bytes(),
-        );
+    for magic in ["$apr1$", "$1$"] {
+        if let Some(rest) = hash.strip_prefix(magic) {
+            let salt = rest.split('$').next().unwrap_or("");
+            return constant_time_eq(
+                md5_crypt(password.as_bytes(), salt.as_bytes(), magic.as_bytes()).as_bytes(),
+                hash.as_bytes(),
+            );
+        }
     }
     if let Some(b64) = hash.strip_prefix("{SHA}") {
         let digest = Sha1::digest(password.as_bytes());
@@ -54,13 +64,13 @@ pub fn users_line(user: &str, password: &str) -> Result<String, String> {
         .map_err(|e| format!("bcrypt: {e}"))
 }
 
-/// Apache's MD5-crypt variant (`$apr1$salt$hash`).
-fn apr1(pw: &[u8], salt: &[u8]) -> String {
-    const MAGIC: &[u8] = b"$apr1$";
+/// MD5-crypt (`$1$salt$hash`) and Apache's variant of it (`$apr1$salt$hash`), which differ
+/// only by their `magic`.
+fn md5_crypt(pw: &[u8], salt: &[u8], magic: &[u8]) -> String {
     let salt = &salt[..salt.len().min(8)];
     let mut ctx = Md5::new();
     ctx.update(pw);
-    ctx.update(MAGIC);
+    ctx.update(magic);
     ctx.update(salt);
     let mut alt = Md5::new();
     alt.update(pw);
@@ -103,7 +113,7 @@ fn apr1(pw: &[u8], salt: &[u8]) -> String {
         fin = c.finalize();
     }
     const ITOA: &[u8] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = String::from("$apr1$");
+    let mut out = String::from_utf8_lossy(magic).into_owned();
     out.push_str(&String::from_utf8_lossy(salt));
     out.push('$');
     let mut push = |v: u32, n: usize| {
