@@ -53,14 +53,21 @@ pub fn negotiate(accept: Option<&HeaderValue>) -> Option<Encoding> {
     negotiate_with(accept, &CompressOptions::default())
 }
 
-/// Picks the coding from `Accept-Encoding`: the highest q-value among the codings `o` offers,
-/// preferring on ties the first in `o.encodings` (default: br, zstd, gzip); `q=0` refuses a
-/// coding. No `Accept-Encoding`: `o.default_encoding`, if any.
+/// Picks the coding from `Accept-Encoding` as Traefik does: the highest q-value among the
+/// codings `o` offers, `*` (any: `o.default_encoding`, else the first offered) and `identity`
+/// (not encoded); on ties `*` first, then the codings in `o.encodings`' order (default: br,
+/// zstd, gzip), `identity` last. `q=0`, or a q-value that is not a number, refuses an item.
+/// No `Accept-Encoding`: `o.default_encoding`, if any.
 pub fn negotiate_with(accept: Option<&HeaderValue>, o: &CompressOptions) -> Option<Encoding> {
     let Some(accept) = accept else {
         return o.default_encoding.as_deref().and_then(Encoding::from_token);
     };
     let accept = accept.to_str().ok()?;
+    let offered = if o.encodings.is_empty() {
+        3
+    } else {
+        o.encodings.len()
+    };
     let rank = |e: Encoding| -> Option<usize> {
         if o.encodings.is_empty() {
             return Some(match e {
@@ -73,28 +80,45 @@ pub fn negotiate_with(accept: Option<&HeaderValue>, o: &CompressOptions) -> Opti
             .iter()
             .position(|t| Encoding::from_token(t) == Some(e))
     };
-    let mut best: Option<(Encoding, u32, usize)> = None;
+    // (coding: `None` for identity, q-value in thousandths, rank: `*` is -1, identity last).
+    let mut best: Option<(Option<Encoding>, u64, i64)> = None;
     for item in accept.split(',') {
         let mut parts = item.split(';');
         let token = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let q = (q.clamp(0.0, 1.0) * 1000.0) as u32;
-        let Some(enc) = Encoding::from_token(&token) else {
-            continue;
+        let q = match parts.find_map(|p| p.trim().strip_prefix("q=")) {
+            Some(q) => q.trim().parse::<f64>().unwrap_or(0.0),
+            None => 1.0,
         };
-        let Some(r) = rank(enc) else { continue };
-        if q == 0 {
+        if q.is_nan() || q <= 0.0 {
             continue;
         }
+        let q = (q.min(1e6) * 1000.0) as u64;
+        let (choice, r) = match token.as_str() {
+            "*" => {
+                let any = match &o.default_encoding {
+                    Some(d) => Encoding::from_token(d),
+                    None => match o.encodings.first() {
+                        Some(t) => Encoding::from_token(t),
+                        None => Some(Encoding::Brotli),
+                    },
+                };
+                (any, -1)
+            }
+            "identity" => (None, offered as i64),
+            t => {
+                let Some(enc) = Encoding::from_token(t) else {
+                    continue;
+                };
+                let Some(r) = rank(enc) else { continue };
+                (Some(enc), r as i64)
+            }
+        };
         match best {
             Some((_, bq, br)) if bq > q || (bq == q && br <= r) => {}
-            _ => best = Some((enc, q, r)),
+            _ => best = Some((choice, q, r)),
         }
     }
-    best.map(|(e, _, _)| e)
+    best.and_then(|(e, _, _)| e)
 }
 
 /// Whether a response is worth compressing and safe to, with the router's defaults.
