@@ -19,6 +19,8 @@ mod pass_tls_client_cert;
 mod prefix;
 mod redirect;
 mod replace_path;
+#[cfg(test)]
+mod traefik_tables;
 
 use hyper::header::{HeaderMap, HeaderValue};
 
