@@ -94,12 +94,13 @@ impl TcpRule {
         matches!(self, TcpRule::Match("HostSNI", args, _) if args.len() == 1 && args[0] == "*")
     }
 
-    /// Every `HostSNI` argument, in order (Traefik's `ParseHostSNI`).
+    /// Every `HostSNI` argument, in order, lowercase (Traefik's `ParseHostSNI`, which lowers
+    /// them: names compare without case).
     pub fn host_snis(&self) -> Vec<String> {
         let mut out = Vec::new();
         self.walk(&mut |name, args| {
             if name == "HostSNI" {
-                out.extend(args.iter().cloned());
+                out.extend(args.iter().map(|a| a.to_ascii_lowercase()));
             }
         });
         out
@@ -359,5 +360,7 @@ mod tests {
         let r = TcpRule::parse_with(text, Syntax::V3).unwrap();
         assert_eq!(default_priority(&r, text), text.len() as i64);
         assert_eq!(r.literal_names(), vec!["a.com"]);
+        let r = TcpRule::parse_with("HostSNI(`Foo.Bar`, `*`)", Syntax::V2).unwrap();
+        assert_eq!(r.host_snis(), vec!["foo.bar", "*"]);
     }
 }
