@@ -210,7 +210,9 @@ fn test(name: &'static str, args: &[String], syntax: Syntax) -> Result<Test, Str
         "HostSNIRegexp" => {
             let mut res = Vec::new();
             for a in args {
-                if !a.is_ascii() {
+                // Traefik's v2 HostSNIRegexp has no such check: a non-ASCII template is
+                // accepted there (and matches no punycode server name), not refused.
+                if syntax == Syntax::V3 && !a.is_ascii() {
                     return Err(format!(
                         "invalid value for HostSNIRegexp matcher, {a:?} is not a valid hostname"
                     ));
@@ -346,6 +348,9 @@ mod tests {
         assert!(r.matches(&conn("db.example.com", "10.0.0.1", &[])));
         assert!(!r.matches(&conn("db.example.org", "10.0.0.1", &[])));
         assert!(TcpRule::parse_with("HostSNI(`*.a.com`)", Syntax::V2).is_err());
+        let r = TcpRule::parse_with("HostSNIRegexp(`{sub}.bücher.example`)", Syntax::V2).unwrap();
+        assert!(!r.matches(&conn("a.xn--bcher-kva.example", "10.0.0.1", &[])));
+        assert!(TcpRule::parse_with("HostSNIRegexp(`bücher`)", Syntax::V3).is_err());
     }
 
     #[test]
