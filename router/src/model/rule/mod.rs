@@ -26,6 +26,8 @@ pub mod expr;
 pub mod matcher;
 pub mod re2;
 pub mod tcp;
+#[cfg(test)]
+mod traefik_tables;
 pub mod v2;
 
 use matcher::Test;
