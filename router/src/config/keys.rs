@@ -142,6 +142,10 @@ fn every_supported_key_gives_its_setting() {
             &["--entrypoints.web.transport.lifecycle.gracetimeout=3s"],
             |c| ep(c, "web").grace_timeout == Duration::from_secs(3),
         ),
+        (
+            &["--entrypoints.web.http.underscoreheadersstrategy=keep"],
+            |c| c.entry_point("web").is_some(),
+        ),
         (&["--entrypoints.web.http2.maxconcurrentstreams=50"], |c| {
             ep(c, "web").max_concurrent_streams == 50
         }),
@@ -493,6 +497,10 @@ fn every_refused_value_names_its_key() {
         (
             &["--entrypoints.web.http.encodedcharacters.allowencodedslash=true"],
             "encodedcharacters",
+        ),
+        (
+            &["--entrypoints.web.http.underscoreheadersstrategy=delete"],
+            "underscoreheadersstrategy",
         ),
         (&["--entrypoints.web.reuseport=true"], "reuseport"),
         (&["--entrypoints.web.http3=true"], "http3"),

@@ -487,3 +487,39 @@ fn cluster_mode_roles_and_their_errors() {
     assert_eq!(e.var, "providers.docker");
     assert!(with_flags(&pairs, &["--entrypoints.web.address=:80"]).is_ok());
 }
+
+#[test]
+fn underscore_headers_strategy_keep_is_traefiks_default() {
+    // Traefik v3.6.20+ reads `entryPoints.<name>.http.underscoreHeadersStrategy`: `keep` (its
+    // default, what the router does), `delete`, `reject`; anything else stops it.
+    for v in ["keep", ""] {
+        let flag = format!("--entrypoints.web.http.underscoreheadersstrategy={v}");
+        let c = with_flags(&[], &["--entrypoints.web.address=:80", &flag])
+            .unwrap_or_else(|e| panic!("{v:?} refused: {e}"));
+        assert!(c.entry_point("web").is_some());
+    }
+    let dir = std::env::temp_dir().join(format!("router-underscore-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("traefik.yml");
+    std::fs::write(
+        &file,
+        "entryPoints:\n  web:\n    address: \":80\"\n    http:\n      underscoreHeadersStrategy: keep\n",
+    )
+    .unwrap();
+    let flag = format!("--configFile={}", file.display());
+    with_flags(&[], &[&flag]).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    // `delete` and `reject` change requests, which the router does not do: an error naming
+    // the key, as for any key it cannot honour; an unknown value (Traefik's switch is exact,
+    // so `Keep` too) is an error in Traefik as well.
+    for v in ["delete", "reject", "Keep", "drop"] {
+        let flag = format!("--entrypoints.web.http.underscoreheadersstrategy={v}");
+        let e = with_flags(&[], &["--entrypoints.web.address=:80", &flag]).expect_err(v);
+        assert!(
+            e.var
+                .to_ascii_lowercase()
+                .contains("underscoreheadersstrategy"),
+            "{v}: {e}"
+        );
+    }
+}

@@ -291,6 +291,21 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
                     })?,
             );
         }
+        if let Some(u) = h.take("underscoreHeadersStrategy") {
+            // Traefik (v3.6.20+): `keep` (the default: headers with `_` in their names are
+            // forwarded as they are, which the router does), `delete` or `reject`; any other
+            // value stops it. Its switch compares exactly, so `Keep` is refused too.
+            match u.text().map_err(bad)? {
+                "" | "keep" => {}
+                "delete" | "reject" => {
+                    return Err(value_err(
+                        u,
+                        "not supported by this router (only keep, Traefik's default: headers with underscores are forwarded as they are)",
+                    ))
+                }
+                _ => return Err(value_err(u, "expected keep, delete or reject")),
+            }
+        }
         no_more(&h)?;
     }
     if let Some(n) = f.take("forwardedHeaders") {
