@@ -13,6 +13,8 @@
 
 pub mod constraints;
 pub mod container;
+#[cfg(test)]
+mod corpus_labels;
 mod container_tcp;
 pub mod ecs;
 pub mod file;
