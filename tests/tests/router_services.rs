@@ -614,3 +614,93 @@ fn h2_upload(router: &Router, host: &str, path: &str, body: &str) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A server URL's path is put in front of each request's path with `preservePath` (after the
+/// router's middlewares, one slash between them, the query kept), over HTTP/1.1 and HTTP/2,
+/// and ignored without it, as Traefik does; a path stripped whole goes as `/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_path_is_kept_with_preserve_path() {
+    let port = free_port();
+    let nginx = Nginx::start(
+        &format!(
+            "  server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"$request_uri\\n\"; }} }}\n"
+        ),
+        &[port],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"http:
+  routers:
+    kept:
+      rule: Host(`kept.test`)
+      service: kept
+    kept-tls:
+      rule: Host(`kept.test`)
+      service: kept
+      tls: {{}}
+    dropped:
+      rule: Host(`dropped.test`)
+      service: dropped
+    stripped:
+      rule: Host(`strip.test`) && PathPrefix(`/api`)
+      service: slash
+      middlewares: [strip]
+    stripped-bare:
+      rule: Host(`bare.test`) && PathPrefix(`/api`)
+      service: dropped
+      middlewares: [strip]
+  middlewares:
+    strip:
+      stripPrefix:
+        prefixes: [/api]
+  services:
+    kept:
+      loadBalancer:
+        servers:
+          - url: http://127.0.0.1:{port}/base
+            preservePath: true
+    slash:
+      loadBalancer:
+        servers:
+          - url: http://127.0.0.1:{port}/base/
+            preservePath: true
+    dropped:
+      loadBalancer:
+        servers:
+          - url: http://127.0.0.1:{port}/base
+"#
+        ),
+    )
+    .unwrap();
+    let router = Router::builder()
+        .flags(&[&format!("--providers.file.filename={}", file.display())])
+        .websecure()
+        .start_without_docker()
+        .await;
+    router.wait_status("kept.test", "/", 200).await;
+    for (host, path, want) in [
+        ("kept.test", "/x?y=1", "/base/x?y=1"),
+        ("kept.test", "/", "/base/"),
+        ("dropped.test", "/x?y=1", "/x?y=1"),
+        ("strip.test", "/api/v", "/base/v"),
+        // The whole path stripped: sent as `/` (behind the server's path with preservePath).
+        ("strip.test", "/api", "/base/"),
+        ("bare.test", "/api", "/"),
+        ("bare.test", "/api?q=1", "/?q=1"),
+    ] {
+        let (status, body) = router.get(host, path).await;
+        assert_eq!((status, body.trim()), (200, want), "{host}{path}");
+    }
+    let addr = router.websecure_addr();
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "--http2", "--max-time", "10", "--resolve"])
+        .arg(format!("kept.test:{}:127.0.0.1", addr.port()))
+        .arg(format!("https://kept.test:{}/h2?z=2", addr.port()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "/base/h2?z=2");
+    drop(nginx);
+}

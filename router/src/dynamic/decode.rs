@@ -85,6 +85,10 @@ pub struct LabelServer {
     pub scheme: Option<String>,
     /// `server.url`: a fixed URL instead of the container's address.
     pub url: Option<String>,
+    /// The path of `server.url` (escaped; empty without one).
+    pub path: String,
+    /// `server.preservePath`.
+    pub preserve_path: bool,
     /// `server.weight`.
     pub weight: Option<u32>,
 }
@@ -661,12 +665,17 @@ fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
             }
         }
     }
+    if let Some(p) = f.take("preservePath") {
+        out.preserve_path = p.boolean()?;
+    }
     // As in Traefik: an empty url is unset (the container's address is used).
     if let Some(u) = f
         .take("url")
         .filter(|u| u.text().map_or(true, |t| !t.trim().is_empty()))
     {
-        out.url = Some(server_url(u)?);
+        let (url, path) = server_url(u)?;
+        out.url = Some(url);
+        out.path = path;
         if out.port.is_some() || out.scheme.is_some() {
             return Err(DecodeError::at(
                 u,
@@ -700,20 +709,29 @@ fn server_file(item: &Node) -> Result<Server, DecodeError> {
     let u = f
         .take("url")
         .ok_or_else(|| DecodeError::at(item, "a server needs a url"))?;
-    let url = server_url(u)?;
+    let (url, path) = server_url(u)?;
     let weight = f.take("weight").map(weight).transpose()?.unwrap_or(1);
+    let preserve_path = f
+        .take("preservePath")
+        .map(Node::boolean)
+        .transpose()?
+        .unwrap_or(false);
     unknown(&f)?;
     Ok(Server {
         url,
         weight,
         status: super::ServerStatus::Ready,
         origin: None,
+        path,
+        preserve_path,
     })
 }
 
-/// A server URL: `http://host[:port][/]` or `https://...` (default ports 80 and 443),
-/// written back with the port.
-fn server_url(n: &Node) -> Result<String, DecodeError> {
+/// A server URL: `http://host[:port][/path]` or `https://...` (default ports 80 and 443),
+/// written back with the port, and its path apart (escaped as written; used only with
+/// `preservePath`, as in Traefik). A query, a fragment or credentials are refused: Traefik
+/// would drop them, and a request never carries them.
+fn server_url(n: &Node) -> Result<(String, String), DecodeError> {
     let raw = n.text()?.trim();
     let (scheme, rest) = match raw.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
@@ -732,7 +750,7 @@ fn server_url(n: &Node) -> Result<String, DecodeError> {
             ))
         }
     };
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if let Some((_, after)) = authority.rsplit_once('@') {
         // Not echoed: what comes before `@` is a password, and errors are logged.
         return Err(DecodeError::at(
@@ -740,10 +758,16 @@ fn server_url(n: &Node) -> Result<String, DecodeError> {
             format!("credentials in a server URL are not supported, got {scheme}://…@{after}"),
         ));
     }
-    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+    if authority.is_empty() || authority.contains(['?', '#', '@', ' ']) {
         return Err(DecodeError::at(
             n,
-            format!("expected http://host:port without a path, got {raw:?}"),
+            format!("expected http://host:port, got {raw:?}"),
+        ));
+    }
+    if !is_url_path(path) {
+        return Err(DecodeError::at(
+            n,
+            format!("expected a URL path without a query or fragment, got {path:?} in {raw:?}"),
         ));
     }
     let (host, port) = split_host_port(authority)
@@ -758,7 +782,24 @@ fn server_url(n: &Node) -> Result<String, DecodeError> {
     } else {
         host
     };
-    Ok(format!("{scheme}://{host}:{port}"))
+    Ok((format!("{scheme}://{host}:{port}"), path.to_owned()))
+}
+
+/// Whether `path` is empty or a path a request target may carry: visible ASCII only, no
+/// query or fragment, every `%` followed by two hex digits (Go's url.Parse refuses a bad
+/// escape).
+fn is_url_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    path.is_empty()
+        || (b[0] == b'/'
+            && b.iter().enumerate().all(|(i, &c)| {
+                c.is_ascii_graphic()
+                    && c != b'?'
+                    && c != b'#'
+                    && (c != b'%'
+                        || b.get(i + 1..i + 3)
+                            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)))
+            }))
 }
 
 /// Whether `host:port` names a port.
@@ -989,6 +1030,60 @@ pub(crate) mod tests {
         assert_eq!(lb.servers_transport, "tr@file");
         assert_eq!(owners(&d), [Owner::Service("bad".into())]);
         assert_eq!(d.config.tls.certificates[0].cert_file, "/c.pem");
+    }
+
+    #[test]
+    fn a_server_url_path_is_kept_apart_and_used_with_preserve_path() {
+        let root = Node::from_yaml(
+            "http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/base/%2Fx\n            preservePath: true\n          - url: http://app:8081/\n          - url: http://app:8082/ignored\n    query:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/p?x=1\n    escape:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/p%zz\n    flag:\n      loadBalancer:\n        servers:\n          - url: http://app:8080/p\n            preservePath: maybe\n",
+            "",
+        )
+        .unwrap();
+        let d = decode(&root, Source::File);
+        let servers = &d.config.http.services["s"].load_balancer.servers;
+        let got: Vec<(&str, &str, bool)> = servers
+            .iter()
+            .map(|s| (s.url.as_str(), s.path.as_str(), s.preserve_path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("http://app:8080", "/base/%2Fx", true),
+                ("http://app:8081", "/", false),
+                ("http://app:8082", "/ignored", false),
+            ]
+        );
+        // A query, a bad escape, a flag that is not a boolean: errors on their service.
+        let mut bad: Vec<Owner> = owners(&d);
+        bad.sort();
+        assert_eq!(
+            bad,
+            [
+                Owner::Service("escape".into()),
+                Owner::Service("flag".into()),
+                Owner::Service("query".into())
+            ]
+        );
+        // The label form (Traefik's `server.url` and `server.preservepath`).
+        let d = labels(&[
+            (
+                "traefik.http.services.l.loadbalancer.server.url",
+                "http://10.0.0.9:81/api",
+            ),
+            (
+                "traefik.http.services.l.loadbalancer.server.preservepath",
+                "true",
+            ),
+        ]);
+        let server = &d.label_servers["l"];
+        assert_eq!(
+            (
+                server.url.as_deref(),
+                server.path.as_str(),
+                server.preserve_path
+            ),
+            (Some("http://10.0.0.9:81"), "/api", true)
+        );
     }
 
     #[test]

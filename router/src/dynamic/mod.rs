@@ -293,6 +293,13 @@ pub struct Server {
     /// The container (or task) behind it, when a container provider made it.
     #[serde(skip)]
     pub origin: Option<Origin>,
+    /// The URL's path as written (escaped; empty when it has none): used only with
+    /// `preserve_path`, as in Traefik.
+    #[serde(skip)]
+    pub path: String,
+    /// `preservePath`: the URL's path goes in front of each request's path.
+    #[serde(rename = "preservePath", skip_serializing_if = "std::ops::Not::not")]
+    pub preserve_path: bool,
 }
 
 /// The container behind a server.

@@ -105,6 +105,7 @@ pub fn compile<'a>(
             let mut info = ElementInfo::enabled(svc.clone());
             match transport(svc, &snap.provider, &transports, s) {
                 Ok(t) => {
+                    unused_paths(&q, svc, &mut issues);
                     services.insert(q.clone(), service(&q, &snap.provider, svc, t));
                 }
                 Err(e) => service_disabled(&mut info, &mut issues, &q, &e),
@@ -261,6 +262,28 @@ fn disabled_info<T>() -> ElementInfo<T> {
 }
 
 /// Marks service `q` disabled for `e`, in the API and the issues.
+/// A server URL's path is not used without `preservePath` (as in Traefik, which says
+/// nothing): said once per service, as a warning.
+fn unused_paths(q: &str, svc: &dynamic::Service, issues: &mut Vec<Issue>) {
+    if let Some(s) = svc
+        .load_balancer
+        .servers
+        .iter()
+        .find(|s| !s.preserve_path && s.path.len() > 1)
+    {
+        report(
+            issues,
+            &[],
+            None,
+            "warning",
+            format!(
+                "service {q:?}: the path {:?} of server {} is not used without preservePath",
+                s.path, s.url
+            ),
+        );
+    }
+}
+
 fn service_disabled<T>(info: &mut ElementInfo<T>, issues: &mut Vec<Issue>, q: &str, e: &str) {
     info.status = "disabled";
     info.errors.push(e.to_owned());
@@ -558,7 +581,11 @@ fn service(
                 },
                 origin: s.origin.clone(),
                 weight: s.weight,
-                path: String::new(),
+                path: if s.preserve_path {
+                    s.path.clone()
+                } else {
+                    String::new()
+                },
             })
             .collect(),
         health: lb.health_check.clone(),

@@ -328,9 +328,15 @@ impl Backend {
     /// The path a request for `path` is sent to this backend with: `path` itself, or behind
     /// the server URL's path with `preservePath` (one slash between them, as Traefik joins
     /// them: `/base` + `/x` and `/base/` + `/x` both give `/base/x`).
+    /// A path a middleware left empty (`stripPrefix` of the whole path) goes as `/`, as Go's
+    /// client writes it.
     pub fn target_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
         if self.path.is_empty() {
-            return path.into();
+            return if path.is_empty() {
+                "/".into()
+            } else {
+                path.into()
+            };
         }
         let base = self.path.as_str();
         match (base.ends_with('/'), path.starts_with('/')) {
@@ -757,6 +763,10 @@ mod tests {
             ("/", "/x", "/x"),
             ("/a%2Fb", "/c%20d", "/a%2Fb/c%20d"),
             ("/base", "*", "/base/*"),
+            // Left empty by stripPrefix: Go's client sends `/`; JoinURLPath gives `/base/`.
+            ("", "", "/"),
+            ("/base", "", "/base/"),
+            ("/base/", "", "/base/"),
         ] {
             assert_eq!(backend(base).target_path(path), want, "{base} + {path}");
         }
@@ -801,6 +811,28 @@ mod tests {
             &[&internal],
         );
         assert!(!super::diff(&old, &weighted).0.is_empty(), "weight");
+        // A preserved path; a path without preservePath is not used (a warning says so).
+        let preserved = crate::provider::file::compile_yaml(
+            &base.replace(
+                "url: http://10.0.0.1:80",
+                "url: http://10.0.0.1:80/base\n            preservePath: true",
+            ),
+            &[&internal],
+        );
+        assert!(preserved.issues.is_empty(), "{:?}", preserved.issues);
+        assert!(!super::diff(&old, &preserved).0.is_empty(), "preservePath");
+        let unused = crate::provider::file::compile_yaml(
+            &base.replace("http://10.0.0.1:80", "http://10.0.0.1:80/base"),
+            &[&internal],
+        );
+        assert_eq!(unused.services["s@file"].backends[0].path, "");
+        assert!(
+            unused.issues.iter().any(|i| i.level == "warning"
+                && i.message.contains("\"/base\"")
+                && i.message.contains("preservePath")),
+            "{:?}",
+            unused.issues
+        );
         // Credentials in a URL are refused, and not written out in the error.
         let secret = crate::provider::file::compile_yaml(
             &base.replace("http://10.0.0.1:80", "http://user:s3cret@10.0.0.1:80"),

@@ -488,6 +488,8 @@ fn server(
             weight: label.weight.unwrap_or(1),
             status,
             origin,
+            path: label.path.clone(),
+            preserve_path: label.preserve_path,
         });
     }
     let Some(ip) = ip else {
@@ -497,6 +499,8 @@ fn server(
             weight: label.weight.unwrap_or(1),
             status: ServerStatus::Stopped,
             origin,
+            path: String::new(),
+            preserve_path: label.preserve_path,
         });
     };
     let port = port_for(c, label.port, "http", service, s, report)?;
@@ -509,6 +513,8 @@ fn server(
         ),
         status,
         origin,
+        path: String::new(),
+        preserve_path: label.preserve_path,
     })
 }
 

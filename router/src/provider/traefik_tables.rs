@@ -670,14 +670,16 @@ fn build_servers() {
             &["http router Test: Host(`Test.traefik.wtf`) -> Service1"],
             true,
         ),
-        // README, `server.url`: preservePath is not supported; the service is disabled.
         case(
-            "build: one container with label url and preserve path (Traefik: kept with preservePath)",
+            "build: one container with label url and preserve path",
             vec![c("Test")
                 .ports(&[4567])
                 .labels(&[(&url, "http://1.2.3.4:5678"), (&l("preservepath"), "true")])],
-            &["http router Test: Host(`Test.traefik.wtf`) -> Service1"],
-            true,
+            &[
+                "http router Test: Host(`Test.traefik.wtf`) -> Service1",
+                "http service Service1: http://1.2.3.4:5678",
+            ],
+            false,
         ),
         case(
             "build: one container without port",
