@@ -324,7 +324,8 @@ fn container(
     let mut routers = std::mem::take(&mut config.http.routers);
     for (name, r) in &mut routers {
         if r.rule.is_empty() {
-            match render_template_with(&s.default_rule, &service_name(c), &c.name, &c.labels) {
+            // `.Name` is the normalized name, as Traefik's getServiceName gives it.
+            match render_template_with(&s.default_rule, &default_name, &c.name, &c.labels) {
                 Ok(rule) if !rule.is_empty() => {
                     r.rule = rule;
                     r.default_rule = true;

@@ -282,15 +282,13 @@ fn default_rule() {
             ],
             false,
         ),
-        // Traefik's `.Name` is the normalized service name (getServiceName: `my-app`);
-        // here it is the name as written (README, `ROUTER_DEFAULT_RULE`: `{{ .Name }}` is
-        // `<compose service>_<compose project>` or the container name).
+        // Traefik's `.Name` is the normalized service name (getServiceName: `my-app`).
         with(
             case(
-                "DefaultRule: .Name of a name that normalize changes (Traefik: my-app.foo.bar)",
+                "DefaultRule: .Name of a name that normalize changes",
                 vec![c("my_app")],
                 &[
-                    "http router my-app: Host(`my_app.foo.bar`) -> my-app",
+                    "http router my-app: Host(`my-app.foo.bar`) -> my-app",
                     "http service my-app: http://127.0.0.1:80",
                 ],
                 false,
