@@ -446,10 +446,9 @@ pub async fn plan(
     if fx.compress.is_none() && shared.config.compress {
         fx.compress = Some(Default::default());
     }
-    let compress = fx
-        .compress
-        .as_ref()
-        .and_then(|o| crate::compress::negotiate_with(headers.get(header::ACCEPT_ENCODING), o));
+    let compress = fx.compress.as_ref().and_then(|o| {
+        crate::compress::negotiate_with(combined(headers, &header::ACCEPT_ENCODING).as_deref(), o)
+    });
     // Under `weighted`, `failover` and `mirroring` services: the one with servers that
     // takes it (and the mirrors that get a copy).
     let mut walk = crate::weighted::Walk {
@@ -1435,6 +1434,27 @@ fn closed_before_answer(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Every line of header `name` as one value (`a, b`), as Go's `Header.Values` read one after
+/// the other: `Accept-Encoding` may come in several lines.
+fn combined<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Option<std::borrow::Cow<'h, HeaderValue>> {
+    let mut lines = headers.get_all(name).iter();
+    let first = lines.next()?;
+    let Some(second) = lines.next() else {
+        return Some(std::borrow::Cow::Borrowed(first));
+    };
+    let mut all = first.as_bytes().to_vec();
+    for v in std::iter::once(second).chain(lines) {
+        all.extend_from_slice(b", ");
+        all.extend_from_slice(v.as_bytes());
+    }
+    HeaderValue::from_bytes(&all)
+        .ok()
+        .map(std::borrow::Cow::Owned)
+}
+
 /// A server URL's `host[:port]` as a `Host` header names it (the scheme's default port left
 /// out, as the URL would be written).
 fn url_host(url: &str) -> String {
@@ -1681,6 +1701,29 @@ fn box_error(e: hyper::Error) -> BoxError {
 mod tests {
     use super::{forwarded_port, managed};
     use hyper::header::HeaderName;
+
+    #[test]
+    fn accept_encoding_in_several_lines_is_read_whole() {
+        use crate::compress::{negotiate_with, Encoding};
+        use hyper::header::{HeaderMap, HeaderValue, ACCEPT_ENCODING};
+        let mut h = HeaderMap::new();
+        let o = Default::default();
+        h.append(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        assert_eq!(
+            negotiate_with(super::combined(&h, &ACCEPT_ENCODING).as_deref(), &o),
+            None
+        );
+        // Go reads every line (Header.Values): the second one offers gzip.
+        h.append(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        assert_eq!(
+            super::combined(&h, &ACCEPT_ENCODING).unwrap().as_bytes(),
+            b"identity, gzip"
+        );
+        assert_eq!(
+            negotiate_with(super::combined(&h, &ACCEPT_ENCODING).as_deref(), &o),
+            Some(Encoding::Gzip)
+        );
+    }
 
     #[test]
     fn the_headers_traefik_manages_are_known() {
