@@ -160,9 +160,28 @@ pub enum Middleware {
     #[serde(rename = "passTLSClientCert")]
     PassTlsClientCert(Box<pass_tls_client_cert::PassTlsClientCert>),
     /// A redirect made by the router itself (entry point redirections), or a handler of the
-    /// internal provider, never written in a label or file.
-    #[serde(skip)]
+    /// internal provider, never written in a label or file. Shown in the API as the
+    /// middleware Traefik defines for it.
+    #[serde(rename = "redirectRegex", serialize_with = "internal_as_traefik")]
     Internal(InternalMiddleware),
+}
+
+/// What Traefik's internal provider defines for an internal middleware (its
+/// `dashboard_redirect@internal` is this `redirectRegex`), for the API.
+fn internal_as_traefik<S: serde::Serializer>(
+    m: &InternalMiddleware,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    match m {
+        InternalMiddleware::DashboardRedirect => {
+            let mut r = ser.serialize_struct("RedirectRegex", 3)?;
+            r.serialize_field("regex", r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$")?;
+            r.serialize_field("replacement", "${1}/dashboard/")?;
+            r.serialize_field("permanent", &true)?;
+            r.end()
+        }
+    }
 }
 
 /// Middlewares only the internal provider defines.
@@ -693,6 +712,20 @@ mod tests {
             let n = Node::from_yaml(bad, "m").unwrap();
             assert!(decode(&n).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_internal_redirect_shows_as_traefiks_middleware() {
+        let v = serde_json::to_value(Middleware::Internal(InternalMiddleware::DashboardRedirect))
+            .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"redirectRegex": {
+                "regex": r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$",
+                "replacement": "${1}/dashboard/",
+                "permanent": true,
+            }})
+        );
     }
 
     #[test]
