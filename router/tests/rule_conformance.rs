@@ -360,7 +360,13 @@ const CASES: &[Case] = &[
         &["GET http://h/a/1", "GET http://h/b"],
         &["GET http://h/c"],
     ),
-    ("Path(`/{a:(x|y)}`)", V2, &[], &[]),
+    // A capturing group in a variable: accepted, as Traefik's gorilla/mux fork does.
+    (
+        "Path(`/{a:(x|y)}`)",
+        V2,
+        &["GET http://h/x", "GET http://h/y"],
+        &["GET http://h/z", "GET http://h/xy"],
+    ),
     (
         "Method(`GET`, `post`)",
         V2,

@@ -764,23 +764,10 @@ const HTTP_V2_MATCHERS: &[Case] = &[
             (u("https://example.com/css/main.css"), N),
         ],
     ),
-    // A capturing group in a variable: accepted by Traefik (its gorilla fork), refused here on
-    // purpose, README.md "The v2 syntax" ("capturing groups are refused in a variable").
-    bad(MV2, V2, "Path(`/css{path:(/.*)?}`)"),
-    // Traefik's rows, for the same template with a non-capturing group:
-    ok(
-        MV2,
-        V2,
-        "Path(`/css{path:(?:/.*)?}`)",
-        &[
-            (u("https://example.com"), N),
-            (u("https://example.com/css/main.css"), Y),
-            (u("https://example.org/css/main.css"), Y),
-            (u("https://example.com/css/components/component.css"), Y),
-            (u("https://example.com/css.css"), N),
-            (u("https://example.com/js/main.js"), N),
-        ],
-    ),
+    // A capturing group in a variable (accepted by Traefik's gorilla fork), and the same
+    // template with a non-capturing group.
+    ok(MV2, V2, "Path(`/css{path:(/.*)?}`)", CSS_PATH_ROWS),
+    ok(MV2, V2, "Path(`/css{path:(?:/.*)?}`)", CSS_PATH_ROWS),
     // TestPathPrefixV2Matcher
     bad(MV2, V2, "PathPrefix()"),
     bad(MV2, V2, "PathPrefix(``)"),
@@ -880,8 +867,13 @@ const HTTP_V2_MATCHERS: &[Case] = &[
         "HeadersRegexp(`X-Forwarded-Proto`, `http{secure:s?}`)",
         HEADER_REGEXP_BRACES_ROWS,
     ),
-    // TestHostRegexp (capturing group: refused here on purpose, README.md "The v2 syntax").
-    bad(MV2, V2, r"HostRegexp(`{subdomain:(foo\.)?bar\.com}`)"),
+    // TestHostRegexp (a capturing group, and the same without).
+    ok(
+        MV2,
+        V2,
+        r"HostRegexp(`{subdomain:(foo\.)?bar\.com}`)",
+        BAR_COM_ROWS,
+    ),
     ok(
         MV2,
         V2,
@@ -909,6 +901,16 @@ const HTTP_V2_MATCHERS: &[Case] = &[
         r"HostRegexp(`{dummy:[A-Z-]+}.Bar.com`)",
         FOO_BAR_COM_ROWS,
     ),
+];
+
+/// Traefik's rows for `Path(`/css{path:(/.*)?}`)`.
+const CSS_PATH_ROWS: &[(Req, bool)] = &[
+    (u("https://example.com"), N),
+    (u("https://example.com/css/main.css"), Y),
+    (u("https://example.org/css/main.css"), Y),
+    (u("https://example.com/css/components/component.css"), Y),
+    (u("https://example.com/css.css"), N),
+    (u("https://example.com/js/main.js"), N),
 ];
 
 const BAR_COM_ROWS: &[(Req, bool)] = &[
@@ -1015,8 +1017,13 @@ const HTTP_V2_ADD_ROUTE: &[Case] = &[
         "Host(`nope,localhost`) && PathPrefix(`/bar`)",
         &[(u("http://localhost/foo"), N)],
     ),
-    // Capturing group: refused here on purpose, README.md "The v2 syntax".
-    bad(MV2, V2, r"HostRegexp(`{subdomain:(foo\.)?bar\.com}`)"),
+    // A capturing group, and the same without.
+    ok(
+        MV2,
+        V2,
+        r"HostRegexp(`{subdomain:(foo\.)?bar\.com}`)",
+        BAR_COM_ROWS,
+    ),
     ok(
         MV2,
         V2,
@@ -2224,9 +2231,19 @@ const TCP_V2_MATCHERS: &[TcpCase] = &[
         "HostSNIRegexp(`bar.com`)",
         &[(sni("bar.com"), Y), (sni("barucom"), N)],
     ),
-    // Capturing group: refused here on purpose, README.md "The v2 syntax" (TCP routers are
-    // "as HTTP rules are written").
-    tbad(TMV2, V2, r"HostSNIRegexp(`{subdomain:(foo\.)?bar\.com}`)"),
+    // A capturing group, and the same without.
+    tok(
+        TMV2,
+        V2,
+        r"HostSNIRegexp(`{subdomain:(foo\.)?bar\.com}`)",
+        &[
+            (sni("foo.bar.com"), Y),
+            (sni("bar.com"), Y),
+            (sni("fooubar.com"), N),
+            (sni("barucom"), N),
+            (sni("barcom"), N),
+        ],
+    ),
     tok(
         TMV2,
         V2,

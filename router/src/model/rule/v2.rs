@@ -21,8 +21,8 @@ pub enum Template {
 }
 
 /// Compiles a gorilla/mux route template into an anchored regex: literal text is quoted,
-/// `{name}` takes the default pattern and `{name:pattern}` its own (Go syntax, without
-/// capturing groups). A host template matches without case, as gorilla's `(?i)` makes it
+/// `{name}` takes the default pattern and `{name:pattern}` its own (Go syntax; capturing
+/// groups allowed, as in Traefik). A host template matches without case, as gorilla's `(?i)` makes it
 /// (and Traefik's v2 `HostSNIRegexp`): `{sub:[A-Z]+}.Example.com` matches `a.example.com`,
 /// the request's host being lowercase here.
 pub fn template(tpl: &str, kind: Template) -> Result<Regex, String> {
@@ -46,14 +46,10 @@ pub fn template(tpl: &str, kind: Template) -> Result<Regex, String> {
                 &tpl[open..=close]
             ));
         }
+        // Capturing groups are accepted: Traefik's fork of gorilla/mux (containous/mux) drops
+        // upstream's refusal of them, and they change nothing to a match.
         let translated = re2::translate(patt)?;
-        // gorilla refuses capturing groups in a variable's pattern.
-        let probe = Regex::new(&translated).map_err(|e| format!("in {tpl:?}: {e}"))?;
-        if probe.captures_len() > 1 {
-            return Err(format!(
-                "{tpl:?}: only non-capturing groups are accepted in a variable: (?:pattern) instead of (pattern)"
-            ));
-        }
+        Regex::new(&translated).map_err(|e| format!("in {tpl:?}: {e}"))?;
         pattern.push_str("(?:");
         pattern.push_str(&translated);
         pattern.push(')');
@@ -150,7 +146,9 @@ mod tests {
         assert!(!template("/A", Template::Path).unwrap().is_match("/a"));
         let q = template("k=", Template::Query).unwrap();
         assert!(q.is_match("k=anything"));
-        assert!(template("/{a:(x|y)}", Template::Path).is_err());
+        // Capturing groups are accepted, as by Traefik's gorilla/mux fork.
+        let g = template("/{a:(x|y)}", Template::Path).unwrap();
+        assert!(g.is_match("/x") && g.is_match("/y") && !g.is_match("/xy"));
         assert!(template("/{a", Template::Path).is_err());
         assert!(template("/{:x}", Template::Path).is_err());
         assert!(template("/a.b", Template::Path).unwrap().is_match("/a.b"));
