@@ -45,6 +45,9 @@ pub enum Test {
     QueryV2(Vec<(String, Regex)>),
     /// `ClientIP`: the client's address is in one of these.
     ClientIp(Vec<IpNet>),
+    /// A header test naming a header no request can carry (`Header(`Bad Name`, `x`)`):
+    /// Traefik accepts the rule, and it never matches.
+    Never,
 }
 
 /// The canonical matcher names of each syntax.
@@ -146,8 +149,10 @@ fn path_arg(name: &str, p: &str) -> Result<String, String> {
     }
 }
 
-fn header_name(k: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))
+/// The header `k` names; `None` for a name no request can carry (a rule testing it is
+/// accepted and never matches, as in Traefik).
+fn header_name(k: &str) -> Option<HeaderName> {
+    HeaderName::from_bytes(k.as_bytes()).ok()
 }
 
 pub(crate) fn client_ips(args: &[String]) -> Result<Vec<IpNet>, String> {
@@ -195,11 +200,18 @@ fn build_v3(name: &'static str, args: &[String]) -> Result<Test, String> {
         }
         "Header" => {
             one(&[2])?;
-            Test::Header(header_name(&args[0])?, args[1].clone())
+            match header_name(&args[0]) {
+                Some(k) => Test::Header(k, args[1].clone()),
+                None => Test::Never,
+            }
         }
         "HeaderRegexp" => {
             one(&[2])?;
-            Test::HeaderRegexp(header_name(&args[0])?, re2::compile(&args[1])?)
+            let re = re2::compile(&args[1])?;
+            match header_name(&args[0]) {
+                Some(k) => Test::HeaderRegexp(k, re),
+                None => Test::Never,
+            }
         }
         "Query" => {
             one(&[1, 2])?;
@@ -262,18 +274,31 @@ fn build_v2(name: &'static str, args: &[String]) -> Result<Test, String> {
         }
         "Method" => Test::Method(args.iter().map(|m| m.to_uppercase()).collect()),
         "ClientIP" => Test::ClientIp(client_ips(args)?),
-        "Headers" => Test::HeadersV2(
-            pairs()?
+        "Headers" => {
+            let pairs = pairs()?;
+            match pairs
                 .into_iter()
-                .map(|(k, v)| Ok((header_name(k)?, v.clone())))
-                .collect::<Result<_, String>>()?,
-        ),
-        "HeadersRegexp" => Test::HeadersRegexpV2(
-            pairs()?
+                .map(|(k, v)| header_name(k).map(|k| (k, v.clone())))
+                .collect::<Option<_>>()
+            {
+                Some(pairs) => Test::HeadersV2(pairs),
+                None => Test::Never,
+            }
+        }
+        "HeadersRegexp" => {
+            let pairs = pairs()?
                 .into_iter()
-                .map(|(k, v)| Ok((header_name(k)?, re2::compile(v)?)))
-                .collect::<Result<_, String>>()?,
-        ),
+                .map(|(k, v)| Ok((header_name(k), re2::compile(v)?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            match pairs
+                .into_iter()
+                .map(|(k, re)| k.map(|k| (k, re)))
+                .collect::<Option<_>>()
+            {
+                Some(pairs) => Test::HeadersRegexpV2(pairs),
+                None => Test::Never,
+            }
+        }
         "Query" => {
             // Each argument is `key=value`, split once and paired up as gorilla does.
             let flat: Vec<&str> = args
@@ -338,6 +363,7 @@ impl Test {
                 };
                 nets.iter().any(|n| n.contains(&ip))
             }
+            Test::Never => false,
         }
     }
 }

@@ -368,6 +368,26 @@ const HTTP_V3_MATCHERS: &[Case] = &[
     ),
     ok(MT, V3, "Header(`X-Forwarded-Proto`, `https`)", HEADER_ROWS),
     ok(MT, V3, "Header(`x-forwarded-proto`, `https`)", HEADER_ROWS),
+    // A name no request can carry: Traefik accepts the rule (it canonicalizes the name and
+    // looks it up), and it never matches; its negation always does.
+    ok(
+        MT,
+        V3,
+        "Header(`Bad Name`, `x`)",
+        &[(u("http://localhost/"), N)],
+    ),
+    ok(
+        MT,
+        V3,
+        "!HeaderRegexp(`Bad Name`, `x`) && Host(`localhost`)",
+        &[(u("http://localhost/"), Y)],
+    ),
+    ok(
+        MV2,
+        V2,
+        "Headers(`Bad Name`, `x`)",
+        &[(u("http://localhost/"), N)],
+    ),
     // TestHeaderRegexpMatcher
     bad(MT, V3, "HeaderRegexp()"),
     bad(MT, V3, "HeaderRegexp(`X-Forwarded-Host`)"),
