@@ -312,8 +312,16 @@ fn build_v2(name: &'static str, args: &[String]) -> Result<Test, String> {
                 return Err(format!("Query: expected key=value pairs, got {args:?}"));
             }
             let mut tests = Vec::new();
+            // One route's templates (gorilla's uniqueVars): a variable name used twice is an
+            // error.
+            let mut names = std::collections::HashSet::new();
             for p in flat.chunks(2) {
                 let tpl = format!("{}={}", p[0], p[1]);
+                for name in v2::variables(&tpl)? {
+                    if !names.insert(name.to_owned()) {
+                        return Err(format!("Query: duplicated route variable {name:?}"));
+                    }
+                }
                 tests.push((p[0].to_owned(), v2::template(&tpl, Template::Query)?));
             }
             Test::QueryV2(tests)

@@ -1128,6 +1128,18 @@ const HTTP_V2_ADD_ROUTE: &[Case] = &[
             (u("http://localhost/foo?foo=bar"), N),
         ],
     ),
+    // From gorilla/mux's route building (uniqueVars): one variable name in two of the same
+    // Query's templates is refused.
+    bad(MV2, V2, "Query(`a={v}`, `b={v}`)"),
+    ok(
+        MV2,
+        V2,
+        "Query(`a={v}`, `b={w:[0-9]+}`)",
+        &[
+            (u("http://localhost/?a=x&b=1"), Y),
+            (u("http://localhost/?a=x&b=y"), N),
+        ],
+    ),
     // From the implementation behind Query (not in the test): the key's first value counts;
     // and Traefik's entry point turns a query's `;` into `&` before routing
     // (`http.AllowQuerySemicolons`, unless `encodeQuerySemicolons`), so `;` separates pairs.

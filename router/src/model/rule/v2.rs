@@ -68,6 +68,17 @@ pub fn template(tpl: &str, kind: Template) -> Result<Regex, String> {
         .map_err(|e| format!("invalid template {tpl:?}: {e}"))
 }
 
+/// The names of a template's variables (`{name}`, `{name:pattern}`), in order.
+pub fn variables(tpl: &str) -> Result<Vec<&str>, String> {
+    Ok(braces(tpl)?
+        .into_iter()
+        .map(|(open, close)| {
+            let param = &tpl[open + 1..close];
+            param.split_once(':').map_or(param, |(n, _)| n)
+        })
+        .collect())
+}
+
 /// First-level `{...}` pairs, as byte offsets of the braces; unbalanced braces are an error.
 fn braces(s: &str) -> Result<Vec<(usize, usize)>, String> {
     let mut level = 0i32;
