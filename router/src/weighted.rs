@@ -277,3 +277,107 @@ mod tests {
         assert_eq!(picks.iter().filter(|i| **i == 2).count(), 2, "{picks:?}");
     }
 }
+
+/// Traefik's `pkg/server/service/loadbalancer/wrr/wrr_test.go`, translated: the picks of
+/// [`Edf::pick`] (a child's health is what `ok` accepts; weight 0 is Traefik's "not added").
+/// `fenced` servers (`TestBalancerAllServersFenced`, `TestSticky_Fenced`) are set by
+/// Traefik's Kubernetes providers only (`file:"-" label:"-"`), which the router does not have.
+#[cfg(test)]
+mod traefik_tables {
+    use super::*;
+
+    /// `n` picks among `weights`, `down` never accepted; `None` where nothing could be picked
+    /// (Traefik's 503 "no available server").
+    fn picks(edf: &Edf, weights: &[u32], down: &[usize], n: usize) -> Vec<Option<usize>> {
+        (0..n)
+            .map(|_| edf.pick(weights, |i| !down.contains(&i)))
+            .collect()
+    }
+
+    fn counts(p: &[Option<usize>], len: usize) -> Vec<usize> {
+        (0..len)
+            .map(|i| p.iter().filter(|x| **x == Some(i)).count())
+            .collect()
+    }
+
+    #[test]
+    fn counts_per_weight() {
+        // (Traefik test, weights, children down, picks, picks per child).
+        let table: &[(&str, &[u32], &[usize], usize, &[usize])] = &[
+            ("TestBalancer", &[3, 1], &[], 4, &[3, 1]),
+            ("TestBalancerOneServerZeroWeight", &[1, 0], &[], 3, &[3, 0]),
+            ("TestBalancerOneServerDown", &[1, 1], &[1], 3, &[3, 0]),
+            (
+                "TestSticky (no cookie yet: the first pick)",
+                &[1, 2],
+                &[],
+                1,
+                &[0, 1],
+            ),
+        ];
+        for (test, weights, down, n, want) in table {
+            let edf = Edf::default();
+            let p = picks(&edf, weights, down, *n);
+            assert_eq!(counts(&p, weights.len()), *want, "{test}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_to_pick_is_503() {
+        // (Traefik test, weights, children down): every request "no available server".
+        let table: &[(&str, &[u32], &[usize])] = &[
+            ("TestBalancerNoService", &[], &[]),
+            ("TestBalancerNoServiceUp", &[1, 1], &[0, 1]),
+            ("TestBalancerAllServersZeroWeight", &[0, 0], &[]),
+        ];
+        for (test, weights, down) in table {
+            let edf = Edf::default();
+            assert_eq!(picks(&edf, weights, down, 3), [None; 3], "{test}");
+        }
+    }
+
+    #[test]
+    fn bias_sequence() {
+        // TestBalancerBias: weights 11 (A) and 3 (B) spread evenly from the start.
+        let edf = Edf::default();
+        let seq: String = picks(&edf, &[11, 3], &[], 14)
+            .iter()
+            .map(|p| if *p == Some(0) { 'A' } else { 'B' })
+            .collect();
+        assert_eq!(seq, "AAABAAAABAAABA");
+    }
+
+    #[test]
+    fn down_then_up() {
+        // TestBalancerDownThenUp: second down for 3 picks, then up: the next 2 are one each.
+        let edf = Edf::default();
+        assert_eq!(counts(&picks(&edf, &[1, 1], &[1], 3), 2), [3, 0]);
+        assert_eq!(counts(&picks(&edf, &[1, 1], &[], 2), 2), [1, 1]);
+    }
+
+    #[test]
+    fn propagate() {
+        // TestBalancerPropagate: top = [balancer1 (first, second), balancer2 (third,
+        // fourth)], all weight 1 with health checks; 8 requests per step. (Step: children
+        // down, requests per first/second/third/fourth.)
+        let table: &[(&[usize], [usize; 4])] = &[
+            (&[], [2, 2, 2, 2]),
+            (&[3], [2, 2, 4, 0]),
+            (&[2, 3], [4, 4, 0, 0]),
+        ];
+        let (top, b1, b2) = (Edf::default(), Edf::default(), Edf::default());
+        for (down, want) in table {
+            let up = |leaf: usize| !down.contains(&leaf);
+            let mut got = [0; 4];
+            for _ in 0..8 {
+                let child = top
+                    .pick(&[1, 1], |c| up(2 * c) || up(2 * c + 1))
+                    .expect("a balancer is up");
+                let edf = if child == 0 { &b1 } else { &b2 };
+                let leaf = 2 * child + edf.pick(&[1, 1], |i| up(2 * child + i)).expect("up");
+                got[leaf] += 1;
+            }
+            assert_eq!(got, *want, "down {down:?}");
+        }
+    }
+}

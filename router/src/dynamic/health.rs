@@ -247,3 +247,148 @@ mod tests {
         }
     }
 }
+
+/// Traefik's `pkg/healthcheck/healthcheck_test.go`, translated: the options as decoded, and
+/// which answers count as healthy.
+#[cfg(test)]
+mod traefik_tables {
+    use super::*;
+
+    fn check(yaml: &str) -> Result<HealthCheck, String> {
+        let n = Node::from_yaml(yaml, "h").map_err(|e| e.to_string())?;
+        decode(&n).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn durations() {
+        // TestNewServiceHealthChecker_durations: (case, options, interval, timeout in ms).
+        let table: &[(&str, &str, Option<(u64, u64)>)] = &[
+            ("default values", "", Some((30_000, 5_000))),
+            (
+                "custom durations",
+                "interval: 10s\ntimeout: 5s\n",
+                Some((10_000, 5_000)),
+            ),
+            (
+                "interval shorter than timeout",
+                "interval: 1s\ntimeout: 5s\n",
+                Some((1_000, 5_000)),
+            ),
+            // Traefik logs an error and uses the defaults (30s, 5s); the router refuses a
+            // duration below 100ms (README.md, `healthcheck.interval`: "a duration of at least
+            // `100ms`"), which disables the service.
+            ("out of range values", "interval: -1s\ntimeout: -1s\n", None),
+        ];
+        for (case, opts, want) in table {
+            let got = check(&format!("path: /\n{opts}"))
+                .ok()
+                .map(|c| (c.interval.as_millis() as u64, c.timeout.as_millis() as u64));
+            assert_eq!(got, *want, "{case}");
+        }
+        // TestServiceHealthChecker_Launch / TestDifferentIntervals: unhealthyInterval set,
+        // or the interval when not.
+        let c = check("path: /\ninterval: 500ms\nunhealthyInterval: 100ms\n").unwrap();
+        assert_eq!(
+            (c.interval.as_millis(), c.unhealthy_interval.as_millis()),
+            (500, 100)
+        );
+        let c = check("path: /\ninterval: 500ms\n").unwrap();
+        assert_eq!(c.unhealthy_interval.as_millis(), 500);
+    }
+
+    #[test]
+    fn new_request_options() {
+        // TestServiceHealthChecker_newRequest: (case, options, accepted, method).
+        let table: &[(&str, &str, bool, &str)] = &[
+            ("no port override", "path: /test\nport: 0\n", true, "GET"),
+            ("port override", "path: /test\nport: 8080\n", true, "GET"),
+            (
+                "scheme override",
+                "path: /test\nscheme: http\n",
+                true,
+                "GET",
+            ),
+            (
+                "path is an absolute URL",
+                "path: http://backend2/health?powpow=do\n",
+                false,
+                "",
+            ),
+            ("path with param", "path: /health?powpow=do\n", true, "GET"),
+            (
+                "path with params",
+                "path: /health?powpow=do&do=powpow\n",
+                true,
+                "GET",
+            ),
+            ("path with invalid path", "path: ':'\n", false, ""),
+            (
+                "override hostname",
+                "path: /\nhostname: myhost\n",
+                true,
+                "GET",
+            ),
+            (
+                "custom header",
+                "path: /\nheaders:\n  Custom-Header: foo\n",
+                true,
+                "GET",
+            ),
+            ("custom method", "path: /\nmethod: HEAD\n", true, "HEAD"),
+        ];
+        for (case, yaml, ok, method) in table {
+            match check(yaml) {
+                Ok(c) => {
+                    assert!(*ok, "{case}: accepted");
+                    assert_eq!(c.method, *method, "{case}");
+                }
+                Err(e) => assert!(!*ok, "{case}: {e}"),
+            }
+        }
+        let c = check("path: /health?powpow=do&do=powpow\nport: 8080\nhostname: myhost\nheaders:\n  Custom-Header: foo\n").unwrap();
+        assert_eq!(c.path, "/health?powpow=do&do=powpow");
+        assert_eq!(c.port, Some(8080));
+        assert_eq!(c.hostname.as_deref(), Some("myhost"));
+        assert_eq!(c.headers, [("Custom-Header".to_owned(), "foo".to_owned())]);
+        // followRedirects defaults to true (SetDefaults); mode grpc needs no path.
+        assert!(check("path: /\n").unwrap().follow_redirects);
+        assert!(
+            !check("path: /\nfollowRedirects: false\n")
+                .unwrap()
+                .follow_redirects
+        );
+        assert!(check("mode: grpc\n").unwrap().grpc);
+    }
+
+    #[test]
+    fn healthy_statuses() {
+        // TestServiceHealthChecker_Launch: (case, `status` option, server's answer, up).
+        let table: &[(&str, Option<u16>, u16, bool)] = &[
+            ("healthy server staying healthy", None, 200, true),
+            ("with custom code status check", Some(404), 404, true),
+            ("StatusNoContent", None, 204, true),
+            (
+                "StatusPermanentRedirect (not followed: no Location)",
+                None,
+                308,
+                true,
+            ),
+            ("healthy server becoming sick", None, 503, false),
+            (
+                "becoming sick, with custom code status check",
+                Some(503),
+                200,
+                false,
+            ),
+            // checkHealthHTTP's range: [200, 400).
+            ("1xx", None, 101, false),
+            ("399", None, 399, true),
+            ("400", None, 400, false),
+        ];
+        for (case, status, answer, up) in table {
+            let mut c = HealthCheck::of("/path");
+            c.status = *status;
+            assert_eq!(c.healthy(*answer), *up, "{case}");
+        }
+    }
+}
