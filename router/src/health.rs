@@ -30,6 +30,8 @@ struct Check {
     tls: Option<Arc<BackendTls>>,
     /// HTTP/2 without TLS, for an `h2c://` server.
     h2c: bool,
+    /// The `Host` sent without `hostname` ([`default_host`]).
+    host: Option<String>,
 }
 
 /// Starts checks for new backends and stops those of backends that are gone.
@@ -64,6 +66,7 @@ pub fn reconcile(shared: &Shared) {
                 None
             };
             let c = Check {
+                host: default_host(&b.def.url, check.port),
                 target: target.clone(),
                 check: check.clone(),
                 state: b.state.clone(),
@@ -100,7 +103,8 @@ pub fn reconcile(shared: &Shared) {
                 let ok = match crate::upstream::resolve(&c.target, c.check.timeout).await {
                     Ok(addr) => {
                         let h2c = c.h2c.then_some(&h2c);
-                        probe(&client, c.tls.as_deref(), h2c, addr, &c.check).await
+                        let host = c.host.as_deref();
+                        probe(&client, c.tls.as_deref(), h2c, addr, host, &c.check).await
                     }
                     Err(_) => false,
                 };
@@ -203,6 +207,7 @@ async fn probe(
     tls: Option<&BackendTls>,
     h2c: Option<&crate::h2c::Pool>,
     addr: SocketAddr,
+    host: Option<&str>,
     check: &HealthCheck,
 ) -> bool {
     let addr = SocketAddr::new(addr.ip(), check.port.unwrap_or(addr.port()));
@@ -230,6 +235,7 @@ async fn probe(
             if let Some(v) = check
                 .hostname
                 .as_deref()
+                .or(host)
                 .and_then(|v| HeaderValue::from_str(v).ok())
             {
                 h.insert(header::HOST, v);
@@ -265,6 +271,27 @@ async fn probe(
         tokio::time::timeout(check.timeout, exchange).await,
         Ok(Some(true))
     )
+}
+
+/// The `Host` a check sends without `hostname`, as Traefik's (Go's request `Host` from the
+/// server URL): the URL's host and port as written (`backend1:80`, or `backend1` without a
+/// port), the port replaced by the check's `port`. Not the resolved address the connection
+/// goes to, which a server that routes by name would not know.
+fn default_host(url: &str, port: Option<u16>) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if authority.is_empty() {
+        return None;
+    }
+    let Some(port) = port else {
+        return Some(authority.to_owned());
+    };
+    let host = match authority.find(']') {
+        Some(i) if authority.starts_with('[') => &authority[..=i],
+        _ => authority.split(':').next().unwrap_or(authority),
+    };
+    Some(format!("{host}:{port}"))
 }
 
 /// The path a redirect's `Location` names when it stays on the same server (relative, or
@@ -321,5 +348,105 @@ mod tests {
         );
         assert_eq!(same_server_path("https://login.example/", addr), None);
         assert_eq!(same_server_path("//other/x", addr), None);
+    }
+}
+
+/// Traefik's `pkg/healthcheck/healthcheck_test.go`, `TestServiceHealthChecker_newRequest`:
+/// the `Host` a check sends. (The URL requested is the resolved address with the check's
+/// path, scheme and port: only reachable end to end; the path cases are in
+/// `dynamic::health`'s tables.)
+#[cfg(test)]
+mod traefik_tables {
+    use super::default_host;
+
+    #[test]
+    fn new_request_host() {
+        // (Traefik case, server URL, port, hostname, Host sent).
+        let table: &[(&str, &str, Option<u16>, Option<&str>, &str)] = &[
+            (
+                "no port override",
+                "http://backend1:80",
+                None,
+                None,
+                "backend1:80",
+            ),
+            (
+                "port override",
+                "http://backend2:80",
+                Some(8080),
+                None,
+                "backend2:8080",
+            ),
+            (
+                "no port override with no port in server URL",
+                "http://backend1",
+                None,
+                None,
+                "backend1",
+            ),
+            (
+                "port override with no port in server URL",
+                "http://backend2",
+                Some(8080),
+                None,
+                "backend2:8080",
+            ),
+            (
+                "scheme override",
+                "https://backend1:80",
+                None,
+                None,
+                "backend1:80",
+            ),
+            (
+                "path with param",
+                "http://backend1:80",
+                None,
+                None,
+                "backend1:80",
+            ),
+            (
+                "override hostname",
+                "http://backend1:80",
+                None,
+                Some("myhost"),
+                "myhost",
+            ),
+            (
+                "not override hostname",
+                "http://backend1:80",
+                None,
+                None,
+                "backend1:80",
+            ),
+            (
+                "custom header with hostname override",
+                "http://backend1:80",
+                None,
+                Some("myhost"),
+                "myhost",
+            ),
+            // Not in Traefik's table: an IPv6 server keeps its brackets (Go's JoinHostPort).
+            (
+                "ipv6 port override",
+                "http://[::1]:80",
+                Some(8080),
+                None,
+                "[::1]:8080",
+            ),
+            (
+                "server URL with a path",
+                "http://backend1:80/api",
+                None,
+                None,
+                "backend1:80",
+            ),
+        ];
+        for (case, url, port, hostname, want) in table {
+            let host = default_host(url, *port);
+            // As `probe` chooses: `hostname` first.
+            let sent = hostname.map(str::to_owned).or(host);
+            assert_eq!(sent.as_deref(), Some(*want), "{case}");
+        }
     }
 }
