@@ -1041,6 +1041,15 @@ pub async fn handle(
     let start = Instant::now();
     let (mut parts, body) = req.into_parts();
     let client = client_text(at.peer);
+    // The request's host is its `:authority` when it has one, whatever a `Host` header says
+    // (Go's HTTP/2 server makes it the request's Host): routed, and forwarded, by it.
+    if let Some(v) = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        parts.headers.insert(header::HOST, v);
+    }
     let host = request_host(
         parts
             .headers

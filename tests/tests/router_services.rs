@@ -637,10 +637,6 @@ async fn a_server_path_is_kept_with_preserve_path() {
     kept:
       rule: Host(`kept.test`)
       service: kept
-    kept-tls:
-      rule: Host(`kept.test`)
-      service: kept
-      tls: {{}}
     dropped:
       rule: Host(`dropped.test`)
       service: dropped
@@ -677,7 +673,7 @@ async fn a_server_path_is_kept_with_preserve_path() {
     .unwrap();
     let router = Router::builder()
         .flags(&[&format!("--providers.file.filename={}", file.display())])
-        .websecure()
+        .both_entry_points()
         .start_without_docker()
         .await;
     router.wait_status("kept.test", "/", 200).await;
@@ -694,6 +690,7 @@ async fn a_server_path_is_kept_with_preserve_path() {
         let (status, body) = router.get(host, path).await;
         assert_eq!((status, body.trim()), (200, want), "{host}{path}");
     }
+    // HTTP/2, over TLS on websecure (where every router answers).
     let addr = router.websecure_addr();
     let out = std::process::Command::new("curl")
         .args(["-sk", "--http2", "--max-time", "10", "--resolve"])
@@ -702,5 +699,80 @@ async fn a_server_path_is_kept_with_preserve_path() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "/base/h2?z=2");
+    drop(nginx);
+}
+
+/// An HTTP/2 request's host is its `:authority`, whatever a `Host` header beside it says (Go's
+/// HTTP/2 server makes it the request's Host): it is routed, and forwarded, by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_request_is_routed_by_its_authority() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (a, b) = (free_port(), free_port());
+    let nginx = Nginx::start(
+        &format!(
+            "  server {{ listen 127.0.0.1:{a}; location / {{ return 200 \"a $host\\n\"; }} }}\n  server {{ listen 127.0.0.1:{b}; location / {{ return 200 \"b $host\\n\"; }} }}\n"
+        ),
+        &[a, b],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "http:\n  routers:\n    a:\n      rule: Host(`a.test`)\n      service: a\n      tls: {{}}\n    b:\n      rule: Host(`b.test`)\n      service: b\n      tls: {{}}\n  services:\n    a:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{a}\"}}]\n    b:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{b}\"}}]\n"
+        ),
+    )
+    .unwrap();
+    let router = Router::builder()
+        .flags(&[&format!("--providers.file.filename={}", file.display())])
+        .websecure()
+        .start_without_docker()
+        .await;
+    router.wait_routes(&["a@file", "b@file"]).await;
+    // The preface, empty SETTINGS, and GET / with `:authority: a.test` then `host: b.test`
+    // (HPACK: :method GET, :scheme https, :path /, :authority literal, host a new literal).
+    let mut frames = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    frames.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let block = [
+        &[0x82, 0x87, 0x84, 0x41, 6][..],
+        b"a.test",
+        &[0x00, 4][..],
+        b"host",
+        &[6][..],
+        b"b.test",
+    ]
+    .concat();
+    frames.extend_from_slice(&[0, 0, block.len() as u8, 1, 0x05, 0, 0, 0, 1]);
+    frames.extend_from_slice(&block);
+    let mut client = e2e::http::openssl_h2(router.websecure_addr(), "a.test");
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(&frames).await.unwrap();
+    let mut stdout = client.stdout.take().unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let body = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let n = stdout.read(&mut buf).await.unwrap_or(0);
+            assert!(n > 0, "the router closed the connection before answering");
+            out.extend_from_slice(&buf[..n]);
+            let mut at = 0;
+            while at + 9 <= out.len() {
+                let len = usize::from(out[at]) << 16
+                    | usize::from(out[at + 1]) << 8
+                    | usize::from(out[at + 2]);
+                if at + 9 + len > out.len() {
+                    break;
+                }
+                // The first DATA frame of stream 1.
+                if out[at + 3] == 0 && out[at + 8] == 1 {
+                    return String::from_utf8_lossy(&out[at + 9..at + 9 + len]).into_owned();
+                }
+                at += 9 + len;
+            }
+        }
+    })
+    .await
+    .expect("no answer within 10 s");
+    assert_eq!(body.trim(), "a a.test");
     drop(nginx);
 }
