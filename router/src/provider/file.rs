@@ -302,10 +302,16 @@ pub async fn run(shared: Arc<Shared>, p: FileProvider) {
     let env = |k: &str| std::env::var(k).ok();
     let mut last_good: Option<Snapshot> = None;
     let mut seen: Option<Fingerprint> = None;
+    // The last failure to list the files (a directory that does not exist): said and
+    // published once, not at every poll.
+    let mut failed: Option<String> = None;
     loop {
         let listed = files(&p);
         let fp = listed.as_ref().map(|(f, _)| fingerprint(f)).ok();
-        if fp.is_none() || fp != seen {
+        let failure = listed.as_ref().err().map(ToString::to_string);
+        let same_failure = failure.is_some() && failure == failed;
+        failed = failure;
+        if !same_failure && (fp.is_none() || fp != seen) {
             let result = listed.and_then(|(paths, skipped)| {
                 for s in &skipped {
                     tracing::info!(file = %s.display(), "not a .yaml, .yml or .toml file: skipped");
