@@ -510,6 +510,10 @@ pub async fn watch_dir(dir: PathBuf, resolver: Arc<CertResolver>) {
 }
 
 #[cfg(test)]
+#[path = "tls_traefik_tables.rs"]
+mod traefik_tables;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
