@@ -368,31 +368,52 @@ pub fn load_pem(
     })
 }
 
-/// The DNS names (SANs, else the CN) and expiry of a certificate.
+/// The names a certificate serves, lower case, and its expiry. As Traefik's
+/// parseCertificate: the subject's common name (even beside DNS names), the DNS names, and the
+/// IP addresses (as Go writes them: `10.0.0.1`, `::1`), looked up for clients without SNI.
 pub fn names_and_expiry(der: &CertificateDer<'_>) -> Result<(Vec<String>, SystemTime), String> {
     use x509_parser::prelude::*;
     let (_, cert) =
         X509Certificate::from_der(der.as_ref()).map_err(|e| format!("certificate: {e}"))?;
-    let mut names = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |n: String| {
+        if !n.is_empty() && !names.contains(&n) {
+            names.push(n);
+        }
+    };
+    if let Some(cn) = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+    {
+        add(cn.to_ascii_lowercase());
+    }
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for n in &san.value.general_names {
-            if let GeneralName::DNSName(d) = n {
-                names.push(d.to_ascii_lowercase());
+            match n {
+                GeneralName::DNSName(d) => add(d.to_ascii_lowercase()),
+                GeneralName::IPAddress(ip) => {
+                    if let Some(ip) = ip_of(ip) {
+                        add(ip.to_string());
+                    }
+                }
+                _ => {}
             }
-        }
-    }
-    if names.is_empty() {
-        if let Some(cn) = cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|c| c.as_str().ok())
-        {
-            names.push(cn.to_ascii_lowercase());
         }
     }
     let secs = cert.validity().not_after.timestamp().max(0) as u64;
     Ok((names, SystemTime::UNIX_EPOCH + Duration::from_secs(secs)))
+}
+
+/// An IP address SAN's octets as an address; an IPv4-mapped IPv6 one as IPv4, as Go prints it.
+fn ip_of(octets: &[u8]) -> Option<std::net::IpAddr> {
+    let ip = match octets.len() {
+        4 => std::net::IpAddr::from(<[u8; 4]>::try_from(octets).ok()?),
+        16 => std::net::IpAddr::from(<[u8; 16]>::try_from(octets).ok()?),
+        _ => return None,
+    };
+    Some(ip.to_canonical())
 }
 
 /// The rustls provider: ring, with the AEAD suites it offers, optionally narrowed to `names`.
@@ -532,7 +553,8 @@ mod tests {
         let (c2, k2) = pair(&["*.wild.test"]);
         let a = load_pem(c1.as_bytes(), k1.as_bytes(), &p).unwrap();
         let w = load_pem(c2.as_bytes(), k2.as_bytes(), &p).unwrap();
-        assert_eq!(a.names, vec!["a.test".to_string()]);
+        // The subject's common name counts, as in Traefik (rcgen's default subject).
+        assert_eq!(a.names, ["rcgen self signed cert", "a.test"]);
         let map = CertMap::from_certs([&a, &w]);
         assert!(Arc::ptr_eq(&map.find("a.test").unwrap(), &a.key));
         assert!(Arc::ptr_eq(&map.find("x.wild.test").unwrap(), &w.key));
