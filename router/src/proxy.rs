@@ -1543,7 +1543,8 @@ const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 /// Headers Traefik manages: from a client it does not trust (`forwardedHeaders`), they are
 /// removed before its own are set. Every `X-Forwarded-*` it knows (`-For`, `-Proto`, `-Host`,
 /// `-Port`, `-Server`, `-Uri`, `-Method`, `-Prefix`, `-Scheme`, `-Tls-Client-Cert*`) and
-/// `X-Scheme`, `X-Real-IP`.
+/// `X-Scheme`, `X-Real-IP`; and their forms with `_` for `-` (`X_Forwarded_For`), which a
+/// server may read as the same header, as Traefik's `isManagedXHeader` counts them.
 pub(crate) fn managed(name: &HeaderName) -> bool {
     const FORWARDED: [&str; 11] = [
         "proto",
@@ -1558,7 +1559,10 @@ pub(crate) fn managed(name: &HeaderName) -> bool {
         "tls-client-cert",
         "tls-client-cert-info",
     ];
-    let n = name.as_str();
+    let n = match name.as_str() {
+        u if u.contains('_') => std::borrow::Cow::Owned(u.replace('_', "-")),
+        n => std::borrow::Cow::Borrowed(n),
+    };
     match n.strip_prefix("x-forwarded-") {
         Some(rest) => FORWARDED.contains(&rest),
         None => n == "x-scheme" || n == "x-real-ip",

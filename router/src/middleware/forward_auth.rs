@@ -521,3 +521,522 @@ mod tests {
         assert_eq!(cookie_name(&v), Some("sid"));
     }
 }
+
+/// Traefik's `pkg/middlewares/auth/forward_test.go`, translated: the headers the server is
+/// sent (`TestForwardAuth_writeHeader`, `TestForwardAuth_oldWriteHeader`), what a refusal
+/// gives the client (`TestForwardAuthFailResponseHeaders`, `TestForwardAuthRedirect`,
+/// `TestForwardAuthPreserveLocationHeader`, `TestForwardAuthAuthSigninURL`) and what a 2xx
+/// copies onto the request (`TestForwardAuthSuccess`).
+#[cfg(test)]
+mod traefik_tables {
+    use super::*;
+    use crate::dynamic::Middleware;
+    use crate::proxy::{Inbound, Log};
+
+    fn forward_auth(yaml: &str) -> ForwardAuth {
+        let node = crate::tree::Node::from_yaml(yaml, "m").unwrap();
+        match crate::dynamic::middleware::decode(&node) {
+            Ok(Some(Middleware::ForwardAuth(fa))) => *fa,
+            other => panic!("{yaml}: {other:?}"),
+        }
+    }
+
+    struct NoBody;
+
+    impl super::super::Body for NoBody {
+        fn read_all(&mut self, _: u64) -> super::super::BodyFuture<'_> {
+            Box::pin(async { Ok(Bytes::new()) })
+        }
+        fn declared(&self) -> Option<u64> {
+            Some(0)
+        }
+        fn read_within(&mut self, _: u64) -> super::super::BodyWithinFuture<'_> {
+            Box::pin(async { Ok(Some(Bytes::new())) })
+        }
+    }
+
+    /// The headers sent for `GET http://foo.bar/path?q=1` with `headers` (Traefik's test
+    /// request), from 192.0.2.1, lower-cased names.
+    fn sent(yaml: &str, headers: &[(&str, &str)]) -> Vec<(String, String)> {
+        let fa = forward_auth(yaml);
+        let config = crate::config::Config::from_env(&HashMap::new()).unwrap();
+        let shared = crate::server::Shared::new(config);
+        let ep = shared.config.entry_points[0].clone();
+        let peer: std::net::SocketAddr = "192.0.2.1:1234".parse().unwrap();
+        let client = crate::proxy::client_text(peer);
+        let host = crate::proxy::request_host("foo.bar");
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("foo.bar"));
+        for (k, v) in headers {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        let inbound = Inbound {
+            entrypoint: "web",
+            scheme: "http",
+            peer,
+            trusted: true,
+            ep: &ep,
+            tls_options: "",
+            client_certs: None,
+            client: &client,
+            host: &host,
+            method: &Method::GET,
+            path: "/path",
+            query: Some("q=1"),
+            has_body: false,
+        };
+        let (mut fx, mut log, mut body) =
+            (super::super::Effects::default(), Log::default(), NoBody);
+        let r = Request {
+            shared: &shared,
+            inbound: &inbound,
+            headers: &mut h,
+            fx: &mut fx,
+            log: &mut log,
+            body: &mut body,
+        };
+        let mut out: Vec<(String, String)> = auth_request_headers(&fa, &r)
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Headers Traefik's test request cannot have: it has no `RemoteAddr` (no
+    /// `X-Forwarded-For`) and no entry point before it (`X-Real-Ip`, `X-Forwarded-Server`;
+    /// with `trustForwardHeader` unset, `X-Forwarded-Port`, which the entry point sets).
+    fn entry_point_only(name: &str, old: bool) -> bool {
+        matches!(name, "x-forwarded-for" | "x-real-ip" | "x-forwarded-server")
+            || (old && name == "x-forwarded-port")
+    }
+
+    /// (Traefik case, trustForwardHeader, authRequestHeaders, request headers, expected
+    /// headers, no other header expected.)
+    type Case<'a> = (
+        &'a str,
+        Option<bool>,
+        &'a [&'a str],
+        &'a [(&'a str, &'a str)],
+        &'a [(&'a str, &'a str)],
+        bool,
+    );
+
+    const XF: [(&str, &str); 5] = [
+        ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Host", "foo.bar"),
+        ("X-Forwarded-Uri", "/path?q=1"),
+        ("X-Forwarded-Method", "GET"),
+        ("X-Forwarded-Port", "80"),
+    ];
+
+    // Go's client sends no `User-Agent` when it is set empty, which Traefik does for a
+    // request without one (`"User-Agent": ""` in Traefik's expectations): the router sends
+    // none either. With `trustForwardHeader` unset Go's client would send its own
+    // (`Go-http-client/1.1`); the router sends none.
+    const HOP: [(&str, &str); 9] = [
+        ("Connection", "Connection"),
+        ("Keep-Alive", "KeepAlive"),
+        ("Proxy-Authenticate", "ProxyAuthenticate"),
+        ("Proxy-Authorization", "ProxyAuthorization"),
+        ("Te", "Te"),
+        ("Trailer", "Trailers"),
+        ("Transfer-Encoding", "TransferEncoding"),
+        ("Upgrade", "Upgrade"),
+        ("X-CustomHeader", "CustomHeader"),
+    ];
+    const HOP_KEPT: [(&str, &str); 3] = [
+        ("X-CustomHeader", "CustomHeader"),
+        ("Proxy-Authenticate", "ProxyAuthenticate"),
+        ("Proxy-Authorization", "ProxyAuthorization"),
+    ];
+
+    fn check(table: &[Case<'_>]) {
+        for (case, trust, allowed, headers, want, exact) in table {
+            let mut yaml = "forwardAuth:\n  address: http://auth\n".to_owned();
+            if let Some(t) = trust {
+                yaml.push_str(&format!("  trustForwardHeader: {t}\n"));
+            }
+            if !allowed.is_empty() {
+                yaml.push_str(&format!("  authRequestHeaders: [{}]\n", allowed.join(", ")));
+            }
+            let got = sent(&yaml, headers);
+            for (k, v) in *want {
+                let k = k.to_ascii_lowercase();
+                let found = got.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+                assert_eq!(found, Some(*v), "{case}: {k} in {got:?}");
+            }
+            if *exact {
+                let extra: Vec<&(String, String)> = got
+                    .iter()
+                    .filter(|(n, _)| !want.iter().any(|(k, _)| k.eq_ignore_ascii_case(n)))
+                    .filter(|(n, _)| !entry_point_only(n, trust.is_none()))
+                    .collect();
+                assert!(extra.is_empty(), "{case}: unexpected {extra:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn write_header() {
+        let accept = ("Accept", "application/json");
+        let xfh = ("X-Forwarded-Host", "fii.bir");
+        let custom = ("X-CustomHeader", "CustomHeader");
+        let ct = ("Content-Type", "multipart/form-data; boundary=---123456");
+        let t = Some(true);
+        let f = Some(false);
+        let table: &[Case] = &[
+            ("trust forward header", t, &[], &[accept, xfh], &[accept, xfh], false),
+            ("not trust forward header", f, &[], &[accept, xfh], &[accept, ("X-Forwarded-Host", "foo.bar")], false),
+            (
+                "trust forward header with forwarded URI",
+                t,
+                &[],
+                &[accept, xfh, ("X-Forwarded-Uri", "/forward?q=1")],
+                &[accept, xfh, ("X-Forwarded-Uri", "/forward?q=1")],
+                false,
+            ),
+            (
+                "not trust forward header with forward requested URI",
+                f,
+                &[],
+                &[accept, xfh, ("X-Forwarded-Uri", "/forward?q=1")],
+                &[accept, ("X-Forwarded-Host", "foo.bar"), ("X-Forwarded-Uri", "/path?q=1")],
+                false,
+            ),
+            (
+                "trust forward header with forwarded request Method",
+                t,
+                &[],
+                &[("X-Forwarded-Method", "OPTIONS")],
+                &[("X-Forwarded-Method", "OPTIONS")],
+                false,
+            ),
+            (
+                "not trust forward header with forward request Method",
+                f,
+                &[],
+                &[("X-Forwarded-Method", "OPTIONS")],
+                &[("X-Forwarded-Method", "GET")],
+                false,
+            ),
+            (
+                "remove hop-by-hop headers",
+                f,
+                &[],
+                &HOP,
+                &[HOP_KEPT[0], HOP_KEPT[1], HOP_KEPT[2], XF[0], XF[1], XF[2], XF[3], XF[4]],
+                true,
+            ),
+            ("filter forward request headers", f, &["X-CustomHeader"], &[custom, ct], &[custom, XF[0], XF[1], XF[2], XF[3], XF[4]], true),
+            (
+                "filter forward request headers doesn't add new headers",
+                f,
+                &["X-CustomHeader", "X-Non-Exists-Header"],
+                &[custom, ct],
+                &[custom, XF[0], XF[1], XF[2], XF[3], XF[4]],
+                true,
+            ),
+            (
+                "set empty User-Agent header if header is allowed but missing",
+                f,
+                &["X-CustomHeader", "Accept", "User-Agent"],
+                &[custom, accept],
+                &[custom, accept, XF[0], XF[1], XF[2], XF[3], XF[4]],
+                true,
+            ),
+            (
+                "ignore User-Agent header if header is not allowed and missing",
+                f,
+                &["X-CustomHeader", "Accept"],
+                &[custom, accept],
+                &[custom, accept, XF[0], XF[1], XF[2], XF[3], XF[4]],
+                true,
+            ),
+            ("set empty User-Agent header if header is missing", f, &[], &[custom, accept], &[custom, accept, XF[0], XF[1], XF[2], XF[3], XF[4]], true),
+            (
+                "authRequestHeaders and XForwarded are kept if trusted",
+                t,
+                &["X-CustomHeader"],
+                &[custom, ("X-Forwarded-Uri", "/path?q=2")],
+                &[custom, XF[0], XF[1], ("X-Forwarded-Uri", "/path?q=2"), XF[3], XF[4]],
+                true,
+            ),
+            (
+                "X-Forwarded and X_forwarded headers are removed when not trusted",
+                f,
+                &[],
+                &[custom, ("X_forwarded_for", "127.0.0.1"), ("X-Forwarded-Proto", "xxx")],
+                &[custom, XF[0], XF[1], XF[2], XF[3], XF[4]],
+                true,
+            ),
+            (
+                "X-Forwarded-Proto is not used to calculate X-Forwarded-Port if trustForwardHeader=false",
+                f,
+                &[],
+                &[custom, ("X-Forwarded-Proto", "https")],
+                &XF,
+                false,
+            ),
+        ];
+        check(table);
+    }
+
+    #[test]
+    fn old_write_header() {
+        let accept = ("Accept", "application/json");
+        let xfh = ("X-Forwarded-Host", "fii.bir");
+        let custom = ("X-CustomHeader", "CustomHeader");
+        let ct = ("Content-Type", "multipart/form-data; boundary=---123456");
+        let table: &[Case] = &[
+            (
+                "not trust forward header",
+                None,
+                &[],
+                &[accept, xfh],
+                &[accept, ("X-Forwarded-Host", "foo.bar")],
+                false,
+            ),
+            (
+                "not trust forward header with forward requested URI",
+                None,
+                &[],
+                &[accept, xfh, ("X-Forwarded-Uri", "/forward?q=1")],
+                &[
+                    accept,
+                    ("X-Forwarded-Host", "foo.bar"),
+                    ("X-Forwarded-Uri", "/path?q=1"),
+                ],
+                false,
+            ),
+            (
+                "not trust forward header with forward request Method",
+                None,
+                &[],
+                &[("X-Forwarded-Method", "OPTIONS")],
+                &[("X-Forwarded-Method", "GET")],
+                false,
+            ),
+            (
+                "remove hop-by-hop headers",
+                None,
+                &[],
+                &HOP,
+                &[
+                    HOP_KEPT[0],
+                    HOP_KEPT[1],
+                    HOP_KEPT[2],
+                    XF[0],
+                    XF[1],
+                    XF[2],
+                    XF[3],
+                ],
+                true,
+            ),
+            (
+                "filter forward request headers",
+                None,
+                &["X-CustomHeader"],
+                &[custom, ct],
+                &[custom, XF[0], XF[1], XF[2], XF[3]],
+                true,
+            ),
+            (
+                "filter forward request headers doesn't add new headers",
+                None,
+                &["X-CustomHeader", "X-Non-Exists-Header"],
+                &[custom, ct],
+                &[custom, XF[0], XF[1], XF[2], XF[3]],
+                true,
+            ),
+            (
+                "X-Forwarded-Prefix is kept for non-breaking behavior",
+                None,
+                &[],
+                &[custom, ("X-Forwarded-Prefix", "foo.bar")],
+                &[
+                    custom,
+                    XF[0],
+                    XF[1],
+                    XF[2],
+                    XF[3],
+                    ("X-Forwarded-Prefix", "foo.bar"),
+                ],
+                true,
+            ),
+        ];
+        check(table);
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> http::response::Parts {
+        let mut b = hyper::Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn refusals() {
+        // (Traefik test, options, server's status and headers, client's status, headers
+        // expected, headers not expected.)
+        let table: &[(
+            &str,
+            &str,
+            u16,
+            &[(&str, &str)],
+            u16,
+            &[(&str, &str)],
+            &[&str],
+        )] = &[
+            (
+                "TestForwardAuthFailResponseHeaders",
+                "",
+                403,
+                &[
+                    ("Set-Cookie", "example=testing; Path=http://test.com/"),
+                    ("X-Foo", "bar"),
+                ],
+                403,
+                &[
+                    ("set-cookie", "example=testing; Path=http://test.com/"),
+                    ("x-foo", "bar"),
+                ],
+                &[],
+            ),
+            ("TestForwardAuthFail", "", 403, &[], 403, &[], &[]),
+            (
+                "TestForwardAuthRedirect",
+                "",
+                302,
+                &[("Location", "http://example.com/redirect-test")],
+                302,
+                &[("location", "http://example.com/redirect-test")],
+                &[],
+            ),
+            (
+                "TestForwardAuthRedirect (relative Location: Go's Response.Location resolves it)",
+                "",
+                302,
+                &[("Location", "/login")],
+                302,
+                &[("location", "http://auth:9091/login")],
+                &[],
+            ),
+            (
+                "TestForwardAuthPreserveLocationHeader",
+                "  preserveLocationHeader: true\n",
+                302,
+                &[("Location", "/redirect-test")],
+                302,
+                &[("location", "/redirect-test")],
+                &[],
+            ),
+            (
+                "hop-by-hop headers are not passed back (hopHeaders)",
+                "",
+                401,
+                &[
+                    ("Connection", "close"),
+                    ("Keep-Alive", "timeout=5"),
+                    ("Upgrade", "h2c"),
+                    ("Www-Authenticate", "Basic"),
+                ],
+                401,
+                &[("www-authenticate", "Basic")],
+                &["connection", "keep-alive", "upgrade"],
+            ),
+            (
+                "TestForwardAuthAuthSigninURL: redirects to signin URL on 401",
+                "  authSigninURL: http://signin.example.com/login\n",
+                401,
+                &[],
+                302,
+                &[("location", "http://signin.example.com/login")],
+                &[],
+            ),
+            (
+                "TestForwardAuthAuthSigninURL: no redirect on other error statuses",
+                "  authSigninURL: http://signin.example.com/login\n",
+                403,
+                &[],
+                403,
+                &[],
+                &["location"],
+            ),
+            (
+                "TestForwardAuthAuthSigninURL: no redirect on 401 without signin URL",
+                "",
+                401,
+                &[],
+                401,
+                &[],
+                &["location"],
+            ),
+        ];
+        for (case, opts, status, from, want_status, want, absent) in table {
+            let fa = forward_auth(&format!(
+                "forwardAuth:\n  address: http://auth:9091/api/verify\n{opts}"
+            ));
+            let a = refusal(
+                &fa,
+                answer(*status, from),
+                Bytes::from_static(b"Forbidden\n"),
+            )
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(a.status.as_u16(), *want_status, "{case}");
+            for (k, v) in *want {
+                assert_eq!(
+                    a.headers.get(*k).and_then(|v| v.to_str().ok()),
+                    Some(*v),
+                    "{case}: {k}"
+                );
+            }
+            for k in *absent {
+                assert!(!a.headers.contains_key(*k), "{case}: {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn granted_headers() {
+        // TestForwardAuthSuccess: authResponseHeaders X-Auth-User and X-Auth-Group (the
+        // server's values replace the client's; a header the server does not send is
+        // removed), authResponseHeadersRegex ^Foo (Foo-*: removed from the request, copied
+        // from the answer; X-Auth-Secret is not copied).
+        let fa = forward_auth(
+            "forwardAuth:\n  address: http://auth\n  authResponseHeaders: [X-Auth-User, X-Auth-Group]\n  authResponseHeadersRegex: ^Foo\n",
+        );
+        let mut from = HeaderMap::new();
+        for (k, v) in [
+            ("x-auth-user", "user@example.com"),
+            ("x-auth-secret", "secret"),
+            ("x-auth-group", "group1"),
+            ("x-auth-group", "group2"),
+            ("foo-bar", "auth-value"),
+        ] {
+            from.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        let mut to = HeaderMap::new();
+        for (k, v) in [
+            ("x-auth-user", "client-spoof"),
+            ("x-auth-group", "client-group"),
+            ("foo-baz", "client-value"),
+            ("x-other", "kept"),
+        ] {
+            to.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        copy_granted_headers(&fa, &from, &mut to);
+        let all =
+            |k: &str| -> Vec<&str> { to.get_all(k).iter().map(|v| v.to_str().unwrap()).collect() };
+        assert_eq!(all("x-auth-user"), ["user@example.com"]);
+        assert_eq!(all("x-auth-group"), ["group1", "group2"]);
+        assert!(all("x-auth-secret").is_empty());
+        assert_eq!(all("foo-bar"), ["auth-value"]);
+        assert!(all("foo-baz").is_empty());
+        assert_eq!(all("x-other"), ["kept"]);
+    }
+}
