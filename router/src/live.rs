@@ -279,28 +279,58 @@ impl Registry {
     }
 
     /// Token bucket per (middleware, source), refilled at `rate` per second up to `burst`:
-    /// `true` if the request may pass.
-    pub fn rate_limit(&self, key: &str, source: &str, rate: f64, burst: u64) -> bool {
+    /// `Ok` if the request may pass, else how long until it could (Traefik's reservation
+    /// delay, for its `Retry-After`). One Traefik would delay by at most `max_delay` passes
+    /// at once (see [`Bucket::take`]).
+    pub fn rate_limit(
+        &self,
+        key: &str,
+        source: &str,
+        rate: f64,
+        burst: u64,
+        max_delay: Duration,
+    ) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if buckets.len() > 100_000 {
             // Bound memory under a flood of sources: forget full buckets.
             buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() * rate < burst as f64);
         }
-        let b = buckets
+        buckets
             .entry((key.to_owned(), source.to_owned()))
             .or_insert(Bucket {
                 tokens: burst as f64,
                 at: now,
-            });
-        let refill = now.duration_since(b.at).as_secs_f64() * rate;
-        b.tokens = (b.tokens + refill).min(burst as f64);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
+            })
+            .take(now, rate, burst, max_delay)
+    }
+}
+
+impl Bucket {
+    /// Takes a token at `now`, after refilling at `rate` per second up to `burst`; else the
+    /// time until one is there. As Go's `rate.Limiter` reservation that Traefik makes, a
+    /// token due within `max_delay` is taken ahead (the bucket goes below zero, so the rate
+    /// holds): Traefik serves that request after the wait, the router at once. Without it a
+    /// client sending exactly at the rate would be refused by a rounding error.
+    fn take(
+        &mut self,
+        now: Instant,
+        rate: f64,
+        burst: u64,
+        max_delay: Duration,
+    ) -> Result<(), Duration> {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * rate;
+        self.tokens = (self.tokens + refill).min(burst as f64);
+        self.at = self.at.max(now);
+        // Finite and non-negative whatever the rate (a rate of 0 never reaches here:
+        // `average` 0 is no limit).
+        let wait = ((1.0 - self.tokens) / rate).max(0.0);
+        let wait = Duration::try_from_secs_f64(wait).unwrap_or(Duration::MAX);
+        if wait <= max_delay {
+            self.tokens -= 1.0;
+            Ok(())
         } else {
-            false
+            Err(wait)
         }
     }
 }
@@ -406,5 +436,113 @@ mod tests {
         reg.mark_up(&state);
         reg.mark_down(&state);
         assert!(cooldown_ms(&reg, &state) <= 100, "a success starts over");
+    }
+}
+
+/// Traefik's `pkg/middlewares/ratelimiter/rate_limiter_test.go`, `TestInMemoryRateLimit`,
+/// in virtual time: requests at `incomingLoad` per second for `loadDuration` (the first
+/// `burst` of them at once), counted when [`Bucket::take`] lets them through. Traefik
+/// delays a request by up to `maxDelay` where the router refuses it at once (README.md,
+/// "`rateLimit` refuses at once instead of delaying"); the counts Traefik's test wants hold
+/// all the same: `average / period * loadDuration + burst`, within 95% to 102%.
+#[cfg(test)]
+mod traefik_tables {
+    use super::*;
+
+    #[test]
+    fn in_memory_rate_limit() {
+        // (case, average, period in ms (0: 1s), burst, load duration in s, load per s,
+        // requests sent at once first).
+        let table: &[(&str, u64, u64, u64, u64, u64, u64)] = &[
+            ("Average is respected", 100, 0, 1, 2, 400, 0),
+            ("burst allowed, no bursty traffic", 100, 0, 100, 2, 200, 0),
+            (
+                "burst allowed, initial burst, under capacity",
+                100,
+                0,
+                100,
+                2,
+                200,
+                50,
+            ),
+            (
+                "burst allowed, initial burst, over capacity",
+                100,
+                0,
+                100,
+                2,
+                200,
+                150,
+            ),
+            (
+                "burst over average, initial burst, over capacity",
+                100,
+                0,
+                200,
+                2,
+                200,
+                300,
+            ),
+            ("lower than 1/s", 5, 10_000, 0, 2, 100, 0),
+            ("lower than 1/s, longer", 5, 10_000, 0, 60, 100, 0),
+            ("lower than 1/s, longer, harsher", 1, 60_000, 0, 60, 100, 0),
+            ("period below 1 second", 50, 500, 0, 2, 300, 0),
+        ];
+        for (case, average, period_ms, burst, secs, load, at_once) in table {
+            // As the middleware is decoded: burst at least 1, period 0 is 1s.
+            let burst = (*burst).max(1);
+            let period = if *period_ms == 0 { 1_000 } else { *period_ms };
+            let rate = *average as f64 * 1_000.0 / period as f64;
+            let start = Instant::now();
+            let mut b = Bucket {
+                tokens: burst as f64,
+                at: start,
+            };
+            let (mut passed, mut t) = (0u64, Duration::ZERO);
+            let end = Duration::from_secs(*secs);
+            let step = Duration::from_nanos(1_000_000_000 / load);
+            let max_delay = crate::middleware::rate_limit_max_delay(rate);
+            while t <= end {
+                if b.take(start + t, rate, burst, max_delay).is_ok() {
+                    passed += 1;
+                }
+                // Hammered as fast as possible (a microsecond apart) until `at_once` passed.
+                t += if passed < *at_once {
+                    Duration::from_micros(1)
+                } else {
+                    step
+                };
+            }
+            let want = (rate * *secs as f64) as u64 + burst;
+            assert!(
+                passed >= want * 95 / 100 && passed <= want * 102 / 100,
+                "{case}: {passed} passed, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_wait_is_until_the_next_token() {
+        // What Traefik's `Retry-After` reports: a reservation's delay.
+        let start = Instant::now();
+        let mut b = Bucket {
+            tokens: 1.0,
+            at: start,
+        };
+        // 1 per minute, burst 1: Traefik's maxDelay is 500ms.
+        let (rate, max) = (1.0 / 60.0, Duration::from_millis(500));
+        assert_eq!(b.take(start, rate, 1, max), Ok(()));
+        let wait = b.take(start, rate, 1, max).unwrap_err();
+        assert!((59_999..=60_000).contains(&wait.as_millis()), "{wait:?}");
+        let wait = b
+            .take(start + Duration::from_secs(45), rate, 1, max)
+            .unwrap_err();
+        assert!((14_999..=15_000).contains(&wait.as_millis()), "{wait:?}");
+        // Within maxDelay of the next token: taken ahead (Traefik delays it 400ms).
+        let at = start + Duration::from_millis(59_600);
+        assert_eq!(b.take(at, rate, 1, max), Ok(()));
+        // The next one waits a whole minute more.
+        let wait = b.take(at, rate, 1, max).unwrap_err();
+        assert!((60_399..=60_400).contains(&wait.as_millis()), "{wait:?}");
     }
 }

@@ -35,6 +35,7 @@ pub use digest_auth::Nonces as DigestNonces;
 pub use errors::page as error_page;
 pub use forward_auth::{cookie_name, Clients as ForwardAuthClients};
 pub use in_flight::Counts as InFlightCounts;
+pub use ip_allow_list::max_delay as rate_limit_max_delay;
 
 /// What the middlewares leave for the phases after them.
 #[derive(Debug, Default)]
