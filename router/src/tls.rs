@@ -43,7 +43,9 @@ pub struct LoadedCert {
 /// Certificates by name: exact names and `*.domain` wildcards.
 #[derive(Debug, Default, Clone)]
 pub struct CertMap {
-    by_name: HashMap<String, Arc<CertifiedKey>>,
+    by_name: HashMap<String, Ranked>,
+    /// Traefik's order between an exact and a wildcard certificate; else the exact one.
+    traefik_order: bool,
     /// Each certificate's names and expiry, for the dashboard.
     listing: Vec<(Vec<String>, SystemTime)>,
 }
@@ -60,39 +62,100 @@ pub struct CertSummary {
     pub not_after: SystemTime,
 }
 
+/// A certificate as candidate for a name, with what orders it among the others.
+#[derive(Debug, Clone)]
+struct Ranked {
+    key: Arc<CertifiedKey>,
+    /// Its names, sorted and joined with `,`: Traefik's key for it in its store.
+    id: String,
+    not_after: SystemTime,
+}
+
+impl Ranked {
+    /// Whether `self` is tried before `other`. Traefik tries a store's certificates in
+    /// reverse order of their keys (the sorted names joined with `,`), so that among those
+    /// naming the server name, the one for `app.example.test` alone comes before the one for
+    /// `*.app.example.test,app.example.test` (certificate_store.go, GetBestCertificate). Of
+    /// two with the same names, the one expiring last (Traefik keeps the first loaded; here,
+    /// a renewed certificate beside the old one wins).
+    fn before(&self, other: &Ranked) -> bool {
+        (&self.id, self.not_after) > (&other.id, other.not_after)
+    }
+}
+
 impl CertMap {
-    /// Builds the map from certificates; for a name served by several, the one expiring last
-    /// wins (a renewed certificate beside an old one).
+    /// Builds the map from certificates; for a name served by several, the one Traefik would
+    /// try first (see [`Ranked::before`]).
     pub fn from_certs<'a>(certs: impl IntoIterator<Item = &'a LoadedCert>) -> CertMap {
-        let mut best: HashMap<String, (&LoadedCert, SystemTime)> = HashMap::new();
+        CertMap::build(certs, true)
+    }
+
+    /// Builds the map of `ROUTER_CERTS_DIR`'s certificates (no Traefik counterpart): for a
+    /// name served by several, the one expiring last (a renewed certificate beside an old
+    /// one, whatever other names either has).
+    pub fn newest_first<'a>(certs: impl IntoIterator<Item = &'a LoadedCert>) -> CertMap {
+        CertMap::build(certs, false)
+    }
+
+    fn build<'a>(certs: impl IntoIterator<Item = &'a LoadedCert>, traefik: bool) -> CertMap {
+        let mut by_name: HashMap<String, Ranked> = HashMap::new();
         let mut listed = Vec::new();
         for c in certs {
             listed.push((c.names.clone(), c.not_after));
+            let mut sorted = c.names.clone();
+            sorted.sort();
+            let ranked = Ranked {
+                key: c.key.clone(),
+                // Without Traefik's order, all alike: the expiry decides.
+                id: if traefik {
+                    sorted.join(",")
+                } else {
+                    String::new()
+                },
+                not_after: c.not_after,
+            };
             for n in &c.names {
-                match best.get(n) {
-                    Some((_, t)) if *t >= c.not_after => {}
-                    _ => {
-                        best.insert(n.clone(), (c, c.not_after));
+                // Traefik compares a wildcard name without its trailing dots (matchDomain).
+                let trimmed = n.trim_end_matches('.');
+                let wild = (trimmed != n && trimmed.starts_with('*')).then_some(trimmed);
+                for name in std::iter::once(n.as_str()).chain(wild) {
+                    match by_name.get(name) {
+                        Some(r) if !ranked.before(r) => {}
+                        _ => {
+                            by_name.insert(name.to_owned(), ranked.clone());
+                        }
                     }
                 }
             }
         }
         CertMap {
-            by_name: best
-                .into_iter()
-                .map(|(n, (c, _))| (n, c.key.clone()))
-                .collect(),
+            by_name,
+            traefik_order: traefik,
             listing: listed,
         }
     }
 
-    /// Exact name, then the wildcard one label up.
+    /// The certificate for the exact name or the wildcard one label up: whichever Traefik
+    /// would try first, or (`ROUTER_CERTS_DIR`'s) the exact one.
     pub fn find(&self, name: &str) -> Option<Arc<CertifiedKey>> {
-        if let Some(k) = self.by_name.get(name) {
-            return Some(k.clone());
+        self.ranked(name).map(|r| r.key.clone())
+    }
+
+    /// The certificate for `name` (lower case): one naming it, or naming it with its first
+    /// label replaced by `*` (`*.example.com` for `a.example.com`, `*` for `localhost`), as
+    /// Traefik's matchDomain.
+    fn ranked(&self, name: &str) -> Option<&Ranked> {
+        let wildcard = match name.split_once('.') {
+            Some((_, parent)) => format!("*.{parent}"),
+            None => "*".to_owned(),
+        };
+        let exact = self.by_name.get(name);
+        let wild = self.by_name.get(&wildcard);
+        match (exact, wild) {
+            (Some(e), Some(w)) if self.traefik_order && w.before(e) => Some(w),
+            (Some(e), _) => Some(e),
+            (None, w) => w,
         }
-        let (_, parent) = name.split_once('.')?;
-        self.by_name.get(&format!("*.{parent}")).cloned()
     }
 
     /// Number of names.
@@ -224,12 +287,19 @@ impl CertResolver {
 
     /// The certificate for a name from `ROUTER_CERTS_DIR`, the file provider or ACME, without
     /// the self-signed fallback.
+    ///
+    /// The file provider's and ACME's certificates are one store in Traefik (its default
+    /// store), so between them the one Traefik would try first wins.
     pub fn configured(&self, name: &str) -> Option<Arc<CertifiedKey>> {
-        self.files
-            .load()
-            .find(name)
-            .or_else(|| self.dynamic.load().find(name))
-            .or_else(|| self.acme.load().find(name))
+        if let Some(k) = self.files.load().find(name) {
+            return Some(k);
+        }
+        let (dynamic, acme) = (self.dynamic.load(), self.acme.load());
+        match (dynamic.ranked(name), acme.ranked(name)) {
+            (Some(d), Some(a)) if a.before(d) => Some(a.key.clone()),
+            (Some(d), _) => Some(d.key.clone()),
+            (None, a) => a.map(|a| a.key.clone()),
+        }
     }
 
     fn self_signed_for(&self, name: &str) -> Option<Arc<CertifiedKey>> {
@@ -521,7 +591,7 @@ pub async fn watch_dir(dir: PathBuf, resolver: Arc<CertResolver>) {
                 tracing::error!(error = %e, "certificate not loaded (keeping the last good one, if any)");
             }
             current = loaded;
-            let map = CertMap::from_certs(current.values());
+            let map = CertMap::newest_first(current.values());
             tracing::info!(dir = %dir.display(), files = current.len(), names = map.len(), "certificates loaded");
             resolver.set_files(map);
             seen = Some(fp);

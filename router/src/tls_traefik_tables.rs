@@ -561,15 +561,33 @@ fn best_certificate_shared_san() {
     // TestGetBestCertificate_SharedSAN: two certificates share the name asked for; Traefik
     // tries them in reverse order of their sorted, comma-joined names, so the one for
     // `app.example.test` alone wins over `*.app.example.test,app.example.test`, every time.
-    // MISMATCH (fixed below): ours took the one expiring last.
+    // (Ours took the one expiring last.)
     let exact = cert_with(&["app.example.test"], None, 30);
     let both = cert_with(&["*.app.example.test", "app.example.test"], None, 90);
-    let map = CertMap::from_certs([&exact, &both]);
+    for order in [[&exact, &both], [&both, &exact]] {
+        let map = CertMap::from_certs(order);
+        let got = map.find("app.example.test").expect("found");
+        assert!(Arc::ptr_eq(&got, &exact.key));
+        // The wildcard still serves the names only it has.
+        let got = map.find("x.app.example.test").expect("found");
+        assert!(Arc::ptr_eq(&got, &both.key));
+    }
+    // Between the file provider's certificates and ACME's (one store in Traefik) alike.
+    let s = server();
+    s.resolver().set_dynamic(CertMap::from_certs([&both]));
+    s.resolver().set_acme(CertMap::from_certs([&exact]));
+    let got = s.resolver().configured("app.example.test").expect("found");
+    assert!(Arc::ptr_eq(&got, &exact.key));
+    // `ROUTER_CERTS_DIR` (no Traefik counterpart): the one expiring last (README,
+    // Certificates).
+    let map = CertMap::newest_first([&exact, &both]);
     let got = map.find("app.example.test").expect("found");
-    assert!(
-        Arc::ptr_eq(&got, &both.key),
-        "ours before: the later expiry"
-    );
+    assert!(Arc::ptr_eq(&got, &both.key));
+    // ... but an exact name before a wildcard one, whatever their expiry.
+    let wild = cert_with(&["*.example.test"], None, 90);
+    let a = cert_with(&["a.example.test"], None, 30);
+    let got = CertMap::newest_first([&wild, &a]).find("a.example.test");
+    assert!(Arc::ptr_eq(&got.expect("found"), &a.key));
 }
 
 #[test]
