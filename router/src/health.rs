@@ -356,6 +356,8 @@ mod tests {
 /// path, scheme and port: only reachable end to end; the path cases are in
 /// `dynamic::health`'s tables.)
 #[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
 mod traefik_tables {
     use super::default_host;
 

@@ -446,6 +446,8 @@ mod tests {
 /// "`rateLimit` refuses at once instead of delaying"); the counts Traefik's test wants hold
 /// all the same: `average / period * loadDuration + burst`, within 95% to 102%.
 #[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
 mod traefik_tables {
     use super::*;
 

@@ -283,6 +283,8 @@ mod tests {
 /// `fenced` servers (`TestBalancerAllServersFenced`, `TestSticky_Fenced`) are set by
 /// Traefik's Kubernetes providers only (`file:"-" label:"-"`), which the router does not have.
 #[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
 mod traefik_tables {
     use super::*;
 

@@ -251,6 +251,8 @@ mod tests {
 /// Traefik's `pkg/healthcheck/healthcheck_test.go`, translated: the options as decoded, and
 /// which answers count as healthy.
 #[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
 mod traefik_tables {
     use super::*;
 

@@ -528,6 +528,8 @@ mod tests {
 /// `TestForwardAuthPreserveLocationHeader`, `TestForwardAuthAuthSigninURL`) and what a 2xx
 /// copies onto the request (`TestForwardAuthSuccess`).
 #[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
 mod traefik_tables {
     use super::*;
     use crate::dynamic::Middleware;

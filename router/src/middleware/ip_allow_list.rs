@@ -176,6 +176,8 @@ fn go_duration(d: Duration) -> String {
 /// Traefik's `pkg/middlewares/ratelimiter/rate_limiter_test.go` (`TestNewRateLimiter`) and
 /// `rate_limiter.go`'s `serveDelayError`, translated.
 #[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
 mod traefik_tables {
     use super::*;
     use crate::dynamic::Middleware;
