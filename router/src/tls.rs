@@ -374,13 +374,25 @@ impl ResolvesServerCert for StrictResolver {
     }
 }
 
-/// Makes a self-signed certificate for one name.
+/// The subject common name of Traefik's generated default certificate (generate.DefaultDomain).
+pub const DEFAULT_CERT_CN: &str = "TRAEFIK DEFAULT CERT";
+
+/// Makes a self-signed certificate for one name. Its subject is Traefik's default
+/// certificate's, `CN=TRAEFIK DEFAULT CERT`, which scripts and monitors look for to tell that
+/// a name has no certificate of its own.
 pub fn self_signed(name: &str, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {
-    let cert =
-        rcgen::generate_simple_self_signed(vec![name.to_owned()]).map_err(|e| e.to_string())?;
-    let der = CertificateDer::from(cert.cert.der().to_vec());
-    let key =
-        PrivateKeyDer::try_from(cert.signing_key.serialize_der()).map_err(|e| e.to_string())?;
+    let mut params =
+        rcgen::CertificateParams::new(vec![name.to_owned()]).map_err(|e| e.to_string())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, DEFAULT_CERT_CN);
+    let signing_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = params
+        .self_signed(&signing_key)
+        .map_err(|e| e.to_string())?;
+    let der = CertificateDer::from(cert.der().to_vec());
+    let key = PrivateKeyDer::try_from(signing_key.serialize_der()).map_err(|e| e.to_string())?;
     let signing = provider
         .key_provider
         .load_private_key(key)
