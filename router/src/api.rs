@@ -421,6 +421,32 @@ fn entry_point(ep: &EntryPoint) -> Value {
         http.insert("tls".into(), serde_json::to_value(t).unwrap_or(json!({})));
     }
     http.insert("maxHeaderBytes".into(), json!(ep.max_header_bytes));
+    // As Traefik's JSON: `omitempty` drops a `false`.
+    if ep.http.encode_query_semicolons {
+        http.insert("encodeQuerySemicolons".into(), json!(true));
+    }
+    http.insert("sanitizePath".into(), json!(ep.http.sanitize_path));
+    http.insert(
+        "underscoreHeadersStrategy".into(),
+        json!(ep.http.underscores.name()),
+    );
+    if let Some(e) = &ep.http.encoded_characters {
+        let mut m = Map::new();
+        for (k, on) in [
+            ("allowEncodedSlash", e.slash),
+            ("allowEncodedBackSlash", e.back_slash),
+            ("allowEncodedNullCharacter", e.null_character),
+            ("allowEncodedSemicolon", e.semicolon),
+            ("allowEncodedPercent", e.percent),
+            ("allowEncodedQuestionMark", e.question_mark),
+            ("allowEncodedHash", e.hash),
+        ] {
+            if on {
+                m.insert(k.into(), json!(true));
+            }
+        }
+        http.insert("encodedCharacters".into(), Value::Object(m));
+    }
     let mut m = json!({
         "name": ep.name,
         "address": ep.address.to_string(),

@@ -452,6 +452,10 @@ where
         let ep = self.at.ep.clone();
         let tls_options = self.at.tls_options.clone();
         let client_certs = self.at.client_certs.clone();
+        // The entry point's pipeline (`http.underscoreHeadersStrategy`, the path's checks and
+        // clean-up, the query's `;`): what routing, the middlewares and the backend see.
+        let prepared =
+            crate::entry_http::prepare(&ep.http, head.path(), head.query(), &mut headers);
         let req = Inbound {
             entrypoint: self.at.entrypoint,
             scheme: self.at.scheme,
@@ -463,8 +467,11 @@ where
             client: &client,
             host: &host,
             method: &head.method,
-            path: head.path(),
-            query: head.query(),
+            path: prepared.as_ref().map_or(head.path(), |p| &p.path),
+            query: match &prepared {
+                Ok(p) => p.query.as_deref(),
+                Err(_) => head.query(),
+            },
             has_body: head.body != BodyFraming::None,
         };
         self.body_unread = head.body != BodyFraming::None;
@@ -472,9 +479,13 @@ where
         self.buffered = None;
         let mut log = Log::default();
         let shared = self.shared.clone();
-        let outcome = self
-            .forward(&shared, &req, &head, &mut headers, &mut log)
-            .await;
+        let outcome = match &prepared {
+            Ok(_) => {
+                self.forward(&shared, &req, &head, &mut headers, &mut log)
+                    .await
+            }
+            Err(why) => Err(Fail::Answer(ProxyError::BadRequest(why.reason().into()))),
+        };
         let (status, next) = match outcome {
             Ok(done) => done,
             Err(Fail::ClientGone) => {

@@ -43,6 +43,7 @@ pub mod dashboard;
 pub mod discovery;
 pub mod dynamic;
 pub mod ecs;
+pub mod entry_http;
 pub mod error_text;
 pub mod h2_body;
 pub mod h2_idle;

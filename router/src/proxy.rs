@@ -393,6 +393,17 @@ pub async fn plan(
     log.router.clone_from(&route.name);
     log.service.clone_from(&route.service);
     log.quiet = !route.access_logs;
+    // The entry point's `http.encodedCharacters`, checked by the router (as Traefik's
+    // `denyEncodedPathCharacters`, before its SNI check and middlewares).
+    if let Some(code) = route
+        .encoded_characters
+        .as_ref()
+        .and_then(|e| e.refused(req.path))
+    {
+        return Err(ProxyError::BadRequest(format!(
+            "the request path contains the encoded character {code}, which the entry point's http.encodedCharacters refuses"
+        )));
+    }
     if route.tls && req.scheme == "https" && route.tls_options != req.tls_options {
         return Err(ProxyError::Misdirected);
     }
@@ -1058,6 +1069,15 @@ pub async fn handle(
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or_default(),
     );
+    // The entry point's pipeline (`http.underscoreHeadersStrategy`, the path's checks and
+    // clean-up, the query's `;`): what routing, the middlewares and the backend see.
+    let mut headers = std::mem::take(&mut parts.headers);
+    let prepared = crate::entry_http::prepare(
+        &at.ep.http,
+        parts.uri.path(),
+        parts.uri.query(),
+        &mut headers,
+    );
     let inbound = Inbound {
         entrypoint: at.entrypoint,
         scheme: at.scheme,
@@ -1069,22 +1089,20 @@ pub async fn handle(
         client: &client,
         host: &host,
         method: &parts.method,
-        path: parts.uri.path(),
-        query: parts.uri.query(),
+        path: prepared.as_ref().map_or(parts.uri.path(), |p| &p.path),
+        query: match &prepared {
+            Ok(p) => p.query.as_deref(),
+            Err(_) => parts.uri.query(),
+        },
         has_body: !body.is_end_stream(),
     };
     let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
     let mut log = Log::default();
-    let resp = match h2_forward(
-        &shared,
-        &inbound,
-        &mut parts.headers,
-        authority,
-        body,
-        &mut log,
-    )
-    .await
-    {
+    let forwarded = match &prepared {
+        Ok(_) => h2_forward(&shared, &inbound, &mut headers, authority, body, &mut log).await,
+        Err(why) => Err(ProxyError::BadRequest(why.reason().into())),
+    };
+    let resp = match forwarded {
         Ok(r) => r,
         Err(e) => e.answer(&log).into_response(),
     };

@@ -249,6 +249,7 @@ pub fn compile_settings(c: &Config) -> CompileSettings {
                 middlewares: e.middlewares.clone(),
                 tls: e.tls.clone(),
                 udp: e.udp.is_some(),
+                encoded_characters: e.http.encoded_characters,
             })
             .collect(),
         default_rule_syntax: c.default_rule_syntax,

@@ -246,8 +246,11 @@ async fn forwardauth_in_a_chain_and_regex_rewrites() {
         echoes_header(&body, "X-Replaced-Path", "/api/v1/users"),
         "{body}"
     );
+    // The entry point cleans the path first (Traefik's default `sanitizePath`): `/etc`,
+    // which the regex does not match.
     let r = router.request(&host(&rp), "/api/v1/../../etc", &[]).await;
-    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("GET /etc HTTP/1.1"), "{}", r.text());
 
     let r = router
         .wait_status(&host(&sp), "/user/bob/profile", 200)
@@ -258,8 +261,10 @@ async fn forwardauth_in_a_chain_and_regex_rewrites() {
         echoes_header(&body, "X-Forwarded-Prefix", "/user/bob"),
         "{body}"
     );
+    // `//` is one `/` by then (sanitizePath).
     let r = router.request(&host(&sp), "/user/bob//x", &[]).await;
-    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("GET /x HTTP/1.1"), "{}", r.text());
     let r = router.request(&host(&sp), "/other/user/bob", &[]).await;
     assert!(
         r.text().contains("GET /other/user/bob HTTP/1.1"),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::sources::parse_args;
 use super::*;
+use crate::entry_http::{EncodedCharacters, Underscores};
 
 fn load(flags: &[&str]) -> Result<Config, ConfigError> {
     let args = parse_args(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
@@ -144,8 +145,39 @@ fn every_supported_key_gives_its_setting() {
         ),
         (
             &["--entrypoints.web.http.underscoreheadersstrategy=keep"],
-            |c| c.entry_point("web").is_some(),
+            |c| ep(c, "web").http.underscores == Underscores::Keep,
         ),
+        (
+            &["--entrypoints.web.http.underscoreheadersstrategy=reject"],
+            |c| ep(c, "web").http.underscores == Underscores::Reject,
+        ),
+        (&["--entrypoints.web.asdefault=true"], |c| {
+            ep(c, "web").http == crate::entry_http::Settings::default()
+                && ep(c, "web").http.sanitize_path
+        }),
+        (&["--entrypoints.web.http.sanitizepath=false"], |c| {
+            !ep(c, "web").http.sanitize_path
+        }),
+        (
+            &["--entrypoints.web.http.encodequerysemicolons=true"],
+            |c| ep(c, "web").http.encode_query_semicolons,
+        ),
+        (
+            &["--entrypoints.web.http.encodedcharacters.allowencodedslash=false"],
+            |c| {
+                ep(c, "web").http.encoded_characters
+                    == Some(EncodedCharacters {
+                        slash: false,
+                        ..Default::default()
+                    })
+            },
+        ),
+        (&["--entrypoints.web.http.encodedcharacters"], |c| {
+            ep(c, "web").http.encoded_characters == Some(EncodedCharacters::default())
+        }),
+        (&["--entrypoints.web.http.encodedcharacters=false"], |c| {
+            ep(c, "web").http.encoded_characters.is_none()
+        }),
         (&["--entrypoints.web.http2.maxconcurrentstreams=50"], |c| {
             ep(c, "web").max_concurrent_streams == 50
         }),
@@ -495,11 +527,19 @@ fn every_refused_value_names_its_key() {
             "requestacceptgracetimeout",
         ),
         (
-            &["--entrypoints.web.http.encodedcharacters.allowencodedslash=true"],
-            "encodedcharacters",
+            &["--entrypoints.web.http.encodedcharacters.allowencodedslash=maybe"],
+            "allowencodedslash",
         ),
         (
-            &["--entrypoints.web.http.underscoreheadersstrategy=delete"],
+            &["--entrypoints.web.http.encodedcharacters.allowencodedspace=false"],
+            "allowencodedspace",
+        ),
+        (
+            &["--entrypoints.web.http.sanitizepath=maybe"],
+            "sanitizepath",
+        ),
+        (
+            &["--entrypoints.web.http.underscoreheadersstrategy=Delete"],
             "underscoreheadersstrategy",
         ),
         (&["--entrypoints.web.reuseport=true"], "reuseport"),

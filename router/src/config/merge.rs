@@ -128,6 +128,7 @@ fn entry_point(
         grace_timeout: GRACE,
         max_header_bytes: l.max_header_bytes.unwrap_or(MAX_HEADER_BYTES),
         max_concurrent_streams: MAX_STREAMS,
+        http: Default::default(),
         access_logs: true,
         udp: None,
     }
@@ -445,6 +446,7 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
             ep.max_concurrent_streams = m;
         }
         ep.access_logs = e.access_logs.unwrap_or(true);
+        ep.http = e.http.clone();
         out.push(ep);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

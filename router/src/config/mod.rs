@@ -220,6 +220,9 @@ pub struct EntryPoint {
     pub max_header_bytes: usize,
     /// HTTP/2 streams per connection (`http2.maxConcurrentStreams`).
     pub max_concurrent_streams: u32,
+    /// What is done to each request before routing: `http.encodeQuerySemicolons`,
+    /// `http.sanitizePath`, `http.underscoreHeadersStrategy`, `http.encodedCharacters`.
+    pub http: crate::entry_http::Settings,
     /// Access lines for its requests (`observability.accessLogs`).
     pub access_logs: bool,
     /// A UDP entry point (`/udp` in its address), with its session timeout (`udp.timeout`).

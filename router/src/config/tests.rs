@@ -489,30 +489,44 @@ fn cluster_mode_roles_and_their_errors() {
 }
 
 #[test]
-fn underscore_headers_strategy_keep_is_traefiks_default() {
+fn underscore_headers_strategy_as_traefik() {
     // Traefik v3.6.20+ reads `entryPoints.<name>.http.underscoreHeadersStrategy`: `keep` (its
-    // default, what the router does), `delete`, `reject`; anything else stops it.
-    for v in ["keep", ""] {
+    // default), `delete`, `reject`; anything else stops it (its switch is exact: `Keep` too).
+    use crate::entry_http::Underscores;
+    for (v, want) in [
+        ("keep", Underscores::Keep),
+        ("", Underscores::Keep),
+        ("delete", Underscores::Delete),
+        ("reject", Underscores::Reject),
+    ] {
         let flag = format!("--entrypoints.web.http.underscoreheadersstrategy={v}");
         let c = with_flags(&[], &["--entrypoints.web.address=:80", &flag])
             .unwrap_or_else(|e| panic!("{v:?} refused: {e}"));
-        assert!(c.entry_point("web").is_some());
+        assert_eq!(ep(&c, "web").http.underscores, want, "{v:?}");
     }
     let dir = std::env::temp_dir().join(format!("router-underscore-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("traefik.yml");
     std::fs::write(
         &file,
-        "entryPoints:\n  web:\n    address: \":80\"\n    http:\n      underscoreHeadersStrategy: keep\n",
+        "entryPoints:\n  web:\n    address: \":80\"\n    http:\n      underscoreHeadersStrategy: delete\n      sanitizePath: false\n      encodeQuerySemicolons: true\n      encodedCharacters:\n        allowEncodedSlash: false\n        allowEncodedHash: false\n",
     )
     .unwrap();
     let flag = format!("--configFile={}", file.display());
-    with_flags(&[], &[&flag]).unwrap();
+    let c = with_flags(&[], &[&flag]).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    // `delete` and `reject` change requests, which the router does not do: an error naming
-    // the key, as for any key it cannot honour; an unknown value (Traefik's switch is exact,
-    // so `Keep` too) is an error in Traefik as well.
-    for v in ["delete", "reject", "Keep", "drop"] {
+    let http = &ep(&c, "web").http;
+    assert_eq!(http.underscores, Underscores::Delete);
+    assert!(!http.sanitize_path && http.encode_query_semicolons);
+    assert_eq!(
+        http.encoded_characters,
+        Some(crate::entry_http::EncodedCharacters {
+            slash: false,
+            hash: false,
+            ..Default::default()
+        })
+    );
+    for v in ["Keep", "drop"] {
         let flag = format!("--entrypoints.web.http.underscoreheadersstrategy={v}");
         let e = with_flags(&[], &["--entrypoints.web.address=:80", &flag]).expect_err(v);
         assert!(

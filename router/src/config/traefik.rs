@@ -70,6 +70,9 @@ pub struct EntryPointStatic {
     pub tls: Option<RouterTls>,
     /// `http.maxHeaderBytes`.
     pub max_header_bytes: Option<usize>,
+    /// `http.encodeQuerySemicolons`, `http.sanitizePath`, `http.underscoreHeadersStrategy`,
+    /// `http.encodedCharacters` (Traefik's defaults where unset).
+    pub http: crate::entry_http::Settings,
     /// `forwardedHeaders`.
     pub forwarded: Trust,
     /// `proxyProtocol`.
@@ -292,19 +295,18 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
             );
         }
         if let Some(u) = h.take("underscoreHeadersStrategy") {
-            // Traefik (v3.6.20+): `keep` (the default: headers with `_` in their names are
-            // forwarded as they are, which the router does), `delete` or `reject`; any other
-            // value stops it. Its switch compares exactly, so `Keep` is refused too.
-            match u.text().map_err(bad)? {
-                "" | "keep" => {}
-                "delete" | "reject" => {
-                    return Err(value_err(
-                        u,
-                        "not supported by this router (only keep, Traefik's default: headers with underscores are forwarded as they are)",
-                    ))
-                }
-                _ => return Err(value_err(u, "expected keep, delete or reject")),
-            }
+            // Traefik compares exactly (`Keep` stops it too); empty is `keep`.
+            out.http.underscores = crate::entry_http::Underscores::parse(u.text().map_err(bad)?)
+                .ok_or_else(|| value_err(u, "expected keep, delete or reject"))?;
+        }
+        if let Some(n) = h.take("encodeQuerySemicolons") {
+            out.http.encode_query_semicolons = n.boolean().map_err(bad)?;
+        }
+        if let Some(n) = h.take("sanitizePath") {
+            out.http.sanitize_path = n.boolean().map_err(bad)?;
+        }
+        if let Some(n) = h.take("encodedCharacters") {
+            out.http.encoded_characters = encoded_characters(n)?;
         }
         no_more(&h)?;
     }
@@ -437,6 +439,33 @@ fn redirect(e: &Node) -> Result<Redirect, ConfigError> {
     }
     no_more(&f)?;
     Ok(r)
+}
+
+/// `http.encodedCharacters`: each `allow*` key `true` unless set (Traefik's `SetDefaults` once
+/// the section exists); `false` turns the section off.
+fn encoded_characters(
+    n: &Node,
+) -> Result<Option<crate::entry_http::EncodedCharacters>, ConfigError> {
+    if !n.section_on().map_err(bad)? {
+        return Ok(None);
+    }
+    let mut f = n.fields().map_err(bad)?;
+    let mut e = crate::entry_http::EncodedCharacters::default();
+    for (key, slot) in [
+        ("allowEncodedSlash", &mut e.slash),
+        ("allowEncodedBackSlash", &mut e.back_slash),
+        ("allowEncodedNullCharacter", &mut e.null_character),
+        ("allowEncodedSemicolon", &mut e.semicolon),
+        ("allowEncodedPercent", &mut e.percent),
+        ("allowEncodedQuestionMark", &mut e.question_mark),
+        ("allowEncodedHash", &mut e.hash),
+    ] {
+        if let Some(v) = f.take(key) {
+            *slot = v.boolean().map_err(bad)?;
+        }
+    }
+    no_more(&f)?;
+    Ok(Some(e))
 }
 
 fn entry_point_tls(t: &Node) -> Result<Option<RouterTls>, ConfigError> {

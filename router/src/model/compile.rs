@@ -44,11 +44,13 @@ pub struct EntryPointModel {
     pub tls: Option<RouterTls>,
     /// A UDP entry point: only UDP routers may be on it.
     pub udp: bool,
+    /// `http.encodedCharacters`: checked by each router on it.
+    pub encoded_characters: Option<crate::entry_http::EncodedCharacters>,
 }
 
 impl EntryPointModel {
     fn has_model(&self) -> bool {
-        !self.middlewares.is_empty() || self.tls.is_some()
+        !self.middlewares.is_empty() || self.tls.is_some() || self.encoded_characters.is_some()
     }
 }
 
@@ -145,7 +147,7 @@ pub fn compile<'a>(
     let mut routes = Vec::new();
     for snap in &snaps {
         for (name, router) in &snap.config.http.routers {
-            for (route_name, r) in apply_models(name, router, s) {
+            for (route_name, r, encoded) in apply_models(name, router, s) {
                 let q = dynamic::qualify(&route_name, &snap.provider);
                 let mut info = ElementInfo::enabled(r.clone());
                 let known = Known {
@@ -154,7 +156,8 @@ pub fn compile<'a>(
                     options: &options,
                 };
                 match route(&route_name, &r, snap, s, &known) {
-                    Ok((route, warnings)) => {
+                    Ok((mut route, warnings)) => {
+                        route.encoded_characters = encoded;
                         if !warnings.is_empty() {
                             info.status = "warning";
                         }
@@ -319,12 +322,18 @@ pub(crate) fn report(
 }
 
 /// The router as it is on each entry point: the default entry points when it names none,
-/// then each entry point's model applied (Traefik's `applyModel`).
+/// then each entry point's model applied (Traefik's `applyModel`), with the model's
+/// `http.encodedCharacters` (Traefik's `DeniedEncodedPathCharacters`).
+#[allow(clippy::type_complexity)]
 fn apply_models(
     name: &str,
     router: &dynamic::Router,
     s: &CompileSettings,
-) -> Vec<(String, dynamic::Router)> {
+) -> Vec<(
+    String,
+    dynamic::Router,
+    Option<crate::entry_http::EncodedCharacters>,
+)> {
     let eps: Vec<String> = if router.entry_points.is_empty() {
         s.entry_points
             .iter()
@@ -357,13 +366,13 @@ fn apply_models(
                 } else {
                     name.to_owned()
                 };
-                out.push((copy_name, copy));
+                out.push((copy_name, copy, model.encoded_characters));
             }
             None => plain.entry_points.push(ep.clone()),
         }
     }
     if !plain.entry_points.is_empty() || eps.is_empty() {
-        out.push((name.to_owned(), plain));
+        out.push((name.to_owned(), plain, None));
     }
     out
 }
@@ -479,6 +488,7 @@ fn route(
             tls_options,
             access_logs: r.access_logs.unwrap_or(true),
             sources: r.sources.clone(),
+            encoded_characters: None,
         },
         warnings,
     ))

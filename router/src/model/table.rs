@@ -169,6 +169,9 @@ pub struct Route {
     pub access_logs: bool,
     /// Where it is defined (containers, files).
     pub sources: Vec<String>,
+    /// Its entry point's `http.encodedCharacters`: a request whose path holds a refused
+    /// encoding is answered 400 (Traefik's router-level `denyEncodedPathCharacters`).
+    pub encoded_characters: Option<crate::entry_http::EncodedCharacters>,
 }
 
 /// A service and its backends.

@@ -224,6 +224,7 @@ mod tests {
             tls_options: options.into(),
             access_logs: true,
             sources: Vec::new(),
+            encoded_characters: None,
         }
     }
 
