@@ -7,7 +7,9 @@
 //! requests round robin; `PathPrefix` with `stripprefix` forwards the stripped path with
 //! `X-Forwarded-Prefix`, and `X-Forwarded-For/Proto/Host` and `X-Real-IP` are set; a container
 //! without `traefik.enable` is not routed unless `ROUTER_EXPOSED_BY_DEFAULT=true`; a container
-//! on two networks is reached on the one `traefik.docker.network` names.
+//! on two networks is reached on the one `traefik.docker.network` names. An entry point's
+//! `http.*` options (sanitizePath, encodeQuerySemicolons, underscoreHeadersStrategy,
+//! encodedCharacters) shape what the backend receives, and what they refuse reaches none.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -246,4 +248,145 @@ async fn a_container_on_two_networks_is_reached_on_the_labelled_one() {
         "not reached on n2 ({ip2}; n1 is {ip1}):\n{}",
         r.text()
     );
+}
+
+/// Traefik's entry point HTTP pipeline (`entryPoints.<name>.http.*`), each option on its own
+/// entry point, with nginx echoing what it received (`$request_uri`, and the header `X_Only`,
+/// which it reads with `underscores_in_headers on`):
+/// - defaults (`web`, and `websecure` over HTTP/2): the path cleaned (`sanitizePath`), `;` in
+///   the query a `&` for `Query` rules and for the backend, `X_Only` kept, a `#` in the path
+///   a 400;
+/// - `enc`: `encodeQuerySemicolons=true` (`;` sent as `%3B`, not a separator),
+///   `sanitizePath=false` (the path as received), `underscoreHeadersStrategy=delete`;
+/// - `strict`: `underscoreHeadersStrategy=reject` and `encodedCharacters.allowEncodedSlash=false`
+///   (400 from the router that takes the request; a request no router takes stays a 404).
+///
+/// A refused request reaches no backend: nginx's log holds exactly the accepted ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entry_point_http_options_shape_what_the_backend_receives() {
+    use e2e::http::exchange;
+    use e2e::make::free_port;
+    use e2e::nginx::Nginx;
+    let (echo, q) = (free_port(), free_port());
+    let nginx = Nginx::start(
+        &format!(
+            "  log_format uri '$request_uri';\n  server {{ listen 127.0.0.1:{echo}; underscores_in_headers on; access_log @DIR@/backend.log uri; location / {{ return 200 \"$request_uri|u=$http_x_only\\n\"; }} }}\n  server {{ listen 127.0.0.1:{q}; access_log @DIR@/backend.log uri; location / {{ return 200 \"q $request_uri\\n\"; }} }}\n"
+        ),
+        &[echo, q],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "http:\n  routers:\n    echo:\n      rule: Host(`pipe.test`)\n      service: echo\n    q:\n      rule: Host(`pipe.test`) && Query(`b`, `2`)\n      service: q\n    echo-tls:\n      rule: Host(`pipe.test`)\n      service: echo\n      tls: {{}}\n  services:\n    echo:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{echo}\"}}]\n    q:\n      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{q}\"}}]\n"
+        ),
+    )
+    .unwrap();
+    let router = Router::builder()
+        .flags(&[
+            &format!("--providers.file.filename={}", file.display()),
+            "--entrypoints.enc.address=127.0.0.1:0",
+            "--entrypoints.enc.http.encodequerysemicolons=true",
+            "--entrypoints.enc.http.sanitizepath=false",
+            "--entrypoints.enc.http.underscoreheadersstrategy=delete",
+            "--entrypoints.strict.address=127.0.0.1:0",
+            "--entrypoints.strict.http.underscoreheadersstrategy=reject",
+            "--entrypoints.strict.http.encodedcharacters.allowencodedslash=false",
+        ])
+        .both_entry_points()
+        .start_without_docker()
+        .await;
+    // `strict` has a model (encodedCharacters): the routers on it are split off.
+    router
+        .wait_routes(&["echo@file", "strict-echo@file", "q@file", "strict-q@file"])
+        .await;
+    let get = |ep: &'static str, target: &'static str, extra: &'static str| {
+        let addr = router.addr(ep);
+        async move {
+            let raw = format!(
+                "GET {target} HTTP/1.1\r\nHost: pipe.test\r\n{extra}Connection: close\r\n\r\n"
+            );
+            let ex = exchange(addr, raw.as_bytes()).await;
+            let r = ex.responses.into_iter().next().expect("an answer");
+            (r.status, r.text().trim().to_owned())
+        }
+    };
+    let u = "X_Only: u\r\n";
+    let mut accepted = Vec::new();
+    for (ep, target, extra, status, body) in [
+        // Defaults: cleaned path, `;` a `&` (a separator for `Query` too), `X_Only` kept.
+        (
+            "web",
+            "/a/./b/../c//d?x=1;y=2",
+            u,
+            200,
+            "/a/c/d?x=1&y=2|u=u",
+        ),
+        ("web", "/?a=1;b=2", "", 200, "q /?a=1&b=2"),
+        ("web", "/%7euser/%2f/x%41", "", 200, "/~user/%2F/xA|u="),
+        ("web", "/a#b", "", 400, ""),
+        ("web", "/a%zz", "", 400, ""),
+        // encodeQuerySemicolons, sanitizePath=false, underscoreHeadersStrategy=delete.
+        (
+            "enc",
+            "/a/./b/../c//d?x=1;y=2",
+            u,
+            200,
+            "/a/./b/../c//d?x=1%3By=2|u=",
+        ),
+        ("enc", "/?a=1;b=2", "", 200, "/?a=1%3Bb=2|u="),
+        // underscoreHeadersStrategy=reject, encodedCharacters.allowEncodedSlash=false.
+        ("strict", "/ok", u, 400, ""),
+        ("strict", "/ok", "", 200, "/ok|u="),
+        ("strict", "/a%2Fb", "", 400, ""),
+        ("strict", "/a%2fb", "", 400, ""),
+        ("strict", "/a%5Cb", "", 200, "/a%5Cb|u="),
+    ] {
+        let (got, text) = get(ep, target, extra).await;
+        assert_eq!(got, status, "{ep} {target} {extra:?}: {text}");
+        if status == 200 {
+            assert_eq!(text, body, "{ep} {target} {extra:?}");
+            accepted.push(
+                body.split('|')
+                    .next()
+                    .unwrap()
+                    .trim_start_matches("q ")
+                    .to_owned(),
+            );
+        }
+    }
+    // A request no router takes is a 404 before any router's check.
+    let raw = "GET /a%2Fb HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n";
+    let ex = exchange(router.addr("strict"), raw.as_bytes()).await;
+    assert_eq!(ex.statuses(), [404], "{}", ex.raw_text());
+
+    // HTTP/2 (websecure, defaults): the same clean-up and `;`.
+    let addr = router.websecure_addr();
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sk",
+            "--http2",
+            "--path-as-is",
+            "--max-time",
+            "10",
+            "--resolve",
+        ])
+        .arg(format!("pipe.test:{}:127.0.0.1", addr.port()))
+        .args(["-H", "X_Only: h2"])
+        .arg(format!(
+            "https://pipe.test:{}/h2/./x/../y//?x=1;y=2",
+            addr.port()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "/h2/y/?x=1&y=2|u=h2"
+    );
+    accepted.push("/h2/y/?x=1&y=2".into());
+
+    // Exactly the accepted requests reached a backend, as they were forwarded.
+    let seen = nginx.settled("backend.log").await;
+    assert_eq!(seen, accepted);
 }
