@@ -979,13 +979,15 @@ fn options_references() {
         ("modern", "docker", "modern@docker"),
         ("modern@file", "docker", "modern@file"),
         ("modern", "file", "modern@file"),
-        // MISMATCH (fixed below): `default@file` is kept, and no options have that name
-        // (the aggregator stores `default` unqualified), so the router is in error; ours
-        // took it for `default`.
-        ("default@file", "docker", "default"),
+        // `default@file` is kept, and no options have that name (the aggregator stores
+        // `default` unqualified), so the router is in error. (Ours took it for `default`.)
+        ("default@file", "docker", "default@file"),
     ] {
         assert_eq!(reference(written, provider), traefik, "{written}");
     }
+    let sets = crate::model::tls::collect(&[], &mut Vec::new());
+    let e = crate::model::tls::check(&sets, &reference("default@file", "docker")).unwrap_err();
+    assert!(e.contains("\"default@file\", which do not exist"), "{e}");
     // Options defined by a provider are qualified with it, but `default`.
     for (name, provider, traefik) in [
         ("default", "file", "default"),

@@ -39,10 +39,12 @@ pub fn defined_name(name: &str, provider: &str) -> String {
     }
 }
 
-/// The resolved name of a router's `tls.options` reference written in `provider`.
+/// The resolved name of a router's `tls.options` reference written in `provider`. As
+/// Traefik's GetQualifiedName: `default@file` is kept as written, and since the default
+/// options are stored unqualified, no options have that name (the router is in error).
 pub fn reference(name: &str, provider: &str) -> String {
     let name = name.trim();
-    if name.is_empty() || name == DEFAULT || name.starts_with("default@") {
+    if name.is_empty() || name == DEFAULT {
         DEFAULT.to_owned()
     } else {
         dynamic::resolve(name, provider)
@@ -307,7 +309,7 @@ mod tests {
     fn references_resolve_like_traefiks() {
         assert_eq!(reference("", "docker"), DEFAULT);
         assert_eq!(reference("default", "docker"), DEFAULT);
-        assert_eq!(reference("default@file", "docker"), DEFAULT);
+        assert_eq!(reference("default@file", "docker"), "default@file");
         assert_eq!(reference("modern", "docker"), "modern@docker");
         assert_eq!(reference("modern@file", "docker"), "modern@file");
         assert_eq!(defined_name("default", "file"), DEFAULT);
