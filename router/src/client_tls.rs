@@ -29,6 +29,10 @@ fn pem(what: &str, value: &str) -> Result<Vec<u8>, String> {
 pub fn config(tls: Option<&ClientTls>) -> Result<rustls::ClientConfig, String> {
     let default = ClientTls::default();
     let tls = tls.unwrap_or(&default);
+    // As Traefik's CreateTLSConfig: a key without its certificate is an error, not ignored.
+    if tls.cert.is_empty() != tls.key.is_empty() {
+        return Err("tls.cert and tls.key go together".into());
+    }
     let cas: Vec<&str> = [tls.ca.as_str()]
         .into_iter()
         .filter(|c| !c.is_empty())
