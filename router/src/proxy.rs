@@ -236,9 +236,11 @@ pub struct Inbound<'a> {
     pub host: &'a str,
     /// The method.
     pub method: &'a Method,
-    /// The path, as received.
+    /// The path (escaped) as the entry point's pipeline left it ([`crate::entry_http`]:
+    /// normalized, cleaned unless `http.sanitizePath=false`).
     pub path: &'a str,
-    /// The query, as received.
+    /// The query as the entry point's pipeline left it (each `;` a `&`, or `%3B` with
+    /// `http.encodeQuerySemicolons`).
     pub query: Option<&'a str>,
     /// Whether the request has a body.
     pub has_body: bool,
@@ -281,7 +283,7 @@ impl Inbound<'_> {
             .map_or_else(|| self.authority(), str::to_owned)
     }
 
-    /// The path and query, as received.
+    /// The path and query, as the entry point's pipeline left them.
     pub(crate) fn target(&self) -> String {
         match self.query {
             Some(q) => format!("{}?{q}", self.path),
