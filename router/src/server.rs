@@ -228,6 +228,8 @@ impl Conn {
         stream: TcpStream,
         tls: &TlsServer,
     ) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, String), String> {
+        // Without SNI the certificate is looked up by this address, as Traefik does.
+        let local = stream.local_addr().ok().map(|a| a.ip());
         let acceptor =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
         let start = acceptor.await.map_err(|e| e.to_string())?;
@@ -242,7 +244,11 @@ impl Conn {
             .tls_options
             .get(name)
             .ok_or_else(|| format!("TLS options {name:?} are not in service"))?;
-        let config = tls.config(options).map_err(|e| {
+        let config = match (&sni, local) {
+            (None, Some(local)) => tls.config_without_sni(options, local),
+            _ => tls.config(options),
+        }
+        .map_err(|e| {
             tracing::error!(options = name, error = %e, "TLS options cannot be used: handshake refused");
             e
         })?;

@@ -377,6 +377,43 @@ impl ResolvesServerCert for StrictResolver {
 /// The subject common name of Traefik's generated default certificate (generate.DefaultDomain).
 pub const DEFAULT_CERT_CN: &str = "TRAEFIK DEFAULT CERT";
 
+/// The resolver of connections without SNI: as Traefik's GetBestCertificate, the name looked
+/// up is the connection's local IP address (a certificate naming `10.0.0.1` is served to a
+/// client that connected to 10.0.0.1 without SNI); then, unless `strict`, the default store's
+/// certificate, then the self-signed one for `localhost`.
+#[derive(Debug)]
+pub struct LocalIpResolver {
+    /// The resolver of every handshake.
+    pub inner: Arc<CertResolver>,
+    /// The local IP address, as Go writes it (IPv4-mapped IPv6 as IPv4).
+    pub ip: String,
+    /// `sniStrict`: nothing unless a certificate names the address.
+    pub strict: bool,
+}
+
+impl ResolvesServerCert for LocalIpResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if hello.server_name().is_some() {
+            // Not a connection without SNI after all: as any other.
+            return if self.strict {
+                StrictResolver(self.inner.clone()).resolve(hello)
+            } else {
+                self.inner.resolve(hello)
+            };
+        }
+        if is_alpn_challenge(&hello) {
+            return self.inner.alpn_challenge(&self.ip);
+        }
+        let found = self.inner.configured(&self.ip);
+        if found.is_some() || self.strict {
+            return found;
+        }
+        self.inner
+            .default_cert()
+            .or_else(|| self.inner.self_signed_for("localhost"))
+    }
+}
+
 /// Makes a self-signed certificate for one name. Its subject is Traefik's default
 /// certificate's, `CN=TRAEFIK DEFAULT CERT`, which scripts and monitors look for to tell that
 /// a name has no certificate of its own.

@@ -8,6 +8,7 @@
 //! against `caFiles`, strict SNI, session tickets.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::crypto::CryptoProvider;
@@ -18,7 +19,7 @@ use rustls_pki_types::CertificateDer;
 
 use crate::dynamic::tls::{ClientAuth, Curve};
 use crate::dynamic::TlsOptions;
-use crate::tls::{CertResolver, StrictResolver};
+use crate::tls::{CertResolver, LocalIpResolver, StrictResolver};
 
 /// Distinct option sets kept at most; past it the cache starts over.
 const MAX_CACHED: usize = 64;
@@ -29,6 +30,8 @@ pub struct TlsServer {
     provider: Arc<CryptoProvider>,
     resolver: Arc<CertResolver>,
     cache: Mutex<HashMap<TlsOptions, Arc<ServerConfig>>>,
+    /// The configurations for connections without SNI, by options and local address.
+    no_sni: Mutex<HashMap<(TlsOptions, IpAddr), Arc<ServerConfig>>>,
 }
 
 /// Reads the certificates of `caFiles` (each a path or PEM text).
@@ -68,6 +71,7 @@ impl TlsServer {
             provider,
             resolver,
             cache: Mutex::default(),
+            no_sni: Mutex::default(),
         }
     }
 
@@ -88,6 +92,35 @@ impl TlsServer {
         }
         cache.insert(options.clone(), built.clone());
         Ok(built)
+    }
+
+    /// The configuration for `options` of a connection to local address `local` whose client
+    /// sent no SNI: the certificate is looked up by that address, as Traefik does (see
+    /// [`LocalIpResolver`]). It shares the configuration's session storage and tickets.
+    pub fn config_without_sni(
+        &self,
+        options: &TlsOptions,
+        local: IpAddr,
+    ) -> Result<Arc<ServerConfig>, String> {
+        let base = self.config(options)?;
+        let local = local.to_canonical();
+        let mut cache = self.no_sni.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (options.clone(), local);
+        if let Some(c) = cache.get(&key) {
+            return Ok(c.clone());
+        }
+        let mut c = (*base).clone();
+        c.cert_resolver = Arc::new(LocalIpResolver {
+            inner: self.resolver.clone(),
+            ip: local.to_string(),
+            strict: options.sni_strict,
+        });
+        let c = Arc::new(c);
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(key, c.clone());
+        Ok(c)
     }
 
     fn build(&self, o: &TlsOptions) -> Result<ServerConfig, String> {

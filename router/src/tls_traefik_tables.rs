@@ -610,14 +610,38 @@ fn certificate_names() {
 fn no_sni() {
     // GetBestCertificate: without SNI, the connection's local IP is looked up (a certificate
     // for 127.0.0.1 is served to a client that connected to 127.0.0.1).
-    // MISMATCH (fixed below): ours looked up `localhost`.
+    // (Ours looked up `localhost`.)
     let ip = cert(&["127.0.0.1"]);
-    let s = resolver_with(&[&ip]);
+    let v6 = cert(&["::1"]);
+    let s = resolver_with(&[&ip, &v6]);
     let strict = TlsOptions {
         sni_strict: true,
         ..TlsOptions::default()
     };
-    assert_eq!(served(s.config(&strict).expect("config"), None), None);
+    let local = |a: &str| a.parse::<std::net::IpAddr>().expect("ip");
+    for (options, addr, want) in [
+        (&strict, "127.0.0.1", Some("127.0.0.1")),
+        // An IPv4-mapped address is the IPv4 one, as Go prints it.
+        (&strict, "::ffff:127.0.0.1", Some("127.0.0.1")),
+        (&strict, "::1", Some("::1")),
+        // sniStrict: nothing for an address no certificate names.
+        (&strict, "10.0.0.9", None),
+    ] {
+        let c = s.config_without_sni(options, local(addr)).expect("config");
+        assert_eq!(served(c, None), want.map(|n| vec![n.to_owned()]), "{addr}");
+    }
+    // Without sniStrict, an address no certificate names gets the fallback (ours: the
+    // self-signed one, for `localhost`).
+    let c = s
+        .config_without_sni(&TlsOptions::default(), local("10.0.0.9"))
+        .expect("config");
+    let names = served(c, None).expect("served");
+    assert_eq!(names.last().map(String::as_str), Some("localhost"));
+    // A client that sends SNI on such a configuration is served as any other.
+    let c = s
+        .config_without_sni(&strict, local("127.0.0.1"))
+        .expect("config");
+    assert_eq!(served(c, Some("other.test")), None);
 }
 
 // === pkg/types/domain_test.go ===
