@@ -239,7 +239,7 @@ fn version_names() {
     // VersionTLS10..13 and ignore any other value.
     // Ours: TLS 1.0 and 1.1 are never spoken (README "Keys": as a minimum they mean TLS 1.2
     // with a warning, as a maximum they are an error), and an unknown name is an error
-    // (README "Keys": "Unlike Traefik, an unknown minVersion [or maxVersion] is an error").
+    // (README "Keys": "Unlike Traefik, an unknown minVersion or maxVersion is an error").
     for (value, min_ok, min13, max) in [
         ("VersionTLS10", true, false, Err("maximum")),
         ("VersionTLS11", true, false, Err("maximum")),
@@ -269,6 +269,10 @@ fn version_names() {
             (o, want) => panic!("{value}: {o:?}, wanted {want:?}"),
         }
     }
+    // minVersion above maxVersion: Traefik builds the configuration and every handshake
+    // fails; ours is an error (README "Keys").
+    let (o, _) = decode("minVersion: VersionTLS13\nmaxVersion: VersionTLS12\n");
+    assert!(o.unwrap_err().contains("above"));
 }
 
 // === pkg/tls/tlsmanager_test.go ===
@@ -931,7 +935,8 @@ fn client_tls_create_config() {
         // (Ours took a key without a certificate as no certificate.)
         ("only the client key", tls("", "", &key, false), false),
         // Traefik reads both as PEM, else both as files: one of each is an error. Ours reads
-        // each as what it is (README, providers.docker `tls`: "each a file or PEM text").
+        // each as what it is (README, providers.docker `tls`: "one a file and the other PEM
+        // is accepted").
         (
             "only the client cert is a file",
             tls("", &cert_file, &key, false),
@@ -1100,8 +1105,8 @@ fn resolve_http_tls_options() {
         "optsB@file"
     );
     // "same host, different options, same entryPoint: conflict falls back to default".
-    // Traefik renames both `ep-a-conflicted-<name>`; ours keep their names (the options are
-    // what a connection gets).
+    // Traefik renames both `ep-a-conflicted-<name>`; ours keep their names (README, TLS
+    // options, "Which set a connection gets").
     let (routes, _) = resolved(&format!(
         "{}{}",
         router("router-a", "ep-a", host, Some("optsA")),
@@ -1135,7 +1140,9 @@ fn resolve_http_tls_options() {
     // "router spanning two entryPoints, conflict on one only: router is duplicated": Traefik
     // keeps `shared` with optsX on ep-b, and adds `ep-a-conflicted-shared` with the default
     // options on ep-a.
-    // MISMATCH (not fixed): ours gives `shared` the default options on both entry points.
+    // MISMATCH (not fixed; README, TLS options, "Which set a connection gets": "unlike
+    // Traefik, on every entry point they are on"): ours gives `shared` the default options
+    // on both entry points.
     let (routes, sni) = resolved(&format!(
         "{}{}",
         router("shared", "ep-a, ep-b", host, Some("optsX")),
