@@ -272,11 +272,7 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
             network_mode: String::new(),
             exposed_ports: ports.clone(),
         };
-        let lbswarm = labels
-            .get(&format!("{prefix}.swarm.lbswarm"))
-            .or_else(|| labels.get(&format!("{prefix}.docker.lbswarm")))
-            .and_then(|v| crate::tree::parse_bool(v))
-            == Some(true);
+        let lbswarm = crate::provider::container::swarm_lbswarm(&labels, prefix);
         let running: Vec<&Value> = tasks
             .as_array()
             .into_iter()

@@ -453,6 +453,19 @@ fn own_labels(root: &Node, s: &ContainerSettings) -> Result<OwnLabels, DecodeErr
     Ok(own)
 }
 
+/// Whether a Swarm service asks to be reached on its virtual IP: `<prefix>.swarm.lbswarm`, or
+/// the deprecated `<prefix>.docker.lbswarm`, read as the provider reads its own labels (keys in
+/// any case, as Traefik's label decoding takes them; Go's booleans). Labels that do not decode
+/// say no: the service is not routed anyway (the snapshot reports why).
+pub fn swarm_lbswarm(labels: &BTreeMap<String, String>, prefix: &str) -> bool {
+    let (root, _) = label_tree(labels, prefix);
+    let s = ContainerSettings {
+        prefix: prefix.to_owned(),
+        ..ContainerSettings::traefik_defaults("swarm")
+    };
+    own_labels(&root, &s).is_ok_and(|own| own.lbswarm)
+}
+
 /// The tree without the provider's own keys (`swarm.*` is the Swarm provider's only).
 fn without_own(root: &Node, provider: &str) -> Node {
     let mut out = root.clone();
