@@ -442,9 +442,13 @@ fn own_labels(root: &Node, s: &ContainerSettings) -> Result<OwnLabels, DecodeErr
         if let Some(n) = f.take("lbswarm") {
             own.lbswarm = n.boolean()?;
         }
-        if let Some(n) = f.take("allowNonRunning") {
-            // Non-running containers always keep their routes known here.
-            n.boolean()?;
+        // Traefik's `swarm.*` section has `network` and `lbswarm` only: `allowNonRunning`
+        // there fails its decoding, and the service is not routed.
+        if !section.name.eq_ignore_ascii_case("swarm") {
+            if let Some(n) = f.take("allowNonRunning") {
+                // Non-running containers always keep their routes known here.
+                n.boolean()?;
+            }
         }
         if let Some(n) = f.rest().first() {
             return Err(DecodeError::at(n, format!("{} is not supported", n.name)));
