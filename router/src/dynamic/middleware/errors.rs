@@ -70,12 +70,18 @@ fn query_escape(s: &str) -> String {
     out
 }
 
-/// `404`, `500-599`, as Traefik's `HTTPCodeRanges` reads them.
+/// `404`, `500-599`, as Traefik's `HTTPCodeRanges` reads them: split on `-`, the first two
+/// parts read as integers (a third, as in `500-599-600`, is left out, as Traefik does); any
+/// integer is accepted, one over the largest status standing for it (no status reaches it).
 fn range(text: &str) -> Option<(u16, u16)> {
-    let mut parts = text.trim().splitn(2, '-');
-    let lo: u16 = parts.next()?.trim().parse().ok()?;
-    let hi: u16 = match parts.next() {
-        Some(h) => h.trim().parse().ok()?,
+    let code = |s: &str| {
+        let v: i64 = s.trim().parse().ok()?;
+        Some(u16::try_from(v.max(0)).unwrap_or(u16::MAX))
+    };
+    let mut parts = text.trim().split('-');
+    let lo = code(parts.next()?)?;
+    let hi = match parts.next() {
+        Some(h) => code(h)?,
         None => lo,
     };
     Some((lo, hi))
