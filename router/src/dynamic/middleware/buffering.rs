@@ -26,9 +26,14 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             "retryExpression",
         ],
     )?;
+    // Accepted without effect, but oxy refuses a negative one ("mem bytes should be >= 0"),
+    // and with it Traefik's middleware.
     for k in ["memRequestBodyBytes", "memResponseBodyBytes"] {
         if let Some(n) = f.take(k) {
-            n.integer()?;
+            let v = n.integer()?;
+            if v < 0 {
+                return Err(DecodeError::at(n, format!("expected a size >= 0, got {v}")));
+            }
         }
     }
     if let Some(n) = f.take("disableRequestBuffer") {
@@ -139,6 +144,8 @@ mod tests {
             "buffering:\n  maxResponseBodyBytes: -1\n",
             "buffering:\n  retryExpression: IsNetworkError() && 2\n",
             "buffering:\n  maxRequestBodyBytes: -1\n",
+            "buffering:\n  memRequestBodyBytes: -1\n",
+            "buffering:\n  memResponseBodyBytes: -1\n",
         ] {
             let n = Node::from_yaml(bad, "m").unwrap();
             assert!(super::super::decode(&n).is_err(), "{bad}");
