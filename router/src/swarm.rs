@@ -237,10 +237,13 @@ pub fn updating(services: &Value) -> bool {
 /// Pure: the API's JSON -> one [`ContainerInfo`] per running task (or per service on its
 /// virtual IP with `lbswarm`).
 pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> Vec<ContainerInfo> {
+    // As Traefik's listServices: the swarm-scoped networks, by id; an attachment or virtual IP
+    // on a network not among them is not used.
     let net_names: HashMap<&str, &str> = networks
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|n| n["Scope"].as_str().is_none_or(|s| s == "swarm"))
         .filter_map(|n| Some((n["Id"].as_str()?, n["Name"].as_str()?)))
         .collect();
     let mut out = Vec::new();
@@ -289,7 +292,7 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
                 .flatten()
                 .filter_map(|v| {
                     let net = net_names.get(v["NetworkID"].as_str()?)?;
-                    Some(((*net).to_owned(), parse_addr(v["Addr"].as_str()?)))
+                    Some(((*net).to_owned(), Some(parse_addr(v["Addr"].as_str()?)?)))
                 })
                 .filter(|(n, _)| n != "ingress")
                 .collect();
@@ -306,14 +309,20 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
         }
         for t in running {
             let task_id = t["ID"].as_str().unwrap_or(id).to_owned();
+            // A network's address: the first that parses (IPv4 before IPv6 on a dual-stack
+            // network; Traefik takes the last it lists).
             let nets: BTreeMap<String, Option<IpAddr>> = t["NetworksAttachments"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter_map(|a| {
-                    let net = a["Network"]["Spec"]["Name"].as_str()?;
-                    let addr = a["Addresses"].as_array()?.first()?.as_str()?;
-                    Some((net.to_owned(), parse_addr(addr)))
+                    let net = net_names.get(a["Network"]["ID"].as_str()?)?;
+                    let addr = a["Addresses"]
+                        .as_array()?
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .find_map(parse_addr)?;
+                    Some(((*net).to_owned(), Some(addr)))
                 })
                 .filter(|(n, _)| n != "ingress")
                 .collect();
@@ -358,10 +367,10 @@ mod tests {
         ]);
         let tasks = json!([
             {"ID": "t1", "ServiceID": "s1", "Status": {"State": "running"}, "NetworksAttachments": [
-                {"Network": {"Spec": {"Name": "web_net"}}, "Addresses": ["10.0.1.4/24"]},
-                {"Network": {"Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.7/24"]}]},
+                {"Network": {"ID": "n1", "Spec": {"Name": "web_net"}}, "Addresses": ["10.0.1.4/24"]},
+                {"Network": {"ID": "ing", "Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.7/24"]}]},
             {"ID": "t2", "ServiceID": "s1", "Status": {"State": "running"}, "NetworksAttachments": [
-                {"Network": {"Spec": {"Name": "web_net"}}, "Addresses": ["10.0.1.5/24"]}]},
+                {"Network": {"ID": "n1", "Spec": {"Name": "web_net"}}, "Addresses": ["10.0.1.5/24"]}]},
             {"ID": "t3", "ServiceID": "s1", "Status": {"State": "starting"}, "NetworksAttachments": []},
             {"ID": "t4", "ServiceID": "s2", "Status": {"State": "running"}, "NetworksAttachments": []}
         ]);
