@@ -16,7 +16,7 @@ use crate::tree::{DecodeError, Node};
 pub struct Retry {
     /// Tries in all (the first included).
     pub attempts: u32,
-    /// The first wait; later ones grow to twice it by the last try (0: no wait).
+    /// The first wait; later ones grow toward twice it, at most 60s (0: no wait).
     pub initial_interval: Duration,
     /// The time all tries may take (0: no limit).
     pub timeout: Duration,
@@ -33,6 +33,10 @@ pub struct Retry {
     pub max_request_body_bytes: u64,
 }
 
+/// cenkalti/backoff's default `MaxInterval`, which Traefik keeps: the longest wait but the
+/// first.
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Traefik's default `maxRequestBodyBytes`.
 pub const DEFAULT_MAX_REQUEST_BODY: u64 = 2 << 20;
 
@@ -41,14 +45,26 @@ pub const DEFAULT_MAX_REQUEST_BODY: u64 = 2 << 20;
 pub const MAX_HELD_BODY: u64 = 16 << 20;
 
 impl Retry {
-    /// The wait before try `n` (2, 3, ...): Traefik's exponential series, reaching twice the
-    /// initial interval by the last try (without its random spread).
+    /// The wait before try `n` (2, 3, ...): Traefik's exponential series (cenkalti/backoff's
+    /// `ExponentialBackOff`, without its random spread): the initial interval, then each wait
+    /// the last times 2^(1/(attempts-1)) (truncated to the nanosecond as Go does), so twice
+    /// the initial interval would come after the last try; once a wait reaches its
+    /// `MaxInterval` (60s) divided by that factor, the next ones are 60s.
     pub fn wait_before(&self, n: u32) -> Duration {
         if self.initial_interval.is_zero() || self.attempts < 2 || n < 2 {
             return Duration::ZERO;
         }
-        let step = f64::from(n - 2) / f64::from(self.attempts - 1);
-        self.initial_interval.mul_f64(2f64.powf(step))
+        let factor = 2f64.powf(1.0 / f64::from(self.attempts - 1));
+        let max = MAX_INTERVAL.as_nanos() as f64;
+        let mut wait = self.initial_interval.as_nanos() as f64;
+        for _ in 2..n.min(self.attempts) {
+            wait = if wait >= max / factor {
+                max
+            } else {
+                (wait * factor).trunc()
+            };
+        }
+        Duration::from_nanos(wait as u64)
     }
 
     /// Whether some answer status makes a request of `method` go again (then its body, up to
