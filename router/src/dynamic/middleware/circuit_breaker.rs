@@ -177,10 +177,11 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             format!("circuitBreaker expression {expression:?}: {e}"),
         )
     })?;
-    // As Traefik: a duration that is not positive leaves the default.
+    // As Traefik: a duration that is not positive (negative ones included) leaves the
+    // default.
     let duration = |n: Option<&Node>, default: Duration| {
         Ok::<_, DecodeError>(
-            n.map(Node::duration)
+            n.map(super::retry::signed_duration)
                 .transpose()?
                 .filter(|d| !d.is_zero())
                 .unwrap_or(default),

@@ -84,6 +84,18 @@ impl Retry {
     }
 }
 
+/// A duration as Traefik's `ptypes.Duration` reads it, where a negative one (`-1s`) is
+/// valid: it is zero here, which is what the options that take one make of it (Traefik's
+/// `initialInterval <= 0`, `timeout > 0`, a breaker's duration `> 0`).
+pub(super) fn signed_duration(n: &Node) -> Result<Duration, DecodeError> {
+    match n.text()?.trim().strip_prefix('-') {
+        Some(rest) if !rest.starts_with('+') && crate::tree::parse_go_duration(rest).is_some() => {
+            Ok(Duration::ZERO)
+        }
+        _ => n.duration(),
+    }
+}
+
 /// Decodes `retry`.
 pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(
@@ -106,7 +118,7 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
         DecodeError::at(n, format!("incorrect (or empty) value for attempts ({v})"))
     })?;
     let duration = |n: Option<&Node>| {
-        Ok::<_, DecodeError>(n.map(Node::duration).transpose()?.unwrap_or_default())
+        Ok::<_, DecodeError>(n.map(signed_duration).transpose()?.unwrap_or_default())
     };
     let max_request_body_bytes = match f.take("maxRequestBodyBytes") {
         None => DEFAULT_MAX_REQUEST_BODY,
