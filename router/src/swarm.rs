@@ -296,6 +296,15 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
                 })
                 .filter(|(n, _)| n != "ingress")
                 .collect();
+            if vips.is_empty() {
+                // No virtual IP on a known network (`dnsrr` has none): Traefik leaves such a
+                // service out (despite its log's "fallback to Traefik load balancing").
+                tracing::debug!(
+                    service = name,
+                    "lbswarm: the service has no virtual IP on a swarm network; not routed"
+                );
+                continue;
+            }
             let state = if running.is_empty() {
                 RunState::Stopped
             } else {
@@ -326,6 +335,11 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
                 })
                 .filter(|(n, _)| n != "ingress")
                 .collect();
+            if nets.is_empty() {
+                // As Traefik's listTasks: a task with no address (host networking, or only
+                // the ingress network) is no backend.
+                continue;
+            }
             out.push(base(task_id, nets, RunState::Running));
         }
     }
