@@ -246,6 +246,7 @@ impl std::fmt::Display for Tok {
             Tok::Int(i) => write!(f, "{i}"),
             Tok::Float(x) => write!(f, "{x}"),
             Tok::Str(_) => write!(f, "a string"),
+            Tok::Punct(LINE_END) => write!(f, "a line break (where Go ends the expression)"),
             Tok::Punct(p) => write!(f, "{p:?}"),
         }
     }
@@ -257,13 +258,24 @@ const PUNCT: &[&str] = &[
     "*", "/", "%", "&", "|", "^",
 ];
 
+/// The tokens of `text`. A line break after an identifier, a literal or `)` is Go's automatic
+/// semicolon, [`LINE_END`]: `go/parser`'s `ParseExpr` allows one at the end only, so one
+/// anywhere else is refused (a line may end after `&&` or `(`).
 pub(super) fn lex(text: &str) -> Result<Vec<Tok>, String> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if c.is_ascii_whitespace() {
+        if c == b'\n' {
+            i += 1;
+            if matches!(
+                out.last(),
+                Some(Tok::Ident(_) | Tok::Int(_) | Tok::Float(_) | Tok::Str(_) | Tok::Punct(")"))
+            ) {
+                out.push(Tok::Punct(LINE_END));
+            }
+        } else if c.is_ascii_whitespace() {
             i += 1;
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let s = i;
@@ -295,8 +307,14 @@ pub(super) fn lex(text: &str) -> Result<Vec<Tok>, String> {
             return Err(format!("unexpected character {ch:?}"));
         }
     }
+    if out.last() == Some(&Tok::Punct(LINE_END)) {
+        out.pop();
+    }
     Ok(out)
 }
+
+/// Go's automatic semicolon at a line break (see [`lex`]).
+pub(super) const LINE_END: &str = ";";
 
 /// A quoted literal at the start of `t`: its text (none for a character literal) and its
 /// length in `t`. Go's simple escapes are read in a `"..."` string.
