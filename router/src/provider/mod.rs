@@ -24,3 +24,5 @@ pub mod kv;
 pub mod template;
 #[cfg(test)]
 mod traefik_tables;
+#[cfg(test)]
+mod traefik_swarm_tables;
