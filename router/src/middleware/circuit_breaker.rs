@@ -172,8 +172,22 @@ impl Breaker {
         Answer {
             status,
             headers,
-            body: Bytes::from_static(status.canonical_reason().unwrap_or("").as_bytes()),
+            body: Bytes::from_static(go_status_text(status).as_bytes()),
         }
+    }
+}
+
+/// Go's `http.StatusText`, the fallback answer's body in Traefik: the reason phrase, with
+/// Go's older wording where it differs from hyper's, and nothing for a status Go does not
+/// name.
+fn go_status_text(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        413 => "Request Entity Too Large",
+        414 => "Request URI Too Long",
+        416 => "Requested Range Not Satisfiable",
+        103 => "Early Hints",
+        425 => "Too Early",
+        _ => status.canonical_reason().unwrap_or(""),
     }
 }
 
