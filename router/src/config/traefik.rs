@@ -126,7 +126,7 @@ fn no_more(f: &Fields<'_>) -> Result<(), ConfigError> {
         Some(n) => Err(err(
             &n.key,
             n.text().unwrap_or(""),
-            "not supported by this router (see README: static configuration)",
+            "unknown or not supported by this router: check its spelling (see README: static configuration)",
         )),
         None => Ok(()),
     }
