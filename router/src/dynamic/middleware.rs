@@ -20,6 +20,8 @@ pub mod pass_tls_client_cert;
 pub mod retry;
 pub mod retry_expression;
 pub mod rewrite;
+#[cfg(test)]
+mod traefik_tables;
 
 pub use circuit_breaker::CircuitBreaker;
 pub use errors::ErrorPages;

@@ -506,3 +506,215 @@ mod tests {
         }
     }
 }
+
+/// vulcand/oxy's cbreaker tests (oxy v2.2.0, which Traefik's circuitBreaker runs), on the
+/// breaker's own clock: instants stand for oxy's frozen clock (`testutils.FreezeTime`,
+/// `clock.Advance`), and oxy's swapped metrics (`cb.metrics = statsNetErrors(0.6)`) are
+/// answers recorded in the window without a check.
+#[cfg(test)]
+mod traefik_tables {
+    use super::*;
+    use crate::dynamic::middleware::circuit_breaker::parse;
+
+    const MS: Duration = Duration::from_millis(1);
+    const S: Duration = Duration::from_secs(1);
+
+    fn breaker(expr: &str, check_period: Duration) -> Breaker {
+        Breaker::new(
+            CircuitBreaker {
+                expression: expr.into(),
+                condition: parse(expr).unwrap(),
+                check_period,
+                fallback_duration: 10 * S,
+                recovery_duration: 10 * S,
+                response_code: 503,
+            },
+            Instant::now(),
+        )
+    }
+
+    /// Answers as oxy's helpers record them: (status, latency, count).
+    fn fill(w: &mut Window, answers: &[(u16, Duration, u32)], now: Instant) {
+        for (status, latency, n) in answers {
+            for _ in 0..*n {
+                w.record(*status, *latency, now);
+            }
+        }
+    }
+
+    /// statsNetErrors(0.6): 60 answers of 504 and 40 of 200.
+    const NET_ERRORS: &[(u16, Duration, u32)] =
+        &[(504, Duration::ZERO, 60), (200, Duration::ZERO, 40)];
+
+    /// cbreaker/predicates_test.go, Test_parseExpression_tripped: the expression over the
+    /// metrics recorded by statsNetErrors(0.6), statsLatencyAtQuantile(50, 51ms) and
+    /// statsResponseCodes (5 200s with 6, or 4, 500s).
+    #[test]
+    fn parse_expression_tripped() {
+        let latency: &[(u16, Duration, u32)] = &[(200, 51 * MS, 1)];
+        let codes6: &[(u16, Duration, u32)] = &[(200, Duration::ZERO, 5), (500, Duration::ZERO, 6)];
+        let codes4: &[(u16, Duration, u32)] = &[(200, Duration::ZERO, 5), (500, Duration::ZERO, 4)];
+        for (expression, answers, tripped) in [
+            ("NetworkErrorRatio() > 0.5", NET_ERRORS, true),
+            ("NetworkErrorRatio() < 0.5", NET_ERRORS, false),
+            ("LatencyAtQuantileMS(50.0) > 50", latency, true),
+            ("LatencyAtQuantileMS(50.0) < 50", latency, false),
+            ("ResponseCodeRatio(500, 600, 0, 600) > 0.5", codes6, true),
+            ("ResponseCodeRatio(500, 600, 0, 600) > 0.5", codes4, false),
+            // Quantile not defined.
+            ("LatencyAtQuantileMS(40.0) > 50", NET_ERRORS, false),
+            // memmetrics' ResponseCodeRatio: [from, to) over [dividedByFrom, dividedByTo),
+            // 0 when nothing is in the latter; NetworkErrorRatio: 502 and 504 over all.
+            ("ResponseCodeRatio(500, 501, 0, 600) > 0.5", codes6, true),
+            ("ResponseCodeRatio(499, 500, 0, 600) > 0.0", codes6, false),
+            ("ResponseCodeRatio(500, 600, 600, 700) > 0.0", codes6, false),
+            ("ResponseCodeRatio(500, 600, 200, 201) == 1.2", codes6, true),
+            ("NetworkErrorRatio() == 0.6", NET_ERRORS, true),
+            ("RequestThreshold() == 100", NET_ERRORS, true),
+        ] {
+            let now = Instant::now();
+            let mut w = Window::new(now);
+            fill(&mut w, answers, now);
+            let c = parse(expression).unwrap();
+            assert_eq!(c.holds(&View { window: &w, now }), tripped, "{expression}");
+        }
+    }
+
+    /// cbreaker_test.go, TestCircuitBreaker_standbyCycle and TestCircuitBreaker_fullCycle.
+    #[test]
+    fn full_cycle() {
+        let b = breaker("NetworkErrorRatio() > 0.5", 100 * MS);
+        let t0 = Instant::now();
+        assert!(b.admit(t0));
+        b.record(200, Duration::ZERO, t0);
+        fill(&mut b.lock().window, NET_ERRORS, t0);
+        // clock.Advance(defaultCheckPeriod + 1ms): the next answer is checked, 60 of 101.
+        let t1 = t0 + 101 * MS;
+        assert!(b.admit(t1));
+        b.record(200, Duration::ZERO, t1);
+        assert!(matches!(b.lock().mode, Mode::Open { .. }), "tripped");
+        // Some time has passed, but we are still in tripped state.
+        let t2 = t1 + 9 * S;
+        assert!(!b.admit(t2));
+        assert!(matches!(b.lock().mode, Mode::Open { .. }));
+        // Recovering by now: nothing is let through at its start.
+        let t3 = t2 + S + MS;
+        assert!(!b.admit(t3));
+        assert!(matches!(b.lock().mode, Mode::Recovering(_)));
+        // 5 seconds after, some requests pass (a quarter, the frozen clock's target).
+        let t4 = t3 + 5 * S;
+        let allowed = (0..100)
+            .filter(|_| {
+                let ok = b.admit(t4);
+                if ok {
+                    b.record(200, Duration::ZERO, t4);
+                }
+                ok
+            })
+            .count();
+        assert_ne!(allowed, 0);
+        assert!((20..=30).contains(&allowed), "{allowed}");
+        // After some time, all is good and the breaker is in standby again.
+        let t5 = t4 + 5 * S + MS;
+        assert!(b.admit(t5));
+        assert_eq!(b.lock().mode, Mode::Closed);
+        assert_eq!(b.fallback().status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    /// cbreaker_test.go, TestCircuitBreaker_triggerDuringRecovery (checkPeriod 1µs).
+    #[test]
+    fn trigger_during_recovery() {
+        let b = breaker("NetworkErrorRatio() > 0.5", Duration::from_micros(1));
+        let t0 = Instant::now();
+        fill(&mut b.lock().window, NET_ERRORS, t0);
+        assert!(b.admit(t0));
+        b.record(200, Duration::ZERO, t0);
+        assert!(matches!(b.lock().mode, Mode::Open { .. }));
+        let t1 = t0 + 10 * S + MS;
+        assert!(!b.admit(t1));
+        assert!(matches!(b.lock().mode, Mode::Recovering(_)));
+        // The error condition matches again during recovery: back to tripped.
+        let t2 = t1 + 5 * S;
+        fill(&mut b.lock().window, NET_ERRORS, t2);
+        let mut allowed = 0;
+        for i in 0..100u32 {
+            let now = t2 + i * Duration::from_micros(2);
+            if b.admit(now) {
+                allowed += 1;
+                b.record(200, Duration::ZERO, now);
+            }
+        }
+        assert_ne!(allowed, 0);
+        assert!(matches!(b.lock().mode, Mode::Open { .. }));
+    }
+
+    /// cbreaker_test.go, TestCircuitBreaker_requestThreshold: every answer is a 504.
+    #[test]
+    fn request_threshold() {
+        let b = breaker(
+            "NetworkErrorRatio() > 0.5 && RequestThreshold() >= 20",
+            100 * MS,
+        );
+        let t0 = Instant::now();
+        b.record(504, Duration::ZERO, t0); // the first answer is checked at once
+        fill(&mut b.lock().window, &[(504, Duration::ZERO, 17)], t0);
+        let t1 = t0 + 101 * MS;
+        assert!(b.admit(t1));
+        b.record(504, Duration::ZERO, t1); // 19 answers
+        assert_eq!(b.lock().mode, Mode::Closed);
+        let t2 = t1 + 101 * MS;
+        assert!(b.admit(t2));
+        b.record(504, Duration::ZERO, t2); // 20 answers
+        assert!(matches!(b.lock().mode, Mode::Open { .. }));
+        assert!(!b.admit(t2));
+        assert_eq!(b.fallback().status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    /// cbreaker/ratio_test.go, Test_ratioController_rampUp: one request a millisecond over
+    /// the 10s recovery; the share let through stays within 0.05 of the target.
+    #[test]
+    fn ratio_controller_ramp_up() {
+        let duration = 10 * S;
+        let start = Instant::now();
+        let mut r = Recovery {
+            start,
+            until: start + duration,
+            allowed: 0,
+            denied: 0,
+        };
+        for i in 0..10_000u32 {
+            let now = start + i * MS;
+            r.allow(duration, now);
+            let ratio = r.allowed as f64 / (r.allowed + r.denied) as f64;
+            let target = 0.5 * now.duration_since(start).as_secs_f64() / duration.as_secs_f64();
+            assert!((target - ratio).abs() < 0.05, "{i}: {ratio} {target}");
+        }
+    }
+
+    /// circuit_breaker.go's fallback: `responseCode` with `http.StatusText` of it as the
+    /// body.
+    #[test]
+    fn fallback_answer() {
+        for (code, body) in [
+            (503, "Service Unavailable"),
+            (418, "I'm a teapot"),
+            (429, "Too Many Requests"),
+            (502, "Bad Gateway"),
+            (200, "OK"),
+            (413, "Request Entity Too Large"),
+            (414, "Request URI Too Long"),
+            (416, "Requested Range Not Satisfiable"),
+            (425, "Too Early"),
+            (599, ""),
+        ] {
+            let mut b = breaker("NetworkErrorRatio() > 0.5", 100 * MS);
+            b.cfg.response_code = code;
+            let a = b.fallback();
+            assert_eq!(
+                (a.status.as_u16(), &a.body[..]),
+                (code, body.as_bytes()),
+                "{code}"
+            );
+        }
+    }
+}

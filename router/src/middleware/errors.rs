@@ -32,6 +32,32 @@ impl Effects {
     }
 }
 
+/// The page request's headers, as Traefik's: the original request's (all of them, or only
+/// those `errorRequestHeaders` names), without what concerns the connection or a body (the
+/// page request has none), and its host.
+fn page_headers(pages: &ErrorPages, headers: &HeaderMap, host: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    match &pages.error_request_headers {
+        None => h.clone_from(headers),
+        Some(names) => {
+            for n in names {
+                for v in headers.get_all(n.as_str()) {
+                    if let Ok(k) = header::HeaderName::from_bytes(n.as_bytes()) {
+                        h.append(k, v.clone());
+                    }
+                }
+            }
+        }
+    }
+    crate::proxy::strip_hop_by_hop(&mut h);
+    h.remove(header::CONTENT_LENGTH);
+    h.remove(header::EXPECT);
+    if let Ok(v) = HeaderValue::from_str(host) {
+        h.insert(header::HOST, v);
+    }
+    h
+}
+
 /// The page that replaces an answer of `status`, fetched from the pages' service: the page's
 /// headers and body with the original status (or its rewrite). `None` when the service gives
 /// none (no server, a failure): the answer stays as it was.
@@ -67,25 +93,7 @@ pub async fn page(
     let scheme = if tls.is_some() { "https" } else { "http" };
     let uri: Uri = format!("{scheme}://{addr}{path}").parse().ok()?;
     let mut ask = HttpRequest::get(uri).body(full(Bytes::new())).ok()?;
-    let h = ask.headers_mut();
-    match &pages.error_request_headers {
-        None => h.clone_from(headers),
-        Some(names) => {
-            for n in names {
-                for v in headers.get_all(n.as_str()) {
-                    if let Ok(k) = header::HeaderName::from_bytes(n.as_bytes()) {
-                        h.append(k, v.clone());
-                    }
-                }
-            }
-        }
-    }
-    crate::proxy::strip_hop_by_hop(h);
-    h.remove(header::CONTENT_LENGTH);
-    h.remove(header::EXPECT);
-    if let Ok(v) = HeaderValue::from_str(&host) {
-        h.insert(header::HOST, v);
-    }
+    *ask.headers_mut() = page_headers(pages, headers, &host);
     let exchange = async {
         let resp = match &tls {
             Some(t) => t.client().request(ask).await,
@@ -113,4 +121,52 @@ pub async fn page(
         headers,
         body,
     })
+}
+
+/// pkg/middlewares/customerrors/custom_errors_test.go, TestHandler: the headers of the
+/// original request that reach the error page's service.
+#[cfg(test)]
+mod traefik_tables {
+    use super::*;
+
+    fn pages(error_request_headers: Option<&[&str]>) -> ErrorPages {
+        ErrorPages {
+            status: vec![(503, 503)],
+            status_rewrites: vec![],
+            service: "error".into(),
+            query: "/test".into(),
+            error_request_headers: error_request_headers
+                .map(|l| l.iter().map(|s| (*s).to_owned()).collect()),
+        }
+    }
+
+    #[test]
+    fn request_headers() {
+        let mut req = HeaderMap::new();
+        req.insert("x-request-id", HeaderValue::from_static("trace-abc"));
+        req.insert("authorization", HeaderValue::from_static("Bearer secret"));
+        req.insert("host", HeaderValue::from_static("localhost"));
+        for (desc, names, id, auth) in [
+            ("forward all headers by default", None, true, true),
+            (
+                "forward only allowlisted headers",
+                Some(&["X-Request-Id"][..]),
+                true,
+                false,
+            ),
+            ("forward no headers", Some(&[][..]), false, false),
+        ] {
+            let h = page_headers(&pages(names), &req, "localhost");
+            assert_eq!(
+                (
+                    h.get("x-request-id").is_some(),
+                    h.get("authorization").is_some()
+                ),
+                (id, auth),
+                "{desc}"
+            );
+            // "forward request host header": the page is asked with the request's host.
+            assert_eq!(h.get(header::HOST).unwrap(), "localhost", "{desc}");
+        }
+    }
 }
