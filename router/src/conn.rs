@@ -190,6 +190,7 @@ where
         kept: Kept::new(shared.idle.clone()),
         body_unread: false,
         continued: false,
+        head_sent: false,
         buffered: None,
         served: 0,
         client: proxy::client_text(at.peer).into(),
@@ -309,6 +310,9 @@ struct Conn<S> {
     body_unread: bool,
     /// `100 Continue` was sent for the current request.
     continued: bool,
+    /// The last try's request head went out whole: a network error after it is not tried
+    /// again by `retry` (as Traefik's, which retries only what reached no backend).
+    head_sent: bool,
     /// The current request's body, when a middleware read it whole (it is sent from here).
     buffered: Option<Bytes>,
     /// The client's IP address as forwarded.
@@ -760,7 +764,7 @@ where
                 }
                 Err(Attempt::Silent(detail)) => {
                     shared.registry.mark_silent(&backend.state);
-                    if plan.try_again(retryable, attempts, started, None).await {
+                    if !self.head_sent && plan.try_again(retryable, attempts, started, None).await {
                         cause = Some(ProxyError::GatewayTimeout);
                         tried = Some(backend.def.url.clone());
                         continue;
@@ -781,7 +785,7 @@ where
                     return Err(ProxyError::GatewayTimeout.into());
                 }
                 Err(Attempt::Backend(detail, closed)) => {
-                    if plan.try_again(retryable, attempts, started, None).await {
+                    if !self.head_sent && plan.try_again(retryable, attempts, started, None).await {
                         cause = Some(ProxyError::BadGateway(detail));
                         tried = Some(backend.def.url.clone());
                         continue;
@@ -847,6 +851,7 @@ where
         wait: std::time::Duration,
     ) -> Result<ResponseHead, Attempt> {
         let mut sent = 0;
+        self.head_sent = false;
         while sent < self.out.len() {
             match tokio::time::timeout(wait, conn.io.write(&self.out[sent..])).await {
                 Err(_) => return Err(Attempt::TimedOut),
@@ -862,6 +867,7 @@ where
                 }
             }
         }
+        self.head_sent = true;
         let mut cut = None;
         if let Some(held) = self.buffered.clone() {
             // A body held in memory goes out the same way, listening for an early answer.

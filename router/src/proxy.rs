@@ -1287,8 +1287,12 @@ async fn h2_send(
                     continue;
                 }
                 SendError::Request(detail, closed) => {
-                    let again = plan.try_again(retryable, tries, started, None).await
-                        || (retryable && tried.is_none() && req.method.is_idempotent() && closed);
+                    // Not `retry`'s to try again: the request may have reached the backend
+                    // (Traefik's retries only what reached none; a request the pooled client
+                    // could not write on a kept connection it sends again itself). An
+                    // idempotent one the backend closed on goes once more (RFC 9110 9.2.2).
+                    let again =
+                        retryable && tried.is_none() && req.method.is_idempotent() && closed;
                     if !again {
                         return Err(ProxyError::BadGateway(detail));
                     }

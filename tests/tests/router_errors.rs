@@ -440,3 +440,99 @@ async fn circuit_breaker_opens_recovers_and_closes() {
     let r = router.request(&host, "/", &[]).await;
     assert_eq!((r.status, r.text().as_str()), (418, "I'm a teapot"));
 }
+
+/// `retry` sends a request again only when it reached no backend, as Traefik's does: a
+/// server that refuses connections is tried again (the next server answers), but a POST the
+/// server received and then closed on without answering is not sent a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_never_sends_again_what_a_server_received() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+    // A server that reads a request head and closes without answering, counting them.
+    let closer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closer_addr = closer.local_addr().unwrap();
+    let received = Arc::new(AtomicUsize::new(0));
+    let count = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = closer.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    let (good, refusing) = (free_port(), free_port());
+    let nginx = Nginx::start(
+        &format!(
+            "  server {{ listen 127.0.0.1:{good}; location / {{ return 200 \"good\\n\"; }} }}\n"
+        ),
+        &[good],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"http:
+  routers:
+    closes:
+      rule: Host(`closes.test`)
+      service: closes
+      middlewares: [again]
+    refused:
+      rule: Host(`refused.test`)
+      service: refused
+      middlewares: [again]
+  middlewares:
+    again:
+      retry:
+        attempts: 3
+  services:
+    closes:
+      loadBalancer:
+        servers: [{{url: "http://{closer_addr}"}}]
+    refused:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{refusing}"}}, {{url: "http://127.0.0.1:{good}"}}]
+"#
+        ),
+    )
+    .unwrap();
+    let router = Router::builder()
+        .flags(&[&format!("--providers.file.filename={}", file.display())])
+        .start_without_docker()
+        .await;
+    router.wait_routes(&["closes@file", "refused@file"]).await;
+    for _ in 0..4 {
+        let r = router.request("refused.test", "/", &[]).await;
+        assert_eq!((r.status, r.text().trim()), (200, "good"));
+    }
+    // A POST without a body (so it could be sent again as it is).
+    let post = e2e::http::exchange(
+        router.web_addr(),
+        b"POST /submit HTTP/1.1\r\nHost: closes.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        post.statuses(),
+        [502],
+        "{}",
+        String::from_utf8_lossy(&post.raw)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        1,
+        "the POST was sent again"
+    );
+    drop(nginx);
+}
