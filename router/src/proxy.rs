@@ -1313,7 +1313,12 @@ async fn h2_send(
     let (mut parts, body) = resp.into_parts();
     finish_response(shared, plan, req.scheme, &mut parts.headers);
     let mut body: ProxyBody = body.map_err(box_error).boxed();
-    if let Some(max) = plan.fx.max_response_body {
+    // A HEAD answer's length is the GET's: it has no body to hold.
+    if let Some(max) = plan
+        .fx
+        .max_response_body
+        .filter(|_| req.method != Method::HEAD)
+    {
         body = within(&parts.headers, body, max).await?;
     }
     if plan.fx.sniff && req.method != Method::HEAD {
