@@ -168,12 +168,24 @@ impl Manager {
     fn due(&self, host: &str) -> bool {
         // A certificate ordered for another main name may cover this one (a Traefik
         // certificate with SANs).
-        let covering = self.certs.get(host).or_else(|| {
+        let own = self.certs.get(host).or_else(|| {
             self.certs
                 .values()
                 .find(|c| c.names.iter().any(|n| n == host))
         });
-        covering.is_none_or(|c| renewal_due(c.not_after, self.config.renew_before))
+        if let Some(c) = own {
+            return renewal_due(c.not_after, self.config.renew_before);
+        }
+        // As Traefik (getUncheckedDomains): a certificate of the file provider (or
+        // ROUTER_CERTS_DIR) naming it, or a wildcard one, covers it, and so does an ACME
+        // wildcard certificate (renewed as its own order).
+        if self.resolver.configured_name(|n| match_domain(host, n)) {
+            return false;
+        }
+        self.certs
+            .values()
+            .find(|c| c.names.iter().any(|n| match_domain(host, n)))
+            .is_none_or(|c| renewal_due(c.not_after, self.config.renew_before))
     }
 
     /// Orders one certificate for `names` (the first its main name, the rest its SANs).
@@ -590,6 +602,22 @@ fn wanted_groups<'t>(
     routed.chain(tcp).chain(default)
 }
 
+/// Whether a certificate for `cert` covers `domain`, as Traefik's `types.MatchDomain` says
+/// when it decides what to order: the same name, or the name with its first labels, one or
+/// more, each replaced by `*` (`*.example.com` and `*.*.com` cover `a.example.com`).
+fn match_domain(domain: &str, cert: &str) -> bool {
+    if domain == cert {
+        return true;
+    }
+    let cert = cert.trim_end_matches('.');
+    let labels: Vec<&str> = domain.split('.').collect();
+    (1..=labels.len()).any(|stars| {
+        let mut candidate = vec!["*"; stars];
+        candidate.extend_from_slice(&labels[stars..]);
+        candidate.join(".") == cert
+    })
+}
+
 fn acme_name(h: &str) -> bool {
     h.contains('.')
         && h.len() <= 253
@@ -756,6 +784,29 @@ fn http_client(ca_file: Option<&Path>, key: &str) -> Result<HttpClient, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_is_covered_as_traefiks_match_domain_says() {
+        // Traefik's TestMatchDomain (pkg/types/domain_test.go).
+        for (cert, domain, want) in [
+            ("traefik.wtf", "traefik.wtf", true),
+            ("*.traefik.wtf", "traefik.wtf", false),
+            ("*.traefik.wtf", "sub.traefik.wtf", true),
+            ("*.traefik.wtf", "sub.sub.traefik.wtf", false),
+            ("*.*.traefik.wtf", "sub.sub.traefik.wtf", true),
+            ("sub.*.traefik.wtf", "sub.sub.traefik.wtf", false),
+            ("*.sub.traefik.wtf", "sub.sub.traefik.wtf", true),
+            ("sub.sub.traefik.wtf", "sub.sub.traefikiwtf", false),
+            ("*", "sub.sub.traefik.wtf", false),
+            ("?", "sub.sub.traefik.wtf", false),
+            ("...................", "sub.sub.traefik.wtf", false),
+            ("*.traefik.wtf", "*.*.traefik.wtf", false),
+            // A certificate name's trailing dots do not count.
+            ("*.traefik.wtf.", "sub.traefik.wtf", true),
+        ] {
+            assert_eq!(match_domain(domain, cert), want, "{cert} / {domain}");
+        }
+    }
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("router-acme-{name}-{}", std::process::id()));

@@ -158,6 +158,13 @@ impl CertMap {
         }
     }
 
+    /// Every name a certificate in the map was issued for (as written: `*.example.com`).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.listing
+            .iter()
+            .flat_map(|(n, _)| n.iter().map(String::as_str))
+    }
+
     /// Number of names.
     pub fn len(&self) -> usize {
         self.by_name.len()
@@ -283,6 +290,12 @@ impl CertResolver {
     /// The crypto provider, for loading keys.
     pub fn provider(&self) -> &Arc<CryptoProvider> {
         &self.provider
+    }
+
+    /// Whether a certificate from `ROUTER_CERTS_DIR` or the file provider was issued for a
+    /// name for which `matches` holds.
+    pub fn configured_name(&self, mut matches: impl FnMut(&str) -> bool) -> bool {
+        self.files.load().names().any(&mut matches) || self.dynamic.load().names().any(matches)
     }
 
     /// The certificate for a name from `ROUTER_CERTS_DIR`, the file provider or ACME, without

@@ -638,4 +638,16 @@ esac
         queries.contains("_acme-challenge.dnswild.test"),
         "no TXT query reached the DNS server:\n{queries}"
     );
+    // A router added for a name the wildcard covers gets no certificate of its own, as in
+    // Traefik (its ACME provider orders only names no certificate covers): the wildcard is
+    // served for it, and nothing more is issued over a few of the resolver's rounds.
+    let yaml = std::fs::read_to_string(&file).unwrap()
+        + "    covered:\n      rule: Host(`b.dnswild.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n";
+    let tmp = dir.join("dynamic.yml.tmp");
+    std::fs::write(&tmp, yaml).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    tokio::time::sleep(Duration::from_secs(3 * router::acme::POLL.as_secs() + 1)).await;
+    let s = served(websecure, "b.dnswild.test", &root).await.unwrap();
+    assert_eq!(s.serial, got.serial);
+    assert_eq!(pebble.issued(), 1, "{}", pebble.log());
 }
