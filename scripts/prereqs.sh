@@ -41,6 +41,7 @@ present() {
     compose) { command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; } ||
       command -v docker-compose >/dev/null 2>&1 ;;
     py:*) command -v python3 >/dev/null 2>&1 && python3 -c "import ${1#py:}" >/dev/null 2>&1 ;;
+    go:*) compgen -G "/usr/share/gocode/src/${1#go:}/*.go" >/dev/null ;;
     daemon) docker_answers ;;
     *) echo "prereqs.sh: $list: unknown check $1" >&2; exit 64 ;;
   esac

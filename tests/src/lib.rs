@@ -9,6 +9,7 @@
 //!
 //! # Layout
 //! - [`docker`]: the real daemon (raw API over its socket), the CLI, the test image, cleanup
+//! - [`go`]: Go programs (`tests/go/`) built against Debian's Go packages (the Docker SDK)
 //! - [`guard`]: [`guard::Guard`], an in-process socket-guard bound to `127.0.0.1:0`
 //! - [`router`]: [`router::Router`], an in-process router that sees Docker only through a
 //!   [`guard::Guard`] with the router preset; whoami containers with labels
@@ -27,6 +28,7 @@ pub mod browser;
 pub mod cluster;
 pub mod docker;
 pub mod fake;
+pub mod go;
 pub mod guard;
 pub mod http;
 pub mod kv;
