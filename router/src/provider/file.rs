@@ -183,10 +183,15 @@ pub fn snapshot(files: &[Parsed]) -> Snapshot {
         let u = &mut snap.config.udp;
         merge("UDP router", &mut u.routers, udp.routers, &mut duplicate);
         merge("UDP service", &mut u.services, udp.services, &mut duplicate);
-        snap.config
-            .tls
-            .certificates
-            .extend(d.config.tls.certificates);
+        // A certificate given again (the same certFile and keyFile) is kept once, as
+        // Traefik's merge of a directory's files keeps it ("already configured, skipping").
+        for c in d.config.tls.certificates {
+            if snap.config.tls.certificates.contains(&c) {
+                duplicate("TLS certificate", &c.cert_file);
+            } else {
+                snap.config.tls.certificates.push(c);
+            }
+        }
         merge(
             "TLS options",
             &mut snap.config.tls.options,
