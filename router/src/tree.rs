@@ -231,21 +231,26 @@ impl Node {
     }
 
     /// A list of strings: a leaf split on commas (each trimmed, empty ones dropped), or a
-    /// list or numbered map of leaves.
+    /// list or numbered map of leaves, each split so too: paerser joins a list's values with
+    /// commas and splits the text again, so Traefik reads `entryPoints: ["web, websecure"]`
+    /// (or the KV key `entryPoints/0 = web, websecure`) as two entry points.
     pub fn strings(&self) -> Result<Vec<String>, DecodeError> {
-        match &self.value {
-            Value::Leaf(s) => Ok(s
-                .split(',')
+        let split = |s: &str| -> Vec<String> {
+            s.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
-                .collect()),
-            _ => self
-                .items()?
-                .into_iter()
-                .map(|n| n.text().map(|t| t.trim().to_owned()))
-                .filter(|r| r.as_ref().map_or(true, |s| !s.is_empty()))
-                .collect(),
+                .collect()
+        };
+        match &self.value {
+            Value::Leaf(s) => Ok(split(s)),
+            _ => {
+                let mut out = Vec::new();
+                for n in self.items()? {
+                    out.extend(split(n.text()?));
+                }
+                Ok(out)
+            }
         }
     }
 
