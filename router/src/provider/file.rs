@@ -485,3 +485,297 @@ mod tests {
         assert_eq!(s.broken[0].name, "r");
     }
 }
+
+/// Traefik's file provider tables (pkg/provider/file/file_test.go and its fixtures), as data:
+/// each fixture rewritten inline, the files read as the provider reads them (listed, rendered
+/// as Go templates, parsed, merged), and the counts Traefik's tests expect.
+#[cfg(test)]
+mod traefik_tables {
+    use super::*;
+
+    /// A fresh directory holding `files` (name, content).
+    fn dir(tag: &str, files: &[(&str, String)]) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("router-file-tables-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        for (name, content) in files {
+            let p = d.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        d
+    }
+
+    /// (routers, services, certificates, TLS options) of what the provider reads, counted
+    /// as file_test.go counts them (HTTP, TCP and UDP together).
+    /// (routers, services, certificates, TLS options).
+    type Counts = (usize, usize, usize, usize);
+
+    fn counts(p: &FileProvider) -> Result<Counts, String> {
+        let (paths, _) = files(p)?;
+        let parsed = paths
+            .iter()
+            .map(|f| read(f, &|_| None))
+            .collect::<Result<Vec<_>, _>>()?;
+        let s = snapshot(&parsed);
+        let c = &s.config;
+        Ok((
+            c.http.routers.len() + c.tcp.routers.len() + c.udp.routers.len(),
+            c.http.services.len() + c.tcp.services.len() + c.udp.services.len(),
+            c.tls.certificates.len(),
+            c.tls.options.len(),
+        ))
+    }
+
+    fn provider(filename: Option<PathBuf>, directory: Option<PathBuf>) -> FileProvider {
+        FileProvider {
+            filename,
+            directory,
+            watch: false,
+        }
+    }
+
+    /// `n` HTTP routers named router1.. with service application-1.., in TOML or YAML.
+    fn routers(n: usize, toml: bool) -> String {
+        (1..=n)
+            .map(|i| {
+                if toml {
+                    format!("[http.routers.router{i}]\nservice = \"application-{i}\"\n")
+                } else {
+                    format!("    router{i}:\n      service: application-{i}\n")
+                }
+            })
+            .collect()
+    }
+
+    /// `n` HTTP services application-1.. with one server each.
+    fn services(n: usize, toml: bool) -> String {
+        (1..=n)
+            .map(|i| {
+                if toml {
+                    format!("[[http.services.application-{i}.loadBalancer.servers]]\nurl = \"http://172.17.0.{i}:80\"\n")
+                } else {
+                    format!("    application-{i}:\n      loadBalancer:\n        servers:\n          - url: http://172.17.0.{i}:80\n")
+                }
+            })
+            .collect()
+    }
+
+    /// `n` certificates (paths that need not exist: they are loaded later).
+    fn certificates(n: usize, toml: bool) -> String {
+        (1..=n)
+            .map(|i| {
+                if toml {
+                    format!("[[tls.certificates]]\ncertFile = \"/certs/sni{i}.cert\"\nkeyFile = \"/certs/sni{i}.key\"\n")
+                } else {
+                    format!("    - certFile: /certs/sni{i}.cert\n      keyFile: /certs/sni{i}.key\n")
+                }
+            })
+            .collect()
+    }
+
+    fn yaml_simple(r: usize, s: usize, c: usize) -> String {
+        let mut y = String::new();
+        if r + s > 0 {
+            y.push_str("http:\n");
+        }
+        if r > 0 {
+            y.push_str(&format!("  routers:\n{}", routers(r, false)));
+        }
+        if s > 0 {
+            y.push_str(&format!("  services:\n{}", services(s, false)));
+        }
+        if c > 0 {
+            y.push_str(&format!(
+                "tls:\n  certificates:\n{}",
+                certificates(c, false)
+            ));
+        }
+        y
+    }
+
+    // TestProvideWithoutWatch / getTestCases: one file (simple_file_01.toml,
+    // simple_file_02.toml, simple_file_01.yml, template_file.toml, template_file.yml,
+    // simple_empty_store.yml).
+    #[test]
+    fn single_files() {
+        let tcp_udp = "[tcp.routers.routertcp1]\nservice = \"applicationtcp-1\"\n\
+            [[tcp.services.applicationtcp-1.loadBalancer.servers]]\naddress = \"172.17.0.9:80\"\n\
+            [udp.routers.routerudp1]\nservice = \"applicationudp-1\"\n\
+            [[udp.services.applicationudp-1.loadBalancer.servers]]\naddress = \"172.17.0.10:80\"\n";
+        let toml1 = format!(
+            "{}{}{}",
+            routers(3, true),
+            services(6, true),
+            certificates(5, true)
+        );
+        let template_toml = "[http.routers]\n{{ range $i, $e := until 20 }}\n  [http.routers.router{{ $e }}]\n  service = \"application\"\n{{ end }}\n";
+        let template_yaml = "http:\n  routers:\n  {{ range $i, $e := until 20 }}\n    router{{ $e }}:\n      service: application-1\n  {{ end }}";
+        let cases: Vec<(&str, &str, String, Counts)> = vec![
+            ("simple file", "f.toml", toml1.clone(), (3, 6, 5, 0)),
+            // simple_file_02.toml's TCP and UDP servers are written `http://172.17.0.9:80`;
+            // Traefik keeps that address and fails at dial time, the router refuses it when
+            // reading (an address is host:port), so the table writes it as one.
+            (
+                "simple file with tcp and udp",
+                "f.toml",
+                format!("{toml1}{tcp_udp}"),
+                (5, 8, 5, 0),
+            ),
+            (
+                "simple file yaml",
+                "f.yml",
+                yaml_simple(3, 6, 5),
+                (3, 6, 5, 0),
+            ),
+            (
+                "template file",
+                "f.toml",
+                template_toml.into(),
+                (20, 0, 0, 0),
+            ),
+            (
+                "template file yaml",
+                "f.yml",
+                template_yaml.into(),
+                (20, 0, 0, 0),
+            ),
+            (
+                "simple file with empty store yaml",
+                "f.yml",
+                "tls:\n  stores:\n    default: {}\n".into(),
+                (0, 0, 0, 0),
+            ),
+        ];
+        for (i, (desc, name, content, want)) in cases.into_iter().enumerate() {
+            let d = dir(&format!("single{i}"), &[(name, content)]);
+            let got = counts(&provider(Some(d.join(name)), None));
+            assert_eq!(got, Ok(want), "{desc}");
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
+    // TestProvideWithoutWatch / getTestCases: directories (dir01_file0{1,2,3}.{toml,yml},
+    // template_in_directory_file0{1,2}.{toml,yml}).
+    #[test]
+    fn directories() {
+        let tls_toml = format!(
+            "{}[tls.options.mintls13]\nminVersion = \"VersionTLS13\"\n",
+            certificates(4, true)
+        );
+        let tls_yaml = format!(
+            "tls:\n  certificates:\n{}  options:\n    mintls13:\n      minVersion: VersionTLS13\n",
+            certificates(4, false)
+        );
+        let t_routers_toml = "[http.routers]\n{{ range $i, $e := until 20 }}\n  [http.routers.router{{ $e }}]\n  service = \"application\"\n{{ end }}";
+        let t_services_toml = "[http.services]\n{{ range $i, $e := until 20 }}\n  [http.services.application-{{ $e }}.loadBalancer]\n    [[http.services.application-{{ $e }}.loadBalancer.servers]]\n    url = \"http://127.0.0.1\"\n{{ end }}";
+        let t_routers_yaml = "http:\n  routers:\n{{ range $i, $e := until 20 }}\n    router{{ $e }}:\n      service: application-1\n{{ end }}\n";
+        let t_services_yaml = "http:\n  services:\n{{ range $i, $e := until 20 }}\n    application-{{ $e }}:\n      loadBalancer:\n        servers:\n          - url: 'http://127.0.0.1'\n{{ end }}";
+        type Files<'a> = Vec<(&'a str, String)>;
+        let cases: Vec<(&str, Files, Counts)> = vec![
+            (
+                "simple directory",
+                vec![
+                    ("0.toml", routers(2, true)),
+                    ("1.toml", services(3, true)),
+                    ("2.toml", tls_toml),
+                ],
+                (2, 3, 4, 1),
+            ),
+            (
+                "simple directory yaml",
+                vec![
+                    ("0.yml", yaml_simple(2, 0, 0)),
+                    ("1.yml", yaml_simple(0, 3, 0)),
+                    ("2.yml", tls_yaml),
+                ],
+                (2, 3, 4, 1),
+            ),
+            (
+                "template in directory",
+                vec![
+                    ("0.toml", t_routers_toml.into()),
+                    ("1.toml", t_services_toml.into()),
+                ],
+                (20, 20, 0, 0),
+            ),
+            (
+                "template in directory yaml",
+                vec![
+                    ("0.yml", t_routers_yaml.into()),
+                    ("1.yml", t_services_yaml.into()),
+                ],
+                (20, 20, 0, 0),
+            ),
+        ];
+        for (i, (desc, files, want)) in cases.into_iter().enumerate() {
+            let d = dir(&format!("dir{i}"), &files);
+            assert_eq!(counts(&provider(None, Some(d.clone()))), Ok(want), "{desc}");
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
+    // TestProvideWatchWithNonConfigDanglingSymlink: a directory with simple_file_01.yml and a
+    // dangling symbolic link named .txt: the link is skipped, the file read.
+    #[test]
+    fn a_dangling_link_that_is_not_configuration_is_skipped() {
+        let d = dir("symlink", &[("simple_file_01.yml", yaml_simple(3, 6, 5))]);
+        std::os::unix::fs::symlink(d.join("missing.txt"), d.join("dangling.txt")).unwrap();
+        assert_eq!(counts(&provider(None, Some(d.clone()))), Ok((3, 6, 5, 0)));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    // collectFileConfigs and provider.Merge(ResourceStrategySkipDuplicates) (file.go,
+    // merge.go): subdirectories are read, in name order; a name two files define keeps the
+    // first file's definition; a certificate two files give is kept once; TLS options too.
+    #[test]
+    fn several_files_keep_the_first_definition() {
+        let a = "http:\n  routers:\n    r:\n      rule: Host(`a.test`)\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.1:80\ntls:\n  certificates:\n    - certFile: /c/a.cert\n      keyFile: /c/a.key\n  options:\n    o:\n      minVersion: VersionTLS12\n";
+        let b = "http:\n  routers:\n    r:\n      rule: Host(`b.test`)\n      service: s\ntls:\n  certificates:\n    - certFile: /c/a.cert\n      keyFile: /c/a.key\n    - certFile: /c/b.cert\n      keyFile: /c/b.key\n  options:\n    o:\n      minVersion: VersionTLS13\n";
+        let d = dir(
+            "dup",
+            &[
+                ("a.yml", a.into()),
+                ("sub/b.yml", b.into()),
+                ("z.txt", "not read".into()),
+            ],
+        );
+        let (paths, skipped) = files(&provider(None, Some(d.clone()))).unwrap();
+        assert_eq!(paths, [d.join("a.yml"), d.join("sub/b.yml")]);
+        assert_eq!(skipped, [d.join("z.txt")]);
+        let parsed: Vec<Parsed> = paths.iter().map(|p| read(p, &|_| None).unwrap()).collect();
+        let s = snapshot(&parsed);
+        assert_eq!(s.config.http.routers["r"].rule, "Host(`a.test`)");
+        assert!(
+            !s.config.tls.options["o"].min_tls13,
+            "the first file's minVersion"
+        );
+        let certs: Vec<&str> = s
+            .config
+            .tls
+            .certificates
+            .iter()
+            .map(|c| c.cert_file.as_str())
+            .collect();
+        assert_eq!(certs, ["/c/a.cert", "/c/b.cert"]);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    // CreateConfiguration: every file is a template (one without actions is read as
+    // written); a template that does not parse or run is an error of the file, and in a
+    // directory of the whole provider (collectFileConfigs returns it: nothing is applied).
+    #[test]
+    fn template_errors_fail_the_file() {
+        let d = dir(
+            "tplerr",
+            &[
+                ("a.yml", yaml_simple(1, 1, 0)),
+                ("b.yml", "http:\n  routers: {{ nope }}\n".into()),
+            ],
+        );
+        let e = counts(&provider(None, Some(d.clone()))).unwrap_err();
+        assert!(e.contains("b.yml") && e.contains("nope"), "{e}");
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
