@@ -13,9 +13,9 @@
 
 pub mod constraints;
 pub mod container;
+mod container_tcp;
 #[cfg(test)]
 mod corpus_labels;
-mod container_tcp;
 pub mod ecs;
 pub mod file;
 mod fragments;
@@ -23,6 +23,6 @@ pub mod internal;
 pub mod kv;
 pub mod template;
 #[cfg(test)]
-mod traefik_tables;
-#[cfg(test)]
 mod traefik_swarm_tables;
+#[cfg(test)]
+mod traefik_tables;
