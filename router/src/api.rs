@@ -542,6 +542,10 @@ fn by_name<T>(
     items.iter().map(|(n, i)| (n.clone(), f(n, i))).collect()
 }
 
+/// Traefik's API tables (pkg/api/*_test.go and their testdata), as data.
+#[cfg(test)]
+mod traefik_tables;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,489 @@
+//! Traefik's API tables (pkg/api/handler_*_test.go with their testdata fixtures), as data:
+//! each Go test's runtime configuration written again as a dynamic file, and the fields and
+//! values its JSON fixture holds, checked on what our pure builders answer. The provider is
+//! `file` here (Traefik's tests use `myprovider`), the entry point `https`.
+
+use super::*;
+
+/// The routers, services and middlewares of handler_http_test.go's tables: `test` (fii),
+/// `bar` (foo, with `auth` first), `baz` (TLS without options), `tlsfoo` (TLS options `foo`),
+/// `foo / bar` (a name with a slash), `broken` (disabled: its service does not exist).
+const HTTP: &str = "http:
+  routers:
+    test:
+      rule: Host(`fii.bar.other`)
+      service: fii-service
+      middlewares: [addPrefixTest, auth]
+    bar:
+      rule: Host(`foo.bar`)
+      service: foo-service
+      middlewares: [auth, addPrefixTest]
+    baz:
+      rule: Host(`foo.baz`)
+      service: foo-service
+      tls: {}
+    tlsfoo:
+      rule: Host(`foo.tls`)
+      service: foo-service
+      priority: 12
+      tls:
+        options: foo
+    'foo / bar':
+      rule: Host(`foo.slash`)
+      service: fii-service@file
+    broken:
+      rule: Host(`foo.broken`)
+      service: missing
+  services:
+    foo-service:
+      loadBalancer:
+        servers: [{url: 'http://127.0.0.1:80'}]
+    fii-service:
+      loadBalancer:
+        servers: [{url: 'http://127.0.0.2:80'}]
+  middlewares:
+    auth:
+      basicAuth:
+        users: ['admin:{SHA}0DPiKuNIrrVmD8IUCuw1hQxNqZc=']
+    addPrefixTest:
+      addPrefix:
+        prefix: /titi
+tls:
+  options:
+    foo:
+      minVersion: VersionTLS12
+";
+
+fn config() -> Config {
+    Config::from_env(&std::collections::HashMap::new()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `GET path?query` on the table `yaml` compiles to.
+fn get(yaml: &str, path: &str, query: Option<&str>) -> ApiAnswer {
+    let table = crate::provider::file::compile_yaml(yaml, &[]);
+    answer(path, query, &table, &config())
+}
+
+/// The `name` of each element of a list answer.
+fn names(a: &ApiAnswer) -> Vec<String> {
+    a.body
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|v| v["name"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `n` routers named `r00`.., each to `s`.
+fn many_routers(n: usize) -> String {
+    let mut y = String::from("http:\n  routers:\n");
+    for i in 0..n {
+        y += &format!("    r{i:02}:\n      rule: Host(`r{i}.test`)\n      service: s\n");
+    }
+    y + "  services:\n    s:\n      loadBalancer:\n        servers: [{url: 'http://10.0.0.1:80'}]\n"
+}
+
+// handler_http_test.go TestHandler_HTTP: "all routers" (routers.json), "one router by id"
+// (router-bar.json): each router has its definition's fields, `name`, `provider`,
+// `priorityStr` ("0" without a priority, which is then left out), `status` and `using`.
+#[test]
+fn http_router_fields() {
+    let a = get(HTTP, "/api/http/routers/bar@file", None);
+    assert_eq!(a.status, StatusCode::OK);
+    let r = &a.body;
+    for (field, want) in [
+        ("name", json!("bar@file")),
+        ("provider", json!("file")),
+        ("rule", json!("Host(`foo.bar`)")),
+        ("service", json!("foo-service")),
+        ("middlewares", json!(["auth", "addPrefixTest"])),
+        ("entryPoints", json!(["https"])),
+        ("status", json!("enabled")),
+        ("using", json!(["https"])),
+        ("priorityStr", json!("0")),
+    ] {
+        assert_eq!(r[field], want, "{field}: {r}");
+    }
+    assert!(r.get("priority").is_none(), "{r}");
+    assert!(r.get("tls").is_none(), "{r}");
+    assert!(r.get("error").is_none(), "{r}");
+    let t = get(HTTP, "/api/http/routers/tlsfoo@file", None).body;
+    assert_eq!(
+        (&t["priority"], &t["priorityStr"]),
+        (&json!(12), &json!("12"))
+    );
+    let all = get(HTTP, "/api/http/routers", None);
+    assert_eq!(all.next_page, Some(1));
+    assert_eq!(
+        names(&all),
+        [
+            "bar@file",
+            "baz@file",
+            "broken@file",
+            "foo / bar@file",
+            "test@file",
+            "tlsfoo@file"
+        ]
+    );
+}
+
+// TestHandler_HTTP: "one router by id, implicitly using default TLS options"
+// (router-baz-default-tls-options.json) and "using specific TLS options"
+// (router-baz-custom-tls-options.json).
+#[test]
+fn http_router_tls_options() {
+    for (name, want) in [("baz@file", "default"), ("tlsfoo@file", "foo")] {
+        let r = get(HTTP, &format!("/api/http/routers/{name}"), None).body;
+        assert_eq!(r["tls"]["options"], want, "{name}: {r}");
+    }
+}
+
+// TestHandler_HTTP: "one router by id containing slash" (router-foo-slash-bar.json: the
+// name path-escaped, `@` too), and "one router by id, that does not exist" (404).
+#[test]
+fn http_element_by_escaped_name_and_404() {
+    for path in [
+        "/api/http/routers/foo%20%2F%20bar%40file",
+        "/api/http/routers/foo%20%2F%20bar@file",
+    ] {
+        let a = get(HTTP, path, None);
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        assert_eq!(a.body["name"], "foo / bar@file");
+    }
+    for (path, message) in [
+        ("/api/http/routers/nope@file", "router not found: nope@file"),
+        (
+            "/api/http/services/nope@file",
+            "service not found: nope@file",
+        ),
+        (
+            "/api/http/middlewares/nope@file",
+            "middleware not found: nope@file",
+        ),
+        ("/api/entrypoints/nope", "entry point not found: nope"),
+        ("/api/tcp/routers/nope@file", "router not found: nope@file"),
+        (
+            "/api/tcp/services/nope@file",
+            "service not found: nope@file",
+        ),
+        (
+            "/api/tcp/middlewares/nope@file",
+            "middleware not found: nope@file",
+        ),
+        ("/api/udp/routers/nope@file", "router not found: nope@file"),
+        (
+            "/api/udp/services/nope@file",
+            "service not found: nope@file",
+        ),
+    ] {
+        let a = get(HTTP, path, None);
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(a.body, json!({ "message": message }), "{path}");
+    }
+}
+
+// TestHandler_HTTP: "routers filtered by status" (status=enabled), "by search" (search=fii:
+// in the rule or the name), "by service" (serviceName=fii-service@myprovider: a router's
+// unqualified `fii-service` and its qualified one), "by middleware" (middlewareName=auth).
+#[test]
+fn http_router_filters() {
+    for (query, want) in [
+        (
+            "status=enabled",
+            &[
+                "bar@file",
+                "baz@file",
+                "foo / bar@file",
+                "test@file",
+                "tlsfoo@file",
+            ][..],
+        ),
+        ("status=disabled", &["broken@file"][..]),
+        ("status=DISABLED", &["broken@file"][..]),
+        ("search=fii", &["test@file"][..]),
+        ("search=FOO.B", &["bar@file", "baz@file", "broken@file"][..]),
+        ("search=slash", &["foo / bar@file"][..]),
+        (
+            "serviceName=fii-service@file",
+            &["foo / bar@file", "test@file"][..],
+        ),
+        ("serviceName=fii-service@other", &["test@file"][..]),
+        ("middlewareName=auth", &["bar@file", "test@file"][..]),
+        (
+            "middlewareName=addPrefixTest",
+            &["bar@file", "test@file"][..],
+        ),
+        ("middlewareName=nope", &[][..]),
+        ("search=fii&status=disabled", &[][..]),
+        (
+            "search=&status=",
+            &[
+                "bar@file",
+                "baz@file",
+                "broken@file",
+                "foo / bar@file",
+                "test@file",
+                "tlsfoo@file",
+            ][..],
+        ),
+    ] {
+        let a = get(HTTP, "/api/http/routers", Some(query));
+        assert_eq!(a.status, StatusCode::OK, "{query}");
+        assert_eq!(names(&a), want, "{query}");
+    }
+}
+
+// TestHandler_HTTP pagination: "1 res per page, want page 2" (X-Next-Page 3), "19 results
+// overall, 7 res per page, want page 3" (the last page: 5, X-Next-Page 1), "5 results
+// overall, 10 res per page, want page 2" and "10 results, 10 per page, page 2" (400), and
+// "all routers, but no config" (an empty list, X-Next-Page 1).
+#[test]
+fn pagination() {
+    let three = many_routers(3);
+    let a = get(&three, "/api/http/routers", Some("page=2&per_page=1"));
+    assert_eq!((names(&a), a.next_page), (vec!["r01@file".into()], Some(3)));
+    let nineteen = many_routers(19);
+    let a = get(&nineteen, "/api/http/routers", Some("page=3&per_page=7"));
+    assert_eq!(
+        (names(&a), a.next_page),
+        (
+            ["r14", "r15", "r16", "r17", "r18"]
+                .map(|n| format!("{n}@file"))
+                .to_vec(),
+            Some(1)
+        )
+    );
+    for n in [5, 10] {
+        let a = get(
+            &many_routers(n),
+            "/api/http/routers",
+            Some("page=2&per_page=10"),
+        );
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{n}");
+        assert_eq!(
+            a.body["message"], "invalid request: page: 2, per_page: 10",
+            "{n}"
+        );
+    }
+    for path in [
+        "/api/http/routers",
+        "/api/http/services",
+        "/api/http/middlewares",
+        "/api/tcp/routers",
+        "/api/tcp/services",
+        "/api/tcp/middlewares",
+        "/api/udp/routers",
+        "/api/udp/services",
+    ] {
+        let a = get("{}", path, None);
+        assert_eq!((&a.body, a.next_page), (&json!([]), Some(1)), "{path}");
+    }
+}
+
+// TestHandler_HTTP: "all services" (services.json), "one service by id" (service-bar.json):
+// `loadBalancer` as defined (`passHostHeader` true by default), `name`, `provider`,
+// `status`, `type` `loadbalancer`, `serverStatus` (server to `UP`), `usedBy` (routers, by
+// name); "services filtered by status" and "by search" (in the name alone).
+#[test]
+fn http_services() {
+    let s = get(HTTP, "/api/http/services/foo-service@file", None).body;
+    for (field, want) in [
+        ("name", json!("foo-service@file")),
+        ("provider", json!("file")),
+        ("status", json!("enabled")),
+        ("type", json!("loadbalancer")),
+        ("serverStatus", json!({ "http://127.0.0.1:80": "UP" })),
+    ] {
+        assert_eq!(s[field], want, "{field}: {s}");
+    }
+    assert_eq!(s["loadBalancer"]["passHostHeader"], true, "{s}");
+    assert_eq!(
+        s["loadBalancer"]["servers"],
+        json!([{ "url": "http://127.0.0.1:80" }]),
+        "{s}"
+    );
+    assert_eq!(
+        s["usedBy"],
+        json!(["bar@file", "baz@file", "tlsfoo@file"]),
+        "{s}"
+    );
+    for (query, want) in [
+        ("search=fii", &["fii-service@file"][..]),
+        (
+            "status=enabled",
+            &["fii-service@file", "foo-service@file"][..],
+        ),
+        ("status=disabled", &[][..]),
+    ] {
+        let a = get(HTTP, "/api/http/services", Some(query));
+        assert_eq!(names(&a), want, "{query}");
+    }
+}
+
+// TestHandler_HTTP: "all middlewares" (middlewares.json), "one middleware by id"
+// (middleware-auth.json): the definition under its key, `type` that key in lower case,
+// `usedBy`; "middlewares filtered by status" and "by search".
+#[test]
+fn http_middlewares() {
+    let m = get(HTTP, "/api/http/middlewares/auth@file", None).body;
+    assert_eq!(m["type"], "basicauth", "{m}");
+    assert!(m["basicAuth"]["users"].is_array(), "{m}");
+    assert_eq!(m["usedBy"], json!(["bar@file", "test@file"]), "{m}");
+    assert_eq!(
+        (&m["provider"], &m["status"]),
+        (&json!("file"), &json!("enabled"))
+    );
+    let p = get(HTTP, "/api/http/middlewares/addPrefixTest@file", None).body;
+    assert_eq!(p["type"], "addprefix");
+    assert_eq!(p["addPrefix"], json!({ "prefix": "/titi" }));
+    for (query, want) in [
+        ("search=add", &["addPrefixTest@file"][..]),
+        ("status=enabled", &["addPrefixTest@file", "auth@file"][..]),
+    ] {
+        let a = get(HTTP, "/api/http/middlewares", Some(query));
+        assert_eq!(names(&a), want, "{query}");
+    }
+}
+
+/// handler_tcp_test.go's and handler_udp_test.go's configuration, shortened: TCP routers
+/// `bar` (with the middleware `ipallowlist`) and `test`, a disabled one, UDP `bar`.
+const STREAM: &str = "tcp:
+  routers:
+    bar:
+      rule: HostSNI(`*`)
+      service: foo-service
+      middlewares: [ipallowlist]
+    test:
+      rule: HostSNI(`*`)
+      service: foo-service@file
+      priority: 5
+    broken:
+      rule: HostSNI(`*`)
+      service: missing
+  services:
+    foo-service:
+      loadBalancer:
+        servers: [{address: '127.0.0.1:2345'}]
+  middlewares:
+    ipallowlist:
+      ipAllowList:
+        sourceRange: [127.0.0.1/32]
+udp:
+  routers:
+    bar:
+      service: foo-service
+  services:
+    foo-service:
+      loadBalancer:
+        servers: [{address: '127.0.0.1:2345'}]
+";
+
+// handler_tcp_test.go TestHandler_TCP: "one TCP router by id" (tcprouter-bar.json),
+// "TCP routers filtered by status", "by search", "by service"; "one TCP service by id"
+// (tcpservice-bar.json: `type`, `usedBy`); "one TCP middleware by id"
+// (tcpmiddleware-ipallowlist.json).
+#[test]
+fn tcp_elements() {
+    let r = get(STREAM, "/api/tcp/routers/bar@file", None).body;
+    for (field, want) in [
+        ("name", json!("bar@file")),
+        ("provider", json!("file")),
+        ("rule", json!("HostSNI(`*`)")),
+        ("service", json!("foo-service")),
+        ("status", json!("enabled")),
+        ("middlewares", json!(["ipallowlist"])),
+    ] {
+        assert_eq!(r[field], want, "{field}: {r}");
+    }
+    for (query, want) in [
+        ("status=enabled", &["bar@file", "test@file"][..]),
+        ("status=disabled", &["broken@file"][..]),
+        ("search=tes", &["test@file"][..]),
+        (
+            "serviceName=foo-service@file",
+            &["bar@file", "test@file"][..],
+        ),
+    ] {
+        let a = get(STREAM, "/api/tcp/routers", Some(query));
+        assert_eq!(names(&a), want, "{query}");
+    }
+    let s = get(STREAM, "/api/tcp/services/foo-service@file", None).body;
+    assert_eq!(s["type"], "loadbalancer", "{s}");
+    assert_eq!(s["usedBy"], json!(["bar@file", "test@file"]), "{s}");
+    assert_eq!(
+        s["loadBalancer"]["servers"],
+        json!([{ "address": "127.0.0.1:2345" }])
+    );
+    let m = get(STREAM, "/api/tcp/middlewares/ipallowlist@file", None).body;
+    assert_eq!(m["type"], "ipallowlist", "{m}");
+    assert_eq!(m["usedBy"], json!(["bar@file"]), "{m}");
+}
+
+// handler_udp_test.go TestHandler_UDP: "one UDP router by id" (udprouter-bar.json: no
+// `rule`, no `priorityStr`), "one UDP service by id" (udpservice-bar.json).
+#[test]
+fn udp_elements() {
+    let r = get(STREAM, "/api/udp/routers/bar@file", None).body;
+    assert_eq!(
+        (&r["name"], &r["service"]),
+        (&json!("bar@file"), &json!("foo-service"))
+    );
+    assert!(
+        r.get("priorityStr").is_none() && r.get("rule").is_none(),
+        "{r}"
+    );
+    let s = get(STREAM, "/api/udp/services/foo-service@file", None).body;
+    assert_eq!(s["type"], "loadbalancer", "{s}");
+    assert_eq!(s["usedBy"], json!(["bar@file"]), "{s}");
+}
+
+// handler_overview_test.go TestHandler_Overview: "without data in the dynamic
+// configuration" (overview-empty.json: every section's `total`, `warnings`, `errors` at 0,
+// `features` with `tracing`, `metrics`, `accessLog`), "with data" (overview-dynamic.json:
+// `errors` counts the disabled ones), "with providers" (overview-providers.json: by name).
+#[test]
+fn overview_sections() {
+    let zero = json!({ "total": 0, "warnings": 0, "errors": 0 });
+    let o = get("{}", "/api/overview", None).body;
+    for (scheme, kinds) in [
+        ("http", &["routers", "services", "middlewares"][..]),
+        ("tcp", &["routers", "services", "middlewares"][..]),
+        ("udp", &["routers", "services"][..]),
+    ] {
+        for k in kinds {
+            assert_eq!(o[scheme][k], zero, "{scheme}.{k}");
+        }
+    }
+    assert_eq!(o["features"]["tracing"], "");
+    assert!(o["features"]["metrics"].is_string() && o["features"]["accessLog"].is_boolean());
+    assert_eq!(o["providers"], json!(["Docker"]));
+    let o = get(HTTP, "/api/overview", None).body;
+    assert_eq!(
+        o["http"]["routers"],
+        json!({ "total": 6, "warnings": 0, "errors": 1 })
+    );
+    assert_eq!(o["http"]["services"]["total"], 2);
+}
+
+// handler_entrypoint_test.go TestHandler_EntryPoints: "all entry points" (entrypoints.json:
+// each with `name` and `address`), "one entry point by id" (entrypoint-bar.json), "one entry
+// point by id, that does not exist" (404).
+#[test]
+fn entry_points() {
+    let a = get("{}", "/api/entrypoints", None);
+    assert_eq!(a.next_page, Some(1));
+    assert_eq!(names(&a), ["web", "websecure"]);
+    let w = get("{}", "/api/entrypoints/web", None).body;
+    assert_eq!(
+        (&w["name"], &w["address"]),
+        (&json!("web"), &json!("0.0.0.0:8080"))
+    );
+    assert!(w["http"].is_object());
+    let a = get("{}", "/api/entrypoints", Some("page=2&per_page=1"));
+    assert_eq!(
+        (names(&a), a.next_page),
+        (vec!["websecure".into()], Some(1))
+    );
+}
