@@ -188,6 +188,18 @@ pub fn compile<'a>(
                         routes.push(route);
                     }
                     Err((key, e)) => {
+                        // As Traefik's `PopulateUsedBy`: a disabled router is still among
+                        // the users of the service and middlewares it names.
+                        let service = dynamic::resolve(&r.service, &snap.provider);
+                        if let Some(svc) = api.services.get_mut(&service) {
+                            svc.using.push(q.clone());
+                        }
+                        for m in &r.middlewares {
+                            let m = dynamic::resolve(m, &snap.provider);
+                            if let Some(mw) = api.middlewares.get_mut(&m) {
+                                mw.using.push(q.clone());
+                            }
+                        }
                         info.status = "disabled";
                         info.errors.push(e.clone());
                         report(
@@ -202,6 +214,17 @@ pub fn compile<'a>(
                 api.routers.insert(q, info);
             }
         }
+    }
+    // Sorted by name, as Traefik's `PopulateUsedBy` leaves them (routers come here provider
+    // by provider).
+    for using in api
+        .services
+        .values_mut()
+        .map(|i| &mut i.using)
+        .chain(api.middlewares.values_mut().map(|i| &mut i.using))
+    {
+        using.sort();
+        using.dedup();
     }
     let (sni, tls_warnings) = tls::settle(&mut routes);
     for (i, w) in tls_warnings {
