@@ -17,4 +17,6 @@ pub mod rule;
 pub mod table;
 pub mod tcp;
 pub mod tls;
+#[cfg(test)]
+mod traefik_tables;
 pub mod udp;
