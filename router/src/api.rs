@@ -69,10 +69,16 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
         "/api/http/routers" => list(routers(table, &q), &q),
         "/api/http/services" => list(services(table, &q), &q),
         "/api/http/middlewares" => list(middlewares(table, &q), &q),
-        "/api/tcp/routers" => list(stream_routers(&table.api.tcp_routers, &q), &q),
+        "/api/tcp/routers" => list(
+            stream_routers(&table.api.tcp_routers, &q, tcp_router, true),
+            &q,
+        ),
         "/api/tcp/services" => list(typed_list(&table.api.tcp_services, &q), &q),
         "/api/tcp/middlewares" => list(typed_list(&table.api.tcp_middlewares, &q), &q),
-        "/api/udp/routers" => list(stream_routers(&table.api.udp_routers, &q), &q),
+        "/api/udp/routers" => list(
+            stream_routers(&table.api.udp_routers, &q, stream_router, false),
+            &q,
+        ),
         "/api/udp/services" => list(typed_list(&table.api.udp_services, &q), &q),
         _ => {
             if let Some(name) = tail("/api/entrypoints/") {
@@ -132,7 +138,7 @@ fn stream_element(path: &str, table: &RouteTable) -> Option<ApiAnswer> {
         crate::model::rule::routing_path(name).map_or(name.to_owned(), |c| percent_decode(&c));
     let a = &table.api;
     let found = match kind {
-        "/api/tcp/routers/" => a.tcp_routers.get(&name).map(|i| stream_router(&name, i)),
+        "/api/tcp/routers/" => a.tcp_routers.get(&name).map(|i| tcp_router(&name, i)),
         "/api/tcp/services/" => a.tcp_services.get(&name).map(|i| typed(&name, i)),
         "/api/tcp/middlewares/" => a.tcp_middlewares.get(&name).map(|i| typed(&name, i)),
         "/api/udp/routers/" => a.udp_routers.get(&name).map(|i| stream_router(&name, i)),
@@ -157,20 +163,39 @@ fn stream_router<T: serde::Serialize>(name: &str, info: &ElementInfo<T>) -> Valu
     Value::Object(element(name, info, "using"))
 }
 
+/// A TCP router: with `priorityStr`, as Traefik's `tcpRouterRepresentation` has it (a UDP
+/// router has no priority, and Traefik gives it none).
+fn tcp_router(name: &str, info: &ElementInfo<crate::dynamic::tcp::TcpRouter>) -> Value {
+    let mut m = element(name, info, "using");
+    let priority = info.def.as_ref().map_or(0, |r| r.priority);
+    m.insert("priorityStr".into(), json!(priority.to_string()));
+    Value::Object(m)
+}
+
+/// The TCP or UDP routers `q` keeps, each as `show` shows it. `middlewareName` is read for
+/// TCP routers alone (a router whose `middlewares` hold that name as written), as Traefik's
+/// `keepTCPRouter` does and its `keepUDPRouter` does not.
 fn stream_routers<T: serde::Serialize>(
     items: &BTreeMap<String, ElementInfo<T>>,
     q: &Query,
+    show: fn(&str, &ElementInfo<T>) -> Value,
+    by_middleware: bool,
 ) -> Vec<Value> {
     items
         .iter()
-        .map(|(name, i)| (name, stream_router(name, i), i.status))
+        .map(|(name, i)| (name, show(name, i), i.status))
         .filter(|(name, v, status)| {
             let rule = v.get("rule").and_then(Value::as_str).unwrap_or("");
             let service = v.get("service").and_then(Value::as_str).unwrap_or("");
             let service_ok = q.service.is_empty()
                 || q.service == service
                 || q.service.split('@').next() == Some(service);
-            q.keep(status, &[rule, name]) && service_ok
+            let mw_ok = !by_middleware
+                || q.middleware.is_empty()
+                || v.get("middlewares")
+                    .and_then(Value::as_array)
+                    .is_some_and(|l| l.iter().any(|m| m.as_str() == Some(&q.middleware)));
+            q.keep(status, &[rule, name]) && service_ok && mw_ok
         })
         .map(|(_, v, _)| v)
         .collect()
@@ -526,7 +551,7 @@ fn rawdata(table: &RouteTable) -> Value {
         "routers": routers,
         "services": services,
         "middlewares": middlewares,
-        "tcpRouters": by_name(&a.tcp_routers, stream_router),
+        "tcpRouters": by_name(&a.tcp_routers, tcp_router),
         "tcpServices": by_name(&a.tcp_services, typed),
         "tcpMiddlewares": by_name(&a.tcp_middlewares, typed),
         "udpRouters": by_name(&a.udp_routers, stream_router),

@@ -394,6 +394,7 @@ fn tcp_elements() {
         ("service", json!("foo-service")),
         ("status", json!("enabled")),
         ("middlewares", json!(["ipallowlist"])),
+        ("priorityStr", json!("0")),
     ] {
         assert_eq!(r[field], want, "{field}: {r}");
     }
@@ -405,10 +406,18 @@ fn tcp_elements() {
             "serviceName=foo-service@file",
             &["bar@file", "test@file"][..],
         ),
+        // "TCP routers filtered by middleware" (tcprouters-filtered-middlewareName.json).
+        ("middlewareName=ipallowlist", &["bar@file"][..]),
+        ("middlewareName=nope", &[][..]),
     ] {
         let a = get(STREAM, "/api/tcp/routers", Some(query));
         assert_eq!(names(&a), want, "{query}");
     }
+    let t = get(STREAM, "/api/tcp/routers/test@file", None).body;
+    assert_eq!(
+        (&t["priority"], &t["priorityStr"]),
+        (&json!(5), &json!("5"))
+    );
     let s = get(STREAM, "/api/tcp/services/foo-service@file", None).body;
     assert_eq!(s["type"], "loadbalancer", "{s}");
     assert_eq!(s["usedBy"], json!(["bar@file", "test@file"]), "{s}");
@@ -434,6 +443,9 @@ fn udp_elements() {
         r.get("priorityStr").is_none() && r.get("rule").is_none(),
         "{r}"
     );
+    // keepUDPRouter reads no `middlewareName`.
+    let a = get(STREAM, "/api/udp/routers", Some("middlewareName=nope"));
+    assert_eq!(names(&a), ["bar@file"]);
     let s = get(STREAM, "/api/udp/services/foo-service@file", None).body;
     assert_eq!(s["type"], "loadbalancer", "{s}");
     assert_eq!(s["usedBy"], json!(["bar@file"]), "{s}");
