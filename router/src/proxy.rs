@@ -846,6 +846,25 @@ impl Plan {
 pub fn forward_headers(
     req: &Inbound<'_>,
     plan: &Plan,
+    h: HeaderMap,
+    upgrade: bool,
+    fallback_host: impl FnOnce() -> Option<String>,
+) -> HeaderMap {
+    let fx = &plan.fx;
+    backend_headers(
+        req,
+        (fx.forwarded_prefix.as_deref(), fx.drop_xff),
+        h,
+        upgrade,
+        fallback_host,
+    )
+}
+
+/// [`forward_headers`] with what it needs of the plan: the prefix a middleware removed and
+/// whether `X-Forwarded-For` is dropped (a custom empty one).
+fn backend_headers(
+    req: &Inbound<'_>,
+    (prefix, drop_xff): (Option<&str>, bool),
     mut h: HeaderMap,
     upgrade: bool,
     fallback_host: impl FnOnce() -> Option<String>,
@@ -895,11 +914,11 @@ pub fn forward_headers(
             xff_before,
             host,
             websocket,
-            prefix: plan.fx.forwarded_prefix.as_deref(),
+            prefix,
         },
         req,
     );
-    if plan.fx.drop_xff {
+    if drop_xff {
         h.remove(X_FORWARDED_FOR);
     }
     h
@@ -1738,6 +1757,9 @@ fn remove_managed(h: &mut HeaderMap) {
 fn box_error(e: hyper::Error) -> BoxError {
     Box::new(e)
 }
+
+#[cfg(test)]
+mod traefik_tables;
 
 #[cfg(test)]
 mod tests {

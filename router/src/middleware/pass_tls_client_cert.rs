@@ -24,9 +24,7 @@ pub fn apply(cfg: &PassTlsClientCert, r: &mut Request<'_, '_>) -> Result<Flow, P
         return Ok(Flow::Next);
     };
     if cfg.pem {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let text: Vec<String> = certs.iter().map(|c| b64.encode(c.as_ref())).collect();
-        if let Ok(v) = HeaderValue::from_str(&text.join(",")) {
+        if let Ok(v) = HeaderValue::from_str(&pem_header(certs)) {
             r.headers.insert(CERT, v);
         }
     }
@@ -37,6 +35,14 @@ pub fn apply(cfg: &PassTlsClientCert, r: &mut Request<'_, '_>) -> Result<Flow, P
         }
     }
     Ok(Flow::Next)
+}
+
+/// `X-Forwarded-Tls-Client-Cert`: each certificate's DER in base64 (its PEM without armour
+/// and line breaks, as Traefik's `sanitize` leaves it), `,` between certificates.
+fn pem_header(certs: &[CertificateDer<'_>]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let text: Vec<String> = certs.iter().map(|c| b64.encode(c.as_ref())).collect();
+    text.join(",")
 }
 
 /// One certificate's chosen fields (empty when it does not parse: it passed the handshake's
@@ -165,6 +171,9 @@ pub fn query_escape(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod traefik_tables;
 
 #[cfg(test)]
 mod tests {
