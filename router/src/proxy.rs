@@ -874,11 +874,9 @@ fn backend_headers(
     } else {
         None
     };
-    // A trusted client's list, or one a middleware set (an untrusted client's is gone).
-    let xff_before = h
-        .get(X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // A trusted client's list, or one a middleware set (an untrusted client's is gone);
+    // several lines are one list, joined with `, ` in order, as Traefik joins them.
+    let xff_before = xff_lines(&h);
     // As Go's reverse proxy: `TE: trailers` goes on (gRPC servers require it).
     let trailers = h.get_all(header::TE).iter().any(|v| {
         v.to_str().is_ok_and(|t| {
@@ -1672,10 +1670,7 @@ pub(crate) fn entry_point_headers(
     prefix: Option<&str>,
 ) -> HeaderMap {
     let mut out = h.clone();
-    let xff_before = h
-        .get(X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let xff_before = xff_lines(h);
     let websocket = h
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
@@ -1691,6 +1686,12 @@ pub(crate) fn entry_point_headers(
         req,
     );
     out
+}
+
+/// The request's `X-Forwarded-For` lines as one list: Traefik's entry point joins them with
+/// `, ` (RFC 9110 5.3) before Go's reverse proxy appends the client's address.
+fn xff_lines(h: &HeaderMap) -> Option<String> {
+    combined(h, &X_FORWARDED_FOR).and_then(|v| v.to_str().ok().map(str::to_owned))
 }
 
 /// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them: values already there (a trusted
