@@ -1561,7 +1561,10 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::UPGRADE);
 }
 
-/// Removes the headers a `Connection` header names (RFC 9110 7.6.1).
+/// Removes the headers a `Connection` header names (RFC 9110 7.6.1), except those Traefik
+/// manages ([`managed`]): its entry point never lets `Connection` remove them (RFC 7230 6.1: a
+/// proxy sets its own), so a trusted client's `X-Forwarded-*` reach the backend and an
+/// untrusted one's are replaced by the router's.
 pub(crate) fn remove_connection_named(h: &mut HeaderMap) {
     if !h.contains_key(header::CONNECTION) {
         return;
@@ -1572,6 +1575,7 @@ pub(crate) fn remove_connection_named(h: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .filter(|n| !managed(n))
         .collect();
     for name in &named {
         h.remove(name);
