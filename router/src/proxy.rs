@@ -903,9 +903,7 @@ fn backend_headers(
             h.insert(header::HOST, v);
         }
     }
-    let websocket = h
-        .get(header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let websocket = websocket_handshake(&h);
     add_forwarded(
         &mut h,
         Forwarded {
@@ -1675,9 +1673,7 @@ pub(crate) fn entry_point_headers(
 ) -> HeaderMap {
     let mut out = h.clone();
     let xff_before = xff_lines(h);
-    let websocket = h
-        .get(header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let websocket = websocket_handshake(h);
     let host = h.get(header::HOST).cloned();
     add_forwarded(
         &mut out,
@@ -1690,6 +1686,18 @@ pub(crate) fn entry_point_headers(
         req,
     );
     out
+}
+
+/// A WebSocket handshake, as Traefik tells one for `X-Forwarded-Proto` (`ws`, `wss`):
+/// `Connection` lists `upgrade` and `Upgrade` lists `websocket`, among other tokens and in
+/// any case.
+fn websocket_handshake(h: &HeaderMap) -> bool {
+    let lists = |name: header::HeaderName, token: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    lists(header::CONNECTION, "upgrade") && lists(header::UPGRADE, "websocket")
 }
 
 /// The request's `X-Forwarded-For` lines as one list: Traefik's entry point joins them with
