@@ -413,6 +413,9 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
     if let Some(r) = f.take("responseForwarding") {
         response_forwarding(r)?;
     }
+    if let Some(st) = f.take("strategy") {
+        strategy(st)?;
+    }
     unknown(&f)?;
     Ok((
         Service {
@@ -440,6 +443,23 @@ fn response_forwarding(node: &Node) -> Result<(), DecodeError> {
         }
     }
     unknown(&f)
+}
+
+/// `loadBalancer.strategy`, checked: `wrr` (Traefik's default, written or empty) is the
+/// router's weighted round robin; Traefik's other strategies are not run here, and any other
+/// value is Traefik's error too (its names are exact, lower case).
+fn strategy(node: &Node) -> Result<(), DecodeError> {
+    match node.text()?.trim() {
+        "" | "wrr" => Ok(()),
+        s @ ("p2c" | "hrw" | "leasttime") => Err(DecodeError::at(
+            node,
+            format!("load-balancer strategy {s:?} is not supported (wrr only)"),
+        )),
+        s => Err(DecodeError::at(
+            node,
+            format!("unsupported load-balancer strategy {s:?}"),
+        )),
+    }
 }
 
 /// `healthCheck: {}` of a `weighted` or `failover` service (it has no options).

@@ -499,8 +499,17 @@ fn load_balancers_that_fail() {
             "loadBalancer:\n        servers:\n          - url: \":\"\n",
             false,
         ),
-        // Traefik's case sets `strategy: wrr`, its default, refused here (see the report).
-        ("Succeeds when there are no servers", "loadBalancer: {}\n", true),
+        (
+            "Succeeds when there are no servers",
+            "loadBalancer:\n        strategy: wrr\n",
+            true,
+        ),
+        // Traefik's other strategies are not run here (README: an error).
+        (
+            "p2c is not supported here",
+            "loadBalancer:\n        strategy: p2c\n        servers:\n          - url: http://localhost:8080\n",
+            false,
+        ),
         (
             "Succeeds when sticky.cookie is set",
             "loadBalancer:\n        sticky:\n          cookie: {}\n",
