@@ -1,10 +1,10 @@
 //! `api@internal`: Traefik's API paths in Traefik's JSON shapes, so that tools and scripts
 //! that read Traefik's API work: `/api/version`, `/api/overview`, `/api/entrypoints[/{name}]`,
 //! `/api/http/{routers,services,middlewares}[/{name}]` (with Traefik's `search`, `status`,
-//! `serviceName`, `middlewareName`, `page` and `per_page` and the `X-Next-Page` header),
-//! `/api/rawdata`, and `/api/tcp/{routers,services,middlewares}[/{name}]` and
-//! `/api/udp/{routers,services}[/{name}]` (`search`, `status`, `serviceName`). Pure: built from the table
-//! in service and the configuration.
+//! `serviceName`, `middlewareName`, `sortBy`, `direction`, `page` and `per_page` and the
+//! `X-Next-Page` header), `/api/rawdata`, and `/api/tcp/{routers,services,middlewares}[/{name}]`
+//! and `/api/udp/{routers,services}[/{name}]` (the same; `middlewareName` for TCP routers
+//! alone). Pure: built from the table in service and the configuration.
 
 use std::collections::BTreeMap;
 
@@ -65,21 +65,27 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
         "/api/version" => ok(json!({ "Version": env!("CARGO_PKG_VERSION"), "Codename": "router" })),
         "/api/overview" => ok(overview(table, config)),
         "/api/rawdata" => ok(rawdata(table)),
-        "/api/entrypoints" => list(config.entry_points.iter().map(entry_point).collect(), &q),
-        "/api/http/routers" => list(routers(table, &q), &q),
-        "/api/http/services" => list(services(table, &q), &q),
-        "/api/http/middlewares" => list(middlewares(table, &q), &q),
+        "/api/entrypoints" => list(entry_points(config), &q),
+        "/api/http/routers" => list(sorted(routers(table, &q), &q), &q),
+        "/api/http/services" => list(sorted(services(table, &q), &q), &q),
+        "/api/http/middlewares" => list(sorted(middlewares(table, &q), &q), &q),
         "/api/tcp/routers" => list(
-            stream_routers(&table.api.tcp_routers, &q, tcp_router, true),
+            sorted(
+                stream_routers(&table.api.tcp_routers, &q, tcp_router, true),
+                &q,
+            ),
             &q,
         ),
-        "/api/tcp/services" => list(typed_list(&table.api.tcp_services, &q), &q),
-        "/api/tcp/middlewares" => list(typed_list(&table.api.tcp_middlewares, &q), &q),
+        "/api/tcp/services" => list(sorted(typed_list(&table.api.tcp_services, &q), &q), &q),
+        "/api/tcp/middlewares" => list(sorted(typed_list(&table.api.tcp_middlewares, &q), &q), &q),
         "/api/udp/routers" => list(
-            stream_routers(&table.api.udp_routers, &q, stream_router, false),
+            sorted(
+                stream_routers(&table.api.udp_routers, &q, stream_router, false),
+                &q,
+            ),
             &q,
         ),
-        "/api/udp/services" => list(typed_list(&table.api.udp_services, &q), &q),
+        "/api/udp/services" => list(sorted(typed_list(&table.api.udp_services, &q), &q), &q),
         _ => {
             if let Some(name) = tail("/api/entrypoints/") {
                 return match config.entry_point(&name) {
@@ -239,6 +245,8 @@ struct Query {
     middleware: String,
     page: Option<String>,
     per_page: Option<String>,
+    sort_by: String,
+    direction: String,
 }
 
 impl Query {
@@ -254,6 +262,8 @@ impl Query {
                 "middlewareName" => q.middleware = v,
                 "page" => q.page = Some(v),
                 "per_page" => q.per_page = Some(v),
+                "sortBy" => q.sort_by = v,
+                "direction" => q.direction = v,
                 _ => {}
             }
         }
@@ -267,6 +277,46 @@ impl Query {
                     .iter()
                     .any(|v| v.to_lowercase().contains(&self.search.to_lowercase())))
     }
+}
+
+/// `items` in the order `sortBy` and `direction` ask for, as Traefik's `sortRouters`,
+/// `sortServices` and `sortMiddlewares`: by `name` (unknown or absent `sortBy` too),
+/// `provider`, `status`, `rule`, `service`, `type`, `priority`, `entryPoints` (their count) or
+/// `servers` (the load balancer's count), equal values by name; ascending for `asc` or no
+/// `direction`, descending for anything else. A field an element kind does not have is equal
+/// for all of them, so sorting by it is sorting by name, as Traefik does for a field it does
+/// not sort that kind by.
+fn sorted(mut items: Vec<Value>, q: &Query) -> Vec<Value> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let count = |v: Option<&Value>| v.and_then(Value::as_array).map_or(0, Vec::len) as i64;
+    let key = |v: &Value| -> (i64, String) {
+        match q.sort_by.as_str() {
+            f @ ("provider" | "status" | "rule" | "service" | "type") => (0, text(v, f)),
+            "priority" => (
+                v.get("priority").and_then(Value::as_i64).unwrap_or(0),
+                String::new(),
+            ),
+            "entryPoints" => (count(v.get("entryPoints")), String::new()),
+            "servers" => (count(v.pointer("/loadBalancer/servers")), String::new()),
+            _ => (0, String::new()),
+        }
+    };
+    let mut keyed: Vec<((i64, String), String, Value)> = items
+        .drain(..)
+        .map(|v| (key(&v), text(&v, "name"), v))
+        .collect();
+    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    if !(q.direction.is_empty() || q.direction == "asc") {
+        keyed.reverse();
+    }
+    keyed.into_iter().map(|(_, _, v)| v).collect()
+}
+
+/// The entry points, by name (Traefik sorts them so, whatever `sortBy` says).
+fn entry_points(config: &Config) -> Vec<Value> {
+    let mut eps: Vec<&EntryPoint> = config.entry_points.iter().collect();
+    eps.sort_by(|a, b| a.name.cmp(&b.name));
+    eps.into_iter().map(entry_point).collect()
 }
 
 /// A page of `items` (Traefik's pagination: 100 per page by default).

@@ -499,3 +499,123 @@ fn entry_points() {
         (vec!["websecure".into()], Some(1))
     );
 }
+
+/// Routers for sort_test.go's orders: `a` and `b` at priority 2, `c` and `d` at 1 (`d`
+/// disabled: no such service), rules and services out of name order, `b` on two entry
+/// points; services `lb1` (two servers), `lb2` (one), `w` (weighted); middlewares of two
+/// types.
+const SORTS: &str = "http:
+  routers:
+    a:
+      rule: Host(`z.test`)
+      service: s2
+      priority: 2
+    b:
+      rule: Host(`y.test`)
+      service: s1
+      priority: 2
+      entryPoints: [https, web]
+    c:
+      rule: Host(`y.test`)
+      service: s1
+      priority: 1
+    d:
+      rule: Host(`x.test`)
+      service: missing
+      priority: 1
+  services:
+    s1:
+      loadBalancer:
+        servers: [{url: 'http://10.0.0.1:80'}, {url: 'http://10.0.0.2:80'}]
+    s2:
+      loadBalancer:
+        servers: [{url: 'http://10.0.0.3:80'}]
+    w:
+      weighted:
+        services: [{name: s1, weight: 1}]
+  middlewares:
+    m1:
+      stripPrefix:
+        prefixes: [/a]
+    m2:
+      addPrefix:
+        prefix: /b
+    m3:
+      addPrefix:
+        prefix: /c
+";
+
+// sort_test.go TestSortRouters (by name, provider, priority, status, rule, service,
+// entryPoints; asc and desc, equal values by name in the same direction), TestSortServices
+// (name, type, servers, provider, status), TestSortMiddlewares (name, type, provider,
+// status); an unknown or absent sortBy is by name.
+#[test]
+fn sorting() {
+    let yaml = SORTS.replace("entryPoints: [https, web]", "entryPoints: [https, https]");
+    for (path, query, want) in [
+        ("/api/http/routers", "", "a b c d"),
+        ("/api/http/routers", "sortBy=name&direction=desc", "d c b a"),
+        ("/api/http/routers", "direction=desc", "d c b a"),
+        ("/api/http/routers", "sortBy=nope", "a b c d"),
+        ("/api/http/routers", "sortBy=provider", "a b c d"),
+        ("/api/http/routers", "sortBy=priority", "c d a b"),
+        (
+            "/api/http/routers",
+            "sortBy=priority&direction=desc",
+            "b a d c",
+        ),
+        ("/api/http/routers", "sortBy=status", "d a b c"),
+        (
+            "/api/http/routers",
+            "sortBy=status&direction=desc",
+            "c b a d",
+        ),
+        ("/api/http/routers", "sortBy=rule", "d b c a"),
+        ("/api/http/routers", "sortBy=rule&direction=desc", "a c b d"),
+        ("/api/http/routers", "sortBy=service", "d b c a"),
+        (
+            "/api/http/routers",
+            "sortBy=entryPoints&direction=desc",
+            "b d c a",
+        ),
+        ("/api/http/services", "sortBy=servers", "w s2 s1"),
+        (
+            "/api/http/services",
+            "sortBy=servers&direction=desc",
+            "s1 s2 w",
+        ),
+        ("/api/http/services", "sortBy=type", "s1 s2 w"),
+        (
+            "/api/http/services",
+            "sortBy=type&direction=desc",
+            "w s2 s1",
+        ),
+        (
+            "/api/http/services",
+            "sortBy=status&direction=desc",
+            "w s2 s1",
+        ),
+        ("/api/http/middlewares", "sortBy=type", "m2 m3 m1"),
+        (
+            "/api/http/middlewares",
+            "sortBy=type&direction=desc",
+            "m1 m3 m2",
+        ),
+        (
+            "/api/http/middlewares",
+            "sortBy=rule&direction=desc",
+            "m3 m2 m1",
+        ),
+    ] {
+        let a = get(&yaml, path, Some(query));
+        let want: Vec<String> = want.split(' ').map(|n| format!("{n}@file")).collect();
+        assert_eq!(names(&a), want, "{path}?{query}");
+    }
+    // Sorted before the page is taken.
+    let a = get(
+        &yaml,
+        "/api/http/routers",
+        Some("sortBy=priority&page=2&per_page=3"),
+    );
+    assert_eq!(names(&a), ["b@file"]);
+}
