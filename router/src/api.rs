@@ -319,23 +319,23 @@ fn entry_points(config: &Config) -> Vec<Value> {
     eps.into_iter().map(entry_point).collect()
 }
 
-/// A page of `items` (Traefik's pagination: 100 per page by default).
+/// A page of `items` (Traefik's pagination: 100 per page by default). A `per_page` or `page`
+/// that is not a whole number above 0 is a 400 naming it with the number read (0 when it is
+/// not one), as Traefik's `getIntParam` answers, `per_page` first.
 fn list(items: Vec<Value>, q: &Query) -> ApiAnswer {
-    let int = |v: &Option<String>, default: usize| match v.as_deref() {
+    let int = |v: &Option<String>, key: &str, default: usize| match v.as_deref() {
         None | Some("") => Ok(default),
-        Some(t) => t
-            .parse::<usize>()
-            .map_err(|_| format!("invalid request: {t}")),
-    };
-    let (per_page, page) = match (int(&q.per_page, 100), int(&q.page, 1)) {
-        (Ok(p), Ok(n)) if p > 0 && n > 0 => (p, n),
-        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid request: page and per_page start at 1".into(),
-            )
+        Some(t) => {
+            let n = t.parse::<i64>().unwrap_or(0);
+            usize::try_from(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("invalid request: {key}: {n}"))
         }
+    };
+    let (per_page, page) = match (int(&q.per_page, "per_page", 100), int(&q.page, "page", 1)) {
+        (Ok(p), Ok(n)) => (p, n),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
     };
     let start = (page - 1) * per_page;
     if start != 0 && start >= items.len() {

@@ -619,3 +619,22 @@ fn sorting() {
     );
     assert_eq!(names(&a), ["b@file"]);
 }
+
+// criterion.go getIntParam, as TestHandler_HTTP's pagination meets it: a `page` or
+// `per_page` that is not a number above 0 is a 400 naming the parameter and the number
+// read (0 for text), `per_page` first.
+#[test]
+fn pagination_parameters() {
+    for (query, message) in [
+        ("per_page=0", "invalid request: per_page: 0"),
+        ("page=-2", "invalid request: page: -2"),
+        ("page=x", "invalid request: page: 0"),
+        ("page=x&per_page=-1", "invalid request: per_page: -1"),
+    ] {
+        let a = get(HTTP, "/api/http/routers", Some(query));
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(a.body["message"], message, "{query}");
+    }
+    let a = get(HTTP, "/api/http/routers", Some("page=&per_page=%2B2"));
+    assert_eq!((names(&a).len(), a.next_page), (2, Some(2)));
+}
