@@ -19,7 +19,7 @@
 
 mod json;
 
-pub use json::JsonLines;
+pub use json::{write_timestamp, JsonLines};
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};

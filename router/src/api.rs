@@ -53,6 +53,18 @@ fn error(status: StatusCode, message: String) -> ApiAnswer {
     ApiAnswer::error(status, message)
 }
 
+/// When the router started (taken when its shared state is made): `/api/version`'s
+/// `startDate`, as Traefik's.
+pub static STARTED: std::sync::LazyLock<std::time::SystemTime> =
+    std::sync::LazyLock::new(std::time::SystemTime::now);
+
+/// `/api/version`: Traefik's fields (`Version`, `Codename`, `startDate` in RFC 3339, UTC).
+fn version() -> Value {
+    let mut start = String::new();
+    let _ = log_writer::write_timestamp(&mut start, *STARTED);
+    json!({ "Version": env!("CARGO_PKG_VERSION"), "Codename": "router", "startDate": start })
+}
+
 /// Answers `GET path?query` (`path` as received, `query` raw).
 pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Config) -> ApiAnswer {
     let q = Query::parse(query);
@@ -62,7 +74,7 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
         })
     };
     match path {
-        "/api/version" => ok(json!({ "Version": env!("CARGO_PKG_VERSION"), "Codename": "router" })),
+        "/api/version" => ok(version()),
         "/api/overview" => ok(overview(table, config)),
         "/api/rawdata" => ok(rawdata(table)),
         "/api/entrypoints" => list(entry_points(config), &q),
@@ -624,6 +636,25 @@ mod traefik_tables;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_has_traefiks_fields_and_the_start_date() {
+        let table = crate::provider::file::compile_yaml("", &[]);
+        let config = Config::from_env(&std::collections::HashMap::new()).unwrap();
+        let v = answer("/api/version", None, &table, &config).body;
+        assert_eq!(v["Codename"], "router");
+        assert_eq!(v["Version"], env!("CARGO_PKG_VERSION"));
+        // RFC 3339 in UTC, as Go's time.Time marshals (`2026-12-06T18:45:00.123456Z`): the
+        // time the router started, not the time of the request.
+        let date = v["startDate"].as_str().unwrap();
+        let mut started = String::new();
+        log_writer::write_timestamp(&mut started, *STARTED).unwrap();
+        assert_eq!(date, started);
+        assert!(date.len() == 27 && date.as_bytes()[10] == b'T', "{date}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let again = answer("/api/version", None, &table, &config).body;
+        assert_eq!(again["startDate"], v["startDate"]);
+    }
 
     #[test]
     fn tcp_and_udp_elements_in_traefiks_shapes() {

@@ -79,6 +79,7 @@ pub struct Shared {
 impl Shared {
     /// Builds the shared state with an empty table.
     pub fn new(config: Config) -> Arc<Shared> {
+        std::sync::LazyLock::force(&crate::api::STARTED);
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.connect_timeout));
