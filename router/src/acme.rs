@@ -609,13 +609,27 @@ fn match_domain(domain: &str, cert: &str) -> bool {
     if domain == cert {
         return true;
     }
-    let cert = cert.trim_end_matches('.');
-    let labels: Vec<&str> = domain.split('.').collect();
-    (1..=labels.len()).any(|stars| {
-        let mut candidate = vec!["*"; stars];
-        candidate.extend_from_slice(&labels[stars..]);
-        candidate.join(".") == cert
-    })
+    // Label by label from the left: each `*` of the certificate's name stands for one of the
+    // domain's labels, and what follows the stars is the rest of the domain (no allocation:
+    // this runs for every uncovered name at every round).
+    let (mut c, mut d) = (cert.trim_end_matches('.'), domain);
+    loop {
+        let Some(after) = c.strip_prefix('*') else {
+            return false;
+        };
+        match d.split_once('.') {
+            Some((_, d_rest)) => {
+                let Some(c_rest) = after.strip_prefix('.') else {
+                    return false;
+                };
+                if c_rest == d_rest {
+                    return true;
+                }
+                (c, d) = (c_rest, d_rest);
+            }
+            None => return after.is_empty(),
+        }
+    }
 }
 
 fn acme_name(h: &str) -> bool {
