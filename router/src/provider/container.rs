@@ -829,8 +829,8 @@ fn containers_of<'a, T>(defs: &[(&'a str, T)]) -> Vec<&'a str> {
     defs.iter().map(|(c, _)| *c).collect()
 }
 
-/// One service from the containers defining it: their servers together when the rest is the
-/// same on each, else `None`.
+/// One service from the containers defining it: their servers together (one per URL) when
+/// the rest is the same on each, else `None`.
 fn merge_services(defs: &[(&str, &Service)]) -> Option<Service> {
     let mut merged = defs[0].1.clone();
     if defs.len() == 1 {
@@ -843,9 +843,18 @@ fn merge_services(defs: &[(&str, &Service)]) -> Option<Service> {
         if a != *b {
             return None;
         }
+        // As Traefik's `ServersLoadBalancer.Merge`: a URL once, the first container's (by
+        // name). A container that is not running gives Traefik no server at all, so a ready
+        // server takes the place of one that is not.
         for server in &b.servers {
-            if !merged.load_balancer.servers.contains(server) {
-                merged.load_balancer.servers.push(server.clone());
+            let servers = &mut merged.load_balancer.servers;
+            match servers.iter_mut().find(|s| s.url == server.url) {
+                None => servers.push(server.clone()),
+                Some(kept) => {
+                    if kept.status != ServerStatus::Ready && server.status == ServerStatus::Ready {
+                        *kept = server.clone();
+                    }
+                }
             }
         }
     }

@@ -285,8 +285,9 @@ impl TcpMerger {
     }
 }
 
-/// Load balancers that differ only in their servers merge into one with all of them
-/// (sorted, so that the order of containers does not matter); anything else must be equal.
+/// Load balancers that differ only in their servers merge into one with all of them (one per
+/// address; sorted, so that the order of containers does not matter); anything else must be
+/// equal.
 fn merge_services<'a>(mut defs: impl Iterator<Item = &'a TcpService>) -> Option<TcpService> {
     let mut merged = defs.next()?.clone();
     for s in defs {
@@ -302,8 +303,10 @@ fn merge_services<'a>(mut defs: impl Iterator<Item = &'a TcpService>) -> Option<
                 if !same {
                     return None;
                 }
+                // As Traefik's `TCPServersLoadBalancer.Merge`: an address once, the first
+                // container's (with its `tls`).
                 for server in &b.servers {
-                    if !a.servers.contains(server) {
+                    if !a.servers.iter().any(|s| s.address == server.address) {
                         a.servers.push(server.clone());
                     }
                 }
