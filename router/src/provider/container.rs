@@ -264,13 +264,20 @@ fn container(
     }
     let default_name = normalize(&service_name(c));
     let status = status_of(c);
-    if dynamic_root.get("tcp").is_some() {
+    let tcp = asks_for(&dynamic_root, "tcp", &["routers", "services"]);
+    if tcp {
         super::container_tcp::build(c, ip, status, &mut decoded, s, &default_name, report);
     }
-    if dynamic_root.get("udp").is_some() {
+    let udp = asks_for(&dynamic_root, "udp", &["routers", "services"]);
+    if udp {
         super::container_tcp::build_udp(c, ip, status, &mut decoded, s, &default_name, report);
     }
-    if has_tcp_or_udp(&dynamic_root) && dynamic_root.get("http").is_none() {
+    let http = asks_for(
+        &dynamic_root,
+        "http",
+        &["routers", "middlewares", "services"],
+    );
+    if (tcp || udp) && !http {
         // As in Traefik: no HTTP router or service for a container that asks only for TCP
         // or UDP.
         return Some(decoded.config);
@@ -482,8 +489,13 @@ fn without_own(root: &Node, provider: &str) -> Node {
     out
 }
 
-fn has_tcp_or_udp(root: &Node) -> bool {
-    root.get("tcp").is_some() || root.get("udp").is_some()
+/// Whether the labels define any of `kinds` under `protocol` (`tcp.routers`, ...). As Traefik's
+/// Docker provider: a container gets TCP (or UDP) services only with TCP (UDP) routers or
+/// services, and no HTTP router or service when it also has no HTTP router, middleware or
+/// service; middlewares alone (`tcp.middlewares`) ask for no TCP service.
+fn asks_for(root: &Node, protocol: &str, kinds: &[&str]) -> bool {
+    root.get(protocol)
+        .is_some_and(|p| kinds.iter().any(|k| p.get(k).is_some()))
 }
 
 /// The server a service gets from this container.
