@@ -971,16 +971,13 @@ fn vary_origin(h: &mut HeaderMap) {
     }
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
+/// The value of cookie `name` in the request's `Cookie` headers, as Go reads it (see
+/// [`dynamic_sticky::cookie_value`]).
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_owned())
+    dynamic_sticky::cookie_value(
+        headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes),
+        name,
+    )
 }
 
 /// `forwardAuth.addAuthCookiesToResponse`: the backend's cookies of those names give way to

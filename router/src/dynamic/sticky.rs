@@ -84,6 +84,41 @@ pub fn decode(n: &Node) -> Result<Option<StickyCookie>, DecodeError> {
     }))
 }
 
+/// The value of cookie `name` among a request's `Cookie` lines, as Go's `Request.Cookie`
+/// reads it for Traefik: pairs split at `;` and trimmed, the name (trimmed) a token compared
+/// exactly, the value one pair of surrounding double quotes stripped; a pair whose value
+/// holds a byte a cookie value cannot (a control, non-ASCII, `"`, `;`, `\`) is skipped, and
+/// the first pair left wins.
+pub fn cookie_value<'a>(lines: impl IntoIterator<Item = &'a [u8]>, name: &str) -> Option<String> {
+    let trim = |s: &'a [u8]| s.trim_ascii();
+    lines
+        .into_iter()
+        .flat_map(|line| line.split(|b| *b == b';'))
+        .map(trim)
+        .filter(|pair| !pair.is_empty())
+        .find_map(|pair| {
+            let (k, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            if trim(k) != name.as_bytes() || name.is_empty() || !name.bytes().all(token) {
+                return None;
+            }
+            let v = match v {
+                [b'"', inner @ .., b'"'] => inner,
+                v => v,
+            };
+            v.iter()
+                .all(|b| (0x20..0x7f).contains(b) && !matches!(b, b'"' | b';' | b'\\'))
+                .then(|| String::from_utf8_lossy(v).into_owned())
+        })
+}
+
+/// An RFC 7230 token character (a cookie name's).
+fn token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// The cookie's name for `service` (qualified): the configured one with characters a cookie
 /// name cannot hold made `_`, else `_` and the first five hex digits of
 /// SHA-1(`_TRAEFIK_BACKEND_<service>`), as Traefik names it.
