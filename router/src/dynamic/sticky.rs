@@ -23,9 +23,9 @@ pub struct StickyCookie {
     pub same_site: String,
     /// `Max-Age` (0: none; below 0: `Max-Age=0`, delete it).
     pub max_age: i64,
-    /// `Path` (default `/`).
+    /// `Path` (default `/`): visible ASCII and spaces, no `;`.
     pub path: String,
-    /// `Domain`.
+    /// `Domain`: empty, a host name (perhaps with a leading `.`) or an IPv4 address.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub domain: String,
 }
@@ -64,6 +64,38 @@ pub fn decode(n: &Node) -> Result<Option<StickyCookie>, DecodeError> {
             format!("sameSite: expected none, lax or strict, got {same_site:?}"),
         ));
     }
+    let path = match f.take("path") {
+        Some(p) => {
+            let path = p.text()?;
+            // Go's `http.SetCookie` would drop these bytes from the attribute.
+            if !path.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';') {
+                return Err(DecodeError::at(
+                    p,
+                    format!(
+                        "expected a cookie path (visible ASCII and spaces, no ';'), got {path:?}"
+                    ),
+                ));
+            }
+            path.to_owned()
+        }
+        None => "/".to_owned(),
+    };
+    let domain = match f.take("domain") {
+        Some(d) => {
+            let domain = d.text()?;
+            // Go's `http.SetCookie` would send the cookie without this attribute.
+            if !domain.is_empty() && !cookie_domain(domain) {
+                return Err(DecodeError::at(
+                    d,
+                    format!(
+                        "expected a cookie domain (a host name or an IPv4 address), got {domain:?}"
+                    ),
+                ));
+            }
+            domain.to_owned()
+        }
+        None => String::new(),
+    };
     Ok(Some(StickyCookie {
         name: text(f.take("name"))?,
         secure: boolean(f.take("secure"))?,
@@ -74,14 +106,39 @@ pub fn decode(n: &Node) -> Result<Option<StickyCookie>, DecodeError> {
             .map(Node::integer)
             .transpose()?
             .unwrap_or(0),
-        path: f
-            .take("path")
-            .map(Node::text)
-            .transpose()?
-            .unwrap_or("/")
-            .to_owned(),
-        domain: text(f.take("domain"))?,
+        path,
+        domain,
     }))
+}
+
+/// Whether `d` is a `Domain` Go's `http.SetCookie` writes (its `validCookieDomain`): a host
+/// name of letters, digits, `-` and `.` (one leading `.` allowed, labels of 1 to 63 bytes,
+/// none starting with `-` nor ending with it, a letter somewhere), or an IPv4 address.
+fn cookie_domain(d: &str) -> bool {
+    if d.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    if d.is_empty() || d.len() > 255 {
+        return false;
+    }
+    let d = d.strip_prefix('.').unwrap_or(d);
+    let (mut last, mut letter, mut label) = (b'.', false, 0);
+    for c in d.bytes() {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' => letter = true,
+            b'0'..=b'9' => {}
+            b'-' if last != b'.' => {}
+            b'.' if last != b'.' && last != b'-' && (1..=63).contains(&label) => {
+                label = 0;
+                last = c;
+                continue;
+            }
+            _ => return false,
+        }
+        label += 1;
+        last = c;
+    }
+    last != b'-' && label <= 63 && letter
 }
 
 /// The value of cookie `name` among a request's `Cookie` lines, as Go's `Request.Cookie`
@@ -176,7 +233,9 @@ impl StickyCookie {
             out.push_str(&format!("; Path={}", self.path));
         }
         if !self.domain.is_empty() {
-            out.push_str(&format!("; Domain={}", self.domain));
+            // Go writes a leading `.` as nothing (browsers ignore it).
+            let domain = self.domain.strip_prefix('.').unwrap_or(&self.domain);
+            out.push_str(&format!("; Domain={domain}"));
         }
         match self.max_age {
             0 => {}
