@@ -274,7 +274,7 @@ impl Registry {
         svc.backends.iter().find(|b| {
             self.usable(b)
                 && Some(b.def.url.as_str()) != exclude
-                && crate::dynamic::sticky::names_server(value, &b.def.url)
+                && crate::dynamic::sticky::names_server(value, &b.def.written)
         })
     }
 

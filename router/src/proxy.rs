@@ -821,9 +821,9 @@ impl Plan {
             .ok_or(ProxyError::NoBackend)?;
         if let Some((name, cookie)) = sticky {
             // A new client, a server gone, or a value in an older form: the cookie is set.
-            let current = dynamic_sticky::server_value(&backend.def.url);
+            let current = dynamic_sticky::server_value(&backend.def.written);
             let set = (self.sticky.as_deref() != Some(current.as_str()))
-                .then(|| cookie.set_cookie(name, &backend.def.url));
+                .then(|| cookie.set_cookie(name, &backend.def.written));
             *self
                 .set_cookie
                 .lock()

@@ -89,6 +89,8 @@ pub struct LabelServer {
     pub path: String,
     /// `server.preservePath`.
     pub preserve_path: bool,
+    /// `server.url` as written (see [`Server::written`]).
+    pub written: String,
     /// `server.weight`.
     pub weight: Option<u32>,
 }
@@ -696,6 +698,7 @@ fn server_label(s: &Node) -> Result<LabelServer, DecodeError> {
         let (url, path) = server_url(u)?;
         out.url = Some(url);
         out.path = path;
+        out.written = u.text()?.trim().to_owned();
         if out.port.is_some() || out.scheme.is_some() {
             return Err(DecodeError::at(
                 u,
@@ -744,6 +747,7 @@ fn server_file(item: &Node) -> Result<Server, DecodeError> {
         origin: None,
         path,
         preserve_path,
+        written: u.text()?.trim().to_owned(),
     })
 }
 

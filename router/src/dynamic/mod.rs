@@ -300,6 +300,10 @@ pub struct Server {
     /// `preservePath`: the URL's path goes in front of each request's path.
     #[serde(rename = "preservePath", skip_serializing_if = "std::ops::Not::not")]
     pub preserve_path: bool,
+    /// The URL as the configuration wrote it (`url` is rewritten with its port and without
+    /// its path): Traefik's name for the server, which its sticky cookie's value hashes.
+    #[serde(skip)]
+    pub written: String,
 }
 
 /// The container behind a server.

@@ -614,6 +614,11 @@ fn service(
                 },
                 origin: s.origin.clone(),
                 weight: s.weight,
+                written: if s.written.is_empty() {
+                    s.url.clone()
+                } else {
+                    s.written.clone()
+                },
                 path: if s.preserve_path {
                     s.path.clone()
                 } else {

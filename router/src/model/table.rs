@@ -300,6 +300,9 @@ pub struct Backend {
     pub origin: Option<Origin>,
     /// Its weight against the service's other backends (0: never picked).
     pub weight: u32,
+    /// Its URL as the configuration wrote it: what its sticky cookie's value is made from
+    /// (see [`crate::dynamic::Server::written`]).
+    pub written: String,
     /// The server URL's path when `preservePath` is set (empty otherwise): put in front of
     /// each request's path.
     pub path: String,
@@ -675,6 +678,10 @@ fn settings_of(s: &Service) -> Option<String> {
         if b.weight != 1 || !b.url.starts_with("http://") || !b.path.is_empty() {
             parts.push(format!("server={}{}*{}", b.url, b.path, b.weight));
         }
+        // The sticky cookie's value is made from the URL as written.
+        if s.sticky.is_some() && b.written != b.url {
+            parts.push(format!("written={}", b.written));
+        }
     }
     (!parts.is_empty()).then(|| parts.join(" "))
 }
@@ -754,6 +761,7 @@ mod tests {
             status: super::BackendStatus::Ready,
             origin: None,
             weight: 1,
+            written: "http://10.0.0.1:80".into(),
             path: path.into(),
         };
         // Traefik's JoinURLPath (pkg/proxy/httputil): one slash between the two.

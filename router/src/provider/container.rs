@@ -520,6 +520,7 @@ fn server(
             origin,
             path: label.path.clone(),
             preserve_path: label.preserve_path,
+            written: label.written.clone(),
         });
     }
     let Some(ip) = ip else {
@@ -531,16 +532,20 @@ fn server(
             origin,
             path: String::new(),
             preserve_path: label.preserve_path,
+            written: String::new(),
         });
     };
     let port = port_for(c, label.port, "http", service, s, report)?;
+    // As Traefik writes it: `scheme://host:port`.
+    let url = format!(
+        "{}://{}",
+        label.scheme.as_deref().unwrap_or("http"),
+        SocketAddr::new(ip, port)
+    );
     Some(Server {
         weight: label.weight.unwrap_or(1),
-        url: format!(
-            "{}://{}",
-            label.scheme.as_deref().unwrap_or("http"),
-            SocketAddr::new(ip, port)
-        ),
+        written: url.clone(),
+        url,
         status,
         origin,
         path: String::new(),
