@@ -264,7 +264,8 @@ impl Registry {
         }
     }
 
-    /// The usable backend a sticky cookie's `value` names (not `exclude`).
+    /// The usable backend a sticky cookie's `value` names (not `exclude`), by its URL as
+    /// written; one of weight 0 is not in Traefik's balancer, so no cookie names it.
     pub fn named<'a>(
         &self,
         svc: &'a LiveService,
@@ -272,7 +273,8 @@ impl Registry {
         exclude: Option<&str>,
     ) -> Option<&'a LiveBackend> {
         svc.backends.iter().find(|b| {
-            self.usable(b)
+            b.def.weight > 0
+                && self.usable(b)
                 && Some(b.def.url.as_str()) != exclude
                 && crate::dynamic::sticky::names_server(value, &b.def.written)
         })
