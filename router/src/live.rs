@@ -550,3 +550,203 @@ mod traefik_tables {
         assert!((60_399..=60_400).contains(&wait.as_millis()), "{wait:?}");
     }
 }
+
+/// Traefik's `pkg/server/service/loadbalancer/sticky_test.go`, `TestSticky_StickyHandler`,
+/// translated for a load balancer's servers: which server a request's sticky cookie sends it
+/// to ([`Registry::named`]) and whether the answer rewrites the cookie (a value in an older
+/// form). Traefik's handlers are named by their server URL as written (`http://first`, no
+/// port), which the cookie's value hashes; its rows use the handler names, ours the URLs.
+/// The rows after Traefik's are the balancer's side of `wrr.go` (a server of weight 0 is not
+/// added, one whose health check fails is not in its status) and Go's `Request.Cookie`.
+#[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
+mod sticky_tables {
+    use super::*;
+    use crate::dynamic::sticky::server_value;
+
+    const FIRST: &str = "http://first";
+
+    /// A file provider's service `svc` with `first` and `second` (weights as given), its
+    /// cookie `test`, in service.
+    fn balancer(weights: [u32; 2]) -> (Registry, Live) {
+        let yaml = format!(
+            "http:\n  services:\n    svc:\n      loadBalancer:\n        sticky:\n          cookie:\n            name: test\n        servers:\n          - url: {FIRST}\n            weight: {}\n          - url: http://second\n            weight: {}\n",
+            weights[0], weights[1]
+        );
+        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
+            path: "/dynamic.yml".into(),
+            root: crate::tree::Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}")),
+        }]);
+        let table = crate::model::compile::compile([&snap], &Default::default());
+        let reg = Registry::default();
+        let live = reg.attach(table);
+        (reg, live)
+    }
+
+    #[test]
+    fn sticky_handler() {
+        let fnv = |s: &str| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in s.bytes() {
+                h = h.wrapping_mul(0x0000_0100_0000_01b3) ^ u64::from(b);
+            }
+            format!("{h:x}")
+        };
+        let sha_first = server_value(FIRST);
+        // Known answers: SHA-256("http://first") and FNV-1 64 of it, once and twice.
+        assert_eq!(sha_first, "326751a93a05114a");
+        assert_eq!(fnv(FIRST), "e4890ff7bb142923");
+        assert_eq!(fnv(&fnv(FIRST)), "ace17d371dc8c811");
+        // (case, Cookie lines, weights of first and second, servers failing their check,
+        // server picked by the cookie, cookie rewritten).
+        let table: Vec<(&str, Vec<String>, [u32; 2], &[usize], Option<&str>, bool)> = vec![
+            ("No previous cookie", vec![], [1, 1], &[], None, false),
+            (
+                "Wrong previous cookie",
+                vec![format!("test={}", server_value("foo"))],
+                [1, 1],
+                &[],
+                None,
+                false,
+            ),
+            (
+                "Sha256 previous cookie",
+                vec![format!("test={sha_first}")],
+                [1, 1],
+                &[],
+                Some(FIRST),
+                false,
+            ),
+            (
+                "Raw previous cookie",
+                vec![format!("test={FIRST}")],
+                [1, 1],
+                &[],
+                Some(FIRST),
+                true,
+            ),
+            (
+                "Fnv previous cookie",
+                vec![format!("test={}", fnv(FIRST))],
+                [1, 1],
+                &[],
+                Some(FIRST),
+                true,
+            ),
+            // Traefik's row of this name hashes once (the row above again); twice here.
+            (
+                "Double fnv previous cookie",
+                vec![format!("test={}", fnv(&fnv(FIRST)))],
+                [1, 1],
+                &[],
+                Some(FIRST),
+                true,
+            ),
+            // wrr.go `Add`: a server of weight 0 is not added, so no cookie names it.
+            (
+                "cookie naming a server of weight 0",
+                vec![format!("test={sha_first}")],
+                [0, 1],
+                &[],
+                None,
+                false,
+            ),
+            // wrr.go `ServeHTTP`: the handler must be in `status` (its health check passing).
+            (
+                "cookie naming a server failing its health check",
+                vec![format!("test={sha_first}")],
+                [1, 1],
+                &[0],
+                None,
+                false,
+            ),
+            (
+                "cookie naming the other server failing its check",
+                vec![format!("test={sha_first}")],
+                [1, 1],
+                &[1],
+                Some(FIRST),
+                false,
+            ),
+            // Go's `Request.Cookie`: quotes stripped, the name trimmed, invalid values
+            // skipped, the first valid pair of the name wins, over several lines.
+            (
+                "quoted value",
+                vec![format!("other=1; test=\"{sha_first}\"")],
+                [1, 1],
+                &[],
+                Some(FIRST),
+                false,
+            ),
+            (
+                "spaces around the name",
+                vec![format!("other=1;  test ={sha_first}")],
+                [1, 1],
+                &[],
+                Some(FIRST),
+                false,
+            ),
+            (
+                "an invalid value skipped for a later one",
+                vec![format!("test=a\\b; test={sha_first}")],
+                [1, 1],
+                &[],
+                Some(FIRST),
+                false,
+            ),
+            (
+                "a value with a lone quote is invalid",
+                vec![format!("test=\"{sha_first}")],
+                [1, 1],
+                &[],
+                None,
+                false,
+            ),
+            (
+                "the first valid pair wins",
+                vec![
+                    format!("test={}", server_value("http://second")),
+                    format!("test={sha_first}"),
+                ],
+                [1, 1],
+                &[],
+                Some("http://second"),
+                false,
+            ),
+            (
+                "another cookie's name",
+                vec![format!("testing={sha_first}")],
+                [1, 1],
+                &[],
+                None,
+                false,
+            ),
+        ];
+        for (case, lines, weights, down, want, rewrite) in table {
+            let (reg, live) = balancer(weights);
+            let svc = &live.services["svc@file"];
+            for i in down {
+                svc.backends[*i]
+                    .state
+                    .check_failed
+                    .store(true, Ordering::Relaxed);
+            }
+            let mut headers = hyper::HeaderMap::new();
+            for l in &lines {
+                headers.append(hyper::header::COOKIE, l.parse().expect("a header value"));
+            }
+            let (name, _) = live.table.services["svc@file"]
+                .sticky
+                .as_ref()
+                .expect("sticky");
+            let value = crate::proxy::cookie(&headers, name);
+            let got = value.as_deref().and_then(|v| reg.named(svc, v, None));
+            assert_eq!(got.map(|b| b.def.written.as_str()), want, "{case}");
+            // What `Plan::pick` compares to set the cookie again.
+            let rewritten =
+                got.is_some_and(|b| value.as_deref() != Some(&*server_value(&b.def.written)));
+            assert_eq!(rewritten, rewrite, "{case}");
+        }
+    }
+}

@@ -292,3 +292,119 @@ mod tests {
         );
     }
 }
+
+/// Traefik's `pkg/server/service/loadbalancer/sticky_test.go`, translated: the cookie its
+/// options write (`TestSticky_WriteStickyCookie`, `TestConvertSameSite_CaseInsensitive`),
+/// and the attributes Go's `http.SetCookie` writes differently from what it is given (a
+/// leading `.` of the domain, a domain or path it would drop, which the router refuses; see
+/// README). `expires` is set by Traefik's NGINX ingress provider only (`file:"-"`).
+/// `TestSticky_StickyHandler` is in `live.rs`, with the balancer.
+#[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
+mod traefik_tables {
+    use super::*;
+
+    /// The cookie a `sticky` section (YAML, under `sticky.cookie`) sets for server `first`, or
+    /// the error it gets.
+    fn written(options: &str) -> Result<String, String> {
+        let yaml = format!("sticky:\n  cookie:\n{options}");
+        let root = Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}"));
+        let sticky = root.get("sticky").expect("sticky");
+        let cookie = decode(sticky)
+            .map_err(|e| e.to_string())?
+            .expect("sticky on");
+        Ok(cookie.set_cookie(&cookie_name(&cookie.name, "svc@file"), "first"))
+    }
+
+    #[test]
+    fn write_sticky_cookie() {
+        // SHA-256("first"), its first 16 hex digits.
+        let v = "a7937b64b8caa58f";
+        let options = "    name: test\n    secure: true\n    httpOnly: true\n    sameSite: none\n    maxAge: 42\n    path: /foo\n    domain: foo.com\n";
+        assert_eq!(
+            written(options).as_deref(),
+            Ok(&*format!(
+                "test={v}; Path=/foo; Domain=foo.com; Max-Age=42; HttpOnly; Secure; SameSite=None"
+            ))
+        );
+    }
+
+    #[test]
+    fn convert_same_site_case_insensitive() {
+        // (sameSite, the attribute written; None: refused, see README).
+        let table: &[(&str, Option<&str>)] = &[
+            ("none", Some("; SameSite=None")),
+            ("None", Some("; SameSite=None")),
+            ("NONE", Some("; SameSite=None")),
+            ("lax", Some("; SameSite=Lax")),
+            ("Lax", Some("; SameSite=Lax")),
+            ("LAX", Some("; SameSite=Lax")),
+            ("strict", Some("; SameSite=Strict")),
+            ("Strict", Some("; SameSite=Strict")),
+            ("STRICT", Some("; SameSite=Strict")),
+            ("", Some("")),
+            // Traefik: SameSiteDefaultMode, no attribute.
+            ("invalid", None),
+        ];
+        for (same_site, want) in table {
+            let got = written(&format!("    name: t\n    sameSite: {same_site:?}\n"));
+            match want {
+                Some(attr) => assert_eq!(
+                    got.as_deref(),
+                    Ok(&*format!("t=a7937b64b8caa58f; Path=/{attr}")),
+                    "{same_site}"
+                ),
+                None => {
+                    let e = got.expect_err(same_site);
+                    assert!(e.contains("sameSite") && e.contains(same_site), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn go_cookie_attributes() {
+        // (options, the cookie's attributes after its value; Err: the error names these).
+        let table: &[(&str, Result<&str, &[&str]>)] = &[
+            ("", Ok("; Path=/")),
+            // Traefik's `Path *string`: given empty, no attribute.
+            ("    path: \"\"\n", Ok("")),
+            ("    path: /a b\n", Ok("; Path=/a b")),
+            ("    maxAge: -1\n", Ok("; Path=/; Max-Age=0")),
+            ("    maxAge: 0\n", Ok("; Path=/")),
+            // Go writes a leading dot as nothing.
+            ("    domain: .foo.com\n", Ok("; Path=/; Domain=foo.com")),
+            ("    domain: 10.0.0.1\n", Ok("; Path=/; Domain=10.0.0.1")),
+            ("    domain: localhost\n", Ok("; Path=/; Domain=localhost")),
+            // Go drops these (`validCookieDomain`, `validCookiePathByte`): refused here.
+            ("    domain: foo.com:80\n", Err(&["domain", "foo.com:80"])),
+            ("    domain: foo..com\n", Err(&["domain", "foo..com"])),
+            ("    domain: -foo.com\n", Err(&["domain", "-foo.com"])),
+            ("    domain: foo-.com\n", Err(&["domain", "foo-.com"])),
+            ("    domain: 10.0.0.256\n", Err(&["domain", "10.0.0.256"])),
+            ("    domain: \"::1\"\n", Err(&["domain", "::1"])),
+            ("    domain: fo_o.com\n", Err(&["domain", "fo_o.com"])),
+            ("    path: /a;b\n", Err(&["path", "/a;b"])),
+            ("    path: \"/a\\tb\"\n", Err(&["path", "/a\\tb"])),
+            ("    path: /é\n", Err(&["path", "/é"])),
+        ];
+        for (options, want) in table {
+            let got = written(&format!("    name: t\n{options}"));
+            match want {
+                Ok(attrs) => assert_eq!(
+                    got.as_deref(),
+                    Ok(&*format!("t=a7937b64b8caa58f{attrs}")),
+                    "{options}"
+                ),
+                Err(words) => {
+                    let e = got.expect_err(options);
+                    assert!(words.iter().all(|w| e.contains(w)), "{options}: {e}");
+                }
+            }
+        }
+        // A label of 63 bytes is a domain label, 64 is not.
+        assert!(cookie_domain(&format!("{}.com", "a".repeat(63))));
+        assert!(!cookie_domain(&format!("{}.com", "a".repeat(64))));
+    }
+}
