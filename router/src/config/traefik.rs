@@ -809,7 +809,11 @@ fn acme_resolver(n: &Node, notes: &mut Vec<String>) -> Result<AcmeStatic, Config
         a.email = Some(text(e)?);
     }
     if let Some(e) = f.take("caServer") {
-        a.ca_server = Some(text(e)?);
+        let (url, note) = safe_ca_server(&text(e)?);
+        if let Some(note) = note {
+            notes.push(format!("{}: {note}", e.key));
+        }
+        a.ca_server = Some(url);
     }
     if let Some(e) = f.take("storage") {
         a.storage = Some(PathBuf::from(text(e)?));
@@ -887,6 +891,25 @@ fn dns_challenge(
 ) -> Result<crate::acme_dns::DnsChallenge, ConfigError> {
     let mut f = n.fields().map_err(bad)?;
     let p = f
+/// Traefik's `getSafeACMECAServer`: an empty `caServer` is Let's Encrypt's production
+/// directory, and Let's Encrypt's retired ACME v1 directories are replaced by their v2 ones
+/// (with a note saying so).
+fn safe_ca_server(url: &str) -> (String, Option<String>) {
+    const STAGING_V1: &str = "https://acme-staging.api.letsencrypt.org";
+    if url.is_empty() {
+        return (super::LETS_ENCRYPT.to_owned(), None);
+    }
+    let v2 = if url.starts_with("https://acme-v01.api.letsencrypt.org") {
+        url.replacen("v01", "v02", 1)
+    } else if let Some(rest) = url.strip_prefix(STAGING_V1) {
+        format!("https://acme-staging-v02.api.letsencrypt.org{rest}")
+    } else {
+        return (url.to_owned(), None);
+    };
+    let note = format!("{url:?} is an ACME v1 directory: {v2:?} is used instead, as Traefik does");
+    (v2, Some(note))
+}
+
         .take("provider")
         .ok_or_else(|| err(&n.key, "", "dnsChallenge needs a provider"))?;
     let provider = p.text().map_err(bad)?.trim().to_owned();
