@@ -816,7 +816,15 @@ fn acme_resolver(n: &Node, notes: &mut Vec<String>) -> Result<AcmeStatic, Config
         a.ca_server = Some(url);
     }
     if let Some(e) = f.take("storage") {
-        a.storage = Some(PathBuf::from(text(e)?));
+        let path = text(e)?;
+        if path.is_empty() {
+            // Traefik's ValidateConfiguration: "no storage location for the certificates".
+            return Err(value_err(
+                e,
+                "no storage location for the certificates: give a file, such as acme.json",
+            ));
+        }
+        a.storage = Some(PathBuf::from(path));
     }
     if let Some(e) = f.take("caCertificates") {
         a.ca_certificates = e
@@ -883,14 +891,6 @@ fn acme_resolver(n: &Node, notes: &mut Vec<String>) -> Result<AcmeStatic, Config
     Ok(a)
 }
 
-/// `dnsChallenge`: the provider (lego's `exec`), the resolvers that check propagation, and
-/// the propagation options (and their deprecated spellings).
-fn dns_challenge(
-    n: &Node,
-    notes: &mut Vec<String>,
-) -> Result<crate::acme_dns::DnsChallenge, ConfigError> {
-    let mut f = n.fields().map_err(bad)?;
-    let p = f
 /// Traefik's `getSafeACMECAServer`: an empty `caServer` is Let's Encrypt's production
 /// directory, and Let's Encrypt's retired ACME v1 directories are replaced by their v2 ones
 /// (with a note saying so).
@@ -910,6 +910,14 @@ fn safe_ca_server(url: &str) -> (String, Option<String>) {
     (v2, Some(note))
 }
 
+/// `dnsChallenge`: the provider (lego's `exec`), the resolvers that check propagation, and
+/// the propagation options (and their deprecated spellings).
+fn dns_challenge(
+    n: &Node,
+    notes: &mut Vec<String>,
+) -> Result<crate::acme_dns::DnsChallenge, ConfigError> {
+    let mut f = n.fields().map_err(bad)?;
+    let p = f
         .take("provider")
         .ok_or_else(|| err(&n.key, "", "dnsChallenge needs a provider"))?;
     let provider = p.text().map_err(bad)?.trim().to_owned();
