@@ -935,12 +935,14 @@ fn dns_challenge(
             d.resolvers.push(addr);
         }
     }
-    if let Some(x) = f.take("delayBeforeCheck") {
-        d.delay = x.duration().map_err(bad)?;
-    }
-    if let Some(x) = f.take("disablePropagationCheck") {
-        d.check = !x.boolean().map_err(bad)?;
-    }
+    // The deprecated spellings are applied after `propagation`, as Traefik's
+    // SetEffectiveConfiguration does: a delay above 0 replaces `delayBeforeChecks`, and `true`
+    // turns the checks off whatever `disableChecks` says.
+    let delay_before_check = f.take("delayBeforeCheck").map(Node::duration).transpose();
+    let disable_propagation_check = f
+        .take("disablePropagationCheck")
+        .map(Node::boolean)
+        .transpose();
     if let Some(p) = f.take("propagation") {
         p.section_on().map_err(bad)?;
         if let Ok(mut pf) = p.fields() {
@@ -962,6 +964,12 @@ fn dns_challenge(
             }
             no_more(&pf)?;
         }
+    }
+    if let Some(delay) = delay_before_check.map_err(bad)?.filter(|d| !d.is_zero()) {
+        d.delay = delay;
+    }
+    if disable_propagation_check.map_err(bad)? == Some(true) {
+        d.check = false;
     }
     no_more(&f)?;
     Ok(d)
