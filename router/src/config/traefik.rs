@@ -991,8 +991,14 @@ fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
         a.insecure = i.boolean().map_err(bad)?;
     }
     if let Some(b) = f.take("basePath") {
-        let v = b.text().map_err(bad)?.trim();
-        if !(v.is_empty() || v == "/") {
+        let v = b.text().map_err(bad)?;
+        if !valid_base_path(v) {
+            return Err(value_err(
+                b,
+                "expected an absolute URL path: / then letters, digits and /_.:~- only",
+            ));
+        }
+        if v != "/" {
             return Err(value_err(b, "only the base path / is supported"));
         }
     }
@@ -1009,6 +1015,14 @@ fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
     )?;
     no_more(&f)?;
     Ok(Some(a))
+}
+
+/// Traefik's `validBasePath` (`^/[a-zA-Z0-9/_.:~-]*$`): what `api.basePath` may be.
+fn valid_base_path(v: &str) -> bool {
+    v.strip_prefix('/').is_some_and(|rest| {
+        rest.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"/_.:~-".contains(&c))
+    })
 }
 
 fn ping(n: &Node) -> Result<Option<Ping>, ConfigError> {
