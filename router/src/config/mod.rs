@@ -520,3 +520,6 @@ mod tests;
 
 #[cfg(test)]
 mod keys;
+
+#[cfg(test)]
+mod traefik_tables;
