@@ -425,10 +425,111 @@ fn go_clean(p: &str) -> String {
     s
 }
 
+/// The request's canonical host, as Traefik's `requestdecorator` gives it to the `Host` and
+/// `HostRegexp` matchers: the `Host` value without its port (`parseHost`: Go's
+/// `net.SplitHostPort`; a bracketed IPv6 address without a port loses its brackets; a value
+/// `SplitHostPort` refuses, such as a bare IPv6 address or one with an unbalanced bracket, is
+/// kept whole), then trimmed and in lower case (`types.CanonicalDomain`).
+pub fn canonical_host(raw: &str) -> String {
+    // Go's server trims the header value (textproto) before it is the request's Host.
+    let raw = raw.trim();
+    let host = if !raw.contains(':') {
+        raw
+    } else if let Some(h) = split_host_port(raw) {
+        h
+    } else if raw.len() >= 2 && raw.starts_with('[') && raw.ends_with(']') {
+        &raw[1..raw.len() - 1]
+    } else {
+        raw
+    };
+    host.trim().to_ascii_lowercase()
+}
+
+/// Go's `net.SplitHostPort`, the host only: `None` where Go returns an error (no port, too
+/// many colons, a misplaced bracket). The port is not checked, as Go does not check it.
+fn split_host_port(s: &str) -> Option<&str> {
+    let i = s.rfind(':')?;
+    let (host, j, k) = if s.starts_with('[') {
+        let end = s.find(']')?;
+        // The ']' must be just before the last ':' (and not the last character).
+        if end + 1 != i {
+            return None;
+        }
+        (&s[1..end], 1, end + 1)
+    } else {
+        let h = &s[..i];
+        if h.contains(':') {
+            return None;
+        }
+        (h, 0, 0)
+    };
+    if s[j..].contains('[') || s[k..].contains(']') {
+        return None;
+    }
+    Some(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use hyper::header::{HeaderName, HeaderValue};
+
+    /// Traefik's `Test_parseHost` and `TestRequestHost` (requestdecorator): the `Host` value,
+    /// the canonical host routing sees. Then `CanonicalDomain`'s trimming and lower case.
+    #[test]
+    fn canonical_host_as_traefiks_tables() {
+        for (desc, host, want) in [
+            ("host without :", "host", "host"),
+            ("host with : and without port", "host:", "host"),
+            ("IP host with : and with port", "127.0.0.1:123", "127.0.0.1"),
+            ("IP host with : and without port", "127.0.0.1:", "127.0.0.1"),
+            (
+                "IPv6 without brackets is kept whole",
+                "fe80::215:5dff:fe20:cd6a",
+                "fe80::215:5dff:fe20:cd6a",
+            ),
+            (
+                "IPv6 host with : and with port",
+                "[fe80::215:5dff:fe20:cd6a]:123",
+                "fe80::215:5dff:fe20:cd6a",
+            ),
+            (
+                "IPv6 host with : and without port",
+                "[fe80::215:5dff:fe20:cd6a]:",
+                "fe80::215:5dff:fe20:cd6a",
+            ),
+            (
+                "IPv6 host without : and without port",
+                "[fe80::215:5dff:fe20:cd6a]",
+                "fe80::215:5dff:fe20:cd6a",
+            ),
+            (
+                "invalid IPv6: missing [",
+                "fe80::215:5dff:fe20:cd6a]",
+                "fe80::215:5dff:fe20:cd6a]",
+            ),
+            (
+                "invalid IPv6: missing ]",
+                "[fe80::215:5dff:fe20:cd6a",
+                "[fe80::215:5dff:fe20:cd6a",
+            ),
+            ("empty address", "", ""),
+            ("only :", ":", ""),
+            // TestRequestHost (the same values through a request's URL).
+            ("URL host without :", "host", "host"),
+            ("URL IP host with port", "127.0.0.1:123", "127.0.0.1"),
+            // CanonicalDomain: lower case; a port that is not a number is still a port (Go
+            // does not check it); a misplaced bracket keeps the value whole.
+            ("upper case", "Example.COM:8080", "example.com"),
+            ("trailing dot kept", "example.com.:80", "example.com."),
+            ("non-numeric port", "host:abc", "host"),
+            ("bracket after the host", "a]:80", "a]:80"),
+            ("IPv6 with two ports", "[::1]:80:81", "[::1]:80:81"),
+            ("text after the bracket", "[::1]x", "[::1]x"),
+        ] {
+            assert_eq!(canonical_host(host), want, "{desc}: {host:?}");
+        }
+    }
 
     fn run(s: &Settings, target: &str) -> Result<String, Refused> {
         let (path, query) = match target.split_once('?') {

@@ -1043,17 +1043,9 @@ pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start:
 }
 
 /// The request's host from a `Host` value (or an absolute URI's authority), as Traefik's
-/// canonical host: trimmed, lowercase, without port, IPv6 brackets removed.
+/// canonical host (see [`crate::entry_http::canonical_host`]).
 pub fn request_host(raw: &str) -> String {
-    let raw = raw.trim();
-    let host = if raw.starts_with('[') {
-        raw.split_once(']')
-            .map_or(raw, |(h, _)| h)
-            .trim_start_matches('[')
-    } else {
-        raw.rsplit_once(':').map_or(raw, |(h, _)| h)
-    };
-    host.to_ascii_lowercase()
+    crate::entry_http::canonical_host(raw)
 }
 
 /// Handles one request of an HTTP/2 client connection (HTTP/1.1 ones go through
