@@ -100,6 +100,104 @@ mod tests {
             .collect()
     }
 
+    /// What a constraints row expects.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Want {
+        /// The container is kept (`true`) or not.
+        Match(bool),
+        /// The expression is an error (at start, naming the key).
+        Error,
+    }
+
+    /// Traefik's `TestMatchLabels` (constraints_labels_test.go): the expression (Go string
+    /// literals, so `"w\\w+"` is the regex `w\w+`), the labels, the result. One row differs on
+    /// purpose (README, `providers.docker`: "a bad regex is an error here, not a silent
+    /// non-match"): Traefik's `LabelRegex("hello", "w(\\w+")` matches nothing, here it is an
+    /// error. The empty expression is read by the configuration (no constraints: every
+    /// container kept), as Traefik's `MatchLabels` returns `true` for it.
+    #[test]
+    fn match_labels_as_traefiks_table() {
+        let hw = &[("hello", "world"), ("foo", "bar")][..];
+        type Labels<'a> = &'a [(&'a str, &'a str)];
+        let rows: &[(&str, Labels, Want)] = &[
+            (r#"Label("hello", "world")"#, hw, Want::Match(true)),
+            (r#"Label("hello", "worlds")"#, hw, Want::Match(false)),
+            (r#"Label("hi", "world")"#, hw, Want::Match(false)),
+            (r#"!Label("hello", "world")"#, hw, Want::Match(false)),
+            (
+                r#"Label("hello", "world") && Label("foo", "bar")"#,
+                hw,
+                Want::Match(true),
+            ),
+            (
+                r#"Label("hello", "worlds") && Label("foo", "bar")"#,
+                hw,
+                Want::Match(false),
+            ),
+            (
+                r#"Label("hello", "world") && !Label("foo", "bar")"#,
+                hw,
+                Want::Match(false),
+            ),
+            (
+                r#"Label("hello", "world") || Label("foo", "bar")"#,
+                hw,
+                Want::Match(true),
+            ),
+            (
+                r#"Label("hello", "worlds") || Label("foo", "bar")"#,
+                hw,
+                Want::Match(true),
+            ),
+            (
+                r#"Label("hello", "world") || !Label("foo", "bar")"#,
+                hw,
+                Want::Match(true),
+            ),
+            (r#"Label("hello")"#, hw, Want::Error),
+            (r#"Foo("hello")"#, hw, Want::Error),
+            (r#"Label("hello", "bar")"#, &[], Want::Match(false)),
+            (r#"LabelRegex("hello", "w\\w+")"#, hw, Want::Match(true)),
+            (r#"LabelRegex("hello", "w\\w+s")"#, hw, Want::Match(false)),
+            (r#"LabelRegex("hi", "w\\w+")"#, hw, Want::Match(false)),
+            (r#"!LabelRegex("hello", "w\\w+")"#, hw, Want::Match(false)),
+            // Traefik: Match(false) (its regex error is swallowed). README.
+            (r#"LabelRegex("hello", "w(\\w+")"#, hw, Want::Error),
+            // Beyond the table: precedence and parentheses, as Go's.
+            (
+                r#"Label("hi", "x") && Label("hello", "world") || Label("foo", "bar")"#,
+                hw,
+                Want::Match(true),
+            ),
+            (
+                r#"Label("hi", "x") && (Label("hello", "world") || Label("foo", "bar"))"#,
+                hw,
+                Want::Match(false),
+            ),
+            (r#"!(Label("hi", "x"))"#, hw, Want::Match(true)),
+            // An unanchored search, as Go's regexp.MatchString.
+            (r#"LabelRegex("hello", "orl")"#, hw, Want::Match(true)),
+        ];
+        for (expr, pairs, want) in rows {
+            let got = match Constraints::parse(expr) {
+                Ok(c) => Want::Match(c.matches(&labels(pairs))),
+                Err(_) => Want::Error,
+            };
+            assert_eq!(&got, want, "{expr}");
+        }
+        // ``: no constraints at all.
+        let args =
+            crate::config::sources::parse_args(&["--providers.docker.constraints=".to_string()])
+                .unwrap();
+        let c = crate::config::Config::load(
+            &std::collections::HashMap::<String, String>::new(),
+            &args,
+            false,
+        )
+        .unwrap();
+        assert!(c.docker.unwrap().constraints.is_none());
+    }
+
     #[test]
     fn label_expressions() {
         let c = Constraints::parse("Label(`a.b`, `x`) && !LabelRegex(`env`, `^prod`)").unwrap();
