@@ -171,7 +171,7 @@ fn challenge(inst: &mut Instance, realm: &str) -> Answer {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     if let Ok(v) = HeaderValue::from_str(&format!(
-        r#"Digest realm="{realm}", nonce="{nonce}", opaque="{}", algorithm=MD5, qop="auth""#,
+        r#"Digest realm="{realm}", nonce="{nonce}", opaque="{}", algorithm="MD5", qop="auth""#,
         inst.opaque
     )) {
         headers.insert(header::WWW_AUTHENTICATE, v);
