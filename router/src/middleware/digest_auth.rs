@@ -1,9 +1,10 @@
 //! `digestAuth` on the request path, as go-http-auth (Traefik's) checks it: the client's
 //! `Authorization: Digest` must carry this middleware's opaque value, `algorithm=MD5` (or
-//! none), `qop=auth`, a `uri` that is the request's (or a prefix of its path), a nonce this
-//! middleware issued with a nonce count above the last one seen (no replay), and the response
-//! `MD5(HA1:nonce:nc:cnonce:auth:MD5(method:uri))` for the user's entry in the configured
-//! realm. Anything else gets 401 with a fresh nonce in `WWW-Authenticate`.
+//! none), `qop=auth`, a `uri` that is the request's (or a URL whose path is a prefix of its
+//! path), a nonce this middleware issued with a nonce count above the last one seen (no
+//! replay), and the response `MD5(HA1:nonce:nc:cnonce:auth:MD5(method:uri))` for the user's
+//! entry in the configured realm. Anything else gets 401 with a fresh nonce in
+//! `WWW-Authenticate`.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -124,8 +125,11 @@ fn check(
     }
     let uri = get("uri");
     if uri != target {
-        let uri_path = uri.split(['?', '#']).next().unwrap_or("");
-        if uri_path.len() > path.len() || !path.starts_with(uri_path) {
+        // go-http-auth lets the uri be an URL whose path is a prefix of the request's path
+        // (both decoded, as Go's URL.Path).
+        let uri_path = url_path(uri)?;
+        let path = unescape(path)?;
+        if uri_path.len() > path.len() || !path.starts_with(&uri_path) {
             return None;
         }
     }
@@ -151,6 +155,57 @@ fn check(
     }
     *client = (count, Instant::now());
     Some(user.to_owned())
+}
+
+/// The decoded path of a URL or request target, as Go's `url.Parse` gives `URL.Path`: after
+/// the scheme and authority, before the query and fragment. `None` where Go's parse fails (a
+/// bad percent-encoding, no scheme before a `:`, a colon in a relative first segment); empty
+/// for an opaque URL (`mailto:x`).
+fn url_path(uri: &str) -> Option<Vec<u8>> {
+    let rest = uri.split_once('#').map_or(uri, |(r, _)| r);
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    let scheme_end = rest
+        .bytes()
+        .position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')));
+    let (scheme, rest) = match scheme_end {
+        Some(0) if rest.starts_with(':') => return None,
+        Some(i) if rest.as_bytes()[i] == b':' && rest.as_bytes()[0].is_ascii_alphabetic() => {
+            (true, &rest[i + 1..])
+        }
+        _ => (false, rest),
+    };
+    if scheme && !rest.starts_with('/') {
+        return Some(Vec::new());
+    }
+    let rest = match rest.strip_prefix("//") {
+        Some(auth) if scheme || !auth.starts_with('/') => auth.find('/').map_or("", |i| &auth[i..]),
+        _ => rest,
+    };
+    if !scheme && rest.split('/').next().is_some_and(|s| s.contains(':')) {
+        return None;
+    }
+    unescape(rest)
+}
+
+/// Go's path unescaping: `%XX` is the byte, anything else as it is; a bad `%` fails.
+fn unescape(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// 401 with a new nonce.
