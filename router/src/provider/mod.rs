@@ -23,6 +23,8 @@ pub mod internal;
 pub mod kv;
 pub mod template;
 #[cfg(test)]
+mod traefik_internal_tables;
+#[cfg(test)]
 mod traefik_merge_tables;
 #[cfg(test)]
 mod traefik_swarm_tables;
