@@ -49,9 +49,15 @@ pub enum Middleware {
     RedirectScheme {
         /// Target scheme.
         scheme: String,
-        /// Target port, if not the scheme's default.
+        /// Target port, if not the scheme's default. Shown as Traefik shows it: text, left
+        /// out when unset.
+        #[serde(
+            serialize_with = "port_as_text",
+            skip_serializing_if = "Option::is_none"
+        )]
         port: Option<u16>,
-        /// 308 (true) or 307.
+        /// 308 (true) or 307. Left out when `false`, as Traefik's `omitempty`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
         permanent: bool,
     },
     /// `headers`: custom headers, the security options, CORS.
@@ -166,6 +172,14 @@ pub enum Middleware {
     /// middleware Traefik defines for it.
     #[serde(rename = "redirectRegex", serialize_with = "internal_as_traefik")]
     Internal(InternalMiddleware),
+}
+
+/// A port as Traefik's configuration holds it (`redirectScheme.port` is a string there).
+fn port_as_text<S: serde::Serializer>(port: &Option<u16>, ser: S) -> Result<S::Ok, S::Error> {
+    match port {
+        Some(p) => ser.collect_str(p),
+        None => ser.serialize_none(),
+    }
 }
 
 /// What Traefik's internal provider defines for an internal middleware (its
@@ -713,6 +727,30 @@ mod tests {
         ] {
             let n = Node::from_yaml(bad, "m").unwrap();
             assert!(decode(&n).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirect_scheme_shows_as_traefiks() {
+        for (m, want) in [
+            (
+                Middleware::RedirectScheme {
+                    scheme: "https".into(),
+                    port: Some(443),
+                    permanent: true,
+                },
+                serde_json::json!({"redirectScheme": {"scheme": "https", "port": "443", "permanent": true}}),
+            ),
+            (
+                Middleware::RedirectScheme {
+                    scheme: "https".into(),
+                    port: None,
+                    permanent: false,
+                },
+                serde_json::json!({"redirectScheme": {"scheme": "https"}}),
+            ),
+        ] {
+            assert_eq!(serde_json::to_value(m).unwrap(), want);
         }
     }
 
