@@ -75,6 +75,7 @@ pub fn apply(
         let key = format!("{user}:{}", cfg.realm);
         cfg.users
             .iter()
+            .rev()
             .find(|(k, _)| *k == key)
             .or_else(|| file.and_then(|f| f.iter().rev().find(|(k, _)| *k == key)))
             .map(|(_, ha1)| ha1.clone())
