@@ -495,6 +495,65 @@ pub fn cookie_name(v: &HeaderValue) -> Option<&str> {
 mod tests {
     use super::*;
 
+    /// Traefik's `TestRemover` (auth/connectionheader_test.go): the headers named by
+    /// `Connection` go, and so does `Connection`, before the request goes to the
+    /// authentication server. Traefik's `RemoveConnectionHeaders` keeps `Connection: Upgrade`
+    /// and `Upgrade` for an upgrade, but its `writeHeader` removes both next with the other
+    /// hop-by-hop headers, so the server sees neither: the rows give what the server sees.
+    #[test]
+    fn connection_named_headers_are_removed() {
+        type Headers<'a> = &'a [(&'a str, &'a str)];
+        let rows: &[(&str, Headers, Headers)] = &[
+            (
+                "simple remove",
+                &[("Foo", "bar"), ("Connection", "foo")],
+                &[],
+            ),
+            (
+                "remove and Upgrade",
+                &[
+                    ("Upgrade", "test"),
+                    ("Foo", "bar"),
+                    ("Connection", "Upgrade,foo"),
+                ],
+                &[],
+            ),
+            (
+                "no remove",
+                &[("Foo", "bar"), ("Connection", "fii")],
+                &[("foo", "bar")],
+            ),
+            // Beyond the table: names in any case, spaces around them, several lines.
+            (
+                "case and spaces",
+                &[
+                    ("Foo", "bar"),
+                    ("Baz", "1"),
+                    ("Keep", "2"),
+                    ("Connection", " FOO , "),
+                    ("Connection", "baz"),
+                ],
+                &[("keep", "2")],
+            ),
+        ];
+        for (desc, given, want) in rows {
+            let mut h = HeaderMap::new();
+            for (k, v) in *given {
+                h.append(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_static(v),
+                );
+            }
+            strip_connection_headers(&mut h);
+            let mut got: Vec<(&str, &str)> = h
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, *want, "{desc}");
+        }
+    }
+
     #[test]
     fn locations_resolve_against_the_server() {
         let base = "http://auth:9091/api/verify?rd=1";

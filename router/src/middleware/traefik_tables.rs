@@ -1545,6 +1545,201 @@ mod basic_auth {
     }
 }
 
+/// `pkg/middlewares/auth/digest_auth_test.go`, with `digest_auth_request_test.go`'s client.
+mod digest_auth {
+    use super::*;
+    use md5::{Digest as _, Md5};
+
+    const TEST: &str = "test:traefik:a2688e031edb4be6a3797f3882655c05";
+    const TEST2: &str = "test2:traefik:518845800f9e2bfb1f1f740ec24f074e";
+    const TEST3: &str = "test3:traefik:c8e9f57ce58ecb4424407f665a91646c";
+    /// test2's password `overridden`.
+    const TEST2_OVERRIDDEN: &str = "test2:traefik:8de60a1c52da68ccf41f0c0ffb7c51a0";
+    /// test's password `test2` in the realm `traefiker`.
+    const TEST_TRAEFIKER: &str = "test:traefiker:a3d334dff2645b914918de78bec50bf4";
+
+    fn md5(parts: &[&str]) -> String {
+        Md5::digest(parts.join(":").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn users(list: &[&str], extra: &str) -> String {
+        let list: Vec<String> = list.iter().map(|u| format!("'{u}'")).collect();
+        format!("digestAuth:\n  users: [{}]\n{extra}", list.join(", "))
+    }
+
+    /// Traefik's test client (`digestRequest`): a first request gets the challenge, whose
+    /// `algorithm`, `nonce`, `opaque`, `qop` and `realm` it reads between quotes (each must
+    /// be quoted, as go-http-auth writes them); the second answers it for `uri` (the client
+    /// sends the request's whole URL, `http://localhost/...`).
+    fn login(yaml: &str, req: &Req<'_>, user: &str, pass: &str, uri: &str) -> Out {
+        let first = run(yaml, req);
+        assert_eq!(first.status, 401, "{yaml}");
+        let www = first.answer["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let mut parts = std::collections::HashMap::new();
+        for seg in www.trim_start_matches("Digest ").split(',') {
+            let (k, _) = seg.trim().split_once('=').unwrap();
+            let v = seg
+                .split('"')
+                .nth(1)
+                .unwrap_or_else(|| panic!("{k} unquoted: {www}"));
+            parts.insert(k.to_owned(), v.to_owned());
+        }
+        for w in ["algorithm", "nonce", "opaque", "qop", "realm"] {
+            assert!(parts.contains_key(w), "{w} missing: {www}");
+        }
+        let ha1 = md5(&[user, &parts["realm"], pass]);
+        let ha2 = md5(&[req.method.as_str(), uri]);
+        let (nc, cnonce) = ("00000001", "0a4f113b");
+        let response = md5(&[&ha1, &parts["nonce"], nc, cnonce, &parts["qop"], &ha2]);
+        let auth = format!(
+            r#"Digest username="{user}", realm="{}", nonce="{}", uri="{uri}", algorithm={}, qop={}, nc={nc}, cnonce="{cnonce}", response="{response}", opaque="{}""#,
+            parts["realm"], parts["nonce"], parts["algorithm"], parts["qop"], parts["opaque"],
+        );
+        let mut second = req.clone();
+        second
+            .headers
+            .push(("Authorization", Box::leak(auth.into_boxed_str())));
+        run(yaml, &second)
+    }
+
+    /// `TestDigestAuthError`, `TestDigestAuthFail`.
+    #[test]
+    fn configurations() {
+        assert!(middleware(&users(&["test"], "")).is_err());
+        let v = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "test:test");
+        let req = Req {
+            headers: vec![(
+                "Authorization",
+                Box::leak(format!("Basic {v}").into_boxed_str()),
+            )],
+            ..Req::default()
+        };
+        assert_eq!(run(&users(&[TEST], ""), &req).status, 401);
+    }
+
+    /// `TestDigestAuthUsersFromFile`: (file, users, realm, user/password pairs that pass);
+    /// `foo` never does. Then a row beyond Traefik's: of two `users` entries for one user
+    /// and realm, the last counts (Traefik's map of them).
+    #[test]
+    fn users_from_file() {
+        let cases: &[(String, &[&str], Option<&str>, &[(&str, &str)])] = &[
+            (
+                format!("{TEST}\n{TEST2}\n"),
+                &[],
+                None,
+                &[("test", "test"), ("test2", "test2")],
+            ),
+            (
+                format!("{TEST}\n"),
+                &[TEST2, TEST3],
+                None,
+                &[("test", "test"), ("test2", "test2"), ("test3", "test3")],
+            ),
+            (
+                format!("{TEST}\n{TEST2}\n"),
+                &[TEST2_OVERRIDDEN],
+                None,
+                &[("test", "test"), ("test2", "overridden")],
+            ),
+            (
+                format!("{TEST}\n{TEST_TRAEFIKER}\n"),
+                &[],
+                Some("traefiker"),
+                &[("test", "test2")],
+            ),
+            (
+                String::new(),
+                &[TEST, TEST2, TEST2_OVERRIDDEN],
+                None,
+                &[("test", "test"), ("test2", "overridden")],
+            ),
+        ];
+        for (i, (file, given, realm, pass)) in cases.iter().enumerate() {
+            let path = std::env::temp_dir()
+                .join(format!("router-digest-tables-{}-{i}", std::process::id()));
+            std::fs::write(&path, file).unwrap();
+            let mut extra = format!("  usersFile: '{}'\n", path.display());
+            if let Some(r) = realm {
+                extra.push_str(&format!("  realm: {r}\n"));
+            }
+            let yaml = if given.is_empty() {
+                format!("digestAuth:\n{extra}")
+            } else {
+                users(given, &extra)
+            };
+            for (u, p) in *pass {
+                let out = login(&yaml, &Req::default(), u, p, "http://localhost/");
+                assert_eq!(out.status, 200, "{i}: {u}");
+            }
+            let out = login(&yaml, &Req::default(), "foo", "foo", "http://localhost/");
+            assert_eq!(out.status, 401, "{i}");
+            if let Some((u, _)) = pass.iter().find(|(u, _)| *u == "test2") {
+                let out = login(&yaml, &Req::default(), u, "test2-wrong", "/");
+                assert_eq!(out.status, 401, "{i}");
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    /// `TestDigestAuthUserHeaderCanonical`: the client's `X-User` gives way to the user.
+    #[test]
+    fn user_header() {
+        let req = Req {
+            headers: vec![("X-User", "admin")],
+            ..Req::default()
+        };
+        let out = login(
+            &users(&[TEST], "  headerField: x-user\n"),
+            &req,
+            "test",
+            "test",
+            "http://localhost/",
+        );
+        assert_eq!(out.status, 200);
+        let got: Vec<_> = out.headers.get_all("x-user").iter().collect();
+        assert_eq!(got, ["test"]);
+    }
+
+    /// go-http-auth's `uri` check, which Traefik's client relies on: the request's target, or
+    /// a URL (absolute, as the client sends it, or a path) whose decoded path is a prefix of
+    /// the request's.
+    #[test]
+    fn uri() {
+        let yaml = users(&[TEST], "");
+        let req = Req {
+            path: "/a/b",
+            query: Some("x=1"),
+            ..Req::default()
+        };
+        for (uri, want) in [
+            ("/a/b?x=1", 200),
+            ("http://localhost/a/b?x=1", 200),
+            ("http://localhost/a/b", 200),
+            ("http://localhost/a", 200),
+            ("/a", 200),
+            ("/%61/b", 200),
+            ("//other-host/a", 200),
+            ("http://localhost/a/b/c", 401),
+            ("http://localhost/b", 401),
+            ("/a/c", 401),
+            ("1a:b/c", 401),
+            ("a:b/c", 200),
+            ("/a%zz", 401),
+            ("mailto:/a/b", 200),
+            ("mailto:x", 200),
+        ] {
+            let out = login(&yaml, &req, "test", "test", uri);
+            assert_eq!(out.status, want, "{uri}");
+        }
+    }
+}
+
 /// `pkg/middlewares/contenttype/content_type_test.go`, `TestAutoDetection`: with the
 /// middleware, an answer without `Content-Type` gets the sniffed one; the server's is kept
 /// (by the sending side: `conn.rs`, `proxy.rs`).
