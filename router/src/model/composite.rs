@@ -108,15 +108,16 @@ fn check(name: &str, svc: &Service, all: &BTreeMap<String, Service>) -> Result<(
                 child(m, false)?;
             }
         }
-        // As Traefik: the main service's health decides, so it must have one; the fallback's
-        // is followed only with the failover's own healthCheck.
+        // As Traefik: the main service's health decides, so it must have one unless
+        // `errors` lists statuses (then its answers decide too); the fallback's is followed
+        // only with the failover's own healthCheck.
         Kind::Failover {
             main,
             fallback,
             health,
-            ..
+            errors,
         } => {
-            child(main, true)?;
+            child(main, errors.is_none())?;
             child(fallback, *health)?;
         }
     }
