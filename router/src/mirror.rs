@@ -41,15 +41,16 @@ fn limit(c: &MirrorCopy) -> u64 {
     u64::try_from(c.max_body).unwrap_or(DEFAULT_MAX_BODY)
 }
 
-/// The request's body for the copies that carry it, read whole now (it then goes to the
-/// main service from memory as well): `None` when no copy wants it, or it is over the
-/// copies' `maxBodySize` (those copies are then not sent; the body goes on all the same).
+/// The body of a request (`has_body`: it has one) for the copies that carry it, read whole
+/// now (it then goes to the main service from memory as well): `None` when no copy wants
+/// it, or it is over the copies' `maxBodySize` (those copies are then not sent; the body
+/// goes on all the same).
 pub async fn body(
-    req: &Inbound<'_>,
+    has_body: bool,
     body: &mut dyn crate::middleware::Body,
     copies: &[MirrorCopy],
 ) -> Result<Option<Bytes>, ProxyError> {
-    if !req.has_body {
+    if !has_body {
         return Ok(None);
     }
     let Some(max) = copies.iter().filter(|c| c.body).map(limit).max() else {

@@ -82,6 +82,10 @@ pub enum ProxyError {
     /// The request body is larger than `buffering.maxRequestBodyBytes`.
     #[error("Request Entity Too Large")]
     PayloadTooLarge,
+    /// The request body is larger than a failover's `errors.maxRequestBodyBytes` (Traefik's
+    /// words for it).
+    #[error("Request body too large")]
+    FailoverBodyTooLarge,
     /// The router could not do what the configuration asks (an authentication server that
     /// cannot be reached, a rewrite that makes an invalid path).
     #[error("Internal Server Error")]
@@ -105,7 +109,9 @@ impl ProxyError {
             ProxyError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::ExpectationFailed(_) => StatusCode::EXPECTATION_FAILED,
             ProxyError::AuthRefused => StatusCode::UNAUTHORIZED,
-            ProxyError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::PayloadTooLarge | ProxyError::FailoverBodyTooLarge => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -318,7 +324,7 @@ pub struct Plan {
 /// Where the request goes when the service answers one of a `failover`'s `errors` statuses.
 #[derive(Debug)]
 struct FailoverPlan {
-    status: Vec<(u16, u16)>,
+    errors: crate::dynamic::FailoverErrors,
     /// The fallback's service with servers (`None`: none usable, which answers 503).
     fallback: Option<String>,
     /// The request can be sent again (no body, or its body is held).
@@ -452,8 +458,9 @@ pub async fn plan(
         .and_then(|s| s.internal)
     {
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+        let path = fx.path.as_deref().unwrap_or(req.path);
         return Ok(Planned::Answer(crate::internal::answer(
-            shared, kind, req, accept, &live,
+            shared, kind, req, path, accept, &live,
         )));
     }
     if fx.compress.is_none() && shared.config.compress {
@@ -502,7 +509,7 @@ pub async fn plan(
     });
     hold_for_retry(req, &plan.fx, body).await?;
     if !walk.copies.is_empty() {
-        let copied = crate::mirror::body(req, body, &walk.copies).await?;
+        let copied = crate::mirror::body(req.has_body, body, &walk.copies).await?;
         log.mirror = crate::mirror::Job::new(req, &plan, headers, walk.copies, copied);
     }
     Ok(Planned::Forward(plan))
@@ -527,9 +534,7 @@ pub fn held_body_error(e: http1_framing::io::BodyError) -> ProxyError {
 const HELD_BODY: u64 = 16 << 20;
 
 /// A `failover` with `errors`: its fallback's service, and the request's body held so that it
-/// can go there too. A body over an explicit `maxRequestBodyBytes` is answered 413, as
-/// Traefik does; without one, a body of known length over [`HELD_BODY`] streams to
-/// the main service and does not fail over, and one of unknown length over it answers 413.
+/// can go there too (see [`hold_for_failover`]).
 async fn failover_plan(
     shared: &Shared,
     live: &Live,
@@ -545,22 +550,38 @@ async fn failover_plan(
         )
         .ok()
         .map(str::to_owned);
-    let explicit = f.errors.max_request_body_bytes;
-    let limit = explicit.unwrap_or(HELD_BODY);
-    let replayable = match (req.has_body, body.declared()) {
-        (false, _) => true,
-        (true, Some(n)) if n > limit && explicit.is_none() => false,
-        (true, _) => {
-            let held = body.read_all(limit).await.map_err(held_body_error)?;
-            // Held for sure (an upgrade's body is not read ahead).
-            body.declared() == Some(held.len() as u64)
-        }
-    };
+    let replayable =
+        hold_for_failover(req.has_body, f.errors.max_request_body_bytes, body).await?;
     Ok(FailoverPlan {
-        status: f.errors.status,
+        errors: f.errors,
         fallback,
         replayable,
     })
+}
+
+/// Whether a request to a `failover` with `errors` can go to the fallback after the main
+/// service answered: its body, if it has one, is held now. One over an explicit
+/// `maxRequestBodyBytes` is answered 413 `Request body too large`, as Traefik does; without
+/// one, a body of known length over [`HELD_BODY`] streams to the main service and does not
+/// fail over, and one of unknown length over it answers 413.
+pub(crate) async fn hold_for_failover(
+    has_body: bool,
+    explicit: Option<u64>,
+    body: &mut dyn crate::middleware::Body,
+) -> Result<bool, ProxyError> {
+    let limit = explicit.unwrap_or(HELD_BODY);
+    match (has_body, body.declared()) {
+        (false, _) => Ok(true),
+        (true, Some(n)) if n > limit && explicit.is_none() => Ok(false),
+        (true, _) => {
+            let held = body.read_all(limit).await.map_err(|e| match e {
+                http1_framing::io::BodyError::TooLarge(_) => ProxyError::FailoverBodyTooLarge,
+                e => held_body_error(e),
+            })?;
+            // Held for sure (an upgrade's body is not read ahead).
+            Ok(body.declared() == Some(held.len() as u64))
+        }
+    }
 }
 
 /// A `retry` that retries on statuses holds the request's body, when its length is known
@@ -726,10 +747,7 @@ impl Plan {
         let Some(f) = &self.failover else {
             return Ok(false);
         };
-        let listed = f
-            .status
-            .iter()
-            .any(|(lo, hi)| (*lo..=*hi).contains(&status));
+        let listed = f.errors.lists(status);
         if !listed || !f.replayable || self.on_fallback.load(Relaxed) {
             return Ok(false);
         }

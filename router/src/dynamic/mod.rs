@@ -222,6 +222,16 @@ pub struct FailoverErrors {
     pub max_request_body_bytes: Option<u64>,
 }
 
+impl FailoverErrors {
+    /// Whether an answer of `status` sends the request to the fallback (in one of the
+    /// ranges, bounds included, as Traefik's `HTTPCodeRanges.Contains`).
+    pub fn lists(&self, status: u16) -> bool {
+        self.status
+            .iter()
+            .any(|(lo, hi)| (*lo..=*hi).contains(&status))
+    }
+}
+
 /// The internal provider's services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InternalService {
