@@ -383,3 +383,528 @@ mod traefik_tables {
         }
     }
 }
+
+/// Traefik's `pkg/server/service/loadbalancer/failover/failover_test.go` and
+/// `mirror/mirror_test.go`, translated for the file provider's `failover` and `mirroring`
+/// services: the service [`Live::leaf`] sends a request to as the main service's and the
+/// fallback's servers pass or fail their health checks (Traefik's `SetHandlerStatus`), the
+/// statuses that send it on to the fallback, the bodies held for that, and the copies
+/// mirrors get. A failover with no usable service answers 503 `no available server` here,
+/// Traefik's failover `Service Unavailable` (README).
+#[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
+mod composite_tables {
+    use std::sync::atomic::Ordering;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::middleware::{Body, BodyFuture, BodyWithinFuture};
+
+    /// A load balancer with one server and a health check.
+    fn lb(name: &str, ip: u8) -> String {
+        format!("    {name}:\n      loadBalancer:\n        healthCheck:\n          path: /health\n        servers:\n          - url: http://10.0.0.{ip}:80\n")
+    }
+
+    /// The file provider's `services` (YAML under `http.services`) in service.
+    fn live(services: &str) -> (Registry, Live) {
+        let yaml = format!("http:\n  services:\n{services}");
+        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
+            path: "/dynamic.yml".into(),
+            root: crate::tree::Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}")),
+        }]);
+        let table = crate::model::compile::compile([&snap], &Default::default());
+        let reg = Registry::default();
+        let live = reg.attach(table);
+        (reg, live)
+    }
+
+    /// Traefik's `SetHandlerStatus`: the servers of `service` pass or fail their check.
+    fn set_up(live: &Live, service: &str, up: bool) {
+        for b in &live.services[&format!("{service}@file")].backends {
+            b.state.check_failed.store(!up, Ordering::Relaxed);
+        }
+    }
+
+    /// Where a request for `service` goes (the service with servers, unqualified), or the
+    /// status it is answered with; and the walk.
+    fn pick(reg: &Registry, live: &Live, service: &str) -> (Result<String, u16>, Walk<'static>) {
+        let mut walk = Walk::default();
+        let got = live
+            .leaf(reg, &format!("{service}@file"), &mut walk)
+            .map(|s| s.trim_end_matches("@file").to_owned())
+            .map_err(|e| e.status().as_u16());
+        (got, walk)
+    }
+
+    fn up(reg: &Registry, live: &Live, service: &str) -> bool {
+        live.up(reg, &format!("{service}@file"), 0)
+    }
+
+    /// Steps: (handler up, fallback up, where a request goes, the failover's own status).
+    type Steps<'a> = &'a [(bool, bool, Result<&'a str, u16>, bool)];
+
+    fn run(services: &str, top: &str, steps: Steps<'_>, test: &str) {
+        let (reg, live) = live(services);
+        for (i, (handler, fallback, want, status)) in steps.iter().enumerate() {
+            set_up(&live, "handler", *handler);
+            set_up(&live, "fallback", *fallback);
+            let (got, _) = pick(&reg, &live, top);
+            assert_eq!(got.as_deref().map_err(|s| *s), *want, "{test}, step {i}");
+            assert_eq!(up(&reg, &live, "failover"), *status, "{test}, step {i}");
+        }
+    }
+
+    #[test]
+    fn failover() {
+        // TestFailover: healthCheck {}: the fallback's health counts too.
+        let services = format!(
+            "    failover:\n      failover:\n        service: handler\n        fallback: fallback\n        healthCheck: {{}}\n{}{}",
+            lb("handler", 1),
+            lb("fallback", 2)
+        );
+        run(
+            &services,
+            "failover",
+            &[
+                (true, true, Ok("handler"), true),
+                (false, true, Ok("fallback"), true),
+                (false, false, Err(503), false),
+            ],
+            "TestFailover",
+        );
+        // TestFailoverDownThenUp: no healthCheck (its status is not followed: always up).
+        let services = format!(
+            "    failover:\n      failover:\n        service: handler\n        fallback: fallback\n{}{}",
+            lb("handler", 1),
+            lb("fallback", 2)
+        );
+        run(
+            &services,
+            "failover",
+            &[
+                (true, true, Ok("handler"), true),
+                (false, true, Ok("fallback"), true),
+                (true, true, Ok("handler"), true),
+            ],
+            "TestFailoverDownThenUp",
+        );
+        // TestFailoverPropagate: a failover without healthCheck over one with it.
+        let services = format!(
+            "    top:\n      failover:\n        service: failover\n        fallback: topFailover\n    failover:\n      failover:\n        service: handler\n        fallback: fallback\n        healthCheck: {{}}\n{}{}{}",
+            lb("handler", 1),
+            lb("fallback", 2),
+            lb("topFailover", 3)
+        );
+        run(
+            &services,
+            "top",
+            &[
+                (true, true, Ok("handler"), true),
+                (false, true, Ok("fallback"), true),
+                (false, false, Ok("topFailover"), false),
+            ],
+            "TestFailoverPropagate",
+        );
+    }
+
+    /// A failover with `errors` (YAML under it, indented 8) over `handler` and `fallback`;
+    /// `handler` with a health check or without.
+    fn with_errors(errors: &str, handler_check: bool) -> String {
+        let handler = if handler_check {
+            lb("handler", 1)
+        } else {
+            "    handler:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.1:80\n".to_owned()
+        };
+        format!(
+            "    failover:\n      failover:\n        service: handler\n        fallback: fallback\n        errors:\n{errors}{handler}{}",
+            lb("fallback", 2)
+        )
+    }
+
+    /// Where a request ends after `handler` answers `status`: the walk's failover decides.
+    fn after_answer(reg: &Registry, live: &Live, status: u16) -> Result<String, u16> {
+        let (got, walk) = pick(reg, live, "failover");
+        match (got, walk.failover) {
+            (Ok(s), Some(f)) if s == "handler" && f.errors.lists(status) => {
+                let (fb, _) = pick(reg, live, f.fallback.trim_end_matches("@file"));
+                fb
+            }
+            (got, _) => got,
+        }
+    }
+
+    #[test]
+    fn failover_status_code() {
+        // (case, errors.status, the handler's answer, who answers).
+        let table: &[(&str, &[&str], u16, &str)] = &[
+            (
+                "main handler returns 503, failover triggered",
+                &["503"],
+                503,
+                "fallback",
+            ),
+            (
+                "main handler returns 200, failover not triggered",
+                &["503"],
+                200,
+                "handler",
+            ),
+            (
+                "main handler returns 500, failover not triggered",
+                &["503"],
+                500,
+                "handler",
+            ),
+            (
+                "multiple status codes, 503 triggers failover",
+                &["500", "502", "503", "504"],
+                503,
+                "fallback",
+            ),
+            (
+                "multiple status codes, 502 triggers failover",
+                &["500", "502", "503", "504"],
+                502,
+                "fallback",
+            ),
+            (
+                "multiple status codes, 404 does not trigger failover",
+                &["500", "502", "503", "504"],
+                404,
+                "handler",
+            ),
+            (
+                "status code range 500-504, 503 triggers failover",
+                &["500-504"],
+                503,
+                "fallback",
+            ),
+            (
+                "status code range 500-504, 404 does not trigger failover",
+                &["500-504"],
+                404,
+                "handler",
+            ),
+        ];
+        for (case, status, answer, want) in table {
+            let list: Vec<String> = status.iter().map(|s| format!("{s:?}")).collect();
+            // Traefik's failover needs no health check on its service when errors are set.
+            for check in [true, false] {
+                let (reg, live) = live(&with_errors(
+                    &format!("          status: [{}]\n", list.join(", ")),
+                    check,
+                ));
+                assert_eq!(
+                    after_answer(&reg, &live, *answer).as_deref(),
+                    Ok(*want),
+                    "{case} (handler health check: {check})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn failover_status_code_with_health_check() {
+        // TestFailoverStatusCodeWithHealthCheck: (handler up, its answer, who answers).
+        let (reg, live) = live(
+            &with_errors("          status: [\"503\"]\n", true).replacen(
+                "        errors:\n",
+                "        healthCheck: {}\n        errors:\n",
+                1,
+            ),
+        );
+        assert!(live.table.services.contains_key("failover@file"));
+        for (i, (handler_up, answer, want)) in [
+            (true, 503, "fallback"),
+            (false, 200, "fallback"),
+            (true, 200, "handler"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            set_up(&live, "handler", *handler_up);
+            assert_eq!(
+                after_answer(&reg, &live, *answer).as_deref(),
+                Ok(*want),
+                "step {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn failover_invalid_status_code_range() {
+        // TestFailoverInvalidStatusCodeRange: the failover is not built, with an error.
+        let (_, live) = live(&with_errors("          status: [\"invalid\"]\n", true));
+        assert!(!live.table.services.contains_key("failover@file"));
+        let issue = live
+            .table
+            .issues
+            .iter()
+            .find(|i| i.message.contains("invalid"))
+            .unwrap_or_else(|| panic!("{:?}", live.table.issues));
+        assert!(issue.message.contains("status"), "{issue:?}");
+    }
+
+    /// A body in memory, its length declared or not (chunked).
+    struct Mem {
+        data: Bytes,
+        declared: bool,
+    }
+
+    impl Body for Mem {
+        fn read_all(&mut self, limit: u64) -> BodyFuture<'_> {
+            let r = if self.data.len() as u64 > limit {
+                Err(http1_framing::io::BodyError::TooLarge(limit))
+            } else {
+                self.declared = true;
+                Ok(self.data.clone())
+            };
+            Box::pin(async move { r })
+        }
+        fn declared(&self) -> Option<u64> {
+            self.declared.then_some(self.data.len() as u64)
+        }
+        fn read_within(&mut self, limit: u64) -> BodyWithinFuture<'_> {
+            let r = (self.data.len() as u64 <= limit).then(|| {
+                self.declared = true;
+                self.data.clone()
+            });
+            Box::pin(async move { Ok(r) })
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn failover_status_code_max_body_size() {
+        // TestFailoverStatusCodeMaxBodySize and TestFailoverStatusCodeWithRequestBody:
+        // (case, maxRequestBodyBytes, body, held for the fallback, or the answer).
+        let table: &[(&str, i64, &str, Result<(), (u16, &str)>)] = &[
+            ("request body within limit", 100, "small body", Ok(())),
+            (
+                "request body exceeds limit",
+                5,
+                "this body is too large",
+                Err((413, "Request body too large")),
+            ),
+            (
+                "zero body size limit",
+                0,
+                "any size body",
+                Err((413, "Request body too large")),
+            ),
+            (
+                "no body size limit",
+                -1,
+                "any size body should work",
+                Ok(()),
+            ),
+            (
+                "request body replayed to fallback handler",
+                -1,
+                "test request body",
+                Ok(()),
+            ),
+        ];
+        for (case, max, body, want) in table {
+            let (_, live) = live(&with_errors(
+                &format!("          status: [\"503\"]\n          maxRequestBodyBytes: {max}\n"),
+                true,
+            ));
+            let (_, walk) = {
+                let reg = Registry::default();
+                let mut walk = Walk::default();
+                let _ = live.leaf(&reg, "failover@file", &mut walk);
+                ((), walk)
+            };
+            let errors = walk.failover.expect("errors on the way").errors;
+            let mut mem = Mem {
+                data: Bytes::from(body.as_bytes()),
+                declared: true,
+            };
+            let got = block_on(crate::proxy::hold_for_failover(
+                true,
+                errors.max_request_body_bytes,
+                &mut mem,
+            ));
+            match want {
+                Ok(()) => {
+                    assert_eq!(got.ok(), Some(true), "{case}");
+                    let again = block_on(mem.read_all(u64::MAX)).expect("held");
+                    assert_eq!(again, body.as_bytes(), "{case}");
+                }
+                Err((status, text)) => {
+                    let e = got.expect_err(case);
+                    assert_eq!(
+                        (e.status().as_u16(), &*e.to_string()),
+                        (*status, *text),
+                        "{case}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mirroring_percent() {
+        // TestMirroringOn100, TestMirroringOn10: mirrors of 10% and 50%; (requests, copies
+        // each mirror got).
+        let services = format!(
+            "    mirrored:\n      mirroring:\n        service: handler\n        mirrors:\n          - name: m1\n            percent: 10\n          - name: m2\n            percent: 50\n{}{}{}",
+            lb("handler", 1),
+            lb("m1", 2),
+            lb("m2", 3)
+        );
+        for (requests, want) in [(100, [10, 50]), (10, [1, 5])] {
+            let (reg, live) = live(&services);
+            let mut got = [0; 2];
+            for _ in 0..requests {
+                let (leaf, walk) = pick(&reg, &live, "mirrored");
+                assert_eq!(leaf.as_deref(), Ok("handler"));
+                for c in walk.copies {
+                    got[usize::from(c.service == "m2@file")] += 1;
+                }
+            }
+            assert_eq!(got, want, "{requests} requests");
+        }
+    }
+
+    #[test]
+    fn invalid_percent() {
+        // TestInvalidPercent: (percent, accepted).
+        for (percent, ok) in [(-1, false), (101, false), (100, true), (0, true)] {
+            let (_, live) = live(&format!(
+                "    mirrored:\n      mirroring:\n        service: handler\n        mirrors:\n          - name: m1\n            percent: {percent}\n{}{}",
+                lb("handler", 1),
+                lb("m1", 2)
+            ));
+            assert_eq!(
+                live.table.services.contains_key("mirrored@file"),
+                ok,
+                "{percent}: {:?}",
+                live.table.issues
+            );
+            if !ok {
+                assert!(
+                    live.table
+                        .issues
+                        .iter()
+                        .any(|i| i.message.contains(&percent.to_string())),
+                    "{:?}",
+                    live.table.issues
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mirroring_with_body() {
+        // TestMirroringWithBody, TestMirroringWithIgnoredBody and TestCloneRequest's
+        // NewReusableRequest: (case, mirrorBody, maxBodySize, body, its length declared,
+        // the body the copies carry; None: no copies).
+        let table: &[(&str, bool, i64, &str, bool, Option<&str>)] = &[
+            (
+                "TestMirroringWithBody",
+                true,
+                -1,
+                "body",
+                true,
+                Some("body"),
+            ),
+            (
+                "TestMirroringWithIgnoredBody",
+                false,
+                -1,
+                "body",
+                true,
+                Some(""),
+            ),
+            (
+                "http request body is not nil",
+                true,
+                -1,
+                "¯\\_(ツ)_/¯",
+                true,
+                Some("¯\\_(ツ)_/¯"),
+            ),
+            ("failed case", true, 2, "1234567890", false, None),
+            (
+                "failed case, length declared",
+                true,
+                2,
+                "1234567890",
+                true,
+                None,
+            ),
+            (
+                "valid case with maxBodySize",
+                true,
+                20,
+                "1234567890",
+                false,
+                Some("1234567890"),
+            ),
+            (
+                "valid GET case with maxBodySize",
+                true,
+                20,
+                "",
+                true,
+                Some(""),
+            ),
+            (
+                "valid empty body with unknown content length",
+                true,
+                20,
+                "",
+                false,
+                Some(""),
+            ),
+            (
+                "valid body with unknown content length",
+                true,
+                20,
+                "unknown length body",
+                false,
+                Some("unknown length body"),
+            ),
+        ];
+        for (case, mirror_body, max, body, declared, want) in table {
+            let (reg, live) = live(&format!(
+                "    mirrored:\n      mirroring:\n        service: handler\n        mirrorBody: {mirror_body}\n        maxBodySize: {max}\n        mirrors:\n          - name: m1\n            percent: 100\n{}{}",
+                lb("handler", 1),
+                lb("m1", 2)
+            ));
+            let (_, walk) = pick(&reg, &live, "mirrored");
+            assert_eq!(walk.copies.len(), 1, "{case}");
+            assert_eq!(walk.copies[0].body, *mirror_body, "{case}");
+            let mut mem = Mem {
+                data: Bytes::from(body.as_bytes()),
+                declared: *declared,
+            };
+            let copied = block_on(crate::mirror::body(true, &mut mem, &walk.copies))
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            let sent = if *mirror_body {
+                copied.map(|b| String::from_utf8_lossy(&b).into_owned())
+            } else {
+                // Sent without the body (Traefik's copies read the body main consumed).
+                assert_eq!(copied, None, "{case}");
+                Some(String::new())
+            };
+            assert_eq!(sent.as_deref(), *want, "{case}");
+            // The main service gets the whole body all the same.
+            assert_eq!(
+                block_on(mem.read_all(u64::MAX)).expect("whole"),
+                body.as_bytes(),
+                "{case}"
+            );
+        }
+    }
+}
