@@ -84,21 +84,28 @@ impl Default for Settings {
 /// one is allowed unless set to `false` (Traefik's `SetDefaults` makes each `true` once the
 /// section exists). Traefik checks it in each router of the entry point (a request no router
 /// takes is still a 404), on the path the pipeline above left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct EncodedCharacters {
     /// `allowEncodedSlash`: `%2F`.
+    #[serde(rename = "allowEncodedSlash")]
     pub slash: bool,
     /// `allowEncodedBackSlash`: `%5C`.
+    #[serde(rename = "allowEncodedBackSlash")]
     pub back_slash: bool,
     /// `allowEncodedNullCharacter`: `%00`.
+    #[serde(rename = "allowEncodedNullCharacter")]
     pub null_character: bool,
     /// `allowEncodedSemicolon`: `%3B`.
+    #[serde(rename = "allowEncodedSemicolon")]
     pub semicolon: bool,
     /// `allowEncodedPercent`: `%25`.
+    #[serde(rename = "allowEncodedPercent")]
     pub percent: bool,
     /// `allowEncodedQuestionMark`: `%3F`.
+    #[serde(rename = "allowEncodedQuestionMark")]
     pub question_mark: bool,
     /// `allowEncodedHash`: `%23`.
+    #[serde(rename = "allowEncodedHash")]
     pub hash: bool,
 }
 

@@ -164,6 +164,10 @@ pub enum Middleware {
     },
     /// `digestAuth`.
     DigestAuth(Box<digest_auth::DigestAuth>),
+    /// `encodedCharacters`: a request whose path (as the middlewares before it left it) holds
+    /// an encoding this refuses is answered 400. Unlike the entry point's section, every
+    /// `allowEncoded*` key is `false` unless set (Traefik's middleware has no defaults).
+    EncodedCharacters(crate::entry_http::EncodedCharacters),
     /// `passTLSClientCert`.
     #[serde(rename = "passTLSClientCert")]
     PassTlsClientCert(Box<pass_tls_client_cert::PassTlsClientCert>),
@@ -209,7 +213,7 @@ pub enum InternalMiddleware {
 
 /// The kinds Traefik has that the router does not run (so that their labels are called
 /// unsupported rather than unknown).
-const NOT_YET: &[&str] = &["grpcweb", "plugin", "encodedcharacters"];
+const NOT_YET: &[&str] = &["grpcweb", "plugin"];
 
 /// Decodes one middleware definition (the node under `middlewares.<name>`).
 /// `Ok(None)`: a kind Traefik has that the router does not run.
@@ -253,6 +257,7 @@ pub fn decode(node: &Node) -> Result<Option<Middleware>, DecodeError> {
         "passtlsclientcert" => pass_tls_client_cert::decode(kind)?,
         "digestauth" => digest_auth::decode(kind)?,
         "contenttype" => content_type(kind)?,
+        "encodedcharacters" => encoded_characters(kind)?,
         other if NOT_YET.contains(&other) => return Ok(None),
         _ => {
             return Err(DecodeError::at(
@@ -283,6 +288,39 @@ fn content_type(kind: &Node) -> Result<Middleware, DecodeError> {
         .transpose()?
         .unwrap_or(true);
     Ok(Middleware::ContentType { auto_detect })
+}
+
+/// `encodedCharacters`: each `allowEncoded*` key `false` unless set (Go's zero values: the
+/// middleware, unlike the entry point's `http.encodedCharacters`, has no `SetDefaults`).
+fn encoded_characters(kind: &Node) -> Result<Middleware, DecodeError> {
+    const KEYS: [&str; 7] = [
+        "allowEncodedSlash",
+        "allowEncodedBackSlash",
+        "allowEncodedNullCharacter",
+        "allowEncodedSemicolon",
+        "allowEncodedPercent",
+        "allowEncodedQuestionMark",
+        "allowEncodedHash",
+    ];
+    let mut f = fields(kind, &KEYS)?;
+    let mut allowed = [false; 7];
+    for (key, allow) in KEYS.iter().zip(allowed.iter_mut()) {
+        if let Some(n) = f.take(key) {
+            *allow = n.boolean()?;
+        }
+    }
+    let [slash, back_slash, null_character, semicolon, percent, question_mark, hash] = allowed;
+    Ok(Middleware::EncodedCharacters(
+        crate::entry_http::EncodedCharacters {
+            slash,
+            back_slash,
+            null_character,
+            semicolon,
+            percent,
+            question_mark,
+            hash,
+        },
+    ))
 }
 
 fn strip_prefix(kind: &Node) -> Result<Middleware, DecodeError> {

@@ -250,6 +250,16 @@ pub async fn apply(
             };
             digest_auth::apply(name, d, file.as_deref(), r)
         }
+        Middleware::EncodedCharacters(e) => {
+            // The path as the middlewares before this one left it (Traefik's EscapedPath).
+            let path = r.fx.path.as_deref().unwrap_or(r.inbound.path);
+            match e.refused(path) {
+                Some(code) => Err(ProxyError::BadRequest(format!(
+                    "middleware {name:?}: the request path contains the encoded character {code}"
+                ))),
+                None => Ok(Flow::Next),
+            }
+        }
         Middleware::Chain { .. } => Err(ProxyError::Internal(format!(
             "middleware {name:?}: a chain reached the request path unexpanded"
         ))),

@@ -1545,6 +1545,171 @@ mod basic_auth {
     }
 }
 
+/// `pkg/middlewares/encodedcharacters/encoded_characters_test.go`: the `encodedCharacters`
+/// middleware, whose keys are all `false` unless set (unlike the entry point's section).
+mod encoded_characters {
+    use super::*;
+
+    const KEYS: [&str; 7] = [
+        "allowEncodedSlash",
+        "allowEncodedBackSlash",
+        "allowEncodedNullCharacter",
+        "allowEncodedSemicolon",
+        "allowEncodedPercent",
+        "allowEncodedQuestionMark",
+        "allowEncodedHash",
+    ];
+
+    fn yaml(allowed: &[&str]) -> String {
+        let mut y = "encodedCharacters:\n".to_string();
+        if allowed.is_empty() {
+            y = "encodedCharacters: {}\n".into();
+        }
+        for k in allowed {
+            y.push_str(&format!("  {k}: true\n"));
+        }
+        y
+    }
+
+    /// `TestEncodedCharacters`: (allowed keys, path, status).
+    #[test]
+    fn encoded_characters() {
+        let rows: &[(&str, &[&str], &str, u16)] = &[
+            ("deny encoded slash", &[], "/foo%2fbar", 400),
+            (
+                "allow encoded slash",
+                &["allowEncodedSlash"],
+                "/foo%2fbar",
+                200,
+            ),
+            ("deny encoded backslash", &[], "/foo%5cbar", 400),
+            (
+                "allow encoded backslash",
+                &["allowEncodedBackSlash"],
+                "/foo%5cbar",
+                200,
+            ),
+            ("deny encoded null character", &[], "/foo%00bar", 400),
+            (
+                "allow encoded null character",
+                &["allowEncodedNullCharacter"],
+                "/foo%00bar",
+                200,
+            ),
+            ("deny encoded semi colon", &[], "/foo%3bbar", 400),
+            (
+                "allow encoded semi colon",
+                &["allowEncodedSemicolon"],
+                "/foo%3bbar",
+                200,
+            ),
+            ("deny encoded percent", &[], "/foo%25bar", 400),
+            (
+                "allow encoded percent",
+                &["allowEncodedPercent"],
+                "/foo%25bar",
+                200,
+            ),
+            ("deny encoded question mark", &[], "/foo%3fbar", 400),
+            (
+                "allow encoded question mark",
+                &["allowEncodedQuestionMark"],
+                "/foo%3fbar",
+                200,
+            ),
+            ("deny encoded hash", &[], "/foo%23bar", 400),
+            (
+                "allow encoded hash",
+                &["allowEncodedHash"],
+                "/foo%23bar",
+                200,
+            ),
+            // Beyond the table: other encodings pass, a `%` without two characters is refused.
+            ("other encodings pass", &[], "/foo%20bar%41", 200),
+            ("a cut encoding is refused", &[], "/foo%2", 400),
+        ];
+        for (desc, allowed, path, want) in rows {
+            assert_eq!(run(&yaml(allowed), &get(path)).status, *want, "{desc}");
+        }
+        assert!(middleware("encodedCharacters:\n  allowEncodedSpace: true\n").is_err());
+        assert!(middleware("encodedCharacters:\n  allowEncodedSlash: maybe\n").is_err());
+    }
+
+    /// `TestMapDeniedCharacters`: (allowed keys, the encodings refused), each encoding tried
+    /// in a path.
+    #[test]
+    fn denied_characters() {
+        let every = [
+            "%2F", "%2f", "%5C", "%5c", "%00", "%3B", "%3b", "%25", "%3F", "%3f", "%23",
+        ];
+        let rows: &[(&str, &[&str], &[&str])] = &[
+            ("deny all characters", &[], &every),
+            (
+                "allow only encoded slash",
+                &["allowEncodedSlash"],
+                &[
+                    "%5C", "%5c", "%00", "%3B", "%3b", "%25", "%3F", "%3f", "%23",
+                ],
+            ),
+            ("allow all characters", &KEYS, &[]),
+        ];
+        for (desc, allowed, denied) in rows {
+            for code in every {
+                let path = format!("/a{code}b");
+                let want = if denied.contains(&code) { 400 } else { 200 };
+                assert_eq!(
+                    run(&yaml(allowed), &get(&path)).status,
+                    want,
+                    "{desc}: {code}"
+                );
+            }
+        }
+    }
+
+    /// The path checked is the one the middlewares before it left (Traefik's `EscapedPath` of
+    /// the request it is handed).
+    #[test]
+    fn after_a_rewrite() {
+        let mut headers = HeaderMap::new();
+        let shared = shared();
+        let ep = shared.config.entry_points[0].clone();
+        let inbound = Inbound {
+            entrypoint: "web",
+            scheme: "http",
+            peer: "192.0.2.1:1234".parse().unwrap(),
+            trusted: true,
+            ep: &ep,
+            tls_options: "",
+            client_certs: None,
+            client: "192.0.2.1",
+            host: "localhost",
+            method: &Method::GET,
+            path: "/plain",
+            query: None,
+            has_body: false,
+        };
+        let mut fx = Effects {
+            path: Some("/a%2Fb".into()),
+            ..Effects::default()
+        };
+        let mut log = Log::default();
+        let mut body = NoBody;
+        let mut r = Request {
+            shared: &shared,
+            inbound: &inbound,
+            headers: &mut headers,
+            fx: &mut fx,
+            log: &mut log,
+            body: &mut body,
+        };
+        let mw = middleware(&yaml(&[])).unwrap();
+        let flow = super::super::apply("m", &mw, &mut r)
+            .now_or_never()
+            .unwrap();
+        assert_eq!(flow.err().map(|e| e.status().as_u16()), Some(400));
+    }
+}
+
 /// `pkg/middlewares/auth/digest_auth_test.go`, with `digest_auth_request_test.go`'s client.
 mod digest_auth {
     use super::*;
