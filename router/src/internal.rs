@@ -14,11 +14,14 @@ use crate::live::Live;
 use crate::proxy::{plain, Answer, Inbound};
 use crate::server::Shared;
 
-/// The answer of internal service `kind` to a request.
+/// The answer of internal service `kind` to a request, whose path the route's middlewares
+/// left `path` (as Traefik's internal handlers see the request they are handed: behind a
+/// `stripPrefix`, the stripped path).
 pub fn answer(
     shared: &Shared,
     kind: InternalService,
     req: &Inbound<'_>,
+    path: &str,
     accept: Option<&str>,
     live: &Live,
 ) -> Answer {
@@ -50,14 +53,19 @@ pub fn answer(
             raw(StatusCode::OK, kind, Bytes::from(body))
         }
         InternalService::Api
-            if req.path.starts_with("/dashboard")
+            if path.starts_with("/dashboard")
                 && shared.config.api.as_ref().is_some_and(|a| a.dashboard) =>
         {
             // As in Traefik, `api@internal` serves the dashboard too.
-            crate::dashboard::answer(req.path).unwrap_or_else(not_found)
+            crate::dashboard::answer(path).unwrap_or_else(not_found)
         }
-        InternalService::Api => api(shared, req.path, req.query, live),
-        InternalService::Dashboard => crate::dashboard::answer(req.path).unwrap_or_else(not_found),
+        InternalService::Api => api(shared, path, req.query, live),
+        // Under `/dashboard/` as the request named it: behind `dashboard_stripprefix` (the
+        // dashboard router's) what is left of the path does not say whether the directory
+        // was asked for with its slash, which decides where the page's relative links go.
+        InternalService::Dashboard => crate::dashboard::answer(path)
+            .or_else(|| crate::dashboard::answer(req.path))
+            .unwrap_or_else(not_found),
     }
 }
 
@@ -89,5 +97,76 @@ fn raw(status: StatusCode, content_type: &'static str, body: Bytes) -> Answer {
         status,
         headers,
         body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What internal service `kind` answers a `GET` for `original`, its path left `path` by
+    /// the route's middlewares.
+    fn get(kind: InternalService, original: &str, path: &str) -> Answer {
+        let mut env = std::collections::HashMap::new();
+        env.insert("TRAEFIK_API_INSECURE".to_owned(), "true".to_owned());
+        env.insert("TRAEFIK_API_DASHBOARD".to_owned(), "true".to_owned());
+        let shared = Shared::new(crate::config::Config::from_env(&env).unwrap());
+        let ep = shared.config.entry_points[0].clone();
+        let inbound = Inbound {
+            entrypoint: "traefik",
+            scheme: "http",
+            peer: "192.0.2.1:1234".parse().unwrap(),
+            trusted: false,
+            ep: &ep,
+            tls_options: "",
+            client_certs: None,
+            client: "192.0.2.1",
+            host: "localhost",
+            method: &Method::GET,
+            path: original,
+            query: None,
+            has_body: false,
+        };
+        let live = shared.live.load_full();
+        answer(&shared, kind, &inbound, path, None, &live)
+    }
+
+    /// Traefik hands its internal handlers the request as the middlewares left it: behind a
+    /// `stripPrefix` (a user's `/traefik`, the dashboard router's `dashboard_stripprefix`),
+    /// the stripped path.
+    #[test]
+    fn internal_services_see_the_path_the_middlewares_left() {
+        use InternalService::{Api, Dashboard};
+        let content_type = |a: &Answer| {
+            a.headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let a = get(Api, "/traefik/api/version", "/api/version");
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&a.body).contains("Version"));
+        assert_eq!(
+            get(Api, "/traefik/api/version", "/traefik/api/version").status,
+            StatusCode::NOT_FOUND
+        );
+        let a = get(Api, "/traefik/dashboard/", "/dashboard/");
+        assert!(content_type(&a).starts_with("text/html"), "{a:?}");
+        // The dashboard router: `/dashboard/` and `/dashboard` both stripped to nothing; the
+        // directory without its slash is sent to it with the slash.
+        let a = get(Dashboard, "/dashboard/", "");
+        assert!(content_type(&a).starts_with("text/html"), "{a:?}");
+        let a = get(Dashboard, "/dashboard", "");
+        assert_eq!(a.status, StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(a.headers[header::LOCATION], "/dashboard/");
+        let a = get(Dashboard, "/dashboard/app.js", "/app.js");
+        assert!(content_type(&a).starts_with("text/javascript"), "{a:?}");
+        // Stripped by a user's own prefix.
+        let a = get(Dashboard, "/x/dashboard/app.js", "/dashboard/app.js");
+        assert!(content_type(&a).starts_with("text/javascript"), "{a:?}");
+        assert_eq!(
+            get(Dashboard, "/other", "/other").status,
+            StatusCode::NOT_FOUND
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The internal provider: what the static configuration itself defines, as Traefik's
 //! internal provider does — `api@internal`, `dashboard@internal`, `ping@internal`,
 //! `prometheus@internal` and `noop@internal` (with their routers on the `traefik` entry
-//! point unless routed by hand), and each entry point redirection's router and
+//! point unless routed by hand; the dashboard's behind `dashboard_redirect@internal` and
+//! `dashboard_stripprefix@internal`), and each entry point redirection's router and
 //! `redirect-<router>` middleware. Pure: the same configuration gives the same snapshot.
 
 use crate::config::Config;
@@ -59,13 +60,22 @@ pub fn snapshot(c: &Config) -> Snapshot {
             );
             if api.dashboard {
                 let mut d = router("PathPrefix(`/`)", "traefik", "dashboard@internal", MAX - 2);
-                d.middlewares = vec!["dashboard_redirect@internal".into()];
+                d.middlewares = vec![
+                    "dashboard_redirect@internal".into(),
+                    "dashboard_stripprefix@internal".into(),
+                ];
                 http.routers.insert("dashboard".into(), d);
                 http.middlewares.insert(
                     "dashboard_redirect".into(),
                     Middleware::Internal(
                         crate::dynamic::middleware::InternalMiddleware::DashboardRedirect,
                     ),
+                );
+                http.middlewares.insert(
+                    "dashboard_stripprefix".into(),
+                    Middleware::StripPrefix {
+                        prefixes: vec!["/dashboard/".into(), "/dashboard".into()],
+                    },
                 );
             }
         }
