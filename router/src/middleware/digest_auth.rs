@@ -90,7 +90,7 @@ pub fn apply(
         r.inbound.path,
         secret,
     ) {
-        Some(user) => {
+        Some(Checked::User(user)) => {
             drop(all);
             if let Some(field) = &cfg.header_field {
                 set_header(r.headers, field, &user);
@@ -100,11 +100,23 @@ pub fn apply(
             }
             Ok(Flow::Next)
         }
-        None => Ok(Flow::Answer(challenge(inst, &cfg.realm))),
+        Some(Checked::Stale) => Ok(Flow::Answer(challenge(inst, &cfg.realm, true))),
+        None => Ok(Flow::Answer(challenge(inst, &cfg.realm, false))),
     }
 }
 
-/// The user, when the credentials pass.
+/// Credentials whose response is right.
+#[derive(Debug, PartialEq, Eq)]
+enum Checked {
+    /// They pass: the user.
+    User(String),
+    /// Their nonce count is below the last one seen for the nonce (go-http-auth: out of order
+    /// pipelined requests): refused with `stale="true"`, so that a client can answer the new
+    /// nonce with the same credentials.
+    Stale,
+}
+
+/// What the credentials are, when their response is right (`None`: refused).
 fn check(
     inst: &mut Instance,
     headers: &HeaderMap,
@@ -112,7 +124,7 @@ fn check(
     target: &str,
     path: &str,
     secret: impl Fn(&str) -> String,
-) -> Option<String> {
+) -> Option<Checked> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = value.split_once(' ')?;
     if scheme != "Digest" {
@@ -151,11 +163,17 @@ fn check(
     }
     let count = u64::from_str_radix(nc, 16).ok()?;
     let client = inst.clients.get_mut(nonce)?;
-    if client.0 != 0 && client.0 >= count {
-        return None;
+    if client.0 != 0 {
+        if count == client.0 {
+            // A replay.
+            return None;
+        }
+        if count < client.0 {
+            return Some(Checked::Stale);
+        }
     }
     *client = (count, Instant::now());
-    Some(user.to_owned())
+    Some(Checked::User(user.to_owned()))
 }
 
 /// The decoded path of a URL or request target, as Go's `url.Parse` gives `URL.Path`: after
@@ -209,8 +227,8 @@ fn unescape(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// 401 with a new nonce.
-fn challenge(inst: &mut Instance, realm: &str) -> Answer {
+/// 401 with a new nonce (and `stale="true"` when the credentials were right but out of order).
+fn challenge(inst: &mut Instance, realm: &str, stale: bool) -> Answer {
     if inst.clients.len() > CACHE + TOLERANCE {
         let mut seen: Vec<(Instant, String)> = inst
             .clients
@@ -226,8 +244,9 @@ fn challenge(inst: &mut Instance, realm: &str) -> Answer {
     inst.clients.insert(nonce.clone(), (0, Instant::now()));
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    let stale = if stale { r#"stale="true", "# } else { "" };
     if let Ok(v) = HeaderValue::from_str(&format!(
-        r#"Digest realm="{realm}", nonce="{nonce}", opaque="{}", algorithm="MD5", qop="auth""#,
+        r#"Digest realm="{realm}", nonce="{nonce}", opaque="{}", {stale}algorithm="MD5", qop="auth""#,
         inst.opaque
     )) {
         headers.insert(header::WWW_AUTHENTICATE, v);
@@ -311,7 +330,7 @@ mod tests {
             opaque: random_key(),
             clients: HashMap::new(),
         };
-        let a = challenge(&mut inst, "traefik");
+        let a = challenge(&mut inst, "traefik", false);
         let www = a.headers[header::WWW_AUTHENTICATE]
             .to_str()
             .unwrap()
@@ -326,17 +345,32 @@ mod tests {
         };
         let ok = authorization(&inst, &nonce, "00000001", "/a?b=1", "test");
         assert_eq!(
-            check(&mut inst, &ok, "GET", "/a?b=1", "/a", secret).as_deref(),
-            Some("test")
+            check(&mut inst, &ok, "GET", "/a?b=1", "/a", secret),
+            Some(Checked::User("test".into()))
         );
-        // Replayed with the same count: refused; a higher count passes.
+        // Replayed with the same count: refused; a higher count passes; a lower one, once a
+        // higher one was seen, is stale (go-http-auth's out of order requests).
         assert_eq!(check(&mut inst, &ok, "GET", "/a?b=1", "/a", secret), None);
-        let next = authorization(&inst, &nonce, "00000002", "/a?b=1", "test");
-        assert!(check(&mut inst, &next, "GET", "/a?b=1", "/a", secret).is_some());
+        let third = authorization(&inst, &nonce, "00000003", "/a?b=1", "test");
+        assert!(matches!(
+            check(&mut inst, &third, "GET", "/a?b=1", "/a", secret),
+            Some(Checked::User(_))
+        ));
+        let late = authorization(&inst, &nonce, "00000002", "/a?b=1", "test");
+        assert_eq!(
+            check(&mut inst, &late, "GET", "/a?b=1", "/a", secret),
+            Some(Checked::Stale)
+        );
+        let stale = challenge(&mut inst, "traefik", true);
+        let www = stale.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(
+            www.ends_with(r#"", stale="true", algorithm="MD5", qop="auth""#),
+            "{www}"
+        );
         // Wrong password, a uri for another path, an unknown nonce: refused.
-        let bad = authorization(&inst, &nonce, "00000003", "/a?b=1", "nope");
+        let bad = authorization(&inst, &nonce, "00000004", "/a?b=1", "nope");
         assert_eq!(check(&mut inst, &bad, "GET", "/a?b=1", "/a", secret), None);
-        let other = authorization(&inst, &nonce, "00000004", "/other", "test");
+        let other = authorization(&inst, &nonce, "00000005", "/other", "test");
         assert_eq!(check(&mut inst, &other, "GET", "/a", "/a", secret), None);
         let forged = authorization(&inst, "made-up", "00000001", "/a", "test");
         assert_eq!(check(&mut inst, &forged, "GET", "/a", "/a", secret), None);
