@@ -558,7 +558,7 @@ fn every_refused_value_names_its_key() {
             &["--providers.docker.tls.ca=/ca.pem"],
             "providers.docker.tls",
         ),
-        (&["--providers.swarm.refreshseconds=-1"], "refreshseconds"),
+        (&["--providers.swarm.refreshseconds=soon"], "refreshseconds"),
         (&["--providers.file.watch=true"], "providers.file"),
         (
             &[

@@ -580,7 +580,8 @@ fn container_provider(
         }
     }
     if let Some(t) = f.take("httpClientTimeout") {
-        t.duration().map_err(bad)?;
+        // A negative one is 0 in Traefik's SetEffectiveConfiguration.
+        signed_duration(t)?;
         notes.push(format!(
             "{}: accepted; requests to socket-guard time out after 10 s",
             t.key
@@ -588,15 +589,30 @@ fn container_provider(
     }
     if swarm {
         if let Some(r) = f.take("refreshSeconds") {
-            let d = r.duration().map_err(bad)?;
-            if d.is_zero() {
-                return Err(value_err(r, "expected a duration above 0"));
+            match signed_duration(r)? {
+                Some(d) if !d.is_zero() => p.refresh = d,
+                // As Traefik's SetEffectiveConfiguration: 0 or less is the default, 15 s.
+                _ => notes.push(format!(
+                    "{}: {} is not above 0: the default 15s is used, as Traefik does",
+                    r.key,
+                    r.text().unwrap_or("")
+                )),
             }
-            p.refresh = d;
         }
     }
     no_more(&f)?;
     Ok(p)
+}
+
+/// A duration that may be negative, as Go's: `None` for a negative one.
+fn signed_duration(n: &Node) -> Result<Option<Duration>, ConfigError> {
+    let text = n.text().map_err(bad)?.trim();
+    match text.strip_prefix('-') {
+        Some(rest) => crate::tree::parse_go_duration(rest)
+            .map(|_| None)
+            .ok_or_else(|| value_err(n, "expected a duration such as 10s or 1m30s")),
+        None => n.duration().map(Some).map_err(bad),
+    }
 }
 
 /// A provider's `defaultRule`: a template the router can render, into a rule that parses.

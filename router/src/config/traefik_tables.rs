@@ -141,6 +141,61 @@ fn effective_configuration_internal_entry_point() {
     );
 }
 
+/// `SetEffectiveConfiguration`'s provider settings: a Swarm `refreshSeconds` of 0 or less is
+/// the default 15 s (said at start), a negative `httpClientTimeout` is accepted (Traefik: 0).
+#[test]
+fn effective_configuration_providers() {
+    let rows: &[(&str, &[&str], Option<Duration>)] = &[
+        (
+            "swarm default",
+            &["--providers.swarm=true"],
+            Some(Duration::from_secs(15)),
+        ),
+        (
+            "swarm refreshSeconds",
+            &["--providers.swarm.refreshseconds=30s"],
+            Some(Duration::from_secs(30)),
+        ),
+        (
+            "swarm refreshSeconds 0",
+            &["--providers.swarm.refreshseconds=0"],
+            Some(Duration::from_secs(15)),
+        ),
+        (
+            "swarm refreshSeconds negative",
+            &["--providers.swarm.refreshseconds=-1"],
+            Some(Duration::from_secs(15)),
+        ),
+        (
+            "swarm refreshSeconds negative duration",
+            &["--providers.swarm.refreshseconds=-1m"],
+            Some(Duration::from_secs(15)),
+        ),
+        (
+            "docker httpClientTimeout negative",
+            &["--providers.docker.httpclienttimeout=-5s"],
+            None,
+        ),
+        (
+            "swarm httpClientTimeout negative",
+            &["--providers.swarm.httpclienttimeout=-5s"],
+            Some(Duration::from_secs(15)),
+        ),
+    ];
+    for (desc, flags, refresh) in rows {
+        let c = load(&[], flags).unwrap_or_else(|e| panic!("{desc}: {e}"));
+        assert_eq!(c.swarm.as_ref().map(|s| s.refresh), *refresh, "{desc}");
+    }
+    for bad in [
+        "--providers.swarm.refreshseconds=-",
+        "--providers.swarm.refreshseconds=-soon",
+        "--providers.docker.httpclienttimeout=-x",
+    ] {
+        let e = load(&[], &[bad]).unwrap_err();
+        assert!(bad.contains(&key(&e)), "{bad}: {e}");
+    }
+}
+
 /// What an ACME row expects of the resolver.
 type AcmeCheck = fn(&AcmeConfig) -> bool;
 
