@@ -32,6 +32,21 @@ pub fn answer(
             headers: HeaderMap::new(),
             body: Bytes::new(),
         },
+        // Traefik's `ChallengeHTTP`: the key authorization of a challenge under way (exactly
+        // it: RFC 8555 8.3), else an empty 404, whatever the method.
+        InternalService::AcmeHttp => {
+            match path
+                .strip_prefix("/.well-known/acme-challenge/")
+                .and_then(|token| shared.acme_challenge(token.trim_end_matches('/')))
+            {
+                Some(key) => raw(StatusCode::OK, "application/octet-stream", Bytes::from(key)),
+                None => Answer {
+                    status: StatusCode::NOT_FOUND,
+                    headers: HeaderMap::new(),
+                    body: Bytes::new(),
+                },
+            }
+        }
         _ if !read => plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
         InternalService::Ping => {
             let stopping = shared.stopping.load(Ordering::Relaxed);
@@ -111,6 +126,16 @@ mod tests {
         env.insert("TRAEFIK_API_INSECURE".to_owned(), "true".to_owned());
         env.insert("TRAEFIK_API_DASHBOARD".to_owned(), "true".to_owned());
         let shared = Shared::new(crate::config::Config::from_env(&env).unwrap());
+        ask(&shared, kind, &Method::GET, original, path)
+    }
+
+    fn ask(
+        shared: &Shared,
+        kind: InternalService,
+        method: &Method,
+        original: &str,
+        path: &str,
+    ) -> Answer {
         let ep = shared.config.entry_points[0].clone();
         let inbound = Inbound {
             entrypoint: "traefik",
@@ -122,13 +147,33 @@ mod tests {
             client_certs: None,
             client: "192.0.2.1",
             host: "localhost",
-            method: &Method::GET,
+            method,
             path: original,
             query: None,
             has_body: false,
         };
         let live = shared.live.load_full();
-        answer(&shared, kind, &inbound, path, None, &live)
+        answer(shared, kind, &inbound, path, None, &live)
+    }
+
+    /// Traefik's `ChallengeHTTP`: a challenge under way is answered with its key
+    /// authorization, anything else under the prefix with an empty 404, whatever the method.
+    #[test]
+    fn acme_http_answers_the_challenges_under_way() {
+        let shared = Shared::new(
+            crate::config::Config::from_env(&std::collections::HashMap::new()).unwrap(),
+        );
+        shared
+            .acme_challenges
+            .lock()
+            .unwrap()
+            .insert("tok".into(), "tok.key".into());
+        let p = "/.well-known/acme-challenge/tok";
+        let a = ask(&shared, InternalService::AcmeHttp, &Method::GET, p, p);
+        assert_eq!((a.status, &a.body[..]), (StatusCode::OK, &b"tok.key"[..]));
+        let p = "/.well-known/acme-challenge/other";
+        let a = ask(&shared, InternalService::AcmeHttp, &Method::POST, p, p);
+        assert_eq!((a.status, a.body.len()), (StatusCode::NOT_FOUND, 0));
     }
 
     /// Traefik hands its internal handlers the request as the middlewares left it: behind a

@@ -197,6 +197,7 @@ fn legacy_acme(l: &Legacy, names: Vec<String>) -> Option<AcmeConfig> {
             .acme_renew_before
             .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
         dns: None,
+        http_challenge: Vec::new(),
     })
 }
 
@@ -623,6 +624,11 @@ fn acme(l: &Legacy, s: &Static, c: &Config) -> Result<Option<AcmeConfig>, Config
                     ));
                 }
                 config.names.push(name.clone());
+                for ep in other.http_challenge {
+                    if !config.http_challenge.contains(&ep) {
+                        config.http_challenge.push(ep);
+                    }
+                }
             }
             Ok(Some(config))
         }
@@ -656,5 +662,6 @@ fn resolver(name: &str, r: &AcmeStatic, l: &Legacy, c: &Config) -> Result<AcmeCo
         // As Traefik: renew when a third of the certificates' lifetime is left.
         renew_before: Duration::from_secs(u64::try_from(hours).unwrap_or(0) * 3600 / 3),
         dns: r.dns_challenge.clone(),
+        http_challenge: r.http_challenge.iter().cloned().collect(),
     })
 }

@@ -411,6 +411,9 @@ pub struct AcmeConfig {
     pub renew_before: Duration,
     /// `dnsChallenge`: DNS-01 for every order (and so wildcard names).
     pub dns: Option<crate::acme_dns::DnsChallenge>,
+    /// The resolvers' `httpChallenge.entryPoint`s, each once: the internal provider's
+    /// `acme-http` router is on them, as Traefik's.
+    pub http_challenge: Vec<String>,
 }
 
 /// `api`.

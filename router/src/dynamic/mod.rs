@@ -245,6 +245,8 @@ pub enum InternalService {
     Prometheus,
     /// `noop@internal`: answers nothing (behind a redirect).
     Noop,
+    /// `acme-http@internal`: the ACME HTTP-01 challenges' answers.
+    AcmeHttp,
 }
 
 /// A load balancer over servers.

@@ -1,9 +1,10 @@
 //! The internal provider: what the static configuration itself defines, as Traefik's
 //! internal provider does — `api@internal`, `dashboard@internal`, `ping@internal`,
-//! `prometheus@internal` and `noop@internal` (with their routers on the `traefik` entry
-//! point unless routed by hand; the dashboard's behind `dashboard_redirect@internal` and
-//! `dashboard_stripprefix@internal`), and each entry point redirection's router and
-//! `redirect-<router>` middleware. Pure: the same configuration gives the same snapshot.
+//! `prometheus@internal`, `noop@internal` and `acme-http@internal` (with their routers on the
+//! `traefik` entry point, or the HTTP challenge's, unless routed by hand; the dashboard's
+//! behind `dashboard_redirect@internal` and `dashboard_stripprefix@internal`), and each entry
+//! point redirection's router and `redirect-<router>` middleware. Pure: the same
+//! configuration gives the same snapshot.
 
 use crate::config::Config;
 use crate::dynamic::{InternalService, Middleware, Router, Service, Snapshot};
@@ -104,6 +105,21 @@ pub fn snapshot(c: &Config) -> Snapshot {
                 ),
             );
         }
+    }
+    // As Traefik's: a router for the ACME HTTP-01 challenges on the resolvers' entry points,
+    // above every other (the proxy answers a challenge under way before routing, on every
+    // plain-HTTP entry point; this router answers the others there with a 404).
+    if let Some(a) = c.acme.as_ref().filter(|a| !a.http_challenge.is_empty()) {
+        let mut r = router(
+            "PathPrefix(`/.well-known/acme-challenge/`)",
+            "",
+            "acme-http@internal",
+            MAX,
+        );
+        r.entry_points.clone_from(&a.http_challenge);
+        http.routers.insert("acme-http".into(), r);
+        http.services
+            .insert("acme-http".into(), internal(InternalService::AcmeHttp));
     }
     for ep in &c.entry_points {
         let Some(r) = &ep.redirect else { continue };

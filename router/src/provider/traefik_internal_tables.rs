@@ -480,3 +480,29 @@ fn redirections_compiled() {
         assert_eq!(names, ["redirect-web-to-websecure@internal"]);
     }
 }
+
+/// `redirection_without_acme_bypass.json` compiled: on `web`, Traefik's `acme-http` router
+/// (priority `MaxInt`) comes before the redirection's (`MaxInt-1`).
+#[test]
+fn the_acme_router_comes_before_the_redirection() {
+    let c = load(&[
+        WEB,
+        WEBSECURE,
+        (TO, "websecure"),
+        (
+            "TRAEFIK_CERTIFICATESRESOLVERS_DEFAULT_ACME_HTTPCHALLENGE_ENTRYPOINT",
+            "web",
+        ),
+    ])
+    .unwrap();
+    let s = snapshot(&c);
+    let table = crate::model::compile::compile([&s], &crate::state::compile_settings(&c));
+    assert!(table.issues.is_empty(), "{:?}", table.issues);
+    let on_web: Vec<&str> = table
+        .routes
+        .iter()
+        .filter(|r| r.entrypoints.iter().any(|e| e == "web"))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(on_web, ["acme-http@internal", "web-to-websecure@internal"]);
+}
