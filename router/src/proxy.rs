@@ -190,8 +190,8 @@ pub struct Log {
     pub service: String,
     /// The backend address last tried.
     pub backend: Option<SocketAddr>,
-    /// The router's `observability.accessLogs=false`: no access line.
-    pub quiet: bool,
+    /// The router's own `observability.accessLogs`, when it sets one (see [`logs_access`]).
+    pub access: Option<bool>,
     /// The circuit breakers the request went through, told its status at the end.
     pub breakers: Vec<crate::middleware::BreakerWatch>,
     /// Copies for `mirroring` services' mirrors, sent once the answer is done.
@@ -400,7 +400,7 @@ pub async fn plan(
     };
     log.router.clone_from(&route.name);
     log.service.clone_from(&route.service);
-    log.quiet = !route.access_logs;
+    log.access = route.access_logs;
     // The entry point's `http.encodedCharacters`, checked by the router (as Traefik's
     // `denyEncodedPathCharacters`, before its SNI check and middlewares).
     if let Some(code) = route
@@ -1036,14 +1036,21 @@ pub fn compression(
     })
 }
 
-/// Phase 7: counts the answer and writes the access log line (unless the router or the
-/// entry point turned access lines off, as Traefik's `observability.accessLogs`).
+/// Whether a request gets an access line, as Traefik decides: with the access log on, the
+/// router's own `observability.accessLogs` when it sets one, else its entry point's (which is
+/// also what a request no router took gets), else yes. Traefik applies the entry point's as
+/// a default to each router on it (its "model"), so a router's own setting wins.
+pub fn logs_access(access_log: bool, entry_point: bool, router: Option<bool>) -> bool {
+    access_log && router.unwrap_or(entry_point)
+}
+
+/// Phase 7: counts the answer and writes the access log line (see [`logs_access`]).
 pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start: Instant) {
     shared.metrics.observe(&log.router, status, start.elapsed());
     for b in &log.breakers {
         b.done(status);
     }
-    if shared.config.access_log && req.ep.access_logs && !log.quiet {
+    if logs_access(shared.config.access_log, req.ep.access_logs, log.access) {
         tracing::info!(
             target: "access",
             client = %req.peer.ip(),
@@ -1783,7 +1790,24 @@ mod traefik_tables;
 
 #[cfg(test)]
 mod tests {
-    use super::{forwarded_port, managed};
+    use super::{forwarded_port, logs_access, managed};
+
+    /// Traefik's precedence (`applyModel`, then `shouldAccessLog`): the router's own
+    /// `observability.accessLogs`, else the entry point's, else on; nothing without the
+    /// access log (`internal_test.go` `models.json`: an entry point with `accessLogs: false`).
+    #[test]
+    fn a_routers_own_access_log_setting_wins_over_its_entry_points() {
+        // (access log on, entry point's, router's own, logged)
+        for (on, ep, router, want) in [
+            (true, true, None, true),
+            (true, false, None, false),
+            (true, false, Some(true), true),
+            (true, true, Some(false), false),
+            (false, true, Some(true), false),
+        ] {
+            assert_eq!(logs_access(on, ep, router), want, "{on} {ep} {router:?}");
+        }
+    }
     use hyper::header::HeaderName;
 
     #[test]

@@ -509,7 +509,7 @@ fn route(
             certresolver,
             domains,
             tls_options,
-            access_logs: r.access_logs.unwrap_or(true),
+            access_logs: r.access_logs,
             sources: r.sources.clone(),
             encoded_characters: None,
         },

@@ -165,8 +165,9 @@ pub struct Route {
     pub domains: Vec<Vec<String>>,
     /// The resolved name of its TLS options (empty without TLS).
     pub tls_options: String,
-    /// Whether its requests get access log lines (`observability.accessLogs`).
-    pub access_logs: bool,
+    /// Its own `observability.accessLogs`, when it sets one (`None`: its entry point's
+    /// decides, [`crate::proxy::logs_access`]).
+    pub access_logs: Option<bool>,
     /// Where it is defined (containers, files).
     pub sources: Vec<String>,
     /// Its entry point's `http.encodedCharacters`: a request whose path holds a refused
@@ -563,7 +564,7 @@ impl RouteTable {
             for (name, mw) in &r.middlewares {
                 middlewares.insert(name.as_str(), mw);
             }
-            if r.certresolver.is_some() || !r.domains.is_empty() || !r.access_logs {
+            if r.certresolver.is_some() || !r.domains.is_empty() || r.access_logs.is_some() {
                 out.push(format!(
                     "route {} resolver={} domains={} accesslogs={}",
                     r.name,
@@ -573,7 +574,7 @@ impl RouteTable {
                         .map(|d| d.join(","))
                         .collect::<Vec<_>>()
                         .join(";"),
-                    r.access_logs
+                    r.access_logs.map_or("-".into(), |a| a.to_string())
                 ));
             }
         }

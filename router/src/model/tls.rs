@@ -224,7 +224,7 @@ mod tests {
             certresolver: None,
             domains: Vec::new(),
             tls_options: options.into(),
-            access_logs: true,
+            access_logs: None,
             sources: Vec::new(),
             encoded_characters: None,
         }

@@ -441,10 +441,15 @@ fn models() {
         "{:?}",
         table.issues
     );
-    // `observability.accessLogs=false`: the entry point's setting, applied to each request
-    // it takes (the router sets none of its own).
+    // `observability.accessLogs=false`: the router sets none of its own, so the entry
+    // point's decides: no access line.
     let websecure = c.entry_point("websecure").unwrap();
-    assert!(!websecure.access_logs && app.access_logs);
+    assert_eq!(app.access_logs, None);
+    assert!(!crate::proxy::logs_access(
+        true,
+        websecure.access_logs,
+        app.access_logs
+    ));
 }
 
 /// What the redirections give once compiled: the router on the entry point, at the row's
