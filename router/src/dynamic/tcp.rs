@@ -604,10 +604,21 @@ fn middleware(node: &Node) -> Result<TcpMiddleware, DecodeError> {
     let mut f = kind.fields()?;
     let out = match kind.name.to_ascii_lowercase().as_str() {
         "ipallowlist" | "ipwhitelist" => {
+            // As Traefik's: no range is an error ("sourceRange is empty"), not a middleware
+            // that closes every connection.
             let ranges = match f.take("sourceRange") {
                 Some(r) => r.strings()?,
                 None => Vec::new(),
             };
+            if ranges.is_empty() {
+                return Err(DecodeError::at(
+                    kind,
+                    format!(
+                        "{} needs at least one address or CIDR in sourceRange",
+                        kind.name
+                    ),
+                ));
+            }
             for r in &ranges {
                 crate::model::rule::matcher::client_ips(std::slice::from_ref(r))
                     .map_err(|e| DecodeError::at(kind, e))?;
