@@ -483,7 +483,13 @@ impl AuthCommon {
 }
 
 fn ip_allow_list(kind: &Node) -> Result<Middleware, DecodeError> {
-    let mut f = fields(kind, &["sourceRange", "ipStrategy", "rejectStatusCode"])?;
+    // Traefik's v2 `ipWhiteList` has no `rejectStatusCode`: always 403.
+    let keys: &[&str] = if kind.name.eq_ignore_ascii_case("ipWhiteList") {
+        &["sourceRange", "ipStrategy"]
+    } else {
+        &["sourceRange", "ipStrategy", "rejectStatusCode"]
+    };
+    let mut f = fields(kind, keys)?;
     let n = f
         .take("sourceRange")
         .ok_or_else(|| DecodeError::at(kind, "ipallowlist needs sourcerange"))?;
