@@ -148,8 +148,8 @@ pub enum TcpTarget {
         name: String,
         /// The services and their weights (weight 0 never picked).
         parts: Vec<(Arc<TcpTarget>, u32)>,
-        /// The next turn, over the sum of the weights.
-        next: AtomicUsize,
+        /// Where the weighted round robin is (see [`wrr_turn`]).
+        turn: std::sync::Mutex<WrrTurn>,
     },
 }
 
@@ -185,27 +185,22 @@ impl TcpTarget {
                     .find(|s| up(name, &s.address))
                     .map(|s| (s, self))
             }
-            TcpTarget::Weighted { parts, next, .. } => {
-                let total: u64 = parts.iter().map(|(_, w)| u64::from(*w)).sum();
-                if total == 0 {
-                    return None;
-                }
-                // Tries each part at most once from the weighted turn, so that an empty one
-                // is skipped.
-                let turn = next.fetch_add(1, Ordering::Relaxed) as u64 % total;
-                let mut acc = 0;
-                let start = parts
-                    .iter()
-                    .position(|(_, w)| {
-                        acc += u64::from(*w);
-                        turn < acc
-                    })
-                    .unwrap_or(0);
-                (0..parts.len())
-                    .map(|k| &parts[(start + k) % parts.len()])
-                    .filter(|(_, w)| *w > 0)
-                    .find_map(|(t, _)| t.pick_up(up))
+            TcpTarget::Weighted { parts, turn, .. } => {
+                let weights: Vec<u32> = parts.iter().map(|(_, w)| *w).collect();
+                // A service without a server up is passed over (its own checks apply).
+                let i = wrr_turn(turn, &weights, |i| parts[i].0.has_up(up))?;
+                parts[i].0.pick_up(up)
             }
+        }
+    }
+
+    /// Whether a connection could be given a server `up` says is up.
+    fn has_up(&self, up: &dyn Fn(&str, &str) -> bool) -> bool {
+        match self {
+            TcpTarget::Servers { name, servers, .. } => {
+                servers.iter().any(|s| up(name, &s.address))
+            }
+            TcpTarget::Weighted { parts, .. } => parts.iter().any(|(t, w)| *w > 0 && t.has_up(up)),
         }
     }
 
@@ -236,6 +231,59 @@ impl TcpTarget {
                 .collect::<Vec<_>>()
                 .join(","),
         }
+    }
+}
+
+/// Where a weighted round robin is: the last part picked and the weight a part needs to be
+/// picked in this round.
+#[derive(Debug, Default)]
+pub struct WrrTurn {
+    last: Option<usize>,
+    bar: u32,
+}
+
+/// The next of `weights` (by index) that `ok` accepts, as Traefik's TCP and UDP weighted
+/// round robin takes turns: the parts in order, round after round, each round's bar lowered
+/// by the weights' greatest common divisor from the largest weight down to it, a part taken
+/// when its weight reaches the bar (weights 3 and 1 give `A A A B`, 5 and 2
+/// `A A A A B A B`). Weight 0 is never taken; `None` when no part of weight above 0 is
+/// accepted. Rounds in which no accepted part can reach the bar are skipped at once (they
+/// would pick nothing).
+pub fn wrr_turn(
+    turn: &std::sync::Mutex<WrrTurn>,
+    weights: &[u32],
+    ok: impl Fn(usize) -> bool,
+) -> Option<usize> {
+    let top = (0..weights.len())
+        .filter(|i| weights[*i] > 0 && ok(*i))
+        .map(|i| weights[i])
+        .max()?;
+    let max = weights.iter().copied().max().unwrap_or(0);
+    let gcd = weights.iter().fold(0, |a, b| gcd(a, *b));
+    let mut t = turn
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Within two rounds a part of weight `top` is taken (unless `ok` changed its mind).
+    for _ in 0..=3 * weights.len() {
+        let i = t.last.map_or(0, |l| (l + 1) % weights.len());
+        t.last = Some(i);
+        if i == 0 {
+            t.bar = if t.bar > gcd { t.bar - gcd } else { max };
+            // Weights, bar and top are multiples of gcd: no accepted part above top.
+            t.bar = t.bar.min(top);
+        }
+        if t.bar > 0 && weights[i] >= t.bar && ok(i) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -714,7 +762,7 @@ impl<'a> Services<'a> {
                 TcpTarget::Weighted {
                     name: q.to_owned(),
                     parts,
-                    next: AtomicUsize::new(0),
+                    turn: Default::default(),
                 }
             }
         }))
