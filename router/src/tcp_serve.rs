@@ -275,8 +275,8 @@ pub async fn relay(
     let mut counted = Vec::new();
     for (name, mw) in &route.middlewares {
         match mw {
-            TcpFilter::AllowList(nets) => {
-                if !nets.iter().any(|n| n.contains(&ip)) {
+            TcpFilter::AllowList(_) => {
+                if !mw.allows(ip) {
                     tracing::debug!(client = %ip, router = %route.name, middleware = %name, "TCP connection refused by ipAllowList");
                     return;
                 }
@@ -516,5 +516,33 @@ mod tests {
         let mut first = [0u8; 1];
         assert_eq!(stream.peek(&mut first).await.unwrap(), 1);
         assert_eq!(first[0], 0x16);
+    }
+}
+
+/// Traefik's `pkg/middlewares/tcp/inflightconn/inflight_conn_test.go`,
+/// `TestInFlightConn_ServeTCP`, translated: connections counted per client address by an
+/// `inFlightConn` of `amount: 1` ([`InFlightConns::enter`]; `None` is Traefik's closed
+/// connection).
+#[cfg(test)]
+mod traefik_tables {
+    use super::*;
+
+    #[test]
+    fn in_flight_conn_serve_tcp() {
+        let counts = InFlightConns::default();
+        let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+        // The first connection succeeds and stays open.
+        let first = counts.enter("foo@file", a, 1);
+        assert!(first.is_some());
+        // The second from the same address is closed: the maximum is reached.
+        assert!(counts.enter("foo@file", a, 1).is_none());
+        // One from another address succeeds.
+        assert!(counts.enter("foo@file", b, 1).is_some());
+        // Once the first is closed, the next from its address succeeds.
+        drop(first);
+        assert!(counts.enter("foo@file", a, 1).is_some());
+        // Beyond Traefik's table: its amount 0 closes every connection (as Traefik's check
+        // `connections >= amount` does).
+        assert!(counts.enter("zero@file", a, 0).is_none());
     }
 }

@@ -994,6 +994,65 @@ mod ip_allow_list {
     }
 }
 
+/// `pkg/middlewares/ipwhitelist/ip_whitelist_test.go`: v2's `ipWhiteList`, deprecated and
+/// still found in configurations. It has no `rejectStatusCode` (Traefik's `IPWhiteList`
+/// has no such field, so the key is refused).
+mod ip_white_list {
+    use super::*;
+
+    /// `TestNewIPWhiteLister`: (case, middleware, accepted).
+    #[test]
+    fn configurations() {
+        let table: &[(&str, &str, bool)] = &[
+            ("invalid IP", "ipWhiteList:\n  sourceRange: [foo]\n", false),
+            (
+                "valid IP",
+                "ipWhiteList:\n  sourceRange: [10.10.10.10]\n",
+                true,
+            ),
+            (
+                "no range (Traefik: sourceRange is empty)",
+                "ipWhiteList: {}\n",
+                false,
+            ),
+            (
+                "rejectStatusCode is ipAllowList's only",
+                "ipWhiteList:\n  sourceRange: [10.10.10.10]\n  rejectStatusCode: 404\n",
+                false,
+            ),
+        ];
+        for (case, yaml, ok) in table {
+            let got = middleware(yaml);
+            assert_eq!(got.is_ok(), *ok, "{case}: {got:?}");
+        }
+        let e = middleware("ipWhiteList:\n  sourceRange: [10.10.10.10]\n  rejectStatusCode: 404\n")
+            .expect_err("refused");
+        assert!(e.contains("rejectStatusCode"), "{e}");
+    }
+
+    /// `TestIPWhiteLister_ServeHTTP`: (case, client, status).
+    #[test]
+    fn serve_http() {
+        let table: &[(&str, &str, u16)] = &[
+            ("authorized with remote address", "20.20.20.20:1234", 200),
+            (
+                "non authorized with remote address",
+                "20.20.20.21:1234",
+                403,
+            ),
+        ];
+        for (case, peer, status) in table {
+            let req = Req {
+                host: "10.10.10.10",
+                peer,
+                ..Req::default()
+            };
+            let yaml = "ipWhiteList:\n  sourceRange: [20.20.20.20]\n";
+            assert_eq!(run(yaml, &req).status, *status, "{case}");
+        }
+    }
+}
+
 /// `pkg/middlewares/headers`: `headers_test.go`, `header_test.go`, `secure_test.go`.
 mod headers {
     use super::*;

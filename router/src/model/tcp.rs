@@ -96,6 +96,14 @@ pub enum TcpFilter {
 }
 
 impl TcpFilter {
+    /// Whether an `ipAllowList` lets a client at `ip` in (other filters do).
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        match self {
+            TcpFilter::AllowList(nets) => nets.iter().any(|n| n.contains(&ip)),
+            TcpFilter::InFlight(_) => true,
+        }
+    }
+
     fn compile(m: &TcpMiddleware) -> Result<TcpFilter, String> {
         Ok(match m {
             TcpMiddleware::IpAllowList(ranges) => {
@@ -766,5 +774,256 @@ impl<'a> Services<'a> {
                 }
             }
         }))
+    }
+}
+
+/// Traefik's `pkg/tcp/wrr_load_balancer_test.go` and the TCP `ipWhiteList` (and
+/// `ipAllowList`) middleware's `ip_whitelist_test.go`, translated: which service of a
+/// `weighted` TCP service takes each connection ([`TcpTarget::pick_up`]; `None` is Traefik's
+/// closed connection), and which clients a decoded, compiled allow list lets in. Traefik's
+/// handlers `h1`, `first`... are services of one server each here, "down" their server
+/// failing its check.
+#[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
+mod traefik_tables {
+    use super::*;
+
+    fn servers(name: &str, addresses: &[&str]) -> Arc<TcpTarget> {
+        Arc::new(TcpTarget::Servers {
+            name: name.to_owned(),
+            servers: addresses
+                .iter()
+                .map(|a| crate::dynamic::tcp::TcpServer {
+                    address: (*a).to_owned(),
+                    tls: false,
+                })
+                .collect(),
+            tls: Arc::default(),
+            dial_timeout: None,
+            proxy_protocol: None,
+            termination_delay: None,
+            health: None,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    fn weighted(parts: Vec<(Arc<TcpTarget>, u32)>) -> TcpTarget {
+        TcpTarget::Weighted {
+            name: "top".into(),
+            parts,
+            turn: Default::default(),
+        }
+    }
+
+    /// `n` connections: the server each goes to (`-` when closed), `down` servers failing.
+    fn picks(t: &TcpTarget, n: usize, down: &[&str]) -> Vec<String> {
+        let up = |_: &str, a: &str| !down.contains(&a);
+        (0..n)
+            .map(|_| {
+                t.pick_up(&up)
+                    .map_or("-".into(), |(s, _)| s.address.clone())
+            })
+            .collect()
+    }
+
+    fn counts(p: &[String]) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for s in p {
+            *m.entry(s.clone()).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// A weighted service over one-server services named as their server.
+    fn over(weights: &[(&str, u32)]) -> TcpTarget {
+        weighted(
+            weights
+                .iter()
+                .map(|(s, w)| (servers(s, &[s]), *w))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn load_balancing() {
+        // TestWRRLoadBalancer_LoadBalancing: (case, weights, connections, per server;
+        // `-`: closed).
+        let table: &[(&str, &[(&str, u32)], usize, &[(&str, usize)])] = &[
+            (
+                "RoundRobin",
+                &[("h1", 1), ("h2", 1)],
+                4,
+                &[("h1", 2), ("h2", 2)],
+            ),
+            (
+                "WeighedRoundRobin",
+                &[("h1", 3), ("h2", 1)],
+                4,
+                &[("h1", 3), ("h2", 1)],
+            ),
+            (
+                "WeighedRoundRobin with more call",
+                &[("h1", 3), ("h2", 1)],
+                16,
+                &[("h1", 12), ("h2", 4)],
+            ),
+            (
+                "WeighedRoundRobin with one 0 weight server",
+                &[("h1", 3), ("h2", 0)],
+                16,
+                &[("h1", 16)],
+            ),
+            (
+                "WeighedRoundRobin with all servers with 0 weight",
+                &[("h1", 0), ("h2", 0), ("h3", 0)],
+                10,
+                &[("-", 10)],
+            ),
+        ];
+        for (case, weights, n, want) in table {
+            let got = counts(&picks(&over(weights), *n, &[]));
+            let want: BTreeMap<String, usize> =
+                want.iter().map(|(s, c)| ((*s).to_owned(), *c)).collect();
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    #[test]
+    fn order_of_turns() {
+        // Traefik's turns (its nextServer, by the weights' gcd from the largest weight
+        // down), which the counts above leave open: (weights of A, B, C; down; turns).
+        let table: &[(&[u32], &[&str], &str)] = &[
+            (&[1, 1], &[], "ABABAB"),
+            (&[3, 1], &[], "AAABAAAB"),
+            (&[2, 2], &[], "ABABABAB"),
+            (&[5, 2], &[], "AAAABABAAAABAB"),
+            (&[11, 3], &[], "AAAAAAAAABABAB"),
+            (&[1, 3, 2], &[], "BBCABCBBCABC"),
+            (&[1, 3, 2], &["B"], "CACCACCACCAC"),
+            (&[3, 1], &["A"], "BBBB"),
+        ];
+        for (weights, down, want) in table {
+            let names = ["A", "B", "C"];
+            let t = over(
+                &weights
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| (names[i], *w))
+                    .collect::<Vec<_>>(),
+            );
+            let got: String = picks(&t, want.len(), down).concat();
+            assert_eq!(got, *want, "{weights:?} down {down:?}");
+        }
+    }
+
+    #[test]
+    fn down_servers() {
+        let first_second = || over(&[("first", 1), ("second", 1)]);
+        // TestWRRLoadBalancer_NoServiceUp: the connection is closed.
+        assert_eq!(picks(&first_second(), 1, &["first", "second"]), ["-"]);
+        // TestWRRLoadBalancer_OneServerDown.
+        assert_eq!(picks(&first_second(), 3, &["second"]), ["first"; 3]);
+        // TestWRRLoadBalancer_DownThenUp.
+        let t = first_second();
+        assert_eq!(picks(&t, 3, &["second"]), ["first"; 3]);
+        let after = counts(&picks(&t, 2, &[]));
+        assert_eq!((after["first"], after["second"]), (1, 1));
+    }
+
+    #[test]
+    fn propagate() {
+        // TestWRRLoadBalancer_Propagate: top over balancer1 (first, second) and balancer2
+        // (third, fourth), all weight 1; 8 connections per step: (down, per server).
+        let top = weighted(vec![
+            (servers("balancer1", &["first", "second"]), 1),
+            (servers("balancer2", &["third", "fourth"]), 1),
+        ]);
+        let table: &[(&[&str], [usize; 4])] = &[
+            (&[], [2, 2, 2, 2]),
+            (&["fourth"], [2, 2, 4, 0]),
+            (&["fourth", "third"], [4, 4, 0, 0]),
+        ];
+        for (down, want) in table {
+            let c = counts(&picks(&top, 8, down));
+            let got =
+                ["first", "second", "third", "fourth"].map(|s| c.get(s).copied().unwrap_or(0));
+            assert_eq!(got, *want, "down {down:?}");
+        }
+    }
+
+    /// The TCP middleware `yaml` (under `tcp.middlewares.m`) decoded and compiled, or the
+    /// error.
+    fn filter(yaml: &str) -> Result<TcpFilter, String> {
+        let doc = format!("tcp:\n  middlewares:\n    m:\n{yaml}");
+        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
+            path: "/dynamic.yml".into(),
+            root: crate::tree::Node::from_yaml(&doc, "").unwrap_or_else(|e| panic!("{e}")),
+        }]);
+        match snap.config.tcp.middlewares.get("m") {
+            Some(m) => TcpFilter::compile(m),
+            None => Err(format!("{:?}", snap.issues)),
+        }
+    }
+
+    #[test]
+    fn new_ip_white_lister() {
+        // TestNewIPWhiteLister (pkg/middlewares/tcp/ipwhitelist, and ipallowlist's):
+        // (case, middleware, error naming these).
+        let table: &[(&str, &str, Result<(), &[&str]>)] = &[
+            (
+                "Empty config",
+                "      ipWhiteList: {}\n",
+                Err(&["ipWhiteList", "sourceRange"]),
+            ),
+            (
+                "invalid IP",
+                "      ipWhiteList:\n        sourceRange: [foo]\n",
+                Err(&["foo"]),
+            ),
+            (
+                "valid IP",
+                "      ipWhiteList:\n        sourceRange: [10.10.10.10]\n",
+                Ok(()),
+            ),
+            (
+                "Empty config",
+                "      ipAllowList: {}\n",
+                Err(&["ipAllowList", "sourceRange"]),
+            ),
+            (
+                "valid IP",
+                "      ipAllowList:\n        sourceRange: [10.10.10.10]\n",
+                Ok(()),
+            ),
+        ];
+        for (case, yaml, want) in table {
+            match (filter(yaml), want) {
+                (Ok(_), Ok(())) => {}
+                (Err(e), Err(words)) => {
+                    assert!(words.iter().all(|w| e.contains(w)), "{case}: {e}")
+                }
+                (got, _) => panic!("{case} {yaml}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ip_white_lister_serve_tcp() {
+        // TestIPWhiteLister_ServeHTTP (TCP): (case, client, let in).
+        let table: &[(&str, &str, bool)] = &[
+            ("authorized with remote address", "20.20.20.20", true),
+            ("non authorized with remote address", "20.20.20.21", false),
+        ];
+        for kind in ["ipWhiteList", "ipAllowList"] {
+            let f = filter(&format!(
+                "      {kind}:\n        sourceRange: [20.20.20.20]\n"
+            ))
+            .expect("valid");
+            for (case, client, want) in table {
+                let ip = client.parse().expect("an address");
+                assert_eq!(f.allows(ip), *want, "{kind}: {case}");
+            }
+        }
     }
 }
