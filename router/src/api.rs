@@ -58,11 +58,22 @@ fn error(status: StatusCode, message: String) -> ApiAnswer {
 pub static STARTED: std::sync::LazyLock<std::time::SystemTime> =
     std::sync::LazyLock::new(std::time::SystemTime::now);
 
-/// `/api/version`: Traefik's fields (`Version`, `Codename`, `startDate` in RFC 3339, UTC).
-fn version() -> Value {
+/// `/api/version`: Traefik's fields (`Version`, `Codename`, `startDate` in RFC 3339, UTC, and
+/// `api.disableDashboardAd` and `api.dashboardName` when set).
+fn version(config: &Config) -> Value {
     let mut start = String::new();
     let _ = log_writer::write_timestamp(&mut start, *STARTED);
-    json!({ "Version": env!("CARGO_PKG_VERSION"), "Codename": "router", "startDate": start })
+    let mut v =
+        json!({ "Version": env!("CARGO_PKG_VERSION"), "Codename": "router", "startDate": start });
+    if let Some(api) = &config.api {
+        if api.disable_dashboard_ad {
+            v["disableDashboardAd"] = json!(true);
+        }
+        if !api.dashboard_name.is_empty() {
+            v["dashboardName"] = json!(api.dashboard_name);
+        }
+    }
+    v
 }
 
 /// Answers `GET path?query` (`path` as received, `query` raw).
@@ -74,7 +85,7 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
         })
     };
     match path {
-        "/api/version" => ok(version()),
+        "/api/version" => ok(version(config)),
         "/api/overview" => ok(overview(table, config)),
         "/api/rawdata" => ok(rawdata(table)),
         "/api/entrypoints" => list(entry_points(config), &q),
@@ -654,6 +665,19 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let again = answer("/api/version", None, &table, &config).body;
         assert_eq!(again["startDate"], v["startDate"]);
+        // `api.disableDashboardAd` and `api.dashboardName`, left out unless set (omitempty).
+        assert!(v.get("disableDashboardAd").is_none() && v.get("dashboardName").is_none());
+        let args = crate::config::sources::parse_args(&[
+            "--api.disabledashboardad=true".into(),
+            "--api.dashboardname=Edge".into(),
+        ])
+        .unwrap();
+        let config = Config::load(&std::collections::HashMap::new(), &args, false).unwrap();
+        let v = answer("/api/version", None, &table, &config).body;
+        assert_eq!(
+            (&v["disableDashboardAd"], &v["dashboardName"]),
+            (&json!(true), &json!("Edge"))
+        );
     }
 
     #[test]

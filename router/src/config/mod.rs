@@ -423,6 +423,10 @@ pub struct Api {
     pub dashboard: bool,
     /// `insecure`: served on the `traefik` entry point.
     pub insecure: bool,
+    /// `disableDashboardAd`: shown in `/api/version`, as Traefik's.
+    pub disable_dashboard_ad: bool,
+    /// `dashboardName`: shown in `/api/version`, as Traefik's (empty: left out).
+    pub dashboard_name: String,
 }
 
 /// `ping`.

@@ -131,7 +131,9 @@ fn traefik_flags_as_a_compose_file_gives_them() {
         c.api,
         Some(Api {
             dashboard: true,
-            insecure: true
+            insecure: true,
+            disable_dashboard_ad: false,
+            dashboard_name: String::new(),
         })
     );
     assert_eq!(c.log_level, "debug");

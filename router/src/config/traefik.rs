@@ -186,7 +186,7 @@ pub fn decode(root: &Node) -> Result<Static, ConfigError> {
         }
     }
     if let Some(n) = f.take("api") {
-        s.api = api(n, &mut s.notes)?;
+        s.api = api(n)?;
     }
     if let Some(n) = f.take("ping") {
         s.ping = ping(n)?;
@@ -991,7 +991,7 @@ fn dns_challenge(
     Ok(d)
 }
 
-fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
+fn api(n: &Node) -> Result<Option<Api>, ConfigError> {
     if !n.section_on().map_err(bad)? {
         return Ok(None);
     }
@@ -999,6 +999,8 @@ fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
     let mut a = Api {
         dashboard: true,
         insecure: false,
+        disable_dashboard_ad: false,
+        dashboard_name: String::new(),
     };
     if let Some(d) = f.take("dashboard") {
         a.dashboard = d.boolean().map_err(bad)?;
@@ -1023,12 +1025,12 @@ fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
             return Err(value_err(d, "the debug endpoints are not supported"));
         }
     }
-    accept_bool(
-        &mut f,
-        "disableDashboardAd",
-        "the dashboard shows no ads",
-        notes,
-    )?;
+    if let Some(d) = f.take("disableDashboardAd") {
+        a.disable_dashboard_ad = d.boolean().map_err(bad)?;
+    }
+    if let Some(d) = f.take("dashboardName") {
+        a.dashboard_name = d.text().map_err(bad)?.to_owned();
+    }
     no_more(&f)?;
     Ok(Some(a))
 }
