@@ -164,11 +164,8 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
     let mut req = Request::new(crate::proxy::full(body));
     *req.method_mut() = job.method.clone();
     *req.headers_mut() = job.headers.clone();
-    if !def.pass_host_header {
-        let host = url.split_once("://").map_or(url.as_str(), |(_, a)| a);
-        if let Ok(v) = header::HeaderValue::from_str(host) {
-            req.headers_mut().insert(header::HOST, v);
-        }
+    if let Some(v) = copy_host(def, url) {
+        req.headers_mut().insert(header::HOST, v);
     }
     let response_timeout = def
         .transport
@@ -208,4 +205,40 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
     tokio::time::timeout(response_timeout, exchange)
         .await
         .map_err(|_| "timed out".to_owned())?
+}
+
+/// The `Host` a copy to server `url` of `def` is sent with instead of the request's: with
+/// `passHostHeader: false`, the one the service's own requests get (the URL's host, its
+/// scheme's default port left out).
+fn copy_host(def: &crate::model::table::Service, url: &str) -> Option<header::HeaderValue> {
+    if def.pass_host_header {
+        return None;
+    }
+    header::HeaderValue::from_str(&crate::proxy::url_host(url)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_without_the_clients_host_gets_the_one_the_service_sends() {
+        let yaml = "http:\n  services:\n    m:\n      loadBalancer:\n        passHostHeader: false\n        servers:\n          - url: http://10.0.0.1\n    p:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.2\n";
+        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
+            path: "/dynamic.yml".into(),
+            root: crate::tree::Node::from_yaml(yaml, "").unwrap_or_else(|e| panic!("{e}")),
+        }]);
+        let table = crate::model::compile::compile([&snap], &Default::default());
+        let (m, p) = (&table.services["m@file"], &table.services["p@file"]);
+        // (service, server URL, Host): the default port left out, as for the main request.
+        for (def, url, want) in [
+            (m, m.backends[0].url.as_str(), Some("10.0.0.1")),
+            (m, "https://10.0.0.1:443", Some("10.0.0.1")),
+            (m, "http://10.0.0.1:8080", Some("10.0.0.1:8080")),
+            (p, p.backends[0].url.as_str(), None),
+        ] {
+            let got = copy_host(def, url);
+            assert_eq!(got.as_ref().and_then(|v| v.to_str().ok()), want, "{url}");
+        }
+    }
 }

@@ -1524,7 +1524,7 @@ fn combined<'h>(
 
 /// A server URL's `host[:port]` as a `Host` header names it (the scheme's default port left
 /// out, as the URL would be written).
-fn url_host(url: &str) -> String {
+pub(crate) fn url_host(url: &str) -> String {
     let (scheme, authority) = url.split_once("://").unwrap_or(("http", url));
     let default = if scheme == "https" { ":443" } else { ":80" };
     authority
