@@ -120,9 +120,14 @@ fn value_err(n: &Node, message: &str) -> ConfigError {
     err(&n.key, n.text().unwrap_or(""), message)
 }
 
-/// Every key left in `f` is one the router does not implement.
+/// Every key left in `f` is one the router does not implement. The error names a key as it
+/// was given, with its value: a section's first leaf (`providers.rest.insecure=true`, not
+/// `providers.rest`).
 fn no_more(f: &Fields<'_>) -> Result<(), ConfigError> {
-    match f.rest().first() {
+    fn first_leaf(n: &Node) -> &Node {
+        n.children().first().map_or(n, first_leaf)
+    }
+    match f.rest().first().map(|n| first_leaf(n)) {
         Some(n) => Err(err(
             &n.key,
             n.text().unwrap_or(""),

@@ -158,12 +158,12 @@ fn api_ping_rest_prometheus() {
                 ("TRAEFIK_API_INSECURE", "true"),
                 ("TRAEFIK_PROVIDERS_REST_INSECURE", "true"),
             ],
-            want: Err("TRAEFIK_PROVIDERS_REST"),
+            want: Err("TRAEFIK_PROVIDERS_REST_INSECURE=\"true\": unknown or not supported"),
         },
         Case {
             from: "full_configuration_secure.json, rest_secure.json: providers.rest is an error here, even secure",
             vars: vec![("TRAEFIK_PROVIDERS_REST_INSECURE", "false")],
-            want: Err("TRAEFIK_PROVIDERS_REST"),
+            want: Err("TRAEFIK_PROVIDERS_REST_INSECURE=\"false\": unknown or not supported"),
         },
         Case {
             from: "full_configuration_secure.json: api secure with dashboard, ping and prometheus routed by hand",
