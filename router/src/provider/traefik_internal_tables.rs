@@ -151,7 +151,7 @@ fn api_ping_rest_prometheus() {
             ],
             want: Err("TRAEFIK_API_DEBUG=\"true\""),
         },
-        // README, static configuration: providers other than those listed (`rest`) are errors.
+        // README, static configuration: "Other providers (... `rest` ...) | Error".
         Case {
             from: "full_configuration.json, rest_insecure.json: providers.rest (router rest@internal) is an error here",
             vars: vec![
