@@ -539,8 +539,11 @@ fn expand(
             return Err(format!("uses middleware {q:?}{inside}, which does not exist or is broken (serving the router without it could fail open)"));
         };
         if chains.contains(&q) {
+            // The way round, as Traefik's "recursion detected in ..." gives it.
+            let path: Vec<&str> = chains.iter().map(String::as_str).collect();
             return Err(format!(
-                "uses middleware chain {q:?}, which includes itself{inside}"
+                "uses middleware chain {q:?}, which includes itself{inside}: {} -> {q}",
+                path.join(" -> ")
             ));
         }
         match def {
