@@ -539,3 +539,252 @@ fn load_balancers_that_fail() {
         assert_eq!(t.routes.len() == 1, ok, "{desc}");
     }
 }
+
+/// A provider's `http.middlewares` from `(name, definition)`: `h` is a `headers` middleware
+/// setting a request header of its name (Traefik's tests' `customRequestHeaders`),
+/// `chain:a,b` a chain, `ok` any other valid middleware, `empty` one without a type, any
+/// other text the YAML of its body.
+fn middlewares_yaml(defs: &[(&str, &str)]) -> String {
+    let mut y = String::from("  middlewares:\n");
+    for (name, def) in defs {
+        let body = match *def {
+            "h" => {
+                format!("headers:\n        customRequestHeaders:\n          {name}: value-{name}\n")
+            }
+            "ok" => "addPrefix:\n        prefix: /ok\n".to_owned(),
+            "empty" => "{}\n".to_owned(),
+            d => match d.strip_prefix("chain:") {
+                Some(list) => format!("chain:\n        middlewares: [{list}]\n"),
+                None => d.to_owned(),
+            },
+        };
+        let sep = if body.starts_with('{') {
+            " "
+        } else {
+            "\n      "
+        };
+        y.push_str(&format!("    {name}:{sep}{body}"));
+    }
+    y
+}
+
+/// pkg/server/middleware/middlewares_test.go: the middlewares a router ends with when its
+/// list names chains, in its provider or others (`TestBuilder_BuildChainWithContext`,
+/// Traefik's `contextProvider` the router's provider), the recursion it refuses, and
+/// missing or typeless middlewares (`TestBuilder_BuildChainNilConfig`,
+/// `TestBuilder_BuildChainNonExistentChain`). Traefik's `ok` is a `retry` with no
+/// attempts, which neither builds (it comes after the recursion in the chain); any valid
+/// middleware here.
+#[test]
+fn build_chain_with_context() {
+    // (case, the router's provider and middlewares, middlewares by provider, the router's
+    // middlewares in order, or words of its error).
+    type Row<'a> = (
+        &'a str,
+        (&'a str, &'a str),
+        &'a [(&'a str, &'a [(&'a str, &'a str)])],
+        Result<&'a [&'a str], &'a [&'a str]>,
+    );
+    let rows: &[Row<'_>] = &[
+        (
+            "Simple middleware",
+            ("file", "[middleware-1]"),
+            &[("file", &[("middleware-1", "h")])],
+            Ok(&["middleware-1@file"]),
+        ),
+        (
+            "Middleware that references a chain",
+            ("file", "[middleware-chain-1]"),
+            &[(
+                "file",
+                &[("middleware-1", "h"), ("middleware-chain-1", "chain:middleware-1")],
+            )],
+            Ok(&["middleware-1@file"]),
+        ),
+        (
+            "Should suffix the middlewareName with the provider in the context",
+            ("provider-1", "[middleware-1]"),
+            &[("provider-1", &[("middleware-1", "h")])],
+            Ok(&["middleware-1@provider-1"]),
+        ),
+        (
+            "Should not suffix a qualified middlewareName with the provider in the context",
+            ("provider-1", "[middleware-1@provider-1]"),
+            &[("provider-1", &[("middleware-1", "h")])],
+            Ok(&["middleware-1@provider-1"]),
+        ),
+        (
+            "Should be context aware if a chain references another middleware",
+            ("provider-2", "[middleware-chain-1@provider-1]"),
+            &[(
+                "provider-1",
+                &[("middleware-1", "h"), ("middleware-chain-1", "chain:middleware-1")],
+            )],
+            Ok(&["middleware-1@provider-1"]),
+        ),
+        (
+            "Should handle nested chains with different context",
+            ("provider-2", "[middleware-chain-1@provider-1, middleware-chain-1]"),
+            &[
+                (
+                    "provider-1",
+                    &[
+                        ("middleware-1", "h"),
+                        ("middleware-2", "h"),
+                        ("middleware-chain-1", "chain:middleware-1"),
+                        ("middleware-chain-2", "chain:middleware-2"),
+                    ],
+                ),
+                (
+                    "provider-2",
+                    &[(
+                        "middleware-chain-1",
+                        "chain:middleware-2@provider-1, middleware-chain-2@provider-1",
+                    )],
+                ),
+            ],
+            Ok(&[
+                "middleware-1@provider-1",
+                "middleware-2@provider-1",
+                "middleware-2@provider-1",
+            ]),
+        ),
+        (
+            "Detects recursion in Middleware chain",
+            ("file", "[m1]"),
+            &[(
+                "file",
+                &[("ok", "ok"), ("m1", "chain:m2"), ("m2", "chain:ok, m3"), ("m3", "chain:m1")],
+            )],
+            Err(&["m1@file -> m2@file -> m3@file -> m1@file"]),
+        ),
+        (
+            "Detects recursion in Middleware chain (across providers)",
+            ("provider", "[m1@provider]"),
+            &[
+                ("provider", &[("m1", "chain:m2@provider2"), ("m3", "chain:m1")]),
+                ("provider2", &[("ok", "ok"), ("m2", "chain:ok, m3@provider")]),
+            ],
+            Err(&["m1@provider -> m2@provider2 -> m3@provider -> m1@provider"]),
+        ),
+        (
+            "Detects recursion in Middleware chain (after a valid one)",
+            ("file", "[ok, m0]"),
+            &[("file", &[("ok", "ok"), ("m0", "chain:m0")])],
+            Err(&["m0@file -> m0@file"]),
+        ),
+        (
+            "Detects MiddlewareChain that references a Chain that references a Chain with a missing middleware",
+            ("file", "[m0]"),
+            &[(
+                "file",
+                &[("m0", "chain:m1"), ("m1", "chain:m2"), ("m2", "chain:m3"), ("m3", "chain:m2")],
+            )],
+            Err(&["m0@file -> m1@file -> m2@file -> m3@file -> m2@file"]),
+        ),
+        (
+            "--",
+            ("file", "[m0]"),
+            &[("file", &[("m0", "chain:m0")])],
+            Err(&["m0@file -> m0@file"]),
+        ),
+        (
+            "TestBuilder_BuildChainNilConfig",
+            ("file", "[empty]"),
+            &[("file", &[("empty", "empty")])],
+            Err(&["\"empty@file\"", "does not exist or is broken"]),
+        ),
+        (
+            "TestBuilder_BuildChainNonExistentChain",
+            ("file", "[empty]"),
+            &[("file", &[("foobar", "ok")])],
+            Err(&["\"empty@file\"", "does not exist"]),
+        ),
+    ];
+    for (case, (provider, list), providers, want) in rows {
+        let mut yamls: Vec<(String, String)> = providers
+            .iter()
+            .map(|(p, defs)| {
+                (
+                    (*p).to_owned(),
+                    format!("http:\n{}", middlewares_yaml(defs)),
+                )
+            })
+            .collect();
+        let router = format!(
+            "  routers:\n    r:\n      rule: Host(`a`)\n      service: svc\n      middlewares: {list}\n{SVC}"
+        );
+        match yamls.iter_mut().find(|(p, _)| p == provider) {
+            Some((_, y)) => y.push_str(&router),
+            None => yamls.push(((*provider).to_owned(), format!("http:\n{router}"))),
+        }
+        let refs: Vec<(&str, &str)> = yamls
+            .iter()
+            .map(|(p, y)| (p.as_str(), y.as_str()))
+            .collect();
+        let t = table(&refs, &eps(&["web*"]));
+        let name = format!("r@{provider}");
+        match want {
+            Ok(order) => {
+                let got: Vec<&str> = route(&t, &name)
+                    .middlewares
+                    .iter()
+                    .map(|(m, _)| m.as_str())
+                    .collect();
+                assert_eq!(got, *order, "{case}");
+            }
+            Err(words) => {
+                assert!(!route_names(&t).contains(&name.as_str()), "{case}");
+                let e = &t.api.routers[&name].errors;
+                assert!(
+                    words.iter().all(|w| e.iter().any(|m| m.contains(w))),
+                    "{case}: {e:?}"
+                );
+            }
+        }
+    }
+}
+
+/// middlewares_test.go `TestBuilder_buildConstructor`: which definitions build. (case,
+/// middleware, builds.) Traefik's `ap-foo` (prefix `foo/`) is refused here: a prefix must
+/// start with `/` (README, `addprefix.prefix`).
+#[test]
+fn build_constructor() {
+    let rows: &[(&str, &str, bool)] = &[
+        (
+            "Should fail at creating a circuit breaker with an empty expression",
+            "circuitBreaker:\n        expression: ''\n",
+            false,
+        ),
+        (
+            "Should create a circuit breaker with a valid expression",
+            "circuitBreaker:\n        expression: NetworkErrorRatio() > 0.5\n",
+            true,
+        ),
+        (
+            "Should create a buffering middleware",
+            "buffering:\n        maxRequestBodyBytes: 1\n        memRequestBodyBytes: 2\n        maxResponseBodyBytes: 3\n        memResponseBodyBytes: 5\n",
+            true,
+        ),
+        (
+            "Should not create an empty AddPrefix middleware when given an empty prefix",
+            "addPrefix:\n        prefix: ''\n",
+            false,
+        ),
+        ("AddPrefix foo/ (refused here, README)", "addPrefix:\n        prefix: foo/\n", false),
+        ("AddPrefix /foo/", "addPrefix:\n        prefix: /foo/\n", true),
+    ];
+    for (case, def, builds) in rows {
+        let y = format!(
+            "http:\n{}  routers:\n    r:\n      rule: Host(`a`)\n      service: svc\n      middlewares: [m]\n{SVC}",
+            middlewares_yaml(&[("m", def)])
+        );
+        let t = table(&[("file", &y)], &eps(&["web*"]));
+        assert_eq!(
+            route_names(&t).contains(&"r@file"),
+            *builds,
+            "{case}: {:?}",
+            t.issues
+        );
+    }
+}
