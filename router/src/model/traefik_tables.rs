@@ -788,3 +788,116 @@ fn build_constructor() {
         );
     }
 }
+
+/// pkg/server/router/tcp/manager_test.go `TestRuntimeConfiguration`: how many TCP (and
+/// HTTP) routers and services end with an error recorded, with the TLS options `foo`
+/// (TLS 1.2 and up) and `bar` (TLS 1.1 and up: the router offers 1.2 and up, with a
+/// warning, README) defined.
+#[test]
+fn tcp_runtime_configuration_error_counts() {
+    let svc = "  services:\n    foo-service:\n      loadBalancer:\n        servers:\n          - address: 127.0.0.1:8085\n          - address: 127.0.0.1:8086\n";
+    let r = |name: &str, rule: &str, extra: &str| {
+        format!("    {name}:\n      entryPoints: [web]\n      service: foo-service\n      rule: \"{rule}\"\n{extra}")
+    };
+    let opts = "tls:\n  options:\n    default:\n      minVersion: VersionTLS10\n    foo:\n      minVersion: VersionTLS12\n    bar:\n      minVersion: VersionTLS11\n";
+    let tls = |o: &str| format!("      tls:\n        options: {o}\n");
+    let plain_tls = "      tls: {}\n";
+    let cases: Vec<(&str, String, usize)> = vec![
+        (
+            "No error",
+            format!(
+                "tcp:\n  routers:\n{}{}{svc}",
+                r("foo", "HostSNI(`bar.foo`)", &tls("foo")),
+                r("bar", "HostSNI(`foo.bar`)", &tls("bar"))
+            ),
+            0,
+        ),
+        (
+            "Non-ASCII domain error",
+            format!(
+                "tcp:\n  routers:\n{}{svc}",
+                r("foo", "HostSNI(`bàr.foo`)", &tls("foo"))
+            ),
+            1,
+        ),
+        (
+            "HTTP routers with same domain but different TLS options",
+            format!(
+                "http:\n  routers:\n    foo:\n      entryPoints: [web]\n      service: foo-service\n      rule: Host(`bar.foo`)\n{}    bar:\n      entryPoints: [web]\n      service: foo-service\n      rule: Host(`bar.foo`) && PathPrefix(`/path`)\n{}  services:\n    foo-service:\n      loadBalancer:\n        servers:\n          - url: http://127.0.0.1:8085\n",
+                tls("foo"),
+                tls("bar")
+            ),
+            2,
+        ),
+        (
+            "One router with wrong rule",
+            format!(
+                "tcp:\n  routers:\n{}{}{svc}",
+                r("foo", "WrongRule(`bar.foo`)", ""),
+                r("bar", "HostSNI(`foo.bar`)", plain_tls)
+            ),
+            1,
+        ),
+        (
+            "All router with wrong rule",
+            format!(
+                "tcp:\n  routers:\n{}{}{svc}",
+                r("foo", "WrongRule(`bar.foo`)", ""),
+                r("bar", "WrongRule(`foo.bar`)", "")
+            ),
+            2,
+        ),
+        (
+            "Router with unknown service",
+            format!(
+                "tcp:\n  routers:\n{}{}{svc}",
+                r("foo", "HostSNI(`bar.foo`)", plain_tls).replace("foo-service", "wrong-service"),
+                r("bar", "HostSNI(`foo.bar`)", plain_tls)
+            ),
+            1,
+        ),
+        (
+            "Router with broken service",
+            format!(
+                "tcp:\n  routers:\n{}  services:\n    foo-service: {{}}\n",
+                r("bar", "HostSNI(`foo.bar`)", plain_tls)
+            ),
+            2,
+        ),
+        (
+            "Router with priority exceeding the max user-defined priority",
+            format!(
+                "tcp:\n  routers:\n{}{svc}",
+                r(
+                    "bar",
+                    "HostSNI(`foo.bar`)",
+                    "      tls: {}\n      priority: 9223372036854775807\n"
+                )
+            ),
+            1,
+        ),
+        (
+            "Router with HostSNI but no TLS",
+            format!(
+                "tcp:\n  routers:\n{}{svc}",
+                r("foo", "HostSNI(`bar.foo`)", "")
+            ),
+            1,
+        ),
+    ];
+    for (desc, yaml, want) in cases {
+        let t = table(&[("file", &format!("{yaml}{opts}"))], &eps(&["web*"]));
+        let a = &t.api;
+        let errors = a.routers.values().filter(|i| !i.errors.is_empty()).count()
+            + a.services.values().filter(|i| !i.errors.is_empty()).count()
+            + a.tcp_routers
+                .values()
+                .filter(|i| !i.errors.is_empty())
+                .count()
+            + a.tcp_services
+                .values()
+                .filter(|i| !i.errors.is_empty())
+                .count();
+        assert_eq!(errors, want, "{desc}: {:#?}", t.issues);
+    }
+}
