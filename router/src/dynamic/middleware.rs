@@ -171,11 +171,6 @@ pub enum Middleware {
     /// `passTLSClientCert`.
     #[serde(rename = "passTLSClientCert")]
     PassTlsClientCert(Box<pass_tls_client_cert::PassTlsClientCert>),
-    /// A redirect made by the router itself (entry point redirections), or a handler of the
-    /// internal provider, never written in a label or file. Shown in the API as the
-    /// middleware Traefik defines for it.
-    #[serde(rename = "redirectRegex", serialize_with = "internal_as_traefik")]
-    Internal(InternalMiddleware),
 }
 
 /// A port as Traefik's configuration holds it (`redirectScheme.port` is a string there).
@@ -184,31 +179,6 @@ fn port_as_text<S: serde::Serializer>(port: &Option<u16>, ser: S) -> Result<S::O
         Some(p) => ser.collect_str(p),
         None => ser.serialize_none(),
     }
-}
-
-/// What Traefik's internal provider defines for an internal middleware (its
-/// `dashboard_redirect@internal` is this `redirectRegex`), for the API.
-fn internal_as_traefik<S: serde::Serializer>(
-    m: &InternalMiddleware,
-    ser: S,
-) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeStruct;
-    match m {
-        InternalMiddleware::DashboardRedirect => {
-            let mut r = ser.serialize_struct("RedirectRegex", 3)?;
-            r.serialize_field("regex", r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$")?;
-            r.serialize_field("replacement", "${1}/dashboard/")?;
-            r.serialize_field("permanent", &true)?;
-            r.end()
-        }
-    }
-}
-
-/// Middlewares only the internal provider defines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InternalMiddleware {
-    /// The dashboard's `/` -> `/dashboard/` redirect.
-    DashboardRedirect,
 }
 
 /// The kinds Traefik has that the router does not run (so that their labels are called
@@ -796,20 +766,6 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(m).unwrap(), want);
         }
-    }
-
-    #[test]
-    fn the_internal_redirect_shows_as_traefiks_middleware() {
-        let v = serde_json::to_value(Middleware::Internal(InternalMiddleware::DashboardRedirect))
-            .unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"redirectRegex": {
-                "regex": r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$",
-                "replacement": "${1}/dashboard/",
-                "permanent": true,
-            }})
-        );
     }
 
     #[test]

@@ -24,7 +24,6 @@ mod traefik_tables;
 
 use hyper::header::{HeaderMap, HeaderValue};
 
-use crate::dynamic::middleware::InternalMiddleware;
 use crate::dynamic::Middleware;
 use crate::proxy::{Answer, Inbound, Log, ProxyError};
 use crate::server::Shared;
@@ -263,6 +262,5 @@ pub async fn apply(
         Middleware::Chain { .. } => Err(ProxyError::Internal(format!(
             "middleware {name:?}: a chain reached the request path unexpanded"
         ))),
-        Middleware::Internal(InternalMiddleware::DashboardRedirect) => redirect::dashboard(r),
     }
 }

@@ -1,5 +1,5 @@
-//! `redirectScheme`, `redirectRegex` and the dashboard's own `/` redirect: the router answers
-//! with a redirect instead of forwarding.
+//! `redirectScheme` and `redirectRegex`: the router answers with a redirect instead of
+//! forwarding.
 
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, StatusCode};
@@ -100,21 +100,4 @@ pub fn regex(
         status,
         location: new.into_owned(),
     })))
-}
-
-/// The dashboard's `/` -> `/dashboard/`.
-pub fn dashboard(r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
-    if r.inbound.path != "/" {
-        return Ok(Flow::Next);
-    }
-    let mut a = plain(StatusCode::MOVED_PERMANENTLY, "Moved Permanently");
-    let location = format!(
-        "{}://{}/dashboard/",
-        r.inbound.scheme,
-        r.inbound.authority()
-    );
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        a.headers.insert(header::LOCATION, v);
-    }
-    Ok(Flow::Answer(a))
 }

@@ -7,10 +7,13 @@
 //! configuration gives the same snapshot.
 
 use crate::config::Config;
-use crate::dynamic::{InternalService, Middleware, Router, Service, Snapshot};
+use crate::dynamic::{GoRegex, InternalService, Middleware, Router, Service, Snapshot};
 
 /// The highest priority (the ACME challenge and ping routers), as Traefik's `math.MaxInt`.
 const MAX: i64 = i64::MAX;
+
+/// The regex of Traefik's `dashboard_redirect@internal` (Go syntax).
+const DASHBOARD_REDIRECT: &str = r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$";
 
 fn router(rule: &str, entry_point: &str, service: &str, priority: i64) -> Router {
     Router {
@@ -66,12 +69,18 @@ pub fn snapshot(c: &Config) -> Snapshot {
                     "dashboard_stripprefix@internal".into(),
                 ];
                 http.routers.insert("dashboard".into(), d);
-                http.middlewares.insert(
-                    "dashboard_redirect".into(),
-                    Middleware::Internal(
-                        crate::dynamic::middleware::InternalMiddleware::DashboardRedirect,
-                    ),
-                );
+                // Traefik's: `/` on an `http://` URL of a plain host name or address (the only
+                // paths the stripprefix below leaves alone, bar others no file has).
+                if let Ok(regex) = GoRegex::new(DASHBOARD_REDIRECT) {
+                    http.middlewares.insert(
+                        "dashboard_redirect".into(),
+                        Middleware::RedirectRegex {
+                            regex,
+                            replacement: "${1}/dashboard/".into(),
+                            permanent: true,
+                        },
+                    );
+                }
                 http.middlewares.insert(
                     "dashboard_stripprefix".into(),
                     Middleware::StripPrefix {
@@ -148,6 +157,101 @@ mod tests {
     fn config(flags: &[&str]) -> Config {
         let args = parse_args(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
         Config::load(&std::collections::HashMap::new(), &args, false).unwrap()
+    }
+
+    /// The dashboard router's middlewares on a request: the status it gets from them (200:
+    /// passed on), the `Location`, and the path they leave.
+    fn dashboard_middlewares(
+        method: &hyper::Method,
+        scheme: &'static str,
+        path: &str,
+    ) -> (u16, String, String) {
+        use crate::middleware::{Body, BodyFuture, BodyWithinFuture, Effects, Flow, Request};
+        use futures_util::FutureExt as _;
+        struct NoBody;
+        impl Body for NoBody {
+            fn read_all(&mut self, _: u64) -> BodyFuture<'_> {
+                Box::pin(async { Ok(bytes::Bytes::new()) })
+            }
+            fn declared(&self) -> Option<u64> {
+                Some(0)
+            }
+            fn read_within(&mut self, _: u64) -> BodyWithinFuture<'_> {
+                Box::pin(async { Ok(Some(bytes::Bytes::new())) })
+            }
+        }
+        let c = config(&["--api.insecure=true", "--api.dashboard=true"]);
+        let s = snapshot(&c);
+        let table = crate::model::compile::compile([&s], &crate::state::compile_settings(&c));
+        let route = table
+            .routes
+            .iter()
+            .find(|r| r.name == "dashboard@internal")
+            .unwrap();
+        let shared = crate::server::Shared::new(c.clone());
+        let ep = shared.config.entry_points[0].clone();
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(hyper::header::HOST, "localhost:8080".parse().unwrap());
+        let inbound = crate::proxy::Inbound {
+            entrypoint: "traefik",
+            scheme,
+            peer: "192.0.2.1:1234".parse().unwrap(),
+            trusted: false,
+            ep: &ep,
+            tls_options: "",
+            client_certs: None,
+            client: "192.0.2.1",
+            host: "localhost",
+            method,
+            path,
+            query: None,
+            has_body: false,
+        };
+        let mut fx = Effects::default();
+        let mut log = crate::proxy::Log::default();
+        let mut body = NoBody;
+        let mut r = Request {
+            shared: &shared,
+            inbound: &inbound,
+            headers: &mut headers,
+            fx: &mut fx,
+            log: &mut log,
+            body: &mut body,
+        };
+        for (name, mw) in &route.middlewares {
+            let flow = crate::middleware::apply(name, mw, &mut r)
+                .now_or_never()
+                .expect("the dashboard's middlewares do not wait");
+            if let Ok(Flow::Answer(a)) = flow {
+                let location = a.headers[hyper::header::LOCATION].to_str().unwrap();
+                return (a.status.as_u16(), location.to_owned(), String::new());
+            }
+        }
+        (200, String::new(), r.path().to_owned())
+    }
+
+    /// Traefik's `dashboard_redirect` (a `redirectRegex`, permanent: 301 for `GET`, 308
+    /// otherwise; `http://` URLs only) and `dashboard_stripprefix`.
+    #[test]
+    fn the_dashboard_router_redirects_and_strips_as_traefiks() {
+        use hyper::Method;
+        let to = "http://localhost:8080/dashboard/".to_owned();
+        assert_eq!(
+            dashboard_middlewares(&Method::GET, "http", "/"),
+            (301, to.clone(), String::new())
+        );
+        assert_eq!(
+            dashboard_middlewares(&Method::POST, "http", "/"),
+            (308, to, String::new())
+        );
+        assert_eq!(
+            dashboard_middlewares(&Method::GET, "https", "/"),
+            (200, String::new(), "/".into())
+        );
+        assert_eq!(
+            dashboard_middlewares(&Method::GET, "http", "/dashboard/app.js"),
+            (200, String::new(), "/app.js".into())
+        );
     }
 
     #[test]
