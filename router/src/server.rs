@@ -199,7 +199,15 @@ impl Conn {
         };
         if let Some(route) = route {
             let shared = self.shared.clone();
-            let relay = crate::tcp_serve::relay(shared, route, stream, self.peer, tls, postgres);
+            let relay = crate::tcp_serve::relay(
+                shared,
+                self.entrypoint,
+                route,
+                stream,
+                self.peer,
+                tls,
+                postgres,
+            );
             // Shutdown waits for it for the grace period, as for HTTP connections.
             let mut stop = self.stop.clone();
             tokio::select! {

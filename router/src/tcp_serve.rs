@@ -226,20 +226,25 @@ async fn peek_hello(stream: &TcpStream) -> Option<Hello> {
 
 // === relaying ===
 
-/// Open connections per TCP `inFlightConn` middleware and client address.
+/// Open connections per TCP `inFlightConn` middleware in use and client address. As
+/// Traefik builds a router's middlewares for each router on each entry point, a middleware
+/// counts apart for each (entry point, router) using it.
 #[derive(Debug, Default)]
-pub struct InFlightConns(Mutex<HashMap<(String, IpAddr), i64>>);
+pub struct InFlightConns(Mutex<HashMap<(InUse, IpAddr), i64>>);
+
+/// A middleware in use: (entry point, router, middleware).
+type InUse = (String, String, String);
 
 /// A connection counted by an `inFlightConn` middleware, until dropped.
 struct Counted<'a> {
     counts: &'a InFlightConns,
-    key: (String, IpAddr),
+    key: (InUse, IpAddr),
 }
 
 impl InFlightConns {
-    fn enter(&self, name: &str, ip: IpAddr, amount: i64) -> Option<Counted<'_>> {
+    fn enter(&self, at: InUse, ip: IpAddr, amount: i64) -> Option<Counted<'_>> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (name.to_owned(), ip);
+        let key = (at, ip);
         let n = map.entry(key.clone()).or_insert(0);
         if *n >= amount {
             return None;
@@ -265,6 +270,7 @@ impl Drop for Counted<'_> {
 /// both ways to one of its service's servers.
 pub async fn relay(
     shared: Arc<Shared>,
+    entrypoint: &str,
     route: Arc<TcpRoute>,
     stream: TcpStream,
     peer: SocketAddr,
@@ -281,7 +287,11 @@ pub async fn relay(
                     return;
                 }
             }
-            TcpFilter::InFlight(amount) => match shared.tcp_in_flight.enter(name, ip, *amount) {
+            TcpFilter::InFlight(amount) => match shared.tcp_in_flight.enter(
+                (entrypoint.to_owned(), route.name.clone(), name.clone()),
+                ip,
+                *amount,
+            ) {
                 Some(c) => counted.push(c),
                 None => {
                     tracing::debug!(client = %ip, router = %route.name, middleware = %name, "TCP connection refused by inFlightConn");
@@ -527,22 +537,46 @@ mod tests {
 mod traefik_tables {
     use super::*;
 
+    /// `middleware` as used by `router` on entry point `ep`.
+    fn at(middleware: &str, router: &str, ep: &str) -> InUse {
+        (ep.to_owned(), router.to_owned(), middleware.to_owned())
+    }
+
     #[test]
     fn in_flight_conn_serve_tcp() {
         let counts = InFlightConns::default();
+        let foo = || at("foo@file", "r@file", "web");
         let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
         // The first connection succeeds and stays open.
-        let first = counts.enter("foo@file", a, 1);
+        let first = counts.enter(foo(), a, 1);
         assert!(first.is_some());
         // The second from the same address is closed: the maximum is reached.
-        assert!(counts.enter("foo@file", a, 1).is_none());
+        assert!(counts.enter(foo(), a, 1).is_none());
         // One from another address succeeds.
-        assert!(counts.enter("foo@file", b, 1).is_some());
+        assert!(counts.enter(foo(), b, 1).is_some());
         // Once the first is closed, the next from its address succeeds.
         drop(first);
-        assert!(counts.enter("foo@file", a, 1).is_some());
+        assert!(counts.enter(foo(), a, 1).is_some());
         // Beyond Traefik's table: its amount 0 closes every connection (as Traefik's check
         // `connections >= amount` does).
-        assert!(counts.enter("zero@file", a, 0).is_none());
+        assert!(counts
+            .enter(at("zero@file", "r@file", "web"), a, 0)
+            .is_none());
+    }
+
+    #[test]
+    fn each_router_and_entry_point_counts_apart() {
+        // Traefik builds a router's middleware chain for each router on each entry point:
+        // one `inFlightConn` of amount 1 used by two routers, or by one router on two entry
+        // points, lets a client have one connection through each.
+        let counts = InFlightConns::default();
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let first = counts.enter(at("m@file", "r1@file", "web"), a, 1);
+        assert!(first.is_some());
+        assert!(counts.enter(at("m@file", "r1@file", "web"), a, 1).is_none());
+        assert!(counts.enter(at("m@file", "r2@file", "web"), a, 1).is_some());
+        assert!(counts
+            .enter(at("m@file", "r1@file", "websecure"), a, 1)
+            .is_some());
     }
 }
