@@ -502,7 +502,7 @@ fn every_refused_value_names_its_key() {
         (
             &[
                 "--entrypoints.web.http.redirections.entrypoint.to=https",
-                "--entrypoints.web.http.redirections.entrypoint.scheme=ftp",
+                "--entrypoints.web.http.redirections.entrypoint.scheme=1http",
             ],
             "scheme",
         ),

@@ -432,8 +432,9 @@ fn redirect(e: &Node) -> Result<Redirect, ConfigError> {
     }
     if let Some(s) = f.take("scheme") {
         r.scheme = s.text().map_err(bad)?.trim().to_owned();
-        if r.scheme != "http" && r.scheme != "https" {
-            return Err(value_err(s, "expected http or https"));
+        // The scheme of the redirectScheme middleware made of it: any URL scheme, as Traefik's.
+        if !crate::dynamic::middleware::url_scheme(&r.scheme) {
+            return Err(value_err(s, "expected a URL scheme such as https"));
         }
     }
     if let Some(p) = f.take("permanent") {

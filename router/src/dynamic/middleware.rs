@@ -327,18 +327,21 @@ fn add_prefix(kind: &Node) -> Result<Middleware, DecodeError> {
     Ok(Middleware::AddPrefix { prefix })
 }
 
+/// Whether `s` can be a redirect's scheme: Traefik takes any non-empty scheme (`wss` too);
+/// it has to make a valid URL (RFC 3986 3.1).
+pub(crate) fn url_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
 fn redirect_scheme(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(kind, &["scheme", "permanent", "port"])?;
     let n = f
         .take("scheme")
         .ok_or_else(|| DecodeError::at(kind, "redirectscheme needs a scheme"))?;
     let scheme = n.text()?.to_owned();
-    // Traefik takes any non-empty scheme (`wss` too); it has to make a valid URL.
-    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if !valid {
+    if !url_scheme(&scheme) {
         return Err(DecodeError::at(
             n,
             format!("expected a URL scheme such as https, got {scheme:?}"),

@@ -293,6 +293,38 @@ fn redirections() {
                 "service noop",
             ]),
         },
+        // `internal.go` hands the scheme to the redirectScheme middleware as it is: any URL
+        // scheme, as that middleware takes.
+        Case {
+            from: "redirection.json, scheme wss",
+            vars: vec![
+                WEB,
+                WEBSECURE,
+                (TO, "websecure"),
+                (
+                    "TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_SCHEME",
+                    "wss",
+                ),
+            ],
+            want: Ok(vec![
+                "router web-to-websecure: HostRegexp(`^.+$`) eps=web -> noop@internal prio=MaxInt-1 mw=redirect-web-to-websecure",
+                r#"middleware redirect-web-to-websecure: {"redirectScheme":{"scheme":"wss","port":"443","permanent":true}}"#,
+                "service noop",
+            ]),
+        },
+        Case {
+            from: "a redirection's scheme that is not a URL scheme is an error naming it",
+            vars: vec![
+                WEB,
+                WEBSECURE,
+                (TO, "websecure"),
+                (
+                    "TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_SCHEME",
+                    "ht tp",
+                ),
+            ],
+            want: Err("TRAEFIK_ENTRYPOINTS_WEB_HTTP_REDIRECTIONS_ENTRYPOINT_SCHEME=\"ht tp\""),
+        },
         Case {
             from: "redirection_port.json",
             vars: vec![WEB, WEBSECURE, (TO, ":443"), SCHEME, PERMANENT, PRIORITY_0],
