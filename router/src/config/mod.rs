@@ -327,7 +327,7 @@ pub struct Redirect {
     pub to: String,
     /// The port redirects name (the target entry point's, or the one given).
     pub port: u16,
-    /// `https` (default) or `http`.
+    /// The URL scheme redirects go to (`https` by default).
     pub scheme: String,
     /// 308 (default) or 307.
     pub permanent: bool,
