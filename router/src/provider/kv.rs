@@ -165,7 +165,11 @@ mod tests {
         assert_eq!(r.middlewares, ["strip"]);
         assert_eq!(r.tls.as_ref().unwrap().cert_resolver, "le");
         let s = &snap.config.http.services["svc"];
-        assert_eq!(format!("{s:?}").matches("url: \"http://10.0.0.").count(), 2, "{s:?}");
+        assert_eq!(
+            format!("{s:?}").matches("url: \"http://10.0.0.").count(),
+            2,
+            "{s:?}"
+        );
         assert!(snap.config.http.middlewares.contains_key("strip"));
         assert!(snap.config.tcp.routers.contains_key("t"));
     }
