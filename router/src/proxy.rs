@@ -329,6 +329,8 @@ struct FailoverPlan {
     fallback: Option<String>,
     /// The request can be sent again (no body, or its body is held).
     replayable: bool,
+    /// The fallback's sticky cookie as the client sent it.
+    sticky: Option<String>,
 }
 
 /// The outcome of routing and middlewares.
@@ -485,14 +487,20 @@ pub async fn plan(
             return Err(e);
         }
     };
-    let sticky = live
-        .table
-        .services
-        .get(&service)
-        .and_then(|s| s.sticky.as_ref())
-        .and_then(|(name, _)| cookie(headers, name));
+    let sticky_of = |service: &str| {
+        live.table
+            .services
+            .get(service)
+            .and_then(|s| s.sticky.as_ref())
+            .and_then(|(name, _)| cookie(headers, name))
+    };
+    let sticky = sticky_of(&service);
     let failover = match walk.failover {
-        Some(f) => Some(failover_plan(shared, &live, req, f, body).await?),
+        Some(f) => {
+            let mut f = failover_plan(shared, &live, req, f, body).await?;
+            f.sticky = f.fallback.as_deref().and_then(sticky_of);
+            Some(f)
+        }
         None => None,
     };
     let plan = Box::new(Plan {
@@ -550,12 +558,12 @@ async fn failover_plan(
         )
         .ok()
         .map(str::to_owned);
-    let replayable =
-        hold_for_failover(req.has_body, f.errors.max_request_body_bytes, body).await?;
+    let replayable = hold_for_failover(req.has_body, f.errors.max_request_body_bytes, body).await?;
     Ok(FailoverPlan {
         errors: f.errors,
         fallback,
         replayable,
+        sticky: None,
     })
 }
 
@@ -828,25 +836,31 @@ impl Plan {
             .get(self.current())
             .ok_or(ProxyError::NoBackend)?;
         let sticky = self.def().and_then(|s| s.sticky.as_ref());
-        let fallback = self.current() != self.service;
-        let named = match (&self.sticky, sticky) {
-            (Some(v), Some(_)) if !fallback => shared.registry.named(svc, v, tried),
+        // The client's cookie for the service asked now (a failover's fallback has its own,
+        // as Traefik's fallback balancer reads it).
+        let sent = match &self.failover {
+            Some(f) if self.current() != self.service => f.sticky.as_deref(),
+            _ => self.sticky.as_deref(),
+        };
+        let named = match (sent, sticky) {
+            (Some(v), Some(_)) => shared.registry.named(svc, v, tried),
             _ => None,
         };
         let backend = named
             .or_else(|| shared.registry.pick(svc, shared.config.balancer, tried))
             .or_else(|| tried.and_then(|_| shared.registry.pick(svc, shared.config.balancer, None)))
             .ok_or(ProxyError::NoBackend)?;
-        if let Some((name, cookie)) = sticky {
-            // A new client, a server gone, or a value in an older form: the cookie is set.
+        // A new client, a server gone, or a value in an older form: the cookie is set. The
+        // main service's cookie does not go with its fallback's answer (Traefik drops the
+        // main answer's headers with it).
+        let set = sticky.and_then(|(name, cookie)| {
             let current = dynamic_sticky::server_value(&backend.def.written);
-            let set = (self.sticky.as_deref() != Some(current.as_str()))
-                .then(|| cookie.set_cookie(name, &backend.def.written));
-            *self
-                .set_cookie
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = set;
-        }
+            (sent != Some(current.as_str())).then(|| cookie.set_cookie(name, &backend.def.written))
+        });
+        *self
+            .set_cookie
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = set;
         let target = backend.def.target.as_ref().ok_or(ProxyError::NoBackend)?;
         let addr = crate::upstream::resolve(target, shared.config.connect_timeout)
             .await
@@ -993,7 +1007,10 @@ fn vary_origin(h: &mut HeaderMap) {
 /// [`dynamic_sticky::cookie_value`]).
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     dynamic_sticky::cookie_value(
-        headers.get_all(header::COOKIE).iter().map(HeaderValue::as_bytes),
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes),
         name,
     )
 }

@@ -752,6 +752,115 @@ mod composite_tables {
         }
     }
 
+    /// A request through router `r` (`Host: a`, entry point `web`) to a failover with
+    /// `errors: [503]` whose main service `handler` and fallback `fallback` each have a
+    /// sticky cookie (`main`, `fb`; none for the fallback when `fallback_sticky` is false),
+    /// the client sending `cookies`; the main service answers 503. The server picked on the
+    /// fallback, and the `Set-Cookie` values of the answer.
+    fn sticky_fallback(fallback_sticky: bool, cookies: &str) -> (String, Vec<String>) {
+        let sticky =
+            |name: &str| format!("        sticky:\n          cookie:\n            name: {name}\n");
+        let fb_sticky = if fallback_sticky {
+            sticky("fb")
+        } else {
+            String::new()
+        };
+        let yaml = format!(
+            "http:\n  routers:\n    r:\n      rule: Host(`a`)\n      entryPoints: [web]\n      service: failover\n  services:\n    failover:\n      failover:\n        service: handler\n        fallback: fallback\n        errors:\n          status: [\"503\"]\n    handler:\n      loadBalancer:\n{}        servers:\n          - url: http://10.0.0.1:80\n    fallback:\n      loadBalancer:\n{fb_sticky}        servers:\n          - url: http://10.0.0.2:80\n          - url: http://10.0.0.3:80\n",
+            sticky("main")
+        );
+        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
+            path: "/dynamic.yml".into(),
+            root: crate::tree::Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}")),
+        }]);
+        let config = crate::config::Config::from_env(&std::collections::HashMap::new())
+            .expect("the default configuration");
+        let shared = crate::state::Shared::new(config);
+        let settings = crate::model::compile::CompileSettings {
+            entry_points: vec![crate::model::compile::EntryPointModel {
+                name: "web".into(),
+                default: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let table = crate::model::compile::compile([&snap], &settings);
+        assert!(!table.routes.is_empty(), "{:?}", table.issues);
+        shared
+            .live
+            .store(std::sync::Arc::new(shared.registry.attach(table)));
+        let ep = shared.config.entry_points[0].clone();
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(hyper::header::HOST, "a".parse().expect("a host"));
+        if !cookies.is_empty() {
+            headers.insert(hyper::header::COOKIE, cookies.parse().expect("cookies"));
+        }
+        let method = hyper::Method::GET;
+        let inbound = crate::proxy::Inbound {
+            entrypoint: "web",
+            scheme: "http",
+            peer: "192.0.2.1:1234".parse().expect("an address"),
+            trusted: true,
+            ep: &ep,
+            tls_options: "",
+            client_certs: None,
+            client: "192.0.2.1",
+            host: "a",
+            method: &method,
+            path: "/",
+            query: None,
+            has_body: false,
+        };
+        let mut log = crate::proxy::Log::default();
+        let mut body = Mem {
+            data: Bytes::new(),
+            declared: true,
+        };
+        block_on(async {
+            let plan = match crate::proxy::plan(
+                &shared,
+                &inbound,
+                &mut headers,
+                &mut log,
+                &mut body,
+            )
+            .await
+            {
+                Ok(crate::proxy::Planned::Forward(p)) => p,
+                other => panic!("{other:?}"),
+            };
+            let (main, _) = plan.pick(&shared, None).await.expect("the main server");
+            assert_eq!(main.def.url, "http://10.0.0.1:80");
+            assert_eq!(plan.fail_over(503).ok(), Some(true));
+            let (b, _) = plan.pick(&shared, None).await.expect("a fallback server");
+            let mut h = hyper::HeaderMap::new();
+            crate::proxy::finish_response(&shared, &plan, "http", &mut h);
+            let set = h
+                .get_all(hyper::header::SET_COOKIE)
+                .iter()
+                .map(|v| v.to_str().expect("text").to_owned())
+                .collect();
+            (b.def.url.clone(), set)
+        })
+    }
+
+    #[test]
+    fn a_fallback_reads_its_own_sticky_cookie() {
+        use crate::dynamic::sticky::server_value;
+        // Traefik's fallback is a balancer with its own sticky cookie: a client naming its
+        // server stays there, and no cookie is set again.
+        for server in ["http://10.0.0.2:80", "http://10.0.0.3:80"] {
+            let (got, set) = sticky_fallback(true, &format!("fb={}", server_value(server)));
+            assert_eq!((got.as_str(), set), (server, vec![]), "{server}");
+        }
+        // A new client gets the fallback's cookie, not the main service's, whose answer
+        // (with its headers) is dropped.
+        let (got, set) = sticky_fallback(true, "");
+        assert_eq!(set, [format!("fb={}; Path=/", server_value(&got))]);
+        let (_, set) = sticky_fallback(false, "");
+        assert_eq!(set, Vec::<String>::new());
+    }
+
     #[test]
     fn mirroring_percent() {
         // TestMirroringOn100, TestMirroringOn10: mirrors of 10% and 50%; (requests, copies
