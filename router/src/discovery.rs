@@ -6,7 +6,8 @@
 //! Other events lead to a re-list: the first after a quiet spell at once, the rest of a burst
 //! debounced ([`DEBOUNCE`]) into one re-list at the end of the window, so a started container
 //! is routed one list after its `start` event and a burst of events costs at most two lists
-//! per window. The containers a list was for are listed once more at the end of the window:
+//! per window. Each re-list first reads the events already on their way ([`DRAIN_GAP`]), so
+//! a storm's events, which come faster than a table is built, make one re-list. The containers a list was for are listed once more at the end of the window:
 //! the daemon announces some changes (`pause`) before its list shows them. A re-list asks only for the containers the events named (one list filtered by
 //! their ids, up to [`TARGETED_MAX`]), not for every container on the host; the periodic
 //! resync and reconnects list everything.
@@ -32,6 +33,11 @@ use crate::server::Shared;
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
 /// Most containers a re-list asks for by id; a burst that names more lists everything.
 pub const TARGETED_MAX: usize = 100;
+/// Most events already received that one re-list takes in (the rest wait for the next).
+const DRAIN_MAX: usize = 10_000;
+/// How long the events stream must be quiet before a re-list: the events of one storm come
+/// back to back, microseconds apart.
+const DRAIN_GAP: Duration = Duration::from_millis(1);
 /// Safety-net full resync, in case an event was missed.
 const RESYNC: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -193,16 +199,8 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
             let relist_now = tokio::select! {
                 ev = events.next() => match ev {
                     Some(Ok(ev)) => {
-                        if let Some(id) = apply_event(&ev, &mut stopping) {
-                            tracing::debug!(container = %id, action = ev.action.as_deref().unwrap_or(""), "stopping: unrouted at once");
+                        if note_event(&ev, &mut stopping, &mut named, &mut everything) {
                             publish(&shared, &provider, &cache, &stopping, own_id.as_deref(), &mut last).await;
-                        }
-                        tracing::debug!(kind = ?ev.typ, action = ev.action.as_deref().unwrap_or(""), container = ?event_container(&ev), "event");
-                        match event_container(&ev) {
-                            Some(id) => {
-                                named.insert(id);
-                            }
-                            None => everything = true,
                         }
                         // The first event after a quiet spell is acted on at once; the rest of
                         // a burst waits for one re-list at the end of the window.
@@ -228,8 +226,23 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 }
             };
             if relist_now {
+                // Every event already on its way goes into this re-list: a storm's events
+                // arrive faster than one reconfiguration, and left in the stream each would
+                // make a re-list (and a table) of its own. The stream is read until it has
+                // been quiet for [`DRAIN_GAP`] (its bytes pass through the HTTP client's
+                // connection task first: what is in the socket is not yet in the stream). (A
+                // container to unroute at once is, in this re-list's table: it is marked
+                // stopping.)
+                let drained = drain_burst(&mut events, DRAIN_GAP, |ev| {
+                    note_event(ev, &mut stopping, &mut named, &mut everything);
+                })
+                .await;
+                if drained.is_err() {
+                    shared.metrics.discovery_errors.inc();
+                    tracing::warn!("events stream ended or failed; resyncing");
+                    break;
+                }
                 dirty = false;
-                last_list = tokio::time::Instant::now();
                 let fresh = std::mem::take(&mut named);
                 let mut ids = std::mem::take(&mut again);
                 ids.extend(fresh.iter().cloned());
@@ -257,6 +270,10 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                             &mut last,
                         )
                         .await;
+                        // The window starts when the reconfiguration is done: with thousands
+                        // of containers it takes longer than the window, and the events that
+                        // came meanwhile are one burst, not a quiet spell's first event.
+                        last_list = tokio::time::Instant::now();
                         if !whole && !fresh.is_empty() {
                             again = fresh;
                             dirty = true;
@@ -288,6 +305,49 @@ fn retain_stopping(stopping: &mut HashMap<String, std::time::Instant>, cache: &[
                 .iter()
                 .any(|c| &c.id == id && c.state == RunState::Running)
     });
+}
+
+/// Reads `events` until none has come for `gap`, handing each to `note`, for at most
+/// [`DEBOUNCE`] and [`DRAIN_MAX`] events (a daemon that never stops sending still gets its
+/// re-list); `Err` when the stream ended or failed.
+async fn drain_burst<E>(
+    events: &mut (impl futures_util::Stream<Item = Result<EventMessage, E>> + Unpin),
+    gap: Duration,
+    mut note: impl FnMut(&EventMessage),
+) -> Result<usize, ()> {
+    let end = tokio::time::Instant::now() + DEBOUNCE;
+    for read in 0..DRAIN_MAX {
+        let until = end.min(tokio::time::Instant::now() + gap);
+        match tokio::time::timeout_at(until, events.next()).await {
+            Ok(Some(Ok(ev))) => note(&ev),
+            Ok(_) => return Err(()),
+            Err(_) => return Ok(read),
+        }
+    }
+    Ok(DRAIN_MAX)
+}
+
+/// Notes what an event asks for: its container to be listed again (or everything, for an
+/// event that names none), and whether the table must be rebuilt at once to unroute a
+/// stopping container.
+fn note_event(
+    ev: &EventMessage,
+    stopping: &mut HashMap<String, std::time::Instant>,
+    named: &mut BTreeSet<String>,
+    everything: &mut bool,
+) -> bool {
+    let unroute = apply_event(ev, stopping);
+    if let Some(id) = &unroute {
+        tracing::debug!(container = %id, action = ev.action.as_deref().unwrap_or(""), "stopping: unrouted at once");
+    }
+    tracing::debug!(kind = ?ev.typ, action = ev.action.as_deref().unwrap_or(""), container = ?event_container(ev), "event");
+    match event_container(ev) {
+        Some(id) => {
+            named.insert(id);
+        }
+        None => *everything = true,
+    }
+    unroute.is_some()
 }
 
 /// Applies an event to the stopping set; returns the container id when it must be unrouted
@@ -644,6 +704,75 @@ mod tests {
         assert_eq!(
             event_container(&ev(EventMessageTypeEnum::NETWORK, "net1", None)),
             None
+        );
+    }
+
+    fn started(id: &str) -> Result<EventMessage, ()> {
+        Ok(EventMessage {
+            typ: Some(EventMessageTypeEnum::CONTAINER),
+            action: Some("start".into()),
+            actor: Some(EventActor {
+                id: Some(id.to_owned()),
+                attributes: None,
+            }),
+            ..Default::default()
+        })
+    }
+
+    /// A storm's events, still on their way when the re-list begins (sent by another task,
+    /// as the HTTP client's connection task hands them over), all go into that re-list; an
+    /// event after a quiet gap waits for the next one; an ended stream is reported.
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_is_read_whole_and_a_later_event_is_left_for_the_next_relist() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut events = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|ev| (ev, rx))
+        }));
+        tokio::spawn(async move {
+            for i in 0..200 {
+                tx.send(started(&format!("s{i}"))).unwrap();
+                if i % 10 == 0 {
+                    // The reader's turn in between, as a connection task's reads.
+                    tokio::task::yield_now().await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tx.send(started("later")).unwrap();
+        });
+        let mut named = BTreeSet::new();
+        let mut stopping = HashMap::new();
+        let mut everything = false;
+        let read = drain_burst(&mut events, DRAIN_GAP, |ev| {
+            note_event(ev, &mut stopping, &mut named, &mut everything);
+        })
+        .await;
+        assert_eq!(read, Ok(200));
+        assert_eq!(named.len(), 200);
+        assert!(!named.contains("later"));
+        named.clear();
+        let read = drain_burst(&mut events, Duration::from_millis(30), |ev| {
+            note_event(ev, &mut stopping, &mut named, &mut everything);
+        })
+        .await;
+        // "later", then the sender is gone: the stream ended.
+        assert_eq!(read, Err(()));
+        assert_eq!(named, BTreeSet::from(["later".to_owned()]));
+    }
+
+    /// A daemon whose events never pause still gets its re-list after one window.
+    #[tokio::test(start_paused = true)]
+    async fn an_endless_stream_is_read_for_one_window_at_most() {
+        let mut events = Box::pin(futures_util::stream::unfold(0u64, |i| async move {
+            tokio::time::sleep(Duration::from_micros(500)).await;
+            Some((started(&format!("c{i}")), i + 1))
+        }));
+        let t = tokio::time::Instant::now();
+        let read = drain_burst(&mut events, Duration::from_millis(2), |_| {}).await;
+        assert!(read.is_ok_and(|n| n > 10), "{read:?}");
+        assert!(
+            t.elapsed() <= DEBOUNCE + Duration::from_millis(2),
+            "{:?}",
+            t.elapsed()
         );
     }
 }
