@@ -113,13 +113,16 @@ pub struct Registry {
     backends: Mutex<HashMap<(String, String), Arc<BackendState>>>,
     rr: Mutex<HashMap<String, Arc<AtomicUsize>>>,
     edf: Mutex<HashMap<String, Arc<crate::weighted::Edf>>>,
-    buckets: Mutex<HashMap<(String, String), Bucket>>,
+    buckets: Mutex<HashMap<(crate::middleware::InUse, String), Bucket>>,
 }
 
+/// A source's token bucket, with the rate and size it was made for.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
     at: Instant,
+    rate: f64,
+    burst: u64,
 }
 
 impl Default for Registry {
@@ -280,13 +283,17 @@ impl Registry {
         })
     }
 
-    /// Token bucket per (middleware, source), refilled at `rate` per second up to `burst`:
-    /// `Ok` if the request may pass, else how long until it could (Traefik's reservation
-    /// delay, for its `Retry-After`). One Traefik would delay by at most `max_delay` passes
-    /// at once (see [`Bucket::take`]).
+    /// Token bucket per (middleware in use, source), refilled at `rate` per second up to
+    /// `burst`: `Ok` if the request may pass, else how long until it could (Traefik's
+    /// reservation delay, for its `Retry-After`). One Traefik would delay by at most
+    /// `max_delay` passes at once (see [`Bucket::take`]). Each router using a middleware has
+    /// its own buckets, as each has its own instance in Traefik
+    /// ([`crate::middleware::InUse`]). A bucket is kept across tables while its rate and size
+    /// are unchanged, and starts full when they change (Traefik starts every bucket anew at
+    /// each configuration change).
     pub fn rate_limit(
         &self,
-        key: &str,
+        at: &crate::middleware::InUse,
         source: &str,
         rate: f64,
         burst: u64,
@@ -295,32 +302,37 @@ impl Registry {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if buckets.len() > 100_000 {
-            // Bound memory under a flood of sources: forget full buckets.
-            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() * rate < burst as f64);
+            // Bound memory under a flood of sources: forget full buckets (a new one is the
+            // same).
+            buckets.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * b.rate
+                    < b.burst as f64
+            });
         }
-        buckets
-            .entry((key.to_owned(), source.to_owned()))
-            .or_insert(Bucket {
-                tokens: burst as f64,
-                at: now,
-            })
-            .take(now, rate, burst, max_delay)
+        let fresh = Bucket {
+            tokens: burst as f64,
+            at: now,
+            rate,
+            burst,
+        };
+        let bucket = buckets
+            .entry((at.clone(), source.to_owned()))
+            .or_insert(fresh);
+        if bucket.rate != rate || bucket.burst != burst {
+            *bucket = fresh;
+        }
+        bucket.take(now, max_delay)
     }
 }
 
 impl Bucket {
-    /// Takes a token at `now`, after refilling at `rate` per second up to `burst`; else the
+    /// Takes a token at `now`, after refilling at its rate per second up to its size; else the
     /// time until one is there. As Go's `rate.Limiter` reservation that Traefik makes, a
     /// token due within `max_delay` is taken ahead (the bucket goes below zero, so the rate
     /// holds): Traefik serves that request after the wait, the router at once. Without it a
     /// client sending exactly at the rate would be refused by a rounding error.
-    fn take(
-        &mut self,
-        now: Instant,
-        rate: f64,
-        burst: u64,
-        max_delay: Duration,
-    ) -> Result<(), Duration> {
+    fn take(&mut self, now: Instant, max_delay: Duration) -> Result<(), Duration> {
+        let (rate, burst) = (self.rate, self.burst);
         let refill = now.saturating_duration_since(self.at).as_secs_f64() * rate;
         self.tokens = (self.tokens + refill).min(burst as f64);
         self.at = self.at.max(now);
@@ -501,13 +513,15 @@ mod traefik_tables {
             let mut b = Bucket {
                 tokens: burst as f64,
                 at: start,
+                rate,
+                burst,
             };
             let (mut passed, mut t) = (0u64, Duration::ZERO);
             let end = Duration::from_secs(*secs);
             let step = Duration::from_nanos(1_000_000_000 / load);
             let max_delay = crate::middleware::rate_limit_max_delay(rate);
             while t <= end {
-                if b.take(start + t, rate, burst, max_delay).is_ok() {
+                if b.take(start + t, max_delay).is_ok() {
                     passed += 1;
                 }
                 // Hammered as fast as possible (a microsecond apart) until `at_once` passed.
@@ -529,24 +543,24 @@ mod traefik_tables {
     fn the_wait_is_until_the_next_token() {
         // What Traefik's `Retry-After` reports: a reservation's delay.
         let start = Instant::now();
+        // 1 per minute, burst 1: Traefik's maxDelay is 500ms.
+        let (rate, max) = (1.0 / 60.0, Duration::from_millis(500));
         let mut b = Bucket {
             tokens: 1.0,
             at: start,
+            rate,
+            burst: 1,
         };
-        // 1 per minute, burst 1: Traefik's maxDelay is 500ms.
-        let (rate, max) = (1.0 / 60.0, Duration::from_millis(500));
-        assert_eq!(b.take(start, rate, 1, max), Ok(()));
-        let wait = b.take(start, rate, 1, max).unwrap_err();
+        assert_eq!(b.take(start, max), Ok(()));
+        let wait = b.take(start, max).unwrap_err();
         assert!((59_999..=60_000).contains(&wait.as_millis()), "{wait:?}");
-        let wait = b
-            .take(start + Duration::from_secs(45), rate, 1, max)
-            .unwrap_err();
+        let wait = b.take(start + Duration::from_secs(45), max).unwrap_err();
         assert!((14_999..=15_000).contains(&wait.as_millis()), "{wait:?}");
         // Within maxDelay of the next token: taken ahead (Traefik delays it 400ms).
         let at = start + Duration::from_millis(59_600);
-        assert_eq!(b.take(at, rate, 1, max), Ok(()));
+        assert_eq!(b.take(at, max), Ok(()));
         // The next one waits a whole minute more.
-        let wait = b.take(at, rate, 1, max).unwrap_err();
+        let wait = b.take(at, max).unwrap_err();
         assert!((60_399..=60_400).contains(&wait.as_millis()), "{wait:?}");
     }
 }

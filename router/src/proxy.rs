@@ -429,8 +429,9 @@ pub async fn plan(
         body,
     };
     let mut refused = None;
-    for (name, mw) in &route.middlewares {
-        match crate::middleware::apply(name, mw, &mut r).await {
+    for (i, (name, mw)) in route.middlewares.iter().enumerate() {
+        let nth = crate::middleware::nth(&route.middlewares, i);
+        match crate::middleware::apply(name, nth, mw, &mut r).await {
             Ok(Flow::Next) => {}
             Ok(Flow::Answer(a)) => {
                 refused = Some(Ok(a));

@@ -5,19 +5,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Flow, Request};
+use super::{Flow, InUse, Request};
 use crate::dynamic::SourceCriterion;
 use crate::proxy::ProxyError;
 
-/// Requests in flight by (middleware, source).
+/// Requests in flight by (middleware in use, source): apart for each router using the
+/// middleware, as Traefik's instances are (see [`InUse`]).
 #[derive(Debug, Default)]
-pub struct Counts(Mutex<HashMap<(String, String), u64>>);
+pub struct Counts(Mutex<HashMap<(InUse, String), u64>>);
 
 /// One request counted; uncounted when dropped.
 #[derive(Debug)]
 pub struct Held {
     counts: Arc<Counts>,
-    key: (String, String),
+    key: (InUse, String),
 }
 
 impl Drop for Held {
@@ -32,16 +33,17 @@ impl Drop for Held {
     }
 }
 
-/// Counts the request, or refuses it with 429 when its source has `amount` in flight.
+/// Counts the request, or refuses it with 429 when its source has `amount` in flight through
+/// this instance.
 pub fn apply(
-    name: &str,
+    at: InUse,
     amount: u64,
     source: &SourceCriterion,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
     let who = super::ip_allow_list::source_key(source, r);
     let counts = r.shared.in_flight.clone();
-    let key = (name.to_owned(), who);
+    let key = (at, who);
     {
         let mut map = counts.0.lock().unwrap_or_else(PoisonError::into_inner);
         let n = map.entry(key.clone()).or_insert(0);

@@ -86,7 +86,7 @@ fn split_host_port(s: &str) -> Option<&str> {
 /// 429 when the source has used its requests: `average` per `period` (none: no limit), in
 /// bursts of up to `burst`.
 pub fn rate_limit(
-    name: &str,
+    at: &super::InUse,
     average: u64,
     period: Duration,
     burst: u64,
@@ -102,7 +102,7 @@ pub fn rate_limit(
     match r
         .shared
         .registry
-        .rate_limit(name, &key, rate, burst, max_delay)
+        .rate_limit(at, &key, rate, burst, max_delay)
     {
         Ok(()) => Ok(Flow::Next),
         Err(wait) => Ok(Flow::Answer(too_many_requests(wait))),

@@ -14,6 +14,8 @@ mod errors;
 mod forward_auth;
 mod headers;
 mod in_flight;
+#[cfg(test)]
+mod instances;
 mod ip_allow_list;
 mod pass_tls_client_cert;
 mod prefix;
@@ -140,6 +142,48 @@ impl Request<'_, '_> {
     }
 }
 
+/// A middleware in use: the instance of middleware `middleware` that router `router` runs,
+/// at its `nth` place of that name in the router's chain. Traefik builds each router's
+/// middlewares once per configuration and keeps one handler per router name, which the
+/// entry points it is on share (`pkg/server/router/router.go`, `buildRouterHandler`), and
+/// builds each name its chain lists as an instance of its own (`BuildMiddlewareChain`); an
+/// entry point's model splits a router on several entry points into `<entrypoint>-<router>`
+/// copies, each a router of its own. So a stateful middleware (`rateLimit`'s buckets,
+/// `inFlightReq`'s counts) keeps its state apart for each router using it and each place it
+/// has there (a chain and the router both listing it: two instances).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InUse {
+    /// The router (`name@provider`, or its `<entrypoint>-` copy).
+    pub router: String,
+    /// The middleware (`name@provider`).
+    pub middleware: String,
+    /// Its place among the router's middlewares of that name, from 0.
+    pub nth: usize,
+}
+
+impl InUse {
+    /// Middleware `name` at place `nth` of the request's router.
+    fn of(r: &Request<'_, '_>, name: &str, nth: usize) -> InUse {
+        InUse {
+            router: r.log.router.clone(),
+            middleware: name.to_owned(),
+            nth,
+        }
+    }
+}
+
+/// The place of `middlewares[i]` among the middlewares of its name before it (see [`InUse`]).
+pub fn nth<M>(middlewares: &[(String, M)], i: usize) -> usize {
+    let Some((name, _)) = middlewares.get(i) else {
+        return 0;
+    };
+    middlewares
+        .iter()
+        .take(i)
+        .filter(|(n, _)| n == name)
+        .count()
+}
+
 /// What a middleware decided.
 #[derive(Debug)]
 pub enum Flow {
@@ -149,9 +193,11 @@ pub enum Flow {
     Answer(Answer),
 }
 
-/// Runs middleware `name` on the request.
+/// Runs middleware `name`, at place `nth` of that name in the router's chain ([`nth`]), on
+/// the request.
 pub async fn apply(
     name: &str,
+    nth: usize,
     mw: &Middleware,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
@@ -188,7 +234,10 @@ pub async fn apply(
             period,
             burst,
             source,
-        } => ip_allow_list::rate_limit(name, *average, *period, *burst, source, r),
+        } => {
+            let at = InUse::of(r, name, nth);
+            ip_allow_list::rate_limit(&at, *average, *period, *burst, source, r)
+        }
         Middleware::RedirectScheme {
             scheme,
             port,
@@ -207,7 +256,9 @@ pub async fn apply(
             replace_path::regex(regex, replacement, r)
         }
         Middleware::Headers(h) => headers::apply(h, r),
-        Middleware::InFlightReq { amount, source } => in_flight::apply(name, *amount, source, r),
+        Middleware::InFlightReq { amount, source } => {
+            in_flight::apply(InUse::of(r, name, nth), *amount, source, r)
+        }
         Middleware::Compress(o) => {
             r.fx.compress = Some((**o).clone());
             Ok(Flow::Next)

@@ -198,7 +198,7 @@ fn run(yaml: &str, req: &Req<'_>) -> Out {
         log: &mut log,
         body: &mut body,
     };
-    let flow = super::apply("m", &mw, &mut r)
+    let flow = super::apply("m", 0, &mw, &mut r)
         .now_or_never()
         .expect("the middleware does not wait");
     let (status, answer) = match flow {
@@ -1762,7 +1762,7 @@ mod encoded_characters {
             body: &mut body,
         };
         let mw = middleware(&yaml(&[])).unwrap();
-        let flow = super::super::apply("m", &mw, &mut r)
+        let flow = super::super::apply("m", 0, &mw, &mut r)
             .now_or_never()
             .unwrap();
         assert_eq!(flow.err().map(|e| e.status().as_u16()), Some(400));

@@ -218,8 +218,9 @@ mod tests {
             log: &mut log,
             body: &mut body,
         };
-        for (name, mw) in &route.middlewares {
-            let flow = crate::middleware::apply(name, mw, &mut r)
+        for (i, (name, mw)) in route.middlewares.iter().enumerate() {
+            let nth = crate::middleware::nth(&route.middlewares, i);
+            let flow = crate::middleware::apply(name, nth, mw, &mut r)
                 .now_or_never()
                 .expect("the dashboard's middlewares do not wait");
             if let Ok(Flow::Answer(a)) = flow {
