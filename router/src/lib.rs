@@ -66,6 +66,7 @@ pub mod server;
 pub mod sniff;
 pub mod startup;
 pub mod state;
+pub mod strategy;
 pub mod swarm;
 pub mod tcp_health;
 pub mod tcp_serve;

@@ -4,11 +4,13 @@
 //! table looks its entries up (or creates them) and prunes what is gone.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::config::Balancer;
+use crate::dynamic::Strategy;
 use crate::model::table::{Backend, RouteTable};
 
 /// How long a backend that refused a connection is skipped before it is tried again, at the
@@ -42,6 +44,10 @@ pub struct LiveService {
     pub edf: Arc<crate::weighted::Edf>,
     /// Whether its backends have weights other than 1.
     weighted: bool,
+    /// Its `loadBalancer.strategy`.
+    strategy: Strategy,
+    /// The registry's seed for `p2c`'s draws (each draw mixes it with the `rr` counter).
+    seed: u64,
 }
 
 /// A backend with its runtime state.
@@ -110,6 +116,8 @@ impl BackendState {
 #[derive(Debug)]
 pub struct Registry {
     epoch: Instant,
+    /// Seeds `p2c`'s draws (random per process, as Traefik seeds its source with the clock).
+    seed: u64,
     backends: Mutex<HashMap<(String, String), Arc<BackendState>>>,
     rr: Mutex<HashMap<String, Arc<AtomicUsize>>>,
     edf: Mutex<HashMap<String, Arc<crate::weighted::Edf>>>,
@@ -127,8 +135,12 @@ struct Bucket {
 
 impl Default for Registry {
     fn default() -> Self {
+        use std::hash::{BuildHasher, Hasher};
         Registry {
             epoch: Instant::now(),
+            seed: std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
             backends: Mutex::default(),
             rr: Mutex::default(),
             edf: Mutex::default(),
@@ -180,6 +192,8 @@ impl Registry {
                     rr: counter,
                     edf: picks,
                     weighted: svc.backends.iter().any(|b| b.weight != 1),
+                    strategy: svc.strategy,
+                    seed: self.seed,
                 },
             );
         }
@@ -235,14 +249,24 @@ impl Registry {
         b.state.down_until.load(Ordering::Relaxed) > self.now_ms()
     }
 
-    /// Picks a backend of a service, skipping `exclude` (the URL of one already tried).
+    /// Picks a backend of a service for a request from `client`, skipping `exclude` (the URL
+    /// of one already tried): by the service's strategy, and for `wrr` by `balancer`.
     pub fn pick<'a>(
         &self,
         svc: &'a LiveService,
         balancer: Balancer,
         exclude: Option<&str>,
+        client: IpAddr,
     ) -> Option<&'a LiveBackend> {
         let ok = |b: &&LiveBackend| self.usable(b) && Some(b.def.url.as_str()) != exclude;
+        match svc.strategy {
+            Strategy::Wrr => {}
+            Strategy::P2c => {
+                let draw = svc.seed ^ svc.rr.fetch_add(1, Ordering::Relaxed) as u64;
+                return crate::strategy::p2c(&svc.backends, draw, ok);
+            }
+            Strategy::Hrw => return crate::strategy::hrw(&svc.backends, client, ok),
+        }
         match balancer {
             Balancer::RoundRobin if svc.weighted => {
                 let weights: Vec<u32> = svc.backends.iter().map(|b| b.def.weight).collect();
@@ -268,7 +292,8 @@ impl Registry {
     }
 
     /// The usable backend a sticky cookie's `value` names (not `exclude`), by its URL as
-    /// written; one of weight 0 is not in Traefik's balancer, so no cookie names it.
+    /// written; one of weight 0 is not in Traefik's `wrr` balancer, so no cookie names it
+    /// there (its `p2c` balancer has every server).
     pub fn named<'a>(
         &self,
         svc: &'a LiveService,
@@ -276,7 +301,7 @@ impl Registry {
         exclude: Option<&str>,
     ) -> Option<&'a LiveBackend> {
         svc.backends.iter().find(|b| {
-            b.def.weight > 0
+            (b.def.weight > 0 || svc.strategy == Strategy::P2c)
                 && self.usable(b)
                 && Some(b.def.url.as_str()) != exclude
                 && crate::dynamic::sticky::names_server(value, &b.def.written)

@@ -29,6 +29,8 @@ pub struct Job {
     /// The query, as forwarded.
     query: Option<String>,
     headers: HeaderMap,
+    /// The client's address (an `hrw` mirror picks its server by it, as for the request).
+    client: std::net::IpAddr,
     /// The request's body, for the copies that carry it.
     body: Bytes,
 }
@@ -107,6 +109,7 @@ impl Job {
             path,
             query,
             headers: h,
+            client: req.client_ip(),
             body: copied.unwrap_or_default(),
         }))
     }
@@ -143,7 +146,7 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
         .ok_or("the mirror has no servers")?;
     let backend = shared
         .registry
-        .pick(svc, shared.config.balancer, None)
+        .pick(svc, shared.config.balancer, None, job.client)
         .ok_or("no available server")?;
     let target = backend.def.target.as_ref().ok_or("no address")?;
     let timeout = def

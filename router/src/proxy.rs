@@ -319,6 +319,8 @@ pub struct Plan {
     on_fallback: std::sync::atomic::AtomicBool,
     /// The request's method (for `buffering.retryExpression`).
     method: hyper::Method,
+    /// The client's address (what `hrw` picks a server by).
+    client: IpAddr,
 }
 
 /// Where the request goes when the service answers one of a `failover`'s `errors` statuses.
@@ -515,6 +517,7 @@ pub async fn plan(
         failover,
         on_fallback: std::sync::atomic::AtomicBool::new(false),
         method: req.method.clone(),
+        client: client_ip,
     });
     hold_for_retry(req, &plan.fx, body).await?;
     if !walk.copies.is_empty() {
@@ -848,8 +851,18 @@ impl Plan {
             _ => None,
         };
         let backend = named
-            .or_else(|| shared.registry.pick(svc, shared.config.balancer, tried))
-            .or_else(|| tried.and_then(|_| shared.registry.pick(svc, shared.config.balancer, None)))
+            .or_else(|| {
+                shared
+                    .registry
+                    .pick(svc, shared.config.balancer, tried, self.client)
+            })
+            .or_else(|| {
+                tried.and_then(|_| {
+                    shared
+                        .registry
+                        .pick(svc, shared.config.balancer, None, self.client)
+                })
+            })
             .ok_or(ProxyError::NoBackend)?;
         // A new client, a server gone, or a value in an older form: the cookie is set. The
         // main service's cookie does not go with its fallback's answer (Traefik drops the

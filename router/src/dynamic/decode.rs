@@ -416,7 +416,7 @@ fn service(node: &Node, source: Source) -> Result<(Service, Option<LabelServer>)
         response_forwarding(r)?;
     }
     if let Some(st) = f.take("strategy") {
-        strategy(st)?;
+        out.strategy = strategy(st)?;
     }
     unknown(&f)?;
     Ok((
@@ -447,15 +447,18 @@ fn response_forwarding(node: &Node) -> Result<(), DecodeError> {
     unknown(&f)
 }
 
-/// `loadBalancer.strategy`, checked: `wrr` (Traefik's default, written or empty) is the
-/// router's weighted round robin; Traefik's other strategies are not run here, and any other
-/// value is Traefik's error too (its names are exact, lower case).
-fn strategy(node: &Node) -> Result<(), DecodeError> {
+/// `loadBalancer.strategy`: `wrr` (Traefik's default, written or empty), `p2c` or `hrw`;
+/// Traefik's `leasttime` is not run here, and any other value is Traefik's error too (its
+/// names are exact, lower case).
+fn strategy(node: &Node) -> Result<super::Strategy, DecodeError> {
+    use super::Strategy;
     match node.text()?.trim() {
-        "" | "wrr" => Ok(()),
-        s @ ("p2c" | "hrw" | "leasttime") => Err(DecodeError::at(
+        "" | "wrr" => Ok(Strategy::Wrr),
+        "p2c" => Ok(Strategy::P2c),
+        "hrw" => Ok(Strategy::Hrw),
+        s @ "leasttime" => Err(DecodeError::at(
             node,
-            format!("load-balancer strategy {s:?} is not supported (wrr only)"),
+            format!("load-balancer strategy {s:?} is not supported (wrr, p2c and hrw only)"),
         )),
         s => Err(DecodeError::at(
             node,
@@ -951,6 +954,60 @@ pub(crate) mod tests {
         );
         assert_eq!(owners(&d), [Owner::Unsupported], "{:?}", d.errors);
         assert_eq!(d.errors[0].error.key, "traefik.nope");
+    }
+
+    /// `loadBalancer.strategy` from labels and from a file (one decoding): `wrr`, `p2c`,
+    /// `hrw`; `leasttime` and anything else (Traefik's names are exact) are an error naming
+    /// the key and the value, which disables the service.
+    #[test]
+    fn load_balancer_strategies() {
+        use crate::dynamic::Strategy;
+        // (value, strategy, or the error's words).
+        let table: &[(&str, Result<Strategy, &str>)] = &[
+            ("wrr", Ok(Strategy::Wrr)),
+            ("", Ok(Strategy::Wrr)),
+            ("p2c", Ok(Strategy::P2c)),
+            ("hrw", Ok(Strategy::Hrw)),
+            ("leasttime", Err("\"leasttime\" is not supported")),
+            ("P2C", Err("unsupported load-balancer strategy \"P2C\"")),
+            (
+                "random",
+                Err("unsupported load-balancer strategy \"random\""),
+            ),
+        ];
+        for (value, want) in table {
+            let from_labels = labels(&[
+                ("traefik.http.services.s.loadbalancer.server.port", "80"),
+                ("traefik.http.services.s.loadbalancer.strategy", value),
+            ]);
+            let yaml = format!(
+                "http:\n  services:\n    s:\n      loadBalancer:\n        strategy: \"{value}\"\n        servers:\n          - url: http://10.0.0.2\n"
+            );
+            let from_file = decode(&Node::from_yaml(&yaml, "").unwrap(), Source::File);
+            for (source, d, key) in [
+                (
+                    "labels",
+                    &from_labels,
+                    "traefik.http.services.s.loadbalancer.strategy",
+                ),
+                ("file", &from_file, "strategy"),
+            ] {
+                let got = d.config.http.services.get("s");
+                match want {
+                    Ok(st) => {
+                        let lb = &got.expect("the service").load_balancer;
+                        assert_eq!(lb.strategy, *st, "{source} {value:?}: {:?}", d.errors);
+                    }
+                    Err(words) => {
+                        assert!(got.is_none(), "{source} {value:?}");
+                        assert_eq!(owners(d), [Owner::Service("s".into())], "{source}");
+                        let e = &d.errors[0].error;
+                        assert!(e.key.ends_with(key), "{source}: {e:?}");
+                        assert!(e.message.contains(words), "{source}: {e:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -266,6 +266,34 @@ pub struct LoadBalancer {
     /// `sticky.cookie`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sticky: Option<sticky::StickyCookie>,
+    /// `strategy`: how a server is picked (shown when it is not the default `wrr`).
+    #[serde(skip_serializing_if = "Strategy::is_wrr")]
+    pub strategy: Strategy,
+}
+
+/// A load balancer's `strategy` (Traefik's `BalancerStrategy`; its `leasttime` is not run
+/// here: an error when decoded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// `wrr` (the default): weighted round robin, or least in flight with
+    /// `ROUTER_BALANCER=leastinflight`; a server of weight 0 is never picked.
+    #[default]
+    Wrr,
+    /// `p2c`: of two servers drawn at random, the one with fewer requests in flight; weights
+    /// are not read (a server of weight 0 is picked as any other, as Traefik's).
+    P2c,
+    /// `hrw`: the server with the highest score for the client's IP address (rendezvous
+    /// hashing scaled by weight), so a client keeps its server; weight 0: never picked; no
+    /// sticky cookie is read or set.
+    Hrw,
+}
+
+impl Strategy {
+    /// Whether it is the default.
+    pub fn is_wrr(&self) -> bool {
+        *self == Strategy::Wrr
+    }
 }
 
 fn is_one(w: &u32) -> bool {
@@ -287,6 +315,7 @@ impl Default for LoadBalancer {
             pass_host_header: true,
             servers_transport: String::new(),
             sticky: None,
+            strategy: Strategy::Wrr,
         }
     }
 }

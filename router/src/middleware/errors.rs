@@ -75,7 +75,9 @@ pub async fn page(
     let path = pages.path(code, status, &url);
     let svc = live.services.get(&pages.service)?;
     let def = live.table.services.get(&pages.service)?;
-    let backend = shared.registry.pick(svc, shared.config.balancer, None)?;
+    let backend = shared
+        .registry
+        .pick(svc, shared.config.balancer, None, inbound.client_ip())?;
     let target = backend.def.target.as_ref()?;
     let addr = crate::upstream::resolve(target, shared.config.connect_timeout)
         .await

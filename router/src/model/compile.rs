@@ -600,10 +600,13 @@ fn service(
         name: name.to_owned(),
         transport,
         pass_host_header: lb.pass_host_header,
+        // Traefik's hrw balancer is made without the sticky settings (service.go).
         sticky: lb
             .sticky
             .as_ref()
+            .filter(|_| lb.strategy != dynamic::Strategy::Hrw)
             .map(|c| (dynamic::sticky::cookie_name(&c.name, name), c.clone())),
+        strategy: lb.strategy,
         backends: lb
             .servers
             .iter()

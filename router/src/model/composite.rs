@@ -174,6 +174,7 @@ mod tests {
             transport: Default::default(),
             pass_host_header: true,
             sticky: None,
+            strategy: Default::default(),
             backends: Vec::new(),
             health: health.then(|| crate::dynamic::HealthCheck::of("/")),
             internal: None,

@@ -184,8 +184,11 @@ pub struct Service {
     pub transport: crate::dynamic::ServersTransport,
     /// Send the client's `Host` (else the server URL's).
     pub pass_host_header: bool,
-    /// Sticky sessions: the cookie's name and settings.
+    /// Sticky sessions: the cookie's name and settings (never with `hrw`, which reads no
+    /// cookie).
     pub sticky: Option<(String, crate::dynamic::sticky::StickyCookie)>,
+    /// How a backend is picked.
+    pub strategy: crate::dynamic::Strategy,
     /// Backends, in the provider's order (by container name for containers).
     pub backends: Vec<Backend>,
     /// Active health check.

@@ -504,10 +504,20 @@ fn load_balancers_that_fail() {
             "loadBalancer:\n        strategy: wrr\n",
             true,
         ),
-        // Traefik's other strategies are not run here (README: an error).
         (
-            "p2c is not supported here",
+            "Succeeds when p2c strategy is set",
             "loadBalancer:\n        strategy: p2c\n        servers:\n          - url: http://localhost:8080\n",
+            true,
+        ),
+        (
+            "Succeeds when hrw strategy is set",
+            "loadBalancer:\n        strategy: hrw\n        servers:\n          - url: http://localhost:8080\n",
+            true,
+        ),
+        // Traefik's leasttime is not run here (README: an error).
+        (
+            "leasttime is not supported here",
+            "loadBalancer:\n        strategy: leasttime\n        servers:\n          - url: http://localhost:8080\n",
             false,
         ),
         (
