@@ -61,17 +61,13 @@ const EVENTS: &[&str] = &[
 /// Connects bollard to socket-guard at `endpoint` (`host:port`): plain HTTP, or with `tls`
 /// (`providers.docker.tls`) HTTPS to the guard's mutual-TLS listener, verified as Traefik
 /// verifies it (the CA given, else Mozilla's roots; the client certificate when given).
+///
+/// Connections are kept between requests (bollard's own HTTP client opens one per request:
+/// a re-list after every event would cost a TCP handshake, and the guard a connection to the
+/// daemon), for at most [`GUARD_IDLE`].
 pub fn connect(endpoint: &str, tls: Option<&crate::dynamic::ClientTls>) -> Result<Docker, String> {
-    let Some(tls) = tls else {
-        return Docker::connect_with_http(
-            &format!("tcp://{endpoint}"),
-            10,
-            bollard::API_DEFAULT_VERSION,
-        )
-        .map_err(|e| e.to_string());
-    };
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(connector(Some(tls))?);
+    let client = guard_client_builder().build(connector(tls)?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     Docker::connect_with_custom_transport(
         move |req: bollard::BollardRequest| {
             let client = client.clone();
@@ -82,11 +78,24 @@ pub fn connect(endpoint: &str, tls: Option<&crate::dynamic::ClientTls>) -> Resul
                     .map_err(|err| bollard::errors::Error::HyperLegacyError { err })
             }
         },
-        Some(format!("https://{endpoint}")),
+        Some(format!("{scheme}://{endpoint}")),
         10,
         bollard::API_DEFAULT_VERSION,
     )
     .map_err(|e| e.to_string())
+}
+
+/// How long a connection to socket-guard is kept unused: under the guard's shortest
+/// `GUARD_HEADER_TIMEOUT` (1 s), after which the guard closes an idle connection, so a
+/// request is never sent on a connection the guard is closing.
+const GUARD_IDLE: Duration = Duration::from_millis(500);
+
+/// The HTTP client settings of every connection to socket-guard.
+fn guard_client_builder() -> hyper_util::client::legacy::Builder {
+    let mut b = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
+    b.pool_timer(hyper_util::rt::TokioTimer::new())
+        .pool_idle_timeout(GUARD_IDLE);
+    b
 }
 
 /// A connector to socket-guard: HTTPS with `tls` (`providers.*.tls`), else plain HTTP.
@@ -111,8 +120,7 @@ pub fn raw_client(
     endpoint: &str,
     tls: Option<&crate::dynamic::ClientTls>,
 ) -> Result<(RawClient, String), String> {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(connector(tls)?);
+    let client = guard_client_builder().build(connector(tls)?);
     let scheme = if tls.is_some() { "https" } else { "http" };
     Ok((client, format!("{scheme}://{endpoint}")))
 }
@@ -705,6 +713,59 @@ mod tests {
             event_container(&ev(EventMessageTypeEnum::NETWORK, "net1", None)),
             None
         );
+    }
+
+    /// A stand-in for socket-guard: answers every request with an empty container list on
+    /// keep-alive connections and counts the connections it accepted.
+    async fn counting_guard() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Ok(n) = s.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]";
+                            if s.write_all(answer.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    /// The re-lists after a burst of events reuse one connection to the guard (bollard's own
+    /// client opened one per request); one unused for longer than [`GUARD_IDLE`] is not
+    /// reused (the guard may be closing it).
+    #[tokio::test]
+    async fn lists_share_a_kept_connection_to_the_guard_until_it_idles() {
+        let (addr, accepted) = counting_guard().await;
+        let docker = connect(&addr, None).unwrap();
+        for _ in 0..5 {
+            assert!(list(&docker).await.unwrap().is_empty());
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+        tokio::time::sleep(GUARD_IDLE + Duration::from_millis(300)).await;
+        list(&docker).await.unwrap();
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     fn started(id: &str) -> Result<EventMessage, ()> {
