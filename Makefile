@@ -104,7 +104,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 bench:
-	bench/guard.sh && bench/router.sh && bench/tls.sh && bench/config.sh && bench/redact.sh && bench/middlewares.sh && bench/hold.sh && bench/scale.sh && bench/tcp.sh && bench/swarm.sh && bench/cluster.sh
+	bench/guard.sh && bench/router.sh && bench/tls.sh && bench/config.sh && bench/redact.sh && bench/middlewares.sh && bench/hold.sh && bench/scale.sh && bench/discovery.sh && bench/tcp.sh && bench/swarm.sh && bench/cluster.sh
 
 fuzz:
 	policies/fuzz/run.sh
