@@ -192,6 +192,8 @@ pub struct Log {
     pub backend: Option<SocketAddr>,
     /// The router's own `observability.accessLogs`, when it sets one (see [`logs_access`]).
     pub access: Option<bool>,
+    /// An internal router answered (see [`observes`]).
+    pub internal: bool,
     /// The circuit breakers the request went through, told its status at the end.
     pub breakers: Vec<crate::middleware::BreakerWatch>,
     /// Copies for `mirroring` services' mirrors, sent once the answer is done.
@@ -362,6 +364,8 @@ pub async fn plan(
         if let Some(token) = req.path.strip_prefix("/.well-known/acme-challenge/") {
             if let Some(key_auth) = shared.acme_challenge(token) {
                 log.router = "acme-http-01".into();
+                // Traefik's `acme-http@internal` router.
+                log.internal = true;
                 // Exactly the key authorization: RFC 8555 8.3 compares the body byte for byte.
                 let mut headers = HeaderMap::new();
                 headers.insert(
@@ -405,6 +409,7 @@ pub async fn plan(
     log.router.clone_from(&route.name);
     log.service.clone_from(&route.service);
     log.access = route.access_logs;
+    log.internal = route.service.ends_with("@internal");
     // The entry point's `http.encodedCharacters`, checked by the router (as Traefik's
     // `denyEncodedPathCharacters`, before its SNI check and middlewares).
     if let Some(code) = route
@@ -1075,13 +1080,29 @@ pub fn logs_access(access_log: bool, entry_point: bool, router: Option<bool>) ->
     access_log && router.unwrap_or(entry_point)
 }
 
-/// Phase 7: counts the answer and writes the access log line (see [`logs_access`]).
+/// Whether a request is logged (counted) at all, with `accessLog.addInternals`
+/// (`metrics.addInternals`) at `add_internals`: one an internal router answered (its service
+/// `<name>@internal`: the API, the dashboard, ping, prometheus, an entry point redirection's
+/// `noop@internal`, an ACME HTTP-01 answer) only with it, whatever the router's own
+/// `observability`, as Traefik's observability manager decides (`shouldAccessLog`,
+/// `shouldMeter`).
+pub fn observes(internal: bool, add_internals: bool) -> bool {
+    !internal || add_internals
+}
+
+/// Phase 7: counts the answer and writes the access log line (see [`observes`],
+/// [`logs_access`]).
 pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start: Instant) {
-    shared.metrics.observe(&log.router, status, start.elapsed());
+    let c = &shared.config;
+    if observes(log.internal, c.metrics_internals) {
+        shared.metrics.observe(&log.router, status, start.elapsed());
+    }
     for b in &log.breakers {
         b.done(status);
     }
-    if logs_access(shared.config.access_log, req.ep.access_logs, log.access) {
+    if observes(log.internal, c.access_log_internals)
+        && logs_access(c.access_log, req.ep.access_logs, log.access)
+    {
         tracing::info!(
             target: "access",
             client = %req.peer.ip(),

@@ -407,6 +407,16 @@ fn every_supported_key_gives_its_setting() {
         }),
         (&["--log.nocolor=true"], |_| true),
         (&["--accesslog=true"], |c| c.access_log),
+        // Traefik's defaults: internal routers neither logged nor counted.
+        (&["--accesslog=true"], |c| {
+            !c.access_log_internals && !c.metrics_internals
+        }),
+        (&["--accesslog.addinternals=true"], |c| {
+            c.access_log && c.access_log_internals && !c.metrics_internals
+        }),
+        (&["--metrics.addinternals=true"], |c| {
+            c.metrics_internals && !c.access_log_internals
+        }),
         (
             &["--accesslog.format=json", "--accesslog.bufferingsize=100"],
             |c| c.access_log,
@@ -641,6 +651,11 @@ fn every_refused_value_names_its_key() {
         ),
         (&["--metrics.datadog=true"], "metrics.datadog"),
         (&["--log.level=loud"], "log.level"),
+        (
+            &["--accesslog.addinternals=perhaps"],
+            "accesslog.addinternals",
+        ),
+        (&["--metrics.addinternals=perhaps"], "metrics.addinternals"),
         (&["--log.format=xml"], "log.format"),
         (&["--log.filepath=/var/log/traefik.log"], "log.filepath"),
         (

@@ -100,6 +100,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Access lines on (`ROUTER_ACCESS_LOG`, `accessLog`).
     pub access_log: bool,
+    /// Access lines for requests to internal routers too (`accessLog.addInternals`).
+    pub access_log_internals: bool,
+    /// Requests to internal routers counted in the router metrics too
+    /// (`metrics.addInternals`).
+    pub metrics_internals: bool,
     /// `ROUTER_ADMIN_LISTEN`.
     pub admin_listen: Option<SocketAddr>,
     /// `ROUTER_LABEL_PREFIX`.

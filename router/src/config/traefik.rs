@@ -47,6 +47,10 @@ pub struct Static {
     pub log_json: Option<bool>,
     /// `accessLog` (present: on).
     pub access_log: Option<bool>,
+    /// `accessLog.addInternals`.
+    pub access_log_internals: Option<bool>,
+    /// `metrics.addInternals`.
+    pub metrics_internals: Option<bool>,
     /// `core.defaultRuleSyntax`.
     pub default_rule_syntax: Option<Syntax>,
     /// `serversTransport`.
@@ -198,6 +202,9 @@ pub fn decode(root: &Node) -> Result<Static, ConfigError> {
     }
     if let Some(n) = f.take("metrics") {
         let mut m = n.fields().map_err(bad)?;
+        if let Some(a) = m.take("addInternals") {
+            s.metrics_internals = Some(a.boolean().map_err(bad)?);
+        }
         if let Some(p) = m.take("prometheus") {
             s.prometheus = prometheus(p, &mut s.notes)?;
         }
@@ -207,7 +214,9 @@ pub fn decode(root: &Node) -> Result<Static, ConfigError> {
         log(n, &mut s)?;
     }
     if let Some(n) = f.take("accessLog") {
-        s.access_log = Some(access_log(n, &mut s.notes)?);
+        let (on, internals) = access_log(n, &mut s.notes)?;
+        s.access_log = Some(on);
+        s.access_log_internals = internals;
     }
     if let Some(n) = f.take("core") {
         let mut c = n.fields().map_err(bad)?;
@@ -1163,11 +1172,16 @@ fn log(n: &Node, s: &mut Static) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn access_log(n: &Node, notes: &mut Vec<String>) -> Result<bool, ConfigError> {
+/// `accessLog`: whether it is on, and its `addInternals` when set.
+fn access_log(n: &Node, notes: &mut Vec<String>) -> Result<(bool, Option<bool>), ConfigError> {
     if !n.section_on().map_err(bad)? {
-        return Ok(false);
+        return Ok((false, None));
     }
     let mut f = n.fields().map_err(bad)?;
+    let internals = match f.take("addInternals") {
+        Some(a) => Some(a.boolean().map_err(bad)?),
+        None => None,
+    };
     if let Some(fm) = f.take("format") {
         let v = fm.text().map_err(bad)?.trim().to_owned();
         if !["json", "common", "genericCLF"].contains(&v.as_str()) {
@@ -1196,5 +1210,5 @@ fn access_log(n: &Node, notes: &mut Vec<String>) -> Result<bool, ConfigError> {
         }
     }
     no_more(&f)?;
-    Ok(true)
+    Ok((true, internals))
 }

@@ -543,3 +543,114 @@ fn the_acme_router_comes_before_the_redirection() {
         .collect();
     assert_eq!(on_web, ["acme-http@internal", "web-to-websecure@internal"]);
 }
+
+/// Traefik's observability manager (`pkg/server/middleware/observability.go`,
+/// `shouldAccessLog` and `shouldMeter`, given `internal` by `router.go` for a router whose
+/// service ends in `@internal`): a request an internal router answers (`ping@internal`, the
+/// entry point redirection's `web-to-websecure@internal` to `noop@internal`) gets no access
+/// line and is not counted unless `accessLog.addInternals` (`metrics.addInternals`) is
+/// `true`; a request to a router of the user's is logged and counted.
+#[test]
+fn internal_routers_are_observed_only_with_add_internals() {
+    use futures_util::FutureExt as _;
+    struct NoBody;
+    impl crate::middleware::Body for NoBody {
+        fn read_all(&mut self, _limit: u64) -> crate::middleware::BodyFuture<'_> {
+            Box::pin(async { Ok(bytes::Bytes::new()) })
+        }
+        fn declared(&self) -> Option<u64> {
+            Some(0)
+        }
+        fn read_within(&mut self, _limit: u64) -> crate::middleware::BodyWithinFuture<'_> {
+            Box::pin(async { Ok(Some(bytes::Bytes::new())) })
+        }
+    }
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    // (addInternals variables, whether internal routers are logged, and counted).
+    let rows: &[(Vars, bool, bool)] = &[
+        (&[], false, false),
+        (&[("TRAEFIK_ACCESSLOG_ADDINTERNALS", "true")], true, false),
+        (&[("TRAEFIK_METRICS_ADDINTERNALS", "true")], false, true),
+        (
+            &[
+                ("TRAEFIK_ACCESSLOG_ADDINTERNALS", "false"),
+                ("TRAEFIK_METRICS_ADDINTERNALS", "false"),
+            ],
+            false,
+            false,
+        ),
+    ];
+    for (extra, logged, counted) in rows {
+        let mut vars = vec![
+            WEB,
+            WEBSECURE,
+            (TO, "websecure"),
+            TEST_EP,
+            ("TRAEFIK_PING_ENTRYPOINT", "test"),
+            ("TRAEFIK_ACCESSLOG", "true"),
+        ];
+        vars.extend_from_slice(extra);
+        let c = load(&vars).unwrap();
+        let file = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
+            path: "/dynamic.yml".into(),
+            root: crate::tree::Node::from_yaml(
+                "http:\n  routers:\n    app:\n      rule: Host(`a`)\n      entryPoints: [test]\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.1:80\n",
+                "",
+            )
+            .unwrap(),
+        }]);
+        let table = crate::model::compile::compile(
+            [&snapshot(&c), &file],
+            &crate::state::compile_settings(&c),
+        );
+        let shared = crate::server::Shared::new(c);
+        shared
+            .live
+            .store(std::sync::Arc::new(shared.registry.attach(table)));
+        // (entry point, path, the router that answers, whether it is internal).
+        for (ep, path, router, internal) in [
+            ("test", "/ping", "ping@internal", true),
+            ("web", "/", "web-to-websecure@internal", true),
+            ("test", "/", "app@file", false),
+        ] {
+            let settings = shared.config.entry_point(ep).unwrap().clone();
+            let mut headers = hyper::HeaderMap::new();
+            headers.insert(hyper::header::HOST, "a".parse().unwrap());
+            let inbound = crate::proxy::Inbound {
+                entrypoint: ep,
+                scheme: "http",
+                peer: "192.0.2.1:1234".parse().unwrap(),
+                trusted: false,
+                ep: &settings,
+                tls_options: "",
+                client_certs: None,
+                client: "192.0.2.1",
+                host: "a",
+                method: &hyper::Method::GET,
+                path,
+                query: None,
+                has_body: false,
+            };
+            let mut log = crate::proxy::Log::default();
+            let planned =
+                crate::proxy::plan(&shared, &inbound, &mut headers, &mut log, &mut NoBody)
+                    .now_or_never()
+                    .expect("nothing waits");
+            let status = match planned {
+                Ok(crate::proxy::Planned::Answer(a)) => a.status.as_u16(),
+                Ok(crate::proxy::Planned::Forward(_)) => 200,
+                Err(e) => panic!("{router}: {e}"),
+            };
+            assert_eq!(log.router, router);
+            crate::proxy::record(&shared, &inbound, &log, status, std::time::Instant::now());
+            let case = format!("{extra:?} {router}");
+            let config = &shared.config;
+            let logs = crate::proxy::observes(log.internal, config.access_log_internals)
+                && crate::proxy::logs_access(config.access_log, settings.access_logs, log.access);
+            assert_eq!(logs, !internal || *logged, "logged: {case}");
+            let metrics = shared.metrics.render();
+            let seen = metrics.contains(&format!("router=\"{router}\""));
+            assert_eq!(seen, !internal || *counted, "counted: {case}");
+        }
+    }
+}
