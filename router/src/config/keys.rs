@@ -564,6 +564,15 @@ fn every_refused_value_names_its_key() {
         ),
         (&["--providers.docker.usebindportip=true"], "usebindportip"),
         (&["--providers.docker.constraints=Label(`a`"], "constraints"),
+        // Only the empty expression is none (Traefik's `MatchLabels`): spaces do not parse.
+        (
+            &["--providers.docker.constraints=   "],
+            "providers.docker.constraints",
+        ),
+        (
+            &["--providers.swarm.constraints= "],
+            "providers.swarm.constraints",
+        ),
         (
             &["--providers.docker.tls.ca=/ca.pem"],
             "providers.docker.tls",
@@ -619,6 +628,10 @@ fn every_refused_value_names_its_key() {
         ),
         (
             &["--providers.ecs.constraints=Label(`a`"],
+            "providers.ecs.constraints",
+        ),
+        (
+            &["--providers.ecs.constraints=  "],
             "providers.ecs.constraints",
         ),
         (
@@ -689,4 +702,26 @@ fn every_refused_value_names_its_key() {
             ),
         }
     }
+}
+
+/// A `constraints` of spaces is an error naming the key and the value (Traefik's
+/// `MatchLabels` returns `true` for the empty expression only); the empty one is none.
+#[test]
+fn constraints_of_spaces_are_refused_and_the_empty_one_is_none() {
+    for flag in [
+        "--providers.docker.constraints=   ",
+        "--providers.ecs.constraints=   ",
+    ] {
+        let e = load(
+            &with_eps(&[flag])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .expect_err(flag);
+        let text = e.to_string();
+        assert!(text.contains("constraints=\"   \""), "{text}");
+    }
+    let c = ok(&["--providers.docker.constraints="]);
+    assert!(c.docker.as_ref().unwrap().constraints.is_none());
 }

@@ -637,10 +637,12 @@ fn default_rule(r: &Node) -> Result<String, ConfigError> {
     Ok(rule)
 }
 
-/// A provider's `constraints` expression, parsed (empty: none).
+/// A provider's `constraints` expression, parsed (empty: none). Only the empty text is no
+/// constraint, as in Traefik's `MatchLabels`: one of spaces is an expression that does not
+/// parse (Traefik then keeps no container, logging the error for each).
 fn constraints(c: &Node) -> Result<Option<crate::provider::constraints::Constraints>, ConfigError> {
     let text = c.text().map_err(bad)?;
-    if text.trim().is_empty() {
+    if text.is_empty() {
         return Ok(None);
     }
     crate::provider::constraints::Constraints::parse(text)
