@@ -46,6 +46,8 @@ pub struct LiveService {
     weighted: bool,
     /// Its `loadBalancer.strategy`.
     strategy: Strategy,
+    /// `leasttime`'s tie-break deadlines (only with that strategy).
+    deadlines: Option<Mutex<crate::strategy::Deadlines>>,
     /// The registry's seed for `p2c`'s draws (each draw mixes it with the `rr` counter).
     seed: u64,
 }
@@ -74,6 +76,9 @@ pub struct BackendState {
     pub requests: AtomicU64,
     /// Those that failed: no answer (refused, reset, timed out) or a 5xx.
     pub errors: AtomicU64,
+    /// Its times to the answer's head, kept once a `leasttime` service has it (a backend of
+    /// another strategy reads no clock for them).
+    pub ttfb: std::sync::OnceLock<Box<crate::strategy::Ttfb>>,
     /// Samples of (`requests`, `errors`) taken when the dashboard's API reads them, so that it
     /// can show a recent error rate without a timer per backend (see [`BackendState::recent`]).
     samples: Mutex<std::collections::VecDeque<(Instant, u64, u64)>>,
@@ -184,7 +189,13 @@ impl Registry {
                         state,
                     }
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            let deadlines = (svc.strategy == Strategy::LeastTime).then(|| {
+                for b in &live_backends {
+                    b.state.ttfb.get_or_init(Box::default);
+                }
+                Mutex::new(crate::strategy::Deadlines::new(&live_backends))
+            });
             services.insert(
                 name.clone(),
                 LiveService {
@@ -193,6 +204,7 @@ impl Registry {
                     edf: picks,
                     weighted: svc.backends.iter().any(|b| b.weight != 1),
                     strategy: svc.strategy,
+                    deadlines,
                     seed: self.seed,
                 },
             );
@@ -266,6 +278,10 @@ impl Registry {
                 return crate::strategy::p2c(&svc.backends, draw, ok);
             }
             Strategy::Hrw => return crate::strategy::hrw(&svc.backends, client, ok),
+            Strategy::LeastTime => {
+                let deadlines = svc.deadlines.as_ref()?;
+                return crate::strategy::least_time(&svc.backends, deadlines, ok);
+            }
         }
         match balancer {
             Balancer::RoundRobin if svc.weighted => {
@@ -381,6 +397,8 @@ impl Bucket {
 pub struct InFlight {
     state: Arc<BackendState>,
     settled: bool,
+    /// When it started, for a backend whose answer times are kept (`leasttime`).
+    since: Option<Instant>,
 }
 
 impl InFlight {
@@ -391,12 +409,16 @@ impl InFlight {
         InFlight {
             state: state.clone(),
             settled: false,
+            since: state.ttfb.get().map(|_| Instant::now()),
         }
     }
 
     /// The backend answered with `status`: an error when it is 5xx.
     pub fn answered(&mut self, status: u16) {
         self.settled = true;
+        if let (Some(t0), Some(times)) = (self.since.take(), self.state.ttfb.get()) {
+            times.record(t0.elapsed());
+        }
         if status >= 500 {
             self.state.errors.fetch_add(1, Ordering::Relaxed);
         }

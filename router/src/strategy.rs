@@ -1,10 +1,13 @@
 //! A load balancer's `strategy` besides `wrr` (which is [`crate::live::Registry::pick`]'s
-//! round robin): Traefik's `p2c` and `hrw` (`pkg/server/service/loadbalancer/{p2c,hrw}`).
-//! Each picks among the backends a predicate lets through (usable, not the one just tried),
-//! with no lock and no allocation.
+//! round robin): Traefik's `p2c`, `hrw` and `leasttime`
+//! (`pkg/server/service/loadbalancer/{p2c,hrw,leasttime}`). Each picks among the backends a
+//! predicate lets through (usable, not the one just tried), with no allocation; only
+//! `leasttime` takes a lock (on a tie of scores, and to record an answer's time).
 
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::PoisonError;
+use std::time::Duration;
 
 use crate::live::LiveBackend;
 
@@ -131,6 +134,136 @@ impl std::fmt::Write for IpText {
         self.len = end;
         Ok(())
     }
+}
+
+// === leasttime ===
+
+/// How many answer times a server keeps (Traefik's `sampleSize`).
+pub const SAMPLES: usize = 100;
+
+/// A server's last [`SAMPLES`] times to an answer's head, in whole milliseconds as Traefik
+/// counts them (`Duration.Milliseconds`), and their mean, readable without the lock.
+#[derive(Debug)]
+pub struct Ttfb {
+    ring: std::sync::Mutex<Ring>,
+    /// The mean's bits (0.0 before any answer).
+    mean: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Ring {
+    times: [f64; SAMPLES],
+    next: usize,
+    sum: f64,
+    count: usize,
+}
+
+impl Default for Ttfb {
+    fn default() -> Self {
+        Ttfb {
+            ring: std::sync::Mutex::new(Ring {
+                times: [0.0; SAMPLES],
+                next: 0,
+                sum: 0.0,
+                count: 0,
+            }),
+            mean: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+}
+
+impl Ttfb {
+    /// Adds one answer's time, in place of the oldest once there are [`SAMPLES`].
+    pub fn record(&self, elapsed: Duration) {
+        let ms = elapsed.as_millis() as f64;
+        let mut r = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        if r.count < SAMPLES {
+            r.count += 1;
+        } else {
+            r.sum -= r.times[r.next];
+        }
+        let i = r.next;
+        r.times[i] = ms;
+        r.sum += ms;
+        r.next = (i + 1) % SAMPLES;
+        let mean = r.sum / r.count as f64;
+        self.mean.store(mean.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The mean of the times kept (0 with none: a new server is tried first).
+    pub fn mean(&self) -> f64 {
+        f64::from_bits(self.mean.load(Ordering::Relaxed))
+    }
+}
+
+/// `leasttime`'s tie-break: Traefik's earliest-deadline-first among servers of equal score,
+/// a deadline per backend (by index). Made anew with each table, as Traefik makes its
+/// balancer anew with each configuration.
+#[derive(Debug)]
+pub struct Deadlines {
+    of: Vec<f64>,
+}
+
+impl Deadlines {
+    /// As Traefik's `Add`, in order: each server of weight above 0 starts at the latest
+    /// deadline plus `1 / weight`.
+    pub fn new(backends: &[LiveBackend]) -> Deadlines {
+        let mut latest = 0.0;
+        let of = backends
+            .iter()
+            .map(|b| {
+                if b.def.weight > 0 {
+                    latest += 1.0 / f64::from(b.def.weight);
+                }
+                latest
+            })
+            .collect();
+        Deadlines { of }
+    }
+}
+
+/// `leasttime` (Traefik's `leasttime.Balancer.nextServer`): of the backends of weight above 0
+/// that `ok` lets through, the one with the lowest `mean time * (1 + in flight) / weight`;
+/// among several equally low, the one with the earliest deadline, which then moves on by
+/// `1 / weight` (weighted round robin among them). The lock is taken only on a tie.
+pub fn least_time<'a>(
+    backends: &'a [LiveBackend],
+    deadlines: &std::sync::Mutex<Deadlines>,
+    ok: impl Fn(&&LiveBackend) -> bool,
+) -> Option<&'a LiveBackend> {
+    let score = |b: &LiveBackend| {
+        let mean = b.state.ttfb.get().map_or(0.0, |t| t.mean());
+        let inflight = b.state.inflight.load(Ordering::Relaxed) as f64;
+        mean * (1.0 + inflight) / f64::from(b.def.weight)
+    };
+    let eligible = |b: &&LiveBackend| b.def.weight > 0 && ok(b);
+    let (mut low, mut best, mut ties) = (f64::MAX, None, 0);
+    for b in backends.iter().filter(eligible) {
+        let s = score(b);
+        if s < low {
+            (low, best, ties) = (s, Some(b), 1);
+        } else if s == low {
+            ties += 1;
+        }
+    }
+    if ties < 2 {
+        return best;
+    }
+    let mut d = deadlines.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut pick: Option<(usize, f64)> = None;
+    for (i, b) in backends.iter().enumerate() {
+        let at = d.of.get(i).copied().unwrap_or(f64::MAX);
+        if eligible(&b) && score(b) == low && pick.is_none_or(|(_, p)| at < p) {
+            pick = Some((i, at));
+        }
+    }
+    // The scores moved since (an answer came): the lowest seen.
+    let Some((i, at)) = pick else { return best };
+    let next = at + 1.0 / f64::from(backends[i].def.weight);
+    if let Some(slot) = d.of.get_mut(i) {
+        *slot = next;
+    }
+    Some(&backends[i])
 }
 
 /// Traefik's `p2c_test.go` and `hrw_test.go`, translated. Where Traefik's test draws random
@@ -406,6 +539,22 @@ mod in_service {
                 Some("http://first"),
             ),
             (
+                "leasttime: a server of weight 0",
+                "leasttime",
+                [0, 1],
+                &[],
+                server_value("http://first"),
+                None,
+            ),
+            (
+                "leasttime: a raw value",
+                "leasttime",
+                [1, 1],
+                &[],
+                "http://second".into(),
+                Some("http://second"),
+            ),
+            (
                 "wrr: a server of weight 0",
                 "wrr",
                 [0, 1],
@@ -478,6 +627,10 @@ mod in_service {
             ("hrw", [0, 1], &[], &["http://second"]),
             ("hrw", [0, 0], &[], &[]),
             ("wrr", [0, 1], &[], &["http://second"]),
+            ("leasttime", [1, 1], &[0], &["http://second"]),
+            ("leasttime", [1, 1], &[0, 1], &[]),
+            ("leasttime", [0, 1], &[], &["http://second"]),
+            ("leasttime", [1, 1], &[], &["http://first", "http://second"]),
         ];
         for (strategy, weights, down, want) in table {
             let (reg, live) = service(strategy, *weights);
@@ -508,5 +661,313 @@ mod in_service {
         };
         let first = pick();
         assert!((0..10).all(|_| pick() == first));
+    }
+
+    /// A `leasttime` service's servers keep the time to each answer's head, as the proxy
+    /// counts an attempt ([`crate::live::InFlight`]); another strategy's read no clock.
+    #[test]
+    fn leasttime_keeps_answer_times() {
+        let (_, live) = service("leasttime", [1, 1]);
+        let state = &live.services["svc@file"].backends[0].state;
+        let mut attempt = crate::live::InFlight::start(state);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        attempt.answered(200);
+        drop(attempt);
+        let mean = state.ttfb.get().expect("kept").mean();
+        assert!((3.0..1000.0).contains(&mean), "{mean}");
+        for strategy in ["wrr", "p2c", "hrw"] {
+            let (_, live) = service(strategy, [1, 1]);
+            let state = &live.services["svc@file"].backends[0].state;
+            crate::live::InFlight::start(state).answered(200);
+            assert!(state.ttfb.get().is_none(), "{strategy}");
+        }
+    }
+}
+
+/// Traefik's `leasttime_test.go`, translated. Its servers sleep and Traefik's clock measures
+/// them; here each server has a fixed time to its answer's head, recorded as the proxy
+/// records it after each pick ([`Ttfb::record`]), so the runs are exact. Left out: the
+/// fenced rows (Kubernetes' terminating endpoints, not a label or file setting),
+/// `TestBalancerPropagate` and `TestBalancerRegisterStatusUpdaterWithoutHealthCheck` (a
+/// parent service's health: [`crate::weighted`]), the concurrency rows (atomics and a mutex
+/// here, as there) and `TestTTFBMeasurement` (the proxy's side).
+#[cfg(test)]
+// The tables are tuples of plain data.
+#[allow(clippy::type_complexity)]
+mod leasttime_tables {
+    use super::*;
+    use crate::model::table::{Backend, BackendStatus};
+    use std::sync::{Arc, Mutex};
+
+    /// Servers `0`, `1`, ... with these weights, their answer times kept.
+    fn servers(weights: &[u32]) -> (Vec<LiveBackend>, Mutex<Deadlines>) {
+        let bs: Vec<LiveBackend> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &weight)| {
+                let b = LiveBackend {
+                    def: Backend {
+                        url: format!("http://10.0.0.{i}:80"),
+                        target: None,
+                        status: BackendStatus::Ready,
+                        origin: None,
+                        weight,
+                        written: format!("http://10.0.0.{i}:80"),
+                        path: String::new(),
+                    },
+                    state: Arc::default(),
+                };
+                b.state.ttfb.get_or_init(Box::default);
+                b
+            })
+            .collect();
+        let d = Mutex::new(Deadlines::new(&bs));
+        (bs, d)
+    }
+
+    fn times(b: &LiveBackend) -> &Ttfb {
+        b.state.ttfb.get().expect("kept")
+    }
+
+    /// Fills a server's ring with `ms` (Traefik's tests set its buffer directly).
+    fn fill(b: &LiveBackend, ms: u64) {
+        for _ in 0..SAMPLES {
+            times(b).record(Duration::from_millis(ms));
+        }
+    }
+
+    fn index(bs: &[LiveBackend], b: &LiveBackend) -> usize {
+        bs.iter()
+            .position(|x| std::ptr::eq(x, b))
+            .expect("one of them")
+    }
+
+    /// `n` requests, one after the other: each server answers in its `answer_ms`, recorded.
+    fn run(bs: &[LiveBackend], d: &Mutex<Deadlines>, answer_ms: &[u64], n: usize) -> Vec<usize> {
+        let mut count = vec![0; bs.len()];
+        for _ in 0..n {
+            let b = least_time(bs, d, |_| true).expect("a server");
+            let i = index(bs, b);
+            count[i] += 1;
+            times(b).record(Duration::from_millis(answer_ms[i]));
+        }
+        count
+    }
+
+    /// `TestRingBufferBasic`, `TestRingBufferWraparound`, `TestRingBufferLarge`,
+    /// `TestZeroSamplesReturnsZero`.
+    #[test]
+    fn the_mean_of_the_last_hundred() {
+        // (case, times recorded in ms, mean wanted).
+        let tens = vec![10; 100];
+        let wrap: Vec<u64> = tens.iter().copied().chain([20]).collect();
+        let wrap_more: Vec<u64> = wrap.iter().copied().chain([30; 10]).collect();
+        let large: Vec<u64> = (1..=150).collect();
+        let table: &[(&str, &[u64], f64)] = &[
+            ("no samples", &[], 0.0),
+            ("one sample", &[10], 10.0),
+            ("three samples", &[10, 20, 30], 20.0),
+            ("a full buffer", &tens, 10.0),
+            ("one more replaces the oldest", &wrap, 10.1),
+            ("ten more", &wrap_more, 12.1),
+            ("150 samples keep the last 100", &large, 100.5),
+        ];
+        for (case, ms, want) in table {
+            let t = Ttfb::default();
+            for m in *ms {
+                t.record(Duration::from_millis(*m));
+            }
+            assert!((t.mean() - want).abs() < 1e-9, "{case}: {}", t.mean());
+        }
+        // Whole milliseconds, as Go's `Duration.Milliseconds`.
+        let t = Ttfb::default();
+        t.record(Duration::from_micros(1_999));
+        assert_eq!(t.mean(), 1.0);
+    }
+
+    /// The score and its tie-break with given means and requests in flight:
+    /// `TestScoreCalculationWithInflight`, `TestTrafficShiftsWhenPerformanceDegrades`,
+    /// `TestMultipleServersWithSameScore`, `TestWRRTieBreakingWeightedDistribution`, and the
+    /// balancer rows `TestBalancerNoService`, `TestBalancerAllServersZeroWeight`,
+    /// `TestBalancerOneServerZeroWeight`, `TestBalancerNoServiceUp`,
+    /// `TestBalancerOneServerDown`.
+    #[test]
+    fn the_lowest_score_then_weighted_round_robin() {
+        // (case, weights, mean ms per server, in flight per server, servers down, picks,
+        // whether a pick adds one in flight to its server, picks per server wanted (within 1),
+        // or no server).
+        let table: &[(
+            &str,
+            &[u32],
+            &[u64],
+            &[usize],
+            &[usize],
+            usize,
+            bool,
+            Option<&[usize]>,
+        )] = &[
+            (
+                "TestScoreCalculationWithInflight",
+                &[1, 1],
+                &[10, 10],
+                &[5, 0],
+                &[],
+                5,
+                true,
+                Some(&[0, 5]),
+            ),
+            (
+                "TestTrafficShiftsWhenPerformanceDegrades: equal",
+                &[1, 1],
+                &[5, 5],
+                &[0, 0],
+                &[],
+                50,
+                false,
+                Some(&[25, 25]),
+            ),
+            (
+                "TestTrafficShiftsWhenPerformanceDegrades: degraded",
+                &[1, 1],
+                &[50, 5],
+                &[0, 0],
+                &[],
+                60,
+                false,
+                Some(&[0, 60]),
+            ),
+            (
+                "TestMultipleServersWithSameScore",
+                &[1, 1, 1],
+                &[5, 5, 5],
+                &[0, 0, 0],
+                &[],
+                90,
+                false,
+                Some(&[30, 30, 30]),
+            ),
+            (
+                "TestWRRTieBreakingWeightedDistribution",
+                &[3, 1],
+                &[15, 5],
+                &[0, 0],
+                &[],
+                80,
+                false,
+                Some(&[60, 20]),
+            ),
+            ("TestBalancerNoService", &[], &[], &[], &[], 1, false, None),
+            (
+                "TestBalancerAllServersZeroWeight",
+                &[0, 0],
+                &[5, 5],
+                &[0, 0],
+                &[],
+                1,
+                false,
+                None,
+            ),
+            (
+                "TestBalancerOneServerZeroWeight",
+                &[1, 0],
+                &[5, 1],
+                &[0, 0],
+                &[],
+                3,
+                false,
+                Some(&[3, 0]),
+            ),
+            (
+                "TestBalancerNoServiceUp",
+                &[1, 1],
+                &[5, 5],
+                &[0, 0],
+                &[0, 1],
+                1,
+                false,
+                None,
+            ),
+            (
+                "TestBalancerOneServerDown",
+                &[1, 1],
+                &[5, 1],
+                &[0, 0],
+                &[1],
+                3,
+                false,
+                Some(&[3, 0]),
+            ),
+        ];
+        for (case, weights, mean, inflight, down, picks, adds, want) in table {
+            let (bs, d) = servers(weights);
+            for (i, b) in bs.iter().enumerate() {
+                fill(b, mean[i]);
+                b.state.inflight.store(inflight[i], Ordering::Relaxed);
+            }
+            let ok = |b: &&LiveBackend| !down.contains(&index(&bs, b));
+            let mut count = vec![0usize; bs.len()];
+            let mut none = false;
+            for _ in 0..*picks {
+                match least_time(&bs, &d, ok) {
+                    Some(b) => {
+                        count[index(&bs, b)] += 1;
+                        if *adds {
+                            b.state.inflight.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    None => none = true,
+                }
+            }
+            match want {
+                None => assert!(none, "{case}: {count:?}"),
+                Some(want) => {
+                    assert!(!none, "{case}");
+                    for (got, want) in count.iter().zip(*want) {
+                        assert!(got.abs_diff(*want) <= 1, "{case}: {count:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The balancer runs, each server answering in its time: `TestBalancer`,
+    /// `TestScoreCalculationWithWeights`, `TestFastServerGetsMoreTraffic`,
+    /// `TestScoreCalculationColdStart` (a server added later starts at 0 ms and is tried
+    /// first), `TestBalancerOneServerDownThenUp`.
+    #[test]
+    fn faster_servers_get_more() {
+        // TestBalancer: equal times, both get some of 10.
+        let (bs, d) = servers(&[1, 1]);
+        let c = run(&bs, &d, &[5, 5], 10);
+        assert!(c[0] > 0 && c[1] > 0 && c[0] + c[1] == 10, "{c:?}");
+        // TestScoreCalculationWithWeights: after two to warm up, weight 3 takes all 10.
+        let (bs, d) = servers(&[3, 1]);
+        run(&bs, &d, &[50, 50], 2);
+        assert_eq!(run(&bs, &d, &[50, 50], 10), [10, 0]);
+        // TestFastServerGetsMoreTraffic: 20 ms and 100 ms, more than 48 of 50 to the fast.
+        let (bs, d) = servers(&[1, 1]);
+        let c = run(&bs, &d, &[20, 100], 50);
+        assert!(c[0] > 48, "{c:?}");
+        // TestScoreCalculationColdStart: a warm server at 50 ms, then a cold one (10 ms).
+        let (warm, _) = servers(&[1]);
+        let (d1, _) = (Mutex::new(Deadlines::new(&warm)), ());
+        run(&warm, &d1, &[50], 10);
+        let (cold, _) = servers(&[1, 1]);
+        let bs = vec![warm[0].clone(), cold[1].clone()];
+        let d = Mutex::new(Deadlines::new(&bs));
+        let first = run(&bs, &d, &[50, 10], 20);
+        assert!(first[1] > 10, "{first:?}");
+        let then = run(&bs, &d, &[50, 10], 20);
+        assert!(then[1] > then[0], "{then:?}");
+        // TestBalancerOneServerDownThenUp: down, all to the other; up again, it is tried.
+        let (bs, d) = servers(&[1, 1]);
+        let second_down = |b: &&LiveBackend| !std::ptr::eq(*b, &bs[1]);
+        for _ in 0..3 {
+            let b = least_time(&bs, &d, second_down).expect("a server");
+            assert!(std::ptr::eq(b, &bs[0]));
+            times(b).record(Duration::from_millis(5));
+        }
+        let c = run(&bs, &d, &[5, 5], 2);
+        assert!(c[1] > 0, "{c:?}");
     }
 }

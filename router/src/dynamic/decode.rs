@@ -447,19 +447,15 @@ fn response_forwarding(node: &Node) -> Result<(), DecodeError> {
     unknown(&f)
 }
 
-/// `loadBalancer.strategy`: `wrr` (Traefik's default, written or empty), `p2c` or `hrw`;
-/// Traefik's `leasttime` is not run here, and any other value is Traefik's error too (its
-/// names are exact, lower case).
+/// `loadBalancer.strategy`: `wrr` (Traefik's default, written or empty), `p2c`, `hrw` or
+/// `leasttime`; any other value is Traefik's error too (its names are exact, lower case).
 fn strategy(node: &Node) -> Result<super::Strategy, DecodeError> {
     use super::Strategy;
     match node.text()?.trim() {
         "" | "wrr" => Ok(Strategy::Wrr),
         "p2c" => Ok(Strategy::P2c),
         "hrw" => Ok(Strategy::Hrw),
-        s @ "leasttime" => Err(DecodeError::at(
-            node,
-            format!("load-balancer strategy {s:?} is not supported (wrr, p2c and hrw only)"),
-        )),
+        "leasttime" => Ok(Strategy::LeastTime),
         s => Err(DecodeError::at(
             node,
             format!("unsupported load-balancer strategy {s:?}"),
@@ -957,8 +953,8 @@ pub(crate) mod tests {
     }
 
     /// `loadBalancer.strategy` from labels and from a file (one decoding): `wrr`, `p2c`,
-    /// `hrw`; `leasttime` and anything else (Traefik's names are exact) are an error naming
-    /// the key and the value, which disables the service.
+    /// `hrw`, `leasttime`; anything else (Traefik's names are exact) is an error naming the
+    /// key and the value, which disables the service.
     #[test]
     fn load_balancer_strategies() {
         use crate::dynamic::Strategy;
@@ -968,7 +964,11 @@ pub(crate) mod tests {
             ("", Ok(Strategy::Wrr)),
             ("p2c", Ok(Strategy::P2c)),
             ("hrw", Ok(Strategy::Hrw)),
-            ("leasttime", Err("\"leasttime\" is not supported")),
+            ("leasttime", Ok(Strategy::LeastTime)),
+            (
+                "LeastTime",
+                Err("unsupported load-balancer strategy \"LeastTime\""),
+            ),
             ("P2C", Err("unsupported load-balancer strategy \"P2C\"")),
             (
                 "random",

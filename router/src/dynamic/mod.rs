@@ -271,8 +271,7 @@ pub struct LoadBalancer {
     pub strategy: Strategy,
 }
 
-/// A load balancer's `strategy` (Traefik's `BalancerStrategy`; its `leasttime` is not run
-/// here: an error when decoded).
+/// A load balancer's `strategy` (Traefik's `BalancerStrategy`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
@@ -287,6 +286,10 @@ pub enum Strategy {
     /// hashing scaled by weight), so a client keeps its server; weight 0: never picked; no
     /// sticky cookie is read or set.
     Hrw,
+    /// `leasttime`: the server with the lowest mean time to an answer's head over its last
+    /// 100 answers, times one more than its requests in flight, over its weight; ties broken
+    /// by weighted round robin; weight 0: never picked.
+    LeastTime,
 }
 
 impl Strategy {

@@ -514,11 +514,10 @@ fn load_balancers_that_fail() {
             "loadBalancer:\n        strategy: hrw\n        servers:\n          - url: http://localhost:8080\n",
             true,
         ),
-        // Traefik's leasttime is not run here (README: an error).
         (
-            "leasttime is not supported here",
+            "Succeeds when leasttime strategy is set",
             "loadBalancer:\n        strategy: leasttime\n        servers:\n          - url: http://localhost:8080\n",
-            false,
+            true,
         ),
         (
             "Succeeds when sticky.cookie is set",
