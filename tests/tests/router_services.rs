@@ -8,7 +8,8 @@
 //! over `errors.maxRequestBodyBytes` is answered 413 and reaches neither); a `weighted` service
 //! with `healthCheck: {}` skips a service whose servers are all unhealthy; a sticky `weighted`
 //! service keeps a client on the service its cookie names; a `weighted` one naming a service
-//! that does not exist disables its routers.
+//! that does not exist disables its routers. `loadBalancer.strategy` `hrw`, `p2c` and
+//! `leasttime` balance as Traefik's.
 #![allow(clippy::unwrap_used)]
 
 use e2e::docker::{require_docker, Cleanup};
@@ -774,5 +775,69 @@ async fn an_http2_request_is_routed_by_its_authority() {
     .await
     .expect("no answer within 10 s");
     assert_eq!(body.trim(), "a a.test");
+    drop(nginx);
+}
+
+/// `loadBalancer.strategy` from a file, end to end, with routers in the same file: `hrw`
+/// keeps a client (here always 127.0.0.1) on one server; `p2c` reads no weights, so a server
+/// of weight 0 answers too; `leasttime` takes both servers (equal scores go in turn); a
+/// strategy that is not one of Traefik's names (`P2C`) disables the service and its router.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_balancer_strategies() {
+    require_docker();
+    let [blue, green] = [(); 2].map(|()| free_port());
+    let nginx = Nginx::start(
+        &format!(
+            r#"
+  server {{ listen 127.0.0.1:{blue}; location / {{ return 200 "blue\n"; }} }}
+  server {{ listen 127.0.0.1:{green}; location / {{ return 200 "green\n"; }} }}
+"#
+        ),
+        &[blue, green],
+    );
+    let names = ["hrw", "p2c", "leasttime", "P2C"].map(|s| (s, unique("strategy")));
+    let mut yaml = String::from("http:\n  routers:\n");
+    for (_, host) in &names {
+        yaml += &format!("    {host}:\n      rule: Host(`{host}.test`)\n      service: {host}\n");
+    }
+    yaml += "  services:\n";
+    for (strategy, host) in &names {
+        // Weight 0 leaves blue out of every strategy but p2c: it has its share elsewhere.
+        let weight = if *strategy == "p2c" { 0 } else { 1 };
+        yaml += &format!(
+            "    {host}:\n      loadBalancer:\n        strategy: {strategy}\n        servers:\n          - url: http://127.0.0.1:{blue}\n            weight: {weight}\n          - url: http://127.0.0.1:{green}\n"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(&file, &yaml).unwrap();
+    let _c = Cleanup::new("rt-strategy");
+    let guard = router_guard().start().await;
+    let router = Router::builder().with_file(&file).start(&guard).await;
+    let [hrw, p2c, least, bad] = names.map(|(_, h)| format!("{h}.test"));
+    router.wait_status(&hrw, "/", 200).await;
+    let bodies = |host: String, n: usize| {
+        let router = &router;
+        async move {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                let r = router.request(&host, "/", &[]).await;
+                assert_eq!(r.status, 200, "{host}: {}", r.text());
+                out.push(r.text().trim().to_owned());
+            }
+            out
+        }
+    };
+    let seen = bodies(hrw, 8).await;
+    assert!(seen.iter().all(|b| *b == seen[0]), "{seen:?}");
+    // Each of 24 picks draws blue first half the time: both answer.
+    let seen = bodies(p2c, 24).await;
+    assert!(seen.iter().any(|b| b == "blue"), "{seen:?}");
+    assert!(seen.iter().any(|b| b == "green"), "{seen:?}");
+    let seen = bodies(least, 8).await;
+    assert!(seen.iter().any(|b| b == "blue"), "{seen:?}");
+    assert!(seen.iter().any(|b| b == "green"), "{seen:?}");
+    let r = router.request(&bad, "/", &[]).await;
+    assert_eq!(r.status, 404, "{}", r.text());
     drop(nginx);
 }
