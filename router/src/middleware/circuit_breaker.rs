@@ -6,8 +6,9 @@
 //! through that grows linearly to one half; the condition holding again opens it again, and at
 //! the end of the recovery it closes.
 //!
-//! Each router has its own instance of a middleware (as in Traefik); an instance lives as long
-//! as its configuration is unchanged (Traefik makes new ones at every configuration change).
+//! Each router has its own instance of a middleware, and each place in its chain (as in
+//! Traefik: see [`super::InUse`]); an instance lives as long as its configuration is
+//! unchanged (Traefik makes new ones at every configuration change).
 //! Counts cover the last 10 seconds in 1-second slots; latencies the last minute in 10-second
 //! slots, with two significant digits (Traefik's HDR histogram's precision).
 
@@ -24,26 +25,38 @@ use crate::dynamic::middleware::circuit_breaker::Metrics;
 use crate::dynamic::middleware::CircuitBreaker;
 use crate::proxy::{Answer, ProxyError};
 
-/// The breakers by router, then middleware (looked up without allocating).
+/// The breakers by router, then middleware, then place among the router's middlewares of
+/// that name (looked up without allocating; see [`super::InUse`]).
 #[derive(Debug, Default)]
-pub struct Breakers(Mutex<HashMap<String, HashMap<String, Arc<Breaker>>>>);
+pub struct Breakers(Mutex<HashMap<String, ByName>>);
+
+/// A router's breakers: by middleware, then place.
+type ByName = HashMap<String, Vec<Arc<Breaker>>>;
 
 impl Breakers {
-    /// The instance of middleware `name` on `router`, a new one when its configuration
-    /// changed.
-    fn get(&self, router: &str, name: &str, cfg: &CircuitBreaker) -> Arc<Breaker> {
+    /// The instance of middleware `name` at place `nth` on `router`, a new one when its
+    /// configuration changed.
+    fn get(&self, router: &str, name: &str, nth: usize, cfg: &CircuitBreaker) -> Arc<Breaker> {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(b) = map
             .get(router)
             .and_then(|m| m.get(name))
+            .and_then(|places| places.get(nth))
             .filter(|b| b.cfg == *cfg)
         {
             return b.clone();
         }
-        let b = Arc::new(Breaker::new(cfg.clone(), Instant::now()));
-        map.entry(router.to_owned())
+        let now = Instant::now();
+        let b = Arc::new(Breaker::new(cfg.clone(), now));
+        let places = map
+            .entry(router.to_owned())
             .or_default()
-            .insert(name.to_owned(), b.clone());
+            .entry(name.to_owned())
+            .or_default();
+        while places.len() <= nth {
+            places.push(Arc::new(Breaker::new(cfg.clone(), now)));
+        }
+        places[nth] = b.clone();
         b
     }
 }
@@ -199,6 +212,12 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// Whether two requests went through the same breaker.
+    #[cfg(test)]
+    pub fn same(&self, other: &Watch) -> bool {
+        Arc::ptr_eq(&self.breaker, &other.breaker)
+    }
+
     /// Records the answer's status.
     pub fn done(&self, status: u16) {
         let now = Instant::now();
@@ -207,13 +226,14 @@ impl Watch {
     }
 }
 
-/// Runs breaker `name` of the request's router.
+/// Runs breaker `name`, at place `nth` of that name in the request's router's chain.
 pub fn apply(
     name: &str,
+    nth: usize,
     cfg: &CircuitBreaker,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
-    let breaker = r.shared.breakers.get(&r.log.router, name, cfg);
+    let breaker = r.shared.breakers.get(&r.log.router, name, nth, cfg);
     let now = Instant::now();
     if !breaker.admit(now) {
         return Ok(Flow::Answer(breaker.fallback()));

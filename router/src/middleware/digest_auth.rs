@@ -16,15 +16,16 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
 use md5::{Digest, Md5};
 
-use super::{Flow, Request};
+use super::{Flow, InUse, Request};
 use crate::dynamic::middleware::digest_auth::DigestAuth;
 use crate::proxy::{set_header, Answer, ProxyError};
 
-/// Nonces issued, by middleware.
+/// Nonces issued, by middleware in use: each router using a `digestAuth` has its own opaque
+/// value and nonces, as each has its own instance in Traefik ([`InUse`]).
 #[derive(Debug, Default)]
-pub struct Nonces(Mutex<HashMap<String, Instance>>);
+pub struct Nonces(Mutex<HashMap<InUse, Instance>>);
 
-/// One middleware's opaque value and the nonces it issued (with the last count seen).
+/// One instance's opaque value and the nonces it issued (with the last count seen).
 #[derive(Debug)]
 struct Instance {
     opaque: String,
@@ -56,7 +57,7 @@ fn hex(b: &[u8]) -> String {
 
 /// Checks the request; 401 with a challenge when it does not pass.
 pub fn apply(
-    name: &str,
+    at: InUse,
     cfg: &DigestAuth,
     file: Option<&Vec<(String, String)>>,
     r: &mut Request<'_, '_>,
@@ -67,7 +68,7 @@ pub fn apply(
         .0
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let inst = all.entry(name.to_owned()).or_insert_with(|| Instance {
+    let inst = all.entry(at).or_insert_with(|| Instance {
         opaque: random_key(),
         clients: HashMap::new(),
     });

@@ -62,8 +62,23 @@ fn request(
     ep: &'static str,
     host: &str,
 ) -> (u16, Option<Box<crate::proxy::Plan>>) {
+    let (status, plan, _) = request_with(shared, ep, host, hyper::HeaderMap::new());
+    (status, plan)
+}
+
+/// [`request`] with these headers, and its log (with the breakers it went through) and
+/// its answer's headers.
+fn request_with(
+    shared: &Shared,
+    ep: &'static str,
+    host: &str,
+    mut headers: hyper::HeaderMap,
+) -> (
+    u16,
+    Option<Box<crate::proxy::Plan>>,
+    (Log, hyper::HeaderMap),
+) {
     let settings = shared.config.entry_points[0].clone();
-    let mut headers = hyper::HeaderMap::new();
     headers.insert(hyper::header::HOST, host.parse().expect("a host"));
     let inbound = Inbound {
         entrypoint: ep,
@@ -85,9 +100,9 @@ fn request(
         .now_or_never()
         .expect("nothing waits");
     match planned {
-        Ok(Planned::Forward(p)) => (200, Some(p)),
-        Ok(Planned::Answer(a)) => (a.status.as_u16(), None),
-        Err(e) => (e.status().as_u16(), None),
+        Ok(Planned::Forward(p)) => (200, Some(p), (log, hyper::HeaderMap::new())),
+        Ok(Planned::Answer(a)) => (a.status.as_u16(), None, (log, a.headers)),
+        Err(e) => (e.status().as_u16(), None, (log, hyper::HeaderMap::new())),
     }
 }
 
@@ -134,4 +149,49 @@ fn a_bucket_starts_anew_when_its_rate_changes() {
     let faster = table("      rateLimit:\n        average: 2\n        period: 1m\n");
     shared.live.store(faster.live.load_full());
     assert_eq!(request(&shared, "web", "a").0, 200);
+}
+
+/// The `opaque` of the digest challenge a request without credentials gets.
+fn opaque(shared: &Shared, ep: &'static str, host: &str) -> String {
+    let (status, _, (_, answer)) = request_with(shared, ep, host, hyper::HeaderMap::new());
+    assert_eq!(status, 401, "{host}");
+    let challenge = answer[hyper::header::WWW_AUTHENTICATE].to_str().unwrap();
+    let (_, rest) = challenge.split_once("opaque=\"").expect("an opaque value");
+    rest.split('"').next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn digest_auth_has_its_nonces_apart_for_each_router() {
+    // Each router's instance has its own opaque value (and nonces): a router's entry points
+    // share one; a router listing the middleware twice asks first for the first's.
+    let shared = table(
+        "      digestAuth:\n        users: [\"test:traefik:a2688a2a4f2e3e8c0d1a4d1b5b1c1d1e\"]\n",
+    );
+    let r1 = opaque(&shared, "web", "a");
+    assert_eq!(opaque(&shared, "web", "a"), r1);
+    let r2 = opaque(&shared, "web", "b");
+    assert_ne!(r2, r1);
+    let r3 = opaque(&shared, "web", "c");
+    assert_eq!(opaque(&shared, "websecure", "c"), r3);
+    assert!(![r1, r2].contains(&r3));
+}
+
+#[test]
+fn circuit_breakers_apart_for_each_place() {
+    // The router and its chain both list the breaker: two instances, each recording the
+    // request once (one shared instance would record it twice). Each router has its own,
+    // shared by its entry points.
+    let shared = table("      circuitBreaker:\n        expression: NetworkErrorRatio() > 0.5\n");
+    let breakers = |ep, host| {
+        let (status, _, (log, _)) = request_with(&shared, ep, host, hyper::HeaderMap::new());
+        assert_eq!(status, 200, "{host}");
+        log.breakers
+    };
+    let twice = breakers("web", "d");
+    assert_eq!(twice.len(), 2);
+    assert!(!twice[0].same(&twice[1]));
+    assert!(breakers("web", "d")[1].same(&twice[1]));
+    let r1 = breakers("web", "a");
+    assert!(!r1[0].same(&breakers("web", "b")[0]));
+    assert!(breakers("web", "c")[0].same(&breakers("websecure", "c")[0]));
 }

@@ -149,8 +149,9 @@ impl Request<'_, '_> {
 /// builds each name its chain lists as an instance of its own (`BuildMiddlewareChain`); an
 /// entry point's model splits a router on several entry points into `<entrypoint>-<router>`
 /// copies, each a router of its own. So a stateful middleware (`rateLimit`'s buckets,
-/// `inFlightReq`'s counts) keeps its state apart for each router using it and each place it
-/// has there (a chain and the router both listing it: two instances).
+/// `inFlightReq`'s counts, a `circuitBreaker`, `digestAuth`'s nonces) keeps its state apart
+/// for each router using it and each place it has there (a chain and the router both listing
+/// it: two instances).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct InUse {
     /// The router (`name@provider`, or its `<entrypoint>-` copy).
@@ -285,7 +286,7 @@ pub async fn apply(
             r.fx.retry = Some((**policy).clone());
             Ok(Flow::Next)
         }
-        Middleware::CircuitBreaker(cb) => circuit_breaker::apply(name, cb, r),
+        Middleware::CircuitBreaker(cb) => circuit_breaker::apply(name, nth, cb, r),
         Middleware::PassTlsClientCert(p) => pass_tls_client_cert::apply(p, r),
         Middleware::ContentType { auto_detect } => {
             r.fx.sniff |= *auto_detect;
@@ -298,7 +299,7 @@ pub async fn apply(
                 })?),
                 None => None,
             };
-            digest_auth::apply(name, d, file.as_deref(), r)
+            digest_auth::apply(InUse::of(r, name, nth), d, file.as_deref(), r)
         }
         Middleware::EncodedCharacters(e) => {
             // The path as the middlewares before this one left it (Traefik's EscapedPath).
