@@ -251,6 +251,7 @@ pub fn compile_settings(c: &Config) -> CompileSettings {
                 tls: e.tls.clone(),
                 udp: e.udp.is_some(),
                 encoded_characters: e.http.encoded_characters,
+                always: e.model,
             })
             .collect(),
         default_rule_syntax: c.default_rule_syntax,

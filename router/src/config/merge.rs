@@ -133,6 +133,7 @@ fn entry_point(
         max_concurrent_streams: MAX_STREAMS,
         http: Default::default(),
         access_logs: true,
+        model: false,
         udp: None,
     }
 }
@@ -453,6 +454,7 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
             ep.max_concurrent_streams = m;
         }
         ep.access_logs = e.access_logs.unwrap_or(true);
+        ep.model = e.observability || s.default_rule_syntax.is_some();
         ep.http = e.http.clone();
         out.push(ep);
     }

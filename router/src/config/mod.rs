@@ -230,6 +230,11 @@ pub struct EntryPoint {
     pub http: crate::entry_http::Settings,
     /// Access lines for its requests (`observability.accessLogs`).
     pub access_logs: bool,
+    /// Traefik makes a model of it whatever its `http` settings (`internal.go`
+    /// `entryPointModels`): it has an `observability` section, or `core.defaultRuleSyntax`
+    /// is set. A router on several entry points is then split into `<entrypoint>-<name>`
+    /// copies, as for `http.middlewares`.
+    pub model: bool,
     /// A UDP entry point (`/udp` in its address), with its session timeout (`udp.timeout`).
     pub udp: Option<Duration>,
 }

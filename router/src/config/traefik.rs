@@ -91,6 +91,8 @@ pub struct EntryPointStatic {
     pub max_concurrent_streams: Option<u32>,
     /// `observability.accessLogs`.
     pub access_logs: Option<bool>,
+    /// An `observability` section is there.
+    pub observability: bool,
     /// `udp.timeout`.
     pub udp_timeout: Option<Duration>,
 }
@@ -386,6 +388,7 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
         no_more(&uf)?;
     }
     if let Some(o) = f.take("observability") {
+        out.observability = true;
         let mut of = o.fields().map_err(bad)?;
         if let Some(a) = of.take("accessLogs") {
             out.access_logs = Some(a.boolean().map_err(bad)?);

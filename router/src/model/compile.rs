@@ -4,7 +4,8 @@
 //! As Traefik's aggregator and router manager do: every element is named `name@provider`;
 //! an unqualified reference (`service=whoami`, `middlewares=auth`) means "in the router's own
 //! provider", a qualified one (`auth@file`) crosses providers. A router without entry points
-//! takes the default ones; an entry point's model (its `http.middlewares` and `http.tls`) is
+//! takes the default ones; an entry point's model (its `http.middlewares` and `http.tls`; one
+//! is made for an entry point with `observability`, or with `core.defaultRuleSyntax` set) is
 //! applied to each router on it (a router on several entry points with models is split into
 //! `<entrypoint>-<name>` copies). A router whose rule, service or middleware is missing or
 //! broken is disabled, with an error on the sources that define it; one that names an entry
@@ -46,11 +47,18 @@ pub struct EntryPointModel {
     pub udp: bool,
     /// `http.encodedCharacters`: checked by each router on it.
     pub encoded_characters: Option<crate::entry_http::EncodedCharacters>,
+    /// It has a model whatever the above (its `observability` section, or
+    /// `core.defaultRuleSyntax` set: see [`crate::config::EntryPoint::model`]).
+    pub always: bool,
 }
 
 impl EntryPointModel {
+    /// Whether Traefik's internal provider makes a model of it (`entryPointModels`).
     fn has_model(&self) -> bool {
-        !self.middlewares.is_empty() || self.tls.is_some() || self.encoded_characters.is_some()
+        self.always
+            || !self.middlewares.is_empty()
+            || self.tls.is_some()
+            || self.encoded_characters.is_some()
     }
 }
 

@@ -654,3 +654,49 @@ fn internal_routers_are_observed_only_with_add_internals() {
         }
     }
 }
+
+/// `internal.go` `entryPointModels` makes a model of an entry point with an `observability`
+/// section, and of every entry point when `core.defaultRuleSyntax` is set, whatever its
+/// `http` settings; `aggregator.go` `applyModel` then splits a router on several entry points
+/// into `<entrypoint>-<name>` copies for those with a model (each its own router: its own
+/// middleware instances, its own name in the API, the access log and the metrics).
+#[test]
+fn observability_and_the_default_rule_syntax_make_models() {
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let rows: &[(Vars, &[&str])] = &[
+        (&[], &["app@file"]),
+        (
+            &[("TRAEFIK_ENTRYPOINTS_WEB_OBSERVABILITY_ACCESSLOGS", "false")],
+            &["app@file", "web-app@file"],
+        ),
+        (
+            &[("TRAEFIK_CORE_DEFAULTRULESYNTAX", "v3")],
+            &["web-app@file", "websecure-app@file"],
+        ),
+    ];
+    for (extra, want) in rows {
+        let mut vars = vec![WEB, WEBSECURE];
+        vars.extend_from_slice(extra);
+        let c = load(&vars).unwrap();
+        let file = super::file::snapshot(&[super::file::Parsed {
+            path: "dynamic.yml".into(),
+            root: crate::tree::Node::from_yaml(
+                "http:\n  routers:\n    app:\n      rule: Host(`a.example`)\n      entryPoints: [web, websecure]\n      service: noop@internal\n",
+                "",
+            )
+            .unwrap(),
+        }]);
+        let table = crate::model::compile::compile(
+            [&snapshot(&c), &file],
+            &crate::state::compile_settings(&c),
+        );
+        let mut names: Vec<&str> = table
+            .routes
+            .iter()
+            .map(|r| r.name.as_str())
+            .filter(|n| n.ends_with("@file"))
+            .collect();
+        names.sort();
+        assert_eq!(&names, want, "{extra:?}");
+    }
+}
