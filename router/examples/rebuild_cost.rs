@@ -53,7 +53,12 @@ fn main() {
     let mut previous = new;
     let registry = router::live::Registry::default();
     let mut attached = Vec::new();
-    for round in 0..5 {
+    // ROUNDS=<n> repeats more (to profile the steady state).
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    for round in 0..rounds {
         let which = if round % 2 == 0 {
             &containers
         } else {

@@ -119,9 +119,14 @@ pub type SniMap = BTreeMap<String, BTreeMap<String, String>>;
 /// returns, per entry point, the options each SNI domain selects.
 pub fn settle(routes: &mut [Route]) -> (SniMap, Vec<(usize, String)>) {
     let mut warnings = Vec::new();
+    // Each TLS route's domains, read once (a rule's host names are collected anew each time).
+    let doms: Vec<BTreeSet<String>> = routes
+        .iter()
+        .map(|r| if r.tls { domains(r) } else { BTreeSet::new() })
+        .collect();
     let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for (i, r) in routes.iter_mut().enumerate().filter(|(_, r)| r.tls) {
-        let ds = domains(r);
+        let ds = &doms[i];
         if ds.is_empty() && r.tls_options != DEFAULT {
             warnings.push((i, format!(
                 "router {:?}: no domain in its rule, so its TLS options {:?} cannot be chosen by SNI: the default options apply",
@@ -131,7 +136,7 @@ pub fn settle(routes: &mut [Route]) -> (SniMap, Vec<(usize, String)>) {
             continue;
         }
         for ep in &r.entrypoints {
-            for d in &ds {
+            for d in ds {
                 wanted
                     .entry((ep.clone(), d.clone()))
                     .or_default()
@@ -144,33 +149,39 @@ pub fn settle(routes: &mut [Route]) -> (SniMap, Vec<(usize, String)>) {
         .filter(|(_, o)| o.len() > 1)
         .map(|(k, _)| k)
         .collect();
-    for (i, r) in routes.iter_mut().enumerate().filter(|(_, r)| r.tls) {
-        let ds = domains(r);
-        let hit = r
-            .entrypoints
-            .iter()
-            .flat_map(|ep| ds.iter().map(move |d| (ep.clone(), d.clone())))
-            .find(|k| conflicting.contains(k));
-        if let Some((ep, d)) = hit {
-            if r.tls_options != DEFAULT {
-                warnings.push((i, format!(
-                    "router {:?}: on entry point {ep:?}, host {d:?} is served by routers with different TLS options: the default options apply",
-                    r.name
-                )));
+    // Usually none conflict: then no route changes and no pair need be looked up.
+    let conflicts = |ep: &String, d: &String| {
+        !conflicting.is_empty() && conflicting.contains(&(ep.clone(), d.clone()))
+    };
+    if !conflicting.is_empty() {
+        for (i, r) in routes.iter_mut().enumerate().filter(|(_, r)| r.tls) {
+            let hit = r
+                .entrypoints
+                .iter()
+                .flat_map(|ep| doms[i].iter().map(move |d| (ep, d)))
+                .find(|(ep, d)| conflicts(ep, d));
+            if let Some((ep, d)) = hit {
+                if r.tls_options != DEFAULT {
+                    warnings.push((i, format!(
+                        "router {:?}: on entry point {ep:?}, host {d:?} is served by routers with different TLS options: the default options apply",
+                        r.name
+                    )));
+                }
+                r.tls_options = DEFAULT.to_owned();
             }
-            r.tls_options = DEFAULT.to_owned();
         }
     }
     let mut sni = SniMap::new();
-    for r in routes.iter().filter(|r| r.tls) {
+    for (i, r) in routes.iter().enumerate().filter(|(_, r)| r.tls) {
         for ep in &r.entrypoints {
-            for d in domains(r) {
-                let name = if conflicting.contains(&(ep.clone(), d.clone())) {
-                    DEFAULT.to_owned()
+            let map = sni.entry(ep.clone()).or_default();
+            for d in &doms[i] {
+                let name = if conflicts(ep, d) {
+                    DEFAULT
                 } else {
-                    r.tls_options.clone()
+                    r.tls_options.as_str()
                 };
-                sni.entry(ep.clone()).or_default().insert(d, name);
+                map.insert(d.clone(), name.to_owned());
             }
         }
     }
