@@ -50,12 +50,12 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 rev, events = sys.argv[2], sys.argv[3]
 print(f"# Docker discovery at scale, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at {rev}\n")
 print(f"The router against a stand-in Docker API; {events} events for each figure of the first three columns.\n")
-print("| containers | event to first 200, p50 (max) | CPU per event | lists per event | storm of 200: converged after its last event | steady load p99, quiet / storm | RSS at rest |")
+print("| containers | event to first 200, p50 (max) | CPU per event | lists per event | storm of 200: converged after its last event, median (each) | steady load p99, quiet / storm | RSS at rest |")
 print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for r in rows:
     f = r["first200_ms"]
     print(f"| {r['n']:,} | {statistics.median(f):.1f} ms ({max(f):.1f} ms) | {r['cpu_per_event_ms']:.2f} ms "
-          f"| {r['lists_per_event']:.0f} | {r['storm_converged_ms']:.0f} ms | {r['p99_quiet_ms']:.2f} / {r['p99_storm_ms']:.2f} ms "
+          f"| {r['lists_per_event']:.0f} | {r['storm_converged_ms']:.0f} ms ({', '.join(f'{x:.0f}' for x in r['storms_converged_ms'])}) | {r['p99_quiet_ms']:.2f} / {r['p99_storm_ms']:.2f} ms "
           f"| {r['rss_kib'] / 1024:.1f} MiB |")
 bad = sum(r["load_not_200"] for r in rows)
 lost = sum(r["threads_lost"] for r in rows)
