@@ -89,7 +89,7 @@ async fn digest_auth_with_curl() {
     let www = r.header("www-authenticate").unwrap();
     assert!(
         www.starts_with("Digest realm=\"traefik\", nonce=\"")
-            && www.ends_with("algorithm=MD5, qop=\"auth\""),
+            && www.ends_with("algorithm=\"MD5\", qop=\"auth\""),
         "{www}"
     );
     assert_eq!(

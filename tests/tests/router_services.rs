@@ -795,7 +795,14 @@ async fn load_balancer_strategies() {
         ),
         &[blue, green],
     );
-    let names = ["hrw", "p2c", "leasttime", "P2C"].map(|s| (s, unique("strategy")));
+    // (strategy, its router's and service's name): one each, the last a value in the wrong case.
+    let names = [
+        ("hrw", "hrw"),
+        ("p2c", "p2c"),
+        ("leasttime", "leasttime"),
+        ("P2C", "badcase"),
+    ]
+    .map(|(s, tag)| (s, unique(&format!("strategy-{tag}"))));
     let mut yaml = String::from("http:\n  routers:\n");
     for (_, host) in &names {
         yaml += &format!("    {host}:\n      rule: Host(`{host}.test`)\n      service: {host}\n");
