@@ -3,6 +3,7 @@
 //! Each value is kept as set or unset, so that [`super::Config`] can apply the defaults when
 //! no Traefik static configuration is given, and refuse a setting made both ways when one is.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub const VARS: &[&str] = &[
 /// The variables as set (`None`: not set, or empty).
 #[derive(Debug, Clone, Default)]
 pub struct Legacy {
+    /// Each variable set, as written (trimmed): for errors that name its value.
+    pub given: BTreeMap<String, String>,
     /// `DOCKER_HOST`, as `host:port`.
     pub docker_host: Option<String>,
     /// `LOG_LEVEL`, lower case.
@@ -224,6 +227,12 @@ pub fn read(env: &impl Env) -> Result<Legacy, ConfigError> {
         )?,
         ..Default::default()
     };
+    l.given = env
+        .names()
+        .into_iter()
+        .filter_map(|n| Some((value(env, &n)?, n)))
+        .map(|(v, n)| (n, v))
+        .collect();
     l.web_listen = match parse(env, "ROUTER_WEB_LISTEN", listen)? {
         Some(None) => {
             return Err(err(

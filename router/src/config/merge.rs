@@ -263,11 +263,11 @@ pub fn legacy_only(l: Legacy) -> Result<Config, ConfigError> {
     Ok(c)
 }
 
-/// A variable set alongside the Traefik key that sets the same thing.
-fn both_ways(var: &str, key: &str) -> ConfigError {
+/// A variable set alongside the Traefik key that sets the same thing (named with its value).
+fn both_ways(l: &Legacy, var: &str, key: &str) -> ConfigError {
     err(
         var,
-        "",
+        l.given.get(var).map_or("", String::as_str),
         format!("{key} is set in the Traefik static configuration too; set it one way"),
     )
 }
@@ -322,13 +322,13 @@ pub fn with_traefik(l: Legacy, s: Static, found: &Found) -> Result<Config, Confi
 
 fn log_settings(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> {
     if l.log_level.is_some() && s.log_level.is_some() {
-        return Err(both_ways("LOG_LEVEL", "log.level"));
+        return Err(both_ways(l, "LOG_LEVEL", "log.level"));
     }
     if l.log_format.is_some() && s.log_json.is_some() {
-        return Err(both_ways("ROUTER_LOG_FORMAT", "log.format"));
+        return Err(both_ways(l, "ROUTER_LOG_FORMAT", "log.format"));
     }
     if l.access_log.is_some() && s.access_log.is_some() {
-        return Err(both_ways("ROUTER_ACCESS_LOG", "accessLog"));
+        return Err(both_ways(l, "ROUTER_ACCESS_LOG", "accessLog"));
     }
     // Traefik's defaults: errors only, no access log.
     let level = l
@@ -358,6 +358,7 @@ fn log_settings(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigErro
 fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> {
     if l.header_timeout.is_some() && s.entry_points.values().any(|e| e.read_timeout.is_some()) {
         return Err(both_ways(
+            l,
             "ROUTER_HEADER_TIMEOUT",
             "entryPoints.<name>.transport.respondingTimeouts.readTimeout",
         ));
@@ -368,6 +369,7 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
             .any(|e| e.max_header_bytes.is_some())
     {
         return Err(both_ways(
+            l,
             "ROUTER_MAX_HEADER_BYTES",
             "entryPoints.<name>.http.maxHeaderBytes",
         ));
@@ -380,7 +382,7 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
         } else {
             "ROUTER_REDIRECT_PORT"
         };
-        return Err(both_ways(var, "entryPoints.web"));
+        return Err(both_ways(l, var, "entryPoints.web"));
     }
     let mut statics: BTreeMap<String, super::traefik::EntryPointStatic> = s.entry_points.clone();
     let legacy = legacy_entry_points(l, true);
@@ -391,7 +393,7 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
             } else {
                 "ROUTER_WEBSECURE_LISTEN"
             };
-            return Err(both_ways(var, &format!("entryPoints.{}", ep.name)));
+            return Err(both_ways(l, var, &format!("entryPoints.{}", ep.name)));
         }
     }
     // Traefik's own: `http` on :80 when none is defined; `traefik` on :8080 for what is
@@ -502,6 +504,7 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
     if l.swarm_mode == Some(true) {
         if s.docker.is_some() || s.swarm.is_some() {
             return Err(both_ways(
+                l,
                 "ROUTER_SWARM_MODE",
                 "providers.docker or providers.swarm",
             ));
@@ -515,6 +518,7 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
             Some(p) if s.swarm.is_some() => {
                 let _ = p;
                 return Err(both_ways(
+                    l,
                     "ROUTER_SWARM_REFRESH",
                     "providers.swarm.refreshSeconds",
                 ));
@@ -561,6 +565,7 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
         if let Some(v) = l.exposed_by_default {
             if given.is_some_and(|g| g.exposed_by_default_set) {
                 return Err(both_ways(
+                    l,
                     "ROUTER_EXPOSED_BY_DEFAULT",
                     &format!("providers.{name}.exposedByDefault"),
                 ));
@@ -571,6 +576,7 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
         if let Some(v) = &l.network {
             if given.is_some_and(|g| g.network.is_some()) {
                 return Err(both_ways(
+                    l,
                     "ROUTER_NETWORK",
                     &format!("providers.{name}.network"),
                 ));
@@ -580,6 +586,7 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
         if let Some(v) = &l.default_rule {
             if given.is_some_and(|g| g.default_rule != DEFAULT_RULE) {
                 return Err(both_ways(
+                    l,
                     "ROUTER_DEFAULT_RULE",
                     &format!("providers.{name}.defaultRule"),
                 ));
@@ -601,7 +608,7 @@ fn acme(l: &Legacy, s: &Static, c: &Config) -> Result<Option<AcmeConfig>, Config
     let legacy_set = l.acme_email.is_some();
     match s.resolvers.len() {
         0 => Ok(legacy_acme(l, Vec::new())),
-        _ if legacy_set => Err(both_ways("ROUTER_ACME_EMAIL", "certificatesResolvers")),
+        _ if legacy_set => Err(both_ways(l, "ROUTER_ACME_EMAIL", "certificatesResolvers")),
         1 => {
             let Some((name, r)) = s.resolvers.iter().next() else {
                 return Ok(None);

@@ -539,3 +539,31 @@ fn underscore_headers_strategy_as_traefik() {
         );
     }
 }
+
+/// A variable set beside the Traefik key for the same thing stops the router naming the
+/// variable and its value as written (the value was left empty in the message).
+#[test]
+fn a_setting_made_both_ways_names_the_variable_and_its_value() {
+    for (var, value, key) in [
+        ("ROUTER_ACCESS_LOG", "true", "accessLog"),
+        ("LOG_LEVEL", "debug", "log.level"),
+        (
+            "ROUTER_EXPOSED_BY_DEFAULT",
+            " false ",
+            "providers.docker.exposedByDefault",
+        ),
+    ] {
+        let e = Config::from_env(&env(&[
+            (var, value),
+            ("TRAEFIK_ACCESSLOG", "true"),
+            ("TRAEFIK_LOG_LEVEL", "INFO"),
+            ("TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT", "true"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(&format!("{var}={:?}", value.trim())) && e.contains(key),
+            "{e}"
+        );
+    }
+}
