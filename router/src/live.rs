@@ -629,20 +629,9 @@ mod sticky_tables {
     const FIRST: &str = "http://first";
 
     /// A file provider's service `svc` with `first` and `second` (weights as given), its
-    /// cookie `test`, in service.
+    /// cookie `test`, in service (Traefik's default balancer).
     fn balancer(weights: [u32; 2]) -> (Registry, Live) {
-        let yaml = format!(
-            "http:\n  services:\n    svc:\n      loadBalancer:\n        sticky:\n          cookie:\n            name: test\n        servers:\n          - url: {FIRST}\n            weight: {}\n          - url: http://second\n            weight: {}\n",
-            weights[0], weights[1]
-        );
-        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
-            path: "/dynamic.yml".into(),
-            root: crate::tree::Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}")),
-        }]);
-        let table = crate::model::compile::compile([&snap], &Default::default());
-        let reg = Registry::default();
-        let live = reg.attach(table);
-        (reg, live)
+        crate::strategy::in_service::service("wrr", weights)
     }
 
     #[test]

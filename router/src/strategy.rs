@@ -493,7 +493,7 @@ mod traefik_tables {
 #[cfg(test)]
 // The tables are tuples of plain data.
 #[allow(clippy::type_complexity)]
-mod in_service {
+pub(crate) mod in_service {
     use crate::config::Balancer;
     use crate::dynamic::sticky::server_value;
     use crate::live::{Live, Registry};
@@ -501,7 +501,7 @@ mod in_service {
 
     /// Service `svc@file` with `strategy`, cookie `test`, servers `http://first` and
     /// `http://second` of these weights.
-    fn service(strategy: &str, weights: [u32; 2]) -> (Registry, Live) {
+    pub(crate) fn service(strategy: &str, weights: [u32; 2]) -> (Registry, Live) {
         let yaml = format!(
             "http:\n  services:\n    svc:\n      loadBalancer:\n        strategy: {strategy}\n        sticky:\n          cookie:\n            name: test\n        servers:\n          - url: http://first\n            weight: {}\n          - url: http://second\n            weight: {}\n",
             weights[0], weights[1]
