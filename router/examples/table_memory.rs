@@ -35,12 +35,6 @@ fn main() {
         per(after_snap - base),
         per(after_table - after_snap)
     );
-    let before = live();
-    let _ = table.description();
-    println!(
-        "  the description, kept once made: {:.0} B/route",
-        per(live() - before)
-    );
     let mut part = |name: &str, f: &mut dyn FnMut(&mut router::model::table::RouteTable)| {
         let before = live();
         f(&mut table);

@@ -122,6 +122,60 @@ fn container() -> impl Strategy<Value = ContainerInfo> {
         })
 }
 
+/// A container that is routed (most of the time): its own router with a rule, priority,
+/// middlewares (the file's, or one of its own with settings that change) and port picked
+/// from a few, so that successive tables differ in one part of one route at a time.
+fn routed_container() -> impl Strategy<Value = ContainerInfo> {
+    (
+        container(),
+        prop::sample::select(vec!["a", "b", "c", "d"]),
+        prop::option::of(prop::sample::select(vec![
+            "m@file",
+            "auth@file",
+            "auth@file,m@file",
+            "own",
+        ])),
+        prop::option::of(0u8..3),
+        prop::option::of(prop::sample::select(vec![
+            "Host(`x.test`)",
+            "PathPrefix(`/p`)",
+            "Host(`x.test`) && PathPrefix(`/p`)",
+        ])),
+        prop::sample::select(vec!["80", "8080"]),
+        prop::sample::select(vec!["/a", "/b"]),
+        prop::option::of(prop::sample::select(vec![
+            "web",
+            "websecure",
+            "web,websecure",
+        ])),
+    )
+        .prop_map(|(mut c, name, mws, priority, rule, port, prefix, eps)| {
+            c.name = name.to_owned();
+            c.id = format!("{name}-id");
+            let mut l = BTreeMap::new();
+            let key = |k: &str| format!("traefik.http.{k}");
+            l.insert(key("services.s.loadbalancer.server.port"), port.to_owned());
+            l.insert(
+                key("middlewares.own.stripprefix.prefixes"),
+                prefix.to_owned(),
+            );
+            if let Some(m) = mws {
+                l.insert(key(&format!("routers.{name}.middlewares")), m.to_owned());
+            }
+            if let Some(p) = priority {
+                l.insert(key(&format!("routers.{name}.priority")), p.to_string());
+            }
+            if let Some(r) = rule {
+                l.insert(key(&format!("routers.{name}.rule")), r.to_owned());
+            }
+            if let Some(e) = eps {
+                l.insert(key(&format!("routers.{name}.entrypoints")), e.to_owned());
+            }
+            c.labels = l;
+            c
+        })
+}
+
 fn rule_source() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         "[a-z.]{1,10}".prop_map(|h| format!("Host(`{h}`)")),
@@ -227,6 +281,44 @@ proptest! {
             cs.retain(|c| seen.insert(c.name.clone()));
             let remembered = container::snapshot(&cs, &s);
             prop_assert_eq!(remembered, container::snapshot_read_again(&cs, &s));
+        }
+    }
+
+    #[test]
+    fn a_diff_is_what_the_two_descriptions_differ_by(
+        first in prop::collection::vec(prop_oneof![container(), routed_container()], 0..6),
+        edits in prop::collection::vec((0usize..8, prop_oneof![container(), routed_container(), routed_container()], 0u8..4), 1..6),
+    ) {
+        // Tables one after another as containers change, are added and removed, beside a file
+        // whose middlewares and services they use: the item-by-item comparison finds exactly
+        // the lines the whole descriptions differ by.
+        let file = file_snapshot("http:\n  middlewares:\n    auth:\n      compress: {}\n    m:\n      addPrefix:\n        prefix: /x\n  services:\n    f:\n      loadBalancer:\n        servers:\n          - url: http://10.9.0.1:80\n");
+        let table = |cs: &[ContainerInfo]| {
+            let mut seen = BTreeSet::new();
+            let cs: Vec<ContainerInfo> = cs.iter().filter(|c| seen.insert(c.name.clone())).cloned().collect();
+            compile([&container::snapshot(&cs, &settings()), &file], &entry_points())
+        };
+        let mut cs = first;
+        let mut old = table(&cs);
+        for (i, c, what) in edits {
+            match what {
+                0 if !cs.is_empty() => {
+                    let n = cs.len();
+                    cs[i % n] = c;
+                }
+                1 if !cs.is_empty() => {
+                    let n = cs.len();
+                    cs.remove(i % n);
+                }
+                _ => cs.push(c),
+            }
+            let new = table(&cs);
+            let a: BTreeSet<String> = old.describe().into_iter().collect();
+            let b: BTreeSet<String> = new.describe().into_iter().collect();
+            let (added, removed) = router::model::table::diff(&old, &new);
+            prop_assert_eq!(added, b.difference(&a).cloned().collect::<Vec<_>>());
+            prop_assert_eq!(removed, a.difference(&b).cloned().collect::<Vec<_>>());
+            old = new;
         }
     }
 

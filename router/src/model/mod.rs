@@ -10,6 +10,7 @@
 //! - [`tls`]: TLS options across providers, chosen by SNI
 
 pub mod auth;
+mod changes;
 pub mod compile;
 pub mod composite;
 pub mod redirect;

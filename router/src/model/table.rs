@@ -2,7 +2,7 @@
 //! backends, and every problem found on the way ([`crate::model::compile`] builds it). Pure
 //! and immutable: a new configuration builds a new table, swapped in whole.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,10 +46,6 @@ pub struct RouteTable {
     /// thousands of `PathPrefix` routes is looked up, not scanned.
     pub(crate) by_host_path: HashMap<String, PathIndex>,
     pub(crate) any_host: Vec<usize>,
-    /// [`RouteTable::describe`]'s lines, once asked ([`diff`]): the table in service was
-    /// described when it was the new one, so a reconfiguration formats one table, not two.
-    /// A table is not changed once described (it goes into service as it is).
-    pub(crate) described: std::sync::OnceLock<BTreeSet<String>>,
 }
 
 /// Routes by the literal path they need: by exact path, and by path prefix with the distinct
@@ -551,15 +547,10 @@ impl RouteTable {
         })
     }
 
-    /// [`RouteTable::describe`] as a set, formatted once per table.
-    pub fn description(&self) -> &BTreeSet<String> {
-        self.described
-            .get_or_init(|| self.describe().into_iter().collect())
-    }
-
     /// A stable text form for logs, diffs and snapshot tests. Everything a request's handling
-    /// depends on is in it, since a table whose description did not change is not swapped in:
-    /// a middleware's settings edited in a file must reach the routes that use it.
+    /// depends on is in it, since a table whose description did not change is no reload (not
+    /// logged or counted, health checks not reconciled): a middleware's settings edited in a
+    /// file must show. [`diff`] finds the lines that changed without formatting the rest.
     pub fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut middlewares = BTreeMap::new();
@@ -567,80 +558,40 @@ impl RouteTable {
             for (name, mw) in &r.middlewares {
                 middlewares.insert(name.as_str(), mw);
             }
-            if r.certresolver.is_some() || !r.domains.is_empty() || r.access_logs.is_some() {
-                out.push(format!(
-                    "route {} resolver={} domains={} accesslogs={}",
-                    r.name,
-                    r.certresolver.as_deref().unwrap_or("-"),
-                    r.domains
-                        .iter()
-                        .map(|d| d.join(","))
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                    r.access_logs.map_or("-".into(), |a| a.to_string())
-                ));
-            }
+            out.extend(r.certificate_line());
         }
         for (name, mw) in middlewares {
-            let settings = serde_json::to_string(mw).unwrap_or_else(|e| format!("{e}"));
-            out.push(format!("middleware {name} {settings}"));
+            out.push(middleware_line(name, mw));
         }
-        if let Some((resolver, names)) = &self.default_generated {
-            out.push(format!(
-                "default certificate {resolver} {}",
-                names.join(",")
-            ));
-        }
-        for r in &self.routes {
-            let mws: Vec<&str> = r.middlewares.iter().map(|(n, _)| n.as_str()).collect();
-            out.push(format!(
-                "route {} [{}] prio={} eps={} mws={} -> {}{}",
-                r.name,
-                r.rule,
-                r.priority,
-                r.entrypoints.join(","),
-                mws.join(","),
-                r.service,
-                if r.tls {
-                    format!(" tls={}", r.tls_options)
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        for (name, o) in &self.tls_options {
-            out.push(format!("tls options {name} {o:?}"));
-        }
+        out.extend(self.default_certificate_line());
+        out.extend(self.routes.iter().map(Route::line));
+        out.extend(self.tls_options_lines());
         for s in self.services.values() {
-            let backends: Vec<String> = s
-                .backends
-                .iter()
-                .map(|b| {
-                    format!(
-                        "{}={}({})",
-                        b.container().unwrap_or("-"),
-                        b.target.as_ref().map_or("-".into(), Target::to_string),
-                        b.status
-                    )
-                })
-                .collect();
-            out.push(format!("service {} {}", s.name, backends.join(" ")));
-            if let Some(settings) = settings_of(s) {
-                out.push(format!("service {} {settings}", s.name));
-            }
-            if s.health.is_some() || s.internal.is_some() {
-                out.push(format!(
-                    "service {} health={} internal={:?}",
-                    s.name,
-                    s.health.as_ref().map_or_else(
-                        || "-".into(),
-                        |h| serde_json::to_string(h).unwrap_or_default()
-                    ),
-                    s.internal
-                ));
-            }
+            s.describe(&mut out);
         }
-        out.extend(self.tcp.describe());
+        out.extend(self.tail_lines());
+        out
+    }
+
+    /// The default store's generated certificate, described.
+    pub(crate) fn default_certificate_line(&self) -> Option<String> {
+        let (resolver, names) = self.default_generated.as_ref()?;
+        Some(format!(
+            "default certificate {resolver} {}",
+            names.join(",")
+        ))
+    }
+
+    /// The TLS options, described.
+    pub(crate) fn tls_options_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.tls_options
+            .iter()
+            .map(|(name, o)| format!("tls options {name} {o:?}"))
+    }
+
+    /// The TCP and UDP routes and the issues, described.
+    pub(crate) fn tail_lines(&self) -> Vec<String> {
+        let mut out = self.tcp.describe();
         out.extend(self.udp.describe());
         for i in &self.issues {
             out.push(format!(
@@ -652,6 +603,104 @@ impl RouteTable {
             ));
         }
         out
+    }
+}
+
+/// A middleware a route uses, described by its settings.
+pub(crate) fn middleware_line(name: &str, mw: &Middleware) -> String {
+    let settings = serde_json::to_string(mw).unwrap_or_else(|e| format!("{e}"));
+    format!("middleware {name} {settings}")
+}
+
+impl Route {
+    /// The route, described (its middlewares by name: their settings have their own lines).
+    pub(crate) fn line(&self) -> String {
+        let mws: Vec<&str> = self.middlewares.iter().map(|(n, _)| n.as_str()).collect();
+        format!(
+            "route {} [{}] prio={} eps={} mws={} -> {}{}",
+            self.name,
+            self.rule,
+            self.priority,
+            self.entrypoints.join(","),
+            mws.join(","),
+            self.service,
+            if self.tls {
+                format!(" tls={}", self.tls_options)
+            } else {
+                String::new()
+            }
+        )
+    }
+
+    /// Its certificate and access log settings, described, when it has any.
+    pub(crate) fn certificate_line(&self) -> Option<String> {
+        if self.certresolver.is_none() && self.domains.is_empty() && self.access_logs.is_none() {
+            return None;
+        }
+        Some(format!(
+            "route {} resolver={} domains={} accesslogs={}",
+            self.name,
+            self.certresolver.as_deref().unwrap_or("-"),
+            self.domains
+                .iter()
+                .map(|d| d.join(","))
+                .collect::<Vec<_>>()
+                .join(";"),
+            self.access_logs.map_or("-".into(), |a| a.to_string())
+        ))
+    }
+
+    /// Whether `other` is described as this route is (what [`Route::line`] and
+    /// [`Route::certificate_line`] print, and its middlewares' settings), without
+    /// formatting either: the rules compared by their shared parse first.
+    pub(crate) fn described_as(&self, other: &Route) -> bool {
+        self.name == other.name
+            && self.priority == other.priority
+            && self.tls == other.tls
+            && self.service == other.service
+            && self.entrypoints == other.entrypoints
+            && self.middlewares == other.middlewares
+            && self.tls_options == other.tls_options
+            && self.certresolver == other.certresolver
+            && self.domains == other.domains
+            && self.access_logs == other.access_logs
+            && (Arc::ptr_eq(&self.rule, &other.rule)
+                || self.rule.to_string() == other.rule.to_string())
+    }
+}
+
+impl Service {
+    /// Its lines: the backends' addresses and states, and its settings when any is not the
+    /// default.
+    pub(crate) fn describe(&self, out: &mut Vec<String>) {
+        let s = self;
+        let backends: Vec<String> = s
+            .backends
+            .iter()
+            .map(|b| {
+                format!(
+                    "{}={}({})",
+                    b.container().unwrap_or("-"),
+                    b.target.as_ref().map_or("-".into(), Target::to_string),
+                    b.status
+                )
+            })
+            .collect();
+        out.push(format!("service {} {}", s.name, backends.join(" ")));
+        if let Some(settings) = settings_of(s) {
+            out.push(format!("service {} {settings}", s.name));
+        }
+        if s.health.is_some() || s.internal.is_some() {
+            out.push(format!(
+                "service {} health={} internal={:?}",
+                s.name,
+                s.health.as_ref().map_or_else(
+                    || "-".into(),
+                    |h| serde_json::to_string(h).unwrap_or_default()
+                ),
+                s.internal
+            ));
+        }
     }
 }
 
@@ -690,15 +739,7 @@ fn settings_of(s: &Service) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-/// Lines added and removed between two tables' descriptions, for the reload log.
-pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
-    let a = old.description();
-    let b = new.description();
-    (
-        b.difference(a).cloned().collect(),
-        a.difference(b).cloned().collect(),
-    )
-}
+pub use super::changes::diff;
 
 /// Ascending lists of route indexes merged into one ascending sequence (an index in several
 /// lists comes once per list it is in; the lookup stops at the first match anyway).
@@ -739,20 +780,22 @@ mod tests {
     use crate::model::rule::RequestView;
 
     #[test]
-    fn a_table_is_described_once_and_diffs_by_its_lines() {
+    fn a_diff_is_the_difference_of_the_two_descriptions() {
         let internal = crate::provider::internal::always();
         let yaml = |host: &str| {
             format!("http:\n  routers:\n    r:\n      rule: Host(`{host}`)\n      service: noop@internal\n")
         };
         let old = crate::provider::file::compile_yaml(&yaml("a.x"), &[&internal]);
         let new = crate::provider::file::compile_yaml(&yaml("b.x"), &[&internal]);
-        let first: *const _ = old.description();
-        assert!(std::ptr::eq(first, old.description()), "formatted again");
         let lines: std::collections::BTreeSet<String> = old.describe().into_iter().collect();
-        assert_eq!(old.description(), &lines);
+        let after: std::collections::BTreeSet<String> = new.describe().into_iter().collect();
         let (added, removed) = super::diff(&old, &new);
-        assert!(added.iter().all(|l| !lines.contains(l)) && !added.is_empty());
-        assert!(removed.iter().all(|l| lines.contains(l)) && !removed.is_empty());
+        assert_eq!(added, after.difference(&lines).cloned().collect::<Vec<_>>());
+        assert_eq!(
+            removed,
+            lines.difference(&after).cloned().collect::<Vec<_>>()
+        );
+        assert!(!added.is_empty() && !removed.is_empty());
         assert!(added.iter().any(|l| l.contains("b.x")), "{added:?}");
         assert_eq!(super::diff(&new, &new), (vec![], vec![]));
     }
