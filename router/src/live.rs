@@ -123,10 +123,26 @@ pub struct Registry {
     epoch: Instant,
     /// Seeds `p2c`'s draws (random per process, as Traefik seeds its source with the clock).
     seed: u64,
-    backends: Mutex<HashMap<(String, String), Arc<BackendState>>>,
-    rr: Mutex<HashMap<String, Arc<AtomicUsize>>>,
-    edf: Mutex<HashMap<String, Arc<crate::weighted::Edf>>>,
+    /// Each service's state by name, kept across swaps for the services the new table still
+    /// has (updated in place: a swap of 10,000 services allocates only for the new ones).
+    kept: Mutex<Kept>,
     buckets: Mutex<HashMap<(crate::middleware::InUse, String), Bucket>>,
+}
+
+/// The runtime state of the services of the table in service, and the swap that last saw each.
+#[derive(Debug, Default)]
+struct Kept {
+    swap: u64,
+    services: HashMap<String, KeptService>,
+}
+
+/// A service's runtime state: its balancer's counters, and each backend's state by URL.
+#[derive(Debug, Default)]
+struct KeptService {
+    seen: u64,
+    rr: Arc<AtomicUsize>,
+    edf: Arc<crate::weighted::Edf>,
+    backends: HashMap<String, (u64, Arc<BackendState>)>,
 }
 
 /// A source's token bucket, with the rate and size it was made for.
@@ -146,9 +162,7 @@ impl Default for Registry {
             seed: std::collections::hash_map::RandomState::new()
                 .build_hasher()
                 .finish(),
-            backends: Mutex::default(),
-            rr: Mutex::default(),
-            edf: Mutex::default(),
+            kept: Mutex::default(),
             buckets: Mutex::default(),
         }
     }
@@ -159,28 +173,28 @@ impl Default for Registry {
 impl Registry {
     /// Attaches runtime state to a new table and forgets state of what it no longer has.
     pub fn attach(&self, table: RouteTable) -> Live {
-        let mut backends = self.backends.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut rr = self.rr.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut edf = self.edf.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut keep_edf = HashMap::new();
-        let mut services = HashMap::new();
-        let mut keep_backends = HashMap::new();
-        let mut keep_rr = HashMap::new();
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.swap += 1;
+        let swap = kept.swap;
+        let mut services = HashMap::with_capacity(table.services.len());
         for (name, svc) in &table.services {
-            let counter = rr.get(name).cloned().unwrap_or_default();
-            keep_rr.insert(name.clone(), counter.clone());
-            let picks = edf.get(name).cloned().unwrap_or_default();
-            keep_edf.insert(name.clone(), picks.clone());
+            let k = match kept.services.get_mut(name.as_str()) {
+                Some(k) => k,
+                None => kept.services.entry(name.clone()).or_default(),
+            };
+            k.seen = swap;
             let live_backends = svc
                 .backends
                 .iter()
                 .map(|b| {
                     let state = match &b.target {
                         Some(_) => {
-                            let key = (name.clone(), b.url.clone());
-                            let s = backends.get(&key).cloned().unwrap_or_default();
-                            keep_backends.insert(key, s.clone());
-                            s
+                            let entry = match k.backends.get_mut(b.url.as_str()) {
+                                Some(e) => e,
+                                None => k.backends.entry(b.url.clone()).or_default(),
+                            };
+                            entry.0 = swap;
+                            entry.1.clone()
                         }
                         None => Arc::default(),
                     };
@@ -200,8 +214,8 @@ impl Registry {
                 name.clone(),
                 LiveService {
                     backends: live_backends,
-                    rr: counter,
-                    edf: picks,
+                    rr: k.rr.clone(),
+                    edf: k.edf.clone(),
                     weighted: svc.backends.iter().any(|b| b.weight != 1),
                     strategy: svc.strategy,
                     deadlines,
@@ -209,9 +223,12 @@ impl Registry {
                 },
             );
         }
-        *backends = keep_backends;
-        *rr = keep_rr;
-        *edf = keep_edf;
+        // What the new table no longer has is forgotten: a service or backend that comes
+        // back starts afresh.
+        kept.services.retain(|_, k| {
+            k.backends.retain(|_, (seen, _)| *seen == swap);
+            k.seen == swap
+        });
         Live { table, services }
     }
 
@@ -446,6 +463,57 @@ mod tests {
 
     fn cooldown_ms(reg: &Registry, state: &BackendState) -> u64 {
         state.down_until.load(Ordering::Relaxed) - reg.now_ms()
+    }
+
+    #[test]
+    fn a_swap_carries_the_state_of_what_stays_and_forgets_what_goes() {
+        let yaml = |servers: &[&str], services: &[&str]| {
+            let mut y = String::from("http:\n  services:\n");
+            for svc in services {
+                y += &format!("    {svc}:\n      loadBalancer:\n        servers:\n");
+                for s in servers {
+                    y += &format!("          - url: http://{s}:80\n");
+                }
+            }
+            crate::provider::file::compile_yaml(&y, &[])
+        };
+        let reg = Registry::default();
+        let first = reg.attach(yaml(&["10.0.0.1", "10.0.0.2"], &["a", "b"]));
+        let state = |live: &Live, svc: &str, i: usize| live.services[svc].backends[i].state.clone();
+        let counter = |live: &Live, svc: &str| live.services[svc].rr.clone();
+        // The same table again: every state is the same one.
+        let again = reg.attach(yaml(&["10.0.0.1", "10.0.0.2"], &["a", "b"]));
+        assert!(Arc::ptr_eq(
+            &state(&first, "a@file", 1),
+            &state(&again, "a@file", 1)
+        ));
+        assert!(Arc::ptr_eq(
+            &counter(&first, "b@file"),
+            &counter(&again, "b@file")
+        ));
+        // A backend and a service gone, then back: they start afresh; the rest is kept.
+        let fewer = reg.attach(yaml(&["10.0.0.1"], &["a"]));
+        assert!(Arc::ptr_eq(
+            &state(&first, "a@file", 0),
+            &state(&fewer, "a@file", 0)
+        ));
+        let back = reg.attach(yaml(&["10.0.0.1", "10.0.0.2"], &["a", "b"]));
+        assert!(Arc::ptr_eq(
+            &state(&first, "a@file", 0),
+            &state(&back, "a@file", 0)
+        ));
+        assert!(!Arc::ptr_eq(
+            &state(&first, "a@file", 1),
+            &state(&back, "a@file", 1)
+        ));
+        assert!(!Arc::ptr_eq(
+            &counter(&first, "b@file"),
+            &counter(&back, "b@file")
+        ));
+        assert!(!Arc::ptr_eq(
+            &state(&first, "b@file", 0),
+            &state(&back, "b@file", 0)
+        ));
     }
 
     #[test]
