@@ -246,12 +246,7 @@ pub fn compile<'a>(
     let mut tcp = tcp;
     tcp.note_https(&routes);
     let default_generated = default_generated(&snaps);
-    routes.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then_with(|| precedence(&a.provider).cmp(&precedence(&b.provider)))
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    let routes = by_priority(routes);
     issues.sort();
     issues.dedup();
     RouteTable {
@@ -267,6 +262,33 @@ pub fn compile<'a>(
         ..Default::default()
     }
     .index()
+}
+
+/// Routes in the order they are tried: highest priority first, then by provider precedence,
+/// then by name. Sorted by keys made once per route (a provider's precedence is looked up
+/// by its name: once per route rather than at each of the sort's 300,000 comparisons at
+/// 20,000 routes), with the route's position last (the keys are then unique and the order
+/// as a stable sort's).
+fn by_priority(routes: Vec<Route>) -> Vec<Route> {
+    let mut keys: Vec<(std::cmp::Reverse<i64>, usize, &str, usize)> = routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                std::cmp::Reverse(r.priority),
+                precedence(&r.provider),
+                r.name.as_str(),
+                i,
+            )
+        })
+        .collect();
+    keys.sort_unstable();
+    let order: Vec<usize> = keys.into_iter().map(|k| k.3).collect();
+    let mut slots: Vec<Option<Route>> = routes.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
 }
 
 /// The default store's generated certificate (`defaultGeneratedCert`), from the first
