@@ -124,30 +124,33 @@ pub fn settle(routes: &mut [Route]) -> (SniMap, Vec<(usize, String)>) {
         .iter()
         .map(|r| if r.tls { domains(r) } else { BTreeSet::new() })
         .collect();
-    let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for (i, r) in routes.iter_mut().enumerate().filter(|(_, r)| r.tls) {
-        let ds = &doms[i];
-        if ds.is_empty() && r.tls_options != DEFAULT {
+        if doms[i].is_empty() && r.tls_options != DEFAULT {
             warnings.push((i, format!(
                 "router {:?}: no domain in its rule, so its TLS options {:?} cannot be chosen by SNI: the default options apply",
                 r.name, r.tls_options
             )));
             r.tls_options = DEFAULT.to_owned();
-            continue;
         }
+    }
+    // Each (entry point, domain) with the options its first route wants, and whether another
+    // route wants other options for it (names borrowed: one entry per TLS route's domain).
+    let mut wanted: std::collections::HashMap<(&str, &str), (&str, bool)> =
+        std::collections::HashMap::new();
+    for (i, r) in routes.iter().enumerate().filter(|(_, r)| r.tls) {
         for ep in &r.entrypoints {
-            for d in ds {
-                wanted
-                    .entry((ep.clone(), d.clone()))
-                    .or_default()
-                    .insert(r.tls_options.clone());
+            for d in &doms[i] {
+                let (first, differ) = wanted
+                    .entry((ep.as_str(), d.as_str()))
+                    .or_insert((r.tls_options.as_str(), false));
+                *differ |= *first != r.tls_options;
             }
         }
     }
-    let conflicting: BTreeSet<&(String, String)> = wanted
-        .iter()
-        .filter(|(_, o)| o.len() > 1)
-        .map(|(k, _)| k)
+    let conflicting: BTreeSet<(String, String)> = wanted
+        .into_iter()
+        .filter(|(_, (_, differ))| *differ)
+        .map(|((ep, d), _)| (ep.to_owned(), d.to_owned()))
         .collect();
     // Usually none conflict: then no route changes and no pair need be looked up.
     let conflicts = |ep: &String, d: &String| {
@@ -174,7 +177,10 @@ pub fn settle(routes: &mut [Route]) -> (SniMap, Vec<(usize, String)>) {
     let mut sni = SniMap::new();
     for (i, r) in routes.iter().enumerate().filter(|(_, r)| r.tls) {
         for ep in &r.entrypoints {
-            let map = sni.entry(ep.clone()).or_default();
+            if !sni.contains_key(ep) {
+                sni.insert(ep.clone(), BTreeMap::new());
+            }
+            let Some(map) = sni.get_mut(ep) else { continue };
             for d in &doms[i] {
                 let name = if conflicts(ep, d) {
                     DEFAULT
