@@ -297,10 +297,13 @@ fn by_priority(routes: Vec<Route>) -> Vec<Route> {
     keys.sort_unstable();
     let order: Vec<usize> = keys.into_iter().map(|k| k.3).collect();
     let mut slots: Vec<Option<Route>> = routes.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
-        .collect()
+    let mut sorted = Vec::with_capacity(slots.len());
+    sorted.extend(
+        order
+            .into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take)),
+    );
+    sorted
 }
 
 /// The default store's generated certificate (`defaultGeneratedCert`), from the first
