@@ -518,12 +518,32 @@ pub struct Published {
 }
 
 impl Published {
-    /// Whether `view` with `own` is the one published last; it is the last one from now on.
-    fn unchanged(&mut self, view: &[ContainerInfo], own: &BTreeSet<String>) -> bool {
-        use std::hash::BuildHasher;
-        let h = self.keys.hash_one((view, own));
+    /// Whether the view of `cache` (the containers in `stopping` that run marked as stopping)
+    /// with `own` is the one published last; it is the last one from now on. Hashed from the
+    /// cache as it is, each container with whether it is marked: the view itself is made only
+    /// when it changed (a copy of 10,000 containers' labels, for every re-list otherwise).
+    fn unchanged(
+        &mut self,
+        cache: &[ContainerInfo],
+        stopping: &HashMap<String, std::time::Instant>,
+        own: &BTreeSet<String>,
+    ) -> bool {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.keys.build_hasher();
+        cache.len().hash(&mut h);
+        for c in cache {
+            c.hash(&mut h);
+            marked_stopping(c, stopping).hash(&mut h);
+        }
+        own.hash(&mut h);
+        let h = h.finish();
         self.last.replace(h) == Some(h)
     }
+}
+
+/// Whether `c` is shown as stopping: it runs, and a `kill` or `stop` of it was seen.
+fn marked_stopping(c: &ContainerInfo, stopping: &HashMap<String, std::time::Instant>) -> bool {
+    c.state == RunState::Running && stopping.contains_key(&c.id)
 }
 
 /// Builds the table from the cached view (with stopping containers marked) and swaps it in
@@ -538,21 +558,22 @@ pub async fn publish(
     own_id: Option<&str>,
     last: &mut Published,
 ) {
-    let mut view = cache.to_vec();
-    for c in &mut view {
-        if stopping.contains_key(&c.id) && c.state == RunState::Running {
-            c.state = RunState::Stopping;
-        }
-    }
     let own_networks = own_id
         .and_then(|id| {
-            view.iter()
+            cache
+                .iter()
                 .find(|c| c.id.starts_with(id) || id.starts_with(&c.id))
         })
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
-    if last.unchanged(&view, &own_networks) {
+    if last.unchanged(cache, stopping, &own_networks) {
         return;
+    }
+    let mut view = cache.to_vec();
+    for c in &mut view {
+        if marked_stopping(c, stopping) {
+            c.state = RunState::Stopping;
+        }
     }
     let provider = provider.clone();
     crate::state::off_workers(shared, move |shared| {
@@ -632,25 +653,39 @@ mod tests {
     #[test]
     fn a_view_is_unchanged_only_when_every_container_and_the_own_networks_are() {
         let mut last = Published::default();
+        let none = HashMap::new();
         let view = vec![info("a", "a"), info("b", "b")];
         let own = BTreeSet::from(["net".to_owned()]);
-        assert!(!last.unchanged(&view, &own), "nothing was published yet");
-        assert!(last.unchanged(&view.clone(), &own.clone()));
+        assert!(
+            !last.unchanged(&view, &none, &own),
+            "nothing was published yet"
+        );
+        assert!(last.unchanged(&view.clone(), &none, &own.clone()));
         let mut labelled = view.clone();
         labelled[1]
             .labels
             .insert("traefik.enable".into(), "true".into());
-        assert!(!last.unchanged(&labelled, &own));
+        assert!(!last.unchanged(&labelled, &none, &own));
         assert!(
-            !last.unchanged(&view, &own),
+            !last.unchanged(&view, &none, &own),
             "back to the first: a change again"
         );
-        let mut stopping = view.clone();
-        stopping[0].state = RunState::Stopping;
-        assert!(!last.unchanged(&stopping, &own));
-        assert!(!last.unchanged(&stopping, &BTreeSet::new()));
-        assert!(!last.unchanged(&stopping[..1], &BTreeSet::new()));
-        assert!(last.unchanged(&stopping[..1], &BTreeSet::new()));
+        // A running container marked as stopping is a change; one that does not run is not.
+        let mut running = view.clone();
+        running[0].state = RunState::Running;
+        running[1].state = RunState::Stopped;
+        assert!(!last.unchanged(&running, &none, &own));
+        let marked = HashMap::from([("a".to_owned(), std::time::Instant::now())]);
+        assert!(!last.unchanged(&running, &marked, &own));
+        assert!(last.unchanged(&running, &marked, &own));
+        let both = HashMap::from([
+            ("a".to_owned(), std::time::Instant::now()),
+            ("b".to_owned(), std::time::Instant::now()),
+        ]);
+        assert!(last.unchanged(&running, &both, &own), "b does not run");
+        assert!(!last.unchanged(&running, &both, &BTreeSet::new()));
+        assert!(!last.unchanged(&running[..1], &both, &BTreeSet::new()));
+        assert!(last.unchanged(&running[..1], &both, &BTreeSet::new()));
     }
 
     fn info(id: &str, name: &str) -> ContainerInfo {
