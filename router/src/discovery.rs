@@ -160,8 +160,10 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 filters: Some(filters),
             }))
             .boxed();
+        // Shared with the reconfiguration it is published to (no copy of 10,000 containers'
+        // labels for each), and changed in place between reconfigurations.
         let mut cache = match list(&docker).await {
-            Ok(c) => c,
+            Ok(c) => Arc::new(c),
             Err(e) => {
                 shared.metrics.discovery_errors.inc();
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, docker_host = %endpoint(&provider), "cannot list containers through socket-guard; keeping the last table");
@@ -257,11 +259,11 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 let whole = std::mem::take(&mut everything) || ids.len() > TARGETED_MAX;
                 tracing::debug!(whole, ids = ids.len(), "re-list");
                 let listed = if whole {
-                    list(&docker).await
+                    list(&docker).await.map(Arc::new)
                 } else {
                     list_ids(&docker, &ids).await.map(|found| {
                         let mut c = std::mem::take(&mut cache);
-                        update(&mut c, &ids, found);
+                        update(Arc::make_mut(&mut c), &ids, found);
                         c
                     })
                 };
@@ -553,7 +555,7 @@ fn marked_stopping(c: &ContainerInfo, stopping: &HashMap<String, std::time::Inst
 pub async fn publish(
     shared: &Arc<Shared>,
     provider: &ContainerProvider,
-    cache: &[ContainerInfo],
+    cache: &Arc<Vec<ContainerInfo>>,
     stopping: &HashMap<String, std::time::Instant>,
     own_id: Option<&str>,
     last: &mut Published,
@@ -569,12 +571,18 @@ pub async fn publish(
     if last.unchanged(cache, stopping, &own_networks) {
         return;
     }
-    let mut view = cache.to_vec();
-    for c in &mut view {
-        if marked_stopping(c, stopping) {
-            c.state = RunState::Stopping;
+    // The cache itself, unless a container in it is to be shown stopping.
+    let view = if cache.iter().any(|c| marked_stopping(c, stopping)) {
+        let mut view = cache.to_vec();
+        for c in &mut view {
+            if marked_stopping(c, stopping) {
+                c.state = RunState::Stopping;
+            }
         }
-    }
+        Arc::new(view)
+    } else {
+        cache.clone()
+    };
     let provider = provider.clone();
     crate::state::off_workers(shared, move |shared| {
         publish_view(shared, "docker", &provider, view, own_networks)
@@ -588,7 +596,7 @@ pub fn publish_view(
     shared: &Shared,
     name: &str,
     provider: &ContainerProvider,
-    view: Vec<ContainerInfo>,
+    view: Arc<Vec<ContainerInfo>>,
     own_networks: BTreeSet<String>,
 ) {
     let settings = settings(shared, name, provider, own_networks);
@@ -597,7 +605,7 @@ pub fn publish_view(
             name,
             crate::cluster::wire::Input::Containers {
                 settings: (&settings).into(),
-                view: view.clone(),
+                view: view.to_vec(),
             },
         );
     }
