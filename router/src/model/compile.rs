@@ -152,7 +152,8 @@ pub fn compile<'a>(
         service_disabled(info, &mut issues, &q, &e);
     }
 
-    let mut routes = Vec::new();
+    // Sized at once: 20,000 routes moved again at each doubling otherwise.
+    let mut routes = Vec::with_capacity(snaps.iter().map(|s| s.config.http.routers.len()).sum());
     for snap in &snaps {
         for (name, router) in &snap.config.http.routers {
             for (route_name, r, encoded) in apply_models(name, router, s) {

@@ -817,7 +817,7 @@ impl<'a> Merger<'a> {
                 });
             }
         };
-        let mut routers = Vec::new();
+        let mut routers = Vec::with_capacity(self.routers.len());
         for_each_name(self.routers, |name, defs| {
             let first = defs[0].2;
             // Equal but for where they are defined.
@@ -838,12 +838,12 @@ impl<'a> Merger<'a> {
                 conflict(issues, "router", name, &containers_of(defs));
             }
         });
-        let mut services = Vec::new();
+        let mut services = Vec::with_capacity(self.services.len());
         for_each_name(self.services, |name, defs| match merge_services(defs) {
             Some(merged) => services.push((name.to_owned(), merged)),
             None => conflict(issues, "service", name, &containers_of(defs)),
         });
-        let mut middlewares = Vec::new();
+        let mut middlewares = Vec::with_capacity(self.middlewares.len());
         for_each_name(self.middlewares, |name, defs| {
             if defs.iter().all(|(_, _, m)| *m == defs[0].2) {
                 middlewares.push((name.to_owned(), defs[0].2.clone()));
