@@ -122,6 +122,29 @@ fn container() -> impl Strategy<Value = ContainerInfo> {
         })
 }
 
+/// Edit `what` of a random sequence: 0 replaces container `i` (modulo their number) with `c`,
+/// 1 removes it; `c` is given back for any other edit (or when there is none to edit).
+fn edit(
+    cs: &mut Vec<ContainerInfo>,
+    i: usize,
+    c: ContainerInfo,
+    what: u8,
+) -> Option<ContainerInfo> {
+    match what {
+        0 if !cs.is_empty() => {
+            let n = cs.len();
+            cs[i % n] = c;
+            None
+        }
+        1 if !cs.is_empty() => {
+            let n = cs.len();
+            cs.remove(i % n);
+            None
+        }
+        _ => Some(c),
+    }
+}
+
 /// A container that is routed (most of the time): its own router with a rule, priority,
 /// middlewares (the file's, or one of its own with settings that change) and port picked
 /// from a few, so that successive tables differ in one part of one route at a time.
@@ -259,23 +282,17 @@ proptest! {
         s.provider = "docker-memo-test".into();
         let mut cs = first;
         for (i, c, what) in edits {
-            match what {
-                0 if !cs.is_empty() => {
-                    let n = cs.len();
-                    cs[i % n] = c;
+            if let Some(c) = edit(&mut cs, i, c, what) {
+                match what {
+                    2 => s.exposed_by_default = !s.exposed_by_default,
+                    // One that shares another's network: it takes that one's address.
+                    3 if !cs.is_empty() => {
+                        let mut c = c;
+                        c.network_mode = format!("container:{}", cs[i % cs.len()].name);
+                        cs.push(c);
+                    }
+                    _ => cs.push(c),
                 }
-                1 if !cs.is_empty() => {
-                    let n = cs.len();
-                    cs.remove(i % n);
-                }
-                2 => s.exposed_by_default = !s.exposed_by_default,
-                // One that shares another's network: it takes that one's address.
-                3 if !cs.is_empty() => {
-                    let mut c = c;
-                    c.network_mode = format!("container:{}", cs[i % cs.len()].name);
-                    cs.push(c);
-                }
-                _ => cs.push(c),
             }
             let mut seen = BTreeSet::new();
             cs.retain(|c| seen.insert(c.name.clone()));
@@ -301,16 +318,8 @@ proptest! {
         let mut cs = first;
         let mut old = table(&cs);
         for (i, c, what) in edits {
-            match what {
-                0 if !cs.is_empty() => {
-                    let n = cs.len();
-                    cs[i % n] = c;
-                }
-                1 if !cs.is_empty() => {
-                    let n = cs.len();
-                    cs.remove(i % n);
-                }
-                _ => cs.push(c),
+            if let Some(c) = edit(&mut cs, i, c, what) {
+                cs.push(c);
             }
             let new = table(&cs);
             let a: BTreeSet<String> = old.describe().into_iter().collect();
