@@ -457,6 +457,16 @@ impl Drop for InFlight {
     }
 }
 
+/// A file provider's `yaml` compiled and in service with a registry of its own (for tests).
+#[cfg(test)]
+pub(crate) fn in_service(yaml: &str) -> (Registry, Live) {
+    let snap = crate::provider::file::snapshot_of_yaml(yaml);
+    let table = crate::model::compile::compile([&snap], &Default::default());
+    let reg = Registry::default();
+    let live = reg.attach(table);
+    (reg, live)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -506,14 +506,19 @@ pub(crate) mod in_service {
             "http:\n  services:\n    svc:\n      loadBalancer:\n        strategy: {strategy}\n        sticky:\n          cookie:\n            name: test\n        servers:\n          - url: http://first\n            weight: {}\n          - url: http://second\n            weight: {}\n",
             weights[0], weights[1]
         );
-        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
-            path: "/dynamic.yml".into(),
-            root: crate::tree::Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}")),
-        }]);
-        let table = crate::model::compile::compile([&snap], &Default::default());
-        let reg = Registry::default();
-        let live = reg.attach(table);
-        (reg, live)
+        crate::live::in_service(&yaml)
+    }
+
+    /// `svc@file` of `live` with the servers at `down` failing their check.
+    fn failing<'a>(live: &'a Live, down: &[usize]) -> &'a crate::live::LiveService {
+        let svc = &live.services["svc@file"];
+        for &i in down {
+            svc.backends[i]
+                .state
+                .check_failed
+                .store(true, Ordering::Relaxed);
+        }
+        svc
     }
 
     /// Which server a cookie naming `named` sends to ([`Registry::named`]): `p2c` has every
@@ -573,13 +578,7 @@ pub(crate) mod in_service {
         ];
         for (case, strategy, weights, down, value, want) in table {
             let (reg, live) = service(strategy, *weights);
-            let svc = &live.services["svc@file"];
-            for &i in *down {
-                svc.backends[i]
-                    .state
-                    .check_failed
-                    .store(true, Ordering::Relaxed);
-            }
+            let svc = failing(&live, down);
             let got = reg.named(svc, value, None);
             assert_eq!(got.map(|b| b.def.written.as_str()), *want, "{case}");
         }
@@ -634,13 +633,7 @@ pub(crate) mod in_service {
         ];
         for (strategy, weights, down, want) in table {
             let (reg, live) = service(strategy, *weights);
-            let svc = &live.services["svc@file"];
-            for &i in *down {
-                svc.backends[i]
-                    .state
-                    .check_failed
-                    .store(true, Ordering::Relaxed);
-            }
+            let svc = failing(&live, down);
             let mut seen = std::collections::BTreeSet::new();
             for i in 0..64u32 {
                 let client = std::net::IpAddr::from(i.wrapping_mul(2_654_435_761).to_be_bytes());

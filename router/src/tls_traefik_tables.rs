@@ -1041,10 +1041,7 @@ fn resolved(
     let yaml = format!(
         "http:\n  routers:\n{routers}  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://127.0.0.1:1\ntls:\n  options:\n    optsA: {{}}\n    optsB: {{}}\n    optsX: {{}}\n    optsY: {{}}\n"
     );
-    let file = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
-        path: "/d.yml".into(),
-        root: Node::from_yaml(&yaml, "").expect("yaml"),
-    }]);
+    let file = crate::provider::file::snapshot_of_yaml(&yaml);
     let ep = |name: &str| crate::model::compile::EntryPointModel {
         name: name.into(),
         ..Default::default()

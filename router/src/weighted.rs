@@ -409,15 +409,7 @@ mod composite_tables {
 
     /// The file provider's `services` (YAML under `http.services`) in service.
     fn live(services: &str) -> (Registry, Live) {
-        let yaml = format!("http:\n  services:\n{services}");
-        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
-            path: "/dynamic.yml".into(),
-            root: crate::tree::Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}")),
-        }]);
-        let table = crate::model::compile::compile([&snap], &Default::default());
-        let reg = Registry::default();
-        let live = reg.attach(table);
-        (reg, live)
+        crate::live::in_service(&format!("http:\n  services:\n{services}"))
     }
 
     /// Traefik's `SetHandlerStatus`: the servers of `service` pass or fail their check.
@@ -769,10 +761,7 @@ mod composite_tables {
             "http:\n  routers:\n    r:\n      rule: Host(`a`)\n      entryPoints: [web]\n      service: failover\n  services:\n    failover:\n      failover:\n        service: handler\n        fallback: fallback\n        errors:\n          status: [\"503\"]\n    handler:\n      loadBalancer:\n{}        servers:\n          - url: http://10.0.0.1:80\n    fallback:\n      loadBalancer:\n{fb_sticky}        servers:\n          - url: http://10.0.0.2:80\n          - url: http://10.0.0.3:80\n",
             sticky("main")
         );
-        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
-            path: "/dynamic.yml".into(),
-            root: crate::tree::Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}")),
-        }]);
+        let snap = crate::provider::file::snapshot_of_yaml(&yaml);
         let config = crate::config::Config::from_env(&std::collections::HashMap::new())
             .expect("the default configuration");
         let shared = crate::state::Shared::new(config);

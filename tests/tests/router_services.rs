@@ -134,18 +134,7 @@ async fn weighted_failover_and_server_weights() {
     let [canary, pair, fo, fo_ok, skipping, dangling, stuck, fo_errors] =
         hosts.map(|h| format!("{h}.test"));
     router.wait_status(&canary, "/", 200).await;
-    let bodies = |host: String, n: usize| {
-        let router = &router;
-        async move {
-            let mut out = Vec::new();
-            for _ in 0..n {
-                let r = router.request(&host, "/", &[]).await;
-                assert_eq!(r.status, 200, "{host}: {}", r.text());
-                out.push(r.text().trim().to_owned());
-            }
-            out
-        }
-    };
+    let bodies = |host: String, n: usize| bodies(&router, host, n);
     // 3:1, interleaved: any 4 picks in a row hold one green.
     let seen = bodies(canary.clone(), 12).await;
     let greens = seen.iter().filter(|b| *b == "green").count();
@@ -569,6 +558,17 @@ async fn mirroring_copies_a_share_of_requests() {
 
 /// Sends `head`, waits for the interim answer, then sends `pieces` a little apart; all that
 /// came back, once the router closes.
+/// The bodies of `n` requests for `/` on `host`, each answered 200.
+async fn bodies(router: &Router, host: String, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let r = router.request(&host, "/", &[]).await;
+        assert_eq!(r.status, 200, "{host}: {}", r.text());
+        out.push(r.text().trim().to_owned());
+    }
+    out
+}
+
 async fn chunked_in_pieces(addr: std::net::SocketAddr, head: &str, pieces: &[&str]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -823,18 +823,7 @@ async fn load_balancer_strategies() {
     let router = Router::builder().with_file(&file).start(&guard).await;
     let [hrw, p2c, least, bad] = names.map(|(_, h)| format!("{h}.test"));
     router.wait_status(&hrw, "/", 200).await;
-    let bodies = |host: String, n: usize| {
-        let router = &router;
-        async move {
-            let mut out = Vec::new();
-            for _ in 0..n {
-                let r = router.request(&host, "/", &[]).await;
-                assert_eq!(r.status, 200, "{host}: {}", r.text());
-                out.push(r.text().trim().to_owned());
-            }
-            out
-        }
-    };
+    let bodies = |host: String, n: usize| bodies(&router, host, n);
     let seen = bodies(hrw, 8).await;
     assert!(seen.iter().all(|b| *b == seen[0]), "{seen:?}");
     // Each of 24 picks draws blue first half the time: both answer.

@@ -34,10 +34,7 @@ fn table(m_yaml: &str) -> Arc<Shared> {
     let yaml = format!(
         "http:\n  routers:\n    r1:\n      rule: Host(`a`)\n      entryPoints: [web]\n      service: s\n      middlewares: [m]\n    r2:\n      rule: Host(`b`)\n      entryPoints: [web]\n      service: s\n      middlewares: [m]\n    r3:\n      rule: Host(`c`)\n      entryPoints: [web, websecure]\n      service: s\n      middlewares: [m]\n    r4:\n      rule: Host(`d`)\n      entryPoints: [web]\n      service: s\n      middlewares: [m, c]\n  middlewares:\n    c:\n      chain:\n        middlewares: [m]\n    m:\n{m_yaml}  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.1:80\n"
     );
-    let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
-        path: "/dynamic.yml".into(),
-        root: crate::tree::Node::from_yaml(&yaml, "").unwrap_or_else(|e| panic!("{e}")),
-    }]);
+    let snap = crate::provider::file::snapshot_of_yaml(&yaml);
     let config = crate::config::Config::from_env(&HashMap::new()).expect("the defaults");
     let shared = Shared::new(config);
     let ep = |name: &str| EntryPointModel {

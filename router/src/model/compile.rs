@@ -159,9 +159,11 @@ pub fn compile<'a>(
             for (route_name, r, encoded) in apply_models(name, router, s) {
                 let q = dynamic::qualify(&route_name, &snap.provider);
                 // Its definition goes in last (moved, not copied: 20,000 routers).
-                let mut info = ElementInfo {
+                let mut info: ElementInfo<dynamic::Router> = ElementInfo {
                     def: None,
-                    ..ElementInfo::enabled(())
+                    status: "enabled",
+                    errors: Vec::new(),
+                    using: Vec::new(),
                 };
                 let known = Known {
                     services: &services,
@@ -224,15 +226,8 @@ pub fn compile<'a>(
                         );
                     }
                 }
-                api.routers.insert(
-                    q,
-                    ElementInfo {
-                        def: Some(r),
-                        status: info.status,
-                        errors: info.errors,
-                        using: info.using,
-                    },
-                );
+                info.def = Some(r);
+                api.routers.insert(q, info);
             }
         }
     }

@@ -956,10 +956,7 @@ mod traefik_tables {
     /// error.
     fn filter(yaml: &str) -> Result<TcpFilter, String> {
         let doc = format!("tcp:\n  middlewares:\n    m:\n{yaml}");
-        let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
-            path: "/dynamic.yml".into(),
-            root: crate::tree::Node::from_yaml(&doc, "").unwrap_or_else(|e| panic!("{e}")),
-        }]);
+        let snap = crate::provider::file::snapshot_of_yaml(&doc);
         match snap.config.tcp.middlewares.get("m") {
             Some(m) => TcpFilter::compile(m),
             None => Err(format!("{:?}", snap.issues)),

@@ -396,12 +396,18 @@ fn merge<T>(
     }
 }
 
+/// The provider's snapshot of one file `/dynamic.yml` holding `yaml` (for tests).
+#[cfg(test)]
+pub(crate) fn snapshot_of_yaml(yaml: &str) -> Snapshot {
+    snapshot(&[Parsed {
+        path: "/dynamic.yml".into(),
+        root: Node::from_yaml(yaml, "").unwrap_or_else(|e| panic!("{e}")),
+    }])
+}
+
 #[cfg(test)]
 pub(crate) fn compile_yaml(yaml: &str, others: &[&Snapshot]) -> crate::model::table::RouteTable {
-    let file = snapshot(&[Parsed {
-        path: "/d.yml".into(),
-        root: Node::from_yaml(yaml, "").unwrap_or_else(|e| panic!("{e}")),
-    }]);
+    let file = snapshot_of_yaml(yaml);
     let settings = crate::model::compile::CompileSettings {
         entry_points: vec![crate::model::compile::EntryPointModel {
             name: "https".into(),

@@ -430,14 +430,7 @@ fn models() {
     .unwrap();
     // The internal provider itself defines nothing for it (the model is not a router).
     assert_eq!(view(&snapshot(&c)), ["service noop"]);
-    let file = super::file::snapshot(&[super::file::Parsed {
-        path: "dynamic.yml".into(),
-        root: crate::tree::Node::from_yaml(
-            "http:\n  routers:\n    app:\n      rule: Host(`a.example`)\n      service: noop@internal\n  middlewares:\n    test:\n      stripPrefix:\n        prefixes: [/x]\ntls:\n  options:\n    opt:\n      minVersion: VersionTLS12\n",
-            "",
-        )
-        .unwrap(),
-    }]);
+    let file = crate::provider::file::snapshot_of_yaml("http:\n  routers:\n    app:\n      rule: Host(`a.example`)\n      service: noop@internal\n  middlewares:\n    test:\n      stripPrefix:\n        prefixes: [/x]\ntls:\n  options:\n    opt:\n      minVersion: VersionTLS12\n");
     let internal = snapshot(&c);
     let table =
         crate::model::compile::compile([&internal, &file], &crate::state::compile_settings(&c));
@@ -591,14 +584,7 @@ fn internal_routers_are_observed_only_with_add_internals() {
         ];
         vars.extend_from_slice(extra);
         let c = load(&vars).unwrap();
-        let file = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
-            path: "/dynamic.yml".into(),
-            root: crate::tree::Node::from_yaml(
-                "http:\n  routers:\n    app:\n      rule: Host(`a`)\n      entryPoints: [test]\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.1:80\n",
-                "",
-            )
-            .unwrap(),
-        }]);
+        let file = crate::provider::file::snapshot_of_yaml("http:\n  routers:\n    app:\n      rule: Host(`a`)\n      entryPoints: [test]\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.1:80\n");
         let table = crate::model::compile::compile(
             [&snapshot(&c), &file],
             &crate::state::compile_settings(&c),
@@ -678,14 +664,7 @@ fn observability_and_the_default_rule_syntax_make_models() {
         let mut vars = vec![WEB, WEBSECURE];
         vars.extend_from_slice(extra);
         let c = load(&vars).unwrap();
-        let file = super::file::snapshot(&[super::file::Parsed {
-            path: "dynamic.yml".into(),
-            root: crate::tree::Node::from_yaml(
-                "http:\n  routers:\n    app:\n      rule: Host(`a.example`)\n      entryPoints: [web, websecure]\n      service: noop@internal\n",
-                "",
-            )
-            .unwrap(),
-        }]);
+        let file = crate::provider::file::snapshot_of_yaml("http:\n  routers:\n    app:\n      rule: Host(`a.example`)\n      entryPoints: [web, websecure]\n      service: noop@internal\n");
         let table = crate::model::compile::compile(
             [&snapshot(&c), &file],
             &crate::state::compile_settings(&c),
