@@ -1,19 +1,19 @@
 //! One HTTP/1.1 exchange the router makes itself (a `forwardAuth` server's check), on the raw
-//! path: a connection from the idle pool the backends use (or a new one), the request head
-//! written at once, the answer's head and body read with the same framing code as backends'
-//! answers. No task and no hyper client per request: this sits in front of every request of
-//! the routes that use it. A connection that answered completely goes back to the pool.
+//! path: a connection the client connection keeps, as it keeps its backends' (else one from
+//! the idle pool the backends use, or a new one), the request head written at once, the
+//! answer's head and body read with the same framing code as backends' answers. No task and
+//! no hyper client per request: this sits in front of every request of the routes that use
+//! it. A connection that answered completely is kept for the next check.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use http1_framing::{find_head_end, BodyFraming, BodyLeft};
 use hyper::{HeaderMap, Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::upstream::{dial, BackendConn, IdlePool};
+use crate::upstream::{dial, BackendConn, Conns};
 use crate::wire::{self, Outgoing};
 
 /// An answer: its status, headers, and body (`None`: larger than allowed).
@@ -38,7 +38,7 @@ pub struct Asking<'a> {
 /// Sends `req` to `addr`; reads at most `max_body` bytes of the answer's body. A kept
 /// connection the server closed while it sat idle is replaced once by a new one.
 pub async fn ask(
-    pool: &Arc<IdlePool>,
+    conns: &mut Conns<'_>,
     addr: SocketAddr,
     req: Asking<'_>,
     connect_timeout: Duration,
@@ -57,8 +57,8 @@ pub async fn ask(
     out.extend_from_slice(req.body.unwrap_or_default());
     let method = req.method;
     let head_only = *method == Method::HEAD;
-    if let Some(conn) = pool.take_plain(addr) {
-        match exchange(pool, conn, &out, head_only, max_body).await {
+    if let Some(conn) = conns.take_plain(addr) {
+        match exchange(conns, conn, &out, head_only, max_body).await {
             Ok(a) => return Ok(a),
             Err((_, true)) => {} // closed before answering: once more, on a new connection
             Err((e, false)) => return Err(e),
@@ -67,14 +67,14 @@ pub async fn ask(
     let conn = dial(addr, None, connect_timeout)
         .await
         .map_err(|e| format!("{e:?}"))?;
-    exchange(pool, conn, &out, head_only, max_body)
+    exchange(conns, conn, &out, head_only, max_body)
         .await
         .map_err(|(e, _)| e)
 }
 
 /// One exchange on `conn`; the error says whether nothing at all came back.
 async fn exchange(
-    pool: &Arc<IdlePool>,
+    conns: &mut Conns<'_>,
     mut conn: BackendConn,
     request: &[u8],
     head_only: bool,
@@ -96,7 +96,7 @@ async fn exchange(
             Ok(_) => {}
         }
     };
-    let head = conn.buf.split_to(len);
+    let head = conn.buf.split_to(len).freeze();
     let resp = wire::parse_response(&head, head_only).map_err(|e| (e.to_string(), false))?;
     let mut left = BodyLeft::new(resp.body);
     let mut data = Vec::new();
@@ -127,12 +127,76 @@ async fn exchange(
         }
     }
     if complete && !resp.close && conn.buf.is_empty() {
-        conn.idle_since = Instant::now();
-        pool.put_one(conn);
+        conns.put(conn);
     }
     Ok(Answer {
         status: resp.status,
         headers: resp.headers,
         body: Some(Bytes::from(data)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use std::sync::Arc;
+
+    use crate::upstream::IdlePool;
+
+    /// A server that answers one request on each connection and closes it right after,
+    /// without saying so (as one whose keep-alive timeout is shorter than the pause between
+    /// two checks). Its connections go back to the pool; the next check takes one unchecked
+    /// (parked a moment ago) and must go again on a new connection.
+    #[tokio::test]
+    async fn a_parked_connection_the_server_closed_is_replaced() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut head = Vec::new();
+                while matches!(find_head_end(&head, 0), Ok(None)) {
+                    let mut chunk = [0u8; 512];
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await;
+            }
+        });
+        let pool = Arc::new(IdlePool::default());
+        let mut kept = crate::upstream::Kept::new(pool.clone());
+        let headers = HeaderMap::new();
+        // From the shared pool (HTTP/2), then from a client connection's kept ones.
+        for n in 1..=6 {
+            let mut conns = match n <= 3 {
+                true => Conns::Pool(&pool),
+                false => Conns::Kept(&mut kept),
+            };
+            let asking = Asking {
+                method: &Method::GET,
+                path: "/verify",
+                query: None,
+                headers: &headers,
+                body: None,
+            };
+            let a = ask(&mut conns, addr, asking, Duration::from_secs(2), 1024)
+                .await
+                .unwrap_or_else(|e| panic!("check {n}: {e}"));
+            assert_eq!(a.status, StatusCode::OK);
+            assert_eq!(a.body.as_deref(), Some(&b"ok"[..]));
+            // The server's close reaches the parked connection.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 6);
+    }
 }

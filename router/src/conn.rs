@@ -351,8 +351,7 @@ where
             }
         };
         let start = Instant::now();
-        let parsed = wire::parse_request(&self.buf[..len]);
-        self.buf.advance(len);
+        let parsed = wire::parse_request(&self.buf.split_to(len).freeze());
         match parsed {
             // Boxed: the exchange's state (the largest part of a connection's) is held only
             // while a request is served, not while the connection waits for the next one.
@@ -538,7 +537,8 @@ where
             read: &mut self.buffered,
             idle: self.at.ep.header_timeout,
         };
-        let plan = match proxy::plan(shared, req, headers, log, &mut body).await? {
+        let kept = Some(&mut self.kept);
+        let plan = match proxy::plan_kept(shared, req, headers, log, &mut body, kept).await? {
             Planned::Forward(p) => p,
             Planned::Answer(a) => return self.answer(&a, head).await,
         };
@@ -939,8 +939,8 @@ where
                 got_any = true;
                 match http1_framing::find_head_end(&conn.buf, scanned) {
                     Ok(Some(len)) => {
-                        let parsed = wire::parse_response(&conn.buf[..len], head_request);
-                        conn.buf.advance(len);
+                        let head = conn.buf.split_to(len).freeze();
+                        let parsed = wire::parse_response(&head, head_request);
                         scanned = 0;
                         let resp = parsed.map_err(|e| {
                             Attempt::Backend(format!("the backend's answer: {e}"), false)

@@ -78,3 +78,4 @@ pub mod upload_watch;
 pub mod upstream;
 pub mod weighted;
 pub mod wire;
+pub mod workers;

@@ -126,7 +126,55 @@ pub struct Registry {
     /// Each service's state by name, kept across swaps for the services the new table still
     /// has (updated in place: a swap of 10,000 services allocates only for the new ones).
     kept: Mutex<Kept>,
-    buckets: Mutex<HashMap<(crate::middleware::InUse, String), Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+/// Rate limit buckets by middleware in use and source (std's hasher: sources are chosen by
+/// clients).
+type Buckets = hashbrown::HashMap<BucketKey, Bucket, std::collections::hash_map::RandomState>;
+
+/// A rate limit bucket's key: the middleware in use ([`crate::middleware::InUse`]'s fields)
+/// and the request's source.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct BucketKey {
+    router: String,
+    middleware: String,
+    nth: usize,
+    source: String,
+}
+
+/// A [`BucketKey`] borrowed from the request (the same fields in the same order: the same
+/// hash), so a request finds its bucket without copying anything.
+#[derive(Debug, Clone, Copy, Hash)]
+pub struct BucketOf<'a> {
+    /// The router (`InUse::router`).
+    pub router: &'a str,
+    /// The middleware (`InUse::middleware`).
+    pub middleware: &'a str,
+    /// Its place among the router's middlewares of that name (`InUse::nth`).
+    pub nth: usize,
+    /// The request's source (`sourceCriterion`).
+    pub source: &'a str,
+}
+
+impl hashbrown::Equivalent<BucketKey> for BucketOf<'_> {
+    fn equivalent(&self, k: &BucketKey) -> bool {
+        self.nth == k.nth
+            && self.router == k.router
+            && self.middleware == k.middleware
+            && self.source == k.source
+    }
+}
+
+impl From<&BucketOf<'_>> for BucketKey {
+    fn from(b: &BucketOf<'_>) -> BucketKey {
+        BucketKey {
+            router: b.router.to_owned(),
+            middleware: b.middleware.to_owned(),
+            nth: b.nth,
+            source: b.source.to_owned(),
+        }
+    }
 }
 
 /// The runtime state of the services of the table in service, and the swap that last saw each.
@@ -351,8 +399,7 @@ impl Registry {
     /// each configuration change).
     pub fn rate_limit(
         &self,
-        at: &crate::middleware::InUse,
-        source: &str,
+        at: BucketOf<'_>,
         rate: f64,
         burst: u64,
         max_delay: Duration,
@@ -373,9 +420,10 @@ impl Registry {
             rate,
             burst,
         };
-        let bucket = buckets
-            .entry((at.clone(), source.to_owned()))
-            .or_insert(fresh);
+        let (_, bucket) = buckets
+            .raw_entry_mut()
+            .from_key(&at)
+            .or_insert_with(|| (BucketKey::from(&at), fresh));
         if bucket.rate != rate || bucket.burst != burst {
             *bucket = fresh;
         }

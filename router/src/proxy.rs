@@ -207,8 +207,8 @@ impl Log {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// Hop-by-hop headers (RFC 9110 7.6.1), and `Upgrade` (set again only for an upgrade).
+const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -217,6 +217,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// What a request is, as the phases below need it, whichever protocol carried it.
@@ -356,6 +357,19 @@ pub async fn plan(
     log: &mut Log,
     body: &mut dyn crate::middleware::Body,
 ) -> Result<Planned, ProxyError> {
+    plan_kept(shared, req, headers, log, body, None).await
+}
+
+/// [`plan`] on a client connection that keeps backend connections (`kept`): a middleware's
+/// own exchanges (`forwardAuth`) use them too.
+pub async fn plan_kept(
+    shared: &Shared,
+    req: &Inbound<'_>,
+    headers: &mut HeaderMap,
+    log: &mut Log,
+    body: &mut dyn crate::middleware::Body,
+    kept: Option<&mut crate::upstream::Kept>,
+) -> Result<Planned, ProxyError> {
     let client_ip = req.client_ip();
 
     // Phase 0: ACME HTTP-01 challenges are answered on plain HTTP whatever else is set
@@ -434,6 +448,7 @@ pub async fn plan(
         fx: &mut fx,
         log,
         body,
+        kept,
     };
     let mut refused = None;
     for (i, (name, mw)) in route.middlewares.iter().enumerate() {
@@ -979,7 +994,10 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
         security_defaults(h, scheme == "https");
     }
     for (k, v) in &plan.fx.response_headers {
-        set_header(h, k, v);
+        match v {
+            Some(v) => h.insert(k.clone(), v.clone()),
+            None => h.remove(k),
+        };
     }
     auth_cookies(&plan.fx, h);
     let sticky = plan
@@ -1619,10 +1637,23 @@ pub(crate) fn set_header(h: &mut HeaderMap, k: &str, v: &str) {
 /// Removes the hop-by-hop headers, those a `Connection` header names, and `Upgrade`.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     remove_connection_named(h);
-    for name in &HOP_BY_HOP {
+    remove_all(h, &HOP_BY_HOP);
+}
+
+/// Removes every header of `names` (at most 16) the map has: one pass over the map's names (a
+/// few), then a removal for each one present, instead of a lookup for each of `names` (this
+/// runs several times per proxied request).
+pub(crate) fn remove_all(h: &mut HeaderMap, names: &[HeaderName]) {
+    debug_assert!(names.len() <= 16);
+    let mut present = [false; 16];
+    for k in h.keys() {
+        if let Some(i) = names.iter().take(16).position(|n| n == k) {
+            present[i] = true;
+        }
+    }
+    for (name, _) in names.iter().zip(present).filter(|(_, p)| *p) {
         h.remove(name);
     }
-    h.remove(header::UPGRADE);
 }
 
 /// Removes the headers a `Connection` header names (RFC 9110 7.6.1), except those Traefik
@@ -1782,6 +1813,8 @@ fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
         websocket,
         prefix,
     } = f;
+    // Room for the headers below at once, not by doubling as they come.
+    h.reserve(7);
     let client_text = req.client;
     let xff = match xff_before {
         Some(prev) if !prev.is_empty() => format!("{prev}, {client_text}"),

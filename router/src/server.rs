@@ -91,6 +91,8 @@ pub fn raise_open_files_limit() -> (Option<u64>, Option<u64>) {
 
 /// Serves an entry point until `shutdown` completes, then lets open connections finish for
 /// its grace period. `tls` makes the configurations of connections that start a handshake.
+/// Each serving thread ([`crate::workers`]) accepts from the listener and serves what it
+/// accepted.
 pub async fn run(
     listener: TcpListener,
     ep: Arc<EntryPoint>,
@@ -99,51 +101,107 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let name: &'static str = Box::leak(ep.name.clone().into_boxed_str());
     let grace = ep.grace_timeout;
-    let stopping = shared.clone();
-    let accept = async move {
-        let mut backoff = Duration::from_millis(10);
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(x) => {
-                    backoff = Duration::from_millis(10);
-                    x
-                }
-                Err(e) => {
-                    tracing::warn!(entrypoint = name, error = %e, "accept failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-            };
-            // Over the cap: closed at once (dropped), before anything is read.
-            let Ok(slot) = shared.limits.admit() else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let conn = Conn {
-                slot,
-                peer,
-                entrypoint: name,
-                ep: ep.clone(),
-                shared: shared.clone(),
-                stop: stop_rx.clone(),
-                tls_options: String::new(),
-                client_certs: None,
-            };
-            tokio::spawn(conn.serve(stream, tls.clone()));
-        }
+    let accepting = Accepting {
+        name: Box::leak(ep.name.clone().into_boxed_str()),
+        ep,
+        tls,
+        shared: shared.clone(),
+        stop: stop_rx,
     };
-    tokio::select! {
-        () = accept => {}
-        () = shutdown => {}
+    let loops = spread(listener, accepting);
+    shutdown.await;
+    for l in &loops {
+        l.abort();
     }
-    stopping
+    shared
         .stopping
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(grace, stop_tx.closed()).await;
+}
+
+/// What an accept loop needs: the entry point and the connections' shared state.
+#[derive(Clone)]
+struct Accepting {
+    name: &'static str,
+    ep: Arc<EntryPoint>,
+    tls: Option<Arc<TlsServer>>,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+}
+
+/// Starts one accept loop on `listener` per serving thread (each registers its own copy of
+/// the listening socket with its runtime); on the current runtime if there is none.
+fn spread(listener: TcpListener, accepting: Accepting) -> Vec<tokio::task::JoinHandle<()>> {
+    let workers = crate::workers::handles();
+    if workers.is_empty() {
+        return vec![tokio::spawn(accept(listener, accepting))];
+    }
+    let name = accepting.name;
+    let std = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(entrypoint = name, error = %e, "cannot hand the listener to the serving threads");
+            return Vec::new();
+        }
+    };
+    let mut loops = Vec::with_capacity(workers.len());
+    for worker in workers {
+        let copy = match std.try_clone() {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(entrypoint = name, error = %e, "cannot share the listener with a serving thread");
+                continue;
+            }
+        };
+        let accepting = accepting.clone();
+        loops.push(worker.spawn(async move {
+            match TcpListener::from_std(copy) {
+                Ok(l) => accept(l, accepting).await,
+                Err(e) => {
+                    tracing::error!(entrypoint = name, error = %e, "a serving thread cannot listen");
+                }
+            }
+        }));
+    }
+    loops
+}
+
+/// Accepts connections for ever, each served on this thread (over the caps on open
+/// connections: closed at once).
+async fn accept(listener: TcpListener, a: Accepting) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => {
+                backoff = Duration::from_millis(10);
+                x
+            }
+            Err(e) => {
+                tracing::warn!(entrypoint = a.name, error = %e, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        // Over the cap: closed at once (dropped), before anything is read.
+        let Ok(slot) = a.shared.limits.admit() else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Conn {
+            slot,
+            peer,
+            entrypoint: a.name,
+            ep: a.ep.clone(),
+            shared: a.shared.clone(),
+            stop: a.stop.clone(),
+            tls_options: String::new(),
+            client_certs: None,
+        };
+        tokio::spawn(conn.serve(stream, a.tls.clone()));
+    }
 }
 
 struct Conn {

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use std::pin::Pin;
@@ -113,9 +114,20 @@ impl AsyncWrite for BackendIo {
     }
 }
 
-/// Which TLS a connection speaks: 0 for none, else [`BackendTls::id`]. Connections are only
-/// reused for the same backend address and TLS.
-type Key = (SocketAddr, usize);
+/// Which TLS a connection speaks: 0 for none, else [`BackendTls::id`]; and the thread it was
+/// opened on. Connections are only reused for the same backend address and TLS, and on the
+/// same thread: a socket waits for readiness in the runtime of the thread that opened it (a
+/// serving thread's, [`crate::workers`]), and one used from another thread would have each of
+/// its events cross between the two.
+type Key = (SocketAddr, usize, ThreadId);
+
+/// The current thread, for [`Key`].
+fn this_thread() -> ThreadId {
+    thread_local! {
+        static ID: ThreadId = std::thread::current().id();
+    }
+    ID.with(|id| *id)
+}
 
 /// One connection to a backend and what it sent that was not consumed yet.
 #[derive(Debug)]
@@ -124,6 +136,8 @@ pub struct BackendConn {
     pub addr: SocketAddr,
     /// Its TLS ([`Key`]).
     tls: usize,
+    /// The thread that opened it ([`Key`]).
+    home: ThreadId,
     /// The socket.
     pub io: BackendIo,
     /// Bytes read and not yet relayed.
@@ -143,7 +157,7 @@ impl BackendConn {
     }
 
     fn key(&self) -> Key {
-        (self.addr, self.tls)
+        (self.addr, self.tls, self.home)
     }
 
     /// Frees the read buffer of a connection that waits in the pool (it holds no bytes: only
@@ -170,29 +184,41 @@ impl std::fmt::Debug for IdlePool {
 impl IdlePool {
     /// The most recently parked connection to `key` that is still open.
     fn take(&self, key: Key) -> Option<BackendConn> {
+        self.take_checked(key, Duration::ZERO)
+    }
+
+    /// [`IdlePool::take`], trusting without a check a connection parked less than
+    /// `unchecked` ago.
+    fn take_checked(&self, key: Key, unchecked: Duration) -> Option<BackendConn> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let list = idle.get_mut(&key)?;
+        let now = Instant::now();
         while let Some(c) = list.pop() {
-            if c.idle_since.elapsed() < IDLE_FOR && c.looks_open() {
+            let idle_for = now.saturating_duration_since(c.idle_since);
+            if idle_for < IDLE_FOR && (idle_for < unchecked || c.looks_open()) {
                 return Some(c);
             }
         }
         None
     }
 
-    /// A parked plain (no TLS) connection to `addr` that is still open.
+    /// A parked plain (no TLS) connection to `addr`: one parked within [`CHECK_AFTER`] is
+    /// taken as it is, as a client connection's kept ones are (the check is a system call
+    /// on every `forwardAuth` request otherwise); an older one is checked open. The caller
+    /// must send again on a new connection when it was closed before answering anything.
     pub fn take_plain(&self, addr: SocketAddr) -> Option<BackendConn> {
-        self.take((addr, 0))
+        self.take_checked((addr, 0, this_thread()), CHECK_AFTER)
     }
 
     /// Parks one connection whose exchange completed. On the request path (a `forwardAuth`
     /// check): no sweep of the other backends' connections, which [`IdlePool::put`] does when
     /// a client connection ends, and its buffer kept (the next check takes it at once).
-    pub fn put_one(&self, conn: BackendConn) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let list = idle.entry(conn.key()).or_default();
+    pub fn put_one(&self, mut conn: BackendConn) {
         // One clock read, not one per parked connection (this runs for every check).
         let now = Instant::now();
+        conn.idle_since = now;
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let list = idle.entry(conn.key()).or_default();
         list.retain(|c| now.duration_since(c.idle_since) < IDLE_FOR);
         if list.len() < IDLE_PER_BACKEND {
             list.push(conn);
@@ -272,17 +298,22 @@ impl Kept {
         tls: Option<&BackendTls>,
         connect_timeout: Duration,
     ) -> Result<(BackendConn, bool), SendError> {
-        let key = (addr, tls.map_or(0, |t| t.id));
-        if let Some(i) = self.conns.iter().position(|c| c.key() == key) {
-            let c = self.conns.swap_remove(i);
-            if c.idle_since.elapsed() < CHECK_AFTER || c.looks_open() {
-                return Ok((c, true));
-            }
-        }
-        if let Some(c) = self.pool.take(key) {
+        if let Some(c) = self.take((addr, tls.map_or(0, |t| t.id), this_thread())) {
             return Ok((c, true));
         }
         Ok((dial(addr, tls, connect_timeout).await?, false))
+    }
+
+    /// A kept connection to `key` (taken as it is when used within [`CHECK_AFTER`], else
+    /// checked open), else an idle one from the pool.
+    fn take(&mut self, key: Key) -> Option<BackendConn> {
+        if let Some(i) = self.conns.iter().position(|c| c.key() == key) {
+            let c = self.conns.swap_remove(i);
+            if c.idle_since.elapsed() < CHECK_AFTER || c.looks_open() {
+                return Some(c);
+            }
+        }
+        self.pool.take(key)
     }
 
     /// Hands every kept connection to the pool (the client connection is idle: other client
@@ -302,6 +333,35 @@ impl Kept {
     }
 }
 
+/// Where the connection of an exchange the router makes itself (a `forwardAuth` check) comes
+/// from and goes back to: the client connection's kept ones (HTTP/1.1: no lock, no check of
+/// a connection used a moment ago), else the shared pool.
+pub enum Conns<'a> {
+    /// A client connection's.
+    Kept(&'a mut Kept),
+    /// The shared pool (HTTP/2 streams, tests).
+    Pool(&'a IdlePool),
+}
+
+impl Conns<'_> {
+    /// A kept or idle plain (no TLS) connection to `addr`. The caller must send again on a
+    /// new connection when one taken unchecked was closed before answering anything.
+    pub fn take_plain(&mut self, addr: SocketAddr) -> Option<BackendConn> {
+        match self {
+            Conns::Kept(k) => k.take((addr, 0, this_thread())),
+            Conns::Pool(p) => p.take_plain(addr),
+        }
+    }
+
+    /// Keeps a connection whose exchange completed.
+    pub fn put(&mut self, conn: BackendConn) {
+        match self {
+            Conns::Kept(k) => k.put(conn),
+            Conns::Pool(p) => p.put_one(conn),
+        }
+    }
+}
+
 /// Opens a connection to a backend within `timeout` (the TLS handshake, for an `https://`
 /// server, within it too).
 pub async fn dial(
@@ -315,6 +375,7 @@ pub async fn dial(
         return Ok(BackendConn {
             addr,
             tls: 0,
+            home: this_thread(),
             io: BackendIo::Plain(tcp),
             buf: BytesMut::new(),
             idle_since: Instant::now(),
@@ -341,6 +402,7 @@ pub async fn dial(
     Ok(BackendConn {
         addr,
         tls: tls.id,
+        home: this_thread(),
         io: BackendIo::Tls(Box::new(io)),
         buf: BytesMut::new(),
         idle_since: Instant::now(),

@@ -5,6 +5,7 @@
 //! middlewares in [`crate::proxy`] read); the router writes the framing of what it sends
 //! itself, so a `Content-Length` or `Transfer-Encoding` it did not check never passes.
 
+use bytes::Bytes;
 pub use http1_framing::ResponseError;
 use http1_framing::{
     self as framing, expect_continue, parse_error, BodyFraming, FramingError, UnknownExpectation,
@@ -75,8 +76,9 @@ fn connection_has(headers: &HeaderMap, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// Parses a complete request head (as `http1_framing::find_head_end` delimits it).
-pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
+/// Parses a complete request head (as `http1_framing::find_head_end` delimits it). Header
+/// values share `head`'s bytes (no copy per header).
+pub fn parse_request(head: &Bytes) -> Result<RequestHead, HeadError> {
     // Framing first: an ambiguous head is named as such, whatever else is wrong with it.
     let line_end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
     let framing = framing::check_request_head(head, head[..line_end].ends_with(b" HTTP/1.0"))?;
@@ -93,7 +95,9 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| HeadError::Malformed("invalid method"))?;
     let http10 = version == 0;
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    // Room for what the router adds before forwarding (`X-Forwarded-*`, `X-Real-IP`, a
+    // middleware's), so the map is not grown and rehashed header by header.
+    let mut headers = HeaderMap::with_capacity(req.headers.len() + 8);
     let mut hosts = 0;
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
@@ -105,7 +109,7 @@ pub fn parse_request(head: &[u8]) -> Result<RequestHead, HeadError> {
         if name == header::HOST {
             hosts += 1;
         }
-        let value = HeaderValue::from_bytes(h.value)
+        let value = HeaderValue::from_maybe_shared(head.slice_ref(h.value))
             .map_err(|_| HeadError::Malformed("invalid header value"))?;
         headers.append(name, value);
     }
@@ -318,8 +322,8 @@ pub struct ResponseHead {
 }
 
 /// Parses a complete response head. `head_request`: the request was `HEAD` (no body follows
-/// whatever the headers say).
-pub fn parse_response(head: &[u8], head_request: bool) -> Result<ResponseHead, ResponseError> {
+/// whatever the headers say). Header values share `head`'s bytes.
+pub fn parse_response(head: &Bytes, head_request: bool) -> Result<ResponseHead, ResponseError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut slots);
     match resp.parse(head) {
@@ -335,7 +339,8 @@ pub fn parse_response(head: &[u8], head_request: bool) -> Result<ResponseHead, R
     let mut length = None;
     let mut coded = false;
     let mut chunked = false;
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    // Room for the answer headers the router adds (security defaults, a middleware's).
+    let mut headers = HeaderMap::with_capacity(resp.headers.len() + 4);
     for h in resp.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| ResponseError::Malformed("invalid header name"))?;
@@ -360,7 +365,7 @@ pub fn parse_response(head: &[u8], head_request: bool) -> Result<ResponseHead, R
             }
             continue;
         }
-        let value = HeaderValue::from_bytes(h.value)
+        let value = HeaderValue::from_maybe_shared(head.slice_ref(h.value))
             .map_err(|_| ResponseError::Malformed("invalid header value"))?;
         headers.append(name, value);
     }
@@ -405,7 +410,7 @@ pub mod props {
         let Ok(Some(end)) = framing::find_head_end(bytes, 0) else {
             return Ok(());
         };
-        let Ok(head) = parse_request(&bytes[..end]) else {
+        let Ok(head) = parse_request(&Bytes::copy_from_slice(&bytes[..end])) else {
             return Ok(());
         };
         if head.headers.contains_key(header::CONTENT_LENGTH)
@@ -442,7 +447,7 @@ pub mod props {
         if again_end != out.len() {
             return Err("written head ends early".into());
         }
-        let again = parse_request(&out).map_err(|e| format!("written head: {e}"))?;
+        let again = parse_request(&Bytes::from(out)).map_err(|e| format!("written head: {e}"))?;
         if again.method != head.method || again.target != head.target {
             return Err("request line changed".into());
         }
@@ -460,7 +465,7 @@ pub mod props {
         let Ok(Some(end)) = framing::find_head_end(bytes, 0) else {
             return Ok(());
         };
-        let Ok(resp) = parse_response(&bytes[..end], false) else {
+        let Ok(resp) = parse_response(&Bytes::copy_from_slice(&bytes[..end]), false) else {
             return Ok(());
         };
         if resp.status == StatusCode::SWITCHING_PROTOCOLS || resp.body == BodyFraming::UntilClose {
@@ -472,7 +477,8 @@ pub mod props {
         };
         let mut out = Vec::new();
         write_response_head(&mut out, resp.status, &resp.headers, framing, false);
-        let again = parse_response(&out, false).map_err(|e| format!("written head: {e}"))?;
+        let again =
+            parse_response(&Bytes::from(out), false).map_err(|e| format!("written head: {e}"))?;
         if again.status != resp.status || again.body != resp.body {
             return Err(format!(
                 "{:?} {:?} became {:?} {:?}",
@@ -488,7 +494,7 @@ mod tests {
     use super::*;
 
     fn req(raw: &str) -> Result<RequestHead, HeadError> {
-        parse_request(raw.as_bytes())
+        parse_request(&Bytes::copy_from_slice(raw.as_bytes()))
     }
 
     #[test]
@@ -611,7 +617,8 @@ mod tests {
 
     #[test]
     fn response_framing_is_strict() {
-        let ok = |raw: &str, head: bool| parse_response(raw.as_bytes(), head);
+        let ok =
+            |raw: &str, head: bool| parse_response(&Bytes::copy_from_slice(raw.as_bytes()), head);
         let r = ok("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false).unwrap();
         assert_eq!(r.body, BodyFraming::Length(5));
         assert_eq!(r.headers[header::CONTENT_LENGTH], "5");

@@ -944,7 +944,7 @@ pub(crate) mod tests {
         assert_eq!(
             d.config.http.middlewares["hdr"],
             Middleware::Headers(Box::new(crate::dynamic::Headers {
-                request: vec![("X-Test".into(), "1".into())],
+                request: vec![crate::dynamic::SetHeader::new("X-Test", "1").unwrap()],
                 ..Default::default()
             }))
         );
@@ -1071,15 +1071,14 @@ pub(crate) mod tests {
             h.sts.as_deref(),
             Some("max-age=63072000; includeSubDomains")
         );
-        assert!(response.contains(&(
-            "Content-Security-Policy".into(),
-            "default-src 'self'".into()
-        )));
+        assert!(response
+            .iter()
+            .any(|h| h.name == "Content-Security-Policy" && h.value == "default-src 'self'"));
         let frame: Vec<_> = response
             .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("x-frame-options"))
+            .filter(|h| h.name.eq_ignore_ascii_case("x-frame-options"))
             .collect();
-        assert_eq!(frame.last().map(|(_, v)| v.as_str()), Some(""));
+        assert_eq!(frame.last().map(|h| h.value.as_str()), Some(""));
     }
 
     #[test]

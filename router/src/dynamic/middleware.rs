@@ -26,7 +26,7 @@ mod traefik_tables;
 pub use circuit_breaker::CircuitBreaker;
 pub use errors::ErrorPages;
 pub use forward_auth::{ClientTls, ForwardAuth};
-pub use headers::{Cors, Headers};
+pub use headers::{Cors, Headers, SetHeader};
 pub use ip::{IpStrategy, SourceCriterion};
 pub use retry::Retry;
 pub use rewrite::GoRegex;

@@ -28,7 +28,7 @@ pub mod udp;
 pub use health::HealthCheck;
 pub use middleware::{
     ClientTls, Cors, ErrorPages, ForwardAuth, GoRegex, Headers, IpStrategy, Middleware, Retry,
-    SourceCriterion,
+    SetHeader, SourceCriterion,
 };
 pub use tls::{Domain, TlsOptions, TlsStore};
 pub use transport::ServersTransport;

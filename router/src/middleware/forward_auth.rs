@@ -22,6 +22,7 @@ use super::{Flow, Request};
 use crate::dynamic::middleware::forward_auth::{DEFAULT_MAX_BODY, DEFAULT_MAX_RESPONSE_BODY};
 use crate::dynamic::{ClientTls, ForwardAuth};
 use crate::proxy::{Answer, ProxyError};
+use crate::upstream::Conns;
 
 /// Traefik's client timeout for the authentication request.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -129,11 +130,19 @@ pub async fn apply(
     let max = fa
         .max_response_body_size
         .unwrap_or(DEFAULT_MAX_RESPONSE_BODY);
+    let shared = r.shared;
+    let kept = r.kept.as_deref_mut();
     let exchange = async {
         match plain_target(fa) {
             // Plain HTTP (the usual Authelia-style setup): the raw path, no hyper client.
-            Some(target) => ask_raw(r.shared, target, &method, headers, body, max).await,
-            None => ask_hyper(r.shared, fa, method, headers, body, max).await,
+            Some(target) => {
+                let mut conns = match kept {
+                    Some(k) => Conns::Kept(k),
+                    None => Conns::Pool(&shared.idle),
+                };
+                ask_raw(shared, &mut conns, target, &method, headers, body, max).await
+            }
+            None => ask_hyper(shared, fa, method, headers, body, max).await,
         }
     };
     let (parts, body) = match tokio::time::timeout(TIMEOUT, exchange).await {
@@ -232,6 +241,7 @@ type Asked = (http::response::Parts, Option<Bytes>);
 /// Over the raw path (a pooled connection, the request written at once).
 async fn ask_raw(
     shared: &crate::server::Shared,
+    conns: &mut Conns<'_>,
     target: PlainTarget<'_>,
     method: &Method,
     mut headers: HeaderMap,
@@ -242,7 +252,7 @@ async fn ask_raw(
     let host = HeaderValue::from_str(target.authority).map_err(|e| e.to_string())?;
     headers.insert(header::HOST, host);
     let a = crate::ask::ask(
-        &shared.idle,
+        conns,
         addr,
         crate::ask::Asking {
             method,
@@ -380,9 +390,7 @@ fn put(h: &mut HeaderMap, k: HeaderName, v: Option<HeaderValue>, always: bool) {
 /// Removes the headers a `Connection` header names and the hop-by-hop ones.
 fn strip_connection_headers(h: &mut HeaderMap) {
     crate::proxy::remove_connection_named(h);
-    for n in &HOP {
-        h.remove(n);
-    }
+    crate::proxy::remove_all(h, &HOP);
 }
 
 /// The client's answer when the server did not answer 2xx: its status, headers and body, a
@@ -658,6 +666,7 @@ mod traefik_tables {
             fx: &mut fx,
             log: &mut log,
             body: &mut body,
+            kept: None,
         };
         let mut out: Vec<(String, String)> = auth_request_headers(&fa, &r)
             .iter()

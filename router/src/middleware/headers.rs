@@ -7,8 +7,8 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
 
 use super::{Flow, Request};
-use crate::dynamic::{Cors, Headers};
-use crate::proxy::{plain, set_header, Answer, ProxyError};
+use crate::dynamic::{Cors, Headers, SetHeader};
+use crate::proxy::{plain, Answer, ProxyError};
 
 /// Runs `headers` on the request.
 pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
@@ -17,11 +17,11 @@ pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
             return Ok(Flow::Answer(a));
         }
     }
-    for (k, v) in &h.request {
-        if v.is_empty() && k.eq_ignore_ascii_case("x-forwarded-for") {
+    for set in &h.request {
+        if set.value.is_empty() && set.name.eq_ignore_ascii_case("x-forwarded-for") {
             r.fx.drop_xff = true;
         }
-        set_header(r.headers, k, v);
+        set.apply(r.headers);
     }
     if !h.is_development && !h.allowed_hosts.is_empty() && !allowed(h, r.headers, r.inbound) {
         return Ok(Flow::Answer(plain(
@@ -37,28 +37,37 @@ pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
                     .is_some_and(|got| got.as_bytes() == v.as_bytes())
             });
         if (ssl || h.force_sts) && !h.is_development {
-            r.fx.response_headers
-                .push(("Strict-Transport-Security".into(), sts.clone()));
+            answer_header(r, header::STRICT_TRANSPORT_SECURITY, sts);
         }
     }
-    r.fx.response_headers.extend(h.response.iter().cloned());
+    r.fx.response_headers
+        .extend(h.response.iter().map(SetHeader::parsed));
     if let Some(cors) = &h.cors {
         let origin = header_text(r.headers, header::ORIGIN);
         if let Some(m) = match_origin(cors, origin) {
-            r.fx.response_headers
-                .push(("Access-Control-Allow-Origin".into(), m));
+            answer_header(r, header::ACCESS_CONTROL_ALLOW_ORIGIN, &m);
         }
         if cors.allow_credentials {
-            r.fx.response_headers
-                .push(("Access-Control-Allow-Credentials".into(), "true".into()));
+            answer_header(r, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
         }
         if let Some(v) = expose(cors) {
-            r.fx.response_headers
-                .push(("Access-Control-Expose-Headers".into(), v));
+            answer_header(r, header::ACCESS_CONTROL_EXPOSE_HEADERS, &v);
         }
         r.fx.vary_origin |= cors.add_vary;
     }
     Ok(Flow::Next)
+}
+
+/// Sets `name` to `v` on the answer (an empty value removes it; an invalid one is skipped).
+fn answer_header(r: &mut Request<'_, '_>, name: header::HeaderName, v: &str) {
+    let set = match v.is_empty() {
+        true => None,
+        false => match HeaderValue::from_str(v) {
+            Ok(v) => Some(v),
+            Err(_) => return,
+        },
+    };
+    r.fx.response_headers.push((name, set));
 }
 
 fn header_text(h: &HeaderMap, name: header::HeaderName) -> &str {

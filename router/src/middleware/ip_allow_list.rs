@@ -86,7 +86,7 @@ fn split_host_port(s: &str) -> Option<&str> {
 /// 429 when the source has used its requests: `average` per `period` (none: no limit), in
 /// bursts of up to `burst`.
 pub fn rate_limit(
-    at: &super::InUse,
+    (middleware, nth): (&str, usize),
     average: u64,
     period: Duration,
     burst: u64,
@@ -99,11 +99,13 @@ pub fn rate_limit(
     let key = source_key(source, r);
     let rate = average as f64 / period.as_secs_f64();
     let max_delay = max_delay(rate);
-    match r
-        .shared
-        .registry
-        .rate_limit(at, &key, rate, burst, max_delay)
-    {
+    let at = crate::live::BucketOf {
+        router: &r.log.router,
+        middleware,
+        nth,
+        source: &key,
+    };
+    match r.shared.registry.rate_limit(at, rate, burst, max_delay) {
         Ok(()) => Ok(Flow::Next),
         Err(wait) => Ok(Flow::Answer(too_many_requests(wait))),
     }

@@ -45,8 +45,8 @@ pub struct Effects {
     pub path: Option<String>,
     /// The prefix a `stripprefix` removed (`X-Forwarded-Prefix`).
     pub forwarded_prefix: Option<String>,
-    /// Headers set on the answer (an empty value removes one).
-    pub response_headers: Vec<(String, String)>,
+    /// Headers set on the answer (`None`: removed).
+    pub response_headers: Vec<(hyper::header::HeaderName, Option<HeaderValue>)>,
     /// `headers.addVaryHeader`: `Origin` added to the answer's `Vary`.
     pub vary_origin: bool,
     /// `headers.customRequestHeaders.X-Forwarded-For: ""`: the backend is sent no
@@ -133,6 +133,9 @@ pub struct Request<'r, 'a> {
     pub log: &'r mut Log,
     /// Its body, read only when a middleware asks.
     pub body: &'r mut dyn Body,
+    /// The client connection's kept backend connections (HTTP/1.1), which a `forwardAuth`
+    /// check uses as the request's backend does; `None`: the shared pool.
+    pub kept: Option<&'r mut crate::upstream::Kept>,
 }
 
 impl Request<'_, '_> {
@@ -235,10 +238,7 @@ pub async fn apply(
             period,
             burst,
             source,
-        } => {
-            let at = InUse::of(r, name, nth);
-            ip_allow_list::rate_limit(&at, *average, *period, *burst, source, r)
-        }
+        } => ip_allow_list::rate_limit((name, nth), *average, *period, *burst, source, r),
         Middleware::RedirectScheme {
             scheme,
             port,

@@ -101,7 +101,10 @@ impl Out {
             );
         }
         for (k, v) in &self.fx.response_headers {
-            crate::proxy::set_header(&mut h, k, v);
+            match v {
+                Some(v) => h.insert(k.clone(), v.clone()),
+                None => h.remove(k),
+            };
         }
         sorted(&h)
     }
@@ -197,6 +200,7 @@ fn run(yaml: &str, req: &Req<'_>) -> Out {
         fx: &mut fx,
         log: &mut log,
         body: &mut body,
+        kept: None,
     };
     let flow = super::apply("m", 0, &mw, &mut r)
         .now_or_never()
@@ -1760,6 +1764,7 @@ mod encoded_characters {
             fx: &mut fx,
             log: &mut log,
             body: &mut body,
+            kept: None,
         };
         let mw = middleware(&yaml(&[])).unwrap();
         let flow = super::super::apply("m", 0, &mw, &mut r)

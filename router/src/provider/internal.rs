@@ -217,6 +217,7 @@ mod tests {
             fx: &mut fx,
             log: &mut log,
             body: &mut body,
+            kept: None,
         };
         for (i, (name, mw)) in route.middlewares.iter().enumerate() {
             let nth = crate::middleware::nth(&route.middlewares, i);

@@ -15,11 +15,11 @@ pub struct Headers {
     /// Request headers to set (an empty value removes the header; `Host` sets the host the
     /// backend is sent; an empty `X-Forwarded-For` sends none at all).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub request: Vec<(String, String)>,
+    pub request: Vec<SetHeader>,
     /// Answer headers to set: the security options' first, then the custom ones (which win;
     /// an empty value removes one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub response: Vec<(String, String)>,
+    pub response: Vec<SetHeader>,
     /// `Strict-Transport-Security`'s value (from `stsSeconds` > 0 and friends).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sts: Option<String>,
@@ -39,6 +39,87 @@ pub struct Headers {
     /// CORS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<Cors>,
+}
+
+/// A header a `headers` middleware sets, as configured (an empty value removes it), with its
+/// name and value parsed once when read: the request path sets it without parsing or copying
+/// text again. Compared and shown as its configured text.
+#[derive(Clone)]
+pub struct SetHeader {
+    /// The name as configured.
+    pub name: String,
+    /// The value as configured (empty: the header is removed).
+    pub value: String,
+    header: http::HeaderName,
+    set: Option<http::HeaderValue>,
+}
+
+impl SetHeader {
+    /// Header `name` set to `value`; an invalid name or value is named in the error.
+    pub fn new(name: &str, value: &str) -> Result<SetHeader, String> {
+        let header = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("invalid header name {name:?}"))?;
+        let set = match value.is_empty() {
+            true => None,
+            false => Some(
+                http::HeaderValue::from_str(value)
+                    .map_err(|_| "invalid header value".to_owned())?,
+            ),
+        };
+        Ok(SetHeader {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            header,
+            set,
+        })
+    }
+
+    /// The parsed header: its name, and its value (`None`: removed).
+    pub fn parsed(&self) -> (http::HeaderName, Option<http::HeaderValue>) {
+        (self.header.clone(), self.set.clone())
+    }
+
+    /// Sets it on `h` (or removes it).
+    pub fn apply(&self, h: &mut http::HeaderMap) {
+        match &self.set {
+            Some(v) => {
+                h.insert(self.header.clone(), v.clone());
+            }
+            None => {
+                h.remove(&self.header);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for SetHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // As the `(name, value)` pair it was.
+        f.debug_tuple("")
+            .field(&self.name)
+            .field(&self.value)
+            .finish()
+    }
+}
+
+impl PartialEq for SetHeader {
+    fn eq(&self, other: &SetHeader) -> bool {
+        self.name == other.name && self.value == other.value
+    }
+}
+
+impl Eq for SetHeader {}
+
+impl PartialEq<(String, String)> for SetHeader {
+    fn eq(&self, (name, value): &(String, String)) -> bool {
+        self.name == *name && self.value == *value
+    }
+}
+
+impl Serialize for SetHeader {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.name, &self.value).serialize(s)
+    }
 }
 
 /// The `accessControl*` options and `addVaryHeader`.
@@ -123,12 +204,16 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             n.text()?; // A value, as Traefik reads it; no effect.
         }
     }
-    let request = pairs(f.take("customRequestHeaders"))?;
-    let custom_response = pairs(f.take("customResponseHeaders"))?;
+    let request = settings(f.take("customRequestHeaders"))?;
+    let custom_response = settings(f.take("customResponseHeaders"))?;
     let mut response = Vec::new();
     let mut push = |name: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            response.push((name.to_owned(), v));
+        // The value was checked when read (`value`).
+        if let Some(h) = v
+            .filter(|v| !v.is_empty())
+            .and_then(|v| SetHeader::new(name, &v).ok())
+        {
+            response.push(h);
         }
     };
     let frame_deny = boolean(f.take("frameDeny"))?;
@@ -218,23 +303,21 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     Ok(Middleware::Headers(Box::new(headers)))
 }
 
-/// A map of header names to values (`customRequestHeaders.<Name>`).
-fn pairs(n: Option<&Node>) -> Result<Vec<(String, String)>, DecodeError> {
+/// A map of headers to set (`customRequestHeaders.<Name>`).
+fn settings(n: Option<&Node>) -> Result<Vec<SetHeader>, DecodeError> {
     let mut out = Vec::new();
     for h in n.map(Node::children).unwrap_or_default() {
-        if http::HeaderName::from_bytes(h.name.as_bytes()).is_err() {
-            return Err(DecodeError::at(
-                h,
-                format!("invalid header name {:?}", h.name),
-            ));
-        }
-        let v = h.text()?;
-        if http::HeaderValue::from_str(v).is_err() {
-            return Err(DecodeError::at(h, "invalid header value"));
-        }
-        out.push((h.name.clone(), v.to_owned()));
+        out.push(SetHeader::new(&h.name, h.text()?).map_err(|e| DecodeError::at(h, e))?);
     }
     Ok(out)
+}
+
+/// A map of header names to values (`sslProxyHeaders.<Name>`).
+fn pairs(n: Option<&Node>) -> Result<Vec<(String, String)>, DecodeError> {
+    Ok(settings(n)?
+        .into_iter()
+        .map(|s| (s.name, s.value))
+        .collect())
 }
 
 /// A header value option.

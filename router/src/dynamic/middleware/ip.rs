@@ -48,15 +48,16 @@ impl IpStrategy {
     /// the connection's address and the request's `X-Forwarded-For` (as the entry point left
     /// it: an untrusted client's is gone).
     pub fn client(&self, remote: IpAddr, xff: Option<&str>) -> String {
-        let parts: Vec<&str> = xff.unwrap_or("").split(',').collect();
+        let parts = || -> Vec<&str> { xff.unwrap_or("").split(',').collect() };
         let ip = if self.depth > 0 {
+            let parts = parts();
             if parts.len() < self.depth {
                 return String::new();
             }
             parts[parts.len() - self.depth].trim().to_owned()
         } else if !self.excluded_ips.is_empty() {
             // A pool strategy: no subnet reduction, as in Traefik.
-            return parts
+            return parts()
                 .iter()
                 .rev()
                 .map(|p| p.trim())
