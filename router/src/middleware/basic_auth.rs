@@ -65,7 +65,7 @@ impl UsersFiles {
 /// 401 (with the realm) unless the credentials match an entry of `users` (or, for a name
 /// `users` does not have, of the users file); then the user's name may be passed in
 /// `header_field` and the credentials removed.
-pub fn apply(
+pub async fn apply(
     file: Option<&Vec<(String, String)>>,
     users: &[(String, String)],
     realm: &str,
@@ -73,7 +73,7 @@ pub fn apply(
     header_field: Option<&str>,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
-    let Some(user) = user(r.headers, users, file.map_or(&[][..], Vec::as_slice)) else {
+    let Some(user) = user(r.headers, users, file.map_or(&[][..], Vec::as_slice)).await else {
         return Err(ProxyError::Unauthorized(realm.to_owned()));
     };
     if let Some(field) = header_field {
@@ -89,7 +89,7 @@ pub fn apply(
 /// `file` (the last entry of a name wins in each, as Traefik's map of them). An unknown user
 /// costs the same as a wrong password, a hash being checked all the same (Traefik's
 /// `notFoundSecret`): the time taken does not tell which names exist.
-fn user(
+async fn user(
     headers: &HeaderMap,
     users: &[(String, String)],
     file: &[(String, String)],
@@ -110,9 +110,70 @@ fn user(
         .or_else(|| file.iter().rev().find(|(u, _)| u == user));
     let Some((name, hash)) = entry else {
         if let Some((_, any)) = users.first().or(file.first()) {
-            crate::model::auth::verify(pass, any);
+            checked(pass, any).await;
         }
         return None;
     };
-    crate::model::auth::verify(pass, hash).then(|| name.clone())
+    checked(pass, hash).await.then(|| name.clone())
+}
+
+/// Whether `pass` matches `hash`; a bcrypt hash is checked off the serving thread (the
+/// blocking pool): a check costs milliseconds of CPU (about 60 ms at cost 10), during which
+/// the other connections of a serving thread ([`crate::workers`]) would wait. The others
+/// (MD5, SHA-1) take microseconds and are checked here.
+async fn checked(pass: &str, hash: &str) -> bool {
+    if !hash.starts_with("$2") {
+        return crate::model::auth::verify(pass, hash);
+    }
+    let (pass, hash) = (pass.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || crate::model::auth::verify(&pass, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// A bcrypt check waits off the thread: the task beside it runs meanwhile (checked inline,
+    /// the check would end in its first poll, before the other task ever ran).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_bcrypt_check_leaves_the_thread_to_other_connections() {
+        let users = vec![("alice".to_owned(), bcrypt::hash("secret", 4).unwrap())];
+        let mut h = HeaderMap::new();
+        let credentials = base64::engine::general_purpose::STANDARD.encode("alice:secret");
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Basic {credentials}").parse().unwrap(),
+        );
+        let done = Cell::new(false);
+        let mut turns = 0;
+        let check = async {
+            let found = user(&h, &users, &[]).await;
+            done.set(true);
+            found
+        };
+        let other = async {
+            while !done.get() {
+                turns += 1;
+                tokio::task::yield_now().await;
+            }
+        };
+        let (found, ()) = tokio::join!(check, other);
+        assert_eq!(found.as_deref(), Some("alice"));
+        assert!(turns > 0, "the other task never ran during the check");
+        // A wrong password is refused the same way.
+        h.insert(
+            header::AUTHORIZATION,
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("alice:nope")
+            )
+            .parse()
+            .unwrap(),
+        );
+        assert_eq!(user(&h, &users, &[]).await, None);
+    }
 }

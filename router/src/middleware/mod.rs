@@ -232,6 +232,7 @@ pub async fn apply(
                 header_field.as_deref(),
                 r,
             )
+            .await
         }
         Middleware::RateLimit {
             average,
