@@ -1,7 +1,7 @@
 //! Debian's nginx on loopback, as a real server a test needs beside the router (an
 //! authentication server for `forwardAuth`, a backend whose access log shows what reached
 //! it). Runs in the foreground in a scratch directory with the `http { ... }` block a test
-//! gives; stopped when dropped.
+//! gives; stopped when dropped. One process (no master): killing it leaves no worker behind.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,7 +28,7 @@ impl Nginx {
         let dir = tempfile::tempdir().expect("a scratch directory");
         let d = dir.path().display().to_string();
         let conf = format!(
-            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\nevents {{ worker_connections 256; }}\nhttp {{\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{}\n}}\n",
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\nevents {{ worker_connections 256; }}\nhttp {{\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{}\n}}\n",
             http_block.replace("@DIR@", &d)
         );
         std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
