@@ -9,7 +9,8 @@
 #
 #   bench/middlewares.sh
 #
-# Knobs: BENCH_ROUNDS (3), BENCH_DURATION (10s), BENCH_WARMUP (3s). Needs a dockerd and the
+# Knobs: BENCH_ROUNDS (3), BENCH_PAIRED (3: rounds with both proxies loaded at once),
+# BENCH_DURATION (10s), BENCH_WARMUP (3s). Needs a dockerd and the
 # whoami:local image, nginx, wrk, curl, openssl, python3, cargo. Listens on 127.0.0.1 only;
 # the trap stops what it started. The Markdown report goes to stdout and to
 # bench/results/middlewares-<date>.md.
@@ -19,12 +20,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=${BENCH_ROUNDS:-3}
+PAIRED=${BENCH_PAIRED:-3}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-3s}
 THREADS=2
 CONNS=64
 HOST=bench.test
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS=$ROUNDS: expected 1 to 99"
+[[ $PAIRED =~ ^[0-9][0-9]?$ ]] || die "BENCH_PAIRED=$PAIRED: expected 0 to 99"
 need_tools nginx wrk curl openssl python3 cargo docker
 docker_ok || die "no dockerd answers"
 need_image
@@ -118,6 +121,7 @@ mkdir -p "$RUN"
 {
     echo "KIND=middlewares"
     echo "COMMAND=$(env | grep -E '^BENCH_' | sort | tr '\n' ' ')bench/middlewares.sh"
+    echo "PAIRED=$PAIRED"
     common_meta
 } >"$RUN/meta.txt"
 : >"$RUN/runs.tsv"
@@ -144,6 +148,29 @@ for ((round = 1; round <= ROUNDS; round++)); do
             [[ $test == https ]] && port=$tls_port
             measure "$label" "$test" "$round" "$pid" "http://127.0.0.1:$port/" -H "Host: $host"
         done
+    done
+done
+# Both at once: each proxy loaded by its own wrk (one thread, half the connections) over the
+# same interval, so the machine's slow and fast phases weigh on both alike; the ratio of their
+# CPU per request is then steadier than across the rounds above, run one after the other.
+: >"$RUN/paired.tsv"
+for ((round = 1; round <= PAIRED; round++)); do
+    for t in "${TESTS[@]}"; do
+        IFS=: read -r test host _ <<<"$t"
+        nport=$PORT_NGINX
+        [[ $test == https ]] && nport=$PORT_NGINX_TLS
+        r0=$(tree_ticks "$ROUTER_PID")
+        n0=$(tree_ticks "$NGINX_PID")
+        timeout 120 wrk -t1 -c$((CONNS / 2)) -d"$DURATION" --latency -H "Host: $host" \
+            "http://127.0.0.1:$PORT_ROUTER/" >"$RUN/paired-router-$test-$round.txt" 2>&1 &
+        wr=$!
+        timeout 120 wrk -t1 -c$((CONNS / 2)) -d"$DURATION" --latency -H "Host: $host" \
+            "http://127.0.0.1:$nport/" >"$RUN/paired-nginx-$test-$round.txt" 2>&1 &
+        wn=$!
+        wait "$wr" "$wn" || log "a wrk of the paired round $round ($test) exited with an error"
+        printf '%s\t%s\t%s\t%s\n' "$test" "$round" "$(($(tree_ticks "$ROUTER_PID") - r0))" \
+            "$(($(tree_ticks "$NGINX_PID") - n0))" >>"$RUN/paired.tsv"
+        log "  both at once, $test round $round"
     done
 done
 alive "$ROUTER_PID" router
@@ -177,5 +204,30 @@ for test in ("chain", "https"):
             continue
         per = ", ".join(fmt(r) for r in c["rps"])
         print(f"| {names[test]} | {label} | {fmt(med(c['rps']))} | {fmt(med(c['p99']), 2, ' ms')} | {fmt(med(c['cpu']), 1, ' µs')} | {c['bad']} | {per} |")
+paired = [l.rstrip("\n").split("\t") for l in open(os.path.join(run, "paired.tsv"))]
+if paired:
+    print(f"\nBoth at once ({meta['PAIRED']} rounds, wrk -t1 -c{int(meta['CONNS']) // 2} each, same interval): medians, and the router's CPU per request over nginx's per round.\n")
+    print("| test | router req/s | nginx req/s | router p99 | nginx p99 | router CPU/req | nginx CPU/req | CPU ratio per round |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for test in ("chain", "https"):
+        rows = [r for r in paired if r[0] == test]
+        if not rows:
+            continue
+        got = {"router": [], "nginx": []}
+        ratios, bad = [], 0
+        for _, rnd, rt, nt in rows:
+            per = {}
+            for label, ticks in (("router", int(rt)), ("nginx", int(nt))):
+                w = parse_wrk(os.path.join(run, f"paired-{label}-{test}-{rnd}.txt"))
+                bad += w["non2xx"] + w["sockerr"]
+                cpu = ticks / clk / w["requests"] * 1e6 if w["requests"] else None
+                got[label].append((w["rps"], w["lat"].get("99"), cpu))
+                per[label] = cpu
+            if per["router"] and per["nginx"]:
+                ratios.append(per["router"] / per["nginx"])
+        col = lambda label, i: med([x[i] for x in got[label]])
+        print(f"| {names[test]} | {fmt(col('router', 0))} | {fmt(col('nginx', 0))} | {fmt(col('router', 1), 2, ' ms')} | {fmt(col('nginx', 1), 2, ' ms')} | {fmt(col('router', 2), 1, ' µs')} | {fmt(col('nginx', 2), 1, ' µs')} | {', '.join(f'{r:.2f}x' for r in ratios)} |")
+    if bad:
+        print(f"\n{bad} errors in the paired rounds.")
 EOF_PY
 cat "$BENCH/results/middlewares-$DATE.md"
