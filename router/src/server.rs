@@ -109,16 +109,27 @@ pub async fn run(
         shared: shared.clone(),
         stop: stop_rx,
     };
-    let loops = spread(listener, accepting);
+    let loops = Loops(spread(listener, accepting));
     shutdown.await;
-    for l in &loops {
-        l.abort();
-    }
+    drop(loops);
     shared
         .stopping
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(grace, stop_tx.closed()).await;
+}
+
+/// An entry point's accept loops, stopped when dropped: at shutdown, and also when [`run`]
+/// itself is dropped before its end (they run on the serving threads, not in its future, and
+/// would otherwise keep the listener open).
+struct Loops(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Loops {
+    fn drop(&mut self) {
+        for l in &self.0 {
+            l.abort();
+        }
+    }
 }
 
 /// What an accept loop needs: the entry point and the connections' shared state.

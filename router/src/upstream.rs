@@ -114,14 +114,17 @@ impl AsyncWrite for BackendIo {
     }
 }
 
-/// Which TLS a connection speaks: 0 for none, else [`BackendTls::id`]; and the thread it was
-/// opened on. Connections are only reused for the same backend address and TLS, and on the
-/// same thread: a socket waits for readiness in the runtime of the thread that opened it (a
-/// serving thread's, [`crate::workers`]), and one used from another thread would have each of
-/// its events cross between the two.
-type Key = (SocketAddr, usize, ThreadId);
+/// Which TLS a connection speaks: 0 for none, else [`BackendTls::id`]. Connections are only
+/// reused for the same backend address and TLS.
+///
+/// A socket waits for readiness in the runtime of the thread that opened it (a serving
+/// thread's, [`crate::workers`]): used from another thread, each of its events would cross
+/// between the two. So the pool gives a thread its own connections first; a plain one of
+/// another thread is moved to the taking thread's runtime ([`BackendConn::rehome`]), a TLS one
+/// is left to its own thread.
+type Key = (SocketAddr, usize);
 
-/// The current thread, for [`Key`].
+/// The current thread ([`BackendConn::home`]).
 fn this_thread() -> ThreadId {
     thread_local! {
         static ID: ThreadId = std::thread::current().id();
@@ -136,7 +139,7 @@ pub struct BackendConn {
     pub addr: SocketAddr,
     /// Its TLS ([`Key`]).
     tls: usize,
-    /// The thread that opened it ([`Key`]).
+    /// The thread whose runtime its socket is registered with ([`Key`]).
     home: ThreadId,
     /// The socket.
     pub io: BackendIo,
@@ -157,7 +160,20 @@ impl BackendConn {
     }
 
     fn key(&self) -> Key {
-        (self.addr, self.tls, self.home)
+        (self.addr, self.tls)
+    }
+
+    /// Moves a plain connection of another thread to this one: its socket is registered with
+    /// this thread's runtime instead. `None` (the connection dropped) for a TLS one, or if
+    /// that fails.
+    fn rehome(mut self) -> Option<BackendConn> {
+        let BackendIo::Plain(tcp) = self.io else {
+            return None;
+        };
+        let socket = tcp.into_std().ok()?;
+        self.io = BackendIo::Plain(TcpStream::from_std(socket).ok()?);
+        self.home = this_thread();
+        Some(self)
     }
 
     /// Frees the read buffer of a connection that waits in the pool (it holds no bytes: only
@@ -190,13 +206,27 @@ impl IdlePool {
     /// [`IdlePool::take`], trusting without a check a connection parked less than
     /// `unchecked` ago.
     fn take_checked(&self, key: Key, unchecked: Duration) -> Option<BackendConn> {
+        let here = this_thread();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let list = idle.get_mut(&key)?;
         let now = Instant::now();
-        while let Some(c) = list.pop() {
+        // The most recently parked of this thread's, else of another's that can move here.
+        while let Some(i) = list
+            .iter()
+            .rposition(|c| c.home == here)
+            .or_else(|| list.iter().rposition(|c| c.tls == 0))
+        {
+            let c = list.remove(i);
             let idle_for = now.saturating_duration_since(c.idle_since);
-            if idle_for < IDLE_FOR && (idle_for < unchecked || c.looks_open()) {
-                return Some(c);
+            if idle_for >= IDLE_FOR || (idle_for >= unchecked && !c.looks_open()) {
+                continue;
+            }
+            match c.home == here {
+                true => return Some(c),
+                false => match c.rehome() {
+                    Some(c) => return Some(c),
+                    None => continue,
+                },
             }
         }
         None
@@ -207,7 +237,7 @@ impl IdlePool {
     /// on every `forwardAuth` request otherwise); an older one is checked open. The caller
     /// must send again on a new connection when it was closed before answering anything.
     pub fn take_plain(&self, addr: SocketAddr) -> Option<BackendConn> {
-        self.take_checked((addr, 0, this_thread()), CHECK_AFTER)
+        self.take_checked((addr, 0), CHECK_AFTER)
     }
 
     /// Parks one connection whose exchange completed. On the request path (a `forwardAuth`
@@ -298,7 +328,7 @@ impl Kept {
         tls: Option<&BackendTls>,
         connect_timeout: Duration,
     ) -> Result<(BackendConn, bool), SendError> {
-        if let Some(c) = self.take((addr, tls.map_or(0, |t| t.id), this_thread())) {
+        if let Some(c) = self.take((addr, tls.map_or(0, |t| t.id))) {
             return Ok((c, true));
         }
         Ok((dial(addr, tls, connect_timeout).await?, false))
@@ -348,7 +378,7 @@ impl Conns<'_> {
     /// new connection when one taken unchecked was closed before answering anything.
     pub fn take_plain(&mut self, addr: SocketAddr) -> Option<BackendConn> {
         match self {
-            Conns::Kept(k) => k.take((addr, 0, this_thread())),
+            Conns::Kept(k) => k.take((addr, 0)),
             Conns::Pool(p) => p.take_plain(addr),
         }
     }
@@ -477,5 +507,47 @@ pub async fn resolve(
                 .next()
                 .ok_or_else(|| format!("resolve {host}: no address"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A plain connection parked by another thread is moved to the taking thread's runtime:
+    /// it still works once the other thread's runtime is gone (left registered there, it
+    /// would fail).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_parked_by_another_thread_moves_to_the_taking_one() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let pool = Arc::new(IdlePool::default());
+        let parking = pool.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let conn = dial(addr, None, Duration::from_secs(2)).await.unwrap();
+                parking.put_one(conn);
+            });
+            // The runtime the connection was registered with ends here.
+        })
+        .join()
+        .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut conn = pool.take_plain(addr).expect("the parked connection");
+        assert_eq!(conn.home, this_thread());
+        conn.io.write_all(b"ping").await.unwrap();
+        let mut got = [0u8; 4];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"ping");
+        server.write_all(b"pong").await.unwrap();
+        conn.io.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"pong");
     }
 }
