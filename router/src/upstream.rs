@@ -150,6 +150,14 @@ pub struct BackendConn {
 }
 
 impl BackendConn {
+    /// Whether a parked connection may carry a request at `now`: parked for less than
+    /// [`IDLE_FOR`], and either parked less than `unchecked` ago (taken as it is) or still
+    /// open ([`BackendConn::looks_open`]).
+    fn usable(&self, now: Instant, unchecked: Duration) -> bool {
+        let idle_for = now.saturating_duration_since(self.idle_since);
+        idle_for < IDLE_FOR && (idle_for < unchecked || self.looks_open())
+    }
+
     /// Whether the backend has not closed the connection (nor sent anything unasked). Costs a
     /// non-blocking read.
     fn looks_open(&self) -> bool {
@@ -217,8 +225,7 @@ impl IdlePool {
             .or_else(|| list.iter().rposition(|c| c.tls == 0))
         {
             let c = list.remove(i);
-            let idle_for = now.saturating_duration_since(c.idle_since);
-            if idle_for >= IDLE_FOR || (idle_for >= unchecked && !c.looks_open()) {
+            if !c.usable(now, unchecked) {
                 continue;
             }
             match c.home == here {
@@ -339,7 +346,7 @@ impl Kept {
     fn take(&mut self, key: Key) -> Option<BackendConn> {
         if let Some(i) = self.conns.iter().position(|c| c.key() == key) {
             let c = self.conns.swap_remove(i);
-            if c.idle_since.elapsed() < CHECK_AFTER || c.looks_open() {
+            if c.usable(Instant::now(), CHECK_AFTER) {
                 return Some(c);
             }
         }
