@@ -993,12 +993,7 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
     if shared.config.security_headers {
         security_defaults(h, scheme == "https");
     }
-    for (k, v) in &plan.fx.response_headers {
-        match v {
-            Some(v) => h.insert(k.clone(), v.clone()),
-            None => h.remove(k),
-        };
-    }
+    set_answer_headers(&plan.fx, h);
     auth_cookies(&plan.fx, h);
     let sticky = plan
         .set_cookie
@@ -1017,6 +1012,17 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
     }
     if plan.fx.vary_origin {
         vary_origin(h);
+    }
+}
+
+/// The answer headers the middlewares set ([`crate::middleware::Effects::response_headers`]),
+/// set on `h` in order (`None`: removed).
+pub(crate) fn set_answer_headers(fx: &crate::middleware::Effects, h: &mut HeaderMap) {
+    for (k, v) in &fx.response_headers {
+        match v {
+            Some(v) => h.insert(k.clone(), v.clone()),
+            None => h.remove(k),
+        };
     }
 }
 

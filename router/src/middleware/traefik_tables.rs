@@ -100,12 +100,7 @@ impl Out {
                 HeaderValue::from_str(v).unwrap(),
             );
         }
-        for (k, v) in &self.fx.response_headers {
-            match v {
-                Some(v) => h.insert(k.clone(), v.clone()),
-                None => h.remove(k),
-            };
-        }
+        crate::proxy::set_answer_headers(&self.fx, &mut h);
         sorted(&h)
     }
 }
