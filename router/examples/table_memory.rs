@@ -40,7 +40,7 @@ fn main() {
         f(&mut table);
         println!("  {name}: {:.0} B/route", per(before - live()));
     };
-    part("api view", &mut |t| t.api = Default::default());
+    part("api view", &mut |t| t.api_view = Default::default());
     part("issues", &mut |t| t.issues = Default::default());
     part("services", &mut |t| t.services = Default::default());
     part("sni", &mut |t| t.sni = Default::default());

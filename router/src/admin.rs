@@ -30,7 +30,12 @@ pub async fn run(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Futu
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let shared = shared.clone();
-                    async move { Ok::<_, std::convert::Infallible>(admin(&shared, req)) }
+                    async move {
+                        if req.uri().path().starts_with("/api/") {
+                            crate::internal::api_view_made(&shared.live.load_full()).await;
+                        }
+                        Ok::<_, std::convert::Infallible>(admin(&shared, req))
+                    }
                 });
                 let _ = http1::Builder::new()
                     .timer(TokioTimer::new())

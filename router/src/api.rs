@@ -94,21 +94,23 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
         "/api/http/middlewares" => list(sorted(middlewares(table, &q), &q), &q),
         "/api/tcp/routers" => list(
             sorted(
-                stream_routers(&table.api.tcp_routers, &q, tcp_router, true),
+                stream_routers(&table.api().tcp_routers, &q, tcp_router, true),
                 &q,
             ),
             &q,
         ),
-        "/api/tcp/services" => list(sorted(typed_list(&table.api.tcp_services, &q), &q), &q),
-        "/api/tcp/middlewares" => list(sorted(typed_list(&table.api.tcp_middlewares, &q), &q), &q),
+        "/api/tcp/services" => list(sorted(typed_list(&table.api().tcp_services, &q), &q), &q),
+        "/api/tcp/middlewares" => {
+            list(sorted(typed_list(&table.api().tcp_middlewares, &q), &q), &q)
+        }
         "/api/udp/routers" => list(
             sorted(
-                stream_routers(&table.api.udp_routers, &q, stream_router, false),
+                stream_routers(&table.api().udp_routers, &q, stream_router, false),
                 &q,
             ),
             &q,
         ),
-        "/api/udp/services" => list(sorted(typed_list(&table.api.udp_services, &q), &q), &q),
+        "/api/udp/services" => list(sorted(typed_list(&table.api().udp_services, &q), &q), &q),
         _ => {
             if let Some(name) = tail("/api/entrypoints/") {
                 return match config.entry_point(&name) {
@@ -129,14 +131,14 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
             ] {
                 if let Some(name) = tail(prefix) {
                     let found = match kind {
-                        "router" => table.api.routers.get(&name).map(|i| router(&name, i)),
+                        "router" => table.api().routers.get(&name).map(|i| router(&name, i)),
                         "service" => table
-                            .api
+                            .api()
                             .services
                             .get(&name)
                             .map(|i| service(&name, i, table)),
                         _ => table
-                            .api
+                            .api()
                             .middlewares
                             .get(&name)
                             .map(|i| middleware(&name, i)),
@@ -165,7 +167,7 @@ fn stream_element(path: &str, table: &RouteTable) -> Option<ApiAnswer> {
     .find_map(|p| path.strip_prefix(p).map(|n| (p, n)))?;
     let name =
         crate::model::rule::routing_path(name).map_or(name.to_owned(), |c| percent_decode(&c));
-    let a = &table.api;
+    let a = &table.api();
     let found = match kind {
         "/api/tcp/routers/" => a.tcp_routers.get(&name).map(|i| tcp_router(&name, i)),
         "/api/tcp/services/" => a.tcp_services.get(&name).map(|i| typed(&name, i)),
@@ -452,7 +454,7 @@ fn middleware(name: &str, info: &ElementInfo<crate::dynamic::Middleware>) -> Val
 
 fn routers(table: &RouteTable, q: &Query) -> Vec<Value> {
     table
-        .api
+        .api()
         .routers
         .iter()
         .filter(|(name, i)| {
@@ -481,7 +483,7 @@ fn routers(table: &RouteTable, q: &Query) -> Vec<Value> {
 
 fn services(table: &RouteTable, q: &Query) -> Vec<Value> {
     table
-        .api
+        .api()
         .services
         .iter()
         .filter(|(name, i)| q.keep(i.status, &[name]))
@@ -491,7 +493,7 @@ fn services(table: &RouteTable, q: &Query) -> Vec<Value> {
 
 fn middlewares(table: &RouteTable, q: &Query) -> Vec<Value> {
     table
-        .api
+        .api()
         .middlewares
         .iter()
         .filter(|(name, i)| q.keep(i.status, &[name]))
@@ -584,18 +586,18 @@ fn overview(table: &RouteTable, config: &Config) -> Value {
     }
     json!({
         "http": {
-            "routers": count(&table.api.routers),
-            "services": count(&table.api.services),
-            "middlewares": count(&table.api.middlewares),
+            "routers": count(&table.api().routers),
+            "services": count(&table.api().services),
+            "middlewares": count(&table.api().middlewares),
         },
         "tcp": {
-            "routers": count(&table.api.tcp_routers),
-            "services": count(&table.api.tcp_services),
-            "middlewares": count(&table.api.tcp_middlewares),
+            "routers": count(&table.api().tcp_routers),
+            "services": count(&table.api().tcp_services),
+            "middlewares": count(&table.api().tcp_middlewares),
         },
         "udp": {
-            "routers": count(&table.api.udp_routers),
-            "services": count(&table.api.udp_services),
+            "routers": count(&table.api().udp_routers),
+            "services": count(&table.api().udp_services),
         },
         "features": {
             "tracing": "",
@@ -608,18 +610,18 @@ fn overview(table: &RouteTable, config: &Config) -> Value {
 
 fn rawdata(table: &RouteTable) -> Value {
     let mut routers = Map::new();
-    for (n, i) in &table.api.routers {
+    for (n, i) in &table.api().routers {
         routers.insert(n.clone(), router(n, i));
     }
     let mut services = Map::new();
-    for (n, i) in &table.api.services {
+    for (n, i) in &table.api().services {
         services.insert(n.clone(), service(n, i, table));
     }
     let mut middlewares = Map::new();
-    for (n, i) in &table.api.middlewares {
+    for (n, i) in &table.api().middlewares {
         middlewares.insert(n.clone(), middleware(n, i));
     }
-    let a = &table.api;
+    let a = &table.api();
     json!({
         "routers": routers,
         "services": services,

@@ -215,7 +215,7 @@ fn match_request(query: Option<&str>, shared: &Shared, live: &Live) -> ApiAnswer
         .map(|ep| match t.lookup(ep, tls, &view) {
             Some(r) => {
                 let rule = t
-                    .api
+                    .api()
                     .routers
                     .get(&r.name)
                     .and_then(|i| i.def.as_ref())

@@ -84,6 +84,21 @@ pub fn answer(
     }
 }
 
+/// Makes the table's API view on the blocking pool if it is not made yet (see
+/// [`crate::model::lazy_api`]): at thousands of routes that is a compile, tens of
+/// milliseconds that this connection's serving thread, and every connection it serves,
+/// would otherwise wait for.
+pub async fn api_view_made(live: &std::sync::Arc<Live>) {
+    if live.table.api_view.is_made() {
+        return;
+    }
+    let live = live.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        live.table.api();
+    })
+    .await;
+}
+
 /// Traefik's API and this router's additions (`/api/x/`), for `api@internal` and the admin
 /// listener.
 pub fn api(shared: &Shared, path: &str, query: Option<&str>, live: &Live) -> Answer {

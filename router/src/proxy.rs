@@ -484,6 +484,9 @@ pub async fn plan_kept(
     {
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
         let path = fx.path.as_deref().unwrap_or(req.path);
+        if kind == crate::dynamic::InternalService::Api {
+            crate::internal::api_view_made(&live).await;
+        }
         return Ok(Planned::Answer(crate::internal::answer(
             shared, kind, req, path, accept, &live,
         )));

@@ -21,8 +21,9 @@ use crate::model::compile::{self, CompileSettings, EntryPointModel};
 use crate::model::table;
 use crate::proxy::ProxyBody;
 
-/// The providers' latest snapshots, by provider name.
-pub type Snapshots = std::sync::Mutex<BTreeMap<String, Snapshot>>;
+/// The providers' latest snapshots, by provider name: shared with the table compiled from
+/// them, which makes its API view from them when it is first read.
+pub type Snapshots = std::sync::Mutex<BTreeMap<String, Arc<Snapshot>>>;
 
 /// State shared by every connection and by discovery.
 #[derive(Debug)]
@@ -179,7 +180,11 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
             .unwrap_or_else(PoisonError::into_inner);
         // Snapshots equal to those the table was built from (an event that changed nothing
         // the providers read, a periodic resync) change nothing: no compile, no comparison.
-        let same = snapshots.iter().all(|s| snaps.get(&s.provider) == Some(s));
+        let same = snapshots.iter().all(|s| {
+            snaps
+                .get(&s.provider)
+                .is_some_and(|in_service| **in_service == *s)
+        });
         if same && shared.synced.load(Ordering::SeqCst) {
             return;
         }
@@ -187,13 +192,16 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
         // a new container's first request need not wait for).
         let mut replaced = Vec::new();
         for snapshot in snapshots {
-            replaced.extend(snaps.insert(snapshot.provider.clone(), snapshot));
+            replaced.extend(snaps.insert(snapshot.provider.clone(), Arc::new(snapshot)));
         }
         let all_in = shared
             .expected_providers()
             .iter()
             .all(|p| snaps.contains_key(*p));
-        let new = compile::compile(snaps.values(), &compile_settings(&shared.config));
+        let new = compile::compile_for_service(
+            snaps.values().cloned().collect(),
+            &compile_settings(&shared.config),
+        );
         // The new table goes into service first and is compared with the one it replaced
         // after: at 10,000 routes the comparison formats tens of thousands of lines (tens of
         // milliseconds) that a new container's first request need not wait for. A table equal

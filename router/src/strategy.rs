@@ -603,7 +603,7 @@ pub(crate) mod in_service {
         let (_, live) = service("hrw", [1, 1]);
         assert!(live.table.services["svc@file"].sticky.is_none());
         // The definition is shown as written, with its strategy.
-        let def = live.table.api.services["svc@file"]
+        let def = live.table.api().services["svc@file"]
             .def
             .as_ref()
             .expect("defined");

@@ -5,11 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use proptest::prelude::*;
 use router::dynamic::decode::{decode, Source};
 use router::dynamic::Snapshot;
-use router::model::compile::{compile, CompileSettings, EntryPointModel};
+use router::model::compile::{compile, compile_for_service, CompileSettings, EntryPointModel};
 use router::model::rule::{Rule, Syntax};
 use router::model::table::RouteTable;
 use router::provider::container::{self, ContainerInfo, ContainerSettings, Health, RunState};
@@ -157,6 +158,9 @@ fn routed_container() -> impl Strategy<Value = ContainerInfo> {
             "auth@file",
             "auth@file,m@file",
             "own",
+            // Twice (a warning); a chain with a member that does not exist (disabled).
+            "m@file,m@file",
+            "both@file",
         ])),
         prop::option::of(0u8..3),
         prop::option::of(prop::sample::select(vec![
@@ -170,6 +174,8 @@ fn routed_container() -> impl Strategy<Value = ContainerInfo> {
             "web",
             "websecure",
             "web,websecure",
+            // One that does not exist (a warning).
+            "web,nope",
         ])),
     )
         .prop_map(|(mut c, name, mws, priority, rule, port, prefix, eps)| {
@@ -268,6 +274,25 @@ proptest! {
         let a = compile([&docker, &file], &entry_points()).describe();
         let b = compile([&file, &docker], &entry_points()).describe();
         prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_table_for_service_is_the_table_and_makes_the_same_api_view_when_read(
+        cs in prop::collection::vec(prop_oneof![container(), routed_container()], 0..6),
+    ) {
+        // The table compiled for service (its API view made when first read, from the
+        // snapshots it keeps) routes as the whole compile's table does, reports the same
+        // issues, and its view, once made, is the whole compile's view.
+        let mut seen = BTreeSet::new();
+        let cs: Vec<ContainerInfo> = cs.into_iter().filter(|c| seen.insert(c.name.clone())).collect();
+        let docker = container::snapshot(&cs, &settings());
+        let file = file_snapshot("http:\n  middlewares:\n    auth:\n      compress: {}\n    both:\n      chain:\n        middlewares: [auth, m, missing]\n    m:\n      addPrefix:\n        prefix: /x\n  services:\n    f:\n      loadBalancer:\n        servers:\n          - url: http://10.9.0.1:80\n");
+        let whole = compile([&docker, &file], &entry_points());
+        let served = compile_for_service(vec![Arc::new(file), Arc::new(docker)], &entry_points());
+        prop_assert_eq!(served.describe(), whole.describe());
+        prop_assert_eq!(&served.issues, &whole.issues);
+        prop_assert!(!served.api_view.is_made(), "made before it was read");
+        prop_assert_eq!(format!("{:?}", served.api()), format!("{:?}", whole.api()));
     }
 
     #[test]

@@ -263,7 +263,7 @@ async fn tls_options_are_chosen_by_sni_and_enforced() {
     let r = curl(addr, "missing.test", None, &[]);
     assert_eq!(status(&r), Some(404), "{r:?}");
     let live = router.shared().live.load();
-    let info = &live.table.api.routers["missing@file"];
+    let info = &live.table.api().routers["missing@file"];
     assert_eq!(info.status, "disabled");
     assert!(
         info.errors.iter().any(|e| e.contains("\"nope@file\"")),

@@ -11,9 +11,12 @@
 //! broken is disabled, with an error on the sources that define it; one that names an entry
 //! point that does not exist keeps the others, with a warning.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::dynamic::{self, Issue, Middleware, RouterTls, Snapshot};
+use crate::model::lazy_api::LazyApi;
 use crate::model::rule::Syntax;
 use crate::model::table::{ApiView, Backend, ElementInfo, Route, RouteTable, Service, Target};
 use crate::model::tls::{self, OptionSets};
@@ -74,13 +77,32 @@ pub(crate) fn precedence(provider: &str) -> usize {
         .unwrap_or(PRECEDENCE.len())
 }
 
-/// Builds the table from every provider's snapshot.
+/// Builds the table from every provider's snapshot, with its API view.
 pub fn compile<'a>(
     snapshots: impl IntoIterator<Item = &'a Snapshot>,
     s: &CompileSettings,
 ) -> RouteTable {
     crate::model::rule::cache::RULES.next_generation();
-    let mut snaps: Vec<&Snapshot> = snapshots.into_iter().collect();
+    let (mut table, api) = build(snapshots.into_iter().collect(), s, true);
+    table.api_view = LazyApi::made(api);
+    table.index()
+}
+
+/// [`compile`] for the table going into service: the same table, but its API view is made
+/// the first time it is read (from the snapshots, which the table keeps shared), not now:
+/// most tables are never asked about, and the view was about a third of a compile.
+pub fn compile_for_service(snapshots: Vec<Arc<Snapshot>>, s: &CompileSettings) -> RouteTable {
+    crate::model::rule::cache::RULES.next_generation();
+    let (mut table, _) = build(snapshots.iter().map(|a| &**a).collect(), s, false);
+    let settings = s.clone();
+    table.api_view = LazyApi::later(Arc::new(move || {
+        build(snapshots.iter().map(|a| &**a).collect(), &settings, true).1
+    }));
+    table.index()
+}
+
+/// The table (not indexed yet) and, `with_api`, its API view (else an empty one).
+fn build(mut snaps: Vec<&Snapshot>, s: &CompileSettings, with_api: bool) -> (RouteTable, ApiView) {
     snaps.sort_by(|a, b| a.provider.cmp(&b.provider));
     let mut issues: Vec<Issue> = snaps
         .iter()
@@ -106,13 +128,19 @@ pub fn compile<'a>(
     for snap in &snaps {
         for (name, m) in &snap.config.http.middlewares {
             let q = dynamic::qualify(name, &snap.provider);
-            api.middlewares
-                .insert(q.clone(), ElementInfo::enabled(m.clone()));
+            if with_api {
+                api.middlewares
+                    .insert(q.clone(), ElementInfo::enabled(m.clone()));
+            }
             middlewares.insert(q, m);
         }
         for (name, svc) in &snap.config.http.services {
             let q = dynamic::qualify(name, &snap.provider);
-            let mut info = ElementInfo::enabled(svc.clone());
+            let mut info = ElementInfo {
+                def: with_api.then(|| svc.clone()),
+                ..disabled_info()
+            };
+            info.status = "enabled";
             match transport(svc, &snap.provider, &transports, s) {
                 Ok(t) => {
                     unused_paths(&q, svc, &mut issues);
@@ -120,7 +148,12 @@ pub fn compile<'a>(
                 }
                 Err(e) => service_disabled(&mut info, &mut issues, &q, &e),
             }
-            api.services.insert(q.clone(), info);
+            if with_api {
+                api.services.insert(q, info);
+            }
+        }
+        if !with_api {
+            continue;
         }
         for b in &snap.broken {
             let q = dynamic::qualify(&b.name, &snap.provider);
@@ -148,7 +181,11 @@ pub fn compile<'a>(
     }
 
     for (q, e) in super::composite::settle(&mut services) {
-        let info = api.services.entry(q.clone()).or_insert_with(disabled_info);
+        let mut scratch = disabled_info();
+        let info = match with_api {
+            true => api.services.entry(q.clone()).or_insert_with(disabled_info),
+            false => &mut scratch,
+        };
         service_disabled(info, &mut issues, &q, &e);
     }
 
@@ -157,14 +194,6 @@ pub fn compile<'a>(
     for snap in &snaps {
         for (name, router) in &snap.config.http.routers {
             for (route_name, r, encoded) in apply_models(name, router, s) {
-                let q = dynamic::qualify(&route_name, &snap.provider);
-                // Its definition goes in last (moved, not copied: 20,000 routers).
-                let mut info: ElementInfo<dynamic::Router> = ElementInfo {
-                    def: None,
-                    status: "enabled",
-                    errors: Vec::new(),
-                    using: Vec::new(),
-                };
                 let known = Known {
                     services: &services,
                     middlewares: &middlewares,
@@ -173,50 +202,15 @@ pub fn compile<'a>(
                 match route(&route_name, &r, snap, s, &known) {
                     Ok((mut route, warnings)) => {
                         route.encoded_characters = encoded;
-                        if !warnings.is_empty() {
-                            info.status = "warning";
+                        for w in &warnings {
+                            report(&mut issues, &r.sources, None, "warning", w.clone());
                         }
-                        info.using.clone_from(&route.entrypoints);
-                        for w in warnings {
-                            info.errors.push(w.clone());
-                            report(&mut issues, &r.sources, None, "warning", w);
-                        }
-                        if let Some(svc) = api.services.get_mut(&route.service) {
-                            svc.using.push(q.clone());
-                        }
-                        // Its chains as well as what they expand to.
-                        let used: BTreeSet<String> = route
-                            .middlewares
-                            .iter()
-                            .map(|(m, _)| m.clone())
-                            .chain(
-                                r.middlewares
-                                    .iter()
-                                    .map(|m| dynamic::resolve(m, &snap.provider)),
-                            )
-                            .collect();
-                        for m in &used {
-                            if let Some(mw) = api.middlewares.get_mut(m) {
-                                mw.using.push(q.clone());
-                            }
+                        if with_api {
+                            api_enabled(&mut api, &route, warnings, r.into_owned(), &snap.provider);
                         }
                         routes.push(route);
                     }
                     Err((key, e)) => {
-                        // As Traefik's `PopulateUsedBy`: a disabled router is still among
-                        // the users of the service and middlewares it names.
-                        let service = dynamic::resolve(&r.service, &snap.provider);
-                        if let Some(svc) = api.services.get_mut(&service) {
-                            svc.using.push(q.clone());
-                        }
-                        for m in &r.middlewares {
-                            let m = dynamic::resolve(m, &snap.provider);
-                            if let Some(mw) = api.middlewares.get_mut(&m) {
-                                mw.using.push(q.clone());
-                            }
-                        }
-                        info.status = "disabled";
-                        info.errors.push(e.clone());
                         report(
                             &mut issues,
                             &r.sources,
@@ -224,10 +218,12 @@ pub fn compile<'a>(
                             "error",
                             format!("{e}; router disabled"),
                         );
+                        if with_api {
+                            let q = dynamic::qualify(&route_name, &snap.provider);
+                            api_disabled(&mut api, q, e, r.into_owned(), &snap.provider);
+                        }
                     }
                 }
-                info.def = Some(r);
-                api.routers.insert(q, info);
             }
         }
     }
@@ -257,19 +253,18 @@ pub fn compile<'a>(
     let routes = by_priority(routes);
     issues.sort();
     issues.dedup();
-    RouteTable {
+    let table = RouteTable {
         routes,
         services,
         issues,
-        api,
         tls_options: options.options,
         sni,
         default_generated,
         tcp,
         udp,
         ..Default::default()
-    }
-    .index()
+    };
+    (table, api)
 }
 
 /// Routes in the order they are tried: highest priority first, then by provider precedence,
@@ -326,6 +321,70 @@ fn disabled_info<T>() -> ElementInfo<T> {
         errors: Vec::new(),
         using: Vec::new(),
     }
+}
+
+/// A router served: its entry in the API view (its definition moved in: 20,000 routers),
+/// and it among the users of its service and middlewares (its chains as well as what they
+/// expand to).
+fn api_enabled(
+    api: &mut ApiView,
+    route: &Route,
+    warnings: Vec<String>,
+    def: dynamic::Router,
+    provider: &str,
+) {
+    let q = &route.name;
+    if let Some(svc) = api.services.get_mut(&route.service) {
+        svc.using.push(q.clone());
+    }
+    let used: BTreeSet<String> = route
+        .middlewares
+        .iter()
+        .map(|(m, _)| m.clone())
+        .chain(
+            def.middlewares
+                .iter()
+                .map(|m| dynamic::resolve(m, provider)),
+        )
+        .collect();
+    for m in &used {
+        if let Some(mw) = api.middlewares.get_mut(m) {
+            mw.using.push(q.clone());
+        }
+    }
+    let info = ElementInfo {
+        def: Some(def),
+        status: if warnings.is_empty() {
+            "enabled"
+        } else {
+            "warning"
+        },
+        errors: warnings,
+        using: route.entrypoints.clone(),
+    };
+    api.routers.insert(q.clone(), info);
+}
+
+/// A router disabled for `e`: its entry in the API view, and, as Traefik's
+/// `PopulateUsedBy` has it, still among the users of the service and middlewares it names.
+fn api_disabled(api: &mut ApiView, q: String, e: String, def: dynamic::Router, provider: &str) {
+    let service = dynamic::resolve(&def.service, provider);
+    if let Some(svc) = api.services.get_mut(&service) {
+        svc.using.push(q.clone());
+    }
+    for m in &def.middlewares {
+        let m = dynamic::resolve(m, provider);
+        if let Some(mw) = api.middlewares.get_mut(&m) {
+            mw.using.push(q.clone());
+        }
+    }
+    let info = ElementInfo {
+        def: Some(def),
+        status: "disabled",
+        errors: vec![e],
+        using: Vec::new(),
+    };
+    api.routers.insert(q, info);
 }
 
 /// Marks service `q` disabled for `e`, in the API and the issues.
@@ -389,28 +448,27 @@ pub(crate) fn report(
 /// then each entry point's model applied (Traefik's `applyModel`), with the model's
 /// `http.encodedCharacters` (Traefik's `DeniedEncodedPathCharacters`).
 #[allow(clippy::type_complexity)]
-fn apply_models(
+fn apply_models<'r>(
     name: &str,
-    router: &dynamic::Router,
+    router: &'r dynamic::Router,
     s: &CompileSettings,
 ) -> Vec<(
     String,
-    dynamic::Router,
+    Cow<'r, dynamic::Router>,
     Option<crate::entry_http::EncodedCharacters>,
 )> {
-    let eps: Vec<String> = if router.entry_points.is_empty() {
+    let eps: Cow<'_, [String]> = if router.entry_points.is_empty() {
         s.entry_points
             .iter()
             .filter(|e| e.default)
             .map(|e| e.name.clone())
             .collect()
     } else {
-        router.entry_points.clone()
+        Cow::Borrowed(&router.entry_points)
     };
-    let mut plain = router.clone();
-    plain.entry_points = Vec::new();
+    let mut plain = Vec::new();
     let mut out = Vec::new();
-    for ep in &eps {
+    for ep in eps.iter() {
         match s
             .entry_points
             .iter()
@@ -430,12 +488,21 @@ fn apply_models(
                 } else {
                     name.to_owned()
                 };
-                out.push((copy_name, copy, model.encoded_characters));
+                out.push((copy_name, Cow::Owned(copy), model.encoded_characters));
             }
-            None => plain.entry_points.push(ep.clone()),
+            None => plain.push(ep.clone()),
         }
     }
-    if !plain.entry_points.is_empty() || eps.is_empty() {
+    if !plain.is_empty() || eps.is_empty() {
+        // The router itself when its entry points are the ones it named (no copy: 20,000
+        // routers).
+        let plain = if plain == router.entry_points {
+            Cow::Borrowed(router)
+        } else {
+            let mut copy = router.clone();
+            copy.entry_points = plain;
+            Cow::Owned(copy)
+        };
         out.push((name.to_owned(), plain, None));
     }
     out
@@ -1295,6 +1362,6 @@ mod tests {
         // An errors middleware's service resolves in its own provider (nope@file: missing).
         assert!(said("error page service \"nope@file\""), "{:?}", t.issues);
         // The dashboard's view counts the chains as used too.
-        assert_eq!(t.api.middlewares["sso@file"].using, ["ok@docker"]);
+        assert_eq!(t.api().middlewares["sso@file"].using, ["ok@docker"]);
     }
 }

@@ -4,6 +4,7 @@
 //! - [`rule`]: Traefik's rule language (both syntaxes)
 //! - [`compile`]: snapshots -> [`table::RouteTable`], references resolved across providers
 //! - [`table`]: the table and its lookup
+//! - [`lazy_api`]: a table's API view, made when first read
 //! - [`composite`]: `weighted` and `failover` services, checked
 //! - [`auth`]: htpasswd hashes for `basicauth`
 //! - [`redirect`]: the `redirectScheme` decision
@@ -13,6 +14,7 @@ pub mod auth;
 mod changes;
 pub mod compile;
 pub mod composite;
+pub mod lazy_api;
 pub mod redirect;
 pub mod rule;
 pub mod table;

@@ -21,8 +21,9 @@ pub struct RouteTable {
     pub services: BTreeMap<String, Service>,
     /// Every problem, by source.
     pub issues: Vec<Issue>,
-    /// Every router, service and middleware with its status, as Traefik's API shows them.
-    pub api: ApiView,
+    /// Every router, service and middleware with its status, as Traefik's API shows them
+    /// (see [`RouteTable::api`]).
+    pub api_view: super::lazy_api::LazyApi,
     /// TLS options by resolved name (`default` always there).
     pub tls_options: BTreeMap<String, crate::dynamic::TlsOptions>,
     /// Per entry point, the TLS options each SNI domain selects (see [`crate::model::tls`]).
@@ -385,6 +386,13 @@ impl fmt::Display for BackendStatus {
 // === lookup ===
 
 impl RouteTable {
+    /// Every router, service and middleware with its status, as Traefik's API shows them:
+    /// made the first time it is read for a table compiled for service
+    /// ([`crate::model::compile::compile_for_service`]).
+    pub fn api(&self) -> &ApiView {
+        self.api_view.get()
+    }
+
     /// Builds the host index over routes already in priority order.
     pub fn index(self) -> RouteTable {
         self.index_within(HOST_REGEXES_LIMIT)

@@ -310,10 +310,10 @@ mod tests {
             "the file's default options apply"
         );
         assert_eq!(select(&table.sni, "https", Some("ok.test")), "modern@file");
-        let status = |n: &str| table.api.routers[n].status;
+        let status = |n: &str| table.api().routers[n].status;
         assert_eq!(status("missing@file"), "disabled");
         assert_eq!(status("broken@file"), "disabled");
-        let errors = &table.api.routers["broken@file"].errors;
+        let errors = &table.api().routers["broken@file"].errors;
         assert!(
             errors
                 .iter()

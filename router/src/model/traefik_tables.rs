@@ -62,15 +62,15 @@ fn merge_qualifies_every_element_by_its_provider() {
     let t = table(&[("provider-1", &y), ("provider-2", &y)], &eps(&["web*"]));
     let keys = |m: Vec<&String>| m.into_iter().cloned().collect::<Vec<_>>();
     assert_eq!(
-        keys(t.api.routers.keys().collect()),
+        keys(t.api().routers.keys().collect()),
         ["router-1@provider-1", "router-1@provider-2"]
     );
     assert_eq!(
-        keys(t.api.services.keys().collect()),
+        keys(t.api().services.keys().collect()),
         ["svc@provider-1", "svc@provider-2"]
     );
     assert_eq!(
-        keys(t.api.middlewares.keys().collect()),
+        keys(t.api().middlewares.keys().collect()),
         ["middleware-1@provider-1", "middleware-1@provider-2"]
     );
     assert_eq!(route(&t, "router-1@provider-2").service, "svc@provider-2");
@@ -83,7 +83,7 @@ fn a_router_without_entry_points_takes_the_default_ones() {
     let y = format!("http:\n  routers:\n    r:\n      rule: Host(`a`)\n      service: svc\n{SVC}");
     let t = table(&[("file", &y)], &eps(&["defaultEP*", "other"]));
     assert_eq!(route(&t, "r@file").entrypoints, ["defaultEP"]);
-    assert_eq!(t.api.routers["r@file"].using, ["defaultEP"]);
+    assert_eq!(t.api().routers["r@file"].using, ["defaultEP"]);
 }
 
 /// aggregator_test.go `Test_applyModel`: an entry point's `http.middlewares` and `http.tls`.
@@ -315,7 +315,7 @@ fn runtime_configuration_error_counts() {
     ];
     for (desc, yaml, want) in cases {
         let t = table(&[("file", &yaml)], &eps(&["web*"]));
-        let a = &t.api;
+        let a = &t.api();
         let errors = a.routers.values().filter(|i| !i.errors.is_empty()).count()
             + a.services.values().filter(|i| !i.errors.is_empty()).count()
             + a.middlewares
@@ -380,7 +380,7 @@ fn routers_by_entry_points() {
     );
     // "Valid configuration with a known entrypoint" (web only).
     let t = table(&[("file", &y)], &eps(&["web*"]));
-    let a = &t.api.routers;
+    let a = &t.api().routers;
     assert_eq!(
         (a["foo@file"].status, &a["foo@file"].using[..]),
         ("enabled", &["web".to_owned()][..])
@@ -394,7 +394,7 @@ fn routers_by_entry_points() {
     assert_eq!(route_names(&t), ["foo@file", "foobar@file"]);
     // "Valid configuration with multiple known entrypoints".
     let t = table(&[("file", &y)], &eps(&["web*", "webs"]));
-    let a = &t.api.routers;
+    let a = &t.api().routers;
     assert!(a.values().all(|i| i.status == "enabled"));
     assert_eq!(a["foobar@file"].using, ["web", "webs"]);
     assert_eq!(a["bar@file"].using, ["webs"]);
@@ -417,7 +417,7 @@ fn populate_used_by() {
     );
     let t = table(&[("myprovider", &y)], &s);
     assert_eq!(
-        t.api.services["foo-service@myprovider"].using,
+        t.api().services["foo-service@myprovider"].using,
         ["bar@myprovider", "foo@myprovider"]
     );
     // "Broken Service used by one Router"
@@ -427,7 +427,7 @@ fn populate_used_by() {
     );
     let t = table(&[("myprovider", &y)], &s);
     assert_eq!(
-        t.api.services["foo-service@myprovider"].using,
+        t.api().services["foo-service@myprovider"].using,
         ["bar@myprovider"]
     );
     // "Unknown middleware is not used by the Router" (the service is)
@@ -436,9 +436,9 @@ fn populate_used_by() {
         r("bar", "Host(`foo.bar`)", "      middlewares: [unknown]\n")
     );
     let t = table(&[("myprovider", &y)], &s);
-    assert!(t.api.middlewares["auth@myprovider"].using.is_empty());
+    assert!(t.api().middlewares["auth@myprovider"].using.is_empty());
     assert_eq!(
-        t.api.services["foo-service@myprovider"].using,
+        t.api().services["foo-service@myprovider"].using,
         ["bar@myprovider"]
     );
     // "Broken middleware is used by Router"
@@ -448,11 +448,11 @@ fn populate_used_by() {
     );
     let t = table(&[("myprovider", &y)], &s);
     assert_eq!(
-        t.api.middlewares["auth@myprovider"].using,
+        t.api().middlewares["auth@myprovider"].using,
         ["bar@myprovider"]
     );
     assert_eq!(
-        t.api.services["foo-service@myprovider"].using,
+        t.api().services["foo-service@myprovider"].using,
         ["bar@myprovider"]
     );
     // "2 middlewares from 2 distinct providers both used by 2 Routers"
@@ -464,7 +464,7 @@ fn populate_used_by() {
     let other =
         "http:\n  middlewares:\n    addPrefixTest:\n      addPrefix:\n        prefix: /toto\n";
     let t = table(&[("myprovider", &y), ("anotherprovider", other)], &s);
-    let m = &t.api.middlewares;
+    let m = &t.api().middlewares;
     assert_eq!(
         m["auth@myprovider"].using,
         ["bar@myprovider", "test@myprovider"]
@@ -472,7 +472,7 @@ fn populate_used_by() {
     assert_eq!(m["addPrefixTest@myprovider"].using, ["test@myprovider"]);
     assert_eq!(m["addPrefixTest@anotherprovider"].using, ["bar@myprovider"]);
     assert_eq!(
-        t.api.services["foo-service@myprovider"].using,
+        t.api().services["foo-service@myprovider"].using,
         ["bar@myprovider", "test@myprovider"]
     );
     // Across providers, the list is sorted by name (Traefik's `sort.Strings`).
@@ -487,7 +487,10 @@ fn populate_used_by() {
         ],
         &s,
     );
-    assert_eq!(t.api.services["foo-service@aaa"].using, ["a@zzz", "b@bbb"]);
+    assert_eq!(
+        t.api().services["foo-service@aaa"].using,
+        ["a@zzz", "b@bbb"]
+    );
 }
 
 /// service_test.go `TestGetLoadBalancer`, `TestMultipleTypeOnBuildHTTP`: which services fail.
@@ -538,7 +541,7 @@ fn load_balancers_that_fail() {
     for (desc, svc, ok) in cases {
         let y = format!("http:\n  routers:\n    r:\n      rule: Host(`a`)\n      service: test\n  services:\n    test:\n      {svc}");
         let t = table(&[("file", &y)], &eps(&["web*"]));
-        let info = &t.api.services["test@file"];
+        let info = &t.api().services["test@file"];
         assert_eq!(
             info.status == "enabled",
             ok,
@@ -744,7 +747,7 @@ fn build_chain_with_context() {
             }
             Err(words) => {
                 assert!(!route_names(&t).contains(&name.as_str()), "{case}");
-                let e = &t.api.routers[&name].errors;
+                let e = &t.api().routers[&name].errors;
                 assert!(
                     words.iter().all(|w| e.iter().any(|m| m.contains(w))),
                     "{case}: {e:?}"
@@ -896,7 +899,7 @@ fn tcp_runtime_configuration_error_counts() {
     ];
     for (desc, yaml, want) in cases {
         let t = table(&[("file", &format!("{yaml}{opts}"))], &eps(&["web*"]));
-        let a = &t.api;
+        let a = &t.api();
         let errors = a.routers.values().filter(|i| !i.errors.is_empty()).count()
             + a.services.values().filter(|i| !i.errors.is_empty()).count()
             + a.tcp_routers
