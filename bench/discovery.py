@@ -335,7 +335,9 @@ async def measure(router_bin, backend_port, n, events, tmp):
     err = open(os.path.join(tmp, f"router-{n}.err"), "w")
     router = subprocess.Popen(
         [router_bin, f"--configFile={conf}"], stdout=subprocess.DEVNULL, stderr=err,
-        env={"PATH": os.environ.get("PATH", ""), "ROUTER_ACCESS_LOG": "false"})
+        # The allocator's own settings (MIMALLOC_*) pass through, to measure their effect.
+        env={"PATH": os.environ.get("PATH", ""), "ROUTER_ACCESS_LOG": "false",
+             **{k: v for k, v in os.environ.items() if k.startswith("MIMALLOC_")}})
     result = {"n": n}
     client = Client(web_port)
     try:

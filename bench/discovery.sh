@@ -9,7 +9,8 @@
 #   bench/discovery.sh
 #
 # Knobs: BENCH_SIZES ("10 1000 10000"), BENCH_EVENTS (20), BENCH_ROUTER_BIN (another router
-# build to measure instead of this tree's). Needs nginx, python3, cargo, curl; no dockerd.
+# build to measure instead of this tree's); the allocator's MIMALLOC_* variables reach the
+# router. Needs nginx, python3, cargo, curl; no dockerd.
 # Listens on 127.0.0.1 only; the trap stops what it started. The Markdown report goes to
 # stdout and to bench/results/discovery-<date>.md.
 
