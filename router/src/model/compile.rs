@@ -138,9 +138,10 @@ fn build(mut snaps: Vec<&Snapshot>, s: &CompileSettings, with_api: bool) -> (Rou
             let q = dynamic::qualify(name, &snap.provider);
             let mut info = ElementInfo {
                 def: with_api.then(|| svc.clone()),
-                ..disabled_info()
+                status: "enabled",
+                errors: Vec::new(),
+                using: Vec::new(),
             };
-            info.status = "enabled";
             match transport(svc, &snap.provider, &transports, s) {
                 Ok(t) => {
                     unused_paths(&q, svc, &mut issues);
