@@ -189,7 +189,8 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
             return;
         }
         // The snapshots replaced are freed after the swap (at 10,000 containers, milliseconds
-        // a new container's first request need not wait for).
+        // a new container's first request need not wait for), or later with the table that
+        // was compiled from them (it makes its API view from them if asked).
         let mut replaced = Vec::new();
         for snapshot in snapshots {
             replaced.extend(snaps.insert(snapshot.provider.clone(), Arc::new(snapshot)));
