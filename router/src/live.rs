@@ -200,6 +200,28 @@ struct Bucket {
     at: Instant,
     rate: f64,
     burst: u64,
+    /// When it is forgotten (a new one starts full), in whole seconds since the Unix epoch:
+    /// its source's last request plus [`bucket_ttl`], as Traefik's map of buckets keeps them.
+    expires: u64,
+}
+
+/// How long, in whole seconds, a source's bucket outlives its last request: Traefik's ttl, one
+/// second plus the time a full bucket takes to give one token at a rate under 1 per second, or
+/// one more second at higher rates.
+fn bucket_ttl(rate: f64) -> u64 {
+    match rate {
+        r if r >= 1.0 => 2,
+        // Truncated, as Go's `int(1 / rtl)`.
+        r if r > 0.0 => 1 + (1.0 / r) as u64,
+        _ => 1,
+    }
+}
+
+/// Whole seconds since the Unix epoch (Traefik's map counts expiries in them).
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Default for Registry {
@@ -396,7 +418,8 @@ impl Registry {
     /// its own buckets, as each has its own instance in Traefik
     /// ([`crate::middleware::InUse`]). A bucket is kept across tables while its rate and size
     /// are unchanged, and starts full when they change (Traefik starts every bucket anew at
-    /// each configuration change).
+    /// each configuration change) or when its source sent nothing for its ttl
+    /// ([`bucket_ttl`]: Traefik then forgets it, and the next request finds a full one).
     pub fn rate_limit(
         &self,
         at: BucketOf<'_>,
@@ -404,8 +427,19 @@ impl Registry {
         burst: u64,
         max_delay: Duration,
     ) -> Result<(), Duration> {
+        let clock = (Instant::now(), unix_seconds());
+        self.rate_limit_at(at, (rate, burst), max_delay, clock)
+    }
+
+    /// [`Registry::rate_limit`] at `now`, `seconds` since the Unix epoch.
+    fn rate_limit_at(
+        &self,
+        at: BucketOf<'_>,
+        (rate, burst): (f64, u64),
+        max_delay: Duration,
+        (now, seconds): (Instant, u64),
+    ) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
         if buckets.len() > 100_000 {
             // Bound memory under a flood of sources: forget full buckets (a new one is the
             // same).
@@ -419,14 +453,18 @@ impl Registry {
             at: now,
             rate,
             burst,
+            expires: 0,
         };
         let (_, bucket) = buckets
             .raw_entry_mut()
             .from_key(&at)
             .or_insert_with(|| (BucketKey::from(&at), fresh));
-        if bucket.rate != rate || bucket.burst != burst {
+        if bucket.rate != rate || bucket.burst != burst || bucket.expires <= seconds {
             *bucket = fresh;
         }
+        // Every request keeps its bucket, refused or not (Traefik sets it again before the
+        // reservation).
+        bucket.expires = seconds + bucket_ttl(rate);
         bucket.take(now, max_delay)
     }
 }
@@ -688,6 +726,7 @@ mod traefik_tables {
                 at: start,
                 rate,
                 burst,
+                expires: 0,
             };
             let (mut passed, mut t) = (0u64, Duration::ZERO);
             let end = Duration::from_secs(*secs);
@@ -713,6 +752,49 @@ mod traefik_tables {
     }
 
     #[test]
+    fn a_bucket_left_idle_for_its_ttl_starts_full_again() {
+        // Traefik forgets a source's bucket `ttl` whole seconds after its last request (2 at
+        // 1/s or more; 1 + 1/rate below), and the next request finds a full one.
+        assert_eq!(
+            [
+                bucket_ttl(5.0),
+                bucket_ttl(1.0),
+                bucket_ttl(0.5),
+                bucket_ttl(0.3)
+            ],
+            [2, 2, 3, 4]
+        );
+        let registry = Registry::default();
+        let at = BucketOf {
+            router: "r",
+            middleware: "m",
+            nth: 0,
+            source: "10.0.0.1",
+        };
+        let (t0, s0) = (Instant::now(), 1_000_000);
+        let max = Duration::ZERO;
+        let take = |secs: u64| {
+            let now = t0 + Duration::from_secs(secs);
+            registry.rate_limit_at(at, (0.01, 3), max, (now, s0 + secs))
+        };
+        // A burst of 3 at 0.01/s (a token every 100 s; ttl 101 s): the fourth waits.
+        for _ in 0..3 {
+            assert_eq!(take(0), Ok(()));
+        }
+        assert!(take(0).is_err());
+        // Within the ttl of the last request (refused ones count): half a token.
+        assert!(take(50).is_err());
+        // 100 s after the last request: one token came, no more.
+        assert_eq!(take(150), Ok(()));
+        assert!(take(150).is_err());
+        // The ttl past since the last request: a full bucket again.
+        for _ in 0..3 {
+            assert_eq!(take(251), Ok(()));
+        }
+        assert!(take(251).is_err());
+    }
+
+    #[test]
     fn the_wait_is_until_the_next_token() {
         // What Traefik's `Retry-After` reports: a reservation's delay.
         let start = Instant::now();
@@ -723,6 +805,7 @@ mod traefik_tables {
             at: start,
             rate,
             burst: 1,
+            expires: 0,
         };
         assert_eq!(b.take(start, max), Ok(()));
         let wait = b.take(start, max).unwrap_err();
