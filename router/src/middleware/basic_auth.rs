@@ -95,11 +95,13 @@ async fn user(
     file: &[(String, String)],
 ) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
+    // As Go's `Request.BasicAuth`: the scheme in any case, then exactly the base64 text.
+    let (scheme, encoded) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case("basic ") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+        .decode(encoded)
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, pass) = text.split_once(':')?;
@@ -141,7 +143,10 @@ mod tests {
     /// the check would end in its first poll, before the other task ever ran).
     #[tokio::test(flavor = "current_thread")]
     async fn a_bcrypt_check_leaves_the_thread_to_other_connections() {
-        let users = vec![("alice".to_owned(), bcrypt::hash("secret", 4).unwrap())];
+        // Cost 10 (tens of milliseconds): at cost 4 the check could be over before its first
+        // poll when the test's thread was held up just after starting it (a busy machine),
+        // and the other task would not have had a turn although the check left the thread.
+        let users = vec![("alice".to_owned(), bcrypt::hash("secret", 10).unwrap())];
         let mut h = HeaderMap::new();
         let credentials = base64::engine::general_purpose::STANDARD.encode("alice:secret");
         h.insert(
@@ -175,5 +180,29 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(user(&h, &users, &[]).await, None);
+    }
+
+    /// Go's `Request.BasicAuth`, which Traefik reads credentials with: the scheme in any case,
+    /// nothing around the base64 text.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_scheme_is_read_in_any_case_as_go_reads_it() {
+        let users = vec![(
+            "u".to_owned(),
+            "{SHA}UWuXg/ylF+7L0dBk2i0WUxCxl1k=".to_owned(),
+        )];
+        let b64 = base64::engine::general_purpose::STANDARD.encode("u:p");
+        for (value, ok) in [
+            (format!("Basic {b64}"), true),
+            (format!("BASIC {b64}"), true),
+            (format!("bAsIc {b64}"), true),
+            (format!("Basic  {b64}"), false),
+            (format!("Basic {b64} "), false),
+            (format!("Bearer {b64}"), false),
+            ("Basic".to_owned(), false),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(user(&h, &users, &[]).await.is_some(), ok, "{value:?}");
+        }
     }
 }
