@@ -188,15 +188,16 @@ fn default_compressible(mime: &str) -> bool {
         || mime.ends_with("+xml")
 }
 
-/// Compresses a response in place: body, `Content-Encoding`, `Vary`, no `Content-Length`.
+/// Compresses a response in place: body, `Content-Encoding`, no `Content-Length`.
 pub fn apply(headers: &mut HeaderMap, body: ProxyBody, enc: Encoding) -> ProxyBody {
     prepare(headers, enc);
     let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     frames(encoder(enc, reader))
 }
 
-/// The headers of an answer about to be compressed with `enc`: `Content-Encoding`, `Vary`,
-/// no `Content-Length` or `Accept-Ranges`, a strong `ETag` made weak.
+/// The headers of an answer about to be compressed with `enc`: `Content-Encoding`, no
+/// `Content-Length` or `Accept-Ranges`, a strong `ETag` made weak (its `Vary` was set with
+/// the others: [`crate::proxy::finish_response`]).
 pub fn prepare(headers: &mut HeaderMap, enc: Encoding) {
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::ACCEPT_RANGES);
@@ -204,7 +205,6 @@ pub fn prepare(headers: &mut HeaderMap, enc: Encoding) {
         header::CONTENT_ENCODING,
         HeaderValue::from_static(enc.token()),
     );
-    headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Some(etag) = headers
         .get(header::ETAG)
         .and_then(|v| v.to_str().ok())

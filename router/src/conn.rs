@@ -93,8 +93,6 @@ enum Fail {
 
 /// One try of a request at a backend.
 struct Try {
-    /// Nothing of the request is lost by a failed try: it can be sent again.
-    retryable: bool,
     /// Tries so far, this one included.
     attempts: u32,
     /// When the first began.
@@ -105,9 +103,10 @@ impl Try {
     /// The backend could not be connected to (`detail`; nothing of the request was sent):
     /// marks it, and says whether the request goes again (elsewhere), `Ok` with the answer
     /// it would have had (should no server be left), else `Err` with that answer: as the
-    /// `retry` middleware says, else, for a request that may be repeated, to another backend
-    /// while one is usable (up to 3 tries), and once more when the connection was refused
-    /// (`first`: none was tried before).
+    /// `retry` middleware says, else to another backend while one is usable (up to 3 tries),
+    /// and once more when the connection was refused (`first`: none was tried before). Any
+    /// request may go again here, one with a body too: nothing of it was read or sent (as
+    /// Traefik's `retry` retries while the proxy did not reach a server).
     async fn unreached(
         &self,
         shared: &Shared,
@@ -134,9 +133,9 @@ impl Try {
             self.attempts < SILENT_TRIES && plan.another_usable(shared, &backend.def.url);
         let again = elsewhere || (!timed_out && first);
         let retry = plan
-            .try_again(self.retryable, self.attempts, self.started, None)
+            .try_again(true, self.attempts, self.started, None)
             .await;
-        match retry || (self.retryable && again) {
+        match retry || again {
             true => Ok(answer),
             false => Err(answer),
         }
@@ -561,6 +560,11 @@ where
             (None, Ok(_)) => {
                 let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
                 let a = proxy::plain(code, code.canonical_reason().unwrap_or("Error"));
+                self.answer(&proxy::decorated(&plan.fx, a), head).await
+            }
+            // The router's own 502 or 504, with the route's answer headers (CORS's too).
+            (None, Err(Fail::Answer(e))) => {
+                let a = proxy::decorated(&plan.fx, e.answer(log));
                 self.answer(&a, head).await
             }
             (None, Err(e)) => Err(e),
@@ -619,11 +623,7 @@ where
         let started = Instant::now();
         let (conn, resp) = loop {
             attempts += 1;
-            let try_ = Try {
-                retryable,
-                attempts,
-                started,
-            };
+            let try_ = Try { attempts, started };
             let (backend, addr) = plan
                 .pick_again(shared, tried.as_deref(), &mut cause)
                 .await?;

@@ -167,7 +167,7 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
     let mut req = Request::new(crate::proxy::full(body));
     *req.method_mut() = job.method.clone();
     *req.headers_mut() = job.headers.clone();
-    if let Some(v) = copy_host(def, url) {
+    if let Some(v) = copy_host(def, &backend.def) {
         req.headers_mut().insert(header::HOST, v);
     }
     let response_timeout = def
@@ -211,13 +211,16 @@ async fn send(shared: &Shared, job: &Job, copy: &MirrorCopy) -> Result<(), Strin
 }
 
 /// The `Host` a copy to server `url` of `def` is sent with instead of the request's: with
-/// `passHostHeader: false`, the one the service's own requests get (the URL's host, its
-/// scheme's default port left out).
-fn copy_host(def: &crate::model::table::Service, url: &str) -> Option<header::HeaderValue> {
+/// `passHostHeader: false`, the one the service's own requests get (the URL's host and port
+/// as written).
+fn copy_host(
+    def: &crate::model::table::Service,
+    backend: &crate::model::table::Backend,
+) -> Option<header::HeaderValue> {
     if def.pass_host_header {
         return None;
     }
-    header::HeaderValue::from_str(&crate::proxy::url_host(url)).ok()
+    header::HeaderValue::from_str(backend.written_host()).ok()
 }
 
 #[cfg(test)]
@@ -226,22 +229,29 @@ mod tests {
 
     #[test]
     fn a_copy_without_the_clients_host_gets_the_one_the_service_sends() {
-        let yaml = "http:\n  services:\n    m:\n      loadBalancer:\n        passHostHeader: false\n        servers:\n          - url: http://10.0.0.1\n    p:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.2\n";
+        let yaml = "http:\n  services:\n    m:\n      loadBalancer:\n        passHostHeader: false\n        servers:\n          - url: http://10.0.0.1\n          - url: https://10.0.0.1:443/base\n          - url: http://10.0.0.1:8080\n          - url: http://10.0.0.1:80\n    p:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.2\n";
         let snap = crate::provider::file::snapshot(&[crate::provider::file::Parsed {
             path: "/dynamic.yml".into(),
             root: crate::tree::Node::from_yaml(yaml, "").unwrap_or_else(|e| panic!("{e}")),
         }]);
         let table = crate::model::compile::compile([&snap], &Default::default());
         let (m, p) = (&table.services["m@file"], &table.services["p@file"]);
-        // (service, server URL, Host): the default port left out, as for the main request.
-        for (def, url, want) in [
-            (m, m.backends[0].url.as_str(), Some("10.0.0.1")),
-            (m, "https://10.0.0.1:443", Some("10.0.0.1")),
-            (m, "http://10.0.0.1:8080", Some("10.0.0.1:8080")),
-            (p, p.backends[0].url.as_str(), None),
+        // (service, server, Host): the URL's host and port as written (a default port too,
+        // as Traefik sends it), as for the main request.
+        for (def, b, want) in [
+            (m, &m.backends[0], Some("10.0.0.1")),
+            (m, &m.backends[1], Some("10.0.0.1:443")),
+            (m, &m.backends[2], Some("10.0.0.1:8080")),
+            (m, &m.backends[3], Some("10.0.0.1:80")),
+            (p, &p.backends[0], None),
         ] {
-            let got = copy_host(def, url);
-            assert_eq!(got.as_ref().and_then(|v| v.to_str().ok()), want, "{url}");
+            let got = copy_host(def, b);
+            assert_eq!(
+                got.as_ref().and_then(|v| v.to_str().ok()),
+                want,
+                "{}",
+                b.written
+            );
         }
     }
 }

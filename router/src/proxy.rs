@@ -395,11 +395,7 @@ pub async fn plan_kept(
         }
     }
 
-    // As Traefik's entry point does before routing: an untrusted client's X-Forwarded-* go
-    // (what a middleware sets afterwards is kept).
-    if !req.trusted {
-        remove_managed(headers);
-    }
+    entry_point_forwarded(req.trusted, headers);
 
     // Phase 1: route.
     let live: Arc<Live> = shared.live.load_full();
@@ -474,7 +470,8 @@ pub async fn plan_kept(
         if let Some(a) = error_page(shared, &live, &fx, req, headers, status).await {
             return Ok(Planned::Answer(a));
         }
-        return outcome.map(Planned::Answer);
+        let answer = outcome.unwrap_or_else(|e| e.answer(log));
+        return Ok(Planned::Answer(decorated(&fx, answer)));
     }
     if let Some(kind) = live
         .table
@@ -510,7 +507,7 @@ pub async fn plan_kept(
             if let Some(a) = error_page(shared, &live, &fx, req, headers, status).await {
                 return Ok(Planned::Answer(a));
             }
-            return Err(e);
+            return Ok(Planned::Answer(decorated(&fx, e.answer(log))));
         }
     };
     let sticky_of = |service: &str| {
@@ -523,7 +520,10 @@ pub async fn plan_kept(
     let sticky = sticky_of(&service);
     let failover = match walk.failover {
         Some(f) => {
-            let mut f = failover_plan(shared, &live, req, f, body).await?;
+            let mut f = match failover_plan(shared, &live, req, f, body).await {
+                Ok(f) => f,
+                Err(e) => return Ok(Planned::Answer(decorated(&fx, e.answer(log)))),
+            };
             f.sticky = f.fallback.as_deref().and_then(sticky_of);
             Some(f)
         }
@@ -542,9 +542,14 @@ pub async fn plan_kept(
         method: req.method.clone(),
         client: client_ip,
     });
-    hold_for_retry(req, &plan.fx, body).await?;
+    if let Err(e) = hold_for_retry(req, &plan.fx, body).await {
+        return Ok(Planned::Answer(decorated(&plan.fx, e.answer(log))));
+    }
     if !walk.copies.is_empty() {
-        let copied = crate::mirror::body(req.has_body, body, &walk.copies).await?;
+        let copied = match crate::mirror::body(req.has_body, body, &walk.copies).await {
+            Ok(c) => c,
+            Err(e) => return Ok(Planned::Answer(decorated(&plan.fx, e.answer(log)))),
+        };
         log.mirror = crate::mirror::Job::new(req, &plan, headers, walk.copies, copied);
     }
     Ok(Planned::Forward(plan))
@@ -684,10 +689,10 @@ pub async fn error_page(
     headers: &HeaderMap,
     status: u16,
 ) -> Option<Answer> {
-    let pages = fx.catching(status)?;
-    let page = crate::middleware::error_page(shared, live, pages, req, headers, status).await;
+    let met = fx.catching(status)?;
+    let page = crate::middleware::error_page(shared, live, fx, met, req, headers, status).await;
     if page.is_none() {
-        tracing::warn!(service = %pages.service, status, "no error page from the errors service; the answer stays");
+        tracing::warn!(service = %met.pages.service, status, "no error page from the errors service; the answer stays");
     }
     page
 }
@@ -809,7 +814,9 @@ impl Plan {
             None
         };
         let host = match svc {
-            Some(s) if !s.pass_host_header => HeaderValue::from_str(&url_host(url)).ok(),
+            Some(s) if !s.pass_host_header => {
+                HeaderValue::from_str(backend.def.written_host()).ok()
+            }
             _ => None,
         };
         Ok(Reach {
@@ -919,21 +926,20 @@ pub fn forward_headers(
     upgrade: bool,
     fallback_host: impl FnOnce() -> Option<String>,
 ) -> HeaderMap {
-    let fx = &plan.fx;
     backend_headers(
         req,
-        (fx.forwarded_prefix.as_deref(), fx.drop_xff),
+        (plan.fx.drop_xff, &plan.fx.deleted),
         h,
         upgrade,
         fallback_host,
     )
 }
 
-/// [`forward_headers`] with what it needs of the plan: the prefix a middleware removed and
-/// whether `X-Forwarded-For` is dropped (a custom empty one).
+/// [`forward_headers`] with what it needs of the plan: whether `X-Forwarded-For` is dropped
+/// (a custom empty one), and the entry point's headers a middleware removed.
 fn backend_headers(
     req: &Inbound<'_>,
-    (prefix, drop_xff): (Option<&str>, bool),
+    (drop_xff, deleted): (bool, &[HeaderName]),
     mut h: HeaderMap,
     upgrade: bool,
     fallback_host: impl FnOnce() -> Option<String>,
@@ -973,20 +979,38 @@ fn backend_headers(
         }
     }
     let websocket = websocket_handshake(&h);
+    // Removed by a middleware and not set again: the router does not put them back (in
+    // Traefik the entry point set them before the middlewares, and nothing sets them after).
+    let gone: Vec<&HeaderName> = deleted.iter().filter(|n| !h.contains_key(*n)).collect();
     add_forwarded(
         &mut h,
         Forwarded {
             xff_before,
             host,
             websocket,
-            prefix,
         },
         req,
     );
     if drop_xff {
         h.remove(X_FORWARDED_FOR);
     }
+    for name in gone {
+        h.remove(name);
+    }
     h
+}
+
+/// Whether Traefik's entry point sets `name` on every request before the middlewares (the
+/// router sets these when forwarding, unless a middleware removed them).
+pub(crate) fn set_by_entry_point(name: &HeaderName) -> bool {
+    [
+        &X_FORWARDED_PROTO,
+        &X_FORWARDED_HOST,
+        &X_FORWARDED_PORT,
+        &X_FORWARDED_SERVER,
+        &X_REAL_IP,
+    ]
+    .contains(&name)
 }
 
 /// Phase 6: the headers of a backend's answer as the client gets them: hop-by-hop ones
@@ -996,7 +1020,7 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
     if shared.config.security_headers {
         security_defaults(h, scheme == "https");
     }
-    set_answer_headers(&plan.fx, h);
+    set_answer_headers(&plan.fx.response_headers, false, h);
     auth_cookies(&plan.fx, h);
     let sticky = plan
         .set_cookie
@@ -1016,17 +1040,40 @@ pub fn finish_response(shared: &Shared, plan: &Plan, scheme: &str, h: &mut Heade
     if plan.fx.vary_origin {
         vary_origin(h);
     }
+    // A coding was chosen for the client: `Vary: Accept-Encoding`, whether this answer turns
+    // out compressible or not (too small, excluded, already encoded), as Traefik's `compress`
+    // sets it before the answer is known. Not for `HEAD`, which its `compress` passes by.
+    if plan.compress.is_some() && plan.method != Method::HEAD {
+        h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
 }
 
-/// The answer headers the middlewares set ([`crate::middleware::Effects::response_headers`]),
-/// set on `h` in order (`None`: removed).
-pub(crate) fn set_answer_headers(fx: &crate::middleware::Effects, h: &mut HeaderMap) {
-    for (k, v) in &fx.response_headers {
+/// Answer headers the middlewares set ([`crate::middleware::Effects::response_headers`]), set
+/// on `h` in order (`None`: removed), and `Vary: Origin` when `vary`.
+pub(crate) fn set_answer_headers(
+    set: &[(HeaderName, Option<HeaderValue>)],
+    vary: bool,
+    h: &mut HeaderMap,
+) {
+    for (k, v) in set {
         match v {
             Some(v) => h.insert(k.clone(), v.clone()),
             None => h.remove(k),
         };
     }
+    if vary {
+        vary_origin(h);
+    }
+}
+
+/// One of the router's own answers (a middleware's refusal or redirect, a 502, a 504) as
+/// the client gets it: with the answer headers of the `headers` middlewares that ran before
+/// it. In Traefik each wraps the writer of what comes after it, so whatever is written
+/// through it (a `basicAuth` 401, a `rateLimit` 429, the proxy's 502) gets its CORS and
+/// custom headers, not only a backend's answer.
+pub(crate) fn decorated(fx: &Effects, mut a: Answer) -> Answer {
+    set_answer_headers(&fx.response_headers, fx.vary_origin, &mut a.headers);
+    a
 }
 
 /// `headers.addVaryHeader`: `Origin` appended to `Vary`, unless that is all it says.
@@ -1248,9 +1295,10 @@ async fn h2_forward(
                 .await
             {
                 Some(a) => Ok(a.into_response()),
-                None => Err(e),
+                None => Ok(decorated(&plan.fx, e.answer(log)).into_response()),
             }
         }
+        Err(e) => Ok(decorated(&plan.fx, e.answer(log)).into_response()),
         other => other,
     }
 }
@@ -1601,17 +1649,6 @@ fn combined<'h>(
         .map(std::borrow::Cow::Owned)
 }
 
-/// A server URL's `host[:port]` as a `Host` header names it (the scheme's default port left
-/// out, as the URL would be written).
-pub(crate) fn url_host(url: &str) -> String {
-    let (scheme, authority) = url.split_once("://").unwrap_or(("http", url));
-    let default = if scheme == "https" { ":443" } else { ":80" };
-    authority
-        .strip_suffix(default)
-        .unwrap_or(authority)
-        .to_owned()
-}
-
 fn backend_uri(
     scheme: &str,
     addr: SocketAddr,
@@ -1691,7 +1728,6 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 const X_FORWARDED_SERVER: HeaderName = HeaderName::from_static("x-forwarded-server");
-const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Headers Traefik manages: from a client it does not trust (`forwardedHeaders`), they are
@@ -1737,15 +1773,13 @@ fn hostname() -> Option<&'static HeaderValue> {
 }
 
 /// What [`add_forwarded`] needs beside the request.
-struct Forwarded<'a> {
+struct Forwarded {
     /// The client's `X-Forwarded-For`, before hop-by-hop headers were removed.
     xff_before: Option<String>,
     /// The `Host` header as received.
     host: Option<HeaderValue>,
     /// A WebSocket upgrade: `X-Forwarded-Proto` is `ws` or `wss`, as Traefik sets it.
     websocket: bool,
-    /// The prefix a `stripprefix` removed.
-    prefix: Option<&'a str>,
 }
 
 /// `X-Forwarded-Port` as Traefik sets it: the `Host` header's port, else 443 for `https` and
@@ -1772,11 +1806,7 @@ pub(crate) fn forwarded_port(
 /// The request's headers as Traefik's entry point leaves them for its middlewares: an
 /// untrusted client's `X-Forwarded-*` replaced by the router's own (what an authentication
 /// server is sent).
-pub(crate) fn entry_point_headers(
-    req: &Inbound<'_>,
-    h: &HeaderMap,
-    prefix: Option<&str>,
-) -> HeaderMap {
+pub(crate) fn entry_point_headers(req: &Inbound<'_>, h: &HeaderMap) -> HeaderMap {
     let mut out = h.clone();
     let xff_before = xff_lines(h);
     let websocket = websocket_handshake(h);
@@ -1787,7 +1817,6 @@ pub(crate) fn entry_point_headers(
             xff_before,
             host,
             websocket,
-            prefix,
         },
         req,
     );
@@ -1815,12 +1844,11 @@ fn xff_lines(h: &HeaderMap) -> Option<String> {
 /// `X-Forwarded-*` and `X-Real-IP`, as Traefik sets them: values already there (a trusted
 /// client's, or a middleware's: an untrusted client's were removed before routing) are kept,
 /// `For` is appended to.
-fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
+fn add_forwarded(h: &mut HeaderMap, f: Forwarded, req: &Inbound<'_>) {
     let Forwarded {
         xff_before,
         host,
         websocket,
-        prefix,
     } = f;
     // Room for the headers below at once, not by doubling as they come.
     h.reserve(7);
@@ -1858,12 +1886,27 @@ fn add_forwarded(h: &mut HeaderMap, f: Forwarded<'_>, req: &Inbound<'_>) {
             }
         }
     }
+    // A trusted client's was removed before the middlewares (Traefik's entry point replaces
+    // it); a middleware's stays.
     if let Some(v) = hostname() {
-        h.insert(X_FORWARDED_SERVER, v.clone());
+        set_missing(h, X_FORWARDED_SERVER, v.clone());
     }
-    if let Some(v) = prefix.and_then(|p| HeaderValue::from_str(p).ok()) {
-        h.insert(X_FORWARDED_PREFIX, v);
+}
+
+/// What Traefik's entry point does to the `X-Forwarded-*` headers before routing (what a
+/// middleware sets afterwards is kept): an untrusted client's go; a trusted client's
+/// `X-Forwarded-For` lines become one list, joined with `, ` in order (what the middlewares
+/// read: `ipStrategy.depth` counts from its end), and its `X-Forwarded-Server` goes (the
+/// entry point sets its own whoever the client is).
+pub(crate) fn entry_point_forwarded(trusted: bool, headers: &mut HeaderMap) {
+    if !trusted {
+        remove_managed(headers);
+        return;
     }
+    if let Some(std::borrow::Cow::Owned(joined)) = combined(headers, &X_FORWARDED_FOR) {
+        headers.insert(X_FORWARDED_FOR, joined);
+    }
+    headers.remove(X_FORWARDED_SERVER);
 }
 
 /// Removes the headers [`managed`] names (an untrusted client's).

@@ -266,3 +266,170 @@ async fn content_type_is_sniffed_only_with_the_middleware() {
         "text/html; charset=utf-8|2"
     );
 }
+
+/// What Traefik's `headers` middlewares do to every answer, end to end: each wraps what comes
+/// after it, so the router's own answers (a `basicAuth` 401, a 502 from a server that refuses
+/// connections) get the CORS and custom headers of the `headers` middlewares before them,
+/// and of two that set the same header the earlier (outer) one wins; an `errors` page gets
+/// those before the `errors` middleware, and its `{url}` is the path as the middlewares
+/// before it left it; `frameDeny` applies when `customFrameOptionsValue` is empty; `$NONCE`
+/// in a content security policy is a new nonce on each answer; two `stripPrefix` give the
+/// backend two `X-Forwarded-Prefix` lines; a chosen coding puts `Vary: Accept-Encoding` on an
+/// answer too small to compress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_headers_reach_every_answer_as_traefiks_do() {
+    require_docker();
+    let free_port = e2e::make::free_port;
+    let (pages, fails, closed) = (free_port(), free_port(), free_port());
+    let _nginx = e2e::nginx::Nginx::start(
+        &format!(
+            r#"
+  server {{ listen 127.0.0.1:{pages}; location /page {{ return 200 "page u=$arg_u\n"; }} }}
+  server {{ listen 127.0.0.1:{fails}; location / {{ return 500 "failed\n"; }} }}
+"#
+        ),
+        &[pages, fails],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"http:
+  routers:
+    denied:
+      rule: Host(`denied.test`)
+      service: dead
+      middlewares: [outer, inner, auth]
+    gone:
+      rule: Host(`gone.test`)
+      service: dead
+      middlewares: [outer]
+    paged:
+      rule: Host(`paged.test`)
+      service: fails
+      middlewares: [outer, api, pages, inner]
+  middlewares:
+    outer:
+      headers:
+        customResponseHeaders: {{X-A: outer}}
+        accessControlAllowOriginList: ["*"]
+    inner:
+      headers:
+        customResponseHeaders: {{X-A: inner, X-B: inner}}
+        frameDeny: true
+        customFrameOptionsValue: ""
+        contentSecurityPolicy: "script-src $NONCE"
+    auth:
+      basicAuth:
+        users: ["u:{{SHA}}UWuXg/ylF+7L0dBk2i0WUxCxl1k="]
+    api:
+      stripPrefix:
+        prefixes: [/api]
+    v1:
+      stripPrefix:
+        prefixes: [/v1]
+    pages:
+      errors:
+        status: ["500-599"]
+        service: pagesvc
+        query: "/page?u={{url}}"
+    zip:
+      compress: {{}}
+  services:
+    dead:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{closed}"}}]
+    fails:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{fails}"}}]
+    pagesvc:
+      loadBalancer:
+        servers: [{{url: "http://127.0.0.1:{pages}"}}]
+"#
+        ),
+    )
+    .unwrap();
+    let c = Cleanup::new("rt-hdr-all");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder().with_file(&file).start(&guard).await;
+    let [both, pfx, zip] = ["both", "pfx", "zip"].map(unique);
+    let labels = Labels::enabled()
+        .router(&both, "rule", &format!("Host(`{both}.test`)"))
+        .router(&both, "middlewares", "outer@file,inner@file")
+        .router(&pfx, "rule", &format!("Host(`{pfx}.test`)"))
+        .router(&pfx, "middlewares", "api@file,v1@file")
+        .router(&zip, "rule", &format!("Host(`{zip}.test`)"))
+        .router(&zip, "middlewares", "zip@file");
+    let w = run_whoami(&c, "w", &net, &labels, &[]).await;
+
+    // A basicAuth refusal after two headers middlewares: their headers, the outer's X-A.
+    let r = router.wait_status("denied.test", "/", 401).await;
+    assert_eq!(r.header("x-a"), Some("outer"), "{:?}", r.headers);
+    assert_eq!(r.header("x-b"), Some("inner"), "{:?}", r.headers);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert!(r.header("www-authenticate").is_some(), "{:?}", r.headers);
+    assert!(!r.text().contains(&w.hostname), "{}", r.text());
+    // The router's own 502.
+    let r = router.wait_status("gone.test", "/", 502).await;
+    assert_eq!(r.header("x-a"), Some("outer"), "{:?}", r.headers);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    // An errors page: {url} after stripPrefix, the headers of the middlewares before it only.
+    let r = router.wait_status("paged.test", "/api/x?q=1", 500).await;
+    assert_eq!(
+        r.text(),
+        "page u=http%3A%2F%2Fpaged.test%2Fx%3Fq%3D1\n",
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.header("x-a"), Some("outer"), "{:?}", r.headers);
+    assert_eq!(r.header("x-b"), None, "{:?}", r.headers);
+
+    // A backend's answer through both: the outer wins X-A; frameDeny with an empty custom
+    // value; a nonce per answer.
+    let r = router.wait_status(&format!("{both}.test"), "/", 200).await;
+    assert_eq!(r.header("x-a"), Some("outer"), "{:?}", r.headers);
+    assert_eq!(r.header("x-b"), Some("inner"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    let nonce = |r: &e2e::http::RawResponse| {
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        let n = csp
+            .strip_prefix("script-src 'nonce-")
+            .and_then(|s| s.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("{csp:?}"))
+            .to_owned();
+        assert_eq!(n.len(), 22, "16 bytes, unpadded base64: {csp}");
+        n
+    };
+    let again = router.request(&format!("{both}.test"), "/", &[]).await;
+    assert_ne!(nonce(&r), nonce(&again));
+
+    // Two stripPrefix: two X-Forwarded-Prefix lines, in order.
+    let r = router
+        .wait_status(&format!("{pfx}.test"), "/api/v1/x", 200)
+        .await;
+    let body = r.text();
+    let prefixes: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("x-forwarded-prefix: "))
+        .collect();
+    assert_eq!(prefixes, ["/api", "/v1"], "{body}");
+    assert!(body.contains("GET /x HTTP/1.1"), "{body}");
+
+    // compress: gzip chosen, whoami's "ok" too small to compress, Vary all the same.
+    router
+        .wait_status(&format!("{zip}.test"), "/health", 200)
+        .await;
+    let r = router
+        .request(
+            &format!("{zip}.test"),
+            "/health",
+            &[("Accept-Encoding", "gzip")],
+        )
+        .await;
+    assert_eq!(r.header("content-encoding"), None, "{:?}", r.headers);
+    assert_eq!(r.header("vary"), Some("Accept-Encoding"), "{:?}", r.headers);
+    assert_eq!(r.text(), "ok\n");
+}

@@ -1021,7 +1021,7 @@ pub(crate) mod tests {
                 "10.0.0.0/8, nope",
             ),
             ("traefik.http.middlewares.a.basicauth.users", "u:plaintext"),
-            ("traefik.http.middlewares.x.ratelimit.average", "-1"),
+            ("traefik.http.middlewares.x.ratelimit.average", "often"),
             ("traefik.http.middlewares.c.circuitbreaker.expression", "x"),
         ]);
         let o = owners(&d);

@@ -102,8 +102,8 @@ pub enum Middleware {
     Compress(Box<CompressOptions>),
     /// `inFlightReq`: at most `amount` requests of one source at once.
     InFlightReq {
-        /// The most at once.
-        amount: u64,
+        /// The most at once (0 or below: none).
+        amount: i64,
         /// What one source is (default: the request's host, as in Traefik).
         source: SourceCriterion,
     },
@@ -502,13 +502,13 @@ fn rate_limit(kind: &Node) -> Result<Middleware, DecodeError> {
             d => d,
         },
     };
-    let num = |n: &Node| -> Result<u64, DecodeError> {
-        let v = n.integer()?;
-        u64::try_from(v)
-            .map_err(|_| DecodeError::at(n, format!("expected a whole number >= 0, got {v}")))
+    // As Traefik takes them: an `average` of 0 or below is no limit, a `burst` below 1 is 1.
+    let num = |n: Option<&Node>, least: i64| -> Result<u64, DecodeError> {
+        let v = n.map(Node::integer).transpose()?.unwrap_or(least);
+        Ok(u64::try_from(v.max(least)).unwrap_or(0))
     };
-    let average = f.take("average").map(num).transpose()?.unwrap_or(0);
-    let burst = f.take("burst").map(num).transpose()?.unwrap_or(1).max(1);
+    let average = num(f.take("average"), 0)?;
+    let burst = num(f.take("burst"), 1)?;
     let source = f
         .take("sourceCriterion")
         .map(|n| ip::source_criterion_or(n, SourceCriterion::default()))
@@ -527,11 +527,8 @@ fn in_flight_req(kind: &Node) -> Result<Middleware, DecodeError> {
     let n = f
         .take("amount")
         .ok_or_else(|| DecodeError::at(kind, "inflightreq needs an amount"))?;
-    let v = n.integer()?;
-    let amount = u64::try_from(v)
-        .ok()
-        .filter(|a| *a > 0)
-        .ok_or_else(|| DecodeError::at(n, format!("expected an amount above 0, got {v}")))?;
+    // Any number, as Traefik takes it: 0 or below refuses every request.
+    let amount = n.integer()?;
     // Traefik's default here is the host, not the address.
     let source = match f.take("sourceCriterion") {
         Some(n) => ip::source_criterion_or(n, SourceCriterion::RequestHost)?,

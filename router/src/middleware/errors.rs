@@ -19,16 +19,39 @@ use crate::server::Shared;
 /// The largest error page read.
 const MAX_PAGE: usize = 4 << 20;
 
+/// An `errors` middleware met on the way: its pages, and what it saw of the request. A page
+/// it serves is written through the middlewares before it only (in Traefik, those after it
+/// wrapped the writer of the answer it replaces), so it gets their answer headers alone.
+#[derive(Debug, Clone)]
+pub struct Met {
+    pub pages: ErrorPages,
+    /// The request's target (path and query) as the middlewares before it left it: `{url}`.
+    target: String,
+    /// How many of [`Effects::response_headers`] were there (the last ones, as a later
+    /// middleware's go first) and whether `Vary: Origin` was asked for.
+    headers_before: usize,
+    vary_before: bool,
+}
+
 /// Notes the pages.
 pub fn apply(pages: &ErrorPages, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
-    r.fx.error_pages.push(pages.clone());
+    let target = match r.inbound.query {
+        Some(q) => format!("{}?{q}", r.path()),
+        None => r.path().to_owned(),
+    };
+    r.fx.error_pages.push(Met {
+        pages: pages.clone(),
+        target,
+        headers_before: r.fx.response_headers.len(),
+        vary_before: r.fx.vary_origin,
+    });
     Ok(Flow::Next)
 }
 
 impl Effects {
     /// The `errors` middleware that catches `status`, if any.
-    pub fn catching(&self, status: u16) -> Option<&ErrorPages> {
-        self.error_pages.iter().find(|p| p.catches(status))
+    pub fn catching(&self, status: u16) -> Option<&Met> {
+        self.error_pages.iter().find(|p| p.pages.catches(status))
     }
 }
 
@@ -64,14 +87,16 @@ fn page_headers(pages: &ErrorPages, headers: &HeaderMap, host: &str) -> HeaderMa
 pub async fn page(
     shared: &Shared,
     live: &Live,
-    pages: &ErrorPages,
+    fx: &Effects,
+    met: &Met,
     inbound: &Inbound<'_>,
     headers: &HeaderMap,
     status: u16,
 ) -> Option<Answer> {
+    let pages = &met.pages;
     let code = pages.rewritten(status);
     let host = inbound.host_header(headers);
-    let url = format!("{}://{host}{}", inbound.scheme, inbound.target());
+    let url = format!("{}://{host}{}", inbound.scheme, met.target);
     let path = pages.path(code, status, &url);
     let svc = live.services.get(&pages.service)?;
     let def = live.table.services.get(&pages.service)?;
@@ -118,6 +143,9 @@ pub async fn page(
     let mut headers = parts.headers;
     crate::proxy::strip_hop_by_hop(&mut headers);
     headers.remove(header::CONTENT_LENGTH);
+    let from = fx.response_headers.len().saturating_sub(met.headers_before);
+    let before = fx.response_headers.get(from..).unwrap_or_default();
+    crate::proxy::set_answer_headers(before, met.vary_before, &mut headers);
     Some(Answer {
         status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         headers,

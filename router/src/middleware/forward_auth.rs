@@ -163,7 +163,10 @@ pub async fn apply(
         return Err(ProxyError::AuthRefused);
     };
     if !parts.status.is_success() {
-        return refusal(fa, parts, body).map(Flow::Answer).map_err(fail);
+        let asked = (r.path(), r.inbound.method);
+        return refusal(fa, parts, body, asked)
+            .map(Flow::Answer)
+            .map_err(fail);
     }
     copy_granted_headers(fa, &parts.headers, r.headers);
     if !fa.add_auth_cookies_to_response.is_empty() {
@@ -305,8 +308,7 @@ fn auth_request_headers(fa: &ForwardAuth, r: &Request<'_, '_>) -> HeaderMap {
     let inbound = r.inbound;
     // As Traefik's entry point leaves them: an untrusted client's X-Forwarded-* replaced by
     // the router's own.
-    let mut h =
-        crate::proxy::entry_point_headers(inbound, r.headers, r.fx.forwarded_prefix.as_deref());
+    let mut h = crate::proxy::entry_point_headers(inbound, r.headers);
     strip_connection_headers(&mut h);
     h.remove(header::HOST);
     h.remove(header::CONTENT_LENGTH);
@@ -395,13 +397,16 @@ fn strip_connection_headers(h: &mut HeaderMap) {
 
 /// The client's answer when the server did not answer 2xx: its status, headers and body, a
 /// relative `Location` made absolute against the server's URL (unless
-/// `preserveLocationHeader`); a 401 redirects to `authSigninURL` when one is set.
-fn refusal(fa: &ForwardAuth, parts: http::response::Parts, body: Bytes) -> Result<Answer, String> {
+/// `preserveLocationHeader`); a 401 redirects to `authSigninURL` when one is set, as Go's
+/// `http.Redirect` that Traefik calls answers (`asked`: the request's path and method).
+fn refusal(
+    fa: &ForwardAuth,
+    parts: http::response::Parts,
+    body: Bytes,
+    asked: (&str, &Method),
+) -> Result<Answer, String> {
     if let (Some(url), StatusCode::UNAUTHORIZED) = (&fa.auth_signin_url, parts.status) {
-        let mut a = crate::proxy::plain(StatusCode::FOUND, "Found");
-        let v = HeaderValue::from_str(url).map_err(|e| format!("authSigninURL: {e}"))?;
-        a.headers.insert(header::LOCATION, v);
-        return Ok(a);
+        return go_redirect(url, asked);
     }
     let mut headers = parts.headers;
     strip_connection_headers(&mut headers);
@@ -420,32 +425,205 @@ fn refusal(fa: &ForwardAuth, parts: http::response::Parts, body: Bytes) -> Resul
     })
 }
 
-/// `loc` resolved against `base` (RFC 3986 5.2, for the forms servers send: absolute,
-/// `//host/...`, `/path`, `path`).
+/// `loc` resolved against `base` as Go's `url.URL.Parse` resolves a reference (RFC 3986 5.2:
+/// dot segments removed, an empty path keeps the base's path and, without a query of its
+/// own, its query), which `Response.Location` that Traefik calls does.
 fn absolute(base: &str, loc: &str) -> String {
-    if loc.contains("://")
-        && loc.split("://").next().is_some_and(|s| {
-            s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        })
-    {
-        return loc.to_owned();
-    }
-    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
-    let (authority, path) = match rest.find(['/', '?', '#']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, "/"),
+    let (b, r) = (UrlParts::of(base), UrlParts::of(loc));
+    let (scheme, authority, path, query) = match (r.scheme, r.authority) {
+        (Some(_), _) => (r.scheme, r.authority, resolve_path(r.path, ""), r.query),
+        (None, Some(_)) => (b.scheme, r.authority, resolve_path(r.path, ""), r.query),
+        (None, None) => {
+            let query = match (r.path.is_empty(), r.query) {
+                (true, None) => b.query,
+                (_, q) => q,
+            };
+            (b.scheme, b.authority, resolve_path(b.path, r.path), query)
+        }
     };
-    if let Some(net) = loc.strip_prefix("//") {
-        return format!("{scheme}://{net}");
+    let fragment = match (
+        r.path.is_empty() && r.query.is_none() && r.scheme.is_none(),
+        r.fragment,
+    ) {
+        (true, None) => b.fragment,
+        (_, f) => f,
+    };
+    let mut out = String::new();
+    if let Some(s) = scheme {
+        out.push_str(s);
+        out.push(':');
     }
-    if loc.starts_with('/') {
-        return format!("{scheme}://{authority}{loc}");
+    if let Some(a) = authority {
+        out.push_str("//");
+        out.push_str(a);
     }
-    let path = path.split(['?', '#']).next().unwrap_or("/");
-    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    let dir = if dir.is_empty() { "/" } else { dir };
-    format!("{scheme}://{authority}{dir}{loc}")
+    out.push_str(&path);
+    for (mark, part) in [('?', query), ('#', fragment)] {
+        if let Some(p) = part {
+            out.push(mark);
+            out.push_str(p);
+        }
+    }
+    out
+}
+
+/// A URL reference's parts, split as Go's `url.Parse` splits them.
+struct UrlParts<'a> {
+    scheme: Option<&'a str>,
+    authority: Option<&'a str>,
+    path: &'a str,
+    query: Option<&'a str>,
+    fragment: Option<&'a str>,
+}
+
+impl<'a> UrlParts<'a> {
+    fn of(s: &'a str) -> UrlParts<'a> {
+        let (s, fragment) = match s.split_once('#') {
+            Some((s, f)) => (s, Some(f)),
+            None => (s, None),
+        };
+        let (s, query) = match s.split_once('?') {
+            Some((s, q)) => (s, Some(q)),
+            None => (s, None),
+        };
+        let scheme = s.split_once(':').map(|(x, _)| x).filter(|x| {
+            x.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                && x.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        });
+        let rest = scheme.map_or(s, |x| &s[x.len() + 1..]);
+        let (authority, path) = match rest.strip_prefix("//") {
+            Some(net) => match net.find('/') {
+                Some(i) => (Some(&net[..i]), &net[i..]),
+                None => (Some(net), ""),
+            },
+            None => (None, rest),
+        };
+        UrlParts {
+            scheme,
+            authority,
+            path,
+            query,
+            fragment,
+        }
+    }
+}
+
+/// Go's `resolvePath`: `reference` against `base`'s directory (or `base` itself when empty),
+/// with `.` and `..` segments removed; a trailing `.` or `..` leaves a trailing `/`.
+fn resolve_path(base: &str, reference: &str) -> String {
+    let full = if reference.is_empty() {
+        base.to_owned()
+    } else if !reference.starts_with('/') {
+        let dir = base.rfind('/').map_or("", |i| &base[..=i]);
+        format!("{dir}{reference}")
+    } else {
+        reference.to_owned()
+    };
+    if full.is_empty() {
+        return full;
+    }
+    let mut out: Vec<&str> = Vec::new();
+    let mut last = "";
+    for (i, elem) in full.split('/').enumerate() {
+        last = elem;
+        match elem {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            // The empty segment before a leading `/`.
+            "" if i == 0 => {}
+            e => out.push(e),
+        }
+    }
+    let mut path = format!("/{}", out.join("/"));
+    if (last == "." || last == "..") && !path.ends_with('/') {
+        path.push('/');
+    }
+    path
+}
+
+/// Go's `http.Redirect(w, r, url, 302)`, as Traefik answers with `authSigninURL`: a URL
+/// without scheme and host is made absolute against the request's path and cleaned (a
+/// trailing `/` kept); a `GET` gets the HTML body Go writes, a `GET` or `HEAD` its
+/// `Content-Type`, other methods neither.
+fn go_redirect(url: &str, (path, method): (&str, &Method)) -> Result<Answer, String> {
+    let parts = UrlParts::of(url);
+    let mut location = url.to_owned();
+    if parts.scheme.is_none() && parts.authority.is_none() {
+        if !url.starts_with('/') {
+            let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
+            location = format!("{dir}{url}");
+        }
+        let (p, query) = match location.find('?') {
+            Some(i) => location.split_at(i),
+            None => (location.as_str(), ""),
+        };
+        let mut cleaned = go_clean(p);
+        if p.ends_with('/') && !cleaned.ends_with('/') {
+            cleaned.push('/');
+        }
+        location = format!("{cleaned}{query}");
+    }
+    let mut headers = HeaderMap::new();
+    let v = HeaderValue::from_str(&location).map_err(|e| format!("authSigninURL: {e}"))?;
+    headers.insert(header::LOCATION, v);
+    if *method == Method::GET || *method == Method::HEAD {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+    }
+    let body = match *method == Method::GET {
+        true => format!("<a href=\"{}\">Found</a>.\n\n", html_escape(&location)),
+        false => String::new(),
+    };
+    Ok(Answer {
+        status: StatusCode::FOUND,
+        headers,
+        body: Bytes::from(body),
+    })
+}
+
+/// Go's `path.Clean` of a rooted or relative path (`.` for an empty one).
+fn go_clean(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for elem in p.split('/') {
+        match elem {
+            "" | "." => {}
+            ".." => match out.last() {
+                Some(&l) if l != ".." => {
+                    out.pop();
+                }
+                _ if rooted => {}
+                _ => out.push(".."),
+            },
+            e => out.push(e),
+        }
+    }
+    match (rooted, out.is_empty()) {
+        (true, _) => format!("/{}", out.join("/")),
+        (false, true) => ".".into(),
+        (false, false) => out.join("/"),
+    }
+}
+
+/// Go's `htmlEscape` in `http.Redirect`'s body.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A 2xx: `authResponseHeaders` replace the request's of those names; headers matching
@@ -573,6 +751,62 @@ mod tests {
         assert_eq!(absolute(base, "//other/x"), "http://other/x");
         assert_eq!(absolute(base, "login"), "http://auth:9091/api/login");
         assert_eq!(absolute("http://auth", "login"), "http://auth/login");
+        // As Go's url.URL.Parse (RFC 3986 5.2 and 5.4): dot segments, an empty path, a
+        // query or a fragment alone.
+        let base = "http://auth/a/b/verify";
+        for (loc, want) in [
+            ("?rd=x", "http://auth/a/b/verify?rd=x"),
+            ("../login", "http://auth/a/login"),
+            ("./x/./y/../z", "http://auth/a/b/x/z"),
+            (".", "http://auth/a/b/"),
+            ("..", "http://auth/a/"),
+            ("../../../../x", "http://auth/x"),
+            ("https://sso/a/../b?c#d", "https://sso/b?c#d"),
+            ("//other/x/../y", "http://other/y"),
+            ("#f", "http://auth/a/b/verify#f"),
+            ("", "http://auth/a/b/verify"),
+            ("https://sso", "https://sso"),
+        ] {
+            assert_eq!(absolute(base, loc), want, "{loc}");
+        }
+        assert_eq!(absolute("http://auth/v?q=1", ""), "http://auth/v?q=1");
+        assert_eq!(absolute("http://auth/v?q=1", "#f"), "http://auth/v?q=1#f");
+        assert_eq!(absolute("http://auth/v?q=1", "w?r=2"), "http://auth/w?r=2");
+    }
+
+    #[test]
+    fn a_signin_url_is_answered_as_gos_redirect() {
+        // net/http's Redirect: relative to the request's path, cleaned, the query kept; the
+        // HTML body for GET only.
+        for (url, path, want) in [
+            ("login", "/app/page", "/app/login"),
+            ("../login?rd=1", "/app/sub/page", "/app/login?rd=1"),
+            ("/x/./y/", "/app", "/x/y/"),
+            (
+                "https://sso.example/a/../b",
+                "/app",
+                "https://sso.example/a/../b",
+            ),
+        ] {
+            let a = go_redirect(url, (path, &Method::GET)).unwrap();
+            assert_eq!(a.status, StatusCode::FOUND);
+            assert_eq!(a.headers.get("location").unwrap(), want, "{url}");
+            assert_eq!(
+                a.body,
+                format!("<a href=\"{want}\">Found</a>.\n\n").as_bytes(),
+                "{url}"
+            );
+            assert_eq!(
+                a.headers.get("content-type").unwrap(),
+                "text/html; charset=utf-8"
+            );
+        }
+        let a = go_redirect("l?a=1&b=2", ("/", &Method::GET)).unwrap();
+        assert_eq!(&a.body[..], b"<a href=\"/l?a=1&amp;b=2\">Found</a>.\n\n");
+        let a = go_redirect("login", ("/p", &Method::HEAD)).unwrap();
+        assert!(a.body.is_empty() && a.headers.contains_key("content-type"));
+        let a = go_redirect("login", ("/p", &Method::POST)).unwrap();
+        assert!(a.body.is_empty() && !a.headers.contains_key("content-type"));
     }
 
     #[test]
@@ -1055,6 +1289,7 @@ mod traefik_tables {
                 &fa,
                 answer(*status, from),
                 Bytes::from_static(b"Forbidden\n"),
+                ("/", &Method::GET),
             )
             .unwrap_or_else(|e| panic!("{case}: {e}"));
             assert_eq!(a.status.as_u16(), *want_status, "{case}");

@@ -7,6 +7,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
 
 use super::{Flow, Request};
+use crate::dynamic::middleware::headers::NONCE;
 use crate::dynamic::{Cors, Headers, SetHeader};
 use crate::proxy::{plain, Answer, ProxyError};
 
@@ -18,8 +19,13 @@ pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
         }
     }
     for set in &h.request {
-        if set.value.is_empty() && set.name.eq_ignore_ascii_case("x-forwarded-for") {
-            r.fx.drop_xff = true;
+        if set.value.is_empty() {
+            let name = set.parsed().0;
+            if name == "x-forwarded-for" {
+                r.fx.drop_xff = true;
+            } else if crate::proxy::set_by_entry_point(&name) {
+                r.fx.deleted.push(name);
+            }
         }
         set.apply(r.headers);
     }
@@ -29,6 +35,10 @@ pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
             "Bad Host",
         )));
     }
+    // This middleware's answer headers, in the order it sets them (the secure options', then
+    // the custom ones, then CORS's), go before those of the middlewares before it: theirs are
+    // set after, and win, as in Traefik.
+    let mut mine = Vec::with_capacity(h.response.len() + 4);
     if let Some(sts) = &h.sts {
         let ssl = r.inbound.scheme == "https"
             || h.ssl_proxy_headers.iter().any(|(k, v)| {
@@ -37,29 +47,37 @@ pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
                     .is_some_and(|got| got.as_bytes() == v.as_bytes())
             });
         if (ssl || h.force_sts) && !h.is_development {
-            answer_header(r, header::STRICT_TRANSPORT_SECURITY, sts);
+            answer_header(&mut mine, header::STRICT_TRANSPORT_SECURITY, sts);
         }
     }
-    r.fx.response_headers
-        .extend(h.response.iter().map(SetHeader::parsed));
+    if !h.nonce_policies.is_empty() {
+        let nonce = format!("'nonce-{}'", nonce());
+        for p in &h.nonce_policies {
+            answer_header(&mut mine, p.parsed().0, &p.value.replace(NONCE, &nonce));
+        }
+    }
+    mine.extend(h.response.iter().map(SetHeader::parsed));
     if let Some(cors) = &h.cors {
         let origin = header_text(r.headers, header::ORIGIN);
         if let Some(m) = match_origin(cors, origin) {
-            answer_header(r, header::ACCESS_CONTROL_ALLOW_ORIGIN, &m);
+            answer_header(&mut mine, header::ACCESS_CONTROL_ALLOW_ORIGIN, &m);
         }
         if cors.allow_credentials {
-            answer_header(r, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+            answer_header(&mut mine, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
         }
         if let Some(v) = expose(cors) {
-            answer_header(r, header::ACCESS_CONTROL_EXPOSE_HEADERS, &v);
+            answer_header(&mut mine, header::ACCESS_CONTROL_EXPOSE_HEADERS, &v);
         }
         r.fx.vary_origin |= cors.add_vary;
     }
+    r.fx.response_headers.splice(0..0, mine);
     Ok(Flow::Next)
 }
 
+type AnswerHeaders = Vec<(header::HeaderName, Option<HeaderValue>)>;
+
 /// Sets `name` to `v` on the answer (an empty value removes it; an invalid one is skipped).
-fn answer_header(r: &mut Request<'_, '_>, name: header::HeaderName, v: &str) {
+fn answer_header(out: &mut AnswerHeaders, name: header::HeaderName, v: &str) {
     let set = match v.is_empty() {
         true => None,
         false => match HeaderValue::from_str(v) {
@@ -67,7 +85,20 @@ fn answer_header(r: &mut Request<'_, '_>, name: header::HeaderName, v: &str) {
             Err(_) => return,
         },
     };
-    r.fx.response_headers.push((name, set));
+    out.push((name, set));
+}
+
+/// A content security policy's nonce: 16 random bytes in unpadded base64, as Traefik's secure
+/// headers make one for each answer (empty if the system's generator failed, which it does
+/// not on Linux: the policy then names no nonce a page could use).
+fn nonce() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 16];
+    let rng = rustls::crypto::ring::default_provider().secure_random;
+    if rng.fill(&mut b).is_err() {
+        return String::new();
+    }
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(b)
 }
 
 fn header_text(h: &HeaderMap, name: header::HeaderName) -> &str {

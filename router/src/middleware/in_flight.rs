@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Flow, InUse, Request};
 use crate::dynamic::SourceCriterion;
-use crate::proxy::ProxyError;
+use crate::proxy::{Answer, ProxyError};
 
 /// Requests in flight by (middleware in use, source): apart for each router using the
 /// middleware, as Traefik's instances are (see [`InUse`]).
@@ -34,10 +34,10 @@ impl Drop for Held {
 }
 
 /// Counts the request, or refuses it with 429 when its source has `amount` in flight through
-/// this instance.
+/// this instance (every request, when `amount` is 0 or below).
 pub fn apply(
     at: InUse,
-    amount: u64,
+    amount: i64,
     source: &SourceCriterion,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
@@ -47,11 +47,29 @@ pub fn apply(
     {
         let mut map = counts.0.lock().unwrap_or_else(PoisonError::into_inner);
         let n = map.entry(key.clone()).or_insert(0);
-        if *n >= amount {
-            return Err(ProxyError::RateLimited);
+        if u64::try_from(amount).is_ok_and(|most| *n >= most) || amount <= 0 {
+            if *n == 0 {
+                map.remove(&key);
+            }
+            return Ok(Flow::Answer(refusal(amount)));
         }
         *n += 1;
     }
     r.fx.held.push(Held { counts, key });
     Ok(Flow::Next)
+}
+
+/// The refusal, as Traefik's (oxy's connection limiter) writes it: 429 with
+/// `max connections reached: <amount>`.
+fn refusal(amount: i64) -> Answer {
+    let mut headers = hyper::HeaderMap::new();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Answer {
+        status: hyper::StatusCode::TOO_MANY_REQUESTS,
+        headers,
+        body: bytes::Bytes::from(format!("max connections reached: {amount}")),
+    }
 }

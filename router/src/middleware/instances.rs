@@ -127,6 +127,42 @@ fn in_flight_req_counts_apart_for_each_router_and_place() {
 }
 
 #[test]
+fn in_flight_req_of_zero_or_below_refuses_all_as_traefiks_does() {
+    // oxy's connection limiter, which Traefik uses: accepted, and every request is refused
+    // with 429 `max connections reached: <amount>`.
+    for amount in [0, -1] {
+        let shared = table(&format!("      inFlightReq:\n        amount: {amount}\n"));
+        let (status, plan, (_, headers)) =
+            request_with(&shared, "web", "a", hyper::HeaderMap::new());
+        assert_eq!((status, plan.is_none()), (429, true), "{amount}");
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/plain; charset=utf-8")
+        );
+    }
+}
+
+#[test]
+fn answer_headers_of_earlier_headers_middlewares_reach_a_refusal() {
+    // A chain of two `headers` and a `basicAuth`: the 401 gets both's answer headers, and of
+    // the same header the earlier's (Traefik's outer response modifier sets it last).
+    let shared = table("      chain:\n        middlewares: [h1, h2, auth]\n    h1:\n      headers:\n        customResponseHeaders: {X-A: outer}\n        accessControlAllowOriginList: ['*']\n        addVaryHeader: true\n    h2:\n      headers:\n        customResponseHeaders: {X-A: inner, X-B: inner}\n    auth:\n      basicAuth:\n        users: ['u:{SHA}UWuXg/ylF+7L0dBk2i0WUxCxl1k=']\n");
+    let (status, _, (_, h)) = request_with(&shared, "web", "a", hyper::HeaderMap::new());
+    let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok());
+    assert_eq!(status, 401);
+    assert_eq!(
+        (
+            get("x-a"),
+            get("x-b"),
+            get("access-control-allow-origin"),
+            get("vary")
+        ),
+        (Some("outer"), Some("inner"), Some("*"), Some("Origin"))
+    );
+    assert!(get("www-authenticate").is_some());
+}
+
+#[test]
 fn rate_limit_buckets_apart_for_each_router_and_place() {
     // One request a minute per client address, in the same pattern.
     let got = statuses("      rateLimit:\n        average: 1\n        period: 1m\n");

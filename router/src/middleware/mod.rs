@@ -43,15 +43,19 @@ pub use ip_allow_list::max_delay as rate_limit_max_delay;
 pub struct Effects {
     /// The path to forward (escaped, as sent), when a middleware changed it.
     pub path: Option<String>,
-    /// The prefix a `stripprefix` removed (`X-Forwarded-Prefix`).
-    pub forwarded_prefix: Option<String>,
-    /// Headers set on the answer (`None`: removed).
+    /// Headers set on the answer (`None`: removed), in the order they are set: a later
+    /// `headers` middleware's first, so an earlier one's win (in Traefik each wraps the answer
+    /// of those after it, and the outermost sets its headers last).
     pub response_headers: Vec<(hyper::header::HeaderName, Option<HeaderValue>)>,
     /// `headers.addVaryHeader`: `Origin` added to the answer's `Vary`.
     pub vary_origin: bool,
     /// `headers.customRequestHeaders.X-Forwarded-For: ""`: the backend is sent no
     /// `X-Forwarded-For` at all (Traefik's way to turn it off).
     pub drop_xff: bool,
+    /// Headers Traefik's entry point sets before the middlewares (`X-Forwarded-Proto`,
+    /// `-Host`, `-Port`, `-Server`, `X-Real-Ip`) that a `headers` middleware removed (an empty
+    /// value): the backend is not sent them, unless a later one set them again.
+    pub deleted: Vec<hyper::header::HeaderName>,
     /// A `compress` middleware is on the route: its options.
     pub compress: Option<crate::dynamic::middleware::CompressOptions>,
     /// `forwardAuth.addAuthCookiesToResponse`: the backend's cookies of these names are
@@ -68,7 +72,7 @@ pub struct Effects {
     /// `buffering.retryExpression` (the innermost, when several).
     pub retry_expression: Option<crate::dynamic::middleware::retry_expression::RetryExpression>,
     /// `errors` middlewares met so far, outermost first.
-    pub error_pages: Vec<crate::dynamic::ErrorPages>,
+    pub error_pages: Vec<errors::Met>,
     /// `contentType`: an answer without a `Content-Type` gets the sniffed one.
     pub sniff: bool,
     /// `inFlightReq` counts, released when the plan is dropped (the answer done).

@@ -24,7 +24,7 @@ pub fn strip(prefixes: &[String], r: &mut Request<'_, '_>) -> Result<Flow, Proxy
                 "the path left by stripprefix ({rest:?}) is not clean"
             )));
         }
-        r.fx.forwarded_prefix = Some(p.clone());
+        forwarded_prefix(r, p);
         r.fx.path = Some(rest);
     }
     Ok(Flow::Next)
@@ -52,11 +52,23 @@ pub fn strip_regex(regex: &[GoRegex], r: &mut Request<'_, '_>) -> Result<Flow, P
                 "the path left by stripprefixregex ({rest:?}) is not clean"
             )));
         }
-        r.fx.forwarded_prefix = Some(prefix.to_owned());
+        forwarded_prefix(r, prefix);
         r.fx.path = Some(rest);
         break;
     }
     Ok(Flow::Next)
+}
+
+/// The removed `prefix` added to the request's `X-Forwarded-Prefix` (one more line: Traefik adds
+/// it, after a trusted client's and an earlier strip's), which the middlewares after, an
+/// authentication server and the backend see.
+fn forwarded_prefix(r: &mut Request<'_, '_>, prefix: &str) {
+    if let Ok(v) = hyper::header::HeaderValue::from_str(prefix) {
+        r.headers.append(
+            hyper::header::HeaderName::from_static("x-forwarded-prefix"),
+            v,
+        );
+    }
 }
 
 /// `addPrefix`: `prefix` in front of the path.

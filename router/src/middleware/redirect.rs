@@ -38,7 +38,13 @@ pub fn scheme(
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok());
     let host = r.inbound.host_header(r.headers);
-    let target = r.inbound.target();
+    // The target as the middlewares before left it (Traefik's `RequestURI`, which
+    // `stripPrefix`, `addPrefix` and `replacePath` update).
+    let target = match (&r.fx.path, r.inbound.query) {
+        (Some(p), Some(q)) => format!("{p}?{q}"),
+        (Some(p), None) => p.clone(),
+        (None, _) => r.inbound.target(),
+    };
     let asked = Requested {
         scheme: r.inbound.scheme,
         forwarded_proto,

@@ -100,7 +100,7 @@ impl Out {
                 HeaderValue::from_str(v).unwrap(),
             );
         }
-        crate::proxy::set_answer_headers(&self.fx, &mut h);
+        crate::proxy::set_answer_headers(&self.fx.response_headers, false, &mut h);
         sorted(&h)
     }
 }
@@ -208,7 +208,10 @@ fn run(yaml: &str, req: &Req<'_>) -> Out {
     Out {
         status,
         path: fx.path.clone().unwrap_or_else(|| req.path.to_owned()),
-        prefix: fx.forwarded_prefix.clone(),
+        prefix: headers
+            .get("x-forwarded-prefix")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         headers,
         answer,
         fx,

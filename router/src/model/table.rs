@@ -319,6 +319,18 @@ pub enum Target {
 }
 
 impl Backend {
+    /// The `host[:port]` of its URL as the configuration wrote it (a default port kept, as
+    /// Go parses and writes it): the `Host` its requests get with `passHostHeader: false`.
+    pub fn written_host(&self) -> &str {
+        let url = if self.written.is_empty() {
+            &self.url
+        } else {
+            &self.written
+        };
+        let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        authority.split(['/', '?', '#']).next().unwrap_or(authority)
+    }
+
     /// The address, when the target is one (not a name).
     pub fn addr(&self) -> Option<SocketAddr> {
         match &self.target {

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::Method;
 
-use super::{backend_headers, client_ip, client_text, remove_managed, Inbound};
+use super::{backend_headers, client_ip, client_text, entry_point_forwarded, Inbound};
 
 /// Header lines: name, value.
 type Headers = &'static [(&'static str, &'static str)];
@@ -491,10 +491,8 @@ fn run(c: &Case) -> HeaderMap {
         query: None,
         has_body: false,
     };
-    if !trusted {
-        remove_managed(&mut h);
-    }
-    backend_headers(&inbound, (None, false), h, c.websocket, || None)
+    entry_point_forwarded(trusted, &mut h);
+    backend_headers(&inbound, (false, &[]), h, c.websocket, || None)
 }
 
 fn get<'a>(h: &'a HeaderMap, k: &str) -> &'a str {
@@ -586,7 +584,7 @@ fn is_websocket_request() {
             query: None,
             has_body: false,
         };
-        let h = backend_headers(&inbound, (None, false), h, asked, || None);
+        let h = backend_headers(&inbound, (false, &[]), h, asked, || None);
         let want = if *ws { "ws" } else { "http" };
         if get(&h, PROTO) != want {
             wrong.push(format!(
@@ -649,7 +647,7 @@ fn connection() {
             query: None,
             has_body: false,
         };
-        let mut h = backend_headers(&inbound, (None, false), h, *upgrade, || None);
+        let mut h = backend_headers(&inbound, (false, &[]), h, *upgrade, || None);
         // Only the headers the row is about.
         let ours: Vec<(String, String)> = h
             .drain()

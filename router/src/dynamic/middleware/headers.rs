@@ -39,6 +39,12 @@ pub struct Headers {
     /// CORS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<Cors>,
+    /// `contentSecurityPolicy` and `contentSecurityPolicyReportOnly` values that say
+    /// `$NONCE`: each answer gets them with `$NONCE` replaced by `'nonce-<random>'` (one nonce
+    /// per answer, 16 random bytes in unpadded base64), as Traefik's secure headers do. They
+    /// are set before [`Headers::response`] (so a custom header of the same name wins).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nonce_policies: Vec<SetHeader>,
 }
 
 /// A header a `headers` middleware sets, as configured (an empty value removes it), with its
@@ -193,75 +199,109 @@ pub const REMOVED_IN_V3: &[&str] = &[
 /// Decodes `headers`.
 pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(kind, OPTIONS)?;
-    let boolean = |n: Option<&Node>| -> Result<bool, DecodeError> {
-        Ok(n.map(Node::boolean).transpose()?.unwrap_or(false))
+    // Whether an option is set to something that does something: Traefik refuses a `headers`
+    // middleware without one (its `Has*Defined`: options set to `false` or `""` count as none).
+    let mut defined = false;
+    let mut flag = |n: Option<&Node>| -> Result<bool, DecodeError> {
+        let on = n.map(Node::boolean).transpose()?.unwrap_or(false);
+        defined |= on;
+        Ok(on)
     };
-    let list = |n: Option<&Node>| -> Result<Vec<String>, DecodeError> {
-        Ok(n.map(Node::strings).transpose()?.unwrap_or_default())
-    };
-    for k in REMOVED_IN_V3 {
-        if let Some(n) = f.take(k) {
-            n.text()?; // A value, as Traefik reads it; no effect.
-        }
+    let frame_deny = flag(f.take("frameDeny"))?;
+    let nosniff = flag(f.take("contentTypeNosniff"))?;
+    let xss_filter = flag(f.take("browserXssFilter"))?;
+    let include_subdomains = flag(f.take("stsIncludeSubdomains"))?;
+    let preload = flag(f.take("stsPreload"))?;
+    let force_sts = flag(f.take("forceSTSHeader"))?;
+    let is_development = flag(f.take("isDevelopment"))?;
+    let allow_credentials = flag(f.take("accessControlAllowCredentials"))?;
+    let add_vary = flag(f.take("addVaryHeader"))?;
+    // Read as Traefik v3 reads them (booleans, text), with no effect but on `defined`.
+    for k in ["sslRedirect", "sslTemporaryRedirect", "sslForceHost"] {
+        flag(f.take(k))?;
     }
-    let request = settings(f.take("customRequestHeaders"))?;
-    let custom_response = settings(f.take("customResponseHeaders"))?;
+    let mut texts = |keys: &[&str]| -> Result<Vec<Option<String>>, DecodeError> {
+        let mut out = Vec::new();
+        for k in keys {
+            // An empty value is no value: `frameDeny` and `browserXssFilter` then apply.
+            let v = value(f.take(k))?.filter(|v| !v.is_empty());
+            defined |= v.is_some();
+            out.push(v);
+        }
+        Ok(out)
+    };
+    let mut t = texts(&[
+        "customFrameOptionsValue",
+        "customBrowserXSSValue",
+        "contentSecurityPolicy",
+        "contentSecurityPolicyReportOnly",
+        "publicKey",
+        "referrerPolicy",
+        "permissionsPolicy",
+        "sslHost",
+        "featurePolicy",
+    ])?
+    .into_iter();
+    let mut next = || t.next().flatten();
+    let (frame, xss) = (next(), next());
     let mut response = Vec::new();
     let mut push = |name: &str, v: Option<String>| {
         // The value was checked when read (`value`).
-        if let Some(h) = v
-            .filter(|v| !v.is_empty())
-            .and_then(|v| SetHeader::new(name, &v).ok())
-        {
+        if let Some(h) = v.and_then(|v| SetHeader::new(name, &v).ok()) {
             response.push(h);
         }
     };
-    let frame_deny = boolean(f.take("frameDeny"))?;
-    let frame = value(f.take("customFrameOptionsValue"))?.or(frame_deny.then(|| "DENY".to_owned()));
-    push("X-Frame-Options", frame);
+    push(
+        "X-Frame-Options",
+        frame.or(frame_deny.then(|| "DENY".to_owned())),
+    );
     push(
         "X-Content-Type-Options",
-        boolean(f.take("contentTypeNosniff"))?.then(|| "nosniff".to_owned()),
+        nosniff.then(|| "nosniff".to_owned()),
     );
-    let xss = boolean(f.take("browserXssFilter"))?;
-    let xss = value(f.take("customBrowserXSSValue"))?.or(xss.then(|| "1; mode=block".to_owned()));
-    push("X-XSS-Protection", xss);
-    for (k, h) in [
-        ("contentSecurityPolicy", "Content-Security-Policy"),
-        (
-            "contentSecurityPolicyReportOnly",
-            "Content-Security-Policy-Report-Only",
-        ),
-        ("publicKey", "Public-Key-Pins"),
-        ("referrerPolicy", "Referrer-Policy"),
-        ("permissionsPolicy", "Permissions-Policy"),
+    push(
+        "X-XSS-Protection",
+        xss.or(xss_filter.then(|| "1; mode=block".to_owned())),
+    );
+    let mut nonce_policies = Vec::new();
+    for h in [
+        "Content-Security-Policy",
+        "Content-Security-Policy-Report-Only",
     ] {
-        push(h, value(f.take(k))?);
+        match next() {
+            Some(v) if v.contains(NONCE) => {
+                nonce_policies.extend(SetHeader::new(h, &v).ok());
+            }
+            v => push(h, v),
+        }
     }
+    for h in ["Public-Key-Pins", "Referrer-Policy", "Permissions-Policy"] {
+        push(h, next());
+    }
+    let request = settings(f.take("customRequestHeaders"))?;
+    let custom_response = settings(f.take("customResponseHeaders"))?;
+    defined |= !request.is_empty() || !custom_response.is_empty();
     response.extend(custom_response);
-    let include_subdomains = boolean(f.take("stsIncludeSubdomains"))?;
-    let preload = boolean(f.take("stsPreload"))?;
     let sts = match f.take("stsSeconds") {
         None => None,
-        Some(n) => match n.integer()? {
-            0 => None,
-            secs if secs < 0 => {
-                return Err(DecodeError::at(
-                    n,
-                    format!("expected a number of seconds, got {secs}"),
-                ))
-            }
-            secs => {
-                let mut s = format!("max-age={secs}");
-                if include_subdomains {
-                    s.push_str("; includeSubDomains");
+        Some(n) => {
+            // Set, even to 0, it counts as defined; a negative number is written as it is
+            // (`max-age=-1`), as Traefik's secure headers write it.
+            defined = true;
+            match n.integer()? {
+                0 => None,
+                secs => {
+                    let mut s = format!("max-age={secs}");
+                    if include_subdomains {
+                        s.push_str("; includeSubDomains");
+                    }
+                    if preload {
+                        s.push_str("; preload");
+                    }
+                    Some(s)
                 }
-                if preload {
-                    s.push_str("; preload");
-                }
-                Some(s)
             }
-        },
+        }
     };
     let mut allow_origin_regex = Vec::new();
     if let Some(n) = f.take("accessControlAllowOriginListRegex") {
@@ -269,8 +309,13 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             allow_origin_regex.push(GoRegex::new(&p).map_err(|e| DecodeError::at(n, e))?);
         }
     }
+    let mut list = |n: Option<&Node>| -> Result<Vec<String>, DecodeError> {
+        let l = n.map(Node::strings).transpose()?.unwrap_or_default();
+        defined |= !l.is_empty();
+        Ok(l)
+    };
     let cors = Cors {
-        allow_credentials: boolean(f.take("accessControlAllowCredentials"))?,
+        allow_credentials,
         allow_headers: list(f.take("accessControlAllowHeaders"))?,
         allow_methods: list(f.take("accessControlAllowMethods"))?,
         allow_origin_list: list(f.take("accessControlAllowOriginList"))?,
@@ -280,28 +325,37 @@ pub fn decode(kind: &Node) -> Result<Middleware, DecodeError> {
             .take("accessControlMaxAge")
             .map(Node::integer)
             .transpose()?,
-        add_vary: boolean(f.take("addVaryHeader"))?,
+        add_vary,
     };
+    let allowed_hosts = list(f.take("allowedHosts"))?;
+    let hosts_proxy_headers = list(f.take("hostsProxyHeaders"))?;
+    let ssl_proxy_headers = pairs(f.take("sslProxyHeaders"))?;
+    defined |= !cors.allow_origin_regex.is_empty()
+        || cors.max_age.is_some()
+        || !ssl_proxy_headers.is_empty();
+    if !defined {
+        return Err(DecodeError::at(
+            kind,
+            "headers configuration not valid: no option is set to a value that does something",
+        ));
+    }
     let headers = Headers {
         request,
         response,
         sts,
-        force_sts: boolean(f.take("forceSTSHeader"))?,
-        ssl_proxy_headers: pairs(f.take("sslProxyHeaders"))?,
-        allowed_hosts: list(f.take("allowedHosts"))?,
-        hosts_proxy_headers: list(f.take("hostsProxyHeaders"))?,
-        is_development: boolean(f.take("isDevelopment"))?,
+        force_sts,
+        ssl_proxy_headers,
+        allowed_hosts,
+        hosts_proxy_headers,
+        is_development,
         cors: (cors != Cors::default()).then_some(cors),
+        nonce_policies,
     };
-    // Traefik refuses a headers middleware that sets no option at all.
-    if kind.children().is_empty() {
-        return Err(DecodeError::at(
-            kind,
-            "headers configuration not valid: no option set",
-        ));
-    }
     Ok(Middleware::Headers(Box::new(headers)))
 }
+
+/// What `contentSecurityPolicy` values say where each answer's nonce goes.
+pub const NONCE: &str = "$NONCE";
 
 /// A map of headers to set (`customRequestHeaders.<Name>`).
 fn settings(n: Option<&Node>) -> Result<Vec<SetHeader>, DecodeError> {
@@ -384,13 +438,75 @@ mod tests {
     fn bad_values_are_errors() {
         for yaml in [
             "headers:\n  accessControlAllowOriginListRegex: ['(']\n",
-            "headers:\n  stsSeconds: -1\n",
+            "headers:\n  stsSeconds: x\n",
             "headers:\n  customRequestHeaders:\n    'bad name': x\n",
             "headers:\n  frameDeny: maybe\n",
+            "headers:\n  sslRedirect: maybe\n",
             "headers:\n  nope: 1\n",
             "headers: {}\n",
         ] {
             assert!(one(yaml).is_err(), "{yaml}");
         }
+    }
+
+    /// Traefik's `Has*Defined`: a middleware whose options are all `false`, `""` or empty
+    /// lists sets nothing, and is refused ("headers configuration not valid"); any one that
+    /// does something (`stsSeconds` or `accessControlMaxAge` set, even to 0) is enough.
+    #[test]
+    fn options_that_do_nothing_are_no_configuration() {
+        for yaml in [
+            "headers:\n  frameDeny: false\n",
+            "headers:\n  customFrameOptionsValue: ''\n  browserXssFilter: false\n",
+            "headers:\n  accessControlAllowMethods: []\n  isDevelopment: false\n",
+            "headers:\n  sslRedirect: false\n  sslHost: ''\n",
+        ] {
+            let e = one(yaml).unwrap_err();
+            assert!(
+                e.to_string().contains("headers configuration not valid"),
+                "{yaml}: {e}"
+            );
+        }
+        for yaml in [
+            "headers:\n  stsSeconds: 0\n",
+            "headers:\n  accessControlMaxAge: 0\n",
+            "headers:\n  isDevelopment: true\n",
+            "headers:\n  customResponseHeaders:\n    X-A: ''\n",
+            "headers:\n  sslRedirect: true\n",
+            "headers:\n  featurePolicy: camera 'none'\n",
+            "headers:\n  sslProxyHeaders:\n    X-Forwarded-Proto: https\n",
+        ] {
+            assert!(one(yaml).is_ok(), "{yaml}");
+        }
+    }
+
+    /// As unrolled/secure: an empty custom value is none (`frameDeny` and `browserXssFilter`
+    /// then apply); a negative `stsSeconds` is written as it is; `$NONCE` in a content
+    /// security policy is a nonce made for each answer.
+    #[test]
+    fn secure_options_as_traefik_writes_them() {
+        let h = one("headers:\n  frameDeny: true\n  customFrameOptionsValue: ''\n  browserXssFilter: true\n  customBrowserXSSValue: ''\n  stsSeconds: -1\n  stsIncludeSubdomains: true\n  contentSecurityPolicy: script-src $NONCE 'self'\n  contentSecurityPolicyReportOnly: default-src 'self'\n").unwrap();
+        let set: Vec<(&str, &str)> = h
+            .response
+            .iter()
+            .map(|s| (s.name.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            set,
+            [
+                ("X-Frame-Options", "DENY"),
+                ("X-XSS-Protection", "1; mode=block"),
+                ("Content-Security-Policy-Report-Only", "default-src 'self'"),
+            ]
+        );
+        assert_eq!(h.sts.as_deref(), Some("max-age=-1; includeSubDomains"));
+        let nonce: Vec<(&str, &str)> = h
+            .nonce_policies
+            .iter()
+            .map(|s| (s.name.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            nonce,
+            [("Content-Security-Policy", "script-src $NONCE 'self'")]
+        );
     }
 }

@@ -272,7 +272,13 @@ mod in_flight_tests {
                 ..
             }))
         ));
+        // As Traefik: accepted, and every request refused.
         let n = Node::from_yaml("inFlightReq:\n  amount: 0\n", "m").unwrap();
+        assert!(matches!(
+            decode(&n),
+            Ok(Some(Middleware::InFlightReq { amount: 0, .. }))
+        ));
+        let n = Node::from_yaml("inFlightReq:\n  amount: x\n", "m").unwrap();
         assert!(decode(&n).is_err());
     }
 }
