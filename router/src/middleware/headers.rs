@@ -70,7 +70,11 @@ pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
         }
         r.fx.vary_origin |= cors.add_vary;
     }
-    r.fx.response_headers.splice(0..0, mine);
+    if r.fx.response_headers.is_empty() {
+        r.fx.response_headers = mine;
+    } else {
+        r.fx.response_headers.splice(0..0, mine);
+    }
     Ok(Flow::Next)
 }
 
