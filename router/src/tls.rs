@@ -11,7 +11,7 @@
 //! gets the pending challenge certificate for its name, or no certificate at all (the
 //! handshake fails), never a regular one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -38,6 +38,21 @@ pub struct LoadedCert {
     pub names: Vec<String>,
     /// Expiry.
     pub not_after: SystemTime,
+}
+
+/// A provider's default store (`tls.stores.default`): its certificate and the name of its
+/// generated one.
+#[derive(Debug, Clone, Default)]
+pub struct DefaultStore {
+    pub certificate: Option<Arc<CertifiedKey>>,
+    pub generated: Option<String>,
+}
+
+/// What one provider published ([`CertResolver::publish`]).
+#[derive(Debug)]
+struct Published {
+    certs: Vec<LoadedCert>,
+    store: Option<DefaultStore>,
 }
 
 /// Certificates by name: exact names and `*.domain` wildcards.
@@ -180,7 +195,12 @@ impl CertMap {
 #[derive(Debug)]
 pub struct CertResolver {
     files: ArcSwap<CertMap>,
+    /// The certificates of every provider that publishes some (file, KV stores, a
+    /// controller's inputs), in one map as Traefik puts them in one store.
     dynamic: ArcSwap<CertMap>,
+    /// What each provider published: its certificates and its default store, if it defines
+    /// one; [`CertResolver::dynamic`] and the default are made from all of them.
+    published: Mutex<BTreeMap<String, Published>>,
     acme: ArcSwap<CertMap>,
     /// The default store's certificate (`defaultCertificate`).
     default: ArcSwap<Option<Arc<CertifiedKey>>>,
@@ -197,6 +217,7 @@ impl CertResolver {
         Arc::new(CertResolver {
             files: ArcSwap::from_pointee(CertMap::default()),
             dynamic: ArcSwap::from_pointee(CertMap::default()),
+            published: Mutex::default(),
             acme: ArcSwap::from_pointee(CertMap::default()),
             default: ArcSwap::from_pointee(None),
             default_name: ArcSwap::from_pointee(None),
@@ -214,6 +235,35 @@ impl CertResolver {
     /// Swaps in the certificates of the file provider (`tls.certificates`).
     pub fn set_dynamic(&self, map: CertMap) {
         self.dynamic.store(Arc::new(map));
+    }
+
+    /// What `provider` publishes now: its `tls.certificates`, and its default store
+    /// (`None`: it defines none). As Traefik's aggregator, every provider's certificates go in
+    /// one map, and the default store is the one provider's that defines it: defined by
+    /// several, there is none (Traefik logs an error and deletes it).
+    pub fn publish(&self, provider: &str, certs: Vec<LoadedCert>, store: Option<DefaultStore>) {
+        let mut all = self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        all.insert(provider.to_owned(), Published { certs, store });
+        self.dynamic.store(Arc::new(CertMap::from_certs(
+            all.values().flat_map(|p| p.certs.iter()),
+        )));
+        let stores: Vec<(&String, &DefaultStore)> = all
+            .iter()
+            .filter_map(|(name, p)| p.store.as_ref().map(|s| (name, s)))
+            .collect();
+        let (key, generated) = match stores.as_slice() {
+            [(_, one)] => (one.certificate.clone(), one.generated.clone()),
+            [] => (None, None),
+            several => {
+                let names: Vec<&String> = several.iter().map(|(n, _)| *n).collect();
+                tracing::error!(providers = ?names, "the default TLS store is defined by several providers: none is used, as in Traefik");
+                (None, None)
+            }
+        };
+        self.set_default(key, generated);
     }
 
     /// Sets the default store's certificate and the name of its generated one: what a name

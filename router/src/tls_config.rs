@@ -183,7 +183,10 @@ impl TlsServer {
             .map(|a| a.as_bytes().to_vec())
             .collect();
         if o.disable_session_tickets {
+            // No resumption at all, as Go's server with `SessionTicketsDisabled` (it keeps no
+            // session IDs either): no TLS 1.3 tickets, and no cache for TLS 1.2 session IDs.
             cfg.send_tls13_tickets = 0;
+            cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         }
         Ok(cfg)
     }
@@ -255,6 +258,8 @@ mod tests {
             .all(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_))));
         assert_eq!(c.crypto_provider().kx_groups.len(), 1);
         assert_eq!(c.send_tls13_tickets, 0);
+        // Nor TLS 1.2 session IDs (Go's server keeps none).
+        assert!(!c.session_storage.can_cache());
         let tls12 = TlsOptions {
             max_tls12: true,
             cipher_suites: Some(vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into()]),

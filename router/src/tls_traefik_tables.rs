@@ -1172,3 +1172,36 @@ fn resolve_http_tls_options() {
         assert_eq!(routes, [row("router-a@file", &["ep-a"], "default")]);
     }
 }
+
+#[test]
+fn every_providers_certificates_share_one_store() {
+    // aggregator.go: every provider's `tls.certificates` go into one list; the default store
+    // is the one provider's that defines it, and none when several do (an error logged).
+    let a = cert_with(&["a.test"], None, 30);
+    let b = cert_with(&["b.test"], None, 30);
+    let d1 = cert_with(&["default-one.test"], None, 30);
+    let d2 = cert_with(&["default-two.test"], None, 30);
+    let store = |c: &LoadedCert| {
+        Some(crate::tls::DefaultStore {
+            certificate: Some(c.key.clone()),
+            generated: None,
+        })
+    };
+    let s = server();
+    let r = s.resolver();
+    r.publish("file", vec![a.clone()], store(&d1));
+    // A KV store publishing routers only: the file's certificate and default stay.
+    r.publish("etcd", Vec::new(), None);
+    assert!(Arc::ptr_eq(&r.configured("a.test").expect("a"), &a.key));
+    assert!(Arc::ptr_eq(&r.default_cert().expect("default"), &d1.key));
+    // Its own certificate joins them.
+    r.publish("etcd", vec![b.clone()], None);
+    assert!(r.configured("a.test").is_some() && r.configured("b.test").is_some());
+    // A second default store: none at all.
+    r.publish("etcd", vec![b.clone()], store(&d2));
+    assert!(r.default_cert().is_none());
+    // The file's again when the other is gone; its certificates with it.
+    r.publish("etcd", Vec::new(), None);
+    assert!(Arc::ptr_eq(&r.default_cert().expect("default"), &d1.key));
+    assert!(r.configured("b.test").is_none());
+}

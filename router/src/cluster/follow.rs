@@ -152,6 +152,10 @@ fn apply(shared: &Shared, m: &Message, before: &BTreeSet<String>) {
         snaps.push(snap);
     }
     for gone in before.iter().filter(|n| !m.providers.contains_key(*n)) {
+        // Its certificates and default store go with it.
+        if let Some(r) = shared.resolver() {
+            r.publish(gone, Vec::new(), None);
+        }
         snaps.push(Snapshot {
             provider: gone.clone(),
             ..Default::default()

@@ -249,9 +249,13 @@ pub fn decode_tls(tls: &Node, out: &mut Decoded) {
                 );
                 continue;
             }
-            match store(s) {
+            let mut notes = Vec::new();
+            match store(s, &mut notes) {
                 Ok(v) => out.config.tls.store = Some(v),
                 Err(e) => out.error(Owner::Unsupported, e),
+            }
+            for n in notes {
+                out.note(n);
             }
         }
     }
@@ -294,7 +298,9 @@ fn no_more(f: &crate::tree::Fields<'_>) -> Result<(), DecodeError> {
     }
 }
 
-fn store(s: &Node) -> Result<TlsStore, DecodeError> {
+/// The default store. A `defaultGeneratedCert` without its resolver or its domain is left
+/// out, as Traefik leaves it (the store's `defaultCertificate` stays), and said in `notes`.
+fn store(s: &Node, notes: &mut Vec<DecodeError>) -> Result<TlsStore, DecodeError> {
     let mut f = s.fields()?;
     let mut st = TlsStore::default();
     if let Some(c) = f.take("defaultCertificate") {
@@ -302,18 +308,21 @@ fn store(s: &Node) -> Result<TlsStore, DecodeError> {
     }
     if let Some(g) = f.take("defaultGeneratedCert") {
         let mut gf = g.fields()?;
-        let resolver = gf
-            .take("resolver")
-            .ok_or_else(|| DecodeError::at(g, "defaultGeneratedCert needs a resolver"))?
-            .text()?
-            .trim()
-            .to_owned();
-        let domain = match gf.take("domain") {
-            Some(d) => domain(d)?,
-            None => return Err(DecodeError::at(g, "defaultGeneratedCert needs a domain")),
+        let resolver = match gf.take("resolver") {
+            Some(r) => r.text()?.trim().to_owned(),
+            None => String::new(),
         };
+        let domain = gf.take("domain").map(domain).transpose()?;
         no_more(&gf)?;
-        st.default_generated_cert = Some(GeneratedCert { resolver, domain });
+        match (resolver.is_empty(), domain) {
+            (false, Some(domain)) => {
+                st.default_generated_cert = Some(GeneratedCert { resolver, domain });
+            }
+            _ => notes.push(DecodeError::at(
+                g,
+                "defaultGeneratedCert needs a resolver and a domain: without them it is not used (as in Traefik)",
+            )),
+        }
     }
     no_more(&f)?;
     Ok(st)
@@ -531,6 +540,39 @@ mod tests {
         let root = Node::from_yaml(yaml, "").unwrap();
         let mut notes = Vec::new();
         (options(&root, &mut notes), notes)
+    }
+
+    #[test]
+    fn an_incomplete_generated_default_is_left_out_and_the_store_kept() {
+        // tlsmanager.go getDefaultCertificate: a defaultGeneratedCert without its resolver or
+        // its domain is not used; the store's defaultCertificate stays.
+        for generated in [
+            "defaultGeneratedCert:\n  resolver: le\n",
+            "defaultGeneratedCert:\n  domain:\n    main: d.test\n",
+            "defaultGeneratedCert:\n  resolver: ''\n  domain:\n    main: d.test\n",
+        ] {
+            let root = Node::from_yaml(
+                &format!("defaultCertificate:\n  certFile: /c.pem\n  keyFile: /k.pem\n{generated}"),
+                "",
+            )
+            .unwrap();
+            let mut notes = Vec::new();
+            let st = store(&root, &mut notes).unwrap();
+            assert!(st.default_certificate.is_some(), "{generated}");
+            assert!(st.default_generated_cert.is_none(), "{generated}");
+            assert_eq!(notes.len(), 1, "{generated}");
+        }
+        let root = Node::from_yaml(
+            "defaultGeneratedCert:\n  resolver: le\n  domain:\n    main: d.test\n",
+            "",
+        )
+        .unwrap();
+        let mut notes = Vec::new();
+        assert!(store(&root, &mut notes)
+            .unwrap()
+            .default_generated_cert
+            .is_some());
+        assert!(notes.is_empty());
     }
 
     #[test]

@@ -279,26 +279,31 @@ pub(crate) fn load_certificates(shared: &Shared, snap: &mut Snapshot) {
             }),
         }
     }
-    resolver.set_dynamic(crate::tls::CertMap::from_certs(loaded.iter()));
-    let store = snap.config.tls.store.clone().unwrap_or_default();
-    let default = store
-        .default_certificate
-        .and_then(|c| match load_pair(&c, &resolver) {
-            Ok(l) => Some(l.key),
-            Err(e) => {
-                snap.issues.push(Issue {
-                    source: "file provider".into(),
-                    level: "error",
-                    key: Some("tls.stores.default.defaultCertificate".into()),
-                    message: format!("the default certificate is not loaded: {e}"),
-                });
-                None
-            }
-        });
-    let generated = store
-        .default_generated_cert
-        .and_then(|g| g.domain.names().next());
-    resolver.set_default(default, generated);
+    // A provider that defines no default store leaves another's in place.
+    let store = snap.config.tls.store.clone().map(|store| {
+        let certificate = store
+            .default_certificate
+            .and_then(|c| match load_pair(&c, &resolver) {
+                Ok(l) => Some(l.key),
+                Err(e) => {
+                    snap.issues.push(Issue {
+                        source: "file provider".into(),
+                        level: "error",
+                        key: Some("tls.stores.default.defaultCertificate".into()),
+                        message: format!("the default certificate is not loaded: {e}"),
+                    });
+                    None
+                }
+            });
+        let generated = store
+            .default_generated_cert
+            .and_then(|g| g.domain.names().next());
+        crate::tls::DefaultStore {
+            certificate,
+            generated,
+        }
+    });
+    resolver.publish(&snap.provider, loaded, store);
 }
 
 /// Runs the provider: reads the files, publishes, and (with `watch`) publishes again on every

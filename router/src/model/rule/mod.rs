@@ -249,10 +249,12 @@ impl Rule {
     }
 
     /// The host names of every `Host` matcher, as Traefik's `ParseDomains` gives them (for
-    /// certificates): lowercase, wildcards included, negated ones too.
+    /// certificates and TLS options): lowercase, wildcards included, negated ones too; not
+    /// the v2 syntax's `HostHeader`, which `ParseDomains` does not read (it matches as `Host`
+    /// does, but names no domain).
     pub fn host_names(&self) -> Vec<String> {
         match self {
-            Rule::Match(m) if m.name == "Host" || m.name == "HostHeader" => {
+            Rule::Match(m) if m.name == "Host" => {
                 m.args.iter().map(|a| a.to_ascii_lowercase()).collect()
             }
             Rule::Match(_) => Vec::new(),
@@ -503,6 +505,16 @@ mod tests {
             .unwrap_err()
             .reason
             .contains("v2"));
+    }
+
+    #[test]
+    fn only_host_matchers_name_domains() {
+        // mux.go ParseDomains reads `Host` alone: the v2 syntax's HostHeader matches the same
+        // requests but names no domain (for certificates and TLS options).
+        let r = Rule::parse_with("HostHeader(`a.test`) || Host(`B.test`)", Syntax::V2).unwrap();
+        assert_eq!(r.host_names(), ["b.test"]);
+        let r = Rule::parse_with("HostHeader(`a.test`)", Syntax::V2).unwrap();
+        assert!(r.host_names().is_empty());
     }
 
     #[test]
