@@ -58,6 +58,25 @@ pub fn negotiate(accept: Option<&HeaderValue>) -> Option<Encoding> {
 /// (not encoded); on ties `*` first, then the codings in `o.encodings`' order (default: br,
 /// zstd, gzip), `identity` last. `q=0`, or a q-value that is not a number, refuses an item.
 /// No `Accept-Encoding`: `o.default_encoding`, if any.
+/// Whether the request's own `Content-Type` keeps its answer from being compressed at all (no
+/// coding chosen, no `Vary`): as Traefik's `compress`, when its media type is
+/// `application/grpc` or one of `excludedContentTypes`.
+pub fn request_excluded(content_type: Option<&HeaderValue>, o: &CompressOptions) -> bool {
+    let media = |v: &str| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let Some(asked) = content_type.and_then(|v| v.to_str().ok()).map(media) else {
+        return false;
+    };
+    !asked.is_empty()
+        && (asked == "application/grpc"
+            || o.excluded_content_types.iter().any(|e| media(e) == asked))
+}
+
 pub fn negotiate_with(accept: Option<&HeaderValue>, o: &CompressOptions) -> Option<Encoding> {
     let Some(accept) = accept else {
         return o.default_encoding.as_deref().and_then(Encoding::from_token);
@@ -325,6 +344,32 @@ mod options_tests {
             default_encoding: default.map(str::to_owned),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_request_of_an_excluded_type_is_not_compressed() {
+        // compress.go ServeHTTP: the request's media type in the exclusions (gRPC always):
+        // straight to the next handler, no coding, no Vary.
+        let o = CompressOptions {
+            excluded_content_types: vec!["Application/JSON; charset=utf-8".into()],
+            ..CompressOptions::default()
+        };
+        let v = |s: &'static str| HeaderValue::from_static(s);
+        for (ct, excluded) in [
+            (Some(v("application/json")), true),
+            (Some(v("APPLICATION/JSON ; q=1")), true),
+            (Some(v("application/grpc")), true),
+            (Some(v("application/grpc+proto")), false),
+            (Some(v("text/html")), false),
+            (Some(v(";")), false),
+            (None, false),
+        ] {
+            assert_eq!(request_excluded(ct.as_ref(), &o), excluded, "{ct:?}");
+        }
+        assert!(request_excluded(
+            Some(&v("application/grpc")),
+            &CompressOptions::default()
+        ));
     }
 
     #[test]

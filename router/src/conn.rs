@@ -1118,7 +1118,12 @@ where
         // that `Connection` names or a route's `headers.*` labels may have changed.
         let backend_length = headers.get(header::CONTENT_LENGTH).cloned();
         proxy::finish_response(shared, plan, req.scheme, &mut headers);
-        if plan.fx.sniff && body != BodyFraming::None && !headers.contains_key(header::CONTENT_TYPE)
+        // As Go's server sniffs: not an answer with a Content-Encoding (its bytes are not the
+        // content's).
+        if plan.fx.sniff
+            && body != BodyFraming::None
+            && !headers.contains_key(header::CONTENT_TYPE)
+            && !headers.contains_key(header::CONTENT_ENCODING)
         {
             self.sniff(&mut conn, body, &mut headers).await?;
         }

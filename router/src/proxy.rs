@@ -492,6 +492,9 @@ pub async fn plan_kept(
         fx.compress = Some(Default::default());
     }
     let compress = fx.compress.as_ref().and_then(|o| {
+        if crate::compress::request_excluded(headers.get(header::CONTENT_TYPE), o) {
+            return None;
+        }
         crate::compress::negotiate_with(combined(headers, &header::ACCEPT_ENCODING).as_deref(), o)
     });
     // Under `weighted`, `failover` and `mirroring` services: the one with servers that
@@ -1555,7 +1558,10 @@ pub async fn within(
 /// `contentType`: an answer without a `Content-Type` gets the one its first bytes say (Go's
 /// sniffing of the first write), when it has any.
 pub async fn sniff_body(headers: &mut HeaderMap, mut body: ProxyBody) -> ProxyBody {
-    if headers.contains_key(header::CONTENT_TYPE) {
+    // Not an answer with a Content-Encoding either, as Go's server (its bytes are not the
+    // content's).
+    if headers.contains_key(header::CONTENT_TYPE) || headers.contains_key(header::CONTENT_ENCODING)
+    {
         return body;
     }
     let first = loop {

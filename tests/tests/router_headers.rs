@@ -185,7 +185,8 @@ async fn cors_security_headers_and_custom_request_headers() {
 }
 
 /// `contentType`: a backend answer without `Content-Type` (Debian's nginx with an empty
-/// `default_type`) gets the type Go's sniffing gives its first bytes, over HTTP/1.1 and HTTP/2;
+/// `default_type`) gets the type Go's sniffing gives its first bytes, over HTTP/1.1 and HTTP/2,
+/// unless it has a `Content-Encoding`;
 /// without the middleware none is added (Traefik v3's default); `autoDetect: false` does
 /// nothing; an answer that has one keeps it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,6 +201,7 @@ async fn content_type_is_sniffed_only_with_the_middleware() {
     location /html {{ default_type ""; return 200 "<!DOCTYPE html><p>hi"; }}
     location /pdf {{ default_type ""; return 200 "%PDF-1.4 ..."; }}
     location /typed {{ default_type "application/json"; return 200 "<html>"; }}
+    location /encoded {{ default_type ""; add_header Content-Encoding gzip; return 200 "<!DOCTYPE html>"; }}
   }}
 "#
         ),
@@ -241,6 +243,15 @@ async fn content_type_is_sniffed_only_with_the_middleware() {
     assert_eq!(r.header("content-type"), Some("application/pdf"));
     let r = router.request(&with_host, "/typed", &[]).await;
     assert_eq!(r.header("content-type"), Some("application/json"));
+    // An answer with a Content-Encoding is not sniffed (Go's server does not sniff one).
+    let r = router.request(&with_host, "/encoded", &[]).await;
+    assert_eq!(
+        r.header("content-encoding"),
+        Some("gzip"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.header("content-type"), None, "{:?}", r.headers);
     for host in [format!("{without}.test"), format!("{off}.test")] {
         let r = router.wait_status(&host, "/html", 200).await;
         assert_eq!(r.header("content-type"), None, "{host}");

@@ -578,15 +578,14 @@ pub fn file_entries(
         .collect()
 }
 
+/// `chain`: its members. Without any it does nothing, as Traefik's (an empty list of
+/// handlers), and is no error.
 fn chain(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(kind, &["middlewares"])?;
-    let n = f
-        .take("middlewares")
-        .ok_or_else(|| DecodeError::at(kind, "chain needs middlewares"))?;
-    let middlewares = n.strings()?;
-    if middlewares.is_empty() {
-        return Err(DecodeError::at(n, "chain needs at least one middleware"));
-    }
+    let middlewares = match f.take("middlewares") {
+        Some(n) => n.strings()?,
+        None => Vec::new(),
+    };
     Ok(Middleware::Chain { middlewares })
 }
 

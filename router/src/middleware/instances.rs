@@ -143,6 +143,14 @@ fn in_flight_req_of_zero_or_below_refuses_all_as_traefiks_does() {
 }
 
 #[test]
+fn an_empty_chain_does_nothing() {
+    // Traefik builds it as an empty list of handlers: the routers using it are served.
+    let shared = table("      chain:\n        middlewares: []\n");
+    assert_eq!(request(&shared, "web", "a").0, 200);
+    assert_eq!(request(&shared, "web", "d").0, 200);
+}
+
+#[test]
 fn answer_headers_of_earlier_headers_middlewares_reach_a_refusal() {
     // A chain of two `headers` and a `basicAuth`: the 401 gets both's answer headers, and of
     // the same header the earlier's (Traefik's outer response modifier sets it last).

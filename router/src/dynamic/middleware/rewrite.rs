@@ -109,14 +109,9 @@ pub fn strip_prefix_regex(kind: &Node) -> Result<Middleware, DecodeError> {
         .take("regex")
         .ok_or_else(|| DecodeError::at(kind, "stripprefixregex needs regex"))?;
     let mut regex = Vec::new();
+    // None at all strips nothing, as Traefik's loop over no expressions.
     for p in n.strings()? {
         regex.push(GoRegex::new(p.trim()).map_err(|e| DecodeError::at(n, e))?);
-    }
-    if regex.is_empty() {
-        return Err(DecodeError::at(
-            n,
-            "stripprefixregex needs at least one regex",
-        ));
     }
     Ok(Middleware::StripPrefixRegex { regex })
 }
@@ -242,11 +237,17 @@ mod decode_tests {
             ),
             ("replacepathregex:\n  regex: ''\n", "regex is empty"),
             ("replacepath:\n  path: /a%zz\n", "invalid URL escape"),
-            ("stripprefixregex:\n  regex: []\n", "at least one"),
-            ("chain:\n  middlewares: []\n", "at least one"),
         ] {
             let e = one(yaml).unwrap_err();
             assert!(e.to_string().contains(says), "{yaml}: {e}");
+        }
+        // As Traefik's: an empty list is no error, and does nothing.
+        for yaml in [
+            "stripprefixregex:\n  regex: []\n",
+            "chain:\n  middlewares: []\n",
+            "chain: {}\n",
+        ] {
+            assert!(one(yaml).is_ok(), "{yaml}");
         }
     }
 }
