@@ -680,7 +680,8 @@ fn expand(
 }
 
 /// The servers transport a service uses: the one it names (resolved in its provider), else
-/// the static default.
+/// the static default, which is also `default@internal` (Traefik's internal provider defines
+/// it from the static `serversTransport`).
 fn transport(
     svc: &dynamic::Service,
     provider: &str,
@@ -692,11 +693,17 @@ fn transport(
         return Ok(s.default_transport.clone());
     }
     let q = dynamic::resolve(name, provider);
+    if q == DEFAULT_TRANSPORT {
+        return Ok(s.default_transport.clone());
+    }
     known
         .get(&q)
         .map(|t| (*t).clone())
         .ok_or_else(|| format!("uses serversTransport {q:?}, which does not exist or is broken"))
 }
+
+/// The static servers transport's name, as Traefik's internal provider defines it.
+pub const DEFAULT_TRANSPORT: &str = "default@internal";
 
 fn service(
     name: &str,
@@ -770,6 +777,29 @@ mod tests {
     use crate::dynamic::{Configuration, Router};
     use crate::model::rule::RequestView;
     use crate::provider::container::{self, ContainerInfo, ContainerSettings, Health, RunState};
+
+    #[test]
+    fn default_at_internal_is_the_static_servers_transport() {
+        // Traefik's internal provider defines `default` from the static serversTransport.
+        let snap = crate::provider::file::snapshot_of_yaml(
+            "http:\n  services:\n    s:\n      loadBalancer:\n        serversTransport: default@internal\n        servers: [{url: 'https://10.0.0.1'}]\n    t:\n      loadBalancer:\n        serversTransport: nope@internal\n        servers: [{url: 'https://10.0.0.1'}]\ntcp:\n  services:\n    u:\n      loadBalancer:\n        serversTransport: default@internal\n        servers: [{address: '10.0.0.1:5432'}]\n  routers:\n    u:\n      rule: HostSNI(`*`)\n      service: u\n",
+        );
+        let mut s = eps();
+        s.default_transport.insecure_skip_verify = true;
+        let table = compile([&snap], &s);
+        let svc = table.services.get("s@file").expect("served");
+        assert!(svc.transport.insecure_skip_verify);
+        assert!(!table.services.contains_key("t@file"));
+        let issues: Vec<&str> = table.issues.iter().map(|i| i.message.as_str()).collect();
+        assert!(
+            issues.iter().any(|m| m.contains("nope@internal")),
+            "{issues:?}"
+        );
+        assert!(
+            !issues.iter().any(|m| m.contains("default@internal")),
+            "{issues:?}"
+        );
+    }
 
     fn settings() -> ContainerSettings {
         ContainerSettings {

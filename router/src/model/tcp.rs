@@ -712,6 +712,10 @@ impl<'a> Services<'a> {
             return Ok(None);
         }
         let q = dynamic::resolve(name, provider);
+        // The static one (Traefik's internal provider's `default`): the router's defaults.
+        if q == super::compile::DEFAULT_TRANSPORT {
+            return Ok(None);
+        }
         let found = q.rsplit_once('@').and_then(|(n, p)| {
             let snap = self.snaps.iter().find(|s| s.provider == p)?;
             snap.config.tcp.servers_transports.get(n).cloned()
