@@ -5,15 +5,19 @@ use hyper::header::{HeaderName, HeaderValue};
 
 use super::prefix::{is_clean, with_leading_slash};
 use super::{Flow, Request};
+use crate::dynamic::middleware::rewrite::go_escaped_path;
 use crate::dynamic::GoRegex;
 use crate::proxy::ProxyError;
 
 const X_REPLACED_PATH: HeaderName = HeaderName::from_static("x-replaced-path");
 
-/// `replacePath`: the path becomes `path` (checked when the configuration was read).
+/// `replacePath`: the path becomes `path` (checked when the configuration was read), sent as
+/// Go escapes it ([`go_escaped_path`]).
 pub fn literal(path: &str, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
+    let sent = go_escaped_path(&with_leading_slash(path))
+        .map_err(|e| ProxyError::Internal(format!("replacepath: {e}")))?;
     note_old_path(r);
-    r.fx.path = Some(with_leading_slash(path));
+    r.fx.path = Some(sent);
     Ok(Flow::Next)
 }
 
@@ -25,8 +29,8 @@ pub fn regex(re: &GoRegex, replacement: &str, r: &mut Request<'_, '_>) -> Result
     if !re.re().is_match(current) {
         return Ok(Flow::Next);
     }
-    let new = re.re().replace_all(current, replacement).into_owned();
-    crate::dynamic::middleware::rewrite::check_escaped_path(&new)
+    let made = re.re().replace_all(current, replacement).into_owned();
+    let new = go_escaped_path(&made)
         .map_err(|e| ProxyError::Internal(format!("replacepathregex made an invalid path: {e}")))?;
     if !new.is_empty() && !is_clean(&new) {
         return Err(ProxyError::BadRequest(format!(

@@ -133,30 +133,56 @@ pub fn redirect_regex(kind: &Node) -> Result<Middleware, DecodeError> {
     })
 }
 
-/// Whether `path` can be forwarded as a request path: it percent-decodes (Go's
-/// `url.PathUnescape`) and holds nothing a request line cannot.
+/// Whether `path` percent-decodes (Go's `url.PathUnescape`), as a path a rewrite makes must.
 pub fn check_escaped_path(path: &str) -> Result<(), String> {
-    if path
-        .bytes()
-        .any(|b| b <= b' ' || b == 0x7f || b == b'?' || b == b'#')
-    {
-        return Err(format!("{path:?} cannot be a request path"));
-    }
-    let b = path.as_bytes();
+    go_escaped_path(path).map(drop)
+}
+
+/// The request path a rewrite to the raw path `raw` sends, as Traefik's: `raw` is the URL's
+/// `RawPath`, its unescaped form the `Path`, and the request line takes Go's `EscapedPath`:
+/// `raw` itself when it is a valid encoding (RFC 3986's path characters, `[` `]`, and escapes),
+/// else the unescaped bytes escaped again (a space as `%20`, `?` as `%3F`, non-ASCII bytes
+/// each as `%XX`). `Err`: an escape that does not decode (Traefik answers 500).
+pub fn go_escaped_path(raw: &str) -> Result<String, String> {
+    let b = raw.as_bytes();
+    let mut unescaped = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let ok =
-                b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
-            if !ok {
-                return Err(format!("invalid URL escape in {path:?}"));
+            let hex = |c: u8| char::from(c).to_digit(16);
+            match (
+                b.get(i + 1).and_then(|c| hex(*c)),
+                b.get(i + 2).and_then(|c| hex(*c)),
+            ) {
+                (Some(h), Some(l)) => unescaped.push((h * 16 + l) as u8),
+                _ => return Err(format!("invalid URL escape in {raw:?}")),
             }
             i += 3;
         } else {
+            unescaped.push(b[i]);
             i += 1;
         }
     }
-    Ok(())
+    let valid = b
+        .iter()
+        .all(|&c| b"!$&'()*+,;=:@[]%".contains(&c) || !escaped_in_path(c));
+    if valid {
+        return Ok(raw.to_owned());
+    }
+    let mut out = String::with_capacity(unescaped.len() + 8);
+    for c in unescaped {
+        if escaped_in_path(c) {
+            out.push_str(&format!("%{c:02X}"));
+        } else {
+            out.push(char::from(c));
+        }
+    }
+    Ok(out)
+}
+
+/// Go's `shouldEscape(c, encodePath)`: all but letters, digits, `-_.~` and `$&+,/:;=@`.
+fn escaped_in_path(c: u8) -> bool {
+    !(c.is_ascii_alphanumeric() || b"-_.~$&+,/:;=@".contains(&c))
 }
 
 #[cfg(test)]
@@ -168,8 +194,21 @@ mod tests {
         assert!(check_escaped_path("/a%20b/c").is_ok());
         assert!(check_escaped_path("/a%2").is_err());
         assert!(check_escaped_path("/a%zz").is_err());
-        assert!(check_escaped_path("/a b").is_err());
-        assert!(check_escaped_path("/a?b").is_err());
+        // What Go's URL.EscapedPath makes of a RawPath: kept when a valid encoding, else
+        // the unescaped bytes escaped again.
+        for (raw, sent) in [
+            ("/a%20b/c", "/a%20b/c"),
+            ("/a(b)*!'[x]", "/a(b)*!'[x]"),
+            ("/my file", "/my%20file"),
+            ("/caf\u{e9}", "/caf%C3%A9"),
+            ("/a?b#c", "/a%3Fb%23c"),
+            // Go's loss too: an escaped `/` comes back as `/`.
+            ("/a b%2Fc", "/a%20b/c"),
+            ("/{x}|\"", "/%7Bx%7D%7C%22"),
+            ("/a b%41", "/a%20bA"),
+        ] {
+            assert_eq!(go_escaped_path(raw).as_deref(), Ok(sent), "{raw}");
+        }
     }
 
     #[test]
