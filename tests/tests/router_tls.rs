@@ -198,6 +198,78 @@ fn install(dir: &Path, stem: &str, cert_pem: &str, key_pem: &str) {
     }
 }
 
+// === Certificates from several providers ===
+
+/// As Traefik's one store: the file provider's `tls.certificates` and default certificate keep
+/// serving when a KV provider (etcd here) publishes a configuration of its own without any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_providers_certificates_stay_when_another_provider_publishes() {
+    require_docker();
+    let dir = tempfile::tempdir().unwrap();
+    let (a_der, a_pem, a_key) = make_cert(&["a.both.test"]);
+    let (d_der, d_pem, d_key) = make_cert(&["default.both.test"]);
+    install(dir.path(), "a", &a_pem, &a_key);
+    install(dir.path(), "d", &d_pem, &d_key);
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let file = dir.path().join("dynamic.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "tls:\n  certificates:\n    - certFile: {}\n      keyFile: {}\n  stores:\n    default:\n      defaultCertificate:\n        certFile: {}\n        keyFile: {}\n",
+            p("a.crt"),
+            p("a.key"),
+            p("d.crt"),
+            p("d.key")
+        ),
+    )
+    .unwrap();
+    let mut etcd = e2e::kv::Etcd::start();
+    etcd.put("edge/http/routers/site/rule", "Host(`kv.both.test`)");
+    etcd.put("edge/http/routers/site/service", "noop@internal");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .websecure()
+        .with_file(&file)
+        .flags(&[
+            &format!("--providers.etcd.endpoints={}", etcd.endpoint()),
+            "--providers.etcd.rootKey=edge",
+        ])
+        .start(&guard)
+        .await;
+    let addr = router.websecure_addr();
+    wait_websecure(addr).await;
+    let deadline = tokio::time::Instant::now() + BOUND;
+    while served_cert(addr, "a.both.test").await != a_der || !router.has_route("site@etcd") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not served within {BOUND:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // etcd publishes again (a changed rule), after the file: its configuration has no
+    // certificate and no store, and the file's stay in service.
+    etcd.put("edge/http/routers/site/rule", "Host(`kv2.both.test`)");
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let r = router.request("kv2.both.test", "/", &[]).await;
+        if r.status != 404 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "etcd's change not in service"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(served_cert(addr, "a.both.test").await, a_der);
+    assert_eq!(
+        served_cert(addr, "nothing.both.test").await,
+        d_der,
+        "the default store"
+    );
+    drop(etcd);
+}
+
 // === 1. versions and suites ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
