@@ -198,9 +198,47 @@ fn stream_router<T: serde::Serialize>(name: &str, info: &ElementInfo<T>) -> Valu
 /// router has no priority, and Traefik gives it none).
 fn tcp_router(name: &str, info: &ElementInfo<crate::dynamic::tcp::TcpRouter>) -> Value {
     let mut m = element(name, info, "using");
-    let priority = info.def.as_ref().map_or(0, |r| r.priority);
-    m.insert("priorityStr".into(), json!(priority.to_string()));
+    // As Traefik's runtime has it: an unset priority is the rule's default one (-1 for the
+    // catch-all `HostSNI(`*`)`, else the rule's length).
+    let priority = info.def.as_ref().map_or(0, |r| match r.priority {
+        0 => {
+            let catch_all = crate::model::rule::tcp::TcpRule::parse_with(
+                &r.rule,
+                r.rule_syntax.unwrap_or(crate::model::rule::Syntax::V3),
+            )
+            .is_ok_and(|t| t.is_catch_all());
+            if catch_all {
+                -1
+            } else {
+                r.rule.len() as i64
+            }
+        }
+        p => p,
+    });
+    set_priority(&mut m, priority);
+    qualify_middlewares(&mut m, name);
     Value::Object(m)
+}
+
+/// `priority` and `priorityStr`, as Traefik shows them (no `priority` when 0).
+fn set_priority(m: &mut Map<String, Value>, priority: i64) {
+    if priority != 0 {
+        m.insert("priority".into(), json!(priority));
+    }
+    m.insert("priorityStr".into(), json!(priority.to_string()));
+}
+
+/// A router's `middlewares` named with their provider, as Traefik's runtime lists them (and
+/// `middlewareName` filters them).
+fn qualify_middlewares(m: &mut Map<String, Value>, router: &str) {
+    let provider = provider_of(router);
+    if let Some(l) = m.get_mut("middlewares").and_then(Value::as_array_mut) {
+        for v in l {
+            if let Some(n) = v.as_str() {
+                *v = json!(crate::dynamic::resolve(n, provider));
+            }
+        }
+    }
 }
 
 /// The TCP or UDP routers `q` keeps, each as `show` shows it. `middlewareName` is read for
@@ -410,8 +448,13 @@ fn element<T: serde::Serialize>(
 
 fn router(name: &str, info: &ElementInfo<crate::dynamic::Router>) -> Value {
     let mut m = element(name, info, "using");
-    let priority = info.def.as_ref().map_or(0, |r| r.priority);
-    m.insert("priorityStr".into(), json!(priority.to_string()));
+    // As Traefik's runtime has it: an unset priority is the rule's length.
+    let priority = info.def.as_ref().map_or(0, |r| match r.priority {
+        0 => r.rule.len() as i64,
+        p => p,
+    });
+    set_priority(&mut m, priority);
+    qualify_middlewares(&mut m, name);
     if let Some(tls) = m.get_mut("tls").and_then(Value::as_object_mut) {
         tls.entry("options").or_insert(json!("default"));
     }
@@ -423,8 +466,15 @@ fn service(name: &str, info: &ElementInfo<crate::dynamic::Service>, table: &Rout
     let internal = info.def.as_ref().is_some_and(|s| s.internal.is_some());
     if internal {
         m.remove("loadBalancer");
-    } else if info.def.is_some() {
-        m.insert("type".into(), json!("loadbalancer"));
+    } else if let Some(def) = &info.def {
+        // Its kind, lower case, as Traefik's `extractType` names it.
+        let kind = match def {
+            d if d.weighted.is_some() => "weighted",
+            d if d.failover.is_some() => "failover",
+            d if d.mirroring.is_some() => "mirroring",
+            _ => "loadbalancer",
+        };
+        m.insert("type".into(), json!(kind));
         let status: BTreeMap<&str, &str> = table
             .services
             .get(name)
@@ -471,10 +521,12 @@ fn routers(table: &RouteTable, q: &Query) -> Vec<Value> {
                 } else {
                     q.service.split('@').next() == Some(service)
                 };
+            // By the qualified name, as Traefik's runtime lists them.
+            let provider = provider_of(name);
             let mw_ok = q.middleware.is_empty()
-                || mws.iter().any(|m| {
-                    m == &q.middleware || q.middleware.split('@').next() == Some(m.as_str())
-                });
+                || mws
+                    .iter()
+                    .any(|m| crate::dynamic::resolve(m, provider) == q.middleware);
             q.keep(i.status, &[rule, name]) && service_ok && mw_ok
         })
         .map(|(name, i)| router(name, i))

@@ -87,7 +87,10 @@ fn many_routers(n: usize) -> String {
 
 // handler_http_test.go TestHandler_HTTP: "all routers" (routers.json), "one router by id"
 // (router-bar.json): each router has its definition's fields, `name`, `provider`,
-// `priorityStr` ("0" without a priority, which is then left out), `status` and `using`.
+// `priorityStr`, `status` and `using`. The fixtures are runtime configurations handed to the
+// handler as they are; a running Traefik's router manager has changed them first
+// (pkg/server/router/router.go): an unset priority becomes the rule's length, and
+// `middlewares` are qualified with the router's provider. That is what is checked here.
 #[test]
 fn http_router_fields() {
     let a = get(HTTP, "/api/http/routers/bar@file", None);
@@ -98,15 +101,15 @@ fn http_router_fields() {
         ("provider", json!("file")),
         ("rule", json!("Host(`foo.bar`)")),
         ("service", json!("foo-service")),
-        ("middlewares", json!(["auth", "addPrefixTest"])),
+        ("middlewares", json!(["auth@file", "addPrefixTest@file"])),
         ("entryPoints", json!(["https"])),
         ("status", json!("enabled")),
         ("using", json!(["https"])),
-        ("priorityStr", json!("0")),
+        ("priority", json!(15)),
+        ("priorityStr", json!("15")),
     ] {
         assert_eq!(r[field], want, "{field}: {r}");
     }
-    assert!(r.get("priority").is_none(), "{r}");
     assert!(r.get("tls").is_none(), "{r}");
     assert!(r.get("error").is_none(), "{r}");
     let t = get(HTTP, "/api/http/routers/tlsfoo@file", None).body;
@@ -210,9 +213,11 @@ fn http_router_filters() {
             &["foo / bar@file", "test@file"][..],
         ),
         ("serviceName=fii-service@other", &["test@file"][..]),
-        ("middlewareName=auth", &["bar@file", "test@file"][..]),
+        // By the qualified names a running Traefik lists (the fixture's are unqualified).
+        ("middlewareName=auth@file", &["bar@file", "test@file"][..]),
+        ("middlewareName=auth", &[][..]),
         (
-            "middlewareName=addPrefixTest",
+            "middlewareName=addPrefixTest@file",
             &["bar@file", "test@file"][..],
         ),
         ("middlewareName=nope", &[][..]),
@@ -393,8 +398,10 @@ fn tcp_elements() {
         ("rule", json!("HostSNI(`*`)")),
         ("service", json!("foo-service")),
         ("status", json!("enabled")),
-        ("middlewares", json!(["ipallowlist"])),
-        ("priorityStr", json!("0")),
+        ("middlewares", json!(["ipallowlist@file"])),
+        // The catch-all's default priority, as Traefik's TCP router manager sets it.
+        ("priority", json!(-1)),
+        ("priorityStr", json!("-1")),
     ] {
         assert_eq!(r[field], want, "{field}: {r}");
     }
@@ -407,7 +414,8 @@ fn tcp_elements() {
             &["bar@file", "test@file"][..],
         ),
         // "TCP routers filtered by middleware" (tcprouters-filtered-middlewareName.json).
-        ("middlewareName=ipallowlist", &["bar@file"][..]),
+        ("middlewareName=ipallowlist@file", &["bar@file"][..]),
+        ("middlewareName=ipallowlist", &[][..]),
         ("middlewareName=nope", &[][..]),
     ] {
         let a = get(STREAM, "/api/tcp/routers", Some(query));
@@ -637,4 +645,20 @@ fn pagination_parameters() {
     }
     let a = get(HTTP, "/api/http/routers", Some("page=&per_page=%2B2"));
     assert_eq!((names(&a).len(), a.next_page), (2, Some(2)));
+}
+
+// handler_http.go: a service's `type` is its kind, lower case (`extractType`): weighted,
+// failover and mirroring services are not load balancers.
+#[test]
+fn service_types() {
+    let yaml = "http:\n  services:\n    lb:\n      loadBalancer:\n        servers: [{url: 'http://10.0.0.1:80'}]\n    w:\n      weighted:\n        services: [{name: lb, weight: 1}]\n    f:\n      failover:\n        service: lb\n        fallback: lb\n    m:\n      mirroring:\n        service: lb\n";
+    for (name, kind) in [
+        ("lb@file", "loadbalancer"),
+        ("w@file", "weighted"),
+        ("f@file", "failover"),
+        ("m@file", "mirroring"),
+    ] {
+        let a = get(yaml, &format!("/api/http/services/{name}"), None);
+        assert_eq!(a.body["type"], json!(kind), "{name}: {}", a.body);
+    }
 }
