@@ -434,6 +434,24 @@ pub async fn plan_kept(
     if route.tls && req.scheme == "https" && route.tls_options != req.tls_options {
         return Err(ProxyError::Misdirected);
     }
+    // A router made from a `defaultRule`: Traefik's `denyRouterRecursion` first (a request
+    // that went through it already, its mark on, is a loop: 400 with nothing more).
+    if let Some(mark) = &route.recursion_mark {
+        if headers
+            .get(&X_TRAEFIK_ROUTER)
+            .is_some_and(|v| v.as_bytes() == mark.as_bytes())
+        {
+            tracing::debug!(router = %route.name, "a request back through the same router: refused (denyRouterRecursion)");
+            return Ok(Planned::Answer(Answer {
+                status: StatusCode::BAD_REQUEST,
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+            }));
+        }
+        if let Ok(v) = HeaderValue::from_str(mark) {
+            headers.insert(X_TRAEFIK_ROUTER, v);
+        }
+    }
 
     // Phase 2: middlewares, in order.
     let mut fx = crate::middleware::Effects::default();
@@ -1730,6 +1748,7 @@ pub(crate) fn remove_connection_named(h: &mut HeaderMap) {
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_TRAEFIK_ROUTER: HeaderName = HeaderName::from_static("x-traefik-router");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");

@@ -390,3 +390,61 @@ async fn entry_point_http_options_shape_what_the_backend_receives() {
     let seen = nginx.settled("backend.log").await;
     assert_eq!(seen, accepted);
 }
+
+/// Traefik's `denyRouterRecursion` on a router made from `defaultRule`: the backend is sent
+/// `X-Traefik-Router` with the router's mark (the FNV-1 hash of its name), and a request that
+/// comes back through the same router with it (a loop) is answered 400 and reaches nothing; a
+/// router with its own rule has no mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_rule_router_refuses_a_request_looping_through_it() {
+    require_docker();
+    let c = Cleanup::new("rt-loop");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .env(
+            "ROUTER_DEFAULT_RULE",
+            "Host(`{{ index .Labels \"test.host\" }}`)",
+        )
+        .start(&guard)
+        .await;
+    let host = format!("{}.test", unique("loop"));
+    let own = unique("own");
+    let labels = Labels::enabled().label("test.host", &host);
+    let w = run_whoami(&c, "w", &net, &labels, &[]).await;
+    let own_labels = Labels::enabled().router(&own, "rule", &format!("Host(`{own}.test`)"));
+    run_whoami(&c, "o", &net, &own_labels, &[]).await;
+
+    let r = router.wait_status(&host, "/", 200).await;
+    let body = r.text();
+    let mark = body
+        .lines()
+        .find_map(|l| l.strip_prefix("x-traefik-router: "))
+        .unwrap_or_else(|| panic!("no X-Traefik-Router reached the backend: {body}"))
+        .to_owned();
+    assert_eq!(mark.len(), 16, "{mark}");
+    assert!(mark.bytes().all(|b| b.is_ascii_hexdigit()), "{mark}");
+    let looped = router
+        .request(&host, "/", &[("X-Traefik-Router", &mark)])
+        .await;
+    assert_eq!(looped.status, 400);
+    assert!(looped.body.is_empty(), "{}", looped.text());
+    assert!(!looped.text().contains(&w.hostname));
+    // Another value passes (and is replaced by the mark).
+    let r = router
+        .request(&host, "/", &[("X-Traefik-Router", "0")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        echoes_header(&r.text(), "x-traefik-router", &mark),
+        "{}",
+        r.text()
+    );
+    // A router with its own rule: no mark.
+    let r = router.wait_status(&format!("{own}.test"), "/", 200).await;
+    assert!(
+        !r.text().to_ascii_lowercase().contains("x-traefik-router"),
+        "{}",
+        r.text()
+    );
+}

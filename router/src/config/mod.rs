@@ -459,11 +459,11 @@ pub struct Prometheus {
     pub manual_routing: bool,
 }
 
-/// Checks a default rule template: it renders for a sample container and parses.
+/// Checks a default rule template as Traefik's `MakeDefaultRuleTemplate` does: it parses as
+/// a template (functions known, blocks closed). What it renders to is checked for each
+/// container, where a rule that does not parse disables that container's router only.
 fn check_default_rule(template: &str) -> Result<(), String> {
-    let sample = crate::provider::container::render_template(template, "sample_project", "sample")?;
-    crate::model::rule::Rule::parse(&sample).map_err(|e| e.to_string())?;
-    Ok(())
+    crate::provider::template::check(template)
 }
 
 /// lego's `exec` provider's variables: `EXEC_PATH` (required), `EXEC_MODE` (`RAW` or unset),

@@ -538,7 +538,13 @@ fn route(
             format!("router {qualified:?} has no valid entry point"),
         ));
     }
-    let syntax = r.rule_syntax.unwrap_or(s.default_rule_syntax);
+    // `core.defaultRuleSyntax` is not for a rule a provider made from its `defaultRule`:
+    // Traefik's aggregator leaves those unset, which reads them as v3.
+    let syntax = match (r.rule_syntax, r.default_rule) {
+        (Some(x), _) => x,
+        (None, true) => Syntax::V3,
+        (None, false) => s.default_rule_syntax,
+    };
     let rule = crate::model::rule::cache::RULES
         .parse(&r.rule, syntax)
         .map_err(|e| (r.rule_key.clone(), format!("router {qualified:?}: {e}")))?;
@@ -605,6 +611,9 @@ fn route(
             domains.push(names);
         }
     }
+    let recursion_mark = r
+        .default_rule
+        .then(|| super::table::recursion_mark(&qualified).into());
     Ok((
         Route {
             name: qualified,
@@ -621,6 +630,7 @@ fn route(
             access_logs: r.access_logs,
             sources: r.sources.clone(),
             encoded_characters: None,
+            recursion_mark,
         },
         warnings,
     ))
@@ -871,6 +881,61 @@ mod tests {
     }
 
     const ENABLED: (&str, &str) = ("traefik.enable", "true");
+
+    #[test]
+    fn a_default_rule_router_carries_traefiks_recursion_mark() {
+        // deny_router_recursion_test.go TestServeHTTP: "myRouter" hashes to 995d26092d19a224
+        // (FNV-1, 64 bits, lower-case hex).
+        assert_eq!(
+            super::super::table::recursion_mark("myRouter"),
+            "995d26092d19a224"
+        );
+        // Only a router made from `defaultRule` has one, of its qualified name.
+        let mut own = container("own", &[ENABLED], &[("net", "172.18.0.3")]);
+        own.labels.insert(
+            "traefik.http.routers.own.rule".into(),
+            "Host(`own.test`)".into(),
+        );
+        let t = build(
+            &[container("app", &[ENABLED], &[("net", "172.18.0.2")]), own],
+            &settings(),
+        );
+        let mark = |n: &str| {
+            t.routes
+                .iter()
+                .find(|r| r.name == n)
+                .and_then(|r| r.recursion_mark.as_deref().map(str::to_owned))
+        };
+        assert_eq!(
+            mark("app@docker"),
+            Some(super::super::table::recursion_mark("app@docker"))
+        );
+        assert_eq!(mark("own@docker"), None);
+    }
+
+    #[test]
+    fn a_default_rule_is_read_as_v3_whatever_the_default_syntax() {
+        // aggregator.go: a router made from `defaultRule` gets no rule syntax from the
+        // models, so `core.defaultRuleSyntax: v2` does not apply to it; a router's own rule
+        // does take it.
+        let mut s = settings();
+        s.default_rule = "Host(`{{ normalize .Name }}`) && PathRegexp(`^/api`)".into();
+        let c = container("app", &[ENABLED], &[("net", "172.18.0.2")]);
+        let mut own = container("own", &[ENABLED], &[("net", "172.18.0.3")]);
+        own.labels.insert(
+            "traefik.http.routers.own.rule".into(),
+            "PathRegexp(`^/x`)".into(),
+        );
+        let mut e = eps();
+        e.default_rule_syntax = Syntax::V2;
+        let t = compile([&container::snapshot(&[c, own], &s)], &e);
+        assert_eq!(names(&t), ["app@docker"], "{:?}", t.issues);
+        assert!(
+            t.issues.iter().any(|i| i.message.contains("own@docker")),
+            "{:?}",
+            t.issues
+        );
+    }
 
     #[test]
     fn default_router_and_service_from_the_name() {

@@ -170,6 +170,21 @@ pub struct Route {
     /// Its entry point's `http.encodedCharacters`: a request whose path holds a refused
     /// encoding is answered 400 (Traefik's router-level `denyEncodedPathCharacters`).
     pub encoded_characters: Option<crate::entry_http::EncodedCharacters>,
+    /// For a router a provider made from its `defaultRule`: the `X-Traefik-Router` value its
+    /// requests are sent with, and that a request arriving with it is refused for (400), as
+    /// Traefik's `denyRouterRecursion` cuts a loop through the same router.
+    pub recursion_mark: Option<Arc<str>>,
+}
+
+/// Traefik's `X-Traefik-Router` value for router `name`: its FNV-1 64-bit hash in lower-case
+/// hexadecimal, as Go's `hash/fnv.New64` and `strconv.FormatUint(h, 16)` write it.
+pub fn recursion_mark(name: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= u64::from(b);
+    }
+    format!("{h:x}")
 }
 
 /// A service and its backends.

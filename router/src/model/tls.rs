@@ -244,6 +244,7 @@ mod tests {
             access_logs: None,
             sources: Vec::new(),
             encoded_characters: None,
+            recursion_mark: None,
         }
     }
 

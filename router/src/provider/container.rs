@@ -694,69 +694,15 @@ pub fn normalize(name: &str) -> String {
         .join("-")
 }
 
-/// Renders the default rule template. Supported: `{{ .Name }}`, `{{ normalize .Name }}`,
-/// `{{ .ContainerName }}`, `{{ normalize .ContainerName }}`, `{{ index .Labels "key" }}`
-/// (empty here: no labels); `Err` names anything else.
-pub fn render_template(template: &str, name: &str, container_name: &str) -> Result<String, String> {
-    render_template_with(template, name, container_name, &BTreeMap::new())
-}
-
-/// [`render_template`] for a container with `labels`: Traefik's template sees them as
-/// `.Labels`, and `{{ index .Labels "key" }}` is a label's value (empty when it is not set,
-/// as Go's `index` gives for a missing key).
+/// Renders the default rule template for a container with `labels`, as Traefik's Go
+/// template (sprig's functions and `normalize`; `.Name`, `.ContainerName`, `.Labels`).
 pub fn render_template_with(
     template: &str,
     name: &str,
     container_name: &str,
     labels: &BTreeMap<String, String>,
 ) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| format!("unclosed {{{{ in {template:?}"))?;
-        let expr: Vec<&str> = after[..end].trim_matches('-').split_whitespace().collect();
-        let value = match expr.as_slice() {
-            [".Name"] => name.to_owned(),
-            ["normalize", ".Name"] => normalize(name),
-            [".ContainerName"] => container_name.to_owned(),
-            ["normalize", ".ContainerName"] => normalize(container_name),
-            ["index", ".Labels", key] => match quoted(key) {
-                Some(k) => labels.get(k).cloned().unwrap_or_default(),
-                None => {
-                    return Err(format!(
-                        "unsupported template expression {{{{{}}}}}: the label's key must be a quoted string",
-                        &after[..end]
-                    ))
-                }
-            },
-            _ => {
-                return Err(format!(
-                    "unsupported template expression {{{{{}}}}}",
-                    &after[..end]
-                ))
-            }
-        };
-        out.push_str(&value);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// A Go string literal without escapes: `"key"` or `` `key` ``.
-fn quoted(word: &str) -> Option<&str> {
-    word.strip_prefix('"')
-        .and_then(|w| w.strip_suffix('"'))
-        .filter(|w| !w.contains(['"', '\\']))
-        .or_else(|| {
-            word.strip_prefix('`')
-                .and_then(|w| w.strip_suffix('`'))
-                .filter(|w| !w.contains('`'))
-        })
+    super::template::render_default_rule(template, name, container_name, labels)
 }
 
 // === merging containers ===

@@ -16,6 +16,9 @@ pub(super) struct Exec<'a> {
     pub(super) vars: Vec<(String, Val)>,
     pub(super) out: String,
     pub(super) steps: usize,
+    /// The data's maps are Go's `map[string]string` (a container's labels): a key they do
+    /// not have reads as `""`, not as `<no value>`.
+    pub(super) string_maps: bool,
 }
 
 impl Exec<'_> {
@@ -184,7 +187,15 @@ impl Exec<'_> {
             Arg::Lit(v) => Ok(v.clone()),
             Arg::Func(f) => self.call(f, Vec::new()).map_err(|e| format!("{f}: {e}")),
             Arg::Sub(p) => self.value(p, dot),
-            Arg::Field(f) => fields(dot, f),
+            Arg::Field(f) => {
+                let v = fields(dot, f)?;
+                // The data is a Go struct: a field it does not have is an error (`.Toto`);
+                // its maps' missing keys are "" ([`Exec::string_maps`]).
+                if self.string_maps && v == Val::Nil && f.len() == 1 && self.is_root(dot) {
+                    return Err(format!("can't evaluate field {}", f[0]));
+                }
+                Ok(self.zero(v))
+            }
             Arg::Var(n, f) => {
                 let v = self
                     .vars
@@ -193,12 +204,26 @@ impl Exec<'_> {
                     .find(|(name, _)| name == n)
                     .map(|(_, v)| v.clone())
                     .ok_or_else(|| format!("undefined variable: {n}"))?;
-                fields(&v, f)
+                fields(&v, f).map(|v| self.zero(v))
             }
         }
     }
 
     pub(super) fn call(&mut self, f: &str, a: Vec<Val>) -> Result<Val, String> {
-        call(f, a, self.env)
+        let v = call(f, a, self.env)?;
+        Ok(if f == "index" { self.zero(v) } else { v })
+    }
+
+    /// Whether `v` is the template's data (`$`).
+    fn is_root(&self, v: &Val) -> bool {
+        self.vars.first().is_some_and(|(_, root)| root == v)
+    }
+
+    /// A missing map key's value: `<no value>` (nil), or `""` with [`Exec::string_maps`].
+    fn zero(&self, v: Val) -> Val {
+        match v {
+            Val::Nil if self.string_maps => Val::Str(String::new()),
+            v => v,
+        }
     }
 }

@@ -56,11 +56,50 @@ pub const FUNCTIONS: &[&str] = &[
     "compact", "without", "dict", "get", "set", "hasKey", "keys", "values",
 ];
 
-/// Renders `text` with the variables `env` gives.
+/// Renders `text` with the variables `env` gives (a file's template: its data is `false`).
 pub fn render(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    if !text.contains("{{") {
-        return Ok(text.to_owned());
-    }
+    render_data(text, env, Val::Bool(false), false)
+}
+
+/// Checks that `text` is a template (every function known, every block closed) without
+/// running it: what Traefik's `MakeDefaultRuleTemplate` checks of a `defaultRule`.
+pub fn check(text: &str) -> Result<(), String> {
+    parse(text).map(drop)
+}
+
+/// Renders a provider's `defaultRule` for one container, as Traefik does: the data has
+/// `Name` (the service's name), `ContainerName` and `Labels`, and the functions are sprig's
+/// and `normalize`, `env` reading the router's environment.
+pub fn render_default_rule(
+    text: &str,
+    name: &str,
+    container_name: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<String, String> {
+    let data = Val::Map(
+        [
+            ("Name".to_owned(), Val::Str(name.to_owned())),
+            (
+                "ContainerName".to_owned(),
+                Val::Str(container_name.to_owned()),
+            ),
+            (
+                "Labels".to_owned(),
+                Val::Map(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Val::Str(v.clone())))
+                        .collect(),
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    render_data(text, &|k| std::env::var(k).ok(), data, true)
+}
+
+fn parse(text: &str) -> Result<Vec<parse::Node>, String> {
     let tokens = lex(text)?;
     let mut p = Parser {
         tokens,
@@ -69,17 +108,30 @@ pub fn render(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
     };
     let (nodes, end) = p.list()?;
     match end {
-        End::Eof => {}
-        End::Close(line) => return Err(format!("line {line}: unexpected {{{{end}}}}")),
-        End::Else(line, _) => return Err(format!("line {line}: unexpected {{{{else}}}}")),
+        End::Eof => Ok(nodes),
+        End::Close(line) => Err(format!("line {line}: unexpected {{{{end}}}}")),
+        End::Else(line, _) => Err(format!("line {line}: unexpected {{{{else}}}}")),
     }
+}
+
+fn render_data(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    data: Val,
+    string_maps: bool,
+) -> Result<String, String> {
+    if !text.contains("{{") {
+        return Ok(text.to_owned());
+    }
+    let nodes = parse(text)?;
     let mut x = Exec {
         env,
-        vars: vec![("$".into(), Val::Bool(false))],
+        vars: vec![("$".into(), data.clone())],
         out: String::new(),
         steps: 0,
+        string_maps,
     };
-    x.run(&nodes, &Val::Bool(false))?;
+    x.run(&nodes, &data)?;
     Ok(x.out)
 }
 

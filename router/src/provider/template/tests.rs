@@ -190,3 +190,52 @@ mod traefik_tables {
         }
     }
 }
+
+/// A provider's `defaultRule`, as Traefik renders it for a container: `.Name`,
+/// `.ContainerName` and `.Labels` (a `map[string]string`: a missing label is ""), sprig's
+/// functions and pipelines; a field the data does not have is an error, as on Go's struct.
+mod default_rule {
+    use super::super::{check, render_default_rule};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn rendered_for_a_container() {
+        let labels: BTreeMap<String, String> = [("app.domain", "example.com"), ("a", "1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for (t, want) in [
+            ("Host(`{{ normalize .Name }}`)", "Host(`my-app-web`)"),
+            ("Host(`{{ .Name | normalize }}.x`)", "Host(`my-app-web.x`)"),
+            ("Host(`{{ lower .ContainerName }}`)", "Host(`app_web_1`)"),
+            (
+                "Host(`{{ index .Labels \"app.domain\" }}`)",
+                "Host(`example.com`)",
+            ),
+            ("Host(`{{ index .Labels \"nope\" }}.x`)", "Host(`.x`)"),
+            (
+                "{{- if index .Labels \"a\" }}Host(`a`){{ else }}Host(`b`){{ end -}}",
+                "Host(`a`)",
+            ),
+            (
+                "Host(`{{ trimSuffix \".com\" (index .Labels \"app.domain\") }}`)",
+                "Host(`example`)",
+            ),
+        ] {
+            let got = render_default_rule(t, "my_app_web", "App_Web_1", &labels);
+            assert_eq!(got.as_deref(), Ok(want), "{t}");
+        }
+        let e = render_default_rule("Host(`{{ .Toto }}`)", "n", "c", &labels).unwrap_err();
+        assert!(e.contains("can't evaluate field Toto"), "{e}");
+    }
+
+    #[test]
+    fn checked_as_a_template_only() {
+        // Traefik's MakeDefaultRuleTemplate parses the template; what it renders to is a
+        // container's concern.
+        assert!(check("Host(`{{ index .Labels \"app.domain\" }}`)").is_ok());
+        assert!(check("Hots(`x`)").is_ok());
+        assert!(check("Host(`{{ nope .Name }}`)").is_err());
+        assert!(check("{{ if .Name }}").is_err());
+    }
+}
