@@ -486,11 +486,12 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
             (name, ip)
         })
         .collect();
+    // Every exposed port, UDP ones too: Traefik picks the lowest of them all
+    // (`NetworkSettings.Ports`, whatever the protocol), so a UDP-only image is served.
     let exposed_ports: BTreeSet<u16> = s
         .ports
         .unwrap_or_default()
         .into_iter()
-        .filter(|p| p.typ.as_ref().is_none_or(|t| t.to_string() == "tcp"))
         .map(|p| p.private_port)
         .collect();
     Some(ContainerInfo {
@@ -707,6 +708,34 @@ mod tests {
             network_mode: String::new(),
             exposed_ports: BTreeSet::new(),
         }
+    }
+
+    #[test]
+    fn every_exposed_port_counts_udp_ones_too() {
+        // Traefik's getPort: the lowest of `NetworkSettings.Ports`, whatever the protocol.
+        use bollard::models::{PortSummary as Port, PortSummaryTypeEnum as PortTypeEnum};
+        let port = |n: u16, typ| Port {
+            private_port: n,
+            typ: Some(typ),
+            ..Default::default()
+        };
+        let s = ContainerSummary {
+            id: Some("abc".into()),
+            names: Some(vec!["/wg".into()]),
+            state: Some(ContainerSummaryStateEnum::RUNNING),
+            ports: Some(vec![port(51820, PortTypeEnum::UDP), port(8080, PortTypeEnum::TCP)]),
+            ..Default::default()
+        };
+        let c = convert(s).expect("a container");
+        assert_eq!(c.exposed_ports, BTreeSet::from([8080, 51820]));
+        let s = ContainerSummary {
+            id: Some("def".into()),
+            names: Some(vec!["/dns".into()]),
+            state: Some(ContainerSummaryStateEnum::RUNNING),
+            ports: Some(vec![port(53, PortTypeEnum::UDP), port(80, PortTypeEnum::TCP)]),
+            ..Default::default()
+        };
+        assert_eq!(convert(s).expect("a container").exposed_ports.first(), Some(&53));
     }
 
     #[test]
