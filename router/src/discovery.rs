@@ -723,7 +723,10 @@ mod tests {
             id: Some("abc".into()),
             names: Some(vec!["/wg".into()]),
             state: Some(ContainerSummaryStateEnum::RUNNING),
-            ports: Some(vec![port(51820, PortTypeEnum::UDP), port(8080, PortTypeEnum::TCP)]),
+            ports: Some(vec![
+                port(51820, PortTypeEnum::UDP),
+                port(8080, PortTypeEnum::TCP),
+            ]),
             ..Default::default()
         };
         let c = convert(s).expect("a container");
@@ -732,10 +735,16 @@ mod tests {
             id: Some("def".into()),
             names: Some(vec!["/dns".into()]),
             state: Some(ContainerSummaryStateEnum::RUNNING),
-            ports: Some(vec![port(53, PortTypeEnum::UDP), port(80, PortTypeEnum::TCP)]),
+            ports: Some(vec![
+                port(53, PortTypeEnum::UDP),
+                port(80, PortTypeEnum::TCP),
+            ]),
             ..Default::default()
         };
-        assert_eq!(convert(s).expect("a container").exposed_ports.first(), Some(&53));
+        assert_eq!(
+            convert(s).expect("a container").exposed_ports.first(),
+            Some(&53)
+        );
     }
 
     #[test]

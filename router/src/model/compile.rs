@@ -938,6 +938,39 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_container_gives_way_to_a_running_one() {
+        // docker config.go keepContainer: Traefik merges running containers only, so an
+        // exited `app-v1` and a running `app-v2` defining router `app` (each with its own
+        // default service) are no conflict: `app` goes to `app-v2`.
+        let rule = ("traefik.http.routers.app.rule", "Host(`app.example.com`)");
+        let mut v1 = container("app-v1", &[ENABLED, rule], &[("net", "172.18.0.2")]);
+        v1.state = RunState::Stopped;
+        let v2 = container("app-v2", &[ENABLED, rule], &[("net", "172.18.0.3")]);
+        let t = build(&[v1.clone(), v2.clone()], &settings());
+        let app = t.routes.iter().find(|r| r.name == "app@docker");
+        assert_eq!(
+            app.map(|r| r.service.as_str()),
+            Some("app-v2@docker"),
+            "{:?}",
+            t.issues
+        );
+        assert!(
+            !t.issues.iter().any(|i| i.level == "error"),
+            "{:?}",
+            t.issues
+        );
+        // Two running ones that differ are still a conflict.
+        let mut v1 = v1;
+        v1.state = RunState::Running;
+        let t = build(&[v1, v2], &settings());
+        assert!(t.routes.iter().all(|r| r.name != "app@docker"));
+        assert!(t
+            .issues
+            .iter()
+            .any(|i| i.message.contains("defined differently")));
+    }
+
+    #[test]
     fn default_router_and_service_from_the_name() {
         let t = build(
             &[container("my_app", &[ENABLED], &[("net", "172.18.0.2")])],

@@ -151,7 +151,7 @@ fn merge(
     let mut broken = Vec::new();
     for (c, part) in sorted.iter().zip(parts) {
         if let Some(config) = &part.config {
-            merger.add(&c.name, config);
+            merger.add(&c.name, c.state == RunState::Running, config);
         }
         issues.extend(part.issues.iter().cloned());
         broken.extend(part.broken.iter().cloned());
@@ -718,13 +718,20 @@ struct Merger<'a> {
     routers: Vec<Def<'a, Router>>,
     services: Vec<Def<'a, Service>>,
     middlewares: Vec<Def<'a, crate::dynamic::Middleware>>,
+    /// The containers that run. Traefik leaves the others out before it merges, so a stopped
+    /// container never makes a running one's definition a conflict; here they stay (a stopped
+    /// backend answers 503), and give way when they would.
+    running: std::collections::HashSet<&'a str>,
 }
 
 /// A definition by name, from a container.
 type Def<'a, T> = (&'a str, &'a str, &'a T);
 
 impl<'a> Merger<'a> {
-    fn add(&mut self, container: &'a str, config: &'a super::fragments::Part) {
+    fn add(&mut self, container: &'a str, running: bool, config: &'a super::fragments::Part) {
+        if running {
+            self.running.insert(container);
+        }
         self.tcp
             .add(container, config.tcp.clone(), config.udp.clone());
         self.routers.extend(
@@ -780,21 +787,55 @@ impl<'a> Merger<'a> {
                 let mut r = first.clone();
                 r.sources = defs.iter().map(|(_, c, _)| (*c).to_owned()).collect();
                 routers.push((name.to_owned(), r));
-            } else {
-                conflict(issues, "router", name, &containers_of(defs));
+                return;
+            }
+            let live = running_only(defs, &self.running);
+            match live.split_first() {
+                Some((one, rest))
+                    if rest.iter().all(|(_, _, r)| {
+                        Router {
+                            sources: Vec::new(),
+                            ..(*r).clone()
+                        } == Router {
+                            sources: Vec::new(),
+                            ..one.2.clone()
+                        }
+                    }) && live.len() < defs.len() =>
+                {
+                    let mut r = one.2.clone();
+                    r.sources = live.iter().map(|(_, c, _)| (*c).to_owned()).collect();
+                    routers.push((name.to_owned(), r));
+                }
+                _ => conflict(issues, "router", name, &containers_of(defs)),
             }
         });
         let mut services = Vec::with_capacity(self.services.len());
-        for_each_name(self.services, |name, defs| match merge_services(defs) {
-            Some(merged) => services.push((name.to_owned(), merged)),
-            None => conflict(issues, "service", name, &containers_of(defs)),
+        for_each_name(self.services, |name, defs| {
+            let merged = merge_services(defs).or_else(|| {
+                let live = running_only(defs, &self.running);
+                (!live.is_empty() && live.len() < defs.len())
+                    .then(|| merge_services(&live))
+                    .flatten()
+            });
+            match merged {
+                Some(merged) => services.push((name.to_owned(), merged)),
+                None => conflict(issues, "service", name, &containers_of(defs)),
+            }
         });
         let mut middlewares = Vec::with_capacity(self.middlewares.len());
         for_each_name(self.middlewares, |name, defs| {
             if defs.iter().all(|(_, _, m)| *m == defs[0].2) {
                 middlewares.push((name.to_owned(), defs[0].2.clone()));
-            } else {
-                conflict(issues, "middleware", name, &containers_of(defs));
+                return;
+            }
+            let live = running_only(defs, &self.running);
+            match live.first() {
+                Some(one)
+                    if live.len() < defs.len() && live.iter().all(|(_, _, m)| *m == one.2) =>
+                {
+                    middlewares.push((name.to_owned(), one.2.clone()));
+                }
+                _ => conflict(issues, "middleware", name, &containers_of(defs)),
             }
         });
         let http = &mut snap.config.http;
@@ -814,6 +855,18 @@ fn for_each_name<'a, T>(mut defs: Vec<Def<'a, T>>, mut f: impl FnMut(&'a str, &[
         f(first.0, &rest[..n]);
         rest = &rest[n..];
     }
+}
+
+/// The definitions of `defs` from running containers: what Traefik merges (it leaves the
+/// others out), for a name whose definitions differ.
+fn running_only<'a, T>(
+    defs: &[Def<'a, T>],
+    running: &std::collections::HashSet<&'a str>,
+) -> Vec<Def<'a, T>> {
+    defs.iter()
+        .filter(|(_, c, _)| running.contains(c))
+        .copied()
+        .collect()
 }
 
 /// The containers of `defs`.
