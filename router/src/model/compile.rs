@@ -960,7 +960,6 @@ mod tests {
             t.issues
         );
         // Two running ones that differ are still a conflict.
-        let mut v1 = v1;
         v1.state = RunState::Running;
         let t = build(&[v1, v2], &settings());
         assert!(t.routes.iter().all(|r| r.name != "app@docker"));
