@@ -78,6 +78,21 @@ fn version(config: &Config) -> Value {
 
 /// Answers `GET path?query` (`path` as received, `query` raw).
 pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Config) -> ApiAnswer {
+    answer_with(path, query, table, config, &|_, _| false)
+}
+
+/// Whether a server of a service failed its health check: (service, server URL).
+pub type Failed<'a> = &'a dyn Fn(&str, &str) -> bool;
+
+/// [`answer`] with what the health checks found: a server that failed its check is `DOWN`
+/// in its service's `serverStatus`, as Traefik's health checker marks it.
+pub fn answer_with(
+    path: &str,
+    query: Option<&str>,
+    table: &RouteTable,
+    config: &Config,
+    failed: Failed<'_>,
+) -> ApiAnswer {
     let q = Query::parse(query);
     let tail = |prefix: &str| {
         path.strip_prefix(prefix).map(|id| {
@@ -87,10 +102,10 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
     match path {
         "/api/version" => ok(version(config)),
         "/api/overview" => ok(overview(table, config)),
-        "/api/rawdata" => ok(rawdata(table)),
+        "/api/rawdata" => ok(rawdata(table, failed)),
         "/api/entrypoints" => list(entry_points(config), &q),
         "/api/http/routers" => list(sorted(routers(table, &q), &q), &q),
-        "/api/http/services" => list(sorted(services(table, &q), &q), &q),
+        "/api/http/services" => list(sorted(services(table, &q, failed), &q), &q),
         "/api/http/middlewares" => list(sorted(middlewares(table, &q), &q), &q),
         "/api/tcp/routers" => list(
             sorted(
@@ -136,7 +151,7 @@ pub fn answer(path: &str, query: Option<&str>, table: &RouteTable, config: &Conf
                             .api()
                             .services
                             .get(&name)
-                            .map(|i| service(&name, i, table)),
+                            .map(|i| service(&name, i, table, failed)),
                         _ => table
                             .api()
                             .middlewares
@@ -461,7 +476,12 @@ fn router(name: &str, info: &ElementInfo<crate::dynamic::Router>) -> Value {
     Value::Object(m)
 }
 
-fn service(name: &str, info: &ElementInfo<crate::dynamic::Service>, table: &RouteTable) -> Value {
+fn service(
+    name: &str,
+    info: &ElementInfo<crate::dynamic::Service>,
+    table: &RouteTable,
+    failed: Failed<'_>,
+) -> Value {
     let mut m = element(name, info, "usedBy");
     let internal = info.def.as_ref().is_some_and(|s| s.internal.is_some());
     if internal {
@@ -483,10 +503,8 @@ fn service(name: &str, info: &ElementInfo<crate::dynamic::Service>, table: &Rout
                     .iter()
                     .filter(|b| !b.url.is_empty())
                     .map(|b| {
-                        (
-                            b.url.as_str(),
-                            if b.status.is_ready() { "UP" } else { "DOWN" },
-                        )
+                        let up = b.status.is_ready() && !failed(name, &b.url);
+                        (b.url.as_str(), if up { "UP" } else { "DOWN" })
                     })
                     .collect()
             })
@@ -533,13 +551,13 @@ fn routers(table: &RouteTable, q: &Query) -> Vec<Value> {
         .collect()
 }
 
-fn services(table: &RouteTable, q: &Query) -> Vec<Value> {
+fn services(table: &RouteTable, q: &Query, failed: Failed<'_>) -> Vec<Value> {
     table
         .api()
         .services
         .iter()
         .filter(|(name, i)| q.keep(i.status, &[name]))
-        .map(|(name, i)| service(name, i, table))
+        .map(|(name, i)| service(name, i, table, failed))
         .collect()
 }
 
@@ -660,14 +678,14 @@ fn overview(table: &RouteTable, config: &Config) -> Value {
     })
 }
 
-fn rawdata(table: &RouteTable) -> Value {
+fn rawdata(table: &RouteTable, failed: Failed<'_>) -> Value {
     let mut routers = Map::new();
     for (n, i) in &table.api().routers {
         routers.insert(n.clone(), router(n, i));
     }
     let mut services = Map::new();
     for (n, i) in &table.api().services {
-        services.insert(n.clone(), service(n, i, table));
+        services.insert(n.clone(), service(n, i, table, failed));
     }
     let mut middlewares = Map::new();
     for (n, i) in &table.api().middlewares {

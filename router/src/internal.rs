@@ -102,8 +102,20 @@ pub async fn api_view_made(live: &std::sync::Arc<Live>) {
 /// Traefik's API and this router's additions (`/api/x/`), for `api@internal` and the admin
 /// listener.
 pub fn api(shared: &Shared, path: &str, query: Option<&str>, live: &Live) -> Answer {
-    let a = crate::api_extra::answer(path, query, shared, live)
-        .unwrap_or_else(|| crate::api::answer(path, query, &live.table, &shared.config));
+    let a = crate::api_extra::answer(path, query, shared, live).unwrap_or_else(|| {
+        // A server whose health check failed is DOWN, as Traefik's checker marks it.
+        let failed = |service: &str, url: &str| {
+            live.services.get(service).is_some_and(|s| {
+                s.backends.iter().any(|b| {
+                    b.def.url == url
+                        && b.state
+                            .check_failed
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                })
+            })
+        };
+        crate::api::answer_with(path, query, &live.table, &shared.config, &failed)
+    });
     let mut out = raw(
         a.status,
         "application/json",

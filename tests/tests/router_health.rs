@@ -1,7 +1,8 @@
 //! Active health checks with Traefik's options, from a real container's labels through
 //! socket-guard: a check that expects another status (`status`) or asks a port nobody listens
 //! on (`port`, `timeout`) takes the server out of rotation (503 `no available server`);
-//! a check with `method`, `headers` and `interval` that passes keeps it in.
+//! a check with `method`, `headers` and `interval` that passes keeps it in; the API's
+//! `serverStatus` says which (`DOWN`, `UP`).
 #![allow(clippy::unwrap_used)]
 
 use e2e::docker::{require_docker, Cleanup};
@@ -13,7 +14,7 @@ async fn health_check_options_decide_rotation() {
     let c = Cleanup::new("rt-health");
     let net = c.network("net");
     let guard = router_guard().start().await;
-    let router = Router::builder().start(&guard).await;
+    let router = Router::builder().admin().start(&guard).await;
     let [good, status, port] = ["good", "status", "port"].map(unique);
     let mut labels = Labels::enabled();
     for s in [&good, &status, &port] {
@@ -41,4 +42,17 @@ async fn health_check_options_decide_rotation() {
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let r = router.request(&format!("{good}.test"), "/", &[]).await;
     assert_eq!(r.status, 200);
+    // The API's serverStatus says what the checks found, as Traefik's: DOWN for a server
+    // that failed its check, UP for one that passes.
+    for (s, want) in [(&good, "UP"), (&status, "DOWN"), (&port, "DOWN")] {
+        let a = router
+            .admin_get(&format!("/api/http/services/{s}@docker"))
+            .await;
+        let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        let got: Vec<&str> = v["serverStatus"]
+            .as_object()
+            .map(|m| m.values().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(got, [want], "{s}: {v}");
+    }
 }
