@@ -223,7 +223,7 @@ async fn the_file_providers_certificates_stay_when_another_provider_publishes() 
         ),
     )
     .unwrap();
-    let mut etcd = e2e::kv::Etcd::start();
+    let etcd = e2e::kv::Etcd::start();
     etcd.put("edge/http/routers/site/rule", "Host(`kv.both.test`)");
     etcd.put("edge/http/routers/site/service", "noop@internal");
     let guard = router_guard().start().await;
