@@ -117,6 +117,11 @@ fn http_router_fields() {
         (&t["priority"], &t["priorityStr"]),
         (&json!(12), &json!("12"))
     );
+    // runtime_http.go: a router's entry points are noted before it is built, so a disabled
+    // one (its service is missing) keeps its `using`.
+    let b = get(HTTP, "/api/http/routers/broken@file", None).body;
+    assert_eq!(b["status"], json!("disabled"), "{b}");
+    assert!(b["using"].as_array().is_some_and(|u| !u.is_empty()), "{b}");
     let all = get(HTTP, "/api/http/routers", None);
     assert_eq!(all.next_page, Some(1));
     assert_eq!(

@@ -221,7 +221,17 @@ fn build(mut snaps: Vec<&Snapshot>, s: &CompileSettings, with_api: bool) -> (Rou
                         );
                         if with_api {
                             let q = dynamic::qualify(&route_name, &snap.provider);
-                            api_disabled(&mut api, q, e, r.into_owned(), &snap.provider);
+                            // Its entry points that exist: Traefik notes them before it
+                            // builds the router, so a disabled one keeps its `using`.
+                            let using = r
+                                .entry_points
+                                .iter()
+                                .filter(|ep| {
+                                    s.entry_points.iter().any(|e| &&e.name == ep && !e.udp)
+                                })
+                                .cloned()
+                                .collect();
+                            api_disabled(&mut api, q, (e, using), r.into_owned(), &snap.provider);
                         }
                     }
                 }
@@ -368,7 +378,13 @@ fn api_enabled(
 
 /// A router disabled for `e`: its entry in the API view, and, as Traefik's
 /// `PopulateUsedBy` has it, still among the users of the service and middlewares it names.
-fn api_disabled(api: &mut ApiView, q: String, e: String, def: dynamic::Router, provider: &str) {
+fn api_disabled(
+    api: &mut ApiView,
+    q: String,
+    (e, using): (String, Vec<String>),
+    def: dynamic::Router,
+    provider: &str,
+) {
     let service = dynamic::resolve(&def.service, provider);
     if let Some(svc) = api.services.get_mut(&service) {
         svc.using.push(q.clone());
@@ -383,7 +399,7 @@ fn api_disabled(api: &mut ApiView, q: String, e: String, def: dynamic::Router, p
         def: Some(def),
         status: "disabled",
         errors: vec![e],
-        using: Vec::new(),
+        using,
     };
     api.routers.insert(q, info);
 }
