@@ -572,7 +572,7 @@ fn middlewares(table: &RouteTable, q: &Query) -> Vec<Value> {
 }
 
 fn entry_point(ep: &EntryPoint) -> Value {
-    let secs = |d: std::time::Duration| format!("{}s", d.as_secs_f64());
+    let secs = crate::tree::go_duration_text;
     let trust = |t: &crate::config::Trust| {
         let ips: Vec<String> = t.trusted_ips.iter().map(ToString::to_string).collect();
         json!({ "insecure": t.insecure, "trustedIPs": ips })

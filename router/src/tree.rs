@@ -562,6 +562,55 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Go's `time.Duration.String`, as Traefik's API writes a duration: `2.5ms`, `1.5s`, `1m0s`,
+/// `2h0m0s`.
+pub fn go_duration_text(d: std::time::Duration) -> String {
+    /// `whole.rest` with `rest` on `digits` digits, trailing zeros dropped.
+    fn decimal(whole: u128, rest: u128, digits: usize) -> String {
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let r = format!("{rest:0digits$}");
+        format!("{whole}.{}", r.trim_end_matches('0'))
+    }
+    let ns = d.as_nanos();
+    match ns {
+        0 => "0s".to_owned(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", decimal(n / 1_000, n % 1_000, 3)),
+        n if n < 1_000_000_000 => format!("{}ms", decimal(n / 1_000_000, n % 1_000_000, 6)),
+        n => {
+            let secs = n / 1_000_000_000;
+            let s = decimal(secs % 60, n % 1_000_000_000, 9);
+            let (h, m) = (secs / 3600, (secs % 3600) / 60);
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, m) => format!("{m}m{s}s"),
+                (h, m) => format!("{h}h{m}m{s}s"),
+            }
+        }
+    }
+}
+
+/// Serializes a duration as [`go_duration_text`] (serde's `serialize_with`).
+pub fn ser_go_duration<S: serde::Serializer>(
+    d: &std::time::Duration,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&go_duration_text(*d))
+}
+
+/// [`ser_go_duration`] for an optional duration (skipped when `None`).
+pub fn ser_go_duration_opt<S: serde::Serializer>(
+    d: &Option<std::time::Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&go_duration_text(*d)),
+        None => s.serialize_none(),
+    }
+}
+
 /// Traefik's durations: a bare integer is seconds, else Go's `time.ParseDuration` (units
 /// `ns`, `us`, `µs`, `ms`, `s`, `m`, `h`, decimals and a sign allowed; negative durations
 /// are refused here).
@@ -727,6 +776,25 @@ mod tests {
         assert!(f.take("KNOWN").is_some());
         let rest: Vec<&str> = f.rest().iter().map(|n| n.key.as_str()).collect();
         assert_eq!(rest, ["a.Other"]);
+    }
+
+    #[test]
+    fn durations_written_as_go_writes_them() {
+        // time.Duration.String, as Traefik's API shows a duration.
+        use std::time::Duration;
+        for (d, want) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(2), "2ns"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_millis(100), "100ms"),
+            (Duration::from_secs(10), "10s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(60), "1m0s"),
+            (Duration::from_secs(180), "3m0s"),
+            (Duration::from_secs(3661), "1h1m1s"),
+        ] {
+            assert_eq!(go_duration_text(d), want, "{d:?}");
+        }
     }
 
     #[test]

@@ -667,3 +667,21 @@ fn service_types() {
         assert_eq!(a.body["type"], json!(kind), "{name}: {}", a.body);
     }
 }
+
+// Durations in the API are Go's `time.Duration` strings (paerser's `Duration` marshals so):
+// `100ms`, `10s`, `1m0s`.
+#[test]
+fn durations_are_go_strings() {
+    let yaml = "http:\n  middlewares:\n    cb:\n      circuitBreaker:\n        expression: NetworkErrorRatio() > 0.5\n        fallbackDuration: 1m\n    again:\n      retry:\n        attempts: 2\n        initialInterval: 100ms\n    limit:\n      rateLimit:\n        average: 1\n        period: 2m\n";
+    let cb = get(yaml, "/api/http/middlewares/cb@file", None).body;
+    assert_eq!(cb["circuitBreaker"]["checkPeriod"], json!("100ms"), "{cb}");
+    assert_eq!(
+        cb["circuitBreaker"]["fallbackDuration"],
+        json!("1m0s"),
+        "{cb}"
+    );
+    let r = get(yaml, "/api/http/middlewares/again@file", None).body;
+    assert_eq!(r["retry"]["initialInterval"], json!("100ms"), "{r}");
+    let l = get(yaml, "/api/http/middlewares/limit@file", None).body;
+    assert_eq!(l["rateLimit"]["period"], json!("2m0s"), "{l}");
+}

@@ -81,7 +81,7 @@ impl HealthCheck {
 }
 
 fn go_duration<S: serde::Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(&format!("{}s", d.as_secs_f64()))
+    crate::tree::ser_go_duration(d, ser)
 }
 
 fn at_least_100ms(n: &Node) -> Result<Duration, DecodeError> {

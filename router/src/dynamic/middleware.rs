@@ -542,7 +542,7 @@ fn as_duration_text<S: serde::Serializer>(
     d: &std::time::Duration,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{d:?}"))
+    crate::tree::ser_go_duration(d, s)
 }
 
 /// One `user:hash` entry (of `users`, or a line of `usersFile`) with a hash the router can

@@ -150,10 +150,13 @@ pub struct TcpHealthCheck {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub expect: String,
     /// Between checks of a healthy server (Traefik's 30 s).
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub interval: std::time::Duration,
     /// Between checks of a server that is down (default: `interval`).
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub unhealthy_interval: std::time::Duration,
     /// For one check (Traefik's 5 s).
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub timeout: std::time::Duration,
 }
 

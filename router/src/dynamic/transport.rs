@@ -26,10 +26,16 @@ pub struct ServersTransport {
     #[serde(skip)]
     pub certificates: Vec<(String, String)>,
     /// `forwardingTimeouts.dialTimeout` (Traefik's default 30s).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::tree::ser_go_duration_opt"
+    )]
     pub dial_timeout: Option<Duration>,
     /// `forwardingTimeouts.responseHeaderTimeout` (0: none).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::tree::ser_go_duration_opt"
+    )]
     pub response_header_timeout: Option<Duration>,
     /// `minVersion: VersionTLS13`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]

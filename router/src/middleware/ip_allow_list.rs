@@ -131,7 +131,7 @@ fn too_many_requests(wait: Duration) -> crate::proxy::Answer {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     for (name, value) in [
         ("retry-after", secs.to_string()),
-        ("x-retry-in", go_duration(wait)),
+        ("x-retry-in", crate::tree::go_duration_text(wait)),
         ("content-type", "text/plain; charset=utf-8".to_owned()),
     ] {
         // Bytes: Go writes `µs` as UTF-8.
@@ -143,35 +143,6 @@ fn too_many_requests(wait: Duration) -> crate::proxy::Answer {
         status: hyper::StatusCode::TOO_MANY_REQUESTS,
         headers,
         body: bytes::Bytes::from_static(b"Too Many Requests"),
-    }
-}
-
-/// Go's `time.Duration.String`: `2.5ms`, `1.5s`, `1m0s`, `2h0m0s`.
-fn go_duration(d: Duration) -> String {
-    /// `whole.rest` with `rest` on `digits` digits, trailing zeros dropped.
-    fn decimal(whole: u128, rest: u128, digits: usize) -> String {
-        if rest == 0 {
-            return whole.to_string();
-        }
-        let r = format!("{rest:0digits$}");
-        format!("{whole}.{}", r.trim_end_matches('0'))
-    }
-    let ns = d.as_nanos();
-    match ns {
-        0 => "0s".to_owned(),
-        n if n < 1_000 => format!("{n}ns"),
-        n if n < 1_000_000 => format!("{}µs", decimal(n / 1_000, n % 1_000, 3)),
-        n if n < 1_000_000_000 => format!("{}ms", decimal(n / 1_000_000, n % 1_000_000, 6)),
-        n => {
-            let secs = n / 1_000_000_000;
-            let s = decimal(secs % 60, n % 1_000_000_000, 9);
-            let (h, m) = (secs / 3600, (secs % 3600) / 60);
-            match (h, m) {
-                (0, 0) => format!("{s}s"),
-                (0, m) => format!("{m}m{s}s"),
-                (h, m) => format!("{h}h{m}m{s}s"),
-            }
-        }
     }
 }
 

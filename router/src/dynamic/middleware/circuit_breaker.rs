@@ -23,10 +23,13 @@ pub struct CircuitBreaker {
     #[serde(skip)]
     pub condition: Cond,
     /// How often the condition is checked while closed.
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub check_period: Duration,
     /// How long the breaker stays open.
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub fallback_duration: Duration,
     /// How long it lets traffic back in before it closes.
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub recovery_duration: Duration,
     /// The status answered while open.
     pub response_code: u16,

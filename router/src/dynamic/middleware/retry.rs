@@ -17,8 +17,10 @@ pub struct Retry {
     /// Tries in all (the first included).
     pub attempts: u32,
     /// The first wait; later ones grow toward twice it, at most 60s (0: no wait).
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub initial_interval: Duration,
     /// The time all tries may take (0: no limit).
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub timeout: Duration,
     /// Answers with these statuses are tried again (idempotent requests without a body only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
