@@ -573,9 +573,17 @@ fn middlewares(table: &RouteTable, q: &Query) -> Vec<Value> {
 
 fn entry_point(ep: &EntryPoint) -> Value {
     let secs = crate::tree::go_duration_text;
+    // As Traefik's JSON: `omitempty` drops a `false` and an empty list.
     let trust = |t: &crate::config::Trust| {
-        let ips: Vec<String> = t.trusted_ips.iter().map(ToString::to_string).collect();
-        json!({ "insecure": t.insecure, "trustedIPs": ips })
+        let mut m = Map::new();
+        if t.insecure {
+            m.insert("insecure".into(), json!(true));
+        }
+        if !t.trusted_ips.is_empty() {
+            let ips: Vec<String> = t.trusted_ips.iter().map(ToString::to_string).collect();
+            m.insert("trustedIPs".into(), json!(ips));
+        }
+        Value::Object(m)
     };
     let mut http = Map::new();
     if let Some(r) = &ep.redirect {
@@ -617,20 +625,40 @@ fn entry_point(ep: &EntryPoint) -> Value {
         }
         http.insert("encodedCharacters".into(), Value::Object(m));
     }
+    let address = match ep.udp {
+        Some(_) => format!("{}/udp", ep.address),
+        None => ep.address.to_string(),
+    };
     let mut m = json!({
         "name": ep.name,
-        "address": ep.address.to_string(),
-        "asDefault": ep.default,
+        "address": address,
         "transport": {
             "lifeCycle": { "graceTimeOut": secs(ep.grace_timeout) },
             "respondingTimeouts": { "readTimeout": secs(ep.header_timeout), "idleTimeout": secs(ep.idle_timeout) },
         },
         "forwardedHeaders": trust(&ep.forwarded),
         "http": http,
-        "http2": { "maxConcurrentStreams": ep.max_concurrent_streams },
+        // The HPACK table sizes are Traefik's defaults and the HTTP/2 server's alike.
+        "http2": {
+            "maxConcurrentStreams": ep.max_concurrent_streams,
+            "maxDecoderHeaderTableSize": 4096,
+            "maxEncoderHeaderTableSize": 4096,
+        },
     });
-    if let (Some(p), Some(obj)) = (&ep.proxy_protocol, m.as_object_mut()) {
-        obj.insert("proxyProtocol".into(), trust(p));
+    if let Some(obj) = m.as_object_mut() {
+        if let Some(p) = &ep.proxy_protocol {
+            obj.insert("proxyProtocol".into(), trust(p));
+        }
+        // `asDefault` as the configuration sets it (omitted unless `true`, as Traefik's).
+        if ep.as_default {
+            obj.insert("asDefault".into(), json!(true));
+        }
+        if let Some(t) = ep.udp {
+            obj.insert(
+                "udp".into(),
+                json!({ "timeout": crate::tree::go_duration_text(t) }),
+            );
+        }
     }
     m
 }

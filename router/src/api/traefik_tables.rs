@@ -685,3 +685,54 @@ fn durations_are_go_strings() {
     let l = get(yaml, "/api/http/middlewares/limit@file", None).body;
     assert_eq!(l["rateLimit"]["period"], json!("2m0s"), "{l}");
 }
+
+// static/entrypoints.go as Traefik's API writes an entry point: `asDefault` only when set,
+// empty `forwardedHeaders` fields left out, Go durations, a UDP one's `/udp` address and its
+// `udp.timeout`, HTTP/2's table sizes.
+#[test]
+fn entry_point_fields() {
+    let env: std::collections::HashMap<String, String> = [
+        ("TRAEFIK_ENTRYPOINTS_WEB_ADDRESS", ":80"),
+        ("TRAEFIK_ENTRYPOINTS_WEB_ASDEFAULT", "true"),
+        ("TRAEFIK_ENTRYPOINTS_OTHER_ADDRESS", ":81"),
+        (
+            "TRAEFIK_ENTRYPOINTS_OTHER_FORWARDEDHEADERS_INSECURE",
+            "true",
+        ),
+        ("TRAEFIK_ENTRYPOINTS_DNS_ADDRESS", ":53/udp"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = Config::from_env(&env).unwrap_or_else(|e| panic!("{e}"));
+    let table = crate::provider::file::compile_yaml("http: {}\n", &[]);
+    let ep = |n: &str| answer(&format!("/api/entrypoints/{n}"), None, &table, &config).body;
+    let web = ep("web");
+    assert_eq!(web["asDefault"], json!(true), "{web}");
+    assert_eq!(web["forwardedHeaders"], json!({}), "{web}");
+    assert_eq!(
+        web["transport"]["respondingTimeouts"]["idleTimeout"],
+        json!("3m0s"),
+        "{web}"
+    );
+    assert_eq!(
+        web["transport"]["respondingTimeouts"]["readTimeout"],
+        json!("1m0s"),
+        "{web}"
+    );
+    assert_eq!(
+        web["http2"]["maxDecoderHeaderTableSize"],
+        json!(4096),
+        "{web}"
+    );
+    let other = ep("other");
+    assert!(other.get("asDefault").is_none(), "{other}");
+    assert_eq!(
+        other["forwardedHeaders"],
+        json!({"insecure": true}),
+        "{other}"
+    );
+    let dns = ep("dns");
+    assert_eq!(dns["address"], json!(":53/udp"), "{dns}");
+    assert_eq!(dns["udp"]["timeout"], json!("3s"), "{dns}");
+}

@@ -121,6 +121,7 @@ fn entry_point(
         key: key.to_owned(),
         address,
         default: true,
+        as_default: false,
         redirect: None,
         middlewares: Vec::new(),
         tls: None,
@@ -442,6 +443,7 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
             } else {
                 name != "traefik"
             };
+        ep.as_default = e.as_default;
         ep.udp = udp.then(|| e.udp_timeout.unwrap_or(super::UDP_TIMEOUT));
         ep.redirect = e.redirect.clone();
         ep.middlewares = e.middlewares.clone();

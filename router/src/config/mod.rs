@@ -205,6 +205,8 @@ pub struct EntryPoint {
     /// Routers without entry points are put on it (`asDefault`; when no entry point has it,
     /// on every one but `traefik`).
     pub default: bool,
+    /// `asDefault` as the configuration set it (what the API shows).
+    pub as_default: bool,
     /// `http.redirections.entryPoint`.
     pub redirect: Option<Redirect>,
     /// `http.middlewares`: put in front of each router's own.
