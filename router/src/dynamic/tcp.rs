@@ -42,7 +42,10 @@ impl Tcp {
 #[serde(rename_all = "camelCase")]
 pub struct TcpServersTransport {
     /// `dialTimeout` (none: the router's connect timeout).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::tree::ser_go_duration_opt"
+    )]
     pub dial_timeout: Option<std::time::Duration>,
     /// `terminationDelay` in ms (negative: no limit); replaces the load balancer's.
     #[serde(skip_serializing_if = "Option::is_none")]
