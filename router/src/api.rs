@@ -215,19 +215,10 @@ fn tcp_router(name: &str, info: &ElementInfo<crate::dynamic::tcp::TcpRouter>) ->
     let mut m = element(name, info, "using");
     // As Traefik's runtime has it: an unset priority is the rule's default one (-1 for the
     // catch-all `HostSNI(`*`)`, else the rule's length).
+    use crate::model::rule::{tcp, Syntax};
     let priority = info.def.as_ref().map_or(0, |r| match r.priority {
-        0 => {
-            let catch_all = crate::model::rule::tcp::TcpRule::parse_with(
-                &r.rule,
-                r.rule_syntax.unwrap_or(crate::model::rule::Syntax::V3),
-            )
-            .is_ok_and(|t| t.is_catch_all());
-            if catch_all {
-                -1
-            } else {
-                r.rule.len() as i64
-            }
-        }
+        0 => tcp::TcpRule::parse_with(&r.rule, r.rule_syntax.unwrap_or(Syntax::V3))
+            .map_or(r.rule.len() as i64, |t| tcp::default_priority(&t, &r.rule)),
         p => p,
     });
     set_priority(&mut m, priority);

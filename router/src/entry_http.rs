@@ -410,7 +410,7 @@ fn is_clean(p: &str) -> bool {
 }
 
 /// Go's `path.Clean` for a rooted path.
-fn go_clean(p: &str) -> String {
+pub(crate) fn go_clean(p: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for seg in p.split('/') {
         match seg {

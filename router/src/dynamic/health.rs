@@ -19,13 +19,13 @@ pub struct HealthCheck {
     /// The path (and query) requested.
     pub path: String,
     /// How often, while the server is healthy.
-    #[serde(serialize_with = "go_duration")]
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub interval: Duration,
     /// How often while it is not (default: `interval`).
-    #[serde(serialize_with = "go_duration")]
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub unhealthy_interval: Duration,
     /// How long an answer may take.
-    #[serde(serialize_with = "go_duration")]
+    #[serde(serialize_with = "crate::tree::ser_go_duration")]
     pub timeout: Duration,
     /// `http` or `https` instead of the server's own.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,10 +78,6 @@ impl HealthCheck {
             None => (200..400).contains(&status),
         }
     }
-}
-
-fn go_duration<S: serde::Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
-    crate::tree::ser_go_duration(d, ser)
 }
 
 fn at_least_100ms(n: &Node) -> Result<Duration, DecodeError> {

@@ -91,7 +91,7 @@ pub enum Middleware {
         /// Requests allowed per `period` (0: no limit, as in Traefik).
         average: u64,
         /// The period `average` counts over (default 1s).
-        #[serde(serialize_with = "as_duration_text")]
+        #[serde(serialize_with = "crate::tree::ser_go_duration")]
         period: std::time::Duration,
         /// Burst size (at least 1).
         burst: u64,
@@ -535,14 +535,6 @@ fn in_flight_req(kind: &Node) -> Result<Middleware, DecodeError> {
         None => SourceCriterion::RequestHost,
     };
     Ok(Middleware::InFlightReq { amount, source })
-}
-
-/// A duration as Traefik writes it in its API (`1s`, `500ms`).
-fn as_duration_text<S: serde::Serializer>(
-    d: &std::time::Duration,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    crate::tree::ser_go_duration(d, s)
 }
 
 /// One `user:hash` entry (of `users`, or a line of `usersFile`) with a hash the router can

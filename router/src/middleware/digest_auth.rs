@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
@@ -36,15 +35,9 @@ struct Instance {
 const CACHE: usize = 1000;
 const TOLERANCE: usize = 100;
 
+/// 12 random bytes in base64 (an unguessable nonce is what the check relies on).
 fn random_key() -> String {
-    let mut k = [0u8; 12];
-    // The operating system's generator does not fail on Linux; a zero key would only make a
-    // nonce guessable, and an unguessable one is what the check relies on, so fail closed.
-    let rng = rustls::crypto::ring::default_provider().secure_random;
-    if rng.fill(&mut k).is_err() {
-        return String::new();
-    }
-    base64::engine::general_purpose::STANDARD.encode(k)
+    super::random_text::<12>(true)
 }
 
 fn h(data: &str) -> String {

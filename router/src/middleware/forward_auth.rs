@@ -560,7 +560,8 @@ fn go_redirect(url: &str, (path, method): (&str, &Method)) -> Result<Answer, Str
             Some(i) => location.split_at(i),
             None => (location.as_str(), ""),
         };
-        let mut cleaned = go_clean(p);
+        // Rooted: the request's directory, or a URL that starts with `/`.
+        let mut cleaned = crate::entry_http::go_clean(p);
         if p.ends_with('/') && !cleaned.ends_with('/') {
             cleaned.push('/');
         }
@@ -584,30 +585,6 @@ fn go_redirect(url: &str, (path, method): (&str, &Method)) -> Result<Answer, Str
         headers,
         body: Bytes::from(body),
     })
-}
-
-/// Go's `path.Clean` of a rooted or relative path (`.` for an empty one).
-fn go_clean(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for elem in p.split('/') {
-        match elem {
-            "" | "." => {}
-            ".." => match out.last() {
-                Some(&l) if l != ".." => {
-                    out.pop();
-                }
-                _ if rooted => {}
-                _ => out.push(".."),
-            },
-            e => out.push(e),
-        }
-    }
-    match (rooted, out.is_empty()) {
-        (true, _) => format!("/{}", out.join("/")),
-        (false, true) => ".".into(),
-        (false, false) => out.join("/"),
-    }
 }
 
 /// Go's `htmlEscape` in `http.Redirect`'s body.

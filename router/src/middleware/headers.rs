@@ -51,7 +51,7 @@ pub fn apply(h: &Headers, r: &mut Request<'_, '_>) -> Result<Flow, ProxyError> {
         }
     }
     if !h.nonce_policies.is_empty() {
-        let nonce = format!("'nonce-{}'", nonce());
+        let nonce = format!("'nonce-{}'", super::random_text::<16>(false));
         for p in &h.nonce_policies {
             answer_header(&mut mine, p.parsed().0, &p.value.replace(NONCE, &nonce));
         }
@@ -90,19 +90,6 @@ fn answer_header(out: &mut AnswerHeaders, name: header::HeaderName, v: &str) {
         },
     };
     out.push((name, set));
-}
-
-/// A content security policy's nonce: 16 random bytes in unpadded base64, as Traefik's secure
-/// headers make one for each answer (empty if the system's generator failed, which it does
-/// not on Linux: the policy then names no nonce a page could use).
-fn nonce() -> String {
-    use base64::Engine;
-    let mut b = [0u8; 16];
-    let rng = rustls::crypto::ring::default_provider().secure_random;
-    if rng.fill(&mut b).is_err() {
-        return String::new();
-    }
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(b)
 }
 
 fn header_text(h: &HeaderMap, name: header::HeaderName) -> &str {

@@ -79,6 +79,25 @@ pub struct Effects {
     pub held: Vec<in_flight::Held>,
 }
 
+/// `N` random bytes in base64 (`padded` or not), for the nonces and keys middlewares make;
+/// empty if the system's generator failed (it does not on Linux): a value an attacker could
+/// guess is never given out instead.
+pub(crate) fn random_text<const N: usize>(padded: bool) -> String {
+    use base64::Engine;
+    let mut b = [0u8; N];
+    if rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut b)
+        .is_err()
+    {
+        return String::new();
+    }
+    match padded {
+        true => base64::engine::general_purpose::STANDARD.encode(b),
+        false => base64::engine::general_purpose::STANDARD_NO_PAD.encode(b),
+    }
+}
+
 /// The request's body as a middleware may ask for it: read whole, once, and kept for the
 /// backend (`forwardAuth.forwardBody`). Otherwise it is never read before the backend is
 /// reached, and streams there.

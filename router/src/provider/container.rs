@@ -718,10 +718,10 @@ struct Merger<'a> {
     routers: Vec<Def<'a, Router>>,
     services: Vec<Def<'a, Service>>,
     middlewares: Vec<Def<'a, crate::dynamic::Middleware>>,
-    /// The containers that run. Traefik leaves the others out before it merges, so a stopped
-    /// container never makes a running one's definition a conflict; here they stay (a stopped
-    /// backend answers 503), and give way when they would.
-    running: std::collections::HashSet<&'a str>,
+    /// The containers that do not run. Traefik leaves them out before it merges, so they never
+    /// make a running one's definition a conflict; here they stay (a stopped backend answers
+    /// 503), and give way when they would.
+    stopped: std::collections::HashSet<&'a str>,
 }
 
 /// A definition by name, from a container.
@@ -729,8 +729,8 @@ type Def<'a, T> = (&'a str, &'a str, &'a T);
 
 impl<'a> Merger<'a> {
     fn add(&mut self, container: &'a str, running: bool, config: &'a super::fragments::Part) {
-        if running {
-            self.running.insert(container);
+        if !running {
+            self.stopped.insert(container);
         }
         self.tcp
             .add(container, config.tcp.clone(), config.udp.clone());
@@ -789,7 +789,7 @@ impl<'a> Merger<'a> {
                 routers.push((name.to_owned(), r));
                 return;
             }
-            let live = running_only(defs, &self.running);
+            let live = running_only(defs, &self.stopped);
             match live.split_first() {
                 Some((one, rest))
                     if rest.iter().all(|(_, _, r)| {
@@ -812,7 +812,7 @@ impl<'a> Merger<'a> {
         let mut services = Vec::with_capacity(self.services.len());
         for_each_name(self.services, |name, defs| {
             let merged = merge_services(defs).or_else(|| {
-                let live = running_only(defs, &self.running);
+                let live = running_only(defs, &self.stopped);
                 (!live.is_empty() && live.len() < defs.len())
                     .then(|| merge_services(&live))
                     .flatten()
@@ -828,7 +828,7 @@ impl<'a> Merger<'a> {
                 middlewares.push((name.to_owned(), defs[0].2.clone()));
                 return;
             }
-            let live = running_only(defs, &self.running);
+            let live = running_only(defs, &self.stopped);
             match live.first() {
                 Some(one)
                     if live.len() < defs.len() && live.iter().all(|(_, _, m)| *m == one.2) =>
@@ -861,10 +861,10 @@ fn for_each_name<'a, T>(mut defs: Vec<Def<'a, T>>, mut f: impl FnMut(&'a str, &[
 /// others out), for a name whose definitions differ.
 fn running_only<'a, T>(
     defs: &[Def<'a, T>],
-    running: &std::collections::HashSet<&'a str>,
+    stopped: &std::collections::HashSet<&'a str>,
 ) -> Vec<Def<'a, T>> {
     defs.iter()
-        .filter(|(_, c, _)| running.contains(c))
+        .filter(|(_, c, _)| !stopped.contains(c))
         .copied()
         .collect()
 }

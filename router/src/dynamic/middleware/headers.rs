@@ -179,16 +179,7 @@ const OPTIONS: &[&str] = &[
     "referrerPolicy",
     "permissionsPolicy",
     "isDevelopment",
-    // Removed in Traefik v3 (accepted there without effect): see `REMOVED_IN_V3`.
-    "featurePolicy",
-    "sslRedirect",
-    "sslTemporaryRedirect",
-    "sslHost",
-    "sslForceHost",
-];
-
-/// Options Traefik v3 still reads but no longer acts on; the router does the same.
-pub const REMOVED_IN_V3: &[&str] = &[
+    // Removed in Traefik v3 (read there, without effect): read as Traefik reads them.
     "featurePolicy",
     "sslRedirect",
     "sslTemporaryRedirect",
