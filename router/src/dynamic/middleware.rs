@@ -524,11 +524,13 @@ fn rate_limit(kind: &Node) -> Result<Middleware, DecodeError> {
 
 fn in_flight_req(kind: &Node) -> Result<Middleware, DecodeError> {
     let mut f = fields(kind, &["amount", "sourceCriterion"])?;
-    let n = f
+    // Any number, as Traefik takes it: 0 or below refuses every request, and an unset one is
+    // 0 (Traefik gives it no default).
+    let amount = f
         .take("amount")
-        .ok_or_else(|| DecodeError::at(kind, "inflightreq needs an amount"))?;
-    // Any number, as Traefik takes it: 0 or below refuses every request.
-    let amount = n.integer()?;
+        .map(Node::integer)
+        .transpose()?
+        .unwrap_or(0);
     // Traefik's default here is the host, not the address.
     let source = match f.take("sourceCriterion") {
         Some(n) => ip::source_criterion_or(n, SourceCriterion::RequestHost)?,

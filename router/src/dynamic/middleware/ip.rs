@@ -280,5 +280,15 @@ mod in_flight_tests {
         ));
         let n = Node::from_yaml("inFlightReq:\n  amount: x\n", "m").unwrap();
         assert!(decode(&n).is_err());
+        // Unset: 0, as Traefik's InFlightReq has no default.
+        let n = Node::from_yaml(
+            "inFlightReq:\n  sourceCriterion:\n    requestHost: true\n",
+            "m",
+        )
+        .unwrap();
+        assert!(matches!(
+            decode(&n),
+            Ok(Some(Middleware::InFlightReq { amount: 0, .. }))
+        ));
     }
 }
