@@ -35,6 +35,16 @@ impl ApiAnswer {
         }
     }
 
+    /// A path the API does not have: 404 with no JSON body (Traefik's is mux's plain
+    /// `404 page not found`, which the caller writes).
+    pub fn no_such_path() -> ApiAnswer {
+        ApiAnswer {
+            status: StatusCode::NOT_FOUND,
+            body: Value::Null,
+            next_page: None,
+        }
+    }
+
     /// An error, in Traefik's shape (`{"message": ...}`).
     pub fn error(status: StatusCode, message: String) -> ApiAnswer {
         ApiAnswer {
@@ -164,7 +174,7 @@ pub fn answer_with(
                     };
                 }
             }
-            error(StatusCode::NOT_FOUND, "404 page not found".into())
+            ApiAnswer::no_such_path()
         }
     }
 }

@@ -11,7 +11,7 @@ use hyper::{Method, StatusCode};
 
 use crate::dynamic::InternalService;
 use crate::live::Live;
-use crate::proxy::{plain, Answer, Inbound};
+use crate::proxy::{bare, plain, written, Answer, Inbound};
 use crate::server::Shared;
 
 /// The answer of internal service `kind` to a request, whose path the route's middlewares
@@ -25,7 +25,9 @@ pub fn answer(
     accept: Option<&str>,
     live: &Live,
 ) -> Answer {
-    let read = *req.method == Method::GET || *req.method == Method::HEAD;
+    // The API's and the dashboard's routes are `GET` ones in Traefik (gorilla/mux, `HEAD`
+    // included); ping and Prometheus answer every method.
+    let get = *req.method == Method::GET;
     match kind {
         InternalService::Noop => Answer {
             status: StatusCode::OK,
@@ -47,26 +49,22 @@ pub fn answer(
                 },
             }
         }
-        _ if !read => plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
+        // Traefik's ping handler: the status and its text, whatever the method.
         InternalService::Ping => {
             let stopping = shared.stopping.load(Ordering::Relaxed);
-            match (&shared.config.ping, stopping) {
-                (Some(p), true) => plain(
-                    StatusCode::from_u16(p.terminating_status)
-                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                    "Service Unavailable",
-                ),
-                _ => raw(
-                    StatusCode::OK,
-                    "text/plain; charset=utf-8",
-                    Bytes::from_static(b"OK"),
-                ),
-            }
+            let status = match (&shared.config.ping, stopping) {
+                (Some(p), true) => StatusCode::from_u16(p.terminating_status)
+                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                _ => StatusCode::OK,
+            };
+            written(status, status.canonical_reason().unwrap_or(""))
         }
         InternalService::Prometheus => {
             let (body, kind) = exposition::negotiate(shared.metrics.render(), accept);
             raw(StatusCode::OK, kind, Bytes::from(body))
         }
+        // gorilla/mux's answer to a method its route does not take: 405, no body.
+        _ if !get => bare(StatusCode::METHOD_NOT_ALLOWED),
         InternalService::Api
             if path.starts_with("/dashboard")
                 && shared.config.api.as_ref().is_some_and(|a| a.dashboard) =>
@@ -116,6 +114,10 @@ pub fn api(shared: &Shared, path: &str, query: Option<&str>, live: &Live) -> Ans
         };
         crate::api::answer_with(path, query, &live.table, &shared.config, &failed)
     });
+    if a.body.is_null() {
+        // A path the API does not have: mux's `http.NotFound` page, as Traefik's.
+        return not_found();
+    }
     let mut out = raw(
         a.status,
         "application/json",
@@ -239,6 +241,69 @@ mod tests {
         assert_eq!(
             get(Dashboard, "/other", "/other").status,
             StatusCode::NOT_FOUND
+        );
+    }
+
+    /// The methods each internal service takes, and the pages of what it does not have, as
+    /// Traefik's handlers answer them: its API and dashboard are gorilla/mux `GET` routes (a
+    /// `HEAD` or `POST` is 405 with no body, an unknown path mux's plain 404); ping answers
+    /// `OK` to every method, Prometheus its metrics.
+    #[test]
+    fn internal_services_answer_methods_and_unknown_paths_as_traefik() {
+        use InternalService::{Api, Dashboard, Ping, Prometheus};
+        let mut env = std::collections::HashMap::new();
+        env.insert("TRAEFIK_API_INSECURE".to_owned(), "true".to_owned());
+        env.insert("TRAEFIK_API_DASHBOARD".to_owned(), "true".to_owned());
+        env.insert("TRAEFIK_PING".to_owned(), "true".to_owned());
+        env.insert("TRAEFIK_METRICS_PROMETHEUS".to_owned(), "true".to_owned());
+        let shared = Shared::new(crate::config::Config::from_env(&env).unwrap());
+        let header = |a: &Answer, h: &str| {
+            a.headers
+                .get(h)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        for (kind, method, path, status, body) in [
+            (Api, Method::HEAD, "/api/version", 405, ""),
+            (Api, Method::POST, "/api/http/routers", 405, ""),
+            (Dashboard, Method::HEAD, "/dashboard/", 405, ""),
+            (Ping, Method::GET, "/ping", 200, "OK"),
+            (Ping, Method::HEAD, "/ping", 200, "OK"),
+            (Ping, Method::POST, "/ping", 200, "OK"),
+            (
+                Api,
+                Method::GET,
+                "/api/nothing",
+                404,
+                "404 page not found\n",
+            ),
+            (
+                Api,
+                Method::GET,
+                "/api/http/routers/nope",
+                404,
+                "{\"message\":\"router not found: nope\"}",
+            ),
+        ] {
+            let a = ask(&shared, kind, &method, path, path);
+            let got = (
+                a.status.as_u16(),
+                String::from_utf8_lossy(&a.body).into_owned(),
+            );
+            assert_eq!(got, (status, body.to_owned()), "{method} {path}");
+            if status == 404 && body.starts_with("404") {
+                assert_eq!(header(&a, "content-type"), "text/plain; charset=utf-8");
+                assert_eq!(header(&a, "x-content-type-options"), "nosniff");
+            }
+        }
+        let a = ask(&shared, Prometheus, &Method::POST, "/metrics", "/metrics");
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&a.body).contains("# TYPE"), "{a:?}");
+        shared.stopping.store(true, Ordering::Relaxed);
+        let a = ask(&shared, Ping, &Method::GET, "/ping", "/ping");
+        assert_eq!(
+            (a.status, &a.body[..]),
+            (StatusCode::SERVICE_UNAVAILABLE, &b"Service Unavailable"[..])
         );
     }
 }

@@ -86,10 +86,14 @@ pub enum ProxyError {
     /// words for it).
     #[error("Request body too large")]
     FailoverBodyTooLarge,
-    /// The router could not do what the configuration asks (an authentication server that
-    /// cannot be reached, a rewrite that makes an invalid path).
+    /// The router could not do what the configuration asks (a rewrite that makes an invalid
+    /// path).
     #[error("Internal Server Error")]
     Internal(String),
+    /// `forwardAuth`: the authentication server could not be asked, or its answer not read
+    /// (Traefik answers 500 with no body).
+    #[error("Internal Server Error")]
+    AuthFailed(String),
 }
 
 impl ProxyError {
@@ -112,14 +116,34 @@ impl ProxyError {
             ProxyError::PayloadTooLarge | ProxyError::FailoverBodyTooLarge => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::Internal(_) | ProxyError::AuthFailed(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     /// The router's own answer for this error (a plain status page), logged when it says
     /// something went wrong on the way to a backend.
     pub fn answer(&self, log: &Log) -> Answer {
-        let mut a = plain(self.status(), &self.to_string());
+        let (status, text) = (self.status(), self.to_string());
+        let mut a = match self {
+            // Written by Traefik's code as the status text alone.
+            ProxyError::Forbidden
+            | ProxyError::RateLimited
+            | ProxyError::BadGateway(_)
+            | ProxyError::GatewayTimeout => written(status, &text),
+            ProxyError::AuthRefused
+            | ProxyError::AuthFailed(_)
+            | ProxyError::ExpectationFailed(_) => bare(status),
+            // go-http-auth's page: its own type, no nosniff.
+            ProxyError::Unauthorized(_) => {
+                let mut a = written(status, "401 Unauthorized\n");
+                a.headers
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                a
+            }
+            _ => plain(status, &text),
+        };
         match self {
             ProxyError::Unauthorized(realm) => {
                 if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
@@ -128,7 +152,8 @@ impl ProxyError {
             }
             ProxyError::BadGateway(why)
             | ProxyError::BadRequest(why)
-            | ProxyError::Internal(why) => {
+            | ProxyError::Internal(why)
+            | ProxyError::AuthFailed(why) => {
                 tracing::warn!(router = %log.router, backend = %log.backend_text(), error = %why, "request failed");
             }
             _ => {}
@@ -158,8 +183,23 @@ impl Answer {
     }
 }
 
-/// A short plain-text answer.
+/// A short plain-text answer as Go's `http.Error` writes it, as Traefik's code answers most
+/// of its errors (404, 503 `no available server`, 421, 400): the text and a newline,
+/// `text/plain; charset=utf-8` and `X-Content-Type-Options: nosniff`.
 pub fn plain(status: StatusCode, text: &str) -> Answer {
+    let mut a = written(status, text);
+    a.body = Bytes::from(format!("{text}\n"));
+    a.headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    a
+}
+
+/// The text alone, as Traefik's code writes a status's text (`rw.Write([]byte(
+/// http.StatusText(code)))`: 502 and 504, `ipAllowList`'s refusal, `rateLimit`'s 429, the
+/// redirects), its type the `text/plain; charset=utf-8` Go sniffs from it.
+pub fn written(status: StatusCode, text: &str) -> Answer {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
@@ -168,7 +208,17 @@ pub fn plain(status: StatusCode, text: &str) -> Answer {
     Answer {
         status,
         headers,
-        body: Bytes::from(format!("{text}\n")),
+        body: Bytes::copy_from_slice(text.as_bytes()),
+    }
+}
+
+/// A status alone, no body (Traefik's `forwardAuth` when it cannot ask or is answered too
+/// much, Go's 417).
+pub fn bare(status: StatusCode) -> Answer {
+    Answer {
+        status,
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
     }
 }
 
@@ -1953,6 +2003,50 @@ mod traefik_tables;
 #[cfg(test)]
 mod tests {
     use super::{forwarded_port, logs_access, managed};
+
+    /// Each of the router's own pages as Traefik's code writes it: with `http.Error` (the
+    /// text, a newline, nosniff), as the status text alone (`rw.Write(StatusText)`: its
+    /// type sniffed), go-http-auth's 401, or a bare status (`forwardAuth`'s failures).
+    #[test]
+    fn the_routers_own_pages_are_written_as_traefiks() {
+        use super::ProxyError as E;
+        // (error, body, content type, nosniff)
+        let plain = "text/plain; charset=utf-8";
+        for (e, body, kind, nosniff) in [
+            (E::NotFound, "404 page not found\n", plain, true),
+            (E::NoBackend, "no available server\n", plain, true),
+            (E::Misdirected, "Misdirected Request\n", plain, true),
+            (E::BadRequest("x".into()), "Bad Request\n", plain, true),
+            (E::Forbidden, "Forbidden", plain, false),
+            (E::BadGateway("x".into()), "Bad Gateway", plain, false),
+            (E::GatewayTimeout, "Gateway Timeout", plain, false),
+            (E::RateLimited, "Too Many Requests", plain, false),
+            (
+                E::Unauthorized("r".into()),
+                "401 Unauthorized\n",
+                "text/plain",
+                false,
+            ),
+            (E::AuthRefused, "", "", false),
+            (E::AuthFailed("x".into()), "", "", false),
+        ] {
+            let a = e.answer(&super::Log::default());
+            let header = |h: &str| {
+                a.headers
+                    .get(h)
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default()
+            };
+            assert_eq!(String::from_utf8_lossy(&a.body), body, "{e:?}");
+            assert_eq!(header("content-type"), kind, "{e:?}");
+            assert_eq!(
+                header("x-content-type-options") == "nosniff",
+                nosniff,
+                "{e:?}"
+            );
+            assert_eq!(a.status, e.status(), "{e:?}");
+        }
+    }
 
     /// Traefik's precedence (`applyModel`, then `shouldAccessLog`): the router's own
     /// `observability.accessLogs`, else the entry point's, else on; nothing without the

@@ -116,7 +116,7 @@ pub async fn apply(
     fa: &ForwardAuth,
     r: &mut Request<'_, '_>,
 ) -> Result<Flow, ProxyError> {
-    let fail = |why: String| ProxyError::Internal(format!("forwardauth {name:?}: {why}"));
+    let fail = |why: String| ProxyError::AuthFailed(format!("forwardauth {name:?}: {why}"));
     let method = if fa.preserve_request_method {
         r.inbound.method.clone()
     } else {

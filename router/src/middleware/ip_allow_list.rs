@@ -10,7 +10,7 @@ use ipnet::IpNet;
 
 use super::{Flow, Request};
 use crate::dynamic::{IpStrategy, SourceCriterion};
-use crate::proxy::{plain, ProxyError};
+use crate::proxy::{written, ProxyError};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
@@ -48,9 +48,9 @@ pub fn apply(
         return Err(ProxyError::Forbidden);
     }
     let status = StatusCode::from_u16(reject).unwrap_or(StatusCode::FORBIDDEN);
-    Ok(Flow::Answer(plain(
+    Ok(Flow::Answer(written(
         status,
-        status.canonical_reason().unwrap_or("Forbidden"),
+        status.canonical_reason().unwrap_or(""),
     )))
 }
 

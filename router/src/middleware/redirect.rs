@@ -7,12 +7,12 @@ use hyper::{Method, StatusCode};
 use super::{Flow, Request};
 use crate::dynamic::GoRegex;
 use crate::model::redirect::{Redirect, Requested, SchemeRedirect};
-use crate::proxy::{plain, Answer, ProxyError};
+use crate::proxy::{written, Answer, ProxyError};
 
 /// A redirect answer: the status, its reason as the body, `Location`.
 pub fn answer(r: &Redirect) -> Answer {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FOUND);
-    let mut a = plain(status, status.canonical_reason().unwrap_or("Redirect"));
+    let mut a = written(status, status.canonical_reason().unwrap_or("Redirect"));
     if let Ok(v) = HeaderValue::from_str(&r.location) {
         a.headers.insert(header::LOCATION, v);
     }
