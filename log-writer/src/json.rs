@@ -177,9 +177,9 @@ pub fn write_timestamp(out: &mut impl Write, at: SystemTime) -> fmt::Result {
     )
 }
 
-/// The proleptic Gregorian date of a day counted from 1970-01-01 (H. Hinnant's
-/// `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+/// The proleptic Gregorian date (year, month, day) of a day counted from 1970-01-01
+/// (H. Hinnant's `civil_from_days`, for days on or after the epoch).
+pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z % 146_097;

@@ -19,7 +19,7 @@
 
 mod json;
 
-pub use json::{write_timestamp, JsonLines};
+pub use json::{civil_from_days, write_timestamp, JsonLines};
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -103,7 +103,17 @@ pub fn spawn<W: Write + Send + 'static>(
 /// (`json`) or tracing's text format through it. Hold the returned [`Flush`] until the
 /// program ends.
 pub fn install(thread_name: &str, filter: &str, json: bool) -> io::Result<Flush> {
-    let (writer, flush) = spawn(thread_name, io::stderr())?;
+    install_to(thread_name, filter, json, io::stderr())
+}
+
+/// [`install`], the lines written to `out` (a log file) instead of stderr.
+pub fn install_to<W: Write + Send + 'static>(
+    thread_name: &str,
+    filter: &str,
+    json: bool,
+    out: W,
+) -> io::Result<Flush> {
+    let (writer, flush) = spawn(thread_name, out)?;
     let targets: tracing_subscriber::filter::Targets = filter.parse().map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidInput,

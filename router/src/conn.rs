@@ -189,6 +189,7 @@ where
         kept: Kept::new(shared.idle.clone()),
         body_unread: false,
         continued: false,
+        body_sent: 0,
         head_sent: false,
         buffered: None,
         served: 0,
@@ -309,6 +310,9 @@ struct Conn<S> {
     body_unread: bool,
     /// `100 Continue` was sent for the current request.
     continued: bool,
+    /// Bytes of the current answer's body written to the client (the access log's
+    /// `DownstreamContentSize`).
+    body_sent: u64,
     /// The last try's request head went out whole: a network error after it is not tried
     /// again by `retry` (as Traefik's, which retries only what reached no backend).
     head_sent: bool,
@@ -433,6 +437,9 @@ where
     /// Writes one of the router's own answers.
     async fn write_answer(&mut self, a: &Answer, head: bool, close: bool) -> std::io::Result<()> {
         self.out.clear();
+        if !head {
+            self.body_sent = a.body.len() as u64;
+        }
         wire::write_response_head(
             &mut self.out,
             a.status,
@@ -449,6 +456,23 @@ where
     /// One request: plan, forward, answer, record.
     async fn exchange(&mut self, mut head: RequestHead, start: Instant) -> Next {
         let host = proxy::request_host(&head.host);
+        // What Traefik's access log keeps of the request, before it moves on.
+        let asked = self.shared.config.traefik_access_log.as_ref().map(|_| {
+            let size = match head.body {
+                BodyFraming::Length(n) => n,
+                _ => 0,
+            };
+            let protocol = if head.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+            Box::new(crate::access_log::Asked::new(
+                head.method.as_str(),
+                &head.target,
+                protocol,
+                &head.host,
+                &head.headers,
+                self.at.trusted,
+                size,
+            ))
+        });
         let mut headers = std::mem::take(&mut head.headers);
         let client = self.client.clone();
         let ep = self.at.ep.clone();
@@ -479,7 +503,11 @@ where
         self.body_unread = head.body != BodyFraming::None;
         self.continued = false;
         self.buffered = None;
-        let mut log = Log::default();
+        self.body_sent = 0;
+        let mut log = Log {
+            asked,
+            ..Log::default()
+        };
         let shared = self.shared.clone();
         let outcome = match &prepared {
             Ok(_) => {
@@ -506,9 +534,11 @@ where
                 } else {
                     Next::Close
                 };
+                self.body_sent = answer.body.len() as u64;
                 (answer.status.as_u16(), next)
             }
         };
+        log.sent = self.body_sent;
         proxy::record(&shared, &req, &log, status, start);
         crate::mirror::dispatch(&shared, &mut log);
         if *self.stop.borrow() {
@@ -628,6 +658,7 @@ where
                 .pick_again(shared, tried.as_deref(), &mut cause)
                 .await?;
             log.backend = Some(addr);
+            log.tried(&shared.config, &backend.def.url, started);
             let mut inflight = InFlight::start(&backend.state);
             let reach = plan.reach(shared, backend)?;
             if backend.def.url.starts_with("h2c://") {
@@ -1173,6 +1204,7 @@ where
                 Err(_) => break false,
             };
             let bytes: &[u8] = if dechunk { &data } else { &conn.buf[..take] };
+            self.body_sent += bytes.len() as u64;
             let written = if first {
                 self.out.extend_from_slice(bytes);
                 first = false;
@@ -1257,6 +1289,7 @@ where
                 let _ = self.io.write_all(&self.out).await;
                 break;
             }
+            self.body_sent += n as u64;
             if n == 0 {
                 self.out.extend_from_slice(b"0\r\n\r\n");
             } else {

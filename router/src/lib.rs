@@ -24,6 +24,7 @@
 
 pub use startup::{start, Listeners, Started};
 
+pub mod access_log;
 pub mod acme;
 pub mod acme_dns;
 pub mod acme_store;

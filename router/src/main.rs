@@ -188,7 +188,18 @@ fn serve(config: Config) -> ExitCode {
     // stderr in batches (the `log-writer` crate), so a request costs formatting and a copy,
     // not a write; no line is dropped. Dropping `_flush_on_exit` writes out the rest.
     let json = matches!(config.log_format, LogFormat::Json);
-    let _flush_on_exit = match log_writer::install("router-log", &config.log_level, json) {
+    let installed = match &config.log_file {
+        // `log.filePath`: its directories made and the file appended to, as Traefik's.
+        Some(path) => match router::access_log::open_append(path) {
+            Ok(file) => log_writer::install_to("router-log", &config.log_level, json, file),
+            Err(e) => {
+                eprintln!("router: log.filePath={}: cannot open: {e}", path.display());
+                return ExitCode::from(64);
+            }
+        },
+        None => log_writer::install("router-log", &config.log_level, json),
+    };
+    let _flush_on_exit = match installed {
         Ok(flush) => flush,
         Err(e) => {
             eprintln!("router: cannot start the log writer: {e}");

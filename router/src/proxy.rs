@@ -248,9 +248,30 @@ pub struct Log {
     pub breakers: Vec<crate::middleware::BreakerWatch>,
     /// Copies for `mirroring` services' mirrors, sent once the answer is done.
     pub mirror: Option<Box<crate::mirror::Job>>,
+    /// What Traefik's access log keeps of the request (only with `accessLog`).
+    pub asked: Option<Box<crate::access_log::Asked>>,
+    /// The last server tried, its URL as configured (only with `accessLog`).
+    pub service_url: String,
+    /// When the first server was tried.
+    pub origin_started: Option<Instant>,
+    /// Servers tried.
+    pub tries: u32,
+    /// Bytes of the answer's body sent.
+    pub sent: u64,
+    /// The user `basicAuth` or `digestAuth` let through.
+    pub user: Option<String>,
 }
 
 impl Log {
+    /// Notes a server tried (`url`), the first at `started`.
+    pub fn tried(&mut self, c: &crate::config::Config, url: &str, started: Instant) {
+        self.tries += 1;
+        self.origin_started.get_or_insert(started);
+        if c.traefik_access_log.is_some() {
+            url.clone_into(&mut self.service_url);
+        }
+    }
+
     /// The backend for a log line (empty when none was tried).
     pub fn backend_text(&self) -> String {
         self.backend.map(|a| a.to_string()).unwrap_or_default()
@@ -1245,9 +1266,41 @@ pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start:
     for b in &log.breakers {
         b.done(status);
     }
-    if observes(log.internal, c.access_log_internals)
-        && logs_access(c.access_log, req.ep.access_logs, log.access)
+    if !(observes(log.internal, c.access_log_internals)
+        && logs_access(c.access_log, req.ep.access_logs, log.access))
     {
+        return;
+    }
+    if let Some(settings) = &c.traefik_access_log {
+        // Every request the router serves over HTTP carries what the line needs.
+        let Some(asked) = &log.asked else { return };
+        let count = shared
+            .request_count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let seen = crate::access_log::Seen {
+            asked,
+            duration: start.elapsed(),
+            origin: log.origin_started.map(|t| t.elapsed()),
+            peer: req.peer,
+            scheme: req.scheme,
+            status,
+            size: log.sent,
+            router: &log.router,
+            service: &log.service,
+            service_url: &log.service_url,
+            entry_point: req.entrypoint,
+            retries: log.tries.saturating_sub(1),
+            user: log.user.as_deref(),
+            count,
+        };
+        if let (Some(line), Some(sink)) = (
+            crate::access_log::line(&seen, settings),
+            shared.access_sink.get(),
+        ) {
+            sink.write(&line);
+        }
+    } else {
         tracing::info!(
             target: "access",
             client = %req.peer.ip(),
@@ -1297,6 +1350,27 @@ pub async fn handle(
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or_default(),
     );
+    let asked = shared.config.traefik_access_log.as_ref().map(|_| {
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let size = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        let authority = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        Box::new(crate::access_log::Asked::new(
+            parts.method.as_str(),
+            target,
+            "HTTP/2.0",
+            authority.unwrap_or_default(),
+            &parts.headers,
+            at.trusted,
+            size,
+        ))
+    });
     // The entry point's pipeline (`http.underscoreHeadersStrategy`, the path's checks and
     // clean-up, the query's `;`): what routing, the middlewares and the backend see.
     let mut headers = std::mem::take(&mut parts.headers);
@@ -1325,7 +1399,10 @@ pub async fn handle(
         has_body: !body.is_end_stream(),
     };
     let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
-    let mut log = Log::default();
+    let mut log = Log {
+        asked,
+        ..Log::default()
+    };
     let forwarded = match &prepared {
         Ok(_) => h2_forward(&shared, &inbound, &mut headers, authority, body, &mut log).await,
         Err(why) => Err(ProxyError::BadRequest(why.reason().into())),
@@ -1334,6 +1411,16 @@ pub async fn handle(
         Ok(r) => r,
         Err(e) => e.answer(&log).into_response(),
     };
+    // Recorded as the answer's head goes out: its body's length is the declared one.
+    log.sent = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or_else(|| {
+            hyper::body::Body::size_hint(resp.body())
+                .exact()
+                .unwrap_or(0)
+        });
     record(&shared, &inbound, &log, resp.status().as_u16(), start);
     crate::mirror::dispatch(&shared, &mut log);
     resp
@@ -1407,6 +1494,7 @@ async fn h2_send(
             .pick_again(shared, tried.as_deref(), &mut cause)
             .await?;
         log.backend = Some(addr);
+        log.tried(&shared.config, &backend.def.url, started);
         let path = plan.fx.path.as_deref().unwrap_or(req.path);
         let reach = plan.reach(shared, backend)?;
         let (sending, upload) = crate::upload_watch::watch(

@@ -64,6 +64,10 @@ impl Started {
     /// Serves every entry point until each has shut down and drained.
     pub async fn serve(self) {
         futures_util::future::join_all(self.serving).await;
+        // The access lines of the last requests written before the program ends.
+        if let Some(sink) = self.shared.access_sink.get() {
+            sink.close();
+        }
     }
 
     /// Serves in a task of its own: every task, the background ones included.
@@ -117,6 +121,16 @@ where
     let shared = Shared::new(config);
     for note in &shared.config.notes {
         tracing::warn!("{note}");
+    }
+    if let Some(a) = &shared.config.traefik_access_log {
+        let sink = crate::access_log::Sink::open(a).map_err(|e| {
+            let path = a
+                .file_path
+                .as_ref()
+                .map_or("-".into(), |p| p.display().to_string());
+            format!("accessLog.filePath={path}: cannot open: {e}")
+        })?;
+        let _ = shared.access_sink.set(sink);
     }
     let mut background = Vec::new();
     let tls_server = tls(&shared, &mut background).await?;

@@ -75,6 +75,10 @@ pub struct Shared {
         std::sync::Mutex<std::collections::HashMap<(String, String), tokio::task::AbortHandle>>,
     /// A controller's providers' inputs, for its data planes (cluster mode).
     pub hub: Option<Arc<crate::cluster::hub::Hub>>,
+    /// Where Traefik's access lines go (set at start when `accessLog` is on).
+    pub access_sink: std::sync::OnceLock<crate::access_log::Sink>,
+    /// Requests seen, for the access log's `RequestCount`.
+    pub request_count: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -126,6 +130,8 @@ impl Shared {
             health_tasks: std::sync::Mutex::default(),
             acme_challenges: std::sync::Mutex::default(),
             resolver: std::sync::Mutex::default(),
+            access_sink: std::sync::OnceLock::new(),
+            request_count: std::sync::atomic::AtomicU64::new(0),
         })
     }
 

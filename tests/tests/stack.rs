@@ -215,20 +215,21 @@ fn make_up_serves_whoami_over_https_with_the_promised_hardening() {
         "{headers}"
     );
 
-    // Both programs log one JSON object per line on stderr: the router an access line per
-    // request (the redirect above among them), socket-guard an audit line per request (the
-    // router's container listing among them). Lines are written in batches: poll a while.
+    // Both programs log one JSON object per line: the router Traefik's access line per
+    // request on stdout (the redirect above among them), socket-guard an audit line per
+    // request on stderr (the router's container listing among them). Lines are written in
+    // batches: poll a while.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let router_log = json_lines(&format!("{PROJECT}_router_1"));
         let guard_log = json_lines(&format!("{PROJECT}_socket-guard_1"));
         let redirect_logged = router_log.iter().any(|l| {
-            l["target"] == "access"
-                && l["method"] == "GET"
-                && l["host"] == "whoami.localhost"
-                && l["path"] == "/a"
-                && l["status"] == 301
-                && l["entrypoint"] == "web"
+            l["RequestMethod"] == "GET"
+                && l["RequestHost"] == "whoami.localhost"
+                && l["RequestPath"] == "/a?b=1"
+                && l["DownstreamStatus"] == 301
+                && l["entryPointName"] == "web"
+                && l["level"] == "info"
         });
         let listing_audited = guard_log.iter().any(|l| {
             l["target"] == "audit"

@@ -421,6 +421,21 @@ fn every_supported_key_gives_its_setting() {
             &["--accesslog.format=json", "--accesslog.bufferingsize=100"],
             |c| c.access_log,
         ),
+        (&["--log.filepath=/var/log/traefik.log"], |c| {
+            c.log_file.is_some()
+        }),
+        (
+            &[
+                "--accesslog.filepath=/var/log/access.log",
+                "--accesslog.filters.statuscodes=400-499",
+            ],
+            |c| {
+                c.traefik_access_log.as_ref().is_some_and(|a| {
+                    a.file_path.is_some()
+                        && a.filters.as_ref().unwrap().status_codes == [(400, 499)]
+                })
+            },
+        ),
         (&["--core.defaultrulesyntax=v2"], |c| {
             c.default_rule_syntax == crate::model::rule::Syntax::V2
         }),
@@ -670,15 +685,12 @@ fn every_refused_value_names_its_key() {
         ),
         (&["--metrics.addinternals=perhaps"], "metrics.addinternals"),
         (&["--log.format=xml"], "log.format"),
-        (&["--log.filepath=/var/log/traefik.log"], "log.filepath"),
+        (&["--log.maxsize=big"], "log.maxsize"),
         (
-            &["--accesslog.filepath=/var/log/access.log"],
-            "accesslog.filepath",
+            &["--accesslog.filters.statuscodes=4xx"],
+            "accesslog.filters.statuscodes",
         ),
-        (
-            &["--accesslog.filters.statuscodes=400-499"],
-            "accesslog.filters",
-        ),
+        (&["--accesslog.otlp=true"], "accesslog.otlp"),
         (&["--core.defaultrulesyntax=v4"], "defaultrulesyntax"),
         (
             &["--serverstransport.servername=x"],

@@ -30,9 +30,11 @@ fn base(l: &Legacy, source: String) -> Config {
         notes: Vec::new(),
         log_level: "info".into(),
         log_format: l.log_format.unwrap_or(LogFormat::Json),
+        log_file: None,
         access_log: true,
         // The router's own defaults: every request logged and counted.
         access_log_internals: true,
+        traefik_access_log: None,
         metrics_internals: true,
         admin_listen: l.admin_listen.flatten(),
         label_prefix: l.label_prefix.clone().unwrap_or_else(|| "traefik".into()),
@@ -338,10 +340,15 @@ fn log_settings(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigErro
         .or(s.log_level.clone())
         .unwrap_or_else(|| "error".into());
     c.access_log = l.access_log.or(s.access_log).unwrap_or(false);
+    c.traefik_access_log = s.access_settings.clone();
+    c.log_file = s.log_file.clone();
     // Traefik's defaults: internal routers neither logged nor counted.
     c.access_log_internals = s.access_log_internals.unwrap_or(false);
     c.metrics_internals = s.metrics_internals.unwrap_or(false);
-    c.log_level = if c.access_log && !["trace", "debug", "info"].contains(&level.as_str()) {
+    c.log_level = if c.access_log
+        && c.traefik_access_log.is_none()
+        && !["trace", "debug", "info"].contains(&level.as_str())
+    {
         format!("{level},access=info")
     } else {
         level

@@ -98,10 +98,15 @@ pub struct Config {
     pub log_level: String,
     /// `ROUTER_LOG_FORMAT` / `log.format`.
     pub log_format: LogFormat,
+    /// `log.filePath`: the logs go there (appended to) instead of stderr.
+    pub log_file: Option<std::path::PathBuf>,
     /// Access lines on (`ROUTER_ACCESS_LOG`, `accessLog`).
     pub access_log: bool,
     /// Access lines for requests to internal routers too (`accessLog.addInternals`).
     pub access_log_internals: bool,
+    /// Traefik's access log (a Traefik configuration's `accessLog`): its lines in Traefik's
+    /// formats, to its file or stdout, instead of the router's own access lines.
+    pub traefik_access_log: Option<crate::access_log::Settings>,
     /// Requests to internal routers counted in the router metrics too
     /// (`metrics.addInternals`).
     pub metrics_internals: bool,

@@ -243,8 +243,17 @@ fn what_is_not_implemented_or_set_twice_is_an_error_naming_the_key() {
             "entryPoints.dns.address",
         ),
         (
-            &["--log.filepath=/var/log/traefik.log"][..],
-            "--log.filepath",
+            &["--accesslog.fields.defaultmode=redact"][..],
+            "--accesslog.fields.defaultmode",
+        ),
+        (
+            &["--accesslog.filters.statuscodes=200,4xx"][..],
+            "--accesslog.filters.statuscodes",
+        ),
+        (&["--accesslog.format=clf"][..], "--accesslog.format"),
+        (
+            &["--accesslog.fields.headers.names.Authorization=hide"][..],
+            "--accesslog.fields.headers.names.Authorization",
         ),
         (
             &["--certificatesresolvers.le.acme.dnschallenge.provider=cloudflare"][..],
@@ -565,4 +574,66 @@ fn a_setting_made_both_ways_names_the_variable_and_its_value() {
             "{e}"
         );
     }
+}
+
+/// Traefik's `accessLog` and `log.filePath`, from a file as real stacks write them, and from
+/// flags and variables (field and header names in any case).
+#[test]
+fn access_log_and_log_file_as_traefik_reads_them() {
+    use crate::access_log::{Format, HeaderMode};
+    let dir = std::env::temp_dir().join(format!("router-accesslog-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = dir.join("traefik.yml");
+    std::fs::write(
+        &yaml,
+        "log:\n  level: INFO\n  filePath: /var/log/traefik/traefik.log\n  maxSize: 10\naccessLog:\n  filePath: /var/log/traefik/access.log\n  format: json\n  bufferingSize: 100\n  filters:\n    statusCodes: [\"200\", \"300-302\"]\n    retryAttempts: true\n    minDuration: 10ms\n  fields:\n    defaultMode: keep\n    names:\n      ClientUsername: drop\n    headers:\n      defaultMode: keep\n      names:\n        user-agent: redact\n        Authorization: drop\n        Content-Type: keep\n    queryParameters:\n      defaultMode: drop\n",
+    )
+    .unwrap();
+    let c = Config::from_env(&env(&[("ROUTER_CONFIG_FILE", yaml.to_str().unwrap())])).unwrap();
+    assert!(c.access_log);
+    assert_eq!(
+        c.log_file.as_deref(),
+        Some(std::path::Path::new("/var/log/traefik/traefik.log"))
+    );
+    assert!(
+        c.notes.iter().any(|n| n.contains("maxSize")),
+        "{:?}",
+        c.notes
+    );
+    // Traefik's lines replace the router's own: no `access` target in the log filter.
+    assert_eq!(c.log_level, "info");
+    let a = c.traefik_access_log.as_ref().unwrap();
+    assert_eq!(a.format, Format::Json);
+    assert_eq!(
+        a.file_path.as_deref(),
+        Some(std::path::Path::new("/var/log/traefik/access.log"))
+    );
+    let f = a.filters.as_ref().unwrap();
+    assert_eq!(f.status_codes, [(200, 200), (300, 302)]);
+    assert!(f.retry_attempts);
+    assert_eq!(f.min_duration, Duration::from_millis(10));
+    assert!(!a.fields.keep("ClientUsername") && a.fields.keep("RouterName"));
+    assert_eq!(a.fields.header("User-Agent"), HeaderMode::Redact);
+    assert_eq!(a.fields.header("Authorization"), HeaderMode::Drop);
+    assert_eq!(a.fields.header("X-Other"), HeaderMode::Keep);
+    assert!(!a.fields.keep_query);
+
+    // `--accesslog=true` alone: Traefik's defaults (common, stdout, headers dropped).
+    let c = with_flags(&[], &["--accesslog=true", "--providers.docker"]).unwrap();
+    let a = c.traefik_access_log.as_ref().unwrap();
+    assert_eq!(*a, crate::access_log::Settings::default());
+    assert_eq!(a.fields.header("User-Agent"), HeaderMode::Drop);
+    let c = Config::from_env(&env(&[
+        ("TRAEFIK_ACCESSLOG", "true"),
+        ("TRAEFIK_ACCESSLOG_FORMAT", "genericCLF"),
+        ("TRAEFIK_ACCESSLOG_FIELDS_NAMES_STARTUTC", "drop"),
+        ("TRAEFIK_PROVIDERS_DOCKER", "true"),
+    ]))
+    .unwrap();
+    let a = c.traefik_access_log.as_ref().unwrap();
+    assert_eq!(a.format, Format::GenericClf);
+    assert!(!a.fields.keep("StartUTC"));
+    // Off: no settings, no lines.
+    let c = with_flags(&[], &["--accesslog=false", "--providers.docker"]).unwrap();
+    assert!(c.traefik_access_log.is_none() && !c.access_log);
 }

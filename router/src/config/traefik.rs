@@ -45,10 +45,14 @@ pub struct Static {
     pub log_level: Option<String>,
     /// `log.format`.
     pub log_json: Option<bool>,
+    /// `log.filePath`.
+    pub log_file: Option<PathBuf>,
     /// `accessLog` (present: on).
     pub access_log: Option<bool>,
     /// `accessLog.addInternals`.
     pub access_log_internals: Option<bool>,
+    /// `accessLog`'s format, file, filters and fields (when on).
+    pub access_settings: Option<crate::access_log::Settings>,
     /// `metrics.addInternals`.
     pub metrics_internals: Option<bool>,
     /// `core.defaultRuleSyntax`.
@@ -216,9 +220,10 @@ pub fn decode(root: &Node) -> Result<Static, ConfigError> {
         log(n, &mut s)?;
     }
     if let Some(n) = f.take("accessLog") {
-        let (on, internals) = access_log(n, &mut s.notes)?;
+        let (on, internals, settings) = access_log(n, &mut s.notes)?;
         s.access_log = Some(on);
         s.access_log_internals = internals;
+        s.access_settings = on.then_some(settings);
     }
     if let Some(n) = f.take("core") {
         let mut c = n.fields().map_err(bad)?;
@@ -1166,21 +1171,40 @@ fn log(n: &Node, s: &mut Static) -> Result<(), ConfigError> {
         &mut s.notes,
     )?;
     if let Some(p) = f.take("filePath") {
-        if !p.text().map_err(bad)?.trim().is_empty() {
-            return Err(value_err(
-                p,
-                "logs go to stderr; a log file is not supported",
+        let path = p.text().map_err(bad)?.trim();
+        s.log_file = (!path.is_empty()).then(|| PathBuf::from(path));
+    }
+    // lumberjack's rotation in Traefik: not done here (the file is appended to; rotate it
+    // from outside, as logrotate's `copytruncate` does).
+    for key in ["maxSize", "maxAge", "maxBackups"] {
+        if let Some(n) = f.take(key) {
+            n.integer().map_err(bad)?;
+            s.notes.push(format!(
+                "{}: accepted; the log file is not rotated by the router",
+                n.key
             ));
         }
     }
+    accept_bool(
+        &mut f,
+        "compress",
+        "the log file is not rotated by the router",
+        &mut s.notes,
+    )?;
     no_more(&f)?;
     Ok(())
 }
 
-/// `accessLog`: whether it is on, and its `addInternals` when set.
-fn access_log(n: &Node, notes: &mut Vec<String>) -> Result<(bool, Option<bool>), ConfigError> {
+/// `accessLog`: whether it is on, its `addInternals` when set, and Traefik's settings of its
+/// lines (format, file, filters, fields).
+fn access_log(
+    n: &Node,
+    notes: &mut Vec<String>,
+) -> Result<(bool, Option<bool>, crate::access_log::Settings), ConfigError> {
+    use crate::access_log::{Format, Settings};
+    let mut settings = Settings::default();
     if !n.section_on().map_err(bad)? {
-        return Ok((false, None));
+        return Ok((false, None, settings));
     }
     let mut f = n.fields().map_err(bad)?;
     let internals = match f.take("addInternals") {
@@ -1188,16 +1212,13 @@ fn access_log(n: &Node, notes: &mut Vec<String>) -> Result<(bool, Option<bool>),
         None => None,
     };
     if let Some(fm) = f.take("format") {
-        let v = fm.text().map_err(bad)?.trim().to_owned();
-        if !["json", "common", "genericCLF"].contains(&v.as_str()) {
-            return Err(value_err(fm, "expected json, common or genericCLF"));
-        }
-        if v != "json" {
-            notes.push(format!(
-                "{}: {v} accepted; access lines are the router's own JSON lines on stderr",
-                fm.key
-            ));
-        }
+        // Traefik's names, as its switch compares them (exactly); empty is the default.
+        settings.format = match fm.text().map_err(bad)?.trim() {
+            "" | "common" => Format::Common,
+            "genericCLF" => Format::GenericClf,
+            "json" => Format::Json,
+            _ => return Err(value_err(fm, "expected common, genericCLF or json")),
+        };
     }
     if let Some(b) = f.take("bufferingSize") {
         b.integer().map_err(bad)?;
@@ -1207,13 +1228,105 @@ fn access_log(n: &Node, notes: &mut Vec<String>) -> Result<(bool, Option<bool>),
         ));
     }
     if let Some(p) = f.take("filePath") {
-        if !p.text().map_err(bad)?.trim().is_empty() {
-            return Err(value_err(
-                p,
-                "access lines go to stderr; an access log file is not supported",
-            ));
-        }
+        let path = p.text().map_err(bad)?.trim();
+        settings.file_path = (!path.is_empty()).then(|| PathBuf::from(path));
+    }
+    if let Some(fl) = f.take("filters") {
+        settings.filters = Some(access_filters(fl)?);
+    }
+    if let Some(fd) = f.take("fields") {
+        access_fields(fd, &mut settings.fields)?;
     }
     no_more(&f)?;
-    Ok((true, internals))
+    Ok((true, internals, settings))
+}
+
+/// `accessLog.filters`.
+fn access_filters(n: &Node) -> Result<crate::access_log::Filters, ConfigError> {
+    let mut out = crate::access_log::Filters::default();
+    if !n.section_on().map_err(bad)? {
+        return Ok(out);
+    }
+    let mut f = n.fields().map_err(bad)?;
+    if let Some(c) = f.take("statusCodes") {
+        for code in c.strings().map_err(bad)? {
+            // Traefik's `NewHTTPCodeRanges`: `200` or `300-302`, whole numbers (a range
+            // Traefik cannot read disables its filter, with an error logged: here the key
+            // is refused).
+            let (lo, hi) = code.split_once('-').unwrap_or((&code, &code));
+            match (lo.parse::<i64>(), hi.parse::<i64>()) {
+                (Ok(lo), Ok(hi)) => out.status_codes.push((lo, hi)),
+                _ => {
+                    return Err(err(
+                        &c.key,
+                        &code,
+                        "expected a status code or a range such as 300-302",
+                    ))
+                }
+            }
+        }
+    }
+    if let Some(r) = f.take("retryAttempts") {
+        out.retry_attempts = r.boolean().map_err(bad)?;
+    }
+    if let Some(d) = f.take("minDuration") {
+        out.min_duration = d.duration().map_err(bad)?;
+    }
+    no_more(&f)?;
+    Ok(out)
+}
+
+/// `accessLog.fields`: `defaultMode`, `names`, `headers.{defaultMode,names}`,
+/// `queryParameters.defaultMode`. Traefik takes a mode it does not know as the default one;
+/// here it is an error naming the key.
+fn access_fields(n: &Node, out: &mut crate::access_log::Fields) -> Result<(), ConfigError> {
+    use crate::access_log::{canonical_header, HeaderMode};
+    if !n.section_on().map_err(bad)? {
+        return Ok(());
+    }
+    let keep = |m: &Node| -> Result<bool, ConfigError> {
+        match m.text().map_err(bad)?.trim() {
+            "keep" => Ok(true),
+            "drop" => Ok(false),
+            _ => Err(value_err(m, "expected keep or drop")),
+        }
+    };
+    let mode = |m: &Node| -> Result<HeaderMode, ConfigError> {
+        match m.text().map_err(bad)?.trim() {
+            "keep" => Ok(HeaderMode::Keep),
+            "drop" => Ok(HeaderMode::Drop),
+            "redact" => Ok(HeaderMode::Redact),
+            _ => Err(value_err(m, "expected keep, drop or redact")),
+        }
+    };
+    let mut f = n.fields().map_err(bad)?;
+    if let Some(d) = f.take("defaultMode") {
+        out.default_keep = keep(d)?;
+    }
+    if let Some(names) = f.take("names") {
+        for m in names.children() {
+            out.names.insert(m.name.to_ascii_lowercase(), keep(m)?);
+        }
+    }
+    if let Some(h) = f.take("headers") {
+        let mut hf = h.fields().map_err(bad)?;
+        if let Some(d) = hf.take("defaultMode") {
+            out.headers_default = mode(d)?;
+        }
+        if let Some(names) = hf.take("names") {
+            for m in names.children() {
+                out.headers.insert(canonical_header(&m.name), mode(m)?);
+            }
+        }
+        no_more(&hf)?;
+    }
+    if let Some(q) = f.take("queryParameters") {
+        let mut qf = q.fields().map_err(bad)?;
+        if let Some(d) = qf.take("defaultMode") {
+            out.keep_query = keep(d)?;
+        }
+        no_more(&qf)?;
+    }
+    no_more(&f)?;
+    Ok(())
 }

@@ -82,6 +82,8 @@ pub async fn apply(
     if remove_header {
         r.headers.remove(header::AUTHORIZATION);
     }
+    // Traefik's access log names the user (`ClientUsername`).
+    r.log.user = Some(user);
     Ok(Flow::Next)
 }
 

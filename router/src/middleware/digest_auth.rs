@@ -92,6 +92,8 @@ pub fn apply(
             if cfg.remove_header {
                 r.headers.remove(header::AUTHORIZATION);
             }
+            // Traefik's access log names the user (`ClientUsername`).
+            r.log.user = Some(user);
             Ok(Flow::Next)
         }
         Some(Checked::Stale) => Ok(Flow::Answer(challenge(inst, &cfg.realm, true))),

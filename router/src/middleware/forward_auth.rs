@@ -162,6 +162,16 @@ pub async fn apply(
         );
         return Err(ProxyError::AuthRefused);
     };
+    // `headerField`: the server's header naming the user, for the access log's
+    // `ClientUsername` (whatever the server's answer, as Traefik's).
+    if let Some(user) = fa
+        .header_field
+        .as_deref()
+        .and_then(|h| parts.headers.get(h))
+        .and_then(|v| v.to_str().ok())
+    {
+        r.log.user = Some(user.to_owned());
+    }
     if !parts.status.is_success() {
         let asked = (r.path(), r.inbound.method);
         return refusal(fa, parts, body, asked)
