@@ -76,6 +76,7 @@ fn admin(shared: &Shared, req: Request<hyper::body::Incoming>) -> Response<Proxy
         }
         "/api/issues" => json_response(json!({ "issues": issues(shared) })),
         "/metrics" => {
+            crate::metrics_traefik::servers_up_from(shared, &shared.live.load());
             let accept = req
                 .headers()
                 .get(header::ACCEPT)

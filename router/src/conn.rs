@@ -508,6 +508,12 @@ where
             asked,
             ..Log::default()
         };
+        if self.shared.metrics.traefik.is_some() {
+            log.protocol = crate::metrics_traefik::protocol(&headers);
+            if let BodyFraming::Length(n) = head.body {
+                log.received = n;
+            }
+        }
         let shared = self.shared.clone();
         let outcome = match &prepared {
             Ok(_) => {

@@ -60,6 +60,7 @@ pub fn answer(
             written(status, status.canonical_reason().unwrap_or(""))
         }
         InternalService::Prometheus => {
+            crate::metrics_traefik::servers_up_from(shared, live);
             let (body, kind) = exposition::negotiate(shared.metrics.render(), accept);
             raw(StatusCode::OK, kind, Bytes::from(body))
         }

@@ -55,6 +55,7 @@ pub mod internal;
 pub mod kv;
 pub mod live;
 pub mod metrics;
+pub mod metrics_traefik;
 pub mod middleware;
 pub mod mirror;
 pub mod model;

@@ -32,11 +32,16 @@ pub struct Metrics {
     pub discovery_errors: Counter,
     /// Upgraded connections (WebSocket) open.
     pub open_tunnels: Gauge,
+    /// Traefik's metrics, when a Traefik configuration's `metrics.prometheus` asks for them.
+    pub traefik: Option<crate::metrics_traefik::TraefikMetrics>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("router");
+        // The root adds no prefix: the router's families are under `router_`, Traefik's
+        // (`register_traefik`) under `traefik_`.
+        let mut root = Registry::default();
+        let registry = root.sub_registry_with_prefix("router");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
@@ -72,13 +77,14 @@ impl Default for Metrics {
             open_tunnels.clone(),
         );
         Metrics {
-            registry,
+            registry: root,
             requests,
             durations,
             reloads,
             routes,
             discovery_errors,
             open_tunnels,
+            traefik: None,
         }
     }
 }
@@ -105,16 +111,37 @@ impl Metrics {
     /// Registers the connection caps' metrics (`router_open_connections`,
     /// `router_refused_connections_total`).
     pub fn register_connections(&mut self, limits: &crate::conn_limit::ConnLimits) {
-        self.registry.register(
+        let registry = self.registry.sub_registry_with_prefix("router");
+        registry.register(
             "open_connections",
             "Client connections open",
             limits.open_gauge.clone(),
         );
-        self.registry.register(
+        registry.register(
             "refused_connections",
             "Client connections closed at once by ROUTER_MAX_CONNECTIONS (cap=total) or ROUTER_MAX_CONNECTIONS_PER_IP (cap=per_ip)",
             limits.refused_counter.clone(),
         );
+    }
+
+    /// Registers Traefik's metric families (`metrics.prometheus`).
+    pub fn register_traefik(&mut self, o: &crate::metrics_traefik::Options) {
+        self.traefik = Some(crate::metrics_traefik::TraefikMetrics::register(
+            &mut self.registry,
+            o,
+        ));
+    }
+
+    /// A new table went into service.
+    pub fn reloaded(&self) {
+        self.reloads.inc();
+        if let Some(t) = &self.traefik {
+            t.reloads.inc();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            t.last_reload.set(now.as_secs_f64());
+        }
     }
 
     /// The OpenMetrics text exposition.

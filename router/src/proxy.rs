@@ -260,6 +260,10 @@ pub struct Log {
     pub sent: u64,
     /// The user `basicAuth` or `digestAuth` let through.
     pub user: Option<String>,
+    /// Traefik's `protocol` metric label (`http`, `websocket`, `sse`), with its metrics on.
+    pub protocol: &'static str,
+    /// The request body's declared length.
+    pub received: u64,
 }
 
 impl Log {
@@ -1261,7 +1265,22 @@ pub fn observes(internal: bool, add_internals: bool) -> bool {
 pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start: Instant) {
     let c = &shared.config;
     if observes(log.internal, c.metrics_internals) {
-        shared.metrics.observe(&log.router, status, start.elapsed());
+        let took = start.elapsed();
+        shared.metrics.observe(&log.router, status, took);
+        if let Some(t) = &shared.metrics.traefik {
+            t.observe(&crate::metrics_traefik::Request {
+                entry_point: req.entrypoint,
+                method: req.method,
+                protocol: log.protocol,
+                router: &log.router,
+                service: &log.service,
+                status,
+                took,
+                received: log.received,
+                sent: log.sent,
+                retries: log.tries.saturating_sub(1),
+            });
+        }
     }
     for b in &log.breakers {
         b.done(status);
@@ -1403,6 +1422,13 @@ pub async fn handle(
         asked,
         ..Log::default()
     };
+    if shared.metrics.traefik.is_some() {
+        log.protocol = crate::metrics_traefik::protocol(&headers);
+        log.received = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+    }
     let forwarded = match &prepared {
         Ok(_) => h2_forward(&shared, &inbound, &mut headers, authority, body, &mut log).await,
         Err(why) => Err(ProxyError::BadRequest(why.reason().into())),

@@ -101,6 +101,9 @@ impl Shared {
         let limits = crate::conn_limit::ConnLimits::new(total, config.max_connections_per_ip);
         let mut metrics = Metrics::default();
         metrics.register_connections(&limits);
+        if let Some(p) = &config.prometheus {
+            metrics.register_traefik(&p.traefik);
+        }
         let hub = (matches!(
             config.controller,
             Some(crate::config::ControllerRole::Serve { .. })
@@ -230,7 +233,7 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
         tracing::info!(change = "+", "{line}");
     }
     shared.metrics.routes.set(live.table.routes.len() as i64);
-    shared.metrics.reloads.inc();
+    shared.metrics.reloaded();
     // What is in service now (a later publish may have swapped in its table meanwhile).
     shared.tcp_health.reconcile(&shared.live.load().table);
     shared.users_files.clear();

@@ -424,6 +424,20 @@ fn every_supported_key_gives_its_setting() {
         (&["--log.filepath=/var/log/traefik.log"], |c| {
             c.log_file.is_some()
         }),
+        (&["--metrics.prometheus=true"], |c| {
+            c.prometheus.as_ref().unwrap().traefik == crate::metrics_traefik::Options::default()
+        }),
+        (
+            &[
+                "--metrics.prometheus.addrouterslabels=true",
+                "--metrics.prometheus.addentrypointslabels=false",
+                "--metrics.prometheus.buckets=1,0.5",
+            ],
+            |c| {
+                let t = &c.prometheus.as_ref().unwrap().traefik;
+                t.routers && !t.entry_points && t.services && t.buckets == [0.5, 1.0]
+            },
+        ),
         (
             &[
                 "--accesslog.filepath=/var/log/access.log",

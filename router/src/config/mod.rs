@@ -464,6 +464,9 @@ pub struct Prometheus {
     pub entry_point: String,
     /// `manualRouting`.
     pub manual_routing: bool,
+    /// `addEntryPointsLabels`, `addRoutersLabels`, `addServicesLabels`, `buckets`: Traefik's
+    /// metric families.
+    pub traefik: crate::metrics_traefik::Options,
 }
 
 /// Checks a default rule template as Traefik's `MakeDefaultRuleTemplate` does: it parses as

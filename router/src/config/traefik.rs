@@ -212,7 +212,7 @@ pub fn decode(root: &Node) -> Result<Static, ConfigError> {
             s.metrics_internals = Some(a.boolean().map_err(bad)?);
         }
         if let Some(p) = m.take("prometheus") {
-            s.prometheus = prometheus(p, &mut s.notes)?;
+            s.prometheus = prometheus(p)?;
         }
         no_more(&m)?;
     }
@@ -1095,7 +1095,7 @@ fn ping(n: &Node) -> Result<Option<Ping>, ConfigError> {
     Ok(Some(p))
 }
 
-fn prometheus(n: &Node, notes: &mut Vec<String>) -> Result<Option<Prometheus>, ConfigError> {
+fn prometheus(n: &Node) -> Result<Option<Prometheus>, ConfigError> {
     if !n.section_on().map_err(bad)? {
         return Ok(None);
     }
@@ -1103,6 +1103,7 @@ fn prometheus(n: &Node, notes: &mut Vec<String>) -> Result<Option<Prometheus>, C
     let mut p = Prometheus {
         entry_point: "traefik".into(),
         manual_routing: false,
+        traefik: crate::metrics_traefik::Options::default(),
     };
     if let Some(e) = f.take("entryPoint") {
         p.entry_point = e.text().map_err(bad)?.trim().to_owned();
@@ -1110,27 +1111,31 @@ fn prometheus(n: &Node, notes: &mut Vec<String>) -> Result<Option<Prometheus>, C
     if let Some(m) = f.take("manualRouting") {
         p.manual_routing = m.boolean().map_err(bad)?;
     }
-    for k in [
-        "addEntryPointsLabels",
-        "addRoutersLabels",
-        "addServicesLabels",
+    for (k, on) in [
+        ("addEntryPointsLabels", &mut p.traefik.entry_points),
+        ("addRoutersLabels", &mut p.traefik.routers),
+        ("addServicesLabels", &mut p.traefik.services),
     ] {
-        accept_bool(
-            &mut f,
-            k,
-            "the router's own metric names and labels are served (see README: metrics)",
-            notes,
-        )?;
+        if let Some(n) = f.take(k) {
+            *on = n.boolean().map_err(bad)?;
+        }
     }
     if let Some(b) = f.take("buckets") {
+        let mut buckets = Vec::new();
         for v in b.strings().map_err(bad)? {
-            v.parse::<f64>()
-                .map_err(|_| value_err(b, "expected numbers"))?;
+            buckets.push(
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .ok_or_else(|| value_err(b, "expected numbers"))?,
+            );
         }
-        notes.push(format!(
-            "{}: accepted; the router's latency buckets are fixed",
-            b.key
-        ));
+        // Prometheus' client sorts them; a histogram needs at least one.
+        buckets.sort_by(f64::total_cmp);
+        buckets.dedup();
+        if !buckets.is_empty() {
+            p.traefik.buckets = buckets;
+        }
     }
     no_more(&f)?;
     Ok(Some(p))
