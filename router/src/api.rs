@@ -639,11 +639,10 @@ fn entry_point(ep: &EntryPoint) -> Value {
         },
         "forwardedHeaders": trust(&ep.forwarded),
         "http": http,
-        // The HPACK table sizes are Traefik's defaults and the HTTP/2 server's alike.
         "http2": {
             "maxConcurrentStreams": ep.max_concurrent_streams,
-            "maxDecoderHeaderTableSize": 4096,
-            "maxEncoderHeaderTableSize": 4096,
+            "maxDecoderHeaderTableSize": ep.h2_decoder_table,
+            "maxEncoderHeaderTableSize": ep.h2_encoder_table,
         },
     });
     if let Some(obj) = m.as_object_mut() {

@@ -193,6 +193,8 @@ where
         head_sent: false,
         buffered: None,
         served: 0,
+        opened: Instant::now(),
+        tunneled: Arc::default(),
         client: proxy::client_text(at.peer).into(),
         shared,
         at,
@@ -305,6 +307,11 @@ struct Conn<S> {
     out: Vec<u8>,
     /// Requests read so far on this connection.
     served: u32,
+    /// When the connection was accepted (`keepAliveMaxTime`).
+    opened: Instant,
+    /// The current exchange became a tunnel (an upgrade): `writeTimeout` no longer applies,
+    /// as Go clears a hijacked connection's deadlines.
+    tunneled: Arc<std::sync::atomic::AtomicBool>,
     kept: Kept,
     /// The current request's body has not been read to its end.
     body_unread: bool,
@@ -358,7 +365,23 @@ where
         match parsed {
             // Boxed: the exchange's state (the largest part of a connection's) is held only
             // while a request is served, not while the connection waits for the next one.
-            Ok(head) => Box::pin(self.exchange(head, start)).await,
+            Ok(mut head) => {
+                // `keepAliveMaxRequests`, `keepAliveMaxTime`: this answer closes the
+                // connection (`Connection: close`), as Traefik's keep-alive middleware.
+                let ep = &self.at.ep;
+                if (ep.keep_alive_max_requests > 0
+                    && u64::from(self.served) >= ep.keep_alive_max_requests)
+                    || (!ep.keep_alive_max_time.is_zero()
+                        && self.opened.elapsed() > ep.keep_alive_max_time)
+                {
+                    head.close = true;
+                }
+                let write_timeout = ep.write_timeout;
+                if write_timeout.is_zero() {
+                    return Box::pin(self.exchange(head, start)).await;
+                }
+                self.within_write_timeout(head, start, write_timeout).await
+            }
             Err(HeadError::Expectation(e)) => {
                 self.refuse_head(ProxyError::ExpectationFailed(e.to_string()))
                     .await;
@@ -368,6 +391,37 @@ where
                 self.refuse_head(ProxyError::BadRequest(e.to_string()))
                     .await;
                 Next::Close
+            }
+        }
+    }
+
+    /// An exchange under `writeTimeout`, as Go's server sets a write deadline once a request's
+    /// head is read: an answer not complete by then ends with the connection closed (a tunnel
+    /// after an upgrade is not cut).
+    async fn within_write_timeout(
+        &mut self,
+        head: RequestHead,
+        start: Instant,
+        limit: std::time::Duration,
+    ) -> Next {
+        use std::sync::atomic::Ordering;
+        let tunneled = self.tunneled.clone();
+        tunneled.store(false, Ordering::Relaxed);
+        let deadline = tokio::time::sleep(limit);
+        tokio::pin!(deadline);
+        let exchange = Box::pin(self.exchange(head, start));
+        tokio::pin!(exchange);
+        let mut armed = true;
+        loop {
+            tokio::select! {
+                next = &mut exchange => return next,
+                () = &mut deadline, if armed => {
+                    if !tunneled.load(Ordering::Relaxed) {
+                        tracing::debug!("answer not complete within writeTimeout: connection closed");
+                        return Next::Close;
+                    }
+                    armed = false;
+                }
             }
         }
     }
@@ -1318,6 +1372,8 @@ where
 
     /// After the backend's 101: its head as it is, then bytes both ways until both sides end.
     async fn tunnel(&mut self, mut conn: BackendConn, resp: &ResponseHead) -> Next {
+        self.tunneled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.out.clear();
         wire::write_response_head(
             &mut self.out,

@@ -31,6 +31,7 @@ const TLS_HANDSHAKE: u8 = 0x16;
 /// Binds an entry point. `:port` means every address: IPv6 and IPv4 on the IPv6 wildcard where
 /// the host has IPv6 (as Go does), else the IPv4 wildcard.
 pub async fn bind(ep: &EntryPoint) -> std::io::Result<TcpListener> {
+    let listen = |a| listen_with(a, ep.reuse_port);
     match &ep.address {
         Address::Socket(a) => listen(*a),
         Address::AnyHost(p) => match listen(SocketAddr::from(([0u16; 8], *p))) {
@@ -54,11 +55,20 @@ pub async fn bind(ep: &EntryPoint) -> std::io::Result<TcpListener> {
 /// (and so Traefik's): a burst of connections waits there rather than being refused (the
 /// standard library's 128 lost a tenth of a 10,000-connection burst).
 pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    listen_with(addr, false)
+}
+
+/// [`listen`], with `SO_REUSEPORT` when `reuse_port` (an entry point's `reusePort`: several
+/// processes may listen on the port, the kernel spreading connections among them).
+pub fn listen_with(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
     socket.bind(addr)?;
     socket.listen(backlog())
 }
@@ -429,6 +439,7 @@ impl Conn {
             .timer(TokioTimer::new())
             .max_header_list_size(self.ep.max_header_bytes as u32)
             .max_concurrent_streams(self.ep.max_concurrent_streams)
+            .header_table_size(self.ep.h2_decoder_table)
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .serve_connection(
                 TokioIo::new(crate::send_watch::SendWatch::new(
@@ -513,6 +524,17 @@ async fn drive<C: Future>(
 
 #[cfg(test)]
 mod tests {
+    /// `reusePort`: a second listener on the same port binds only with `SO_REUSEPORT` on
+    /// both.
+    #[tokio::test]
+    async fn reuse_port_lets_two_listeners_share_a_port() {
+        let first = super::listen_with("127.0.0.1:0".parse().unwrap(), true).unwrap();
+        let addr = first.local_addr().unwrap();
+        assert!(super::listen_with(addr, true).is_ok());
+        let plain = super::listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(super::listen_with(plain.local_addr().unwrap(), true).is_err());
+    }
+
     /// The accept queue `ss` reports for a listener (its Send-Q column).
     fn queue_of(port: u16) -> u32 {
         let out = std::process::Command::new("ss")

@@ -144,6 +144,43 @@ fn every_supported_key_gives_its_setting() {
             |c| ep(c, "web").grace_timeout == Duration::from_secs(3),
         ),
         (
+            &["--entrypoints.web.transport.respondingtimeouts.writetimeout=5s"],
+            |c| ep(c, "web").write_timeout == Duration::from_secs(5),
+        ),
+        (
+            &[
+                "--entrypoints.web.transport.keepalivemaxrequests=10",
+                "--entrypoints.web.transport.keepalivemaxtime=1m",
+            ],
+            |c| {
+                ep(c, "web").keep_alive_max_requests == 10
+                    && ep(c, "web").keep_alive_max_time == Duration::from_secs(60)
+            },
+        ),
+        (&["--entrypoints.web.reuseport=true"], |c| {
+            ep(c, "web").reuse_port
+        }),
+        (
+            &[
+                "--entrypoints.web.http2.maxdecoderheadertablesize=8192",
+                "--entrypoints.web.http2.maxencoderheadertablesize=1024",
+            ],
+            |c| {
+                ep(c, "web").h2_decoder_table == 8192
+                    && ep(c, "web").h2_encoder_table == 1024
+                    && c.notes
+                        .iter()
+                        .any(|n| n.contains("maxEncoderHeaderTableSize"))
+            },
+        ),
+        (
+            &[
+                "--entrypoints.web.http3=true",
+                "--entrypoints.web.http3.advertisedport=443",
+            ],
+            |c| c.notes.iter().any(|n| n.contains("HTTP/3 is not served")),
+        ),
+        (
             &["--entrypoints.web.http.underscoreheadersstrategy=keep"],
             |c| ep(c, "web").http.underscores == Underscores::Keep,
         ),
@@ -558,8 +595,16 @@ fn every_refused_value_names_its_key() {
             "readtimeout",
         ),
         (
-            &["--entrypoints.web.transport.respondingtimeouts.writetimeout=5s"],
+            &["--entrypoints.web.transport.respondingtimeouts.writetimeout=soon"],
             "writetimeout",
+        ),
+        (
+            &["--entrypoints.web.transport.keepalivemaxrequests=many"],
+            "keepalivemaxrequests",
+        ),
+        (
+            &["--entrypoints.web.http3.advertisedport=high"],
+            "advertisedport",
         ),
         (
             &["--entrypoints.web.transport.lifecycle.requestacceptgracetimeout=5s"],
@@ -581,8 +626,11 @@ fn every_refused_value_names_its_key() {
             &["--entrypoints.web.http.underscoreheadersstrategy=Delete"],
             "underscoreheadersstrategy",
         ),
-        (&["--entrypoints.web.reuseport=true"], "reuseport"),
-        (&["--entrypoints.web.http3=true"], "http3"),
+        (&["--entrypoints.web.reuseport=perhaps"], "reuseport"),
+        (
+            &["--entrypoints.web.http2.maxdecoderheadertablesize=-1"],
+            "maxdecoderheadertablesize",
+        ),
         (
             &["--providers.docker.endpoint=unix:///var/run/docker.sock"],
             "providers.docker.endpoint",

@@ -132,6 +132,12 @@ fn entry_point(
         header_timeout,
         idle_timeout: idle,
         grace_timeout: GRACE,
+        write_timeout: Duration::ZERO,
+        keep_alive_max_requests: 0,
+        keep_alive_max_time: Duration::ZERO,
+        reuse_port: false,
+        h2_decoder_table: 4096,
+        h2_encoder_table: 4096,
         max_header_bytes: l.max_header_bytes.unwrap_or(MAX_HEADER_BYTES),
         max_concurrent_streams: MAX_STREAMS,
         http: Default::default(),
@@ -458,6 +464,12 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
         ep.forwarded = e.forwarded.clone();
         ep.proxy_protocol = e.proxy_protocol.clone();
         ep.grace_timeout = e.grace_timeout.unwrap_or(GRACE);
+        ep.write_timeout = e.write_timeout.unwrap_or_default();
+        ep.keep_alive_max_requests = e.keep_alive_max_requests.unwrap_or(0);
+        ep.keep_alive_max_time = e.keep_alive_max_time.unwrap_or_default();
+        ep.reuse_port = e.reuse_port;
+        ep.h2_decoder_table = e.h2_decoder_table.unwrap_or(4096);
+        ep.h2_encoder_table = e.h2_encoder_table.unwrap_or(4096);
         if let Some(m) = e.max_header_bytes {
             ep.max_header_bytes = m;
         }

@@ -228,6 +228,21 @@ pub struct EntryPoint {
     pub idle_timeout: Duration,
     /// How long open connections get to finish on shutdown (`graceTimeOut`).
     pub grace_timeout: Duration,
+    /// Time from a request's head to the end of its answer (`writeTimeout`; zero: none).
+    pub write_timeout: Duration,
+    /// Requests a connection may carry before its answer closes it
+    /// (`keepAliveMaxRequests`; 0: no limit).
+    pub keep_alive_max_requests: u64,
+    /// Age past which a connection's next answer closes it (`keepAliveMaxTime`; zero: no
+    /// limit).
+    pub keep_alive_max_time: Duration,
+    /// `SO_REUSEPORT` on the listener (`reusePort`).
+    pub reuse_port: bool,
+    /// The HPACK table for decoding clients' headers (`http2.maxDecoderHeaderTableSize`,
+    /// 4096).
+    pub h2_decoder_table: u32,
+    /// `http2.maxEncoderHeaderTableSize` as set (4096), shown by the API.
+    pub h2_encoder_table: u32,
     /// Largest request head (`http.maxHeaderBytes`, `ROUTER_MAX_HEADER_BYTES`).
     pub max_header_bytes: usize,
     /// HTTP/2 streams per connection (`http2.maxConcurrentStreams`).

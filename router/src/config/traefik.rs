@@ -99,6 +99,20 @@ pub struct EntryPointStatic {
     pub observability: bool,
     /// `udp.timeout`.
     pub udp_timeout: Option<Duration>,
+    /// `transport.respondingTimeouts.writeTimeout`.
+    pub write_timeout: Option<Duration>,
+    /// `transport.keepAliveMaxRequests`.
+    pub keep_alive_max_requests: Option<u64>,
+    /// `transport.keepAliveMaxTime`.
+    pub keep_alive_max_time: Option<Duration>,
+    /// `reusePort`.
+    pub reuse_port: bool,
+    /// `http2.maxDecoderHeaderTableSize`.
+    pub h2_decoder_table: Option<u32>,
+    /// `http2.maxEncoderHeaderTableSize`.
+    pub h2_encoder_table: Option<u32>,
+    /// Accepted keys without effect here, for the start-up log.
+    pub notes: Vec<String>,
 }
 
 /// An ACME resolver as written.
@@ -183,7 +197,9 @@ pub fn decode(root: &Node) -> Result<Static, ConfigError> {
     }
     if let Some(n) = f.take("entryPoints") {
         for ep in n.children() {
-            s.entry_points.insert(ep.name.clone(), entry_point(ep)?);
+            let mut e = entry_point(ep)?;
+            s.notes.append(&mut e.notes);
+            s.entry_points.insert(ep.name.clone(), e);
         }
     }
     if let Some(n) = f.take("providers") {
@@ -289,6 +305,22 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
     if let Some(n) = f.take("asDefault") {
         out.as_default = n.boolean().map_err(bad)?;
     }
+    if let Some(n) = f.take("reusePort") {
+        out.reuse_port = n.boolean().map_err(bad)?;
+    }
+    if let Some(h3) = f.take("http3") {
+        // Served over TCP only: no UDP listener, no `Alt-Svc`, so clients keep to HTTP/2
+        // and HTTP/1.1 (said at start).
+        let mut hf = h3.fields().map_err(bad)?;
+        if let Some(p) = hf.take("advertisedPort") {
+            p.integer().map_err(bad)?;
+        }
+        no_more(&hf)?;
+        out.notes.push(format!(
+            "{}: accepted; HTTP/3 is not served (no UDP listener, no Alt-Svc): clients use HTTP/2 and HTTP/1.1",
+            h3.key
+        ));
+    }
     if let Some(http) = f.take("http") {
         let mut h = http.fields().map_err(bad)?;
         if let Some(r) = h.take("redirections") {
@@ -343,15 +375,18 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
             let mut rf = r.fields().map_err(bad)?;
             out.read_timeout = timeout(rf.take("readTimeout"))?;
             out.idle_timeout = timeout(rf.take("idleTimeout"))?;
+            // 0 (Traefik's default) is none.
             if let Some(w) = rf.take("writeTimeout") {
-                if !w.duration().map_err(bad)?.is_zero() {
-                    return Err(value_err(
-                        w,
-                        "writeTimeout is not supported (only 0, Traefik's default)",
-                    ));
-                }
+                out.write_timeout = Some(w.duration().map_err(bad)?);
             }
             no_more(&rf)?;
+        }
+        if let Some(m) = tf.take("keepAliveMaxRequests") {
+            // Traefik's `int`: 0 or less is no limit.
+            out.keep_alive_max_requests = Some(m.integer().map_err(bad)?.max(0) as u64);
+        }
+        if let Some(m) = tf.take("keepAliveMaxTime") {
+            out.keep_alive_max_time = Some(m.duration().map_err(bad)?);
         }
         if let Some(l) = tf.take("lifeCycle") {
             let mut lf = l.fields().map_err(bad)?;
@@ -378,6 +413,24 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
                     .filter(|n| *n > 0)
                     .ok_or_else(|| value_err(m, "expected a number above 0"))?,
             );
+        }
+        for (key, slot) in [
+            ("maxDecoderHeaderTableSize", &mut out.h2_decoder_table),
+            ("maxEncoderHeaderTableSize", &mut out.h2_encoder_table),
+        ] {
+            if let Some(m) = hf.take(key) {
+                let v = m.integer().map_err(bad)?;
+                *slot = Some(
+                    u32::try_from(v)
+                        .map_err(|_| value_err(m, "expected a number from 0 to 4294967295"))?,
+                );
+            }
+        }
+        if let Some(e) = out.h2_encoder_table.filter(|n| *n != 4096) {
+            out.notes.push(format!(
+                "{}.http2.maxEncoderHeaderTableSize={e}: accepted; the HTTP/2 encoder's table is the size each client allows",
+                ep.key
+            ));
         }
         no_more(&hf)?;
     }
