@@ -734,7 +734,6 @@ fn every_refused_value_names_its_key() {
             "certificatesresolvers.le",
         ),
         (&["--api.basepath=/traefik"], "basepath"),
-        (&["--api.debug=true"], "debug"),
         (
             &["--ping.terminatingstatuscode=abc"],
             "terminatingstatuscode",

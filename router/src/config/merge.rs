@@ -222,6 +222,7 @@ pub fn legacy_only(l: Legacy) -> Result<Config, ConfigError> {
     c.entry_points = legacy_entry_points(&l, false);
     data_plane_checks(&l, &c)?;
     let provider = ContainerProvider {
+        docker_socket: None,
         endpoint: Some(
             l.docker_host
                 .clone()
@@ -582,6 +583,19 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
         ("swarm", &mut c.swarm, s.swarm.as_ref()),
     ] {
         let Some(p) = p else { continue };
+        if let Some((key, socket)) = p.docker_socket.clone() {
+            let Some(guard) = l.docker_host.clone() else {
+                return Err(err(
+                    &key,
+                    &socket,
+                    "the router never talks to the Docker socket itself: set DOCKER_HOST to socket-guard's tcp://HOST:PORT (this endpoint then stays as it is), or name socket-guard here",
+                ));
+            };
+            c.notes.push(format!(
+                "{key}={socket}: the router never opens the Docker socket; socket-guard at DOCKER_HOST=tcp://{guard} takes its place"
+            ));
+            p.endpoint = Some(guard);
+        }
         p.endpoint = Some(endpoint(p));
         if let Some(v) = l.exposed_by_default {
             if given.is_some_and(|g| g.exposed_by_default_set) {

@@ -372,6 +372,9 @@ pub struct Redirect {
 pub struct ContainerProvider {
     /// socket-guard's `host:port` (`endpoint`, else `DOCKER_HOST`).
     pub endpoint: Option<String>,
+    /// A `unix://` `endpoint` as given (key, value): the Docker socket a Traefik
+    /// configuration names, which socket-guard at `DOCKER_HOST` replaces.
+    pub docker_socket: Option<(String, String)>,
     /// `exposedByDefault`.
     pub exposed_by_default: bool,
     /// Whether `exposedByDefault` was given (for the start-up note on Traefik's default).
@@ -396,6 +399,7 @@ impl ContainerProvider {
     /// Traefik's defaults.
     pub fn traefik_defaults(swarm: bool) -> ContainerProvider {
         ContainerProvider {
+            docker_socket: None,
             endpoint: None,
             exposed_by_default: true,
             exposed_by_default_set: false,

@@ -637,3 +637,40 @@ fn access_log_and_log_file_as_traefik_reads_them() {
     let c = with_flags(&[], &["--accesslog=false", "--providers.docker"]).unwrap();
     assert!(c.traefik_access_log.is_none() && !c.access_log);
 }
+
+/// A Traefik configuration that names the Docker socket itself (as most do) keeps it as it
+/// is when `DOCKER_HOST` names socket-guard: the router uses socket-guard and says so; the
+/// socket alone is still an error naming the key. `api.debug` is accepted and said.
+#[test]
+fn the_docker_socket_named_gives_way_to_socket_guard() {
+    let flags = [
+        "--providers.docker.endpoint=unix:///var/run/docker.sock",
+        "--providers.swarm.endpoint=unix:///var/run/docker.sock",
+        "--api.debug=true",
+    ];
+    let c = with_flags(&[("DOCKER_HOST", "tcp://guard.internal:2375")], &flags).unwrap();
+    for p in [&c.docker, &c.swarm] {
+        assert_eq!(
+            p.as_ref().unwrap().endpoint.as_deref(),
+            Some("guard.internal:2375")
+        );
+    }
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("never opens the Docker socket")),
+        "{:?}",
+        c.notes
+    );
+    assert!(
+        c.notes.iter().any(|n| n.contains("/debug/")),
+        "{:?}",
+        c.notes
+    );
+    let e = with_flags(&[], &flags[..1]).unwrap_err();
+    assert!(
+        e.var.eq_ignore_ascii_case("--providers.docker.endpoint")
+            && e.to_string().contains("DOCKER_HOST"),
+        "{e}"
+    );
+}

@@ -217,7 +217,7 @@ pub fn decode(root: &Node) -> Result<Static, ConfigError> {
         }
     }
     if let Some(n) = f.take("api") {
-        s.api = api(n)?;
+        s.api = api(n, &mut s.notes)?;
     }
     if let Some(n) = f.take("ping") {
         s.ping = ping(n)?;
@@ -620,10 +620,14 @@ fn container_provider(
     let mut f = d.fields().map_err(bad)?;
     let mut p = ContainerProvider::traefik_defaults(swarm);
     if let Some(e) = f.take("endpoint") {
-        p.endpoint = Some(super::legacy::docker_endpoint(
-            &e.key,
-            e.text().map_err(bad)?.trim(),
-        )?);
+        let v = e.text().map_err(bad)?.trim();
+        if v.starts_with("unix://") {
+            // The Docker socket itself, as Traefik's own configurations name it: the router
+            // never opens it; socket-guard at `DOCKER_HOST` takes its place (see merge).
+            p.docker_socket = Some((e.key.clone(), v.to_owned()));
+        } else {
+            p.endpoint = Some(super::legacy::docker_endpoint(&e.key, v)?);
+        }
     }
     if let Some(e) = f.take("exposedByDefault") {
         p.exposed_by_default = e.boolean().map_err(bad)?;
@@ -1069,7 +1073,7 @@ fn dns_challenge(
     Ok(d)
 }
 
-fn api(n: &Node) -> Result<Option<Api>, ConfigError> {
+fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
     if !n.section_on().map_err(bad)? {
         return Ok(None);
     }
@@ -1099,8 +1103,12 @@ fn api(n: &Node) -> Result<Option<Api>, ConfigError> {
         }
     }
     if let Some(d) = f.take("debug") {
+        // Traefik's `/debug/vars` and `/debug/pprof/` are Go's runtime's: none here.
         if d.boolean().map_err(bad)? {
-            return Err(value_err(d, "the debug endpoints are not supported"));
+            notes.push(format!(
+                "{}: accepted; the API's /debug/ endpoints (Go's expvar and pprof) are not served",
+                d.key
+            ));
         }
     }
     if let Some(d) = f.take("disableDashboardAd") {
