@@ -42,7 +42,7 @@ use crate::acme_store::{Storage, StoredAccount, StoredCert};
 use crate::config::AcmeConfig;
 use crate::model::table::RouteTable;
 use crate::server::Shared;
-use crate::tls::{CertMap, CertResolver, LoadedCert};
+use crate::tls::{CertResolver, LoadedCert};
 
 /// How often the wanted hosts and expiries are checked.
 pub const POLL: Duration = Duration::from_secs(2);
@@ -65,6 +65,7 @@ pub async fn start(
     shared: Arc<Shared>,
     config: AcmeConfig,
     resolver: Arc<CertResolver>,
+    account: usize,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let http = http_client(config.ca_file.as_deref(), &config.ca_key)?;
     let path = &config.storage;
@@ -91,10 +92,11 @@ pub async fn start(
             .map_err(|e| format!("{var}: the stored certificate for {host}: {e}"))?;
         certs.insert(host.clone(), loaded);
     }
-    resolver.set_acme(CertMap::from_certs(certs.values()));
+    resolver.set_acme_account(account, certs.values().cloned().collect());
     tracing::info!(storage = %path.display(), directory = %config.directory, certificates = certs.len(), "ACME resolver started");
     let manager = Manager {
         shared,
+        account_index: account,
         config,
         resolver,
         http,
@@ -111,6 +113,8 @@ pub async fn start(
 
 struct Manager {
     shared: Arc<Shared>,
+    /// This account's place among the configuration's (see [`CertResolver::set_acme_account`]).
+    account_index: usize,
     config: AcmeConfig,
     resolver: Arc<CertResolver>,
     http: HttpClient,
@@ -247,7 +251,7 @@ impl Manager {
                 tracing::info!(host, expires_unix, "ACME certificate issued and in service");
                 self.certs.insert(host, cert);
                 self.resolver
-                    .set_acme(CertMap::from_certs(self.certs.values()));
+                    .set_acme_account(self.account_index, self.certs.values().cloned().collect());
             }
             Err(error) => {
                 let delay = backoff(failures);
@@ -727,9 +731,14 @@ fn read_storage(path: &Path, names: &[String]) -> Result<Option<Storage>, String
     }
 }
 
+/// Storage files are written one at a time in this process: ACME accounts sharing a file
+/// each rewrite it from what is there ([`Storage::to_json_over`]).
+static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Writes a temporary file (0600) beside `path` and renames it over `path`.
 fn write_storage(path: &Path, store: &Storage) -> Result<(), String> {
-    let json = store.to_json();
+    let _one_at_a_time = WRITING.lock().unwrap_or_else(PoisonError::into_inner);
+    let json = store.to_json_over(std::fs::read(path).ok().as_deref());
     let name = path
         .file_name()
         .ok_or_else(|| format!("{}: not a file name", path.display()))?;
@@ -989,7 +998,7 @@ mod tests {
         let shared = Shared::new(config);
         let resolver = CertResolver::new(crate::tls::provider(None).unwrap());
         let err = rt
-            .block_on(start(shared.clone(), acme.clone(), resolver.clone()))
+            .block_on(start(shared.clone(), acme.clone(), resolver.clone(), 0))
             .unwrap_err();
         assert!(
             err.contains("ROUTER_ACME_STORAGE=") && err.contains("a.test"),
@@ -999,13 +1008,15 @@ mod tests {
         let mut as_dir = acme.clone();
         as_dir.storage = dir.join("sub");
         let err = rt
-            .block_on(start(shared.clone(), as_dir, resolver.clone()))
+            .block_on(start(shared.clone(), as_dir, resolver.clone(), 0))
             .unwrap_err();
         assert!(err.contains("ROUTER_ACME_STORAGE="), "{err}");
         // A missing file is created, empty, 0600.
         let mut fresh = acme;
         fresh.storage = dir.join("new.json");
-        let task = rt.block_on(start(shared, fresh.clone(), resolver)).unwrap();
+        let task = rt
+            .block_on(start(shared, fresh.clone(), resolver, 0))
+            .unwrap();
         task.abort();
         let mode = std::fs::metadata(&fresh.storage)
             .unwrap()

@@ -57,6 +57,8 @@ pub struct Storage {
     traefik_account: Option<Value>,
     /// Other resolvers' entries, kept as they were.
     others: Map<String, Value>,
+    /// The resolver names this account reads as its own.
+    names: Vec<String>,
 }
 
 /// The earlier format of this router's storage.
@@ -86,6 +88,7 @@ impl Storage {
     pub fn parse(bytes: &[u8], names: &[String]) -> Result<Storage, String> {
         let resolver = names.first().cloned().unwrap_or_else(|| "default".into());
         let mut s = Storage::new(&resolver);
+        s.names = names.to_vec();
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(s);
         }
@@ -109,6 +112,32 @@ impl Storage {
             read_entry(&name, &entry, &mut s)?;
         }
         Ok(s)
+    }
+
+    /// The file's bytes, in Traefik's format, written over `current` (the file as it is
+    /// now): the other resolvers' entries are taken from it, so that another ACME account
+    /// sharing the file (a staging resolver beside a production one) loses nothing it wrote
+    /// since this one read it. A `current` that cannot be read keeps those read at start.
+    pub fn to_json_over(&self, current: Option<&[u8]>) -> Vec<u8> {
+        let others = current
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .and_then(|v| match v {
+                Value::Object(top) if !top.contains_key("account") => Some(top),
+                _ => None,
+            })
+            .map(|top| {
+                top.into_iter()
+                    .filter(|(name, _)| *name != self.resolver && !self.names.contains(name))
+                    .collect::<Map<String, Value>>()
+            });
+        match others {
+            Some(others) => Storage {
+                others,
+                ..self.clone()
+            }
+            .to_json(),
+            None => self.to_json(),
+        }
     }
 
     /// The file's bytes, in Traefik's format.
@@ -191,6 +220,34 @@ fn read_entry(name: &str, entry: &Value, s: &mut Storage) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Another account's entry written to the file after this one read it is kept when this
+    /// one writes; this one's own entry is its own.
+    #[test]
+    fn a_write_keeps_what_another_account_wrote_since() {
+        let mut mine = Storage::parse(b"", &["le".into()]).unwrap();
+        let theirs = json!({ "staging": { "Account": null, "Certificates": [ { "domain": { "main": "s.example" } } ] },
+                             "le": { "Account": null, "Certificates": [] } });
+        mine.certificates.insert(
+            "a.example".into(),
+            StoredCert {
+                cert: "c".into(),
+                key: "k".into(),
+                sans: vec![],
+            },
+        );
+        let out: Value =
+            serde_json::from_slice(&mine.to_json_over(Some(theirs.to_string().as_bytes())))
+                .unwrap();
+        assert_eq!(
+            out["staging"]["Certificates"][0]["domain"]["main"],
+            "s.example"
+        );
+        assert_eq!(out["le"]["Certificates"][0]["domain"]["main"], "a.example");
+        // A file that does not parse: what was read at start is kept.
+        let out: Value = serde_json::from_slice(&mine.to_json_over(Some(b"{"))).unwrap();
+        assert_eq!(out.as_object().unwrap().len(), 1);
+    }
 
     #[test]
     fn traefik_files_are_read_and_written_back_in_their_format() {

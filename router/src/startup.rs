@@ -248,8 +248,9 @@ async fn tls(
             resolver.clone(),
         )));
     }
-    if let Some(acme) = &shared.config.acme {
-        background.push(crate::acme::start(shared.clone(), acme.clone(), resolver.clone()).await?);
+    for (group, acme) in shared.config.acme_accounts().enumerate() {
+        background
+            .push(crate::acme::start(shared.clone(), acme.clone(), resolver.clone(), group).await?);
     }
     *shared
         .resolver

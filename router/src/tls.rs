@@ -202,6 +202,9 @@ pub struct CertResolver {
     /// one; [`CertResolver::dynamic`] and the default are made from all of them.
     published: Mutex<BTreeMap<String, Published>>,
     acme: ArcSwap<CertMap>,
+    /// Each ACME account's certificates (by its place in the configuration), which
+    /// [`CertResolver::acme`] is made from when there are several.
+    acme_accounts: Mutex<BTreeMap<usize, Vec<LoadedCert>>>,
     /// The default store's certificate (`defaultCertificate`).
     default: ArcSwap<Option<Arc<CertifiedKey>>>,
     /// The name whose certificate is the default one (`defaultGeneratedCert`).
@@ -219,6 +222,7 @@ impl CertResolver {
             dynamic: ArcSwap::from_pointee(CertMap::default()),
             published: Mutex::default(),
             acme: ArcSwap::from_pointee(CertMap::default()),
+            acme_accounts: Mutex::default(),
             default: ArcSwap::from_pointee(None),
             default_name: ArcSwap::from_pointee(None),
             alpn_challenges: Mutex::default(),
@@ -285,6 +289,17 @@ impl CertResolver {
     /// Swaps in the ACME certificates.
     pub fn set_acme(&self, map: CertMap) {
         self.acme.store(Arc::new(map));
+    }
+
+    /// Swaps in ACME account `account`'s certificates, beside the other accounts' (one map
+    /// of them all, as Traefik serves every resolver's certificates from its store).
+    pub fn set_acme_account(&self, account: usize, certs: Vec<LoadedCert>) {
+        let mut all = self
+            .acme_accounts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        all.insert(account, certs);
+        self.set_acme(CertMap::from_certs(all.values().flatten()));
     }
 
     /// Sets (or with `None` removes) the TLS-ALPN-01 challenge certificate for `name`.

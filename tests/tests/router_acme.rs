@@ -651,3 +651,102 @@ esac
     assert_eq!(s.serial, got.serial);
     assert_eq!(pebble.issued(), 1, "{}", pebble.log());
 }
+
+/// Two resolvers of two ACME accounts (another email: a production and a staging one, an
+/// HTTP-01 and a DNS-01 one, in real configurations), sharing one storage file as Traefik's
+/// resolvers do: each orders for the routers that name it, and the file ends with both
+/// resolvers' entries, each holding its certificate (neither write lost the other's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_acme_accounts_share_a_storage_file() {
+    require_docker();
+    require_pebble();
+    let c = Cleanup::new("acme-two");
+    let net = c.network("net");
+    let prefix = unique("acmetwo");
+    let guard = router_guard_for_prefix(&prefix).start().await;
+    let (web, websecure) = (free_addr(), free_addr());
+    let pebble = Pebble::builder()
+        .http_port(web.port())
+        .tls_port(websecure.port())
+        .start()
+        .await;
+    let pebble_root = pebble.root().await;
+    let (first, second) = (
+        format!("{}.test", unique("first")),
+        format!("{}.test", unique("second")),
+    );
+    run_whoami(
+        &c,
+        "first",
+        &net,
+        &acme_labels(&prefix, "first", &first),
+        &[],
+    )
+    .await;
+    let labels = e2e::router::Labels::none()
+        .label(&format!("{prefix}.enable"), "true")
+        .label(
+            &format!("{prefix}.http.routers.second.rule"),
+            &format!("Host(`{second}`)"),
+        )
+        .label(
+            &format!("{prefix}.http.routers.second.tls.certresolver"),
+            "staging",
+        );
+    run_whoami(&c, "second", &net, &labels, &[]).await;
+    let storage = pebble.scratch().join("acme.json");
+    let mut flags = vec![
+        "--providers.docker=true".to_owned(),
+        "--providers.docker.exposedbydefault=false".to_owned(),
+    ];
+    for (name, email) in [
+        ("le", "prod@example.com"),
+        ("staging", "staging@example.com"),
+    ] {
+        let flag = |k: &str, v: &str| format!("--certificatesresolvers.{name}.acme.{k}={v}");
+        flags.push(flag("email", email));
+        flags.push(flag("caserver", &pebble.directory()));
+        flags.push(flag("storage", storage.to_str().unwrap()));
+        flags.push(flag("cacertificates", pebble.ca_file().to_str().unwrap()));
+    }
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let _router = Router::builder()
+        .env("ROUTER_LABEL_PREFIX", &prefix)
+        .flags(&flags)
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+    for host in [&first, &second] {
+        wait_served(
+            websecure,
+            host,
+            &pebble_root,
+            &pebble,
+            "a certificate from its resolver's account",
+            |_| true,
+        )
+        .await;
+    }
+    let holds = |v: &serde_json::Value, resolver: &str, host: &str| {
+        v[resolver]["Certificates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["domain"]["main"] == host)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+        if holds(&v, "le", &first) && holds(&v, "staging", &second) {
+            assert!(
+                !holds(&v, "le", &second) && !holds(&v, "staging", &first),
+                "{v:#}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{v:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(pebble.issued(), 2, "{}", pebble.log());
+}

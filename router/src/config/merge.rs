@@ -56,6 +56,7 @@ fn base(l: &Legacy, source: String) -> Config {
         redis: None,
         ecs: None,
         acme: None,
+        acme_more: Vec::new(),
         api: None,
         ping: None,
         prometheus: None,
@@ -293,7 +294,16 @@ pub fn with_traefik(l: Legacy, s: Static, found: &Found) -> Result<Config, Confi
     c.entry_points = entry_points(&l, &s)?;
     providers(&l, &s, &mut c)?;
     data_plane_checks(&l, &c)?;
-    c.acme = acme(&l, &s, &c)?;
+    let mut accounts = acme(&l, &s, &c)?.into_iter();
+    c.acme = accounts.next();
+    c.acme_more = accounts.collect();
+    if let Some(more) = c.acme_more.first().filter(|_| c.publishes()) {
+        return Err(err(
+            &format!("certificatesResolvers.{}", more.names.first().map_or("", String::as_str)),
+            "",
+            "a cluster's controller orders with one ACME account: its resolvers must share email, caServer, storage and dnsChallenge",
+        ));
+    }
     if c.follows().is_some() && c.acme.is_some() {
         return Err(err(
             "certificatesResolvers",
@@ -639,50 +649,36 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
     Ok(())
 }
 
-fn acme(l: &Legacy, s: &Static, c: &Config) -> Result<Option<AcmeConfig>, ConfigError> {
-    let legacy_set = l.acme_email.is_some();
-    match s.resolvers.len() {
-        0 => Ok(legacy_acme(l, Vec::new())),
-        _ if legacy_set => Err(both_ways(l, "ROUTER_ACME_EMAIL", "certificatesResolvers")),
-        1 => {
-            let Some((name, r)) = s.resolvers.iter().next() else {
-                return Ok(None);
-            };
-            Ok(Some(resolver(name, r, l, c)?))
-        }
-        _ => {
-            // Several names for one ACME account and CA are one resolver here.
-            let mut it = s.resolvers.iter();
-            let Some((first_name, first)) = it.next() else {
-                return Ok(None);
-            };
-            let mut config = resolver(first_name, first, l, c)?;
-            for (name, r) in it {
-                let other = resolver(name, r, l, c)?;
-                if (&other.email, &other.directory, &other.storage, &other.dns)
-                    != (
-                        &config.email,
-                        &config.directory,
-                        &config.storage,
-                        &config.dns,
-                    )
-                {
-                    return Err(err(
-                        &format!("certificatesResolvers.{name}"),
-                        "",
-                        format!("only one ACME account is supported: resolvers must share email, caServer, storage and dnsChallenge with {first_name:?}"),
-                    ));
-                }
-                config.names.push(name.clone());
+/// The ACME accounts: resolvers that share email, CA, storage and `dnsChallenge` are one
+/// account (one [`AcmeConfig`] with several names); others each have their own, in the order
+/// of their first name (a production and a staging resolver, an HTTP-01 and a DNS-01 one).
+fn acme(l: &Legacy, s: &Static, c: &Config) -> Result<Vec<AcmeConfig>, ConfigError> {
+    if s.resolvers.is_empty() {
+        return Ok(legacy_acme(l, Vec::new()).into_iter().collect());
+    }
+    if l.acme_email.is_some() {
+        return Err(both_ways(l, "ROUTER_ACME_EMAIL", "certificatesResolvers"));
+    }
+    let mut accounts: Vec<AcmeConfig> = Vec::new();
+    for (name, r) in &s.resolvers {
+        let other = resolver(name, r, l, c)?;
+        let same = |a: &&mut AcmeConfig| {
+            (&other.email, &other.directory, &other.storage, &other.dns)
+                == (&a.email, &a.directory, &a.storage, &a.dns)
+        };
+        match accounts.iter_mut().find(|a| same(a)) {
+            Some(a) => {
+                a.names.push(name.clone());
                 for ep in other.http_challenge {
-                    if !config.http_challenge.contains(&ep) {
-                        config.http_challenge.push(ep);
+                    if !a.http_challenge.contains(&ep) {
+                        a.http_challenge.push(ep);
                     }
                 }
             }
-            Ok(Some(config))
+            None => accounts.push(other),
         }
     }
+    Ok(accounts)
 }
 
 fn resolver(name: &str, r: &AcmeStatic, l: &Legacy, c: &Config) -> Result<AcmeConfig, ConfigError> {

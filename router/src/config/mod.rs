@@ -149,8 +149,11 @@ pub struct Config {
     pub redis: Option<crate::kv::KvProvider>,
     /// The ECS provider.
     pub ecs: Option<crate::ecs::EcsProvider>,
-    /// The ACME certificate resolver.
+    /// The ACME certificate resolver (its first account).
     pub acme: Option<AcmeConfig>,
+    /// Resolvers of other ACME accounts (another CA, email, storage or `dnsChallenge`), each
+    /// ordering for the routers that name it.
+    pub acme_more: Vec<AcmeConfig>,
     /// `api` (`api@internal`).
     pub api: Option<Api>,
     /// `ping` (`ping@internal`).
@@ -195,6 +198,17 @@ impl Config {
             Some(ControllerRole::Follow { address, tls }) => Some((address, tls)),
             _ => None,
         }
+    }
+
+    /// Whether this router serves a cluster's data planes (a controller) or publishes to a
+    /// KV store: its state goes out through one hub.
+    pub fn publishes(&self) -> bool {
+        matches!(self.controller, Some(ControllerRole::Serve { .. })) || !self.publish.is_empty()
+    }
+
+    /// Every ACME account (the first one, then the others).
+    pub fn acme_accounts(&self) -> impl Iterator<Item = &AcmeConfig> {
+        self.acme.iter().chain(&self.acme_more)
     }
 }
 

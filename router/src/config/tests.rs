@@ -674,3 +674,48 @@ fn the_docker_socket_named_gives_way_to_socket_guard() {
         "{e}"
     );
 }
+
+/// Resolvers that share email, CA, storage and `dnsChallenge` are one ACME account; others
+/// are accounts of their own (a production and a staging resolver, an HTTP-01 and a DNS-01
+/// one sharing a storage file), their HTTP-01 entry points all answered. A cluster's
+/// controller keeps to one account.
+#[test]
+fn resolvers_of_other_accounts_each_order_for_their_routers() {
+    let flags = [
+        "--entrypoints.web.address=:80",
+        "--entrypoints.websecure.address=:443",
+        "--certificatesresolvers.le.acme.email=a@example.com",
+        "--certificatesresolvers.le.acme.httpchallenge.entrypoint=web",
+        "--certificatesresolvers.alias.acme.email=a@example.com",
+        "--certificatesresolvers.alias.acme.tlschallenge=true",
+        "--certificatesresolvers.staging.acme.email=a@example.com",
+        "--certificatesresolvers.staging.acme.caserver=https://acme-staging-v02.api.letsencrypt.org/directory",
+        "--certificatesresolvers.staging.acme.httpchallenge.entrypoint=websecure",
+    ];
+    let c = with_flags(&[], &flags).unwrap();
+    let accounts: Vec<(Vec<String>, String, Vec<String>)> = c
+        .acme_accounts()
+        .map(|a| {
+            (
+                a.names.clone(),
+                a.directory.clone(),
+                a.http_challenge.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(accounts.len(), 2, "{accounts:?}");
+    assert_eq!(accounts[0].0, ["alias", "le"]);
+    assert_eq!(accounts[0].2, ["web"]);
+    assert_eq!(accounts[1].0, ["staging"]);
+    assert!(accounts[1].1.contains("staging"), "{accounts:?}");
+    assert_eq!(accounts[1].2, ["websecure"]);
+    let controller = [
+        ("ROUTER_CONTROLLER_TLS_CA", "/ca.pem"),
+        ("ROUTER_CONTROLLER_TLS_CERT", "/me.pem"),
+        ("ROUTER_CONTROLLER_TLS_KEY", "/me-key.pem"),
+        ("ROUTER_CONTROLLER_LISTEN", "0.0.0.0:7443"),
+    ];
+    let e = with_flags(&controller, &flags).unwrap_err();
+    assert_eq!(e.var, "certificatesResolvers.staging", "{e}");
+    assert!(with_flags(&controller, &flags[..6]).is_ok());
+}

@@ -118,14 +118,20 @@ pub fn snapshot(c: &Config) -> Snapshot {
     // As Traefik's: a router for the ACME HTTP-01 challenges on the resolvers' entry points,
     // above every other (the proxy answers a challenge under way before routing, on every
     // plain-HTTP entry point; this router answers the others there with a 404).
-    if let Some(a) = c.acme.as_ref().filter(|a| !a.http_challenge.is_empty()) {
+    let mut challenge_eps: Vec<String> = Vec::new();
+    for ep in c.acme_accounts().flat_map(|a| &a.http_challenge) {
+        if !challenge_eps.contains(ep) {
+            challenge_eps.push(ep.clone());
+        }
+    }
+    if !challenge_eps.is_empty() {
         let mut r = router(
             "PathPrefix(`/.well-known/acme-challenge/`)",
             "",
             "acme-http@internal",
             MAX,
         );
-        r.entry_points.clone_from(&a.http_challenge);
+        r.entry_points = challenge_eps;
         http.routers.insert("acme-http".into(), r);
         http.services
             .insert("acme-http".into(), internal(InternalService::AcmeHttp));
