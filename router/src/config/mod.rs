@@ -473,6 +473,8 @@ pub struct Api {
     pub dashboard: bool,
     /// `insecure`: served on the `traefik` entry point.
     pub insecure: bool,
+    /// `debug`: Traefik's `debug` router (to `/debug/`, not served here).
+    pub debug: bool,
     /// `disableDashboardAd`: shown in `/api/version`, as Traefik's.
     pub disable_dashboard_ad: bool,
     /// `dashboardName`: shown in `/api/version`, as Traefik's (empty: left out).

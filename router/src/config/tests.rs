@@ -131,6 +131,7 @@ fn traefik_flags_as_a_compose_file_gives_them() {
         Some(Api {
             dashboard: true,
             insecure: true,
+            debug: false,
             disable_dashboard_ad: false,
             dashboard_name: String::new(),
         })

@@ -1081,6 +1081,7 @@ fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
     let mut a = Api {
         dashboard: true,
         insecure: false,
+        debug: false,
         disable_dashboard_ad: false,
         dashboard_name: String::new(),
     };
@@ -1104,7 +1105,8 @@ fn api(n: &Node, notes: &mut Vec<String>) -> Result<Option<Api>, ConfigError> {
     }
     if let Some(d) = f.take("debug") {
         // Traefik's `/debug/vars` and `/debug/pprof/` are Go's runtime's: none here.
-        if d.boolean().map_err(bad)? {
+        a.debug = d.boolean().map_err(bad)?;
+        if a.debug {
             notes.push(format!(
                 "{}: accepted; the API's /debug/ endpoints (Go's expvar and pprof) are not served",
                 d.key

@@ -62,6 +62,14 @@ pub fn snapshot(c: &Config) -> Snapshot {
                 "api".into(),
                 router("PathPrefix(`/api`)", "traefik", "api@internal", MAX - 1),
             );
+            // Traefik's `debug` router: `/debug/` to the API, which has no such paths here
+            // (Go's expvar and pprof), so its 404.
+            if api.debug {
+                http.routers.insert(
+                    "debug".into(),
+                    router("PathPrefix(`/debug`)", "traefik", "api@internal", MAX - 1),
+                );
+            }
             if api.dashboard {
                 let mut d = router("PathPrefix(`/`)", "traefik", "dashboard@internal", MAX - 2);
                 d.middlewares = vec![

@@ -142,14 +142,23 @@ fn api_ping_rest_prometheus() {
                 "service prometheus",
             ]),
         },
-        // README, static configuration: "`debug=true` is an error".
+        // The router, as Traefik's; its paths (Go's expvar and pprof) are not served.
         Case {
-            from: "full_configuration.json: api.debug (router debug@internal) is an error here",
+            from: "full_configuration.json: api.debug (router debug@internal)",
             vars: vec![
                 ("TRAEFIK_API_INSECURE", "true"),
                 ("TRAEFIK_API_DEBUG", "true"),
             ],
-            want: Err("TRAEFIK_API_DEBUG=\"true\""),
+            want: Ok(vec![
+                API,
+                DASHBOARD,
+                "router debug: PathPrefix(`/debug`) eps=traefik -> api@internal prio=MaxInt-1",
+                DASHBOARD_REDIRECT,
+                DASHBOARD_STRIP,
+                "service api",
+                "service dashboard",
+                "service noop",
+            ]),
         },
         // README, static configuration: "Other providers (... `rest` ...) | Error".
         Case {
