@@ -561,10 +561,13 @@ impl Config {
         match sources::find(env, args, search)? {
             None => merge::legacy_only(legacy),
             Some(found) => {
-                let decoded = traefik::decode(&found.root)?;
+                let from_file = matches!(found.kind, sources::SourceKind::File(_));
+                let decoded = traefik::decode(&found.root, from_file)?;
                 let mut c = merge::with_traefik(legacy, decoded, &found)?;
-                if let Some(d) = c.acme.as_mut().and_then(|a| a.dns.as_mut()) {
-                    exec_provider(env, d)?;
+                for a in c.acme.iter_mut().chain(c.acme_more.iter_mut()) {
+                    if let Some(d) = a.dns.as_mut() {
+                        exec_provider(env, d)?;
+                    }
                 }
                 Ok(c)
             }

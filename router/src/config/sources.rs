@@ -44,7 +44,7 @@ pub struct Found {
 
 /// The root keys of Traefik's static configuration (for `TRAEFIK_*` variables, which Traefik
 /// reads only under these).
-const ROOTS: &[&str] = &[
+pub const ROOTS: &[&str] = &[
     "global",
     "serverstransport",
     "tcpserverstransport",

@@ -720,3 +720,38 @@ fn resolvers_of_other_accounts_each_order_for_their_routers() {
     assert_eq!(e.var, "certificatesResolvers.staging", "{e}");
     assert!(with_flags(&controller, &flags[..6]).is_ok());
 }
+
+/// As Traefik reads a file: a section at its top that the static configuration does not
+/// have (dynamic `tls` options, a misspelt `serverTransport`) is left out and said; the same
+/// key as a flag is an error, and an unknown key inside a known section too.
+#[test]
+fn a_file_leaves_out_sections_traefik_leaves_out() {
+    let dir = std::env::temp_dir().join(format!("router-roots-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = dir.join("traefik.yml");
+    std::fs::write(
+        &yaml,
+        "entryPoints:\n  web:\n    address: ':80'\nproviders:\n  docker: {}\ntls:\n  options:\n    default:\n      minVersion: VersionTLS12\nserverTransport:\n  insecureSkipVerify: true\n",
+    )
+    .unwrap();
+    let c = Config::from_env(&env(&[("ROUTER_CONFIG_FILE", yaml.to_str().unwrap())])).unwrap();
+    for key in ["tls", "serverTransport"] {
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.starts_with(&format!("{key}: not a section"))),
+            "{key}: {:?}",
+            c.notes
+        );
+    }
+    let e = with_flags(&[], &["--tls.options.default.minversion=VersionTLS12"]).unwrap_err();
+    assert!(e.var.starts_with("--tls"), "{e}");
+    std::fs::write(
+        &yaml,
+        "entryPoints:\n  web:\n    address: ':80'\nproviders:\n  docker:\n    swarmMode: true\n",
+    )
+    .unwrap();
+    let e = Config::from_env(&env(&[("ROUTER_CONFIG_FILE", yaml.to_str().unwrap())])).unwrap_err();
+    assert!(e.var.contains("swarmMode"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

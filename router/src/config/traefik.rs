@@ -175,10 +175,23 @@ fn accept_bool(
     Ok(())
 }
 
-/// Decodes a Traefik static configuration tree.
-pub fn decode(root: &Node) -> Result<Static, ConfigError> {
+/// Decodes a Traefik static configuration tree. `from_file`: as Traefik reads a file, a
+/// section at its top that is none of the static configuration's (`tls`, `http`, a v1
+/// `[docker]`, a misspelt `serverTransport`) is left out, and said at start.
+pub fn decode(root: &Node, from_file: bool) -> Result<Static, ConfigError> {
     let mut s = Static::default();
     let mut f = root.fields().map_err(bad)?;
+    if from_file {
+        for n in f.rest() {
+            if !super::sources::ROOTS.contains(&n.name.to_ascii_lowercase().as_str()) {
+                s.notes.push(format!(
+                    "{}: not a section of Traefik's static configuration; left out, as Traefik leaves it out of a file (dynamic configuration, such as tls or http, belongs in a file provider's file)",
+                    n.key
+                ));
+                f.take(&n.name);
+            }
+        }
+    }
     if let Some(n) = f.take("global") {
         let mut g = n.fields().map_err(bad)?;
         accept_bool(
