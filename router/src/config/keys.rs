@@ -461,6 +461,20 @@ fn every_supported_key_gives_its_setting() {
         (&["--log.filepath=/var/log/traefik.log"], |c| {
             c.log_file.is_some()
         }),
+        (
+            &[
+                "--tracing.otlp.http.endpoint=http://jaeger:4318/v1/traces",
+                "--tracing.samplerate=1.0",
+            ],
+            |c| c.notes.iter().any(|n| n.contains("sends no traces")),
+        ),
+        (
+            &[
+                "--experimental.plugins.fail2ban.modulename=github.com/tomMoulard/fail2ban",
+                "--experimental.plugins.fail2ban.version=v0.8.1",
+            ],
+            |c| c.notes.iter().any(|n| n.contains("plugins are not loaded")),
+        ),
         (&["--metrics.prometheus=true"], |c| {
             c.prometheus.as_ref().unwrap().traefik == crate::metrics_traefik::Options::default()
         }),
@@ -757,8 +771,14 @@ fn every_refused_value_names_its_key() {
             &["--serverstransport.servername=x"],
             "serverstransport.servername",
         ),
-        (&["--tracing=true"], "tracing"),
-        (&["--experimental.plugins.x.modulename=y"], "experimental"),
+        (
+            &[
+                "--experimental.plugins.x.modulename=y",
+                "--experimental.abortonpluginfailure=true",
+            ],
+            "abortonpluginfailure",
+        ),
+        (&["--experimental.fastproxy=true"], "experimental.fastproxy"),
         (&["--hostresolver=true"], "hostresolver"),
         (&["--nosuchkey=1"], "nosuchkey"),
     ];

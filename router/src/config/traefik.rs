@@ -263,6 +263,17 @@ pub fn decode(root: &Node, from_file: bool) -> Result<Static, ConfigError> {
         }
         no_more(&c)?;
     }
+    if let Some(n) = f.take("tracing") {
+        if n.section_on().map_err(bad)? {
+            s.notes.push(format!(
+                "{}: accepted; the router sends no traces (it has no OpenTelemetry exporter): requests are routed as without it",
+                n.key
+            ));
+        }
+    }
+    if let Some(n) = f.take("experimental") {
+        experimental(n, &mut s.notes)?;
+    }
     if let Some(n) = f.take("serversTransport") {
         // The static keys are a subset of a file's serversTransports.<name>.
         let t = n.fields().map_err(bad)?;
@@ -1272,6 +1283,39 @@ fn log(n: &Node, s: &mut Static) -> Result<(), ConfigError> {
         "the log file is not rotated by the router",
         &mut s.notes,
     )?;
+    no_more(&f)?;
+    Ok(())
+}
+
+/// `experimental`: Traefik's plugins (`plugins`, `localPlugins`) cannot be loaded here; they
+/// are accepted and named at start, and a router whose middlewares include one of theirs is
+/// disabled (never served without it). `abortOnPluginFailure=true` with plugins stops the
+/// router, as Traefik stops when one fails to load.
+fn experimental(n: &Node, notes: &mut Vec<String>) -> Result<(), ConfigError> {
+    let mut f = n.fields().map_err(bad)?;
+    let mut plugins = Vec::new();
+    for k in ["plugins", "localPlugins"] {
+        if let Some(p) = f.take(k) {
+            for plugin in p.children() {
+                notes.push(format!(
+                    "{}: plugins are not loaded by this router: a router using one of its middlewares is disabled",
+                    plugin.key
+                ));
+                plugins.push(plugin.key.clone());
+            }
+        }
+    }
+    if let Some(a) = f.take("abortOnPluginFailure") {
+        if a.boolean().map_err(bad)? && !plugins.is_empty() {
+            return Err(value_err(
+                a,
+                &format!(
+                    "plugins cannot be loaded by this router ({}), and this asks to stop when one fails",
+                    plugins.join(", ")
+                ),
+            ));
+        }
+    }
     no_more(&f)?;
     Ok(())
 }
