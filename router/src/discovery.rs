@@ -488,12 +488,8 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
         .collect();
     // Every exposed port, UDP ones too: Traefik picks the lowest of them all
     // (`NetworkSettings.Ports`, whatever the protocol), so a UDP-only image is served.
-    let exposed_ports: BTreeSet<u16> = s
-        .ports
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| p.private_port)
-        .collect();
+    let ports = s.ports.unwrap_or_default();
+    let exposed_ports: BTreeSet<u16> = ports.iter().map(|p| p.private_port).collect();
     Some(ContainerInfo {
         id,
         name,
@@ -501,12 +497,25 @@ pub fn convert(s: ContainerSummary) -> Option<ContainerInfo> {
         state,
         health,
         networks,
+        bindings: bindings(&ports),
         network_mode: s
             .host_config
             .and_then(|h| h.network_mode)
             .unwrap_or_default(),
         exposed_ports,
     })
+}
+
+/// Each container port's first binding on the host (`useBindPortIP`).
+fn bindings(ports: &[bollard::models::PortSummary]) -> BTreeMap<u16, (String, u16)> {
+    let mut out = BTreeMap::new();
+    for p in ports {
+        if let Some(public) = p.public_port {
+            out.entry(p.private_port)
+                .or_insert_with(|| (p.ip.clone().unwrap_or_default(), public));
+        }
+    }
+    out
 }
 
 /// What a provider published last: its view of the containers and the router's own networks
@@ -629,6 +638,7 @@ pub fn settings(
         default_network: p.network.clone(),
         own_networks,
         host_ip: c.host_ip,
+        use_bind_port_ip: p.use_bind_port_ip,
         default_rule: p.default_rule.clone(),
         constraints: p.constraints.clone(),
     }
@@ -705,6 +715,7 @@ mod tests {
             state: RunState::Running,
             health: Health::None,
             networks: BTreeMap::new(),
+            bindings: Default::default(),
             network_mode: String::new(),
             exposed_ports: BTreeSet::new(),
         }
@@ -726,11 +737,26 @@ mod tests {
             ports: Some(vec![
                 port(51820, PortTypeEnum::UDP),
                 port(8080, PortTypeEnum::TCP),
+                // Published twice (IPv4 and IPv6): the first binding is the port's.
+                Port {
+                    ip: Some("127.0.0.1".into()),
+                    public_port: Some(18080),
+                    ..port(8080, PortTypeEnum::TCP)
+                },
+                Port {
+                    ip: Some("::1".into()),
+                    public_port: Some(18081),
+                    ..port(8080, PortTypeEnum::TCP)
+                },
             ]),
             ..Default::default()
         };
         let c = convert(s).expect("a container");
         assert_eq!(c.exposed_ports, BTreeSet::from([8080, 51820]));
+        assert_eq!(
+            c.bindings,
+            BTreeMap::from([(8080, ("127.0.0.1".to_owned(), 18080))])
+        );
         let s = ContainerSummary {
             id: Some("def".into()),
             names: Some(vec!["/dns".into()]),

@@ -272,6 +272,7 @@ pub fn view(services: &Value, tasks: &Value, networks: &Value, prefix: &str) -> 
             state,
             health: Health::None,
             networks,
+            bindings: Default::default(),
             network_mode: String::new(),
             exposed_ports: ports.clone(),
         };

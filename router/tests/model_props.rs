@@ -24,6 +24,7 @@ fn settings() -> ContainerSettings {
         default_network: None,
         own_networks: BTreeSet::new(),
         host_ip: "127.0.0.1".parse().unwrap(),
+        use_bind_port_ip: false,
         default_rule: "Host(`{{ normalize .Name }}`)".into(),
         constraints: None,
     }
@@ -118,6 +119,7 @@ fn container() -> impl Strategy<Value = ContainerInfo> {
             )]
             .into_iter()
             .collect(),
+            bindings: Default::default(),
             network_mode: "bridge".into(),
             exposed_ports: [8080].into_iter().collect(),
         })

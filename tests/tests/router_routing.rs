@@ -448,3 +448,55 @@ async fn a_default_rule_router_refuses_a_request_looping_through_it() {
         r.text()
     );
 }
+
+/// `providers.docker.useBindPortIP`, as Traefik's: a container whose port is published on a
+/// named host address is reached on that binding (the router's backend is
+/// `127.0.0.1:<published port>`, not the container's network address), and still serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_bind_port_ip_reaches_the_published_binding() {
+    require_docker();
+    let c = Cleanup::new("rt-bind");
+    let net = c.network("net");
+    let guard = router_guard().start().await;
+    let router = Router::builder()
+        .flags(&[
+            "--providers.docker=true",
+            "--providers.docker.exposedbydefault=false",
+            "--providers.docker.usebindportip=true",
+        ])
+        .admin()
+        .start(&guard)
+        .await;
+    let svc = unique("bound");
+    let host = format!("{svc}.test");
+    let port = e2e::make::free_port();
+    let labels = Labels::enabled()
+        .router(&svc, "rule", &format!("Host(`{host}`)"))
+        .router(&svc, "service", &svc)
+        .label(
+            &format!("traefik.http.services.{svc}.loadbalancer.server.port"),
+            "8080",
+        );
+    let publish = format!("127.0.0.1:{port}:8080");
+    let w = run_whoami(&c, "w", &net, &labels, &["-p", &publish]).await;
+    wait_serving(&w, &net).await;
+    let want = format!("127.0.0.1:{port}");
+    router
+        .wait_admin(
+            "/api/services",
+            "the backend on the published binding",
+            |v| {
+                v["services"].as_array().is_some_and(|services| {
+                    services.iter().any(|s| {
+                        s["name"] == format!("{svc}@docker").as_str()
+                            && s["backends"]
+                                .as_array()
+                                .is_some_and(|b| b.len() == 1 && b[0]["address"] == want.as_str())
+                    })
+                })
+            },
+        )
+        .await;
+    let r = router.wait_status(&host, "/", 200).await;
+    assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
+}

@@ -14,6 +14,7 @@ pub fn settings(network: Option<&str>) -> ContainerSettings {
         default_network: network.map(str::to_owned),
         own_networks: BTreeSet::new(),
         host_ip: [127, 0, 0, 1].into(),
+        use_bind_port_ip: false,
         default_rule: "Host(`{{ normalize .Name }}`)".into(),
         constraints: None,
     }
@@ -89,6 +90,7 @@ pub fn container_at(i: usize) -> ContainerInfo {
         state: RunState::Running,
         health: Health::None,
         networks,
+        bindings: Default::default(),
         network_mode: "bench".to_owned(),
         exposed_ports: [8080].into_iter().collect(),
     }

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         state: RunState::Running,
         health: Health::None,
         networks: [("net".to_owned(), Some([172, 18, 0, 2].into()))].into_iter().collect(),
+        bindings: Default::default(),
         network_mode: "bridge".into(),
         exposed_ports: [8080].into_iter().collect(),
     };

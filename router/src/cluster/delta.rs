@@ -184,6 +184,7 @@ pub(crate) mod tests {
             },
             health: Health::None,
             networks: BTreeMap::new(),
+            bindings: Default::default(),
             network_mode: "bridge".into(),
             exposed_ports: BTreeSet::new(),
         }
@@ -196,6 +197,7 @@ pub(crate) mod tests {
             default_network: None,
             own_networks: BTreeSet::new(),
             host_ip: [127, 0, 0, 1].into(),
+            use_bind_port_ip: false,
             default_rule: String::new(),
             constraints: None,
         }

@@ -409,6 +409,7 @@ mod tests {
                 default_network: None,
                 own_networks: Default::default(),
                 host_ip: [127, 0, 0, 1].into(),
+                use_bind_port_ip: false,
                 default_rule: String::new(),
                 constraints: None,
             },

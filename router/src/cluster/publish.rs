@@ -436,6 +436,7 @@ mod tests {
             state: RunState::Running,
             health: Health::None,
             networks: [("net".to_owned(), Some(ip.parse().unwrap()))].into(),
+            bindings: Default::default(),
             network_mode: "net".into(),
             exposed_ports: [80].into(),
         }
@@ -448,6 +449,7 @@ mod tests {
             default_network: Some("net".into()),
             own_networks: BTreeSet::new(),
             host_ip: "127.0.0.1".parse().unwrap(),
+            use_bind_port_ip: false,
             default_rule: "Host(`{{ normalize .Name }}.test`)".into(),
             constraints: None,
         }

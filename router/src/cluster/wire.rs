@@ -78,6 +78,8 @@ pub struct Settings {
     pub default_network: Option<String>,
     pub own_networks: BTreeSet<String>,
     pub host_ip: IpAddr,
+    #[serde(default)]
+    pub use_bind_port_ip: bool,
     pub default_rule: String,
     pub constraints: Option<String>,
 }
@@ -90,6 +92,7 @@ impl From<&ContainerSettings> for Settings {
             default_network: s.default_network.clone(),
             own_networks: s.own_networks.clone(),
             host_ip: s.host_ip,
+            use_bind_port_ip: s.use_bind_port_ip,
             default_rule: s.default_rule.clone(),
             constraints: s.constraints.as_ref().map(|c| c.source().to_owned()),
         }
@@ -135,6 +138,7 @@ pub fn snapshot(name: &str, input: &Input) -> Result<Snapshot, String> {
                 default_network: settings.default_network.clone(),
                 own_networks: settings.own_networks.clone(),
                 host_ip: settings.host_ip,
+                use_bind_port_ip: settings.use_bind_port_ip,
                 default_rule: settings.default_rule.clone(),
                 constraints,
             };
@@ -196,6 +200,7 @@ mod tests {
             default_network: Some("web".into()),
             own_networks: ["web".to_owned()].into(),
             host_ip: [127, 0, 0, 1].into(),
+            use_bind_port_ip: false,
             default_rule: crate::config::DEFAULT_RULE.into(),
             constraints: Some(Constraints::parse("Label(`team`, `a`)").unwrap()),
         }
@@ -216,6 +221,7 @@ mod tests {
             state: RunState::Running,
             health,
             networks: [("web".to_owned(), Some([10, 0, 0, 2].into()))].into(),
+            bindings: Default::default(),
             network_mode: "web".into(),
             exposed_ports: [8080].into(),
         }

@@ -157,6 +157,13 @@ fn every_supported_key_gives_its_setting() {
                     && ep(c, "web").keep_alive_max_time == Duration::from_secs(60)
             },
         ),
+        (
+            &[
+                "--providers.docker=true",
+                "--providers.docker.usebindportip=true",
+            ],
+            |c| c.docker.as_ref().unwrap().use_bind_port_ip,
+        ),
         (&["--entrypoints.web.reuseport=true"], |c| {
             ep(c, "web").reuse_port
         }),
@@ -653,7 +660,7 @@ fn every_refused_value_names_its_key() {
             &["--providers.docker.exposedbydefault=perhaps"],
             "exposedbydefault",
         ),
-        (&["--providers.docker.usebindportip=true"], "usebindportip"),
+        (&["--providers.docker.usebindportip=maybe"], "usebindportip"),
         (&["--providers.docker.constraints=Label(`a`"], "constraints"),
         // Only the empty expression is none (Traefik's `MatchLabels`): spaces do not parse.
         (

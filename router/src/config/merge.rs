@@ -224,6 +224,7 @@ pub fn legacy_only(l: Legacy) -> Result<Config, ConfigError> {
     data_plane_checks(&l, &c)?;
     let provider = ContainerProvider {
         docker_socket: None,
+        use_bind_port_ip: false,
         endpoint: Some(
             l.docker_host
                 .clone()

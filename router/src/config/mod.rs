@@ -386,6 +386,8 @@ pub struct Redirect {
 pub struct ContainerProvider {
     /// socket-guard's `host:port` (`endpoint`, else `DOCKER_HOST`).
     pub endpoint: Option<String>,
+    /// `useBindPortIP`.
+    pub use_bind_port_ip: bool,
     /// A `unix://` `endpoint` as given (key, value): the Docker socket a Traefik
     /// configuration names, which socket-guard at `DOCKER_HOST` replaces.
     pub docker_socket: Option<(String, String)>,
@@ -414,6 +416,7 @@ impl ContainerProvider {
     pub fn traefik_defaults(swarm: bool) -> ContainerProvider {
         ContainerProvider {
             docker_socket: None,
+            use_bind_port_ip: false,
             endpoint: None,
             exposed_by_default: true,
             exposed_by_default_set: false,

@@ -676,12 +676,7 @@ fn container_provider(
         p.tls = Some(container_tls(t)?);
     }
     if let Some(u) = f.take("useBindPortIP") {
-        if u.boolean().map_err(bad)? {
-            return Err(value_err(
-                u,
-                "useBindPortIP is not supported (containers are reached on their network address)",
-            ));
-        }
+        p.use_bind_port_ip = u.boolean().map_err(bad)?;
     }
     if let Some(t) = f.take("httpClientTimeout") {
         // A negative one is 0 in Traefik's SetEffectiveConfiguration.

@@ -835,6 +835,7 @@ mod tests {
             default_network: None,
             own_networks: BTreeSet::new(),
             host_ip: "127.0.0.1".parse().unwrap(),
+            use_bind_port_ip: false,
             default_rule: "Host(`{{ normalize .Name }}`)".into(),
             constraints: None,
         }
@@ -872,6 +873,7 @@ mod tests {
                 .iter()
                 .map(|(n, ip)| (n.to_string(), Some(ip.parse().unwrap())))
                 .collect(),
+            bindings: Default::default(),
             network_mode: "bridge".into(),
             exposed_ports: [8080].into_iter().collect(),
         }
@@ -1200,6 +1202,55 @@ mod tests {
         );
         assert_eq!(t.services["a@docker"].backends[0].target, None);
         assert!(t.issues.is_empty(), "{:?}", t.issues);
+    }
+
+    /// `useBindPortIP`, as Traefik's `getIPPort`: a port published on a named address is
+    /// reached there (HTTP and TCP servers alike); one published on every address (`0.0.0.0`)
+    /// or not published falls back on the container's address; without the setting, the
+    /// container's address.
+    #[test]
+    fn use_bind_port_ip_reaches_a_published_address() {
+        let mut c = container("a", &[ENABLED], &[("net", "172.18.0.2")]);
+        c.bindings.insert(8080, ("192.0.2.10".into(), 18080));
+        let mut tcp = container(
+            "b",
+            &[ENABLED, ("traefik.tcp.routers.t.rule", "HostSNI(`*`)")],
+            &[("net", "172.18.0.3")],
+        );
+        tcp.bindings.insert(8080, ("192.0.2.10".into(), 28080));
+        let bound = ContainerSettings {
+            use_bind_port_ip: true,
+            ..settings()
+        };
+        let t = build(&[c.clone()], &bound);
+        assert_eq!(
+            t.services["a@docker"].backends[0].url,
+            "http://192.0.2.10:18080"
+        );
+        let snap = container::snapshot(&[tcp], &bound);
+        let Some(crate::dynamic::tcp::TcpService::LoadBalancer(lb)) =
+            snap.config.tcp.services.get("b")
+        else {
+            panic!("{:?}", snap.config.tcp)
+        };
+        assert_eq!(lb.servers[0].address, "192.0.2.10:28080");
+        let t = build(&[c.clone()], &settings());
+        assert_eq!(
+            t.services["a@docker"].backends[0].url,
+            "http://172.18.0.2:8080"
+        );
+        c.bindings.insert(8080, ("0.0.0.0".into(), 18080));
+        let t = build(&[c.clone()], &bound);
+        assert_eq!(
+            t.services["a@docker"].backends[0].url,
+            "http://172.18.0.2:8080"
+        );
+        c.bindings.clear();
+        let t = build(&[c], &bound);
+        assert_eq!(
+            t.services["a@docker"].backends[0].url,
+            "http://172.18.0.2:8080"
+        );
     }
 
     #[test]

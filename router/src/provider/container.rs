@@ -39,6 +39,11 @@ pub struct ContainerInfo {
     /// Networks by name, with the container's address on each (IPv4, else its global IPv6;
     /// none when stopped).
     pub networks: BTreeMap<String, Option<IpAddr>>,
+    /// Published ports: each container port's first binding on the host (its address as
+    /// Docker lists it, `0.0.0.0` for every address; and its host port), for
+    /// `useBindPortIP`.
+    #[serde(default)]
+    pub bindings: BTreeMap<u16, (String, u16)>,
     /// `HostConfig.NetworkMode` (`host`, `bridge`, a network name, `container:<id>`).
     pub network_mode: String,
     /// Exposed TCP ports.
@@ -90,6 +95,9 @@ pub struct ContainerSettings {
     pub own_networks: BTreeSet<String>,
     /// Address for containers in `network_mode: host`.
     pub host_ip: IpAddr,
+    /// `useBindPortIP`: servers on their published host address and port, when the binding
+    /// names an address.
+    pub use_bind_port_ip: bool,
     /// Default rule template (`Host(\`{{ normalize .Name }}\`)`).
     pub default_rule: String,
     /// `providers.docker.constraints`, parsed.
@@ -107,6 +115,7 @@ impl ContainerSettings {
             default_network: None,
             own_networks: BTreeSet::new(),
             host_ip: [127, 0, 0, 1].into(),
+            use_bind_port_ip: false,
             default_rule: crate::config::DEFAULT_RULE.into(),
             constraints: None,
         }
@@ -540,7 +549,7 @@ fn server(
     let url = format!(
         "{}://{}",
         label.scheme.as_deref().unwrap_or("http"),
-        SocketAddr::new(ip, port)
+        reach(c, ip, port, s)
     );
     Some(Server {
         weight: label.weight.unwrap_or(1),
@@ -551,6 +560,23 @@ fn server(
         path: String::new(),
         preserve_path: label.preserve_path,
     })
+}
+
+/// Where a container's `port` is reached, as Traefik's `getIPPort`: with `useBindPortIP`, the
+/// port's published binding when it names an address (not `0.0.0.0`, `::` or none), else the
+/// container's address and the port.
+pub(super) fn reach(c: &ContainerInfo, ip: IpAddr, port: u16, s: &ContainerSettings) -> SocketAddr {
+    if s.use_bind_port_ip {
+        let bound = c
+            .bindings
+            .get(&port)
+            .and_then(|(host, public)| Some((host.parse::<IpAddr>().ok()?, *public)))
+            .filter(|(host, _)| !host.is_unspecified());
+        if let Some((host, public)) = bound {
+            return SocketAddr::new(host, public);
+        }
+    }
+    SocketAddr::new(ip, port)
 }
 
 /// The port a `kind` (`http`, `tcp`, `udp`) service of the container is reached on: its

@@ -8,7 +8,7 @@
 //! a stopping container takes no new connection while those it has go on (its drain).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use super::container::{port_for, ContainerInfo, ContainerSettings, Report};
 use crate::dynamic::decode::{Decoded, Owner};
@@ -51,7 +51,7 @@ pub(super) fn build(
             continue;
         };
         lb.servers.push(TcpServer {
-            address: SocketAddr::new(ip, port).to_string(),
+            address: super::container::reach(c, ip, port, s).to_string(),
             tls: label.tls,
         });
     }
@@ -130,7 +130,7 @@ pub(super) fn build_udp(
             udp.services.remove(&name);
             continue;
         };
-        servers.push(SocketAddr::new(ip, port).to_string());
+        servers.push(super::container::reach(c, ip, port, s).to_string());
     }
     let defined = udp.services.len() + broken.len();
     let only = udp.services.keys().next().or(broken.first()).cloned();

@@ -160,6 +160,7 @@ fn container(name: &str, labels: Labels) -> ContainerInfo {
         state: RunState::Running,
         health: Health::None,
         networks: [("proxy".to_owned(), Some([127, 0, 0, 1].into()))].into(),
+        bindings: Default::default(),
         network_mode: "proxy".into(),
         exposed_ports: [80].into(),
     }

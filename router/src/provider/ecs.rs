@@ -142,6 +142,7 @@ fn info(c: &EcsContainer, prefix: &str) -> ContainerInfo {
             Health::None
         },
         networks: BTreeMap::from([("ecs".to_owned(), c.ip)]),
+        bindings: Default::default(),
         network_mode: String::new(),
         exposed_ports: c
             .ports

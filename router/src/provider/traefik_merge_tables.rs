@@ -37,6 +37,7 @@ fn c(name: &str, ip: &str, labels: &[(&str, &str)]) -> ContainerInfo {
         state: RunState::Running,
         health: Health::None,
         networks: [("bridge".to_owned(), Some(ip.parse().unwrap()))].into(),
+        bindings: Default::default(),
         network_mode: "bridge".into(),
         exposed_ports: [80].into(),
     }

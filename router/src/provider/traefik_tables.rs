@@ -43,6 +43,7 @@ fn c(name: &str) -> C {
         state: RunState::Running,
         health: Health::None,
         networks: [("bridge".to_owned(), Some([127, 0, 0, 1].into()))].into(),
+        bindings: Default::default(),
         network_mode: "bridge".into(),
         exposed_ports: [80].into(),
     })
