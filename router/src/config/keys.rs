@@ -423,6 +423,9 @@ fn every_supported_key_gives_its_setting() {
         (&["--ping.manualrouting=true"], |c| {
             c.ping.as_ref().unwrap().manual_routing
         }),
+        (&["--ping.terminatingstatuscode=0"], |c| {
+            c.ping.as_ref().unwrap().terminating_status == 0
+        }),
         (&["--ping.terminatingstatuscode=204"], |c| {
             c.ping.as_ref().unwrap().terminating_status == 204
         }),
@@ -757,6 +760,10 @@ fn every_refused_value_names_its_key() {
         (&["--api.basepath=/traefik"], "basepath"),
         (
             &["--ping.terminatingstatuscode=abc"],
+            "terminatingstatuscode",
+        ),
+        (
+            &["--ping.terminatingstatuscode=1000"],
             "terminatingstatuscode",
         ),
         (&["--metrics.datadog=true"], "metrics.datadog"),

@@ -1168,9 +1168,11 @@ fn ping(n: &Node) -> Result<Option<Ping>, ConfigError> {
     }
     if let Some(t) = f.take("terminatingStatusCode") {
         let v = t.integer().map_err(bad)?;
+        // Traefik takes any number here (Go fails only when writing one below 100, while
+        // stopping); 0 to 999 are taken, and one below 100 is answered 503.
         p.terminating_status = u16::try_from(v)
             .ok()
-            .filter(|c| (100..=599).contains(c))
+            .filter(|c| *c <= 999)
             .ok_or_else(|| value_err(t, "expected an HTTP status code"))?;
     }
     no_more(&f)?;
