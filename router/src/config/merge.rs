@@ -599,11 +599,11 @@ fn providers(l: &Legacy, s: &Static, c: &mut Config) -> Result<(), ConfigError> 
                 return Err(err(
                     &key,
                     &socket,
-                    "the router never talks to the Docker socket itself: set DOCKER_HOST to socket-guard's tcp://HOST:PORT (this endpoint then stays as it is), or name socket-guard here",
+                    "the router never talks to the Docker daemon itself: set DOCKER_HOST to socket-guard's tcp://HOST:PORT (this endpoint then stays as it is), or name socket-guard here",
                 ));
             };
             c.notes.push(format!(
-                "{key}={socket}: the router never opens the Docker socket; socket-guard at DOCKER_HOST=tcp://{guard} takes its place"
+                "{key}={socket}: the router never talks to the Docker daemon itself; socket-guard at DOCKER_HOST=tcp://{guard} takes its place"
             ));
             p.endpoint = Some(guard);
         }

@@ -646,7 +646,7 @@ fn access_log_and_log_file_as_traefik_reads_them() {
 fn the_docker_socket_named_gives_way_to_socket_guard() {
     let flags = [
         "--providers.docker.endpoint=unix:///var/run/docker.sock",
-        "--providers.swarm.endpoint=unix:///var/run/docker.sock",
+        "--providers.swarm.endpoint=ssh://docker-vm",
         "--api.debug=true",
     ];
     let c = with_flags(&[("DOCKER_HOST", "tcp://guard.internal:2375")], &flags).unwrap();
@@ -659,7 +659,7 @@ fn the_docker_socket_named_gives_way_to_socket_guard() {
     assert!(
         c.notes
             .iter()
-            .any(|n| n.contains("never opens the Docker socket")),
+            .any(|n| n.contains("never talks to the Docker daemon itself")),
         "{:?}",
         c.notes
     );

@@ -645,9 +645,13 @@ fn container_provider(
     let mut p = ContainerProvider::traefik_defaults(swarm);
     if let Some(e) = f.take("endpoint") {
         let v = e.text().map_err(bad)?.trim();
-        if v.starts_with("unix://") {
-            // The Docker socket itself, as Traefik's own configurations name it: the router
-            // never opens it; socket-guard at `DOCKER_HOST` takes its place (see merge).
+        if ["unix://", "ssh://", "npipe://"]
+            .iter()
+            .any(|s| v.to_ascii_lowercase().starts_with(s))
+        {
+            // The Docker daemon itself (its socket, or over SSH), as Traefik's own
+            // configurations name it: the router never reaches it; socket-guard at
+            // `DOCKER_HOST` takes its place (see merge).
             p.docker_socket = Some((e.key.clone(), v.to_owned()));
         } else {
             p.endpoint = Some(super::legacy::docker_endpoint(&e.key, v)?);
