@@ -238,16 +238,16 @@ fn version_names() {
     // (value, Traefik's minVersion, ours); Traefik's MinVersion/MaxVersion maps know
     // VersionTLS10..13 and ignore any other value.
     // Ours: TLS 1.0 and 1.1 are never spoken (README "Keys": as a minimum they mean TLS 1.2
-    // with a warning, as a maximum they are an error), and an unknown name is an error
-    // (README "Keys": "Unlike Traefik, an unknown minVersion or maxVersion is an error").
+    // with a warning, as a maximum they are an error); an unknown name is left out as
+    // Traefik leaves it out, with a warning (README "Keys").
     for (value, min_ok, min13, max) in [
         ("VersionTLS10", true, false, Err("maximum")),
         ("VersionTLS11", true, false, Err("maximum")),
         ("VersionTLS12", true, false, Ok(true)),
         ("VersionTLS13", true, true, Ok(false)),
-        ("VersionTLS14", false, false, Err("expected VersionTLS10")),
-        ("versiontls12", false, false, Err("expected VersionTLS10")),
-        ("TLS12", false, false, Err("expected VersionTLS10")),
+        ("VersionTLS14", true, false, Ok(false)),
+        ("versiontls12", true, false, Ok(false)),
+        ("VersionTLS1", true, false, Ok(false)),
     ] {
         let (o, _) = decode(&format!("minVersion: {value}\n"));
         match o {
@@ -269,6 +269,15 @@ fn version_names() {
             (o, want) => panic!("{value}: {o:?}, wanted {want:?}"),
         }
     }
+    // The name left out is said.
+    let (o, notes) = decode("minVersion: VersionTLS1\n");
+    assert!(o.is_ok(), "{o:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("VersionTLS1") && n.contains("left out")),
+        "{notes:?}"
+    );
     // minVersion above maxVersion: Traefik builds the configuration and every handshake
     // fails; ours is an error (README "Keys").
     let (o, _) = decode("minVersion: VersionTLS13\nmaxVersion: VersionTLS12\n");

@@ -364,6 +364,23 @@ pub(crate) fn max_is_tls12(v: &Node) -> Result<bool, DecodeError> {
     }
 }
 
+/// A TLS options' `minVersion` or `maxVersion`: a name Traefik's maps do not know is left out
+/// as Traefik leaves it out (the version stays the default one: a minimum of TLS 1.2, no
+/// maximum), with a warning naming it.
+fn known_version(n: &Node, notes: &mut Vec<DecodeError>) -> Result<Option<u8>, DecodeError> {
+    match version(n) {
+        Ok(v) => Ok(Some(v)),
+        Err(_) => {
+            let text = n.text()?.trim();
+            notes.push(DecodeError::at(
+                n,
+                format!("{text:?} is not a TLS version (VersionTLS10 to VersionTLS13): left out, as Traefik leaves it out"),
+            ));
+            Ok(None)
+        }
+    }
+}
+
 pub(crate) fn version(n: &Node) -> Result<u8, DecodeError> {
     match n.text()?.trim() {
         "VersionTLS10" => Ok(10),
@@ -384,10 +401,10 @@ pub fn options(n: &Node, notes: &mut Vec<DecodeError>) -> Result<TlsOptions, Dec
     let mut f = n.fields()?;
     let mut o = TlsOptions::default();
     if let Some(v) = f.take("minVersion") {
-        match version(v)? {
-            13 => o.min_tls13 = true,
-            12 => {}
-            old => notes.push(DecodeError::at(
+        match known_version(v, notes)? {
+            Some(13) => o.min_tls13 = true,
+            Some(12) | None => {}
+            Some(old) => notes.push(DecodeError::at(
                 v,
                 format!(
                     "TLS 1.{} is never offered: the minimum is TLS 1.2",
@@ -397,7 +414,9 @@ pub fn options(n: &Node, notes: &mut Vec<DecodeError>) -> Result<TlsOptions, Dec
         }
     }
     if let Some(v) = f.take("maxVersion") {
-        o.max_tls12 = max_is_tls12(v)?;
+        if known_version(v, notes)?.is_some() {
+            o.max_tls12 = max_is_tls12(v)?;
+        }
     }
     if o.min_tls13 && o.max_tls12 {
         return Err(DecodeError::at(n, "minVersion is above maxVersion"));
@@ -597,7 +616,6 @@ mod tests {
     #[test]
     fn errors_are_named() {
         for (yaml, part) in [
-            ("minVersion: VersionTLS14\n", "expected VersionTLS10"),
             ("maxVersion: VersionTLS11\n", "maximum"),
             (
                 "minVersion: VersionTLS13\nmaxVersion: VersionTLS12\n",
