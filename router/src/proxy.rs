@@ -448,8 +448,9 @@ pub async fn plan_kept(
     let client_ip = req.client_ip();
 
     // Phase 0: ACME HTTP-01 challenges are answered on plain HTTP whatever else is set
-    // (an entry point's redirection included).
-    if req.scheme == "http" {
+    // (an entry point's redirection included), unless the entry point's `allowACMEByPass`
+    // routes them like any request.
+    if req.scheme == "http" && !req.ep.allow_acme_bypass {
         if let Some(token) = req.path.strip_prefix("/.well-known/acme-challenge/") {
             if let Some(key_auth) = shared.acme_challenge(token) {
                 log.router = "acme-http-01".into();

@@ -750,3 +750,90 @@ async fn two_acme_accounts_share_a_storage_file() {
     }
     assert_eq!(pebble.issued(), 2, "{}", pebble.log());
 }
+
+/// An entry point with `allowACMEByPass`: its ACME HTTP-01 challenges are routed like any
+/// request (Traefik's `acme-http-bypass` router, at its rule's own priority), so pebble's
+/// validation is answered through routing and the certificate issued, while a user's router
+/// with a longer rule for the challenge paths takes its own requests (without the bypass,
+/// the challenge router above every other would answer them 404).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_acme_bypass_routes_the_challenges() {
+    require_docker();
+    require_pebble();
+    let c = Cleanup::new("acme-bypass");
+    let net = c.network("net");
+    let prefix = unique("acmebypass");
+    let guard = router_guard_for_prefix(&prefix).start().await;
+    let (web, websecure, acme_ep, dead) = (free_addr(), free_addr(), free_addr(), free_addr());
+    // TLS-ALPN-01 goes to a port nothing listens on: only HTTP-01 through routing can pass.
+    let pebble = Pebble::builder()
+        .http_port(acme_ep.port())
+        .tls_port(dead.port())
+        .start()
+        .await;
+    let root = pebble.root().await;
+    let storage = pebble.scratch().join("acme.json");
+    let name = unique("bypass");
+    let host = format!("{name}.test");
+    let user_host = format!("{}.test", unique("user"));
+    let labels = acme_labels(&prefix, &name, &host)
+        .label(
+            &format!("{prefix}.http.routers.{name}-wk.rule"),
+            &format!("Host(`{user_host}`) && PathPrefix(`/.well-known/acme-challenge/`)"),
+        )
+        .label(
+            &format!("{prefix}.http.routers.{name}-wk.entrypoints"),
+            "acme",
+        )
+        .label(&format!("{prefix}.http.routers.{name}-wk.service"), &name)
+        .label(&format!("{prefix}.http.routers.{name}.service"), &name)
+        .label(
+            &format!("{prefix}.http.services.{name}.loadbalancer.server.port"),
+            "8080",
+        );
+    let w = run_whoami(&c, "a", &net, &labels, &[]).await;
+    let flag = |k: &str, v: &str| format!("--certificatesresolvers.le.acme.{k}={v}");
+    let flags = [
+        "--providers.docker=true".to_owned(),
+        "--providers.docker.exposedbydefault=false".to_owned(),
+        format!("--entrypoints.acme.address={acme_ep}"),
+        "--entrypoints.acme.allowacmebypass=true".to_owned(),
+        flag("email", "e2e@example.com"),
+        flag("caserver", &pebble.directory()),
+        flag("storage", storage.to_str().unwrap()),
+        flag("cacertificates", pebble.ca_file().to_str().unwrap()),
+        flag("httpchallenge.entrypoint", "acme"),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let _router = Router::builder()
+        .env("ROUTER_LABEL_PREFIX", &prefix)
+        .flags(&flags)
+        .listen_on(web, websecure)
+        .start(&guard)
+        .await;
+    wait_served(
+        websecure,
+        &host,
+        &root,
+        &pebble,
+        "a certificate through the bypass",
+        |_| true,
+    )
+    .await;
+    assert!(
+        pebble.log().contains("Attempting to validate w/ HTTP"),
+        "{}",
+        pebble.log()
+    );
+    // The user's router takes its challenge paths on that entry point.
+    let raw = format!(
+        "GET /.well-known/acme-challenge/mine HTTP/1.1\r\nHost: {user_host}\r\nConnection: close\r\n\r\n"
+    );
+    let ex = e2e::http::exchange(acme_ep, raw.as_bytes()).await;
+    assert_eq!(ex.statuses(), [200], "{}", String::from_utf8_lossy(&ex.raw));
+    assert!(
+        String::from_utf8_lossy(&ex.raw).contains(&w.hostname),
+        "{}",
+        String::from_utf8_lossy(&ex.raw)
+    );
+}

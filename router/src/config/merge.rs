@@ -137,6 +137,7 @@ fn entry_point(
         keep_alive_max_requests: 0,
         keep_alive_max_time: Duration::ZERO,
         reuse_port: false,
+        allow_acme_bypass: false,
         h2_decoder_table: 4096,
         h2_encoder_table: 4096,
         max_header_bytes: l.max_header_bytes.unwrap_or(MAX_HEADER_BYTES),
@@ -480,6 +481,7 @@ fn entry_points(l: &Legacy, s: &Static) -> Result<Vec<EntryPoint>, ConfigError> 
         ep.keep_alive_max_requests = e.keep_alive_max_requests.unwrap_or(0);
         ep.keep_alive_max_time = e.keep_alive_max_time.unwrap_or_default();
         ep.reuse_port = e.reuse_port;
+        ep.allow_acme_bypass = e.allow_acme_bypass;
         ep.h2_decoder_table = e.h2_decoder_table.unwrap_or(4096);
         ep.h2_encoder_table = e.h2_encoder_table.unwrap_or(4096);
         if let Some(m) = e.max_header_bytes {

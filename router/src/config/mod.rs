@@ -252,6 +252,9 @@ pub struct EntryPoint {
     pub keep_alive_max_time: Duration,
     /// `SO_REUSEPORT` on the listener (`reusePort`).
     pub reuse_port: bool,
+    /// `allowACMEByPass`: ACME HTTP-01 challenges are routed like any request (a router of
+    /// the user's may take them), not answered before routing.
+    pub allow_acme_bypass: bool,
     /// The HPACK table for decoding clients' headers (`http2.maxDecoderHeaderTableSize`,
     /// 4096).
     pub h2_decoder_table: u32,

@@ -107,6 +107,8 @@ pub struct EntryPointStatic {
     pub keep_alive_max_time: Option<Duration>,
     /// `reusePort`.
     pub reuse_port: bool,
+    /// `allowACMEByPass`.
+    pub allow_acme_bypass: bool,
     /// `http2.maxDecoderHeaderTableSize`.
     pub h2_decoder_table: Option<u32>,
     /// `http2.maxEncoderHeaderTableSize`.
@@ -331,6 +333,9 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
     }
     if let Some(n) = f.take("reusePort") {
         out.reuse_port = n.boolean().map_err(bad)?;
+    }
+    if let Some(n) = f.take("allowACMEByPass") {
+        out.allow_acme_bypass = n.boolean().map_err(bad)?;
     }
     if let Some(h3) = f.take("http3") {
         // Served over TCP only: no UDP listener, no `Alt-Svc`, so clients keep to HTTP/2

@@ -126,21 +126,35 @@ pub fn snapshot(c: &Config) -> Snapshot {
     // As Traefik's: a router for the ACME HTTP-01 challenges on the resolvers' entry points,
     // above every other (the proxy answers a challenge under way before routing, on every
     // plain-HTTP entry point; this router answers the others there with a 404).
-    let mut challenge_eps: Vec<String> = Vec::new();
+    // On an entry point with `allowACMEByPass`, Traefik's `acme-http-bypass` router instead:
+    // the rule's own priority, below a user's router for the same paths.
+    let (mut challenge_eps, mut bypass_eps): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     for ep in c.acme_accounts().flat_map(|a| &a.http_challenge) {
-        if !challenge_eps.contains(ep) {
-            challenge_eps.push(ep.clone());
+        let bypass = c.entry_point(ep).is_some_and(|e| e.allow_acme_bypass);
+        let list = if bypass {
+            &mut bypass_eps
+        } else {
+            &mut challenge_eps
+        };
+        if !list.contains(ep) {
+            list.push(ep.clone());
         }
     }
-    if !challenge_eps.is_empty() {
+    for (name, eps, priority) in [
+        ("acme-http", challenge_eps, MAX),
+        ("acme-http-bypass", bypass_eps, 0),
+    ] {
+        if eps.is_empty() {
+            continue;
+        }
         let mut r = router(
             "PathPrefix(`/.well-known/acme-challenge/`)",
             "",
             "acme-http@internal",
-            MAX,
+            priority,
         );
-        r.entry_points = challenge_eps;
-        http.routers.insert("acme-http".into(), r);
+        r.entry_points = eps;
+        http.routers.insert(name.into(), r);
         http.services
             .insert("acme-http".into(), internal(InternalService::AcmeHttp));
     }
@@ -148,7 +162,13 @@ pub fn snapshot(c: &Config) -> Snapshot {
         let Some(r) = &ep.redirect else { continue };
         let name = crate::provider::container::normalize(&format!("{}-to-{}", ep.name, r.to));
         let mw = format!("redirect-{name}");
-        let mut rt = router("HostRegexp(`^.+$`)", &ep.name, "noop@internal", r.priority);
+        // With `allowACMEByPass`, the challenges are not redirected (Traefik's rule).
+        let rule = if ep.allow_acme_bypass {
+            "HostRegexp(`^.+$`) && !PathPrefix(`/.well-known/acme-challenge/`)"
+        } else {
+            "HostRegexp(`^.+$`)"
+        };
+        let mut rt = router(rule, &ep.name, "noop@internal", r.priority);
         rt.middlewares = vec![mw.clone()];
         http.routers.insert(name, rt);
         http.middlewares.insert(

@@ -355,17 +355,41 @@ fn redirections() {
             ],
             want: Ok(vec![TO_WEBSECURE, REDIRECT_443, "service noop"]),
         },
-        // README, static configuration: `allowACMEByPass` is among the entry point keys that
-        // are an error.
         Case {
-            from: "redirection_with_acme_bypass.json: allowACMEByPass is an error here",
+            from: "redirection_with_acme_bypass.json",
             vars: vec![
                 WEB,
                 WEBSECURE,
                 ("TRAEFIK_ENTRYPOINTS_WEB_ALLOWACMEBYPASS", "true"),
                 (TO, "websecure"),
+                SCHEME,
+                PERMANENT,
+                PRIORITY_0,
             ],
-            want: Err("TRAEFIK_ENTRYPOINTS_WEB_ALLOWACMEBYPASS=\"true\""),
+            want: Ok(vec![
+                "router web-to-websecure: HostRegexp(`^.+$`) && !PathPrefix(`/.well-known/acme-challenge/`) eps=web -> noop@internal prio=0 mw=redirect-web-to-websecure",
+                REDIRECT_443,
+                "service noop",
+            ]),
+        },
+        // `internal.go`'s `acme`: the challenge router of an entry point with allowACMEByPass
+        // is `acme-http-bypass`, at its rule's own priority.
+        Case {
+            from: "internal.go: an HTTP-01 entry point with allowACMEByPass",
+            vars: vec![
+                WEB,
+                WEBSECURE,
+                ("TRAEFIK_ENTRYPOINTS_WEB_ALLOWACMEBYPASS", "true"),
+                (
+                    "TRAEFIK_CERTIFICATESRESOLVERS_DEFAULT_ACME_HTTPCHALLENGE_ENTRYPOINT",
+                    "web",
+                ),
+            ],
+            want: Ok(vec![
+                "router acme-http-bypass: PathPrefix(`/.well-known/acme-challenge/`) eps=web -> acme-http@internal prio=0",
+                "service acme-http",
+                "service noop",
+            ]),
         },
         Case {
             from: "redirection_without_acme_bypass.json",
