@@ -755,3 +755,36 @@ fn a_file_leaves_out_sections_traefik_leaves_out() {
     assert!(e.var.contains("swarmMode"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `[entryPoints.websecure.http.tls.domains]` written as one TOML table (a public
+/// configuration does) where Traefik wants a list: left out and said, as Traefik's reader
+/// makes empty domains of it; the list form is read.
+#[test]
+fn an_entry_points_domains_as_one_table_are_left_out() {
+    let dir = std::env::temp_dir().join(format!("router-domains-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = dir.join("traefik.toml");
+    std::fs::write(
+        &toml,
+        "[entryPoints.websecure]\naddress = \":443\"\n[entryPoints.websecure.http.tls]\ncertResolver = \"le\"\n[entryPoints.websecure.http.tls.domains]\nmain = \"example.com\"\nsans = [\"*.example.com\"]\n[providers.docker]\n",
+    )
+    .unwrap();
+    let c = Config::from_env(&env(&[("ROUTER_CONFIG_FILE", toml.to_str().unwrap())])).unwrap();
+    let tls = ep(&c, "websecure").tls.as_ref().unwrap();
+    assert!(tls.domains.is_empty(), "{tls:?}");
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("one table where Traefik wants a list")),
+        "{:?}",
+        c.notes
+    );
+    std::fs::write(
+        &toml,
+        "[entryPoints.websecure]\naddress = \":443\"\n[entryPoints.websecure.http.tls]\ncertResolver = \"le\"\n[[entryPoints.websecure.http.tls.domains]]\nmain = \"example.com\"\nsans = [\"*.example.com\"]\n[providers.docker]\n",
+    )
+    .unwrap();
+    let c = Config::from_env(&env(&[("ROUTER_CONFIG_FILE", toml.to_str().unwrap())])).unwrap();
+    assert_eq!(ep(&c, "websecure").tls.as_ref().unwrap().domains.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -363,7 +363,7 @@ fn entry_point(ep: &Node) -> Result<EntryPointStatic, ConfigError> {
             out.middlewares = m.strings().map_err(bad)?;
         }
         if let Some(t) = h.take("tls") {
-            out.tls = entry_point_tls(t)?;
+            out.tls = entry_point_tls(t, &mut out.notes)?;
         }
         if let Some(m) = h.take("maxHeaderBytes") {
             let v = m.integer().map_err(bad)?;
@@ -573,7 +573,7 @@ fn encoded_characters(
     Ok(Some(e))
 }
 
-fn entry_point_tls(t: &Node) -> Result<Option<RouterTls>, ConfigError> {
+fn entry_point_tls(t: &Node, notes: &mut Vec<String>) -> Result<Option<RouterTls>, ConfigError> {
     if !t.section_on().map_err(bad)? {
         return Ok(None);
     }
@@ -586,7 +586,24 @@ fn entry_point_tls(t: &Node) -> Result<Option<RouterTls>, ConfigError> {
         tls.options = o.text().map_err(bad)?.trim().to_owned();
     }
     if let Some(d) = f.take("domains") {
-        tls.domains = crate::dynamic::tls::domains(d).map_err(bad)?;
+        let one_table = d.items().is_err()
+            && !d.children().is_empty()
+            && d.children().iter().all(|c| {
+                ["main", "sans"]
+                    .iter()
+                    .any(|k| c.name.eq_ignore_ascii_case(k))
+            });
+        if one_table {
+            // `[entryPoints.x.http.tls.domains]` (a table) where Traefik wants a list
+            // (`[[...domains]]`): its reader makes empty domains of the table's keys, so
+            // none is used.
+            notes.push(format!(
+                "{}: one table where Traefik wants a list of domains ([[...domains]] in TOML): left out, as Traefik leaves it out",
+                d.key
+            ));
+        } else {
+            tls.domains = crate::dynamic::tls::domains(d).map_err(bad)?;
+        }
     }
     no_more(&f)?;
     Ok(Some(tls))
