@@ -68,6 +68,10 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)
     let Some(&kind) = buf.get(at) else {
         return Ok(None);
     };
+    // A line with no type byte (CRLF where the reply starts).
+    if end == at {
+        return Err("an empty reply line".into());
+    }
     let line = std::str::from_utf8(&buf[at + 1..end])
         .map_err(|_| "a reply line that is not UTF-8".to_owned())?;
     let next = end + 2;
@@ -203,6 +207,14 @@ mod tests {
         fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = parse(&b);
         }
+    }
+
+    /// A reply line with no type byte (a bare CRLF, found by the property above) is an
+    /// error, at the top and inside an array, not a panic.
+    #[test]
+    fn an_empty_reply_line_is_an_error() {
+        assert!(parse(b"\r\n").is_err());
+        assert!(parse(b"*1\r\n\r\n").is_err());
     }
 
     #[test]
