@@ -59,6 +59,19 @@ impl Nginx {
         n
     }
 
+    /// nginx on `127.0.0.1` and a free port answering every request 200 with `body` and a
+    /// newline; and that port.
+    pub fn answering(body: &str) -> (Nginx, u16) {
+        let port = crate::make::free_port();
+        let n = Nginx::start(
+            &format!(
+                "  server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"{body}\\n\"; }} }}\n"
+            ),
+            &[port],
+        );
+        (n, port)
+    }
+
     /// A file in its scratch directory (a log it writes).
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

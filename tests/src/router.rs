@@ -579,6 +579,33 @@ pub fn acme_labels(prefix: &str, name: &str, host: &str) -> Labels {
         )
 }
 
+/// A file provider's file in `dir` with, for each `(name, host, target)`, a router `name` on
+/// ``Host(`<host>`)`` to `target`: a service of that name with `target` its one server (an
+/// `http://` URL), or `target` itself when it names a service (`prometheus@internal`).
+pub fn routes_file(dir: &std::path::Path, routes: &[(&str, &str, &str)]) -> std::path::PathBuf {
+    let (mut routers, mut services) = (String::new(), String::new());
+    for (name, host, target) in routes {
+        let service = if target.contains("://") {
+            services.push_str(&format!(
+                "    {name}:\n      loadBalancer:\n        servers: [{{url: \"{target}\"}}]\n"
+            ));
+            (*name).to_owned()
+        } else {
+            (*target).to_owned()
+        };
+        routers.push_str(&format!(
+            "    {name}:\n      rule: Host(`{host}`)\n      service: {service}\n"
+        ));
+    }
+    let mut yaml = format!("http:\n  routers:\n{routers}");
+    if !services.is_empty() {
+        yaml.push_str(&format!("  services:\n{services}"));
+    }
+    let file = dir.join("dynamic.yml");
+    std::fs::write(&file, yaml).expect("write the dynamic file");
+    file
+}
+
 /// `docker run -d --name <sgtest-...> --network <network> -l k=v ... <args> whoami:local` on
 /// the real socket (registered with `c` for removal).
 pub async fn run_whoami(

@@ -62,13 +62,7 @@ fn dynamic(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
 /// `"-"` for router and server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn common_lines_go_to_the_access_log_file() {
-    let port = free_port();
-    let _nginx = Nginx::start(
-        &format!(
-            "  server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hello\\n\"; }} }}\n"
-        ),
-        &[port],
-    );
+    let (_nginx, port) = Nginx::answering("hello");
     let dir = tempfile::tempdir().unwrap();
     let file = dynamic(dir.path(), port);
     let access = dir.path().join("logs/traefik/access.log");

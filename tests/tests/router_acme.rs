@@ -136,6 +136,27 @@ fn acme_router(prefix: &str, pebble: &Pebble, storage: &Path, renew_before: &str
         .env("ROUTER_ACME_RENEW_BEFORE", renew_before)
 }
 
+/// The flags of certificate resolver `name`: an account with `email` at `pebble` (its CA
+/// trusted), `storage` its file, and `extra` keys under `acme.` (`("httpchallenge.entrypoint",
+/// "web")`).
+fn resolver_flags(
+    name: &str,
+    email: &str,
+    pebble: &Pebble,
+    storage: &Path,
+    extra: &[(&str, &str)],
+) -> Vec<String> {
+    let flag = |k: &str, v: &str| format!("--certificatesresolvers.{name}.acme.{k}={v}");
+    let mut flags = vec![
+        flag("email", email),
+        flag("caserver", &pebble.directory()),
+        flag("storage", &storage.display().to_string()),
+        flag("cacertificates", &pebble.ca_file().display().to_string()),
+    ];
+    flags.extend(extra.iter().map(|(k, v)| flag(k, v)));
+    flags
+}
+
 /// Whether the storage (Traefik's acme.json format; `ROUTER_ACME_*` writes resolver
 /// `default`) holds a certificate whose main domain is `host`.
 fn storage_holds_a_certificate(storage: &Path, host: &str) -> bool {
@@ -458,26 +479,20 @@ async fn a_traefik_acme_json_carries_over_without_a_new_order() {
         let name = host.trim_end_matches(".test");
         run_whoami(&c, suffix, &net, &acme_labels(&prefix, name, host), &[]).await;
     }
-    let directory = pebble.directory();
-    let ca_server = format!("--certificatesresolvers.le.acme.caserver={directory}");
-    let storage_flag = format!(
-        "--certificatesresolvers.le.acme.storage={}",
-        storage.display()
-    );
-    let ca_file = format!(
-        "--certificatesresolvers.le.acme.cacertificates={}",
-        pebble.ca_file().display()
-    );
+    let mut flags = vec![
+        "--providers.docker=true".to_owned(),
+        "--providers.docker.exposedbydefault=false".to_owned(),
+    ];
+    flags.extend(resolver_flags(
+        "le",
+        "e2e@example.com",
+        &pebble,
+        &storage,
+        &[],
+    ));
     let _router = Router::builder()
         .env("ROUTER_LABEL_PREFIX", &prefix)
-        .flags(&[
-            "--providers.docker=true",
-            "--providers.docker.exposedbydefault=false",
-            "--certificatesresolvers.le.acme.email=e2e@example.com",
-            &ca_server,
-            &storage_flag,
-            &ca_file,
-        ])
+        .flags(&flags.iter().map(String::as_str).collect::<Vec<_>>())
         .listen_on(web, websecure)
         .start(&guard)
         .await;
@@ -571,16 +586,17 @@ esac
         "http:\n  routers:\n    wild:\n      rule: Host(`a.dnswild.test`)\n      service: noop@internal\n      tls:\n        certResolver: le\n        domains:\n          - main: dnswild.test\n            sans: ['*.dnswild.test']\n",
     )
     .unwrap();
-    let flag = |k: &str, v: &str| format!("--certificatesresolvers.le.acme.{k}={v}");
-    let flags = [
-        format!("--providers.file.filename={}", file.display()),
-        flag("email", "e2e@example.com"),
-        flag("caserver", &pebble.directory()),
-        flag("storage", &dir.join("acme.json").display().to_string()),
-        flag("cacertificates", &pebble.ca_file().display().to_string()),
-        flag("dnschallenge.provider", "exec"),
-        flag("dnschallenge.resolvers", &chall.dns().to_string()),
-    ];
+    let mut flags = vec![format!("--providers.file.filename={}", file.display())];
+    flags.extend(resolver_flags(
+        "le",
+        "e2e@example.com",
+        &pebble,
+        &dir.join("acme.json"),
+        &[
+            ("dnschallenge.provider", "exec"),
+            ("dnschallenge.resolvers", &chall.dns().to_string()),
+        ],
+    ));
     let guard = router_guard().start().await;
     let _router = Router::builder()
         .flags(&flags.iter().map(String::as_str).collect::<Vec<_>>())
@@ -703,11 +719,7 @@ async fn two_acme_accounts_share_a_storage_file() {
         ("le", "prod@example.com"),
         ("staging", "staging@example.com"),
     ] {
-        let flag = |k: &str, v: &str| format!("--certificatesresolvers.{name}.acme.{k}={v}");
-        flags.push(flag("email", email));
-        flags.push(flag("caserver", &pebble.directory()));
-        flags.push(flag("storage", storage.to_str().unwrap()));
-        flags.push(flag("cacertificates", pebble.ca_file().to_str().unwrap()));
+        flags.extend(resolver_flags(name, email, &pebble, &storage, &[]));
     }
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let _router = Router::builder()
@@ -792,18 +804,19 @@ async fn allow_acme_bypass_routes_the_challenges() {
             "8080",
         );
     let w = run_whoami(&c, "a", &net, &labels, &[]).await;
-    let flag = |k: &str, v: &str| format!("--certificatesresolvers.le.acme.{k}={v}");
-    let flags = [
+    let mut flags = vec![
         "--providers.docker=true".to_owned(),
         "--providers.docker.exposedbydefault=false".to_owned(),
         format!("--entrypoints.acme.address={acme_ep}"),
         "--entrypoints.acme.allowacmebypass=true".to_owned(),
-        flag("email", "e2e@example.com"),
-        flag("caserver", &pebble.directory()),
-        flag("storage", storage.to_str().unwrap()),
-        flag("cacertificates", pebble.ca_file().to_str().unwrap()),
-        flag("httpchallenge.entrypoint", "acme"),
     ];
+    flags.extend(resolver_flags(
+        "le",
+        "e2e@example.com",
+        &pebble,
+        &storage,
+        &[("httpchallenge.entrypoint", "acme")],
+    ));
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let _router = Router::builder()
         .env("ROUTER_LABEL_PREFIX", &prefix)

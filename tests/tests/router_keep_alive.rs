@@ -8,37 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::make::free_port;
 use e2e::nginx::Nginx;
-use e2e::router::Router;
+use e2e::router::{routes_file, Router};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn dynamic(dir: &std::path::Path, fast: u16, slow: u16) -> std::path::PathBuf {
-    let file = dir.join("dynamic.yml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"http:
-  routers:
-    fast:
-      rule: Host(`fast.test`)
-      service: fast
-    slow:
-      rule: Host(`slow.test`)
-      service: slow
-  services:
-    fast:
-      loadBalancer:
-        servers: [{{url: "http://127.0.0.1:{fast}"}}]
-    slow:
-      loadBalancer:
-        servers: [{{url: "http://127.0.0.1:{slow}"}}]
-"#
-        ),
-    )
-    .unwrap();
-    file
-}
 
 /// A server that answers each request 1.5 s after its head arrived.
 async fn slow_server() -> u16 {
@@ -107,16 +79,16 @@ async fn on_one_connection(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_limits_and_write_timeout() {
-    let fast = free_port();
-    let _nginx = Nginx::start(
-        &format!(
-            "  server {{ listen 127.0.0.1:{fast}; location / {{ return 200 \"ok\\n\"; }} }}\n"
-        ),
-        &[fast],
-    );
+    let (_nginx, fast) = Nginx::answering("ok");
     let slow = slow_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let file = dynamic(dir.path(), fast, slow);
+    let file = routes_file(
+        dir.path(),
+        &[
+            ("fast", "fast.test", &format!("http://127.0.0.1:{fast}")),
+            ("slow", "slow.test", &format!("http://127.0.0.1:{slow}")),
+        ],
+    );
     let router = Router::builder()
         .flags(&[
             &format!("--providers.file.filename={}", file.display()),

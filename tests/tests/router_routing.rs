@@ -229,18 +229,7 @@ async fn a_container_on_two_networks_is_reached_on_the_labelled_one() {
     assert_ne!(ip1, ip2);
     let want = format!("{ip2}:8080");
 
-    router
-        .wait_admin("/api/services", "the backend on n2", |v| {
-            v["services"].as_array().is_some_and(|services| {
-                services.iter().any(|s| {
-                    s["name"] == format!("{svc}@docker").as_str()
-                        && s["backends"]
-                            .as_array()
-                            .is_some_and(|b| b.len() == 1 && b[0]["address"] == want.as_str())
-                })
-            })
-        })
-        .await;
+    wait_one_backend(&router, &svc, &want, "the backend on n2").await;
     let r = router.wait_status(&host, "/", 200).await;
     // whoami prints the address the request arrived on.
     assert!(
@@ -481,22 +470,23 @@ async fn use_bind_port_ip_reaches_the_published_binding() {
     let w = run_whoami(&c, "w", &net, &labels, &["-p", &publish]).await;
     wait_serving(&w, &net).await;
     let want = format!("127.0.0.1:{port}");
-    router
-        .wait_admin(
-            "/api/services",
-            "the backend on the published binding",
-            |v| {
-                v["services"].as_array().is_some_and(|services| {
-                    services.iter().any(|s| {
-                        s["name"] == format!("{svc}@docker").as_str()
-                            && s["backends"]
-                                .as_array()
-                                .is_some_and(|b| b.len() == 1 && b[0]["address"] == want.as_str())
-                    })
-                })
-            },
-        )
-        .await;
+    wait_one_backend(&router, &svc, &want, "the backend on the published binding").await;
     let r = router.wait_status(&host, "/", 200).await;
     assert_eq!(hostname_in(&r.text()), Some(w.hostname.as_str()));
+}
+
+/// Waits until the admin API lists service `<svc>@docker` with one backend, at `address`.
+async fn wait_one_backend(router: &Router, svc: &str, address: &str, what: &str) {
+    router
+        .wait_admin("/api/services", what, |v| {
+            v["services"].as_array().is_some_and(|services| {
+                services.iter().any(|s| {
+                    s["name"] == format!("{svc}@docker").as_str()
+                        && s["backends"]
+                            .as_array()
+                            .is_some_and(|b| b.len() == 1 && b[0]["address"] == address)
+                })
+            })
+        })
+        .await;
 }

@@ -7,40 +7,20 @@
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use e2e::make::free_port;
 use e2e::nginx::Nginx;
-use e2e::router::Router;
+use e2e::router::{routes_file, Router};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traefik_families_count_what_was_served() {
-    let port = free_port();
-    let _nginx = Nginx::start(
-        &format!(
-            "  server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hello\\n\"; }} }}\n"
-        ),
-        &[port],
-    );
+    let (_nginx, port) = Nginx::answering("hello");
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("dynamic.yml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"http:
-  routers:
-    app:
-      rule: Host(`app.test`)
-      service: app
-    metrics:
-      rule: Host(`metrics.test`)
-      service: prometheus@internal
-  services:
-    app:
-      loadBalancer:
-        servers: [{{url: "http://127.0.0.1:{port}"}}]
-"#
-        ),
-    )
-    .unwrap();
+    let file = routes_file(
+        dir.path(),
+        &[
+            ("app", "app.test", &format!("http://127.0.0.1:{port}")),
+            ("metrics", "metrics.test", "prometheus@internal"),
+        ],
+    );
     let router = Router::builder()
         .flags(&[
             &format!("--providers.file.filename={}", file.display()),
