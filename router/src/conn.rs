@@ -511,11 +511,11 @@ where
     async fn exchange(&mut self, mut head: RequestHead, start: Instant) -> Next {
         let host = proxy::request_host(&head.host);
         // What Traefik's access log keeps of the request, before it moves on.
+        let received = match head.body {
+            BodyFraming::Length(n) => n,
+            _ => 0,
+        };
         let asked = self.shared.config.traefik_access_log.as_ref().map(|_| {
-            let size = match head.body {
-                BodyFraming::Length(n) => n,
-                _ => 0,
-            };
             let protocol = if head.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
             Box::new(crate::access_log::Asked::new(
                 head.method.as_str(),
@@ -524,7 +524,7 @@ where
                 &head.host,
                 &head.headers,
                 self.at.trusted,
-                size,
+                received,
             ))
         });
         let mut headers = std::mem::take(&mut head.headers);
@@ -560,13 +560,11 @@ where
         self.body_sent = 0;
         let mut log = Log {
             asked,
+            received,
             ..Log::default()
         };
         if self.shared.metrics.traefik.is_some() {
             log.protocol = crate::metrics_traefik::protocol(&headers);
-            if let BodyFraming::Length(n) = head.body {
-                log.received = n;
-            }
         }
         let shared = self.shared.clone();
         let outcome = match &prepared {

@@ -214,33 +214,13 @@ pub fn protocol(headers: &hyper::HeaderMap) -> &'static str {
 
 /// A method as a label: the standard ones without a copy.
 fn method_text(m: &hyper::Method) -> Text {
-    use hyper::Method as M;
-    for standard in [
-        M::GET,
-        M::POST,
-        M::PUT,
-        M::DELETE,
-        M::HEAD,
-        M::OPTIONS,
-        M::PATCH,
-        M::CONNECT,
-        M::TRACE,
-    ] {
-        if *m == standard {
-            return Cow::Borrowed(match standard.as_str() {
-                "GET" => "GET",
-                "POST" => "POST",
-                "PUT" => "PUT",
-                "DELETE" => "DELETE",
-                "HEAD" => "HEAD",
-                "OPTIONS" => "OPTIONS",
-                "PATCH" => "PATCH",
-                "CONNECT" => "CONNECT",
-                _ => "TRACE",
-            });
-        }
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|s| **s == m.as_str()) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(m.as_str().to_owned()),
     }
-    Cow::Owned(m.as_str().to_owned())
 }
 
 impl TraefikMetrics {

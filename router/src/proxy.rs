@@ -1337,6 +1337,16 @@ pub fn record(shared: &Shared, req: &Inbound<'_>, log: &Log, status: u16, start:
     }
 }
 
+/// A head's `Content-Length`, when it holds a number.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// The request's host from a `Host` value (or an absolute URI's authority), as Traefik's
 /// canonical host (see [`crate::entry_http::canonical_host`]).
 pub fn request_host(raw: &str) -> String {
@@ -1370,13 +1380,9 @@ pub async fn handle(
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or_default(),
     );
+    let received = declared_length(&parts.headers).unwrap_or(0);
     let asked = shared.config.traefik_access_log.as_ref().map(|_| {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let size = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .unwrap_or(0);
         let authority = parts
             .headers
             .get(header::HOST)
@@ -1388,7 +1394,7 @@ pub async fn handle(
             authority.unwrap_or_default(),
             &parts.headers,
             at.trusted,
-            size,
+            received,
         ))
     });
     // The entry point's pipeline (`http.underscoreHeadersStrategy`, the path's checks and
@@ -1421,14 +1427,11 @@ pub async fn handle(
     let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
     let mut log = Log {
         asked,
+        received,
         ..Log::default()
     };
     if shared.metrics.traefik.is_some() {
         log.protocol = crate::metrics_traefik::protocol(&headers);
-        log.received = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .unwrap_or(0);
     }
     let forwarded = match &prepared {
         Ok(_) => h2_forward(&shared, &inbound, &mut headers, authority, body, &mut log).await,
@@ -1439,15 +1442,11 @@ pub async fn handle(
         Err(e) => e.answer(&log).into_response(),
     };
     // Recorded as the answer's head goes out: its body's length is the declared one.
-    log.sent = resp
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or_else(|| {
-            hyper::body::Body::size_hint(resp.body())
-                .exact()
-                .unwrap_or(0)
-        });
+    log.sent = declared_length(resp.headers()).unwrap_or_else(|| {
+        hyper::body::Body::size_hint(resp.body())
+            .exact()
+            .unwrap_or(0)
+    });
     record(&shared, &inbound, &log, resp.status().as_u16(), start);
     crate::mirror::dispatch(&shared, &mut log);
     resp
@@ -1717,10 +1716,7 @@ pub async fn within(
 ) -> Result<ProxyBody, ProxyError> {
     let too_large =
         || ProxyError::Internal("the answer is over buffering.maxResponseBodyBytes".into());
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) {
+    if declared_length(headers).is_some_and(|n| n > max) {
         return Err(too_large());
     }
     let mut body = body;
