@@ -45,12 +45,13 @@ fn main() {
     part("services", &mut |t| t.services = Default::default());
     part("sni", &mut |t| t.sni = Default::default());
     part("route middlewares", &mut |t| {
-        for r in &mut t.routes {
+        // The table's own routes (nothing shares them here).
+        for r in t.routes.iter_mut().filter_map(std::sync::Arc::get_mut) {
             r.middlewares = Vec::new();
         }
     });
     part("route names/sources/entrypoints", &mut |t| {
-        for r in &mut t.routes {
+        for r in t.routes.iter_mut().filter_map(std::sync::Arc::get_mut) {
             r.name = String::new();
             r.sources = Vec::new();
             r.entrypoints = Vec::new();

@@ -863,7 +863,7 @@ impl Plan {
 
     /// The route's service as the table defines it.
     fn def(&self) -> Option<&crate::model::table::Service> {
-        self.live.table.services.get(self.current())
+        self.live.table.services.get(self.current()).map(|s| &**s)
     }
 
     /// The service the request goes to now: the route's, or a failover's fallback.

@@ -208,7 +208,11 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
             .expected_providers()
             .iter()
             .all(|p| snaps.contains_key(*p));
-        let new = compile::compile_for_service(
+        // Made from the table in service where only some routers and services of one
+        // provider changed (a container started or stopped), else compiled whole.
+        let in_service = shared.live.load_full();
+        let new = compile::next_for_service(
+            &in_service.table,
             snaps.values().cloned().collect(),
             &compile_settings(&shared.config),
         );
@@ -217,7 +221,8 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
         // milliseconds) that a new container's first request need not wait for. A table equal
         // to the one in service (a snapshot that changed nothing routed) is swapped in all the
         // same, its runtime state carried over as for any other; only a change is a reload.
-        let live = Arc::new(shared.registry.attach(new));
+        let live = Arc::new(shared.registry.attach_after(&in_service, new));
+        drop(in_service);
         let current = shared.live.swap(live.clone());
         (live, current, all_in, replaced)
     };

@@ -221,10 +221,13 @@ impl Live {
             return false;
         };
         match &svc.kind {
-            Kind::Servers => self
-                .services
-                .get(name)
-                .is_some_and(|l: &LiveService| l.backends.iter().any(|b| registry.usable(b))),
+            Kind::Servers => {
+                self.services
+                    .get(name)
+                    .is_some_and(|l: &std::sync::Arc<LiveService>| {
+                        l.backends.iter().any(|b| registry.usable(b))
+                    })
+            }
             Kind::Weighted {
                 children, health, ..
             } => {

@@ -207,6 +207,200 @@ fn routed_container() -> impl Strategy<Value = ContainerInfo> {
         })
 }
 
+/// A container of the common kind: its own router (a rule from a few, some with a host
+/// regex, a priority, entry points, TLS or not, the file's middlewares or none) and its own
+/// service, or the default ones; names from a few, so that edits replace, add and remove.
+fn plain_container() -> impl Strategy<Value = ContainerInfo> {
+    (
+        container(),
+        prop::sample::select(vec!["a", "b", "c", "d", "e", "f"]),
+        prop::option::of(prop::sample::select(vec![
+            "Host(`x.test`)",
+            "Host(`y.test`)",
+            "PathPrefix(`/p`)",
+            "Host(`x.test`) && PathPrefix(`/p`)",
+            "HostRegexp(`^[a-z]+\\.test$`)",
+            "Host(`x.test`) || Host(`z.test`)",
+        ])),
+        prop::option::of(0u8..3),
+        prop::option::of(prop::sample::select(vec!["m@file", "auth@file,m@file"])),
+        prop::option::of(prop::sample::select(vec![
+            "web",
+            "websecure",
+            "web,websecure",
+        ])),
+        prop::option::of(prop::sample::select(vec!["true", "false"])),
+        (any::<bool>(), prop::sample::select(vec!["80", "8080"])),
+    )
+        .prop_map(
+            |(mut c, name, rule, priority, mws, eps, tls, (own, port))| {
+                c.name = name.to_owned();
+                c.id = format!("{name}-id");
+                let mut l = BTreeMap::new();
+                let key = |k: &str| format!("traefik.http.{k}");
+                if own {
+                    l.insert(
+                        key(&format!("services.{name}s.loadbalancer.server.port")),
+                        port.to_owned(),
+                    );
+                }
+                if let Some(r) = rule {
+                    l.insert(key(&format!("routers.{name}.rule")), r.to_owned());
+                }
+                if let Some(p) = priority {
+                    l.insert(key(&format!("routers.{name}.priority")), p.to_string());
+                }
+                if let Some(m) = mws {
+                    l.insert(key(&format!("routers.{name}.middlewares")), m.to_owned());
+                }
+                if let Some(e) = eps {
+                    l.insert(key(&format!("routers.{name}.entrypoints")), e.to_owned());
+                }
+                if let Some(t) = tls {
+                    l.insert(key(&format!("routers.{name}.tls")), t.to_owned());
+                }
+                c.labels = l;
+                c
+            },
+        )
+}
+
+/// The table for service after `prev` from these containers beside `file`, patched or not,
+/// checked against the whole compile: the same description, issues, TLS options by SNI and
+/// answers to requests, and the comparison with `prev` finds what the descriptions differ by.
+fn next_checked(
+    prev: &RouteTable,
+    cs: &[ContainerInfo],
+    file: &Arc<Snapshot>,
+) -> Result<RouteTable, TestCaseError> {
+    use router::model::rule::RequestView;
+    let mut seen = BTreeSet::new();
+    let cs: Vec<ContainerInfo> = cs
+        .iter()
+        .filter(|c| seen.insert(c.name.clone()))
+        .cloned()
+        .collect();
+    let docker = container::snapshot(&cs, &settings());
+    let whole = compile([&docker, &**file], &entry_points());
+    let next = router::model::compile::next_for_service(
+        prev,
+        vec![Arc::new(docker), file.clone()],
+        &entry_points(),
+    );
+    prop_assert_eq!(
+        next.describe(),
+        whole.describe(),
+        "patched: {}",
+        next.is_patched()
+    );
+    prop_assert_eq!(&next.issues, &whole.issues);
+    prop_assert_eq!(&next.sni, &whole.sni);
+    let headers = http::HeaderMap::new();
+    for host in [
+        "x.test",
+        "y.test",
+        "z.test",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+        "f",
+        "other.test",
+    ] {
+        for path in ["/", "/p", "/p/q", "/x"] {
+            let view = RequestView {
+                host,
+                path,
+                query: None,
+                method: "GET",
+                headers: &headers,
+                client_ip: "10.0.0.1".parse().unwrap(),
+            };
+            for ep in ["web", "websecure"] {
+                for tls in [false, true] {
+                    let a = next.lookup(ep, tls, &view).map(|r| r.name.as_str());
+                    let b = whole.lookup_linear(ep, tls, &view).map(|r| r.name.as_str());
+                    prop_assert_eq!(a, b, "{} {} {} {}", host, path, ep, tls);
+                }
+            }
+        }
+    }
+    let a: BTreeSet<String> = prev.describe().into_iter().collect();
+    let b: BTreeSet<String> = whole.describe().into_iter().collect();
+    let (added, removed) = router::model::table::diff(prev, &next);
+    prop_assert_eq!(added, b.difference(&a).cloned().collect::<Vec<_>>());
+    prop_assert_eq!(removed, a.difference(&b).cloned().collect::<Vec<_>>());
+    Ok(next)
+}
+
+#[test]
+fn a_container_started_stopped_or_relabelled_among_many_is_a_patch() {
+    // The common events patch the table in service; a change beyond routers and services
+    // (a middleware of a container's own) compiles it whole. Each table is checked against
+    // the whole compile.
+    let file = Arc::new(file_snapshot(
+        "http:\n  middlewares:\n    m:\n      addPrefix:\n        prefix: /x\n",
+    ));
+    let one = |i: usize, extra: &[(&str, &str)]| {
+        let mut labels: BTreeMap<String, String> = [
+            (
+                format!("traefik.http.routers.c{i}.rule"),
+                format!("Host(`c{i}.test`)"),
+            ),
+            (format!("traefik.http.routers.c{i}.tls"), "true".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ContainerInfo {
+            id: format!("c{i}-id"),
+            name: format!("c{i}"),
+            labels,
+            state: RunState::Running,
+            health: Health::None,
+            networks: [(
+                "net".to_owned(),
+                Some(
+                    format!("172.18.{}.{}", i / 200, i % 200 + 2)
+                        .parse()
+                        .unwrap(),
+                ),
+            )]
+            .into_iter()
+            .collect(),
+            bindings: Default::default(),
+            network_mode: "bridge".into(),
+            exposed_ports: [8080].into_iter().collect(),
+        }
+    };
+    let mut cs: Vec<ContainerInfo> = (0..50).map(|i| one(i, &[])).collect();
+    let first = next_checked(&RouteTable::default(), &cs, &file).unwrap();
+    assert!(!first.is_patched());
+    cs.push(one(50, &[]));
+    let started = next_checked(&first, &cs, &file).unwrap();
+    assert!(started.is_patched(), "a start");
+    cs.remove(10);
+    let stopped = next_checked(&started, &cs, &file).unwrap();
+    assert!(stopped.is_patched(), "a stop");
+    cs[3] = one(
+        3,
+        &[
+            ("traefik.http.routers.c3.priority", "99"),
+            ("traefik.http.routers.c3.middlewares", "m@file"),
+        ],
+    );
+    let relabelled = next_checked(&stopped, &cs, &file).unwrap();
+    assert!(relabelled.is_patched(), "a relabel");
+    assert_eq!(relabelled.routes[0].name, "c3@docker");
+    cs[4] = one(
+        4,
+        &[("traefik.http.middlewares.own.addprefix.prefix", "/y")],
+    );
+    let own = next_checked(&relabelled, &cs, &file).unwrap();
+    assert!(!own.is_patched(), "a middleware of its own");
+}
+
 fn rule_source() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         "[a-z.]{1,10}".prop_map(|h| format!("Host(`{h}`)")),
@@ -355,6 +549,26 @@ proptest! {
             prop_assert_eq!(added, b.difference(&a).cloned().collect::<Vec<_>>());
             prop_assert_eq!(removed, a.difference(&b).cloned().collect::<Vec<_>>());
             old = new;
+        }
+    }
+
+    #[test]
+    fn a_table_patched_from_the_one_in_service_is_the_whole_compiles(
+        first in prop::collection::vec(prop_oneof![plain_container(), plain_container(), routed_container()], 0..6),
+        edits in prop::collection::vec((0usize..8, prop_oneof![plain_container(), plain_container(), container()], 0u8..4), 1..8),
+    ) {
+        // Tables one after another as containers change, are added and removed, beside a
+        // file whose middlewares and service they use: each table made from the one before
+        // (patched where only routers and services changed) is the one the whole compile
+        // makes, and the comparison with the one before finds exactly what changed.
+        let file = Arc::new(file_snapshot("http:\n  middlewares:\n    auth:\n      compress: {}\n    m:\n      addPrefix:\n        prefix: /x\n  services:\n    f:\n      loadBalancer:\n        servers:\n          - url: http://10.9.0.1:80\n"));
+        let mut cs = first;
+        let mut served = next_checked(&RouteTable::default(), &cs, &file)?;
+        for (i, c, what) in edits {
+            if let Some(c) = edit(&mut cs, i, c, what) {
+                cs.push(c);
+            }
+            served = next_checked(&served, &cs, &file)?;
         }
     }
 

@@ -13,6 +13,11 @@ use crate::dynamic::Middleware;
 /// `new.describe()` and `old.describe()` (each item's lines name it, so items of different
 /// names never share a line).
 pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
+    if let Some(p) = new.made.as_ref().and_then(|m| m.patched.as_ref()) {
+        if old.made.as_ref().is_some_and(|m| m.id == p.base) {
+            return patched(old, new, p);
+        }
+    }
     let mut was = BTreeSet::new();
     let mut is = BTreeSet::new();
     routes(old, new, &mut was, &mut is);
@@ -49,6 +54,61 @@ pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
     )
 }
 
+/// [`diff`] for a table patched from `old` ([`super::patch`]): only what the patch changed
+/// can differ (its routes and services, and whether a middleware is still used); the rest is
+/// shared, or made from parts of the snapshots it did not change.
+fn patched(
+    old: &RouteTable,
+    new: &RouteTable,
+    p: &super::patch::Patched,
+) -> (Vec<String>, Vec<String>) {
+    let mut was = BTreeSet::new();
+    let mut is = BTreeSet::new();
+    let named = |t: &RouteTable, out: &mut BTreeSet<String>| {
+        let mut used = BTreeMap::new();
+        for r in t.routes.iter().filter(|r| p.routes.contains(&r.name)) {
+            out.extend(r.certificate_line());
+            out.insert(r.line());
+            for (name, mw) in &r.middlewares {
+                used.insert(name.clone(), mw.clone());
+            }
+        }
+        used
+    };
+    let mut mws = named(old, &mut was);
+    mws.extend(named(new, &mut is));
+    // A middleware's line is in a description while some route uses it (with the same
+    // settings in both tables: the middlewares did not change).
+    for (name, mw) in &mws {
+        let uses = |t: &RouteTable| {
+            t.routes
+                .iter()
+                .any(|r| r.middlewares.iter().any(|(n, _)| n == name))
+        };
+        match (uses(old), uses(new)) {
+            (true, false) => drop(was.insert(middleware_line(name, mw))),
+            (false, true) => drop(is.insert(middleware_line(name, mw))),
+            _ => {}
+        }
+    }
+    for q in &p.services {
+        let (a, b) = (old.services.get(q), new.services.get(q));
+        if a != b {
+            for (s, out) in [(a, &mut was), (b, &mut is)] {
+                let mut lines = Vec::new();
+                if let Some(s) = s {
+                    s.describe(&mut lines);
+                }
+                out.extend(lines);
+            }
+        }
+    }
+    (
+        is.difference(&was).cloned().collect(),
+        was.difference(&is).cloned().collect(),
+    )
+}
+
 /// The lines of the routes that differ, by name (routes of one name compared in table order).
 fn routes(
     old: &RouteTable,
@@ -58,7 +118,7 @@ fn routes(
 ) {
     // Routes of one name stay in table order: they are references into one slice.
     fn by_name(t: &RouteTable) -> Vec<&Route> {
-        let mut v: Vec<&Route> = t.routes.iter().collect();
+        let mut v: Vec<&Route> = t.routes.iter().map(|r| &**r).collect();
         v.sort_unstable_by(|a, b| {
             a.name
                 .cmp(&b.name)

@@ -83,7 +83,7 @@ pub fn compile<'a>(
     s: &CompileSettings,
 ) -> RouteTable {
     crate::model::rule::cache::RULES.next_generation();
-    let (mut table, api) = build(snapshots.into_iter().collect(), s, true);
+    let (mut table, api, _) = build(snapshots.into_iter().collect(), s, true);
     table.api_view = LazyApi::made(api);
     table.index()
 }
@@ -91,23 +91,54 @@ pub fn compile<'a>(
 /// [`compile`] for the table going into service: the same table, but its API view is made
 /// the first time it is read (from the snapshots, which the table keeps shared), not now:
 /// most tables are never asked about, and the view was about a third of a compile.
-pub fn compile_for_service(snapshots: Vec<Arc<Snapshot>>, s: &CompileSettings) -> RouteTable {
+pub fn compile_for_service(mut snapshots: Vec<Arc<Snapshot>>, s: &CompileSettings) -> RouteTable {
     crate::model::rule::cache::RULES.next_generation();
-    let (mut table, _) = build(snapshots.iter().map(|a| &**a).collect(), s, false);
-    let settings = s.clone();
-    table.api_view = LazyApi::later(Arc::new(move || {
-        build(snapshots.iter().map(|a| &**a).collect(), &settings, true).1
-    }));
+    snapshots.sort_by(|a, b| a.provider.cmp(&b.provider));
+    let (mut table, _, own_issues) = build(snapshots.iter().map(|a| &**a).collect(), s, false);
+    table.api_view = view_when_read(snapshots.clone(), s.clone());
+    table.made = Some(Arc::new(super::patch::Made::whole(
+        snapshots,
+        s.clone(),
+        own_issues,
+    )));
     table.index()
 }
 
-/// The table (not indexed yet) and, `with_api`, its API view (else an empty one).
-fn build(mut snaps: Vec<&Snapshot>, s: &CompileSettings, with_api: bool) -> (RouteTable, ApiView) {
+/// The next table for service after `prev`, made from these snapshots: `prev` patched where
+/// only some HTTP routers and services of one provider changed ([`super::patch`]), else
+/// compiled whole. The same table either way.
+pub fn next_for_service(
+    prev: &RouteTable,
+    mut snapshots: Vec<Arc<Snapshot>>,
+    s: &CompileSettings,
+) -> RouteTable {
+    snapshots.sort_by(|a, b| a.provider.cmp(&b.provider));
+    match super::patch::patch(prev, &snapshots, s) {
+        Some(table) => table,
+        None => compile_for_service(snapshots, s),
+    }
+}
+
+/// An API view made from `snapshots` the first time it is read.
+pub(crate) fn view_when_read(snapshots: Vec<Arc<Snapshot>>, settings: CompileSettings) -> LazyApi {
+    LazyApi::later(Arc::new(move || {
+        build(snapshots.iter().map(|a| &**a).collect(), &settings, true).1
+    }))
+}
+
+/// The table (not indexed yet), with `with_api` its API view (else an empty one), and
+/// whether the compile reported issues beyond the snapshots' own.
+fn build(
+    mut snaps: Vec<&Snapshot>,
+    s: &CompileSettings,
+    with_api: bool,
+) -> (RouteTable, ApiView, bool) {
     snaps.sort_by(|a, b| a.provider.cmp(&b.provider));
     let mut issues: Vec<Issue> = snaps
         .iter()
         .flat_map(|s| s.issues.iter().cloned())
         .collect();
+    let given = issues.len();
 
     let options = tls::collect(&snaps, &mut issues);
     let mut api = ApiView::default();
@@ -145,7 +176,7 @@ fn build(mut snaps: Vec<&Snapshot>, s: &CompileSettings, with_api: bool) -> (Rou
             match transport(svc, &snap.provider, &transports, s) {
                 Ok(t) => {
                     unused_paths(&q, svc, &mut issues);
-                    services.insert(q.clone(), service(&q, &snap.provider, svc, t));
+                    services.insert(q.clone(), Arc::new(service(&q, &snap.provider, svc, t)));
                 }
                 Err(e) => service_disabled(&mut info, &mut issues, &q, &e),
             }
@@ -261,7 +292,8 @@ fn build(mut snaps: Vec<&Snapshot>, s: &CompileSettings, with_api: bool) -> (Rou
     let mut tcp = tcp;
     tcp.note_https(&routes);
     let default_generated = default_generated(&snaps);
-    let routes = by_priority(routes);
+    let routes = by_priority(routes).into_iter().map(Arc::new).collect();
+    let own_issues = issues.len() > given;
     issues.sort();
     issues.dedup();
     let table = RouteTable {
@@ -275,7 +307,7 @@ fn build(mut snaps: Vec<&Snapshot>, s: &CompileSettings, with_api: bool) -> (Rou
         udp,
         ..Default::default()
     };
-    (table, api)
+    (table, api, own_issues)
 }
 
 /// Routes in the order they are tried: highest priority first, then by provider precedence,
@@ -283,7 +315,7 @@ fn build(mut snaps: Vec<&Snapshot>, s: &CompileSettings, with_api: bool) -> (Rou
 /// by its name: once per route rather than at each of the sort's 300,000 comparisons at
 /// 20,000 routes), with the route's position last (the keys are then unique and the order
 /// as a stable sort's).
-fn by_priority(routes: Vec<Route>) -> Vec<Route> {
+pub(super) fn by_priority(routes: Vec<Route>) -> Vec<Route> {
     let mut keys: Vec<(std::cmp::Reverse<i64>, usize, &str, usize)> = routes
         .iter()
         .enumerate()
@@ -319,10 +351,10 @@ fn default_generated(snaps: &[&Snapshot]) -> Option<(String, Vec<String>)> {
 }
 
 /// What routers may refer to.
-struct Known<'a> {
-    services: &'a BTreeMap<String, Service>,
-    middlewares: &'a BTreeMap<String, &'a Middleware>,
-    options: &'a OptionSets,
+pub(super) struct Known<'a> {
+    pub(super) services: &'a BTreeMap<String, Arc<Service>>,
+    pub(super) middlewares: &'a BTreeMap<String, &'a Middleware>,
+    pub(super) options: &'a OptionSets,
 }
 
 fn disabled_info<T>() -> ElementInfo<T> {
@@ -407,7 +439,7 @@ fn api_disabled(
 /// Marks service `q` disabled for `e`, in the API and the issues.
 /// A server URL's path is not used without `preservePath` (as in Traefik, which says
 /// nothing): said once per service, as a warning.
-fn unused_paths(q: &str, svc: &dynamic::Service, issues: &mut Vec<Issue>) {
+pub(super) fn unused_paths(q: &str, svc: &dynamic::Service, issues: &mut Vec<Issue>) {
     if let Some(s) = svc
         .load_balancer
         .servers
@@ -465,7 +497,7 @@ pub(crate) fn report(
 /// then each entry point's model applied (Traefik's `applyModel`), with the model's
 /// `http.encodedCharacters` (Traefik's `DeniedEncodedPathCharacters`).
 #[allow(clippy::type_complexity)]
-fn apply_models<'r>(
+pub(super) fn apply_models<'r>(
     name: &str,
     router: &'r dynamic::Router,
     s: &CompileSettings,
@@ -525,7 +557,7 @@ fn apply_models<'r>(
     out
 }
 
-fn route(
+pub(super) fn route(
     name: &str,
     r: &dynamic::Router,
     snap: &Snapshot,
@@ -660,7 +692,7 @@ fn expand(
     list: &[String],
     provider: &str,
     known: &BTreeMap<String, &Middleware>,
-    services: &BTreeMap<String, Service>,
+    services: &BTreeMap<String, Arc<Service>>,
     chains: &mut Vec<String>,
     out: &mut Vec<(String, Middleware)>,
 ) -> Result<(), String> {
@@ -731,7 +763,7 @@ fn transport(
 /// The static servers transport's name, as Traefik's internal provider defines it.
 pub const DEFAULT_TRANSPORT: &str = "default@internal";
 
-fn service(
+pub(super) fn service(
     name: &str,
     provider: &str,
     svc: &dynamic::Service,

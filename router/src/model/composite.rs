@@ -5,6 +5,7 @@
 //! A composite that fails is taken out of the table (and so is one that uses it).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::table::{Kind, Service};
 use crate::dynamic;
@@ -56,7 +57,7 @@ pub fn kind(name: &str, svc: &dynamic::Service, provider: &str) -> Kind {
 const MAX_DEPTH: usize = 16;
 
 /// Removes the composites that cannot work, until none is left to remove: (name, why).
-pub fn settle(services: &mut BTreeMap<String, Service>) -> Vec<(String, String)> {
+pub fn settle(services: &mut BTreeMap<String, Arc<Service>>) -> Vec<(String, String)> {
     let mut removed = Vec::new();
     loop {
         let broken: Vec<(String, String)> = services
@@ -73,7 +74,7 @@ pub fn settle(services: &mut BTreeMap<String, Service>) -> Vec<(String, String)>
     }
 }
 
-fn check(name: &str, svc: &Service, all: &BTreeMap<String, Service>) -> Result<(), String> {
+fn check(name: &str, svc: &Service, all: &BTreeMap<String, Arc<Service>>) -> Result<(), String> {
     let child = |c: &str, health: bool| -> Result<(), String> {
         let Some(s) = all.get(c) else {
             return Err(format!(
@@ -140,7 +141,7 @@ fn reports_health(s: &Service) -> bool {
 }
 
 /// Whether `name` is among the services under `svc` (or they nest too deep).
-fn contains(name: &str, svc: &Service, all: &BTreeMap<String, Service>, depth: usize) -> bool {
+fn contains(name: &str, svc: &Service, all: &BTreeMap<String, Arc<Service>>, depth: usize) -> bool {
     if depth > MAX_DEPTH {
         return true;
     }
@@ -196,7 +197,7 @@ mod tests {
 
     #[test]
     fn broken_composites_leave_and_take_their_users_along() {
-        let mut all = BTreeMap::from([
+        let all = BTreeMap::from([
             ("a".to_owned(), lb(false)),
             ("h".to_owned(), lb(true)),
             ("ok".to_owned(), weighted(&["a", "h"], false)),
@@ -254,6 +255,8 @@ mod tests {
                 }),
             ),
         ]);
+        let mut all: BTreeMap<String, Arc<Service>> =
+            all.into_iter().map(|(n, s)| (n, Arc::new(s))).collect();
         let removed: Vec<String> = settle(&mut all).into_iter().map(|(n, _)| n).collect();
         let mut removed_sorted = removed.clone();
         removed_sorted.sort();

@@ -5,6 +5,8 @@
 //! - [`compile`]: snapshots -> [`table::RouteTable`], references resolved across providers
 //! - [`table`]: the table and its lookup
 //! - [`lazy_api`]: a table's API view, made when first read
+//! - [`patch`]: the next table patched from the one in service where one provider's routers
+//!   and services changed
 //! - [`composite`]: `weighted` and `failover` services, checked
 //! - [`auth`]: htpasswd hashes for `basicauth`
 //! - [`redirect`]: the `redirectScheme` decision
@@ -15,6 +17,7 @@ mod changes;
 pub mod compile;
 pub mod composite;
 pub mod lazy_api;
+mod patch;
 pub mod redirect;
 pub mod rule;
 pub mod table;

@@ -15,10 +15,11 @@ pub use crate::dynamic::ServerStatus as BackendStatus;
 /// The routing table.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    /// Routes, highest priority first.
-    pub routes: Vec<Route>,
-    /// Services by qualified name.
-    pub services: BTreeMap<String, Service>,
+    /// Routes, highest priority first (shared with the table this one was patched from, or
+    /// is patched into: [`crate::model::patch`]).
+    pub routes: Vec<Arc<Route>>,
+    /// Services by qualified name (shared likewise).
+    pub services: BTreeMap<String, Arc<Service>>,
     /// Every problem, by source.
     pub issues: Vec<Issue>,
     /// Every router, service and middleware with its status, as Traefik's API shows them
@@ -47,6 +48,9 @@ pub struct RouteTable {
     /// thousands of `PathPrefix` routes is looked up, not scanned.
     pub(crate) by_host_path: HashMap<String, PathIndex>,
     pub(crate) any_host: Vec<usize>,
+    /// What a table compiled for service was made from, for the next one to be patched from
+    /// it (see [`crate::model::patch`]); `None` for any other.
+    pub(crate) made: Option<Arc<super::patch::Made>>,
 }
 
 /// Routes by the literal path they need: by exact path, and by path prefix with the distinct
@@ -65,9 +69,14 @@ impl PathIndex {
             PathKey::Exact(p) => (&mut self.exact, p),
             PathKey::Prefix(p) => (&mut self.prefix, p),
         };
-        let list = map.entry(p).or_default();
-        if list.last() != Some(&route) {
-            list.push(route);
+        insert_sorted(map.entry(p).or_default(), route);
+    }
+
+    /// Routes moved: each `i` becomes `map[i]` (`usize::MAX`: gone; the order is kept). The
+    /// prefix lengths are then [`Self::finish`]ed.
+    fn remap(&mut self, map: &[usize]) {
+        for m in [&mut self.exact, &mut self.prefix] {
+            remap_lists(m, map);
         }
     }
 
@@ -91,6 +100,32 @@ impl PathIndex {
             }
         }
     }
+}
+
+/// Adds `i` to a list in route order, once.
+fn insert_sorted(list: &mut Vec<usize>, i: usize) {
+    if let Err(at) = list.binary_search(&i) {
+        list.insert(at, i);
+    }
+}
+
+/// A list's routes moved as `map` says (see [`PathIndex::remap`]).
+fn remap_list(list: &mut Vec<usize>, map: &[usize]) {
+    list.retain_mut(|i| match map.get(*i) {
+        Some(&to) if to != usize::MAX => {
+            *i = to;
+            true
+        }
+        _ => false,
+    });
+}
+
+/// [`remap_list`] for each list of a map, the lists left empty dropped.
+fn remap_lists(m: &mut HashMap<String, Vec<usize>>, map: &[usize]) {
+    m.retain(|_, list| {
+        remap_list(list, map);
+        !list.is_empty()
+    });
 }
 
 /// How large the combined host regexes may grow (beyond, their routes are scanned).
@@ -420,6 +455,22 @@ impl RouteTable {
         self.api_view.get()
     }
 
+    /// Whether this table was patched from the one before it rather than compiled whole
+    /// ([`crate::model::compile::next_for_service`]).
+    pub fn is_patched(&self) -> bool {
+        self.made.as_ref().is_some_and(|m| m.patched.is_some())
+    }
+
+    /// When this table was patched from `prev`: the services the patch removed, added or
+    /// changed (by qualified name); the others are `prev`'s.
+    pub fn patched_services_from(
+        &self,
+        prev: &RouteTable,
+    ) -> Option<&std::collections::BTreeSet<String>> {
+        let p = self.made.as_ref()?.patched.as_ref()?;
+        (prev.made.as_ref()?.id == p.base).then_some(&p.services)
+    }
+
     /// Builds the host index over routes already in priority order.
     pub fn index(self) -> RouteTable {
         self.index_within(HOST_REGEXES_LIMIT)
@@ -428,55 +479,14 @@ impl RouteTable {
     /// [`Self::index`], the host regexes combined within `limit` bytes of compiled program
     /// (else scanned).
     fn index_within(mut self, limit: usize) -> RouteTable {
-        use crate::model::rule::HostKey;
         self.by_host.clear();
         self.by_under.clear();
         self.by_path = PathIndex::default();
         self.by_host_path.clear();
         self.any_host.clear();
         let mut regexes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let keys: Vec<Option<Vec<HostKey>>> =
-            self.routes.iter().map(|r| r.rule.host_keys()).collect();
-        for (i, keys) in keys.into_iter().enumerate() {
-            let paths = self.routes[i].rule.path_keys();
-            let Some(keys) = keys else {
-                match paths {
-                    Some(paths) => {
-                        for k in paths {
-                            self.by_path.add(k, i);
-                        }
-                    }
-                    None => self.any_host.push(i),
-                }
-                continue;
-            };
-            for k in keys {
-                let (map, name) = match k {
-                    HostKey::Exact(h) => match &paths {
-                        // The host's and the path's keys both hold: indexed by both.
-                        Some(paths) => {
-                            let index = self.by_host_path.entry(h).or_default();
-                            for p in paths {
-                                index.add(p.clone(), i);
-                            }
-                            continue;
-                        }
-                        None => (&mut self.by_host, h),
-                    },
-                    HostKey::Under(h) => (&mut self.by_under, h),
-                    HostKey::Regex(p) => {
-                        let list = regexes.entry(p).or_default();
-                        if list.last() != Some(&i) {
-                            list.push(i);
-                        }
-                        continue;
-                    }
-                };
-                let list = map.entry(name).or_default();
-                if list.last() != Some(&i) {
-                    list.push(i);
-                }
-            }
+        for i in 0..self.routes.len() {
+            self.index_route(i, &mut regexes);
         }
         self.by_path.finish();
         for index in self.by_host_path.values_mut() {
@@ -500,6 +510,95 @@ impl RouteTable {
                     self.any_host = all;
                 }
             }
+        }
+        self
+    }
+
+    /// Adds route `i` to the index (its host regexes to `regexes`, combined by the caller);
+    /// the path indexes' prefix lengths are left to [`PathIndex::finish`].
+    fn index_route(&mut self, i: usize, regexes: &mut BTreeMap<String, Vec<usize>>) {
+        use crate::model::rule::HostKey;
+        let rule = &self.routes[i].rule;
+        let paths = rule.path_keys();
+        let Some(keys) = rule.host_keys() else {
+            match paths {
+                Some(paths) => {
+                    for k in paths {
+                        self.by_path.add(k, i);
+                    }
+                }
+                None => insert_sorted(&mut self.any_host, i),
+            }
+            return;
+        };
+        for k in keys {
+            let (map, name) = match k {
+                HostKey::Exact(h) => match &paths {
+                    // The host's and the path's keys both hold: indexed by both.
+                    Some(paths) => {
+                        let index = self.by_host_path.entry(h).or_default();
+                        for p in paths {
+                            index.add(p.clone(), i);
+                        }
+                        continue;
+                    }
+                    None => (&mut self.by_host, h),
+                },
+                HostKey::Under(h) => (&mut self.by_under, h),
+                HostKey::Regex(p) => {
+                    insert_sorted(regexes.entry(p).or_default(), i);
+                    continue;
+                }
+            };
+            insert_sorted(map.entry(name).or_default(), i);
+        }
+    }
+
+    /// Whether route `r`'s rule has a host regex (a change to such a route builds the index
+    /// again: the combined set is made from every pattern).
+    pub(crate) fn has_host_regex(r: &Route) -> bool {
+        r.rule.host_keys().is_some_and(|keys| {
+            keys.iter()
+                .any(|k| matches!(k, crate::model::rule::HostKey::Regex(_)))
+        })
+    }
+
+    /// This table's index made from `prev`'s, whose routes moved here as `map` says (`prev`'s
+    /// route `i` is this table's `map[i]`, `usize::MAX` when gone) beside the routes `added`
+    /// (positions here), none of them with a host regex: every list moved and the new routes
+    /// added, rather than every rule read again. The index [`Self::index`] builds.
+    pub(crate) fn index_moved(
+        mut self,
+        prev: &RouteTable,
+        map: &[usize],
+        added: &[usize],
+    ) -> RouteTable {
+        self.by_host = prev.by_host.clone();
+        self.by_under = prev.by_under.clone();
+        self.by_path = prev.by_path.clone();
+        self.by_host_path = prev.by_host_path.clone();
+        self.any_host = prev.any_host.clone();
+        self.by_regex = prev.by_regex.clone();
+        remap_lists(&mut self.by_host, map);
+        remap_lists(&mut self.by_under, map);
+        remap_list(&mut self.any_host, map);
+        self.by_path.remap(map);
+        self.by_host_path.retain(|_, index| {
+            index.remap(map);
+            !index.exact.is_empty() || !index.prefix.is_empty()
+        });
+        if let Some(r) = &mut self.by_regex {
+            for list in &mut r.routes {
+                remap_list(list, map);
+            }
+        }
+        let mut regexes = BTreeMap::new();
+        for &i in added {
+            self.index_route(i, &mut regexes);
+        }
+        self.by_path.finish();
+        for index in self.by_host_path.values_mut() {
+            index.finish();
         }
         self
     }
@@ -559,7 +658,7 @@ impl RouteTable {
     /// whose rule matches.
     pub fn lookup(&self, entrypoint: &str, tls: bool, req: &RequestView<'_>) -> Option<&Route> {
         self.candidates(req.host, req.path)
-            .map(|i| &self.routes[i])
+            .map(|i| &*self.routes[i])
             .find(|route| {
                 route.tls == tls
                     && route.entrypoints.iter().any(|e| e == entrypoint)
@@ -575,7 +674,7 @@ impl RouteTable {
         tls: bool,
         req: &RequestView<'_>,
     ) -> Option<&Route> {
-        self.routes.iter().find(|route| {
+        self.routes.iter().map(|r| &**r).find(|route| {
             route.tls == tls
                 && route.entrypoints.iter().any(|e| e == entrypoint)
                 && route.rule.matches(req)
@@ -599,7 +698,7 @@ impl RouteTable {
             out.push(middleware_line(name, mw));
         }
         out.extend(self.default_certificate_line());
-        out.extend(self.routes.iter().map(Route::line));
+        out.extend(self.routes.iter().map(|r| r.line()));
         out.extend(self.tls_options_lines());
         for s in self.services.values() {
             s.describe(&mut out);
