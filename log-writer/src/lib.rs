@@ -114,13 +114,16 @@ pub fn install_to<W: Write + Send + 'static>(
     out: W,
 ) -> io::Result<Flush> {
     let (writer, flush) = spawn(thread_name, out)?;
-    let targets: tracing_subscriber::filter::Targets = filter.parse().map_err(|e| {
+    let targets: tracing_subscriber::filter::Targets = own_level(filter).parse().map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("log filter {filter:?}: {e}"),
         )
     })?;
+    // The filter alone decides: the builder's own ceiling is INFO unless raised, which
+    // left `debug` and `trace` filters showing nothing below INFO.
     let builder = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
         .with_writer(move || writer.clone())
         .with_ansi(io::IsTerminal::is_terminal(&io::stderr()));
     use tracing_subscriber::layer::SubscriberExt;
@@ -135,6 +138,32 @@ pub fn install_to<W: Write + Send + 'static>(
         builder.finish().with(targets).init();
     }
     Ok(flush)
+}
+
+/// The programs' own crates: a bare `debug` or `trace` level is theirs.
+const OWN: &[&str] = &[
+    "router",
+    "socket_guard",
+    "policies",
+    "http1_framing",
+    "exposition",
+    "log_writer",
+];
+
+/// The filter for a level given alone (`log.level`, `LOG_LEVEL`): `debug` and `trace` for the
+/// programs' own lines, their libraries' (hyper, h2, rustls, bollard: a line per frame or
+/// record at `debug`) at `info`, as a Traefik log at `DEBUG` holds Traefik's own lines. A
+/// filter with targets (`info,h2=debug`) is taken as written.
+fn own_level(filter: &str) -> String {
+    let level = filter.trim().to_ascii_lowercase();
+    if level != "debug" && level != "trace" {
+        return filter.to_owned();
+    }
+    let mut out = String::from("info");
+    for c in OWN {
+        out.push_str(&format!(",{c}={level}"));
+    }
+    out
 }
 
 /// The writer thread: wait for a batch, let it gather, take it whole, write it.
