@@ -221,6 +221,10 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
         // milliseconds) that a new container's first request need not wait for. A table equal
         // to the one in service (a snapshot that changed nothing routed) is swapped in all the
         // same, its runtime state carried over as for any other; only a change is a reload.
+        match new.compiled_whole_because() {
+            Some(why) => tracing::debug!(because = why, "the table compiled whole"),
+            None => tracing::debug!(patched = new.is_patched(), "the table made"),
+        }
         let live = Arc::new(shared.registry.attach_after(&in_service, new));
         drop(in_service);
         let current = shared.live.swap(live.clone());

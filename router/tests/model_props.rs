@@ -208,8 +208,9 @@ fn routed_container() -> impl Strategy<Value = ContainerInfo> {
 }
 
 /// A container of the common kind: its own router (a rule from a few, some with a host
-/// regex, a priority, entry points, TLS or not, the file's middlewares or none) and its own
-/// service, or the default ones; names from a few, so that edits replace, add and remove.
+/// regex, a priority, entry points, TLS or not, the file's middlewares, one of its own or
+/// none) and its own service, or the default ones; names from a few, so that edits replace,
+/// add and remove.
 fn plain_container() -> impl Strategy<Value = ContainerInfo> {
     (
         container(),
@@ -230,10 +231,19 @@ fn plain_container() -> impl Strategy<Value = ContainerInfo> {
             "web,websecure",
         ])),
         prop::option::of(prop::sample::select(vec!["true", "false"])),
-        (any::<bool>(), prop::sample::select(vec!["80", "8080"])),
+        (
+            any::<bool>(),
+            prop::sample::select(vec!["80", "8080"]),
+            // A middleware of its own (a name others share, sometimes), used or not.
+            prop::option::of((
+                prop::sample::select(vec!["own", "shared"]),
+                prop::sample::select(vec!["/a", "/b"]),
+                any::<bool>(),
+            )),
+        ),
     )
         .prop_map(
-            |(mut c, name, rule, priority, mws, eps, tls, (own, port))| {
+            |(mut c, name, rule, priority, mws, eps, tls, (own, port, mw))| {
                 c.name = name.to_owned();
                 c.id = format!("{name}-id");
                 let mut l = BTreeMap::new();
@@ -250,8 +260,22 @@ fn plain_container() -> impl Strategy<Value = ContainerInfo> {
                 if let Some(p) = priority {
                     l.insert(key(&format!("routers.{name}.priority")), p.to_string());
                 }
-                if let Some(m) = mws {
-                    l.insert(key(&format!("routers.{name}.middlewares")), m.to_owned());
+                let mut used: Vec<String> = mws.map(str::to_owned).into_iter().collect();
+                if let Some((which, prefix, use_it)) = mw {
+                    let m = match which {
+                        "own" => format!("{name}m"),
+                        _ => which.to_owned(),
+                    };
+                    l.insert(
+                        key(&format!("middlewares.{m}.addprefix.prefix")),
+                        prefix.to_owned(),
+                    );
+                    if use_it {
+                        used.push(m);
+                    }
+                }
+                if !used.is_empty() {
+                    l.insert(key(&format!("routers.{name}.middlewares")), used.join(","));
                 }
                 if let Some(e) = eps {
                     l.insert(key(&format!("routers.{name}.entrypoints")), e.to_owned());
@@ -336,9 +360,9 @@ fn next_checked(
 
 #[test]
 fn a_container_started_stopped_or_relabelled_among_many_is_a_patch() {
-    // The common events patch the table in service; a change beyond routers and services
-    // (a middleware of a container's own) compiles it whole. Each table is checked against
-    // the whole compile.
+    // The common events patch the table in service; a change a route not changed depends
+    // on (a middleware it uses) compiles it whole. Each table is checked against the whole
+    // compile.
     let file = Arc::new(file_snapshot(
         "http:\n  middlewares:\n    m:\n      addPrefix:\n        prefix: /x\n",
     ));
@@ -393,12 +417,29 @@ fn a_container_started_stopped_or_relabelled_among_many_is_a_patch() {
     let relabelled = next_checked(&stopped, &cs, &file).unwrap();
     assert!(relabelled.is_patched(), "a relabel");
     assert_eq!(relabelled.routes[0].name, "c3@docker");
-    cs[4] = one(
-        4,
-        &[("traefik.http.middlewares.own.addprefix.prefix", "/y")],
-    );
+    let own_mw = |prefix: &'static str| {
+        [
+            ("traefik.http.middlewares.own.addprefix.prefix", prefix),
+            ("traefik.http.routers.c4.middlewares", "own"),
+        ]
+    };
+    cs[4] = one(4, &own_mw("/y"));
     let own = next_checked(&relabelled, &cs, &file).unwrap();
-    assert!(!own.is_patched(), "a middleware of its own");
+    assert!(own.is_patched(), "a middleware of its own");
+    cs[5] = one(5, &[("traefik.http.routers.c5.middlewares", "own@docker")]);
+    let shared = next_checked(&own, &cs, &file).unwrap();
+    assert!(shared.is_patched(), "a router using another's middleware");
+    // Its settings changed while a router not changed uses it: compiled whole.
+    cs[4] = one(4, &own_mw("/z"));
+    let whole = next_checked(&shared, &cs, &file).unwrap();
+    assert!(
+        !whole.is_patched(),
+        "a middleware changed under a router not changed"
+    );
+    assert_eq!(
+        whole.compiled_whole_because(),
+        Some("a middleware changed or removed is used by a route not changed")
+    );
 }
 
 fn rule_source() -> impl Strategy<Value = String> {

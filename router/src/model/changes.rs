@@ -55,7 +55,7 @@ pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
 }
 
 /// [`diff`] for a table patched from `old` ([`super::patch`]): only what the patch changed
-/// can differ (its routes and services, and whether a middleware is still used); the rest is
+/// can differ (its routes and services, and the middlewares those routes use); the rest is
 /// shared, or made from parts of the snapshots it did not change.
 fn patched(
     old: &RouteTable,
@@ -75,20 +75,22 @@ fn patched(
         }
         used
     };
-    let mut mws = named(old, &mut was);
-    mws.extend(named(new, &mut is));
-    // A middleware's line is in a description while some route uses it (with the same
-    // settings in both tables: the middlewares did not change).
-    for (name, mw) in &mws {
+    let (was_mws, is_mws) = (named(old, &mut was), named(new, &mut is));
+    // A middleware's line is in a description while some route uses it, with its settings
+    // in that table (a middleware the patch changed is used by changed routes only: the
+    // others' copies are the same in both).
+    for name in was_mws.keys().chain(is_mws.keys()) {
         let uses = |t: &RouteTable| {
             t.routes
                 .iter()
                 .any(|r| r.middlewares.iter().any(|(n, _)| n == name))
         };
-        match (uses(old), uses(new)) {
-            (true, false) => drop(was.insert(middleware_line(name, mw))),
-            (false, true) => drop(is.insert(middleware_line(name, mw))),
-            _ => {}
+        let (a, b) = (was_mws.get(name), is_mws.get(name));
+        if let (true, Some(mw)) = (uses(old), a.or(b)) {
+            was.insert(middleware_line(name, mw));
+        }
+        if let (true, Some(mw)) = (uses(new), b.or(a)) {
+            is.insert(middleware_line(name, mw));
         }
     }
     for q in &p.services {

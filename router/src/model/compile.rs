@@ -114,8 +114,14 @@ pub fn next_for_service(
 ) -> RouteTable {
     snapshots.sort_by(|a, b| a.provider.cmp(&b.provider));
     match super::patch::patch(prev, &snapshots, s) {
-        Some(table) => table,
-        None => compile_for_service(snapshots, s),
+        Ok(table) => table,
+        Err(why) => {
+            let mut table = compile_for_service(snapshots, s);
+            if let Some(made) = table.made.as_mut().and_then(Arc::get_mut) {
+                made.whole_because = Some(why);
+            }
+            table
+        }
     }
 }
 

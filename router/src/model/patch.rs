@@ -1,17 +1,18 @@
 //! The next table made from the one in service instead of compiled whole, when one provider's
-//! new snapshot differs from the one that table was made from only in some HTTP routers and
-//! load-balancer services: nearly every Docker event (a container started, stopped or
-//! relabelled). Only those routers are compiled; the other routes and services are shared
-//! with the table in service (`Arc`s), the route list is spliced and the index's lists moved.
-//! At 10,000 containers a whole compile is tens of milliseconds of CPU for every such event.
+//! new snapshot differs from the one that table was made from only in some HTTP routers,
+//! load-balancer services and middlewares: nearly every Docker event (a container started,
+//! stopped or relabelled). Only those routers are compiled; the other routes and services are
+//! shared with the table in service (`Arc`s), the route list is spliced and the index's lists
+//! moved. At 10,000 containers a whole compile is tens of milliseconds of CPU for every such
+//! event.
 //!
 //! A patch is made only where it gives exactly the table the whole compile gives (property
 //! tested against it, `router/tests/model_props.rs`); anything else is compiled whole:
-//! another part of the snapshot changed (middlewares, TLS, TCP, UDP, issues), the table in
+//! another part of the snapshot changed (TLS, TCP, UDP, transports, issues), the table in
 //! service had issues of the compile's own, a patched router or service reports one, TLS
 //! options other than the default, a composite service, a servers transport, a TCP router
-//! on a patched HTTPS route's entry point, a service removed that something still uses.
-//! Pure.
+//! on a patched HTTPS route's entry point, a chain changed, a service or middleware changed
+//! or removed that a route not patched uses. Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,8 @@ pub struct Made {
     pub(crate) patched: Option<Patched>,
     /// How many patches since the last whole compile.
     depth: u32,
+    /// For a table compiled whole after another: why it was not patched.
+    pub(crate) whole_because: Option<&'static str>,
 }
 
 /// Patches in a row before a whole compile: the rules remembered
@@ -76,33 +79,57 @@ impl Made {
             own_issues,
             patched: None,
             depth: 0,
+            whole_because: None,
         }
     }
 }
 
-/// `prev` patched into the table `snapshots` (sorted by provider) make, or `None` when it
-/// must be compiled whole.
+/// `prev` patched into the table `snapshots` (sorted by provider) make, or why it must be
+/// compiled whole.
 pub(crate) fn patch(
     prev: &RouteTable,
     snapshots: &[Arc<Snapshot>],
     s: &CompileSettings,
-) -> Option<RouteTable> {
-    let made = prev.made.as_deref()?;
-    if made.own_issues
-        || made.depth >= MAX_DEPTH
-        || made.settings != *s
-        || made.snapshots.len() != snapshots.len()
-    {
-        return None;
+) -> Result<RouteTable, &'static str> {
+    let made = prev
+        .made
+        .as_deref()
+        .ok_or("the table in service was not compiled for service")?;
+    if made.own_issues {
+        return Err("the table in service has issues of its own");
+    }
+    if made.depth >= MAX_DEPTH {
+        return Err("patched too many times in a row");
+    }
+    if made.settings != *s || made.snapshots.len() != snapshots.len() {
+        return Err("the settings or the providers changed");
     }
     let (old, new) = one_changed(&made.snapshots, snapshots)?;
+    let middlewares_changed: Vec<String> =
+        changed(&old.config.http.middlewares, &new.config.http.middlewares)
+            .into_iter()
+            .map(|name| {
+                // A chain's members are what its users hold, not its name: which routes use
+                // it is not known from them.
+                let chain = |c: &Snapshot| {
+                    matches!(
+                        c.config.http.middlewares.get(name),
+                        Some(Middleware::Chain { .. })
+                    )
+                };
+                if chain(old) || chain(new) {
+                    return Err("a changed middleware is a chain");
+                }
+                Ok(dynamic::qualify(name, &new.provider))
+            })
+            .collect::<Result<_, _>>()?;
     let services = changed(&old.config.http.services, &new.config.http.services);
     let routers = changed(&old.config.http.routers, &new.config.http.routers);
     let provider = &new.provider;
 
     // Services: every one of the table's a plain load balancer (no composite to settle).
     if prev.services.values().any(|svc| svc.kind != Kind::Servers) {
-        return None;
+        return Err("a composite service");
     }
     let mut table_services = prev.services.clone();
     let mut services_changed = BTreeSet::new();
@@ -110,7 +137,9 @@ pub(crate) fn patch(
         let q = dynamic::qualify(name, provider);
         table_services.remove(&q);
         if let Some(svc) = new.config.http.services.get(name) {
-            table_services.insert(q.clone(), Arc::new(plain_service(&q, provider, svc, s)?));
+            let svc = plain_service(&q, provider, svc, s)
+                .ok_or("a changed service is not a plain load balancer on the static transport")?;
+            table_services.insert(q.clone(), Arc::new(svc));
         }
         services_changed.insert(q);
     }
@@ -143,9 +172,10 @@ pub(crate) fn patch(
         }
         if let Some(r) = new.config.http.routers.get(name) {
             for (route_name, r, encoded) in compile::apply_models(name, r, s) {
-                let (mut route, warnings) = compile::route(&route_name, &r, new, s, &known).ok()?;
+                let (mut route, warnings) = compile::route(&route_name, &r, new, s, &known)
+                    .map_err(|_| "a changed router is disabled")?;
                 if !warnings.is_empty() {
-                    return None;
+                    return Err("a changed router has warnings");
                 }
                 route.encoded_characters = encoded;
                 added.push(route);
@@ -186,10 +216,23 @@ pub(crate) fn patch(
     if (!fresh.is_empty() || !lost.is_empty())
         && kept().any(|r| fresh.contains(&r.name.as_str()) || lost.iter().any(|q| uses(r, q)))
     {
-        return None;
+        return Err("a new route's name is taken, or a service removed is still used");
+    }
+    // A middleware changed or removed must not be one a route kept holds (its copy would
+    // be stale, or the route disabled).
+    if !middlewares_changed.is_empty()
+        && kept().any(|r| {
+            r.middlewares
+                .iter()
+                .any(|(n, _)| middlewares_changed.contains(n))
+        })
+    {
+        return Err("a middleware changed or removed is used by a route not changed");
     }
     let old_routes: Vec<&Route> = removed_routes(prev, &removed);
-    let sni = sni(prev, &old_routes, &added, kept)?;
+    let sni = sni(prev, &old_routes, &added, kept).ok_or(
+        "a changed HTTPS route has TLS options other than the default, or a TCP router beside it",
+    )?;
 
     // The list spliced in priority order, and where each route of `prev` went.
     let added = compile::by_priority(added);
@@ -239,7 +282,7 @@ pub(crate) fn patch(
         })),
         ..Default::default()
     };
-    Some(if regex {
+    Ok(if regex {
         table.index()
     } else {
         table.index_moved(prev, &map, &at_added)
@@ -266,34 +309,36 @@ fn removed_routes<'a>(prev: &'a RouteTable, removed: &[bool]) -> Vec<&'a Route> 
 }
 
 /// The one snapshot that changed, before and after, when it changed only in its HTTP
-/// routers and services.
+/// routers, services and middlewares.
 fn one_changed<'a>(
     was: &'a [Arc<Snapshot>],
     is: &'a [Arc<Snapshot>],
-) -> Option<(&'a Snapshot, &'a Snapshot)> {
+) -> Result<(&'a Snapshot, &'a Snapshot), &'static str> {
     let mut changed = None;
     for (o, n) in was.iter().zip(is) {
         if o.provider != n.provider {
-            return None;
+            return Err("the settings or the providers changed");
         }
         if Arc::ptr_eq(o, n) {
             continue;
         }
         if changed.is_some() {
-            return None;
+            return Err("several providers changed");
         }
         changed = Some((&**o, &**n));
     }
-    let (o, n) = changed?;
+    let (o, n) = changed.ok_or("no provider changed")?;
     let (a, b) = (&o.config, &n.config);
     let same = o.issues == n.issues
         && o.broken == n.broken
-        && a.http.middlewares == b.http.middlewares
         && a.http.servers_transports == b.http.servers_transports
         && a.tcp == b.tcp
         && a.udp == b.udp
         && a.tls == b.tls;
-    same.then_some((o, n))
+    if !same {
+        return Err("the snapshot changed beyond its HTTP routers, services and middlewares");
+    }
+    Ok((o, n))
 }
 
 /// The names whose values differ between two maps (on one side only, or unequal).

@@ -471,6 +471,12 @@ impl RouteTable {
         (prev.made.as_ref()?.id == p.base).then_some(&p.services)
     }
 
+    /// For a table compiled whole by [`crate::model::compile::next_for_service`]: why the
+    /// table before it could not be patched (for the reload log).
+    pub fn compiled_whole_because(&self) -> Option<&'static str> {
+        self.made.as_ref()?.whole_because
+    }
+
     /// Builds the host index over routes already in priority order.
     pub fn index(self) -> RouteTable {
         self.index_within(HOST_REGEXES_LIMIT)
