@@ -176,7 +176,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
         publish(
             &shared,
             &provider,
-            &cache,
+            (&cache, Listed::All),
             &stopping,
             own_id.as_deref(),
             &mut last,
@@ -210,7 +210,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 ev = events.next() => match ev {
                     Some(Ok(ev)) => {
                         if note_event(&ev, &mut stopping, &mut named, &mut everything) {
-                            publish(&shared, &provider, &cache, &stopping, own_id.as_deref(), &mut last).await;
+                            publish(&shared, &provider, (&cache, Listed::None), &stopping, own_id.as_deref(), &mut last).await;
                         }
                         // The first event after a quiet spell is acted on at once; the rest of
                         // a burst waits for one re-list at the end of the window.
@@ -271,10 +271,14 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                     Ok(c) => {
                         cache = c;
                         retain_stopping(&mut stopping, &cache);
+                        let listed = match whole {
+                            true => Listed::All,
+                            false => Listed::Ids(&ids),
+                        };
                         publish(
                             &shared,
                             &provider,
-                            &cache,
+                            (&cache, listed),
                             &stopping,
                             own_id.as_deref(),
                             &mut last,
@@ -527,29 +531,82 @@ fn bindings(ports: &[bollard::models::PortSummary]) -> BTreeMap<u16, (String, u1
 pub struct Published {
     keys: std::hash::RandomState,
     last: Option<u64>,
+    /// Each cached container's [`container::memo_key`] by id, worked out when it was listed:
+    /// hashing 10,000 containers at every event was a fifth of the event's work.
+    by_id: HashMap<String, u64>,
+}
+
+/// Which containers of the cache were listed since it was last published.
+enum Listed<'a> {
+    /// Every one (a whole list).
+    All,
+    /// Those whose ids start with one of these (a list by ids, as [`update`] applies it).
+    Ids(&'a BTreeSet<String>),
+    /// None (a container marked stopping).
+    None,
 }
 
 impl Published {
     /// Whether the view of `cache` (the containers in `stopping` that run marked as stopping)
-    /// with `own` is the one published last; it is the last one from now on. Hashed from the
-    /// cache as it is, each container with whether it is marked: the view itself is made only
-    /// when it changed (a copy of 10,000 containers' labels, for every re-list otherwise).
+    /// with `own` is the one published last; it is the last one from now on. Hashed from each
+    /// container's key (worked out for those `listed` only) with whether it is marked: the
+    /// view itself is made only when it changed (a copy of 10,000 containers' labels, for
+    /// every re-list otherwise).
     fn unchanged(
         &mut self,
         cache: &[ContainerInfo],
+        listed: Listed<'_>,
         stopping: &HashMap<String, std::time::Instant>,
         own: &BTreeSet<String>,
     ) -> bool {
         use std::hash::{BuildHasher, Hash, Hasher};
+        match listed {
+            Listed::All => self.by_id.clear(),
+            Listed::Ids(ids) => {
+                let asked = |id: &str| ids.iter().any(|i| id.starts_with(i.as_str()));
+                self.by_id.retain(|id, _| !asked(id));
+            }
+            Listed::None => {}
+        }
         let mut h = self.keys.build_hasher();
         cache.len().hash(&mut h);
         for c in cache {
-            c.hash(&mut h);
+            self.key(c).hash(&mut h);
             marked_stopping(c, stopping).hash(&mut h);
         }
         own.hash(&mut h);
+        if self.by_id.len() > cache.len() {
+            let ids: std::collections::HashSet<&str> =
+                cache.iter().map(|c| c.id.as_str()).collect();
+            self.by_id.retain(|id, _| ids.contains(id.as_str()));
+        }
         let h = h.finish();
         self.last.replace(h) == Some(h)
+    }
+
+    /// Container `c`'s key, worked out unless known.
+    fn key(&mut self, c: &ContainerInfo) -> u64 {
+        match self.by_id.get(&c.id) {
+            Some(&k) => k,
+            None => {
+                let k = container::memo_key(c);
+                self.by_id.insert(c.id.clone(), k);
+                k
+            }
+        }
+    }
+
+    /// The keys of a view made from the cache: each container's own, worked out again for
+    /// one the view shows stopping.
+    fn view_keys(&mut self, cache: &[ContainerInfo], view: &[ContainerInfo]) -> Vec<u64> {
+        cache
+            .iter()
+            .zip(view)
+            .map(|(c, v)| match c.state == v.state {
+                true => self.key(c),
+                false => container::memo_key(v),
+            })
+            .collect()
     }
 }
 
@@ -562,10 +619,10 @@ fn marked_stopping(c: &ContainerInfo, stopping: &HashMap<String, std::time::Inst
 /// when it changed, logging the difference (off the request-serving workers). A view equal to
 /// the one published `last` (the re-list that closes a burst of events, a periodic resync
 /// that found nothing new) would make the same snapshot: it is not built again.
-pub async fn publish(
+async fn publish(
     shared: &Arc<Shared>,
     provider: &ContainerProvider,
-    cache: &Arc<Vec<ContainerInfo>>,
+    (cache, listed): (&Arc<Vec<ContainerInfo>>, Listed<'_>),
     stopping: &HashMap<String, std::time::Instant>,
     own_id: Option<&str>,
     last: &mut Published,
@@ -578,7 +635,7 @@ pub async fn publish(
         })
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
-    if last.unchanged(cache, stopping, &own_networks) {
+    if last.unchanged(cache, listed, stopping, &own_networks) {
         return;
     }
     // The cache itself, unless a container in it is to be shown stopping.
@@ -593,20 +650,27 @@ pub async fn publish(
     } else {
         cache.clone()
     };
+    let keys = last.view_keys(cache, &view);
     let provider = provider.clone();
     crate::state::off_workers(shared, move |shared| {
-        publish_view(shared, "docker", &provider, view, own_networks)
+        publish_view(
+            shared,
+            "docker",
+            &provider,
+            (view, Some(keys)),
+            own_networks,
+        )
     })
     .await;
 }
 
 /// Turns a view of containers (or Swarm tasks) into provider `name`'s snapshot and publishes
-/// it.
+/// it; with the containers' memo keys when they are known ([`container::snapshot_with_keys`]).
 pub fn publish_view(
     shared: &Shared,
     name: &str,
     provider: &ContainerProvider,
-    view: Arc<Vec<ContainerInfo>>,
+    (view, keys): (Arc<Vec<ContainerInfo>>, Option<Vec<u64>>),
     own_networks: BTreeSet<String>,
 ) {
     let settings = settings(shared, name, provider, own_networks);
@@ -619,7 +683,10 @@ pub fn publish_view(
             },
         );
     }
-    let snap = container::snapshot(&view, &settings);
+    let snap = match &keys {
+        Some(keys) => container::snapshot_with_keys(&view, keys, &settings),
+        None => container::snapshot(&view, &settings),
+    };
     crate::state::publish(shared, snap);
 }
 
@@ -676,35 +743,53 @@ mod tests {
         let view = vec![info("a", "a"), info("b", "b")];
         let own = BTreeSet::from(["net".to_owned()]);
         assert!(
-            !last.unchanged(&view, &none, &own),
+            !last.unchanged(&view, Listed::All, &none, &own),
             "nothing was published yet"
         );
-        assert!(last.unchanged(&view.clone(), &none, &own.clone()));
+        assert!(last.unchanged(&view.clone(), Listed::All, &none, &own.clone()));
         let mut labelled = view.clone();
         labelled[1]
             .labels
             .insert("traefik.enable".into(), "true".into());
-        assert!(!last.unchanged(&labelled, &none, &own));
+        assert!(!last.unchanged(&labelled, Listed::All, &none, &own));
         assert!(
-            !last.unchanged(&view, &none, &own),
+            !last.unchanged(&view, Listed::All, &none, &own),
             "back to the first: a change again"
         );
         // A running container marked as stopping is a change; one that does not run is not.
         let mut running = view.clone();
         running[0].state = RunState::Running;
         running[1].state = RunState::Stopped;
-        assert!(!last.unchanged(&running, &none, &own));
+        assert!(!last.unchanged(&running, Listed::All, &none, &own));
         let marked = HashMap::from([("a".to_owned(), std::time::Instant::now())]);
-        assert!(!last.unchanged(&running, &marked, &own));
-        assert!(last.unchanged(&running, &marked, &own));
+        assert!(!last.unchanged(&running, Listed::All, &marked, &own));
+        assert!(last.unchanged(&running, Listed::All, &marked, &own));
         let both = HashMap::from([
             ("a".to_owned(), std::time::Instant::now()),
             ("b".to_owned(), std::time::Instant::now()),
         ]);
-        assert!(last.unchanged(&running, &both, &own), "b does not run");
-        assert!(!last.unchanged(&running, &both, &BTreeSet::new()));
-        assert!(!last.unchanged(&running[..1], &both, &BTreeSet::new()));
-        assert!(last.unchanged(&running[..1], &both, &BTreeSet::new()));
+        assert!(
+            last.unchanged(&running, Listed::All, &both, &own),
+            "b does not run"
+        );
+        assert!(!last.unchanged(&running, Listed::All, &both, &BTreeSet::new()));
+        assert!(!last.unchanged(&running[..1], Listed::All, &both, &BTreeSet::new()));
+        assert!(last.unchanged(&running[..1], Listed::All, &both, &BTreeSet::new()));
+        // A container listed by id: its key is worked out again; a change is seen.
+        let mut relabelled = running.clone();
+        relabelled[1]
+            .labels
+            .insert("traefik.enable".into(), "false".into());
+        let ids = BTreeSet::from(["b".to_owned()]);
+        assert!(!last.unchanged(&relabelled, Listed::Ids(&ids), &none, &own));
+        assert!(last.unchanged(&relabelled, Listed::Ids(&ids), &none, &own));
+        assert!(last.unchanged(&relabelled, Listed::None, &none, &own));
+        // A view's keys are each container's own, the one shown stopping's too.
+        let mut view = relabelled.clone();
+        view[0].state = RunState::Stopping;
+        let keys = last.view_keys(&relabelled, &view);
+        let own_keys: Vec<u64> = view.iter().map(container::memo_key).collect();
+        assert_eq!(keys, own_keys);
     }
 
     fn info(id: &str, name: &str) -> ContainerInfo {

@@ -63,7 +63,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 let own = own_networks(&docker, own_id.as_deref()).await;
                 let p = provider.clone();
                 crate::state::off_workers(&shared, move |shared| {
-                    discovery::publish_view(shared, "swarm", &p, Arc::new(view), own)
+                    discovery::publish_view(shared, "swarm", &p, (Arc::new(view), None), own)
                 })
                 .await;
                 if !provider.watch {

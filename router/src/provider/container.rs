@@ -126,15 +126,55 @@ impl ContainerSettings {
 /// Each container's part is remembered ([`super::fragments`]): an unchanged container is not
 /// read again.
 pub fn snapshot(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot {
-    let sorted = by_name(containers);
-    let parts = super::fragments::parts(&sorted, s, |c| read(c, containers, s));
+    snapshot_keyed(containers, None, s)
+}
+
+/// The key a container's part of a snapshot is remembered by: for [`snapshot_with_keys`].
+pub fn memo_key(c: &ContainerInfo) -> u64 {
+    super::fragments::key(c)
+}
+
+/// [`snapshot`] with each container's [`memo_key`] already worked out (`keys[i]` is
+/// `containers[i]`'s): the Docker provider works it out when it lists a container, not for
+/// every container at every event. Keys of another length are not used.
+pub fn snapshot_with_keys(
+    containers: &[ContainerInfo],
+    keys: &[u64],
+    s: &ContainerSettings,
+) -> Snapshot {
+    debug_assert!(
+        keys.len() != containers.len()
+            || containers.iter().zip(keys).all(|(c, k)| memo_key(c) == *k),
+        "a container's key is not its own"
+    );
+    snapshot_keyed(
+        containers,
+        (keys.len() == containers.len()).then_some(keys),
+        s,
+    )
+}
+
+fn snapshot_keyed(
+    containers: &[ContainerInfo],
+    keys: Option<&[u64]>,
+    s: &ContainerSettings,
+) -> Snapshot {
+    let order = by_name(containers);
+    let sorted: Vec<&ContainerInfo> = order.iter().map(|&i| &containers[i]).collect();
+    let sorted_keys: Option<Vec<u64>> = keys.map(|k| order.iter().map(|&i| k[i]).collect());
+    let parts = super::fragments::parts(&sorted, sorted_keys.as_deref(), s, |c| {
+        read(c, containers, s)
+    });
     merge(&sorted, &parts, s)
 }
 
 /// [`snapshot`] with every container read again: what the remembered parts must add up to
 /// (for tests).
 pub fn snapshot_read_again(containers: &[ContainerInfo], s: &ContainerSettings) -> Snapshot {
-    let sorted = by_name(containers);
+    let sorted: Vec<&ContainerInfo> = by_name(containers)
+        .into_iter()
+        .map(|i| &containers[i])
+        .collect();
     let parts: Vec<_> = sorted
         .iter()
         .map(|c| std::sync::Arc::new(read(c, containers, s)))
@@ -142,11 +182,14 @@ pub fn snapshot_read_again(containers: &[ContainerInfo], s: &ContainerSettings) 
     merge(&sorted, &parts, s)
 }
 
-/// The containers in the order their parts are merged.
-fn by_name(containers: &[ContainerInfo]) -> Vec<&ContainerInfo> {
-    let mut sorted: Vec<&ContainerInfo> = containers.iter().collect();
-    sorted.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-    sorted
+/// The containers' positions in the order their parts are merged.
+fn by_name(containers: &[ContainerInfo]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..containers.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&containers[a], &containers[b]);
+        (&a.name, &a.id).cmp(&(&b.name, &b.id))
+    });
+    order
 }
 
 /// The snapshot from the containers' parts (in the same order).
