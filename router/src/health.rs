@@ -38,11 +38,12 @@ struct Check {
 pub fn reconcile(shared: &Shared) {
     let live = shared.live.load_full();
     let mut wanted: HashMap<(String, String), Check> = HashMap::new();
-    for (name, svc) in &live.services {
-        let Some(def) = live.table.services.get(name) else {
+    // The services with a check first (few of thousands), then their runtime state.
+    for (name, def) in &live.table.services {
+        let Some(check) = &def.health else {
             continue;
         };
-        let Some(check) = &def.health else {
+        let Some(svc) = live.services.get(name) else {
             continue;
         };
         for b in &svc.backends {
