@@ -658,14 +658,7 @@ mod tests {
         // Tables for service one after another, each patched from the one before (only
         // services changed): the services not changed keep their state itself, a changed
         // one its counters and the backends it still has, a removed one is forgotten.
-        let settings = crate::model::compile::CompileSettings {
-            entry_points: vec![crate::model::compile::EntryPointModel {
-                name: "https".into(),
-                default: true,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let settings = crate::provider::file::one_entry_point("https");
         let snap = |b_servers: &[&str], with_c: bool| {
             let mut y = String::from("http:\n  services:\n");
             y += "    a:\n      loadBalancer:\n        servers:\n          - url: http://10.0.0.1:80\n";

@@ -768,14 +768,7 @@ mod composite_tables {
         let config = crate::config::Config::from_env(&std::collections::HashMap::new())
             .expect("the default configuration");
         let shared = crate::state::Shared::new(config);
-        let settings = crate::model::compile::CompileSettings {
-            entry_points: vec![crate::model::compile::EntryPointModel {
-                name: "web".into(),
-                default: true,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let settings = crate::provider::file::one_entry_point("web");
         let table = crate::model::compile::compile([&snap], &settings);
         assert!(!table.routes.is_empty(), "{:?}", table.issues);
         shared

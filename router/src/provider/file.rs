@@ -410,20 +410,25 @@ pub(crate) fn snapshot_of_yaml(yaml: &str) -> Snapshot {
     }])
 }
 
+/// Compile settings with one entry point, `name`, the default one (for tests).
 #[cfg(test)]
-pub(crate) fn compile_yaml(yaml: &str, others: &[&Snapshot]) -> crate::model::table::RouteTable {
-    let file = snapshot_of_yaml(yaml);
-    let settings = crate::model::compile::CompileSettings {
+pub(crate) fn one_entry_point(name: &str) -> crate::model::compile::CompileSettings {
+    crate::model::compile::CompileSettings {
         entry_points: vec![crate::model::compile::EntryPointModel {
-            name: "https".into(),
+            name: name.into(),
             default: true,
             ..Default::default()
         }],
         ..Default::default()
-    };
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn compile_yaml(yaml: &str, others: &[&Snapshot]) -> crate::model::table::RouteTable {
+    let file = snapshot_of_yaml(yaml);
     let mut all = vec![&file];
     all.extend_from_slice(others);
-    crate::model::compile::compile(all, &settings)
+    crate::model::compile::compile(all, &one_entry_point("https"))
 }
 
 #[cfg(test)]
