@@ -209,7 +209,7 @@ fn decode_http(http: &Node, source: Source, out: &mut Decoded) {
         Owner::Router,
         router,
         |out, name, def| {
-            out.config.http.routers.insert(name, def);
+            out.config.http.routers.insert(name, def.into());
         },
     );
     let services = |n: &Node| service(n, source);
@@ -222,14 +222,17 @@ fn decode_http(http: &Node, source: Source, out: &mut Decoded) {
             if let Some(l) = label {
                 out.label_servers.insert(name.clone(), l);
             }
-            out.config.http.services.insert(name, def);
+            out.config.http.services.insert(name, def.into());
         },
     );
     if let Some(middlewares) = f.take("middlewares") {
         for m in middlewares.children() {
             match middleware::decode(m) {
                 Ok(Some(def)) => {
-                    out.config.http.middlewares.insert(m.name.clone(), def);
+                    out.config
+                        .http
+                        .middlewares
+                        .insert(m.name.clone(), def.into());
                 }
                 Ok(None) => {
                     let kind = m.children().first().map_or("", |k| k.name.as_str());
@@ -936,13 +939,13 @@ pub(crate) mod tests {
             })
         );
         assert_eq!(
-            d.config.http.middlewares["strip"],
+            *d.config.http.middlewares["strip"],
             Middleware::StripPrefix {
                 prefixes: vec!["/api".into(), "/v1".into()]
             }
         );
         assert_eq!(
-            d.config.http.middlewares["hdr"],
+            *d.config.http.middlewares["hdr"],
             Middleware::Headers(Box::new(crate::dynamic::Headers {
                 request: vec![crate::dynamic::SetHeader::new("X-Test", "1").unwrap()],
                 ..Default::default()
@@ -1063,7 +1066,7 @@ pub(crate) mod tests {
                 "",
             ),
         ]);
-        let Middleware::Headers(h) = &d.config.http.middlewares["h"] else {
+        let Middleware::Headers(h) = &*d.config.http.middlewares["h"] else {
             panic!("{d:?}")
         };
         let response = &h.response;

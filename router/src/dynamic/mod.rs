@@ -11,6 +11,7 @@
 //! problems found in its sources.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -48,17 +49,42 @@ pub struct Configuration {
     pub tls: Tls,
 }
 
-/// The HTTP part.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// The HTTP part. Its definitions are shared (`Arc`s): a provider's next snapshot takes those
+/// of the containers that did not change from its last, and comparing two snapshots skips
+/// what they share.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Http {
     /// Routers by name.
-    pub routers: BTreeMap<String, Router>,
+    pub routers: BTreeMap<String, Arc<Router>>,
     /// Services by name.
-    pub services: BTreeMap<String, Service>,
+    pub services: BTreeMap<String, Arc<Service>>,
     /// Middlewares by name.
-    pub middlewares: BTreeMap<String, Middleware>,
+    pub middlewares: BTreeMap<String, Arc<Middleware>>,
     /// Servers transports by name (files only).
     pub servers_transports: BTreeMap<String, ServersTransport>,
+}
+
+impl PartialEq for Http {
+    fn eq(&self, other: &Http) -> bool {
+        same_map(&self.routers, &other.routers)
+            && same_map(&self.services, &other.services)
+            && same_map(&self.middlewares, &other.middlewares)
+            && self.servers_transports == other.servers_transports
+    }
+}
+
+/// Whether two maps of shared definitions are equal: one definition shared by both is not
+/// compared again.
+pub fn same_map<T: PartialEq>(a: &BTreeMap<String, Arc<T>>, b: &BTreeMap<String, Arc<T>>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+}
+
+/// Whether two shared definitions are equal: the same one, or equal ones.
+pub fn same<T: PartialEq>(a: &Arc<T>, b: &Arc<T>) -> bool {
+    Arc::ptr_eq(a, b) || **a == **b
 }
 
 /// An HTTP router.

@@ -167,14 +167,14 @@ fn build(
             let q = dynamic::qualify(name, &snap.provider);
             if with_api {
                 api.middlewares
-                    .insert(q.clone(), ElementInfo::enabled(m.clone()));
+                    .insert(q.clone(), ElementInfo::enabled(Middleware::clone(m)));
             }
             middlewares.insert(q, m);
         }
         for (name, svc) in &snap.config.http.services {
             let q = dynamic::qualify(name, &snap.provider);
             let mut info = ElementInfo {
-                def: with_api.then(|| svc.clone()),
+                def: with_api.then(|| dynamic::Service::clone(svc)),
                 status: "enabled",
                 errors: Vec::new(),
                 using: Vec::new(),
@@ -1484,10 +1484,10 @@ mod tests {
         s.entry_points[1].tls = Some(Default::default());
         s.entry_points[1].middlewares = vec!["hdr".into()];
         let mut config = Configuration::default();
-        config
-            .http
-            .middlewares
-            .insert("hdr".into(), Middleware::Compress(Default::default()));
+        config.http.middlewares.insert(
+            "hdr".into(),
+            Middleware::Compress(Default::default()).into(),
+        );
         config.http.services.insert("s".into(), Default::default());
         let router = |eps: &[&str]| Router {
             rule: "Host(`a`)".into(),
@@ -1495,11 +1495,14 @@ mod tests {
             entry_points: eps.iter().map(|e| e.to_string()).collect(),
             ..Default::default()
         };
-        config.http.routers.insert("both".into(), router(&[]));
         config
             .http
             .routers
-            .insert("odd".into(), router(&["web", "nope"]));
+            .insert("both".into(), router(&[]).into());
+        config
+            .http
+            .routers
+            .insert("odd".into(), router(&["web", "nope"]).into());
         let t = compile([&file_snapshot(config)], &s);
         assert_eq!(names(&t), ["both@file", "odd@file", "websecure-both@file"]);
         let secure = t

@@ -113,7 +113,7 @@ pub(crate) fn patch(
                 // it is not known from them.
                 let chain = |c: &Snapshot| {
                     matches!(
-                        c.config.http.middlewares.get(name),
+                        c.config.http.middlewares.get(name).map(|m| &**m),
                         Some(Middleware::Chain { .. })
                     )
                 };
@@ -152,7 +152,7 @@ pub(crate) fn patch(
                 .http
                 .middlewares
                 .iter()
-                .map(|(n, m)| (dynamic::qualify(n, &snap.provider), m))
+                .map(|(n, m)| (dynamic::qualify(n, &snap.provider), &**m))
         })
         .collect();
     let snaps: Vec<&Snapshot> = snapshots.iter().map(|a| &**a).collect();
@@ -343,8 +343,8 @@ fn one_changed<'a>(
 
 /// The names whose values differ between two maps (on one side only, or unequal).
 fn changed<'a, V: PartialEq>(
-    a: &'a BTreeMap<String, V>,
-    b: &'a BTreeMap<String, V>,
+    a: &'a BTreeMap<String, Arc<V>>,
+    b: &'a BTreeMap<String, Arc<V>>,
 ) -> Vec<&'a str> {
     let mut out = Vec::new();
     let (mut x, mut y) = (a.iter().peekable(), b.iter().peekable());
@@ -360,7 +360,7 @@ fn changed<'a, V: PartialEq>(
                     y.next();
                 }
                 std::cmp::Ordering::Equal => {
-                    if va != vb {
+                    if !dynamic::same(va, vb) {
                         out.push(ka.as_str());
                     }
                     x.next();

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use super::fragments::Fragment;
 use crate::dynamic::decode::{self, Decoded, Owner, Source};
@@ -344,7 +345,7 @@ fn container(
         config
             .http
             .services
-            .insert(default_name.clone(), Service::default());
+            .insert(default_name.clone(), Service::default().into());
     }
     let names: Vec<String> = config.http.services.keys().cloned().collect();
     for name in names {
@@ -356,7 +357,7 @@ fn container(
         match server(c, ip, &label, status, s, &name, report) {
             Some(server) => {
                 if let Some(svc) = config.http.services.get_mut(&name) {
-                    svc.load_balancer.servers.push(server);
+                    Arc::make_mut(svc).load_balancer.servers.push(server);
                 }
             }
             None => {
@@ -377,11 +378,12 @@ fn container(
             config
                 .http
                 .routers
-                .insert(default_name.clone(), Router::default());
+                .insert(default_name.clone(), Router::default().into());
         }
     }
     let mut routers = std::mem::take(&mut config.http.routers);
     for (name, r) in &mut routers {
+        let r = Arc::make_mut(r);
         if r.rule.is_empty() {
             // `.Name` is the normalized name, as Traefik's getServiceName gives it.
             match render_template_with(&s.default_rule, &default_name, &c.name, &c.labels) {
@@ -794,7 +796,7 @@ struct Merger<'a> {
 }
 
 /// A definition by name, from a container.
-type Def<'a, T> = (&'a str, &'a str, &'a T);
+type Def<'a, T> = (&'a str, &'a str, &'a Arc<T>);
 
 impl<'a> Merger<'a> {
     fn add(&mut self, container: &'a str, running: bool, config: &'a super::fragments::Part) {
@@ -846,16 +848,21 @@ impl<'a> Merger<'a> {
             let same = |r: &Router| {
                 Router {
                     sources: Vec::new(),
-                    ..r.clone()
+                    ..Router::clone(r)
                 } == Router {
                     sources: Vec::new(),
-                    ..first.clone()
+                    ..Router::clone(first)
                 }
             };
+            if defs.len() == 1 {
+                // Its sources are its container already.
+                routers.push((name.to_owned(), first.clone()));
+                return;
+            }
             if defs[1..].iter().all(|(_, _, r)| same(r)) {
-                let mut r = first.clone();
+                let mut r = Router::clone(first);
                 r.sources = defs.iter().map(|(_, c, _)| (*c).to_owned()).collect();
-                routers.push((name.to_owned(), r));
+                routers.push((name.to_owned(), Arc::new(r)));
                 return;
             }
             let live = running_only(defs, &self.stopped);
@@ -864,16 +871,16 @@ impl<'a> Merger<'a> {
                     if rest.iter().all(|(_, _, r)| {
                         Router {
                             sources: Vec::new(),
-                            ..(*r).clone()
+                            ..Router::clone(r)
                         } == Router {
                             sources: Vec::new(),
-                            ..one.2.clone()
+                            ..Router::clone(one.2)
                         }
                     }) && live.len() < defs.len() =>
                 {
-                    let mut r = one.2.clone();
+                    let mut r = Router::clone(one.2);
                     r.sources = live.iter().map(|(_, c, _)| (*c).to_owned()).collect();
-                    routers.push((name.to_owned(), r));
+                    routers.push((name.to_owned(), Arc::new(r)));
                 }
                 _ => conflict(issues, "router", name, &containers_of(defs)),
             }
@@ -945,11 +952,11 @@ fn containers_of<'a, T>(defs: &[Def<'a, T>]) -> Vec<&'a str> {
 
 /// One service from the containers defining it: their servers together (one per URL) when
 /// the rest is the same on each, else `None`.
-fn merge_services(defs: &[Def<'_, Service>]) -> Option<Service> {
-    let mut merged = defs[0].2.clone();
+fn merge_services(defs: &[Def<'_, Service>]) -> Option<Arc<Service>> {
     if defs.len() == 1 {
-        return Some(merged);
+        return Some(defs[0].2.clone());
     }
+    let mut merged = Service::clone(defs[0].2);
     for (_, _, s) in &defs[1..] {
         let mut a = merged.load_balancer.clone();
         let b = &s.load_balancer;
@@ -976,7 +983,7 @@ fn merge_services(defs: &[Def<'_, Service>]) -> Option<Service> {
         let key = |s: &Server| s.origin.as_ref().map(|o| (o.name.clone(), o.id.clone()));
         key(a).cmp(&key(b)).then_with(|| a.url.cmp(&b.url))
     });
-    Some(merged)
+    Some(Arc::new(merged))
 }
 
 /// Decoding errors of a container, for tests and fuzzing: the labels' own decode.

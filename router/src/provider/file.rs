@@ -140,7 +140,7 @@ pub fn snapshot(files: &[Parsed]) -> Snapshot {
         };
         let mut http = d.config.http;
         for r in http.routers.values_mut() {
-            r.sources = vec![source.clone()];
+            Arc::make_mut(r).sources = vec![source.clone()];
         }
         let h = &mut snap.config.http;
         merge("router", &mut h.routers, http.routers, &mut duplicate);
@@ -478,7 +478,7 @@ mod tests {
         );
         let s = snapshot(&[a, b]);
         assert!(matches!(
-            s.config.http.middlewares["sec"],
+            *s.config.http.middlewares["sec"],
             crate::dynamic::Middleware::Headers(_)
         ));
         assert!(s.config.http.middlewares.contains_key("other"));

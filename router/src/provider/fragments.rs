@@ -35,11 +35,11 @@ pub(super) struct Fragment {
 #[derive(Debug, Default)]
 pub(super) struct Part {
     /// HTTP routers by name.
-    pub routers: Box<[(String, Router)]>,
+    pub routers: Box<[(String, Arc<Router>)]>,
     /// HTTP services by name.
-    pub services: Box<[(String, Service)]>,
+    pub services: Box<[(String, Arc<Service>)]>,
     /// HTTP middlewares by name.
-    pub middlewares: Box<[(String, Middleware)]>,
+    pub middlewares: Box<[(String, Arc<Middleware>)]>,
     /// TCP routers, services and middlewares.
     pub tcp: Tcp,
     /// UDP routers and services.

@@ -26,11 +26,11 @@ fn router(rule: &str, entry_point: &str, service: &str, priority: i64) -> Router
     }
 }
 
-fn internal(kind: InternalService) -> Service {
-    Service {
+fn internal(kind: InternalService) -> std::sync::Arc<Service> {
+    std::sync::Arc::new(Service {
         internal: Some(kind),
         ..Default::default()
-    }
+    })
 }
 
 /// What the internal provider has whatever the configuration: `noop@internal`.
@@ -60,14 +60,14 @@ pub fn snapshot(c: &Config) -> Snapshot {
         if api.insecure {
             http.routers.insert(
                 "api".into(),
-                router("PathPrefix(`/api`)", "traefik", "api@internal", MAX - 1),
+                router("PathPrefix(`/api`)", "traefik", "api@internal", MAX - 1).into(),
             );
             // Traefik's `debug` router: `/debug/` to the API, which has no such paths here
             // (Go's expvar and pprof), so its 404.
             if api.debug {
                 http.routers.insert(
                     "debug".into(),
-                    router("PathPrefix(`/debug`)", "traefik", "api@internal", MAX - 1),
+                    router("PathPrefix(`/debug`)", "traefik", "api@internal", MAX - 1).into(),
                 );
             }
             if api.dashboard {
@@ -76,7 +76,7 @@ pub fn snapshot(c: &Config) -> Snapshot {
                     "dashboard_redirect@internal".into(),
                     "dashboard_stripprefix@internal".into(),
                 ];
-                http.routers.insert("dashboard".into(), d);
+                http.routers.insert("dashboard".into(), d.into());
                 // Traefik's: `/` on an `http://` URL of a plain host name or address (the only
                 // paths the stripprefix below leaves alone, bar others no file has).
                 if let Ok(regex) = GoRegex::new(DASHBOARD_REDIRECT) {
@@ -86,14 +86,16 @@ pub fn snapshot(c: &Config) -> Snapshot {
                             regex,
                             replacement: "${1}/dashboard/".into(),
                             permanent: true,
-                        },
+                        }
+                        .into(),
                     );
                 }
                 http.middlewares.insert(
                     "dashboard_stripprefix".into(),
                     Middleware::StripPrefix {
                         prefixes: vec!["/dashboard/".into(), "/dashboard".into()],
-                    },
+                    }
+                    .into(),
                 );
             }
         }
@@ -104,7 +106,7 @@ pub fn snapshot(c: &Config) -> Snapshot {
         if !p.manual_routing {
             http.routers.insert(
                 "ping".into(),
-                router("PathPrefix(`/ping`)", &p.entry_point, "ping@internal", MAX),
+                router("PathPrefix(`/ping`)", &p.entry_point, "ping@internal", MAX).into(),
             );
         }
     }
@@ -119,7 +121,8 @@ pub fn snapshot(c: &Config) -> Snapshot {
                     &p.entry_point,
                     "prometheus@internal",
                     MAX,
-                ),
+                )
+                .into(),
             );
         }
     }
@@ -154,7 +157,7 @@ pub fn snapshot(c: &Config) -> Snapshot {
             priority,
         );
         r.entry_points = eps;
-        http.routers.insert(name.into(), r);
+        http.routers.insert(name.into(), r.into());
         http.services
             .insert("acme-http".into(), internal(InternalService::AcmeHttp));
     }
@@ -170,14 +173,15 @@ pub fn snapshot(c: &Config) -> Snapshot {
         };
         let mut rt = router(rule, &ep.name, "noop@internal", r.priority);
         rt.middlewares = vec![mw.clone()];
-        http.routers.insert(name, rt);
+        http.routers.insert(name, rt.into());
         http.middlewares.insert(
             mw,
             Middleware::RedirectScheme {
                 scheme: r.scheme.clone(),
                 port: Some(r.port),
                 permanent: r.permanent,
-            },
+            }
+            .into(),
         );
     }
     snap
@@ -305,7 +309,7 @@ mod tests {
         let services: Vec<&str> = s.config.http.services.keys().map(String::as_str).collect();
         assert_eq!(services, ["api", "dashboard", "noop", "ping"]);
         assert_eq!(
-            s.config.http.middlewares["redirect-web-to-websecure"],
+            *s.config.http.middlewares["redirect-web-to-websecure"],
             Middleware::RedirectScheme {
                 scheme: "https".into(),
                 port: Some(443),
