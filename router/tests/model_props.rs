@@ -221,6 +221,7 @@ fn plain_container() -> impl Strategy<Value = ContainerInfo> {
             "PathPrefix(`/p`)",
             "Host(`x.test`) && PathPrefix(`/p`)",
             "HostRegexp(`^[a-z]+\\.test$`)",
+            "HostRegexp(`^[a-c]$`)",
             "Host(`x.test`) || Host(`z.test`)",
         ])),
         prop::option::of(0u8..3),
@@ -440,6 +441,97 @@ fn a_container_started_stopped_or_relabelled_among_many_is_a_patch() {
         whole.compiled_whole_because(),
         Some("a middleware changed or removed is used by a route not changed")
     );
+}
+
+#[test]
+fn host_regexes_added_by_patches_are_matched_beside_the_whole_set() {
+    // Containers with a host regex each, started one after another (beyond the patterns a
+    // patch combines beside the whole set: the index is then built whole again), some
+    // relabelled and stopped: every table is a patch, and each container's host finds its
+    // route as the scan of the whole compile's routes does.
+    let file = Arc::new(file_snapshot("http:\n  routers: {}\n"));
+    let one = |i: usize, rule: String| ContainerInfo {
+        id: format!("r{i}-id"),
+        name: format!("r{i}"),
+        labels: [(format!("traefik.http.routers.r{i}.rule"), rule)]
+            .into_iter()
+            .collect(),
+        state: RunState::Running,
+        health: Health::None,
+        networks: [(
+            "net".to_owned(),
+            Some(format!("172.19.0.{}", i + 2).parse().unwrap()),
+        )]
+        .into_iter()
+        .collect(),
+        bindings: Default::default(),
+        network_mode: "bridge".into(),
+        exposed_ports: [8080].into_iter().collect(),
+    };
+    let regex = |i: usize| format!("HostRegexp(`^r{i}\\.(test|example)$`)");
+    let check = |table: &RouteTable, cs: &[ContainerInfo]| {
+        let whole = compile(
+            [&container::snapshot(cs, &settings()), &*file],
+            &entry_points(),
+        );
+        let headers = http::HeaderMap::new();
+        for i in 0..80 {
+            for host in [
+                format!("r{i}.test"),
+                format!("r{i}.example"),
+                format!("r{i}.other"),
+            ] {
+                let view = router::model::rule::RequestView {
+                    host: &host,
+                    path: "/",
+                    query: None,
+                    method: "GET",
+                    headers: &headers,
+                    client_ip: "10.0.0.1".parse().unwrap(),
+                };
+                let a = table.lookup("web", false, &view).map(|r| r.name.clone());
+                let b = whole
+                    .lookup_linear("web", false, &view)
+                    .map(|r| r.name.clone());
+                assert_eq!(a, b, "{host}");
+            }
+        }
+    };
+    let mut cs: Vec<ContainerInfo> = (0..10).map(|i| one(i, regex(i))).collect();
+    let mut served = next_checked(&RouteTable::default(), &cs, &file).unwrap();
+    check(&served, &cs);
+    assert_eq!(served.host_regex_sets(), 1);
+    let mut sets = BTreeSet::new();
+    for i in 10..60 {
+        cs.push(one(i, regex(i)));
+        served = next_checked(&served, &cs, &file).unwrap();
+        assert!(served.is_patched(), "container {i} started");
+        check(&served, &cs);
+        sets.insert((i, served.host_regex_sets()));
+    }
+    // Beside the whole set until the patterns added are too many, then whole again.
+    assert!(
+        sets.contains(&(10, 2)) && sets.contains(&(41, 2)),
+        "{sets:?}"
+    );
+    assert!(
+        sets.contains(&(42, 1)) && sets.contains(&(43, 2)),
+        "{sets:?}"
+    );
+    // Relabelled to another pattern, to a plain host, stopped.
+    cs[3] = one(3, regex(70));
+    cs[40] = one(40, "Host(`r40.test`)".to_owned());
+    cs.remove(12);
+    cs.remove(50);
+    served = next_checked(&served, &cs, &file).unwrap();
+    assert!(served.is_patched(), "relabelled and stopped");
+    check(&served, &cs);
+    for _ in 0..3 {
+        cs.pop();
+        served = next_checked(&served, &cs, &file).unwrap();
+        assert!(served.is_patched(), "stopped");
+        check(&served, &cs);
+    }
 }
 
 fn rule_source() -> impl Strategy<Value = String> {

@@ -236,11 +236,6 @@ pub(crate) fn patch(
 
     // The list spliced in priority order, and where each route of `prev` went.
     let added = compile::by_priority(added);
-    let regex = old_routes
-        .iter()
-        .copied()
-        .chain(&added)
-        .any(RouteTable::has_host_regex);
     let mut routes = Vec::with_capacity(prev.routes.len() + added.len());
     let mut map = vec![usize::MAX; prev.routes.len()];
     let mut at_added = Vec::with_capacity(added.len());
@@ -282,11 +277,7 @@ pub(crate) fn patch(
         })),
         ..Default::default()
     };
-    Ok(if regex {
-        table.index()
-    } else {
-        table.index_moved(prev, &map, &at_added)
-    })
+    Ok(table.index_moved(prev, &map, &at_added))
 }
 
 /// A route's place in the table, as the whole compile sorts them (names are unique).

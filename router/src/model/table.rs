@@ -131,12 +131,36 @@ fn remap_lists(m: &mut HashMap<String, Vec<usize>>, map: &[usize]) {
 /// How large the combined host regexes may grow (beyond, their routes are scanned).
 const HOST_REGEXES_LIMIT: usize = 64 << 20;
 
-/// The host regexes of the table's routes, matched at once.
+/// The host regexes of the table's routes, matched at once: one set of every pattern when the
+/// index is built whole, and beside it, in a table patched from another, a small set of the
+/// patterns its patches added since ([`RECENT_MAX`] at most). Combining thousands of patterns
+/// again for one container's route was a third of an event's work at 10,000 routes; a removed
+/// route only leaves the lists of the set it was in.
 #[derive(Debug, Clone)]
 pub struct HostRegexes {
+    base: RegexPart,
+    recent: Option<RegexPart>,
+}
+
+/// One combined set, and each pattern's routes (in route order).
+#[derive(Debug, Clone)]
+struct RegexPart {
     set: Arc<regex::RegexSet>,
     routes: Vec<Vec<usize>>,
 }
+
+impl RegexPart {
+    /// Adds the routes whose pattern matches `host` to `out`.
+    fn matches(&self, host: &str, out: &mut Vec<usize>) {
+        for p in self.set.matches(host).iter() {
+            out.extend_from_slice(&self.routes[p]);
+        }
+    }
+}
+
+/// How many patterns patches add beside the whole set before the index is built whole again
+/// (each such patch combines them again: a few dozen is well under a millisecond).
+const RECENT_MAX: usize = 32;
 
 /// The last combined set built, by its patterns and size limit: most reconfigurations change
 /// no host regex, and combining thousands of them was a fifth of a rebuild at 10,000 routes.
@@ -477,6 +501,14 @@ impl RouteTable {
         self.made.as_ref()?.whole_because
     }
 
+    /// How many combined sets of host regexes a lookup matches: 1 for an index built whole,
+    /// 2 with patterns patches added beside it (see [`HostRegexes`]); for tests.
+    pub fn host_regex_sets(&self) -> usize {
+        self.by_regex
+            .as_ref()
+            .map_or(0, |r| 1 + usize::from(r.recent.is_some()))
+    }
+
     /// Builds the host index over routes already in priority order.
     pub fn index(self) -> RouteTable {
         self.index_within(HOST_REGEXES_LIMIT)
@@ -503,8 +535,11 @@ impl RouteTable {
             match regex_set(regexes.keys().cloned().collect(), limit) {
                 Ok(set) => {
                     self.by_regex = Some(HostRegexes {
-                        set,
-                        routes: regexes.into_values().collect(),
+                        base: RegexPart {
+                            set,
+                            routes: regexes.into_values().collect(),
+                        },
+                        recent: None,
                     })
                 }
                 // Too large to combine: those routes are scanned, as any-host ones.
@@ -560,19 +595,13 @@ impl RouteTable {
         }
     }
 
-    /// Whether route `r`'s rule has a host regex (a change to such a route builds the index
-    /// again: the combined set is made from every pattern).
-    pub(crate) fn has_host_regex(r: &Route) -> bool {
-        r.rule.host_keys().is_some_and(|keys| {
-            keys.iter()
-                .any(|k| matches!(k, crate::model::rule::HostKey::Regex(_)))
-        })
-    }
-
     /// This table's index made from `prev`'s, whose routes moved here as `map` says (`prev`'s
     /// route `i` is this table's `map[i]`, `usize::MAX` when gone) beside the routes `added`
-    /// (positions here), none of them with a host regex: every list moved and the new routes
-    /// added, rather than every rule read again. The index [`Self::index`] builds.
+    /// (positions here): every list moved and the new routes added, rather than every rule
+    /// read again; the patterns of added host regexes combined beside the set of `prev`'s
+    /// (see [`HostRegexes`]). Lookups give what [`Self::index`]'s would; it is what this
+    /// falls back to when `prev` combined no host regex (none, or too many to combine) or
+    /// the patterns added since its whole build grow beyond [`RECENT_MAX`].
     pub(crate) fn index_moved(
         mut self,
         prev: &RouteTable,
@@ -594,19 +623,62 @@ impl RouteTable {
             !index.exact.is_empty() || !index.prefix.is_empty()
         });
         if let Some(r) = &mut self.by_regex {
-            for list in &mut r.routes {
-                remap_list(list, map);
+            for part in std::iter::once(&mut r.base).chain(&mut r.recent) {
+                for list in &mut part.routes {
+                    remap_list(list, map);
+                }
             }
         }
         let mut regexes = BTreeMap::new();
         for &i in added {
             self.index_route(i, &mut regexes);
         }
+        if !regexes.is_empty() && !self.add_recent(regexes) {
+            return self.index();
+        }
         self.by_path.finish();
         for index in self.by_host_path.values_mut() {
             index.finish();
         }
         self
+    }
+
+    /// Combines the patterns `added` (with their routes) with those patches added before
+    /// beside the whole set; `false` when the index is to be built whole instead.
+    fn add_recent(&mut self, added: BTreeMap<String, Vec<usize>>) -> bool {
+        let Some(r) = &mut self.by_regex else {
+            return false;
+        };
+        let mut patterns: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        if let Some(recent) = &r.recent {
+            for (p, list) in recent.set.patterns().iter().zip(&recent.routes) {
+                if !list.is_empty() {
+                    patterns.insert(p.clone(), list.clone());
+                }
+            }
+        }
+        for (p, list) in added {
+            let to = patterns.entry(p).or_default();
+            for i in list {
+                insert_sorted(to, i);
+            }
+        }
+        if patterns.len() > RECENT_MAX {
+            return false;
+        }
+        let built = regex::RegexSetBuilder::new(patterns.keys())
+            .size_limit(HOST_REGEXES_LIMIT)
+            .build();
+        match built {
+            Ok(set) => {
+                r.recent = Some(RegexPart {
+                    set: Arc::new(set),
+                    routes: patterns.into_values().collect(),
+                });
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// The routes a request for `host` and `path` may match, in priority order: those of its
@@ -649,12 +721,11 @@ impl RouteTable {
         let Some(r) = &self.by_regex else {
             return Vec::new();
         };
-        let mut out: Vec<usize> = r
-            .set
-            .matches(host)
-            .iter()
-            .flat_map(|p| r.routes[p].iter().copied())
-            .collect();
+        let mut out = Vec::new();
+        r.base.matches(host, &mut out);
+        if let Some(recent) = &r.recent {
+            recent.matches(host, &mut out);
+        }
         out.sort_unstable();
         out.dedup();
         out
