@@ -683,11 +683,8 @@ pub fn publish_view(
             },
         );
     }
-    let snap = match &keys {
-        Some(keys) => container::snapshot_with_keys(&view, keys, &settings),
-        None => container::snapshot(&view, &settings),
-    };
-    crate::state::publish(shared, snap);
+    let snap = container::snapshot_shared(&view, keys.as_deref(), &settings);
+    crate::state::publish_many(shared, vec![snap]);
 }
 
 /// A container provider's settings.

@@ -174,11 +174,11 @@ pub async fn off_workers(shared: &Arc<Shared>, work: impl FnOnce(&Shared) + Send
 
 /// Takes a provider's new snapshot and swaps in the table built from it and the others'.
 pub fn publish(shared: &Shared, snapshot: Snapshot) {
-    publish_many(shared, vec![snapshot]);
+    publish_many(shared, vec![Arc::new(snapshot)]);
 }
 
 /// [`publish`] for several providers' snapshots at once: one compile, one swap.
-pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
+pub fn publish_many(shared: &Shared, snapshots: Vec<Arc<Snapshot>>) {
     // The snapshots stay locked until the table made from them is in service: two providers
     // publishing at once swap their tables in the order they compiled them, so the table in
     // service is always the one made from the latest snapshots.
@@ -192,7 +192,7 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
         let same = snapshots.iter().all(|s| {
             snaps
                 .get(&s.provider)
-                .is_some_and(|in_service| **in_service == *s)
+                .is_some_and(|in_service| Arc::ptr_eq(in_service, s) || **in_service == **s)
         });
         if same && shared.synced.load(Ordering::SeqCst) {
             return;
@@ -202,7 +202,7 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Snapshot>) {
         // was compiled from them (it makes its API view from them if asked).
         let mut replaced = Vec::new();
         for snapshot in snapshots {
-            replaced.extend(snaps.insert(snapshot.provider.clone(), Arc::new(snapshot)));
+            replaced.extend(snaps.insert(snapshot.provider.clone(), snapshot));
         }
         let all_in = shared
             .expected_providers()

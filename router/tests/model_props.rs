@@ -625,6 +625,39 @@ proptest! {
     }
 
     #[test]
+    fn a_snapshot_made_from_the_last_is_the_whole_merge(
+        first in prop::collection::vec(prop_oneof![plain_container(), routed_container()], 0..6),
+        edits in prop::collection::vec(
+            (0usize..8, prop_oneof![plain_container(), routed_container(), container()], 0u8..4, 0u8..3, any::<bool>()),
+            1..10,
+        ),
+    ) {
+        // A provider's views one after another, containers changed, added, removed, stopped
+        // and started, some sharing a name (as a Swarm service's tasks do): each snapshot,
+        // made from the provider's last one where only some containers changed, is the one
+        // merged whole from every container read again.
+        let mut s = settings();
+        s.provider = "docker-merge-test".into();
+        let mut cs = first;
+        for (i, mut c, what, task, running) in edits {
+            if task > 0 {
+                c.id = format!("{}-task{task}", c.name);
+            }
+            if !running {
+                c.state = RunState::Stopped;
+            }
+            if let Some(c) = edit(&mut cs, i, c, what) {
+                cs.push(c);
+            }
+            let mut seen = BTreeSet::new();
+            cs.retain(|c| seen.insert(c.id.clone()));
+            let made = container::snapshot(&cs, &s);
+            let again = container::snapshot_read_again(&cs, &s);
+            prop_assert_eq!(&made, &again);
+        }
+    }
+
+    #[test]
     fn remembered_parts_make_the_snapshot_a_fresh_read_makes(
         first in prop::collection::vec(container(), 0..6),
         edits in prop::collection::vec((0usize..8, container(), 0u8..5), 1..8),

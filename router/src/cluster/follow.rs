@@ -166,7 +166,7 @@ fn apply(shared: &Shared, m: &Message, before: &BTreeSet<String>) {
         issues: apply_acme(shared, &m.acme),
         ..Default::default()
     });
-    crate::state::publish_many(shared, snaps);
+    crate::state::publish_many(shared, snaps.into_iter().map(std::sync::Arc::new).collect());
 }
 
 /// Serves the controller's ACME certificates and challenge answers; what cannot be loaded is

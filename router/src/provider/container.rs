@@ -143,16 +143,24 @@ pub fn snapshot_with_keys(
     keys: &[u64],
     s: &ContainerSettings,
 ) -> Snapshot {
+    snapshot_keyed(containers, Some(keys), s)
+}
+
+/// [`snapshot_with_keys`], shared: the snapshot is also the provider's last one, which its
+/// next is made from ([`super::merge`]); the Docker provider publishes it as it is.
+pub fn snapshot_shared(
+    containers: &[ContainerInfo],
+    keys: Option<&[u64]>,
+    s: &ContainerSettings,
+) -> std::sync::Arc<Snapshot> {
+    let keys = keys.filter(|k| k.len() == containers.len());
     debug_assert!(
-        keys.len() != containers.len()
-            || containers.iter().zip(keys).all(|(c, k)| memo_key(c) == *k),
+        keys.is_none_or(|keys| containers.iter().zip(keys).all(|(c, k)| memo_key(c) == *k)),
         "a container's key is not its own"
     );
-    snapshot_keyed(
-        containers,
-        (keys.len() == containers.len()).then_some(keys),
-        s,
-    )
+    let refs: Vec<&ContainerInfo> = containers.iter().collect();
+    let parts = super::fragments::parts(&refs, keys, s, |c| read(c, containers, s));
+    super::merge::snapshot(containers, &parts, s)
 }
 
 fn snapshot_keyed(
@@ -160,13 +168,7 @@ fn snapshot_keyed(
     keys: Option<&[u64]>,
     s: &ContainerSettings,
 ) -> Snapshot {
-    let order = by_name(containers);
-    let sorted: Vec<&ContainerInfo> = order.iter().map(|&i| &containers[i]).collect();
-    let sorted_keys: Option<Vec<u64>> = keys.map(|k| order.iter().map(|&i| k[i]).collect());
-    let parts = super::fragments::parts(&sorted, sorted_keys.as_deref(), s, |c| {
-        read(c, containers, s)
-    });
-    merge(&sorted, &parts, s)
+    Arc::unwrap_or_clone(snapshot_shared(containers, keys, s))
 }
 
 /// [`snapshot`] with every container read again: what the remembered parts must add up to
@@ -180,47 +182,17 @@ pub fn snapshot_read_again(containers: &[ContainerInfo], s: &ContainerSettings) 
         .iter()
         .map(|c| std::sync::Arc::new(read(c, containers, s)))
         .collect();
-    merge(&sorted, &parts, s)
+    super::merge::merge_whole(&sorted, &parts, s)
 }
 
 /// The containers' positions in the order their parts are merged.
-fn by_name(containers: &[ContainerInfo]) -> Vec<usize> {
+pub(super) fn by_name(containers: &[ContainerInfo]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..containers.len()).collect();
     order.sort_by(|&a, &b| {
         let (a, b) = (&containers[a], &containers[b]);
         (&a.name, &a.id).cmp(&(&b.name, &b.id))
     });
     order
-}
-
-/// The snapshot from the containers' parts (in the same order).
-fn merge(
-    sorted: &[&ContainerInfo],
-    parts: &[std::sync::Arc<Fragment>],
-    s: &ContainerSettings,
-) -> Snapshot {
-    let mut merger = Merger::default();
-    let mut issues = Vec::new();
-    let mut broken = Vec::new();
-    for (c, part) in sorted.iter().zip(parts) {
-        if let Some(config) = &part.config {
-            merger.add(&c.name, c.state == RunState::Running, config);
-        }
-        issues.extend(part.issues.iter().cloned());
-        broken.extend(part.broken.iter().cloned());
-    }
-    let mut snap = Snapshot {
-        provider: s.provider.clone(),
-        ..Default::default()
-    };
-    merger.finish(&mut snap, &mut issues);
-    issues.sort();
-    issues.dedup();
-    broken.sort();
-    broken.dedup();
-    snap.issues = issues;
-    snap.broken = broken;
-    snap
 }
 
 /// One container's part of the snapshot: its configuration, what could not be read, and what
@@ -777,214 +749,6 @@ pub fn render_template_with(
 }
 
 // === merging containers ===
-
-/// Definitions from several containers: identical ones merge (services add their servers),
-/// differing ones are dropped with an error on every container that defines them.
-#[derive(Default)]
-struct Merger<'a> {
-    tcp: super::container_tcp::TcpMerger,
-    /// (name, container, definition), in container order: sorted by name (stably) when
-    /// finished, each name's run merged. Flat lists, not a map of lists: 20,000 routers made
-    /// 20,000 map entries and as many small lists at every change.
-    routers: Vec<Def<'a, Router>>,
-    services: Vec<Def<'a, Service>>,
-    middlewares: Vec<Def<'a, crate::dynamic::Middleware>>,
-    /// The containers that do not run. Traefik leaves them out before it merges, so they never
-    /// make a running one's definition a conflict; here they stay (a stopped backend answers
-    /// 503), and give way when they would.
-    stopped: std::collections::HashSet<&'a str>,
-}
-
-/// A definition by name, from a container.
-type Def<'a, T> = (&'a str, &'a str, &'a Arc<T>);
-
-impl<'a> Merger<'a> {
-    fn add(&mut self, container: &'a str, running: bool, config: &'a super::fragments::Part) {
-        if !running {
-            self.stopped.insert(container);
-        }
-        self.tcp
-            .add(container, config.tcp.clone(), config.udp.clone());
-        self.routers.extend(
-            config
-                .routers
-                .iter()
-                .map(|(n, r)| (n.as_str(), container, r)),
-        );
-        self.services.extend(
-            config
-                .services
-                .iter()
-                .map(|(n, s)| (n.as_str(), container, s)),
-        );
-        self.middlewares.extend(
-            config
-                .middlewares
-                .iter()
-                .map(|(n, m)| (n.as_str(), container, m)),
-        );
-    }
-
-    /// Merges each name's definitions into the snapshot's HTTP part (which is made here
-    /// only: each map is built at once from names in order).
-    fn finish(self, snap: &mut Snapshot, issues: &mut Vec<Issue>) {
-        self.tcp.finish(snap, issues);
-        let conflict = |issues: &mut Vec<Issue>, kind: &str, name: &str, containers: &[&str]| {
-            for c in containers {
-                issues.push(Issue {
-                    source: (*c).to_owned(),
-                    level: "error",
-                    key: None,
-                    message: format!(
-                        "{kind} {name:?} is defined differently on several containers; disabled"
-                    ),
-                });
-            }
-        };
-        let mut routers = Vec::with_capacity(self.routers.len());
-        for_each_name(self.routers, |name, defs| {
-            let first = defs[0].2;
-            // Equal but for where they are defined.
-            let same = |r: &Router| {
-                Router {
-                    sources: Vec::new(),
-                    ..Router::clone(r)
-                } == Router {
-                    sources: Vec::new(),
-                    ..Router::clone(first)
-                }
-            };
-            if defs.len() == 1 {
-                // Its sources are its container already.
-                routers.push((name.to_owned(), first.clone()));
-                return;
-            }
-            if defs[1..].iter().all(|(_, _, r)| same(r)) {
-                let mut r = Router::clone(first);
-                r.sources = defs.iter().map(|(_, c, _)| (*c).to_owned()).collect();
-                routers.push((name.to_owned(), Arc::new(r)));
-                return;
-            }
-            let live = running_only(defs, &self.stopped);
-            match live.split_first() {
-                Some((one, rest))
-                    if rest.iter().all(|(_, _, r)| {
-                        Router {
-                            sources: Vec::new(),
-                            ..Router::clone(r)
-                        } == Router {
-                            sources: Vec::new(),
-                            ..Router::clone(one.2)
-                        }
-                    }) && live.len() < defs.len() =>
-                {
-                    let mut r = Router::clone(one.2);
-                    r.sources = live.iter().map(|(_, c, _)| (*c).to_owned()).collect();
-                    routers.push((name.to_owned(), Arc::new(r)));
-                }
-                _ => conflict(issues, "router", name, &containers_of(defs)),
-            }
-        });
-        let mut services = Vec::with_capacity(self.services.len());
-        for_each_name(self.services, |name, defs| {
-            let merged = merge_services(defs).or_else(|| {
-                let live = running_only(defs, &self.stopped);
-                (!live.is_empty() && live.len() < defs.len())
-                    .then(|| merge_services(&live))
-                    .flatten()
-            });
-            match merged {
-                Some(merged) => services.push((name.to_owned(), merged)),
-                None => conflict(issues, "service", name, &containers_of(defs)),
-            }
-        });
-        let mut middlewares = Vec::with_capacity(self.middlewares.len());
-        for_each_name(self.middlewares, |name, defs| {
-            if defs.iter().all(|(_, _, m)| *m == defs[0].2) {
-                middlewares.push((name.to_owned(), defs[0].2.clone()));
-                return;
-            }
-            let live = running_only(defs, &self.stopped);
-            match live.first() {
-                Some(one)
-                    if live.len() < defs.len() && live.iter().all(|(_, _, m)| *m == one.2) =>
-                {
-                    middlewares.push((name.to_owned(), one.2.clone()));
-                }
-                _ => conflict(issues, "middleware", name, &containers_of(defs)),
-            }
-        });
-        let http = &mut snap.config.http;
-        http.routers = routers.into_iter().collect();
-        http.services = services.into_iter().collect();
-        http.middlewares = middlewares.into_iter().collect();
-    }
-}
-
-/// Calls `f` with each name and its definitions, in name order, each name's in the order
-/// they were added.
-fn for_each_name<'a, T>(mut defs: Vec<Def<'a, T>>, mut f: impl FnMut(&'a str, &[Def<'a, T>])) {
-    defs.sort_by(|a, b| a.0.cmp(b.0));
-    let mut rest = &defs[..];
-    while let Some(first) = rest.first() {
-        let n = rest.iter().take_while(|d| d.0 == first.0).count();
-        f(first.0, &rest[..n]);
-        rest = &rest[n..];
-    }
-}
-
-/// The definitions of `defs` from running containers: what Traefik merges (it leaves the
-/// others out), for a name whose definitions differ.
-fn running_only<'a, T>(
-    defs: &[Def<'a, T>],
-    stopped: &std::collections::HashSet<&'a str>,
-) -> Vec<Def<'a, T>> {
-    defs.iter()
-        .filter(|(_, c, _)| !stopped.contains(c))
-        .copied()
-        .collect()
-}
-
-/// The containers of `defs`.
-fn containers_of<'a, T>(defs: &[Def<'a, T>]) -> Vec<&'a str> {
-    defs.iter().map(|(_, c, _)| *c).collect()
-}
-
-/// One service from the containers defining it: their servers together (one per URL) when
-/// the rest is the same on each, else `None`.
-fn merge_services(defs: &[Def<'_, Service>]) -> Option<Arc<Service>> {
-    if defs.len() == 1 {
-        return Some(defs[0].2.clone());
-    }
-    let mut merged = Service::clone(defs[0].2);
-    for (_, _, s) in &defs[1..] {
-        let mut a = merged.load_balancer.clone();
-        let b = &s.load_balancer;
-        a.servers = b.servers.clone();
-        if a != *b {
-            return None;
-        }
-        // As Traefik's `ServersLoadBalancer.Merge`: a URL once, the first container's (by
-        // name). A container that is not running gives Traefik no server at all, so a ready
-        // server takes the place of one that is not.
-        for server in &b.servers {
-            let servers = &mut merged.load_balancer.servers;
-            match servers.iter_mut().find(|s| s.url == server.url) {
-                None => servers.push(server.clone()),
-                Some(kept) => {
-                    if kept.status != ServerStatus::Ready && server.status == ServerStatus::Ready {
-                        *kept = server.clone();
-                    }
-                }
-            }
-        }
-    }
-    merged.load_balancer.servers.sort_by(|a, b| {
-        let key = |s: &Server| s.origin.as_ref().map(|o| (o.name.clone(), o.id.clone()));
-        key(a).cmp(&key(b)).then_with(|| a.url.cmp(&b.url))
-    });
-    Some(Arc::new(merged))
-}
 
 /// Decoding errors of a container, for tests and fuzzing: the labels' own decode.
 pub fn decode_labels(labels: &BTreeMap<String, String>, prefix: &str) -> Decoded {

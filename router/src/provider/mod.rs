@@ -21,6 +21,7 @@ pub mod file;
 mod fragments;
 pub mod internal;
 pub mod kv;
+mod merge;
 pub mod template;
 #[cfg(test)]
 mod traefik_internal_tables;
