@@ -258,6 +258,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 ids.extend(fresh.iter().cloned());
                 let whole = std::mem::take(&mut everything) || ids.len() > TARGETED_MAX;
                 tracing::debug!(whole, ids = ids.len(), "re-list");
+                let started = std::time::Instant::now();
                 let listed = if whole {
                     list(&docker).await.map(Arc::new)
                 } else {
@@ -267,6 +268,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                         c
                     })
                 };
+                tracing::debug!(took_us = started.elapsed().as_micros() as u64, "listed");
                 match listed {
                     Ok(c) => {
                         cache = c;
@@ -683,7 +685,13 @@ pub fn publish_view(
             },
         );
     }
+    let started = std::time::Instant::now();
     let snap = container::snapshot_shared(&view, keys.as_deref(), &settings);
+    tracing::debug!(
+        provider = name,
+        made_us = started.elapsed().as_micros() as u64,
+        "the snapshot made"
+    );
     crate::state::publish_many(shared, vec![snap]);
 }
 

@@ -211,6 +211,7 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Arc<Snapshot>>) {
         // Made from the table in service where only some routers and services of one
         // provider changed (a container started or stopped), else compiled whole.
         let in_service = shared.live.load_full();
+        let started = std::time::Instant::now();
         let new = compile::next_for_service(
             &in_service.table,
             snaps.values().cloned().collect(),
@@ -221,9 +222,10 @@ pub fn publish_many(shared: &Shared, snapshots: Vec<Arc<Snapshot>>) {
         // milliseconds) that a new container's first request need not wait for. A table equal
         // to the one in service (a snapshot that changed nothing routed) is swapped in all the
         // same, its runtime state carried over as for any other; only a change is a reload.
+        let made_us = started.elapsed().as_micros() as u64;
         match new.compiled_whole_because() {
-            Some(why) => tracing::debug!(because = why, "the table compiled whole"),
-            None => tracing::debug!(patched = new.is_patched(), "the table made"),
+            Some(why) => tracing::debug!(because = why, made_us, "the table compiled whole"),
+            None => tracing::debug!(patched = new.is_patched(), made_us, "the table made"),
         }
         let live = Arc::new(shared.registry.attach_after(&in_service, new));
         drop(in_service);

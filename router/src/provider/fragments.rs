@@ -15,6 +15,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::container::{ContainerInfo, ContainerSettings};
+use super::mixed::MixMap;
 use crate::dynamic::tcp::Tcp;
 use crate::dynamic::udp::Udp;
 use crate::dynamic::{Broken, Configuration, Issue, Middleware, Router, Service};
@@ -58,10 +59,12 @@ impl From<Configuration> for Part {
     }
 }
 
-/// One provider's parts, with the settings they were read with.
+/// One provider's parts, with the settings they were read with and the last snapshot each
+/// was in (parts no container has any more are forgotten).
 struct Memo {
     settings: ContainerSettings,
-    parts: HashMap<u64, Arc<Fragment>>,
+    parts: MixMap<u64, (Arc<Fragment>, u64)>,
+    round: u64,
 }
 
 /// Every provider's memo, by provider name.
@@ -97,11 +100,13 @@ pub(super) fn parts(
     // everything itself, with the same result.
     let mut last = None;
     with(&mut |m| last = m.remove(&s.provider));
-    let mut last = last
-        .filter(|m| m.settings == *s)
-        .map(|m| m.parts)
-        .unwrap_or_default();
-    let mut kept = HashMap::with_capacity(containers.len());
+    let mut memo = last.filter(|m| m.settings == *s).unwrap_or_else(|| Memo {
+        settings: s.clone(),
+        parts: MixMap::default(),
+        round: 0,
+    });
+    memo.round += 1;
+    let round = memo.round;
     let out = containers
         .iter()
         .enumerate()
@@ -113,20 +118,22 @@ pub(super) fn parts(
                 Some(&k) => k,
                 None => key(c),
             };
-            let part = last
-                .remove(&key)
-                .or_else(|| kept.get(&key).cloned())
-                .unwrap_or_else(|| Arc::new(read(c)));
-            kept.insert(key, part.clone());
-            part
+            match memo.parts.get_mut(&key) {
+                Some((part, seen)) => {
+                    *seen = round;
+                    part.clone()
+                }
+                None => {
+                    let part = Arc::new(read(c));
+                    memo.parts.insert(key, (part.clone(), round));
+                    part
+                }
+            }
         })
         .collect();
-    // Dropped outside the lock: the parts no container has any more.
-    drop(last);
-    let mut memo = Some(Memo {
-        settings: s.clone(),
-        parts: kept,
-    });
+    // Outside the lock: the parts no container has any more are dropped.
+    memo.parts.retain(|_, (_, seen)| *seen == round);
+    let mut memo = Some(memo);
     with(&mut |m| {
         if let Some(memo) = memo.take() {
             m.insert(s.provider.clone(), memo);

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::container::{ContainerInfo, ContainerSettings, RunState};
 use super::fragments::{Fragment, Part};
+use super::mixed::MixMap;
 use crate::dynamic::{Issue, Middleware, Router, Server, ServerStatus, Service, Snapshot};
 
 /// A definition by name, from a container: (name, container, definition).
@@ -322,7 +323,7 @@ pub(super) struct Merged {
     settings: ContainerSettings,
     /// The containers, by their part's address (a part the fragments' memo gave again is the
     /// same container, unchanged; the parts held here keep their addresses theirs).
-    entries: HashMap<usize, Entry>,
+    entries: MixMap<usize, Entry>,
     /// By kind and name, the containers defining it.
     defined: HashMap<(Kind, String), Vec<usize>>,
     /// By container name, its containers (Swarm tasks of one service share one).
@@ -387,7 +388,7 @@ impl Merged {
     ) -> Option<Merged> {
         let mut m = Merged {
             settings: s.clone(),
-            entries: HashMap::with_capacity(containers.len()),
+            entries: MixMap::with_capacity_and_hasher(containers.len(), Default::default()),
             defined: HashMap::new(),
             by_name: HashMap::new(),
             conflicts,
@@ -470,7 +471,7 @@ impl Merged {
         containers: &[ContainerInfo],
         parts: &[Arc<Fragment>],
     ) -> Option<Arc<Snapshot>> {
-        let now: HashMap<usize, usize> = parts
+        let now: MixMap<usize, usize> = parts
             .iter()
             .enumerate()
             .map(|(i, p)| (address(p), i))

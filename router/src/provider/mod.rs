@@ -22,6 +22,7 @@ mod fragments;
 pub mod internal;
 pub mod kv;
 mod merge;
+pub(crate) mod mixed;
 pub mod template;
 #[cfg(test)]
 mod traefik_internal_tables;
