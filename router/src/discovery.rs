@@ -535,7 +535,7 @@ pub struct Published {
     last: Option<u64>,
     /// Each cached container's [`container::memo_key`] by id, worked out when it was listed:
     /// hashing 10,000 containers at every event was a fifth of the event's work.
-    by_id: HashMap<String, u64>,
+    by_id: crate::provider::mixed::MixMap<String, u64>,
 }
 
 /// Which containers of the cache were listed since it was last published.
