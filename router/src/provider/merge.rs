@@ -328,6 +328,8 @@ pub(super) struct Merged {
     defined: HashMap<(Kind, String), Vec<usize>>,
     /// By container name, its containers (Swarm tasks of one service share one).
     by_name: HashMap<String, Vec<usize>>,
+    /// The containers whose part has issues or broken elements (few of thousands).
+    noted: BTreeSet<usize>,
     conflicts: Conflicts,
     tcp_issues: Vec<Issue>,
     last: Arc<Snapshot>,
@@ -391,6 +393,7 @@ impl Merged {
             entries: MixMap::with_capacity_and_hasher(containers.len(), Default::default()),
             defined: HashMap::new(),
             by_name: HashMap::new(),
+            noted: BTreeSet::new(),
             conflicts,
             tcp_issues,
             last,
@@ -425,6 +428,9 @@ impl Merged {
             }
         }
         self.by_name.entry(c.name.clone()).or_default().push(at);
+        if !part.issues.is_empty() || !part.broken.is_empty() {
+            self.noted.insert(at);
+        }
         self.entries.insert(
             at,
             Entry {
@@ -442,6 +448,7 @@ impl Merged {
         let Some(e) = self.entries.remove(&at) else {
             return;
         };
+        self.noted.remove(&at);
         if let Some(config) = &e.part.config {
             for kind in Kind::ALL {
                 for name in kind.names(config) {
@@ -544,9 +551,10 @@ impl Merged {
         }
         let mut issues: Vec<Issue> = Vec::new();
         let mut broken = Vec::new();
-        for e in self.entries.values() {
-            issues.extend(e.part.issues.iter().cloned());
-            broken.extend(e.part.broken.iter().cloned());
+        for at in &self.noted {
+            let part = &self.entries[at].part;
+            issues.extend(part.issues.iter().cloned());
+            broken.extend(part.broken.iter().cloned());
         }
         issues.extend(self.conflicts.values().flatten().cloned());
         issues.extend(self.tcp_issues.iter().cloned());
