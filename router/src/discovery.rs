@@ -176,11 +176,14 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 continue;
             }
         };
+        // Each cached container's memo key, in step with the cache: worked out when a
+        // container is listed, not for 10,000 at every event.
+        let mut keys = keys_of(&cache);
         retain_stopping(&mut stopping, &cache);
         publish(
             &shared,
             &provider,
-            (&cache, Listed::All),
+            (&cache, &keys),
             &stopping,
             own_id.as_deref(),
             &mut last,
@@ -214,7 +217,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 ev = events.next() => match ev {
                     Some(Ok(ev)) => {
                         if note_event(&ev, &mut stopping, &mut named, &mut everything) {
-                            publish(&shared, &provider, (&cache, Listed::None), &stopping, own_id.as_deref(), &mut last).await;
+                            publish(&shared, &provider, (&cache, &keys), &stopping, own_id.as_deref(), &mut last).await;
                         }
                         // The first event after a quiet spell is acted on at once; the rest of
                         // a burst waits for one re-list at the end of the window.
@@ -264,11 +267,14 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 tracing::debug!(whole, ids = ids.len(), "re-list");
                 let started = std::time::Instant::now();
                 let listed = if whole {
-                    list(&docker).await.map(Arc::new)
+                    list(&docker).await.map(|c| {
+                        keys = keys_of(&c);
+                        Arc::new(c)
+                    })
                 } else {
                     list_ids(&docker, &ids).await.map(|found| {
                         let mut c = std::mem::take(&mut cache);
-                        update(Arc::make_mut(&mut c), &ids, found);
+                        update(Arc::make_mut(&mut c), &mut keys, &ids, found);
                         c
                     })
                 };
@@ -277,14 +283,10 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                     Ok(c) => {
                         cache = c;
                         retain_stopping(&mut stopping, &cache);
-                        let listed = match whole {
-                            true => Listed::All,
-                            false => Listed::Ids(&ids),
-                        };
                         publish(
                             &shared,
                             &provider,
-                            (&cache, listed),
+                            (&cache, &keys),
                             &stopping,
                             own_id.as_deref(),
                             &mut last,
@@ -438,12 +440,31 @@ pub async fn list_ids(
 }
 
 /// The cache with the containers of `ids` replaced by what a list of them `found` (a
-/// container listed by id is gone from the cache when the list no longer has it). The daemon
-/// matches ids by prefix: a listed container whose id was asked for replaces its entry.
-pub fn update(cache: &mut Vec<ContainerInfo>, ids: &BTreeSet<String>, found: Vec<ContainerInfo>) {
+/// container listed by id is gone from the cache when the list no longer has it), and their
+/// memo keys (`keys[i]` is `cache[i]`'s) in step. The daemon matches ids by prefix: a listed
+/// container whose id was asked for replaces its entry.
+pub fn update(
+    cache: &mut Vec<ContainerInfo>,
+    keys: &mut Vec<u64>,
+    ids: &BTreeSet<String>,
+    found: Vec<ContainerInfo>,
+) {
+    debug_assert_eq!(cache.len(), keys.len(), "keys out of step with the cache");
     let asked = |id: &str| ids.iter().any(|i| id.starts_with(i.as_str()));
-    cache.retain(|c| !asked(&c.id));
-    cache.extend(found.into_iter().filter(|c| asked(&c.id)));
+    let gone: Vec<bool> = cache.iter().map(|c| asked(&c.id)).collect();
+    let mut at = gone.iter();
+    cache.retain(|_| !at.next().is_some_and(|g| *g));
+    let mut at = gone.iter();
+    keys.retain(|_| !at.next().is_some_and(|g| *g));
+    for c in found.into_iter().filter(|c| asked(&c.id)) {
+        keys.push(container::memo_key(&c));
+        cache.push(c);
+    }
+}
+
+/// Each container's memo key ([`container::memo_key`]), in order.
+pub fn keys_of(cache: &[ContainerInfo]) -> Vec<u64> {
+    cache.iter().map(container::memo_key).collect()
 }
 
 /// Lists every container (stopped ones too: their routes stay known and answer 503).
@@ -537,83 +558,48 @@ fn bindings(ports: &[bollard::models::PortSummary]) -> BTreeMap<u16, (String, u1
 pub struct Published {
     keys: std::hash::RandomState,
     last: Option<u64>,
-    /// Each cached container's [`container::memo_key`] by id, worked out when it was listed:
-    /// hashing 10,000 containers at every event was a fifth of the event's work.
-    by_id: crate::provider::mixed::MixMap<String, u64>,
-}
-
-/// Which containers of the cache were listed since it was last published.
-enum Listed<'a> {
-    /// Every one (a whole list).
-    All,
-    /// Those whose ids start with one of these (a list by ids, as [`update`] applies it).
-    Ids(&'a BTreeSet<String>),
-    /// None (a container marked stopping).
-    None,
 }
 
 impl Published {
     /// Whether the view of `cache` (the containers in `stopping` that run marked as stopping)
-    /// with `own` is the one published last; it is the last one from now on. Hashed from each
-    /// container's key (worked out for those `listed` only) with whether it is marked: the
-    /// view itself is made only when it changed (a copy of 10,000 containers' labels, for
-    /// every re-list otherwise).
+    /// with `own` is the one published last; it is the last one from now on. Hashed from the
+    /// containers' `keys` (in step with the cache) and the positions of those marked: the view
+    /// itself is made only when it changed (a copy of 10,000 containers' labels, for every
+    /// re-list otherwise), and the containers themselves are not read unless some are marked.
     fn unchanged(
         &mut self,
         cache: &[ContainerInfo],
-        listed: Listed<'_>,
+        keys: &[u64],
         stopping: &HashMap<String, std::time::Instant>,
         own: &BTreeSet<String>,
     ) -> bool {
         use std::hash::{BuildHasher, Hash, Hasher};
-        match listed {
-            Listed::All => self.by_id.clear(),
-            Listed::Ids(ids) => {
-                let asked = |id: &str| ids.iter().any(|i| id.starts_with(i.as_str()));
-                self.by_id.retain(|id, _| !asked(id));
-            }
-            Listed::None => {}
-        }
         let mut h = self.keys.build_hasher();
-        cache.len().hash(&mut h);
-        for c in cache {
-            self.key(c).hash(&mut h);
-            marked_stopping(c, stopping).hash(&mut h);
+        keys.hash(&mut h);
+        if !stopping.is_empty() {
+            for (i, c) in cache.iter().enumerate() {
+                if marked_stopping(c, stopping) {
+                    i.hash(&mut h);
+                }
+            }
         }
         own.hash(&mut h);
-        if self.by_id.len() > cache.len() {
-            let ids: std::collections::HashSet<&str> =
-                cache.iter().map(|c| c.id.as_str()).collect();
-            self.by_id.retain(|id, _| ids.contains(id.as_str()));
-        }
         let h = h.finish();
         self.last.replace(h) == Some(h)
     }
+}
 
-    /// Container `c`'s key, worked out unless known.
-    fn key(&mut self, c: &ContainerInfo) -> u64 {
-        match self.by_id.get(&c.id) {
-            Some(&k) => k,
-            None => {
-                let k = container::memo_key(c);
-                self.by_id.insert(c.id.clone(), k);
-                k
-            }
-        }
-    }
-
-    /// The keys of a view made from the cache: each container's own, worked out again for
-    /// one the view shows stopping.
-    fn view_keys(&mut self, cache: &[ContainerInfo], view: &[ContainerInfo]) -> Vec<u64> {
-        cache
-            .iter()
-            .zip(view)
-            .map(|(c, v)| match c.state == v.state {
-                true => self.key(c),
-                false => container::memo_key(v),
-            })
-            .collect()
-    }
+/// The keys of a view made from the cache (whose keys are `keys`): each container's own,
+/// worked out again for one the view shows stopping.
+fn view_keys(keys: &[u64], cache: &[ContainerInfo], view: &[ContainerInfo]) -> Vec<u64> {
+    keys.iter()
+        .zip(cache)
+        .zip(view)
+        .map(|((k, c), v)| match c.state == v.state {
+            true => *k,
+            false => container::memo_key(v),
+        })
+        .collect()
 }
 
 /// Whether `c` is shown as stopping: it runs, and a `kill` or `stop` of it was seen.
@@ -628,7 +614,7 @@ fn marked_stopping(c: &ContainerInfo, stopping: &HashMap<String, std::time::Inst
 async fn publish(
     shared: &Arc<Shared>,
     provider: &ContainerProvider,
-    (cache, listed): (&Arc<Vec<ContainerInfo>>, Listed<'_>),
+    (cache, keys): (&Arc<Vec<ContainerInfo>>, &[u64]),
     stopping: &HashMap<String, std::time::Instant>,
     own_id: Option<&str>,
     last: &mut Published,
@@ -641,11 +627,12 @@ async fn publish(
         })
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
-    if last.unchanged(cache, listed, stopping, &own_networks) {
+    if last.unchanged(cache, keys, stopping, &own_networks) {
         return;
     }
     // The cache itself, unless a container in it is to be shown stopping.
-    let view = if cache.iter().any(|c| marked_stopping(c, stopping)) {
+    let marked = !stopping.is_empty() && cache.iter().any(|c| marked_stopping(c, stopping));
+    let view = if marked {
         let mut view = cache.to_vec();
         for c in &mut view {
             if marked_stopping(c, stopping) {
@@ -656,7 +643,10 @@ async fn publish(
     } else {
         cache.clone()
     };
-    let keys = last.view_keys(cache, &view);
+    let keys = match marked {
+        true => view_keys(keys, cache, &view),
+        false => keys.to_vec(),
+    };
     let provider = provider.clone();
     crate::state::off_workers(shared, move |shared| {
         publish_view(
@@ -752,51 +742,59 @@ mod tests {
         let view = vec![info("a", "a"), info("b", "b")];
         let own = BTreeSet::from(["net".to_owned()]);
         assert!(
-            !last.unchanged(&view, Listed::All, &none, &own),
+            !last.unchanged(&view, &keys_of(&view), &none, &own),
             "nothing was published yet"
         );
-        assert!(last.unchanged(&view.clone(), Listed::All, &none, &own.clone()));
+        assert!(last.unchanged(&view, &keys_of(&view), &none, &own));
         let mut labelled = view.clone();
         labelled[1]
             .labels
             .insert("traefik.enable".into(), "true".into());
-        assert!(!last.unchanged(&labelled, Listed::All, &none, &own));
+        assert!(!last.unchanged(&labelled, &keys_of(&labelled), &none, &own));
         assert!(
-            !last.unchanged(&view, Listed::All, &none, &own),
+            !last.unchanged(&view, &keys_of(&view), &none, &own),
             "back to the first: a change again"
         );
         // A running container marked as stopping is a change; one that does not run is not.
         let mut running = view.clone();
         running[0].state = RunState::Running;
         running[1].state = RunState::Stopped;
-        assert!(!last.unchanged(&running, Listed::All, &none, &own));
+        assert!(!last.unchanged(&running, &keys_of(&running), &none, &own));
         let marked = HashMap::from([("a".to_owned(), std::time::Instant::now())]);
-        assert!(!last.unchanged(&running, Listed::All, &marked, &own));
-        assert!(last.unchanged(&running, Listed::All, &marked, &own));
+        assert!(!last.unchanged(&running, &keys_of(&running), &marked, &own));
+        assert!(last.unchanged(&running, &keys_of(&running), &marked, &own));
         let both = HashMap::from([
             ("a".to_owned(), std::time::Instant::now()),
             ("b".to_owned(), std::time::Instant::now()),
         ]);
         assert!(
-            last.unchanged(&running, Listed::All, &both, &own),
+            last.unchanged(&running, &keys_of(&running), &both, &own),
             "b does not run"
         );
-        assert!(!last.unchanged(&running, Listed::All, &both, &BTreeSet::new()));
-        assert!(!last.unchanged(&running[..1], Listed::All, &both, &BTreeSet::new()));
-        assert!(last.unchanged(&running[..1], Listed::All, &both, &BTreeSet::new()));
-        // A container listed by id: its key is worked out again; a change is seen.
+        assert!(!last.unchanged(&running, &keys_of(&running), &both, &BTreeSet::new()));
+        assert!(!last.unchanged(
+            &running[..1],
+            &keys_of(&running[..1]),
+            &both,
+            &BTreeSet::new()
+        ));
+        assert!(last.unchanged(
+            &running[..1],
+            &keys_of(&running[..1]),
+            &both,
+            &BTreeSet::new()
+        ));
+        // A container relabelled: a change, once.
         let mut relabelled = running.clone();
         relabelled[1]
             .labels
             .insert("traefik.enable".into(), "false".into());
-        let ids = BTreeSet::from(["b".to_owned()]);
-        assert!(!last.unchanged(&relabelled, Listed::Ids(&ids), &none, &own));
-        assert!(last.unchanged(&relabelled, Listed::Ids(&ids), &none, &own));
-        assert!(last.unchanged(&relabelled, Listed::None, &none, &own));
+        assert!(!last.unchanged(&relabelled, &keys_of(&relabelled), &none, &own));
+        assert!(last.unchanged(&relabelled, &keys_of(&relabelled), &none, &own));
         // A view's keys are each container's own, the one shown stopping's too.
         let mut view = relabelled.clone();
         view[0].state = RunState::Stopping;
-        let keys = last.view_keys(&relabelled, &view);
+        let keys = view_keys(&keys_of(&relabelled), &relabelled, &view);
         let own_keys: Vec<u64> = view.iter().map(container::memo_key).collect();
         assert_eq!(keys, own_keys);
     }
@@ -874,11 +872,14 @@ mod tests {
         let mut b = info("bbb2", "b-renamed");
         b.state = RunState::Stopped;
         // ccc3 is gone (destroyed, or out of scope); ddd4 is new; a stray answer is ignored.
+        let mut keys = keys_of(&cache);
         update(
             &mut cache,
+            &mut keys,
             &asked,
             vec![b, info("ddd4", "d"), info("eee5", "e")],
         );
+        assert_eq!(keys, keys_of(&cache), "the keys out of step");
         let mut got: Vec<(&str, &str)> = cache
             .iter()
             .map(|c| (c.id.as_str(), c.name.as_str()))
