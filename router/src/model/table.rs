@@ -158,9 +158,11 @@ impl RegexPart {
     }
 }
 
-/// How many patterns patches add beside the whole set before the index is built whole again
-/// (each such patch combines them again: a few dozen is well under a millisecond).
-const RECENT_MAX: usize = 32;
+/// How many patterns patches add beside the whole set before the index is built whole again:
+/// a storm of 200 containers of which a quarter route by host regex stays within it (at
+/// 10,000 routes the whole set took most of such a storm's table); each patch that adds one
+/// combines those again, a few dozen patterns.
+const RECENT_MAX: usize = 64;
 
 /// The last combined set built, by its patterns and size limit: most reconfigurations change
 /// no host regex, and combining thousands of them was a fifth of a rebuild at 10,000 routes.
