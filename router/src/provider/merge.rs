@@ -399,21 +399,15 @@ impl Merged {
             last,
         };
         for (c, part) in containers.iter().zip(parts) {
-            if !m.add(c, part, &mut BTreeSet::new()) {
+            if !m.add(c, part) {
                 return None;
             }
         }
         Some(m)
     }
 
-    /// Adds a container, the names it defines to `affected`; `false` when its part is
-    /// another's.
-    fn add(
-        &mut self,
-        c: &ContainerInfo,
-        part: &Arc<Fragment>,
-        affected: &mut BTreeSet<(Kind, String)>,
-    ) -> bool {
+    /// Adds a container; `false` when its part is another's.
+    fn add(&mut self, c: &ContainerInfo, part: &Arc<Fragment>) -> bool {
         let at = address(part);
         if self.entries.contains_key(&at) {
             return false;
@@ -421,9 +415,10 @@ impl Merged {
         if let Some(config) = &part.config {
             for kind in Kind::ALL {
                 for name in kind.names(config) {
-                    let key = (kind, name.to_owned());
-                    self.defined.entry(key.clone()).or_default().push(at);
-                    affected.insert(key);
+                    self.defined
+                        .entry((kind, name.to_owned()))
+                        .or_default()
+                        .push(at);
                 }
             }
         }
@@ -492,7 +487,7 @@ impl Merged {
             .filter(|at| !now.contains_key(at))
             .copied()
             .collect();
-        let mut new: Vec<usize> = now
+        let new: Vec<usize> = now
             .iter()
             .filter(|(at, _)| !self.entries.contains_key(at))
             .map(|(_, &i)| i)
@@ -512,10 +507,10 @@ impl Merged {
         {
             return None;
         }
-        new.sort_unstable();
         let mut affected = BTreeSet::new();
-        // Every container of a changed one's name: whether one of them does not run decides
-        // how their definitions merge.
+        // The names the containers gone defined, and those of every container of a changed
+        // one's name (the new ones among them): whether one of them does not run decides how
+        // their definitions merge.
         let mut names: BTreeSet<String> = gone
             .iter()
             .map(|at| self.entries[at].name.clone())
@@ -525,7 +520,7 @@ impl Merged {
             self.remove(at, &mut affected);
         }
         for &i in &new {
-            self.add(&containers[i], &parts[i], &mut affected);
+            self.add(&containers[i], &parts[i]);
         }
         for name in &names {
             for at in self.by_name.get(name).into_iter().flatten() {
@@ -538,12 +533,7 @@ impl Merged {
         }
         let mut snap = Snapshot {
             provider: self.last.provider.clone(),
-            config: crate::dynamic::Configuration {
-                http: self.last.config.http.clone(),
-                tcp: self.last.config.tcp.clone(),
-                udp: self.last.config.udp.clone(),
-                tls: self.last.config.tls.clone(),
-            },
+            config: self.last.config.clone(),
             ..Default::default()
         };
         for (kind, name) in affected {
