@@ -293,12 +293,44 @@ fn plain_container() -> impl Strategy<Value = ContainerInfo> {
 /// The table for service after `prev` from these containers beside `file`, patched or not,
 /// checked against the whole compile: the same description, issues, TLS options by SNI and
 /// answers to requests, and the comparison with `prev` finds what the descriptions differ by.
+/// A running container `name` (id `<name>-id`) on network `net` at `ip`, exposing 8080.
+fn running(name: String, labels: BTreeMap<String, String>, ip: &str) -> ContainerInfo {
+    ContainerInfo {
+        id: format!("{name}-id"),
+        name,
+        labels,
+        state: RunState::Running,
+        health: Health::None,
+        networks: [("net".to_owned(), Some(ip.parse().unwrap()))]
+            .into_iter()
+            .collect(),
+        bindings: Default::default(),
+        network_mode: "bridge".into(),
+        exposed_ports: [8080].into_iter().collect(),
+    }
+}
+
+/// A GET of `path` on `host` from 10.0.0.1.
+fn get<'a>(
+    host: &'a str,
+    path: &'a str,
+    headers: &'a http::HeaderMap,
+) -> router::model::rule::RequestView<'a> {
+    router::model::rule::RequestView {
+        host,
+        path,
+        query: None,
+        method: "GET",
+        headers,
+        client_ip: [10, 0, 0, 1].into(),
+    }
+}
+
 fn next_checked(
     prev: &RouteTable,
     cs: &[ContainerInfo],
     file: &Arc<Snapshot>,
 ) -> Result<RouteTable, TestCaseError> {
-    use router::model::rule::RequestView;
     let mut seen = BTreeSet::new();
     let cs: Vec<ContainerInfo> = cs
         .iter()
@@ -334,14 +366,7 @@ fn next_checked(
         "other.test",
     ] {
         for path in ["/", "/p", "/p/q", "/x"] {
-            let view = RequestView {
-                host,
-                path,
-                query: None,
-                method: "GET",
-                headers: &headers,
-                client_ip: "10.0.0.1".parse().unwrap(),
-            };
+            let view = get(host, path, &headers);
             for ep in ["web", "websecure"] {
                 for tls in [false, true] {
                     let a = next.lookup(ep, tls, &view).map(|r| r.name.as_str());
@@ -378,26 +403,11 @@ fn a_container_started_stopped_or_relabelled_among_many_is_a_patch() {
         .into_iter()
         .collect();
         labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        ContainerInfo {
-            id: format!("c{i}-id"),
-            name: format!("c{i}"),
+        running(
+            format!("c{i}"),
             labels,
-            state: RunState::Running,
-            health: Health::None,
-            networks: [(
-                "net".to_owned(),
-                Some(
-                    format!("172.18.{}.{}", i / 200, i % 200 + 2)
-                        .parse()
-                        .unwrap(),
-                ),
-            )]
-            .into_iter()
-            .collect(),
-            bindings: Default::default(),
-            network_mode: "bridge".into(),
-            exposed_ports: [8080].into_iter().collect(),
-        }
+            &format!("172.18.{}.{}", i / 200, i % 200 + 2),
+        )
     };
     let mut cs: Vec<ContainerInfo> = (0..50).map(|i| one(i, &[])).collect();
     let first = next_checked(&RouteTable::default(), &cs, &file).unwrap();
@@ -450,23 +460,13 @@ fn host_regexes_added_by_patches_are_matched_beside_the_whole_set() {
     // relabelled and stopped: every table is a patch, and each container's host finds its
     // route as the scan of the whole compile's routes does.
     let file = Arc::new(file_snapshot("http:\n  routers: {}\n"));
-    let one = |i: usize, rule: String| ContainerInfo {
-        id: format!("r{i}-id"),
-        name: format!("r{i}"),
-        labels: [(format!("traefik.http.routers.r{i}.rule"), rule)]
-            .into_iter()
-            .collect(),
-        state: RunState::Running,
-        health: Health::None,
-        networks: [(
-            "net".to_owned(),
-            Some(format!("172.19.0.{}", i + 2).parse().unwrap()),
-        )]
-        .into_iter()
-        .collect(),
-        bindings: Default::default(),
-        network_mode: "bridge".into(),
-        exposed_ports: [8080].into_iter().collect(),
+    let one = |i: usize, rule: String| {
+        let labels = [(format!("traefik.http.routers.r{i}.rule"), rule)];
+        running(
+            format!("r{i}"),
+            labels.into_iter().collect(),
+            &format!("172.19.0.{}", i + 2),
+        )
     };
     let regex = |i: usize| format!("HostRegexp(`^r{i}\\.(test|example)$`)");
     let check = |table: &RouteTable, cs: &[ContainerInfo]| {
@@ -481,14 +481,7 @@ fn host_regexes_added_by_patches_are_matched_beside_the_whole_set() {
                 format!("r{i}.example"),
                 format!("r{i}.other"),
             ] {
-                let view = router::model::rule::RequestView {
-                    host: &host,
-                    path: "/",
-                    query: None,
-                    method: "GET",
-                    headers: &headers,
-                    client_ip: "10.0.0.1".parse().unwrap(),
-                };
+                let view = get(&host, "/", &headers);
                 let a = table.lookup("web", false, &view).map(|r| r.name.clone());
                 let b = whole
                     .lookup_linear("web", false, &view)
