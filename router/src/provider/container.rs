@@ -9,7 +9,7 @@
 //! a service takes the container's only one. A container with only TCP or UDP labels gets no
 //! HTTP router (its TCP routers and services: [`super::container_tcp`]). Definitions of the
 //! same name on several containers merge when identical (services add their servers), and
-//! are dropped, with an error on each, when they differ.
+//! are dropped, with an error on each, when they differ ([`super::merge`]).
 //!
 //! Where the router differs on purpose, it says so in the snapshot's issues: a stopped
 //! container keeps its routes known (they answer 503 instead of vanishing into 404s); one

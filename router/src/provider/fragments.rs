@@ -2,7 +2,7 @@
 //! from: an event changes one container of thousands, and reading every container's labels
 //! again (label tree, decode, templates) was most of a snapshot (about 6 µs a container, 60 ms
 //! at 10,000). Memoization only: a part is the one [`super::container`]'s reading of the
-//! container gives, and the snapshot merges the parts as before.
+//! container gives, and [`super::merge`] merges the parts.
 //!
 //! A part is found by a SipHash, with this process's random keys, of the container as listed;
 //! the provider's settings are compared in full (the memo is dropped when they change). A

@@ -1,7 +1,6 @@
-//! Hash maps keyed by what needs no SipHash: memo keys (SipHash outputs already), addresses
-//! and container ids (drawn at random by the daemon). A multiply by the golden ratio spreads
-//! them over the high bits the table probes with. Hashing 10,000 such keys at every Docker
-//! event was a tenth of its work.
+//! Hash maps keyed by numbers that need no SipHash: memo keys (SipHash outputs already) and
+//! addresses. A multiply by the golden ratio spreads them over the high bits the table probes
+//! with. Hashing 10,000 such keys at every Docker event was a tenth of its work.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -15,9 +14,8 @@ impl Hasher for Mix {
         self.0
     }
 
-    /// Eight bytes at a time: for container ids (64 hex digits the daemon draws at random,
-    /// not chosen by whoever names a container), where a keyed SipHash of each of 10,000 ids
-    /// at every re-list was a tenth of an event's work.
+    /// The trait's byte path, which keys of these maps do not take: eight bytes at a time,
+    /// every byte counted. Not for keys others choose (it is not keyed).
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
@@ -50,7 +48,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_that_differ_anywhere_hash_apart() {
+    fn bytes_that_differ_anywhere_hash_apart() {
         let hash = |s: &str| {
             use std::hash::BuildHasher;
             BuildHasherDefault::<Mix>::default().hash_one(s)
