@@ -25,6 +25,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use crate::config::ContainerProvider;
+use crate::container_cache::Cache;
 use crate::provider::container::{self, ContainerInfo, ContainerSettings, Health, RunState};
 use crate::server::Shared;
 
@@ -167,7 +168,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
         // Shared with the reconfiguration it is published to (no copy of 10,000 containers'
         // labels for each), and changed in place between reconfigurations.
         let mut cache = match list(&docker).await {
-            Ok(c) => Arc::new(c),
+            Ok(c) => Cache::new(c),
             Err(e) => {
                 shared.metrics.discovery_errors.inc();
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, docker_host = %endpoint(&provider), "cannot list containers through socket-guard; keeping the last table");
@@ -176,14 +177,11 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 continue;
             }
         };
-        // Each cached container's memo key, in step with the cache: worked out when a
-        // container is listed, not for 10,000 at every event.
-        let mut keys = keys_of(&cache);
         retain_stopping(&mut stopping, &cache);
         publish(
             &shared,
             &provider,
-            (&cache, &keys),
+            &cache,
             &stopping,
             own_id.as_deref(),
             &mut last,
@@ -217,7 +215,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 ev = events.next() => match ev {
                     Some(Ok(ev)) => {
                         if note_event(&ev, &mut stopping, &mut named, &mut everything) {
-                            publish(&shared, &provider, (&cache, &keys), &stopping, own_id.as_deref(), &mut last).await;
+                            publish(&shared, &provider, &cache, &stopping, own_id.as_deref(), &mut last).await;
                         }
                         // The first event after a quiet spell is acted on at once; the rest of
                         // a burst waits for one re-list at the end of the window.
@@ -267,14 +265,11 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                 tracing::debug!(whole, ids = ids.len(), "re-list");
                 let started = std::time::Instant::now();
                 let listed = if whole {
-                    list(&docker).await.map(|c| {
-                        keys = keys_of(&c);
-                        Arc::new(c)
-                    })
+                    list(&docker).await.map(Cache::new)
                 } else {
                     list_ids(&docker, &ids).await.map(|found| {
                         let mut c = std::mem::take(&mut cache);
-                        update(Arc::make_mut(&mut c), &mut keys, &ids, found);
+                        c.update(&ids, found);
                         c
                     })
                 };
@@ -286,7 +281,7 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
                         publish(
                             &shared,
                             &provider,
-                            (&cache, &keys),
+                            &cache,
                             &stopping,
                             own_id.as_deref(),
                             &mut last,
@@ -320,12 +315,13 @@ pub async fn run(shared: Arc<Shared>, provider: ContainerProvider, docker: Docke
 const STOPPING_FOR: Duration = Duration::from_secs(30);
 
 /// Forgets stopping marks of containers that are no longer running or that survived.
-fn retain_stopping(stopping: &mut HashMap<String, std::time::Instant>, cache: &[ContainerInfo]) {
+fn retain_stopping(stopping: &mut HashMap<String, std::time::Instant>, cache: &Cache) {
     stopping.retain(|id, since| {
         since.elapsed() < STOPPING_FOR
             && cache
+                .positions(id)
                 .iter()
-                .any(|c| &c.id == id && c.state == RunState::Running)
+                .any(|&i| cache.list()[i].state == RunState::Running)
     });
 }
 
@@ -439,34 +435,6 @@ pub async fn list_ids(
     Ok(summaries.into_iter().filter_map(convert).collect())
 }
 
-/// The cache with the containers of `ids` replaced by what a list of them `found` (a
-/// container listed by id is gone from the cache when the list no longer has it), and their
-/// memo keys (`keys[i]` is `cache[i]`'s) in step. The daemon matches ids by prefix: a listed
-/// container whose id was asked for replaces its entry.
-pub fn update(
-    cache: &mut Vec<ContainerInfo>,
-    keys: &mut Vec<u64>,
-    ids: &BTreeSet<String>,
-    found: Vec<ContainerInfo>,
-) {
-    debug_assert_eq!(cache.len(), keys.len(), "keys out of step with the cache");
-    let asked = |id: &str| ids.iter().any(|i| id.starts_with(i.as_str()));
-    let gone: Vec<bool> = cache.iter().map(|c| asked(&c.id)).collect();
-    let mut at = gone.iter();
-    cache.retain(|_| !at.next().is_some_and(|g| *g));
-    let mut at = gone.iter();
-    keys.retain(|_| !at.next().is_some_and(|g| *g));
-    for c in found.into_iter().filter(|c| asked(&c.id)) {
-        keys.push(container::memo_key(&c));
-        cache.push(c);
-    }
-}
-
-/// Each container's memo key ([`container::memo_key`]), in order.
-pub fn keys_of(cache: &[ContainerInfo]) -> Vec<u64> {
-    cache.iter().map(container::memo_key).collect()
-}
-
 /// Lists every container (stopped ones too: their routes stay known and answer 503).
 pub async fn list(docker: &Docker) -> Result<Vec<ContainerInfo>, bollard::errors::Error> {
     let opts = ListContainersOptions {
@@ -561,50 +529,48 @@ pub struct Published {
 }
 
 impl Published {
-    /// Whether the view of `cache` (the containers in `stopping` that run marked as stopping)
-    /// with `own` is the one published last; it is the last one from now on. Hashed from the
-    /// containers' `keys` (in step with the cache) and the positions of those marked: the view
-    /// itself is made only when it changed (a copy of 10,000 containers' labels, for every
-    /// re-list otherwise), and the containers themselves are not read unless some are marked.
-    fn unchanged(
-        &mut self,
-        cache: &[ContainerInfo],
-        keys: &[u64],
-        stopping: &HashMap<String, std::time::Instant>,
-        own: &BTreeSet<String>,
-    ) -> bool {
+    /// Whether the view of the containers whose memo keys are `keys` (those at the positions
+    /// `marked` shown stopping) with `own` is the one published last; it is the last one from
+    /// now on. Hashed from the keys and the positions: the view itself is made only when it
+    /// changed (a copy of 10,000 containers' labels, for every re-list otherwise), and the
+    /// containers themselves are not read.
+    fn unchanged(&mut self, keys: &[u64], marked: &[usize], own: &BTreeSet<String>) -> bool {
         use std::hash::{BuildHasher, Hash, Hasher};
         let mut h = self.keys.build_hasher();
         keys.hash(&mut h);
-        if !stopping.is_empty() {
-            for (i, c) in cache.iter().enumerate() {
-                if marked_stopping(c, stopping) {
-                    i.hash(&mut h);
-                }
-            }
-        }
+        marked.hash(&mut h);
         own.hash(&mut h);
         let h = h.finish();
         self.last.replace(h) == Some(h)
     }
 }
 
-/// The keys of a view made from the cache (whose keys are `keys`): each container's own,
-/// worked out again for one the view shows stopping.
-fn view_keys(keys: &[u64], cache: &[ContainerInfo], view: &[ContainerInfo]) -> Vec<u64> {
-    keys.iter()
-        .zip(cache)
-        .zip(view)
-        .map(|((k, c), v)| match c.state == v.state {
-            true => *k,
-            false => container::memo_key(v),
-        })
-        .collect()
+/// The positions of the containers shown as stopping (in order): they run, and a `kill` or
+/// `stop` of them was seen.
+fn marked_stopping(cache: &Cache, stopping: &HashMap<String, std::time::Instant>) -> Vec<usize> {
+    let mut marked: Vec<usize> = stopping
+        .keys()
+        .flat_map(|id| cache.positions(id))
+        .filter(|&i| cache.list()[i].state == RunState::Running)
+        .collect();
+    marked.sort_unstable();
+    marked.dedup();
+    marked
 }
 
-/// Whether `c` is shown as stopping: it runs, and a `kill` or `stop` of it was seen.
-fn marked_stopping(c: &ContainerInfo, stopping: &HashMap<String, std::time::Instant>) -> bool {
-    c.state == RunState::Running && stopping.contains_key(&c.id)
+/// The view of the cache with the containers at `marked` shown stopping, and its memo keys
+/// (those of the marked containers worked out again).
+fn view_of(cache: &Cache, marked: &[usize]) -> (Arc<Vec<ContainerInfo>>, Vec<u64>) {
+    let mut keys = cache.keys().to_vec();
+    if marked.is_empty() {
+        return (cache.list().clone(), keys);
+    }
+    let mut view = cache.list().to_vec();
+    for &i in marked {
+        view[i].state = RunState::Stopping;
+        keys[i] = container::memo_key(&view[i]);
+    }
+    (Arc::new(view), keys)
 }
 
 /// Builds the table from the cached view (with stopping containers marked) and swaps it in
@@ -614,39 +580,21 @@ fn marked_stopping(c: &ContainerInfo, stopping: &HashMap<String, std::time::Inst
 async fn publish(
     shared: &Arc<Shared>,
     provider: &ContainerProvider,
-    (cache, keys): (&Arc<Vec<ContainerInfo>>, &[u64]),
+    cache: &Cache,
     stopping: &HashMap<String, std::time::Instant>,
     own_id: Option<&str>,
     last: &mut Published,
 ) {
     let own_networks = own_id
-        .and_then(|id| {
-            cache
-                .iter()
-                .find(|c| c.id.starts_with(id) || id.starts_with(&c.id))
-        })
+        .and_then(|id| cache.find(id))
         .map(|c| c.networks.keys().cloned().collect())
         .unwrap_or_default();
-    if last.unchanged(cache, keys, stopping, &own_networks) {
+    let marked = marked_stopping(cache, stopping);
+    if last.unchanged(cache.keys(), &marked, &own_networks) {
         return;
     }
     // The cache itself, unless a container in it is to be shown stopping.
-    let marked = !stopping.is_empty() && cache.iter().any(|c| marked_stopping(c, stopping));
-    let view = if marked {
-        let mut view = cache.to_vec();
-        for c in &mut view {
-            if marked_stopping(c, stopping) {
-                c.state = RunState::Stopping;
-            }
-        }
-        Arc::new(view)
-    } else {
-        cache.clone()
-    };
-    let keys = match marked {
-        true => view_keys(keys, cache, &view),
-        false => keys.to_vec(),
-    };
+    let (view, keys) = view_of(cache, &marked);
     let provider = provider.clone();
     crate::state::off_workers(shared, move |shared| {
         publish_view(
@@ -741,60 +689,52 @@ mod tests {
         let none = HashMap::new();
         let view = vec![info("a", "a"), info("b", "b")];
         let own = BTreeSet::from(["net".to_owned()]);
-        assert!(
-            !last.unchanged(&view, &keys_of(&view), &none, &own),
-            "nothing was published yet"
-        );
-        assert!(last.unchanged(&view, &keys_of(&view), &none, &own));
+        let no_networks = BTreeSet::new();
+        let mut unchanged = |view: &[ContainerInfo],
+                             stopping: &HashMap<String, std::time::Instant>,
+                             own: &BTreeSet<String>| {
+            let cache = Cache::new(view.to_vec());
+            last.unchanged(cache.keys(), &marked_stopping(&cache, stopping), own)
+        };
+        assert!(!unchanged(&view, &none, &own), "nothing was published yet");
+        assert!(unchanged(&view, &none, &own));
         let mut labelled = view.clone();
         labelled[1]
             .labels
             .insert("traefik.enable".into(), "true".into());
-        assert!(!last.unchanged(&labelled, &keys_of(&labelled), &none, &own));
+        assert!(!unchanged(&labelled, &none, &own));
         assert!(
-            !last.unchanged(&view, &keys_of(&view), &none, &own),
+            !unchanged(&view, &none, &own),
             "back to the first: a change again"
         );
         // A running container marked as stopping is a change; one that does not run is not.
         let mut running = view.clone();
         running[0].state = RunState::Running;
         running[1].state = RunState::Stopped;
-        assert!(!last.unchanged(&running, &keys_of(&running), &none, &own));
+        assert!(!unchanged(&running, &none, &own));
         let marked = HashMap::from([("a".to_owned(), std::time::Instant::now())]);
-        assert!(!last.unchanged(&running, &keys_of(&running), &marked, &own));
-        assert!(last.unchanged(&running, &keys_of(&running), &marked, &own));
+        assert!(!unchanged(&running, &marked, &own));
+        assert!(unchanged(&running, &marked, &own));
         let both = HashMap::from([
             ("a".to_owned(), std::time::Instant::now()),
             ("b".to_owned(), std::time::Instant::now()),
         ]);
-        assert!(
-            last.unchanged(&running, &keys_of(&running), &both, &own),
-            "b does not run"
-        );
-        assert!(!last.unchanged(&running, &keys_of(&running), &both, &BTreeSet::new()));
-        assert!(!last.unchanged(
-            &running[..1],
-            &keys_of(&running[..1]),
-            &both,
-            &BTreeSet::new()
-        ));
-        assert!(last.unchanged(
-            &running[..1],
-            &keys_of(&running[..1]),
-            &both,
-            &BTreeSet::new()
-        ));
+        assert!(unchanged(&running, &both, &own), "b does not run");
+        assert!(!unchanged(&running, &both, &no_networks));
+        assert!(!unchanged(&running[..1], &both, &no_networks));
+        assert!(unchanged(&running[..1], &both, &no_networks));
         // A container relabelled: a change, once.
         let mut relabelled = running.clone();
         relabelled[1]
             .labels
             .insert("traefik.enable".into(), "false".into());
-        assert!(!last.unchanged(&relabelled, &keys_of(&relabelled), &none, &own));
-        assert!(last.unchanged(&relabelled, &keys_of(&relabelled), &none, &own));
+        assert!(!unchanged(&relabelled, &none, &own));
+        assert!(unchanged(&relabelled, &none, &own));
         // A view's keys are each container's own, the one shown stopping's too.
-        let mut view = relabelled.clone();
-        view[0].state = RunState::Stopping;
-        let keys = view_keys(&keys_of(&relabelled), &relabelled, &view);
+        let cache = Cache::new(relabelled.clone());
+        let (view, keys) = view_of(&cache, &marked_stopping(&cache, &marked));
+        assert_eq!(view[0].state, RunState::Stopping);
+        assert_eq!(view[1], relabelled[1]);
         let own_keys: Vec<u64> = view.iter().map(container::memo_key).collect();
         assert_eq!(keys, own_keys);
     }
@@ -863,29 +803,6 @@ mod tests {
             convert(s).expect("a container").exposed_ports.first(),
             Some(&53)
         );
-    }
-
-    #[test]
-    fn a_targeted_list_replaces_adds_and_removes_only_what_was_asked() {
-        let mut cache = vec![info("aaa1", "a"), info("bbb2", "b"), info("ccc3", "c")];
-        let asked: BTreeSet<String> = ["bbb2", "ccc3", "ddd4"].map(str::to_owned).into();
-        let mut b = info("bbb2", "b-renamed");
-        b.state = RunState::Stopped;
-        // ccc3 is gone (destroyed, or out of scope); ddd4 is new; a stray answer is ignored.
-        let mut keys = keys_of(&cache);
-        update(
-            &mut cache,
-            &mut keys,
-            &asked,
-            vec![b, info("ddd4", "d"), info("eee5", "e")],
-        );
-        assert_eq!(keys, keys_of(&cache), "the keys out of step");
-        let mut got: Vec<(&str, &str)> = cache
-            .iter()
-            .map(|c| (c.id.as_str(), c.name.as_str()))
-            .collect();
-        got.sort();
-        assert_eq!(got, [("aaa1", "a"), ("bbb2", "b-renamed"), ("ddd4", "d")]);
     }
 
     #[test]

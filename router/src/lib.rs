@@ -40,6 +40,7 @@ pub mod compress;
 pub mod config;
 pub mod conn;
 pub mod conn_limit;
+pub mod container_cache;
 pub mod dashboard;
 pub mod discovery;
 pub mod dynamic;
