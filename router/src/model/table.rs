@@ -132,14 +132,20 @@ fn remap_lists(m: &mut HashMap<String, Vec<usize>>, map: &[usize]) {
 const HOST_REGEXES_LIMIT: usize = 64 << 20;
 
 /// The host regexes of the table's routes, matched at once: one set of every pattern when the
-/// index is built whole, and beside it, in a table patched from another, a small set of the
-/// patterns its patches added since ([`RECENT_MAX`] at most). Combining thousands of patterns
-/// again for one container's route was a third of an event's work at 10,000 routes; a removed
-/// route only leaves the lists of the set it was in.
+/// index is built whole, and beside it, in a table patched from another, a few small sets of
+/// the patterns its patches added since ([`recent_max`] in all at most). Combining thousands
+/// of patterns again for one container's route was a third of an event's work at 10,000
+/// routes; a removed route only leaves the lists of the set it was in.
+///
+/// The added sets are kept as a binary counter is: a patch's patterns make a set, which takes
+/// in the newest sets while they are less than twice its size. Each pattern is thus combined
+/// again a few times (log2 of the patterns added), not at every patch, and a lookup matches
+/// the whole set and at most log2 of [`recent_max`] small ones.
 #[derive(Debug, Clone)]
 pub struct HostRegexes {
     base: RegexPart,
-    recent: Option<RegexPart>,
+    /// Oldest first, each at least twice the size of the next.
+    recent: Vec<RegexPart>,
 }
 
 /// One combined set, and each pattern's routes (in route order).
@@ -158,11 +164,14 @@ impl RegexPart {
     }
 }
 
-/// How many patterns patches add beside the whole set before the index is built whole again:
-/// a storm of 200 containers of which a quarter route by host regex stays within it (at
-/// 10,000 routes the whole set took most of such a storm's table); each patch that adds one
-/// combines those again, a few dozen patterns.
-const RECENT_MAX: usize = 64;
+/// How many patterns patches may add beside a whole set of `base` patterns before the index
+/// is built whole again: an eighth of them, and at least 64 (building the whole set again,
+/// its cost spread over the patterns added meanwhile, is then a few patterns' worth each).
+/// Storms of 200 containers of which a quarter route by host regex stay within it at 10,000
+/// routes, where the whole set took most of such a storm's table.
+fn recent_max(base: usize) -> usize {
+    (base / 8).max(64)
+}
 
 /// The last combined set built, by its patterns and size limit: most reconfigurations change
 /// no host regex, and combining thousands of them was a fifth of a rebuild at 10,000 routes.
@@ -506,9 +515,7 @@ impl RouteTable {
     /// How many combined sets of host regexes a lookup matches: 1 for an index built whole,
     /// 2 with patterns patches added beside it (see [`HostRegexes`]); for tests.
     pub fn host_regex_sets(&self) -> usize {
-        self.by_regex
-            .as_ref()
-            .map_or(0, |r| 1 + usize::from(r.recent.is_some()))
+        self.by_regex.as_ref().map_or(0, |r| 1 + r.recent.len())
     }
 
     /// Builds the host index over routes already in priority order.
@@ -541,7 +548,7 @@ impl RouteTable {
                             set,
                             routes: regexes.into_values().collect(),
                         },
-                        recent: None,
+                        recent: Vec::new(),
                     })
                 }
                 // Too large to combine: those routes are scanned, as any-host ones.
@@ -603,7 +610,7 @@ impl RouteTable {
     /// read again; the patterns of added host regexes combined beside the set of `prev`'s
     /// (see [`HostRegexes`]). Lookups give what [`Self::index`]'s would; it is what this
     /// falls back to when `prev` combined no host regex (none, or too many to combine) or
-    /// the patterns added since its whole build grow beyond [`RECENT_MAX`].
+    /// the patterns added since its whole build grow beyond [`recent_max`].
     pub(crate) fn index_moved(
         mut self,
         prev: &RouteTable,
@@ -625,7 +632,7 @@ impl RouteTable {
             !index.exact.is_empty() || !index.prefix.is_empty()
         });
         if let Some(r) = &mut self.by_regex {
-            for part in std::iter::once(&mut r.base).chain(&mut r.recent) {
+            for part in std::iter::once(&mut r.base).chain(r.recent.iter_mut()) {
                 for list in &mut part.routes {
                     remap_list(list, map);
                 }
@@ -645,35 +652,40 @@ impl RouteTable {
         self
     }
 
-    /// Combines the patterns `added` (with their routes) with those patches added before
-    /// beside the whole set; `false` when the index is to be built whole instead.
+    /// Combines the patterns `added` (with their routes) into a set beside the whole one (see
+    /// [`HostRegexes`]); `false` when the index is to be built whole instead.
     fn add_recent(&mut self, added: BTreeMap<String, Vec<usize>>) -> bool {
         let Some(r) = &mut self.by_regex else {
             return false;
         };
-        let mut patterns: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        if let Some(recent) = &r.recent {
-            for (p, list) in recent.set.patterns().iter().zip(&recent.routes) {
-                if !list.is_empty() {
-                    patterns.insert(p.clone(), list.clone());
+        let mut patterns = added;
+        while let Some(last) = r.recent.last() {
+            let live = last.routes.iter().filter(|l| !l.is_empty()).count();
+            if live >= 2 * patterns.len() {
+                break;
+            }
+            let last = r.recent.pop().expect("a last set");
+            for (p, list) in last.set.patterns().iter().zip(last.routes) {
+                let to = patterns.entry(p.clone()).or_default();
+                for i in list {
+                    insert_sorted(to, i);
                 }
             }
         }
-        for (p, list) in added {
-            let to = patterns.entry(p).or_default();
-            for i in list {
-                insert_sorted(to, i);
-            }
-        }
-        if patterns.len() > RECENT_MAX {
+        patterns.retain(|_, list| !list.is_empty());
+        let total: usize = r.recent.iter().map(|p| p.set.len()).sum::<usize>() + patterns.len();
+        if total > recent_max(r.base.set.len()) {
             return false;
+        }
+        if patterns.is_empty() {
+            return true;
         }
         let built = regex::RegexSetBuilder::new(patterns.keys())
             .size_limit(HOST_REGEXES_LIMIT)
             .build();
         match built {
             Ok(set) => {
-                r.recent = Some(RegexPart {
+                r.recent.push(RegexPart {
                     set: Arc::new(set),
                     routes: patterns.into_values().collect(),
                 });
@@ -725,7 +737,7 @@ impl RouteTable {
         };
         let mut out = Vec::new();
         r.base.matches(host, &mut out);
-        if let Some(recent) = &r.recent {
+        for recent in &r.recent {
             recent.matches(host, &mut out);
         }
         out.sort_unstable();
