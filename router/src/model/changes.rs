@@ -64,9 +64,9 @@ fn patched(
 ) -> (Vec<String>, Vec<String>) {
     let mut was = BTreeSet::new();
     let mut is = BTreeSet::new();
-    let named = |t: &RouteTable, out: &mut BTreeSet<String>| {
+    let named = |t: &RouteTable, at: &[usize], out: &mut BTreeSet<String>| {
         let mut used = BTreeMap::new();
-        for r in t.routes.iter().filter(|r| p.routes.contains(&r.name)) {
+        for r in at.iter().map(|&i| &t.routes[i]) {
             out.extend(r.certificate_line());
             out.insert(r.line());
             for (name, mw) in &r.middlewares {
@@ -75,7 +75,10 @@ fn patched(
         }
         used
     };
-    let (was_mws, is_mws) = (named(old, &mut was), named(new, &mut is));
+    let (was_mws, is_mws) = (
+        named(old, &p.removed_at, &mut was),
+        named(new, &p.added_at, &mut is),
+    );
     // A middleware's line is in a description while some route uses it, with its settings
     // in that table (a middleware the patch changed is used by changed routes only: the
     // others' copies are the same in both).

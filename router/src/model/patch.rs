@@ -51,8 +51,12 @@ const MAX_DEPTH: u32 = 256;
 pub(crate) struct Patched {
     /// The table patched ([`Made::id`]).
     pub(crate) base: u64,
-    /// The routes removed or added, by name.
-    pub(crate) routes: BTreeSet<String>,
+    /// The positions of the routes removed in the table patched (in order).
+    pub(crate) removed_at: Vec<usize>,
+    /// The positions of the routes added in this table (in order). Route names are unique in
+    /// a table and a new route's name is not a kept one's: these are exactly the routes of
+    /// the names the patch removed or added, found without reading every route's name.
+    pub(crate) added_at: Vec<usize>,
     /// The services removed, added or changed, by qualified name.
     pub(crate) services: BTreeSet<String>,
 }
@@ -182,12 +186,6 @@ pub(crate) fn patch(
             }
         }
     }
-    let names: BTreeSet<String> = gone
-        .iter()
-        .cloned()
-        .chain(added.iter().map(|r| r.name.clone()))
-        .collect();
-
     // The routes removed, and nothing kept that clashes with the new ones or lost a service.
     let removed: Vec<bool> = prev.routes.iter().map(|r| gone.contains(&r.name)).collect();
     let kept = || {
@@ -269,7 +267,8 @@ pub(crate) fn patch(
         made: Some(Arc::new(Made {
             patched: Some(Patched {
                 base: made.id,
-                routes: names,
+                removed_at: (0..removed.len()).filter(|&i| removed[i]).collect(),
+                added_at: at_added.clone(),
                 services: services_changed,
             }),
             depth: made.depth + 1,
