@@ -24,13 +24,18 @@ pub const PASSIVE_COOLDOWN_MAX: Duration = Duration::from_secs(2);
 /// How long a backend whose host went silent is skipped ([`Registry::mark_silent`]).
 pub const SILENT_COOLDOWN: Duration = Duration::from_secs(10);
 
+/// Services with runtime state by name: a persistent map, so that the state of a table
+/// patched from another shares every service it did not change (a copy of 10,000 was most of
+/// attaching such a table's state, and freeing the copy replaced as much again).
+pub type LiveServices = imbl::HashMap<String, Arc<LiveService>>;
+
 /// The table and its runtime state, swapped as one.
 #[derive(Debug, Default)]
 pub struct Live {
     /// The pure table.
     pub table: RouteTable,
     /// Services with runtime state, by name.
-    pub services: HashMap<String, Arc<LiveService>>,
+    pub services: LiveServices,
 }
 
 /// A service in service.
@@ -246,7 +251,7 @@ impl Registry {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         kept.swap += 1;
         let swap = kept.swap;
-        let mut services = HashMap::with_capacity(table.services.len());
+        let mut services = LiveServices::default();
         for (name, svc) in &table.services {
             services.insert(
                 name.clone(),

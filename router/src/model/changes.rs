@@ -34,7 +34,7 @@ pub fn diff(old: &RouteTable, new: &RouteTable) -> (Vec<String>, Vec<String>) {
     join(
         &old.services,
         &new.services,
-        |a, b| a == b,
+        |a: &std::sync::Arc<super::table::Service>, b| a == b,
         |_, s, out| {
             let mut lines = Vec::new();
             s.describe(&mut lines);
@@ -170,17 +170,18 @@ fn used_middlewares(t: &RouteTable) -> BTreeMap<&str, &Middleware> {
     m
 }
 
-/// Two maps joined by key: the lines of the items that differ, or are on one side only.
-fn join<K: Ord + AsRef<str>, V>(
-    old: &BTreeMap<K, V>,
-    new: &BTreeMap<K, V>,
+/// Two maps joined by key (each given as its entries in key order): the lines of the items
+/// that differ, or are on one side only.
+fn join<'m, K: Ord + AsRef<str> + 'm, V: 'm>(
+    old: impl IntoIterator<Item = (&'m K, &'m V)>,
+    new: impl IntoIterator<Item = (&'m K, &'m V)>,
     same: impl Fn(&V, &V) -> bool,
     lines: impl Fn(&str, &V, &mut BTreeSet<String>),
     was: &mut BTreeSet<String>,
     is: &mut BTreeSet<String>,
 ) {
-    let mut a = old.iter().peekable();
-    let mut b = new.iter().peekable();
+    let mut a = old.into_iter().peekable();
+    let mut b = new.into_iter().peekable();
     loop {
         match (a.peek(), b.peek()) {
             (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {

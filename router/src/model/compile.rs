@@ -96,10 +96,15 @@ pub fn compile_for_service(mut snapshots: Vec<Arc<Snapshot>>, s: &CompileSetting
     snapshots.sort_by(|a, b| a.provider.cmp(&b.provider));
     let (mut table, _, own_issues) = build(snapshots.iter().map(|a| &**a).collect(), s, false);
     table.api_view = view_when_read(snapshots.clone(), s.clone());
+    let composite = table
+        .services
+        .values()
+        .any(|svc| svc.kind != super::table::Kind::Servers);
     table.made = Some(Arc::new(super::patch::Made::whole(
         snapshots,
         s.clone(),
         own_issues,
+        composite,
     )));
     table.index()
 }
@@ -226,6 +231,7 @@ fn build(
         };
         service_disabled(info, &mut issues, &q, &e);
     }
+    let services: super::table::Services = services.into();
 
     // Sized at once: 20,000 routes moved again at each doubling otherwise.
     let mut routes = Vec::with_capacity(snaps.iter().map(|s| s.config.http.routers.len()).sum());
@@ -358,7 +364,7 @@ fn default_generated(snaps: &[&Snapshot]) -> Option<(String, Vec<String>)> {
 
 /// What routers may refer to.
 pub(super) struct Known<'a> {
-    pub(super) services: &'a BTreeMap<String, Arc<Service>>,
+    pub(super) services: &'a super::table::Services,
     pub(super) middlewares: &'a BTreeMap<String, &'a Middleware>,
     pub(super) options: &'a OptionSets,
 }
@@ -698,7 +704,7 @@ fn expand(
     list: &[String],
     provider: &str,
     known: &BTreeMap<String, &Middleware>,
-    services: &BTreeMap<String, Arc<Service>>,
+    services: &super::table::Services,
     chains: &mut Vec<String>,
     out: &mut Vec<(String, Middleware)>,
 ) -> Result<(), String> {

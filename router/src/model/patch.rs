@@ -34,6 +34,10 @@ pub struct Made {
     /// The compile reported issues beyond the snapshots' own (then nothing is patched: which
     /// routes they concern is not known).
     pub(crate) own_issues: bool,
+    /// Some service of the table is composite (weighted, mirroring, failover): then nothing
+    /// is patched. Worked out once for a table compiled whole (a patch adds plain load
+    /// balancers only), not over every service at each patch.
+    pub(crate) composite: bool,
     /// For a patched table: what changed from the table it was made from.
     pub(crate) patched: Option<Patched>,
     /// How many patches since the last whole compile.
@@ -75,12 +79,14 @@ impl Made {
         snapshots: Vec<Arc<Snapshot>>,
         settings: CompileSettings,
         own_issues: bool,
+        composite: bool,
     ) -> Made {
         Made {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             snapshots,
             settings,
             own_issues,
+            composite,
             patched: None,
             depth: 0,
             whole_because: None,
@@ -132,7 +138,7 @@ pub(crate) fn patch(
     let provider = &new.provider;
 
     // Services: every one of the table's a plain load balancer (no composite to settle).
-    if prev.services.values().any(|svc| svc.kind != Kind::Servers) {
+    if made.composite {
         return Err("a composite service");
     }
     let mut table_services = prev.services.clone();
@@ -272,7 +278,7 @@ pub(crate) fn patch(
                 services: services_changed,
             }),
             depth: made.depth + 1,
-            ..Made::whole(snapshots.to_vec(), s.clone(), false)
+            ..Made::whole(snapshots.to_vec(), s.clone(), false, false)
         })),
         ..Default::default()
     };

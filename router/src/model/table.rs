@@ -12,6 +12,11 @@ use crate::model::rule::{RequestView, Rule};
 
 pub use crate::dynamic::ServerStatus as BackendStatus;
 
+/// Services by qualified name: a persistent map, so that a table patched from another shares
+/// every service it did not change (copying and freeing a map of 10,000 services was a tenth
+/// of an event's CPU at 10,000 containers). Iterated in name order, as a `BTreeMap` is.
+pub type Services = imbl::OrdMap<String, Arc<Service>>;
+
 /// The routing table.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
@@ -19,7 +24,7 @@ pub struct RouteTable {
     /// is patched into: [`crate::model::patch`]).
     pub routes: Vec<Arc<Route>>,
     /// Services by qualified name (shared likewise).
-    pub services: BTreeMap<String, Arc<Service>>,
+    pub services: Services,
     /// Every problem, by source.
     pub issues: Vec<Issue>,
     /// Every router, service and middleware with its status, as Traefik's API shows them
