@@ -49,17 +49,21 @@ pub struct Configuration {
     pub tls: Tls,
 }
 
+/// Definitions by name: a persistent map, so that a provider's next snapshot shares every
+/// definition (and every part of the map) it did not change.
+pub type Defs<T> = imbl::OrdMap<String, Arc<T>>;
+
 /// The HTTP part. Its definitions are shared (`Arc`s): a provider's next snapshot takes those
 /// of the containers that did not change from its last, and comparing two snapshots skips
 /// what they share.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Http {
     /// Routers by name.
-    pub routers: BTreeMap<String, Arc<Router>>,
+    pub routers: Defs<Router>,
     /// Services by name.
-    pub services: BTreeMap<String, Arc<Service>>,
+    pub services: Defs<Service>,
     /// Middlewares by name.
-    pub middlewares: BTreeMap<String, Arc<Middleware>>,
+    pub middlewares: Defs<Middleware>,
     /// Servers transports by name (files only).
     pub servers_transports: BTreeMap<String, ServersTransport>,
 }
@@ -73,13 +77,14 @@ impl PartialEq for Http {
     }
 }
 
-/// Whether two maps of shared definitions are equal: one definition shared by both is not
-/// compared again.
-pub fn same_map<T: PartialEq>(a: &BTreeMap<String, Arc<T>>, b: &BTreeMap<String, Arc<T>>) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+/// Whether two maps of shared definitions are equal: maps that share their structure, and one
+/// definition shared by both, are not compared again.
+pub fn same_map<T: PartialEq>(a: &Defs<T>, b: &Defs<T>) -> bool {
+    a.ptr_eq(b)
+        || a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
 }
 
 /// Whether two shared definitions are equal: the same one, or equal ones.

@@ -337,10 +337,23 @@ fn one_changed<'a>(
     Ok((o, n))
 }
 
-/// The names whose values differ between two maps (on one side only, or unequal).
-fn changed<'a, V: PartialEq>(
-    a: &'a BTreeMap<String, Arc<V>>,
-    b: &'a BTreeMap<String, Arc<V>>,
+/// The names whose values differ between two maps (on one side only, or unequal): the parts
+/// of the maps they share are not visited.
+fn changed<'a, V: PartialEq>(a: &'a dynamic::Defs<V>, b: &'a dynamic::Defs<V>) -> Vec<&'a str> {
+    use imbl::ordmap::DiffItem;
+    a.diff(b)
+        .map(|d| match d {
+            DiffItem::Add(k, _) | DiffItem::Remove(k, _) => k.as_str(),
+            DiffItem::Update { new: (k, _), .. } => k.as_str(),
+        })
+        .collect()
+}
+
+/// [`changed`] walking both maps whole (kept to check it against).
+#[cfg(test)]
+fn changed_walked<'a, V: PartialEq>(
+    a: &'a dynamic::Defs<V>,
+    b: &'a dynamic::Defs<V>,
 ) -> Vec<&'a str> {
     let mut out = Vec::new();
     let (mut x, mut y) = (a.iter().peekable(), b.iter().peekable());
@@ -464,4 +477,34 @@ fn sni<'a, I: Iterator<Item = &'a Route>>(
         }
     }
     Some(sni)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_names_changed_are_those_a_walk_of_both_maps_finds(
+            base in prop::collection::btree_map(0u16..600, 0u8..4, 0..400),
+            edits in prop::collection::vec((0u16..600, prop::option::of(0u8..4)), 0..40),
+        ) {
+            // Maps of several levels sharing their structure, edited: values set again to
+            // what they were (another Arc, equal) are not changes; the rest are.
+            let a: dynamic::Defs<u8> = base
+                .into_iter()
+                .map(|(k, v)| (format!("k{k:03}"), Arc::new(v)))
+                .collect();
+            let mut b = a.clone();
+            for (k, v) in edits {
+                match v {
+                    Some(v) => b.insert(format!("k{k:03}"), Arc::new(v)),
+                    None => b.remove(&format!("k{k:03}")),
+                };
+            }
+            prop_assert_eq!(changed(&a, &b), changed_walked(&a, &b));
+            prop_assert!(changed(&a, &a).is_empty());
+        }
+    }
 }

@@ -353,7 +353,9 @@ fn container(
                 .insert(default_name.clone(), Router::default().into());
         }
     }
-    let mut routers = std::mem::take(&mut config.http.routers);
+    let mut routers: BTreeMap<String, Arc<Router>> = std::mem::take(&mut config.http.routers)
+        .into_iter()
+        .collect();
     for (name, r) in &mut routers {
         let r = Arc::make_mut(r);
         if r.rule.is_empty() {
@@ -404,8 +406,10 @@ fn container(
         }
         r.sources = vec![c.name.clone()];
     }
-    routers.retain(|_, r| !r.service.is_empty() && !r.rule.is_empty());
-    config.http.routers = routers;
+    config.http.routers = routers
+        .into_iter()
+        .filter(|(_, r)| !r.service.is_empty() && !r.rule.is_empty())
+        .collect();
     Some(std::mem::take(config))
 }
 

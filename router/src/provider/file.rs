@@ -139,13 +139,18 @@ pub fn snapshot(files: &[Parsed]) -> Snapshot {
             });
         };
         let mut http = d.config.http;
-        for r in http.routers.values_mut() {
-            Arc::make_mut(r).sources = vec![source.clone()];
-        }
+        http.routers = http
+            .routers
+            .into_iter()
+            .map(|(name, mut r)| {
+                Arc::make_mut(&mut r).sources = vec![source.clone()];
+                (name, r)
+            })
+            .collect();
         let h = &mut snap.config.http;
-        merge("router", &mut h.routers, http.routers, &mut duplicate);
-        merge("service", &mut h.services, http.services, &mut duplicate);
-        merge(
+        merge_defs("router", &mut h.routers, http.routers, &mut duplicate);
+        merge_defs("service", &mut h.services, http.services, &mut duplicate);
+        merge_defs(
             "middleware",
             &mut h.middlewares,
             http.middlewares,
@@ -385,6 +390,22 @@ pub async fn run(shared: Arc<Shared>, p: FileProvider) {
 /// one default entry point `https`.
 /// Adds a file's definitions of one kind; a name an earlier file defined keeps that
 /// definition (reported through `duplicate`).
+fn merge_defs<T>(
+    kind: &str,
+    into: &mut crate::dynamic::Defs<T>,
+    from: crate::dynamic::Defs<T>,
+    duplicate: &mut impl FnMut(&str, &str),
+) {
+    for (n, v) in from {
+        if into.contains_key(&n) {
+            duplicate(kind, &n);
+        } else {
+            into.insert(n, v);
+        }
+    }
+}
+
+/// [`merge_defs`] for a map that is not of shared definitions.
 fn merge<T>(
     kind: &str,
     into: &mut std::collections::BTreeMap<String, T>,

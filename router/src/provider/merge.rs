@@ -627,7 +627,7 @@ fn defs<'a, T>(
 /// Puts a name's merge into `map`: the merged definition, or none (a conflict, whose
 /// containers are returned).
 fn put<T>(
-    map: &mut BTreeMap<String, Arc<T>>,
+    map: &mut crate::dynamic::Defs<T>,
     name: &str,
     merged: Result<Arc<T>, Vec<&str>>,
 ) -> Option<Vec<String>> {
