@@ -39,7 +39,7 @@ pub fn reconcile(shared: &Shared) {
     let live = shared.live.load_full();
     let mut wanted: HashMap<(String, String), Check> = HashMap::new();
     // The services with a check first (few of thousands), then their runtime state.
-    for (name, def) in &live.table.services {
+    for (name, def) in live.table.health_checked() {
         let Some(check) = &def.health else {
             continue;
         };

@@ -254,6 +254,14 @@ fn plain_container() -> impl Strategy<Value = ContainerInfo> {
                         key(&format!("services.{name}s.loadbalancer.server.port")),
                         port.to_owned(),
                     );
+                    // Health checked on one port of the two: services with a check come
+                    // and go as containers change.
+                    if port == "8080" {
+                        l.insert(
+                            key(&format!("services.{name}s.loadbalancer.healthcheck.path")),
+                            "/health".to_owned(),
+                        );
+                    }
                 }
                 if let Some(r) = rule {
                     l.insert(key(&format!("routers.{name}.rule")), r.to_owned());
@@ -352,6 +360,19 @@ fn next_checked(
     );
     prop_assert_eq!(&next.issues, &whole.issues);
     prop_assert_eq!(&next.sni, &whole.sni);
+    // The services with a health check, as a patch keeps them (the health checks run for
+    // those only).
+    let checked =
+        |t: &RouteTable| -> Vec<String> { t.health_checked().map(|(n, _)| n.clone()).collect() };
+    let every = |t: &RouteTable| -> Vec<String> {
+        t.services
+            .iter()
+            .filter(|(_, s)| s.health.is_some())
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    prop_assert_eq!(checked(&next), every(&whole));
+    prop_assert_eq!(checked(&whole), every(&whole));
     let headers = http::HeaderMap::new();
     for host in [
         "x.test",

@@ -310,6 +310,7 @@ fn build(
     issues.dedup();
     let table = RouteTable {
         routes,
+        checked: Some(RouteTable::checked_of(&services)),
         services,
         issues,
         tls_options: options.options,

@@ -142,13 +142,21 @@ pub(crate) fn patch(
         return Err("a composite service");
     }
     let mut table_services = prev.services.clone();
+    let mut checked = prev
+        .checked
+        .clone()
+        .unwrap_or_else(|| RouteTable::checked_of(&prev.services));
     let mut services_changed = BTreeSet::new();
     for name in services {
         let q = dynamic::qualify(name, provider);
         table_services.remove(&q);
+        checked.remove(&q);
         if let Some(svc) = new.config.http.services.get(name) {
             let svc = plain_service(&q, provider, svc, s)
                 .ok_or("a changed service is not a plain load balancer on the static transport")?;
+            if svc.health.is_some() {
+                checked.insert(q.clone());
+            }
             table_services.insert(q.clone(), Arc::new(svc));
         }
         services_changed.insert(q);
@@ -263,6 +271,7 @@ pub(crate) fn patch(
     let table = RouteTable {
         routes,
         services: table_services,
+        checked: Some(checked),
         issues: prev.issues.clone(),
         api_view: compile::view_when_read(snapshots.to_vec(), s.clone()),
         tls_options: options.options,

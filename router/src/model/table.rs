@@ -56,6 +56,10 @@ pub struct RouteTable {
     /// What a table compiled for service was made from, for the next one to be patched from
     /// it (see [`crate::model::patch`]); `None` for any other.
     pub(crate) made: Option<Arc<super::patch::Made>>,
+    /// The names of the services with a health check, when the compile or a patch noted
+    /// them (else every service is looked at): a few of 10,000, which the health checks'
+    /// reconciliation after each swap visits instead of every service.
+    pub(crate) checked: Option<imbl::OrdSet<String>>,
 }
 
 /// Routes by the literal path they need: by exact path, and by path prefix with the distinct
@@ -515,6 +519,27 @@ impl RouteTable {
     /// table before it could not be patched (for the reload log).
     pub fn compiled_whole_because(&self) -> Option<&'static str> {
         self.made.as_ref()?.whole_because
+    }
+
+    /// The services with a health check, by name.
+    pub fn health_checked(&self) -> Box<dyn Iterator<Item = (&String, &Arc<Service>)> + '_> {
+        match &self.checked {
+            Some(names) => Box::new(
+                names
+                    .iter()
+                    .filter_map(|n| self.services.get_key_value(n.as_str())),
+            ),
+            None => Box::new(self.services.iter().filter(|(_, s)| s.health.is_some())),
+        }
+    }
+
+    /// The names of `services` with a health check.
+    pub(crate) fn checked_of(services: &Services) -> imbl::OrdSet<String> {
+        services
+            .iter()
+            .filter(|(_, s)| s.health.is_some())
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// How many combined sets of host regexes a lookup matches: 1 for an index built whole,
