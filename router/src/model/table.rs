@@ -2,7 +2,7 @@
 //! backends, and every problem found on the way ([`crate::model::compile`] builds it). Pure
 //! and immutable: a new configuration builds a new table, swapped in whole.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,16 +43,23 @@ pub struct RouteTable {
     /// Route indexes by exact host, by the name under a one-label wildcard host
     /// (`*.example.com` under `example.com`); routes that may match any host are in
     /// `any_host`. Each list is in route (priority) order.
-    pub(crate) by_host: HashMap<String, Vec<usize>>,
-    pub(crate) by_under: HashMap<String, Vec<usize>>,
+    pub(crate) by_host: Lists,
+    pub(crate) by_under: Lists,
     /// Routes by host regex: one set of every pattern, and each pattern's routes.
     pub(crate) by_regex: Option<HostRegexes>,
     /// Routes without a host that need a literal path, by that path.
     pub(crate) by_path: PathIndex,
     /// Routes of an exact host that need a literal path, by host then path: one host with
     /// thousands of `PathPrefix` routes is looked up, not scanned.
-    pub(crate) by_host_path: HashMap<String, PathIndex>,
-    pub(crate) any_host: Vec<usize>,
+    pub(crate) by_host_path: imbl::HashMap<String, PathIndex>,
+    pub(crate) any_host: Vec<u32>,
+    /// Each route's id, by position. The index holds ids, not positions: a patch that adds a
+    /// route moves every route after it, and renumbering every list of 10,000 was most of a
+    /// patch; an id stays the route's while it is in the tables patched from this one.
+    pub(crate) ids: Vec<u32>,
+    /// Each id's position (`u32::MAX`: no route has it). The index's lists are in position
+    /// order, which routes added or removed elsewhere do not change.
+    pub(crate) pos: Vec<u32>,
     /// What a table compiled for service was made from, for the next one to be patched from
     /// it (see [`crate::model::patch`]); `None` for any other.
     pub(crate) made: Option<Arc<super::patch::Made>>,
@@ -62,31 +69,51 @@ pub struct RouteTable {
     pub(crate) checked: Option<imbl::OrdSet<String>>,
 }
 
+/// Lists of route ids by key, in route (position) order: persistent maps, so that a table
+/// patched from another shares every list it did not change (copying maps of 10,000 at each
+/// patch was a quarter of an event's CPU at 10,000 containers).
+pub(crate) type Lists = imbl::HashMap<String, Vec<u32>>;
+
+/// The path indexes an update of the index changed, whose prefix lengths are to be worked out
+/// again.
+#[derive(Default)]
+struct Touched {
+    /// The index of routes without a host.
+    paths: bool,
+    /// Those of these hosts.
+    hosts: std::collections::BTreeSet<String>,
+}
+
 /// Routes by the literal path they need: by exact path, and by path prefix with the distinct
 /// prefix lengths (a request's path is looked up at each). Lists are in route order.
 #[derive(Debug, Clone, Default)]
 pub struct PathIndex {
-    exact: HashMap<String, Vec<usize>>,
-    prefix: HashMap<String, Vec<usize>>,
+    exact: Lists,
+    prefix: Lists,
     lens: Vec<usize>,
 }
 
 impl PathIndex {
-    fn add(&mut self, key: crate::model::rule::PathKey, route: usize) {
+    fn add(&mut self, key: crate::model::rule::PathKey, id: u32, pos: &[u32]) {
         use crate::model::rule::PathKey;
         let (map, p) = match key {
             PathKey::Exact(p) => (&mut self.exact, p),
             PathKey::Prefix(p) => (&mut self.prefix, p),
         };
-        insert_sorted(map.entry(p).or_default(), route);
+        insert_sorted(map.entry(p).or_default(), id, pos);
     }
 
-    /// Routes moved: each `i` becomes `map[i]` (`usize::MAX`: gone; the order is kept). The
-    /// prefix lengths are then [`Self::finish`]ed.
-    fn remap(&mut self, map: &[usize]) {
-        for m in [&mut self.exact, &mut self.prefix] {
-            remap_lists(m, map);
-        }
+    fn remove(&mut self, key: &crate::model::rule::PathKey, id: u32) {
+        use crate::model::rule::PathKey;
+        let (map, p) = match key {
+            PathKey::Exact(p) => (&mut self.exact, p),
+            PathKey::Prefix(p) => (&mut self.prefix, p),
+        };
+        remove_id(map, p, id);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.prefix.is_empty()
     }
 
     /// Done adding: the distinct prefix lengths.
@@ -97,44 +124,45 @@ impl PathIndex {
         self.lens = lens;
     }
 
-    /// Adds the routes whose path `path` is, or starts with (one hash lookup per distinct
-    /// prefix length), to `out` (unsorted).
-    fn candidates(&self, path: &str, out: &mut Vec<usize>) {
+    /// Adds the positions of the routes whose path `path` is, or starts with (one hash
+    /// lookup per distinct prefix length), to `out` (unsorted).
+    fn candidates(&self, path: &str, pos: &[u32], out: &mut Vec<usize>) {
         if let Some(list) = self.exact.get(path) {
-            out.extend_from_slice(list);
+            out.extend(positions(list, pos));
         }
         for &n in self.lens.iter().take_while(|&&n| n <= path.len()) {
             if let Some(list) = path.get(..n).and_then(|p| self.prefix.get(p)) {
-                out.extend_from_slice(list);
+                out.extend(positions(list, pos));
             }
         }
     }
 }
 
-/// Adds `i` to a list in route order, once.
-fn insert_sorted(list: &mut Vec<usize>, i: usize) {
-    if let Err(at) = list.binary_search(&i) {
-        list.insert(at, i);
+/// The positions of a list's routes.
+fn positions<'a>(list: &'a [u32], pos: &'a [u32]) -> impl Iterator<Item = usize> + 'a {
+    list.iter().map(|&id| pos[id as usize] as usize)
+}
+
+/// Adds route `id` to a list in position order, once.
+fn insert_sorted(list: &mut Vec<u32>, id: u32, pos: &[u32]) {
+    let at = pos[id as usize];
+    if let Err(i) = list.binary_search_by_key(&at, |&x| pos[x as usize]) {
+        list.insert(i, id);
     }
 }
 
-/// A list's routes moved as `map` says (see [`PathIndex::remap`]).
-fn remap_list(list: &mut Vec<usize>, map: &[usize]) {
-    list.retain_mut(|i| match map.get(*i) {
-        Some(&to) if to != usize::MAX => {
-            *i = to;
-            true
+/// Takes route `id` out of `key`'s list, and the list out of the map when it is left empty.
+fn remove_id(map: &mut Lists, key: &str, id: u32) {
+    let empty = match map.get_mut(key) {
+        Some(list) => {
+            list.retain(|&x| x != id);
+            list.is_empty()
         }
-        _ => false,
-    });
-}
-
-/// [`remap_list`] for each list of a map, the lists left empty dropped.
-fn remap_lists(m: &mut HashMap<String, Vec<usize>>, map: &[usize]) {
-    m.retain(|_, list| {
-        remap_list(list, map);
-        !list.is_empty()
-    });
+        None => false,
+    };
+    if empty {
+        map.remove(key);
+    }
 }
 
 /// How large the combined host regexes may grow (beyond, their routes are scanned).
@@ -157,18 +185,26 @@ pub struct HostRegexes {
     recent: Vec<RegexPart>,
 }
 
-/// One combined set, and each pattern's routes (in route order).
+/// One combined set, and each pattern's routes (ids, in route order; shared until a patch
+/// removes a route of its patterns).
 #[derive(Debug, Clone)]
 struct RegexPart {
     set: Arc<regex::RegexSet>,
-    routes: Vec<Vec<usize>>,
+    routes: Arc<Vec<Vec<u32>>>,
 }
 
 impl RegexPart {
-    /// Adds the routes whose pattern matches `host` to `out`.
-    fn matches(&self, host: &str, out: &mut Vec<usize>) {
+    /// Adds the positions of the routes whose pattern matches `host` to `out`.
+    fn matches(&self, host: &str, pos: &[u32], out: &mut Vec<usize>) {
         for p in self.set.matches(host).iter() {
-            out.extend_from_slice(&self.routes[p]);
+            out.extend(positions(&self.routes[p], pos));
+        }
+    }
+
+    /// Takes route `id` out of pattern `pattern`'s list, when this set has the pattern.
+    fn remove(&mut self, pattern: &str, id: u32) {
+        if let Some(k) = self.set.patterns().iter().position(|p| p == pattern) {
+            Arc::make_mut(&mut self.routes)[k].retain(|&x| x != id);
         }
     }
 }
@@ -556,18 +592,25 @@ impl RouteTable {
     /// [`Self::index`], the host regexes combined within `limit` bytes of compiled program
     /// (else scanned).
     fn index_within(mut self, limit: usize) -> RouteTable {
-        self.by_host.clear();
-        self.by_under.clear();
+        self.by_host = Lists::default();
+        self.by_under = Lists::default();
         self.by_path = PathIndex::default();
-        self.by_host_path.clear();
+        self.by_host_path = imbl::HashMap::default();
         self.any_host.clear();
-        let mut regexes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let n = u32::try_from(self.routes.len()).expect("fewer than 2^32 routes");
+        self.ids = (0..n).collect();
+        self.pos = self.ids.clone();
+        let mut regexes: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        let mut touched = Touched::default();
         for i in 0..self.routes.len() {
-            self.index_route(i, &mut regexes);
+            self.index_route(i, &mut regexes, &mut touched);
         }
         self.by_path.finish();
-        for index in self.by_host_path.values_mut() {
-            index.finish();
+        let hosts: Vec<String> = self.by_host_path.keys().cloned().collect();
+        for h in hosts {
+            if let Some(index) = self.by_host_path.get_mut(&h) {
+                index.finish();
+            }
         }
         self.by_regex = None;
         if !regexes.is_empty() {
@@ -576,14 +619,14 @@ impl RouteTable {
                     self.by_regex = Some(HostRegexes {
                         base: RegexPart {
                             set,
-                            routes: regexes.into_values().collect(),
+                            routes: Arc::new(regexes.into_values().collect()),
                         },
                         recent: Vec::new(),
                     })
                 }
                 // Too large to combine: those routes are scanned, as any-host ones.
                 Err(_) => {
-                    let mut all: Vec<usize> = regexes.into_values().flatten().collect();
+                    let mut all: Vec<u32> = regexes.into_values().flatten().collect();
                     all.append(&mut self.any_host);
                     all.sort_unstable();
                     all.dedup();
@@ -594,20 +637,28 @@ impl RouteTable {
         self
     }
 
-    /// Adds route `i` to the index (its host regexes to `regexes`, combined by the caller);
-    /// the path indexes' prefix lengths are left to [`PathIndex::finish`].
-    fn index_route(&mut self, i: usize, regexes: &mut BTreeMap<String, Vec<usize>>) {
+    /// Adds the route at position `i` to the index (its host regexes to `regexes`, combined
+    /// by the caller); the path indexes it changed are noted in `touched`, their prefix
+    /// lengths left to [`PathIndex::finish`].
+    fn index_route(
+        &mut self,
+        i: usize,
+        regexes: &mut BTreeMap<String, Vec<u32>>,
+        touched: &mut Touched,
+    ) {
         use crate::model::rule::HostKey;
+        let (id, pos) = (self.ids[i], &self.pos);
         let rule = &self.routes[i].rule;
         let paths = rule.path_keys();
         let Some(keys) = rule.host_keys() else {
             match paths {
                 Some(paths) => {
                     for k in paths {
-                        self.by_path.add(k, i);
+                        self.by_path.add(k, id, pos);
                     }
+                    touched.paths = true;
                 }
-                None => insert_sorted(&mut self.any_host, i),
+                None => insert_sorted(&mut self.any_host, id, pos),
             }
             return;
         };
@@ -616,27 +667,81 @@ impl RouteTable {
                 HostKey::Exact(h) => match &paths {
                     // The host's and the path's keys both hold: indexed by both.
                     Some(paths) => {
-                        let index = self.by_host_path.entry(h).or_default();
+                        let index = self.by_host_path.entry(h.clone()).or_default();
                         for p in paths {
-                            index.add(p.clone(), i);
+                            index.add(p.clone(), id, pos);
                         }
+                        touched.hosts.insert(h);
                         continue;
                     }
                     None => (&mut self.by_host, h),
                 },
                 HostKey::Under(h) => (&mut self.by_under, h),
                 HostKey::Regex(p) => {
-                    insert_sorted(regexes.entry(p).or_default(), i);
+                    insert_sorted(regexes.entry(p).or_default(), id, pos);
                     continue;
                 }
             };
-            insert_sorted(map.entry(name).or_default(), i);
+            insert_sorted(map.entry(name).or_default(), id, pos);
+        }
+    }
+
+    /// Takes route `id` (whose rule is `rule`) out of the index: the lists
+    /// [`Self::index_route`] put it in.
+    fn unindex_route(&mut self, rule: &Rule, id: u32, touched: &mut Touched) {
+        use crate::model::rule::HostKey;
+        let paths = rule.path_keys();
+        let Some(keys) = rule.host_keys() else {
+            match paths {
+                Some(paths) => {
+                    for k in &paths {
+                        self.by_path.remove(k, id);
+                    }
+                    touched.paths = true;
+                }
+                None => self.any_host.retain(|&x| x != id),
+            }
+            return;
+        };
+        for k in keys {
+            match k {
+                HostKey::Exact(h) => match &paths {
+                    Some(paths) => {
+                        let empty = match self.by_host_path.get_mut(&h) {
+                            Some(index) => {
+                                for p in paths {
+                                    index.remove(p, id);
+                                }
+                                index.is_empty()
+                            }
+                            None => false,
+                        };
+                        if empty {
+                            self.by_host_path.remove(&h);
+                        } else {
+                            touched.hosts.insert(h);
+                        }
+                    }
+                    None => remove_id(&mut self.by_host, &h, id),
+                },
+                HostKey::Under(h) => remove_id(&mut self.by_under, &h, id),
+                HostKey::Regex(p) => match &mut self.by_regex {
+                    Some(r) => {
+                        for part in std::iter::once(&mut r.base).chain(r.recent.iter_mut()) {
+                            part.remove(&p, id);
+                        }
+                    }
+                    // Too many to combine when indexed whole: scanned with the any-host ones.
+                    None => self.any_host.retain(|&x| x != id),
+                },
+            }
         }
     }
 
     /// This table's index made from `prev`'s, whose routes moved here as `map` says (`prev`'s
     /// route `i` is this table's `map[i]`, `usize::MAX` when gone) beside the routes `added`
-    /// (positions here): every list moved and the new routes added, rather than every rule
+    /// (positions here): the routes kept keep their ids and `prev`'s lists (shared), the
+    /// routes gone are taken out of theirs and the new ones put in, rather than every rule
     /// read again; the patterns of added host regexes combined beside the set of `prev`'s
     /// (see [`HostRegexes`]). Lookups give what [`Self::index`]'s would; it is what this
     /// falls back to when `prev` combined no host regex (none, or too many to combine) or
@@ -647,44 +752,65 @@ impl RouteTable {
         map: &[usize],
         added: &[usize],
     ) -> RouteTable {
+        if prev.ids.len() != prev.routes.len() || map.len() != prev.routes.len() {
+            return self.index();
+        }
+        // Ids: the kept routes' own, the gone ones' given to the new routes, then fresh ones.
+        let mut ids = vec![u32::MAX; self.routes.len()];
+        let mut free = Vec::new();
+        for (i, &to) in map.iter().enumerate() {
+            match to {
+                usize::MAX => free.push(prev.ids[i]),
+                to => ids[to] = prev.ids[i],
+            }
+        }
+        let Ok(mut next) = u32::try_from(prev.pos.len()) else {
+            return self.index();
+        };
+        for &p in added {
+            ids[p] = free.pop().unwrap_or_else(|| {
+                next += 1;
+                next - 1
+            });
+        }
+        let mut pos = vec![u32::MAX; (next as usize).max(prev.pos.len())];
+        for (p, &id) in ids.iter().enumerate() {
+            pos[id as usize] = p as u32;
+        }
+        self.ids = ids;
+        self.pos = pos;
         self.by_host = prev.by_host.clone();
         self.by_under = prev.by_under.clone();
         self.by_path = prev.by_path.clone();
         self.by_host_path = prev.by_host_path.clone();
         self.any_host = prev.any_host.clone();
         self.by_regex = prev.by_regex.clone();
-        remap_lists(&mut self.by_host, map);
-        remap_lists(&mut self.by_under, map);
-        remap_list(&mut self.any_host, map);
-        self.by_path.remap(map);
-        self.by_host_path.retain(|_, index| {
-            index.remap(map);
-            !index.exact.is_empty() || !index.prefix.is_empty()
-        });
-        if let Some(r) = &mut self.by_regex {
-            for part in std::iter::once(&mut r.base).chain(r.recent.iter_mut()) {
-                for list in &mut part.routes {
-                    remap_list(list, map);
-                }
-            }
+        // Out first: an id freed here may be a new route's below.
+        let mut touched = Touched::default();
+        for (i, _) in map.iter().enumerate().filter(|(_, &to)| to == usize::MAX) {
+            self.unindex_route(&prev.routes[i].rule, prev.ids[i], &mut touched);
         }
         let mut regexes = BTreeMap::new();
         for &i in added {
-            self.index_route(i, &mut regexes);
+            self.index_route(i, &mut regexes, &mut touched);
         }
         if !regexes.is_empty() && !self.add_recent(regexes) {
             return self.index();
         }
-        self.by_path.finish();
-        for index in self.by_host_path.values_mut() {
-            index.finish();
+        if touched.paths {
+            self.by_path.finish();
+        }
+        for h in touched.hosts {
+            if let Some(index) = self.by_host_path.get_mut(&h) {
+                index.finish();
+            }
         }
         self
     }
 
     /// Combines the patterns `added` (with their routes) into a set beside the whole one (see
     /// [`HostRegexes`]); `false` when the index is to be built whole instead.
-    fn add_recent(&mut self, added: BTreeMap<String, Vec<usize>>) -> bool {
+    fn add_recent(&mut self, added: BTreeMap<String, Vec<u32>>) -> bool {
         let Some(r) = &mut self.by_regex else {
             return false;
         };
@@ -695,10 +821,10 @@ impl RouteTable {
                 break;
             }
             let last = r.recent.pop().expect("a last set");
-            for (p, list) in last.set.patterns().iter().zip(last.routes) {
+            for (p, list) in last.set.patterns().iter().zip(last.routes.iter()) {
                 let to = patterns.entry(p.clone()).or_default();
-                for i in list {
-                    insert_sorted(to, i);
+                for &id in list {
+                    insert_sorted(to, id, &self.pos);
                 }
             }
         }
@@ -717,7 +843,7 @@ impl RouteTable {
             Ok(set) => {
                 r.recent.push(RegexPart {
                     set: Arc::new(set),
-                    routes: patterns.into_values().collect(),
+                    routes: Arc::new(patterns.into_values().collect()),
                 });
                 true
             }
@@ -739,6 +865,7 @@ impl RouteTable {
             .map_or(&[][..], Vec::as_slice);
         Merge {
             lists: [exact, under, &self.any_host[..]],
+            pos: &self.pos,
             owned: [
                 self.regex_candidates(full_host),
                 self.path_candidates(host, path),
@@ -751,9 +878,9 @@ impl RouteTable {
     /// and those of its exact host. In order.
     fn path_candidates(&self, host: &str, path: &str) -> Vec<usize> {
         let mut out = Vec::new();
-        self.by_path.candidates(path, &mut out);
+        self.by_path.candidates(path, &self.pos, &mut out);
         if let Some(index) = self.by_host_path.get(host) {
-            index.candidates(path, &mut out);
+            index.candidates(path, &self.pos, &mut out);
         }
         out.sort_unstable();
         out.dedup();
@@ -766,9 +893,9 @@ impl RouteTable {
             return Vec::new();
         };
         let mut out = Vec::new();
-        r.base.matches(host, &mut out);
+        r.base.matches(host, &self.pos, &mut out);
         for recent in &r.recent {
-            recent.matches(host, &mut out);
+            recent.matches(host, &self.pos, &mut out);
         }
         out.sort_unstable();
         out.dedup();
@@ -996,10 +1123,13 @@ fn settings_of(s: &Service) -> Option<String> {
 
 pub use super::changes::diff;
 
-/// Ascending lists of route indexes merged into one ascending sequence (an index in several
-/// lists comes once per list it is in; the lookup stops at the first match anyway).
+/// Lists of route ids in position order and lists of positions, merged into one ascending
+/// sequence of positions (a route in several lists comes once per list it is in; the lookup
+/// stops at the first match anyway).
 struct Merge<'a> {
-    lists: [&'a [usize]; 3],
+    lists: [&'a [u32]; 3],
+    /// Each id's position.
+    pos: &'a [u32],
     /// The host regexes' and the paths' candidates.
     owned: [Vec<usize>; 2],
     at: [usize; 5],
@@ -1009,20 +1139,23 @@ impl Iterator for Merge<'_> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
-        let all = [
-            self.lists[0],
-            self.lists[1],
-            self.lists[2],
-            &self.owned[0][..],
-            &self.owned[1][..],
-        ];
         let mut best: Option<(usize, usize)> = None;
-        for (k, list) in all.iter().enumerate() {
-            if let Some(&v) = list.get(self.at[k]) {
+        let mut consider = |k: usize, v: Option<usize>| {
+            if let Some(v) = v {
                 if best.is_none_or(|(_, b)| v < b) {
                     best = Some((k, v));
                 }
             }
+        };
+        for (k, list) in self.lists.iter().enumerate() {
+            consider(
+                k,
+                list.get(self.at[k])
+                    .map(|&id| self.pos[id as usize] as usize),
+            );
+        }
+        for (k, list) in self.owned.iter().enumerate() {
+            consider(3 + k, list.get(self.at[3 + k]).copied());
         }
         let (k, v) = best?;
         self.at[k] += 1;
