@@ -196,6 +196,11 @@ struct RegexPart {
 impl RegexPart {
     /// Adds the positions of the routes whose pattern matches `host` to `out`.
     fn matches(&self, host: &str, pos: &[u32], out: &mut Vec<usize>) {
+        // Most hosts match no pattern: asked first without the matches' set of every pattern
+        // (allocated, and walked whole, at each request).
+        if !self.set.is_match(host) {
+            return;
+        }
         for p in self.set.matches(host).iter() {
             out.extend(positions(&self.routes[p], pos));
         }
