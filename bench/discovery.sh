@@ -60,5 +60,7 @@ for r in rows:
           f"| {r['rss_kib'] / 1024:.1f} MiB |")
 bad = sum(r["load_not_200"] for r in rows)
 lost = sum(r["threads_lost"] for r in rows)
-print(f"\nAnswers other than 200 to the steady load: {bad}. Router threads gone during a CPU reading: {lost}.")
+resynced = sum(r.get("cpu_readings_with_resync", 0) for r in rows)
+print(f"\nAnswers other than 200 to the steady load: {bad}. Router threads gone during a CPU reading: {lost}. "
+      f"CPU readings taken again for a resync in them: {resynced}.")
 EOF_REPORT
