@@ -148,9 +148,9 @@ pub fn snapshot(files: &[Parsed]) -> Snapshot {
             })
             .collect();
         let h = &mut snap.config.http;
-        merge_defs("router", &mut h.routers, http.routers, &mut duplicate);
-        merge_defs("service", &mut h.services, http.services, &mut duplicate);
-        merge_defs(
+        merge("router", &mut h.routers, http.routers, &mut duplicate);
+        merge("service", &mut h.services, http.services, &mut duplicate);
+        merge(
             "middleware",
             &mut h.middlewares,
             http.middlewares,
@@ -386,38 +386,37 @@ pub async fn run(shared: Arc<Shared>, p: FileProvider) {
     }
 }
 
-/// For tests elsewhere: the table a dynamic file (YAML) and other snapshots compile to, with
-/// one default entry point `https`.
-/// Adds a file's definitions of one kind; a name an earlier file defined keeps that
-/// definition (reported through `duplicate`).
-fn merge_defs<T>(
-    kind: &str,
-    into: &mut crate::dynamic::Defs<T>,
-    from: crate::dynamic::Defs<T>,
-    duplicate: &mut impl FnMut(&str, &str),
-) {
-    for (n, v) in from {
-        if into.contains_key(&n) {
-            duplicate(kind, &n);
-        } else {
-            into.insert(n, v);
-        }
+/// A map of definitions by name that a file's definitions are added to (the shared maps of
+/// HTTP definitions, and plain `BTreeMap`s).
+trait Named {
+    fn has(&self, name: &str) -> bool;
+}
+
+impl<T> Named for std::collections::BTreeMap<String, T> {
+    fn has(&self, name: &str) -> bool {
+        self.contains_key(name)
     }
 }
 
-/// [`merge_defs`] for a map that is not of shared definitions.
-fn merge<T>(
+impl<T: Clone> Named for imbl::OrdMap<String, T> {
+    fn has(&self, name: &str) -> bool {
+        self.contains_key(name)
+    }
+}
+
+/// Adds a file's definitions of one kind; a name an earlier file defined keeps that
+/// definition (reported through `duplicate`).
+fn merge<T, M: Named + Extend<(String, T)>>(
     kind: &str,
-    into: &mut std::collections::BTreeMap<String, T>,
-    from: std::collections::BTreeMap<String, T>,
+    into: &mut M,
+    from: impl IntoIterator<Item = (String, T)>,
     duplicate: &mut impl FnMut(&str, &str),
 ) {
     for (n, v) in from {
-        match into.entry(n) {
-            std::collections::btree_map::Entry::Occupied(e) => duplicate(kind, e.key()),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(v);
-            }
+        if into.has(&n) {
+            duplicate(kind, &n);
+        } else {
+            into.extend([(n, v)]);
         }
     }
 }
