@@ -610,13 +610,7 @@ impl RouteTable {
         for i in 0..self.routes.len() {
             self.index_route(i, &mut regexes, &mut touched);
         }
-        self.by_path.finish();
-        let hosts: Vec<String> = self.by_host_path.keys().cloned().collect();
-        for h in hosts {
-            if let Some(index) = self.by_host_path.get_mut(&h) {
-                index.finish();
-            }
-        }
+        self.finish(touched);
         self.by_regex = None;
         if !regexes.is_empty() {
             match regex_set(regexes.keys().cloned().collect(), limit) {
@@ -633,6 +627,7 @@ impl RouteTable {
                 Err(_) => {
                     let mut all: Vec<u32> = regexes.into_values().flatten().collect();
                     all.append(&mut self.any_host);
+                    // Built whole, ids are positions: sorted by id is in route order.
                     all.sort_unstable();
                     all.dedup();
                     self.any_host = all;
@@ -802,6 +797,12 @@ impl RouteTable {
         if !regexes.is_empty() && !self.add_recent(regexes) {
             return self.index();
         }
+        self.finish(touched);
+        self
+    }
+
+    /// The prefix lengths of the path indexes `touched` worked out again.
+    fn finish(&mut self, touched: Touched) {
         if touched.paths {
             self.by_path.finish();
         }
@@ -810,7 +811,6 @@ impl RouteTable {
                 index.finish();
             }
         }
-        self
     }
 
     /// Combines the patterns `added` (with their routes) into a set beside the whole one (see
