@@ -576,7 +576,7 @@ pub async fn plan_kept(
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
         let path = fx.path.as_deref().unwrap_or(req.path);
         if kind == crate::dynamic::InternalService::Api {
-            crate::internal::api_view_made(&live).await;
+            Box::pin(crate::internal::api_view_made(&live)).await;
         }
         return Ok(Planned::Answer(crate::internal::answer(
             shared, kind, req, path, accept, &live,
@@ -617,7 +617,7 @@ pub async fn plan_kept(
     let sticky = sticky_of(&service);
     let failover = match walk.failover {
         Some(f) => {
-            let mut f = match failover_plan(shared, &live, req, f, body).await {
+            let mut f = match Box::pin(failover_plan(shared, &live, req, f, body)).await {
                 Ok(f) => f,
                 Err(e) => return Ok(Planned::Answer(decorated(&fx, e.answer(log)))),
             };
@@ -643,7 +643,7 @@ pub async fn plan_kept(
         return Ok(Planned::Answer(decorated(&plan.fx, e.answer(log))));
     }
     if !walk.copies.is_empty() {
-        let copied = match crate::mirror::body(req.has_body, body, &walk.copies).await {
+        let copied = match Box::pin(crate::mirror::body(req.has_body, body, &walk.copies)).await {
             Ok(c) => c,
             Err(e) => return Ok(Planned::Answer(decorated(&plan.fx, e.answer(log)))),
         };
@@ -787,7 +787,10 @@ pub async fn error_page(
     status: u16,
 ) -> Option<Answer> {
     let met = fx.catching(status)?;
-    let page = crate::middleware::error_page(shared, live, fx, met, req, headers, status).await;
+    let page = Box::pin(crate::middleware::error_page(
+        shared, live, fx, met, req, headers, status,
+    ))
+    .await;
     if page.is_none() {
         tracing::warn!(service = %met.pages.service, status, "no error page from the errors service; the answer stays");
     }

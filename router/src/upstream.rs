@@ -338,7 +338,7 @@ impl Kept {
         if let Some(c) = self.take((addr, tls.map_or(0, |t| t.id))) {
             return Ok((c, true));
         }
-        Ok((dial(addr, tls, connect_timeout).await?, false))
+        Ok((Box::pin(dial(addr, tls, connect_timeout)).await?, false))
     }
 
     /// A kept connection to `key` (taken as it is when used within [`CHECK_AFTER`], else
@@ -400,7 +400,9 @@ impl Conns<'_> {
 }
 
 /// Opens a connection to a backend within `timeout` (the TLS handshake, for an `https://`
-/// server, within it too).
+/// server, within it too). Its future is large (a TLS handshake's state, 1.3 KB): callers on
+/// a request's path box it, so that a request served on a kept connection does not carry
+/// (and copy) that room.
 pub async fn dial(
     addr: SocketAddr,
     tls: Option<&BackendTls>,

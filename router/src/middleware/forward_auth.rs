@@ -123,7 +123,7 @@ pub async fn apply(
         Method::GET
     };
     let body = match fa.forward_body && r.inbound.has_body {
-        true => Some(read_body(name, fa, r).await?),
+        true => Some(Box::pin(read_body(name, fa, r)).await?),
         false => None,
     };
     let headers = auth_request_headers(fa, r);
@@ -142,7 +142,7 @@ pub async fn apply(
                 };
                 ask_raw(shared, &mut conns, target, &method, headers, body, max).await
             }
-            None => ask_hyper(shared, fa, method, headers, body, max).await,
+            None => Box::pin(ask_hyper(shared, fa, method, headers, body, max)).await,
         }
     };
     let (parts, body) = match tokio::time::timeout(TIMEOUT, exchange).await {

@@ -288,7 +288,9 @@ pub async fn apply(
             r.fx.compress = Some((**o).clone());
             Ok(Flow::Next)
         }
-        Middleware::ForwardAuth(fa) => forward_auth::apply(name, fa, r).await,
+        // Boxed: the check's exchange is most of this future's size, which every route's
+        // request would otherwise carry (and copy) whether it asks a server or not.
+        Middleware::ForwardAuth(fa) => Box::pin(forward_auth::apply(name, fa, r)).await,
         Middleware::Errors(pages) => errors::apply(pages, r),
         Middleware::Buffering {
             max_request_body_bytes,
