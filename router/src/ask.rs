@@ -64,7 +64,7 @@ pub async fn ask(
             Err((e, false)) => return Err(e),
         }
     }
-    let conn = Box::pin(dial(addr, None, connect_timeout))
+    let conn = dial(addr, None, connect_timeout)
         .await
         .map_err(|e| format!("{e:?}"))?;
     exchange(conns, conn, &out, head_only, max_body)

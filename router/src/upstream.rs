@@ -338,7 +338,7 @@ impl Kept {
         if let Some(c) = self.take((addr, tls.map_or(0, |t| t.id))) {
             return Ok((c, true));
         }
-        Ok((Box::pin(dial(addr, tls, connect_timeout)).await?, false))
+        Ok((dial(addr, tls, connect_timeout).await?, false))
     }
 
     /// A kept connection to `key` (taken as it is when used within [`CHECK_AFTER`], else
@@ -400,9 +400,7 @@ impl Conns<'_> {
 }
 
 /// Opens a connection to a backend within `timeout` (the TLS handshake, for an `https://`
-/// server, within it too). Its future is large (a TLS handshake's state, 1.3 KB): callers on
-/// a request's path box it, so that a request served on a kept connection does not carry
-/// (and copy) that room.
+/// server, within it too).
 pub async fn dial(
     addr: SocketAddr,
     tls: Option<&BackendTls>,
@@ -421,7 +419,10 @@ pub async fn dial(
         });
     };
     let (connector, name) = tls.connector();
-    let io = match tokio::time::timeout_at(deadline, connector.connect(name, tcp)).await {
+    // Boxed: a handshake's state (1.2 KB) would otherwise be room in every future that may
+    // dial, which a request's path moves into a new box for each request.
+    let handshake = Box::pin(connector.connect(name, tcp));
+    let io = match tokio::time::timeout_at(deadline, handshake).await {
         Err(_) => {
             return Err(SendError::Connect {
                 detail: format!("TLS handshake with {addr}: timed out"),
